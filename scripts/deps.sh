@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Ensemble builds and runs with, when missing.
+# Runs as root on a fresh Debian 12; as another user it only reports.
+set -eu
+pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
+libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
+sqlite3 tzdata"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "missing Debian packages:$missing (run as root: apt-get install$missing)" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
