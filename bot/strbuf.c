@@ -1,0 +1,138 @@
+#include "bot/strbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char strbuf__empty[1];
+
+void strbuf_init(struct strbuf *sb)
+{
+	sb->buf = strbuf__empty;
+	sb->len = 0;
+	sb->alloc = 0;
+	sb->oom = false;
+}
+
+void strbuf_release(struct strbuf *sb)
+{
+	if(sb->alloc)
+		free(sb->buf);
+	strbuf_init(sb);
+}
+
+char *strbuf_detach(struct strbuf *sb)
+{
+	char *out = NULL;
+	if(!sb->oom) {
+		out = sb->alloc ? sb->buf : strdup("");
+		if(sb->alloc)
+			sb->alloc = 0;
+	}
+	strbuf_release(sb);
+	return out;
+}
+
+void strbuf_reset(struct strbuf *sb)
+{
+	strbuf_setlen(sb, 0);
+	sb->oom = false;
+}
+
+int strbuf_grow(struct strbuf *sb, size_t extra)
+{
+	if(sb->oom)
+		return -1;
+	if(sb->len + extra + 1 <= sb->alloc)
+		return 0;
+	if(extra > ((size_t)-1) / 2 - sb->len) {
+		sb->oom = true;
+		return -1;
+	}
+	size_t want = sb->alloc ? sb->alloc : 64;
+	while(want < sb->len + extra + 1)
+		want *= 2;
+	char *nb = realloc(sb->alloc ? sb->buf : NULL, want);
+	if(!nb) {
+		sb->oom = true;
+		return -1;
+	}
+	if(!sb->alloc)
+		nb[0] = '\0';
+	sb->buf = nb;
+	sb->alloc = want;
+	return 0;
+}
+
+int strbuf_add(struct strbuf *sb, const void *data, size_t len)
+{
+	if(strbuf_grow(sb, len))
+		return -1;
+	memcpy(sb->buf + sb->len, data, len);
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+	return 0;
+}
+
+int strbuf_adds(struct strbuf *sb, const char *s) { return strbuf_add(sb, s, strlen(s)); }
+int strbuf_addc(struct strbuf *sb, char c) { return strbuf_add(sb, &c, 1); }
+
+int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if(n < 0 || strbuf_grow(sb, (size_t)n))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+	return 0;
+}
+
+int strbuf_add_html(struct strbuf *sb, const char *s)
+{
+	const char *run = s;
+	for(; *s; s++) {
+		const char *rep = NULL;
+		switch(*s) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		default: continue;
+		}
+		strbuf_add(sb, run, (size_t)(s - run));
+		strbuf_adds(sb, rep);
+		run = s + 1;
+	}
+	return strbuf_adds(sb, run);
+}
+
+void strbuf_setlen(struct strbuf *sb, size_t len)
+{
+	if(!sb->alloc)
+		return;
+	if(len > sb->len)
+		len = sb->len;
+	sb->len = len;
+	sb->buf[len] = '\0';
+}
+
+void strbuf_trim(struct strbuf *sb)
+{
+	size_t start = 0;
+	while(start < sb->len && (sb->buf[start] == ' ' || sb->buf[start] == '\t' || sb->buf[start] == '\n' || sb->buf[start] == '\r'))
+		start++;
+	size_t end = sb->len;
+	while(end > start && (sb->buf[end - 1] == ' ' || sb->buf[end - 1] == '\t' || sb->buf[end - 1] == '\n' || sb->buf[end - 1] == '\r'))
+		end--;
+	if(!sb->alloc)
+		return;
+	memmove(sb->buf, sb->buf + start, end - start);
+	sb->len = end - start;
+	sb->buf[sb->len] = '\0';
+}
