@@ -1,0 +1,22 @@
+#include "adapters/adapter.h"
+
+#include <string.h>
+
+/* The registry: every adapter this build knows, by name. */
+static const struct adapter_ops *const adapter__registry[] = {
+	&console_adapter_ops,
+};
+#define ADAPTER_COUNT ((int)(sizeof(adapter__registry) / sizeof(adapter__registry[0])))
+
+const struct adapter_ops *adapter_find(const char *name)
+{
+	for(int i = 0; i < ADAPTER_COUNT; i++)
+		if(!strcmp(adapter__registry[i]->name, name))
+			return adapter__registry[i];
+	return NULL;
+}
+
+const struct adapter_ops *adapter_at(int i)
+{
+	return i >= 0 && i < ADAPTER_COUNT ? adapter__registry[i] : NULL;
+}

@@ -1,0 +1,51 @@
+/*
+ * adapter: a platform (console, Telegram, Matrix) as the core sees it.
+ *
+ * Each platform is one `const struct adapter_ops` value filled with
+ * designated initialisers, found by name in the registry (adapter.c).  An
+ * adapter turns what arrives into `struct event`s for bot_handle_event() and
+ * renders the `struct action`s the core hands back.  It runs on the bot's
+ * libuv loop and never blocks it.
+ */
+#ifndef ENSEMBLE_ADAPTER_H
+#define ENSEMBLE_ADAPTER_H
+
+#include <stdbool.h>
+
+struct action;
+struct bot;
+struct config;
+
+struct adapter {
+	const struct adapter_ops *ops;
+	struct bot *bot;
+	void *priv;          /* the adapter's own state, owned by it */
+};
+
+struct adapter_ops {
+	const char *name;
+	/* True when the configuration asks for this adapter. */
+	bool (*configured)(const struct config *cfg);
+	/* Allocates priv and starts receiving on the bot's loop. 0 or -1. */
+	int (*start)(struct adapter *a);
+	/* Renders one action, now or through a queue.  The adapter copies what
+	 * it keeps.  Returns 0, or -1 when the action cannot be taken at all
+	 * (it then logs why). */
+	int (*deliver)(struct adapter *a, const struct action *act);
+	/* True when nothing is waiting to be sent (used to exit at the end of
+	 * a console transcript once replies are out). */
+	bool (*idle)(struct adapter *a);
+	/* Stops receiving and closes its libuv handles; the loop then drains. */
+	void (*stop)(struct adapter *a);
+	/* Frees priv, after the loop has drained. */
+	void (*release)(struct adapter *a);
+};
+
+/* The adapter called name, or NULL. */
+const struct adapter_ops *adapter_find(const char *name);
+/* The i-th registered adapter, or NULL past the end. */
+const struct adapter_ops *adapter_at(int i);
+
+extern const struct adapter_ops console_adapter_ops;
+
+#endif

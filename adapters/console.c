@@ -1,0 +1,356 @@
+/*
+ * console: a chat in the terminal, for trying the bot without an account
+ * anywhere and for end-to-end tests.
+ *
+ * Input, one line each:
+ *   USER: TEXT          a message from USER in the console chat
+ *   USER@CHAT: TEXT     a message from USER in chat CHAT
+ *   ~ +DURATION         simulated time moves on (--clock=sim): ~ +2h, ~ +1d
+ *   ~ YYYY-MM-DDTHH:MM  simulated time moves to that local time
+ *   # comment           ignored, as are empty lines
+ * Output: "[CHAT] bot: TEXT", continuation lines indented by two spaces.
+ * At the end of input, pending work finishes and the bot exits 0.
+ */
+#include "adapters/adapter.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "bot/action.h"
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/dates.h"
+#include "bot/log.h"
+#include "bot/strbuf.h"
+#include "bot/tz.h"
+#include "config/config.h"
+
+#define LOG_MODULE "console"
+
+/* A line longer than this is cut (and the cut logged): no input can make
+ * the console allocate without bound. */
+#define CONSOLE_MAX_LINE (1024 * 1024)
+
+struct console {
+	struct adapter *a;
+	union {
+		uv_tty_t tty;
+		uv_pipe_t pipe;
+		uv_idle_t idle;     /* regular files and /dev/null: read() */
+	} in;
+	enum { CONSOLE_TTY, CONSOLE_PIPE, CONSOLE_FILE } mode;
+	bool reading;
+	bool closed;            /* the input handle is closing or closed */
+	bool overlong;          /* the current line was cut */
+	struct strbuf line;
+	unsigned long lineno;
+	unsigned long seq;      /* message ids */
+	char readbuf[65536];
+};
+
+static bool console__configured(const struct config *cfg)
+{
+	(void)cfg;
+	return false;  /* only --console starts it */
+}
+
+/* "~ +2h" or "~ 2026-12-03T19:00": moves the simulated clock. */
+static void console__clock_line(struct console *c, const char *arg)
+{
+	struct bot *b = c->a->bot;
+	while(*arg == ' ')
+		arg++;
+	if(!clock_is_sim()) {
+		log_warn("line %lu: the clock is real; start with --clock=sim to move it", c->lineno);
+		return;
+	}
+	int64_t target;
+	if(*arg == '+') {
+		int minutes;
+		if(date_parse_duration(arg + 1, &minutes)) {
+			log_warn("line %lu: '%s' is not a duration (like +2h, +1d, +30m)", c->lineno, arg);
+			return;
+		}
+		target = clock_now_ms() + (int64_t)minutes * 60000;
+	} else {
+		struct tm tm = { 0 };
+		int y, mo, d, h, mi;
+		char extra;
+		time_t t;
+		if(sscanf(arg, "%d-%d-%dT%d:%d%c", &y, &mo, &d, &h, &mi, &extra) != 5) {
+			log_warn("line %lu: expected ~ +DURATION or ~ YYYY-MM-DDTHH:MM", c->lineno);
+			return;
+		}
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		if(tz_mktime(b->cfg->timezone, &tm, &t) < 0) {
+			log_warn("line %lu: no such time", c->lineno);
+			return;
+		}
+		target = (int64_t)t * 1000;
+		if(target < clock_now_ms()) {
+			log_warn("line %lu: time does not go back", c->lineno);
+			return;
+		}
+	}
+	clock_set_ms(target);
+	bot_time_moved(b);
+}
+
+static void console__message_line(struct console *c, char *line)
+{
+	struct bot *b = c->a->bot;
+	char *colon = strstr(line, ": ");
+	if(!colon && (colon = strchr(line, ':')) && colon[1])
+		colon = NULL;  /* "a:b" is not "USER: TEXT"; "USER:" alone is */
+	if(!colon || colon == line) {
+		log_warn("line %lu: expected 'USER: TEXT' or 'USER@CHAT: TEXT'", c->lineno);
+		return;
+	}
+	*colon = '\0';
+	const char *text = colon[1] ? colon + 2 : "";
+	const char *user = line;
+	const char *chat = b->cfg->console_chat;
+	char *at = strchr(line, '@');
+	if(at) {
+		*at = '\0';
+		chat = at + 1;
+	}
+	if(!*user || !*chat || strchr(user, ' ') || strchr(chat, ' ')) {
+		log_warn("line %lu: a user and a chat are single words", c->lineno);
+		return;
+	}
+	char msgid[32];
+	snprintf(msgid, sizeof(msgid), "%lu", ++c->seq);
+	struct event ev = {
+		.kind = EVENT_MESSAGE,
+		.platform = "console",
+		.chat_id = chat,
+		.sender_id = user,
+		.sender_name = user,
+		.message_id = msgid,
+		.text = text,
+		.time = clock_now(),
+		.role = ROLE_UNKNOWN,
+	};
+	bot_handle_event(b, &ev);
+}
+
+static void console__line(struct console *c)
+{
+	char *line = c->line.buf;
+	c->lineno++;
+	if(c->overlong)
+		log_warn("line %lu was longer than %d bytes and was cut", c->lineno, CONSOLE_MAX_LINE);
+	size_t len = c->line.len;
+	if(len && line[len - 1] == '\r')
+		line[--len] = '\0';
+	if(!len || line[0] == '#')
+		return;
+	if(line[0] == '~')
+		console__clock_line(c, line + 1);
+	else
+		console__message_line(c, line);
+}
+
+static void console__feed(struct console *c, const char *data, size_t n)
+{
+	for(size_t i = 0; i < n && !c->a->bot->stopping; i++) {
+		if(data[i] == '\n') {
+			console__line(c);
+			strbuf_reset(&c->line);
+			c->overlong = false;
+		} else if(c->line.len < CONSOLE_MAX_LINE) {
+			strbuf_addc(&c->line, data[i]);
+		} else {
+			c->overlong = true;
+		}
+	}
+}
+
+static void console__closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* End of input: the last line without a newline counts, then the bot
+ * stops once the adapters have sent what they hold. */
+static void console__eof(struct console *c)
+{
+	if(c->line.len) {
+		console__line(c);
+		strbuf_reset(&c->line);
+	}
+	if(!c->closed) {
+		c->closed = true;
+		uv_close((uv_handle_t *)&c->in, console__closed);
+	}
+	log_debug("end of input");
+	bot_stop(c->a->bot, 0);
+}
+
+static void console__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct console *c = h->data;
+	(void)suggested;
+	buf->base = c->readbuf;
+	buf->len = sizeof(c->readbuf);
+}
+
+static void console__on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct console *c = s->data;
+	if(n > 0)
+		console__feed(c, buf->base, (size_t)n);
+	else if(n < 0) {
+		if(n != UV_EOF)
+			log_error("reading standard input: %s", uv_strerror((int)n));
+		console__eof(c);
+	}
+}
+
+/* Regular files (and /dev/null) cannot be polled: read() them from an
+ * idle handle; a read of a file never blocks. */
+static void console__on_idle(uv_idle_t *h)
+{
+	struct console *c = h->data;
+	ssize_t n = read(STDIN_FILENO, c->readbuf, sizeof(c->readbuf));
+	if(n > 0) {
+		console__feed(c, c->readbuf, (size_t)n);
+	} else if(n == 0 || (errno != EINTR && errno != EAGAIN)) {
+		if(n < 0)
+			log_error("reading standard input: %s", strerror(errno));
+		uv_idle_stop(h);
+		console__eof(c);
+	}
+}
+
+static int console__start(struct adapter *a)
+{
+	struct console *c = calloc(1, sizeof(*c));
+	if(!c)
+		return -1;
+	a->priv = c;
+	c->a = a;
+	strbuf_init(&c->line);
+	uv_loop_t *loop = a->bot->loop;
+	int rc;
+	switch(uv_guess_handle(STDIN_FILENO)) {
+	case UV_TTY:
+		c->mode = CONSOLE_TTY;
+		rc = uv_tty_init(loop, &c->in.tty, STDIN_FILENO, 1);
+		break;
+	case UV_NAMED_PIPE:
+		c->mode = CONSOLE_PIPE;
+		rc = uv_pipe_init(loop, &c->in.pipe, 0);
+		if(!rc)
+			rc = uv_pipe_open(&c->in.pipe, STDIN_FILENO);
+		break;
+	default:
+		c->mode = CONSOLE_FILE;
+		rc = uv_idle_init(loop, &c->in.idle);
+		break;
+	}
+	if(rc) {
+		log_error("cannot read standard input: %s", uv_strerror(rc));
+		return -1;
+	}
+	c->in.idle.data = c;  /* every member of the union starts with the handle */
+	if(c->mode == CONSOLE_FILE)
+		rc = uv_idle_start(&c->in.idle, console__on_idle);
+	else
+		rc = uv_read_start((uv_stream_t *)&c->in, console__alloc, console__on_read);
+	if(rc) {
+		log_error("cannot read standard input: %s", uv_strerror(rc));
+		c->closed = true;
+		uv_close((uv_handle_t *)&c->in, console__closed);
+		return -1;
+	}
+	c->reading = true;
+	return 0;
+}
+
+/* Prints one message: "[CHAT] bot: " then the plain text, each further
+ * line indented by two spaces. */
+static void console__print(const char *chat, const char *label, const char *html)
+{
+	char *plain = action_plain_text(html);
+	if(!plain)
+		return;
+	printf("[%s] %s: ", chat, label);
+	for(const char *p = plain; *p; p++) {
+		putchar(*p);
+		if(*p == '\n')
+			fputs("  ", stdout);
+	}
+	putchar('\n');
+	free(plain);
+}
+
+static int console__deliver(struct adapter *a, const struct action *act)
+{
+	(void)a;
+	switch(act->kind) {
+	case ACTION_SEND_TEXT:
+	case ACTION_REPLY:
+	case ACTION_SEND_POLL:
+		/* The console has no native polls: the text form is the poll. */
+		console__print(act->chat_id, "bot", act->text);
+		break;
+	case ACTION_EDIT:
+		console__print(act->chat_id, "bot (edited)", act->text);
+		break;
+	case ACTION_CLOSE_POLL:
+		break;
+	}
+	if(act->n_buttons) {
+		printf("  ");
+		for(size_t i = 0; i < act->n_buttons; i++)
+			printf("%s[%s]", i ? " " : "", act->buttons[i].label);
+		putchar('\n');
+	}
+	fflush(stdout);
+	return 0;
+}
+
+static bool console__idle(struct adapter *a)
+{
+	(void)a;
+	return true;  /* it prints synchronously */
+}
+
+static void console__stop(struct adapter *a)
+{
+	struct console *c = a->priv;
+	if(c && !c->closed) {
+		c->closed = true;
+		uv_close((uv_handle_t *)&c->in, console__closed);
+	}
+}
+
+static void console__release(struct adapter *a)
+{
+	struct console *c = a->priv;
+	if(!c)
+		return;
+	strbuf_release(&c->line);
+	free(c);
+	a->priv = NULL;
+}
+
+const struct adapter_ops console_adapter_ops = {
+	.name = "console",
+	.configured = console__configured,
+	.start = console__start,
+	.deliver = console__deliver,
+	.idle = console__idle,
+	.stop = console__stop,
+	.release = console__release,
+};

@@ -1,0 +1,69 @@
+/*
+ * action: what the core asks an adapter to do.  Handlers append actions to
+ * an outbox; once the event's transaction has committed, the bot hands each
+ * action to the adapter of its platform, which renders it natively.
+ *
+ * Text is "light HTML": the tags <b>, <i>, <a href="...">, and the entities
+ * &amp; &lt; &gt; &quot;; lists are lines starting with "• ".  Telegram and
+ * Matrix take it almost as is; the console prints it as plain text.  All
+ * user text in it is escaped by whoever builds it (i18n_fmt does).
+ */
+#ifndef ENSEMBLE_ACTION_H
+#define ENSEMBLE_ACTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum action_kind {
+	ACTION_SEND_TEXT,   /* post text in a chat */
+	ACTION_REPLY,       /* post text as a reply to reply_to */
+	ACTION_SEND_POLL,   /* post a native poll (question + options) */
+	ACTION_CLOSE_POLL,  /* close the native poll of a meetup */
+	ACTION_EDIT,        /* replace the text of a message the bot sent */
+};
+
+struct action_button {
+	char *label;        /* plain text */
+	char *data;         /* at most 64 bytes, handed back in EVENT_BUTTON */
+};
+
+struct action {
+	enum action_kind kind;
+	char *platform;     /* the adapter that renders it */
+	char *chat_id;      /* the platform's chat id */
+	char *text;         /* light HTML; the poll's fallback text for polls */
+	char *reply_to;     /* ACTION_REPLY: the platform message id */
+	char *key;          /* idempotency key: the same action retried after a
+	                       crash has the same key (Matrix txn ids) */
+	char *ref;          /* the core's name for what the message shows, e.g.
+	                       "meetup:42:poll"; adapters map it to their ids */
+	char *question;     /* ACTION_SEND_POLL */
+	char **options;
+	size_t n_options;
+	struct action_button *buttons;
+	size_t n_buttons;
+};
+
+struct outbox {
+	struct action *v;
+	size_t n, alloc;
+};
+
+void outbox_init(struct outbox *ob);
+/* Frees every action and their strings; ob is empty and reusable. */
+void outbox_release(struct outbox *ob);
+/* Appends an action.  Copies every string (NULL stays NULL).  Returns a
+ * pointer to the stored action (valid until the next push), or NULL when out
+ * of memory. */
+struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char *platform,
+                           const char *chat_id, const char *text);
+/* Sets a string field of an action to a copy of s.  Returns 0 or -1. */
+int action_set(char **field, const char *s);
+int action_add_option(struct action *a, const char *option);
+int action_add_button(struct action *a, const char *label, const char *data);
+
+/* Renders light HTML as plain text: tags dropped (a link shows as
+ * "text (url)" when they differ), entities decoded.  Caller frees. */
+char *action_plain_text(const char *html);
+
+#endif

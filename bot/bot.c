@@ -1,0 +1,163 @@
+#include "bot/bot.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include "bot/clock.h"
+#include "bot/dispatch.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "config/config.h"
+#include "storage/db.h"
+
+#define LOG_MODULE "bot"
+
+static void bot__on_signal(uv_signal_t *h, int signum)
+{
+	struct bot *b = h->data;
+	log_info("received %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	bot_stop(b, 0);
+}
+
+int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
+{
+	memset(b, 0, sizeof(*b));
+	b->loop = loop;
+	b->cfg = cfg;
+	b->db = db;
+	b->started_ms = clock_now_ms();
+	signal(SIGPIPE, SIG_IGN);
+	uv_signal_init(loop, &b->sig_int);
+	uv_signal_init(loop, &b->sig_term);
+	b->sig_int.data = b->sig_term.data = b;
+	if(uv_signal_start(&b->sig_int, bot__on_signal, SIGINT) ||
+	   uv_signal_start(&b->sig_term, bot__on_signal, SIGTERM)) {
+		log_error("cannot install signal handlers");
+		return -1;
+	}
+	/* Signal handlers alone must not keep the loop alive. */
+	uv_unref((uv_handle_t *)&b->sig_int);
+	uv_unref((uv_handle_t *)&b->sig_term);
+	return 0;
+}
+
+int bot_add_adapter(struct bot *b, const struct adapter_ops *ops)
+{
+	if(b->nadapters == BOT_MAX_ADAPTERS) {
+		log_error("too many adapters");
+		return -1;
+	}
+	struct adapter *a = &b->adapters[b->nadapters];
+	memset(a, 0, sizeof(*a));
+	a->ops = ops;
+	a->bot = b;
+	if(ops->start(a)) {
+		log_error("the %s adapter could not start", ops->name);
+		if(ops->release)
+			ops->release(a);
+		return -1;
+	}
+	b->nadapters++;
+	log_info("%s adapter started", ops->name);
+	return 0;
+}
+
+static struct adapter *bot__adapter(struct bot *b, const char *platform)
+{
+	for(int i = 0; i < b->nadapters; i++)
+		if(!strcmp(b->adapters[i].ops->name, platform))
+			return &b->adapters[i];
+	return NULL;
+}
+
+void bot_deliver(struct bot *b, struct outbox *ob)
+{
+	for(size_t i = 0; i < ob->n; i++) {
+		struct adapter *a = bot__adapter(b, ob->v[i].platform);
+		if(!a) {
+			log_warn("no %s adapter running: a message for chat %s is dropped",
+			         ob->v[i].platform, ob->v[i].chat_id);
+			continue;
+		}
+		a->ops->deliver(a, &ob->v[i]);
+	}
+}
+
+/* Tells the sender that nothing changed, after a rollback. */
+static void bot__apologise(struct bot *b, const struct event *ev)
+{
+	struct db_chat chat;
+	const char *lang = b->cfg->lang;
+	if(db_chat_get(b->db, ev->platform, ev->chat_id, b->cfg->lang, b->cfg->timezone, &chat) >= 0)
+		lang = chat.lang;
+	struct strbuf sb = STRBUF_INIT;
+	struct outbox ob;
+	outbox_init(&ob);
+	i18n_fmt(&sb, lang, "dispatch.error", NULL);
+	struct action *a = outbox_push(&ob, ev->message_id ? ACTION_REPLY : ACTION_SEND_TEXT,
+	                               ev->platform, ev->chat_id, sb.buf);
+	if(a && ev->message_id)
+		action_set(&a->reply_to, ev->message_id);
+	bot_deliver(b, &ob);
+	outbox_release(&ob);
+	strbuf_release(&sb);
+}
+
+int bot_handle_event(struct bot *b, const struct event *ev)
+{
+	struct outbox ob;
+	outbox_init(&ob);
+	int rc = -1;
+	if(db_begin(b->db))
+		goto out;
+	if(dispatch_event(b, ev, &ob)) {
+		db_rollback(b->db);
+		goto fail;
+	}
+	/* Committed before any reply leaves: a reply never announces what
+	 * was not stored. */
+	if(db_commit(b->db))
+		goto fail;
+	bot_deliver(b, &ob);
+	rc = 0;
+	goto out;
+fail:
+	log_error("an event from %s in chat %s was rolled back", ev->sender_id ? ev->sender_id : "?",
+	          ev->chat_id);
+	bot__apologise(b, ev);
+out:
+	outbox_release(&ob);
+	return rc;
+}
+
+void bot_time_moved(struct bot *b)
+{
+	(void)b;
+}
+
+void bot_stop(struct bot *b, int exit_code)
+{
+	if(b->stopping)
+		return;
+	b->stopping = true;
+	b->exit_code = exit_code;
+	for(int i = 0; i < b->nadapters; i++)
+		if(b->adapters[i].ops->stop)
+			b->adapters[i].ops->stop(&b->adapters[i]);
+	uv_close((uv_handle_t *)&b->sig_int, NULL);
+	uv_close((uv_handle_t *)&b->sig_term, NULL);
+}
+
+void bot_release(struct bot *b)
+{
+	for(int i = 0; i < b->nadapters; i++)
+		if(b->adapters[i].ops->release)
+			b->adapters[i].ops->release(&b->adapters[i]);
+	b->nadapters = 0;
+}
+
+int bot_start_http(struct bot *b)
+{
+	(void)b;
+	return 0;
+}

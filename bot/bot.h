@@ -1,0 +1,66 @@
+/*
+ * bot: the running daemon.  It owns the libuv loop's users (adapters,
+ * signals, the HTTP listener), the configuration and the database, and runs
+ * each incoming event through the dispatcher inside one transaction.
+ */
+#ifndef ENSEMBLE_BOT_H
+#define ENSEMBLE_BOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "adapters/adapter.h"
+#include "bot/action.h"
+#include "bot/event.h"
+
+struct config;
+struct db;
+struct http_server;
+
+#define BOT_MAX_ADAPTERS 4
+
+struct bot {
+	uv_loop_t *loop;
+	struct config *cfg;          /* borrowed */
+	struct db *db;               /* borrowed */
+	struct adapter adapters[BOT_MAX_ADAPTERS];
+	int nadapters;
+	struct http_server *http;    /* owned; NULL when http.listen is empty */
+	uv_signal_t sig_int, sig_term;
+	int64_t started_ms;          /* clock_now_ms() at start, for /about */
+	bool stopping;
+	int exit_code;
+};
+
+/* Prepares b on loop with the configuration and database (both borrowed,
+ * they must outlive b).  Installs the SIGINT/SIGTERM handlers. */
+int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db);
+
+/* Adds and starts an adapter. 0 or -1. */
+int bot_add_adapter(struct bot *b, const struct adapter_ops *ops);
+
+/* Starts the HTTP listener when the configuration asks for one. 0 or -1. */
+int bot_start_http(struct bot *b);
+
+/* Runs one event: opens a transaction, dispatches, commits, then hands the
+ * resulting actions to the adapters.  On a storage error the transaction is
+ * rolled back and the sender told that nothing changed.  Returns 0, or -1
+ * when the event could not be handled at all (logged). */
+int bot_handle_event(struct bot *b, const struct event *ev);
+
+/* Hands each action of ob to its platform's adapter. */
+void bot_deliver(struct bot *b, struct outbox *ob);
+
+/* Called by the console when simulated time has moved: runs whatever
+ * became due, in order. */
+void bot_time_moved(struct bot *b);
+
+/* Begins a clean stop: adapters stop receiving, handles close, uv_run
+ * returns once they have.  Safe to call more than once. */
+void bot_stop(struct bot *b, int exit_code);
+
+/* Frees what bot_init and the adapters allocated; after uv_run returned. */
+void bot_release(struct bot *b);
+
+#endif

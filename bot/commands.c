@@ -1,0 +1,22 @@
+/*
+ * The command table.  Order is the order of /help.  Names and aliases are
+ * compared folded (case and accents ignored), so "/aide" and "/Aide" are one.
+ */
+#include "bot/commands.h"
+
+#define ALIASES(...) (const char *const[]){ __VA_ARGS__, NULL }
+
+const struct command commands[] = {
+	{ .name = "help", .aliases = ALIASES("aide", "h"), .min_words = 0,
+	  .perm = PERM_ANYONE, .handler = cmd_help },
+	{ .name = "start", .aliases = ALIASES("bienvenue", "demarrer"), .min_words = 0,
+	  .perm = PERM_ANYONE, .handler = cmd_start },
+	{ .name = "lang", .aliases = ALIASES("langue", "language"), .min_words = 0,
+	  .perm = PERM_ANYONE, .handler = cmd_lang_handler },
+	{ .name = "tz", .aliases = ALIASES("fuseau", "timezone"), .min_words = 0,
+	  .perm = PERM_ANYONE, .handler = cmd_tz },
+	{ .name = "about", .aliases = ALIASES("apropos", "version"), .min_words = 0,
+	  .perm = PERM_ANYONE, .handler = cmd_about },
+};
+
+const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));

@@ -1,0 +1,313 @@
+#include "bot/dispatch.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/bot.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "bot/text.h"
+#include "config/config.h"
+
+#define LOG_MODULE "dispatch"
+
+const char *cmd_lang(const struct cmd_ctx *ctx) { return ctx->chat->lang; }
+
+static int dispatch__push(struct cmd_ctx *ctx, const char *html, bool reply)
+{
+	const struct event *ev = ctx->ev;
+	bool as_reply = reply && ev->message_id;
+	struct action *a = outbox_push(ctx->out, as_reply ? ACTION_REPLY : ACTION_SEND_TEXT,
+	                               ev->platform, ev->chat_id, html);
+	if(!a || (as_reply && action_set(&a->reply_to, ev->message_id)))
+		return -1;
+	/* The key makes a retried send idempotent: the answered message and
+	 * the reply's rank among the actions of this event. */
+	if(ev->message_id) {
+		struct strbuf key = STRBUF_INIT;
+		strbuf_addf(&key, "%s.%zu", ev->message_id, ctx->out->n);
+		int rc = action_set(&a->key, key.buf);
+		strbuf_release(&key);
+		if(rc)
+			return -1;
+	}
+	return 0;
+}
+
+int cmd_reply_text(struct cmd_ctx *ctx, const char *html) { return dispatch__push(ctx, html, true); }
+int cmd_send_text(struct cmd_ctx *ctx, const char *html) { return dispatch__push(ctx, html, false); }
+
+int cmd_reply_raw(struct cmd_ctx *ctx, const char *key, unsigned raw, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+	va_start(ap, raw);
+	i18n_vfmt(&sb, cmd_lang(ctx), key, raw, ap);
+	va_end(ap);
+	int rc = sb.oom ? -1 : cmd_reply_text(ctx, sb.buf);
+	strbuf_release(&sb);
+	return rc;
+}
+
+int cmd_reply(struct cmd_ctx *ctx, const char *key, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+	va_start(ap, key);
+	i18n_vfmt(&sb, cmd_lang(ctx), key, 0, ap);
+	va_end(ap);
+	int rc = sb.oom ? -1 : cmd_reply_text(ctx, sb.buf);
+	strbuf_release(&sb);
+	return rc;
+}
+
+int cmd_usage(struct cmd_ctx *ctx, const struct command *cmd)
+{
+	char k_usage[64], k_example[64];
+	snprintf(k_usage, sizeof(k_usage), "cmd.%s.usage", cmd->name);
+	snprintf(k_example, sizeof(k_example), "cmd.%s.example", cmd->name);
+	const char *lang = cmd_lang(ctx);
+	return cmd_reply(ctx, "dispatch.usage", i18n_lookup(lang, k_usage), i18n_lookup(lang, k_example), NULL);
+}
+
+char *cmd_next_word(char **s)
+{
+	char *p = *s;
+	while(*p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	if(!*p) {
+		*s = p;
+		return NULL;
+	}
+	char *w = p;
+	while(*p && *p != ' ' && *p != '\t' && *p != '\n')
+		p++;
+	if(*p)
+		*p++ = '\0';
+	*s = p;
+	return w;
+}
+
+static int dispatch__count_words(const char *s)
+{
+	int n = 0;
+	bool in = false;
+	for(; *s; s++) {
+		bool space = *s == ' ' || *s == '\t' || *s == '\n';
+		if(!space && !in)
+			n++;
+		in = !space;
+	}
+	return n;
+}
+
+const struct command *dispatch_find(const char *name)
+{
+	struct strbuf folded = STRBUF_INIT, cand = STRBUF_INIT;
+	const struct command *found = NULL;
+	text_fold(&folded, name);
+	for(int i = 0; i < ncommands && !found; i++) {
+		if(!strcmp(commands[i].name, folded.buf)) {
+			found = &commands[i];
+			break;
+		}
+		for(const char *const *a = commands[i].aliases; a && *a; a++) {
+			strbuf_reset(&cand);
+			text_fold(&cand, *a);
+			if(!strcmp(cand.buf, folded.buf)) {
+				found = &commands[i];
+				break;
+			}
+		}
+	}
+	strbuf_release(&folded);
+	strbuf_release(&cand);
+	return found;
+}
+
+/* The name closest to what was typed, for "did you mean"; NULL when none is
+ * close enough (at most 2 edits, or 1 for short names). */
+static const char *dispatch__closest(const char *typed)
+{
+	struct strbuf folded = STRBUF_INIT, cand = STRBUF_INIT;
+	text_fold(&folded, typed);
+	size_t cap = strlen(folded.buf) <= 3 ? 1 : 2;
+	const char *best = NULL;
+	size_t best_d = cap + 1;
+	for(int i = 0; i < ncommands; i++) {
+		if(commands[i].flags & CMD_HIDDEN)
+			continue;
+		size_t d = text_distance(folded.buf, commands[i].name, cap);
+		if(d < best_d) {
+			best_d = d;
+			best = commands[i].name;
+		}
+		for(const char *const *a = commands[i].aliases; a && *a; a++) {
+			strbuf_reset(&cand);
+			text_fold(&cand, *a);
+			d = text_distance(folded.buf, cand.buf, cap);
+			if(d < best_d) {
+				best_d = d;
+				best = *a;
+			}
+		}
+	}
+	strbuf_release(&folded);
+	strbuf_release(&cand);
+	return best;
+}
+
+/* Reads the command word at text (after the prefix): fills name (folded
+ * later) and tells whether it was addressed to another bot.  Returns the
+ * rest of the line, or NULL when text holds no command word. */
+static const char *dispatch__command_word(const char *text, const char *bot_name,
+                                          struct strbuf *name, bool *other_bot)
+{
+	const char *p = text;
+	while(*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '@')
+		p++;
+	strbuf_add(name, text, (size_t)(p - text));
+	*other_bot = false;
+	if(*p == '@') {
+		const char *at = ++p;
+		while(*p && *p != ' ' && *p != '\t' && *p != '\n')
+			p++;
+		struct strbuf target = STRBUF_INIT;
+		strbuf_add(&target, at, (size_t)(p - at));
+		*other_bot = !text_ieq(target.buf, bot_name);
+		strbuf_release(&target);
+	}
+	return name->len ? p : NULL;
+}
+
+/* Checks the raw text: valid UTF-8, not too long.  Returns 1 when usable,
+ * 0 when it is dropped or refused (a reply may have been queued). */
+static int dispatch__check_text(struct cmd_ctx *ctx, const char *text)
+{
+	size_t len = strlen(text);
+	bool is_cmd = text[0] == '/' || text[0] == '!';
+	if(!utf8_valid(text, len)) {
+		log_info("dropped a message that is not valid UTF-8 (%zu bytes, chat %s)", len, ctx->ev->chat_id);
+		if(is_cmd)
+			cmd_reply(ctx, "dispatch.bad_utf8", NULL);
+		return 0;
+	}
+	if(len > DISPATCH_MAX_TEXT) {
+		log_info("dropped a message of %zu bytes (chat %s)", len, ctx->ev->chat_id);
+		if(is_cmd) {
+			char max[16];
+			snprintf(max, sizeof(max), "%d", DISPATCH_MAX_TEXT);
+			cmd_reply(ctx, "dispatch.too_long", max, NULL);
+		}
+		return 0;
+	}
+	return 1;
+}
+
+static int dispatch__run(struct cmd_ctx *ctx, const char *text)
+{
+	struct bot *b = ctx->bot;
+	struct strbuf clean = STRBUF_INIT, name = STRBUF_INIT;
+	int rc = 0;
+
+	if(!dispatch__check_text(ctx, text))
+		goto out;
+	text_clean(&clean, text);
+	strbuf_trim(&clean);
+	if(clean.oom) {
+		rc = -1;
+		goto out;
+	}
+	if(!clean.len) {
+		log_debug("ignored an empty message in chat %s", ctx->ev->chat_id);
+		goto out;
+	}
+	if(clean.buf[0] != '/' && clean.buf[0] != '!')
+		goto out;  /* conversation, not a command */
+
+	bool other_bot;
+	const char *rest = dispatch__command_word(clean.buf + 1, b->cfg->bot_name, &name, &other_bot);
+	if(!rest || other_bot)
+		goto out;
+	const struct command *cmd = dispatch_find(name.buf);
+	if(!cmd) {
+		const char *near = dispatch__closest(name.buf);
+		/* The typed word goes back escaped: it is user text. */
+		if(near)
+			rc = cmd_reply(ctx, "dispatch.unknown_near", name.buf, near, NULL);
+		else
+			rc = cmd_reply(ctx, "dispatch.unknown", name.buf, NULL);
+		goto out;
+	}
+	ctx->cmd = cmd;
+	if(cmd->perm == PERM_ADMIN && !ctx->is_admin) {
+		rc = cmd_reply(ctx, "dispatch.admin_only", cmd->name, NULL);
+		goto out;
+	}
+	ctx->args = strdup(rest);
+	if(!ctx->args) {
+		rc = -1;
+		goto out;
+	}
+	struct strbuf trimmed = STRBUF_INIT;
+	strbuf_adds(&trimmed, ctx->args);
+	strbuf_trim(&trimmed);
+	free(ctx->args);
+	ctx->args = strbuf_detach(&trimmed);
+	if(!ctx->args) {
+		rc = -1;
+		goto out;
+	}
+	if(dispatch__count_words(ctx->args) < cmd->min_words) {
+		rc = cmd_usage(ctx, cmd);
+		goto out;
+	}
+	log_debug("chat %s: /%s from %s", ctx->ev->chat_id, cmd->name, ctx->ev->sender_id);
+	rc = cmd->handler(ctx);
+	if(rc == CMD_USAGE)
+		rc = cmd_usage(ctx, cmd);
+out:
+	free(ctx->args);
+	ctx->args = NULL;
+	strbuf_release(&clean);
+	strbuf_release(&name);
+	return rc < 0 ? -1 : 0;
+}
+
+int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
+{
+	struct config *cfg = b->cfg;
+	struct db_chat chat;
+	int found = db_chat_get(b->db, ev->platform, ev->chat_id, cfg->lang, cfg->timezone, &chat);
+	if(found < 0)
+		return -1;
+	if(!found && ev->sender_lang && i18n_has_lang(ev->sender_lang) &&
+	   strcmp(ev->sender_lang, chat.lang)) {
+		/* A new chat speaks the language of its first user's client. */
+		if(db_chat_set_lang(b->db, chat.id, ev->sender_lang))
+			return -1;
+		snprintf(chat.lang, sizeof(chat.lang), "%s", ev->sender_lang);
+	}
+	struct cmd_ctx ctx = { .bot = b, .ev = ev, .chat = &chat, .out = out };
+	if(ev->sender_id) {
+		if(db_user_seen(b->db, chat.id, ev->platform, ev->sender_id, ev->sender_name, ev->time, &ctx.user_id))
+			return -1;
+		/* Where the platform has no roles, the chat's first user is its
+		 * admin. */
+		if(ev->role == ROLE_UNKNOWN && !chat.admin[0]) {
+			if(db_chat_set_admin(b->db, chat.id, ev->sender_id))
+				return -1;
+			snprintf(chat.admin, sizeof(chat.admin), "%s", ev->sender_id);
+		}
+		ctx.is_admin = ev->is_private || ev->role == ROLE_ADMIN ||
+		               (ev->role == ROLE_UNKNOWN && !strcmp(chat.admin, ev->sender_id));
+	}
+	switch(ev->kind) {
+	case EVENT_MESSAGE:
+		return ev->text ? dispatch__run(&ctx, ev->text) : 0;
+	default:
+		log_debug("event kind %d not handled yet", (int)ev->kind);
+		return 0;
+	}
+}

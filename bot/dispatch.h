@@ -1,0 +1,90 @@
+/*
+ * dispatch: from a text message to a command handler.
+ *
+ * The command table (commands.c) lists each command with its name, its
+ * French and English aliases, the number of words it needs, who may run it,
+ * its handler and its flags; /help is generated from it, with the summary,
+ * usage and example of each command taken from the catalogues under
+ * cmd.NAME.summary, cmd.NAME.usage and cmd.NAME.example.
+ *
+ * Commands start with '/' or '!'.  "/cmd@Name" is ours when Name is the
+ * configured bot name (any case) and ignored otherwise.
+ */
+#ifndef ENSEMBLE_DISPATCH_H
+#define ENSEMBLE_DISPATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bot/action.h"
+#include "bot/event.h"
+#include "storage/db.h"
+
+struct bot;
+
+/* The longest text the core reads, in bytes; longer commands are refused. */
+#define DISPATCH_MAX_TEXT 4096
+
+enum cmd_perm {
+	PERM_ANYONE,   /* every member of the chat */
+	PERM_ADMIN,    /* the chat's admins (platform roles, or the first user) */
+};
+
+enum cmd_result {
+	CMD_OK = 0,
+	CMD_USAGE = 1,  /* bad or missing arguments: the dispatcher shows usage */
+	CMD_ERROR = -1, /* storage or memory failure: the transaction rolls back */
+};
+
+#define CMD_HIDDEN 0x1  /* not listed by /help */
+
+struct cmd_ctx {
+	struct bot *bot;
+	const struct event *ev;
+	struct db_chat *chat;
+	int64_t user_id;          /* the sender's row in users */
+	bool is_admin;
+	const struct command *cmd;
+	char *args;               /* the text after the command word, trimmed */
+	struct outbox *out;
+};
+
+struct command {
+	const char *name;               /* canonical (English) name */
+	const char *const *aliases;     /* other names, French and English */
+	int min_words;                  /* words args must hold at least */
+	enum cmd_perm perm;             /* who may run it (subcommands may be
+	                                   stricter: the handler checks) */
+	int (*handler)(struct cmd_ctx *ctx);
+	unsigned flags;
+};
+
+extern const struct command commands[];
+extern const int ncommands;
+
+/* Finds a command by name or alias, folded (case and accents ignored). */
+const struct command *dispatch_find(const char *name);
+
+/* Runs the event through the dispatcher, appending replies to out.
+ * Returns 0, or -1 on a storage error (the caller rolls back). */
+int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out);
+
+/* Replies to the command message with the catalogue message key; the
+ * arguments are NULL-terminated strings, HTML-escaped.  0 or -1. */
+int cmd_reply(struct cmd_ctx *ctx, const char *key, ...);
+/* Same with arguments marked raw by the bits of raw (see i18n_fmt_raw). */
+int cmd_reply_raw(struct cmd_ctx *ctx, const char *key, unsigned raw, ...);
+/* Replies with text already built (light HTML). */
+int cmd_reply_text(struct cmd_ctx *ctx, const char *html);
+/* Posts text in the chat without replying to anyone. */
+int cmd_send_text(struct cmd_ctx *ctx, const char *html);
+/* Replies with the command's usage line and example. */
+int cmd_usage(struct cmd_ctx *ctx, const struct command *cmd);
+/* The chat's language and zone. */
+const char *cmd_lang(const struct cmd_ctx *ctx);
+
+/* Splits the next white-space separated word off *s (modified in place);
+ * returns it, or NULL at the end. */
+char *cmd_next_word(char **s);
+
+#endif

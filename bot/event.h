@@ -1,0 +1,55 @@
+/*
+ * event: what an adapter hands the core.  Every platform's input becomes
+ * one of these; the core never sees a platform's own format.
+ *
+ * All strings are borrowed from the adapter for the duration of the
+ * bot_handle_event() call; the core copies what it keeps.
+ */
+#ifndef ENSEMBLE_EVENT_H
+#define ENSEMBLE_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+enum event_kind {
+	EVENT_MESSAGE,       /* a text message */
+	EVENT_POLL_VOTE,     /* a native poll answer: the voter's yes-list */
+	EVENT_BUTTON,        /* an inline button pressed, or a reaction */
+	EVENT_MEMBER_JOINED, /* someone joined the chat */
+	EVENT_MEMBER_LEFT,   /* someone left the chat */
+};
+
+/* What the platform says of the sender's rights in this chat. */
+enum event_role {
+	ROLE_UNKNOWN = 0,    /* the platform has no roles: the core decides */
+	ROLE_MEMBER,
+	ROLE_ADMIN,
+};
+
+struct event {
+	enum event_kind kind;
+	const char *platform;     /* the adapter's name: "console", "telegram" */
+	const char *chat_id;      /* the platform's chat id, as text */
+	const char *sender_id;    /* the platform's user id, as text */
+	const char *sender_name;  /* display name, may be NULL */
+	const char *sender_lang;  /* the sender client's language, or NULL */
+	const char *message_id;   /* the platform's id of this message, or NULL */
+	const char *reply_to;     /* id of the message this one answers, or NULL */
+	const char *text;         /* EVENT_MESSAGE: the text as received */
+	time_t time;              /* when it was sent */
+	enum event_role role;
+	bool is_private;          /* a one-to-one chat with the bot */
+
+	/* EVENT_POLL_VOTE: the poll's platform reference and the chosen
+	 * options (0-based); n_options == 0 withdraws the vote. */
+	const char *poll_ref;
+	const int *options;
+	size_t n_options;
+
+	/* EVENT_BUTTON: the button's data, and the message it sits under. */
+	const char *button_data;
+	const char *button_message;
+};
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * ensemble: the daemon's entry point.  Reads flags and configuration, opens
+ * the database, starts the adapters on one libuv loop and runs it until a
+ * signal or the end of the console's input.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "adapters/adapter.h"
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "bot/tz.h"
+#include "config/config.h"
+#include "storage/db.h"
+
+#define LOG_MODULE "main"
+
+static const char main__usage[] =
+	"Usage: ensemble [OPTIONS]\n"
+	"\n"
+	"  -c, --config FILE        read the configuration from FILE and run every adapter it configures\n"
+	"      --console            chat with the bot in the terminal (the console adapter)\n"
+	"      --db PATH            the SQLite database file (default: ensemble.db, or general.db)\n"
+	"      --clock=real|sim     real time (default) or simulated time, moved by '~' lines\n"
+	"      --now=YYYY-MM-DDTHH:MM  start simulated time there (local time of general.timezone;\n"
+	"                           a trailing Z means UTC); implies --clock=sim\n"
+	"  -n, --check-config FILE  check FILE, print each error with its line, and exit\n"
+	"  -s, --set KEY=VALUE      set a configuration key (section.key, or key of [general])\n"
+	"  -v, --verbose            log debug messages\n"
+	"  -q, --quiet              log errors only\n"
+	"  -V, --version            print the version and exit\n"
+	"  -h, --help               print this help and exit\n";
+
+struct main_opts {
+	const char *config;
+	const char *check;
+	const char *db;
+	const char *now;
+	bool console;
+	bool sim;
+	int verbosity;  /* -1 quiet, 0 default, 1 verbose */
+	char **sets;
+	int nsets;
+};
+
+static int main__parse(int argc, char **argv, struct main_opts *o)
+{
+	enum { OPT_CONSOLE = 256, OPT_DB, OPT_CLOCK, OPT_NOW };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "console", no_argument, NULL, OPT_CONSOLE },
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "clock", required_argument, NULL, OPT_CLOCK },
+		{ "now", required_argument, NULL, OPT_NOW },
+		{ "check-config", required_argument, NULL, 'n' },
+		{ "set", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+	while((ch = getopt_long(argc, argv, "c:n:s:vqVh", longopts, NULL)) != -1) {
+		switch(ch) {
+		case 'c': o->config = optarg; break;
+		case 'n': o->check = optarg; break;
+		case OPT_CONSOLE: o->console = true; break;
+		case OPT_DB: o->db = optarg; break;
+		case OPT_NOW: o->now = optarg; o->sim = true; break;
+		case OPT_CLOCK:
+			if(!strcmp(optarg, "sim"))
+				o->sim = true;
+			else if(strcmp(optarg, "real")) {
+				fprintf(stderr, "ensemble: --clock takes 'real' or 'sim', not '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 's': o->sets[o->nsets++] = optarg; break;
+		case 'v': o->verbosity = 1; break;
+		case 'q': o->verbosity = -1; break;
+		case 'V': printf("ensemble %s\n", ENSEMBLE_VERSION); exit(0);
+		case 'h': fputs(main__usage, stdout); exit(0);
+		default: fputs(main__usage, stderr); return -1;
+		}
+	}
+	if(optind < argc) {
+		fprintf(stderr, "ensemble: unexpected argument '%s'\n%s", argv[optind], main__usage);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads --now: local time of zone, or UTC with a trailing Z. */
+static int main__parse_now(const char *s, const char *zone, int64_t *ms)
+{
+	struct tm tm = { 0 };
+	int y, mo, d, h, mi, sec = 0, n = 0;
+	if(sscanf(s, "%d-%d-%dT%d:%d%n", &y, &mo, &d, &h, &mi, &n) != 5)
+		return -1;
+	if(s[n] == ':' && sscanf(s + n, ":%d%n", &sec, &(int){ 0 }) == 1)
+		while(s[++n] >= '0' && s[n] <= '9')
+			;
+	bool utc = s[n] == 'Z';
+	if(s[n + utc] != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	time_t t;
+	if(utc)
+		t = timegm(&tm);
+	else if(tz_mktime(zone, &tm, &t) < 0)
+		return -1;
+	*ms = (int64_t)t * 1000;
+	return 0;
+}
+
+static int main__check_config(const char *path)
+{
+	struct config cfg;
+	struct strbuf errors = STRBUF_INIT;
+	if(config_init(&cfg))
+		return 1;
+	int rc = config_load(&cfg, path, &errors);
+	if(!rc)
+		rc = config_validate(&cfg, &errors);
+	if(rc)
+		fputs(errors.buf, stdout);
+	else
+		printf("configuration OK\n");
+	strbuf_release(&errors);
+	config_release(&cfg);
+	return rc ? 1 : 0;
+}
+
+static int main__run(struct main_opts *o)
+{
+	struct config cfg;
+	struct strbuf errors = STRBUF_INIT;
+	struct db *db = NULL;
+	uv_loop_t loop;
+	bool loop_ok = false;
+	struct bot bot;
+	bool bot_ok = false;
+	int rc = 1;
+
+	if(config_init(&cfg))
+		goto out;
+	if(o->config ? config_load(&cfg, o->config, &errors) : config_load_env(&cfg))
+		goto bad_config;
+	if(o->db && config_set(&cfg, "db", o->db, &errors))
+		goto bad_config;
+	for(int i = 0; i < o->nsets; i++) {
+		char *eq = strchr(o->sets[i], '=');
+		if(!eq) {
+			strbuf_addf(&errors, "--set takes KEY=VALUE, not '%s'\n", o->sets[i]);
+			goto bad_config;
+		}
+		*eq = '\0';
+		if(config_set(&cfg, o->sets[i], eq + 1, &errors))
+			goto bad_config;
+	}
+	if(config_validate(&cfg, &errors))
+		goto bad_config;
+	if(o->verbosity == 0) {
+		static const char *const levels[] = { "error", "warn", "info", "debug" };
+		for(int i = 0; i < 4; i++)
+			if(!strcmp(cfg.log_level, levels[i]))
+				log_set_level((enum log_level)i);
+	}
+	log_add_secret(cfg.telegram_token);
+	log_add_secret(cfg.matrix_password);
+	log_add_secret(cfg.matrix_access_token);
+	i18n_set_default(cfg.lang);
+
+	if(o->sim) {
+		int64_t start = clock_now_ms();
+		if(o->now && main__parse_now(o->now, cfg.timezone, &start)) {
+			fprintf(stderr, "ensemble: --now takes YYYY-MM-DDTHH:MM (a local time that exists), not '%s'\n",
+			        o->now);
+			goto out;
+		}
+		clock_use_sim(start);
+	}
+
+	if(db_open(&db, cfg.db_path, &errors)) {
+		fprintf(stderr, "ensemble: %s\n", errors.buf);
+		goto out;
+	}
+	if(uv_loop_init(&loop)) {
+		fprintf(stderr, "ensemble: cannot create the event loop\n");
+		goto out;
+	}
+	loop_ok = true;
+	if(bot_init(&bot, &loop, &cfg, db))
+		goto out;
+	bot_ok = true;
+	for(int i = 0; adapter_at(i); i++) {
+		const struct adapter_ops *ops = adapter_at(i);
+		bool wanted = ops == &console_adapter_ops ? o->console : ops->configured(&cfg);
+		if(wanted && bot_add_adapter(&bot, ops))
+			goto stop;
+	}
+	if(!bot.nadapters) {
+		fprintf(stderr, "ensemble: nothing to run: use --console, or configure an adapter (see --help)\n");
+		goto stop;
+	}
+	if(bot_start_http(&bot))
+		goto stop;
+	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg.db_path);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = bot.exit_code;
+	goto shutdown;
+stop:
+	bot_stop(&bot, 1);
+	rc = 1;
+shutdown:
+	uv_run(&loop, UV_RUN_DEFAULT);  /* let closing handles finish */
+	goto out;
+bad_config:
+	fputs(errors.buf, stderr);
+	rc = 1;
+out:
+	if(bot_ok)
+		bot_release(&bot);
+	if(loop_ok && uv_loop_close(&loop))
+		log_warn("the event loop still had open handles at exit");
+	db_close(db);
+	strbuf_release(&errors);
+	config_release(&cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct main_opts o = { 0 };
+	char *sets[64];
+	o.sets = sets;
+	if(argc > 64 || main__parse(argc, argv, &o))
+		return 2;
+	if(o.verbosity > 0)
+		log_set_level(LOG_DEBUG);
+	else if(o.verbosity < 0)
+		log_set_level(LOG_ERROR);
+	if(i18n_init()) {
+		fprintf(stderr, "ensemble: the message catalogues are broken\n");
+		return 1;
+	}
+	int rc = o.check ? main__check_config(o.check) : main__run(&o);
+	i18n_free();
+	log_forget_secrets();
+	return rc;
+}

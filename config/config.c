@@ -1,0 +1,309 @@
+#include "config/config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bot/i18n.h"
+#include "bot/tz.h"
+
+enum config_type { CONFIG_STR, CONFIG_INT };
+
+struct config_key {
+	const char *section;
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	const char *def;
+	const char *env;      /* environment variable that may set it */
+	bool secret;
+	long min, max;        /* CONFIG_INT bounds */
+	/* Checks a string value; returns 0, or -1 with a message. */
+	int (*check)(const char *value, char *msg, size_t msglen);
+};
+
+static int config__check_level(const char *v, char *msg, size_t msglen)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	for(size_t i = 0; i < 4; i++)
+		if(!strcmp(v, levels[i]))
+			return 0;
+	snprintf(msg, msglen, "log_level must be error, warn, info or debug, not '%s'", v);
+	return -1;
+}
+
+static int config__check_lang(const char *v, char *msg, size_t msglen)
+{
+	if(i18n_has_lang(v))
+		return 0;
+	struct strbuf langs = STRBUF_INIT;
+	i18n_lang_list(&langs);
+	snprintf(msg, msglen, "lang '%s' has no catalogue (known: %s)", v, langs.buf);
+	strbuf_release(&langs);
+	return -1;
+}
+
+static int config__check_tz(const char *v, char *msg, size_t msglen)
+{
+	if(tz_valid(v))
+		return 0;
+	snprintf(msg, msglen, "timezone '%s' is not a zone of the system's zoneinfo (e.g. Europe/Paris)", v);
+	return -1;
+}
+
+static int config__check_word(const char *v, char *msg, size_t msglen)
+{
+	if(*v && !strpbrk(v, ": \t@"))
+		return 0;
+	snprintf(msg, msglen, "'%s' must be one word without ':', '@' or spaces", v);
+	return -1;
+}
+
+static int config__check_nonempty(const char *v, char *msg, size_t msglen)
+{
+	if(*v)
+		return 0;
+	snprintf(msg, msglen, "must not be empty");
+	return -1;
+}
+
+static int config__check_listen(const char *v, char *msg, size_t msglen)
+{
+	if(!*v)
+		return 0;
+	const char *colon = strrchr(v, ':');
+	char *end = NULL;
+	long port = colon ? strtol(colon + 1, &end, 10) : -1;
+	if(colon && colon != v && end && end != colon + 1 && !*end && port >= 0 && port <= 65535)
+		return 0;
+	snprintf(msg, msglen, "listen must be ADDRESS:PORT (e.g. 127.0.0.1:8080), not '%s'", v);
+	return -1;
+}
+
+#define STR(sec, key, field, d, chk) { sec, key, CONFIG_STR, offsetof(struct config, field), d, NULL, false, 0, 0, chk }
+#define INT(sec, key, field, d, lo, hi) { sec, key, CONFIG_INT, offsetof(struct config, field), d, NULL, false, lo, hi, NULL }
+#define SECRET(sec, key, field, envname) { sec, key, CONFIG_STR, offsetof(struct config, field), "", envname, true, 0, 0, NULL }
+
+static const struct config_key config__keys[] = {
+	STR("general", "db", db_path, "ensemble.db", config__check_nonempty),
+	STR("general", "lang", lang, "fr", config__check_lang),
+	STR("general", "timezone", timezone, "Europe/Paris", config__check_tz),
+	STR("general", "log_level", log_level, "info", config__check_level),
+	STR("general", "bot_name", bot_name, "Ensemble", config__check_word),
+	STR("console", "chat", console_chat, "console", config__check_word),
+	STR("http", "listen", http_listen, "", config__check_listen),
+	INT("http", "max_body", http_max_body, "1048576", 1024, 64L * 1024 * 1024),
+	SECRET("telegram", "token", telegram_token, "ENSEMBLE_TELEGRAM_TOKEN"),
+	SECRET("matrix", "password", matrix_password, "ENSEMBLE_MATRIX_PASSWORD"),
+	SECRET("matrix", "access_token", matrix_access_token, "ENSEMBLE_MATRIX_ACCESS_TOKEN"),
+};
+#define CONFIG_NKEYS (sizeof(config__keys) / sizeof(config__keys[0]))
+
+const char *config_key_name(int i, const char **section)
+{
+	if(i < 0 || (size_t)i >= CONFIG_NKEYS)
+		return NULL;
+	*section = config__keys[i].section;
+	return config__keys[i].name;
+}
+
+static char **config__str(struct config *cfg, const struct config_key *k)
+{
+	return (char **)((char *)cfg + k->offset);
+}
+
+static int *config__int(struct config *cfg, const struct config_key *k)
+{
+	return (int *)((char *)cfg + k->offset);
+}
+
+/* Stores value into k's field.  Returns 0, or -1 with a message. */
+static int config__assign(struct config *cfg, const struct config_key *k, const char *value,
+                          char *msg, size_t msglen)
+{
+	if(k->type == CONFIG_INT) {
+		char *end;
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if(errno || end == value || *end || v < k->min || v > k->max) {
+			snprintf(msg, msglen, "%s.%s must be a whole number from %ld to %ld, not '%s'",
+			         k->section, k->name, k->min, k->max, value);
+			return -1;
+		}
+		*config__int(cfg, k) = (int)v;
+		return 0;
+	}
+	if(k->check && k->check(value, msg, msglen))
+		return -1;
+	char *copy = strdup(value);
+	if(!copy) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	char **field = config__str(cfg, k);
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+int config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* Defaults are valid by construction and are not checked: the checks
+	 * need the catalogues, which may not be loaded yet. */
+	for(size_t i = 0; i < CONFIG_NKEYS; i++) {
+		const struct config_key *k = &config__keys[i];
+		if(k->type == CONFIG_INT) {
+			*config__int(cfg, k) = atoi(k->def);
+		} else if(!(*config__str(cfg, k) = strdup(k->def))) {
+			config_release(cfg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void config_release(struct config *cfg)
+{
+	for(size_t i = 0; i < CONFIG_NKEYS; i++)
+		if(config__keys[i].type == CONFIG_STR)
+			free(*config__str(cfg, &config__keys[i]));
+	free(cfg->path);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static const struct config_key *config__find(const char *section, const char *name)
+{
+	for(size_t i = 0; i < CONFIG_NKEYS; i++)
+		if(!strcmp(config__keys[i].section, section) && !strcmp(config__keys[i].name, name))
+			return &config__keys[i];
+	return NULL;
+}
+
+/* inih reads through this so that the handler knows the current line:
+ * inih calls the handler right after reading the line it comes from. */
+struct config__reader {
+	FILE *f;
+	int line;
+	const char *path;
+	struct config *cfg;
+	struct strbuf *errors;
+	int nerrors;
+};
+
+static char *config__read_line(char *str, int num, void *stream)
+{
+	struct config__reader *r = stream;
+	char *s = fgets(str, num, r->f);
+	if(s)
+		r->line++;
+	return s;
+}
+
+static int config__handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct config__reader *r = user;
+	if(!name)  /* a section header alone */
+		return 1;
+	const struct config_key *k = config__find(section, name);
+	char msg[256];
+	if(!k) {
+		bool known_section = false;
+		for(size_t i = 0; i < CONFIG_NKEYS; i++)
+			known_section |= !strcmp(config__keys[i].section, section);
+		if(known_section)
+			snprintf(msg, sizeof(msg), "unknown key '%s' in section [%s]", name, section);
+		else
+			snprintf(msg, sizeof(msg), "unknown section [%s]", section);
+		goto bad;
+	}
+	if(config__assign(r->cfg, k, value, msg, sizeof(msg)))
+		goto bad;
+	if(k->secret && *value)
+		r->cfg->file_has_secret = true;
+	return 1;
+bad:
+	strbuf_addf(r->errors, "%s:%d: %s\n", r->path, r->line, msg);
+	r->nerrors++;
+	return 1; /* keep going: report every error at once */
+}
+
+int config_load_env(struct config *cfg)
+{
+	char msg[160];
+	for(size_t i = 0; i < CONFIG_NKEYS; i++) {
+		const char *v = config__keys[i].env ? getenv(config__keys[i].env) : NULL;
+		if(v && *v && config__assign(cfg, &config__keys[i], v, msg, sizeof(msg)))
+			return -1;
+	}
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, struct strbuf *errors)
+{
+	struct config__reader r = { .path = path, .cfg = cfg, .errors = errors };
+	struct stat st;
+	r.f = fopen(path, "r");
+	if(!r.f || fstat(fileno(r.f), &st)) {
+		strbuf_addf(errors, "%s: cannot read: %s\n", path, strerror(errno));
+		if(r.f)
+			fclose(r.f);
+		return -1;
+	}
+	int rc = ini_parse_stream(config__read_line, &r, config__handler, &r);
+	fclose(r.f);
+	if(rc > 0) {
+		/* A syntax error inih itself found (no '=' or ']'). */
+		strbuf_addf(errors, "%s:%d: syntax error (expected [section] or key = value)\n", path, rc);
+		r.nerrors++;
+	} else if(rc < 0) {
+		strbuf_addf(errors, "%s: cannot parse (out of memory)\n", path);
+		r.nerrors++;
+	}
+	if(cfg->file_has_secret && (st.st_mode & 077)) {
+		strbuf_addf(errors, "%s: holds a secret but group or others may read it; run: chmod 600 %s\n",
+		            path, path);
+		r.nerrors++;
+	}
+	free(cfg->path);
+	cfg->path = strdup(path);
+	if(config_load_env(cfg))
+		r.nerrors++;
+	return r.nerrors ? -1 : 0;
+}
+
+int config_set(struct config *cfg, const char *dotted, const char *value, struct strbuf *errors)
+{
+	char section[32] = "general";
+	const char *name = dotted;
+	const char *dot = strchr(dotted, '.');
+	if(dot) {
+		snprintf(section, sizeof(section), "%.*s", (int)(dot - dotted), dotted);
+		name = dot + 1;
+	}
+	const struct config_key *k = config__find(section, name);
+	char msg[256];
+	if(!k) {
+		strbuf_addf(errors, "unknown configuration key '%s'\n", dotted);
+		return -1;
+	}
+	if(config__assign(cfg, k, value, msg, sizeof(msg))) {
+		strbuf_addf(errors, "%s\n", msg);
+		return -1;
+	}
+	return 0;
+}
+
+int config_validate(const struct config *cfg, struct strbuf *errors)
+{
+	/* Values are checked one by one as they are set; what remains are
+	 * checks across keys, none so far. */
+	(void)cfg;
+	(void)errors;
+	return 0;
+}

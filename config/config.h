@@ -1,0 +1,61 @@
+/*
+ * config: the INI configuration file (parsed with inih), environment
+ * variables for secrets, and command-line overrides, in that order of
+ * increasing precedence.  Every key is one row of a table in config.c, which
+ * gives its section, name, type, default and whether it is a secret;
+ * config/ensemble.conf.example documents the same keys (a test checks it).
+ */
+#ifndef ENSEMBLE_CONFIG_H
+#define ENSEMBLE_CONFIG_H
+
+#include <stdbool.h>
+
+#include "bot/strbuf.h"
+
+struct config {
+	/* [general] */
+	char *db_path;          /* SQLite file; "ensemble.db" */
+	char *lang;             /* default language of new chats; "fr" */
+	char *timezone;         /* default IANA zone of new chats; "Europe/Paris" */
+	char *log_level;        /* error|warn|info|debug; "info" */
+	char *bot_name;         /* the name /cmd@NAME must carry; "Ensemble" */
+	/* [console] */
+	char *console_chat;     /* the chat of "USER: TEXT" lines; "console" */
+	/* [http] */
+	char *http_listen;      /* "ADDR:PORT" of the HTTP listener; "" = off */
+	int http_max_body;      /* bytes; 1048576 */
+	/* [telegram] */
+	char *telegram_token;   /* secret; also ENSEMBLE_TELEGRAM_TOKEN */
+	/* [matrix] */
+	char *matrix_password;  /* secret; also ENSEMBLE_MATRIX_PASSWORD */
+	char *matrix_access_token; /* secret; also ENSEMBLE_MATRIX_ACCESS_TOKEN */
+
+	char *path;             /* the file it was read from, or NULL */
+	bool file_has_secret;   /* a secret was set in the file itself */
+};
+
+/* Sets every key to its default.  Release with config_release(). */
+int config_init(struct config *cfg);
+void config_release(struct config *cfg);
+
+/* Reads path over the current values, then the environment's secrets.
+ * Each problem is appended to errors as "FILE:LINE: message\n" and the
+ * function returns -1 if there was any; 0 otherwise.  A file holding a
+ * secret that group or others may read is refused with the chmod to run. */
+int config_load(struct config *cfg, const char *path, struct strbuf *errors);
+
+/* Reads the environment's secrets only (when no file is given). */
+int config_load_env(struct config *cfg);
+
+/* Sets "section.key" (or "key" of [general]) to value, as a command-line
+ * flag does.  Returns 0, or -1 with a message in errors. */
+int config_set(struct config *cfg, const char *dotted, const char *value, struct strbuf *errors);
+
+/* Checks values that depend on the running system (zone files, catalogue
+ * languages).  Appends each problem to errors; returns 0 or -1. */
+int config_validate(const struct config *cfg, struct strbuf *errors);
+
+/* Iteration over the key table, for the documentation test. */
+const char *config_key_name(int i, const char **section);
+
+#endif

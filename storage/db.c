@@ -1,0 +1,261 @@
+#include "storage/db_internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bot/log.h"
+
+#define LOG_MODULE "db"
+
+/* migrations[i] brings a database from version i to version i + 1.  Never
+ * edit a migration that has shipped: add the next one. */
+static const char *const db__migrations[] = {
+	/* 0 -> 1: chats, users, members, adapter state. */
+	"CREATE TABLE chats ("
+	"  id INTEGER PRIMARY KEY,"
+	"  platform TEXT NOT NULL,"
+	"  ext_id TEXT NOT NULL,"
+	"  lang TEXT NOT NULL,"
+	"  tz TEXT NOT NULL,"
+	"  admin TEXT,"
+	"  active INTEGER NOT NULL DEFAULT 1,"
+	"  UNIQUE (platform, ext_id));"
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  platform TEXT NOT NULL,"
+	"  ext_id TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  UNIQUE (platform, ext_id));"
+	"CREATE TABLE members ("
+	"  chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  last_seen INTEGER NOT NULL,"
+	"  PRIMARY KEY (chat_id, user_id)) WITHOUT ROWID;"
+	"CREATE TABLE kv ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL) WITHOUT ROWID;",
+};
+#define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
+
+_Static_assert(DB_NMIGRATIONS == DB_SCHEMA_VERSION, "one migration per schema version");
+
+void db__log_error(struct db *db, const char *what)
+{
+	log_error("%s: %s (%s)", what, sqlite3_errmsg(db->sql), db->path);
+}
+
+static size_t db__slot(const char *sql)
+{
+	uintptr_t h = (uintptr_t)sql;
+	h ^= h >> 17;
+	h *= 0x9E3779B97F4A7C15u;
+	return (size_t)(h >> 7) & (DB_STMT_SLOTS - 1);
+}
+
+sqlite3_stmt *db__stmt(struct db *db, const char *sql)
+{
+	size_t i = db__slot(sql);
+	while(db->stmt_sql[i] && db->stmt_sql[i] != sql)
+		i = (i + 1) & (DB_STMT_SLOTS - 1);
+	if(db->stmt_sql[i]) {
+		sqlite3_reset(db->stmt[i]);
+		sqlite3_clear_bindings(db->stmt[i]);
+		return db->stmt[i];
+	}
+	sqlite3_stmt *st;
+	if(sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		db__log_error(db, "prepare");
+		log_error("statement: %s", sql);
+		return NULL;
+	}
+	db->stmt_sql[i] = sql;
+	db->stmt[i] = st;
+	return st;
+}
+
+int db__exec_stmt(struct db *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		db__log_error(db, what);
+		return -1;
+	}
+	return 0;
+}
+
+void db__copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(out, outlen, "%s", t ? (const char *)t : "");
+}
+
+const char *db__text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return t ? (const char *)t : "";
+}
+
+/* Runs SQL text that returns no rows (schema, pragmas). */
+static int db__exec(struct db *db, const char *sql, struct strbuf *err)
+{
+	char *msg = NULL;
+	if(sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		strbuf_addf(err, "%s: %s", db->path, msg ? msg : sqlite3_errmsg(db->sql));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int db__pragma_int(struct db *db, const char *sql, int *out, struct strbuf *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL);
+	if(rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if(rc == SQLITE_ROW) {
+			*out = sqlite3_column_int(st, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	if(rc != SQLITE_OK)
+		strbuf_addf(err, "%s: %s", db->path, sqlite3_errmsg(db->sql));
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Brings the schema to DB_SCHEMA_VERSION, one transaction per step, so an
+ * interrupted migration leaves the previous version intact. */
+static int db__migrate(struct db *db, struct strbuf *err)
+{
+	int version;
+	if(db__pragma_int(db, "PRAGMA user_version", &version, err))
+		return -1;
+	if(version > DB_SCHEMA_VERSION) {
+		strbuf_addf(err, "%s was written by a newer Ensemble (schema version %d; this build knows "
+		            "up to %d): upgrade Ensemble or use another --db file", db->path, version,
+		            DB_SCHEMA_VERSION);
+		return -1;
+	}
+	for(; version < DB_SCHEMA_VERSION; version++) {
+		char pragma[48];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+		if(db__exec(db, "BEGIN IMMEDIATE", err))
+			return -1;
+		if(db__exec(db, db__migrations[version], err) || db__exec(db, pragma, err)) {
+			sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		if(db__exec(db, "COMMIT", err))
+			return -1;
+		log_info("database migrated to schema version %d", version + 1);
+	}
+	return 0;
+}
+
+int db_open(struct db **out, const char *path, struct strbuf *err)
+{
+	struct db *db = calloc(1, sizeof(*db));
+	int mode;
+	if(!db || !(db->path = strdup(path))) {
+		strbuf_addf(err, "out of memory");
+		goto fail;
+	}
+	struct stat st;
+	if(stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		strbuf_addf(err, "%s is not a regular file", path);
+		goto fail;
+	}
+	if(sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		strbuf_addf(err, "cannot open %s: %s", path,
+		            db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+		goto fail;
+	}
+	if(sqlite3_db_readonly(db->sql, "main") == 1) {
+		strbuf_addf(err, "%s is read-only: Ensemble needs to write its database "
+		            "(check the file's and the directory's permissions)", path);
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->sql, 5000);
+	sqlite3_extended_result_codes(db->sql, 1);
+	/* The first read tells a corrupt or foreign file from a database. */
+	if(db__pragma_int(db, "PRAGMA user_version", &mode, err)) {
+		strbuf_addf(err, " (is it an SQLite database?)");
+		goto fail;
+	}
+	if(db__exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	                "PRAGMA foreign_keys = ON;", err))
+		goto fail;
+	if(db__migrate(db, err))
+		goto fail;
+	*out = db;
+	return 0;
+fail:
+	db_close(db);
+	*out = NULL;
+	return -1;
+}
+
+void db_close(struct db *db)
+{
+	if(!db)
+		return;
+	for(size_t i = 0; i < DB_STMT_SLOTS; i++)
+		if(db->stmt[i])
+			sqlite3_finalize(db->stmt[i]);
+	if(db->sql)
+		sqlite3_close(db->sql);
+	free(db->path);
+	free(db);
+}
+
+const char *db_path(const struct db *db) { return db->path; }
+
+int db_schema_version(struct db *db)
+{
+	struct strbuf err = STRBUF_INIT;
+	int v = -1;
+	if(db__pragma_int(db, "PRAGMA user_version", &v, &err))
+		v = -1;
+	strbuf_release(&err);
+	return v;
+}
+
+/* BEGIN IMMEDIATE takes the write lock at once, so a busy database is seen
+ * before any work is done rather than at commit. */
+int db_begin(struct db *db)
+{
+	sqlite3_stmt *st = db__stmt(db, "BEGIN IMMEDIATE");
+	if(!st || db__exec_stmt(db, st, "begin"))
+		return -1;
+	db->in_tx = true;
+	return 0;
+}
+
+int db_commit(struct db *db)
+{
+	sqlite3_stmt *st = db__stmt(db, "COMMIT");
+	if(!st || db__exec_stmt(db, st, "commit")) {
+		db_rollback(db);
+		return -1;
+	}
+	db->in_tx = false;
+	return 0;
+}
+
+int db_rollback(struct db *db)
+{
+	db->in_tx = false;
+	if(sqlite3_get_autocommit(db->sql))
+		return 0;
+	sqlite3_stmt *st = db__stmt(db, "ROLLBACK");
+	return st ? db__exec_stmt(db, st, "rollback") : -1;
+}
+
+bool db_in_transaction(const struct db *db) { return db->in_tx; }

@@ -1,0 +1,170 @@
+#include "storage/db_internal.h"
+
+#include <string.h>
+
+#include "bot/log.h"
+
+#define LOG_MODULE "db"
+
+static int db_chat__read(sqlite3_stmt *st, struct db_chat *out)
+{
+	out->id = sqlite3_column_int64(st, 0);
+	db__copy_text(st, 1, out->platform, sizeof(out->platform));
+	db__copy_text(st, 2, out->ext_id, sizeof(out->ext_id));
+	db__copy_text(st, 3, out->lang, sizeof(out->lang));
+	db__copy_text(st, 4, out->tz, sizeof(out->tz));
+	db__copy_text(st, 5, out->admin, sizeof(out->admin));
+	out->active = sqlite3_column_int(st, 6) != 0;
+	return 0;
+}
+
+int db_chat_get(struct db *db, const char *platform, const char *ext_id,
+                const char *lang, const char *tz, struct db_chat *out)
+{
+	static const char get_sql[] =
+		"SELECT id, platform, ext_id, lang, tz, admin, active FROM chats "
+		"WHERE platform = ?1 AND ext_id = ?2";
+	static const char insert_sql[] =
+		"INSERT INTO chats (platform, ext_id, lang, tz) VALUES (?1, ?2, ?3, ?4)";
+	for(int attempt = 0; attempt < 2; attempt++) {
+		sqlite3_stmt *st = db__stmt(db, get_sql);
+		if(!st)
+			return -1;
+		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		if(rc == SQLITE_ROW) {
+			db_chat__read(st, out);
+			sqlite3_reset(st);
+			return attempt == 0 ? 1 : 0;
+		}
+		sqlite3_reset(st);
+		if(rc != SQLITE_DONE || attempt) {
+			db__log_error(db, "chat lookup");
+			return -1;
+		}
+		st = db__stmt(db, insert_sql);
+		if(!st)
+			return -1;
+		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, lang, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, tz, -1, SQLITE_STATIC);
+		if(db__exec_stmt(db, st, "chat insert"))
+			return -1;
+	}
+	return -1;
+}
+
+static int db_chat__set_text(struct db *db, const char *sql, int64_t chat_id, const char *value)
+{
+	sqlite3_stmt *st = db__stmt(db, sql);
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, chat_id);
+	return db__exec_stmt(db, st, "chat update");
+}
+
+int db_chat_set_lang(struct db *db, int64_t chat_id, const char *lang)
+{
+	return db_chat__set_text(db, "UPDATE chats SET lang = ?1 WHERE id = ?2", chat_id, lang);
+}
+
+int db_chat_set_tz(struct db *db, int64_t chat_id, const char *tz)
+{
+	return db_chat__set_text(db, "UPDATE chats SET tz = ?1 WHERE id = ?2", chat_id, tz);
+}
+
+int db_chat_set_admin(struct db *db, int64_t chat_id, const char *user_ext_id)
+{
+	return db_chat__set_text(db, "UPDATE chats SET admin = ?1 WHERE id = ?2", chat_id, user_ext_id);
+}
+
+int db_chat_set_active(struct db *db, int64_t chat_id, bool active)
+{
+	sqlite3_stmt *st = db__stmt(db, "UPDATE chats SET active = ?1 WHERE id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int(st, 1, active);
+	sqlite3_bind_int64(st, 2, chat_id);
+	return db__exec_stmt(db, st, "chat update");
+}
+
+int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id,
+                 const char *name, time_t t, int64_t *user_id)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"INSERT INTO users (platform, ext_id, name) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (platform, ext_id) DO UPDATE SET name = excluded.name "
+		"WHERE name <> excluded.name RETURNING id");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name && *name ? name : ext_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "user upsert");
+		return -1;
+	}
+	if(!id) {
+		/* The name did not change, so RETURNING gave no row. */
+		st = db__stmt(db, "SELECT id FROM users WHERE platform = ?1 AND ext_id = ?2");
+		if(!st)
+			return -1;
+		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+		if(sqlite3_step(st) == SQLITE_ROW)
+			id = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if(!id) {
+			db__log_error(db, "user lookup");
+			return -1;
+		}
+	}
+	st = db__stmt(db,
+		"INSERT INTO members (chat_id, user_id, last_seen) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (chat_id, user_id) DO UPDATE SET last_seen = excluded.last_seen");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)t);
+	if(db__exec_stmt(db, st, "member upsert"))
+		return -1;
+	if(user_id)
+		*user_id = id;
+	return 0;
+}
+
+int db_kv_get(struct db *db, const char *key, struct strbuf *out)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT value FROM kv WHERE key = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW)
+		strbuf_adds(out, db__text(st, 0));
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "kv get");
+		return -1;
+	}
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
+int db_kv_set(struct db *db, const char *key, const char *value)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"INSERT INTO kv (key, value) VALUES (?1, ?2) "
+		"ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	return db__exec_stmt(db, st, "kv set");
+}

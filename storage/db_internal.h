@@ -1,0 +1,37 @@
+/*
+ * db_internal: what the files of storage/ share.  Nothing outside
+ * storage/ includes this.
+ */
+#ifndef ENSEMBLE_DB_INTERNAL_H
+#define ENSEMBLE_DB_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "storage/db.h"
+
+#define DB_STMT_SLOTS 256  /* a power of two above the number of statements */
+
+struct db {
+	sqlite3 *sql;
+	char *path;
+	/* Prepared statements, found by the address of their SQL text: each
+	 * statement is a string constant in one file of storage/, prepared on
+	 * first use and kept until db_close. */
+	const char *stmt_sql[DB_STMT_SLOTS];
+	sqlite3_stmt *stmt[DB_STMT_SLOTS];
+	bool in_tx;
+};
+
+/* The prepared statement of sql (a string constant), reset and with its
+ * bindings cleared, or NULL (logged) when it cannot be prepared. */
+sqlite3_stmt *db__stmt(struct db *db, const char *sql);
+/* Logs the database's last error with the context given. */
+void db__log_error(struct db *db, const char *what);
+/* Steps a statement that returns no row and resets it; 0 or -1 (logged). */
+int db__exec_stmt(struct db *db, sqlite3_stmt *st, const char *what);
+/* Copies a text column into a fixed buffer (truncating), "" for NULL. */
+void db__copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen);
+/* A text column as a string, "" for NULL; valid until the next step. */
+const char *db__text(sqlite3_stmt *st, int col);
+
+#endif
