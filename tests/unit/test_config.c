@@ -1,0 +1,158 @@
+/* The configuration: defaults, every error with its line, secrets from the
+ * environment, refusal of a readable file holding a secret, flags over the
+ * file, and the example file documenting every key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bot/i18n.h"
+#include "config/config.h"
+#include "tests/unit/check.h"
+
+static char dir[] = "/tmp/ensemble-test-config-XXXXXX";
+
+static const char *write_conf(const char *name, const char *text, mode_t mode)
+{
+	static char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	return path;
+}
+
+int main(void)
+{
+	if(!mkdtemp(dir) || i18n_init())
+		return 1;
+	struct config cfg;
+	struct strbuf err = STRBUF_INIT;
+
+	CHECK_INT(config_init(&cfg), 0);
+	CHECK_STR(cfg.db_path, "ensemble.db");
+	CHECK_STR(cfg.lang, "fr");
+	CHECK_STR(cfg.timezone, "Europe/Paris");
+	CHECK_INT(cfg.http_max_body, 1048576);
+	config_release(&cfg);
+
+	/* A good file. */
+	const char *p = write_conf("good.conf",
+		"; comment\n[general]\ndb = /var/lib/ensemble/e.db\nlang = en\n"
+		"timezone = America/Montreal\n\n[http]\nlisten = 127.0.0.1:8080\nmax_body = 2048\n", 0600);
+	config_init(&cfg);
+	CHECK_INT(config_load(&cfg, p, &err), 0);
+	CHECK_STR(err.buf, "");
+	CHECK_STR(cfg.db_path, "/var/lib/ensemble/e.db");
+	CHECK_STR(cfg.lang, "en");
+	CHECK_STR(cfg.timezone, "America/Montreal");
+	CHECK_STR(cfg.http_listen, "127.0.0.1:8080");
+	CHECK_INT(cfg.http_max_body, 2048);
+	/* A flag overrides the file. */
+	CHECK_INT(config_set(&cfg, "db", "other.db", &err), 0);
+	CHECK_STR(cfg.db_path, "other.db");
+	CHECK_INT(config_set(&cfg, "http.listen", "nonsense", &err), -1);
+	CHECK(strstr(err.buf, "ADDRESS:PORT") != NULL);
+	CHECK_INT(config_set(&cfg, "nope.key", "1", &err), -1);
+	config_release(&cfg);
+
+	/* Every error, each with its line. */
+	p = write_conf("bad.conf",
+		"[general]\n"                 /* 1 */
+		"lang = de\n"                 /* 2 */
+		"timezone = Mars/Olympus\n"   /* 3 */
+		"colour = blue\n"             /* 4 */
+		"[nowhere]\n"                 /* 5 */
+		"x = 1\n"                     /* 6 */
+		"[http]\n"                    /* 7 */
+		"max_body = lots\n"           /* 8 */
+		"this line is wrong\n",       /* 9 */
+		0600);
+	strbuf_reset(&err);
+	config_init(&cfg);
+	CHECK_INT(config_load(&cfg, p, &err), -1);
+	CHECK(strstr(err.buf, "bad.conf:2: lang 'de' has no catalogue (known: en, fr)") != NULL);
+	CHECK(strstr(err.buf, "bad.conf:3: timezone 'Mars/Olympus'") != NULL);
+	CHECK(strstr(err.buf, "bad.conf:4: unknown key 'colour' in section [general]") != NULL);
+	CHECK(strstr(err.buf, "bad.conf:6: unknown section [nowhere]") != NULL);
+	CHECK(strstr(err.buf, "bad.conf:8: http.max_body must be a whole number") != NULL);
+	CHECK(strstr(err.buf, "bad.conf:9: syntax error") != NULL);
+	config_release(&cfg);
+
+	/* A secret in a file others can read is refused, with the chmod. */
+	p = write_conf("secret.conf", "[telegram]\ntoken = 123:ABCDEF\n", 0644);
+	strbuf_reset(&err);
+	config_init(&cfg);
+	CHECK_INT(config_load(&cfg, p, &err), -1);
+	CHECK(strstr(err.buf, "chmod 600") != NULL);
+	config_release(&cfg);
+	chmod(p, 0600);
+	strbuf_reset(&err);
+	config_init(&cfg);
+	CHECK_INT(config_load(&cfg, p, &err), 0);
+	CHECK_STR(cfg.telegram_token, "123:ABCDEF");
+	config_release(&cfg);
+	/* Without a secret, a readable file is fine. */
+	p = write_conf("public.conf", "[general]\nlang = en\n", 0644);
+	strbuf_reset(&err);
+	config_init(&cfg);
+	CHECK_INT(config_load(&cfg, p, &err), 0);
+	config_release(&cfg);
+
+	/* Secrets come from the environment too. */
+	setenv("ENSEMBLE_MATRIX_PASSWORD", "hunter22", 1);
+	config_init(&cfg);
+	CHECK_INT(config_load_env(&cfg), 0);
+	CHECK_STR(cfg.matrix_password, "hunter22");
+	config_release(&cfg);
+	unsetenv("ENSEMBLE_MATRIX_PASSWORD");
+
+	/* A missing file is a clear error. */
+	strbuf_reset(&err);
+	config_init(&cfg);
+	CHECK_INT(config_load(&cfg, "/nonexistent/ensemble.conf", &err), -1);
+	CHECK(strstr(err.buf, "cannot read") != NULL);
+	config_release(&cfg);
+
+	/* The example file documents every key, and is itself valid. */
+	const char *src = getenv("ENSEMBLE_SRC");
+	if(src) {
+		char ex[512];
+		snprintf(ex, sizeof(ex), "%s/config/ensemble.conf.example", src);
+		FILE *f = fopen(ex, "r");
+		CHECK(f != NULL);
+		char text[65536] = "";
+		size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+		text[n] = '\0';
+		if(f)
+			fclose(f);
+		const char *section;
+		for(int i = 0; config_key_name(i, &section); i++) {
+			char sec[64], key[64];
+			snprintf(sec, sizeof(sec), "[%s]", section);
+			snprintf(key, sizeof(key), "%s =", config_key_name(i, &section));
+			const char *at = strstr(text, sec);
+			if(!at || !strstr(at, key)) {
+				fprintf(stderr, "the example does not document %s %s\n", sec, key);
+				check__failed++;
+			} else {
+				check__passed++;
+			}
+		}
+		strbuf_reset(&err);
+		config_init(&cfg);
+		CHECK_INT(config_load(&cfg, ex, &err), 0);
+		if(err.len)
+			fprintf(stderr, "%s", err.buf);
+		config_release(&cfg);
+	}
+
+	strbuf_release(&err);
+	i18n_free();
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if(system(cmd))
+		return 1;
+	return check_done();
+}

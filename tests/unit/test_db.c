@@ -1,0 +1,137 @@
+/* Storage: creation, migrations, refusal of newer or broken files, chats,
+ * users and the adapters' key-value state. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "storage/db.h"
+#include "tests/unit/check.h"
+
+static char dir[] = "/tmp/ensemble-test-db-XXXXXX";
+
+static void path_of(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", dir, name);
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	fwrite(data, 1, len, f);
+	fclose(f);
+}
+
+int main(void)
+{
+	if(!mkdtemp(dir))
+		return 1;
+	char path[256];
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+
+	/* A new file is created at the current schema, in WAL mode. */
+	path_of(path, sizeof(path), "new.db");
+	CHECK_INT(db_open(&db, path, &err), 0);
+	CHECK_INT(db_schema_version(db), DB_SCHEMA_VERSION);
+	CHECK_STR(db_path(db), path);
+
+	struct db_chat chat;
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "console", "room", "fr", "Europe/Paris", &chat), 0);
+	CHECK_STR(chat.lang, "fr");
+	CHECK_STR(chat.tz, "Europe/Paris");
+	CHECK_STR(chat.admin, "");
+	CHECK(chat.active);
+	CHECK_INT(db_chat_set_lang(db, chat.id, "en"), 0);
+	CHECK_INT(db_chat_set_tz(db, chat.id, "America/Montreal"), 0);
+	CHECK_INT(db_chat_set_admin(db, chat.id, "alice"), 0);
+	int64_t uid1, uid2, uid3;
+	CHECK_INT(db_user_seen(db, chat.id, "console", "alice", "Alice", 100, &uid1), 0);
+	CHECK_INT(db_user_seen(db, chat.id, "console", "alice", "Alice", 200, &uid2), 0);
+	CHECK_INT(db_user_seen(db, chat.id, "console", "alice", "Alice B.", 300, &uid3), 0);
+	CHECK(uid1 > 0);
+	CHECK_INT(uid1, uid2);
+	CHECK_INT(uid1, uid3);
+	CHECK_INT(db_kv_set(db, "telegram.offset", "42"), 0);
+	CHECK_INT(db_kv_set(db, "telegram.offset", "43"), 0);
+	CHECK_INT(db_commit(db), 0);
+
+	/* A rolled-back transaction leaves nothing behind. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "telegram.offset", "99"), 0);
+	CHECK_INT(db_rollback(db), 0);
+	db_close(db);
+
+	/* Reopening continues where it stopped. */
+	CHECK_INT(db_open(&db, path, &err), 0);
+	CHECK_INT(db_chat_get(db, "console", "room", "fr", "UTC", &chat), 1);
+	CHECK_STR(chat.lang, "en");
+	CHECK_STR(chat.tz, "America/Montreal");
+	CHECK_STR(chat.admin, "alice");
+	struct strbuf v = STRBUF_INIT;
+	CHECK_INT(db_kv_get(db, "telegram.offset", &v), 1);
+	CHECK_STR(v.buf, "43");
+	strbuf_reset(&v);
+	CHECK_INT(db_kv_get(db, "nothing", &v), 0);
+	strbuf_release(&v);
+	db_close(db);
+
+	/* The journal is WAL and foreign keys are on. */
+	sqlite3 *raw;
+	sqlite3_open(path, &raw);
+	sqlite3_stmt *st;
+	sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL);
+	CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+	CHECK_STR((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	/* A file from a newer Ensemble is refused, and left untouched. */
+	sqlite3_exec(raw, "PRAGMA user_version = 999", NULL, NULL, NULL);
+	sqlite3_close(raw);
+	strbuf_reset(&err);
+	CHECK_INT(db_open(&db, path, &err), -1);
+	CHECK(strstr(err.buf, "newer Ensemble") != NULL);
+	CHECK(strstr(err.buf, "999") != NULL);
+	sqlite3_open(path, &raw);
+	sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL);
+	sqlite3_step(st);
+	CHECK_INT(sqlite3_column_int(st, 0), 999);
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+
+	/* A file that is not a database is a clear error. */
+	path_of(path, sizeof(path), "garbage.db");
+	char junk[4096];
+	memset(junk, 'x', sizeof(junk));
+	write_file(path, junk, sizeof(junk));
+	strbuf_reset(&err);
+	CHECK_INT(db_open(&db, path, &err), -1);
+	CHECK(strstr(err.buf, "not a database") != NULL);
+
+	/* A directory, or a path in a missing directory, likewise. */
+	strbuf_reset(&err);
+	CHECK_INT(db_open(&db, dir, &err), -1);
+	CHECK(strstr(err.buf, "not a regular file") != NULL);
+	path_of(path, sizeof(path), "missing/dir/x.db");
+	strbuf_reset(&err);
+	CHECK_INT(db_open(&db, path, &err), -1);
+	CHECK(strstr(err.buf, "cannot open") != NULL);
+
+	/* An older schema (version 0 with no tables) is migrated forward. */
+	path_of(path, sizeof(path), "old.db");
+	sqlite3_open(path, &raw);
+	sqlite3_exec(raw, "CREATE TABLE unrelated (x); PRAGMA user_version = 0", NULL, NULL, NULL);
+	sqlite3_close(raw);
+	strbuf_reset(&err);
+	CHECK_INT(db_open(&db, path, &err), 0);
+	CHECK_INT(db_schema_version(db), DB_SCHEMA_VERSION);
+	db_close(db);
+
+	strbuf_release(&err);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if(system(cmd))
+		return 1;
+	return check_done();
+}

@@ -1,0 +1,95 @@
+/* The catalogues: every language has every message, with the same
+ * placeholders and only the tags adapters can render. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/i18n.h"
+#include "tests/unit/check.h"
+
+/* Bit i set when {i+1} appears in text. */
+static unsigned placeholders(const char *text)
+{
+	unsigned m = 0;
+	for(const char *p = text; *p; p++)
+		if(p[0] == '{' && p[1] >= '1' && p[1] <= '9' && p[2] == '}')
+			m |= 1u << (p[1] - '1');
+	return m;
+}
+
+/* True when every tag is <b>, <i>, <a href="..."> or their ends, and they
+ * are balanced. */
+static int tags_ok(const char *text)
+{
+	int depth = 0;
+	for(const char *p = strchr(text, '<'); p; p = strchr(p + 1, '<')) {
+		if(!strncmp(p, "<b>", 3) || !strncmp(p, "<i>", 3) || !strncmp(p, "<a href=\"", 9))
+			depth++;
+		else if(!strncmp(p, "</b>", 4) || !strncmp(p, "</i>", 4) || !strncmp(p, "</a>", 4))
+			depth--;
+		else
+			return 0;
+		if(depth < 0)
+			return 0;
+	}
+	return depth == 0;
+}
+
+int main(void)
+{
+	CHECK_INT(i18n_init(), 0);
+	CHECK(i18n_lang_count() >= 2);
+	CHECK(i18n_has_lang("fr"));
+	CHECK(i18n_has_lang("en"));
+	CHECK(!i18n_has_lang("de"));
+
+	for(size_t a = 0; a < i18n_lang_count(); a++) {
+		const char *la = i18n_lang_code(a);
+		for(size_t i = 0; i < i18n_key_count(la); i++) {
+			const char *key = i18n_key_at(la, i);
+			const char *ta = i18n_lookup_exact(la, key);
+			if(!tags_ok(ta)) {
+				fprintf(stderr, "%s: %s has unbalanced or unknown tags\n", la, key);
+				check__failed++;
+			}
+			for(size_t b = 0; b < i18n_lang_count(); b++) {
+				const char *lb = i18n_lang_code(b);
+				const char *tb = i18n_lookup_exact(lb, key);
+				if(!tb) {
+					fprintf(stderr, "message %s exists in %s but not in %s\n", key, la, lb);
+					check__failed++;
+				} else if(placeholders(ta) != placeholders(tb)) {
+					fprintf(stderr, "message %s has other placeholders in %s and %s\n", key, la, lb);
+					check__failed++;
+				} else {
+					check__passed++;
+				}
+			}
+		}
+	}
+
+	/* Formatting escapes arguments unless they are marked raw. */
+	struct strbuf sb = STRBUF_INIT;
+	i18n_fmt(&sb, "en", "dispatch.unknown", "<b>x&y</b>", NULL);
+	CHECK_STR(sb.buf, "Unknown command /&lt;b&gt;x&amp;y&lt;/b&gt;. Type /help to see what I can do.");
+	strbuf_reset(&sb);
+	i18n_fmt_raw(&sb, "en", "dispatch.unknown", 0x1, "<b>x</b>", NULL);
+	CHECK_STR(sb.buf, "Unknown command /<b>x</b>. Type /help to see what I can do.");
+	strbuf_reset(&sb);
+	i18n_fmt(&sb, "fr", "dispatch.usage", "/x", "/x 1", NULL);
+	CHECK_STR(sb.buf, "Utilisation : /x\nExemple : /x 1");
+	/* A language without the key falls back to the default, then English. */
+	strbuf_reset(&sb);
+	i18n_fmt(&sb, "xx", "lang.set", NULL);
+	CHECK_STR(sb.buf, "From now on I speak English in this chat.");
+	i18n_set_default("fr");
+	strbuf_reset(&sb);
+	i18n_fmt(&sb, "xx", "lang.set", NULL);
+	CHECK_STR(sb.buf, "Désormais, je parle français dans ce salon.");
+	/* An unknown key shows itself rather than nothing. */
+	strbuf_reset(&sb);
+	i18n_fmt(&sb, "en", "no.such.key", NULL);
+	CHECK_STR(sb.buf, "no.such.key");
+	strbuf_release(&sb);
+	i18n_free();
+	return check_done();
+}

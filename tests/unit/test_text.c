@@ -1,0 +1,75 @@
+/* UTF-8 checks, cleaning, folding, distance and the strbuf/action helpers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/action.h"
+#include "bot/text.h"
+#include "tests/unit/check.h"
+
+static char *fold(const char *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+	text_fold(&sb, s);
+	return strbuf_detach(&sb);
+}
+
+static void check_fold(const char *in, const char *want)
+{
+	char *got = fold(in);
+	CHECK_STR(got, want);
+	free(got);
+}
+
+int main(void)
+{
+	CHECK(utf8_valid("héllo", strlen("héllo")));
+	CHECK(utf8_valid("", 0));
+	CHECK(!utf8_valid("\xff", 1));
+	CHECK(!utf8_valid("\xc3", 1));              /* truncated */
+	CHECK(!utf8_valid("\xc0\xaf", 2));          /* overlong */
+	CHECK(!utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
+	CHECK(!utf8_valid("\xf4\x90\x80\x80", 4));  /* beyond U+10FFFF */
+	CHECK(utf8_valid("\xf0\x9f\x98\x80", 4));   /* emoji */
+	CHECK_INT(utf8_length("été"), 3);
+	CHECK_INT(utf8_prefix("été", 2), 3);
+
+	struct strbuf sb = STRBUF_INIT;
+	text_clean(&sb, "a\x01" "b\r\nc\x7f" "d\xc2\x85" "e\tf");
+	CHECK_STR(sb.buf, "a b\nc d e\tf");
+	strbuf_release(&sb);
+
+	check_fold("Écriture", "ecriture");
+	check_fold("  ÉCRITURE   créative ", "ecriture creative");
+	check_fold("Œuvre Straße", "oeuvre strasse");
+	check_fold("l’été", "l'ete");
+	check_fold("ÇA", "ca");
+
+	CHECK_INT(text_distance("help", "hlep", 3), 2);
+	CHECK_INT(text_distance("meetup", "meetpu", 3), 2);
+	CHECK_INT(text_distance("abc", "abc", 3), 0);
+	CHECK_INT(text_distance("a", "abcdefgh", 2), 3);
+	CHECK(text_ieq("EnSemble", "ensemble"));
+	CHECK(!text_ieq("ensemble", "ensembl"));
+
+	struct strbuf h = STRBUF_INIT;
+	strbuf_add_html(&h, "<a href=\"x\">&</a>");
+	CHECK_STR(h.buf, "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
+	strbuf_release(&h);
+
+	char *plain = action_plain_text("<b>Hi</b> &lt;you&gt; &amp; <a href=\"https://x.org/?a=1&amp;b=2\">site</a>");
+	CHECK_STR(plain, "Hi <you> & site (https://x.org/?a=1&b=2)");
+	free(plain);
+	plain = action_plain_text("<a href=\"https://x.org\">https://x.org</a>");
+	CHECK_STR(plain, "https://x.org");
+	free(plain);
+
+	struct outbox ob;
+	outbox_init(&ob);
+	struct action *a = outbox_push(&ob, ACTION_SEND_POLL, "console", "c", "text");
+	CHECK(a != NULL);
+	CHECK_INT(action_add_option(a, "one"), 0);
+	CHECK_INT(action_add_button(a, "Yes", "rsvp:1:y"), 0);
+	CHECK_INT(ob.n, 1);
+	outbox_release(&ob);
+	return check_done();
+}
