@@ -100,8 +100,7 @@ static void console__clock_line(struct console *c, const char *arg)
 			return;
 		}
 	}
-	clock_set_ms(target);
-	bot_time_moved(b);
+	bot_advance_to(b, target);
 }
 
 static void console__message_line(struct console *c, char *line)

@@ -147,6 +147,11 @@ char *action_plain_text(const char *html)
 						strbuf_addc(&href, *p);
 				}
 				link_start = out.len;
+				/* A mention shows as @name. */
+				if(!strncmp(href.buf, "mention:", 8)) {
+					strbuf_addc(&out, '@');
+					strbuf_reset(&href);
+				}
 			} else if(!strncmp(s, "</a>", 4) && href.len) {
 				/* Show the target unless the text already is it. */
 				if(out.len - link_start != href.len ||

@@ -4,7 +4,9 @@
  * action to the adapter of its platform, which renders it natively.
  *
  * Text is "light HTML": the tags <b>, <i>, <a href="...">, and the entities
- * &amp; &lt; &gt; &quot;; lists are lines starting with "• ".  Telegram and
+ * &amp; &lt; &gt; &quot;; lists are lines starting with "• ".  A mention of
+ * a person is <a href="mention:USER_ID">Name</a>, USER_ID being the
+ * platform's id: each adapter renders it its own way (the console: @Name).  Telegram and
  * Matrix take it almost as is; the console prints it as plain text.  All
  * user text in it is escaped by whoever builds it (i18n_fmt does).
  */

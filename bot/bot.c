@@ -38,6 +38,8 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 	/* Signal handlers alone must not keep the loop alive. */
 	uv_unref((uv_handle_t *)&b->sig_int);
 	uv_unref((uv_handle_t *)&b->sig_term);
+	if(sched_init(&b->sched, b))
+		return -1;
 	return 0;
 }
 
@@ -119,6 +121,7 @@ int bot_handle_event(struct bot *b, const struct event *ev)
 	if(db_commit(b->db))
 		goto fail;
 	bot_deliver(b, &ob);
+	sched_rearm(&b->sched);
 	rc = 0;
 	goto out;
 fail:
@@ -130,9 +133,14 @@ out:
 	return rc;
 }
 
-void bot_time_moved(struct bot *b)
+void bot_run(struct bot *b)
 {
-	(void)b;
+	sched_run_due(&b->sched);
+}
+
+void bot_advance_to(struct bot *b, int64_t target_ms)
+{
+	sched_advance(&b->sched, target_ms);
 }
 
 void bot_stop(struct bot *b, int exit_code)
@@ -144,6 +152,7 @@ void bot_stop(struct bot *b, int exit_code)
 	for(int i = 0; i < b->nadapters; i++)
 		if(b->adapters[i].ops->stop)
 			b->adapters[i].ops->stop(&b->adapters[i]);
+	sched_close(&b->sched);
 	uv_close((uv_handle_t *)&b->sig_int, NULL);
 	uv_close((uv_handle_t *)&b->sig_term, NULL);
 }

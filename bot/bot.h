@@ -13,6 +13,7 @@
 #include "adapters/adapter.h"
 #include "bot/action.h"
 #include "bot/event.h"
+#include "bot/sched.h"
 
 struct config;
 struct db;
@@ -28,6 +29,7 @@ struct bot {
 	int nadapters;
 	struct http_server *http;    /* owned; NULL when http.listen is empty */
 	uv_signal_t sig_int, sig_term;
+	struct sched sched;
 	int64_t started_ms;          /* clock_now_ms() at start, for /about */
 	bool stopping;
 	int exit_code;
@@ -52,9 +54,13 @@ int bot_handle_event(struct bot *b, const struct event *ev);
 /* Hands each action of ob to its platform's adapter. */
 void bot_deliver(struct bot *b, struct outbox *ob);
 
-/* Called by the console when simulated time has moved: runs whatever
- * became due, in order. */
-void bot_time_moved(struct bot *b);
+/* Runs the jobs that fell due while the bot was down, and arms the timer
+ * for the next.  Called once the adapters have started. */
+void bot_run(struct bot *b);
+
+/* Simulated time (the console's "~" lines): moves the clock to target_ms,
+ * running whatever falls due on the way, in order. */
+void bot_advance_to(struct bot *b, int64_t target_ms);
 
 /* Begins a clean stop: adapters stop receiving, handles close, uv_run
  * returns once they have.  Safe to call more than once. */

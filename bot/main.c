@@ -217,6 +217,7 @@ static int main__run(struct main_opts *o)
 	if(bot_start_http(&bot))
 		goto stop;
 	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg.db_path);
+	bot_run(&bot);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = bot.exit_code;
 	goto shutdown;

@@ -18,7 +18,7 @@
 
 #include "bot/strbuf.h"
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 struct db;
 
@@ -50,6 +50,8 @@ struct db_chat {
  * does not exist.  Returns 1 when found, 0 when created, -1 on error. */
 int db_chat_get(struct db *db, const char *platform, const char *ext_id,
                 const char *lang, const char *tz, struct db_chat *out);
+/* Loads chat by row id: 1, 0 when there is none, -1. */
+int db_chat_by_id(struct db *db, int64_t chat_id, struct db_chat *out);
 int db_chat_set_lang(struct db *db, int64_t chat_id, const char *lang);
 int db_chat_set_tz(struct db *db, int64_t chat_id, const char *tz);
 int db_chat_set_admin(struct db *db, int64_t chat_id, const char *user_ext_id);
@@ -64,5 +66,117 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
  * db_kv_get returns 1 and appends the value to out, 0 when absent, -1. */
 int db_kv_get(struct db *db, const char *key, struct strbuf *out);
 int db_kv_set(struct db *db, const char *key, const char *value);
+
+/* A person as lists show them. */
+struct db_person {
+	int64_t user_id;
+	char ext_id[256];
+	char name[128];
+	int answer;      /* what the list is about: an RSVP answer, ... */
+	bool waiting;    /* RSVPs: on the waiting list */
+	bool reconfirm;  /* RSVPs: asked to confirm again after a move */
+	char answers[16];/* votes: one of 'y', 'm', 'n' per slot */
+};
+
+struct db_people {
+	struct db_person *v;
+	size_t n, alloc;
+};
+void db_people_release(struct db_people *p);
+
+/* The chat's known members (everyone the bot has seen there), by name. */
+int db_chat_members(struct db *db, int64_t chat_id, struct db_people *out);
+
+/* ---- meetups ---- */
+
+#define MEETUP_MAX_SLOTS 10
+
+enum meetup_state {
+	MEETUP_POLL = 0,       /* the date poll is open */
+	MEETUP_CONFIRMED = 1,  /* a date is fixed */
+	MEETUP_CANCELLED = 2,
+	MEETUP_NO_QUORUM = 3,  /* the poll closed without enough "yes" */
+};
+
+struct db_slot {
+	int idx;               /* 1-based, as shown */
+	time_t start;
+	int duration_min;
+};
+
+struct db_meetup {
+	int64_t id;
+	int64_t chat_id;
+	int num;               /* the short id in its chat: #num */
+	char title[1024];
+	char place[1024];
+	int64_t creator;
+	char creator_ext[256];
+	char creator_name[128];
+	enum meetup_state state;
+	int duration_min;
+	time_t deadline;       /* 0: none */
+	int quorum;            /* 0: none */
+	int max_people;        /* 0: no cap */
+	int chosen;            /* slot idx once confirmed, 0 before */
+	time_t start;          /* confirmed start, 0 before */
+	time_t created;
+	int nslots;
+	struct db_slot slots[MEETUP_MAX_SLOTS];
+};
+
+/* Inserts m (its id and num are assigned and stored back). */
+int db_meetup_insert(struct db *db, struct db_meetup *m);
+/* Loads meetup #num of chat.  Returns 1, 0 when there is none, -1. */
+int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out);
+int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out);
+/* Stores the mutable fields of m: title, place, state, duration, deadline,
+ * chosen, start. */
+int db_meetup_update(struct db *db, const struct db_meetup *m);
+/* Short ids of the chat's meetups in one of the states of mask (bit per
+ * state), not yet over at now, in order.  Fills at most max. */
+int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t now,
+                   int *nums, int max, int *count);
+
+/* Votes: answers holds one of 'y' (yes), 'm' (if need be), 'n' (no) per
+ * slot; NULL withdraws the vote. */
+int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *answers, time_t t);
+int db_votes(struct db *db, int64_t meetup_id, struct db_people *out);
+
+/* RSVPs: answer 2 yes, 1 maybe, 0 no.  Listed in the order they came. */
+int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, bool waiting);
+int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id);
+int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id);
+int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out);
+
+/* ---- the scheduler's jobs ---- */
+
+struct db_job {
+	int64_t id;
+	int64_t due_ms;
+	int kind;
+	int64_t meetup_id;     /* 0: none */
+	int64_t arg;
+};
+
+int db_job_add(struct db *db, int64_t due_ms, int kind, int64_t meetup_id, int64_t arg);
+/* The earliest pending job's due time.  Returns 1, 0 when none, -1. */
+int db_job_next_due(struct db *db, int64_t *due_ms);
+/* The earliest pending job due at or before now_ms.  1, 0 when none, -1. */
+int db_job_take(struct db *db, int64_t now_ms, struct db_job *out);
+int db_job_done(struct db *db, int64_t id);
+int db_job_postpone(struct db *db, int64_t id, int64_t due_ms);
+/* Drops a meetup's pending jobs of kind (or of every kind when kind < 0). */
+int db_jobs_cancel(struct db *db, int64_t meetup_id, int kind);
+
+/* ---- guided dialogues ---- */
+
+/* The dialogue of user in chat, if any: 1 with step and data (JSON text)
+ * appended, 0 when none, -1. */
+int db_dialog_get(struct db *db, int64_t chat_id, int64_t user_id, int *step,
+                  struct strbuf *data, int64_t *updated_ms);
+int db_dialog_set(struct db *db, int64_t chat_id, int64_t user_id, int step,
+                  const char *data, int64_t now_ms);
+int db_dialog_clear(struct db *db, int64_t chat_id, int64_t user_id);
 
 #endif

@@ -56,6 +56,24 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id,
 	return -1;
 }
 
+int db_chat_by_id(struct db *db, int64_t chat_id, struct db_chat *out)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT id, platform, ext_id, lang, tz, admin, active FROM chats WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW)
+		db_chat__read(st, out);
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "chat lookup");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
 static int db_chat__set_text(struct db *db, const char *sql, int64_t chat_id, const char *value)
 {
 	sqlite3_stmt *st = db__stmt(db, sql);

@@ -1,0 +1,827 @@
+/*
+ * The meetup domain: polls, votes, closing, confirmation, RSVPs and their
+ * waiting list, cancellation and moves.  See meetup.h for the contract.
+ */
+#include "bot/meetup.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/dates.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "bot/sched.h"
+
+#define LOG_MODULE "meetup"
+
+static const char *meetup__lang(const struct meetup_ctx *ctx) { return ctx->chat->lang; }
+
+static int meetup__push(struct meetup_ctx *ctx, enum action_kind kind, const char *html,
+                        struct action **out)
+{
+	bool reply = kind == ACTION_REPLY;
+	if(reply && !ctx->reply_to)
+		kind = ACTION_SEND_TEXT;
+	struct action *a = outbox_push(ctx->out, kind, ctx->chat->platform, ctx->chat->ext_id, html);
+	if(!a)
+		return -1;
+	if(kind == ACTION_REPLY && action_set(&a->reply_to, ctx->reply_to))
+		return -1;
+	if(ctx->key_base) {
+		char key[96];
+		snprintf(key, sizeof(key), "%s.%zu", ctx->key_base, ctx->out->n);
+		if(action_set(&a->key, key))
+			return -1;
+	}
+	if(out)
+		*out = a;
+	return 0;
+}
+
+int meetup_say(struct meetup_ctx *ctx, const char *html, bool reply)
+{
+	return meetup__push(ctx, reply ? ACTION_REPLY : ACTION_SEND_TEXT, html, NULL);
+}
+
+int meetup_sayf(struct meetup_ctx *ctx, bool reply, const char *key, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+	va_start(ap, key);
+	i18n_vfmt(&sb, meetup__lang(ctx), key, 0, ap);
+	va_end(ap);
+	int rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, reply);
+	strbuf_release(&sb);
+	return rc;
+}
+
+static void meetup__num(char *buf, size_t n, long v) { snprintf(buf, n, "%ld", v); }
+
+/* Appends a mention of a person: adapters render it natively. */
+static void meetup__mention(struct strbuf *sb, const struct db_person *p)
+{
+	strbuf_adds(sb, "<a href=\"mention:");
+	strbuf_add_html(sb, p->ext_id);
+	strbuf_adds(sb, "\">");
+	strbuf_add_html(sb, p->name);
+	strbuf_adds(sb, "</a>");
+}
+
+/* Appends the names of people (escaped), comma-separated. */
+static void meetup__names(struct strbuf *sb, const struct db_person *const *v, size_t n, bool mention)
+{
+	for(size_t i = 0; i < n; i++) {
+		if(i)
+			strbuf_adds(sb, ", ");
+		if(mention)
+			meetup__mention(sb, v[i]);
+		else
+			strbuf_add_html(sb, v[i]->name);
+	}
+}
+
+static void meetup__slot_text(struct meetup_ctx *ctx, struct strbuf *sb, time_t start, int duration)
+{
+	date_format_slot(sb, meetup__lang(ctx), ctx->chat->tz, clock_now(), start, duration);
+}
+
+static void meetup__line(struct meetup_ctx *ctx, struct strbuf *sb, const char *key, const char *arg,
+                         bool raw)
+{
+	strbuf_addc(sb, '\n');
+	i18n_fmt_raw(sb, meetup__lang(ctx), key, raw ? 1 : 0, arg, NULL);
+}
+
+/* The "#3 · Title" head of many messages, escaped, with a line key. */
+static void meetup__head(struct meetup_ctx *ctx, struct strbuf *sb, const char *key, const struct db_meetup *m)
+{
+	char num[16];
+	meetup__num(num, sizeof(num), m->num);
+	i18n_fmt(sb, meetup__lang(ctx), key, num, m->title, NULL);
+}
+
+/* ---- creating ---- */
+
+static int meetup__poll_text(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb)
+{
+	const char *lang = meetup__lang(ctx);
+	char num[16], buf[16];
+	meetup__num(num, sizeof(num), m->num);
+	meetup__head(ctx, sb, "meetup.poll.title", m);
+	if(m->place[0])
+		meetup__line(ctx, sb, "meetup.place", m->place, false);
+	strbuf_addc(sb, '\n');
+	i18n_fmt(sb, lang, "meetup.poll.ask", NULL);
+	for(int i = 0; i < m->nslots; i++) {
+		strbuf_addf(sb, "\n%d. ", m->slots[i].idx);
+		meetup__slot_text(ctx, sb, m->slots[i].start, m->slots[i].duration_min);
+	}
+	strbuf_addc(sb, '\n');
+	i18n_fmt(sb, lang, "meetup.poll.how", num, NULL);
+	if(m->deadline) {
+		struct strbuf when = STRBUF_INIT;
+		date_format_when(&when, lang, ctx->chat->tz, clock_now(), m->deadline);
+		meetup__line(ctx, sb, "meetup.poll.deadline", when.buf, false);
+		strbuf_release(&when);
+	}
+	if(m->quorum) {
+		meetup__num(buf, sizeof(buf), m->quorum);
+		meetup__line(ctx, sb, "meetup.quorum", buf, false);
+	}
+	if(m->max_people) {
+		meetup__num(buf, sizeof(buf), m->max_people);
+		meetup__line(ctx, sb, "meetup.max", buf, false);
+	}
+	return sb->oom ? -1 : 0;
+}
+
+static int meetup__post_poll(struct meetup_ctx *ctx, const struct db_meetup *m, const char *note)
+{
+	struct strbuf sb = STRBUF_INIT, opt = STRBUF_INIT;
+	struct action *a;
+	int rc = -1;
+	if(meetup__poll_text(ctx, m, &sb))
+		goto out;
+	if(note) {
+		strbuf_addc(&sb, '\n');
+		strbuf_adds(&sb, note);
+	}
+	if(meetup__push(ctx, ACTION_SEND_POLL, sb.buf, &a) || action_set(&a->question, m->title))
+		goto out;
+	for(int i = 0; i < m->nslots; i++) {
+		strbuf_reset(&opt);
+		meetup__slot_text(ctx, &opt, m->slots[i].start, m->slots[i].duration_min);
+		if(action_add_option(a, opt.buf))
+			goto out;
+	}
+	char ref[48];
+	snprintf(ref, sizeof(ref), "meetup:%lld:poll", (long long)m->id);
+	rc = action_set(&a->ref, ref);
+out:
+	strbuf_release(&sb);
+	strbuf_release(&opt);
+	return rc;
+}
+
+int meetup_create(struct meetup_ctx *ctx, struct db_meetup *m, const char *merged_note)
+{
+	struct db *db = ctx->bot->db;
+	m->chat_id = ctx->chat->id;
+	m->created = clock_now();
+	m->state = m->nslots == 1 ? MEETUP_CONFIRMED : MEETUP_POLL;
+	if(m->nslots == 1) {
+		m->chosen = 1;
+		m->start = m->slots[0].start;
+		m->duration_min = m->slots[0].duration_min;
+		m->deadline = 0;
+	}
+	if(db_meetup_insert(db, m))
+		return -1;
+	if(m->state == MEETUP_CONFIRMED)
+		return meetup_confirm(ctx, m, 1);
+	if(m->deadline && db_job_add(db, (int64_t)m->deadline * 1000, JOB_DEADLINE, m->id, 0))
+		return -1;
+	return meetup__post_poll(ctx, m, merged_note);
+}
+
+/* ---- voting ---- */
+
+static void meetup__answer_list(struct strbuf *sb, const char *answers, char which)
+{
+	bool first = true;
+	for(int i = 0; answers[i]; i++) {
+		if(answers[i] != which)
+			continue;
+		strbuf_addf(sb, first ? "%d" : ", %d", i + 1);
+		first = false;
+	}
+}
+
+int meetup_vote(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
+                const char *answers, bool quiet)
+{
+	char num[16];
+	meetup__num(num, sizeof(num), m->num);
+	if(m->state != MEETUP_POLL)
+		return quiet ? 0 : meetup_sayf(ctx, true, "meetup.vote.closed", num, m->title, NULL);
+	if(db_vote_set(ctx->bot->db, m->id, user_id, answers, clock_now()))
+		return -1;
+	if(quiet)
+		return 0;
+	if(!answers)
+		return meetup_sayf(ctx, true, "meetup.vote.withdrawn", num, NULL);
+	struct strbuf yes = STRBUF_INIT, maybe = STRBUF_INIT, sb = STRBUF_INIT;
+	const char *lang = meetup__lang(ctx);
+	meetup__answer_list(&yes, answers, 'y');
+	meetup__answer_list(&maybe, answers, 'm');
+	if(!yes.len && !maybe.len)
+		i18n_fmt(&sb, lang, "meetup.vote.none", num, NULL);
+	else if(!maybe.len)
+		i18n_fmt(&sb, lang, "meetup.vote.yes", num, yes.buf, NULL);
+	else if(!yes.len)
+		i18n_fmt(&sb, lang, "meetup.vote.maybe", num, maybe.buf, NULL);
+	else
+		i18n_fmt(&sb, lang, "meetup.vote.both", num, yes.buf, maybe.buf, NULL);
+	int rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, true);
+	strbuf_release(&yes);
+	strbuf_release(&maybe);
+	strbuf_release(&sb);
+	return rc;
+}
+
+int meetup_vote_options(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
+                        const int *options, size_t n)
+{
+	if(!n)
+		return meetup_vote(ctx, m, user_id, NULL, true);
+	char answers[MEETUP_MAX_SLOTS + 1];
+	memset(answers, 'n', (size_t)m->nslots);
+	answers[m->nslots] = '\0';
+	for(size_t i = 0; i < n; i++)
+		if(options[i] >= 0 && options[i] < m->nslots)
+			answers[options[i]] = 'y';
+	return meetup_vote(ctx, m, user_id, answers, true);
+}
+
+/* ---- tallies ---- */
+
+struct meetup_tally {
+	int yes[MEETUP_MAX_SLOTS];
+	int maybe[MEETUP_MAX_SLOTS];
+};
+
+static void meetup__count(const struct db_meetup *m, const struct db_people *votes, struct meetup_tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	for(size_t v = 0; v < votes->n; v++)
+		for(int i = 0; i < m->nslots && votes->v[v].answers[i]; i++) {
+			t->yes[i] += votes->v[v].answers[i] == 'y';
+			t->maybe[i] += votes->v[v].answers[i] == 'm';
+		}
+}
+
+/* Ranks the slots: most yes, then most if-need-be, then earliest.  Fills
+ * order with slot indexes (0-based), best first. */
+static void meetup__rank(const struct db_meetup *m, const struct meetup_tally *t, int *order)
+{
+	for(int i = 0; i < m->nslots; i++)
+		order[i] = i;
+	for(int i = 1; i < m->nslots; i++) {
+		for(int j = i; j > 0; j--) {
+			int a = order[j - 1], b = order[j];
+			bool better = t->yes[b] > t->yes[a] ||
+			              (t->yes[b] == t->yes[a] && (t->maybe[b] > t->maybe[a] ||
+			              (t->maybe[b] == t->maybe[a] && m->slots[b].start < m->slots[a].start)));
+			if(!better)
+				break;
+			order[j - 1] = b;
+			order[j] = a;
+		}
+	}
+}
+
+/* Appends the people of votes whose answer to slot i is which. */
+static size_t meetup__voters(struct strbuf *sb, const struct db_people *votes, int i, char which)
+{
+	size_t n = 0;
+	for(size_t v = 0; v < votes->n; v++) {
+		if(votes->v[v].answers[i] != which)
+			continue;
+		if(n++)
+			strbuf_adds(sb, ", ");
+		strbuf_add_html(sb, votes->v[v].name);
+	}
+	return n;
+}
+
+static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb)
+{
+	const char *lang = meetup__lang(ctx);
+	struct db_people votes = { 0 }, members = { 0 };
+	struct strbuf names = STRBUF_INIT;
+	int rc = -1;
+	if(db_votes(ctx->bot->db, m->id, &votes) || db_chat_members(ctx->bot->db, m->chat_id, &members))
+		goto out;
+	struct meetup_tally t;
+	meetup__count(m, &votes, &t);
+	for(int i = 0; i < m->nslots; i++) {
+		char y[16], mb[16];
+		meetup__num(y, sizeof(y), t.yes[i]);
+		meetup__num(mb, sizeof(mb), t.maybe[i]);
+		strbuf_addf(sb, "\n%d. ", m->slots[i].idx);
+		meetup__slot_text(ctx, sb, m->slots[i].start, m->slots[i].duration_min);
+		strbuf_reset(&names);
+		meetup__voters(&names, &votes, i, 'y');
+		strbuf_adds(sb, "\n   ");
+		i18n_fmt_raw(sb, lang, "meetup.info.yes", 0x2, y, names.buf, NULL);
+		if(t.maybe[i]) {
+			strbuf_reset(&names);
+			meetup__voters(&names, &votes, i, 'm');
+			strbuf_adds(sb, " · ");
+			i18n_fmt_raw(sb, lang, "meetup.info.maybe", 0x2, mb, names.buf, NULL);
+		}
+	}
+	/* Who has not voted, among the members the platform lets us know. */
+	strbuf_reset(&names);
+	size_t missing = 0;
+	for(size_t i = 0; i < members.n; i++) {
+		bool voted = false;
+		for(size_t v = 0; v < votes.n && !voted; v++)
+			voted = votes.v[v].user_id == members.v[i].user_id;
+		if(voted)
+			continue;
+		if(missing++)
+			strbuf_adds(&names, ", ");
+		strbuf_add_html(&names, members.v[i].name);
+	}
+	strbuf_addc(sb, '\n');
+	char nv[16];
+	meetup__num(nv, sizeof(nv), (long)votes.n);
+	i18n_fmt(sb, lang, "meetup.info.voters", nv, NULL);
+	if(missing)
+		meetup__line(ctx, sb, "meetup.info.not_voted", names.buf, true);
+	if(m->deadline) {
+		struct strbuf when = STRBUF_INIT;
+		date_format_when(&when, lang, ctx->chat->tz, clock_now(), m->deadline);
+		meetup__line(ctx, sb, "meetup.poll.deadline", when.buf, false);
+		strbuf_release(&when);
+	}
+	rc = sb->oom ? -1 : 0;
+out:
+	db_people_release(&votes);
+	db_people_release(&members);
+	strbuf_release(&names);
+	return rc;
+}
+
+/* Splits RSVPs: yes (in), yes waiting, maybe, no.  Returns counts. */
+struct meetup_rsvps {
+	const struct db_person *in[256], *waiting[256], *maybe[256], *no[256];
+	size_t nin, nwaiting, nmaybe, nno;
+};
+
+static void meetup__split(const struct db_people *r, struct meetup_rsvps *s)
+{
+	memset(s, 0, sizeof(*s));
+	for(size_t i = 0; i < r->n; i++) {
+		const struct db_person *p = &r->v[i];
+		if(p->answer == 2 && !p->waiting && s->nin < 256)
+			s->in[s->nin++] = p;
+		else if(p->answer == 2 && p->waiting && s->nwaiting < 256)
+			s->waiting[s->nwaiting++] = p;
+		else if(p->answer == 1 && s->nmaybe < 256)
+			s->maybe[s->nmaybe++] = p;
+		else if(p->answer == 0 && s->nno < 256)
+			s->no[s->nno++] = p;
+	}
+}
+
+static void meetup__coming_line(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb,
+                                const struct meetup_rsvps *s)
+{
+	const char *lang = meetup__lang(ctx);
+	struct strbuf names = STRBUF_INIT;
+	char n[16], max[16];
+	meetup__num(n, sizeof(n), (long)s->nin);
+	meetup__num(max, sizeof(max), m->max_people);
+	for(size_t i = 0; i < s->nin; i++) {
+		if(i)
+			strbuf_adds(&names, ", ");
+		strbuf_add_html(&names, s->in[i]->name);
+		if(s->in[i]->reconfirm)
+			i18n_fmt(&names, lang, "meetup.info.to_reconfirm", NULL);
+	}
+	strbuf_addc(sb, '\n');
+	if(m->max_people)
+		i18n_fmt_raw(sb, lang, "meetup.info.coming_max", 0x4, n, max, names.buf, NULL);
+	else
+		i18n_fmt_raw(sb, lang, "meetup.info.coming", 0x2, n, names.buf, NULL);
+	if(s->nmaybe) {
+		strbuf_reset(&names);
+		meetup__names(&names, s->maybe, s->nmaybe, false);
+		meetup__line(ctx, sb, "meetup.info.maybe_rsvp", names.buf, true);
+	}
+	if(s->nwaiting) {
+		strbuf_reset(&names);
+		meetup__names(&names, s->waiting, s->nwaiting, false);
+		meetup__line(ctx, sb, "meetup.info.waiting", names.buf, true);
+	}
+	if(s->nno) {
+		strbuf_reset(&names);
+		meetup__names(&names, s->no, s->nno, false);
+		meetup__line(ctx, sb, "meetup.info.no_rsvp", names.buf, true);
+	}
+	strbuf_release(&names);
+}
+
+int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb)
+{
+	static const char *const state_keys[] = {
+		"meetup.state.poll", "meetup.state.confirmed", "meetup.state.cancelled", "meetup.state.no_quorum",
+	};
+	const char *lang = meetup__lang(ctx);
+	meetup__head(ctx, sb, "meetup.info.title", m);
+	strbuf_adds(sb, " — ");
+	i18n_fmt(sb, lang, state_keys[m->state], NULL);
+	if(m->state == MEETUP_CONFIRMED || (m->state == MEETUP_CANCELLED && m->start)) {
+		struct strbuf when = STRBUF_INIT;
+		meetup__slot_text(ctx, &when, m->start, m->duration_min);
+		meetup__line(ctx, sb, "meetup.when", when.buf, false);
+		strbuf_release(&when);
+	}
+	if(m->place[0])
+		meetup__line(ctx, sb, "meetup.place", m->place, false);
+	meetup__line(ctx, sb, "meetup.info.by", m->creator_name, false);
+	if(m->state == MEETUP_POLL)
+		return meetup__info_poll(ctx, m, sb);
+	if(m->state == MEETUP_CONFIRMED) {
+		struct db_people r = { 0 };
+		if(db_rsvps(ctx->bot->db, m->id, &r))
+			return -1;
+		struct meetup_rsvps *s = malloc(sizeof(*s));
+		if(!s) {
+			db_people_release(&r);
+			return -1;
+		}
+		meetup__split(&r, s);
+		meetup__coming_line(ctx, m, sb, s);
+		char num[16];
+		meetup__num(num, sizeof(num), m->num);
+		strbuf_addc(sb, '\n');
+		i18n_fmt(sb, lang, "meetup.rsvp.how", num, NULL);
+		free(s);
+		db_people_release(&r);
+	}
+	return sb->oom ? -1 : 0;
+}
+
+int meetup_format_line(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb)
+{
+	const char *lang = meetup__lang(ctx);
+	char num[16], n[16];
+	meetup__num(num, sizeof(num), m->num);
+	strbuf_adds(sb, "\n• ");
+	if(m->state == MEETUP_POLL) {
+		struct db_people votes = { 0 };
+		if(db_votes(ctx->bot->db, m->id, &votes))
+			return -1;
+		meetup__num(n, sizeof(n), (long)votes.n);
+		db_people_release(&votes);
+		i18n_fmt(sb, lang, "meetup.list.poll", num, m->title, n, NULL);
+	} else {
+		struct db_people r = { 0 };
+		if(db_rsvps(ctx->bot->db, m->id, &r))
+			return -1;
+		long in = 0;
+		for(size_t i = 0; i < r.n; i++)
+			in += r.v[i].answer == 2 && !r.v[i].waiting;
+		db_people_release(&r);
+		meetup__num(n, sizeof(n), in);
+		struct strbuf when = STRBUF_INIT;
+		meetup__slot_text(ctx, &when, m->start, m->duration_min);
+		i18n_fmt(sb, lang, "meetup.list.confirmed", num, m->title, when.buf, n, NULL);
+		strbuf_release(&when);
+	}
+	return sb->oom ? -1 : 0;
+}
+
+/* ---- closing and confirming ---- */
+
+static int meetup__close_poll_action(struct meetup_ctx *ctx, const struct db_meetup *m)
+{
+	struct action *a;
+	char ref[48];
+	snprintf(ref, sizeof(ref), "meetup:%lld:poll", (long long)m->id);
+	if(meetup__push(ctx, ACTION_CLOSE_POLL, "", &a))
+		return -1;
+	return action_set(&a->ref, ref);
+}
+
+int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
+{
+	struct db_people votes = { 0 };
+	struct strbuf sb = STRBUF_INIT;
+	const char *lang = meetup__lang(ctx);
+	int rc = -1;
+	if(db_votes(ctx->bot->db, m->id, &votes))
+		goto out;
+	if(db_jobs_cancel(ctx->bot->db, m->id, JOB_DEADLINE) || meetup__close_poll_action(ctx, m))
+		goto out;
+	struct meetup_tally t;
+	int order[MEETUP_MAX_SLOTS];
+	meetup__count(m, &votes, &t);
+	meetup__rank(m, &t, order);
+	int best = order[0];
+	int need = m->quorum ? m->quorum : 1;
+	if(t.yes[best] >= need) {
+		if(by_deadline) {
+			char num[16];
+			meetup__num(num, sizeof(num), m->num);
+			i18n_fmt(&sb, lang, "meetup.closed.deadline", num, m->title, NULL);
+			if(meetup_say(ctx, sb.buf, false))
+				goto out;
+		}
+		rc = meetup_confirm(ctx, m, m->slots[best].idx);
+		goto out;
+	}
+	/* Short of the quorum: no date is fixed; offer the best slots. */
+	m->state = MEETUP_NO_QUORUM;
+	if(db_meetup_update(ctx->bot->db, m))
+		goto out;
+	char num[16], q[16], y[16];
+	meetup__num(num, sizeof(num), m->num);
+	meetup__num(q, sizeof(q), need);
+	meetup__num(y, sizeof(y), t.yes[best]);
+	if(!votes.n)
+		i18n_fmt(&sb, lang, "meetup.no_votes", num, m->title, NULL);
+	else
+		i18n_fmt(&sb, lang, "meetup.no_quorum", num, m->title, q, y, NULL);
+	if(votes.n) {
+		strbuf_addc(&sb, '\n');
+		i18n_fmt(&sb, lang, "meetup.no_quorum.best", NULL);
+		for(int k = 0; k < m->nslots && k < 3; k++) {
+			int i = order[k];
+			char yy[16], mm[16];
+			meetup__num(yy, sizeof(yy), t.yes[i]);
+			meetup__num(mm, sizeof(mm), t.maybe[i]);
+			strbuf_addf(&sb, "\n%d. ", m->slots[i].idx);
+			meetup__slot_text(ctx, &sb, m->slots[i].start, m->slots[i].duration_min);
+			strbuf_adds(&sb, " — ");
+			i18n_fmt(&sb, lang, "meetup.no_quorum.count", yy, mm, NULL);
+		}
+	}
+	strbuf_addc(&sb, '\n');
+	i18n_fmt(&sb, lang, "meetup.no_quorum.offer", num, NULL);
+	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, !by_deadline);
+out:
+	db_people_release(&votes);
+	strbuf_release(&sb);
+	return rc;
+}
+
+int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
+{
+	struct db *db = ctx->bot->db;
+	struct db_people votes = { 0 }, r = { 0 };
+	struct strbuf sb = STRBUF_INIT, when = STRBUF_INIT;
+	struct meetup_rsvps *s = NULL;
+	const char *lang = meetup__lang(ctx);
+	int rc = -1;
+	int i = idx - 1;
+	if(i < 0 || i >= m->nslots)
+		goto out;
+	bool was_poll = m->state != MEETUP_CONFIRMED;
+	m->state = MEETUP_CONFIRMED;
+	m->chosen = idx;
+	m->start = m->slots[i].start;
+	m->duration_min = m->slots[i].duration_min;
+	if(db_meetup_update(db, m) || db_jobs_cancel(db, m->id, JOB_DEADLINE))
+		goto out;
+	/* Voters carry over: "yes" to the chosen date is coming (up to the
+	 * cap, in the order they voted), "if need be" is a maybe. */
+	if(was_poll && db_votes(db, m->id, &votes))
+		goto out;
+	int in = 0;
+	for(size_t v = 0; v < votes.n; v++) {
+		char a = votes.v[v].answers[i];
+		if(a == 'y') {
+			bool wait = m->max_people && in >= m->max_people;
+			in += !wait;
+			if(db_rsvp_set(db, m->id, votes.v[v].user_id, 2, wait))
+				goto out;
+		} else if(a == 'm') {
+			if(db_rsvp_set(db, m->id, votes.v[v].user_id, 1, false))
+				goto out;
+		}
+	}
+	if(db_rsvps(db, m->id, &r) || !(s = malloc(sizeof(*s))))
+		goto out;
+	meetup__split(&r, s);
+	char num[16];
+	meetup__num(num, sizeof(num), m->num);
+	meetup__head(ctx, &sb, "meetup.confirmed.title", m);
+	meetup__slot_text(ctx, &when, m->start, m->duration_min);
+	meetup__line(ctx, &sb, "meetup.when", when.buf, false);
+	if(m->place[0])
+		meetup__line(ctx, &sb, "meetup.place", m->place, false);
+	if(s->nin || s->nmaybe || s->nwaiting)
+		meetup__coming_line(ctx, m, &sb, s);
+	strbuf_addc(&sb, '\n');
+	i18n_fmt(&sb, lang, "meetup.rsvp.how", num, NULL);
+	struct action *a;
+	if(sb.oom || meetup__push(ctx, ACTION_SEND_TEXT, sb.buf, &a))
+		goto out;
+	/* Buttons for platforms that have them; data names the meetup by id. */
+	static const char *const keys[] = { "meetup.button.yes", "meetup.button.maybe", "meetup.button.no" };
+	static const char codes[] = { 'y', 'm', 'n' };
+	for(int k = 0; k < 3; k++) {
+		char data[48];
+		snprintf(data, sizeof(data), "rsvp:%lld:%c", (long long)m->id, codes[k]);
+		if(action_add_button(a, i18n_lookup(lang, keys[k]), data))
+			goto out;
+	}
+	char ref[48];
+	snprintf(ref, sizeof(ref), "meetup:%lld:confirmed", (long long)m->id);
+	rc = action_set(&a->ref, ref);
+out:
+	free(s);
+	db_people_release(&votes);
+	db_people_release(&r);
+	strbuf_release(&sb);
+	strbuf_release(&when);
+	return rc;
+}
+
+/* ---- RSVPs ---- */
+
+int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, int answer)
+{
+	struct db *db = ctx->bot->db;
+	struct db_people r = { 0 };
+	struct meetup_rsvps *s = malloc(sizeof(*s));
+	char num[16], n[16], max[16];
+	int rc = -1;
+	meetup__num(num, sizeof(num), m->num);
+	if(!s || db_rsvps(db, m->id, &r))
+		goto out;
+	meetup__split(&r, s);
+	const struct db_person *me = NULL;
+	for(size_t i = 0; i < r.n; i++)
+		if(r.v[i].user_id == user_id)
+			me = &r.v[i];
+	bool was_in = me && me->answer == 2 && !me->waiting;
+	const char *name = NULL;
+	struct db_person self = { 0 };
+	if(!me) {
+		/* Find the name through the members list (the sender was just
+		 * recorded there). */
+		struct db_people members = { 0 };
+		if(db_chat_members(db, m->chat_id, &members))
+			goto out;
+		for(size_t i = 0; i < members.n; i++)
+			if(members.v[i].user_id == user_id)
+				self = members.v[i];
+		db_people_release(&members);
+		name = self.name;
+	} else {
+		self = *me;
+		name = self.name;
+	}
+	if(answer == 2 && was_in) {
+		/* A repeated yes (or a confirmation after a move). */
+		if(db_rsvp_clear_reconfirm(db, m->id, user_id))
+			goto out;
+		meetup__num(n, sizeof(n), (long)s->nin);
+		rc = meetup_sayf(ctx, true, "meetup.rsvp.already", name, num, NULL);
+		goto out;
+	}
+	if(answer == 2 && me && me->answer == 2 && me->waiting) {
+		size_t pos = 0;
+		for(size_t i = 0; i < s->nwaiting; i++)
+			if(s->waiting[i]->user_id == user_id)
+				pos = i + 1;
+		meetup__num(n, sizeof(n), (long)pos);
+		rc = meetup_sayf(ctx, true, "meetup.rsvp.waiting", name, num, n, NULL);
+		goto out;
+	}
+	bool full = answer == 2 && m->max_people && (int)s->nin >= m->max_people;
+	if(db_rsvp_set(db, m->id, user_id, answer, full))
+		goto out;
+	if(full) {
+		meetup__num(n, sizeof(n), (long)s->nwaiting + 1);
+		rc = meetup_sayf(ctx, true, "meetup.rsvp.waiting", name, num, n, NULL);
+		goto out;
+	}
+	size_t in_now = s->nin + (answer == 2) - (was_in ? 1 : 0);
+	meetup__num(n, sizeof(n), (long)in_now);
+	meetup__num(max, sizeof(max), m->max_people);
+	if(answer == 2)
+		rc = m->max_people ? meetup_sayf(ctx, true, "meetup.rsvp.yes_max", name, num, n, max, NULL)
+		                   : meetup_sayf(ctx, true, "meetup.rsvp.yes", name, num, n, NULL);
+	else
+		rc = meetup_sayf(ctx, true, answer == 1 ? "meetup.rsvp.maybe" : "meetup.rsvp.no", name, num, NULL);
+	if(rc || !was_in || !s->nwaiting)
+		goto out;
+	/* A place freed up: the first one waiting moves up and is told. */
+	const struct db_person *first = s->waiting[0];
+	if(db_rsvp_set(db, m->id, first->user_id, 2, false))
+		goto out;
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
+	meetup__mention(&who, first);
+	i18n_fmt_raw(&sb, meetup__lang(ctx), "meetup.rsvp.promoted", 0x1, who.buf, num, m->title, NULL);
+	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, false);
+	strbuf_release(&sb);
+	strbuf_release(&who);
+out:
+	free(s);
+	db_people_release(&r);
+	return rc;
+}
+
+/* ---- cancelling and moving ---- */
+
+/* Appends mentions of everyone who said yes or maybe. */
+static int meetup__mention_participants(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb,
+                                        bool yes_only)
+{
+	struct db_people r = { 0 };
+	if(db_rsvps(ctx->bot->db, m->id, &r))
+		return -1;
+	size_t k = 0;
+	for(size_t i = 0; i < r.n; i++) {
+		if(r.v[i].answer == 0 || (yes_only && (r.v[i].answer != 2 || r.v[i].waiting)))
+			continue;
+		if(k++)
+			strbuf_adds(sb, ", ");
+		meetup__mention(sb, &r.v[i]);
+	}
+	db_people_release(&r);
+	return (int)k;
+}
+
+int meetup_cancel(struct meetup_ctx *ctx, struct db_meetup *m)
+{
+	struct db *db = ctx->bot->db;
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
+	int rc = -1;
+	enum meetup_state before = m->state;
+	m->state = MEETUP_CANCELLED;
+	if(db_meetup_update(db, m) || db_jobs_cancel(db, m->id, -1))
+		goto out;
+	if(before == MEETUP_POLL && meetup__close_poll_action(ctx, m))
+		goto out;
+	char num[16];
+	meetup__num(num, sizeof(num), m->num);
+	if(before == MEETUP_CONFIRMED) {
+		struct strbuf when = STRBUF_INIT;
+		meetup__slot_text(ctx, &when, m->start, m->duration_min);
+		i18n_fmt(&sb, meetup__lang(ctx), "meetup.cancelled.when", num, m->title, when.buf, NULL);
+		strbuf_release(&when);
+	} else {
+		i18n_fmt(&sb, meetup__lang(ctx), "meetup.cancelled", num, m->title, NULL);
+	}
+	int n = meetup__mention_participants(ctx, m, &who, false);
+	if(n < 0)
+		goto out;
+	if(n)
+		meetup__line(ctx, &sb, "meetup.cancelled.notify", who.buf, true);
+	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, false);
+out:
+	strbuf_release(&sb);
+	strbuf_release(&who);
+	return rc;
+}
+
+int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int duration_min)
+{
+	struct db *db = ctx->bot->db;
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT, when = STRBUF_INIT;
+	int rc = -1;
+	m->start = start;
+	if(duration_min)
+		m->duration_min = duration_min;
+	/* The chosen slot follows, so that the poll's history stays true. */
+	if(m->chosen >= 1 && m->chosen <= m->nslots) {
+		m->slots[m->chosen - 1].start = start;
+		m->slots[m->chosen - 1].duration_min = m->duration_min;
+	}
+	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id))
+		goto out;
+	char num[16];
+	meetup__num(num, sizeof(num), m->num);
+	meetup__slot_text(ctx, &when, m->start, m->duration_min);
+	i18n_fmt(&sb, meetup__lang(ctx), "meetup.moved", num, m->title, when.buf, NULL);
+	int n = meetup__mention_participants(ctx, m, &who, true);
+	if(n < 0)
+		goto out;
+	if(n) {
+		strbuf_addc(&sb, '\n');
+		i18n_fmt_raw(&sb, meetup__lang(ctx), "meetup.moved.reconfirm", 0x1, who.buf, num, NULL);
+	}
+	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, false);
+out:
+	strbuf_release(&sb);
+	strbuf_release(&who);
+	strbuf_release(&when);
+	return rc;
+}
+
+int meetup_job_deadline(struct meetup_ctx *ctx, int64_t meetup_id)
+{
+	struct db_meetup *m = malloc(sizeof(*m));
+	if(!m)
+		return -1;
+	int found = db_meetup_get_by_id(ctx->bot->db, meetup_id, m);
+	int rc = found;
+	if(found == 1) {
+		rc = 0;
+		if(m->state == MEETUP_POLL)
+			rc = meetup_close(ctx, m, true);
+	}
+	free(m);
+	return rc < 0 ? -1 : 0;
+}

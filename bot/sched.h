@@ -1,0 +1,48 @@
+/*
+ * sched: the durable scheduler.  Timed jobs (a poll's deadline, later
+ * reminders, nudges and series) are rows of the jobs table; the next one is
+ * found through an index and one libuv timer is armed for it, so the bot
+ * sleeps until something is due.  A job that fell due while the bot was
+ * down runs when it comes back.
+ *
+ * Each job runs in its own transaction with its effects; its messages leave
+ * after the commit.  Under the simulated clock there is no timer: the
+ * console moves time and sched_advance() runs what became due, in order,
+ * with the clock set to each job's due time.
+ */
+#ifndef ENSEMBLE_SCHED_H
+#define ENSEMBLE_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "bot/action.h"
+#include "storage/db.h"
+
+struct bot;
+
+enum job_kind {
+	JOB_DEADLINE = 1,     /* a poll's deadline: close it */
+};
+
+struct sched {
+	struct bot *bot;
+	uv_timer_t timer;
+	bool started;
+	bool running;         /* inside sched_run_due: no re-entry */
+};
+
+int sched_init(struct sched *s, struct bot *b);
+/* Re-arms the timer for the earliest pending job; call after any commit
+ * that may have added or removed jobs. */
+void sched_rearm(struct sched *s);
+/* Runs every job due at the current time, earliest first. */
+void sched_run_due(struct sched *s);
+/* Simulated time: moves the clock to target_ms, running each job that
+ * falls due on the way at its own due time. */
+void sched_advance(struct sched *s, int64_t target_ms);
+/* Closes the timer (the loop then drains). */
+void sched_close(struct sched *s);
+
+#endif

@@ -1,0 +1,344 @@
+#include "storage/db_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/log.h"
+
+#define LOG_MODULE "db"
+
+void db_people_release(struct db_people *p)
+{
+	free(p->v);
+	p->v = NULL;
+	p->n = p->alloc = 0;
+}
+
+static struct db_person *db__people_add(struct db_people *p)
+{
+	if(p->n == p->alloc) {
+		size_t na = p->alloc ? p->alloc * 2 : 8;
+		struct db_person *nv = realloc(p->v, na * sizeof(*nv));
+		if(!nv)
+			return NULL;
+		p->v = nv;
+		p->alloc = na;
+	}
+	struct db_person *r = &p->v[p->n++];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+/* Reads rows of (user_id, ext_id, name, ...) into out; fill reads the
+ * columns from 3 on.  The statement is reset.  Returns 0 or -1. */
+static int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
+                           void (*fill)(sqlite3_stmt *, struct db_person *))
+{
+	int rc;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_person *p = db__people_add(out);
+		if(!p) {
+			sqlite3_reset(st);
+			return -1;
+		}
+		p->user_id = sqlite3_column_int64(st, 0);
+		db__copy_text(st, 1, p->ext_id, sizeof(p->ext_id));
+		db__copy_text(st, 2, p->name, sizeof(p->name));
+		if(fill)
+			fill(st, p);
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE) {
+		db__log_error(db, "list people");
+		return -1;
+	}
+	return 0;
+}
+
+int db_chat_members(struct db *db, int64_t chat_id, struct db_people *out)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT u.id, u.ext_id, u.name FROM members m JOIN users u ON u.id = m.user_id "
+		"WHERE m.chat_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	return db__read_people(db, st, out, NULL);
+}
+
+
+static int db__meetup_read(struct db *db, sqlite3_stmt *st, struct db_meetup *m)
+{
+	int rc = sqlite3_step(st);
+	if(rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if(rc == SQLITE_DONE)
+			return 0;
+		db__log_error(db, "meetup lookup");
+		return -1;
+	}
+	memset(m, 0, sizeof(*m));
+	m->id = sqlite3_column_int64(st, 0);
+	m->chat_id = sqlite3_column_int64(st, 1);
+	m->num = sqlite3_column_int(st, 2);
+	db__copy_text(st, 3, m->title, sizeof(m->title));
+	db__copy_text(st, 4, m->place, sizeof(m->place));
+	m->creator = sqlite3_column_int64(st, 5);
+	db__copy_text(st, 6, m->creator_ext, sizeof(m->creator_ext));
+	db__copy_text(st, 7, m->creator_name, sizeof(m->creator_name));
+	m->state = (enum meetup_state)sqlite3_column_int(st, 8);
+	m->duration_min = sqlite3_column_int(st, 9);
+	m->deadline = (time_t)sqlite3_column_int64(st, 10);
+	m->quorum = sqlite3_column_int(st, 11);
+	m->max_people = sqlite3_column_int(st, 12);
+	m->chosen = sqlite3_column_int(st, 13);
+	m->start = (time_t)sqlite3_column_int64(st, 14);
+	m->created = (time_t)sqlite3_column_int64(st, 15);
+	sqlite3_reset(st);
+
+	st = db__stmt(db, "SELECT idx, start_at, duration_min FROM slots WHERE meetup_id = ?1 ORDER BY idx");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, m->id);
+	while((rc = sqlite3_step(st)) == SQLITE_ROW && m->nslots < MEETUP_MAX_SLOTS) {
+		struct db_slot *s = &m->slots[m->nslots++];
+		s->idx = sqlite3_column_int(st, 0);
+		s->start = (time_t)sqlite3_column_int64(st, 1);
+		s->duration_min = sqlite3_column_int(st, 2);
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		db__log_error(db, "slots lookup");
+		return -1;
+	}
+	return 1;
+}
+
+int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out)
+{
+	static const char sql[] =
+		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
+		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at "
+		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.chat_id = ?1 AND m.num = ?2";
+	sqlite3_stmt *st = db__stmt(db, sql);
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int(st, 2, num);
+	return db__meetup_read(db, st, out);
+}
+
+int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
+{
+	static const char sql[] =
+		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
+		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at "
+		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.id = ?1";
+	sqlite3_stmt *st = db__stmt(db, sql);
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return db__meetup_read(db, st, out);
+}
+
+static int db__slots_write(struct db *db, const struct db_meetup *m)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM slots WHERE meetup_id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, m->id);
+	if(db__exec_stmt(db, st, "slots delete"))
+		return -1;
+	for(int i = 0; i < m->nslots; i++) {
+		st = db__stmt(db, "INSERT INTO slots (meetup_id, idx, start_at, duration_min) VALUES (?1, ?2, ?3, ?4)");
+		if(!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, m->id);
+		sqlite3_bind_int(st, 2, m->slots[i].idx);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)m->slots[i].start);
+		sqlite3_bind_int(st, 4, m->slots[i].duration_min);
+		if(db__exec_stmt(db, st, "slot insert"))
+			return -1;
+	}
+	return 0;
+}
+
+int db_meetup_insert(struct db *db, struct db_meetup *m)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"INSERT INTO meetups (chat_id, num, title, place, creator, state, duration_min, deadline, "
+		"quorum, max_people, chosen, start_at, created_at) "
+		"VALUES (?1, (SELECT coalesce(max(num), 0) + 1 FROM meetups WHERE chat_id = ?1), "
+		"?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id, num");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, m->chat_id);
+	sqlite3_bind_text(st, 2, m->title, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, m->place, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, m->creator);
+	sqlite3_bind_int(st, 5, (int)m->state);
+	sqlite3_bind_int(st, 6, m->duration_min);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)m->deadline);
+	sqlite3_bind_int(st, 8, m->quorum);
+	sqlite3_bind_int(st, 9, m->max_people);
+	sqlite3_bind_int(st, 10, m->chosen);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)m->start);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)m->created);
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW) {
+		m->id = sqlite3_column_int64(st, 0);
+		m->num = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW) {
+		db__log_error(db, "meetup insert");
+		return -1;
+	}
+	return db__slots_write(db, m);
+}
+
+int db_meetup_update(struct db *db, const struct db_meetup *m)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"UPDATE meetups SET title = ?2, place = ?3, state = ?4, duration_min = ?5, deadline = ?6, "
+		"chosen = ?7, start_at = ?8 WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, m->id);
+	sqlite3_bind_text(st, 2, m->title, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, m->place, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, (int)m->state);
+	sqlite3_bind_int(st, 5, m->duration_min);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)m->deadline);
+	sqlite3_bind_int(st, 7, m->chosen);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)m->start);
+	return db__exec_stmt(db, st, "meetup update");
+}
+
+int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t now,
+                   int *nums, int max, int *count)
+{
+	/* A poll is listed until it closes; a confirmed meetup until it ends. */
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT num, state FROM meetups WHERE chat_id = ?1 AND "
+		"(state <> 1 OR start_at + duration_min * 60 > ?2) "
+		"ORDER BY CASE WHEN state = 1 THEN start_at ELSE created_at END, num");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	int rc;
+	*count = 0;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(st, 1);
+		if(!(state_mask & (1u << state)))
+			continue;
+		if(*count < max)
+			nums[*count] = sqlite3_column_int(st, 0);
+		(*count)++;
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE) {
+		db__log_error(db, "meetup list");
+		return -1;
+	}
+	return 0;
+}
+
+int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *answers, time_t t)
+{
+	sqlite3_stmt *st;
+	if(!answers) {
+		st = db__stmt(db, "DELETE FROM votes WHERE meetup_id = ?1 AND user_id = ?2");
+		if(!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, meetup_id);
+		sqlite3_bind_int64(st, 2, user_id);
+		return db__exec_stmt(db, st, "vote delete");
+	}
+	/* seq orders voters by their latest vote. */
+	st = db__stmt(db,
+		"INSERT INTO votes (meetup_id, user_id, answers, voted_at, seq) VALUES (?1, ?2, ?3, ?4, "
+		"(SELECT coalesce(max(seq), 0) + 1 FROM votes WHERE meetup_id = ?1)) "
+		"ON CONFLICT (meetup_id, user_id) DO UPDATE SET answers = excluded.answers, "
+		"voted_at = excluded.voted_at, seq = excluded.seq");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	sqlite3_bind_text(st, 3, answers, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)t);
+	return db__exec_stmt(db, st, "vote set");
+}
+
+static void db__fill_vote(sqlite3_stmt *st, struct db_person *p)
+{
+	db__copy_text(st, 3, p->answers, sizeof(p->answers));
+}
+
+int db_votes(struct db *db, int64_t meetup_id, struct db_people *out)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT u.id, u.ext_id, u.name, v.answers FROM votes v JOIN users u ON u.id = v.user_id "
+		"WHERE v.meetup_id = ?1 ORDER BY v.seq");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	return db__read_people(db, st, out, db__fill_vote);
+}
+
+int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, bool waiting)
+{
+	/* A changed answer goes to the end of the order; the same answer keeps
+	 * its place (a waiting list must not reorder on a repeated "yes"). */
+	sqlite3_stmt *st = db__stmt(db,
+		"INSERT INTO rsvps (meetup_id, user_id, answer, waiting, reconfirm, seq) VALUES (?1, ?2, ?3, ?4, 0, "
+		"(SELECT coalesce(max(seq), 0) + 1 FROM rsvps WHERE meetup_id = ?1)) "
+		"ON CONFLICT (meetup_id, user_id) DO UPDATE SET "
+		"seq = CASE WHEN answer = excluded.answer THEN seq ELSE excluded.seq END, "
+		"answer = excluded.answer, waiting = excluded.waiting, reconfirm = 0");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	sqlite3_bind_int(st, 3, answer);
+	sqlite3_bind_int(st, 4, waiting);
+	return db__exec_stmt(db, st, "rsvp set");
+}
+
+int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "UPDATE rsvps SET reconfirm = 0 WHERE meetup_id = ?1 AND user_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	return db__exec_stmt(db, st, "rsvp update");
+}
+
+int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "UPDATE rsvps SET reconfirm = 1 WHERE meetup_id = ?1 AND answer = 2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	return db__exec_stmt(db, st, "rsvp update");
+}
+
+static void db__fill_rsvp(sqlite3_stmt *st, struct db_person *p)
+{
+	p->answer = sqlite3_column_int(st, 3);
+	p->waiting = sqlite3_column_int(st, 4) != 0;
+	p->reconfirm = sqlite3_column_int(st, 5) != 0;
+}
+
+int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "
+		"JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 ORDER BY r.seq");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	return db__read_people(db, st, out, db__fill_rsvp);
+}
