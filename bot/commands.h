@@ -14,4 +14,13 @@ int cmd_lang_handler(struct cmd_ctx *ctx);
 int cmd_tz(struct cmd_ctx *ctx);
 int cmd_about(struct cmd_ctx *ctx);
 
+/* cmd_meetup.c */
+int cmd_meetup(struct cmd_ctx *ctx);
+int cmd_vote(struct cmd_ctx *ctx);
+int cmd_rsvp(struct cmd_ctx *ctx);
+int cmd_poll(struct cmd_ctx *ctx);
+int cmd_cancel_dialog(struct cmd_ctx *ctx);
+/* A plain message from someone in a guided dialogue: the next answer. */
+int cmd_dialog_answer(struct cmd_ctx *ctx, const char *text);
+
 #endif

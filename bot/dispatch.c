@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bot/bot.h"
+#include "bot/commands.h"
 #include "bot/i18n.h"
 #include "bot/log.h"
 #include "bot/text.h"
@@ -223,8 +224,12 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 		log_debug("ignored an empty message in chat %s", ctx->ev->chat_id);
 		goto out;
 	}
-	if(clean.buf[0] != '/' && clean.buf[0] != '!')
-		goto out;  /* conversation, not a command */
+	if(clean.buf[0] != '/' && clean.buf[0] != '!') {
+		/* Conversation, not a command: it matters only to someone in the
+		 * middle of a guided dialogue. */
+		rc = cmd_dialog_answer(ctx, clean.buf);
+		goto out;
+	}
 
 	bool other_bot;
 	const char *rest = dispatch__command_word(clean.buf + 1, b->cfg->bot_name, &name, &other_bot);

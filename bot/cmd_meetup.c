@@ -1,0 +1,809 @@
+/*
+ * The meetup commands: /meetup (propose, list, info, close, confirm,
+ * cancel, move, edit, and the guided dialogue), /vote, /rsvp, /poll and
+ * /cancel.  Parsing lives here; what the commands do lives in meetup.c.
+ */
+#include "bot/commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/dates.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "bot/meetup.h"
+#include "bot/text.h"
+
+#define LOG_MODULE "meetup"
+
+#define MEETUP_TITLE_MAX 200   /* characters */
+#define MEETUP_PLACE_MAX 300
+#define MEETUP_PEOPLE_MAX 1000
+#define MEETUP_DEFAULT_DURATION 120
+#define DIALOG_TTL_MS (30LL * 60 * 1000)
+
+enum { DIALOG_TITLE = 1, DIALOG_DATES = 2, DIALOG_PLACE = 3 };
+
+static struct meetup_ctx cm__mctx(struct cmd_ctx *ctx)
+{
+	struct meetup_ctx m = {
+		.bot = ctx->bot, .chat = ctx->chat, .out = ctx->out,
+		.reply_to = ctx->ev->message_id, .key_base = ctx->ev->message_id,
+	};
+	return m;
+}
+
+static struct date_ctx cm__dctx(struct cmd_ctx *ctx)
+{
+	struct date_ctx d = {
+		.tz = ctx->chat->tz, .now = clock_now(), .month_first = false,
+		.default_time = -1, .allow_past = false,
+	};
+	return d;
+}
+
+static char *cm__trim(char *s)
+{
+	while(*s == ' ' || *s == '\t' || *s == '\n')
+		s++;
+	size_t n = strlen(s);
+	while(n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Folds s and compares it with each of the NULL-terminated words. */
+static bool cm__is(const char *s, const char *const *words)
+{
+	struct strbuf f = STRBUF_INIT;
+	text_fold(&f, s);
+	bool yes = false;
+	for(; *words && !yes; words++)
+		yes = !strcmp(f.buf, *words);
+	strbuf_release(&f);
+	return yes;
+}
+
+#define WORDS(...) (const char *const[]){ __VA_ARGS__, NULL }
+
+/* Reads a whole number in [lo, hi] from s; 0 or -1. */
+static int cm__int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	if(!*s)
+		return -1;
+	long v = strtol(s, &end, 10);
+	if(*cm__trim(end) || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Reads "#N" or "N". */
+static int cm__meetup_num(const char *s, int *num)
+{
+	long v;
+	if(*s == '#')
+		s++;
+	if(*s < '0' || *s > '9' || cm__int(s, 1, 1000000, &v))
+		return -1;
+	*num = (int)v;
+	return 0;
+}
+
+/* ---- finding the meetup a command is about ---- */
+
+#define MASK_POLL (1u << MEETUP_POLL)
+#define MASK_CONFIRMED (1u << MEETUP_CONFIRMED)
+#define MASK_NO_QUORUM (1u << MEETUP_NO_QUORUM)
+
+/* Loads meetup num of the chat, or, when num is 0, the only meetup of the
+ * chat in one of the states of mask.  Returns 1 when found, 0 when the
+ * user was told why not, -1 on failure. */
+static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *usage_hint,
+                    struct db_meetup *m)
+{
+	char n[16];
+	if(num) {
+		int found = db_meetup_get(ctx->bot->db, ctx->chat->id, num, m);
+		if(found < 0)
+			return -1;
+		if(!found) {
+			snprintf(n, sizeof(n), "%d", num);
+			return cmd_reply(ctx, "meetup.not_found", n, NULL) ? -1 : 0;
+		}
+		return 1;
+	}
+	int nums[8], count;
+	if(db_meetup_list(ctx->bot->db, ctx->chat->id, mask, clock_now(), nums, 8, &count))
+		return -1;
+	if(count == 1)
+		return db_meetup_get(ctx->bot->db, ctx->chat->id, nums[0], m);
+	if(count == 0)
+		return cmd_reply(ctx, mask == MASK_POLL ? "meetup.none_poll" :
+		                      mask == MASK_CONFIRMED ? "meetup.none_confirmed" : "meetup.none_open",
+		                 NULL) ? -1 : 0;
+	struct strbuf list = STRBUF_INIT;
+	for(int i = 0; i < count && i < 8; i++)
+		strbuf_addf(&list, i ? ", #%d" : "#%d", nums[i]);
+	snprintf(n, sizeof(n), "#%d", nums[0]);
+	int rc = cmd_reply(ctx, "meetup.several", list.buf, usage_hint, n, NULL);
+	strbuf_release(&list);
+	return rc ? -1 : 0;
+}
+
+/* The creator, the chat's admins (and later a group's contact persons) may
+ * change a meetup.  Replies with who may when the sender may not. */
+static int cm__may_change(struct cmd_ctx *ctx, const struct db_meetup *m, const char *verb_key)
+{
+	if(ctx->is_admin || m->creator == ctx->user_id)
+		return 1;
+	char n[16];
+	snprintf(n, sizeof(n), "%d", m->num);
+	const char *verb = i18n_lookup(cmd_lang(ctx), verb_key);
+	return cmd_reply(ctx, "meetup.perm", m->creator_name, verb, n, NULL) ? -1 : 0;
+}
+
+/* ---- proposing ---- */
+
+/* Parses "TITLE; SLOT; ...; key: value" into m.  Problems are appended
+ * to errors (one line each); merged tells how many slots were duplicates.
+ * Returns 0 when m is complete, 1 when errors were found, -1 on failure. */
+static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup *m,
+                              struct strbuf *errors, int *merged)
+{
+	const char *lang = cmd_lang(ctx);
+	struct date_ctx dctx = cm__dctx(ctx);
+	char *slot_text[MEETUP_MAX_SLOTS + 1];
+	int nslot_text = 0, too_many = 0;
+	char *deadline_text = NULL;
+	long v;
+	memset(m, 0, sizeof(*m));
+	m->duration_min = MEETUP_DEFAULT_DURATION;
+	*merged = 0;
+
+	char *save = NULL;
+	char *part = strtok_r(text, ";", &save);
+	char *title = part ? cm__trim(part) : "";
+	for(part = strtok_r(NULL, ";", &save); part; part = strtok_r(NULL, ";", &save)) {
+		part = cm__trim(part);
+		if(!*part)
+			continue;
+		char *colon = strchr(part, ':');
+		char *key = NULL, *val = NULL;
+		if(colon) {
+			*colon = '\0';
+			key = cm__trim(part);
+			val = cm__trim(colon + 1);
+			if(!cm__is(key, WORDS("lieu", "place", "where", "ou", "limite", "deadline", "quorum",
+			                      "max", "duree", "duration"))) {
+				*colon = ':';  /* "19:00" is part of a slot */
+				key = NULL;
+			}
+		}
+		if(!key) {
+			if(nslot_text < MEETUP_MAX_SLOTS)
+				slot_text[nslot_text++] = part;
+			else
+				too_many++;
+		} else if(cm__is(key, WORDS("lieu", "place", "where", "ou"))) {
+			if(utf8_length(val) > MEETUP_PLACE_MAX) {
+				char max[16];
+				snprintf(max, sizeof(max), "%d", MEETUP_PLACE_MAX);
+				strbuf_addc(errors, '\n');
+				i18n_fmt(errors, lang, "meetup.err.place_long", max, NULL);
+			} else {
+				snprintf(m->place, sizeof(m->place), "%s", val);
+			}
+		} else if(cm__is(key, WORDS("limite", "deadline"))) {
+			deadline_text = val;
+		} else if(cm__is(key, WORDS("quorum"))) {
+			if(cm__int(val, 1, MEETUP_PEOPLE_MAX, &v)) {
+				strbuf_addc(errors, '\n');
+				i18n_fmt(errors, lang, "meetup.err.number", "quorum", val, "1", "1000", NULL);
+			} else {
+				m->quorum = (int)v;
+			}
+		} else if(cm__is(key, WORDS("max"))) {
+			if(cm__int(val, 1, MEETUP_PEOPLE_MAX, &v)) {
+				strbuf_addc(errors, '\n');
+				i18n_fmt(errors, lang, "meetup.err.number", "max", val, "1", "1000", NULL);
+			} else {
+				m->max_people = (int)v;
+			}
+		} else {
+			int minutes;
+			if(date_parse_duration(val, &minutes) || minutes > 7 * 24 * 60) {
+				strbuf_addc(errors, '\n');
+				i18n_fmt(errors, lang, "meetup.err.duration", val, NULL);
+			} else {
+				m->duration_min = minutes;
+			}
+		}
+	}
+	if(!*title) {
+		strbuf_addc(errors, '\n');
+		i18n_fmt(errors, lang, "meetup.err.no_title", NULL);
+	} else if(utf8_length(title) > MEETUP_TITLE_MAX) {
+		char max[16];
+		snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
+		strbuf_addc(errors, '\n');
+		i18n_fmt(errors, lang, "meetup.err.title_long", max, NULL);
+	} else {
+		snprintf(m->title, sizeof(m->title), "%s", title);
+	}
+	if(too_many) {
+		char max[16];
+		snprintf(max, sizeof(max), "%d", MEETUP_MAX_SLOTS);
+		strbuf_addc(errors, '\n');
+		i18n_fmt(errors, lang, "meetup.err.too_many", max, NULL);
+	}
+	if(!nslot_text && !too_many) {
+		strbuf_addc(errors, '\n');
+		i18n_fmt(errors, lang, "meetup.err.no_slot", NULL);
+	}
+	for(int i = 0; i < nslot_text; i++) {
+		struct date_slot ds;
+		enum date_err e = date_parse(&dctx, slot_text[i], &ds);
+		if(e != DATE_OK) {
+			char n[16];
+			snprintf(n, sizeof(n), "%d", i + 1);
+			strbuf_addc(errors, '\n');
+			i18n_fmt(errors, lang, "meetup.err.slot", n, slot_text[i],
+			         i18n_lookup(lang, date_err_key(e)), NULL);
+			continue;
+		}
+		int dur = ds.duration_min ? ds.duration_min : m->duration_min;
+		bool dup = false;
+		for(int k = 0; k < m->nslots && !dup; k++)
+			dup = m->slots[k].start == ds.start && m->slots[k].duration_min == dur;
+		if(dup) {
+			(*merged)++;
+			continue;
+		}
+		m->slots[m->nslots].start = ds.start;
+		m->slots[m->nslots].duration_min = dur;
+		m->nslots++;
+	}
+	/* Slots are shown in time order, numbered from 1. */
+	for(int i = 1; i < m->nslots; i++)
+		for(int k = i; k > 0 && m->slots[k].start < m->slots[k - 1].start; k--) {
+			struct db_slot t = m->slots[k];
+			m->slots[k] = m->slots[k - 1];
+			m->slots[k - 1] = t;
+		}
+	for(int i = 0; i < m->nslots; i++)
+		m->slots[i].idx = i + 1;
+	if(deadline_text) {
+		struct date_ctx ddl = dctx;
+		struct date_slot ds;
+		ddl.default_time = 23 * 60 + 59;
+		enum date_err e = date_parse(&ddl, deadline_text, &ds);
+		if(e != DATE_OK) {
+			strbuf_addc(errors, '\n');
+			i18n_fmt(errors, lang, "meetup.err.deadline", deadline_text, i18n_lookup(lang, date_err_key(e)), NULL);
+		} else if(m->nslots && ds.start >= m->slots[0].start) {
+			strbuf_addc(errors, '\n');
+			i18n_fmt(errors, lang, "meetup.err.deadline_late", deadline_text, NULL);
+		} else {
+			m->deadline = ds.start;
+		}
+	}
+	m->creator = ctx->user_id;
+	return errors->oom ? -1 : errors->len ? 1 : 0;
+}
+
+/* Runs a one-line proposal.  Returns a cmd_result. */
+static int cm__propose(struct cmd_ctx *ctx, char *text)
+{
+	struct strbuf errors = STRBUF_INIT, sb = STRBUF_INIT;
+	struct db_meetup *m = malloc(sizeof(*m));
+	int merged, rc = CMD_ERROR;
+	if(!m)
+		goto out;
+	int p = cm__parse_proposal(ctx, text, m, &errors, &merged);
+	if(p < 0)
+		goto out;
+	if(p > 0) {
+		i18n_fmt_raw(&sb, cmd_lang(ctx), "meetup.err.header", 0x1, errors.buf + 1, NULL);
+		strbuf_addc(&sb, '\n');
+		i18n_fmt(&sb, cmd_lang(ctx), "meetup.err.footer", NULL);
+		rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+		goto out;
+	}
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	const char *note = NULL;
+	if(merged)
+		i18n_fmt(&sb, cmd_lang(ctx), "meetup.merged", NULL), note = sb.buf;
+	rc = meetup_create(&mctx, m, note);
+out:
+	free(m);
+	strbuf_release(&errors);
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* ---- the guided dialogue ---- */
+
+static int cm__dialog_ask(struct cmd_ctx *ctx, int step)
+{
+	static const char *const keys[] = { NULL, "dialog.ask_title", "dialog.ask_dates", "dialog.ask_place" };
+	return cmd_reply(ctx, keys[step], NULL);
+}
+
+static int cm__dialog_start(struct cmd_ctx *ctx, const char *title)
+{
+	int step = title ? DIALOG_DATES : DIALOG_TITLE;
+	if(db_dialog_set(ctx->bot->db, ctx->chat->id, ctx->user_id, step, title ? title : "", clock_now_ms()))
+		return CMD_ERROR;
+	return cm__dialog_ask(ctx, step);
+}
+
+int cmd_dialog_answer(struct cmd_ctx *ctx, const char *text)
+{
+	struct strbuf data = STRBUF_INIT, line = STRBUF_INIT, errors = STRBUF_INIT;
+	struct db *db = ctx->bot->db;
+	int step, rc = CMD_ERROR;
+	int64_t updated;
+	int found = db_dialog_get(db, ctx->chat->id, ctx->user_id, &step, &data, &updated);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	if(clock_now_ms() - updated > DIALOG_TTL_MS) {
+		rc = db_dialog_clear(db, ctx->chat->id, ctx->user_id) ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	strbuf_adds(&line, text);
+	strbuf_trim(&line);
+	if(!line.len) {
+		rc = CMD_OK;
+		goto out;
+	}
+	/* What has been answered so far is kept as the beginning of a one-line
+	 * proposal; the last answer completes it. */
+	if(step == DIALOG_TITLE) {
+		if(strchr(line.buf, ';') || utf8_length(line.buf) > MEETUP_TITLE_MAX) {
+			rc = cmd_reply(ctx, "dialog.bad_title", NULL);
+			goto out;
+		}
+		rc = db_dialog_set(db, ctx->chat->id, ctx->user_id, DIALOG_DATES, line.buf, clock_now_ms());
+		if(!rc)
+			rc = cm__dialog_ask(ctx, DIALOG_DATES);
+		goto out;
+	}
+	if(step == DIALOG_DATES) {
+		/* Check the dates now, so that a mistake is asked again here. */
+		struct strbuf probe = STRBUF_INIT;
+		struct db_meetup *m = malloc(sizeof(*m));
+		int merged;
+		strbuf_addf(&probe, "%s; %s", data.buf, line.buf);
+		int p = m && !probe.oom ? cm__parse_proposal(ctx, probe.buf, m, &errors, &merged) : -1;
+		free(m);
+		if(p == 0) {
+			strbuf_reset(&probe);
+			strbuf_addf(&probe, "%s; %s", data.buf, line.buf);
+			rc = db_dialog_set(db, ctx->chat->id, ctx->user_id, DIALOG_PLACE, probe.buf, clock_now_ms());
+			if(!rc)
+				rc = cm__dialog_ask(ctx, DIALOG_PLACE);
+		} else if(p > 0) {
+			struct strbuf sb = STRBUF_INIT;
+			i18n_fmt_raw(&sb, cmd_lang(ctx), "dialog.bad_dates", 0x1, errors.buf + 1, NULL);
+			rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+			strbuf_release(&sb);
+		}
+		strbuf_release(&probe);
+		goto out;
+	}
+	/* DIALOG_PLACE: "-" means none. */
+	if(db_dialog_clear(db, ctx->chat->id, ctx->user_id))
+		goto out;
+	if(strcmp(line.buf, "-"))
+		strbuf_addf(&data, "; lieu: %s", line.buf);
+	rc = data.oom ? CMD_ERROR : cm__propose(ctx, data.buf);
+out:
+	strbuf_release(&data);
+	strbuf_release(&line);
+	strbuf_release(&errors);
+	return rc;
+}
+
+int cmd_cancel_dialog(struct cmd_ctx *ctx)
+{
+	struct strbuf data = STRBUF_INIT;
+	int step;
+	int64_t updated;
+	int found = db_dialog_get(ctx->bot->db, ctx->chat->id, ctx->user_id, &step, &data, &updated);
+	strbuf_release(&data);
+	if(found < 0)
+		return CMD_ERROR;
+	if(!found)
+		return cmd_reply(ctx, "dialog.nothing", NULL);
+	if(db_dialog_clear(ctx->bot->db, ctx->chat->id, ctx->user_id))
+		return CMD_ERROR;
+	return cmd_reply(ctx, "dialog.cancelled", NULL);
+}
+
+/* ---- subcommands ---- */
+
+static int cm__list(struct cmd_ctx *ctx)
+{
+	int nums[50], count;
+	unsigned mask = MASK_POLL | MASK_CONFIRMED;
+	if(db_meetup_list(ctx->bot->db, ctx->chat->id, mask, clock_now(), nums, 50, &count))
+		return CMD_ERROR;
+	if(!count)
+		return cmd_reply(ctx, "meetup.list.empty", NULL);
+	struct strbuf sb = STRBUF_INIT;
+	struct db_meetup *m = malloc(sizeof(*m));
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	int rc = CMD_ERROR;
+	if(!m)
+		goto out;
+	i18n_fmt(&sb, cmd_lang(ctx), "meetup.list.header", NULL);
+	for(int i = 0; i < count && i < 50; i++) {
+		if(db_meetup_get(ctx->bot->db, ctx->chat->id, nums[i], m) != 1 || meetup_format_line(&mctx, m, &sb))
+			goto out;
+	}
+	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+out:
+	free(m);
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* Reads an optional "#N"/"N" first word of *args. */
+static int cm__opt_num(char **args)
+{
+	char *save = *args;
+	char *w = cmd_next_word(args);
+	int num;
+	if(w && !cm__meetup_num(w, &num))
+		return num;
+	/* Not a number: put the word back. */
+	if(w && *args > w + strlen(w))
+		w[strlen(w)] = ' ';
+	*args = save;
+	return 0;
+}
+
+static int cm__info(struct cmd_ctx *ctx, char *args)
+{
+	struct db_meetup *m = malloc(sizeof(*m));
+	struct strbuf sb = STRBUF_INIT;
+	int rc = CMD_ERROR;
+	if(!m)
+		goto out;
+	int num = cm__opt_num(&args);
+	if(*cm__trim(args)) {
+		rc = CMD_USAGE;
+		goto out;
+	}
+	int found = cm__find(ctx, num, MASK_POLL | MASK_CONFIRMED, "/meetup info", m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	if(meetup_format_info(&mctx, m, &sb))
+		goto out;
+	rc = cmd_reply_text(ctx, sb.buf);
+out:
+	free(m);
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* close, cancel, confirm, move, edit share their beginning. */
+enum cm_verb { VERB_CLOSE, VERB_CANCEL, VERB_CONFIRM, VERB_MOVE, VERB_EDIT };
+
+static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
+{
+	static const struct { unsigned mask; const char *hint; const char *verb_key; } v[] = {
+		[VERB_CLOSE] = { MASK_POLL, "/meetup close", "meetup.verb.close" },
+		[VERB_CANCEL] = { MASK_POLL | MASK_CONFIRMED, "/meetup cancel", "meetup.verb.cancel" },
+		[VERB_CONFIRM] = { MASK_POLL | MASK_NO_QUORUM, "/meetup confirm", "meetup.verb.confirm" },
+		[VERB_MOVE] = { MASK_CONFIRMED, "/meetup move", "meetup.verb.move" },
+		[VERB_EDIT] = { MASK_POLL | MASK_CONFIRMED, "/meetup edit", "meetup.verb.edit" },
+	};
+	struct db_meetup *m = malloc(sizeof(*m));
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	const char *lang = cmd_lang(ctx);
+	char n[16];
+	int rc = CMD_ERROR;
+	if(!m)
+		goto out;
+	int num = cm__opt_num(&args);
+	args = cm__trim(args);
+	/* "/meetup confirm 3" alone names the slot of the only meetup. */
+	if(verb == VERB_CONFIRM && num && !*args) {
+		int nums[2], count;
+		if(db_meetup_list(ctx->bot->db, ctx->chat->id, v[verb].mask, clock_now(), nums, 2, &count))
+			goto out;
+		if(count == 1) {
+			snprintf(n, sizeof(n), "%d", num);
+			args = n;
+			num = 0;
+		}
+	}
+	if((verb == VERB_CLOSE || verb == VERB_CANCEL) && *args) {
+		rc = CMD_USAGE;
+		goto out;
+	}
+	if((verb == VERB_MOVE || verb == VERB_CONFIRM || verb == VERB_EDIT) && !*args) {
+		rc = CMD_USAGE;
+		goto out;
+	}
+	int found = cm__find(ctx, num, v[verb].mask, v[verb].hint, m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	snprintf(n, sizeof(n), "%d", m->num);
+	if(!(v[verb].mask & (1u << m->state))) {
+		static const char *const state_keys[] = {
+			"meetup.state.poll", "meetup.state.confirmed", "meetup.state.cancelled", "meetup.state.no_quorum",
+		};
+		rc = cmd_reply(ctx, "meetup.wrong_state", n, i18n_lookup(lang, state_keys[m->state]),
+		               i18n_lookup(lang, v[verb].verb_key), NULL);
+		goto out;
+	}
+	int may = cm__may_change(ctx, m, v[verb].verb_key);
+	if(may <= 0) {
+		rc = may < 0 ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	switch(verb) {
+	case VERB_CLOSE:
+		rc = meetup_close(&mctx, m, false);
+		break;
+	case VERB_CANCEL:
+		rc = meetup_cancel(&mctx, m);
+		break;
+	case VERB_CONFIRM: {
+		long idx;
+		if(cm__int(args, 1, m->nslots, &idx)) {
+			char max[16];
+			snprintf(max, sizeof(max), "%d", m->nslots);
+			rc = cmd_reply(ctx, "meetup.vote.bad_slot", args, n, max, NULL);
+			break;
+		}
+		rc = meetup_confirm(&mctx, m, (int)idx);
+		break;
+	}
+	case VERB_MOVE: {
+		struct date_ctx dctx = cm__dctx(ctx);
+		struct date_slot ds;
+		enum date_err e = date_parse(&dctx, args, &ds);
+		if(e != DATE_OK) {
+			rc = cmd_reply(ctx, "meetup.err.when", args, i18n_lookup(lang, date_err_key(e)), NULL);
+			break;
+		}
+		rc = meetup_move(&mctx, m, ds.start, ds.duration_min);
+		break;
+	}
+	case VERB_EDIT: {
+		char *field = cmd_next_word(&args);
+		char *value = field ? cm__trim(args) : NULL;
+		if(!field || !*value) {
+			rc = CMD_USAGE;
+			break;
+		}
+		if(cm__is(field, WORDS("place", "lieu"))) {
+			if(utf8_length(value) > MEETUP_PLACE_MAX) {
+				char max[16];
+				snprintf(max, sizeof(max), "%d", MEETUP_PLACE_MAX);
+				rc = cmd_reply(ctx, "meetup.err.place_long", max, NULL);
+				break;
+			}
+			snprintf(m->place, sizeof(m->place), "%s", strcmp(value, "-") ? value : "");
+			rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
+			     : cmd_reply(ctx, "meetup.edited.place", n, m->place[0] ? m->place : "—", NULL);
+		} else if(cm__is(field, WORDS("title", "titre"))) {
+			if(utf8_length(value) > MEETUP_TITLE_MAX || strchr(value, ';')) {
+				char max[16];
+				snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
+				rc = cmd_reply(ctx, "meetup.err.title_long", max, NULL);
+				break;
+			}
+			snprintf(m->title, sizeof(m->title), "%s", value);
+			rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
+			     : cmd_reply(ctx, "meetup.edited.title", n, m->title, NULL);
+		} else if(cm__is(field, WORDS("duration", "duree"))) {
+			int minutes;
+			if(date_parse_duration(value, &minutes) || minutes > 7 * 24 * 60) {
+				rc = cmd_reply(ctx, "meetup.err.duration", value, NULL);
+				break;
+			}
+			m->duration_min = minutes;
+			for(int i = 0; i < m->nslots; i++)
+				m->slots[i].duration_min = minutes;
+			struct strbuf d = STRBUF_INIT;
+			date_format_duration(&d, lang, minutes);
+			rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
+			     : cmd_reply(ctx, "meetup.edited.duration", n, d.buf, NULL);
+			strbuf_release(&d);
+		} else {
+			rc = cmd_reply(ctx, "meetup.edit.fields", field, NULL);
+		}
+		break;
+	}
+	}
+out:
+	free(m);
+	return rc;
+}
+
+int cmd_meetup(struct cmd_ctx *ctx)
+{
+	char *args = ctx->args;
+	if(!*args)
+		return cm__dialog_start(ctx, NULL);
+	if(strchr(args, ';'))
+		return cm__propose(ctx, args);
+	char *rest = args;
+	char *sub = cmd_next_word(&rest);
+	if(cm__is(sub, WORDS("list", "liste", "ls")))
+		return *cm__trim(rest) ? CMD_USAGE : cm__list(ctx);
+	if(cm__is(sub, WORDS("info", "infos", "show", "voir")))
+		return cm__info(ctx, rest);
+	if(cm__is(sub, WORDS("close", "clore", "fermer", "cloturer")))
+		return cm__change(ctx, VERB_CLOSE, rest);
+	if(cm__is(sub, WORDS("cancel", "annuler")))
+		return cm__change(ctx, VERB_CANCEL, rest);
+	if(cm__is(sub, WORDS("confirm", "confirmer", "fix", "fixer")))
+		return cm__change(ctx, VERB_CONFIRM, rest);
+	if(cm__is(sub, WORDS("move", "deplacer", "reporter")))
+		return cm__change(ctx, VERB_MOVE, rest);
+	if(cm__is(sub, WORDS("edit", "modifier", "changer")))
+		return cm__change(ctx, VERB_EDIT, rest);
+	/* A title alone starts the dialogue at the dates. */
+	if(rest > sub + strlen(sub))
+		sub[strlen(sub)] = ' ';
+	char *title = cm__trim(args);
+	if(utf8_length(title) > MEETUP_TITLE_MAX) {
+		char max[16];
+		snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
+		return cmd_reply(ctx, "meetup.err.title_long", max, NULL);
+	}
+	return cm__dialog_start(ctx, title);
+}
+
+int cmd_poll(struct cmd_ctx *ctx)
+{
+	return cm__info(ctx, ctx->args);
+}
+
+/* ---- /vote ---- */
+
+int cmd_vote(struct cmd_ctx *ctx)
+{
+	struct db_meetup *m = malloc(sizeof(*m));
+	char *args = ctx->args;
+	int rc = CMD_ERROR;
+	if(!m)
+		goto out;
+	int num = 0;
+	for(char *p = args; *p; p++)
+		if(*p == ',')
+			*p = ' ';
+	char *first = cmd_next_word(&args);
+	if(!first) {
+		rc = CMD_USAGE;
+		goto out;
+	}
+	if(first[0] == '#') {
+		if(cm__meetup_num(first, &num)) {
+			rc = cmd_reply(ctx, "meetup.vote.bad", first, NULL);
+			goto out;
+		}
+		first = cmd_next_word(&args);
+		if(!first) {
+			rc = CMD_USAGE;
+			goto out;
+		}
+	}
+	int found = cm__find(ctx, num, MASK_POLL, "/vote", m);
+	if(found <= 0) {
+		/* A named meetup that is not a poll any more is said so below. */
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	if(!strcmp(first, "-")) {
+		rc = cmd_next_word(&args) ? CMD_USAGE : meetup_vote(&mctx, m, ctx->user_id, NULL, false);
+		goto out;
+	}
+	char answers[MEETUP_MAX_SLOTS + 1];
+	memset(answers, 'n', (size_t)m->nslots);
+	answers[m->nslots] = '\0';
+	char n[16], max[16];
+	snprintf(n, sizeof(n), "%d", m->num);
+	snprintf(max, sizeof(max), "%d", m->nslots);
+	for(char *w = first; w; w = cmd_next_word(&args)) {
+		size_t len = strlen(w);
+		char mark = 'y';
+		if(len > 1 && (w[len - 1] == '?' || w[len - 1] == '~')) {
+			mark = 'm';
+			w[--len] = '\0';
+		}
+		long lo, hi;
+		char *dash = strchr(w, '-');
+		if(dash && dash != w) {
+			*dash = '\0';
+			if(cm__int(w, 1, 100, &lo) || cm__int(dash + 1, 1, 100, &hi) || hi < lo) {
+				*dash = '-';
+				rc = cmd_reply(ctx, "meetup.vote.bad", w, NULL);
+				goto out;
+			}
+		} else if(cm__int(w, 0, 1000000, &lo)) {
+			rc = cmd_reply(ctx, "meetup.vote.bad", w, NULL);
+			goto out;
+		} else {
+			hi = lo;
+		}
+		if(lo < 1 || hi > m->nslots) {
+			char bad[16];
+			snprintf(bad, sizeof(bad), "%ld", lo < 1 ? lo : hi);
+			rc = cmd_reply(ctx, "meetup.vote.bad_slot", bad, n, max, NULL);
+			goto out;
+		}
+		for(long i = lo; i <= hi; i++)
+			answers[i - 1] = mark;
+	}
+	rc = meetup_vote(&mctx, m, ctx->user_id, answers, false);
+out:
+	free(m);
+	return rc;
+}
+
+/* ---- /rsvp ---- */
+
+int cmd_rsvp(struct cmd_ctx *ctx)
+{
+	struct db_meetup *m = malloc(sizeof(*m));
+	char *args = ctx->args;
+	int rc = CMD_ERROR;
+	if(!m)
+		goto out;
+	int num = cm__opt_num(&args);
+	char *word = cmd_next_word(&args);
+	if(!word || cmd_next_word(&args)) {
+		rc = CMD_USAGE;
+		goto out;
+	}
+	int answer;
+	if(cm__is(word, WORDS("yes", "oui", "y", "o", "ok")))
+		answer = 2;
+	else if(cm__is(word, WORDS("maybe", "peut-etre", "peutetre", "pe", "?")))
+		answer = 1;
+	else if(cm__is(word, WORDS("no", "non", "n")))
+		answer = 0;
+	else {
+		rc = CMD_USAGE;
+		goto out;
+	}
+	int found = cm__find(ctx, num, MASK_CONFIRMED, "/rsvp", m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	char n[16];
+	snprintf(n, sizeof(n), "%d", m->num);
+	if(m->state == MEETUP_POLL) {
+		rc = cmd_reply(ctx, "meetup.rsvp.not_confirmed", n, NULL);
+		goto out;
+	}
+	if(m->state != MEETUP_CONFIRMED || (time_t)(m->start + m->duration_min * 60) <= clock_now()) {
+		rc = cmd_reply(ctx, "meetup.rsvp.over", n, NULL);
+		goto out;
+	}
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	rc = meetup_rsvp(&mctx, m, ctx->user_id, answer);
+out:
+	free(m);
+	return rc;
+}
