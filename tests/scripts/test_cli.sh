@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The command line as an operator meets it: flags, --check-config, bad
+# database files, and a clean stop on SIGINT and SIGTERM.
+set -u
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+expect() { # expect DESCRIPTION WANTED_RC COMMAND...; output in $tmp/out
+	local what=$1 want=$2
+	shift 2
+	"$@" > "$tmp/out" 2>&1
+	local rc=$?
+	if [ "$rc" = "$want" ]; then ok; else fail "$what: exit $rc, wanted $want"; cat "$tmp/out" >&2; fi
+}
+contains() { # contains DESCRIPTION TEXT
+	if grep -qF -- "$2" "$tmp/out"; then ok; else fail "$1: no '$2' in:"; cat "$tmp/out" >&2; fi
+}
+
+expect "version" 0 "$bin" --version
+contains "version" "ensemble "
+expect "help" 0 "$bin" --help
+for flag in --config --console --db --clock --now --check-config --set --verbose --quiet --version --help; do
+	contains "help lists $flag" "$flag"
+done
+expect "unknown flag" 2 "$bin" --frobnicate
+expect "nothing to run" 1 "$bin" --db "$tmp/a.db"
+contains "nothing to run" "nothing to run"
+expect "bad --clock" 2 "$bin" --clock=fast --console
+expect "bad --now" 1 "$bin" --console --now=2026-02-31T10:00 --db "$tmp/a.db"
+contains "bad --now" "--now takes"
+expect "bad --set" 1 "$bin" --console --set colour=blue --db "$tmp/a.db"
+contains "bad --set" "unknown configuration key 'colour'"
+
+# --check-config: each error with its line; OK otherwise.
+printf '[general]\nlang = en\n' > "$tmp/good.conf"
+expect "check good" 0 "$bin" --check-config "$tmp/good.conf"
+contains "check good" "configuration OK"
+printf '[general]\nlang = de\ntimezone = Nowhere/Land\n[bogus]\nx = 1\n' > "$tmp/bad.conf"
+expect "check bad" 1 "$bin" -n "$tmp/bad.conf"
+contains "check bad line 2" "bad.conf:2: lang 'de'"
+contains "check bad line 3" "bad.conf:3: timezone 'Nowhere/Land'"
+contains "check bad line 5" "bad.conf:5: unknown section [bogus]"
+printf '[telegram]\ntoken = 123456:SECRETSECRET\n' > "$tmp/secret.conf"
+chmod 644 "$tmp/secret.conf"
+expect "readable secret" 1 "$bin" --check-config "$tmp/secret.conf"
+contains "readable secret" "chmod 600 $tmp/secret.conf"
+if grep -q SECRETSECRET "$tmp/out"; then fail "the token was printed"; else ok; fi
+expect "missing config" 1 "$bin" --config "$tmp/none.conf" --console
+contains "missing config" "cannot read"
+
+# Database files that cannot be used are clear errors, never crashes.
+head -c 8192 /dev/urandom > "$tmp/garbage.db"
+expect "garbage db" 1 "$bin" --console --db "$tmp/garbage.db" < /dev/null
+contains "garbage db" "garbage.db"
+mkdir "$tmp/dir.db"
+expect "directory db" 1 "$bin" --console --db "$tmp/dir.db" < /dev/null
+contains "directory db" "not a regular file"
+echo "alice: /start" | "$bin" --console --db "$tmp/new.db" -q > /dev/null
+sqlite3 "$tmp/new.db" "PRAGMA user_version = 999"
+expect "newer db" 1 "$bin" --console --db "$tmp/new.db" < /dev/null
+contains "newer db" "newer Ensemble"
+if command -v setpriv > /dev/null; then
+	mkdir "$tmp/ro"
+	echo "alice: /start" | "$bin" --console --db "$tmp/ro/r.db" -q > /dev/null
+	chmod 755 "$tmp" "$tmp/ro"
+	chmod 444 "$tmp/ro/r.db"
+	chmod 555 "$tmp/ro"
+	expect "read-only db" 1 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$bin" --console --db "$tmp/ro/r.db" < /dev/null
+	contains "read-only db" "read-only"
+	chmod 755 "$tmp/ro"
+fi
+
+# SIGTERM and SIGINT stop the bot cleanly with exit 0, the database intact.
+for sig in TERM INT; do
+	rm -f "$tmp/fifo"
+	mkfifo "$tmp/fifo"
+	"$bin" --console --db "$tmp/sig.db" -q < "$tmp/fifo" > "$tmp/sig.out" 2>&1 &
+	pid=$!
+	exec 3> "$tmp/fifo"
+	echo "alice: /start" >&3
+	for _ in $(seq 50); do grep -q Ensemble "$tmp/sig.out" && break; sleep 0.1; done
+	kill -s "$sig" "$pid"
+	wait "$pid"
+	rc=$?
+	exec 3>&-
+	if [ "$rc" = 0 ]; then ok; else fail "SIG$sig: exit $rc"; cat "$tmp/sig.out" >&2; fi
+	if grep -q "Ensemble" "$tmp/sig.out"; then ok; else fail "SIG$sig: no reply before the signal"; fi
+	if [ "$(sqlite3 "$tmp/sig.db" 'PRAGMA integrity_check')" = ok ]; then ok; else fail "SIG$sig: integrity"; fi
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

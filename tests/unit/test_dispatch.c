@@ -1,0 +1,196 @@
+/* The dispatcher and argument parsing, through the real bot on a real
+ * database, with an adapter that records what it is asked to send. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/dispatch.h"
+#include "bot/i18n.h"
+#include "config/config.h"
+#include "storage/db.h"
+#include "tests/unit/check.h"
+
+static struct outbox sent;
+
+static int rec_start(struct adapter *a) { (void)a; return 0; }
+static bool rec_idle(struct adapter *a) { (void)a; return true; }
+static int rec_deliver(struct adapter *a, const struct action *act)
+{
+	(void)a;
+	struct action *c = outbox_push(&sent, act->kind, act->platform, act->chat_id, act->text);
+	if(c) {
+		action_set(&c->reply_to, act->reply_to);
+		action_set(&c->key, act->key);
+		action_set(&c->ref, act->ref);
+		for(size_t i = 0; i < act->n_options; i++)
+			action_add_option(c, act->options[i]);
+		for(size_t i = 0; i < act->n_buttons; i++)
+			action_add_button(c, act->buttons[i].label, act->buttons[i].data);
+	}
+	return 0;
+}
+
+static const struct adapter_ops rec_ops = {
+	.name = "test", .start = rec_start, .deliver = rec_deliver, .idle = rec_idle,
+};
+
+static struct bot bot;
+static int msg_seq;
+
+static void say(const char *user, const char *text)
+{
+	char id[16];
+	snprintf(id, sizeof(id), "m%d", ++msg_seq);
+	struct event ev = {
+		.kind = EVENT_MESSAGE, .platform = "test", .chat_id = "room", .sender_id = user,
+		.sender_name = user, .message_id = id, .text = text, .time = clock_now(),
+	};
+	outbox_release(&sent);
+	bot_handle_event(&bot, &ev);
+}
+
+/* The plain text of the only message sent, or "" when none or several. */
+static const char *only(void)
+{
+	return sent.n == 1 ? sent.v[0].text : "";
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/ensemble-test-dispatch-XXXXXX";
+	char path[300];
+	if(!mkdtemp(dir) || i18n_init())
+		return 1;
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+
+	/* Table: every command has its help in every language; no alias is
+	 * shared by two commands; lookups ignore case and accents. */
+	const char *parts[] = { "summary", "usage", "example" };
+	for(int i = 0; i < ncommands; i++) {
+		for(size_t l = 0; l < i18n_lang_count(); l++) {
+			for(int p = 0; p < 3; p++) {
+				char key[64];
+				snprintf(key, sizeof(key), "cmd.%s.%s", commands[i].name, parts[p]);
+				if(!i18n_lookup_exact(i18n_lang_code(l), key)) {
+					fprintf(stderr, "missing %s in %s\n", key, i18n_lang_code(l));
+					check__failed++;
+				} else {
+					check__passed++;
+				}
+			}
+		}
+		for(const char *const *a = commands[i].aliases; a && *a; a++)
+			CHECK(dispatch_find(*a) == &commands[i]);
+		CHECK(dispatch_find(commands[i].name) == &commands[i]);
+	}
+	CHECK(dispatch_find("AIDE") == dispatch_find("help"));
+	CHECK(dispatch_find("Rencontre") == dispatch_find("meetup"));
+	CHECK(dispatch_find("nosuch") == NULL);
+
+	char words[] = "  one two\tthree  ";
+	char *s = words;
+	CHECK_STR(cmd_next_word(&s), "one");
+	CHECK_STR(cmd_next_word(&s), "two");
+	CHECK_STR(cmd_next_word(&s), "three");
+	CHECK(cmd_next_word(&s) == NULL);
+
+	struct config cfg;
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	uv_loop_t loop;
+	config_init(&cfg);
+	config_set(&cfg, "lang", "en", &err);
+	clock_use_sim((int64_t)1796115600 * 1000);  /* 2026-12-01T09:00Z */
+	CHECK_INT(db_open(&db, path, &err), 0);
+	uv_loop_init(&loop);
+	CHECK_INT(bot_init(&bot, &loop, &cfg, db), 0);
+	CHECK_INT(bot_add_adapter(&bot, &rec_ops), 0);
+	outbox_init(&sent);
+
+	/* Prefixes, replies and @BotName. */
+	say("alice", "/start");
+	CHECK_INT(sent.n, 1);
+	CHECK_INT(sent.v[0].kind, ACTION_REPLY);
+	CHECK_STR(sent.v[0].reply_to, "m1");
+	CHECK_STR(sent.v[0].key, "m1.1");
+	CHECK(strstr(only(), "Ensemble") != NULL);
+	say("alice", "!start");
+	CHECK(strstr(only(), "Ensemble") != NULL);
+	say("alice", "/start@ENSEMBLE");
+	CHECK(strstr(only(), "Ensemble") != NULL);
+	say("alice", "/start@SomeOtherBot");
+	CHECK_INT(sent.n, 0);
+	say("alice", "just chatting");
+	CHECK_INT(sent.n, 0);
+	say("alice", "   ");
+	CHECK_INT(sent.n, 0);
+
+	/* Unknown commands name the closest one. */
+	say("alice", "/hepl");
+	CHECK(strstr(only(), "Did you mean /help?") != NULL);
+	say("alice", "/zzzzzzzz");
+	CHECK(strstr(only(), "Unknown command /zzzzzzzz.") != NULL);
+	CHECK(strstr(only(), "Did you mean") == NULL);
+	/* The typed name goes back escaped. */
+	say("alice", "/<b>");
+	CHECK(strstr(only(), "/&lt;b&gt;") != NULL);
+
+	/* Missing arguments: usage and example. */
+	say("alice", "/vote");
+	CHECK(strstr(only(), "Usage: /vote") != NULL);
+	CHECK(strstr(only(), "Example: /vote 1 3 4?") != NULL);
+
+	/* The first user is the admin; others are refused politely. */
+	say("bob", "/lang fr");
+	CHECK(strstr(only(), "Only the chat's admins") != NULL);
+	say("alice", "/lang fr");
+	CHECK(strstr(only(), "français") != NULL);
+	say("alice", "/lang en");
+
+	/* Argument parsing of a proposal and a vote, checked in the database. */
+	say("alice", "/meetup Test; 2026-12-04 19:00; 2026-12-05 19:00-21:30; place: Hall; quorum: 2");
+	CHECK_INT(sent.n, 1);
+	CHECK_INT(sent.v[0].kind, ACTION_SEND_POLL);
+	CHECK_INT(sent.v[0].n_options, 2);
+	CHECK_STR(sent.v[0].ref, "meetup:1:poll");
+	struct db_meetup m;
+	CHECK_INT(db_meetup_get(db, 1, 1, &m), 1);
+	CHECK_STR(m.title, "Test");
+	CHECK_STR(m.place, "Hall");
+	CHECK_INT(m.quorum, 2);
+	CHECK_INT(m.nslots, 2);
+	CHECK_INT(m.slots[0].duration_min, 120);
+	CHECK_INT(m.slots[1].duration_min, 150);
+	say("bob", "/vote 1 2?");
+	say("carol", "/vote 2");
+	struct db_people votes = { 0 };
+	CHECK_INT(db_votes(db, m.id, &votes), 0);
+	CHECK_INT(votes.n, 2);
+	if(votes.n == 2) {
+		CHECK_STR(votes.v[0].name, "bob");
+		CHECK_STR(votes.v[0].answers, "ym");
+		CHECK_STR(votes.v[1].answers, "ny");
+	}
+	db_people_release(&votes);
+	say("bob", "/vote -");
+	CHECK_INT(db_votes(db, m.id, &votes), 0);
+	CHECK_INT(votes.n, 1);
+	db_people_release(&votes);
+
+	outbox_release(&sent);
+	bot_stop(&bot, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	bot_release(&bot);
+	CHECK_INT(uv_loop_close(&loop), 0);
+	db_close(db);
+	config_release(&cfg);
+	strbuf_release(&err);
+	i18n_free();
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if(system(path))
+		return 1;
+	return check_done();
+}
