@@ -309,12 +309,8 @@ static int console__deliver(struct adapter *a, const struct action *act)
 	case ACTION_CLOSE_POLL:
 		break;
 	}
-	if(act->n_buttons) {
-		printf("  ");
-		for(size_t i = 0; i < act->n_buttons; i++)
-			printf("%s[%s]", i ? " " : "", act->buttons[i].label);
-		putchar('\n');
-	}
+	/* Buttons are left out: the console cannot press them, and the text
+	 * always says how to answer with a command. */
 	fflush(stdout);
 	return 0;
 }

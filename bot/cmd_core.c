@@ -97,11 +97,15 @@ int cmd_lang_handler(struct cmd_ctx *ctx)
 {
 	struct strbuf langs = STRBUF_INIT;
 	int rc;
-	i18n_lang_list(&langs);
+	/* "English (en), français (fr)": each language in its own words. */
+	for(size_t i = 0; i < i18n_lang_count(); i++) {
+		const char *code = i18n_lang_code(i);
+		strbuf_addf(&langs, "%s%s (%s)", i ? ", " : "", i18n_lookup_exact(code, "lang.name"), code);
+	}
 	char *rest = ctx->args;
 	char *word = cmd_next_word(&rest);
 	if(!word) {
-		rc = cmd_reply(ctx, "lang.current", ctx->chat->lang, langs.buf, NULL);
+		rc = cmd_reply(ctx, "lang.current", i18n_lookup(ctx->chat->lang, "lang.name"), langs.buf, NULL);
 		goto out;
 	}
 	if(!ctx->is_admin) {

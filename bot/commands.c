@@ -7,7 +7,7 @@
 #define ALIASES(...) (const char *const[]){ __VA_ARGS__, NULL }
 
 const struct command commands[] = {
-	{ .name = "help", .aliases = ALIASES("aide", "h"), .min_words = 0,
+	{ .name = "help", .aliases = ALIASES("aide"), .min_words = 0,
 	  .perm = PERM_ANYONE, .handler = cmd_help },
 	{ .name = "start", .aliases = ALIASES("bienvenue", "demarrer"), .min_words = 0,
 	  .perm = PERM_ANYONE, .handler = cmd_start },

@@ -314,14 +314,19 @@ static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct
 		meetup__num(mb, sizeof(mb), t.maybe[i]);
 		strbuf_addf(sb, "\n%d. ", m->slots[i].idx);
 		meetup__slot_text(ctx, sb, m->slots[i].start, m->slots[i].duration_min);
-		strbuf_reset(&names);
-		meetup__voters(&names, &votes, i, 'y');
 		strbuf_adds(sb, "\n   ");
-		i18n_fmt_raw(sb, lang, "meetup.info.yes", 0x2, y, names.buf, NULL);
+		if(!t.yes[i] && !t.maybe[i])
+			i18n_fmt(sb, lang, "meetup.info.nobody", NULL);
+		if(t.yes[i]) {
+			strbuf_reset(&names);
+			meetup__voters(&names, &votes, i, 'y');
+			i18n_fmt_raw(sb, lang, "meetup.info.yes", 0x2, y, names.buf, NULL);
+		}
 		if(t.maybe[i]) {
 			strbuf_reset(&names);
 			meetup__voters(&names, &votes, i, 'm');
-			strbuf_adds(sb, " · ");
+			if(t.yes[i])
+				strbuf_adds(sb, " · ");
 			i18n_fmt_raw(sb, lang, "meetup.info.maybe", 0x2, mb, names.buf, NULL);
 		}
 	}
