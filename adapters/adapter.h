@@ -29,8 +29,11 @@ struct adapter_ops {
 	/* Allocates priv and starts receiving on the bot's loop. 0 or -1. */
 	int (*start)(struct adapter *a);
 	/* Renders one action, now or through a queue.  The adapter copies what
-	 * it keeps.  Returns 0, or -1 when the action cannot be taken at all
-	 * (it then logs why). */
+	 * it keeps.  Returns 0 when it is delivered, 1 when it is queued (the
+	 * adapter then calls bot_action_done(bot, act->stored_id) once the
+	 * platform has it, or has refused it for good), or -1 when it cannot be
+	 * taken at all (the adapter logs why).  Until then the action stays in
+	 * the durable outbox and is sent again after a restart. */
 	int (*deliver)(struct adapter *a, const struct action *act);
 	/* True when nothing is waiting to be sent (used to exit at the end of
 	 * a console transcript once replies are out). */

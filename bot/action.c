@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "bot/strbuf.h"
 
 void outbox_init(struct outbox *ob)
@@ -166,4 +168,76 @@ char *action_plain_text(const char *html)
 	}
 	strbuf_release(&href);
 	return strbuf_detach(&out);
+}
+
+static int action__put(json_t *o, const char *k, const char *v)
+{
+	return v ? json_object_set_new(o, k, json_string(v)) : 0;
+}
+
+char *action_to_json(const struct action *a)
+{
+	json_t *o = json_object();
+	json_t *opts = json_array(), *btns = json_array();
+	char *out = NULL;
+	if(!o || !opts || !btns)
+		goto out;
+	for(size_t i = 0; i < a->n_options; i++)
+		if(json_array_append_new(opts, json_string(a->options[i])))
+			goto out;
+	for(size_t i = 0; i < a->n_buttons; i++)
+		if(json_array_append_new(btns, json_pack("{s:s,s:s}", "label", a->buttons[i].label,
+		                                          "data", a->buttons[i].data)))
+			goto out;
+	if(json_object_set_new(o, "kind", json_integer(a->kind)) ||
+	   action__put(o, "platform", a->platform) || action__put(o, "chat", a->chat_id) ||
+	   action__put(o, "text", a->text) || action__put(o, "reply_to", a->reply_to) ||
+	   action__put(o, "key", a->key) || action__put(o, "ref", a->ref) ||
+	   action__put(o, "question", a->question) ||
+	   json_object_set(o, "options", opts) || json_object_set(o, "buttons", btns))
+		goto out;
+	out = json_dumps(o, JSON_COMPACT);
+out:
+	json_decref(opts);
+	json_decref(btns);
+	json_decref(o);
+	return out;
+}
+
+static const char *action__get(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int action_from_json(struct outbox *ob, const char *json)
+{
+	json_error_t err;
+	json_t *o = json_loads(json, 0, &err);
+	int rc = -1;
+	json_t *kind = json_object_get(o, "kind");
+	const char *platform = action__get(o, "platform"), *chat = action__get(o, "chat");
+	if(!json_is_integer(kind) || json_integer_value(kind) < ACTION_SEND_TEXT ||
+	   json_integer_value(kind) > ACTION_EDIT || !platform || !chat)
+		goto out;
+	struct action *a = outbox_push(ob, (enum action_kind)json_integer_value(kind), platform, chat,
+	                               action__get(o, "text"));
+	if(!a || action_set(&a->reply_to, action__get(o, "reply_to")) ||
+	   action_set(&a->key, action__get(o, "key")) || action_set(&a->ref, action__get(o, "ref")) ||
+	   action_set(&a->question, action__get(o, "question")))
+		goto out;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(o, "options"), i, v)
+		if(json_is_string(v) && action_add_option(a, json_string_value(v)))
+			goto out;
+	json_array_foreach(json_object_get(o, "buttons"), i, v) {
+		const char *label = action__get(v, "label"), *data = action__get(v, "data");
+		if(label && data && action_add_button(a, label, data))
+			goto out;
+	}
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
 }

@@ -44,6 +44,7 @@ struct action {
 	size_t n_options;
 	struct action_button *buttons;
 	size_t n_buttons;
+	int64_t stored_id;  /* its row in the durable outbox, 0 when none */
 };
 
 struct outbox {
@@ -63,6 +64,13 @@ struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char 
 int action_set(char **field, const char *s);
 int action_add_option(struct action *a, const char *option);
 int action_add_button(struct action *a, const char *label, const char *data);
+
+/* Serialises a to JSON text (without stored_id).  Caller frees; NULL when
+ * out of memory. */
+char *action_to_json(const struct action *a);
+/* Appends the action that json describes to ob.  0, or -1 when json is not
+ * an action. */
+int action_from_json(struct outbox *ob, const char *json);
 
 /* Renders light HTML as plain text: tags dropped (a link shows as
  * "text (url)" when they differ), entities decoded.  Caller frees. */

@@ -1,6 +1,7 @@
 #include "bot/bot.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bot/clock.h"
@@ -72,17 +73,94 @@ static struct adapter *bot__adapter(struct bot *b, const char *platform)
 	return NULL;
 }
 
+void bot_action_done(struct bot *b, int64_t stored_id)
+{
+	if(!stored_id)
+		return;
+	if(b->ndelivered == b->delivered_alloc) {
+		size_t na = b->delivered_alloc ? b->delivered_alloc * 2 : 64;
+		int64_t *nv = realloc(b->delivered, na * sizeof(*nv));
+		if(!nv)
+			return;  /* the row stays: it is sent again after a restart */
+		b->delivered = nv;
+		b->delivered_alloc = na;
+	}
+	b->delivered[b->ndelivered++] = stored_id;
+}
+
+/* Deletes the outbox rows of delivered actions; in the open transaction. */
+static int bot__forget_delivered(struct bot *b)
+{
+	for(size_t i = 0; i < b->ndelivered; i++)
+		if(db_outbox_remove(b->db, b->delivered[i]))
+			return -1;
+	b->ndelivered = 0;
+	return 0;
+}
+
+int bot_store_actions(struct bot *b, struct outbox *ob)
+{
+	if(bot__forget_delivered(b))
+		return -1;
+	for(size_t i = 0; i < ob->n; i++) {
+		char *json = action_to_json(&ob->v[i]);
+		int rc = json ? db_outbox_add(b->db, json, clock_now_ms(), &ob->v[i].stored_id) : -1;
+		free(json);
+		if(rc)
+			return -1;
+	}
+	return 0;
+}
+
 void bot_deliver(struct bot *b, struct outbox *ob)
 {
 	for(size_t i = 0; i < ob->n; i++) {
-		struct adapter *a = bot__adapter(b, ob->v[i].platform);
+		struct action *act = &ob->v[i];
+		struct adapter *a = bot__adapter(b, act->platform);
 		if(!a) {
-			log_warn("no %s adapter running: a message for chat %s is dropped",
-			         ob->v[i].platform, ob->v[i].chat_id);
+			/* Kept in the outbox for when that adapter runs again. */
+			log_warn("no %s adapter running: a message for chat %s waits in the outbox",
+			         act->platform, act->chat_id);
 			continue;
 		}
-		a->ops->deliver(a, &ob->v[i]);
+		int rc = a->ops->deliver(a, act);
+		if(rc <= 0)  /* delivered, or failed for good (logged) */
+			bot_action_done(b, act->stored_id);
 	}
+}
+
+static int bot__resend_one(void *user, int64_t id, const char *json)
+{
+	struct bot *b = user;
+	struct outbox ob;
+	outbox_init(&ob);
+	if(action_from_json(&ob, json)) {
+		log_error("outbox row %lld is not an action: dropped", (long long)id);
+		bot_action_done(b, id);
+	} else {
+		ob.v[0].stored_id = id;
+		bot_deliver(b, &ob);
+	}
+	outbox_release(&ob);
+	return 0;
+}
+
+/* Sends what was stored but maybe not delivered before the last stop. */
+static void bot__resend_outbox(struct bot *b)
+{
+	if(db_outbox_each(b->db, bot__resend_one, b))
+		log_error("could not read the outbox");
+	else if(b->ndelivered)
+		log_info("sent %zu message(s) left in the outbox at the last stop", b->ndelivered);
+}
+
+/* Deletes delivered rows in a transaction of their own. */
+static void bot__flush_delivered(struct bot *b)
+{
+	if(!b->ndelivered || db_begin(b->db))
+		return;
+	if(bot__forget_delivered(b) || db_commit(b->db))
+		db_rollback(b->db);
 }
 
 /* Tells the sender that nothing changed, after a rollback. */
@@ -112,7 +190,7 @@ int bot_handle_event(struct bot *b, const struct event *ev)
 	int rc = -1;
 	if(db_begin(b->db))
 		goto out;
-	if(dispatch_event(b, ev, &ob)) {
+	if(dispatch_event(b, ev, &ob) || bot_store_actions(b, &ob)) {
 		db_rollback(b->db);
 		goto fail;
 	}
@@ -135,6 +213,7 @@ out:
 
 void bot_run(struct bot *b)
 {
+	bot__resend_outbox(b);
 	sched_run_due(&b->sched);
 }
 
@@ -149,6 +228,7 @@ void bot_stop(struct bot *b, int exit_code)
 		return;
 	b->stopping = true;
 	b->exit_code = exit_code;
+	bot__flush_delivered(b);
 	for(int i = 0; i < b->nadapters; i++)
 		if(b->adapters[i].ops->stop)
 			b->adapters[i].ops->stop(&b->adapters[i]);
@@ -163,6 +243,9 @@ void bot_release(struct bot *b)
 		if(b->adapters[i].ops->release)
 			b->adapters[i].ops->release(&b->adapters[i]);
 	b->nadapters = 0;
+	free(b->delivered);
+	b->delivered = NULL;
+	b->ndelivered = b->delivered_alloc = 0;
 }
 
 int bot_start_http(struct bot *b)

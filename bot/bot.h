@@ -31,6 +31,9 @@ struct bot {
 	uv_signal_t sig_int, sig_term;
 	struct sched sched;
 	int64_t started_ms;          /* clock_now_ms() at start, for /about */
+	int64_t *delivered;          /* outbox rows delivered, to delete at the
+	                                next transaction */
+	size_t ndelivered, delivered_alloc;
 	bool stopping;
 	int exit_code;
 };
@@ -51,8 +54,18 @@ int bot_start_http(struct bot *b);
  * when the event could not be handled at all (logged). */
 int bot_handle_event(struct bot *b, const struct event *ev);
 
-/* Hands each action of ob to its platform's adapter. */
+/* Inside the open transaction: removes the outbox rows of actions delivered
+ * since, and stores each action of ob (setting its stored_id), so that
+ * nothing is lost between the commit and the delivery. 0 or -1. */
+int bot_store_actions(struct bot *b, struct outbox *ob);
+
+/* After the commit: hands each action of ob to its platform's adapter. */
 void bot_deliver(struct bot *b, struct outbox *ob);
+
+/* An adapter's word that the action stored as stored_id has been delivered
+ * (or failed for good, which it logged): its row goes at the next
+ * transaction. */
+void bot_action_done(struct bot *b, int64_t stored_id);
 
 /* Runs the jobs that fell due while the bot was down, and arms the timer
  * for the next.  Called once the adapters have started. */

@@ -89,7 +89,7 @@ static int sched__run_one(struct sched *s, int64_t now_ms)
 		if(rc > 0)
 			rc = 0;
 	}
-	if(rc || db_job_done(b->db, job.id) || db_commit(b->db)) {
+	if(rc || bot_store_actions(b, &ob) || db_job_done(b->db, job.id) || db_commit(b->db)) {
 		db_rollback(b->db);
 		log_error("job %lld failed; retrying in a minute", (long long)job.id);
 		if(!db_begin(b->db)) {

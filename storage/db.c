@@ -95,6 +95,19 @@ static const char *const db__migrations[] = {
 	"  data TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (chat_id, user_id)) WITHOUT ROWID;",
+
+	/* 2 -> 3: the durable outbox; reminders and nudges. */
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  action TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL);"
+	"ALTER TABLE chats ADD COLUMN remind TEXT NOT NULL DEFAULT '1440,60';"
+	"ALTER TABLE chats ADD COLUMN nudge INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE meetups ADD COLUMN remind TEXT;"
+	"CREATE TABLE private_reminders ("
+	"  chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (chat_id, user_id)) WITHOUT ROWID;",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

@@ -18,7 +18,7 @@
 
 #include "bot/strbuf.h"
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 struct db;
 
@@ -44,6 +44,8 @@ struct db_chat {
 	char admin[256];       /* ext id of the user who is its admin when the
 	                          platform has no roles (the first user) */
 	bool active;
+	char remind[64];       /* reminder offsets in minutes, "1440,60"; "" off */
+	bool nudge;            /* nudge non-voters before a poll's deadline */
 };
 
 /* Finds the chat (platform, ext_id), creating it with lang and tz when it
@@ -56,6 +58,20 @@ int db_chat_set_lang(struct db *db, int64_t chat_id, const char *lang);
 int db_chat_set_tz(struct db *db, int64_t chat_id, const char *tz);
 int db_chat_set_admin(struct db *db, int64_t chat_id, const char *user_ext_id);
 int db_chat_set_active(struct db *db, int64_t chat_id, bool active);
+int db_chat_set_remind(struct db *db, int64_t chat_id, const char *offsets);
+int db_chat_set_nudge(struct db *db, int64_t chat_id, bool on);
+
+/* Private reminders (/remind me): 1 when user asked for them in chat. */
+int db_private_reminder_get(struct db *db, int64_t chat_id, int64_t user_id);
+int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, bool on);
+
+/* The durable outbox: each action is stored in the transaction that made
+ * it and removed once delivered, so a crash repeats at most what was in
+ * flight and loses nothing. */
+int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_t *id);
+int db_outbox_remove(struct db *db, int64_t id);
+/* Calls fn for each stored action, oldest first. */
+int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *json), void *user);
 
 /* Records that user (platform, ext_id) called name was seen in chat at
  * time t; creates the user.  Stores the user's row id in *user_id. */
@@ -121,6 +137,8 @@ struct db_meetup {
 	int chosen;            /* slot idx once confirmed, 0 before */
 	time_t start;          /* confirmed start, 0 before */
 	time_t created;
+	char remind[64];       /* its own reminder offsets, when has_remind */
+	bool has_remind;
 	int nslots;
 	struct db_slot slots[MEETUP_MAX_SLOTS];
 };
@@ -131,7 +149,7 @@ int db_meetup_insert(struct db *db, struct db_meetup *m);
 int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out);
 int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out);
 /* Stores the mutable fields of m: title, place, state, duration, deadline,
- * chosen, start. */
+ * chosen, start, remind. */
 int db_meetup_update(struct db *db, const struct db_meetup *m);
 /* Short ids of the chat's meetups in one of the states of mask (bit per
  * state), not yet over at now, in order.  Fills at most max. */

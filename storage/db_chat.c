@@ -1,5 +1,6 @@
 #include "storage/db_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "bot/log.h"
@@ -15,6 +16,8 @@ static int db_chat__read(sqlite3_stmt *st, struct db_chat *out)
 	db__copy_text(st, 4, out->tz, sizeof(out->tz));
 	db__copy_text(st, 5, out->admin, sizeof(out->admin));
 	out->active = sqlite3_column_int(st, 6) != 0;
+	db__copy_text(st, 7, out->remind, sizeof(out->remind));
+	out->nudge = sqlite3_column_int(st, 8) != 0;
 	return 0;
 }
 
@@ -22,7 +25,7 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id,
                 const char *lang, const char *tz, struct db_chat *out)
 {
 	static const char get_sql[] =
-		"SELECT id, platform, ext_id, lang, tz, admin, active FROM chats "
+		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge FROM chats "
 		"WHERE platform = ?1 AND ext_id = ?2";
 	static const char insert_sql[] =
 		"INSERT INTO chats (platform, ext_id, lang, tz) VALUES (?1, ?2, ?3, ?4)";
@@ -59,7 +62,7 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id,
 int db_chat_by_id(struct db *db, int64_t chat_id, struct db_chat *out)
 {
 	sqlite3_stmt *st = db__stmt(db,
-		"SELECT id, platform, ext_id, lang, tz, admin, active FROM chats WHERE id = ?1");
+		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge FROM chats WHERE id = ?1");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -107,6 +110,107 @@ int db_chat_set_active(struct db *db, int64_t chat_id, bool active)
 	sqlite3_bind_int(st, 1, active);
 	sqlite3_bind_int64(st, 2, chat_id);
 	return db__exec_stmt(db, st, "chat update");
+}
+
+int db_chat_set_remind(struct db *db, int64_t chat_id, const char *offsets)
+{
+	return db_chat__set_text(db, "UPDATE chats SET remind = ?1 WHERE id = ?2", chat_id, offsets);
+}
+
+int db_chat_set_nudge(struct db *db, int64_t chat_id, bool on)
+{
+	sqlite3_stmt *st = db__stmt(db, "UPDATE chats SET nudge = ?1 WHERE id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int(st, 1, on);
+	sqlite3_bind_int64(st, 2, chat_id);
+	return db__exec_stmt(db, st, "chat update");
+}
+
+int db_private_reminder_get(struct db *db, int64_t chat_id, int64_t user_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT 1 FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "private reminder");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
+int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, bool on)
+{
+	sqlite3_stmt *st = db__stmt(db, on
+		? "INSERT OR IGNORE INTO private_reminders (chat_id, user_id) VALUES (?1, ?2)"
+		: "DELETE FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	return db__exec_stmt(db, st, "private reminder");
+}
+
+int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_t *id)
+{
+	sqlite3_stmt *st = db__stmt(db, "INSERT INTO outbox (action, created_ms) VALUES (?1, ?2)");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, action_json, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now_ms);
+	if(db__exec_stmt(db, st, "outbox add"))
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->sql);
+	return 0;
+}
+
+int db_outbox_remove(struct db *db, int64_t id)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM outbox WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return db__exec_stmt(db, st, "outbox remove");
+}
+
+int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *json), void *user)
+{
+	/* Read every row first: fn may write to the database. */
+	struct row { int64_t id; char *json; } *rows = NULL;
+	size_t n = 0, alloc = 0;
+	int rc = 0;
+	sqlite3_stmt *st = db__stmt(db, "SELECT id, action FROM outbox ORDER BY id");
+	if(!st)
+		return -1;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if(n == alloc) {
+			alloc = alloc ? alloc * 2 : 16;
+			struct row *nr = realloc(rows, alloc * sizeof(*nr));
+			if(!nr)
+				break;
+			rows = nr;
+		}
+		rows[n].id = sqlite3_column_int64(st, 0);
+		rows[n].json = strdup(db__text(st, 1));
+		if(!rows[n].json)
+			break;
+		n++;
+	}
+	sqlite3_reset(st);
+	int result = rc == SQLITE_DONE ? 0 : -1;
+	if(result)
+		db__log_error(db, "outbox read");
+	for(size_t i = 0; i < n; i++) {
+		if(!result && fn(user, rows[i].id, rows[i].json))
+			result = -1;
+		free(rows[i].json);
+	}
+	free(rows);
+	return result;
 }
 
 int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id,

@@ -94,6 +94,8 @@ static int db__meetup_read(struct db *db, sqlite3_stmt *st, struct db_meetup *m)
 	m->chosen = sqlite3_column_int(st, 13);
 	m->start = (time_t)sqlite3_column_int64(st, 14);
 	m->created = (time_t)sqlite3_column_int64(st, 15);
+	m->has_remind = sqlite3_column_type(st, 16) != SQLITE_NULL;
+	db__copy_text(st, 16, m->remind, sizeof(m->remind));
 	sqlite3_reset(st);
 
 	st = db__stmt(db, "SELECT idx, start_at, duration_min FROM slots WHERE meetup_id = ?1 ORDER BY idx");
@@ -118,7 +120,7 @@ int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out
 {
 	static const char sql[] =
 		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
-		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at "
+		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind "
 		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.chat_id = ?1 AND m.num = ?2";
 	sqlite3_stmt *st = db__stmt(db, sql);
 	if(!st)
@@ -132,7 +134,7 @@ int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
 {
 	static const char sql[] =
 		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
-		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at "
+		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind "
 		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.id = ?1";
 	sqlite3_stmt *st = db__stmt(db, sql);
 	if(!st)
@@ -201,7 +203,7 @@ int db_meetup_update(struct db *db, const struct db_meetup *m)
 {
 	sqlite3_stmt *st = db__stmt(db,
 		"UPDATE meetups SET title = ?2, place = ?3, state = ?4, duration_min = ?5, deadline = ?6, "
-		"chosen = ?7, start_at = ?8 WHERE id = ?1");
+		"chosen = ?7, start_at = ?8, remind = ?9 WHERE id = ?1");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, m->id);
@@ -212,6 +214,10 @@ int db_meetup_update(struct db *db, const struct db_meetup *m)
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)m->deadline);
 	sqlite3_bind_int(st, 7, m->chosen);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)m->start);
+	if(m->has_remind)
+		sqlite3_bind_text(st, 9, m->remind, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 9);
 	return db__exec_stmt(db, st, "meetup update");
 }
 
