@@ -308,6 +308,13 @@ static int console__deliver(struct adapter *a, const struct action *act)
 		break;
 	case ACTION_CLOSE_POLL:
 		break;
+	case ACTION_SEND_PRIVATE: {
+		/* A private message: "[@alice] bot: ...". */
+		char chat[300];
+		snprintf(chat, sizeof(chat), "@%s", act->chat_id);
+		console__print(chat, "bot", act->text);
+		break;
+	}
 	}
 	/* Buttons are left out: the console cannot press them, and the text
 	 * always says how to answer with a command. */

@@ -22,6 +22,8 @@ enum action_kind {
 	ACTION_SEND_POLL,   /* post a native poll (question + options) */
 	ACTION_CLOSE_POLL,  /* close the native poll of a meetup */
 	ACTION_EDIT,        /* replace the text of a message the bot sent */
+	ACTION_SEND_PRIVATE,/* post text to one person privately; chat_id is
+	                       the person's platform id */
 };
 
 struct action_button {

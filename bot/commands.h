@@ -20,6 +20,9 @@ int cmd_vote(struct cmd_ctx *ctx);
 int cmd_rsvp(struct cmd_ctx *ctx);
 int cmd_poll(struct cmd_ctx *ctx);
 int cmd_cancel_dialog(struct cmd_ctx *ctx);
+/* cmd_remind.c */
+int cmd_remind(struct cmd_ctx *ctx);
+int cmd_nudge(struct cmd_ctx *ctx);
 /* A plain message from someone in a guided dialogue: the next answer. */
 int cmd_dialog_answer(struct cmd_ctx *ctx, const char *text);
 

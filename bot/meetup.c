@@ -14,6 +14,7 @@
 #include "bot/dates.h"
 #include "bot/i18n.h"
 #include "bot/log.h"
+#include "bot/remind.h"
 #include "bot/sched.h"
 
 #define LOG_MODULE "meetup"
@@ -184,6 +185,8 @@ int meetup_create(struct meetup_ctx *ctx, struct db_meetup *m, const char *merge
 	if(m->state == MEETUP_CONFIRMED)
 		return meetup_confirm(ctx, m, 1);
 	if(m->deadline && db_job_add(db, (int64_t)m->deadline * 1000, JOB_DEADLINE, m->id, 0))
+		return -1;
+	if(remind_plan_nudge(ctx, m))
 		return -1;
 	return meetup__post_poll(ctx, m, merged_note);
 }
@@ -514,7 +517,8 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 	int rc = -1;
 	if(db_votes(ctx->bot->db, m->id, &votes))
 		goto out;
-	if(db_jobs_cancel(ctx->bot->db, m->id, JOB_DEADLINE) || meetup__close_poll_action(ctx, m))
+	if(db_jobs_cancel(ctx->bot->db, m->id, JOB_DEADLINE) || db_jobs_cancel(ctx->bot->db, m->id, JOB_NUDGE) ||
+	   meetup__close_poll_action(ctx, m))
 		goto out;
 	struct meetup_tally t;
 	int order[MEETUP_MAX_SLOTS];
@@ -584,7 +588,8 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
 	m->chosen = idx;
 	m->start = m->slots[i].start;
 	m->duration_min = m->slots[i].duration_min;
-	if(db_meetup_update(db, m) || db_jobs_cancel(db, m->id, JOB_DEADLINE))
+	if(db_meetup_update(db, m) || db_jobs_cancel(db, m->id, JOB_DEADLINE) ||
+	   db_jobs_cancel(db, m->id, JOB_NUDGE) || remind_plan(ctx, m))
 		goto out;
 	/* Voters carry over: "yes" to the chosen date is coming (up to the
 	 * cap, in the order they voted), "if need be" is a maybe. */
@@ -794,7 +799,7 @@ int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int d
 		m->slots[m->chosen - 1].start = start;
 		m->slots[m->chosen - 1].duration_min = m->duration_min;
 	}
-	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id))
+	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id) || remind_plan(ctx, m))
 		goto out;
 	char num[16];
 	meetup__num(num, sizeof(num), m->num);

@@ -7,6 +7,7 @@
 #include "bot/clock.h"
 #include "bot/log.h"
 #include "bot/meetup.h"
+#include "bot/remind.h"
 #include "config/config.h"
 
 #define LOG_MODULE "sched"
@@ -79,6 +80,12 @@ static int sched__run_one(struct sched *s, int64_t now_ms)
 				switch(job.kind) {
 				case JOB_DEADLINE:
 					rc = meetup_job_deadline(&mctx, job.meetup_id);
+					break;
+				case JOB_REMINDER:
+					rc = remind_job(&mctx, &job);
+					break;
+				case JOB_NUDGE:
+					rc = remind_job_nudge(&mctx, &job);
 					break;
 				default:
 					log_warn("job %lld has an unknown kind %d: dropped", (long long)job.id, job.kind);

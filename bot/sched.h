@@ -24,6 +24,8 @@ struct bot;
 
 enum job_kind {
 	JOB_DEADLINE = 1,     /* a poll's deadline: close it */
+	JOB_REMINDER = 2,     /* a reminder; arg = minutes before the start */
+	JOB_NUDGE = 3,        /* remind those who have not voted */
 };
 
 struct sched {

@@ -1,0 +1,153 @@
+/*
+ * /remind and /nudge: the chat's and a meetup's reminder offsets, private
+ * reminders, and the nudge before a poll's deadline.
+ */
+#include "bot/commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/bot.h"
+#include "bot/i18n.h"
+#include "bot/meetup.h"
+#include "bot/remind.h"
+#include "bot/text.h"
+
+static bool cr__is(const char *w, const char *a, const char *b)
+{
+	struct strbuf f = STRBUF_INIT;
+	text_fold(&f, w);
+	bool yes = !strcmp(f.buf, a) || (b && !strcmp(f.buf, b));
+	strbuf_release(&f);
+	return yes;
+}
+
+static int cr__show(struct cmd_ctx *ctx, const char *key, const char *num, const char *offsets)
+{
+	struct strbuf words = STRBUF_INIT;
+	remind_format_offsets(&words, cmd_lang(ctx), offsets);
+	int rc = *offsets ? cmd_reply(ctx, key, words.buf, num, NULL)
+	                  : cmd_reply(ctx, num ? "remind.meetup_off" : "remind.chat_off", num, NULL);
+	strbuf_release(&words);
+	return rc;
+}
+
+/* Re-plans the reminders of every confirmed meetup of the chat that follows
+ * the chat's offsets. */
+static int cr__replan_chat(struct cmd_ctx *ctx)
+{
+	int nums[200], count;
+	struct db_meetup *m = malloc(sizeof(*m));
+	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out };
+	int rc = -1;
+	if(!m || db_meetup_list(ctx->bot->db, ctx->chat->id, 1u << MEETUP_CONFIRMED, ctx->ev->time, nums, 200, &count))
+		goto out;
+	for(int i = 0; i < count && i < 200; i++) {
+		if(db_meetup_get(ctx->bot->db, ctx->chat->id, nums[i], m) != 1)
+			goto out;
+		if(!m->has_remind && remind_plan(&mctx, m))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(m);
+	return rc;
+}
+
+int cmd_remind(struct cmd_ctx *ctx)
+{
+	struct db *db = ctx->bot->db;
+	char *args = ctx->args;
+	char *first = cmd_next_word(&args);
+	char offsets[64];
+	if(!first)
+		return cr__show(ctx, "remind.chat", NULL, ctx->chat->remind);
+	/* /remind me [off] */
+	if(cr__is(first, "me", "moi")) {
+		char *w = cmd_next_word(&args);
+		bool off = w && cr__is(w, "off", "non");
+		if(w && !off)
+			return CMD_USAGE;
+		if(db_private_reminder_set(db, ctx->chat->id, ctx->user_id, !off))
+			return CMD_ERROR;
+		return cmd_reply(ctx, off ? "remind.me_off" : "remind.me_on", NULL);
+	}
+	/* /remind #ID [offsets|off] */
+	if(first[0] == '#' || (first[0] >= '0' && first[0] <= '9' && !strpbrk(first, "hmdjwHMDJW"))) {
+		int num = atoi(first[0] == '#' ? first + 1 : first);
+		struct db_meetup *m = malloc(sizeof(*m));
+		int rc = CMD_ERROR;
+		char n[16];
+		snprintf(n, sizeof(n), "%d", num);
+		if(!m)
+			return CMD_ERROR;
+		int found = db_meetup_get(db, ctx->chat->id, num, m);
+		if(found < 0)
+			goto meetup_out;
+		if(!found) {
+			rc = cmd_reply(ctx, "meetup.not_found", n, NULL);
+			goto meetup_out;
+		}
+		if(!*args) {
+			rc = cr__show(ctx, "remind.meetup", n, m->has_remind ? m->remind : ctx->chat->remind);
+			goto meetup_out;
+		}
+		if(!ctx->is_admin && m->creator != ctx->user_id) {
+			rc = cmd_reply(ctx, "meetup.perm", m->creator_name, i18n_lookup(cmd_lang(ctx), "meetup.verb.edit"),
+			               n, NULL);
+			goto meetup_out;
+		}
+		if(cr__is(args, "off", "non"))
+			offsets[0] = '\0';
+		else if(remind_parse_offsets(args, offsets, sizeof(offsets))) {
+			rc = cmd_reply(ctx, "remind.bad", args, NULL);
+			goto meetup_out;
+		}
+		snprintf(m->remind, sizeof(m->remind), "%s", offsets);
+		m->has_remind = true;
+		struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out };
+		if(db_meetup_update(db, m) || remind_plan(&mctx, m))
+			goto meetup_out;
+		rc = cr__show(ctx, "remind.meetup", n, offsets);
+meetup_out:
+		free(m);
+		return rc;
+	}
+	/* /remind OFFSETS|off for the whole chat: admins only. */
+	if(!ctx->is_admin)
+		return cmd_reply(ctx, "dispatch.admin_only", "remind", NULL);
+	if(first[strlen(first)] == '\0' && args > first + strlen(first))
+		first[strlen(first)] = ' ';
+	if(cr__is(ctx->args, "off", "non"))
+		offsets[0] = '\0';
+	else if(remind_parse_offsets(ctx->args, offsets, sizeof(offsets)))
+		return cmd_reply(ctx, "remind.bad", ctx->args, NULL);
+	if(db_chat_set_remind(db, ctx->chat->id, offsets))
+		return CMD_ERROR;
+	snprintf(ctx->chat->remind, sizeof(ctx->chat->remind), "%s", offsets);
+	if(cr__replan_chat(ctx))
+		return CMD_ERROR;
+	return cr__show(ctx, "remind.chat", NULL, offsets);
+}
+
+int cmd_nudge(struct cmd_ctx *ctx)
+{
+	char *args = ctx->args;
+	char *w = cmd_next_word(&args);
+	if(!w)
+		return cmd_reply(ctx, ctx->chat->nudge ? "nudge.is_on" : "nudge.is_off", NULL);
+	bool on;
+	if(cr__is(w, "on", "oui"))
+		on = true;
+	else if(cr__is(w, "off", "non"))
+		on = false;
+	else
+		return CMD_USAGE;
+	if(!ctx->is_admin)
+		return cmd_reply(ctx, "dispatch.admin_only", "nudge", NULL);
+	if(db_chat_set_nudge(ctx->bot->db, ctx->chat->id, on))
+		return CMD_ERROR;
+	ctx->chat->nudge = on;
+	return cmd_reply(ctx, on ? "nudge.is_on" : "nudge.is_off", NULL);
+}

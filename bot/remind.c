@@ -1,0 +1,306 @@
+/*
+ * Reminders and nudges; see remind.h for the contract.
+ */
+#include "bot/remind.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/dates.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "bot/sched.h"
+
+#define LOG_MODULE "remind"
+
+/* A reminder sent more than this after its due time says it is late. */
+#define REMIND_LATE_MS 60000
+
+int remind_parse_offsets(const char *text, char *out, size_t outlen)
+{
+	int v[REMIND_MAX_OFFSETS], n = 0;
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", text);
+	char *save = NULL;
+	for(char *w = strtok_r(buf, " ,;", &save); w; w = strtok_r(NULL, " ,;", &save)) {
+		int minutes;
+		if(date_parse_duration(w, &minutes) || minutes < 1 || minutes > 30 * 24 * 60)
+			return -1;
+		bool dup = false;
+		for(int i = 0; i < n; i++)
+			dup |= v[i] == minutes;
+		if(dup)
+			continue;
+		if(n == REMIND_MAX_OFFSETS)
+			return -1;
+		v[n++] = minutes;
+	}
+	if(!n)
+		return -1;
+	for(int i = 1; i < n; i++)  /* largest first */
+		for(int k = i; k > 0 && v[k] > v[k - 1]; k--) {
+			int t = v[k];
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+	size_t len = 0;
+	out[0] = '\0';
+	for(int i = 0; i < n; i++)
+		len += (size_t)snprintf(out + len, len < outlen ? outlen - len : 0, i ? ",%d" : "%d", v[i]);
+	return len < outlen ? 0 : -1;
+}
+
+/* Reads "1440,60" into v; returns the count. */
+static int remind__offsets(const char *s, int *v)
+{
+	int n = 0;
+	while(*s && n < REMIND_MAX_OFFSETS) {
+		char *end;
+		long x = strtol(s, &end, 10);
+		if(end == s)
+			break;
+		if(x > 0)
+			v[n++] = (int)x;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return n;
+}
+
+int remind_format_offsets(struct strbuf *sb, const char *lang, const char *offsets)
+{
+	int v[REMIND_MAX_OFFSETS];
+	int n = remind__offsets(offsets, v);
+	struct strbuf one = STRBUF_INIT;
+	for(int i = 0; i < n; i++) {
+		if(i)
+			i18n_fmt(sb, lang, i == n - 1 ? "remind.and" : "remind.comma", NULL);
+		strbuf_reset(&one);
+		date_format_offset(&one, lang, v[i]);
+		i18n_fmt(sb, lang, "remind.before", one.buf, NULL);
+	}
+	strbuf_release(&one);
+	return sb->oom ? -1 : 0;
+}
+
+static const char *remind__effective(const struct meetup_ctx *ctx, const struct db_meetup *m)
+{
+	return m->has_remind ? m->remind : ctx->chat->remind;
+}
+
+int remind_plan(struct meetup_ctx *ctx, const struct db_meetup *m)
+{
+	struct db *db = ctx->bot->db;
+	if(db_jobs_cancel(db, m->id, JOB_REMINDER))
+		return -1;
+	if(m->state != MEETUP_CONFIRMED)
+		return 0;
+	int v[REMIND_MAX_OFFSETS];
+	int n = remind__offsets(remind__effective(ctx, m), v);
+	int64_t now = clock_now_ms();
+	for(int i = 0; i < n; i++) {
+		int64_t due = ((int64_t)m->start - (int64_t)v[i] * 60) * 1000;
+		/* A reminder whose time is already past when it is planned
+		 * would only repeat the announcement: it is skipped. */
+		if(due <= now)
+			continue;
+		if(db_job_add(db, due, JOB_REMINDER, m->id, v[i]))
+			return -1;
+	}
+	return 0;
+}
+
+int remind_plan_nudge(struct meetup_ctx *ctx, const struct db_meetup *m)
+{
+	if(db_jobs_cancel(ctx->bot->db, m->id, JOB_NUDGE))
+		return -1;
+	if(m->state != MEETUP_POLL || !m->deadline || !ctx->chat->nudge)
+		return 0;
+	int64_t now = clock_now_ms(), deadline = (int64_t)m->deadline * 1000;
+	int64_t left = deadline - now;
+	if(left <= 0)
+		return 0;
+	/* A day before, or half-way through a poll shorter than two days. */
+	int64_t due = left > 48LL * 3600 * 1000 ? deadline - 24LL * 3600 * 1000 : now + left / 2;
+	return db_job_add(ctx->bot->db, due, JOB_NUDGE, m->id, 0);
+}
+
+static void remind__mention(struct strbuf *sb, const struct db_person *p)
+{
+	strbuf_adds(sb, "<a href=\"mention:");
+	strbuf_add_html(sb, p->ext_id);
+	strbuf_adds(sb, "\">");
+	strbuf_add_html(sb, p->name);
+	strbuf_adds(sb, "</a>");
+}
+
+int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
+{
+	struct db *db = ctx->bot->db;
+	struct db_meetup *m = malloc(sizeof(*m));
+	struct db_people r = { 0 };
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT, when = STRBUF_INIT, in = STRBUF_INIT;
+	const char *lang = ctx->chat->lang;
+	int rc = -1;
+	if(!m)
+		goto out;
+	int found = db_meetup_get_by_id(db, job->meetup_id, m);
+	if(found <= 0) {
+		rc = found;
+		goto out;
+	}
+	int64_t now = clock_now_ms();
+	if(m->state != MEETUP_CONFIRMED) {
+		rc = 0;
+		goto out;
+	}
+	if(now >= (int64_t)m->start * 1000) {
+		log_info("reminder of meetup %lld dropped: it started while the bot was down",
+		         (long long)m->id);
+		rc = 0;
+		goto out;
+	}
+	if(db_rsvps(db, m->id, &r))
+		goto out;
+	char num[16], n[24], left[24];
+	snprintf(num, sizeof(num), "%d", m->num);
+	int minutes = (int)(((int64_t)m->start * 1000 - now + 59999) / 60000);
+	date_format_offset(&in, lang, minutes);
+	date_format_slot(&when, lang, ctx->chat->tz, clock_now(), m->start, m->duration_min);
+	bool late = now - job->due_ms > REMIND_LATE_MS;
+	i18n_fmt(&sb, lang, late ? "remind.title_late" : "remind.title", num, m->title, in.buf, NULL);
+	strbuf_addc(&sb, '\n');
+	i18n_fmt(&sb, lang, "meetup.when", when.buf, NULL);
+	if(m->place[0]) {
+		strbuf_addc(&sb, '\n');
+		i18n_fmt(&sb, lang, "meetup.place", m->place, NULL);
+	}
+	size_t coming = 0;
+	for(size_t i = 0; i < r.n; i++) {
+		if(r.v[i].answer != 2 || r.v[i].waiting)
+			continue;
+		if(coming++)
+			strbuf_adds(&who, ", ");
+		remind__mention(&who, &r.v[i]);
+	}
+	snprintf(n, sizeof(n), "%zu", coming);
+	strbuf_addc(&sb, '\n');
+	if(!coming)
+		i18n_fmt(&sb, lang, "remind.nobody", NULL);
+	else
+		i18n_fmt_raw(&sb, lang, "meetup.info.coming", 0x2, n, who.buf, NULL);
+	if(m->max_people) {
+		long places = m->max_people - (long)coming;
+		snprintf(left, sizeof(left), "%ld", places > 0 ? places : 0);
+		strbuf_addc(&sb, '\n');
+		i18n_fmt(&sb, lang, places > 0 ? "remind.places" : "remind.full", left, NULL);
+	}
+	strbuf_addc(&sb, '\n');
+	i18n_fmt(&sb, lang, "remind.how", num, NULL);
+	if(sb.oom || meetup_say(ctx, sb.buf, false))
+		goto out;
+	/* Those coming who asked for it get the reminder privately too. */
+	for(size_t i = 0; i < r.n; i++) {
+		if(r.v[i].answer != 2 || r.v[i].waiting)
+			continue;
+		int want = db_private_reminder_get(db, m->chat_id, r.v[i].user_id);
+		if(want < 0)
+			goto out;
+		if(!want)
+			continue;
+		struct action *a = outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->chat->platform,
+		                               r.v[i].ext_id, sb.buf);
+		char key[96];
+		snprintf(key, sizeof(key), "%s.p%zu", ctx->key_base ? ctx->key_base : "remind", i);
+		if(!a || action_set(&a->key, key))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(m);
+	db_people_release(&r);
+	strbuf_release(&sb);
+	strbuf_release(&who);
+	strbuf_release(&when);
+	strbuf_release(&in);
+	return rc < 0 ? -1 : 0;
+}
+
+int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
+{
+	struct db *db = ctx->bot->db;
+	struct db_meetup *m = malloc(sizeof(*m));
+	struct db_people votes = { 0 }, members = { 0 };
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT, when = STRBUF_INIT;
+	const char *lang = ctx->chat->lang;
+	int rc = -1;
+	if(!m)
+		goto out;
+	int found = db_meetup_get_by_id(db, job->meetup_id, m);
+	if(found <= 0 || m->state != MEETUP_POLL) {
+		rc = found < 0 ? -1 : 0;
+		goto out;
+	}
+	if(db_votes(db, m->id, &votes) || db_chat_members(db, m->chat_id, &members))
+		goto out;
+	size_t missing = 0;
+	for(size_t i = 0; i < members.n; i++) {
+		bool voted = false;
+		for(size_t v = 0; v < votes.n && !voted; v++)
+			voted = votes.v[v].user_id == members.v[i].user_id;
+		if(voted)
+			continue;
+		if(missing++)
+			strbuf_adds(&who, ", ");
+		remind__mention(&who, &members.v[i]);
+	}
+	if(!missing) {
+		log_debug("nudge of meetup %lld skipped: everyone voted", (long long)m->id);
+		rc = 0;
+		goto out;
+	}
+	char num[16];
+	snprintf(num, sizeof(num), "%d", m->num);
+	date_format_when(&when, lang, ctx->chat->tz, clock_now(), m->deadline);
+	i18n_fmt(&sb, lang, "nudge.title", num, m->title, when.buf, NULL);
+	strbuf_addc(&sb, '\n');
+	i18n_fmt_raw(&sb, lang, "nudge.who", 0x1, who.buf, NULL);
+	/* The leader so far: most yes, then most if-need-be, then earliest. */
+	int best = -1, by = 0, bm = 0;
+	for(int i = 0; i < m->nslots; i++) {
+		int y = 0, mb = 0;
+		for(size_t v = 0; v < votes.n; v++) {
+			y += votes.v[v].answers[i] == 'y';
+			mb += votes.v[v].answers[i] == 'm';
+		}
+		if(best < 0 || y > by || (y == by && mb > bm) ||
+		   (y == by && mb == bm && m->slots[i].start < m->slots[best].start)) {
+			best = i;
+			by = y;
+			bm = mb;
+		}
+	}
+	if(best >= 0 && by > 0) {
+		struct strbuf slot = STRBUF_INIT;
+		char y[16];
+		snprintf(y, sizeof(y), "%d", by);
+		date_format_slot(&slot, lang, ctx->chat->tz, clock_now(), m->slots[best].start,
+		                 m->slots[best].duration_min);
+		strbuf_addc(&sb, '\n');
+		i18n_fmt(&sb, lang, "nudge.leader", slot.buf, y, NULL);
+		strbuf_release(&slot);
+	}
+	strbuf_addc(&sb, '\n');
+	i18n_fmt(&sb, lang, "meetup.poll.how", num, NULL);
+	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, false);
+out:
+	free(m);
+	db_people_release(&votes);
+	db_people_release(&members);
+	strbuf_release(&sb);
+	strbuf_release(&who);
+	strbuf_release(&when);
+	return rc < 0 ? -1 : 0;
+}
