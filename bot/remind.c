@@ -162,6 +162,16 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 		rc = 0;
 		goto out;
 	}
+	/* Several reminders missed while the bot was down: only the last one
+	 * (still pending behind this one) is worth sending. */
+	int later = db_jobs_due_count(db, m->id, JOB_REMINDER, now);
+	if(later < 0)
+		goto out;
+	if(later > 0) {
+		log_info("reminder of meetup %lld skipped: a later one is due too", (long long)m->id);
+		rc = 0;
+		goto out;
+	}
 	if(db_rsvps(db, m->id, &r))
 		goto out;
 	char num[16], n[24], left[24];

@@ -184,6 +184,8 @@ int db_job_next_due(struct db *db, int64_t *due_ms);
 int db_job_take(struct db *db, int64_t now_ms, struct db_job *out);
 int db_job_done(struct db *db, int64_t id);
 int db_job_postpone(struct db *db, int64_t id, int64_t due_ms);
+/* How many pending jobs of kind for meetup are due at or before now_ms. */
+int db_jobs_due_count(struct db *db, int64_t meetup_id, int kind, int64_t now_ms);
 /* Drops a meetup's pending jobs of kind (or of every kind when kind < 0). */
 int db_jobs_cancel(struct db *db, int64_t meetup_id, int kind);
 

@@ -139,3 +139,20 @@ int db_dialog_clear(struct db *db, int64_t chat_id, int64_t user_id)
 	sqlite3_bind_int64(st, 2, user_id);
 	return db__exec_stmt(db, st, "dialog clear");
 }
+
+int db_jobs_due_count(struct db *db, int64_t meetup_id, int kind, int64_t now_ms)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT count(*) FROM jobs WHERE meetup_id = ?1 AND kind = ?2 AND state = 0 AND due_ms <= ?3");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	sqlite3_bind_int(st, 2, kind);
+	sqlite3_bind_int64(st, 3, now_ms);
+	int rc = sqlite3_step(st);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_reset(st);
+	if(n < 0)
+		db__log_error(db, "jobs count");
+	return n;
+}
