@@ -167,7 +167,7 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 	int later = db_jobs_due_count(db, m->id, JOB_REMINDER, now);
 	if(later < 0)
 		goto out;
-	if(later > 0) {
+	if(later > 1) {  /* this job is counted too */
 		log_info("reminder of meetup %lld skipped: a later one is due too", (long long)m->id);
 		rc = 0;
 		goto out;
