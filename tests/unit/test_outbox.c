@@ -1,0 +1,120 @@
+/* Actions survive a trip through the durable outbox: serialised, stored,
+ * read back after a "crash" and delivered again. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bot/action.h"
+#include "storage/db.h"
+#include "tests/unit/check.h"
+
+struct seen {
+	int n;
+	int64_t ids[8];
+	char *json[8];
+};
+
+static int collect(void *user, int64_t id, const char *json)
+{
+	struct seen *s = user;
+	if(s->n < 8) {
+		s->ids[s->n] = id;
+		s->json[s->n] = strdup(json);
+		s->n++;
+	}
+	return 0;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/ensemble-test-outbox-XXXXXX";
+	char path[300];
+	if(!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+
+	struct outbox ob;
+	outbox_init(&ob);
+	struct action *a = outbox_push(&ob, ACTION_SEND_POLL, "telegram", "-100123", "<b>Poll</b> &amp; text");
+	action_set(&a->key, "m1.1");
+	action_set(&a->ref, "meetup:3:poll");
+	action_set(&a->question, "Café \"philo\"");
+	action_add_option(a, "jeudi 3 décembre, 19 h 00 – 21 h 00");
+	action_add_option(a, "vendredi 4 décembre");
+	action_add_button(a, "Oui", "rsvp:3:y");
+	char *json = action_to_json(a);
+	CHECK(json != NULL);
+
+	struct outbox back;
+	outbox_init(&back);
+	CHECK_INT(action_from_json(&back, json), 0);
+	CHECK_INT(back.n, 1);
+	if(back.n == 1) {
+		struct action *b = &back.v[0];
+		CHECK_INT(b->kind, ACTION_SEND_POLL);
+		CHECK_STR(b->platform, "telegram");
+		CHECK_STR(b->chat_id, "-100123");
+		CHECK_STR(b->text, "<b>Poll</b> &amp; text");
+		CHECK_STR(b->key, "m1.1");
+		CHECK_STR(b->ref, "meetup:3:poll");
+		CHECK_STR(b->question, "Café \"philo\"");
+		CHECK_INT(b->n_options, 2);
+		CHECK_STR(b->options[1], "vendredi 4 décembre");
+		CHECK_INT(b->n_buttons, 1);
+		CHECK_STR(b->buttons[0].data, "rsvp:3:y");
+		CHECK(b->reply_to == NULL);
+	}
+	/* What is not an action is refused, not half-read. */
+	CHECK_INT(action_from_json(&back, "{\"kind\": 99, \"platform\": \"x\", \"chat\": \"y\"}"), -1);
+	CHECK_INT(action_from_json(&back, "not json"), -1);
+	CHECK_INT(action_from_json(&back, "{\"kind\": 0}"), -1);
+	CHECK_INT(back.n, 1);
+
+	/* Stored in a committed transaction, it is there after a reopen until
+	 * removed. */
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	CHECK_INT(db_open(&db, path, &err), 0);
+	int64_t id1, id2;
+	db_begin(db);
+	CHECK_INT(db_outbox_add(db, json, 1000, &id1), 0);
+	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"hi\"}", 1001, &id2), 0);
+	CHECK_INT(db_commit(db), 0);
+	/* A rolled-back one never existed. */
+	int64_t id3;
+	db_begin(db);
+	db_outbox_add(db, "{}", 1002, &id3);
+	db_rollback(db);
+	db_close(db);
+
+	CHECK_INT(db_open(&db, path, &err), 0);
+	struct seen s = { 0 };
+	CHECK_INT(db_outbox_each(db, collect, &s), 0);
+	CHECK_INT(s.n, 2);
+	CHECK_INT(s.ids[0], id1);
+	CHECK_INT(s.ids[1], id2);
+	if(s.n == 2)
+		CHECK_STR(s.json[0], json);
+	db_begin(db);
+	CHECK_INT(db_outbox_remove(db, id1), 0);
+	db_commit(db);
+	for(int i = 0; i < s.n; i++)
+		free(s.json[i]);
+	memset(&s, 0, sizeof(s));
+	CHECK_INT(db_outbox_each(db, collect, &s), 0);
+	CHECK_INT(s.n, 1);
+	CHECK_INT(s.ids[0], id2);
+	for(int i = 0; i < s.n; i++)
+		free(s.json[i]);
+	db_close(db);
+
+	free(json);
+	outbox_release(&ob);
+	outbox_release(&back);
+	strbuf_release(&err);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if(system(path))
+		return 1;
+	return check_done();
+}
