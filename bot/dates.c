@@ -1,0 +1,889 @@
+/*
+ * dates: parsing what people type for a date and a time, in French and
+ * English, and writing instants back in full.  See dates.h.
+ *
+ * The text is folded (lower case, no accents), cut into tokens (numbers,
+ * words, single punctuation marks), and read left to right by small
+ * recognisers that fill in a day (absolute, relative or a weekday) and a
+ * time or a time range.  Anything left unread makes the text "not a date":
+ * the parser never guesses.
+ */
+#include "bot/dates.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/text.h"
+#include "bot/tz.h"
+
+enum tok_kind { TOK_NUM, TOK_WORD, TOK_PUNCT, TOK_END };
+
+struct tok {
+	enum tok_kind kind;
+	int num;          /* TOK_NUM: its value (capped) */
+	int ndigits;      /* TOK_NUM: how many digits */
+	char text[24];    /* TOK_WORD: the word; TOK_PUNCT: the mark */
+};
+
+#define DATES_MAX_TOKS 48
+
+struct parse {
+	struct tok t[DATES_MAX_TOKS];
+	int n, pos;
+	/* The day. */
+	int year, month, day;         /* absolute; 0 when not given */
+	bool numeric;                 /* day and month came as "x/y" */
+	int weekday;                  /* 0 = Sunday .. 6; -1 when not given */
+	bool next;                    /* "prochain", "next" */
+	int rel_days;                 /* -1 when not given */
+	/* The time. */
+	int hour, minute;             /* -1 when not given */
+	int end_hour, end_minute;     /* a range's end; -1 when none */
+	bool bad_time;
+};
+
+static const char *const dates__wd_fr[] = { "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi" };
+static const char *const dates__wd_en[] = { "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday" };
+static const char *const dates__wd_abbr[] = { "dim", "lun", "mar", "mer", "jeu", "ven", "sam" };
+static const char *const dates__wd_abbr_en[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+static const char *const dates__mon_fr[] = { "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet",
+                                             "aout", "septembre", "octobre", "novembre", "decembre" };
+static const char *const dates__mon_en[] = { "january", "february", "march", "april", "may", "june", "july",
+                                             "august", "september", "october", "november", "december" };
+
+/* ---- tokens ---- */
+
+static int dates__tokenize(struct parse *p, const char *folded)
+{
+	const char *s = folded;
+	p->n = 0;
+	while(*s) {
+		unsigned char c = (unsigned char)*s;
+		if(c == ' ' || c == '\t' || c == '\n') {
+			s++;
+			continue;
+		}
+		if(p->n == DATES_MAX_TOKS - 1)
+			return -1;
+		struct tok *t = &p->t[p->n++];
+		memset(t, 0, sizeof(*t));
+		if(isdigit(c)) {
+			t->kind = TOK_NUM;
+			while(isdigit((unsigned char)*s)) {
+				if(t->num < 100000)
+					t->num = t->num * 10 + (*s - '0');
+				t->ndigits++;
+				s++;
+			}
+		} else if(isalpha(c)) {
+			t->kind = TOK_WORD;
+			size_t k = 0;
+			while(isalpha((unsigned char)*s)) {
+				if(k < sizeof(t->text) - 1)
+					t->text[k++] = *s;
+				s++;
+			}
+		} else if(c == 0xE2 && (unsigned char)s[1] == 0x80 &&
+		          ((unsigned char)s[2] == 0x93 || (unsigned char)s[2] == 0x94)) {
+			/* En and em dashes are dashes. */
+			t->kind = TOK_PUNCT;
+			t->text[0] = '-';
+			s += 3;
+		} else if(c < 0x80 && strchr("-/.:,'", c)) {
+			t->kind = TOK_PUNCT;
+			t->text[0] = (char)c;
+			s++;
+		} else {
+			return -1;
+		}
+	}
+	p->t[p->n].kind = TOK_END;
+	return 0;
+}
+
+static const struct tok *dates__at(const struct parse *p, int off)
+{
+	int i = p->pos + off;
+	return i < p->n ? &p->t[i] : &p->t[p->n];
+}
+
+static bool dates__word(const struct parse *p, int off, const char *w)
+{
+	const struct tok *t = dates__at(p, off);
+	return t->kind == TOK_WORD && !strcmp(t->text, w);
+}
+
+static bool dates__punct(const struct parse *p, int off, char c)
+{
+	const struct tok *t = dates__at(p, off);
+	return t->kind == TOK_PUNCT && t->text[0] == c;
+}
+
+static bool dates__num(const struct parse *p, int off)
+{
+	return dates__at(p, off)->kind == TOK_NUM;
+}
+
+/* ---- words ---- */
+
+static int dates__month_word(const char *w)
+{
+	size_t len = strlen(w);
+	for(int i = 0; i < 12; i++) {
+		if(!strcmp(w, dates__mon_fr[i]) || !strcmp(w, dates__mon_en[i]))
+			return i + 1;
+		/* Abbreviations: at least three letters of the name ("dec",
+		 * "sept", "janv", "fevr", "juil").  "mar" is March; "ma" no. */
+		if(len >= 3 && (!strncmp(w, dates__mon_fr[i], len) || !strncmp(w, dates__mon_en[i], len))) {
+			/* "jui" could be juin or juillet: refuse the ambiguous. */
+			if(!strcmp(w, "jui") || !strcmp(w, "ju"))
+				return 0;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+static int dates__weekday_word(const char *w)
+{
+	for(int i = 0; i < 7; i++) {
+		if(!strcmp(w, dates__wd_fr[i]) || !strcmp(w, dates__wd_en[i]) || !strcmp(w, dates__wd_abbr[i]) ||
+		   !strcmp(w, dates__wd_abbr_en[i]))
+			return i;
+	}
+	if(!strcmp(w, "tues")) return 2;
+	if(!strcmp(w, "wednes") || !strcmp(w, "weds")) return 3;
+	if(!strcmp(w, "thur") || !strcmp(w, "thurs")) return 4;
+	return -1;
+}
+
+static bool dates__is_pm(const char *w) { return !strcmp(w, "pm"); }
+static bool dates__is_am(const char *w) { return !strcmp(w, "am"); }
+
+/* Skips an optional "." after an abbreviation. */
+static void dates__skip_dot(struct parse *p)
+{
+	if(dates__punct(p, 0, '.'))
+		p->pos++;
+}
+
+/* ---- times ---- */
+
+/* Reads a time at pos: 19h, 19h30, 19 h 30, 19:30, 7pm, 7 pm, 7:30pm,
+ * 7.30pm, midi, minuit, noon, midnight.  meridiem is set to 'a' or 'p'
+ * when given.  A bare number is read only when bare_ok.  Returns true and
+ * advances when a time was read. */
+static bool dates__time(struct parse *p, int *h, int *m, char *meridiem, bool bare_ok)
+{
+	int save = p->pos;
+	*meridiem = 0;
+	*m = 0;
+	if(dates__word(p, 0, "midi") || dates__word(p, 0, "noon")) {
+		p->pos++;
+		*h = 12;
+		return true;
+	}
+	if(dates__word(p, 0, "minuit") || dates__word(p, 0, "midnight")) {
+		p->pos++;
+		*h = 0;
+		return true;
+	}
+	if(!dates__num(p, 0) || dates__at(p, 0)->ndigits > 2)
+		return false;
+	*h = dates__at(p, 0)->num;
+	p->pos++;
+	bool explicit = false;
+	if(dates__word(p, 0, "h") || dates__word(p, 0, "heures") || dates__word(p, 0, "heure")) {
+		p->pos++;
+		explicit = true;
+		if(dates__num(p, 0) && dates__at(p, 0)->ndigits == 2) {
+			*m = dates__at(p, 0)->num;
+			p->pos++;
+		}
+	} else if((dates__punct(p, 0, ':') || (dates__punct(p, 0, '.') && dates__num(p, 1) &&
+	           dates__at(p, 1)->ndigits == 2 && dates__at(p, 2)->kind == TOK_WORD &&
+	           (dates__is_pm(dates__at(p, 2)->text) || dates__is_am(dates__at(p, 2)->text)))) &&
+	          dates__num(p, 1) && dates__at(p, 1)->ndigits == 2) {
+		*m = dates__at(p, 1)->num;
+		p->pos += 2;
+		explicit = true;
+	}
+	if(dates__at(p, 0)->kind == TOK_WORD && (dates__is_pm(dates__at(p, 0)->text) || dates__is_am(dates__at(p, 0)->text))) {
+		*meridiem = dates__is_pm(dates__at(p, 0)->text) ? 'p' : 'a';
+		p->pos++;
+		if(dates__punct(p, 0, '.'))  /* "p.m." is rare; "pm." happens */
+			p->pos++;
+		explicit = true;
+	}
+	if(!explicit && !bare_ok) {
+		p->pos = save;
+		return false;
+	}
+	return true;
+}
+
+/* Applies am/pm to an hour of the 12-hour clock. */
+static int dates__h24(int h, char meridiem, bool *bad)
+{
+	if(!meridiem)
+		return h;
+	if(h < 1 || h > 12) {
+		*bad = true;
+		return h;
+	}
+	if(meridiem == 'a')
+		return h == 12 ? 0 : h;
+	return h == 12 ? 12 : h + 12;
+}
+
+/* Reads a time or a range: "19h-21h", "19h a 21h", "de 19h a 21h",
+ * "7-9pm", "from 7 to 9pm". */
+static bool dates__time_or_range(struct parse *p)
+{
+	int save = p->pos;
+	bool from = false;
+	if(dates__word(p, 0, "de") || dates__word(p, 0, "from") || dates__word(p, 0, "entre") ||
+	   dates__word(p, 0, "between")) {
+		p->pos++;
+		from = true;
+	}
+	int h1, m1, h2 = -1, m2 = 0;
+	char mer1, mer2 = 0;
+	/* A bare number starts a time only when a range follows ("7-9pm"). */
+	if(!dates__time(p, &h1, &m1, &mer1, false)) {
+		if(!dates__time(p, &h1, &m1, &mer1, true)) {
+			p->pos = save;
+			return false;
+		}
+		bool sep = dates__punct(p, 0, '-') || dates__word(p, 0, "a") || dates__word(p, 0, "to") ||
+		           dates__word(p, 0, "et") || dates__word(p, 0, "and");
+		if(!sep) {
+			p->pos = save;
+			return false;
+		}
+	}
+	int after_first = p->pos;
+	if(dates__punct(p, 0, '-') || dates__word(p, 0, "a") || dates__word(p, 0, "to") ||
+	   dates__word(p, 0, "au") || (from && (dates__word(p, 0, "et") || dates__word(p, 0, "and")))) {
+		p->pos++;
+		if(!dates__time(p, &h2, &m2, &mer2, true)) {
+			p->pos = after_first;
+			h2 = -1;
+		}
+	}
+	/* "7-9pm": the first time takes the second's meridiem when that keeps
+	 * it before the end. */
+	if(h2 >= 0 && !mer1 && mer2 && h1 >= 1 && h1 <= 12) {
+		bool bad = false;
+		int end = dates__h24(h2, mer2, &bad);
+		int as_same = dates__h24(h1, mer2, &bad);
+		mer1 = as_same < end ? mer2 : (mer2 == 'p' ? 'a' : 'p');
+	}
+	p->hour = dates__h24(h1, mer1, &p->bad_time);
+	p->minute = m1;
+	if(h2 >= 0) {
+		p->end_hour = dates__h24(h2, mer2, &p->bad_time);
+		p->end_minute = m2;
+	}
+	return true;
+}
+
+/* ---- days ---- */
+
+/* Reads a numeric or written date at pos into p. */
+static bool dates__date(struct parse *p)
+{
+	const struct tok *a = dates__at(p, 0);
+	/* 2026-12-03 (and 2026-12-03T19:00, the T being a word of its own). */
+	if(a->kind == TOK_NUM && a->ndigits == 4 && dates__punct(p, 1, '-') && dates__num(p, 2) &&
+	   dates__punct(p, 3, '-') && dates__num(p, 4)) {
+		p->year = a->num;
+		p->month = dates__at(p, 2)->num;
+		p->day = dates__at(p, 4)->num;
+		p->pos += 5;
+		if(dates__word(p, 0, "t"))
+			p->pos++;
+		return true;
+	}
+	/* 03/12, 3/12/2026, 3.12., 3.12.26 */
+	if(a->kind == TOK_NUM && a->ndigits <= 2 && (dates__punct(p, 1, '/') || dates__punct(p, 1, '.')) &&
+	   dates__num(p, 2) && dates__at(p, 2)->ndigits <= 2) {
+		char sep = dates__at(p, 1)->text[0];
+		/* "7.30pm" is a time, not a date. */
+		if(sep == '.' && dates__at(p, 3)->kind == TOK_WORD &&
+		   (dates__is_pm(dates__at(p, 3)->text) || dates__is_am(dates__at(p, 3)->text)))
+			return false;
+		int x = a->num, y = dates__at(p, 2)->num;
+		p->pos += 3;
+		/* A year follows the same separator, unless the number is the
+		 * hour of a time ("3.12. 19h"). */
+		const struct tok *after = dates__at(p, 2);
+		bool is_hour = (after->kind == TOK_WORD && (!strcmp(after->text, "h") || dates__is_pm(after->text) ||
+		                dates__is_am(after->text))) || (after->kind == TOK_PUNCT && after->text[0] == ':');
+		if(dates__punct(p, 0, sep) && dates__num(p, 1) && !is_hour &&
+		   (dates__at(p, 1)->ndigits == 2 || dates__at(p, 1)->ndigits == 4)) {
+			int yy = dates__at(p, 1)->num;
+			p->year = dates__at(p, 1)->ndigits == 2 ? 2000 + yy : yy;
+			p->pos += 2;
+		} else if(sep == '.' && dates__punct(p, 0, '.')) {
+			p->pos++;
+		}
+		/* Day first unless told otherwise; a first number above 12 can
+		 * only be a day. */
+		p->day = x;
+		p->month = y;
+		p->numeric = true;
+		return true;
+	}
+	/* 3 dec, 3 decembre 2026, 3rd december, 1er mai */
+	if(a->kind == TOK_NUM && a->ndigits <= 2) {
+		int off = 1;
+		const struct tok *sfx = dates__at(p, 1);
+		if(sfx->kind == TOK_WORD && (!strcmp(sfx->text, "er") || !strcmp(sfx->text, "st") ||
+		   !strcmp(sfx->text, "nd") || !strcmp(sfx->text, "rd") || !strcmp(sfx->text, "th")))
+			off = 2;
+		if(dates__word(p, off, "of"))
+			off++;
+		const struct tok *mw = dates__at(p, off);
+		int mon = mw->kind == TOK_WORD ? dates__month_word(mw->text) : 0;
+		if(mon) {
+			p->day = a->num;
+			p->month = mon;
+			p->pos += off + 1;
+			dates__skip_dot(p);
+			if(dates__num(p, 0) && dates__at(p, 0)->ndigits == 4) {
+				p->year = dates__at(p, 0)->num;
+				p->pos++;
+			}
+			return true;
+		}
+		return false;
+	}
+	/* dec 3, december 3rd, december 3, 2026 */
+	if(a->kind == TOK_WORD) {
+		int mon = dates__month_word(a->text);
+		if(!mon)
+			return false;
+		int save = p->pos;
+		p->pos++;
+		dates__skip_dot(p);
+		if(!dates__num(p, 0) || dates__at(p, 0)->ndigits > 2) {
+			p->pos = save;
+			return false;
+		}
+		/* "dec 3 7pm" vs "dec 7pm": a number followed by am/pm or h is
+		 * a time. */
+		const struct tok *after = dates__at(p, 1);
+		if(after->kind == TOK_WORD && (dates__is_pm(after->text) || dates__is_am(after->text) ||
+		   !strcmp(after->text, "h"))) {
+			p->pos = save;
+			return false;
+		}
+		p->month = mon;
+		p->day = dates__at(p, 0)->num;
+		p->pos++;
+		const struct tok *sfx = dates__at(p, 0);
+		if(sfx->kind == TOK_WORD && (!strcmp(sfx->text, "st") || !strcmp(sfx->text, "nd") ||
+		   !strcmp(sfx->text, "rd") || !strcmp(sfx->text, "th")))
+			p->pos++;
+		if(dates__punct(p, 0, ',') && dates__num(p, 1) && dates__at(p, 1)->ndigits == 4) {
+			p->year = dates__at(p, 1)->num;
+			p->pos += 2;
+		} else if(dates__num(p, 0) && dates__at(p, 0)->ndigits == 4) {
+			p->year = dates__at(p, 0)->num;
+			p->pos++;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* "dans 3 jours", "in 2 days", "dans une semaine", "in a week". */
+static bool dates__in_days(struct parse *p)
+{
+	if(!dates__word(p, 0, "dans") && !dates__word(p, 0, "in"))
+		return false;
+	int n;
+	const struct tok *c = dates__at(p, 1);
+	if(c->kind == TOK_NUM)
+		n = c->num;
+	else if(dates__word(p, 1, "un") || dates__word(p, 1, "une") || dates__word(p, 1, "a") ||
+	        dates__word(p, 1, "an") || dates__word(p, 1, "one"))
+		n = 1;
+	else
+		return false;
+	const struct tok *u = dates__at(p, 2);
+	if(u->kind != TOK_WORD)
+		return false;
+	if(!strcmp(u->text, "jours") || !strcmp(u->text, "jour") || !strcmp(u->text, "j") ||
+	   !strcmp(u->text, "days") || !strcmp(u->text, "day") || !strcmp(u->text, "d"))
+		p->rel_days = n;
+	else if(!strcmp(u->text, "semaines") || !strcmp(u->text, "semaine") || !strcmp(u->text, "weeks") ||
+	        !strcmp(u->text, "week"))
+		p->rel_days = n * 7;
+	else
+		return false;
+	if(p->rel_days > 3660)
+		return false;
+	p->pos += 3;
+	return true;
+}
+
+/* Reads the whole text.  Returns DATE_OK or DATE_SYNTAX (other errors are
+ * found when the fields are checked). */
+static enum date_err dates__read(struct parse *p)
+{
+	bool have_day = false, have_time = false;
+	while(p->pos < p->n) {
+		const struct tok *t = dates__at(p, 0);
+		if(t->kind == TOK_PUNCT && (t->text[0] == ',' || t->text[0] == '-')) {
+			p->pos++;  /* "Thursday, December 3", "jeudi - 19h" */
+			continue;
+		}
+		if(t->kind == TOK_WORD) {
+			const char *w = t->text;
+			/* Filler words. */
+			if(!strcmp(w, "le") || !strcmp(w, "the") || !strcmp(w, "on") || !strcmp(w, "at") ||
+			   !strcmp(w, "a") || !strcmp(w, "vers") || !strcmp(w, "around")) {
+				p->pos++;
+				continue;
+			}
+			int wd;
+			if(!have_day && (!strcmp(w, "aujourd") && dates__punct(p, 1, '\'') && dates__word(p, 2, "hui"))) {
+				p->rel_days = 0;
+				p->pos += 3;
+				have_day = true;
+				continue;
+			}
+			if(!have_day && (!strcmp(w, "aujourdhui") || !strcmp(w, "today"))) {
+				p->rel_days = 0;
+				p->pos++;
+				have_day = true;
+				continue;
+			}
+			if(!have_day && (!strcmp(w, "demain") || !strcmp(w, "tomorrow"))) {
+				p->rel_days = 1;
+				p->pos++;
+				have_day = true;
+				continue;
+			}
+			if(!have_day && !strcmp(w, "apres") && (dates__word(p, 1, "demain") ||
+			   (dates__punct(p, 1, '-') && dates__word(p, 2, "demain")))) {
+				p->rel_days = 2;
+				p->pos += dates__word(p, 1, "demain") ? 2 : 3;
+				have_day = true;
+				continue;
+			}
+			if(!have_day && !strcmp(w, "ce") && dates__word(p, 1, "soir")) {
+				p->rel_days = 0;
+				p->pos += 2;
+				have_day = true;
+				continue;
+			}
+			if(!have_day && !strcmp(w, "tonight")) {
+				p->rel_days = 0;
+				p->pos++;
+				have_day = true;
+				continue;
+			}
+			if(!have_day && dates__in_days(p)) {
+				have_day = true;
+				continue;
+			}
+			if(!strcmp(w, "next") && dates__at(p, 1)->kind == TOK_WORD &&
+			   dates__weekday_word(dates__at(p, 1)->text) >= 0 && p->weekday < 0) {
+				p->next = true;
+				p->pos++;
+				continue;
+			}
+			if((wd = dates__weekday_word(w)) >= 0 && p->weekday < 0) {
+				p->weekday = wd;
+				p->pos++;
+				dates__skip_dot(p);
+				if(dates__word(p, 0, "prochain") || dates__word(p, 0, "next")) {
+					p->next = true;
+					p->pos++;
+				}
+				continue;
+			}
+			if(!have_day && dates__date(p)) {
+				have_day = true;
+				continue;
+			}
+			if(!have_time && dates__time_or_range(p)) {
+				have_time = true;
+				continue;
+			}
+			return DATE_SYNTAX;
+		}
+		if(t->kind == TOK_NUM) {
+			if(!have_day && dates__date(p)) {
+				have_day = true;
+				continue;
+			}
+			if(!have_time && dates__time_or_range(p)) {
+				have_time = true;
+				continue;
+			}
+			return DATE_SYNTAX;
+		}
+		return DATE_SYNTAX;
+	}
+	if(!have_day && p->weekday < 0 && !have_time)
+		return DATE_SYNTAX;
+	return DATE_OK;
+}
+
+/* ---- the calendar ---- */
+
+static bool dates__leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+static int dates__mdays(int y, int m)
+{
+	static const int d[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	return m == 2 && dates__leap(y) ? 29 : d[m - 1];
+}
+
+/* Adds n days to a calendar date. */
+static void dates__add_days(int *y, int *m, int *d, int n)
+{
+	struct tm tm = { .tm_year = *y - 1900, .tm_mon = *m - 1, .tm_mday = *d + n, .tm_hour = 12 };
+	time_t t = timegm(&tm);
+	gmtime_r(&t, &tm);
+	*y = tm.tm_year + 1900;
+	*m = tm.tm_mon + 1;
+	*d = tm.tm_mday;
+}
+
+static int dates__weekday_of(int y, int m, int d)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = 12 };
+	time_t t = timegm(&tm);
+	gmtime_r(&t, &tm);
+	return tm.tm_wday;
+}
+
+/* The instant of y-m-d h:mi in tz, or an error. */
+static enum date_err dates__instant(const char *tz, int y, int m, int d, int h, int mi, time_t *out)
+{
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi };
+	enum tz_result r = tz_mktime(tz, &tm, out);
+	if(r == TZ_GAP)
+		return DATE_GAP;
+	if(r == TZ_BADZONE)
+		return DATE_SYNTAX;
+	return DATE_OK;
+}
+
+enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out)
+{
+	struct strbuf folded = STRBUF_INIT;
+	struct parse p;
+	enum date_err err;
+	memset(&p, 0, sizeof(p));
+	p.weekday = -1;
+	p.rel_days = -1;
+	p.hour = p.minute = p.end_hour = p.end_minute = -1;
+
+	if(!text || text_fold(&folded, text)) {
+		strbuf_release(&folded);
+		return DATE_SYNTAX;
+	}
+	if(!folded.len) {
+		strbuf_release(&folded);
+		return DATE_EMPTY;
+	}
+	if(dates__tokenize(&p, folded.buf)) {
+		strbuf_release(&folded);
+		return DATE_SYNTAX;
+	}
+	strbuf_release(&folded);
+	if((err = dates__read(&p)) != DATE_OK)
+		return err;
+
+	struct tm now;
+	if(tz_localtime(ctx->tz, ctx->now, &now))
+		return DATE_SYNTAX;
+	int ty = now.tm_year + 1900, tm_ = now.tm_mon + 1, td = now.tm_mday;
+
+	/* The time. */
+	if(p.bad_time)
+		return DATE_BAD_TIME;
+	if(p.hour < 0) {
+		if(ctx->default_time < 0)
+			return DATE_NO_TIME;
+		p.hour = ctx->default_time / 60;
+		p.minute = ctx->default_time % 60;
+	}
+	if(p.hour > 23 || p.minute > 59 || p.end_hour > 23 || p.end_minute > 59)
+		return DATE_BAD_TIME;
+
+	/* The day. */
+	int y, m, d;
+	if(p.month) {
+		/* "x/y" is day/month, or month/day where the chat says so; a
+		 * number above 12 can only be the day. */
+		if(p.numeric && p.day <= 12 && (ctx->month_first || p.month > 12)) {
+			int t = p.day;
+			p.day = p.month;
+			p.month = t;
+		}
+		if(p.month < 1 || p.month > 12)
+			return DATE_IMPOSSIBLE;
+		y = p.year ? p.year : ty;
+		if(p.day < 1 || p.day > 31)
+			return DATE_IMPOSSIBLE;
+		/* Without a year, a day earlier in the year than today is next
+		 * year's ("3/01" typed in December). */
+		if(!p.year && (p.month < tm_ || (p.month == tm_ && p.day < td)))
+			y++;
+		if(p.day > dates__mdays(y, p.month))
+			return DATE_IMPOSSIBLE;
+		m = p.month;
+		d = p.day;
+		if(p.weekday >= 0 && dates__weekday_of(y, m, d) != p.weekday)
+			return DATE_IMPOSSIBLE;
+	} else if(p.rel_days >= 0) {
+		y = ty, m = tm_, d = td;
+		dates__add_days(&y, &m, &d, p.rel_days);
+		if(p.weekday >= 0 && dates__weekday_of(y, m, d) != p.weekday)
+			return DATE_IMPOSSIBLE;
+	} else if(p.weekday >= 0) {
+		int delta = (p.weekday - now.tm_wday + 7) % 7;
+		y = ty, m = tm_, d = td;
+		if(delta == 0) {
+			/* Today, if the time is still ahead and "next" was not said. */
+			bool ahead = p.hour * 60 + p.minute > now.tm_hour * 60 + now.tm_min;
+			if(p.next || !ahead)
+				delta = 7;
+		}
+		dates__add_days(&y, &m, &d, delta);
+	} else {
+		y = ty, m = tm_, d = td;  /* a time alone: today */
+	}
+
+	time_t start;
+	if((err = dates__instant(ctx->tz, y, m, d, p.hour, p.minute, &start)) != DATE_OK)
+		return err;
+	int duration = 0;
+	if(p.end_hour >= 0) {
+		int ey = y, em = m, ed = d;
+		int s_min = p.hour * 60 + p.minute, e_min = p.end_hour * 60 + p.end_minute;
+		if(e_min == s_min)
+			return DATE_BAD_RANGE;
+		if(e_min < s_min)  /* past midnight */
+			dates__add_days(&ey, &em, &ed, 1);
+		time_t end;
+		if((err = dates__instant(ctx->tz, ey, em, ed, p.end_hour, p.end_minute, &end)) != DATE_OK)
+			return err;
+		if(end <= start)
+			return DATE_BAD_RANGE;
+		duration = (int)((end - start) / 60);
+	}
+	if(!ctx->allow_past && start < ctx->now)
+		return DATE_PAST;
+	out->start = start;
+	out->duration_min = duration;
+	return DATE_OK;
+}
+
+/* ---- durations ---- */
+
+int date_parse_duration(const char *text, int *minutes)
+{
+	struct strbuf folded = STRBUF_INIT;
+	struct parse p;
+	memset(&p, 0, sizeof(p));
+	if(!text || text_fold(&folded, text) || dates__tokenize(&p, folded.buf)) {
+		strbuf_release(&folded);
+		return -1;
+	}
+	strbuf_release(&folded);
+	long total = 0;
+	bool any = false, after_hours = false;
+	while(p.pos < p.n) {
+		long n;
+		if(dates__num(&p, 0))
+			n = dates__at(&p, 0)->num;
+		else if(dates__word(&p, 0, "un") || dates__word(&p, 0, "une") || dates__word(&p, 0, "a") ||
+		        dates__word(&p, 0, "an") || dates__word(&p, 0, "one"))
+			n = 1;
+		else if(dates__word(&p, 0, "et") || dates__word(&p, 0, "and") || dates__punct(&p, 0, ',')) {
+			p.pos++;
+			continue;
+		} else
+			return -1;
+		p.pos++;
+		const struct tok *u = dates__at(&p, 0);
+		long mult;
+		if(u->kind != TOK_WORD) {
+			/* "1h30": minutes after hours need no unit. */
+			if(!after_hours)
+				return -1;
+			mult = 1;
+			after_hours = false;
+		} else {
+			const char *w = u->text;
+			if(!strcmp(w, "h") || !strcmp(w, "hr") || !strcmp(w, "hrs") || !strcmp(w, "heure") ||
+			   !strcmp(w, "heures") || !strcmp(w, "hour") || !strcmp(w, "hours"))
+				mult = 60;
+			else if(!strcmp(w, "m") || !strcmp(w, "min") || !strcmp(w, "mins") || !strcmp(w, "mn") ||
+			        !strcmp(w, "minute") || !strcmp(w, "minutes"))
+				mult = 1;
+			else if(!strcmp(w, "d") || !strcmp(w, "j") || !strcmp(w, "jour") || !strcmp(w, "jours") ||
+			        !strcmp(w, "day") || !strcmp(w, "days"))
+				mult = 1440;
+			else if(!strcmp(w, "w") || !strcmp(w, "sem") || !strcmp(w, "semaine") ||
+			        !strcmp(w, "semaines") || !strcmp(w, "week") || !strcmp(w, "weeks"))
+				mult = 7 * 1440;
+			else
+				return -1;
+			after_hours = mult == 60;
+			p.pos++;
+		}
+		total += n * mult;
+		any = true;
+		if(total > 366L * 1440)
+			return -1;
+	}
+	if(!any || total <= 0)
+		return -1;
+	*minutes = (int)total;
+	return 0;
+}
+
+const char *date_err_key(enum date_err err)
+{
+	switch(err) {
+	case DATE_OK: return "date.err.syntax";
+	case DATE_EMPTY: return "date.err.empty";
+	case DATE_SYNTAX: return "date.err.syntax";
+	case DATE_NO_TIME: return "date.err.no_time";
+	case DATE_IMPOSSIBLE: return "date.err.impossible";
+	case DATE_BAD_TIME: return "date.err.bad_time";
+	case DATE_GAP: return "date.err.gap";
+	case DATE_PAST: return "date.err.past";
+	case DATE_BAD_RANGE: return "date.err.bad_range";
+	}
+	return "date.err.syntax";
+}
+
+/* ---- formatting ---- */
+
+static const char *const dates__wd_fr_out[] = { "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi" };
+static const char *const dates__wd_en_out[] = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" };
+static const char *const dates__mon_fr_out[] = { "janvier", "février", "mars", "avril", "mai", "juin", "juillet",
+                                                 "août", "septembre", "octobre", "novembre", "décembre" };
+static const char *const dates__mon_en_out[] = { "January", "February", "March", "April", "May", "June", "July",
+                                                 "August", "September", "October", "November", "December" };
+
+static bool dates__fr(const char *lang) { return lang && !strcmp(lang, "fr"); }
+
+/* "jeudi 3 décembre" / "Thursday 3 December", with the year when it is not
+ * the current one. */
+static void dates__day(struct strbuf *out, const char *lang, const struct tm *tm, int this_year)
+{
+	if(dates__fr(lang)) {
+		strbuf_addf(out, "%s %d%s %s", dates__wd_fr_out[tm->tm_wday], tm->tm_mday,
+		            tm->tm_mday == 1 ? "er" : "", dates__mon_fr_out[tm->tm_mon]);
+	} else {
+		strbuf_addf(out, "%s %d %s", dates__wd_en_out[tm->tm_wday], tm->tm_mday, dates__mon_en_out[tm->tm_mon]);
+	}
+	if(tm->tm_year + 1900 != this_year)
+		strbuf_addf(out, " %d", tm->tm_year + 1900);
+}
+
+/* "19 h 00" / "7:00 PM" */
+static void dates__clock(struct strbuf *out, const char *lang, const struct tm *tm)
+{
+	if(dates__fr(lang)) {
+		strbuf_addf(out, "%d h %02d", tm->tm_hour, tm->tm_min);
+	} else {
+		int h = tm->tm_hour % 12;
+		strbuf_addf(out, "%d:%02d %s", h ? h : 12, tm->tm_min, tm->tm_hour < 12 ? "AM" : "PM");
+	}
+}
+
+static int dates__this_year(const char *tz, time_t now)
+{
+	struct tm tm;
+	if(tz_localtime(tz, now, &tm))
+		return 0;
+	return tm.tm_year + 1900;
+}
+
+int date_format_slot(struct strbuf *out, const char *lang, const char *tz,
+                     time_t now, time_t start, int duration_min)
+{
+	struct tm s, e;
+	if(tz_localtime(tz, start, &s))
+		return -1;
+	int year = dates__this_year(tz, now);
+	dates__day(out, lang, &s, year);
+	strbuf_adds(out, ", ");
+	dates__clock(out, lang, &s);
+	if(duration_min > 0) {
+		time_t end = start + (time_t)duration_min * 60;
+		if(tz_localtime(tz, end, &e))
+			return -1;
+		strbuf_adds(out, " – ");
+		if(e.tm_year != s.tm_year || e.tm_yday != s.tm_yday) {
+			dates__day(out, lang, &e, year);
+			strbuf_adds(out, ", ");
+		}
+		dates__clock(out, lang, &e);
+	}
+	return out->oom ? -1 : 0;
+}
+
+int date_format_when(struct strbuf *out, const char *lang, const char *tz, time_t now, time_t t)
+{
+	struct tm tm;
+	if(tz_localtime(tz, t, &tm))
+		return -1;
+	dates__day(out, lang, &tm, dates__this_year(tz, now));
+	strbuf_adds(out, dates__fr(lang) ? " à " : " at ");
+	dates__clock(out, lang, &tm);
+	return out->oom ? -1 : 0;
+}
+
+int date_format_duration(struct strbuf *out, const char *lang, int minutes)
+{
+	bool fr = dates__fr(lang);
+	if(minutes >= 1440 && minutes % 1440 == 0) {
+		int d = minutes / 1440;
+		strbuf_addf(out, "%d %s", d, fr ? (d > 1 ? "jours" : "jour") : (d > 1 ? "days" : "day"));
+	} else if(minutes >= 60) {
+		int h = minutes / 60, m = minutes % 60;
+		if(!m)
+			strbuf_addf(out, "%d h", h);
+		else
+			strbuf_addf(out, fr ? "%d h %02d" : "%d h %02d min", h, m);
+	} else {
+		strbuf_addf(out, "%d min", minutes);
+	}
+	return out->oom ? -1 : 0;
+}
+
+int date_format_offset(struct strbuf *out, const char *lang, int minutes)
+{
+	bool fr = dates__fr(lang);
+	int parts[3] = { minutes / 1440, (minutes % 1440) / 60, minutes % 60 };
+	const char *one_fr[] = { "jour", "heure", "minute" }, *one_en[] = { "day", "hour", "minute" };
+	int n = 0, total = (parts[0] > 0) + (parts[1] > 0) + (parts[2] > 0);
+	if(!total) {
+		strbuf_adds(out, fr ? "0 minute" : "0 minutes");
+		return out->oom ? -1 : 0;
+	}
+	for(int i = 0; i < 3; i++) {
+		if(!parts[i])
+			continue;
+		if(n)
+			strbuf_adds(out, n == total - 1 ? (fr ? " et " : " and ") : ", ");
+		strbuf_addf(out, "%d %s%s", parts[i], fr ? one_fr[i] : one_en[i], parts[i] > 1 ? "s" : "");
+		n++;
+	}
+	return out->oom ? -1 : 0;
+}
