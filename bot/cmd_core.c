@@ -22,14 +22,27 @@ static const char *cmd__msg(const struct cmd_ctx *ctx, const struct command *c, 
 	return i18n_lookup(cmd_lang(ctx), key);
 }
 
-/* Appends " (/alias, /alias)" for a command's aliases. */
-static void cmd__aliases(struct strbuf *sb, const struct command *c)
+/* Appends "/name (/other, /other)": the display name, then every other
+ * name the command answers to. */
+static void cmd__names(struct strbuf *sb, const char *lang, const struct command *c)
 {
-	for(const char *const *a = c->aliases; a && *a; a++) {
-		strbuf_adds(sb, a == c->aliases ? " (/" : ", /");
-		strbuf_add_html(sb, *a);
+	const char *primary = dispatch_display_name(lang, c);
+	strbuf_addc(sb, '/');
+	strbuf_add_html(sb, primary);
+	bool first = true;
+	const char *others[16];
+	int n = 0;
+	others[n++] = c->name;
+	for(const char *const *a = c->aliases; a && *a && n < 16; a++)
+		others[n++] = *a;
+	for(int i = 0; i < n; i++) {
+		if(!strcmp(others[i], primary))
+			continue;
+		strbuf_adds(sb, first ? " (/" : ", /");
+		strbuf_add_html(sb, others[i]);
+		first = false;
 	}
-	if(c->aliases && c->aliases[0])
+	if(!first)
 		strbuf_addc(sb, ')');
 }
 
@@ -37,8 +50,7 @@ static int cmd__help_one(struct cmd_ctx *ctx, const struct command *c)
 {
 	const char *lang = cmd_lang(ctx);
 	struct strbuf sb = STRBUF_INIT, names = STRBUF_INIT;
-	strbuf_addf(&names, "/%s", c->name);
-	cmd__aliases(&names, c);
+	cmd__names(&names, lang, c);
 	char key[64];
 	snprintf(key, sizeof(key), "cmd.%s.details", c->name);
 	const char *details = i18n_lookup(lang, key);
@@ -78,7 +90,9 @@ int cmd_help(struct cmd_ctx *ctx)
 		const struct command *c = &commands[i];
 		if(c->flags & CMD_HIDDEN)
 			continue;
-		strbuf_addf(&sb, "\n• <b>/%s</b> — ", c->name);
+		strbuf_adds(&sb, "\n• <b>/");
+		strbuf_add_html(&sb, dispatch_display_name(lang, c));
+		strbuf_adds(&sb, "</b> — ");
 		strbuf_adds(&sb, cmd__msg(ctx, c, "summary"));
 	}
 	strbuf_addc(&sb, '\n');
@@ -109,7 +123,7 @@ int cmd_lang_handler(struct cmd_ctx *ctx)
 		goto out;
 	}
 	if(!ctx->is_admin) {
-		rc = cmd_reply(ctx, "dispatch.admin_only", ctx->cmd->name, NULL);
+		rc = cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL);
 		goto out;
 	}
 	struct strbuf code = STRBUF_INIT;
@@ -143,7 +157,7 @@ int cmd_tz(struct cmd_ctx *ctx)
 	if(zone && rest && *rest)
 		return CMD_USAGE;
 	if(zone && !ctx->is_admin)
-		return cmd_reply(ctx, "dispatch.admin_only", ctx->cmd->name, NULL);
+		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL);
 	if(zone && !tz_valid(zone))
 		return cmd_reply(ctx, "tz.unknown", zone, NULL);
 	if(zone) {

@@ -165,10 +165,11 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 	m->duration_min = MEETUP_DEFAULT_DURATION;
 	*merged = 0;
 
-	char *save = NULL;
-	char *part = strtok_r(text, ";", &save);
-	char *title = part ? cm__trim(part) : "";
-	for(part = strtok_r(NULL, ";", &save); part; part = strtok_r(NULL, ";", &save)) {
+	/* Split on ";" keeping empty fields: "; tomorrow 7pm" has no title. */
+	char *rest = text;
+	char *part = strsep(&rest, ";");
+	char *title = cm__trim(part);
+	while((part = strsep(&rest, ";")) != NULL) {
 		part = cm__trim(part);
 		if(!*part)
 			continue;

@@ -116,7 +116,7 @@ meetup_out:
 	}
 	/* /remind OFFSETS|off for the whole chat: admins only. */
 	if(!ctx->is_admin)
-		return cmd_reply(ctx, "dispatch.admin_only", "remind", NULL);
+		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL);
 	if(first[strlen(first)] == '\0' && args > first + strlen(first))
 		first[strlen(first)] = ' ';
 	if(cr__is(ctx->args, "off", "non"))
@@ -145,7 +145,7 @@ int cmd_nudge(struct cmd_ctx *ctx)
 	else
 		return CMD_USAGE;
 	if(!ctx->is_admin)
-		return cmd_reply(ctx, "dispatch.admin_only", "nudge", NULL);
+		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL);
 	if(db_chat_set_nudge(ctx->bot->db, ctx->chat->id, on))
 		return CMD_ERROR;
 	ctx->chat->nudge = on;

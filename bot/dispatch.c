@@ -103,6 +103,14 @@ static int dispatch__count_words(const char *s)
 	return n;
 }
 
+const char *dispatch_display_name(const char *lang, const struct command *cmd)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "cmd.%s.name", cmd->name);
+	const char *n = i18n_lookup_exact(lang, key);
+	return n ? n : cmd->name;
+}
+
 const struct command *dispatch_find(const char *name)
 {
 	struct strbuf folded = STRBUF_INIT, cand = STRBUF_INIT;
@@ -247,7 +255,7 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 	}
 	ctx->cmd = cmd;
 	if(cmd->perm == PERM_ADMIN && !ctx->is_admin) {
-		rc = cmd_reply(ctx, "dispatch.admin_only", cmd->name, NULL);
+		rc = cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), cmd), NULL);
 		goto out;
 	}
 	ctx->args = strdup(rest);

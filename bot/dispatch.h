@@ -65,6 +65,10 @@ extern const int ncommands;
 /* Finds a command by name or alias, folded (case and accents ignored). */
 const struct command *dispatch_find(const char *name);
 
+/* The name cmd goes by in lang: the catalogue's cmd.NAME.name (the French
+ * say /aide), or its canonical name. */
+const char *dispatch_display_name(const char *lang, const struct command *cmd);
+
 /* Runs the event through the dispatcher, appending replies to out.
  * Returns 0, or -1 on a storage error (the caller rolls back). */
 int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out);

@@ -116,9 +116,17 @@ static int main__parse_now(const char *s, const char *zone, int64_t *ms)
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
 	time_t t;
-	if(utc)
+	struct tm back;
+	if(utc) {
 		t = timegm(&tm);
-	else if(tz_mktime(zone, &tm, &t) < 0)
+		gmtime_r(&t, &back);
+	} else if(tz_mktime(zone, &tm, &t) != TZ_OK && tz_mktime(zone, &tm, &t) != TZ_AMBIGUOUS) {
+		return -1;
+	} else {
+		tz_localtime(zone, t, &back);
+	}
+	/* 31 February does not silently become 3 March. */
+	if(back.tm_mday != d || back.tm_mon != mo - 1)
 		return -1;
 	*ms = (int64_t)t * 1000;
 	return 0;

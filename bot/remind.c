@@ -253,6 +253,13 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 		rc = found < 0 ? -1 : 0;
 		goto out;
 	}
+	/* Missed while the bot was down and the poll is about to close: the
+	 * closing itself says what there is to say. */
+	if(clock_now() >= m->deadline) {
+		log_info("nudge of meetup %lld dropped: its deadline has passed", (long long)m->id);
+		rc = 0;
+		goto out;
+	}
 	if(db_votes(db, m->id, &votes) || db_chat_members(db, m->chat_id, &members))
 		goto out;
 	size_t missing = 0;

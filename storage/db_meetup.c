@@ -228,7 +228,7 @@ int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t n
 	sqlite3_stmt *st = db__stmt(db,
 		"SELECT num, state FROM meetups WHERE chat_id = ?1 AND "
 		"(state <> 1 OR start_at + duration_min * 60 > ?2) "
-		"ORDER BY CASE WHEN state = 1 THEN start_at ELSE created_at END, num");
+		"ORDER BY state = 1, start_at, num");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);

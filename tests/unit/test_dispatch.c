@@ -82,6 +82,13 @@ int main(void)
 				}
 			}
 		}
+		/* The name a language shows is one the dispatcher knows. */
+		for(size_t l = 0; l < i18n_lang_count(); l++) {
+			char key[64];
+			snprintf(key, sizeof(key), "cmd.%s.name", commands[i].name);
+			const char *shown = i18n_lookup_exact(i18n_lang_code(l), key);
+			CHECK(shown && dispatch_find(shown) == &commands[i]);
+		}
 		for(const char *const *a = commands[i].aliases; a && *a; a++)
 			CHECK(dispatch_find(*a) == &commands[i]);
 		CHECK(dispatch_find(commands[i].name) == &commands[i]);
