@@ -1,9 +1,12 @@
 #include "bot/bot.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapters/http_client.h"
+#include "adapters/http_server.h"
 #include "bot/clock.h"
 #include "bot/dispatch.h"
 #include "bot/i18n.h"
@@ -41,6 +44,10 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 	uv_unref((uv_handle_t *)&b->sig_term);
 	if(sched_init(&b->sched, b))
 		return -1;
+	if(http_client_new(&b->client, loop)) {
+		log_error("cannot create the HTTP client");
+		return -1;
+	}
 	return 0;
 }
 
@@ -233,6 +240,11 @@ void bot_stop(struct bot *b, int exit_code)
 		if(b->adapters[i].ops->stop)
 			b->adapters[i].ops->stop(&b->adapters[i]);
 	sched_close(&b->sched);
+	if(b->client) {
+		http_client_close(b->client);
+		b->client = NULL;
+	}
+	http_server_stop(b->http);
 	uv_close((uv_handle_t *)&b->sig_int, NULL);
 	uv_close((uv_handle_t *)&b->sig_term, NULL);
 }
@@ -243,6 +255,9 @@ void bot_release(struct bot *b)
 		if(b->adapters[i].ops->release)
 			b->adapters[i].ops->release(&b->adapters[i]);
 	b->nadapters = 0;
+	/* The listener's handles have closed by now: free its context. */
+	http_server_free(b->http);
+	b->http = NULL;
 	free(b->delivered);
 	b->delivered = NULL;
 	b->ndelivered = b->delivered_alloc = 0;
@@ -250,6 +265,18 @@ void bot_release(struct bot *b)
 
 int bot_start_http(struct bot *b)
 {
-	(void)b;
+	const char *listen = b->cfg->http_listen;
+	if(!*listen)
+		return 0;
+	/* "ADDRESS:PORT", checked when the configuration was read. */
+	const char *colon = strrchr(listen, ':');
+	char addr[128];
+	snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen), listen);
+	struct http_server_options opt = {
+		.address = addr, .port = atoi(colon + 1), .max_body = (size_t)b->cfg->http_max_body,
+		.healthz = true,
+	};
+	if(http_server_new(&b->http, b->loop, &opt))
+		return -1;
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 struct config;
 struct db;
+struct http_client;
 struct http_server;
 
 #define BOT_MAX_ADAPTERS 4
@@ -28,6 +29,7 @@ struct bot {
 	struct adapter adapters[BOT_MAX_ADAPTERS];
 	int nadapters;
 	struct http_server *http;    /* owned; NULL when http.listen is empty */
+	struct http_client *client;  /* owned; the adapters' HTTP requests */
 	uv_signal_t sig_int, sig_term;
 	struct sched sched;
 	int64_t started_ms;          /* clock_now_ms() at start, for /about */

@@ -93,5 +93,36 @@ for sig in TERM INT; do
 	if [ "$(sqlite3 "$tmp/sig.db" 'PRAGMA integrity_check')" = ok ]; then ok; else fail "SIG$sig: integrity"; fi
 done
 
+# The HTTP listener shares the loop with the console: /healthz answers
+# while the console waits for input, and the listener stops with the bot.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rm -f "$tmp/fifo"
+mkfifo "$tmp/fifo"
+"$bin" --console --db "$tmp/http.db" --set http.listen=127.0.0.1:$port -q < "$tmp/fifo" > "$tmp/http.out" 2>&1 &
+pid=$!
+exec 3> "$tmp/fifo"
+body=""
+for _ in $(seq 50); do body=$(curl -s "http://127.0.0.1:$port/healthz") && [ -n "$body" ] && break; sleep 0.1; done
+if [ "$body" = ok ]; then ok; else fail "healthz answered '$body'"; fi
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nothing")
+if [ "$code" = 404 ]; then ok; else fail "unknown path gave $code"; fi
+echo "alice: /start" >&3
+for _ in $(seq 50); do grep -q Ensemble "$tmp/http.out" && break; sleep 0.1; done
+if grep -q Ensemble "$tmp/http.out"; then ok; else fail "console did not answer beside the listener"; fi
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+exec 3>&-
+if [ "$rc" = 0 ]; then ok; else fail "stop with the listener: exit $rc"; cat "$tmp/http.out" >&2; fi
+if curl -s "http://127.0.0.1:$port/healthz" > /dev/null; then fail "listener still up after stop"; else ok; fi
+# A port already taken is a clear error.
+python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(3)' "$port" &
+holder=$!
+sleep 0.3
+expect "port taken" 1 "$bin" --console --db "$tmp/http.db" --set http.listen=127.0.0.1:$port < /dev/null
+contains "port taken" "cannot listen on 127.0.0.1:$port"
+kill "$holder" 2> /dev/null
+wait "$holder" 2> /dev/null
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

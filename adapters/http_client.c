@@ -1,0 +1,333 @@
+#include "adapters/http_client.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bot/log.h"
+#include "bot/strbuf.h"
+
+#define LOG_MODULE "http"
+#define HTTP_DEFAULT_MAX (16u * 1024 * 1024)
+
+struct http_req {
+	struct http_client *c;
+	CURL *easy;
+	struct curl_slist *headers;
+	long id;
+	char *body;              /* the request body, owned */
+	struct strbuf resp;
+	size_t max_response;
+	long retry_after;
+	http_done_fn done;
+	void *user;
+	struct http_req *next;
+};
+
+struct http_client {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;
+	struct http_req *reqs;
+	long next_id;
+	size_t pending;
+	bool closing;
+	int open_handles;        /* the timer and the socket polls */
+};
+
+/* One per socket curl watches. */
+struct http_sock {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct http_client *c;
+};
+
+static void http__check_done(struct http_client *c);
+
+static void http__handle_closed(uv_handle_t *h)
+{
+	if(h->type == UV_POLL) {
+		struct http_sock *s = h->data;
+		struct http_client *c = s->c;
+		free(s);
+		if(--c->open_handles == 0 && c->closing)
+			free(c);
+	} else {
+		struct http_client *c = h->data;
+		if(--c->open_handles == 0 && c->closing)
+			free(c);
+	}
+}
+
+static void http__on_poll(uv_poll_t *p, int status, int events)
+{
+	struct http_sock *s = p->data;
+	struct http_client *c = s->c;
+	int flags = 0;
+	if(status < 0)
+		flags = CURL_CSELECT_ERR;
+	if(events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if(events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	int running;
+	curl_multi_socket_action(c->multi, s->fd, flags, &running);
+	http__check_done(c);
+}
+
+static void http__on_timer(uv_timer_t *t)
+{
+	struct http_client *c = t->data;
+	int running;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	http__check_done(c);
+}
+
+static int http__socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct http_client *c = userp;
+	struct http_sock *s = socketp;
+	(void)easy;
+	if(what == CURL_POLL_REMOVE) {
+		if(s) {
+			/* Closed at once so that the fd number can be reused. */
+			uv_poll_stop(&s->poll);
+			curl_multi_assign(c->multi, fd, NULL);
+			uv_close((uv_handle_t *)&s->poll, http__handle_closed);
+		}
+		return 0;
+	}
+	if(!s) {
+		s = calloc(1, sizeof(*s));
+		if(!s)
+			return -1;
+		s->fd = fd;
+		s->c = c;
+		if(uv_poll_init_socket(c->loop, &s->poll, fd)) {
+			free(s);
+			return -1;
+		}
+		s->poll.data = s;
+		c->open_handles++;
+		curl_multi_assign(c->multi, fd, s);
+	}
+	int events = 0;
+	if(what != CURL_POLL_OUT)
+		events |= UV_READABLE;
+	if(what != CURL_POLL_IN)
+		events |= UV_WRITABLE;
+	uv_poll_start(&s->poll, events, http__on_poll);
+	return 0;
+}
+
+static int http__timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_client *c = userp;
+	(void)multi;
+	if(timeout_ms < 0)
+		uv_timer_stop(&c->timer);
+	else
+		uv_timer_start(&c->timer, http__on_timer, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+static size_t http__write_cb(char *data, size_t size, size_t n, void *userp)
+{
+	struct http_req *r = userp;
+	size_t len = size * n;
+	if(r->resp.len + len > r->max_response || strbuf_add(&r->resp, data, len))
+		return 0;  /* curl fails the transfer with a write error */
+	return len;
+}
+
+static size_t http__header_cb(char *data, size_t size, size_t n, void *userp)
+{
+	struct http_req *r = userp;
+	size_t len = size * n;
+	if(len > 12 && !strncasecmp(data, "retry-after:", 12))
+		r->retry_after = strtol(data + 12, NULL, 10);
+	return len;
+}
+
+int http_client_new(struct http_client **out, uv_loop_t *loop)
+{
+	struct http_client *c = calloc(1, sizeof(*c));
+	if(!c)
+		return -1;
+	c->loop = loop;
+	c->multi = curl_multi_init();
+	if(!c->multi || uv_timer_init(loop, &c->timer)) {
+		if(c->multi)
+			curl_multi_cleanup(c->multi);
+		free(c);
+		return -1;
+	}
+	c->timer.data = c;
+	c->open_handles = 1;
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, http__socket_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, http__timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	*out = c;
+	return 0;
+}
+
+static void http__finish(struct http_client *c, struct http_req *r, CURLcode code)
+{
+	struct http_result res = { .retry_after = r->retry_after };
+	long status = 0;
+	if(code == CURLE_OK)
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	res.status = status;
+	res.body = r->resp.buf;
+	res.body_len = r->resp.len;
+	if(code != CURLE_OK) {
+		res.error = code == CURLE_WRITE_ERROR ? "response too large" : curl_easy_strerror(code);
+		res.status = 0;
+	}
+	/* Unlink before the callback: it may start new requests. */
+	for(struct http_req **pp = &c->reqs; *pp; pp = &(*pp)->next)
+		if(*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	c->pending--;
+	curl_multi_remove_handle(c->multi, r->easy);
+	r->done(r->user, &res);
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	strbuf_release(&r->resp);
+	free(r->body);
+	free(r);
+}
+
+static void http__check_done(struct http_client *c)
+{
+	CURLMsg *msg;
+	int left;
+	while((msg = curl_multi_info_read(c->multi, &left))) {
+		if(msg->msg != CURLMSG_DONE)
+			continue;
+		struct http_req *r = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		CURLcode code = msg->data.result;
+		if(r)
+			http__finish(c, r, code);
+	}
+}
+
+long http_client_start(struct http_client *c, const struct http_call *call, http_done_fn done, void *user)
+{
+	if(c->closing)
+		return -1;
+	struct http_req *r = calloc(1, sizeof(*r));
+	if(!r)
+		return -1;
+	strbuf_init(&r->resp);
+	r->c = c;
+	r->done = done;
+	r->user = user;
+	r->retry_after = -1;
+	r->max_response = call->max_response ? call->max_response : HTTP_DEFAULT_MAX;
+	r->easy = curl_easy_init();
+	if(!r->easy)
+		goto fail;
+	CURL *e = r->easy;
+	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "Ensemble/" ENSEMBLE_VERSION);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? call->timeout_ms : 30000L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http__write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http__header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if(call->method && strcmp(call->method, "GET") && strcmp(call->method, "POST"))
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
+	if(call->body) {
+		if(!(r->body = malloc(call->body_len + 1)))
+			goto fail;
+		memcpy(r->body, call->body, call->body_len);
+		r->body[call->body_len] = '\0';
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+		struct strbuf h = STRBUF_INIT;
+		strbuf_addf(&h, "Content-Type: %s", call->content_type ? call->content_type : "application/json");
+		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
+		strbuf_release(&h);
+		if(!nl)
+			goto fail;
+		r->headers = nl;
+	} else if(call->method && !strcmp(call->method, "POST")) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+	}
+	if(call->auth_bearer) {
+		struct strbuf h = STRBUF_INIT;
+		strbuf_addf(&h, "Authorization: Bearer %s", call->auth_bearer);
+		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
+		strbuf_release(&h);
+		if(!nl)
+			goto fail;
+		r->headers = nl;
+	}
+	for(const char *const *h = call->headers; h && *h; h++) {
+		struct curl_slist *more = curl_slist_append(r->headers, *h);
+		if(!more)
+			goto fail;
+		r->headers = more;
+	}
+	/* No "Expect: 100-continue" round trip for small bodies. */
+	struct curl_slist *nl = curl_slist_append(r->headers, "Expect:");
+	if(!nl)
+		goto fail;
+	r->headers = nl;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+	r->id = ++c->next_id;
+	r->next = c->reqs;
+	c->reqs = r;
+	c->pending++;
+	if(curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+		c->reqs = r->next;
+		c->pending--;
+		goto fail;
+	}
+	log_debug("%s %s", call->method ? call->method : "GET", call->url);
+	return r->id;
+fail:
+	if(r->easy)
+		curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	strbuf_release(&r->resp);
+	free(r->body);
+	free(r);
+	return -1;
+}
+
+void http_client_cancel(struct http_client *c, long id)
+{
+	for(struct http_req *r = c->reqs; r; r = r->next)
+		if(r->id == id) {
+			http__finish(c, r, CURLE_ABORTED_BY_CALLBACK);
+			return;
+		}
+}
+
+size_t http_client_pending(const struct http_client *c) { return c->pending; }
+
+void http_client_close(struct http_client *c)
+{
+	if(!c || c->closing)
+		return;
+	c->closing = true;
+	while(c->reqs)
+		http__finish(c, c->reqs, CURLE_ABORTED_BY_CALLBACK);
+	/* Removing the handles may have closed socket polls through the
+	 * socket callback; the multi handle goes last. */
+	curl_multi_cleanup(c->multi);
+	uv_timer_stop(&c->timer);
+	uv_close((uv_handle_t *)&c->timer, http__handle_closed);
+}

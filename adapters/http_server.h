@@ -1,0 +1,63 @@
+/*
+ * http_server: an HTTP listener on the bot's libuv loop, built on
+ * libwebsockets (a foreign loop: lws installs no signal handlers and is never
+ * serviced by hand).  It serves GET /healthz and the routes adapters add
+ * (the Telegram webhook).  Handlers are synchronous: they get the whole
+ * request and fill the response.
+ *
+ * Shutdown, in this order (see ../shared/eventloop.md):
+ *   http_server_stop(srv);      starts closing lws's handles
+ *   ... close your own handles, let uv_run() return ...
+ *   http_server_free(srv);      frees the context once its handles closed
+ */
+#ifndef ENSEMBLE_HTTP_SERVER_H
+#define ENSEMBLE_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct http_server;
+struct http_request;
+
+struct http_server_options {
+	const char *address;       /* "127.0.0.1", "0.0.0.0" */
+	int port;                  /* 0: the kernel picks; see http_server_port */
+	const char *cert_file;     /* TLS certificate (PEM), or NULL for plain HTTP */
+	const char *key_file;
+	size_t max_body;           /* larger request bodies get 413; 0: 1 MiB */
+	bool healthz;              /* serve GET /healthz */
+};
+
+struct http_response {
+	int status;
+	const char *content_type;  /* default "text/plain; charset=utf-8" */
+	char *body;                /* owned by the server once set (malloc'd) */
+	size_t body_len;
+};
+
+/* A route handler: fills res (status 200 and no body when untouched).
+ * Returns 0; -1 answers 500. */
+typedef int (*http_handler_fn)(void *user, const struct http_request *req, struct http_response *res);
+
+/* Starts listening on loop.  Returns 0, or -1 (logged: the port is taken,
+ * the certificate cannot be read, ...). */
+int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http_server_options *opt);
+/* The port it listens on (the chosen one when options asked for 0). */
+int http_server_port(const struct http_server *srv);
+/* Adds a route; path is matched exactly.  0 or -1. */
+int http_server_route(struct http_server *srv, const char *method, const char *path,
+                      http_handler_fn fn, void *user);
+void http_server_stop(struct http_server *srv);
+void http_server_free(struct http_server *srv);
+
+/* What a handler may read of the request (valid during the call only). */
+const char *http_request_method(const struct http_request *req);
+const char *http_request_path(const struct http_request *req);
+const char *http_request_body(const struct http_request *req, size_t *len);
+/* Copies the value of header name (case-insensitive, e.g.
+ * "x-telegram-bot-api-secret-token") into buf; returns its length, or -1
+ * when the request has no such header. */
+int http_request_header(const struct http_request *req, const char *name, char *buf, size_t buflen);
+
+#endif

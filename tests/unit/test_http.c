@@ -1,0 +1,206 @@
+/* The HTTP client (curl multi on libuv) against the HTTP listener
+ * (libwebsockets on the same loop) and two raw TCP peers: one that never
+ * answers and one that answers 429 with Retry-After. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "adapters/http_client.h"
+#include "adapters/http_server.h"
+#include "tests/unit/check.h"
+
+static uv_loop_t loop;
+static struct http_client *client;
+static struct http_server *server;
+static int outstanding, echo_calls;
+static char base[64];
+
+struct expect {
+	const char *name;
+	long status;          /* -1: expect a transport error */
+	const char *body;     /* NULL: do not check */
+	long retry_after;     /* -2: do not check */
+};
+
+static void done(void *user, const struct http_result *res)
+{
+	const struct expect *e = user;
+	if(e->status < 0) {
+		if(res->status == 0 && res->error)
+			check__passed++;
+		else {
+			check__failed++;
+			fprintf(stderr, "%s: status %ld, wanted a transport error\n", e->name, res->status);
+		}
+	} else if(res->status != e->status) {
+		check__failed++;
+		fprintf(stderr, "%s: status %ld (%s), want %ld\n", e->name, res->status, res->error ? res->error : "", e->status);
+	} else if(e->body && strcmp(res->body, e->body)) {
+		check__failed++;
+		fprintf(stderr, "%s: body \"%s\", want \"%s\"\n", e->name, res->body, e->body);
+	} else if(e->retry_after != -2 && res->retry_after != e->retry_after) {
+		check__failed++;
+		fprintf(stderr, "%s: retry-after %ld, want %ld\n", e->name, res->retry_after, e->retry_after);
+	} else {
+		check__passed++;
+	}
+	outstanding--;
+}
+
+static int echo(void *user, const struct http_request *req, struct http_response *res)
+{
+	(void)user;
+	echo_calls++;
+	size_t len;
+	const char *body = http_request_body(req, &len);
+	char tag[64] = "";
+	if(http_request_header(req, "X-Telegram-Bot-Api-Secret-Token", tag, sizeof(tag)) < 0)
+		strcpy(tag, "-");
+	res->body = malloc(len + 80);
+	res->body_len = (size_t)sprintf(res->body, "%s %s %s %.*s", http_request_method(req),
+	                                http_request_path(req), tag, (int)len, body);
+	res->content_type = "text/plain";
+	return 0;
+}
+
+static void start(const char *method, const char *path, const char *body, long timeout, size_t max,
+                  const struct expect *e)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	struct http_call call = { .method = method, .url = url, .body = body, .body_len = body ? strlen(body) : 0,
+	                          .timeout_ms = timeout, .max_response = max };
+	outstanding++;
+	if(http_client_start(client, &call, done, (void *)e) < 0) {
+		outstanding--;
+		check__failed++;
+	}
+}
+
+/* Raw TCP peers. */
+static uv_tcp_t silent, canned;
+static uv_tcp_t conns[4];
+static int nconns;
+static const char canned_reply[] =
+	"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow";
+
+static void on_write(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w);
+}
+
+static void on_conn(uv_stream_t *srv, int status)
+{
+	if(status < 0 || nconns == 4)
+		return;
+	uv_tcp_t *c = &conns[nconns++];
+	uv_tcp_init(&loop, c);
+	if(uv_accept(srv, (uv_stream_t *)c))
+		return;
+	if(srv == (uv_stream_t *)&canned) {
+		uv_write_t *w = malloc(sizeof(*w));
+		uv_buf_t b = uv_buf_init((char *)canned_reply, sizeof(canned_reply) - 1);
+		uv_write(w, (uv_stream_t *)c, &b, 1, on_write);
+	}
+}
+
+static int listen_tcp(uv_tcp_t *t)
+{
+	struct sockaddr_in a;
+	uv_ip4_addr("127.0.0.1", 0, &a);
+	uv_tcp_init(&loop, t);
+	uv_tcp_bind(t, (struct sockaddr *)&a, 0);
+	uv_listen((uv_stream_t *)t, 8, on_conn);
+	struct sockaddr_in got;
+	int len = sizeof(got);
+	uv_tcp_getsockname(t, (struct sockaddr *)&got, &len);
+	return ntohs(got.sin_port);
+}
+
+static void run_until_done(void)
+{
+	while(outstanding > 0 && uv_run(&loop, UV_RUN_ONCE))
+		;
+}
+
+int main(void)
+{
+	uv_loop_init(&loop);
+	struct http_server_options opt = { .address = "127.0.0.1", .port = 0, .max_body = 1024, .healthz = true };
+	CHECK_INT(http_server_new(&server, &loop, &opt), 0);
+	CHECK(http_server_port(server) > 0);
+	CHECK_INT(http_server_route(server, "POST", "/echo", echo, NULL), 0);
+	CHECK_INT(http_client_new(&client, &loop), 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(server));
+
+	static const struct expect health = { "healthz", 200, "ok\n", -1 };
+	static const struct expect echoed = { "echo", 200, "POST /echo - {\"a\":1}", -2 };
+	static const struct expect notfound = { "404", 404, NULL, -2 };
+	static const struct expect wrongmethod = { "405", 405, NULL, -2 };
+	static const struct expect toobig = { "413", 413, NULL, -2 };
+	static const struct expect refused = { "closed port", -1, NULL, -2 };
+	static const struct expect timeout = { "timeout", -1, NULL, -2 };
+	static const struct expect capped = { "response cap", -1, NULL, -2 };
+	static const struct expect limited = { "429", 429, "slow", 3 };
+
+	start("GET", "/healthz", NULL, 5000, 0, &health);
+	start("POST", "/echo", "{\"a\":1}", 5000, 0, &echoed);
+	start("GET", "/nope", NULL, 5000, 0, &notfound);
+	start("GET", "/echo", NULL, 5000, 0, &wrongmethod);
+	char big[2048];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	start("POST", "/echo", big, 5000, 0, &toobig);
+	start("POST", "/echo", "0123456789abcdefghij", 5000, 10, &capped);
+	for(int i = 0; i < 20; i++)
+		start("GET", "/healthz", NULL, 5000, 0, &health);
+	run_until_done();
+	CHECK_INT(echo_calls, 2);  /* not for the 413 */
+
+	/* A header the handler reads (the Telegram webhook's secret). */
+	{
+		char url[128];
+		snprintf(url, sizeof(url), "%s/echo", base);
+		static const struct expect with_header = { "header", 200, "POST /echo s3cret {}", -2 };
+		static const char *const hdrs[] = { "X-Telegram-Bot-Api-Secret-Token: s3cret", NULL };
+		struct http_call call = { .method = "POST", .url = url, .body = "{}", .body_len = 2,
+		                          .timeout_ms = 5000, .headers = hdrs };
+		outstanding++;
+		CHECK(http_client_start(client, &call, done, (void *)&with_header) > 0);
+		run_until_done();
+	}
+
+	/* Transport failures: a closed port, a peer that never answers. */
+	int silent_port = listen_tcp(&silent);
+	int canned_port = listen_tcp(&canned);
+	uv_tcp_t probe;
+	int closed_port = listen_tcp(&probe);
+	uv_close((uv_handle_t *)&probe, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", closed_port);
+	start("GET", "/", NULL, 2000, 0, &refused);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", silent_port);
+	uint64_t t0 = uv_now(&loop);
+	start("GET", "/", NULL, 300, 0, &timeout);
+	run_until_done();
+	uint64_t waited = uv_now(&loop) - t0;
+	CHECK(waited >= 250 && waited < 3000);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", canned_port);
+	start("GET", "/", NULL, 2000, 0, &limited);
+	run_until_done();
+
+	/* Shutdown in the documented order; the loop must end with nothing
+	 * open. */
+	http_client_close(client);
+	http_server_stop(server);
+	uv_close((uv_handle_t *)&silent, NULL);
+	uv_close((uv_handle_t *)&canned, NULL);
+	for(int i = 0; i < nconns; i++)
+		uv_close((uv_handle_t *)&conns[i], NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	http_server_free(server);
+	CHECK_INT(uv_loop_close(&loop), 0);
+	return check_done();
+}
