@@ -1,6 +1,7 @@
 #include "bot/dispatch.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "bot/commands.h"
 #include "bot/i18n.h"
 #include "bot/log.h"
+#include "bot/meetup.h"
 #include "bot/text.h"
 #include "config/config.h"
 
@@ -288,6 +290,78 @@ out:
 	return rc < 0 ? -1 : 0;
 }
 
+/* Loads the meetup named by a core reference "meetup:ID:..." when it
+ * belongs to the event's chat.  1, 0 (logged), -1. */
+static int dispatch__ref_meetup(struct cmd_ctx *ctx, const char *ref, struct db_meetup *m)
+{
+	long long id;
+	if(!ref || sscanf(ref, "meetup:%lld:", &id) != 1) {
+		log_info("chat %s: an event names no meetup ('%s')", ctx->ev->chat_id, ref ? ref : "");
+		return 0;
+	}
+	int found = db_meetup_get_by_id(ctx->bot->db, id, m);
+	if(found == 1 && m->chat_id != ctx->chat->id) {
+		log_warn("chat %s: an event names a meetup of another chat", ctx->ev->chat_id);
+		return 0;
+	}
+	return found;
+}
+
+/* A native poll's answer: the chosen options become the voter's yes-list
+ * through the core's vote function; none withdraws. */
+static int dispatch__poll_vote(struct cmd_ctx *ctx)
+{
+	struct db_meetup *m = malloc(sizeof(*m));
+	int rc = -1;
+	if(!m)
+		return -1;
+	int found = dispatch__ref_meetup(ctx, ctx->ev->poll_ref, m);
+	if(found <= 0) {
+		rc = found;
+		goto out;
+	}
+	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out,
+	                           .key_base = ctx->ev->message_id };
+	rc = meetup_vote_options(&mctx, m, ctx->user_id, ctx->ev->options, ctx->ev->n_options);
+out:
+	free(m);
+	return rc < 0 ? -1 : 0;
+}
+
+/* An inline button: "rsvp:MEETUP_ID:y|m|n" under a confirmation or a
+ * reminder. */
+static int dispatch__button(struct cmd_ctx *ctx)
+{
+	const char *data = ctx->ev->button_data;
+	long long id;
+	char answer;
+	if(!data || sscanf(data, "rsvp:%lld:%c", &id, &answer) != 2 || !strchr("ymn", answer)) {
+		log_info("chat %s: unknown button data", ctx->ev->chat_id);
+		return 0;
+	}
+	char ref[48];
+	snprintf(ref, sizeof(ref), "meetup:%lld:", id);
+	struct db_meetup *m = malloc(sizeof(*m));
+	int rc = -1;
+	if(!m)
+		return -1;
+	int found = dispatch__ref_meetup(ctx, ref, m);
+	if(found <= 0) {
+		rc = found;
+		goto out;
+	}
+	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out,
+	                           .key_base = ctx->ev->message_id };
+	if(m->state != MEETUP_CONFIRMED) {
+		rc = 0;
+		goto out;
+	}
+	rc = meetup_rsvp(&mctx, m, ctx->user_id, answer == 'y' ? 2 : answer == 'm' ? 1 : 0);
+out:
+	free(m);
+	return rc < 0 ? -1 : 0;
+}
+
 int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 {
 	struct config *cfg = b->cfg;
@@ -319,8 +393,14 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 	switch(ev->kind) {
 	case EVENT_MESSAGE:
 		return ev->text ? dispatch__run(&ctx, ev->text) : 0;
-	default:
-		log_debug("event kind %d not handled yet", (int)ev->kind);
+	case EVENT_POLL_VOTE:
+		return dispatch__poll_vote(&ctx);
+	case EVENT_BUTTON:
+		return dispatch__button(&ctx);
+	case EVENT_MEMBER_JOINED:
+	case EVENT_MEMBER_LEFT:
+		/* Seeing the member was enough: they are in the members list. */
 		return 0;
 	}
+	return 0;
 }

@@ -187,6 +187,65 @@ int main(void)
 	CHECK_INT(votes.n, 1);
 	db_people_release(&votes);
 
+	/* A native poll's answer goes through the same vote function: options
+	 * 0 and 1 are yes, the rest no; an empty answer withdraws. */
+	{
+		int opts[] = { 1 };
+		struct event ev = {
+			.kind = EVENT_POLL_VOTE, .platform = "test", .chat_id = "room", .sender_id = "dave",
+			.sender_name = "dave", .message_id = "pv1", .time = clock_now(),
+			.poll_ref = "meetup:1:poll", .options = opts, .n_options = 1,
+		};
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK_INT(sent.n, 0);  /* native votes are silent */
+		CHECK_INT(db_votes(db, m.id, &votes), 0);
+		CHECK_INT(votes.n, 2);
+		if(votes.n == 2) {
+			CHECK_STR(votes.v[1].name, "dave");
+			CHECK_STR(votes.v[1].answers, "ny");
+		}
+		db_people_release(&votes);
+		/* /vote with if-need-be beside it, and the tally merges both. */
+		say("erin", "/vote 1?");
+		say("alice", "/poll");
+		CHECK(strstr(only(), "yes (2): carol, dave") != NULL);
+		CHECK(strstr(only(), "if need be (1): erin") != NULL);
+		ev.n_options = 0;
+		ev.message_id = "pv2";
+		bot_handle_event(&bot, &ev);
+		CHECK_INT(db_votes(db, m.id, &votes), 0);
+		CHECK_INT(votes.n, 2);  /* dave withdrew */
+		db_people_release(&votes);
+		/* A poll of another chat is ignored. */
+		ev.chat_id = "elsewhere";
+		ev.n_options = 1;
+		ev.message_id = "pv3";
+		bot_handle_event(&bot, &ev);
+		CHECK_INT(db_votes(db, m.id, &votes), 0);
+		CHECK_INT(votes.n, 2);
+		db_people_release(&votes);
+	}
+	/* RSVP buttons on a confirmed meetup. */
+	say("bob", "/vote 2");
+	say("alice", "/meetup close 1");
+	CHECK(sent.n == 2 && sent.v[0].kind == ACTION_CLOSE_POLL && sent.v[1].n_buttons == 3);
+	{
+		char data[48];
+		snprintf(data, sizeof(data), "rsvp:%lld:y", (long long)m.id);
+		struct event ev = {
+			.kind = EVENT_BUTTON, .platform = "test", .chat_id = "room", .sender_id = "frank",
+			.sender_name = "frank", .message_id = "b1", .time = clock_now(), .button_data = data,
+		};
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK(strstr(only(), "frank is coming to #1") != NULL);
+		ev.button_data = "rsvp:nonsense";
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK_INT(sent.n, 0);
+	}
+
 	outbox_release(&sent);
 	bot_stop(&bot, 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
