@@ -15,6 +15,8 @@
 #include "bot/i18n.h"
 #include "bot/log.h"
 #include "bot/meetup.h"
+#include "bot/sched.h"
+#include "bot/series.h"
 #include "bot/text.h"
 
 #define LOG_MODULE "meetup"
@@ -152,8 +154,13 @@ static int cm__may_change(struct cmd_ctx *ctx, const struct db_meetup *m, const 
 /* Parses "TITLE; SLOT; ...; key: value" into m.  Problems are appended
  * to errors (one line each); merged tells how many slots were duplicates.
  * Returns 0 when m is complete, 1 when errors were found, -1 on failure. */
+struct cm_repeat {
+	char rule[32];         /* "" when the meetup does not repeat */
+	bool poll;
+};
+
 static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup *m,
-                              struct strbuf *errors, int *merged)
+                              struct strbuf *errors, int *merged, struct cm_repeat *rep)
 {
 	const char *lang = cmd_lang(ctx);
 	struct date_ctx dctx = cm__dctx(ctx);
@@ -162,6 +169,7 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 	char *deadline_text = NULL;
 	long v;
 	memset(m, 0, sizeof(*m));
+	memset(rep, 0, sizeof(*rep));
 	m->duration_min = MEETUP_DEFAULT_DURATION;
 	*merged = 0;
 
@@ -185,7 +193,13 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 				key = NULL;
 			}
 		}
-		if(!key) {
+		int every = key ? 0 : series_parse(part, rep->rule, sizeof(rep->rule), &rep->poll);
+		if(every < 0) {
+			strbuf_addc(errors, '\n');
+			i18n_fmt(errors, lang, "meetup.err.every", part, NULL);
+		} else if(every > 0) {
+			continue;
+		} else if(!key) {
 			if(nslot_text < MEETUP_MAX_SLOTS)
 				slot_text[nslot_text++] = part;
 			else
@@ -303,9 +317,10 @@ static int cm__propose(struct cmd_ctx *ctx, char *text)
 	struct strbuf errors = STRBUF_INIT, sb = STRBUF_INIT;
 	struct db_meetup *m = malloc(sizeof(*m));
 	int merged, rc = CMD_ERROR;
+	struct cm_repeat rep;
 	if(!m)
 		goto out;
-	int p = cm__parse_proposal(ctx, text, m, &errors, &merged);
+	int p = cm__parse_proposal(ctx, text, m, &errors, &merged, &rep);
 	if(p < 0)
 		goto out;
 	if(p > 0) {
@@ -319,6 +334,13 @@ static int cm__propose(struct cmd_ctx *ctx, char *text)
 	const char *note = NULL;
 	if(merged)
 		i18n_fmt(&sb, cmd_lang(ctx), "meetup.merged", NULL), note = sb.buf;
+	if(rep.rule[0]) {
+		struct db_series s = { .chat_id = ctx->chat->id, .poll = rep.poll };
+		snprintf(s.rule, sizeof(s.rule), "%s", rep.rule);
+		if(db_series_insert(ctx->bot->db, &s))
+			goto out;
+		m->series_id = s.id;
+	}
 	rc = meetup_create(&mctx, m, note);
 out:
 	free(m);
@@ -381,8 +403,9 @@ int cmd_dialog_answer(struct cmd_ctx *ctx, const char *text)
 		struct strbuf probe = STRBUF_INIT;
 		struct db_meetup *m = malloc(sizeof(*m));
 		int merged;
+		struct cm_repeat rep;
 		strbuf_addf(&probe, "%s; %s", data.buf, line.buf);
-		int p = m && !probe.oom ? cm__parse_proposal(ctx, probe.buf, m, &errors, &merged) : -1;
+		int p = m && !probe.oom ? cm__parse_proposal(ctx, probe.buf, m, &errors, &merged, &rep) : -1;
 		free(m);
 		if(p == 0) {
 			strbuf_reset(&probe);
@@ -638,6 +661,43 @@ out:
 	return rc;
 }
 
+/* /meetup series ID stop: the series of meetup ID makes no new session. */
+static int cm__series(struct cmd_ctx *ctx, char *args)
+{
+	struct db_meetup *m = malloc(sizeof(*m));
+	int rc = CMD_ERROR;
+	if(!m)
+		return CMD_ERROR;
+	int num = cm__opt_num(&args);
+	char *verb = cmd_next_word(&args);
+	if(!verb || !cm__is(verb, WORDS("stop", "arreter", "fin", "end")) || cmd_next_word(&args)) {
+		rc = CMD_USAGE;
+		goto out;
+	}
+	int found = cm__find(ctx, num, MASK_POLL | MASK_CONFIRMED, "/meetup series", m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	char n[16];
+	snprintf(n, sizeof(n), "%d", m->num);
+	if(!m->series_id) {
+		rc = cmd_reply(ctx, "series.none", n, NULL);
+		goto out;
+	}
+	int may = cm__may_change(ctx, m, "meetup.verb.edit");
+	if(may <= 0) {
+		rc = may < 0 ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	if(db_series_stop(ctx->bot->db, m->series_id) || db_jobs_cancel(ctx->bot->db, m->id, JOB_SERIES))
+		goto out;
+	rc = cmd_reply(ctx, "series.stopped", n, m->title, NULL);
+out:
+	free(m);
+	return rc;
+}
+
 int cmd_meetup(struct cmd_ctx *ctx)
 {
 	char *args = ctx->args;
@@ -661,6 +721,8 @@ int cmd_meetup(struct cmd_ctx *ctx)
 		return cm__change(ctx, VERB_MOVE, rest);
 	if(cm__is(sub, WORDS("edit", "modifier", "changer")))
 		return cm__change(ctx, VERB_EDIT, rest);
+	if(cm__is(sub, WORDS("series", "serie")))
+		return cm__series(ctx, rest);
 	/* A title alone starts the dialogue at the dates. */
 	if(rest > sub + strlen(sub))
 		sub[strlen(sub)] = ' ';

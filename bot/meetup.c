@@ -15,6 +15,7 @@
 #include "bot/i18n.h"
 #include "bot/log.h"
 #include "bot/remind.h"
+#include "bot/series.h"
 #include "bot/sched.h"
 
 #define LOG_MODULE "meetup"
@@ -105,6 +106,25 @@ static void meetup__head(struct meetup_ctx *ctx, struct strbuf *sb, const char *
 	i18n_fmt(sb, meetup__lang(ctx), key, num, m->title, NULL);
 }
 
+/* Appends "\nRepeats every week." for a meetup of an active series. */
+static int meetup__series_line(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb)
+{
+	struct db_series s;
+	if(!m->series_id)
+		return 0;
+	int found = db_series_get(ctx->bot->db, m->series_id, &s);
+	if(found < 0)
+		return -1;
+	if(!found || !s.active)
+		return 0;
+	struct strbuf rule = STRBUF_INIT;
+	series_format(&rule, meetup__lang(ctx), s.rule);
+	strbuf_addc(sb, '\n');
+	i18n_fmt(sb, meetup__lang(ctx), s.poll ? "series.repeats_poll" : "series.repeats", rule.buf, NULL);
+	strbuf_release(&rule);
+	return 0;
+}
+
 /* ---- creating ---- */
 
 static int meetup__poll_text(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb)
@@ -137,6 +157,8 @@ static int meetup__poll_text(struct meetup_ctx *ctx, const struct db_meetup *m, 
 		meetup__num(buf, sizeof(buf), m->max_people);
 		meetup__line(ctx, sb, "meetup.max", buf, false);
 	}
+	if(meetup__series_line(ctx, m, sb))
+		return -1;
 	return sb->oom ? -1 : 0;
 }
 
@@ -396,6 +418,8 @@ static void meetup__coming_line(struct meetup_ctx *ctx, const struct db_meetup *
 	char n[16], max[16];
 	meetup__num(n, sizeof(n), (long)s->nin);
 	meetup__num(max, sizeof(max), m->max_people);
+	if(!s->nin)
+		i18n_fmt(&names, lang, "meetup.info.nobody", NULL);
 	for(size_t i = 0; i < s->nin; i++) {
 		if(i)
 			strbuf_adds(&names, ", ");
@@ -443,6 +467,8 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 	}
 	if(m->place[0])
 		meetup__line(ctx, sb, "meetup.place", m->place, false);
+	if(meetup__series_line(ctx, m, sb))
+		return -1;
 	meetup__line(ctx, sb, "meetup.info.by", m->creator_name, false);
 	if(m->state == MEETUP_POLL)
 		return meetup__info_poll(ctx, m, sb);
@@ -494,6 +520,18 @@ int meetup_format_line(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 		i18n_fmt(sb, lang, "meetup.list.confirmed", num, m->title, when.buf, n, NULL);
 		strbuf_release(&when);
 	}
+	struct db_series s;
+	int found = m->series_id ? db_series_get(ctx->bot->db, m->series_id, &s) : 0;
+	if(found < 0)
+		return -1;
+	if(found && s.active) {
+		struct strbuf rule = STRBUF_INIT;
+		series_format(&rule, lang, s.rule);
+		strbuf_adds(sb, " (");
+		strbuf_add_html(sb, rule.buf);
+		strbuf_addc(sb, ')');
+		strbuf_release(&rule);
+	}
 	return sb->oom ? -1 : 0;
 }
 
@@ -539,7 +577,7 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 	}
 	/* Short of the quorum: no date is fixed; offer the best slots. */
 	m->state = MEETUP_NO_QUORUM;
-	if(db_meetup_update(ctx->bot->db, m))
+	if(db_meetup_update(ctx->bot->db, m) || series_plan(ctx, m))
 		goto out;
 	char num[16], q[16], y[16];
 	meetup__num(num, sizeof(num), m->num);
@@ -589,7 +627,7 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
 	m->start = m->slots[i].start;
 	m->duration_min = m->slots[i].duration_min;
 	if(db_meetup_update(db, m) || db_jobs_cancel(db, m->id, JOB_DEADLINE) ||
-	   db_jobs_cancel(db, m->id, JOB_NUDGE) || remind_plan(ctx, m))
+	   db_jobs_cancel(db, m->id, JOB_NUDGE) || remind_plan(ctx, m) || series_plan(ctx, m))
 		goto out;
 	/* Voters carry over: "yes" to the chosen date is coming (up to the
 	 * cap, in the order they voted), "if need be" is a maybe. */
@@ -620,6 +658,8 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
 		meetup__line(ctx, &sb, "meetup.place", m->place, false);
 	if(s->nin || s->nmaybe || s->nwaiting)
 		meetup__coming_line(ctx, m, &sb, s);
+	if(meetup__series_line(ctx, m, &sb))
+		goto out;
 	strbuf_addc(&sb, '\n');
 	i18n_fmt(&sb, lang, "meetup.rsvp.how", num, NULL);
 	struct action *a;
@@ -799,7 +839,8 @@ int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int d
 		m->slots[m->chosen - 1].start = start;
 		m->slots[m->chosen - 1].duration_min = m->duration_min;
 	}
-	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id) || remind_plan(ctx, m))
+	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id) || remind_plan(ctx, m) ||
+	   series_plan(ctx, m))
 		goto out;
 	char num[16];
 	meetup__num(num, sizeof(num), m->num);

@@ -8,6 +8,7 @@
 #include "bot/log.h"
 #include "bot/meetup.h"
 #include "bot/remind.h"
+#include "bot/series.h"
 #include "config/config.h"
 
 #define LOG_MODULE "sched"
@@ -86,6 +87,9 @@ static int sched__run_one(struct sched *s, int64_t now_ms)
 					break;
 				case JOB_NUDGE:
 					rc = remind_job_nudge(&mctx, &job);
+					break;
+				case JOB_SERIES:
+					rc = series_job(&mctx, &job);
 					break;
 				default:
 					log_warn("job %lld has an unknown kind %d: dropped", (long long)job.id, job.kind);

@@ -26,6 +26,7 @@ enum job_kind {
 	JOB_DEADLINE = 1,     /* a poll's deadline: close it */
 	JOB_REMINDER = 2,     /* a reminder; arg = minutes before the start */
 	JOB_NUDGE = 3,        /* remind those who have not voted */
+	JOB_SERIES = 4,       /* a session of a series ended: create the next */
 };
 
 struct sched {

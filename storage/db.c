@@ -108,6 +108,15 @@ static const char *const db__migrations[] = {
 	"  chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
 	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
 	"  PRIMARY KEY (chat_id, user_id)) WITHOUT ROWID;",
+
+	/* 3 -> 4: recurring series of meetups. */
+	"CREATE TABLE series ("
+	"  id INTEGER PRIMARY KEY,"
+	"  chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
+	"  rule TEXT NOT NULL,"
+	"  poll INTEGER NOT NULL DEFAULT 0,"
+	"  active INTEGER NOT NULL DEFAULT 1);"
+	"ALTER TABLE meetups ADD COLUMN series_id INTEGER REFERENCES series(id);",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

@@ -18,7 +18,7 @@
 
 #include "bot/strbuf.h"
 
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 struct db;
 
@@ -139,6 +139,7 @@ struct db_meetup {
 	time_t created;
 	char remind[64];       /* its own reminder offsets, when has_remind */
 	bool has_remind;
+	int64_t series_id;     /* the series it belongs to, 0 when none */
 	int nslots;
 	struct db_slot slots[MEETUP_MAX_SLOTS];
 };
@@ -166,6 +167,21 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id);
 int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id);
 int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out);
+
+/* ---- recurring series ---- */
+
+struct db_series {
+	int64_t id;
+	int64_t chat_id;
+	char rule[32];         /* "week", "2weeks", "month", "nth:N:WEEKDAY" */
+	bool poll;             /* each next session is a date poll */
+	bool active;
+};
+
+int db_series_insert(struct db *db, struct db_series *s);
+/* 1, 0 when there is none, -1. */
+int db_series_get(struct db *db, int64_t id, struct db_series *out);
+int db_series_stop(struct db *db, int64_t id);
 
 /* ---- the scheduler's jobs ---- */
 

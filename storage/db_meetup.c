@@ -96,6 +96,7 @@ static int db__meetup_read(struct db *db, sqlite3_stmt *st, struct db_meetup *m)
 	m->created = (time_t)sqlite3_column_int64(st, 15);
 	m->has_remind = sqlite3_column_type(st, 16) != SQLITE_NULL;
 	db__copy_text(st, 16, m->remind, sizeof(m->remind));
+	m->series_id = sqlite3_column_int64(st, 17);
 	sqlite3_reset(st);
 
 	st = db__stmt(db, "SELECT idx, start_at, duration_min FROM slots WHERE meetup_id = ?1 ORDER BY idx");
@@ -120,7 +121,7 @@ int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out
 {
 	static const char sql[] =
 		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
-		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind "
+		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0) "
 		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.chat_id = ?1 AND m.num = ?2";
 	sqlite3_stmt *st = db__stmt(db, sql);
 	if(!st)
@@ -134,7 +135,7 @@ int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
 {
 	static const char sql[] =
 		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
-		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind "
+		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0) "
 		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.id = ?1";
 	sqlite3_stmt *st = db__stmt(db, sql);
 	if(!st)
@@ -169,9 +170,9 @@ int db_meetup_insert(struct db *db, struct db_meetup *m)
 {
 	sqlite3_stmt *st = db__stmt(db,
 		"INSERT INTO meetups (chat_id, num, title, place, creator, state, duration_min, deadline, "
-		"quorum, max_people, chosen, start_at, created_at) "
+		"quorum, max_people, chosen, start_at, created_at, remind, series_id) "
 		"VALUES (?1, (SELECT coalesce(max(num), 0) + 1 FROM meetups WHERE chat_id = ?1), "
-		"?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id, num");
+		"?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id, num");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, m->chat_id);
@@ -186,6 +187,14 @@ int db_meetup_insert(struct db *db, struct db_meetup *m)
 	sqlite3_bind_int(st, 10, m->chosen);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)m->start);
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)m->created);
+	if(m->has_remind)
+		sqlite3_bind_text(st, 13, m->remind, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 13);
+	if(m->series_id)
+		sqlite3_bind_int64(st, 14, m->series_id);
+	else
+		sqlite3_bind_null(st, 14);
 	int rc = sqlite3_step(st);
 	if(rc == SQLITE_ROW) {
 		m->id = sqlite3_column_int64(st, 0);
@@ -347,4 +356,50 @@ int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);
 	return db__read_people(db, st, out, db__fill_rsvp);
+}
+
+int db_series_insert(struct db *db, struct db_series *s)
+{
+	sqlite3_stmt *st = db__stmt(db, "INSERT INTO series (chat_id, rule, poll, active) VALUES (?1, ?2, ?3, 1)");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, s->chat_id);
+	sqlite3_bind_text(st, 2, s->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, s->poll);
+	if(db__exec_stmt(db, st, "series insert"))
+		return -1;
+	s->id = sqlite3_last_insert_rowid(db->sql);
+	s->active = true;
+	return 0;
+}
+
+int db_series_get(struct db *db, int64_t id, struct db_series *out)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT id, chat_id, rule, poll, active FROM series WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(st, 0);
+		out->chat_id = sqlite3_column_int64(st, 1);
+		db__copy_text(st, 2, out->rule, sizeof(out->rule));
+		out->poll = sqlite3_column_int(st, 3) != 0;
+		out->active = sqlite3_column_int(st, 4) != 0;
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "series get");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
+int db_series_stop(struct db *db, int64_t id)
+{
+	sqlite3_stmt *st = db__stmt(db, "UPDATE series SET active = 0 WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return db__exec_stmt(db, st, "series stop");
 }
