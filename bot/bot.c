@@ -23,6 +23,13 @@ static void bot__on_signal(uv_signal_t *h, int signum)
 	bot_stop(b, 0);
 }
 
+static void bot__flush_delivered(struct bot *b);
+
+static void bot__on_prepare(uv_prepare_t *h)
+{
+	bot__flush_delivered(h->data);
+}
+
 int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 {
 	memset(b, 0, sizeof(*b));
@@ -42,6 +49,10 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 	/* Signal handlers alone must not keep the loop alive. */
 	uv_unref((uv_handle_t *)&b->sig_int);
 	uv_unref((uv_handle_t *)&b->sig_term);
+	uv_prepare_init(loop, &b->flush);
+	b->flush.data = b;
+	uv_prepare_start(&b->flush, bot__on_prepare);
+	uv_unref((uv_handle_t *)&b->flush);
 	if(sched_init(&b->sched, b))
 		return -1;
 	if(http_client_new(&b->client, loop)) {
@@ -164,7 +175,7 @@ static void bot__resend_outbox(struct bot *b)
 /* Deletes delivered rows in a transaction of their own. */
 static void bot__flush_delivered(struct bot *b)
 {
-	if(!b->ndelivered || db_begin(b->db))
+	if(!b->ndelivered || db_in_transaction(b->db) || db_begin(b->db))
 		return;
 	if(bot__forget_delivered(b) || db_commit(b->db))
 		db_rollback(b->db);
@@ -247,6 +258,7 @@ void bot_stop(struct bot *b, int exit_code)
 	http_server_stop(b->http);
 	uv_close((uv_handle_t *)&b->sig_int, NULL);
 	uv_close((uv_handle_t *)&b->sig_term, NULL);
+	uv_close((uv_handle_t *)&b->flush, NULL);
 }
 
 void bot_release(struct bot *b)

@@ -31,6 +31,9 @@ struct bot {
 	struct http_server *http;    /* owned; NULL when http.listen is empty */
 	struct http_client *client;  /* owned; the adapters' HTTP requests */
 	uv_signal_t sig_int, sig_term;
+	uv_prepare_t flush;          /* before the loop sleeps: forget what was
+	                                delivered, so a crash while idle repeats
+	                                nothing */
 	struct sched sched;
 	int64_t started_ms;          /* clock_now_ms() at start, for /about */
 	int64_t *delivered;          /* outbox rows delivered, to delete at the
