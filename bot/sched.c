@@ -52,68 +52,78 @@ void sched_rearm(struct sched *s)
 	uv_timer_start(&s->timer, sched__on_timer, (uint64_t)delay, 0);
 }
 
-/* Runs one job in its own transaction.  A job whose handler fails is rolled
- * back and retried a minute later rather than blocking the ones behind it. */
-static int sched__run_one(struct sched *s, int64_t now_ms)
+/* Runs one job's handler inside the open transaction, appending its
+ * messages to ob.  0 or -1. */
+static int sched__handle(struct sched *s, const struct db_job *job, struct outbox *ob)
+{
+	struct bot *b = s->bot;
+	if(!job->meetup_id)
+		return 0;
+	struct db_meetup m;
+	struct db_chat chat;
+	char key[48];
+	snprintf(key, sizeof(key), "job%lld", (long long)job->id);
+	int rc = db_meetup_get_by_id(b->db, job->meetup_id, &m);
+	if(rc == 1)
+		rc = db_chat_by_id(b->db, m.chat_id, &chat);
+	if(rc <= 0)
+		return rc;
+	struct meetup_ctx mctx = { .bot = b, .chat = &chat, .out = ob, .key_base = key };
+	switch(job->kind) {
+	case JOB_DEADLINE:
+		return meetup_job_deadline(&mctx, job->meetup_id);
+	case JOB_REMINDER:
+		return remind_job(&mctx, job);
+	case JOB_NUDGE:
+		return remind_job_nudge(&mctx, job);
+	case JOB_SERIES:
+		return series_job(&mctx, job);
+	default:
+		log_warn("job %lld has an unknown kind %d: dropped", (long long)job->id, job->kind);
+		return 0;
+	}
+}
+
+/* Runs up to max due jobs in one transaction with their effects, then
+ * sends their messages.  Returns how many ran, 0 when none was due, or -1
+ * when one failed: the whole batch is then rolled back, and when max is 1
+ * the failing job is postponed a minute rather than blocking the others. */
+static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 {
 	struct bot *b = s->bot;
 	struct db_job job;
 	struct outbox ob;
+	int n = 0, found = 0;
 	outbox_init(&ob);
 	if(db_begin(b->db))
 		return -1;
-	int found = db_job_take(b->db, now_ms, &job);
-	if(found <= 0) {
-		db_rollback(b->db);
-		return found;
+	while(n < max && (found = db_job_take(b->db, now_ms, &job)) == 1) {
+		if(sched__handle(s, &job, &ob) < 0 || db_job_done(b->db, job.id)) {
+			found = -1;
+			break;
+		}
+		n++;
 	}
-	int rc = 0;
-	if(job.meetup_id) {
-		struct db_meetup m;
-		struct db_chat chat;
-		char key[48];
-		snprintf(key, sizeof(key), "job%lld", (long long)job.id);
-		rc = db_meetup_get_by_id(b->db, job.meetup_id, &m);
-		if(rc == 1) {
-			rc = db_chat_by_id(b->db, m.chat_id, &chat);
-			if(rc == 1) {
-				struct meetup_ctx mctx = { .bot = b, .chat = &chat, .out = &ob, .key_base = key };
-				switch(job.kind) {
-				case JOB_DEADLINE:
-					rc = meetup_job_deadline(&mctx, job.meetup_id);
-					break;
-				case JOB_REMINDER:
-					rc = remind_job(&mctx, &job);
-					break;
-				case JOB_NUDGE:
-					rc = remind_job_nudge(&mctx, &job);
-					break;
-				case JOB_SERIES:
-					rc = series_job(&mctx, &job);
-					break;
-				default:
-					log_warn("job %lld has an unknown kind %d: dropped", (long long)job.id, job.kind);
-					rc = 0;
-				}
+	if(found < 0 || bot_store_actions(b, &ob) || db_commit(b->db)) {
+		db_rollback(b->db);
+		outbox_release(&ob);
+		if(max == 1 && n == 0 && found < 0) {
+			log_error("job %lld failed; retrying in a minute", (long long)job.id);
+			if(!db_begin(b->db)) {
+				db_job_postpone(b->db, job.id, now_ms + 60000);
+				db_commit(b->db);
 			}
 		}
-		if(rc > 0)
-			rc = 0;
-	}
-	if(rc || bot_store_actions(b, &ob) || db_job_done(b->db, job.id) || db_commit(b->db)) {
-		db_rollback(b->db);
-		log_error("job %lld failed; retrying in a minute", (long long)job.id);
-		if(!db_begin(b->db)) {
-			db_job_postpone(b->db, job.id, now_ms + 60000);
-			db_commit(b->db);
-		}
-		outbox_release(&ob);
 		return -1;
 	}
 	bot_deliver(b, &ob);
 	outbox_release(&ob);
-	return 1;
+	return n;
 }
+
+/* Jobs due together run in transactions of this many: one commit for many
+ * reminders, yet a failing one only costs its batch a second pass. */
+#define SCHED_BATCH 64
 
 void sched_run_due(struct sched *s)
 {
@@ -121,9 +131,12 @@ void sched_run_due(struct sched *s)
 		return;
 	s->running = true;
 	int64_t now = clock_now_ms();
-	int guard = 0;
-	while(!s->bot->stopping && sched__run_one(s, now) == 1 && ++guard < 1000000)
-		;
+	int batch = SCHED_BATCH, r;
+	while(!s->bot->stopping && (r = sched__run_batch(s, now, batch)) != 0) {
+		/* After a failure, go one by one so the culprit is found and
+		 * postponed; back to batches once a single one went through. */
+		batch = r < 0 ? 1 : SCHED_BATCH;
+	}
 	s->running = false;
 	sched_rearm(s);
 }
@@ -131,14 +144,18 @@ void sched_run_due(struct sched *s)
 void sched_advance(struct sched *s, int64_t target_ms)
 {
 	int64_t due;
+	int batch = SCHED_BATCH;
 	while(!s->bot->stopping && db_job_next_due(s->bot->db, &due) == 1 && due <= target_ms) {
+		/* Each job runs at its own due time, with those due at the same
+		 * moment. */
 		if(due > clock_now_ms())
 			clock_set_ms(due);
 		s->running = true;
-		int r = sched__run_one(s, clock_now_ms());
+		int r = sched__run_batch(s, clock_now_ms(), batch);
 		s->running = false;
-		if(r < 0)
-			break;
+		if(r < 0 && batch == 1)
+			continue;  /* postponed: the loop moves on */
+		batch = r < 0 ? 1 : SCHED_BATCH;
 	}
 	clock_set_ms(target_ms);
 }

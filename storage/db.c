@@ -116,7 +116,11 @@ static const char *const db__migrations[] = {
 	"  rule TEXT NOT NULL,"
 	"  poll INTEGER NOT NULL DEFAULT 0,"
 	"  active INTEGER NOT NULL DEFAULT 1);"
-	"ALTER TABLE meetups ADD COLUMN series_id INTEGER REFERENCES series(id);",
+	"ALTER TABLE meetups ADD COLUMN series_id INTEGER REFERENCES series(id);"
+	/* A meetup's pending jobs by kind and time, without touching the
+	 * table: the reminders' "is a later one due too" and every re-plan. */
+	"DROP INDEX jobs_meetup;"
+	"CREATE INDEX jobs_meetup ON jobs (meetup_id, kind, due_ms) WHERE state = 0;",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

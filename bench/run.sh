@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The benchmarks, on the release build: `make bench`.
+set -eu
+bin=${1:-build/ensemble}
+here=$(dirname "$0")
+echo "== reminders at scale"
+python3 "$here/reminders.py" "$bin" "${BENCH_RUNS:-5}"
