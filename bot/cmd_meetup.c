@@ -143,6 +143,17 @@ static int cm__may_change(struct cmd_ctx *ctx, const struct db_meetup *m, const 
 {
 	if(ctx->is_admin || m->creator == ctx->user_id)
 		return 1;
+	if(m->group_id) {
+		struct db_people members = { 0 };
+		if(db_group_members(ctx->bot->db, m->group_id, &members))
+			return -1;
+		bool contact = false;
+		for(size_t i = 0; i < members.n; i++)
+			contact |= members.v[i].user_id == ctx->user_id && members.v[i].answer == 1;
+		db_people_release(&members);
+		if(contact)
+			return 1;
+	}
 	char n[16];
 	snprintf(n, sizeof(n), "%d", m->num);
 	const char *verb = i18n_lookup(cmd_lang(ctx), verb_key);
@@ -167,6 +178,7 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 	char *slot_text[MEETUP_MAX_SLOTS + 1];
 	int nslot_text = 0, too_many = 0;
 	char *deadline_text = NULL;
+	int group_max = 0;
 	long v;
 	memset(m, 0, sizeof(*m));
 	memset(rep, 0, sizeof(*rep));
@@ -188,10 +200,14 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 			key = cm__trim(part);
 			val = cm__trim(colon + 1);
 			if(!cm__is(key, WORDS("lieu", "place", "where", "ou", "limite", "deadline", "quorum",
-			                      "max", "duree", "duration"))) {
+			                      "max", "duree", "duration", "group", "groupe"))) {
 				*colon = ':';  /* "19:00" is part of a slot */
 				key = NULL;
 			}
+		}
+		if(!key && (!strncmp(part, "--group ", 8) || !strncmp(part, "--groupe ", 9))) {
+			key = "group";
+			val = cm__trim(part + (part[7] == ' ' ? 8 : 9));
 		}
 		int every = key ? 0 : series_parse(part, rep->rule, sizeof(rep->rule), &rep->poll);
 		if(every < 0) {
@@ -215,6 +231,21 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 			}
 		} else if(cm__is(key, WORDS("limite", "deadline"))) {
 			deadline_text = val;
+		} else if(cm__is(key, WORDS("group", "groupe"))) {
+			struct strbuf gk = STRBUF_INIT;
+			struct db_group g;
+			text_fold(&gk, val);
+			int found = db_group_find(ctx->bot->db, ctx->chat->id, gk.buf, &g);
+			strbuf_release(&gk);
+			if(found < 0)
+				return -1;
+			if(!found) {
+				strbuf_addc(errors, '\n');
+				i18n_fmt(errors, lang, "meetup.err.group", val, NULL);
+			} else {
+				m->group_id = g.id;
+				group_max = g.max_members;
+			}
 		} else if(cm__is(key, WORDS("quorum"))) {
 			if(cm__int(val, 1, MEETUP_PEOPLE_MAX, &v)) {
 				strbuf_addc(errors, '\n');
@@ -307,6 +338,9 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 			m->deadline = ds.start;
 		}
 	}
+	/* A group's meetup takes the group's cap unless it has its own. */
+	if(m->group_id && !m->max_people)
+		m->max_people = group_max;
 	m->creator = ctx->user_id;
 	return errors->oom ? -1 : errors->len ? 1 : 0;
 }

@@ -23,6 +23,14 @@ int cmd_cancel_dialog(struct cmd_ctx *ctx);
 /* cmd_remind.c */
 int cmd_remind(struct cmd_ctx *ctx);
 int cmd_nudge(struct cmd_ctx *ctx);
+/* cmd_group.c */
+int cmd_interest(struct cmd_ctx *ctx);
+int cmd_interests(struct cmd_ctx *ctx);
+int cmd_group(struct cmd_ctx *ctx);
+int cmd_mygroups(struct cmd_ctx *ctx);
+int cmd_config(struct cmd_ctx *ctx);
+int cmd_forget(struct cmd_ctx *ctx);
+int cmd_export(struct cmd_ctx *ctx);
 /* A plain message from someone in a guided dialogue: the next answer. */
 int cmd_dialog_answer(struct cmd_ctx *ctx, const char *text);
 

@@ -329,7 +329,8 @@ static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct
 	struct db_people votes = { 0 }, members = { 0 };
 	struct strbuf names = STRBUF_INIT;
 	int rc = -1;
-	if(db_votes(ctx->bot->db, m->id, &votes) || db_chat_members(ctx->bot->db, m->chat_id, &members))
+	if(db_votes(ctx->bot->db, m->id, &votes) || (m->group_id ? db_group_members(ctx->bot->db, m->group_id, &members)
+	                                                        : db_chat_members(ctx->bot->db, m->chat_id, &members)))
 		goto out;
 	struct meetup_tally t;
 	meetup__count(m, &votes, &t);
@@ -359,7 +360,7 @@ static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct
 	strbuf_reset(&names);
 	size_t missing = 0;
 	for(size_t i = 0; i < members.n; i++) {
-		bool voted = false;
+		bool voted = members.v[i].waiting;  /* a group's waiting list is not asked */
 		for(size_t v = 0; v < votes.n && !voted; v++)
 			voted = votes.v[v].user_id == members.v[i].user_id;
 		if(voted)

@@ -260,11 +260,11 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 		rc = 0;
 		goto out;
 	}
-	if(db_votes(db, m->id, &votes) || db_chat_members(db, m->chat_id, &members))
+	if(db_votes(db, m->id, &votes) || (m->group_id ? db_group_members(db, m->group_id, &members) : db_chat_members(db, m->chat_id, &members)))
 		goto out;
 	size_t missing = 0;
 	for(size_t i = 0; i < members.n; i++) {
-		bool voted = false;
+		bool voted = members.v[i].waiting;  /* a group's waiting list is not asked */
 		for(size_t v = 0; v < votes.n && !voted; v++)
 			voted = votes.v[v].user_id == members.v[i].user_id;
 		if(voted)

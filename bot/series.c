@@ -249,6 +249,7 @@ int series_job(struct meetup_ctx *ctx, const struct db_job *job)
 	next->has_remind = prev->has_remind;
 	snprintf(next->remind, sizeof(next->remind), "%s", prev->remind);
 	next->series_id = s.id;
+	next->group_id = prev->group_id;
 	if(s.poll) {
 		/* "About every two weeks": the nominal date and the days around
 		 * it, voted on until two days before the earliest. */

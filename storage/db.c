@@ -121,6 +121,38 @@ static const char *const db__migrations[] = {
 	 * table: the reminders' "is a later one due too" and every re-plan. */
 	"DROP INDEX jobs_meetup;"
 	"CREATE INDEX jobs_meetup ON jobs (meetup_id, kind, due_ms) WHERE state = 0;",
+
+	/* 4 -> 5: interests and peer groups. */
+	"CREATE TABLE interests ("
+	"  chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
+	"  topic_key TEXT NOT NULL,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  topic TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  PRIMARY KEY (chat_id, topic_key, user_id)) WITHOUT ROWID;"
+	"CREATE TABLE interest_alerts ("
+	"  chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
+	"  topic_key TEXT NOT NULL,"
+	"  PRIMARY KEY (chat_id, topic_key)) WITHOUT ROWID;"
+	"ALTER TABLE chats ADD COLUMN interest_threshold INTEGER NOT NULL DEFAULT 3;"
+	"CREATE TABLE groups ("
+	"  id INTEGER PRIMARY KEY,"
+	"  chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  name_key TEXT NOT NULL,"
+	"  topic TEXT NOT NULL DEFAULT '',"
+	"  max_members INTEGER NOT NULL DEFAULT 0,"
+	"  closed INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX groups_name ON groups (chat_id, name_key) WHERE closed = 0;"
+	"CREATE TABLE group_members ("
+	"  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  contact INTEGER NOT NULL DEFAULT 0,"
+	"  waiting INTEGER NOT NULL DEFAULT 0,"
+	"  seq INTEGER NOT NULL,"
+	"  PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;"
+	"ALTER TABLE meetups ADD COLUMN group_id INTEGER REFERENCES groups(id);",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

@@ -18,7 +18,7 @@
 
 #include "bot/strbuf.h"
 
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 struct db;
 
@@ -46,6 +46,7 @@ struct db_chat {
 	bool active;
 	char remind[64];       /* reminder offsets in minutes, "1440,60"; "" off */
 	bool nudge;            /* nudge non-voters before a poll's deadline */
+	int interest_threshold;/* people on a topic before a group is offered */
 };
 
 /* Finds the chat (platform, ext_id), creating it with lang and tz when it
@@ -60,6 +61,7 @@ int db_chat_set_admin(struct db *db, int64_t chat_id, const char *user_ext_id);
 int db_chat_set_active(struct db *db, int64_t chat_id, bool active);
 int db_chat_set_remind(struct db *db, int64_t chat_id, const char *offsets);
 int db_chat_set_nudge(struct db *db, int64_t chat_id, bool on);
+int db_chat_set_interest_threshold(struct db *db, int64_t chat_id, int n);
 
 /* Private reminders (/remind me): 1 when user asked for them in chat. */
 int db_private_reminder_get(struct db *db, int64_t chat_id, int64_t user_id);
@@ -140,6 +142,7 @@ struct db_meetup {
 	char remind[64];       /* its own reminder offsets, when has_remind */
 	bool has_remind;
 	int64_t series_id;     /* the series it belongs to, 0 when none */
+	int64_t group_id;      /* the group it belongs to, 0 when none */
 	int nslots;
 	struct db_slot slots[MEETUP_MAX_SLOTS];
 };
@@ -167,6 +170,55 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id);
 int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id);
 int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out);
+
+/* ---- interests and peer groups ---- */
+
+/* Interests are kept under a folded key (case, accents and spaces do not
+ * matter) with the topic as first typed. */
+struct db_topic {
+	char key[256];
+	char topic[256];
+	int count;
+};
+
+/* Adds (on) or removes user's interest.  Returns 1 when it changed, 0 when
+ * it was already so, -1. */
+int db_interest_set(struct db *db, int64_t chat_id, const char *key, const char *topic, int64_t user_id, bool on);
+/* The chat's topics, most wanted first; fills at most max, sets *n. */
+int db_interest_topics(struct db *db, int64_t chat_id, struct db_topic *out, int max, int *n);
+int db_interest_people(struct db *db, int64_t chat_id, const char *key, struct db_people *out);
+/* Marks a topic as announced; 1 when it was not yet, 0 when it was, -1. */
+int db_interest_alert(struct db *db, int64_t chat_id, const char *key);
+
+struct db_group {
+	int64_t id;
+	int64_t chat_id;
+	char name[256];
+	char topic[512];
+	int max_members;       /* 0: no cap */
+	bool closed;
+};
+
+/* Creates g (id set); -1 also when the name is taken (see db_group_find). */
+int db_group_insert(struct db *db, struct db_group *g, const char *name_key);
+/* The open group of chat called name_key (folded): 1, 0, -1. */
+int db_group_find(struct db *db, int64_t chat_id, const char *name_key, struct db_group *out);
+int db_group_get(struct db *db, int64_t id, struct db_group *out);
+int db_group_close(struct db *db, int64_t id);
+/* The chat's open groups by name; fills at most max. */
+int db_group_list(struct db *db, int64_t chat_id, struct db_group *out, int max, int *n);
+/* Members in the order they came; db_person.answer is 1 for a contact
+ * person, .waiting for the waiting list. */
+int db_group_members(struct db *db, int64_t group_id, struct db_people *out);
+int db_group_member_set(struct db *db, int64_t group_id, int64_t user_id, bool contact, bool waiting);
+int db_group_member_remove(struct db *db, int64_t group_id, int64_t user_id);
+/* The user's row in users by platform id: 1, 0, -1. */
+int db_user_find(struct db *db, const char *platform, const char *ext_id, int64_t *user_id, char *name, size_t namelen);
+/* Groups of user across every chat of platform (open ones). */
+int db_user_groups(struct db *db, int64_t user_id, struct db_group *out, int max, int *n);
+/* Forgets user in chat: interests, group memberships, votes, RSVPs, private
+ * reminders.  Counts what went in counts[5] in that order. */
+int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[5]);
 
 /* ---- recurring series ---- */
 

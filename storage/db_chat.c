@@ -18,6 +18,7 @@ static int db_chat__read(sqlite3_stmt *st, struct db_chat *out)
 	out->active = sqlite3_column_int(st, 6) != 0;
 	db__copy_text(st, 7, out->remind, sizeof(out->remind));
 	out->nudge = sqlite3_column_int(st, 8) != 0;
+	out->interest_threshold = sqlite3_column_int(st, 9);
 	return 0;
 }
 
@@ -25,7 +26,7 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id,
                 const char *lang, const char *tz, struct db_chat *out)
 {
 	static const char get_sql[] =
-		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge FROM chats "
+		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge, interest_threshold FROM chats "
 		"WHERE platform = ?1 AND ext_id = ?2";
 	static const char insert_sql[] =
 		"INSERT INTO chats (platform, ext_id, lang, tz) VALUES (?1, ?2, ?3, ?4)";
@@ -62,7 +63,7 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id,
 int db_chat_by_id(struct db *db, int64_t chat_id, struct db_chat *out)
 {
 	sqlite3_stmt *st = db__stmt(db,
-		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge FROM chats WHERE id = ?1");
+		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge, interest_threshold FROM chats WHERE id = ?1");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -123,6 +124,16 @@ int db_chat_set_nudge(struct db *db, int64_t chat_id, bool on)
 	if(!st)
 		return -1;
 	sqlite3_bind_int(st, 1, on);
+	sqlite3_bind_int64(st, 2, chat_id);
+	return db__exec_stmt(db, st, "chat update");
+}
+
+int db_chat_set_interest_threshold(struct db *db, int64_t chat_id, int n)
+{
+	sqlite3_stmt *st = db__stmt(db, "UPDATE chats SET interest_threshold = ?1 WHERE id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int(st, 1, n);
 	sqlite3_bind_int64(st, 2, chat_id);
 	return db__exec_stmt(db, st, "chat update");
 }

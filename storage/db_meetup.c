@@ -97,6 +97,7 @@ static int db__meetup_read(struct db *db, sqlite3_stmt *st, struct db_meetup *m)
 	m->has_remind = sqlite3_column_type(st, 16) != SQLITE_NULL;
 	db__copy_text(st, 16, m->remind, sizeof(m->remind));
 	m->series_id = sqlite3_column_int64(st, 17);
+	m->group_id = sqlite3_column_int64(st, 18);
 	sqlite3_reset(st);
 
 	st = db__stmt(db, "SELECT idx, start_at, duration_min FROM slots WHERE meetup_id = ?1 ORDER BY idx");
@@ -121,7 +122,7 @@ int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out
 {
 	static const char sql[] =
 		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
-		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0) "
+		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0), coalesce(m.group_id, 0) "
 		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.chat_id = ?1 AND m.num = ?2";
 	sqlite3_stmt *st = db__stmt(db, sql);
 	if(!st)
@@ -135,7 +136,7 @@ int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
 {
 	static const char sql[] =
 		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
-		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0) "
+		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0), coalesce(m.group_id, 0) "
 		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.id = ?1";
 	sqlite3_stmt *st = db__stmt(db, sql);
 	if(!st)
@@ -170,9 +171,9 @@ int db_meetup_insert(struct db *db, struct db_meetup *m)
 {
 	sqlite3_stmt *st = db__stmt(db,
 		"INSERT INTO meetups (chat_id, num, title, place, creator, state, duration_min, deadline, "
-		"quorum, max_people, chosen, start_at, created_at, remind, series_id) "
+		"quorum, max_people, chosen, start_at, created_at, remind, series_id, group_id) "
 		"VALUES (?1, (SELECT coalesce(max(num), 0) + 1 FROM meetups WHERE chat_id = ?1), "
-		"?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id, num");
+		"?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id, num");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, m->chat_id);
@@ -195,6 +196,10 @@ int db_meetup_insert(struct db *db, struct db_meetup *m)
 		sqlite3_bind_int64(st, 14, m->series_id);
 	else
 		sqlite3_bind_null(st, 14);
+	if(m->group_id)
+		sqlite3_bind_int64(st, 15, m->group_id);
+	else
+		sqlite3_bind_null(st, 15);
 	int rc = sqlite3_step(st);
 	if(rc == SQLITE_ROW) {
 		m->id = sqlite3_column_int64(st, 0);

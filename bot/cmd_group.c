@@ -1,0 +1,907 @@
+/*
+ * Peer groups: /interest, /interests, /group (new, join, leave, list, info,
+ * split, contact, close), /mygroups, /config, and the privacy commands
+ * /forget me and /export me.
+ */
+#include "bot/commands.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/dates.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "bot/meetup.h"
+#include "bot/text.h"
+
+#define LOG_MODULE "group"
+
+#define TOPIC_MAX 100          /* characters */
+#define GROUP_NAME_MAX 60
+#define GROUP_MAX_MEMBERS 1000
+#define FORGET_TTL_MS (5LL * 60 * 1000)
+
+static bool cg__is(const char *w, const char *a, const char *b)
+{
+	struct strbuf f = STRBUF_INIT;
+	text_fold(&f, w);
+	bool yes = !strcmp(f.buf, a) || (b && !strcmp(f.buf, b));
+	strbuf_release(&f);
+	return yes;
+}
+
+static void cg__mention(struct strbuf *sb, const struct db_person *p)
+{
+	strbuf_adds(sb, "<a href=\"mention:");
+	strbuf_add_html(sb, p->ext_id);
+	strbuf_adds(sb, "\">");
+	strbuf_add_html(sb, p->name);
+	strbuf_adds(sb, "</a>");
+}
+
+static char *cg__trim(char *s)
+{
+	while(*s == ' ')
+		s++;
+	size_t n = strlen(s);
+	while(n && s[n - 1] == ' ')
+		s[--n] = '\0';
+	return s;
+}
+
+/* ---- interests ---- */
+
+/* The closest other topic (at most 3 edits, or one containing the other),
+ * or -1. */
+static int cg__near_topic(const struct db_topic *t, int n, const char *key)
+{
+	int best = -1;
+	size_t best_d = 4;
+	for(int i = 0; i < n; i++) {
+		if(!strcmp(t[i].key, key))
+			continue;
+		size_t d = text_distance(t[i].key, key, 3);
+		if(d > 3 && strlen(key) >= 4 && (strstr(t[i].key, key) || strstr(key, t[i].key)))
+			d = 3;
+		if(d < best_d) {
+			best_d = d;
+			best = i;
+		}
+	}
+	return best;
+}
+
+int cmd_interest(struct cmd_ctx *ctx)
+{
+	struct db *db = ctx->bot->db;
+	const char *lang = cmd_lang(ctx);
+	char *args = ctx->args;
+	bool withdraw = false;
+	if(args[0] == '-' && (args[1] == ' ' || args[1] == '\0')) {
+		withdraw = true;
+		args = cg__trim(args + 1);
+	}
+	if(!*args)
+		return CMD_USAGE;
+	if(utf8_length(args) > TOPIC_MAX) {
+		char max[16];
+		snprintf(max, sizeof(max), "%d", TOPIC_MAX);
+		return cmd_reply(ctx, "interest.too_long", max, NULL);
+	}
+	struct strbuf key = STRBUF_INIT;
+	text_fold(&key, args);
+	struct db_topic *topics = malloc(200 * sizeof(*topics));
+	struct db_people people = { 0 };
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
+	int n, rc = CMD_ERROR;
+	if(!topics)
+		goto out;
+	int changed = db_interest_set(db, ctx->chat->id, key.buf, args, ctx->user_id, !withdraw);
+	if(changed < 0 || db_interest_topics(db, ctx->chat->id, topics, 200, &n))
+		goto out;
+	const struct db_topic *mine = NULL;
+	for(int i = 0; i < n; i++)
+		if(!strcmp(topics[i].key, key.buf))
+			mine = &topics[i];
+	char count[16];
+	snprintf(count, sizeof(count), "%d", mine ? mine->count : 0);
+	const char *shown = mine ? mine->topic : args;
+	if(withdraw) {
+		rc = cmd_reply(ctx, changed ? "interest.withdrawn" : "interest.not_in", shown, NULL);
+		goto out;
+	}
+	i18n_fmt(&sb, lang, changed ? "interest.noted" : "interest.already", shown, count, NULL);
+	/* A near topic someone else typed: say so, the user may prefer it. */
+	int near = mine && mine->count == 1 ? cg__near_topic(topics, n, key.buf) : -1;
+	if(near >= 0) {
+		char c2[16];
+		snprintf(c2, sizeof(c2), "%d", topics[near].count);
+		strbuf_addc(&sb, '\n');
+		i18n_fmt(&sb, lang, "interest.near", topics[near].topic, c2, shown, NULL);
+	}
+	if(sb.oom || cmd_reply_text(ctx, sb.buf))
+		goto out;
+	/* The threshold, once per topic: mention everyone and offer the one
+	 * command that makes the group. */
+	if(changed && mine && mine->count >= ctx->chat->interest_threshold) {
+		int first = db_interest_alert(db, ctx->chat->id, key.buf);
+		if(first < 0)
+			goto out;
+		if(first) {
+			if(db_interest_people(db, ctx->chat->id, key.buf, &people))
+				goto out;
+			for(size_t i = 0; i < people.n; i++) {
+				if(i)
+					strbuf_adds(&who, ", ");
+				cg__mention(&who, &people.v[i]);
+			}
+			strbuf_reset(&sb);
+			i18n_fmt_raw(&sb, lang, "interest.threshold", 0x4, mine->topic, count, who.buf, NULL);
+			if(sb.oom || cmd_send_text(ctx, sb.buf))
+				goto out;
+		}
+	}
+	rc = CMD_OK;
+out:
+	free(topics);
+	db_people_release(&people);
+	strbuf_release(&key);
+	strbuf_release(&sb);
+	strbuf_release(&who);
+	return rc;
+}
+
+int cmd_interests(struct cmd_ctx *ctx)
+{
+	struct db_topic *topics = malloc(50 * sizeof(*topics));
+	struct strbuf sb = STRBUF_INIT;
+	struct db_people people = { 0 };
+	int n, rc = CMD_ERROR;
+	if(!topics || db_interest_topics(ctx->bot->db, ctx->chat->id, topics, 50, &n))
+		goto out;
+	if(!n) {
+		rc = cmd_reply(ctx, "interest.none", NULL);
+		goto out;
+	}
+	i18n_fmt(&sb, cmd_lang(ctx), "interest.header", NULL);
+	for(int i = 0; i < n; i++) {
+		people.n = 0;
+		if(db_interest_people(ctx->bot->db, ctx->chat->id, topics[i].key, &people))
+			goto out;
+		struct strbuf names = STRBUF_INIT;
+		char count[16];
+		snprintf(count, sizeof(count), "%d", topics[i].count);
+		for(size_t k = 0; k < people.n; k++) {
+			if(k)
+				strbuf_adds(&names, ", ");
+			strbuf_add_html(&names, people.v[k].name);
+		}
+		strbuf_adds(&sb, "\n• ");
+		i18n_fmt_raw(&sb, cmd_lang(ctx), "interest.line", 0x4, topics[i].topic, count, names.buf, NULL);
+		strbuf_release(&names);
+	}
+	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+out:
+	free(topics);
+	db_people_release(&people);
+	strbuf_release(&sb);
+	return rc;
+}
+
+int cmd_config(struct cmd_ctx *ctx)
+{
+	char *args = ctx->args;
+	char *key = cmd_next_word(&args);
+	char *value = cmd_next_word(&args);
+	if(!key || !cg__is(key, "interest-threshold", "seuil-envie"))
+		return CMD_USAGE;
+	char cur[16];
+	if(!value) {
+		snprintf(cur, sizeof(cur), "%d", ctx->chat->interest_threshold);
+		return cmd_reply(ctx, "config.threshold", cur, NULL);
+	}
+	if(!ctx->is_admin)
+		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL);
+	char *end;
+	long n = strtol(value, &end, 10);
+	if(*end || n < 2 || n > 100 || cmd_next_word(&args))
+		return cmd_reply(ctx, "config.bad_threshold", value, NULL);
+	if(db_chat_set_interest_threshold(ctx->bot->db, ctx->chat->id, (int)n))
+		return CMD_ERROR;
+	ctx->chat->interest_threshold = (int)n;
+	snprintf(cur, sizeof(cur), "%ld", n);
+	return cmd_reply(ctx, "config.threshold", cur, NULL);
+}
+
+/* ---- groups ---- */
+
+/* Finds the open group called name; replies when there is none. */
+static int cg__group(struct cmd_ctx *ctx, const char *name, struct db_group *g)
+{
+	struct strbuf key = STRBUF_INIT;
+	text_fold(&key, name);
+	int found = db_group_find(ctx->bot->db, ctx->chat->id, key.buf, g);
+	strbuf_release(&key);
+	if(found == 0 && cmd_reply(ctx, "group.not_found", name, NULL))
+		return -1;
+	return found;
+}
+
+static const struct db_person *cg__find_person(const struct db_people *p, int64_t user_id)
+{
+	for(size_t i = 0; i < p->n; i++)
+		if(p->v[i].user_id == user_id)
+			return &p->v[i];
+	return NULL;
+}
+
+static size_t cg__count(const struct db_people *p, bool waiting)
+{
+	size_t n = 0;
+	for(size_t i = 0; i < p->n; i++)
+		n += p->v[i].waiting == waiting;
+	return n;
+}
+
+/* Contact persons and the chat's admins may manage a group. */
+static bool cg__may_manage(struct cmd_ctx *ctx, const struct db_people *members)
+{
+	const struct db_person *me = cg__find_person(members, ctx->user_id);
+	return ctx->is_admin || (me && me->answer == 1);
+}
+
+/* Reads "NAME [--topic TEXT] [--max N] [--interest TOPIC]". */
+static int cg__new(struct cmd_ctx *ctx, char *args)
+{
+	struct db *db = ctx->bot->db;
+	char *opts = strstr(args, " --");
+	char *topic = NULL, *interest = NULL;
+	long max = 0;
+	if(!strncmp(args, "--", 2))
+		return CMD_USAGE;
+	if(opts) {
+		*opts = '\0';
+		char *p = opts + 1;
+		while(p && *p) {
+			char *next = strstr(p + 2, " --");
+			if(next)
+				*next = '\0';
+			if(!strncmp(p, "--topic ", 8) || !strncmp(p, "--sujet ", 8))
+				topic = cg__trim(p + 8);
+			else if(!strncmp(p, "--max ", 6)) {
+				char *end;
+				max = strtol(p + 6, &end, 10);
+				if(*cg__trim(end) || max < 1 || max > GROUP_MAX_MEMBERS)
+					return cmd_reply(ctx, "group.bad_max", cg__trim(p + 6), "1000", NULL);
+			} else if(!strncmp(p, "--interest ", 11) || !strncmp(p, "--envie ", 8))
+				interest = cg__trim(p + (p[2] == 'i' ? 11 : 8));
+			else
+				return CMD_USAGE;
+			p = next ? next + 1 : NULL;
+		}
+	}
+	char *name = cg__trim(args);
+	if(!*name)
+		return CMD_USAGE;
+	if(utf8_length(name) > GROUP_NAME_MAX) {
+		char m[16];
+		snprintf(m, sizeof(m), "%d", GROUP_NAME_MAX);
+		return cmd_reply(ctx, "group.name_long", m, NULL);
+	}
+	struct strbuf key = STRBUF_INIT, ikey = STRBUF_INIT;
+	struct db_people people = { 0 };
+	struct db_group g = { .chat_id = ctx->chat->id, .max_members = (int)max };
+	int rc = CMD_ERROR;
+	text_fold(&key, name);
+	struct db_group other;
+	int taken = db_group_find(db, ctx->chat->id, key.buf, &other);
+	if(taken < 0)
+		goto out;
+	if(taken) {
+		rc = cmd_reply(ctx, "group.taken", other.name, NULL);
+		goto out;
+	}
+	snprintf(g.name, sizeof(g.name), "%s", name);
+	snprintf(g.topic, sizeof(g.topic), "%s", topic ? topic : interest ? interest : "");
+	if(db_group_insert(db, &g, key.buf) || db_group_member_set(db, g.id, ctx->user_id, true, false))
+		goto out;
+	size_t added = 0, waiting = 0;
+	if(interest) {
+		/* Everyone interested joins (up to the cap; the rest wait). */
+		text_fold(&ikey, interest);
+		if(db_interest_people(db, ctx->chat->id, ikey.buf, &people))
+			goto out;
+		size_t in = 1;
+		for(size_t i = 0; i < people.n; i++) {
+			if(people.v[i].user_id == ctx->user_id)
+				continue;
+			bool wait = g.max_members && in >= (size_t)g.max_members;
+			in += !wait;
+			if(db_group_member_set(db, g.id, people.v[i].user_id, false, wait))
+				goto out;
+			added += !wait;
+			waiting += wait;
+		}
+	}
+	char n[24], w[24];
+	snprintf(n, sizeof(n), "%zu", added + 1);
+	snprintf(w, sizeof(w), "%zu", waiting);
+	rc = waiting ? cmd_reply(ctx, "group.created_waiting", g.name, n, w, NULL)
+	             : cmd_reply(ctx, "group.created", g.name, n, NULL);
+out:
+	strbuf_release(&key);
+	strbuf_release(&ikey);
+	db_people_release(&people);
+	return rc;
+}
+
+static int cg__join(struct cmd_ctx *ctx, const char *name)
+{
+	struct db_group g;
+	struct db_people m = { 0 };
+	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
+	if(found <= 0)
+		return found < 0 ? CMD_ERROR : CMD_OK;
+	if(db_group_members(ctx->bot->db, g.id, &m))
+		goto out;
+	const struct db_person *me = cg__find_person(&m, ctx->user_id);
+	if(me) {
+		rc = cmd_reply(ctx, me->waiting ? "group.already_waiting" : "group.already", g.name, NULL);
+		goto out;
+	}
+	size_t in = cg__count(&m, false);
+	bool full = g.max_members && in >= (size_t)g.max_members;
+	if(db_group_member_set(ctx->bot->db, g.id, ctx->user_id, false, full))
+		goto out;
+	char n[24], max[16];
+	if(full) {
+		snprintf(n, sizeof(n), "%zu", cg__count(&m, true) + 1);
+		rc = cmd_reply(ctx, "group.waiting", g.name, n, NULL);
+	} else {
+		snprintf(n, sizeof(n), "%zu", in + 1);
+		snprintf(max, sizeof(max), "%d", g.max_members);
+		rc = g.max_members ? cmd_reply(ctx, "group.joined_max", g.name, n, max, NULL)
+		                   : cmd_reply(ctx, "group.joined", g.name, n, NULL);
+	}
+out:
+	db_people_release(&m);
+	return rc;
+}
+
+/* Moves the first one waiting in, and tells them. */
+static int cg__promote(struct cmd_ctx *ctx, const struct db_group *g, const struct db_people *m)
+{
+	for(size_t i = 0; i < m->n; i++) {
+		if(!m->v[i].waiting)
+			continue;
+		if(db_group_member_set(ctx->bot->db, g->id, m->v[i].user_id, false, false))
+			return -1;
+		struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
+		cg__mention(&who, &m->v[i]);
+		i18n_fmt_raw(&sb, cmd_lang(ctx), "group.promoted", 0x1, who.buf, g->name, NULL);
+		int rc = sb.oom ? -1 : cmd_send_text(ctx, sb.buf);
+		strbuf_release(&sb);
+		strbuf_release(&who);
+		return rc;
+	}
+	return 0;
+}
+
+static int cg__leave(struct cmd_ctx *ctx, const char *name)
+{
+	struct db_group g;
+	struct db_people m = { 0 };
+	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
+	if(found <= 0)
+		return found < 0 ? CMD_ERROR : CMD_OK;
+	if(db_group_members(ctx->bot->db, g.id, &m))
+		goto out;
+	const struct db_person *me = cg__find_person(&m, ctx->user_id);
+	if(!me) {
+		rc = cmd_reply(ctx, "group.not_member", g.name, NULL);
+		goto out;
+	}
+	bool was_in = !me->waiting;
+	if(db_group_member_remove(ctx->bot->db, g.id, ctx->user_id))
+		goto out;
+	rc = cmd_reply(ctx, "group.left", g.name, NULL);
+	if(!rc && was_in && g.max_members && cg__promote(ctx, &g, &m))
+		rc = CMD_ERROR;
+out:
+	db_people_release(&m);
+	return rc;
+}
+
+static int cg__list(struct cmd_ctx *ctx)
+{
+	struct db_group *g = malloc(50 * sizeof(*g));
+	struct strbuf sb = STRBUF_INIT;
+	struct db_people m = { 0 };
+	int n, rc = CMD_ERROR;
+	if(!g || db_group_list(ctx->bot->db, ctx->chat->id, g, 50, &n))
+		goto out;
+	if(!n) {
+		rc = cmd_reply(ctx, "group.none", NULL);
+		goto out;
+	}
+	const char *lang = cmd_lang(ctx);
+	i18n_fmt(&sb, lang, "group.list_header", NULL);
+	for(int i = 0; i < n; i++) {
+		m.n = 0;
+		if(db_group_members(ctx->bot->db, g[i].id, &m))
+			goto out;
+		strbuf_adds(&sb, "\n• <b>");
+		strbuf_add_html(&sb, g[i].name);
+		strbuf_adds(&sb, "</b>");
+		if(g[i].topic[0]) {
+			strbuf_adds(&sb, " — ");
+			strbuf_add_html(&sb, g[i].topic);
+		}
+		strbuf_addf(&sb, " (%zu", cg__count(&m, false));
+		if(g[i].max_members)
+			strbuf_addf(&sb, "/%d", g[i].max_members);
+		strbuf_addc(&sb, ')');
+		size_t w = cg__count(&m, true);
+		if(w) {
+			char nw[24];
+			snprintf(nw, sizeof(nw), "%zu", w);
+			strbuf_adds(&sb, " ");
+			i18n_fmt(&sb, lang, "group.list_waiting", nw, NULL);
+		}
+	}
+	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+out:
+	free(g);
+	db_people_release(&m);
+	strbuf_release(&sb);
+	return rc;
+}
+
+static void cg__names(struct strbuf *sb, const struct db_people *m, int which)
+{
+	/* which: 0 members, 1 contacts, 2 waiting */
+	size_t k = 0;
+	for(size_t i = 0; i < m->n; i++) {
+		bool take = which == 2 ? m->v[i].waiting : which == 1 ? m->v[i].answer == 1 : !m->v[i].waiting;
+		if(!take)
+			continue;
+		if(k++)
+			strbuf_adds(sb, ", ");
+		strbuf_add_html(sb, m->v[i].name);
+	}
+}
+
+static int cg__info(struct cmd_ctx *ctx, const char *name)
+{
+	struct db_group g;
+	struct db_people m = { 0 };
+	struct strbuf sb = STRBUF_INIT, names = STRBUF_INIT;
+	const char *lang = cmd_lang(ctx);
+	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
+	if(found <= 0)
+		return found < 0 ? CMD_ERROR : CMD_OK;
+	if(db_group_members(ctx->bot->db, g.id, &m))
+		goto out;
+	strbuf_adds(&sb, "<b>");
+	strbuf_add_html(&sb, g.name);
+	strbuf_adds(&sb, "</b>");
+	if(g.topic[0]) {
+		strbuf_adds(&sb, " — ");
+		strbuf_add_html(&sb, g.topic);
+	}
+	char n[24], max[16];
+	snprintf(n, sizeof(n), "%zu", cg__count(&m, false));
+	snprintf(max, sizeof(max), "%d", g.max_members);
+	cg__names(&names, &m, 0);
+	strbuf_addc(&sb, '\n');
+	if(g.max_members)
+		i18n_fmt_raw(&sb, lang, "group.info_members_max", 0x4, n, max, names.buf, NULL);
+	else
+		i18n_fmt_raw(&sb, lang, "group.info_members", 0x2, n, names.buf, NULL);
+	strbuf_reset(&names);
+	cg__names(&names, &m, 1);
+	strbuf_addc(&sb, '\n');
+	i18n_fmt_raw(&sb, lang, "group.info_contacts", 0x1, names.buf, NULL);
+	if(cg__count(&m, true)) {
+		strbuf_reset(&names);
+		cg__names(&names, &m, 2);
+		strbuf_addc(&sb, '\n');
+		i18n_fmt_raw(&sb, lang, "group.info_waiting", 0x1, names.buf, NULL);
+	}
+	/* Its upcoming meetups. */
+	int nums[20], count;
+	if(db_meetup_list(ctx->bot->db, ctx->chat->id, (1u << MEETUP_POLL) | (1u << MEETUP_CONFIRMED),
+	                  clock_now(), nums, 20, &count))
+		goto out;
+	struct db_meetup *mt = malloc(sizeof(*mt));
+	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out };
+	if(!mt)
+		goto out;
+	bool any = false;
+	for(int i = 0; i < count && i < 20; i++) {
+		if(db_meetup_get(ctx->bot->db, ctx->chat->id, nums[i], mt) != 1) {
+			free(mt);
+			goto out;
+		}
+		if(mt->group_id != g.id)
+			continue;
+		if(!any) {
+			strbuf_addc(&sb, '\n');
+			i18n_fmt(&sb, lang, "group.info_meetups", NULL);
+			any = true;
+		}
+		meetup_format_line(&mctx, mt, &sb);
+	}
+	free(mt);
+	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+out:
+	db_people_release(&m);
+	strbuf_release(&sb);
+	strbuf_release(&names);
+	return rc;
+}
+
+/* "/group contact NAME @user" adds, "-@user" removes. */
+static int cg__contact(struct cmd_ctx *ctx, char *args)
+{
+	char *at = strrchr(args, ' ');
+	if(!at)
+		return CMD_USAGE;
+	*at = '\0';
+	char *who = at + 1;
+	bool remove = *who == '-';
+	if(remove)
+		who++;
+	if(*who == '@')
+		who++;
+	char *name = cg__trim(args);
+	if(!*who || !*name)
+		return CMD_USAGE;
+	struct db_group g;
+	struct db_people m = { 0 };
+	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
+	if(found <= 0)
+		return found < 0 ? CMD_ERROR : CMD_OK;
+	if(db_group_members(ctx->bot->db, g.id, &m))
+		goto out;
+	if(!cg__may_manage(ctx, &m)) {
+		rc = cmd_reply(ctx, "group.perm", g.name, NULL);
+		goto out;
+	}
+	int64_t uid;
+	char uname[128];
+	int known = db_user_find(ctx->bot->db, ctx->ev->platform, who, &uid, uname, sizeof(uname));
+	if(known < 0)
+		goto out;
+	if(!known) {
+		rc = cmd_reply(ctx, "group.unknown_user", who, NULL);
+		goto out;
+	}
+	const struct db_person *p = cg__find_person(&m, uid);
+	if(remove) {
+		if(!p || p->answer != 1) {
+			rc = cmd_reply(ctx, "group.not_contact", uname, g.name, NULL);
+			goto out;
+		}
+		size_t contacts = 0;
+		for(size_t i = 0; i < m.n; i++)
+			contacts += m.v[i].answer == 1;
+		if(contacts == 1) {
+			rc = cmd_reply(ctx, "group.last_contact", uname, g.name, NULL);
+			goto out;
+		}
+		rc = db_group_member_set(ctx->bot->db, g.id, uid, false, p->waiting) ? CMD_ERROR
+		     : cmd_reply(ctx, "group.contact_removed", uname, g.name, NULL);
+		goto out;
+	}
+	/* A contact person keeps their place; someone new to the group joins
+	 * it, on the waiting list when it is full. */
+	bool wait = p ? p->waiting : (g.max_members && cg__count(&m, false) >= (size_t)g.max_members);
+	rc = db_group_member_set(ctx->bot->db, g.id, uid, true, wait) ? CMD_ERROR
+	     : cmd_reply(ctx, "group.contact_added", uname, g.name, NULL);
+out:
+	db_people_release(&m);
+	return rc;
+}
+
+static int cg__close(struct cmd_ctx *ctx, const char *name)
+{
+	struct db_group g;
+	struct db_people m = { 0 };
+	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
+	if(found <= 0)
+		return found < 0 ? CMD_ERROR : CMD_OK;
+	if(db_group_members(ctx->bot->db, g.id, &m))
+		goto out;
+	if(!cg__may_manage(ctx, &m))
+		rc = cmd_reply(ctx, "group.perm", g.name, NULL);
+	else
+		rc = db_group_close(ctx->bot->db, g.id) ? CMD_ERROR : cmd_reply(ctx, "group.closed", g.name, NULL);
+out:
+	db_people_release(&m);
+	return rc;
+}
+
+/* Proposes a second group made of the waiting list. */
+static int cg__split(struct cmd_ctx *ctx, const char *name)
+{
+	struct db *db = ctx->bot->db;
+	struct db_group g;
+	struct db_people m = { 0 };
+	struct strbuf key = STRBUF_INIT, who = STRBUF_INIT, sb = STRBUF_INIT;
+	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
+	if(found <= 0)
+		return found < 0 ? CMD_ERROR : CMD_OK;
+	if(db_group_members(db, g.id, &m))
+		goto out;
+	if(!cg__may_manage(ctx, &m)) {
+		rc = cmd_reply(ctx, "group.perm", g.name, NULL);
+		goto out;
+	}
+	size_t waiting = 0;
+	for(size_t i = 0; i < m.n; i++)
+		waiting += m.v[i].waiting && m.v[i].answer != 1;
+	if(waiting < 2) {
+		rc = cmd_reply(ctx, "group.split_few", g.name, NULL);
+		goto out;
+	}
+	/* The new group: "NAME 2" (or 3, ...), same topic and cap. */
+	struct db_group ng = { .chat_id = g.chat_id, .max_members = g.max_members };
+	snprintf(ng.topic, sizeof(ng.topic), "%s", g.topic);
+	for(int k = 2; k < 100; k++) {
+		snprintf(ng.name, sizeof(ng.name), "%.200s %d", g.name, k);
+		strbuf_reset(&key);
+		text_fold(&key, ng.name);
+		struct db_group other;
+		int taken = db_group_find(db, g.chat_id, key.buf, &other);
+		if(taken < 0)
+			goto out;
+		if(!taken)
+			break;
+	}
+	if(db_group_insert(db, &ng, key.buf))
+		goto out;
+	bool first = true;
+	size_t moved = 0;
+	for(size_t i = 0; i < m.n; i++) {
+		/* A contact person of this group stays with it. */
+		if(!m.v[i].waiting || m.v[i].answer == 1)
+			continue;
+		bool wait = ng.max_members && moved >= (size_t)ng.max_members;
+		/* The first one moved becomes its contact person. */
+		if(db_group_member_remove(db, g.id, m.v[i].user_id) ||
+		   db_group_member_set(db, ng.id, m.v[i].user_id, first, wait))
+			goto out;
+		if(moved++)
+			strbuf_adds(&who, ", ");
+		cg__mention(&who, &m.v[i]);
+		first = false;
+	}
+	char n[16];
+	snprintf(n, sizeof(n), "%zu", moved);
+	i18n_fmt_raw(&sb, cmd_lang(ctx), "group.split", 0x8, g.name, ng.name, n, who.buf, NULL);
+	rc = sb.oom ? CMD_ERROR : cmd_send_text(ctx, sb.buf);
+out:
+	db_people_release(&m);
+	strbuf_release(&key);
+	strbuf_release(&who);
+	strbuf_release(&sb);
+	return rc;
+}
+
+int cmd_group(struct cmd_ctx *ctx)
+{
+	char *args = ctx->args;
+	char *sub = cmd_next_word(&args);
+	if(!sub)
+		return CMD_USAGE;
+	args = cg__trim(args);
+	if(cg__is(sub, "list", "liste"))
+		return *args ? CMD_USAGE : cg__list(ctx);
+	if(!*args)
+		return CMD_USAGE;
+	if(cg__is(sub, "new", "nouveau") || cg__is(sub, "creer", "create"))
+		return cg__new(ctx, args);
+	if(cg__is(sub, "join", "rejoindre"))
+		return cg__join(ctx, args);
+	if(cg__is(sub, "leave", "quitter"))
+		return cg__leave(ctx, args);
+	if(cg__is(sub, "info", "infos"))
+		return cg__info(ctx, args);
+	if(cg__is(sub, "contact", NULL))
+		return cg__contact(ctx, args);
+	if(cg__is(sub, "close", "fermer"))
+		return cg__close(ctx, args);
+	if(cg__is(sub, "split", "diviser"))
+		return cg__split(ctx, args);
+	return CMD_USAGE;
+}
+
+int cmd_mygroups(struct cmd_ctx *ctx)
+{
+	struct db_group *g = malloc(50 * sizeof(*g));
+	struct strbuf sb = STRBUF_INIT;
+	int n, rc = CMD_ERROR;
+	if(!g || db_user_groups(ctx->bot->db, ctx->user_id, g, 50, &n))
+		goto out;
+	if(!n) {
+		rc = cmd_reply(ctx, "mygroups.none", NULL);
+		goto out;
+	}
+	const char *lang = cmd_lang(ctx);
+	i18n_fmt(&sb, lang, "mygroups.header", NULL);
+	struct db_meetup *mt = malloc(sizeof(*mt));
+	if(!mt)
+		goto out;
+	for(int i = 0; i < n; i++) {
+		struct db_chat chat;
+		if(db_chat_by_id(ctx->bot->db, g[i].chat_id, &chat) != 1)
+			continue;
+		strbuf_adds(&sb, "\n• <b>");
+		strbuf_add_html(&sb, g[i].name);
+		strbuf_adds(&sb, "</b> (");
+		strbuf_add_html(&sb, chat.ext_id);
+		strbuf_addc(&sb, ')');
+		/* Its next meetup, if any. */
+		int nums[20], count;
+		if(db_meetup_list(ctx->bot->db, chat.id, 1u << MEETUP_CONFIRMED, clock_now(), nums, 20, &count)) {
+			free(mt);
+			goto out;
+		}
+		for(int k = 0; k < count && k < 20; k++) {
+			if(db_meetup_get(ctx->bot->db, chat.id, nums[k], mt) != 1 || mt->group_id != g[i].id)
+				continue;
+			strbuf_adds(&sb, " — ");
+			date_format_when(&sb, lang, chat.tz, clock_now(), mt->start);
+			strbuf_adds(&sb, ": ");
+			strbuf_add_html(&sb, mt->title);
+			break;
+		}
+	}
+	free(mt);
+	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+out:
+	free(g);
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* ---- privacy ---- */
+
+int cmd_forget(struct cmd_ctx *ctx)
+{
+	/* "/forget me [confirm]", "/oublie-moi [confirmer]". */
+	char *args = ctx->args;
+	char *confirm = cmd_next_word(&args);
+	if(confirm && cg__is(confirm, "me", "moi"))
+		confirm = cmd_next_word(&args);
+	if(cmd_next_word(&args))
+		return CMD_USAGE;
+	struct db *db = ctx->bot->db;
+	struct strbuf data = STRBUF_INIT;
+	int step;
+	int64_t when;
+	/* The confirmation rides on the dialogue table: step -1 means "asked
+	 * to forget". */
+	int asked = db_dialog_get(db, ctx->chat->id, ctx->user_id, &step, &data, &when);
+	strbuf_release(&data);
+	if(asked < 0)
+		return CMD_ERROR;
+	bool pending = asked && step == -1 && clock_now_ms() - when < FORGET_TTL_MS;
+	if(!confirm || !pending || !cg__is(confirm, "confirm", "confirmer")) {
+		if(confirm && !pending && cg__is(confirm, "confirm", "confirmer"))
+			return cmd_reply(ctx, "forget.expired", NULL);
+		if(confirm && !cg__is(confirm, "confirm", "confirmer"))
+			return CMD_USAGE;
+		if(db_dialog_set(db, ctx->chat->id, ctx->user_id, -1, "", clock_now_ms()))
+			return CMD_ERROR;
+		return cmd_reply(ctx, "forget.ask", NULL);
+	}
+	int c[5];
+	if(db_dialog_clear(db, ctx->chat->id, ctx->user_id) || db_forget_user(db, ctx->chat->id, ctx->user_id, c))
+		return CMD_ERROR;
+	char n[5][16];
+	for(int i = 0; i < 5; i++)
+		snprintf(n[i], sizeof(n[i]), "%d", c[i]);
+	return cmd_reply(ctx, "forget.done", n[0], n[1], n[2], n[3], n[4], NULL);
+}
+
+int cmd_export(struct cmd_ctx *ctx)
+{
+	char *args = ctx->args;
+	char *me = cmd_next_word(&args);
+	if(!me || !cg__is(me, "me", "moi") || cmd_next_word(&args))
+		return CMD_USAGE;
+	struct db *db = ctx->bot->db;
+	json_t *o = json_object(), *groups = json_array(), *interests = json_array();
+	struct db_topic *topics = malloc(200 * sizeof(*topics));
+	struct db_people people = { 0 };
+	struct db_group *g = malloc(50 * sizeof(*g));
+	char *text = NULL;
+	int n, rc = CMD_ERROR;
+	if(!o || !groups || !interests || !topics || !g)
+		goto out;
+	json_object_set_new(o, "platform", json_string(ctx->ev->platform));
+	json_object_set_new(o, "chat", json_string(ctx->ev->chat_id));
+	json_object_set_new(o, "user", json_string(ctx->ev->sender_id));
+	if(db_interest_topics(db, ctx->chat->id, topics, 200, &n))
+		goto out;
+	for(int i = 0; i < n; i++) {
+		people.n = 0;
+		if(db_interest_people(db, ctx->chat->id, topics[i].key, &people))
+			goto out;
+		for(size_t k = 0; k < people.n; k++)
+			if(people.v[k].user_id == ctx->user_id)
+				json_array_append_new(interests, json_string(topics[i].topic));
+	}
+	if(db_user_groups(db, ctx->user_id, g, 50, &n))
+		goto out;
+	for(int i = 0; i < n; i++) {
+		if(g[i].chat_id != ctx->chat->id)
+			continue;
+		people.n = 0;
+		if(db_group_members(db, g[i].id, &people))
+			goto out;
+		for(size_t k = 0; k < people.n; k++)
+			if(people.v[k].user_id == ctx->user_id)
+				json_array_append_new(groups, json_pack("{s:s,s:b,s:b}", "name", g[i].name,
+				                                        "contact", people.v[k].answer == 1,
+				                                        "waiting", people.v[k].waiting));
+	}
+	json_object_set(o, "interests", interests);
+	json_object_set(o, "groups", groups);
+	/* Votes and RSVPs on the chat's meetups. */
+	json_t *votes = json_array(), *rsvps = json_array();
+	int nums[200], count;
+	struct db_meetup *mt = malloc(sizeof(*mt));
+	if(!votes || !rsvps || !mt ||
+	   db_meetup_list(db, ctx->chat->id, 0xF, 0, nums, 200, &count)) {
+		json_decref(votes);
+		json_decref(rsvps);
+		free(mt);
+		goto out;
+	}
+	for(int i = 0; i < count && i < 200; i++) {
+		if(db_meetup_get(db, ctx->chat->id, nums[i], mt) != 1)
+			continue;
+		people.n = 0;
+		if(!db_votes(db, mt->id, &people))
+			for(size_t k = 0; k < people.n; k++)
+				if(people.v[k].user_id == ctx->user_id)
+					json_array_append_new(votes, json_pack("{s:i,s:s}", "meetup", mt->num, "answers", people.v[k].answers));
+		people.n = 0;
+		if(!db_rsvps(db, mt->id, &people))
+			for(size_t k = 0; k < people.n; k++)
+				if(people.v[k].user_id == ctx->user_id)
+					json_array_append_new(rsvps, json_pack("{s:i,s:s,s:b}", "meetup", mt->num, "answer",
+					                                       people.v[k].answer == 2 ? "yes" : people.v[k].answer == 1 ? "maybe" : "no",
+					                                       "waiting", people.v[k].waiting));
+	}
+	free(mt);
+	json_object_set_new(o, "votes", votes);
+	json_object_set_new(o, "rsvps", rsvps);
+	text = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
+	if(!text)
+		goto out;
+	/* Privately; the chat only hears that it was sent. */
+	struct strbuf body = STRBUF_INIT;
+	strbuf_add_html(&body, text);
+	struct action *a = outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->ev->platform, ctx->ev->sender_id, body.buf);
+	strbuf_release(&body);
+	if(!a)
+		goto out;
+	rc = cmd_reply(ctx, "export.sent", NULL);
+out:
+	free(text);
+	free(topics);
+	free(g);
+	db_people_release(&people);
+	json_decref(groups);
+	json_decref(interests);
+	json_decref(o);
+	return rc;
+}

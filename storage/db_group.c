@@ -1,0 +1,295 @@
+#include "storage/db_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bot/log.h"
+
+#define LOG_MODULE "db"
+
+/* The statements of storage/db_meetup.c's people readers, repeated here
+ * small: a row of (user_id, ext_id, name, contact, waiting). */
+static int db_group__people(struct db *db, sqlite3_stmt *st, struct db_people *out)
+{
+	int rc;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if(out->n == out->alloc) {
+			size_t na = out->alloc ? out->alloc * 2 : 8;
+			struct db_person *nv = realloc(out->v, na * sizeof(*nv));
+			if(!nv) {
+				sqlite3_reset(st);
+				return -1;
+			}
+			out->v = nv;
+			out->alloc = na;
+		}
+		struct db_person *p = &out->v[out->n++];
+		memset(p, 0, sizeof(*p));
+		p->user_id = sqlite3_column_int64(st, 0);
+		db__copy_text(st, 1, p->ext_id, sizeof(p->ext_id));
+		db__copy_text(st, 2, p->name, sizeof(p->name));
+		p->answer = sqlite3_column_int(st, 3);
+		p->waiting = sqlite3_column_int(st, 4) != 0;
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE) {
+		db__log_error(db, "people");
+		return -1;
+	}
+	return 0;
+}
+
+int db_interest_set(struct db *db, int64_t chat_id, const char *key, const char *topic, int64_t user_id, bool on)
+{
+	sqlite3_stmt *st = db__stmt(db, on
+		? "INSERT OR IGNORE INTO interests (chat_id, topic_key, user_id, topic, seq) VALUES (?1, ?2, ?3, "
+		  "coalesce((SELECT topic FROM interests WHERE chat_id = ?1 AND topic_key = ?2 LIMIT 1), ?4), "
+		  "(SELECT coalesce(max(seq), 0) + 1 FROM interests WHERE chat_id = ?1))"
+		: "DELETE FROM interests WHERE chat_id = ?1 AND topic_key = ?2 AND user_id = ?3");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, user_id);
+	if(on)
+		sqlite3_bind_text(st, 4, topic, -1, SQLITE_STATIC);
+	if(db__exec_stmt(db, st, "interest set"))
+		return -1;
+	return sqlite3_changes(db->sql) > 0;
+}
+
+int db_interest_topics(struct db *db, int64_t chat_id, struct db_topic *out, int max, int *n)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT topic_key, min(topic), count(*) FROM interests WHERE chat_id = ?1 "
+		"GROUP BY topic_key ORDER BY count(*) DESC, min(seq)");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	int rc;
+	*n = 0;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		db__copy_text(st, 0, out[*n].key, sizeof(out[*n].key));
+		db__copy_text(st, 1, out[*n].topic, sizeof(out[*n].topic));
+		out[*n].count = sqlite3_column_int(st, 2);
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		db__log_error(db, "topics");
+		return -1;
+	}
+	return 0;
+}
+
+int db_interest_people(struct db *db, int64_t chat_id, const char *key, struct db_people *out)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT u.id, u.ext_id, u.name, 0, 0 FROM interests i JOIN users u ON u.id = i.user_id "
+		"WHERE i.chat_id = ?1 AND i.topic_key = ?2 ORDER BY i.seq");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	return db_group__people(db, st, out);
+}
+
+int db_interest_alert(struct db *db, int64_t chat_id, const char *key)
+{
+	sqlite3_stmt *st = db__stmt(db, "INSERT OR IGNORE INTO interest_alerts (chat_id, topic_key) VALUES (?1, ?2)");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	if(db__exec_stmt(db, st, "interest alert"))
+		return -1;
+	return sqlite3_changes(db->sql) > 0;
+}
+
+static void db_group__read(sqlite3_stmt *st, struct db_group *g)
+{
+	g->id = sqlite3_column_int64(st, 0);
+	g->chat_id = sqlite3_column_int64(st, 1);
+	db__copy_text(st, 2, g->name, sizeof(g->name));
+	db__copy_text(st, 3, g->topic, sizeof(g->topic));
+	g->max_members = sqlite3_column_int(st, 4);
+	g->closed = sqlite3_column_int(st, 5) != 0;
+}
+
+static int db_group__one(struct db *db, sqlite3_stmt *st, struct db_group *out)
+{
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW)
+		db_group__read(st, out);
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "group");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
+int db_group_insert(struct db *db, struct db_group *g, const char *name_key)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"INSERT INTO groups (chat_id, name, name_key, topic, max_members, created_at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now'))");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, g->chat_id);
+	sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, g->topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, g->max_members);
+	if(db__exec_stmt(db, st, "group insert"))
+		return -1;
+	g->id = sqlite3_last_insert_rowid(db->sql);
+	return 0;
+}
+
+int db_group_find(struct db *db, int64_t chat_id, const char *name_key, struct db_group *out)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT id, chat_id, name, topic, max_members, closed FROM groups "
+		"WHERE chat_id = ?1 AND name_key = ?2 AND closed = 0");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_text(st, 2, name_key, -1, SQLITE_STATIC);
+	return db_group__one(db, st, out);
+}
+
+int db_group_get(struct db *db, int64_t id, struct db_group *out)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT id, chat_id, name, topic, max_members, closed FROM groups WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return db_group__one(db, st, out);
+}
+
+int db_group_close(struct db *db, int64_t id)
+{
+	sqlite3_stmt *st = db__stmt(db, "UPDATE groups SET closed = 1 WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return db__exec_stmt(db, st, "group close");
+}
+
+static int db_group__many(struct db *db, sqlite3_stmt *st, struct db_group *out, int max, int *n)
+{
+	int rc;
+	*n = 0;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		db_group__read(st, &out[(*n)++]);
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		db__log_error(db, "groups");
+		return -1;
+	}
+	return 0;
+}
+
+int db_group_list(struct db *db, int64_t chat_id, struct db_group *out, int max, int *n)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT id, chat_id, name, topic, max_members, closed FROM groups "
+		"WHERE chat_id = ?1 AND closed = 0 ORDER BY name_key");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	return db_group__many(db, st, out, max, n);
+}
+
+int db_user_groups(struct db *db, int64_t user_id, struct db_group *out, int max, int *n)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT g.id, g.chat_id, g.name, g.topic, g.max_members, g.closed FROM groups g "
+		"JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ?1 AND g.closed = 0 "
+		"ORDER BY g.chat_id, g.name_key");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, user_id);
+	return db_group__many(db, st, out, max, n);
+}
+
+int db_group_members(struct db *db, int64_t group_id, struct db_people *out)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT u.id, u.ext_id, u.name, m.contact, m.waiting FROM group_members m "
+		"JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY m.seq");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group_id);
+	return db_group__people(db, st, out);
+}
+
+int db_group_member_set(struct db *db, int64_t group_id, int64_t user_id, bool contact, bool waiting)
+{
+	/* A member keeps their place in the order when promoted. */
+	sqlite3_stmt *st = db__stmt(db,
+		"INSERT INTO group_members (group_id, user_id, contact, waiting, seq) VALUES (?1, ?2, ?3, ?4, "
+		"(SELECT coalesce(max(seq), 0) + 1 FROM group_members WHERE group_id = ?1)) "
+		"ON CONFLICT (group_id, user_id) DO UPDATE SET contact = excluded.contact, waiting = excluded.waiting");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	sqlite3_bind_int(st, 3, contact);
+	sqlite3_bind_int(st, 4, waiting);
+	return db__exec_stmt(db, st, "group member set");
+}
+
+int db_group_member_remove(struct db *db, int64_t group_id, int64_t user_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	return db__exec_stmt(db, st, "group member remove");
+}
+
+int db_user_find(struct db *db, const char *platform, const char *ext_id, int64_t *user_id, char *name, size_t namelen)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT id, name FROM users WHERE platform = ?1 AND ext_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW) {
+		*user_id = sqlite3_column_int64(st, 0);
+		if(name)
+			db__copy_text(st, 1, name, namelen);
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "user find");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
+int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[5])
+{
+	static const char *const sql[5] = {
+		"DELETE FROM interests WHERE chat_id = ?1 AND user_id = ?2",
+		"DELETE FROM group_members WHERE user_id = ?2 AND group_id IN (SELECT id FROM groups WHERE chat_id = ?1)",
+		"DELETE FROM votes WHERE user_id = ?2 AND meetup_id IN (SELECT id FROM meetups WHERE chat_id = ?1)",
+		"DELETE FROM rsvps WHERE user_id = ?2 AND meetup_id IN (SELECT id FROM meetups WHERE chat_id = ?1)",
+		"DELETE FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2",
+	};
+	for(int i = 0; i < 5; i++) {
+		sqlite3_stmt *st = db__stmt(db, sql[i]);
+		if(!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, chat_id);
+		sqlite3_bind_int64(st, 2, user_id);
+		if(db__exec_stmt(db, st, "forget"))
+			return -1;
+		counts[i] = sqlite3_changes(db->sql);
+	}
+	return 0;
+}
