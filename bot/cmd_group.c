@@ -416,6 +416,34 @@ out:
 	return rc;
 }
 
+/* Appends " — next: WHEN, TITLE" for the group's next confirmed meetup. */
+static int cg__next_meetup(struct cmd_ctx *ctx, const struct db_group *g, struct strbuf *sb)
+{
+	int nums[50], count;
+	if(db_meetup_list(ctx->bot->db, g->chat_id, 1u << MEETUP_CONFIRMED, clock_now(), nums, 50, &count))
+		return -1;
+	struct db_meetup *mt = malloc(sizeof(*mt));
+	if(!mt)
+		return -1;
+	int rc = 0;
+	for(int k = 0; k < count && k < 50; k++) {
+		if(db_meetup_get(ctx->bot->db, g->chat_id, nums[k], mt) != 1) {
+			rc = -1;
+			break;
+		}
+		if(mt->group_id != g->id)
+			continue;
+		struct strbuf when = STRBUF_INIT;
+		date_format_when(&when, cmd_lang(ctx), ctx->chat->tz, clock_now(), mt->start);
+		strbuf_adds(sb, " — ");
+		i18n_fmt(sb, cmd_lang(ctx), "group.list_next", when.buf, mt->title, NULL);
+		strbuf_release(&when);
+		break;
+	}
+	free(mt);
+	return rc;
+}
+
 static int cg__list(struct cmd_ctx *ctx)
 {
 	struct db_group *g = malloc(50 * sizeof(*g));
@@ -452,6 +480,8 @@ static int cg__list(struct cmd_ctx *ctx)
 			strbuf_adds(&sb, " ");
 			i18n_fmt(&sb, lang, "group.list_waiting", nw, NULL);
 		}
+		if(cg__next_meetup(ctx, &g[i], &sb))
+			goto out;
 	}
 	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
 out:
@@ -807,7 +837,35 @@ int cmd_forget(struct cmd_ctx *ctx)
 	char n[5][16];
 	for(int i = 0; i < 5; i++)
 		snprintf(n[i], sizeof(n[i]), "%d", c[i]);
-	return cmd_reply(ctx, "forget.done", n[0], n[1], n[2], n[3], n[4], NULL);
+	if(cmd_reply(ctx, "forget.done", n[0], n[1], n[2], n[3], n[4], NULL))
+		return CMD_ERROR;
+	/* The places freed in capped groups go to those waiting. */
+	struct db_group *g = malloc(50 * sizeof(*g));
+	struct db_people m = { 0 };
+	int count, rc = CMD_ERROR;
+	if(!g || db_group_list(db, ctx->chat->id, g, 50, &count))
+		goto out;
+	for(int i = 0; i < count; i++) {
+		if(!g[i].max_members)
+			continue;
+		m.n = 0;
+		if(db_group_members(db, g[i].id, &m))
+			goto out;
+		size_t in = cg__count(&m, false);
+		while(in < (size_t)g[i].max_members && cg__count(&m, true)) {
+			if(cg__promote(ctx, &g[i], &m))
+				goto out;
+			in++;
+			m.n = 0;
+			if(db_group_members(db, g[i].id, &m))
+				goto out;
+		}
+	}
+	rc = CMD_OK;
+out:
+	free(g);
+	db_people_release(&m);
+	return rc;
 }
 
 int cmd_export(struct cmd_ctx *ctx)

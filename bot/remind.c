@@ -201,6 +201,30 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 		i18n_fmt(&sb, lang, "remind.nobody", NULL);
 	else
 		i18n_fmt_raw(&sb, lang, "meetup.info.coming", 0x2, n, who.buf, NULL);
+	/* A group's meetup also calls the members who have not answered. */
+	if(m->group_id) {
+		struct db_people members = { 0 };
+		struct strbuf silent = STRBUF_INIT;
+		if(db_group_members(db, m->group_id, &members))
+			goto out;
+		size_t k = 0;
+		for(size_t i = 0; i < members.n; i++) {
+			bool answered = members.v[i].waiting;
+			for(size_t j = 0; j < r.n && !answered; j++)
+				answered = r.v[j].user_id == members.v[i].user_id;
+			if(answered)
+				continue;
+			if(k++)
+				strbuf_adds(&silent, ", ");
+			remind__mention(&silent, &members.v[i]);
+		}
+		if(k) {
+			strbuf_addc(&sb, '\n');
+			i18n_fmt_raw(&sb, lang, "remind.group_silent", 0x1, silent.buf, NULL);
+		}
+		strbuf_release(&silent);
+		db_people_release(&members);
+	}
 	if(m->max_people) {
 		long places = m->max_people - (long)coming;
 		snprintf(left, sizeof(left), "%ld", places > 0 ? places : 0);
