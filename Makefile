@@ -3,11 +3,13 @@
 #   make test   install what is missing, build with sanitizers, run every test
 BUILD      ?= build
 TESTBUILD  ?= build-test
+FUZZBUILD  ?= build-fuzz
+FUZZ_SECONDS ?= 30
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 DB         ?= ensemble.db
 
-.PHONY: all deps build run test install bench clean
+.PHONY: all deps build run test install bench fuzz fuzz-build clean
 
 all: build
 
@@ -21,8 +23,17 @@ build: deps
 run: build
 	./$(BUILD)/ensemble --console --db $(DB)
 
-test: deps
-	cmake -S . -B $(TESTBUILD) -DCMAKE_BUILD_TYPE=Debug -DENSEMBLE_WERROR=ON -DENSEMBLE_SANITIZE=ON >/dev/null
+fuzz-build: deps
+	cmake -S fuzz -B $(FUZZBUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(FUZZBUILD) -j $(JOBS)
+
+# Long runs, one target after the other: make fuzz FUZZ_SECONDS=600
+fuzz: fuzz-build
+	for t in dates command config; do bash scripts/fuzz_one.sh $(FUZZBUILD)/fuzz_$$t fuzz/corpus/$$t $(FUZZ_SECONDS) || exit 1; done
+
+test: deps fuzz-build
+	cmake -S . -B $(TESTBUILD) -DCMAKE_BUILD_TYPE=Debug -DENSEMBLE_WERROR=ON -DENSEMBLE_SANITIZE=ON \
+	  -DENSEMBLE_FUZZ_DIR=$(CURDIR)/$(FUZZBUILD) -DENSEMBLE_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	cmake --build $(TESTBUILD) -j $(JOBS)
 	cd $(TESTBUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -35,4 +46,4 @@ bench: build
 	bash bench/run.sh $(BUILD)/ensemble
 
 clean:
-	rm -rf $(BUILD) $(TESTBUILD)
+	rm -rf $(BUILD) $(TESTBUILD) $(FUZZBUILD)

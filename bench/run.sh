@@ -5,3 +5,5 @@ bin=${1:-build/ensemble}
 here=$(dirname "$0")
 echo "== reminders at scale"
 python3 "$here/reminders.py" "$bin" "${BENCH_RUNS:-5}"
+echo "== a reminder on the real clock"
+python3 "$here/ontime.py" "$bin"
