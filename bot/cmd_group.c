@@ -34,15 +34,6 @@ static bool cg__is(const char *w, const char *a, const char *b)
 	return yes;
 }
 
-static void cg__mention(struct strbuf *sb, const struct db_person *p)
-{
-	strbuf_adds(sb, "<a href=\"mention:");
-	strbuf_add_html(sb, p->ext_id);
-	strbuf_adds(sb, "\">");
-	strbuf_add_html(sb, p->name);
-	strbuf_adds(sb, "</a>");
-}
-
 static char *cg__trim(char *s)
 {
 	while(*s == ' ')
@@ -137,7 +128,7 @@ int cmd_interest(struct cmd_ctx *ctx)
 			for(size_t i = 0; i < people.n; i++) {
 				if(i)
 					strbuf_adds(&who, ", ");
-				cg__mention(&who, &people.v[i]);
+				meetup_mention(&who, &people.v[i]);
 			}
 			strbuf_reset(&sb);
 			i18n_fmt_raw(&sb, lang, "interest.threshold", 0x4, mine->topic, count, who.buf, NULL);
@@ -229,6 +220,16 @@ static int cg__group(struct cmd_ctx *ctx, const char *name, struct db_group *g)
 	if(found == 0 && cmd_reply(ctx, "group.not_found", name, NULL))
 		return -1;
 	return found;
+}
+
+/* Loads the open group called name and its members: 1, 0 when the user was
+ * told there is none, -1. */
+static int cg__load(struct cmd_ctx *ctx, const char *name, struct db_group *g, struct db_people *m)
+{
+	int found = cg__group(ctx, name, g);
+	if(found <= 0)
+		return found;
+	return db_group_members(ctx->bot->db, g->id, m) ? -1 : 1;
 }
 
 static const struct db_person *cg__find_person(const struct db_people *p, int64_t user_id)
@@ -343,11 +344,11 @@ static int cg__join(struct cmd_ctx *ctx, const char *name)
 {
 	struct db_group g;
 	struct db_people m = { 0 };
-	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
-	if(found <= 0)
-		return found < 0 ? CMD_ERROR : CMD_OK;
-	if(db_group_members(ctx->bot->db, g.id, &m))
+	int rc = CMD_ERROR, found = cg__load(ctx, name, &g, &m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
+	}
 	const struct db_person *me = cg__find_person(&m, ctx->user_id);
 	if(me) {
 		rc = cmd_reply(ctx, me->waiting ? "group.already_waiting" : "group.already", g.name, NULL);
@@ -381,7 +382,7 @@ static int cg__promote(struct cmd_ctx *ctx, const struct db_group *g, const stru
 		if(db_group_member_set(ctx->bot->db, g->id, m->v[i].user_id, false, false))
 			return -1;
 		struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
-		cg__mention(&who, &m->v[i]);
+		meetup_mention(&who, &m->v[i]);
 		i18n_fmt_raw(&sb, cmd_lang(ctx), "group.promoted", 0x1, who.buf, g->name, NULL);
 		int rc = sb.oom ? -1 : cmd_send_text(ctx, sb.buf);
 		strbuf_release(&sb);
@@ -395,11 +396,11 @@ static int cg__leave(struct cmd_ctx *ctx, const char *name)
 {
 	struct db_group g;
 	struct db_people m = { 0 };
-	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
-	if(found <= 0)
-		return found < 0 ? CMD_ERROR : CMD_OK;
-	if(db_group_members(ctx->bot->db, g.id, &m))
+	int rc = CMD_ERROR, found = cg__load(ctx, name, &g, &m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
+	}
 	const struct db_person *me = cg__find_person(&m, ctx->user_id);
 	if(!me) {
 		rc = cmd_reply(ctx, "group.not_member", g.name, NULL);
@@ -511,11 +512,11 @@ static int cg__info(struct cmd_ctx *ctx, const char *name)
 	struct db_people m = { 0 };
 	struct strbuf sb = STRBUF_INIT, names = STRBUF_INIT;
 	const char *lang = cmd_lang(ctx);
-	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
-	if(found <= 0)
-		return found < 0 ? CMD_ERROR : CMD_OK;
-	if(db_group_members(ctx->bot->db, g.id, &m))
+	int rc = CMD_ERROR, found = cg__load(ctx, name, &g, &m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
+	}
 	strbuf_adds(&sb, "<b>");
 	strbuf_add_html(&sb, g.name);
 	strbuf_adds(&sb, "</b>");
@@ -593,11 +594,11 @@ static int cg__contact(struct cmd_ctx *ctx, char *args)
 		return CMD_USAGE;
 	struct db_group g;
 	struct db_people m = { 0 };
-	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
-	if(found <= 0)
-		return found < 0 ? CMD_ERROR : CMD_OK;
-	if(db_group_members(ctx->bot->db, g.id, &m))
+	int rc = CMD_ERROR, found = cg__load(ctx, name, &g, &m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
+	}
 	if(!cg__may_manage(ctx, &m)) {
 		rc = cmd_reply(ctx, "group.perm", g.name, NULL);
 		goto out;
@@ -642,11 +643,11 @@ static int cg__close(struct cmd_ctx *ctx, const char *name)
 {
 	struct db_group g;
 	struct db_people m = { 0 };
-	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
-	if(found <= 0)
-		return found < 0 ? CMD_ERROR : CMD_OK;
-	if(db_group_members(ctx->bot->db, g.id, &m))
+	int rc = CMD_ERROR, found = cg__load(ctx, name, &g, &m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
+	}
 	if(!cg__may_manage(ctx, &m))
 		rc = cmd_reply(ctx, "group.perm", g.name, NULL);
 	else
@@ -663,11 +664,11 @@ static int cg__split(struct cmd_ctx *ctx, const char *name)
 	struct db_group g;
 	struct db_people m = { 0 };
 	struct strbuf key = STRBUF_INIT, who = STRBUF_INIT, sb = STRBUF_INIT;
-	int rc = CMD_ERROR, found = cg__group(ctx, name, &g);
-	if(found <= 0)
-		return found < 0 ? CMD_ERROR : CMD_OK;
-	if(db_group_members(db, g.id, &m))
+	int rc = CMD_ERROR, found = cg__load(ctx, name, &g, &m);
+	if(found <= 0) {
+		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
+	}
 	if(!cg__may_manage(ctx, &m)) {
 		rc = cmd_reply(ctx, "group.perm", g.name, NULL);
 		goto out;
@@ -708,7 +709,7 @@ static int cg__split(struct cmd_ctx *ctx, const char *name)
 			goto out;
 		if(moved++)
 			strbuf_adds(&who, ", ");
-		cg__mention(&who, &m.v[i]);
+		meetup_mention(&who, &m.v[i]);
 		first = false;
 	}
 	char n[16];

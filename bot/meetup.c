@@ -63,14 +63,39 @@ int meetup_sayf(struct meetup_ctx *ctx, bool reply, const char *key, ...)
 
 static void meetup__num(char *buf, size_t n, long v) { snprintf(buf, n, "%ld", v); }
 
-/* Appends a mention of a person: adapters render it natively. */
-static void meetup__mention(struct strbuf *sb, const struct db_person *p)
+void meetup_mention(struct strbuf *sb, const struct db_person *p)
 {
 	strbuf_adds(sb, "<a href=\"mention:");
 	strbuf_add_html(sb, p->ext_id);
 	strbuf_adds(sb, "\">");
 	strbuf_add_html(sb, p->name);
 	strbuf_adds(sb, "</a>");
+}
+
+int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_people *votes,
+                      struct strbuf *out, bool mention)
+{
+	struct db_people members = { 0 };
+	int rc = m->group_id ? db_group_members(ctx->bot->db, m->group_id, &members)
+	                     : db_chat_members(ctx->bot->db, m->chat_id, &members);
+	if(rc)
+		return -1;
+	int missing = 0;
+	for(size_t i = 0; i < members.n; i++) {
+		bool voted = members.v[i].waiting;  /* a group's waiting list is not asked */
+		for(size_t v = 0; v < votes->n && !voted; v++)
+			voted = votes->v[v].user_id == members.v[i].user_id;
+		if(voted)
+			continue;
+		if(missing++)
+			strbuf_adds(out, ", ");
+		if(mention)
+			meetup_mention(out, &members.v[i]);
+		else
+			strbuf_add_html(out, members.v[i].name);
+	}
+	db_people_release(&members);
+	return missing;
 }
 
 /* Appends the names of people (escaped), comma-separated. */
@@ -80,7 +105,7 @@ static void meetup__names(struct strbuf *sb, const struct db_person *const *v, s
 		if(i)
 			strbuf_adds(sb, ", ");
 		if(mention)
-			meetup__mention(sb, v[i]);
+			meetup_mention(sb, v[i]);
 		else
 			strbuf_add_html(sb, v[i]->name);
 	}
@@ -326,11 +351,10 @@ static size_t meetup__voters(struct strbuf *sb, const struct db_people *votes, i
 static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb)
 {
 	const char *lang = meetup__lang(ctx);
-	struct db_people votes = { 0 }, members = { 0 };
+	struct db_people votes = { 0 };
 	struct strbuf names = STRBUF_INIT;
 	int rc = -1;
-	if(db_votes(ctx->bot->db, m->id, &votes) || (m->group_id ? db_group_members(ctx->bot->db, m->group_id, &members)
-	                                                        : db_chat_members(ctx->bot->db, m->chat_id, &members)))
+	if(db_votes(ctx->bot->db, m->id, &votes))
 		goto out;
 	struct meetup_tally t;
 	meetup__count(m, &votes, &t);
@@ -358,17 +382,9 @@ static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct
 	}
 	/* Who has not voted, among the members the platform lets us know. */
 	strbuf_reset(&names);
-	size_t missing = 0;
-	for(size_t i = 0; i < members.n; i++) {
-		bool voted = members.v[i].waiting;  /* a group's waiting list is not asked */
-		for(size_t v = 0; v < votes.n && !voted; v++)
-			voted = votes.v[v].user_id == members.v[i].user_id;
-		if(voted)
-			continue;
-		if(missing++)
-			strbuf_adds(&names, ", ");
-		strbuf_add_html(&names, members.v[i].name);
-	}
+	int missing = meetup_non_voters(ctx, m, &votes, &names, false);
+	if(missing < 0)
+		goto out;
 	strbuf_addc(sb, '\n');
 	char nv[16];
 	meetup__num(nv, sizeof(nv), (long)votes.n);
@@ -384,7 +400,6 @@ static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct
 	rc = sb->oom ? -1 : 0;
 out:
 	db_people_release(&votes);
-	db_people_release(&members);
 	strbuf_release(&names);
 	return rc;
 }
@@ -762,7 +777,7 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 	if(db_rsvp_set(db, m->id, first->user_id, 2, false))
 		goto out;
 	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
-	meetup__mention(&who, first);
+	meetup_mention(&who, first);
 	i18n_fmt_raw(&sb, meetup__lang(ctx), "meetup.rsvp.promoted", 0x1, who.buf, num, m->title, NULL);
 	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, false);
 	strbuf_release(&sb);
@@ -788,7 +803,7 @@ static int meetup__mention_participants(struct meetup_ctx *ctx, const struct db_
 			continue;
 		if(k++)
 			strbuf_adds(sb, ", ");
-		meetup__mention(sb, &r.v[i]);
+		meetup_mention(sb, &r.v[i]);
 	}
 	db_people_release(&r);
 	return (int)k;

@@ -127,15 +127,6 @@ int remind_plan_nudge(struct meetup_ctx *ctx, const struct db_meetup *m)
 	return db_job_add(ctx->bot->db, due, JOB_NUDGE, m->id, 0);
 }
 
-static void remind__mention(struct strbuf *sb, const struct db_person *p)
-{
-	strbuf_adds(sb, "<a href=\"mention:");
-	strbuf_add_html(sb, p->ext_id);
-	strbuf_adds(sb, "\">");
-	strbuf_add_html(sb, p->name);
-	strbuf_adds(sb, "</a>");
-}
-
 int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 {
 	struct db *db = ctx->bot->db;
@@ -193,7 +184,7 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 			continue;
 		if(coming++)
 			strbuf_adds(&who, ", ");
-		remind__mention(&who, &r.v[i]);
+		meetup_mention(&who, &r.v[i]);
 	}
 	snprintf(n, sizeof(n), "%zu", coming);
 	strbuf_addc(&sb, '\n');
@@ -216,7 +207,7 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 				continue;
 			if(k++)
 				strbuf_adds(&silent, ", ");
-			remind__mention(&silent, &members.v[i]);
+			meetup_mention(&silent, &members.v[i]);
 		}
 		if(k) {
 			strbuf_addc(&sb, '\n');
@@ -266,7 +257,7 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 {
 	struct db *db = ctx->bot->db;
 	struct db_meetup *m = malloc(sizeof(*m));
-	struct db_people votes = { 0 }, members = { 0 };
+	struct db_people votes = { 0 };
 	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT, when = STRBUF_INIT;
 	const char *lang = ctx->chat->lang;
 	int rc = -1;
@@ -284,19 +275,11 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 		rc = 0;
 		goto out;
 	}
-	if(db_votes(db, m->id, &votes) || (m->group_id ? db_group_members(db, m->group_id, &members) : db_chat_members(db, m->chat_id, &members)))
+	if(db_votes(db, m->id, &votes))
 		goto out;
-	size_t missing = 0;
-	for(size_t i = 0; i < members.n; i++) {
-		bool voted = members.v[i].waiting;  /* a group's waiting list is not asked */
-		for(size_t v = 0; v < votes.n && !voted; v++)
-			voted = votes.v[v].user_id == members.v[i].user_id;
-		if(voted)
-			continue;
-		if(missing++)
-			strbuf_adds(&who, ", ");
-		remind__mention(&who, &members.v[i]);
-	}
+	int missing = meetup_non_voters(ctx, m, &votes, &who, true);
+	if(missing < 0)
+		goto out;
 	if(!missing) {
 		log_debug("nudge of meetup %lld skipped: everyone voted", (long long)m->id);
 		rc = 0;
@@ -339,7 +322,6 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 out:
 	free(m);
 	db_people_release(&votes);
-	db_people_release(&members);
 	strbuf_release(&sb);
 	strbuf_release(&who);
 	strbuf_release(&when);

@@ -7,36 +7,11 @@
 
 #define LOG_MODULE "db"
 
-/* The statements of storage/db_meetup.c's people readers, repeated here
- * small: a row of (user_id, ext_id, name, contact, waiting). */
-static int db_group__people(struct db *db, sqlite3_stmt *st, struct db_people *out)
+/* Group members: column 3 is the contact flag (as .answer), 4 waiting. */
+static void db_group__fill(sqlite3_stmt *st, struct db_person *p)
 {
-	int rc;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if(out->n == out->alloc) {
-			size_t na = out->alloc ? out->alloc * 2 : 8;
-			struct db_person *nv = realloc(out->v, na * sizeof(*nv));
-			if(!nv) {
-				sqlite3_reset(st);
-				return -1;
-			}
-			out->v = nv;
-			out->alloc = na;
-		}
-		struct db_person *p = &out->v[out->n++];
-		memset(p, 0, sizeof(*p));
-		p->user_id = sqlite3_column_int64(st, 0);
-		db__copy_text(st, 1, p->ext_id, sizeof(p->ext_id));
-		db__copy_text(st, 2, p->name, sizeof(p->name));
-		p->answer = sqlite3_column_int(st, 3);
-		p->waiting = sqlite3_column_int(st, 4) != 0;
-	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE) {
-		db__log_error(db, "people");
-		return -1;
-	}
-	return 0;
+	p->answer = sqlite3_column_int(st, 3);
+	p->waiting = sqlite3_column_int(st, 4) != 0;
 }
 
 int db_interest_set(struct db *db, int64_t chat_id, const char *key, const char *topic, int64_t user_id, bool on)
@@ -85,13 +60,13 @@ int db_interest_topics(struct db *db, int64_t chat_id, struct db_topic *out, int
 int db_interest_people(struct db *db, int64_t chat_id, const char *key, struct db_people *out)
 {
 	sqlite3_stmt *st = db__stmt(db,
-		"SELECT u.id, u.ext_id, u.name, 0, 0 FROM interests i JOIN users u ON u.id = i.user_id "
+		"SELECT u.id, u.ext_id, u.name FROM interests i JOIN users u ON u.id = i.user_id "
 		"WHERE i.chat_id = ?1 AND i.topic_key = ?2 ORDER BY i.seq");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	return db_group__people(db, st, out);
+	return db__read_people(db, st, out, NULL);
 }
 
 int db_interest_alert(struct db *db, int64_t chat_id, const char *key)
@@ -222,7 +197,7 @@ int db_group_members(struct db *db, int64_t group_id, struct db_people *out)
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, group_id);
-	return db_group__people(db, st, out);
+	return db__read_people(db, st, out, db_group__fill);
 }
 
 int db_group_member_set(struct db *db, int64_t group_id, int64_t user_id, bool contact, bool waiting)

@@ -31,6 +31,10 @@ void db__log_error(struct db *db, const char *what);
 int db__exec_stmt(struct db *db, sqlite3_stmt *st, const char *what);
 /* Copies a text column into a fixed buffer (truncating), "" for NULL. */
 void db__copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen);
+/* Reads rows of (user_id, ext_id, name, ...) into out; fill, when given,
+ * reads the columns from 3 on.  The statement is reset.  0 or -1. */
+int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
+                    void (*fill)(sqlite3_stmt *, struct db_person *));
 /* A text column as a string, "" for NULL; valid until the next step. */
 const char *db__text(sqlite3_stmt *st, int col);
 

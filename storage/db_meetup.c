@@ -29,9 +29,7 @@ static struct db_person *db__people_add(struct db_people *p)
 	return r;
 }
 
-/* Reads rows of (user_id, ext_id, name, ...) into out; fill reads the
- * columns from 3 on.  The statement is reset.  Returns 0 or -1. */
-static int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
+int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
                            void (*fill)(sqlite3_stmt *, struct db_person *))
 {
 	int rc;
