@@ -435,7 +435,9 @@ static int cg__next_meetup(struct cmd_ctx *ctx, const struct db_group *g, struct
 		if(mt->group_id != g->id)
 			continue;
 		struct strbuf when = STRBUF_INIT;
-		date_format_when(&when, cmd_lang(ctx), ctx->chat->tz, clock_now(), mt->start);
+		struct db_chat chat;
+		const char *tz = db_chat_by_id(ctx->bot->db, g->chat_id, &chat) == 1 ? chat.tz : ctx->chat->tz;
+		date_format_when(&when, cmd_lang(ctx), tz, clock_now(), mt->start);
 		strbuf_adds(sb, " — ");
 		i18n_fmt(sb, cmd_lang(ctx), "group.list_next", when.buf, mt->title, NULL);
 		strbuf_release(&when);
@@ -765,9 +767,6 @@ int cmd_mygroups(struct cmd_ctx *ctx)
 	}
 	const char *lang = cmd_lang(ctx);
 	i18n_fmt(&sb, lang, "mygroups.header", NULL);
-	struct db_meetup *mt = malloc(sizeof(*mt));
-	if(!mt)
-		goto out;
 	for(int i = 0; i < n; i++) {
 		struct db_chat chat;
 		if(db_chat_by_id(ctx->bot->db, g[i].chat_id, &chat) != 1)
@@ -777,23 +776,9 @@ int cmd_mygroups(struct cmd_ctx *ctx)
 		strbuf_adds(&sb, "</b> (");
 		strbuf_add_html(&sb, chat.ext_id);
 		strbuf_addc(&sb, ')');
-		/* Its next meetup, if any. */
-		int nums[20], count;
-		if(db_meetup_list(ctx->bot->db, chat.id, 1u << MEETUP_CONFIRMED, clock_now(), nums, 20, &count)) {
-			free(mt);
+		if(cg__next_meetup(ctx, &g[i], &sb))
 			goto out;
-		}
-		for(int k = 0; k < count && k < 20; k++) {
-			if(db_meetup_get(ctx->bot->db, chat.id, nums[k], mt) != 1 || mt->group_id != g[i].id)
-				continue;
-			strbuf_adds(&sb, " — ");
-			date_format_when(&sb, lang, chat.tz, clock_now(), mt->start);
-			strbuf_adds(&sb, ": ");
-			strbuf_add_html(&sb, mt->title);
-			break;
-		}
 	}
-	free(mt);
 	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
 out:
 	free(g);
