@@ -34,6 +34,15 @@
 /* A line longer than this is cut (and the cut logged): no input can make
  * the console allocate without bound. */
 #define CONSOLE_MAX_LINE (1024 * 1024)
+/* Messages read in one go run as one batch (one transaction), up to this
+ * many. */
+#define CONSOLE_BATCH 256
+
+struct console_msg {
+	char *user, *chat, *text;
+	char id[24];
+	time_t time;
+};
 
 struct console {
 	struct adapter *a;
@@ -49,6 +58,8 @@ struct console {
 	struct strbuf line;
 	unsigned long lineno;
 	unsigned long seq;      /* message ids */
+	struct console_msg pending[CONSOLE_BATCH];
+	size_t npending;
 	char readbuf[65536];
 };
 
@@ -103,6 +114,35 @@ static void console__clock_line(struct console *c, const char *arg)
 	bot_advance_to(b, target);
 }
 
+/* Runs the messages read so far as one batch. */
+static void console__flush(struct console *c)
+{
+	if(!c->npending)
+		return;
+	struct event evs[CONSOLE_BATCH];
+	for(size_t i = 0; i < c->npending; i++) {
+		struct console_msg *m = &c->pending[i];
+		evs[i] = (struct event){
+			.kind = EVENT_MESSAGE,
+			.platform = "console",
+			.chat_id = m->chat,
+			.sender_id = m->user,
+			.sender_name = m->user,
+			.message_id = m->id,
+			.text = m->text,
+			.time = m->time,
+			.role = ROLE_UNKNOWN,
+		};
+	}
+	bot_handle_batch(c->a->bot, evs, c->npending, NULL, NULL);
+	for(size_t i = 0; i < c->npending; i++) {
+		free(c->pending[i].user);
+		free(c->pending[i].chat);
+		free(c->pending[i].text);
+	}
+	c->npending = 0;
+}
+
 static void console__message_line(struct console *c, char *line)
 {
 	struct bot *b = c->a->bot;
@@ -126,20 +166,22 @@ static void console__message_line(struct console *c, char *line)
 		log_warn("line %lu: a user and a chat are single words", c->lineno);
 		return;
 	}
-	char msgid[32];
-	snprintf(msgid, sizeof(msgid), "%lu", ++c->seq);
-	struct event ev = {
-		.kind = EVENT_MESSAGE,
-		.platform = "console",
-		.chat_id = chat,
-		.sender_id = user,
-		.sender_name = user,
-		.message_id = msgid,
-		.text = text,
-		.time = clock_now(),
-		.role = ROLE_UNKNOWN,
-	};
-	bot_handle_event(b, &ev);
+	if(c->npending == CONSOLE_BATCH)
+		console__flush(c);
+	struct console_msg *m = &c->pending[c->npending];
+	m->user = strdup(user);
+	m->chat = strdup(chat);
+	m->text = strdup(text);
+	if(!m->user || !m->chat || !m->text) {
+		log_error("out of memory: line %lu dropped", c->lineno);
+		free(m->user);
+		free(m->chat);
+		free(m->text);
+		return;
+	}
+	snprintf(m->id, sizeof(m->id), "%lu", ++c->seq);
+	m->time = clock_now();
+	c->npending++;
 }
 
 static void console__line(struct console *c)
@@ -153,12 +195,15 @@ static void console__line(struct console *c)
 		line[--len] = '\0';
 	if(!len || line[0] == '#')
 		return;
-	if(line[0] == '~')
+	if(line[0] == '~') {
+		console__flush(c);  /* what was said came before time moved */
 		console__clock_line(c, line + 1);
+	}
 	else
 		console__message_line(c, line);
 }
 
+/* Reads a chunk of input: its complete lines run as one batch. */
 static void console__feed(struct console *c, const char *data, size_t n)
 {
 	for(size_t i = 0; i < n && !c->a->bot->stopping; i++) {
@@ -172,6 +217,7 @@ static void console__feed(struct console *c, const char *data, size_t n)
 			c->overlong = true;
 		}
 	}
+	console__flush(c);
 }
 
 static void console__closed(uv_handle_t *h)
@@ -187,6 +233,7 @@ static void console__eof(struct console *c)
 		console__line(c);
 		strbuf_reset(&c->line);
 	}
+	console__flush(c);
 	if(!c->closed) {
 		c->closed = true;
 		uv_close((uv_handle_t *)&c->in, console__closed);
@@ -342,6 +389,11 @@ static void console__release(struct adapter *a)
 	struct console *c = a->priv;
 	if(!c)
 		return;
+	for(size_t i = 0; i < c->npending; i++) {
+		free(c->pending[i].user);
+		free(c->pending[i].chat);
+		free(c->pending[i].text);
+	}
 	strbuf_release(&c->line);
 	free(c);
 	a->priv = NULL;

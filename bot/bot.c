@@ -201,14 +201,22 @@ static void bot__apologise(struct bot *b, const struct event *ev)
 	strbuf_release(&sb);
 }
 
-int bot_handle_event(struct bot *b, const struct event *ev)
+int bot_handle_batch(struct bot *b, const struct event *evs, size_t n,
+                     int (*state_fn)(void *user, struct db *db), void *user)
 {
 	struct outbox ob;
 	outbox_init(&ob);
 	int rc = -1;
+	size_t failed = n;
 	if(db_begin(b->db))
 		goto out;
-	if(dispatch_event(b, ev, &ob) || bot_store_actions(b, &ob)) {
+	for(size_t i = 0; i < n; i++) {
+		if(dispatch_event(b, &evs[i], &ob)) {
+			failed = i;
+			break;
+		}
+	}
+	if(failed < n || (state_fn && state_fn(user, b->db)) || bot_store_actions(b, &ob)) {
 		db_rollback(b->db);
 		goto fail;
 	}
@@ -221,12 +229,32 @@ int bot_handle_event(struct bot *b, const struct event *ev)
 	rc = 0;
 	goto out;
 fail:
-	log_error("an event from %s in chat %s was rolled back", ev->sender_id ? ev->sender_id : "?",
-	          ev->chat_id);
-	bot__apologise(b, ev);
+	outbox_release(&ob);
+	if(n > 1) {
+		/* One bad event must not cost the others: each alone, then the
+		 * adapter's state by itself. */
+		rc = 0;
+		for(size_t i = 0; i < n; i++)
+			rc |= bot_handle_batch(b, &evs[i], 1, NULL, NULL);
+		if(state_fn && (db_begin(b->db) || state_fn(user, b->db) || db_commit(b->db))) {
+			db_rollback(b->db);
+			rc = -1;
+		}
+		return rc;
+	}
+	if(n == 1) {
+		log_error("an event from %s in chat %s was rolled back",
+		          evs[0].sender_id ? evs[0].sender_id : "?", evs[0].chat_id);
+		bot__apologise(b, &evs[0]);
+	}
 out:
 	outbox_release(&ob);
 	return rc;
+}
+
+int bot_handle_event(struct bot *b, const struct event *ev)
+{
+	return bot_handle_batch(b, ev, 1, NULL, NULL);
 }
 
 void bot_run(struct bot *b)

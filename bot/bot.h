@@ -59,6 +59,14 @@ int bot_start_http(struct bot *b);
  * when the event could not be handled at all (logged). */
 int bot_handle_event(struct bot *b, const struct event *ev);
 
+/* Runs n events as one batch: one transaction holds all their effects and,
+ * when state_fn is given, the adapter's own state (a long poll's offset),
+ * then the replies leave.  If one event fails, the batch is rolled back and
+ * each event runs alone, then the state alone, so a bad event costs only
+ * itself.  Returns 0, or -1 when some event could not be handled. */
+int bot_handle_batch(struct bot *b, const struct event *evs, size_t n,
+                     int (*state_fn)(void *user, struct db *db), void *user);
+
 /* Inside the open transaction: removes the outbox rows of actions delivered
  * since, and stores each action of ob (setting its stored_id), so that
  * nothing is lost between the commit and the delivery. 0 or -1. */

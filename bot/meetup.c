@@ -516,20 +516,15 @@ int meetup_format_line(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 	meetup__num(num, sizeof(num), m->num);
 	strbuf_adds(sb, "\n• ");
 	if(m->state == MEETUP_POLL) {
-		struct db_people votes = { 0 };
-		if(db_votes(ctx->bot->db, m->id, &votes))
+		int votes = db_vote_count(ctx->bot->db, m->id);
+		if(votes < 0)
 			return -1;
-		meetup__num(n, sizeof(n), (long)votes.n);
-		db_people_release(&votes);
+		meetup__num(n, sizeof(n), votes);
 		i18n_fmt(sb, lang, "meetup.list.poll", num, m->title, n, NULL);
 	} else {
-		struct db_people r = { 0 };
-		if(db_rsvps(ctx->bot->db, m->id, &r))
+		int in = db_rsvp_count_in(ctx->bot->db, m->id);
+		if(in < 0)
 			return -1;
-		long in = 0;
-		for(size_t i = 0; i < r.n; i++)
-			in += r.v[i].answer == 2 && !r.v[i].waiting;
-		db_people_release(&r);
 		meetup__num(n, sizeof(n), in);
 		struct strbuf when = STRBUF_INIT;
 		meetup__slot_text(ctx, &when, m->start, m->duration_min);
@@ -723,15 +718,8 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 	const char *name = NULL;
 	struct db_person self = { 0 };
 	if(!me) {
-		/* Find the name through the members list (the sender was just
-		 * recorded there). */
-		struct db_people members = { 0 };
-		if(db_chat_members(db, m->chat_id, &members))
+		if(db_user_name(db, user_id, self.name, sizeof(self.name)) < 0)
 			goto out;
-		for(size_t i = 0; i < members.n; i++)
-			if(members.v[i].user_id == user_id)
-				self = members.v[i];
-		db_people_release(&members);
 		name = self.name;
 	} else {
 		self = *me;

@@ -227,40 +227,51 @@ int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *
 int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id,
                  const char *name, time_t t, int64_t *user_id)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO users (platform, ext_id, name) VALUES (?1, ?2, ?3) "
-		"ON CONFLICT (platform, ext_id) DO UPDATE SET name = excluded.name "
-		"WHERE name <> excluded.name RETURNING id");
+	/* Every event comes through here: read first and write only what
+	 * changed, so the common case costs two index lookups. */
+	const char *shown = name && *name ? name : ext_id;
+	int64_t id = 0;
+	bool same_name = false;
+	sqlite3_stmt *st = db__stmt(db, "SELECT id, name = ?3 FROM users WHERE platform = ?1 AND ext_id = ?2");
 	if(!st)
 		return -1;
 	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name && *name ? name : ext_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, shown, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
-	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if(rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		same_name = sqlite3_column_int(st, 1) != 0;
+	}
 	sqlite3_reset(st);
 	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db__log_error(db, "user upsert");
+		db__log_error(db, "user lookup");
 		return -1;
 	}
 	if(!id) {
-		/* The name did not change, so RETURNING gave no row. */
-		st = db__stmt(db, "SELECT id FROM users WHERE platform = ?1 AND ext_id = ?2");
+		st = db__stmt(db, "INSERT INTO users (platform, ext_id, name) VALUES (?1, ?2, ?3)");
 		if(!st)
 			return -1;
 		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
-		if(sqlite3_step(st) == SQLITE_ROW)
-			id = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if(!id) {
-			db__log_error(db, "user lookup");
+		sqlite3_bind_text(st, 3, shown, -1, SQLITE_STATIC);
+		if(db__exec_stmt(db, st, "user insert"))
 			return -1;
-		}
+		id = sqlite3_last_insert_rowid(db->sql);
+	} else if(!same_name) {
+		st = db__stmt(db, "UPDATE users SET name = ?2 WHERE id = ?1");
+		if(!st)
+			return -1;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, shown, -1, SQLITE_STATIC);
+		if(db__exec_stmt(db, st, "user rename"))
+			return -1;
 	}
+	/* last_seen is refreshed at most hourly: it only says who is around. */
 	st = db__stmt(db,
 		"INSERT INTO members (chat_id, user_id, last_seen) VALUES (?1, ?2, ?3) "
-		"ON CONFLICT (chat_id, user_id) DO UPDATE SET last_seen = excluded.last_seen");
+		"ON CONFLICT (chat_id, user_id) DO UPDATE SET last_seen = excluded.last_seen "
+		"WHERE excluded.last_seen > last_seen + 3600");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);

@@ -268,3 +268,45 @@ int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[5
 	}
 	return 0;
 }
+
+int db_user_name(struct db *db, int64_t user_id, char *name, size_t namelen)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT name FROM users WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, user_id);
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW)
+		db__copy_text(st, 0, name, namelen);
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "user name");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
+static int db__count(struct db *db, const char *sql, int64_t id)
+{
+	sqlite3_stmt *st = db__stmt(db, sql);
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_reset(st);
+	if(n < 0)
+		db__log_error(db, "count");
+	return n;
+}
+
+int db_vote_count(struct db *db, int64_t meetup_id)
+{
+	return db__count(db, "SELECT count(*) FROM votes WHERE meetup_id = ?1", meetup_id);
+}
+
+int db_rsvp_count_in(struct db *db, int64_t meetup_id)
+{
+	return db__count(db, "SELECT count(*) FROM rsvps WHERE meetup_id = ?1 AND answer = 2 AND waiting = 0",
+	                 meetup_id);
+}
