@@ -3,6 +3,8 @@
 set -eu
 bin=${1:-build/ensemble}
 here=$(dirname "$0")
+echo "== dispatcher"
+python3 "$here/dispatcher.py" "$bin" "${BENCH_RUNS:-3}"
 echo "== reminders at scale"
 python3 "$here/reminders.py" "$bin" "${BENCH_RUNS:-5}"
 echo "== a reminder on the real clock"
