@@ -130,6 +130,7 @@ int remind_plan_nudge(struct meetup_ctx *ctx, const struct db_meetup *m)
 int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 {
 	struct db *db = ctx->bot->db;
+	bool *privately = NULL;  /* per RSVP: wants reminders in private */
 	struct db_meetup *m = malloc(sizeof(*m));
 	struct db_people r = { 0 };
 	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT, when = STRBUF_INIT, in = STRBUF_INIT;
@@ -178,13 +179,24 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 		strbuf_addc(&sb, '\n');
 		i18n_fmt(&sb, lang, "meetup.place", m->place, NULL);
 	}
+	/* Those coming are called by name; who asked for private reminders is
+	 * only named here, and reminded privately below. */
 	size_t coming = 0;
+	if(r.n && !(privately = calloc(r.n, sizeof(*privately))))
+		goto out;
 	for(size_t i = 0; i < r.n; i++) {
 		if(r.v[i].answer != 2 || r.v[i].waiting)
 			continue;
+		int private = db_private_reminder_get(db, m->chat_id, r.v[i].user_id);
+		if(private < 0)
+			goto out;
+		privately[i] = private;
 		if(coming++)
 			strbuf_adds(&who, ", ");
-		meetup_mention(&who, &r.v[i]);
+		if(private)
+			strbuf_add_html(&who, r.v[i].name);
+		else
+			meetup_mention(&who, &r.v[i]);
 	}
 	snprintf(n, sizeof(n), "%zu", coming);
 	strbuf_addc(&sb, '\n');
@@ -226,14 +238,9 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 	i18n_fmt(&sb, lang, "remind.how", num, NULL);
 	if(sb.oom || meetup_say(ctx, sb.buf, false))
 		goto out;
-	/* Those coming who asked for it get the reminder privately too. */
+	/* Those coming who asked for it get the reminder privately. */
 	for(size_t i = 0; i < r.n; i++) {
-		if(r.v[i].answer != 2 || r.v[i].waiting)
-			continue;
-		int want = db_private_reminder_get(db, m->chat_id, r.v[i].user_id);
-		if(want < 0)
-			goto out;
-		if(!want)
+		if(!privately[i])
 			continue;
 		struct action *a = outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->chat->platform,
 		                               r.v[i].ext_id, sb.buf);
@@ -244,6 +251,7 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 	}
 	rc = 0;
 out:
+	free(privately);
 	free(m);
 	db_people_release(&r);
 	strbuf_release(&sb);
