@@ -31,9 +31,10 @@ fuzz-build: deps
 fuzz: fuzz-build
 	for t in dates command config; do bash scripts/fuzz_one.sh $(FUZZBUILD)/fuzz_$$t fuzz/corpus/$$t $(FUZZ_SECONDS) || exit 1; done
 
-test: deps fuzz-build
+test: deps build fuzz-build
 	cmake -S . -B $(TESTBUILD) -DCMAKE_BUILD_TYPE=Debug -DENSEMBLE_WERROR=ON -DENSEMBLE_SANITIZE=ON \
-	  -DENSEMBLE_FUZZ_DIR=$(CURDIR)/$(FUZZBUILD) -DENSEMBLE_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	  -DENSEMBLE_FUZZ_DIR=$(CURDIR)/$(FUZZBUILD) -DENSEMBLE_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  -DENSEMBLE_RELEASE_BIN=$(CURDIR)/$(BUILD)/ensemble >/dev/null
 	cmake --build $(TESTBUILD) -j $(JOBS)
 	cd $(TESTBUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

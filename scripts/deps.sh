@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
-sqlite3 tzdata curl python3 clang libclang-rt-14-dev"
+sqlite3 tzdata curl python3 clang libclang-rt-14-dev gdb"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
