@@ -27,9 +27,11 @@ for n in $(seq 1 "$stride" "$total"); do
 	if [ "$rc" -ge 124 ]; then
 		# libuv aborts on allocation failure inside its own loop set-up,
 		# before the bot has done anything: counted apart.
-		if [ "$rc" = 134 ] && LD_PRELOAD="$tmp/failmalloc.so" FAIL_AT=$n gdb -batch -ex run -ex bt \
-			--args "$bin" --console --db "$tmp/g.db" -q --now=2026-12-01T10:00 < "$here/session.txt" 2>&1 \
-			| grep -q "uv_loop_init"; then
+		rm -f "$tmp/g.db" "$tmp/g.db-wal" "$tmp/g.db-shm"
+		if [ "$rc" = 134 ] && gdb -batch -ex "set environment LD_PRELOAD=$tmp/failmalloc.so" \
+			-ex "set environment FAIL_AT=$n" \
+			-ex "run --console --db $tmp/g.db -q --now=2026-12-01T10:00 < $here/session.txt > /dev/null" \
+			-ex bt "$bin" 2>&1 | grep -q "uv_loop_init"; then
 			libuv=$((libuv + 1))
 		else
 			signals=$((signals + 1))
