@@ -257,6 +257,7 @@ static int db__migrate(struct db *db, struct strbuf *err)
 		            DB_SCHEMA_VERSION);
 		return -1;
 	}
+	int from = version;
 	for(; version < DB_SCHEMA_VERSION; version++) {
 		char pragma[48];
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
@@ -268,8 +269,12 @@ static int db__migrate(struct db *db, struct strbuf *err)
 		}
 		if(db__exec(db, "COMMIT", err))
 			return -1;
-		log_info("database migrated to schema version %d", version + 1);
+		log_debug("database migrated to schema version %d", version + 1);
 	}
+	if(from == 0)
+		log_info("database created at schema version %d (%s)", DB_SCHEMA_VERSION, db->path);
+	else if(from < DB_SCHEMA_VERSION)
+		log_info("database migrated from schema version %d to %d (%s)", from, DB_SCHEMA_VERSION, db->path);
 	return 0;
 }
 
