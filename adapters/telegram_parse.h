@@ -1,0 +1,71 @@
+/*
+ * telegram_parse: the Telegram Bot API's JSON, read and written without any
+ * I/O, so that it is unit-tested and fuzzed on its own.  The adapter (which
+ * does the HTTP) builds on it.
+ *
+ * Reading: a getUpdates answer (or one webhook update) becomes an array of
+ * struct tg_update.  Writing: the core's light HTML becomes Telegram's HTML
+ * (mentions as tg://user links), cut on line boundaries under 4096
+ * characters.
+ */
+#ifndef ENSEMBLE_TELEGRAM_PARSE_H
+#define ENSEMBLE_TELEGRAM_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bot/strbuf.h"
+
+#define TG_MAX_TEXT 4096        /* characters in one sendMessage */
+#define TG_MAX_OPTIONS 12
+
+enum tg_kind {
+	TG_OTHER = 0,      /* an update the bot does not use (kept for its id) */
+	TG_MESSAGE,        /* a text message (or a command) */
+	TG_CALLBACK,       /* an inline button pressed */
+	TG_POLL_ANSWER,    /* a vote in a non-anonymous poll */
+	TG_MIGRATE,        /* the group became a supergroup: migrate_to */
+};
+
+/* One update; the strings are owned by the array (tg_updates_free). */
+struct tg_update {
+	int64_t update_id;
+	enum tg_kind kind;
+	char chat_id[24];          /* 64-bit ids, as text */
+	bool is_private;
+	char sender_id[24];
+	char *sender_name;         /* first and last name */
+	char lang[8];              /* the sender client's language_code */
+	char message_id[24];
+	char reply_to[24];         /* the message answered, or "" */
+	char *text;                /* TG_MESSAGE */
+	long long date;
+	char callback_id[72];      /* TG_CALLBACK */
+	char *callback_data;
+	char poll_id[72];          /* TG_POLL_ANSWER */
+	int options[TG_MAX_OPTIONS];
+	size_t n_options;
+	char migrate_to[24];       /* TG_MIGRATE */
+};
+
+/* Reads a getUpdates answer {"ok":true,"result":[...]} (or, with single
+ * set, one update object as a webhook posts it).  Malformed updates inside a
+ * good answer are skipped (their update_id still counts).  Returns 0 with
+ * *out (caller frees with tg_updates_free) and *n, or -1 with a reason in
+ * err: not JSON, "ok" false (then *error_code and *retry_after are set when
+ * present, -1 otherwise). */
+int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update **out, size_t *n,
+                     int *error_code, long *retry_after, char *err, size_t errlen);
+void tg_updates_free(struct tg_update *u, size_t n);
+
+/* Appends light HTML as Telegram HTML: the same tags, and mentions
+ * (href="mention:ID") as tg://user?id=ID links. */
+int tg_render_html(struct strbuf *out, const char *light);
+
+/* Cuts html into parts of at most max characters, on line boundaries (a
+ * longer line is cut inside, never inside a UTF-8 character).  Fills
+ * parts (caller frees each and the array) and returns their number, or -1. */
+long tg_split(const char *html, size_t max, char ***parts);
+
+#endif
