@@ -5,6 +5,7 @@
 /* The registry: every adapter this build knows, by name. */
 static const struct adapter_ops *const adapter__registry[] = {
 	&console_adapter_ops,
+	&telegram_adapter_ops,
 };
 #define ADAPTER_COUNT ((int)(sizeof(adapter__registry) / sizeof(adapter__registry[0])))
 

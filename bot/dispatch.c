@@ -242,7 +242,8 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 	}
 
 	bool other_bot;
-	const char *rest = dispatch__command_word(clean.buf + 1, b->cfg->bot_name, &name, &other_bot);
+	const char *me = ctx->ev->bot_username ? ctx->ev->bot_username : b->cfg->bot_name;
+	const char *rest = dispatch__command_word(clean.buf + 1, me, &name, &other_bot);
 	if(!rest || other_bot)
 		goto out;
 	const struct command *cmd = dispatch_find(name.buf);

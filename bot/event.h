@@ -40,6 +40,8 @@ struct event {
 	time_t time;              /* when it was sent */
 	enum event_role role;
 	bool is_private;          /* a one-to-one chat with the bot */
+	const char *bot_username; /* the bot's name on this platform, for
+	                             "/cmd@Name"; NULL: general.bot_name */
 
 	/* EVENT_POLL_VOTE: the poll's platform reference and the chosen
 	 * options (0-based); n_options == 0 withdraws the vote. */

@@ -72,6 +72,14 @@ static int config__check_nonempty(const char *v, char *msg, size_t msglen)
 	return -1;
 }
 
+static int config__check_url(const char *v, char *msg, size_t msglen)
+{
+	if(!strncmp(v, "https://", 8) || !strncmp(v, "http://", 7))
+		return 0;
+	snprintf(msg, msglen, "api_url must start with https:// or http://, not '%s'", v);
+	return -1;
+}
+
 static int config__check_listen(const char *v, char *msg, size_t msglen)
 {
 	if(!*v)
@@ -99,6 +107,10 @@ static const struct config_key config__keys[] = {
 	STR("http", "listen", http_listen, "", config__check_listen),
 	INT("http", "max_body", http_max_body, "1048576", 1024, 64L * 1024 * 1024),
 	SECRET("telegram", "token", telegram_token, "ENSEMBLE_TELEGRAM_TOKEN"),
+	STR("telegram", "api_url", telegram_api_url, "https://api.telegram.org", config__check_url),
+	INT("telegram", "poll_timeout", telegram_poll_timeout, "50", 0, 50),
+	INT("telegram", "chat_interval_ms", telegram_chat_interval_ms, "1000", 0, 60000),
+	INT("telegram", "global_per_second", telegram_global_per_second, "30", 1, 1000),
 	SECRET("matrix", "password", matrix_password, "ENSEMBLE_MATRIX_PASSWORD"),
 	SECRET("matrix", "access_token", matrix_access_token, "ENSEMBLE_MATRIX_ACCESS_TOKEN"),
 };

@@ -26,6 +26,10 @@ struct config {
 	int http_max_body;      /* bytes; 1048576 */
 	/* [telegram] */
 	char *telegram_token;   /* secret; also ENSEMBLE_TELEGRAM_TOKEN */
+	char *telegram_api_url; /* the Bot API's base URL */
+	int telegram_poll_timeout; /* getUpdates' long-poll wait, seconds */
+	int telegram_chat_interval_ms; /* at most one message per chat per this */
+	int telegram_global_per_second; /* at most this many messages a second */
 	/* [matrix] */
 	char *matrix_password;  /* secret; also ENSEMBLE_MATRIX_PASSWORD */
 	char *matrix_access_token; /* secret; also ENSEMBLE_MATRIX_ACCESS_TOKEN */

@@ -59,6 +59,9 @@ int db_chat_set_lang(struct db *db, int64_t chat_id, const char *lang);
 int db_chat_set_tz(struct db *db, int64_t chat_id, const char *tz);
 int db_chat_set_admin(struct db *db, int64_t chat_id, const char *user_ext_id);
 int db_chat_set_active(struct db *db, int64_t chat_id, bool active);
+/* The chat (platform, old_id) is now (platform, new_id): a Telegram group
+ * that became a supergroup keeps all its data.  0 or -1. */
+int db_chat_migrate(struct db *db, const char *platform, const char *old_id, const char *new_id);
 int db_chat_set_remind(struct db *db, int64_t chat_id, const char *offsets);
 int db_chat_set_nudge(struct db *db, int64_t chat_id, bool on);
 int db_chat_set_interest_threshold(struct db *db, int64_t chat_id, int n);

@@ -113,6 +113,17 @@ int db_chat_set_active(struct db *db, int64_t chat_id, bool active)
 	return db__exec_stmt(db, st, "chat update");
 }
 
+int db_chat_migrate(struct db *db, const char *platform, const char *old_id, const char *new_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "UPDATE chats SET ext_id = ?3 WHERE platform = ?1 AND ext_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, old_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, new_id, -1, SQLITE_STATIC);
+	return db__exec_stmt(db, st, "chat migrate");
+}
+
 int db_chat_set_remind(struct db *db, int64_t chat_id, const char *offsets)
 {
 	return db_chat__set_text(db, "UPDATE chats SET remind = ?1 WHERE id = ?2", chat_id, offsets);

@@ -1,0 +1,685 @@
+/*
+ * telegram: the Telegram adapter, over the Bot API with long polling.
+ *
+ * Receiving: getUpdates long-polls (poll_timeout seconds, an explicit
+ * allowed_updates); each batch runs through bot_handle_batch() with the next
+ * offset stored in the same transaction, so a crash replays at most one
+ * batch, and already-handled update ids are skipped.  Sending: one queue,
+ * one request in flight, at most one message per chat per chat_interval_ms
+ * and global_per_second overall; 429 waits retry_after, 5xx and network
+ * errors back off exponentially with jitter, 403 marks the chat inactive.
+ * Native polls are mapped to the core's refs in the kv table.
+ *
+ * Not yet here (see the issue): webhooks, admin rights from
+ * getChatAdministrators (the first speaker of a group is its admin for
+ * now), editing messages, the 20-per-minute group limit.
+ */
+#include "adapters/adapter.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "adapters/http_client.h"
+#include "adapters/telegram_parse.h"
+#include "bot/action.h"
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/dispatch.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "bot/text.h"
+#include "config/config.h"
+#include "storage/db.h"
+
+#define LOG_MODULE "telegram"
+#define TG_MAX_ATTEMPTS 8
+#define TG_CHATS 256
+
+struct tg_send {
+	struct tg_send *next;
+	char method[24];
+	char *body;            /* JSON, owned */
+	char chat[24];
+	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
+	char *poll_ref;        /* sendPoll: the core's ref to map */
+	int attempts;
+	int64_t not_before_ms;
+};
+
+struct tg_chat_clock {
+	char chat[24];
+	int64_t last_ms;
+};
+
+struct tg {
+	struct adapter *a;
+	struct bot *b;
+	char *base;            /* api_url/bot<TOKEN>/ : never logged as is */
+	char username[64];
+	bool ready;            /* getMe answered */
+	bool stopping;
+	long poll_req;         /* the getUpdates in flight, or 0 */
+	int64_t offset;
+	int poll_backoff_ms;
+	struct tg_send *queue, *queue_tail;
+	bool sending;
+	int64_t last_send_ms;
+	struct tg_chat_clock chats[TG_CHATS];
+	uv_timer_t poll_timer, send_timer;
+	int open_timers;
+};
+
+static void tg__poll(struct tg *t);
+static void tg__pump(struct tg *t);
+
+static bool tg__configured(const struct config *cfg)
+{
+	return cfg->telegram_token && *cfg->telegram_token;
+}
+
+static char *tg__url(struct tg *t, const char *method)
+{
+	size_t n = strlen(t->base) + strlen(method) + 1;
+	char *u = malloc(n);
+	if(u)
+		snprintf(u, n, "%s%s", t->base, method);
+	return u;
+}
+
+/* Starts a Bot API call with a JSON body. */
+static long tg__call(struct tg *t, const char *method, const char *body, long timeout_ms, http_done_fn done,
+                     void *user)
+{
+	char *url = tg__url(t, method);
+	if(!url)
+		return -1;
+	struct http_call call = { .method = "POST", .url = url, .body = body, .body_len = strlen(body),
+	                          .timeout_ms = timeout_ms };
+	long id = http_client_start(t->b->client, &call, done, user);
+	free(url);
+	return id;
+}
+
+/* ---- the send queue ---- */
+
+static void tg__send_free(struct tg_send *s)
+{
+	free(s->body);
+	free(s->poll_ref);
+	free(s);
+}
+
+static int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
+                       const char *poll_ref)
+{
+	struct tg_send *s = calloc(1, sizeof(*s));
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if(!s || !text || (poll_ref && !(s->poll_ref = strdup(poll_ref)))) {
+		free(text);
+		if(s)
+			tg__send_free(s);
+		return -1;
+	}
+	snprintf(s->method, sizeof(s->method), "%s", method);
+	snprintf(s->chat, sizeof(s->chat), "%s", chat ? chat : "");
+	s->body = text;
+	s->stored_id = stored_id;
+	if(t->queue_tail)
+		t->queue_tail->next = s;
+	else
+		t->queue = s;
+	t->queue_tail = s;
+	tg__pump(t);
+	return 0;
+}
+
+static struct tg_chat_clock *tg__chat_clock(struct tg *t, const char *chat)
+{
+	struct tg_chat_clock *oldest = &t->chats[0];
+	for(int i = 0; i < TG_CHATS; i++) {
+		if(!strcmp(t->chats[i].chat, chat))
+			return &t->chats[i];
+		if(t->chats[i].last_ms < oldest->last_ms)
+			oldest = &t->chats[i];
+	}
+	snprintf(oldest->chat, sizeof(oldest->chat), "%s", chat);
+	oldest->last_ms = 0;
+	return oldest;
+}
+
+static void tg__on_send_timer(uv_timer_t *h)
+{
+	tg__pump(h->data);
+}
+
+/* Stores what a sent poll is, for its answers and its closing. */
+static void tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
+{
+	json_t *poll = json_object_get(result, "poll");
+	const char *poll_id = json_string_value(json_object_get(poll, "id"));
+	json_t *mid = json_object_get(result, "message_id");
+	if(!poll_id || !json_is_integer(mid))
+		return;
+	char key[160], value[160];
+	if(db_begin(t->b->db))
+		return;
+	snprintf(key, sizeof(key), "telegram.poll.%s", poll_id);
+	snprintf(value, sizeof(value), "%s\t%lld\t%s", s->chat, (long long)json_integer_value(mid), s->poll_ref);
+	int rc = db_kv_set(t->b->db, key, value);
+	snprintf(key, sizeof(key), "telegram.ref.%s", s->poll_ref);
+	snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
+	if(rc || db_kv_set(t->b->db, key, value) || db_commit(t->b->db))
+		db_rollback(t->b->db);
+}
+
+static void tg__sent(void *user, const struct http_result *res)
+{
+	struct tg *t = user;
+	struct tg_send *s = t->queue;
+	t->sending = false;
+	if(!s)
+		return;
+	int code = -1;
+	long retry = -1;
+	json_error_t jerr;
+	json_t *o = res->status ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	bool ok = json_is_true(json_object_get(o, "ok"));
+	if(!ok && o) {
+		json_t *c = json_object_get(o, "error_code");
+		json_t *ra = json_object_get(json_object_get(o, "parameters"), "retry_after");
+		code = json_is_integer(c) ? (int)json_integer_value(c) : (int)res->status;
+		retry = json_is_integer(ra) ? (long)json_integer_value(ra) : res->retry_after;
+	}
+	bool done = true;
+	if(ok) {
+		if(s->poll_ref)
+			tg__map_poll(t, s, json_object_get(o, "result"));
+	} else if(t->stopping) {
+		/* Left in the outbox: sent again at the next start. */
+	} else if(code == 429 || res->status == 429) {
+		s->not_before_ms = clock_now_ms() + (retry > 0 ? retry : 1) * 1000;
+		log_warn("%s to chat %s: rate limited, retrying in %ld s", s->method, s->chat, retry > 0 ? retry : 1);
+		done = false;
+	} else if(code == 403) {
+		log_warn("chat %s refuses the bot (403): marked inactive", s->chat);
+		struct db_chat chat;
+		if(!db_begin(t->b->db)) {
+			if(db_chat_get(t->b->db, "telegram", s->chat, "fr", "UTC", &chat) >= 0 &&
+			   !db_chat_set_active(t->b->db, chat.id, false))
+				db_commit(t->b->db);
+			else
+				db_rollback(t->b->db);
+		}
+	} else if(res->status == 0 || res->status >= 500 || (!o && res->status)) {
+		if(++s->attempts < TG_MAX_ATTEMPTS) {
+			int64_t wait = 500LL << s->attempts;
+			wait += rand() % (wait / 2 + 1);
+			s->not_before_ms = clock_now_ms() + wait;
+			log_warn("%s to chat %s failed (%s); retry %d in %lld ms", s->method, s->chat,
+			         res->status ? "server error" : res->error, s->attempts, (long long)wait);
+			done = false;
+		} else {
+			log_error("%s to chat %s failed %d times: given up", s->method, s->chat, s->attempts);
+		}
+	} else {
+		const char *d = json_string_value(json_object_get(o, "description"));
+		log_error("%s to chat %s refused (%d): %s", s->method, s->chat, code, d ? d : "?");
+	}
+	json_decref(o);
+	if(done && !t->stopping) {
+		t->queue = s->next;
+		if(!t->queue)
+			t->queue_tail = NULL;
+		if(s->stored_id)
+			bot_action_done(t->b, s->stored_id);
+		tg__send_free(s);
+	}
+	if(!t->stopping)
+		tg__pump(t);
+}
+
+/* Sends the head of the queue when its chat and the global rate allow. */
+static void tg__pump(struct tg *t)
+{
+	if(t->stopping || t->sending || !t->queue || !t->ready)
+		return;
+	struct tg_send *s = t->queue;
+	const struct config *cfg = t->b->cfg;
+	int64_t now = clock_now_ms();
+	int64_t at = s->not_before_ms;
+	int64_t global = t->last_send_ms + 1000 / cfg->telegram_global_per_second;
+	if(global > at)
+		at = global;
+	struct tg_chat_clock *cc = s->chat[0] ? tg__chat_clock(t, s->chat) : NULL;
+	if(cc && cc->last_ms + cfg->telegram_chat_interval_ms > at)
+		at = cc->last_ms + cfg->telegram_chat_interval_ms;
+	if(at > now) {
+		uv_timer_start(&t->send_timer, tg__on_send_timer, (uint64_t)(at - now), 0);
+		return;
+	}
+	t->sending = true;
+	t->last_send_ms = now;
+	if(cc)
+		cc->last_ms = now;
+	if(tg__call(t, s->method, s->body, 30000, tg__sent, t) < 0) {
+		t->sending = false;
+		s->not_before_ms = now + 1000;
+		uv_timer_start(&t->send_timer, tg__on_send_timer, 1000, 0);
+	}
+}
+
+/* ---- rendering ---- */
+
+static json_t *tg__keyboard(const struct action *act)
+{
+	json_t *row = json_array();
+	for(size_t i = 0; i < act->n_buttons; i++)
+		json_array_append_new(row, json_pack("{s:s,s:s}", "text", act->buttons[i].label,
+		                                     "callback_data", act->buttons[i].data));
+	return json_pack("{s:[o]}", "inline_keyboard", row);
+}
+
+/* sendMessage for text, cut under the limit; the last part carries the
+ * buttons and the acknowledgement. */
+static int tg__send_text(struct tg *t, const struct action *act, int64_t stored_id)
+{
+	struct strbuf html = STRBUF_INIT;
+	char **parts = NULL;
+	tg_render_html(&html, act->text ? act->text : "");
+	long n = html.oom ? -1 : tg_split(html.buf, TG_MAX_TEXT, &parts);
+	strbuf_release(&html);
+	int rc = n > 0 ? 0 : -1;
+	for(long i = 0; i < n; i++) {
+		json_t *body = json_pack("{s:s,s:s,s:s}", "chat_id", act->chat_id, "text", parts[i], "parse_mode", "HTML");
+		if(act->kind == ACTION_REPLY && act->reply_to && i == 0)
+			json_object_set_new(body, "reply_parameters",
+			                    json_pack("{s:I,s:b}", "message_id", (json_int_t)atoll(act->reply_to),
+			                              "allow_sending_without_reply", 1));
+		bool last = i == n - 1;
+		if(last && act->n_buttons)
+			json_object_set_new(body, "reply_markup", tg__keyboard(act));
+		if(tg__enqueue(t, "sendMessage", body, act->chat_id, last ? stored_id : 0, NULL))
+			rc = -1;
+		free(parts[i]);
+	}
+	free(parts);
+	return rc;
+}
+
+static int tg__deliver(struct adapter *a, const struct action *act)
+{
+	struct tg *t = a->priv;
+	switch(act->kind) {
+	case ACTION_SEND_TEXT:
+	case ACTION_REPLY:
+	case ACTION_SEND_PRIVATE:
+		return tg__send_text(t, act, act->stored_id) ? -1 : 1;
+	case ACTION_SEND_POLL: {
+		/* The details in a message, then the native poll (2 to 10 options
+		 * of at most 100 characters). */
+		if(tg__send_text(t, act, 0))
+			return -1;
+		if(act->n_options < 2)
+			return 0;
+		json_t *options = json_array();
+		for(size_t i = 0; i < act->n_options && i < 10; i++) {
+			char opt[101 * 4];
+			snprintf(opt, sizeof(opt), "%.*s", (int)utf8_prefix(act->options[i], 100), act->options[i]);
+			json_array_append_new(options, json_pack("{s:s}", "text", opt));
+		}
+		char q[301 * 4];
+		const char *question = act->question ? act->question : "?";
+		snprintf(q, sizeof(q), "%.*s", (int)utf8_prefix(question, 300), question);
+		json_t *body = json_pack("{s:s,s:s,s:o,s:b,s:b}", "chat_id", act->chat_id, "question", q,
+		                         "options", options, "is_anonymous", 0, "allows_multiple_answers", 1);
+		return tg__enqueue(t, "sendPoll", body, act->chat_id, act->stored_id, act->ref) ? -1 : 1;
+	}
+	case ACTION_CLOSE_POLL: {
+		struct strbuf v = STRBUF_INIT;
+		char key[160], chat[24];
+		long long mid;
+		snprintf(key, sizeof(key), "telegram.ref.%s", act->ref ? act->ref : "");
+		int found = db_kv_get(t->b->db, key, &v);
+		int ok = found == 1 && sscanf(v.buf, "%23[^\t]\t%lld", chat, &mid) == 2;
+		strbuf_release(&v);
+		if(!ok)
+			return 0;  /* no native poll was sent: nothing to close */
+		json_t *body = json_pack("{s:s,s:I}", "chat_id", chat, "message_id", (json_int_t)mid);
+		return tg__enqueue(t, "stopPoll", body, chat, act->stored_id, NULL) ? -1 : 1;
+	}
+	case ACTION_EDIT:
+		log_debug("message edits are not rendered on Telegram yet");
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- receiving ---- */
+
+struct tg_batch {
+	struct tg *t;
+	int64_t next_offset;
+	const struct tg_update *u;
+	size_t n;
+};
+
+/* In the batch's transaction: the next offset, and chats that moved. */
+static int tg__batch_state(void *user, struct db *db)
+{
+	struct tg_batch *bt = user;
+	for(size_t i = 0; i < bt->n; i++)
+		if(bt->u[i].kind == TG_MIGRATE &&
+		   db_chat_migrate(db, "telegram", bt->u[i].chat_id, bt->u[i].migrate_to))
+			return -1;
+	char off[32];
+	snprintf(off, sizeof(off), "%lld", (long long)bt->next_offset);
+	return db_kv_set(db, "telegram.offset", off);
+}
+
+static void tg__answer_callback(struct tg *t, const char *id)
+{
+	tg__enqueue(t, "answerCallbackQuery", json_pack("{s:s}", "callback_query_id", id), NULL, 0, NULL);
+}
+
+static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
+{
+	struct event *evs = calloc(n ? n : 1, sizeof(*evs));
+	char (*chats)[24] = calloc(n ? n : 1, sizeof(*chats));
+	char (*refs)[64] = calloc(n ? n : 1, sizeof(*refs));
+	size_t ne = 0;
+	struct tg_batch bt = { .t = t, .next_offset = t->offset, .u = u, .n = n };
+	if(!evs || !chats || !refs)
+		goto out;
+	for(size_t i = 0; i < n; i++) {
+		if(u[i].update_id + 1 > bt.next_offset)
+			bt.next_offset = u[i].update_id + 1;
+		if(u[i].update_id < t->offset)
+			continue;  /* handled before a restart */
+		struct event *ev = &evs[ne];
+		*ev = (struct event){
+			.platform = "telegram", .chat_id = u[i].chat_id, .sender_id = u[i].sender_id,
+			.sender_name = u[i].sender_name, .sender_lang = u[i].lang[0] ? u[i].lang : NULL,
+			.message_id = u[i].message_id[0] ? u[i].message_id : NULL,
+			.reply_to = u[i].reply_to[0] ? u[i].reply_to : NULL, .time = (time_t)u[i].date,
+			.role = u[i].is_private ? ROLE_ADMIN : ROLE_UNKNOWN, .is_private = u[i].is_private,
+			.bot_username = t->username,
+		};
+		if(!ev->time)
+			ev->time = clock_now();
+		switch(u[i].kind) {
+		case TG_MESSAGE:
+			ev->kind = EVENT_MESSAGE;
+			ev->text = u[i].text;
+			ne++;
+			break;
+		case TG_CALLBACK:
+			ev->kind = EVENT_BUTTON;
+			ev->button_data = u[i].callback_data;
+			ev->button_message = u[i].message_id;
+			tg__answer_callback(t, u[i].callback_id);
+			ne++;
+			break;
+		case TG_POLL_ANSWER: {
+			/* poll_answer names only the poll: find its chat and ref. */
+			char key[160];
+			struct strbuf v = STRBUF_INIT;
+			snprintf(key, sizeof(key), "telegram.poll.%s", u[i].poll_id);
+			long long mid;
+			if(db_kv_get(t->b->db, key, &v) == 1 &&
+			   sscanf(v.buf, "%23[^\t]\t%lld\t%63s", chats[ne], &mid, refs[ne]) == 3) {
+				ev->kind = EVENT_POLL_VOTE;
+				ev->chat_id = chats[ne];
+				ev->poll_ref = refs[ne];
+				ev->options = u[i].options;
+				ev->n_options = u[i].n_options;
+				ne++;
+			}
+			strbuf_release(&v);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if(bot_handle_batch(t->b, evs, ne, tg__batch_state, &bt))
+		log_warn("a batch of %zu update(s) was not handled whole", ne);
+	t->offset = bt.next_offset;
+out:
+	free(evs);
+	free(chats);
+	free(refs);
+}
+
+static void tg__get_me(struct tg *t);
+
+static void tg__on_poll_timer(uv_timer_t *h)
+{
+	struct tg *t = h->data;
+	if(t->ready)
+		tg__poll(t);
+	else
+		tg__get_me(t);
+}
+
+static void tg__retry_poll(struct tg *t, long ms)
+{
+	if(!t->stopping)
+		uv_timer_start(&t->poll_timer, tg__on_poll_timer, (uint64_t)ms, 0);
+}
+
+static void tg__polled(void *user, const struct http_result *res)
+{
+	struct tg *t = user;
+	t->poll_req = 0;
+	if(t->stopping)
+		return;
+	struct tg_update *u;
+	size_t n;
+	int code;
+	long retry;
+	char err[256];
+	if(res->status == 200 &&
+	   !tg_parse_updates(res->body, res->body_len, false, &u, &n, &code, &retry, err, sizeof(err))) {
+		t->poll_backoff_ms = 0;
+		if(n)
+			tg__handle(t, u, n);
+		tg_updates_free(u, n);
+		tg__poll(t);
+		return;
+	}
+	if(res->status && res->status != 200)
+		tg_parse_updates(res->body, res->body_len, false, &u, &n, &code, &retry, err, sizeof(err));
+	else if(!res->status)
+		snprintf(err, sizeof(err), "%s", res->error ? res->error : "transport error"), retry = -1;
+	if(res->status == 429 && retry > 0) {
+		log_warn("getUpdates rate limited: waiting %ld s", retry);
+		tg__retry_poll(t, retry * 1000);
+		return;
+	}
+	/* 409 (another consumer or a webhook), 5xx, network: back off. */
+	t->poll_backoff_ms = t->poll_backoff_ms ? t->poll_backoff_ms * 2 : 500;
+	if(t->poll_backoff_ms > 60000)
+		t->poll_backoff_ms = 60000;
+	long wait = t->poll_backoff_ms + rand() % (t->poll_backoff_ms / 2 + 1);
+	log_warn("getUpdates failed (%ld: %s); retrying in %ld ms", res->status, err, wait);
+	tg__retry_poll(t, wait);
+}
+
+static void tg__poll(struct tg *t)
+{
+	if(t->stopping || t->poll_req)
+		return;
+	int timeout = t->b->cfg->telegram_poll_timeout;
+	json_t *body = json_pack("{s:I,s:i,s:i,s:[s,s,s,s,s,s]}", "offset", (json_int_t)t->offset,
+	                         "timeout", timeout, "limit", 100, "allowed_updates", "message", "edited_message",
+	                         "callback_query", "poll", "poll_answer", "my_chat_member");
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if(!text) {
+		tg__retry_poll(t, 1000);
+		return;
+	}
+	/* The HTTP timeout sits above the server's own wait. */
+	long id = tg__call(t, "getUpdates", text, (long)(timeout + 15) * 1000, tg__polled, t);
+	free(text);
+	if(id < 0)
+		tg__retry_poll(t, 1000);
+	else
+		t->poll_req = id;
+}
+
+/* ---- start-up ---- */
+
+/* The command menu, in English (the default) and French, from the
+ * dispatcher's table; names Telegram refuses (a dash) are left out. */
+static void tg__set_commands(struct tg *t)
+{
+	static const char *const langs[] = { "en", "fr" };
+	for(int l = 0; l < 2; l++) {
+		json_t *list = json_array();
+		for(int i = 0; i < ncommands; i++) {
+			if(commands[i].flags & CMD_HIDDEN)
+				continue;
+			const char *name = dispatch_display_name(langs[l], &commands[i]);
+			if(strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+				name = commands[i].name;
+			char key[64];
+			snprintf(key, sizeof(key), "cmd.%s.summary", commands[i].name);
+			json_array_append_new(list, json_pack("{s:s,s:s}", "command", name, "description",
+			                                      i18n_lookup(langs[l], key)));
+		}
+		json_t *body = json_pack("{s:o}", "commands", list);
+		if(l)
+			json_object_set_new(body, "language_code", json_string(langs[l]));
+		tg__enqueue(t, "setMyCommands", body, NULL, 0, NULL);
+	}
+}
+
+static void tg__webhook_deleted(void *user, const struct http_result *res)
+{
+	struct tg *t = user;
+	if(t->stopping)
+		return;
+	if(res->status != 200)
+		log_warn("deleteWebhook failed (%ld); polling anyway", res->status);
+	tg__poll(t);
+}
+
+static void tg__got_me(void *user, const struct http_result *res)
+{
+	struct tg *t = user;
+	if(t->stopping)
+		return;
+	json_error_t jerr;
+	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	const char *name = json_string_value(json_object_get(json_object_get(o, "result"), "username"));
+	if(!json_is_true(json_object_get(o, "ok")) || !name) {
+		json_decref(o);
+		if(res->status == 401 || res->status == 404) {
+			log_error("the Bot API refuses the token (%ld): check [telegram] token", res->status);
+			bot_stop(t->b, 1);
+			return;
+		}
+		log_warn("getMe failed (%ld); retrying in 5 s", res->status);
+		uv_timer_start(&t->poll_timer, tg__on_poll_timer, 5000, 0);
+		return;
+	}
+	snprintf(t->username, sizeof(t->username), "%s", name);
+	json_decref(o);
+	t->ready = true;
+	log_info("connected as @%s", t->username);
+	tg__set_commands(t);
+	/* Polling and a webhook exclude each other (409): the webhook goes
+	 * first, keeping the updates it holds. */
+	if(tg__call(t, "deleteWebhook", "{\"drop_pending_updates\":false}", 30000, tg__webhook_deleted, t) < 0)
+		tg__poll(t);
+}
+
+static void tg__get_me(struct tg *t)
+{
+	if(tg__call(t, "getMe", "{}", 30000, tg__got_me, t) < 0)
+		uv_timer_start(&t->poll_timer, tg__on_poll_timer, 5000, 0);
+}
+
+static int tg__start(struct adapter *a)
+{
+	struct bot *b = a->bot;
+	struct tg *t = calloc(1, sizeof(*t));
+	if(!t)
+		return -1;
+	a->priv = t;
+	t->a = a;
+	t->b = b;
+	struct strbuf base = STRBUF_INIT;
+	const char *url = b->cfg->telegram_api_url;
+	strbuf_addf(&base, "%s%sbot%s/", url, url[strlen(url) - 1] == '/' ? "" : "/", b->cfg->telegram_token);
+	t->base = strbuf_detach(&base);
+	if(!t->base)
+		return -1;
+	log_add_secret(b->cfg->telegram_token);
+	struct strbuf off = STRBUF_INIT;
+	if(db_kv_get(b->db, "telegram.offset", &off) == 1)
+		t->offset = atoll(off.buf);
+	strbuf_release(&off);
+	uv_timer_init(b->loop, &t->poll_timer);
+	uv_timer_init(b->loop, &t->send_timer);
+	t->poll_timer.data = t->send_timer.data = t;
+	t->open_timers = 2;
+	tg__get_me(t);
+	return 0;
+}
+
+static bool tg__idle(struct adapter *a)
+{
+	struct tg *t = a->priv;
+	return !t->queue && !t->sending;
+}
+
+static void tg__timer_closed(uv_handle_t *h)
+{
+	struct tg *t = h->data;
+	t->open_timers--;
+}
+
+static void tg__stop(struct adapter *a)
+{
+	struct tg *t = a->priv;
+	if(!t || t->stopping)
+		return;
+	t->stopping = true;
+	if(t->poll_req)
+		http_client_cancel(t->b->client, t->poll_req);
+	if(t->open_timers == 2) {
+		uv_close((uv_handle_t *)&t->poll_timer, tg__timer_closed);
+		uv_close((uv_handle_t *)&t->send_timer, tg__timer_closed);
+	}
+}
+
+static void tg__release(struct adapter *a)
+{
+	struct tg *t = a->priv;
+	if(!t)
+		return;
+	while(t->queue) {
+		struct tg_send *s = t->queue;
+		t->queue = s->next;
+		tg__send_free(s);
+	}
+	free(t->base);
+	free(t);
+	a->priv = NULL;
+}
+
+const struct adapter_ops telegram_adapter_ops = {
+	.name = "telegram",
+	.configured = tg__configured,
+	.start = tg__start,
+	.deliver = tg__deliver,
+	.idle = tg__idle,
+	.stop = tg__stop,
+	.release = tg__release,
+};

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""End to end on Telegram: the real binary, configured with a token, against
+the fake Bot API (fake_botapi.py) on loopback.  A group plays /start,
+/meetup, native poll answers (one withdrawn), /poll, /meetup close (stopPoll
+and the announcement with RSVP buttons), a button press, /cmd@Bot
+addressing, a 429 with retry_after, and a restart that must not replay
+handled updates.  Prints "N passed, N failed".
+
+Usage: e2e.py ENSEMBLE"""
+import json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
+
+binary = sys.argv[1]
+here = os.path.dirname(os.path.abspath(__file__))
+TOKEN = "123456:TEST-token-abcdef"
+tmp = tempfile.mkdtemp(prefix="ensemble-tg-")
+passed = failed = 0
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, flush=True)
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+port = free_port()
+fake = subprocess.Popen([sys.executable, os.path.join(here, "fake_botapi.py"), str(port), TOKEN],
+                        stdout=subprocess.PIPE, text=True)
+fake.stdout.readline()
+base = "http://127.0.0.1:%d" % port
+
+def control(path, payload=None):
+    req = urllib.request.Request(base + path, data=json.dumps(payload).encode() if payload is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req, timeout=10).read())
+
+def calls(method=None):
+    return [b for m, b in control("/control/calls") if method is None or m == method]
+
+def wait_for(pred, what, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        r = pred()
+        if r:
+            return r
+        time.sleep(0.05)
+    check(False, "timed out waiting for " + what)
+    return None
+
+GROUP = -1001234567890
+def user(uid, name, lang="fr"):
+    return {"id": uid, "is_bot": False, "first_name": name, "language_code": lang}
+msgid = [0]
+def say(uid, name, text, chat=GROUP):
+    msgid[0] += 1
+    ent = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] if text.startswith("/") else []
+    control("/control/update", {"message": {"message_id": msgid[0], "date": int(time.time()),
+            "chat": {"id": chat, "type": "supergroup" if chat < 0 else "private"},
+            "from": user(uid, name), "text": text, "entities": ent}})
+
+def texts_to(chat, since=0):
+    return [b["text"] for b in calls("sendMessage")[since:] if str(b["chat_id"]) == str(chat)]
+
+conf = os.path.join(tmp, "ensemble.conf")
+with open(conf, "w") as f:
+    f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n[telegram]\ntoken = %s\napi_url = %s\n"
+            "poll_timeout = 2\nchat_interval_ms = 20\n" % (os.path.join(tmp, "t.db"), TOKEN, base))
+os.chmod(conf, 0o600)
+log = open(os.path.join(tmp, "bot.log"), "w")
+def start_bot():
+    return subprocess.Popen([binary, "--config", conf, "-v"], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+bot = start_bot()
+
+# Start-up: getMe, the command menus in English and French, no webhook.
+wait_for(lambda: calls("getUpdates"), "the first getUpdates")
+wait_for(lambda: len(calls("setMyCommands")) == 2, "the command menus")
+check([m for m, b in control("/control/calls")].index("deleteWebhook") <
+      [m for m, b in control("/control/calls")].index("getUpdates"), "deleteWebhook before polling")
+menus = calls("setMyCommands")
+check(len(menus) == 2, "two command menus")
+fr = [m for m in menus if m.get("language_code") == "fr"]
+check(fr and any(c["command"] == "aide" for c in fr[0]["commands"]), "the French menu has /aide")
+check(fr and any(c["command"] == "rencontre" for c in fr[0]["commands"]), "the French menu has /rencontre")
+check(calls("deleteWebhook"), "deleteWebhook called when polling")
+gu = calls("getUpdates")[0]
+check(gu.get("timeout") == 2 and "poll_answer" in gu.get("allowed_updates", []), "getUpdates with timeout and allowed_updates")
+
+# A French client starts the chat: it speaks French, replies to the command.
+say(1, "Alice", "/start")
+t = wait_for(lambda: texts_to(GROUP), "the answer to /start")
+check(t and "Bonjour" in t[0], "the new chat speaks its first user's language")
+sm = calls("sendMessage")[-1]
+check(sm.get("parse_mode") == "HTML", "HTML parse mode")
+check(sm.get("reply_parameters", {}).get("message_id") == msgid[0], "the answer replies to the command")
+
+# Another bot's command is ignored; ours, in any case, is answered.
+n = len(calls("sendMessage"))
+say(1, "Alice", "/aide@OtherBot")
+say(1, "Alice", "/aide@ensemblebot")
+wait_for(lambda: len(calls("sendMessage")) > n, "the answer to /aide@ensemblebot")
+time.sleep(0.5)
+check(len(calls("sendMessage")) == n + 1, "only our /aide answered")
+
+# A meetup with two dates: the details, then a native poll.
+say(1, "Alice", "/rencontre Apéro <b>& co</b>; demain 19h; après-demain 19h; lieu: Café")
+poll_msg = wait_for(lambda: calls("sendPoll"), "the native poll")
+if poll_msg:
+    p = poll_msg[0]
+    check(p.get("is_anonymous") is False and p.get("allows_multiple_answers") is True, "poll flags")
+    check(len(p["options"]) == 2 and "19 h 00" in p["options"][0]["text"], "one option per date, in French")
+check(any("Apéro &lt;b&gt;&amp; co&lt;/b&gt;" in x for x in texts_to(GROUP)), "user text escaped in HTML")
+time.sleep(0.3)
+poll_id = "5000000000000000"
+# Three users answer the native poll; one withdraws.
+for uid, name, opts in ((2, "Bob", [0, 1]), (3, "Chloé", [1]), (2, "Bob", []), (4, "Dan", [1])):
+    control("/control/update", {"poll_answer": {"poll_id": poll_id, "user": user(uid, name), "option_ids": opts}})
+time.sleep(1)
+n = len(calls("sendMessage"))
+say(1, "Alice", "/sondage")
+t = wait_for(lambda: texts_to(GROUP, n), "the tally")
+check(t and "oui (2) : Chloé, Dan" in t[0], "the tally counts native answers, withdrawn ones out")
+
+# Closing: stopPoll on the poll's message, the announcement with buttons.
+n = len(calls("sendMessage"))
+say(1, "Alice", "/rencontre clore")
+sp = wait_for(lambda: calls("stopPoll"), "stopPoll")
+check(sp and str(sp[0]["chat_id"]) == str(GROUP), "stopPoll names the chat and message")
+ann = wait_for(lambda: [b for b in calls("sendMessage")[n:] if "reply_markup" in b], "the announcement")
+if ann:
+    kb = ann[0]["reply_markup"]["inline_keyboard"][0]
+    check([b["text"] for b in kb] == ["Oui", "Peut-être", "Non"], "RSVP buttons in French")
+    check(all(len(b["callback_data"].encode()) <= 64 for b in kb), "callback data within 64 bytes")
+    # A button press: answered with a toast call, and counted.
+    n = len(calls("sendMessage"))
+    control("/control/update", {"callback_query": {"id": "cb1", "chat_instance": "x", "from": user(5, "Eve"),
+            "data": kb[0]["callback_data"], "message": {"message_id": 999, "date": 1,
+            "chat": {"id": GROUP, "type": "supergroup"}}}})
+    t = wait_for(lambda: texts_to(GROUP, n), "the RSVP reply")
+    check(t and "Eve vient" in t[0], "the button's RSVP is recorded")
+    check(wait_for(lambda: calls("answerCallbackQuery"), "answerCallbackQuery"), "the callback is answered")
+
+# A 429 with retry_after: the message waits and goes once.
+control("/control/fail", {"method": "sendMessage", "code": 429, "retry_after": 1, "times": 1})
+n = len(calls("sendMessage"))
+t0 = time.time()
+say(1, "Alice", "/apropos")
+wait_for(lambda: len(calls("sendMessage")) >= n + 2, "the retried message", 15)
+check(time.time() - t0 >= 1.0, "the retry waited retry_after")
+time.sleep(0.5)
+check(len(calls("sendMessage")) == n + 2, "one failed try and one delivery, no more")
+
+# Stop, restart: nothing handled is handled again.
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=15) == 0, "SIGTERM stops the bot with 0")
+n = len(calls("sendMessage"))
+last_offset = calls("getUpdates")[-1].get("offset")
+bot = start_bot()
+wait_for(lambda: len(calls("getUpdates")) and calls("getUpdates")[-1].get("offset", 0) >= last_offset, "polling again")
+time.sleep(1)
+check(len(calls("sendMessage")) == n, "no update replayed after a restart")
+say(1, "Alice", "/fuseau")
+check(wait_for(lambda: texts_to(GROUP, n), "an answer after the restart"), "answers after the restart")
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=15) == 0, "the restarted bot stops with 0 too")
+fake.terminate()
+log.close()
+text = open(os.path.join(tmp, "bot.log")).read()
+check(TOKEN not in text and "TEST-token" not in text, "the token never appears in the log")
+check("AddressSanitizer" not in text and "runtime error" not in text and "LeakSanitizer" not in text,
+      "no sanitizer report")
+if failed:
+    print(text[-3000:])
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""A fake Telegram Bot API server for the tests, following the documented
+protocol: POST /bot<TOKEN>/<method> with a JSON body, {"ok":true,"result":...}
+or {"ok":false,"error_code":N,"description":...,"parameters":...} with the
+HTTP status equal to error_code; getUpdates long-polls up to `timeout`
+seconds and an `offset` confirms every update before it.
+
+The test drives it through /control/*: POST /control/update queues an update
+(update_id assigned), GET /control/calls lists every call the bot made, POST
+/control/fail makes the next calls of a method fail."""
+import json, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TOKEN = sys.argv[2] if len(sys.argv) > 2 else "123456:TEST-token"
+lock = threading.Condition()
+updates = []          # pending updates
+next_update = 1000
+calls = []            # (method, body)
+fails = {}            # method -> [(code, retry_after)]
+next_message = 100
+polls = {}            # poll id -> poll
+
+def message(chat_id, extra):
+    global next_message
+    next_message += 1
+    m = {"message_id": next_message, "date": int(time.time()),
+         "chat": {"id": chat_id, "type": "private" if int(chat_id) > 0 else "supergroup"}}
+    m.update(extra)
+    return m
+
+def handle(method, body):
+    """Returns (status, payload)."""
+    global next_update
+    with lock:
+        calls.append((method, body))
+        if fails.get(method):
+            code, retry = fails[method].pop(0)
+            err = {"ok": False, "error_code": code, "description": "Forced failure %d" % code}
+            if retry:
+                err["parameters"] = {"retry_after": retry}
+            return code, err
+    if method == "getMe":
+        return 200, {"ok": True, "result": {"id": 4242, "is_bot": True, "first_name": "Ensemble",
+                                            "username": "EnsembleBot", "can_join_groups": True}}
+    if method == "getUpdates":
+        offset = int(body.get("offset", 0) or 0)
+        deadline = time.time() + min(int(body.get("timeout", 0) or 0), 50)
+        with lock:
+            updates[:] = [u for u in updates if u["update_id"] >= offset]
+            while not updates and time.time() < deadline:
+                lock.wait(deadline - time.time())
+                updates[:] = [u for u in updates if u["update_id"] >= offset]
+            return 200, {"ok": True, "result": updates[:int(body.get("limit", 100) or 100)]}
+    if method == "sendMessage":
+        if not body.get("text") or len(body["text"]) > 4096:
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty or too long"}
+        return 200, {"ok": True, "result": message(body["chat_id"], {"text": body["text"]})}
+    if method == "sendPoll":
+        opts = body.get("options", [])
+        if len(opts) < 2 or len(opts) > 12:
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: poll must have 2-12 options"}
+        pid = str(5000000000000000 + len(polls))
+        poll = {"id": pid, "question": body["question"], "is_closed": False, "total_voter_count": 0,
+                "is_anonymous": body.get("is_anonymous", True), "type": "regular",
+                "allows_multiple_answers": body.get("allows_multiple_answers", False),
+                "options": [{"text": o["text"] if isinstance(o, dict) else o, "voter_count": 0} for o in opts]}
+        polls[pid] = poll
+        return 200, {"ok": True, "result": message(body["chat_id"], {"poll": poll})}
+    if method == "stopPoll":
+        for p in polls.values():
+            p["is_closed"] = True
+        return 200, {"ok": True, "result": next(iter(polls.values()), {})}
+    if method in ("answerCallbackQuery", "setMyCommands", "deleteWebhook", "setWebhook"):
+        return 200, {"ok": True, "result": True}
+    return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def reply(self, status, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b"{}"
+        return json.loads(raw or b"{}")
+    def do_GET(self):
+        if self.path == "/control/calls":
+            with lock:
+                return self.reply(200, [[m, b] for m, b in calls])
+        self.reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+    def do_POST(self):
+        global next_update
+        if self.path == "/control/update":
+            u = self.body()
+            with lock:
+                next_update += 1
+                u["update_id"] = next_update
+                updates.append(u)
+                lock.notify_all()
+            return self.reply(200, {"update_id": next_update})
+        if self.path == "/control/fail":
+            b = self.body()
+            with lock:
+                fails.setdefault(b["method"], []).extend([(b["code"], b.get("retry_after"))] * b.get("times", 1))
+            return self.reply(200, {})
+        parts = self.path.split("/")
+        if len(parts) != 3 or not parts[1].startswith("bot"):
+            return self.reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        if parts[1][3:] != TOKEN:
+            return self.reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+        try:
+            body = self.body()
+        except ValueError:
+            return self.reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: can't parse JSON"})
+        status, payload = handle(parts[2], body)
+        self.reply(status, payload)
+
+server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+server.daemon_threads = True
+print("ready", flush=True)
+server.serve_forever()
