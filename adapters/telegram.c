@@ -10,9 +10,11 @@
  * errors back off exponentially with jitter, 403 marks the chat inactive.
  * Native polls are mapped to the core's refs in the kv table.
  *
- * Not yet here (see the issue): webhooks, admin rights from
- * getChatAdministrators (the first speaker of a group is its admin for
- * now), editing messages, the 20-per-minute group limit.
+ * Admin rights come from getChatAdministrators, cached a few minutes: a
+ * batch waits for the lists of its groups before it runs.
+ *
+ * Not yet here (see the issue): webhooks, refreshing the admin list on a
+ * permission refusal, editing messages, the 20-per-minute group limit.
  */
 #include "adapters/adapter.h"
 
@@ -37,6 +39,15 @@
 #define LOG_MODULE "telegram"
 #define TG_MAX_ATTEMPTS 8
 #define TG_CHATS 256
+#define TG_ADMIN_TTL_MS (5 * 60 * 1000)
+
+/* A group's administrators, as getChatAdministrators last said. */
+struct tg_admins {
+	char chat[24];
+	int64_t fetched_ms;    /* 0: never */
+	char (*ids)[24];
+	size_t n;
+};
 
 struct tg_send {
 	struct tg_send *next;
@@ -68,12 +79,17 @@ struct tg {
 	bool sending;
 	int64_t last_send_ms;
 	struct tg_chat_clock chats[TG_CHATS];
+	struct tg_admins admins[TG_CHATS];
+	struct tg_update *held;    /* a batch waiting for admin lists */
+	size_t nheld;
+	int admin_fetches;         /* getChatAdministrators in flight */
 	uv_timer_t poll_timer, send_timer;
 	int open_timers;
 };
 
 static void tg__poll(struct tg *t);
 static void tg__pump(struct tg *t);
+static void tg__fetch_admins(struct tg *t);
 
 static bool tg__configured(const struct config *cfg)
 {
@@ -385,6 +401,34 @@ static void tg__answer_callback(struct tg *t, const char *id)
 	tg__enqueue(t, "answerCallbackQuery", json_pack("{s:s}", "callback_query_id", id), NULL, 0, NULL);
 }
 
+static struct tg_admins *tg__admins(struct tg *t, const char *chat, bool create)
+{
+	struct tg_admins *oldest = &t->admins[0];
+	for(int i = 0; i < TG_CHATS; i++) {
+		if(!strcmp(t->admins[i].chat, chat))
+			return &t->admins[i];
+		if(t->admins[i].fetched_ms < oldest->fetched_ms)
+			oldest = &t->admins[i];
+	}
+	if(!create)
+		return NULL;
+	free(oldest->ids);
+	memset(oldest, 0, sizeof(*oldest));
+	snprintf(oldest->chat, sizeof(oldest->chat), "%s", chat);
+	return oldest;
+}
+
+/* The platform's word on a sender: admin or member.  A group whose list
+ * could not be read has no admins rather than guessed ones. */
+static enum event_role tg__role(struct tg *t, const char *chat, const char *user)
+{
+	struct tg_admins *a = tg__admins(t, chat, false);
+	for(size_t i = 0; a && i < a->n; i++)
+		if(!strcmp(a->ids[i], user))
+			return ROLE_ADMIN;
+	return ROLE_MEMBER;
+}
+
 static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 {
 	struct event *evs = calloc(n ? n : 1, sizeof(*evs));
@@ -405,7 +449,8 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			.sender_name = u[i].sender_name, .sender_lang = u[i].lang[0] ? u[i].lang : NULL,
 			.message_id = u[i].message_id[0] ? u[i].message_id : NULL,
 			.reply_to = u[i].reply_to[0] ? u[i].reply_to : NULL, .time = (time_t)u[i].date,
-			.role = u[i].is_private ? ROLE_ADMIN : ROLE_UNKNOWN, .is_private = u[i].is_private,
+			.role = u[i].is_private ? ROLE_ADMIN : tg__role(t, u[i].chat_id, u[i].sender_id),
+			.is_private = u[i].is_private,
 			.bot_username = t->username,
 		};
 		if(!ev->time)
@@ -485,10 +530,9 @@ static void tg__polled(void *user, const struct http_result *res)
 	if(res->status == 200 &&
 	   !tg_parse_updates(res->body, res->body_len, false, &u, &n, &code, &retry, err, sizeof(err))) {
 		t->poll_backoff_ms = 0;
-		if(n)
-			tg__handle(t, u, n);
-		tg_updates_free(u, n);
-		tg__poll(t);
+		t->held = u;
+		t->nheld = n;
+		tg__fetch_admins(t);
 		return;
 	}
 	if(res->status && res->status != 200)
@@ -507,6 +551,90 @@ static void tg__polled(void *user, const struct http_result *res)
 	long wait = t->poll_backoff_ms + rand() % (t->poll_backoff_ms / 2 + 1);
 	log_warn("getUpdates failed (%ld: %s); retrying in %ld ms", res->status, err, wait);
 	tg__retry_poll(t, wait);
+}
+
+/* Runs the held batch once every admin list it needs has come. */
+static void tg__run_held(struct tg *t)
+{
+	if(t->admin_fetches || t->stopping)
+		return;
+	struct tg_update *u = t->held;
+	size_t n = t->nheld;
+	t->held = NULL;
+	t->nheld = 0;
+	if(n)
+		tg__handle(t, u, n);
+	tg_updates_free(u, n);
+	tg__poll(t);
+}
+
+struct tg_admin_req {
+	struct tg *t;
+	char chat[24];
+};
+
+static void tg__admins_done(void *user, const struct http_result *res)
+{
+	struct tg_admin_req *req = user;
+	struct tg *t = req->t;
+	t->admin_fetches--;
+	if(t->stopping) {
+		free(req);
+		return;
+	}
+	struct tg_admins *a = tg__admins(t, req->chat, true);
+	json_error_t jerr;
+	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	json_t *list = json_object_get(o, "result");
+	free(a->ids);
+	a->ids = NULL;
+	a->n = 0;
+	a->fetched_ms = clock_now_ms();
+	if(json_is_true(json_object_get(o, "ok")) && json_is_array(list)) {
+		a->ids = calloc(json_array_size(list) + 1, sizeof(*a->ids));
+		size_t i;
+		json_t *m;
+		json_array_foreach(list, i, m) {
+			json_t *id = json_object_get(json_object_get(m, "user"), "id");
+			if(a->ids && json_is_integer(id))
+				snprintf(a->ids[a->n++], sizeof(a->ids[0]), "%lld", (long long)json_integer_value(id));
+		}
+	} else {
+		log_warn("cannot read the administrators of chat %s (%ld): nobody is admin there for now",
+		         req->chat, res->status);
+	}
+	json_decref(o);
+	free(req);
+	tg__run_held(t);
+}
+
+/* Asks getChatAdministrators for every group of the held batch whose list
+ * is missing or stale, then runs the batch. */
+static void tg__fetch_admins(struct tg *t)
+{
+	int64_t now = clock_now_ms();
+	for(size_t i = 0; i < t->nheld; i++) {
+		const struct tg_update *u = &t->held[i];
+		if(u->is_private || !u->chat_id[0] || (u->kind != TG_MESSAGE && u->kind != TG_CALLBACK))
+			continue;
+		struct tg_admins *a = tg__admins(t, u->chat_id, true);
+		if(a->fetched_ms && now - a->fetched_ms < TG_ADMIN_TTL_MS)
+			continue;
+		a->fetched_ms = now;  /* asked: not again for this batch */
+		struct tg_admin_req *req = calloc(1, sizeof(*req));
+		if(!req)
+			continue;
+		req->t = t;
+		snprintf(req->chat, sizeof(req->chat), "%s", u->chat_id);
+		char body[64];
+		snprintf(body, sizeof(body), "{\"chat_id\":%s}", u->chat_id);
+		t->admin_fetches++;
+		if(tg__call(t, "getChatAdministrators", body, 30000, tg__admins_done, req) < 0) {
+			t->admin_fetches--;
+			free(req);
+		}
+	}
+	tg__run_held(t);
 }
 
 static void tg__poll(struct tg *t)
@@ -669,6 +797,9 @@ static void tg__release(struct adapter *a)
 		t->queue = s->next;
 		tg__send_free(s);
 	}
+	for(int i = 0; i < TG_CHATS; i++)
+		free(t->admins[i].ids);
+	tg_updates_free(t->held, t->nheld);
 	free(t->base);
 	free(t);
 	a->priv = NULL;

@@ -92,6 +92,8 @@ check(calls("deleteWebhook"), "deleteWebhook called when polling")
 gu = calls("getUpdates")[0]
 check(gu.get("timeout") == 2 and "poll_answer" in gu.get("allowed_updates", []), "getUpdates with timeout and allowed_updates")
 
+# Alice is the group's administrator on Telegram.
+control("/control/admins", {"chat_id": GROUP, "user_ids": [1]})
 # A French client starts the chat: it speaks French, replies to the command.
 say(1, "Alice", "/start")
 t = wait_for(lambda: texts_to(GROUP), "the answer to /start")
@@ -107,6 +109,18 @@ say(1, "Alice", "/aide@ensemblebot")
 wait_for(lambda: len(calls("sendMessage")) > n, "the answer to /aide@ensemblebot")
 time.sleep(0.5)
 check(len(calls("sendMessage")) == n + 1, "only our /aide answered")
+
+# Admin rights are Telegram's: Bob (not an admin) is refused, Alice is not;
+# the list is asked once and cached.
+n = len(calls("sendMessage"))
+say(2, "Bob", "/fuseau Asia/Tokyo")
+t = wait_for(lambda: texts_to(GROUP, n), "Bob's refusal")
+check(t and "Seuls les admins" in t[0], "a member is refused an admin command")
+n = len(calls("sendMessage"))
+say(1, "Alice", "/fuseau Europe/Brussels")
+t = wait_for(lambda: texts_to(GROUP, n), "Alice's change")
+check(t and "Europe/Brussels" in t[0], "the chat's Telegram admin may")
+check(len(calls("getChatAdministrators")) == 1, "administrators asked once, then cached")
 
 # A meetup with two dates: the details, then a native poll.
 say(1, "Alice", "/rencontre Apéro <b>& co</b>; demain 19h; après-demain 19h; lieu: Café")

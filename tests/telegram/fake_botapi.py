@@ -19,6 +19,7 @@ calls = []            # (method, body)
 fails = {}            # method -> [(code, retry_after)]
 next_message = 100
 polls = {}            # poll id -> poll
+admins = {}           # chat id (text) -> [user ids]
 
 def message(chat_id, extra):
     global next_message
@@ -70,6 +71,10 @@ def handle(method, body):
         for p in polls.values():
             p["is_closed"] = True
         return 200, {"ok": True, "result": next(iter(polls.values()), {})}
+    if method == "getChatAdministrators":
+        ids = admins.get(str(body.get("chat_id")), [])
+        return 200, {"ok": True, "result": [{"status": "administrator", "user": {"id": i, "is_bot": False,
+                     "first_name": "admin%d" % i}} for i in ids]}
     if method in ("answerCallbackQuery", "setMyCommands", "deleteWebhook", "setWebhook"):
         return 200, {"ok": True, "result": True}
     return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
@@ -104,6 +109,11 @@ class Handler(BaseHTTPRequestHandler):
                 updates.append(u)
                 lock.notify_all()
             return self.reply(200, {"update_id": next_update})
+        if self.path == "/control/admins":
+            b = self.body()
+            with lock:
+                admins[str(b["chat_id"])] = b["user_ids"]
+            return self.reply(200, {})
         if self.path == "/control/fail":
             b = self.body()
             with lock:
