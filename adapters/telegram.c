@@ -396,9 +396,12 @@ static int tg__batch_state(void *user, struct db *db)
 	return db_kv_set(db, "telegram.offset", off);
 }
 
-static void tg__answer_callback(struct tg *t, const char *id)
+/* Every button press gets its toast, in the presser's language. */
+static void tg__answer_callback(struct tg *t, const char *id, const char *lang)
 {
-	tg__enqueue(t, "answerCallbackQuery", json_pack("{s:s}", "callback_query_id", id), NULL, 0, NULL);
+	const char *toast = i18n_lookup(lang && i18n_has_lang(lang) ? lang : i18n_default(), "telegram.toast");
+	tg__enqueue(t, "answerCallbackQuery", json_pack("{s:s,s:s}", "callback_query_id", id, "text", toast),
+	            NULL, 0, NULL);
 }
 
 static struct tg_admins *tg__admins(struct tg *t, const char *chat, bool create)
@@ -465,7 +468,7 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			ev->kind = EVENT_BUTTON;
 			ev->button_data = u[i].callback_data;
 			ev->button_message = u[i].message_id;
-			tg__answer_callback(t, u[i].callback_id);
+			tg__answer_callback(t, u[i].callback_id, u[i].lang);
 			ne++;
 			break;
 		case TG_POLL_ANSWER: {

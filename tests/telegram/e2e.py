@@ -158,7 +158,9 @@ if ann:
             "chat": {"id": GROUP, "type": "supergroup"}}}})
     t = wait_for(lambda: texts_to(GROUP, n), "the RSVP reply")
     check(t and "Eve vient" in t[0], "the button's RSVP is recorded")
-    check(wait_for(lambda: calls("answerCallbackQuery"), "answerCallbackQuery"), "the callback is answered")
+    ac = wait_for(lambda: calls("answerCallbackQuery"), "answerCallbackQuery")
+    check(ac and ac[0].get("callback_query_id") == "cb1" and ac[0].get("text") == "C'est noté ✓",
+          "the callback is answered with a toast in the presser's language")
 
 # A 429 with retry_after: the message waits and goes once.
 control("/control/fail", {"method": "sendMessage", "code": 429, "retry_after": 1, "times": 1})
