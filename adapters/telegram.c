@@ -192,6 +192,32 @@ static void tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
 		db_rollback(t->b->db);
 }
 
+/* Moves a chat: its rows in the database, and every queued message. */
+static void tg__migrate(struct tg *t, const char *from, const char *to)
+{
+	if(!db_begin(t->b->db)) {
+		if(db_chat_migrate(t->b->db, "telegram", from, to) || db_commit(t->b->db))
+			db_rollback(t->b->db);
+	}
+	char old[24];
+	snprintf(old, sizeof(old), "%s", from);
+	for(struct tg_send *q = t->queue; q; q = q->next) {
+		if(strcmp(q->chat, old))
+			continue;
+		json_error_t jerr;
+		json_t *body = json_loads(q->body, 0, &jerr);
+		char *text = NULL;
+		if(body && !json_object_set_new(body, "chat_id", json_string(to)))
+			text = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		if(text) {
+			free(q->body);
+			q->body = text;
+			snprintf(q->chat, sizeof(q->chat), "%s", to);
+		}
+	}
+}
+
 static void tg__sent(void *user, const struct http_result *res)
 {
 	struct tg *t = user;
@@ -210,8 +236,17 @@ static void tg__sent(void *user, const struct http_result *res)
 		code = json_is_integer(c) ? (int)json_integer_value(c) : (int)res->status;
 		retry = json_is_integer(ra) ? (long)json_integer_value(ra) : res->retry_after;
 	}
+	json_t *migrate = json_object_get(json_object_get(o, "parameters"), "migrate_to_chat_id");
 	bool done = true;
-	if(ok) {
+	if(!ok && code == 400 && json_is_integer(migrate) && !t->stopping) {
+		/* The group became a supergroup: its data and its queued messages
+		 * follow it, and this one is sent again there. */
+		char to[24];
+		snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(migrate));
+		log_info("chat %s moved to %s", s->chat, to);
+		tg__migrate(t, s->chat, to);
+		done = false;
+	} else if(ok) {
 		if(s->poll_ref)
 			tg__map_poll(t, s, json_object_get(o, "result"));
 	} else if(t->stopping) {

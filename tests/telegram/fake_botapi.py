@@ -35,10 +35,13 @@ def handle(method, body):
     with lock:
         calls.append((method, body))
         if fails.get(method):
-            code, retry = fails[method].pop(0)
+            code, retry, migrate = fails[method].pop(0)
             err = {"ok": False, "error_code": code, "description": "Forced failure %d" % code}
             if retry:
                 err["parameters"] = {"retry_after": retry}
+            if migrate:
+                err["description"] = "Bad Request: group chat was upgraded to a supergroup chat"
+                err["parameters"] = {"migrate_to_chat_id": migrate}
             return code, err
     if method == "getMe":
         return 200, {"ok": True, "result": {"id": 4242, "is_bot": True, "first_name": "Ensemble",
@@ -117,7 +120,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control/fail":
             b = self.body()
             with lock:
-                fails.setdefault(b["method"], []).extend([(b["code"], b.get("retry_after"))] * b.get("times", 1))
+                fails.setdefault(b["method"], []).extend([(b["code"], b.get("retry_after"), b.get("migrate_to"))] * b.get("times", 1))
             return self.reply(200, {})
         parts = self.path.split("/")
         if len(parts) != 3 or not parts[1].startswith("bot"):
