@@ -6,6 +6,7 @@
 static const struct adapter_ops *const adapter__registry[] = {
 	&console_adapter_ops,
 	&telegram_adapter_ops,
+	&matrix_adapter_ops,
 };
 #define ADAPTER_COUNT ((int)(sizeof(adapter__registry) / sizeof(adapter__registry[0])))
 

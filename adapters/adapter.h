@@ -51,5 +51,6 @@ const struct adapter_ops *adapter_at(int i);
 
 extern const struct adapter_ops console_adapter_ops;
 extern const struct adapter_ops telegram_adapter_ops;
+extern const struct adapter_ops matrix_adapter_ops;
 
 #endif

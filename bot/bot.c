@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adapters/http_client.h"
 #include "adapters/http_server.h"
@@ -37,6 +38,9 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 	b->cfg = cfg;
 	b->db = db;
 	b->started_ms = clock_now_ms();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	b->key_epoch = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	signal(SIGPIPE, SIG_IGN);
 	uv_signal_init(loop, &b->sig_int);
 	uv_signal_init(loop, &b->sig_term);
@@ -121,6 +125,17 @@ int bot_store_actions(struct bot *b, struct outbox *ob)
 	if(bot__forget_delivered(b))
 		return -1;
 	for(size_t i = 0; i < ob->n; i++) {
+		/* Every stored action has a key, so that a platform that makes
+		 * sends idempotent (Matrix's transaction ids) never posts it
+		 * twice: one not derived from an event gets the start time and a
+		 * counter, unique across restarts. */
+		if(!ob->v[i].key) {
+			char key[48];
+			snprintf(key, sizeof(key), "o%lld.%llu", (long long)b->key_epoch,
+			         (unsigned long long)++b->key_seq);
+			if(action_set(&ob->v[i].key, key))
+				return -1;
+		}
 		char *json = action_to_json(&ob->v[i]);
 		int rc = json ? db_outbox_add(b->db, json, clock_now_ms(), &ob->v[i].stored_id) : -1;
 		free(json);

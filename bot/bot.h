@@ -39,6 +39,9 @@ struct bot {
 	int64_t *delivered;          /* outbox rows delivered, to delete at the
 	                                next transaction */
 	size_t ndelivered, delivered_alloc;
+	int64_t key_epoch;           /* real time at start, ms: with key_seq,
+	                                the keys of actions that have none */
+	uint64_t key_seq;
 	bool stopping;
 	int exit_code;
 };

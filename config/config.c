@@ -93,6 +93,36 @@ static int config__check_listen(const char *v, char *msg, size_t msglen)
 	return -1;
 }
 
+static int config__check_url_opt(const char *v, char *msg, size_t msglen)
+{
+	return *v ? config__check_url(v, msg, msglen) : 0;
+}
+
+static int config__check_mxid(const char *v, char *msg, size_t msglen)
+{
+	const char *colon = strchr(v, ':');
+	if(!*v || (v[0] == '@' && colon && colon > v + 1 && colon[1] && !strpbrk(v, " \t")))
+		return 0;
+	snprintf(msg, msglen, "user must be a full Matrix id like @ensemble:example.org, not '%s'", v);
+	return -1;
+}
+
+static int config__check_mode(const char *v, char *msg, size_t msglen)
+{
+	if(!strcmp(v, "polling") || !strcmp(v, "webhook"))
+		return 0;
+	snprintf(msg, msglen, "mode must be polling or webhook, not '%s'", v);
+	return -1;
+}
+
+static int config__check_path(const char *v, char *msg, size_t msglen)
+{
+	if(v[0] == '/' && !strpbrk(v, " \t?#"))
+		return 0;
+	snprintf(msg, msglen, "a path must start with '/' and hold no space, '?' or '#', not '%s'", v);
+	return -1;
+}
+
 #define STR(sec, key, field, d, chk) { sec, key, CONFIG_STR, offsetof(struct config, field), d, NULL, false, 0, 0, chk }
 #define INT(sec, key, field, d, lo, hi) { sec, key, CONFIG_INT, offsetof(struct config, field), d, NULL, false, lo, hi, NULL }
 #define SECRET(sec, key, field, envname) { sec, key, CONFIG_STR, offsetof(struct config, field), "", envname, true, 0, 0, NULL }
@@ -111,8 +141,18 @@ static const struct config_key config__keys[] = {
 	INT("telegram", "poll_timeout", telegram_poll_timeout, "50", 0, 50),
 	INT("telegram", "chat_interval_ms", telegram_chat_interval_ms, "1000", 0, 60000),
 	INT("telegram", "global_per_second", telegram_global_per_second, "30", 1, 1000),
+	INT("telegram", "group_per_minute", telegram_group_per_minute, "20", 1, 1000),
+	STR("telegram", "mode", telegram_mode, "polling", config__check_mode),
+	STR("telegram", "webhook_url", telegram_webhook_url, "", config__check_url_opt),
+	STR("telegram", "webhook_path", telegram_webhook_path, "/telegram", config__check_path),
+	STR("matrix", "homeserver", matrix_homeserver, "", config__check_url_opt),
+	STR("matrix", "user", matrix_user, "", config__check_mxid),
 	SECRET("matrix", "password", matrix_password, "ENSEMBLE_MATRIX_PASSWORD"),
 	SECRET("matrix", "access_token", matrix_access_token, "ENSEMBLE_MATRIX_ACCESS_TOKEN"),
+	INT("matrix", "admin_level", matrix_admin_level, "50", 0, 100),
+	STR("matrix", "invite_from", matrix_invite_from, "", NULL),
+	INT("matrix", "sync_timeout", matrix_sync_timeout, "30", 0, 60),
+	INT("matrix", "room_interval_ms", matrix_room_interval_ms, "200", 0, 60000),
 };
 #define CONFIG_NKEYS (sizeof(config__keys) / sizeof(config__keys[0]))
 
@@ -314,8 +354,27 @@ int config_set(struct config *cfg, const char *dotted, const char *value, struct
 int config_validate(const struct config *cfg, struct strbuf *errors)
 {
 	/* Values are checked one by one as they are set; what remains are
-	 * checks across keys, none so far. */
-	(void)cfg;
-	(void)errors;
-	return 0;
+	 * checks across keys. */
+	int rc = 0;
+	if(cfg->telegram_token && *cfg->telegram_token && !strcmp(cfg->telegram_mode, "webhook")) {
+		if(!*cfg->telegram_webhook_url) {
+			strbuf_adds(errors, "telegram.mode = webhook needs telegram.webhook_url (the public https URL)\n");
+			rc = -1;
+		}
+		if(!*cfg->http_listen) {
+			strbuf_adds(errors, "telegram.mode = webhook needs http.listen (the listener that receives it)\n");
+			rc = -1;
+		}
+	}
+	if(*cfg->matrix_homeserver) {
+		if(!*cfg->matrix_user) {
+			strbuf_adds(errors, "matrix.homeserver is set but matrix.user is not\n");
+			rc = -1;
+		}
+		if(!*cfg->matrix_password && !*cfg->matrix_access_token) {
+			strbuf_adds(errors, "matrix needs a password or an access_token (or ENSEMBLE_MATRIX_PASSWORD)\n");
+			rc = -1;
+		}
+	}
+	return rc;
 }

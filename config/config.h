@@ -30,9 +30,20 @@ struct config {
 	int telegram_poll_timeout; /* getUpdates' long-poll wait, seconds */
 	int telegram_chat_interval_ms; /* at most one message per chat per this */
 	int telegram_global_per_second; /* at most this many messages a second */
+	int telegram_group_per_minute; /* at most this many messages a minute in a group */
+	char *telegram_mode;    /* "polling" or "webhook" */
+	char *telegram_webhook_url; /* the public https URL Telegram posts to */
+	char *telegram_webhook_path; /* the listener's path for it; "/telegram" */
 	/* [matrix] */
+	char *matrix_homeserver; /* base URL; "" = no Matrix */
+	char *matrix_user;      /* the bot's full id, @name:server */
 	char *matrix_password;  /* secret; also ENSEMBLE_MATRIX_PASSWORD */
 	char *matrix_access_token; /* secret; also ENSEMBLE_MATRIX_ACCESS_TOKEN */
+	int matrix_admin_level; /* power level that makes an admin; 50 */
+	char *matrix_invite_from; /* comma-separated @user:server or :server
+	                             whose invites are accepted; "" = all */
+	int matrix_sync_timeout; /* /sync's long-poll wait, seconds; 30 */
+	int matrix_room_interval_ms; /* at least this between sends to a room */
 
 	char *path;             /* the file it was read from, or NULL */
 	bool file_has_secret;   /* a secret was set in the file itself */

@@ -153,6 +153,15 @@ static const char *const db__migrations[] = {
 	"  seq INTEGER NOT NULL,"
 	"  PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;"
 	"ALTER TABLE meetups ADD COLUMN group_id INTEGER REFERENCES groups(id);",
+
+	/* 5 -> 6: platform events already handled (Matrix event ids), so a
+	 * replayed sync does nothing twice; pruned by age. */
+	"CREATE TABLE seen_events ("
+	"  platform TEXT NOT NULL,"
+	"  ext_id TEXT NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (platform, ext_id)) WITHOUT ROWID;"
+	"CREATE INDEX seen_events_age ON seen_events (at_ms);",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

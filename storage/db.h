@@ -18,7 +18,7 @@
 
 #include "bot/strbuf.h"
 
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 struct db;
 
@@ -87,6 +87,16 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
  * db_kv_get returns 1 and appends the value to out, 0 when absent, -1. */
 int db_kv_get(struct db *db, const char *key, struct strbuf *out);
 int db_kv_set(struct db *db, const char *key, const char *value);
+/* Removes key; 0 (also when absent) or -1. */
+int db_kv_delete(struct db *db, const char *key);
+
+/* Platform events already handled (a Matrix event id): db_seen_check
+ * returns 1 when ext_id was marked, 0 when not, -1 on error; db_seen_mark
+ * records it at at_ms; db_seen_prune forgets marks older than before_ms.
+ * 0 or -1. */
+int db_seen_check(struct db *db, const char *platform, const char *ext_id);
+int db_seen_mark(struct db *db, const char *platform, const char *ext_id, int64_t at_ms);
+int db_seen_prune(struct db *db, int64_t before_ms);
 
 /* A person as lists show them. */
 struct db_person {

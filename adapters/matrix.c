@@ -1,0 +1,1630 @@
+/*
+ * matrix: the Matrix adapter, over the client-server API (v3).
+ *
+ * Session: an access token from the configuration, or a password with which
+ * the bot logs in once and keeps the token and device id in its database
+ * (kv matrix.token, matrix.device); a 401 M_UNKNOWN_TOKEN logs in again with
+ * the same device, or stops the bot when there is no password.
+ *
+ * Receiving: /sync long-polls with a filter created once.  Each answer runs
+ * through bot_handle_batch() with next_batch, the ids of the events seen and
+ * the rooms' state written in the same transaction, so a crash replays at
+ * most one batch and the replay does nothing twice (seen_events).  On the
+ * very first start the backlog is skipped, but invites and room state are
+ * read.  Invites are accepted (optionally only from invite_from) before the
+ * batch runs, and the room is greeted with /start's text.  Commands start
+ * with '!' (or '/'), or address the bot by name; m.notice and the bot's own
+ * events are never answered.  Admins are the members whose power level
+ * reaches admin_level.  After a gap (a limited timeline) the open polls of
+ * the room are recounted from /relations.
+ *
+ * Sending: one queue; each event is a PUT with a transaction id made from
+ * the action's key, so a send repeated after a crash returns the first
+ * event instead of posting twice.  At most one message per room per
+ * room_interval_ms; 429 waits Retry-After (or retry_after_ms); 5xx and
+ * network errors back off exponentially with jitter; 403 marks the room
+ * inactive.  Date polls are MSC3381 polls in the unstable form Element
+ * shows; a message with RSVP buttons gets the reactions ✅ ❔ ❌, which
+ * members press to answer.
+ */
+#include "adapters/adapter.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "adapters/http_client.h"
+#include "adapters/matrix_parse.h"
+#include "bot/action.h"
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/dispatch.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "bot/text.h"
+#include "config/config.h"
+#include "storage/db.h"
+
+#define LOG_MODULE "matrix"
+#define MX_MAX_ATTEMPTS 8
+#define MX_ROOMS 256
+#define MX_FILTER_VERSION "1"
+#define MX_SEEN_DAYS 7
+
+static const char *const mx__rsvp_keys[3] = { "\xe2\x9c\x85", "\xe2\x9d\x94", "\xe2\x9d\x8c" }; /* ✅ ❔ ❌ */
+
+/* What the bot knows of a room between syncs; also kept in kv
+ * matrix.room.<id> so that it survives restarts. */
+struct mx_room_state {
+	char id[256];
+	json_t *pl;            /* m.room.power_levels content, or NULL */
+	bool loaded, encrypted, warned, dirty;
+	long joined;           /* joined members, -1 unknown */
+	int64_t used_ms;
+	int64_t last_send_ms;
+};
+
+enum mx_after {
+	MX_AFTER_NONE,
+	MX_AFTER_POLL,         /* a poll start: map its event to the ref */
+	MX_AFTER_RSVP,         /* a message with RSVP buttons: react under it */
+};
+
+struct mx_send {
+	struct mx_send *next;
+	char *room;            /* NULL while a direct chat is being made */
+	char *dm_user;         /* ACTION_SEND_PRIVATE: the person */
+	char type[48];
+	char *txn;
+	char *content;         /* JSON */
+	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
+	enum mx_after after;
+	char *ref;             /* MX_AFTER_POLL: the core's ref; RSVP: meetup id */
+	int n_answers;
+	int attempts;
+	int64_t not_before_ms;
+};
+
+struct mx_kv {
+	char *key, *value;     /* value NULL: delete */
+};
+
+struct mx {
+	struct adapter *a;
+	struct bot *b;
+	const struct config *cfg;
+	char *hs;              /* homeserver base URL, without a final '/' */
+	char *token;           /* never logged */
+	char device[128];
+	char user[256];
+	char localpart[128];
+	char filter_id[128];
+	char *since;           /* next_batch of the last handled sync */
+	bool first_sync;       /* no since yet: skip the backlog */
+	bool ready;            /* logged in, filter made */
+	bool stopping;
+	bool logging_in;
+	long sync_req;
+	int sync_backoff_ms;
+	struct mx_sync held;   /* a sync waiting for its joins */
+	bool holding;
+	int joins;             /* joins in flight for the held sync */
+	char (*joined)[256];   /* rooms joined for the held sync: greet them */
+	size_t njoined;
+	struct mx_send *queue, *queue_tail;
+	bool sending;
+	struct mx_room_state rooms[MX_ROOMS];
+	struct mx_kv *kv;      /* writes for the next batch's transaction */
+	size_t nkv;
+	int recounts;          /* /relations walks in flight */
+	uv_timer_t sync_timer, send_timer;
+	int open_timers;
+	unsigned batches;
+};
+
+static void mx__sync(struct mx *m);
+static void mx__pump(struct mx *m);
+static void mx__login(struct mx *m);
+static void mx__process(struct mx *m);
+
+static bool mx__configured(const struct config *cfg)
+{
+	return cfg->matrix_homeserver && *cfg->matrix_homeserver;
+}
+
+/* ---- HTTP ---- */
+
+/* Starts a client-server API call: path is what follows /_matrix/client/
+ * and is already encoded. */
+static long mx__call(struct mx *m, const char *method, const char *path, const char *body, long timeout_ms,
+                     http_done_fn done, void *user)
+{
+	struct strbuf url = STRBUF_INIT;
+	strbuf_addf(&url, "%s/_matrix/client/%s", m->hs, path);
+	if(url.oom)
+		return -1;
+	struct http_call call = { .method = method, .url = url.buf, .body = body, .body_len = body ? strlen(body) : 0,
+	                          .timeout_ms = timeout_ms, .auth_bearer = m->token };
+	long id = http_client_start(m->b->client, &call, done, user);
+	strbuf_release(&url);
+	return id;
+}
+
+/* What an error answer asks for. */
+enum mx_verdict { MX_OK, MX_RETRY, MX_RELOGIN, MX_FORBIDDEN, MX_FAILED };
+
+static enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int attempts, char *errcode,
+                                   size_t errlen)
+{
+	errcode[0] = 0;
+	*wait_ms = 0;
+	if(res->status == 200)
+		return MX_OK;
+	long retry_ms = res->status ? mx_parse_error(res->body, res->body_len, errcode, errlen) : -1;
+	if(res->status == 429) {
+		/* Retry-After first, then retry_after_ms, then back off. */
+		*wait_ms = res->retry_after >= 0 ? res->retry_after * 1000 : retry_ms >= 0 ? retry_ms : 0;
+		if(*wait_ms <= 0)
+			*wait_ms = 1000L << (attempts < 6 ? attempts : 6);
+		return MX_RETRY;
+	}
+	if(res->status == 401 && !strcmp(errcode, "M_UNKNOWN_TOKEN"))
+		return MX_RELOGIN;
+	if(res->status == 401 && !errcode[0])
+		return MX_RELOGIN;
+	if(res->status == 403)
+		return MX_FORBIDDEN;
+	if(res->status == 0 || res->status >= 500 || (res->status != 200 && !errcode[0])) {
+		long w = 500L << (attempts < 8 ? attempts : 8);
+		*wait_ms = w + rand() % (w / 2 + 1);
+		return MX_RETRY;
+	}
+	return MX_FAILED;
+}
+
+/* ---- rooms ---- */
+
+static struct mx_room_state *mx__room(struct mx *m, const char *id)
+{
+	struct mx_room_state *oldest = &m->rooms[0];
+	for(int i = 0; i < MX_ROOMS; i++) {
+		if(!strcmp(m->rooms[i].id, id)) {
+			m->rooms[i].used_ms = clock_now_ms();
+			return &m->rooms[i];
+		}
+		if(!m->rooms[i].dirty && m->rooms[i].used_ms < oldest->used_ms)
+			oldest = &m->rooms[i];
+	}
+	json_decref(oldest->pl);
+	memset(oldest, 0, sizeof(*oldest));
+	snprintf(oldest->id, sizeof(oldest->id), "%s", id);
+	oldest->joined = -1;
+	oldest->used_ms = clock_now_ms();
+	/* What the last run knew of it. */
+	struct strbuf key = STRBUF_INIT, v = STRBUF_INIT;
+	strbuf_addf(&key, "matrix.room.%s", id);
+	if(!key.oom && db_kv_get(m->b->db, key.buf, &v) == 1) {
+		json_error_t jerr;
+		json_t *o = json_loads(v.buf, 0, &jerr);
+		json_t *pl = json_object_get(o, "pl");
+		if(json_is_object(pl))
+			oldest->pl = json_incref(pl);
+		oldest->encrypted = json_is_true(json_object_get(o, "enc"));
+		oldest->warned = json_is_true(json_object_get(o, "warned"));
+		json_t *j = json_object_get(o, "joined");
+		if(json_is_integer(j))
+			oldest->joined = (long)json_integer_value(j);
+		json_decref(o);
+	}
+	strbuf_release(&key);
+	strbuf_release(&v);
+	oldest->loaded = true;
+	return oldest;
+}
+
+static int mx__room_save(struct db *db, const struct mx_room_state *r)
+{
+	json_t *o = json_pack("{s:b,s:b,s:I}", "enc", r->encrypted, "warned", r->warned, "joined",
+	                      (json_int_t)r->joined);
+	if(o && r->pl)
+		json_object_set(o, "pl", r->pl);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	struct strbuf key = STRBUF_INIT;
+	strbuf_addf(&key, "matrix.room.%s", r->id);
+	int rc = text && !key.oom ? db_kv_set(db, key.buf, text) : -1;
+	free(text);
+	strbuf_release(&key);
+	return rc;
+}
+
+/* The sender's power level against admin_level; a room whose power levels
+ * are not known leaves the decision to the core. */
+static enum event_role mx__role(struct mx *m, struct mx_room_state *r, const char *sender)
+{
+	if(!r->pl)
+		return ROLE_UNKNOWN;
+	json_t *lvl = json_object_get(json_object_get(r->pl, "users"), sender);
+	if(!json_is_integer(lvl))
+		lvl = json_object_get(r->pl, "users_default");
+	long level = json_is_integer(lvl) ? (long)json_integer_value(lvl) : 0;
+	return level >= m->cfg->matrix_admin_level ? ROLE_ADMIN : ROLE_MEMBER;
+}
+
+/* Queues a kv write for the next batch's transaction; value NULL deletes. */
+static void mx__kv_later(struct mx *m, const char *key, const char *value)
+{
+	struct mx_kv *nv = realloc(m->kv, (m->nkv + 1) * sizeof(*nv));
+	if(!nv)
+		return;
+	m->kv = nv;
+	nv[m->nkv].key = strdup(key);
+	nv[m->nkv].value = value ? strdup(value) : NULL;
+	if(nv[m->nkv].key)
+		m->nkv++;
+}
+
+static void mx__kv_clear(struct mx *m)
+{
+	for(size_t i = 0; i < m->nkv; i++) {
+		free(m->kv[i].key);
+		free(m->kv[i].value);
+	}
+	free(m->kv);
+	m->kv = NULL;
+	m->nkv = 0;
+}
+
+/* One kv write in a transaction of its own (state learnt from a send). */
+static void mx__kv_now(struct mx *m, const char *key, const char *value)
+{
+	struct db *db = m->b->db;
+	if(db_begin(db))
+		return;
+	if((value ? db_kv_set(db, key, value) : db_kv_delete(db, key)) || db_commit(db))
+		db_rollback(db);
+}
+
+static int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out)
+{
+	struct strbuf key = STRBUF_INIT;
+	strbuf_addf(&key, "%s%s", prefix, id);
+	int rc = key.oom ? -1 : db_kv_get(m->b->db, key.buf, out);
+	strbuf_release(&key);
+	return rc;
+}
+
+/* ---- the send queue ---- */
+
+static void mx__send_free(struct mx_send *s)
+{
+	free(s->room);
+	free(s->dm_user);
+	free(s->txn);
+	free(s->content);
+	free(s->ref);
+	free(s);
+}
+
+static int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
+                       json_t *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers)
+{
+	struct mx_send *s = calloc(1, sizeof(*s));
+	char *text = json_dumps(content, JSON_COMPACT);
+	json_decref(content);
+	if(!s || !text || !(s->txn = strdup(txn)) || (room && !(s->room = strdup(room))) ||
+	   (dm_user && !(s->dm_user = strdup(dm_user))) || (ref && !(s->ref = strdup(ref)))) {
+		free(text);
+		if(s)
+			mx__send_free(s);
+		return -1;
+	}
+	snprintf(s->type, sizeof(s->type), "%s", type);
+	s->content = text;
+	s->stored_id = stored_id;
+	s->after = after;
+	s->n_answers = n_answers;
+	if(m->queue_tail)
+		m->queue_tail->next = s;
+	else
+		m->queue = s;
+	m->queue_tail = s;
+	mx__pump(m);
+	return 0;
+}
+
+static void mx__on_send_timer(uv_timer_t *h)
+{
+	mx__pump(h->data);
+}
+
+static void mx__pop(struct mx *m, bool ack)
+{
+	struct mx_send *s = m->queue;
+	m->queue = s->next;
+	if(!m->queue)
+		m->queue_tail = NULL;
+	if(ack && s->stored_id)
+		bot_action_done(m->b, s->stored_id);
+	mx__send_free(s);
+}
+
+/* Adds start to, or removes it from, the open polls of room (kv
+ * matrix.polls.<room>, one start event id per line), read after a gap. */
+static void mx__polls_edit(struct mx *m, const char *room, const char *start, bool add)
+{
+	struct strbuf list = STRBUF_INIT, out = STRBUF_INIT, key = STRBUF_INIT;
+	mx__kv_get(m, "matrix.polls.", room, &list);
+	for(char *line = list.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if(nl)
+			*nl = 0;
+		if(strcmp(line, start))
+			strbuf_addf(&out, "%s\n", line);
+	}
+	if(add)
+		strbuf_addf(&out, "%s\n", start);
+	strbuf_addf(&key, "matrix.polls.%s", room);
+	if(!out.oom && !key.oom)
+		mx__kv_now(m, key.buf, out.len ? out.buf : NULL);
+	strbuf_release(&list);
+	strbuf_release(&out);
+	strbuf_release(&key);
+}
+
+/* After a send: remember what a poll or an RSVP message is. */
+static void mx__after_send(struct mx *m, struct mx_send *s, const char *event_id)
+{
+	struct strbuf k = STRBUF_INIT, v = STRBUF_INIT;
+	if(s->after == MX_AFTER_POLL) {
+		struct db *db = m->b->db;
+		if(db_begin(db))
+			goto out;
+		strbuf_addf(&k, "matrix.poll.%s", event_id);
+		strbuf_addf(&v, "%s\t%d\t0\t%s", s->ref, s->n_answers, s->room);
+		int rc = k.oom || v.oom || db_kv_set(db, k.buf, v.buf);
+		strbuf_reset(&k);
+		strbuf_reset(&v);
+		strbuf_addf(&k, "matrix.ref.%s", s->ref);
+		strbuf_addf(&v, "%s\t%s", s->room, event_id);
+		if(rc || k.oom || v.oom || db_kv_set(db, k.buf, v.buf) || db_commit(db))
+			db_rollback(db);
+		else
+			mx__polls_edit(m, s->room, event_id, true);
+	} else if(s->after == MX_AFTER_RSVP) {
+		strbuf_addf(&k, "matrix.rsvp.%s", event_id);
+		if(!k.oom)
+			mx__kv_now(m, k.buf, s->ref);
+		/* The three answers under it, for members to press. */
+		for(int i = 0; i < 3; i++) {
+			strbuf_reset(&v);
+			strbuf_addf(&v, "%s.r%d", s->txn, i);
+			json_t *c = json_pack("{s:{s:s,s:s,s:s}}", "m.relates_to", "rel_type", "m.annotation",
+			                      "event_id", event_id, "key", mx__rsvp_keys[i]);
+			if(!v.oom && c)
+				mx__enqueue(m, s->room, NULL, "m.reaction", v.buf, c, 0, MX_AFTER_NONE, NULL, 0);
+		}
+	}
+out:
+	strbuf_release(&k);
+	strbuf_release(&v);
+}
+
+static void mx__room_inactive(struct mx *m, const char *room)
+{
+	struct db *db = m->b->db;
+	struct db_chat chat;
+	if(db_begin(db))
+		return;
+	if(db_chat_get(db, "matrix", room, m->cfg->lang, m->cfg->timezone, &chat) >= 0 &&
+	   !db_chat_set_active(db, chat.id, false) && !db_commit(db))
+		return;
+	db_rollback(db);
+}
+
+static void mx__sent(void *user, const struct http_result *res)
+{
+	struct mx *m = user;
+	struct mx_send *s = m->queue;
+	m->sending = false;
+	if(!s || m->stopping)
+		return;  /* left in the outbox: sent again at the next start */
+	char errcode[64];
+	long wait;
+	switch(mx__verdict(res, &wait, s->attempts, errcode, sizeof(errcode))) {
+	case MX_OK: {
+		json_error_t jerr;
+		json_t *o = json_loadb(res->body, res->body_len, 0, &jerr);
+		const char *eid = json_string_value(json_object_get(o, "event_id"));
+		if(eid)
+			mx__after_send(m, s, eid);
+		else
+			log_warn("a send to %s was accepted without an event id", s->room);
+		json_decref(o);
+		mx__pop(m, true);
+		break;
+	}
+	case MX_RETRY:
+		if(res->status == 429 || ++s->attempts < MX_MAX_ATTEMPTS) {
+			if(res->status == 429)
+				s->attempts++;
+			s->not_before_ms = clock_now_ms() + wait;
+			log_warn("send to %s: %s; retrying in %ld ms", s->room,
+			         res->status == 429 ? "rate limited" : res->status ? "server error" : res->error, wait);
+		} else {
+			log_error("send to %s failed %d times: given up", s->room, s->attempts);
+			mx__pop(m, true);
+		}
+		break;
+	case MX_RELOGIN:
+		mx__login(m);
+		break;
+	case MX_FORBIDDEN:
+		log_warn("room %s refuses the bot (403 %s): marked inactive", s->room, errcode);
+		mx__room_inactive(m, s->room);
+		mx__pop(m, true);
+		break;
+	case MX_FAILED:
+		log_error("send to %s refused (%ld %s)", s->room, res->status, errcode);
+		mx__pop(m, true);
+		break;
+	}
+	mx__pump(m);
+}
+
+static void mx__dm_made(void *user, const struct http_result *res)
+{
+	struct mx *m = user;
+	struct mx_send *s = m->queue;
+	m->sending = false;
+	if(!s || m->stopping)
+		return;
+	json_error_t jerr;
+	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	const char *room = json_string_value(json_object_get(o, "room_id"));
+	if(room) {
+		struct strbuf k = STRBUF_INIT;
+		strbuf_addf(&k, "matrix.dm.%s", s->dm_user);
+		if(!k.oom)
+			mx__kv_now(m, k.buf, room);
+		strbuf_release(&k);
+		for(struct mx_send *q = s; q; q = q->next)
+			if(!q->room && q->dm_user && !strcmp(q->dm_user, s->dm_user))
+				q->room = strdup(room);
+	} else if(res->status == 429 || res->status == 0 || res->status >= 500) {
+		s->not_before_ms = clock_now_ms() + (1000L << (s->attempts < 6 ? s->attempts : 6));
+		s->attempts++;
+	} else {
+		log_error("cannot open a direct chat with %s (%ld): message dropped", s->dm_user, res->status);
+		mx__pop(m, true);
+	}
+	json_decref(o);
+	mx__pump(m);
+}
+
+/* Sends the head of the queue when its room's interval allows. */
+static void mx__pump(struct mx *m)
+{
+	if(m->stopping || m->sending || !m->queue || !m->ready)
+		return;
+	struct mx_send *s = m->queue;
+	int64_t now = clock_now_ms();
+	if(!s->room && s->dm_user) {
+		/* A direct chat: the one made before, or a new one. */
+		struct strbuf v = STRBUF_INIT;
+		if(mx__kv_get(m, "matrix.dm.", s->dm_user, &v) == 1)
+			s->room = strbuf_detach(&v);
+		strbuf_release(&v);
+	}
+	int64_t at = s->not_before_ms;
+	struct mx_room_state *r = s->room ? mx__room(m, s->room) : NULL;
+	if(r && r->last_send_ms + m->cfg->matrix_room_interval_ms > at)
+		at = r->last_send_ms + m->cfg->matrix_room_interval_ms;
+	if(at > now) {
+		uv_timer_start(&m->send_timer, mx__on_send_timer, (uint64_t)(at - now), 0);
+		return;
+	}
+	struct strbuf path = STRBUF_INIT;
+	long id;
+	m->sending = true;
+	if(!s->room) {
+		json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",
+		                         "trusted_private_chat");
+		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+		id = text ? mx__call(m, "POST", "v3/createRoom", text, 30000, mx__dm_made, m) : -1;
+		free(text);
+	} else {
+		r->last_send_ms = now;
+		strbuf_adds(&path, "v3/rooms/");
+		mx_urlencode(&path, s->room);
+		strbuf_adds(&path, "/send/");
+		mx_urlencode(&path, s->type);
+		strbuf_addc(&path, '/');
+		mx_urlencode(&path, s->txn);
+		id = path.oom ? -1 : mx__call(m, "PUT", path.buf, s->content, 30000, mx__sent, m);
+	}
+	strbuf_release(&path);
+	if(id < 0) {
+		m->sending = false;
+		s->not_before_ms = now + 1000;
+		uv_timer_start(&m->send_timer, mx__on_send_timer, 1000, 0);
+	}
+}
+
+/* ---- rendering ---- */
+
+/* Appends text with "/command" written "!command": Element keeps a leading
+ * '/' for its own commands, so Matrix users type '!'. */
+static void mx__bang(struct strbuf *out, const char *text)
+{
+	const char *p = text;
+	char prev = ' ';
+	while(*p) {
+		if(*p == '/' && strchr(" \n(>\"'", prev)) {
+			size_t n = 1;
+			while(p[n] && (strchr("abcdefghijklmnopqrstuvwxyz_-", p[n]) || (unsigned char)p[n] >= 0x80))
+				n++;
+			if(n > 1) {
+				struct strbuf w = STRBUF_INIT;
+				strbuf_add(&w, p + 1, n - 1);
+				bool cmd = !w.oom && dispatch_find(w.buf);
+				strbuf_release(&w);
+				if(cmd) {
+					strbuf_addc(out, '!');
+					strbuf_add(out, p + 1, n - 1);
+					prev = p[n - 1];
+					p += n;
+					continue;
+				}
+			}
+		}
+		prev = *p;
+		strbuf_addc(out, *p++);
+	}
+}
+
+/* An m.notice with HTML, its plain fallback and m.mentions. */
+static json_t *mx__notice(const char *light, const char *reply_to)
+{
+	struct strbuf bang = STRBUF_INIT, html = STRBUF_INIT, ids = STRBUF_INIT;
+	json_t *c = NULL;
+	mx__bang(&bang, light ? light : "");
+	char *plain = bang.oom ? NULL : action_plain_text(bang.buf);
+	if(!plain || mx_render_html(&html, bang.buf, &ids))
+		goto out;
+	json_t *uids = json_array();
+	for(char *line = ids.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if(nl)
+			*nl = 0;
+		json_array_append_new(uids, json_string(line));
+	}
+	c = json_pack("{s:s,s:s,s:s,s:s,s:{s:o}}", "msgtype", "m.notice", "body", plain, "format",
+	              "org.matrix.custom.html", "formatted_body", html.buf, "m.mentions", "user_ids", uids);
+	if(c && reply_to)
+		json_object_set_new(c, "m.relates_to", json_pack("{s:{s:s}}", "m.in_reply_to", "event_id", reply_to));
+out:
+	free(plain);
+	strbuf_release(&bang);
+	strbuf_release(&html);
+	strbuf_release(&ids);
+	return c;
+}
+
+static int mx__send_text(struct mx *m, const struct action *act, const char *txn, int64_t stored_id)
+{
+	bool dm = act->kind == ACTION_SEND_PRIVATE;
+	json_t *c = mx__notice(act->text, act->kind == ACTION_REPLY ? act->reply_to : NULL);
+	if(!c)
+		return -1;
+	enum mx_after after = MX_AFTER_NONE;
+	char meetup[32] = "";
+	long long id;
+	char code;
+	if(act->n_buttons && act->buttons[0].data &&
+	   sscanf(act->buttons[0].data, "rsvp:%lld:%c", &id, &code) == 2) {
+		after = MX_AFTER_RSVP;
+		snprintf(meetup, sizeof(meetup), "%lld", id);
+	}
+	return mx__enqueue(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, "m.room.message", txn, c, stored_id,
+	                   after, after ? meetup : NULL, 0);
+}
+
+static int mx__deliver(struct adapter *a, const struct action *act)
+{
+	struct mx *m = a->priv;
+	char txn[200];
+	/* The action's key is stable across a crash: the txn id too. */
+	snprintf(txn, sizeof(txn), "ens.%s", act->key ? act->key : "none");
+	if(!act->key)
+		snprintf(txn, sizeof(txn), "ens.n%lld.%llu", (long long)clock_now_ms(), (unsigned long long)rand());
+	switch(act->kind) {
+	case ACTION_SEND_TEXT:
+	case ACTION_REPLY:
+	case ACTION_SEND_PRIVATE:
+		return mx__send_text(m, act, txn, act->stored_id) ? -1 : 1;
+	case ACTION_SEND_POLL: {
+		char ttxn[210];
+		snprintf(ttxn, sizeof(ttxn), "%s.t", txn);
+		if(mx__send_text(m, act, ttxn, 0))
+			return -1;
+		if(act->n_options < 2 || !act->ref)
+			return 0;
+		size_t n = act->n_options < MX_MAX_ANSWERS ? act->n_options : MX_MAX_ANSWERS;
+		const char *question = act->question ? act->question : "?";
+		json_t *answers = json_array();
+		struct strbuf fallback = STRBUF_INIT;
+		strbuf_adds(&fallback, question);
+		for(size_t i = 0; i < n; i++) {
+			char aid[16];
+			snprintf(aid, sizeof(aid), "a%zu", i);
+			json_array_append_new(answers, json_pack("{s:s,s:s}", "id", aid, "org.matrix.msc1767.text",
+			                                         act->options[i]));
+			strbuf_addf(&fallback, "\n%zu. %s", i + 1, act->options[i]);
+		}
+		json_t *c = fallback.oom ? NULL : json_pack(
+			"{s:s,s:{s:s,s:i,s:{s:s,s:s,s:s},s:o}}", "org.matrix.msc1767.text", fallback.buf,
+			"org.matrix.msc3381.poll.start", "kind", "org.matrix.msc3381.poll.disclosed", "max_selections",
+			(int)n, "question", "org.matrix.msc1767.text", question, "body", question, "msgtype", "m.text",
+			"answers", answers);
+		strbuf_release(&fallback);
+		if(!c)
+			return -1;
+		return mx__enqueue(m, act->chat_id, NULL, "org.matrix.msc3381.poll.start", txn, c, act->stored_id,
+		                   MX_AFTER_POLL, act->ref, (int)n) ? -1 : 1;
+	}
+	case ACTION_CLOSE_POLL: {
+		struct strbuf v = STRBUF_INIT, pv = STRBUF_INIT, k = STRBUF_INIT;
+		char room[256], start[256];
+		int rc = 0;
+		if(mx__kv_get(m, "matrix.ref.", act->ref ? act->ref : "", &v) != 1 ||
+		   sscanf(v.buf, "%255[^\t]\t%255s", room, start) != 2)
+			goto close_out;  /* no native poll was sent: nothing to close */
+		/* Responses after this moment no longer count. */
+		if(mx__kv_get(m, "matrix.poll.", start, &pv) == 1) {
+			char ref[128];
+			int n;
+			if(sscanf(pv.buf, "%127[^\t]\t%d", ref, &n) == 2) {
+				strbuf_reset(&v);
+				strbuf_addf(&v, "%s\t%d\t%lld\t%s", ref, n, (long long)clock_now_ms(), room);
+				strbuf_addf(&k, "matrix.poll.%s", start);
+				if(!k.oom && !v.oom)
+					mx__kv_now(m, k.buf, v.buf);
+			}
+		}
+		mx__polls_edit(m, room, start, false);
+		struct db_chat chat;
+		const char *lang = i18n_default();
+		if(db_chat_get(m->b->db, "matrix", room, m->cfg->lang, m->cfg->timezone, &chat) == 1)
+			lang = chat.lang;
+		const char *text = act->text && *act->text ? act->text : i18n_lookup(lang, "matrix.poll_closed");
+		char *plain = action_plain_text(text);
+		json_t *c = json_pack("{s:{s:s,s:s},s:{},s:s}", "m.relates_to", "rel_type", "m.reference", "event_id",
+		                      start, "org.matrix.msc3381.poll.end", "org.matrix.msc1767.text",
+		                      plain ? plain : "");
+		free(plain);
+		rc = c && !mx__enqueue(m, room, NULL, "org.matrix.msc3381.poll.end", txn, c, act->stored_id,
+		                       MX_AFTER_NONE, NULL, 0) ? 1 : -1;
+	close_out:
+		strbuf_release(&v);
+		strbuf_release(&pv);
+		strbuf_release(&k);
+		return rc;
+	}
+	case ACTION_EDIT:
+		log_debug("message edits are not rendered on Matrix yet");
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- receiving ---- */
+
+struct mx_scratch {
+	struct strbuf text;
+	char name[128];
+	char data[48];
+	char ref[128];
+	int opts[MX_MAX_ANSWERS];
+};
+
+struct mx_batch {
+	struct mx *m;
+	const struct mx_sync *s;
+	const char *next_batch;   /* NULL: a recount, no sync state */
+};
+
+/* In the batch's transaction: next_batch, the events seen, the rooms'
+ * state and the adapter's other writes. */
+static int mx__batch_state(void *user, struct db *db)
+{
+	struct mx_batch *bt = user;
+	struct mx *m = bt->m;
+	int64_t now = clock_now_ms();
+	if(!bt->next_batch)
+		return 0;
+	for(size_t i = 0; i < bt->s->n; i++)
+		if(bt->s->ev[i].event_id && db_seen_mark(db, "matrix", bt->s->ev[i].event_id, now))
+			return -1;
+	for(int i = 0; i < MX_ROOMS; i++)
+		if(m->rooms[i].dirty && mx__room_save(db, &m->rooms[i]))
+			return -1;
+	for(size_t i = 0; i < m->nkv; i++)
+		if(m->kv[i].value ? db_kv_set(db, m->kv[i].key, m->kv[i].value) : db_kv_delete(db, m->kv[i].key))
+			return -1;
+	if(m->batches % 1000 == 0 && db_seen_prune(db, now - MX_SEEN_DAYS * 86400000LL))
+		return -1;
+	return db_kv_set(db, "matrix.since", bt->next_batch);
+}
+
+/* The sender's display name if a member event told it, else the localpart. */
+static void mx__name(char *out, size_t outlen, const char *user)
+{
+	const char *p = user[0] == '@' ? user + 1 : user;
+	size_t n = strcspn(p, ":");
+	snprintf(out, outlen, "%.*s", (int)(n < outlen ? n : outlen - 1), p);
+}
+
+/* A poll response as the voter's yes-list (by MSC3381's rules), or false
+ * when it does not count. */
+static bool mx__poll_vote(struct mx *m, const struct mx_event *e, struct event *ev, struct mx_scratch *sc)
+{
+	struct strbuf v = STRBUF_INIT;
+	char ref[128], room[256] = "";
+	int n = 0;
+	long long ended = 0;
+	bool ok = mx__kv_get(m, "matrix.poll.", e->relates_to, &v) == 1 &&
+	          sscanf(v.buf, "%127[^\t]\t%d\t%lld\t%255s", ref, &n, &ended, room) >= 3;
+	strbuf_release(&v);
+	if(!ok || (room[0] && strcmp(room, e->room)))
+		return false;  /* not one of ours */
+	if(ended && e->ts > ended)
+		return false;  /* after the end: ignored */
+	snprintf(sc->ref, sizeof(sc->ref), "%s", ref);
+	size_t k = 0;
+	bool spoiled = e->key && !strcmp(e->key, "spoiled");
+	for(size_t i = 0; i < e->n_answers && !spoiled; i++) {
+		int idx;
+		char end;
+		if(sscanf(e->answers[i], "a%d%c", &idx, &end) != 1 || idx < 0 || idx >= n) {
+			spoiled = true;  /* an unknown answer spoils the response */
+			break;
+		}
+		bool dup = false;
+		for(size_t j = 0; j < k; j++)
+			dup |= sc->opts[j] == idx;
+		if(!dup && k < (size_t)n)   /* beyond max_selections: cut */
+			sc->opts[k++] = idx;
+	}
+	ev->kind = EVENT_POLL_VOTE;
+	ev->poll_ref = sc->ref;
+	ev->options = sc->opts;
+	ev->n_options = spoiled ? 0 : k;
+	return true;
+}
+
+static int mx__rsvp_code(const char *key)
+{
+	static const char *const yes[] = { "\xe2\x9c\x85", "\xe2\x9c\x94\xef\xb8\x8f", "\xe2\x9c\x94", "\xf0\x9f\x91\x8d" };
+	static const char *const maybe[] = { "\xe2\x9d\x94", "\xe2\x9d\x93", "\xf0\x9f\xa4\x94" };
+	static const char *const no[] = { "\xe2\x9d\x8c", "\xf0\x9f\x91\x8e" };
+	for(size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+		if(text_istarts(key, yes[i]))
+			return 'y';
+	for(size_t i = 0; i < sizeof(maybe) / sizeof(*maybe); i++)
+		if(text_istarts(key, maybe[i]))
+			return 'm';
+	for(size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+		if(text_istarts(key, no[i]))
+			return 'n';
+	return 0;
+}
+
+static bool mx__invite_allowed(const struct mx *m, const char *inviter)
+{
+	const char *list = m->cfg->matrix_invite_from;
+	if(!list || !*list)
+		return true;
+	const char *server = strchr(inviter, ':');
+	for(const char *p = list; *p;) {
+		p += strspn(p, " ,");
+		size_t n = strcspn(p, " ,");
+		if(n && ((p[0] == ':' && server && strlen(server) == n && !strncmp(server, p, n)) ||
+		         (strlen(inviter) == n && !strncmp(inviter, p, n))))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/* Tells an encrypted room, once, that the bot cannot read it. */
+static void mx__warn_encrypted(struct mx *m, struct mx_room_state *r)
+{
+	if(r->warned)
+		return;
+	r->warned = r->dirty = true;
+	struct db_chat chat;
+	const char *lang = m->cfg->lang;
+	if(db_chat_get(m->b->db, "matrix", r->id, m->cfg->lang, m->cfg->timezone, &chat) == 1)
+		lang = chat.lang;
+	json_t *c = json_pack("{s:s,s:s,s:{}}", "msgtype", "m.notice", "body", i18n_lookup(lang, "matrix.encrypted"),
+	                      "m.mentions");
+	struct strbuf txn = STRBUF_INIT;
+	strbuf_addf(&txn, "ens.enc.%s", r->id);
+	if(c && !txn.oom)
+		mx__enqueue(m, r->id, NULL, "m.room.message", txn.buf, c, 0, MX_AFTER_NONE, NULL, 0);
+	else
+		json_decref(c);
+	strbuf_release(&txn);
+}
+
+static void mx__leave(struct mx *m, const char *room);
+static void mx__recount(struct mx *m, const char *room);
+
+/* Turns the held sync into core events and runs them as one batch. */
+static void mx__process(struct mx *m)
+{
+	struct mx_sync *s = &m->held;
+	struct event *evs = calloc(s->n + m->njoined + 1, sizeof(*evs));
+	struct mx_scratch *sc = calloc(s->n + m->njoined + 1, sizeof(*sc));
+	size_t ne = 0;
+	struct mx_batch bt = { .m = m, .s = s, .next_batch = s->next_batch };
+	if(!evs || !sc) {
+		log_error("out of memory for a sync of %zu events: retrying", s->n);
+		goto out;
+	}
+	for(size_t i = 0; i < s->n; i++) {
+		const struct mx_event *e = &s->ev[i];
+		if(e->kind == MX_INVITE)
+			continue;
+		if(e->event_id) {
+			int seen = db_seen_check(m->b->db, "matrix", e->event_id);
+			if(seen < 0)
+				goto out;
+			if(seen)
+				continue;  /* a replay: done before */
+		}
+		struct mx_room_state *r = mx__room(m, e->room);
+		/* State, also from the backlog and from the bot's own events. */
+		switch(e->kind) {
+		case MX_POWER_LEVELS: {
+			json_error_t jerr;
+			json_t *pl = json_loads(e->content_json, 0, &jerr);
+			if(json_is_object(pl)) {
+				json_decref(r->pl);
+				r->pl = pl;
+				r->dirty = true;
+			} else {
+				json_decref(pl);
+			}
+			continue;
+		}
+		case MX_ENCRYPTION:
+			if(!r->encrypted)
+				r->encrypted = r->dirty = true;
+			if(!m->first_sync)
+				mx__warn_encrypted(m, r);
+			continue;
+		case MX_ENCRYPTED:
+			if(!e->is_state && !m->first_sync && strcmp(e->sender, m->user))
+				mx__warn_encrypted(m, r);
+			continue;
+		default:
+			break;
+		}
+		if(!strcmp(e->sender, m->user) && e->kind != MX_MEMBER)
+			continue;  /* never the bot's own */
+		if(m->first_sync && e->kind != MX_MEMBER)
+			continue;  /* the backlog before the first start */
+		struct event *ev = &evs[ne];
+		struct mx_scratch *x = &sc[ne];
+		mx__name(x->name, sizeof(x->name), e->sender);
+		*ev = (struct event){
+			.platform = "matrix", .chat_id = e->room, .sender_id = e->sender, .sender_name = x->name,
+			.message_id = e->event_id, .reply_to = e->reply_to,
+			.time = e->ts ? (time_t)(e->ts / 1000) : clock_now(),
+			.role = mx__role(m, r, e->sender), .is_private = r->joined == 2,
+			.bot_username = m->localpart,
+		};
+		switch(e->kind) {
+		case MX_MEMBER:
+			if(!strcmp(e->state_key, m->user))
+				continue;
+			if(e->displayname)
+				snprintf(x->name, sizeof(x->name), "%s", e->displayname);
+			ev->sender_id = e->state_key;
+			if(!strcmp(e->membership, "join"))
+				ev->kind = EVENT_MEMBER_JOINED;
+			else if(!strcmp(e->membership, "leave") || !strcmp(e->membership, "ban"))
+				ev->kind = EVENT_MEMBER_LEFT;
+			else
+				continue;
+			ev->role = ROLE_MEMBER;
+			ne++;
+			break;
+		case MX_MESSAGE:
+			if(strcmp(e->msgtype, "m.text"))
+				continue;  /* m.notice (bots), images, emotes */
+			if(mx_command_text(&x->text, e->body, e->mentions_me, m->localpart, m->cfg->bot_name) == 1)
+				ev->text = x->text.buf;
+			else
+				ev->text = e->body;
+			if(x->text.oom)
+				goto out;
+			ev->kind = EVENT_MESSAGE;
+			ne++;
+			break;
+		case MX_POLL_RESPONSE:
+			if(mx__poll_vote(m, e, ev, x))
+				ne++;
+			break;
+		case MX_REACTION: {
+			struct strbuf v = STRBUF_INIT;
+			int code = mx__rsvp_code(e->key);
+			if(code && mx__kv_get(m, "matrix.rsvp.", e->relates_to, &v) == 1) {
+				snprintf(x->data, sizeof(x->data), "rsvp:%s:%c", v.buf, code);
+				ev->kind = EVENT_BUTTON;
+				ev->button_data = x->data;
+				ev->button_message = e->relates_to;
+				ne++;
+				/* For its redaction. */
+				strbuf_reset(&v);
+				strbuf_addf(&v, "%s\t%s", x->data, e->sender);
+				struct strbuf k = STRBUF_INIT;
+				strbuf_addf(&k, "matrix.react.%s", e->event_id ? e->event_id : "");
+				if(!k.oom && !v.oom)
+					mx__kv_later(m, k.buf, v.buf);
+				strbuf_release(&k);
+			}
+			strbuf_release(&v);
+			break;
+		}
+		case MX_REDACTION: {
+			/* A yes or maybe taken back means "not coming". */
+			struct strbuf v = STRBUF_INIT;
+			char data[48], who[256];
+			if(mx__kv_get(m, "matrix.react.", e->redacts, &v) == 1 &&
+			   sscanf(v.buf, "%47[^\t]\t%255s", data, who) == 2 && !strcmp(who, e->sender)) {
+				size_t dl = strlen(data);
+				if(dl && data[dl - 1] != 'n') {
+					data[dl - 1] = 'n';
+					snprintf(x->data, sizeof(x->data), "%s", data);
+					ev->kind = EVENT_BUTTON;
+					ev->button_data = x->data;
+					ne++;
+				}
+				struct strbuf k = STRBUF_INIT;
+				strbuf_addf(&k, "matrix.react.%s", e->redacts);
+				if(!k.oom)
+					mx__kv_later(m, k.buf, NULL);
+				strbuf_release(&k);
+			}
+			strbuf_release(&v);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	/* The rooms just joined are greeted with /start's text. */
+	for(size_t j = 0; j < m->njoined; j++) {
+		struct mx_scratch *x = &sc[ne];
+		strbuf_adds(&x->text, "!start");
+		evs[ne] = (struct event){ .kind = EVENT_MESSAGE, .platform = "matrix", .chat_id = m->joined[j],
+		                          .sender_id = m->user, .sender_name = m->localpart, .text = x->text.buf,
+		                          .time = clock_now(), .role = ROLE_MEMBER, .bot_username = m->localpart };
+		ne++;
+	}
+	for(size_t i = 0; i < s->nrooms; i++) {
+		struct mx_room *room = &s->rooms[i];
+		if(room->invited || room->joined_members < 0)
+			continue;
+		struct mx_room_state *r = mx__room(m, room->id);
+		if(r->joined != room->joined_members)
+			r->joined = room->joined_members, r->dirty = true;
+	}
+	m->batches++;
+	if(bot_handle_batch(m->b, evs, ne, mx__batch_state, &bt))
+		log_warn("a sync of %zu event(s) was not handled whole", ne);
+	free(m->since);
+	m->since = strdup(s->next_batch);
+	for(int i = 0; i < MX_ROOMS; i++)
+		m->rooms[i].dirty = false;
+	/* After the batch: a room left alone is left; a gap means a recount. */
+	for(size_t i = 0; i < s->nrooms; i++) {
+		struct mx_room *room = &s->rooms[i];
+		if(room->invited)
+			continue;
+		if(room->joined_members == 1)
+			mx__leave(m, room->id);
+		else if(room->limited && !m->first_sync)
+			mx__recount(m, room->id);
+	}
+	m->first_sync = false;
+out:
+	for(size_t i = 0; sc && i < s->n + m->njoined + 1; i++)
+		strbuf_release(&sc[i].text);
+	free(sc);
+	free(evs);
+	mx__kv_clear(m);
+}
+
+/* ---- rooms: join, leave, recount ---- */
+
+struct mx_room_req {
+	struct mx *m;
+	char room[256];
+	char start[256];       /* recount: the poll's start event */
+	char ref[128];
+	int n;
+	long long ended;
+	struct mx_event *resp; /* recount: the responses so far */
+	size_t nresp;
+	struct mx_sync pages;  /* owns the strings of resp */
+};
+
+static void mx__left(void *user, const struct http_result *res)
+{
+	struct mx_room_req *q = user;
+	if(res->status == 200)
+		log_info("left %s: the bot was its last member", q->room);
+	free(q);
+}
+
+static void mx__leave(struct mx *m, const char *room)
+{
+	struct mx_room_req *q = calloc(1, sizeof(*q));
+	struct strbuf path = STRBUF_INIT;
+	if(!q)
+		return;
+	q->m = m;
+	snprintf(q->room, sizeof(q->room), "%s", room);
+	strbuf_adds(&path, "v3/rooms/");
+	mx_urlencode(&path, room);
+	strbuf_adds(&path, "/leave");
+	if(path.oom || mx__call(m, "POST", path.buf, "{}", 30000, mx__left, q) < 0)
+		free(q);
+	strbuf_release(&path);
+}
+
+static void mx__run_held(struct mx *m)
+{
+	if(m->joins || m->stopping || !m->holding)
+		return;
+	mx__process(m);
+	mx_sync_release(&m->held);
+	m->holding = false;
+	free(m->joined);
+	m->joined = NULL;
+	m->njoined = 0;
+	mx__sync(m);
+}
+
+static void mx__join_done(void *user, const struct http_result *res)
+{
+	struct mx_room_req *q = user;
+	struct mx *m = q->m;
+	m->joins--;
+	if(!m->stopping) {
+		if(res->status == 200) {
+			log_info("joined %s", q->room);
+			char (*nv)[256] = realloc(m->joined, (m->njoined + 1) * sizeof(*nv));
+			if(nv) {
+				m->joined = nv;
+				snprintf(nv[m->njoined++], sizeof(nv[0]), "%s", q->room);
+			}
+		} else {
+			log_warn("could not join %s (%ld): invite ignored", q->room, res->status);
+		}
+		mx__run_held(m);
+	}
+	free(q);
+}
+
+static void mx__join(struct mx *m, const char *room, bool accept)
+{
+	struct mx_room_req *q = calloc(1, sizeof(*q));
+	struct strbuf path = STRBUF_INIT;
+	if(!q)
+		return;
+	q->m = m;
+	snprintf(q->room, sizeof(q->room), "%s", room);
+	strbuf_adds(&path, "v3/rooms/");
+	mx_urlencode(&path, room);
+	strbuf_adds(&path, accept ? "/join" : "/leave");
+	long id = path.oom ? -1 : mx__call(m, "POST", path.buf, "{}", 30000, accept ? mx__join_done : mx__left, q);
+	strbuf_release(&path);
+	if(id < 0)
+		free(q);
+	else if(accept)
+		m->joins++;
+}
+
+static void mx__recount_page(struct mx *m, struct mx_room_req *q, const char *from);
+
+/* The responses are in: each sender's latest counting response becomes
+ * their yes-list again. */
+static void mx__recount_done(struct mx *m, struct mx_room_req *q)
+{
+	struct event *evs = calloc(q->nresp + 1, sizeof(*evs));
+	struct mx_scratch *sc = calloc(q->nresp + 1, sizeof(*sc));
+	size_t ne = 0;
+	if(!evs || !sc)
+		goto out;
+	for(size_t i = 0; i < q->nresp; i++) {
+		const struct mx_event *e = &q->resp[i];
+		if(e->kind != MX_POLL_RESPONSE || !strcmp(e->sender, m->user) || (q->ended && e->ts > q->ended))
+			continue;
+		/* Only the sender's latest response counts. */
+		bool later = false;
+		for(size_t j = 0; j < q->nresp; j++)
+			if(j != i && q->resp[j].kind == MX_POLL_RESPONSE && !strcmp(q->resp[j].sender, e->sender) &&
+			   (!q->ended || q->resp[j].ts <= q->ended) &&
+			   (q->resp[j].ts > e->ts || (q->resp[j].ts == e->ts && j > i)))
+				later = true;
+		if(later)
+			continue;
+		struct event *ev = &evs[ne];
+		mx__name(sc[ne].name, sizeof(sc[ne].name), e->sender);
+		*ev = (struct event){ .platform = "matrix", .chat_id = q->room, .sender_id = e->sender,
+		                      .sender_name = sc[ne].name, .message_id = e->event_id,
+		                      .time = (time_t)(e->ts / 1000), .role = ROLE_MEMBER, .bot_username = m->localpart };
+		if(mx__poll_vote(m, e, ev, &sc[ne]))
+			ne++;
+	}
+	log_info("recounted the poll %s in %s after a gap: %zu voter(s)", q->start, q->room, ne);
+	if(ne && bot_handle_batch(m->b, evs, ne, NULL, NULL))
+		log_warn("a recount was not handled whole");
+out:
+	free(evs);
+	free(sc);
+}
+
+static void mx__recount_got(void *user, const struct http_result *res)
+{
+	struct mx_room_req *q = user;
+	struct mx *m = q->m;
+	struct mx_sync page;
+	char err[128];
+	bool more = false;
+	if(m->stopping)
+		goto out;
+	if(res->status != 200 || mx_parse_relations(res->body, res->body_len, q->room, &page, err, sizeof(err))) {
+		log_warn("cannot recount the poll %s (%ld): votes of the gap are missing", q->start, res->status);
+		goto out;
+	}
+	/* Keep the page's events: move them into the request. */
+	struct mx_event *nv = realloc(q->resp, (q->nresp + page.n + 1) * sizeof(*nv));
+	if(!nv) {
+		mx_sync_release(&page);
+		goto out;
+	}
+	q->resp = nv;
+	for(size_t i = 0; i < page.n; i++) {
+		nv[q->nresp] = page.ev[i];
+		nv[q->nresp].room = q->room;
+		q->nresp++;
+	}
+	page.n = 0;
+	char *next = page.next_batch;
+	page.next_batch = NULL;
+	mx_sync_release(&page);
+	if(next && q->nresp < 100000) {
+		mx__recount_page(m, q, next);
+		free(next);
+		more = true;
+		goto out;
+	}
+	free(next);
+	mx__recount_done(m, q);
+out:
+	if(!more) {
+		m->recounts--;
+		for(size_t i = 0; i < q->nresp; i++) {
+			q->resp[i].room = NULL;
+			mx_event_release(&q->resp[i]);
+		}
+		free(q->resp);
+		free(q);
+	}
+}
+
+static void mx__recount_page(struct mx *m, struct mx_room_req *q, const char *from)
+{
+	struct strbuf path = STRBUF_INIT;
+	strbuf_adds(&path, "v1/rooms/");
+	mx_urlencode(&path, q->room);
+	strbuf_adds(&path, "/relations/");
+	mx_urlencode(&path, q->start);
+	strbuf_adds(&path, "/m.reference?limit=100");
+	if(from) {
+		strbuf_adds(&path, "&from=");
+		mx_urlencode(&path, from);
+	}
+	if(path.oom || mx__call(m, "GET", path.buf, NULL, 60000, mx__recount_got, q) < 0) {
+		struct http_result fail = { .status = 0, .body = "", .error = "cannot start" };
+		strbuf_release(&path);
+		mx__recount_got(q, &fail);
+		return;
+	}
+	strbuf_release(&path);
+}
+
+/* After a gap in room's timeline: every open poll of ours there is
+ * recounted from its relations. */
+static void mx__recount(struct mx *m, const char *room)
+{
+	struct strbuf list = STRBUF_INIT;
+	if(mx__kv_get(m, "matrix.polls.", room, &list) != 1) {
+		strbuf_release(&list);
+		return;
+	}
+	for(char *line = list.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if(nl)
+			*nl = 0;
+		struct strbuf v = STRBUF_INIT;
+		struct mx_room_req *q = NULL;
+		char ref[128];
+		int n;
+		long long ended;
+		if(mx__kv_get(m, "matrix.poll.", line, &v) == 1 &&
+		   sscanf(v.buf, "%127[^\t]\t%d\t%lld", ref, &n, &ended) == 3 && !ended &&
+		   (q = calloc(1, sizeof(*q)))) {
+			q->m = m;
+			snprintf(q->room, sizeof(q->room), "%s", room);
+			snprintf(q->start, sizeof(q->start), "%s", line);
+			m->recounts++;
+			mx__recount_page(m, q, NULL);
+		}
+		strbuf_release(&v);
+	}
+	strbuf_release(&list);
+}
+
+/* ---- sync ---- */
+
+static void mx__on_sync_timer(uv_timer_t *h)
+{
+	struct mx *m = h->data;
+	if(m->ready)
+		mx__sync(m);
+	else
+		mx__login(m);
+}
+
+static void mx__retry_sync(struct mx *m, long ms)
+{
+	if(!m->stopping)
+		uv_timer_start(&m->sync_timer, mx__on_sync_timer, (uint64_t)ms, 0);
+}
+
+static void mx__synced(void *user, const struct http_result *res)
+{
+	struct mx *m = user;
+	m->sync_req = 0;
+	if(m->stopping)
+		return;
+	char errcode[64], err[128];
+	long wait;
+	switch(mx__verdict(res, &wait, 0, errcode, sizeof(errcode))) {
+	case MX_OK:
+		if(mx_parse_sync(res->body, res->body_len, m->user, &m->held, err, sizeof(err))) {
+			log_warn("a /sync answer was unreadable (%s); retrying", err);
+			break;
+		}
+		m->sync_backoff_ms = 0;
+		m->holding = true;
+		/* Invites first: the batch runs once the joins are answered. */
+		for(size_t i = 0; i < m->held.n; i++) {
+			const struct mx_event *e = &m->held.ev[i];
+			if(e->kind != MX_INVITE)
+				continue;
+			bool ok = mx__invite_allowed(m, e->sender);
+			log_info("invited to %s by %s: %s", e->room, e->sender, ok ? "joining" : "declined (invite_from)");
+			mx__join(m, e->room, ok);
+		}
+		mx__run_held(m);
+		return;
+	case MX_RELOGIN:
+		mx__login(m);
+		return;
+	case MX_RETRY:
+		if(res->status == 429) {
+			log_warn("/sync rate limited: waiting %ld ms", wait);
+			mx__retry_sync(m, wait);
+			return;
+		}
+		break;
+	case MX_FORBIDDEN:
+	case MX_FAILED:
+		break;
+	}
+	m->sync_backoff_ms = m->sync_backoff_ms ? m->sync_backoff_ms * 2 : 500;
+	if(m->sync_backoff_ms > 60000)
+		m->sync_backoff_ms = 60000;
+	wait = m->sync_backoff_ms + rand() % (m->sync_backoff_ms / 2 + 1);
+	log_warn("/sync failed (%ld %s%s); retrying in %ld ms", res->status, errcode,
+	         res->status ? "" : res->error ? res->error : "", wait);
+	mx__retry_sync(m, wait);
+}
+
+static void mx__sync(struct mx *m)
+{
+	if(m->stopping || m->sync_req || m->holding || !m->ready)
+		return;
+	struct strbuf path = STRBUF_INIT;
+	/* The very first sync waits for nothing: it only learns where now is. */
+	long timeout_ms = m->first_sync ? 0 : (long)m->cfg->matrix_sync_timeout * 1000;
+	strbuf_addf(&path, "v3/sync?timeout=%ld", timeout_ms);
+	if(m->filter_id[0]) {
+		strbuf_adds(&path, "&filter=");
+		mx_urlencode(&path, m->filter_id);
+	}
+	if(m->since) {
+		strbuf_adds(&path, "&since=");
+		mx_urlencode(&path, m->since);
+	}
+	/* The HTTP timeout sits above the server's own wait. */
+	long id = path.oom ? -1 : mx__call(m, "GET", path.buf, NULL, timeout_ms + 30000, mx__synced, m);
+	strbuf_release(&path);
+	if(id < 0)
+		mx__retry_sync(m, 1000);
+	else
+		m->sync_req = id;
+}
+
+/* ---- session ---- */
+
+static void mx__ready(struct mx *m)
+{
+	m->ready = true;
+	m->logging_in = false;
+	log_info("connected to %s as %s", m->hs, m->user);
+	mx__sync(m);
+	mx__pump(m);
+}
+
+static void mx__filter_made(void *user, const struct http_result *res)
+{
+	struct mx *m = user;
+	if(m->stopping)
+		return;
+	char errcode[64];
+	long wait;
+	enum mx_verdict v = mx__verdict(res, &wait, 0, errcode, sizeof(errcode));
+	json_error_t jerr;
+	json_t *o = v == MX_OK ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	const char *id = json_string_value(json_object_get(o, "filter_id"));
+	if(id) {
+		snprintf(m->filter_id, sizeof(m->filter_id), "%s", id);
+		char value[160];
+		snprintf(value, sizeof(value), "%s\t%s", MX_FILTER_VERSION, id);
+		mx__kv_now(m, "matrix.filter", value);
+	} else if(v == MX_RELOGIN) {
+		json_decref(o);
+		m->logging_in = false;
+		mx__login(m);
+		return;
+	} else {
+		log_warn("could not create the sync filter (%ld %s): syncing without one", res->status, errcode);
+	}
+	json_decref(o);
+	mx__ready(m);
+}
+
+/* The filter: only the events the bot reads (see protocols.md). */
+static void mx__make_filter(struct mx *m)
+{
+	json_t *f = json_pack(
+		"{s:{s:{s:[s,s,s,s,s,s,s,s,s,s,s],s:i},s:{s:[s,s,s]},s:{s:[]},s:{s:[]}},s:{s:[]},s:{s:[]}}",
+		"room",
+		"timeline", "types", "m.room.message", "m.room.member", "m.room.encrypted", "m.room.encryption",
+		"m.room.power_levels", "m.reaction", "m.room.redaction", "org.matrix.msc3381.poll.response",
+		"m.poll.response", "org.matrix.msc3381.poll.end", "m.poll.end", "limit", 100,
+		"state", "types", "m.room.member", "m.room.power_levels", "m.room.encryption",
+		"ephemeral", "types", "account_data", "types",
+		"presence", "types", "account_data", "types");
+	char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
+	json_decref(f);
+	struct strbuf path = STRBUF_INIT;
+	strbuf_adds(&path, "v3/user/");
+	mx_urlencode(&path, m->user);
+	strbuf_adds(&path, "/filter");
+	if(!text || path.oom || mx__call(m, "POST", path.buf, text, 30000, mx__filter_made, m) < 0) {
+		log_warn("could not ask for a sync filter: syncing without one");
+		mx__ready(m);
+	}
+	free(text);
+	strbuf_release(&path);
+}
+
+static void mx__have_token(struct mx *m)
+{
+	struct strbuf v = STRBUF_INIT;
+	char ver[16], id[128];
+	if(!m->filter_id[0] && db_kv_get(m->b->db, "matrix.filter", &v) == 1 &&
+	   sscanf(v.buf, "%15[^\t]\t%127s", ver, id) == 2 && !strcmp(ver, MX_FILTER_VERSION))
+		snprintf(m->filter_id, sizeof(m->filter_id), "%s", id);
+	strbuf_release(&v);
+	if(m->filter_id[0])
+		mx__ready(m);
+	else
+		mx__make_filter(m);
+}
+
+static void mx__logged_in(void *user, const struct http_result *res)
+{
+	struct mx *m = user;
+	if(m->stopping)
+		return;
+	json_error_t jerr;
+	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	const char *token = json_string_value(json_object_get(o, "access_token"));
+	const char *device = json_string_value(json_object_get(o, "device_id"));
+	if(!token || !device) {
+		char errcode[64];
+		long wait;
+		enum mx_verdict v = mx__verdict(res, &wait, 0, errcode, sizeof(errcode));
+		json_decref(o);
+		m->logging_in = false;
+		if(v == MX_RETRY) {
+			log_warn("login failed (%ld %s); retrying in %ld ms", res->status, errcode, wait);
+			mx__retry_sync(m, wait > 0 ? wait : 5000);
+			return;
+		}
+		log_error("the homeserver refuses the login of %s (%ld %s): check [matrix] user and password",
+		          m->user, res->status, errcode);
+		bot_stop(m->b, 1);
+		return;
+	}
+	log_add_secret(token);
+	free(m->token);
+	m->token = strdup(token);
+	snprintf(m->device, sizeof(m->device), "%s", device);
+	struct db *db = m->b->db;
+	if(!db_begin(db)) {
+		if(db_kv_set(db, "matrix.token", token) || db_kv_set(db, "matrix.device", device) || db_commit(db))
+			db_rollback(db);
+	}
+	json_decref(o);
+	log_info("logged in as %s (device %s)", m->user, m->device);
+	mx__have_token(m);
+}
+
+/* Logs in with the password, keeping the device id (transaction ids are
+ * scoped to it); without a password a refused token stops the bot. */
+static void mx__login(struct mx *m)
+{
+	if(m->logging_in || m->stopping)
+		return;
+	m->ready = false;
+	const char *password = m->cfg->matrix_password;
+	if(!password || !*password) {
+		log_error("the homeserver refuses the access token of %s: set a new [matrix] access_token", m->user);
+		bot_stop(m->b, 1);
+		return;
+	}
+	m->logging_in = true;
+	json_t *body = json_pack("{s:s,s:{s:s,s:s},s:s,s:s}", "type", "m.login.password", "identifier", "type",
+	                         "m.id.user", "user", m->user, "password", password, "initial_device_display_name",
+	                         "Ensemble");
+	if(body && m->device[0])
+		json_object_set_new(body, "device_id", json_string(m->device));
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	free(m->token);
+	m->token = NULL;
+	if(!text || mx__call(m, "POST", "v3/login", text, 30000, mx__logged_in, m) < 0) {
+		m->logging_in = false;
+		mx__retry_sync(m, 5000);
+	}
+	free(text);
+}
+
+/* ---- lifecycle ---- */
+
+static int mx__start(struct adapter *a)
+{
+	struct bot *b = a->bot;
+	struct mx *m = calloc(1, sizeof(*m));
+	if(!m)
+		return -1;
+	a->priv = m;
+	m->a = a;
+	m->b = b;
+	m->cfg = b->cfg;
+	const char *hs = b->cfg->matrix_homeserver;
+	size_t len = strlen(hs);
+	while(len && hs[len - 1] == '/')
+		len--;
+	m->hs = strndup(hs, len);
+	snprintf(m->user, sizeof(m->user), "%s", b->cfg->matrix_user);
+	mx__name(m->localpart, sizeof(m->localpart), m->user);
+	if(!m->hs)
+		return -1;
+	log_add_secret(b->cfg->matrix_password);
+	log_add_secret(b->cfg->matrix_access_token);
+	struct strbuf v = STRBUF_INIT;
+	if(db_kv_get(b->db, "matrix.device", &v) == 1)
+		snprintf(m->device, sizeof(m->device), "%s", v.buf);
+	strbuf_reset(&v);
+	if(db_kv_get(b->db, "matrix.since", &v) == 1 && v.len)
+		m->since = strbuf_detach(&v);
+	m->first_sync = !m->since;
+	strbuf_reset(&v);
+	if(*b->cfg->matrix_access_token) {
+		m->token = strdup(b->cfg->matrix_access_token);
+	} else if(db_kv_get(b->db, "matrix.token", &v) == 1 && v.len) {
+		m->token = strbuf_detach(&v);
+		log_add_secret(m->token);
+	}
+	strbuf_release(&v);
+	uv_timer_init(b->loop, &m->sync_timer);
+	uv_timer_init(b->loop, &m->send_timer);
+	m->sync_timer.data = m->send_timer.data = m;
+	m->open_timers = 2;
+	if(m->token)
+		mx__have_token(m);
+	else
+		mx__login(m);
+	return 0;
+}
+
+static bool mx__idle(struct adapter *a)
+{
+	struct mx *m = a->priv;
+	return !m->queue && !m->sending;
+}
+
+static void mx__timer_closed(uv_handle_t *h)
+{
+	struct mx *m = h->data;
+	m->open_timers--;
+}
+
+static void mx__stop(struct adapter *a)
+{
+	struct mx *m = a->priv;
+	if(!m || m->stopping)
+		return;
+	m->stopping = true;
+	if(m->sync_req)
+		http_client_cancel(m->b->client, m->sync_req);
+	if(m->open_timers == 2) {
+		uv_close((uv_handle_t *)&m->sync_timer, mx__timer_closed);
+		uv_close((uv_handle_t *)&m->send_timer, mx__timer_closed);
+	}
+}
+
+static void mx__release(struct adapter *a)
+{
+	struct mx *m = a->priv;
+	if(!m)
+		return;
+	while(m->queue)
+		mx__pop(m, false);
+	for(int i = 0; i < MX_ROOMS; i++)
+		json_decref(m->rooms[i].pl);
+	mx_sync_release(&m->held);
+	mx__kv_clear(m);
+	free(m->joined);
+	free(m->since);
+	free(m->token);
+	free(m->hs);
+	free(m);
+	a->priv = NULL;
+}
+
+const struct adapter_ops matrix_adapter_ops = {
+	.name = "matrix",
+	.configured = mx__configured,
+	.start = mx__start,
+	.deliver = mx__deliver,
+	.idle = mx__idle,
+	.stop = mx__stop,
+	.release = mx__release,
+};

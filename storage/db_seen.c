@@ -1,0 +1,56 @@
+/*
+ * db_seen: the ids of platform events already handled.  Matrix may send an
+ * event twice (a replayed sync after a crash, or a server that repeats
+ * one); the adapter marks each id in the batch's transaction and skips the
+ * ids it finds marked.  Marks older than a few days are pruned: by then no
+ * sync can replay them.
+ */
+#include "storage/db_internal.h"
+
+int db_kv_delete(struct db *db, const char *key)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM kv WHERE key = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	return db__exec_stmt(db, st, "kv delete");
+}
+
+int db_seen_check(struct db *db, const char *platform, const char *ext_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT 1 FROM seen_events WHERE platform = ?1 AND ext_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if(rc == SQLITE_ROW)
+		return 1;
+	if(rc == SQLITE_DONE)
+		return 0;
+	db__log_error(db, "seen check");
+	return -1;
+}
+
+int db_seen_mark(struct db *db, const char *platform, const char *ext_id, int64_t at_ms)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"INSERT INTO seen_events (platform, ext_id, at_ms) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT DO NOTHING");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, at_ms);
+	return db__exec_stmt(db, st, "seen mark");
+}
+
+int db_seen_prune(struct db *db, int64_t before_ms)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM seen_events WHERE at_ms < ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, before_ms);
+	return db__exec_stmt(db, st, "seen prune");
+}
