@@ -119,6 +119,9 @@ struct mx {
 	struct mx_kv *kv;      /* writes for the next batch's transaction */
 	size_t nkv;
 	int recounts;          /* /relations walks in flight */
+	struct { char user[256]; char name[128]; } names[64]; /* display names
+	                          seen in member events, newest first over */
+	unsigned nnames;
 	uv_timer_t sync_timer, send_timer;
 	int open_timers;
 	unsigned batches;
@@ -768,6 +771,30 @@ static void mx__name(char *out, size_t outlen, const char *user)
 	snprintf(out, outlen, "%.*s", (int)(n < outlen ? n : outlen - 1), p);
 }
 
+/* The display name of user: from a member event seen lately, else the
+ * name stored for them, else their id's localpart. */
+static void mx__display_name(struct mx *m, const char *user, char *out, size_t outlen)
+{
+	for(unsigned i = 0; i < 64 && i < m->nnames; i++) {
+		unsigned k = (m->nnames - 1 - i) % 64;
+		if(!strcmp(m->names[k].user, user)) {
+			snprintf(out, outlen, "%s", m->names[k].name);
+			return;
+		}
+	}
+	int64_t id;
+	if(db_user_find(m->b->db, "matrix", user, &id, out, outlen) == 1 && out[0])
+		return;
+	mx__name(out, outlen, user);
+}
+
+static void mx__remember_name(struct mx *m, const char *user, const char *name)
+{
+	unsigned k = m->nnames++ % 64;
+	snprintf(m->names[k].user, sizeof(m->names[k].user), "%s", user);
+	snprintf(m->names[k].name, sizeof(m->names[k].name), "%s", name);
+}
+
 /* A poll response as the voter's yes-list (by MSC3381's rules), or false
  * when it does not count. */
 static bool mx__poll_vote(struct mx *m, const struct mx_event *e, struct event *ev, struct mx_scratch *sc)
@@ -921,7 +948,10 @@ static void mx__process(struct mx *m)
 			continue;  /* the backlog before the first start */
 		struct event *ev = &evs[ne];
 		struct mx_scratch *x = &sc[ne];
-		mx__name(x->name, sizeof(x->name), e->sender);
+		if(e->kind == MX_MEMBER)
+			mx__name(x->name, sizeof(x->name), e->state_key);
+		else
+			mx__display_name(m, e->sender, x->name, sizeof(x->name));
 		*ev = (struct event){
 			.platform = "matrix", .chat_id = e->room, .sender_id = e->sender, .sender_name = x->name,
 			.message_id = e->event_id, .reply_to = e->reply_to,
@@ -933,8 +963,10 @@ static void mx__process(struct mx *m)
 		case MX_MEMBER:
 			if(!strcmp(e->state_key, m->user))
 				continue;
-			if(e->displayname)
+			if(e->displayname && *e->displayname) {
 				snprintf(x->name, sizeof(x->name), "%s", e->displayname);
+				mx__remember_name(m, e->state_key, x->name);
+			}
 			ev->sender_id = e->state_key;
 			if(!strcmp(e->membership, "join"))
 				ev->kind = EVENT_MEMBER_JOINED;
@@ -1168,7 +1200,7 @@ static void mx__recount_done(struct mx *m, struct mx_room_req *q)
 		if(later)
 			continue;
 		struct event *ev = &evs[ne];
-		mx__name(sc[ne].name, sizeof(sc[ne].name), e->sender);
+		mx__display_name(m, e->sender, sc[ne].name, sizeof(sc[ne].name));
 		*ev = (struct event){ .platform = "matrix", .chat_id = q->room, .sender_id = e->sender,
 		                      .sender_name = sc[ne].name, .message_id = e->event_id,
 		                      .time = (time_t)(e->ts / 1000), .role = ROLE_MEMBER, .bot_username = m->localpart };

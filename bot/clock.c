@@ -2,6 +2,7 @@
 
 static bool clock__sim;
 static int64_t clock__sim_ms;
+static int64_t clock__offset_ms;
 
 int64_t clock_now_ms(void)
 {
@@ -9,7 +10,14 @@ int64_t clock_now_ms(void)
 		return clock__sim_ms;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock__offset_ms;
+}
+
+void clock_use_shifted(int64_t start_ms)
+{
+	clock__sim = false;
+	clock__offset_ms = 0;
+	clock__offset_ms = start_ms - clock_now_ms();
 }
 
 time_t clock_now(void) { return (time_t)(clock_now_ms() / 1000); }

@@ -19,6 +19,9 @@ time_t clock_now(void);
 void clock_use_sim(int64_t start_ms);
 /* Switches back to the system's real-time clock. */
 void clock_use_real(void);
+/* Real time that runs from start_ms now (end-to-end tests reach a
+ * reminder's moment without waiting a day). */
+void clock_use_shifted(int64_t start_ms);
 bool clock_is_sim(void);
 /* Sets the simulated time; ignored in real mode.  Time never goes back:
  * a value before the current one is ignored and -1 returned. */

@@ -27,8 +27,9 @@ static const char main__usage[] =
 	"      --console            chat with the bot in the terminal (the console adapter)\n"
 	"      --db PATH            the SQLite database file (default: ensemble.db, or general.db)\n"
 	"      --clock=real|sim     real time (default) or simulated time, moved by '~' lines\n"
-	"      --now=YYYY-MM-DDTHH:MM  start simulated time there (local time of general.timezone;\n"
-	"                           a trailing Z means UTC); implies --clock=sim\n"
+	"      --now=YYYY-MM-DDTHH:MM[:SS]  start simulated time there (local time of\n"
+	"                           general.timezone; a trailing Z means UTC); implies\n"
+	"                           --clock=sim, unless --clock=real: then real time runs from there\n"
 	"  -n, --check-config FILE  check FILE, print each error with its line, and exit\n"
 	"  -s, --set KEY=VALUE      set a configuration key (section.key, or key of [general])\n"
 	"  -v, --verbose            log debug messages\n"
@@ -43,6 +44,7 @@ struct main_opts {
 	const char *now;
 	bool console;
 	bool sim;
+	bool real;          /* --clock=real given */
 	int verbosity;  /* -1 quiet, 0 default, 1 verbose */
 	char **sets;
 	int nsets;
@@ -72,11 +74,13 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 		case 'n': o->check = optarg; break;
 		case OPT_CONSOLE: o->console = true; break;
 		case OPT_DB: o->db = optarg; break;
-		case OPT_NOW: o->now = optarg; o->sim = true; break;
+		case OPT_NOW: o->now = optarg; break;
 		case OPT_CLOCK:
 			if(!strcmp(optarg, "sim"))
 				o->sim = true;
-			else if(strcmp(optarg, "real")) {
+			else if(!strcmp(optarg, "real"))
+				o->real = true;
+			else {
 				fprintf(stderr, "ensemble: --clock takes 'real' or 'sim', not '%s'\n", optarg);
 				return -1;
 			}
@@ -190,14 +194,19 @@ static int main__run(struct main_opts *o)
 	log_add_secret(cfg.matrix_access_token);
 	i18n_set_default(cfg.lang);
 
-	if(o->sim) {
+	if(o->now && !o->real)
+		o->sim = true;
+	if(o->sim || o->now) {
 		int64_t start = clock_now_ms();
 		if(o->now && main__parse_now(o->now, cfg.timezone, &start)) {
 			fprintf(stderr, "ensemble: --now takes YYYY-MM-DDTHH:MM (a local time that exists), not '%s'\n",
 			        o->now);
 			goto out;
 		}
-		clock_use_sim(start);
+		if(o->sim)
+			clock_use_sim(start);
+		else
+			clock_use_shifted(start);
 	}
 
 	if(db_open(&db, cfg.db_path, &errors)) {

@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""End to end on Matrix: the real binary, configured with a homeserver, a
+user and a password, against the fake homeserver (fake_homeserver.py) on
+loopback.  The scenario of the Matrix issue: the backlog of the first start
+is skipped; an invite is accepted and the room greeted; !meetup with three
+slots becomes an MSC3381 poll; users answer it (one changes their answer,
+one withdraws, one spoils, one answers in the stable form), partly across a
+sync gap that the bot recounts from /relations; the meetup is closed (poll
+end, announcement with reactions); RSVP by reaction and its redaction; a
+token that expires mid-run; a 429 storm; the bot killed and restarted
+without a duplicate message; the reminder, once.  Prints "N passed, N
+failed".
+
+Usage: e2e.py ENSEMBLE"""
+import datetime, json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
+
+binary = sys.argv[1]
+here = os.path.dirname(os.path.abspath(__file__))
+tmp = tempfile.mkdtemp(prefix="ensemble-mx-")
+passed = failed = 0
+BOT = "@ensemble:test.local"
+ALICE, BOB, CHLOE, DAN, ERIN = ("@%s:test.local" % n for n in ("alice", "bob", "chloe", "dan", "erin"))
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, flush=True)
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+port = free_port()
+fake = subprocess.Popen([sys.executable, os.path.join(here, "fake_homeserver.py"), str(port)],
+                        stdout=subprocess.PIPE, text=True)
+fake.stdout.readline()
+base = "http://127.0.0.1:%d" % port
+
+def control(path, payload=None):
+    req = urllib.request.Request(base + path, data=json.dumps(payload if payload is not None else {}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req, timeout=10).read())
+
+def events(room):
+    return control("/control/events", {"room": room})["events"]
+
+def bot_events(room, etype=None):
+    return [e for e in events(room) if e["sender"] == BOT and (etype is None or e["type"] == etype)]
+
+def notices(room):
+    return [e for e in bot_events(room, "m.room.message") if e["content"].get("msgtype") == "m.notice"]
+
+def wait_for(pred, what, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        r = pred()
+        if r:
+            return r
+        time.sleep(0.05)
+    check(False, "timed out waiting for " + what)
+    return None
+
+def say(room, sender, body, extra=None):
+    content = {"msgtype": "m.text", "body": body}
+    content.update(extra or {})
+    return control("/control/send", {"room": room, "sender": sender, "type": "m.room.message",
+                                     "content": content})["event_id"]
+
+def answer(room, sender, start, answers, stable=False):
+    if stable:
+        content = {"m.relates_to": {"rel_type": "m.reference", "event_id": start}, "m.selections": answers}
+        etype = "m.poll.response"
+    else:
+        content = {"m.relates_to": {"rel_type": "m.reference", "event_id": start},
+                   "org.matrix.msc3381.poll.response": {"answers": answers}}
+        etype = "org.matrix.msc3381.poll.response"
+    return control("/control/send", {"room": room, "sender": sender, "type": etype, "content": content})["event_id"]
+
+def replies_to(room, event_id):
+    return [e for e in notices(room)
+            if e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id]
+
+conf = os.path.join(tmp, "ensemble.conf")
+with open(conf, "w") as f:
+    f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
+            "[matrix]\nhomeserver = %s/\nuser = %s\npassword = bot-pass\nsync_timeout = 2\nroom_interval_ms = 0\n"
+            % (os.path.join(tmp, "m.db"), base, BOT))
+os.chmod(conf, 0o600)
+log = open(os.path.join(tmp, "bot.log"), "w")
+# The bot's clock runs from 17:59:20 on 1 December, Paris time: the
+# reminder of a 19:00 meetup (one hour before) falls due 40 s in.
+VSTART = datetime.datetime(2026, 12, 1, 17, 59, 20)
+real_start = time.time()
+def start_bot():
+    now = VSTART + datetime.timedelta(seconds=int(time.time() - real_start))
+    return subprocess.Popen([binary, "--config", conf, "--clock=real", "--now", now.strftime("%Y-%m-%dT%H:%M:%S"), "-v"],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+# A room the bot is already in, with a command from before its first start.
+old = control("/control/room", {"creator": ALICE, "members": [BOT]})["room_id"]
+old_cmd = say(old, ALICE, "!help")
+# The community's room: Alice is its admin (power 100).
+room = control("/control/room", {"creator": ALICE, "members": [BOB, CHLOE, DAN, ERIN]})["room_id"]
+
+bot = start_bot()
+wait_for(lambda: any(r[1].endswith("/sync") for r in control("/control/requests")["requests"]), "the first sync")
+reqs = control("/control/requests")["requests"]
+filt = control("/control/filters")["filters"]
+check(filt and "m.reaction" in filt[0]["room"]["timeline"]["types"] and filt[0]["presence"]["types"] == [],
+      "a filter limits the timeline's types and drops presence")
+time.sleep(1)
+check(not notices(old), "the backlog of the first start is not answered")
+
+# Invite -> join -> greeting.
+control("/control/invite", {"room": room, "sender": ALICE, "target": BOT})
+greet = wait_for(lambda: notices(room), "the greeting after the invite")
+if greet:
+    g = greet[0]["content"]
+    check("Ensemble" in g["body"] and "!help" in g["body"], "the greeting is /start's text, with '!' commands")
+    check(g.get("format") == "org.matrix.custom.html" and "<b>Ensemble</b>" in g.get("formatted_body", ""),
+          "HTML formatting")
+    check("m.mentions" in g, "m.mentions always present")
+
+# A plain conversation and a notice are not answered; a mention is.
+n = len(notices(room))
+say(room, BOB, "hello everyone")
+control("/control/send", {"room": room, "sender": DAN, "type": "m.room.message",
+                          "content": {"msgtype": "m.notice", "body": "!help"}})
+mention = say(room, BOB, "Ensemble: help", {"m.mentions": {"user_ids": [BOT]}})
+wait_for(lambda: replies_to(room, mention), "the answer to a mention")
+time.sleep(0.5)
+check(len(notices(room)) == n + 1, "conversation and m.notice ignored, the mention answered")
+
+# A command with user text that needs escaping, from a member: refused.
+n = len(notices(room))
+refused = say(room, BOB, "!tz Asia/Tokyo")
+r = wait_for(lambda: replies_to(room, refused), "the refusal of a member's admin command")
+check(r and "Only the chat's admins" in r[0]["content"]["body"], "power level < 50: not an admin")
+allowed = say(room, ALICE, "!tz Europe/Brussels")
+r = wait_for(lambda: replies_to(room, allowed), "the admin's change")
+check(r and "Europe/Brussels" in r[0]["content"]["body"], "power level 100: admin")
+
+# The meetup: details, then an MSC3381 poll with three answers.
+cmd = say(room, ALICE, "!meetup Apéro <b>& co</b>; 2026-12-01 19:00; 2026-12-02 19:00; 2026-12-03 19:00; place: Café")
+polls = wait_for(lambda: bot_events(room, "org.matrix.msc3381.poll.start"), "the poll start")
+details = [e for e in notices(room) if "Apéro" in e["content"]["body"]]
+check(details and "Apéro &lt;b&gt;&amp; co&lt;/b&gt;" in details[0]["content"]["formatted_body"],
+      "user text escaped in formatted_body")
+start = None
+if polls:
+    p = polls[0]["content"]["org.matrix.msc3381.poll.start"]
+    start = polls[0]["event_id"]
+    check(p["kind"] == "org.matrix.msc3381.poll.disclosed" and p["max_selections"] == 3 and len(p["answers"]) == 3,
+          "a disclosed poll, one answer per slot, max_selections = 3")
+    check("org.matrix.msc1767.text" in polls[0]["content"] and "Apéro" in p["question"]["body"],
+          "the question and a text fallback")
+    ids = [a["id"] for a in p["answers"]]
+    # Bob: slots 1 and 2.  Chloé: 2, then changes to 1.  Dan: 2 and 3, then
+    # withdraws.  Erin: an unknown answer spoils her vote.  Bob's first
+    # answer and Chloé's first come in a gap the bot recounts.
+    control("/control/gap", {"room": room})
+    answer(room, BOB, start, [ids[0], ids[1]])
+    answer(room, CHLOE, start, [ids[1]])
+    time.sleep(1.0)
+    answer(room, CHLOE, start, [ids[0]], stable=True)
+    answer(room, DAN, start, [ids[1], ids[2]])
+    answer(room, DAN, start, [])
+    answer(room, ERIN, start, [ids[2], "nonsense"])
+    time.sleep(1.5)
+    reqs = control("/control/requests")["requests"]
+    check(any("/relations/" in r[1] for r in reqs), "a limited timeline makes the bot read /relations")
+
+# The token expires: the bot logs in again with the same device.
+logins_before = [r for r in control("/control/requests")["requests"]]
+control("/control/expire", {"user": BOT})
+ping = say(room, BOB, "!about")
+wait_for(lambda: replies_to(room, ping), "an answer after the token expired", 20)
+
+# Close: poll end, then the announcement of slot 1 (Bob and Chloé).
+close = say(room, ALICE, "!meetup close 1")
+end = wait_for(lambda: bot_events(room, "org.matrix.msc3381.poll.end"), "the poll end")
+if end:
+    check(end[0]["content"]["m.relates_to"] == {"rel_type": "m.reference", "event_id": start},
+          "the end refers to the start")
+ann = wait_for(lambda: [e for e in notices(room) if "Tuesday 1 December, 7:00 PM" in e["content"]["body"]
+                        and "will take place" in e["content"]["body"]],
+               "the announcement of slot 1")
+check(ann and "Coming (2): Bob, Chloe" in ann[-1]["content"]["body"],
+      "slot 1 wins: Bob's answer from the gap and Chloé's changed one count, Dan's and Erin's do not")
+conf_ev = None
+if ann:
+    conf_ev = ann[-1]["event_id"]
+    rxs = lambda: [e for e in bot_events(room, "m.reaction") if e["content"]["m.relates_to"]["event_id"] == conf_ev]
+    wait_for(lambda: len(rxs()) >= 3, "the bot's reactions")
+    rx = rxs()
+    check(rx and sorted(e["content"]["m.relates_to"]["key"] for e in rx) == sorted(["✅", "❔", "❌"]),
+          "the three RSVP reactions under the announcement")
+
+# RSVP by reaction, and a redaction.
+if conf_ev:
+    n = len(notices(room))
+    r1 = control("/control/send", {"room": room, "sender": BOB, "type": "m.reaction", "content": {
+        "m.relates_to": {"rel_type": "m.annotation", "event_id": conf_ev, "key": "✅"}}})["event_id"]
+    t = wait_for(lambda: [e for e in notices(room)[n:] if "Bob" in e["content"]["body"]], "Bob's RSVP")
+    check(t and "1" in t[0]["content"]["body"], "a ✅ reaction is a yes")
+    n = len(notices(room))
+    control("/control/send", {"room": room, "sender": BOB, "type": "m.room.redaction",
+                              "content": {"redacts": r1}})
+    t = wait_for(lambda: [e for e in notices(room)[n:] if "Bob" in e["content"]["body"]], "Bob's withdrawal")
+    check(t and ("not" in t[0]["content"]["body"] or "won't" in t[0]["content"]["body"]),
+          "taking the ✅ back says Bob is not coming")
+    chl = say(room, CHLOE, "!rsvp 1 yes")
+    wait_for(lambda: replies_to(room, chl), "Chloé's !rsvp")
+
+# A 429 storm: the next five sends are refused with retry_after_ms.
+control("/control/fail", {"path": "/send/", "method": "PUT", "status": 429, "errcode": "M_LIMIT_EXCEEDED",
+                          "retry_after_ms": 150, "times": 5})
+storm = [say(room, BOB, "!about") for _ in range(3)]
+wait_for(lambda: all(replies_to(room, s) for s in storm), "the answers through a 429 storm", 20)
+check(all(len(replies_to(room, s)) == 1 for s in storm), "each answered once through the 429 storm")
+
+# Killed and restarted mid-scenario: nothing answered twice, nothing lost.
+kills = []
+for i in range(4):
+    c = say(room, DAN, "!about")
+    kills.append(c)
+    time.sleep(0.05 * i)
+    bot.send_signal(signal.SIGKILL)
+    bot.wait()
+    bot = start_bot()
+wait_for(lambda: all(replies_to(room, k) for k in kills), "the answers to commands sent around kills", 20)
+time.sleep(1)
+check(all(len(replies_to(room, k)) == 1 for k in kills), "no duplicate and no loss across SIGKILL restarts")
+check(len(replies_to(room, old_cmd)) == 0, "the old backlog stays unanswered after restarts")
+
+# The reminder: 18:00 for the 19:00 meetup, exactly once.
+rem = wait_for(lambda: [e for e in notices(room) if "reminder" in e["content"]["body"].lower()
+                        or "in 1 hour" in e["content"]["body"].lower()], "the reminder", 70)
+time.sleep(1)
+check(rem and len(rem) == 1, "one reminder")
+if rem:
+    check("chloe" in json.dumps(rem[0]["content"].get("m.mentions", {})), "the reminder mentions who comes")
+
+# Every PUT carried a transaction id, and no bot message is a duplicate.
+bodies = [(e["content"].get("body"), e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id"))
+          for e in notices(room)]
+dups = [b for b in set(bodies) if bodies.count(b) > 1 and b[1]]
+check(not dups, "no reply posted twice: %s" % dups[:2])
+
+# The bot leaves a room where it is the last member.
+control("/control/leave", {"room": old, "user": ALICE})
+wait_for(lambda: BOT not in control("/control/rooms")["rooms"][old]["joined"], "the bot leaving an empty room")
+
+bot.send_signal(signal.SIGTERM)
+rc = bot.wait(timeout=10)
+check(rc == 0, "a clean stop on SIGTERM")
+log.close()
+text = open(os.path.join(tmp, "bot.log")).read()
+check("bot-pass" not in text and "syt_" not in text, "no password or token in the log")
+check("logged in" in text, "the login is logged")
+print("%d passed, %d failed" % (passed, failed))
+if failed:
+    for e in notices(room):
+        print("NOTICE:", json.dumps(e["content"], ensure_ascii=False)[:600])
+    print(text[-3000:])
+fake.kill()
+sys.exit(1 if failed else 0)
