@@ -441,12 +441,18 @@ static void mx__sent(void *user, const struct http_result *res)
 		json_error_t jerr;
 		json_t *o = json_loadb(res->body, res->body_len, 0, &jerr);
 		const char *eid = json_string_value(json_object_get(o, "event_id"));
+		/* Off the queue first: what follows may queue more. */
+		m->queue = s->next;
+		if(!m->queue)
+			m->queue_tail = NULL;
+		if(s->stored_id)
+			bot_action_done(m->b, s->stored_id);
 		if(eid)
 			mx__after_send(m, s, eid);
 		else
 			log_warn("a send to %s was accepted without an event id", s->room);
 		json_decref(o);
-		mx__pop(m, true);
+		mx__send_free(s);
 		break;
 	}
 	case MX_RETRY:
