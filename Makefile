@@ -29,7 +29,7 @@ fuzz-build: deps
 
 # Long runs, one target after the other: make fuzz FUZZ_SECONDS=600
 fuzz: fuzz-build
-	for t in dates command config telegram; do bash scripts/fuzz_one.sh $(FUZZBUILD)/fuzz_$$t fuzz/corpus/$$t $(FUZZ_SECONDS) || exit 1; done
+	for t in dates command config telegram matrix; do bash scripts/fuzz_one.sh $(FUZZBUILD)/fuzz_$$t fuzz/corpus/$$t $(FUZZ_SECONDS) || exit 1; done
 
 test: deps build fuzz-build
 	cmake -S . -B $(TESTBUILD) -DCMAKE_BUILD_TYPE=Debug -DENSEMBLE_WERROR=ON -DENSEMBLE_SANITIZE=ON \

@@ -1,0 +1,34 @@
+/* libFuzzer target: Matrix /sync answers and /relations pages, and the
+ * command finder and HTML writer on the bodies they carry. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "adapters/matrix_parse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mx_sync s;
+	char err[128], code[64];
+	if(size > 1 << 20)
+		return 0;
+	mx_parse_error((const char *)data, size, code, sizeof(code));
+	int rc = size && (data[0] & 1) ? mx_parse_relations((const char *)data, size, "!r:x", &s, err, sizeof(err))
+	                               : mx_parse_sync((const char *)data, size, "@ensemble:x", &s, err, sizeof(err));
+	if(rc)
+		return 0;
+	for(size_t i = 0; i < s.n; i++) {
+		if(!s.ev[i].body)
+			continue;
+		struct strbuf cmd = STRBUF_INIT, html = STRBUF_INIT, ids = STRBUF_INIT;
+		mx_command_text(&cmd, s.ev[i].body, s.ev[i].mentions_me, "ensemble", "Ensemble");
+		mx_render_html(&html, s.ev[i].body, &ids);
+		mx_urlencode(&cmd, s.ev[i].body);
+		strbuf_release(&cmd);
+		strbuf_release(&html);
+		strbuf_release(&ids);
+	}
+	mx_sync_release(&s);
+	return 0;
+}
