@@ -13,18 +13,27 @@
  * Admin rights come from getChatAdministrators, cached a few minutes: a
  * batch waits for the lists of its groups before it runs.
  *
- * Not yet here (see the issue): webhooks, refreshing the admin list on a
- * permission refusal, editing messages, the 20-per-minute group limit.
+ * Webhook mode (mode = webhook): the bot's HTTP listener takes Telegram's
+ * POSTs at webhook_path; setWebhook is called at start with a secret_token
+ * generated for this run, and a request whose X-Telegram-Bot-Api-Secret-Token
+ * differs (compared in constant time) gets 401 and is not read.  An
+ * accepted update is stored in the kv table (telegram.inbox.<update_id>)
+ * before the 200 answer, then runs as a batch like a polled one, whose
+ * transaction deletes it: Telegram resends what was not answered, and what
+ * was answered survives a crash.
  */
 #include "adapters/adapter.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "adapters/http_client.h"
+#include "adapters/http_server.h"
 #include "adapters/telegram_parse.h"
 #include "bot/action.h"
 #include "bot/bot.h"
@@ -85,9 +94,15 @@ struct tg {
 	int admin_fetches;         /* getChatAdministrators in flight */
 	uv_timer_t poll_timer, send_timer;
 	int open_timers;
+	bool webhook;              /* mode = webhook */
+	bool webhook_set;          /* setWebhook answered: updates may come */
+	char secret[48];           /* this run's secret_token */
+	struct tg_update *inbox;   /* webhook updates waiting for a batch */
+	size_t ninbox;
 };
 
 static void tg__poll(struct tg *t);
+static void tg__webhook_next(struct tg *t);
 static void tg__pump(struct tg *t);
 static void tg__fetch_admins(struct tg *t);
 
@@ -426,6 +441,12 @@ static int tg__batch_state(void *user, struct db *db)
 		if(bt->u[i].kind == TG_MIGRATE &&
 		   db_chat_migrate(db, "telegram", bt->u[i].chat_id, bt->u[i].migrate_to))
 			return -1;
+	for(size_t i = 0; bt->t->webhook && i < bt->n; i++) {
+		char key[48];
+		snprintf(key, sizeof(key), "telegram.inbox.%020lld", (long long)bt->u[i].update_id);
+		if(db_kv_delete(db, key))
+			return -1;
+	}
 	char off[32];
 	snprintf(off, sizeof(off), "%lld", (long long)bt->next_offset);
 	return db_kv_set(db, "telegram.offset", off);
@@ -539,13 +560,17 @@ out:
 
 static void tg__get_me(struct tg *t);
 
+static void tg__set_webhook(struct tg *t);
+
 static void tg__on_poll_timer(uv_timer_t *h)
 {
 	struct tg *t = h->data;
-	if(t->ready)
-		tg__poll(t);
-	else
+	if(!t->ready)
 		tg__get_me(t);
+	else if(t->webhook)
+		tg__set_webhook(t);
+	else
+		tg__poll(t);
 }
 
 static void tg__retry_poll(struct tg *t, long ms)
@@ -603,7 +628,10 @@ static void tg__run_held(struct tg *t)
 	if(n)
 		tg__handle(t, u, n);
 	tg_updates_free(u, n);
-	tg__poll(t);
+	if(t->webhook)
+		tg__webhook_next(t);
+	else
+		tg__poll(t);
 }
 
 struct tg_admin_req {
@@ -698,6 +726,139 @@ static void tg__poll(struct tg *t)
 		t->poll_req = id;
 }
 
+/* ---- webhook ---- */
+
+/* Compares the secret in time that does not depend on where they differ. */
+static bool tg__secret_eq(const char *got, size_t got_len, const char *want)
+{
+	size_t want_len = strlen(want);
+	unsigned char diff = got_len != want_len;
+	for(size_t i = 0; i < want_len; i++)
+		diff |= (unsigned char)(want[i] ^ (i < got_len ? got[i] : 0));
+	return diff == 0;
+}
+
+/* Moves the inbox into a batch, when none is running. */
+static void tg__webhook_next(struct tg *t)
+{
+	if(t->stopping || !t->ready || t->held || t->admin_fetches || !t->ninbox)
+		return;
+	t->held = t->inbox;
+	t->nheld = t->ninbox;
+	t->inbox = NULL;
+	t->ninbox = 0;
+	tg__fetch_admins(t);
+}
+
+static int tg__inbox_add(struct tg *t, struct tg_update *u, size_t n)
+{
+	struct tg_update *nv = realloc(t->inbox, (t->ninbox + n) * sizeof(*nv));
+	if(!nv)
+		return -1;
+	memcpy(nv + t->ninbox, u, n * sizeof(*u));
+	t->inbox = nv;
+	t->ninbox += n;
+	free(u);  /* the array only: its strings moved */
+	return 0;
+}
+
+/* POST webhook_path: one update, as Telegram posts it. */
+static int tg__on_webhook(void *user, const struct http_request *req, struct http_response *res)
+{
+	struct tg *t = user;
+	char got[300];
+	int len = http_request_header(req, "x-telegram-bot-api-secret-token", got, sizeof(got));
+	if(len < 0 || !t->secret[0] || !tg__secret_eq(got, (size_t)len, t->secret)) {
+		log_warn("webhook: a request with %s secret token refused (401)", len < 0 ? "no" : "a wrong");
+		res->status = 401;
+		return 0;
+	}
+	size_t blen;
+	const char *body = http_request_body(req, &blen);
+	struct tg_update *u;
+	size_t n;
+	int code;
+	long retry;
+	char err[128];
+	if(!body || tg_parse_updates(body, blen, true, &u, &n, &code, &retry, err, sizeof(err))) {
+		log_warn("webhook: an unreadable update refused (400): %s", body ? err : "no body");
+		res->status = 400;
+		return 0;
+	}
+	/* Stored before the answer: once Telegram has its 200, the update is
+	 * ours to keep across a crash. */
+	char key[48];
+	int rc = -1;
+	if(n && !db_begin(t->b->db)) {
+		snprintf(key, sizeof(key), "telegram.inbox.%020lld", (long long)u[0].update_id);
+		char *copy = strndup(body, blen);
+		if(copy && !db_kv_set(t->b->db, key, copy) && !db_commit(t->b->db))
+			rc = 0;
+		else
+			db_rollback(t->b->db);
+		free(copy);
+	} else if(!n) {
+		rc = 0;
+	}
+	if(rc || tg__inbox_add(t, u, n)) {
+		if(rc)
+			tg_updates_free(u, n);
+		log_error("webhook: cannot store an update: Telegram will send it again (500)");
+		res->status = 500;
+		return 0;
+	}
+	res->status = 200;
+	tg__webhook_next(t);
+	return 0;
+}
+
+/* Updates accepted before the last stop but not yet handled. */
+static int tg__inbox_load_one(void *user, const char *key, const char *value)
+{
+	struct tg *t = user;
+	struct tg_update *u;
+	size_t n;
+	int code;
+	long retry;
+	char err[128];
+	if(tg_parse_updates(value, strlen(value), true, &u, &n, &code, &retry, err, sizeof(err))) {
+		log_error("webhook: stored update %s unreadable: skipped", key);
+		return 0;
+	}
+	if(tg__inbox_add(t, u, n))
+		tg_updates_free(u, n);
+	return 0;
+}
+
+static void tg__webhook_set(void *user, const struct http_result *res)
+{
+	struct tg *t = user;
+	if(t->stopping)
+		return;
+	if(res->status != 200) {
+		log_warn("setWebhook failed (%ld); retrying in 5 s", res->status);
+		uv_timer_start(&t->poll_timer, tg__on_poll_timer, 5000, 0);
+		return;
+	}
+	t->webhook_set = true;
+	log_info("webhook set: Telegram posts to %s", t->b->cfg->telegram_webhook_url);
+	tg__webhook_next(t);
+}
+
+/* setWebhook with this run's secret (an earlier run's no longer works). */
+static void tg__set_webhook(struct tg *t)
+{
+	json_t *body = json_pack("{s:s,s:s,s:[s,s,s,s,s,s],s:b}", "url", t->b->cfg->telegram_webhook_url,
+	                         "secret_token", t->secret, "allowed_updates", "message", "edited_message",
+	                         "callback_query", "poll", "poll_answer", "my_chat_member",
+	                         "drop_pending_updates", 0);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if(!text || tg__call(t, "setWebhook", text, 30000, tg__webhook_set, t) < 0)
+		uv_timer_start(&t->poll_timer, tg__on_poll_timer, 5000, 0);
+	free(text);
+}
+
 /* ---- start-up ---- */
 
 /* The command menu, in English (the default) and French, from the
@@ -759,6 +920,10 @@ static void tg__got_me(void *user, const struct http_result *res)
 	t->ready = true;
 	log_info("connected as @%s", t->username);
 	tg__set_commands(t);
+	if(t->webhook) {
+		tg__set_webhook(t);
+		return;
+	}
 	/* Polling and a webhook exclude each other (409): the webhook goes
 	 * first, keeping the updates it holds. */
 	if(tg__call(t, "deleteWebhook", "{\"drop_pending_updates\":false}", 30000, tg__webhook_deleted, t) < 0)
@@ -791,6 +956,26 @@ static int tg__start(struct adapter *a)
 	if(db_kv_get(b->db, "telegram.offset", &off) == 1)
 		t->offset = atoll(off.buf);
 	strbuf_release(&off);
+	if(!strcmp(b->cfg->telegram_mode, "webhook")) {
+		/* A fresh secret each run, of the characters the Bot API allows. */
+		static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+		unsigned char rnd[40];
+		if(!b->http || getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			log_error("webhook mode needs [http] listen and the system's random numbers");
+			return -1;
+		}
+		for(size_t i = 0; i < sizeof(rnd); i++)
+			t->secret[i] = abc[rnd[i] & 63];
+		t->secret[sizeof(rnd)] = 0;
+		log_add_secret(t->secret);
+		t->webhook = true;
+		if(http_server_route(b->http, "POST", b->cfg->telegram_webhook_path, tg__on_webhook, t))
+			return -1;
+		if(db_kv_each(b->db, "telegram.inbox.", tg__inbox_load_one, t))
+			log_error("webhook: cannot read the stored updates");
+		else if(t->ninbox)
+			log_info("webhook: %zu update(s) stored at the last stop", t->ninbox);
+	}
 	uv_timer_init(b->loop, &t->poll_timer);
 	uv_timer_init(b->loop, &t->send_timer);
 	t->poll_timer.data = t->send_timer.data = t;
@@ -838,6 +1023,7 @@ static void tg__release(struct adapter *a)
 	for(int i = 0; i < TG_CHATS; i++)
 		free(t->admins[i].ids);
 	tg_updates_free(t->held, t->nheld);
+	tg_updates_free(t->inbox, t->ninbox);
 	free(t->base);
 	free(t);
 	a->priv = NULL;

@@ -330,6 +330,8 @@ int bot_start_http(struct bot *b)
 	struct http_server_options opt = {
 		.address = addr, .port = atoi(colon + 1), .max_body = (size_t)b->cfg->http_max_body,
 		.healthz = true,
+		.cert_file = *b->cfg->http_tls_cert ? b->cfg->http_tls_cert : NULL,
+		.key_file = *b->cfg->http_tls_key ? b->cfg->http_tls_key : NULL,
 	};
 	if(http_server_new(&b->http, b->loop, &opt))
 		return -1;

@@ -221,6 +221,9 @@ static int main__run(struct main_opts *o)
 	if(bot_init(&bot, &loop, &cfg, db))
 		goto out;
 	bot_ok = true;
+	/* The listener first: an adapter may add routes to it (webhooks). */
+	if(bot_start_http(&bot))
+		goto stop;
 	for(int i = 0; adapter_at(i); i++) {
 		const struct adapter_ops *ops = adapter_at(i);
 		bool wanted = ops == &console_adapter_ops ? o->console : ops->configured(&cfg);
@@ -231,8 +234,6 @@ static int main__run(struct main_opts *o)
 		fprintf(stderr, "ensemble: nothing to run: use --console, or configure an adapter (see --help)\n");
 		goto stop;
 	}
-	if(bot_start_http(&bot))
-		goto stop;
 	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg.db_path);
 	bot_run(&bot);
 	uv_run(&loop, UV_RUN_DEFAULT);

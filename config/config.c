@@ -98,6 +98,14 @@ static int config__check_url_opt(const char *v, char *msg, size_t msglen)
 	return *v ? config__check_url(v, msg, msglen) : 0;
 }
 
+static int config__check_https_opt(const char *v, char *msg, size_t msglen)
+{
+	if(!*v || !strncmp(v, "https://", 8))
+		return 0;
+	snprintf(msg, msglen, "Telegram posts only to https:// URLs, not '%s'", v);
+	return -1;
+}
+
 static int config__check_mxid(const char *v, char *msg, size_t msglen)
 {
 	const char *colon = strchr(v, ':');
@@ -136,6 +144,8 @@ static const struct config_key config__keys[] = {
 	STR("console", "chat", console_chat, "console", config__check_word),
 	STR("http", "listen", http_listen, "", config__check_listen),
 	INT("http", "max_body", http_max_body, "1048576", 1024, 64L * 1024 * 1024),
+	STR("http", "tls_cert", http_tls_cert, "", NULL),
+	STR("http", "tls_key", http_tls_key, "", NULL),
 	SECRET("telegram", "token", telegram_token, "ENSEMBLE_TELEGRAM_TOKEN"),
 	STR("telegram", "api_url", telegram_api_url, "https://api.telegram.org", config__check_url),
 	INT("telegram", "poll_timeout", telegram_poll_timeout, "50", 0, 50),
@@ -143,7 +153,7 @@ static const struct config_key config__keys[] = {
 	INT("telegram", "global_per_second", telegram_global_per_second, "30", 1, 1000),
 	INT("telegram", "group_per_minute", telegram_group_per_minute, "20", 1, 1000),
 	STR("telegram", "mode", telegram_mode, "polling", config__check_mode),
-	STR("telegram", "webhook_url", telegram_webhook_url, "", config__check_url_opt),
+	STR("telegram", "webhook_url", telegram_webhook_url, "", config__check_https_opt),
 	STR("telegram", "webhook_path", telegram_webhook_path, "/telegram", config__check_path),
 	STR("matrix", "homeserver", matrix_homeserver, "", config__check_url_opt),
 	STR("matrix", "user", matrix_user, "", config__check_mxid),
@@ -365,6 +375,10 @@ int config_validate(const struct config *cfg, struct strbuf *errors)
 			strbuf_adds(errors, "telegram.mode = webhook needs http.listen (the listener that receives it)\n");
 			rc = -1;
 		}
+	}
+	if(!*cfg->http_tls_cert != !*cfg->http_tls_key) {
+		strbuf_adds(errors, "http.tls_cert and http.tls_key go together\n");
+		rc = -1;
 	}
 	if(*cfg->matrix_homeserver) {
 		if(!*cfg->matrix_user) {

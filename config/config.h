@@ -24,6 +24,8 @@ struct config {
 	/* [http] */
 	char *http_listen;      /* "ADDR:PORT" of the HTTP listener; "" = off */
 	int http_max_body;      /* bytes; 1048576 */
+	char *http_tls_cert;    /* PEM certificate for TLS on the listener; "" */
+	char *http_tls_key;     /* its private key */
 	/* [telegram] */
 	char *telegram_token;   /* secret; also ENSEMBLE_TELEGRAM_TOKEN */
 	char *telegram_api_url; /* the Bot API's base URL */

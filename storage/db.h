@@ -87,6 +87,10 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
  * db_kv_get returns 1 and appends the value to out, 0 when absent, -1. */
 int db_kv_get(struct db *db, const char *key, struct strbuf *out);
 int db_kv_set(struct db *db, const char *key, const char *value);
+/* Calls fn for every key starting with prefix, in key order; fn returns 0
+ * to go on.  0, or -1 (an error, or fn's non-zero). */
+int db_kv_each(struct db *db, const char *prefix,
+               int (*fn)(void *user, const char *key, const char *value), void *user);
 /* Removes key; 0 (also when absent) or -1. */
 int db_kv_delete(struct db *db, const char *key);
 

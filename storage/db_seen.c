@@ -3,7 +3,8 @@
  * event twice (a replayed sync after a crash, or a server that repeats
  * one); the adapter marks each id in the batch's transaction and skips the
  * ids it finds marked.  Marks older than a few days are pruned: by then no
- * sync can replay them.
+ * sync can replay them.  The kv table's delete and prefix walk live here
+ * too.
  */
 #include "storage/db_internal.h"
 
@@ -14,6 +15,29 @@ int db_kv_delete(struct db *db, const char *key)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	return db__exec_stmt(db, st, "kv delete");
+}
+
+int db_kv_each(struct db *db, const char *prefix,
+               int (*fn)(void *user, const char *key, const char *value), void *user)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	int rc;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if(fn(user, db__text(st, 0), db__text(st, 1))) {
+			sqlite3_reset(st);
+			return -1;
+		}
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE) {
+		db__log_error(db, "kv each");
+		return -1;
+	}
+	return 0;
 }
 
 int db_seen_check(struct db *db, const char *platform, const char *ext_id)

@@ -8,7 +8,7 @@ seconds and an `offset` confirms every update before it.
 The test drives it through /control/*: POST /control/update queues an update
 (update_id assigned), GET /control/calls lists every call the bot made, POST
 /control/fail makes the next calls of a method fail."""
-import json, sys, threading, time
+import json, re, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOKEN = sys.argv[2] if len(sys.argv) > 2 else "123456:TEST-token"
@@ -20,6 +20,7 @@ fails = {}            # method -> [(code, retry_after)]
 next_message = 100
 polls = {}            # poll id -> poll
 admins = {}           # chat id (text) -> [user ids]
+webhook = [""]        # the URL set by setWebhook, "" when none
 
 def message(chat_id, extra):
     global next_message
@@ -46,6 +47,8 @@ def handle(method, body):
     if method == "getMe":
         return 200, {"ok": True, "result": {"id": 4242, "is_bot": True, "first_name": "Ensemble",
                                             "username": "EnsembleBot", "can_join_groups": True}}
+    if method == "getUpdates" and webhook[0]:
+        return 409, {"ok": False, "error_code": 409, "description": "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}
     if method == "getUpdates":
         offset = int(body.get("offset", 0) or 0)
         deadline = time.time() + min(int(body.get("timeout", 0) or 0), 50)
@@ -78,7 +81,20 @@ def handle(method, body):
         ids = admins.get(str(body.get("chat_id")), [])
         return 200, {"ok": True, "result": [{"status": "administrator", "user": {"id": i, "is_bot": False,
                      "first_name": "admin%d" % i}} for i in ids]}
-    if method in ("answerCallbackQuery", "setMyCommands", "deleteWebhook", "setWebhook"):
+    if method == "setWebhook":
+        url, secret = body.get("url", ""), body.get("secret_token")
+        if not url.startswith("https://"):
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: bad webhook: HTTPS url must be provided for webhook"}
+        if secret is not None and not re.match(r"^[A-Za-z0-9_-]{1,256}$", secret):
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: secret token contains unallowed characters"}
+        with lock:
+            webhook[0] = url
+        return 200, {"ok": True, "result": True, "description": "Webhook was set"}
+    if method == "deleteWebhook":
+        with lock:
+            webhook[0] = ""
+        return 200, {"ok": True, "result": True, "description": "Webhook was deleted"}
+    if method in ("answerCallbackQuery", "setMyCommands"):
         return 200, {"ok": True, "result": True}
     return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
 

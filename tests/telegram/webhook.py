@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Telegram in webhook mode: the real binary with [telegram] mode = webhook
+and its HTTP listener, the fake Bot API for its calls, and this script
+playing Telegram's side of the webhook.  Checks setWebhook (URL, a secret of
+the allowed characters, allowed_updates), 401 for a missing or wrong
+secret with nothing processed, 400 for malformed JSON, 413 for an oversized
+body, an accepted update answered through the Bot API, an update accepted
+just before a SIGKILL handled after the restart, and deleteWebhook when the
+configuration goes back to polling.  Prints "N passed, N failed".
+
+Usage: webhook.py ENSEMBLE"""
+import json, os, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+
+binary = sys.argv[1]
+here = os.path.dirname(os.path.abspath(__file__))
+TOKEN = "123456:TEST-token-webhook"
+tmp = tempfile.mkdtemp(prefix="ensemble-wh-")
+passed = failed = 0
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, flush=True)
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+api_port, hook_port = free_port(), free_port()
+fake = subprocess.Popen([sys.executable, os.path.join(here, "fake_botapi.py"), str(api_port), TOKEN],
+                        stdout=subprocess.PIPE, text=True)
+fake.stdout.readline()
+api = "http://127.0.0.1:%d" % api_port
+hook = "http://127.0.0.1:%d/tg/hook" % hook_port
+
+def calls(method=None):
+    with urllib.request.urlopen(api + "/control/calls", timeout=10) as r:
+        return [b for m, b in json.loads(r.read()) if method is None or m == method]
+
+def post(body, secret=None, raw=None):
+    data = raw if raw is not None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    req = urllib.request.Request(hook, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (ConnectionError, urllib.error.URLError):
+        return -1
+
+def wait_for(pred, what, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        r = pred()
+        if r:
+            return r
+        time.sleep(0.05)
+    check(False, "timed out waiting for " + what)
+    return None
+
+conf = os.path.join(tmp, "ensemble.conf")
+def write_conf(mode):
+    with open(conf, "w") as f:
+        f.write("[general]\ndb = %s\nlang = en\n[http]\nlisten = 127.0.0.1:%d\nmax_body = 65536\n"
+                "[telegram]\ntoken = %s\napi_url = %s\nmode = %s\nwebhook_url = https://bot.example.org/tg/hook\n"
+                "webhook_path = /tg/hook\npoll_timeout = 1\nchat_interval_ms = 0\n"
+                % (os.path.join(tmp, "w.db"), hook_port, TOKEN, api, mode))
+    os.chmod(conf, 0o600)
+log = open(os.path.join(tmp, "bot.log"), "w")
+def start_bot():
+    return subprocess.Popen([binary, "--config", conf, "-v"], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+GROUP = -1001234500000
+uid = [500]
+def update(text, chat=GROUP):
+    uid[0] += 1
+    return {"update_id": uid[0], "message": {"message_id": uid[0], "date": int(time.time()),
+            "chat": {"id": chat, "type": "supergroup"}, "from": {"id": 7, "is_bot": False, "first_name": "Zoé"},
+            "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}}
+
+def texts():
+    return [b["text"] for b in calls("sendMessage")]
+
+write_conf("webhook")
+bot = start_bot()
+sw = wait_for(lambda: calls("setWebhook"), "setWebhook")
+secret = ""
+if sw:
+    secret = sw[0].get("secret_token", "")
+    check(sw[0].get("url") == "https://bot.example.org/tg/hook", "setWebhook with the configured URL")
+    check(len(secret) >= 32 and all(c.isalnum() or c in "_-" for c in secret), "a generated secret of allowed characters")
+    check("poll_answer" in sw[0].get("allowed_updates", []), "setWebhook with allowed_updates")
+check(not calls("getUpdates"), "no getUpdates in webhook mode")
+time.sleep(0.3)
+
+check(post(update("/help")) == 401, "no secret: 401")
+check(post(update("/help"), "x" * len(secret)) == 401, "a wrong secret of the same length: 401")
+check(post(update("/help"), secret[:-1]) == 401, "a prefix of the secret: 401")
+time.sleep(0.5)
+check(not texts(), "nothing processed from refused requests")
+check(post(None, secret, raw=b'{"update_id": 1, "message": {') == 400, "malformed JSON: 400")
+check(post(None, secret, raw=b'{"update_id":2,"message":{"text":"' + b"a" * 70000 + b'"}}') == 413, "oversized body: 413")
+check(post(update("/start"), secret) == 200, "the right secret: 200")
+t = wait_for(lambda: texts(), "the answer to a webhook update")
+check(t and "Ensemble" in t[0], "the update is handled and answered")
+with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hook_port, timeout=5) as r:
+    check(r.status == 200, "the listener's health check")
+
+# Accepted, then the bot is killed at once: the update is handled after
+# the restart (it was stored before the 200).
+n = len(texts())
+check(post(update("/about"), secret) == 200, "accepted before the kill")
+bot.send_signal(signal.SIGKILL)
+bot.wait()
+bot = start_bot()
+wait_for(lambda: len(calls("setWebhook")) >= 2, "setWebhook after the restart")
+sw2 = calls("setWebhook")[-1]
+check(sw2.get("secret_token") != secret, "a new secret after a restart")
+wait_for(lambda: [x for x in texts()[n:] if "Ensemble 0.1" in x], "the stored update answered after the restart")
+check(len([x for x in texts()[n:] if "Ensemble 0.1" in x]) == 1, "answered once")
+# The old secret no longer works.
+check(post(update("/help"), secret) == 401, "the previous run's secret: 401")
+
+# Back to polling: deleteWebhook first, then getUpdates.
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=10) == 0, "a clean stop")
+write_conf("polling")
+bot = start_bot()
+wait_for(lambda: calls("getUpdates"), "polling again")
+names = [m for m in [c for c in json.loads(urllib.request.urlopen(api + "/control/calls").read())]]
+order = [m for m, b in names]
+check(order.index("deleteWebhook") < order.index("getUpdates"), "deleteWebhook before polling")
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=10) == 0, "a clean stop in polling mode")
+log.close()
+text = open(os.path.join(tmp, "bot.log")).read()
+check(secret not in text and TOKEN not in text, "neither the token nor the secret is logged")
+fake.kill()
+print("%d passed, %d failed" % (passed, failed))
+if failed:
+    print(text[-4000:])
+sys.exit(1 if failed else 0)
