@@ -69,9 +69,13 @@ struct tg_send {
 	int64_t not_before_ms;
 };
 
+#define TG_GROUP_WINDOW 64   /* sends remembered per chat, for the per-minute limit */
+
 struct tg_chat_clock {
 	char chat[24];
 	int64_t last_ms;
+	int64_t recent[TG_GROUP_WINDOW]; /* the last sends, a ring */
+	unsigned nrecent;
 };
 
 struct tg {
@@ -85,6 +89,7 @@ struct tg {
 	int64_t offset;
 	int poll_backoff_ms;
 	struct tg_send *queue, *queue_tail;
+	struct tg_send *inflight;  /* the one sent, still in the queue */
 	bool sending;
 	int64_t last_send_ms;
 	struct tg_chat_clock chats[TG_CHATS];
@@ -177,8 +182,8 @@ static struct tg_chat_clock *tg__chat_clock(struct tg *t, const char *chat)
 		if(t->chats[i].last_ms < oldest->last_ms)
 			oldest = &t->chats[i];
 	}
+	memset(oldest, 0, sizeof(*oldest));
 	snprintf(oldest->chat, sizeof(oldest->chat), "%s", chat);
-	oldest->last_ms = 0;
 	return oldest;
 }
 
@@ -233,11 +238,27 @@ static void tg__migrate(struct tg *t, const char *from, const char *to)
 	}
 }
 
+/* Takes s out of the queue (it may sit anywhere in it). */
+static void tg__unlink(struct tg *t, struct tg_send *s)
+{
+	struct tg_send **pp = &t->queue, *prev = NULL;
+	while(*pp && *pp != s) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if(!*pp)
+		return;
+	*pp = s->next;
+	if(t->queue_tail == s)
+		t->queue_tail = prev;
+}
+
 static void tg__sent(void *user, const struct http_result *res)
 {
 	struct tg *t = user;
-	struct tg_send *s = t->queue;
+	struct tg_send *s = t->inflight;
 	t->sending = false;
+	t->inflight = NULL;
 	if(!s)
 		return;
 	int code = -1;
@@ -297,9 +318,7 @@ static void tg__sent(void *user, const struct http_result *res)
 	}
 	json_decref(o);
 	if(done && !t->stopping) {
-		t->queue = s->next;
-		if(!t->queue)
-			t->queue_tail = NULL;
+		tg__unlink(t, s);
 		if(s->stored_id)
 			bot_action_done(t->b, s->stored_id);
 		tg__send_free(s);
@@ -308,32 +327,69 @@ static void tg__sent(void *user, const struct http_result *res)
 		tg__pump(t);
 }
 
-/* Sends the head of the queue when its chat and the global rate allow. */
+/* When s may leave: its own retry time, its chat's interval and, in a
+ * group, the per-minute limit. */
+static int64_t tg__ready_at(struct tg *t, struct tg_send *s)
+{
+	const struct config *cfg = t->b->cfg;
+	int64_t at = s->not_before_ms;
+	if(!s->chat[0])
+		return at;
+	struct tg_chat_clock *cc = tg__chat_clock(t, s->chat);
+	if(cc->last_ms + cfg->telegram_chat_interval_ms > at)
+		at = cc->last_ms + cfg->telegram_chat_interval_ms;
+	unsigned per_min = (unsigned)cfg->telegram_group_per_minute;
+	if(s->chat[0] == '-' && per_min <= TG_GROUP_WINDOW && cc->nrecent >= per_min) {
+		/* The per_min-th send back must be a minute old. */
+		int64_t old = cc->recent[(cc->nrecent - per_min) % TG_GROUP_WINDOW];
+		if(old + 60000 > at)
+			at = old + 60000;
+	}
+	return at;
+}
+
+/* Sends the first message that may leave now: the first of its chat (a
+ * chat's messages keep their order) whose chat and the global rate allow.
+ * A message waiting to be retried holds back its own chat only. */
 static void tg__pump(struct tg *t)
 {
 	if(t->stopping || t->sending || !t->queue || !t->ready)
 		return;
-	struct tg_send *s = t->queue;
-	const struct config *cfg = t->b->cfg;
 	int64_t now = clock_now_ms();
-	int64_t at = s->not_before_ms;
-	int64_t global = t->last_send_ms + 1000 / cfg->telegram_global_per_second;
-	if(global > at)
-		at = global;
-	struct tg_chat_clock *cc = s->chat[0] ? tg__chat_clock(t, s->chat) : NULL;
-	if(cc && cc->last_ms + cfg->telegram_chat_interval_ms > at)
-		at = cc->last_ms + cfg->telegram_chat_interval_ms;
-	if(at > now) {
-		uv_timer_start(&t->send_timer, tg__on_send_timer, (uint64_t)(at - now), 0);
+	int64_t global = t->last_send_ms + 1000 / t->b->cfg->telegram_global_per_second;
+	int64_t soonest = INT64_MAX;
+	struct tg_send *pick = NULL;
+	for(struct tg_send *s = t->queue; s && !pick; s = s->next) {
+		bool first = true;
+		for(struct tg_send *q = t->queue; q != s && first; q = q->next)
+			if(s->chat[0] && !strcmp(q->chat, s->chat))
+				first = false;
+		if(!first)
+			continue;
+		int64_t at = tg__ready_at(t, s);
+		if(at < global)
+			at = global;
+		if(at <= now)
+			pick = s;
+		else if(at < soonest)
+			soonest = at;
+	}
+	if(!pick) {
+		uv_timer_start(&t->send_timer, tg__on_send_timer, (uint64_t)(soonest - now), 0);
 		return;
 	}
 	t->sending = true;
+	t->inflight = pick;
 	t->last_send_ms = now;
-	if(cc)
+	if(pick->chat[0]) {
+		struct tg_chat_clock *cc = tg__chat_clock(t, pick->chat);
 		cc->last_ms = now;
-	if(tg__call(t, s->method, s->body, 30000, tg__sent, t) < 0) {
+		cc->recent[cc->nrecent++ % TG_GROUP_WINDOW] = now;
+	}
+	if(tg__call(t, pick->method, pick->body, 30000, tg__sent, t) < 0) {
 		t->sending = false;
-		s->not_before_ms = now + 1000;
+		t->inflight = NULL;
+		pick->not_before_ms = now + 1000;
 		uv_timer_start(&t->send_timer, tg__on_send_timer, 1000, 0);
 	}
 }

@@ -75,8 +75,8 @@ with open(conf, "w") as f:
             "poll_timeout = 2\nchat_interval_ms = 20\n" % (os.path.join(tmp, "t.db"), TOKEN, base))
 os.chmod(conf, 0o600)
 log = open(os.path.join(tmp, "bot.log"), "w")
-def start_bot():
-    return subprocess.Popen([binary, "--config", conf, "-v"], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+def start_bot(*extra):
+    return subprocess.Popen([binary, "--config", conf, "-v", *extra], stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 bot = start_bot()
 
 # Start-up: getMe, the command menus in English and French, no webhook.
@@ -195,13 +195,24 @@ bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=15) == 0, "SIGTERM stops the bot with 0")
 n = len(calls("sendMessage"))
 last_offset = calls("getUpdates")[-1].get("offset")
-bot = start_bot()
+bot = start_bot("-s", "telegram.group_per_minute=3")
 wait_for(lambda: len(calls("getUpdates")) and calls("getUpdates")[-1].get("offset", 0) >= last_offset, "polling again")
 time.sleep(1)
 check(len(calls("sendMessage")) == n, "no update replayed after a restart")
 
 say(1, "Alice", "/fuseau")
 check(wait_for(lambda: texts_to(GROUP, n), "an answer after the restart"), "answers after the restart")
+
+# At most group_per_minute messages a minute in a group (3 here): the
+# fourth waits, while a private chat is served at once.
+G2 = -1005550001
+for i in range(5):
+    say(1, "Alice", "/apropos", chat=G2)
+wait_for(lambda: len(texts_to(G2)) >= 3, "three answers in the limited group")
+say(1, "Alice", "/apropos", chat=42)
+check(wait_for(lambda: texts_to(42), "the private answer"), "a private chat is not held back by a group's limit")
+time.sleep(1.5)
+check(len(texts_to(G2)) == 3, "the fourth message in a minute waits")
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=15) == 0, "the restarted bot stops with 0 too")
 fake.terminate()
