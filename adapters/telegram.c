@@ -443,6 +443,8 @@ static int tg__deliver(struct adapter *a, const struct action *act)
 	case ACTION_SEND_POLL: {
 		/* The details in a message, then the native poll (2 to 10 options
 		 * of at most 100 characters). */
+		if(!t->b->cfg->telegram_native_polls)
+			return tg__send_text(t, act, act->stored_id) ? -1 : 1;
 		if(tg__send_text(t, act, 0))
 			return -1;
 		if(act->n_options < 2)

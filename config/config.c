@@ -152,6 +152,7 @@ static const struct config_key config__keys[] = {
 	INT("telegram", "chat_interval_ms", telegram_chat_interval_ms, "1000", 0, 60000),
 	INT("telegram", "global_per_second", telegram_global_per_second, "30", 1, 1000),
 	INT("telegram", "group_per_minute", telegram_group_per_minute, "20", 1, 1000),
+	INT("telegram", "native_polls", telegram_native_polls, "1", 0, 1),
 	STR("telegram", "mode", telegram_mode, "polling", config__check_mode),
 	STR("telegram", "webhook_url", telegram_webhook_url, "", config__check_https_opt),
 	STR("telegram", "webhook_path", telegram_webhook_path, "/telegram", config__check_path),

@@ -5,16 +5,27 @@ set -eu
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
 sqlite3 tzdata curl python3 clang libclang-rt-14-dev gdb"
+# Node.js and npm run the end-to-end test against telegram-test-api; a
+# machine that already has them (from elsewhere than Debian) keeps its own.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-	echo "missing Debian packages:$missing (run as root: apt-get install$missing)" >&2
-	exit 1
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing Debian packages:$missing (run as root: apt-get install$missing)" >&2
+		exit 1
+	fi
+	echo "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "installing:$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# npm packages, exactly as the lock file pins them.
+tta="$(dirname "$0")/../tests/telegram/tta"
+if [ ! -d "$tta/node_modules/telegram-test-api" ]; then
+	echo "installing telegram-test-api (npm ci)"
+	(cd "$tta" && npm ci --no-audit --no-fund --loglevel=error)
+fi
