@@ -82,6 +82,8 @@ struct mx_send {
 	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
 	enum mx_after after;
 	char *ref;             /* MX_AFTER_POLL: the core's ref; RSVP: meetup id */
+	char *msg_ref;         /* the core's ref of what a message shows, kept
+	                          (matrix.msg.<ref>) for later edits */
 	int n_answers;
 	int attempts;
 	int64_t not_before_ms;
@@ -308,6 +310,7 @@ static void mx__send_free(struct mx_send *s)
 	free(s->txn);
 	free(s->content);
 	free(s->ref);
+	free(s->msg_ref);
 	free(s);
 }
 
@@ -381,6 +384,14 @@ static void mx__polls_edit(struct mx *m, const char *room, const char *start, bo
 static void mx__after_send(struct mx *m, struct mx_send *s, const char *event_id)
 {
 	struct strbuf k = STRBUF_INIT, v = STRBUF_INIT;
+	if(s->msg_ref) {
+		strbuf_addf(&k, "matrix.msg.%s", s->msg_ref);
+		strbuf_addf(&v, "%s\t%s", s->room, event_id);
+		if(!k.oom && !v.oom)
+			mx__kv_now(m, k.buf, v.buf);
+		strbuf_reset(&k);
+		strbuf_reset(&v);
+	}
 	if(s->after == MX_AFTER_POLL) {
 		struct db *db = m->b->db;
 		if(db_begin(db))
@@ -638,8 +649,40 @@ static int mx__send_text(struct mx *m, const struct action *act, const char *txn
 		after = MX_AFTER_RSVP;
 		snprintf(meetup, sizeof(meetup), "%lld", id);
 	}
-	return mx__enqueue(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, "m.room.message", txn, c, stored_id,
-	                   after, after ? meetup : NULL, 0);
+	if(mx__enqueue(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, "m.room.message", txn, c, stored_id,
+	               after, after ? meetup : NULL, 0))
+		return -1;
+	if(act->ref && !dm && m->queue_tail && !(m->queue_tail->msg_ref = strdup(act->ref)))
+		return -1;
+	return 0;
+}
+
+/* An edit (m.replace) of the message that shows act->ref: the new content,
+ * and a "* " fallback for clients that do not read edits. */
+static int mx__send_edit(struct mx *m, const struct action *act, const char *txn)
+{
+	struct strbuf v = STRBUF_INIT;
+	char room[256], target[256];
+	int found = mx__kv_get(m, "matrix.msg.", act->ref ? act->ref : "", &v) == 1 &&
+	            sscanf(v.buf, "%255[^\t]\t%255s", room, target) == 2;
+	strbuf_release(&v);
+	if(!found)
+		return 0;  /* never sent here: nothing to edit */
+	json_t *fresh = mx__notice(act->text, NULL);
+	if(!fresh)
+		return -1;
+	struct strbuf body = STRBUF_INIT, html = STRBUF_INIT;
+	strbuf_addf(&body, "* %s", json_string_value(json_object_get(fresh, "body")));
+	strbuf_addf(&html, "* %s", json_string_value(json_object_get(fresh, "formatted_body")));
+	json_t *c = body.oom || html.oom ? NULL : json_pack(
+		"{s:s,s:s,s:s,s:s,s:O,s:o,s:{s:s,s:s}}", "msgtype", "m.notice", "body", body.buf, "format",
+		"org.matrix.custom.html", "formatted_body", html.buf, "m.mentions", json_object_get(fresh, "m.mentions"),
+		"m.new_content", fresh, "m.relates_to", "rel_type", "m.replace", "event_id", target);
+	strbuf_release(&body);
+	strbuf_release(&html);
+	if(!c)
+		return -1;
+	return mx__enqueue(m, room, NULL, "m.room.message", txn, c, act->stored_id, MX_AFTER_NONE, NULL, 0) ? -1 : 1;
 }
 
 static int mx__deliver(struct adapter *a, const struct action *act)
@@ -724,8 +767,7 @@ static int mx__deliver(struct adapter *a, const struct action *act)
 		return rc;
 	}
 	case ACTION_EDIT:
-		log_debug("message edits are not rendered on Matrix yet");
-		return 0;
+		return mx__send_edit(m, act, txn);
 	}
 	return 0;
 }

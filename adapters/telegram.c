@@ -65,6 +65,8 @@ struct tg_send {
 	char chat[24];
 	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
 	char *poll_ref;        /* sendPoll: the core's ref to map */
+	char *msg_ref;         /* sendMessage: the core's ref of what it shows,
+	                          remembered for later edits */
 	int attempts;
 	int64_t not_before_ms;
 };
@@ -145,16 +147,18 @@ static void tg__send_free(struct tg_send *s)
 {
 	free(s->body);
 	free(s->poll_ref);
+	free(s->msg_ref);
 	free(s);
 }
 
-static int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
-                       const char *poll_ref)
+static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
+                           const char *poll_ref, const char *msg_ref)
 {
 	struct tg_send *s = calloc(1, sizeof(*s));
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	if(!s || !text || (poll_ref && !(s->poll_ref = strdup(poll_ref)))) {
+	if(!s || !text || (poll_ref && !(s->poll_ref = strdup(poll_ref))) ||
+	   (msg_ref && !(s->msg_ref = strdup(msg_ref)))) {
 		free(text);
 		if(s)
 			tg__send_free(s);
@@ -171,6 +175,12 @@ static int tg__enqueue(struct tg *t, const char *method, json_t *body, const cha
 	t->queue_tail = s;
 	tg__pump(t);
 	return 0;
+}
+
+static int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
+                       const char *poll_ref)
+{
+	return tg__enqueue_ref(t, method, body, chat, stored_id, poll_ref, NULL);
 }
 
 static struct tg_chat_clock *tg__chat_clock(struct tg *t, const char *chat)
@@ -285,6 +295,20 @@ static void tg__sent(void *user, const struct http_result *res)
 	} else if(ok) {
 		if(s->poll_ref)
 			tg__map_poll(t, s, json_object_get(o, "result"));
+		json_t *mid = json_object_get(json_object_get(o, "result"), "message_id");
+		if(s->msg_ref && json_is_integer(mid)) {
+			char key[160], value[64];
+			snprintf(key, sizeof(key), "telegram.msg.%s", s->msg_ref);
+			snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
+			if(!db_begin(t->b->db)) {
+				if(db_kv_set(t->b->db, key, value) || db_commit(t->b->db))
+					db_rollback(t->b->db);
+			}
+		}
+	} else if(code == 400 && !strcmp(s->method, "editMessageText")) {
+		/* "message is not modified", or gone: nothing to retry. */
+		const char *d = json_string_value(json_object_get(o, "description"));
+		log_debug("editMessageText in chat %s: %s", s->chat, d ? d : "refused");
 	} else if(t->stopping) {
 		/* Left in the outbox: sent again at the next start. */
 	} else if(code == 429 || res->status == 429) {
@@ -424,7 +448,8 @@ static int tg__send_text(struct tg *t, const struct action *act, int64_t stored_
 		bool last = i == n - 1;
 		if(last && act->n_buttons)
 			json_object_set_new(body, "reply_markup", tg__keyboard(act));
-		if(tg__enqueue(t, "sendMessage", body, act->chat_id, last ? stored_id : 0, NULL))
+		if(tg__enqueue_ref(t, "sendMessage", body, act->chat_id, last ? stored_id : 0, NULL,
+		                   last ? act->ref : NULL))
 			rc = -1;
 		free(parts[i]);
 	}
@@ -475,9 +500,32 @@ static int tg__deliver(struct adapter *a, const struct action *act)
 		json_t *body = json_pack("{s:s,s:I}", "chat_id", chat, "message_id", (json_int_t)mid);
 		return tg__enqueue(t, "stopPoll", body, chat, act->stored_id, NULL) ? -1 : 1;
 	}
-	case ACTION_EDIT:
-		log_debug("message edits are not rendered on Telegram yet");
-		return 0;
+	case ACTION_EDIT: {
+		/* The message that shows act->ref, edited in place (its first
+		 * 4096 characters), with its buttons. */
+		struct strbuf v = STRBUF_INIT, html = STRBUF_INIT;
+		char key[160], chat[24];
+		long long mid;
+		snprintf(key, sizeof(key), "telegram.msg.%s", act->ref ? act->ref : "");
+		int found = db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%23[^\t]\t%lld", chat, &mid) == 2;
+		strbuf_release(&v);
+		if(!found)
+			return 0;  /* never sent here (or before this version): nothing to edit */
+		tg_render_html(&html, act->text ? act->text : "");
+		char **parts = NULL;
+		long n = html.oom ? -1 : tg_split(html.buf, TG_MAX_TEXT, &parts);
+		strbuf_release(&html);
+		if(n < 1)
+			return -1;
+		json_t *body = json_pack("{s:s,s:I,s:s,s:s}", "chat_id", chat, "message_id", (json_int_t)mid, "text",
+		                         parts[0], "parse_mode", "HTML");
+		for(long i = 0; i < n; i++)
+			free(parts[i]);
+		free(parts);
+		if(body && act->n_buttons)
+			json_object_set_new(body, "reply_markup", tg__keyboard(act));
+		return body && !tg__enqueue(t, "editMessageText", body, chat, act->stored_id, NULL) ? 1 : -1;
+	}
 	}
 	return 0;
 }

@@ -358,6 +358,9 @@ static int dispatch__button(struct cmd_ctx *ctx)
 		goto out;
 	}
 	rc = meetup_rsvp(&mctx, m, ctx->user_id, answer == 'y' ? 2 : answer == 'm' ? 1 : 0);
+	/* The buttons sit under the announcement: it shows the new counts. */
+	if(!rc)
+		rc = meetup_card_edit(&mctx, m);
 out:
 	free(m);
 	return rc < 0 ? -1 : 0;

@@ -621,13 +621,60 @@ out:
 	return rc;
 }
 
-int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
+/* The card of a confirmed meetup: when, where, who comes, how to answer,
+ * with the RSVP buttons and the ref "meetup:ID:confirmed" by which an
+ * adapter finds the message again.  kind is ACTION_SEND_TEXT for the
+ * announcement, or ACTION_EDIT to show new counts in it. */
+static int meetup__card(struct meetup_ctx *ctx, struct db_meetup *m, enum action_kind kind)
 {
-	struct db *db = ctx->bot->db;
-	struct db_people votes = { 0 }, r = { 0 };
+	struct db_people r = { 0 };
 	struct strbuf sb = STRBUF_INIT, when = STRBUF_INIT;
 	struct meetup_rsvps *s = NULL;
 	const char *lang = meetup__lang(ctx);
+	int rc = -1;
+	if(db_rsvps(ctx->bot->db, m->id, &r) || !(s = malloc(sizeof(*s))))
+		goto out;
+	meetup__split(&r, s);
+	char num[16];
+	meetup__num(num, sizeof(num), m->num);
+	meetup__head(ctx, &sb, "meetup.confirmed.title", m);
+	meetup__slot_text(ctx, &when, m->start, m->duration_min);
+	meetup__line(ctx, &sb, "meetup.when", when.buf, false);
+	if(m->place[0])
+		meetup__line(ctx, &sb, "meetup.place", m->place, false);
+	if(s->nin || s->nmaybe || s->nwaiting)
+		meetup__coming_line(ctx, m, &sb, s);
+	if(meetup__series_line(ctx, m, &sb))
+		goto out;
+	strbuf_addc(&sb, '\n');
+	i18n_fmt(&sb, lang, "meetup.rsvp.how", num, NULL);
+	struct action *a;
+	if(sb.oom || meetup__push(ctx, kind, sb.buf, &a))
+		goto out;
+	/* Buttons for platforms that have them; data names the meetup by id. */
+	static const char *const keys[] = { "meetup.button.yes", "meetup.button.maybe", "meetup.button.no" };
+	static const char codes[] = { 'y', 'm', 'n' };
+	for(int k = 0; k < 3; k++) {
+		char data[48];
+		snprintf(data, sizeof(data), "rsvp:%lld:%c", (long long)m->id, codes[k]);
+		if(action_add_button(a, i18n_lookup(lang, keys[k]), data))
+			goto out;
+	}
+	char ref[48];
+	snprintf(ref, sizeof(ref), "meetup:%lld:confirmed", (long long)m->id);
+	rc = action_set(&a->ref, ref);
+out:
+	free(s);
+	db_people_release(&r);
+	strbuf_release(&sb);
+	strbuf_release(&when);
+	return rc;
+}
+
+int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
+{
+	struct db *db = ctx->bot->db;
+	struct db_people votes = { 0 };
 	int rc = -1;
 	int i = idx - 1;
 	if(i < 0 || i >= m->nslots)
@@ -657,44 +704,15 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
 				goto out;
 		}
 	}
-	if(db_rsvps(db, m->id, &r) || !(s = malloc(sizeof(*s))))
-		goto out;
-	meetup__split(&r, s);
-	char num[16];
-	meetup__num(num, sizeof(num), m->num);
-	meetup__head(ctx, &sb, "meetup.confirmed.title", m);
-	meetup__slot_text(ctx, &when, m->start, m->duration_min);
-	meetup__line(ctx, &sb, "meetup.when", when.buf, false);
-	if(m->place[0])
-		meetup__line(ctx, &sb, "meetup.place", m->place, false);
-	if(s->nin || s->nmaybe || s->nwaiting)
-		meetup__coming_line(ctx, m, &sb, s);
-	if(meetup__series_line(ctx, m, &sb))
-		goto out;
-	strbuf_addc(&sb, '\n');
-	i18n_fmt(&sb, lang, "meetup.rsvp.how", num, NULL);
-	struct action *a;
-	if(sb.oom || meetup__push(ctx, ACTION_SEND_TEXT, sb.buf, &a))
-		goto out;
-	/* Buttons for platforms that have them; data names the meetup by id. */
-	static const char *const keys[] = { "meetup.button.yes", "meetup.button.maybe", "meetup.button.no" };
-	static const char codes[] = { 'y', 'm', 'n' };
-	for(int k = 0; k < 3; k++) {
-		char data[48];
-		snprintf(data, sizeof(data), "rsvp:%lld:%c", (long long)m->id, codes[k]);
-		if(action_add_button(a, i18n_lookup(lang, keys[k]), data))
-			goto out;
-	}
-	char ref[48];
-	snprintf(ref, sizeof(ref), "meetup:%lld:confirmed", (long long)m->id);
-	rc = action_set(&a->ref, ref);
+	rc = meetup__card(ctx, m, ACTION_SEND_TEXT);
 out:
-	free(s);
 	db_people_release(&votes);
-	db_people_release(&r);
-	strbuf_release(&sb);
-	strbuf_release(&when);
 	return rc;
+}
+
+int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m)
+{
+	return meetup__card(ctx, m, ACTION_EDIT);
 }
 
 /* ---- RSVPs ---- */

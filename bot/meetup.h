@@ -53,6 +53,10 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline);
 /* Fixes slot idx (1-based) and announces it. */
 int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx);
 
+/* Edits the announcement of a confirmed meetup to show who comes now (for
+ * platforms that edit; the console prints it). */
+int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m);
+
 /* answer: 2 yes, 1 maybe, 0 no.  Handles the cap and its waiting list. */
 int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, int answer);
 

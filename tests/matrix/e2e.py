@@ -54,7 +54,12 @@ def bot_events(room, etype=None):
     return [e for e in events(room) if e["sender"] == BOT and (etype is None or e["type"] == etype)]
 
 def notices(room):
-    return [e for e in bot_events(room, "m.room.message") if e["content"].get("msgtype") == "m.notice"]
+    return [e for e in bot_events(room, "m.room.message") if e["content"].get("msgtype") == "m.notice"
+            and e["content"].get("m.relates_to", {}).get("rel_type") != "m.replace"]
+
+def edits(room, target):
+    return [e for e in bot_events(room, "m.room.message")
+            if e["content"].get("m.relates_to") == {"rel_type": "m.replace", "event_id": target}]
 
 def wait_for(pred, what, timeout=15):
     end = time.time() + timeout
@@ -209,6 +214,9 @@ if conf_ev:
         "m.relates_to": {"rel_type": "m.annotation", "event_id": conf_ev, "key": "✅"}}})["event_id"]
     t = wait_for(lambda: [e for e in notices(room)[n:] if "Bob" in e["content"]["body"]], "Bob's RSVP")
     check(t and "1" in t[0]["content"]["body"], "a ✅ reaction is a yes")
+    ed = wait_for(lambda: edits(room, conf_ev), "the announcement edited")
+    check(ed and ed[-1]["content"]["m.new_content"]["body"].startswith("✅")
+          and ed[-1]["content"]["body"].startswith("* "), "an m.replace edit with m.new_content and a fallback")
     n = len(notices(room))
     control("/control/send", {"room": room, "sender": BOB, "type": "m.room.redaction",
                               "content": {"redacts": r1}})

@@ -159,6 +159,10 @@ if ann:
             "chat": {"id": GROUP, "type": "supergroup"}}}})
     t = wait_for(lambda: texts_to(GROUP, n), "the RSVP reply")
     check(t and "Eve vient" in t[0], "the button's RSVP is recorded")
+    ed = wait_for(lambda: calls("editMessageText"), "the announcement edited")
+    check(ed and "Eve" in ed[0]["text"] and ed[0].get("reply_markup", {}).get("inline_keyboard"),
+          "the announcement is edited to show the new count, keeping its buttons")
+    ann_sent = [b for b in calls("sendMessage") if "reply_markup" in b]
     ac = wait_for(lambda: calls("answerCallbackQuery"), "answerCallbackQuery")
     check(ac and ac[0].get("callback_query_id") == "cb1" and ac[0].get("text") == "C'est noté ✓",
           "the callback is answered with a toast in the presser's language")

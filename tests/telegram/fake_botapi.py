@@ -73,6 +73,11 @@ def handle(method, body):
                 "options": [{"text": o["text"] if isinstance(o, dict) else o, "voter_count": 0} for o in opts]}
         polls[pid] = poll
         return 200, {"ok": True, "result": message(body["chat_id"], {"poll": poll})}
+    if method == "editMessageText":
+        if not body.get("text") or "message_id" not in body:
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
+        return 200, {"ok": True, "result": {"message_id": body["message_id"], "date": int(time.time()),
+                     "chat": {"id": int(body["chat_id"]), "type": "supergroup"}, "text": body["text"]}}
     if method == "stopPoll":
         for p in polls.values():
             p["is_closed"] = True

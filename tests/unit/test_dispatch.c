@@ -239,7 +239,11 @@ int main(void)
 		};
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
-		CHECK(strstr(only(), "frank is coming to #1") != NULL);
+		/* The reply, then the announcement edited with the new count. */
+		CHECK(sent.n == 2 && strstr(sent.v[0].text, "frank is coming to #1") != NULL);
+		CHECK(sent.n == 2 && sent.v[1].kind == ACTION_EDIT && sent.v[1].n_buttons == 3 &&
+		      sent.v[1].ref && !strcmp(sent.v[1].ref + strlen(sent.v[1].ref) - 10, ":confirmed") &&
+		      strstr(sent.v[1].text, "frank") != NULL);
 		ev.button_data = "rsvp:nonsense";
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
