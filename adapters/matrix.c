@@ -443,7 +443,9 @@ static void mx__sent(void *user, const struct http_result *res)
 	struct mx *m = user;
 	struct mx_send *s = m->queue;
 	m->sending = false;
-	if(!s || m->stopping)
+	if(!s)
+		return;
+	if(m->stopping && res->status != 200)
 		return;  /* left in the outbox: sent again at the next start */
 	char errcode[64];
 	long wait;

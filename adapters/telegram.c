@@ -311,6 +311,7 @@ static void tg__sent(void *user, const struct http_result *res)
 		log_debug("editMessageText in chat %s: %s", s->chat, d ? d : "refused");
 	} else if(t->stopping) {
 		/* Left in the outbox: sent again at the next start. */
+		done = false;
 	} else if(code == 429 || res->status == 429) {
 		s->not_before_ms = clock_now_ms() + (retry > 0 ? retry : 1) * 1000;
 		log_warn("%s to chat %s: rate limited, retrying in %ld s", s->method, s->chat, retry > 0 ? retry : 1);
@@ -341,7 +342,9 @@ static void tg__sent(void *user, const struct http_result *res)
 		log_error("%s to chat %s refused (%d): %s", s->method, s->chat, code, d ? d : "?");
 	}
 	json_decref(o);
-	if(done && !t->stopping) {
+	if(done) {
+		/* Also while stopping: a message the platform has is acknowledged,
+		 * so that the next start does not send it again. */
 		tg__unlink(t, s);
 		if(s->stored_id)
 			bot_action_done(t->b, s->stored_id);

@@ -54,6 +54,8 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 	uv_unref((uv_handle_t *)&b->sig_int);
 	uv_unref((uv_handle_t *)&b->sig_term);
 	uv_prepare_init(loop, &b->flush);
+	uv_timer_init(loop, &b->drain);
+	b->drain.data = b;
 	b->flush.data = b;
 	uv_prepare_start(&b->flush, bot__on_prepare);
 	uv_unref((uv_handle_t *)&b->flush);
@@ -283,6 +285,35 @@ void bot_advance_to(struct bot *b, int64_t target_ms)
 	sched_advance(&b->sched, target_ms);
 }
 
+#define BOT_DRAIN_MS 5000
+
+/* The end of a stop: what was delivered is forgotten, the rest waits in
+ * the outbox, every handle closes. */
+static void bot__finish_stop(struct bot *b)
+{
+	bot__flush_delivered(b);
+	if(b->client) {
+		http_client_close(b->client);
+		b->client = NULL;
+	}
+	uv_close((uv_handle_t *)&b->drain, NULL);
+	uv_close((uv_handle_t *)&b->sig_int, NULL);
+	uv_close((uv_handle_t *)&b->sig_term, NULL);
+	uv_close((uv_handle_t *)&b->flush, NULL);
+}
+
+static void bot__on_drain(uv_timer_t *h)
+{
+	struct bot *b = h->data;
+	if(b->client && http_client_pending(b->client) && clock_mono_ms() < b->drain_deadline)
+		return;
+	if(b->client && http_client_pending(b->client))
+		log_warn("stopping with %zu request(s) unanswered: their messages wait in the outbox",
+		         http_client_pending(b->client));
+	uv_timer_stop(h);
+	bot__finish_stop(b);
+}
+
 void bot_stop(struct bot *b, int exit_code)
 {
 	if(b->stopping)
@@ -290,18 +321,19 @@ void bot_stop(struct bot *b, int exit_code)
 	b->stopping = true;
 	b->exit_code = exit_code;
 	bot__flush_delivered(b);
+	/* Adapters stop receiving (their long polls are cancelled) and send
+	 * nothing new; what is in flight may still be answered. */
 	for(int i = 0; i < b->nadapters; i++)
 		if(b->adapters[i].ops->stop)
 			b->adapters[i].ops->stop(&b->adapters[i]);
 	sched_close(&b->sched);
-	if(b->client) {
-		http_client_close(b->client);
-		b->client = NULL;
-	}
 	http_server_stop(b->http);
-	uv_close((uv_handle_t *)&b->sig_int, NULL);
-	uv_close((uv_handle_t *)&b->sig_term, NULL);
-	uv_close((uv_handle_t *)&b->flush, NULL);
+	if(b->client && http_client_pending(b->client)) {
+		b->drain_deadline = clock_mono_ms() + BOT_DRAIN_MS;
+		uv_timer_start(&b->drain, bot__on_drain, 20, 20);
+		return;
+	}
+	bot__finish_stop(b);
 }
 
 void bot_release(struct bot *b)

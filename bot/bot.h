@@ -31,6 +31,9 @@ struct bot {
 	struct http_server *http;    /* owned; NULL when http.listen is empty */
 	struct http_client *client;  /* owned; the adapters' HTTP requests */
 	uv_signal_t sig_int, sig_term;
+	uv_timer_t drain;            /* at a clean stop: waits (a few seconds at
+	                                most) for the sends in flight */
+	int64_t drain_deadline;
 	uv_prepare_t flush;          /* before the loop sleeps: forget what was
 	                                delivered, so a crash while idle repeats
 	                                nothing */
@@ -91,8 +94,10 @@ void bot_run(struct bot *b);
  * running whatever falls due on the way, in order. */
 void bot_advance_to(struct bot *b, int64_t target_ms);
 
-/* Begins a clean stop: adapters stop receiving, handles close, uv_run
- * returns once they have.  Safe to call more than once. */
+/* Begins a clean stop: adapters stop receiving, the sends in flight get a
+ * few seconds to be answered (so that a message the platform has is not
+ * sent again at the next start), then handles close and uv_run returns.
+ * Safe to call more than once. */
 void bot_stop(struct bot *b, int exit_code);
 
 /* Frees what bot_init and the adapters allocated; after uv_run returned. */

@@ -126,7 +126,10 @@ wait_for(lambda: len(calls("setWebhook")) >= 2, "setWebhook after the restart")
 sw2 = calls("setWebhook")[-1]
 check(sw2.get("secret_token") != secret, "a new secret after a restart")
 wait_for(lambda: [x for x in texts()[n:] if "Ensemble 0.1" in x], "the stored update answered after the restart")
-check(len([x for x in texts()[n:] if "Ensemble 0.1" in x]) == 1, "answered once")
+# Killed right after the answer may have left: Telegram has no idempotent
+# send, so one in-flight duplicate per crash is the most there may be.
+time.sleep(0.5)
+check(1 <= len([x for x in texts()[n:] if "Ensemble 0.1" in x]) <= 2, "answered, at most one in-flight duplicate")
 # The old secret no longer works.
 check(post(update("/help"), secret) == 401, "the previous run's secret: 401")
 
