@@ -10,8 +10,9 @@
  * errors back off exponentially with jitter, 403 marks the chat inactive.
  * Native polls are mapped to the core's refs in the kv table.
  *
- * Admin rights come from getChatAdministrators, cached a few minutes: a
- * batch waits for the lists of its groups before it runs.
+ * Admin rights come from getChatAdministrators, cached five minutes (one
+ * minute for a command from someone not on the list, which may be refused):
+ * a batch waits for the lists of its groups before it runs.
  *
  * Webhook mode (mode = webhook): the bot's HTTP listener takes Telegram's
  * POSTs at webhook_path; setWebhook is called at start with a secret_token
@@ -49,6 +50,7 @@
 #define TG_MAX_ATTEMPTS 8
 #define TG_CHATS 256
 #define TG_ADMIN_TTL_MS (5 * 60 * 1000)
+#define TG_ADMIN_RECHECK_MS (60 * 1000)
 
 /* A group's administrators, as getChatAdministrators last said. */
 struct tg_admins {
@@ -793,7 +795,11 @@ static void tg__fetch_admins(struct tg *t)
 		if(u->is_private || !u->chat_id[0] || (u->kind != TG_MESSAGE && u->kind != TG_CALLBACK))
 			continue;
 		struct tg_admins *a = tg__admins(t, u->chat_id, true);
-		if(a->fetched_ms && now - a->fetched_ms < TG_ADMIN_TTL_MS)
+		/* A command from someone not on the list may be refused: a list
+		 * over a minute old is read again first, so a new admin is one. */
+		bool refusable = u->kind == TG_MESSAGE && u->text && u->text[0] == '/' &&
+		                 tg__role(t, u->chat_id, u->sender_id) != ROLE_ADMIN;
+		if(a->fetched_ms && now - a->fetched_ms < (refusable ? TG_ADMIN_RECHECK_MS : TG_ADMIN_TTL_MS))
 			continue;
 		a->fetched_ms = now;  /* asked: not again for this batch */
 		struct tg_admin_req *req = calloc(1, sizeof(*req));
