@@ -1451,7 +1451,7 @@ static void mx__sync(struct mx *m)
 		mx_urlencode(&path, m->since);
 	}
 	/* The HTTP timeout sits above the server's own wait. */
-	long id = path.oom ? -1 : mx__call(m, "GET", path.buf, NULL, timeout_ms + 30000, mx__synced, m);
+	long id = path.oom ? -1 : mx__call(m, "GET", path.buf, NULL, timeout_ms + 15000, mx__synced, m);
 	strbuf_release(&path);
 	if(id < 0)
 		mx__retry_sync(m, 1000);

@@ -21,7 +21,8 @@ that Ensemble uses, as the specification (v1.x) defines them.
 
 The test acts as several users through /control/*: /control/room creates a
 room, /control/send posts an event as anyone, /control/invite invites the
-bot, /control/events reads a room's timeline, /control/expire invalidates
+bot, /control/events reads a room's timeline, /control/repeat sends an
+event again, /control/expire invalidates
 the bot's tokens, /control/gap makes the next sync of a room limited,
 /control/fail makes the next matching requests fail (status, errcode,
 retry_after_ms, times, or "hang"/"garbage"/"truncate").
@@ -376,12 +377,21 @@ def control(method, path, body, query):
             for t in [t for t, (u, d) in tokens.items() if u == body["user"]]:
                 del tokens[t]
             return 200, {}
+        if path == "/control/repeat":
+            # The server sends an event again (as real ones sometimes do).
+            ev = events_by_id[body["event_id"]]
+            pos[0] += 1
+            stream.append((pos[0], ev["room_id"], ev))
+            lock.notify_all()
+            return 200, {}
         if path == "/control/gap":
             gaps.add(body["room"])
             return 200, {}
         if path == "/control/fail":
             fails.append(dict(body))
             return 200, {}
+        if path == "/control/pending":
+            return 200, {"pending": sum(max(0, f["times"]) for f in fails)}
         if path == "/control/requests":
             return 200, {"requests": requests}
         if path == "/control/filters":

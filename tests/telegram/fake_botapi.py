@@ -7,15 +7,22 @@ seconds and an `offset` confirms every update before it.
 
 The test drives it through /control/*: POST /control/update queues an update
 (update_id assigned), GET /control/calls lists every call the bot made, POST
-/control/fail makes the next calls of a method fail."""
+/control/fail makes the next calls of a method fail: with an error code
+(and retry_after, migrate_to), or with a mode: "hang" (no answer), "truncate"
+(the connection closes mid-body), "garbage" (an HTML error page); for
+getUpdates also "replay" (the last confirmed updates again) and "reverse"
+(the batch in reverse order).  An update
+posted with its own update_id is queued as given (a repeat)."""
 import json, re, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOKEN = sys.argv[2] if len(sys.argv) > 2 else "123456:TEST-token"
 lock = threading.Condition()
 updates = []          # pending updates
+history = []          # every update handed out
 next_update = 1000
 calls = []            # (method, body)
+ok_calls = []         # (method, body) of the calls answered with success
 fails = {}            # method -> [(code, retry_after)]
 next_message = 100
 polls = {}            # poll id -> poll
@@ -35,15 +42,21 @@ def handle(method, body):
     global next_update
     with lock:
         calls.append((method, body))
+        order = None
         if fails.get(method):
-            code, retry, migrate = fails[method].pop(0)
+            code, retry, migrate, mode = fails[method].pop(0)
+            if mode in ("replay", "reverse"):
+                order = mode
+            elif mode:
+                return code, {"__mode__": mode}
             err = {"ok": False, "error_code": code, "description": "Forced failure %d" % code}
             if retry:
                 err["parameters"] = {"retry_after": retry}
             if migrate:
                 err["description"] = "Bad Request: group chat was upgraded to a supergroup chat"
                 err["parameters"] = {"migrate_to_chat_id": migrate}
-            return code, err
+            if not order:
+                return code, err
     if method == "getMe":
         return 200, {"ok": True, "result": {"id": 4242, "is_bot": True, "first_name": "Ensemble",
                                             "username": "EnsembleBot", "can_join_groups": True}}
@@ -57,7 +70,15 @@ def handle(method, body):
             while not updates and time.time() < deadline:
                 lock.wait(deadline - time.time())
                 updates[:] = [u for u in updates if u["update_id"] >= offset]
-            return 200, {"ok": True, "result": updates[:int(body.get("limit", 100) or 100)]}
+            batch = updates[:int(body.get("limit", 100) or 100)]
+            if order == "replay":      # updates already confirmed, sent again
+                batch = history[-5:] + batch
+            elif order == "reverse":   # the batch out of order
+                batch = batch[::-1]
+            for u in batch:
+                if u not in history:
+                    history.append(u)
+            return 200, {"ok": True, "result": batch}
     if method == "sendMessage":
         if not body.get("text") or len(body["text"]) > 4096:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty or too long"}
@@ -122,12 +143,32 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control/calls":
             with lock:
                 return self.reply(200, [[m, b] for m, b in calls])
+        if self.path == "/control/pending":  # forced failures not yet used
+            with lock:
+                return self.reply(200, {"pending": sum(len(v) for v in fails.values())})
+        if self.path == "/control/ok":       # only the calls that succeeded
+            with lock:
+                return self.reply(200, [[m, b] for m, b in ok_calls])
         self.reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
     def do_POST(self):
         global next_update
+        if self.path == "/control/updates":   # several, in one batch
+            with lock:
+                ids = []
+                for u in self.body():
+                    next_update += 1
+                    u["update_id"] = next_update
+                    updates.append(u)
+                    ids.append(next_update)
+                lock.notify_all()
+            return self.reply(200, {"update_ids": ids})
         if self.path == "/control/update":
             u = self.body()
             with lock:
+                if "update_id" in u:      # a repeated update, as given
+                    updates.append(u)
+                    lock.notify_all()
+                    return self.reply(200, {"update_id": u["update_id"]})
                 next_update += 1
                 u["update_id"] = next_update
                 updates.append(u)
@@ -141,7 +182,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control/fail":
             b = self.body()
             with lock:
-                fails.setdefault(b["method"], []).extend([(b["code"], b.get("retry_after"), b.get("migrate_to"))] * b.get("times", 1))
+                fails.setdefault(b["method"], []).extend([(b["code"], b.get("retry_after"), b.get("migrate_to"),
+                                                           b.get("mode"))] * b.get("times", 1))
             return self.reply(200, {})
         parts = self.path.split("/")
         if len(parts) != 3 or not parts[1].startswith("bot"):
@@ -153,6 +195,30 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self.reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: can't parse JSON"})
         status, payload = handle(parts[2], body)
+        if status == 200 and not (isinstance(payload, dict) and "__mode__" in payload):
+            with lock:
+                ok_calls.append((parts[2], body))
+        mode = payload.get("__mode__") if isinstance(payload, dict) else None
+        if mode == "hang":          # no answer for 40 s, then the connection closes
+            time.sleep(40)
+            self.close_connection = True
+            return
+        if mode == "truncate":      # a body cut short: the connection closes mid-way
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            self.wfile.write(b'{"ok":true,"result":[{"update_id":')
+            self.close_connection = True
+            return
+        if mode == "garbage":       # a proxy's error page, not JSON
+            data = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         self.reply(status, payload)
 
 server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
