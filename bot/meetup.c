@@ -126,7 +126,7 @@ static void meetup__line(struct meetup_ctx *ctx, struct strbuf *sb, const char *
 /* The "#3 · Title" head of many messages, escaped, with a line key. */
 static void meetup__head(struct meetup_ctx *ctx, struct strbuf *sb, const char *key, const struct db_meetup *m)
 {
-	char num[16];
+	char num[24];
 	meetup__num(num, sizeof(num), m->num);
 	i18n_fmt(sb, meetup__lang(ctx), key, num, m->title, NULL);
 }
@@ -155,7 +155,7 @@ static int meetup__series_line(struct meetup_ctx *ctx, const struct db_meetup *m
 static int meetup__poll_text(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb)
 {
 	const char *lang = meetup__lang(ctx);
-	char num[16], buf[16];
+	char num[24], buf[24];
 	meetup__num(num, sizeof(num), m->num);
 	meetup__head(ctx, sb, "meetup.poll.title", m);
 	if(m->place[0])
@@ -254,7 +254,7 @@ static void meetup__answer_list(struct strbuf *sb, const char *answers, char whi
 int meetup_vote(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
                 const char *answers, bool quiet)
 {
-	char num[16];
+	char num[24];
 	meetup__num(num, sizeof(num), m->num);
 	if(m->state != MEETUP_POLL)
 		return quiet ? 0 : meetup_sayf(ctx, true, "meetup.vote.closed", num, m->title, NULL);
@@ -359,7 +359,7 @@ static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct
 	struct meetup_tally t;
 	meetup__count(m, &votes, &t);
 	for(int i = 0; i < m->nslots; i++) {
-		char y[16], mb[16];
+		char y[24], mb[24];
 		meetup__num(y, sizeof(y), t.yes[i]);
 		meetup__num(mb, sizeof(mb), t.maybe[i]);
 		strbuf_addf(sb, "\n%d. ", m->slots[i].idx);
@@ -386,7 +386,7 @@ static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct
 	if(missing < 0)
 		goto out;
 	strbuf_addc(sb, '\n');
-	char nv[16];
+	char nv[24];
 	meetup__num(nv, sizeof(nv), (long)votes.n);
 	i18n_fmt(sb, lang, "meetup.info.voters", nv, NULL);
 	if(missing)
@@ -431,7 +431,7 @@ static void meetup__coming_line(struct meetup_ctx *ctx, const struct db_meetup *
 {
 	const char *lang = meetup__lang(ctx);
 	struct strbuf names = STRBUF_INIT;
-	char n[16], max[16];
+	char n[24], max[24];
 	meetup__num(n, sizeof(n), (long)s->nin);
 	meetup__num(max, sizeof(max), m->max_people);
 	if(!s->nin)
@@ -499,7 +499,7 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 		}
 		meetup__split(&r, s);
 		meetup__coming_line(ctx, m, sb, s);
-		char num[16];
+		char num[24];
 		meetup__num(num, sizeof(num), m->num);
 		strbuf_addc(sb, '\n');
 		i18n_fmt(sb, lang, "meetup.rsvp.how", num, NULL);
@@ -512,7 +512,7 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 int meetup_format_line(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb)
 {
 	const char *lang = meetup__lang(ctx);
-	char num[16], n[16];
+	char num[24], n[24];
 	meetup__num(num, sizeof(num), m->num);
 	strbuf_adds(sb, "\n• ");
 	if(m->state == MEETUP_POLL) {
@@ -577,7 +577,7 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 	int need = m->quorum ? m->quorum : 1;
 	if(t.yes[best] >= need) {
 		if(by_deadline) {
-			char num[16];
+			char num[24];
 			meetup__num(num, sizeof(num), m->num);
 			i18n_fmt(&sb, lang, "meetup.closed.deadline", num, m->title, NULL);
 			if(meetup_say(ctx, sb.buf, false))
@@ -590,7 +590,7 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 	m->state = MEETUP_NO_QUORUM;
 	if(db_meetup_update(ctx->bot->db, m) || series_plan(ctx, m))
 		goto out;
-	char num[16], q[16], y[16];
+	char num[24], q[24], y[24];
 	meetup__num(num, sizeof(num), m->num);
 	meetup__num(q, sizeof(q), need);
 	meetup__num(y, sizeof(y), t.yes[best]);
@@ -603,7 +603,7 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 		i18n_fmt(&sb, lang, "meetup.no_quorum.best", NULL);
 		for(int k = 0; k < m->nslots && k < 3; k++) {
 			int i = order[k];
-			char yy[16], mm[16];
+			char yy[24], mm[24];
 			meetup__num(yy, sizeof(yy), t.yes[i]);
 			meetup__num(mm, sizeof(mm), t.maybe[i]);
 			strbuf_addf(&sb, "\n%d. ", m->slots[i].idx);
@@ -635,7 +635,7 @@ static int meetup__card(struct meetup_ctx *ctx, struct db_meetup *m, enum action
 	if(db_rsvps(ctx->bot->db, m->id, &r) || !(s = malloc(sizeof(*s))))
 		goto out;
 	meetup__split(&r, s);
-	char num[16];
+	char num[24];
 	meetup__num(num, sizeof(num), m->num);
 	meetup__head(ctx, &sb, "meetup.confirmed.title", m);
 	meetup__slot_text(ctx, &when, m->start, m->duration_min);
@@ -722,7 +722,7 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 	struct db *db = ctx->bot->db;
 	struct db_people r = { 0 };
 	struct meetup_rsvps *s = malloc(sizeof(*s));
-	char num[16], n[16], max[16];
+	char num[24], n[24], max[24];
 	int rc = -1;
 	meetup__num(num, sizeof(num), m->num);
 	if(!s || db_rsvps(db, m->id, &r))
@@ -826,7 +826,7 @@ int meetup_cancel(struct meetup_ctx *ctx, struct db_meetup *m)
 		goto out;
 	if(before == MEETUP_POLL && meetup__close_poll_action(ctx, m))
 		goto out;
-	char num[16];
+	char num[24];
 	meetup__num(num, sizeof(num), m->num);
 	if(before == MEETUP_CONFIRMED) {
 		struct strbuf when = STRBUF_INIT;
@@ -864,7 +864,7 @@ int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int d
 	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id) || remind_plan(ctx, m) ||
 	   series_plan(ctx, m))
 		goto out;
-	char num[16];
+	char num[24];
 	meetup__num(num, sizeof(num), m->num);
 	meetup__slot_text(ctx, &when, m->start, m->duration_min);
 	i18n_fmt(&sb, meetup__lang(ctx), "meetup.moved", num, m->title, when.buf, NULL);
