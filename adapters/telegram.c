@@ -368,7 +368,7 @@ static int64_t tg__ready_at(struct tg *t, struct tg_send *s)
 	if(cc->last_ms + cfg->telegram_chat_interval_ms > at)
 		at = cc->last_ms + cfg->telegram_chat_interval_ms;
 	unsigned per_min = (unsigned)cfg->telegram_group_per_minute;
-	if(s->chat[0] == '-' && per_min <= TG_GROUP_WINDOW && cc->nrecent >= per_min) {
+	if(s->chat[0] == '-' && per_min && per_min <= TG_GROUP_WINDOW && cc->nrecent >= per_min) {
 		/* The per_min-th send back must be a minute old. */
 		int64_t old = cc->recent[(cc->nrecent - per_min) % TG_GROUP_WINDOW];
 		if(old + 60000 > at)
@@ -385,7 +385,10 @@ static void tg__pump(struct tg *t)
 	if(t->stopping || t->sending || !t->queue || !t->ready)
 		return;
 	int64_t now = clock_now_ms();
-	int64_t global = t->last_send_ms + 1000 / t->b->cfg->telegram_global_per_second;
+	/* The spacing is rounded up, so that no one-second window ever holds
+	 * more than global_per_second messages; 0 turns the limit off. */
+	int per_s = t->b->cfg->telegram_global_per_second;
+	int64_t global = per_s ? t->last_send_ms + (1000 + per_s - 1) / per_s : 0;
 	int64_t soonest = INT64_MAX;
 	struct tg_send *pick = NULL;
 	for(struct tg_send *s = t->queue; s && !pick; s = s->next) {

@@ -6,7 +6,13 @@ measures the bot's CPU time (/proc/PID/stat), its context switches (all
 threads' /proc/PID/task/*/status) as the wake-up count, the long polls the
 fakes saw in that window (each answer is a wake-up they explain), and at the
 end its memory (/proc/PID/smaps_rollup; shared libraries' RSS from
-/proc/PID/smaps).  Prints a short report, then one JSON line.
+/proc/PID/smaps).  "Private" is Private_Clean + Private_Dirty: it also
+counts clean library pages that no other process maps at the moment, so it
+varies with what else runs; the dirty part is given too.  A long poll sent
+in the window stands for one answer that woke the bot (an approximation:
+the window's first answer may fall before it).  CPU time from /proc/PID/stat
+has clock-tick resolution (10 ms); the scheduler's figure (schedstat, all
+threads) is printed beside it.  Prints a short report, then one JSON line.
 
 Usage: idle.py BINARY [SECONDS]"""
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
@@ -104,6 +110,7 @@ def memory(pid):
                 shlib += int(parts[1])
     return {"rss_kb": roll.get("Rss", 0), "pss_kb": roll.get("Pss", 0),
             "private_kb": roll.get("Private_Clean", 0) + roll.get("Private_Dirty", 0),
+            "private_dirty_kb": roll.get("Private_Dirty", 0),
             "shared_kb": roll.get("Shared_Clean", 0) + roll.get("Shared_Dirty", 0),
             "shlib_rss_kb": shlib}
 
@@ -185,6 +192,7 @@ try:
            "shlib_rss_kb": mem["shlib_rss_kb"],
            "pss_kb": mem["pss_kb"],
            "shared_kb": mem["shared_kb"],
+           "private_dirty_kb": mem["private_dirty_kb"],
            "cpu_us": (ns1 - ns0) // 1000 if ns0 is not None and ns1 is not None else None,
            "threads": threads,
            "seconds": round(elapsed, 1)}
@@ -196,9 +204,12 @@ try:
     if res["cpu_us"] is not None:
         print("  CPU by the scheduler's clock: %.2f ms (%d thread%s)"
               % (res["cpu_us"] / 1000.0, threads, "" if threads == 1 else "s"))
-    print("  %d long-poll answers in the window: %.1f context switches each, %d beyond one per answer"
-          % (polls, res["ctx_switches"] / polls if polls else float("nan"), max(0, res["ctx_switches"] - polls)))
-    print("  PSS %s, shared %s" % (mb(res["pss_kb"]), mb(res["shared_kb"])))
+    print("  the long polls explain %d of the %d wake-ups (one per answer); %d come from elsewhere"
+          % (min(polls, res["ctx_switches"]), res["ctx_switches"], max(0, res["ctx_switches"] - polls)))
+    print("  private %s = %s dirty (heap, stacks, libraries' data) + %s clean (file pages no other "
+          "process maps right now, mostly library code); PSS %s, shared %s"
+          % (mb(res["private_kb"]), mb(res["private_dirty_kb"]), mb(res["private_kb"] - res["private_dirty_kb"]),
+             mb(res["pss_kb"]), mb(res["shared_kb"])))
     print(json.dumps(res))
 except Exception as e:
     print("idle.py: %s" % e, file=sys.stderr)

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""End-to-end throughput on Telegram and on Matrix, and the rate limiter.
+
+Throughput: a loopback fake (bench/fast_fake.js, Node) hands out 100,000
+updates of the dispatcher benchmark's mix (votes 60 %, RSVPs 20 %, meetup
+proposals 10 %, lists and info 10 %) in batches of 100 and accepts the
+replies; the release build runs with the rate limiter off.  The ceiling is
+the same server driven by a bare libcurl loop (bench/ceiling.c) making the
+same requests; the ratio is measured in the same run.  Medians of RUNS runs.
+
+Rate limiter (--limits): 5,000 replies to 200 Telegram groups with the
+limiter on, against the fake enforcing Telegram's limits (1/s per chat,
+20/min per group, 30/s overall): the 429s counted and the throughput compared
+with the allowed 30/s.
+
+Usage: e2e.py ENSEMBLE [RUNS] [--limits] [--updates N]"""
+import json, os, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+
+binary = sys.argv[1]
+args = sys.argv[2:]
+runs = int(args[0]) if args and args[0].isdigit() else 3
+limits_only = "--limits" in args
+total = int(args[args.index("--updates") + 1]) if "--updates" in args else 100000
+here = os.path.dirname(os.path.abspath(__file__))
+tmp = tempfile.mkdtemp(prefix="ensemble-e2e-")
+node = shutil.which("node")
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+def mix(n, chats, users, rng):
+    """The dispatcher benchmark's commands: (chat, user, text)."""
+    out = []
+    for c in chats:
+        out.append((c, users[0], "/meetup Poll A; 2026-12-10 19:00; 2026-12-11 19:00; 2026-12-12 19:00"))
+        out.append((c, users[0], "/meetup Poll B; 2026-12-13 19:00; 2026-12-14 19:00"))
+        out.append((c, users[0], "/meetup Fixed; 2026-12-20 19:00; max: 20"))
+    for i in range(n - len(out)):
+        c, u, r = rng.choice(chats), rng.choice(users), rng.random()
+        if r < 0.6:
+            t = "/vote #%d %d %d?" % (rng.choice([1, 2]), rng.randint(1, 2), rng.randint(1, 2))
+        elif r < 0.8:
+            t = "/rsvp 3 %s" % rng.choice(["yes", "no", "maybe"])
+        elif r < 0.9:
+            t = "/meetup Extra %d; 2026-12-2%d 18:00; 2026-12-29 18:00" % (i, rng.randint(1, 8))
+        else:
+            t = rng.choice(["/meetup list", "/poll 1", "/meetup info 3", "/help"])
+        out.append((c, u, t))
+    return out
+
+def write_telegram(path, cmds):
+    with open(path, "w") as f:
+        for i, (c, u, t) in enumerate(cmds):
+            f.write(json.dumps({"message": {"message_id": i + 1, "date": 1796115600,
+                "chat": {"id": -1000000000000 - c, "type": "supergroup"},
+                "from": {"id": 10 + u, "is_bot": False, "first_name": "u%d" % u},
+                "text": t, "entities": [{"type": "bot_command", "offset": 0, "length": len(t.split()[0])}]}}) + "\n")
+
+def write_matrix(path, cmds):
+    with open(path, "w") as f:
+        for i, (c, u, t) in enumerate(cmds):
+            f.write(json.dumps({"type": "m.room.message", "sender": "@u%d:test.local" % u,
+                "content": {"msgtype": "m.text", "body": "!" + t[1:]}}) + "\n")
+
+def run_bot(platform, tg_file, mx_file, limits, expect):
+    port = free_port()
+    fake = subprocess.Popen([node, os.path.join(here, "fast_fake.js"), str(port), tg_file, mx_file]
+                            + (["telegram"] if limits else []), stdout=subprocess.PIPE, text=True)
+    fake.stdout.readline()
+    base = "http://127.0.0.1:%d" % port
+    db = os.path.join(tmp, "b.db")
+    for e in ("", "-wal", "-shm"):
+        if os.path.exists(db + e):
+            os.remove(db + e)
+    conf = os.path.join(tmp, "b.conf")
+    with open(conf, "w") as f:
+        f.write("[general]\ndb = %s\nlang = en\n" % db)
+        if platform == "telegram":
+            f.write("[telegram]\ntoken = 123456:BENCH\napi_url = %s\npoll_timeout = 5\n" % base)
+            if not limits:
+                f.write("chat_interval_ms = 0\nglobal_per_second = 0\ngroup_per_minute = 0\n")
+        else:
+            f.write("[matrix]\nhomeserver = %s\nuser = @ensemble:test.local\npassword = x\nsync_timeout = 5\n"
+                    "room_interval_ms = 0\n" % base)
+    os.chmod(conf, 0o600)
+    bot = subprocess.Popen([binary, "--config", conf, "-q", "--now=2026-12-01T10:00", "--clock=real"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    key = "tg" if platform == "telegram" else "mx"
+    last, still = -1, 0
+    while True:
+        time.sleep(0.5)
+        st = get(base + "/stats")
+        done = st["tg_confirmed" if key == "tg" else "mx_served"] >= expect
+        replies = st[key + "_replies"]
+        still = still + 1 if done and replies == last else 0
+        last = replies
+        if still >= (6 if limits else 3):
+            break
+        if bot.poll() is not None:
+            raise SystemExit("the bot died")
+    with open("/proc/%d/status" % bot.pid) as f:
+        hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
+    bot.send_signal(signal.SIGTERM)
+    bot.wait(timeout=30)
+    sends = get(base + "/sends") if limits else None
+    fake.kill()
+    return st, hwm, sends
+
+def ceiling(platform, tg_file, mx_file, updates, replies):
+    port = free_port()
+    fake = subprocess.Popen([node, os.path.join(here, "fast_fake.js"), str(port), tg_file, mx_file],
+                            stdout=subprocess.PIPE, text=True)
+    fake.stdout.readline()
+    out = subprocess.run([os.path.join(tmp, "ceiling"), platform, "http://127.0.0.1:%d" % port, str(updates),
+                          str(replies)], capture_output=True, text=True, check=True)
+    fake.kill()
+    return float(out.stdout.strip())
+
+subprocess.run(["cc", "-O2", "-o", os.path.join(tmp, "ceiling"), os.path.join(here, "ceiling.c")]
+               + subprocess.run(["pkg-config", "--cflags", "--libs", "libcurl"], capture_output=True, text=True,
+                                check=True).stdout.split(), check=True)
+rng = random.Random(1)
+empty = os.path.join(tmp, "empty.jsonl")
+open(empty, "w").close()
+
+if limits_only:
+    n = 5000
+    cmds = [(i % 200, i % 50, "/about") for i in range(n)]
+    tg_file = os.path.join(tmp, "tg_limits.jsonl")
+    write_telegram(tg_file, cmds)
+    st, hwm, sends = run_bot("telegram", tg_file, empty, True, n)
+    span = (sends[-1] - sends[0]) / 1000.0
+    rate = (len(sends) - 1) / span if span > 0 else 0
+    print("rate limiter: %d replies to 200 groups in %.1f s: %.1f messages/s = %.1f %% of the allowed 30/s; "
+          "429 answers: %d" % (st["tg_replies"], span, rate, rate / 30 * 100, st["refused_429"]))
+    print(json.dumps({"replies": st["tg_replies"], "seconds": round(span, 1), "per_second": round(rate, 2),
+                      "of_allowed": round(rate / 30, 3), "refused_429": st["refused_429"]}))
+    sys.exit(0)
+
+cmds = mix(total, list(range(200)), list(range(2000)), rng)
+tg_file, mx_file = os.path.join(tmp, "tg.jsonl"), os.path.join(tmp, "mx.jsonl")
+write_telegram(tg_file, cmds)
+# Matrix: one room (the fake's), so the meetup numbers are the room's.
+write_matrix(mx_file, mix(total, [0], list(range(2000)), random.Random(2)))
+for platform in ("telegram", "matrix"):
+    rows = []
+    for _ in range(runs):
+        st, hwm, _ = run_bot(platform, tg_file if platform == "telegram" else empty,
+                             mx_file if platform == "matrix" else empty, False, total)
+        key = "tg" if platform == "telegram" else "mx"
+        secs = (st["last_ms"] - st["first_ms"]) / 1000.0
+        c = ceiling(platform, tg_file if platform == "telegram" else empty,
+                    mx_file if platform == "matrix" else empty, total, st[key + "_replies"])
+        rows.append((total / secs, total / c, st[key + "_replies"], hwm))
+    bot_rate = statistics.median(r[0] for r in rows)
+    ceil_rate = statistics.median(r[1] for r in rows)
+    ratio = statistics.median(r[0] / r[1] for r in rows)
+    print("%s end to end: %d updates, %d replies: %.0f updates/s; bare libcurl ceiling %.0f updates/s; "
+          "ratio %.2f; peak RSS %.1f MB (median of %d)"
+          % (platform, total, rows[0][2], bot_rate, ceil_rate, ratio,
+             statistics.median(r[3] for r in rows) / 1024, runs))
