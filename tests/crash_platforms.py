@@ -146,7 +146,8 @@ for i in range(kills):
 stop.set()
 th.join()
 # Past the last reminder, then every command answered.
-last_due = VSTART.replace(minute=int(slots[-1][-2:]), second=0) - datetime.timedelta(hours=1)
+hh, mm = (int(x) for x in slots[-1].split(":"))
+last_due = VSTART.replace(hour=hh, minute=mm, second=0) - datetime.timedelta(hours=1)
 while VSTART + datetime.timedelta(seconds=time.time() - real0) < last_due + datetime.timedelta(seconds=2):
     time.sleep(0.5)
 def tg_replies():
