@@ -72,28 +72,52 @@ void meetup_mention(struct strbuf *sb, const struct db_person *p)
 	strbuf_adds(sb, "</a>");
 }
 
+static int meetup__cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+#define MEETUP_MAX_NAMED 20  /* a longer list of non-voters ends "and N more" */
+
 int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_people *votes,
                       struct strbuf *out, bool mention)
 {
 	struct db_people members = { 0 };
+	int64_t *ids = NULL;
+	int missing = -1;
 	int rc = m->group_id ? db_group_members(ctx->bot->db, m->group_id, &members)
 	                     : db_chat_members(ctx->bot->db, m->chat_id, &members);
-	if(rc)
-		return -1;
-	int missing = 0;
+	if(rc || (votes->n && !(ids = malloc(votes->n * sizeof(*ids)))))
+		goto out;
+	/* Voters sorted once: a big room costs n log n, not n times n. */
+	for(size_t v = 0; v < votes->n; v++)
+		ids[v] = votes->v[v].user_id;
+	if(votes->n)
+		qsort(ids, votes->n, sizeof(*ids), meetup__cmp_id);
+	missing = 0;
 	for(size_t i = 0; i < members.n; i++) {
-		bool voted = members.v[i].waiting;  /* a group's waiting list is not asked */
-		for(size_t v = 0; v < votes->n && !voted; v++)
-			voted = votes->v[v].user_id == members.v[i].user_id;
-		if(voted)
+		if(members.v[i].waiting)  /* a group's waiting list is not asked */
 			continue;
-		if(missing++)
+		if(votes->n && bsearch(&members.v[i].user_id, ids, votes->n, sizeof(*ids), meetup__cmp_id))
+			continue;
+		if(missing++ >= MEETUP_MAX_NAMED)
+			continue;
+		if(missing > 1)
 			strbuf_adds(out, ", ");
 		if(mention)
 			meetup_mention(out, &members.v[i]);
 		else
 			strbuf_add_html(out, members.v[i].name);
 	}
+	if(missing > MEETUP_MAX_NAMED) {
+		char more[24];
+		snprintf(more, sizeof(more), "%d", missing - MEETUP_MAX_NAMED);
+		strbuf_addc(out, ' ');
+		i18n_fmt(out, meetup__lang(ctx), "meetup.info.and_more", more, NULL);
+	}
+out:
+	free(ids);
 	db_people_release(&members);
 	return missing;
 }
