@@ -52,6 +52,7 @@
 #define MX_ROOMS 256
 #define MX_FILTER_VERSION "1"
 #define MX_SEEN_DAYS 7
+#define MX_MAX_INFLIGHT 4      /* sends out at once, never two for one room */
 
 static const char *const mx__rsvp_keys[3] = { "\xe2\x9c\x85", "\xe2\x9d\x94", "\xe2\x9d\x8c" }; /* ✅ ❔ ❌ */
 
@@ -72,8 +73,12 @@ enum mx_after {
 	MX_AFTER_RSVP,         /* a message with RSVP buttons: react under it */
 };
 
+struct mx;
+
 struct mx_send {
 	struct mx_send *next;
+	struct mx *owner;
+	bool inflight;         /* its request is out */
 	char *room;            /* NULL while a direct chat is being made */
 	char *dm_user;         /* ACTION_SEND_PRIVATE: the person */
 	char type[48];
@@ -116,7 +121,7 @@ struct mx {
 	char (*joined)[256];   /* rooms joined for the held sync: greet them */
 	size_t njoined;
 	struct mx_send *queue, *queue_tail;
-	bool sending;
+	int sending;           /* requests out, each for a different room */
 	struct mx_room_state rooms[MX_ROOMS];
 	struct mx_kv *kv;      /* writes for the next batch's transaction */
 	size_t nkv;
@@ -346,12 +351,24 @@ static void mx__on_send_timer(uv_timer_t *h)
 	mx__pump(h->data);
 }
 
-static void mx__pop(struct mx *m, bool ack)
+/* Takes s out of the queue (it may sit anywhere in it). */
+static void mx__unlink(struct mx *m, struct mx_send *s)
 {
-	struct mx_send *s = m->queue;
-	m->queue = s->next;
-	if(!m->queue)
-		m->queue_tail = NULL;
+	struct mx_send **pp = &m->queue, *prev = NULL;
+	while(*pp && *pp != s) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if(!*pp)
+		return;
+	*pp = s->next;
+	if(m->queue_tail == s)
+		m->queue_tail = prev;
+}
+
+static void mx__pop(struct mx *m, struct mx_send *s, bool ack)
+{
+	mx__unlink(m, s);
 	if(ack && s->stored_id)
 		bot_action_done(m->b, s->stored_id);
 	mx__send_free(s);
@@ -440,11 +457,10 @@ static void mx__room_inactive(struct mx *m, const char *room)
 
 static void mx__sent(void *user, const struct http_result *res)
 {
-	struct mx *m = user;
-	struct mx_send *s = m->queue;
-	m->sending = false;
-	if(!s)
-		return;
+	struct mx_send *s = user;
+	struct mx *m = s->owner;
+	m->sending--;
+	s->inflight = false;
 	if(m->stopping && res->status != 200)
 		return;  /* left in the outbox: sent again at the next start */
 	char errcode[64];
@@ -455,9 +471,7 @@ static void mx__sent(void *user, const struct http_result *res)
 		json_t *o = json_loadb(res->body, res->body_len, 0, &jerr);
 		const char *eid = json_string_value(json_object_get(o, "event_id"));
 		/* Off the queue first: what follows may queue more. */
-		m->queue = s->next;
-		if(!m->queue)
-			m->queue_tail = NULL;
+		mx__unlink(m, s);
 		if(s->stored_id)
 			bot_action_done(m->b, s->stored_id);
 		if(eid)
@@ -477,7 +491,7 @@ static void mx__sent(void *user, const struct http_result *res)
 			         res->status == 429 ? "rate limited" : res->status ? "server error" : res->error, wait);
 		} else {
 			log_error("send to %s failed %d times: given up", s->room, s->attempts);
-			mx__pop(m, true);
+			mx__pop(m, s, true);
 		}
 		break;
 	case MX_RELOGIN:
@@ -486,11 +500,11 @@ static void mx__sent(void *user, const struct http_result *res)
 	case MX_FORBIDDEN:
 		log_warn("room %s refuses the bot (403 %s): marked inactive", s->room, errcode);
 		mx__room_inactive(m, s->room);
-		mx__pop(m, true);
+		mx__pop(m, s, true);
 		break;
 	case MX_FAILED:
 		log_error("send to %s refused (%ld %s)", s->room, res->status, errcode);
-		mx__pop(m, true);
+		mx__pop(m, s, true);
 		break;
 	}
 	mx__pump(m);
@@ -498,10 +512,11 @@ static void mx__sent(void *user, const struct http_result *res)
 
 static void mx__dm_made(void *user, const struct http_result *res)
 {
-	struct mx *m = user;
-	struct mx_send *s = m->queue;
-	m->sending = false;
-	if(!s || m->stopping)
+	struct mx_send *s = user;
+	struct mx *m = s->owner;
+	m->sending--;
+	s->inflight = false;
+	if(m->stopping)
 		return;
 	json_error_t jerr;
 	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
@@ -520,59 +535,98 @@ static void mx__dm_made(void *user, const struct http_result *res)
 		s->attempts++;
 	} else {
 		log_error("cannot open a direct chat with %s (%ld): message dropped", s->dm_user, res->status);
-		mx__pop(m, true);
+		mx__pop(m, s, true);
 	}
 	json_decref(o);
 	mx__pump(m);
 }
 
-/* Sends the head of the queue when its room's interval allows. */
+/* The lane of a send: its room, or the person of a direct chat not made
+ * yet.  A lane's sends keep their order, one request out at a time. */
+static const char *mx__lane(const struct mx_send *s)
+{
+	return s->room ? s->room : s->dm_user ? s->dm_user : "";
+}
+
+/* The first send that may leave now: the first of its lane, not out, whose
+ * room interval allows; NULL with *soonest set when none may go yet. */
+static struct mx_send *mx__pick(struct mx *m, int64_t now, int64_t *soonest)
+{
+	const char *seen[64];
+	size_t nseen = 0;
+	*soonest = INT64_MAX;
+	for(struct mx_send *s = m->queue; s; s = s->next) {
+		const char *lane = mx__lane(s);
+		bool met = false;
+		for(size_t i = 0; i < nseen && !met; i++)
+			met = !strcmp(seen[i], lane);
+		if(met)
+			continue;
+		if(nseen == 64)
+			break;  /* enough choice for one pump */
+		seen[nseen++] = lane;
+		if(s->inflight)
+			continue;
+		if(!s->room && s->dm_user) {
+			/* A direct chat: the one made before, or a new one. */
+			struct strbuf v = STRBUF_INIT;
+			if(mx__kv_get(m, "matrix.dm.", s->dm_user, &v) == 1)
+				s->room = strbuf_detach(&v);
+			strbuf_release(&v);
+		}
+		int64_t at = s->not_before_ms;
+		struct mx_room_state *r = s->room ? mx__room(m, s->room) : NULL;
+		if(r && r->last_send_ms + m->cfg->matrix_room_interval_ms > at)
+			at = r->last_send_ms + m->cfg->matrix_room_interval_ms;
+		if(at <= now)
+			return s;
+		if(at < *soonest)
+			*soonest = at;
+	}
+	return NULL;
+}
+
+/* Sends what may leave now, up to MX_MAX_INFLIGHT requests at once. */
 static void mx__pump(struct mx *m)
 {
-	if(m->stopping || m->sending || !m->queue || !m->ready)
-		return;
-	struct mx_send *s = m->queue;
-	int64_t now = clock_now_ms();
-	if(!s->room && s->dm_user) {
-		/* A direct chat: the one made before, or a new one. */
-		struct strbuf v = STRBUF_INIT;
-		if(mx__kv_get(m, "matrix.dm.", s->dm_user, &v) == 1)
-			s->room = strbuf_detach(&v);
-		strbuf_release(&v);
-	}
-	int64_t at = s->not_before_ms;
-	struct mx_room_state *r = s->room ? mx__room(m, s->room) : NULL;
-	if(r && r->last_send_ms + m->cfg->matrix_room_interval_ms > at)
-		at = r->last_send_ms + m->cfg->matrix_room_interval_ms;
-	if(at > now) {
-		uv_timer_start(&m->send_timer, mx__on_send_timer, (uint64_t)(at - now), 0);
-		return;
-	}
-	struct strbuf path = STRBUF_INIT;
-	long id;
-	m->sending = true;
-	if(!s->room) {
-		json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",
-		                         "trusted_private_chat");
-		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-		json_decref(body);
-		id = text ? mx__call(m, "POST", "v3/createRoom", text, 30000, mx__dm_made, m) : -1;
-		free(text);
-	} else {
-		r->last_send_ms = now;
-		strbuf_adds(&path, "v3/rooms/");
-		mx_urlencode(&path, s->room);
-		strbuf_adds(&path, "/send/");
-		mx_urlencode(&path, s->type);
-		strbuf_addc(&path, '/');
-		mx_urlencode(&path, s->txn);
-		id = path.oom ? -1 : mx__call(m, "PUT", path.buf, s->content, 30000, mx__sent, m);
-	}
-	strbuf_release(&path);
-	if(id < 0) {
-		m->sending = false;
-		s->not_before_ms = now + 1000;
-		uv_timer_start(&m->send_timer, mx__on_send_timer, 1000, 0);
+	while(!m->stopping && m->ready && m->queue && m->sending < MX_MAX_INFLIGHT) {
+		int64_t now = clock_now_ms(), soonest;
+		struct mx_send *s = mx__pick(m, now, &soonest);
+		if(!s) {
+			if(soonest != INT64_MAX)
+				uv_timer_start(&m->send_timer, mx__on_send_timer, (uint64_t)(soonest - now), 0);
+			return;
+		}
+		struct strbuf path = STRBUF_INIT;
+		long id;
+		s->owner = m;
+		s->inflight = true;
+		m->sending++;
+		if(!s->room) {
+			json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",
+			                         "trusted_private_chat");
+			char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+			json_decref(body);
+			id = text ? mx__call(m, "POST", "v3/createRoom", text, 30000, mx__dm_made, s) : -1;
+			free(text);
+		} else {
+			mx__room(m, s->room)->last_send_ms = now;
+			strbuf_adds(&path, "v3/rooms/");
+			mx_urlencode(&path, s->room);
+			strbuf_adds(&path, "/send/");
+			mx_urlencode(&path, s->type);
+			strbuf_addc(&path, '/');
+			mx_urlencode(&path, s->txn);
+			id = path.oom ? -1 : mx__call(m, "PUT", path.buf, s->content, 30000, mx__sent, s);
+		}
+		strbuf_release(&path);
+		if(id < 0) {
+			m->sending--;
+			s->inflight = false;
+			s->not_before_ms = now + 1000;
+			uv_timer_start(&m->send_timer, mx__on_send_timer, 1000, 0);
+			return;
+		}
 	}
 }
 
@@ -1688,7 +1742,7 @@ static void mx__release(struct adapter *a)
 	if(!m)
 		return;
 	while(m->queue)
-		mx__pop(m, false);
+		mx__pop(m, m->queue, false);
 	for(int i = 0; i < MX_ROOMS; i++)
 		json_decref(m->rooms[i].pl);
 	mx_sync_release(&m->held);

@@ -51,6 +51,7 @@
 #define TG_CHATS 256
 #define TG_ADMIN_TTL_MS (5 * 60 * 1000)
 #define TG_ADMIN_RECHECK_MS (60 * 1000)
+#define TG_MAX_INFLIGHT 4      /* sends out at once, never two for one chat */
 
 /* A group's administrators, as getChatAdministrators last said. */
 struct tg_admins {
@@ -60,8 +61,12 @@ struct tg_admins {
 	size_t n;
 };
 
+struct tg;
+
 struct tg_send {
 	struct tg_send *next;
+	struct tg *owner;
+	bool inflight;         /* its request is out */
 	char method[24];
 	char *body;            /* JSON, owned */
 	char chat[24];
@@ -93,8 +98,7 @@ struct tg {
 	int64_t offset;
 	int poll_backoff_ms;
 	struct tg_send *queue, *queue_tail;
-	struct tg_send *inflight;  /* the one sent, still in the queue */
-	bool sending;
+	int sending;               /* requests out (each for a different chat) */
 	int64_t last_send_ms;
 	struct tg_chat_clock chats[TG_CHATS];
 	struct tg_admins admins[TG_CHATS];
@@ -267,12 +271,10 @@ static void tg__unlink(struct tg *t, struct tg_send *s)
 
 static void tg__sent(void *user, const struct http_result *res)
 {
-	struct tg *t = user;
-	struct tg_send *s = t->inflight;
-	t->sending = false;
-	t->inflight = NULL;
-	if(!s)
-		return;
+	struct tg_send *s = user;
+	struct tg *t = s->owner;
+	t->sending--;
+	s->inflight = false;
 	int code = -1;
 	long retry = -1;
 	json_error_t jerr;
@@ -377,52 +379,80 @@ static int64_t tg__ready_at(struct tg *t, struct tg_send *s)
 	return at;
 }
 
-/* Sends the first message that may leave now: the first of its chat (a
- * chat's messages keep their order) whose chat and the global rate allow.
- * A message waiting to be retried holds back its own chat only. */
-static void tg__pump(struct tg *t)
+/* Picks the first message that may leave now: the first of its chat (a
+ * chat's messages keep their order, and a chat with a request out waits for
+ * it) whose chat and the global rate allow.  A message waiting to be
+ * retried holds back its own chat only.  NULL, with *soonest set, when none
+ * may go yet. */
+static struct tg_send *tg__pick(struct tg *t, int64_t now, int64_t *soonest)
 {
-	if(t->stopping || t->sending || !t->queue || !t->ready)
-		return;
-	int64_t now = clock_now_ms();
 	/* The spacing is rounded up, so that no one-second window ever holds
 	 * more than global_per_second messages; 0 turns the limit off. */
 	int per_s = t->b->cfg->telegram_global_per_second;
 	int64_t global = per_s ? t->last_send_ms + (1000 + per_s - 1) / per_s : 0;
-	int64_t soonest = INT64_MAX;
-	struct tg_send *pick = NULL;
-	for(struct tg_send *s = t->queue; s && !pick; s = s->next) {
-		bool first = true;
-		for(struct tg_send *q = t->queue; q != s && first; q = q->next)
-			if(s->chat[0] && !strcmp(q->chat, s->chat))
-				first = false;
-		if(!first)
+	*soonest = INT64_MAX;
+	/* The chats met so far in this scan (an open-addressing set of their
+	 * queue entries): only a chat's first message may go. */
+	enum { SEEN = 1024 };
+	const char *seen[SEEN];
+	size_t nseen = 0;
+	memset(seen, 0, sizeof(seen));
+	for(struct tg_send *s = t->queue; s; s = s->next) {
+		if(s->chat[0]) {
+			uint32_t h = 2166136261u;
+			for(const char *c = s->chat; *c; c++)
+				h = (h ^ (unsigned char)*c) * 16777619u;
+			size_t k = h % SEEN;
+			bool met = false;
+			while(seen[k] && !(met = !strcmp(seen[k], s->chat)))
+				k = (k + 1) % SEEN;
+			if(met)
+				continue;
+			if(nseen == SEEN / 2)
+				break;  /* enough choice for one pump */
+			seen[k] = s->chat;
+			nseen++;
+		}
+		if(s->inflight)
 			continue;
 		int64_t at = tg__ready_at(t, s);
 		if(at < global)
 			at = global;
 		if(at <= now)
-			pick = s;
-		else if(at < soonest)
-			soonest = at;
+			return s;
+		if(at < *soonest)
+			*soonest = at;
 	}
-	if(!pick) {
-		uv_timer_start(&t->send_timer, tg__on_send_timer, (uint64_t)(soonest - now), 0);
-		return;
-	}
-	t->sending = true;
-	t->inflight = pick;
-	t->last_send_ms = now;
-	if(pick->chat[0]) {
-		struct tg_chat_clock *cc = tg__chat_clock(t, pick->chat);
-		cc->last_ms = now;
-		cc->recent[cc->nrecent++ % TG_GROUP_WINDOW] = now;
-	}
-	if(tg__call(t, pick->method, pick->body, 30000, tg__sent, t) < 0) {
-		t->sending = false;
-		t->inflight = NULL;
-		pick->not_before_ms = now + 1000;
-		uv_timer_start(&t->send_timer, tg__on_send_timer, 1000, 0);
+	return NULL;
+}
+
+/* Sends what may leave now, up to TG_MAX_INFLIGHT requests at once. */
+static void tg__pump(struct tg *t)
+{
+	while(!t->stopping && t->ready && t->queue && t->sending < TG_MAX_INFLIGHT) {
+		int64_t now = clock_now_ms(), soonest;
+		struct tg_send *pick = tg__pick(t, now, &soonest);
+		if(!pick) {
+			if(soonest != INT64_MAX)
+				uv_timer_start(&t->send_timer, tg__on_send_timer, (uint64_t)(soonest - now), 0);
+			return;
+		}
+		t->last_send_ms = now;
+		if(pick->chat[0]) {
+			struct tg_chat_clock *cc = tg__chat_clock(t, pick->chat);
+			cc->last_ms = now;
+			cc->recent[cc->nrecent++ % TG_GROUP_WINDOW] = now;
+		}
+		pick->owner = t;
+		pick->inflight = true;
+		t->sending++;
+		if(tg__call(t, pick->method, pick->body, 30000, tg__sent, pick) < 0) {
+			t->sending--;
+			pick->inflight = false;
+			pick->not_before_ms = now + 1000;
+			uv_timer_start(&t->send_timer, tg__on_send_timer, 1000, 0);
+			return;
+		}
 	}
 }
 
