@@ -1,14 +1,17 @@
 /*
  * ceiling: the same requests as the bot makes in the end-to-end benchmark,
- * from a bare libcurl loop (one connection kept alive, one request at a
- * time, nothing parsed or stored), against the same fast fake server.  Its
- * rate is the ceiling the bot's rate is compared with.
+ * from a bare libcurl loop (nothing parsed or stored), against the same fast
+ * fake server: each batch of updates fetched, then its replies sent with at
+ * most four requests out at once, as the bot sends them.  Its rate is the
+ * ceiling the bot's rate is compared with.
  *
  * Usage: ceiling telegram|matrix BASE_URL UPDATES REPLIES
  *   UPDATES updates are fetched 100 at a time; REPLIES sends are spread
  *   evenly over the batches.  Prints the elapsed seconds.
  */
 #include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,75 @@ static int ceiling__request(CURL *h, const char *method, const char *url, const 
 	return rc == CURLE_OK && status == 200 ? 0 : -1;
 }
 
+#define CEILING_PARALLEL 4
+
+struct ceiling_req {
+	CURL *h;
+	char url[512];
+	char body[512];
+};
+
+/* Sends replies from *sent up to want, CEILING_PARALLEL at a time. */
+static int ceiling__sends(CURLM *multi, const char *base, int matrix, long *sent, long want,
+                          struct curl_slist *headers)
+{
+	static struct ceiling_req reqs[CEILING_PARALLEL];
+	int running = 0, rc = 0, busy = 0;
+	bool used[CEILING_PARALLEL] = { 0 };
+	while((*sent < want || busy) && !rc) {
+		for(int i = 0; i < CEILING_PARALLEL && *sent < want; i++) {
+			if(used[i])
+				continue;
+			struct ceiling_req *r = &reqs[i];
+			if(!r->h) {
+				r->h = curl_easy_init();
+				curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, ceiling__discard);
+				curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
+			}
+			long k = (*sent)++;
+			if(matrix) {
+				snprintf(r->url, sizeof(r->url), "%s/_matrix/client/v3/rooms/%%21r%ld%%3Atest.local/send/"
+				         "m.room.message/c%ld", base, k % 200, k);
+				snprintf(r->body, sizeof(r->body), "{\"msgtype\":\"m.notice\",\"body\":\"Vote recorded on #1: "
+				         "yes for 1.\",\"format\":\"org.matrix.custom.html\",\"formatted_body\":\"Vote "
+				         "recorded\",\"m.mentions\":{}}");
+			} else {
+				snprintf(r->url, sizeof(r->url), "%s/bot123456:BENCH/sendMessage", base);
+				snprintf(r->body, sizeof(r->body), "{\"chat_id\":\"-100%ld\",\"text\":\"Vote recorded on #1: "
+				         "yes for 1.\",\"parse_mode\":\"HTML\",\"reply_parameters\":{\"message_id\":%ld}}",
+				         k % 200, k);
+			}
+			curl_easy_setopt(r->h, CURLOPT_URL, r->url);
+			curl_easy_setopt(r->h, CURLOPT_POSTFIELDS, r->body);
+			curl_easy_setopt(r->h, CURLOPT_CUSTOMREQUEST, matrix ? "PUT" : "POST");
+			curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, headers);
+			curl_easy_setopt(r->h, CURLOPT_PRIVATE, (void *)(intptr_t)i);
+			curl_multi_add_handle(multi, r->h);
+			used[i] = true;
+			busy++;
+		}
+		curl_multi_perform(multi, &running);
+		CURLMsg *msg;
+		int left;
+		while((msg = curl_multi_info_read(multi, &left))) {
+			if(msg->msg != CURLMSG_DONE)
+				continue;
+			void *p;
+			long status = 0;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &p);
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+			if(msg->data.result != CURLE_OK || status != 200)
+				rc = -1;
+			curl_multi_remove_handle(multi, msg->easy_handle);
+			used[(intptr_t)p] = false;
+			busy--;
+		}
+		if(busy)
+			curl_multi_poll(multi, NULL, 0, 1000, NULL);
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if(argc != 5)
@@ -51,6 +123,7 @@ int main(int argc, char **argv)
 	CURL *h = curl_easy_init();
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ceiling__discard);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	CURLM *multi = curl_multi_init();
 	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
 	headers = curl_slist_append(headers, "Authorization: Bearer syt_bench");
 	char url[512], body[512];
@@ -68,26 +141,13 @@ int main(int argc, char **argv)
 			rc = ceiling__request(h, "POST", url, body, headers);
 		}
 		long want = replies * (b + 1) / batches;
-		for(; sent < want && !rc; sent++) {
-			if(matrix) {
-				snprintf(url, sizeof(url), "%s/_matrix/client/v3/rooms/%%21bench%%3Atest.local/send/"
-				         "m.room.message/c%ld", base, sent);
-				rc = ceiling__request(h, "PUT", url,
-				                      "{\"msgtype\":\"m.notice\",\"body\":\"Vote recorded on #1: yes for 1.\","
-				                      "\"format\":\"org.matrix.custom.html\",\"formatted_body\":\"Vote recorded\","
-				                      "\"m.mentions\":{}}", headers);
-			} else {
-				snprintf(url, sizeof(url), "%s/bot123456:BENCH/sendMessage", base);
-				snprintf(body, sizeof(body), "{\"chat_id\":\"-100%ld\",\"text\":\"Vote recorded on #1: yes for 1."
-				         "\",\"parse_mode\":\"HTML\",\"reply_parameters\":{\"message_id\":%ld}}", sent % 200, sent);
-				rc = ceiling__request(h, "POST", url, body, headers);
-			}
-		}
+		rc = ceiling__sends(multi, base, matrix, &sent, want, headers);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("%.3f\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(h);
+	curl_multi_cleanup(multi);
 	curl_global_cleanup();
 	return rc ? 1 : 0;
 }

@@ -67,8 +67,8 @@ def write_telegram(path, cmds):
 def write_matrix(path, cmds):
     with open(path, "w") as f:
         for i, (c, u, t) in enumerate(cmds):
-            f.write(json.dumps({"type": "m.room.message", "sender": "@u%d:test.local" % u,
-                "content": {"msgtype": "m.text", "body": "!" + t[1:]}}) + "\n")
+            f.write(json.dumps({"room": "!r%d:test.local" % c, "type": "m.room.message",
+                "sender": "@u%d:test.local" % u, "content": {"msgtype": "m.text", "body": "!" + t[1:]}}) + "\n")
 
 def run_bot(platform, tg_file, mx_file, limits, expect):
     port = free_port()
@@ -148,8 +148,7 @@ if limits_only:
 cmds = mix(total, list(range(200)), list(range(2000)), rng)
 tg_file, mx_file = os.path.join(tmp, "tg.jsonl"), os.path.join(tmp, "mx.jsonl")
 write_telegram(tg_file, cmds)
-# Matrix: one room (the fake's), so the meetup numbers are the room's.
-write_matrix(mx_file, mix(total, [0], list(range(2000)), random.Random(2)))
+write_matrix(mx_file, cmds)
 for platform in ("telegram", "matrix"):
     rows = []
     for _ in range(runs):

@@ -29,6 +29,7 @@ let messageId = 1;
 const txns = new Map();
 
 tgUpdates.forEach((u, i) => { u.update_id = 1000 + i; });
+const mxRooms = mxEvents.map((e) => { const r = e.room || ROOM; delete e.room; return r; });
 mxEvents.forEach((e, i) => { e.event_id = `$b${i}`; e.origin_server_ts = Date.now(); });
 
 function send(res, status, obj, headers) {
@@ -119,8 +120,13 @@ function matrix(method, path, query, body, res) {
       const batch = mxEvents.slice(start, start + 100);
       if (batch.length) touch();
       stats.mx_served = start;
-      send(res, 200, { next_batch: `s${start + batch.length}`, rooms: { join: batch.length ? { [ROOM]: {
-        timeline: { events: batch, limited: false } } } : {}, invite: {}, leave: {} } });
+      const join = {};
+      batch.forEach((e, k) => {
+        const r = mxRooms[start + k];
+        if (!join[r]) join[r] = { timeline: { events: [], limited: false } };
+        join[r].timeline.events.push(e);
+      });
+      send(res, 200, { next_batch: `s${start + batch.length}`, rooms: { join, invite: {}, leave: {} } });
     };
     if (start < mxEvents.length) return answer();
     stats.mx_served = start;
