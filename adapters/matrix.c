@@ -53,6 +53,8 @@
 #define MX_FILTER_VERSION "1"
 #define MX_SEEN_DAYS 7
 #define MX_MAX_INFLIGHT 4      /* sends out at once, never two for one room */
+#define MX_QUEUE_HIGH 1000     /* more queued: stop syncing ... */
+#define MX_QUEUE_LOW 200       /* ... until the queue is down to this */
 
 static const char *const mx__rsvp_keys[3] = { "\xe2\x9c\x85", "\xe2\x9d\x94", "\xe2\x9d\x8c" }; /* ✅ ❔ ❌ */
 
@@ -122,6 +124,8 @@ struct mx {
 	size_t njoined;
 	struct mx_send *queue, *queue_tail;
 	int sending;           /* requests out, each for a different room */
+	size_t nqueue;         /* sends in the queue */
+	bool throttled;        /* syncing paused: the queue is long */
 	struct mx_room_state rooms[MX_ROOMS];
 	struct mx_kv *kv;      /* writes for the next batch's transaction */
 	size_t nkv;
@@ -342,6 +346,7 @@ static int mx__enqueue(struct mx *m, const char *room, const char *dm_user, cons
 	else
 		m->queue = s;
 	m->queue_tail = s;
+	m->nqueue++;
 	mx__pump(m);
 	return 0;
 }
@@ -364,6 +369,12 @@ static void mx__unlink(struct mx *m, struct mx_send *s)
 	*pp = s->next;
 	if(m->queue_tail == s)
 		m->queue_tail = prev;
+	m->nqueue--;
+	/* Syncing goes on once the replies have caught up. */
+	if(m->throttled && m->nqueue <= MX_QUEUE_LOW && !m->stopping) {
+		m->throttled = false;
+		mx__sync(m);
+	}
 }
 
 static void mx__pop(struct mx *m, struct mx_send *s, bool ack)
@@ -1174,7 +1185,9 @@ static void mx__process(struct mx *m)
 		struct mx_room *room = &s->rooms[i];
 		if(room->invited)
 			continue;
-		if(room->joined_members == 1)
+		/* Alone, with nobody invited (a direct chat just made waits for
+		 * its guest). */
+		if(room->joined_members == 1 && room->invited_members <= 0)
 			mx__leave(m, room->id);
 		else if(room->limited && !m->first_sync)
 			mx__recount(m, room->id);
@@ -1236,6 +1249,12 @@ static void mx__run_held(struct mx *m)
 	free(m->joined);
 	m->joined = NULL;
 	m->njoined = 0;
+	if(m->nqueue > MX_QUEUE_HIGH) {
+		/* Replies lag behind: memory stays bounded, and the server keeps
+		 * the events until the queue is down. */
+		m->throttled = true;
+		return;
+	}
 	mx__sync(m);
 }
 
@@ -1490,7 +1509,7 @@ static void mx__synced(void *user, const struct http_result *res)
 
 static void mx__sync(struct mx *m)
 {
-	if(m->stopping || m->sync_req || m->holding || !m->ready)
+	if(m->stopping || m->sync_req || m->holding || !m->ready || m->throttled)
 		return;
 	struct strbuf path = STRBUF_INIT;
 	/* The very first sync waits for nothing: it only learns where now is. */

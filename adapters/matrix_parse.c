@@ -251,6 +251,7 @@ static struct mx_room *mx__add_room(struct mx_sync *s, const char *id)
 	struct mx_room *r = &nv[s->nrooms];
 	memset(r, 0, sizeof(*r));
 	r->joined_members = -1;
+	r->invited_members = -1;
 	if(!(r->id = strdup(id)))
 		return NULL;
 	s->nrooms++;
@@ -322,6 +323,9 @@ int mx_parse_sync(const char *json, size_t len, const char *me, struct mx_sync *
 		json_t *jm = json_object_get(json_object_get(room, "summary"), "m.joined_member_count");
 		if(json_is_integer(jm))
 			r->joined_members = (long)json_integer_value(jm);
+		json_t *im = json_object_get(json_object_get(room, "summary"), "m.invited_member_count");
+		if(json_is_integer(im))
+			r->invited_members = (long)json_integer_value(im);
 		if(mx__read_list(&bld, json_object_get(json_object_get(room, "state"), "events"), r->id, true) ||
 		   mx__read_list(&bld, json_object_get(tl, "events"), r->id, false))
 			goto oom;

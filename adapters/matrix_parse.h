@@ -71,6 +71,7 @@ struct mx_room {
 	bool invited;              /* from rooms.invite */
 	bool limited;              /* the timeline has a gap before it */
 	long joined_members;       /* summary's m.joined_member_count, or -1 */
+	long invited_members;      /* summary's m.invited_member_count, or -1 */
 };
 
 struct mx_sync {

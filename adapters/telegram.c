@@ -51,7 +51,12 @@
 #define TG_CHATS 256
 #define TG_ADMIN_TTL_MS (5 * 60 * 1000)
 #define TG_ADMIN_RECHECK_MS (60 * 1000)
-#define TG_MAX_INFLIGHT 4      /* sends out at once, never two for one chat */
+/* One send out at a time: Telegram has no idempotent send, so a crash may
+ * repeat what was out, and one message is the most that may be.  (Its
+ * limits, 30 messages a second, leave nothing for parallel sends to gain.) */
+#define TG_MAX_INFLIGHT 1
+#define TG_QUEUE_HIGH 1000     /* more queued: stop taking updates ... */
+#define TG_QUEUE_LOW 200       /* ... until the queue is down to this */
 
 /* A group's administrators, as getChatAdministrators last said. */
 struct tg_admins {
@@ -99,6 +104,8 @@ struct tg {
 	int poll_backoff_ms;
 	struct tg_send *queue, *queue_tail;
 	int sending;               /* requests out (each for a different chat) */
+	size_t nqueue;             /* messages in the queue */
+	bool throttled;            /* polling paused: the queue is long */
 	int64_t last_send_ms;
 	struct tg_chat_clock chats[TG_CHATS];
 	struct tg_admins admins[TG_CHATS];
@@ -179,6 +186,7 @@ static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const
 	else
 		t->queue = s;
 	t->queue_tail = s;
+	t->nqueue++;
 	tg__pump(t);
 	return 0;
 }
@@ -267,6 +275,13 @@ static void tg__unlink(struct tg *t, struct tg_send *s)
 	*pp = s->next;
 	if(t->queue_tail == s)
 		t->queue_tail = prev;
+	t->nqueue--;
+	/* Updates are taken again once the replies have caught up. */
+	if(t->throttled && t->nqueue <= TG_QUEUE_LOW && !t->stopping) {
+		t->throttled = false;
+		if(!t->webhook)
+			tg__poll(t);
+	}
 }
 
 static void tg__sent(void *user, const struct http_result *res)
@@ -772,6 +787,12 @@ static void tg__run_held(struct tg *t)
 	if(n)
 		tg__handle(t, u, n);
 	tg_updates_free(u, n);
+	if(t->nqueue > TG_QUEUE_HIGH && !t->webhook) {
+		/* Replies lag behind: memory stays bounded, and Telegram keeps
+		 * the updates until the queue is down. */
+		t->throttled = true;
+		return;
+	}
 	if(t->webhook)
 		tg__webhook_next(t);
 	else
@@ -853,7 +874,7 @@ static void tg__fetch_admins(struct tg *t)
 
 static void tg__poll(struct tg *t)
 {
-	if(t->stopping || t->poll_req)
+	if(t->stopping || t->poll_req || t->throttled)
 		return;
 	int timeout = t->b->cfg->telegram_poll_timeout;
 	json_t *body = json_pack("{s:I,s:i,s:i,s:[s,s,s,s,s,s]}", "offset", (json_int_t)t->offset,

@@ -2,10 +2,11 @@
  * ceiling: the same requests as the bot makes in the end-to-end benchmark,
  * from a bare libcurl loop (nothing parsed or stored), against the same fast
  * fake server: each batch of updates fetched, then its replies sent with at
- * most four requests out at once, as the bot sends them.  Its rate is the
+ * most PARALLEL requests out at once, as the bot sends them (Telegram one,
+ * Matrix four).  Its rate is the
  * ceiling the bot's rate is compared with.
  *
- * Usage: ceiling telegram|matrix BASE_URL UPDATES REPLIES
+ * Usage: ceiling telegram|matrix BASE_URL UPDATES REPLIES PARALLEL
  *   UPDATES updates are fetched 100 at a time; REPLIES sends are spread
  *   evenly over the batches.  Prints the elapsed seconds.
  */
@@ -43,6 +44,7 @@ static int ceiling__request(CURL *h, const char *method, const char *url, const 
 }
 
 #define CEILING_PARALLEL 4
+static int ceiling__parallel = CEILING_PARALLEL;
 
 struct ceiling_req {
 	CURL *h;
@@ -58,7 +60,7 @@ static int ceiling__sends(CURLM *multi, const char *base, int matrix, long *sent
 	int running = 0, rc = 0, busy = 0;
 	bool used[CEILING_PARALLEL] = { 0 };
 	while((*sent < want || busy) && !rc) {
-		for(int i = 0; i < CEILING_PARALLEL && *sent < want; i++) {
+		for(int i = 0; i < ceiling__parallel && *sent < want; i++) {
 			if(used[i])
 				continue;
 			struct ceiling_req *r = &reqs[i];
@@ -113,7 +115,10 @@ static int ceiling__sends(CURLM *multi, const char *base, int matrix, long *sent
 
 int main(int argc, char **argv)
 {
-	if(argc != 5)
+	if(argc != 6)
+		return 2;
+	ceiling__parallel = atoi(argv[5]);
+	if(ceiling__parallel < 1 || ceiling__parallel > CEILING_PARALLEL)
 		return 2;
 	int matrix = !strcmp(argv[1], "matrix");
 	const char *base = argv[2];

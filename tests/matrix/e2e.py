@@ -95,6 +95,7 @@ conf = os.path.join(tmp, "ensemble.conf")
 with open(conf, "w") as f:
     f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
             "[matrix]\nhomeserver = %s/\nuser = %s\npassword = bot-pass\nsync_timeout = 2\nroom_interval_ms = 0\n"
+            "invite_from = @alice:test.local, :friends.example\n"
             % (os.path.join(tmp, "m.db"), base, BOT))
 os.chmod(conf, 0o600)
 log = open(os.path.join(tmp, "bot.log"), "w")
@@ -260,6 +261,37 @@ bodies = [(e["content"].get("body"), e["content"].get("m.relates_to", {}).get("m
           for e in notices(room)]
 dups = [b for b in set(bodies) if bodies.count(b) > 1 and b[1]]
 check(not dups, "no reply posted twice: %s" % dups[:2])
+
+# Invites: from someone not in invite_from, declined; an encrypted room is
+# told once, in plain text, that the bot cannot read it.
+evil = control("/control/room", {"creator": "@mallory:evil.example", "members": []})["room_id"]
+control("/control/invite", {"room": evil, "sender": "@mallory:evil.example", "target": BOT})
+enc = control("/control/room", {"creator": "@eve:friends.example", "members": [], "encrypted": True})["room_id"]
+control("/control/invite", {"room": enc, "sender": "@eve:friends.example", "target": BOT})
+w = wait_for(lambda: [e for e in notices(enc) if "encrypted" in e["content"]["body"]], "the encrypted room's warning")
+check(w and "format" not in w[0]["content"], "the encryption warning is plain text")
+control("/control/send", {"room": enc, "sender": "@eve:friends.example", "type": "m.room.encrypted",
+                          "content": {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgA"}})
+time.sleep(1)
+check(len([e for e in notices(enc) if "encrypted" in e["content"]["body"]]) == 1, "the warning is given once")
+rooms_now = control("/control/rooms")["rooms"]
+check(BOT not in rooms_now[evil]["joined"], "an invite from outside invite_from is declined")
+
+# A private answer: !export me opens a direct chat with the person.
+exp = say(room, BOB, "!export me")
+wait_for(lambda: replies_to(room, exp), "the public half of !export me")
+def dm_rooms():
+    out = []
+    for r, info in control("/control/rooms")["rooms"].items():
+        evs = events(r)
+        if evs and evs[0]["sender"] == BOT and any(e["type"] == "m.room.member" and e.get("state_key") == BOB
+                                                   and e["content"].get("is_direct") for e in evs):
+            out.append(r)
+    return out
+dms = wait_for(dm_rooms, "a direct chat with Bob")
+if dms:
+    priv = wait_for(lambda: notices(dms[0]), "the private message")
+    check(priv and '"votes"' in priv[0]["content"]["body"], "the export arrives in the direct chat")
 
 # The bot leaves a room where it is the last member.
 control("/control/leave", {"room": old, "user": ALICE})

@@ -72,6 +72,9 @@ def membership(room, user):
 def joined(room):
     return [k for (t, k), e in rooms[room]["state"].items() if t == "m.room.member" and e["content"].get("membership") == "join"]
 
+def invited(room):
+    return [k for (t, k), e in rooms[room]["state"].items() if t == "m.room.member" and e["content"].get("membership") == "invite"]
+
 def make_room(creator, members=(), power=None, encrypted=False, room_id=None):
     room = room_id or "!" + secrets.token_urlsafe(10) + ":" + SERVER
     rooms[room] = {"state": {}, "timeline": []}
@@ -143,7 +146,8 @@ def sync(user, since, timeout_ms, f):
                 join[room] = {"timeline": {"events": [client_event(e) for e in tl], "limited": limited,
                                            "prev_batch": "p%d" % start},
                               "state": {"events": state},
-                              "summary": {"m.joined_member_count": len(joined(room))},
+                              "summary": {"m.joined_member_count": len(joined(room)),
+                                          "m.invited_member_count": len(invited(room))},
                               "ephemeral": {"events": []}, "account_data": {"events": []},
                               "unread_notifications": {}}
             if join or invites or time.time() >= deadline:

@@ -12,7 +12,7 @@
 
 static const char sync_body[] =
 	"{\"next_batch\":\"s72595_4483_1934\",\"rooms\":{\"join\":{\"!room:example.org\":{"
-	"\"summary\":{\"m.joined_member_count\":5},"
+	"\"summary\":{\"m.joined_member_count\":5,\"m.invited_member_count\":2},"
 	"\"state\":{\"events\":["
 	"{\"type\":\"m.room.power_levels\",\"state_key\":\"\",\"sender\":\"@alice:example.org\","
 	"\"event_id\":\"$pl\",\"origin_server_ts\":1,\"content\":{\"users\":{\"@alice:example.org\":100},\"users_default\":0}}]},"
@@ -61,6 +61,8 @@ static void test_sync(void)
 	CHECK_INT(s.nrooms, 2);
 	CHECK(s.rooms[0].limited);
 	CHECK_INT(s.rooms[0].joined_members, 5);
+	CHECK_INT(s.rooms[0].invited_members, 2);
+	CHECK_INT(s.rooms[1].invited_members, -1);
 	CHECK(s.rooms[1].invited);
 	CHECK_INT(s.n, 11);
 	if(s.n != 11) {
