@@ -13,7 +13,7 @@ database:
 - PRAGMA integrity_check ok.
 
 Usage: crash_platforms.py ENSEMBLE [KILLS [SEED]]   (prints "N passed, N failed")"""
-import datetime, json, os, random, signal, socket, sqlite3, subprocess, sys, tempfile, threading, time
+import atexit, datetime, json, os, random, signal, socket, sqlite3, subprocess, sys, tempfile, threading, time
 import urllib.request
 
 binary = sys.argv[1]
@@ -47,7 +47,9 @@ def start(cmd):
 
 tg_port, mx_port = free_port(), free_port()
 tg = start([sys.executable, os.path.join(root, "telegram", "fake_botapi.py"), str(tg_port), TOKEN])
+atexit.register(tg.kill)
 mx = start([sys.executable, os.path.join(root, "matrix", "fake_homeserver.py"), str(mx_port)])
+atexit.register(mx.kill)
 TG = "http://127.0.0.1:%d" % tg_port
 MX = "http://127.0.0.1:%d" % mx_port
 

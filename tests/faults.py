@@ -8,7 +8,7 @@ nothing; at the end it stops cleanly and the database passes
 PRAGMA integrity_check.  Prints "N passed, N failed".
 
 Usage: faults.py ENSEMBLE"""
-import json, os, signal, socket, sqlite3, subprocess, sys, tempfile, time, urllib.request
+import atexit, json, os, signal, socket, sqlite3, subprocess, sys, tempfile, time, urllib.request
 
 binary = sys.argv[1]
 root = os.path.dirname(os.path.abspath(__file__))
@@ -39,7 +39,9 @@ def start(cmd):
 
 tg_port, mx_port = free_port(), free_port()
 tg = start([sys.executable, os.path.join(root, "telegram", "fake_botapi.py"), str(tg_port), TOKEN])
+atexit.register(tg.kill)
 mx = start([sys.executable, os.path.join(root, "matrix", "fake_homeserver.py"), str(mx_port)])
+atexit.register(mx.kill)
 TG = "http://127.0.0.1:%d" % tg_port
 MX = "http://127.0.0.1:%d" % mx_port
 

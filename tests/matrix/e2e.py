@@ -12,7 +12,7 @@ without a duplicate message; the reminder, once.  Prints "N passed, N
 failed".
 
 Usage: e2e.py ENSEMBLE"""
-import datetime, json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import atexit, datetime, json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
@@ -39,6 +39,7 @@ def free_port():
 port = free_port()
 fake = subprocess.Popen([sys.executable, os.path.join(here, "fake_homeserver.py"), str(port)],
                         stdout=subprocess.PIPE, text=True)
+atexit.register(fake.kill)
 fake.stdout.readline()
 base = "http://127.0.0.1:%d" % port
 

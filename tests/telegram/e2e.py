@@ -7,7 +7,7 @@ addressing, a 429 with retry_after, and a restart that must not replay
 handled updates.  Prints "N passed, N failed".
 
 Usage: e2e.py ENSEMBLE"""
-import json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import atexit, json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
@@ -33,6 +33,7 @@ def free_port():
 port = free_port()
 fake = subprocess.Popen([sys.executable, os.path.join(here, "fake_botapi.py"), str(port), TOKEN],
                         stdout=subprocess.PIPE, text=True)
+atexit.register(fake.kill)
 fake.stdout.readline()
 base = "http://127.0.0.1:%d" % port
 
@@ -219,6 +220,32 @@ time.sleep(1.5)
 check(len(texts_to(G2)) == 3, "the fourth message in a minute waits")
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=15) == 0, "the restarted bot stops with 0 too")
+# The deadline closes a native poll: three users answer it, one withdraws,
+# the deadline passes (the clock runs from 10:00:50, the deadline is 10:01),
+# the bot calls stopPoll and announces the right date.
+bot = start_bot("--clock=real", "--now=2026-12-01T10:00:50")
+wait_for(lambda: len(calls("getMe")) >= 3, "the bot back")
+G3 = -1005550003
+n_polls = len(calls("sendPoll"))
+n_stop = len(calls("stopPoll"))
+control("/control/admins", {"chat_id": G3, "user_ids": [1]})
+say(1, "Alice", "/rencontre Échéance; 2026-12-05 19:00; 2026-12-06 19:00; limite: 2026-12-01 10:01", chat=G3)
+wait_for(lambda: len(calls("sendPoll")) > n_polls, "the poll with a deadline")
+time.sleep(0.5)
+pid = str(5000000000000000 + n_polls)
+# Saturday 5: Bob, Eve.  Sunday 6: Chloé, Dan, Fred, until Fred withdraws:
+# a tie, which goes to the earlier date.
+for uid, name, opts in ((2, "Bob", [0]), (5, "Eve", [0]), (3, "Chloé", [1]), (4, "Dan", [1]), (6, "Fred", [1]),
+                        (6, "Fred", [])):
+    control("/control/update", {"poll_answer": {"poll_id": pid, "user": user(uid, name), "option_ids": opts}})
+n = len(calls("sendMessage"))
+wait_for(lambda: len(calls("stopPoll")) > n_stop, "stopPoll at the deadline", 25)
+sp = calls("stopPoll")[n_stop:]
+ann = wait_for(lambda: [t for t in texts_to(G3, n) if "aura lieu" in t], "the announcement at the deadline", 10)
+check(sp and str(sp[-1]["chat_id"]) == str(G3), "stopPoll on the deadline's poll")
+check(ann and "samedi 5 décembre" in ann[0], "the withdrawn answer does not count: Saturday 5 wins the tie")
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=15) == 0, "the third run stops with 0")
 fake.terminate()
 log.close()
 text = open(os.path.join(tmp, "bot.log")).read()

@@ -9,7 +9,7 @@ just before a SIGKILL handled after the restart, and deleteWebhook when the
 configuration goes back to polling.  Prints "N passed, N failed".
 
 Usage: webhook.py ENSEMBLE"""
-import json, os, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import atexit, json, os, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
@@ -35,6 +35,7 @@ def free_port():
 api_port, hook_port = free_port(), free_port()
 fake = subprocess.Popen([sys.executable, os.path.join(here, "fake_botapi.py"), str(api_port), TOKEN],
                         stdout=subprocess.PIPE, text=True)
+atexit.register(fake.kill)
 fake.stdout.readline()
 api = "http://127.0.0.1:%d" % api_port
 hook = "http://127.0.0.1:%d/tg/hook" % hook_port
