@@ -225,6 +225,10 @@ int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http
 	vi.user = srv;
 	vi.ssl_cert_filepath = opt->cert_file;
 	vi.ssl_private_key_filepath = opt->key_file;
+	/* lws reads this option from the vhost's info too: without it the
+	 * vhost would listen in plain HTTP despite the certificate. */
+	if(opt->cert_file)
+		vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	srv->vhost = lws_create_vhost(srv->ctx, &vi);
 	if(!srv->vhost) {
 		log_error("cannot listen on %s:%d", opt->address ? opt->address : "*", opt->port);

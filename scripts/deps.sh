@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
-sqlite3 tzdata curl python3 clang libclang-rt-14-dev gdb"
+sqlite3 tzdata curl python3 clang libclang-rt-14-dev gdb openssl"
 # Node.js and npm run the end-to-end test against telegram-test-api; a
 # machine that already has them (from elsewhere than Debian) keeps its own.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"

@@ -145,6 +145,32 @@ order = [m for m, b in names]
 check(order.index("deleteWebhook") < order.index("getUpdates"), "deleteWebhook before polling")
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=10) == 0, "a clean stop in polling mode")
+# TLS from the listener itself: a certificate file and its key.
+import ssl
+cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+write_conf("webhook")
+with open(conf, "a") as f:
+    f.write("[http]\ntls_cert = %s\ntls_key = %s\n" % (cert, key))
+n_hooks = len(calls("setWebhook"))
+bot = start_bot()
+wait_for(lambda: len(calls("setWebhook")) > n_hooks, "setWebhook with TLS")
+secret3 = calls("setWebhook")[-1]["secret_token"]
+ctx = ssl.create_default_context(cafile=cert)
+ctx.check_hostname = False
+n = len(texts())
+req = urllib.request.Request(hook.replace("http://", "https://"), data=json.dumps(update("/about")).encode(),
+                             headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret3},
+                             method="POST")
+try:
+    with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+        check(r.status == 200, "the webhook over TLS from the listener's own certificate")
+except Exception as e:
+    check(False, "the webhook over TLS: %s" % e)
+check(wait_for(lambda: texts()[n:], "the answer to an update over TLS"), "answered")
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=10) == 0, "a clean stop with TLS")
 log.close()
 text = open(os.path.join(tmp, "bot.log")).read()
 check(secret not in text and TOKEN not in text, "neither the token nor the secret is logged")
