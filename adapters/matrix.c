@@ -117,6 +117,7 @@ struct mx {
 	bool logging_in;
 	long sync_req;
 	int sync_backoff_ms;
+	long retry_sync_ms;    /* > 0: wait this long before the next sync */
 	struct mx_sync held;   /* a sync waiting for its joins */
 	bool holding;
 	int joins;             /* joins in flight for the held sync */
@@ -139,6 +140,7 @@ struct mx {
 };
 
 static void mx__sync(struct mx *m);
+static void mx__retry_sync(struct mx *m, long ms);
 static void mx__pump(struct mx *m);
 static void mx__login(struct mx *m);
 static void mx__process(struct mx *m);
@@ -1176,8 +1178,22 @@ static void mx__process(struct mx *m)
 	m->batches++;
 	if(bot_handle_batch(m->b, evs, ne, mx__batch_state, &bt))
 		log_warn("a sync of %zu event(s) was not handled whole", ne);
-	free(m->since);
-	m->since = strdup(s->next_batch);
+	/* next_batch moves on only if the database has it: a sync whose
+	 * transaction failed (a locked or full disk) is fetched again. */
+	struct strbuf since = STRBUF_INIT;
+	if(db_kv_get(m->b->db, "matrix.since", &since) == 1 && !strcmp(since.buf, s->next_batch)) {
+		free(m->since);
+		m->since = strbuf_detach(&since);
+	} else {
+		log_warn("a sync was not stored: it will be fetched again");
+		m->sync_backoff_ms = m->sync_backoff_ms ? m->sync_backoff_ms * 2 : 1000;
+		if(m->sync_backoff_ms > 60000)
+			m->sync_backoff_ms = 60000;
+		m->retry_sync_ms = m->sync_backoff_ms;
+		strbuf_release(&since);
+		goto out;
+	}
+	strbuf_release(&since);
 	for(int i = 0; i < MX_ROOMS; i++)
 		m->rooms[i].dirty = false;
 	/* After the batch: a room left alone is left; a gap means a recount. */
@@ -1253,6 +1269,11 @@ static void mx__run_held(struct mx *m)
 		/* Replies lag behind: memory stays bounded, and the server keeps
 		 * the events until the queue is down. */
 		m->throttled = true;
+		return;
+	}
+	if(m->retry_sync_ms > 0) {
+		mx__retry_sync(m, m->retry_sync_ms);
+		m->retry_sync_ms = 0;
 		return;
 	}
 	mx__sync(m);

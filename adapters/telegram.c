@@ -102,6 +102,7 @@ struct tg {
 	long poll_req;         /* the getUpdates in flight, or 0 */
 	int64_t offset;
 	int poll_backoff_ms;
+	long retry_poll_ms;        /* > 0: wait this long before the next poll */
 	struct tg_send *queue, *queue_tail;
 	int sending;               /* requests out (each for a different chat) */
 	size_t nqueue;             /* messages in the queue */
@@ -710,7 +711,22 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 	}
 	if(bot_handle_batch(t->b, evs, ne, tg__batch_state, &bt))
 		log_warn("a batch of %zu update(s) was not handled whole", ne);
-	t->offset = bt.next_offset;
+	/* The offset moves on only as far as the database says it did: a
+	 * batch whose transaction failed (a locked or full disk) is fetched
+	 * again, not confirmed to Telegram and lost. */
+	struct strbuf off = STRBUF_INIT;
+	int64_t stored = t->offset;
+	if(db_kv_get(t->b->db, "telegram.offset", &off) == 1)
+		stored = atoll(off.buf);
+	strbuf_release(&off);
+	if(stored < bt.next_offset) {
+		log_warn("updates up to %lld were not stored: they will be fetched again", (long long)bt.next_offset - 1);
+		t->poll_backoff_ms = t->poll_backoff_ms ? t->poll_backoff_ms * 2 : 1000;
+		if(t->poll_backoff_ms > 60000)
+			t->poll_backoff_ms = 60000;
+		t->retry_poll_ms = t->poll_backoff_ms;
+	}
+	t->offset = stored;
 out:
 	free(evs);
 	free(chats);
@@ -793,10 +809,14 @@ static void tg__run_held(struct tg *t)
 		t->throttled = true;
 		return;
 	}
-	if(t->webhook)
+	if(t->webhook) {
 		tg__webhook_next(t);
-	else
+	} else if(t->retry_poll_ms > 0) {
+		tg__retry_poll(t, t->retry_poll_ms);
+		t->retry_poll_ms = 0;
+	} else {
 		tg__poll(t);
+	}
 }
 
 struct tg_admin_req {

@@ -314,7 +314,11 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 	sqlite3_extended_result_codes(db->sql, 1);
 	/* The first read tells a corrupt or foreign file from a database. */
 	if(db__pragma_int(db, "PRAGMA user_version", &mode, err)) {
-		strbuf_addf(err, " (is it an SQLite database?)");
+		int code = sqlite3_errcode(db->sql) & 0xff;  /* the primary code */
+		if(code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+			strbuf_addf(err, " (is it an SQLite database?)");
+		else if(code == SQLITE_FULL || code == SQLITE_IOERR)
+			strbuf_addf(err, " (is the disk full or failing?)");
 		goto fail;
 	}
 	if(db__exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"

@@ -185,6 +185,30 @@ e = mx_say("!about " + "y" * (10 * 1024 * 1024))
 r = wait_for(lambda: mx_replies_to(e), "the Matrix answer to a 10 MB message", 30)
 check(r and "too long" in r[0]["content"]["body"], "Matrix: a 10 MB message gets 'too long'")
 
+# The database locked by another process longer than the bot waits for it:
+# the batches fail, are fetched again (not confirmed and lost), and each
+# command is answered once the lock is gone.
+import threading
+def hold_lock(seconds, ready):
+    c = sqlite3.connect(os.path.join(tmp, "e.db"), isolation_level=None, timeout=30)
+    c.execute("BEGIN EXCLUSIVE")
+    ready.set()
+    time.sleep(seconds)
+    c.execute("COMMIT")
+    c.close()
+ready = threading.Event()
+locker = threading.Thread(target=hold_lock, args=(7, ready))
+locker.start()
+ready.wait()
+tg_say("/about")
+m_locked = msg[0]
+e_locked = mx_say("!about")
+locker.join()
+wait_for(lambda: tg_replies_to(m_locked) and mx_replies_to(e_locked), "the answers after the lock", 40)
+time.sleep(1)
+check(len(tg_replies_to(m_locked)) == 1, "Telegram: a command during a database lock answered once")
+check(len(mx_replies_to(e_locked)) == 1, "Matrix: a command during a database lock answered once")
+
 # A server that hangs: the long poll's own timeout gives up, the bot
 # polls again (Telegram: poll_timeout 1 s + 15 s).
 tg_case("getUpdates that never answers", lambda: tg_fail("getUpdates", 200, mode="hang"), timeout=40)
@@ -202,6 +226,7 @@ check("retrying" in text, "retries are logged")
 check("getUpdates rate limited: waiting 2 s" in text, "Telegram waits retry_after")
 check("/sync rate limited: waiting 1500 ms" in text, "Matrix waits retry_after_ms")
 check("refused (400)" in text, "a message refused for good is logged")
+check("database is locked" in text and "fetched again" in text, "the lock is logged, and the refetch")
 check(TOKEN not in text and "bot-pass" not in text, "no secret in the log")
 check("AddressSanitizer" not in text and "runtime error" not in text, "no sanitizer report")
 tg.kill()
