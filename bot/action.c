@@ -1,4 +1,5 @@
 #include "bot/action.h"
+#include "bot/text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -170,38 +171,80 @@ char *action_plain_text(const char *html)
 	return strbuf_detach(&out);
 }
 
-static int action__put(json_t *o, const char *k, const char *v)
+/* Appends s as a JSON string ("null" for NULL), escaping quotes,
+ * backslashes and control characters.  Text that is not valid UTF-8 (the
+ * dispatcher refuses such input, so it would be a bug) fails the whole
+ * serialisation, as jansson's writer did. */
+static int action__json_str(struct strbuf *sb, const char *s)
 {
-	return v ? json_object_set_new(o, k, json_string(v)) : 0;
+	static const char hex[] = "0123456789abcdef";
+	if(!s) {
+		strbuf_adds(sb, "null");
+		return 0;
+	}
+	if(!utf8_valid(s, strlen(s)))
+		return -1;
+	strbuf_addc(sb, '"');
+	const char *run = s;
+	for(const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if(c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		strbuf_add(sb, run, (size_t)(p - run));
+		run = p + 1;
+		switch(c) {
+		case '"': strbuf_adds(sb, "\\\""); break;
+		case '\\': strbuf_adds(sb, "\\\\"); break;
+		case '\n': strbuf_adds(sb, "\\n"); break;
+		case '\t': strbuf_adds(sb, "\\t"); break;
+		default: {
+			char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
+			strbuf_adds(sb, u);
+		}
+		}
+	}
+	strbuf_adds(sb, run);
+	strbuf_addc(sb, '"');
+	return 0;
 }
 
+/* Written by hand rather than through a jansson tree: every stored action
+ * passes here (the outbox), and building the tree cost more than the rest
+ * of the outbox together.  action_from_json() reads it with jansson. */
 char *action_to_json(const struct action *a)
 {
-	json_t *o = json_object();
-	json_t *opts = json_array(), *btns = json_array();
-	char *out = NULL;
-	if(!o || !opts || !btns)
-		goto out;
-	for(size_t i = 0; i < a->n_options; i++)
-		if(json_array_append_new(opts, json_string(a->options[i])))
-			goto out;
-	for(size_t i = 0; i < a->n_buttons; i++)
-		if(json_array_append_new(btns, json_pack("{s:s,s:s}", "label", a->buttons[i].label,
-		                                          "data", a->buttons[i].data)))
-			goto out;
-	if(json_object_set_new(o, "kind", json_integer(a->kind)) ||
-	   action__put(o, "platform", a->platform) || action__put(o, "chat", a->chat_id) ||
-	   action__put(o, "text", a->text) || action__put(o, "reply_to", a->reply_to) ||
-	   action__put(o, "key", a->key) || action__put(o, "ref", a->ref) ||
-	   action__put(o, "question", a->question) ||
-	   json_object_set(o, "options", opts) || json_object_set(o, "buttons", btns))
-		goto out;
-	out = json_dumps(o, JSON_COMPACT);
-out:
-	json_decref(opts);
-	json_decref(btns);
-	json_decref(o);
-	return out;
+	struct strbuf sb = STRBUF_INIT;
+	int bad = 0;
+	strbuf_addf(&sb, "{\"kind\":%d,\"platform\":", (int)a->kind);
+	bad |= action__json_str(&sb, a->platform);
+	static const char *const names[] = { "chat", "text", "reply_to", "key", "ref", "question" };
+	const char *values[] = { a->chat_id, a->text, a->reply_to, a->key, a->ref, a->question };
+	for(size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		if(!values[i])
+			continue;  /* absent, as jansson's writer left it */
+		strbuf_addf(&sb, ",\"%s\":", names[i]);
+		bad |= action__json_str(&sb, values[i]);
+	}
+	strbuf_adds(&sb, ",\"options\":[");
+	for(size_t i = 0; i < a->n_options; i++) {
+		if(i)
+			strbuf_addc(&sb, ',');
+		bad |= action__json_str(&sb, a->options[i]);
+	}
+	strbuf_adds(&sb, "],\"buttons\":[");
+	for(size_t i = 0; i < a->n_buttons; i++) {
+		strbuf_adds(&sb, i ? ",{\"label\":" : "{\"label\":");
+		bad |= action__json_str(&sb, a->buttons[i].label);
+		strbuf_adds(&sb, ",\"data\":");
+		bad |= action__json_str(&sb, a->buttons[i].data);
+		strbuf_addc(&sb, '}');
+	}
+	strbuf_adds(&sb, "]}");
+	if(sb.oom || bad) {
+		strbuf_release(&sb);
+		return NULL;
+	}
+	return strbuf_detach(&sb);
 }
 
 static const char *action__get(json_t *o, const char *k)

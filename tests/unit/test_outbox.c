@@ -65,6 +65,31 @@ int main(void)
 		CHECK_STR(b->buttons[0].data, "rsvp:3:y");
 		CHECK(b->reply_to == NULL);
 	}
+	/* Every character survives the hand-written writer: quotes,
+	 * backslashes, new lines, tabs, other control characters, non-ASCII. */
+	{
+		static const char tricky[] = "a \"q\" \\ b\nc\td\x01\x1f é€😀 </b>";
+		struct outbox ob2, back2;
+		outbox_init(&ob2);
+		outbox_init(&back2);
+		struct action *t = outbox_push(&ob2, ACTION_REPLY, "matrix", "!r:x", tricky);
+		action_set(&t->reply_to, "$ev\\1");
+		action_add_button(t, tricky, "rsvp:1:y");
+		char *j2 = action_to_json(t);
+		CHECK(j2 != NULL && action_from_json(&back2, j2) == 0 && back2.n == 1);
+		if(back2.n == 1) {
+			CHECK_STR(back2.v[0].text, tricky);
+			CHECK_STR(back2.v[0].reply_to, "$ev\\1");
+			CHECK_STR(back2.v[0].buttons[0].label, tricky);
+			CHECK(back2.v[0].question == NULL && back2.v[0].n_options == 0);
+		}
+		free(j2);
+		/* Text that is not UTF-8 is not written at all. */
+		struct action *bad = outbox_push(&ob2, ACTION_SEND_TEXT, "matrix", "!r:x", "caf\xe9");
+		CHECK(action_to_json(bad) == NULL);
+		outbox_release(&ob2);
+		outbox_release(&back2);
+	}
 	/* What is not an action is refused, not half-read. */
 	CHECK_INT(action_from_json(&back, "{\"kind\": 99, \"platform\": \"x\", \"chat\": \"y\"}"), -1);
 	CHECK_INT(action_from_json(&back, "not json"), -1);
