@@ -380,6 +380,13 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 			return -1;
 		snprintf(chat.lang, sizeof(chat.lang), "%s", ev->sender_lang);
 	}
+	if(found && !chat.active) {
+		/* A chat that had removed the bot speaks to it again. */
+		if(db_chat_set_active(b->db, chat.id, true))
+			return -1;
+		chat.active = true;
+		log_info("chat %s is active again", ev->chat_id);
+	}
 	struct cmd_ctx ctx = { .bot = b, .ev = ev, .chat = &chat, .out = out };
 	if(ev->sender_id) {
 		if(db_user_seen(b->db, chat.id, ev->platform, ev->sender_id, ev->sender_name, ev->time, &ctx.user_id))

@@ -52,6 +52,8 @@ void sched_rearm(struct sched *s)
 	uv_timer_start(&s->timer, sched__on_timer, (uint64_t)delay, 0);
 }
 
+static int sched__dispatch(struct meetup_ctx *mctx, const struct db_job *job);
+
 /* Runs one job's handler inside the open transaction, appending its
  * messages to ob.  0 or -1. */
 static int sched__handle(struct sched *s, const struct db_job *job, struct outbox *ob)
@@ -68,7 +70,22 @@ static int sched__handle(struct sched *s, const struct db_job *job, struct outbo
 		rc = db_chat_by_id(b->db, m.chat_id, &chat);
 	if(rc <= 0)
 		return rc;
-	struct meetup_ctx mctx = { .bot = b, .chat = &chat, .out = ob, .key_base = key };
+	/* A chat that removed the bot (the platform said 403) hears nothing
+	 * until it speaks to the bot again: its reminders and nudges are
+	 * dropped, a deadline still closes its poll (without a message). */
+	struct outbox quiet;
+	outbox_init(&quiet);
+	struct meetup_ctx mctx = { .bot = b, .chat = &chat, .out = chat.active ? ob : &quiet, .key_base = key };
+	if(!chat.active)
+		log_info("job %lld: chat %s is inactive, nothing sent", (long long)job->id, chat.ext_id);
+	rc = sched__dispatch(&mctx, job);
+	outbox_release(&quiet);
+	return rc;
+}
+
+static int sched__dispatch(struct meetup_ctx *mctx_in, const struct db_job *job)
+{
+	struct meetup_ctx mctx = *mctx_in;
 	switch(job->kind) {
 	case JOB_DEADLINE:
 		return meetup_job_deadline(&mctx, job->meetup_id);

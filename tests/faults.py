@@ -149,6 +149,16 @@ tg_case("sendMessage 502 with an HTML page", lambda: tg_fail("sendMessage", 502,
 mx_case("send 500 twice", lambda: mx_fail("/send/", 500, errcode="M_UNKNOWN", times=2), receive=False)
 mx_case("send 502 with an HTML page", lambda: mx_fail("/send/", 502, mode="garbage"), receive=False)
 mx_case("send 429 storm", lambda: mx_fail("/send/", 429, errcode="M_LIMIT_EXCEEDED", retry_after_ms=100, times=6), receive=False)
+# A room that refuses the bot (403): logged, marked inactive, not retried.
+mx_fail("/send/", 403, errcode="M_FORBIDDEN")
+e403 = mx_say("!about")
+time.sleep(1.5)
+check(not mx_replies_to(e403), "a send refused with 403 is not retried")
+db = sqlite3.connect(os.path.join(tmp, "e.db"))
+check(db.execute("SELECT active FROM chats WHERE platform = 'matrix' AND ext_id = ?", (room,)).fetchone() == (0,),
+      "the room that refused the bot is marked inactive")
+db.close()
+
 # A send refused for good (401 on Telegram is not retried forever): the bot
 # logs it and goes on with the next one.
 tg_fail("sendMessage", 400)
@@ -221,6 +231,8 @@ check(rc == 0, "a clean stop after all that")
 log.close()
 db = sqlite3.connect(os.path.join(tmp, "e.db"))
 check(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "integrity_check ok")
+check(db.execute("SELECT active FROM chats WHERE platform = 'matrix' AND ext_id = ?", (room,)).fetchone() == (1,),
+      "the room is active again once it speaks to the bot")
 text = open(os.path.join(tmp, "bot.log")).read()
 check("retrying" in text, "retries are logged")
 check("getUpdates rate limited: waiting 2 s" in text, "Telegram waits retry_after")

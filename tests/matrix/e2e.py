@@ -301,6 +301,16 @@ wait_for(lambda: BOT not in control("/control/rooms")["rooms"][old]["joined"], "
 bot.send_signal(signal.SIGTERM)
 rc = bot.wait(timeout=10)
 check(rc == 0, "a clean stop on SIGTERM")
+
+# With only an access token, a refused token stops the bot with a clear error.
+conf2 = os.path.join(tmp, "token.conf")
+with open(conf2, "w") as f:
+    f.write("[general]\ndb = %s\nlang = en\n[matrix]\nhomeserver = %s\nuser = %s\naccess_token = syt_not_valid_token\n"
+            % (os.path.join(tmp, "t2.db"), base, BOT))
+os.chmod(conf2, 0o600)
+p2 = subprocess.run([binary, "--config", conf2], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+check(p2.returncode == 1 and "refuses the access token" in p2.stderr, "a refused access token stops the bot (exit 1)")
+check("syt_not_valid_token" not in p2.stderr, "the refused token is not logged")
 log.close()
 text = open(os.path.join(tmp, "bot.log")).read()
 check("bot-pass" not in text and "syt_" not in text, "no password or token in the log")
