@@ -238,7 +238,10 @@ long http_client_start(struct http_client *c, const struct http_call *call, http
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "Ensemble/" ENSEMBLE_VERSION);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? call->timeout_ms : 30000L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	/* No separate connect timeout: curl arms its timer for it at the start
+	 * of every transfer, even on a reused connection, which woke the idle
+	 * bot ten seconds into each long poll.  The whole transfer's timeout
+	 * bounds a connect that hangs. */
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http__write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http__header_cb);
