@@ -18,14 +18,8 @@
  * reaches admin_level.  After a gap (a limited timeline) the open polls of
  * the room are recounted from /relations.
  *
- * Sending: one queue; each event is a PUT with a transaction id made from
- * the action's key, so a send repeated after a crash returns the first
- * event instead of posting twice.  At most one message per room per
- * room_interval_ms; 429 waits Retry-After (or retry_after_ms); 5xx and
- * network errors back off exponentially with jitter; 403 marks the room
- * inactive.  Date polls are MSC3381 polls in the unstable form Element
- * shows; a message with RSVP buttons gets the reactions ✅ ❔ ❌, which
- * members press to answer.
+ * Sending and rendering live in matrix_send.c; matrix_internal.h is what
+ * the two files share.
  */
 #include "adapters/adapter.h"
 
@@ -47,102 +41,11 @@
 #include "config/config.h"
 #include "storage/db.h"
 
+#include "adapters/matrix_internal.h"
+
 #define LOG_MODULE "matrix"
-#define MX_MAX_ATTEMPTS 8
-#define MX_ROOMS 256
-#define MX_FILTER_VERSION "1"
-#define MX_SEEN_DAYS 7
-#define MX_MAX_INFLIGHT 4      /* sends out at once, never two for one room */
-#define MX_QUEUE_HIGH 1000     /* more queued: stop syncing ... */
-#define MX_QUEUE_LOW 200       /* ... until the queue is down to this */
 
-static const char *const mx__rsvp_keys[3] = { "\xe2\x9c\x85", "\xe2\x9d\x94", "\xe2\x9d\x8c" }; /* ✅ ❔ ❌ */
-
-/* What the bot knows of a room between syncs; also kept in kv
- * matrix.room.<id> so that it survives restarts. */
-struct mx_room_state {
-	char id[256];
-	json_t *pl;            /* m.room.power_levels content, or NULL */
-	bool loaded, encrypted, warned, dirty;
-	long joined;           /* joined members, -1 unknown */
-	int64_t used_ms;
-	int64_t last_send_ms;
-};
-
-enum mx_after {
-	MX_AFTER_NONE,
-	MX_AFTER_POLL,         /* a poll start: map its event to the ref */
-	MX_AFTER_RSVP,         /* a message with RSVP buttons: react under it */
-};
-
-struct mx;
-
-struct mx_send {
-	struct mx_send *next;
-	struct mx *owner;
-	bool inflight;         /* its request is out */
-	char *room;            /* NULL while a direct chat is being made */
-	char *dm_user;         /* ACTION_SEND_PRIVATE: the person */
-	char type[48];
-	char *txn;
-	char *content;         /* JSON */
-	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
-	enum mx_after after;
-	char *ref;             /* MX_AFTER_POLL: the core's ref; RSVP: meetup id */
-	char *msg_ref;         /* the core's ref of what a message shows, kept
-	                          (matrix.msg.<ref>) for later edits */
-	int n_answers;
-	int attempts;
-	int64_t not_before_ms;
-};
-
-struct mx_kv {
-	char *key, *value;     /* value NULL: delete */
-};
-
-struct mx {
-	struct adapter *a;
-	struct bot *b;
-	const struct config *cfg;
-	char *hs;              /* homeserver base URL, without a final '/' */
-	char *token;           /* never logged */
-	char device[128];
-	char user[256];
-	char localpart[128];
-	char filter_id[128];
-	char *since;           /* next_batch of the last handled sync */
-	bool first_sync;       /* no since yet: skip the backlog */
-	bool ready;            /* logged in, filter made */
-	bool stopping;
-	bool logging_in;
-	long sync_req;
-	int sync_backoff_ms;
-	long retry_sync_ms;    /* > 0: wait this long before the next sync */
-	struct mx_sync held;   /* a sync waiting for its joins */
-	bool holding;
-	int joins;             /* joins in flight for the held sync */
-	char (*joined)[256];   /* rooms joined for the held sync: greet them */
-	size_t njoined;
-	struct mx_send *queue, *queue_tail;
-	int sending;           /* requests out, each for a different room */
-	size_t nqueue;         /* sends in the queue */
-	bool throttled;        /* syncing paused: the queue is long */
-	struct mx_room_state rooms[MX_ROOMS];
-	struct mx_kv *kv;      /* writes for the next batch's transaction */
-	size_t nkv;
-	int recounts;          /* /relations walks in flight */
-	struct { char user[256]; char name[128]; } names[64]; /* display names
-	                          seen in member events, newest first over */
-	unsigned nnames;
-	uv_timer_t sync_timer, send_timer;
-	int open_timers;
-	unsigned batches;
-};
-
-static void mx__sync(struct mx *m);
 static void mx__retry_sync(struct mx *m, long ms);
-static void mx__pump(struct mx *m);
-static void mx__login(struct mx *m);
 static void mx__process(struct mx *m);
 
 static bool mx__configured(const struct config *cfg)
@@ -154,7 +57,7 @@ static bool mx__configured(const struct config *cfg)
 
 /* Starts a client-server API call: path is what follows /_matrix/client/
  * and is already encoded. */
-static long mx__call(struct mx *m, const char *method, const char *path, const char *body, long timeout_ms,
+long mx__call(struct mx *m, const char *method, const char *path, const char *body, long timeout_ms,
                      http_done_fn done, void *user)
 {
 	struct strbuf url = STRBUF_INIT;
@@ -168,10 +71,8 @@ static long mx__call(struct mx *m, const char *method, const char *path, const c
 	return id;
 }
 
-/* What an error answer asks for. */
-enum mx_verdict { MX_OK, MX_RETRY, MX_RELOGIN, MX_FORBIDDEN, MX_FAILED };
 
-static enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int attempts, char *errcode,
+enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int attempts, char *errcode,
                                    size_t errlen)
 {
 	errcode[0] = 0;
@@ -202,7 +103,7 @@ static enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms,
 
 /* ---- rooms ---- */
 
-static struct mx_room_state *mx__room(struct mx *m, const char *id)
+struct mx_room_state *mx__room(struct mx *m, const char *id)
 {
 	struct mx_room_state *oldest = &m->rooms[0];
 	for(int i = 0; i < MX_ROOMS; i++) {
@@ -294,7 +195,7 @@ static void mx__kv_clear(struct mx *m)
 }
 
 /* One kv write in a transaction of its own (state learnt from a send). */
-static void mx__kv_now(struct mx *m, const char *key, const char *value)
+void mx__kv_now(struct mx *m, const char *key, const char *value)
 {
 	struct db *db = m->b->db;
 	if(db_begin(db))
@@ -303,542 +204,13 @@ static void mx__kv_now(struct mx *m, const char *key, const char *value)
 		db_rollback(db);
 }
 
-static int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out)
+int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out)
 {
 	struct strbuf key = STRBUF_INIT;
 	strbuf_addf(&key, "%s%s", prefix, id);
 	int rc = key.oom ? -1 : db_kv_get(m->b->db, key.buf, out);
 	strbuf_release(&key);
 	return rc;
-}
-
-/* ---- the send queue ---- */
-
-static void mx__send_free(struct mx_send *s)
-{
-	free(s->room);
-	free(s->dm_user);
-	free(s->txn);
-	free(s->content);
-	free(s->ref);
-	free(s->msg_ref);
-	free(s);
-}
-
-static int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
-                       json_t *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers)
-{
-	struct mx_send *s = calloc(1, sizeof(*s));
-	char *text = json_dumps(content, JSON_COMPACT);
-	json_decref(content);
-	if(!s || !text || !(s->txn = strdup(txn)) || (room && !(s->room = strdup(room))) ||
-	   (dm_user && !(s->dm_user = strdup(dm_user))) || (ref && !(s->ref = strdup(ref)))) {
-		free(text);
-		if(s)
-			mx__send_free(s);
-		return -1;
-	}
-	snprintf(s->type, sizeof(s->type), "%s", type);
-	s->content = text;
-	s->stored_id = stored_id;
-	s->after = after;
-	s->n_answers = n_answers;
-	if(m->queue_tail)
-		m->queue_tail->next = s;
-	else
-		m->queue = s;
-	m->queue_tail = s;
-	m->nqueue++;
-	mx__pump(m);
-	return 0;
-}
-
-static void mx__on_send_timer(uv_timer_t *h)
-{
-	mx__pump(h->data);
-}
-
-/* Takes s out of the queue (it may sit anywhere in it). */
-static void mx__unlink(struct mx *m, struct mx_send *s)
-{
-	struct mx_send **pp = &m->queue, *prev = NULL;
-	while(*pp && *pp != s) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	if(!*pp)
-		return;
-	*pp = s->next;
-	if(m->queue_tail == s)
-		m->queue_tail = prev;
-	m->nqueue--;
-	/* Syncing goes on once the replies have caught up. */
-	if(m->throttled && m->nqueue <= MX_QUEUE_LOW && !m->stopping) {
-		m->throttled = false;
-		mx__sync(m);
-	}
-}
-
-static void mx__pop(struct mx *m, struct mx_send *s, bool ack)
-{
-	mx__unlink(m, s);
-	if(ack && s->stored_id)
-		bot_action_done(m->b, s->stored_id);
-	mx__send_free(s);
-}
-
-/* Adds start to, or removes it from, the open polls of room (kv
- * matrix.polls.<room>, one start event id per line), read after a gap. */
-static void mx__polls_edit(struct mx *m, const char *room, const char *start, bool add)
-{
-	struct strbuf list = STRBUF_INIT, out = STRBUF_INIT, key = STRBUF_INIT;
-	mx__kv_get(m, "matrix.polls.", room, &list);
-	for(char *line = list.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-		nl = strchr(line, '\n');
-		if(nl)
-			*nl = 0;
-		if(strcmp(line, start))
-			strbuf_addf(&out, "%s\n", line);
-	}
-	if(add)
-		strbuf_addf(&out, "%s\n", start);
-	strbuf_addf(&key, "matrix.polls.%s", room);
-	if(!out.oom && !key.oom)
-		mx__kv_now(m, key.buf, out.len ? out.buf : NULL);
-	strbuf_release(&list);
-	strbuf_release(&out);
-	strbuf_release(&key);
-}
-
-/* After a send: remember what a poll or an RSVP message is. */
-static void mx__after_send(struct mx *m, struct mx_send *s, const char *event_id)
-{
-	struct strbuf k = STRBUF_INIT, v = STRBUF_INIT;
-	if(s->msg_ref) {
-		strbuf_addf(&k, "matrix.msg.%s", s->msg_ref);
-		strbuf_addf(&v, "%s\t%s", s->room, event_id);
-		if(!k.oom && !v.oom)
-			mx__kv_now(m, k.buf, v.buf);
-		strbuf_reset(&k);
-		strbuf_reset(&v);
-	}
-	if(s->after == MX_AFTER_POLL) {
-		struct db *db = m->b->db;
-		if(db_begin(db))
-			goto out;
-		strbuf_addf(&k, "matrix.poll.%s", event_id);
-		strbuf_addf(&v, "%s\t%d\t0\t%s", s->ref, s->n_answers, s->room);
-		int rc = k.oom || v.oom || db_kv_set(db, k.buf, v.buf);
-		strbuf_reset(&k);
-		strbuf_reset(&v);
-		strbuf_addf(&k, "matrix.ref.%s", s->ref);
-		strbuf_addf(&v, "%s\t%s", s->room, event_id);
-		if(rc || k.oom || v.oom || db_kv_set(db, k.buf, v.buf) || db_commit(db))
-			db_rollback(db);
-		else
-			mx__polls_edit(m, s->room, event_id, true);
-	} else if(s->after == MX_AFTER_RSVP) {
-		strbuf_addf(&k, "matrix.rsvp.%s", event_id);
-		if(!k.oom)
-			mx__kv_now(m, k.buf, s->ref);
-		/* The three answers under it, for members to press. */
-		for(int i = 0; i < 3; i++) {
-			strbuf_reset(&v);
-			strbuf_addf(&v, "%s.r%d", s->txn, i);
-			json_t *c = json_pack("{s:{s:s,s:s,s:s}}", "m.relates_to", "rel_type", "m.annotation",
-			                      "event_id", event_id, "key", mx__rsvp_keys[i]);
-			if(!v.oom && c)
-				mx__enqueue(m, s->room, NULL, "m.reaction", v.buf, c, 0, MX_AFTER_NONE, NULL, 0);
-		}
-	}
-out:
-	strbuf_release(&k);
-	strbuf_release(&v);
-}
-
-static void mx__room_inactive(struct mx *m, const char *room)
-{
-	struct db *db = m->b->db;
-	struct db_chat chat;
-	if(db_begin(db))
-		return;
-	if(db_chat_get(db, "matrix", room, m->cfg->lang, m->cfg->timezone, &chat) >= 0 &&
-	   !db_chat_set_active(db, chat.id, false) && !db_commit(db))
-		return;
-	db_rollback(db);
-}
-
-static void mx__sent(void *user, const struct http_result *res)
-{
-	struct mx_send *s = user;
-	struct mx *m = s->owner;
-	m->sending--;
-	s->inflight = false;
-	if(m->stopping && res->status != 200)
-		return;  /* left in the outbox: sent again at the next start */
-	char errcode[64];
-	long wait;
-	switch(mx__verdict(res, &wait, s->attempts, errcode, sizeof(errcode))) {
-	case MX_OK: {
-		json_error_t jerr;
-		json_t *o = json_loadb(res->body, res->body_len, 0, &jerr);
-		const char *eid = json_string_value(json_object_get(o, "event_id"));
-		/* Off the queue first: what follows may queue more. */
-		mx__unlink(m, s);
-		if(s->stored_id)
-			bot_action_done(m->b, s->stored_id);
-		if(eid)
-			mx__after_send(m, s, eid);
-		else
-			log_warn("a send to %s was accepted without an event id", s->room);
-		json_decref(o);
-		mx__send_free(s);
-		break;
-	}
-	case MX_RETRY:
-		if(res->status == 429 || ++s->attempts < MX_MAX_ATTEMPTS) {
-			if(res->status == 429)
-				s->attempts++;
-			s->not_before_ms = clock_now_ms() + wait;
-			log_warn("send to %s: %s; retrying in %ld ms", s->room,
-			         res->status == 429 ? "rate limited" : res->status ? "server error" : res->error, wait);
-		} else {
-			log_error("send to %s failed %d times: given up", s->room, s->attempts);
-			mx__pop(m, s, true);
-		}
-		break;
-	case MX_RELOGIN:
-		mx__login(m);
-		break;
-	case MX_FORBIDDEN:
-		log_warn("room %s refuses the bot (403 %s): marked inactive", s->room, errcode);
-		mx__room_inactive(m, s->room);
-		mx__pop(m, s, true);
-		break;
-	case MX_FAILED:
-		log_error("send to %s refused (%ld %s)", s->room, res->status, errcode);
-		mx__pop(m, s, true);
-		break;
-	}
-	mx__pump(m);
-}
-
-static void mx__dm_made(void *user, const struct http_result *res)
-{
-	struct mx_send *s = user;
-	struct mx *m = s->owner;
-	m->sending--;
-	s->inflight = false;
-	if(m->stopping)
-		return;
-	json_error_t jerr;
-	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
-	const char *room = json_string_value(json_object_get(o, "room_id"));
-	if(room) {
-		struct strbuf k = STRBUF_INIT;
-		strbuf_addf(&k, "matrix.dm.%s", s->dm_user);
-		if(!k.oom)
-			mx__kv_now(m, k.buf, room);
-		strbuf_release(&k);
-		for(struct mx_send *q = s; q; q = q->next)
-			if(!q->room && q->dm_user && !strcmp(q->dm_user, s->dm_user))
-				q->room = strdup(room);
-	} else if(res->status == 429 || res->status == 0 || res->status >= 500) {
-		s->not_before_ms = clock_now_ms() + (1000L << (s->attempts < 6 ? s->attempts : 6));
-		s->attempts++;
-	} else {
-		log_error("cannot open a direct chat with %s (%ld): message dropped", s->dm_user, res->status);
-		mx__pop(m, s, true);
-	}
-	json_decref(o);
-	mx__pump(m);
-}
-
-/* The lane of a send: its room, or the person of a direct chat not made
- * yet.  A lane's sends keep their order, one request out at a time. */
-static const char *mx__lane(const struct mx_send *s)
-{
-	return s->room ? s->room : s->dm_user ? s->dm_user : "";
-}
-
-/* The first send that may leave now: the first of its lane, not out, whose
- * room interval allows; NULL with *soonest set when none may go yet. */
-static struct mx_send *mx__pick(struct mx *m, int64_t now, int64_t *soonest)
-{
-	const char *seen[64];
-	size_t nseen = 0;
-	*soonest = INT64_MAX;
-	for(struct mx_send *s = m->queue; s; s = s->next) {
-		const char *lane = mx__lane(s);
-		bool met = false;
-		for(size_t i = 0; i < nseen && !met; i++)
-			met = !strcmp(seen[i], lane);
-		if(met)
-			continue;
-		if(nseen == 64)
-			break;  /* enough choice for one pump */
-		seen[nseen++] = lane;
-		if(s->inflight)
-			continue;
-		if(!s->room && s->dm_user) {
-			/* A direct chat: the one made before, or a new one. */
-			struct strbuf v = STRBUF_INIT;
-			if(mx__kv_get(m, "matrix.dm.", s->dm_user, &v) == 1)
-				s->room = strbuf_detach(&v);
-			strbuf_release(&v);
-		}
-		int64_t at = s->not_before_ms;
-		struct mx_room_state *r = s->room ? mx__room(m, s->room) : NULL;
-		if(r && r->last_send_ms + m->cfg->matrix_room_interval_ms > at)
-			at = r->last_send_ms + m->cfg->matrix_room_interval_ms;
-		if(at <= now)
-			return s;
-		if(at < *soonest)
-			*soonest = at;
-	}
-	return NULL;
-}
-
-/* Sends what may leave now, up to MX_MAX_INFLIGHT requests at once. */
-static void mx__pump(struct mx *m)
-{
-	while(!m->stopping && m->ready && m->queue && m->sending < MX_MAX_INFLIGHT) {
-		int64_t now = clock_now_ms(), soonest;
-		struct mx_send *s = mx__pick(m, now, &soonest);
-		if(!s) {
-			if(soonest != INT64_MAX)
-				uv_timer_start(&m->send_timer, mx__on_send_timer, (uint64_t)(soonest - now), 0);
-			return;
-		}
-		struct strbuf path = STRBUF_INIT;
-		long id;
-		s->owner = m;
-		s->inflight = true;
-		m->sending++;
-		if(!s->room) {
-			json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",
-			                         "trusted_private_chat");
-			char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-			json_decref(body);
-			id = text ? mx__call(m, "POST", "v3/createRoom", text, 30000, mx__dm_made, s) : -1;
-			free(text);
-		} else {
-			mx__room(m, s->room)->last_send_ms = now;
-			strbuf_adds(&path, "v3/rooms/");
-			mx_urlencode(&path, s->room);
-			strbuf_adds(&path, "/send/");
-			mx_urlencode(&path, s->type);
-			strbuf_addc(&path, '/');
-			mx_urlencode(&path, s->txn);
-			id = path.oom ? -1 : mx__call(m, "PUT", path.buf, s->content, 30000, mx__sent, s);
-		}
-		strbuf_release(&path);
-		if(id < 0) {
-			m->sending--;
-			s->inflight = false;
-			s->not_before_ms = now + 1000;
-			uv_timer_start(&m->send_timer, mx__on_send_timer, 1000, 0);
-			return;
-		}
-	}
-}
-
-/* ---- rendering ---- */
-
-/* Appends text with "/command" written "!command": Element keeps a leading
- * '/' for its own commands, so Matrix users type '!'. */
-static void mx__bang(struct strbuf *out, const char *text)
-{
-	const char *p = text;
-	char prev = ' ';
-	while(*p) {
-		if(*p == '/' && strchr(" \n(>\"'", prev)) {
-			size_t n = 1;
-			while(p[n] && (strchr("abcdefghijklmnopqrstuvwxyz_-", p[n]) || (unsigned char)p[n] >= 0x80))
-				n++;
-			if(n > 1) {
-				struct strbuf w = STRBUF_INIT;
-				strbuf_add(&w, p + 1, n - 1);
-				bool cmd = !w.oom && dispatch_find(w.buf);
-				strbuf_release(&w);
-				if(cmd) {
-					strbuf_addc(out, '!');
-					strbuf_add(out, p + 1, n - 1);
-					prev = p[n - 1];
-					p += n;
-					continue;
-				}
-			}
-		}
-		prev = *p;
-		strbuf_addc(out, *p++);
-	}
-}
-
-/* An m.notice with HTML, its plain fallback and m.mentions. */
-static json_t *mx__notice(const char *light, const char *reply_to)
-{
-	struct strbuf bang = STRBUF_INIT, html = STRBUF_INIT, ids = STRBUF_INIT;
-	json_t *c = NULL;
-	mx__bang(&bang, light ? light : "");
-	char *plain = bang.oom ? NULL : action_plain_text(bang.buf);
-	if(!plain || mx_render_html(&html, bang.buf, &ids))
-		goto out;
-	json_t *uids = json_array();
-	for(char *line = ids.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-		nl = strchr(line, '\n');
-		if(nl)
-			*nl = 0;
-		json_array_append_new(uids, json_string(line));
-	}
-	c = json_pack("{s:s,s:s,s:s,s:s,s:{s:o}}", "msgtype", "m.notice", "body", plain, "format",
-	              "org.matrix.custom.html", "formatted_body", html.buf, "m.mentions", "user_ids", uids);
-	if(c && reply_to)
-		json_object_set_new(c, "m.relates_to", json_pack("{s:{s:s}}", "m.in_reply_to", "event_id", reply_to));
-out:
-	free(plain);
-	strbuf_release(&bang);
-	strbuf_release(&html);
-	strbuf_release(&ids);
-	return c;
-}
-
-static int mx__send_text(struct mx *m, const struct action *act, const char *txn, int64_t stored_id)
-{
-	bool dm = act->kind == ACTION_SEND_PRIVATE;
-	json_t *c = mx__notice(act->text, act->kind == ACTION_REPLY ? act->reply_to : NULL);
-	if(!c)
-		return -1;
-	enum mx_after after = MX_AFTER_NONE;
-	char meetup[32] = "";
-	long long id;
-	char code;
-	if(act->n_buttons && act->buttons[0].data &&
-	   sscanf(act->buttons[0].data, "rsvp:%lld:%c", &id, &code) == 2) {
-		after = MX_AFTER_RSVP;
-		snprintf(meetup, sizeof(meetup), "%lld", id);
-	}
-	if(mx__enqueue(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, "m.room.message", txn, c, stored_id,
-	               after, after ? meetup : NULL, 0))
-		return -1;
-	if(act->ref && !dm && m->queue_tail && !(m->queue_tail->msg_ref = strdup(act->ref)))
-		return -1;
-	return 0;
-}
-
-/* An edit (m.replace) of the message that shows act->ref: the new content,
- * and a "* " fallback for clients that do not read edits. */
-static int mx__send_edit(struct mx *m, const struct action *act, const char *txn)
-{
-	struct strbuf v = STRBUF_INIT;
-	char room[256], target[256];
-	int found = mx__kv_get(m, "matrix.msg.", act->ref ? act->ref : "", &v) == 1 &&
-	            sscanf(v.buf, "%255[^\t]\t%255s", room, target) == 2;
-	strbuf_release(&v);
-	if(!found)
-		return 0;  /* never sent here: nothing to edit */
-	json_t *fresh = mx__notice(act->text, NULL);
-	if(!fresh)
-		return -1;
-	struct strbuf body = STRBUF_INIT, html = STRBUF_INIT;
-	strbuf_addf(&body, "* %s", json_string_value(json_object_get(fresh, "body")));
-	strbuf_addf(&html, "* %s", json_string_value(json_object_get(fresh, "formatted_body")));
-	json_t *c = body.oom || html.oom ? NULL : json_pack(
-		"{s:s,s:s,s:s,s:s,s:O,s:o,s:{s:s,s:s}}", "msgtype", "m.notice", "body", body.buf, "format",
-		"org.matrix.custom.html", "formatted_body", html.buf, "m.mentions", json_object_get(fresh, "m.mentions"),
-		"m.new_content", fresh, "m.relates_to", "rel_type", "m.replace", "event_id", target);
-	strbuf_release(&body);
-	strbuf_release(&html);
-	if(!c)
-		return -1;
-	return mx__enqueue(m, room, NULL, "m.room.message", txn, c, act->stored_id, MX_AFTER_NONE, NULL, 0) ? -1 : 1;
-}
-
-static int mx__deliver(struct adapter *a, const struct action *act)
-{
-	struct mx *m = a->priv;
-	char txn[200];
-	/* The action's key is stable across a crash: the txn id too. */
-	snprintf(txn, sizeof(txn), "ens.%s", act->key ? act->key : "none");
-	if(!act->key)
-		snprintf(txn, sizeof(txn), "ens.n%lld.%llu", (long long)clock_now_ms(), (unsigned long long)rand());
-	switch(act->kind) {
-	case ACTION_SEND_TEXT:
-	case ACTION_REPLY:
-	case ACTION_SEND_PRIVATE:
-		return mx__send_text(m, act, txn, act->stored_id) ? -1 : 1;
-	case ACTION_SEND_POLL: {
-		char ttxn[210];
-		snprintf(ttxn, sizeof(ttxn), "%s.t", txn);
-		if(mx__send_text(m, act, ttxn, 0))
-			return -1;
-		if(act->n_options < 2 || !act->ref)
-			return 0;
-		size_t n = act->n_options < MX_MAX_ANSWERS ? act->n_options : MX_MAX_ANSWERS;
-		const char *question = act->question ? act->question : "?";
-		json_t *answers = json_array();
-		struct strbuf fallback = STRBUF_INIT;
-		strbuf_adds(&fallback, question);
-		for(size_t i = 0; i < n; i++) {
-			char aid[16];
-			snprintf(aid, sizeof(aid), "a%zu", i);
-			json_array_append_new(answers, json_pack("{s:s,s:s}", "id", aid, "org.matrix.msc1767.text",
-			                                         act->options[i]));
-			strbuf_addf(&fallback, "\n%zu. %s", i + 1, act->options[i]);
-		}
-		json_t *c = fallback.oom ? NULL : json_pack(
-			"{s:s,s:{s:s,s:i,s:{s:s,s:s,s:s},s:o}}", "org.matrix.msc1767.text", fallback.buf,
-			"org.matrix.msc3381.poll.start", "kind", "org.matrix.msc3381.poll.disclosed", "max_selections",
-			(int)n, "question", "org.matrix.msc1767.text", question, "body", question, "msgtype", "m.text",
-			"answers", answers);
-		strbuf_release(&fallback);
-		if(!c)
-			return -1;
-		return mx__enqueue(m, act->chat_id, NULL, "org.matrix.msc3381.poll.start", txn, c, act->stored_id,
-		                   MX_AFTER_POLL, act->ref, (int)n) ? -1 : 1;
-	}
-	case ACTION_CLOSE_POLL: {
-		struct strbuf v = STRBUF_INIT, pv = STRBUF_INIT, k = STRBUF_INIT;
-		char room[256], start[256];
-		int rc = 0;
-		if(mx__kv_get(m, "matrix.ref.", act->ref ? act->ref : "", &v) != 1 ||
-		   sscanf(v.buf, "%255[^\t]\t%255s", room, start) != 2)
-			goto close_out;  /* no native poll was sent: nothing to close */
-		/* Responses after this moment no longer count. */
-		if(mx__kv_get(m, "matrix.poll.", start, &pv) == 1) {
-			char ref[128];
-			int n;
-			if(sscanf(pv.buf, "%127[^\t]\t%d", ref, &n) == 2) {
-				strbuf_reset(&v);
-				strbuf_addf(&v, "%s\t%d\t%lld\t%s", ref, n, (long long)clock_now_ms(), room);
-				strbuf_addf(&k, "matrix.poll.%s", start);
-				if(!k.oom && !v.oom)
-					mx__kv_now(m, k.buf, v.buf);
-			}
-		}
-		mx__polls_edit(m, room, start, false);
-		struct db_chat chat;
-		const char *lang = i18n_default();
-		if(db_chat_get(m->b->db, "matrix", room, m->cfg->lang, m->cfg->timezone, &chat) == 1)
-			lang = chat.lang;
-		const char *text = act->text && *act->text ? act->text : i18n_lookup(lang, "matrix.poll_closed");
-		char *plain = action_plain_text(text);
-		json_t *c = json_pack("{s:{s:s,s:s},s:{},s:s}", "m.relates_to", "rel_type", "m.reference", "event_id",
-		                      start, "org.matrix.msc3381.poll.end", "org.matrix.msc1767.text",
-		                      plain ? plain : "");
-		free(plain);
-		rc = c && !mx__enqueue(m, room, NULL, "org.matrix.msc3381.poll.end", txn, c, act->stored_id,
-		                       MX_AFTER_NONE, NULL, 0) ? 1 : -1;
-	close_out:
-		strbuf_release(&v);
-		strbuf_release(&pv);
-		strbuf_release(&k);
-		return rc;
-	}
-	case ACTION_EDIT:
-		return mx__send_edit(m, act, txn);
-	}
-	return 0;
 }
 
 /* ---- receiving ---- */
@@ -1528,7 +900,7 @@ static void mx__synced(void *user, const struct http_result *res)
 	mx__retry_sync(m, wait);
 }
 
-static void mx__sync(struct mx *m)
+void mx__sync(struct mx *m)
 {
 	if(m->stopping || m->sync_req || m->holding || !m->ready || m->throttled)
 		return;
@@ -1673,7 +1045,7 @@ static void mx__logged_in(void *user, const struct http_result *res)
 
 /* Logs in with the password, keeping the device id (transaction ids are
  * scoped to it); without a password a refused token stops the bot. */
-static void mx__login(struct mx *m)
+void mx__login(struct mx *m)
 {
 	if(m->logging_in || m->stopping)
 		return;

@@ -1,0 +1,149 @@
+/*
+ * matrix_internal: what the two files of the Matrix adapter share
+ * (matrix.c: session, sync, rooms, receiving; matrix_send.c: the send
+ * queue and rendering).  Nothing else includes it.
+ */
+#ifndef ENSEMBLE_MATRIX_INTERNAL_H
+#define ENSEMBLE_MATRIX_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "adapters/adapter.h"
+#include "adapters/http_client.h"
+#include "adapters/matrix_parse.h"
+#include "bot/strbuf.h"
+
+struct action;
+struct config;
+struct db;
+
+
+#define MX_MAX_ATTEMPTS 8
+#define MX_ROOMS 256
+#define MX_FILTER_VERSION "1"
+#define MX_SEEN_DAYS 7
+#define MX_MAX_INFLIGHT 4      /* sends out at once, never two for one room */
+#define MX_QUEUE_HIGH 1000     /* more queued: stop syncing ... */
+#define MX_QUEUE_LOW 200       /* ... until the queue is down to this */
+
+
+/* What the bot knows of a room between syncs; also kept in kv
+ * matrix.room.<id> so that it survives restarts. */
+struct mx_room_state {
+	char id[256];
+	json_t *pl;            /* m.room.power_levels content, or NULL */
+	bool loaded, encrypted, warned, dirty;
+	long joined;           /* joined members, -1 unknown */
+	int64_t used_ms;
+	int64_t last_send_ms;
+};
+
+enum mx_after {
+	MX_AFTER_NONE,
+	MX_AFTER_POLL,         /* a poll start: map its event to the ref */
+	MX_AFTER_RSVP,         /* a message with RSVP buttons: react under it */
+};
+
+struct mx;
+
+struct mx_send {
+	struct mx_send *next;
+	struct mx *owner;
+	bool inflight;         /* its request is out */
+	char *room;            /* NULL while a direct chat is being made */
+	char *dm_user;         /* ACTION_SEND_PRIVATE: the person */
+	char type[48];
+	char *txn;
+	char *content;         /* JSON */
+	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
+	enum mx_after after;
+	char *ref;             /* MX_AFTER_POLL: the core's ref; RSVP: meetup id */
+	char *msg_ref;         /* the core's ref of what a message shows, kept
+	                          (matrix.msg.<ref>) for later edits */
+	int n_answers;
+	int attempts;
+	int64_t not_before_ms;
+};
+
+struct mx_kv {
+	char *key, *value;     /* value NULL: delete */
+};
+
+struct mx {
+	struct adapter *a;
+	struct bot *b;
+	const struct config *cfg;
+	char *hs;              /* homeserver base URL, without a final '/' */
+	char *token;           /* never logged */
+	char device[128];
+	char user[256];
+	char localpart[128];
+	char filter_id[128];
+	char *since;           /* next_batch of the last handled sync */
+	bool first_sync;       /* no since yet: skip the backlog */
+	bool ready;            /* logged in, filter made */
+	bool stopping;
+	bool logging_in;
+	long sync_req;
+	int sync_backoff_ms;
+	long retry_sync_ms;    /* > 0: wait this long before the next sync */
+	struct mx_sync held;   /* a sync waiting for its joins */
+	bool holding;
+	int joins;             /* joins in flight for the held sync */
+	char (*joined)[256];   /* rooms joined for the held sync: greet them */
+	size_t njoined;
+	struct mx_send *queue, *queue_tail;
+	int sending;           /* requests out, each for a different room */
+	size_t nqueue;         /* sends in the queue */
+	bool throttled;        /* syncing paused: the queue is long */
+	struct mx_room_state rooms[MX_ROOMS];
+	struct mx_kv *kv;      /* writes for the next batch's transaction */
+	size_t nkv;
+	int recounts;          /* /relations walks in flight */
+	struct { char user[256]; char name[128]; } names[64]; /* display names
+	                          seen in member events, newest first over */
+	unsigned nnames;
+	uv_timer_t sync_timer, send_timer;
+	int open_timers;
+	unsigned batches;
+};
+
+
+/* What an error answer asks for. */
+enum mx_verdict { MX_OK, MX_RETRY, MX_RELOGIN, MX_FORBIDDEN, MX_FAILED };
+
+/* matrix.c */
+/* Starts a client-server API call: path is what follows /_matrix/client/
+ * and is already encoded.  A request id, or -1. */
+long mx__call(struct mx *m, const char *method, const char *path, const char *body, long timeout_ms,
+              http_done_fn done, void *user);
+/* Reads a failed answer: what to do, and how long to wait first. */
+enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int attempts, char *errcode,
+                            size_t errlen);
+/* The state kept of room id (loaded from kv on first use); never NULL. */
+struct mx_room_state *mx__room(struct mx *m, const char *id);
+/* One kv write in a transaction of its own; value NULL deletes. */
+void mx__kv_now(struct mx *m, const char *key, const char *value);
+/* kv value of prefix+id appended to out: 1, 0 when absent, -1. */
+int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out);
+/* Logs in again with the password, or stops the bot without one. */
+void mx__login(struct mx *m);
+/* Starts the next /sync unless one is out, held, or paused. */
+void mx__sync(struct mx *m);
+
+/* matrix_send.c */
+/* Queues one event for room (or, room NULL, for a direct chat with
+ * dm_user).  Takes content.  0 or -1. */
+int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
+                json_t *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers);
+/* Sends what may leave now. */
+void mx__pump(struct mx *m);
+/* Takes s out of the queue and frees it; ack: tell the bot it is done. */
+void mx__pop(struct mx *m, struct mx_send *s, bool ack);
+/* The adapter's deliver(). */
+int mx__deliver(struct adapter *a, const struct action *act);
+
+#endif
