@@ -1,0 +1,114 @@
+/*
+ * telegram_internal: what the two files of the Telegram adapter share
+ * (telegram.c: start-up, receiving, webhook, admins; telegram_send.c: the
+ * send queue and rendering).  Nothing else includes it.
+ */
+#ifndef ENSEMBLE_TELEGRAM_INTERNAL_H
+#define ENSEMBLE_TELEGRAM_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "adapters/adapter.h"
+#include "adapters/http_client.h"
+#include "adapters/telegram_parse.h"
+
+struct action;
+
+
+#define TG_MAX_ATTEMPTS 8
+#define TG_CHATS 256
+#define TG_ADMIN_TTL_MS (5 * 60 * 1000)
+#define TG_ADMIN_RECHECK_MS (60 * 1000)
+/* One send out at a time: Telegram has no idempotent send, so a crash may
+ * repeat what was out, and one message is the most that may be.  (Its
+ * limits, 30 messages a second, leave nothing for parallel sends to gain.) */
+#define TG_MAX_INFLIGHT 1
+#define TG_QUEUE_HIGH 1000     /* more queued: stop taking updates ... */
+#define TG_QUEUE_LOW 200       /* ... until the queue is down to this */
+
+/* A group's administrators, as getChatAdministrators last said. */
+struct tg_admins {
+	char chat[24];
+	int64_t fetched_ms;    /* 0: never */
+	char (*ids)[24];
+	size_t n;
+};
+
+struct tg;
+
+struct tg_send {
+	struct tg_send *next;
+	struct tg *owner;
+	bool inflight;         /* its request is out */
+	char method[24];
+	char *body;            /* JSON, owned */
+	char chat[24];
+	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
+	char *poll_ref;        /* sendPoll: the core's ref to map */
+	char *msg_ref;         /* sendMessage: the core's ref of what it shows,
+	                          remembered for later edits */
+	int attempts;
+	int64_t not_before_ms;
+};
+
+#define TG_GROUP_WINDOW 64   /* sends remembered per chat, for the per-minute limit */
+
+struct tg_chat_clock {
+	char chat[24];
+	int64_t last_ms;
+	int64_t recent[TG_GROUP_WINDOW]; /* the last sends, a ring */
+	unsigned nrecent;
+};
+
+struct tg {
+	struct adapter *a;
+	struct bot *b;
+	char *base;            /* api_url/bot<TOKEN>/ : never logged as is */
+	char username[64];
+	bool ready;            /* getMe answered */
+	bool stopping;
+	long poll_req;         /* the getUpdates in flight, or 0 */
+	int64_t offset;
+	int poll_backoff_ms;
+	long retry_poll_ms;        /* > 0: wait this long before the next poll */
+	struct tg_send *queue, *queue_tail;
+	int sending;               /* requests out (each for a different chat) */
+	size_t nqueue;             /* messages in the queue */
+	bool throttled;            /* polling paused: the queue is long */
+	int64_t last_send_ms;
+	struct tg_chat_clock chats[TG_CHATS];
+	struct tg_admins admins[TG_CHATS];
+	struct tg_update *held;    /* a batch waiting for admin lists */
+	size_t nheld;
+	int admin_fetches;         /* getChatAdministrators in flight */
+	uv_timer_t poll_timer, send_timer;
+	int open_timers;
+	bool webhook;              /* mode = webhook */
+	bool webhook_set;          /* setWebhook answered: updates may come */
+	char secret[48];           /* this run's secret_token */
+	struct tg_update *inbox;   /* webhook updates waiting for a batch */
+	size_t ninbox;
+};
+
+
+/* telegram.c */
+/* Starts a Bot API call with a JSON body.  A request id, or -1. */
+long tg__call(struct tg *t, const char *method, const char *body, long timeout_ms, http_done_fn done, void *user);
+/* Starts the next getUpdates unless one is out or polling is paused. */
+void tg__poll(struct tg *t);
+
+/* telegram_send.c */
+/* Queues a call for chat (NULL: none), taking body; stored_id is the outbox
+ * row to acknowledge (0: none); poll_ref maps a sent poll.  0 or -1. */
+int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
+                const char *poll_ref);
+/* Sends what may leave now. */
+void tg__pump(struct tg *t);
+void tg__send_free(struct tg_send *s);
+/* The adapter's deliver(). */
+int tg__deliver(struct adapter *a, const struct action *act);
+
+#endif

@@ -1,0 +1,468 @@
+/*
+ * telegram_send: the Telegram adapter's sending side.  One queue, one
+ * request out at a time (Telegram has no idempotent send: a crash repeats
+ * at most that one); a chat's messages keep their order and a message
+ * waiting for a retry holds back only its own chat; at most one message
+ * per chat per chat_interval_ms, group_per_minute in a group and
+ * global_per_second overall; 429 waits retry_after, 5xx and network errors
+ * back off exponentially with jitter, 403 marks the chat inactive, a 400
+ * with migrate_to_chat_id moves the chat.  Also the rendering of the
+ * core's actions: HTML text cut under 4,096 characters, native polls,
+ * inline keyboards, edits.
+ */
+#include "adapters/adapter.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "adapters/http_client.h"
+#include "adapters/http_server.h"
+#include "adapters/telegram_parse.h"
+#include "bot/action.h"
+#include "bot/bot.h"
+#include "bot/clock.h"
+#include "bot/dispatch.h"
+#include "bot/i18n.h"
+#include "bot/log.h"
+#include "bot/text.h"
+#include "config/config.h"
+#include "storage/db.h"
+
+#include "adapters/telegram_internal.h"
+
+#define LOG_MODULE "telegram"
+
+/* ---- the send queue ---- */
+
+void tg__send_free(struct tg_send *s)
+{
+	free(s->body);
+	free(s->poll_ref);
+	free(s->msg_ref);
+	free(s);
+}
+
+static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
+                           const char *poll_ref, const char *msg_ref)
+{
+	struct tg_send *s = calloc(1, sizeof(*s));
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if(!s || !text || (poll_ref && !(s->poll_ref = strdup(poll_ref))) ||
+	   (msg_ref && !(s->msg_ref = strdup(msg_ref)))) {
+		free(text);
+		if(s)
+			tg__send_free(s);
+		return -1;
+	}
+	snprintf(s->method, sizeof(s->method), "%s", method);
+	snprintf(s->chat, sizeof(s->chat), "%s", chat ? chat : "");
+	s->body = text;
+	s->stored_id = stored_id;
+	if(t->queue_tail)
+		t->queue_tail->next = s;
+	else
+		t->queue = s;
+	t->queue_tail = s;
+	t->nqueue++;
+	tg__pump(t);
+	return 0;
+}
+
+int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
+                       const char *poll_ref)
+{
+	return tg__enqueue_ref(t, method, body, chat, stored_id, poll_ref, NULL);
+}
+
+static struct tg_chat_clock *tg__chat_clock(struct tg *t, const char *chat)
+{
+	struct tg_chat_clock *oldest = &t->chats[0];
+	for(int i = 0; i < TG_CHATS; i++) {
+		if(!strcmp(t->chats[i].chat, chat))
+			return &t->chats[i];
+		if(t->chats[i].last_ms < oldest->last_ms)
+			oldest = &t->chats[i];
+	}
+	memset(oldest, 0, sizeof(*oldest));
+	snprintf(oldest->chat, sizeof(oldest->chat), "%s", chat);
+	return oldest;
+}
+
+static void tg__on_send_timer(uv_timer_t *h)
+{
+	tg__pump(h->data);
+}
+
+/* Stores what a sent poll is, for its answers and its closing. */
+static void tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
+{
+	json_t *poll = json_object_get(result, "poll");
+	const char *poll_id = json_string_value(json_object_get(poll, "id"));
+	json_t *mid = json_object_get(result, "message_id");
+	if(!poll_id || !json_is_integer(mid))
+		return;
+	char key[160], value[160];
+	if(db_begin(t->b->db))
+		return;
+	snprintf(key, sizeof(key), "telegram.poll.%s", poll_id);
+	snprintf(value, sizeof(value), "%s\t%lld\t%s", s->chat, (long long)json_integer_value(mid), s->poll_ref);
+	int rc = db_kv_set(t->b->db, key, value);
+	snprintf(key, sizeof(key), "telegram.ref.%s", s->poll_ref);
+	snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
+	if(rc || db_kv_set(t->b->db, key, value) || db_commit(t->b->db))
+		db_rollback(t->b->db);
+}
+
+/* Moves a chat: its rows in the database, and every queued message. */
+static void tg__migrate(struct tg *t, const char *from, const char *to)
+{
+	if(!db_begin(t->b->db)) {
+		if(db_chat_migrate(t->b->db, "telegram", from, to) || db_commit(t->b->db))
+			db_rollback(t->b->db);
+	}
+	char old[24];
+	snprintf(old, sizeof(old), "%s", from);
+	for(struct tg_send *q = t->queue; q; q = q->next) {
+		if(strcmp(q->chat, old))
+			continue;
+		json_error_t jerr;
+		json_t *body = json_loads(q->body, 0, &jerr);
+		char *text = NULL;
+		if(body && !json_object_set_new(body, "chat_id", json_string(to)))
+			text = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		if(text) {
+			free(q->body);
+			q->body = text;
+			snprintf(q->chat, sizeof(q->chat), "%s", to);
+		}
+	}
+}
+
+/* Takes s out of the queue (it may sit anywhere in it). */
+static void tg__unlink(struct tg *t, struct tg_send *s)
+{
+	struct tg_send **pp = &t->queue, *prev = NULL;
+	while(*pp && *pp != s) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if(!*pp)
+		return;
+	*pp = s->next;
+	if(t->queue_tail == s)
+		t->queue_tail = prev;
+	t->nqueue--;
+	/* Updates are taken again once the replies have caught up. */
+	if(t->throttled && t->nqueue <= TG_QUEUE_LOW && !t->stopping) {
+		t->throttled = false;
+		if(!t->webhook)
+			tg__poll(t);
+	}
+}
+
+static void tg__sent(void *user, const struct http_result *res)
+{
+	struct tg_send *s = user;
+	struct tg *t = s->owner;
+	t->sending--;
+	s->inflight = false;
+	int code = -1;
+	long retry = -1;
+	json_error_t jerr;
+	json_t *o = res->status ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	bool ok = json_is_true(json_object_get(o, "ok"));
+	if(!ok && o) {
+		json_t *c = json_object_get(o, "error_code");
+		json_t *ra = json_object_get(json_object_get(o, "parameters"), "retry_after");
+		code = json_is_integer(c) ? (int)json_integer_value(c) : (int)res->status;
+		retry = json_is_integer(ra) ? (long)json_integer_value(ra) : res->retry_after;
+	}
+	json_t *migrate = json_object_get(json_object_get(o, "parameters"), "migrate_to_chat_id");
+	bool done = true;
+	if(!ok && code == 400 && json_is_integer(migrate) && !t->stopping) {
+		/* The group became a supergroup: its data and its queued messages
+		 * follow it, and this one is sent again there. */
+		char to[24];
+		snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(migrate));
+		log_info("chat %s moved to %s", s->chat, to);
+		tg__migrate(t, s->chat, to);
+		done = false;
+	} else if(ok) {
+		if(s->poll_ref)
+			tg__map_poll(t, s, json_object_get(o, "result"));
+		json_t *mid = json_object_get(json_object_get(o, "result"), "message_id");
+		if(s->msg_ref && json_is_integer(mid)) {
+			char key[160], value[64];
+			snprintf(key, sizeof(key), "telegram.msg.%s", s->msg_ref);
+			snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
+			if(!db_begin(t->b->db)) {
+				if(db_kv_set(t->b->db, key, value) || db_commit(t->b->db))
+					db_rollback(t->b->db);
+			}
+		}
+	} else if(code == 400 && !strcmp(s->method, "editMessageText")) {
+		/* "message is not modified", or gone: nothing to retry. */
+		const char *d = json_string_value(json_object_get(o, "description"));
+		log_debug("editMessageText in chat %s: %s", s->chat, d ? d : "refused");
+	} else if(t->stopping) {
+		/* Left in the outbox: sent again at the next start. */
+		done = false;
+	} else if(code == 429 || res->status == 429) {
+		s->not_before_ms = clock_now_ms() + (retry > 0 ? retry : 1) * 1000;
+		log_warn("%s to chat %s: rate limited, retrying in %ld s", s->method, s->chat, retry > 0 ? retry : 1);
+		done = false;
+	} else if(code == 403) {
+		log_warn("chat %s refuses the bot (403): marked inactive", s->chat);
+		struct db_chat chat;
+		if(!db_begin(t->b->db)) {
+			if(db_chat_get(t->b->db, "telegram", s->chat, "fr", "UTC", &chat) >= 0 &&
+			   !db_chat_set_active(t->b->db, chat.id, false))
+				db_commit(t->b->db);
+			else
+				db_rollback(t->b->db);
+		}
+	} else if(res->status == 0 || res->status >= 500 || (!o && res->status)) {
+		if(++s->attempts < TG_MAX_ATTEMPTS) {
+			int64_t wait = 500LL << s->attempts;
+			wait += rand() % (wait / 2 + 1);
+			s->not_before_ms = clock_now_ms() + wait;
+			log_warn("%s to chat %s failed (%s); retry %d in %lld ms", s->method, s->chat,
+			         res->status ? "server error" : res->error, s->attempts, (long long)wait);
+			done = false;
+		} else {
+			log_error("%s to chat %s failed %d times: given up", s->method, s->chat, s->attempts);
+		}
+	} else {
+		const char *d = json_string_value(json_object_get(o, "description"));
+		log_error("%s to chat %s refused (%d): %s", s->method, s->chat, code, d ? d : "?");
+	}
+	json_decref(o);
+	if(done) {
+		/* Also while stopping: a message the platform has is acknowledged,
+		 * so that the next start does not send it again. */
+		tg__unlink(t, s);
+		if(s->stored_id)
+			bot_action_done(t->b, s->stored_id);
+		tg__send_free(s);
+	}
+	if(!t->stopping)
+		tg__pump(t);
+}
+
+/* When s may leave: its own retry time, its chat's interval and, in a
+ * group, the per-minute limit. */
+static int64_t tg__ready_at(struct tg *t, struct tg_send *s)
+{
+	const struct config *cfg = t->b->cfg;
+	int64_t at = s->not_before_ms;
+	if(!s->chat[0])
+		return at;
+	struct tg_chat_clock *cc = tg__chat_clock(t, s->chat);
+	if(cc->last_ms + cfg->telegram_chat_interval_ms > at)
+		at = cc->last_ms + cfg->telegram_chat_interval_ms;
+	unsigned per_min = (unsigned)cfg->telegram_group_per_minute;
+	if(s->chat[0] == '-' && per_min && per_min <= TG_GROUP_WINDOW && cc->nrecent >= per_min) {
+		/* The per_min-th send back must be a minute old. */
+		int64_t old = cc->recent[(cc->nrecent - per_min) % TG_GROUP_WINDOW];
+		if(old + 60000 > at)
+			at = old + 60000;
+	}
+	return at;
+}
+
+/* Picks the first message that may leave now: the first of its chat (a
+ * chat's messages keep their order, and a chat with a request out waits for
+ * it) whose chat and the global rate allow.  A message waiting to be
+ * retried holds back its own chat only.  NULL, with *soonest set, when none
+ * may go yet. */
+static struct tg_send *tg__pick(struct tg *t, int64_t now, int64_t *soonest)
+{
+	/* The spacing is rounded up, so that no one-second window ever holds
+	 * more than global_per_second messages; 0 turns the limit off. */
+	int per_s = t->b->cfg->telegram_global_per_second;
+	int64_t global = per_s ? t->last_send_ms + (1000 + per_s - 1) / per_s : 0;
+	*soonest = INT64_MAX;
+	/* The chats met so far in this scan (an open-addressing set of their
+	 * queue entries): only a chat's first message may go. */
+	enum { SEEN = 1024 };
+	const char *seen[SEEN];
+	size_t nseen = 0;
+	memset(seen, 0, sizeof(seen));
+	for(struct tg_send *s = t->queue; s; s = s->next) {
+		if(s->chat[0]) {
+			uint32_t h = 2166136261u;
+			for(const char *c = s->chat; *c; c++)
+				h = (h ^ (unsigned char)*c) * 16777619u;
+			size_t k = h % SEEN;
+			bool met = false;
+			while(seen[k] && !(met = !strcmp(seen[k], s->chat)))
+				k = (k + 1) % SEEN;
+			if(met)
+				continue;
+			if(nseen == SEEN / 2)
+				break;  /* enough choice for one pump */
+			seen[k] = s->chat;
+			nseen++;
+		}
+		if(s->inflight)
+			continue;
+		int64_t at = tg__ready_at(t, s);
+		if(at < global)
+			at = global;
+		if(at <= now)
+			return s;
+		if(at < *soonest)
+			*soonest = at;
+	}
+	return NULL;
+}
+
+/* Sends what may leave now, up to TG_MAX_INFLIGHT requests at once. */
+void tg__pump(struct tg *t)
+{
+	while(!t->stopping && t->ready && t->queue && t->sending < TG_MAX_INFLIGHT) {
+		int64_t now = clock_now_ms(), soonest;
+		struct tg_send *pick = tg__pick(t, now, &soonest);
+		if(!pick) {
+			if(soonest != INT64_MAX)
+				uv_timer_start(&t->send_timer, tg__on_send_timer, (uint64_t)(soonest - now), 0);
+			return;
+		}
+		t->last_send_ms = now;
+		if(pick->chat[0]) {
+			struct tg_chat_clock *cc = tg__chat_clock(t, pick->chat);
+			cc->last_ms = now;
+			cc->recent[cc->nrecent++ % TG_GROUP_WINDOW] = now;
+		}
+		pick->owner = t;
+		pick->inflight = true;
+		t->sending++;
+		if(tg__call(t, pick->method, pick->body, 30000, tg__sent, pick) < 0) {
+			t->sending--;
+			pick->inflight = false;
+			pick->not_before_ms = now + 1000;
+			uv_timer_start(&t->send_timer, tg__on_send_timer, 1000, 0);
+			return;
+		}
+	}
+}
+
+/* ---- rendering ---- */
+
+static json_t *tg__keyboard(const struct action *act)
+{
+	json_t *row = json_array();
+	for(size_t i = 0; i < act->n_buttons; i++)
+		json_array_append_new(row, json_pack("{s:s,s:s}", "text", act->buttons[i].label,
+		                                     "callback_data", act->buttons[i].data));
+	return json_pack("{s:[o]}", "inline_keyboard", row);
+}
+
+/* sendMessage for text, cut under the limit; the last part carries the
+ * buttons and the acknowledgement. */
+static int tg__send_text(struct tg *t, const struct action *act, int64_t stored_id)
+{
+	struct strbuf html = STRBUF_INIT;
+	char **parts = NULL;
+	tg_render_html(&html, act->text ? act->text : "");
+	long n = html.oom ? -1 : tg_split(html.buf, TG_MAX_TEXT, &parts);
+	strbuf_release(&html);
+	int rc = n > 0 ? 0 : -1;
+	for(long i = 0; i < n; i++) {
+		json_t *body = json_pack("{s:s,s:s,s:s}", "chat_id", act->chat_id, "text", parts[i], "parse_mode", "HTML");
+		if(act->kind == ACTION_REPLY && act->reply_to && i == 0)
+			json_object_set_new(body, "reply_parameters",
+			                    json_pack("{s:I,s:b}", "message_id", (json_int_t)atoll(act->reply_to),
+			                              "allow_sending_without_reply", 1));
+		bool last = i == n - 1;
+		if(last && act->n_buttons)
+			json_object_set_new(body, "reply_markup", tg__keyboard(act));
+		if(tg__enqueue_ref(t, "sendMessage", body, act->chat_id, last ? stored_id : 0, NULL,
+		                   last ? act->ref : NULL))
+			rc = -1;
+		free(parts[i]);
+	}
+	free(parts);
+	return rc;
+}
+
+int tg__deliver(struct adapter *a, const struct action *act)
+{
+	struct tg *t = a->priv;
+	switch(act->kind) {
+	case ACTION_SEND_TEXT:
+	case ACTION_REPLY:
+	case ACTION_SEND_PRIVATE:
+		return tg__send_text(t, act, act->stored_id) ? -1 : 1;
+	case ACTION_SEND_POLL: {
+		/* The details in a message, then the native poll (2 to 10 options
+		 * of at most 100 characters). */
+		if(!t->b->cfg->telegram_native_polls)
+			return tg__send_text(t, act, act->stored_id) ? -1 : 1;
+		if(tg__send_text(t, act, 0))
+			return -1;
+		if(act->n_options < 2)
+			return 0;
+		json_t *options = json_array();
+		for(size_t i = 0; i < act->n_options && i < 10; i++) {
+			char opt[101 * 4];
+			snprintf(opt, sizeof(opt), "%.*s", (int)utf8_prefix(act->options[i], 100), act->options[i]);
+			json_array_append_new(options, json_pack("{s:s}", "text", opt));
+		}
+		char q[301 * 4];
+		const char *question = act->question ? act->question : "?";
+		snprintf(q, sizeof(q), "%.*s", (int)utf8_prefix(question, 300), question);
+		json_t *body = json_pack("{s:s,s:s,s:o,s:b,s:b}", "chat_id", act->chat_id, "question", q,
+		                         "options", options, "is_anonymous", 0, "allows_multiple_answers", 1);
+		return tg__enqueue(t, "sendPoll", body, act->chat_id, act->stored_id, act->ref) ? -1 : 1;
+	}
+	case ACTION_CLOSE_POLL: {
+		struct strbuf v = STRBUF_INIT;
+		char key[160], chat[24];
+		long long mid;
+		snprintf(key, sizeof(key), "telegram.ref.%s", act->ref ? act->ref : "");
+		int found = db_kv_get(t->b->db, key, &v);
+		int ok = found == 1 && sscanf(v.buf, "%23[^\t]\t%lld", chat, &mid) == 2;
+		strbuf_release(&v);
+		if(!ok)
+			return 0;  /* no native poll was sent: nothing to close */
+		json_t *body = json_pack("{s:s,s:I}", "chat_id", chat, "message_id", (json_int_t)mid);
+		return tg__enqueue(t, "stopPoll", body, chat, act->stored_id, NULL) ? -1 : 1;
+	}
+	case ACTION_EDIT: {
+		/* The message that shows act->ref, edited in place (its first
+		 * 4096 characters), with its buttons. */
+		struct strbuf v = STRBUF_INIT, html = STRBUF_INIT;
+		char key[160], chat[24];
+		long long mid;
+		snprintf(key, sizeof(key), "telegram.msg.%s", act->ref ? act->ref : "");
+		int found = db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%23[^\t]\t%lld", chat, &mid) == 2;
+		strbuf_release(&v);
+		if(!found)
+			return 0;  /* never sent here (or before this version): nothing to edit */
+		tg_render_html(&html, act->text ? act->text : "");
+		char **parts = NULL;
+		long n = html.oom ? -1 : tg_split(html.buf, TG_MAX_TEXT, &parts);
+		strbuf_release(&html);
+		if(n < 1)
+			return -1;
+		json_t *body = json_pack("{s:s,s:I,s:s,s:s}", "chat_id", chat, "message_id", (json_int_t)mid, "text",
+		                         parts[0], "parse_mode", "HTML");
+		for(long i = 0; i < n; i++)
+			free(parts[i]);
+		free(parts);
+		if(body && act->n_buttons)
+			json_object_set_new(body, "reply_markup", tg__keyboard(act));
+		return body && !tg__enqueue(t, "editMessageText", body, chat, act->stored_id, NULL) ? 1 : -1;
+	}
+	}
+	return 0;
+}
+
