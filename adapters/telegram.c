@@ -370,7 +370,8 @@ static void tg__fetch_admins(struct tg *t)
 		 * over a minute old is read again first, so a new admin is one. */
 		bool refusable = u->kind == TG_MESSAGE && u->text && u->text[0] == '/' &&
 		                 tg__role(t, u->chat_id, u->sender_id) != ROLE_ADMIN;
-		if(a->fetched_ms && now - a->fetched_ms < (refusable ? TG_ADMIN_RECHECK_MS : TG_ADMIN_TTL_MS))
+		int64_t ttl = 1000LL * (refusable ? t->b->cfg->telegram_admin_recheck_s : t->b->cfg->telegram_admin_cache_s);
+		if(a->fetched_ms && now - a->fetched_ms < ttl)
 			continue;
 		a->fetched_ms = now;  /* asked: not again for this batch */
 		struct tg_admin_req *req = calloc(1, sizeof(*req));

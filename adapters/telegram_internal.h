@@ -20,8 +20,6 @@ struct action;
 
 #define TG_MAX_ATTEMPTS 8
 #define TG_CHATS 256
-#define TG_ADMIN_TTL_MS (5 * 60 * 1000)
-#define TG_ADMIN_RECHECK_MS (60 * 1000)
 /* One send out at a time: Telegram has no idempotent send, so a crash may
  * repeat what was out, and one message is the most that may be.  (Its
  * limits, 30 messages a second, leave nothing for parallel sends to gain.) */

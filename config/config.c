@@ -153,6 +153,8 @@ static const struct config_key config__keys[] = {
 	INT("telegram", "global_per_second", telegram_global_per_second, "30", 0, 1000),
 	INT("telegram", "group_per_minute", telegram_group_per_minute, "20", 0, 1000),
 	INT("telegram", "native_polls", telegram_native_polls, "1", 0, 1),
+	INT("telegram", "admin_cache_s", telegram_admin_cache_s, "300", 0, 86400),
+	INT("telegram", "admin_recheck_s", telegram_admin_recheck_s, "60", 0, 86400),
 	STR("telegram", "mode", telegram_mode, "polling", config__check_mode),
 	STR("telegram", "webhook_url", telegram_webhook_url, "", config__check_https_opt),
 	STR("telegram", "webhook_path", telegram_webhook_path, "/telegram", config__check_path),

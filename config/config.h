@@ -33,6 +33,9 @@ struct config {
 	int telegram_chat_interval_ms; /* at most one message per chat per this */
 	int telegram_global_per_second; /* at most this many messages a second */
 	int telegram_group_per_minute; /* at most this many messages a minute in a group */
+	int telegram_admin_cache_s; /* getChatAdministrators kept this long; 300 */
+	int telegram_admin_recheck_s; /* ... or this long for a command from
+	                                 someone not on the list; 60 */
 	int telegram_native_polls; /* 1: date polls as Telegram polls; 0: text only */
 	char *telegram_mode;    /* "polling" or "webhook" */
 	char *telegram_webhook_url; /* the public https URL Telegram posts to */

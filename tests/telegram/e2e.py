@@ -200,13 +200,28 @@ bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=15) == 0, "SIGTERM stops the bot with 0")
 n = len(calls("sendMessage"))
 last_offset = calls("getUpdates")[-1].get("offset")
-bot = start_bot("-s", "telegram.group_per_minute=3")
+bot = start_bot("-s", "telegram.group_per_minute=3", "-s", "telegram.admin_recheck_s=1")
 wait_for(lambda: len(calls("getUpdates")) and calls("getUpdates")[-1].get("offset", 0) >= last_offset, "polling again")
 time.sleep(1)
 check(len(calls("sendMessage")) == n, "no update replayed after a restart")
 
 say(1, "Alice", "/fuseau")
 check(wait_for(lambda: texts_to(GROUP, n), "an answer after the restart"), "answers after the restart")
+
+# A member made admin on Telegram is one at their next command once the
+# list is admin_recheck_s old (1 s here): a refusal re-reads it.
+n = len(calls("sendMessage"))
+say(2, "Bob", "/fuseau Asia/Tokyo")
+t = wait_for(lambda: texts_to(GROUP, n), "Bob's refusal in the supergroup")
+check(t and "Seuls les admins" in t[0], "not an admin yet: refused")
+control("/control/admins", {"chat_id": GROUP, "user_ids": [1, 2]})
+time.sleep(1.2)
+n = len(calls("sendMessage"))
+n_admin_reads = len(calls("getChatAdministrators"))
+say(2, "Bob", "/fuseau Asia/Tokyo")
+t = wait_for(lambda: texts_to(GROUP, n), "Bob's change as a new admin")
+check(t and "Asia/Tokyo" in t[0], "made admin on Telegram: the list is read again and Bob may")
+check(len(calls("getChatAdministrators")) > n_admin_reads, "getChatAdministrators asked again for him")
 
 # At most group_per_minute messages a minute in a group (3 here): the
 # fourth waits, while a private chat is served at once.
