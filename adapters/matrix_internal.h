@@ -20,7 +20,6 @@ struct action;
 struct config;
 struct db;
 
-
 #define MX_MAX_ATTEMPTS 8
 #define MX_ROOMS 256
 #define MX_FILTER_VERSION "1"
@@ -28,7 +27,6 @@ struct db;
 #define MX_MAX_INFLIGHT 4      /* sends out at once, never two for one room */
 #define MX_QUEUE_HIGH 1000     /* more queued: stop syncing ... */
 #define MX_QUEUE_LOW 200       /* ... until the queue is down to this */
-
 
 /* What the bot knows of a room between syncs; also kept in kv
  * matrix.room.<id> so that it survives restarts. */
@@ -110,7 +108,6 @@ struct mx {
 	int open_timers;
 	unsigned batches;
 };
-
 
 /* What an error answer asks for. */
 enum mx_verdict { MX_OK, MX_RETRY, MX_RELOGIN, MX_FORBIDDEN, MX_FAILED };

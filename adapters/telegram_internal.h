@@ -17,7 +17,6 @@
 
 struct action;
 
-
 #define TG_MAX_ATTEMPTS 8
 #define TG_CHATS 256
 /* One send out at a time: Telegram has no idempotent send, so a crash may
@@ -90,7 +89,6 @@ struct tg {
 	struct tg_update *inbox;   /* webhook updates waiting for a batch */
 	size_t ninbox;
 };
-
 
 /* telegram.c */
 /* Starts a Bot API call with a JSON body.  A request id, or -1. */
