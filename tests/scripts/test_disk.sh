@@ -5,6 +5,7 @@
 # not stored is not announced, and the file stays intact.
 # Needs root (or CAP_SYS_ADMIN) to mount a small tmpfs.
 set -u
+shopt -s lastpipe  # "... | bot NAME" sets $rc here
 bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
@@ -305,6 +306,7 @@ meetup alice Five | bot long "$busy_db"
 wait
 no_crash long
 five=$(sq "$busy_db" "SELECT count(*) FROM meetups WHERE title = 'Five'")
+case $five in '' | *[!0-9]*) fail "long: $five"; five=0 ;; esac
 if [ "$rc" = 0 ]; then
 	has "long: waited, then the meetup" "$tmp/long.out" "· Five"
 	same "long: stored" "$five" 1
