@@ -530,12 +530,21 @@ static void mx__process(struct mx *m)
 			break;
 		}
 	}
-	/* The rooms just joined are greeted with /start's text. */
+	/* The rooms just joined are greeted with /start's text, as if the
+	 * person who invited the bot had asked for it (the bot itself must not
+	 * become a member of its own lists). */
 	for(size_t j = 0; j < m->njoined; j++) {
 		struct mx_scratch *x = &sc[ne];
+		const char *inviter = NULL;
+		for(size_t i = 0; i < s->n && !inviter; i++)
+			if(s->ev[i].kind == MX_INVITE && !strcmp(s->ev[i].room, m->joined[j]))
+				inviter = s->ev[i].sender;
+		if(!inviter)
+			continue;
 		strbuf_adds(&x->text, "!start");
+		mx__display_name(m, inviter, x->name, sizeof(x->name));
 		evs[ne] = (struct event){ .kind = EVENT_MESSAGE, .platform = "matrix", .chat_id = m->joined[j],
-		                          .sender_id = m->user, .sender_name = m->localpart, .text = x->text.buf,
+		                          .sender_id = inviter, .sender_name = x->name, .text = x->text.buf,
 		                          .time = clock_now(), .role = ROLE_MEMBER, .bot_username = m->localpart };
 		ne++;
 	}

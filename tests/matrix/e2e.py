@@ -183,6 +183,12 @@ if polls:
     reqs = control("/control/requests")["requests"]
     check(any("/relations/" in r[1] for r in reqs), "a limited timeline makes the bot read /relations")
 
+# The tally's "not voted yet" names members, never the bot itself.
+tally = say(room, ALICE, "!poll 1")
+r = wait_for(lambda: replies_to(room, tally), "the tally")
+check(r and "nsemble" not in r[0]["content"]["body"] and "Alice" in r[0]["content"]["body"],
+      "the bot is not one of the members who have not voted")
+
 # The token expires: the bot logs in again with the same device.
 logins_before = [r for r in control("/control/requests")["requests"]]
 control("/control/expire", {"user": BOT})
