@@ -225,8 +225,21 @@ int bot_handle_batch(struct bot *b, const struct event *evs, size_t n,
 	outbox_init(&ob);
 	int rc = -1;
 	size_t failed = n;
-	if(db_begin(b->db))
+	if(db_begin(b->db)) {
+		/* The database refuses a transaction (locked, full, read-only).
+		 * An adapter with a state to store fetches the batch again; for
+		 * the others this is the end of these events: say so. */
+		if(!state_fn) {
+			for(size_t i = 0; i < n; i++) {
+				log_error("an event from %s in chat %s could not be stored",
+				          evs[i].sender_id ? evs[i].sender_id : "?", evs[i].chat_id);
+				if(evs[i].kind == EVENT_MESSAGE && evs[i].text &&
+				   (evs[i].text[0] == '/' || evs[i].text[0] == '!'))
+					bot__apologise(b, &evs[i]);
+			}
+		}
 		goto out;
+	}
 	for(size_t i = 0; i < n; i++) {
 		if(dispatch_event(b, &evs[i], &ob)) {
 			failed = i;

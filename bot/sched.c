@@ -102,9 +102,11 @@ static int sched__dispatch(struct meetup_ctx *mctx_in, const struct db_job *job)
 }
 
 /* Runs up to max due jobs in one transaction with their effects, then
- * sends their messages.  Returns how many ran, 0 when none was due, or -1
- * when one failed: the whole batch is then rolled back, and when max is 1
- * the failing job is postponed a minute rather than blocking the others. */
+ * sends their messages.  Returns how many ran, 0 when none was due, -1
+ * when one failed (the whole batch is then rolled back, and when max is 1
+ * the failing job is postponed a minute rather than blocking the others),
+ * or -2 when the database refused the transaction itself (full, locked,
+ * read-only): the jobs stay due, to be tried again later. */
 static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 {
 	struct bot *b = s->bot;
@@ -113,7 +115,7 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 	int n = 0, found = 0;
 	outbox_init(&ob);
 	if(db_begin(b->db))
-		return -1;
+		return -2;
 	while(n < max && (found = db_job_take(b->db, now_ms, &job)) == 1) {
 		if(sched__handle(s, &job, &ob) < 0 || db_job_done(b->db, job.id)) {
 			found = -1;
@@ -124,11 +126,15 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 	if(found < 0 || bot_store_actions(b, &ob) || db_commit(b->db)) {
 		db_rollback(b->db);
 		outbox_release(&ob);
-		if(max == 1 && n == 0 && found < 0) {
+		if(found >= 0)
+			return -2;  /* the database refused the commit: try later */
+		if(max == 1 && n == 0) {
 			log_error("job %lld failed; retrying in a minute", (long long)job.id);
-			if(!db_begin(b->db)) {
-				db_job_postpone(b->db, job.id, now_ms + 60000);
-				db_commit(b->db);
+			if(db_begin(b->db))
+				return -2;
+			if(db_job_postpone(b->db, job.id, now_ms + 60000) || db_commit(b->db)) {
+				db_rollback(b->db);
+				return -2;
 			}
 		}
 		return -1;
@@ -141,6 +147,7 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 /* Jobs due together run in transactions of this many: one commit for many
  * reminders, yet a failing one only costs its batch a second pass. */
 #define SCHED_BATCH 64
+#define SCHED_STORAGE_RETRY_MS 5000
 
 void sched_run_due(struct sched *s)
 {
@@ -150,6 +157,16 @@ void sched_run_due(struct sched *s)
 	int64_t now = clock_now_ms();
 	int batch = SCHED_BATCH, r;
 	while(!s->bot->stopping && (r = sched__run_batch(s, now, batch)) != 0) {
+		if(r == -2) {
+			/* The database refuses to store (full, locked, read-only):
+			 * the jobs stay due and are tried again in a few seconds,
+			 * while the loop goes on serving everything else. */
+			log_warn("due jobs could not be stored; trying again in %d s", SCHED_STORAGE_RETRY_MS / 1000);
+			s->running = false;
+			if(s->started)
+				uv_timer_start(&s->timer, sched__on_timer, SCHED_STORAGE_RETRY_MS, 0);
+			return;
+		}
 		/* After a failure, go one by one so the culprit is found and
 		 * postponed; back to batches once a single one went through. */
 		batch = r < 0 ? 1 : SCHED_BATCH;
@@ -170,6 +187,10 @@ void sched_advance(struct sched *s, int64_t target_ms)
 		s->running = true;
 		int r = sched__run_batch(s, clock_now_ms(), batch);
 		s->running = false;
+		if(r == -2) {
+			log_warn("due jobs could not be stored; they stay due");
+			break;
+		}
 		if(r < 0 && batch == 1)
 			continue;  /* postponed: the loop moves on */
 		batch = r < 0 ? 1 : SCHED_BATCH;

@@ -217,6 +217,20 @@ if mount -t tmpfs -o size=600k tmpfs "$full" 2> "$tmp/mount.err"; then
 	same "full: after stored" "$(sq "$db" "SELECT count(*) FROM meetups WHERE title = 'After'")" 1
 	intact "full: after integrity" "$db"
 
+	# 2a'. A job falls due while the disk is full (a poll's deadline and
+	#      its nudge): the scheduler must not spin on it; the bot answers,
+	#      and the job waits for room.
+	jdb="$full/j.db"
+	echo 'alice: /meetup First; tomorrow 7pm; Friday 7pm; place: Café; deadline: tomorrow 10am' | bot full-soon "$jdb"
+	has "full-job: a poll with a deadline" "$tmp/full-soon.out" "· First"
+	fill 48
+	echo 'alice: /about' | bot full-job "$jdb" --now=2026-12-03T10:00
+	no_crash full-job
+	expect_rc full-job 0
+	has "full-job: still answers" "$tmp/full-job.out" "Ensemble 0.1"
+	has "full-job: the job waits" "$tmp/full-job.err" "trying again"
+	rm -f "$full/fill" "$jdb" "$jdb-wal" "$jdb-shm"
+
 	# 2b. No room at all at start-up: a clear error naming the file and
 	#     the likely cause, and the file unharmed.
 	fill 0
@@ -291,6 +305,8 @@ if grep -qF "· Blocked" "$tmp/mid.out"; then
 	same "mid: Blocked announced so stored" "$blocked" 1
 else
 	same "mid: Blocked not announced so not stored" "$blocked" 0
+	# Not lost in silence: the one who asked hears that nothing changed.
+	has "mid: Blocked gets the apology" "$tmp/mid.out" "$apology"
 fi
 same "mid: the holder's row" "$(sq "$busy_db" "SELECT value FROM kv WHERE key = 'holder-mid'")" held
 intact "mid: integrity" "$busy_db"
