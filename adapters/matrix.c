@@ -137,7 +137,6 @@ struct mx_room_state *mx__room(struct mx *m, const char *id)
 	}
 	strbuf_release(&key);
 	strbuf_release(&v);
-	oldest->loaded = true;
 	return oldest;
 }
 
@@ -197,11 +196,7 @@ static void mx__kv_clear(struct mx *m)
 /* One kv write in a transaction of its own (state learnt from a send). */
 void mx__kv_now(struct mx *m, const char *key, const char *value)
 {
-	struct db *db = m->b->db;
-	if(db_begin(db))
-		return;
-	if((value ? db_kv_set(db, key, value) : db_kv_delete(db, key)) || db_commit(db))
-		db_rollback(db);
+	db_kv_put(m->b->db, key, value);
 }
 
 int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out)
@@ -604,12 +599,8 @@ struct mx_room_req {
 	struct mx *m;
 	char room[256];
 	char start[256];       /* recount: the poll's start event */
-	char ref[128];
-	int n;
-	long long ended;
-	struct mx_event *resp; /* recount: the responses so far */
+	struct mx_event *resp; /* recount: the responses so far (owned) */
 	size_t nresp;
-	struct mx_sync pages;  /* owns the strings of resp */
 };
 
 static void mx__left(void *user, const struct http_result *res)
@@ -713,13 +704,12 @@ static void mx__recount_done(struct mx *m, struct mx_room_req *q)
 		goto out;
 	for(size_t i = 0; i < q->nresp; i++) {
 		const struct mx_event *e = &q->resp[i];
-		if(e->kind != MX_POLL_RESPONSE || !strcmp(e->sender, m->user) || (q->ended && e->ts > q->ended))
+		if(e->kind != MX_POLL_RESPONSE || !strcmp(e->sender, m->user))
 			continue;
 		/* Only the sender's latest response counts. */
 		bool later = false;
 		for(size_t j = 0; j < q->nresp; j++)
 			if(j != i && q->resp[j].kind == MX_POLL_RESPONSE && !strcmp(q->resp[j].sender, e->sender) &&
-			   (!q->ended || q->resp[j].ts <= q->ended) &&
 			   (q->resp[j].ts > e->ts || (q->resp[j].ts == e->ts && j > i)))
 				later = true;
 		if(later)
@@ -779,7 +769,6 @@ static void mx__recount_got(void *user, const struct http_result *res)
 	mx__recount_done(m, q);
 out:
 	if(!more) {
-		m->recounts--;
 		for(size_t i = 0; i < q->nresp; i++) {
 			q->resp[i].room = NULL;
 			mx_event_release(&q->resp[i]);
@@ -834,7 +823,6 @@ static void mx__recount(struct mx *m, const char *room)
 			q->m = m;
 			snprintf(q->room, sizeof(q->room), "%s", room);
 			snprintf(q->start, sizeof(q->start), "%s", line);
-			m->recounts++;
 			mx__recount_page(m, q, NULL);
 		}
 		strbuf_release(&v);
@@ -1091,7 +1079,6 @@ static int mx__start(struct adapter *a)
 	if(!m)
 		return -1;
 	a->priv = m;
-	m->a = a;
 	m->b = b;
 	m->cfg = b->cfg;
 	const char *hs = b->cfg->matrix_homeserver;

@@ -33,7 +33,7 @@ struct db;
 struct mx_room_state {
 	char id[256];
 	json_t *pl;            /* m.room.power_levels content, or NULL */
-	bool loaded, encrypted, warned, dirty;
+	bool encrypted, warned, dirty;
 	long joined;           /* joined members, -1 unknown */
 	int64_t used_ms;
 	int64_t last_send_ms;
@@ -71,7 +71,6 @@ struct mx_kv {
 };
 
 struct mx {
-	struct adapter *a;
 	struct bot *b;
 	const struct config *cfg;
 	char *hs;              /* homeserver base URL, without a final '/' */
@@ -100,7 +99,6 @@ struct mx {
 	struct mx_room_state rooms[MX_ROOMS];
 	struct mx_kv *kv;      /* writes for the next batch's transaction */
 	size_t nkv;
-	int recounts;          /* /relations walks in flight */
 	struct { char user[256]; char name[128]; } names[64]; /* display names
 	                          seen in member events, newest first over */
 	unsigned nnames;

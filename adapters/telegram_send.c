@@ -202,10 +202,7 @@ static void tg__sent(void *user, const struct http_result *res)
 			char key[160], value[64];
 			snprintf(key, sizeof(key), "telegram.msg.%s", s->msg_ref);
 			snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
-			if(!db_begin(t->b->db)) {
-				if(db_kv_set(t->b->db, key, value) || db_commit(t->b->db))
-					db_rollback(t->b->db);
-			}
+			db_kv_put(t->b->db, key, value);
 		}
 	} else if(code == 400 && !strcmp(s->method, "editMessageText")) {
 		/* "message is not modified", or gone: nothing to retry. */

@@ -29,12 +29,12 @@ static int ceiling__request(CURL *h, const char *method, const char *url, const 
                             struct curl_slist *headers)
 {
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_HTTPGET, body ? 0L : 1L);
 	if(body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	} else {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	CURLcode rc = curl_easy_perform(h);

@@ -91,6 +91,9 @@ int db_kv_set(struct db *db, const char *key, const char *value);
  * to go on.  0, or -1 (an error, or fn's non-zero). */
 int db_kv_each(struct db *db, const char *prefix,
                int (*fn)(void *user, const char *key, const char *value), void *user);
+/* Sets key to value (NULL: removes it) in a transaction of its own, for
+ * state learnt outside a batch (what a send returned).  0 or -1. */
+int db_kv_put(struct db *db, const char *key, const char *value);
 /* Removes key; 0 (also when absent) or -1. */
 int db_kv_delete(struct db *db, const char *key);
 

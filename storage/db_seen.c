@@ -17,6 +17,17 @@ int db_kv_delete(struct db *db, const char *key)
 	return db__exec_stmt(db, st, "kv delete");
 }
 
+int db_kv_put(struct db *db, const char *key, const char *value)
+{
+	if(db_begin(db))
+		return -1;
+	if((value ? db_kv_set(db, key, value) : db_kv_delete(db, key)) || db_commit(db)) {
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
 int db_kv_each(struct db *db, const char *prefix,
                int (*fn)(void *user, const char *key, const char *value), void *user)
 {

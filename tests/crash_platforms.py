@@ -13,8 +13,14 @@ database:
 - PRAGMA integrity_check ok.
 
 Usage: crash_platforms.py ENSEMBLE [KILLS [SEED]]   (prints "N passed, N failed")"""
-import atexit, datetime, json, os, random, signal, socket, sqlite3, subprocess, sys, tempfile, threading, time
+import datetime, json, os, random, signal, sqlite3, subprocess, sys, tempfile, threading, time
 import urllib.request
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py
+import harness
+from harness import check, free_port, post_json, start_fake
+
+def wait_for(pred, what, timeout=20):
+    return harness.wait_for(pred, what, timeout)
 
 binary = sys.argv[1]
 kills = int(sys.argv[2]) if len(sys.argv) > 2 else 15
@@ -23,54 +29,19 @@ root = os.path.dirname(os.path.abspath(__file__))
 tmp = tempfile.mkdtemp(prefix="ensemble-crash2-")
 TOKEN = "123456:CRASH-token"
 BOT = "@ensemble:test.local"
-passed = failed = 0
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-def start(cmd):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    p.stdout.readline()
-    return p
 
 tg_port, mx_port = free_port(), free_port()
-tg = start([sys.executable, os.path.join(root, "telegram", "fake_botapi.py"), str(tg_port), TOKEN])
-atexit.register(tg.kill)
-mx = start([sys.executable, os.path.join(root, "matrix", "fake_homeserver.py"), str(mx_port)])
-atexit.register(mx.kill)
+tg = start_fake([sys.executable, os.path.join(root, "telegram", "fake_botapi.py"), str(tg_port), TOKEN])
+mx = start_fake([sys.executable, os.path.join(root, "matrix", "fake_homeserver.py"), str(mx_port)])
 TG = "http://127.0.0.1:%d" % tg_port
 MX = "http://127.0.0.1:%d" % mx_port
 
 def post(base, path, payload=None):
-    req = urllib.request.Request(base + path, data=json.dumps(payload if payload is not None else {}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req, timeout=30).read())
+    return post_json(base + path, payload)
 
 def tg_sent():
     with urllib.request.urlopen(TG + "/control/ok", timeout=10) as r:
         return [b for m, b in json.loads(r.read()) if m == "sendMessage"]
-
-def wait_for(pred, what, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        r = pred()
-        if r:
-            return r
-        time.sleep(0.1)
-    check(False, "timed out waiting for " + what)
-    return None
 
 GROUP = -1001000000777
 room = post(MX, "/control/room", {"creator": "@alice:test.local", "members": [BOT]})["room_id"]
@@ -198,9 +169,4 @@ for plat, key in (("telegram", "tg"), ("matrix", "mx")):
     check(stored(plat, votes, "votes") == len(votes), "%s: every vote stored (%d of %d)" % (plat, stored(plat, votes, "votes"), len(votes)))
 print("kills %d; commands: Telegram %d, Matrix %d; duplicates: Telegram %d, Matrix %d; reminders: Telegram %d, Matrix %d"
       % (kills, len(sent["tg"]), len(sent["mx"]), tg_all_dups, mx_dups, len(tg_rem), len(mx_rem)))
-tg.kill()
-mx.kill()
-print("%d passed, %d failed" % (passed, failed))
-if failed:
-    print(open(os.path.join(tmp, "bot.log")).read()[-3000:])
-sys.exit(1 if failed else 0)
+harness.finish(open(os.path.join(tmp, "bot.log")).read()[-3000:])

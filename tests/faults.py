@@ -8,62 +8,30 @@ nothing; at the end it stops cleanly and the database passes
 PRAGMA integrity_check.  Prints "N passed, N failed".
 
 Usage: faults.py ENSEMBLE"""
-import atexit, json, os, signal, socket, sqlite3, subprocess, sys, tempfile, time, urllib.request
+import json, os, signal, sqlite3, subprocess, sys, tempfile, time, urllib.request
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py
+import harness
+from harness import check, free_port, post_json, start_fake, wait_for
 
 binary = sys.argv[1]
 root = os.path.dirname(os.path.abspath(__file__))
 tmp = tempfile.mkdtemp(prefix="ensemble-faults-")
 TOKEN = "123456:FAULT-token"
 BOT = "@ensemble:test.local"
-passed = failed = 0
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-def start(cmd):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    p.stdout.readline()
-    return p
 
 tg_port, mx_port = free_port(), free_port()
-tg = start([sys.executable, os.path.join(root, "telegram", "fake_botapi.py"), str(tg_port), TOKEN])
-atexit.register(tg.kill)
-mx = start([sys.executable, os.path.join(root, "matrix", "fake_homeserver.py"), str(mx_port)])
-atexit.register(mx.kill)
+tg = start_fake([sys.executable, os.path.join(root, "telegram", "fake_botapi.py"), str(tg_port), TOKEN])
+mx = start_fake([sys.executable, os.path.join(root, "matrix", "fake_homeserver.py"), str(mx_port)])
 TG = "http://127.0.0.1:%d" % tg_port
 MX = "http://127.0.0.1:%d" % mx_port
 
 def post(base, path, payload=None):
-    req = urllib.request.Request(base + path, data=json.dumps(payload if payload is not None else {}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req, timeout=30).read())
+    return post_json(base + path, payload)
 
 def tg_calls(method, ok=True):
     """The calls of method; ok: only those that succeeded."""
     with urllib.request.urlopen(TG + ("/control/ok" if ok else "/control/calls"), timeout=10) as r:
         return [b for m, b in json.loads(r.read()) if m == method]
-
-def wait_for(pred, what, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        r = pred()
-        if r:
-            return r
-        time.sleep(0.05)
-    check(False, "timed out waiting for " + what)
-    return None
 
 GROUP = -1001000000042
 msg = [0]
@@ -241,9 +209,4 @@ check("refused (400)" in text, "a message refused for good is logged")
 check("database is locked" in text and "fetched again" in text, "the lock is logged, and the refetch")
 check(TOKEN not in text and "bot-pass" not in text, "no secret in the log")
 check("AddressSanitizer" not in text and "runtime error" not in text, "no sanitizer report")
-tg.kill()
-mx.kill()
-print("%d passed, %d failed" % (passed, failed))
-if failed:
-    print(text[-4000:])
-sys.exit(1 if failed else 0)
+harness.finish(text[-4000:])

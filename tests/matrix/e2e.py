@@ -12,41 +12,23 @@ without a duplicate message; the reminder, once.  Prints "N passed, N
 failed".
 
 Usage: e2e.py ENSEMBLE"""
-import atexit, datetime, json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import datetime, json, os, signal, subprocess, sys, tempfile, time, urllib.request
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
+import harness
+from harness import check, free_port, post_json, start_fake, wait_for
 
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 tmp = tempfile.mkdtemp(prefix="ensemble-mx-")
-passed = failed = 0
 BOT = "@ensemble:test.local"
 ALICE, BOB, CHLOE, DAN, ERIN = ("@%s:test.local" % n for n in ("alice", "bob", "chloe", "dan", "erin"))
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
 port = free_port()
-fake = subprocess.Popen([sys.executable, os.path.join(here, "fake_homeserver.py"), str(port)],
-                        stdout=subprocess.PIPE, text=True)
-atexit.register(fake.kill)
-fake.stdout.readline()
+fake = start_fake([sys.executable, os.path.join(here, "fake_homeserver.py"), str(port)])
 base = "http://127.0.0.1:%d" % port
 
 def control(path, payload=None):
-    req = urllib.request.Request(base + path, data=json.dumps(payload if payload is not None else {}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req, timeout=10).read())
+    return post_json(base + path, payload, timeout=10)
 
 def events(room):
     return control("/control/events", {"room": room})["events"]
@@ -61,16 +43,6 @@ def notices(room):
 def edits(room, target):
     return [e for e in bot_events(room, "m.room.message")
             if e["content"].get("m.relates_to") == {"rel_type": "m.replace", "event_id": target}]
-
-def wait_for(pred, what, timeout=15):
-    end = time.time() + timeout
-    while time.time() < end:
-        r = pred()
-        if r:
-            return r
-        time.sleep(0.05)
-    check(False, "timed out waiting for " + what)
-    return None
 
 def say(room, sender, body, extra=None):
     content = {"msgtype": "m.text", "body": body}
@@ -321,10 +293,7 @@ log.close()
 text = open(os.path.join(tmp, "bot.log")).read()
 check("bot-pass" not in text and "syt_" not in text, "no password or token in the log")
 check("logged in" in text, "the login is logged")
-print("%d passed, %d failed" % (passed, failed))
-if failed:
+if harness.failed:
     for e in notices(room):
         print("NOTICE:", json.dumps(e["content"], ensure_ascii=False)[:600])
-    print(text[-3000:])
-fake.kill()
-sys.exit(1 if failed else 0)
+harness.finish(text[-3000:])

@@ -7,53 +7,32 @@ addressing, a 429 with retry_after, and a restart that must not replay
 handled updates.  Prints "N passed, N failed".
 
 Usage: e2e.py ENSEMBLE"""
-import atexit, json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, signal, subprocess, sys, tempfile, time, urllib.request
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
+import harness
+from harness import check, free_port, post_json, start_fake
+
+def wait_for(pred, what, timeout=10):
+    return harness.wait_for(pred, what, timeout)
 
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "123456:TEST-token-abcdef"
 tmp = tempfile.mkdtemp(prefix="ensemble-tg-")
-passed = failed = 0
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 port = free_port()
-fake = subprocess.Popen([sys.executable, os.path.join(here, "fake_botapi.py"), str(port), TOKEN],
-                        stdout=subprocess.PIPE, text=True)
-atexit.register(fake.kill)
-fake.stdout.readline()
+fake = start_fake([sys.executable, os.path.join(here, "fake_botapi.py"), str(port), TOKEN])
 base = "http://127.0.0.1:%d" % port
 
 def control(path, payload=None):
-    req = urllib.request.Request(base + path, data=json.dumps(payload).encode() if payload is not None else None,
-                                 headers={"Content-Type": "application/json"})
-    return json.loads(urllib.request.urlopen(req, timeout=10).read())
+    """GET path, or POST payload to it."""
+    if payload is None:
+        with urllib.request.urlopen(base + path, timeout=10) as r:
+            return json.loads(r.read())
+    return post_json(base + path, payload, timeout=10)
 
 def calls(method=None):
     return [b for m, b in control("/control/calls") if method is None or m == method]
-
-def wait_for(pred, what, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        r = pred()
-        if r:
-            return r
-        time.sleep(0.05)
-    check(False, "timed out waiting for " + what)
-    return None
 
 GROUP = -1001234567890
 def user(uid, name, lang="fr"):
@@ -267,7 +246,4 @@ text = open(os.path.join(tmp, "bot.log")).read()
 check(TOKEN not in text and "TEST-token" not in text, "the token never appears in the log")
 check("AddressSanitizer" not in text and "runtime error" not in text and "LeakSanitizer" not in text,
       "no sanitizer report")
-if failed:
-    print(text[-3000:])
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+harness.finish(text[-3000:])

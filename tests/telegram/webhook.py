@@ -9,34 +9,21 @@ just before a SIGKILL handled after the restart, and deleteWebhook when the
 configuration goes back to polling.  Prints "N passed, N failed".
 
 Usage: webhook.py ENSEMBLE"""
-import atexit, json, os, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import json, os, signal, subprocess, sys, tempfile, time, urllib.error, urllib.request
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
+import harness
+from harness import check, free_port, start_fake
+
+def wait_for(pred, what, timeout=10):
+    return harness.wait_for(pred, what, timeout)
 
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "123456:TEST-token-webhook"
 tmp = tempfile.mkdtemp(prefix="ensemble-wh-")
-passed = failed = 0
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 api_port, hook_port = free_port(), free_port()
-fake = subprocess.Popen([sys.executable, os.path.join(here, "fake_botapi.py"), str(api_port), TOKEN],
-                        stdout=subprocess.PIPE, text=True)
-atexit.register(fake.kill)
-fake.stdout.readline()
+fake = start_fake([sys.executable, os.path.join(here, "fake_botapi.py"), str(api_port), TOKEN])
 api = "http://127.0.0.1:%d" % api_port
 hook = "http://127.0.0.1:%d/tg/hook" % hook_port
 
@@ -57,16 +44,6 @@ def post(body, secret=None, raw=None):
         return e.code
     except (ConnectionError, urllib.error.URLError):
         return -1
-
-def wait_for(pred, what, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        r = pred()
-        if r:
-            return r
-        time.sleep(0.05)
-    check(False, "timed out waiting for " + what)
-    return None
 
 conf = os.path.join(tmp, "ensemble.conf")
 def write_conf(mode):
@@ -175,7 +152,4 @@ log.close()
 text = open(os.path.join(tmp, "bot.log")).read()
 check(secret not in text and TOKEN not in text, "neither the token nor the secret is logged")
 fake.kill()
-print("%d passed, %d failed" % (passed, failed))
-if failed:
-    print(text[-4000:])
-sys.exit(1 if failed else 0)
+harness.finish(text[-4000:])
