@@ -13,7 +13,8 @@ limiter on, against the fake enforcing Telegram's limits (1/s per chat,
 20/min per group, 30/s overall): the 429s counted and the throughput compared
 with the allowed 30/s.
 
-Usage: e2e.py ENSEMBLE [RUNS] [--limits] [--updates N]"""
+Usage: e2e.py ENSEMBLE [RUNS] [--limits] [--updates N] [--telegram | --matrix]
+BENCH_PERF=FILE in the environment records a perf profile of the bot."""
 import json, os, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 binary = sys.argv[1]
@@ -93,6 +94,12 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
     os.chmod(conf, 0o600)
     bot = subprocess.Popen([binary, "--config", conf, "-q", "--now=2026-12-01T10:00", "--clock=real"],
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # BENCH_PERF=FILE records a profile of the bot (perf, DWARF call graphs).
+    prof = None
+    if os.environ.get("BENCH_PERF"):
+        prof = subprocess.Popen(["perf", "record", "-q", "--call-graph", "dwarf,8192", "-F", "2000", "-o",
+                                 os.environ["BENCH_PERF"], "-p", str(bot.pid)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     key = "tg" if platform == "telegram" else "mx"
     last, still = -1, 0
     while True:
@@ -108,6 +115,9 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
             raise SystemExit("the bot died")
     with open("/proc/%d/status" % bot.pid) as f:
         hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
+    if prof:
+        prof.send_signal(signal.SIGINT)
+        prof.wait()
     bot.send_signal(signal.SIGTERM)
     bot.wait(timeout=30)
     sends = get(base + "/sends") if limits else None
@@ -148,10 +158,11 @@ if limits_only:
     sys.exit(0)
 
 cmds = mix(total, list(range(200)), list(range(2000)), rng)
+only = [p for p in ("telegram", "matrix") if "--" + p in args] or ["telegram", "matrix"]
 tg_file, mx_file = os.path.join(tmp, "tg.jsonl"), os.path.join(tmp, "mx.jsonl")
 write_telegram(tg_file, cmds)
 write_matrix(mx_file, cmds)
-for platform in ("telegram", "matrix"):
+for platform in only:
     rows = []
     for _ in range(runs):
         st, hwm, _ = run_bot(platform, tg_file if platform == "telegram" else empty,

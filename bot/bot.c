@@ -24,11 +24,11 @@ static void bot__on_signal(uv_signal_t *h, int signum)
 	bot_stop(b, 0);
 }
 
-static void bot__flush_delivered(struct bot *b);
+static void bot__flush_delivered(struct bot *b, bool all);
 
 static void bot__on_prepare(uv_prepare_t *h)
 {
-	bot__flush_delivered(h->data);
+	bot__flush_delivered(h->data, false);
 }
 
 int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
@@ -99,32 +99,12 @@ static struct adapter *bot__adapter(struct bot *b, const char *platform)
 
 void bot_action_done(struct bot *b, int64_t stored_id)
 {
-	if(!stored_id)
-		return;
-	if(b->ndelivered == b->delivered_alloc) {
-		size_t na = b->delivered_alloc ? b->delivered_alloc * 2 : 64;
-		int64_t *nv = realloc(b->delivered, na * sizeof(*nv));
-		if(!nv)
-			return;  /* the row stays: it is sent again after a restart */
-		b->delivered = nv;
-		b->delivered_alloc = na;
-	}
-	b->delivered[b->ndelivered++] = stored_id;
-}
-
-/* Deletes the outbox rows of delivered actions; in the open transaction. */
-static int bot__forget_delivered(struct bot *b)
-{
-	for(size_t i = 0; i < b->ndelivered; i++)
-		if(db_outbox_remove(b->db, b->delivered[i]))
-			return -1;
-	b->ndelivered = 0;
-	return 0;
+	db_outbox_done(b->db, stored_id, clock_mono_ms());
 }
 
 int bot_store_actions(struct bot *b, struct outbox *ob)
 {
-	if(bot__forget_delivered(b))
+	if(db_outbox_forget(b->db))
 		return -1;
 	for(size_t i = 0; i < ob->n; i++) {
 		/* Every stored action has a key, so that a platform that makes
@@ -185,16 +165,18 @@ static void bot__resend_outbox(struct bot *b)
 {
 	if(db_outbox_each(b->db, bot__resend_one, b))
 		log_error("could not read the outbox");
-	else if(b->ndelivered)
-		log_info("sent %zu message(s) left in the outbox at the last stop", b->ndelivered);
 }
 
-/* Deletes delivered rows in a transaction of their own. */
-static void bot__flush_delivered(struct bot *b)
+/* Deletes delivered rows in a transaction of their own, when enough wait
+ * (each is already in the journal of deliveries), or all of them at a
+ * stop. */
+static void bot__flush_delivered(struct bot *b, bool all)
 {
-	if(!b->ndelivered || db_in_transaction(b->db) || db_begin(b->db))
+	if(db_in_transaction(b->db))
 		return;
-	if(bot__forget_delivered(b) || db_commit(b->db))
+	if(!db_outbox_should_forget(b->db, all ? INT64_MAX : clock_mono_ms()))
+		return;
+	if(db_begin(b->db) || db_outbox_forget(b->db) || db_commit(b->db))
 		db_rollback(b->db);
 }
 
@@ -304,7 +286,7 @@ void bot_advance_to(struct bot *b, int64_t target_ms)
  * the outbox, every handle closes. */
 static void bot__finish_stop(struct bot *b)
 {
-	bot__flush_delivered(b);
+	bot__flush_delivered(b, true);
 	if(b->client) {
 		http_client_close(b->client);
 		b->client = NULL;
@@ -333,7 +315,7 @@ void bot_stop(struct bot *b, int exit_code)
 		return;
 	b->stopping = true;
 	b->exit_code = exit_code;
-	bot__flush_delivered(b);
+	bot__flush_delivered(b, true);
 	/* Adapters stop receiving (their long polls are cancelled) and send
 	 * nothing new; what is in flight may still be answered. */
 	for(int i = 0; i < b->nadapters; i++)
@@ -358,9 +340,6 @@ void bot_release(struct bot *b)
 	/* The listener's handles have closed by now: free its context. */
 	http_server_free(b->http);
 	b->http = NULL;
-	free(b->delivered);
-	b->delivered = NULL;
-	b->ndelivered = b->delivered_alloc = 0;
 }
 
 int bot_start_http(struct bot *b)

@@ -34,14 +34,11 @@ struct bot {
 	uv_timer_t drain;            /* at a clean stop: waits (a few seconds at
 	                                most) for the sends in flight */
 	int64_t drain_deadline;
-	uv_prepare_t flush;          /* before the loop sleeps: forget what was
-	                                delivered, so a crash while idle repeats
-	                                nothing */
+	uv_prepare_t flush;          /* before the loop sleeps: deletes the
+	                                outbox rows of deliveries when enough
+	                                wait in the journal */
 	struct sched sched;
 	int64_t started_ms;          /* clock_now_ms() at start, for /about */
-	int64_t *delivered;          /* outbox rows delivered, to delete at the
-	                                next transaction */
-	size_t ndelivered, delivered_alloc;
 	int64_t key_epoch;           /* real time at start, ms: with key_seq,
 	                                the keys of actions that have none */
 	uint64_t key_seq;
@@ -82,8 +79,9 @@ int bot_store_actions(struct bot *b, struct outbox *ob);
 void bot_deliver(struct bot *b, struct outbox *ob);
 
 /* An adapter's word that the action stored as stored_id has been delivered
- * (or failed for good, which it logged): its row goes at the next
- * transaction. */
+ * (or failed for good, which it logged).  It is recorded durably at once
+ * (db_outbox_done), so a crash from now on does not send it again; its
+ * row goes at a later transaction. */
 void bot_action_done(struct bot *b, int64_t stored_id);
 
 /* Runs the jobs that fell due while the bot was down, and arms the timer

@@ -291,6 +291,8 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 {
 	struct db *db = calloc(1, sizeof(*db));
 	int mode;
+	if(db)
+		db->ack_fd = -1;
 	if(!db || !(db->path = strdup(path))) {
 		strbuf_addf(err, "out of memory");
 		goto fail;
@@ -300,7 +302,14 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 		strbuf_addf(err, "%s is not a regular file", path);
 		goto fail;
 	}
-	if(sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	/* Memory statistics take a global mutex on every allocation inside
+	 * SQLite, and nothing here reads them.  The call only works before
+	 * SQLite initialises itself, so later opens get SQLITE_MISUSE, which
+	 * is harmless. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	/* One connection, used by one thread at a time: no per-call mutex. */
+	if(sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                   NULL) != SQLITE_OK) {
 		strbuf_addf(err, "cannot open %s: %s", path,
 		            db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
 		goto fail;
@@ -327,7 +336,7 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 	if(db__exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000;"
 	                "PRAGMA foreign_keys = ON;", err))
 		goto fail;
-	if(db__migrate(db, err))
+	if(db__migrate(db, err) || db__outbox_open_journal(db, err))
 		goto fail;
 	*out = db;
 	return 0;
@@ -341,6 +350,7 @@ void db_close(struct db *db)
 {
 	if(!db)
 		return;
+	db__outbox_close(db);
 	for(size_t i = 0; i < DB_STMT_SLOTS; i++)
 		if(db->stmt[i])
 			sqlite3_finalize(db->stmt[i]);
@@ -381,12 +391,14 @@ int db_commit(struct db *db)
 		return -1;
 	}
 	db->in_tx = false;
+	db__outbox_committed(db);
 	return 0;
 }
 
 int db_rollback(struct db *db)
 {
 	db->in_tx = false;
+	db__outbox_rolled_back(db);
 	if(sqlite3_get_autocommit(db->sql))
 		return 0;
 	sqlite3_stmt *st = db__stmt(db, "ROLLBACK");

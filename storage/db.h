@@ -77,6 +77,18 @@ int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_
 int db_outbox_remove(struct db *db, int64_t id);
 /* Calls fn for each stored action, oldest first. */
 int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *json), void *user);
+/* Records that the action stored as id was delivered (or failed for good).
+ * The record is durable when this returns (a write to the journal DB-acks,
+ * which survives a crash of the process); the row itself is deleted by a
+ * later db_outbox_forget.  Cannot fail: without memory or a working
+ * journal, the row is sent again after a restart or deleted sooner. */
+void db_outbox_done(struct db *db, int64_t id, int64_t now_ms);
+/* Whether enough deliveries (or old enough ones) wait to be worth a
+ * transaction of their own; always when the journal does not work. */
+bool db_outbox_should_forget(const struct db *db, int64_t now_ms);
+/* Inside the open transaction: deletes the rows of the deliveries
+ * recorded; the journal is emptied when the transaction commits. 0 or -1. */
+int db_outbox_forget(struct db *db);
 
 /* Records that user (platform, ext_id) called name was seen in chat at
  * time t; creates the user.  Stores the user's row id in *user_id. */

@@ -177,64 +177,6 @@ int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, boo
 	return db__exec_stmt(db, st, "private reminder");
 }
 
-int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_t *id)
-{
-	sqlite3_stmt *st = db__stmt(db, "INSERT INTO outbox (action, created_ms) VALUES (?1, ?2)");
-	if(!st)
-		return -1;
-	sqlite3_bind_text(st, 1, action_json, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now_ms);
-	if(db__exec_stmt(db, st, "outbox add"))
-		return -1;
-	*id = sqlite3_last_insert_rowid(db->sql);
-	return 0;
-}
-
-int db_outbox_remove(struct db *db, int64_t id)
-{
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM outbox WHERE id = ?1");
-	if(!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	return db__exec_stmt(db, st, "outbox remove");
-}
-
-int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *json), void *user)
-{
-	/* Read every row first: fn may write to the database. */
-	struct row { int64_t id; char *json; } *rows = NULL;
-	size_t n = 0, alloc = 0;
-	int rc = 0;
-	sqlite3_stmt *st = db__stmt(db, "SELECT id, action FROM outbox ORDER BY id");
-	if(!st)
-		return -1;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if(n == alloc) {
-			alloc = alloc ? alloc * 2 : 16;
-			struct row *nr = realloc(rows, alloc * sizeof(*nr));
-			if(!nr)
-				break;
-			rows = nr;
-		}
-		rows[n].id = sqlite3_column_int64(st, 0);
-		rows[n].json = strdup(db__text(st, 1));
-		if(!rows[n].json)
-			break;
-		n++;
-	}
-	sqlite3_reset(st);
-	int result = rc == SQLITE_DONE ? 0 : -1;
-	if(result)
-		db__log_error(db, "outbox read");
-	for(size_t i = 0; i < n; i++) {
-		if(!result && fn(user, rows[i].id, rows[i].json))
-			result = -1;
-		free(rows[i].json);
-	}
-	free(rows);
-	return result;
-}
-
 int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id,
                  const char *name, time_t t, int64_t *user_id)
 {

@@ -20,6 +20,13 @@ struct db {
 	const char *stmt_sql[DB_STMT_SLOTS];
 	sqlite3_stmt *stmt[DB_STMT_SLOTS];
 	bool in_tx;
+	/* Deliveries recorded but whose rows are not deleted yet (see
+	 * db_outbox.c): the first acks_applied were deleted in the open
+	 * transaction. */
+	int ack_fd;                 /* the journal, DB-acks; -1 when broken */
+	int64_t *acks;
+	size_t nacks, acks_alloc, acks_applied;
+	int64_t oldest_ack_ms;
 };
 
 /* The prepared statement of sql (a string constant), reset and with its
@@ -37,5 +44,12 @@ int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
                     void (*fill)(sqlite3_stmt *, struct db_person *));
 /* A text column as a string, "" for NULL; valid until the next step. */
 const char *db__text(sqlite3_stmt *st, int col);
+
+/* The journal of deliveries: opened (and what a crash left applied) by
+ * db_open; told of each commit and rollback; closed by db_close. */
+int db__outbox_open_journal(struct db *db, struct strbuf *err);
+void db__outbox_committed(struct db *db);
+void db__outbox_rolled_back(struct db *db);
+void db__outbox_close(struct db *db);
 
 #endif

@@ -132,6 +132,66 @@ int main(void)
 	CHECK_INT(s.ids[0], id2);
 	for(int i = 0; i < s.n; i++)
 		free(s.json[i]);
+
+	/* A delivery is recorded in the journal at once: a crash before any
+	 * transaction (here: closing without one) does not send it again. */
+	int64_t id4, id5;
+	db_begin(db);
+	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"4\"}", 1003,
+	                        &id4), 0);
+	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"5\"}", 1004,
+	                        &id5), 0);
+	CHECK_INT(db_commit(db), 0);
+	db_outbox_done(db, id2, 0);
+	db_outbox_done(db, id4, 0);
+	char journal[320];
+	snprintf(journal, sizeof(journal), "%s-acks", path);
+	FILE *f = fopen(journal, "rb");
+	long size = -1;
+	if(f && !fseek(f, 0, SEEK_END))
+		size = ftell(f);
+	if(f)
+		fclose(f);
+	CHECK_INT(size, 16);
+	/* One delivery is not worth a transaction yet; a second-old one is. */
+	CHECK(!db_outbox_should_forget(db, 500));
+	CHECK(db_outbox_should_forget(db, 1000));
+	db_close(db);
+	CHECK_INT(db_open(&db, path, &err), 0);
+	memset(&s, 0, sizeof(s));
+	CHECK_INT(db_outbox_each(db, collect, &s), 0);
+	CHECK_INT(s.n, 1);
+	CHECK_INT(s.ids[0], id5);
+	for(int i = 0; i < s.n; i++)
+		free(s.json[i]);
+	f = fopen(journal, "rb");
+	size = -1;
+	if(f && !fseek(f, 0, SEEK_END))
+		size = ftell(f);
+	if(f)
+		fclose(f);
+	CHECK_INT(size, 0);
+	/* Rows forgotten in a transaction that rolls back are forgotten again
+	 * by the next one; the journal empties when one commits. */
+	db_outbox_done(db, id5, 0);
+	db_begin(db);
+	CHECK_INT(db_outbox_forget(db), 0);
+	db_rollback(db);
+	CHECK(db_outbox_should_forget(db, 5000));
+	db_begin(db);
+	CHECK_INT(db_outbox_forget(db), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK(!db_outbox_should_forget(db, 5000));
+	memset(&s, 0, sizeof(s));
+	CHECK_INT(db_outbox_each(db, collect, &s), 0);
+	CHECK_INT(s.n, 0);
+	f = fopen(journal, "rb");
+	size = -1;
+	if(f && !fseek(f, 0, SEEK_END))
+		size = ftell(f);
+	if(f)
+		fclose(f);
+	CHECK_INT(size, 0);
 	db_close(db);
 
 	free(json);

@@ -1,0 +1,236 @@
+/*
+ * db_outbox: the durable outbox, and the journal of deliveries.
+ *
+ * Every action is stored in the transaction that made it and its row goes
+ * once the platform has taken it.  Deleting that row in a transaction of
+ * its own costs a commit per message (a WAL frame and two file locks),
+ * which was a third of the time of an end-to-end run.  So a delivery is
+ * first appended, as one 8-byte record, to a journal beside the database
+ * (DB-acks): a write() that a SIGKILL cannot undo, since the kernel holds
+ * the data.  The rows are deleted later, many at a time, inside a
+ * transaction that runs anyway; when it commits, the journal is emptied.
+ * At open, the journal left by a crash is applied before anything is read
+ * from the outbox, so nothing delivered is sent again.
+ *
+ * Like synchronous = NORMAL, the journal is not synced: a power cut may
+ * cost a few repeated messages, never a lost one.
+ */
+#include "storage/db_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bot/log.h"
+
+#define LOG_MODULE "db"
+
+/* Deliveries recorded before db_outbox_should_forget says it is time. */
+#define DB_ACK_BATCH 256
+/* ... or this old. */
+#define DB_ACK_MAX_AGE_MS 1000
+
+int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_t *id)
+{
+	sqlite3_stmt *st = db__stmt(db, "INSERT INTO outbox (action, created_ms) VALUES (?1, ?2)");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, action_json, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now_ms);
+	if(db__exec_stmt(db, st, "outbox add"))
+		return -1;
+	*id = sqlite3_last_insert_rowid(db->sql);
+	return 0;
+}
+
+int db_outbox_remove(struct db *db, int64_t id)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM outbox WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return db__exec_stmt(db, st, "outbox remove");
+}
+
+int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *json), void *user)
+{
+	/* Read every row first: fn may write to the database. */
+	struct row { int64_t id; char *json; } *rows = NULL;
+	size_t n = 0, alloc = 0;
+	int rc = 0;
+	sqlite3_stmt *st = db__stmt(db, "SELECT id, action FROM outbox ORDER BY id");
+	if(!st)
+		return -1;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if(n == alloc) {
+			alloc = alloc ? alloc * 2 : 16;
+			struct row *nr = realloc(rows, alloc * sizeof(*nr));
+			if(!nr)
+				break;
+			rows = nr;
+		}
+		rows[n].id = sqlite3_column_int64(st, 0);
+		rows[n].json = strdup(db__text(st, 1));
+		if(!rows[n].json)
+			break;
+		n++;
+	}
+	sqlite3_reset(st);
+	int result = rc == SQLITE_DONE ? 0 : -1;
+	if(result)
+		db__log_error(db, "outbox read");
+	for(size_t i = 0; i < n; i++) {
+		if(!result && fn(user, rows[i].id, rows[i].json))
+			result = -1;
+		free(rows[i].json);
+	}
+	free(rows);
+	return result;
+}
+
+/* ---- the journal of deliveries ---- */
+
+static int db_outbox__remember(struct db *db, int64_t id, int64_t now_ms)
+{
+	if(db->nacks == db->acks_alloc) {
+		size_t na = db->acks_alloc ? db->acks_alloc * 2 : 64;
+		int64_t *nv = realloc(db->acks, na * sizeof(*nv));
+		if(!nv)
+			return -1;
+		db->acks = nv;
+		db->acks_alloc = na;
+	}
+	if(!db->nacks)
+		db->oldest_ack_ms = now_ms;
+	db->acks[db->nacks++] = id;
+	return 0;
+}
+
+/* The journal no longer works (disk full, I/O error): deliveries are kept
+ * in memory only, and forgotten at every chance, as before the journal. */
+static void db_outbox__journal_broken(struct db *db, const char *what)
+{
+	log_warn("delivery journal %s: %s; deliveries are now recorded in the database one by one",
+	         what, strerror(errno));
+	close(db->ack_fd);
+	db->ack_fd = -1;
+}
+
+void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
+{
+	if(!id || db_outbox__remember(db, id, now_ms))
+		return;  /* the row stays: it is sent again after a restart */
+	if(db->ack_fd < 0)
+		return;
+	ssize_t n;
+	do
+		n = write(db->ack_fd, &id, sizeof(id));
+	while(n < 0 && errno == EINTR);
+	if(n != (ssize_t)sizeof(id))
+		db_outbox__journal_broken(db, "write");
+}
+
+bool db_outbox_should_forget(const struct db *db, int64_t now_ms)
+{
+	if(!db->nacks)
+		return false;
+	return db->ack_fd < 0 || db->nacks >= DB_ACK_BATCH || now_ms - db->oldest_ack_ms >= DB_ACK_MAX_AGE_MS;
+}
+
+int db_outbox_forget(struct db *db)
+{
+	for(size_t i = db->acks_applied; i < db->nacks; i++)
+		if(db_outbox_remove(db, db->acks[i]))
+			return -1;
+	db->acks_applied = db->nacks;
+	return 0;
+}
+
+void db__outbox_committed(struct db *db)
+{
+	if(!db->acks_applied)
+		return;
+	size_t rest = db->nacks - db->acks_applied;
+	memmove(db->acks, db->acks + db->acks_applied, rest * sizeof(*db->acks));
+	db->nacks = rest;
+	db->acks_applied = 0;
+	if(db->ack_fd < 0)
+		return;
+	/* What the journal still has to say is rewritten; in practice nothing
+	 * is, since no delivery happens inside a transaction. */
+	if(ftruncate(db->ack_fd, 0)) {
+		db_outbox__journal_broken(db, "truncate");
+		return;
+	}
+	if(rest && write(db->ack_fd, db->acks, rest * sizeof(*db->acks)) != (ssize_t)(rest * sizeof(*db->acks)))
+		db_outbox__journal_broken(db, "write");
+}
+
+void db__outbox_rolled_back(struct db *db)
+{
+	db->acks_applied = 0;
+}
+
+int db__outbox_open_journal(struct db *db, struct strbuf *err)
+{
+	int rc = -1;
+	size_t len = strlen(db->path) + sizeof("-acks");
+	char *path = malloc(len);
+	if(!path) {
+		strbuf_addf(err, "out of memory");
+		return -1;
+	}
+	snprintf(path, len, "%s-acks", db->path);
+	db->ack_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if(db->ack_fd < 0) {
+		strbuf_addf(err, "cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* Deliveries a crash left unapplied.  A torn last record (not
+	 * possible with 8-byte writes to a file, but cheap to handle) is
+	 * ignored: at worst that message is sent once more. */
+	int64_t buf[512];
+	ssize_t n;
+	size_t found = 0;
+	while((n = read(db->ack_fd, buf, sizeof(buf))) > 0) {
+		for(size_t i = 0; i < (size_t)n / sizeof(buf[0]); i++) {
+			if(buf[i] > 0 && db_outbox__remember(db, buf[i], 0)) {
+				strbuf_addf(err, "out of memory");
+				goto out;
+			}
+			found++;
+		}
+	}
+	if(n < 0) {
+		strbuf_addf(err, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if(found) {
+		log_info("applying %zu delivery record(s) left by the last run", found);
+		if(db_begin(db) || db_outbox_forget(db) || db_commit(db)) {
+			db_rollback(db);
+			strbuf_addf(err, "cannot apply the delivery journal %s", path);
+			goto out;
+		}
+	} else if(ftruncate(db->ack_fd, 0)) {  /* a torn record alone */
+		strbuf_addf(err, "cannot truncate %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(path);
+	return rc;
+}
+
+void db__outbox_close(struct db *db)
+{
+	if(db->ack_fd >= 0)
+		close(db->ack_fd);
+	db->ack_fd = -1;
+	free(db->acks);
+	db->acks = NULL;
+	db->nacks = db->acks_alloc = db->acks_applied = 0;
+}
