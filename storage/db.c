@@ -162,6 +162,12 @@ static const char *const db__migrations[] = {
 	"  at_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (platform, ext_id)) WITHOUT ROWID;"
 	"CREATE INDEX seen_events_age ON seen_events (at_ms);",
+
+	/* 6 -> 7: the seq columns take their numbers from one counter (see
+	 * db__next_seq), which starts above every number used so far. */
+	"INSERT INTO kv (key, value) SELECT 'db.seq', max("
+	"  coalesce((SELECT max(seq) FROM votes), 0), coalesce((SELECT max(seq) FROM rsvps), 0),"
+	"  coalesce((SELECT max(seq) FROM group_members), 0), coalesce((SELECT max(seq) FROM interests), 0));",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 
@@ -383,8 +389,46 @@ int db_begin(struct db *db)
 	return 0;
 }
 
+/* The seq columns order votes, RSVPs, group members and interests by when
+ * they last changed.  Taking max(seq) + 1 within the meetup (or group)
+ * read every row of it on each vote: a meetup with 300 votes cost 4 us a
+ * vote.  One counter for all of them orders each set just as well.  It
+ * lives in kv 'db.seq', is read at the first use in a transaction, and is
+ * written back just before the commit. */
+int db__next_seq(struct db *db, int64_t *out)
+{
+	if(!db->seq_loaded) {
+		sqlite3_stmt *st = db__stmt(db, "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'db.seq'");
+		if(!st)
+			return -1;
+		int rc = sqlite3_step(st);
+		db->seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		sqlite3_reset(st);
+		if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			db__log_error(db, "seq read");
+			return -1;
+		}
+		db->seq_loaded = true;
+	}
+	*out = ++db->seq;
+	db->seq_dirty = true;
+	return 0;
+}
+
 int db_commit(struct db *db)
 {
+	if(db->seq_dirty) {
+		sqlite3_stmt *up = db__stmt(db,
+			"INSERT INTO kv (key, value) VALUES ('db.seq', ?1) "
+			"ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+		if(up)
+			sqlite3_bind_int64(up, 1, db->seq);
+		if(!up || db__exec_stmt(db, up, "seq write")) {
+			db_rollback(db);
+			return -1;
+		}
+		db->seq_dirty = false;
+	}
 	sqlite3_stmt *st = db__stmt(db, "COMMIT");
 	if(!st || db__exec_stmt(db, st, "commit")) {
 		db_rollback(db);
@@ -399,6 +443,9 @@ int db_rollback(struct db *db)
 {
 	db->in_tx = false;
 	db__outbox_rolled_back(db);
+	/* The counter is read again: the numbers handed out in the rolled-back
+	 * transaction went with its rows. */
+	db->seq_loaded = db->seq_dirty = false;
 	if(sqlite3_get_autocommit(db->sql))
 		return 0;
 	sqlite3_stmt *st = db__stmt(db, "ROLLBACK");

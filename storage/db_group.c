@@ -16,18 +16,23 @@ static void db_group__fill(sqlite3_stmt *st, struct db_person *p)
 
 int db_interest_set(struct db *db, int64_t chat_id, const char *key, const char *topic, int64_t user_id, bool on)
 {
+	int64_t seq = 0;
+	if(on && db__next_seq(db, &seq))
+		return -1;
 	sqlite3_stmt *st = db__stmt(db, on
 		? "INSERT OR IGNORE INTO interests (chat_id, topic_key, user_id, topic, seq) VALUES (?1, ?2, ?3, "
 		  "coalesce((SELECT topic FROM interests WHERE chat_id = ?1 AND topic_key = ?2 LIMIT 1), ?4), "
-		  "(SELECT coalesce(max(seq), 0) + 1 FROM interests WHERE chat_id = ?1))"
+		  "?5)"
 		: "DELETE FROM interests WHERE chat_id = ?1 AND topic_key = ?2 AND user_id = ?3");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
 	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, user_id);
-	if(on)
+	if(on) {
 		sqlite3_bind_text(st, 4, topic, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, seq);
+	}
 	if(db__exec_stmt(db, st, "interest set"))
 		return -1;
 	return sqlite3_changes(db->sql) > 0;
@@ -203,9 +208,11 @@ int db_group_members(struct db *db, int64_t group_id, struct db_people *out)
 int db_group_member_set(struct db *db, int64_t group_id, int64_t user_id, bool contact, bool waiting)
 {
 	/* A member keeps their place in the order when promoted. */
+	int64_t seq;
+	if(db__next_seq(db, &seq))
+		return -1;
 	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO group_members (group_id, user_id, contact, waiting, seq) VALUES (?1, ?2, ?3, ?4, "
-		"(SELECT coalesce(max(seq), 0) + 1 FROM group_members WHERE group_id = ?1)) "
+		"INSERT INTO group_members (group_id, user_id, contact, waiting, seq) VALUES (?1, ?2, ?3, ?4, ?5) "
 		"ON CONFLICT (group_id, user_id) DO UPDATE SET contact = excluded.contact, waiting = excluded.waiting");
 	if(!st)
 		return -1;
@@ -213,6 +220,7 @@ int db_group_member_set(struct db *db, int64_t group_id, int64_t user_id, bool c
 	sqlite3_bind_int64(st, 2, user_id);
 	sqlite3_bind_int(st, 3, contact);
 	sqlite3_bind_int(st, 4, waiting);
+	sqlite3_bind_int64(st, 5, seq);
 	return db__exec_stmt(db, st, "group member set");
 }
 

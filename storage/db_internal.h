@@ -27,6 +27,9 @@ struct db {
 	int64_t *acks;
 	size_t nacks, acks_alloc, acks_applied;
 	int64_t oldest_ack_ms;
+	/* The seq counter (db__next_seq), valid while seq_loaded. */
+	int64_t seq;
+	bool seq_loaded, seq_dirty;
 };
 
 /* The prepared statement of sql (a string constant), reset and with its
@@ -45,6 +48,9 @@ int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
 /* A text column as a string, "" for NULL; valid until the next step. */
 const char *db__text(sqlite3_stmt *st, int col);
 
+/* The next number of the seq columns (votes, RSVPs, group members,
+ * interests), inside the open transaction.  0 or -1 (logged). */
+int db__next_seq(struct db *db, int64_t *out);
 /* The journal of deliveries: opened (and what a crash left applied) by
  * db_open; told of each commit and rollback; closed by db_close. */
 int db__outbox_open_journal(struct db *db, struct strbuf *err);

@@ -275,9 +275,11 @@ int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *a
 		return db__exec_stmt(db, st, "vote delete");
 	}
 	/* seq orders voters by their latest vote. */
+	int64_t seq;
+	if(db__next_seq(db, &seq))
+		return -1;
 	st = db__stmt(db,
-		"INSERT INTO votes (meetup_id, user_id, answers, voted_at, seq) VALUES (?1, ?2, ?3, ?4, "
-		"(SELECT coalesce(max(seq), 0) + 1 FROM votes WHERE meetup_id = ?1)) "
+		"INSERT INTO votes (meetup_id, user_id, answers, voted_at, seq) VALUES (?1, ?2, ?3, ?4, ?5) "
 		"ON CONFLICT (meetup_id, user_id) DO UPDATE SET answers = excluded.answers, "
 		"voted_at = excluded.voted_at, seq = excluded.seq");
 	if(!st)
@@ -286,6 +288,7 @@ int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *a
 	sqlite3_bind_int64(st, 2, user_id);
 	sqlite3_bind_text(st, 3, answers, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)t);
+	sqlite3_bind_int64(st, 5, seq);
 	return db__exec_stmt(db, st, "vote set");
 }
 
@@ -309,9 +312,11 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 {
 	/* A changed answer goes to the end of the order; the same answer keeps
 	 * its place (a waiting list must not reorder on a repeated "yes"). */
+	int64_t seq;
+	if(db__next_seq(db, &seq))
+		return -1;
 	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO rsvps (meetup_id, user_id, answer, waiting, reconfirm, seq) VALUES (?1, ?2, ?3, ?4, 0, "
-		"(SELECT coalesce(max(seq), 0) + 1 FROM rsvps WHERE meetup_id = ?1)) "
+		"INSERT INTO rsvps (meetup_id, user_id, answer, waiting, reconfirm, seq) VALUES (?1, ?2, ?3, ?4, 0, ?5) "
 		"ON CONFLICT (meetup_id, user_id) DO UPDATE SET "
 		"seq = CASE WHEN answer = excluded.answer THEN seq ELSE excluded.seq END, "
 		"answer = excluded.answer, waiting = excluded.waiting, reconfirm = 0");
@@ -321,6 +326,7 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 	sqlite3_bind_int64(st, 2, user_id);
 	sqlite3_bind_int(st, 3, answer);
 	sqlite3_bind_int(st, 4, waiting);
+	sqlite3_bind_int64(st, 5, seq);
 	return db__exec_stmt(db, st, "rsvp set");
 }
 

@@ -128,6 +128,51 @@ int main(void)
 	CHECK_INT(db_schema_version(db), DB_SCHEMA_VERSION);
 	db_close(db);
 
+	/* 6 -> 7: votes, RSVPs and members take their order from one counter,
+	 * which starts above the numbers already used: a vote cast after the
+	 * upgrade comes after the older ones. */
+	path_of(path, sizeof(path), "v6.db");
+	CHECK_INT(db_open(&db, path, &err), 0);
+	db_close(db);
+	sqlite3_open(path, &raw);
+	CHECK_INT(sqlite3_exec(raw,
+		"DELETE FROM kv WHERE key = 'db.seq';"
+		"INSERT INTO chats (id, platform, ext_id, lang, tz) VALUES (1, 'console', 'c', 'fr', 'Europe/Paris');"
+		"INSERT INTO users (id, platform, ext_id, name) VALUES (1, 'console', 'u', 'u'), (2, 'console', 'v', 'v');"
+		"INSERT INTO meetups (id, chat_id, num, title, creator, state, duration_min, created_at) "
+		"  VALUES (1, 1, 1, 'm', 1, 0, 120, 0);"
+		"INSERT INTO votes (meetup_id, user_id, answers, voted_at, seq) VALUES (1, 1, '1', 0, 41);"
+		"PRAGMA user_version = 6", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	CHECK_INT(db_open(&db, path, &err), 0);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_vote_set(db, 1, 2, "1", 0), 0);
+	CHECK_INT(db_commit(db), 0);
+	struct db_people voters = { 0 };
+	CHECK_INT(db_votes(db, 1, &voters), 0);
+	CHECK_INT(voters.n, 2);
+	if(voters.n == 2) {
+		CHECK_INT(voters.v[0].user_id, 1);
+		CHECK_INT(voters.v[1].user_id, 2);
+	}
+	db_people_release(&voters);
+	/* A rolled-back vote's number is not reused by a later one, nor
+	 * needed: the order stays that of the committed votes. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_vote_set(db, 1, 1, "2", 0), 0);
+	db_rollback(db);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_vote_set(db, 1, 1, "1", 0), 0);
+	CHECK_INT(db_commit(db), 0);
+	memset(&voters, 0, sizeof(voters));
+	CHECK_INT(db_votes(db, 1, &voters), 0);
+	if(voters.n == 2) {
+		CHECK_INT(voters.v[0].user_id, 2);
+		CHECK_INT(voters.v[1].user_id, 1);
+	}
+	db_people_release(&voters);
+	db_close(db);
+
 	strbuf_release(&err);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
