@@ -744,47 +744,30 @@ int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m)
 int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, int answer)
 {
 	struct db *db = ctx->bot->db;
-	struct db_people r = { 0 };
-	struct meetup_rsvps *s = malloc(sizeof(*s));
+	struct db_rsvp_summary *s = malloc(sizeof(*s));
 	char num[24], n[24], max[24];
 	int rc = -1;
 	meetup__num(num, sizeof(num), m->num);
-	if(!s || db_rsvps(db, m->id, &r))
+	if(!s || db_rsvp_summary(db, m->id, user_id, s))
 		goto out;
-	meetup__split(&r, s);
-	const struct db_person *me = NULL;
-	for(size_t i = 0; i < r.n; i++)
-		if(r.v[i].user_id == user_id)
-			me = &r.v[i];
+	const struct db_person *me = s->have_me ? &s->me : NULL;
 	bool was_in = me && me->answer == 2 && !me->waiting;
-	const char *name = NULL;
-	struct db_person self = { 0 };
-	if(!me) {
-		if(db_user_name(db, user_id, self.name, sizeof(self.name)) < 0)
-			goto out;
-		name = self.name;
-	} else {
-		self = *me;
-		name = self.name;
-	}
+	if(!me && db_user_name(db, user_id, s->me.name, sizeof(s->me.name)) < 0)
+		goto out;
+	const char *name = s->me.name;
 	if(answer == 2 && was_in) {
 		/* A repeated yes (or a confirmation after a move). */
 		if(db_rsvp_clear_reconfirm(db, m->id, user_id))
 			goto out;
-		meetup__num(n, sizeof(n), (long)s->nin);
 		rc = meetup_sayf(ctx, true, "meetup.rsvp.already", name, num, NULL);
 		goto out;
 	}
 	if(answer == 2 && me && me->answer == 2 && me->waiting) {
-		size_t pos = 0;
-		for(size_t i = 0; i < s->nwaiting; i++)
-			if(s->waiting[i]->user_id == user_id)
-				pos = i + 1;
-		meetup__num(n, sizeof(n), (long)pos);
+		meetup__num(n, sizeof(n), (long)s->my_place);
 		rc = meetup_sayf(ctx, true, "meetup.rsvp.waiting", name, num, n, NULL);
 		goto out;
 	}
-	bool full = answer == 2 && m->max_people && (int)s->nin >= m->max_people;
+	bool full = answer == 2 && m->max_people && s->nin >= m->max_people;
 	if(db_rsvp_set(db, m->id, user_id, answer, full))
 		goto out;
 	if(full) {
@@ -792,8 +775,8 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 		rc = meetup_sayf(ctx, true, "meetup.rsvp.waiting", name, num, n, NULL);
 		goto out;
 	}
-	size_t in_now = s->nin + (answer == 2) - (was_in ? 1 : 0);
-	meetup__num(n, sizeof(n), (long)in_now);
+	long in_now = (long)s->nin + (answer == 2) - (was_in ? 1 : 0);
+	meetup__num(n, sizeof(n), in_now);
 	meetup__num(max, sizeof(max), m->max_people);
 	if(answer == 2)
 		rc = m->max_people ? meetup_sayf(ctx, true, "meetup.rsvp.yes_max", name, num, n, max, NULL)
@@ -802,8 +785,14 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 		rc = meetup_sayf(ctx, true, answer == 1 ? "meetup.rsvp.maybe" : "meetup.rsvp.no", name, num, NULL);
 	if(rc || !was_in || !s->nwaiting)
 		goto out;
-	/* A place freed up: the first one waiting moves up and is told. */
-	const struct db_person *first = s->waiting[0];
+	/* A place freed up: the first one waiting moves up and is told.  (The
+	 * summary's copy of the user is reused: it is no longer needed.) */
+	struct db_person *first = &s->me;
+	int found = db_rsvp_first_waiting(db, m->id, first);
+	if(found <= 0) {
+		rc = found;
+		goto out;
+	}
 	if(db_rsvp_set(db, m->id, first->user_id, 2, false))
 		goto out;
 	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
@@ -814,7 +803,6 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 	strbuf_release(&who);
 out:
 	free(s);
-	db_people_release(&r);
 	return rc;
 }
 

@@ -202,6 +202,19 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id);
 int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id);
 int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out);
+/* What answering needs, without reading the whole list: how many come and
+ * how many wait, and the user's own answer with their place in the
+ * waiting list.  An RSVP costs the same with 10 or 500 answers. */
+struct db_rsvp_summary {
+	int nin, nwaiting;       /* yes with a place; yes on the waiting list */
+	bool have_me;            /* the user has answered */
+	struct db_person me;     /* when have_me: name, answer, waiting */
+	int my_place;            /* when waiting: 1 for the first in line */
+};
+int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db_rsvp_summary *out);
+/* The first one on the waiting list: 1 (*out filled), 0 when nobody
+ * waits, -1. */
+int db_rsvp_first_waiting(struct db *db, int64_t meetup_id, struct db_person *out);
 
 /* ---- interests and peer groups ---- */
 

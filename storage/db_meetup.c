@@ -367,6 +367,81 @@ int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
 	return db__read_people(db, st, out, db__fill_rsvp);
 }
 
+int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db_rsvp_summary *out)
+{
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT coalesce(sum(waiting = 0), 0), coalesce(sum(waiting != 0), 0) FROM rsvps "
+		"WHERE meetup_id = ?1 AND answer = 2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW) {
+		out->nin = sqlite3_column_int(st, 0);
+		out->nwaiting = sqlite3_column_int(st, 1);
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW)
+		goto fail;
+	st = db__stmt(db,
+		"SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm, r.seq FROM rsvps r "
+		"JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 AND r.user_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	int64_t seq = 0;
+	rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW) {
+		out->have_me = true;
+		out->me.user_id = sqlite3_column_int64(st, 0);
+		db__copy_text(st, 1, out->me.ext_id, sizeof(out->me.ext_id));
+		db__copy_text(st, 2, out->me.name, sizeof(out->me.name));
+		db__fill_rsvp(st, &out->me);
+		seq = sqlite3_column_int64(st, 6);
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	if(!out->have_me || out->me.answer != 2 || !out->me.waiting)
+		return 0;
+	st = db__stmt(db,
+		"SELECT count(*) FROM rsvps WHERE meetup_id = ?1 AND answer = 2 AND waiting != 0 AND seq <= ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	sqlite3_bind_int64(st, 2, seq);
+	rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW)
+		out->my_place = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if(rc == SQLITE_ROW)
+		return 0;
+fail:
+	db__log_error(db, "rsvp summary");
+	return -1;
+}
+
+int db_rsvp_first_waiting(struct db *db, int64_t meetup_id, struct db_person *out)
+{
+	struct db_people r = { 0 };
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "
+		"JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 AND r.answer = 2 AND r.waiting != 0 "
+		"ORDER BY r.seq LIMIT 1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	if(db__read_people(db, st, &r, db__fill_rsvp))
+		return -1;
+	int found = r.n > 0;
+	if(found)
+		*out = r.v[0];
+	db_people_release(&r);
+	return found;
+}
+
 int db_series_insert(struct db *db, struct db_series *s)
 {
 	sqlite3_stmt *st = db__stmt(db, "INSERT INTO series (chat_id, rule, poll, active) VALUES (?1, ?2, ?3, 1)");
