@@ -72,43 +72,23 @@ void meetup_mention(struct strbuf *sb, const struct db_person *p)
 	strbuf_adds(sb, "</a>");
 }
 
-static int meetup__cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
 #define MEETUP_MAX_NAMED 20  /* a longer list of non-voters ends "and N more" */
 
-int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_people *votes,
-                      struct strbuf *out, bool mention)
+int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *out, bool mention)
 {
-	struct db_people members = { 0 };
-	int64_t *ids = NULL;
+	struct db_people named = { 0 };
 	int missing = -1;
-	int rc = m->group_id ? db_group_members(ctx->bot->db, m->group_id, &members)
-	                     : db_chat_members(ctx->bot->db, m->chat_id, &members);
-	if(rc || (votes->n && !(ids = malloc(votes->n * sizeof(*ids)))))
+	if(db_non_voters(ctx->bot->db, m->id, m->chat_id, m->group_id, MEETUP_MAX_NAMED, &named, &missing)) {
+		missing = -1;
 		goto out;
-	/* Voters sorted once: a big room costs n log n, not n times n. */
-	for(size_t v = 0; v < votes->n; v++)
-		ids[v] = votes->v[v].user_id;
-	if(votes->n)
-		qsort(ids, votes->n, sizeof(*ids), meetup__cmp_id);
-	missing = 0;
-	for(size_t i = 0; i < members.n; i++) {
-		if(members.v[i].waiting)  /* a group's waiting list is not asked */
-			continue;
-		if(votes->n && bsearch(&members.v[i].user_id, ids, votes->n, sizeof(*ids), meetup__cmp_id))
-			continue;
-		if(missing++ >= MEETUP_MAX_NAMED)
-			continue;
-		if(missing > 1)
+	}
+	for(size_t i = 0; i < named.n; i++) {
+		if(i)
 			strbuf_adds(out, ", ");
 		if(mention)
-			meetup_mention(out, &members.v[i]);
+			meetup_mention(out, &named.v[i]);
 		else
-			strbuf_add_html(out, members.v[i].name);
+			strbuf_add_html(out, named.v[i].name);
 	}
 	if(missing > MEETUP_MAX_NAMED) {
 		char more[24];
@@ -117,8 +97,7 @@ int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, const s
 		i18n_fmt(out, meetup__lang(ctx), "meetup.info.and_more", more, NULL);
 	}
 out:
-	free(ids);
-	db_people_release(&members);
+	db_people_release(&named);
 	return missing;
 }
 
@@ -406,7 +385,7 @@ static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct
 	}
 	/* Who has not voted, among the members the platform lets us know. */
 	strbuf_reset(&names);
-	int missing = meetup_non_voters(ctx, m, &votes, &names, false);
+	int missing = meetup_non_voters(ctx, m, &names, false);
 	if(missing < 0)
 		goto out;
 	strbuf_addc(sb, '\n');

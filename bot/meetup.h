@@ -77,8 +77,7 @@ void meetup_mention(struct strbuf *sb, const struct db_person *p);
 /* Appends who has not voted on m among its audience (its group's members
  * but those waiting, or the chat's known members), comma-separated, as
  * mentions or as names.  Returns how many, or -1. */
-int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_people *votes,
-                      struct strbuf *out, bool mention);
+int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *out, bool mention);
 
 /* The scheduler's handler for JOB_DEADLINE. */
 int meetup_job_deadline(struct meetup_ctx *ctx, int64_t meetup_id);

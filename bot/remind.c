@@ -285,7 +285,7 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 	}
 	if(db_votes(db, m->id, &votes))
 		goto out;
-	int missing = meetup_non_voters(ctx, m, &votes, &who, true);
+	int missing = meetup_non_voters(ctx, m, &who, true);
 	if(missing < 0)
 		goto out;
 	if(!missing) {

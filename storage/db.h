@@ -196,6 +196,12 @@ int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t n
  * slot; NULL withdraws the vote. */
 int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *answers, time_t t);
 int db_votes(struct db *db, int64_t meetup_id, struct db_people *out);
+/* Who has not voted on the meetup among its audience: the members of
+ * group_id but those waiting (in the group's order) or, when group_id is
+ * 0, the known members of chat_id (in the order first seen).  Reads the first limit of
+ * them into out and stores how many there are in *total.  0 or -1. */
+int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t group_id, int limit,
+                  struct db_people *out, int *total);
 
 /* RSVPs: answer 2 yes, 1 maybe, 0 no.  Listed in the order they came. */
 int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, bool waiting);
