@@ -35,8 +35,10 @@
  * the console allocate without bound. */
 #define CONSOLE_MAX_LINE (1024 * 1024)
 /* Messages read in one go run as one batch (one transaction), up to this
- * many. */
-#define CONSOLE_BATCH 256
+ * many: a read brings at most 64 KiB, about 1,500 short lines, and one
+ * commit for 1,024 of them rather than 256 saves a tenth of the time of
+ * the dispatcher benchmark (random votes dirty pages all over the file). */
+#define CONSOLE_BATCH 1024
 
 struct console_msg {
 	char *user, *chat, *text;
@@ -59,6 +61,7 @@ struct console {
 	unsigned long lineno;
 	unsigned long seq;      /* message ids */
 	struct console_msg pending[CONSOLE_BATCH];
+	struct event evs[CONSOLE_BATCH];  /* the pending messages as events */
 	size_t npending;
 	char readbuf[65536];
 };
@@ -119,7 +122,7 @@ static void console__flush(struct console *c)
 {
 	if(!c->npending)
 		return;
-	struct event evs[CONSOLE_BATCH];
+	struct event *evs = c->evs;
 	for(size_t i = 0; i < c->npending; i++) {
 		struct console_msg *m = &c->pending[i];
 		evs[i] = (struct event){

@@ -357,6 +357,7 @@ void db_close(struct db *db)
 	if(!db)
 		return;
 	db__outbox_close(db);
+	db__cache_free(db);
 	for(size_t i = 0; i < DB_STMT_SLOTS; i++)
 		if(db->stmt[i])
 			sqlite3_finalize(db->stmt[i]);
@@ -446,6 +447,7 @@ int db_rollback(struct db *db)
 	/* The counter is read again: the numbers handed out in the rolled-back
 	 * transaction went with its rows. */
 	db->seq_loaded = db->seq_dirty = false;
+	db__cache_clear(db);
 	if(sqlite3_get_autocommit(db->sql))
 		return 0;
 	sqlite3_stmt *st = db__stmt(db, "ROLLBACK");

@@ -1,11 +1,85 @@
 #include "storage/db_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bot/log.h"
 
 #define LOG_MODULE "db"
+
+/* Every event looks up its chat and its sender: two index lookups that
+ * found the same rows again and again (a tenth of the time of a vote).
+ * Each is kept in a direct-mapped cache, filled by lookups and writes
+ * here, the only code that writes these tables, and emptied by a rollback,
+ * which may undo rows the cache has seen. */
+#define DB_CHAT_SLOTS 256
+#define DB_USER_SLOTS 2048
+
+struct db_chat_slot {
+	bool used;
+	struct db_chat chat;
+};
+
+/* Users whose ids and names fit; longer ones are simply not cached. */
+struct db_user_slot {
+	int64_t id;            /* 0: empty */
+	char platform[16];
+	char ext_id[64];
+	char name[64];
+};
+
+static uint32_t db_chat__hash(const char *platform, const char *ext_id)
+{
+	uint32_t h = 2166136261u;  /* FNV-1a */
+	for(const char *p = platform; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for(const char *p = ext_id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
+static struct db_chat_slot *db_chat__slot(struct db *db, const char *platform, const char *ext_id)
+{
+	if(!db->chat_cache && !(db->chat_cache = calloc(DB_CHAT_SLOTS, sizeof(*db->chat_cache))))
+		return NULL;
+	return &db->chat_cache[db_chat__hash(platform, ext_id) & (DB_CHAT_SLOTS - 1)];
+}
+
+static struct db_user_slot *db_chat__user_slot(struct db *db, const char *platform, const char *ext_id)
+{
+	if(strlen(platform) >= sizeof(((struct db_user_slot *)0)->platform) ||
+	   strlen(ext_id) >= sizeof(((struct db_user_slot *)0)->ext_id))
+		return NULL;
+	if(!db->user_cache && !(db->user_cache = calloc(DB_USER_SLOTS, sizeof(*db->user_cache))))
+		return NULL;
+	return &db->user_cache[db_chat__hash(platform, ext_id) & (DB_USER_SLOTS - 1)];
+}
+
+/* A chat changed: its cached copy goes. */
+static void db_chat__forget(struct db *db, int64_t chat_id)
+{
+	for(size_t i = 0; db->chat_cache && i < DB_CHAT_SLOTS; i++)
+		if(db->chat_cache[i].used && db->chat_cache[i].chat.id == chat_id)
+			db->chat_cache[i].used = false;
+}
+
+void db__cache_clear(struct db *db)
+{
+	if(db->chat_cache)
+		memset(db->chat_cache, 0, DB_CHAT_SLOTS * sizeof(*db->chat_cache));
+	if(db->user_cache)
+		memset(db->user_cache, 0, DB_USER_SLOTS * sizeof(*db->user_cache));
+}
+
+void db__cache_free(struct db *db)
+{
+	free(db->chat_cache);
+	free(db->user_cache);
+	db->chat_cache = NULL;
+	db->user_cache = NULL;
+}
 
 static int db_chat__read(sqlite3_stmt *st, struct db_chat *out)
 {
@@ -30,6 +104,11 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id,
 		"WHERE platform = ?1 AND ext_id = ?2";
 	static const char insert_sql[] =
 		"INSERT INTO chats (platform, ext_id, lang, tz) VALUES (?1, ?2, ?3, ?4)";
+	struct db_chat_slot *slot = db_chat__slot(db, platform, ext_id);
+	if(slot && slot->used && !strcmp(slot->chat.platform, platform) && !strcmp(slot->chat.ext_id, ext_id)) {
+		*out = slot->chat;
+		return 1;
+	}
 	for(int attempt = 0; attempt < 2; attempt++) {
 		sqlite3_stmt *st = db__stmt(db, get_sql);
 		if(!st)
@@ -40,6 +119,11 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id,
 		if(rc == SQLITE_ROW) {
 			db_chat__read(st, out);
 			sqlite3_reset(st);
+			/* Kept only when the copy is exact (not cut to fit). */
+			if(slot && !strcmp(out->platform, platform) && !strcmp(out->ext_id, ext_id)) {
+				slot->used = true;
+				slot->chat = *out;
+			}
 			return attempt == 0 ? 1 : 0;
 		}
 		sqlite3_reset(st);
@@ -85,6 +169,7 @@ static int db_chat__set_text(struct db *db, const char *sql, int64_t chat_id, co
 		return -1;
 	sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, chat_id);
+	db_chat__forget(db, chat_id);
 	return db__exec_stmt(db, st, "chat update");
 }
 
@@ -110,6 +195,7 @@ int db_chat_set_active(struct db *db, int64_t chat_id, bool active)
 		return -1;
 	sqlite3_bind_int(st, 1, active);
 	sqlite3_bind_int64(st, 2, chat_id);
+	db_chat__forget(db, chat_id);
 	return db__exec_stmt(db, st, "chat update");
 }
 
@@ -121,6 +207,7 @@ int db_chat_migrate(struct db *db, const char *platform, const char *old_id, con
 	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, old_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, new_id, -1, SQLITE_STATIC);
+	db__cache_clear(db);
 	return db__exec_stmt(db, st, "chat migrate");
 }
 
@@ -136,6 +223,7 @@ int db_chat_set_nudge(struct db *db, int64_t chat_id, bool on)
 		return -1;
 	sqlite3_bind_int(st, 1, on);
 	sqlite3_bind_int64(st, 2, chat_id);
+	db_chat__forget(db, chat_id);
 	return db__exec_stmt(db, st, "chat update");
 }
 
@@ -146,6 +234,7 @@ int db_chat_set_interest_threshold(struct db *db, int64_t chat_id, int n)
 		return -1;
 	sqlite3_bind_int(st, 1, n);
 	sqlite3_bind_int64(st, 2, chat_id);
+	db_chat__forget(db, chat_id);
 	return db__exec_stmt(db, st, "chat update");
 }
 
@@ -180,27 +269,34 @@ int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, boo
 int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id,
                  const char *name, time_t t, int64_t *user_id)
 {
-	/* Every event comes through here: read first and write only what
-	 * changed, so the common case costs two index lookups. */
+	/* Every event comes through here: the cache, or a read, and a write
+	 * only of what changed. */
 	const char *shown = name && *name ? name : ext_id;
 	int64_t id = 0;
 	bool same_name = false;
-	sqlite3_stmt *st = db__stmt(db, "SELECT id, name = ?3 FROM users WHERE platform = ?1 AND ext_id = ?2");
-	if(!st)
-		return -1;
-	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, shown, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-		same_name = sqlite3_column_int(st, 1) != 0;
+	struct db_user_slot *slot = db_chat__user_slot(db, platform, ext_id);
+	if(slot && slot->id && !strcmp(slot->platform, platform) && !strcmp(slot->ext_id, ext_id)) {
+		id = slot->id;
+		same_name = !strcmp(slot->name, shown);
+	} else {
+		sqlite3_stmt *st = db__stmt(db, "SELECT id, name = ?3 FROM users WHERE platform = ?1 AND ext_id = ?2");
+		if(!st)
+			return -1;
+		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, shown, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		if(rc == SQLITE_ROW) {
+			id = sqlite3_column_int64(st, 0);
+			same_name = sqlite3_column_int(st, 1) != 0;
+		}
+		sqlite3_reset(st);
+		if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			db__log_error(db, "user lookup");
+			return -1;
+		}
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db__log_error(db, "user lookup");
-		return -1;
-	}
+	sqlite3_stmt *st;
 	if(!id) {
 		st = db__stmt(db, "INSERT INTO users (platform, ext_id, name) VALUES (?1, ?2, ?3)");
 		if(!st)
@@ -219,6 +315,15 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 		sqlite3_bind_text(st, 2, shown, -1, SQLITE_STATIC);
 		if(db__exec_stmt(db, st, "user rename"))
 			return -1;
+	}
+	/* The name is cached only when it fits: a cut one would never match. */
+	if(slot && strlen(shown) < sizeof(slot->name)) {
+		slot->id = id;
+		snprintf(slot->platform, sizeof(slot->platform), "%s", platform);
+		snprintf(slot->ext_id, sizeof(slot->ext_id), "%s", ext_id);
+		snprintf(slot->name, sizeof(slot->name), "%s", shown);
+	} else if(slot && slot->id == id) {
+		slot->id = 0;
 	}
 	/* last_seen is refreshed at most hourly: it only says who is around. */
 	st = db__stmt(db,

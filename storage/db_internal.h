@@ -27,6 +27,11 @@ struct db {
 	int64_t *acks;
 	size_t nacks, acks_alloc, acks_applied;
 	int64_t oldest_ack_ms;
+	/* Chats and users by their platform ids, as last read or written in
+	 * a committed or open transaction (db_chat.c); emptied by a rollback.
+	 * Allocated on first use. */
+	struct db_chat_slot *chat_cache;
+	struct db_user_slot *user_cache;
 	/* The seq counter (db__next_seq), valid while seq_loaded. */
 	int64_t seq;
 	bool seq_loaded, seq_dirty;
@@ -51,6 +56,10 @@ const char *db__text(sqlite3_stmt *st, int col);
 /* The next number of the seq columns (votes, RSVPs, group members,
  * interests), inside the open transaction.  0 or -1 (logged). */
 int db__next_seq(struct db *db, int64_t *out);
+/* Empties the caches of chats and users (after a rollback), and frees
+ * them (at close). */
+void db__cache_clear(struct db *db);
+void db__cache_free(struct db *db);
 /* The journal of deliveries: opened (and what a crash left applied) by
  * db_open; told of each commit and rollback; closed by db_close. */
 int db__outbox_open_journal(struct db *db, struct strbuf *err);

@@ -128,6 +128,50 @@ int main(void)
 	CHECK_INT(db_schema_version(db), DB_SCHEMA_VERSION);
 	db_close(db);
 
+	/* Chats and users are cached, and the cache follows the database:
+	 * what a rolled-back transaction created is created again, a new
+	 * name and a new language show at once. */
+	path_of(path, sizeof(path), "cache.db");
+	CHECK_INT(db_open(&db, path, &err), 0);
+	struct db_chat c1, c2;
+	int64_t u1 = 0, u2 = 0;
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "telegram", "-100", "fr", "Europe/Paris", &c1), 0);
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana", 1000, &u1), 0);
+	db_rollback(db);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "telegram", "-200", "en", "UTC", &c2), 0);
+	CHECK_INT(db_chat_get(db, "telegram", "-100", "fr", "Europe/Paris", &c1), 0);  /* created again */
+	CHECK_INT(db_user_seen(db, c2.id, "telegram", "7", "Bo", 1000, &u2), 0);
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana", 1000, &u1), 0);    /* member of a real chat */
+	CHECK(u1 != u2);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "telegram", "-100", "fr", "Europe/Paris", &c1), 1);
+	CHECK_INT(db_chat_set_lang(db, c1.id, "en"), 0);
+	CHECK_INT(db_chat_get(db, "telegram", "-100", "fr", "Europe/Paris", &c1), 1);
+	CHECK_STR(c1.lang, "en");
+	int64_t again = 0;
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana María", 2000, &again), 0);
+	CHECK_INT(again, u1);
+	char uname[64] = "";
+	CHECK_INT(db_user_name(db, u1, uname, sizeof(uname)), 1);
+	CHECK_STR(uname, "Ana María");
+	CHECK_INT(db_commit(db), 0);
+	/* A rename rolled back leaves the old name, in the cache too: the
+	 * same rename later is stored. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Nobody", 3000, &again), 0);
+	db_rollback(db);
+	CHECK_INT(db_user_name(db, u1, uname, sizeof(uname)), 1);
+	CHECK_STR(uname, "Ana María");
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Nobody", 4000, &again), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_user_name(db, u1, uname, sizeof(uname)), 1);
+	CHECK_STR(uname, "Nobody");
+	db_close(db);
+
 	/* 6 -> 7: votes, RSVPs and members take their order from one counter,
 	 * which starts above the numbers already used: a vote cast after the
 	 * upgrade comes after the older ones. */
