@@ -546,30 +546,22 @@ static int cg__info(struct cmd_ctx *ctx, const char *name)
 		i18n_fmt_raw(&sb, lang, "group.info_waiting", 0x1, names.buf, NULL);
 	}
 	/* Its upcoming meetups. */
-	int nums[20], count;
-	if(db_meetup_list(ctx->bot->db, ctx->chat->id, (1u << MEETUP_POLL) | (1u << MEETUP_CONFIRMED),
-	                  clock_now(), nums, 20, &count))
+	struct db_meetup_line *lines;
+	int count;
+	if(db_meetup_lines(ctx->bot->db, ctx->chat->id, clock_now(), 200, &lines, &count))
 		goto out;
-	struct db_meetup *mt = malloc(sizeof(*mt));
 	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out };
-	if(!mt)
-		goto out;
-	bool any = false;
-	for(int i = 0; i < count && i < 20; i++) {
-		if(db_meetup_get(ctx->bot->db, ctx->chat->id, nums[i], mt) != 1) {
-			free(mt);
-			goto out;
-		}
-		if(mt->group_id != g.id)
+	int shown = 0;
+	for(int i = 0; i < count && shown < 20; i++) {
+		if(lines[i].group_id != g.id)
 			continue;
-		if(!any) {
+		if(!shown++) {
 			strbuf_addc(&sb, '\n');
 			i18n_fmt(&sb, lang, "group.info_meetups", NULL);
-			any = true;
 		}
-		meetup_format_line(&mctx, mt, &sb);
+		meetup_format_line(&mctx, &lines[i], &sb);
 	}
-	free(mt);
+	free(lines);
 	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
 out:
 	db_people_release(&m);

@@ -489,26 +489,24 @@ int cmd_cancel_dialog(struct cmd_ctx *ctx)
 
 static int cm__list(struct cmd_ctx *ctx)
 {
-	int nums[50], count;
-	unsigned mask = MASK_POLL | MASK_CONFIRMED;
-	if(db_meetup_list(ctx->bot->db, ctx->chat->id, mask, clock_now(), nums, 50, &count))
+	struct db_meetup_line *lines;
+	int count;
+	if(db_meetup_lines(ctx->bot->db, ctx->chat->id, clock_now(), 50, &lines, &count))
 		return CMD_ERROR;
-	if(!count)
+	if(!count) {
+		free(lines);
 		return cmd_reply(ctx, "meetup.list.empty", NULL);
+	}
 	struct strbuf sb = STRBUF_INIT;
-	struct db_meetup *m = malloc(sizeof(*m));
 	struct meetup_ctx mctx = cm__mctx(ctx);
 	int rc = CMD_ERROR;
-	if(!m)
-		goto out;
 	i18n_fmt(&sb, cmd_lang(ctx), "meetup.list.header", NULL);
-	for(int i = 0; i < count && i < 50; i++) {
-		if(db_meetup_get(ctx->bot->db, ctx->chat->id, nums[i], m) != 1 || meetup_format_line(&mctx, m, &sb))
+	for(int i = 0; i < count; i++)
+		if(meetup_format_line(&mctx, &lines[i], &sb))
 			goto out;
-	}
 	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
 out:
-	free(m);
+	free(lines);
 	strbuf_release(&sb);
 	return rc;
 }

@@ -512,23 +512,16 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 	return sb->oom ? -1 : 0;
 }
 
-int meetup_format_line(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb)
+int meetup_format_line(struct meetup_ctx *ctx, const struct db_meetup_line *m, struct strbuf *sb)
 {
 	const char *lang = meetup__lang(ctx);
 	char num[24], n[24];
 	meetup__num(num, sizeof(num), m->num);
+	meetup__num(n, sizeof(n), m->count);
 	strbuf_adds(sb, "\n• ");
 	if(m->state == MEETUP_POLL) {
-		int votes = db_vote_count(ctx->bot->db, m->id);
-		if(votes < 0)
-			return -1;
-		meetup__num(n, sizeof(n), votes);
 		i18n_fmt(sb, lang, "meetup.list.poll", num, m->title, n, NULL);
 	} else {
-		int in = db_rsvp_count_in(ctx->bot->db, m->id);
-		if(in < 0)
-			return -1;
-		meetup__num(n, sizeof(n), in);
 		struct strbuf when = STRBUF_INIT;
 		meetup__slot_text(ctx, &when, m->start, m->duration_min);
 		i18n_fmt(sb, lang, "meetup.list.confirmed", num, m->title, when.buf, n, NULL);

@@ -69,7 +69,7 @@ int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int d
  * not voted), or the participants of a confirmed meetup. */
 int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb);
 /* Appends one line for /meetup list. */
-int meetup_format_line(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb);
+int meetup_format_line(struct meetup_ctx *ctx, const struct db_meetup_line *m, struct strbuf *sb);
 
 /* Appends a mention of p: adapters render it natively. */
 void meetup_mention(struct strbuf *sb, const struct db_person *p);

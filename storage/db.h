@@ -191,6 +191,21 @@ int db_meetup_update(struct db *db, const struct db_meetup *m);
  * state), not yet over at now, in order.  Fills at most max. */
 int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t now,
                    int *nums, int max, int *count);
+/* What a line of /meetup list shows of a meetup, read for all of them in
+ * one query rather than a meetup and a count at a time. */
+struct db_meetup_line {
+	int num;
+	enum meetup_state state;
+	char title[1024];
+	time_t start;          /* confirmed start, 0 before */
+	int duration_min;
+	int64_t series_id;     /* 0 when none */
+	int64_t group_id;      /* 0 when none */
+	int count;             /* a poll's votes, a meetup's confirmed places */
+};
+/* Like db_meetup_list, for the open polls and the confirmed meetups not
+ * over at now; *out (owned by the caller, free() it) holds *n lines. */
+int db_meetup_lines(struct db *db, int64_t chat_id, time_t now, int max, struct db_meetup_line **out, int *n);
 
 /* Votes: answers holds one of 'y' (yes), 'm' (if need be), 'n' (no) per
  * slot; NULL withdraws the vote. */
@@ -266,8 +281,6 @@ int db_group_member_remove(struct db *db, int64_t group_id, int64_t user_id);
 /* The display name of user row id into name: 1, 0, -1. */
 int db_user_name(struct db *db, int64_t user_id, char *name, size_t namelen);
 /* How many voted on a meetup; how many said yes and hold a place. */
-int db_vote_count(struct db *db, int64_t meetup_id);
-int db_rsvp_count_in(struct db *db, int64_t meetup_id);
 /* The user's row in users by platform id: 1, 0, -1. */
 int db_user_find(struct db *db, const char *platform, const char *ext_id, int64_t *user_id, char *name, size_t namelen);
 /* Groups of user across every chat of platform (open ones). */

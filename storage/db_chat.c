@@ -13,8 +13,8 @@
  * Each is kept in a direct-mapped cache, filled by lookups and writes
  * here, the only code that writes these tables, and emptied by a rollback,
  * which may undo rows the cache has seen. */
-#define DB_CHAT_SLOTS 256
-#define DB_USER_SLOTS 2048
+#define DB_CHAT_SLOTS 128
+#define DB_USER_SLOTS 1024
 
 struct db_chat_slot {
 	bool used;

@@ -294,27 +294,3 @@ int db_user_name(struct db *db, int64_t user_id, char *name, size_t namelen)
 	return rc == SQLITE_ROW;
 }
 
-static int db__count(struct db *db, const char *sql, int64_t id)
-{
-	sqlite3_stmt *st = db__stmt(db, sql);
-	if(!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_reset(st);
-	if(n < 0)
-		db__log_error(db, "count");
-	return n;
-}
-
-int db_vote_count(struct db *db, int64_t meetup_id)
-{
-	return db__count(db, "SELECT count(*) FROM votes WHERE meetup_id = ?1", meetup_id);
-}
-
-int db_rsvp_count_in(struct db *db, int64_t meetup_id)
-{
-	return db__count(db, "SELECT count(*) FROM rsvps WHERE meetup_id = ?1 AND answer = 2 AND waiting = 0",
-	                 meetup_id);
-}

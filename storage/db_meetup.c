@@ -263,6 +263,48 @@ int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t n
 	return 0;
 }
 
+int db_meetup_lines(struct db *db, int64_t chat_id, time_t now, int max, struct db_meetup_line **out, int *n)
+{
+	/* The same order and the same "not over" rule as db_meetup_list. */
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT m.num, m.state, m.title, m.start_at, m.duration_min, coalesce(m.series_id, 0), "
+		"coalesce(m.group_id, 0), CASE m.state WHEN 0 THEN (SELECT count(*) FROM votes v WHERE v.meetup_id = m.id) "
+		"ELSE (SELECT count(*) FROM rsvps r WHERE r.meetup_id = m.id AND r.answer = 2 AND r.waiting = 0) END "
+		"FROM meetups m WHERE m.chat_id = ?1 AND m.state IN (0, 1) AND (m.state <> 1 OR m.start_at + m.duration_min * 60 > ?2) "
+		"ORDER BY m.state = 1, m.start_at, m.num LIMIT ?3");
+	*out = NULL;
+	*n = 0;
+	if(!st)
+		return -1;
+	struct db_meetup_line *v = max > 0 ? calloc((size_t)max, sizeof(*v)) : NULL;
+	if(max > 0 && !v)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	sqlite3_bind_int(st, 3, max);
+	int rc;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_meetup_line *l = &v[(*n)++];
+		l->num = sqlite3_column_int(st, 0);
+		l->state = (enum meetup_state)sqlite3_column_int(st, 1);
+		db__copy_text(st, 2, l->title, sizeof(l->title));
+		l->start = (time_t)sqlite3_column_int64(st, 3);
+		l->duration_min = sqlite3_column_int(st, 4);
+		l->series_id = sqlite3_column_int64(st, 5);
+		l->group_id = sqlite3_column_int64(st, 6);
+		l->count = sqlite3_column_int(st, 7);
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE) {
+		db__log_error(db, "meetup lines");
+		free(v);
+		*n = 0;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *answers, time_t t)
 {
 	sqlite3_stmt *st;
