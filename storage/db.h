@@ -280,7 +280,6 @@ int db_group_member_set(struct db *db, int64_t group_id, int64_t user_id, bool c
 int db_group_member_remove(struct db *db, int64_t group_id, int64_t user_id);
 /* The display name of user row id into name: 1, 0, -1. */
 int db_user_name(struct db *db, int64_t user_id, char *name, size_t namelen);
-/* How many voted on a meetup; how many said yes and hold a place. */
 /* The user's row in users by platform id: 1, 0, -1. */
 int db_user_find(struct db *db, const char *platform, const char *ext_id, int64_t *user_id, char *name, size_t namelen);
 /* Groups of user across every chat of platform (open ones). */
