@@ -334,10 +334,14 @@ static void console__print(const char *chat, const char *label, const char *html
 	if(!plain)
 		return;
 	printf("[%s] %s: ", chat, label);
-	for(const char *p = plain; *p; p++) {
-		putchar(*p);
-		if(*p == '\n')
-			fputs("  ", stdout);
+	for(const char *p = plain; *p; ) {
+		size_t n = strcspn(p, "\n");
+		fwrite(p, 1, n, stdout);
+		p += n;
+		if(*p) {
+			fputs("\n  ", stdout);
+			p++;
+		}
 	}
 	putchar('\n');
 	free(plain);

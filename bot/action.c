@@ -164,7 +164,9 @@ char *action_plain_text(const char *html)
 			}
 			s = end + 1;
 		} else {
-			strbuf_addc(&out, *s++);
+			size_t n = strcspn(s, "&<");  /* plain text up to the next markup */
+			strbuf_add(&out, s, n);
+			s += n;
 		}
 	}
 	strbuf_release(&href);

@@ -76,7 +76,6 @@ int strbuf_add(struct strbuf *sb, const void *data, size_t len)
 }
 
 int strbuf_adds(struct strbuf *sb, const char *s) { return strbuf_add(sb, s, strlen(s)); }
-int strbuf_addc(struct strbuf *sb, char c) { return strbuf_add(sb, &c, 1); }
 
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {

@@ -32,7 +32,16 @@ void strbuf_reset(struct strbuf *sb);
 int strbuf_grow(struct strbuf *sb, size_t extra);
 int strbuf_add(struct strbuf *sb, const void *data, size_t len);
 int strbuf_adds(struct strbuf *sb, const char *s);
-int strbuf_addc(struct strbuf *sb, char c);
+/* One character; inline, since byte-by-byte builders call it most. */
+static inline int strbuf_addc(struct strbuf *sb, char c)
+{
+	if(sb->len + 1 < sb->alloc && !sb->oom) {
+		sb->buf[sb->len++] = c;
+		sb->buf[sb->len] = '\0';
+		return 0;
+	}
+	return strbuf_add(sb, &c, 1);
+}
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Appends s with &, <, > and " escaped for HTML text and attributes. */
