@@ -79,15 +79,28 @@ int strbuf_adds(struct strbuf *sb, const char *s) { return strbuf_add(sb, s, str
 
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {
+	/* Formatted straight into the room left, and once more only when it
+	 * did not fit: most calls format once. */
+	if(sb->oom || strbuf_grow(sb, 64))
+		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	size_t room = sb->alloc - sb->len;
+	int n = vsnprintf(sb->buf + sb->len, room, fmt, ap);
 	va_end(ap);
-	if(n < 0 || strbuf_grow(sb, (size_t)n))
+	if(n < 0) {
+		sb->buf[sb->len] = '\0';
 		return -1;
-	va_start(ap, fmt);
-	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	if((size_t)n >= room) {
+		if(strbuf_grow(sb, (size_t)n)) {
+			sb->buf[sb->len] = '\0';
+			return -1;
+		}
+		va_start(ap, fmt);
+		vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	sb->len += (size_t)n;
 	return 0;
 }
