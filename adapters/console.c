@@ -38,10 +38,10 @@
  * many: a read brings at most 64 KiB, about 1,500 short lines, and one
  * commit for 1,024 of them rather than 256 saves a tenth of the time of
  * the dispatcher benchmark (random votes dirty pages all over the file). */
-#define CONSOLE_BATCH 1024
+#define CONSOLE_BATCH 2048
 
 struct console_msg {
-	char *user, *chat, *text;
+	char *user, *chat, *text;  /* one allocation, at user */
 	char id[24];
 	time_t time;
 };
@@ -138,11 +138,8 @@ static void console__flush(struct console *c)
 		};
 	}
 	bot_handle_batch(c->a->bot, evs, c->npending, NULL, NULL);
-	for(size_t i = 0; i < c->npending; i++) {
+	for(size_t i = 0; i < c->npending; i++)
 		free(c->pending[i].user);
-		free(c->pending[i].chat);
-		free(c->pending[i].text);
-	}
 	c->npending = 0;
 }
 
@@ -172,16 +169,17 @@ static void console__message_line(struct console *c, char *line)
 	if(c->npending == CONSOLE_BATCH)
 		console__flush(c);
 	struct console_msg *m = &c->pending[c->npending];
-	m->user = strdup(user);
-	m->chat = strdup(chat);
-	m->text = strdup(text);
-	if(!m->user || !m->chat || !m->text) {
+	/* The three strings in one block: a batch holds up to CONSOLE_BATCH
+	 * of them. */
+	size_t lu = strlen(user) + 1, lc = strlen(chat) + 1, lt = strlen(text) + 1;
+	m->user = malloc(lu + lc + lt);
+	if(!m->user) {
 		log_error("out of memory: line %lu dropped", c->lineno);
-		free(m->user);
-		free(m->chat);
-		free(m->text);
 		return;
 	}
+	m->chat = memcpy(m->user + lu, chat, lc);
+	m->text = memcpy(m->chat + lc, text, lt);
+	memcpy(m->user, user, lu);
 	snprintf(m->id, sizeof(m->id), "%lu", ++c->seq);
 	m->time = clock_now();
 	c->npending++;
@@ -396,11 +394,8 @@ static void console__release(struct adapter *a)
 	struct console *c = a->priv;
 	if(!c)
 		return;
-	for(size_t i = 0; i < c->npending; i++) {
+	for(size_t i = 0; i < c->npending; i++)
 		free(c->pending[i].user);
-		free(c->pending[i].chat);
-		free(c->pending[i].text);
-	}
 	strbuf_release(&c->line);
 	free(c);
 	a->priv = NULL;

@@ -338,11 +338,11 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 	}
 	/* A checkpoint every 4,000 pages (16 MB of WAL) rather than 1,000:
 	 * under load they cost a tenth of the time, and fsync each time
-	 * (dispatcher benchmark 27,200 -> 29,300 commands/s).  A 3 MB page
+	 * (dispatcher benchmark 27,200 -> 29,300 commands/s).  A 2.8 MB page
 	 * cache rather than SQLite's 2 MB: the dispatcher benchmark's file is
 	 * 5 MB and random votes missed the cache on every other command
-	 * (+6 %, peak RSS 14.4 -> 15.4 MB). */
-	if(db__exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA cache_size = -3000;"
+	 * (about +5 %, for 0.8 MB of peak RSS). */
+	if(db__exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA cache_size = -2800;"
 	                "PRAGMA foreign_keys = ON;", err))
 		goto fail;
 	if(db__migrate(db, err) || db__outbox_open_journal(db, err))
