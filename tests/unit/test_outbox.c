@@ -26,6 +26,18 @@ static int collect(void *user, int64_t id, const char *json)
 	return 0;
 }
 
+/* The size of a file in bytes, -1 when it cannot be read. */
+static long file_size(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	long size = -1;
+	if(f && !fseek(f, 0, SEEK_END))
+		size = ftell(f);
+	if(f)
+		fclose(f);
+	return size;
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ensemble-test-outbox-XXXXXX";
@@ -146,13 +158,7 @@ int main(void)
 	db_outbox_done(db, id4, 0);
 	char journal[320];
 	snprintf(journal, sizeof(journal), "%s-acks", path);
-	FILE *f = fopen(journal, "rb");
-	long size = -1;
-	if(f && !fseek(f, 0, SEEK_END))
-		size = ftell(f);
-	if(f)
-		fclose(f);
-	CHECK_INT(size, 16);
+	CHECK_INT(file_size(journal), 16);
 	/* One delivery is not worth a transaction yet; a second-old one is. */
 	CHECK(!db_outbox_should_forget(db, 500));
 	CHECK(db_outbox_should_forget(db, 1000));
@@ -164,13 +170,7 @@ int main(void)
 	CHECK_INT(s.ids[0], id5);
 	for(int i = 0; i < s.n; i++)
 		free(s.json[i]);
-	f = fopen(journal, "rb");
-	size = -1;
-	if(f && !fseek(f, 0, SEEK_END))
-		size = ftell(f);
-	if(f)
-		fclose(f);
-	CHECK_INT(size, 0);
+	CHECK_INT(file_size(journal), 0);
 	/* Rows forgotten in a transaction that rolls back are forgotten again
 	 * by the next one; the journal empties when one commits. */
 	db_outbox_done(db, id5, 0);
@@ -185,13 +185,7 @@ int main(void)
 	memset(&s, 0, sizeof(s));
 	CHECK_INT(db_outbox_each(db, collect, &s), 0);
 	CHECK_INT(s.n, 0);
-	f = fopen(journal, "rb");
-	size = -1;
-	if(f && !fseek(f, 0, SEEK_END))
-		size = ftell(f);
-	if(f)
-		fclose(f);
-	CHECK_INT(size, 0);
+	CHECK_INT(file_size(journal), 0);
 	db_close(db);
 
 	free(json);
