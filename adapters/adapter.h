@@ -35,6 +35,11 @@ struct adapter_ops {
 	 * taken at all (the adapter logs why).  Until then the action stays in
 	 * the durable outbox and is sent again after a restart. */
 	int (*deliver)(struct adapter *a, const struct action *act);
+	/* Optional: called after each batch of bot_submit_batch() has ended
+	 * and its replies were handed over, from the loop.  An adapter that
+	 * held back work needing the database while the batch was open (see
+	 * bot_batch_open) does it now. */
+	void (*resume)(struct adapter *a);
 	/* True when nothing is waiting to be sent (used to exit at the end of
 	 * a console transcript once replies are out). */
 	bool (*idle)(struct adapter *a);

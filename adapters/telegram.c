@@ -83,12 +83,29 @@ long tg__call(struct tg *t, const char *method, const char *body, long timeout_m
 
 /* ---- receiving ---- */
 
+/* A batch with the core: the updates and the events made of them, kept
+ * until tg__batch_done. */
 struct tg_batch {
 	struct tg *t;
 	int64_t next_offset;
-	const struct tg_update *u;
+	struct tg_update *u;
 	size_t n;
+	struct event *evs;
+	size_t ne;
+	char (*chats)[24];
+	char (*refs)[64];
 };
+
+static void tg__batch_free(struct tg_batch *bt)
+{
+	if(!bt)
+		return;
+	tg_updates_free(bt->u, bt->n);
+	free(bt->evs);
+	free(bt->chats);
+	free(bt->refs);
+	free(bt);
+}
 
 /* In the batch's transaction: the next offset, and chats that moved. */
 static int tg__batch_state(void *user, struct db *db)
@@ -145,18 +162,61 @@ static enum event_role tg__role(struct tg *t, const char *chat, const char *user
 	return ROLE_MEMBER;
 }
 
+static void tg__continue(struct tg *t);
+
+/* The core is done with a batch (rc as bot_handle_batch returns it). */
+static void tg__batch_done(void *user, int rc)
+{
+	struct tg_batch *bt = user;
+	struct tg *t = bt->t;
+	if(rc)
+		log_warn("a batch of %zu update(s) was not handled whole", bt->ne);
+	/* The offset moves on only as far as the database says it did: a
+	 * batch whose transaction failed (a locked or full disk) is fetched
+	 * again, not confirmed to Telegram and lost. */
+	struct strbuf off = STRBUF_INIT;
+	int64_t stored = t->offset;
+	if(db_kv_get(t->b->db, "telegram.offset", &off) == 1)
+		stored = atoll(off.buf);
+	strbuf_release(&off);
+	if(stored < bt->next_offset) {
+		log_warn("updates up to %lld were not stored: they will be fetched again",
+		         (long long)bt->next_offset - 1);
+		t->poll_backoff_ms = t->poll_backoff_ms ? t->poll_backoff_ms * 2 : 1000;
+		if(t->poll_backoff_ms > 60000)
+			t->poll_backoff_ms = 60000;
+		t->retry_poll_ms = t->poll_backoff_ms;
+	}
+	t->offset = stored;
+	tg__batch_free(bt);
+	t->in_batch = false;
+	tg__continue(t);
+}
+
+/* Turns the updates (taken over) into events and gives them to the core as
+ * one batch; tg__batch_done follows. */
 static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 {
-	struct event *evs = calloc(n ? n : 1, sizeof(*evs));
-	char (*chats)[24] = calloc(n ? n : 1, sizeof(*chats));
-	char (*refs)[64] = calloc(n ? n : 1, sizeof(*refs));
+	struct tg_batch *bt = calloc(1, sizeof(*bt));
+	if(!bt) {
+		tg_updates_free(u, n);
+		tg__continue(t);
+		return;
+	}
+	*bt = (struct tg_batch){ .t = t, .next_offset = t->offset, .u = u, .n = n };
+	struct event *evs = bt->evs = calloc(n ? n : 1, sizeof(*evs));
+	char (*chats)[24] = bt->chats = calloc(n ? n : 1, sizeof(*chats));
+	char (*refs)[64] = bt->refs = calloc(n ? n : 1, sizeof(*refs));
 	size_t ne = 0;
-	struct tg_batch bt = { .t = t, .next_offset = t->offset, .u = u, .n = n };
-	if(!evs || !chats || !refs)
-		goto out;
+	if(!evs || !chats || !refs) {
+		/* Not stored: the offset stays, and the batch comes again. */
+		tg__batch_free(bt);
+		tg__continue(t);
+		return;
+	}
 	for(size_t i = 0; i < n; i++) {
-		if(u[i].update_id + 1 > bt.next_offset)
-			bt.next_offset = u[i].update_id + 1;
+		if(u[i].update_id + 1 > bt->next_offset)
+			bt->next_offset = u[i].update_id + 1;
 		if(u[i].update_id < t->offset)
 			continue;  /* handled before a restart */
 		struct event *ev = &evs[ne];
@@ -206,28 +266,10 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			break;
 		}
 	}
-	if(bot_handle_batch(t->b, evs, ne, tg__batch_state, &bt))
-		log_warn("a batch of %zu update(s) was not handled whole", ne);
-	/* The offset moves on only as far as the database says it did: a
-	 * batch whose transaction failed (a locked or full disk) is fetched
-	 * again, not confirmed to Telegram and lost. */
-	struct strbuf off = STRBUF_INIT;
-	int64_t stored = t->offset;
-	if(db_kv_get(t->b->db, "telegram.offset", &off) == 1)
-		stored = atoll(off.buf);
-	strbuf_release(&off);
-	if(stored < bt.next_offset) {
-		log_warn("updates up to %lld were not stored: they will be fetched again", (long long)bt.next_offset - 1);
-		t->poll_backoff_ms = t->poll_backoff_ms ? t->poll_backoff_ms * 2 : 1000;
-		if(t->poll_backoff_ms > 60000)
-			t->poll_backoff_ms = 60000;
-		t->retry_poll_ms = t->poll_backoff_ms;
-	}
-	t->offset = stored;
-out:
-	free(evs);
-	free(chats);
-	free(refs);
+	bt->ne = ne;
+	t->in_batch = true;
+	if(bot_submit_batch(t->b, evs, ne, tg__batch_state, tg__batch_done, bt))
+		tg__batch_done(bt, bot_handle_batch(t->b, evs, ne, tg__batch_state, bt));
 }
 
 static void tg__get_me(struct tg *t);
@@ -297,9 +339,19 @@ static void tg__run_held(struct tg *t)
 	size_t n = t->nheld;
 	t->held = NULL;
 	t->nheld = 0;
-	if(n)
+	if(n) {
 		tg__handle(t, u, n);
+		return;
+	}
 	tg_updates_free(u, n);
+	tg__continue(t);
+}
+
+/* After a batch: the next one, unless the replies lag behind. */
+static void tg__continue(struct tg *t)
+{
+	if(t->stopping)
+		return;
 	if(t->nqueue > TG_QUEUE_HIGH && !t->webhook) {
 		/* Replies lag behind: memory stays bounded, and Telegram keeps
 		 * the updates until the queue is down. */
@@ -428,7 +480,7 @@ static bool tg__secret_eq(const char *got, size_t got_len, const char *want)
 /* Moves the inbox into a batch, when none is running. */
 static void tg__webhook_next(struct tg *t)
 {
-	if(t->stopping || !t->ready || t->held || t->admin_fetches || !t->ninbox)
+	if(t->stopping || !t->ready || t->held || t->in_batch || t->admin_fetches || !t->ninbox)
 		return;
 	t->held = t->inbox;
 	t->nheld = t->ninbox;
@@ -716,11 +768,17 @@ static void tg__release(struct adapter *a)
 	a->priv = NULL;
 }
 
+static void tg__resume_op(struct adapter *a)
+{
+	tg__resume(a->priv);
+}
+
 const struct adapter_ops telegram_adapter_ops = {
 	.name = "telegram",
 	.configured = tg__configured,
 	.start = tg__start,
 	.deliver = tg__deliver,
+	.resume = tg__resume_op,
 	.idle = tg__idle,
 	.stop = tg__stop,
 	.release = tg__release,

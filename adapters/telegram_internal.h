@@ -49,6 +49,12 @@ struct tg_send {
 	                          remembered for later edits */
 	int attempts;
 	int64_t not_before_ms;
+	/* An answer that must be stored (a poll's id), kept while a batch's
+	 * transaction is open (tg__resume): status, and the body, owned. */
+	long held_status;
+	char *held_body;
+	size_t held_len;
+	struct tg_send *next_held;
 };
 
 #define TG_GROUP_WINDOW 64   /* sends remembered per chat, for the per-minute limit */
@@ -80,6 +86,9 @@ struct tg {
 	struct tg_admins admins[TG_CHATS];
 	struct tg_update *held;    /* a batch waiting for admin lists */
 	size_t nheld;
+	struct tg_send *held_answers;  /* answered while a batch was open */
+	bool in_batch;             /* a batch is with the core (until
+	                              tg__batch_done) */
 	int admin_fetches;         /* getChatAdministrators in flight */
 	uv_timer_t poll_timer, send_timer;
 	int open_timers;
@@ -103,6 +112,9 @@ int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat
                 const char *poll_ref);
 /* Sends what may leave now. */
 void tg__pump(struct tg *t);
+/* After a batch of the core: the answers held meanwhile, then the sends
+ * held back (adapter_ops.resume). */
+void tg__resume(struct tg *t);
 void tg__send_free(struct tg_send *s);
 /* The adapter's deliver(). */
 int tg__deliver(struct adapter *a, const struct action *act);

@@ -41,6 +41,7 @@
 
 void tg__send_free(struct tg_send *s)
 {
+	free(s->held_body);
 	free(s->body);
 	free(s->poll_ref);
 	free(s->msg_ref);
@@ -167,17 +168,20 @@ static void tg__unlink(struct tg *t, struct tg_send *s)
 	}
 }
 
-static void tg__sent(void *user, const struct http_result *res)
+/* What an answer means for its message: delivered (acknowledged), sent
+ * again later, moved, or given up. */
+static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result *res)
 {
-	struct tg_send *s = user;
-	struct tg *t = s->owner;
-	t->sending--;
-	s->inflight = false;
 	int code = -1;
 	long retry = -1;
 	json_error_t jerr;
-	json_t *o = res->status ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
-	bool ok = json_is_true(json_object_get(o, "ok"));
+	/* The Bot API's answer to a send is {"ok":true,"result":<the
+	 * message>}; when nothing in the message is needed, that beginning is
+	 * enough and the message is not parsed.  Any other answer is. */
+	bool plain_ok = res->status == 200 && !s->poll_ref && !s->msg_ref && res->body_len > 10 &&
+	                !memcmp(res->body, "{\"ok\":true,", 11);
+	json_t *o = res->status && !plain_ok ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	bool ok = plain_ok || json_is_true(json_object_get(o, "ok"));
 	if(!ok && o) {
 		json_t *c = json_object_get(o, "error_code");
 		json_t *ra = json_object_get(json_object_get(o, "parameters"), "retry_after");
@@ -253,6 +257,51 @@ static void tg__sent(void *user, const struct http_result *res)
 		tg__pump(t);
 }
 
+static void tg__sent(void *user, const struct http_result *res)
+{
+	struct tg_send *s = user;
+	struct tg *t = s->owner;
+	t->sending--;
+	if(res->status == 200 && (s->poll_ref || s->msg_ref) && bot_batch_open(t->b) && !t->stopping &&
+	   (s->held_body = malloc(res->body_len + 1))) {
+		/* Storing this answer (the poll's id) would end the open batch
+		 * early: it is kept until the batch ends (tg__resume).  The
+		 * message stays in flight for its chat, whose next messages
+		 * wait; other chats go on.  A crash meanwhile sends it again,
+		 * as it would any message in flight. */
+		memcpy(s->held_body, res->body, res->body_len);
+		s->held_body[res->body_len] = '\0';
+		s->held_len = res->body_len;
+		s->held_status = res->status;
+		struct tg_send **pp = &t->held_answers;
+		while(*pp)
+			pp = &(*pp)->next_held;
+		s->next_held = NULL;
+		*pp = s;
+		tg__pump(t);
+		return;
+	}
+	s->inflight = false;
+	tg__settle(t, s, res);
+}
+
+void tg__resume(struct tg *t)
+{
+	while(t->held_answers && !bot_batch_open(t->b)) {
+		struct tg_send *s = t->held_answers;
+		t->held_answers = s->next_held;
+		struct http_result res = { .status = s->held_status, .body = s->held_body, .body_len = s->held_len,
+		                           .retry_after = -1 };
+		char *body = s->held_body;
+		s->held_body = NULL;
+		s->inflight = false;
+		tg__settle(t, s, &res);
+		free(body);
+	}
+	if(!t->stopping)
+		tg__pump(t);
+}
+
 /* When s may leave: its own retry time, its chat's interval and, in a
  * group, the per-minute limit. */
 static int64_t tg__ready_at(struct tg *t, struct tg_send *s)
@@ -310,6 +359,8 @@ static struct tg_send *tg__pick(struct tg *t, int64_t now, int64_t *soonest)
 		}
 		if(s->inflight)
 			continue;
+		if((s->poll_ref || s->msg_ref) && bot_batch_open(t->b))
+			continue;  /* its answer is stored: after the batch (tg__resume) */
 		int64_t at = tg__ready_at(t, s);
 		if(at < global)
 			at = global;

@@ -3,12 +3,15 @@
  * from a bare libcurl loop (nothing parsed or stored), against the same fast
  * fake server: each batch of updates fetched, then its replies sent with at
  * most PARALLEL requests out at once, as the bot sends them (Telegram one,
- * Matrix four).  Its rate is the
- * ceiling the bot's rate is compared with.
+ * Matrix four).  The replies are the bot's own requests, recorded by the
+ * fake during the bot's run (same methods, paths and bodies), so that the
+ * server does the same work for both.  Its rate is the ceiling the bot's
+ * rate is compared with.
  *
- * Usage: ceiling telegram|matrix BASE_URL UPDATES REPLIES PARALLEL
- *   UPDATES updates are fetched 100 at a time; REPLIES sends are spread
- *   evenly over the batches.  Prints the elapsed seconds.
+ * Usage: ceiling telegram|matrix BASE_URL UPDATES REQUESTS_FILE PARALLEL
+ *   UPDATES updates are fetched 100 at a time; the requests of
+ *   REQUESTS_FILE (lines "METHOD PATH<TAB>BODY", from the fake's /requests)
+ *   are spread evenly over the batches.  Prints the elapsed seconds.
  */
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -49,11 +52,56 @@ static int ceiling__parallel = CEILING_PARALLEL;
 struct ceiling_req {
 	CURL *h;
 	char url[512];
-	char body[512];
 };
 
+/* One recorded request: pointers into the file's text. */
+struct ceiling_send {
+	char *method;
+	char *path;
+	char *body;
+};
+
+static struct ceiling_send *ceiling__load(const char *file, long *n)
+{
+	FILE *f = fopen(file, "rb");
+	if(!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	rewind(f);
+	char *text = malloc((size_t)size + 1);
+	if(!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	text[size] = '\0';
+	long lines = 0;
+	for(char *p = text; *p; p++)
+		lines += *p == '\n';
+	struct ceiling_send *v = calloc((size_t)lines + 1, sizeof(*v));
+	*n = 0;
+	for(char *line = text; v && *line;) {
+		char *end = strchr(line, '\n');
+		if(end)
+			*end = '\0';
+		char *sp = strchr(line, ' '), *tab = sp ? strchr(sp, '\t') : NULL;
+		if(sp && tab) {
+			*sp = *tab = '\0';
+			v[*n].method = line;
+			v[*n].path = sp + 1;
+			v[*n].body = tab + 1;
+			(*n)++;
+		}
+		if(!end)
+			break;
+		line = end + 1;
+	}
+	return v;
+}
+
 /* Sends replies from *sent up to want, CEILING_PARALLEL at a time. */
-static int ceiling__sends(CURLM *multi, const char *base, int matrix, long *sent, long want,
+static int ceiling__sends(CURLM *multi, const char *base, const struct ceiling_send *v, long *sent, long want,
                           struct curl_slist *headers)
 {
 	static struct ceiling_req reqs[CEILING_PARALLEL];
@@ -69,22 +117,11 @@ static int ceiling__sends(CURLM *multi, const char *base, int matrix, long *sent
 				curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, ceiling__discard);
 				curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
 			}
-			long k = (*sent)++;
-			if(matrix) {
-				snprintf(r->url, sizeof(r->url), "%s/_matrix/client/v3/rooms/%%21r%ld%%3Atest.local/send/"
-				         "m.room.message/c%ld", base, k % 200, k);
-				snprintf(r->body, sizeof(r->body), "{\"msgtype\":\"m.notice\",\"body\":\"Vote recorded on #1: "
-				         "yes for 1.\",\"format\":\"org.matrix.custom.html\",\"formatted_body\":\"Vote "
-				         "recorded\",\"m.mentions\":{}}");
-			} else {
-				snprintf(r->url, sizeof(r->url), "%s/bot123456:BENCH/sendMessage", base);
-				snprintf(r->body, sizeof(r->body), "{\"chat_id\":\"-100%ld\",\"text\":\"Vote recorded on #1: "
-				         "yes for 1.\",\"parse_mode\":\"HTML\",\"reply_parameters\":{\"message_id\":%ld}}",
-				         k % 200, k);
-			}
+			const struct ceiling_send *q = &v[(*sent)++];
+			snprintf(r->url, sizeof(r->url), "%s%s", base, q->path);
 			curl_easy_setopt(r->h, CURLOPT_URL, r->url);
-			curl_easy_setopt(r->h, CURLOPT_POSTFIELDS, r->body);
-			curl_easy_setopt(r->h, CURLOPT_CUSTOMREQUEST, matrix ? "PUT" : "POST");
+			curl_easy_setopt(r->h, CURLOPT_POSTFIELDS, q->body);
+			curl_easy_setopt(r->h, CURLOPT_CUSTOMREQUEST, q->method);
 			curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, headers);
 			curl_easy_setopt(r->h, CURLOPT_PRIVATE, (void *)(intptr_t)i);
 			curl_multi_add_handle(multi, r->h);
@@ -122,7 +159,10 @@ int main(int argc, char **argv)
 		return 2;
 	int matrix = !strcmp(argv[1], "matrix");
 	const char *base = argv[2];
-	long updates = atol(argv[3]), replies = atol(argv[4]);
+	long updates = atol(argv[3]), replies = 0;
+	struct ceiling_send *v = ceiling__load(argv[4], &replies);
+	if(!v || !replies)
+		return 2;
 	long batches = (updates + 99) / 100;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	CURL *h = curl_easy_init();
@@ -145,8 +185,10 @@ int main(int argc, char **argv)
 			snprintf(body, sizeof(body), "{\"offset\":%ld,\"limit\":100,\"timeout\":0}", 1000 + b * 100);
 			rc = ceiling__request(h, "POST", url, body, headers);
 		}
+		if(rc)
+			break;
 		long want = replies * (b + 1) / batches;
-		rc = ceiling__sends(multi, base, matrix, &sent, want, headers);
+		rc = ceiling__sends(multi, base, v, &sent, want, headers);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("%.3f\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -154,5 +196,7 @@ int main(int argc, char **argv)
 	curl_easy_cleanup(h);
 	curl_multi_cleanup(multi);
 	curl_global_cleanup();
+	free(v->method);
+	free(v);
 	return rc ? 1 : 0;
 }

@@ -6,7 +6,9 @@ updates of the dispatcher benchmark's mix (votes 60 %, RSVPs 20 %, meetup
 proposals 10 %, lists and info 10 %) in batches of 100 and accepts the
 replies; the release build runs with the rate limiter off.  The ceiling is
 the same server driven by a bare libcurl loop (bench/ceiling.c) making the
-same requests; the ratio is measured in the same run.  Medians of RUNS runs.
+same requests (the fake records the bot's sends, methods, paths and bodies,
+and the loop replays them); the ratio is measured in the same run.  Medians
+of RUNS runs.
 
 Rate limiter (--limits): 5,000 replies to 200 Telegram groups with the
 limiter on, against the fake enforcing Telegram's limits (1/s per chat,
@@ -121,17 +123,22 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
     bot.send_signal(signal.SIGTERM)
     bot.wait(timeout=30)
     sends = get(base + "/sends") if limits else None
+    if not limits:
+        with urllib.request.urlopen(base + "/requests", timeout=60) as r, \
+                open(os.path.join(tmp, "requests.txt"), "wb") as f:
+            shutil.copyfileobj(r, f)
     fake.kill()
     return st, hwm, sends
 
-def ceiling(platform, tg_file, mx_file, updates, replies):
+def ceiling(platform, tg_file, mx_file, updates):
     port = free_port()
     fake = subprocess.Popen([node, os.path.join(here, "fast_fake.js"), str(port), tg_file, mx_file],
                             stdout=subprocess.PIPE, text=True)
     fake.stdout.readline()
     # The bot sends one request at a time on Telegram, four on Matrix.
     out = subprocess.run([os.path.join(tmp, "ceiling"), platform, "http://127.0.0.1:%d" % port, str(updates),
-                          str(replies), "1" if platform == "telegram" else "4"], capture_output=True, text=True,
+                          os.path.join(tmp, "requests.txt"), "1" if platform == "telegram" else "4"],
+                         capture_output=True, text=True,
                          check=True)
     fake.kill()
     return float(out.stdout.strip())
@@ -170,7 +177,7 @@ for platform in only:
         key = "tg" if platform == "telegram" else "mx"
         secs = (st["last_ms"] - st["first_ms"]) / 1000.0
         c = ceiling(platform, tg_file if platform == "telegram" else empty,
-                    mx_file if platform == "matrix" else empty, total, st[key + "_replies"])
+                    mx_file if platform == "matrix" else empty, total)
         rows.append((total / secs, total / c, st[key + "_replies"], hwm))
     bot_rate = statistics.median(r[0] for r in rows)
     ceil_rate = statistics.median(r[1] for r in rows)

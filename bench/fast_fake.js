@@ -12,6 +12,8 @@
 //   chat per second, 20 per minute per group, 30 per second overall) with a
 //   429 and retry_after, counting each refusal.
 // GET /stats -> {tg_replies, mx_replies, refused_429, first_ms, last_ms, ...}.
+// GET /requests -> every send the bot made, in order, one per line:
+//   "METHOD PATH<TAB>BODY", which bench/ceiling.c replays.
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -26,6 +28,7 @@ const ROOM = '!bench:test.local';
 const stats = { tg_replies: 0, mx_replies: 0, refused_429: 0, first_ms: 0, last_ms: 0, tg_confirmed: 0,
   mx_served: 0, chats: {}, sends_at: [] };
 let messageId = 1;
+const requests = [];
 const txns = new Map();
 
 tgUpdates.forEach((u, i) => { u.update_id = 1000 + i; });
@@ -59,7 +62,7 @@ function limited(chat) {
   return 0;
 }
 
-function telegram(method, body, res) {
+function telegram(method, body, res, raw, path) {
   switch (method) {
     case 'getMe':
       return send(res, 200, { ok: true, result: { id: 4242, is_bot: true, first_name: 'Ensemble', username: 'EnsembleBot' } });
@@ -89,6 +92,7 @@ function telegram(method, body, res) {
           parameters: { retry_after: retry } });
       }
       stats.tg_replies += 1;
+      requests.push(`POST ${path}\t${raw}`);
       touch();
       stats.sends_at.push(now());
       const result = { message_id: messageId++, date: Math.floor(now() / 1000),
@@ -101,7 +105,7 @@ function telegram(method, body, res) {
   }
 }
 
-function matrix(method, path, query, body, res) {
+function matrix(method, path, query, body, res, raw) {
   if (path === '/_matrix/client/v3/login') {
     return send(res, 200, { user_id: '@ensemble:test.local', access_token: 'syt_bench', device_id: 'BENCH' });
   }
@@ -140,6 +144,7 @@ function matrix(method, path, query, body, res) {
     if (!txns.has(key)) {
       txns.set(key, `$r${txns.size}`);
       stats.mx_replies += 1;
+      requests.push(`PUT ${path}\t${raw}`);
       touch();
     }
     return send(res, 200, { event_id: txns.get(key) });
@@ -154,8 +159,9 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const url = new URL(req.url, 'http://x');
     let body = {};
+    const raw = Buffer.concat(chunks).toString();
     if (chunks.length) {
-      try { body = JSON.parse(Buffer.concat(chunks).toString()); } catch (e) { body = {}; }
+      try { body = JSON.parse(raw); } catch (e) { body = {}; }
     }
     if (url.pathname === '/stats') {
       const out = Object.assign({}, stats, { chats: Object.keys(stats.chats).length, sends_at: undefined,
@@ -163,9 +169,13 @@ const server = http.createServer((req, res) => {
       return send(res, 200, out);
     }
     if (url.pathname === '/sends') return send(res, 200, stats.sends_at);
+    if (url.pathname === '/requests') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      return res.end(requests.join('\n') + '\n');
+    }
     const tg = /^\/bot[^/]+\/([A-Za-z]+)$/.exec(url.pathname);
-    if (tg) return telegram(tg[1], body, res);
-    return matrix(req.method, url.pathname, url.searchParams, body, res);
+    if (tg) return telegram(tg[1], body, res, raw, url.pathname);
+    return matrix(req.method, url.pathname, url.searchParams, body, res, raw);
   });
 });
 server.keepAliveTimeout = 120000;

@@ -41,6 +41,31 @@ void outbox_release(struct outbox *ob)
 	outbox_init(ob);
 }
 
+int outbox_move(struct outbox *to, struct outbox *from)
+{
+	if(!from->n)
+		return 0;
+	if(!to->n) {
+		outbox_release(to);
+		*to = *from;
+		outbox_init(from);
+		return 0;
+	}
+	if(to->n + from->n > to->alloc) {
+		size_t na = to->n + from->n;
+		struct action *nv = realloc(to->v, na * sizeof(*nv));
+		if(!nv)
+			return -1;
+		to->v = nv;
+		to->alloc = na;
+	}
+	memcpy(to->v + to->n, from->v, from->n * sizeof(*from->v));
+	to->n += from->n;
+	free(from->v);
+	outbox_init(from);
+	return 0;
+}
+
 int action_set(char **field, const char *s)
 {
 	char *copy = NULL;

@@ -62,6 +62,9 @@ void outbox_release(struct outbox *ob);
  * of memory. */
 struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char *platform,
                            const char *chat_id, const char *text);
+/* Appends every action of from to to, in order; from is left empty.  On
+ * -1 (out of memory) both are unchanged. */
+int outbox_move(struct outbox *to, struct outbox *from);
 /* Sets a string field of an action to a copy of s.  Returns 0 or -1. */
 int action_set(char **field, const char *s);
 int action_add_option(struct action *a, const char *option);

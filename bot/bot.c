@@ -25,6 +25,7 @@ static void bot__on_signal(uv_signal_t *h, int signum)
 }
 
 static void bot__flush_delivered(struct bot *b, bool all);
+static void bot__yield(void *user);
 
 static void bot__on_prepare(uv_prepare_t *h)
 {
@@ -56,6 +57,9 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 	uv_prepare_init(loop, &b->flush);
 	uv_timer_init(loop, &b->drain);
 	b->drain.data = b;
+	uv_idle_init(loop, &b->step);
+	b->step.data = b;
+	db_set_yield(db, bot__yield, b);
 	b->flush.data = b;
 	uv_prepare_start(&b->flush, bot__on_prepare);
 	uv_unref((uv_handle_t *)&b->flush);
@@ -180,88 +184,229 @@ static void bot__flush_delivered(struct bot *b, bool all)
 		db_rollback(b->db);
 }
 
-/* Tells the sender that nothing changed, after a rollback. */
-static void bot__apologise(struct bot *b, const struct event *ev)
+/* Tells the sender that nothing changed, after a rollback: the apology is
+ * appended to out (it is not stored: the database just failed). */
+static void bot__apologise(struct bot *b, const struct event *ev, struct outbox *out)
 {
 	struct db_chat chat;
 	const char *lang = b->cfg->lang;
 	if(db_chat_get(b->db, ev->platform, ev->chat_id, b->cfg->lang, b->cfg->timezone, &chat) >= 0)
 		lang = chat.lang;
 	struct strbuf sb = STRBUF_INIT;
-	struct outbox ob;
-	outbox_init(&ob);
 	i18n_fmt(&sb, lang, "dispatch.error", NULL);
-	struct action *a = outbox_push(&ob, ev->message_id ? ACTION_REPLY : ACTION_SEND_TEXT,
+	struct action *a = outbox_push(out, ev->message_id ? ACTION_REPLY : ACTION_SEND_TEXT,
 	                               ev->platform, ev->chat_id, sb.buf);
 	if(a && ev->message_id)
 		action_set(&a->reply_to, ev->message_id);
-	bot_deliver(b, &ob);
-	outbox_release(&ob);
 	strbuf_release(&sb);
+}
+
+/* ---- batches ----
+ *
+ * A batch of 100 updates takes about 2 ms to dispatch.  Run in one go, it
+ * holds back every reply that could leave meanwhile, while the platform,
+ * which answers a send in some 50 us, waits idle for the next one.  So a
+ * batch given to bot_submit_batch() is dispatched one event per turn of the
+ * loop, inside one transaction that stays open across the turns: what the
+ * loop does between two events (a send answered, the next one started)
+ * overlaps with the platform's work on the last.
+ *
+ * Whoever else needs the database meanwhile calls db_begin(), whose yield
+ * function (bot__yield) finishes the open batch at once: the rest of its
+ * events are dispatched and it commits.  Its replies and the adapter's
+ * done callback still wait for the next turn, so that no callback ever runs
+ * inside another one.  Batches run one at a time, in the order given. */
+
+struct bot_batch {
+	struct bot_batch *next;
+	const struct event *evs;     /* borrowed until done */
+	size_t n, pos;
+	int (*state_fn)(void *user, struct db *db);
+	void (*done)(void *user, int rc);
+	void *user;
+	struct outbox ob;            /* the replies, stored once committed */
+	enum { BATCH_WAITING, BATCH_OPEN, BATCH_ENDED } state;
+	bool failed;                 /* an event failed: the rest is not run */
+	int rc;
+};
+
+/* Opens the batch's transaction.  When the database refuses one (locked,
+ * full, read-only), an adapter with a state to store fetches the batch
+ * again; for the others this is the end of these events: say so. */
+static void bot__batch_open(struct bot *b, struct bot_batch *bb)
+{
+	if(!db_begin(b->db)) {
+		bb->state = BATCH_OPEN;
+		return;
+	}
+	if(!bb->state_fn) {
+		for(size_t i = 0; i < bb->n; i++) {
+			const struct event *ev = &bb->evs[i];
+			log_error("an event from %s in chat %s could not be stored",
+			          ev->sender_id ? ev->sender_id : "?", ev->chat_id);
+			if(ev->kind == EVENT_MESSAGE && ev->text && (ev->text[0] == '/' || ev->text[0] == '!'))
+				bot__apologise(b, ev, &bb->ob);
+		}
+	}
+	bb->rc = -1;
+	bb->state = BATCH_ENDED;
+}
+
+/* Dispatches the batch's next event in its open transaction. */
+static void bot__batch_step(struct bot *b, struct bot_batch *bb)
+{
+	if(bb->pos < bb->n && !bb->failed && dispatch_event(b, &bb->evs[bb->pos++], &bb->ob))
+		bb->failed = true;
+}
+
+static void bot__batch_run(struct bot *b, struct bot_batch *bb);
+
+/* Ends a batch whose events have all run (or one failed): the adapter's
+ * state and the replies are stored and the transaction commits; replies
+ * leave only after that, so they never announce what was not stored.  If
+ * something failed, the batch is rolled back and each event runs alone,
+ * then the state alone, so a bad event costs only itself. */
+static void bot__batch_close(struct bot *b, struct bot_batch *bb)
+{
+	if(!bb->failed && (!bb->state_fn || !bb->state_fn(bb->user, b->db)) && !bot_store_actions(b, &bb->ob) &&
+	   !db_commit(b->db)) {
+		sched_rearm(&b->sched);
+		bb->rc = 0;
+		bb->state = BATCH_ENDED;
+		return;
+	}
+	if(db_in_transaction(b->db))
+		db_rollback(b->db);
+	outbox_release(&bb->ob);
+	bb->state = BATCH_ENDED;
+	if(bb->n == 1) {
+		log_error("an event from %s in chat %s was rolled back",
+		          bb->evs[0].sender_id ? bb->evs[0].sender_id : "?", bb->evs[0].chat_id);
+		bot__apologise(b, &bb->evs[0], &bb->ob);
+		bb->rc = -1;
+		return;
+	}
+	bb->rc = 0;
+	for(size_t i = 0; i < bb->n; i++) {
+		struct bot_batch one = { .evs = &bb->evs[i], .n = 1 };
+		outbox_init(&one.ob);
+		bot__batch_run(b, &one);
+		bb->rc |= one.rc;
+		if(outbox_move(&bb->ob, &one.ob))
+			outbox_release(&one.ob);  /* stored: sent at the next start */
+	}
+	if(bb->state_fn && (db_begin(b->db) || bb->state_fn(bb->user, b->db) || db_commit(b->db))) {
+		db_rollback(b->db);
+		bb->rc = -1;
+	}
+}
+
+/* Runs what is left of a batch at once, up to its end (not its delivery). */
+static void bot__batch_run(struct bot *b, struct bot_batch *bb)
+{
+	if(bb->state == BATCH_WAITING)
+		bot__batch_open(b, bb);
+	if(bb->state != BATCH_OPEN)
+		return;
+	while(bb->pos < bb->n && !bb->failed)
+		bot__batch_step(b, bb);
+	bot__batch_close(b, bb);
+}
+
+/* The database's yield function: someone needs it, so the open batch ends
+ * now.  Called from anywhere (inside an adapter's callback): nothing is
+ * delivered here. */
+static void bot__yield(void *user)
+{
+	struct bot *b = user;
+	if(b->batches && b->batches->state == BATCH_OPEN)
+		bot__batch_run(b, b->batches);
+}
+
+/* Delivers the first batch's replies, takes it off the list and tells its
+ * adapter. */
+static void bot__batch_finish(struct bot *b)
+{
+	struct bot_batch *bb = b->batches;
+	b->batches = bb->next;
+	if(!b->batches)
+		b->batches_tail = NULL;
+	bot_deliver(b, &bb->ob);
+	outbox_release(&bb->ob);
+	if(bb->done)
+		bb->done(bb->user, bb->rc);
+	free(bb);
+	for(int i = 0; i < b->nadapters; i++)
+		if(b->adapters[i].ops->resume)
+			b->adapters[i].ops->resume(&b->adapters[i]);
+}
+
+/* One turn of the loop: one event of the first batch. */
+static void bot__on_step(uv_idle_t *h)
+{
+	struct bot *b = h->data;
+	struct bot_batch *bb = b->batches;
+	if(!bb) {
+		uv_idle_stop(h);
+		return;
+	}
+	if(bb->state == BATCH_WAITING)
+		bot__batch_open(b, bb);
+	if(bb->state == BATCH_OPEN) {
+		bot__batch_step(b, bb);
+		if(bb->pos < bb->n && !bb->failed)
+			return;
+		bot__batch_close(b, bb);
+	}
+	bot__batch_finish(b);
+}
+
+int bot_submit_batch(struct bot *b, const struct event *evs, size_t n,
+                     int (*state_fn)(void *user, struct db *db), void (*done)(void *user, int rc), void *user)
+{
+	if(b->stopping)
+		return -1;
+	struct bot_batch *bb = calloc(1, sizeof(*bb));
+	if(!bb)
+		return -1;
+	bb->evs = evs;
+	bb->n = n;
+	bb->state_fn = state_fn;
+	bb->done = done;
+	bb->user = user;
+	outbox_init(&bb->ob);
+	if(b->batches_tail)
+		b->batches_tail->next = bb;
+	else
+		b->batches = bb;
+	b->batches_tail = bb;
+	uv_idle_start(&b->step, bot__on_step);
+	return 0;
+}
+
+bool bot_batch_open(const struct bot *b)
+{
+	return b->batches && b->batches->state == BATCH_OPEN;
+}
+
+/* Runs every batch given so far to its end and delivers it (at a stop). */
+static void bot__batches_drain(struct bot *b)
+{
+	while(b->batches) {
+		bot__batch_run(b, b->batches);
+		bot__batch_finish(b);
+	}
 }
 
 int bot_handle_batch(struct bot *b, const struct event *evs, size_t n,
                      int (*state_fn)(void *user, struct db *db), void *user)
 {
-	struct outbox ob;
-	outbox_init(&ob);
-	int rc = -1;
-	size_t failed = n;
-	if(db_begin(b->db)) {
-		/* The database refuses a transaction (locked, full, read-only).
-		 * An adapter with a state to store fetches the batch again; for
-		 * the others this is the end of these events: say so. */
-		if(!state_fn) {
-			for(size_t i = 0; i < n; i++) {
-				log_error("an event from %s in chat %s could not be stored",
-				          evs[i].sender_id ? evs[i].sender_id : "?", evs[i].chat_id);
-				if(evs[i].kind == EVENT_MESSAGE && evs[i].text &&
-				   (evs[i].text[0] == '/' || evs[i].text[0] == '!'))
-					bot__apologise(b, &evs[i]);
-			}
-		}
-		goto out;
-	}
-	for(size_t i = 0; i < n; i++) {
-		if(dispatch_event(b, &evs[i], &ob)) {
-			failed = i;
-			break;
-		}
-	}
-	if(failed < n || (state_fn && state_fn(user, b->db)) || bot_store_actions(b, &ob)) {
-		db_rollback(b->db);
-		goto fail;
-	}
-	/* Committed before any reply leaves: a reply never announces what
-	 * was not stored. */
-	if(db_commit(b->db))
-		goto fail;
-	bot_deliver(b, &ob);
-	sched_rearm(&b->sched);
-	rc = 0;
-	goto out;
-fail:
-	outbox_release(&ob);
-	if(n > 1) {
-		/* One bad event must not cost the others: each alone, then the
-		 * adapter's state by itself. */
-		rc = 0;
-		for(size_t i = 0; i < n; i++)
-			rc |= bot_handle_batch(b, &evs[i], 1, NULL, NULL);
-		if(state_fn && (db_begin(b->db) || state_fn(user, b->db) || db_commit(b->db))) {
-			db_rollback(b->db);
-			rc = -1;
-		}
-		return rc;
-	}
-	if(n == 1) {
-		log_error("an event from %s in chat %s was rolled back",
-		          evs[0].sender_id ? evs[0].sender_id : "?", evs[0].chat_id);
-		bot__apologise(b, &evs[0]);
-	}
-out:
-	outbox_release(&ob);
-	return rc;
+	struct bot_batch bb = { .evs = evs, .n = n, .state_fn = state_fn, .user = user };
+	outbox_init(&bb.ob);
+	bot__batch_run(b, &bb);
+	bot_deliver(b, &bb.ob);
+	outbox_release(&bb.ob);
+	return bb.rc;
 }
 
 int bot_handle_event(struct bot *b, const struct event *ev)
@@ -295,6 +440,7 @@ static void bot__finish_stop(struct bot *b)
 	uv_close((uv_handle_t *)&b->sig_int, NULL);
 	uv_close((uv_handle_t *)&b->sig_term, NULL);
 	uv_close((uv_handle_t *)&b->flush, NULL);
+	uv_close((uv_handle_t *)&b->step, NULL);
 }
 
 static void bot__on_drain(uv_timer_t *h)
@@ -313,6 +459,9 @@ void bot_stop(struct bot *b, int exit_code)
 {
 	if(b->stopping)
 		return;
+	/* Events taken are handled and their replies queued before the
+	 * adapters stop: the replies then get the drain time below. */
+	bot__batches_drain(b);
 	b->stopping = true;
 	b->exit_code = exit_code;
 	bot__flush_delivered(b, true);
@@ -333,6 +482,7 @@ void bot_stop(struct bot *b, int exit_code)
 
 void bot_release(struct bot *b)
 {
+	db_set_yield(b->db, NULL, NULL);
 	for(int i = 0; i < b->nadapters; i++)
 		if(b->adapters[i].ops->release)
 			b->adapters[i].ops->release(&b->adapters[i]);

@@ -19,6 +19,7 @@ struct config;
 struct db;
 struct http_client;
 struct http_server;
+struct bot_batch;
 
 #define BOT_MAX_ADAPTERS 4
 
@@ -38,6 +39,10 @@ struct bot {
 	                                outbox rows of deliveries when enough
 	                                wait in the journal */
 	struct sched sched;
+	struct bot_batch *batches;   /* owned: bot_submit_batch's, in order */
+	struct bot_batch *batches_tail;
+	uv_idle_t step;              /* runs while batches wait: one event of
+	                                the first per turn of the loop */
 	int64_t started_ms;          /* clock_now_ms() at start, for /about */
 	int64_t key_epoch;           /* real time at start, ms: with key_seq,
 	                                the keys of actions that have none */
@@ -69,6 +74,23 @@ int bot_handle_event(struct bot *b, const struct event *ev);
  * itself.  Returns 0, or -1 when some event could not be handled. */
 int bot_handle_batch(struct bot *b, const struct event *evs, size_t n,
                      int (*state_fn)(void *user, struct db *db), void *user);
+
+/* Runs n events as bot_handle_batch() does, but spread over turns of the
+ * loop, one event per turn, in a transaction left open across them, so
+ * that sends go on meanwhile (see bot.c).  Batches run one at a time, in
+ * the order given; anyone calling db_begin() meanwhile ends the open one
+ * first.  evs and all they point to are borrowed until done(user, rc) is
+ * called, always from a later turn of the loop (or from bot_stop), never
+ * from inside this call; rc is what bot_handle_batch() would return.
+ * Returns 0, or -1 (out of memory, or stopping) when the batch was not
+ * taken: then done is never called. */
+int bot_submit_batch(struct bot *b, const struct event *evs, size_t n,
+                     int (*state_fn)(void *user, struct db *db), void (*done)(void *user, int rc), void *user);
+
+/* True while a submitted batch's transaction is open.  A send whose answer
+ * must be stored (a poll's id) waits until it is not: storing it would end
+ * the batch early. */
+bool bot_batch_open(const struct bot *b);
 
 /* Inside the open transaction: removes the outbox rows of actions delivered
  * since, and stores each action of ob (setting its stored_id), so that

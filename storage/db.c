@@ -386,6 +386,8 @@ int db_schema_version(struct db *db)
  * before any work is done rather than at commit. */
 int db_begin(struct db *db)
 {
+	if(db->in_tx && db->yield_fn)
+		db->yield_fn(db->yield_user);
 	sqlite3_stmt *st = db__stmt(db, "BEGIN IMMEDIATE");
 	if(!st || db__exec_stmt(db, st, "begin"))
 		return -1;
@@ -458,3 +460,9 @@ int db_rollback(struct db *db)
 }
 
 bool db_in_transaction(const struct db *db) { return db->in_tx; }
+
+void db_set_yield(struct db *db, void (*fn)(void *user), void *user)
+{
+	db->yield_fn = fn;
+	db->yield_user = user;
+}

@@ -29,7 +29,14 @@ void db_close(struct db *db);
 const char *db_path(const struct db *db);
 int db_schema_version(struct db *db);
 
+/* Opens a transaction (BEGIN IMMEDIATE).  When one is already open and a
+ * yield function is set, that function is called first: it is the owner's
+ * chance to end the open transaction (the bot commits the batch it spreads
+ * over turns of the loop), so that whoever needs the database next gets
+ * it. */
 int db_begin(struct db *db);
+/* Sets or, with fn NULL, clears the yield function of db_begin. */
+void db_set_yield(struct db *db, void (*fn)(void *user), void *user);
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
 bool db_in_transaction(const struct db *db);

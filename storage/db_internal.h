@@ -20,6 +20,9 @@ struct db {
 	const char *stmt_sql[DB_STMT_SLOTS];
 	sqlite3_stmt *stmt[DB_STMT_SLOTS];
 	bool in_tx;
+	/* Called by db_begin when a transaction is open (db_set_yield). */
+	void (*yield_fn)(void *user);
+	void *yield_user;
 	/* Deliveries recorded but whose rows are not deleted yet (see
 	 * db_outbox.c): the first acks_applied were deleted in the open
 	 * transaction. */
