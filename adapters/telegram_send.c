@@ -302,13 +302,19 @@ void tg__resume(struct tg *t)
 		tg__pump(t);
 }
 
+/* True when a chat's sends are limited (the chat clocks are kept). */
+static bool tg__chat_limits(const struct tg *t)
+{
+	return t->b->cfg->telegram_chat_interval_ms > 0 || t->b->cfg->telegram_group_per_minute > 0;
+}
+
 /* When s may leave: its own retry time, its chat's interval and, in a
  * group, the per-minute limit. */
 static int64_t tg__ready_at(struct tg *t, struct tg_send *s)
 {
 	const struct config *cfg = t->b->cfg;
 	int64_t at = s->not_before_ms;
-	if(!s->chat[0])
+	if(!s->chat[0] || !tg__chat_limits(t))
 		return at;
 	struct tg_chat_clock *cc = tg__chat_clock(t, s->chat);
 	if(cc->last_ms + cfg->telegram_chat_interval_ms > at)
@@ -335,6 +341,14 @@ static struct tg_send *tg__pick(struct tg *t, int64_t now, int64_t *soonest)
 	int per_s = t->b->cfg->telegram_global_per_second;
 	int64_t global = per_s ? t->last_send_ms + (1000 + per_s - 1) / per_s : 0;
 	*soonest = INT64_MAX;
+	/* Most often the first message of the queue (the first of its chat)
+	 * may go: no scan then. */
+	struct tg_send *head = t->queue;
+	if(head && !head->inflight && !((head->poll_ref || head->msg_ref) && bot_batch_open(t->b))) {
+		int64_t at = tg__ready_at(t, head);
+		if(at <= now && global <= now)
+			return head;
+	}
 	/* The chats met so far in this scan (an open-addressing set of their
 	 * queue entries): only a chat's first message may go. */
 	enum { SEEN = 1024 };
@@ -384,7 +398,7 @@ void tg__pump(struct tg *t)
 			return;
 		}
 		t->last_send_ms = now;
-		if(pick->chat[0]) {
+		if(pick->chat[0] && tg__chat_limits(t)) {
 			struct tg_chat_clock *cc = tg__chat_clock(t, pick->chat);
 			cc->last_ms = now;
 			cc->recent[cc->nrecent++ % TG_GROUP_WINDOW] = now;
