@@ -58,6 +58,46 @@ static const char *only(void)
 	return sent.n == 1 ? sent.v[0].text : "";
 }
 
+/* ---- batches spread over turns of the loop ---- */
+
+static int done_calls, done_rc;
+static int state_writes;
+static bool state_fails;
+
+static void on_done(void *user, int rc)
+{
+	(void)user;
+	done_calls++;
+	done_rc = rc;
+}
+
+static int batch_state(void *user, struct db *db)
+{
+	(void)user;
+	if(state_fails)
+		return -1;
+	state_writes++;
+	return db_kv_set(db, "test.batch", "stored");
+}
+
+/* Three /start messages from three people, as one batch. */
+static struct event batch_evs[3];
+static void make_batch(void)
+{
+	static char ids[3][16];
+	static const char *who[3] = { "bea", "carl", "dora" };
+	for(int i = 0; i < 3; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "m%d", ++msg_seq);
+		batch_evs[i] = (struct event){
+			.kind = EVENT_MESSAGE, .platform = "test", .chat_id = "room", .sender_id = who[i],
+			.sender_name = who[i], .message_id = ids[i], .text = "/start", .time = clock_now(),
+		};
+	}
+	done_calls = 0;
+	done_rc = 99;
+	outbox_release(&sent);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ensemble-test-dispatch-XXXXXX";
@@ -250,8 +290,78 @@ int main(void)
 		CHECK_INT(sent.n, 0);
 	}
 
+	/* A submitted batch runs one event per turn of the loop, in one
+	 * transaction: nothing leaves and done is not called before it
+	 * commits; then every reply leaves, in order, and done once. */
+	make_batch();
+	CHECK_INT(bot_submit_batch(&bot, batch_evs, 3, batch_state, on_done, NULL), 0);
+	CHECK(!bot_batch_open(&bot));
+	CHECK_INT(done_calls, 0);
+	int turns = 0;
+	while(!done_calls && turns < 100) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		turns++;
+		if(!done_calls) {
+			CHECK(bot_batch_open(&bot));
+			CHECK_INT(sent.n, 0);
+		}
+	}
+	CHECK_INT(turns, 3);
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(done_rc, 0);
+	CHECK_INT(sent.n, 3);
+	CHECK(sent.n == 3 && !strcmp(sent.v[0].reply_to, batch_evs[0].message_id) &&
+	      !strcmp(sent.v[2].reply_to, batch_evs[2].message_id));
+	{
+		struct strbuf v = STRBUF_INIT;
+		CHECK_INT(db_kv_get(db, "test.batch", &v), 1);
+		strbuf_release(&v);
+		CHECK_INT(db_kv_delete(db, "test.batch"), 0);
+	}
+
+	/* Anyone who needs the database meanwhile ends the open batch first
+	 * (db_begin yields): it commits at once, but its replies and done
+	 * still wait for the next turn. */
+	make_batch();
+	CHECK_INT(bot_submit_batch(&bot, batch_evs, 3, batch_state, on_done, NULL), 0);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	CHECK(bot_batch_open(&bot));
+	CHECK_INT(db_begin(db), 0);
+	CHECK(!bot_batch_open(&bot));
+	{
+		struct strbuf v = STRBUF_INIT;
+		CHECK_INT(db_kv_get(db, "test.batch", &v), 1);  /* committed with it */
+		strbuf_release(&v);
+	}
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(sent.n, 0);
+	CHECK_INT(done_calls, 0);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(sent.n, 3);
+
+	/* When the batch cannot commit (here its state fails), each event
+	 * runs alone, then the state alone: the replies still leave and done
+	 * says the batch was not handled whole. */
+	make_batch();
+	state_fails = true;
+	CHECK_INT(bot_submit_batch(&bot, batch_evs, 3, batch_state, on_done, NULL), 0);
+	for(int i = 0; i < 100 && !done_calls; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	state_fails = false;
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(done_rc, -1);
+	CHECK_INT(sent.n, 3);
+
+	/* A stop handles what was taken before the adapters stop. */
+	make_batch();
+	CHECK_INT(bot_submit_batch(&bot, batch_evs, 3, NULL, on_done, NULL), 0);
 	outbox_release(&sent);
 	bot_stop(&bot, 0);
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(sent.n, 3);
+	CHECK_INT(bot_submit_batch(&bot, batch_evs, 3, NULL, on_done, NULL), -1);  /* stopping */
+	outbox_release(&sent);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	bot_release(&bot);
 	CHECK_INT(uv_loop_close(&loop), 0);
