@@ -269,6 +269,7 @@ static void tg__sent(void *user, const struct http_result *res)
 		 * message stays in flight for its chat, whose next messages
 		 * wait; other chats go on.  A crash meanwhile sends it again,
 		 * as it would any message in flight. */
+		log_debug("%s to chat %s answered while a batch is open: settled after it", s->method, s->chat);
 		memcpy(s->held_body, res->body, res->body_len);
 		s->held_body[res->body_len] = '\0';
 		s->held_len = res->body_len;
