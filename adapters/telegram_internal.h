@@ -49,9 +49,8 @@ struct tg_send {
 	                          remembered for later edits */
 	int attempts;
 	int64_t not_before_ms;
-	/* An answer that must be stored (a poll's id), kept while a batch's
-	 * transaction is open (tg__resume): status, and the body, owned. */
-	long held_status;
+	/* A 200 answer that must be stored (a poll's id), kept while a
+	 * batch's transaction is open (tg__resume): its body, owned. */
 	char *held_body;
 	size_t held_len;
 	struct tg_send *next_held;

@@ -257,12 +257,20 @@ static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result
 		tg__pump(t);
 }
 
+/* True when s's answer must be stored (a poll's id, a message kept for
+ * edits) and a batch's transaction is open: storing it would end the batch
+ * early, so s neither leaves nor settles until the batch ends. */
+static bool tg__waits_for_batch(const struct tg *t, const struct tg_send *s)
+{
+	return (s->poll_ref || s->msg_ref) && bot_batch_open(t->b);
+}
+
 static void tg__sent(void *user, const struct http_result *res)
 {
 	struct tg_send *s = user;
 	struct tg *t = s->owner;
 	t->sending--;
-	if(res->status == 200 && (s->poll_ref || s->msg_ref) && bot_batch_open(t->b) && !t->stopping &&
+	if(res->status == 200 && tg__waits_for_batch(t, s) && !t->stopping &&
 	   (s->held_body = malloc(res->body_len + 1))) {
 		/* Storing this answer (the poll's id) would end the open batch
 		 * early: it is kept until the batch ends (tg__resume).  The
@@ -273,7 +281,6 @@ static void tg__sent(void *user, const struct http_result *res)
 		memcpy(s->held_body, res->body, res->body_len);
 		s->held_body[res->body_len] = '\0';
 		s->held_len = res->body_len;
-		s->held_status = res->status;
 		struct tg_send **pp = &t->held_answers;
 		while(*pp)
 			pp = &(*pp)->next_held;
@@ -291,7 +298,7 @@ void tg__resume(struct tg *t)
 	while(t->held_answers && !bot_batch_open(t->b)) {
 		struct tg_send *s = t->held_answers;
 		t->held_answers = s->next_held;
-		struct http_result res = { .status = s->held_status, .body = s->held_body, .body_len = s->held_len,
+		struct http_result res = { .status = 200, .body = s->held_body, .body_len = s->held_len,
 		                           .retry_after = -1 };
 		char *body = s->held_body;
 		s->held_body = NULL;
@@ -345,7 +352,7 @@ static struct tg_send *tg__pick(struct tg *t, int64_t now, int64_t *soonest)
 	/* Most often the first message of the queue (the first of its chat)
 	 * may go: no scan then. */
 	struct tg_send *head = t->queue;
-	if(head && !head->inflight && !((head->poll_ref || head->msg_ref) && bot_batch_open(t->b))) {
+	if(head && !head->inflight && !tg__waits_for_batch(t, head)) {
 		int64_t at = tg__ready_at(t, head);
 		if(at <= now && global <= now)
 			return head;
@@ -374,8 +381,8 @@ static struct tg_send *tg__pick(struct tg *t, int64_t now, int64_t *soonest)
 		}
 		if(s->inflight)
 			continue;
-		if((s->poll_ref || s->msg_ref) && bot_batch_open(t->b))
-			continue;  /* its answer is stored: after the batch (tg__resume) */
+		if(tg__waits_for_batch(t, s))
+			continue;  /* after the batch (tg__resume) */
 		int64_t at = tg__ready_at(t, s);
 		if(at < global)
 			at = global;

@@ -54,14 +54,15 @@ struct ceiling_req {
 	char url[512];
 };
 
-/* One recorded request: pointers into the file's text. */
+/* One recorded request: pointers into the file's text (ceiling__load's
+ * *text, which the caller frees). */
 struct ceiling_send {
 	char *method;
 	char *path;
 	char *body;
 };
 
-static struct ceiling_send *ceiling__load(const char *file, long *n)
+static struct ceiling_send *ceiling__load(const char *file, char **textp, long *n)
 {
 	FILE *f = fopen(file, "rb");
 	if(!f)
@@ -69,7 +70,7 @@ static struct ceiling_send *ceiling__load(const char *file, long *n)
 	fseek(f, 0, SEEK_END);
 	long size = ftell(f);
 	rewind(f);
-	char *text = malloc((size_t)size + 1);
+	char *text = *textp = malloc((size_t)size + 1);
 	if(!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
 		fclose(f);
 		return NULL;
@@ -160,7 +161,8 @@ int main(int argc, char **argv)
 	int matrix = !strcmp(argv[1], "matrix");
 	const char *base = argv[2];
 	long updates = atol(argv[3]), replies = 0;
-	struct ceiling_send *v = ceiling__load(argv[4], &replies);
+	char *text = NULL;
+	struct ceiling_send *v = ceiling__load(argv[4], &text, &replies);
 	if(!v || !replies)
 		return 2;
 	long batches = (updates + 99) / 100;
@@ -196,7 +198,7 @@ int main(int argc, char **argv)
 	curl_easy_cleanup(h);
 	curl_multi_cleanup(multi);
 	curl_global_cleanup();
-	free(v->method);
+	free(text);
 	free(v);
 	return rc ? 1 : 0;
 }
