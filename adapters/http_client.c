@@ -39,15 +39,25 @@ struct http_client {
 };
 
 /* One per socket curl watches.  Between two transfers on a kept-alive
- * connection, curl stops watching its socket; the poll handle is then
- * stopped and kept on the idle list rather than closed, and taken again
- * for the next transfer: creating one costs an ioctl and three epoll_ctl
- * calls, about 5 % of the time of a send.  It is closed when curl closes
- * the socket (http__close_socket), before the fd is, since closing a poll
- * handle unregisters its fd number from epoll whoever owns it by then. */
+ * connection, curl stops watching its socket; the poll handle is then kept
+ * on the idle list rather than closed, and taken again for the next
+ * transfer: creating one costs an ioctl and three epoll_ctl calls.  It is
+ * closed when curl closes the socket (http__close_socket), before the fd
+ * is, since closing a poll handle unregisters its fd number from epoll
+ * whoever owns it by then.
+ *
+ * libuv's uv_poll_start() and uv_poll_stop() each take the fd out of epoll
+ * (and the next turn puts it back), two system calls at least.  So the
+ * handle is started again only when curl asks for other events, and an
+ * idle one stays registered for reading, unreferenced: a kept-alive
+ * connection asks for reading again at its next transfer, which then costs
+ * no system call.  An idle socket becomes readable only when the server
+ * closes it (or says something out of turn); its handle is stopped then,
+ * once, so that a level-triggered readable socket does not spin the loop. */
 struct http_sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
+	int events;              /* what the handle polls for; 0 when stopped */
 	struct http_client *c;
 	struct http_sock *next;  /* on the idle list */
 };
@@ -73,6 +83,13 @@ static void http__on_poll(uv_poll_t *p, int status, int events)
 {
 	struct http_sock *s = p->data;
 	struct http_client *c = s->c;
+	if(!uv_has_ref((uv_handle_t *)p)) {
+		/* Idle: curl watches nothing here.  It finds out that the server
+		 * closed the connection when it next tries to use it. */
+		uv_poll_stop(p);
+		s->events = 0;
+		return;
+	}
 	int flags = 0;
 	if(status < 0)
 		flags = CURL_CSELECT_ERR;
@@ -100,7 +117,11 @@ static int http__socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, 
 	(void)easy;
 	if(what == CURL_POLL_REMOVE) {
 		if(s) {
-			uv_poll_stop(&s->poll);
+			if(s->events != UV_READABLE) {
+				uv_poll_start(&s->poll, UV_READABLE, http__on_poll);
+				s->events = UV_READABLE;
+			}
+			uv_unref((uv_handle_t *)&s->poll);
 			curl_multi_assign(c->multi, fd, NULL);
 			s->next = c->idle;
 			c->idle = s;
@@ -111,6 +132,7 @@ static int http__socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, 
 		if((*pp)->fd == fd) {
 			s = *pp;
 			*pp = s->next;
+			uv_ref((uv_handle_t *)&s->poll);
 			curl_multi_assign(c->multi, fd, s);
 			break;
 		}
@@ -133,7 +155,10 @@ static int http__socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, 
 		events |= UV_READABLE;
 	if(what != CURL_POLL_IN)
 		events |= UV_WRITABLE;
-	uv_poll_start(&s->poll, events, http__on_poll);
+	if(events != s->events) {
+		uv_poll_start(&s->poll, events, http__on_poll);
+		s->events = events;
+	}
 	return 0;
 }
 
