@@ -168,6 +168,20 @@ static const char *const db__migrations[] = {
 	"INSERT INTO kv (key, value) SELECT 'db.seq', max("
 	"  coalesce((SELECT max(seq) FROM votes), 0), coalesce((SELECT max(seq) FROM rsvps), 0),"
 	"  coalesce((SELECT max(seq) FROM group_members), 0), coalesce((SELECT max(seq) FROM interests), 0));",
+
+	/* 7 -> 8: outbox ids are never used twice.  The journal of deliveries
+	 * names rows by id, and a record may outlive its row: a crash between
+	 * a commit that deleted the row and the journal's truncation leaves it
+	 * there, to be applied at the next open.  With ids reused (a rowid is
+	 * max + 1), it could delete a newer action that shares the id, a reply
+	 * that was never sent. */
+	"CREATE TABLE outbox_v8 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  action TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL);"
+	"INSERT INTO outbox_v8 (id, action, created_ms) SELECT id, action, created_ms FROM outbox;"
+	"DROP TABLE outbox;"
+	"ALTER TABLE outbox_v8 RENAME TO outbox;",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

@@ -18,7 +18,7 @@
 
 #include "bot/strbuf.h"
 
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 8
 
 struct db;
 
