@@ -1,6 +1,7 @@
 #include "bot/bot.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,12 +174,15 @@ static void bot__resend_outbox(struct bot *b)
 
 /* Deletes delivered rows in a transaction of their own, when enough wait
  * (each is already in the journal of deliveries), or all of them at a
- * stop. */
+ * stop.  A few hundred deletes and their commit take a couple of
+ * milliseconds: a thread runs them, unless the bot is stopping. */
 static void bot__flush_delivered(struct bot *b, bool all)
 {
 	if(db_in_transaction(b->db))
 		return;
 	if(!db_outbox_should_forget(b->db, all ? INT64_MAX : clock_mono_ms()))
+		return;
+	if(!all && !db_outbox_forget_start(b->db, b->loop))
 		return;
 	if(db_begin(b->db) || db_outbox_forget(b->db) || db_commit(b->db))
 		db_rollback(b->db);
@@ -225,7 +229,8 @@ struct bot_batch {
 	void (*done)(void *user, int rc);
 	void *user;
 	struct outbox ob;            /* the replies, stored once committed */
-	enum { BATCH_WAITING, BATCH_OPEN, BATCH_ENDED } state;
+	enum { BATCH_WAITING, BATCH_OPEN, BATCH_COMMITTING, BATCH_ENDED } state;
+	size_t delivered;            /* replies handed to adapters so far */
 	bool failed;                 /* an event failed: the rest is not run */
 	int rc;
 };
@@ -261,24 +266,31 @@ static void bot__batch_step(struct bot *b, struct bot_batch *bb)
 
 static void bot__batch_run(struct bot *b, struct bot_batch *bb);
 
-/* Ends a batch whose events have all run (or one failed): the adapter's
- * state and the replies are stored and the transaction commits; replies
- * leave only after that, so they never announce what was not stored.  If
- * something failed, the batch is rolled back and each event runs alone,
- * then the state alone, so a bad event costs only itself. */
-static void bot__batch_close(struct bot *b, struct bot_batch *bb)
+/* Stores what a batch whose events have all run leaves: the adapter's
+ * state and the replies, in the batch's transaction.  0, or -1 when an
+ * event failed or the state or the replies could not be stored. */
+static int bot__batch_store(struct bot *b, struct bot_batch *bb)
 {
-	if(!bb->failed && (!bb->state_fn || !bb->state_fn(bb->user, b->db)) && !bot_store_actions(b, &bb->ob) &&
-	   !db_commit(b->db)) {
+	if(bb->failed || (bb->state_fn && bb->state_fn(bb->user, b->db)) || bot_store_actions(b, &bb->ob))
+		return -1;
+	return 0;
+}
+
+/* Ends a batch once its transaction committed (rc 0) or did not: replies
+ * leave only after a commit, so they never announce what was not stored.
+ * If something failed, the batch is rolled back and each event runs
+ * alone, then the state alone, so a bad event costs only itself. */
+static void bot__batch_ended(struct bot *b, struct bot_batch *bb, int rc)
+{
+	bb->state = BATCH_ENDED;
+	if(!rc) {
 		sched_rearm(&b->sched);
 		bb->rc = 0;
-		bb->state = BATCH_ENDED;
 		return;
 	}
 	if(db_in_transaction(b->db))
 		db_rollback(b->db);
 	outbox_release(&bb->ob);
-	bb->state = BATCH_ENDED;
 	if(bb->n == 1) {
 		log_error("an event from %s in chat %s was rolled back",
 		          bb->evs[0].sender_id ? bb->evs[0].sender_id : "?", bb->evs[0].chat_id);
@@ -301,9 +313,19 @@ static void bot__batch_close(struct bot *b, struct bot_batch *bb)
 	}
 }
 
+/* Ends a batch whose events have all run (or one failed), committing here. */
+static void bot__batch_close(struct bot *b, struct bot_batch *bb)
+{
+	bot__batch_ended(b, bb, bot__batch_store(b, bb) || db_commit(b->db) ? -1 : 0);
+}
+
 /* Runs what is left of a batch at once, up to its end (not its delivery). */
 static void bot__batch_run(struct bot *b, struct bot_batch *bb)
 {
+	if(bb->state == BATCH_COMMITTING) {
+		bot__batch_ended(b, bb, db_commit_wait(b->db));
+		return;
+	}
 	if(bb->state == BATCH_WAITING)
 		bot__batch_open(b, bb);
 	if(bb->state != BATCH_OPEN)
@@ -323,15 +345,28 @@ static void bot__yield(void *user)
 		bot__batch_run(b, b->batches);
 }
 
-/* Delivers the first batch's replies, takes it off the list and tells its
- * adapter. */
+/* Hands at most max more replies of an ended batch to the adapters; true
+ * when all have been.  Rendering a reply for its platform takes a few
+ * microseconds: a batch's hundred at once would hold back the send that
+ * is answered meanwhile, a few per turn overlap with the platform's work. */
+static bool bot__batch_deliver(struct bot *b, struct bot_batch *bb, size_t max)
+{
+	size_t end = bb->ob.n - bb->delivered > max ? bb->delivered + max : bb->ob.n;
+	struct outbox part = { .v = bb->ob.v + bb->delivered, .n = end - bb->delivered };
+	bot_deliver(b, &part);
+	bb->delivered = end;
+	return end == bb->ob.n;
+}
+
+/* Delivers what is left of the first batch's replies, takes it off the
+ * list and tells its adapter. */
 static void bot__batch_finish(struct bot *b)
 {
 	struct bot_batch *bb = b->batches;
 	b->batches = bb->next;
 	if(!b->batches)
 		b->batches_tail = NULL;
-	bot_deliver(b, &bb->ob);
+	bot__batch_deliver(b, bb, SIZE_MAX);
 	outbox_release(&bb->ob);
 	if(bb->done)
 		bb->done(bb->user, bb->rc);
@@ -341,12 +376,29 @@ static void bot__batch_finish(struct bot *b)
 			b->adapters[i].ops->resume(&b->adapters[i]);
 }
 
-/* One turn of the loop: one event of the first batch. */
+static void bot__on_step(uv_idle_t *h);
+
+/* Replies delivered per turn of the loop (bot__batch_deliver). */
+#define BOT_DELIVER_STEP 8
+
+/* The commit of the first batch ended (db_commit_start): its replies go
+ * from the next turn on. */
+static void bot__on_committed(void *user, int rc)
+{
+	struct bot *b = user;
+	bot__batch_ended(b, b->batches, rc);
+	uv_idle_start(&b->step, bot__on_step);
+}
+
+/* One turn of the loop: one event of the first batch, or a few of its
+ * replies once it ended.  After the last event, a thread commits
+ * (db_commit_start) while the loop goes on; the turns stop until that
+ * commit ends, and bot__on_committed resumes them. */
 static void bot__on_step(uv_idle_t *h)
 {
 	struct bot *b = h->data;
 	struct bot_batch *bb = b->batches;
-	if(!bb) {
+	if(!bb || bb->state == BATCH_COMMITTING) {
 		uv_idle_stop(h);
 		return;
 	}
@@ -356,9 +408,17 @@ static void bot__on_step(uv_idle_t *h)
 		bot__batch_step(b, bb);
 		if(bb->pos < bb->n && !bb->failed)
 			return;
-		bot__batch_close(b, bb);
+		int rc = bot__batch_store(b, bb);
+		if(!rc && !db_commit_start(b->db, b->loop, bot__on_committed, b)) {
+			bb->state = BATCH_COMMITTING;
+			uv_idle_stop(h);
+			return;
+		}
+		bot__batch_ended(b, bb, rc || db_commit(b->db) ? -1 : 0);
+		return;
 	}
-	bot__batch_finish(b);
+	if(bot__batch_deliver(b, bb, BOT_DELIVER_STEP))
+		bot__batch_finish(b);
 }
 
 int bot_submit_batch(struct bot *b, const struct event *evs, size_t n,
@@ -386,7 +446,7 @@ int bot_submit_batch(struct bot *b, const struct event *evs, size_t n,
 
 bool bot_batch_open(const struct bot *b)
 {
-	return b->batches && b->batches->state == BATCH_OPEN;
+	return b->batches && (b->batches->state == BATCH_OPEN || b->batches->state == BATCH_COMMITTING);
 }
 
 /* Runs every batch given so far to its end and delivers it (at a stop). */

@@ -87,9 +87,9 @@ int bot_handle_batch(struct bot *b, const struct event *evs, size_t n,
 int bot_submit_batch(struct bot *b, const struct event *evs, size_t n,
                      int (*state_fn)(void *user, struct db *db), void (*done)(void *user, int rc), void *user);
 
-/* True while a submitted batch's transaction is open.  A send whose answer
- * must be stored (a poll's id) waits until it is not: storing it would end
- * the batch early. */
+/* True while a submitted batch's transaction is open or committing.  A send
+ * whose answer must be stored (a poll's id) waits until it is not: storing
+ * it would end the batch early, or wait for the commit. */
 bool bot_batch_open(const struct bot *b);
 
 /* Inside the open transaction: removes the outbox rows of actions delivered

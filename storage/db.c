@@ -202,6 +202,8 @@ static size_t db__slot(const char *sql)
 
 sqlite3_stmt *db__stmt(struct db *db, const char *sql)
 {
+	if(db->async)
+		db__async_settle(db);
 	size_t i = db__slot(sql);
 	while(db->stmt_sql[i] && db->stmt_sql[i] != sql)
 		i = (i + 1) & (DB_STMT_SLOTS - 1);
@@ -373,6 +375,7 @@ void db_close(struct db *db)
 {
 	if(!db)
 		return;
+	db__async_close(db);
 	db__outbox_close(db);
 	db__cache_free(db);
 	for(size_t i = 0; i < DB_STMT_SLOTS; i++)
@@ -400,6 +403,8 @@ int db_schema_version(struct db *db)
  * before any work is done rather than at commit. */
 int db_begin(struct db *db)
 {
+	if(db->async)
+		db__async_settle(db);
 	if(db->in_tx && db->yield_fn)
 		db->yield_fn(db->yield_user);
 	sqlite3_stmt *st = db__stmt(db, "BEGIN IMMEDIATE");
@@ -435,12 +440,16 @@ int db__next_seq(struct db *db, int64_t *out)
 	return 0;
 }
 
+const char db__seq_write_sql[] =
+	"INSERT INTO kv (key, value) VALUES ('db.seq', ?1) "
+	"ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
 int db_commit(struct db *db)
 {
+	if(db->async)
+		db__async_settle(db);
 	if(db->seq_dirty) {
-		sqlite3_stmt *up = db__stmt(db,
-			"INSERT INTO kv (key, value) VALUES ('db.seq', ?1) "
-			"ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+		sqlite3_stmt *up = db__stmt(db, db__seq_write_sql);
 		if(up)
 			sqlite3_bind_int64(up, 1, db->seq);
 		if(!up || db__exec_stmt(db, up, "seq write")) {
@@ -461,6 +470,8 @@ int db_commit(struct db *db)
 
 int db_rollback(struct db *db)
 {
+	if(db->async)
+		db__async_settle(db);
 	db->in_tx = false;
 	db__outbox_rolled_back(db);
 	/* The counter is read again: the numbers handed out in the rolled-back

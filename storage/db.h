@@ -39,7 +39,25 @@ int db_begin(struct db *db);
 void db_set_yield(struct db *db, void (*fn)(void *user), void *user);
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
+/* True from db_begin to the end of the commit or rollback (an asynchronous
+ * commit included). */
 bool db_in_transaction(const struct db *db);
+
+struct uv_loop_s;
+/* Commits the open transaction on a thread of loop's pool, so that the
+ * loop goes on while the pages are written (a batch of 100 updates writes
+ * a few hundred, about 0.6 ms).  Until the commit ends the transaction
+ * counts as open, and any use of db from the loop's thread first waits for
+ * the commit to end.  done(user, rc) is then called from the loop, on a
+ * later turn: rc 0 when committed; -1 when the commit failed (logged) and
+ * the transaction was rolled back.  Returns 0 when the commit started; -1
+ * when it could not (the transaction is still open: commit it with
+ * db_commit or roll it back). */
+int db_commit_start(struct db *db, struct uv_loop_s *loop, void (*done)(void *user, int rc), void *user);
+/* Waits for the commit started by db_commit_start, if its done function
+ * has not been called yet, and returns its result (0 or -1); that function
+ * is then never called.  Returns 0 when there is none. */
+int db_commit_wait(struct db *db);
 
 /* A chat as the core knows it. */
 struct db_chat {
@@ -96,6 +114,12 @@ bool db_outbox_should_forget(const struct db *db, int64_t now_ms);
 /* Inside the open transaction: deletes the rows of the deliveries
  * recorded; the journal is emptied when the transaction commits. 0 or -1. */
 int db_outbox_forget(struct db *db);
+/* As db_commit_start, for the outbox rows of the deliveries recorded so far
+ * (db_outbox_done), in a transaction of their own: begun here, their
+ * deletes and the commit run on the thread.  0 when started; -1 when not
+ * (a transaction is open or a commit runs, nothing to forget, or it could
+ * not start: call db_outbox_forget in a transaction of yours). */
+int db_outbox_forget_start(struct db *db, struct uv_loop_s *loop);
 
 /* Records that user (platform, ext_id) called name was seen in chat at
  * time t; creates the user.  Stores the user's row id in *user_id. */

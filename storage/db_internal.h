@@ -38,7 +38,23 @@ struct db {
 	/* The seq counter (db__next_seq), valid while seq_loaded. */
 	int64_t seq;
 	bool seq_loaded, seq_dirty;
+	/* The commit a thread runs (db_async.c), until its end is reported;
+	 * NULL when none. */
+	struct db_async *async;
 };
+
+/* The statement that writes the seq counter before a commit, and the one
+ * that deletes an outbox row. */
+extern const char db__seq_write_sql[];
+extern const char db__outbox_delete_sql[];
+
+/* A commit on a thread (db_async.c).  busy: the thread may still be using
+ * the connection.  settle: waits for it and applies its result; every way
+ * in from the loop's thread calls it first.  close: settles and forgets
+ * the job (db_close). */
+bool db__async_busy(const struct db *db);
+void db__async_settle(struct db *db);
+void db__async_close(struct db *db);
 
 /* The prepared statement of sql (a string constant), reset and with its
  * bindings cleared, or NULL (logged) when it cannot be prepared. */

@@ -46,9 +46,11 @@ int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_
 	return 0;
 }
 
+const char db__outbox_delete_sql[] = "DELETE FROM outbox WHERE id = ?1";
+
 int db_outbox_remove(struct db *db, int64_t id)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM outbox WHERE id = ?1");
+	sqlite3_stmt *st = db__stmt(db, db__outbox_delete_sql);
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);

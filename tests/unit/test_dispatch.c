@@ -1,5 +1,6 @@
 /* The dispatcher and argument parsing, through the real bot on a real
  * database, with an adapter that records what it is asked to send. */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,31 @@
 #include "tests/unit/check.h"
 
 static struct outbox sent;
+/* When set, every delivery checks, from a connection of its own (as another
+ * process would), that the batch's state is committed. */
+static const char *watch_path;
+static int sent_uncommitted;
+
+static bool batch_committed(const char *path)
+{
+	sqlite3 *raw;
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+	if(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	   sqlite3_prepare_v2(raw, "SELECT 1 FROM kv WHERE key = 'test.batch'", -1, &st, NULL) == SQLITE_OK)
+		found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+	return found;
+}
 
 static int rec_start(struct adapter *a) { (void)a; return 0; }
 static bool rec_idle(struct adapter *a) { (void)a; return true; }
 static int rec_deliver(struct adapter *a, const struct action *act)
 {
 	(void)a;
+	if(watch_path && !batch_committed(watch_path))
+		sent_uncommitted++;
 	struct action *c = outbox_push(&sent, act->kind, act->platform, act->chat_id, act->text);
 	if(c) {
 		action_set(&c->reply_to, act->reply_to);
@@ -291,25 +311,27 @@ int main(void)
 	}
 
 	/* A submitted batch runs one event per turn of the loop, in one
-	 * transaction: nothing leaves and done is not called before it
-	 * commits; then every reply leaves, in order, and done once. */
+	 * transaction that a thread commits: nothing leaves and done is not
+	 * called before the commit, as another process sees it; then every
+	 * reply leaves, in order, and done once. */
 	make_batch();
+	watch_path = path;
 	CHECK_INT(bot_submit_batch(&bot, batch_evs, 3, batch_state, on_done, NULL), 0);
 	CHECK(!bot_batch_open(&bot));
 	CHECK_INT(done_calls, 0);
-	int turns = 0;
-	while(!done_calls && turns < 100) {
+	for(int i = 0; i < 3; i++) {
 		uv_run(&loop, UV_RUN_NOWAIT);
-		turns++;
-		if(!done_calls) {
-			CHECK(bot_batch_open(&bot));
-			CHECK_INT(sent.n, 0);
-		}
+		CHECK(bot_batch_open(&bot));  /* open, then committing */
+		CHECK_INT(sent.n, 0);
+		CHECK_INT(done_calls, 0);
 	}
-	CHECK_INT(turns, 3);
+	for(int turns = 0; !done_calls && turns < 1000; turns++)
+		uv_run(&loop, UV_RUN_ONCE);
+	watch_path = NULL;
 	CHECK_INT(done_calls, 1);
 	CHECK_INT(done_rc, 0);
 	CHECK_INT(sent.n, 3);
+	CHECK_INT(sent_uncommitted, 0);
 	CHECK(sent.n == 3 && !strcmp(sent.v[0].reply_to, batch_evs[0].message_id) &&
 	      !strcmp(sent.v[2].reply_to, batch_evs[2].message_id));
 	{
@@ -317,6 +339,56 @@ int main(void)
 		CHECK_INT(db_kv_get(db, "test.batch", &v), 1);
 		strbuf_release(&v);
 		CHECK_INT(db_kv_delete(db, "test.batch"), 0);
+	}
+
+	/* Using the database while the batch commits waits for the commit,
+	 * which is then done; the replies still leave from the loop. */
+	make_batch();
+	CHECK_INT(bot_submit_batch(&bot, batch_evs, 3, batch_state, on_done, NULL), 0);
+	for(int i = 0; i < 3; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	CHECK(bot_batch_open(&bot));
+	{
+		struct strbuf v = STRBUF_INIT;
+		CHECK_INT(db_kv_get(db, "test.batch", &v), 1);
+		strbuf_release(&v);
+	}
+	CHECK(batch_committed(path));
+	CHECK_INT(sent.n, 0);
+	for(int turns = 0; !done_calls && turns < 1000; turns++)
+		uv_run(&loop, UV_RUN_ONCE);
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(sent.n, 3);
+	CHECK_INT(db_kv_delete(db, "test.batch"), 0);
+
+	/* More replies than a turn delivers (8): they leave over several
+	 * turns, in order, and done comes after the last. */
+	{
+		static struct event many[20];
+		static char ids[20][16];
+		for(int i = 0; i < 20; i++) {
+			snprintf(ids[i], sizeof(ids[i]), "m%d", ++msg_seq);
+			many[i] = batch_evs[i % 3];
+			many[i].message_id = ids[i];
+		}
+		done_calls = 0;
+		outbox_release(&sent);
+		CHECK_INT(bot_submit_batch(&bot, many, 20, NULL, on_done, NULL), 0);
+		size_t last = 0;
+		bool spread = false, ordered = true;
+		for(int turns = 0; !done_calls && turns < 1000; turns++) {
+			uv_run(&loop, UV_RUN_ONCE);
+			if(sent.n > last && sent.n < 20)
+				spread = true;
+			last = sent.n;
+		}
+		for(size_t i = 0; i < sent.n; i++)
+			if(strcmp(sent.v[i].reply_to, ids[i]))
+				ordered = false;
+		CHECK_INT(sent.n, 20);
+		CHECK(spread);
+		CHECK(ordered);
+		CHECK_INT(done_calls, 1);
 	}
 
 	/* Anyone who needs the database meanwhile ends the open batch first

@@ -1,0 +1,249 @@
+/*
+ * db_async: a commit written by a thread of the loop's pool.
+ *
+ * The commit of a batch of 100 updates writes a few hundred WAL frames,
+ * about 0.6 ms during which the loop could start no send: on Telegram,
+ * where one send is out at a time, that stalled every batch.  So the bot
+ * hands the COMMIT to a thread (db_commit_start) and the loop goes on with
+ * what needs no database: sends, their answers, the delivery journal.
+ *
+ * The connection is opened without SQLite's mutex, so it must never be
+ * used by two threads at once.  The rule that guarantees it: between
+ * db_commit_start and the end of the commit, the thread runs only the
+ * statements prepared for it (the seq write, COMMIT and, when COMMIT
+ * fails, ROLLBACK), and every way in from the loop's thread (db__stmt,
+ * db_begin, db_commit, db_rollback, db_close) first waits for the thread
+ * to be done (db__async_settle).  The mutex and condition of the job order
+ * the thread's writes before the loop's reads.
+ *
+ * The result is applied to the struct db (transaction flag, delivery
+ * journal, caches) on the loop's thread, by whichever comes first: a wait,
+ * or the end of the work (db__async_after), which then calls done.
+ */
+#include "storage/db_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "bot/log.h"
+
+#define LOG_MODULE "db"
+
+struct db_async {
+	uv_work_t work;
+	struct db *db;           /* NULL once the database is closed */
+	int64_t *forget;         /* outbox rows to delete first (their ids) */
+	size_t nforget;
+	sqlite3_stmt *del;       /* the outbox row delete, when nforget */
+	sqlite3_stmt *seq;       /* the seq write, bound; NULL when not needed */
+	sqlite3_stmt *commit;
+	sqlite3_stmt *rollback;
+	uv_mutex_t lock;
+	uv_cond_t cond;
+	bool finished;           /* under lock: the thread is done with db */
+	bool settled;            /* the loop's thread applied the result */
+	bool detached;           /* done is not to be called */
+	int rc;
+	char err[256];           /* SQLite's message when the commit failed */
+	void (*done)(void *user, int rc);
+	void *user;
+};
+
+static void db__async_free(struct db_async *a);
+
+/* On the pool's thread: the only statements it runs. */
+static void db__async_work(uv_work_t *w)
+{
+	struct db_async *a = w->data;
+	int rc = SQLITE_DONE;
+	for(size_t i = 0; i < a->nforget && rc == SQLITE_DONE; i++) {
+		sqlite3_bind_int64(a->del, 1, a->forget[i]);
+		rc = sqlite3_step(a->del);
+		if(rc != SQLITE_DONE)
+			snprintf(a->err, sizeof(a->err), "%s", sqlite3_errmsg(a->db->sql));
+		sqlite3_reset(a->del);
+	}
+	if(a->seq && rc == SQLITE_DONE) {
+		rc = sqlite3_step(a->seq);
+		if(rc != SQLITE_DONE)
+			snprintf(a->err, sizeof(a->err), "%s", sqlite3_errmsg(a->db->sql));
+		sqlite3_reset(a->seq);
+	}
+	if(rc == SQLITE_DONE) {
+		rc = sqlite3_step(a->commit);
+		if(rc != SQLITE_DONE)
+			snprintf(a->err, sizeof(a->err), "%s", sqlite3_errmsg(a->db->sql));
+		sqlite3_reset(a->commit);
+	}
+	/* A failed COMMIT may leave the transaction open: it is rolled back
+	 * here, so that nothing the loop runs afterwards joins it. */
+	if(rc != SQLITE_DONE && !sqlite3_get_autocommit(a->db->sql)) {
+		sqlite3_step(a->rollback);
+		sqlite3_reset(a->rollback);
+	}
+	uv_mutex_lock(&a->lock);
+	a->rc = rc == SQLITE_DONE ? 0 : -1;
+	a->finished = true;
+	uv_cond_signal(&a->cond);
+	uv_mutex_unlock(&a->lock);
+}
+
+bool db__async_busy(const struct db *db)
+{
+	return db->async && !db->async->settled;
+}
+
+void db__async_settle(struct db *db)
+{
+	struct db_async *a = db->async;
+	if(!a || a->settled)
+		return;
+	uv_mutex_lock(&a->lock);
+	while(!a->finished)
+		uv_cond_wait(&a->cond, &a->lock);
+	uv_mutex_unlock(&a->lock);
+	a->settled = true;
+	db->in_tx = false;
+	if(!a->rc) {
+		db->seq_dirty = false;
+		db__outbox_committed(db);
+	} else {
+		log_error("commit: %s (%s)", a->err, db->path);
+		db__outbox_rolled_back(db);
+		db->seq_loaded = db->seq_dirty = false;
+		db__cache_clear(db);
+	}
+}
+
+/* On the loop's thread, a turn after the work ended. */
+static void db__async_after(uv_work_t *w, int status)
+{
+	struct db_async *a = w->data;
+	(void)status;  /* never cancelled */
+	if(a->db) {
+		db__async_settle(a->db);
+		a->db->async = NULL;
+	}
+	if(!a->detached && a->done)
+		a->done(a->user, a->rc);
+	db__async_free(a);
+}
+
+static void db__async_free(struct db_async *a)
+{
+	uv_cond_destroy(&a->cond);
+	uv_mutex_destroy(&a->lock);
+	free(a->forget);
+	free(a);
+}
+
+/* Starts a job for the open transaction: the deletes of forget (which it
+ * takes), then the commit.  0, or -1 when nothing started (forget freed,
+ * the transaction still open). */
+static int db__async_start(struct db *db, uv_loop_t *loop, int64_t *forget, size_t nforget,
+                           void (*done)(void *user, int rc), void *user)
+{
+	struct db_async *a = NULL;
+	if(!db->in_tx || (db->async && !db->async->settled))
+		goto fail;
+	if(!(a = calloc(1, sizeof(*a))))
+		goto fail;
+	if(uv_mutex_init(&a->lock)) {
+		free(a);
+		a = NULL;
+		goto fail;
+	}
+	if(uv_cond_init(&a->cond)) {
+		uv_mutex_destroy(&a->lock);
+		free(a);
+		a = NULL;
+		goto fail;
+	}
+	a->forget = forget;
+	a->nforget = nforget;
+	forget = NULL;
+	a->db = db;
+	a->done = done;
+	a->user = user;
+	a->work.data = a;
+	/* Prepared (and bound) here: preparing touches the statement cache,
+	 * which the thread must not. */
+	if(nforget && !(a->del = db__stmt(db, db__outbox_delete_sql)))
+		goto fail;
+	if(db->seq_dirty) {
+		a->seq = db__stmt(db, db__seq_write_sql);
+		if(!a->seq)
+			goto fail;
+		sqlite3_bind_int64(a->seq, 1, db->seq);
+	}
+	a->commit = db__stmt(db, "COMMIT");
+	a->rollback = db__stmt(db, "ROLLBACK");
+	if(!a->commit || !a->rollback)
+		goto fail;
+	/* A job settled but not yet reported forgets the database: its end
+	 * only calls its done function. */
+	if(db->async)
+		db->async->db = NULL;
+	db->async = a;
+	if(uv_queue_work(loop, &a->work, db__async_work, db__async_after)) {
+		db->async = NULL;
+		goto fail;
+	}
+	return 0;
+fail:
+	if(a)
+		db__async_free(a);
+	free(forget);
+	return -1;
+}
+
+int db_commit_start(struct db *db, uv_loop_t *loop, void (*done)(void *user, int rc), void *user)
+{
+	return db__async_start(db, loop, NULL, 0, done, user);
+}
+
+int db_outbox_forget_start(struct db *db, uv_loop_t *loop)
+{
+	if(db->in_tx || db__async_busy(db) || db->acks_applied == db->nacks)
+		return -1;
+	size_t n = db->nacks - db->acks_applied;
+	int64_t *ids = malloc(n * sizeof(*ids));
+	if(!ids)
+		return -1;
+	memcpy(ids, db->acks + db->acks_applied, n * sizeof(*ids));
+	if(db_begin(db)) {
+		free(ids);
+		return -1;
+	}
+	size_t applied = db->acks_applied;
+	db->acks_applied = db->nacks;  /* as db_outbox_forget: deleted in this transaction */
+	if(db__async_start(db, loop, ids, n, NULL, NULL)) {
+		db->acks_applied = applied;
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
+int db_commit_wait(struct db *db)
+{
+	struct db_async *a = db->async;
+	if(!a || a->detached)
+		return 0;
+	db__async_settle(db);
+	a->detached = true;
+	return a->rc;
+}
+
+void db__async_close(struct db *db)
+{
+	struct db_async *a = db->async;
+	if(!a)
+		return;
+	db__async_settle(db);
+	a->detached = true;
+	a->db = NULL;
+	db->async = NULL;
+}

@@ -1,0 +1,191 @@
+/* Commits run by a thread of the loop's pool (storage/db_async.c): what
+ * they commit is there for every reader once done is called, the loop's
+ * thread waits for them before it uses the database, a failed one rolls
+ * back and leaves the database usable, and the outbox rows of recorded
+ * deliveries are deleted the same way.  White-box where it must be: the
+ * test reaches the connection (db_internal.h) only to make a COMMIT fail. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "storage/db.h"
+#include "storage/db_internal.h"
+#include "tests/unit/check.h"
+
+static int done_calls, done_rc;
+
+static void on_done(void *user, int rc)
+{
+	(void)user;
+	done_calls++;
+	done_rc = rc;
+}
+
+/* What another connection, as another process would, reads of key:
+ * 1 with value, 0 when absent, -1. */
+static int peek(const char *path, const char *key, char *value, size_t len)
+{
+	sqlite3 *raw;
+	sqlite3_stmt *st = NULL;
+	int found = -1;
+	if(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	   sqlite3_prepare_v2(raw, "SELECT value FROM kv WHERE key = ?1", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+		if(found == 1)
+			snprintf(value, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+	return found;
+}
+
+static int count_outbox(const char *path)
+{
+	sqlite3 *raw;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+	if(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	   sqlite3_prepare_v2(raw, "SELECT count(*) FROM outbox", -1, &st, NULL) == SQLITE_OK &&
+	   sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+	return n;
+}
+
+/* Runs the loop until done was called (or a generous bound). */
+static void until_done(uv_loop_t *loop)
+{
+	for(int i = 0; i < 1000 && !done_calls; i++)
+		uv_run(loop, UV_RUN_ONCE);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/ensemble-test-dbasync-XXXXXX";
+	char path[300];
+	char value[64];
+	if(!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	CHECK_INT(db_open(&db, path, &err), 0);
+
+	/* No transaction, nothing to commit: refused, nothing started. */
+	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), -1);
+
+	/* A commit on the thread: done comes from the loop, afterwards every
+	 * reader sees what it committed. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "a", "1"), 0);
+	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), 0);
+	CHECK(db_in_transaction(db));
+	CHECK_INT(done_calls, 0);
+	until_done(&loop);
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(done_rc, 0);
+	CHECK(!db_in_transaction(db));
+	CHECK_INT(peek(path, "a", value, sizeof(value)), 1);
+	CHECK_STR(value, "1");
+
+	/* The loop's thread uses the database while the commit may still
+	 * run: it waits for it, and then finds the commit done. */
+	done_calls = 0;
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "b", "2"), 0);
+	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), 0);
+	{
+		struct strbuf v = STRBUF_INIT;
+		CHECK_INT(db_kv_get(db, "b", &v), 1);
+		CHECK_STR(v.buf, "2");
+		strbuf_release(&v);
+	}
+	CHECK(!db_in_transaction(db));
+	CHECK_INT(peek(path, "b", value, sizeof(value)), 1);
+	CHECK_INT(done_calls, 0);  /* still reported by the loop */
+	/* A transaction of its own meanwhile is not disturbed. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "c", "3"), 0);
+	CHECK_INT(db_commit(db), 0);
+	until_done(&loop);
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(done_rc, 0);
+	CHECK_INT(peek(path, "c", value, sizeof(value)), 1);
+
+	/* A COMMIT that fails (a foreign key checked only at the commit): done
+	 * says so, nothing of it is stored, and the database goes on. */
+	done_calls = 0;
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "d", "4"), 0);
+	CHECK_INT(sqlite3_exec(db->sql, "PRAGMA defer_foreign_keys = ON; "
+	                       "INSERT INTO members (chat_id, user_id, last_seen) VALUES (999, 999, 0)",
+	                       NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), 0);
+	until_done(&loop);
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(done_rc, -1);
+	CHECK(!db_in_transaction(db));
+	CHECK_INT(peek(path, "d", value, sizeof(value)), 0);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "e", "5"), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(peek(path, "e", value, sizeof(value)), 1);
+
+	/* db_commit_wait takes the result: done is never called. */
+	done_calls = 0;
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "f", "6"), 0);
+	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), 0);
+	CHECK_INT(db_commit_wait(db), 0);
+	CHECK_INT(peek(path, "f", value, sizeof(value)), 1);
+	CHECK_INT(db_commit_wait(db), 0);  /* none left */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_INT(done_calls, 0);
+
+	/* Delivered outbox rows are deleted by the thread, in a transaction of
+	 * their own; deliveries recorded meanwhile stay for the next time. */
+	int64_t ids[3];
+	CHECK_INT(db_begin(db), 0);
+	for(int i = 0; i < 3; i++)
+		CHECK_INT(db_outbox_add(db, "{}", 0, &ids[i]), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_outbox_forget_start(db, &loop), -1);  /* nothing delivered yet */
+	db_outbox_done(db, ids[0], 1);
+	db_outbox_done(db, ids[1], 1);
+	CHECK_INT(db_outbox_forget_start(db, &loop), 0);
+	CHECK_INT(db_outbox_forget_start(db, &loop), -1);  /* one at a time */
+	db_outbox_done(db, ids[2], 2);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_INT(count_outbox(path), 1);
+	CHECK(db_outbox_should_forget(db, INT64_MAX));  /* ids[2] still waits */
+	CHECK_INT(db_outbox_forget_start(db, &loop), 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_INT(count_outbox(path), 0);
+	CHECK(!db_outbox_should_forget(db, INT64_MAX));
+
+	/* Closing the database with a commit not yet reported: it is waited
+	 * for, and its end no longer touches the closed database. */
+	done_calls = 0;
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "g", "7"), 0);
+	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), 0);
+	db_close(db);
+	CHECK_INT(peek(path, "g", value, sizeof(value)), 1);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_INT(done_calls, 0);
+
+	CHECK_INT(uv_loop_close(&loop), 0);
+	strbuf_release(&err);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if(system(path))
+		return 1;
+	return check_done();
+}
