@@ -293,41 +293,109 @@ static void tg__retry_poll(struct tg *t, long ms)
 		uv_timer_start(&t->poll_timer, tg__on_poll_timer, (uint64_t)ms, 0);
 }
 
-static void tg__polled(void *user, const struct http_result *res)
+/* What came of a getUpdates: status 200 and rc 0 when u and n are its
+ * updates (the adapter owns them); otherwise the failure, with the
+ * server's error code and retry_after when it said so. */
+static void tg__poll_result(struct tg *t, long status, int rc, struct tg_update *u, size_t n, long retry,
+                            const char *err)
 {
-	struct tg *t = user;
-	t->poll_req = 0;
-	if(t->stopping)
+	if(t->stopping) {
+		tg_updates_free(u, n);
 		return;
-	struct tg_update *u;
-	size_t n;
-	int code;
-	long retry;
-	char err[256];
-	if(res->status == 200 &&
-	   !tg_parse_updates(res->body, res->body_len, false, &u, &n, &code, &retry, err, sizeof(err))) {
+	}
+	if(status == 200 && !rc) {
 		t->poll_backoff_ms = 0;
 		t->held = u;
 		t->nheld = n;
 		tg__fetch_admins(t);
 		return;
 	}
-	if(res->status && res->status != 200)
-		tg_parse_updates(res->body, res->body_len, false, &u, &n, &code, &retry, err, sizeof(err));
-	else if(!res->status)
-		snprintf(err, sizeof(err), "%s", res->error ? res->error : "transport error"), retry = -1;
-	if(res->status == 429 && retry > 0) {
+	if(status == 429 && retry > 0) {
 		log_warn("getUpdates rate limited: waiting %ld s", retry);
 		tg__retry_poll(t, retry * 1000);
 		return;
 	}
-	/* 409 (another consumer or a webhook), 5xx, network: back off. */
+	/* 409 (another consumer or a webhook), 5xx, network, a body that is
+	 * not the Bot API's: back off. */
 	t->poll_backoff_ms = t->poll_backoff_ms ? t->poll_backoff_ms * 2 : 500;
 	if(t->poll_backoff_ms > 60000)
 		t->poll_backoff_ms = 60000;
 	long wait = t->poll_backoff_ms + rand() % (t->poll_backoff_ms / 2 + 1);
-	log_warn("getUpdates failed (%ld: %s); retrying in %ld ms", res->status, err, wait);
+	log_warn("getUpdates failed (%ld: %s); retrying in %ld ms", status, err, wait);
 	tg__retry_poll(t, wait);
+}
+
+/* A batch of updates parsed by a thread of the loop's pool: jansson takes
+ * about 0.5 ms over 100 updates, during which the loop could start no send
+ * and an answered one waited.  The thread runs tg_parse_updates only,
+ * which touches nothing but the job. */
+struct tg_parse_job {
+	uv_work_t work;
+	struct tg *t;            /* NULL once the adapter is released */
+	char *body;
+	size_t len;
+	struct tg_update *u;
+	size_t n;
+	int rc, code;
+	long retry;
+	char err[256];
+};
+
+static void tg__parse_work(uv_work_t *w)
+{
+	struct tg_parse_job *j = w->data;
+	j->rc = tg_parse_updates(j->body, j->len, false, &j->u, &j->n, &j->code, &j->retry, j->err, sizeof(j->err));
+}
+
+static void tg__parse_after(uv_work_t *w, int status)
+{
+	struct tg_parse_job *j = w->data;
+	(void)status;  /* never cancelled */
+	struct tg *t = j->t;
+	if(t) {
+		t->parse_job = NULL;
+		tg__poll_result(t, 200, j->rc, j->u, j->n, j->retry, j->err);
+	} else if(!j->rc) {
+		tg_updates_free(j->u, j->n);
+	}
+	free(j->body);
+	free(j);
+}
+
+static void tg__polled(void *user, const struct http_result *res)
+{
+	struct tg *t = user;
+	t->poll_req = 0;
+	if(t->stopping)
+		return;
+	struct tg_update *u = NULL;
+	size_t n = 0;
+	int code, rc = -1;
+	long retry = -1;
+	char err[256];
+	if(res->status == 200) {
+		struct tg_parse_job *j = calloc(1, sizeof(*j));
+		if(j && (j->body = malloc(res->body_len + 1))) {
+			memcpy(j->body, res->body, res->body_len);
+			j->body[res->body_len] = '\0';
+			j->len = res->body_len;
+			j->t = t;
+			j->work.data = j;
+			if(!uv_queue_work(t->b->loop, &j->work, tg__parse_work, tg__parse_after)) {
+				t->parse_job = j;
+				return;
+			}
+		}
+		if(j)
+			free(j->body);
+		free(j);
+		/* No thread to hand it to: parsed here. */
+	}
+	if(res->status)
+		rc = tg_parse_updates(res->body, res->body_len, false, &u, &n, &code, &retry, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "%s", res->error ? res->error : "transport error");
+	tg__poll_result(t, res->status, rc, u, n, retry, err);
 }
 
 /* Runs the held batch once every admin list it needs has come. */
@@ -444,7 +512,7 @@ static void tg__fetch_admins(struct tg *t)
 
 void tg__poll(struct tg *t)
 {
-	if(t->stopping || t->poll_req || t->throttled)
+	if(t->stopping || t->poll_req || t->parse_job || t->throttled)
 		return;
 	int timeout = t->b->cfg->telegram_poll_timeout;
 	json_t *body = json_pack("{s:I,s:i,s:i,s:[s,s,s,s,s,s]}", "offset", (json_int_t)t->offset,
@@ -763,6 +831,8 @@ static void tg__release(struct adapter *a)
 		free(t->admins[i].ids);
 	tg_updates_free(t->held, t->nheld);
 	tg_updates_free(t->inbox, t->ninbox);
+	if(t->parse_job)  /* its end frees it */
+		t->parse_job->t = NULL;
 	free(t->base);
 	free(t);
 	a->priv = NULL;

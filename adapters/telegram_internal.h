@@ -73,6 +73,7 @@ struct tg {
 	bool ready;            /* getMe answered */
 	bool stopping;
 	long poll_req;         /* the getUpdates in flight, or 0 */
+	struct tg_parse_job *parse_job;  /* its answer, being parsed */
 	int64_t offset;
 	int poll_backoff_ms;
 	long retry_poll_ms;        /* > 0: wait this long before the next poll */
