@@ -54,6 +54,13 @@ struct uv_loop_s;
  * when it could not (the transaction is still open: commit it with
  * db_commit or roll it back). */
 int db_commit_start(struct db *db, struct uv_loop_s *loop, void (*done)(void *user, int rc), void *user);
+/* True while a commit started here may still be running: using db now
+ * would wait for it.  An owner that would rather not wait tries again when
+ * the function set with db_set_free_fn is called: from the loop, each time
+ * such a commit's end has been reported (after its done function), and no
+ * other runs. */
+bool db_busy(const struct db *db);
+void db_set_free_fn(struct db *db, void (*fn)(void *user), void *user);
 /* Waits for the commit started by db_commit_start, if its done function
  * has not been called yet, and returns its result (0 or -1); that function
  * is then never called.  Returns 0 when there is none. */

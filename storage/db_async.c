@@ -95,6 +95,17 @@ bool db__async_busy(const struct db *db)
 	return db->async && !db->async->settled;
 }
 
+bool db_busy(const struct db *db)
+{
+	return db__async_busy(db);
+}
+
+void db_set_free_fn(struct db *db, void (*fn)(void *user), void *user)
+{
+	db->free_fn = fn;
+	db->free_user = user;
+}
+
 void db__async_settle(struct db *db)
 {
 	struct db_async *a = db->async;
@@ -122,13 +133,16 @@ static void db__async_after(uv_work_t *w, int status)
 {
 	struct db_async *a = w->data;
 	(void)status;  /* never cancelled */
-	if(a->db) {
-		db__async_settle(a->db);
-		a->db->async = NULL;
+	struct db *db = a->db;
+	if(db) {
+		db__async_settle(db);
+		db->async = NULL;
 	}
 	if(!a->detached && a->done)
 		a->done(a->user, a->rc);
 	db__async_free(a);
+	if(db && !db->async && db->free_fn)
+		db->free_fn(db->free_user);
 }
 
 static void db__async_free(struct db_async *a)

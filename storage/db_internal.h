@@ -41,6 +41,9 @@ struct db {
 	/* The commit a thread runs (db_async.c), until its end is reported;
 	 * NULL when none. */
 	struct db_async *async;
+	/* Called when such a commit's end has been reported (db_set_free_fn). */
+	void (*free_fn)(void *user);
+	void *free_user;
 };
 
 /* The statement that writes the seq counter before a commit, and the one
