@@ -87,6 +87,7 @@ struct tg {
 	struct tg_update *held;    /* a batch waiting for admin lists */
 	size_t nheld;
 	struct tg_send *held_answers;  /* answered while a batch was open */
+	struct tg_acks *acks;      /* while tg__resume settles them */
 	bool in_batch;             /* a batch is with the core (until
 	                              tg__batch_done) */
 	int admin_fetches;         /* getChatAdministrators in flight */

@@ -101,6 +101,9 @@ static void tg__on_send_timer(uv_timer_t *h)
 }
 
 /* Stores what a sent poll is, for its answers and its closing. */
+struct tg_acks;
+static int tg__acks_add(struct tg_acks *acks, int64_t id);
+
 static void tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
 {
 	json_t *poll = json_object_get(result, "poll");
@@ -109,15 +112,19 @@ static void tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
 	if(!poll_id || !json_is_integer(mid))
 		return;
 	char key[160], value[160];
-	if(db_begin(t->b->db))
+	bool own = !t->acks;  /* else in tg__resume's transaction */
+	if(own && db_begin(t->b->db))
 		return;
 	snprintf(key, sizeof(key), "telegram.poll.%s", poll_id);
 	snprintf(value, sizeof(value), "%s\t%lld\t%s", s->chat, (long long)json_integer_value(mid), s->poll_ref);
 	int rc = db_kv_set(t->b->db, key, value);
 	snprintf(key, sizeof(key), "telegram.ref.%s", s->poll_ref);
 	snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
-	if(rc || db_kv_set(t->b->db, key, value) || db_commit(t->b->db))
+	rc = rc || db_kv_set(t->b->db, key, value);
+	if(own && (rc || db_commit(t->b->db)))
 		db_rollback(t->b->db);
+	else if(!own && rc)
+		log_error("the poll of %s in chat %s could not be stored: its votes will be ignored", s->poll_ref, s->chat);
 }
 
 /* Moves a chat: its rows in the database, and every queued message. */
@@ -206,7 +213,10 @@ static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result
 			char key[160], value[64];
 			snprintf(key, sizeof(key), "telegram.msg.%s", s->msg_ref);
 			snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
-			db_kv_put(t->b->db, key, value);
+			if(t->acks)
+				db_kv_set(t->b->db, key, value);
+			else
+				db_kv_put(t->b->db, key, value);
 		}
 	} else if(code == 400 && !strcmp(s->method, "editMessageText")) {
 		/* "message is not modified", or gone: nothing to retry. */
@@ -249,7 +259,7 @@ static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result
 		/* Also while stopping: a message the platform has is acknowledged,
 		 * so that the next start does not send it again. */
 		tg__unlink(t, s);
-		if(s->stored_id)
+		if(s->stored_id && tg__acks_add(t->acks, s->stored_id))
 			bot_action_done(t->b, s->stored_id);
 		tg__send_free(s);
 	}
@@ -270,14 +280,17 @@ static void tg__sent(void *user, const struct http_result *res)
 	struct tg_send *s = user;
 	struct tg *t = s->owner;
 	t->sending--;
-	if(res->status == 200 && tg__waits_for_batch(t, s) && !t->stopping &&
+	if(res->status == 200 && (s->poll_ref || s->msg_ref) && !t->stopping &&
 	   (s->held_body = malloc(res->body_len + 1))) {
-		/* Storing this answer (the poll's id) would end the open batch
-		 * early: it is kept until the batch ends (tg__resume).  The
-		 * message stays in flight for its chat, whose next messages
-		 * wait; other chats go on.  A crash meanwhile sends it again,
-		 * as it would any message in flight. */
-		log_debug("%s to chat %s answered while a batch is open: settled after it", s->method, s->chat);
+		/* An answer to store (the poll's id).  While a batch is open,
+		 * storing it would end the batch early: it is kept until the
+		 * batch ends (tg__resume).  The message stays in flight for its
+		 * chat, whose next messages wait; other chats go on.  A crash
+		 * meanwhile sends it again, as it would any message in flight.
+		 * Otherwise it is stored now, the same way. */
+		bool wait = tg__waits_for_batch(t, s);
+		if(wait)
+			log_debug("%s to chat %s answered while a batch is open: settled after it", s->method, s->chat);
 		memcpy(s->held_body, res->body, res->body_len);
 		s->held_body[res->body_len] = '\0';
 		s->held_len = res->body_len;
@@ -286,25 +299,86 @@ static void tg__sent(void *user, const struct http_result *res)
 			pp = &(*pp)->next_held;
 		s->next_held = NULL;
 		*pp = s;
-		tg__pump(t);
+		if(wait)
+			tg__pump(t);
+		else
+			tg__resume(t);
 		return;
 	}
 	s->inflight = false;
 	tg__settle(t, s, res);
 }
 
+/* Messages whose answers were stored in tg__resume's transaction:
+ * acknowledged once it committed. */
+struct tg_acks {
+	struct bot *b;
+	size_t n, alloc;
+	int64_t *ids;
+};
+
+/* 0 when id was added to acks, -1 when there is none (or no memory): then
+ * the caller acknowledges it at once. */
+static int tg__acks_add(struct tg_acks *acks, int64_t id)
+{
+	if(!acks)
+		return -1;
+	if(acks->n == acks->alloc) {
+		size_t alloc = acks->alloc ? acks->alloc * 2 : 16;
+		int64_t *v = realloc(acks->ids, alloc * sizeof(*v));
+		if(!v)
+			return -1;
+		acks->ids = v;
+		acks->alloc = alloc;
+	}
+	acks->ids[acks->n++] = id;
+	return 0;
+}
+
+static void tg__acks_done(void *user, int rc)
+{
+	struct tg_acks *acks = user;
+	(void)rc;  /* the messages were sent either way (a failure is logged) */
+	for(size_t i = 0; i < acks->n; i++)
+		bot_action_done(acks->b, acks->ids[i]);
+	free(acks->ids);
+	free(acks);
+}
+
+/* Answers to store (held while a batch was open, or just come) are settled
+ * together, in one transaction that a thread commits: a commit of its own
+ * each cost about 100 us before the next send could leave, and ten polls
+ * of a batch a millisecond.  Their messages are acknowledged once it has
+ * committed: a crash before sends them again rather than losing the polls'
+ * ids. */
 void tg__resume(struct tg *t)
 {
-	while(t->held_answers && !bot_batch_open(t->b)) {
-		struct tg_send *s = t->held_answers;
-		t->held_answers = s->next_held;
-		struct http_result res = { .status = 200, .body = s->held_body, .body_len = s->held_len,
-		                           .retry_after = -1 };
-		char *body = s->held_body;
-		s->held_body = NULL;
-		s->inflight = false;
-		tg__settle(t, s, &res);
-		free(body);
+	/* Nor while a commit runs on a thread: the answers wait for the
+	 * database to be free again (the bot calls this then). */
+	if(t->held_answers && !bot_batch_open(t->b) && !db_busy(t->b->db)) {
+		struct tg_acks *acks = calloc(1, sizeof(*acks));
+		if(acks && !db_begin(t->b->db)) {
+			acks->b = t->b;
+			t->acks = acks;
+		}
+		while(t->held_answers) {
+			struct tg_send *s = t->held_answers;
+			t->held_answers = s->next_held;
+			struct http_result res = { .status = 200, .body = s->held_body, .body_len = s->held_len,
+			                           .retry_after = -1 };
+			char *body = s->held_body;
+			s->held_body = NULL;
+			s->inflight = false;
+			tg__settle(t, s, &res);
+			free(body);
+		}
+		if(t->acks) {
+			t->acks = NULL;
+			if(db_commit_start(t->b->db, t->b->loop, tg__acks_done, acks))
+				tg__acks_done(acks, db_commit(t->b->db));
+		} else {
+			free(acks);
+		}
 	}
 	if(!t->stopping)
 		tg__pump(t);
