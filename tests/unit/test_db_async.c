@@ -15,7 +15,14 @@
 #include "storage/db_internal.h"
 #include "tests/unit/check.h"
 
-static int done_calls, done_rc;
+static int done_calls, done_rc, free_calls, done_before_free;
+
+static void on_free(void *user)
+{
+	(void)user;
+	free_calls++;
+	done_before_free = done_calls;
+}
 
 static void on_done(void *user, int rc)
 {
@@ -83,15 +90,23 @@ int main(void)
 	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), -1);
 
 	/* A commit on the thread: done comes from the loop, afterwards every
-	 * reader sees what it committed. */
+	 * reader sees what it committed.  Until then the database is busy;
+	 * then the free function says it is not, after done. */
+	db_set_free_fn(db, on_free, NULL);
+	CHECK(!db_busy(db));
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_kv_set(db, "a", "1"), 0);
 	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), 0);
+	CHECK(db_busy(db));
 	CHECK(db_in_transaction(db));
 	CHECK_INT(done_calls, 0);
+	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), -1);  /* one at a time */
 	until_done(&loop);
 	CHECK_INT(done_calls, 1);
 	CHECK_INT(done_rc, 0);
+	CHECK(!db_busy(db));
+	CHECK_INT(free_calls, 1);
+	CHECK_INT(done_before_free, 1);
 	CHECK(!db_in_transaction(db));
 	CHECK_INT(peek(path, "a", value, sizeof(value)), 1);
 	CHECK_STR(value, "1");
