@@ -328,7 +328,10 @@ static void tg__poll_result(struct tg *t, long status, int rc, struct tg_update 
 /* A batch of updates parsed by a thread of the loop's pool: jansson takes
  * about 0.5 ms over 100 updates, during which the loop could start no send
  * and an answered one waited.  The thread runs tg_parse_updates only,
- * which touches nothing but the job. */
+ * which touches nothing but the job.  A short answer (an empty long poll,
+ * a few updates) is parsed at once: waking a thread would cost more, and
+ * a quiet bot never starts libuv's pool. */
+#define TG_THREAD_MIN_BODY 16384
 struct tg_parse_job {
 	uv_work_t work;
 	struct tg *t;            /* NULL once the adapter is released */
@@ -373,7 +376,7 @@ static void tg__polled(void *user, const struct http_result *res)
 	int code, rc = -1;
 	long retry = -1;
 	char err[256];
-	if(res->status == 200) {
+	if(res->status == 200 && res->body_len >= TG_THREAD_MIN_BODY) {
 		struct tg_parse_job *j = calloc(1, sizeof(*j));
 		if(j && (j->body = malloc(res->body_len + 1))) {
 			memcpy(j->body, res->body, res->body_len);

@@ -311,6 +311,7 @@ static void tg__sent(void *user, const struct http_result *res)
 
 /* Messages whose answers were stored in tg__resume's transaction:
  * acknowledged once it committed. */
+#define TG_THREAD_MIN_ANSWERS 4
 struct tg_acks {
 	struct bot *b;
 	size_t n, alloc;
@@ -374,7 +375,8 @@ void tg__resume(struct tg *t)
 		}
 		if(t->acks) {
 			t->acks = NULL;
-			if(db_commit_start(t->b->db, t->b->loop, tg__acks_done, acks))
+			/* A few answers commit at once: a thread would cost more. */
+			if(acks->n < TG_THREAD_MIN_ANSWERS || db_commit_start(t->b->db, t->b->loop, tg__acks_done, acks))
 				tg__acks_done(acks, db_commit(t->b->db));
 		} else {
 			free(acks);

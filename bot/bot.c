@@ -183,14 +183,15 @@ static void bot__resend_outbox(struct bot *b)
 /* Deletes delivered rows in a transaction of their own, when enough wait
  * (each is already in the journal of deliveries), or all of them at a
  * stop.  A few hundred deletes and their commit take a couple of
- * milliseconds: a thread runs them, unless the bot is stopping. */
+ * milliseconds: a thread runs them while requests are out (the sends they
+ * would hold back), unless the bot is stopping. */
 static void bot__flush_delivered(struct bot *b, bool all)
 {
 	if(db_in_transaction(b->db))
 		return;
 	if(!db_outbox_should_forget(b->db, all ? INT64_MAX : clock_mono_ms()))
 		return;
-	if(!all && !db_outbox_forget_start(b->db, b->loop))
+	if(!all && http_client_pending(b->client) && !db_outbox_forget_start(b->db, b->loop))
 		return;
 	if(db_begin(b->db) || db_outbox_forget(b->db) || db_commit(b->db))
 		db_rollback(b->db);
@@ -406,6 +407,10 @@ static void bot__db_free(void *user)
 
 /* Replies delivered per turn of the loop (bot__batch_deliver). */
 #define BOT_DELIVER_STEP 8
+/* A batch this large commits on a thread; a smaller one commits at once
+ * (some 100 us), which spares waking a thread and, at the first, starting
+ * libuv's pool: a bot that sees little traffic never starts it. */
+#define BOT_THREAD_MIN_EVENTS 16
 
 /* The commit of the first batch ended (db_commit_start): its replies go
  * from the next turn on. */
@@ -437,7 +442,7 @@ static void bot__on_step(uv_idle_t *h)
 		if(bb->pos < bb->n && !bb->failed)
 			return;
 		int rc = bot__batch_store(b, bb);
-		if(!rc && !db_commit_start(b->db, b->loop, bot__on_committed, b)) {
+		if(!rc && bb->n >= BOT_THREAD_MIN_EVENTS && !db_commit_start(b->db, b->loop, bot__on_committed, b)) {
 			bb->state = BATCH_COMMITTING;
 			uv_idle_stop(h);
 			return;
