@@ -16,7 +16,9 @@ limiter on, against the fake enforcing Telegram's limits (1/s per chat,
 with the allowed 30/s.
 
 Usage: e2e.py ENSEMBLE [RUNS] [--limits] [--updates N] [--telegram | --matrix]
-BENCH_PERF=FILE in the environment records a perf profile of the bot."""
+BENCH_PERF=FILE in the environment records a perf profile of the bot (on
+CLOCK_MONOTONIC, like the trace); BENCH_TRACE=DIR has the fake time every
+request and writes DIR/bot.trace and DIR/ceiling.trace for bench/gaps.py."""
 import json, os, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 binary = sys.argv[1]
@@ -27,6 +29,14 @@ total = int(args[args.index("--updates") + 1]) if "--updates" in args else 10000
 here = os.path.dirname(os.path.abspath(__file__))
 tmp = tempfile.mkdtemp(prefix="ensemble-e2e-")
 node = shutil.which("node")
+trace_dir = os.environ.get("BENCH_TRACE")
+fake_env = dict(os.environ, FAKE_TRACE="1") if trace_dir else os.environ
+
+def save_trace(base, name):
+    if trace_dir:
+        with urllib.request.urlopen(base + "/trace", timeout=60) as r, \
+                open(os.path.join(trace_dir, name), "wb") as f:
+            shutil.copyfileobj(r, f)
 
 def free_port():
     s = socket.socket()
@@ -76,7 +86,7 @@ def write_matrix(path, cmds):
 def run_bot(platform, tg_file, mx_file, limits, expect):
     port = free_port()
     fake = subprocess.Popen([node, os.path.join(here, "fast_fake.js"), str(port), tg_file, mx_file]
-                            + (["telegram"] if limits else []), stdout=subprocess.PIPE, text=True)
+                            + (["telegram"] if limits else []), stdout=subprocess.PIPE, text=True, env=fake_env)
     fake.stdout.readline()
     base = "http://127.0.0.1:%d" % port
     db = os.path.join(tmp, "b.db")
@@ -99,7 +109,7 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
     # BENCH_PERF=FILE records a profile of the bot (perf, DWARF call graphs).
     prof = None
     if os.environ.get("BENCH_PERF"):
-        prof = subprocess.Popen(["perf", "record", "-q", "--call-graph", "dwarf,8192", "-F", "2000", "-o",
+        prof = subprocess.Popen(["perf", "record", "-q", "-k", "CLOCK_MONOTONIC", "--call-graph", "dwarf,8192", "-F", "2000", "-o",
                                  os.environ["BENCH_PERF"], "-p", str(bot.pid)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     key = "tg" if platform == "telegram" else "mx"
@@ -124,6 +134,7 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
     bot.wait(timeout=30)
     sends = get(base + "/sends") if limits else None
     if not limits:
+        save_trace(base, "bot.trace")
         with urllib.request.urlopen(base + "/requests", timeout=60) as r, \
                 open(os.path.join(tmp, "requests.txt"), "wb") as f:
             shutil.copyfileobj(r, f)
@@ -133,13 +144,14 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
 def ceiling(platform, tg_file, mx_file, updates):
     port = free_port()
     fake = subprocess.Popen([node, os.path.join(here, "fast_fake.js"), str(port), tg_file, mx_file],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, env=fake_env)
     fake.stdout.readline()
     # The bot sends one request at a time on Telegram, four on Matrix.
     out = subprocess.run([os.path.join(tmp, "ceiling"), platform, "http://127.0.0.1:%d" % port, str(updates),
                           os.path.join(tmp, "requests.txt"), "1" if platform == "telegram" else "4"],
                          capture_output=True, text=True,
                          check=True)
+    save_trace("http://127.0.0.1:%d" % port, "ceiling.trace")
     fake.kill()
     return float(out.stdout.strip())
 

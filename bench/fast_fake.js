@@ -153,7 +153,16 @@ function matrix(method, path, query, body, res, raw) {
   return send(res, 404, { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' });
 }
 
+// FAKE_TRACE=1: when each request arrived and its answer left (monotonic
+// ns), for bench/gaps.py; GET /trace returns them, one per line.
+const tracing = !!process.env.FAKE_TRACE;
+const trace = [];
 const server = http.createServer((req, res) => {
+  if (tracing && !req.url.startsWith('/stats')) {
+    const t0 = process.hrtime.bigint();
+    const what = req.url.split('?')[0].split('/').pop();
+    res.on('finish', () => trace.push(`${t0} ${process.hrtime.bigint()} ${what}`));
+  }
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
@@ -167,6 +176,10 @@ const server = http.createServer((req, res) => {
       const out = Object.assign({}, stats, { chats: Object.keys(stats.chats).length, sends_at: undefined,
         tg_total: tgUpdates.length, mx_total: mxEvents.length });
       return send(res, 200, out);
+    }
+    if (url.pathname === '/trace') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      return res.end(trace.join('\n') + '\n');
     }
     if (url.pathname === '/sends') return send(res, 200, stats.sends_at);
     if (url.pathname === '/requests') {
