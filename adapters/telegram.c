@@ -43,6 +43,7 @@
 #include "bot/i18n.h"
 #include "bot/log.h"
 #include "bot/text.h"
+#include "bot/thread.h"
 #include "config/config.h"
 #include "storage/db.h"
 
@@ -347,6 +348,7 @@ struct tg_parse_job {
 static void tg__parse_work(uv_work_t *w)
 {
 	struct tg_parse_job *j = w->data;
+	thread_background();
 	j->rc = tg_parse_updates(j->body, j->len, false, &j->u, &j->n, &j->code, &j->retry, j->err, sizeof(j->err));
 }
 

@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "bot/log.h"
+#include "bot/thread.h"
 
 #define LOG_MODULE "db"
 
@@ -57,6 +58,7 @@ static void db__async_free(struct db_async *a);
 static void db__async_work(uv_work_t *w)
 {
 	struct db_async *a = w->data;
+	thread_background();
 	int rc = SQLITE_DONE;
 	for(size_t i = 0; i < a->nforget && rc == SQLITE_DONE; i++) {
 		sqlite3_bind_int64(a->del, 1, a->forget[i]);

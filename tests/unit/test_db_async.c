@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "bot/thread.h"
 #include "storage/db.h"
 #include "storage/db_internal.h"
 #include "tests/unit/check.h"
@@ -63,6 +66,15 @@ static int count_outbox(const char *path)
 	sqlite3_finalize(st);
 	sqlite3_close(raw);
 	return n;
+}
+
+/* The nice value of a thread of the pool after thread_background(). */
+static int pool_nice = -100;
+static void nice_work(uv_work_t *w)
+{
+	(void)w;
+	thread_background();
+	pool_nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
 }
 
 /* Runs the loop until done was called (or a generous bound). */
@@ -196,6 +208,15 @@ int main(void)
 	CHECK_INT(peek(path, "g", value, sizeof(value)), 1);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK_INT(done_calls, 0);
+
+	/* Work on the pool runs below the loop's thread, which keeps its
+	 * own priority. */
+	int before = getpriority(PRIO_PROCESS, 0);
+	uv_work_t w;
+	CHECK_INT(uv_queue_work(&loop, &w, nice_work, NULL), 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK_INT(pool_nice, before + THREAD_NICE > 19 ? 19 : before + THREAD_NICE);
+	CHECK_INT(getpriority(PRIO_PROCESS, 0), before);
 
 	CHECK_INT(uv_loop_close(&loop), 0);
 	strbuf_release(&err);
