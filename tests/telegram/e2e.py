@@ -7,7 +7,7 @@ addressing, a 429 with retry_after, and a restart that must not replay
 handled updates.  Prints "N passed, N failed".
 
 Usage: e2e.py ENSEMBLE"""
-import json, os, signal, subprocess, sys, tempfile, time, urllib.request
+import json, sqlite3, os, signal, subprocess, sys, tempfile, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
 import harness
 from harness import check, free_port, post_json, start_fake
@@ -238,6 +238,50 @@ sp = calls("stopPoll")[n_stop:]
 ann = wait_for(lambda: [t for t in texts_to(G3, n) if "aura lieu" in t], "the announcement at the deadline", 10)
 check(sp and str(sp[-1]["chat_id"]) == str(G3), "stopPoll on the deadline's poll")
 check(ann and "samedi 5 décembre" in ann[0], "the withdrawn answer does not count: Saturday 5 wins the tie")
+
+# Two bursts of 60 updates in one getUpdates each, over 12 groups, with a
+# meetup proposal in each group: large batches are parsed and committed on
+# a thread, and the polls' ids stored together.  Every command is answered
+# once, every poll's id is stored, and a vote on the last one counts.
+burst_groups = [-1005560000 - k for k in range(12)]
+for g in burst_groups:
+    control("/control/admins", {"chat_id": g, "user_ids": [1]})
+n_msgs, n_polls = len(calls("sendMessage")), len(calls("sendPoll"))
+def burst(round_):
+    ups = []
+    for k in range(60):
+        g = burst_groups[k % 12]
+        if k < 12:
+            text = "/rencontre Rafale %d-%d; 2026-12-1%d 19:00; 2026-12-2%d 19:00" % (round_, k, k % 9 + 1, k % 9 + 1)
+        else:
+            text = "/apropos"
+        msgid[0] += 1
+        ups.append({"message": {"message_id": msgid[0], "date": int(time.time()),
+                    "chat": {"id": g, "type": "supergroup"}, "from": user(1, "Alice"), "text": text,
+                    "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
+    control("/control/updates", ups)
+burst(1)
+burst(2)
+# 24 proposals (a message and a poll each) and 96 /apropos: 120 messages,
+# paced by the limiter (30 a second).
+wait_for(lambda: len(calls("sendPoll")) >= n_polls + 24 and len(calls("sendMessage")) >= n_msgs + 120,
+         "the answers to two bursts", 30)
+time.sleep(1.5)
+check(len(calls("sendPoll")) == n_polls + 24, "one poll for each of the 24 proposals of the bursts")
+check(len(calls("sendMessage")) == n_msgs + 120, "one message for each proposal and each of the 96 other commands (%d)"
+      % (len(calls("sendMessage")) - n_msgs))
+raw = sqlite3.connect(os.path.join(tmp, "t.db"))
+stored = raw.execute("SELECT count(*) FROM kv WHERE key LIKE 'telegram.poll.%'").fetchone()[0]
+raw.close()
+check(stored >= n_polls + 24, "every poll's id stored (%d)" % stored)
+last_poll = str(5000000000000000 + len(calls("sendPoll")) - 1)
+n = len(calls("sendMessage"))
+control("/control/update", {"poll_answer": {"poll_id": last_poll, "user": user(2, "Bob"), "option_ids": [0]}})
+g_last = calls("sendPoll")[-1]["chat_id"]
+time.sleep(0.5)
+say(1, "Alice", "/sondage 2", chat=int(g_last))  # the second round's meetup, #2 there
+t = wait_for(lambda: texts_to(g_last, n), "the poll's state after a native vote")
+check(t and "Bob" in t[0], "a vote on a poll sent in a burst counts: %r" % (t[:1] if t else None))
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=15) == 0, "the third run stops with 0")
 fake.terminate()
