@@ -5,13 +5,16 @@
  * about 0.6 ms during which the loop could start no send: on Telegram,
  * where one send is out at a time, that stalled every batch.  So the bot
  * hands the COMMIT to a thread (db_commit_start) and the loop goes on with
- * what needs no database: sends, their answers, the delivery journal.
+ * what needs no database: sends, their answers, the delivery journal.  The
+ * rows of delivered messages are deleted the same way, a few hundred at a
+ * time (db_outbox_forget_start).  The thread runs below the loop's priority
+ * (thread_background).
  *
  * The connection is opened without SQLite's mutex, so it must never be
  * used by two threads at once.  The rule that guarantees it: between
  * db_commit_start and the end of the commit, the thread runs only the
- * statements prepared for it (the seq write, COMMIT and, when COMMIT
- * fails, ROLLBACK), and every way in from the loop's thread (db__stmt,
+ * statements prepared for it (outbox deletes, the seq write, COMMIT and,
+ * when one fails, ROLLBACK), and every way in from the loop's thread (db__stmt,
  * db_begin, db_commit, db_rollback, db_close) first waits for the thread
  * to be done (db__async_settle).  The mutex and condition of the job order
  * the thread's writes before the loop's reads.
