@@ -191,7 +191,7 @@ static void bot__flush_delivered(struct bot *b, bool all)
 		return;
 	if(!db_outbox_should_forget(b->db, all ? INT64_MAX : clock_mono_ms()))
 		return;
-	if(!all && http_client_pending(b->client) && !db_outbox_forget_start(b->db, b->loop))
+	if(!all && b->client && http_client_pending(b->client) && !db_outbox_forget_start(b->db, b->loop))
 		return;
 	if(db_begin(b->db) || db_outbox_forget(b->db) || db_commit(b->db))
 		db_rollback(b->db);
@@ -378,6 +378,15 @@ static bool bot__batch_deliver(struct bot *b, struct bot_batch *bb, size_t max)
 	return end == bb->ob.n;
 }
 
+/* Calls every adapter's resume op: what it held back while a batch was
+ * open or a commit ran can go on. */
+static void bot__resume_adapters(struct bot *b)
+{
+	for(int i = 0; i < b->nadapters; i++)
+		if(b->adapters[i].ops->resume)
+			b->adapters[i].ops->resume(&b->adapters[i]);
+}
+
 /* Delivers what is left of the first batch's replies, takes it off the
  * list and tells its adapter. */
 static void bot__batch_finish(struct bot *b)
@@ -391,9 +400,7 @@ static void bot__batch_finish(struct bot *b)
 	if(bb->done)
 		bb->done(bb->user, bb->rc);
 	free(bb);
-	for(int i = 0; i < b->nadapters; i++)
-		if(b->adapters[i].ops->resume)
-			b->adapters[i].ops->resume(&b->adapters[i]);
+	bot__resume_adapters(b);
 }
 
 static void bot__on_step(uv_idle_t *h);
@@ -405,9 +412,7 @@ static void bot__db_free(void *user)
 	struct bot *b = user;
 	if(b->batches && b->batches->state != BATCH_COMMITTING)
 		uv_idle_start(&b->step, bot__on_step);
-	for(int i = 0; i < b->nadapters; i++)
-		if(b->adapters[i].ops->resume)
-			b->adapters[i].ops->resume(&b->adapters[i]);
+	bot__resume_adapters(b);
 }
 
 /* Replies delivered per turn of the loop (bot__batch_deliver). */
