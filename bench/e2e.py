@@ -8,7 +8,8 @@ replies; the release build runs with the rate limiter off.  The ceiling is
 the same server driven by a bare libcurl loop (bench/ceiling.c) making the
 same requests (the fake records the bot's sends, methods, paths and bodies,
 and the loop replays them); the ratio is measured in the same run.  Medians
-of RUNS runs.
+of RUNS runs.  Also the CPU time an update of the bot, of the bare loop and
+of the fake in each run, which says whether a side ran out of core.
 
 Rate limiter (--limits): 5,000 replies to 200 Telegram groups with the
 limiter on, against the fake enforcing Telegram's limits (1/s per chat,
@@ -19,7 +20,7 @@ Usage: e2e.py ENSEMBLE [RUNS] [--limits] [--updates N] [--telegram | --matrix]
 BENCH_PERF=FILE in the environment records a perf profile of the bot (on
 CLOCK_MONOTONIC, like the trace); BENCH_TRACE=DIR has the fake time every
 request and writes DIR/bot.trace and DIR/ceiling.trace for bench/gaps.py."""
-import json, os, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import json, os, resource, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 binary = sys.argv[1]
 args = sys.argv[2:]
@@ -83,6 +84,12 @@ def write_matrix(path, cmds):
             f.write(json.dumps({"room": "!r%d:test.local" % c, "type": "m.room.message",
                 "sender": "@u%d:test.local" % u, "content": {"msgtype": "m.text", "body": "!" + t[1:]}}) + "\n")
 
+def cpu_seconds(pid):
+    """User and system CPU time of a running process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 def run_bot(platform, tg_file, mx_file, limits, expect):
     port = free_port()
     fake = subprocess.Popen([node, os.path.join(here, "fast_fake.js"), str(port), tg_file, mx_file]
@@ -127,6 +134,7 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
             raise SystemExit("the bot died")
     with open("/proc/%d/status" % bot.pid) as f:
         hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
+    st["bot_cpu"], st["fake_cpu"] = cpu_seconds(bot.pid), cpu_seconds(fake.pid)
     if prof:
         prof.send_signal(signal.SIGINT)
         prof.wait()
@@ -139,6 +147,7 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
                 open(os.path.join(tmp, "requests.txt"), "wb") as f:
             shutil.copyfileobj(r, f)
     fake.kill()
+    fake.wait()
     return st, hwm, sends
 
 def ceiling(platform, tg_file, mx_file, updates):
@@ -146,14 +155,19 @@ def ceiling(platform, tg_file, mx_file, updates):
     fake = subprocess.Popen([node, os.path.join(here, "fast_fake.js"), str(port), tg_file, mx_file],
                             stdout=subprocess.PIPE, text=True, env=fake_env)
     fake.stdout.readline()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     # The bot sends one request at a time on Telegram, four on Matrix.
     out = subprocess.run([os.path.join(tmp, "ceiling"), platform, "http://127.0.0.1:%d" % port, str(updates),
                           os.path.join(tmp, "requests.txt"), "1" if platform == "telegram" else "4"],
                          capture_output=True, text=True,
                          check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    loop_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    fake_cpu = cpu_seconds(fake.pid)
     save_trace("http://127.0.0.1:%d" % port, "ceiling.trace")
     fake.kill()
-    return float(out.stdout.strip())
+    fake.wait()
+    return float(out.stdout.strip()), loop_cpu, fake_cpu
 
 subprocess.run(["cc", "-O2", "-o", os.path.join(tmp, "ceiling"), os.path.join(here, "ceiling.c")]
                + subprocess.run(["pkg-config", "--cflags", "--libs", "libcurl"], capture_output=True, text=True,
@@ -188,9 +202,10 @@ for platform in only:
                              mx_file if platform == "matrix" else empty, False, total)
         key = "tg" if platform == "telegram" else "mx"
         secs = (st["last_ms"] - st["first_ms"]) / 1000.0
-        c = ceiling(platform, tg_file if platform == "telegram" else empty,
-                    mx_file if platform == "matrix" else empty, total)
-        rows.append((total / secs, total / c, st[key + "_replies"], hwm))
+        c, loop_cpu, ceil_fake_cpu = ceiling(platform, tg_file if platform == "telegram" else empty,
+                                             mx_file if platform == "matrix" else empty, total)
+        rows.append((total / secs, total / c, st[key + "_replies"], hwm,
+                     st["bot_cpu"], st["fake_cpu"], loop_cpu, ceil_fake_cpu))
     bot_rate = statistics.median(r[0] for r in rows)
     ceil_rate = statistics.median(r[1] for r in rows)
     ratio = statistics.median(r[0] / r[1] for r in rows)
@@ -198,3 +213,8 @@ for platform in only:
           "ratio %.2f; peak RSS %.1f MB (median of %d)"
           % (platform, total, rows[0][2], bot_rate, ceil_rate, ratio,
              statistics.median(r[3] for r in rows) / 1024, runs))
+    # Where the CPU went, in microseconds an update: the bot against the
+    # bare loop, and the fake in each run (two cores for all of it).
+    us = lambda i: statistics.median(r[i] for r in rows) * 1e6 / total
+    print("%s CPU per update: bot %.1f us, its fake %.1f us; bare loop %.1f us, its fake %.1f us"
+          % (platform, us(4), us(5), us(6), us(7)))
