@@ -66,7 +66,8 @@ long mx__call(struct mx *m, const char *method, const char *path, const char *bo
 		return -1;
 	struct http_call call = { .method = method, .url = url.buf, .body = body, .body_len = body ? strlen(body) : 0,
 	                          .timeout_ms = timeout_ms, .auth_bearer = m->token };
-	long id = http_client_start(m->b->client, &call, done, user);
+	struct http_client *client = bot_http(m->b);
+	long id = client ? http_client_start(client, &call, done, user) : -1;
 	strbuf_release(&url);
 	return id;
 }

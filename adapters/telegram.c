@@ -77,7 +77,8 @@ long tg__call(struct tg *t, const char *method, const char *body, long timeout_m
 		return -1;
 	struct http_call call = { .method = "POST", .url = url, .body = body, .body_len = strlen(body),
 	                          .timeout_ms = timeout_ms };
-	long id = http_client_start(t->b->client, &call, done, user);
+	struct http_client *client = bot_http(t->b);
+	long id = client ? http_client_start(client, &call, done, user) : -1;
 	free(url);
 	return id;
 }

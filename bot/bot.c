@@ -68,11 +68,16 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 	uv_unref((uv_handle_t *)&b->flush);
 	if(sched_init(&b->sched, b))
 		return -1;
-	if(http_client_new(&b->client, loop)) {
-		log_error("cannot create the HTTP client");
-		return -1;
-	}
 	return 0;
+}
+
+struct http_client *bot_http(struct bot *b)
+{
+	if(!b->client && !b->stopping && http_client_new(&b->client, b->loop)) {
+		log_error("cannot create the HTTP client");
+		b->client = NULL;
+	}
+	return b->client;
 }
 
 int bot_add_adapter(struct bot *b, const struct adapter_ops *ops)

@@ -155,6 +155,29 @@ static int main__check_config(const char *path)
 	return rc ? 1 : 0;
 }
 
+/* True when the bot will talk over the network: a platform adapter or the
+ * HTTP listener is configured.  The console alone never does. */
+static bool main__networked(const struct config *cfg)
+{
+	if(*cfg->http_listen)
+		return true;
+	for(int i = 0; adapter_at(i); i++)
+		if(adapter_at(i) != &console_adapter_ops && adapter_at(i)->configured(cfg))
+			return true;
+	return false;
+}
+
+/* Before curl or libwebsockets initialise OpenSSL: its error strings
+ * (about 0.6 MB of libcrypto and libssl pages) are never shown, since the
+ * HTTP client reports curl_easy_strerror(); at worst a libwebsockets TLS
+ * warning carries the bare code, which `openssl errstr` decodes.  The
+ * configuration file, engines and algorithms load as before.  A bot on the
+ * console alone initialises none of it (curl neither: bot_http). */
+static void main__tls_init(void)
+{
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
+}
+
 static int main__run(struct main_opts *o)
 {
 	struct config cfg;
@@ -194,6 +217,8 @@ static int main__run(struct main_opts *o)
 	log_add_secret(cfg.matrix_password);
 	log_add_secret(cfg.matrix_access_token);
 	i18n_set_default(cfg.lang);
+	if(main__networked(&cfg))
+		main__tls_init();
 
 	if(o->now && !o->real)
 		o->sim = true;
@@ -273,13 +298,6 @@ int _gnutls_global_init_skip(void) { return 1; }
 
 int main(int argc, char **argv)
 {
-	/* Before curl or libwebsockets initialise OpenSSL: its error strings
-	 * (about 0.6 MB of libcrypto and libssl pages) are never shown, since
-	 * the HTTP client reports curl_easy_strerror(); at worst a
-	 * libwebsockets TLS warning carries the bare code, which
-	 * `openssl errstr` decodes.  The configuration file, engines and
-	 * algorithms load as before. */
-	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
 	struct main_opts o = { 0 };
 	char *sets[64];
 	o.sets = sets;
