@@ -194,10 +194,14 @@ static void mx__kv_clear(struct mx *m)
 	m->nkv = 0;
 }
 
-/* One kv write in a transaction of its own (state learnt from a send). */
+/* One kv write (state learnt from a send): in mx__settle's transaction, or
+ * in one of its own. */
 void mx__kv_now(struct mx *m, const char *key, const char *value)
 {
-	db_kv_put(m->b->db, key, value);
+	if(!m->storing)
+		db_kv_put(m->b->db, key, value);
+	else if(value ? db_kv_set(m->b->db, key, value) : db_kv_delete(m->b->db, key))
+		m->store_failed = true;
 }
 
 int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out)
@@ -384,10 +388,16 @@ static void mx__process(struct mx *m)
 	struct mx_scratch *sc = calloc(s->n + m->njoined + 1, sizeof(*sc));
 	size_t ne = 0;
 	struct mx_batch bt = { .m = m, .s = s, .next_batch = s->next_batch };
+	bool reading = false;
 	if(!evs || !sc) {
 		log_error("out of memory for a sync of %zu events: retrying", s->n);
 		goto out;
 	}
+	/* What answered sends are (a poll voted on, a message reacted to). */
+	mx__settle(m);
+	/* The reads below (an event seen before? the sender's name, a poll, a
+	 * reaction) share one transaction (db_begin_read). */
+	reading = !db_begin_read(m->b->db);
 	for(size_t i = 0; i < s->n; i++) {
 		const struct mx_event *e = &s->ev[i];
 		if(e->kind == MX_INVITE)
@@ -552,6 +562,11 @@ static void mx__process(struct mx *m)
 		if(r->joined != room->joined_members)
 			r->joined = room->joined_members, r->dirty = true;
 	}
+	if(reading) {
+		reading = false;
+		if(db_commit(m->b->db))
+			goto out;
+	}
 	m->batches++;
 	if(bot_handle_batch(m->b, evs, ne, mx__batch_state, &bt))
 		log_warn("a sync of %zu event(s) was not handled whole", ne);
@@ -587,6 +602,8 @@ static void mx__process(struct mx *m)
 	}
 	m->first_sync = false;
 out:
+	if(reading)
+		db_rollback(m->b->db);
 	for(size_t i = 0; sc && i < s->n + m->njoined + 1; i++)
 		strbuf_release(&sc[i].text);
 	free(sc);
@@ -703,6 +720,7 @@ static void mx__recount_done(struct mx *m, struct mx_room_req *q)
 	size_t ne = 0;
 	if(!evs || !sc)
 		goto out;
+	mx__settle(m);  /* the poll, if just sent */
 	for(size_t i = 0; i < q->nresp; i++) {
 		const struct mx_event *e = &q->resp[i];
 		if(e->kind != MX_POLL_RESPONSE || !strcmp(e->sender, m->user))
@@ -805,6 +823,7 @@ static void mx__recount_page(struct mx *m, struct mx_room_req *q, const char *fr
 static void mx__recount(struct mx *m, const char *room)
 {
 	struct strbuf list = STRBUF_INIT;
+	mx__settle(m);  /* the room's open polls, if just sent */
 	if(mx__kv_get(m, "matrix.polls.", room, &list) != 1) {
 		strbuf_release(&list);
 		return;
@@ -1137,6 +1156,7 @@ static void mx__stop(struct adapter *a)
 	if(!m || m->stopping)
 		return;
 	m->stopping = true;
+	mx__settle(m);
 	if(m->sync_req)
 		http_client_cancel(m->b->client, m->sync_req);
 	if(m->open_timers == 2) {
@@ -1150,8 +1170,11 @@ static void mx__release(struct adapter *a)
 	struct mx *m = a->priv;
 	if(!m)
 		return;
+	/* Not acknowledged: sent again at the next start, with the same
+	 * transaction ids. */
 	while(m->queue)
 		mx__pop(m, m->queue, false);
+	mx__held_free(m);
 	for(int i = 0; i < MX_ROOMS; i++)
 		json_decref(m->rooms[i].pl);
 	mx_sync_release(&m->held);

@@ -64,6 +64,8 @@ struct mx_send {
 	int n_answers;
 	int attempts;
 	int64_t not_before_ms;
+	char *held_eid;        /* answered: its event id, to store (mx__settle) */
+	struct mx_send *next_held;
 };
 
 struct mx_kv {
@@ -99,6 +101,12 @@ struct mx {
 	struct mx_room_state rooms[MX_ROOMS];
 	struct mx_kv *kv;      /* writes for the next batch's transaction */
 	size_t nkv;
+	struct mx_send *held_answers; /* sent, off the queue: what their event
+	                          ids are waits for mx__settle, and so does
+	                          their acknowledgement */
+	size_t nheld;
+	bool storing;          /* mx__settle's transaction is open */
+	bool store_failed;     /* ... and a write in it failed */
 	struct { char user[256]; char name[128]; } names[64]; /* display names
 	                          seen in member events, newest first over */
 	unsigned nnames;
@@ -120,7 +128,8 @@ enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int at
                             size_t errlen);
 /* The state kept of room id (loaded from kv on first use); never NULL. */
 struct mx_room_state *mx__room(struct mx *m, const char *id);
-/* One kv write in a transaction of its own; value NULL deletes. */
+/* One kv write, value NULL deleting: in mx__settle's transaction while it
+ * is open, else in a transaction of its own. */
 void mx__kv_now(struct mx *m, const char *key, const char *value);
 /* kv value of prefix+id appended to out: 1, 0 when absent, -1. */
 int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out);
@@ -138,6 +147,15 @@ int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char 
 void mx__pump(struct mx *m);
 /* Takes s out of the queue and frees it; ack: tell the bot it is done. */
 void mx__pop(struct mx *m, struct mx_send *s, bool ack);
+/* Stores what the sends held in m->held_answers are (a poll, a message
+ * kept for edits, an RSVP message) in one transaction, then acknowledges
+ * them.  Called before anything reads what they store, and when the queue
+ * has emptied; 0, or -1 when the database refused (they are then sent
+ * again at the next start, and the homeserver answers with the same
+ * events). */
+int mx__settle(struct mx *m);
+/* Frees the held sends without acknowledging them (at release). */
+void mx__held_free(struct mx *m);
 /* The adapter's deliver(). */
 int mx__deliver(struct adapter *a, const struct action *act);
 

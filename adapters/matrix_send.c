@@ -45,6 +45,7 @@ static void mx__send_free(struct mx_send *s)
 	free(s->content);
 	free(s->ref);
 	free(s->msg_ref);
+	free(s->held_eid);
 	free(s);
 }
 
@@ -133,50 +134,112 @@ static void mx__polls_edit(struct mx *m, const char *room, const char *start, bo
 	strbuf_release(&key);
 }
 
-/* After a send: remember what a poll or an RSVP message is. */
-static void mx__after_send(struct mx *m, struct mx_send *s, const char *event_id)
+/* What a sent event is, in mx__settle's transaction: the message kept for
+ * edits, the poll and its ref, the RSVP message. */
+static void mx__store_sent(struct mx *m, const struct mx_send *s, const char *event_id)
 {
 	struct strbuf k = STRBUF_INIT, v = STRBUF_INIT;
 	if(s->msg_ref) {
 		strbuf_addf(&k, "matrix.msg.%s", s->msg_ref);
 		strbuf_addf(&v, "%s\t%s", s->room, event_id);
-		if(!k.oom && !v.oom)
+		if(k.oom || v.oom)
+			m->store_failed = true;
+		else
 			mx__kv_now(m, k.buf, v.buf);
 		strbuf_reset(&k);
 		strbuf_reset(&v);
 	}
 	if(s->after == MX_AFTER_POLL) {
-		struct db *db = m->b->db;
-		if(db_begin(db))
-			goto out;
 		strbuf_addf(&k, "matrix.poll.%s", event_id);
 		strbuf_addf(&v, "%s\t%d\t0\t%s", s->ref, s->n_answers, s->room);
-		int rc = k.oom || v.oom || db_kv_set(db, k.buf, v.buf);
+		if(k.oom || v.oom)
+			m->store_failed = true;
+		else
+			mx__kv_now(m, k.buf, v.buf);
 		strbuf_reset(&k);
 		strbuf_reset(&v);
 		strbuf_addf(&k, "matrix.ref.%s", s->ref);
 		strbuf_addf(&v, "%s\t%s", s->room, event_id);
-		if(rc || k.oom || v.oom || db_kv_set(db, k.buf, v.buf) || db_commit(db))
-			db_rollback(db);
+		if(k.oom || v.oom)
+			m->store_failed = true;
 		else
-			mx__polls_edit(m, s->room, event_id, true);
+			mx__kv_now(m, k.buf, v.buf);
+		mx__polls_edit(m, s->room, event_id, true);
 	} else if(s->after == MX_AFTER_RSVP) {
 		strbuf_addf(&k, "matrix.rsvp.%s", event_id);
-		if(!k.oom)
+		if(k.oom)
+			m->store_failed = true;
+		else
 			mx__kv_now(m, k.buf, s->ref);
-		/* The three answers under it, for members to press. */
-		for(int i = 0; i < 3; i++) {
-			strbuf_reset(&v);
-			strbuf_addf(&v, "%s.r%d", s->txn, i);
-			json_t *c = json_pack("{s:{s:s,s:s,s:s}}", "m.relates_to", "rel_type", "m.annotation",
-			                      "event_id", event_id, "key", mx__rsvp_keys[i]);
-			if(!v.oom && c)
-				mx__enqueue(m, s->room, NULL, "m.reaction", v.buf, c, 0, MX_AFTER_NONE, NULL, 0);
-		}
 	}
-out:
 	strbuf_release(&k);
 	strbuf_release(&v);
+}
+
+/* Under an RSVP message just sent: the three answers, for members to
+ * press. */
+static void mx__add_rsvp_answers(struct mx *m, const struct mx_send *s, const char *event_id)
+{
+	struct strbuf v = STRBUF_INIT;
+	for(int i = 0; i < 3; i++) {
+		strbuf_reset(&v);
+		strbuf_addf(&v, "%s.r%d", s->txn, i);
+		json_t *c = json_pack("{s:{s:s,s:s,s:s}}", "m.relates_to", "rel_type", "m.annotation",
+		                      "event_id", event_id, "key", mx__rsvp_keys[i]);
+		if(!v.oom && c)
+			mx__enqueue(m, s->room, NULL, "m.reaction", v.buf, c, 0, MX_AFTER_NONE, NULL, 0);
+		else
+			json_decref(c);
+	}
+	strbuf_release(&v);
+}
+
+/* At most this many sends wait for mx__settle. */
+#define MX_HELD_MAX 64
+
+int mx__settle(struct mx *m)
+{
+	struct mx_send *list = m->held_answers;
+	size_t n = m->nheld;
+	if(!list)
+		return 0;
+	m->held_answers = NULL;
+	m->nheld = 0;
+	struct db *db = m->b->db;
+	int rc = -1;
+	if(db_begin(db))
+		goto out;
+	m->storing = true;
+	m->store_failed = false;
+	for(struct mx_send *s = list; s; s = s->next_held)
+		mx__store_sent(m, s, s->held_eid);
+	m->storing = false;
+	if(m->store_failed) {
+		db_rollback(db);
+		goto out;
+	}
+	rc = db_commit(db);
+out:
+	if(rc)
+		log_warn("what %zu sent event(s) are could not be stored: they are sent again at the next start", n);
+	while(list) {
+		struct mx_send *s = list;
+		list = s->next_held;
+		if(!rc && s->stored_id)
+			bot_action_done(m->b, s->stored_id);
+		mx__send_free(s);
+	}
+	return rc;
+}
+
+void mx__held_free(struct mx *m)
+{
+	while(m->held_answers) {
+		struct mx_send *s = m->held_answers;
+		m->held_answers = s->next_held;
+		mx__send_free(s);
+	}
+	m->nheld = 0;
 }
 
 static void mx__room_inactive(struct mx *m, const char *room)
@@ -208,14 +271,31 @@ static void mx__sent(void *user, const struct http_result *res)
 		const char *eid = json_string_value(json_object_get(o, "event_id"));
 		/* Off the queue first: what follows may queue more. */
 		mx__unlink(m, s);
-		if(s->stored_id)
-			bot_action_done(m->b, s->stored_id);
-		if(eid)
-			mx__after_send(m, s, eid);
-		else
-			log_warn("a send to %s was accepted without an event id", s->room);
+		if(eid && s->after == MX_AFTER_RSVP)
+			mx__add_rsvp_answers(m, s, eid);
+		if(eid && (s->msg_ref || s->after != MX_AFTER_NONE) && (s->held_eid = strdup(eid))) {
+			/* What it is is stored with others (mx__settle): a commit
+			 * each cost more than the send.  Whatever reads it (an edit,
+			 * a vote on the poll, a reaction, a recount) settles first;
+			 * so does an empty queue.  Acknowledged once stored: a crash
+			 * before sends it again with the same transaction id, and the
+			 * homeserver answers with the same event. */
+			struct mx_send **pp = &m->held_answers;
+			while(*pp)
+				pp = &(*pp)->next_held;  /* in order: a later one wins */
+			s->next_held = NULL;
+			*pp = s;
+			m->nheld++;
+		} else {
+			if(!eid)
+				log_warn("a send to %s was accepted without an event id", s->room);
+			if(s->stored_id)
+				bot_action_done(m->b, s->stored_id);
+			mx__send_free(s);
+		}
 		json_decref(o);
-		mx__send_free(s);
+		if(!m->queue || m->stopping || m->nheld >= MX_HELD_MAX)
+			mx__settle(m);
 		break;
 	}
 	case MX_RETRY:
@@ -481,6 +561,9 @@ int mx__deliver(struct adapter *a, const struct action *act)
 {
 	struct mx *m = a->priv;
 	char txn[200];
+	/* An edit, or a poll's closing, reads what sent events are. */
+	if(act->kind == ACTION_EDIT || act->kind == ACTION_CLOSE_POLL)
+		mx__settle(m);
 	/* The action's key is stable across a crash: the txn id too. */
 	snprintf(txn, sizeof(txn), "ens.%s", act->key ? act->key : "none");
 	if(!act->key)

@@ -414,6 +414,19 @@ int db_begin(struct db *db)
 	return 0;
 }
 
+int db_begin_read(struct db *db)
+{
+	if(db->async)
+		db__async_settle(db);
+	if(db->in_tx)
+		return -1;
+	sqlite3_stmt *st = db__stmt(db, "BEGIN DEFERRED");
+	if(!st || db__exec_stmt(db, st, "begin"))
+		return -1;
+	db->in_tx = true;
+	return 0;
+}
+
 /* The seq columns order votes, RSVPs, group members and interests by when
  * they last changed.  Taking max(seq) + 1 within the meetup (or group)
  * read every row of it on each vote: a meetup with 300 votes cost 4 us a

@@ -35,6 +35,12 @@ int db_schema_version(struct db *db);
  * over turns of the loop), so that whoever needs the database next gets
  * it. */
 int db_begin(struct db *db);
+/* Begins a transaction for reads (BEGIN DEFERRED), ended by db_commit or
+ * db_rollback: many reads then take SQLite's file locks once rather than
+ * each (some 8 fcntl calls a statement).  It never waits for a writer (in
+ * WAL mode readers are not blocked).  -1 when a transaction is already open
+ * (the reads then run in it) or it cannot begin. */
+int db_begin_read(struct db *db);
 /* Sets or, with fn NULL, clears the yield function of db_begin. */
 void db_set_yield(struct db *db, void (*fn)(void *user), void *user);
 int db_commit(struct db *db);

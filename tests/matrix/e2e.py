@@ -206,6 +206,29 @@ if conf_ev:
     chl = say(room, CHLOE, "!rsvp 1 yes")
     wait_for(lambda: replies_to(room, chl), "Chloé's !rsvp")
 
+# A vote on a poll the bot sent a moment ago, while another room's reply
+# is still out (its PUT hangs for 3 s): what the poll is waits to be stored
+# with others until the queue empties, yet the next sync stores it before
+# reading the vote, which counts.
+busy = control("/control/room", {"creator": ALICE, "members": [BOT], "room_id": "!busyroom:test.local"})["room_id"]
+time.sleep(0.5)
+control("/control/fail", {"path": "busyroom.*/send/", "method": "PUT", "mode": "hang", "seconds": 3, "times": 1})
+slow = say(busy, ALICE, "!about")
+quiz = say(room, ALICE, "!meetup Quiz; 2026-12-05 19:00; 2026-12-06 19:00")
+qpoll = wait_for(lambda: [e for e in bot_events(room, "org.matrix.msc3381.poll.start")
+                          if "Quiz" in e["content"]["org.matrix.msc3381.poll.start"]["question"]["body"]],
+                 "the second poll")
+if qpoll:
+    qids = [a["id"] for a in qpoll[0]["content"]["org.matrix.msc3381.poll.start"]["answers"]]
+    answer(room, BOB, qpoll[0]["event_id"], [qids[1]])
+    time.sleep(1.0)
+    check(not replies_to(busy, slow), "the other room's reply is still out when the vote is read")
+    t2 = say(room, ALICE, "!poll 2")
+    r = wait_for(lambda: replies_to(room, t2), "the second poll's tally")
+    check(r and "yes (1): Bob" in r[0]["content"]["body"], "a vote right after the poll was sent counts")
+wait_for(lambda: replies_to(busy, slow), "the hung reply, sent again", 20)
+check(len(replies_to(busy, slow)) == 1, "the hung reply is posted once")
+
 # A 429 storm: the next five sends are refused with retry_after_ms.
 control("/control/fail", {"path": "/send/", "method": "PUT", "status": 429, "errcode": "M_LIMIT_EXCEEDED",
                           "retry_after_ms": 150, "times": 5})

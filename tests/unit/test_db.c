@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bot/clock.h"
 #include "storage/db.h"
 #include "tests/unit/check.h"
 
@@ -215,6 +216,34 @@ int main(void)
 		CHECK_INT(voters.v[1].user_id, 1);
 	}
 	db_people_release(&voters);
+
+	/* A read transaction does not wait for another process's writer: it
+	 * sees what was committed, and it nests in nothing. */
+	{
+		sqlite3 *other;
+		CHECK_INT(db_kv_set(db, "read.k", "v1"), 0);
+		sqlite3_open(path, &other);
+		CHECK_INT(sqlite3_exec(other, "BEGIN EXCLUSIVE; UPDATE kv SET value = 'v2' WHERE key = 'read.k'",
+		                       NULL, NULL, NULL), SQLITE_OK);
+		int64_t t0 = clock_mono_ms();
+		CHECK_INT(db_begin_read(db), 0);
+		CHECK(db_in_transaction(db));
+		CHECK_INT(db_begin_read(db), -1);
+		struct strbuf rv = STRBUF_INIT;
+		CHECK_INT(db_kv_get(db, "read.k", &rv), 1);
+		CHECK_STR(rv.buf, "v1");
+		CHECK_INT(db_commit(db), 0);
+		CHECK(clock_mono_ms() - t0 < 1000);
+		CHECK(!db_in_transaction(db));
+		sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+		sqlite3_close(other);
+		strbuf_reset(&rv);
+		CHECK_INT(db_begin_read(db), 0);
+		CHECK_INT(db_kv_get(db, "read.k", &rv), 1);
+		CHECK_STR(rv.buf, "v2");
+		CHECK_INT(db_rollback(db), 0);
+		strbuf_release(&rv);
+	}
 	db_close(db);
 
 	strbuf_release(&err);
