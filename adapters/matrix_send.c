@@ -221,7 +221,7 @@ int mx__settle(struct mx *m)
 	rc = db_commit(db);
 out:
 	if(rc)
-		log_warn("what %zu sent event(s) are could not be stored: they are sent again at the next start", n);
+		log_warn("%zu sent event(s) could not be recorded (polls, messages kept for edits): they are sent again at the next start", n);
 	while(list) {
 		struct mx_send *s = list;
 		list = s->next_held;
