@@ -13,7 +13,7 @@ cp -r "$seeds"/. "$work/corpus/" 2>/dev/null || { mkdir -p "$work/corpus"; cp "$
 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/" \
 	"$work/corpus" > "$work/log" 2>&1
 rc=$?
-grep -E "^#[0-9]+ +DONE|Done [0-9]+ runs" "$work/log" | tail -2
+grep -E "^#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs" "$work/log" | tail -2
 if [ "$rc" != 0 ]; then
 	tail -60 "$work/log"
 	for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
