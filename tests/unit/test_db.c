@@ -119,6 +119,15 @@ int main(void)
 	CHECK_INT(db_open(&db, path, &err), -1);
 	CHECK(strstr(err.buf, "cannot open") != NULL);
 
+	/* An in-memory database works, and leaves no journal file behind. */
+	unlink(":memory:-acks");
+	CHECK_INT(db_open(&db, ":memory:", &err), 0);
+	CHECK_INT(db_schema_version(db), DB_SCHEMA_VERSION);
+	CHECK_INT(db_outbox_add(db, "{}", 1, &(int64_t){ 0 }), 0);
+	db_outbox_done(db, 1, 0);
+	db_close(db);
+	CHECK(access(":memory:-acks", F_OK) != 0);
+
 	/* An older schema (version 0 with no tables) is migrated forward. */
 	path_of(path, sizeof(path), "old.db");
 	sqlite3_open(path, &raw);
