@@ -1144,6 +1144,15 @@ static bool mx__idle(struct adapter *a)
 	return !m->queue && !m->sending;
 }
 
+/* A batch (another platform's) or a commit on a thread has ended: the
+ * sent events that waited for it are recorded. */
+static void mx__resume(struct adapter *a)
+{
+	struct mx *m = a->priv;
+	if(m && !m->stopping && !m->queue)
+		mx__settle(m);
+}
+
 static void mx__timer_closed(uv_handle_t *h)
 {
 	struct mx *m = h->data;
@@ -1192,6 +1201,7 @@ const struct adapter_ops matrix_adapter_ops = {
 	.configured = mx__configured,
 	.start = mx__start,
 	.deliver = mx__deliver,
+	.resume = mx__resume,
 	.idle = mx__idle,
 	.stop = mx__stop,
 	.release = mx__release,

@@ -150,7 +150,7 @@ void mx__pop(struct mx *m, struct mx_send *s, bool ack);
 /* Stores what the sends held in m->held_answers are (a poll, a message
  * kept for edits, an RSVP message) in one transaction, then acknowledges
  * them.  Called before anything reads what they store, and when the queue
- * has emptied; 0, or -1 when the database refused (they are then sent
+ * has emptied (once the database is free); 0, or -1 when the database refused (they are then sent
  * again at the next start, and the homeserver answers with the same
  * events). */
 int mx__settle(struct mx *m);

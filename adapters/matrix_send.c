@@ -294,7 +294,10 @@ static void mx__sent(void *user, const struct http_result *res)
 			mx__send_free(s);
 		}
 		json_decref(o);
-		if(!m->queue || m->stopping || m->nheld >= MX_HELD_MAX)
+		/* An empty queue records them, unless another platform's batch
+		 * holds the database (recording would end it early, or wait for
+		 * its commit): the bot's resume op comes after it. */
+		if((!m->queue && !bot_batch_open(m->b) && !db_busy(m->b->db)) || m->stopping || m->nheld >= MX_HELD_MAX)
 			mx__settle(m);
 		break;
 	}
