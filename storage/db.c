@@ -202,7 +202,7 @@ static size_t db__slot(const char *sql)
 
 sqlite3_stmt *db__stmt(struct db *db, const char *sql)
 {
-	if(db->async)
+	if(db->async)  /* spares a call per statement when no thread ever ran */
 		db__async_settle(db);
 	size_t i = db__slot(sql);
 	while(db->stmt_sql[i] && db->stmt_sql[i] != sql)
@@ -399,32 +399,32 @@ int db_schema_version(struct db *db)
 	return v;
 }
 
-/* BEGIN IMMEDIATE takes the write lock at once, so a busy database is seen
- * before any work is done rather than at commit. */
-int db_begin(struct db *db)
+static int db__begin_with(struct db *db, const char *sql)
 {
-	if(db->async)
-		db__async_settle(db);
-	if(db->in_tx && db->yield_fn)
-		db->yield_fn(db->yield_user);
-	sqlite3_stmt *st = db__stmt(db, "BEGIN IMMEDIATE");
+	sqlite3_stmt *st = db__stmt(db, sql);
 	if(!st || db__exec_stmt(db, st, "begin"))
 		return -1;
 	db->in_tx = true;
 	return 0;
 }
 
+/* BEGIN IMMEDIATE takes the write lock at once, so a busy database is seen
+ * before any work is done rather than at commit.  A commit on a thread is
+ * waited for first: it decides whether a transaction is still open. */
+int db_begin(struct db *db)
+{
+	db__async_settle(db);
+	if(db->in_tx && db->yield_fn)
+		db->yield_fn(db->yield_user);
+	return db__begin_with(db, "BEGIN IMMEDIATE");
+}
+
 int db_begin_read(struct db *db)
 {
-	if(db->async)
-		db__async_settle(db);
+	db__async_settle(db);
 	if(db->in_tx)
 		return -1;
-	sqlite3_stmt *st = db__stmt(db, "BEGIN DEFERRED");
-	if(!st || db__exec_stmt(db, st, "begin"))
-		return -1;
-	db->in_tx = true;
-	return 0;
+	return db__begin_with(db, "BEGIN DEFERRED");
 }
 
 /* The seq columns order votes, RSVPs, group members and interests by when
@@ -459,8 +459,7 @@ const char db__seq_write_sql[] =
 
 int db_commit(struct db *db)
 {
-	if(db->async)
-		db__async_settle(db);
+	db__async_settle(db);
 	if(db->seq_dirty) {
 		sqlite3_stmt *up = db__stmt(db, db__seq_write_sql);
 		if(up)
@@ -483,8 +482,7 @@ int db_commit(struct db *db)
 
 int db_rollback(struct db *db)
 {
-	if(db->async)
-		db__async_settle(db);
+	db__async_settle(db);
 	db->in_tx = false;
 	db__outbox_rolled_back(db);
 	/* The counter is read again: the numbers handed out in the rolled-back
