@@ -544,14 +544,27 @@ int meetup_format_line(struct meetup_ctx *ctx, const struct db_meetup_line *m, s
 
 /* ---- closing and confirming ---- */
 
-static int meetup__close_poll_action(struct meetup_ctx *ctx, const struct db_meetup *m)
+/* Closes the meetup's native poll, where a platform sent one, with text
+ * saying how it ended (Matrix shows it to clients without polls; Telegram's
+ * stopPoll takes none).  The text is built from the i18n key and its
+ * arguments, escaped like every message. */
+static int meetup__close_poll_action(struct meetup_ctx *ctx, const struct db_meetup *m, const char *key, ...)
 {
+	struct strbuf sb = STRBUF_INIT;
 	struct action *a;
 	char ref[48];
+	int rc = -1;
+	va_list ap;
+	va_start(ap, key);
+	i18n_vfmt(&sb, meetup__lang(ctx), key, 0, ap);
+	va_end(ap);
 	snprintf(ref, sizeof(ref), "meetup:%lld:poll", (long long)m->id);
-	if(meetup__push(ctx, ACTION_CLOSE_POLL, "", &a))
-		return -1;
-	return action_set(&a->ref, ref);
+	if(sb.oom || meetup__push(ctx, ACTION_CLOSE_POLL, sb.buf, &a))
+		goto out;
+	rc = action_set(&a->ref, ref);
+out:
+	strbuf_release(&sb);
+	return rc;
 }
 
 int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
@@ -562,8 +575,7 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 	int rc = -1;
 	if(db_votes(ctx->bot->db, m->id, &votes))
 		goto out;
-	if(db_jobs_cancel(ctx->bot->db, m->id, JOB_DEADLINE) || db_jobs_cancel(ctx->bot->db, m->id, JOB_NUDGE) ||
-	   meetup__close_poll_action(ctx, m))
+	if(db_jobs_cancel(ctx->bot->db, m->id, JOB_DEADLINE) || db_jobs_cancel(ctx->bot->db, m->id, JOB_NUDGE))
 		goto out;
 	struct meetup_tally t;
 	int order[MEETUP_MAX_SLOTS];
@@ -579,16 +591,18 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 			if(meetup_say(ctx, sb.buf, false))
 				goto out;
 		}
-		rc = meetup_confirm(ctx, m, m->slots[best].idx);
+		rc = meetup_confirm(ctx, m, m->slots[best].idx);  /* closes the native poll */
 		goto out;
 	}
 	/* Short of the quorum: no date is fixed; offer the best slots. */
+	char num[24], q[24], y[24];
+	meetup__num(q, sizeof(q), need);
+	if(meetup__close_poll_action(ctx, m, "poll.end.no_date", q, NULL))
+		goto out;
 	m->state = MEETUP_NO_QUORUM;
 	if(db_meetup_update(ctx->bot->db, m) || series_plan(ctx, m))
 		goto out;
-	char num[24], q[24], y[24];
 	meetup__num(num, sizeof(num), m->num);
-	meetup__num(q, sizeof(q), need);
 	meetup__num(y, sizeof(y), t.yes[best]);
 	if(!votes.n)
 		i18n_fmt(&sb, lang, "meetup.no_votes", num, m->title, NULL);
@@ -675,7 +689,8 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
 	int i = idx - 1;
 	if(i < 0 || i >= m->nslots)
 		goto out;
-	bool was_poll = m->state != MEETUP_CONFIRMED;
+	enum meetup_state before = m->state;
+	bool was_poll = before != MEETUP_CONFIRMED;
 	m->state = MEETUP_CONFIRMED;
 	m->chosen = idx;
 	m->start = m->slots[i].start;
@@ -687,6 +702,21 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
 	 * cap, in the order they voted), "if need be" is a maybe. */
 	if(was_poll && db_votes(db, m->id, &votes))
 		goto out;
+	/* A poll still open (closed by its deadline or by hand, or a date
+	 * fixed while it runs) closes with the date chosen. */
+	if(before == MEETUP_POLL) {
+		struct strbuf when = STRBUF_INIT;
+		long yes = 0;
+		char n[24];
+		for(size_t v = 0; v < votes.n; v++)
+			yes += votes.v[v].answers[i] == 'y';
+		meetup__num(n, sizeof(n), yes);
+		meetup__slot_text(ctx, &when, m->start, m->duration_min);
+		int bad = when.oom || meetup__close_poll_action(ctx, m, "poll.end.chosen", when.buf, n, NULL);
+		strbuf_release(&when);
+		if(bad)
+			goto out;
+	}
 	int in = 0;
 	for(size_t v = 0; v < votes.n; v++) {
 		char a = votes.v[v].answers[i];
@@ -808,7 +838,7 @@ int meetup_cancel(struct meetup_ctx *ctx, struct db_meetup *m)
 	m->state = MEETUP_CANCELLED;
 	if(db_meetup_update(db, m) || db_jobs_cancel(db, m->id, -1))
 		goto out;
-	if(before == MEETUP_POLL && meetup__close_poll_action(ctx, m))
+	if(before == MEETUP_POLL && meetup__close_poll_action(ctx, m, "poll.end.cancelled", NULL))
 		goto out;
 	char num[24];
 	meetup__num(num, sizeof(num), m->num);

@@ -173,6 +173,9 @@ end = wait_for(lambda: bot_events(room, "org.matrix.msc3381.poll.end"), "the pol
 if end:
     check(end[0]["content"]["m.relates_to"] == {"rel_type": "m.reference", "event_id": start},
           "the end refers to the start")
+    check("Date chosen: Tuesday 1 December, 7:00 PM" in end[0]["content"].get("org.matrix.msc1767.text", "")
+          and "(2 yes)" in end[0]["content"]["org.matrix.msc1767.text"],
+          "the end's text says the date chosen and its yes: %s" % end[0]["content"])
 ann = wait_for(lambda: [e for e in notices(room) if "Tuesday 1 December, 7:00 PM" in e["content"]["body"]
                         and "will take place" in e["content"]["body"]],
                "the announcement of slot 1")
@@ -226,6 +229,14 @@ if qpoll:
     t2 = say(room, ALICE, "!poll 2")
     r = wait_for(lambda: replies_to(room, t2), "the second poll's tally")
     check(r and "yes (1): Bob" in r[0]["content"]["body"], "a vote right after the poll was sent counts")
+    # Fixing a date by hand while the poll runs ends the native poll.
+    fix = say(room, ALICE, "!meetup confirm 2 2")
+    qend = wait_for(lambda: [e for e in bot_events(room, "org.matrix.msc3381.poll.end")
+                             if e["content"]["m.relates_to"]["event_id"] == qpoll[0]["event_id"]],
+                    "the second poll's end after !meetup confirm")
+    check(qend and "Date chosen: Sunday 6 December" in qend[0]["content"]["org.matrix.msc1767.text"]
+          and "(1 yes)" in qend[0]["content"]["org.matrix.msc1767.text"],
+          "!meetup confirm ends the native poll with the date fixed")
 wait_for(lambda: replies_to(busy, slow), "the hung reply, sent again", 20)
 check(len(replies_to(busy, slow)) == 1, "the hung reply is posted once")
 

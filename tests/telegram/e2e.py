@@ -238,6 +238,17 @@ sp = calls("stopPoll")[n_stop:]
 ann = wait_for(lambda: [t for t in texts_to(G3, n) if "aura lieu" in t], "the announcement at the deadline", 10)
 check(sp and str(sp[-1]["chat_id"]) == str(G3), "stopPoll on the deadline's poll")
 check(ann and "samedi 5 décembre" in ann[0], "the withdrawn answer does not count: Saturday 5 wins the tie")
+# A date fixed by hand while the poll runs closes the native poll too.
+n_polls, n_stop = len(calls("sendPoll")), len(calls("stopPoll"))
+say(1, "Alice", "/rencontre Fixée; 2026-12-07 19:00; 2026-12-08 19:00", chat=G3)
+wait_for(lambda: len(calls("sendPoll")) > n_polls, "the poll of a date fixed by hand")
+time.sleep(0.3)
+n = len(calls("sendMessage"))
+say(1, "Alice", "/rencontre confirmer 2 2", chat=G3)
+ann = wait_for(lambda: [t for t in texts_to(G3, n) if "aura lieu" in t], "the announcement of a date fixed by hand")
+check(ann and "mardi 8 décembre" in ann[0], "/rencontre confirmer fixes the date asked")
+sp = wait_for(lambda: calls("stopPoll")[n_stop:], "stopPoll after /rencontre confirmer")
+check(sp and str(sp[-1]["chat_id"]) == str(G3), "fixing a date by hand stops the native poll")
 
 # Two bursts of 60 updates in one getUpdates each, over 12 groups, with a
 # meetup proposal in each group: large batches are parsed and committed on
