@@ -5,8 +5,9 @@ set -eu
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
 sqlite3 tzdata curl python3 clang libclang-rt-14-dev gdb openssl"
-# Node.js and npm run the end-to-end test against telegram-test-api; a
-# machine that already has them (from elsewhere than Debian) keeps its own.
+# Node.js and npm run the end-to-end tests against telegram-test-api and
+# with matrix-js-sdk (which needs Node.js 20 or later); a machine that
+# already has them (from elsewhere than Debian) keeps its own.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=""
 for p in $pkgs; do
@@ -23,9 +24,12 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# npm packages, exactly as the lock file pins them.
-tta="$(dirname "$0")/../tests/telegram/tta"
-if [ ! -d "$tta/node_modules/telegram-test-api" ]; then
-	echo "installing telegram-test-api (npm ci)"
-	(cd "$tta" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# npm packages, exactly as the lock files pin them.
+tests="$(dirname "$0")/../tests"
+for pkg in telegram/tta:telegram-test-api matrix/sdk:matrix-js-sdk; do
+	dir="$tests/${pkg%%:*}" name="${pkg#*:}"
+	if [ ! -d "$dir/node_modules/$name" ]; then
+		echo "installing $name (npm ci in tests/${pkg%%:*})"
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+done

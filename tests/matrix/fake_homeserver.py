@@ -9,15 +9,23 @@ that Ensemble uses, as the specification (v1.x) defines them.
   a Retry-After header, 400 M_BAD_JSON / M_NOT_JSON / M_INVALID_PARAM);
 - the access token only as "Authorization: Bearer";
 - POST /login (m.login.password, identifier m.id.user, device_id kept);
-- POST /user/{userId}/filter, and /sync?filter=ID honouring the timeline
-  types and limit of the filter;
+- POST /user/{userId}/filter, and /sync?filter=ID (or the filter's JSON
+  inline) honouring the timeline types and limit of the filter;
 - /sync long-polls up to `timeout` ms, `since` / `next_batch` stream tokens,
   `limited` timelines (more events than the limit, or a forced gap), state
   of a newly joined room, invites with stripped state, room summaries;
 - PUT /rooms/{roomId}/send/{type}/{txnId}: the same txnId from the same
   device returns the same event_id and posts nothing;
-- POST /rooms/{roomId}/join and /leave, POST /createRoom;
-- GET /rooms/{roomId}/relations/{eventId}/{relType} with limit/from paging.
+- POST /rooms/{roomId}/join and /leave, /join/{roomIdOrAlias},
+  /rooms/{roomId}/invite, POST /createRoom (with a name);
+- GET /rooms/{roomId}/event/{eventId};
+- GET /rooms/{roomId}/relations/{eventId}/{relType}[/{eventType}] with
+  dir, limit and from paging;
+- PUT /rooms/{roomId}/redact/{eventId}/{txnId} (room version 10: `redacts`
+  at the top level);
+- what a client such as matrix-js-sdk asks when it starts: GET
+  /_matrix/client/versions, /capabilities, /pushrules/, /account/whoami and
+  GET /user/{userId}/filter/{filterId}.
 
 The test acts as several users through /control/*: /control/room creates a
 room, /control/send posts an event as anyone, /control/invite invites the
@@ -25,7 +33,8 @@ bot, /control/events reads a room's timeline, /control/repeat sends an
 event again, /control/expire invalidates
 the bot's tokens, /control/gap makes the next sync of a room limited,
 /control/fail makes the next matching requests fail (status, errcode,
-retry_after_ms, times, or "hang"/"garbage"/"truncate").
+retry_after_ms, times, or "hang"/"garbage"/"truncate"), /control/user gives
+a user a password, so that a real client can log in as them.
 
 Usage: fake_homeserver.py PORT"""
 import json, re, secrets, sys, threading, time, urllib.parse
@@ -74,6 +83,10 @@ def joined(room):
 
 def invited(room):
     return [k for (t, k), e in rooms[room]["state"].items() if t == "m.room.member" and e["content"].get("membership") == "invite"]
+
+def display_name(user):
+    """The name a user shows: the bot is "Ensemble", anyone else their capitalised localpart."""
+    return "Ensemble" if user == "@ensemble:" + SERVER else user[1:].split(":")[0].capitalize()
 
 def make_room(creator, members=(), power=None, encrypted=False, room_id=None):
     room = room_id or "!" + secrets.token_urlsafe(10) + ":" + SERVER
@@ -229,6 +242,11 @@ class Handler(BaseHTTPRequestHandler):
             if fl.get("errcode") == "M_UNKNOWN_TOKEN":
                 extra["soft_logout"] = False
             return self.reply(fl["status"], {"errcode": fl.get("errcode", "M_UNKNOWN"), "error": "Forced failure", **extra}, headers)
+        if path == "/_matrix/client/versions" and method == "GET":
+            # Unauthenticated, like login: what a client asks before anything else.
+            return self.reply(200, {"versions": ["r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6",
+                                                 "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"],
+                                    "unstable_features": {}})
         m = re.match(r"^/_matrix/client/(v1|v3)/(.*)$", path)
         if not m:
             return self.reply(*err(404, "M_UNRECOGNIZED", "Unrecognized request"))
@@ -279,7 +297,13 @@ def api(method, version, rest, query, body, who):
         return 200, {"filter_id": fid}
     if version == "v3" and rest == "sync" and method == "GET":
         f = None
-        if "filter" in query:
+        if query.get("filter", "").startswith("{"):
+            # An inline filter: the spec allows a filter's JSON in place of its id.
+            try:
+                f = json.loads(query["filter"])
+            except ValueError:
+                return err(400, "M_INVALID_PARAM", "filter is neither an id nor JSON")
+        elif "filter" in query:
             f = filters.get((user, query["filter"]))
             if f is None:
                 return err(400, "M_INVALID_PARAM", "Unknown filter")
@@ -291,24 +315,71 @@ def api(method, version, rest, query, body, who):
         except ValueError:
             return err(400, "M_INVALID_PARAM", "timeout must be an integer")
         return 200, sync(user, int(since[1:]) if since else None, min(timeout, 60000), f)
+    if version == "v3" and rest == "capabilities" and method == "GET":
+        return 200, {"capabilities": {"m.change_password": {"enabled": False},
+                                      "m.room_versions": {"default": "10", "available": {"10": "stable"}}}}
+    if version == "v3" and rest == "pushrules/" and method == "GET":
+        return 200, {"global": {"override": [], "content": [], "room": [], "sender": [], "underride": []}}
+    if version == "v3" and rest == "account/whoami" and method == "GET":
+        return 200, {"user_id": user, "device_id": device}
+    m = re.match(r"^user/([^/]+)/filter/([^/]+)$", rest)
+    if version == "v3" and m and method == "GET":
+        f = filters.get((q(m.group(1)), q(m.group(2))))
+        if q(m.group(1)) != user or f is None:
+            return err(404, "M_NOT_FOUND", "No such filter")
+        return 200, f
+    m = re.match(r"^rooms/([^/]+)/redact/([^/]+)/([^/]+)$", rest)
+    if version == "v3" and m and method == "PUT":
+        room, target, txn = q(m.group(1)), q(m.group(2)), q(m.group(3))
+        with lock:
+            if membership(room, user) != "join":
+                return err(403, "M_FORBIDDEN", "User %s not in room %s" % (user, room))
+            if target not in events_by_id:
+                return err(404, "M_NOT_FOUND", "Event not found")
+            key = (user, device, "redact/" + txn)
+            if key in txns:
+                return 200, {"event_id": txns[key]}
+            # Room version 10: "redacts" at the top level of the event.
+            ev = new_event(room, user, "m.room.redaction", {k: v for k, v in body.items() if k == "reason"},
+                           extra={"redacts": target, "unsigned": {"transaction_id": txn}})
+            txns[key] = ev["event_id"]
+        return 200, {"event_id": ev["event_id"]}
     if version == "v3" and rest == "createRoom" and method == "POST":
         with lock:
             room = make_room(user)
+            if isinstance(body.get("name"), str):
+                new_event(room, user, "m.room.name", {"name": body["name"]}, "")
             for inv in body.get("invite", []):
                 new_event(room, user, "m.room.member", {"membership": "invite", "is_direct": bool(body.get("is_direct"))}, inv)
         return 200, {"room_id": room}
-    m = re.match(r"^rooms/([^/]+)/(join|leave)$", rest)
+    m = re.match(r"^rooms/([^/]+)/invite$", rest)
     if version == "v3" and m and method == "POST":
-        room = q(m.group(1))
+        room, target = q(m.group(1)), body.get("user_id")
+        if not isinstance(target, str) or not target.startswith("@"):
+            return err(400, "M_BAD_JSON", "user_id must be a user id")
+        with lock:
+            if room not in rooms:
+                return err(404, "M_NOT_FOUND", "No such room")
+            if membership(room, user) != "join":
+                return err(403, "M_FORBIDDEN", "You are not in this room.")
+            if membership(room, target) == "join":
+                return err(403, "M_FORBIDDEN", "%s is already in the room." % target)
+            new_event(room, user, "m.room.member", {"membership": "invite"}, target)
+        return 200, {}
+    # POST /join/{roomIdOrAlias} (what clients use) and /rooms/{roomId}/join.
+    m = re.match(r"^rooms/(?P<room>[^/]+)/(?P<action>join|leave)$", rest) or \
+        re.match(r"^(?P<action>join)/(?P<room>[^/]+)$", rest)
+    if version == "v3" and m and method == "POST":
+        room, action = q(m.group("room")), m.group("action")
         with lock:
             if room not in rooms:
                 return err(404, "M_NOT_FOUND", "No such room")
             ms = membership(room, user)
-            if m.group(2) == "join":
+            if action == "join":
                 if ms not in ("invite", "join"):
                     return err(403, "M_FORBIDDEN", "You are not invited to this room.")
                 if ms != "join":
-                    new_event(room, user, "m.room.member", {"membership": "join", "displayname": "Ensemble"}, user)
+                    new_event(room, user, "m.room.member", {"membership": "join", "displayname": display_name(user)}, user)
                 return 200, {"room_id": room}
             if ms in ("invite", "join"):
                 new_event(room, user, "m.room.member", {"membership": "leave"}, user)
@@ -333,9 +404,20 @@ def api(method, version, rest, query, body, who):
         with lock:
             ev = rooms.get(room, {}).get("state", {}).get((etype, sk))
         return (200, ev["content"]) if ev else err(404, "M_NOT_FOUND", "Event not found.")
-    m = re.match(r"^rooms/([^/]+)/relations/([^/]+)/([^/]+)$", rest)
+    m = re.match(r"^rooms/([^/]+)/event/([^/]+)$", rest)
+    if version == "v3" and m and method == "GET":
+        room, eid = q(m.group(1)), q(m.group(2))
+        with lock:
+            if membership(room, user) != "join":
+                return err(403, "M_FORBIDDEN", "You are not in this room")
+            ev = events_by_id.get(eid)
+            if ev is None or ev["room_id"] != room:
+                return err(404, "M_NOT_FOUND", "Event not found")
+            return 200, client_event(ev)
+    m = re.match(r"^rooms/([^/]+)/relations/([^/]+)/([^/]+)(?:/([^/]+))?$", rest)
     if version == "v1" and m and method == "GET":
         room, eid, rel = q(m.group(1)), q(m.group(2)), q(m.group(3))
+        etype = q(m.group(4)) if m.group(4) else None
         with lock:
             if membership(room, user) != "join":
                 return err(403, "M_FORBIDDEN", "You are not in this room")
@@ -343,8 +425,10 @@ def api(method, version, rest, query, body, who):
                 return err(404, "M_NOT_FOUND", "Event not found")
             rel_evs = [client_event(e) for e in rooms[room]["timeline"]
                        if e["content"].get("m.relates_to", {}).get("event_id") == eid
-                       and e["content"].get("m.relates_to", {}).get("rel_type") == rel]
-        rel_evs.reverse()  # dir=b: most recent first
+                       and e["content"].get("m.relates_to", {}).get("rel_type") == rel
+                       and (etype is None or e["type"] == etype)]
+        if query.get("dir", "b") == "b":
+            rel_evs.reverse()  # most recent first
         start = int(query.get("from", "0"))
         limit = min(int(query.get("limit", "5")), 50)
         page = rel_evs[start:start + limit]
@@ -360,6 +444,9 @@ def control(method, path, body, query):
             room = make_room(body["creator"], body.get("members", []), body.get("power_levels"),
                              body.get("encrypted", False), body.get("room_id"))
             return 200, {"room_id": room}
+        if path == "/control/user":
+            users[body["user"]] = body["password"]
+            return 200, {}
         if path == "/control/join":
             ev = new_event(body["room"], body["user"], "m.room.member", {"membership": "join", "displayname": body.get("name", body["user"][1:].split(":")[0])}, body["user"])
             return 200, {"event_id": ev["event_id"]}
