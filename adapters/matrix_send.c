@@ -481,8 +481,13 @@ static void mx__bang(struct strbuf *out, const char *text)
 	}
 }
 
-/* An m.notice with HTML, its plain fallback and m.mentions. */
-static json_t *mx__notice(const char *light, const char *reply_to)
+/* A message with HTML, its plain fallback and m.mentions.  It is an
+ * m.notice, which clients never answer and, by the specification's
+ * predefined push rules (.m.rule.suppress_notices comes before
+ * .m.rule.is_user_mention), never notify; a message that mentions people
+ * (a reminder, a nudge, a freed place) is there to reach them, so it is an
+ * m.text and their clients notify them. */
+static json_t *mx__message(const char *light, const char *reply_to)
 {
 	struct strbuf bang = STRBUF_INIT, html = STRBUF_INIT, ids = STRBUF_INIT;
 	json_t *c = NULL;
@@ -497,7 +502,8 @@ static json_t *mx__notice(const char *light, const char *reply_to)
 			*nl = 0;
 		json_array_append_new(uids, json_string(line));
 	}
-	c = json_pack("{s:s,s:s,s:s,s:s,s:{s:o}}", "msgtype", "m.notice", "body", plain, "format",
+	const char *msgtype = json_array_size(uids) ? "m.text" : "m.notice";
+	c = json_pack("{s:s,s:s,s:s,s:s,s:{s:o}}", "msgtype", msgtype, "body", plain, "format",
 	              "org.matrix.custom.html", "formatted_body", html.buf, "m.mentions", "user_ids", uids);
 	if(c && reply_to)
 		json_object_set_new(c, "m.relates_to", json_pack("{s:{s:s}}", "m.in_reply_to", "event_id", reply_to));
@@ -512,7 +518,7 @@ out:
 static int mx__send_text(struct mx *m, const struct action *act, const char *txn, int64_t stored_id)
 {
 	bool dm = act->kind == ACTION_SEND_PRIVATE;
-	json_t *c = mx__notice(act->text, act->kind == ACTION_REPLY ? act->reply_to : NULL);
+	json_t *c = mx__message(act->text, act->kind == ACTION_REPLY ? act->reply_to : NULL);
 	if(!c)
 		return -1;
 	enum mx_after after = MX_AFTER_NONE;
@@ -543,15 +549,18 @@ static int mx__send_edit(struct mx *m, const struct action *act, const char *txn
 	strbuf_release(&v);
 	if(!found)
 		return 0;  /* never sent here: nothing to edit */
-	json_t *fresh = mx__notice(act->text, NULL);
+	json_t *fresh = mx__message(act->text, NULL);
 	if(!fresh)
 		return -1;
 	struct strbuf body = STRBUF_INIT, html = STRBUF_INIT;
 	strbuf_addf(&body, "* %s", json_string_value(json_object_get(fresh, "body")));
 	strbuf_addf(&html, "* %s", json_string_value(json_object_get(fresh, "formatted_body")));
+	/* The edit's own m.mentions name only those it newly mentions (the
+	 * specification's rule, so that an edit pings nobody twice): none, as
+	 * the bot edits counts, not who is named. */
 	json_t *c = body.oom || html.oom ? NULL : json_pack(
-		"{s:s,s:s,s:s,s:s,s:O,s:o,s:{s:s,s:s}}", "msgtype", "m.notice", "body", body.buf, "format",
-		"org.matrix.custom.html", "formatted_body", html.buf, "m.mentions", json_object_get(fresh, "m.mentions"),
+		"{s:s,s:s,s:s,s:s,s:{},s:o,s:{s:s,s:s}}", "msgtype", "m.notice", "body", body.buf, "format",
+		"org.matrix.custom.html", "formatted_body", html.buf, "m.mentions",
 		"m.new_content", fresh, "m.relates_to", "rel_type", "m.replace", "event_id", target);
 	strbuf_release(&body);
 	strbuf_release(&html);

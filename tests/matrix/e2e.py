@@ -36,8 +36,9 @@ def events(room):
 def bot_events(room, etype=None):
     return [e for e in events(room) if e["sender"] == BOT and (etype is None or e["type"] == etype)]
 
-def notices(room):
-    return [e for e in bot_events(room, "m.room.message") if e["content"].get("msgtype") == "m.notice"
+def messages(room):
+    """The bot's messages in room (m.notice, or m.text when they mention people), edits aside."""
+    return [e for e in bot_events(room, "m.room.message") if e["content"].get("msgtype") in ("m.notice", "m.text")
             and e["content"].get("m.relates_to", {}).get("rel_type") != "m.replace"]
 
 def edits(room, target):
@@ -61,7 +62,7 @@ def answer(room, sender, start, answers, stable=False):
     return control("/control/send", {"room": room, "sender": sender, "type": etype, "content": content})["event_id"]
 
 def replies_to(room, event_id):
-    return [e for e in notices(room)
+    return [e for e in messages(room)
             if e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id]
 
 conf = os.path.join(tmp, "ensemble.conf")
@@ -94,30 +95,31 @@ filt = control("/control/filters")["filters"]
 check(filt and "m.reaction" in filt[0]["room"]["timeline"]["types"] and filt[0]["presence"]["types"] == [],
       "a filter limits the timeline's types and drops presence")
 time.sleep(1)
-check(not notices(old), "the backlog of the first start is not answered")
+check(not messages(old), "the backlog of the first start is not answered")
 
 # Invite -> join -> greeting.
 control("/control/invite", {"room": room, "sender": ALICE, "target": BOT})
-greet = wait_for(lambda: notices(room), "the greeting after the invite")
+greet = wait_for(lambda: messages(room), "the greeting after the invite")
 if greet:
     g = greet[0]["content"]
     check("Ensemble" in g["body"] and "!help" in g["body"], "the greeting is /start's text, with '!' commands")
     check(g.get("format") == "org.matrix.custom.html" and "<b>Ensemble</b>" in g.get("formatted_body", ""),
           "HTML formatting")
     check("m.mentions" in g, "m.mentions always present")
+    check(g["msgtype"] == "m.notice", "a message that mentions nobody is an m.notice")
 
 # A plain conversation and a notice are not answered; a mention is.
-n = len(notices(room))
+n = len(messages(room))
 say(room, BOB, "hello everyone")
 control("/control/send", {"room": room, "sender": DAN, "type": "m.room.message",
                           "content": {"msgtype": "m.notice", "body": "!help"}})
 mention = say(room, BOB, "Ensemble: help", {"m.mentions": {"user_ids": [BOT]}})
 wait_for(lambda: replies_to(room, mention), "the answer to a mention")
 time.sleep(0.5)
-check(len(notices(room)) == n + 1, "conversation and m.notice ignored, the mention answered")
+check(len(messages(room)) == n + 1, "conversation and m.notice ignored, the mention answered")
 
 # A command with user text that needs escaping, from a member: refused.
-n = len(notices(room))
+n = len(messages(room))
 refused = say(room, BOB, "!tz Asia/Tokyo")
 r = wait_for(lambda: replies_to(room, refused), "the refusal of a member's admin command")
 check(r and "Only the chat's admins" in r[0]["content"]["body"], "power level < 50: not an admin")
@@ -128,7 +130,7 @@ check(r and "Europe/Brussels" in r[0]["content"]["body"], "power level 100: admi
 # The meetup: details, then an MSC3381 poll with three answers.
 cmd = say(room, ALICE, "!meetup Apéro <b>& co</b>; 2026-12-01 19:00; 2026-12-02 19:00; 2026-12-03 19:00; place: Café")
 polls = wait_for(lambda: bot_events(room, "org.matrix.msc3381.poll.start"), "the poll start")
-details = [e for e in notices(room) if "Apéro" in e["content"]["body"]]
+details = [e for e in messages(room) if "Apéro" in e["content"]["body"]]
 check(details and "Apéro &lt;b&gt;&amp; co&lt;/b&gt;" in details[0]["content"]["formatted_body"],
       "user text escaped in formatted_body")
 start = None
@@ -176,7 +178,7 @@ if end:
     check("Date chosen: Tuesday 1 December, 7:00 PM" in end[0]["content"].get("org.matrix.msc1767.text", "")
           and "(2 yes)" in end[0]["content"]["org.matrix.msc1767.text"],
           "the end's text says the date chosen and its yes: %s" % end[0]["content"])
-ann = wait_for(lambda: [e for e in notices(room) if "Tuesday 1 December, 7:00 PM" in e["content"]["body"]
+ann = wait_for(lambda: [e for e in messages(room) if "Tuesday 1 December, 7:00 PM" in e["content"]["body"]
                         and "will take place" in e["content"]["body"]],
                "the announcement of slot 1")
 check(ann and "Coming (2): Bob, Chloe" in ann[-1]["content"]["body"],
@@ -192,18 +194,18 @@ if ann:
 
 # RSVP by reaction, and a redaction.
 if conf_ev:
-    n = len(notices(room))
+    n = len(messages(room))
     r1 = control("/control/send", {"room": room, "sender": BOB, "type": "m.reaction", "content": {
         "m.relates_to": {"rel_type": "m.annotation", "event_id": conf_ev, "key": "✅"}}})["event_id"]
-    t = wait_for(lambda: [e for e in notices(room)[n:] if "Bob" in e["content"]["body"]], "Bob's RSVP")
+    t = wait_for(lambda: [e for e in messages(room)[n:] if "Bob" in e["content"]["body"]], "Bob's RSVP")
     check(t and "1" in t[0]["content"]["body"], "a ✅ reaction is a yes")
     ed = wait_for(lambda: edits(room, conf_ev), "the announcement edited")
     check(ed and ed[-1]["content"]["m.new_content"]["body"].startswith("✅")
           and ed[-1]["content"]["body"].startswith("* "), "an m.replace edit with m.new_content and a fallback")
-    n = len(notices(room))
+    n = len(messages(room))
     control("/control/send", {"room": room, "sender": BOB, "type": "m.room.redaction",
                               "content": {"redacts": r1}})
-    t = wait_for(lambda: [e for e in notices(room)[n:] if "Bob" in e["content"]["body"]], "Bob's withdrawal")
+    t = wait_for(lambda: [e for e in messages(room)[n:] if "Bob" in e["content"]["body"]], "Bob's withdrawal")
     check(t and ("not" in t[0]["content"]["body"] or "won't" in t[0]["content"]["body"]),
           "taking the ✅ back says Bob is not coming")
     chl = say(room, CHLOE, "!rsvp 1 yes")
@@ -262,16 +264,18 @@ check(all(len(replies_to(room, k)) == 1 for k in kills), "no duplicate and no lo
 check(len(replies_to(room, old_cmd)) == 0, "the old backlog stays unanswered after restarts")
 
 # The reminder: 18:00 for the 19:00 meetup, exactly once.
-rem = wait_for(lambda: [e for e in notices(room) if "reminder" in e["content"]["body"].lower()
+rem = wait_for(lambda: [e for e in messages(room) if "reminder" in e["content"]["body"].lower()
                         or "in 1 hour" in e["content"]["body"].lower()], "the reminder", 70)
 time.sleep(1)
 check(rem and len(rem) == 1, "one reminder")
 if rem:
     check("chloe" in json.dumps(rem[0]["content"].get("m.mentions", {})), "the reminder mentions who comes")
+    check(rem[0]["content"]["msgtype"] == "m.text",
+          "the reminder is an m.text, which notifies those it mentions (an m.notice never does)")
 
 # Every PUT carried a transaction id, and no bot message is a duplicate.
 bodies = [(e["content"].get("body"), e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id"))
-          for e in notices(room)]
+          for e in messages(room)]
 dups = [b for b in set(bodies) if bodies.count(b) > 1 and b[1]]
 check(not dups, "no reply posted twice: %s" % dups[:2])
 
@@ -281,12 +285,12 @@ evil = control("/control/room", {"creator": "@mallory:evil.example", "members": 
 control("/control/invite", {"room": evil, "sender": "@mallory:evil.example", "target": BOT})
 enc = control("/control/room", {"creator": "@eve:friends.example", "members": [], "encrypted": True})["room_id"]
 control("/control/invite", {"room": enc, "sender": "@eve:friends.example", "target": BOT})
-w = wait_for(lambda: [e for e in notices(enc) if "encrypted" in e["content"]["body"]], "the encrypted room's warning")
+w = wait_for(lambda: [e for e in messages(enc) if "encrypted" in e["content"]["body"]], "the encrypted room's warning")
 check(w and "format" not in w[0]["content"], "the encryption warning is plain text")
 control("/control/send", {"room": enc, "sender": "@eve:friends.example", "type": "m.room.encrypted",
                           "content": {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgA"}})
 time.sleep(1)
-check(len([e for e in notices(enc) if "encrypted" in e["content"]["body"]]) == 1, "the warning is given once")
+check(len([e for e in messages(enc) if "encrypted" in e["content"]["body"]]) == 1, "the warning is given once")
 rooms_now = control("/control/rooms")["rooms"]
 check(BOT not in rooms_now[evil]["joined"], "an invite from outside invite_from is declined")
 
@@ -303,7 +307,7 @@ def dm_rooms():
     return out
 dms = wait_for(dm_rooms, "a direct chat with Bob")
 if dms:
-    priv = wait_for(lambda: notices(dms[0]), "the private message")
+    priv = wait_for(lambda: messages(dms[0]), "the private message")
     check(priv and '"votes"' in priv[0]["content"]["body"], "the export arrives in the direct chat")
 
 # The bot leaves a room where it is the last member.
@@ -328,6 +332,6 @@ text = open(os.path.join(tmp, "bot.log")).read()
 check("bot-pass" not in text and "syt_" not in text, "no password or token in the log")
 check("logged in" in text, "the login is logged")
 if harness.failed:
-    for e in notices(room):
+    for e in messages(room):
         print("NOTICE:", json.dumps(e["content"], ensure_ascii=False)[:600])
 harness.finish(text[-3000:])

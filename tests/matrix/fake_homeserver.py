@@ -24,8 +24,8 @@ that Ensemble uses, as the specification (v1.x) defines them.
 - PUT /rooms/{roomId}/redact/{eventId}/{txnId} (room version 10: `redacts`
   at the top level);
 - what a client such as matrix-js-sdk asks when it starts: GET
-  /_matrix/client/versions, /capabilities, /pushrules/, /account/whoami and
-  GET /user/{userId}/filter/{filterId}.
+  /_matrix/client/versions, /capabilities, /pushrules/ (the specification's
+  predefined rules), /account/whoami and GET /user/{userId}/filter/{filterId}.
 
 The test acts as several users through /control/*: /control/room creates a
 room, /control/send posts an event as anyone, /control/invite invites the
@@ -87,6 +87,50 @@ def invited(room):
 def display_name(user):
     """The name a user shows: the bot is "Ensemble", anyone else their capitalised localpart."""
     return "Ensemble" if user == "@ensemble:" + SERVER else user[1:].split(":")[0].capitalize()
+
+def push_rules(user):
+    """The specification's predefined push rules for user (v1.7 and later:
+    mentions by m.mentions; the deprecated body-matching rules left out).
+    The first override rule that matches decides: an m.notice never
+    notifies, a mention in m.mentions highlights."""
+    def rule(rule_id, conditions, actions, enabled=True):
+        return {"rule_id": rule_id, "default": True, "enabled": enabled, "conditions": conditions,
+                "actions": actions}
+    def is_(key, pattern):
+        return {"kind": "event_match", "key": key, "pattern": pattern}
+    sound = {"set_tweak": "sound", "value": "default"}
+    highlight = {"set_tweak": "highlight"}
+    return {
+        "override": [
+            rule(".m.rule.master", [], [], enabled=False),
+            rule(".m.rule.suppress_notices", [is_("content.msgtype", "m.notice")], []),
+            rule(".m.rule.invite_for_me", [is_("type", "m.room.member"), is_("content.membership", "invite"),
+                                           is_("state_key", user)], ["notify", sound]),
+            rule(".m.rule.member_event", [is_("type", "m.room.member")], []),
+            rule(".m.rule.is_user_mention", [{"kind": "event_property_contains",
+                                              "key": "content.m\\.mentions.user_ids", "value": user}],
+                 ["notify", sound, highlight]),
+            rule(".m.rule.is_room_mention", [{"kind": "event_property_is", "key": "content.m\\.mentions.room",
+                                              "value": True},
+                                             {"kind": "sender_notification_permission", "key": "room"}],
+                 ["notify", highlight]),
+            rule(".m.rule.tombstone", [is_("type", "m.room.tombstone"), is_("state_key", "")], ["notify", highlight]),
+            rule(".m.rule.reaction", [is_("type", "m.reaction")], []),
+            rule(".m.rule.room.server_acl", [is_("type", "m.room.server_acl"), is_("state_key", "")], []),
+            rule(".m.rule.suppress_edits", [{"kind": "event_property_is", "key": "content.m\\.relates_to.rel_type",
+                                             "value": "m.replace"}], []),
+        ],
+        "content": [], "room": [], "sender": [],
+        "underride": [
+            rule(".m.rule.call", [is_("type", "m.call.invite")], ["notify", {"set_tweak": "sound", "value": "ring"}]),
+            rule(".m.rule.encrypted_room_one_to_one", [{"kind": "room_member_count", "is": "2"},
+                                                       is_("type", "m.room.encrypted")], ["notify", sound]),
+            rule(".m.rule.room_one_to_one", [{"kind": "room_member_count", "is": "2"}, is_("type", "m.room.message")],
+                 ["notify", sound]),
+            rule(".m.rule.message", [is_("type", "m.room.message")], ["notify"]),
+            rule(".m.rule.encrypted", [is_("type", "m.room.encrypted")], ["notify"]),
+        ],
+    }
 
 def make_room(creator, members=(), power=None, encrypted=False, room_id=None):
     room = room_id or "!" + secrets.token_urlsafe(10) + ":" + SERVER
@@ -319,7 +363,7 @@ def api(method, version, rest, query, body, who):
         return 200, {"capabilities": {"m.change_password": {"enabled": False},
                                       "m.room_versions": {"default": "10", "available": {"10": "stable"}}}}
     if version == "v3" and rest == "pushrules/" and method == "GET":
-        return 200, {"global": {"override": [], "content": [], "room": [], "sender": [], "underride": []}}
+        return 200, {"global": push_rules(user)}
     if version == "v3" and rest == "account/whoami" and method == "GET":
         return 200, {"user_id": user, "device_id": device}
     m = re.match(r"^user/([^/]+)/filter/([^/]+)$", rest)

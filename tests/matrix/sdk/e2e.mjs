@@ -15,7 +15,9 @@
 // withdraws); the bot's tally agrees; !rencontre clore ends the poll, and
 // the SDK's Poll model sees it ended; Dan answers the announcement with a
 // ✅ reaction and takes it back with a redaction, and the SDK applies the
-// bot's edits of the announcement.  Prints "N passed, N failed".
+// bot's edits of the announcement; the reminder an hour before pings those
+// who come, by the push rules the SDK evaluates.  Prints "N passed, N
+// failed".
 // Usage: node e2e.mjs ENSEMBLE
 import * as sdk from 'matrix-js-sdk';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
@@ -105,7 +107,9 @@ async function main() {
     + `[matrix]\nhomeserver = ${base}\nuser = ${BOT}\npassword = bot-pass\nsync_timeout = 2\n`
     + 'room_interval_ms = 0\n', { mode: 0o600 });
   const log = fs.openSync(path.join(tmp, 'bot.log'), 'w');
-  const bot = spawn(binary, ['--config', conf, '--clock=real', '--now', '2026-12-01T10:00:00', '-v'],
+  // The bot's clock starts at 17:59:50 on the day of the first date, so
+  // the reminder an hour before its 19:00 falls due ten seconds in.
+  const bot = spawn(binary, ['--config', conf, '--clock=real', '--now', '2026-12-10T17:59:50', '-v'],
     { stdio: ['ignore', log, log] });
   procs.push(bot);
 
@@ -115,8 +119,7 @@ async function main() {
   const timeline = (c, room) => c.getRoom(room)?.getLiveTimeline().getEvents() ?? [];
   const fromBot = (c, room, type) => timeline(c, room).filter((e) => e.getSender() === BOT
     && e.getType() === type);
-  const notices = (c, room) => fromBot(c, room, 'm.room.message').filter((e) =>
-    e.getContent().msgtype === 'm.notice' && !e.isRelation('m.replace'));
+  const notices = (c, room) => fromBot(c, room, 'm.room.message').filter((e) => !e.isRelation('m.replace'));
   const repliesTo = (c, room, id) => notices(c, room).filter((e) => e.replyEventId === id);
   async function post(c, room, body) {
     return (await c.sendMessage(room, { msgtype: 'm.text', body })).event_id;
@@ -238,6 +241,29 @@ async function main() {
     'Dan\'s withdrawal');
   check(no && no[0].getContent().body.includes('Dan ne vient pas'), 'taking the ✅ back says Dan is not coming');
   await waitFor(() => annEv.getContent().body.includes('Viennent (2)'), 'the announcement edited back to two');
+
+  // The reminder names those who come in m.mentions and is an m.text, so
+  // their clients notify and highlight it (by the specification's push
+  // rules, which the fake serves); a reply, an m.notice, notifies nobody.
+  const reminders = (c) => fromBot(c, room, 'm.room.message').filter((e) => !e.isRelation('m.replace')
+    && e.getContent()['m.mentions']?.user_ids?.length);
+  const rem = await waitFor(() => reminders(chloe), 'the reminder', 20000);
+  if (rem) {
+    const named = rem[0].getContent()['m.mentions'].user_ids;
+    check(named.includes(bob.getUserId()) && named.includes(chloe.getUserId()) && !named.includes(dan.getUserId()),
+      `the reminder names Bob and Chloé, not Dan (${named})`);
+    check(rem[0].getContent().msgtype === 'm.text', 'the reminder is an m.text');
+    const a = chloe.getPushActionsForEvent(rem[0]);
+    check(a?.notify && a.tweaks?.highlight, 'Chloé\'s client notifies her of the reminder, highlighted');
+    const d = reminders(dan)[0];
+    const da = d && dan.getPushActionsForEvent(d);
+    check(da && !da.tweaks?.highlight, 'Dan, who does not come, is not highlighted');
+  }
+  if (tally) {
+    const t = alice.getPushActionsForEvent(tally[0]);
+    check(tally[0].getContent().msgtype === 'm.notice' && t && !t.notify,
+      'a reply is an m.notice, which Alice\'s client does not notify');
+  }
 
   for (const c of [alice, bob, chloe, dan]) c.stopClient();
   bot.kill('SIGTERM');
