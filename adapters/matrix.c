@@ -388,10 +388,31 @@ static void mx__process(struct mx *m)
 	struct mx_scratch *sc = calloc(s->n + m->njoined + 1, sizeof(*sc));
 	size_t ne = 0;
 	struct mx_batch bt = { .m = m, .s = s, .next_batch = s->next_batch };
+	bool *early = NULL;
 	bool reading = false;
 	if(!evs || !sc) {
 		log_error("out of memory for a sync of %zu events: retrying", s->n);
 		goto out;
+	}
+	/* A room the bot has just joined comes with its recent history: what
+	 * was said before the bot's own arrival in that room's timeline is not
+	 * addressed to it (members and state still count).  Going backwards,
+	 * a room's events before that join are marked early.  A room's events
+	 * are contiguous in the sync. */
+	early = calloc(s->n + 1, 1);
+	if(!early) {
+		log_error("out of memory for a sync of %zu events: retrying", s->n);
+		goto out;
+	}
+	for(size_t i = s->n, cut = 0; i-- > 0;) {
+		const struct mx_event *e = &s->ev[i];
+		if(cut && strcmp(s->ev[cut - 1].room, e->room))
+			cut = 0;
+		if(cut && !e->is_state)
+			early[i] = true;
+		if(e->kind == MX_MEMBER && !e->is_state && !e->was_joined && !strcmp(e->state_key, m->user) &&
+		   !strcmp(e->membership, "join"))
+			cut = i + 1;
 	}
 	/* What answered sends are (a poll voted on, a message reacted to). */
 	mx__settle(m);
@@ -439,8 +460,8 @@ static void mx__process(struct mx *m)
 		}
 		if(!strcmp(e->sender, m->user) && e->kind != MX_MEMBER)
 			continue;  /* never the bot's own */
-		if(m->first_sync && e->kind != MX_MEMBER)
-			continue;  /* the backlog before the first start */
+		if((m->first_sync || early[i]) && e->kind != MX_MEMBER)
+			continue;  /* the backlog before the first start, or the bot's arrival */
 		struct event *ev = &evs[ne];
 		struct mx_scratch *x = &sc[ne];
 		if(e->kind == MX_MEMBER)
@@ -606,6 +627,7 @@ out:
 		db_rollback(m->b->db);
 	for(size_t i = 0; sc && i < s->n + m->njoined + 1; i++)
 		strbuf_release(&sc[i].text);
+	free(early);
 	free(sc);
 	free(evs);
 	mx__kv_clear(m);

@@ -195,6 +195,9 @@ static bool mx__read_event(struct mx_builder *bld, struct mx_event *e, json_t *o
 		e->displayname = mx__dup(json_object_get(content, "displayname"));
 		if(!e->state_key || !e->membership)
 			goto skip;
+		json_t *prev = json_object_get(json_object_get(o, "unsigned"), "prev_content");
+		const char *was = json_string_value(json_object_get(prev, "membership"));
+		e->was_joined = was && !strcmp(was, "join");
 		e->kind = MX_MEMBER;
 	} else if(!strcmp(type, "m.room.power_levels")) {
 		e->content_json = json_dumps(content, JSON_COMPACT);

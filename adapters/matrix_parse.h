@@ -62,6 +62,8 @@ struct mx_event {
 	char *state_key;
 	char *membership;
 	char *displayname;
+	bool was_joined;           /* unsigned.prev_content: already joined before
+	                              (a name change, not an arrival) */
 	/* MX_POWER_LEVELS: the content, as compact JSON */
 	char *content_json;
 };

@@ -97,7 +97,9 @@ check(filt and "m.reaction" in filt[0]["room"]["timeline"]["types"] and filt[0][
 time.sleep(1)
 check(not messages(old), "the backlog of the first start is not answered")
 
-# Invite -> join -> greeting.
+# Invite -> join -> greeting.  What was said before the bot came (its join
+# sync carries the room's recent history) is not a command to it.
+before = say(room, ALICE, "!about")
 control("/control/invite", {"room": room, "sender": ALICE, "target": BOT})
 greet = wait_for(lambda: messages(room), "the greeting after the invite")
 if greet:
@@ -107,6 +109,8 @@ if greet:
           "HTML formatting")
     check("m.mentions" in g, "m.mentions always present")
     check(g["msgtype"] == "m.notice", "a message that mentions nobody is an m.notice")
+time.sleep(0.5)
+check(not replies_to(room, before), "a command from before the bot joined is not answered")
 
 # A plain conversation and a notice are not answered; a mention is.
 n = len(messages(room))

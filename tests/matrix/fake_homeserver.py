@@ -19,6 +19,8 @@ that Ensemble uses, as the specification (v1.x) defines them.
 - POST /rooms/{roomId}/join and /leave, /join/{roomIdOrAlias},
   /rooms/{roomId}/invite, POST /createRoom (with a name);
 - GET /rooms/{roomId}/event/{eventId};
+- a room just joined comes with its recent history, and a state event that
+  replaces another carries unsigned.prev_content;
 - GET /rooms/{roomId}/relations/{eventId}/{relType}[/{eventType}] with
   dir, limit and from paging;
 - PUT /rooms/{roomId}/redact/{eventId}/{txnId} (room version 10: `redacts`
@@ -65,6 +67,10 @@ def new_event(room, sender, etype, content, state_key=None, extra=None):
           "event_id": "$" + secrets.token_urlsafe(18), "origin_server_ts": int(time.time() * 1000)}
     if state_key is not None:
         ev["state_key"] = state_key
+        prev = rooms[room]["state"].get((etype, state_key))
+        if prev:
+            # What a homeserver adds to a state event that replaces another.
+            ev["unsigned"] = {"prev_content": prev["content"], "replaces_state": prev["event_id"]}
         rooms[room]["state"][(etype, state_key)] = ev
     if extra:
         ev.update(extra)
@@ -185,6 +191,12 @@ def sync(user, since, timeout_ms, f):
                 evs = [e for p, r, e in fresh if r == room]
                 newly = since is None or any(e["type"] == "m.room.member" and e.get("state_key") == user
                                              and e["content"].get("membership") == "join" for e in evs)
+                if newly:
+                    # A room just joined comes with its recent history, from
+                    # before the join too (history visibility "shared", the
+                    # default), as a homeserver sends it.
+                    evs = [e for p, r, e in stream if r == room and p <= pos[0]]
+                    evs = list({e["event_id"]: e for e in evs}.values())
                 if not evs and not newly and room not in gaps:
                     continue
                 visible = [e for e in evs if event_passes(f, e)]

@@ -42,7 +42,12 @@ static const char sync_body[] =
 	"\"redacts\":\"$x0\",\"content\":{}},"
 	/* A member joins; an encrypted event; garbage that is skipped. */
 	"{\"type\":\"m.room.member\",\"state_key\":\"@f:example.org\",\"sender\":\"@f:example.org\",\"event_id\":\"$j\","
-	"\"origin_server_ts\":9,\"content\":{\"membership\":\"join\",\"displayname\":\"Fanny\"}},"
+	"\"origin_server_ts\":9,\"content\":{\"membership\":\"join\",\"displayname\":\"Fanny\"},"
+	"\"unsigned\":{\"prev_content\":{\"membership\":\"invite\"}}},"
+	/* Her name changes: a join over a join, not an arrival. */
+	"{\"type\":\"m.room.member\",\"state_key\":\"@f:example.org\",\"sender\":\"@f:example.org\",\"event_id\":\"$j2\","
+	"\"origin_server_ts\":9,\"content\":{\"membership\":\"join\",\"displayname\":\"Fanny B\"},"
+	"\"unsigned\":{\"prev_content\":{\"membership\":\"join\",\"displayname\":\"Fanny\"}}},"
 	"{\"type\":\"m.room.encrypted\",\"sender\":\"@g:example.org\",\"event_id\":\"$enc\",\"origin_server_ts\":10,"
 	"\"content\":{\"algorithm\":\"m.megolm.v1.aes-sha2\",\"ciphertext\":\"xx\"}},"
 	"{\"type\":42},\"not an event\",{\"type\":\"m.room.message\",\"sender\":\"@h:example.org\",\"content\":[]}"
@@ -64,8 +69,8 @@ static void test_sync(void)
 	CHECK_INT(s.rooms[0].invited_members, 2);
 	CHECK_INT(s.rooms[1].invited_members, -1);
 	CHECK(s.rooms[1].invited);
-	CHECK_INT(s.n, 11);
-	if(s.n != 11) {
+	CHECK_INT(s.n, 12);
+	if(s.n != 12) {
 		mx_sync_release(&s);
 		return;
 	}
@@ -94,10 +99,13 @@ static void test_sync(void)
 	CHECK_INT(e[8].kind, MX_MEMBER);
 	CHECK_STR(e[8].membership, "join");
 	CHECK_STR(e[8].displayname, "Fanny");
-	CHECK_INT(e[9].kind, MX_ENCRYPTED);
-	CHECK_INT(e[10].kind, MX_INVITE);
-	CHECK_STR(e[10].sender, "@alice:example.org");
-	CHECK_STR(e[10].room, "!new:example.org");
+	CHECK(!e[8].was_joined);
+	CHECK_INT(e[9].kind, MX_MEMBER);
+	CHECK(e[9].was_joined);
+	CHECK_INT(e[10].kind, MX_ENCRYPTED);
+	CHECK_INT(e[11].kind, MX_INVITE);
+	CHECK_STR(e[11].sender, "@alice:example.org");
+	CHECK_STR(e[11].room, "!new:example.org");
 	mx_sync_release(&s);
 
 	/* Refused: not JSON, no next_batch; an invite for someone else is not
@@ -106,7 +114,7 @@ static void test_sync(void)
 	CHECK_INT(mx_parse_sync("{\"rooms\":{}}", 12, ME, &s, err, sizeof(err)), -1);
 	CHECK(strstr(err, "next_batch") != NULL);
 	CHECK_INT(mx_parse_sync(sync_body, sizeof(sync_body) - 1, "@other:example.org", &s, err, sizeof(err)), 0);
-	CHECK_INT(s.n, 10);
+	CHECK_INT(s.n, 11);
 	mx_sync_release(&s);
 }
 
