@@ -16,8 +16,8 @@
 // the SDK's Poll model sees it ended; Dan answers the announcement with a
 // ✅ reaction and takes it back with a redaction, and the SDK applies the
 // bot's edits of the announcement; the reminder an hour before pings those
-// who come, by the push rules the SDK evaluates.  Prints "N passed, N
-// failed".
+// who come, by the push rules the SDK evaluates; and !exporter moi opens a
+// direct chat that Bob's client files as one.  Prints "N passed, N failed".
 // Usage: node e2e.mjs ENSEMBLE
 import * as sdk from 'matrix-js-sdk';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
@@ -263,6 +263,20 @@ async function main() {
     const t = alice.getPushActionsForEvent(tally[0]);
     check(tally[0].getContent().msgtype === 'm.notice' && t && !t.notify,
       'a reply is an m.notice, which Alice\'s client does not notify');
+  }
+
+  // A private answer: the bot opens a direct chat, which Bob's client
+  // files as one (is_direct in his invite), and the export is there.
+  const known = new Set(bob.getRooms().map((r) => r.roomId));
+  const exp = await post(bob, room, '!exporter moi');
+  await waitFor(() => repliesTo(bob, room, exp), 'the public half of !exporter moi');
+  const dm = await waitFor(() => bob.getRooms().find((r) => !known.has(r.roomId)
+    && r.getMyMembership() === 'invite'), 'the invite to a direct chat');
+  if (dm) {
+    check(dm.getDMInviter() === BOT, 'Bob\'s client sees a direct chat from the bot');
+    await bob.joinRoom(dm.roomId);
+    const priv = await waitFor(() => notices(bob, dm.roomId), 'the private message');
+    check(priv && priv[0].getContent().body.includes('"votes"'), 'the export arrives in the direct chat');
   }
 
   for (const c of [alice, bob, chloe, dan]) c.stopClient();
