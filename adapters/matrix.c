@@ -217,6 +217,7 @@ int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *
 
 struct mx_scratch {
 	struct strbuf text;
+	struct strbuf msg_ref;     /* "EVENT ROOT" for a command in a thread */
 	char name[128];
 	char data[48];
 	char ref[128];
@@ -500,7 +501,14 @@ static void mx__process(struct mx *m)
 				ev->text = x->text.buf;
 			else
 				ev->text = e->body;
-			if(x->text.oom)
+			/* A command in a thread is answered in the thread: the
+			 * reference the core hands back as the answers' reply_to
+			 * (opaque to it) carries the thread's root. */
+			if(e->in_thread) {
+				strbuf_addf(&x->msg_ref, "%s %s", e->event_id, e->relates_to);
+				ev->message_id = x->msg_ref.buf;
+			}
+			if(x->text.oom || x->msg_ref.oom)
 				goto out;
 			ev->kind = EVENT_MESSAGE;
 			ne++;
@@ -625,8 +633,10 @@ static void mx__process(struct mx *m)
 out:
 	if(reading)
 		db_rollback(m->b->db);
-	for(size_t i = 0; sc && i < s->n + m->njoined + 1; i++)
+	for(size_t i = 0; sc && i < s->n + m->njoined + 1; i++) {
 		strbuf_release(&sc[i].text);
+		strbuf_release(&sc[i].msg_ref);
+	}
 	free(early);
 	free(sc);
 	free(evs);

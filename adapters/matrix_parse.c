@@ -155,6 +155,7 @@ static bool mx__read_event(struct mx_builder *bld, struct mx_event *e, json_t *o
 		e->kind = MX_MESSAGE;
 		e->msgtype = mx__dup(json_object_get(content, "msgtype"));
 		e->reply_to = mx__dup(json_object_get(json_object_get(rel, "m.in_reply_to"), "event_id"));
+		e->in_thread = rel_type && !strcmp(rel_type, "m.thread") && e->relates_to;
 		e->body = e->reply_to ? mx__strip_fallback(body) : strdup(body);
 		if(!e->body || !e->msgtype)
 			goto skip;

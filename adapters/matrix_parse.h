@@ -49,6 +49,7 @@ struct mx_event {
 	char *body;                /* with any reply fallback stripped */
 	bool mentions_me;          /* m.mentions.user_ids names the bot */
 	char *reply_to;            /* m.in_reply_to's event id, or NULL */
+	bool in_thread;            /* rel_type m.thread: relates_to is the root */
 	/* MX_POLL_*, MX_REACTION: the related event; MX_REACTION: its key */
 	char *relates_to;
 	char *key;

@@ -505,8 +505,18 @@ static json_t *mx__message(const char *light, const char *reply_to)
 	const char *msgtype = json_array_size(uids) ? "m.text" : "m.notice";
 	c = json_pack("{s:s,s:s,s:s,s:s,s:{s:o}}", "msgtype", msgtype, "body", plain, "format",
 	              "org.matrix.custom.html", "formatted_body", html.buf, "m.mentions", "user_ids", uids);
-	if(c && reply_to)
+	/* reply_to is the command's event id, or "EVENT ROOT" for a command in
+	 * a thread: then the answer goes in the thread, as a reply to it. */
+	const char *sp = reply_to ? strchr(reply_to, ' ') : NULL;
+	if(c && sp) {
+		char event[256];
+		snprintf(event, sizeof(event), "%.*s", (int)(sp - reply_to), reply_to);
+		json_object_set_new(c, "m.relates_to", json_pack("{s:s,s:s,s:b,s:{s:s}}", "rel_type", "m.thread",
+		                                                 "event_id", sp + 1, "is_falling_back", 0,
+		                                                 "m.in_reply_to", "event_id", event));
+	} else if(c && reply_to) {
 		json_object_set_new(c, "m.relates_to", json_pack("{s:{s:s}}", "m.in_reply_to", "event_id", reply_to));
+	}
 out:
 	free(plain);
 	strbuf_release(&bang);

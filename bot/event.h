@@ -34,7 +34,10 @@ struct event {
 	const char *sender_id;    /* the platform's user id, as text */
 	const char *sender_name;  /* display name, may be NULL */
 	const char *sender_lang;  /* the sender client's language, or NULL */
-	const char *message_id;   /* the platform's id of this message, or NULL */
+	const char *message_id;   /* the platform's reference to this message, or
+	                             NULL: the answers' reply_to, and the base of
+	                             their keys; opaque to the core (Matrix adds
+	                             the root of a thread) */
 	const char *reply_to;     /* id of the message this one answers, or NULL */
 	const char *text;         /* EVENT_MESSAGE: the text as received */
 	time_t time;              /* when it was sent */

@@ -158,6 +158,32 @@ static void test_render(void)
 	strbuf_release(&out);
 }
 
+/* A message in a thread (as Element sends it: is_falling_back, with the
+ * thread's latest event as m.in_reply_to) knows its root. */
+static void test_thread(void)
+{
+	static const char body[] =
+		"{\"next_batch\":\"s9\",\"rooms\":{\"join\":{\"!r:example.org\":{\"timeline\":{\"events\":["
+		"{\"type\":\"m.room.message\",\"sender\":\"@bob:example.org\",\"event_id\":\"$t1\","
+		"\"origin_server_ts\":1,\"content\":{\"msgtype\":\"m.text\",\"body\":\"!poll 1\","
+		"\"m.relates_to\":{\"rel_type\":\"m.thread\",\"event_id\":\"$root\",\"is_falling_back\":true,"
+		"\"m.in_reply_to\":{\"event_id\":\"$last\"}}}},"
+		"{\"type\":\"m.room.message\",\"sender\":\"@bob:example.org\",\"event_id\":\"$t2\","
+		"\"origin_server_ts\":2,\"content\":{\"msgtype\":\"m.text\",\"body\":\"!poll 2\"}}"
+		"]}}}}}";
+	struct mx_sync s;
+	char err[128];
+	CHECK_INT(mx_parse_sync(body, sizeof(body) - 1, ME, &s, err, sizeof(err)), 0);
+	CHECK_INT(s.n, 2);
+	if(s.n == 2) {
+		CHECK(s.ev[0].in_thread);
+		CHECK_STR(s.ev[0].relates_to, "$root");
+		CHECK_STR(s.ev[0].body, "!poll 1");
+		CHECK(!s.ev[1].in_thread);
+	}
+	mx_sync_release(&s);
+}
+
 static void test_commands(void)
 {
 	static const struct { const char *body; bool mention; const char *want; } cases[] = {
@@ -187,6 +213,7 @@ int main(void)
 	test_sync();
 	test_relations_and_errors();
 	test_render();
+	test_thread();
 	test_commands();
 	return check_done();
 }

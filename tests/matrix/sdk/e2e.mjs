@@ -15,7 +15,8 @@
 // withdraws); the bot's tally agrees; !rencontre clore ends the poll, and
 // the SDK's Poll model sees it ended; Dan answers the announcement with a
 // ✅ reaction and takes it back with a redaction, and the SDK applies the
-// bot's edits of the announcement; the reminder an hour before pings those
+// bot's edits of the announcement; a command in a thread is answered in
+// it; the reminder an hour before pings those
 // who come, by the push rules the SDK evaluates; and !exporter moi opens a
 // direct chat that Bob's client files as one.  Prints "N passed, N failed".
 // Usage: node e2e.mjs ENSEMBLE
@@ -189,6 +190,16 @@ async function main() {
     check(under(1).includes('oui (2) : Bob, Chloe'), `date 1: Bob and Chloé's changed answer (${under(1)})`);
     check(under(2).includes('oui (1) : Bob'), `date 2: Bob only, Chloé moved and Dan withdrew (${under(2)})`);
     check(!under(3).includes('oui'), `date 3: Dan's withdrawn answer is gone (${under(3)})`);
+  }
+  // The same question in a thread, as Element sends it there: answered in
+  // the thread, as a reply to the command (not a fallback).
+  const root = await post(alice, room, 'Qui vient jeudi ?');
+  const { event_id: inThread } = await bob.sendMessage(room, root, { msgtype: 'm.text', body: '!sondage 1' });
+  const threaded = await waitFor(() => repliesTo(alice, room, inThread), 'the answer in the thread');
+  if (threaded) {
+    const rel = threaded[0].getWireContent()['m.relates_to'];
+    check(threaded[0].threadRootId === root && rel.is_falling_back === false,
+      `the answer is in the thread, a real reply (${JSON.stringify(rel)})`);
   }
   if (poll) {
     const responses = await poll.getResponses();
