@@ -175,14 +175,12 @@ const char *i18n_lookup_exact(const char *code, const char *key)
 	return e ? e->text : NULL;
 }
 
+static const char *i18n__text(const char *code, const char *key, const char **from);
+
 const char *i18n_lookup(const char *code, const char *key)
 {
-	const char *t = i18n_lookup_exact(code, key);
-	if(!t)
-		t = i18n_lookup_exact(i18n__default, key);
-	if(!t)
-		t = i18n_lookup_exact("en", key);
-	return t;
+	const char *from;
+	return i18n__text(code, key, &from);
 }
 
 size_t i18n_key_count(const char *code)
@@ -197,6 +195,36 @@ const char *i18n_key_at(const char *code, size_t i)
 	return l && i < l->n ? l->entries[i].key : NULL;
 }
 
+/* Whether count takes a language's singular form: CLDR's "one" category,
+ * which is 0 and 1 in French ("0 membre, 1 membre, 2 membres") and 1 alone
+ * in English ("0 members, 1 member").  Something not a whole number takes
+ * the plural. */
+static bool i18n__one(const char *code, const char *count)
+{
+	char *end;
+	long n = count ? strtol(count, &end, 10) : -1;
+	if(!count || end == count || *end)
+		return false;
+	if(!strcmp(code, "fr"))
+		return n == 0 || n == 1;
+	return n == 1;
+}
+
+/* Finds key's text as i18n_lookup does, and the catalogue it came from
+ * (whose plural rule its forms follow). */
+static const char *i18n__text(const char *code, const char *key, const char **from)
+{
+	const char *order[] = { code, i18n__default, "en" };
+	for(size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const char *t = i18n_lookup_exact(order[i], key);
+		if(t) {
+			*from = order[i];
+			return t;
+		}
+	}
+	return NULL;
+}
+
 int i18n_vfmt(struct strbuf *out, const char *lang, const char *key, unsigned raw, va_list ap)
 {
 	const char *args[9] = { 0 };
@@ -205,15 +233,19 @@ int i18n_vfmt(struct strbuf *out, const char *lang, const char *key, unsigned ra
 	while(nargs < 9 && (a = va_arg(ap, const char *)) != NULL)
 		args[nargs++] = a;
 
-	const char *t = i18n_lookup(lang, key);
+	const char *from = NULL;
+	const char *t = i18n__text(lang, key, &from);
 	if(!t) {
 		log_warn("no message '%s' in any catalogue", key);
 		return strbuf_adds(out, key);
 	}
 	const char *run = t;
 	for(const char *p = t; *p; p++) {
-		if(p[0] == '{' && p[1] >= '1' && p[1] <= '9' && p[2] == '}') {
-			int i = p[1] - '1';
+		if(p[0] != '{' || p[1] < '1' || p[1] > '9')
+			continue;
+		int i = p[1] - '1';
+		if(p[2] == '}') {
+			/* {N}: argument N, escaped unless marked raw. */
 			strbuf_add(out, run, (size_t)(p - run));
 			if(i < nargs) {
 				if(raw & (1u << i))
@@ -222,6 +254,19 @@ int i18n_vfmt(struct strbuf *out, const char *lang, const char *key, unsigned ra
 					strbuf_add_html(out, args[i]);
 			}
 			p += 2;
+			run = p + 1;
+		} else if(p[2] == '|') {
+			/* {N|one|other}: the form that argument N's count takes. */
+			const char *one = p + 3, *bar = strchr(one, '|');
+			const char *close = bar ? strchr(bar + 1, '}') : NULL;
+			if(!close)
+				continue;  /* not a plural: copied as it is */
+			strbuf_add(out, run, (size_t)(p - run));
+			if(i < nargs && i18n__one(from, args[i]))
+				strbuf_add(out, one, (size_t)(bar - one));
+			else
+				strbuf_add(out, bar + 1, (size_t)(close - bar - 1));
+			p = close;
 			run = p + 1;
 		}
 	}

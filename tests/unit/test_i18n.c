@@ -16,6 +16,21 @@ static unsigned placeholders(const char *text)
 	return m;
 }
 
+/* True when every {N|one|other} in text is whole and N is one of its
+ * arguments ({N} appears too). */
+static int plurals_ok(const char *text)
+{
+	for(const char *p = strchr(text, '{'); p; p = strchr(p + 1, '{')) {
+		if(p[1] < '1' || p[1] > '9' || p[2] != '|')
+			continue;
+		const char *bar = strchr(p + 3, '|'), *close = bar ? strchr(bar + 1, '}') : NULL;
+		const char *next = strchr(p + 3, '{');
+		if(!close || (next && next < close) || !(placeholders(text) & (1u << (p[1] - '1'))))
+			return 0;
+	}
+	return 1;
+}
+
 /* True when every tag is <b>, <i>, <a href="..."> or their ends, and they
  * are balanced. */
 static int tags_ok(const char *text)
@@ -47,6 +62,10 @@ int main(void)
 		for(size_t i = 0; i < i18n_key_count(la); i++) {
 			const char *key = i18n_key_at(la, i);
 			const char *ta = i18n_lookup_exact(la, key);
+			if(!plurals_ok(ta)) {
+				fprintf(stderr, "%s: %s has a broken {N|one|other}\n", la, key);
+				check__failed++;
+			}
 			if(!tags_ok(ta)) {
 				fprintf(stderr, "%s: %s has unbalanced or unknown tags\n", la, key);
 				check__failed++;
@@ -77,6 +96,25 @@ int main(void)
 	strbuf_reset(&sb);
 	i18n_fmt(&sb, "fr", "dispatch.usage", "/x", "/x 1", NULL);
 	CHECK_STR(sb.buf, "Utilisation : /x\nExemple : /x 1");
+	/* Plural forms follow the count and the language: 0 and 1 are singular
+	 * in French, only 1 in English; what is not a number takes the plural. */
+	static const struct { const char *lang, *n, *want; } plural[] = {
+		{ "fr", "0", "Groupe Café créé avec 0 membre. Vous en êtes la personne contact." },
+		{ "fr", "1", "Groupe Café créé avec 1 membre. Vous en êtes la personne contact." },
+		{ "fr", "2", "Groupe Café créé avec 2 membres. Vous en êtes la personne contact." },
+		{ "en", "0", "Group Café created with 0 members. You are its contact person." },
+		{ "en", "1", "Group Café created with 1 member. You are its contact person." },
+		{ "en", "12", "Group Café created with 12 members. You are its contact person." },
+		{ "en", "1x", "Group Café created with 1x members. You are its contact person." },
+	};
+	for(size_t i = 0; i < sizeof(plural) / sizeof(plural[0]); i++) {
+		strbuf_reset(&sb);
+		i18n_fmt(&sb, plural[i].lang, "group.created", "Café", plural[i].n, NULL);
+		CHECK_STR(sb.buf, plural[i].want);
+	}
+	strbuf_reset(&sb);
+	i18n_fmt(&sb, "fr", "interest.noted", "jardinage", "1", NULL);
+	CHECK_STR(sb.buf, "C'est noté : vous aimeriez apprendre jardinage (1 intéressé·e).");
 	/* A language without the key falls back to the default, then English. */
 	strbuf_reset(&sb);
 	i18n_fmt(&sb, "xx", "lang.set", NULL);
