@@ -35,6 +35,9 @@ struct parse {
 	/* The day. */
 	int year, month, day;         /* absolute; 0 when not given */
 	bool numeric;                 /* day and month came as "x/y" */
+	bool month_day;               /* a day of the month alone: "le 15" */
+	bool weekday_day;             /* ... known as one by a weekday alone */
+	bool no_month_day;            /* read "jeudi 19" as no day of the month */
 	int weekday;                  /* 0 = Sunday .. 6; -1 when not given */
 	bool next;                    /* "prochain", "next" */
 	int rel_days;                 /* -1 when not given */
@@ -400,6 +403,42 @@ static bool dates__date(struct parse *p)
 	return false;
 }
 
+/* A day of the month alone, at pos: "le 15", "jeudi 3", "the 3rd", "15th",
+ * "1er".  A number is read as a day only when an ordinal mark follows it,
+ * or "le", "the" or a weekday comes just before it, and never when a time
+ * mark follows it: "19 a 21h" stays a range and "jeudi 19h" a time. */
+static bool dates__month_day(struct parse *p)
+{
+	const struct tok *a = dates__at(p, 0);
+	if(a->kind != TOK_NUM || a->ndigits > 2)
+		return false;
+	int off = 1;
+	const struct tok *sfx = dates__at(p, 1);
+	bool ordinal = sfx->kind == TOK_WORD && (!strcmp(sfx->text, "er") || !strcmp(sfx->text, "st") ||
+	               !strcmp(sfx->text, "nd") || !strcmp(sfx->text, "rd") || !strcmp(sfx->text, "th"));
+	if(ordinal)
+		off = 2;
+	int back = p->pos - 1;
+	if(back >= 0 && p->t[back].kind == TOK_PUNCT && p->t[back].text[0] == '.')
+		back--;  /* "jeu. 3" */
+	const struct tok *prev = back >= 0 ? &p->t[back] : NULL;
+	bool marked = prev && prev->kind == TOK_WORD && (!strcmp(prev->text, "le") || !strcmp(prev->text, "the") ||
+	              dates__weekday_word(prev->text) >= 0);
+	bool by_weekday = marked && dates__weekday_word(prev->text) >= 0;
+	if((!ordinal && !marked) || (p->no_month_day && !ordinal && by_weekday))
+		return false;
+	const struct tok *next = dates__at(p, off);
+	if((next->kind == TOK_WORD && (!strcmp(next->text, "h") || !strcmp(next->text, "heure") ||
+	    !strcmp(next->text, "heures") || dates__is_pm(next->text) || dates__is_am(next->text))) ||
+	   (next->kind == TOK_PUNCT && (next->text[0] == ':' || next->text[0] == '-')))
+		return false;
+	p->day = a->num;
+	p->month_day = true;
+	p->weekday_day = !ordinal && by_weekday;
+	p->pos += off;
+	return true;
+}
+
 /* "dans 3 jours", "in 2 days", "dans une semaine", "in a week". */
 static bool dates__in_days(struct parse *p)
 {
@@ -519,7 +558,7 @@ static enum date_err dates__read(struct parse *p)
 			return DATE_SYNTAX;
 		}
 		if(t->kind == TOK_NUM) {
-			if(!have_day && dates__date(p)) {
+			if(!have_day && (dates__date(p) || dates__month_day(p))) {
 				have_day = true;
 				continue;
 			}
@@ -577,12 +616,17 @@ static enum date_err dates__instant(const char *tz, int y, int m, int d, int h, 
 	return DATE_OK;
 }
 
-enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out)
+/* date_parse, with a number after a weekday read as a day of the month
+ * ("jeudi 3") or not ("vendredi 19 a 21h": a range) as no_month_day says;
+ * *weekday_day tells whether the first reading was used. */
+static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, struct date_slot *out,
+                                  bool no_month_day, bool *weekday_day)
 {
 	struct strbuf folded = STRBUF_INIT;
 	struct parse p;
 	enum date_err err;
 	memset(&p, 0, sizeof(p));
+	p.no_month_day = no_month_day;
 	p.weekday = -1;
 	p.rel_days = -1;
 	p.hour = p.minute = p.end_hour = p.end_minute = -1;
@@ -600,7 +644,9 @@ enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct da
 		return DATE_SYNTAX;
 	}
 	strbuf_release(&folded);
-	if((err = dates__read(&p)) != DATE_OK)
+	err = dates__read(&p);
+	*weekday_day = p.weekday_day;
+	if(err != DATE_OK)
 		return err;
 
 	struct tm now;
@@ -645,6 +691,20 @@ enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct da
 		d = p.day;
 		if(p.weekday >= 0 && dates__weekday_of(y, m, d) != p.weekday)
 			return DATE_IMPOSSIBLE;
+	} else if(p.month_day) {
+		/* A day of the month alone: this month's, or the next month's
+		 * when it is behind us ("le 3" typed on the 20th). */
+		y = ty, m = tm_, d = p.day;
+		if(d < 1 || d > 31)
+			return DATE_IMPOSSIBLE;
+		if(d < td && ++m > 12) {
+			m = 1;
+			y++;
+		}
+		if(d > dates__mdays(y, m))
+			return DATE_IMPOSSIBLE;
+		if(p.weekday >= 0 && dates__weekday_of(y, m, d) != p.weekday)
+			return DATE_IMPOSSIBLE;
 	} else if(p.rel_days >= 0) {
 		y = ty, m = tm_, d = td;
 		dates__add_days(&y, &m, &d, p.rel_days);
@@ -687,6 +747,22 @@ enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct da
 	out->start = start;
 	out->duration_min = duration;
 	return DATE_OK;
+}
+
+enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out)
+{
+	bool weekday_day = false;
+	enum date_err err = dates__parse(ctx, text, out, false, &weekday_day);
+	/* "vendredi 19 a 21h": a number after a weekday is that day of the
+	 * month only when the weekday agrees ("jeudi 3 a 19h", the 3rd being a
+	 * Thursday, and "Friday 7 to 9pm" not a day); otherwise it is read again
+ * as the start of a range. */
+	if(err != DATE_OK && weekday_day) {
+		bool again = false;
+		if(dates__parse(ctx, text, out, true, &again) == DATE_OK)
+			return DATE_OK;
+	}
+	return err;
 }
 
 /* ---- durations ---- */

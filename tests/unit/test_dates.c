@@ -132,6 +132,28 @@ static const struct dcase paris[] = {
 	{ "Wednesday 6pm", 2026, 12, 2, 18, 0, 0, 0 },
 	{ "vendredi 20h", 2026, 12, 4, 20, 0, 0, 0 },
 	ERR("vendredi 3 décembre 19h", DATE_IMPOSSIBLE),   /* the 3rd is a Thursday */
+	/* A day of the month alone: after "le", "the" or a weekday, or with
+	 * an ordinal; this month's, or the next month's when it is behind. */
+	{ "le 3 à 14h", 2026, 12, 3, 14, 0, 0, 0 },
+	{ "le 15 à 19h", 2026, 12, 15, 19, 0, 0, 0 },
+	{ "le 15 de 19h à 21h", 2026, 12, 15, 19, 0, 120, 0 },
+	{ "le 1er à 11h", 2026, 12, 1, 11, 0, 0, 0 },
+	ERR("le 1er à 9h", DATE_PAST),
+	{ "le 31 à 10h", 2026, 12, 31, 10, 0, 0, 0 },
+	{ "jeudi 3 à 19h", 2026, 12, 3, 19, 0, 0, 0 },
+	{ "jeudi 3 19h", 2026, 12, 3, 19, 0, 0, 0 },
+	{ "jeu. 3 19h", 2026, 12, 3, 19, 0, 0, 0 },
+	{ "the 3rd at 2pm", 2026, 12, 3, 14, 0, 0, 0 },
+	{ "on the 15th at 7pm", 2026, 12, 15, 19, 0, 0, 0 },
+	{ "15th 7pm", 2026, 12, 15, 19, 0, 0, 0 },
+	{ "Thursday the 3rd 7pm", 2026, 12, 3, 19, 0, 0, 0 },
+	/* ... but after a weekday that the day contradicts, the number starts
+	 * a range, and without a mark it is never a day. */
+	{ "vendredi 19 à 21h", 2026, 12, 4, 19, 0, 120, 0 },
+	{ "Friday 7 to 9pm", 2026, 12, 4, 19, 0, 120, 0 },
+	{ "19 à 21h", 2026, 12, 1, 19, 0, 120, 0 },
+	ERR("jeudi 19", DATE_NO_TIME),
+	ERR("le 32 à 10h", DATE_IMPOSSIBLE),
 	ERR("demain jeudi 19h", DATE_IMPOSSIBLE),          /* tomorrow is Wednesday */
 	/* Times. */
 	{ "19h", 2026, 12, 1, 19, 0, 0, 0 },
@@ -197,6 +219,18 @@ static const struct dcase paris_dst[] = {
 	{ "31/10/2027 1h-3h", 2027, 10, 31, 1, 0, 180, 0 },  /* an hour longer: the clocks go back */
 };
 
+/* Days of the month from the 20th: behind us means next month's, and a
+ * month without that day refuses it. */
+static const struct dcase late_month[] = {
+	{ "le 3 à 14h", 2027, 1, 3, 14, 0, 0, 0 },
+	{ "le 25 à 14h", 2026, 12, 25, 14, 0, 0, 0 },
+	{ "the 20th 6pm", 2026, 12, 20, 18, 0, 0, 0 },
+};
+static const struct dcase november[] = {
+	ERR("le 31 à 10h", DATE_IMPOSSIBLE),   /* November has 30 days */
+	{ "le 2 à 10h", 2026, 12, 2, 10, 0, 0, 0 },
+};
+
 static const struct dcase newyork[] = {
 	ERR("2027-03-14 02:30", DATE_GAP),
 	{ "2027-03-14 03:30", 2027, 3, 14, 3, 30, 0, 0 },
@@ -239,6 +273,8 @@ int main(void)
 	time_t now = at(P, 2026, 12, 1, 10, 0);
 	run(P, now, false, paris, N(paris));
 	run(P, at(P, 2027, 3, 1, 10, 0), false, paris_dst, N(paris_dst));
+	run(P, at(P, 2026, 12, 20, 10, 0), false, late_month, N(late_month));
+	run(P, at(P, 2026, 11, 5, 10, 0), false, november, N(november));
 	run("America/New_York", at("America/New_York", 2026, 12, 1, 10, 0), false, newyork, N(newyork));
 	run(P, now, true, month_first, N(month_first));
 
