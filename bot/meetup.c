@@ -232,8 +232,13 @@ int meetup_create(struct meetup_ctx *ctx, struct db_meetup *m, const char *merge
 	}
 	if(db_meetup_insert(db, m))
 		return -1;
-	if(m->state == MEETUP_CONFIRMED)
-		return meetup_confirm(ctx, m, 1);
+	if(m->state == MEETUP_CONFIRMED) {
+		/* One date, or several that were all the same: fixed at once,
+		 * and in the latter case the proposer is told why. */
+		if(meetup_confirm(ctx, m, 1))
+			return -1;
+		return merged_note ? meetup_sayf(ctx, true, "meetup.merged_single", NULL) : 0;
+	}
 	if(m->deadline && db_job_add(db, (int64_t)m->deadline * 1000, JOB_DEADLINE, m->id, 0))
 		return -1;
 	if(remind_plan_nudge(ctx, m))
