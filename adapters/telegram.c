@@ -94,7 +94,7 @@ struct tg_batch {
 	size_t n;
 	struct event *evs;
 	size_t ne;
-	char (*chats)[24];
+	char (*chats)[TG_CHAT_MAX];
 	char (*refs)[64];
 };
 
@@ -136,8 +136,11 @@ static void tg__answer_callback(struct tg *t, const char *id, const char *lang)
 	            NULL, 0, NULL);
 }
 
-static struct tg_admins *tg__admins(struct tg *t, const char *chat, bool create)
+/* A group's list of administrators (a forum's topics share their group's). */
+static struct tg_admins *tg__admins(struct tg *t, const char *topic_chat, bool create)
 {
+	char chat[TG_CHAT_MAX];
+	tg_chat_split(topic_chat, chat, sizeof(chat));
 	struct tg_admins *oldest = &t->admins[0];
 	for(int i = 0; i < TG_CHATS; i++) {
 		if(!strcmp(t->admins[i].chat, chat))
@@ -207,7 +210,7 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 	}
 	*bt = (struct tg_batch){ .t = t, .next_offset = t->offset, .u = u, .n = n };
 	struct event *evs = bt->evs = calloc(n ? n : 1, sizeof(*evs));
-	char (*chats)[24] = bt->chats = calloc(n ? n : 1, sizeof(*chats));
+	char (*chats)[TG_CHAT_MAX] = bt->chats = calloc(n ? n : 1, sizeof(*chats));
 	char (*refs)[64] = bt->refs = calloc(n ? n : 1, sizeof(*refs));
 	size_t ne = 0;
 	if(!evs || !chats || !refs) {
@@ -253,7 +256,7 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			snprintf(key, sizeof(key), "telegram.poll.%s", u[i].poll_id);
 			long long mid;
 			if(db_kv_get(t->b->db, key, &v) == 1 &&
-			   sscanf(v.buf, "%23[^\t]\t%lld\t%63s", chats[ne], &mid, refs[ne]) == 3) {
+			   sscanf(v.buf, "%47[^\t]\t%lld\t%63s", chats[ne], &mid, refs[ne]) == 3) {
 				ev->kind = EVENT_POLL_VOTE;
 				ev->chat_id = chats[ne];
 				ev->poll_ref = refs[ne];
@@ -444,7 +447,7 @@ static void tg__continue(struct tg *t)
 
 struct tg_admin_req {
 	struct tg *t;
-	char chat[24];
+	char chat[TG_CHAT_MAX];
 };
 
 static void tg__admins_done(void *user, const struct http_result *res)
@@ -504,9 +507,9 @@ static void tg__fetch_admins(struct tg *t)
 		if(!req)
 			continue;
 		req->t = t;
-		snprintf(req->chat, sizeof(req->chat), "%s", u->chat_id);
-		char body[64];
-		snprintf(body, sizeof(body), "{\"chat_id\":%s}", u->chat_id);
+		tg_chat_split(u->chat_id, req->chat, sizeof(req->chat));
+		char body[96];
+		snprintf(body, sizeof(body), "{\"chat_id\":%s}", req->chat);
 		t->admin_fetches++;
 		if(tg__call(t, "getChatAdministrators", body, 30000, tg__admins_done, req) < 0) {
 			t->admin_fetches--;

@@ -28,7 +28,7 @@ struct action;
 
 /* A group's administrators, as getChatAdministrators last said. */
 struct tg_admins {
-	char chat[24];
+	char chat[TG_CHAT_MAX];
 	int64_t fetched_ms;    /* 0: never */
 	char (*ids)[24];
 	size_t n;
@@ -42,7 +42,7 @@ struct tg_send {
 	bool inflight;         /* its request is out */
 	char method[24];
 	char *body;            /* JSON, owned */
-	char chat[24];
+	char chat[TG_CHAT_MAX];
 	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
 	char *poll_ref;        /* sendPoll: the core's ref to map */
 	char *msg_ref;         /* sendMessage: the core's ref of what it shows,
@@ -59,7 +59,7 @@ struct tg_send {
 #define TG_GROUP_WINDOW 64   /* sends remembered per chat, for the per-minute limit */
 
 struct tg_chat_clock {
-	char chat[24];
+	char chat[TG_CHAT_MAX];
 	int64_t last_ms;
 	int64_t recent[TG_GROUP_WINDOW]; /* the last sends, a ring */
 	unsigned nrecent;

@@ -37,6 +37,24 @@ static void tg__sender(json_t *from, struct tg_update *u)
 	snprintf(u->lang, sizeof(u->lang), "%.2s", lang ? lang : "");
 }
 
+long long tg_chat_split(const char *chat, char *base, size_t n)
+{
+	const char *colon = strchr(chat, ':');
+	size_t len = colon ? (size_t)(colon - chat) : strlen(chat);
+	snprintf(base, n, "%.*s", (int)len, chat);
+	return colon ? atoll(colon + 1) : 0;
+}
+
+/* A message in a forum topic belongs to the chat "CHAT:THREAD". */
+static void tg__topic(json_t *msg, struct tg_update *u)
+{
+	json_t *thread = json_object_get(msg, "message_thread_id");
+	if(u->chat_id[0] && json_is_true(json_object_get(msg, "is_topic_message")) && json_is_integer(thread)) {
+		size_t len = strlen(u->chat_id);
+		snprintf(u->chat_id + len, sizeof(u->chat_id) - len, ":%lld", (long long)json_integer_value(thread));
+	}
+}
+
 /* Fills u from one update object.  Returns 0, or -1 when it has no
  * update_id (it is then skipped whole). */
 static int tg__one(json_t *o, struct tg_update *u)
@@ -52,6 +70,7 @@ static int tg__one(json_t *o, struct tg_update *u)
 	if(json_is_object(msg)) {
 		json_t *chat = json_object_get(msg, "chat");
 		tg__id(json_object_get(chat, "id"), u->chat_id, sizeof(u->chat_id));
+		tg__topic(msg, u);
 		const char *type = json_string_value(json_object_get(chat, "type"));
 		u->is_private = type && !strcmp(type, "private");
 		tg__id(json_object_get(msg, "message_id"), u->message_id, sizeof(u->message_id));
@@ -71,6 +90,7 @@ static int tg__one(json_t *o, struct tg_update *u)
 	} else if(json_is_object(cb)) {
 		json_t *m = json_object_get(cb, "message");
 		tg__id(json_object_get(json_object_get(m, "chat"), "id"), u->chat_id, sizeof(u->chat_id));
+		tg__topic(m, u);
 		tg__id(json_object_get(m, "message_id"), u->message_id, sizeof(u->message_id));
 		tg__sender(json_object_get(cb, "from"), u);
 		const char *cid = json_string_value(json_object_get(cb, "id"));

@@ -19,6 +19,10 @@
 
 #define TG_MAX_TEXT 4096        /* characters in one sendMessage */
 #define TG_MAX_OPTIONS 12
+/* A chat as the core knows it: Telegram's chat id, followed by ":THREAD"
+ * for a topic of a forum group (each topic is a chat of its own, so that
+ * what is said in a topic is answered there). */
+#define TG_CHAT_MAX 48
 
 enum tg_kind {
 	TG_OTHER = 0,      /* an update the bot does not use (kept for its id) */
@@ -32,7 +36,7 @@ enum tg_kind {
 struct tg_update {
 	int64_t update_id;
 	enum tg_kind kind;
-	char chat_id[24];          /* 64-bit ids, as text */
+	char chat_id[TG_CHAT_MAX]; /* 64-bit id as text, ":THREAD" in a topic */
 	bool is_private;
 	char sender_id[24];
 	char *sender_name;         /* first and last name */
@@ -62,6 +66,10 @@ void tg_updates_free(struct tg_update *u, size_t n);
 /* Appends light HTML as Telegram HTML: the same tags, and mentions
  * (href="mention:ID") as tg://user?id=ID links. */
 int tg_render_html(struct strbuf *out, const char *light);
+
+/* Splits a chat as the core knows it into Telegram's chat id (copied to
+ * base) and the topic's message_thread_id, returned (0: no topic). */
+long long tg_chat_split(const char *chat, char *base, size_t n);
 
 /* Cuts html into parts of at most max characters, on line boundaries (a
  * longer line is cut inside, never inside a UTF-8 character).  Fills

@@ -81,8 +81,12 @@ int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat
 	return tg__enqueue_ref(t, method, body, chat, stored_id, poll_ref, NULL);
 }
 
-static struct tg_chat_clock *tg__chat_clock(struct tg *t, const char *chat)
+/* A chat's clock, for Telegram's limits: a forum's topics share their
+ * group's. */
+static struct tg_chat_clock *tg__chat_clock(struct tg *t, const char *topic_chat)
 {
+	char chat[TG_CHAT_MAX];
+	tg_chat_split(topic_chat, chat, sizeof(chat));
 	struct tg_chat_clock *oldest = &t->chats[0];
 	for(int i = 0; i < TG_CHATS; i++) {
 		if(!strcmp(t->chats[i].chat, chat))
@@ -134,7 +138,7 @@ static void tg__migrate(struct tg *t, const char *from, const char *to)
 		if(db_chat_migrate(t->b->db, "telegram", from, to) || db_commit(t->b->db))
 			db_rollback(t->b->db);
 	}
-	char old[24];
+	char old[TG_CHAT_MAX];
 	snprintf(old, sizeof(old), "%s", from);
 	for(struct tg_send *q = t->queue; q; q = q->next) {
 		if(strcmp(q->chat, old))
@@ -511,6 +515,21 @@ static json_t *tg__keyboard(const struct action *act)
 	return json_pack("{s:[o]}", "inline_keyboard", row);
 }
 
+/* A request's body addressed to a chat as the core knows it: Telegram's
+ * chat id, and the topic's message_thread_id in a forum.  NULL when out of
+ * memory. */
+static json_t *tg__to(const char *topic_chat)
+{
+	char chat[TG_CHAT_MAX];
+	long long thread = tg_chat_split(topic_chat, chat, sizeof(chat));
+	json_t *body = json_pack("{s:s}", "chat_id", chat);
+	if(body && thread > 0 && json_object_set_new(body, "message_thread_id", json_integer(thread))) {
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
 /* sendMessage for text, cut under the limit; the last part carries the
  * buttons and the acknowledgement. */
 static int tg__send_text(struct tg *t, const struct action *act, int64_t stored_id)
@@ -522,7 +541,14 @@ static int tg__send_text(struct tg *t, const struct action *act, int64_t stored_
 	strbuf_release(&html);
 	int rc = n > 0 ? 0 : -1;
 	for(long i = 0; i < n; i++) {
-		json_t *body = json_pack("{s:s,s:s,s:s}", "chat_id", act->chat_id, "text", parts[i], "parse_mode", "HTML");
+		json_t *body = tg__to(act->chat_id);
+		if(!body || json_object_set_new(body, "text", json_string(parts[i])) ||
+		   json_object_set_new(body, "parse_mode", json_string("HTML"))) {
+			json_decref(body);
+			rc = -1;
+			free(parts[i]);
+			continue;
+		}
 		if(act->kind == ACTION_REPLY && act->reply_to && i == 0)
 			json_object_set_new(body, "reply_parameters",
 			                    json_pack("{s:I,s:b}", "message_id", (json_int_t)atoll(act->reply_to),
@@ -565,31 +591,39 @@ int tg__deliver(struct adapter *a, const struct action *act)
 		char q[301 * 4];
 		const char *question = act->question ? act->question : "?";
 		snprintf(q, sizeof(q), "%.*s", (int)utf8_prefix(question, 300), question);
-		json_t *body = json_pack("{s:s,s:s,s:o,s:b,s:b}", "chat_id", act->chat_id, "question", q,
-		                         "options", options, "is_anonymous", 0, "allows_multiple_answers", 1);
+		json_t *body = tg__to(act->chat_id);
+		json_t *rest = json_pack("{s:s,s:o,s:b,s:b}", "question", q, "options", options, "is_anonymous", 0,
+		                         "allows_multiple_answers", 1);
+		int bad = !body || !rest || json_object_update(body, rest);
+		json_decref(rest);
+		if(bad) {
+			json_decref(body);
+			return -1;
+		}
 		return tg__enqueue(t, "sendPoll", body, act->chat_id, act->stored_id, act->ref) ? -1 : 1;
 	}
 	case ACTION_CLOSE_POLL: {
 		struct strbuf v = STRBUF_INIT;
-		char key[160], chat[24];
+		char key[160], chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
 		long long mid;
 		snprintf(key, sizeof(key), "telegram.ref.%s", act->ref ? act->ref : "");
 		int found = db_kv_get(t->b->db, key, &v);
-		int ok = found == 1 && sscanf(v.buf, "%23[^\t]\t%lld", chat, &mid) == 2;
+		int ok = found == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
 		strbuf_release(&v);
 		if(!ok)
 			return 0;  /* no native poll was sent: nothing to close */
-		json_t *body = json_pack("{s:s,s:I}", "chat_id", chat, "message_id", (json_int_t)mid);
+		tg_chat_split(chat, base, sizeof(base));
+		json_t *body = json_pack("{s:s,s:I}", "chat_id", base, "message_id", (json_int_t)mid);
 		return tg__enqueue(t, "stopPoll", body, chat, act->stored_id, NULL) ? -1 : 1;
 	}
 	case ACTION_EDIT: {
 		/* The message that shows act->ref, edited in place (its first
 		 * 4096 characters), with its buttons. */
 		struct strbuf v = STRBUF_INIT, html = STRBUF_INIT;
-		char key[160], chat[24];
+		char key[160], chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
 		long long mid;
 		snprintf(key, sizeof(key), "telegram.msg.%s", act->ref ? act->ref : "");
-		int found = db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%23[^\t]\t%lld", chat, &mid) == 2;
+		int found = db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
 		strbuf_release(&v);
 		if(!found)
 			return 0;  /* never sent here (or before this version): nothing to edit */
@@ -599,7 +633,8 @@ int tg__deliver(struct adapter *a, const struct action *act)
 		strbuf_release(&html);
 		if(n < 1)
 			return -1;
-		json_t *body = json_pack("{s:s,s:I,s:s,s:s}", "chat_id", chat, "message_id", (json_int_t)mid, "text",
+		tg_chat_split(chat, base, sizeof(base));
+		json_t *body = json_pack("{s:s,s:I,s:s,s:s}", "chat_id", base, "message_id", (json_int_t)mid, "text",
 		                         parts[0], "parse_mode", "HTML");
 		for(long i = 0; i < n; i++)
 			free(parts[i]);

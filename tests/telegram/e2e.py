@@ -250,6 +250,41 @@ check(ann and "mardi 8 décembre" in ann[0], "/rencontre confirmer fixes the dat
 sp = wait_for(lambda: calls("stopPoll")[n_stop:], "stopPoll after /rencontre confirmer")
 check(sp and str(sp[-1]["chat_id"]) == str(G3), "fixing a date by hand stops the native poll")
 
+# A forum group: what is said in a topic is answered in that topic, each
+# topic has meetups of its own, and the group's admins are the topic's.
+FORUM = -1005550007
+control("/control/admins", {"chat_id": FORUM, "user_ids": [1]})
+def say_topic(uid, name, text, thread):
+    msgid[0] += 1
+    control("/control/update", {"message": {"message_id": msgid[0], "date": int(time.time()),
+            "chat": {"id": FORUM, "type": "supergroup", "is_forum": True}, "message_thread_id": thread,
+            "is_topic_message": True, "from": user(uid, name), "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
+def to_forum(since):
+    return [b for b in calls("sendMessage")[since:] if str(b["chat_id"]) == str(FORUM)]
+n, n_polls = len(calls("sendMessage")), len(calls("sendPoll"))
+say_topic(1, "Alice", "/rencontre Sortie vélo; 2026-12-12 10:00; 2026-12-13 10:00", 7)
+wait_for(lambda: len(calls("sendPoll")) > n_polls, "the poll in a topic")
+details = to_forum(n)
+check(details and all(b.get("message_thread_id") == 7 for b in details), "the details go to the topic")
+fp = calls("sendPoll")[-1]
+check(str(fp["chat_id"]) == str(FORUM) and fp.get("message_thread_id") == 7, "the native poll goes to the topic")
+time.sleep(0.5)
+control("/control/update", {"poll_answer": {"poll_id": str(5000000000000000 + n_polls), "user": user(2, "Bob"),
+                                            "option_ids": [1]}})
+time.sleep(0.5)
+n = len(calls("sendMessage"))
+say_topic(2, "Bob", "/sondage", 7)
+t = wait_for(lambda: to_forum(n), "the topic's tally")
+check(t and t[0].get("message_thread_id") == 7 and "Sortie vélo" in t[0]["text"] and "oui (1) : Bob" in t[0]["text"],
+      "the tally is in the topic and counts the native vote: %s" % (t[0] if t else None))
+n = len(calls("sendMessage"))
+say_topic(2, "Bob", "/sondage", 9)
+t = wait_for(lambda: to_forum(n), "another topic's answer")
+check(t and t[0].get("message_thread_id") == 9 and "Sortie vélo" not in t[0]["text"], "another topic has its own meetups")
+check(any(str(b.get("chat_id")) == str(FORUM) for b in calls("getChatAdministrators")),
+      "a topic's admins are read from its group")
+
 # Two bursts of 60 updates in one getUpdates each, over 12 groups, with a
 # meetup proposal in each group: large batches are parsed and committed on
 # a thread, and the polls' ids stored together.  Every command is answered

@@ -29,13 +29,26 @@ polls = {}            # poll id -> poll
 admins = {}           # chat id (text) -> [user ids]
 webhook = [""]        # the URL set by setWebhook, "" when none
 
-def message(chat_id, extra):
+def message(chat_id, extra, body=None):
+    """A sent message; in a forum topic (message_thread_id in the request)
+    it carries the topic, as Telegram's do."""
     global next_message
     next_message += 1
     m = {"message_id": next_message, "date": int(time.time()),
          "chat": {"id": chat_id, "type": "private" if int(chat_id) > 0 else "supergroup"}}
+    thread = (body or {}).get("message_thread_id")
+    if thread is not None:
+        m["chat"]["is_forum"] = True
+        m.update({"message_thread_id": thread, "is_topic_message": True})
     m.update(extra)
     return m
+
+def bad_thread(body):
+    """A message_thread_id that is not a topic's: Telegram's 400."""
+    t = body.get("message_thread_id")
+    if t is not None and (not isinstance(t, int) or t <= 0):
+        return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message thread not found"}
+    return None
 
 def handle(method, body):
     """Returns (status, payload)."""
@@ -82,18 +95,20 @@ def handle(method, body):
     if method == "sendMessage":
         if not body.get("text") or len(body["text"]) > 4096:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty or too long"}
-        return 200, {"ok": True, "result": message(body["chat_id"], {"text": body["text"]})}
+        return bad_thread(body) or (200, {"ok": True, "result": message(body["chat_id"], {"text": body["text"]}, body)})
     if method == "sendPoll":
         opts = body.get("options", [])
         if len(opts) < 2 or len(opts) > 12:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: poll must have 2-12 options"}
+        if bad_thread(body):
+            return bad_thread(body)
         pid = str(5000000000000000 + len(polls))
         poll = {"id": pid, "question": body["question"], "is_closed": False, "total_voter_count": 0,
                 "is_anonymous": body.get("is_anonymous", True), "type": "regular",
                 "allows_multiple_answers": body.get("allows_multiple_answers", False),
                 "options": [{"text": o["text"] if isinstance(o, dict) else o, "voter_count": 0} for o in opts]}
         polls[pid] = poll
-        return 200, {"ok": True, "result": message(body["chat_id"], {"poll": poll})}
+        return 200, {"ok": True, "result": message(body["chat_id"], {"poll": poll}, body)}
     if method == "editMessageText":
         if not body.get("text") or "message_id" not in body:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}

@@ -85,6 +85,34 @@ int main(void)
 	CHECK_INT(n, 1);
 	tg_updates_free(u, n);
 
+	/* A forum: a message in a topic belongs to "CHAT:THREAD"; one in the
+	 * General topic (no is_topic_message) and a reply in a plain group do
+	 * not, even with a message_thread_id. */
+	const char forum[] = "{\"ok\":true,\"result\":["
+		"{\"update_id\":6,\"message\":{\"message_id\":9,\"message_thread_id\":7,\"is_topic_message\":true,"
+		"\"chat\":{\"id\":-1005550007,\"type\":\"supergroup\",\"is_forum\":true},"
+		"\"from\":{\"id\":2,\"first_name\":\"Bob\"},\"text\":\"/poll\"}},"
+		"{\"update_id\":7,\"message\":{\"message_id\":10,\"message_thread_id\":3,"
+		"\"chat\":{\"id\":-1005550008,\"type\":\"supergroup\"},"
+		"\"from\":{\"id\":2,\"first_name\":\"Bob\"},\"text\":\"/poll\"}},"
+		"{\"update_id\":8,\"callback_query\":{\"id\":\"cb\",\"from\":{\"id\":2,\"first_name\":\"Bob\"},"
+		"\"data\":\"rsvp:1:y\",\"message\":{\"message_id\":11,\"message_thread_id\":7,\"is_topic_message\":true,"
+		"\"chat\":{\"id\":-1005550007,\"type\":\"supergroup\"}}}}]}";
+	CHECK_INT(tg_parse_updates(forum, strlen(forum), false, &u, &n, &code, &retry, err, sizeof(err)), 0);
+	CHECK_INT(n, 3);
+	if(n == 3) {
+		CHECK_STR(u[0].chat_id, "-1005550007:7");
+		CHECK_STR(u[1].chat_id, "-1005550008");
+		CHECK_STR(u[2].chat_id, "-1005550007:7");
+		CHECK_INT(u[2].kind, TG_CALLBACK);
+	}
+	tg_updates_free(u, n);
+	char base[TG_CHAT_MAX];
+	CHECK_INT(tg_chat_split("-1005550007:7", base, sizeof(base)), 7);
+	CHECK_STR(base, "-1005550007");
+	CHECK_INT(tg_chat_split("42", base, sizeof(base)), 0);
+	CHECK_STR(base, "42");
+
 	/* Errors in the Bot API's shape, and what is not JSON. */
 	const char limited[] = "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after 7\","
 	                       "\"parameters\":{\"retry_after\":7}}";
