@@ -13,6 +13,32 @@
 #include "bot/i18n.h"
 #include "bot/log.h"
 #include "bot/sched.h"
+#include "bot/tz.h"
+
+/* A reminder this long before or more says "tomorrow" for a meetup on the
+ * next calendar day; closer than that, "in 2 hours" says more. */
+#define REMIND_TOMORROW_MIN (6 * 60)
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil). */
+static long remind__days(int y, int m, int d)
+{
+	y -= m <= 2;
+	long era = (y >= 0 ? y : y - 399) / 400;
+	long yoe = y - era * 400;
+	long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* True when start falls on the day after now's, in zone tz. */
+static bool remind__is_tomorrow(const char *tz, time_t now, time_t start)
+{
+	struct tm a, b;
+	if(tz_localtime(tz, now, &a) || tz_localtime(tz, start, &b))
+		return false;
+	return remind__days(b.tm_year + 1900, b.tm_mon + 1, b.tm_mday) ==
+	       remind__days(a.tm_year + 1900, a.tm_mon + 1, a.tm_mday) + 1;
+}
 
 #define LOG_MODULE "remind"
 
@@ -172,7 +198,11 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 	date_format_offset(&in, lang, minutes);
 	date_format_slot(&when, lang, ctx->chat->tz, clock_now(), m->start, m->duration_min);
 	bool late = now - job->due_ms > REMIND_LATE_MS;
-	i18n_fmt(&sb, lang, late ? "remind.title_late" : "remind.title", num, m->title, in.buf, NULL);
+	/* "Tomorrow" reads better than "in 1 day" (or "in 22 hours"). */
+	if(minutes >= REMIND_TOMORROW_MIN && remind__is_tomorrow(ctx->chat->tz, (time_t)(now / 1000), m->start))
+		i18n_fmt(&sb, lang, late ? "remind.title_tomorrow_late" : "remind.title_tomorrow", num, m->title, NULL);
+	else
+		i18n_fmt(&sb, lang, late ? "remind.title_late" : "remind.title", num, m->title, in.buf, NULL);
 	strbuf_addc(&sb, '\n');
 	i18n_fmt(&sb, lang, "meetup.when", when.buf, NULL);
 	if(m->place[0]) {
