@@ -76,7 +76,7 @@ run(fmt(end), [])   # the last start sends whatever is due or in the outbox
 clean_runs.append((end, end))
 
 text = "".join(out_all)
-sent = re.findall(r"^\[console\] bot: ⏰ #(\d+) · M\d+ starts in ([^.(]+)", text, re.M)
+sent = re.findall(r"^\[console\] bot: ⏰ #(\d+) · M\d+ (starts in [^.(]+|is tomorrow)", text, re.M)
 count = {}
 for num, left in sent:
     count.setdefault(int(num), []).append(left.strip())
