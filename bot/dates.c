@@ -616,6 +616,10 @@ static enum date_err dates__instant(const char *tz, int y, int m, int d, int h, 
 	return DATE_OK;
 }
 
+/* The longest range that a number after a weekday may start when it
+ * cannot be that day of the month. */
+#define DATES_RANGE_GUESS_MIN (12 * 60)
+
 /* date_parse, with a number after a weekday read as a day of the month
  * ("jeudi 3") or not ("vendredi 19 a 21h": a range) as no_month_day says;
  * *weekday_day tells whether the first reading was used. */
@@ -753,14 +757,18 @@ enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct da
 {
 	bool weekday_day = false;
 	enum date_err err = dates__parse(ctx, text, out, false, &weekday_day);
-	/* "vendredi 19 a 21h": a number after a weekday is that day of the
-	 * month only when the weekday agrees ("jeudi 3 a 19h", the 3rd being a
-	 * Thursday, and "Friday 7 to 9pm" not a day); otherwise it is read again
- * as the start of a range. */
+	/* A number after a weekday is that day of the month only when the
+	 * weekday agrees ("jeudi 3 a 19h", the 3rd being a Thursday).
+	 * Otherwise it is read again as the start of a range of a few hours
+	 * ("vendredi 19 a 21h", "Friday 7 to 9pm"); a longer one is refused:
+	 * "vendredi 3 a 19h" is the 3rd misnamed, not Friday 3:00-19:00. */
 	if(err != DATE_OK && weekday_day) {
 		bool again = false;
-		if(dates__parse(ctx, text, out, true, &again) == DATE_OK)
+		struct date_slot range;
+		if(dates__parse(ctx, text, &range, true, &again) == DATE_OK && range.duration_min <= DATES_RANGE_GUESS_MIN) {
+			*out = range;
 			return DATE_OK;
+		}
 	}
 	return err;
 }

@@ -153,6 +153,8 @@ static const struct dcase paris[] = {
 	{ "Friday 7 to 9pm", 2026, 12, 4, 19, 0, 120, 0 },
 	{ "19 à 21h", 2026, 12, 1, 19, 0, 120, 0 },
 	ERR("jeudi 19", DATE_NO_TIME),
+	ERR("vendredi 3 à 19h", DATE_IMPOSSIBLE),      /* the 3rd misnamed, not 3:00-19:00 */
+	{ "vendredi 9 à 21h", 2026, 12, 4, 9, 0, 720, 0 },
 	ERR("le 32 à 10h", DATE_IMPOSSIBLE),
 	ERR("demain jeudi 19h", DATE_IMPOSSIBLE),          /* tomorrow is Wednesday */
 	/* Times. */
