@@ -233,6 +233,7 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			.role = u[i].is_private ? ROLE_ADMIN : tg__role(t, u[i].chat_id, u[i].sender_id),
 			.is_private = u[i].is_private,
 			.bot_username = t->username,
+			.parent_chat = u[i].parent_chat[0] ? u[i].parent_chat : NULL,
 		};
 		if(!ev->time)
 			ev->time = clock_now();

@@ -50,6 +50,7 @@ static void tg__topic(json_t *msg, struct tg_update *u)
 {
 	json_t *thread = json_object_get(msg, "message_thread_id");
 	if(u->chat_id[0] && json_is_true(json_object_get(msg, "is_topic_message")) && json_is_integer(thread)) {
+		memcpy(u->parent_chat, u->chat_id, sizeof(u->parent_chat));
 		size_t len = strlen(u->chat_id);
 		snprintf(u->chat_id + len, sizeof(u->chat_id) - len, ":%lld", (long long)json_integer_value(thread));
 	}

@@ -37,6 +37,7 @@ struct tg_update {
 	int64_t update_id;
 	enum tg_kind kind;
 	char chat_id[TG_CHAT_MAX]; /* 64-bit id as text, ":THREAD" in a topic */
+	char parent_chat[TG_CHAT_MAX]; /* in a topic: the group's id; else "" */
 	bool is_private;
 	char sender_id[24];
 	char *sender_name;         /* first and last name */

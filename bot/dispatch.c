@@ -366,6 +366,30 @@ out:
 	return rc < 0 ? -1 : 0;
 }
 
+/* A new chat that is part of another (a forum's topic) starts with that
+ * chat's settings: language, time zone, reminders, nudges and the interest
+ * threshold.  Returns 1 when it took them, 0 when there was nothing to
+ * take, -1 on error. */
+static int dispatch__inherit(struct bot *b, const struct event *ev, struct db_chat *chat)
+{
+	struct db_chat parent;
+	if(!ev->parent_chat || !strcmp(ev->parent_chat, ev->chat_id))
+		return 0;
+	int found = db_chat_get(b->db, ev->platform, ev->parent_chat, chat->lang, chat->tz, &parent);
+	if(found <= 0)
+		return found;
+	if(db_chat_set_lang(b->db, chat->id, parent.lang) || db_chat_set_tz(b->db, chat->id, parent.tz) ||
+	   db_chat_set_remind(b->db, chat->id, parent.remind) || db_chat_set_nudge(b->db, chat->id, parent.nudge) ||
+	   db_chat_set_interest_threshold(b->db, chat->id, parent.interest_threshold))
+		return -1;
+	memcpy(chat->lang, parent.lang, sizeof(chat->lang));
+	memcpy(chat->tz, parent.tz, sizeof(chat->tz));
+	memcpy(chat->remind, parent.remind, sizeof(chat->remind));
+	chat->nudge = parent.nudge;
+	chat->interest_threshold = parent.interest_threshold;
+	return 1;
+}
+
 int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 {
 	struct config *cfg = b->cfg;
@@ -373,7 +397,10 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 	int found = db_chat_get(b->db, ev->platform, ev->chat_id, cfg->lang, cfg->timezone, &chat);
 	if(found < 0)
 		return -1;
-	if(!found && ev->sender_lang && i18n_has_lang(ev->sender_lang) &&
+	int inherited = found ? 0 : dispatch__inherit(b, ev, &chat);
+	if(inherited < 0)
+		return -1;
+	if(!found && !inherited && ev->sender_lang && i18n_has_lang(ev->sender_lang) &&
 	   strcmp(ev->sender_lang, chat.lang)) {
 		/* A new chat speaks the language of its first user's client. */
 		if(db_chat_set_lang(b->db, chat.id, ev->sender_lang))

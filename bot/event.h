@@ -45,6 +45,9 @@ struct event {
 	bool is_private;          /* a one-to-one chat with the bot */
 	const char *bot_username; /* the bot's name on this platform, for
 	                             "/cmd@Name"; NULL: general.bot_name */
+	const char *parent_chat;  /* the chat this one is part of (a forum
+	                             topic's group), whose settings a new chat
+	                             starts from; NULL for none */
 
 	/* EVENT_POLL_VOTE: the poll's platform reference and the chosen
 	 * options (0-based); n_options == 0 withdraws the vote. */

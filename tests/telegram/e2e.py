@@ -284,6 +284,15 @@ t = wait_for(lambda: to_forum(n), "another topic's answer")
 check(t and t[0].get("message_thread_id") == 9 and "Sortie vélo" not in t[0]["text"], "another topic has its own meetups")
 check(any(str(b.get("chat_id")) == str(FORUM) for b in calls("getChatAdministrators")),
       "a topic's admins are read from its group")
+# A topic first used after the group's settings changed starts from them.
+n = len(calls("sendMessage"))
+say(1, "Alice", "/fuseau America/New_York", chat=FORUM)
+wait_for(lambda: to_forum(n), "the group's new time zone")
+n = len(calls("sendMessage"))
+say_topic(2, "Bob", "/fuseau", 11)
+t = wait_for(lambda: to_forum(n), "a new topic's time zone")
+check(t and t[0].get("message_thread_id") == 11 and "America/New_York" in t[0]["text"],
+      "a new topic takes its group's settings: %s" % (t[0]["text"] if t else None))
 
 # Two bursts of 60 updates in one getUpdates each, over 12 groups, with a
 # meetup proposal in each group: large batches are parsed and committed on

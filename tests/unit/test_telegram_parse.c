@@ -102,7 +102,9 @@ int main(void)
 	CHECK_INT(n, 3);
 	if(n == 3) {
 		CHECK_STR(u[0].chat_id, "-1005550007:7");
+		CHECK_STR(u[0].parent_chat, "-1005550007");
 		CHECK_STR(u[1].chat_id, "-1005550008");
+		CHECK_STR(u[1].parent_chat, "");
 		CHECK_STR(u[2].chat_id, "-1005550007:7");
 		CHECK_INT(u[2].kind, TG_CALLBACK);
 	}
