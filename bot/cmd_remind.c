@@ -86,7 +86,16 @@ int cmd_remind(struct cmd_ctx *ctx)
 		if(found < 0)
 			goto meetup_out;
 		if(!found) {
-			rc = cmd_reply(ctx, "meetup.not_found", n, NULL);
+			/* "/rappel 10 ans": no meetup #10, and no reminder time
+			 * either: the time is what could not be read. */
+			char probe[64];
+			if(first[0] != '#' && *args && !cr__is(args, "off", "non") &&
+			   remind_parse_offsets(args, probe, sizeof(probe))) {
+				first[strlen(first)] = ' ';
+				rc = cmd_reply(ctx, "remind.bad", ctx->args, NULL);
+			} else {
+				rc = cmd_reply(ctx, "meetup.not_found", n, NULL);
+			}
 			goto meetup_out;
 		}
 		if(!*args) {
