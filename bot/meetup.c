@@ -763,10 +763,11 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 		goto out;
 	const char *name = s->me.name;
 	if(answer == 2 && was_in) {
-		/* A repeated yes (or a confirmation after a move). */
+		/* A confirmation after a move, or a repeated yes. */
 		if(db_rsvp_clear_reconfirm(db, m->id, user_id))
 			goto out;
-		rc = meetup_sayf(ctx, true, "meetup.rsvp.already", name, num, NULL);
+		rc = meetup_sayf(ctx, true, me->reconfirm ? "meetup.rsvp.reconfirmed" : "meetup.rsvp.already", name, num,
+		                 NULL);
 		goto out;
 	}
 	if(answer == 2 && me && me->answer == 2 && me->waiting) {
