@@ -266,7 +266,7 @@ async function main() {
     check(rem[0].getContent().msgtype === 'm.text', 'the reminder is an m.text');
     const a = chloe.getPushActionsForEvent(rem[0]);
     check(a?.notify && a.tweaks?.highlight, 'Chloé\'s client notifies her of the reminder, highlighted');
-    const d = reminders(dan)[0];
+    const d = (await waitFor(() => reminders(dan), 'the reminder on Dan\'s client'))?.[0];
     const da = d && dan.getPushActionsForEvent(d);
     check(da && !da.tweaks?.highlight, 'Dan, who does not come, is not highlighted');
   }
