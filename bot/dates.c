@@ -45,6 +45,9 @@ struct parse {
 	int hour, minute;             /* -1 when not given */
 	int end_hour, end_minute;     /* a range's end; -1 when none */
 	bool bad_time;
+	bool meridiem;                /* am or pm was given */
+	bool later_half;              /* "soir", "apres-midi", "evening": a
+	                                 bare 8h is 20h */
 };
 
 static const char *const dates__wd_fr[] = { "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi" };
@@ -284,6 +287,7 @@ static bool dates__time_or_range(struct parse *p)
 		int as_same = dates__h24(h1, mer2, &bad);
 		mer1 = as_same < end ? mer2 : (mer2 == 'p' ? 'a' : 'p');
 	}
+	p->meridiem = mer1 || mer2;
 	p->hour = dates__h24(h1, mer1, &p->bad_time);
 	p->minute = m1;
 	if(h2 >= 0) {
@@ -470,6 +474,36 @@ static bool dates__in_days(struct parse *p)
 	return true;
 }
 
+/* A part of the day: "soir", "soiree", "matin", "apres-midi" (or "apres
+ * midi"), "evening", "morning", "afternoon", "du soir", "in the evening".
+ * It gives no time by itself; after noon, it makes a bare 8h mean 20h. */
+static bool dates__part_of_day(struct parse *p)
+{
+	int off = 0;
+	if(dates__word(p, 0, "du") || (dates__word(p, 0, "in") && dates__word(p, 1, "the")))
+		off = dates__word(p, 0, "du") ? 1 : 2;
+	static const char *const later[] = { "soir", "soiree", "evening", "afternoon", "night" };
+	static const char *const earlier[] = { "matin", "matinee", "morning" };
+	for(size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+		if(dates__word(p, off, later[i])) {
+			p->later_half = true;
+			p->pos += off + 1;
+			return true;
+		}
+	for(size_t i = 0; i < sizeof(earlier) / sizeof(earlier[0]); i++)
+		if(dates__word(p, off, earlier[i])) {
+			p->pos += off + 1;
+			return true;
+		}
+	if(off == 0 && dates__word(p, 0, "apres") && (dates__word(p, 1, "midi") ||
+	   (dates__punct(p, 1, '-') && dates__word(p, 2, "midi")))) {
+		p->later_half = true;
+		p->pos += dates__word(p, 1, "midi") ? 2 : 3;
+		return true;
+	}
+	return false;
+}
+
 /* Reads the whole text.  Returns DATE_OK or DATE_SYNTAX (other errors are
  * found when the fields are checked). */
 static enum date_err dates__read(struct parse *p)
@@ -517,12 +551,14 @@ static enum date_err dates__read(struct parse *p)
 			}
 			if(!have_day && !strcmp(w, "ce") && dates__word(p, 1, "soir")) {
 				p->rel_days = 0;
+				p->later_half = true;
 				p->pos += 2;
 				have_day = true;
 				continue;
 			}
 			if(!have_day && !strcmp(w, "tonight")) {
 				p->rel_days = 0;
+				p->later_half = true;
 				p->pos++;
 				have_day = true;
 				continue;
@@ -531,6 +567,8 @@ static enum date_err dates__read(struct parse *p)
 				have_day = true;
 				continue;
 			}
+			if(dates__part_of_day(p))
+				continue;
 			if(!strcmp(w, "next") && dates__at(p, 1)->kind == TOK_WORD &&
 			   dates__weekday_word(dates__at(p, 1)->text) >= 0 && p->weekday < 0) {
 				p->next = true;
@@ -669,6 +707,13 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 	}
 	if(p.hour > 23 || p.minute > 59 || p.end_hour > 23 || p.end_minute > 59)
 		return DATE_BAD_TIME;
+	/* "jeudi soir 8h": 20h; "soir 8h-10h": 20h-22h (an end past midnight,
+	 * "soir 10h-1h", stays as it is). */
+	if(p.later_half && !p.meridiem && p.hour >= 1 && p.hour < 12) {
+		if(p.end_hour > p.hour && p.end_hour < 12)
+			p.end_hour += 12;
+		p.hour += 12;
+	}
 
 	/* The day. */
 	int y, m, d;

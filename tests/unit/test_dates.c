@@ -153,6 +153,24 @@ static const struct dcase paris[] = {
 	{ "Friday 7 to 9pm", 2026, 12, 4, 19, 0, 120, 0 },
 	{ "19 à 21h", 2026, 12, 1, 19, 0, 120, 0 },
 	ERR("jeudi 19", DATE_NO_TIME),
+	/* Parts of the day: no time by themselves; after noon, a bare 8h is
+	 * 20h. */
+	ERR("jeudi soir", DATE_NO_TIME),
+	ERR("demain matin", DATE_NO_TIME),
+	{ "jeudi soir 20h", 2026, 12, 3, 20, 0, 0, 0 },
+	{ "jeudi soir 8h", 2026, 12, 3, 20, 0, 0, 0 },
+	{ "jeudi 8h du soir", 2026, 12, 3, 20, 0, 0, 0 },
+	{ "ce soir 8h", 2026, 12, 1, 20, 0, 0, 0 },
+	{ "demain matin 9h", 2026, 12, 2, 9, 0, 0, 0 },
+	{ "jeudi après-midi 3h", 2026, 12, 3, 15, 0, 0, 0 },
+	{ "jeudi apres midi 14h-16h", 2026, 12, 3, 14, 0, 120, 0 },
+	{ "vendredi soir 8h-10h", 2026, 12, 4, 20, 0, 120, 0 },
+	{ "vendredi soir 10h-1h", 2026, 12, 4, 22, 0, 180, 0 },
+	{ "Thursday evening 8pm", 2026, 12, 3, 20, 0, 0, 0 },
+	{ "tomorrow morning 9am", 2026, 12, 2, 9, 0, 0, 0 },
+	{ "Friday 8:00 in the evening", 2026, 12, 4, 20, 0, 0, 0 },
+	{ "jeudi soir 9am", 2026, 12, 3, 9, 0, 0, 0 },        /* said outright: kept */
+	{ "samedi midi", 2026, 12, 5, 12, 0, 0, 0 },
 	ERR("vendredi 3 à 19h", DATE_IMPOSSIBLE),      /* the 3rd misnamed, not 3:00-19:00 */
 	{ "vendredi 9 à 21h", 2026, 12, 4, 9, 0, 720, 0 },
 	ERR("le 32 à 10h", DATE_IMPOSSIBLE),
