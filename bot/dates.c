@@ -40,6 +40,7 @@ struct parse {
 	bool no_month_day;            /* read "jeudi 19" as no day of the month */
 	int weekday;                  /* 0 = Sunday .. 6; -1 when not given */
 	bool next;                    /* "prochain", "next" */
+	int weeks_on;                 /* "vendredi en huit": 1; "en quinze": 2 */
 	int rel_days;                 /* -1 when not given */
 	/* The time. */
 	int hour, minute;             /* -1 when not given */
@@ -475,13 +476,14 @@ static bool dates__in_days(struct parse *p)
 }
 
 /* A part of the day: "soir", "soiree", "matin", "apres-midi" (or "apres
- * midi"), "evening", "morning", "afternoon", "du soir", "in the evening".
+ * midi"), "evening", "morning", "afternoon", "du soir", "au soir", "in the
+ * evening".
  * It gives no time by itself; after noon, it makes a bare 8h mean 20h. */
 static bool dates__part_of_day(struct parse *p)
 {
 	int off = 0;
-	if(dates__word(p, 0, "du") || (dates__word(p, 0, "in") && dates__word(p, 1, "the")))
-		off = dates__word(p, 0, "du") ? 1 : 2;
+	if(dates__word(p, 0, "du") || dates__word(p, 0, "au") || (dates__word(p, 0, "in") && dates__word(p, 1, "the")))
+		off = dates__word(p, 0, "in") ? 2 : 1;
 	static const char *const later[] = { "soir", "soiree", "evening", "afternoon", "night" };
 	static const char *const earlier[] = { "matin", "matinee", "morning" };
 	for(size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
@@ -575,6 +577,12 @@ static enum date_err dates__read(struct parse *p)
 				p->pos++;
 				continue;
 			}
+			/* "ce vendredi", "this Friday": the coming one. */
+			if((!strcmp(w, "ce") || !strcmp(w, "this")) && dates__at(p, 1)->kind == TOK_WORD &&
+			   dates__weekday_word(dates__at(p, 1)->text) >= 0 && p->weekday < 0) {
+				p->pos++;
+				continue;
+			}
 			if((wd = dates__weekday_word(w)) >= 0 && p->weekday < 0) {
 				p->weekday = wd;
 				p->pos++;
@@ -582,6 +590,12 @@ static enum date_err dates__read(struct parse *p)
 				if(dates__word(p, 0, "prochain") || dates__word(p, 0, "next")) {
 					p->next = true;
 					p->pos++;
+				}
+				/* "vendredi en huit": a week after the coming Friday;
+				 * "en quinze", two. */
+				if(dates__word(p, 0, "en") && (dates__word(p, 1, "huit") || dates__word(p, 1, "quinze"))) {
+					p->weeks_on = dates__word(p, 1, "huit") ? 1 : 2;
+					p->pos += 2;
 				}
 				continue;
 			}
@@ -768,7 +782,7 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 			if(p.next || !ahead)
 				delta = 7;
 		}
-		dates__add_days(&y, &m, &d, delta);
+		dates__add_days(&y, &m, &d, delta + 7 * p.weeks_on);
 	} else {
 		y = ty, m = tm_, d = td;  /* a time alone: today */
 	}

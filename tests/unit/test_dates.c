@@ -128,6 +128,13 @@ static const struct dcase paris[] = {
 	{ "lun. 10h", 2026, 12, 7, 10, 0, 0, 0 },
 	{ "dimanche minuit", 2026, 12, 6, 0, 0, 0, 0 },
 	{ "samedi midi", 2026, 12, 5, 12, 0, 0, 0 },
+	ERR("le 24 décembre au soir", DATE_NO_TIME),
+	{ "le 24 décembre au soir 20h", 2026, 12, 24, 20, 0, 0, 0 },
+	/* "ce vendredi", "this Friday"; "vendredi en huit" is a week later. */
+	{ "ce vendredi 19h", 2026, 12, 4, 19, 0, 0, 0 },
+	{ "this Friday 7pm", 2026, 12, 4, 19, 0, 0, 0 },
+	{ "vendredi en huit 19h", 2026, 12, 11, 19, 0, 0, 0 },
+	{ "mardi en quinze 19h", 2026, 12, 15, 19, 0, 0, 0 },   /* today is Tuesday: the 1st + 14 */
 	{ "Saturday noon", 2026, 12, 5, 12, 0, 0, 0 },
 	{ "Wednesday 6pm", 2026, 12, 2, 18, 0, 0, 0 },
 	{ "vendredi 20h", 2026, 12, 4, 20, 0, 0, 0 },
