@@ -179,6 +179,7 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 	int nslot_text = 0, too_many = 0;
 	char *deadline_text = NULL;
 	int group_max = 0;
+	bool poll_part = false;
 	long v;
 	memset(m, 0, sizeof(*m));
 	memset(rep, 0, sizeof(*rep));
@@ -208,6 +209,12 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 		if(!key && (!strncmp(part, "--group ", 8) || !strncmp(part, "--groupe ", 9))) {
 			key = "group";
 			val = cm__trim(part + (part[7] == ' ' ? 8 : 9));
+		}
+		/* "every month; poll": the poll of a repetition, as a part of
+		 * its own. */
+		if(!key && cm__is(part, WORDS("sondage", "poll"))) {
+			poll_part = true;
+			continue;
 		}
 		int every = key ? 0 : series_parse(part, rep->rule, sizeof(rep->rule), &rep->poll);
 		if(every < 0) {
@@ -269,6 +276,12 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 				m->duration_min = minutes;
 			}
 		}
+	}
+	if(poll_part && rep->rule[0]) {
+		rep->poll = true;
+	} else if(poll_part) {
+		strbuf_addc(errors, '\n');
+		i18n_fmt(errors, lang, "meetup.err.poll_alone", NULL);
 	}
 	if(!*title) {
 		strbuf_addc(errors, '\n');
