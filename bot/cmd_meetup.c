@@ -840,7 +840,10 @@ int cmd_vote(struct cmd_ctx *ctx)
 		}
 		long lo, hi;
 		char *dash = strchr(w, '-');
-		if(dash && dash != w) {
+		if(cm__is(w, WORDS("all", "tout", "toutes", "tous"))) {
+			lo = 1;  /* "/vote all", "/vote toutes?" */
+			hi = m->nslots;
+		} else if(dash && dash != w) {
 			*dash = '\0';
 			if(cm__int(w, 1, 100, &lo) || cm__int(dash + 1, 1, 100, &hi) || hi < lo) {
 				*dash = '-';
