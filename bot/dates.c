@@ -477,8 +477,8 @@ static bool dates__in_days(struct parse *p)
 
 /* A part of the day: "soir", "soiree", "matin", "apres-midi" (or "apres
  * midi"), "evening", "morning", "afternoon", "du soir", "au soir", "in the
- * evening".
- * It gives no time by itself; after noon, it makes a bare 8h mean 20h. */
+ * evening".  It gives no time by itself; after noon, it makes a bare 8h
+ * mean 20h. */
 static bool dates__part_of_day(struct parse *p)
 {
 	int off = 0;
