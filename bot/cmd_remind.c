@@ -23,6 +23,15 @@ static bool cr__is(const char *w, const char *a, const char *b)
 	return yes;
 }
 
+/* Puts back the space cmd_next_word cut after first, when words followed
+ * (args is what is left): ctx->args reads whole again. */
+static void cr__rejoin(char *first, const char *args)
+{
+	size_t len = strlen(first);
+	if(args > first + len)
+		first[len] = ' ';
+}
+
 static int cr__show(struct cmd_ctx *ctx, const char *key, const char *num, const char *offsets)
 {
 	struct strbuf words = STRBUF_INIT;
@@ -91,7 +100,7 @@ int cmd_remind(struct cmd_ctx *ctx)
 			char probe[64];
 			if(first[0] != '#' && *args && !cr__is(args, "off", "non") &&
 			   remind_parse_offsets(args, probe, sizeof(probe))) {
-				first[strlen(first)] = ' ';
+				cr__rejoin(first, args);
 				rc = cmd_reply(ctx, "remind.bad", ctx->args, NULL);
 			} else {
 				rc = cmd_reply(ctx, "meetup.not_found", n, NULL);
@@ -126,8 +135,7 @@ meetup_out:
 	/* /remind OFFSETS|off for the whole chat: admins only. */
 	if(!ctx->is_admin)
 		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL);
-	if(first[strlen(first)] == '\0' && args > first + strlen(first))
-		first[strlen(first)] = ' ';
+	cr__rejoin(first, args);
 	if(cr__is(ctx->args, "off", "non"))
 		offsets[0] = '\0';
 	else if(remind_parse_offsets(ctx->args, offsets, sizeof(offsets)))

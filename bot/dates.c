@@ -169,6 +169,13 @@ static int dates__weekday_word(const char *w)
 static bool dates__is_pm(const char *w) { return !strcmp(w, "pm"); }
 static bool dates__is_am(const char *w) { return !strcmp(w, "am"); }
 
+/* True when t is an ordinal's ending: 1er, 3rd, 15th. */
+static bool dates__ordinal(const struct tok *t)
+{
+	return t->kind == TOK_WORD && (!strcmp(t->text, "er") || !strcmp(t->text, "st") || !strcmp(t->text, "nd") ||
+	                               !strcmp(t->text, "rd") || !strcmp(t->text, "th"));
+}
+
 /* Skips an optional "." after an abbreviation. */
 static void dates__skip_dot(struct parse *p)
 {
@@ -348,9 +355,7 @@ static bool dates__date(struct parse *p)
 	/* 3 dec, 3 decembre 2026, 3rd december, 1er mai */
 	if(a->kind == TOK_NUM && a->ndigits <= 2) {
 		int off = 1;
-		const struct tok *sfx = dates__at(p, 1);
-		if(sfx->kind == TOK_WORD && (!strcmp(sfx->text, "er") || !strcmp(sfx->text, "st") ||
-		   !strcmp(sfx->text, "nd") || !strcmp(sfx->text, "rd") || !strcmp(sfx->text, "th")))
+		if(dates__ordinal(dates__at(p, 1)))
 			off = 2;
 		if(dates__word(p, off, "of"))
 			off++;
@@ -417,12 +422,8 @@ static bool dates__month_day(struct parse *p)
 	const struct tok *a = dates__at(p, 0);
 	if(a->kind != TOK_NUM || a->ndigits > 2)
 		return false;
-	int off = 1;
-	const struct tok *sfx = dates__at(p, 1);
-	bool ordinal = sfx->kind == TOK_WORD && (!strcmp(sfx->text, "er") || !strcmp(sfx->text, "st") ||
-	               !strcmp(sfx->text, "nd") || !strcmp(sfx->text, "rd") || !strcmp(sfx->text, "th"));
-	if(ordinal)
-		off = 2;
+	bool ordinal = dates__ordinal(dates__at(p, 1));
+	int off = ordinal ? 2 : 1;
 	int back = p->pos - 1;
 	if(back >= 0 && p->t[back].kind == TOK_PUNCT && p->t[back].text[0] == '.')
 		back--;  /* "jeu. 3" */
@@ -674,7 +675,7 @@ static enum date_err dates__instant(const char *tz, int y, int m, int d, int h, 
 
 /* date_parse, with a number after a weekday read as a day of the month
  * ("jeudi 3") or not ("vendredi 19 a 21h": a range) as no_month_day says;
- * *weekday_day tells whether the first reading was used. */
+ * *weekday_day (unless NULL) tells whether the first reading was used. */
 static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, struct date_slot *out,
                                   bool no_month_day, bool *weekday_day)
 {
@@ -701,7 +702,8 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 	}
 	strbuf_release(&folded);
 	err = dates__read(&p);
-	*weekday_day = p.weekday_day;
+	if(weekday_day)
+		*weekday_day = p.weekday_day;
 	if(err != DATE_OK)
 		return err;
 
@@ -822,9 +824,8 @@ enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct da
 	 * ("vendredi 19 a 21h", "Friday 7 to 9pm"); a longer one is refused:
 	 * "vendredi 3 a 19h" is the 3rd misnamed, not Friday 3:00-19:00. */
 	if(err != DATE_OK && weekday_day) {
-		bool again = false;
 		struct date_slot range;
-		if(dates__parse(ctx, text, &range, true, &again) == DATE_OK && range.duration_min <= DATES_RANGE_GUESS_MIN) {
+		if(dates__parse(ctx, text, &range, true, NULL) == DATE_OK && range.duration_min <= DATES_RANGE_GUESS_MIN) {
 			*out = range;
 			return DATE_OK;
 		}

@@ -175,7 +175,20 @@ const char *i18n_lookup_exact(const char *code, const char *key)
 	return e ? e->text : NULL;
 }
 
-static const char *i18n__text(const char *code, const char *key, const char **from);
+/* Finds key's text as i18n_lookup does, and the catalogue it came from
+ * (whose plural rule its forms follow). */
+static const char *i18n__text(const char *code, const char *key, const char **from)
+{
+	const char *order[] = { code, i18n__default, "en" };
+	for(size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const char *t = i18n_lookup_exact(order[i], key);
+		if(t) {
+			*from = order[i];
+			return t;
+		}
+	}
+	return NULL;
+}
 
 const char *i18n_lookup(const char *code, const char *key)
 {
@@ -210,20 +223,6 @@ static bool i18n__one(const char *code, const char *count)
 	return n == 1;
 }
 
-/* Finds key's text as i18n_lookup does, and the catalogue it came from
- * (whose plural rule its forms follow). */
-static const char *i18n__text(const char *code, const char *key, const char **from)
-{
-	const char *order[] = { code, i18n__default, "en" };
-	for(size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		const char *t = i18n_lookup_exact(order[i], key);
-		if(t) {
-			*from = order[i];
-			return t;
-		}
-	}
-	return NULL;
-}
 
 int i18n_vfmt(struct strbuf *out, const char *lang, const char *key, unsigned raw, va_list ap)
 {

@@ -711,11 +711,10 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
 	 * fixed while it runs) closes with the date chosen. */
 	if(before == MEETUP_POLL) {
 		struct strbuf when = STRBUF_INIT;
-		long yes = 0;
+		struct meetup_tally t;
 		char n[24];
-		for(size_t v = 0; v < votes.n; v++)
-			yes += votes.v[v].answers[i] == 'y';
-		meetup__num(n, sizeof(n), yes);
+		meetup__count(m, &votes, &t);
+		meetup__num(n, sizeof(n), t.yes[i]);
 		meetup__slot_text(ctx, &when, m->start, m->duration_min);
 		int bad = when.oom || meetup__close_poll_action(ctx, m, "poll.end.chosen", when.buf, n, NULL);
 		strbuf_release(&when);

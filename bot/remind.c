@@ -19,25 +19,16 @@
  * next calendar day; closer than that, "in 2 hours" says more. */
 #define REMIND_TOMORROW_MIN (6 * 60)
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil). */
-static long remind__days(int y, int m, int d)
-{
-	y -= m <= 2;
-	long era = (y >= 0 ? y : y - 399) / 400;
-	long yoe = y - era * 400;
-	long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* True when start falls on the day after now's, in zone tz. */
+/* True when start falls on the day after now's, in zone tz (the next day
+ * of the year, or 1 January after 31 December). */
 static bool remind__is_tomorrow(const char *tz, time_t now, time_t start)
 {
 	struct tm a, b;
 	if(tz_localtime(tz, now, &a) || tz_localtime(tz, start, &b))
 		return false;
-	return remind__days(b.tm_year + 1900, b.tm_mon + 1, b.tm_mday) ==
-	       remind__days(a.tm_year + 1900, a.tm_mon + 1, a.tm_mday) + 1;
+	if(b.tm_year == a.tm_year)
+		return b.tm_yday == a.tm_yday + 1;
+	return b.tm_year == a.tm_year + 1 && b.tm_yday == 0 && a.tm_mon == 11 && a.tm_mday == 31;
 }
 
 #define LOG_MODULE "remind"

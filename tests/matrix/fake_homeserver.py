@@ -142,14 +142,14 @@ def make_room(creator, members=(), power=None, encrypted=False, room_id=None):
     room = room_id or "!" + secrets.token_urlsafe(10) + ":" + SERVER
     rooms[room] = {"state": {}, "timeline": []}
     new_event(room, creator, "m.room.create", {"creator": creator, "room_version": "10"}, "")
-    new_event(room, creator, "m.room.member", {"membership": "join", "displayname": creator[1:].split(":")[0].capitalize()}, creator)
+    new_event(room, creator, "m.room.member", {"membership": "join", "displayname": display_name(creator)}, creator)
     new_event(room, creator, "m.room.power_levels",
               power or {"users": {creator: 100}, "users_default": 0, "events_default": 0, "state_default": 50,
                         "ban": 50, "kick": 50, "redact": 50, "invite": 0}, "")
     if encrypted:
         new_event(room, creator, "m.room.encryption", {"algorithm": "m.megolm.v1.aes-sha2"}, "")
     for m in members:
-        new_event(room, m, "m.room.member", {"membership": "join", "displayname": m[1:].split(":")[0].capitalize()}, m)
+        new_event(room, m, "m.room.member", {"membership": "join", "displayname": display_name(m)}, m)
     return room
 
 def client_event(ev):
