@@ -126,6 +126,39 @@ static void meetup__line(struct meetup_ctx *ctx, struct strbuf *sb, const char *
 	i18n_fmt_raw(sb, meetup__lang(ctx), key, raw ? 1 : 0, arg, NULL);
 }
 
+/* Whether slot i of m has started: a date that has begun can no longer be
+ * chosen, so closing leaves it out and tallies mark it. */
+static bool meetup__passed(const struct db_meetup *m, int i)
+{
+	return m->slots[i].start <= clock_now();
+}
+
+/* Appends slot i of a poll as its tallies show it: the date, and "(passed)"
+ * once it has started. */
+static void meetup__slot_label(struct meetup_ctx *ctx, struct strbuf *sb, const struct db_meetup *m, int i)
+{
+	meetup__slot_text(ctx, sb, m->slots[i].start, m->slots[i].duration_min);
+	if(meetup__passed(m, i)) {
+		strbuf_addc(sb, ' ');
+		i18n_fmt(sb, meetup__lang(ctx), "meetup.slot.passed", NULL);
+	}
+}
+
+/* Appends "\nGroup: NAME" for a group's meetup, so that its announcement
+ * says whom it is for. */
+static int meetup__group_line(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb)
+{
+	struct db_group g;
+	if(!m->group_id)
+		return 0;
+	int found = db_group_get(ctx->bot->db, m->group_id, &g);
+	if(found < 0)
+		return -1;
+	if(found)
+		meetup__line(ctx, sb, "meetup.group", g.name, false);
+	return 0;
+}
+
 /* The "#3 · Title" head of many messages, escaped, with a line key. */
 static void meetup__head(struct meetup_ctx *ctx, struct strbuf *sb, const char *key, const struct db_meetup *m)
 {
@@ -161,13 +194,15 @@ static int meetup__poll_text(struct meetup_ctx *ctx, const struct db_meetup *m, 
 	char num[24], buf[24];
 	meetup__num(num, sizeof(num), m->num);
 	meetup__head(ctx, sb, "meetup.poll.title", m);
+	if(meetup__group_line(ctx, m, sb))
+		return -1;
 	if(m->place[0])
 		meetup__line(ctx, sb, "meetup.place", m->place, false);
 	strbuf_addc(sb, '\n');
 	i18n_fmt(sb, lang, "meetup.poll.ask", NULL);
 	for(int i = 0; i < m->nslots; i++) {
 		strbuf_addf(sb, "\n%d. ", m->slots[i].idx);
-		meetup__slot_text(ctx, sb, m->slots[i].start, m->slots[i].duration_min);
+		meetup__slot_label(ctx, sb, m, i);
 	}
 	strbuf_addc(sb, '\n');
 	i18n_fmt(sb, lang, "meetup.poll.how", num, NULL);
@@ -205,7 +240,7 @@ static int meetup__post_poll(struct meetup_ctx *ctx, const struct db_meetup *m, 
 		goto out;
 	for(int i = 0; i < m->nslots; i++) {
 		strbuf_reset(&opt);
-		meetup__slot_text(ctx, &opt, m->slots[i].start, m->slots[i].duration_min);
+		meetup__slot_label(ctx, &opt, m, i);
 		if(action_add_option(a, opt.buf))
 			goto out;
 	}
@@ -322,24 +357,31 @@ static void meetup__count(const struct db_meetup *m, const struct db_people *vot
 		}
 }
 
-/* Ranks the slots: most yes, then most if-need-be, then earliest.  Fills
- * order with slot indexes (0-based), best first. */
-static void meetup__rank(const struct db_meetup *m, const struct meetup_tally *t, int *order)
+/* Ranks the slots: those still to come before those that have started,
+ * then most yes, then most if-need-be, then earliest.  Fills order with slot
+ * indexes (0-based), best first, and returns how many are still to come:
+ * only those may be chosen. */
+static int meetup__rank(const struct db_meetup *m, const struct meetup_tally *t, int *order)
 {
-	for(int i = 0; i < m->nslots; i++)
+	int open = 0;
+	for(int i = 0; i < m->nslots; i++) {
 		order[i] = i;
+		open += !meetup__passed(m, i);
+	}
 	for(int i = 1; i < m->nslots; i++) {
 		for(int j = i; j > 0; j--) {
 			int a = order[j - 1], b = order[j];
-			bool better = t->yes[b] > t->yes[a] ||
+			bool pa = meetup__passed(m, a), pb = meetup__passed(m, b);
+			bool better = (pa && !pb) || (pa == pb && (t->yes[b] > t->yes[a] ||
 			              (t->yes[b] == t->yes[a] && (t->maybe[b] > t->maybe[a] ||
-			              (t->maybe[b] == t->maybe[a] && m->slots[b].start < m->slots[a].start)));
+			              (t->maybe[b] == t->maybe[a] && m->slots[b].start < m->slots[a].start)))));
 			if(!better)
 				break;
 			order[j - 1] = b;
 			order[j] = a;
 		}
 	}
+	return open;
 }
 
 /* Appends the people of votes whose answer to slot i is which. */
@@ -371,7 +413,7 @@ static int meetup__info_poll(struct meetup_ctx *ctx, struct db_meetup *m, struct
 		meetup__num(y, sizeof(y), t.yes[i]);
 		meetup__num(mb, sizeof(mb), t.maybe[i]);
 		strbuf_addf(sb, "\n%d. ", m->slots[i].idx);
-		meetup__slot_text(ctx, sb, m->slots[i].start, m->slots[i].duration_min);
+		meetup__slot_label(ctx, sb, m, i);
 		strbuf_adds(sb, "\n   ");
 		if(!t.yes[i] && !t.maybe[i])
 			i18n_fmt(sb, lang, "meetup.info.nobody", NULL);
@@ -483,6 +525,8 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 	meetup__head(ctx, sb, "meetup.info.title", m);
 	strbuf_adds(sb, " — ");
 	i18n_fmt(sb, lang, state_keys[m->state], NULL);
+	if(meetup__group_line(ctx, m, sb))
+		return -1;
 	if(m->state == MEETUP_CONFIRMED || (m->state == MEETUP_CANCELLED && m->start)) {
 		struct strbuf when = STRBUF_INIT;
 		meetup__slot_text(ctx, &when, m->start, m->duration_min);
@@ -513,6 +557,15 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 		i18n_fmt(sb, lang, "meetup.rsvp.how", num, NULL);
 		free(s);
 		db_people_release(&r);
+	}
+	return sb->oom ? -1 : 0;
+}
+
+int meetup_format_slots(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb)
+{
+	for(int i = 0; i < m->nslots; i++) {
+		strbuf_addf(sb, "\n%d. ", m->slots[i].idx);
+		meetup__slot_label(ctx, sb, m, i);
 	}
 	return sb->oom ? -1 : 0;
 }
@@ -585,13 +638,24 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 	struct meetup_tally t;
 	int order[MEETUP_MAX_SLOTS];
 	meetup__count(m, &votes, &t);
-	meetup__rank(m, &t, order);
+	int open = meetup__rank(m, &t, order);
 	int best = order[0];
 	int need = m->quorum ? m->quorum : 1;
+	char num[24], q[24], y[24];
+	meetup__num(num, sizeof(num), m->num);
+	if(!open) {
+		/* Every date has started: none can be fixed, whatever the votes. */
+		if(meetup__close_poll_action(ctx, m, "poll.end.all_passed", NULL))
+			goto out;
+		m->state = MEETUP_NO_QUORUM;
+		if(db_meetup_update(ctx->bot->db, m) || series_plan(ctx, m))
+			goto out;
+		i18n_fmt(&sb, lang, "meetup.all_passed", num, m->title, NULL);
+		rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, !by_deadline);
+		goto out;
+	}
 	if(t.yes[best] >= need) {
 		if(by_deadline) {
-			char num[24];
-			meetup__num(num, sizeof(num), m->num);
 			i18n_fmt(&sb, lang, "meetup.closed.deadline", num, m->title, NULL);
 			if(meetup_say(ctx, sb.buf, false))
 				goto out;
@@ -599,15 +663,14 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 		rc = meetup_confirm(ctx, m, m->slots[best].idx);  /* closes the native poll */
 		goto out;
 	}
-	/* Short of the quorum: no date is fixed; offer the best slots. */
-	char num[24], q[24], y[24];
+	/* Short of the quorum: no date is fixed; offer the best slots still
+	 * to come. */
 	meetup__num(q, sizeof(q), need);
 	if(meetup__close_poll_action(ctx, m, "poll.end.no_date", q, NULL))
 		goto out;
 	m->state = MEETUP_NO_QUORUM;
 	if(db_meetup_update(ctx->bot->db, m) || series_plan(ctx, m))
 		goto out;
-	meetup__num(num, sizeof(num), m->num);
 	meetup__num(y, sizeof(y), t.yes[best]);
 	if(!votes.n)
 		i18n_fmt(&sb, lang, "meetup.no_votes", num, m->title, NULL);
@@ -616,13 +679,13 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 	if(votes.n) {
 		strbuf_addc(&sb, '\n');
 		i18n_fmt(&sb, lang, "meetup.no_quorum.best", NULL);
-		for(int k = 0; k < m->nslots && k < 3; k++) {
+		for(int k = 0; k < open && k < 3; k++) {
 			int i = order[k];
 			char yy[24], mm[24];
 			meetup__num(yy, sizeof(yy), t.yes[i]);
 			meetup__num(mm, sizeof(mm), t.maybe[i]);
 			strbuf_addf(&sb, "\n%d. ", m->slots[i].idx);
-			meetup__slot_text(ctx, &sb, m->slots[i].start, m->slots[i].duration_min);
+			meetup__slot_label(ctx, &sb, m, i);
 			strbuf_adds(&sb, " — ");
 			i18n_fmt(&sb, lang, "meetup.no_quorum.count", yy, mm, NULL);
 		}
@@ -653,6 +716,8 @@ static int meetup__card(struct meetup_ctx *ctx, struct db_meetup *m, enum action
 	char num[24];
 	meetup__num(num, sizeof(num), m->num);
 	meetup__head(ctx, &sb, "meetup.confirmed.title", m);
+	if(meetup__group_line(ctx, m, &sb))
+		goto out;
 	meetup__slot_text(ctx, &when, m->start, m->duration_min);
 	meetup__line(ctx, &sb, "meetup.when", when.buf, false);
 	if(m->place[0])

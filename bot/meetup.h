@@ -46,9 +46,11 @@ int meetup_vote(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
 int meetup_vote_options(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
                         const int *options, size_t n);
 
-/* Closes the poll: picks the winner (most yes, then most if-need-be, then
- * the earliest), confirms it or, short of the quorum, says so and offers
- * the runner-up slots. */
+/* Closes the poll: picks the winner among the dates still to come (most
+ * yes, then most if-need-be, then the earliest), confirms it or, short of
+ * the quorum, says so and offers the runner-up slots.  Dates that have
+ * started are out of the count; with none left, the meetup closes without
+ * a date and says how to propose new ones. */
 int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline);
 /* Fixes slot idx (1-based) and announces it. */
 int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx);
@@ -68,6 +70,9 @@ int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int d
 /* Appends the live tally (per slot, who said yes and if need be, and who has
  * not voted), or the participants of a confirmed meetup. */
 int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb);
+/* Appends the dates of m's poll, one line each: "\n2. DATE", marked
+ * "(passed)" once started. */
+int meetup_format_slots(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb);
 /* Appends one line for /meetup list. */
 int meetup_format_line(struct meetup_ctx *ctx, const struct db_meetup_line *m, struct strbuf *sb);
 

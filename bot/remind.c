@@ -320,10 +320,13 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 	i18n_fmt(&sb, lang, "nudge.title", num, m->title, when.buf, NULL);
 	strbuf_addc(&sb, '\n');
 	i18n_fmt_raw(&sb, lang, "nudge.who", 0x1, who.buf, NULL);
-	/* The leader so far: most yes, then most if-need-be, then earliest. */
+	/* The leader so far among the dates still to come (one that has
+	 * started cannot win): most yes, then most if-need-be, then earliest. */
 	int best = -1, by = 0, bm = 0;
 	for(int i = 0; i < m->nslots; i++) {
 		int y = 0, mb = 0;
+		if(m->slots[i].start <= clock_now())
+			continue;
 		for(size_t v = 0; v < votes.n; v++) {
 			y += votes.v[v].answers[i] == 'y';
 			mb += votes.v[v].answers[i] == 'm';
