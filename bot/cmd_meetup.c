@@ -104,8 +104,10 @@ static int cm__meetup_num(const char *s, int *num)
 
 /* Loads meetup num of the chat, or, when num is 0, the only meetup of the
  * chat in one of the states of mask.  Returns 1 when found, 0 when the
- * user was told why not, -1 on failure. */
-static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *usage_hint,
+ * user was told why not, -1 on failure.  hint_key is the catalogue's
+ * example of the command with a meetup named ("/rencontre clore #{1}"), so
+ * that the example is written in the chat's language. */
+static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hint_key,
                     struct db_meetup *m)
 {
 	char n[16];
@@ -128,12 +130,16 @@ static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *usa
 		return cmd_reply(ctx, mask == MASK_POLL ? "meetup.none_poll" :
 		                      mask == MASK_CONFIRMED ? "meetup.none_confirmed" : "meetup.none_open",
 		                 NULL) ? -1 : 0;
-	struct strbuf list = STRBUF_INIT;
+	struct strbuf list = STRBUF_INIT, hint = STRBUF_INIT;
 	for(int i = 0; i < count && i < 8; i++)
 		strbuf_addf(&list, i ? ", #%d" : "#%d", nums[i]);
-	snprintf(n, sizeof(n), "#%d", nums[0]);
-	int rc = cmd_reply(ctx, "meetup.several", list.buf, usage_hint, n, NULL);
+	snprintf(n, sizeof(n), "%d", nums[0]);
+	i18n_fmt(&hint, cmd_lang(ctx), hint_key, n, NULL);
+	int rc = hint.oom ? -1
+	         : cmd_reply_raw(ctx, mask == MASK_POLL ? "meetup.several_polls" : "meetup.several", 0x2, list.buf,
+	                         hint.buf, NULL);
 	strbuf_release(&list);
+	strbuf_release(&hint);
 	return rc ? -1 : 0;
 }
 
@@ -539,7 +545,8 @@ static int cm__opt_num(char **args)
 	return 0;
 }
 
-static int cm__info(struct cmd_ctx *ctx, char *args)
+/* /meetup info and /poll: hint_key names the command as it was typed. */
+static int cm__info(struct cmd_ctx *ctx, char *args, const char *hint_key)
 {
 	struct db_meetup *m = malloc(sizeof(*m));
 	struct strbuf sb = STRBUF_INIT;
@@ -551,7 +558,7 @@ static int cm__info(struct cmd_ctx *ctx, char *args)
 		rc = CMD_USAGE;
 		goto out;
 	}
-	int found = cm__find(ctx, num, MASK_POLL | MASK_CONFIRMED, "/meetup info", m);
+	int found = cm__find(ctx, num, MASK_POLL | MASK_CONFIRMED, hint_key, m);
 	if(found <= 0) {
 		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
@@ -566,17 +573,105 @@ out:
 	return rc;
 }
 
+/* Whether text reads as a date, past or not. */
+static bool cm__is_date(struct cmd_ctx *ctx, const char *text)
+{
+	struct date_ctx dctx = cm__dctx(ctx);
+	struct date_slot ds;
+	dctx.allow_past = true;
+	return date_parse(&dctx, text, &ds) == DATE_OK;
+}
+
+/* Tells why m cannot be verb_key'd in its state: it is already confirmed
+ * (and how to change its date), cancelled or closed without a date, or it
+ * has no date yet.  Returns CMD_OK or CMD_ERROR. */
+static int cm__wrong_state(struct cmd_ctx *ctx, const struct db_meetup *m, const char *verb_key)
+{
+	const char *lang = cmd_lang(ctx);
+	char n[16];
+	snprintf(n, sizeof(n), "%d", m->num);
+	switch(m->state) {
+	case MEETUP_CONFIRMED: {
+		struct strbuf when = STRBUF_INIT;
+		date_format_slot(&when, lang, ctx->chat->tz, clock_now(), m->start, 0);
+		int rc = when.oom ? -1 : cmd_reply(ctx, "meetup.already.confirmed", n, when.buf, NULL);
+		strbuf_release(&when);
+		return rc ? CMD_ERROR : CMD_OK;
+	}
+	case MEETUP_CANCELLED:
+		return cmd_reply(ctx, "meetup.already.cancelled", n, NULL) ? CMD_ERROR : CMD_OK;
+	case MEETUP_NO_QUORUM:
+		return cmd_reply(ctx, "meetup.already.no_quorum", n, NULL) ? CMD_ERROR : CMD_OK;
+	case MEETUP_POLL:
+	default:
+		return cmd_reply(ctx, "meetup.not_yet", n, i18n_lookup(lang, verb_key), NULL) ? CMD_ERROR : CMD_OK;
+	}
+}
+
+/* The slot of m that "/meetup confirm" names: its number ("2") or one of
+ * its dates as people write them ("samedi 14h"), matched on the start.  A
+ * date that has started cannot be fixed.  Returns the slot's idx, or 0
+ * when the user was told why not (with the poll's dates and their
+ * numbers), or -1 on failure. */
+static int cm__pick_slot(struct cmd_ctx *ctx, const struct db_meetup *m, const char *args)
+{
+	const char *lang = cmd_lang(ctx);
+	struct strbuf sb = STRBUF_INIT;
+	char n[16];
+	long idx = 0;
+	int rc = -1;
+	snprintf(n, sizeof(n), "%d", m->num);
+	if(*args >= '0' && *args <= '9' && !cm__int(args, 0, 1000000, &idx)) {
+		if(idx < 1 || idx > m->nslots) {
+			i18n_fmt(&sb, lang, "meetup.confirm.no_slot", args, n, NULL);
+			idx = 0;
+		}
+	} else {
+		struct date_ctx dctx = cm__dctx(ctx);
+		struct date_slot ds;
+		dctx.allow_past = true;
+		enum date_err e = date_parse(&dctx, args, &ds);
+		for(int i = 0; e == DATE_OK && i < m->nslots && !idx; i++)
+			if(m->slots[i].start == ds.start)
+				idx = m->slots[i].idx;
+		if(e != DATE_OK)
+			i18n_fmt(&sb, lang, "meetup.confirm.unreadable", args, n, i18n_lookup(lang, date_err_key(e)), NULL);
+		else if(!idx)
+			i18n_fmt(&sb, lang, "meetup.confirm.no_match", args, n, NULL);
+	}
+	if(idx && m->slots[idx - 1].start <= clock_now()) {
+		struct strbuf when = STRBUF_INIT;
+		char k[16];
+		snprintf(k, sizeof(k), "%ld", idx);
+		date_format_slot(&when, lang, ctx->chat->tz, clock_now(), m->slots[idx - 1].start, 0);
+		i18n_fmt(&sb, lang, "meetup.confirm.passed", k, n, when.buf, NULL);
+		strbuf_release(&when);
+		idx = 0;
+	}
+	if(idx) {
+		rc = (int)idx;
+		goto out;
+	}
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	if(meetup_format_slots(&mctx, m, &sb) || sb.oom || cmd_reply_text(ctx, sb.buf))
+		goto out;
+	rc = 0;
+out:
+	strbuf_release(&sb);
+	return rc;
+}
+
 /* close, cancel, confirm, move, edit share their beginning. */
 enum cm_verb { VERB_CLOSE, VERB_CANCEL, VERB_CONFIRM, VERB_MOVE, VERB_EDIT };
 
 static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 {
 	static const struct { unsigned mask; const char *hint; const char *verb_key; } v[] = {
-		[VERB_CLOSE] = { MASK_POLL, "/meetup close", "meetup.verb.close" },
-		[VERB_CANCEL] = { MASK_POLL | MASK_CONFIRMED, "/meetup cancel", "meetup.verb.cancel" },
-		[VERB_CONFIRM] = { MASK_POLL | MASK_NO_QUORUM, "/meetup confirm", "meetup.verb.confirm" },
-		[VERB_MOVE] = { MASK_CONFIRMED, "/meetup move", "meetup.verb.move" },
-		[VERB_EDIT] = { MASK_POLL | MASK_CONFIRMED, "/meetup edit", "meetup.verb.edit" },
+		[VERB_CLOSE] = { MASK_POLL, "meetup.hint.close", "meetup.verb.close" },
+		[VERB_CANCEL] = { MASK_POLL | MASK_CONFIRMED, "meetup.hint.cancel", "meetup.verb.cancel" },
+		[VERB_CONFIRM] = { MASK_POLL | MASK_NO_QUORUM, "meetup.hint.confirm", "meetup.verb.confirm" },
+		[VERB_MOVE] = { MASK_CONFIRMED, "meetup.hint.move", "meetup.verb.move" },
+		[VERB_EDIT] = { MASK_POLL | MASK_CONFIRMED, "meetup.hint.edit", "meetup.verb.edit" },
 	};
 	struct db_meetup *m = malloc(sizeof(*m));
 	struct meetup_ctx mctx = cm__mctx(ctx);
@@ -585,8 +680,19 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 	int rc = CMD_ERROR;
 	if(!m)
 		goto out;
+	struct strbuf whole = STRBUF_INIT;
+	long slot_num;
+	strbuf_adds(&whole, args);
+	strbuf_trim(&whole);
 	int num = cm__opt_num(&args);
 	args = cm__trim(args);
+	/* "/rencontre confirmer 5 déc. 14h": the number starts the date, not a
+	 * meetup's id, when the rest alone is no date but the whole is one. */
+	if(verb == VERB_CONFIRM && num && *args && cm__int(args, 1, 1000000, &slot_num) && !whole.oom &&
+	   cm__is_date(ctx, whole.buf) && !cm__is_date(ctx, args)) {
+		num = 0;
+		args = whole.buf;
+	}
 	/* "/meetup confirm 3" alone names the slot of the only meetup. */
 	if(verb == VERB_CONFIRM && num && !*args) {
 		int nums[2], count;
@@ -613,11 +719,7 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 	}
 	snprintf(n, sizeof(n), "%d", m->num);
 	if(!(v[verb].mask & (1u << m->state))) {
-		static const char *const state_keys[] = {
-			"meetup.state.poll", "meetup.state.confirmed", "meetup.state.cancelled", "meetup.state.no_quorum",
-		};
-		rc = cmd_reply(ctx, "meetup.wrong_state", n, i18n_lookup(lang, state_keys[m->state]),
-		               i18n_lookup(lang, v[verb].verb_key), NULL);
+		rc = cm__wrong_state(ctx, m, v[verb].verb_key);
 		goto out;
 	}
 	int may = cm__may_change(ctx, m, v[verb].verb_key);
@@ -633,14 +735,8 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 		rc = meetup_cancel(&mctx, m);
 		break;
 	case VERB_CONFIRM: {
-		long idx;
-		if(cm__int(args, 1, m->nslots, &idx)) {
-			char max[16];
-			snprintf(max, sizeof(max), "%d", m->nslots);
-			rc = cmd_reply(ctx, "meetup.vote.bad_slot", args, n, max, NULL);
-			break;
-		}
-		rc = meetup_confirm(&mctx, m, (int)idx);
+		int idx = cm__pick_slot(ctx, m, args);
+		rc = idx < 0 ? CMD_ERROR : idx ? meetup_confirm(&mctx, m, idx) : CMD_OK;
 		break;
 	}
 	case VERB_MOVE: {
@@ -702,6 +798,7 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 	}
 	}
 out:
+	strbuf_release(&whole);
 	free(m);
 	return rc;
 }
@@ -719,7 +816,7 @@ static int cm__series(struct cmd_ctx *ctx, char *args)
 		rc = CMD_USAGE;
 		goto out;
 	}
-	int found = cm__find(ctx, num, MASK_POLL | MASK_CONFIRMED, "/meetup series", m);
+	int found = cm__find(ctx, num, MASK_POLL | MASK_CONFIRMED, "meetup.hint.series", m);
 	if(found <= 0) {
 		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
@@ -755,7 +852,7 @@ int cmd_meetup(struct cmd_ctx *ctx)
 	if(cm__is(sub, WORDS("list", "liste", "ls")))
 		return *cm__trim(rest) ? CMD_USAGE : cm__list(ctx);
 	if(cm__is(sub, WORDS("info", "infos", "show", "voir")))
-		return cm__info(ctx, rest);
+		return cm__info(ctx, rest, "meetup.hint.info");
 	if(cm__is(sub, WORDS("close", "clore", "fermer", "cloturer")))
 		return cm__change(ctx, VERB_CLOSE, rest);
 	if(cm__is(sub, WORDS("cancel", "annuler")))
@@ -782,7 +879,7 @@ int cmd_meetup(struct cmd_ctx *ctx)
 
 int cmd_poll(struct cmd_ctx *ctx)
 {
-	return cm__info(ctx, ctx->args);
+	return cm__info(ctx, ctx->args, "meetup.hint.poll");
 }
 
 /* ---- /vote ---- */
@@ -814,7 +911,7 @@ int cmd_vote(struct cmd_ctx *ctx)
 			goto out;
 		}
 	}
-	int found = cm__find(ctx, num, MASK_POLL, "/vote", m);
+	int found = cm__find(ctx, num, MASK_POLL, "meetup.hint.vote", m);
 	if(found <= 0) {
 		/* A named meetup that is not a poll any more is said so below. */
 		rc = found < 0 ? CMD_ERROR : CMD_OK;
@@ -897,7 +994,7 @@ int cmd_rsvp(struct cmd_ctx *ctx)
 		rc = CMD_USAGE;
 		goto out;
 	}
-	int found = cm__find(ctx, num, MASK_CONFIRMED, "/rsvp", m);
+	int found = cm__find(ctx, num, MASK_CONFIRMED, "meetup.hint.rsvp", m);
 	if(found <= 0) {
 		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
