@@ -49,6 +49,73 @@ static int tags_ok(const char *text)
 	return depth == 0;
 }
 
+/* Whether word (length n) is what some command is called in lang: the
+ * catalogue's cmd.NAME.name. */
+static int command_in(const char *lang, const char *word, size_t n)
+{
+	for(size_t i = 0; i < i18n_key_count(lang); i++) {
+		const char *key = i18n_key_at(lang, i);
+		size_t kl = strlen(key);
+		if(strncmp(key, "cmd.", 4) || kl < 9 || strcmp(key + kl - 5, ".name"))
+			continue;
+		const char *name = i18n_lookup_exact(lang, key);
+		if(strlen(name) == n && !strncmp(name, word, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* Subcommand words of the other language: a text that writes "/rencontre
+ * close" names a command a French speaker would not type. */
+static const struct { const char *lang, *command; const char *words[8]; } foreign_sub[] = {
+	{ "fr", "/rencontre ", { "list", "close", "confirm", "cancel", "move", "edit", "series", NULL } },
+	{ "fr", "/groupe ", { "new", "join", "leave", "list", "split", "close", NULL } },
+	{ "fr", "/rappel ", { "me", NULL } },
+	{ "fr", "/exporter ", { "me", NULL } },
+	{ "en", "/meetup ", { "liste", "clore", "confirmer", "annuler", "déplacer", "modifier", "série", NULL } },
+	{ "en", "/group ", { "nouveau", "rejoindre", "quitter", "liste", "diviser", "fermer", NULL } },
+	{ "en", "/remind ", { "moi", NULL } },
+	{ "en", "/export ", { "moi", NULL } },
+	{ "en", "/forget ", { "moi", "confirmer", NULL } },
+};
+
+/* Counts the commands text names ("/word" after a space, a new line, a
+ * tag or an opening quote, as the Matrix adapter finds them to write
+ * "!word") that lang does not call so, and the other language's
+ * subcommands after a command of lang. */
+static int foreign_commands(const char *lang, const char *key, const char *text)
+{
+	int bad = 0;
+	for(const char *p = strchr(text, '/'); p; p = strchr(p + 1, '/')) {
+		if(p > text && !strchr(" \n(>\"'", p[-1]))
+			continue;
+		size_t n = 1;
+		while(p[n] && (strchr("abcdefghijklmnopqrstuvwxyz_-", p[n]) || (unsigned char)p[n] >= 0x80))
+			n++;
+		if(n > 1 && !command_in(lang, p + 1, n - 1)) {
+			fprintf(stderr, "%s: %s names /%.*s, which is not a command in %s\n", lang, key, (int)(n - 1), p + 1,
+			        lang);
+			bad++;
+		}
+	}
+	for(size_t i = 0; i < sizeof(foreign_sub) / sizeof(foreign_sub[0]); i++) {
+		if(strcmp(foreign_sub[i].lang, lang))
+			continue;
+		size_t cl = strlen(foreign_sub[i].command);
+		for(const char *p = strstr(text, foreign_sub[i].command); p; p = strstr(p + 1, foreign_sub[i].command)) {
+			for(const char *const *w = foreign_sub[i].words; *w; w++) {
+				size_t wl = strlen(*w);
+				if(!strncmp(p + cl, *w, wl) && strchr(" .,;)\n", p[cl + wl])) {
+					fprintf(stderr, "%s: %s writes %s%s, a subcommand of the other language\n", lang, key,
+					        foreign_sub[i].command, *w);
+					bad++;
+				}
+			}
+		}
+	}
+	return bad;
+}
+
 int main(void)
 {
 	CHECK_INT(i18n_init(), 0);
@@ -70,6 +137,11 @@ int main(void)
 				fprintf(stderr, "%s: %s has unbalanced or unknown tags\n", la, key);
 				check__failed++;
 			}
+			/* Every command a text names is the one of its language. */
+			if(foreign_commands(la, key, ta))
+				check__failed++;
+			else
+				check__passed++;
 			for(size_t b = 0; b < i18n_lang_count(); b++) {
 				const char *lb = i18n_lang_code(b);
 				const char *tb = i18n_lookup_exact(lb, key);
