@@ -196,6 +196,17 @@ if ann:
     check(rx and sorted(e["content"]["m.relates_to"]["key"] for e in rx) == sorted(["✅", "❔", "❌"]),
           "the three RSVP reactions under the announcement")
 
+# Replies name commands in the room's language, with Matrix's '!'.
+fr = say(room, ALICE, "!langue fr")
+wait_for(lambda: replies_to(room, fr), "the change of language")
+again = say(room, ALICE, "!rencontre clore 1")
+r = wait_for(lambda: replies_to(room, again), "the reply to closing a confirmed meetup")
+check(r and "#1 est déjà confirmée" in r[0]["content"]["body"]
+      and "Pour la changer : !rencontre déplacer 1 QUAND" in r[0]["content"]["body"],
+      "a French reply names the French command with '!': %s" % (r and r[0]["content"]["body"]))
+en = say(room, ALICE, "!lang en")
+wait_for(lambda: replies_to(room, en), "the change of language back")
+
 # RSVP by reaction, and a redaction.
 if conf_ev:
     n = len(messages(room))
