@@ -676,12 +676,12 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 	struct db_meetup *m = malloc(sizeof(*m));
 	struct meetup_ctx mctx = cm__mctx(ctx);
 	const char *lang = cmd_lang(ctx);
+	struct strbuf whole = STRBUF_INIT;
+	long slot_num;
 	char n[16];
 	int rc = CMD_ERROR;
 	if(!m)
 		goto out;
-	struct strbuf whole = STRBUF_INIT;
-	long slot_num;
 	strbuf_adds(&whole, args);
 	strbuf_trim(&whole);
 	int num = cm__opt_num(&args);
