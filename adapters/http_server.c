@@ -1,16 +1,29 @@
+/* accept4(): the accepted socket is close-on-exec from the start. */
+#define _GNU_SOURCE
 #include "adapters/http_server.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "bot/log.h"
 #include "bot/strbuf.h"
 
 #define LOG_MODULE "http"
 #define HTTP_MAX_ROUTES 16
+/* Connections accepted per wake-up of the listening socket, so that a burst
+ * does not hold the loop; the rest wait for the next turn. */
+#define HTTP_ACCEPT_BURST 16
+/* How long accepting pauses when the process is out of file descriptors:
+ * the pending connection stays queued, and polling again at once would spin. */
+#define HTTP_ACCEPT_PAUSE_MS 1000
 
 struct http_route {
 	char method[8];
@@ -29,6 +42,14 @@ struct http_server {
 	bool healthz;
 	int port;
 	bool stopped;
+	/* The listening socket is ours, not lws's: it is bound to exactly the
+	 * configured address, and each connection accepted on it is handed to
+	 * the vhost (lws_adopt_socket_vhost). */
+	int fd;
+	uv_poll_t poll;
+	uv_timer_t pause;
+	bool handles;     /* poll and pause are initialised */
+	char bound[INET6_ADDRSTRLEN + 8];  /* "127.0.0.1:8080", "[::1]:8080" */
 };
 
 struct http_request {
@@ -188,17 +209,133 @@ static void http__lws_log(int level, const char *line)
 		log_warn("libwebsockets: %s", copy);
 }
 
+/* Formats a socket address as ADDRESS:PORT, an IPv6 address in brackets. */
+static void http__format(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if(ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &a6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%d", host, ntohs(a6->sin6_port));
+	} else {
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%d", host, ntohs(a4->sin_port));
+	}
+}
+
+/* Opens srv->fd listening on exactly address:port, where address is a
+ * numeric IPv4 or IPv6 address (without brackets).  An IPv6 socket is
+ * IPv6 only, "::" included: each address names one family, as 0.0.0.0 is
+ * every IPv4 address and :: every IPv6 one.  Fills srv->port and
+ * srv->bound from the bound socket itself.  Returns 0, or -1 logged. */
+static int http__listen(struct http_server *srv, const char *address, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char want[INET6_ADDRSTRLEN + 8];
+	int one = 1;
+
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	memset(&ss, 0, sizeof(ss));
+	if(port >= 0 && port <= 65535 && inet_pton(AF_INET, address, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		sslen = sizeof(*a4);
+	} else if(port >= 0 && port <= 65535 && inet_pton(AF_INET6, address, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		sslen = sizeof(*a6);
+	} else {
+		log_error("cannot listen on %s:%d: not an IPv4 or IPv6 address", address, port);
+		return -1;
+	}
+	http__format(&ss, want, sizeof(want));
+	srv->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if(srv->fd < 0) {
+		log_error("cannot listen on %s: %s", want, strerror(errno));
+		return -1;
+	}
+	/* A restart may bind while the last run's connections linger in
+	 * TIME_WAIT; a socket that listens there already still refuses it. */
+	if(setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	   (ss.ss_family == AF_INET6 && setsockopt(srv->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	   bind(srv->fd, (struct sockaddr *)&ss, sslen) || listen(srv->fd, SOMAXCONN)) {
+		log_error("cannot listen on %s: %s", want, strerror(errno));
+		goto fail;
+	}
+	sslen = sizeof(ss);
+	if(getsockname(srv->fd, (struct sockaddr *)&ss, &sslen)) {
+		log_error("cannot listen on %s: %s", want, strerror(errno));
+		goto fail;
+	}
+	http__format(&ss, srv->bound, sizeof(srv->bound));
+	srv->port = ss.ss_family == AF_INET6 ? ntohs(a6->sin6_port) : ntohs(a4->sin_port);
+	return 0;
+fail:
+	close(srv->fd);
+	srv->fd = -1;
+	return -1;
+}
+
+static void http__on_accept(uv_poll_t *h, int status, int events);
+
+static void http__on_pause(uv_timer_t *h)
+{
+	struct http_server *srv = h->data;
+	uv_poll_start(&srv->poll, UV_READABLE, http__on_accept);
+}
+
+/* Accepts what is queued on the listening socket and hands each connection
+ * to lws, which owns it from then on (it closes it itself when it cannot
+ * take it). */
+static void http__on_accept(uv_poll_t *h, int status, int events)
+{
+	struct http_server *srv = h->data;
+	(void)events;
+	if(status < 0) {
+		log_warn("listening socket: %s", uv_strerror(status));
+		return;
+	}
+	for(int i = 0; i < HTTP_ACCEPT_BURST; i++) {
+		int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if(fd < 0) {
+			if(errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("cannot accept a connection (%s): pausing for %d ms", strerror(errno),
+				         HTTP_ACCEPT_PAUSE_MS);
+				uv_poll_stop(&srv->poll);
+				uv_timer_start(&srv->pause, http__on_pause, HTTP_ACCEPT_PAUSE_MS, 0);
+			}
+			/* EAGAIN: nothing more; ECONNABORTED and the like: that peer
+			 * is gone, the next wake-up takes the others. */
+			return;
+		}
+		if(!lws_adopt_socket_vhost(srv->vhost, fd))
+			log_warn("a connection was dropped: the listener could not take it");
+	}
+}
+
 int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http_server_options *opt)
 {
+	*out = NULL;
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	if(!srv)
 		return -1;
+	srv->fd = -1;
 	srv->max_body = opt->max_body ? opt->max_body : 1024 * 1024;
 	srv->healthz = opt->healthz;
 	srv->protocols[0] = (struct lws_protocols){
 		.name = "http", .callback = http__callback,
 		.per_session_data_size = sizeof(struct http_request), .rx_buffer_size = 0,
 	};
+	/* The socket first: an address that cannot be bound costs nothing
+	 * more, and lws never binds anything itself (its own listener binds
+	 * an IPv4 address as the IPv6 wildcard, dual-stack, on Debian's 4.1). */
+	if(http__listen(srv, opt->address, opt->port)) {
+		free(srv);
+		return -1;
+	}
 	lws_set_log_level(LLL_ERR | LLL_WARN, http__lws_log);
 
 	void *loops[1] = { loop };
@@ -213,34 +350,40 @@ int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http
 	srv->ctx = lws_create_context(&info);
 	if(!srv->ctx) {
 		log_error("cannot start the HTTP listener (is libwebsockets-evlib-uv installed?)");
+		close(srv->fd);
 		free(srv);
 		return -1;
 	}
+	/* The context has handles on the loop from here on: on failure the
+	 * caller drains it and calls http_server_free. */
+	*out = srv;
 	struct lws_context_creation_info vi;
 	memset(&vi, 0, sizeof(vi));
-	vi.port = opt->port;
-	vi.iface = opt->address;
+	vi.port = CONTEXT_PORT_NO_LISTEN_SERVER;  /* serves the sockets it adopts */
 	vi.protocols = srv->protocols;
 	vi.vhost_name = "ensemble";
 	vi.user = srv;
 	vi.ssl_cert_filepath = opt->cert_file;
 	vi.ssl_private_key_filepath = opt->key_file;
 	/* lws reads this option from the vhost's info too: without it the
-	 * vhost would listen in plain HTTP despite the certificate. */
+	 * vhost would serve plain HTTP despite the certificate. */
 	if(opt->cert_file)
 		vi.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	srv->vhost = lws_create_vhost(srv->ctx, &vi);
 	if(!srv->vhost) {
-		log_error("cannot listen on %s:%d", opt->address ? opt->address : "*", opt->port);
-		/* The context has handles on the loop: the caller drains it and
-		 * calls http_server_free. */
-		*out = srv;
+		log_error("cannot listen on %s%s", srv->bound, opt->cert_file ? " (TLS)" : "");
 		return -1;
 	}
-	srv->port = lws_get_vhost_listen_port(srv->vhost);
-	log_info("HTTP listener on %s:%d%s", opt->address ? opt->address : "*", srv->port,
-	         opt->cert_file ? " (TLS)" : "");
-	*out = srv;
+	if(uv_poll_init_socket(loop, &srv->poll, srv->fd)) {
+		log_error("cannot listen on %s: cannot watch the socket", srv->bound);
+		return -1;
+	}
+	uv_timer_init(loop, &srv->pause);
+	srv->poll.data = srv;
+	srv->pause.data = srv;
+	srv->handles = true;
+	uv_poll_start(&srv->poll, UV_READABLE, http__on_accept);
+	log_info("HTTP listener on %s%s", srv->bound, opt->cert_file ? " (TLS)" : "");
 	return 0;
 }
 
@@ -264,6 +407,11 @@ void http_server_stop(struct http_server *srv)
 	if(!srv || srv->stopped)
 		return;
 	srv->stopped = true;
+	/* No new connection from here; the socket closes once its watcher has. */
+	if(srv->handles) {
+		uv_close((uv_handle_t *)&srv->poll, NULL);
+		uv_close((uv_handle_t *)&srv->pause, NULL);
+	}
 	lws_context_destroy(srv->ctx);  /* first call: starts closing handles */
 }
 
@@ -272,7 +420,9 @@ void http_server_free(struct http_server *srv)
 	if(!srv)
 		return;
 	if(!srv->stopped)
-		lws_context_destroy(srv->ctx);
+		http_server_stop(srv);
 	lws_context_destroy(srv->ctx);  /* second call: frees, handles closed */
+	if(srv->fd >= 0)
+		close(srv->fd);
 	free(srv);
 }

@@ -21,7 +21,7 @@ struct http_server;
 struct http_request;
 
 struct http_server_options {
-	const char *address;       /* "127.0.0.1", "0.0.0.0" */
+	const char *address;       /* bound exactly: "127.0.0.1", "0.0.0.0", "::1", "::" (IPv6 only) */
 	int port;                  /* 0: the kernel picks; see http_server_port */
 	const char *cert_file;     /* TLS certificate (PEM), or NULL for plain HTTP */
 	const char *key_file;
@@ -40,8 +40,11 @@ struct http_response {
  * Returns 0; -1 answers 500. */
 typedef int (*http_handler_fn)(void *user, const struct http_request *req, struct http_response *res);
 
-/* Starts listening on loop.  Returns 0, or -1 (logged: the port is taken,
- * the certificate cannot be read, ...). */
+/* Starts listening on loop, on exactly opt->address (a numeric address:
+ * no other address of the machine answers, and an IPv6 one does not take
+ * IPv4 connections).  Returns 0, or -1 (logged: not an address, the port is
+ * taken, the certificate cannot be read, ...); *out is then NULL, or a
+ * server whose handles the caller drains before http_server_free. */
 int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http_server_options *opt);
 /* The port it listens on (the chosen one when options asked for 0). */
 int http_server_port(const struct http_server *srv);

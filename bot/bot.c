@@ -607,10 +607,14 @@ int bot_start_http(struct bot *b)
 	const char *listen = b->cfg->http_listen;
 	if(!*listen)
 		return 0;
-	/* "ADDRESS:PORT", checked when the configuration was read. */
+	/* "ADDRESS:PORT" or "[ADDRESS]:PORT", checked when the configuration
+	 * was read; the listener takes the address without its brackets. */
 	const char *colon = strrchr(listen, ':');
 	char addr[128];
-	snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen), listen);
+	if(*listen == '[')
+		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen - 2), listen + 1);
+	else
+		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen), listen);
 	struct http_server_options opt = {
 		.address = addr, .port = atoi(colon + 1), .max_body = (size_t)b->cfg->http_max_body,
 		.healthz = true,

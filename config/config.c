@@ -1,8 +1,10 @@
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +82,8 @@ static int config__check_url(const char *v, char *msg, size_t msglen)
 	return -1;
 }
 
+/* ADDRESS:PORT, the address numeric: an IPv4 address, or an IPv6 one in
+ * brackets ("[::1]:8080"), which the listener binds exactly. */
 static int config__check_listen(const char *v, char *msg, size_t msglen)
 {
 	if(!*v)
@@ -87,9 +91,23 @@ static int config__check_listen(const char *v, char *msg, size_t msglen)
 	const char *colon = strrchr(v, ':');
 	char *end = NULL;
 	long port = colon ? strtol(colon + 1, &end, 10) : -1;
-	if(colon && colon != v && end && end != colon + 1 && !*end && port >= 0 && port <= 65535)
-		return 0;
-	snprintf(msg, msglen, "listen must be ADDRESS:PORT (e.g. 127.0.0.1:8080), not '%s'", v);
+	if(!colon || !end || end == colon + 1 || *end || port < 0 || port > 65535)
+		goto bad;
+	char host[64];
+	unsigned char addr[sizeof(struct in6_addr)];
+	size_t n = (size_t)(colon - v);
+	if(n >= 2 && v[0] == '[' && v[n - 1] == ']' && n - 2 < sizeof(host)) {
+		snprintf(host, sizeof(host), "%.*s", (int)(n - 2), v + 1);
+		if(inet_pton(AF_INET6, host, addr) == 1)
+			return 0;
+	} else if(n < sizeof(host)) {
+		snprintf(host, sizeof(host), "%.*s", (int)n, v);
+		if(inet_pton(AF_INET, host, addr) == 1)
+			return 0;
+	}
+bad:
+	snprintf(msg, msglen, "listen must be ADDRESS:PORT, the address an IPv4 one or an IPv6 one in brackets "
+	         "(127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080, [::]:8080), not '%s'", v);
 	return -1;
 }
 

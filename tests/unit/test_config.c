@@ -54,6 +54,13 @@ int main(void)
 	CHECK_STR(cfg.db_path, "other.db");
 	CHECK_INT(config_set(&cfg, "http.listen", "nonsense", &err), -1);
 	CHECK(strstr(err.buf, "ADDRESS:PORT") != NULL);
+	/* The listener binds exactly a numeric address: an IPv6 one in brackets. */
+	CHECK_INT(config_set(&cfg, "http.listen", "[::1]:8080", &err), 0);
+	CHECK_INT(config_set(&cfg, "http.listen", "[::]:8080", &err), 0);
+	CHECK_INT(config_set(&cfg, "http.listen", "0.0.0.0:8080", &err), 0);
+	CHECK_INT(config_set(&cfg, "http.listen", "::1:8080", &err), -1);
+	CHECK_INT(config_set(&cfg, "http.listen", "localhost:8080", &err), -1);
+	CHECK_INT(config_set(&cfg, "http.listen", "[127.0.0.1]:8080", &err), -1);
 	CHECK_INT(config_set(&cfg, "nope.key", "1", &err), -1);
 	config_release(&cfg);
 
