@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <openssl/ssl.h>
 #include <uv.h>
 
@@ -301,6 +302,12 @@ int main(int argc, char **argv)
 	struct main_opts o = { 0 };
 	char *sets[64];
 	o.sets = sets;
+	/* What the bot creates is its owner's alone: the database holds the
+	 * Matrix access token, and whatever else appears beside it (SQLite's
+	 * side files, the delivery journal) or in a temporary directory holds
+	 * the same.  storage/ creates its files 0600 under any umask; this
+	 * covers the rest. */
+	umask(077);
 	if(argc > 64 || main__parse(argc, argv, &o))
 		return 2;
 	if(o.verbosity > 0)

@@ -324,6 +324,8 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 		strbuf_addf(err, "%s is not a regular file", path);
 		goto fail;
 	}
+	if(db__files_prepare(path, err))
+		goto fail;
 	/* Memory statistics take a global mutex on every allocation inside
 	 * SQLite, and nothing here reads them.  The call only works before
 	 * SQLite initialises itself, so later opens get SQLITE_MISUSE, which

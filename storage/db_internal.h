@@ -88,5 +88,10 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
 void db__outbox_close(struct db *db);
+/* Before SQLite opens path (db_files.c): creates the database file with
+ * mode 0600 when there is none, and logs a warning, with the chmod to run,
+ * when the database or a file beside it may be read by group or others.
+ * Returns 0, or -1 with a sentence appended to err. */
+int db__files_prepare(const char *path, struct strbuf *err);
 
 #endif

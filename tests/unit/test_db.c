@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bot/clock.h"
@@ -118,6 +119,34 @@ int main(void)
 	strbuf_reset(&err);
 	CHECK_INT(db_open(&db, path, &err), -1);
 	CHECK(strstr(err.buf, "cannot open") != NULL);
+
+	/* Every file of a new database is its owner's alone (it holds the
+	 * Matrix access token), whatever the umask: the database, SQLite's
+	 * -wal and -shm beside it while it is open, and the delivery journal. */
+	static const mode_t masks[] = { 022, 0 };
+	for(size_t m = 0; m < sizeof(masks) / sizeof(masks[0]); m++) {
+		mode_t old = umask(masks[m]);
+		char name[64], side[300];
+		snprintf(name, sizeof(name), "private-%03o.db", (unsigned)masks[m]);
+		path_of(path, sizeof(path), name);
+		strbuf_reset(&err);
+		CHECK_INT(db_open(&db, path, &err), 0);
+		CHECK_INT(db_begin(db), 0);
+		CHECK_INT(db_kv_set(db, "matrix.access_token", "syt_secret"), 0);
+		CHECK_INT(db_commit(db), 0);
+		static const char *const suffixes[] = { "", "-wal", "-shm", "-acks" };
+		for(size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+			struct stat fst;
+			snprintf(side, sizeof(side), "%s%s", path, suffixes[i]);
+			CHECK_INT(stat(side, &fst), 0);
+			if((fst.st_mode & 0777) != 0600)
+				fprintf(stderr, "%s: mode %03o under umask %03o\n", side, (unsigned)(fst.st_mode & 0777),
+				        (unsigned)masks[m]);
+			CHECK_INT(fst.st_mode & 0777, 0600);
+		}
+		db_close(db);
+		umask(old);
+	}
 
 	/* An in-memory database works, and leaves no journal file behind. */
 	unlink(":memory:-acks");
