@@ -182,9 +182,9 @@ int cmd_about(struct cmd_ctx *ctx)
 		i18n_fmt(&up, cmd_lang(ctx), "about.under_a_minute", NULL);
 	else
 		date_format_duration(&up, cmd_lang(ctx), minutes);
-	char schema[16];
-	snprintf(schema, sizeof(schema), "%d", db_schema_version(ctx->bot->db));
-	int rc = cmd_reply(ctx, "about.text", ENSEMBLE_VERSION, up.buf, db_path(ctx->bot->db), schema, NULL);
+	/* Any member may ask: the version and the uptime, nothing about the
+	 * server's files (the log names the database for the operator). */
+	int rc = cmd_reply(ctx, "about.text", ENSEMBLE_VERSION, up.buf, NULL);
 	strbuf_release(&up);
 	return rc;
 }
