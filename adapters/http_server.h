@@ -1,8 +1,10 @@
 /*
  * http_server: an HTTP listener on the bot's libuv loop, built on
  * libwebsockets (a foreign loop: lws installs no signal handlers and is never
- * serviced by hand).  It serves GET /healthz and the routes adapters add
- * (the Telegram webhook).  Handlers are synchronous: they get the whole
+ * serviced by hand).  The listening socket is its own, bound to exactly the
+ * configured address; lws serves each connection accepted there (HTTP, or
+ * TLS with a certificate).  It serves GET /healthz and the routes adapters
+ * add (the Telegram webhook).  Handlers are synchronous: they get the whole
  * request and fill the response.
  *
  * Shutdown, in this order (see ../shared/eventloop.md):
