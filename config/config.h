@@ -22,7 +22,7 @@ struct config {
 	/* [console] */
 	char *console_chat;     /* the chat of "USER: TEXT" lines; "console" */
 	/* [http] */
-	char *http_listen;      /* "ADDR:PORT" of the HTTP listener; "" = off */
+	char *http_listen;      /* "ADDR:PORT" or "[IPV6]:PORT" of the HTTP listener; "" = off */
 	int http_max_body;      /* bytes; 1048576 */
 	char *http_tls_cert;    /* PEM certificate for TLS on the listener; "" */
 	char *http_tls_key;     /* its private key */
