@@ -13,7 +13,7 @@ database:
 - PRAGMA integrity_check ok.
 
 Usage: crash_platforms.py ENSEMBLE [KILLS [SEED]]   (prints "N passed, N failed")"""
-import datetime, json, os, random, signal, sqlite3, subprocess, sys, tempfile, threading, time
+import datetime, json, os, random, signal, sqlite3, subprocess, sys, threading, time
 import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py
 import harness
@@ -26,7 +26,7 @@ binary = sys.argv[1]
 kills = int(sys.argv[2]) if len(sys.argv) > 2 else 15
 rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
 root = os.path.dirname(os.path.abspath(__file__))
-tmp = tempfile.mkdtemp(prefix="ensemble-crash2-")
+tmp = harness.tempdir("ensemble-crash2-")
 TOKEN = "123456:CRASH-token"
 BOT = "@ensemble:test.local"
 

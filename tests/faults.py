@@ -8,14 +8,14 @@ nothing; at the end it stops cleanly and the database passes
 PRAGMA integrity_check.  Prints "N passed, N failed".
 
 Usage: faults.py ENSEMBLE"""
-import json, os, signal, sqlite3, subprocess, sys, tempfile, time, urllib.request
+import json, os, signal, sqlite3, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py
 import harness
 from harness import check, free_port, post_json, start_fake, wait_for
 
 binary = sys.argv[1]
 root = os.path.dirname(os.path.abspath(__file__))
-tmp = tempfile.mkdtemp(prefix="ensemble-faults-")
+tmp = harness.tempdir("ensemble-faults-")
 TOKEN = "123456:FAULT-token"
 BOT = "@ensemble:test.local"
 

@@ -1,8 +1,9 @@
 """What the end-to-end test scripts share: counting checks ("N passed, N
-failed"), a free loopback port, waiting for a condition, starting a fake
-server (killed on any exit, so a failing script never leaves one holding the
-test runner's pipe), and a JSON POST to it."""
-import atexit, json, socket, subprocess, sys, time, urllib.request
+failed"), a temporary directory (removed on any exit), a free loopback port,
+waiting for a condition, starting a fake server (killed on any exit, so a
+failing script never leaves one holding the test runner's pipe), and a JSON
+POST to it."""
+import atexit, json, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 passed = failed = 0
 
@@ -13,6 +14,13 @@ def check(cond, what):
     else:
         failed += 1
         print("FAIL:", what, flush=True)
+
+def tempdir(prefix):
+    """A new directory under the system's temporary one, removed with all it
+    holds when the script exits, however it exits (but SIGKILL)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 def free_port():
     s = socket.socket()

@@ -12,14 +12,14 @@ without a duplicate message; the reminder, once.  Prints "N passed, N
 failed".
 
 Usage: e2e.py ENSEMBLE"""
-import datetime, json, os, signal, subprocess, sys, tempfile, time, urllib.request
+import datetime, json, os, signal, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
 import harness
 from harness import check, free_port, post_json, start_fake, wait_for
 
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
-tmp = tempfile.mkdtemp(prefix="ensemble-mx-")
+tmp = harness.tempdir("ensemble-mx-")
 BOT = "@ensemble:test.local"
 ALICE, BOB, CHLOE, DAN, ERIN = ("@%s:test.local" % n for n in ("alice", "bob", "chloe", "dan", "erin"))
 

@@ -6,14 +6,17 @@ only once -- except the documented case of a message in flight when the
 process died, which may be repeated (at most one repeat per kill).
 
 Usage: crash.py ENSEMBLE [ITERATIONS] [SEED]"""
-import os, random, re, signal, sqlite3, subprocess, sys, tempfile, time
+import os, random, re, signal, sqlite3, subprocess, sys, time
 from datetime import datetime, timedelta
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
+import harness
+from harness import check
 
 binary = sys.argv[1]
 iterations = int(sys.argv[2]) if len(sys.argv) > 2 else 40
 seed = int(sys.argv[3]) if len(sys.argv) > 3 else int(os.environ.get("CRASH_SEED", "1"))
 rng = random.Random(seed)
-tmp = tempfile.mkdtemp(prefix="ensemble-crash-")
+tmp = harness.tempdir("ensemble-crash-")
 db = os.path.join(tmp, "crash.db")
 env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")  # a killed process leaks by design
 out_all = []
@@ -101,8 +104,15 @@ pending_due = con.execute("SELECT count(*) FROM jobs WHERE kind = 2 AND due_ms <
                           (int(t.timestamp() - 3600) * 1000,)).fetchone()[0]  # Paris is UTC+1
 outbox = con.execute("SELECT count(*) FROM outbox").fetchone()[0]
 con.close()
-print("runs=%d kills=%d reminders expected=%d sent=%d duplicates=%d missing=%s integrity=%s outbox=%d"
-      % (i + 2, kills, expected, len(sent), dups, missing, integrity, outbox))
-ok = not missing and dups <= kills and integrity == "ok" and pending_due == 0 and expected > 0
-print("%d passed, %d failed" % (1 if ok else 0, 0 if ok else 1))
-sys.exit(0 if ok else 1)
+print("runs=%d kills=%d reminders expected=%d sent=%d duplicates=%d missing=%s integrity=%s outbox=%d "
+      "pending_due=%d" % (i + 2, kills, expected, len(sent), dups, missing, integrity, outbox, pending_due))
+# Each figure printed above is checked.
+check(kills > 0 and len(clean_runs) > 1, "some runs were killed and some were not (the test tests nothing otherwise)")
+check(expected > 0, "reminders fell due while the bot ran")
+check(not missing, "no reminder is missing: %s" % missing)
+check(dups <= kills, "at most one duplicate per kill (%d duplicates, %d kills)" % (dups, kills))
+check(len(sent) == expected + dups, "every reminder sent is owed or a duplicate (%d sent)" % len(sent))
+check(integrity == "ok", "the database passes integrity_check")
+check(outbox == 0, "the outbox is empty after the last clean stop (%d left)" % outbox)
+check(pending_due == 0, "no due reminder is left pending (%d)" % pending_due)
+harness.finish()

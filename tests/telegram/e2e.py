@@ -7,7 +7,7 @@ addressing, a 429 with retry_after, and a restart that must not replay
 handled updates.  Prints "N passed, N failed".
 
 Usage: e2e.py ENSEMBLE"""
-import json, sqlite3, os, signal, subprocess, sys, tempfile, time, urllib.request
+import json, sqlite3, os, signal, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
 import harness
 from harness import check, free_port, post_json, start_fake
@@ -18,7 +18,7 @@ def wait_for(pred, what, timeout=10):
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "123456:TEST-token-abcdef"
-tmp = tempfile.mkdtemp(prefix="ensemble-tg-")
+tmp = harness.tempdir("ensemble-tg-")
 
 port = free_port()
 fake = start_fake([sys.executable, os.path.join(here, "fake_botapi.py"), str(port), TOKEN])

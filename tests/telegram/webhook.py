@@ -9,7 +9,7 @@ just before a SIGKILL handled after the restart, and deleteWebhook when the
 configuration goes back to polling.  Prints "N passed, N failed".
 
 Usage: webhook.py ENSEMBLE"""
-import json, os, signal, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import json, os, signal, subprocess, sys, time, urllib.error, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
 import harness
 from harness import check, free_port, start_fake
@@ -20,7 +20,7 @@ def wait_for(pred, what, timeout=10):
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "123456:TEST-token-webhook"
-tmp = tempfile.mkdtemp(prefix="ensemble-wh-")
+tmp = harness.tempdir("ensemble-wh-")
 
 api_port, hook_port = free_port(), free_port()
 fake = start_fake([sys.executable, os.path.join(here, "fake_botapi.py"), str(api_port), TOKEN])

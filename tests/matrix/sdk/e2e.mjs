@@ -103,6 +103,8 @@ async function main() {
   }
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-mxsdk-'));
+  // Removed however the script ends (the log is printed on a failure).
+  process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
   const conf = path.join(tmp, 'ensemble.conf');
   fs.writeFileSync(conf, `[general]\ndb = ${path.join(tmp, 'm.db')}\nlang = fr\ntimezone = Europe/Paris\n`
     + `[matrix]\nhomeserver = ${base}\nuser = ${BOT}\npassword = bot-pass\nsync_timeout = 2\n`
@@ -298,7 +300,6 @@ async function main() {
     say(fs.readFileSync(path.join(tmp, 'bot.log'), 'utf8').split('\n').slice(-30).join('\n'));
     say(sdkLog.slice(-20).join('\n'));
   }
-  else fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 main().catch((e) => { check(false, `exception: ${e.stack || e}`); }).finally(() => {

@@ -41,6 +41,8 @@ async function main() {
   const server = new TelegramServer({ port, host: '127.0.0.1', storeTimeout: 600 });
   await server.start();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ensemble-tta-'));
+  // Removed however the script ends (the log is printed on a failure).
+  process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
   const conf = path.join(tmp, 'ensemble.conf');
   fs.writeFileSync(conf, `[general]\ndb = ${path.join(tmp, 't.db')}\nlang = fr\ntimezone = Europe/Paris\n`
     + `[telegram]\ntoken = ${TOKEN}\napi_url = ${server.config.apiURL}\npoll_timeout = 1\n`
