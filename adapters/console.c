@@ -104,8 +104,25 @@ static void console__clock_line(struct console *c, const char *arg)
 		tm.tm_mday = d;
 		tm.tm_hour = h;
 		tm.tm_min = mi;
-		if(tz_mktime(b->cfg->timezone, &tm, &t) < 0) {
-			log_warn("line %lu: no such time", c->lineno);
+		/* A 32 December or a month 13 would be carried over by the
+		 * conversion; as calendar arithmetic in UTC, any carrying shows. */
+		struct tm check = tm;
+		time_t as_utc = timegm(&check);
+		gmtime_r(&as_utc, &check);
+		if(mo < 1 || mo > 12 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+		   check.tm_mday != d || check.tm_mon != mo - 1) {
+			log_warn("line %lu: %.16s is not a date and time; the clock stays", c->lineno, arg);
+			return;
+		}
+		enum tz_result r = tz_mktime(b->cfg->timezone, &tm, &t);
+		if(r == TZ_GAP) {
+			log_warn("line %lu: %.16s does not exist in %s (the clocks skip it); the clock stays",
+			         c->lineno, arg, b->cfg->timezone);
+			return;
+		}
+		if(r != TZ_OK && r != TZ_AMBIGUOUS) {
+			log_warn("line %lu: the time zone %s cannot be read; the clock stays", c->lineno,
+			         b->cfg->timezone);
 			return;
 		}
 		target = (int64_t)t * 1000;

@@ -25,6 +25,23 @@ static void bot__on_signal(uv_signal_t *h, int signum)
 	bot_stop(b, 0);
 }
 
+/* SIGHUP asks for the configuration to be read again; the owner of the
+ * configuration (main) does it through b->reload.  Once stopping, there is
+ * nothing left to reconfigure. */
+static void bot__on_hup(uv_signal_t *h, int signum)
+{
+	struct bot *b = h->data;
+	(void)signum;
+	if(b->stopping)
+		return;
+	if(!b->reload) {
+		log_warn("received SIGHUP: there is no configuration file to read again");
+		return;
+	}
+	log_info("received SIGHUP, reading the configuration again");
+	b->reload(b, b->reload_user);
+}
+
 static void bot__flush_delivered(struct bot *b, bool all);
 static void bot__yield(void *user);
 static void bot__db_free(void *user);
@@ -47,15 +64,18 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 	signal(SIGPIPE, SIG_IGN);
 	uv_signal_init(loop, &b->sig_int);
 	uv_signal_init(loop, &b->sig_term);
-	b->sig_int.data = b->sig_term.data = b;
+	uv_signal_init(loop, &b->sig_hup);
+	b->sig_int.data = b->sig_term.data = b->sig_hup.data = b;
 	if(uv_signal_start(&b->sig_int, bot__on_signal, SIGINT) ||
-	   uv_signal_start(&b->sig_term, bot__on_signal, SIGTERM)) {
+	   uv_signal_start(&b->sig_term, bot__on_signal, SIGTERM) ||
+	   uv_signal_start(&b->sig_hup, bot__on_hup, SIGHUP)) {
 		log_error("cannot install signal handlers");
 		return -1;
 	}
 	/* Signal handlers alone must not keep the loop alive. */
 	uv_unref((uv_handle_t *)&b->sig_int);
 	uv_unref((uv_handle_t *)&b->sig_term);
+	uv_unref((uv_handle_t *)&b->sig_hup);
 	uv_prepare_init(loop, &b->flush);
 	uv_timer_init(loop, &b->drain);
 	b->drain.data = b;
@@ -548,6 +568,7 @@ static void bot__finish_stop(struct bot *b)
 	uv_close((uv_handle_t *)&b->drain, NULL);
 	uv_close((uv_handle_t *)&b->sig_int, NULL);
 	uv_close((uv_handle_t *)&b->sig_term, NULL);
+	uv_close((uv_handle_t *)&b->sig_hup, NULL);
 	uv_close((uv_handle_t *)&b->flush, NULL);
 	uv_close((uv_handle_t *)&b->step, NULL);
 }

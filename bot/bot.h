@@ -32,7 +32,12 @@ struct bot {
 	struct http_server *http;    /* owned; NULL when http.listen is empty */
 	struct http_client *client;  /* owned; the adapters' HTTP requests,
 	                                NULL until one asks (bot_http) */
-	uv_signal_t sig_int, sig_term;
+	uv_signal_t sig_int, sig_term, sig_hup;
+	/* SIGHUP's work: reads the configuration again and applies what may
+	 * change while running.  Set by the owner of cfg; NULL when there is
+	 * no file to read (SIGHUP is then only logged). */
+	void (*reload)(struct bot *b, void *user);
+	void *reload_user;
 	uv_timer_t drain;            /* at a clean stop: waits (a few seconds at
 	                                most) for the sends in flight */
 	int64_t drain_deadline;
@@ -53,7 +58,8 @@ struct bot {
 };
 
 /* Prepares b on loop with the configuration and database (both borrowed,
- * they must outlive b).  Installs the SIGINT/SIGTERM handlers. */
+ * they must outlive b).  Installs the SIGINT/SIGTERM handlers (a clean
+ * stop) and SIGHUP's (b->reload). */
 int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db);
 
 /* Adds and starts an adapter. 0 or -1. */

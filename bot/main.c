@@ -4,6 +4,7 @@
  * signal or the end of the console's input.
  */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,22 +139,112 @@ static int main__parse_now(const char *s, const char *zone, int64_t *ms)
 	return 0;
 }
 
+/* Writes each line of text, followed by suffix, as a log line at level:
+ * the lists of problems and changes the configuration module gives. */
+static void main__log_lines(enum log_level level, const char *text, const char *suffix)
+{
+	while(*text) {
+		int n = (int)strcspn(text, "\n");
+		log_msg(level, LOG_MODULE, "%.*s%s", n, text, suffix);
+		text += n + (text[n] == '\n');
+	}
+}
+
 static int main__check_config(const char *path)
 {
 	struct config cfg;
 	struct strbuf errors = STRBUF_INIT;
+	struct strbuf warnings = STRBUF_INIT;
 	if(config_init(&cfg))
 		return 1;
-	int rc = config_load(&cfg, path, &errors);
+	int rc = config_load(&cfg, path, &errors, &warnings);
 	if(!rc)
 		rc = config_validate(&cfg, &errors);
-	if(rc)
-		fputs(errors.buf, stdout);
-	else
+	/* Problems go to standard error, the verdict alone to standard output. */
+	fputs(warnings.buf, stderr);
+	fputs(errors.buf, stderr);
+	if(!rc)
 		printf("configuration OK\n");
+	strbuf_release(&warnings);
 	strbuf_release(&errors);
 	config_release(&cfg);
 	return rc ? 1 : 0;
+}
+
+/* Builds cfg, fresh from config_init(), as the command line asks: the file
+ * (or the environment alone), then --db and each --set, then the checks
+ * across keys.  The same at start and at each SIGHUP, so that flags keep
+ * overriding the file.  Problems are appended to errors, a key given twice
+ * to warnings.  Returns 0 or -1. */
+static int main__config(const struct main_opts *o, struct config *cfg, struct strbuf *errors,
+                        struct strbuf *warnings)
+{
+	if(o->config ? config_load(cfg, o->config, errors, warnings) : config_load_env(cfg))
+		return -1;
+	if(o->db && config_set(cfg, "db", o->db, errors))
+		return -1;
+	for(int i = 0; i < o->nsets; i++) {
+		const char *eq = strchr(o->sets[i], '=');
+		char key[64];
+		if(!eq || eq - o->sets[i] >= (ptrdiff_t)sizeof(key)) {
+			strbuf_addf(errors, "--set takes KEY=VALUE, not '%s'\n", o->sets[i]);
+			return -1;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - o->sets[i]), o->sets[i]);
+		if(config_set(cfg, key, eq + 1, errors))
+			return -1;
+	}
+	return config_validate(cfg, errors);
+}
+
+/* Sets the log level from the configuration, unless -v or -q did. */
+static void main__log_level(const struct main_opts *o, const struct config *cfg)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	if(o->verbosity != 0)
+		return;
+	for(int i = 0; i < 4; i++)
+		if(!strcmp(cfg->log_level, levels[i]))
+			log_set_level((enum log_level)i);
+}
+
+/* SIGHUP: reads the file again with the same flags.  A file with errors
+ * changes nothing (they are logged); otherwise the keys that may change
+ * live take effect at once and each other change is logged as waiting for
+ * a restart. */
+static void main__reload(struct bot *b, void *user)
+{
+	const struct main_opts *o = user;
+	struct config next;
+	struct strbuf errors = STRBUF_INIT;
+	struct strbuf warnings = STRBUF_INIT;
+	struct strbuf applied = STRBUF_INIT;
+	struct strbuf restart = STRBUF_INIT;
+	if(config_init(&next)) {
+		log_error("cannot read the configuration again: out of memory");
+		return;
+	}
+	int rc = main__config(o, &next, &errors, &warnings);
+	main__log_lines(LOG_WARN, warnings.buf, "");
+	if(rc) {
+		main__log_lines(LOG_ERROR, errors.buf, "");
+		log_error("%s has errors: the running configuration is kept", o->config);
+		goto out;
+	}
+	if(config_update(b->cfg, &next, &applied, &restart))
+		log_error("out of memory while applying the configuration: some changes may be missing");
+	main__log_lines(LOG_WARN, restart.buf, " changed: it takes effect at the next restart");
+	main__log_lines(LOG_INFO, applied.buf, ": in effect now");
+	if(!applied.len && !restart.len)
+		log_info("the configuration has not changed");
+	/* After the lines above, so that a quieter level still shows them. */
+	main__log_level(o, b->cfg);
+out:
+	strbuf_release(&restart);
+	strbuf_release(&applied);
+	strbuf_release(&warnings);
+	strbuf_release(&errors);
+	config_release(&next);
 }
 
 /* True when the bot will talk over the network: a platform adapter or the
@@ -179,10 +270,18 @@ static void main__tls_init(void)
 	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
 }
 
+/* True when ops is to run: the console when asked for, the others when
+ * the configuration names them. */
+static bool main__wanted(const struct main_opts *o, const struct config *cfg, const struct adapter_ops *ops)
+{
+	return ops == &console_adapter_ops ? o->console : ops->configured(cfg);
+}
+
 static int main__run(struct main_opts *o)
 {
 	struct config cfg;
 	struct strbuf errors = STRBUF_INIT;
+	struct strbuf warnings = STRBUF_INIT;
 	struct db *db = NULL;
 	uv_loop_t loop;
 	bool loop_ok = false;
@@ -192,32 +291,25 @@ static int main__run(struct main_opts *o)
 
 	if(config_init(&cfg))
 		goto out;
-	if(o->config ? config_load(&cfg, o->config, &errors) : config_load_env(&cfg))
+	int bad = main__config(o, &cfg, &errors, &warnings);
+	fputs(warnings.buf, stderr);
+	if(bad)
 		goto bad_config;
-	if(o->db && config_set(&cfg, "db", o->db, &errors))
-		goto bad_config;
-	for(int i = 0; i < o->nsets; i++) {
-		char *eq = strchr(o->sets[i], '=');
-		if(!eq) {
-			strbuf_addf(&errors, "--set takes KEY=VALUE, not '%s'\n", o->sets[i]);
-			goto bad_config;
-		}
-		*eq = '\0';
-		if(config_set(&cfg, o->sets[i], eq + 1, &errors))
-			goto bad_config;
-	}
-	if(config_validate(&cfg, &errors))
-		goto bad_config;
-	if(o->verbosity == 0) {
-		static const char *const levels[] = { "error", "warn", "info", "debug" };
-		for(int i = 0; i < 4; i++)
-			if(!strcmp(cfg.log_level, levels[i]))
-				log_set_level((enum log_level)i);
-	}
+	main__log_level(o, &cfg);
 	log_add_secret(cfg.telegram_token);
 	log_add_secret(cfg.matrix_password);
 	log_add_secret(cfg.matrix_access_token);
 	i18n_set_default(cfg.lang);
+
+	/* What runs is decided, and refused, before anything touches the disk:
+	 * a mistake on the command line leaves no database behind. */
+	bool any = false;
+	for(int i = 0; adapter_at(i); i++)
+		any |= main__wanted(o, &cfg, adapter_at(i));
+	if(!any) {
+		fprintf(stderr, "ensemble: nothing to run: use --console, or configure an adapter (see --help)\n");
+		goto out;
+	}
 	if(main__networked(&cfg))
 		main__tls_init();
 
@@ -248,18 +340,17 @@ static int main__run(struct main_opts *o)
 	if(bot_init(&bot, &loop, &cfg, db))
 		goto out;
 	bot_ok = true;
+	if(o->config) {
+		bot.reload = main__reload;
+		bot.reload_user = o;
+	}
 	/* The listener first: an adapter may add routes to it (webhooks). */
 	if(bot_start_http(&bot))
 		goto stop;
 	for(int i = 0; adapter_at(i); i++) {
 		const struct adapter_ops *ops = adapter_at(i);
-		bool wanted = ops == &console_adapter_ops ? o->console : ops->configured(&cfg);
-		if(wanted && bot_add_adapter(&bot, ops))
+		if(main__wanted(o, &cfg, ops) && bot_add_adapter(&bot, ops))
 			goto stop;
-	}
-	if(!bot.nadapters) {
-		fprintf(stderr, "ensemble: nothing to run: use --console, or configure an adapter (see --help)\n");
-		goto stop;
 	}
 	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg.db_path);
 	bot_run(&bot);
@@ -281,6 +372,7 @@ out:
 	if(loop_ok && uv_loop_close(&loop))
 		log_warn("the event loop still had open handles at exit");
 	db_close(db);
+	strbuf_release(&warnings);
 	strbuf_release(&errors);
 	config_release(&cfg);
 	return rc;

@@ -27,6 +27,9 @@ struct config_key {
 	long min, max;        /* CONFIG_INT bounds */
 	/* Checks a string value; returns 0, or -1 with a message. */
 	int (*check)(const char *value, char *msg, size_t msglen);
+	/* Read where it is used, each time: a new value may take effect while
+	 * the bot runs (config_update). */
+	bool live;
 };
 
 static int config__check_level(const char *v, char *msg, size_t msglen)
@@ -35,7 +38,7 @@ static int config__check_level(const char *v, char *msg, size_t msglen)
 	for(size_t i = 0; i < 4; i++)
 		if(!strcmp(v, levels[i]))
 			return 0;
-	snprintf(msg, msglen, "log_level must be error, warn, info or debug, not '%s'", v);
+	snprintf(msg, msglen, "must be error, warn, info or debug, not '%s'", v);
 	return -1;
 }
 
@@ -45,7 +48,7 @@ static int config__check_lang(const char *v, char *msg, size_t msglen)
 		return 0;
 	struct strbuf langs = STRBUF_INIT;
 	i18n_lang_list(&langs);
-	snprintf(msg, msglen, "lang '%s' has no catalogue (known: %s)", v, langs.buf);
+	snprintf(msg, msglen, "must name a language with a catalogue (%s), not '%s'", langs.buf, v);
 	strbuf_release(&langs);
 	return -1;
 }
@@ -54,7 +57,7 @@ static int config__check_tz(const char *v, char *msg, size_t msglen)
 {
 	if(tz_valid(v))
 		return 0;
-	snprintf(msg, msglen, "timezone '%s' is not a zone of the system's zoneinfo (e.g. Europe/Paris)", v);
+	snprintf(msg, msglen, "must be a zone of the system's zoneinfo (e.g. Europe/Paris), not '%s'", v);
 	return -1;
 }
 
@@ -62,7 +65,7 @@ static int config__check_word(const char *v, char *msg, size_t msglen)
 {
 	if(*v && !strpbrk(v, ": \t@"))
 		return 0;
-	snprintf(msg, msglen, "'%s' must be one word without ':', '@' or spaces", v);
+	snprintf(msg, msglen, "must be one word without ':', '@' or spaces, not '%s'", v);
 	return -1;
 }
 
@@ -78,7 +81,7 @@ static int config__check_url(const char *v, char *msg, size_t msglen)
 {
 	if(!strncmp(v, "https://", 8) || !strncmp(v, "http://", 7))
 		return 0;
-	snprintf(msg, msglen, "api_url must start with https:// or http://, not '%s'", v);
+	snprintf(msg, msglen, "must start with https:// or http://, not '%s'", v);
 	return -1;
 }
 
@@ -106,7 +109,7 @@ static int config__check_listen(const char *v, char *msg, size_t msglen)
 			return 0;
 	}
 bad:
-	snprintf(msg, msglen, "listen must be ADDRESS:PORT, the address an IPv4 one or an IPv6 one in brackets "
+	snprintf(msg, msglen, "must be ADDRESS:PORT, the address an IPv4 one or an IPv6 one in brackets "
 	         "(127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080, [::]:8080), not '%s'", v);
 	return -1;
 }
@@ -120,7 +123,7 @@ static int config__check_https_opt(const char *v, char *msg, size_t msglen)
 {
 	if(!*v || !strncmp(v, "https://", 8))
 		return 0;
-	snprintf(msg, msglen, "Telegram posts only to https:// URLs, not '%s'", v);
+	snprintf(msg, msglen, "must start with https:// (Telegram posts only there), not '%s'", v);
 	return -1;
 }
 
@@ -129,7 +132,7 @@ static int config__check_mxid(const char *v, char *msg, size_t msglen)
 	const char *colon = strchr(v, ':');
 	if(!*v || (v[0] == '@' && colon && colon > v + 1 && colon[1] && !strpbrk(v, " \t")))
 		return 0;
-	snprintf(msg, msglen, "user must be a full Matrix id like @ensemble:example.org, not '%s'", v);
+	snprintf(msg, msglen, "must be a full Matrix id like @ensemble:example.org, not '%s'", v);
 	return -1;
 }
 
@@ -137,7 +140,7 @@ static int config__check_mode(const char *v, char *msg, size_t msglen)
 {
 	if(!strcmp(v, "polling") || !strcmp(v, "webhook"))
 		return 0;
-	snprintf(msg, msglen, "mode must be polling or webhook, not '%s'", v);
+	snprintf(msg, msglen, "must be polling or webhook, not '%s'", v);
 	return -1;
 }
 
@@ -145,19 +148,21 @@ static int config__check_path(const char *v, char *msg, size_t msglen)
 {
 	if(v[0] == '/' && !strpbrk(v, " \t?#"))
 		return 0;
-	snprintf(msg, msglen, "a path must start with '/' and hold no space, '?' or '#', not '%s'", v);
+	snprintf(msg, msglen, "must start with '/' and hold no space, '?' or '#', not '%s'", v);
 	return -1;
 }
 
-#define STR(sec, key, field, d, chk) { sec, key, CONFIG_STR, offsetof(struct config, field), d, NULL, false, 0, 0, chk }
-#define INT(sec, key, field, d, lo, hi) { sec, key, CONFIG_INT, offsetof(struct config, field), d, NULL, false, lo, hi, NULL }
-#define SECRET(sec, key, field, envname) { sec, key, CONFIG_STR, offsetof(struct config, field), "", envname, true, 0, 0, NULL }
+#define STR(sec, key, field, d, chk) { sec, key, CONFIG_STR, offsetof(struct config, field), d, NULL, false, 0, 0, chk, false }
+#define INT(sec, key, field, d, lo, hi) { sec, key, CONFIG_INT, offsetof(struct config, field), d, NULL, false, lo, hi, NULL, false }
+#define SECRET(sec, key, field, envname) { sec, key, CONFIG_STR, offsetof(struct config, field), "", envname, true, 0, 0, NULL, false }
+#define LIVE_STR(sec, key, field, d, chk) { sec, key, CONFIG_STR, offsetof(struct config, field), d, NULL, false, 0, 0, chk, true }
+#define LIVE_INT(sec, key, field, d, lo, hi) { sec, key, CONFIG_INT, offsetof(struct config, field), d, NULL, false, lo, hi, NULL, true }
 
 static const struct config_key config__keys[] = {
 	STR("general", "db", db_path, "ensemble.db", config__check_nonempty),
 	STR("general", "lang", lang, "fr", config__check_lang),
 	STR("general", "timezone", timezone, "Europe/Paris", config__check_tz),
-	STR("general", "log_level", log_level, "info", config__check_level),
+	LIVE_STR("general", "log_level", log_level, "info", config__check_level),
 	STR("general", "bot_name", bot_name, "Ensemble", config__check_word),
 	STR("console", "chat", console_chat, "console", config__check_word),
 	STR("http", "listen", http_listen, "", config__check_listen),
@@ -167,12 +172,12 @@ static const struct config_key config__keys[] = {
 	SECRET("telegram", "token", telegram_token, "ENSEMBLE_TELEGRAM_TOKEN"),
 	STR("telegram", "api_url", telegram_api_url, "https://api.telegram.org", config__check_url),
 	INT("telegram", "poll_timeout", telegram_poll_timeout, "50", 0, 50),
-	INT("telegram", "chat_interval_ms", telegram_chat_interval_ms, "1000", 0, 60000),
-	INT("telegram", "global_per_second", telegram_global_per_second, "30", 0, 1000),
-	INT("telegram", "group_per_minute", telegram_group_per_minute, "20", 0, 1000),
+	LIVE_INT("telegram", "chat_interval_ms", telegram_chat_interval_ms, "1000", 0, 60000),
+	LIVE_INT("telegram", "global_per_second", telegram_global_per_second, "30", 0, 1000),
+	LIVE_INT("telegram", "group_per_minute", telegram_group_per_minute, "20", 0, 1000),
 	INT("telegram", "native_polls", telegram_native_polls, "1", 0, 1),
-	INT("telegram", "admin_cache_s", telegram_admin_cache_s, "300", 0, 86400),
-	INT("telegram", "admin_recheck_s", telegram_admin_recheck_s, "60", 0, 86400),
+	LIVE_INT("telegram", "admin_cache_s", telegram_admin_cache_s, "300", 0, 86400),
+	LIVE_INT("telegram", "admin_recheck_s", telegram_admin_recheck_s, "60", 0, 86400),
 	STR("telegram", "mode", telegram_mode, "polling", config__check_mode),
 	STR("telegram", "webhook_url", telegram_webhook_url, "", config__check_https_opt),
 	STR("telegram", "webhook_path", telegram_webhook_path, "/telegram", config__check_path),
@@ -180,10 +185,10 @@ static const struct config_key config__keys[] = {
 	STR("matrix", "user", matrix_user, "", config__check_mxid),
 	SECRET("matrix", "password", matrix_password, "ENSEMBLE_MATRIX_PASSWORD"),
 	SECRET("matrix", "access_token", matrix_access_token, "ENSEMBLE_MATRIX_ACCESS_TOKEN"),
-	INT("matrix", "admin_level", matrix_admin_level, "50", 0, 100),
-	STR("matrix", "invite_from", matrix_invite_from, "", NULL),
+	LIVE_INT("matrix", "admin_level", matrix_admin_level, "50", 0, 100),
+	LIVE_STR("matrix", "invite_from", matrix_invite_from, "", NULL),
 	INT("matrix", "sync_timeout", matrix_sync_timeout, "30", 0, 60),
-	INT("matrix", "room_interval_ms", matrix_room_interval_ms, "200", 0, 60000),
+	LIVE_INT("matrix", "room_interval_ms", matrix_room_interval_ms, "200", 0, 60000),
 };
 #define CONFIG_NKEYS (sizeof(config__keys) / sizeof(config__keys[0]))
 
@@ -205,33 +210,49 @@ static int *config__int(struct config *cfg, const struct config_key *k)
 	return (int *)((char *)cfg + k->offset);
 }
 
-/* Stores value into k's field.  Returns 0, or -1 with a message. */
+/* The same two, to read a configuration that is not to change. */
+static const char *config__get_str(const struct config *cfg, const struct config_key *k)
+{
+	return *(char *const *)((const char *)cfg + k->offset);
+}
+
+static int config__get_int(const struct config *cfg, const struct config_key *k)
+{
+	return *(const int *)((const char *)cfg + k->offset);
+}
+
+/* Stores value into k's field.  Returns 0, or -1 with a message that names
+ * the key as section.key (the spelling --set takes), whatever the check. */
 static int config__assign(struct config *cfg, const struct config_key *k, const char *value,
                           char *msg, size_t msglen)
 {
+	char why[200];
 	if(k->type == CONFIG_INT) {
 		char *end;
 		errno = 0;
 		long v = strtol(value, &end, 10);
 		if(errno || end == value || *end || v < k->min || v > k->max) {
-			snprintf(msg, msglen, "%s.%s must be a whole number from %ld to %ld, not '%s'",
-			         k->section, k->name, k->min, k->max, value);
-			return -1;
+			snprintf(why, sizeof(why), "must be a whole number from %ld to %ld, not '%s'",
+			         k->min, k->max, value);
+			goto bad;
 		}
 		*config__int(cfg, k) = (int)v;
 		return 0;
 	}
-	if(k->check && k->check(value, msg, msglen))
-		return -1;
+	if(k->check && k->check(value, why, sizeof(why)))
+		goto bad;
 	char *copy = strdup(value);
 	if(!copy) {
-		snprintf(msg, msglen, "out of memory");
-		return -1;
+		snprintf(why, sizeof(why), "cannot be stored (out of memory)");
+		goto bad;
 	}
 	char **field = config__str(cfg, k);
 	free(*field);
 	*field = copy;
 	return 0;
+bad:
+	snprintf(msg, msglen, "%s.%s %s", k->section, k->name, why);
+	return -1;
 }
 
 int config_init(struct config *cfg)
@@ -276,26 +297,35 @@ struct config__reader {
 	const char *path;
 	struct config *cfg;
 	struct strbuf *errors;
+	struct strbuf *warnings;     /* may be NULL */
 	int nerrors;
+	int seen[CONFIG_NKEYS];      /* the line that set each key, or 0 */
+	bool indented;               /* the current line starts with a blank */
+	const struct config_key *last; /* the key of the handler's last call */
 };
 
 static char *config__read_line(char *str, int num, void *stream)
 {
 	struct config__reader *r = stream;
 	char *s = fgets(str, num, r->f);
-	if(s)
+	if(s) {
 		r->line++;
+		r->indented = s[0] == ' ' || s[0] == '\t';
+	}
 	return s;
 }
 
 static int config__handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct config__reader *r = user;
-	if(!name)  /* a section header alone */
+	if(!name) {  /* a section header alone */
+		r->last = NULL;
 		return 1;
+	}
 	const struct config_key *k = config__find(section, name);
-	char msg[256];
+	char msg[320];
 	if(!k) {
+		r->last = NULL;
 		bool known_section = false;
 		for(size_t i = 0; i < CONFIG_NKEYS; i++)
 			known_section |= !strcmp(config__keys[i].section, section);
@@ -304,6 +334,19 @@ static int config__handler(void *user, const char *section, const char *name, co
 		else
 			snprintf(msg, sizeof(msg), "unknown section [%s]", section);
 		goto bad;
+	}
+	/* The last one counts, as inih reads them, but a key given twice is
+	 * most often an edit that forgot the first: say where both are.  An
+	 * indented line right after a key is inih's continuation of it, which
+	 * comes here as the same key again. */
+	int *seen = &r->seen[k - config__keys];
+	bool continued = r->indented && r->last == k;
+	r->last = k;
+	if(!continued) {
+		if(*seen && r->warnings)
+			strbuf_addf(r->warnings, "%s:%d: warning: %s.%s is given twice (lines %d and %d); line %d counts\n",
+			            r->path, r->line, k->section, k->name, *seen, r->line, r->line);
+		*seen = r->line;
 	}
 	if(config__assign(r->cfg, k, value, msg, sizeof(msg)))
 		goto bad;
@@ -318,7 +361,7 @@ bad:
 
 int config_load_env(struct config *cfg)
 {
-	char msg[160];
+	char msg[320];
 	for(size_t i = 0; i < CONFIG_NKEYS; i++) {
 		const char *v = config__keys[i].env ? getenv(config__keys[i].env) : NULL;
 		if(v && *v && config__assign(cfg, &config__keys[i], v, msg, sizeof(msg)))
@@ -327,9 +370,9 @@ int config_load_env(struct config *cfg)
 	return 0;
 }
 
-int config_load(struct config *cfg, const char *path, struct strbuf *errors)
+int config_load(struct config *cfg, const char *path, struct strbuf *errors, struct strbuf *warnings)
 {
-	struct config__reader r = { .path = path, .cfg = cfg, .errors = errors };
+	struct config__reader r = { .path = path, .cfg = cfg, .errors = errors, .warnings = warnings };
 	struct stat st;
 	r.f = fopen(path, "r");
 	if(!r.f || fstat(fileno(r.f), &st)) {
@@ -370,7 +413,7 @@ int config_set(struct config *cfg, const char *dotted, const char *value, struct
 		name = dot + 1;
 	}
 	const struct config_key *k = config__find(section, name);
-	char msg[256];
+	char msg[320];
 	if(!k) {
 		strbuf_addf(errors, "unknown configuration key '%s'\n", dotted);
 		return -1;
@@ -380,6 +423,35 @@ int config_set(struct config *cfg, const char *dotted, const char *value, struct
 		return -1;
 	}
 	return 0;
+}
+
+int config_update(struct config *cfg, const struct config *next, struct strbuf *applied,
+                  struct strbuf *restart)
+{
+	for(size_t i = 0; i < CONFIG_NKEYS; i++) {
+		const struct config_key *k = &config__keys[i];
+		bool same = k->type == CONFIG_INT ? config__get_int(cfg, k) == config__get_int(next, k)
+		                                  : !strcmp(config__get_str(cfg, k), config__get_str(next, k));
+		if(same)
+			continue;
+		if(!k->live) {
+			strbuf_addf(restart, "%s.%s\n", k->section, k->name);
+			continue;
+		}
+		if(k->type == CONFIG_INT) {
+			*config__int(cfg, k) = config__get_int(next, k);
+			strbuf_addf(applied, "%s.%s = %d\n", k->section, k->name, *config__int(cfg, k));
+			continue;
+		}
+		char *copy = strdup(config__get_str(next, k));
+		if(!copy)
+			return -1;
+		char **field = config__str(cfg, k);
+		free(*field);
+		*field = copy;
+		strbuf_addf(applied, "%s.%s = %s\n", k->section, k->name, copy);
+	}
+	return applied->oom || restart->oom ? -1 : 0;
 }
 
 int config_validate(const struct config *cfg, struct strbuf *errors)

@@ -60,10 +60,13 @@ int config_init(struct config *cfg);
 void config_release(struct config *cfg);
 
 /* Reads path over the current values, then the environment's secrets.
- * Each problem is appended to errors as "FILE:LINE: message\n" and the
- * function returns -1 if there was any; 0 otherwise.  A file holding a
- * secret that group or others may read is refused with the chmod to run. */
-int config_load(struct config *cfg, const char *path, struct strbuf *errors);
+ * Each problem is appended to errors as "FILE:LINE: message\n", the message
+ * naming the key as section.key, and the function returns -1 if there was
+ * any; 0 otherwise.  A file holding a secret that group or others may read
+ * is refused with the chmod to run.  What is worth a look without being
+ * wrong (a key given twice: the last one counts) is appended to warnings,
+ * when not NULL, as "FILE:LINE: warning: message\n". */
+int config_load(struct config *cfg, const char *path, struct strbuf *errors, struct strbuf *warnings);
 
 /* Reads the environment's secrets only (when no file is given). */
 int config_load_env(struct config *cfg);
@@ -71,6 +74,16 @@ int config_load_env(struct config *cfg);
 /* Sets "section.key" (or "key" of [general]) to value, as a command-line
  * flag does.  Returns 0, or -1 with a message in errors. */
 int config_set(struct config *cfg, const char *dotted, const char *value, struct strbuf *errors);
+
+/* Brings the running cfg to next, as far as it can while running (SIGHUP).
+ * Each key that may change live (log level, rate limits, administrators)
+ * and differs is copied into cfg and appended to applied as
+ * "section.key = value\n"; each other key that differs keeps its running
+ * value and is appended to restart as "section.key\n" (no secret's value is
+ * ever written).  next is only read; the caller keeps it.  Returns 0, or -1
+ * out of memory (cfg may then hold some of the new values). */
+int config_update(struct config *cfg, const struct config *next, struct strbuf *applied,
+                  struct strbuf *restart);
 
 /* Checks values that depend on the running system (zone files, catalogue
  * languages).  Appends each problem to errors; returns 0 or -1. */

@@ -11,12 +11,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char path[512];
+
+/* libFuzzer ends with exit() when its time is up: the file goes then. */
+static void fuzz__remove(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char path[64];
 	if(!path[0]) {
 		i18n_init();
-		snprintf(path, sizeof(path), "/tmp/ensemble-fuzz-config-%d.conf", (int)getpid());
+		const char *tmp = getenv("TMPDIR");
+		snprintf(path, sizeof(path), "%s/ensemble-fuzz-config-%d.conf", tmp && *tmp ? tmp : "/tmp",
+		         (int)getpid());
+		atexit(fuzz__remove);
 	}
 	if(size > 16384)
 		return 0;
@@ -29,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct config cfg;
 	struct strbuf err = STRBUF_INIT;
 	if(!config_init(&cfg)) {
-		config_load(&cfg, path, &err);
+		config_load(&cfg, path, &err, &err);
 		config_release(&cfg);
 	}
 	strbuf_release(&err);
