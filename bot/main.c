@@ -17,6 +17,7 @@
 #include "bot/clock.h"
 #include "bot/i18n.h"
 #include "bot/log.h"
+#include "bot/remind.h"
 #include "bot/tz.h"
 #include "config/config.h"
 #include "storage/db.h"
@@ -33,7 +34,7 @@ static const char main__usage[] =
 	"      --now=YYYY-MM-DDTHH:MM[:SS]  start simulated time there (local time of\n"
 	"                           general.timezone; a trailing Z means UTC); implies\n"
 	"                           --clock=sim, unless --clock=real: then real time runs from there\n"
-	"  -n, --check-config FILE  check FILE, print each error with its line, and exit\n"
+	"  -n, --check-config FILE  check FILE, print each problem with its line and key, and exit\n"
 	"  -s, --set KEY=VALUE      set a configuration key (section.key, or key of [general])\n"
 	"  -v, --verbose            log debug messages\n"
 	"  -q, --quiet              log errors only\n"
@@ -208,6 +209,15 @@ static void main__log_level(const struct main_opts *o, const struct config *cfg)
 			log_set_level((enum log_level)i);
 }
 
+/* Gives the database the reminder times that new chats start with. */
+static int main__chat_defaults(struct db *db, const struct config *cfg)
+{
+	char offsets[64] = "";
+	if(strcmp(cfg->remind, "off") && remind_parse_offsets(cfg->remind, offsets, sizeof(offsets)))
+		return -1;
+	return db_set_chat_remind(db, offsets);
+}
+
 /* SIGHUP: reads the file again with the same flags.  A file with errors
  * changes nothing (they are logged); otherwise the keys that may change
  * live take effect at once and each other change is logged as waiting for
@@ -231,7 +241,7 @@ static void main__reload(struct bot *b, void *user)
 		log_error("%s has errors: the running configuration is kept", o->config);
 		goto out;
 	}
-	if(config_update(b->cfg, &next, &applied, &restart))
+	if(config_update(b->cfg, &next, &applied, &restart) || main__chat_defaults(b->db, b->cfg))
 		log_error("out of memory while applying the configuration: some changes may be missing");
 	main__log_lines(LOG_WARN, restart.buf, " changed: it takes effect at the next restart");
 	main__log_lines(LOG_INFO, applied.buf, ": in effect now");
@@ -330,6 +340,10 @@ static int main__run(struct main_opts *o)
 
 	if(db_open(&db, cfg.db_path, &errors)) {
 		fprintf(stderr, "ensemble: %s\n", errors.buf);
+		goto out;
+	}
+	if(main__chat_defaults(db, &cfg)) {
+		fprintf(stderr, "ensemble: general.remind cannot be read: '%s'\n", cfg.remind);
 		goto out;
 	}
 	if(uv_loop_init(&loop)) {

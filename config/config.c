@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "bot/i18n.h"
+#include "bot/remind.h"
 #include "bot/tz.h"
 
 enum config_type { CONFIG_STR, CONFIG_INT };
@@ -58,6 +59,16 @@ static int config__check_tz(const char *v, char *msg, size_t msglen)
 	if(tz_valid(v))
 		return 0;
 	snprintf(msg, msglen, "must be a zone of the system's zoneinfo (e.g. Europe/Paris), not '%s'", v);
+	return -1;
+}
+
+static int config__check_remind(const char *v, char *msg, size_t msglen)
+{
+	char offsets[64];
+	if(!strcmp(v, "off") || !remind_parse_offsets(v, offsets, sizeof(offsets)))
+		return 0;
+	snprintf(msg, msglen, "must be off or up to %d times before a meetup like 1d 2h 30m "
+	         "(each from 1 minute to 30 days), not '%s'", REMIND_MAX_OFFSETS, v);
 	return -1;
 }
 
@@ -163,6 +174,7 @@ static const struct config_key config__keys[] = {
 	STR("general", "lang", lang, "fr", config__check_lang),
 	STR("general", "timezone", timezone, "Europe/Paris", config__check_tz),
 	LIVE_STR("general", "log_level", log_level, "info", config__check_level),
+	LIVE_STR("general", "remind", remind, "1d 1h", config__check_remind),
 	STR("general", "bot_name", bot_name, "Ensemble", config__check_word),
 	STR("console", "chat", console_chat, "console", config__check_word),
 	STR("http", "listen", http_listen, "", config__check_listen),

@@ -18,6 +18,8 @@ struct config {
 	char *lang;             /* default language of new chats; "fr" */
 	char *timezone;         /* default IANA zone of new chats; "Europe/Paris" */
 	char *log_level;        /* error|warn|info|debug; "info" */
+	char *remind;           /* reminder times of new chats, as /remind
+	                           takes them; "1d 1h"; "off" for none */
 	char *bot_name;         /* the name /cmd@NAME must carry; "Ensemble" */
 	/* [console] */
 	char *console_chat;     /* the chat of "USER: TEXT" lines; "console" */

@@ -87,10 +87,14 @@ struct db_chat {
 	int interest_threshold;/* people on a topic before a group is offered */
 };
 
-/* Finds the chat (platform, ext_id), creating it with lang and tz when it
- * does not exist.  Returns 1 when found, 0 when created, -1 on error. */
+/* Finds the chat (platform, ext_id), creating it with lang and tz (and the
+ * reminder offsets of db_set_chat_remind) when it does not exist.  Returns
+ * 1 when found, 0 when created, -1 on error. */
 int db_chat_get(struct db *db, const char *platform, const char *ext_id,
                 const char *lang, const char *tz, struct db_chat *out);
+/* The reminder offsets ("1440,60", the default; "" for none) of the chats
+ * db_chat_get creates from now on; copied.  0, or -1 when too long. */
+int db_set_chat_remind(struct db *db, const char *offsets);
 /* Loads chat by row id: 1, 0 when there is none, -1. */
 int db_chat_by_id(struct db *db, int64_t chat_id, struct db_chat *out);
 int db_chat_set_lang(struct db *db, int64_t chat_id, const char *lang);

@@ -103,7 +103,7 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id,
 		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge, interest_threshold FROM chats "
 		"WHERE platform = ?1 AND ext_id = ?2";
 	static const char insert_sql[] =
-		"INSERT INTO chats (platform, ext_id, lang, tz) VALUES (?1, ?2, ?3, ?4)";
+		"INSERT INTO chats (platform, ext_id, lang, tz, remind) VALUES (?1, ?2, ?3, ?4, ?5)";
 	struct db_chat_slot *slot = db_chat__slot(db, platform, ext_id);
 	if(slot && slot->used && !strcmp(slot->chat.platform, platform) && !strcmp(slot->chat.ext_id, ext_id)) {
 		*out = slot->chat;
@@ -138,10 +138,20 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id,
 		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, lang, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, tz, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, db->chat_remind_set ? db->chat_remind : "1440,60", -1, SQLITE_STATIC);
 		if(db__exec_stmt(db, st, "chat insert"))
 			return -1;
 	}
 	return -1;
+}
+
+int db_set_chat_remind(struct db *db, const char *offsets)
+{
+	if(strlen(offsets) >= sizeof(db->chat_remind))
+		return -1;
+	snprintf(db->chat_remind, sizeof(db->chat_remind), "%s", offsets);
+	db->chat_remind_set = true;
+	return 0;
 }
 
 int db_chat_by_id(struct db *db, int64_t chat_id, struct db_chat *out)

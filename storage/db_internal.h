@@ -34,6 +34,10 @@ struct db {
 	 * a committed or open transaction (db_chat.c); emptied by a rollback.
 	 * Allocated on first use. */
 	struct db_chat_slot *chat_cache;
+	/* The reminder offsets new chats start with, once db_set_chat_remind
+	 * set them; the column's default until then. */
+	char chat_remind[64];
+	bool chat_remind_set;
 	struct db_user_slot *user_cache;
 	/* The seq counter (db__next_seq), valid while seq_loaded. */
 	int64_t seq;

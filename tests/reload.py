@@ -54,17 +54,24 @@ def say(line, answer):
 say("alice: /start", "Ensemble")
 check("chat console: /start from alice" not in text_of(log_path), "no debug line at log_level = info")
 
-# A live key and a key that needs a restart.
-write(conf, "[general]\ndb = %s\nlang = fr\nlog_level = debug\n" % os.path.join(tmp, "c.db"))
+# Live keys (the log level, new chats' reminder times) and a key that
+# needs a restart.
+write(conf, "[general]\ndb = %s\nlang = fr\nlog_level = debug\nremind = 2h\n" % os.path.join(tmp, "c.db"))
 hup(bot, log_path, "general.log_level = debug: in effect now")
+check("general.remind = 2h: in effect now" in text_of(log_path), "remind is applied")
 text = text_of(log_path)
 check("received SIGHUP, reading the configuration again" in text, "SIGHUP is logged")
 check("general.lang changed: it takes effect at the next restart" in text, "lang is logged as needing a restart")
 check(say("alice: /help", "chat console: /help from alice"), "log_level = debug is in effect: the command is logged")
 check("/about" in text_of(log_path)[-4000:], "the bot answered /help (in English: lang unchanged)")
+check(say("bob@new: /remind", "[new] bot: Reminders in this chat: 2 hours before."),
+      "a new chat starts with the new reminder times")
+check(say("alice: /remind", "[console] bot: Reminders in this chat: 1 day before and 1 hour before."),
+      "an existing chat keeps its own")
 
 # A file with errors: logged, nothing changes, the bot goes on.
-write(conf, "[general]\ndb = %s\nlang = fr\nlog_level = loud\nthis is not a line\n" % os.path.join(tmp, "c.db"))
+write(conf, "[general]\ndb = %s\nlang = fr\nlog_level = loud\nthis is not a line\nremind = 5h\n"
+      % os.path.join(tmp, "c.db"))
 hup(bot, log_path, "has errors: the running configuration is kept")
 text = text_of(log_path)
 check("console.conf:4: general.log_level must be error, warn, info or debug, not 'loud'" in text,
@@ -72,10 +79,16 @@ check("console.conf:4: general.log_level must be error, warn, info or debug, not
 check("console.conf:5: syntax error" in text, "the syntax error with its line")
 check(say("alice: /about", "chat console: /about from alice"),
       "after a bad file the bot answers, and log_level stayed debug")
+check(say("carol@newer: /remind", "[newer] bot: Reminders in this chat: 2 hours before."),
+      "after a bad file, new chats keep the running reminder times")
 
 # The same file again: nothing to do; then a clean stop.
-write(conf, "[general]\ndb = %s\nlang = fr\nlog_level = debug\n" % os.path.join(tmp, "c.db"))
-hup(bot, log_path, "general.lang changed: it takes effect at the next restart")
+write(conf, "[general]\ndb = %s\nlang = fr\nlog_level = debug\nremind = 2h\n" % os.path.join(tmp, "c.db"))
+n = text_of(log_path).count("general.lang changed")
+bot.send_signal(signal.SIGHUP)
+wait_for(lambda: text_of(log_path).count("general.lang changed") > n, "the third SIGHUP")
+check("general.remind = 2h: in effect now" not in text_of(log_path).split("has errors")[-1],
+      "an unchanged live key is not applied again")
 bot.send_signal(signal.SIGTERM)
 try:
     rc = bot.wait(timeout=20)

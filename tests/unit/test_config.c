@@ -150,16 +150,20 @@ int main(void)
 	config_init(&next);
 	strbuf_reset(&err);
 	CHECK_INT(config_set(&next, "log_level", "debug", &err), 0);
+	CHECK_INT(config_set(&next, "remind", "2d 3h", &err), 0);
+	CHECK_INT(config_set(&next, "remind", "3x", &err), -1);
+	CHECK(strstr(err.buf, "general.remind must be off or up to 5 times before a meetup like 1d 2h 30m") != NULL);
 	CHECK_INT(config_set(&next, "telegram.chat_interval_ms", "250", &err), 0);
 	CHECK_INT(config_set(&next, "matrix.invite_from", "@ann:a.org", &err), 0);
 	CHECK_INT(config_set(&next, "matrix.admin_level", "100", &err), 0);
 	CHECK_INT(config_set(&next, "db", "elsewhere.db", &err), 0);
 	CHECK_INT(config_set(&next, "telegram.token", "123:SECRETVALUE", &err), 0);
 	CHECK_INT(config_update(&cfg, &next, &applied, &restart), 0);
-	CHECK_STR(applied.buf, "general.log_level = debug\ntelegram.chat_interval_ms = 250\n"
+	CHECK_STR(applied.buf, "general.log_level = debug\ngeneral.remind = 2d 3h\ntelegram.chat_interval_ms = 250\n"
 	                       "matrix.admin_level = 100\nmatrix.invite_from = @ann:a.org\n");
 	CHECK_STR(restart.buf, "general.db\ntelegram.token\n");
 	CHECK_STR(cfg.log_level, "debug");
+	CHECK_STR(cfg.remind, "2d 3h");
 	CHECK_INT(cfg.telegram_chat_interval_ms, 250);
 	CHECK_INT(cfg.matrix_admin_level, 100);
 	CHECK_STR(cfg.matrix_invite_from, "@ann:a.org");

@@ -46,6 +46,19 @@ int main(void)
 	CHECK_STR(chat.tz, "Europe/Paris");
 	CHECK_STR(chat.admin, "");
 	CHECK(chat.active);
+	CHECK_STR(chat.remind, "1440,60");
+	/* New chats take the configured reminder times (general.remind);
+	 * existing ones keep theirs. */
+	CHECK_INT(db_set_chat_remind(db, "180"), 0);
+	struct db_chat fresh;
+	CHECK_INT(db_chat_get(db, "console", "other", "fr", "Europe/Paris", &fresh), 0);
+	CHECK_STR(fresh.remind, "180");
+	CHECK_INT(db_set_chat_remind(db, ""), 0);
+	CHECK_INT(db_chat_get(db, "console", "third", "fr", "Europe/Paris", &fresh), 0);
+	CHECK_STR(fresh.remind, "");
+	CHECK_INT(db_chat_get(db, "console", "room", "fr", "Europe/Paris", &fresh), 1);
+	CHECK_STR(fresh.remind, "1440,60");
+	CHECK_INT(db_set_chat_remind(db, "1440,60"), 0);
 	CHECK_INT(db_chat_set_lang(db, chat.id, "en"), 0);
 	CHECK_INT(db_chat_set_tz(db, chat.id, "America/Montreal"), 0);
 	CHECK_INT(db_chat_set_admin(db, chat.id, "alice"), 0);
