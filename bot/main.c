@@ -125,10 +125,11 @@ static int main__parse_now(const char *s, const char *zone, int64_t *ms)
 	tm.tm_sec = sec;
 	time_t t;
 	struct tm back;
+	enum tz_result r;
 	if(utc) {
 		t = timegm(&tm);
 		gmtime_r(&t, &back);
-	} else if(tz_mktime(zone, &tm, &t) != TZ_OK && tz_mktime(zone, &tm, &t) != TZ_AMBIGUOUS) {
+	} else if((r = tz_mktime(zone, &tm, &t)) != TZ_OK && r != TZ_AMBIGUOUS) {
 		return -1;
 	} else {
 		tz_localtime(zone, t, &back);
@@ -242,7 +243,7 @@ static void main__reload(struct bot *b, void *user)
 		goto out;
 	}
 	if(config_update(b->cfg, &next, &applied, &restart) || main__chat_defaults(b->db, b->cfg))
-		log_error("out of memory while applying the configuration: some changes may be missing");
+		log_error("the new configuration could not all be applied (out of memory): some changes may be missing");
 	main__log_lines(LOG_WARN, restart.buf, " changed: it takes effect at the next restart");
 	main__log_lines(LOG_INFO, applied.buf, ": in effect now");
 	if(!applied.len && !restart.len)

@@ -24,7 +24,9 @@ enum tz_result {
 };
 
 /* Converts the wall time local (fields tm_year..tm_sec; tm_isdst and
- * tm_wday are ignored) in zone to an instant. */
+ * tm_wday are ignored) in zone to an instant.  *out is set for TZ_OK and
+ * TZ_AMBIGUOUS only: after TZ_GAP (which a day or month out of range, like
+ * 32 December, also gives) or TZ_BADZONE it is left as it was. */
 enum tz_result tz_mktime(const char *zone, const struct tm *local, time_t *out);
 
 /* Offset from UTC in seconds at instant t in zone (e.g. 3600 for CET). */
