@@ -145,8 +145,10 @@ exec 3>&-
 if [ "$rc" = 0 ]; then ok; else fail "stop with the listener: exit $rc"; cat "$tmp/http.out" >&2; fi
 if curl -s "http://127.0.0.1:$port/healthz" > /dev/null; then fail "listener still up after stop"; else ok; fi
 # A port already taken is a clear error.  The holder says when it listens
-# (a file appears), and holds the port until it is killed.
-python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+# (a file appears), and holds the port until it is killed; SO_REUSEADDR lets
+# it bind beside the connections the listener above left in TIME_WAIT.
+python3 -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
 open(sys.argv[2], "w").close(); time.sleep(120)' "$port" "$tmp/held" &
 holder=$!
 for _ in $(seq 200); do [ -e "$tmp/held" ] && break; sleep 0.05; done
