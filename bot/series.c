@@ -79,8 +79,9 @@ int series_parse(const char *text, char *rule, size_t rulelen, bool *poll)
 		snprintf(rule, rulelen, "month");
 		rc = i + 1 == n ? 1 : -1;
 		goto out;
-	} else if(i + 1 < n && !strcmp(words[i], "le") && series__ordinal(words[i + 1])) {
-		i++;  /* "le premier mardi du mois"; "le 3 décembre" is a date */
+	} else if(i + 2 < n && !strcmp(words[i], "le") && series__ordinal(words[i + 1]) &&
+	          series__weekday(words[i + 2]) >= 0) {
+		i++;  /* "le premier mardi du mois"; "le 3 décembre", "le 1er à 19h" are dates */
 	} else {
 		goto out;  /* not a repetition */
 	}

@@ -65,6 +65,9 @@ int main(void)
 	parse("jeudi 19h", 0, NULL, false);
 	parse("Café du Coin", 0, NULL, false);
 	parse("le 3 décembre à 19h", 0, NULL, false);  /* a date, not a rule */
+	parse("le 1er à 19h", 0, NULL, false);
+	parse("le 1er janvier à 19h", 0, NULL, false);
+	parse("le premier à 19h", 0, NULL, false);
 
 	const char *P = "Europe/Paris";
 	/* Weekly across the last Sunday of October: 19:00 stays 19:00. */
