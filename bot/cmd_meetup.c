@@ -312,13 +312,16 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 	}
 	for(int i = 0; i < nslot_text; i++) {
 		struct date_slot ds;
-		enum date_err e = date_parse(&dctx, slot_text[i], &ds);
+		struct date_why why;
+		enum date_err e = date_parse(&dctx, slot_text[i], &ds, &why);
 		if(e != DATE_OK) {
 			char n[16];
+			struct strbuf reason = STRBUF_INIT;
 			snprintf(n, sizeof(n), "%d", i + 1);
 			strbuf_addc(errors, '\n');
-			i18n_fmt(errors, lang, "meetup.err.slot", n, slot_text[i],
-			         i18n_lookup(lang, date_err_key(e)), NULL);
+			date_err_write(&reason, lang, &dctx, e, &why);
+			i18n_fmt_raw(errors, lang, "meetup.err.slot", 0x4, n, slot_text[i], reason.buf, NULL);
+			strbuf_release(&reason);
 			continue;
 		}
 		int dur = ds.duration_min ? ds.duration_min : m->duration_min;
@@ -345,11 +348,15 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 	if(deadline_text) {
 		struct date_ctx ddl = dctx;
 		struct date_slot ds;
+		struct date_why why;
 		ddl.default_time = 23 * 60 + 59;
-		enum date_err e = date_parse(&ddl, deadline_text, &ds);
+		enum date_err e = date_parse(&ddl, deadline_text, &ds, &why);
 		if(e != DATE_OK) {
+			struct strbuf reason = STRBUF_INIT;
 			strbuf_addc(errors, '\n');
-			i18n_fmt(errors, lang, "meetup.err.deadline", deadline_text, i18n_lookup(lang, date_err_key(e)), NULL);
+			date_err_write(&reason, lang, &ddl, e, &why);
+			i18n_fmt_raw(errors, lang, "meetup.err.deadline", 0x2, deadline_text, reason.buf, NULL);
+			strbuf_release(&reason);
 		} else if(m->nslots && ds.start >= m->slots[0].start) {
 			strbuf_addc(errors, '\n');
 			i18n_fmt(errors, lang, "meetup.err.deadline_late", deadline_text, NULL);
@@ -742,9 +749,13 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 	case VERB_MOVE: {
 		struct date_ctx dctx = cm__dctx(ctx);
 		struct date_slot ds;
-		enum date_err e = date_parse(&dctx, args, &ds);
+		struct date_why why;
+		enum date_err e = date_parse(&dctx, args, &ds, &why);
 		if(e != DATE_OK) {
-			rc = cmd_reply(ctx, "meetup.err.when", args, i18n_lookup(lang, date_err_key(e)), NULL);
+			struct strbuf reason = STRBUF_INIT;
+			date_err_write(&reason, lang, &dctx, e, &why);
+			rc = reason.oom ? CMD_ERROR : cmd_reply_raw(ctx, "meetup.err.when", 0x2, args, reason.buf, NULL);
+			strbuf_release(&reason);
 			break;
 		}
 		rc = meetup_move(&mctx, m, ds.start, ds.duration_min);
@@ -978,15 +989,17 @@ int cmd_rsvp(struct cmd_ctx *ctx)
 	if(!m)
 		goto out;
 	int num = cm__opt_num(&args);
-	char *word = cmd_next_word(&args);
-	if(!word || cmd_next_word(&args)) {
+	char *word = cmd_next_word(&args), *more = cmd_next_word(&args);
+	/* "peut être", as often typed without its hyphen. */
+	bool peut_etre = more && cm__is(word, WORDS("peut")) && cm__is(more, WORDS("etre"));
+	if(!word || (more && !peut_etre) || cmd_next_word(&args)) {
 		rc = CMD_USAGE;
 		goto out;
 	}
 	int answer;
 	if(cm__is(word, WORDS("yes", "oui", "y", "o", "ok")))
 		answer = 2;
-	else if(cm__is(word, WORDS("maybe", "peut-etre", "peutetre", "pe", "?")))
+	else if(peut_etre || cm__is(word, WORDS("maybe", "peut-etre", "peutetre", "pe", "?")))
 		answer = 1;
 	else if(cm__is(word, WORDS("no", "non", "n")))
 		answer = 0;

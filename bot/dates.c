@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bot/i18n.h"
 #include "bot/text.h"
 #include "bot/tz.h"
 
@@ -41,14 +42,19 @@ struct parse {
 	int weekday;                  /* 0 = Sunday .. 6; -1 when not given */
 	bool next;                    /* "prochain", "next" */
 	int weeks_on;                 /* "vendredi en huit": 1; "en quinze": 2 */
-	int rel_days;                 /* -1 when not given */
+	bool rel;                     /* a day counted from today: */
+	int rel_days;                 /* "demain" 1, "hier" -1, "dans 3 jours" 3 */
+	bool rel_time;                /* an instant counted from now: */
+	int rel_min;                  /* "dans 2h" 120 */
 	/* The time. */
 	int hour, minute;             /* -1 when not given */
 	int end_hour, end_minute;     /* a range's end; -1 when none */
 	bool bad_time;
 	bool meridiem;                /* am or pm was given */
+	bool bare_hour;               /* "at 7": no h, no am or pm */
 	bool later_half;              /* "soir", "apres-midi", "evening": a
 	                                 bare 8h is 20h */
+	bool earlier_half;            /* "matin", "morning" */
 };
 
 static const char *const dates__wd_fr[] = { "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi" };
@@ -413,10 +419,21 @@ static bool dates__date(struct parse *p)
 	return false;
 }
 
+/* True when the tokens at pos are "a" or "at" and then a number or a
+ * word for an hour: "a 18h30", "at 7pm", "a midi". */
+static bool dates__at_time(const struct parse *p)
+{
+	return (dates__word(p, 0, "a") || dates__word(p, 0, "at")) &&
+	       (dates__num(p, 1) || dates__word(p, 1, "midi") || dates__word(p, 1, "noon") ||
+	        dates__word(p, 1, "minuit") || dates__word(p, 1, "midnight"));
+}
+
 /* A day of the month alone, at pos: "le 15", "jeudi 3", "the 3rd", "15th",
- * "1er".  A number is read as a day only when an ordinal mark follows it,
- * or "le", "the" or a weekday comes just before it, and never when a time
- * mark follows it: "19 a 21h" stays a range and "jeudi 19h" a time. */
+ * "1er", "15 a 18h30".  A number is read as a day only when an ordinal mark
+ * follows it, or "le", "the" or a weekday comes just before it, or it
+ * starts the text and "a" ("at") and a time follow it; and never when a
+ * time mark follows it: "de 19 a 21h" stays a range and "jeudi 19h" a
+ * time. */
 static bool dates__month_day(struct parse *p)
 {
 	const struct tok *a = dates__at(p, 0);
@@ -431,6 +448,13 @@ static bool dates__month_day(struct parse *p)
 	bool marked = prev && prev->kind == TOK_WORD && (!strcmp(prev->text, "le") || !strcmp(prev->text, "the") ||
 	              dates__weekday_word(prev->text) >= 0);
 	bool by_weekday = marked && dates__weekday_word(prev->text) >= 0;
+	/* "15 a 18h30": "a" is "at" there, as in "le 15 a 18h30"; a range
+	 * says "de 15 a 18h30" or "15h a 18h30". */
+	if(!prev && !ordinal) {
+		p->pos++;
+		marked = dates__at_time(p);
+		p->pos--;
+	}
 	if((!ordinal && !marked) || (p->no_month_day && !ordinal && by_weekday))
 		return false;
 	const struct tok *next = dates__at(p, off);
@@ -445,32 +469,74 @@ static bool dates__month_day(struct parse *p)
 	return true;
 }
 
-/* "dans 3 jours", "in 2 days", "dans une semaine", "in a week". */
-static bool dates__in_days(struct parse *p)
+/* One of the NULL-terminated words. */
+static bool dates__one_of(const struct tok *t, const char *const *words)
+{
+	if(t->kind != TOK_WORD)
+		return false;
+	for(; *words; words++)
+		if(!strcmp(t->text, *words))
+			return true;
+	return false;
+}
+
+#define DATES_WORDS(...) (const char *const[]){ __VA_ARGS__, NULL }
+#define DATES_HOURS DATES_WORDS("h", "heure", "heures", "hour", "hours", "hr", "hrs")
+#define DATES_MINUTES DATES_WORDS("min", "mins", "minute", "minutes", "mn")
+
+/* The farthest "dans ..." reaches: ten years. */
+#define DATES_REL_MAX_DAYS 3660
+
+/* "dans 3 jours", "in 2 days", "dans une semaine", "in a week": a day;
+ * "dans 2h", "dans 1 heure", "dans 1h30", "dans 30 minutes", "in 2 hours",
+ * "dans une demi-heure", "in half an hour": an instant from now. */
+static bool dates__in(struct parse *p)
 {
 	if(!dates__word(p, 0, "dans") && !dates__word(p, 0, "in"))
 		return false;
+	if((dates__word(p, 1, "une") && dates__word(p, 2, "demi") && dates__punct(p, 3, '-') &&
+	    dates__word(p, 4, "heure")) || (dates__word(p, 1, "half") && dates__word(p, 2, "an") &&
+	    dates__word(p, 3, "hour"))) {
+		p->rel_time = true;
+		p->rel_min = 30;
+		p->pos += dates__word(p, 1, "half") ? 4 : 5;
+		return true;
+	}
 	int n;
 	const struct tok *c = dates__at(p, 1);
 	if(c->kind == TOK_NUM)
 		n = c->num;
-	else if(dates__word(p, 1, "un") || dates__word(p, 1, "une") || dates__word(p, 1, "a") ||
-	        dates__word(p, 1, "an") || dates__word(p, 1, "one"))
+	else if(dates__one_of(c, DATES_WORDS("un", "une", "a", "an", "one")))
 		n = 1;
 	else
 		return false;
 	const struct tok *u = dates__at(p, 2);
-	if(u->kind != TOK_WORD)
-		return false;
-	if(!strcmp(u->text, "jours") || !strcmp(u->text, "jour") || !strcmp(u->text, "j") ||
-	   !strcmp(u->text, "days") || !strcmp(u->text, "day") || !strcmp(u->text, "d"))
+	if(dates__one_of(u, DATES_WORDS("jours", "jour", "j", "days", "day", "d"))) {
+		p->rel = true;
 		p->rel_days = n;
-	else if(!strcmp(u->text, "semaines") || !strcmp(u->text, "semaine") || !strcmp(u->text, "weeks") ||
-	        !strcmp(u->text, "week"))
+	} else if(dates__one_of(u, DATES_WORDS("semaines", "semaine", "weeks", "week"))) {
+		p->rel = true;
 		p->rel_days = n * 7;
-	else
+	} else if(dates__one_of(u, DATES_HOURS)) {
+		p->rel_time = true;
+		p->rel_min = n * 60;
+		/* "dans 1h30", "dans 1 h 30 min"; but "dans 2h 19h" is no date. */
+		const struct tok *m = dates__at(p, 3), *after = dates__at(p, 4);
+		if(m->kind == TOK_NUM && m->ndigits == 2 && m->num < 60 && !dates__one_of(after, DATES_HOURS) &&
+		   !(after->kind == TOK_PUNCT && after->text[0] == ':') &&
+		   !(after->kind == TOK_WORD && (dates__is_am(after->text) || dates__is_pm(after->text)))) {
+			p->rel_min += m->num;
+			p->pos++;
+			if(dates__one_of(after, DATES_MINUTES))
+				p->pos++;
+		}
+	} else if(dates__one_of(u, DATES_MINUTES)) {
+		p->rel_time = true;
+		p->rel_min = n;
+	} else {
 		return false;
-	if(p->rel_days > 3660)
+	}
+	if(p->rel_days > DATES_REL_MAX_DAYS || p->rel_min > DATES_REL_MAX_DAYS * 1440)
 		return false;
 	p->pos += 3;
 	return true;
@@ -479,7 +545,7 @@ static bool dates__in_days(struct parse *p)
 /* A part of the day: "soir", "soiree", "matin", "apres-midi" (or "apres
  * midi"), "evening", "morning", "afternoon", "du soir", "au soir", "in the
  * evening".  It gives no time by itself; after noon, it makes a bare 8h
- * mean 20h. */
+ * mean 20h; either part settles "at 7". */
 static bool dates__part_of_day(struct parse *p)
 {
 	int off = 0;
@@ -495,6 +561,7 @@ static bool dates__part_of_day(struct parse *p)
 		}
 	for(size_t i = 0; i < sizeof(earlier) / sizeof(earlier[0]); i++)
 		if(dates__word(p, off, earlier[i])) {
+			p->earlier_half = true;
 			p->pos += off + 1;
 			return true;
 		}
@@ -502,6 +569,45 @@ static bool dates__part_of_day(struct parse *p)
 	   (dates__punct(p, 1, '-') && dates__word(p, 2, "midi")))) {
 		p->later_half = true;
 		p->pos += dates__word(p, 1, "midi") ? 2 : 3;
+		return true;
+	}
+	return false;
+}
+
+/* A day counted from today: "aujourd'hui", "today", "demain", "tomorrow",
+ * "apres-demain", "hier", "yesterday", "avant-hier", "ce soir", "tonight".
+ * Days before today are read, to be refused as past rather than as no
+ * date. */
+static bool dates__rel_day(struct parse *p)
+{
+	static const struct { const char *w1, *w2; int days, ntok; bool evening; } rel[] = {
+		{ "aujourdhui", NULL, 0, 1, false }, { "today", NULL, 0, 1, false },
+		{ "demain", NULL, 1, 1, false }, { "tomorrow", NULL, 1, 1, false },
+		{ "apres", "demain", 2, 2, false }, { "hier", NULL, -1, 1, false },
+		{ "yesterday", NULL, -1, 1, false }, { "avant", "hier", -2, 2, false },
+		{ "ce", "soir", 0, 2, true }, { "tonight", NULL, 0, 1, true },
+	};
+	if(dates__word(p, 0, "aujourd") && dates__punct(p, 1, '\'') && dates__word(p, 2, "hui")) {
+		p->rel = true;
+		p->rel_days = 0;
+		p->pos += 3;
+		return true;
+	}
+	for(size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if(!dates__word(p, 0, rel[i].w1))
+			continue;
+		int ntok = rel[i].ntok;
+		if(rel[i].w2) {
+			/* "apres-demain" and "apres demain", "avant-hier". */
+			if(dates__punct(p, 1, '-') && dates__word(p, 2, rel[i].w2))
+				ntok = 3;
+			else if(!dates__word(p, 1, rel[i].w2))
+				continue;
+		}
+		p->rel = true;
+		p->rel_days = rel[i].days;
+		p->later_half |= rel[i].evening;
+		p->pos += ntok;
 		return true;
 	}
 	return false;
@@ -520,6 +626,26 @@ static enum date_err dates__read(struct parse *p)
 		}
 		if(t->kind == TOK_WORD) {
 			const char *w = t->text;
+			/* "at 7", "a 19": a number alone after "at" is an hour.  From
+			 * 1 to 11 it could be morning or evening: the text is refused
+			 * with the question unless a part of the day or am/pm settles
+			 * it ("Thursday at 7 in the evening").  "jeudi 7h" is 7:00, as
+			 * French has it. */
+			if(!have_time && dates__at_time(p)) {
+				p->pos++;
+				if(dates__time_or_range(p)) {
+					have_time = true;
+					continue;
+				}
+				if(dates__num(p, 0) && dates__at(p, 0)->ndigits <= 2) {
+					p->hour = dates__at(p, 0)->num;
+					p->minute = 0;
+					p->bare_hour = true;
+					p->pos++;
+					have_time = true;
+				}
+				continue;
+			}
 			/* Filler words. */
 			if(!strcmp(w, "le") || !strcmp(w, "the") || !strcmp(w, "on") || !strcmp(w, "at") ||
 			   !strcmp(w, "a") || !strcmp(w, "vers") || !strcmp(w, "around")) {
@@ -527,47 +653,13 @@ static enum date_err dates__read(struct parse *p)
 				continue;
 			}
 			int wd;
-			if(!have_day && (!strcmp(w, "aujourd") && dates__punct(p, 1, '\'') && dates__word(p, 2, "hui"))) {
-				p->rel_days = 0;
-				p->pos += 3;
+			if(!have_day && dates__rel_day(p)) {
 				have_day = true;
 				continue;
 			}
-			if(!have_day && (!strcmp(w, "aujourdhui") || !strcmp(w, "today"))) {
-				p->rel_days = 0;
-				p->pos++;
+			if(!have_day && !have_time && dates__in(p)) {
 				have_day = true;
-				continue;
-			}
-			if(!have_day && (!strcmp(w, "demain") || !strcmp(w, "tomorrow"))) {
-				p->rel_days = 1;
-				p->pos++;
-				have_day = true;
-				continue;
-			}
-			if(!have_day && !strcmp(w, "apres") && (dates__word(p, 1, "demain") ||
-			   (dates__punct(p, 1, '-') && dates__word(p, 2, "demain")))) {
-				p->rel_days = 2;
-				p->pos += dates__word(p, 1, "demain") ? 2 : 3;
-				have_day = true;
-				continue;
-			}
-			if(!have_day && !strcmp(w, "ce") && dates__word(p, 1, "soir")) {
-				p->rel_days = 0;
-				p->later_half = true;
-				p->pos += 2;
-				have_day = true;
-				continue;
-			}
-			if(!have_day && !strcmp(w, "tonight")) {
-				p->rel_days = 0;
-				p->later_half = true;
-				p->pos++;
-				have_day = true;
-				continue;
-			}
-			if(!have_day && dates__in_days(p)) {
-				have_day = true;
+				have_time = p->rel_time;
 				continue;
 			}
 			if(dates__part_of_day(p))
@@ -670,14 +762,104 @@ static enum date_err dates__instant(const char *tz, int y, int m, int d, int h, 
 }
 
 /* The longest range that a number after a weekday may start when it
- * cannot be that day of the month. */
-#define DATES_RANGE_GUESS_MIN (12 * 60)
+ * cannot be that day of the month: an evening's few hours ("vendredi 19 a
+ * 21h", the 19th being a Saturday).  Longer, the number was the day
+ * misnamed ("lundi 12 a 19h" is not 12:00-19:00), and the reply says which
+ * weekday that day is. */
+#define DATES_RANGE_GUESS_MIN (4 * 60)
+
+/* A day and month without a year are the next such day only when it is
+ * less than this many months ahead; further, the year is asked for
+ * ("12/10" typed on 6 December would be next October). */
+#define DATES_AHEAD_MONTHS 6
+
+/* Fills why for a weekday that y-m-d is not. */
+static enum date_err dates__not_weekday(struct date_why *why, int y, int m, int d)
+{
+	why->year = y;
+	why->month = m;
+	why->day = d;
+	why->weekday = dates__weekday_of(y, m, d);
+	return DATE_WEEKDAY;
+}
+
+/* Fills why for a day that month m of year y does not have. */
+static enum date_err dates__no_such_day(struct date_why *why, int y, int m)
+{
+	why->year = y;
+	why->month = m;
+	return DATE_IMPOSSIBLE;
+}
+
+/* The day that p names, given today (now): a date, a day of the month, a
+ * day counted from today, a weekday, or today.  Stores it in y-m-d, and
+ * in *far whether it is a day and month without a year that lies
+ * DATES_AHEAD_MONTHS or more ahead.  Returns DATE_OK, or the reason with
+ * why filled in. */
+static enum date_err dates__which_day(const struct parse *p, const struct tm *now, int *y, int *m, int *d,
+                                      bool *far, struct date_why *why)
+{
+	int ty = now->tm_year + 1900, tm_ = now->tm_mon + 1, td = now->tm_mday;
+	*far = false;
+	if(p->month) {
+		*y = p->year ? p->year : ty;
+		/* Without a year, a day earlier in the year than today is next
+		 * year's ("3/01" typed in December). */
+		if(!p->year && (p->month < tm_ || (p->month == tm_ && p->day < td)))
+			(*y)++;
+		*m = p->month;
+		*d = p->day;
+		if(*d > dates__mdays(*y, *m))
+			return dates__no_such_day(why, *y, *m);
+		if(p->weekday >= 0 && dates__weekday_of(*y, *m, *d) != p->weekday)
+			return dates__not_weekday(why, *y, *m, *d);
+		/* A weekday that agrees settles the year as well as a year
+		 * would ("mardi 12 octobre" in December is next October's). */
+		int ly = ty, lm = tm_ + DATES_AHEAD_MONTHS;
+		if(lm > 12) {
+			lm -= 12;
+			ly++;
+		}
+		*far = !p->year && p->weekday < 0 && *y * 10000 + *m * 100 + *d >= ly * 10000 + lm * 100 + td;
+	} else if(p->month_day) {
+		/* A day of the month alone: this month's, or the next month's
+		 * when it is behind us ("le 3" typed on the 20th). */
+		*y = ty, *m = tm_, *d = p->day;
+		if(*d < td && ++*m > 12) {
+			*m = 1;
+			(*y)++;
+		}
+		if(*d > dates__mdays(*y, *m))
+			return dates__no_such_day(why, *y, *m);
+		if(p->weekday >= 0 && dates__weekday_of(*y, *m, *d) != p->weekday)
+			return dates__not_weekday(why, *y, *m, *d);
+	} else if(p->rel) {
+		*y = ty, *m = tm_, *d = td;
+		dates__add_days(y, m, d, p->rel_days);
+		if(p->weekday >= 0 && dates__weekday_of(*y, *m, *d) != p->weekday)
+			return dates__not_weekday(why, *y, *m, *d);
+	} else if(p->weekday >= 0) {
+		int delta = (p->weekday - now->tm_wday + 7) % 7;
+		*y = ty, *m = tm_, *d = td;
+		if(delta == 0) {
+			/* Today, if the time is still ahead and "next" was not said. */
+			bool ahead = p->hour * 60 + p->minute > now->tm_hour * 60 + now->tm_min;
+			if(p->next || !ahead)
+				delta = 7;
+		}
+		dates__add_days(y, m, d, delta + 7 * p->weeks_on);
+	} else {
+		*y = ty, *m = tm_, *d = td;  /* a time alone: today */
+	}
+	return DATE_OK;
+}
 
 /* date_parse, with a number after a weekday read as a day of the month
  * ("jeudi 3") or not ("vendredi 19 a 21h": a range) as no_month_day says;
- * *weekday_day (unless NULL) tells whether the first reading was used. */
+ * *weekday_day (unless NULL) tells whether the first reading was used.
+ * why is never NULL. */
 static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, struct date_slot *out,
-                                  bool no_month_day, bool *weekday_day)
+                                  bool no_month_day, bool *weekday_day, struct date_why *why)
 {
 	struct strbuf folded = STRBUF_INIT;
 	struct parse p;
@@ -685,7 +867,6 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 	memset(&p, 0, sizeof(p));
 	p.no_month_day = no_month_day;
 	p.weekday = -1;
-	p.rel_days = -1;
 	p.hour = p.minute = p.end_hour = p.end_minute = -1;
 
 	if(!text || text_fold(&folded, text)) {
@@ -706,11 +887,45 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 		*weekday_day = p.weekday_day;
 	if(err != DATE_OK)
 		return err;
+	/* "dans 2h" is a whole instant: nothing else may be said with it. */
+	if(p.rel_time && (p.weekday >= 0 || p.later_half || p.earlier_half))
+		return DATE_SYNTAX;
 
 	struct tm now;
 	if(tz_localtime(ctx->tz, ctx->now, &now))
 		return DATE_SYNTAX;
-	int ty = now.tm_year + 1900, tm_ = now.tm_mon + 1, td = now.tm_mday;
+
+	/* The numbers of the day and the month, before anything else: "le
+	 * 40" has no day 40, whether a time was given or not. */
+	if(p.month) {
+		/* "x/y" is day/month, or month/day where the chat says so; a
+		 * number above 12 can only be the day. */
+		if(p.numeric && p.day <= 12 && (ctx->month_first || p.month > 12)) {
+			int t = p.day;
+			p.day = p.month;
+			p.month = t;
+		}
+		if(p.month < 1 || p.month > 12) {
+			why->month = p.month;
+			return DATE_NO_MONTH;
+		}
+	}
+	if((p.month || p.month_day) && (p.day < 1 || p.day > 31)) {
+		why->day = p.day;
+		return DATE_NO_DAY;
+	}
+
+	/* "dans 2h": from now, to the minute. */
+	if(p.rel_time) {
+		time_t start = (ctx->now / 60 + p.rel_min) * 60;
+		if(!ctx->allow_past && start < ctx->now) {
+			why->when = start;
+			return DATE_PAST;
+		}
+		out->start = start;
+		out->duration_min = 0;
+		return DATE_OK;
+	}
 
 	/* The time. */
 	if(p.bad_time)
@@ -723,6 +938,11 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 	}
 	if(p.hour > 23 || p.minute > 59 || p.end_hour > 23 || p.end_minute > 59)
 		return DATE_BAD_TIME;
+	/* "at 7" alone could be 7:00 or 19:00. */
+	if(p.bare_hour && p.hour >= 1 && p.hour < 12 && !p.later_half && !p.earlier_half) {
+		why->hour = p.hour;
+		return DATE_AMPM;
+	}
 	/* "jeudi soir 8h": 20h; "soir 8h-10h": 20h-22h (an end past midnight,
 	 * "soir 10h-1h", stays as it is). */
 	if(p.later_half && !p.meridiem && p.hour >= 1 && p.hour < 12) {
@@ -731,67 +951,17 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 		p.hour += 12;
 	}
 
-	/* The day. */
 	int y, m, d;
-	if(p.month) {
-		/* "x/y" is day/month, or month/day where the chat says so; a
-		 * number above 12 can only be the day. */
-		if(p.numeric && p.day <= 12 && (ctx->month_first || p.month > 12)) {
-			int t = p.day;
-			p.day = p.month;
-			p.month = t;
-		}
-		if(p.month < 1 || p.month > 12)
-			return DATE_IMPOSSIBLE;
-		y = p.year ? p.year : ty;
-		if(p.day < 1 || p.day > 31)
-			return DATE_IMPOSSIBLE;
-		/* Without a year, a day earlier in the year than today is next
-		 * year's ("3/01" typed in December). */
-		if(!p.year && (p.month < tm_ || (p.month == tm_ && p.day < td)))
-			y++;
-		if(p.day > dates__mdays(y, p.month))
-			return DATE_IMPOSSIBLE;
-		m = p.month;
-		d = p.day;
-		if(p.weekday >= 0 && dates__weekday_of(y, m, d) != p.weekday)
-			return DATE_IMPOSSIBLE;
-	} else if(p.month_day) {
-		/* A day of the month alone: this month's, or the next month's
-		 * when it is behind us ("le 3" typed on the 20th). */
-		y = ty, m = tm_, d = p.day;
-		if(d < 1 || d > 31)
-			return DATE_IMPOSSIBLE;
-		if(d < td && ++m > 12) {
-			m = 1;
-			y++;
-		}
-		if(d > dates__mdays(y, m))
-			return DATE_IMPOSSIBLE;
-		if(p.weekday >= 0 && dates__weekday_of(y, m, d) != p.weekday)
-			return DATE_IMPOSSIBLE;
-	} else if(p.rel_days >= 0) {
-		y = ty, m = tm_, d = td;
-		dates__add_days(&y, &m, &d, p.rel_days);
-		if(p.weekday >= 0 && dates__weekday_of(y, m, d) != p.weekday)
-			return DATE_IMPOSSIBLE;
-	} else if(p.weekday >= 0) {
-		int delta = (p.weekday - now.tm_wday + 7) % 7;
-		y = ty, m = tm_, d = td;
-		if(delta == 0) {
-			/* Today, if the time is still ahead and "next" was not said. */
-			bool ahead = p.hour * 60 + p.minute > now.tm_hour * 60 + now.tm_min;
-			if(p.next || !ahead)
-				delta = 7;
-		}
-		dates__add_days(&y, &m, &d, delta + 7 * p.weeks_on);
-	} else {
-		y = ty, m = tm_, d = td;  /* a time alone: today */
-	}
-
+	bool far;
+	if((err = dates__which_day(&p, &now, &y, &m, &d, &far, why)) != DATE_OK)
+		return err;
 	time_t start;
 	if((err = dates__instant(ctx->tz, y, m, d, p.hour, p.minute, &start)) != DATE_OK)
 		return err;
+	if(far) {
+		why->when = start;
+		return DATE_NEED_YEAR;
+	}
 	int duration = 0;
 	if(p.end_hour >= 0) {
 		int ey = y, em = m, ed = d;
@@ -807,29 +977,37 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 			return DATE_BAD_RANGE;
 		duration = (int)((end - start) / 60);
 	}
-	if(!ctx->allow_past && start < ctx->now)
+	if(!ctx->allow_past && start < ctx->now) {
+		why->when = start;
 		return DATE_PAST;
+	}
 	out->start = start;
 	out->duration_min = duration;
 	return DATE_OK;
 }
 
-enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out)
+enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out,
+                         struct date_why *why)
 {
+	struct date_why first = { 0 }, second = { 0 };
 	bool weekday_day = false;
-	enum date_err err = dates__parse(ctx, text, out, false, &weekday_day);
+	enum date_err err = dates__parse(ctx, text, out, false, &weekday_day, &first);
 	/* A number after a weekday is that day of the month only when the
 	 * weekday agrees ("jeudi 3 a 19h", the 3rd being a Thursday).
 	 * Otherwise it is read again as the start of a range of a few hours
-	 * ("vendredi 19 a 21h", "Friday 7 to 9pm"); a longer one is refused:
-	 * "vendredi 3 a 19h" is the 3rd misnamed, not Friday 3:00-19:00. */
+	 * ("vendredi 19 a 21h", "Friday 7 to 9pm"); a longer one is refused
+	 * with the first reading's reason: "lundi 12 a 19h" is the 12th
+	 * misnamed, not Monday 12:00-19:00. */
 	if(err != DATE_OK && weekday_day) {
 		struct date_slot range;
-		if(dates__parse(ctx, text, &range, true, NULL) == DATE_OK && range.duration_min <= DATES_RANGE_GUESS_MIN) {
+		if(dates__parse(ctx, text, &range, true, NULL, &second) == DATE_OK &&
+		   range.duration_min <= DATES_RANGE_GUESS_MIN) {
 			*out = range;
 			return DATE_OK;
 		}
 	}
+	if(err != DATE_OK && why)
+		*why = first;
 	return err;
 }
 
@@ -910,6 +1088,11 @@ const char *date_err_key(enum date_err err)
 	case DATE_GAP: return "date.err.gap";
 	case DATE_PAST: return "date.err.past";
 	case DATE_BAD_RANGE: return "date.err.bad_range";
+	case DATE_WEEKDAY: return "date.err.weekday";
+	case DATE_NO_DAY: return "date.err.no_day";
+	case DATE_NO_MONTH: return "date.err.no_month";
+	case DATE_AMPM: return "date.err.ampm";
+	case DATE_NEED_YEAR: return "date.err.need_year";
 	}
 	return "date.err.syntax";
 }
@@ -1030,4 +1213,82 @@ int date_format_offset(struct strbuf *out, const char *lang, int minutes)
 		n++;
 	}
 	return out->oom ? -1 : 0;
+}
+
+/* "12 décembre", "1er janvier 2028" / "12 December", "1 January 2028":
+ * the year when it is not this_year or always is set. */
+static void dates__day_month(struct strbuf *out, const char *lang, int y, int m, int d, int this_year, bool always)
+{
+	if(dates__fr(lang))
+		strbuf_addf(out, "%d%s %s", d, d == 1 ? "er" : "", dates__mon_fr_out[m - 1]);
+	else
+		strbuf_addf(out, "%d %s", d, dates__mon_en_out[m - 1]);
+	if(always || y != this_year)
+		strbuf_addf(out, " %d", y);
+}
+
+int date_err_write(struct strbuf *out, const char *lang, const struct date_ctx *ctx, enum date_err err,
+                   const struct date_why *why)
+{
+	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
+	const char *key = NULL;  /* the detailed reason's, with {1} = a, {2} = b */
+	bool fr = dates__fr(lang);
+	int year = dates__this_year(ctx->tz, ctx->now), rc;
+	/* A month or a weekday out of range is never looked up in the tables:
+	 * the bare reason is written instead. */
+	bool month_ok = why && why->month >= 1 && why->month <= 12;
+	struct tm tm;
+	switch(why ? err : DATE_OK) {
+	case DATE_WEEKDAY:
+		if(month_ok && why->weekday >= 0 && why->weekday <= 6) {
+			dates__day_month(&a, lang, why->year, why->month, why->day, year, false);
+			strbuf_adds(&b, fr ? dates__wd_fr_out[why->weekday] : dates__wd_en_out[why->weekday]);
+			key = "date.err.weekday.why";
+		}
+		break;
+	case DATE_IMPOSSIBLE:
+		if(month_ok) {
+			/* The year matters for February only. */
+			strbuf_adds(&a, fr ? dates__mon_fr_out[why->month - 1] : dates__mon_en_out[why->month - 1]);
+			if(why->month == 2)
+				strbuf_addf(&a, " %d", why->year);
+			strbuf_addf(&b, "%d", dates__mdays(why->year, why->month));
+			key = "date.err.impossible.why";
+		}
+		break;
+	case DATE_NO_DAY:
+		strbuf_addf(&a, "%d", why->day);
+		key = "date.err.no_day.why";
+		break;
+	case DATE_NO_MONTH:
+		strbuf_addf(&a, "%d", why->month);
+		key = "date.err.no_month.why";
+		break;
+	case DATE_AMPM:
+		strbuf_addf(&a, "%d", why->hour);
+		strbuf_addf(&b, "%d", why->hour + 12);
+		key = "date.err.ampm.why";
+		break;
+	case DATE_NEED_YEAR:
+		if(!tz_localtime(ctx->tz, why->when, &tm) && !date_format_when(&a, lang, ctx->tz, ctx->now, why->when)) {
+			dates__day_month(&b, lang, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, year, true);
+			key = "date.err.need_year.why";
+		}
+		break;
+	case DATE_PAST:
+		if(!date_format_when(&a, lang, ctx->tz, ctx->now, why->when))
+			key = "date.err.past.why";
+		break;
+	default:
+		break;
+	}
+	if(a.oom || b.oom)
+		rc = -1;
+	else if(key)
+		rc = i18n_fmt(out, lang, key, a.buf, b.buf, NULL);
+	else
+		rc = i18n_fmt(out, lang, date_err_key(err), NULL);
+	strbuf_release(&a);
+	strbuf_release(&b);
+	return rc;
 }

@@ -4,8 +4,11 @@
  * full in the chat's language.
  *
  * Parsing never guesses silently: a text that is not a date, a date that
- * does not exist (31/02), a wall time that the zone skips (the spring DST
- * gap) and a moment in the past each give their own error.
+ * does not exist (31/02), a weekday that the day contradicts, a wall time
+ * that the zone skips (the spring DST gap), an hour that could be morning
+ * or evening, a day and month far enough ahead that the year should be
+ * said, and a moment in the past each give their own error, with what is
+ * needed to say it in words (date_err_write).
  */
 #ifndef ENSEMBLE_DATES_H
 #define ENSEMBLE_DATES_H
@@ -18,7 +21,8 @@
 struct date_ctx {
 	const char *tz;        /* IANA zone of the chat */
 	time_t now;            /* the reference "now" (tests fix it) */
-	bool month_first;      /* numeric dates read 12/03 as 3 December */
+	bool month_first;      /* numeric dates read 12/03 as 3 December (the
+	                          bot reads day/month in every language) */
 	int default_time;      /* minutes after midnight used when a text gives a
 	                          day but no time; -1: a time is required */
 	bool allow_past;       /* accept instants before now */
@@ -39,11 +43,31 @@ enum date_err {
 	DATE_GAP,              /* the wall time does not exist in the zone (DST) */
 	DATE_PAST,             /* before ctx->now */
 	DATE_BAD_RANGE,        /* range end not after its start */
+	DATE_WEEKDAY,          /* a weekday the day contradicts ("lundi 12",
+	                          the 12th being a Saturday) */
+	DATE_NO_DAY,           /* a day number no month has ("le 40", 0/12) */
+	DATE_NO_MONTH,         /* a month number above 12 ("3/13") */
+	DATE_AMPM,             /* "Thursday at 7": morning or evening unsaid */
+	DATE_NEED_YEAR,        /* a day and month without a year, six months
+	                          ahead or more ("12/10" typed in December) */
+};
+
+/* What a refused text was found to mean, for a reply that gives the real
+ * reason.  Only the fields of the error returned are set. */
+struct date_why {
+	int year, month, day;  /* DATE_WEEKDAY: the day meant; DATE_IMPOSSIBLE:
+	                          its year and month; DATE_NO_DAY: day;
+	                          DATE_NO_MONTH: month */
+	int weekday;           /* DATE_WEEKDAY: the day's own (0 = Sunday) */
+	int hour;              /* DATE_AMPM: the hour written */
+	time_t when;           /* DATE_PAST, DATE_NEED_YEAR: the instant read */
 };
 
 /* Parses text (UTF-8, any case, accents optional) into out.  Returns
- * DATE_OK or the reason it was refused; out is set only on DATE_OK. */
-enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out);
+ * DATE_OK or the reason it was refused; out is set only on DATE_OK, why
+ * (unless NULL) only on an error. */
+enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out,
+                         struct date_why *why);
 
 /* Parses a duration: "2h", "1h30", "1 h 30", "90m", "90 min", "45mn",
  * "2 heures", "1 hour 30 minutes", "3d", "2 jours", "1 week".  Stores minutes
@@ -52,6 +76,14 @@ int date_parse_duration(const char *text, int *minutes);
 
 /* Message-key of an error, for the catalogues: "date.err.past", ... */
 const char *date_err_key(enum date_err err);
+
+/* Writes why a text was refused, in lang, from the catalogues: "le 12 est
+ * un samedi", "the 12th is a Saturday", "ce moment est déjà passé (samedi
+ * 5 décembre à 19 h 00)".  ctx is the one the text was parsed with (its
+ * zone and now write the dates); why is what date_parse filled in, or NULL
+ * for the bare reason.  The text is light HTML.  Returns 0 or -1. */
+int date_err_write(struct strbuf *out, const char *lang, const struct date_ctx *ctx, enum date_err err,
+                   const struct date_why *why);
 
 /* Writes a slot in full, in lang ("fr" or "en") and zone tz:
  *   fr: "jeudi 3 décembre, 19 h 00 – 21 h 00"

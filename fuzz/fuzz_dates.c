@@ -34,10 +34,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct date_ctx ctx = { .tz = zones[size & 1], .now = 1796115600, .month_first = size & 2,
 	                        .default_time = (size & 4) ? 23 * 60 + 59 : -1, .allow_past = size & 8 };
 	struct date_slot s;
-	if(date_parse(&ctx, text, &s) == DATE_OK) {
+	struct date_why why;
+	enum date_err err = date_parse(&ctx, text, &s, &why);
+	if(err == DATE_OK) {
 		struct strbuf sb = STRBUF_INIT;
 		date_format_slot(&sb, "fr", ctx.tz, ctx.now, s.start, s.duration_min);
 		date_format_when(&sb, "en", ctx.tz, ctx.now, s.start);
+		strbuf_release(&sb);
+	} else {
+		/* The reason, as the replies write it. */
+		struct strbuf sb = STRBUF_INIT;
+		date_err_write(&sb, (size & 16) ? "fr" : "en", &ctx, err, &why);
 		strbuf_release(&sb);
 	}
 	int minutes;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bot/dates.h"
+#include "bot/i18n.h"
 #include "bot/tz.h"
 #include "tests/unit/check.h"
 
@@ -30,7 +31,7 @@ static void run(const char *tz, time_t now, bool month_first, const struct dcase
 	for(size_t i = 0; i < n; i++) {
 		const struct dcase *c = &cases[i];
 		struct date_slot s = { 0 };
-		enum date_err e = date_parse(&ctx, c->text, &s);
+		enum date_err e = date_parse(&ctx, c->text, &s, NULL);
 		if(!c->y) {
 			if(e == c->err) {
 				check__passed++;
@@ -81,17 +82,30 @@ static const struct dcase paris[] = {
 	{ "December 3rd 7pm", 2026, 12, 3, 19, 0, 0, 0 },
 	{ "Sunday, December 6, 2026 at 5pm", 2026, 12, 6, 17, 0, 0, 0 },
 	{ "1er janvier 10h", 2027, 1, 1, 10, 0, 0, 0 },
-	{ "5 sept. 10h", 2027, 9, 5, 10, 0, 0, 0 },
-	{ "sept 5 10am", 2027, 9, 5, 10, 0, 0, 0 },
-	{ "3 août 10h", 2027, 8, 3, 10, 0, 0, 0 },
-	{ "aout 3 10h", 2027, 8, 3, 10, 0, 0, 0 },
+	{ "5 sept. 2027 10h", 2027, 9, 5, 10, 0, 0, 0 },
+	{ "sept 5 2027 10am", 2027, 9, 5, 10, 0, 0, 0 },
+	{ "3 août 2027 10h", 2027, 8, 3, 10, 0, 0, 0 },
+	{ "aout 3, 2027 10h", 2027, 8, 3, 10, 0, 0, 0 },
 	{ "14 févr. 2027 20h", 2027, 2, 14, 20, 0, 0, 0 },
 	{ "10 décembre à 19h", 2026, 12, 10, 19, 0, 0, 0 },
-	/* Year wrap: a day before today's in the year is next year's. */
+	/* Year wrap: a day before today's in the year is next year's, when
+	 * that is less than six months ahead; further, the year is asked. */
 	{ "3/01 10h", 2027, 1, 3, 10, 0, 0, 0 },
-	{ "30/11 10h", 2027, 11, 30, 10, 0, 0, 0 },
 	{ "01/12 18h", 2026, 12, 1, 18, 0, 0, 0 },
-	{ "12/10 1pm", 2027, 10, 12, 13, 0, 0, 0 },
+	ERR("30/11 10h", DATE_NEED_YEAR),
+	ERR("12/10 1pm", DATE_NEED_YEAR),
+	ERR("5 sept. 10h", DATE_NEED_YEAR),
+	ERR("Sept 5 10am", DATE_NEED_YEAR),
+	{ "31 mai 19h", 2027, 5, 31, 19, 0, 0, 0 },
+	{ "May 31 7pm", 2027, 5, 31, 19, 0, 0, 0 },
+	ERR("1er juin 19h", DATE_NEED_YEAR),
+	ERR("June 1 7pm", DATE_NEED_YEAR),
+	{ "1er juin 2027 19h", 2027, 6, 1, 19, 0, 0, 0 },
+	{ "12/10/2027 1pm", 2027, 10, 12, 13, 0, 0, 0 },
+	/* ... or when a weekday that agrees settles it. */
+	{ "mardi 12 octobre 19h", 2027, 10, 12, 19, 0, 0, 0 },
+	{ "Tuesday 12 October 7pm", 2027, 10, 12, 19, 0, 0, 0 },
+	ERR("lundi 12 octobre 19h", DATE_WEEKDAY),
 	/* Leap days. */
 	{ "29/02/2028 10h", 2028, 2, 29, 10, 0, 0, 0 },
 	ERR("29/02/2027 10h", DATE_IMPOSSIBLE),
@@ -138,13 +152,27 @@ static const struct dcase paris[] = {
 	{ "Saturday noon", 2026, 12, 5, 12, 0, 0, 0 },
 	{ "Wednesday 6pm", 2026, 12, 2, 18, 0, 0, 0 },
 	{ "vendredi 20h", 2026, 12, 4, 20, 0, 0, 0 },
-	ERR("vendredi 3 décembre 19h", DATE_IMPOSSIBLE),   /* the 3rd is a Thursday */
+	ERR("vendredi 3 décembre 19h", DATE_WEEKDAY),   /* the 3rd is a Thursday */
+	ERR("Friday 3 December 7pm", DATE_WEEKDAY),
+	ERR("dimanche 25 octobre 2027 2h30", DATE_WEEKDAY),   /* a Monday */
+	ERR("Sunday 25 October 2027 2:30", DATE_WEEKDAY),
 	/* A day of the month alone: after "le", "the" or a weekday, or with
 	 * an ordinal; this month's, or the next month's when it is behind. */
 	{ "le 3 à 14h", 2026, 12, 3, 14, 0, 0, 0 },
 	{ "le 15 à 19h", 2026, 12, 15, 19, 0, 0, 0 },
 	{ "le 15 de 19h à 21h", 2026, 12, 15, 19, 0, 120, 0 },
 	{ "le 1er à 11h", 2026, 12, 1, 11, 0, 0, 0 },
+	{ "le 1er à 19h", 2026, 12, 1, 19, 0, 0, 0 },
+	{ "the 1st at 7pm", 2026, 12, 1, 19, 0, 0, 0 },
+	{ "le 1er janvier à 19h", 2027, 1, 1, 19, 0, 0, 0 },
+	{ "the 1st of January at 7pm", 2027, 1, 1, 19, 0, 0, 0 },
+	{ "mardi 1er à 19h", 2026, 12, 1, 19, 0, 0, 0 },      /* today is Tuesday the 1st */
+	{ "Tuesday the 1st at 7pm", 2026, 12, 1, 19, 0, 0, 0 },
+	/* A number that starts the text, then "à" and a time: that day. */
+	{ "15 à 18h30", 2026, 12, 15, 18, 30, 0, 0 },
+	{ "15 at 6:30pm", 2026, 12, 15, 18, 30, 0, 0 },
+	{ "19 à 21h", 2026, 12, 19, 21, 0, 0, 0 },
+	{ "15 à 19", 2026, 12, 15, 19, 0, 0, 0 },
 	ERR("le 1er à 9h", DATE_PAST),
 	{ "le 31 à 10h", 2026, 12, 31, 10, 0, 0, 0 },
 	{ "jeudi 3 à 19h", 2026, 12, 3, 19, 0, 0, 0 },
@@ -158,8 +186,30 @@ static const struct dcase paris[] = {
 	 * a range, and without a mark it is never a day. */
 	{ "vendredi 19 à 21h", 2026, 12, 4, 19, 0, 120, 0 },
 	{ "Friday 7 to 9pm", 2026, 12, 4, 19, 0, 120, 0 },
-	{ "19 à 21h", 2026, 12, 1, 19, 0, 120, 0 },
+	{ "de 19 à 21h", 2026, 12, 1, 19, 0, 120, 0 },
+	{ "19h à 21h", 2026, 12, 1, 19, 0, 120, 0 },
+	{ "demain 19 à 21h", 2026, 12, 2, 19, 0, 120, 0 },
 	ERR("jeudi 19", DATE_NO_TIME),
+	/* ... a longer range is the day misnamed, and said so. */
+	ERR("lundi 12 à 19h", DATE_WEEKDAY),      /* the 12th is a Saturday */
+	ERR("Monday 12 at 7pm", DATE_WEEKDAY),
+	ERR("vendredi 9 à 21h", DATE_WEEKDAY),
+	/* "at 7": morning or evening is asked, unless something says which;
+	 * "jeudi 7h" is 7:00, as French has it. */
+	{ "Thursday at 7pm", 2026, 12, 3, 19, 0, 0, 0 },
+	{ "jeudi à 19h", 2026, 12, 3, 19, 0, 0, 0 },
+	ERR("Thursday at 7", DATE_AMPM),
+	ERR("jeudi à 7", DATE_AMPM),
+	{ "jeudi 7h", 2026, 12, 3, 7, 0, 0, 0 },
+	{ "Thursday at 7 in the evening", 2026, 12, 3, 19, 0, 0, 0 },
+	{ "jeudi soir à 7", 2026, 12, 3, 19, 0, 0, 0 },
+	{ "Thursday morning at 7", 2026, 12, 3, 7, 0, 0, 0 },
+	{ "jeudi matin à 7", 2026, 12, 3, 7, 0, 0, 0 },
+	{ "Thursday at 19", 2026, 12, 3, 19, 0, 0, 0 },
+	{ "jeudi à 19", 2026, 12, 3, 19, 0, 0, 0 },
+	{ "Thursday at 12", 2026, 12, 3, 12, 0, 0, 0 },
+	{ "Thursday at noon", 2026, 12, 3, 12, 0, 0, 0 },
+	{ "jeudi à midi", 2026, 12, 3, 12, 0, 0, 0 },
 	/* Parts of the day: no time by themselves; after noon, a bare 8h is
 	 * 20h. */
 	ERR("jeudi soir", DATE_NO_TIME),
@@ -178,10 +228,29 @@ static const struct dcase paris[] = {
 	{ "Friday 8:00 in the evening", 2026, 12, 4, 20, 0, 0, 0 },
 	{ "jeudi soir 9am", 2026, 12, 3, 9, 0, 0, 0 },        /* said outright: kept */
 	{ "samedi midi", 2026, 12, 5, 12, 0, 0, 0 },
-	ERR("vendredi 3 à 19h", DATE_IMPOSSIBLE),      /* the 3rd misnamed, not 3:00-19:00 */
-	{ "vendredi 9 à 21h", 2026, 12, 4, 9, 0, 720, 0 },
-	ERR("le 32 à 10h", DATE_IMPOSSIBLE),
-	ERR("demain jeudi 19h", DATE_IMPOSSIBLE),          /* tomorrow is Wednesday */
+	ERR("vendredi 3 à 19h", DATE_WEEKDAY),      /* the 3rd misnamed, not 3:00-19:00 */
+	ERR("le 32 à 10h", DATE_NO_DAY),
+	ERR("le 40", DATE_NO_DAY),                  /* before the missing time */
+	ERR("the 40th", DATE_NO_DAY),
+	ERR("demain jeudi 19h", DATE_WEEKDAY),          /* tomorrow is Wednesday */
+	ERR("tomorrow Thursday 7pm", DATE_WEEKDAY),
+	/* Relative times: an instant from now. */
+	{ "dans 2h", 2026, 12, 1, 12, 0, 0, 0 },
+	{ "dans 1 heure", 2026, 12, 1, 11, 0, 0, 0 },
+	{ "dans une heure", 2026, 12, 1, 11, 0, 0, 0 },
+	{ "dans 30 minutes", 2026, 12, 1, 10, 30, 0, 0 },
+	{ "dans 1h30", 2026, 12, 1, 11, 30, 0, 0 },
+	{ "dans une demi-heure", 2026, 12, 1, 10, 30, 0, 0 },
+	{ "dans 45 min", 2026, 12, 1, 10, 45, 0, 0 },
+	{ "in 2 hours", 2026, 12, 1, 12, 0, 0, 0 },
+	{ "in an hour", 2026, 12, 1, 11, 0, 0, 0 },
+	{ "in 30 minutes", 2026, 12, 1, 10, 30, 0, 0 },
+	{ "in half an hour", 2026, 12, 1, 10, 30, 0, 0 },
+	{ "in 1 hour 30 minutes", 2026, 12, 1, 11, 30, 0, 0 },
+	{ "dans 26 heures", 2026, 12, 2, 12, 0, 0, 0 },
+	ERR("dans 2h 19h", DATE_SYNTAX),
+	ERR("dans 2h jeudi", DATE_SYNTAX),
+	ERR("in 2 hours tonight", DATE_SYNTAX),
 	/* Times. */
 	{ "19h", 2026, 12, 1, 19, 0, 0, 0 },
 	{ "19 h 30", 2026, 12, 1, 19, 30, 0, 0 },
@@ -214,11 +283,15 @@ static const struct dcase paris[] = {
 	ERR("blabla", DATE_SYNTAX),
 	ERR("banana", DATE_SYNTAX),
 	ERR("demain 18h blabla", DATE_SYNTAX),
-	ERR("hier 12h", DATE_SYNTAX),
+	ERR("hier 12h", DATE_PAST),
+	ERR("hier 19h", DATE_PAST),
+	ERR("yesterday 7pm", DATE_PAST),
+	ERR("avant-hier 19h", DATE_PAST),
 	ERR("31/02 19h", DATE_IMPOSSIBLE),
 	ERR("31 avril 10h", DATE_IMPOSSIBLE),
-	ERR("2026-13-01 10:00", DATE_IMPOSSIBLE),
-	ERR("0/12 10h", DATE_IMPOSSIBLE),
+	ERR("2026-13-01 10:00", DATE_NO_MONTH),
+	ERR("13/13 19h", DATE_NO_MONTH),
+	ERR("0/12 10h", DATE_NO_DAY),
 	ERR("25h", DATE_BAD_TIME),
 	ERR("tomorrow 25h", DATE_BAD_TIME),
 	ERR("jeudi 24h", DATE_BAD_TIME),
@@ -256,6 +329,26 @@ static const struct dcase late_month[] = {
 static const struct dcase november[] = {
 	ERR("le 31 à 10h", DATE_IMPOSSIBLE),   /* November has 30 days */
 	{ "le 2 à 10h", 2026, 12, 2, 10, 0, 0, 0 },
+};
+
+/* 20 May 2027: the next 1st is Tuesday 1 June. */
+static const struct dcase may[] = {
+	{ "mardi 1er à 19h", 2027, 6, 1, 19, 0, 0, 0 },
+	{ "Tuesday the 1st at 7pm", 2027, 6, 1, 19, 0, 0, 0 },
+	ERR("mercredi 1er à 19h", DATE_WEEKDAY),
+	{ "le 1er à 19h", 2027, 6, 1, 19, 0, 0, 0 },
+};
+
+/* Sunday 6 December 2026, the day of the examples. */
+static const struct dcase december6[] = {
+	ERR("12/10 7pm", DATE_NEED_YEAR),           /* not 12 October 2027 unasked */
+	ERR("mardi 1er à 19h", DATE_WEEKDAY),       /* 1 January 2027 is a Friday */
+	{ "vendredi 1er à 19h", 2027, 1, 1, 19, 0, 0, 0 },
+	{ "le 1er à 19h", 2027, 1, 1, 19, 0, 0, 0 },
+	{ "15 à 18h30", 2026, 12, 15, 18, 30, 0, 0 },
+	ERR("lundi 12 à 19h", DATE_WEEKDAY),
+	{ "5/06 19h", 2027, 6, 5, 19, 0, 0, 0 },    /* less than six months ahead */
+	ERR("6/06 19h", DATE_NEED_YEAR),
 };
 
 static const struct dcase newyork[] = {
@@ -297,27 +390,86 @@ static void check_fmt_slot(const char *lang, time_t now, time_t start, int dur, 
 int main(void)
 {
 	const char *P = "Europe/Paris";
+	if(i18n_init())
+		return 1;
 	time_t now = at(P, 2026, 12, 1, 10, 0);
 	run(P, now, false, paris, N(paris));
 	run(P, at(P, 2027, 3, 1, 10, 0), false, paris_dst, N(paris_dst));
 	run(P, at(P, 2026, 12, 20, 10, 0), false, late_month, N(late_month));
 	run(P, at(P, 2026, 11, 5, 10, 0), false, november, N(november));
+	run(P, at(P, 2027, 5, 20, 10, 0), false, may, N(may));
+	run(P, at(P, 2026, 12, 6, 10, 0), false, december6, N(december6));
 	run("America/New_York", at("America/New_York", 2026, 12, 1, 10, 0), false, newyork, N(newyork));
 	run(P, now, true, month_first, N(month_first));
 
 	/* The DST ranges above, checked in real minutes. */
 	struct date_ctx ctx = { .tz = P, .now = at(P, 2027, 3, 1, 10, 0), .default_time = -1 };
 	struct date_slot s;
-	CHECK_INT(date_parse(&ctx, "31/10/2027 1h-3h", &s), DATE_OK);
+	CHECK_INT(date_parse(&ctx, "31/10/2027 1h-3h", &s, NULL), DATE_OK);
 	CHECK_INT(s.duration_min, 180);
 	/* A default time, when allowed, fills a day without one. */
 	ctx.now = now;
 	ctx.default_time = 23 * 60 + 59;
-	CHECK_INT(date_parse(&ctx, "vendredi", &s), DATE_OK);
+	CHECK_INT(date_parse(&ctx, "vendredi", &s, NULL), DATE_OK);
 	CHECK_INT(s.start, at(P, 2026, 12, 4, 23, 59));
 	ctx.allow_past = true;
 	ctx.default_time = -1;
-	CHECK_INT(date_parse(&ctx, "2026-11-30 10:00", &s), DATE_OK);
+	CHECK_INT(date_parse(&ctx, "2026-11-30 10:00", &s, NULL), DATE_OK);
+	/* ... and a deadline "dans 2h" is an instant all the same. */
+	ctx.allow_past = false;
+	ctx.default_time = 23 * 60 + 59;
+	CHECK_INT(date_parse(&ctx, "dans 2h", &s, NULL), DATE_OK);
+	CHECK_INT(s.start, at(P, 2026, 12, 1, 12, 0));
+	CHECK_INT(date_parse(&ctx, "dans 1 heure", &s, NULL), DATE_OK);
+	CHECK_INT(s.start, at(P, 2026, 12, 1, 11, 0));
+	/* From a now between two minutes, to the minute. */
+	ctx.now = now + 37;
+	CHECK_INT(date_parse(&ctx, "in 2 hours", &s, NULL), DATE_OK);
+	CHECK_INT(s.start, at(P, 2026, 12, 1, 12, 0));
+
+	/* The reasons, as the replies write them. */
+	time_t dec6 = at(P, 2026, 12, 6, 10, 0);
+	const struct { const char *lang, *text, *want; } why[] = {
+		{ "fr", "lundi 12 à 19h", "le 12 décembre est un samedi" },
+		{ "en", "Monday 12 at 7pm", "12 December is a Saturday" },
+		{ "fr", "dimanche 25 octobre 2027 2h30", "le 25 octobre 2027 est un lundi" },
+		{ "en", "Sunday 25 October 2027 2:30", "25 October 2027 is a Monday" },
+		{ "fr", "mardi 1er à 19h", "le 1er janvier 2027 est un vendredi" },
+		{ "en", "Tuesday the 1st at 7pm", "1 January 2027 is a Friday" },
+		{ "fr", "hier 19h", "ce moment est déjà passé (samedi 5 décembre à 19 h 00)" },
+		{ "en", "yesterday 7pm", "this moment is already past (Saturday 5 December at 7:00 PM)" },
+		{ "fr", "le 40", "il n'y a pas de jour 40 dans un mois (ils vont du 1er au 31)" },
+		{ "en", "the 40th", "there is no day 40 in a month (they go from 1 to 31)" },
+		{ "fr", "2027-13-01 19:00", "il n'y a pas de mois 13" },
+		{ "en", "13/13 7pm", "there is no month 13" },
+		{ "fr", "31 avril 10h", "avril n'a que 30 jours" },
+		{ "en", "31 April 10am", "April has only 30 days" },
+		{ "fr", "29/02/2027 10h", "février 2027 n'a que 28 jours" },
+		{ "en", "29/02/2027 10am", "February 2027 has only 28 days" },
+		{ "fr", "jeudi à 7", "7 h du matin ou du soir ? Écrivez 7h ou 19h" },
+		{ "en", "Thursday at 7", "7 in the morning or in the evening? Write 7am or 7pm (or 19:00)" },
+		{ "fr", "12/10 19h", "sans année, ce serait le mardi 12 octobre 2027 à 19 h 00, dans plus de six mois ; "
+		                     "si c'est bien cette date, précisez l'année (12 octobre 2027)" },
+		{ "en", "12/10 7pm", "without a year this would be Tuesday 12 October 2027 at 7:00 PM, more than six months "
+		                     "away; if that is the date you mean, give the year (12 October 2027)" },
+		{ "fr", "blabla", "ce n'est pas une date que je sais lire" },
+		{ "en", "jeudi", "a time is missing" },
+	};
+	struct date_ctx wctx = { .tz = P, .now = dec6, .default_time = -1 };
+	for(size_t i = 0; i < N(why); i++) {
+		struct date_why w;
+		struct strbuf sb = STRBUF_INIT;
+		enum date_err e = date_parse(&wctx, why[i].text, &s, &w);
+		CHECK(e != DATE_OK);
+		date_err_write(&sb, why[i].lang, &wctx, e, &w);
+		CHECK_STR(sb.buf, why[i].want);
+		strbuf_release(&sb);
+	}
+	/* Without what date_parse found, the bare reason. */
+	struct strbuf bare = STRBUF_INIT;
+	date_err_write(&bare, "en", &wctx, DATE_WEEKDAY, NULL);
+	CHECK_STR(bare.buf, "that day of the week does not match the date");
+	strbuf_release(&bare);
 
 	/* Durations. */
 	check_duration("2h", 120);
