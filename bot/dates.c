@@ -98,6 +98,16 @@ static int dates__tokenize(struct parse *p, const char *folded)
 					t->text[k++] = *s;
 				s++;
 			}
+			/* "le premier", "the first" are read as "1er": a number
+			 * and its ordinal mark. */
+			if((!strcmp(t->text, "premier") || !strcmp(t->text, "first")) && p->n < DATES_MAX_TOKS - 1) {
+				t->kind = TOK_NUM;
+				t->num = t->ndigits = 1;
+				t = &p->t[p->n++];
+				memset(t, 0, sizeof(*t));
+				t->kind = TOK_WORD;
+				memcpy(t->text, "er", 3);
+			}
 		} else if(c == 0xE2 && (unsigned char)s[1] == 0x80 &&
 		          ((unsigned char)s[2] == 0x93 || (unsigned char)s[2] == 0x94)) {
 			/* En and em dashes are dashes. */

@@ -165,6 +165,9 @@ static const struct dcase paris[] = {
 	{ "le 1er à 19h", 2026, 12, 1, 19, 0, 0, 0 },
 	{ "the 1st at 7pm", 2026, 12, 1, 19, 0, 0, 0 },
 	{ "le 1er janvier à 19h", 2027, 1, 1, 19, 0, 0, 0 },
+	{ "le premier janvier à 19h", 2027, 1, 1, 19, 0, 0, 0 },
+	{ "le premier à 19h", 2026, 12, 1, 19, 0, 0, 0 },
+	{ "the first of January at 7pm", 2027, 1, 1, 19, 0, 0, 0 },
 	{ "the 1st of January at 7pm", 2027, 1, 1, 19, 0, 0, 0 },
 	{ "mardi 1er à 19h", 2026, 12, 1, 19, 0, 0, 0 },      /* today is Tuesday the 1st */
 	{ "Tuesday the 1st at 7pm", 2026, 12, 1, 19, 0, 0, 0 },
