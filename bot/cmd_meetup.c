@@ -358,8 +358,14 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 			i18n_fmt_raw(errors, lang, "meetup.err.deadline", 0x2, deadline_text, reason.buf, NULL);
 			strbuf_release(&reason);
 		} else if(m->nslots && ds.start >= m->slots[0].start) {
+			/* Both dates written out: "dans 3 jours" says little by itself. */
+			struct strbuf when = STRBUF_INIT, first = STRBUF_INIT;
+			date_format_when(&when, lang, ddl.tz, ddl.now, ds.start);
+			date_format_when(&first, lang, ddl.tz, ddl.now, m->slots[0].start);
 			strbuf_addc(errors, '\n');
-			i18n_fmt(errors, lang, "meetup.err.deadline_late", deadline_text, NULL);
+			i18n_fmt(errors, lang, "meetup.err.deadline_late", deadline_text, when.buf, first.buf, NULL);
+			strbuf_release(&when);
+			strbuf_release(&first);
 		} else {
 			m->deadline = ds.start;
 		}
