@@ -313,7 +313,7 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 	for(int i = 0; i < nslot_text; i++) {
 		struct date_slot ds;
 		struct date_why why;
-		enum date_err e = date_parse(&dctx, slot_text[i], &ds, &why);
+		enum date_err e = date_parse_why(&dctx, slot_text[i], &ds, &why);
 		if(e != DATE_OK) {
 			char n[16];
 			struct strbuf reason = STRBUF_INIT;
@@ -350,7 +350,7 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 		struct date_slot ds;
 		struct date_why why;
 		ddl.default_time = 23 * 60 + 59;
-		enum date_err e = date_parse(&ddl, deadline_text, &ds, &why);
+		enum date_err e = date_parse_why(&ddl, deadline_text, &ds, &why);
 		if(e != DATE_OK) {
 			struct strbuf reason = STRBUF_INIT;
 			strbuf_addc(errors, '\n');
@@ -756,7 +756,7 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 		struct date_ctx dctx = cm__dctx(ctx);
 		struct date_slot ds;
 		struct date_why why;
-		enum date_err e = date_parse(&dctx, args, &ds, &why);
+		enum date_err e = date_parse_why(&dctx, args, &ds, &why);
 		if(e != DATE_OK) {
 			struct strbuf reason = STRBUF_INIT;
 			date_err_write(&reason, lang, &dctx, e, &why);

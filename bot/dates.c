@@ -996,8 +996,13 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 	return DATE_OK;
 }
 
-enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out,
-                         struct date_why *why)
+enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out)
+{
+	return date_parse_why(ctx, text, out, NULL);
+}
+
+enum date_err date_parse_why(const struct date_ctx *ctx, const char *text, struct date_slot *out,
+                             struct date_why *why)
 {
 	struct date_why first = { 0 }, second = { 0 };
 	bool weekday_day = false;

@@ -64,10 +64,13 @@ struct date_why {
 };
 
 /* Parses text (UTF-8, any case, accents optional) into out.  Returns
- * DATE_OK or the reason it was refused; out is set only on DATE_OK, why
- * (unless NULL) only on an error. */
-enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out,
-                         struct date_why *why);
+ * DATE_OK or the reason it was refused; out is set only on DATE_OK. */
+enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct date_slot *out);
+
+/* date_parse, and on an error what the text was found to mean, in why,
+ * for date_err_write. */
+enum date_err date_parse_why(const struct date_ctx *ctx, const char *text, struct date_slot *out,
+                             struct date_why *why);
 
 /* Parses a duration: "2h", "1h30", "1 h 30", "90m", "90 min", "45mn",
  * "2 heures", "1 hour 30 minutes", "3d", "2 jours", "1 week".  Stores minutes
@@ -77,11 +80,12 @@ int date_parse_duration(const char *text, int *minutes);
 /* Message-key of an error, for the catalogues: "date.err.past", ... */
 const char *date_err_key(enum date_err err);
 
-/* Writes why a text was refused, in lang, from the catalogues: "le 12 est
- * un samedi", "the 12th is a Saturday", "ce moment est déjà passé (samedi
- * 5 décembre à 19 h 00)".  ctx is the one the text was parsed with (its
- * zone and now write the dates); why is what date_parse filled in, or NULL
- * for the bare reason.  The text is light HTML.  Returns 0 or -1. */
+/* Writes why a text was refused, in lang, from the catalogues: "le 12
+ * décembre est un samedi", "12 December is a Saturday", "ce moment est déjà
+ * passé (samedi 5 décembre à 19 h 00)".  ctx is the one the text was
+ * parsed with (its zone and now write the dates); why is what
+ * date_parse_why filled in, or NULL for the bare reason (the text of
+ * date_err_key).  The text is light HTML.  Returns 0 or -1. */
 int date_err_write(struct strbuf *out, const char *lang, const struct date_ctx *ctx, enum date_err err,
                    const struct date_why *why);
 

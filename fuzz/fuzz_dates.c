@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                        .default_time = (size & 4) ? 23 * 60 + 59 : -1, .allow_past = size & 8 };
 	struct date_slot s;
 	struct date_why why;
-	enum date_err err = date_parse(&ctx, text, &s, &why);
+	enum date_err err = date_parse_why(&ctx, text, &s, &why);
 	if(err == DATE_OK) {
 		struct strbuf sb = STRBUF_INIT;
 		date_format_slot(&sb, "fr", ctx.tz, ctx.now, s.start, s.duration_min);

@@ -31,7 +31,7 @@ static void run(const char *tz, time_t now, bool month_first, const struct dcase
 	for(size_t i = 0; i < n; i++) {
 		const struct dcase *c = &cases[i];
 		struct date_slot s = { 0 };
-		enum date_err e = date_parse(&ctx, c->text, &s, NULL);
+		enum date_err e = date_parse(&ctx, c->text, &s);
 		if(!c->y) {
 			if(e == c->err) {
 				check__passed++;
@@ -408,26 +408,26 @@ int main(void)
 	/* The DST ranges above, checked in real minutes. */
 	struct date_ctx ctx = { .tz = P, .now = at(P, 2027, 3, 1, 10, 0), .default_time = -1 };
 	struct date_slot s;
-	CHECK_INT(date_parse(&ctx, "31/10/2027 1h-3h", &s, NULL), DATE_OK);
+	CHECK_INT(date_parse(&ctx, "31/10/2027 1h-3h", &s), DATE_OK);
 	CHECK_INT(s.duration_min, 180);
 	/* A default time, when allowed, fills a day without one. */
 	ctx.now = now;
 	ctx.default_time = 23 * 60 + 59;
-	CHECK_INT(date_parse(&ctx, "vendredi", &s, NULL), DATE_OK);
+	CHECK_INT(date_parse(&ctx, "vendredi", &s), DATE_OK);
 	CHECK_INT(s.start, at(P, 2026, 12, 4, 23, 59));
 	ctx.allow_past = true;
 	ctx.default_time = -1;
-	CHECK_INT(date_parse(&ctx, "2026-11-30 10:00", &s, NULL), DATE_OK);
+	CHECK_INT(date_parse(&ctx, "2026-11-30 10:00", &s), DATE_OK);
 	/* ... and a deadline "dans 2h" is an instant all the same. */
 	ctx.allow_past = false;
 	ctx.default_time = 23 * 60 + 59;
-	CHECK_INT(date_parse(&ctx, "dans 2h", &s, NULL), DATE_OK);
+	CHECK_INT(date_parse(&ctx, "dans 2h", &s), DATE_OK);
 	CHECK_INT(s.start, at(P, 2026, 12, 1, 12, 0));
-	CHECK_INT(date_parse(&ctx, "dans 1 heure", &s, NULL), DATE_OK);
+	CHECK_INT(date_parse(&ctx, "dans 1 heure", &s), DATE_OK);
 	CHECK_INT(s.start, at(P, 2026, 12, 1, 11, 0));
 	/* From a now between two minutes, to the minute. */
 	ctx.now = now + 37;
-	CHECK_INT(date_parse(&ctx, "in 2 hours", &s, NULL), DATE_OK);
+	CHECK_INT(date_parse(&ctx, "in 2 hours", &s), DATE_OK);
 	CHECK_INT(s.start, at(P, 2026, 12, 1, 12, 0));
 
 	/* The reasons, as the replies write them. */
@@ -462,7 +462,7 @@ int main(void)
 	for(size_t i = 0; i < N(why); i++) {
 		struct date_why w;
 		struct strbuf sb = STRBUF_INIT;
-		enum date_err e = date_parse(&wctx, why[i].text, &s, &w);
+		enum date_err e = date_parse_why(&wctx, why[i].text, &s, &w);
 		CHECK(e != DATE_OK);
 		date_err_write(&sb, why[i].lang, &wctx, e, &w);
 		CHECK_STR(sb.buf, why[i].want);
