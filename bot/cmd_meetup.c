@@ -642,14 +642,18 @@ static int cm__pick_slot(struct cmd_ctx *ctx, const struct db_meetup *m, const c
 	} else {
 		struct date_ctx dctx = cm__dctx(ctx);
 		struct date_slot ds;
+		struct date_why why;
 		dctx.allow_past = true;
-		enum date_err e = date_parse(&dctx, args, &ds);
+		enum date_err e = date_parse_why(&dctx, args, &ds, &why);
 		for(int i = 0; e == DATE_OK && i < m->nslots && !idx; i++)
 			if(m->slots[i].start == ds.start)
 				idx = m->slots[i].idx;
-		if(e != DATE_OK)
-			i18n_fmt(&sb, lang, "meetup.confirm.unreadable", args, n, i18n_lookup(lang, date_err_key(e)), NULL);
-		else if(!idx)
+		if(e != DATE_OK) {
+			struct strbuf reason = STRBUF_INIT;
+			date_err_write(&reason, lang, &dctx, e, &why);
+			i18n_fmt_raw(&sb, lang, "meetup.confirm.unreadable", 0x4, args, n, reason.buf, NULL);
+			strbuf_release(&reason);
+		} else if(!idx)
 			i18n_fmt(&sb, lang, "meetup.confirm.no_match", args, n, NULL);
 	}
 	if(idx && m->slots[idx - 1].start <= clock_now()) {
