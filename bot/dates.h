@@ -46,7 +46,7 @@ enum date_err {
 	DATE_WEEKDAY,          /* a weekday the day contradicts ("lundi 12",
 	                          the 12th being a Saturday) */
 	DATE_NO_DAY,           /* a day number no month has ("le 40", 0/12) */
-	DATE_NO_MONTH,         /* a month number above 12 ("3/13") */
+	DATE_NO_MONTH,         /* a month number above 12 ("2026-13-01") */
 	DATE_AMPM,             /* "Thursday at 7": morning or evening unsaid */
 	DATE_NEED_YEAR,        /* a day and month without a year, six months
 	                          ahead or more ("12/10" typed in December) */
