@@ -636,7 +636,7 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 	if(db_jobs_cancel(ctx->bot->db, m->id, JOB_DEADLINE) || db_jobs_cancel(ctx->bot->db, m->id, JOB_NUDGE))
 		goto out;
 	struct meetup_tally t;
-	int order[MEETUP_MAX_SLOTS];
+	int order[MEETUP_MAX_SLOTS] = { 0 };  /* a poll has at least one date; this quiets -Wmaybe-uninitialized */
 	meetup__count(m, &votes, &t);
 	int open = meetup__rank(m, &t, order);
 	int best = order[0];
