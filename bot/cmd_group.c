@@ -623,10 +623,18 @@ static int cg__contact(struct cmd_ctx *ctx, char *args)
 		     : cmd_reply(ctx, "group.contact_removed", uname, g.name, NULL);
 		goto out;
 	}
-	/* A contact person keeps their place; someone new to the group joins
-	 * it, on the waiting list when it is full. */
-	bool wait = p ? p->waiting : (g.max_members && cg__count(&m, false) >= (size_t)g.max_members);
-	rc = db_group_member_set(ctx->bot->db, g.id, uid, true, wait) ? CMD_ERROR
+	/* A contact person speaks for the group, so they must be in it: naming
+	 * someone never makes them a member (they may have left on purpose),
+	 * and someone waiting for a place is not in it yet. */
+	if(!p || p->waiting) {
+		rc = cmd_reply(ctx, p ? "group.contact_waiting" : "group.contact_not_member", uname, g.name, NULL);
+		goto out;
+	}
+	if(p->answer == 1) {
+		rc = cmd_reply(ctx, "group.already_contact", uname, g.name, NULL);
+		goto out;
+	}
+	rc = db_group_member_set(ctx->bot->db, g.id, uid, true, false) ? CMD_ERROR
 	     : cmd_reply(ctx, "group.contact_added", uname, g.name, NULL);
 out:
 	db_people_release(&m);
@@ -669,7 +677,7 @@ static int cg__split(struct cmd_ctx *ctx, const char *name)
 	}
 	size_t waiting = 0;
 	for(size_t i = 0; i < m.n; i++)
-		waiting += m.v[i].waiting && m.v[i].answer != 1;
+		waiting += m.v[i].waiting;
 	if(waiting < 2) {
 		rc = cmd_reply(ctx, "group.split_few", g.name, NULL);
 		goto out;
@@ -693,8 +701,10 @@ static int cg__split(struct cmd_ctx *ctx, const char *name)
 	bool first = true;
 	size_t moved = 0;
 	for(size_t i = 0; i < m.n; i++) {
-		/* A contact person of this group stays with it. */
-		if(!m.v[i].waiting || m.v[i].answer == 1)
+		/* Everyone waiting moves, a contact person too: earlier versions
+		 * could put one on the waiting list (/group contact), and
+		 * leaving them there would keep them out for good. */
+		if(!m.v[i].waiting)
 			continue;
 		bool wait = ng.max_members && moved >= (size_t)ng.max_members;
 		/* The first one moved becomes its contact person. */
