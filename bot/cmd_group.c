@@ -6,6 +6,7 @@
 #include "bot/commands.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "bot/i18n.h"
 #include "bot/log.h"
 #include "bot/meetup.h"
+#include "bot/page.h"
 #include "bot/text.h"
 
 #define LOG_MODULE "group"
@@ -85,14 +87,15 @@ int cmd_interest(struct cmd_ctx *ctx)
 	}
 	struct strbuf key = STRBUF_INIT;
 	text_fold(&key, args);
-	struct db_topic *topics = malloc(200 * sizeof(*topics));
+	struct db_topic *topics = NULL;
 	struct db_people people = { 0 };
 	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
-	int n, rc = CMD_ERROR;
-	if(!topics)
-		goto out;
+	int n, total, rc = CMD_ERROR;
 	int changed = db_interest_set(db, ctx->chat->id, key.buf, args, ctx->user_id, !withdraw);
-	if(changed < 0 || db_interest_topics(db, ctx->chat->id, topics, 200, &n))
+	/* Every topic: the user's own count, and the near ones to suggest. */
+	if(changed < 0 || db_interest_topics(db, ctx->chat->id, 0, NULL, 0, &n, &total) ||
+	   !(topics = malloc((size_t)(total ? total : 1) * sizeof(*topics))) ||
+	   db_interest_topics(db, ctx->chat->id, 0, topics, total, &n, &total))
 		goto out;
 	const struct db_topic *mine = NULL;
 	for(int i = 0; i < n; i++)
@@ -146,16 +149,27 @@ out:
 	return rc;
 }
 
+/* "/interests [PAGE]". */
 int cmd_interests(struct cmd_ctx *ctx)
 {
-	struct db_topic *topics = malloc(50 * sizeof(*topics));
+	char *args = ctx->args;
+	char *word = cmd_next_word(&args);
+	struct page pg;
+	if(page_parse(word, &pg) || cmd_next_word(&args))
+		return CMD_USAGE;
+	struct db_topic *topics = malloc(PAGE_SIZE * sizeof(*topics));
 	struct strbuf sb = STRBUF_INIT;
 	struct db_people people = { 0 };
-	int n, rc = CMD_ERROR;
-	if(!topics || db_interest_topics(ctx->bot->db, ctx->chat->id, topics, 50, &n))
+	int n, total, rc = CMD_ERROR;
+	if(!topics || db_interest_topics(ctx->bot->db, ctx->chat->id, pg.offset, topics, pg.size, &n, &total))
 		goto out;
-	if(!n) {
+	if(!total) {
 		rc = cmd_reply(ctx, "interest.none", NULL);
+		goto out;
+	}
+	if(page_past_end(&pg, total)) {
+		page_no_page(&sb, cmd_lang(ctx), &pg, total);
+		rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
 		goto out;
 	}
 	i18n_fmt(&sb, cmd_lang(ctx), "interest.header", NULL);
@@ -175,6 +189,7 @@ int cmd_interests(struct cmd_ctx *ctx)
 		i18n_fmt_raw(&sb, cmd_lang(ctx), "interest.line", 0x4, topics[i].topic, count, names.buf, NULL);
 		strbuf_release(&names);
 	}
+	page_footer(&sb, cmd_lang(ctx), "interest.more", &pg, n, total);
 	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
 out:
 	free(topics);
@@ -420,46 +435,45 @@ out:
 /* Appends " — next: WHEN, TITLE" for the group's next confirmed meetup. */
 static int cg__next_meetup(struct cmd_ctx *ctx, const struct db_group *g, struct strbuf *sb)
 {
-	int nums[50], count;
-	if(db_meetup_list(ctx->bot->db, g->chat_id, 1u << MEETUP_CONFIRMED, clock_now(), nums, 50, &count))
-		return -1;
+	int num;
+	int found = db_group_next_meetup(ctx->bot->db, g, clock_now(), &num);
+	if(found <= 0)
+		return found;
 	struct db_meetup *mt = malloc(sizeof(*mt));
-	if(!mt)
+	if(!mt || db_meetup_get(ctx->bot->db, g->chat_id, num, mt) != 1) {
+		free(mt);
 		return -1;
-	int rc = 0;
-	for(int k = 0; k < count && k < 50; k++) {
-		if(db_meetup_get(ctx->bot->db, g->chat_id, nums[k], mt) != 1) {
-			rc = -1;
-			break;
-		}
-		if(mt->group_id != g->id)
-			continue;
-		struct strbuf when = STRBUF_INIT;
-		struct db_chat chat;
-		const char *tz = db_chat_by_id(ctx->bot->db, g->chat_id, &chat) == 1 ? chat.tz : ctx->chat->tz;
-		date_format_when(&when, cmd_lang(ctx), tz, clock_now(), mt->start);
-		strbuf_adds(sb, " — ");
-		i18n_fmt(sb, cmd_lang(ctx), "group.list_next", when.buf, mt->title, NULL);
-		strbuf_release(&when);
-		break;
 	}
+	struct strbuf when = STRBUF_INIT;
+	struct db_chat chat;
+	const char *tz = db_chat_by_id(ctx->bot->db, g->chat_id, &chat) == 1 ? chat.tz : ctx->chat->tz;
+	date_format_when(&when, cmd_lang(ctx), tz, clock_now(), mt->start);
+	strbuf_adds(sb, " — ");
+	i18n_fmt(sb, cmd_lang(ctx), "group.list_next", when.buf, mt->title, NULL);
+	strbuf_release(&when);
 	free(mt);
-	return rc;
+	return 0;
 }
 
-static int cg__list(struct cmd_ctx *ctx)
+/* "/group list [PAGE]". */
+static int cg__list(struct cmd_ctx *ctx, const struct page *pg)
 {
-	struct db_group *g = malloc(50 * sizeof(*g));
+	struct db_group *g = malloc(PAGE_SIZE * sizeof(*g));
 	struct strbuf sb = STRBUF_INIT;
 	struct db_people m = { 0 };
-	int n, rc = CMD_ERROR;
-	if(!g || db_group_list(ctx->bot->db, ctx->chat->id, g, 50, &n))
+	const char *lang = cmd_lang(ctx);
+	int n, total, rc = CMD_ERROR;
+	if(!g || db_group_list(ctx->bot->db, ctx->chat->id, pg->offset, g, pg->size, &n, &total))
 		goto out;
-	if(!n) {
+	if(!total) {
 		rc = cmd_reply(ctx, "group.none", NULL);
 		goto out;
 	}
-	const char *lang = cmd_lang(ctx);
+	if(page_past_end(pg, total)) {
+		page_no_page(&sb, lang, pg, total);
+		rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+		goto out;
+	}
 	i18n_fmt(&sb, lang, "group.list_header", NULL);
 	for(int i = 0; i < n; i++) {
 		m.n = 0;
@@ -486,6 +500,7 @@ static int cg__list(struct cmd_ctx *ctx)
 		if(cg__next_meetup(ctx, &g[i], &sb))
 			goto out;
 	}
+	page_footer(&sb, lang, "group.list_more", pg, n, total);
 	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
 out:
 	free(g);
@@ -545,17 +560,14 @@ static int cg__info(struct cmd_ctx *ctx, const char *name)
 		strbuf_addc(&sb, '\n');
 		i18n_fmt_raw(&sb, lang, "group.info_waiting", 0x1, names.buf, NULL);
 	}
-	/* Its upcoming meetups. */
+	/* Its upcoming meetups, all of them: a group has a few at a time. */
 	struct db_meetup_line *lines;
-	int count;
-	if(db_meetup_lines(ctx->bot->db, ctx->chat->id, clock_now(), 200, &lines, &count))
+	int count, total;
+	if(db_meetup_lines(ctx->bot->db, ctx->chat->id, g.id, clock_now(), 0, INT_MAX, &lines, &count, &total))
 		goto out;
 	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out };
-	int shown = 0;
-	for(int i = 0; i < count && shown < 20; i++) {
-		if(lines[i].group_id != g.id)
-			continue;
-		if(!shown++) {
+	for(int i = 0; i < count; i++) {
+		if(!i) {
 			strbuf_addc(&sb, '\n');
 			i18n_fmt(&sb, lang, "group.info_meetups", NULL);
 		}
@@ -735,8 +747,13 @@ int cmd_group(struct cmd_ctx *ctx)
 	if(!sub)
 		return CMD_USAGE;
 	args = cg__trim(args);
-	if(cg__is(sub, "list", "liste"))
-		return *args ? CMD_USAGE : cg__list(ctx);
+	if(cg__is(sub, "list", "liste")) {
+		struct page pg;
+		char *word = cmd_next_word(&args);
+		if(page_parse(word, &pg) || cmd_next_word(&args))
+			return CMD_USAGE;
+		return cg__list(ctx, &pg);
+	}
 	if(!*args)
 		return CMD_USAGE;
 	if(cg__is(sub, "new", "nouveau") || cg__is(sub, "creer", "create"))
@@ -756,18 +773,29 @@ int cmd_group(struct cmd_ctx *ctx)
 	return CMD_USAGE;
 }
 
+/* "/mygroups [PAGE]". */
 int cmd_mygroups(struct cmd_ctx *ctx)
 {
-	struct db_group *g = malloc(50 * sizeof(*g));
+	char *args = ctx->args;
+	char *word = cmd_next_word(&args);
+	struct page pg;
+	if(page_parse(word, &pg) || cmd_next_word(&args))
+		return CMD_USAGE;
+	struct db_group *g = malloc(PAGE_SIZE * sizeof(*g));
 	struct strbuf sb = STRBUF_INIT;
-	int n, rc = CMD_ERROR;
-	if(!g || db_user_groups(ctx->bot->db, ctx->user_id, g, 50, &n))
+	const char *lang = cmd_lang(ctx);
+	int n, total, rc = CMD_ERROR;
+	if(!g || db_user_groups(ctx->bot->db, ctx->user_id, pg.offset, g, pg.size, &n, &total))
 		goto out;
-	if(!n) {
+	if(!total) {
 		rc = cmd_reply(ctx, "mygroups.none", NULL);
 		goto out;
 	}
-	const char *lang = cmd_lang(ctx);
+	if(page_past_end(&pg, total)) {
+		page_no_page(&sb, lang, &pg, total);
+		rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+		goto out;
+	}
 	i18n_fmt(&sb, lang, "mygroups.header", NULL);
 	for(int i = 0; i < n; i++) {
 		struct db_chat chat;
@@ -781,6 +809,7 @@ int cmd_mygroups(struct cmd_ctx *ctx)
 		if(cg__next_meetup(ctx, &g[i], &sb))
 			goto out;
 	}
+	page_footer(&sb, lang, "mygroups.more", &pg, n, total);
 	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
 out:
 	free(g);
@@ -827,26 +856,33 @@ int cmd_forget(struct cmd_ctx *ctx)
 		snprintf(n[i], sizeof(n[i]), "%d", c[i]);
 	if(cmd_reply(ctx, "forget.done", n[0], n[1], n[2], n[3], n[4], NULL))
 		return CMD_ERROR;
-	/* The places freed in capped groups go to those waiting. */
-	struct db_group *g = malloc(50 * sizeof(*g));
+	/* The places freed in capped groups go to those waiting: every group,
+	 * a page at a time. */
+	struct db_group *g = malloc(PAGE_SIZE * sizeof(*g));
 	struct db_people m = { 0 };
-	int count, rc = CMD_ERROR;
-	if(!g || db_group_list(db, ctx->chat->id, g, 50, &count))
+	int count, total = 1, rc = CMD_ERROR;
+	if(!g)
 		goto out;
-	for(int i = 0; i < count; i++) {
-		if(!g[i].max_members)
-			continue;
-		m.n = 0;
-		if(db_group_members(db, g[i].id, &m))
+	for(int offset = 0; offset < total; offset += count) {
+		if(db_group_list(db, ctx->chat->id, offset, g, PAGE_SIZE, &count, &total))
 			goto out;
-		size_t in = cg__count(&m, false);
-		while(in < (size_t)g[i].max_members && cg__count(&m, true)) {
-			if(cg__promote(ctx, &g[i], &m))
-				goto out;
-			in++;
+		if(!count)
+			break;
+		for(int i = 0; i < count; i++) {
+			if(!g[i].max_members)
+				continue;
 			m.n = 0;
 			if(db_group_members(db, g[i].id, &m))
 				goto out;
+			size_t in = cg__count(&m, false);
+			while(in < (size_t)g[i].max_members && cg__count(&m, true)) {
+				if(cg__promote(ctx, &g[i], &m))
+					goto out;
+				in++;
+				m.n = 0;
+				if(db_group_members(db, g[i].id, &m))
+					goto out;
+			}
 		}
 	}
 	rc = CMD_OK;
@@ -874,7 +910,8 @@ int cmd_export(struct cmd_ctx *ctx)
 	json_object_set_new(o, "platform", json_string(ctx->ev->platform));
 	json_object_set_new(o, "chat", json_string(ctx->ev->chat_id));
 	json_object_set_new(o, "user", json_string(ctx->ev->sender_id));
-	if(db_interest_topics(db, ctx->chat->id, topics, 200, &n))
+	int total;
+	if(db_interest_topics(db, ctx->chat->id, 0, topics, 200, &n, &total))
 		goto out;
 	for(int i = 0; i < n; i++) {
 		people.n = 0;
@@ -884,7 +921,7 @@ int cmd_export(struct cmd_ctx *ctx)
 			if(people.v[k].user_id == ctx->user_id)
 				json_array_append_new(interests, json_string(topics[i].topic));
 	}
-	if(db_user_groups(db, ctx->user_id, g, 50, &n))
+	if(db_user_groups(db, ctx->user_id, 0, g, 50, &n, &total))
 		goto out;
 	for(int i = 0; i < n; i++) {
 		if(g[i].chat_id != ctx->chat->id)

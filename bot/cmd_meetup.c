@@ -15,6 +15,7 @@
 #include "bot/i18n.h"
 #include "bot/log.h"
 #include "bot/meetup.h"
+#include "bot/page.h"
 #include "bot/sched.h"
 #include "bot/series.h"
 #include "bot/text.h"
@@ -519,23 +520,29 @@ int cmd_cancel_dialog(struct cmd_ctx *ctx)
 
 /* ---- subcommands ---- */
 
-static int cm__list(struct cmd_ctx *ctx)
+/* "/meetup list [PAGE]". */
+static int cm__list(struct cmd_ctx *ctx, const struct page *pg)
 {
 	struct db_meetup_line *lines;
-	int count;
-	if(db_meetup_lines(ctx->bot->db, ctx->chat->id, clock_now(), 50, &lines, &count))
+	int count, total;
+	if(db_meetup_lines(ctx->bot->db, ctx->chat->id, 0, clock_now(), pg->offset, pg->size, &lines, &count, &total))
 		return CMD_ERROR;
-	if(!count) {
+	if(!total) {
 		free(lines);
 		return cmd_reply(ctx, "meetup.list.empty", NULL);
 	}
 	struct strbuf sb = STRBUF_INIT;
 	struct meetup_ctx mctx = cm__mctx(ctx);
 	int rc = CMD_ERROR;
-	i18n_fmt(&sb, cmd_lang(ctx), "meetup.list.header", NULL);
+	if(page_past_end(pg, total))
+		page_no_page(&sb, cmd_lang(ctx), pg, total);
+	else
+		i18n_fmt(&sb, cmd_lang(ctx), "meetup.list.header", NULL);
 	for(int i = 0; i < count; i++)
 		if(meetup_format_line(&mctx, &lines[i], &sb))
 			goto out;
+	if(count)
+		page_footer(&sb, cmd_lang(ctx), "meetup.list.more", pg, count, total);
 	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
 out:
 	free(lines);
@@ -870,8 +877,13 @@ int cmd_meetup(struct cmd_ctx *ctx)
 		return cm__propose(ctx, args);
 	char *rest = args;
 	char *sub = cmd_next_word(&rest);
-	if(cm__is(sub, WORDS("list", "liste", "ls")))
-		return *cm__trim(rest) ? CMD_USAGE : cm__list(ctx);
+	if(cm__is(sub, WORDS("list", "liste", "ls"))) {
+		struct page pg;
+		char *word = cmd_next_word(&rest);
+		if(page_parse(word, &pg) || cmd_next_word(&rest))
+			return CMD_USAGE;
+		return cm__list(ctx, &pg);
+	}
 	if(cm__is(sub, WORDS("info", "infos", "show", "voir")))
 		return cm__info(ctx, rest, "meetup.hint.info");
 	if(cm__is(sub, WORDS("close", "clore", "fermer", "cloturer")))

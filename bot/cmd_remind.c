@@ -46,13 +46,16 @@ static int cr__show(struct cmd_ctx *ctx, const char *key, const char *num, const
  * the chat's offsets. */
 static int cr__replan_chat(struct cmd_ctx *ctx)
 {
-	int nums[200], count;
+	int *nums = NULL, max, count;
 	struct db_meetup *m = malloc(sizeof(*m));
 	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out };
 	int rc = -1;
-	if(!m || db_meetup_list(ctx->bot->db, ctx->chat->id, 1u << MEETUP_CONFIRMED, ctx->ev->time, nums, 200, &count))
+	/* Every one of them: counted first, then read. */
+	if(!m || db_meetup_list(ctx->bot->db, ctx->chat->id, 1u << MEETUP_CONFIRMED, ctx->ev->time, NULL, 0, &max) ||
+	   !(nums = malloc((size_t)(max ? max : 1) * sizeof(*nums))) ||
+	   db_meetup_list(ctx->bot->db, ctx->chat->id, 1u << MEETUP_CONFIRMED, ctx->ev->time, nums, max, &count))
 		goto out;
-	for(int i = 0; i < count && i < 200; i++) {
+	for(int i = 0; i < count && i < max; i++) {
 		if(db_meetup_get(ctx->bot->db, ctx->chat->id, nums[i], m) != 1)
 			goto out;
 		if(!m->has_remind && remind_plan(&mctx, m))
@@ -60,6 +63,7 @@ static int cr__replan_chat(struct cmd_ctx *ctx)
 	}
 	rc = 0;
 out:
+	free(nums);
 	free(m);
 	return rc;
 }

@@ -246,6 +246,19 @@ const char *db__text(sqlite3_stmt *st, int col)
 	return t ? (const char *)t : "";
 }
 
+int db__count(struct db *db, sqlite3_stmt *st, int64_t id, int *out)
+{
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW) {
+		db__log_error(db, "count");
+		return -1;
+	}
+	return 0;
+}
+
 /* Runs SQL text that returns no rows (schema, pragmas). */
 static int db__exec(struct db *db, const char *sql, struct strbuf *err)
 {

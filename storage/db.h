@@ -252,8 +252,11 @@ struct db_meetup_line {
 	int count;             /* a poll's votes, a meetup's confirmed places */
 };
 /* Like db_meetup_list, for the open polls and the confirmed meetups not
- * over at now; *out (owned by the caller, free() it) holds *n lines. */
-int db_meetup_lines(struct db *db, int64_t chat_id, time_t now, int max, struct db_meetup_line **out, int *n);
+ * over at now, of group_id only unless it is 0: *out (owned by the
+ * caller, free() it) holds *n lines, at most max from the offset-th on,
+ * and *total says how many there are in all. */
+int db_meetup_lines(struct db *db, int64_t chat_id, int64_t group_id, time_t now, int offset, int max,
+                    struct db_meetup_line **out, int *n, int *total);
 
 /* Votes: answers holds one of 'y' (yes), 'm' (if need be), 'n' (no) per
  * slot; NULL withdraws the vote. */
@@ -298,8 +301,11 @@ struct db_topic {
 /* Adds (on) or removes user's interest.  Returns 1 when it changed, 0 when
  * it was already so, -1. */
 int db_interest_set(struct db *db, int64_t chat_id, const char *key, const char *topic, int64_t user_id, bool on);
-/* The chat's topics, most wanted first; fills at most max, sets *n. */
-int db_interest_topics(struct db *db, int64_t chat_id, struct db_topic *out, int max, int *n);
+/* The chat's topics, most wanted first: fills out with at most max of
+ * them from the offset-th on (*n), and stores how many there are in all
+ * in *total.  0 or -1. */
+int db_interest_topics(struct db *db, int64_t chat_id, int offset, struct db_topic *out, int max, int *n,
+                       int *total);
 int db_interest_people(struct db *db, int64_t chat_id, const char *key, struct db_people *out);
 /* Marks a topic as announced; 1 when it was not yet, 0 when it was, -1. */
 int db_interest_alert(struct db *db, int64_t chat_id, const char *key);
@@ -319,8 +325,12 @@ int db_group_insert(struct db *db, struct db_group *g, const char *name_key);
 int db_group_find(struct db *db, int64_t chat_id, const char *name_key, struct db_group *out);
 int db_group_get(struct db *db, int64_t id, struct db_group *out);
 int db_group_close(struct db *db, int64_t id);
-/* The chat's open groups by name; fills at most max. */
-int db_group_list(struct db *db, int64_t chat_id, struct db_group *out, int max, int *n);
+/* The chat's open groups by name: at most max from the offset-th on (*n),
+ * and how many there are in all (*total).  0 or -1. */
+int db_group_list(struct db *db, int64_t chat_id, int offset, struct db_group *out, int max, int *n, int *total);
+/* The short id of g's next confirmed meetup not over at now: 1 (*num
+ * set), 0 when there is none, -1. */
+int db_group_next_meetup(struct db *db, const struct db_group *g, time_t now, int *num);
 /* Members in the order they came; db_person.answer is 1 for a contact
  * person, .waiting for the waiting list. */
 int db_group_members(struct db *db, int64_t group_id, struct db_people *out);
@@ -330,8 +340,9 @@ int db_group_member_remove(struct db *db, int64_t group_id, int64_t user_id);
 int db_user_name(struct db *db, int64_t user_id, char *name, size_t namelen);
 /* The user's row in users by platform id: 1, 0, -1. */
 int db_user_find(struct db *db, const char *platform, const char *ext_id, int64_t *user_id, char *name, size_t namelen);
-/* Groups of user across every chat of platform (open ones). */
-int db_user_groups(struct db *db, int64_t user_id, struct db_group *out, int max, int *n);
+/* The open groups of user across every chat of platform, a page at a time
+ * as db_group_list. */
+int db_user_groups(struct db *db, int64_t user_id, int offset, struct db_group *out, int max, int *n, int *total);
 /* Forgets user in chat: interests, group memberships, votes, RSVPs, private
  * reminders.  Counts what went in counts[5] in that order. */
 int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[5]);

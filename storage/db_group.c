@@ -38,16 +38,24 @@ int db_interest_set(struct db *db, int64_t chat_id, const char *key, const char 
 	return sqlite3_changes(db->sql) > 0;
 }
 
-int db_interest_topics(struct db *db, int64_t chat_id, struct db_topic *out, int max, int *n)
+int db_interest_topics(struct db *db, int64_t chat_id, int offset, struct db_topic *out, int max, int *n,
+                       int *total)
 {
-	sqlite3_stmt *st = db__stmt(db,
+	sqlite3_stmt *st = db__stmt(db, "SELECT count(DISTINCT topic_key) FROM interests WHERE chat_id = ?1");
+	*n = 0;
+	if(!st || db__count(db, st, chat_id, total))
+		return -1;
+	if(max <= 0 || offset >= *total)
+		return 0;
+	st = db__stmt(db,
 		"SELECT topic_key, min(topic), count(*) FROM interests WHERE chat_id = ?1 "
-		"GROUP BY topic_key ORDER BY count(*) DESC, min(seq)");
+		"GROUP BY topic_key ORDER BY count(*) DESC, min(seq) LIMIT ?2 OFFSET ?3");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int(st, 2, max);
+	sqlite3_bind_int(st, 3, offset);
 	int rc;
-	*n = 0;
 	while((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
 		db__copy_text(st, 0, out[*n].key, sizeof(out[*n].key));
 		db__copy_text(st, 1, out[*n].topic, sizeof(out[*n].topic));
@@ -163,35 +171,77 @@ static int db_group__many(struct db *db, sqlite3_stmt *st, struct db_group *out,
 	*n = 0;
 	while((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
 		db_group__read(st, &out[(*n)++]);
+	if(rc == SQLITE_ROW)  /* a row past max: the list grew meanwhile */
+		rc = SQLITE_DONE;
 	sqlite3_reset(st);
-	if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	if(rc != SQLITE_DONE) {
 		db__log_error(db, "groups");
 		return -1;
 	}
 	return 0;
 }
 
-int db_group_list(struct db *db, int64_t chat_id, struct db_group *out, int max, int *n)
+int db_group_list(struct db *db, int64_t chat_id, int offset, struct db_group *out, int max, int *n, int *total)
 {
-	sqlite3_stmt *st = db__stmt(db,
+	sqlite3_stmt *st = db__stmt(db, "SELECT count(*) FROM groups WHERE chat_id = ?1 AND closed = 0");
+	*n = 0;
+	if(!st || db__count(db, st, chat_id, total))
+		return -1;
+	if(max <= 0 || offset >= *total)
+		return 0;
+	st = db__stmt(db,
 		"SELECT id, chat_id, name, topic, max_members, closed FROM groups "
-		"WHERE chat_id = ?1 AND closed = 0 ORDER BY name_key");
+		"WHERE chat_id = ?1 AND closed = 0 ORDER BY name_key LIMIT ?2 OFFSET ?3");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int(st, 2, max);
+	sqlite3_bind_int(st, 3, offset);
 	return db_group__many(db, st, out, max, n);
 }
 
-int db_user_groups(struct db *db, int64_t user_id, struct db_group *out, int max, int *n)
+int db_user_groups(struct db *db, int64_t user_id, int offset, struct db_group *out, int max, int *n, int *total)
 {
 	sqlite3_stmt *st = db__stmt(db,
+		"SELECT count(*) FROM groups g JOIN group_members m ON m.group_id = g.id "
+		"WHERE m.user_id = ?1 AND g.closed = 0");
+	*n = 0;
+	if(!st || db__count(db, st, user_id, total))
+		return -1;
+	if(max <= 0 || offset >= *total)
+		return 0;
+	st = db__stmt(db,
 		"SELECT g.id, g.chat_id, g.name, g.topic, g.max_members, g.closed FROM groups g "
 		"JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ?1 AND g.closed = 0 "
-		"ORDER BY g.chat_id, g.name_key");
+		"ORDER BY g.chat_id, g.name_key LIMIT ?2 OFFSET ?3");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_int(st, 2, max);
+	sqlite3_bind_int(st, 3, offset);
 	return db_group__many(db, st, out, max, n);
+}
+
+int db_group_next_meetup(struct db *db, const struct db_group *g, time_t now, int *num)
+{
+	/* By the chat first: its meetups are found by index. */
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT num FROM meetups WHERE chat_id = ?1 AND group_id = ?2 AND state = 1 "
+		"AND start_at + duration_min * 60 > ?3 ORDER BY start_at, num LIMIT 1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, g->chat_id);
+	sqlite3_bind_int64(st, 2, g->id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW)
+		*num = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "group next meetup");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
 }
 
 int db_group_members(struct db *db, int64_t group_id, struct db_people *out)

@@ -70,6 +70,9 @@ sqlite3_stmt *db__stmt(struct db *db, const char *sql);
 void db__log_error(struct db *db, const char *what);
 /* Steps a statement that returns no row and resets it; 0 or -1 (logged). */
 int db__exec_stmt(struct db *db, sqlite3_stmt *st, const char *what);
+/* Steps st, a count with one parameter bound to id, into *out; resets it.
+ * 0 or -1 (logged). */
+int db__count(struct db *db, sqlite3_stmt *st, int64_t id, int *out);
 /* Copies a text column into a fixed buffer (truncating), "" for NULL. */
 void db__copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen);
 /* Reads rows of (user_id, ext_id, name, ...) into out; fill, when given,

@@ -263,27 +263,52 @@ int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t n
 	return 0;
 }
 
-int db_meetup_lines(struct db *db, int64_t chat_id, time_t now, int max, struct db_meetup_line **out, int *n)
+int db_meetup_lines(struct db *db, int64_t chat_id, int64_t group_id, time_t now, int offset, int max,
+                    struct db_meetup_line **out, int *n, int *total)
 {
 	/* The same order and the same "not over" rule as db_meetup_list. */
-	sqlite3_stmt *st = db__stmt(db,
+#define DB_MEETUP_LINES_WHERE \
+		"WHERE m.chat_id = ?1 AND m.state IN (0, 1) AND (m.state <> 1 OR m.start_at + m.duration_min * 60 > ?2) " \
+		"AND (?3 = 0 OR m.group_id = ?3) "
+	static const char count_sql[] = "SELECT count(*) FROM meetups m " DB_MEETUP_LINES_WHERE;
+	static const char lines_sql[] =
 		"SELECT m.num, m.state, m.title, m.start_at, m.duration_min, coalesce(m.series_id, 0), "
 		"coalesce(m.group_id, 0), CASE m.state WHEN 0 THEN (SELECT count(*) FROM votes v WHERE v.meetup_id = m.id) "
 		"ELSE (SELECT count(*) FROM rsvps r WHERE r.meetup_id = m.id AND r.answer = 2 AND r.waiting = 0) END "
-		"FROM meetups m WHERE m.chat_id = ?1 AND m.state IN (0, 1) AND (m.state <> 1 OR m.start_at + m.duration_min * 60 > ?2) "
-		"ORDER BY m.state = 1, m.start_at, m.num LIMIT ?3");
+		"FROM meetups m " DB_MEETUP_LINES_WHERE
+		"ORDER BY m.state = 1, m.start_at, m.num LIMIT ?4 OFFSET ?5";
+#undef DB_MEETUP_LINES_WHERE
 	*out = NULL;
 	*n = 0;
+	sqlite3_stmt *st = db__stmt(db, count_sql);
 	if(!st)
-		return -1;
-	struct db_meetup_line *v = max > 0 ? calloc((size_t)max, sizeof(*v)) : NULL;
-	if(max > 0 && !v)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	sqlite3_bind_int(st, 3, max);
-	int rc;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	sqlite3_bind_int64(st, 3, group_id);
+	int rc = sqlite3_step(st);
+	*total = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW) {
+		db__log_error(db, "meetup lines");
+		return -1;
+	}
+	if(max <= 0 || offset >= *total)
+		return 0;
+	if(max > *total - offset)
+		max = *total - offset;
+	st = db__stmt(db, lines_sql);
+	if(!st)
+		return -1;
+	struct db_meetup_line *v = calloc((size_t)max, sizeof(*v));
+	if(!v)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 3, group_id);
+	sqlite3_bind_int(st, 4, max);
+	sqlite3_bind_int(st, 5, offset);
+	while((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
 		struct db_meetup_line *l = &v[(*n)++];
 		l->num = sqlite3_column_int(st, 0);
 		l->state = (enum meetup_state)sqlite3_column_int(st, 1);
@@ -294,6 +319,8 @@ int db_meetup_lines(struct db *db, int64_t chat_id, time_t now, int max, struct 
 		l->group_id = sqlite3_column_int64(st, 6);
 		l->count = sqlite3_column_int(st, 7);
 	}
+	if(rc == SQLITE_ROW)  /* a row past max: the list grew meanwhile */
+		rc = SQLITE_DONE;
 	sqlite3_reset(st);
 	if(rc != SQLITE_DONE) {
 		db__log_error(db, "meetup lines");
