@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bot/bot.h"
 #include "bot/clock.h"
@@ -819,6 +820,110 @@ out:
 
 /* ---- privacy ---- */
 
+/* Gives the places freed in the chat's capped groups to those waiting. */
+static int cg__fill_groups(struct cmd_ctx *ctx)
+{
+	struct db *db = ctx->bot->db;
+	struct db_group *g = malloc(PAGE_SIZE * sizeof(*g));
+	struct db_people m = { 0 };
+	int count, total = 1, rc = -1;
+	if(!g)
+		goto out;
+	for(int offset = 0; offset < total; offset += count) {
+		if(db_group_list(db, ctx->chat->id, offset, g, PAGE_SIZE, &count, &total))
+			goto out;
+		if(!count)
+			break;
+		for(int i = 0; i < count; i++) {
+			if(!g[i].max_members)
+				continue;
+			m.n = 0;
+			if(db_group_members(db, g[i].id, &m))
+				goto out;
+			size_t in = cg__count(&m, false);
+			while(in < (size_t)g[i].max_members && cg__count(&m, true)) {
+				if(cg__promote(ctx, &g[i], &m))
+					goto out;
+				in++;
+				m.n = 0;
+				if(db_group_members(db, g[i].id, &m))
+					goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(g);
+	db_people_release(&m);
+	return rc;
+}
+
+/* The meetups where someone has a place (a yes not waiting), by #num. */
+struct cg_places {
+	int *nums;
+	size_t n, alloc;
+};
+
+static int cg__place_row(void *user, const struct db_export_row *r)
+{
+	struct cg_places *p = user;
+	if(r->answer != 2 || r->waiting)
+		return 0;
+	if(p->n == p->alloc) {
+		size_t alloc = p->alloc ? 2 * p->alloc : 8;
+		int *v = realloc(p->nums, alloc * sizeof(*v));
+		if(!v)
+			return -1;
+		p->nums = v;
+		p->alloc = alloc;
+	}
+	p->nums[p->n++] = (int)r->num;
+	return 0;
+}
+
+/* Forgets the sender in the chat, after their confirmation. */
+static int cg__forget(struct cmd_ctx *ctx)
+{
+	struct db *db = ctx->bot->db;
+	struct cg_places places = { 0 };
+	struct db_meetup *mt = malloc(sizeof(*mt));
+	int rc = CMD_ERROR;
+	/* The places they leave in capped meetups, read before they go. */
+	if(!mt || db_export_each(db, DB_EXPORT_RSVPS, ctx->chat->id, ctx->user_id, cg__place_row, &places))
+		goto out;
+	/* Everything of theirs in the chat, their dialogue (this confirmation)
+	 * included, and what waits in the outbox for them privately (an
+	 * export, a private reminder): nothing names them afterwards, and
+	 * when they speak again they are someone new. */
+	int c[DB_FORGET_COUNTS], dms;
+	if(db_forget_user(db, ctx->chat->id, ctx->user_id, c) ||
+	   db_outbox_remove_to(db, ACTION_SEND_PRIVATE, ctx->ev->platform, ctx->ev->sender_id, &dms))
+		goto out;
+	if(dms)
+		log_info("chat %s: %d private message(s) waiting for someone forgotten were dropped", ctx->ev->chat_id, dms);
+	char n[DB_FORGET_COUNTS][16];
+	for(int i = 0; i < DB_FORGET_COUNTS; i++)
+		snprintf(n[i], sizeof(n[i]), "%d", c[i]);
+	if(cmd_reply(ctx, "forget.done", n[0], n[1], n[2], n[3], n[4], NULL) || cg__fill_groups(ctx))
+		goto out;
+	/* The places they had in meetups still to come go to those waiting. */
+	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out,
+	                           .key_base = ctx->ev->message_id };
+	for(size_t i = 0; i < places.n; i++) {
+		int found = db_meetup_get(db, ctx->chat->id, places.nums[i], mt);
+		if(found < 0)
+			goto out;
+		if(found && mt->state == MEETUP_CONFIRMED && mt->max_people &&
+		   mt->start + mt->duration_min * 60 > clock_now() && meetup_fill_places(&mctx, mt))
+			goto out;
+	}
+	rc = CMD_OK;
+out:
+	free(places.nums);
+	free(mt);
+	return rc;
+}
+
 int cmd_forget(struct cmd_ctx *ctx)
 {
 	/* "/forget me [confirm]", "/oublie-moi [confirmer]". */
@@ -848,50 +953,73 @@ int cmd_forget(struct cmd_ctx *ctx)
 			return CMD_ERROR;
 		return cmd_reply(ctx, "forget.ask", NULL);
 	}
-	int c[5];
-	if(db_dialog_clear(db, ctx->chat->id, ctx->user_id) || db_forget_user(db, ctx->chat->id, ctx->user_id, c))
-		return CMD_ERROR;
-	char n[5][16];
-	for(int i = 0; i < 5; i++)
-		snprintf(n[i], sizeof(n[i]), "%d", c[i]);
-	if(cmd_reply(ctx, "forget.done", n[0], n[1], n[2], n[3], n[4], NULL))
-		return CMD_ERROR;
-	/* The places freed in capped groups go to those waiting: every group,
-	 * a page at a time. */
-	struct db_group *g = malloc(PAGE_SIZE * sizeof(*g));
-	struct db_people m = { 0 };
-	int count, total = 1, rc = CMD_ERROR;
-	if(!g)
-		goto out;
-	for(int offset = 0; offset < total; offset += count) {
-		if(db_group_list(db, ctx->chat->id, offset, g, PAGE_SIZE, &count, &total))
-			goto out;
-		if(!count)
-			break;
-		for(int i = 0; i < count; i++) {
-			if(!g[i].max_members)
-				continue;
-			m.n = 0;
-			if(db_group_members(db, g[i].id, &m))
-				goto out;
-			size_t in = cg__count(&m, false);
-			while(in < (size_t)g[i].max_members && cg__count(&m, true)) {
-				if(cg__promote(ctx, &g[i], &m))
-					goto out;
-				in++;
-				m.n = 0;
-				if(db_group_members(db, g[i].id, &m))
-					goto out;
-			}
-		}
-	}
-	rc = CMD_OK;
-out:
-	free(g);
-	db_people_release(&m);
-	return rc;
+	return cg__forget(ctx);
 }
 
+/* Appends each row of an export's kind to a JSON array (db_export_each). */
+struct cg_export {
+	enum db_export_kind kind;
+	json_t *array;
+};
+
+static int cg__export_row(void *user, const struct db_export_row *r)
+{
+	struct cg_export *e = user;
+	json_t *v = NULL;
+	switch(e->kind) {
+	case DB_EXPORT_MEMBER:
+	case DB_EXPORT_PRIVATE_REMINDERS:
+		return -1;  /* single values, read by cg__export_one */
+	case DB_EXPORT_INTERESTS:
+		v = json_string(r->text);
+		break;
+	case DB_EXPORT_GROUPS:
+		v = json_pack("{s:s,s:b,s:b,s:b}", "name", r->text, "contact", r->answer == 1, "waiting", r->waiting,
+		              "closed", r->closed);
+		break;
+	case DB_EXPORT_VOTES:
+		v = json_pack("{s:I,s:s}", "meetup", (json_int_t)r->num, "answers", r->text);
+		break;
+	case DB_EXPORT_RSVPS:
+		v = json_pack("{s:I,s:s,s:b}", "meetup", (json_int_t)r->num, "answer",
+		              r->answer == 2 ? "yes" : r->answer == 1 ? "maybe" : "no", "waiting", r->waiting);
+		break;
+	case DB_EXPORT_MEETUPS:
+		v = json_pack("{s:I,s:s}", "meetup", (json_int_t)r->num, "title", r->text);
+		break;
+	}
+	return json_array_append_new(e->array, v);
+}
+
+/* Sets o[key] to the array of kind's rows.  0 or -1. */
+static int cg__export_list(struct cmd_ctx *ctx, json_t *o, const char *key, enum db_export_kind kind)
+{
+	struct cg_export e = { .kind = kind, .array = json_array() };
+	if(!e.array || db_export_each(ctx->bot->db, kind, ctx->chat->id, ctx->user_id, cg__export_row, &e)) {
+		json_decref(e.array);
+		return -1;
+	}
+	return json_object_set_new(o, key, e.array);
+}
+
+/* The single values: the name and when they were last seen, and whether
+ * they asked for private reminders. */
+static int cg__export_one(void *user, const struct db_export_row *r)
+{
+	json_t *o = user;
+	if(r->text[0]) {
+		char when[32];
+		time_t t = (time_t)r->num;
+		struct tm tm;
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+		return json_object_set_new(o, "name", json_string(r->text)) ||
+		       json_object_set_new(o, "last_seen", json_string(when));
+	}
+	return json_object_set_new(o, "private_reminders", json_true());
+}
+
+/* "/export me": everything the chat keeps of the sender (what /forget me
+ * removes), as JSON, in a private message. */
 int cmd_export(struct cmd_ctx *ctx)
 {
 	char *args = ctx->args;
@@ -899,92 +1027,33 @@ int cmd_export(struct cmd_ctx *ctx)
 	if(!me || !cg__is(me, "me", "moi") || cmd_next_word(&args))
 		return CMD_USAGE;
 	struct db *db = ctx->bot->db;
-	json_t *o = json_object(), *groups = json_array(), *interests = json_array();
-	struct db_topic *topics = malloc(200 * sizeof(*topics));
-	struct db_people people = { 0 };
-	struct db_group *g = malloc(50 * sizeof(*g));
+	json_t *o = json_object();
+	struct strbuf body = STRBUF_INIT;
 	char *text = NULL;
-	int n, rc = CMD_ERROR;
-	if(!o || !groups || !interests || !topics || !g)
+	int rc = CMD_ERROR;
+	if(!o || json_object_set_new(o, "platform", json_string(ctx->ev->platform)) ||
+	   json_object_set_new(o, "chat", json_string(ctx->ev->chat_id)) ||
+	   json_object_set_new(o, "user", json_string(ctx->ev->sender_id)) ||
+	   json_object_set_new(o, "private_reminders", json_false()) ||
+	   db_export_each(db, DB_EXPORT_MEMBER, ctx->chat->id, ctx->user_id, cg__export_one, o) ||
+	   db_export_each(db, DB_EXPORT_PRIVATE_REMINDERS, ctx->chat->id, ctx->user_id, cg__export_one, o) ||
+	   cg__export_list(ctx, o, "interests", DB_EXPORT_INTERESTS) ||
+	   cg__export_list(ctx, o, "groups", DB_EXPORT_GROUPS) ||
+	   cg__export_list(ctx, o, "votes", DB_EXPORT_VOTES) ||
+	   cg__export_list(ctx, o, "rsvps", DB_EXPORT_RSVPS) ||
+	   cg__export_list(ctx, o, "meetups_proposed", DB_EXPORT_MEETUPS))
 		goto out;
-	json_object_set_new(o, "platform", json_string(ctx->ev->platform));
-	json_object_set_new(o, "chat", json_string(ctx->ev->chat_id));
-	json_object_set_new(o, "user", json_string(ctx->ev->sender_id));
-	int total;
-	if(db_interest_topics(db, ctx->chat->id, 0, topics, 200, &n, &total))
-		goto out;
-	for(int i = 0; i < n; i++) {
-		people.n = 0;
-		if(db_interest_people(db, ctx->chat->id, topics[i].key, &people))
-			goto out;
-		for(size_t k = 0; k < people.n; k++)
-			if(people.v[k].user_id == ctx->user_id)
-				json_array_append_new(interests, json_string(topics[i].topic));
-	}
-	if(db_user_groups(db, ctx->user_id, 0, g, 50, &n, &total))
-		goto out;
-	for(int i = 0; i < n; i++) {
-		if(g[i].chat_id != ctx->chat->id)
-			continue;
-		people.n = 0;
-		if(db_group_members(db, g[i].id, &people))
-			goto out;
-		for(size_t k = 0; k < people.n; k++)
-			if(people.v[k].user_id == ctx->user_id)
-				json_array_append_new(groups, json_pack("{s:s,s:b,s:b}", "name", g[i].name,
-				                                        "contact", people.v[k].answer == 1,
-				                                        "waiting", people.v[k].waiting));
-	}
-	json_object_set(o, "interests", interests);
-	json_object_set(o, "groups", groups);
-	/* Votes and RSVPs on the chat's meetups. */
-	json_t *votes = json_array(), *rsvps = json_array();
-	int nums[200], count;
-	struct db_meetup *mt = malloc(sizeof(*mt));
-	if(!votes || !rsvps || !mt ||
-	   db_meetup_list(db, ctx->chat->id, 0xF, 0, nums, 200, &count)) {
-		json_decref(votes);
-		json_decref(rsvps);
-		free(mt);
-		goto out;
-	}
-	for(int i = 0; i < count && i < 200; i++) {
-		if(db_meetup_get(db, ctx->chat->id, nums[i], mt) != 1)
-			continue;
-		people.n = 0;
-		if(!db_votes(db, mt->id, &people))
-			for(size_t k = 0; k < people.n; k++)
-				if(people.v[k].user_id == ctx->user_id)
-					json_array_append_new(votes, json_pack("{s:i,s:s}", "meetup", mt->num, "answers", people.v[k].answers));
-		people.n = 0;
-		if(!db_rsvps(db, mt->id, &people))
-			for(size_t k = 0; k < people.n; k++)
-				if(people.v[k].user_id == ctx->user_id)
-					json_array_append_new(rsvps, json_pack("{s:i,s:s,s:b}", "meetup", mt->num, "answer",
-					                                       people.v[k].answer == 2 ? "yes" : people.v[k].answer == 1 ? "maybe" : "no",
-					                                       "waiting", people.v[k].waiting));
-	}
-	free(mt);
-	json_object_set_new(o, "votes", votes);
-	json_object_set_new(o, "rsvps", rsvps);
 	text = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
 	if(!text)
 		goto out;
 	/* Privately; the chat only hears that it was sent. */
-	struct strbuf body = STRBUF_INIT;
 	strbuf_add_html(&body, text);
-	struct action *a = outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->ev->platform, ctx->ev->sender_id, body.buf);
-	strbuf_release(&body);
-	if(!a)
+	if(body.oom || !outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->ev->platform, ctx->ev->sender_id, body.buf))
 		goto out;
 	rc = cmd_reply(ctx, "export.sent", NULL);
 out:
 	free(text);
-	free(topics);
-	free(g);
-	db_people_release(&people);
-	json_decref(groups);
-	json_decref(interests);
+	strbuf_release(&body);
 	json_decref(o);
 	return rc;
 }

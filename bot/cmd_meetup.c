@@ -164,7 +164,10 @@ static int cm__may_change(struct cmd_ctx *ctx, const struct db_meetup *m, const 
 	char n[16];
 	snprintf(n, sizeof(n), "%d", m->num);
 	const char *verb = i18n_lookup(cmd_lang(ctx), verb_key);
-	return cmd_reply(ctx, "meetup.perm", m->creator_name, verb, n, NULL) ? -1 : 0;
+	/* A meetup whose creator was forgotten is the admins' (and its
+	 * group's contact persons') alone. */
+	return cmd_reply(ctx, m->creator ? "meetup.perm" : "meetup.perm_admins", m->creator_name, verb, n,
+	                 NULL) ? -1 : 0;
 }
 
 /* ---- proposing ---- */

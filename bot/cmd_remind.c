@@ -116,7 +116,9 @@ int cmd_remind(struct cmd_ctx *ctx)
 			goto meetup_out;
 		}
 		if(!ctx->is_admin && m->creator != ctx->user_id) {
-			rc = cmd_reply(ctx, "meetup.perm", m->creator_name, i18n_lookup(cmd_lang(ctx), "meetup.verb.edit"),
+			/* A meetup whose creator was forgotten is the admins' alone. */
+			rc = cmd_reply(ctx, m->creator ? "meetup.perm" : "meetup.perm_admins", m->creator_name,
+			               i18n_lookup(cmd_lang(ctx), "meetup.verb.edit"),
 			               n, NULL);
 			goto meetup_out;
 		}

@@ -537,7 +537,8 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 		meetup__line(ctx, sb, "meetup.place", m->place, false);
 	if(meetup__series_line(ctx, m, sb))
 		return -1;
-	meetup__line(ctx, sb, "meetup.info.by", m->creator_name, false);
+	if(m->creator)  /* 0: they asked to be forgotten */
+		meetup__line(ctx, sb, "meetup.info.by", m->creator_name, false);
 	if(m->state == MEETUP_POLL)
 		return meetup__info_poll(ctx, m, sb);
 	if(m->state == MEETUP_CONFIRMED) {
@@ -875,6 +876,45 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 	strbuf_release(&who);
 out:
 	free(s);
+	return rc;
+}
+
+int meetup_fill_places(struct meetup_ctx *ctx, struct db_meetup *m)
+{
+	struct db *db = ctx->bot->db;
+	struct db_rsvp_summary *s = malloc(sizeof(*s));
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
+	char num[24];
+	int rc = -1, moved = 0;
+	meetup__num(num, sizeof(num), m->num);
+	if(!s)
+		goto out;
+	for(;;) {
+		/* No user of interest: only the counts are read. */
+		if(db_rsvp_summary(db, m->id, 0, s))
+			goto out;
+		if(!m->max_people || s->nin >= m->max_people || !s->nwaiting)
+			break;
+		int found = db_rsvp_first_waiting(db, m->id, &s->me);
+		if(found < 0)
+			goto out;
+		if(!found)
+			break;
+		if(db_rsvp_set(db, m->id, s->me.user_id, 2, false))
+			goto out;
+		strbuf_reset(&sb);
+		strbuf_reset(&who);
+		meetup_mention(&who, &s->me);
+		i18n_fmt_raw(&sb, meetup__lang(ctx), "meetup.rsvp.promoted", 0x1, who.buf, num, m->title, NULL);
+		if(sb.oom || meetup_say(ctx, sb.buf, false))
+			goto out;
+		moved++;
+	}
+	rc = moved ? meetup_card_edit(ctx, m) : 0;
+out:
+	free(s);
+	strbuf_release(&sb);
+	strbuf_release(&who);
 	return rc;
 }
 

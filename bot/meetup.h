@@ -61,6 +61,10 @@ int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m);
 
 /* answer: 2 yes, 1 maybe, 0 no.  Handles the cap and its waiting list. */
 int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, int answer);
+/* Gives the places of m that no answer freed (someone who asked to be
+ * forgotten left theirs) to the first ones waiting, each told as by
+ * meetup_rsvp; the announcement then shows the new counts. */
+int meetup_fill_places(struct meetup_ctx *ctx, struct db_meetup *m);
 
 int meetup_cancel(struct meetup_ctx *ctx, struct db_meetup *m);
 /* Moves a confirmed meetup to start (keeping its duration when duration_min

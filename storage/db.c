@@ -182,6 +182,37 @@ static const char *const db__migrations[] = {
 	"INSERT INTO outbox_v8 (id, action, created_ms) SELECT id, action, created_ms FROM outbox;"
 	"DROP TABLE outbox;"
 	"ALTER TABLE outbox_v8 RENAME TO outbox;",
+
+	/* 8 -> 9: a meetup may outlive the user row of its creator.  /forget me
+	 * leaves the meetups someone proposed to the chat (the others' votes
+	 * and RSVPs hang on them) but takes their name off: creator becomes
+	 * NULL.  SQLite cannot drop a NOT NULL constraint, so the table is
+	 * made anew, with the same columns in the same order; the tables that
+	 * refer to meetups by name refer to the new one once it is renamed
+	 * (foreign keys are off while migrating, see db__migrate). */
+	"CREATE TABLE meetups_v9 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
+	"  num INTEGER NOT NULL,"
+	"  title TEXT NOT NULL,"
+	"  place TEXT NOT NULL DEFAULT '',"
+	"  creator INTEGER REFERENCES users(id),"
+	"  state INTEGER NOT NULL,"
+	"  duration_min INTEGER NOT NULL,"
+	"  deadline INTEGER NOT NULL DEFAULT 0,"
+	"  quorum INTEGER NOT NULL DEFAULT 0,"
+	"  max_people INTEGER NOT NULL DEFAULT 0,"
+	"  chosen INTEGER NOT NULL DEFAULT 0,"
+	"  start_at INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  remind TEXT,"
+	"  series_id INTEGER REFERENCES series(id),"
+	"  group_id INTEGER REFERENCES groups(id),"
+	"  UNIQUE (chat_id, num));"
+	"INSERT INTO meetups_v9 SELECT id, chat_id, num, title, place, creator, state, duration_min, deadline, "
+	"  quorum, max_people, chosen, start_at, created_at, remind, series_id, group_id FROM meetups;"
+	"DROP TABLE meetups;"
+	"ALTER TABLE meetups_v9 RENAME TO meetups;",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 
@@ -288,8 +319,40 @@ static int db__pragma_int(struct db *db, const char *sql, int *out, struct strbu
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* Runs one step of the migrations and checks, before it commits, that
+ * every reference still finds its row (foreign keys are off meanwhile). */
+static int db__migrate_step(struct db *db, int version, struct strbuf *err)
+{
+	char pragma[48];
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+	if(db__exec(db, "BEGIN IMMEDIATE", err))
+		return -1;
+	int broken = 0;
+	if(db__exec(db, db__migrations[version], err) || db__exec(db, pragma, err))
+		goto fail;
+	sqlite3_stmt *st;
+	if(sqlite3_prepare_v2(db->sql, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK) {
+		strbuf_addf(err, "%s: %s", db->path, sqlite3_errmsg(db->sql));
+		goto fail;
+	}
+	broken = sqlite3_step(st) != SQLITE_DONE;
+	sqlite3_finalize(st);
+	if(broken) {
+		strbuf_addf(err, "%s: migrating to schema version %d would leave references without their row",
+		            db->path, version + 1);
+		goto fail;
+	}
+	return db__exec(db, "COMMIT", err);
+fail:
+	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 /* Brings the schema to DB_SCHEMA_VERSION, one transaction per step, so an
- * interrupted migration leaves the previous version intact. */
+ * interrupted migration leaves the previous version intact.  Foreign keys
+ * are off until every step is done: a step may make a table anew, and
+ * dropping the old one would otherwise delete, by ON DELETE CASCADE, every
+ * row that refers to it (SQLite's own recipe for changing a table). */
 static int db__migrate(struct db *db, struct strbuf *err)
 {
 	int version;
@@ -303,15 +366,7 @@ static int db__migrate(struct db *db, struct strbuf *err)
 	}
 	int from = version;
 	for(; version < DB_SCHEMA_VERSION; version++) {
-		char pragma[48];
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
-		if(db__exec(db, "BEGIN IMMEDIATE", err))
-			return -1;
-		if(db__exec(db, db__migrations[version], err) || db__exec(db, pragma, err)) {
-			sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-		if(db__exec(db, "COMMIT", err))
+		if(db__migrate_step(db, version, err))
 			return -1;
 		log_debug("database migrated to schema version %d", version + 1);
 	}
@@ -373,10 +428,9 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 	 * cache rather than SQLite's 2 MB: the dispatcher benchmark's file is
 	 * 5 MB and random votes missed the cache on every other command
 	 * (about +5 %, for 0.8 MB of peak RSS). */
-	if(db__exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA cache_size = -2800;"
-	                "PRAGMA foreign_keys = ON;", err))
+	if(db__exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA cache_size = -2800;", err))
 		goto fail;
-	if(db__migrate(db, err) || db__outbox_open_journal(db, err))
+	if(db__migrate(db, err) || db__exec(db, "PRAGMA foreign_keys = ON;", err) || db__outbox_open_journal(db, err))
 		goto fail;
 	*out = db;
 	return 0;

@@ -18,7 +18,7 @@
 
 #include "bot/strbuf.h"
 
-#define DB_SCHEMA_VERSION 8
+#define DB_SCHEMA_VERSION 9
 
 struct db;
 
@@ -117,6 +117,11 @@ int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, boo
  * flight and loses nothing. */
 int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_t *id);
 int db_outbox_remove(struct db *db, int64_t id);
+/* Removes the stored actions of kind (an enum action_kind) addressed to
+ * chat_id on platform: what waits for someone who asked to be forgotten.
+ * Actions already handed to an adapter are not called back.  Stores how
+ * many went in *n.  0 or -1. */
+int db_outbox_remove_to(struct db *db, int kind, const char *platform, const char *chat_id, int *n);
 /* Calls fn for each stored action, oldest first. */
 int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *json), void *user);
 /* Records that the action stored as id was delivered (or failed for good).
@@ -208,7 +213,7 @@ struct db_meetup {
 	int num;               /* the short id in its chat: #num */
 	char title[1024];
 	char place[1024];
-	int64_t creator;
+	int64_t creator;       /* 0 once its creator asked to be forgotten */
 	char creator_ext[256];
 	char creator_name[128];
 	enum meetup_state state;
@@ -343,9 +348,37 @@ int db_user_find(struct db *db, const char *platform, const char *ext_id, int64_
 /* The open groups of user across every chat of platform, a page at a time
  * as db_group_list. */
 int db_user_groups(struct db *db, int64_t user_id, int offset, struct db_group *out, int max, int *n, int *total);
-/* Forgets user in chat: interests, group memberships, votes, RSVPs, private
- * reminders.  Counts what went in counts[5] in that order. */
-int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[5]);
+/* Forgets user in chat (/forget me): their interests, group memberships
+ * and waiting places, votes, RSVPs, private reminder setting, dialogue and
+ * membership of the chat (name and last seen) go; the meetups they
+ * proposed stay, without a creator; the chat's admin, when it was them,
+ * is cleared.  The user row goes too when no other chat has anything of
+ * theirs.  Counts what went in counts: interests, group memberships,
+ * votes, RSVPs, private reminder settings.  0 or -1. */
+#define DB_FORGET_COUNTS 5
+int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[DB_FORGET_COUNTS]);
+
+/* What a chat keeps of one person (/export me), by kind.  Each row is
+ * (num, text, answer, waiting, closed), as the kind says. */
+enum db_export_kind {
+	DB_EXPORT_MEMBER,      /* one row at most: num last seen, text the name */
+	DB_EXPORT_INTERESTS,   /* text the topic */
+	DB_EXPORT_GROUPS,      /* text the name; answer 1 contact person; waiting, closed */
+	DB_EXPORT_VOTES,       /* num the meetup's #num; text the answers (y, m, n a date) */
+	DB_EXPORT_RSVPS,       /* num; answer 2 yes, 1 maybe, 0 no; waiting */
+	DB_EXPORT_MEETUPS,     /* the meetups they proposed: num, text the title */
+	DB_EXPORT_PRIVATE_REMINDERS,  /* one row when they asked for them */
+};
+struct db_export_row {
+	int64_t num;
+	const char *text;      /* valid during the call only */
+	int answer;
+	bool waiting, closed;
+};
+/* Calls fn for each row of kind for user in chat, in a stable order; fn
+ * returns 0 to go on.  0, or -1 (an error, or fn's non-zero). */
+int db_export_each(struct db *db, enum db_export_kind kind, int64_t chat_id, int64_t user_id,
+                   int (*fn)(void *user, const struct db_export_row *row), void *user);
 
 /* ---- recurring series ---- */
 

@@ -305,28 +305,6 @@ int db_user_find(struct db *db, const char *platform, const char *ext_id, int64_
 	return rc == SQLITE_ROW;
 }
 
-int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[5])
-{
-	static const char *const sql[5] = {
-		"DELETE FROM interests WHERE chat_id = ?1 AND user_id = ?2",
-		"DELETE FROM group_members WHERE user_id = ?2 AND group_id IN (SELECT id FROM groups WHERE chat_id = ?1)",
-		"DELETE FROM votes WHERE user_id = ?2 AND meetup_id IN (SELECT id FROM meetups WHERE chat_id = ?1)",
-		"DELETE FROM rsvps WHERE user_id = ?2 AND meetup_id IN (SELECT id FROM meetups WHERE chat_id = ?1)",
-		"DELETE FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2",
-	};
-	for(int i = 0; i < 5; i++) {
-		sqlite3_stmt *st = db__stmt(db, sql[i]);
-		if(!st)
-			return -1;
-		sqlite3_bind_int64(st, 1, chat_id);
-		sqlite3_bind_int64(st, 2, user_id);
-		if(db__exec_stmt(db, st, "forget"))
-			return -1;
-		counts[i] = sqlite3_changes(db->sql);
-	}
-	return 0;
-}
-
 int db_user_name(struct db *db, int64_t user_id, char *name, size_t namelen)
 {
 	sqlite3_stmt *st = db__stmt(db, "SELECT name FROM users WHERE id = ?1");

@@ -119,9 +119,9 @@ static int db__meetup_read(struct db *db, sqlite3_stmt *st, struct db_meetup *m)
 int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out)
 {
 	static const char sql[] =
-		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
+		"SELECT m.id, m.chat_id, m.num, m.title, m.place, coalesce(m.creator, 0), u.ext_id, u.name, m.state, "
 		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0), coalesce(m.group_id, 0) "
-		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.chat_id = ?1 AND m.num = ?2";
+		"FROM meetups m LEFT JOIN users u ON u.id = m.creator WHERE m.chat_id = ?1 AND m.num = ?2";
 	sqlite3_stmt *st = db__stmt(db, sql);
 	if(!st)
 		return -1;
@@ -133,9 +133,9 @@ int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out
 int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
 {
 	static const char sql[] =
-		"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.creator, u.ext_id, u.name, m.state, "
+		"SELECT m.id, m.chat_id, m.num, m.title, m.place, coalesce(m.creator, 0), u.ext_id, u.name, m.state, "
 		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0), coalesce(m.group_id, 0) "
-		"FROM meetups m JOIN users u ON u.id = m.creator WHERE m.id = ?1";
+		"FROM meetups m LEFT JOIN users u ON u.id = m.creator WHERE m.id = ?1";
 	sqlite3_stmt *st = db__stmt(db, sql);
 	if(!st)
 		return -1;
@@ -177,7 +177,10 @@ int db_meetup_insert(struct db *db, struct db_meetup *m)
 	sqlite3_bind_int64(st, 1, m->chat_id);
 	sqlite3_bind_text(st, 2, m->title, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, m->place, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, m->creator);
+	if(m->creator)
+		sqlite3_bind_int64(st, 4, m->creator);
+	else
+		sqlite3_bind_null(st, 4);
 	sqlite3_bind_int(st, 5, (int)m->state);
 	sqlite3_bind_int(st, 6, m->duration_min);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)m->deadline);

@@ -57,6 +57,24 @@ int db_outbox_remove(struct db *db, int64_t id)
 	return db__exec_stmt(db, st, "outbox remove");
 }
 
+int db_outbox_remove_to(struct db *db, int kind, const char *platform, const char *chat_id, int *n)
+{
+	/* The rows are the JSON of action_to_json; the outbox is short (what
+	 * is in flight or waits for its adapter), so a scan is cheap. */
+	sqlite3_stmt *st = db__stmt(db,
+		"DELETE FROM outbox WHERE CASE WHEN json_valid(action) THEN json_extract(action, '$.kind') = ?1 "
+		"AND json_extract(action, '$.platform') = ?2 AND json_extract(action, '$.chat') = ?3 END");
+	if(!st)
+		return -1;
+	sqlite3_bind_int(st, 1, kind);
+	sqlite3_bind_text(st, 2, platform, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, chat_id, -1, SQLITE_STATIC);
+	if(db__exec_stmt(db, st, "outbox remove to"))
+		return -1;
+	*n = sqlite3_changes(db->sql);
+	return 0;
+}
+
 int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *json), void *user)
 {
 	/* Read every row first: fn may write to the database. */
