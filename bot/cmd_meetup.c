@@ -122,25 +122,33 @@ static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hin
 		}
 		return 1;
 	}
-	int nums[8], count;
-	if(db_meetup_list(ctx->bot->db, ctx->chat->id, mask, clock_now(), nums, 8, &count))
+	int one, count;
+	if(db_meetup_list(ctx->bot->db, ctx->chat->id, mask, clock_now(), &one, 1, &count))
 		return -1;
 	if(count == 1)
-		return db_meetup_get(ctx->bot->db, ctx->chat->id, nums[0], m);
+		return db_meetup_get(ctx->bot->db, ctx->chat->id, one, m);
 	if(count == 0)
 		return cmd_reply(ctx, mask == MASK_POLL ? "meetup.none_poll" :
 		                      mask == MASK_CONFIRMED ? "meetup.none_confirmed" : "meetup.none_open",
 		                 NULL) ? -1 : 0;
+	/* Every one of them is named: a list cut short would hide the one
+	 * meant. */
+	int *nums = malloc((size_t)count * sizeof(*nums)), max = count;
+	if(!nums || db_meetup_list(ctx->bot->db, ctx->chat->id, mask, clock_now(), nums, max, &count)) {
+		free(nums);
+		return -1;
+	}
 	struct strbuf list = STRBUF_INIT, hint = STRBUF_INIT;
-	for(int i = 0; i < count && i < 8; i++)
+	for(int i = 0; i < count && i < max; i++)
 		strbuf_addf(&list, i ? ", #%d" : "#%d", nums[i]);
 	snprintf(n, sizeof(n), "%d", nums[0]);
 	i18n_fmt(&hint, cmd_lang(ctx), hint_key, n, NULL);
-	int rc = hint.oom ? -1
+	int rc = hint.oom || list.oom ? -1
 	         : cmd_reply_raw(ctx, mask == MASK_POLL ? "meetup.several_polls" : "meetup.several", 0x2, list.buf,
 	                         hint.buf, NULL);
 	strbuf_release(&list);
 	strbuf_release(&hint);
+	free(nums);
 	return rc ? -1 : 0;
 }
 
@@ -577,7 +585,9 @@ static int cm__info(struct cmd_ctx *ctx, char *args, const char *hint_key)
 	if(!m)
 		goto out;
 	int num = cm__opt_num(&args);
-	if(*cm__trim(args)) {
+	/* "all" names every non-voter of a poll rather than the first 20. */
+	char *all = cmd_next_word(&args);
+	if((all && !cm__is(all, WORDS("all", "tous", "toutes", "tout"))) || *cm__trim(args)) {
 		rc = CMD_USAGE;
 		goto out;
 	}
@@ -587,6 +597,7 @@ static int cm__info(struct cmd_ctx *ctx, char *args, const char *hint_key)
 		goto out;
 	}
 	struct meetup_ctx mctx = cm__mctx(ctx);
+	mctx.all_non_voters = all != NULL;
 	if(meetup_format_info(&mctx, m, &sb))
 		goto out;
 	rc = cmd_reply_text(ctx, sb.buf);

@@ -4,6 +4,7 @@
  */
 #include "bot/meetup.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,11 +75,16 @@ void meetup_mention(struct strbuf *sb, const struct db_person *p)
 
 #define MEETUP_MAX_NAMED 20  /* a longer list of non-voters ends "and N more" */
 
+/* The non-voters, the first MEETUP_MAX_NAMED of them unless ctx asks for
+ * all; a cut list ends with how many more there are and the command that
+ * names them all. */
+
 int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *out, bool mention)
 {
 	struct db_people named = { 0 };
 	int missing = -1;
-	if(db_non_voters(ctx->bot->db, m->id, m->chat_id, m->group_id, MEETUP_MAX_NAMED, &named, &missing)) {
+	int limit = ctx->all_non_voters ? INT_MAX : MEETUP_MAX_NAMED;
+	if(db_non_voters(ctx->bot->db, m->id, m->chat_id, m->group_id, limit, &named, &missing)) {
 		missing = -1;
 		goto out;
 	}
@@ -90,11 +96,12 @@ int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, struct 
 		else
 			strbuf_add_html(out, named.v[i].name);
 	}
-	if(missing > MEETUP_MAX_NAMED) {
-		char more[24];
-		snprintf(more, sizeof(more), "%d", missing - MEETUP_MAX_NAMED);
+	if(missing > limit) {
+		char more[24], num[24];
+		snprintf(more, sizeof(more), "%d", missing - limit);
+		meetup__num(num, sizeof(num), m->num);
 		strbuf_addc(out, ' ');
-		i18n_fmt(out, meetup__lang(ctx), "meetup.info.and_more", more, NULL);
+		i18n_fmt(out, meetup__lang(ctx), "meetup.info.and_more", more, num, NULL);
 	}
 out:
 	db_people_release(&named);

@@ -25,6 +25,7 @@ struct meetup_ctx {
 	struct outbox *out;
 	const char *reply_to;  /* the command message to answer, or NULL */
 	const char *key_base;  /* idempotency base: the event or the job */
+	bool all_non_voters;   /* name every non-voter, not the first 20 */
 };
 
 /* Posts html in the chat (as a reply when ctx has a command message). */
