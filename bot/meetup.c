@@ -461,26 +461,43 @@ out:
 	return rc;
 }
 
-/* Splits RSVPs: yes (in), yes waiting, maybe, no.  Returns counts. */
+/* RSVPs split: yes (in), yes waiting, maybe, no, every one of them. */
 struct meetup_rsvps {
-	const struct db_person *in[256], *waiting[256], *maybe[256], *no[256];
+	const struct db_person **in, **waiting, **maybe, **no;
 	size_t nin, nwaiting, nmaybe, nno;
+	const struct db_person *slot[];  /* each RSVP once: the four lists */
 };
 
-static void meetup__split(const struct db_people *r, struct meetup_rsvps *s)
+/* Splits r (which must outlive the result); free() the result.  NULL when
+ * out of memory. */
+static struct meetup_rsvps *meetup__split(const struct db_people *r)
 {
-	memset(s, 0, sizeof(*s));
+	struct meetup_rsvps *s = calloc(1, sizeof(*s) + r->n * sizeof(s->slot[0]));
+	if(!s)
+		return NULL;
 	for(size_t i = 0; i < r->n; i++) {
 		const struct db_person *p = &r->v[i];
-		if(p->answer == 2 && !p->waiting && s->nin < 256)
+		s->nin += p->answer == 2 && !p->waiting;
+		s->nwaiting += p->answer == 2 && p->waiting;
+		s->nmaybe += p->answer == 1;
+	}
+	s->in = s->slot;
+	s->waiting = s->in + s->nin;
+	s->maybe = s->waiting + s->nwaiting;
+	s->no = s->maybe + s->nmaybe;
+	s->nin = s->nwaiting = s->nmaybe = 0;
+	for(size_t i = 0; i < r->n; i++) {
+		const struct db_person *p = &r->v[i];
+		if(p->answer == 2 && !p->waiting)
 			s->in[s->nin++] = p;
-		else if(p->answer == 2 && p->waiting && s->nwaiting < 256)
+		else if(p->answer == 2)
 			s->waiting[s->nwaiting++] = p;
-		else if(p->answer == 1 && s->nmaybe < 256)
+		else if(p->answer == 1)
 			s->maybe[s->nmaybe++] = p;
-		else if(p->answer == 0 && s->nno < 256)
+		else if(p->answer == 0)
 			s->no[s->nno++] = p;
 	}
+	return s;
 }
 
 static void meetup__coming_line(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb,
@@ -552,12 +569,11 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 		struct db_people r = { 0 };
 		if(db_rsvps(ctx->bot->db, m->id, &r))
 			return -1;
-		struct meetup_rsvps *s = malloc(sizeof(*s));
+		struct meetup_rsvps *s = meetup__split(&r);
 		if(!s) {
 			db_people_release(&r);
 			return -1;
 		}
-		meetup__split(&r, s);
 		meetup__coming_line(ctx, m, sb, s);
 		char num[24];
 		meetup__num(num, sizeof(num), m->num);
@@ -718,9 +734,8 @@ static int meetup__card(struct meetup_ctx *ctx, struct db_meetup *m, enum action
 	struct meetup_rsvps *s = NULL;
 	const char *lang = meetup__lang(ctx);
 	int rc = -1;
-	if(db_rsvps(ctx->bot->db, m->id, &r) || !(s = malloc(sizeof(*s))))
+	if(db_rsvps(ctx->bot->db, m->id, &r) || !(s = meetup__split(&r)))
 		goto out;
-	meetup__split(&r, s);
 	char num[24];
 	meetup__num(num, sizeof(num), m->num);
 	meetup__head(ctx, &sb, "meetup.confirmed.title", m);
