@@ -63,8 +63,19 @@ static int sched__handle(struct sched *s, const struct db_job *job, struct outbo
 		return 0;
 	struct db_meetup m;
 	struct db_chat chat;
-	char key[48];
-	snprintf(key, sizeof(key), "job%lld", (long long)job->id);
+	/* The idempotency key of the job's messages (a Matrix transaction id)
+	 * must never name two different messages: a homeserver answers a
+	 * repeated transaction id with the first event, for a day, across
+	 * restarts and logins, and posts nothing.  jobs.id alone is not enough,
+	 * since SQLite hands a deleted highest id out again (a moved meetup's
+	 * new reminder gets the id of the one just sent).  So the key also
+	 * carries the start time and a counter, as the keys of the other
+	 * actions do (bot__store_from).  It need not survive a crash: the
+	 * messages are stored with their keys in the job's transaction, and
+	 * only a stored message is ever sent, and sent again. */
+	char key[96];
+	snprintf(key, sizeof(key), "job%lld.%lld.%llu", (long long)job->id, (long long)b->key_epoch,
+	         (unsigned long long)++b->key_seq);
 	int rc = db_meetup_get_by_id(b->db, job->meetup_id, &m);
 	if(rc == 1)
 		rc = db_chat_by_id(b->db, m.chat_id, &chat);

@@ -12,10 +12,16 @@ that Ensemble uses, as the specification (v1.x) defines them.
 - POST /user/{userId}/filter, and /sync?filter=ID (or the filter's JSON
   inline) honouring the timeline types and limit of the filter;
 - /sync long-polls up to `timeout` ms, `since` / `next_batch` stream tokens,
-  `limited` timelines (more events than the limit, or a forced gap), state
-  of a newly joined room, invites with stripped state, room summaries;
+  `limited` timelines (more events than the limit, or a forced gap) whose
+  `prev_batch` leads /messages to the events left out, state of a newly
+  joined room, invites with stripped state (m.room.encryption among it, as
+  Synapse's room_prejoin_state has it), room summaries only when the
+  filter's state asks for lazy_load_members (otherwise `{}`, as Synapse);
+- GET /rooms/{roomId}/messages with from, dir (b: newest first), limit and
+  a RoomEventFilter's types; `end` is left out at the start of the room;
 - PUT /rooms/{roomId}/send/{type}/{txnId}: the same txnId from the same
-  device returns the same event_id and posts nothing;
+  device within 24 hours (across logins, as Synapse keeps them) returns
+  the first event_id and posts nothing, whatever the new content;
 - POST /rooms/{roomId}/join and /leave, /join/{roomIdOrAlias},
   /rooms/{roomId}/invite, POST /createRoom (with a name);
 - GET /rooms/{roomId}/event/{eventId};
@@ -30,12 +36,14 @@ that Ensemble uses, as the specification (v1.x) defines them.
   predefined rules), /account/whoami and GET /user/{userId}/filter/{filterId}.
 
 The test acts as several users through /control/*: /control/room creates a
-room, /control/send posts an event as anyone, /control/invite invites the
+room, /control/send posts an event as anyone (at an origin_server_ts of
+its own with "ts"), /control/invite invites the
 bot, /control/events reads a room's timeline, /control/repeat sends an
 event again, /control/expire invalidates
 the bot's tokens, /control/gap makes the next sync of a room limited,
 /control/fail makes the next matching requests fail (status, errcode,
-retry_after_ms, times, or "hang"/"garbage"/"truncate"), /control/user gives
+retry_after_ms, times, or "hang"/"garbage"/"truncate"; with seconds_window,
+only for that long: a server that is down), /control/user gives
 a user a password, so that a real client can log in as them.
 
 Usage: fake_homeserver.py PORT"""
@@ -46,7 +54,8 @@ SERVER = "test.local"
 lock = threading.Condition()
 users = {"@ensemble:" + SERVER: "bot-pass"}
 tokens = {}          # token -> (user, device)
-txns = {}            # (user, device, txn) -> event_id
+txns = {}            # (user, device, txn) -> (event_id, time)
+TXN_TTL = 24 * 3600  # how long Synapse remembers a device's transaction ids
 filters = {}         # (user, id) -> filter
 rooms = {}           # room id -> {"state": {(type, key): ev}, "timeline": [ev]}
 stream = []          # (pos, room, event) in order
@@ -61,10 +70,11 @@ def err(status, code, msg, **extra):
     body.update(extra)
     return status, body
 
-def new_event(room, sender, etype, content, state_key=None, extra=None):
+def new_event(room, sender, etype, content, state_key=None, extra=None, ts=None):
     pos[0] += 1
     ev = {"type": etype, "sender": sender, "content": content, "room_id": room,
-          "event_id": "$" + secrets.token_urlsafe(18), "origin_server_ts": int(time.time() * 1000)}
+          "event_id": "$" + secrets.token_urlsafe(18),
+          "origin_server_ts": ts if ts is not None else int(time.time() * 1000)}
     if state_key is not None:
         ev["state_key"] = state_key
         prev = rooms[room]["state"].get((etype, state_key))
@@ -159,6 +169,56 @@ def client_event(ev):
 def stripped(ev):
     return {k: ev[k] for k in ("type", "state_key", "sender", "content")}
 
+def txn_seen(key):
+    """The event id a transaction id already made, if it is still remembered."""
+    hit = txns.get(key)
+    if hit and time.time() - hit[1] < TXN_TTL:
+        return hit[0]
+    return None
+
+def room_events(room):
+    """(position, event) of room's events in order, each event once."""
+    seen, out = set(), []
+    for p, r, e in stream:
+        if r == room and e["event_id"] not in seen:
+            seen.add(e["event_id"])
+            out.append((p, e))
+    return out
+
+def messages(room, query):
+    """GET /rooms/{room}/messages: a token "tN" stands between the events
+    before position N and those from N on; a next_batch "sN" comes after
+    position N."""
+    tok = query.get("from")
+    d = query.get("dir", "b")
+    if d not in ("b", "f"):
+        return err(400, "M_INVALID_PARAM", "dir must be b or f")
+    try:
+        limit = max(1, min(int(query.get("limit", "10")), 1000))
+        f = json.loads(query["filter"]) if "filter" in query else {}
+    except ValueError:
+        return err(400, "M_INVALID_PARAM", "bad limit or filter")
+    evs = room_events(room)
+    if tok is None:
+        bound = pos[0] + 1 if d == "b" else 0
+    elif re.match(r"^t\d+$", tok):
+        bound = int(tok[1:])
+    elif re.match(r"^s\d+$", tok):
+        bound = int(tok[1:]) + 1
+    else:
+        return err(400, "M_INVALID_PARAM", "Invalid from token")
+    types = f.get("types")
+    if d == "b":
+        pick = [(p, e) for p, e in reversed(evs) if p < bound]
+    else:
+        pick = [(p, e) for p, e in evs if p >= bound]
+    pick = [(p, e) for p, e in pick if types is None or e["type"] in types]
+    page = pick[:limit]
+    out = {"chunk": [client_event(e) for p, e in page], "start": tok or ("t%d" % bound)}
+    if len(pick) > limit:
+        out["end"] = "t%d" % page[-1][0] if d == "b" else "t%d" % (page[-1][0] + 1)
+    return 200, out
+
 def event_passes(f, ev):
     tl = (f or {}).get("room", {}).get("timeline", {})
     types = tl.get("types")
@@ -183,28 +243,31 @@ def sync(user, since, timeout_ms, f):
                         p > start and r == room and e["type"] == "m.room.member" and e.get("state_key") == user
                         for p, r, e in fresh)):
                     invites[room] = {"invite_state": {"events": [stripped(e) for (t, k), e in rooms[room]["state"].items()
-                                                                  if t in ("m.room.create", "m.room.name", "m.room.member") and (t != "m.room.member" or k == user)]}}
+                                                                  if t in ("m.room.create", "m.room.name", "m.room.encryption", "m.room.member") and (t != "m.room.member" or k == user)]}}
             join = {}
             for room in rooms:
                 if membership(room, user) != "join":
                     continue
-                evs = [e for p, r, e in fresh if r == room]
+                pevs = [(p, e) for p, r, e in fresh if r == room]
                 newly = since is None or any(e["type"] == "m.room.member" and e.get("state_key") == user
-                                             and e["content"].get("membership") == "join" for e in evs)
+                                             and e["content"].get("membership") == "join" for p, e in pevs)
                 if newly:
                     # A room just joined comes with its recent history, from
                     # before the join too (history visibility "shared", the
                     # default), as a homeserver sends it.
-                    evs = [e for p, r, e in stream if r == room and p <= pos[0]]
-                    evs = list({e["event_id"]: e for e in evs}.values())
-                if not evs and not newly and room not in gaps:
+                    pevs = room_events(room)
+                if not pevs and not newly and room not in gaps:
                     continue
-                visible = [e for e in evs if event_passes(f, e)]
+                visible = [(p, e) for p, e in pevs if event_passes(f, e)]
                 limited = len(visible) > limit or room in gaps
                 if room in gaps:
                     visible = visible[-1:]
                     gaps.discard(room)
-                tl = visible[-limit:] if limit else []
+                ptl = visible[-limit:] if limit else []
+                tl = [e for p, e in ptl]
+                # prev_batch stands just before the timeline's first event:
+                # /messages from it reaches what the limit left out.
+                prev_batch = "t%d" % (ptl[0][0] if ptl else pos[0] + 1)
                 state = []
                 if newly or limited:
                     # The state at the start of the timeline (here: the room's current state, minus what the
@@ -212,11 +275,16 @@ def sync(user, since, timeout_ms, f):
                     in_tl = {e["event_id"] for e in tl}
                     state = [client_event(e) for e in rooms[room]["state"].values()
                              if e["event_id"] not in in_tl and state_passes(f, e)]
+                # Synapse fills the summary only for a filter that loads
+                # members lazily.
+                summary = {}
+                if (f or {}).get("room", {}).get("state", {}).get("lazy_load_members"):
+                    summary = {"m.joined_member_count": len(joined(room)),
+                               "m.invited_member_count": len(invited(room))}
                 join[room] = {"timeline": {"events": [client_event(e) for e in tl], "limited": limited,
-                                           "prev_batch": "p%d" % start},
+                                           "prev_batch": prev_batch},
                               "state": {"events": state},
-                              "summary": {"m.joined_member_count": len(joined(room)),
-                                          "m.invited_member_count": len(invited(room))},
+                              "summary": summary,
                               "ephemeral": {"events": []}, "account_data": {"events": []},
                               "unread_notifications": {}}
             if join or invites or time.time() >= deadline:
@@ -264,6 +332,8 @@ class Handler(BaseHTTPRequestHandler):
         # Forced failures, for the fault tests.
         with lock:
             for fl in fails:
+                if fl.get("until") is not None and time.time() >= fl["until"]:
+                    continue
                 if fl["times"] > 0 and re.search(fl["path"], path) and fl.get("method", method) == method:
                     fl["times"] -= 1
                     break
@@ -393,12 +463,12 @@ def api(method, version, rest, query, body, who):
             if target not in events_by_id:
                 return err(404, "M_NOT_FOUND", "Event not found")
             key = (user, device, "redact/" + txn)
-            if key in txns:
-                return 200, {"event_id": txns[key]}
+            if txn_seen(key):
+                return 200, {"event_id": txn_seen(key)}
             # Room version 10: "redacts" at the top level of the event.
             ev = new_event(room, user, "m.room.redaction", {k: v for k, v in body.items() if k == "reason"},
                            extra={"redacts": target, "unsigned": {"transaction_id": txn}})
-            txns[key] = ev["event_id"]
+            txns[key] = (ev["event_id"], time.time())
         return 200, {"event_id": ev["event_id"]}
     if version == "v3" and rest == "createRoom" and method == "POST":
         with lock:
@@ -449,10 +519,10 @@ def api(method, version, rest, query, body, who):
             if membership(room, user) != "join":
                 return err(403, "M_FORBIDDEN", "User %s not in room %s" % (user, room))
             key = (user, device, txn)
-            if key in txns:
-                return 200, {"event_id": txns[key]}
+            if txn_seen(key):
+                return 200, {"event_id": txn_seen(key)}
             ev = new_event(room, user, etype, body, extra={"unsigned": {"transaction_id": txn}})
-            txns[key] = ev["event_id"]
+            txns[key] = (ev["event_id"], time.time())
         return 200, {"event_id": ev["event_id"]}
     m = re.match(r"^rooms/([^/]+)/state/([^/]+)/?([^/]*)$", rest)
     if version == "v3" and m and method == "GET":
@@ -470,6 +540,15 @@ def api(method, version, rest, query, body, who):
             if ev is None or ev["room_id"] != room:
                 return err(404, "M_NOT_FOUND", "Event not found")
             return 200, client_event(ev)
+    m = re.match(r"^rooms/([^/]+)/messages$", rest)
+    if version == "v3" and m and method == "GET":
+        room = q(m.group(1))
+        with lock:
+            if room not in rooms:
+                return err(404, "M_NOT_FOUND", "Unknown room")
+            if membership(room, user) != "join":
+                return err(403, "M_FORBIDDEN", "User %s not in room %s" % (user, room))
+            return messages(room, query)
     m = re.match(r"^rooms/([^/]+)/relations/([^/]+)/([^/]+)(?:/([^/]+))?$", rest)
     if version == "v1" and m and method == "GET":
         room, eid, rel = q(m.group(1)), q(m.group(2)), q(m.group(3))
@@ -513,7 +592,8 @@ def control(method, path, body, query):
             ev = new_event(body["room"], body["sender"], "m.room.member", {"membership": "invite"}, body["target"])
             return 200, {"event_id": ev["event_id"]}
         if path == "/control/send":
-            ev = new_event(body["room"], body["sender"], body["type"], body["content"], body.get("state_key"))
+            ev = new_event(body["room"], body["sender"], body["type"], body["content"], body.get("state_key"),
+                           ts=body.get("ts"))
             return 200, {"event_id": ev["event_id"]}
         if path == "/control/events":
             room = body["room"]
@@ -535,7 +615,11 @@ def control(method, path, body, query):
             gaps.add(body["room"])
             return 200, {}
         if path == "/control/fail":
-            fails.append(dict(body))
+            fl = dict(body)
+            if fl.get("seconds_window") is not None:
+                # Fails for that long (a homeserver that is down), then no more.
+                fl["until"] = time.time() + fl["seconds_window"]
+            fails.append(fl)
             return 200, {}
         if path == "/control/pending":
             return 200, {"pending": sum(max(0, f["times"]) for f in fails)}
