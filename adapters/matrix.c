@@ -643,6 +643,21 @@ out:
 	mx__kv_clear(m);
 }
 
+/* The timeline's event types the bot reads, as a new JSON array: the sync
+ * filter's, and the gap's (/messages). */
+static json_t *mx__types(void)
+{
+	static const char *const types[] = {
+		"m.room.message", "m.room.member", "m.room.encrypted", "m.room.encryption", "m.room.power_levels",
+		"m.reaction", "m.room.redaction", "org.matrix.msc3381.poll.response", "m.poll.response",
+		"org.matrix.msc3381.poll.end", "m.poll.end",
+	};
+	json_t *a = json_array();
+	for(size_t i = 0; a && i < sizeof(types) / sizeof(*types); i++)
+		json_array_append_new(a, json_string(types[i]));
+	return a;
+}
+
 /* ---- rooms: join, leave, recount ---- */
 
 struct mx_room_req {
@@ -677,10 +692,195 @@ static void mx__leave(struct mx *m, const char *room)
 	strbuf_release(&path);
 }
 
+/* ---- gaps: a limited timeline filled back from /messages ----
+ *
+ * When more happened in a room than the sync's timeline limit (after a
+ * restart, typically), the sync's timeline is "limited": the events before
+ * it are reachable only through /messages, read backwards from the
+ * timeline's prev_batch.  The held sync waits while they are read, newest
+ * first, page by page, up to the last event already handled (or the bot's
+ * own arrival), at most MX_FILL_PAGES pages and a day back: older commands
+ * are skipped with a log line, since an answer that late would only
+ * confuse.  The events then go, oldest first, before the room's timeline,
+ * so that each command of the gap is handled once and in order. */
+
+static void mx__fill_page(struct mx *m, struct mx_fill *f, const char *from);
+static void mx__run_held(struct mx *m);
+
+static void mx__fill_free(struct mx_fill *f)
+{
+	for(size_t i = 0; i < f->n; i++) {
+		f->ev[i].room = NULL;
+		mx_event_release(&f->ev[i]);
+	}
+	free(f->ev);
+	free(f);
+}
+
+/* Reads one page of a gap: keeps its events up to the first one handled
+ * before, and asks for the next page while none was met. */
+static void mx__fill_got(void *user, const struct http_result *res)
+{
+	struct mx_fill *f = user;
+	struct mx *m = f->m;
+	const char *room = m->held.rooms[f->room].id;
+	struct mx_sync page;
+	char err[128];
+	bool more = false;
+	memset(&page, 0, sizeof(page));
+	if(m->stopping)
+		return;
+	if(res->status != 200 || mx_parse_messages(res->body, res->body_len, room, &page, err, sizeof(err))) {
+		log_warn("cannot read the gap before the last sync in %s (%ld): commands sent there are missed", room,
+		         res->status);
+		goto out;
+	}
+	struct mx_event *nv = realloc(f->ev, (f->n + page.n + 1) * sizeof(*nv));
+	if(!nv)
+		goto out;
+	f->ev = nv;
+	int64_t oldest = clock_now_ms() - MX_FILL_MAX_AGE_MS;
+	bool met = false;
+	size_t i;
+	for(i = 0; i < page.n && !met; i++) {
+		struct mx_event *e = &page.ev[i];
+		int seen = e->event_id ? db_seen_check(m->b->db, "matrix", e->event_id) : 0;
+		if(seen < 0)
+			goto out;
+		/* Up to the last event handled, or the bot's own arrival: what
+		 * was said before it was not said to it. */
+		met = seen || (e->kind == MX_MEMBER && !e->was_joined && !strcmp(e->state_key, m->user) &&
+		               !strcmp(e->membership, "join"));
+		if(met)
+			break;
+		if(e->ts && e->ts < oldest) {
+			log_info("the gap in %s reaches back more than a day: %zu event(s) older than that skipped, "
+			         "and any before them", room, page.n - i);
+			met = true;
+			break;
+		}
+		nv[f->n++] = *e;
+		memset(e, 0, sizeof(*e));
+	}
+	f->pages++;
+	if(!met && page.next_batch) {
+		if(f->pages < MX_FILL_PAGES) {
+			mx__fill_page(m, f, page.next_batch);
+			more = true;
+		} else {
+			log_warn("the gap in %s is longer than %d events: the older ones are skipped", room,
+			         MX_FILL_PAGES * MX_FILL_PAGE);
+		}
+	}
+out:
+	mx_sync_release(&page);
+	if(!more) {
+		log_info("read %zu event(s) of the gap in %s", f->n, room);
+		m->fills_out--;
+		mx__run_held(m);
+	}
+}
+
+static void mx__fill_page(struct mx *m, struct mx_fill *f, const char *from)
+{
+	struct strbuf path = STRBUF_INIT;
+	json_t *filter = json_pack("{s:o}", "types", mx__types());
+	char *text = filter ? json_dumps(filter, JSON_COMPACT) : NULL;
+	json_decref(filter);
+	strbuf_adds(&path, "v3/rooms/");
+	mx_urlencode(&path, m->held.rooms[f->room].id);
+	strbuf_addf(&path, "/messages?dir=b&limit=%d&from=", MX_FILL_PAGE);
+	mx_urlencode(&path, from);
+	strbuf_adds(&path, "&filter=");
+	mx_urlencode(&path, text ? text : "{}");
+	free(text);
+	if(path.oom || mx__call(m, "GET", path.buf, NULL, 60000, mx__fill_got, f) < 0) {
+		struct http_result fail = { .status = 0, .body = "", .error = "cannot start" };
+		strbuf_release(&path);
+		mx__fill_got(f, &fail);
+		return;
+	}
+	strbuf_release(&path);
+}
+
+/* Starts reading the gap before the held sync's timeline in each room
+ * where it is limited, but not where the bot has just arrived (what came
+ * before is not for it) nor at the very first start (the backlog is
+ * skipped). */
+static void mx__fill_start(struct mx *m)
+{
+	struct mx_sync *s = &m->held;
+	if(m->first_sync)
+		return;
+	for(size_t i = 0; i < s->nrooms; i++) {
+		struct mx_room *room = &s->rooms[i];
+		if(room->invited || !room->limited || !room->prev_batch)
+			continue;
+		bool arrived = false;
+		for(size_t k = 0; k < s->n && !arrived; k++) {
+			const struct mx_event *e = &s->ev[k];
+			arrived = e->room == room->id && e->kind == MX_MEMBER && !e->is_state && !e->was_joined &&
+			          !strcmp(e->state_key, m->user) && !strcmp(e->membership, "join");
+		}
+		if(arrived)
+			continue;
+		struct mx_fill *f = calloc(1, sizeof(*f));
+		if(!f) {
+			log_warn("out of memory: the gap in %s is not read", room->id);
+			continue;
+		}
+		f->m = m;
+		f->room = i;
+		f->next = m->fills;
+		m->fills = f;
+		m->fills_out++;
+		mx__fill_page(m, f, room->prev_batch);
+	}
+}
+
+/* Puts the gaps' events into the held sync, oldest first, before their
+ * room's timeline (after its state block). */
+static void mx__fill_merge(struct mx *m)
+{
+	struct mx_sync *s = &m->held;
+	while(m->fills) {
+		struct mx_fill *f = m->fills;
+		m->fills = f->next;
+		const char *room = s->rooms[f->room].id;
+		size_t at = s->n, last = s->n;
+		for(size_t i = 0; i < s->n; i++) {
+			if(s->ev[i].room != room)
+				continue;
+			last = i + 1;
+			if(!s->ev[i].is_state) {
+				at = i;
+				break;
+			}
+		}
+		if(at == s->n)
+			at = last;
+		struct mx_event *nv = f->n ? realloc(s->ev, (s->n + f->n) * sizeof(*nv)) : NULL;
+		if(f->n && !nv) {
+			log_warn("out of memory: the gap in %s is dropped", room);
+		} else if(f->n) {
+			s->ev = nv;
+			memmove(nv + at + f->n, nv + at, (s->n - at) * sizeof(*nv));
+			for(size_t k = 0; k < f->n; k++) {
+				nv[at + k] = f->ev[f->n - 1 - k];
+				nv[at + k].room = room;
+			}
+			s->n += f->n;
+			f->n = 0;
+		}
+		mx__fill_free(f);
+	}
+}
+
 static void mx__run_held(struct mx *m)
 {
-	if(m->joins || m->stopping || !m->holding)
+	if(m->joins || m->fills_out || m->stopping || !m->holding)
 		return;
+	mx__fill_merge(m);
 	mx__process(m);
 	mx_sync_release(&m->held);
 	m->holding = false;
@@ -924,6 +1124,7 @@ static void mx__synced(void *user, const struct http_result *res)
 			log_info("invited to %s by %s: %s", e->room, e->sender, ok ? "joining" : "declined (invite_from)");
 			mx__join(m, e->room, ok);
 		}
+		mx__fill_start(m);
 		mx__run_held(m);
 		return;
 	case MX_RELOGIN:
@@ -1017,11 +1218,9 @@ static void mx__filter_made(void *user, const struct http_result *res)
 static void mx__make_filter(struct mx *m)
 {
 	json_t *f = json_pack(
-		"{s:{s:{s:[s,s,s,s,s,s,s,s,s,s,s],s:i},s:{s:[s,s,s]},s:{s:[]},s:{s:[]}},s:{s:[]},s:{s:[]}}",
+		"{s:{s:{s:o,s:i},s:{s:[s,s,s]},s:{s:[]},s:{s:[]}},s:{s:[]},s:{s:[]}}",
 		"room",
-		"timeline", "types", "m.room.message", "m.room.member", "m.room.encrypted", "m.room.encryption",
-		"m.room.power_levels", "m.reaction", "m.room.redaction", "org.matrix.msc3381.poll.response",
-		"m.poll.response", "org.matrix.msc3381.poll.end", "m.poll.end", "limit", 100,
+		"timeline", "types", mx__types(), "limit", 100,
 		"state", "types", "m.room.member", "m.room.power_levels", "m.room.encryption",
 		"ephemeral", "types", "account_data", "types",
 		"presence", "types", "account_data", "types");
@@ -1218,6 +1417,11 @@ static void mx__release(struct adapter *a)
 	mx__held_free(m);
 	for(int i = 0; i < MX_ROOMS; i++)
 		json_decref(m->rooms[i].pl);
+	while(m->fills) {
+		struct mx_fill *f = m->fills;
+		m->fills = f->next;
+		mx__fill_free(f);
+	}
 	mx_sync_release(&m->held);
 	mx__kv_clear(m);
 	free(m->joined);

@@ -27,6 +27,9 @@ struct db;
 #define MX_MAX_INFLIGHT 4      /* sends out at once, never two for one room */
 #define MX_QUEUE_HIGH 1000     /* more queued: stop syncing ... */
 #define MX_QUEUE_LOW 200       /* ... until the queue is down to this */
+#define MX_FILL_PAGES 10       /* a gap is read back at most this many pages */
+#define MX_FILL_PAGE 100       /* ... of this many events */
+#define MX_FILL_MAX_AGE_MS (24LL * 3600 * 1000) /* ... and no further back */
 
 /* What the bot knows of a room between syncs; also kept in kv
  * matrix.room.<id> so that it survives restarts. */
@@ -46,6 +49,16 @@ enum mx_after {
 };
 
 struct mx;
+
+/* The gap before a limited timeline, read back from /messages. */
+struct mx_fill {
+	struct mx_fill *next;
+	struct mx *m;
+	size_t room;           /* its index in the held sync's rooms */
+	struct mx_event *ev;   /* newest first, owned; room set at the merge */
+	size_t n;
+	int pages;
+};
 
 struct mx_send {
 	struct mx_send *next;
@@ -92,6 +105,8 @@ struct mx {
 	struct mx_sync held;   /* a sync waiting for its joins */
 	bool holding;
 	int joins;             /* joins in flight for the held sync */
+	int fills_out;         /* gaps being read for it */
+	struct mx_fill *fills; /* ... and read */
 	char (*joined)[256];   /* rooms joined for the held sync: greet them */
 	size_t njoined;
 	struct mx_send *queue, *queue_tail;

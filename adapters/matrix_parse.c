@@ -50,8 +50,10 @@ void mx_sync_release(struct mx_sync *s)
 {
 	for(size_t i = 0; i < s->n; i++)
 		mx__event_release(&s->ev[i]);
-	for(size_t i = 0; i < s->nrooms; i++)
+	for(size_t i = 0; i < s->nrooms; i++) {
 		free(s->rooms[i].id);
+		free(s->rooms[i].prev_batch);
+	}
 	free(s->ev);
 	free(s->rooms);
 	free(s->next_batch);
@@ -324,6 +326,9 @@ int mx_parse_sync(const char *json, size_t len, const char *me, struct mx_sync *
 			goto oom;
 		json_t *tl = json_object_get(room, "timeline");
 		r->limited = json_is_true(json_object_get(tl, "limited"));
+		const char *pb = json_string_value(json_object_get(tl, "prev_batch"));
+		if(pb && !(r->prev_batch = strdup(pb)))
+			goto oom;
 		json_t *jm = json_object_get(json_object_get(room, "summary"), "m.joined_member_count");
 		if(json_is_integer(jm))
 			r->joined_members = (long)json_integer_value(jm);
@@ -354,8 +359,10 @@ fail:
 	return -1;
 }
 
-int mx_parse_relations(const char *json, size_t len, const char *room, struct mx_sync *out, char *err,
-                       size_t errlen)
+/* A page of events (/relations, /messages): its chunk, and the token of
+ * the next page from the member called next. */
+static int mx__parse_page(const char *json, size_t len, const char *room, const char *next, struct mx_sync *out,
+                          char *err, size_t errlen)
 {
 	json_error_t jerr;
 	memset(out, 0, sizeof(*out));
@@ -363,11 +370,11 @@ int mx_parse_relations(const char *json, size_t len, const char *room, struct mx
 	struct mx_builder bld = { .s = out };
 	json_t *chunk = json_object_get(o, "chunk");
 	if(!json_is_array(chunk)) {
-		snprintf(err, errlen, "no chunk in a relations answer");
+		snprintf(err, errlen, "no chunk in the answer");
 		goto fail;
 	}
 	struct mx_room *r = mx__add_room(out, room);
-	const char *nb = json_string_value(json_object_get(o, "next_batch"));
+	const char *nb = json_string_value(json_object_get(o, next));
 	if(!r || (nb && !(out->next_batch = strdup(nb))) || mx__read_list(&bld, chunk, r->id, false)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -378,6 +385,18 @@ fail:
 	json_decref(o);
 	mx_sync_release(out);
 	return -1;
+}
+
+int mx_parse_relations(const char *json, size_t len, const char *room, struct mx_sync *out, char *err,
+                       size_t errlen)
+{
+	return mx__parse_page(json, len, room, "next_batch", out, err, errlen);
+}
+
+int mx_parse_messages(const char *json, size_t len, const char *room, struct mx_sync *out, char *err,
+                      size_t errlen)
+{
+	return mx__parse_page(json, len, room, "end", out, err, errlen);
 }
 
 long mx_parse_error(const char *json, size_t len, char *errcode, size_t errlen)

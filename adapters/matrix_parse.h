@@ -73,13 +73,15 @@ struct mx_room {
 	char *id;
 	bool invited;              /* from rooms.invite */
 	bool limited;              /* the timeline has a gap before it */
+	char *prev_batch;          /* where /messages reads the gap from, or NULL */
 	long joined_members;       /* summary's m.joined_member_count, or -1 */
 	long invited_members;      /* summary's m.invited_member_count, or -1 */
 };
 
 struct mx_sync {
-	char *next_batch;          /* /sync: next_batch; /relations: next_batch
-	                              (the next page), NULL at the end */
+	char *next_batch;          /* /sync: next_batch; /relations: next_batch,
+	                              /messages: end (the next page), NULL at
+	                              the end */
 	struct mx_room *rooms;
 	size_t nrooms;
 	struct mx_event *ev;
@@ -95,6 +97,12 @@ int mx_parse_sync(const char *json, size_t len, const char *me, struct mx_sync *
 /* Reads a /relations page (its "chunk" of events) for room.  0 or -1. */
 int mx_parse_relations(const char *json, size_t len, const char *room, struct mx_sync *out, char *err,
                        size_t errlen);
+
+/* Reads a /messages page for room: its "chunk" of events in the order
+ * given (newest first when read backwards) and its "end" as next_batch.
+ * 0 or -1. */
+int mx_parse_messages(const char *json, size_t len, const char *room, struct mx_sync *out, char *err,
+                      size_t errlen);
 
 void mx_sync_release(struct mx_sync *s);
 /* Frees the strings of one event taken out of an mx_sync. */

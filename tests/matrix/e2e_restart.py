@@ -15,7 +15,7 @@ and a kinder fake hid bugs: the real binary against fake_homeserver.py.
   back, marked late and saying the time really left.
 
 Prints "N passed, N failed".  Usage: e2e_restart.py ENSEMBLE"""
-import datetime, json, os, signal, subprocess, sys, tempfile, time
+import calendar, datetime, json, os, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
 import harness
 from harness import check, free_port, post_json, start_fake, wait_for
@@ -108,7 +108,8 @@ stop_bot(bot)
 
 # While the bot is down: an old command (two days old), then a !vote, then
 # more than the timeline limit (100) of conversation, then one more command.
-old_ts = int((time.time() - 2 * 86400) * 1000)
+# (two days before the bot's clock, which is Paris time, UTC+1 in December)
+old_ts = calendar.timegm((vnow() - datetime.timedelta(days=2, hours=1)).timetuple()) * 1000
 old = say(room, DAN, "!about", ts=old_ts)
 vote = say(room, BOB, "!vote 2 1")
 for i in range(110):

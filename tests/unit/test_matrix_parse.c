@@ -65,6 +65,8 @@ static void test_sync(void)
 	CHECK_STR(s.next_batch, "s72595_4483_1934");
 	CHECK_INT(s.nrooms, 2);
 	CHECK(s.rooms[0].limited);
+	CHECK_STR(s.rooms[0].prev_batch, "t1");
+	CHECK(!s.rooms[1].prev_batch);
 	CHECK_INT(s.rooms[0].joined_members, 5);
 	CHECK_INT(s.rooms[0].invited_members, 2);
 	CHECK_INT(s.rooms[1].invited_members, -1);
@@ -133,6 +135,28 @@ static void test_relations_and_errors(void)
 	CHECK(!s.ev[0].key);  /* an empty list withdraws, it does not spoil */
 	mx_sync_release(&s);
 	CHECK_INT(mx_parse_relations("{}", 2, "!r:x", &s, err, sizeof(err)), -1);
+
+	/* A /messages page read backwards: newest first, "end" leads on; the
+	 * last page has no "end". */
+	static const char msgs[] = "{\"chunk\":["
+		"{\"type\":\"m.room.message\",\"sender\":\"@a:x\",\"event_id\":\"$2\",\"origin_server_ts\":9,"
+		"\"content\":{\"msgtype\":\"m.text\",\"body\":\"!about\"}},"
+		"{\"type\":\"m.room.message\",\"sender\":\"@b:x\",\"event_id\":\"$1\",\"origin_server_ts\":8,"
+		"\"content\":{\"msgtype\":\"m.text\",\"body\":\"!vote 2 1\"}}],"
+		"\"start\":\"t9\",\"end\":\"t7\"}";
+	CHECK_INT(mx_parse_messages(msgs, sizeof(msgs) - 1, "!r:x", &s, err, sizeof(err)), 0);
+	CHECK_INT(s.n, 2);
+	CHECK_STR(s.next_batch, "t7");
+	if(s.n == 2) {
+		CHECK_STR(s.ev[0].event_id, "$2");
+		CHECK_STR(s.ev[1].body, "!vote 2 1");
+		CHECK(!s.ev[1].is_state);
+	}
+	mx_sync_release(&s);
+	CHECK_INT(mx_parse_messages("{\"chunk\":[],\"start\":\"t1\"}", 25, "!r:x", &s, err, sizeof(err)), 0);
+	CHECK(!s.next_batch);
+	CHECK_INT(s.n, 0);
+	mx_sync_release(&s);
 
 	static const char e429[] = "{\"errcode\":\"M_LIMIT_EXCEEDED\",\"error\":\"Too many\",\"retry_after_ms\":2000}";
 	CHECK_INT(mx_parse_error(e429, sizeof(e429) - 1, code, sizeof(code)), 2000);
