@@ -116,6 +116,7 @@ struct mx_room_state *mx__room(struct mx *m, const char *id)
 			oldest = &m->rooms[i];
 	}
 	json_decref(oldest->pl);
+	json_decref(oldest->members);
 	memset(oldest, 0, sizeof(*oldest));
 	snprintf(oldest->id, sizeof(oldest->id), "%s", id);
 	oldest->joined = -1;
@@ -134,6 +135,9 @@ struct mx_room_state *mx__room(struct mx *m, const char *id)
 		json_t *j = json_object_get(o, "joined");
 		if(json_is_integer(j))
 			oldest->joined = (long)json_integer_value(j);
+		json_t *mem = json_object_get(o, "members");
+		if(json_is_object(mem))
+			oldest->members = json_incref(mem);
 		json_decref(o);
 	}
 	strbuf_release(&key);
@@ -147,6 +151,8 @@ static int mx__room_save(struct db *db, const struct mx_room_state *r)
 	                      (json_int_t)r->joined);
 	if(o && r->pl)
 		json_object_set(o, "pl", r->pl);
+	if(o && r->members)
+		json_object_set(o, "members", r->members);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	struct strbuf key = STRBUF_INIT;
@@ -155,6 +161,50 @@ static int mx__room_save(struct db *db, const struct mx_room_state *r)
 	free(text);
 	strbuf_release(&key);
 	return rc;
+}
+
+/* Counts the members of r that are in (joined), and invited, into
+ * r->joined and *invited. */
+static void mx__count(struct mx_room_state *r, long *invited)
+{
+	const char *user;
+	json_t *v;
+	long j = 0, inv = 0;
+	json_object_foreach(r->members, user, v) {
+		const char *ms = json_string_value(v);
+		j += ms && !strcmp(ms, "join");
+		inv += ms && !strcmp(ms, "invite");
+	}
+	r->joined = j;
+	if(invited)
+		*invited = inv;
+}
+
+/* One member event on r's member list: who is in or invited; those who
+ * left, were kicked or banned go. */
+static void mx__member(struct mx_room_state *r, const struct mx_event *e)
+{
+	if(!r->members)
+		return;
+	bool in = !strcmp(e->membership, "join") || !strcmp(e->membership, "invite");
+	if(in)
+		json_object_set_new(r->members, e->state_key, json_string(e->membership));
+	else
+		json_object_del(r->members, e->state_key);
+	mx__count(r, NULL);
+	r->dirty = true;
+}
+
+/* True when the bot is the only one left in r: in it, nobody else in, and
+ * nobody invited (a direct chat just made waits for its guest). */
+static bool mx__alone(const struct mx *m, struct mx_room_state *r)
+{
+	long invited;
+	if(!r->members)
+		return false;
+	mx__count(r, &invited);
+	const char *me = json_string_value(json_object_get(r->members, m->user));
+	return me && !strcmp(me, "join") && r->joined == 1 && invited == 0;
 }
 
 /* The sender's power level against admin_level; a room whose power levels
@@ -380,6 +430,7 @@ static void mx__warn_encrypted(struct mx *m, struct mx_room_state *r)
 
 static void mx__leave(struct mx *m, const char *room);
 static void mx__recount(struct mx *m, const char *room);
+static void mx__ask_members(struct mx *m, struct mx_room_state *r);
 
 /* Turns the held sync into core events and runs them as one batch. */
 static void mx__process(struct mx *m)
@@ -415,6 +466,24 @@ static void mx__process(struct mx *m)
 		   !strcmp(e->membership, "join"))
 			cut = i + 1;
 	}
+	/* The member list of a room starts again from the full state that
+	 * comes with the bot's arrival (or with the very first sync): its state
+	 * block, then its timeline. */
+	for(size_t i = 0; i < s->nrooms; i++) {
+		struct mx_room *room = &s->rooms[i];
+		bool arrived = m->first_sync && !room->invited;
+		for(size_t k = 0; k < s->n && !arrived; k++) {
+			const struct mx_event *e = &s->ev[k];
+			arrived = e->room == room->id && e->kind == MX_MEMBER && !e->is_state && !e->was_joined &&
+			          !strcmp(e->state_key, m->user) && !strcmp(e->membership, "join");
+		}
+		if(arrived) {
+			struct mx_room_state *r = mx__room(m, room->id);
+			json_decref(r->members);
+			r->members = json_object();
+			r->dirty = true;
+		}
+	}
 	/* What answered sends are (a poll voted on, a message reacted to). */
 	mx__settle(m);
 	/* The reads below (an event seen before? the sender's name, a poll, a
@@ -424,6 +493,12 @@ static void mx__process(struct mx *m)
 		const struct mx_event *e = &s->ev[i];
 		if(e->kind == MX_INVITE)
 			continue;
+		struct mx_room_state *r = mx__room(m, e->room);
+		/* Who is in the room, from every member event in order, a replayed
+		 * one too (the list is rebuilt on arrival from events the bot may
+		 * have seen on an earlier stay). */
+		if(e->kind == MX_MEMBER)
+			mx__member(r, e);
 		if(e->event_id) {
 			int seen = db_seen_check(m->b->db, "matrix", e->event_id);
 			if(seen < 0)
@@ -431,7 +506,6 @@ static void mx__process(struct mx *m)
 			if(seen)
 				continue;  /* a replay: done before */
 		}
-		struct mx_room_state *r = mx__room(m, e->room);
 		/* State, also from the backlog and from the bot's own events. */
 		switch(e->kind) {
 		case MX_POWER_LEVELS: {
@@ -588,7 +662,7 @@ static void mx__process(struct mx *m)
 		if(room->invited || room->joined_members < 0)
 			continue;
 		struct mx_room_state *r = mx__room(m, room->id);
-		if(r->joined != room->joined_members)
+		if(!r->members && r->joined != room->joined_members)
 			r->joined = room->joined_members, r->dirty = true;
 	}
 	if(reading) {
@@ -622,9 +696,10 @@ static void mx__process(struct mx *m)
 		struct mx_room *room = &s->rooms[i];
 		if(room->invited)
 			continue;
-		/* Alone, with nobody invited (a direct chat just made waits for
-		 * its guest). */
-		if(room->joined_members == 1 && room->invited_members <= 0)
+		struct mx_room_state *r = mx__room(m, room->id);
+		if(!r->members && !r->asking)
+			mx__ask_members(m, r);
+		if(mx__alone(m, r))
 			mx__leave(m, room->id);
 		else if(room->limited && !m->first_sync)
 			mx__recount(m, room->id);
@@ -874,6 +949,57 @@ static void mx__fill_merge(struct mx *m)
 		}
 		mx__fill_free(f);
 	}
+}
+
+/* A room whose member list the bot does not know (kept by an older
+ * version, which read the room summary) asks the homeserver for it once. */
+static void mx__members_got(void *user, const struct http_result *res)
+{
+	struct mx_room_req *q = user;
+	struct mx *m = q->m;
+	json_error_t jerr;
+	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	json_t *joined = json_object_get(o, "joined");
+	if(m->stopping)
+		goto out;
+	struct mx_room_state *r = mx__room(m, q->room);
+	r->asking = false;
+	if(!json_is_object(joined) || r->members) {
+		if(!r->members)
+			log_warn("cannot read the members of %s (%ld)", q->room, res->status);
+		goto out;
+	}
+	r->members = json_object();
+	const char *uid;
+	json_t *v;
+	json_object_foreach(joined, uid, v)
+		json_object_set_new(r->members, uid, json_string("join"));
+	mx__count(r, NULL);
+	if(!db_begin(m->b->db) && (mx__room_save(m->b->db, r) || db_commit(m->b->db)))
+		db_rollback(m->b->db);
+	if(mx__alone(m, r))
+		mx__leave(m, q->room);
+out:
+	json_decref(o);
+	free(q);
+}
+
+static void mx__ask_members(struct mx *m, struct mx_room_state *r)
+{
+	struct mx_room_req *q = calloc(1, sizeof(*q));
+	struct strbuf path = STRBUF_INIT;
+	if(!q)
+		return;
+	q->m = m;
+	snprintf(q->room, sizeof(q->room), "%s", r->id);
+	strbuf_adds(&path, "v3/rooms/");
+	mx_urlencode(&path, r->id);
+	strbuf_adds(&path, "/joined_members");
+	if(path.oom || mx__call(m, "GET", path.buf, NULL, 30000, mx__members_got, q) < 0)
+		free(q);
+	else
+		r->asking = true;
+	strbuf_release(&path);
 }
 
 static void mx__run_held(struct mx *m)
@@ -1415,8 +1541,10 @@ static void mx__release(struct adapter *a)
 	while(m->queue)
 		mx__pop(m, m->queue, false);
 	mx__held_free(m);
-	for(int i = 0; i < MX_ROOMS; i++)
+	for(int i = 0; i < MX_ROOMS; i++) {
 		json_decref(m->rooms[i].pl);
+		json_decref(m->rooms[i].members);
+	}
 	while(m->fills) {
 		struct mx_fill *f = m->fills;
 		m->fills = f->next;

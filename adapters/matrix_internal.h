@@ -38,6 +38,10 @@ struct mx_room_state {
 	json_t *pl;            /* m.room.power_levels content, or NULL */
 	bool encrypted, warned, dirty;
 	long joined;           /* joined members, -1 unknown */
+	json_t *members;       /* user id -> "join" or "invite", from the
+	                          member events (the summary comes only with
+	                          lazily loaded members); NULL: not known */
+	bool asking;           /* /joined_members is out for it */
 	int64_t used_ms;
 	int64_t last_send_ms;
 };

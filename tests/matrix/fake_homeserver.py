@@ -24,7 +24,7 @@ that Ensemble uses, as the specification (v1.x) defines them.
   the first event_id and posts nothing, whatever the new content;
 - POST /rooms/{roomId}/join and /leave, /join/{roomIdOrAlias},
   /rooms/{roomId}/invite, POST /createRoom (with a name);
-- GET /rooms/{roomId}/event/{eventId};
+- GET /rooms/{roomId}/event/{eventId}, /rooms/{roomId}/joined_members;
 - a room just joined comes with its recent history, and a state event that
   replaces another carries unsigned.prev_content;
 - GET /rooms/{roomId}/relations/{eventId}/{relType}[/{eventType}] with
@@ -540,6 +540,13 @@ def api(method, version, rest, query, body, who):
             if ev is None or ev["room_id"] != room:
                 return err(404, "M_NOT_FOUND", "Event not found")
             return 200, client_event(ev)
+    m = re.match(r"^rooms/([^/]+)/joined_members$", rest)
+    if version == "v3" and m and method == "GET":
+        room = q(m.group(1))
+        with lock:
+            if room not in rooms or membership(room, user) != "join":
+                return err(403, "M_FORBIDDEN", "User %s not in room %s" % (user, room))
+            return 200, {"joined": {u: {"display_name": display_name(u), "avatar_url": None} for u in joined(room)}}
     m = re.match(r"^rooms/([^/]+)/messages$", rest)
     if version == "v3" and m and method == "GET":
         room = q(m.group(1))
