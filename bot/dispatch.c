@@ -249,11 +249,17 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 	const struct command *cmd = dispatch_find(name.buf);
 	if(!cmd) {
 		const char *near = dispatch__closest(name.buf);
-		/* The typed word goes back escaped: it is user text. */
-		if(near)
-			rc = cmd_reply(ctx, "dispatch.unknown_near", name.buf, near, NULL);
+		/* The typed word goes back escaped (it is user text), with the
+		 * prefix typed: "!foo" is not called "/foo". */
+		struct strbuf typed = STRBUF_INIT;
+		strbuf_addf(&typed, "%c%s", clean.buf[0], name.buf);
+		if(typed.oom)
+			rc = -1;
+		else if(near)
+			rc = cmd_reply(ctx, "dispatch.unknown_near", typed.buf, near, NULL);
 		else
-			rc = cmd_reply(ctx, "dispatch.unknown", name.buf, NULL);
+			rc = cmd_reply(ctx, "dispatch.unknown", typed.buf, NULL);
+		strbuf_release(&typed);
 		goto out;
 	}
 	ctx->cmd = cmd;

@@ -208,6 +208,11 @@ int main(void)
 	say("alice", "/zzzzzzzz");
 	CHECK(strstr(only(), "Unknown command /zzzzzzzz.") != NULL);
 	CHECK(strstr(only(), "Did you mean") == NULL);
+	/* ... with the prefix typed (Matrix users type '!'). */
+	say("alice", "!zzzzzzzz");
+	CHECK(strstr(only(), "Unknown command !zzzzzzzz.") != NULL);
+	say("alice", "!hepl");
+	CHECK(strstr(only(), "Unknown command !hepl. Did you mean /help?") != NULL);
 	/* The typed name goes back escaped. */
 	say("alice", "/<b>");
 	CHECK(strstr(only(), "/&lt;b&gt;") != NULL);

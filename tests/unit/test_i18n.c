@@ -160,10 +160,10 @@ int main(void)
 
 	/* Formatting escapes arguments unless they are marked raw. */
 	struct strbuf sb = STRBUF_INIT;
-	i18n_fmt(&sb, "en", "dispatch.unknown", "<b>x&y</b>", NULL);
+	i18n_fmt(&sb, "en", "dispatch.unknown", "/<b>x&y</b>", NULL);
 	CHECK_STR(sb.buf, "Unknown command /&lt;b&gt;x&amp;y&lt;/b&gt;. Type /help to see what I can do.");
 	strbuf_reset(&sb);
-	i18n_fmt_raw(&sb, "en", "dispatch.unknown", 0x1, "<b>x</b>", NULL);
+	i18n_fmt_raw(&sb, "en", "dispatch.unknown", 0x1, "/<b>x</b>", NULL);
 	CHECK_STR(sb.buf, "Unknown command /<b>x</b>. Type /help to see what I can do.");
 	strbuf_reset(&sb);
 	i18n_fmt(&sb, "fr", "dispatch.usage", "/x", "/x 1", NULL);
