@@ -428,6 +428,20 @@ static void mx__warn_encrypted(struct mx *m, struct mx_room_state *r)
 	strbuf_release(&txn);
 }
 
+/* True when body starts with the name of a command: in a direct chat,
+ * where everything is said to the bot, "aide" is "!aide". */
+static bool mx__names_command(const char *body)
+{
+	const char *p = body + strspn(body, " \t\n");
+	size_t n = strcspn(p, " \t\n");
+	char word[64];
+	if(!n || n >= sizeof(word))
+		return false;
+	memcpy(word, p, n);
+	word[n] = 0;
+	return dispatch_find(word) != NULL;
+}
+
 static void mx__leave(struct mx *m, const char *room);
 static void mx__recount(struct mx *m, const char *room);
 static void mx__ask_members(struct mx *m, struct mx_room_state *r);
@@ -573,7 +587,10 @@ static void mx__process(struct mx *m)
 				continue;  /* m.notice (bots), images, emotes */
 			if(mx_command_text(&x->text, e->body, e->mentions_me, m->localpart, m->cfg->bot_name) == 1)
 				ev->text = x->text.buf;
-			else
+			else if(ev->is_private && mx__names_command(e->body)) {
+				strbuf_addf(&x->text, "!%s", e->body + strspn(e->body, " \t\n"));
+				ev->text = x->text.buf;
+			} else
 				ev->text = e->body;
 			/* A command in a thread is answered in the thread: the
 			 * reference the core hands back as the answers' reply_to

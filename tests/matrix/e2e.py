@@ -324,6 +324,15 @@ dms = wait_for(dm_rooms, "a direct chat with Bob")
 if dms:
     priv = wait_for(lambda: messages(dms[0]), "the private message")
     check(priv and '"votes"' in priv[0]["content"]["body"], "the export arrives in the direct chat")
+    # In the direct chat everything is said to the bot: a plain "help" is
+    # the command.
+    control("/control/join", {"room": dms[0], "user": BOB})
+    plain = say(dms[0], BOB, "help")
+    h = wait_for(lambda: replies_to(dms[0], plain), "the answer to a plain 'help' in the direct chat")
+    check(h and "!meetup" in h[0]["content"]["body"], "a plain 'help' in a direct chat lists the commands")
+    chat = say(dms[0], BOB, "thanks a lot")
+    time.sleep(1)
+    check(not replies_to(dms[0], chat), "conversation in a direct chat is not taken for a command")
 
 # The bot leaves a room where it is the last member (the homeserver sends
 # no room summary to a filter that does not load members lazily, as
