@@ -667,6 +667,13 @@ static void mx__process(struct mx *m)
 				inviter = s->ev[i].sender;
 		if(!inviter)
 			continue;
+		/* An encrypted room hears first that the bot cannot read it, and
+		 * no list of commands it could not read. */
+		struct mx_room_state *r = mx__room(m, m->joined[j]);
+		if(r->encrypted) {
+			mx__warn_encrypted(m, r);
+			continue;
+		}
 		strbuf_adds(&x->text, "!start");
 		mx__display_name(m, inviter, x->name, sizeof(x->name));
 		evs[ne] = (struct event){ .kind = EVENT_MESSAGE, .platform = "matrix", .chat_id = m->joined[j],
@@ -1264,6 +1271,14 @@ static void mx__synced(void *user, const struct http_result *res)
 			if(e->kind != MX_INVITE)
 				continue;
 			bool ok = mx__invite_allowed(m, e->sender);
+			for(size_t k = 0; k < m->held.nrooms; k++) {
+				/* Known before the join: the room's first word from the
+				 * bot is that it cannot read it. */
+				struct mx_room *room = &m->held.rooms[k];
+				struct mx_room_state *r;
+				if(room->id == e->room && room->encrypted && !(r = mx__room(m, room->id))->encrypted)
+					r->encrypted = r->dirty = true;
+			}
 			log_info("invited to %s by %s: %s", e->room, e->sender, ok ? "joining" : "declined (invite_from)");
 			mx__join(m, e->room, ok);
 		}

@@ -270,13 +270,16 @@ static int mx__read_invite(struct mx_builder *bld, struct mx_room *r, json_t *ro
 	json_t *events = json_object_get(json_object_get(room, "invite_state"), "events");
 	size_t i;
 	json_t *o;
+	bool found = false;
 	json_array_foreach(events, i, o) {
 		json_t *content = json_object_get(o, "content");
 		const char *type = json_string_value(json_object_get(o, "type"));
 		const char *sk = json_string_value(json_object_get(o, "state_key"));
 		const char *ms = json_string_value(json_object_get(content, "membership"));
 		const char *sender = json_string_value(json_object_get(o, "sender"));
-		if(!type || strcmp(type, "m.room.member") || !sk || !bld->me || strcmp(sk, bld->me) || !ms ||
+		if(type && !strcmp(type, "m.room.encryption"))
+			r->encrypted = true;
+		if(found || !type || strcmp(type, "m.room.member") || !sk || !bld->me || strcmp(sk, bld->me) || !ms ||
 		   strcmp(ms, "invite") || !sender)
 			continue;
 		struct mx_event *e = mx__slot(bld);
@@ -293,7 +296,7 @@ static int mx__read_invite(struct mx_builder *bld, struct mx_room *r, json_t *ro
 			return -1;
 		}
 		bld->s->n++;
-		return 0;
+		found = true;
 	}
 	return 0;
 }

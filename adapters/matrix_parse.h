@@ -72,6 +72,7 @@ struct mx_event {
 struct mx_room {
 	char *id;
 	bool invited;              /* from rooms.invite */
+	bool encrypted;            /* its invite state has m.room.encryption */
 	bool limited;              /* the timeline has a gap before it */
 	char *prev_batch;          /* where /messages reads the gap from, or NULL */
 	long joined_members;       /* summary's m.joined_member_count, or -1 */

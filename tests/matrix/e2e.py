@@ -302,6 +302,10 @@ enc = control("/control/room", {"creator": "@eve:friends.example", "members": []
 control("/control/invite", {"room": enc, "sender": "@eve:friends.example", "target": BOT})
 w = wait_for(lambda: [e for e in messages(enc) if "encrypted" in e["content"]["body"]], "the encrypted room's warning")
 check(w and "format" not in w[0]["content"], "the encryption warning is plain text")
+time.sleep(1)
+check(w and messages(enc)[0]["event_id"] == w[0]["event_id"], "the encryption warning is the bot's first word there")
+check(not [e for e in messages(enc) if "!help" in e["content"]["body"]],
+      "no greeting lists commands in a room where the bot cannot read them")
 control("/control/send", {"room": enc, "sender": "@eve:friends.example", "type": "m.room.encrypted",
                           "content": {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgA"}})
 time.sleep(1)

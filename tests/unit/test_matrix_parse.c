@@ -54,6 +54,8 @@ static const char sync_body[] =
 	"]}}},"
 	"\"invite\":{\"!new:example.org\":{\"invite_state\":{\"events\":["
 	"{\"type\":\"m.room.name\",\"state_key\":\"\",\"sender\":\"@alice:example.org\",\"content\":{\"name\":\"Club\"}},"
+	"{\"type\":\"m.room.encryption\",\"state_key\":\"\",\"sender\":\"@alice:example.org\","
+	"\"content\":{\"algorithm\":\"m.megolm.v1.aes-sha2\"}},"
 	"{\"type\":\"m.room.member\",\"state_key\":\"" ME "\",\"sender\":\"@alice:example.org\","
 	"\"content\":{\"membership\":\"invite\"}}]}}}}}";
 
@@ -71,6 +73,8 @@ static void test_sync(void)
 	CHECK_INT(s.rooms[0].invited_members, 2);
 	CHECK_INT(s.rooms[1].invited_members, -1);
 	CHECK(s.rooms[1].invited);
+	CHECK(s.rooms[1].encrypted);
+	CHECK(!s.rooms[0].encrypted);
 	CHECK_INT(s.n, 12);
 	if(s.n != 12) {
 		mx_sync_release(&s);
