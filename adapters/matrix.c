@@ -295,6 +295,14 @@ static int mx__batch_state(void *user, struct db *db)
 	for(int i = 0; i < MX_ROOMS; i++)
 		if(m->rooms[i].dirty && mx__room_save(db, &m->rooms[i]))
 			return -1;
+	/* The rooms' names, for the lists that span chats (/mygroups). */
+	for(int i = 0; i < MX_ROOMS; i++) {
+		struct mx_room_state *r = &m->rooms[i];
+		struct db_chat chat;
+		if(r->titled && (db_chat_get(db, "matrix", r->id, m->cfg->lang, m->cfg->timezone, &chat) < 0 ||
+		                 db_chat_set_title(db, chat.id, r->title)))
+			return -1;
+	}
 	for(size_t i = 0; i < m->nkv; i++)
 		if(m->kv[i].value ? db_kv_set(db, m->kv[i].key, m->kv[i].value) : db_kv_delete(db, m->kv[i].key))
 			return -1;
@@ -534,6 +542,10 @@ static void mx__process(struct mx *m)
 			}
 			continue;
 		}
+		case MX_ROOM_NAME:
+			snprintf(r->title, sizeof(r->title), "%s", e->body);
+			r->titled = r->dirty = true;
+			continue;
 		case MX_ENCRYPTION:
 			if(!r->encrypted)
 				r->encrypted = r->dirty = true;
@@ -714,7 +726,7 @@ static void mx__process(struct mx *m)
 	}
 	strbuf_release(&since);
 	for(int i = 0; i < MX_ROOMS; i++)
-		m->rooms[i].dirty = false;
+		m->rooms[i].dirty = m->rooms[i].titled = false;
 	/* After the batch: a room left alone is left; a gap means a recount. */
 	for(size_t i = 0; i < s->nrooms; i++) {
 		struct mx_room *room = &s->rooms[i];
@@ -749,7 +761,7 @@ static json_t *mx__types(void)
 	static const char *const types[] = {
 		"m.room.message", "m.room.member", "m.room.encrypted", "m.room.encryption", "m.room.power_levels",
 		"m.reaction", "m.room.redaction", "org.matrix.msc3381.poll.response", "m.poll.response",
-		"org.matrix.msc3381.poll.end", "m.poll.end",
+		"org.matrix.msc3381.poll.end", "m.poll.end", "m.room.name",
 	};
 	json_t *a = json_array();
 	for(size_t i = 0; a && i < sizeof(types) / sizeof(*types); i++)
@@ -1376,10 +1388,10 @@ static void mx__filter_made(void *user, const struct http_result *res)
 static void mx__make_filter(struct mx *m)
 {
 	json_t *f = json_pack(
-		"{s:{s:{s:o,s:i},s:{s:[s,s,s]},s:{s:[]},s:{s:[]}},s:{s:[]},s:{s:[]}}",
+		"{s:{s:{s:o,s:i},s:{s:[s,s,s,s]},s:{s:[]},s:{s:[]}},s:{s:[]},s:{s:[]}}",
 		"room",
 		"timeline", "types", mx__types(), "limit", 100,
-		"state", "types", "m.room.member", "m.room.power_levels", "m.room.encryption",
+		"state", "types", "m.room.member", "m.room.power_levels", "m.room.encryption", "m.room.name",
 		"ephemeral", "types", "account_data", "types",
 		"presence", "types", "account_data", "types");
 	char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;

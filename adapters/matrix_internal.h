@@ -22,7 +22,7 @@ struct db;
 
 #define MX_MAX_ATTEMPTS 8
 #define MX_ROOMS 256
-#define MX_FILTER_VERSION "1"
+#define MX_FILTER_VERSION "2"
 #define MX_SEEN_DAYS 7
 #define MX_MAX_INFLIGHT 4      /* sends out at once, never two for one room */
 #define MX_QUEUE_HIGH 1000     /* more queued: stop syncing ... */
@@ -42,6 +42,8 @@ struct mx_room_state {
 	                          member events (the summary comes only with
 	                          lazily loaded members); NULL: not known */
 	bool asking;           /* /joined_members is out for it */
+	char title[256];       /* m.room.name, to store as the chat's title */
+	bool titled;           /* ... in the next batch's transaction */
 	int64_t used_ms;
 	int64_t last_send_ms;
 };

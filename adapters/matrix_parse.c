@@ -207,6 +207,11 @@ static bool mx__read_event(struct mx_builder *bld, struct mx_event *e, json_t *o
 		if(!e->content_json)
 			goto skip;
 		e->kind = MX_POWER_LEVELS;
+	} else if(!strcmp(type, "m.room.name")) {
+		const char *name = json_string_value(json_object_get(content, "name"));
+		if(!(e->body = strdup(name ? name : "")))
+			goto skip;
+		e->kind = MX_ROOM_NAME;
 	} else if(!strcmp(type, "m.room.encryption")) {
 		e->kind = MX_ENCRYPTION;
 	} else if(!strcmp(type, "m.room.encrypted")) {

@@ -33,6 +33,7 @@ enum mx_kind {
 	MX_ENCRYPTION,      /* m.room.encryption state: the room is encrypted */
 	MX_ENCRYPTED,       /* m.room.encrypted: a message the bot cannot read */
 	MX_INVITE,          /* the bot is invited (from rooms.invite) */
+	MX_ROOM_NAME,       /* m.room.name: body is the name ("" for none) */
 };
 
 /* One event; every string is owned by the mx_sync it belongs to. */

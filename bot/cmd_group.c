@@ -805,7 +805,13 @@ int cmd_mygroups(struct cmd_ctx *ctx)
 		strbuf_adds(&sb, "\n• <b>");
 		strbuf_add_html(&sb, g[i].name);
 		strbuf_adds(&sb, "</b> (");
-		strbuf_add_html(&sb, chat.ext_id);
+		/* The chat's name where the platform has one (a Matrix room's id
+		 * means nothing to its members). */
+		char title[256];
+		int named = db_chat_title(ctx->bot->db, chat.id, title, sizeof(title));
+		if(named < 0)
+			goto out;
+		strbuf_add_html(&sb, named ? title : chat.ext_id);
 		strbuf_addc(&sb, ')');
 		if(cg__next_meetup(ctx, &g[i], &sb))
 			goto out;

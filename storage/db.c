@@ -213,6 +213,12 @@ static const char *const db__migrations[] = {
 	"  quorum, max_people, chosen, start_at, created_at, remind, series_id, group_id FROM meetups;"
 	"DROP TABLE meetups;"
 	"ALTER TABLE meetups_v9 RENAME TO meetups;",
+
+	/* 9 -> 10: a chat's name as its platform shows it, for /mygroups (a
+	 * Matrix room id means nothing to its members). */
+	"CREATE TABLE IF NOT EXISTS chat_titles ("
+	"  chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,"
+	"  title TEXT NOT NULL);",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

@@ -18,7 +18,7 @@
 
 #include "bot/strbuf.h"
 
-#define DB_SCHEMA_VERSION 9
+#define DB_SCHEMA_VERSION 10
 
 struct db;
 
@@ -101,6 +101,11 @@ int db_chat_set_lang(struct db *db, int64_t chat_id, const char *lang);
 int db_chat_set_tz(struct db *db, int64_t chat_id, const char *tz);
 int db_chat_set_admin(struct db *db, int64_t chat_id, const char *user_ext_id);
 int db_chat_set_active(struct db *db, int64_t chat_id, bool active);
+/* The chat's name as its platform shows it (a Matrix room's name), for
+ * lists that span chats: set (""  when it has none: 0 or -1), and read
+ * into out (1, 0 when it has none, -1). */
+int db_chat_set_title(struct db *db, int64_t chat_id, const char *title);
+int db_chat_title(struct db *db, int64_t chat_id, char *out, size_t outlen);
 /* The chat (platform, old_id) is now (platform, new_id): a Telegram group
  * that became a supergroup keeps all its data.  0 or -1. */
 int db_chat_migrate(struct db *db, const char *platform, const char *old_id, const char *new_id);

@@ -209,6 +209,38 @@ int db_chat_set_active(struct db *db, int64_t chat_id, bool active)
 	return db__exec_stmt(db, st, "chat update");
 }
 
+int db_chat_set_title(struct db *db, int64_t chat_id, const char *title)
+{
+	/* A table of its own, read only by db_chat_title: the cache of chats
+	 * holds no title.  An unchanged title writes nothing. */
+	sqlite3_stmt *st = db__stmt(db,
+		"INSERT INTO chat_titles (chat_id, title) VALUES (?2, ?1) "
+		"ON CONFLICT (chat_id) DO UPDATE SET title = excluded.title WHERE title != excluded.title");
+	if(!st)
+		return -1;
+	sqlite3_bind_text(st, 1, title, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, chat_id);
+	return db__exec_stmt(db, st, "chat title");
+}
+
+int db_chat_title(struct db *db, int64_t chat_id, char *out, size_t outlen)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT title FROM chat_titles WHERE chat_id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	int rc = sqlite3_step(st);
+	out[0] = 0;
+	if(rc == SQLITE_ROW)
+		snprintf(out, outlen, "%s", db__text(st, 0));
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "chat title");
+		return -1;
+	}
+	return out[0] != 0;
+}
+
 int db_chat_migrate(struct db *db, const char *platform, const char *old_id, const char *new_id)
 {
 	sqlite3_stmt *st = db__stmt(db, "UPDATE chats SET ext_id = ?3 WHERE platform = ?1 AND ext_id = ?2");

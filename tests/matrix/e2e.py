@@ -313,6 +313,17 @@ check(len([e for e in messages(enc) if "encrypted" in e["content"]["body"]]) == 
 rooms_now = control("/control/rooms")["rooms"]
 check(BOT not in rooms_now[evil]["joined"], "an invite from outside invite_from is declined")
 
+# /mygroups names the room by its name, not its id.
+control("/control/send", {"room": room, "sender": ALICE, "type": "m.room.name", "state_key": "",
+                          "content": {"name": "Reading <club>"}})
+grp = say(room, BOB, "!group new Readers")
+wait_for(lambda: replies_to(room, grp), "the new group")
+mine = say(room, BOB, "!mygroups")
+r = wait_for(lambda: replies_to(room, mine), "Bob's groups")
+check(r and "Reading <club>" in r[0]["content"]["body"] and room not in r[0]["content"]["body"]
+      and "Reading &lt;club&gt;" in r[0]["content"]["formatted_body"],
+      "!mygroups shows the room's name, escaped, not its id: %s" % (r and r[0]["content"]["body"]))
+
 # A private answer: !export me opens a direct chat with the person.
 exp = say(room, BOB, "!export me")
 wait_for(lambda: replies_to(room, exp), "the public half of !export me")

@@ -335,6 +335,13 @@ int main(void)
 	CHECK_STR(chat.lang, "en");
 	CHECK_STR(chat.tz, "America/Montreal");
 	CHECK_STR(chat.admin, "alice");
+	/* A chat's title: none, set, changed. */
+	char title[64];
+	CHECK_INT(db_chat_title(db, chat.id, title, sizeof(title)), 0);
+	CHECK_INT(db_chat_set_title(db, chat.id, "Club"), 0);
+	CHECK_INT(db_chat_set_title(db, chat.id, "Reading club"), 0);
+	CHECK_INT(db_chat_title(db, chat.id, title, sizeof(title)), 1);
+	CHECK_STR(title, "Reading club");
 	struct strbuf v = STRBUF_INIT;
 	CHECK_INT(db_kv_get(db, "telegram.offset", &v), 1);
 	CHECK_STR(v.buf, "43");
