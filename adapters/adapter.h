@@ -40,6 +40,11 @@ struct adapter_ops {
 	 * held back work needing the database while the batch was open (see
 	 * bot_batch_open) does it now. */
 	void (*resume)(struct adapter *a);
+	/* Optional: false while the platform cannot be reached (its server is
+	 * down).  The scheduler then holds the jobs of its chats, so that a
+	 * reminder is written when it can be sent: late, it says so and tells
+	 * the time really left.  Absent: always reachable. */
+	bool (*reachable)(struct adapter *a);
 	/* True when nothing is waiting to be sent (used to exit at the end of
 	 * a console transcript once replies are out). */
 	bool (*idle)(struct adapter *a);

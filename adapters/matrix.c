@@ -1269,7 +1269,9 @@ static void mx__synced(void *user, const struct http_result *res)
 		return;
 	char errcode[64], err[128];
 	long wait;
-	switch(mx__verdict(res, &wait, 0, errcode, sizeof(errcode))) {
+	enum mx_verdict verdict = mx__verdict(res, &wait, 0, errcode, sizeof(errcode));
+	m->unreachable = res->status == 0 || res->status >= 500;
+	switch(verdict) {
 	case MX_OK:
 		if(mx_parse_sync(res->body, res->body_len, m->user, &m->held, err, sizeof(err))) {
 			log_warn("a /sync answer was unreadable (%s); retrying", err);
@@ -1539,6 +1541,12 @@ static int mx__start(struct adapter *a)
 	return 0;
 }
 
+static bool mx__reachable(struct adapter *a)
+{
+	struct mx *m = a->priv;
+	return !m || !m->unreachable;
+}
+
 static bool mx__idle(struct adapter *a)
 {
 	struct mx *m = a->priv;
@@ -1610,6 +1618,7 @@ const struct adapter_ops matrix_adapter_ops = {
 	.start = mx__start,
 	.deliver = mx__deliver,
 	.resume = mx__resume,
+	.reachable = mx__reachable,
 	.idle = mx__idle,
 	.stop = mx__stop,
 	.release = mx__release,

@@ -105,6 +105,9 @@ struct mx {
 	bool ready;            /* logged in, filter made */
 	bool stopping;
 	bool logging_in;
+	bool unreachable;      /* the last sync or send met a network error or
+	                          a 5xx: the scheduler holds this platform's
+	                          jobs until a request goes through */
 	long sync_req;
 	int sync_backoff_ms;
 	long retry_sync_ms;    /* > 0: wait this long before the next sync */

@@ -264,6 +264,7 @@ static void mx__sent(void *user, const struct http_result *res)
 		return;  /* left in the outbox: sent again at the next start */
 	char errcode[64];
 	long wait;
+	m->unreachable = res->status == 0 || res->status >= 500;
 	switch(mx__verdict(res, &wait, s->attempts, errcode, sizeof(errcode))) {
 	case MX_OK: {
 		json_error_t jerr;

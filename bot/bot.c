@@ -129,6 +129,12 @@ static struct adapter *bot__adapter(struct bot *b, const char *platform)
 	return NULL;
 }
 
+bool bot_reachable(struct bot *b, const char *platform)
+{
+	struct adapter *a = bot__adapter(b, platform);
+	return !a || !a->ops->reachable || a->ops->reachable(a);
+}
+
 void bot_action_done(struct bot *b, int64_t stored_id)
 {
 	db_outbox_done(b->db, stored_id, clock_mono_ms());

@@ -112,6 +112,10 @@ int bot_store_actions(struct bot *b, struct outbox *ob);
 /* After the commit: hands each action of ob to its platform's adapter. */
 void bot_deliver(struct bot *b, struct outbox *ob);
 
+/* False while the adapter of platform says its server cannot be reached
+ * (see adapter_ops.reachable); true otherwise, and when none runs. */
+bool bot_reachable(struct bot *b, const char *platform);
+
 /* An adapter's word that the action stored as stored_id has been delivered
  * (or failed for good, which it logged).  It is recorded durably at once
  * (db_outbox_done), so a crash from now on does not send it again; its

@@ -188,7 +188,10 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 	int minutes = (int)(((int64_t)m->start * 1000 - now + 59999) / 60000);
 	date_format_offset(&in, lang, minutes);
 	date_format_slot(&when, lang, ctx->chat->tz, clock_now(), m->start, m->duration_min);
-	bool late = now - job->due_ms > REMIND_LATE_MS;
+	/* Late against the time it was planned for (the meetup's start less
+	 * the job's offset): a job held while the platform could not be
+	 * reached has been postponed since. */
+	bool late = now - ((int64_t)m->start * 1000 - job->arg * 60000) > REMIND_LATE_MS;
 	/* "Tomorrow" reads better than "in 1 day" (or "in 22 hours"). */
 	if(minutes >= REMIND_TOMORROW_MIN && remind__is_tomorrow(ctx->chat->tz, (time_t)(now / 1000), m->start))
 		i18n_fmt(&sb, lang, late ? "remind.title_tomorrow_late" : "remind.title_tomorrow", num, m->title, NULL);

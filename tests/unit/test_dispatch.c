@@ -33,7 +33,10 @@ static bool batch_committed(const char *path)
 	return found;
 }
 
+static bool unreachable;  /* what the recording adapter says of its server */
+
 static int rec_start(struct adapter *a) { (void)a; return 0; }
+static bool rec_reachable(struct adapter *a) { (void)a; return !unreachable; }
 static bool rec_idle(struct adapter *a) { (void)a; return true; }
 static int rec_deliver(struct adapter *a, const struct action *act)
 {
@@ -54,7 +57,7 @@ static int rec_deliver(struct adapter *a, const struct action *act)
 }
 
 static const struct adapter_ops rec_ops = {
-	.name = "test", .start = rec_start, .deliver = rec_deliver, .idle = rec_idle,
+	.name = "test", .start = rec_start, .deliver = rec_deliver, .idle = rec_idle, .reachable = rec_reachable,
 };
 
 static struct bot bot;
@@ -321,6 +324,26 @@ int main(void)
 		bot_handle_event(&bot, &ev);
 		CHECK_INT(sent.n, 0);
 	}
+
+	/* A reminder due while the platform cannot be reached waits for it (a
+	 * message written then would leave only later, saying what was true
+	 * when it was written), then says it is late and the time really
+	 * left. */
+	say("alice", "/meetup Late; 2026-12-20 12:00");
+	clock_set_ms((int64_t)1797760800 * 1000);  /* 2026-12-20T10:00Z: an hour before, in Paris */
+	unreachable = true;
+	outbox_release(&sent);
+	sched_run_due(&bot.sched);
+	CHECK_INT(sent.n, 0);
+	clock_set_ms(clock_now_ms() + 150000);
+	sched_run_due(&bot.sched);
+	CHECK_INT(sent.n, 0);
+	unreachable = false;
+	clock_set_ms(clock_now_ms() + 30000);
+	sched_run_due(&bot.sched);
+	CHECK(sent.n == 1 && strstr(sent.v[0].text, "Late</b> starts in 57 minutes") != NULL &&
+	      strstr(sent.v[0].text, "This reminder is late") != NULL);
+	outbox_release(&sent);
 
 	/* A submitted batch runs one event per turn of the loop, in one
 	 * transaction: nothing leaves and done is not called before it
