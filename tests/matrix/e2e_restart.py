@@ -11,11 +11,11 @@ and a kinder fake hid bugs: the real binary against fake_homeserver.py.
   the sync is limited, and the bot fills the gap from /messages, so a !vote
   among them is answered and counted once; a command older than a day is
   skipped, with a log line.
-- A reminder that falls due while the homeserver is down is sent once it is
-  back, marked late and saying the time really left.
+- A reminder that falls due while the homeserver is down is written once
+  it is back: marked late, saying the time really left.
 
 Prints "N passed, N failed".  Usage: e2e_restart.py ENSEMBLE"""
-import calendar, datetime, json, os, signal, sqlite3, subprocess, sys, tempfile, time
+import calendar, datetime, json, os, re, signal, sqlite3, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
 import harness
 from harness import check, free_port, post_json, start_fake, wait_for
@@ -143,6 +143,30 @@ second = wait_for(lambda: [e for e in reminders(room) if "7:30 PM" in e["content
                   "the reminder of the moved meetup", 20)
 check(second and len(second) == 1, "the moved meetup's reminder is posted (a transaction id never repeats)")
 check(second and "late" in second[0]["content"]["body"], "the reminder missed while the bot was down says it is late")
+
+# A reminder falls due while the homeserver is down (its /sync fails seven
+# times, a minute and more with the bot's backoff, and so do its sends):
+# it is written once the homeserver is back, late and with the time left.
+say(room, ALICE, "!meetup Outage; 2026-12-01 19:33")
+wait_for(lambda: [e for e in messages(room) if "Outage" in e["content"]["body"]], "the Outage meetup")
+stop_bot(bot)
+jump_to(18, 32, 45)
+nsync = len([q for q in control("/control/requests")["requests"] if q[1].endswith("/sync")])
+bot = start_bot()
+wait_for(lambda: len([q for q in control("/control/requests")["requests"] if q[1].endswith("/sync")]) > nsync,
+         "a sync after the restart")
+# Down from 2.5 s before the reminder is due: a sync fails before it is.
+while vnow() < datetime.datetime(2026, 12, 1, 18, 32, 57, 500000):
+    time.sleep(0.05)
+control("/control/fail", {"path": "/sync$", "method": "GET", "status": 502, "errcode": "M_UNKNOWN", "times": 7})
+control("/control/fail", {"path": "/send/", "method": "PUT", "status": 502, "errcode": "M_UNKNOWN",
+                          "times": 1000, "seconds_window": 60})
+third = wait_for(lambda: [e for e in reminders(room) if "7:33 PM" in e["content"]["body"]],
+                 "the reminder due while the homeserver was down", 150)
+body = third[0]["content"]["body"] if third else ""
+left = re.search(r"starts in (\d+) minutes", body)
+check(third and len(third) == 1 and "late" in body and left and int(left.group(1)) < 60,
+      "a reminder due while the homeserver was down is sent late, says so, and tells the time left: %s" % body[:120])
 stop_bot(bot)
 
 log.close()
