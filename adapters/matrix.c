@@ -450,6 +450,23 @@ static bool mx__names_command(const char *body)
 	return dispatch_find(word) != NULL;
 }
 
+/* True when e is the bot's own arrival in its room: its join, not over an
+ * earlier one (a change of name). */
+static bool mx__arrival(const struct mx *m, const struct mx_event *e)
+{
+	return e->kind == MX_MEMBER && !e->was_joined && !strcmp(e->state_key, m->user) &&
+	       !strcmp(e->membership, "join");
+}
+
+/* True when the held sync's timeline of room holds the bot's arrival. */
+static bool mx__arrived(const struct mx *m, const struct mx_room *room)
+{
+	for(size_t k = 0; k < m->held.n; k++)
+		if(m->held.ev[k].room == room->id && !m->held.ev[k].is_state && mx__arrival(m, &m->held.ev[k]))
+			return true;
+	return false;
+}
+
 static void mx__leave(struct mx *m, const char *room);
 static void mx__recount(struct mx *m, const char *room);
 static void mx__ask_members(struct mx *m, struct mx_room_state *r);
@@ -484,8 +501,7 @@ static void mx__process(struct mx *m)
 			cut = 0;
 		if(cut && !e->is_state)
 			early[i] = true;
-		if(e->kind == MX_MEMBER && !e->is_state && !e->was_joined && !strcmp(e->state_key, m->user) &&
-		   !strcmp(e->membership, "join"))
+		if(!e->is_state && mx__arrival(m, e))
 			cut = i + 1;
 	}
 	/* The member list of a room starts again from the full state that
@@ -493,13 +509,7 @@ static void mx__process(struct mx *m)
 	 * block, then its timeline. */
 	for(size_t i = 0; i < s->nrooms; i++) {
 		struct mx_room *room = &s->rooms[i];
-		bool arrived = m->first_sync && !room->invited;
-		for(size_t k = 0; k < s->n && !arrived; k++) {
-			const struct mx_event *e = &s->ev[k];
-			arrived = e->room == room->id && e->kind == MX_MEMBER && !e->is_state && !e->was_joined &&
-			          !strcmp(e->state_key, m->user) && !strcmp(e->membership, "join");
-		}
-		if(arrived) {
+		if((m->first_sync && !room->invited) || mx__arrived(m, room)) {
 			struct mx_room_state *r = mx__room(m, room->id);
 			json_decref(r->members);
 			r->members = json_object();
@@ -860,8 +870,7 @@ static void mx__fill_got(void *user, const struct http_result *res)
 			goto out;
 		/* Up to the last event handled, or the bot's own arrival: what
 		 * was said before it was not said to it. */
-		met = seen || (e->kind == MX_MEMBER && !e->was_joined && !strcmp(e->state_key, m->user) &&
-		               !strcmp(e->membership, "join"));
+		met = seen || mx__arrival(m, e);
 		if(met)
 			break;
 		if(e->ts && e->ts < oldest) {
@@ -923,17 +932,12 @@ static void mx__fill_start(struct mx *m)
 	struct mx_sync *s = &m->held;
 	if(m->first_sync)
 		return;
+	/* One more while they start: a read that fails at once must not run
+	 * the held sync before the others are out. */
+	m->fills_out++;
 	for(size_t i = 0; i < s->nrooms; i++) {
 		struct mx_room *room = &s->rooms[i];
-		if(room->invited || !room->limited || !room->prev_batch)
-			continue;
-		bool arrived = false;
-		for(size_t k = 0; k < s->n && !arrived; k++) {
-			const struct mx_event *e = &s->ev[k];
-			arrived = e->room == room->id && e->kind == MX_MEMBER && !e->is_state && !e->was_joined &&
-			          !strcmp(e->state_key, m->user) && !strcmp(e->membership, "join");
-		}
-		if(arrived)
+		if(room->invited || !room->limited || !room->prev_batch || mx__arrived(m, room))
 			continue;
 		struct mx_fill *f = calloc(1, sizeof(*f));
 		if(!f) {
@@ -947,6 +951,7 @@ static void mx__fill_start(struct mx *m)
 		m->fills_out++;
 		mx__fill_page(m, f, room->prev_batch);
 	}
+	m->fills_out--;
 }
 
 /* Puts the gaps' events into the held sync, oldest first, before their
