@@ -59,23 +59,9 @@ static int sched__dispatch(struct meetup_ctx *mctx, const struct db_job *job);
  * what was true when it was written. */
 #define SCHED_HELD_MS 10000
 
-/* Whether job must wait for its chat's platform: 1, 0, or -1. */
-static int sched__held(struct sched *s, const struct db_job *job)
-{
-	struct db_meetup m;
-	struct db_chat chat;
-	if(!job->meetup_id)
-		return 0;
-	int rc = db_meetup_get_by_id(s->bot->db, job->meetup_id, &m);
-	if(rc == 1)
-		rc = db_chat_by_id(s->bot->db, m.chat_id, &chat);
-	if(rc <= 0)
-		return rc;
-	return !bot_reachable(s->bot, chat.platform);
-}
-
 /* Runs one job's handler inside the open transaction, appending its
- * messages to ob.  0 or -1. */
+ * messages to ob.  0 when done, 1 when it must wait (its chat's platform
+ * cannot be reached: nothing ran), or -1. */
 static int sched__handle(struct sched *s, const struct db_job *job, struct outbox *ob)
 {
 	struct bot *b = s->bot;
@@ -101,6 +87,8 @@ static int sched__handle(struct sched *s, const struct db_job *job, struct outbo
 		rc = db_chat_by_id(b->db, m.chat_id, &chat);
 	if(rc <= 0)
 		return rc;
+	if(!bot_reachable(b, chat.platform))
+		return 1;
 	/* A chat that removed the bot (the platform said 403) hears nothing
 	 * until it speaks to the bot again: its reminders and nudges are
 	 * dropped, a deadline still closes its poll (without a message). */
@@ -148,13 +136,13 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 	if(db_begin(b->db))
 		return -2;
 	while(n < max && (found = db_job_take(b->db, now_ms, &job)) == 1) {
-		int held = sched__held(s, &job);
-		if(held > 0) {
+		int rc = sched__handle(s, &job, &ob);
+		if(rc == 1) {
 			log_debug("job %lld waits: its platform cannot be reached", (long long)job.id);
 			if(!db_job_postpone(b->db, job.id, now_ms + SCHED_HELD_MS))
 				continue;
 		}
-		if(held || sched__handle(s, &job, &ob) < 0 || db_job_done(b->db, job.id)) {
+		if(rc || db_job_done(b->db, job.id)) {
 			found = -1;
 			break;
 		}
