@@ -1,5 +1,5 @@
-/* libFuzzer target: Matrix /sync answers and /relations pages, and the
- * command finder and HTML writer on the bodies they carry. */
+/* libFuzzer target: Matrix /sync answers, /relations and /messages pages,
+ * and the command finder and HTML writer on the bodies they carry. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -14,8 +14,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if(size > 1 << 20)
 		return 0;
 	mx_parse_error((const char *)data, size, code, sizeof(code));
-	int rc = size && (data[0] & 1) ? mx_parse_relations((const char *)data, size, "!r:x", &s, err, sizeof(err))
-	                               : mx_parse_sync((const char *)data, size, "@ensemble:x", &s, err, sizeof(err));
+	int rc;
+	if(size && (data[0] & 3) == 3)
+		rc = mx_parse_messages((const char *)data, size, "!r:x", &s, err, sizeof(err));
+	else if(size && (data[0] & 1))
+		rc = mx_parse_relations((const char *)data, size, "!r:x", &s, err, sizeof(err));
+	else
+		rc = mx_parse_sync((const char *)data, size, "@ensemble:x", &s, err, sizeof(err));
 	if(rc)
 		return 0;
 	for(size_t i = 0; i < s.n; i++) {
