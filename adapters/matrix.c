@@ -1438,6 +1438,7 @@ static void mx__logged_in(void *user, const struct http_result *res)
 	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
 	const char *token = json_string_value(json_object_get(o, "access_token"));
 	const char *device = json_string_value(json_object_get(o, "device_id"));
+	m->unreachable = res->status == 0 || res->status >= 500;
 	if(!token || !device) {
 		char errcode[64];
 		long wait;
