@@ -15,8 +15,10 @@
  * batch runs, and the room is greeted with /start's text.  Commands start
  * with '!' (or '/'), or address the bot by name; m.notice and the bot's own
  * events are never answered.  Admins are the members whose power level
- * reaches admin_level.  After a gap (a limited timeline) the open polls of
- * the room are recounted from /relations.
+ * reaches admin_level.  A gap (a limited timeline) is read back from
+ * /messages before the sync runs, and the open polls of the room are
+ * recounted from /relations.  Each room's member list follows its member
+ * events: a room where the bot is alone is left.
  *
  * Sending and rendering live in matrix_send.c; matrix_internal.h is what
  * the two files share.
