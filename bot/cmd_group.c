@@ -932,7 +932,7 @@ out:
 
 int cmd_forget(struct cmd_ctx *ctx)
 {
-	/* "/forget me [confirm]", "/oublie-moi [confirmer]". */
+	/* "/forget me [confirm]", "/oublier [confirmer]" (or "/oublie-moi"). */
 	char *args = ctx->args;
 	char *confirm = cmd_next_word(&args);
 	if(confirm && cg__is(confirm, "me", "moi"))

@@ -267,6 +267,10 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 		rc = cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), cmd), NULL);
 		goto out;
 	}
+	if((cmd->flags & CMD_PERSONAL) && ctx->ev->anonymous) {
+		rc = cmd_reply(ctx, "dispatch.anonymous", dispatch_display_name(cmd_lang(ctx), cmd), NULL);
+		goto out;
+	}
 	ctx->args = strdup(rest);
 	if(!ctx->args) {
 		rc = -1;

@@ -37,6 +37,9 @@ enum cmd_result {
 };
 
 #define CMD_HIDDEN 0x1  /* not listed by /help */
+#define CMD_PERSONAL 0x2  /* records the sender's own choice (a vote, an
+                             answer): refused to a sender who stands for
+                             several people (event.anonymous) */
 
 struct cmd_ctx {
 	struct bot *bot;

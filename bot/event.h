@@ -43,6 +43,10 @@ struct event {
 	time_t time;              /* when it was sent */
 	enum event_role role;
 	bool is_private;          /* a one-to-one chat with the bot */
+	bool anonymous;           /* the sender stands for several people the
+	                             platform does not tell apart (a Telegram
+	                             group's anonymous administrators): what
+	                             records one person's choice is refused */
 	const char *bot_username; /* the bot's name on this platform, for
 	                             "/cmd@Name"; NULL: general.bot_name */
 	const char *parent_chat;  /* the chat this one is part of (a forum
