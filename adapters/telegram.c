@@ -230,8 +230,10 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			.sender_name = u[i].sender_name, .sender_lang = u[i].lang[0] ? u[i].lang : NULL,
 			.message_id = u[i].message_id[0] ? u[i].message_id : NULL,
 			.reply_to = u[i].reply_to[0] ? u[i].reply_to : NULL, .time = (time_t)u[i].date,
-			.role = u[i].is_private ? ROLE_ADMIN : tg__role(t, u[i].chat_id, u[i].sender_id),
+			/* Only a group's administrators may post as the group. */
+			.role = u[i].is_private || u[i].anonymous ? ROLE_ADMIN : tg__role(t, u[i].chat_id, u[i].sender_id),
 			.is_private = u[i].is_private,
+			.anonymous = u[i].anonymous,
 			.bot_username = t->username,
 			.parent_chat = u[i].parent_chat[0] ? u[i].parent_chat : NULL,
 		};
@@ -268,6 +270,10 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			strbuf_release(&v);
 			break;
 		}
+		case TG_UNREADABLE:
+			log_warn("update %lld cannot be read (%s): skipped", (long long)u[i].update_id,
+			         u[i].text ? u[i].text : "out of memory");
+			break;
 		default:
 			break;
 		}
@@ -462,7 +468,7 @@ static void tg__admins_done(void *user, const struct http_result *res)
 	}
 	struct tg_admins *a = tg__admins(t, req->chat, true);
 	json_error_t jerr;
-	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	json_t *o = res->status == 200 ? tg_json_load(res->body, res->body_len, &jerr) : NULL;
 	json_t *list = json_object_get(o, "result");
 	free(a->ids);
 	a->ids = NULL;
@@ -498,7 +504,7 @@ static void tg__fetch_admins(struct tg *t)
 		struct tg_admins *a = tg__admins(t, u->chat_id, true);
 		/* A command from someone not on the list may be refused: a list
 		 * over a minute old is read again first, so a new admin is one. */
-		bool refusable = u->kind == TG_MESSAGE && u->text && u->text[0] == '/' &&
+		bool refusable = u->kind == TG_MESSAGE && u->text && u->text[0] == '/' && !u->anonymous &&
 		                 tg__role(t, u->chat_id, u->sender_id) != ROLE_ADMIN;
 		int64_t ttl = 1000LL * (refusable ? t->b->cfg->telegram_admin_recheck_s : t->b->cfg->telegram_admin_cache_s);
 		if(a->fetched_ms && now - a->fetched_ms < ttl)
@@ -679,7 +685,9 @@ static void tg__set_webhook(struct tg *t)
 /* ---- start-up ---- */
 
 /* The command menu, in English (the default) and French, from the
- * dispatcher's table; names Telegram refuses (a dash) are left out. */
+ * dispatcher's table.  Telegram takes only names of 1 to 32 lowercase
+ * letters, digits and underscores: a name it would refuse shows as the
+ * English one. */
 static void tg__set_commands(struct tg *t)
 {
 	static const char *const langs[] = { "en", "fr" };
@@ -689,7 +697,8 @@ static void tg__set_commands(struct tg *t)
 			if(commands[i].flags & CMD_HIDDEN)
 				continue;
 			const char *name = dispatch_display_name(langs[l], &commands[i]);
-			if(strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+			size_t len = strlen(name);
+			if(!len || len > 32 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
 				name = commands[i].name;
 			char key[64];
 			snprintf(key, sizeof(key), "cmd.%s.summary", commands[i].name);
@@ -719,7 +728,7 @@ static void tg__got_me(void *user, const struct http_result *res)
 	if(t->stopping)
 		return;
 	json_error_t jerr;
-	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	json_t *o = res->status == 200 ? tg_json_load(res->body, res->body_len, &jerr) : NULL;
 	const char *name = json_string_value(json_object_get(json_object_get(o, "result"), "username"));
 	if(!json_is_true(json_object_get(o, "ok")) || !name) {
 		json_decref(o);

@@ -4,9 +4,7 @@
  * does the HTTP) builds on it.
  *
  * Reading: a getUpdates answer (or one webhook update) becomes an array of
- * struct tg_update.  Writing: the core's light HTML becomes Telegram's HTML
- * (mentions as tg://user links), cut on line boundaries under 4096
- * characters.
+ * struct tg_update.  Writing Telegram's HTML is telegram_html's.
  */
 #ifndef ENSEMBLE_TELEGRAM_PARSE_H
 #define ENSEMBLE_TELEGRAM_PARSE_H
@@ -15,9 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bot/strbuf.h"
+#include <jansson.h>
 
-#define TG_MAX_TEXT 4096        /* characters in one sendMessage */
 #define TG_MAX_OPTIONS 12
 /* A chat as the core knows it: Telegram's chat id, followed by ":THREAD"
  * for a topic of a forum group (each topic is a chat of its own, so that
@@ -30,6 +27,9 @@ enum tg_kind {
 	TG_CALLBACK,       /* an inline button pressed */
 	TG_POLL_ANSWER,    /* a vote in a non-anonymous poll */
 	TG_MIGRATE,        /* the group became a supergroup: migrate_to */
+	TG_UNREADABLE,     /* not JSON even with what cannot be decoded
+	                      replaced: skipped, its id still counts; text
+	                      says why */
 };
 
 /* One update; the strings are owned by the array (tg_updates_free). */
@@ -44,7 +44,10 @@ struct tg_update {
 	char lang[8];              /* the sender client's language_code */
 	char message_id[24];
 	char reply_to[24];         /* the message answered, or "" */
-	char *text;                /* TG_MESSAGE */
+	bool anonymous;            /* sent as the group itself: one of its
+	                              anonymous administrators, who all share
+	                              one sender (from is GroupAnonymousBot) */
+	char *text;                /* TG_MESSAGE; TG_UNREADABLE: why */
 	long long date;
 	char callback_id[72];      /* TG_CALLBACK */
 	char *callback_data;
@@ -54,27 +57,28 @@ struct tg_update {
 	char migrate_to[24];       /* TG_MIGRATE */
 };
 
+/* Decodes a Bot API answer as Telegram writes it, which jansson alone
+ * refuses when a user's text holds \u0000 or a lone surrogate escape: NUL is
+ * read (JSON_ALLOW_NUL; the adapter's strings replace it), and lone
+ * surrogates and bytes that are not UTF-8 become U+FFFD.  NULL, with err
+ * set, when it is not JSON even so.  The caller owns the result. */
+json_t *tg_json_load(const char *json, size_t len, json_error_t *err);
+
 /* Reads a getUpdates answer {"ok":true,"result":[...]} (or, with single
- * set, one update object as a webhook posts it).  Malformed updates inside a
- * good answer are skipped (their update_id still counts).  Returns 0 with
- * *out (caller frees with tg_updates_free) and *n, or -1 with a reason in
- * err: not JSON, "ok" false (then *error_code and *retry_after are set when
- * present, -1 otherwise). */
+ * set, one update object as a webhook posts it), decoded by tg_json_load.
+ * Malformed updates inside a good answer are skipped (their update_id still
+ * counts).  When the answer is not JSON as a whole, each update is decoded
+ * on its own: one that is still not JSON becomes TG_UNREADABLE (when its
+ * update_id can be read), so that one bad update does not hold back the
+ * others.  Returns 0 with *out (caller frees with tg_updates_free) and *n,
+ * or -1 with a reason in err: not JSON, "ok" false (then *error_code and
+ * *retry_after are set when present, -1 otherwise). */
 int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update **out, size_t *n,
                      int *error_code, long *retry_after, char *err, size_t errlen);
 void tg_updates_free(struct tg_update *u, size_t n);
 
-/* Appends light HTML as Telegram HTML: the same tags, and mentions
- * (href="mention:ID") as tg://user?id=ID links. */
-int tg_render_html(struct strbuf *out, const char *light);
-
 /* Splits a chat as the core knows it into Telegram's chat id (copied to
  * base) and the topic's message_thread_id, returned (0: no topic). */
 long long tg_chat_split(const char *chat, char *base, size_t n);
-
-/* Cuts html into parts of at most max characters, on line boundaries (a
- * longer line is cut inside, never inside a UTF-8 character).  Fills
- * parts (caller frees each and the array) and returns their number, or -1. */
-long tg_split(const char *html, size_t max, char ***parts);
 
 #endif

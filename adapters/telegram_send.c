@@ -6,9 +6,11 @@
  * per chat per chat_interval_ms, group_per_minute in a group and
  * global_per_second overall; 429 waits retry_after, 5xx and network errors
  * back off exponentially with jitter, 403 marks the chat inactive, a 400
- * with migrate_to_chat_id moves the chat.  Also the rendering of the
- * core's actions: HTML text cut under 4,096 characters, native polls,
- * inline keyboards, edits.
+ * with migrate_to_chat_id moves the chat, and a 400 "can't parse entities"
+ * sends the message again as plain text.  Also the rendering of the core's
+ * actions: HTML text cut into valid parts under Telegram's limit (or, for
+ * a message that is edited later, shortened), native polls, inline
+ * keyboards, edits.
  */
 #include "adapters/adapter.h"
 
@@ -22,6 +24,7 @@
 
 #include "adapters/http_client.h"
 #include "adapters/http_server.h"
+#include "adapters/telegram_html.h"
 #include "adapters/telegram_parse.h"
 #include "bot/action.h"
 #include "bot/bot.h"
@@ -179,6 +182,40 @@ static void tg__unlink(struct tg *t, struct tg_send *s)
 	}
 }
 
+/* True when Telegram refused a message's HTML: 400 "Bad Request: can't
+ * parse entities: ..." (a tag or an entity it cannot read, at a byte
+ * offset it names). */
+static bool tg__unparsable(json_t *answer)
+{
+	const char *d = json_string_value(json_object_get(answer, "description"));
+	return d && strstr(d, "can't parse entities");
+}
+
+/* Turns a queued sendMessage or editMessageText from HTML into plain text
+ * (tags dropped, entities decoded), to be sent again.  0, or -1 when it
+ * was not HTML (or out of memory). */
+static int tg__to_plain(struct tg_send *s)
+{
+	json_error_t jerr;
+	json_t *body = json_loads(s->body, 0, &jerr);
+	const char *html = json_string_value(json_object_get(body, "text"));
+	struct strbuf plain = STRBUF_INIT;
+	char *text = NULL;
+	int rc = -1;
+	if(!html || !json_object_get(body, "parse_mode") || tg_html_plain(&plain, html))
+		goto out;
+	if(json_object_set_new(body, "text", json_string(plain.buf)) || json_object_del(body, "parse_mode") ||
+	   !(text = json_dumps(body, JSON_COMPACT)))
+		goto out;
+	free(s->body);
+	s->body = text;
+	rc = 0;
+out:
+	strbuf_release(&plain);
+	json_decref(body);
+	return rc;
+}
+
 /* What an answer means for its message: delivered (acknowledged), sent
  * again later, moved, or given up. */
 static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result *res)
@@ -191,7 +228,7 @@ static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result
 	 * enough and the message is not parsed.  Any other answer is. */
 	bool plain_ok = res->status == 200 && !s->poll_ref && !s->msg_ref && res->body_len > 10 &&
 	                !memcmp(res->body, "{\"ok\":true,", 11);
-	json_t *o = res->status && !plain_ok ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
+	json_t *o = res->status && !plain_ok ? tg_json_load(res->body, res->body_len, &jerr) : NULL;
 	bool ok = plain_ok || json_is_true(json_object_get(o, "ok"));
 	if(!ok && o) {
 		json_t *c = json_object_get(o, "error_code");
@@ -222,6 +259,14 @@ static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result
 			else
 				db_kv_put(t->b->db, key, value);
 		}
+	} else if(code == 400 && tg__unparsable(o) && !t->stopping && !tg__to_plain(s)) {
+		/* Telegram could not read the HTML: the text goes as plain
+		 * text rather than being lost. */
+		const char *d = json_string_value(json_object_get(o, "description"));
+		const char *at = d ? strstr(d, "offset ") : NULL;
+		log_warn("%s to chat %s: Telegram cannot parse its HTML at byte offset %ld (%s): sent again as plain text",
+		         s->method, s->chat, at ? strtol(at + 7, NULL, 10) : -1L, d);
+		done = false;
 	} else if(code == 400 && !strcmp(s->method, "editMessageText")) {
 		/* "message is not modified", or gone: nothing to retry. */
 		const char *d = json_string_value(json_object_get(o, "description"));
@@ -530,15 +575,59 @@ static json_t *tg__to(const char *topic_chat)
 	return body;
 }
 
-/* sendMessage for text, cut under the limit; the last part carries the
- * buttons and the acknowledgement. */
+/* "… and N more", in the language passed as user. */
+static int tg__more(struct strbuf *out, long n, void *user)
+{
+	char num[24];
+	snprintf(num, sizeof(num), "%ld", n);
+	return i18n_fmt(out, user, "telegram.more", num, NULL);
+}
+
+/* Appends html shortened to one message for chat, what is left out said
+ * in the chat's language.  0 or -1. */
+static int tg__shorten(struct tg *t, const char *chat, const char *html, struct strbuf *out)
+{
+	const struct config *cfg = t->b->cfg;
+	struct db_chat c;
+	if(tg_html_units(html) <= TG_MAX_TEXT)
+		return strbuf_adds(out, html);
+	const char *lang = db_chat_get(t->b->db, "telegram", chat, cfg->lang, cfg->timezone, &c) >= 0 ? c.lang : cfg->lang;
+	return tg_shorten(out, html, TG_MAX_TEXT, tg__more, (void *)lang);
+}
+
+/* The parts of an action's text as Telegram HTML: cut under the limit, or,
+ * for a message kept for later edits (it has a ref), shortened to one, so
+ * that an edit replaces all of it.  Their number (the caller frees each
+ * and the array), or -1. */
+static long tg__parts(struct tg *t, const struct action *act, char ***parts)
+{
+	struct strbuf html = STRBUF_INIT, one = STRBUF_INIT;
+	long n = -1;
+	*parts = NULL;
+	if(tg_render_html(&html, act->text ? act->text : ""))
+		goto out;
+	if(!act->ref || tg_html_units(html.buf) <= TG_MAX_TEXT) {
+		n = tg_split(html.buf, TG_MAX_TEXT, parts);
+		goto out;
+	}
+	if(tg__shorten(t, act->chat_id, html.buf, &one) || !(*parts = malloc(sizeof(**parts))))
+		goto out;
+	if(((*parts)[0] = strbuf_detach(&one)) != NULL)
+		n = 1;
+	else
+		free(*parts);
+out:
+	strbuf_release(&html);
+	strbuf_release(&one);
+	return n;
+}
+
+/* sendMessage for text, in valid parts under the limit; the last part
+ * carries the buttons and the acknowledgement. */
 static int tg__send_text(struct tg *t, const struct action *act, int64_t stored_id)
 {
-	struct strbuf html = STRBUF_INIT;
 	char **parts = NULL;
-	tg_render_html(&html, act->text ? act->text : "");
-	long n = html.oom ? -1 : tg_split(html.buf, TG_MAX_TEXT, &parts);
-	strbuf_release(&html);
+	long n = tg__parts(t, act, &parts);
 	int rc = n > 0 ? 0 : -1;
 	for(long i = 0; i < n; i++) {
 		json_t *body = tg__to(act->chat_id);
@@ -617,9 +706,9 @@ int tg__deliver(struct adapter *a, const struct action *act)
 		return tg__enqueue(t, "stopPoll", body, chat, act->stored_id, NULL) ? -1 : 1;
 	}
 	case ACTION_EDIT: {
-		/* The message that shows act->ref, edited in place (its first
-		 * 4096 characters), with its buttons. */
-		struct strbuf v = STRBUF_INIT, html = STRBUF_INIT;
+		/* The message that shows act->ref, edited in place, with its
+		 * buttons. */
+		struct strbuf v = STRBUF_INIT;
 		char key[160], chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
 		long long mid;
 		snprintf(key, sizeof(key), "telegram.msg.%s", act->ref ? act->ref : "");
@@ -627,18 +716,18 @@ int tg__deliver(struct adapter *a, const struct action *act)
 		strbuf_release(&v);
 		if(!found)
 			return 0;  /* never sent here (or before this version): nothing to edit */
-		tg_render_html(&html, act->text ? act->text : "");
-		char **parts = NULL;
-		long n = html.oom ? -1 : tg_split(html.buf, TG_MAX_TEXT, &parts);
-		strbuf_release(&html);
-		if(n < 1)
+		struct strbuf html = STRBUF_INIT, text = STRBUF_INIT;
+		/* An edit that would be too long says what it leaves out. */
+		if(tg_render_html(&html, act->text ? act->text : "") || tg__shorten(t, chat, html.buf, &text)) {
+			strbuf_release(&html);
+			strbuf_release(&text);
 			return -1;
+		}
 		tg_chat_split(chat, base, sizeof(base));
 		json_t *body = json_pack("{s:s,s:I,s:s,s:s}", "chat_id", base, "message_id", (json_int_t)mid, "text",
-		                         parts[0], "parse_mode", "HTML");
-		for(long i = 0; i < n; i++)
-			free(parts[i]);
-		free(parts);
+		                         text.buf, "parse_mode", "HTML");
+		strbuf_release(&html);
+		strbuf_release(&text);
 		if(body && act->n_buttons)
 			json_object_set_new(body, "reply_markup", tg__keyboard(act));
 		return body && !tg__enqueue(t, "editMessageText", body, chat, act->stored_id, NULL) ? 1 : -1;

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "adapters/telegram_html.h"
 #include "adapters/telegram_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
