@@ -4,10 +4,15 @@ the fake Bot API (fake_botapi.py) on loopback.  A group plays /start,
 /meetup, native poll answers (one withdrawn), /poll, /meetup close (stopPoll
 and the announcement with RSVP buttons), a button press, /cmd@Bot
 addressing, a 429 with retry_after, and a restart that must not replay
-handled updates.  Prints "N passed, N failed".
+handled updates; updates jansson alone cannot read (\u0000, a lone
+surrogate, one that is no JSON) among good ones; anonymous administrators
+and a linked channel; and, against the fake's reading of HTML as Telegram
+reads it, a reminder and an announcement for 80 people with long names,
+and a message refused as HTML sent again as plain text.  Prints "N passed,
+N failed".
 
 Usage: e2e.py ENSEMBLE"""
-import json, sqlite3, os, signal, subprocess, sys, time, urllib.request
+import json, re, sqlite3, os, signal, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
 import harness
 from harness import check, free_port, post_json, start_fake
@@ -38,13 +43,20 @@ GROUP = -1001234567890
 def user(uid, name, lang="fr"):
     return {"id": uid, "is_bot": False, "first_name": name, "language_code": lang}
 msgid = [0]
-def say(uid, name, text, chat=None):
+def msg(uid, name, text, chat=None, **extra):
+    """A message update from uid (or, with from_=..., another sender)."""
     chat = GROUP if chat is None else chat
     msgid[0] += 1
     ent = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] if text.startswith("/") else []
-    control("/control/update", {"message": {"message_id": msgid[0], "date": int(time.time()),
-            "chat": {"id": chat, "type": "supergroup" if chat < 0 else "private"},
-            "from": user(uid, name), "text": text, "entities": ent}})
+    m = {"message_id": msgid[0], "date": int(time.time()),
+         "chat": {"id": chat, "type": "supergroup" if chat < 0 else "private"},
+         "from": user(uid, name), "text": text, "entities": ent}
+    if "from_" in extra:
+        m["from"] = extra.pop("from_")
+    m.update(extra)
+    return {"message": m}
+def say(uid, name, text, chat=None, **extra):
+    control("/control/update", msg(uid, name, text, chat, **extra))
 
 def texts_to(chat, since=0):
     return [b["text"] for b in calls("sendMessage")[since:] if str(b["chat_id"]) == str(chat)]
@@ -69,6 +81,10 @@ check(len(menus) == 2, "two command menus")
 fr = [m for m in menus if m.get("language_code") == "fr"]
 check(fr and any(c["command"] == "aide" for c in fr[0]["commands"]), "the French menu has /aide")
 check(fr and any(c["command"] == "rencontre" for c in fr[0]["commands"]), "the French menu has /rencontre")
+check(fr and any(c["command"] == "oublier" for c in fr[0]["commands"]) and
+      not any(c["command"] == "forget" for c in fr[0]["commands"]), "the French menu has /oublier, not /forget")
+check(all(re.match(r"^[a-z0-9_]{1,32}$", c["command"]) for m in menus for c in m["commands"]),
+      "every menu name is one Telegram takes")
 check(calls("deleteWebhook"), "deleteWebhook called when polling")
 gu = calls("getUpdates")[0]
 check(gu.get("timeout") == 2 and "poll_answer" in gu.get("allowed_updates", []), "getUpdates with timeout and allowed_updates")
@@ -103,6 +119,23 @@ t = wait_for(lambda: texts_to(GROUP, n), "Alice's change")
 check(t and "Europe/Brussels" in t[0], "the chat's Telegram admin may")
 check(len(calls("getChatAdministrators")) == 1, "administrators asked once, then cached")
 
+# Updates jansson alone refuses, in one getUpdates answer with good ones: a
+# name with a lone surrogate escape, a text with \u0000, and one that is
+# no JSON at all.  The first two are answered, the third is skipped (and
+# logged), the one after them answered, and the offset moves past them all.
+n = len(calls("sendMessage"))
+bad = control("/control/updates", [
+    msg(5, "Zo\ud800é", "/apropos"),
+    msg(6, "Léa", "/apropos \u0000 \udc00"),
+    {"raw": '{"update_id":0,"message":{"message_id":9000,"chat":{"id":%d,"type":"supergroup"},'
+            '"from":{"id":7,"first_name":"Max"},"text":"/apropos \\q"}}' % GROUP},
+    msg(2, "Bob", "/apropos")])["update_ids"]
+wait_for(lambda: len(texts_to(GROUP, n)) >= 3, "the answers around updates jansson refuses")
+time.sleep(0.5)
+check(len(texts_to(GROUP, n)) == 3, "three of the four answered, the unreadable one skipped (%d)" % len(texts_to(GROUP, n)))
+check(wait_for(lambda: any(b.get("offset", 0) > bad[-1] for b in calls("getUpdates")), "the offset past them"),
+      "the offset moves past an unreadable update")
+
 # A meetup with two dates: the details, then a native poll.
 say(1, "Alice", "/rencontre Apéro <b>& co</b>; demain 19h; après-demain 19h; lieu: Café")
 poll_msg = wait_for(lambda: calls("sendPoll"), "the native poll")
@@ -121,6 +154,28 @@ n = len(calls("sendMessage"))
 say(1, "Alice", "/sondage")
 t = wait_for(lambda: texts_to(GROUP, n), "the tally")
 check(t and "oui (2) : Chloé, Dan" in t[0], "the tally counts native answers, withdrawn ones out")
+
+# An anonymous administrator posts as the group itself (from is
+# GroupAnonymousBot, on no list of administrators): admin commands are
+# theirs, but a vote is refused with the reason, since all of them share one
+# sender.  A linked channel posting in the group is no administrator.
+ANON = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+AS_GROUP = {"id": GROUP, "type": "supergroup", "title": "Les Amis"}
+n = len(calls("sendMessage"))
+say(0, "", "/fuseau Europe/Brussels", from_=ANON, sender_chat=AS_GROUP)
+t = wait_for(lambda: texts_to(GROUP, n), "the anonymous admin's change")
+check(t and "Europe/Brussels" in t[0] and "Seuls les admins" not in t[0], "an anonymous admin may use admin commands: %s"
+      % (t[:1] if t else None,))
+n = len(calls("sendMessage"))
+say(0, "", "/vote 1 2", from_=ANON, sender_chat=AS_GROUP)
+t = wait_for(lambda: texts_to(GROUP, n), "the anonymous vote's refusal")
+check(t and "au nom du groupe" in t[0] and "Vote enregistré" not in t[0], "an anonymous admin's vote is refused with the reason: %s"
+      % (t[:1] if t else None,))
+n = len(calls("sendMessage"))
+say(0, "", "/fuseau Asia/Tokyo", from_={"id": 136817688, "is_bot": True, "first_name": "Channel"},
+    sender_chat={"id": -1009990001, "type": "channel", "title": "Le canal"})
+t = wait_for(lambda: texts_to(GROUP, n), "the linked channel's refusal")
+check(t and "Seuls les admins" in t[0], "a linked channel is no administrator")
 
 # Closing: stopPoll on the poll's message, the announcement with buttons.
 n = len(calls("sendMessage"))
@@ -339,10 +394,68 @@ t = wait_for(lambda: texts_to(g_last, n), "the poll's state after a native vote"
 check(t and "Bob" in t[0], "a vote on a poll sent in a burst counts: %r" % (t[:1] if t else None))
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=15) == 0, "the third run stops with 0")
+
+# Long messages, against the fake's reading of HTML as Telegram's: the
+# clock starts 25 s before the 1-hour reminder of a meetup for 80 people
+# with long names.
+bot = start_bot("--clock=real", "--now=2026-12-02T09:59:35")
+wait_for(lambda: len(calls("getMe")) >= 4, "the fourth run")
+G4 = -1005550004
+control("/control/admins", {"chat_id": G4, "user_ids": [1]})
+def ok_to(chat, method="sendMessage"):
+    return [b for m, b in control("/control/ok") if m == method and str(b.get("chat_id")) == str(chat)]
+# Telegram refuses a message's HTML: it goes again as plain text.
+control("/control/fail", {"method": "sendMessage", "code": 400, "times": 1,
+                          "description": "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 12"})
+n = len(calls("sendMessage"))
+say(1, "Alice", "/apropos", chat=G4)
+t = wait_for(lambda: ok_to(G4), "the message sent again")
+check(t and "parse_mode" not in t[0] and "<b>" not in t[0]["text"] and len(calls("sendMessage")) == n + 2,
+      "a message refused as HTML is sent again as plain text: %s" % (t[:1] if t else None,))
+n_polls = len(calls("sendPoll"))
+say(1, "Alice", "/rencontre Grande fête; 2026-12-02 11:00; 2026-12-03 11:00", chat=G4)
+wait_for(lambda: len(calls("sendPoll")) > n_polls, "the big meetup's poll")
+time.sleep(0.3)
+pid = str(5000000000000000 + n_polls)
+NAMES = ["Participant%02d %s" % (k, "Longname" * 7) for k in range(80)]
+control("/control/updates", [{"poll_answer": {"poll_id": pid, "user": user(3000 + k, NAMES[k]), "option_ids": [0]}}
+                             for k in range(80)])
+time.sleep(1)
+n = len(calls("sendMessage"))
+say(1, "Alice", "/rencontre confirmer 1", chat=G4)
+ann = wait_for(lambda: [b for b in ok_to(G4)[1:] if "reply_markup" in b], "the announcement for 80 people")
+if ann:
+    a = ann[0]["text"]
+    shown = sum(1 for k in range(80) if NAMES[k].split()[0] + " " in a)
+    m = re.search(r"… et (\d+) de plus", a)
+    check(m and int(m.group(1)) + shown == 80 and "/rsvp" in a, "the announcement is one message, shortened with "
+          "'… et N de plus' (%d shown, %s)" % (shown, m.group(0) if m else None))
+    time.sleep(0.5)  # the bot has stored which message it is
+    control("/control/update", {"callback_query": {"id": "cb-big", "chat_instance": "y", "from": user(4000, "Yann"),
+            "data": ann[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+            "message": {"message_id": 1, "date": 1, "chat": {"id": G4, "type": "supergroup"}}}})
+    ed = wait_for(lambda: ok_to(G4, "editMessageText"), "the announcement's edit")
+    check(ed and re.search(r"… et \d+ de plus", ed[0]["text"]) and "Yann" not in ed[0]["text"][:200],
+          "an edit too long says what it leaves out, and Telegram takes it")
+# The reminder calls all 80 by name: 5,000 characters of text, more in
+# tags: cut between two people into parts Telegram takes, none lost.
+rem = wait_for(lambda: [b["text"] for b in ok_to(G4) if "⏰" in b["text"]], "the reminder", 45)
+time.sleep(2)
+parts = [b["text"] for b in ok_to(G4)]
+parts = parts[parts.index(rem[0]):] if rem else []
+names = re.findall(r">(Participant\d\d) ", "".join(parts))
+check(rem and len(parts) >= 2, "the reminder goes in several parts (%d)" % len(parts))
+check(names == ["Participant%02d" % k for k in range(80)], "every one of the 80 is called, in order (%d)" % len(names))
+refused = [b for m, b in control("/control/calls") if m == "sendMessage" and str(b.get("chat_id")) == str(G4)]
+check(len(refused) == len(ok_to(G4)) + 1, "Telegram took every part (only the forced failure was refused)")
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=15) == 0, "the fourth run stops with 0")
 fake.terminate()
 log.close()
 text = open(os.path.join(tmp, "bot.log")).read()
 check(TOKEN not in text and "TEST-token" not in text, "the token never appears in the log")
+check("cannot be read" in text, "the unreadable update is logged")
+check("byte offset 12" in text and "plain text" in text, "the HTML refused is logged with its method and offset")
 check("AddressSanitizer" not in text and "runtime error" not in text and "LeakSanitizer" not in text,
       "no sanitizer report")
 harness.finish(text[-3000:])

@@ -11,8 +11,24 @@ The test drives it through /control/*: POST /control/update queues an update
 (and retry_after, migrate_to), or with a mode: "hang" (no answer), "truncate"
 (the connection closes mid-body), "garbage" (an HTML error page); for
 getUpdates also "replay" (the last confirmed updates again) and "reverse"
-(the batch in reverse order).  An update
-posted with its own update_id is queued as given (a repeat)."""
+(the batch in reverse order); a "description" replaces the forced
+failure's.  An update posted with its own update_id is queued as given (a
+repeat).
+
+Text is checked as Telegram checks it: with parse_mode HTML it is parsed as
+Telegram parses it (parse_html: the tags Telegram knows, closed in order, no
+'<' that starts no tag), and broken markup gets 400 "Bad Request: can't
+parse entities: ..." with the byte offset; the limit of 4096 counts the
+parsed text in UTF-16 code units.  (Telegram shows a '&' that starts no
+entity as is; the fake refuses it, so that a message cut inside an entity is
+caught rather than shown mangled.)
+
+Updates that jansson alone cannot read: an update posted with "\u0000" or
+a lone surrogate escape ("\ud800") in its strings is served with those
+escapes, as Telegram serves them; POST /control/raw_update {"raw": TEXT}
+queues TEXT as the update's JSON text verbatim (its "update_id" is
+assigned: write it as "update_id":0), for an update that is no JSON at
+all."""
 import json, re, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -43,6 +59,81 @@ def message(chat_id, extra, body=None):
     m.update(extra)
     return m
 
+TAGS = {"a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "blockquote",
+        "tg-spoiler", "span", "tg-emoji"}
+ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+def parse_html(text):
+    """Telegram's reading of parse_mode HTML (after tdlib's parse_html):
+    the text with tags dropped and entities decoded, or ValueError with
+    what Telegram says is wrong, at a byte offset."""
+    out, stack, i, n = [], [], 0, len(text)
+    def at(k):
+        return len(text[:k].encode("utf-8", "surrogatepass"))
+    while i < n:
+        c = text[i]
+        if c == "&":
+            m = re.match(r"&(?:([a-zA-Z]+)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));", text[i:])
+            if not m or (m.group(1) and m.group(1) not in ENTITIES):
+                raise ValueError("Unescaped \"&\" at byte offset %d" % at(i))
+            if m.group(1):
+                out.append(ENTITIES[m.group(1)])
+            else:
+                out.append(chr(int(m.group(2), 10) if m.group(2) else int(m.group(3), 16)))
+            i += m.end()
+        elif c == "<":
+            j = i + 1
+            if text.startswith("/", j):
+                if not stack:
+                    raise ValueError("Unexpected end tag at byte offset %d" % at(i))
+                m = re.match(r"/([^\s>]*)\s*>", text[j:])
+                if not m:
+                    raise ValueError("Unclosed end tag at byte offset %d" % at(i))
+                name = m.group(1).lower()
+                if name and name != stack[-1]:
+                    raise ValueError('Unmatched end tag at byte offset %d, expected "</%s>", found "</%s>"'
+                                     % (at(i), stack[-1], name))
+                stack.pop()
+                i = j + m.end()
+            else:
+                m = re.match(r"([^\s>]*)((?:\s+[a-zA-Z-]+(?:=(?:\"[^\"]*\"|'[^']*'|[^\s>'\"]+))?)*)\s*>", text[j:])
+                name = re.match(r"[^\s>]*", text[j:]).group(0).lower()
+                if name not in TAGS:
+                    raise ValueError('Unsupported start tag "%s" at byte offset %d' % (name, at(i)))
+                if not m:
+                    raise ValueError("Unclosed start tag at byte offset %d" % at(i))
+                if name == "a" and "href=" not in m.group(2):
+                    raise ValueError("Can't find href in the a tag at byte offset %d" % at(i))
+                stack.append(name)
+                i = j + m.end()
+        elif c == ">":
+            out.append(c)   # Telegram takes a lone '>' as text
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    if stack:
+        raise ValueError('Can\'t find end tag corresponding to start tag "%s"' % stack[-1])
+    return "".join(out)
+
+def utf16_len(s):
+    return len(s.encode("utf-16-le", "surrogatepass")) // 2
+
+def bad_text(body):
+    """Telegram's checks of a message's text (and parse_mode): its 400, or
+    None."""
+    text = body.get("text") or ""
+    if body.get("parse_mode") == "HTML":
+        try:
+            text = parse_html(text)
+        except ValueError as e:
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities: %s" % e}
+    if not text.strip():
+        return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
+    if utf16_len(text) > 4096:
+        return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message is too long"}
+    return None
+
 def bad_thread(body):
     """A message_thread_id that is not a topic's: Telegram's 400."""
     t = body.get("message_thread_id")
@@ -57,12 +148,12 @@ def handle(method, body):
         calls.append((method, body))
         order = None
         if fails.get(method):
-            code, retry, migrate, mode = fails[method].pop(0)
+            code, retry, migrate, mode, description = fails[method].pop(0)
             if mode in ("replay", "reverse"):
                 order = mode
             elif mode:
                 return code, {"__mode__": mode}
-            err = {"ok": False, "error_code": code, "description": "Forced failure %d" % code}
+            err = {"ok": False, "error_code": code, "description": description or "Forced failure %d" % code}
             if retry:
                 err["parameters"] = {"retry_after": retry}
             if migrate:
@@ -93,9 +184,7 @@ def handle(method, body):
                     history.append(u)
             return 200, {"ok": True, "result": batch}
     if method == "sendMessage":
-        if not body.get("text") or len(body["text"]) > 4096:
-            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty or too long"}
-        return bad_thread(body) or (200, {"ok": True, "result": message(body["chat_id"], {"text": body["text"]}, body)})
+        return bad_text(body) or bad_thread(body) or (200, {"ok": True, "result": message(body["chat_id"], {"text": body["text"]}, body)})
     if method == "sendPoll":
         opts = body.get("options", [])
         if len(opts) < 2 or len(opts) > 12:
@@ -110,8 +199,10 @@ def handle(method, body):
         polls[pid] = poll
         return 200, {"ok": True, "result": message(body["chat_id"], {"poll": poll}, body)}
     if method == "editMessageText":
-        if not body.get("text") or "message_id" not in body:
-            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
+        if "message_id" not in body:
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"}
+        if bad_text(body):
+            return bad_text(body)
         return 200, {"ok": True, "result": {"message_id": body["message_id"], "date": int(time.time()),
                      "chat": {"id": int(body["chat_id"]), "type": "supergroup"}, "text": body["text"]}}
     if method == "stopPoll":
@@ -139,12 +230,26 @@ def handle(method, body):
         return 200, {"ok": True, "result": True}
     return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
 
+class RawUpdate(dict):
+    """An update served as the JSON text given, verbatim."""
+    def __init__(self, update_id, raw):
+        super().__init__(update_id=update_id)
+        self.raw = raw
+
+def dumps(payload):
+    """The answer's JSON text, raw updates written as given."""
+    result = payload.get("result") if isinstance(payload, dict) else None
+    if isinstance(result, list) and any(isinstance(u, RawUpdate) for u in result):
+        items = [u.raw if isinstance(u, RawUpdate) else json.dumps(u) for u in result]
+        return '{"ok": true, "result": [%s]}' % ", ".join(items)
+    return json.dumps(payload)
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a):
         pass
     def reply(self, status, payload):
-        data = json.dumps(payload).encode()
+        data = dumps(payload).encode("utf-8", "surrogatepass")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -172,6 +277,8 @@ class Handler(BaseHTTPRequestHandler):
                 ids = []
                 for u in self.body():
                     next_update += 1
+                    if set(u) == {"raw"}:
+                        u = RawUpdate(next_update, u["raw"].replace('"update_id":0', '"update_id":%d' % next_update, 1))
                     u["update_id"] = next_update
                     updates.append(u)
                     ids.append(next_update)
@@ -189,6 +296,13 @@ class Handler(BaseHTTPRequestHandler):
                 updates.append(u)
                 lock.notify_all()
             return self.reply(200, {"update_id": next_update})
+        if self.path == "/control/raw_update":
+            raw = self.body()["raw"]
+            with lock:
+                next_update += 1
+                updates.append(RawUpdate(next_update, raw.replace('"update_id":0', '"update_id":%d' % next_update, 1)))
+                lock.notify_all()
+            return self.reply(200, {"update_id": next_update})
         if self.path == "/control/admins":
             b = self.body()
             with lock:
@@ -198,7 +312,7 @@ class Handler(BaseHTTPRequestHandler):
             b = self.body()
             with lock:
                 fails.setdefault(b["method"], []).extend([(b["code"], b.get("retry_after"), b.get("migrate_to"),
-                                                           b.get("mode"))] * b.get("times", 1))
+                                                           b.get("mode"), b.get("description"))] * b.get("times", 1))
             return self.reply(200, {})
         parts = self.path.split("/")
         if len(parts) != 3 or not parts[1].startswith("bot"):

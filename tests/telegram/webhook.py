@@ -90,6 +90,17 @@ check(post(None, secret, raw=b'{"update_id":2,"message":{"text":"' + b"a" * 7000
 check(post(update("/start"), secret) == 200, "the right secret: 200")
 t = wait_for(lambda: texts(), "the answer to a webhook update")
 check(t and "Ensemble" in t[0], "the update is handled and answered")
+# Updates jansson alone refuses: one with \u0000 and a lone surrogate
+# escape is read and answered; one that is no JSON at all but names its
+# update_id is taken (200) and skipped with a log line, rather than refused
+# for Telegram to send again and again.
+n = len(texts())
+check(post(None, secret, raw=json.dumps(update("/start \u0000 \ud800")).encode()) == 200,
+      "an update with \\u0000 and a lone surrogate: 200")
+check(wait_for(lambda: len(texts()) > n, "its answer"), "an update with \\u0000 and a lone surrogate is answered")
+uid[0] += 1
+check(post(None, secret, raw=b'{"update_id": %d, "message": {"text": "\\q"}}' % uid[0]) == 200,
+      "an update that is no JSON, with its update_id: 200")
 with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hook_port, timeout=5) as r:
     check(r.status == 200, "the listener's health check")
 
@@ -152,4 +163,5 @@ log.close()
 text = open(os.path.join(tmp, "bot.log")).read()
 check(secret not in text and TOKEN not in text, "neither the token nor the secret is logged")
 fake.kill()
+check("cannot be read" in text, "the unreadable update is logged")
 harness.finish(text[-4000:])
