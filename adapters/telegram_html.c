@@ -499,8 +499,12 @@ int tg_shorten(struct strbuf *out, const char *html, size_t max, tg_more_fn more
 		goto out;
 	}
 	/* No list left to shorten: the text is cut where a first part would
-	 * end, leaving room for the mark on a line of its own. */
-	size_t reserve = 1 + tg__more_units(&s, (long)s.nlines);
+	 * end, leaving room for the mark on a line of its own (the number of
+	 * its line breaks bounds the lines it can leave out). */
+	long breaks = 1;
+	for(const char *p = built.buf; *p; p++)
+		breaks += *p == '\n';
+	size_t reserve = 1 + tg__more_units(&s, breaks);
 	const char *next;
 	bool shows;
 	const char *cut = tg__cut(built.buf, 0, max > reserve ? max - reserve : 1, &next, &shows);

@@ -1,5 +1,5 @@
 /* libFuzzer target: Telegram getUpdates answers and webhook bodies, and the
- * HTML writer and splitter on what they carry. */
+ * HTML writer, splitter and shortener on what they carry. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -7,6 +7,12 @@
 #include "adapters/telegram_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int fuzz__more(struct strbuf *out, long n, void *user)
+{
+	(void)user;
+	return strbuf_addf(out, "… and %ld more", n);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,6 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for(long k = 0; k < np; k++)
 			free(parts[k]);
 		free(np >= 0 ? parts : NULL);
+		struct strbuf one = STRBUF_INIT;
+		tg_shorten(&one, sb.buf, 64, fuzz__more, NULL);
+		strbuf_release(&one);
 		strbuf_release(&sb);
 	}
 	tg_updates_free(u, n);
