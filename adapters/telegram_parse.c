@@ -100,10 +100,11 @@ static int tg__one(json_t *o, struct tg_update *u)
 		 * comes from one of its anonymous administrators (one posted for a
 		 * linked channel names that channel).  It goes by the group's
 		 * name. */
-		json_t *as = json_object_get(json_object_get(msg, "sender_chat"), "id");
+		json_t *as = json_object_get(msg, "sender_chat");
+		json_t *as_id = json_object_get(as, "id");
 		json_t *cid = json_object_get(chat, "id");
-		if(json_is_integer(as) && json_is_integer(cid) && json_integer_value(as) == json_integer_value(cid)) {
-			const char *title = json_string_value(json_object_get(chat, "title"));
+		if(json_is_integer(as_id) && json_is_integer(cid) && json_integer_value(as_id) == json_integer_value(cid)) {
+			const char *title = json_string_value(json_object_get(as, "title"));
 			u->anonymous = true;
 			if(title && *title) {
 				free(u->sender_name);

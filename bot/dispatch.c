@@ -428,6 +428,10 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 	if(ev->sender_id) {
 		if(db_user_seen(b->db, chat.id, ev->platform, ev->sender_id, ev->sender_name, ev->time, &ctx.user_id))
 			return -1;
+		/* A sender who stands for several people is nobody to ask for a
+		 * vote: it may not give one. */
+		if(ev->anonymous && db_member_drop(b->db, chat.id, ctx.user_id))
+			return -1;
 		/* Where the platform has no roles, the chat's first user is its
 		 * admin. */
 		if(ev->role == ROLE_UNKNOWN && !chat.admin[0]) {

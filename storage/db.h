@@ -152,6 +152,9 @@ int db_outbox_forget_start(struct db *db, struct uv_loop_s *loop);
  * time t; creates the user.  Stores the user's row id in *user_id. */
 int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id,
                  const char *name, time_t t, int64_t *user_id);
+/* Takes a user out of chat's members (those around, those asked to vote):
+ * for a sender who stands for several people.  0 or -1. */
+int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id);
 
 /* A small key-value store for adapters' state (offsets, sync tokens).
  * db_kv_get returns 1 and appends the value to out, 0 when absent, -1. */

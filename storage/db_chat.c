@@ -384,6 +384,16 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 	return 0;
 }
 
+int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	return db__exec_stmt(db, st, "member drop");
+}
+
 int db_kv_get(struct db *db, const char *key, struct strbuf *out)
 {
 	sqlite3_stmt *st = db__stmt(db, "SELECT value FROM kv WHERE key = ?1");

@@ -119,20 +119,22 @@ t = wait_for(lambda: texts_to(GROUP, n), "Alice's change")
 check(t and "Europe/Brussels" in t[0], "the chat's Telegram admin may")
 check(len(calls("getChatAdministrators")) == 1, "administrators asked once, then cached")
 
-# Updates jansson alone refuses, in one getUpdates answer with good ones: a
-# name with a lone surrogate escape, a text with \u0000, and one that is
-# no JSON at all.  The first two are answered, the third is skipped (and
-# logged), the one after them answered, and the offset moves past them all.
+# Updates jansson alone refuses, in one getUpdates answer with good ones (in
+# a group of their own: a group gets 20 messages a minute): a name with a
+# lone surrogate escape, a text with \u0000, and one that is no JSON at all.
+# The first two are answered, the third is skipped (and logged), the one
+# after them answered, and the offset moves past them all.
+G9 = -1005550009
 n = len(calls("sendMessage"))
 bad = control("/control/updates", [
-    msg(5, "Zo\ud800é", "/apropos"),
-    msg(6, "Léa", "/apropos \u0000 \udc00"),
+    msg(5, "Zo\ud800é", "/apropos", chat=G9),
+    msg(6, "Léa", "/apropos \u0000 \udc00", chat=G9),
     {"raw": '{"update_id":0,"message":{"message_id":9000,"chat":{"id":%d,"type":"supergroup"},'
-            '"from":{"id":7,"first_name":"Max"},"text":"/apropos \\q"}}' % GROUP},
-    msg(2, "Bob", "/apropos")])["update_ids"]
-wait_for(lambda: len(texts_to(GROUP, n)) >= 3, "the answers around updates jansson refuses")
+            '"from":{"id":7,"first_name":"Max"},"text":"/apropos \\q"}}' % G9},
+    msg(2, "Bob", "/apropos", chat=G9)])["update_ids"]
+wait_for(lambda: len(texts_to(G9, n)) >= 3, "the answers around updates jansson refuses")
 time.sleep(0.5)
-check(len(texts_to(GROUP, n)) == 3, "three of the four answered, the unreadable one skipped (%d)" % len(texts_to(GROUP, n)))
+check(len(texts_to(G9, n)) == 3, "three of the four answered, the unreadable one skipped (%d)" % len(texts_to(G9, n)))
 check(wait_for(lambda: any(b.get("offset", 0) > bad[-1] for b in calls("getUpdates")), "the offset past them"),
       "the offset moves past an unreadable update")
 
@@ -158,23 +160,34 @@ check(t and "oui (2) : Chloé, Dan" in t[0], "the tally counts native answers, w
 # An anonymous administrator posts as the group itself (from is
 # GroupAnonymousBot, on no list of administrators): admin commands are
 # theirs, but a vote is refused with the reason, since all of them share one
-# sender.  A linked channel posting in the group is no administrator.
+# sender, and they are not among those asked to vote.  A linked channel
+# posting in the group is no administrator.  (A group of their own.)
 ANON = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
-AS_GROUP = {"id": GROUP, "type": "supergroup", "title": "Les Amis"}
+GA = -1005550010
+AS_GROUP = {"id": GA, "type": "supergroup", "title": "Les Amis"}
+control("/control/admins", {"chat_id": GA, "user_ids": [1]})
+n_polls = len(calls("sendPoll"))
+say(1, "Alice", "/rencontre Jeux; demain 19h; après-demain 19h", chat=GA)
+wait_for(lambda: len(calls("sendPoll")) > n_polls, "the poll of the anonymous admins' group")
 n = len(calls("sendMessage"))
-say(0, "", "/fuseau Europe/Brussels", from_=ANON, sender_chat=AS_GROUP)
-t = wait_for(lambda: texts_to(GROUP, n), "the anonymous admin's change")
+say(0, "", "/fuseau Europe/Brussels", chat=GA, from_=ANON, sender_chat=AS_GROUP)
+t = wait_for(lambda: texts_to(GA, n), "the anonymous admin's change")
 check(t and "Europe/Brussels" in t[0] and "Seuls les admins" not in t[0], "an anonymous admin may use admin commands: %s"
       % (t[:1] if t else None,))
 n = len(calls("sendMessage"))
-say(0, "", "/vote 1 2", from_=ANON, sender_chat=AS_GROUP)
-t = wait_for(lambda: texts_to(GROUP, n), "the anonymous vote's refusal")
+say(0, "", "/vote 1 2", chat=GA, from_=ANON, sender_chat=AS_GROUP)
+t = wait_for(lambda: texts_to(GA, n), "the anonymous vote's refusal")
 check(t and "au nom du groupe" in t[0] and "Vote enregistré" not in t[0], "an anonymous admin's vote is refused with the reason: %s"
       % (t[:1] if t else None,))
 n = len(calls("sendMessage"))
-say(0, "", "/fuseau Asia/Tokyo", from_={"id": 136817688, "is_bot": True, "first_name": "Channel"},
+say(1, "Alice", "/sondage", chat=GA)
+t = wait_for(lambda: texts_to(GA, n), "the tally after the anonymous admin")
+check(t and "Pas encore voté" in t[0] and "Les Amis" not in t[0] and "Group" not in t[0],
+      "the anonymous admins are not asked to vote: %s" % (t[:1] if t else None,))
+n = len(calls("sendMessage"))
+say(0, "", "/fuseau Asia/Tokyo", chat=GA, from_={"id": 136817688, "is_bot": True, "first_name": "Channel"},
     sender_chat={"id": -1009990001, "type": "channel", "title": "Le canal"})
-t = wait_for(lambda: texts_to(GROUP, n), "the linked channel's refusal")
+t = wait_for(lambda: texts_to(GA, n), "the linked channel's refusal")
 check(t and "Seuls les admins" in t[0], "a linked channel is no administrator")
 
 # Closing: stopPoll on the poll's message, the announcement with buttons.

@@ -345,7 +345,7 @@ static void test_anonymous(void)
 	 * linked channel posting in its discussion group is not one. */
 	static const char batch[] =
 		"{\"ok\":true,\"result\":["
-		"{\"update_id\":1,\"message\":{\"message_id\":1,\"chat\":{\"id\":-1007,\"type\":\"supergroup\",\"title\":\"Les Amis\"},"
+		"{\"update_id\":1,\"message\":{\"message_id\":1,\"chat\":{\"id\":-1007,\"type\":\"supergroup\"},"
 		"\"sender_chat\":{\"id\":-1007,\"type\":\"supergroup\",\"title\":\"Les Amis\"},"
 		"\"from\":{\"id\":1087968824,\"is_bot\":true,\"first_name\":\"Group\",\"username\":\"GroupAnonymousBot\"},"
 		"\"text\":\"/vote 1\"}},"
