@@ -5,6 +5,8 @@
  * Input, one line each:
  *   USER: TEXT          a message from USER in the console chat
  *   USER@CHAT: TEXT     a message from USER in chat CHAT
+ *   USER@@USER: TEXT    a message from USER in their private chat with the
+ *                       bot (the chat "@USER", where private messages print)
  *   ~ +DURATION         simulated time moves on (--clock=sim): ~ +2h, ~ +1d
  *   ~ YYYY-MM-DDTHH:MM  simulated time moves to that local time
  *   # comment           ignored, as are empty lines
@@ -152,6 +154,7 @@ static void console__flush(struct console *c)
 			.text = m->text,
 			.time = m->time,
 			.role = ROLE_UNKNOWN,
+			.is_private = m->chat[0] == '@',
 		};
 	}
 	bot_handle_batch(c->a->bot, evs, c->npending, NULL, NULL);
@@ -376,6 +379,7 @@ static int console__deliver(struct adapter *a, const struct action *act)
 		console__print(act->chat_id, "bot (edited)", act->text);
 		break;
 	case ACTION_CLOSE_POLL:
+	case ACTION_ANSWER:
 		break;
 	case ACTION_SEND_PRIVATE: {
 		/* A private message: "[@alice] bot: ...". */

@@ -666,6 +666,8 @@ int mx__deliver(struct adapter *a, const struct action *act)
 	}
 	case ACTION_EDIT:
 		return mx__send_edit(m, act, txn);
+	case ACTION_ANSWER:
+		return 0;  /* reactions have no private answer: the core never asks */
 	}
 	return 0;
 }

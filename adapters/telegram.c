@@ -128,14 +128,6 @@ static int tg__batch_state(void *user, struct db *db)
 	return db_kv_set(db, "telegram.offset", off);
 }
 
-/* Every button press gets its toast, in the presser's language. */
-static void tg__answer_callback(struct tg *t, const char *id, const char *lang)
-{
-	const char *toast = i18n_lookup(lang && i18n_has_lang(lang) ? lang : i18n_default(), "telegram.toast");
-	tg__enqueue(t, "answerCallbackQuery", json_pack("{s:s,s:s}", "callback_query_id", id, "text", toast),
-	            NULL, 0, NULL);
-}
-
 /* A group's list of administrators (a forum's topics share their group's). */
 static struct tg_admins *tg__admins(struct tg *t, const char *topic_chat, bool create)
 {
@@ -236,6 +228,7 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			.anonymous = u[i].anonymous,
 			.bot_username = t->username,
 			.parent_chat = u[i].parent_chat[0] ? u[i].parent_chat : NULL,
+			.chat_title = u[i].chat_title[0] ? u[i].chat_title : NULL,
 		};
 		if(!ev->time)
 			ev->time = clock_now();
@@ -249,7 +242,8 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			ev->kind = EVENT_BUTTON;
 			ev->button_data = u[i].callback_data;
 			ev->button_message = u[i].message_id;
-			tg__answer_callback(t, u[i].callback_id, u[i].lang);
+			/* The core answers every press (its toast). */
+			ev->button_answer = u[i].callback_id;
 			ne++;
 			break;
 		case TG_POLL_ANSWER: {

@@ -39,6 +39,7 @@ struct tg_update {
 	char chat_id[TG_CHAT_MAX]; /* 64-bit id as text, ":THREAD" in a topic */
 	char parent_chat[TG_CHAT_MAX]; /* in a topic: the group's id; else "" */
 	bool is_private;
+	char chat_title[512];      /* a group's title (128 characters at most), or "" */
 	char sender_id[24];
 	char *sender_name;         /* first and last name */
 	char lang[8];              /* the sender client's language_code */

@@ -705,6 +705,15 @@ int tg__deliver(struct adapter *a, const struct action *act)
 		json_t *body = json_pack("{s:s,s:I}", "chat_id", base, "message_id", (json_int_t)mid);
 		return tg__enqueue(t, "stopPoll", body, chat, act->stored_id, NULL) ? -1 : 1;
 	}
+	case ACTION_ANSWER: {
+		/* A press's toast: plain text, at most 200 characters. */
+		char *plain = action_plain_text(act->text ? act->text : "");
+		char toast[201 * 4];
+		snprintf(toast, sizeof(toast), "%.*s", plain ? (int)utf8_prefix(plain, 200) : 0, plain ? plain : "");
+		free(plain);
+		json_t *body = json_pack("{s:s,s:s}", "callback_query_id", act->reply_to ? act->reply_to : "", "text", toast);
+		return body && !tg__enqueue(t, "answerCallbackQuery", body, NULL, act->stored_id, NULL) ? 1 : -1;
+	}
 	case ACTION_EDIT: {
 		/* The message that shows act->ref, edited in place, with its
 		 * buttons. */

@@ -41,6 +41,12 @@ void outbox_release(struct outbox *ob)
 	outbox_init(ob);
 }
 
+void outbox_pop(struct outbox *ob)
+{
+	if(ob->n)
+		action__release(&ob->v[--ob->n]);
+}
+
 int outbox_move(struct outbox *to, struct outbox *from)
 {
 	if(!from->n)
@@ -288,7 +294,7 @@ int action_from_json(struct outbox *ob, const char *json)
 	json_t *kind = json_object_get(o, "kind");
 	const char *platform = action__get(o, "platform"), *chat = action__get(o, "chat");
 	if(!json_is_integer(kind) || json_integer_value(kind) < ACTION_SEND_TEXT ||
-	   json_integer_value(kind) > ACTION_SEND_PRIVATE || !platform || !chat)
+	   json_integer_value(kind) > ACTION_ANSWER || !platform || !chat)
 		goto out;
 	struct action *a = outbox_push(ob, (enum action_kind)json_integer_value(kind), platform, chat,
 	                               action__get(o, "text"));

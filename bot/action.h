@@ -24,6 +24,9 @@ enum action_kind {
 	ACTION_EDIT,        /* replace the text of a message the bot sent */
 	ACTION_SEND_PRIVATE,/* post text to one person privately; chat_id is
 	                       the person's platform id */
+	ACTION_ANSWER,      /* answer a button press privately (a toast):
+	                       reply_to is the press's button_answer, text
+	                       the answer; posts nothing in the chat */
 };
 
 struct action_button {
@@ -36,7 +39,8 @@ struct action {
 	char *platform;     /* the adapter that renders it */
 	char *chat_id;      /* the platform's chat id */
 	char *text;         /* light HTML; the poll's fallback text for polls */
-	char *reply_to;     /* ACTION_REPLY: the platform message id */
+	char *reply_to;     /* ACTION_REPLY: the platform message id;
+	                       ACTION_ANSWER: the press answered */
 	char *key;          /* idempotency key: the same action retried after a
 	                       crash has the same key (Matrix txn ids) */
 	char *ref;          /* the core's name for what the message shows, e.g.
@@ -62,6 +66,9 @@ void outbox_release(struct outbox *ob);
  * of memory. */
 struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char *platform,
                            const char *chat_id, const char *text);
+/* Drops the last action appended (one that turned out not to be needed:
+ * an edit that changes nothing). */
+void outbox_pop(struct outbox *ob);
 /* Appends every action of from to to, in order; from is left empty.  On
  * -1 (out of memory) both are unchanged. */
 int outbox_move(struct outbox *to, struct outbox *from);

@@ -699,6 +699,30 @@ out:
 	return rc;
 }
 
+/* A new place is told to the chat, and to those who come by a mention:
+ * a meetup's place matters to them, wherever the message lands. */
+static int cm__place_changed(struct cmd_ctx *ctx, const struct db_meetup *m)
+{
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
+	char n[16];
+	int rc = CMD_ERROR;
+	snprintf(n, sizeof(n), "%d", m->num);
+	i18n_fmt(&sb, cmd_lang(ctx), "meetup.edited.place", n, m->place[0] ? m->place : "—", NULL);
+	int k = meetup_mention_coming(&mctx, m, &who, ctx->user_id);
+	if(k < 0)
+		goto out;
+	if(k) {
+		strbuf_addc(&sb, '\n');
+		i18n_fmt_raw(&sb, cmd_lang(ctx), "meetup.edited.place_notify", 0x1, who.buf, NULL);
+	}
+	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+out:
+	strbuf_release(&sb);
+	strbuf_release(&who);
+	return rc;
+}
+
 /* close, cancel, confirm, move, edit share their beginning. */
 enum cm_verb { VERB_CLOSE, VERB_CANCEL, VERB_CONFIRM, VERB_MOVE, VERB_EDIT };
 
@@ -789,7 +813,7 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 			strbuf_release(&reason);
 			break;
 		}
-		rc = meetup_move(&mctx, m, ds.start, ds.duration_min);
+		rc = meetup_move(&mctx, m, ds.start, ds.duration_min, ctx->user_id);
 		break;
 	}
 	case VERB_EDIT: {
@@ -807,8 +831,7 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 				break;
 			}
 			snprintf(m->place, sizeof(m->place), "%s", strcmp(value, "-") ? value : "");
-			rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
-			     : cmd_reply(ctx, "meetup.edited.place", n, m->place[0] ? m->place : "—", NULL);
+			rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR : cm__place_changed(ctx, m);
 		} else if(cm__is(field, WORDS("title", "titre"))) {
 			if(utf8_length(value) > MEETUP_TITLE_MAX || strchr(value, ';')) {
 				char max[16];
@@ -835,7 +858,11 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 			strbuf_release(&d);
 		} else {
 			rc = cmd_reply(ctx, "meetup.edit.fields", field, NULL);
+			break;
 		}
+		/* The announcement shows the change. */
+		if(rc == CMD_OK && m->state == MEETUP_CONFIRMED && meetup_card_edit(&mctx, m))
+			rc = CMD_ERROR;
 		break;
 	}
 	}
@@ -1017,6 +1044,64 @@ out:
 
 /* ---- /rsvp ---- */
 
+/* /rsvp in a private chat with the bot: the meetup num (or the only one)
+ * among the upcoming confirmed meetups of the chats the person is a member
+ * of.  The answer names the chat and the meetup; several that fit are
+ * listed, to be answered in their chat or with their reminder's buttons. */
+static int cm__rsvp_elsewhere(struct cmd_ctx *ctx, int num, int answer)
+{
+	struct db *db = ctx->bot->db;
+	struct db_meetup *m = malloc(sizeof(*m));
+	struct db_chat *home = malloc(sizeof(*home));
+	struct strbuf sb = STRBUF_INIT, where = STRBUF_INIT, when = STRBUF_INIT, done = STRBUF_INIT;
+	const char *lang = cmd_lang(ctx);
+	int64_t ids[8];
+	int count, rc = CMD_ERROR;
+	char n[16];
+	snprintf(n, sizeof(n), "%d", num);
+	if(!m || !home || db_meetups_of_user(db, ctx->user_id, num, clock_now(), ids, 8, &count))
+		goto out;
+	if(!count) {
+		rc = num ? cmd_reply(ctx, "meetup.rsvp.private_none_num", n, NULL) : cmd_reply(ctx, "meetup.rsvp.private_none", NULL);
+		goto out;
+	}
+	if(count > 1)
+		i18n_fmt(&sb, lang, "meetup.rsvp.private_several", NULL);
+	for(int i = 0; i < count && i < 8; i++) {
+		if(db_meetup_get_by_id(db, ids[i], m) != 1 || db_chat_by_id(db, m->chat_id, home) != 1)
+			goto out;
+		strbuf_reset(&where);
+		meetup_chat_name(ctx->bot, home, &where);
+		if(count == 1) {
+			struct meetup_ctx mctx = { .bot = ctx->bot, .chat = home, .out = ctx->out,
+			                           .key_base = ctx->ev->message_id };
+			if(meetup_rsvp(&mctx, m, ctx->user_id, answer, &done))
+				goto out;
+			i18n_fmt_raw(&sb, lang, "meetup.rsvp.elsewhere", 0x3, where.buf, done.buf, NULL);
+			break;
+		}
+		char k[16];
+		snprintf(k, sizeof(k), "%d", m->num);
+		strbuf_reset(&when);
+		date_format_slot(&when, lang, home->tz, clock_now(), m->start, m->duration_min);
+		strbuf_adds(&sb, "\n• ");
+		i18n_fmt_raw(&sb, lang, "meetup.rsvp.private_line", 0x8, k, m->title, when.buf, where.buf, NULL);
+	}
+	if(count > 1) {
+		strbuf_addc(&sb, '\n');
+		i18n_fmt(&sb, lang, "meetup.rsvp.private_how", NULL);
+	}
+	rc = sb.oom ? CMD_ERROR : cmd_reply_text(ctx, sb.buf);
+out:
+	free(m);
+	free(home);
+	strbuf_release(&sb);
+	strbuf_release(&where);
+	strbuf_release(&when);
+	strbuf_release(&done);
+	return rc;
+}
+
 int cmd_rsvp(struct cmd_ctx *ctx)
 {
 	struct db_meetup *m = malloc(sizeof(*m));
@@ -1043,6 +1128,17 @@ int cmd_rsvp(struct cmd_ctx *ctx)
 		rc = CMD_USAGE;
 		goto out;
 	}
+	/* In a private chat, the meetups of the person's chats: a private
+	 * reminder is answered where it is read. */
+	if(ctx->ev->is_private) {
+		int nums[1], count;
+		if(db_meetup_list(ctx->bot->db, ctx->chat->id, MASK_CONFIRMED, clock_now(), nums, 1, &count))
+			goto out;
+		if(!count) {
+			rc = cm__rsvp_elsewhere(ctx, num, answer);
+			goto out;
+		}
+	}
 	int found = cm__find(ctx, num, MASK_CONFIRMED, "meetup.hint.rsvp", m);
 	if(found <= 0) {
 		rc = found < 0 ? CMD_ERROR : CMD_OK;
@@ -1059,7 +1155,7 @@ int cmd_rsvp(struct cmd_ctx *ctx)
 		goto out;
 	}
 	struct meetup_ctx mctx = cm__mctx(ctx);
-	rc = meetup_rsvp(&mctx, m, ctx->user_id, answer);
+	rc = meetup_rsvp(&mctx, m, ctx->user_id, answer, NULL);
 out:
 	free(m);
 	return rc;

@@ -1,12 +1,14 @@
 #include "bot/dispatch.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bot/bot.h"
 #include "bot/commands.h"
+#include "bot/clock.h"
 #include "bot/i18n.h"
 #include "bot/log.h"
 #include "bot/meetup.h"
@@ -339,40 +341,131 @@ out:
 	return rc < 0 ? -1 : 0;
 }
 
-/* An inline button: "rsvp:MEETUP_ID:y|m|n" under a confirmation or a
- * reminder. */
+/* Where a press can be answered privately (a toast), the answer is the
+ * first action of the event, so that it is not held behind the edits: its
+ * text is filled in once known.  Returns the answer's index in the
+ * outbox in *slot, SIZE_MAX when there is none.  0 or -1. */
+static int dispatch__press_slot(struct cmd_ctx *ctx, size_t *slot)
+{
+	const struct event *ev = ctx->ev;
+	*slot = SIZE_MAX;
+	if(!ev->button_answer)
+		return 0;
+	struct action *a = outbox_push(ctx->out, ACTION_ANSWER, ev->platform, ev->chat_id, "");
+	if(!a || action_set(&a->reply_to, ev->button_answer))
+		return -1;
+	if(ev->message_id) {
+		char key[160];
+		snprintf(key, sizeof(key), "%s.%zu", ev->message_id, ctx->out->n);
+		if(action_set(&a->key, key))
+			return -1;
+	}
+	*slot = ctx->out->n - 1;
+	return 0;
+}
+
+/* Answers a button press with html: in its toast (slot), or else, when
+ * say is set, as a reply to the message the button sits under, in the
+ * chat where it was pressed.  0 or -1. */
+static int dispatch__answer_press(struct cmd_ctx *ctx, size_t slot, const char *html, bool say)
+{
+	const struct event *ev = ctx->ev;
+	if(slot != SIZE_MAX)
+		return action_set(&ctx->out->v[slot].text, html);
+	if(!say)
+		return 0;
+	bool reply = ev->button_message != NULL;
+	struct action *a = outbox_push(ctx->out, reply ? ACTION_REPLY : ACTION_SEND_TEXT, ev->platform, ev->chat_id, html);
+	if(!a || (reply && action_set(&a->reply_to, ev->button_message)))
+		return -1;
+	if(ev->message_id) {
+		char key[160];
+		snprintf(key, sizeof(key), "%s.%zu", ev->message_id, ctx->out->n);
+		if(action_set(&a->key, key))
+			return -1;
+	}
+	return 0;
+}
+
+/* A button pressed, or a reaction: "rsvp:MEETUP_ID:y|m|n" (or "-", no
+ * answer any more) under an announcement or a reminder.  The press is
+ * answered by its toast and the announcement's edit, and posts nothing;
+ * where there are no toasts, what the person must know (the meetup was
+ * cancelled, or is over; in a private chat, what was noted) is a short
+ * reply.  A reminder received privately carries the buttons of a meetup
+ * of another chat: a member of that chat may answer it there.  Data that
+ * names nothing (an old or forged button) gets a toast saying so. */
 static int dispatch__button(struct cmd_ctx *ctx)
 {
-	const char *data = ctx->ev->button_data;
-	long long id;
-	char answer;
-	if(!data || sscanf(data, "rsvp:%lld:%c", &id, &answer) != 2 || !strchr("ymn", answer)) {
-		log_info("chat %s: unknown button data", ctx->ev->chat_id);
-		return 0;
-	}
-	char ref[48];
-	snprintf(ref, sizeof(ref), "meetup:%lld:", id);
+	const struct event *ev = ctx->ev;
+	const char *data = ev->button_data;
 	struct db_meetup *m = malloc(sizeof(*m));
+	struct db_chat *home = NULL;
+	struct strbuf toast = STRBUF_INIT;
+	const char *lang = cmd_lang(ctx);
+	bool say = ev->is_private;
+	long long id;
+	char answer, num[24];
+	size_t slot;
 	int rc = -1;
-	if(!m)
-		return -1;
-	int found = dispatch__ref_meetup(ctx, ref, m);
-	if(found <= 0) {
-		rc = found;
+	if(!m || dispatch__press_slot(ctx, &slot))
 		goto out;
+	if(!data || sscanf(data, "rsvp:%lld:%c", &id, &answer) != 2 || !strchr("ymn-", answer)) {
+		log_info("chat %s: unknown button data", ev->chat_id);
+		goto stale;
 	}
-	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out,
-	                           .key_base = ctx->ev->message_id };
-	if(m->state != MEETUP_CONFIRMED) {
-		rc = 0;
+	int found = db_meetup_get_by_id(ctx->bot->db, id, m);
+	if(found < 0)
 		goto out;
+	if(!found) {
+		log_info("chat %s: a button names no meetup", ev->chat_id);
+		goto stale;
 	}
-	rc = meetup_rsvp(&mctx, m, ctx->user_id, answer == 'y' ? 2 : answer == 'm' ? 1 : 0);
-	/* The buttons sit under the announcement: it shows the new counts. */
-	if(!rc)
-		rc = meetup_card_edit(&mctx, m);
+	if(m->chat_id != ctx->chat->id) {
+		int member = ev->is_private ? db_member_of(ctx->bot->db, m->chat_id, ctx->user_id) : 0;
+		if(member < 0 || (member && !(home = malloc(sizeof(*home)))))
+			goto out;
+		found = member ? db_chat_by_id(ctx->bot->db, m->chat_id, home) : 0;
+		if(found < 0)
+			goto out;
+		if(!found) {
+			log_warn("chat %s: a button names a meetup of another chat", ev->chat_id);
+			goto stale;
+		}
+		lang = home->lang;
+	}
+	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = home ? home : ctx->chat, .out = ctx->out,
+	                           .key_base = ev->message_id };
+	snprintf(num, sizeof(num), "%d", m->num);
+	if(m->state == MEETUP_CANCELLED) {
+		i18n_fmt(&toast, lang, "meetup.press.cancelled", num, m->title, NULL);
+		say = true;
+	} else if(m->state != MEETUP_CONFIRMED || (time_t)(m->start + m->duration_min * 60) <= clock_now()) {
+		i18n_fmt(&toast, lang, m->state == MEETUP_POLL ? "meetup.rsvp.not_confirmed" : "meetup.rsvp.over", num, NULL);
+		say = true;
+	} else {
+		int code = answer == 'y' ? 2 : answer == 'm' ? 1 : answer == 'n' ? 0 : -1;
+		if(meetup_rsvp(&mctx, m, ctx->user_id, code, &toast))
+			goto out;
+		if(home) {
+			/* Answered away from the meetup's chat: say which. */
+			struct strbuf where = STRBUF_INIT;
+			meetup_chat_name(ctx->bot, home, &where);
+			struct strbuf done = STRBUF_INIT;
+			i18n_fmt_raw(&done, lang, "meetup.rsvp.elsewhere", 0x3, where.buf, toast.buf, NULL);
+			strbuf_release(&where);
+			strbuf_release(&toast);
+			toast = done;
+		}
+	}
+	rc = toast.oom ? -1 : dispatch__answer_press(ctx, slot, toast.buf, say);
+	goto out;
+stale:
+	rc = dispatch__answer_press(ctx, slot, i18n_lookup(lang, "button.stale"), false);
 out:
 	free(m);
+	free(home);
+	strbuf_release(&toast);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -400,6 +493,23 @@ static int dispatch__inherit(struct bot *b, const struct event *ev, struct db_ch
 	return 1;
 }
 
+/* Keeps the chat's name as the platform shows it (kv chat.title.ID), when
+ * it changed.  0 or -1. */
+static int dispatch__title(struct bot *b, const struct db_chat *chat, const char *title)
+{
+	struct strbuf key = STRBUF_INIT, old = STRBUF_INIT;
+	strbuf_addf(&key, "chat.title.%lld", (long long)chat->id);
+	int rc = -1;
+	int found = key.oom ? -1 : db_kv_get(b->db, key.buf, &old);
+	if(found < 0)
+		goto out;
+	rc = found && !strcmp(old.buf, title) ? 0 : db_kv_set(b->db, key.buf, title);
+out:
+	strbuf_release(&key);
+	strbuf_release(&old);
+	return rc;
+}
+
 int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 {
 	struct config *cfg = b->cfg;
@@ -424,6 +534,10 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 		chat.active = true;
 		log_info("chat %s is active again", ev->chat_id);
 	}
+	/* The chat's name, for what is said of it elsewhere (a private
+	 * reminder). */
+	if(ev->chat_title && *ev->chat_title && !ev->is_private && dispatch__title(b, &chat, ev->chat_title))
+		return -1;
 	struct cmd_ctx ctx = { .bot = b, .ev = ev, .chat = &chat, .out = out };
 	if(ev->sender_id) {
 		if(db_user_seen(b->db, chat.id, ev->platform, ev->sender_id, ev->sender_name, ev->time, &ctx.user_id))

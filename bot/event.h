@@ -59,9 +59,18 @@ struct event {
 	const int *options;
 	size_t n_options;
 
-	/* EVENT_BUTTON: the button's data, and the message it sits under. */
+	/* EVENT_BUTTON: the button's data, and the message it sits under.
+	 * button_answer is the platform's handle to answer this press
+	 * privately (ACTION_ANSWER: Telegram's callback query id); NULL where
+	 * a press cannot be answered so (a Matrix reaction), and then what
+	 * needs saying is said in the chat. */
 	const char *button_data;
 	const char *button_message;
+	const char *button_answer;
+
+	/* The chat's name as the platform shows it (a group's title), or
+	 * NULL when the event does not carry it. */
+	const char *chat_title;
 };
 
 #endif

@@ -50,6 +50,11 @@ int meetup_say(struct meetup_ctx *ctx, const char *html, bool reply)
 	return meetup__push(ctx, reply ? ACTION_REPLY : ACTION_SEND_TEXT, html, NULL);
 }
 
+int meetup_post(struct meetup_ctx *ctx, const char *html, struct action **out)
+{
+	return meetup__push(ctx, ACTION_SEND_TEXT, html, out);
+}
+
 int meetup_sayf(struct meetup_ctx *ctx, bool reply, const char *key, ...)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -71,6 +76,16 @@ void meetup_mention(struct strbuf *sb, const struct db_person *p)
 	strbuf_adds(sb, "\">");
 	strbuf_add_html(sb, p->name);
 	strbuf_adds(sb, "</a>");
+}
+
+void meetup_chat_name(struct bot *b, const struct db_chat *chat, struct strbuf *out)
+{
+	struct strbuf key = STRBUF_INIT, title = STRBUF_INIT;
+	strbuf_addf(&key, "chat.title.%lld", (long long)chat->id);
+	int found = key.oom ? -1 : db_kv_get(b->db, key.buf, &title);
+	strbuf_add_html(out, found == 1 && title.len ? title.buf : chat->ext_id);
+	strbuf_release(&key);
+	strbuf_release(&title);
 }
 
 #define MEETUP_MAX_NAMED 20  /* a longer list of non-voters ends "and N more" */
@@ -723,54 +738,95 @@ out:
 	return rc;
 }
 
-/* The card of a confirmed meetup: when, where, who comes, how to answer,
- * with the RSVP buttons and the ref "meetup:ID:confirmed" by which an
- * adapter finds the message again.  kind is ACTION_SEND_TEXT for the
- * announcement, or ACTION_EDIT to show new counts in it. */
-static int meetup__card(struct meetup_ctx *ctx, struct db_meetup *m, enum action_kind kind)
+int meetup_buttons(struct action *a, const char *lang, const struct db_meetup *m)
 {
-	struct db_people r = { 0 };
-	struct strbuf sb = STRBUF_INIT, when = STRBUF_INIT;
-	struct meetup_rsvps *s = NULL;
-	const char *lang = meetup__lang(ctx);
-	int rc = -1;
-	if(db_rsvps(ctx->bot->db, m->id, &r) || !(s = meetup__split(&r)))
-		goto out;
-	char num[24];
-	meetup__num(num, sizeof(num), m->num);
-	meetup__head(ctx, &sb, "meetup.confirmed.title", m);
-	if(meetup__group_line(ctx, m, &sb))
-		goto out;
-	meetup__slot_text(ctx, &when, m->start, m->duration_min);
-	meetup__line(ctx, &sb, "meetup.when", when.buf, false);
-	if(m->place[0])
-		meetup__line(ctx, &sb, "meetup.place", m->place, false);
-	if(s->nin || s->nmaybe || s->nwaiting)
-		meetup__coming_line(ctx, m, &sb, s);
-	if(meetup__series_line(ctx, m, &sb))
-		goto out;
-	strbuf_addc(&sb, '\n');
-	i18n_fmt(&sb, lang, "meetup.rsvp.how", num, NULL);
-	struct action *a;
-	if(sb.oom || meetup__push(ctx, kind, sb.buf, &a))
-		goto out;
-	/* Buttons for platforms that have them; data names the meetup by id. */
 	static const char *const keys[] = { "meetup.button.yes", "meetup.button.maybe", "meetup.button.no" };
 	static const char codes[] = { 'y', 'm', 'n' };
 	for(int k = 0; k < 3; k++) {
 		char data[48];
 		snprintf(data, sizeof(data), "rsvp:%lld:%c", (long long)m->id, codes[k]);
 		if(action_add_button(a, i18n_lookup(lang, keys[k]), data))
-			goto out;
+			return -1;
 	}
-	char ref[48];
+	return 0;
+}
+
+/* A short fingerprint of a card (its text and its buttons' data), kept
+ * in kv "meetup.card.ID" for the message that shows it: an edit that would
+ * show the same is not sent (Telegram refuses it, Matrix would post an
+ * event for nothing). */
+static void meetup__card_hash(const struct action *a, char *out, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;  /* FNV-1a */
+	for(const unsigned char *p = (const unsigned char *)a->text; p && *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	for(size_t i = 0; i < a->n_buttons; i++)
+		for(const unsigned char *p = (const unsigned char *)a->buttons[i].data; p && *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+	snprintf(out, n, "%016llx", (unsigned long long)h);
+}
+
+/* The card of a confirmed meetup: when, where, who comes, how to answer,
+ * with the RSVP buttons and the ref "meetup:ID:confirmed" by which an
+ * adapter finds the message again; for a cancelled one, the same message
+ * saying so, without buttons.  kind is ACTION_SEND_TEXT for the
+ * announcement, or ACTION_EDIT to show what changed in it: an edit that
+ * would show exactly what the message shows is not made. */
+static int meetup__card(struct meetup_ctx *ctx, struct db_meetup *m, enum action_kind kind)
+{
+	struct db_people r = { 0 };
+	struct strbuf sb = STRBUF_INIT, when = STRBUF_INIT, key = STRBUF_INIT, last = STRBUF_INIT;
+	struct meetup_rsvps *s = NULL;
+	const char *lang = meetup__lang(ctx);
+	bool cancelled = m->state == MEETUP_CANCELLED;
+	int rc = -1;
+	if(db_rsvps(ctx->bot->db, m->id, &r) || !(s = meetup__split(&r)))
+		goto out;
+	char num[24];
+	meetup__num(num, sizeof(num), m->num);
+	meetup__head(ctx, &sb, cancelled ? "meetup.card.cancelled" : "meetup.confirmed.title", m);
+	if(meetup__group_line(ctx, m, &sb))
+		goto out;
+	meetup__slot_text(ctx, &when, m->start, m->duration_min);
+	meetup__line(ctx, &sb, "meetup.when", when.buf, false);
+	if(m->place[0])
+		meetup__line(ctx, &sb, "meetup.place", m->place, false);
+	if(!cancelled && (s->nin || s->nmaybe || s->nwaiting))
+		meetup__coming_line(ctx, m, &sb, s);
+	if(!cancelled && meetup__series_line(ctx, m, &sb))
+		goto out;
+	if(!cancelled) {
+		strbuf_addc(&sb, '\n');
+		i18n_fmt(&sb, lang, "meetup.rsvp.how", num, NULL);
+	}
+	struct action *a;
+	if(sb.oom || meetup__push(ctx, kind, sb.buf, &a))
+		goto out;
+	if(!cancelled && meetup_buttons(a, lang, m))
+		goto out;
+	char ref[48], hash[24];
 	snprintf(ref, sizeof(ref), "meetup:%lld:confirmed", (long long)m->id);
-	rc = action_set(&a->ref, ref);
+	if(action_set(&a->ref, ref))
+		goto out;
+	meetup__card_hash(a, hash, sizeof(hash));
+	strbuf_addf(&key, "meetup.card.%lld", (long long)m->id);
+	int found = key.oom ? -1 : db_kv_get(ctx->bot->db, key.buf, &last);
+	if(found < 0)
+		goto out;
+	if(kind == ACTION_EDIT && found && !strcmp(last.buf, hash)) {
+		/* Nothing the message shows has changed: the edit goes. */
+		outbox_pop(ctx->out);
+		rc = 0;
+		goto out;
+	}
+	rc = db_kv_set(ctx->bot->db, key.buf, hash);
 out:
 	free(s);
 	db_people_release(&r);
 	strbuf_release(&sb);
 	strbuf_release(&when);
+	strbuf_release(&key);
+	strbuf_release(&last);
 	return rc;
 }
 
@@ -835,7 +891,50 @@ int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m)
 
 /* ---- RSVPs ---- */
 
-int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, int answer)
+/* Says the confirmation of an RSVP: as a reply to the command, or, for a
+ * press of a button (toast not NULL), appended to toast for the press's
+ * answer, posting nothing. */
+static int meetup__tell(struct meetup_ctx *ctx, struct strbuf *toast, const char *key, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+	va_start(ap, key);
+	i18n_vfmt(toast ? toast : &sb, meetup__lang(ctx), key, 0, ap);
+	va_end(ap);
+	int rc = toast ? (toast->oom ? -1 : 0) : sb.oom ? -1 : meetup_say(ctx, sb.buf, true);
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* A place freed up: the first one waiting moves up and is told, with a
+ * mention, in the chat (whoever freed the place, and however). */
+static int meetup__promote(struct meetup_ctx *ctx, struct db_meetup *m)
+{
+	struct db_person *first = malloc(sizeof(*first));
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
+	int rc = -1;
+	if(!first)
+		goto out;
+	int found = db_rsvp_first_waiting(ctx->bot->db, m->id, first);
+	if(found <= 0) {
+		rc = found;
+		goto out;
+	}
+	if(db_rsvp_set(ctx->bot->db, m->id, first->user_id, 2, false))
+		goto out;
+	char num[24];
+	meetup__num(num, sizeof(num), m->num);
+	meetup_mention(&who, first);
+	i18n_fmt_raw(&sb, meetup__lang(ctx), "meetup.rsvp.promoted", 0x1, who.buf, num, m->title, NULL);
+	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, false);
+out:
+	free(first);
+	strbuf_release(&sb);
+	strbuf_release(&who);
+	return rc;
+}
+
+int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, int answer, struct strbuf *toast)
 {
 	struct db *db = ctx->bot->db;
 	struct db_rsvp_summary *s = malloc(sizeof(*s));
@@ -849,53 +948,46 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 	if(!me && db_user_name(db, user_id, s->me.name, sizeof(s->me.name)) < 0)
 		goto out;
 	const char *name = s->me.name;
-	if(answer == 2 && was_in) {
-		/* A confirmation after a move, or a repeated yes. */
-		if(db_rsvp_clear_reconfirm(db, m->id, user_id))
+	if(answer < 0) {
+		/* No answer any more (a reaction taken back). */
+		if(!me) {
+			rc = meetup__tell(ctx, toast, "meetup.rsvp.none", name, num, NULL);
 			goto out;
-		rc = meetup_sayf(ctx, true, me->reconfirm ? "meetup.rsvp.reconfirmed" : "meetup.rsvp.already", name, num,
-		                 NULL);
-		goto out;
-	}
-	if(answer == 2 && me && me->answer == 2 && me->waiting) {
+		}
+		if(db_rsvp_delete(db, m->id, user_id) || meetup__tell(ctx, toast, "meetup.rsvp.withdrawn", name, num, NULL))
+			goto out;
+	} else if(answer == 2 && was_in) {
+		/* A confirmation after a move, or a repeated yes. */
+		if(db_rsvp_clear_reconfirm(db, m->id, user_id) ||
+		   meetup__tell(ctx, toast, me->reconfirm ? "meetup.rsvp.reconfirmed" : "meetup.rsvp.already", name, num,
+		                NULL))
+			goto out;
+	} else if(answer == 2 && me && me->answer == 2 && me->waiting) {
 		meetup__num(n, sizeof(n), (long)s->my_place);
-		rc = meetup_sayf(ctx, true, "meetup.rsvp.waiting", name, num, n, NULL);
-		goto out;
+		rc = meetup__tell(ctx, toast, "meetup.rsvp.waiting", name, num, n, NULL);
+		goto out;  /* nothing changed */
+	} else {
+		bool full = answer == 2 && m->max_people && s->nin >= m->max_people;
+		if(db_rsvp_set(db, m->id, user_id, answer, full))
+			goto out;
+		long in_now = (long)s->nin + (answer == 2) - (was_in ? 1 : 0);
+		meetup__num(n, sizeof(n), full ? (long)s->nwaiting + 1 : in_now);
+		meetup__num(max, sizeof(max), m->max_people);
+		int bad;
+		if(full)
+			bad = meetup__tell(ctx, toast, "meetup.rsvp.waiting", name, num, n, NULL);
+		else if(answer == 2)
+			bad = m->max_people ? meetup__tell(ctx, toast, "meetup.rsvp.yes_max", name, num, n, max, NULL)
+			                    : meetup__tell(ctx, toast, "meetup.rsvp.yes", name, num, n, NULL);
+		else
+			bad = meetup__tell(ctx, toast, answer == 1 ? "meetup.rsvp.maybe" : "meetup.rsvp.no", name, num, NULL);
+		if(bad)
+			goto out;
 	}
-	bool full = answer == 2 && m->max_people && s->nin >= m->max_people;
-	if(db_rsvp_set(db, m->id, user_id, answer, full))
+	if(was_in && answer != 2 && s->nwaiting && meetup__promote(ctx, m) < 0)
 		goto out;
-	if(full) {
-		meetup__num(n, sizeof(n), (long)s->nwaiting + 1);
-		rc = meetup_sayf(ctx, true, "meetup.rsvp.waiting", name, num, n, NULL);
-		goto out;
-	}
-	long in_now = (long)s->nin + (answer == 2) - (was_in ? 1 : 0);
-	meetup__num(n, sizeof(n), in_now);
-	meetup__num(max, sizeof(max), m->max_people);
-	if(answer == 2)
-		rc = m->max_people ? meetup_sayf(ctx, true, "meetup.rsvp.yes_max", name, num, n, max, NULL)
-		                   : meetup_sayf(ctx, true, "meetup.rsvp.yes", name, num, n, NULL);
-	else
-		rc = meetup_sayf(ctx, true, answer == 1 ? "meetup.rsvp.maybe" : "meetup.rsvp.no", name, num, NULL);
-	if(rc || !was_in || !s->nwaiting)
-		goto out;
-	/* A place freed up: the first one waiting moves up and is told.  (The
-	 * summary's copy of the user is reused: it is no longer needed.) */
-	struct db_person *first = &s->me;
-	int found = db_rsvp_first_waiting(db, m->id, first);
-	if(found <= 0) {
-		rc = found;
-		goto out;
-	}
-	if(db_rsvp_set(db, m->id, first->user_id, 2, false))
-		goto out;
-	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
-	meetup_mention(&who, first);
-	i18n_fmt_raw(&sb, meetup__lang(ctx), "meetup.rsvp.promoted", 0x1, who.buf, num, m->title, NULL);
-	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, false);
-	strbuf_release(&sb);
-	strbuf_release(&who);
+	/* The announcement shows the new counts (unless they show no change). */
+	rc = meetup_card_edit(ctx, m);
 out:
 	free(s);
 	return rc;
@@ -942,16 +1034,17 @@ out:
 
 /* ---- cancelling and moving ---- */
 
-/* Appends mentions of everyone who said yes or maybe. */
+/* Appends mentions of everyone who said yes or maybe (or only those
+ * counted in, yes_only), but the person exclude.  Returns how many, or -1. */
 static int meetup__mention_participants(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb,
-                                        bool yes_only)
+                                        bool yes_only, int64_t exclude)
 {
 	struct db_people r = { 0 };
 	if(db_rsvps(ctx->bot->db, m->id, &r))
 		return -1;
 	size_t k = 0;
 	for(size_t i = 0; i < r.n; i++) {
-		if(r.v[i].answer == 0 || (yes_only && (r.v[i].answer != 2 || r.v[i].waiting)))
+		if(r.v[i].answer == 0 || (yes_only && (r.v[i].answer != 2 || r.v[i].waiting)) || r.v[i].user_id == exclude)
 			continue;
 		if(k++)
 			strbuf_adds(sb, ", ");
@@ -959,6 +1052,11 @@ static int meetup__mention_participants(struct meetup_ctx *ctx, const struct db_
 	}
 	db_people_release(&r);
 	return (int)k;
+}
+
+int meetup_mention_coming(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb, int64_t exclude)
+{
+	return meetup__mention_participants(ctx, m, sb, false, exclude);
 }
 
 int meetup_cancel(struct meetup_ctx *ctx, struct db_meetup *m)
@@ -982,19 +1080,22 @@ int meetup_cancel(struct meetup_ctx *ctx, struct db_meetup *m)
 	} else {
 		i18n_fmt(&sb, meetup__lang(ctx), "meetup.cancelled", num, m->title, NULL);
 	}
-	int n = meetup__mention_participants(ctx, m, &who, false);
+	int n = meetup__mention_participants(ctx, m, &who, false, 0);
 	if(n < 0)
 		goto out;
 	if(n)
 		meetup__line(ctx, &sb, "meetup.cancelled.notify", who.buf, true);
-	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, false);
+	if(sb.oom || meetup_say(ctx, sb.buf, false))
+		goto out;
+	/* The announcement says so too, and loses its buttons. */
+	rc = before == MEETUP_CONFIRMED ? meetup_card_edit(ctx, m) : 0;
 out:
 	strbuf_release(&sb);
 	strbuf_release(&who);
 	return rc;
 }
 
-int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int duration_min)
+int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int duration_min, int64_t by)
 {
 	struct db *db = ctx->bot->db;
 	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT, when = STRBUF_INIT;
@@ -1007,21 +1108,25 @@ int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int d
 		m->slots[m->chosen - 1].start = start;
 		m->slots[m->chosen - 1].duration_min = m->duration_min;
 	}
-	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id) || remind_plan(ctx, m) ||
-	   series_plan(ctx, m))
+	/* Those coming are asked to confirm the new time, but for whoever
+	 * moved it: they chose it. */
+	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id) || (by && db_rsvp_clear_reconfirm(db, m->id, by)) ||
+	   remind_plan(ctx, m) || series_plan(ctx, m))
 		goto out;
 	char num[24];
 	meetup__num(num, sizeof(num), m->num);
 	meetup__slot_text(ctx, &when, m->start, m->duration_min);
 	i18n_fmt(&sb, meetup__lang(ctx), "meetup.moved", num, m->title, when.buf, NULL);
-	int n = meetup__mention_participants(ctx, m, &who, true);
+	int n = meetup__mention_participants(ctx, m, &who, true, by);
 	if(n < 0)
 		goto out;
 	if(n) {
 		strbuf_addc(&sb, '\n');
 		i18n_fmt_raw(&sb, meetup__lang(ctx), "meetup.moved.reconfirm", 0x1, who.buf, num, NULL);
 	}
-	rc = sb.oom ? -1 : meetup_say(ctx, sb.buf, false);
+	if(sb.oom || meetup_say(ctx, sb.buf, false))
+		goto out;
+	rc = meetup_card_edit(ctx, m);
 out:
 	strbuf_release(&sb);
 	strbuf_release(&who);

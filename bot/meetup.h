@@ -30,6 +30,9 @@ struct meetup_ctx {
 
 /* Posts html in the chat (as a reply when ctx has a command message). */
 int meetup_say(struct meetup_ctx *ctx, const char *html, bool reply);
+/* Posts html in the chat (not as a reply) and hands back the action, for
+ * buttons to be added: valid until the next action is pushed. */
+int meetup_post(struct meetup_ctx *ctx, const char *html, struct action **out);
 /* Formats catalogue key with escaped NULL-terminated args and says it. */
 int meetup_sayf(struct meetup_ctx *ctx, bool reply, const char *key, ...);
 
@@ -56,21 +59,38 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline);
 /* Fixes slot idx (1-based) and announces it. */
 int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx);
 
-/* Edits the announcement of a confirmed meetup to show who comes now (for
- * platforms that edit; the console prints it). */
+/* Edits the announcement of a confirmed (or cancelled) meetup to show what
+ * it is now: when, where, who comes (for platforms that edit; the console
+ * prints it).  An edit that would show the same text and buttons as the
+ * message does is not made, so each change edits it at most once. */
 int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m);
 
-/* answer: 2 yes, 1 maybe, 0 no.  Handles the cap and its waiting list. */
-int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, int answer);
 /* Gives the places of m that no answer freed (someone who asked to be
  * forgotten left theirs) to the first ones waiting, each told as by
  * meetup_rsvp; the announcement then shows the new counts. */
 int meetup_fill_places(struct meetup_ctx *ctx, struct db_meetup *m);
 
+/* Adds the RSVP buttons (yes, maybe, no) to a: their data,
+ * "rsvp:MEETUP_ID:y|m|n", names m wherever the message is read.  0 or -1. */
+int meetup_buttons(struct action *a, const char *lang, const struct db_meetup *m);
+
+/* answer: 2 yes, 1 maybe, 0 no, -1 no answer any more.  Handles the cap and
+ * its waiting list (a place freed moves the first one waiting in, who is
+ * told in the chat with a mention), and edits the announcement.  The
+ * confirmation is a reply to the command, or, when toast is not NULL (a
+ * button pressed, a reaction), appended to toast and not posted. */
+int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, int answer, struct strbuf *toast);
+
+/* Cancels m, tells the participants and edits its announcement. */
 int meetup_cancel(struct meetup_ctx *ctx, struct db_meetup *m);
 /* Moves a confirmed meetup to start (keeping its duration when duration_min
- * is 0). */
-int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int duration_min);
+ * is 0), asks those coming to confirm the new time but the user by (0:
+ * nobody) who moved it, and edits the announcement. */
+int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int duration_min, int64_t by);
+
+/* Appends mentions of those who said yes or maybe to m, but exclude (a
+ * user id, 0 for none), comma-separated.  Returns how many, or -1. */
+int meetup_mention_coming(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb, int64_t exclude);
 
 /* Appends the live tally (per slot, who said yes and if need be, and who has
  * not voted), or the participants of a confirmed meetup. */
@@ -80,6 +100,10 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 int meetup_format_slots(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb);
 /* Appends one line for /meetup list. */
 int meetup_format_line(struct meetup_ctx *ctx, const struct db_meetup_line *m, struct strbuf *sb);
+
+/* Appends the chat's name (escaped): its title as the platform last showed
+ * it, or its id where none came. */
+void meetup_chat_name(struct bot *b, const struct db_chat *chat, struct strbuf *out);
 
 /* Appends a mention of p: adapters render it natively. */
 void meetup_mention(struct strbuf *sb, const struct db_person *p);

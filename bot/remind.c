@@ -258,21 +258,31 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 		strbuf_addc(&sb, '\n');
 		i18n_fmt(&sb, lang, places > 0 ? "remind.places" : "remind.full", left, NULL);
 	}
+	/* Those coming who asked for it get it privately, saying which chat
+	 * it is from, with buttons and a command that answer it there. */
+	struct strbuf dm = STRBUF_INIT, where = STRBUF_INIT;
+	meetup_chat_name(ctx->bot, ctx->chat, &where);
+	i18n_fmt_raw(&dm, lang, "remind.private.where", 0x1, where.buf, NULL);
+	strbuf_addc(&dm, '\n');
+	strbuf_add(&dm, sb.buf, sb.len);
+	strbuf_addc(&dm, '\n');
+	i18n_fmt(&dm, lang, "remind.private.how", num, NULL);
+	strbuf_release(&where);
 	strbuf_addc(&sb, '\n');
 	i18n_fmt(&sb, lang, "remind.how", num, NULL);
-	if(sb.oom || meetup_say(ctx, sb.buf, false))
-		goto out;
-	/* Those coming who asked for it get the reminder privately. */
-	for(size_t i = 0; i < r.n; i++) {
+	struct action *a;
+	int bad = sb.oom || dm.oom || meetup_post(ctx, sb.buf, &a) || meetup_buttons(a, lang, m);
+	for(size_t i = 0; i < r.n && !bad; i++) {
 		if(!privately[i])
 			continue;
-		struct action *a = outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->chat->platform,
-		                               r.v[i].ext_id, sb.buf);
+		a = outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->chat->platform, r.v[i].ext_id, dm.buf);
 		char key[96];
 		snprintf(key, sizeof(key), "%s.p%zu", ctx->key_base ? ctx->key_base : "remind", i);
-		if(!a || action_set(&a->key, key))
-			goto out;
+		bad = !a || action_set(&a->key, key) || meetup_buttons(a, lang, m);
 	}
+	strbuf_release(&dm);
+	if(bad)
+		goto out;
 	rc = 0;
 out:
 	free(privately);

@@ -250,6 +250,12 @@ int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out);
 int db_meetup_update(struct db *db, const struct db_meetup *m);
 /* Short ids of the chat's meetups in one of the states of mask (bit per
  * state), not yet over at now, in order.  Fills at most max. */
+/* The confirmed meetups not over at now, numbered num (any when 0), of
+ * the chats where user_id is a known member, soonest first: their ids in
+ * ids (up to max), and how many there are in *count.  0 or -1. */
+int db_meetups_of_user(struct db *db, int64_t user_id, int num, time_t now, int64_t *ids, int max, int *count);
+/* 1 when user_id is a known member of chat_id, 0 when not, -1. */
+int db_member_of(struct db *db, int64_t chat_id, int64_t user_id);
 int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t now,
                    int *nums, int max, int *count);
 /* What a line of /meetup list shows of a meetup, read for all of them in
@@ -285,6 +291,8 @@ int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t gro
 /* RSVPs: answer 2 yes, 1 maybe, 0 no.  Listed in the order they came. */
 int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, bool waiting);
 int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id);
+/* Removes user_id's answer to meetup_id (no answer at all).  0 or -1. */
+int db_rsvp_delete(struct db *db, int64_t meetup_id, int64_t user_id);
 int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id);
 int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out);
 /* What answering needs, without reading the whole list: how many come and

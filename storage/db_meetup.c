@@ -266,6 +266,48 @@ int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t n
 	return 0;
 }
 
+int db_meetups_of_user(struct db *db, int64_t user_id, int num, time_t now, int64_t *ids, int max, int *count)
+{
+	sqlite3_stmt *st = db__stmt(db,
+		"SELECT m.id FROM members b JOIN meetups m ON m.chat_id = b.chat_id "
+		"WHERE b.user_id = ?1 AND m.state = 1 AND m.start_at + m.duration_min * 60 > ?2 "
+		"AND (?3 = 0 OR m.num = ?3) ORDER BY m.start_at, m.id");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, user_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	sqlite3_bind_int(st, 3, num);
+	int rc;
+	*count = 0;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if(*count < max)
+			ids[*count] = sqlite3_column_int64(st, 0);
+		(*count)++;
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE) {
+		db__log_error(db, "meetups of a user");
+		return -1;
+	}
+	return 0;
+}
+
+int db_member_of(struct db *db, int64_t chat_id, int64_t user_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT 1 FROM members WHERE chat_id = ?1 AND user_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "member check");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
 int db_meetup_lines(struct db *db, int64_t chat_id, int64_t group_id, time_t now, int offset, int max,
                     struct db_meetup_line **out, int *n, int *total)
 {
@@ -457,6 +499,16 @@ int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id)
 	sqlite3_bind_int64(st, 1, meetup_id);
 	sqlite3_bind_int64(st, 2, user_id);
 	return db__exec_stmt(db, st, "rsvp update");
+}
+
+int db_rsvp_delete(struct db *db, int64_t meetup_id, int64_t user_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM rsvps WHERE meetup_id = ?1 AND user_id = ?2");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, meetup_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	return db__exec_stmt(db, st, "rsvp delete");
 }
 
 int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id)

@@ -314,11 +314,34 @@ int main(void)
 		};
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
-		/* The reply, then the announcement edited with the new count. */
-		CHECK(sent.n == 2 && strstr(sent.v[0].text, "frank is coming to #1") != NULL);
-		CHECK(sent.n == 2 && sent.v[1].kind == ACTION_EDIT && sent.v[1].n_buttons == 3 &&
-		      sent.v[1].ref && !strcmp(sent.v[1].ref + strlen(sent.v[1].ref) - 10, ":confirmed") &&
-		      strstr(sent.v[1].text, "frank") != NULL);
+		/* A reaction (no private answer): the announcement edited with
+		 * the new count, and nothing posted. */
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_EDIT && sent.v[0].n_buttons == 3 &&
+		      sent.v[0].ref && !strcmp(sent.v[0].ref + strlen(sent.v[0].ref) - 10, ":confirmed") &&
+		      strstr(sent.v[0].text, "frank") != NULL);
+		/* A button: its toast first, then the edit. */
+		ev.button_answer = "cb1";
+		ev.sender_id = ev.sender_name = "gina";
+		ev.message_id = "b2";
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK(sent.n == 2 && sent.v[0].kind == ACTION_ANSWER && !strcmp(sent.v[0].reply_to, "cb1") &&
+		      strstr(sent.v[0].text, "gina is coming to #1") != NULL && sent.v[1].kind == ACTION_EDIT);
+		/* The same press again changes nothing: its toast, no edit. */
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER && strstr(sent.v[0].text, "already") != NULL);
+		/* Data that names nothing: a toast says the button is stale. */
+		ev.button_data = "rsvp:nonsense";
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER && strstr(sent.v[0].text, "no longer valid") != NULL);
+		ev.button_data = "rsvp:999999:y";
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER && strstr(sent.v[0].text, "no longer valid") != NULL);
+		/* Without a way to answer privately, nothing at all. */
+		ev.button_answer = NULL;
 		ev.button_data = "rsvp:nonsense";
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
