@@ -126,6 +126,10 @@ static int tg__one(json_t *o, struct tg_update *u)
 		json_t *m = json_object_get(cb, "message");
 		tg__id(json_object_get(json_object_get(m, "chat"), "id"), u->chat_id, sizeof(u->chat_id));
 		tg__topic(m, u);
+		/* A press in a private chat may answer a meetup of a group (the
+		 * buttons of a private reminder). */
+		const char *type = json_string_value(json_object_get(json_object_get(m, "chat"), "type"));
+		u->is_private = type && !strcmp(type, "private");
 		tg__id(json_object_get(m, "message_id"), u->message_id, sizeof(u->message_id));
 		tg__sender(json_object_get(cb, "from"), u);
 		const char *cid = json_string_value(json_object_get(cb, "id"));

@@ -200,20 +200,40 @@ if ann:
     kb = ann[0]["reply_markup"]["inline_keyboard"][0]
     check([b["text"] for b in kb] == ["Oui", "Peut-être", "Non"], "RSVP buttons in French")
     check(all(len(b["callback_data"].encode()) <= 64 for b in kb), "callback data within 64 bytes")
-    # A button press: answered with a toast call, and counted.
-    n = len(calls("sendMessage"))
-    control("/control/update", {"callback_query": {"id": "cb1", "chat_instance": "x", "from": user(5, "Eve"),
-            "data": kb[0]["callback_data"], "message": {"message_id": 999, "date": 1,
-            "chat": {"id": GROUP, "type": "supergroup"}}}})
-    t = wait_for(lambda: texts_to(GROUP, n), "the RSVP reply")
-    check(t and "Eve vient" in t[0], "the button's RSVP is recorded")
-    ed = wait_for(lambda: calls("editMessageText"), "the announcement edited")
+    # A button press: answered by its toast and the announcement's edit; it
+    # posts nothing in the group.
+    def press(cb, uid, name, data, chat=GROUP, message_id=999):
+        control("/control/update", {"callback_query": {"id": cb, "chat_instance": "x", "from": user(uid, name),
+                "data": data, "message": {"message_id": message_id, "date": 1,
+                "chat": {"id": chat, "type": "supergroup" if chat < 0 else "private"}}}})
+        return wait_for(lambda: [b for b in calls("answerCallbackQuery") if b.get("callback_query_id") == cb],
+                        "the answer to press " + cb)
+    n, n_edits = len(calls("sendMessage")), len(calls("editMessageText"))
+    ac = press("cb1", 5, "Eve", kb[0]["callback_data"])
+    check(ac and "Eve vient" in ac[0].get("text", ""), "the press is answered by a toast saying what was noted")
+    ed = wait_for(lambda: calls("editMessageText")[n_edits:], "the announcement edited")
     check(ed and "Eve" in ed[0]["text"] and ed[0].get("reply_markup", {}).get("inline_keyboard"),
           "the announcement is edited to show the new count, keeping its buttons")
-    ann_sent = [b for b in calls("sendMessage") if "reply_markup" in b]
-    ac = wait_for(lambda: calls("answerCallbackQuery"), "answerCallbackQuery")
-    check(ac and ac[0].get("callback_query_id") == "cb1" and ac[0].get("text") == "C'est noté ✓",
-          "the callback is answered with a toast in the presser's language")
+    time.sleep(0.5)
+    check(len(calls("editMessageText")) == n_edits + 1, "one press, one edit")
+    check(len(calls("sendMessage")) == n, "a press posts nothing in the group")
+    # The same press again: its toast, and neither an edit nor a message.
+    ac = press("cb2", 5, "Eve", kb[0]["callback_data"])
+    check(ac and "déjà" in ac[0].get("text", ""), "a repeated press is answered by a toast: %r" % ac[:1])
+    # Stale or forged data: a toast says the button is no longer valid.
+    ac = press("cb3", 5, "Eve", "rsvp:987654:y")
+    check(ac and ac[0].get("text") == "Ce bouton n'est plus valable.", "a stale button's toast: %r" % ac[:1])
+    ac = press("cb4", 5, "Eve", "n'importe quoi")
+    check(ac and ac[0].get("text") == "Ce bouton n'est plus valable.", "garbage data's toast: %r" % ac[:1])
+    time.sleep(0.5)
+    check(len(calls("editMessageText")) == n_edits + 1, "an identical press, or a stale one, edits nothing")
+    check(len(calls("sendMessage")) == n, "nor posts anything")
+    # A text /rsvp refreshes the announcement the same way (with its reply).
+    say(2, "Bob", "/rsvp peut-être")
+    ed = wait_for(lambda: calls("editMessageText")[n_edits + 1:], "the edit after a text /rsvp")
+    check(ed and "Bob" in ed[0]["text"], "a text /rsvp edits the announcement's counts")
+    time.sleep(0.5)
+    check(len(calls("editMessageText")) == n_edits + 2, "once")
 
 # A 429 with retry_after: the message waits and goes once.
 control("/control/fail", {"method": "sendMessage", "code": 429, "retry_after": 1, "times": 1})
@@ -405,6 +425,21 @@ time.sleep(0.5)
 say(1, "Alice", "/sondage 2", chat=int(g_last))  # the second round's meetup, #2 there
 t = wait_for(lambda: texts_to(g_last, n), "the poll's state after a native vote")
 check(t and "Bob" in t[0], "a vote on a poll sent in a burst counts: %r" % (t[:1] if t else None))
+# A private reminder: Bob asks for them in a group whose title the bot
+# learns from its messages, and comes to a meetup on 9 December.
+G10 = -1005550010
+control("/control/admins", {"chat_id": G10, "user_ids": [1]})
+def say_titled(uid, name, text):
+    msgid[0] += 1
+    control("/control/update", {"message": {"message_id": msgid[0], "date": int(time.time()),
+            "chat": {"id": G10, "type": "supergroup", "title": "Club d'échecs"}, "from": user(uid, name),
+            "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
+n = len(calls("sendMessage"))
+say_titled(1, "Alice", "/rencontre Tournoi; 2026-12-09 20:00")
+say_titled(2, "Bob", "/rappel moi")
+say_titled(2, "Bob", "/rsvp oui")
+wait_for(lambda: len(texts_to(G10, n)) >= 3, "the meetup, Bob's private reminders and his RSVP")
+time.sleep(0.5)
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=15) == 0, "the third run stops with 0")
 
@@ -463,6 +498,29 @@ refused = [b for m, b in control("/control/calls") if m == "sendMessage" and str
 check(len(refused) == len(ok_to(G4)) + 1, "Telegram took every part (only the forced failure was refused)")
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=15) == 0, "the fourth run stops with 0")
+
+# The day before, the reminder reaches Bob privately: it names the group and
+# the meetup, and its buttons answer it there; the group's announcement is
+# edited, nothing is posted.
+n, n_edits = len(calls("sendMessage")), len(calls("editMessageText"))
+bot = start_bot("--clock=real", "--now=2026-12-08T21:00")
+dm = wait_for(lambda: [b for b in calls("sendMessage")[n:] if str(b["chat_id"]) == "2"], "Bob's private reminder")
+check(dm and "Club d'échecs" in dm[0]["text"] and "#1" in dm[0]["text"] and "Tournoi" in dm[0]["text"],
+      "the private reminder names the group and the meetup: %r" % (dm[0]["text"] if dm else None))
+kb = dm[0].get("reply_markup", {}).get("inline_keyboard", [[]])[0] if dm else []
+check([b["text"] for b in kb] == ["Oui", "Peut-être", "Non"], "the private reminder has the RSVP buttons")
+if kb:
+    n = len(calls("sendMessage"))
+    ac = press("cb5", 2, "Bob", kb[2]["callback_data"], chat=2, message_id=dm[0].get("message_id", 1))
+    check(ac and "Club d'échecs" in ac[0].get("text", "") and "ne vient pas" in ac[0].get("text", ""),
+          "the press in the private chat is answered, naming the group: %r" % ac[:1])
+    ed = wait_for(lambda: calls("editMessageText")[n_edits:], "the group's announcement edited from the private chat")
+    check(ed and str(ed[0]["chat_id"]) == str(G10) and "Bob" not in ed[0]["text"],
+          "the group's announcement shows the answer given privately: %r" % (ed[0] if ed else None))
+    time.sleep(0.5)
+    check(len(calls("sendMessage")) == n, "the private press posts nothing")
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=15) == 0, "the fifth run stops with 0")
 fake.terminate()
 log.close()
 text = open(os.path.join(tmp, "bot.log")).read()
