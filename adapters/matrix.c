@@ -260,7 +260,18 @@ int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *
 {
 	struct strbuf key = STRBUF_INIT;
 	strbuf_addf(&key, "%s%s", prefix, id);
-	int rc = key.oom ? -1 : db_kv_get(m->b->db, key.buf, out);
+	int rc = key.oom ? -1 : 2;
+	/* A write waiting for the sync's batch is the latest word (a reaction
+	 * and its redaction may come in one sync). */
+	for(size_t i = m->nkv; rc == 2 && i-- > 0;) {
+		if(strcmp(m->kv[i].key, key.buf))
+			continue;
+		rc = m->kv[i].value ? 1 : 0;
+		if(rc)
+			strbuf_adds(out, m->kv[i].value);
+	}
+	if(rc == 2)
+		rc = db_kv_get(m->b->db, key.buf, out);
 	strbuf_release(&key);
 	return rc;
 }
@@ -381,6 +392,64 @@ static bool mx__poll_vote(struct mx *m, const struct mx_event *e, struct event *
 	ev->options = sc->opts;
 	ev->n_options = spoiled ? 0 : k;
 	return true;
+}
+
+/* Reactions that answer a meetup: kv matrix.react.<reaction> is "DATA
+ * SENDER TARGET" (tab-separated), for its redaction; kv matrix.reacts.
+ * <target> <sender> lists that person's reactions standing under that
+ * message, one "REACTION CODE" a line, oldest first. */
+static void mx__react_add(struct mx *m, const struct mx_event *e, int code, const char *data)
+{
+	struct strbuf k = STRBUF_INIT, v = STRBUF_INIT;
+	strbuf_addf(&k, "matrix.react.%s", e->event_id ? e->event_id : "");
+	strbuf_addf(&v, "%s\t%s\t%s", data, e->sender, e->relates_to);
+	if(!k.oom && !v.oom)
+		mx__kv_later(m, k.buf, v.buf);
+	strbuf_reset(&k);
+	strbuf_reset(&v);
+	strbuf_addf(&k, "%s %s", e->relates_to, e->sender);
+	mx__kv_get(m, "matrix.reacts.", k.buf, &v);
+	strbuf_addf(&v, "%s %c\n", e->event_id ? e->event_id : "", code);
+	strbuf_reset(&k);
+	strbuf_addf(&k, "matrix.reacts.%s %s", e->relates_to, e->sender);
+	if(!k.oom && !v.oom)
+		mx__kv_later(m, k.buf, v.buf);
+	strbuf_release(&k);
+	strbuf_release(&v);
+}
+
+/* Takes reaction out of who's reactions under target.  Returns the code
+ * of the latest one still standing, or '-' (no answer) when none. */
+static int mx__react_remove(struct mx *m, const char *target, const char *who, const char *reaction)
+{
+	struct strbuf k = STRBUF_INIT, list = STRBUF_INIT, rest = STRBUF_INIT;
+	int code = '-';
+	if(!*target)
+		goto out;  /* recorded before the list was kept */
+	strbuf_addf(&k, "%s %s", target, who);
+	mx__kv_get(m, "matrix.reacts.", k.buf, &list);
+	for(char *line = list.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if(nl)
+			*nl = '\0';
+		char *sp = strchr(line, ' ');
+		if(!sp || !sp[1])
+			continue;
+		*sp = '\0';
+		if(!strcmp(line, reaction))
+			continue;
+		strbuf_addf(&rest, "%s %c\n", line, sp[1]);
+		code = sp[1];
+	}
+	strbuf_reset(&k);
+	strbuf_addf(&k, "matrix.reacts.%s %s", target, who);
+	if(!k.oom && !rest.oom)
+		mx__kv_later(m, k.buf, rest.len ? rest.buf : NULL);
+out:
+	strbuf_release(&k);
+	strbuf_release(&list);
+	strbuf_release(&rest);
+	return code;
 }
 
 static int mx__rsvp_code(const char *key)
@@ -641,30 +710,29 @@ static void mx__process(struct mx *m)
 				ev->button_data = x->data;
 				ev->button_message = e->relates_to;
 				ne++;
-				/* For its redaction. */
-				strbuf_reset(&v);
-				strbuf_addf(&v, "%s\t%s", x->data, e->sender);
-				struct strbuf k = STRBUF_INIT;
-				strbuf_addf(&k, "matrix.react.%s", e->event_id ? e->event_id : "");
-				if(!k.oom && !v.oom)
-					mx__kv_later(m, k.buf, v.buf);
-				strbuf_release(&k);
+				mx__react_add(m, e, code, x->data);
 			}
 			strbuf_release(&v);
 			break;
 		}
 		case MX_REDACTION: {
-			/* A yes or maybe taken back means "not coming". */
+			/* A reaction taken back: the person's answer is the one of
+			 * their reactions still under that message, or none. */
 			struct strbuf v = STRBUF_INIT;
-			char data[48], who[256];
+			char data[48], who[256], target[256] = "";
 			if(mx__kv_get(m, "matrix.react.", e->redacts, &v) == 1 &&
-			   sscanf(v.buf, "%47[^\t]\t%255s", data, who) == 2 && !strcmp(who, e->sender)) {
+			   sscanf(v.buf, "%47[^\t]\t%255[^\t]\t%255s", data, who, target) >= 2 && !strcmp(who, e->sender)) {
 				size_t dl = strlen(data);
-				if(dl && data[dl - 1] != 'n') {
-					data[dl - 1] = 'n';
+				if(dl) {
+					data[dl - 1] = (char)mx__react_remove(m, target, who, e->redacts);
 					snprintf(x->data, sizeof(x->data), "%s", data);
 					ev->kind = EVENT_BUTTON;
 					ev->button_data = x->data;
+					/* The message it was under, for a reply there. */
+					if(target[0] && strlen(target) < sizeof(x->ref)) {
+						memcpy(x->ref, target, strlen(target) + 1);
+						ev->button_message = x->ref;
+					}
 					ne++;
 				}
 				struct strbuf k = STRBUF_INIT;

@@ -207,24 +207,62 @@ check(r and "#1 est déjà confirmée" in r[0]["content"]["body"]
 en = say(room, ALICE, "!lang en")
 wait_for(lambda: replies_to(room, en), "the change of language back")
 
-# RSVP by reaction, and a redaction.
+# RSVP by reaction: the announcement's edit is the answer, no notice; a
+# reaction taken back leaves the person's other reaction standing, or no
+# answer at all (not a "no").
+def react(room_id, sender, target, key):
+    return control("/control/send", {"room": room_id, "sender": sender, "type": "m.reaction", "content": {
+        "m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}}})["event_id"]
+def unreact(room_id, sender, reaction):
+    control("/control/send", {"room": room_id, "sender": sender, "type": "m.room.redaction",
+                              "content": {"redacts": reaction}})
+def shown(target):
+    ed = edits(room, target)
+    return ed[-1]["content"]["m.new_content"]["body"] if ed else ""
+def settle(target, count, what):
+    """Waits for the target's count-th edit, then a moment for any other."""
+    wait_for(lambda: len(edits(room, target)) >= count, what)
+    time.sleep(0.8)
+    return len(edits(room, target))
 if conf_ev:
-    n = len(messages(room))
-    r1 = control("/control/send", {"room": room, "sender": BOB, "type": "m.reaction", "content": {
-        "m.relates_to": {"rel_type": "m.annotation", "event_id": conf_ev, "key": "✅"}}})["event_id"]
-    t = wait_for(lambda: [e for e in messages(room)[n:] if "Bob" in e["content"]["body"]], "Bob's RSVP")
-    check(t and "1" in t[0]["content"]["body"], "a ✅ reaction is a yes")
-    ed = wait_for(lambda: edits(room, conf_ev), "the announcement edited")
-    check(ed and ed[-1]["content"]["m.new_content"]["body"].startswith("✅")
-          and ed[-1]["content"]["body"].startswith("* "), "an m.replace edit with m.new_content and a fallback")
-    n = len(messages(room))
-    control("/control/send", {"room": room, "sender": BOB, "type": "m.room.redaction",
-                              "content": {"redacts": r1}})
-    t = wait_for(lambda: [e for e in messages(room)[n:] if "Bob" in e["content"]["body"]], "Bob's withdrawal")
-    check(t and ("not" in t[0]["content"]["body"] or "won't" in t[0]["content"]["body"]),
-          "taking the ✅ back says Bob is not coming")
+    n, ne = len(messages(room)), len(edits(room, conf_ev))
+    d1 = react(room, DAN, conf_ev, "✅")
+    ne1 = settle(conf_ev, ne + 1, "the announcement edited after Dan's ✅")
+    ed = edits(room, conf_ev)
+    check(ne1 == ne + 1 and "Dan" in shown(conf_ev) and ed[-1]["content"]["m.new_content"]["body"].startswith("✅")
+          and ed[-1]["content"]["body"].startswith("* "), "a ✅ reaction is a yes: one m.replace edit, with a fallback")
+    check(len(messages(room)) == n, "a reaction posts no notice")
+    d2 = react(room, DAN, conf_ev, "❔")
+    ne2 = settle(conf_ev, ne1 + 1, "the edit after Dan's ❔")
+    check(ne2 == ne1 + 1 and "Maybe: Dan" in shown(conf_ev), "the latest reaction counts: maybe")
+    unreact(room, DAN, d2)
+    ne3 = settle(conf_ev, ne2 + 1, "the edit after Dan takes ❔ back")
+    check(ne3 == ne2 + 1 and "Maybe" not in shown(conf_ev) and "Coming (3): Bob, Chloe, Dan" in shown(conf_ev),
+          "taking ❔ back leaves the ✅ that stands: yes again (%r)" % shown(conf_ev))
+    unreact(room, DAN, d1)
+    ne4 = settle(conf_ev, ne3 + 1, "the edit after Dan takes ✅ back")
+    check(ne4 == ne3 + 1 and "Dan" not in shown(conf_ev), "no reaction left: no answer, not a no (%r)" % shown(conf_ev))
+    # Bob is already counted in (he voted for the date): his ✅ changes
+    # nothing and edits nothing; taking it back leaves him with no answer,
+    # never a "no".
+    b1 = react(room, BOB, conf_ev, "✅")
+    time.sleep(1.5)
+    check(len(edits(room, conf_ev)) == ne4, "a redundant ✅ edits nothing")
+    unreact(room, BOB, b1)
+    ne5 = settle(conf_ev, ne4 + 1, "the edit after Bob takes his ✅ back")
+    check("Not coming" not in shown(conf_ev), "a redundant ✅ taken back is not a no (%r)" % shown(conf_ev))
+    check(len(messages(room)) == n, "reactions and their redactions post no notice")
+    # Bob comes after all, and wants his reminders privately.
+    bob_yes = say(room, BOB, "!rsvp 1 yes")
+    wait_for(lambda: replies_to(room, bob_yes), "Bob's !rsvp")
+    ne6 = settle(conf_ev, ne5 + 1, "the edit after a !rsvp")
+    check(ne6 == ne5 + 1 and "Bob" in shown(conf_ev), "!rsvp edits the announcement, once")
+    bob_dm = say(room, BOB, "!remind me")
+    wait_for(lambda: replies_to(room, bob_dm), "Bob's !remind me")
     chl = say(room, CHLOE, "!rsvp 1 yes")
     wait_for(lambda: replies_to(room, chl), "Chloé's !rsvp")
+    time.sleep(0.8)
+    check(len(edits(room, conf_ev)) == ne6, "a !rsvp that changes nothing edits nothing")
 
 # A vote on a poll the bot sent a moment ago, while another room's reply
 # is still out (its PUT hangs for 3 s): what the poll is waits to be stored
@@ -254,6 +292,24 @@ if qpoll:
     check(qend and "Date chosen: Sunday 6 December" in qend[0]["content"]["org.matrix.msc1767.text"]
           and "(1 yes)" in qend[0]["content"]["org.matrix.msc1767.text"],
           "!meetup confirm ends the native poll with the date fixed")
+    # Cancelled: the announcement says so; a reaction under it gets a short
+    # reply there.
+    qann = wait_for(lambda: [e for e in messages(room) if "#2 · Quiz will take place" in e["content"]["body"]],
+                    "the second announcement")
+    if qann:
+        qev = qann[-1]["event_id"]
+        wait_for(lambda: len([e for e in bot_events(room, "m.reaction")
+                              if e["content"]["m.relates_to"]["event_id"] == qev]) >= 3, "its reactions")
+        cancel = say(room, ALICE, "!meetup cancel 2")
+        wait_for(lambda: [e for e in messages(room) if "Quiz" in e["content"]["body"] and "cancelled" in e["content"]["body"]],
+                 "the cancellation")
+        ce = wait_for(lambda: [e for e in edits(room, qev) if "cancelled" in e["content"]["m.new_content"]["body"]],
+                      "the announcement edited as cancelled")
+        check(ce and "Coming?" not in ce[-1]["content"]["m.new_content"]["body"], "a cancelled announcement says so")
+        react(room, ERIN, qev, "✅")
+        r = wait_for(lambda: replies_to(room, qev), "the reply to a reaction under a cancelled meetup")
+        check(r and "cancelled" in r[0]["content"]["body"] and "Quiz" in r[0]["content"]["body"],
+              "a reaction under a cancelled meetup's announcement gets a short reply")
 wait_for(lambda: replies_to(busy, slow), "the hung reply, sent again", 20)
 check(len(replies_to(busy, slow)) == 1, "the hung reply is posted once")
 
@@ -279,14 +335,52 @@ check(all(len(replies_to(room, k)) == 1 for k in kills), "no duplicate and no lo
 check(len(replies_to(room, old_cmd)) == 0, "the old backlog stays unanswered after restarts")
 
 # The reminder: 18:00 for the 19:00 meetup, exactly once.
-rem = wait_for(lambda: [e for e in messages(room) if "reminder" in e["content"]["body"].lower()
-                        or "in 1 hour" in e["content"]["body"].lower()], "the reminder", 70)
+rem = wait_for(lambda: [e for e in messages(room) if "in 1 hour" in e["content"]["body"].lower()], "the reminder", 70)
 time.sleep(1)
 check(rem and len(rem) == 1, "one reminder")
 if rem:
     check("chloe" in json.dumps(rem[0]["content"].get("m.mentions", {})), "the reminder mentions who comes")
     check(rem[0]["content"]["msgtype"] == "m.text",
           "the reminder is an m.text, which notifies those it mentions (an m.notice never does)")
+# A reaction under the reminder answers its meetup: Erin comes.
+if rem and conf_ev:
+    rev = rem[0]["event_id"]
+    wait_for(lambda: len([e for e in bot_events(room, "m.reaction")
+                          if e["content"]["m.relates_to"]["event_id"] == rev]) >= 3, "the reactions under the reminder")
+    n, ne = len(messages(room)), len(edits(room, conf_ev))
+    react(room, ERIN, rev, "✅")
+    settle(conf_ev, ne + 1, "the announcement edited after a reaction under the reminder")
+    check("Erin" in shown(conf_ev), "a reaction under a reminder answers its meetup")
+    check(len(messages(room)) == n, "and posts no notice")
+
+# Bob's reminder came privately: it names the room and the meetup, and a
+# reaction under it, in the direct chat, answers there.
+def dm_with(user):
+    for r, info in control("/control/rooms")["rooms"].items():
+        evs = events(r)
+        if evs and evs[0]["sender"] == BOT and any(e["type"] == "m.room.member" and e.get("state_key") == user
+                                                   and e["content"].get("is_direct") for e in evs):
+            return r
+    return None
+dm = wait_for(lambda: dm_with(BOB), "Bob's direct chat")
+if dm and conf_ev:
+    control("/control/join", {"room": dm, "user": BOB})
+    pr = wait_for(lambda: [e for e in messages(dm) if "in 1 hour" in e["content"]["body"]], "Bob's private reminder")
+    check(pr and room in pr[0]["content"]["body"] and "#1" in pr[0]["content"]["body"]
+          and "!rsvp 1" in pr[0]["content"]["body"], "the private reminder names the room and the meetup: %r"
+          % (pr[0]["content"]["body"] if pr else None))
+    if pr:
+        pev = pr[0]["event_id"]
+        wait_for(lambda: len([e for e in bot_events(dm, "m.reaction")
+                              if e["content"]["m.relates_to"]["event_id"] == pev]) >= 3, "the reactions under it")
+        ne = len(edits(room, conf_ev))
+        react(dm, BOB, pev, "❔")
+        r = wait_for(lambda: replies_to(dm, pev), "the answer in the direct chat")
+        check(r and room in r[0]["content"]["body"] and "bob might come to #1" in r[0]["content"]["body"].lower(),
+              "a reaction under a private reminder is answered there, naming the room: %r"
+              % (r[0]["content"]["body"] if r else None))
+        settle(conf_ev, ne + 1, "the room's announcement edited from the direct chat")
+        check("maybe: bob" in shown(conf_ev).lower(), "the room's announcement shows it")
 
 # Every PUT carried a transaction id, and no bot message is a duplicate.
 bodies = [(e["content"].get("body"), e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id"))
@@ -337,8 +431,8 @@ def dm_rooms():
     return out
 dms = wait_for(dm_rooms, "a direct chat with Bob")
 if dms:
-    priv = wait_for(lambda: messages(dms[0]), "the private message")
-    check(priv and '"votes"' in priv[0]["content"]["body"], "the export arrives in the direct chat")
+    priv = wait_for(lambda: [e for e in messages(dms[0]) if '"votes"' in e["content"]["body"]], "the private message")
+    check(priv, "the export arrives in the direct chat")
     # In the direct chat everything is said to the bot: a plain "help" is
     # the command.
     control("/control/join", {"room": dms[0], "user": BOB})
