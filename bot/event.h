@@ -59,7 +59,9 @@ struct event {
 	const int *options;
 	size_t n_options;
 
-	/* EVENT_BUTTON: the button's data, and the message it sits under.
+	/* EVENT_BUTTON: the button's data ("rsvp:ID:y|m|n", or "rsvp:ID:-"
+	 * for no answer any more: a reaction taken back), and the message it
+	 * sits under.
 	 * button_answer is the platform's handle to answer this press
 	 * privately (ACTION_ANSWER: Telegram's callback query id); NULL where
 	 * a press cannot be answered so (a Matrix reaction), and then what

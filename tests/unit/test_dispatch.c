@@ -347,6 +347,32 @@ int main(void)
 		bot_handle_event(&bot, &ev);
 		CHECK_INT(sent.n, 0);
 	}
+	/* A place freed by a press moves the first one waiting in: that is
+	 * announced with a mention, beside the toast and the edit. */
+	say("alice", "/meetup Small; 2026-12-10 19:00; max: 1");
+	{
+		struct db_meetup small;
+		CHECK_INT(db_meetup_get(db, 1, 2, &small), 1);
+		char yes[48], no[48];
+		snprintf(yes, sizeof(yes), "rsvp:%lld:y", (long long)small.id);
+		snprintf(no, sizeof(no), "rsvp:%lld:n", (long long)small.id);
+		struct event ev = {
+			.kind = EVENT_BUTTON, .platform = "test", .chat_id = "room", .sender_id = "hugo",
+			.sender_name = "hugo", .message_id = "b9", .time = clock_now(), .button_data = yes,
+			.button_answer = "cb9",
+		};
+		bot_handle_event(&bot, &ev);
+		ev.sender_id = ev.sender_name = "ines";
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK(sent.n == 2 && sent.v[0].kind == ACTION_ANSWER && strstr(sent.v[0].text, "waiting list") != NULL);
+		ev.sender_id = ev.sender_name = "hugo";
+		ev.button_data = no;
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK(sent.n == 3 && sent.v[0].kind == ACTION_ANSWER && sent.v[1].kind == ACTION_SEND_TEXT &&
+		      strstr(sent.v[1].text, "mention:ines") != NULL && sent.v[2].kind == ACTION_EDIT);
+	}
 
 	/* A reminder due while the platform cannot be reached waits for it (a
 	 * message written then would leave only later, saying what was true
