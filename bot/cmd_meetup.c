@@ -860,8 +860,8 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 			rc = cmd_reply(ctx, "meetup.edit.fields", field, NULL);
 			break;
 		}
-		/* The announcement shows the change. */
-		if(rc == CMD_OK && m->state == MEETUP_CONFIRMED && meetup_card_edit(&mctx, m))
+		/* The announcement (or the poll's message) shows the change. */
+		if(rc == CMD_OK && (m->state == MEETUP_CONFIRMED ? meetup_card_edit(&mctx, m) : meetup_poll_edit(&mctx, m)))
 			rc = CMD_ERROR;
 		break;
 	}

@@ -208,6 +208,47 @@ static int meetup__series_line(struct meetup_ctx *ctx, const struct db_meetup *m
 	return 0;
 }
 
+/* A short fingerprint of a message the bot may edit (its text and its
+ * buttons' data), kept in kv "meetup.shown.REF" (the action's ref): an
+ * edit that would show the same is not sent (Telegram refuses it, Matrix
+ * would post an event for nothing). */
+static void meetup__fingerprint(const struct action *a, char *out, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;  /* FNV-1a */
+	for(const unsigned char *p = (const unsigned char *)a->text; p && *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	for(size_t i = 0; i < a->n_buttons; i++)
+		for(const unsigned char *p = (const unsigned char *)a->buttons[i].data; p && *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+	snprintf(out, n, "%016llx", (unsigned long long)h);
+}
+
+/* Remembers what a, the last action of ctx's outbox, shows in the message
+ * named by its ref; when a is an edit that would show exactly that, it is
+ * taken back out.  0 or -1. */
+static int meetup__shown(struct meetup_ctx *ctx, const struct action *a)
+{
+	struct strbuf key = STRBUF_INIT, last = STRBUF_INIT;
+	char hash[24];
+	int rc = -1;
+	meetup__fingerprint(a, hash, sizeof(hash));
+	strbuf_addf(&key, "meetup.shown.%s", a->ref ? a->ref : "");
+	int found = key.oom ? -1 : db_kv_get(ctx->bot->db, key.buf, &last);
+	if(found < 0)
+		goto out;
+	if(a->kind == ACTION_EDIT && found && !strcmp(last.buf, hash)) {
+		/* Nothing the message shows has changed: no edit. */
+		outbox_pop(ctx->out);
+		rc = 0;
+		goto out;
+	}
+	rc = found && !strcmp(last.buf, hash) ? 0 : db_kv_set(ctx->bot->db, key.buf, hash);
+out:
+	strbuf_release(&key);
+	strbuf_release(&last);
+	return rc;
+}
+
 /* ---- creating ---- */
 
 static int meetup__poll_text(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb)
@@ -268,10 +309,25 @@ static int meetup__post_poll(struct meetup_ctx *ctx, const struct db_meetup *m, 
 	}
 	char ref[48];
 	snprintf(ref, sizeof(ref), "meetup:%lld:poll", (long long)m->id);
-	rc = action_set(&a->ref, ref);
+	rc = action_set(&a->ref, ref) || meetup__shown(ctx, a) ? -1 : 0;
 out:
 	strbuf_release(&sb);
 	strbuf_release(&opt);
+	return rc;
+}
+
+int meetup_poll_edit(struct meetup_ctx *ctx, struct db_meetup *m)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct action *a;
+	char ref[48];
+	int rc = -1;
+	snprintf(ref, sizeof(ref), "meetup:%lld:poll", (long long)m->id);
+	if(meetup__poll_text(ctx, m, &sb) || meetup__push(ctx, ACTION_EDIT, sb.buf, &a) || action_set(&a->ref, ref))
+		goto out;
+	rc = meetup__shown(ctx, a);
+out:
+	strbuf_release(&sb);
 	return rc;
 }
 
@@ -751,21 +807,6 @@ int meetup_buttons(struct action *a, const char *lang, const struct db_meetup *m
 	return 0;
 }
 
-/* A short fingerprint of a card (its text and its buttons' data), kept
- * in kv "meetup.card.ID" for the message that shows it: an edit that would
- * show the same is not sent (Telegram refuses it, Matrix would post an
- * event for nothing). */
-static void meetup__card_hash(const struct action *a, char *out, size_t n)
-{
-	uint64_t h = 14695981039346656037ULL;  /* FNV-1a */
-	for(const unsigned char *p = (const unsigned char *)a->text; p && *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	for(size_t i = 0; i < a->n_buttons; i++)
-		for(const unsigned char *p = (const unsigned char *)a->buttons[i].data; p && *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-	snprintf(out, n, "%016llx", (unsigned long long)h);
-}
-
 /* The card of a confirmed meetup: when, where, who comes, how to answer,
  * with the RSVP buttons and the ref "meetup:ID:confirmed" by which an
  * adapter finds the message again; for a cancelled one, the same message
@@ -775,7 +816,7 @@ static void meetup__card_hash(const struct action *a, char *out, size_t n)
 static int meetup__card(struct meetup_ctx *ctx, struct db_meetup *m, enum action_kind kind)
 {
 	struct db_people r = { 0 };
-	struct strbuf sb = STRBUF_INIT, when = STRBUF_INIT, key = STRBUF_INIT, last = STRBUF_INIT;
+	struct strbuf sb = STRBUF_INIT, when = STRBUF_INIT;
 	struct meetup_rsvps *s = NULL;
 	const char *lang = meetup__lang(ctx);
 	bool cancelled = m->state == MEETUP_CANCELLED;
@@ -804,29 +845,16 @@ static int meetup__card(struct meetup_ctx *ctx, struct db_meetup *m, enum action
 		goto out;
 	if(!cancelled && meetup_buttons(a, lang, m))
 		goto out;
-	char ref[48], hash[24];
+	char ref[48];
 	snprintf(ref, sizeof(ref), "meetup:%lld:confirmed", (long long)m->id);
 	if(action_set(&a->ref, ref))
 		goto out;
-	meetup__card_hash(a, hash, sizeof(hash));
-	strbuf_addf(&key, "meetup.card.%lld", (long long)m->id);
-	int found = key.oom ? -1 : db_kv_get(ctx->bot->db, key.buf, &last);
-	if(found < 0)
-		goto out;
-	if(kind == ACTION_EDIT && found && !strcmp(last.buf, hash)) {
-		/* Nothing the message shows has changed: the edit goes. */
-		outbox_pop(ctx->out);
-		rc = 0;
-		goto out;
-	}
-	rc = db_kv_set(ctx->bot->db, key.buf, hash);
+	rc = meetup__shown(ctx, a);
 out:
 	free(s);
 	db_people_release(&r);
 	strbuf_release(&sb);
 	strbuf_release(&when);
-	strbuf_release(&key);
-	strbuf_release(&last);
 	return rc;
 }
 

@@ -70,6 +70,11 @@ int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m);
  * meetup_rsvp; the announcement then shows the new counts. */
 int meetup_fill_places(struct meetup_ctx *ctx, struct db_meetup *m);
 
+/* Edits the text of a poll's message (sent beside the native poll, which
+ * keeps its question and options) to show its title, place and dates as
+ * they are now; not when it would show the same. */
+int meetup_poll_edit(struct meetup_ctx *ctx, struct db_meetup *m);
+
 /* Adds the RSVP buttons (yes, maybe, no) to a: their data,
  * "rsvp:MEETUP_ID:y|m|n", names m wherever the message is read.  0 or -1. */
 int meetup_buttons(struct action *a, const char *lang, const struct db_meetup *m);
