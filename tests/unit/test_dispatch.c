@@ -372,6 +372,20 @@ int main(void)
 		bot_handle_event(&bot, &ev);
 		CHECK(sent.n == 3 && sent.v[0].kind == ACTION_ANSWER && sent.v[1].kind == ACTION_SEND_TEXT &&
 		      strstr(sent.v[1].text, "mention:ines") != NULL && sent.v[2].kind == ACTION_EDIT);
+		/* Cancelled: the announcement says so, without buttons; a press
+		 * is told so by its toast, a reaction by a reply under it. */
+		say("alice", "/meetup cancel 2");
+		CHECK(sent.n == 2 && sent.v[1].kind == ACTION_EDIT && sent.v[1].n_buttons == 0 &&
+		      strstr(sent.v[1].text, "cancelled") != NULL);
+		ev.button_message = "ann2";
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER && strstr(sent.v[0].text, "was cancelled") != NULL);
+		ev.button_answer = NULL;
+		outbox_release(&sent);
+		bot_handle_event(&bot, &ev);
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_REPLY && !strcmp(sent.v[0].reply_to, "ann2") &&
+		      strstr(sent.v[0].text, "was cancelled") != NULL);
 	}
 
 	/* A reminder due while the platform cannot be reached waits for it (a
