@@ -90,9 +90,9 @@ static int tg__one(json_t *o, struct tg_update *u)
 		tg__topic(msg, u);
 		const char *type = json_string_value(json_object_get(chat, "type"));
 		u->is_private = type && !strcmp(type, "private");
-		const char *title = json_string_value(json_object_get(chat, "title"));
-		if(title)
-			snprintf(u->chat_title, sizeof(u->chat_title), "%.*s", (int)utf8_prefix(title, 128), title);
+		const char *chat_title = json_string_value(json_object_get(chat, "title"));
+		if(chat_title)
+			snprintf(u->chat_title, sizeof(u->chat_title), "%.*s", (int)utf8_prefix(chat_title, 128), chat_title);
 		tg__id(json_object_get(msg, "message_id"), u->message_id, sizeof(u->message_id));
 		tg__id(json_object_get(json_object_get(msg, "reply_to_message"), "message_id"), u->reply_to,
 		       sizeof(u->reply_to));

@@ -493,23 +493,6 @@ static int dispatch__inherit(struct bot *b, const struct event *ev, struct db_ch
 	return 1;
 }
 
-/* Keeps the chat's name as the platform shows it (kv chat.title.ID), when
- * it changed.  0 or -1. */
-static int dispatch__title(struct bot *b, const struct db_chat *chat, const char *title)
-{
-	struct strbuf key = STRBUF_INIT, old = STRBUF_INIT;
-	strbuf_addf(&key, "chat.title.%lld", (long long)chat->id);
-	int rc = -1;
-	int found = key.oom ? -1 : db_kv_get(b->db, key.buf, &old);
-	if(found < 0)
-		goto out;
-	rc = found && !strcmp(old.buf, title) ? 0 : db_kv_set(b->db, key.buf, title);
-out:
-	strbuf_release(&key);
-	strbuf_release(&old);
-	return rc;
-}
-
 int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 {
 	struct config *cfg = b->cfg;
@@ -536,7 +519,7 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 	}
 	/* The chat's name, for what is said of it elsewhere (a private
 	 * reminder). */
-	if(ev->chat_title && *ev->chat_title && !ev->is_private && dispatch__title(b, &chat, ev->chat_title))
+	if(ev->chat_title && *ev->chat_title && !ev->is_private && db_chat_set_title(b->db, chat.id, ev->chat_title))
 		return -1;
 	struct cmd_ctx ctx = { .bot = b, .ev = ev, .chat = &chat, .out = out };
 	if(ev->sender_id) {

@@ -80,12 +80,9 @@ void meetup_mention(struct strbuf *sb, const struct db_person *p)
 
 void meetup_chat_name(struct bot *b, const struct db_chat *chat, struct strbuf *out)
 {
-	struct strbuf key = STRBUF_INIT, title = STRBUF_INIT;
-	strbuf_addf(&key, "chat.title.%lld", (long long)chat->id);
-	int found = key.oom ? -1 : db_kv_get(b->db, key.buf, &title);
-	strbuf_add_html(out, found == 1 && title.len ? title.buf : chat->ext_id);
-	strbuf_release(&key);
-	strbuf_release(&title);
+	char title[256];
+	int named = db_chat_title(b->db, chat->id, title, sizeof(title));
+	strbuf_add_html(out, named == 1 && title[0] ? title : chat->ext_id);
 }
 
 #define MEETUP_MAX_NAMED 20  /* a longer list of non-voters ends "and N more" */
