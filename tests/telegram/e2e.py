@@ -427,7 +427,7 @@ t = wait_for(lambda: texts_to(g_last, n), "the poll's state after a native vote"
 check(t and "Bob" in t[0], "a vote on a poll sent in a burst counts: %r" % (t[:1] if t else None))
 # A private reminder: Bob asks for them in a group whose title the bot
 # learns from its messages, and comes to a meetup on 9 December.
-G10 = -1005550010
+G10 = -1005550020
 control("/control/admins", {"chat_id": G10, "user_ids": [1]})
 def say_titled(uid, name, text):
     msgid[0] += 1
