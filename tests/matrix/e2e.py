@@ -224,6 +224,9 @@ def settle(target, count, what):
     wait_for(lambda: len(edits(room, target)) >= count, what)
     time.sleep(0.8)
     return len(edits(room, target))
+# The room has a name: a private reminder says it.
+control("/control/send", {"room": room, "sender": ALICE, "type": "m.room.name", "state_key": "",
+                          "content": {"name": "Book lovers"}})
 if conf_ev:
     n, ne = len(messages(room)), len(edits(room, conf_ev))
     d1 = react(room, DAN, conf_ev, "✅")
@@ -366,7 +369,7 @@ dm = wait_for(lambda: dm_with(BOB), "Bob's direct chat")
 if dm and conf_ev:
     control("/control/join", {"room": dm, "user": BOB})
     pr = wait_for(lambda: [e for e in messages(dm) if "in 1 hour" in e["content"]["body"]], "Bob's private reminder")
-    check(pr and room in pr[0]["content"]["body"] and "#1" in pr[0]["content"]["body"]
+    check(pr and "Reminder from Book lovers:" in pr[0]["content"]["body"] and "#1" in pr[0]["content"]["body"]
           and "!rsvp 1" in pr[0]["content"]["body"], "the private reminder names the room and the meetup: %r"
           % (pr[0]["content"]["body"] if pr else None))
     if pr:
@@ -376,7 +379,7 @@ if dm and conf_ev:
         ne = len(edits(room, conf_ev))
         react(dm, BOB, pev, "❔")
         r = wait_for(lambda: replies_to(dm, pev), "the answer in the direct chat")
-        check(r and room in r[0]["content"]["body"] and "bob might come to #1" in r[0]["content"]["body"].lower(),
+        check(r and "in book lovers: bob might come to #1" in r[0]["content"]["body"].lower(),
               "a reaction under a private reminder is answered there, naming the room: %r"
               % (r[0]["content"]["body"] if r else None))
         settle(conf_ev, ne + 1, "the room's announcement edited from the direct chat")
