@@ -11,6 +11,8 @@
  *   ~ YYYY-MM-DDTHH:MM  simulated time moves to that local time
  *   # comment           ignored, as are empty lines
  * Output: "[CHAT] bot: TEXT", continuation lines indented by two spaces.
+ * With [console] marks = 1, "#done 0" follows what the bot printed as it
+ * started, and "#done N" everything input line N caused (console__mark).
  * At the end of input, pending work finishes and the bot exits 0.
  */
 #include "adapters/adapter.h"
@@ -205,23 +207,40 @@ static void console__message_line(struct console *c, char *line)
 	c->npending++;
 }
 
+/* Ends input line c->lineno for a program that drives the console (the
+ * transcript tests): its message, if any, runs now rather than in a batch
+ * with the lines read after it, then "#done N" is printed.  Nothing that
+ * line caused can come later: a batch is run and delivered before
+ * bot_handle_batch() returns, the jobs a clock line makes due before
+ * bot_advance_to() returns, and the console prints as it delivers.  No
+ * reply starts with '#' ("[CHAT] bot: ", or two spaces), so a mark cannot
+ * be mistaken for one. */
+static void console__mark(struct console *c)
+{
+	console__flush(c);
+	printf("#done %lu\n", c->lineno);
+	fflush(stdout);
+}
+
 static void console__line(struct console *c)
 {
 	char *line = c->line.buf;
+	if(c->a->bot->cfg->console_marks && !c->lineno)
+		console__mark(c);  /* "#done 0": the start-up has printed */
 	c->lineno++;
 	if(c->overlong)
 		log_warn("line %lu was longer than %d bytes and was cut", c->lineno, CONSOLE_MAX_LINE);
 	size_t len = c->line.len;
 	if(len && line[len - 1] == '\r')
 		line[--len] = '\0';
-	if(!len || line[0] == '#')
-		return;
 	if(line[0] == '~') {
 		console__flush(c);  /* what was said came before time moved */
 		console__clock_line(c, line + 1);
-	}
-	else
+	} else if(len && line[0] != '#') {
 		console__message_line(c, line);
+	}
+	if(c->a->bot->cfg->console_marks)
+		console__mark(c);
 }
 
 /* Reads a chunk of input: its complete lines run as one batch. */

@@ -177,6 +177,7 @@ static const struct config_key config__keys[] = {
 	LIVE_STR("general", "remind", remind, "1d 1h", config__check_remind),
 	STR("general", "bot_name", bot_name, "Ensemble", config__check_word),
 	STR("console", "chat", console_chat, "console", config__check_word),
+	INT("console", "marks", console_marks, "0", 0, 1),
 	STR("http", "listen", http_listen, "", config__check_listen),
 	INT("http", "max_body", http_max_body, "1048576", 1024, 64L * 1024 * 1024),
 	STR("http", "tls_cert", http_tls_cert, "", NULL),

@@ -23,6 +23,7 @@ struct config {
 	char *bot_name;         /* the name /cmd@NAME must carry; "Ensemble" */
 	/* [console] */
 	char *console_chat;     /* the chat of "USER: TEXT" lines; "console" */
+	int console_marks;      /* 1: "#done N" after each input line; 0 */
 	/* [http] */
 	char *http_listen;      /* "ADDR:PORT" or "[IPV6]:PORT" of the HTTP listener; "" = off */
 	int http_max_body;      /* bytes; 1048576 */
