@@ -24,7 +24,7 @@ clean_after() { # clean_after NAME COMMAND...: runs it with its own TMPDIR
 	if [ -z "$(ls -A "$dir")" ]; then ok; else fail "$name left in the temporary directory: $(ls -A "$dir")"; fi
 }
 
-clean_after transcript bash "$src/tests/run_transcript.sh" "$bin" "$src/tests/transcripts/core_en.in"
+clean_after transcript python3 "$src/tests/run_transcript.py" "$bin" "$src/tests/transcripts/core_en.chat"
 clean_after cli bash "$src/tests/scripts/test_cli.sh" "$bin"
 clean_after crash python3 "$src/tests/scripts/crash.py" "$bin"
 clean_after reload python3 "$src/tests/reload.py" "$bin"
