@@ -26,12 +26,12 @@
 
 #include "bot/action.h"
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/dates.h"
-#include "bot/log.h"
-#include "bot/strbuf.h"
-#include "bot/tz.h"
 #include "config/config.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/strbuf.h"
+#include "lib/tz.h"
 
 #define LOG_MODULE "console"
 

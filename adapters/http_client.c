@@ -6,8 +6,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "bot/log.h"
-#include "bot/strbuf.h"
+#include "lib/log.h"
+#include "lib/strbuf.h"
 
 #define LOG_MODULE "http"
 #define HTTP_DEFAULT_MAX (16u * 1024 * 1024)

@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bot/log.h"
-#include "bot/strbuf.h"
+#include "lib/log.h"
+#include "lib/strbuf.h"
 
 #define LOG_MODULE "http"
 #define HTTP_MAX_ROUTES 16

@@ -14,7 +14,7 @@
 #include "adapters/adapter.h"
 #include "adapters/http_client.h"
 #include "adapters/matrix_parse.h"
-#include "bot/strbuf.h"
+#include "lib/strbuf.h"
 
 struct action;
 struct config;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/text.h"
+#include "lib/text.h"
 
 /* Every event of a room passes through here; n grows by one per event
  * kept. */

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bot/strbuf.h"
+#include "lib/strbuf.h"
 
 #define MX_MAX_ANSWERS 20      /* a poll has at most 20 answers */
 

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "bot/strbuf.h"
+#include "lib/strbuf.h"
 
 #define TG_MAX_TEXT 4096        /* UTF-16 code units of parsed text in one message */
 

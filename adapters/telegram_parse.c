@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/strbuf.h"
-#include "bot/text.h"
+#include "lib/strbuf.h"
+#include "lib/text.h"
 
 /* Copies a JSON integer id (64-bit) as text; "" when absent. */
 static void tg__id(json_t *v, char *out, size_t outlen)

@@ -1,12 +1,12 @@
 #include "bot/action.h"
-#include "bot/text.h"
+#include "lib/text.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "bot/strbuf.h"
+#include "lib/strbuf.h"
 
 void outbox_init(struct outbox *ob)
 {

@@ -9,11 +9,11 @@
 
 #include "adapters/http_client.h"
 #include "adapters/http_server.h"
-#include "bot/clock.h"
 #include "bot/dispatch.h"
 #include "bot/i18n.h"
-#include "bot/log.h"
 #include "config/config.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 #include "storage/db.h"
 
 #define LOG_MODULE "bot"

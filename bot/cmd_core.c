@@ -8,11 +8,11 @@
 #include <string.h>
 
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/dates.h"
 #include "bot/i18n.h"
-#include "bot/text.h"
-#include "bot/tz.h"
+#include "lib/clock.h"
+#include "lib/text.h"
+#include "lib/tz.h"
 #include "storage/db.h"
 
 static const char *cmd__msg(const struct cmd_ctx *ctx, const struct command *c, const char *part)

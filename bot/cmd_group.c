@@ -13,13 +13,13 @@
 #include <time.h>
 
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/dates.h"
 #include "bot/i18n.h"
-#include "bot/log.h"
 #include "bot/meetup.h"
 #include "bot/page.h"
-#include "bot/text.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "group"
 

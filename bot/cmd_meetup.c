@@ -10,15 +10,15 @@
 #include <string.h>
 
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/dates.h"
 #include "bot/i18n.h"
-#include "bot/log.h"
 #include "bot/meetup.h"
 #include "bot/page.h"
 #include "bot/sched.h"
 #include "bot/series.h"
-#include "bot/text.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "meetup"
 

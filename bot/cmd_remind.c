@@ -12,7 +12,7 @@
 #include "bot/i18n.h"
 #include "bot/meetup.h"
 #include "bot/remind.h"
-#include "bot/text.h"
+#include "lib/text.h"
 
 static bool cr__is(const char *w, const char *a, const char *b)
 {

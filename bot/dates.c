@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "bot/i18n.h"
-#include "bot/text.h"
-#include "bot/tz.h"
+#include "lib/text.h"
+#include "lib/tz.h"
 
 enum tok_kind { TOK_NUM, TOK_WORD, TOK_PUNCT, TOK_END };
 

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "bot/strbuf.h"
+#include "lib/strbuf.h"
 
 struct date_ctx {
 	const char *tz;        /* IANA zone of the chat */

@@ -8,12 +8,12 @@
 
 #include "bot/bot.h"
 #include "bot/commands.h"
-#include "bot/clock.h"
 #include "bot/i18n.h"
-#include "bot/log.h"
 #include "bot/meetup.h"
-#include "bot/text.h"
 #include "config/config.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "dispatch"
 

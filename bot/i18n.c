@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/log.h"
+#include "lib/log.h"
 
 #define LOG_MODULE "i18n"
 

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bot/strbuf.h"
+#include "lib/strbuf.h"
 
 struct i18n_source {
 	const char *code;

@@ -14,12 +14,12 @@
 
 #include "adapters/adapter.h"
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/i18n.h"
-#include "bot/log.h"
 #include "bot/remind.h"
-#include "bot/tz.h"
 #include "config/config.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/tz.h"
 #include "storage/db.h"
 
 #define LOG_MODULE "main"

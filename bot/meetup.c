@@ -11,13 +11,13 @@
 #include <string.h>
 
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/dates.h"
 #include "bot/i18n.h"
-#include "bot/log.h"
 #include "bot/remind.h"
-#include "bot/series.h"
 #include "bot/sched.h"
+#include "bot/series.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 
 #define LOG_MODULE "meetup"
 

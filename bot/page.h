@@ -6,7 +6,7 @@
 #ifndef ENSEMBLE_PAGE_H
 #define ENSEMBLE_PAGE_H
 
-#include "bot/strbuf.h"
+#include "lib/strbuf.h"
 
 #define PAGE_SIZE 20  /* lines of a page: a screen of a phone, give or take */
 

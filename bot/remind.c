@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/dates.h"
 #include "bot/i18n.h"
-#include "bot/log.h"
 #include "bot/sched.h"
-#include "bot/tz.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/tz.h"
 
 /* A reminder this long before or more says "tomorrow" for a meetup on the
  * next calendar day; closer than that, "in 2 hours" says more. */

@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "bot/bot.h"
-#include "bot/clock.h"
-#include "bot/log.h"
 #include "bot/meetup.h"
 #include "bot/remind.h"
 #include "bot/series.h"
 #include "config/config.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 
 #define LOG_MODULE "sched"
 

@@ -8,12 +8,12 @@
 #include <string.h>
 
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/i18n.h"
-#include "bot/log.h"
 #include "bot/sched.h"
-#include "bot/text.h"
-#include "bot/tz.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/text.h"
+#include "lib/tz.h"
 
 #define LOG_MODULE "series"
 

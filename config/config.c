@@ -13,7 +13,7 @@
 
 #include "bot/i18n.h"
 #include "bot/remind.h"
-#include "bot/tz.h"
+#include "lib/tz.h"
 
 enum config_type { CONFIG_STR, CONFIG_INT };
 

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "bot/strbuf.h"
+#include "lib/strbuf.h"
 
 struct config {
 	/* [general] */

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/i18n.h"
 #include "config/config.h"
+#include "lib/clock.h"
 #include "storage/db.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -7,7 +7,7 @@
 #include "bot/dates.h"
 #include "bot/i18n.h"
 #include "bot/series.h"
-#include "bot/text.h"
+#include "lib/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "bot/strbuf.h"
+#include "lib/strbuf.h"
 
 #define DB_SCHEMA_VERSION 10
 

@@ -30,8 +30,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "bot/log.h"
-#include "bot/thread.h"
+#include "lib/log.h"
+#include "lib/thread.h"
 
 #define LOG_MODULE "db"
 

@@ -5,7 +5,7 @@
  */
 #include "storage/db_internal.h"
 
-#include "bot/log.h"
+#include "lib/log.h"
 
 #define LOG_MODULE "db"
 

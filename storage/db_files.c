@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bot/log.h"
+#include "lib/log.h"
 
 #define LOG_MODULE "db"
 

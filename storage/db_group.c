@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bot/log.h"
+#include "lib/log.h"
 
 #define LOG_MODULE "db"
 

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot/log.h"
+#include "lib/log.h"
 
 #define LOG_MODULE "db"
 

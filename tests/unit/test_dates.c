@@ -6,7 +6,7 @@
 
 #include "bot/dates.h"
 #include "bot/i18n.h"
-#include "bot/tz.h"
+#include "lib/tz.h"
 #include "tests/unit/check.h"
 
 /* A "now": Tuesday 1 December 2026, 10:00 in Paris, unless a case says. */

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bot/clock.h"
+#include "lib/clock.h"
 #include "storage/db.h"
 #include "tests/unit/check.h"
 

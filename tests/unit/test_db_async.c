@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "bot/thread.h"
+#include "lib/thread.h"
 #include "storage/db.h"
 #include "storage/db_internal.h"
 #include "tests/unit/check.h"

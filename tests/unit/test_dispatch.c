@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "bot/bot.h"
-#include "bot/clock.h"
 #include "bot/dispatch.h"
 #include "bot/i18n.h"
 #include "config/config.h"
+#include "lib/clock.h"
 #include "storage/db.h"
 #include "tests/unit/check.h"
 

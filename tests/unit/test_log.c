@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bot/log.h"
+#include "lib/log.h"
 #include "tests/unit/check.h"
 
 #define LOG_MODULE "test"

@@ -4,7 +4,7 @@
 
 #include "bot/i18n.h"
 #include "bot/series.h"
-#include "bot/tz.h"
+#include "lib/tz.h"
 #include "tests/unit/check.h"
 
 static time_t at(const char *tz, int y, int mo, int d, int h, int mi)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "bot/action.h"
-#include "bot/text.h"
+#include "lib/text.h"
 #include "tests/unit/check.h"
 
 static char *fold(const char *s)

@@ -1,5 +1,5 @@
 /* Time zones from the system's zoneinfo, DST gaps and repeated hours. */
-#include "bot/tz.h"
+#include "lib/tz.h"
 #include "tests/unit/check.h"
 
 static enum tz_result mk(const char *z, int y, int mo, int d, int h, int mi, time_t *t)

@@ -1,4 +1,4 @@
-#include "bot/thread.h"
+#include "lib/thread.h"
 
 #include <stdbool.h>
 

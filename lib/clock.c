@@ -1,4 +1,4 @@
-#include "bot/clock.h"
+#include "lib/clock.h"
 
 static bool clock__sim;
 static int64_t clock__sim_ms;

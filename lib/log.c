@@ -1,4 +1,4 @@
-#include "bot/log.h"
+#include "lib/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

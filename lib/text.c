@@ -1,4 +1,4 @@
-#include "bot/text.h"
+#include "lib/text.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * TZ is switched only when the zone changes between calls: the bot is
  * single-threaded, and glibc caches the zone it loaded.
  */
-#include "bot/tz.h"
+#include "lib/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
