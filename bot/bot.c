@@ -11,12 +11,18 @@
 #include "adapters/http_server.h"
 #include "bot/dispatch.h"
 #include "bot/i18n.h"
+#include "bot/remind.h"
 #include "config/config.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "storage/db.h"
 
 #define LOG_MODULE "bot"
+
+const struct config_checks bot_config_checks = {
+	.lang = i18n_check_lang,
+	.remind = remind_check_config,
+};
 
 static void bot__on_signal(uv_signal_t *h, int signum)
 {

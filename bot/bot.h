@@ -16,6 +16,7 @@
 #include "bot/sched.h"
 
 struct config;
+struct config_checks;
 struct db;
 struct http_client;
 struct http_server;
@@ -56,6 +57,10 @@ struct bot {
 	bool stopping;
 	int exit_code;
 };
+
+/* The core's checks of configuration values, for config_set_checks(): a
+ * language must have a catalogue, reminder times must read. */
+extern const struct config_checks bot_config_checks;
 
 /* Prepares b on loop with the configuration and database (both borrowed,
  * they must outlive b).  Installs the SIGINT/SIGTERM handlers (a clean

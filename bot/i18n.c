@@ -165,6 +165,17 @@ int i18n_lang_list(struct strbuf *out)
 	return out->oom ? -1 : 0;
 }
 
+int i18n_check_lang(const char *code, char *msg, size_t msglen)
+{
+	if(i18n_has_lang(code))
+		return 0;
+	struct strbuf langs = STRBUF_INIT;
+	i18n_lang_list(&langs);
+	snprintf(msg, msglen, "must name a language with a catalogue (%s), not '%s'", langs.buf, code);
+	strbuf_release(&langs);
+	return -1;
+}
+
 const char *i18n_lookup_exact(const char *code, const char *key)
 {
 	const struct i18n_lang *l = i18n__find(code);

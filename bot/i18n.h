@@ -40,6 +40,9 @@ size_t i18n_lang_count(void);
 const char *i18n_lang_code(size_t i);
 /* Appends the language codes, comma-separated ("en, fr"). */
 int i18n_lang_list(struct strbuf *out);
+/* The configuration's check of a language (config_check_fn): 0 when code
+ * has a catalogue, else -1 with msg listing those there are. */
+int i18n_check_lang(const char *code, char *msg, size_t msglen);
 
 /* The raw text of key in lang (placeholders intact), or NULL. */
 const char *i18n_lookup(const char *lang, const char *key);

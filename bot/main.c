@@ -425,6 +425,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ensemble: the message catalogues are broken\n");
 		return 1;
 	}
+	config_set_checks(&bot_config_checks);
 	int rc = o.check ? main__check_config(o.check) : main__run(&o);
 	i18n_free();
 	log_forget_secrets();

@@ -70,6 +70,16 @@ int remind_parse_offsets(const char *text, char *out, size_t outlen)
 	return len < outlen ? 0 : -1;
 }
 
+int remind_check_config(const char *text, char *msg, size_t msglen)
+{
+	char offsets[64];
+	if(!strcmp(text, "off") || !remind_parse_offsets(text, offsets, sizeof(offsets)))
+		return 0;
+	snprintf(msg, msglen, "must be off or up to %d times before a meetup like 1d 2h 30m "
+	         "(each from 1 minute to 30 days), not '%s'", REMIND_MAX_OFFSETS, text);
+	return -1;
+}
+
 /* Reads "1440,60" into v; returns the count. */
 static int remind__offsets(const char *s, int *v)
 {

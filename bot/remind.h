@@ -23,6 +23,10 @@
  * Returns 0, or -1 when a word is not a duration of 1 minute to 30 days or
  * there are more than REMIND_MAX_OFFSETS. */
 int remind_parse_offsets(const char *text, char *out, size_t outlen);
+/* The configuration's check of general.remind (config_check_fn): 0 when
+ * text is "off" or reads as remind_parse_offsets() takes it, else -1 with
+ * msg saying what it must be. */
+int remind_check_config(const char *text, char *msg, size_t msglen);
 /* Appends the offsets in words: "1 day before and 1 hour before". */
 int remind_format_offsets(struct strbuf *sb, const char *lang, const char *offsets);
 

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bot/i18n.h"
-#include "bot/remind.h"
 #include "lib/tz.h"
 
 enum config_type { CONFIG_STR, CONFIG_INT };
@@ -43,15 +41,17 @@ static int config__check_level(const char *v, char *msg, size_t msglen)
 	return -1;
 }
 
+/* The core's checks (config_set_checks); borrowed, NULL until set. */
+static const struct config_checks *config__checks;
+
+void config_set_checks(const struct config_checks *checks)
+{
+	config__checks = checks;
+}
+
 static int config__check_lang(const char *v, char *msg, size_t msglen)
 {
-	if(i18n_has_lang(v))
-		return 0;
-	struct strbuf langs = STRBUF_INIT;
-	i18n_lang_list(&langs);
-	snprintf(msg, msglen, "must name a language with a catalogue (%s), not '%s'", langs.buf, v);
-	strbuf_release(&langs);
-	return -1;
+	return config__checks && config__checks->lang ? config__checks->lang(v, msg, msglen) : 0;
 }
 
 static int config__check_tz(const char *v, char *msg, size_t msglen)
@@ -64,12 +64,7 @@ static int config__check_tz(const char *v, char *msg, size_t msglen)
 
 static int config__check_remind(const char *v, char *msg, size_t msglen)
 {
-	char offsets[64];
-	if(!strcmp(v, "off") || !remind_parse_offsets(v, offsets, sizeof(offsets)))
-		return 0;
-	snprintf(msg, msglen, "must be off or up to %d times before a meetup like 1d 2h 30m "
-	         "(each from 1 minute to 30 days), not '%s'", REMIND_MAX_OFFSETS, v);
-	return -1;
+	return config__checks && config__checks->remind ? config__checks->remind(v, msg, msglen) : 0;
 }
 
 static int config__check_word(const char *v, char *msg, size_t msglen)

@@ -9,6 +9,7 @@
 #define ENSEMBLE_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "lib/strbuf.h"
 
@@ -57,6 +58,24 @@ struct config {
 	char *path;             /* the file it was read from, or NULL */
 	bool file_has_secret;   /* a secret was set in the file itself */
 };
+
+/* Checks one string value.  Returns 0, or -1 with msg completing the
+ * sentence "section.key " ("must be ..., not 'x'"). */
+typedef int config_check_fn(const char *value, char *msg, size_t msglen);
+
+/* The checks that only the core can make: whether a language has a
+ * catalogue, whether reminder times read.  config/ lies below the core and
+ * cannot call it, so whoever reads a configuration lends them first (the
+ * daemon at start: bot_config_checks).  Until then such a value is taken
+ * as it is. */
+struct config_checks {
+	config_check_fn *lang;      /* general.lang */
+	config_check_fn *remind;    /* general.remind */
+};
+
+/* Sets the core's checks for every configuration read from now on.
+ * checks is borrowed for good (a static table); NULL removes them. */
+void config_set_checks(const struct config_checks *checks);
 
 /* Sets every key to its default.  Release with config_release(). */
 int config_init(struct config *cfg);

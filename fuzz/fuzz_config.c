@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bot/bot.h"
 #include "bot/i18n.h"
 #include "config/config.h"
 
@@ -23,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if(!path[0]) {
 		i18n_init();
+		config_set_checks(&bot_config_checks);
 		const char *tmp = getenv("TMPDIR");
 		snprintf(path, sizeof(path), "%s/ensemble-fuzz-config-%d.conf", tmp && *tmp ? tmp : "/tmp",
 		         (int)getpid());

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bot/bot.h"
 #include "bot/i18n.h"
 #include "config/config.h"
 #include "tests/unit/check.h"
@@ -27,6 +28,7 @@ int main(void)
 {
 	if(!mkdtemp(dir) || i18n_init())
 		return 1;
+	config_set_checks(&bot_config_checks);
 	struct config cfg;
 	struct strbuf err = STRBUF_INIT;
 
