@@ -2,6 +2,12 @@
 
 #include <string.h>
 
+#include "adapters/http_client.h"
+#include "bot/bot.h"
+#include "lib/log.h"
+
+#define LOG_MODULE "adapter"
+
 /* The registry: every adapter this build knows, by name. */
 static const struct adapter_ops *const adapter__registry[] = {
 	&console_adapter_ops,
@@ -21,4 +27,14 @@ const struct adapter_ops *adapter_find(const char *name)
 const struct adapter_ops *adapter_at(int i)
 {
 	return i >= 0 && i < ADAPTER_COUNT ? adapter__registry[i] : NULL;
+}
+
+struct http_client *adapter_http(struct adapter *a)
+{
+	struct adapter_host *h = a->host;
+	if(!h->client && !a->bot->stopping && http_client_new(&h->client, a->bot->loop)) {
+		log_error("cannot create the HTTP client");
+		h->client = NULL;
+	}
+	return h->client;
 }

@@ -2,10 +2,12 @@
  * adapter: a platform (console, Telegram, Matrix) as the core sees it.
  *
  * Each platform is one `const struct adapter_ops` value filled with
- * designated initialisers, found by name in the registry (adapter.c).  An
- * adapter turns what arrives into `struct event`s for bot_handle_event() and
- * renders the `struct action`s the core hands back.  It runs on the bot's
- * libuv loop and never blocks it.
+ * designated initialisers, found by name in the registry (adapter.c), the
+ * one place that knows every adapter.  An adapter turns what arrives into
+ * `struct event`s for the core (bot_handle_batch()) and renders the
+ * `struct action`s the core hands back, which the daemon routes to it by
+ * platform (the core's port, bot/bot.h).  It runs on the bot's libuv loop
+ * and never blocks it.
  */
 #ifndef ENSEMBLE_ADAPTER_H
 #define ENSEMBLE_ADAPTER_H
@@ -15,11 +17,21 @@
 struct action;
 struct bot;
 struct config;
+struct http_client;
+struct http_server;
+
+/* What the daemon lends its adapters beside the core, owned by it: the
+ * HTTP client and the listener they share. */
+struct adapter_host {
+	struct http_client *client;   /* made at its first use: adapter_http() */
+	struct http_server *listener; /* NULL when [http] listen is empty */
+};
 
 struct adapter {
 	const struct adapter_ops *ops;
-	struct bot *bot;
-	void *priv;          /* the adapter's own state, owned by it */
+	struct bot *bot;             /* the core it feeds: loop, cfg, db; borrowed */
+	struct adapter_host *host;   /* borrowed */
+	void *priv;                  /* the adapter's own state, owned by it */
 };
 
 struct adapter_ops {
@@ -53,6 +65,12 @@ struct adapter_ops {
 	/* Frees priv, after the loop has drained. */
 	void (*release)(struct adapter *a);
 };
+
+/* The HTTP client the network adapters share (the host's), made at its
+ * first use: a bot that only talks on the console never loads curl's TLS
+ * (1.6 MB of resident memory).  NULL when it cannot be made (logged) or once
+ * the bot is stopping. */
+struct http_client *adapter_http(struct adapter *a);
 
 /* The adapter called name, or NULL. */
 const struct adapter_ops *adapter_find(const char *name);

@@ -68,7 +68,7 @@ long mx__call(struct mx *m, const char *method, const char *path, const char *bo
 		return -1;
 	struct http_call call = { .method = method, .url = url.buf, .body = body, .body_len = body ? strlen(body) : 0,
 	                          .timeout_ms = timeout_ms, .auth_bearer = m->token };
-	struct http_client *client = bot_http(m->b);
+	struct http_client *client = adapter_http(m->a);
 	long id = client ? http_client_start(client, &call, done, user) : -1;
 	strbuf_release(&url);
 	return id;
@@ -1578,6 +1578,7 @@ static int mx__start(struct adapter *a)
 	if(!m)
 		return -1;
 	a->priv = m;
+	m->a = a;
 	m->b = b;
 	m->cfg = b->cfg;
 	const char *hs = b->cfg->matrix_homeserver;
@@ -1652,7 +1653,7 @@ static void mx__stop(struct adapter *a)
 	m->stopping = true;
 	mx__settle(m);
 	if(m->sync_req)
-		http_client_cancel(m->b->client, m->sync_req);
+		http_client_cancel(m->a->host->client, m->sync_req);
 	if(m->open_timers == 2) {
 		uv_close((uv_handle_t *)&m->sync_timer, mx__timer_closed);
 		uv_close((uv_handle_t *)&m->send_timer, mx__timer_closed);

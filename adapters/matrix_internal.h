@@ -92,6 +92,7 @@ struct mx_kv {
 };
 
 struct mx {
+	struct adapter *a;
 	struct bot *b;
 	const struct config *cfg;
 	char *hs;              /* homeserver base URL, without a final '/' */

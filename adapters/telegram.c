@@ -77,7 +77,7 @@ long tg__call(struct tg *t, const char *method, const char *body, long timeout_m
 		return -1;
 	struct http_call call = { .method = "POST", .url = url, .body = body, .body_len = strlen(body),
 	                          .timeout_ms = timeout_ms };
-	struct http_client *client = bot_http(t->b);
+	struct http_client *client = adapter_http(t->a);
 	long id = client ? http_client_start(client, &call, done, user) : -1;
 	free(url);
 	return id;
@@ -780,7 +780,7 @@ static int tg__start(struct adapter *a)
 		/* A fresh secret each run, of the characters the Bot API allows. */
 		static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 		unsigned char rnd[40];
-		if(!b->http || getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		if(!a->host->listener || getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 			log_error("webhook mode needs [http] listen and the system's random numbers");
 			return -1;
 		}
@@ -789,7 +789,7 @@ static int tg__start(struct adapter *a)
 		t->secret[sizeof(rnd)] = 0;
 		log_add_secret(t->secret);
 		t->webhook = true;
-		if(http_server_route(b->http, "POST", b->cfg->telegram_webhook_path, tg__on_webhook, t))
+		if(http_server_route(a->host->listener, "POST", b->cfg->telegram_webhook_path, tg__on_webhook, t))
 			return -1;
 		if(db_kv_each(b->db, "telegram.inbox.", tg__inbox_load_one, t))
 			log_error("webhook: cannot read the stored updates");
@@ -823,7 +823,7 @@ static void tg__stop(struct adapter *a)
 		return;
 	t->stopping = true;
 	if(t->poll_req)
-		http_client_cancel(t->b->client, t->poll_req);
+		http_client_cancel(t->a->host->client, t->poll_req);
 	if(t->open_timers == 2) {
 		uv_close((uv_handle_t *)&t->poll_timer, tg__timer_closed);
 		uv_close((uv_handle_t *)&t->send_timer, tg__timer_closed);

@@ -1,14 +1,11 @@
 #include "bot/bot.h"
 
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "adapters/http_client.h"
-#include "adapters/http_server.h"
 #include "bot/dispatch.h"
 #include "bot/i18n.h"
 #include "bot/remind.h"
@@ -24,30 +21,6 @@ const struct config_checks bot_config_checks = {
 	.remind = remind_check_config,
 };
 
-static void bot__on_signal(uv_signal_t *h, int signum)
-{
-	struct bot *b = h->data;
-	log_info("received %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
-	bot_stop(b, 0);
-}
-
-/* SIGHUP asks for the configuration to be read again; the owner of the
- * configuration (main) does it through b->reload.  Once stopping, there is
- * nothing left to reconfigure. */
-static void bot__on_hup(uv_signal_t *h, int signum)
-{
-	struct bot *b = h->data;
-	(void)signum;
-	if(b->stopping)
-		return;
-	if(!b->reload) {
-		log_warn("received SIGHUP: there is no configuration file to read again");
-		return;
-	}
-	log_info("received SIGHUP, reading the configuration again");
-	b->reload(b, b->reload_user);
-}
-
 static void bot__flush_delivered(struct bot *b, bool all);
 static void bot__yield(void *user);
 static void bot__db_free(void *user);
@@ -57,31 +30,19 @@ static void bot__on_prepare(uv_prepare_t *h)
 	bot__flush_delivered(h->data, false);
 }
 
-int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
+int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db,
+             const struct bot_port *port, void *port_user)
 {
 	memset(b, 0, sizeof(*b));
 	b->loop = loop;
 	b->cfg = cfg;
 	b->db = db;
+	b->port = port;
+	b->port_user = port_user;
 	b->started_ms = clock_now_ms();
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	b->key_epoch = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	signal(SIGPIPE, SIG_IGN);
-	uv_signal_init(loop, &b->sig_int);
-	uv_signal_init(loop, &b->sig_term);
-	uv_signal_init(loop, &b->sig_hup);
-	b->sig_int.data = b->sig_term.data = b->sig_hup.data = b;
-	if(uv_signal_start(&b->sig_int, bot__on_signal, SIGINT) ||
-	   uv_signal_start(&b->sig_term, bot__on_signal, SIGTERM) ||
-	   uv_signal_start(&b->sig_hup, bot__on_hup, SIGHUP)) {
-		log_error("cannot install signal handlers");
-		return -1;
-	}
-	/* Signal handlers alone must not keep the loop alive. */
-	uv_unref((uv_handle_t *)&b->sig_int);
-	uv_unref((uv_handle_t *)&b->sig_term);
-	uv_unref((uv_handle_t *)&b->sig_hup);
 	uv_prepare_init(loop, &b->flush);
 	uv_timer_init(loop, &b->drain);
 	b->drain.data = b;
@@ -97,48 +58,15 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db)
 	return 0;
 }
 
-struct http_client *bot_http(struct bot *b)
-{
-	if(!b->client && !b->stopping && http_client_new(&b->client, b->loop)) {
-		log_error("cannot create the HTTP client");
-		b->client = NULL;
-	}
-	return b->client;
-}
-
-int bot_add_adapter(struct bot *b, const struct adapter_ops *ops)
-{
-	if(b->nadapters == BOT_MAX_ADAPTERS) {
-		log_error("too many adapters");
-		return -1;
-	}
-	struct adapter *a = &b->adapters[b->nadapters];
-	memset(a, 0, sizeof(*a));
-	a->ops = ops;
-	a->bot = b;
-	if(ops->start(a)) {
-		log_error("the %s adapter could not start", ops->name);
-		if(ops->release)
-			ops->release(a);
-		return -1;
-	}
-	b->nadapters++;
-	log_info("%s adapter started", ops->name);
-	return 0;
-}
-
-static struct adapter *bot__adapter(struct bot *b, const char *platform)
-{
-	for(int i = 0; i < b->nadapters; i++)
-		if(!strcmp(b->adapters[i].ops->name, platform))
-			return &b->adapters[i];
-	return NULL;
-}
-
 bool bot_reachable(struct bot *b, const char *platform)
 {
-	struct adapter *a = bot__adapter(b, platform);
-	return !a || !a->ops->reachable || a->ops->reachable(a);
+	return !b->port->reachable || b->port->reachable(b->port_user, platform);
+}
+
+/* The number of requests to the platforms still unanswered. */
+static size_t bot__in_flight(struct bot *b)
+{
+	return b->port->in_flight ? b->port->in_flight(b->port_user) : 0;
 }
 
 void bot_action_done(struct bot *b, int64_t stored_id)
@@ -179,19 +107,9 @@ int bot_store_actions(struct bot *b, struct outbox *ob)
 
 void bot_deliver(struct bot *b, struct outbox *ob)
 {
-	for(size_t i = 0; i < ob->n; i++) {
-		struct action *act = &ob->v[i];
-		struct adapter *a = bot__adapter(b, act->platform);
-		if(!a) {
-			/* Kept in the outbox for when that adapter runs again. */
-			log_warn("no %s adapter running: a message for chat %s waits in the outbox",
-			         act->platform, act->chat_id);
-			continue;
-		}
-		int rc = a->ops->deliver(a, act);
-		if(rc <= 0)  /* delivered, or failed for good (logged) */
-			bot_action_done(b, act->stored_id);
-	}
+	for(size_t i = 0; i < ob->n; i++)
+		if(!b->port->deliver(b->port_user, &ob->v[i]))
+			bot_action_done(b, ob->v[i].stored_id);
 }
 
 static int bot__resend_one(void *user, int64_t id, const char *json)
@@ -228,7 +146,7 @@ static void bot__flush_delivered(struct bot *b, bool all)
 		return;
 	if(!db_outbox_should_forget(b->db, all ? INT64_MAX : clock_mono_ms()))
 		return;
-	if(!all && b->client && http_client_pending(b->client) && !db_outbox_forget_start(b->db, b->loop))
+	if(!all && bot__in_flight(b) && !db_outbox_forget_start(b->db, b->loop))
 		return;
 	if(db_begin(b->db) || db_outbox_forget(b->db) || db_commit(b->db))
 		db_rollback(b->db);
@@ -278,7 +196,7 @@ struct bot_batch {
 	enum { BATCH_WAITING, BATCH_OPEN, BATCH_COMMITTING, BATCH_ENDED } state;
 	bool spread;                 /* run over turns (bot_submit_batch) */
 	size_t stored;               /* replies stored in the outbox so far */
-	size_t delivered;            /* replies handed to adapters so far */
+	size_t delivered;            /* replies handed to the platforms so far */
 	bool failed;                 /* an event failed: the rest is not run */
 	int rc;
 };
@@ -402,7 +320,7 @@ static void bot__yield(void *user)
 		bot__batch_run(b, b->batches);
 }
 
-/* Hands at most max more replies of an ended batch to the adapters; true
+/* Hands at most max more replies of an ended batch to the platforms; true
  * when all have been.  Rendering a reply for its platform takes a few
  * microseconds: a batch's hundred at once would hold back the send that
  * is answered meanwhile, a few per turn overlap with the platform's work. */
@@ -415,13 +333,12 @@ static bool bot__batch_deliver(struct bot *b, struct bot_batch *bb, size_t max)
 	return end == bb->ob.n;
 }
 
-/* Calls every adapter's resume op: what it held back while a batch was
- * open or a commit ran can go on. */
-static void bot__resume_adapters(struct bot *b)
+/* Tells the platforms (the port's resume) that what they held back while
+ * a batch was open or a commit ran can go on. */
+static void bot__resume(struct bot *b)
 {
-	for(int i = 0; i < b->nadapters; i++)
-		if(b->adapters[i].ops->resume)
-			b->adapters[i].ops->resume(&b->adapters[i]);
+	if(b->port->resume)
+		b->port->resume(b->port_user);
 }
 
 /* Delivers what is left of the first batch's replies, takes it off the
@@ -437,19 +354,19 @@ static void bot__batch_finish(struct bot *b)
 	if(bb->done)
 		bb->done(bb->user, bb->rc);
 	free(bb);
-	bot__resume_adapters(b);
+	bot__resume(b);
 }
 
 static void bot__on_step(uv_idle_t *h);
 
 /* A commit that ran on a thread has ended (db_set_free_fn): what waited
- * for the database goes on, the next batch and the adapters' held work. */
+ * for the database goes on, the next batch and the platforms' held work. */
 static void bot__db_free(void *user)
 {
 	struct bot *b = user;
 	if(b->batches && b->batches->state != BATCH_COMMITTING)
 		uv_idle_start(&b->step, bot__on_step);
-	bot__resume_adapters(b);
+	bot__resume(b);
 }
 
 /* Replies delivered per turn of the loop (bot__batch_deliver). */
@@ -573,14 +490,9 @@ void bot_advance_to(struct bot *b, int64_t target_ms)
 static void bot__finish_stop(struct bot *b)
 {
 	bot__flush_delivered(b, true);
-	if(b->client) {
-		http_client_close(b->client);
-		b->client = NULL;
-	}
+	if(b->port->close)
+		b->port->close(b->port_user);
 	uv_close((uv_handle_t *)&b->drain, NULL);
-	uv_close((uv_handle_t *)&b->sig_int, NULL);
-	uv_close((uv_handle_t *)&b->sig_term, NULL);
-	uv_close((uv_handle_t *)&b->sig_hup, NULL);
 	uv_close((uv_handle_t *)&b->flush, NULL);
 	uv_close((uv_handle_t *)&b->step, NULL);
 }
@@ -588,11 +500,11 @@ static void bot__finish_stop(struct bot *b)
 static void bot__on_drain(uv_timer_t *h)
 {
 	struct bot *b = h->data;
-	if(b->client && http_client_pending(b->client) && clock_mono_ms() < b->drain_deadline)
+	size_t pending = bot__in_flight(b);
+	if(pending && clock_mono_ms() < b->drain_deadline)
 		return;
-	if(b->client && http_client_pending(b->client))
-		log_warn("stopping with %zu request(s) unanswered: their messages wait in the outbox",
-		         http_client_pending(b->client));
+	if(pending)
+		log_warn("stopping with %zu request(s) unanswered: their messages wait in the outbox", pending);
 	uv_timer_stop(h);
 	bot__finish_stop(b);
 }
@@ -602,19 +514,17 @@ void bot_stop(struct bot *b, int exit_code)
 	if(b->stopping)
 		return;
 	/* Events taken are handled and their replies queued before the
-	 * adapters stop: the replies then get the drain time below. */
+	 * platforms stop: the replies then get the drain time below. */
 	bot__batches_drain(b);
 	b->stopping = true;
 	b->exit_code = exit_code;
 	bot__flush_delivered(b, true);
-	/* Adapters stop receiving (their long polls are cancelled) and send
-	 * nothing new; what is in flight may still be answered. */
-	for(int i = 0; i < b->nadapters; i++)
-		if(b->adapters[i].ops->stop)
-			b->adapters[i].ops->stop(&b->adapters[i]);
+	/* The platforms stop receiving (their long polls are cancelled) and
+	 * send nothing new; what is in flight may still be answered. */
+	if(b->port->stop)
+		b->port->stop(b->port_user);
 	sched_close(&b->sched);
-	http_server_stop(b->http);
-	if(b->client && http_client_pending(b->client)) {
+	if(bot__in_flight(b)) {
 		b->drain_deadline = clock_mono_ms() + BOT_DRAIN_MS;
 		uv_timer_start(&b->drain, bot__on_drain, 20, 20);
 		return;
@@ -626,35 +536,4 @@ void bot_release(struct bot *b)
 {
 	db_set_yield(b->db, NULL, NULL);
 	db_set_free_fn(b->db, NULL, NULL);
-	for(int i = 0; i < b->nadapters; i++)
-		if(b->adapters[i].ops->release)
-			b->adapters[i].ops->release(&b->adapters[i]);
-	b->nadapters = 0;
-	/* The listener's handles have closed by now: free its context. */
-	http_server_free(b->http);
-	b->http = NULL;
-}
-
-int bot_start_http(struct bot *b)
-{
-	const char *listen = b->cfg->http_listen;
-	if(!*listen)
-		return 0;
-	/* "ADDRESS:PORT" or "[ADDRESS]:PORT", checked when the configuration
-	 * was read; the listener takes the address without its brackets. */
-	const char *colon = strrchr(listen, ':');
-	char addr[128];
-	if(*listen == '[')
-		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen - 2), listen + 1);
-	else
-		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen), listen);
-	struct http_server_options opt = {
-		.address = addr, .port = atoi(colon + 1), .max_body = (size_t)b->cfg->http_max_body,
-		.healthz = true,
-		.cert_file = *b->cfg->http_tls_cert ? b->cfg->http_tls_cert : NULL,
-		.key_file = *b->cfg->http_tls_key ? b->cfg->http_tls_key : NULL,
-	};
-	if(http_server_new(&b->http, b->loop, &opt))
-		return -1;
-	return 0;
 }

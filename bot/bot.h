@@ -1,16 +1,23 @@
 /*
- * bot: the running daemon.  It owns the libuv loop's users (adapters,
- * signals, the HTTP listener), the configuration and the database, and runs
- * each incoming event through the dispatcher inside one transaction.
+ * bot: the core at work.  It runs each incoming event (or batch of them)
+ * through the dispatcher inside one transaction, stores the replies in the
+ * durable outbox, then hands them to the platforms through its port; it
+ * runs the scheduler's jobs the same way.
+ *
+ * The core knows no adapter.  Whoever runs it (the daemon, a test) lends it
+ * a port, struct bot_port: a table of functions over the platforms it
+ * serves, filled with designated initialisers as an adapter's ops are.  The
+ * adapters, above the core, feed it events (bot_handle_batch and the rest)
+ * and tell it what they delivered (bot_action_done).
  */
 #ifndef ENSEMBLE_BOT_H
 #define ENSEMBLE_BOT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
-#include "adapters/adapter.h"
 #include "bot/action.h"
 #include "bot/event.h"
 #include "bot/sched.h"
@@ -18,27 +25,42 @@
 struct config;
 struct config_checks;
 struct db;
-struct http_client;
-struct http_server;
 struct bot_batch;
 
-#define BOT_MAX_ADAPTERS 4
+/* The core's way out to the platforms.  Each function gets the port's user
+ * pointer (bot_init); all are called from the loop. */
+struct bot_port {
+	/* Hands act to the platform act->platform, which copies what it
+	 * keeps.  Returns 0 when the action needs nothing more (delivered, or
+	 * refused for good: logged), or 1 when it waits in the outbox: queued
+	 * (bot_action_done comes once the platform answered), or no platform
+	 * of that name runs (it is sent at a later start). */
+	int (*deliver)(void *user, const struct action *act);
+	/* Optional: false while platform's server cannot be reached; the
+	 * scheduler then holds the jobs of its chats.  Absent: reachable. */
+	bool (*reachable)(void *user, const char *platform);
+	/* Optional: a batch of bot_submit_batch() has ended and its replies
+	 * were handed over, or a commit that ran on a thread has ended: what
+	 * a platform held back while the database was busy may go on. */
+	void (*resume)(void *user);
+	/* Optional: how many requests to the platforms are unanswered.  While
+	 * some are, delivered outbox rows are forgotten on a thread, and a stop
+	 * waits a few seconds for their answers.  Absent: none. */
+	size_t (*in_flight)(void *user);
+	/* Optional: the core is stopping (bot_stop): the platforms stop
+	 * receiving and send nothing new; what is in flight may be answered. */
+	void (*stop)(void *user);
+	/* Optional: the end of a stop, once what was in flight was answered
+	 * or the wait ran out: close what the port keeps on the loop. */
+	void (*close)(void *user);
+};
 
 struct bot {
 	uv_loop_t *loop;
 	struct config *cfg;          /* borrowed */
 	struct db *db;               /* borrowed */
-	struct adapter adapters[BOT_MAX_ADAPTERS];
-	int nadapters;
-	struct http_server *http;    /* owned; NULL when http.listen is empty */
-	struct http_client *client;  /* owned; the adapters' HTTP requests,
-	                                NULL until one asks (bot_http) */
-	uv_signal_t sig_int, sig_term, sig_hup;
-	/* SIGHUP's work: reads the configuration again and applies what may
-	 * change while running.  Set by the owner of cfg; NULL when there is
-	 * no file to read (SIGHUP is then only logged). */
-	void (*reload)(struct bot *b, void *user);
-	void *reload_user;
+	const struct bot_port *port; /* borrowed */
+	void *port_user;
 	uv_timer_t drain;            /* at a clean stop: waits (a few seconds at
 	                                most) for the sends in flight */
 	int64_t drain_deadline;
@@ -62,24 +84,13 @@ struct bot {
  * language must have a catalogue, reminder times must read. */
 extern const struct config_checks bot_config_checks;
 
-/* Prepares b on loop with the configuration and database (both borrowed,
- * they must outlive b).  Installs the SIGINT/SIGTERM handlers (a clean
- * stop) and SIGHUP's (b->reload). */
-int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db);
-
-/* Adds and starts an adapter. 0 or -1. */
-int bot_add_adapter(struct bot *b, const struct adapter_ops *ops);
-
-/* Starts the HTTP listener when the configuration asks for one. 0 or -1. */
-int bot_start_http(struct bot *b);
-
-/* The HTTP client the network adapters share (owned by b), made at its
- * first use: a bot that only talks on the console never loads curl's TLS
- * (1.6 MB of resident memory).  NULL when it cannot be made (logged). */
-struct http_client *bot_http(struct bot *b);
+/* Prepares b on loop with the configuration, the database and the port
+ * (all borrowed: they must outlive b), which port_user is handed to. */
+int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db,
+             const struct bot_port *port, void *port_user);
 
 /* Runs one event: opens a transaction, dispatches, commits, then hands the
- * resulting actions to the adapters.  On a storage error the transaction is
+ * resulting actions to the platforms.  On a storage error the transaction is
  * rolled back and the sender told that nothing changed.  Returns 0, or -1
  * when the event could not be handled at all (logged). */
 int bot_handle_event(struct bot *b, const struct event *ev);
@@ -114,11 +125,11 @@ bool bot_batch_open(const struct bot *b);
  * nothing is lost between the commit and the delivery. 0 or -1. */
 int bot_store_actions(struct bot *b, struct outbox *ob);
 
-/* After the commit: hands each action of ob to its platform's adapter. */
+/* After the commit: hands each action of ob to its platform (the port). */
 void bot_deliver(struct bot *b, struct outbox *ob);
 
-/* False while the adapter of platform says its server cannot be reached
- * (see adapter_ops.reachable); true otherwise, and when none runs. */
+/* False while the port says platform's server cannot be reached; true
+ * otherwise, and when no such platform runs. */
 bool bot_reachable(struct bot *b, const char *platform);
 
 /* An adapter's word that the action stored as stored_id has been delivered
@@ -135,13 +146,14 @@ void bot_run(struct bot *b);
  * running whatever falls due on the way, in order. */
 void bot_advance_to(struct bot *b, int64_t target_ms);
 
-/* Begins a clean stop: adapters stop receiving, the sends in flight get a
- * few seconds to be answered (so that a message the platform has is not
- * sent again at the next start), then handles close and uv_run returns.
+/* Begins a clean stop: the events taken are handled, the platforms stop
+ * receiving (the port's stop), the sends in flight get a few seconds to be
+ * answered (so that a message the platform has is not sent again at the
+ * next start), then handles close (the port's close) and uv_run returns.
  * Safe to call more than once. */
 void bot_stop(struct bot *b, int exit_code);
 
-/* Frees what bot_init and the adapters allocated; after uv_run returned. */
+/* Frees what bot_init set up; after uv_run returned. */
 void bot_release(struct bot *b);
 
 #endif

@@ -13,17 +13,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int sink_start(struct adapter *a) { (void)a; return 0; }
-static bool sink_idle(struct adapter *a) { (void)a; return true; }
-static int sink_deliver(struct adapter *a, const struct action *act)
+/* The port: every action is rendered as the console would, which
+ * exercises the light-HTML reader, and needs nothing more. */
+static int sink_deliver(void *user, const struct action *act)
 {
-	(void)a;
-	/* Render as the console would: exercises the light-HTML reader. */
+	(void)user;
 	free(action_plain_text(act->text ? act->text : ""));
 	return 0;
 }
-static const struct adapter_ops sink_ops = {
-	.name = "fuzz", .start = sink_start, .deliver = sink_deliver, .idle = sink_idle,
+static const struct bot_port sink_port = {
+	.deliver = sink_deliver,
 };
 
 static struct bot bot;
@@ -42,8 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if(db_open(&db, ":memory:", &err))
 			abort();
 		uv_loop_init(&loop);
-		bot_init(&bot, &loop, &cfg, db);
-		bot_add_adapter(&bot, &sink_ops);
+		bot_init(&bot, &loop, &cfg, db, &sink_port, NULL);
 		strbuf_release(&err);
 		ready = 1;
 	}

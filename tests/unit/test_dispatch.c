@@ -35,12 +35,14 @@ static bool batch_committed(const char *path)
 
 static bool unreachable;  /* what the recording adapter says of its server */
 
-static int rec_start(struct adapter *a) { (void)a; return 0; }
-static bool rec_reachable(struct adapter *a) { (void)a; return !unreachable; }
-static bool rec_idle(struct adapter *a) { (void)a; return true; }
-static int rec_deliver(struct adapter *a, const struct action *act)
+/* The recording port: the platform "test", whose deliveries are kept in
+ * sent; an action for another platform waits in the outbox. */
+static bool rec_reachable(void *user, const char *platform) { (void)user; (void)platform; return !unreachable; }
+static int rec_deliver(void *user, const struct action *act)
 {
-	(void)a;
+	(void)user;
+	if(strcmp(act->platform, "test"))
+		return 1;
 	if(watch_path && !batch_committed(watch_path))
 		sent_uncommitted++;
 	struct action *c = outbox_push(&sent, act->kind, act->platform, act->chat_id, act->text);
@@ -56,8 +58,8 @@ static int rec_deliver(struct adapter *a, const struct action *act)
 	return 0;
 }
 
-static const struct adapter_ops rec_ops = {
-	.name = "test", .start = rec_start, .deliver = rec_deliver, .idle = rec_idle, .reachable = rec_reachable,
+static const struct bot_port rec_port = {
+	.deliver = rec_deliver, .reachable = rec_reachable,
 };
 
 static struct bot bot;
@@ -183,8 +185,7 @@ int main(void)
 	clock_use_sim((int64_t)1796115600 * 1000);  /* 2026-12-01T09:00Z */
 	CHECK_INT(db_open(&db, path, &err), 0);
 	uv_loop_init(&loop);
-	CHECK_INT(bot_init(&bot, &loop, &cfg, db), 0);
-	CHECK_INT(bot_add_adapter(&bot, &rec_ops), 0);
+	CHECK_INT(bot_init(&bot, &loop, &cfg, db, &rec_port, NULL), 0);
 	outbox_init(&sent);
 
 	/* Prefixes, replies and @BotName. */

@@ -17,6 +17,7 @@
 #include "bot/i18n.h"
 #include "bot/remind.h"
 #include "config/config.h"
+#include "daemon/daemon.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/tz.h"
@@ -223,8 +224,9 @@ static int main__chat_defaults(struct db *db, const struct config *cfg)
  * changes nothing (they are logged); otherwise the keys that may change
  * live take effect at once and each other change is logged as waiting for
  * a restart. */
-static void main__reload(struct bot *b, void *user)
+static void main__reload(struct daemon *d, void *user)
 {
+	struct bot *b = &d->bot;
 	const struct main_opts *o = user;
 	struct config next;
 	struct strbuf errors = STRBUF_INIT;
@@ -296,8 +298,8 @@ static int main__run(struct main_opts *o)
 	struct db *db = NULL;
 	uv_loop_t loop;
 	bool loop_ok = false;
-	struct bot bot;
-	bool bot_ok = false;
+	struct daemon d;
+	bool d_ok = false;
 	int rc = 1;
 
 	if(config_init(&cfg))
@@ -352,28 +354,28 @@ static int main__run(struct main_opts *o)
 		goto out;
 	}
 	loop_ok = true;
-	if(bot_init(&bot, &loop, &cfg, db))
+	if(daemon_init(&d, &loop, &cfg, db))
 		goto out;
-	bot_ok = true;
+	d_ok = true;
 	if(o->config) {
-		bot.reload = main__reload;
-		bot.reload_user = o;
+		d.reload = main__reload;
+		d.reload_user = o;
 	}
 	/* The listener first: an adapter may add routes to it (webhooks). */
-	if(bot_start_http(&bot))
+	if(daemon_start_http(&d))
 		goto stop;
 	for(int i = 0; adapter_at(i); i++) {
 		const struct adapter_ops *ops = adapter_at(i);
-		if(main__wanted(o, &cfg, ops) && bot_add_adapter(&bot, ops))
+		if(main__wanted(o, &cfg, ops) && daemon_add_adapter(&d, ops))
 			goto stop;
 	}
 	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg.db_path);
-	bot_run(&bot);
+	bot_run(&d.bot);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	rc = bot.exit_code;
+	rc = d.bot.exit_code;
 	goto shutdown;
 stop:
-	bot_stop(&bot, 1);
+	bot_stop(&d.bot, 1);
 	rc = 1;
 shutdown:
 	uv_run(&loop, UV_RUN_DEFAULT);  /* let closing handles finish */
@@ -382,8 +384,8 @@ bad_config:
 	fputs(errors.buf, stderr);
 	rc = 1;
 out:
-	if(bot_ok)
-		bot_release(&bot);
+	if(d_ok)
+		daemon_release(&d);
 	if(loop_ok && uv_loop_close(&loop))
 		log_warn("the event loop still had open handles at exit");
 	db_close(db);

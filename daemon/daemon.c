@@ -1,0 +1,197 @@
+#include "daemon/daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/http_client.h"
+#include "adapters/http_server.h"
+#include "bot/action.h"
+#include "config/config.h"
+#include "lib/log.h"
+
+/* The daemon speaks as the bot in the log. */
+#define LOG_MODULE "bot"
+
+/* ---- the core's port: each platform is the adapter of that name ---- */
+
+static struct adapter *daemon__adapter(struct daemon *d, const char *platform)
+{
+	for(int i = 0; i < d->nadapters; i++)
+		if(!strcmp(d->adapters[i].ops->name, platform))
+			return &d->adapters[i];
+	return NULL;
+}
+
+static int daemon__deliver(void *user, const struct action *act)
+{
+	struct daemon *d = user;
+	struct adapter *a = daemon__adapter(d, act->platform);
+	if(!a) {
+		/* Kept in the outbox for when that adapter runs again. */
+		log_warn("no %s adapter running: a message for chat %s waits in the outbox",
+		         act->platform, act->chat_id);
+		return 1;
+	}
+	/* Delivered, or failed for good (logged): nothing more to do. */
+	return a->ops->deliver(a, act) <= 0 ? 0 : 1;
+}
+
+static bool daemon__reachable(void *user, const char *platform)
+{
+	struct adapter *a = daemon__adapter(user, platform);
+	return !a || !a->ops->reachable || a->ops->reachable(a);
+}
+
+static void daemon__resume(void *user)
+{
+	struct daemon *d = user;
+	for(int i = 0; i < d->nadapters; i++)
+		if(d->adapters[i].ops->resume)
+			d->adapters[i].ops->resume(&d->adapters[i]);
+}
+
+static size_t daemon__in_flight(void *user)
+{
+	struct daemon *d = user;
+	return d->host.client ? http_client_pending(d->host.client) : 0;
+}
+
+/* The adapters stop receiving and sending anything new; so does the
+ * listener.  The client stays: its requests in flight may be answered. */
+static void daemon__stop(void *user)
+{
+	struct daemon *d = user;
+	for(int i = 0; i < d->nadapters; i++)
+		if(d->adapters[i].ops->stop)
+			d->adapters[i].ops->stop(&d->adapters[i]);
+	http_server_stop(d->host.listener);
+}
+
+static void daemon__close(void *user)
+{
+	struct daemon *d = user;
+	if(d->host.client) {
+		http_client_close(d->host.client);
+		d->host.client = NULL;
+	}
+	uv_close((uv_handle_t *)&d->sig_int, NULL);
+	uv_close((uv_handle_t *)&d->sig_term, NULL);
+	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+}
+
+static const struct bot_port daemon__port = {
+	.deliver = daemon__deliver,
+	.reachable = daemon__reachable,
+	.resume = daemon__resume,
+	.in_flight = daemon__in_flight,
+	.stop = daemon__stop,
+	.close = daemon__close,
+};
+
+/* ---- signals ---- */
+
+static void daemon__on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	log_info("received %s, stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	bot_stop(&d->bot, 0);
+}
+
+/* SIGHUP asks for the configuration to be read again; the owner of the
+ * configuration (main) does it through d->reload.  Once stopping, there is
+ * nothing left to reconfigure. */
+static void daemon__on_hup(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	(void)signum;
+	if(d->bot.stopping)
+		return;
+	if(!d->reload) {
+		log_warn("received SIGHUP: there is no configuration file to read again");
+		return;
+	}
+	log_info("received SIGHUP, reading the configuration again");
+	d->reload(d, d->reload_user);
+}
+
+int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db *db)
+{
+	memset(d, 0, sizeof(*d));
+	signal(SIGPIPE, SIG_IGN);
+	uv_signal_init(loop, &d->sig_int);
+	uv_signal_init(loop, &d->sig_term);
+	uv_signal_init(loop, &d->sig_hup);
+	d->sig_int.data = d->sig_term.data = d->sig_hup.data = d;
+	if(uv_signal_start(&d->sig_int, daemon__on_signal, SIGINT) ||
+	   uv_signal_start(&d->sig_term, daemon__on_signal, SIGTERM) ||
+	   uv_signal_start(&d->sig_hup, daemon__on_hup, SIGHUP)) {
+		log_error("cannot install signal handlers");
+		return -1;
+	}
+	/* Signal handlers alone must not keep the loop alive. */
+	uv_unref((uv_handle_t *)&d->sig_int);
+	uv_unref((uv_handle_t *)&d->sig_term);
+	uv_unref((uv_handle_t *)&d->sig_hup);
+	return bot_init(&d->bot, loop, cfg, db, &daemon__port, d);
+}
+
+int daemon_start_http(struct daemon *d)
+{
+	const struct config *cfg = d->bot.cfg;
+	const char *listen = cfg->http_listen;
+	if(!*listen)
+		return 0;
+	/* "ADDRESS:PORT" or "[ADDRESS]:PORT", checked when the configuration
+	 * was read; the listener takes the address without its brackets. */
+	const char *colon = strrchr(listen, ':');
+	char addr[128];
+	if(*listen == '[')
+		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen - 2), listen + 1);
+	else
+		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen), listen);
+	struct http_server_options opt = {
+		.address = addr, .port = atoi(colon + 1), .max_body = (size_t)cfg->http_max_body,
+		.healthz = true,
+		.cert_file = *cfg->http_tls_cert ? cfg->http_tls_cert : NULL,
+		.key_file = *cfg->http_tls_key ? cfg->http_tls_key : NULL,
+	};
+	if(http_server_new(&d->host.listener, d->bot.loop, &opt))
+		return -1;
+	return 0;
+}
+
+int daemon_add_adapter(struct daemon *d, const struct adapter_ops *ops)
+{
+	if(d->nadapters == DAEMON_MAX_ADAPTERS) {
+		log_error("too many adapters");
+		return -1;
+	}
+	struct adapter *a = &d->adapters[d->nadapters];
+	memset(a, 0, sizeof(*a));
+	a->ops = ops;
+	a->bot = &d->bot;
+	a->host = &d->host;
+	if(ops->start(a)) {
+		log_error("the %s adapter could not start", ops->name);
+		if(ops->release)
+			ops->release(a);
+		return -1;
+	}
+	d->nadapters++;
+	log_info("%s adapter started", ops->name);
+	return 0;
+}
+
+void daemon_release(struct daemon *d)
+{
+	bot_release(&d->bot);
+	for(int i = 0; i < d->nadapters; i++)
+		if(d->adapters[i].ops->release)
+			d->adapters[i].ops->release(&d->adapters[i]);
+	d->nadapters = 0;
+	/* The listener's handles have closed by now: free its context. */
+	http_server_free(d->host.listener);
+	d->host.listener = NULL;
+}
