@@ -222,17 +222,33 @@ static enum event_role mx__role(struct mx *m, struct mx_room_state *r, const cha
 	return level >= m->cfg->matrix_admin_level ? ROLE_ADMIN : ROLE_MEMBER;
 }
 
-/* Queues a kv write for the next batch's transaction; value NULL deletes. */
-static void mx__kv_later(struct mx *m, const char *key, const char *value)
+/* Queues a kv write for the next batch's transaction; value NULL deletes.
+ * A value that names user in room says so, for /forget me. */
+static void mx__kv_later_about(struct mx *m, const char *key, const char *value, const char *room,
+                               const char *user)
 {
 	struct mx_kv *nv = realloc(m->kv, (m->nkv + 1) * sizeof(*nv));
 	if(!nv)
 		return;
 	m->kv = nv;
-	nv[m->nkv].key = strdup(key);
-	nv[m->nkv].value = value ? strdup(value) : NULL;
-	if(nv[m->nkv].key)
+	struct mx_kv *w = &nv[m->nkv];
+	w->key = strdup(key);
+	w->value = value ? strdup(value) : NULL;
+	w->room = room ? strdup(room) : NULL;
+	w->user = user ? strdup(user) : NULL;
+	if(w->key && (!value || w->value) && (!room || w->room) && (!user || w->user)) {
 		m->nkv++;
+		return;
+	}
+	free(w->key);
+	free(w->value);
+	free(w->room);
+	free(w->user);
+}
+
+static void mx__kv_later(struct mx *m, const char *key, const char *value)
+{
+	mx__kv_later_about(m, key, value, NULL, NULL);
 }
 
 static void mx__kv_clear(struct mx *m)
@@ -240,6 +256,8 @@ static void mx__kv_clear(struct mx *m)
 	for(size_t i = 0; i < m->nkv; i++) {
 		free(m->kv[i].key);
 		free(m->kv[i].value);
+		free(m->kv[i].room);
+		free(m->kv[i].user);
 	}
 	free(m->kv);
 	m->kv = NULL;
@@ -250,9 +268,14 @@ static void mx__kv_clear(struct mx *m)
  * in one of its own. */
 void mx__kv_now(struct mx *m, const char *key, const char *value)
 {
+	mx__kv_now_about(m, key, value, NULL, NULL);
+}
+
+void mx__kv_now_about(struct mx *m, const char *key, const char *value, const char *room, const char *user)
+{
 	if(!m->storing)
-		db_kv_put(m->b->db, key, value);
-	else if(value ? db_kv_set(m->b->db, key, value) : db_kv_delete(m->b->db, key))
+		db_kv_put_about(m->b->db, key, value, room, user);
+	else if(value ? db_kv_set_about(m->b->db, key, value, room, user) : db_kv_delete(m->b->db, key))
 		m->store_failed = true;
 }
 
@@ -317,7 +340,8 @@ static int mx__batch_state(void *user, struct db *db)
 			return -1;
 	}
 	for(size_t i = 0; i < m->nkv; i++)
-		if(m->kv[i].value ? db_kv_set(db, m->kv[i].key, m->kv[i].value) : db_kv_delete(db, m->kv[i].key))
+		if(m->kv[i].value ? db_kv_set_about(db, m->kv[i].key, m->kv[i].value, m->kv[i].room, m->kv[i].user)
+		                  : db_kv_delete(db, m->kv[i].key))
 			return -1;
 	if(m->batches % 1000 == 0 && db_seen_prune(db, now - MX_SEEN_DAYS * 86400000LL))
 		return -1;
@@ -404,7 +428,7 @@ static void mx__react_add(struct mx *m, const struct mx_event *e, int code, cons
 	strbuf_addf(&k, "matrix.react.%s", e->event_id ? e->event_id : "");
 	strbuf_addf(&v, "%s\t%s\t%s", data, e->sender, e->relates_to);
 	if(!k.oom && !v.oom)
-		mx__kv_later(m, k.buf, v.buf);
+		mx__kv_later_about(m, k.buf, v.buf, e->room, e->sender);
 	strbuf_reset(&k);
 	strbuf_reset(&v);
 	strbuf_addf(&k, "%s %s", e->relates_to, e->sender);
@@ -413,14 +437,15 @@ static void mx__react_add(struct mx *m, const struct mx_event *e, int code, cons
 	strbuf_reset(&k);
 	strbuf_addf(&k, "matrix.reacts.%s %s", e->relates_to, e->sender);
 	if(!k.oom && !v.oom)
-		mx__kv_later(m, k.buf, v.buf);
+		mx__kv_later_about(m, k.buf, v.buf, e->room, e->sender);
 	strbuf_release(&k);
 	strbuf_release(&v);
 }
 
-/* Takes reaction out of who's reactions under target.  Returns the code
+/* Takes reaction out of who's reactions under target, in room.  Returns the code
  * of the latest one still standing, or '-' (no answer) when none. */
-static int mx__react_remove(struct mx *m, const char *target, const char *who, const char *reaction)
+static int mx__react_remove(struct mx *m, const char *room, const char *target, const char *who,
+                            const char *reaction)
 {
 	struct strbuf k = STRBUF_INIT, list = STRBUF_INIT, rest = STRBUF_INIT;
 	int code = '-';
@@ -444,7 +469,7 @@ static int mx__react_remove(struct mx *m, const char *target, const char *who, c
 	strbuf_reset(&k);
 	strbuf_addf(&k, "matrix.reacts.%s %s", target, who);
 	if(!k.oom && !rest.oom)
-		mx__kv_later(m, k.buf, rest.len ? rest.buf : NULL);
+		mx__kv_later_about(m, k.buf, rest.len ? rest.buf : NULL, room, who);
 out:
 	strbuf_release(&k);
 	strbuf_release(&list);
@@ -724,7 +749,7 @@ static void mx__process(struct mx *m)
 			   sscanf(v.buf, "%47[^\t]\t%255[^\t]\t%255s", data, who, target) >= 2 && !strcmp(who, e->sender)) {
 				size_t dl = strlen(data);
 				if(dl) {
-					data[dl - 1] = (char)mx__react_remove(m, target, who, e->redacts);
+					data[dl - 1] = (char)mx__react_remove(m, e->room, target, who, e->redacts);
 					snprintf(x->data, sizeof(x->data), "%s", data);
 					ev->kind = EVENT_BUTTON;
 					ev->button_data = x->data;

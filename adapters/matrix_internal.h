@@ -89,6 +89,7 @@ struct mx_send {
 
 struct mx_kv {
 	char *key, *value;     /* value NULL: delete */
+	char *room, *user;     /* whom it names, where (db_kv_set_about) */
 };
 
 struct mx {
@@ -156,6 +157,9 @@ struct mx_room_state *mx__room(struct mx *m, const char *id);
 /* One kv write, value NULL deleting: in mx__settle's transaction while it
  * is open, else in a transaction of its own. */
 void mx__kv_now(struct mx *m, const char *key, const char *value);
+/* As mx__kv_now, for state that names user (in room, or NULL: in none),
+ * which /forget me takes out. */
+void mx__kv_now_about(struct mx *m, const char *key, const char *value, const char *room, const char *user);
 /* kv value of prefix+id appended to out: 1, 0 when absent, -1. */
 int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out);
 /* Logs in again with the password, or stops the bot without one. */

@@ -345,7 +345,7 @@ static void mx__dm_made(void *user, const struct http_result *res)
 		struct strbuf k = STRBUF_INIT;
 		strbuf_addf(&k, "matrix.dm.%s", s->dm_user);
 		if(!k.oom)
-			mx__kv_now(m, k.buf, room);
+			mx__kv_now_about(m, k.buf, room, NULL, s->dm_user);
 		strbuf_release(&k);
 		for(struct mx_send *q = s; q; q = q->next)
 			if(!q->room && q->dm_user && !strcmp(q->dm_user, s->dm_user))

@@ -219,6 +219,21 @@ static const char *const db__migrations[] = {
 	"CREATE TABLE IF NOT EXISTS chat_titles ("
 	"  chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,"
 	"  title TEXT NOT NULL);",
+
+	/* 10 -> 11: adapters' state that names a person (who reacted under
+	 * which message, the private room opened for someone) says whom and in
+	 * which chat, by the platform's ids, so that /forget me can take it out
+	 * without storage knowing any adapter's keys.  The table is made anew
+	 * (its rows carry over, naming no one) rather than altered, so that
+	 * the step also runs on a table that has the columns already. */
+	"CREATE TABLE kv_v11 ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL,"
+	"  chat TEXT,"
+	"  person TEXT) WITHOUT ROWID;"
+	"INSERT INTO kv_v11 (key, value) SELECT key, value FROM kv;"
+	"DROP TABLE kv;"
+	"ALTER TABLE kv_v11 RENAME TO kv;",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

@@ -18,7 +18,7 @@
 
 #include "lib/strbuf.h"
 
-#define DB_SCHEMA_VERSION 10
+#define DB_SCHEMA_VERSION 11
 
 struct db;
 
@@ -160,6 +160,13 @@ int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id);
  * db_kv_get returns 1 and appends the value to out, 0 when absent, -1. */
 int db_kv_get(struct db *db, const char *key, struct strbuf *out);
 int db_kv_set(struct db *db, const char *key, const char *value);
+/* As db_kv_set, for state that names a person: person is their id on the
+ * platform and chat the chat's (NULL: state of theirs that belongs to no
+ * chat, such as their private room).  The key begins with the platform's
+ * name and a dot ("matrix."), which is how db_forget_user knows the
+ * platform: it removes the person's rows of the chat, and those of no chat
+ * once nothing else of theirs is kept. */
+int db_kv_set_about(struct db *db, const char *key, const char *value, const char *chat, const char *person);
 /* Calls fn for every key starting with prefix, in key order; fn returns 0
  * to go on.  0, or -1 (an error, or fn's non-zero). */
 int db_kv_each(struct db *db, const char *prefix,
@@ -167,6 +174,7 @@ int db_kv_each(struct db *db, const char *prefix,
 /* Sets key to value (NULL: removes it) in a transaction of its own, for
  * state learnt outside a batch (what a send returned).  0 or -1. */
 int db_kv_put(struct db *db, const char *key, const char *value);
+int db_kv_put_about(struct db *db, const char *key, const char *value, const char *chat, const char *person);
 /* Removes key; 0 (also when absent) or -1. */
 int db_kv_delete(struct db *db, const char *key);
 

@@ -413,12 +413,20 @@ int db_kv_get(struct db *db, const char *key, struct strbuf *out)
 
 int db_kv_set(struct db *db, const char *key, const char *value)
 {
+	return db_kv_set_about(db, key, value, NULL, NULL);
+}
+
+int db_kv_set_about(struct db *db, const char *key, const char *value, const char *chat, const char *person)
+{
 	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO kv (key, value) VALUES (?1, ?2) "
-		"ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+		"INSERT INTO kv (key, value, chat, person) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT (key) DO UPDATE SET value = excluded.value, chat = excluded.chat, "
+		"person = excluded.person");
 	if(!st)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, chat, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, person, -1, SQLITE_STATIC);
 	return db__exec_stmt(db, st, "kv set");
 }

@@ -9,6 +9,8 @@
 
 #include "lib/log.h"
 
+#include <stdio.h>
+
 #define LOG_MODULE "db"
 
 /* What is deleted (or unnamed) in chat ?1 for user ?2, in this order; the
@@ -26,6 +28,10 @@ static const char *const db_forget__sql[] = {
 	"UPDATE meetups SET creator = NULL WHERE chat_id = ?1 AND creator = ?2",
 	"UPDATE chats SET admin = NULL WHERE id = ?1 AND admin = "
 	"(SELECT ext_id FROM users WHERE id = ?2 AND platform = chats.platform)",
+	/* The adapter's state about them in this chat (db_kv_set_about). */
+	"DELETE FROM kv WHERE EXISTS (SELECT 1 FROM chats c JOIN users u ON u.platform = c.platform "
+	"WHERE c.id = ?1 AND u.id = ?2 AND kv.chat = c.ext_id AND kv.person = u.ext_id "
+	"AND substr(kv.key, 1, length(c.platform) + 1) = c.platform || '.')",
 	/* Last: the row itself, unless another chat still has something of
 	 * theirs (every table that refers to users is asked). */
 	"DELETE FROM users WHERE id = ?2 "
@@ -41,10 +47,34 @@ static const char *const db_forget__sql[] = {
 
 _Static_assert(sizeof(db_forget__sql) / sizeof(db_forget__sql[0]) > DB_FORGET_COUNTS, "counted steps exist");
 
+/* The adapter's state about someone that belongs to no chat (their
+ * private room) goes with their user row, when nothing else of theirs is
+ * kept on that platform.  ?1 platform, ?2 their id there. */
+static const char db_forget__unchatted[] =
+	"DELETE FROM kv WHERE chat IS NULL AND person = ?2 "
+	"AND substr(key, 1, length(?1) + 1) = ?1 || '.' "
+	"AND NOT EXISTS (SELECT 1 FROM users WHERE platform = ?1 AND ext_id = ?2)";
+
 int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[DB_FORGET_COUNTS])
 {
+	/* Who they are on their platform, read before their row may go. */
+	char platform[32] = "", ext_id[256] = "";
+	sqlite3_stmt *st = db__stmt(db, "SELECT platform, ext_id FROM users WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, user_id);
+	int step = sqlite3_step(st);
+	if(step == SQLITE_ROW) {
+		snprintf(platform, sizeof(platform), "%s", db__text(st, 0));
+		snprintf(ext_id, sizeof(ext_id), "%s", db__text(st, 1));
+	}
+	sqlite3_reset(st);
+	if(step != SQLITE_ROW && step != SQLITE_DONE) {
+		db__log_error(db, "forget");
+		return -1;
+	}
 	for(size_t i = 0; i < sizeof(db_forget__sql) / sizeof(db_forget__sql[0]); i++) {
-		sqlite3_stmt *st = db__stmt(db, db_forget__sql[i]);
+		st = db__stmt(db, db_forget__sql[i]);
 		if(!st)
 			return -1;
 		sqlite3_bind_int64(st, 1, chat_id);
@@ -53,6 +83,15 @@ int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[D
 			return -1;
 		if(i < DB_FORGET_COUNTS)
 			counts[i] = sqlite3_changes(db->sql);
+	}
+	if(platform[0]) {
+		st = db__stmt(db, db_forget__unchatted);
+		if(!st)
+			return -1;
+		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+		if(db__exec_stmt(db, st, "forget"))
+			return -1;
 	}
 	/* The caches may hold the chat's admin and the user's row id. */
 	db__cache_clear(db);

@@ -19,9 +19,14 @@ int db_kv_delete(struct db *db, const char *key)
 
 int db_kv_put(struct db *db, const char *key, const char *value)
 {
+	return db_kv_put_about(db, key, value, NULL, NULL);
+}
+
+int db_kv_put_about(struct db *db, const char *key, const char *value, const char *chat, const char *person)
+{
 	if(db_begin(db))
 		return -1;
-	if((value ? db_kv_set(db, key, value) : db_kv_delete(db, key)) || db_commit(db)) {
+	if((value ? db_kv_set_about(db, key, value, chat, person) : db_kv_delete(db, key)) || db_commit(db)) {
 		db_rollback(db);
 		return -1;
 	}

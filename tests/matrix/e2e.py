@@ -12,7 +12,7 @@ without a duplicate message; the reminder, once.  Prints "N passed, N
 failed".
 
 Usage: e2e.py ENSEMBLE"""
-import datetime, json, os, signal, subprocess, sys, time, urllib.request
+import datetime, json, os, signal, sqlite3, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
 import harness
 from harness import check, free_port, post_json, start_fake, wait_for
@@ -384,6 +384,29 @@ if dm and conf_ev:
               % (r[0]["content"]["body"] if r else None))
         settle(conf_ev, ne + 1, "the room's announcement edited from the direct chat")
         check("maybe: bob" in shown(conf_ev).lower(), "the room's announcement shows it")
+
+# !forget me leaves nothing that names Dan in the room's data: his
+# reaction standing under the announcement (who reacted, and his list of
+# reactions there) goes with the rest.  The room's member list, the
+# homeserver's own state that tells the bot when it is left alone, is not
+# the bot's record of him and is read elsewhere.
+if conf_ev:
+    react(room, DAN, conf_ev, "❔")
+    time.sleep(1.5)
+    def traces_of(user):
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(tmp, "m.db"), uri=True)
+        try:
+            return db.execute("SELECT key FROM kv WHERE (instr(key, ?1) OR instr(value, ?1)) "
+                              "AND key NOT LIKE 'matrix.room.%'", (user,)).fetchall()
+        finally:
+            db.close()
+    check(len(traces_of(DAN)) >= 2, "the reaction is recorded with who made it: %r" % traces_of(DAN))
+    ask = say(room, DAN, "!forget me")
+    wait_for(lambda: replies_to(room, ask), "the question of !forget me")
+    yes = say(room, DAN, "!forget me confirm")
+    r = wait_for(lambda: replies_to(room, yes), "the answer to !forget me confirm")
+    check(r and r[0]["content"]["body"].startswith("Done."), "Dan is forgotten: %r" % (r and r[0]["content"]["body"]))
+    check(traces_of(DAN) == [], "nothing in the bot's state names Dan after !forget me: %r" % traces_of(DAN))
 
 # Every PUT carried a transaction id, and no bot message is a duplicate.
 bodies = [(e["content"].get("body"), e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id"))

@@ -93,7 +93,7 @@ holder() {
 	local name=$1 db=$2
 	{
 		wait_for_file "$tmp/$name.take"
-		echo "BEGIN EXCLUSIVE; INSERT INTO kv VALUES('holder-$name', 'held'); SELECT 'locked';"
+		echo "BEGIN EXCLUSIVE; INSERT INTO kv (key, value) VALUES('holder-$name', 'held'); SELECT 'locked';"
 		wait_for_file "$tmp/$name.release"
 		echo "COMMIT;"
 	} | sqlite3 -batch "$db" > "$tmp/$name.lock" 2>&1 &

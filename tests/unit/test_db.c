@@ -121,6 +121,16 @@ static void leave_traces(struct db *db, const struct db_chat *chat, int64_t uid,
 	char json[256];
 	snprintf(json, sizeof(json), "{\"kind\":5,\"platform\":\"console\",\"chat\":\"%s\",\"text\":\"your data\"}", ext_id);
 	CHECK_INT(db_outbox_add(db, json, 1000, &(int64_t){ 0 }), 0);
+	/* The adapter's state about them: a reaction and the list of their
+	 * reactions under a message of this chat, and their private room. */
+	char key[512], value[512];
+	snprintf(key, sizeof(key), "console.react.$%s-%s", chat->ext_id, ext_id);
+	snprintf(value, sizeof(value), "rsvp:1:y\t%s\t$msg", ext_id);
+	CHECK_INT(db_kv_set_about(db, key, value, chat->ext_id, ext_id), 0);
+	snprintf(key, sizeof(key), "console.reacts.$%s-msg %s", chat->ext_id, ext_id);
+	CHECK_INT(db_kv_set_about(db, key, "$reaction y\n", chat->ext_id, ext_id), 0);
+	snprintf(key, sizeof(key), "console.dm.%s", ext_id);
+	CHECK_INT(db_kv_set_about(db, key, "room-dm", NULL, ext_id), 0);
 }
 
 /* /forget me in one chat: nothing names the person there afterwards, and
@@ -237,6 +247,11 @@ static void test_forget(void)
 	                   "(SELECT count(*) FROM dialogs WHERE chat_id = ?1)", b.id), yann_in_b);
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM members WHERE chat_id = ?1 AND user_id = "
 	                   "(SELECT id FROM users WHERE ext_id = 'yann-9')", a.id), 0);
+	/* The adapter's state: his in chat A goes; chat B's and his private
+	 * room, which B's reminders use, stay. */
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE instr(key, 'yann-9') AND chat = 'room-a' AND ?1", 1), 0);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE instr(key, 'yann-9') AND chat = 'room-b' AND ?1", 1), 2);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE key = 'console.dm.yann-9' AND ?1", 1), 1);
 	sqlite3_close(raw);
 	db_close(db);
 
