@@ -642,8 +642,15 @@ static enum date_err dates__read(struct parse *p)
 			 * it ("Thursday at 7 in the evening").  "jeudi 7h" is 7:00, as
 			 * French has it. */
 			if(!have_time && dates__at_time(p)) {
-				p->pos++;
+				bool english = dates__word(p, 0, "at");
+				int at = ++p->pos;
 				if(dates__time_or_range(p)) {
+					/* "at 7:30" is no clearer than "at 7" in English;
+					 * "07:30" is the 24-hour clock and "7h30" French
+					 * usage, both the morning. */
+					if(english && !p->meridiem && p->end_hour < 0 && (p->t[at].ndigits == 1 || p->t[at].num >= 10) &&
+					   at + 1 < p->n && p->t[at + 1].kind == TOK_PUNCT && p->t[at + 1].text[0] == ':')
+						p->bare_hour = true;
 					have_time = true;
 					continue;
 				}
@@ -951,6 +958,7 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 	/* "at 7" alone could be 7:00 or 19:00. */
 	if(p.bare_hour && p.hour >= 1 && p.hour < 12 && !p.later_half && !p.earlier_half) {
 		why->hour = p.hour;
+		why->minute = p.minute;
 		return DATE_AMPM;
 	}
 	/* "jeudi soir 8h": 20h; "soir 8h-10h": 20h-22h (an end past midnight,
@@ -1280,6 +1288,13 @@ int date_err_write(struct strbuf *out, const char *lang, const struct date_ctx *
 		key = "date.err.no_month.why";
 		break;
 	case DATE_AMPM:
+		if(why->minute > 0) {
+			/* "7:30" and "19:30", "7h30" and "19h30". */
+			strbuf_addf(&a, fr ? "%dh%02d" : "%d:%02d", why->hour, why->minute);
+			strbuf_addf(&b, fr ? "%dh%02d" : "%d:%02d", why->hour + 12, why->minute);
+			key = "date.err.ampm.why_minutes";
+			break;
+		}
 		strbuf_addf(&a, "%d", why->hour);
 		strbuf_addf(&b, "%d", why->hour + 12);
 		key = "date.err.ampm.why";

@@ -59,7 +59,7 @@ struct date_why {
 	                          its year and month; DATE_NO_DAY: day;
 	                          DATE_NO_MONTH: month */
 	int weekday;           /* DATE_WEEKDAY: the day's own (0 = Sunday) */
-	int hour;              /* DATE_AMPM: the hour written */
+	int hour, minute;      /* DATE_AMPM: the hour and minutes written */
 	time_t when;           /* DATE_PAST, DATE_NEED_YEAR: the instant read */
 };
 

@@ -205,6 +205,20 @@ static const struct dcase paris[] = {
 	ERR("jeudi à 7", DATE_AMPM),
 	{ "jeudi 7h", 2026, 12, 3, 7, 0, 0, 0 },
 	{ "Thursday at 7 in the evening", 2026, 12, 3, 19, 0, 0, 0 },
+	/* "at 7:30" too, in English; "07:30" is the 24-hour clock, and
+	 * "7h30" is 7:30 by French usage, in either language. */
+	ERR("Thursday at 7:30", DATE_AMPM),
+	ERR("Thursday at 11:45", DATE_AMPM),
+	{ "Thursday at 7:30pm", 2026, 12, 3, 19, 30, 0, 0 },
+	{ "Thursday at 7:30 in the evening", 2026, 12, 3, 19, 30, 0, 0 },
+	{ "Thursday morning at 7:30", 2026, 12, 3, 7, 30, 0, 0 },
+	{ "Thursday at 07:30", 2026, 12, 3, 7, 30, 0, 0 },
+	{ "Thursday at 19:30", 2026, 12, 3, 19, 30, 0, 0 },
+	{ "Thursday at 12:30", 2026, 12, 3, 12, 30, 0, 0 },
+	{ "Thursday at 7h30", 2026, 12, 3, 7, 30, 0, 0 },
+	{ "jeudi à 7h30", 2026, 12, 3, 7, 30, 0, 0 },
+	{ "Thursday 7:30", 2026, 12, 3, 7, 30, 0, 0 },
+	{ "Thursday at 7:30-9pm", 2026, 12, 3, 19, 30, 90, 0 },
 	{ "jeudi soir à 7", 2026, 12, 3, 19, 0, 0, 0 },
 	{ "Thursday morning at 7", 2026, 12, 3, 7, 0, 0, 0 },
 	{ "jeudi matin à 7", 2026, 12, 3, 7, 0, 0, 0 },
@@ -451,6 +465,8 @@ int main(void)
 		{ "en", "29/02/2027 10am", "February 2027 has only 28 days" },
 		{ "fr", "jeudi à 7", "7 h du matin ou du soir ? Écrivez 7h ou 19h" },
 		{ "en", "Thursday at 7", "7 in the morning or in the evening? Write 7am or 7pm (or 19:00)" },
+		{ "en", "Thursday at 7:30", "7:30 in the morning or in the evening? Write 7:30am or 7:30pm (or 19:30)" },
+		{ "fr", "Thursday at 7:30", "7h30 du matin ou du soir ? Écrivez 7h30 ou 19h30" },
 		{ "fr", "12/10 19h", "sans année, ce serait le mardi 12 octobre 2027 à 19 h 00, dans plus de six mois ; "
 		                     "si c'est bien cette date, précisez l'année (12 octobre 2027)" },
 		{ "en", "12/10 7pm", "without a year this would be Tuesday 12 October 2027 at 7:00 PM, more than six months "
