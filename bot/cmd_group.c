@@ -554,7 +554,11 @@ static int cg__info(struct cmd_ctx *ctx, const char *name)
 	strbuf_reset(&names);
 	cg__names(&names, &m, 1);
 	strbuf_addc(&sb, '\n');
-	i18n_fmt_raw(&sb, lang, "group.info_contacts", 0x1, names.buf, NULL);
+	/* The last one left or was forgotten: say so, and how to name one. */
+	if(names.len)
+		i18n_fmt_raw(&sb, lang, "group.info_contacts", 0x1, names.buf, NULL);
+	else
+		i18n_fmt(&sb, lang, "group.info_no_contacts", g.name, NULL);
 	if(cg__count(&m, true)) {
 		strbuf_reset(&names);
 		cg__names(&names, &m, 2);
