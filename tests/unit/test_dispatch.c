@@ -77,6 +77,20 @@ static void say(const char *user, const char *text)
 	bot_handle_event(&bot, &ev);
 }
 
+/* A message from the group's anonymous administrators, who share one
+ * identity (Telegram's sender_chat). */
+static void say_as_group(const char *text)
+{
+	char id[16];
+	snprintf(id, sizeof(id), "m%d", ++msg_seq);
+	struct event ev = {
+		.kind = EVENT_MESSAGE, .platform = "test", .chat_id = "room", .sender_id = "room",
+		.sender_name = "The group", .message_id = id, .text = text, .time = clock_now(), .anonymous = true,
+	};
+	outbox_release(&sent);
+	bot_handle_event(&bot, &ev);
+}
+
 /* The plain text of the only message sent, or "" when none or several. */
 static const char *only(void)
 {
@@ -259,6 +273,20 @@ int main(void)
 	}
 	db_people_release(&votes);
 	say("bob", "/vote -");
+	/* The anonymous administrators cannot vote: they are told why, in the
+	 * chat's language, and nothing is counted. */
+	say_as_group("/vote 1");
+	CHECK(strstr(only(), "You are posting as the group (anonymous admin), and I cannot tell anonymous admins "
+	                     "apart, so I cannot record a vote or an answer from you: send /vote from your own "
+	                     "account.") != NULL);
+	say("alice", "/lang fr");
+	say_as_group("/vote 1");
+	CHECK(strstr(only(), "Vous écrivez au nom du groupe (admin anonyme)") != NULL);
+	CHECK(strstr(only(), "Envoyez /vote depuis votre propre compte.") != NULL);
+	say("alice", "/lang en");
+	CHECK_INT(db_votes(db, m.id, &votes), 0);
+	CHECK_INT(votes.n, 1);
+	db_people_release(&votes);
 	CHECK_INT(db_votes(db, m.id, &votes), 0);
 	CHECK_INT(votes.n, 1);
 	db_people_release(&votes);
