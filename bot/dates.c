@@ -323,109 +323,133 @@ static bool dates__time_or_range(struct parse *p)
 
 /* ---- days ---- */
 
-/* Reads a numeric or written date at pos into p. */
+/* Reads an ISO date at pos, "2026-12-03" (and "2026-12-03T19:00", the T
+ * being a word of its own); the caller has seen its five tokens. */
+static bool dates__iso_date(struct parse *p)
+{
+	p->year = dates__at(p, 0)->num;
+	p->month = dates__at(p, 2)->num;
+	p->day = dates__at(p, 4)->num;
+	p->pos += 5;
+	if(dates__word(p, 0, "t"))
+		p->pos++;
+	return true;
+}
+
+/* Reads "03/12", "3/12/2026", "3.12.", "3.12.26" at pos, where the caller
+ * has seen two numbers of at most two digits around '/' or '.'.  Returns
+ * false, reading nothing, for a time ("7.30pm"). */
+static bool dates__numeric_date(struct parse *p)
+{
+	const struct tok *a = dates__at(p, 0);
+	char sep = dates__at(p, 1)->text[0];
+	/* "7.30pm" is a time, not a date. */
+	if(sep == '.' && dates__at(p, 3)->kind == TOK_WORD &&
+	   (dates__is_pm(dates__at(p, 3)->text) || dates__is_am(dates__at(p, 3)->text)))
+		return false;
+	int x = a->num, y = dates__at(p, 2)->num;
+	p->pos += 3;
+	/* A year follows the same separator, unless the number is the
+	 * hour of a time ("3.12. 19h"). */
+	const struct tok *after = dates__at(p, 2);
+	bool is_hour = (after->kind == TOK_WORD && (!strcmp(after->text, "h") || dates__is_pm(after->text) ||
+	                dates__is_am(after->text))) || (after->kind == TOK_PUNCT && after->text[0] == ':');
+	if(dates__punct(p, 0, sep) && dates__num(p, 1) && !is_hour &&
+	   (dates__at(p, 1)->ndigits == 2 || dates__at(p, 1)->ndigits == 4)) {
+		int yy = dates__at(p, 1)->num;
+		p->year = dates__at(p, 1)->ndigits == 2 ? 2000 + yy : yy;
+		p->pos += 2;
+	} else if(sep == '.' && dates__punct(p, 0, '.')) {
+		p->pos++;
+	}
+	/* Day first unless told otherwise; a first number above 12 can
+	 * only be a day. */
+	p->day = x;
+	p->month = y;
+	p->numeric = true;
+	return true;
+}
+
+/* Reads "3 dec", "3 decembre 2026", "3rd december", "1er mai" at pos, whose
+ * number of at most two digits the caller has seen.  Returns false, reading
+ * nothing, when no month follows. */
+static bool dates__day_then_month(struct parse *p)
+{
+	int off = 1;
+	if(dates__ordinal(dates__at(p, 1)))
+		off = 2;
+	if(dates__word(p, off, "of"))
+		off++;
+	const struct tok *mw = dates__at(p, off);
+	int mon = mw->kind == TOK_WORD ? dates__month_word(mw->text) : 0;
+	if(!mon)
+		return false;
+	p->day = dates__at(p, 0)->num;
+	p->month = mon;
+	p->pos += off + 1;
+	dates__skip_dot(p);
+	if(dates__num(p, 0) && dates__at(p, 0)->ndigits == 4) {
+		p->year = dates__at(p, 0)->num;
+		p->pos++;
+	}
+	return true;
+}
+
+/* Reads "dec 3", "december 3rd", "december 3, 2026" at pos, whose word the
+ * caller has seen.  Returns false, reading nothing, when the word is no
+ * month or no day follows it. */
+static bool dates__month_then_day(struct parse *p)
+{
+	int mon = dates__month_word(dates__at(p, 0)->text);
+	if(!mon)
+		return false;
+	int save = p->pos;
+	p->pos++;
+	dates__skip_dot(p);
+	if(!dates__num(p, 0) || dates__at(p, 0)->ndigits > 2) {
+		p->pos = save;
+		return false;
+	}
+	/* "dec 3 7pm" vs "dec 7pm": a number followed by am/pm or h is
+	 * a time. */
+	const struct tok *after = dates__at(p, 1);
+	if(after->kind == TOK_WORD && (dates__is_pm(after->text) || dates__is_am(after->text) ||
+	   !strcmp(after->text, "h"))) {
+		p->pos = save;
+		return false;
+	}
+	p->month = mon;
+	p->day = dates__at(p, 0)->num;
+	p->pos++;
+	const struct tok *sfx = dates__at(p, 0);
+	if(sfx->kind == TOK_WORD && (!strcmp(sfx->text, "st") || !strcmp(sfx->text, "nd") ||
+	   !strcmp(sfx->text, "rd") || !strcmp(sfx->text, "th")))
+		p->pos++;
+	if(dates__punct(p, 0, ',') && dates__num(p, 1) && dates__at(p, 1)->ndigits == 4) {
+		p->year = dates__at(p, 1)->num;
+		p->pos += 2;
+	} else if(dates__num(p, 0) && dates__at(p, 0)->ndigits == 4) {
+		p->year = dates__at(p, 0)->num;
+		p->pos++;
+	}
+	return true;
+}
+
+/* Reads a numeric or written date at pos into p: the first of the forms
+ * above whose start is there decides. */
 static bool dates__date(struct parse *p)
 {
 	const struct tok *a = dates__at(p, 0);
-	/* 2026-12-03 (and 2026-12-03T19:00, the T being a word of its own). */
 	if(a->kind == TOK_NUM && a->ndigits == 4 && dates__punct(p, 1, '-') && dates__num(p, 2) &&
-	   dates__punct(p, 3, '-') && dates__num(p, 4)) {
-		p->year = a->num;
-		p->month = dates__at(p, 2)->num;
-		p->day = dates__at(p, 4)->num;
-		p->pos += 5;
-		if(dates__word(p, 0, "t"))
-			p->pos++;
-		return true;
-	}
-	/* 03/12, 3/12/2026, 3.12., 3.12.26 */
+	   dates__punct(p, 3, '-') && dates__num(p, 4))
+		return dates__iso_date(p);
 	if(a->kind == TOK_NUM && a->ndigits <= 2 && (dates__punct(p, 1, '/') || dates__punct(p, 1, '.')) &&
-	   dates__num(p, 2) && dates__at(p, 2)->ndigits <= 2) {
-		char sep = dates__at(p, 1)->text[0];
-		/* "7.30pm" is a time, not a date. */
-		if(sep == '.' && dates__at(p, 3)->kind == TOK_WORD &&
-		   (dates__is_pm(dates__at(p, 3)->text) || dates__is_am(dates__at(p, 3)->text)))
-			return false;
-		int x = a->num, y = dates__at(p, 2)->num;
-		p->pos += 3;
-		/* A year follows the same separator, unless the number is the
-		 * hour of a time ("3.12. 19h"). */
-		const struct tok *after = dates__at(p, 2);
-		bool is_hour = (after->kind == TOK_WORD && (!strcmp(after->text, "h") || dates__is_pm(after->text) ||
-		                dates__is_am(after->text))) || (after->kind == TOK_PUNCT && after->text[0] == ':');
-		if(dates__punct(p, 0, sep) && dates__num(p, 1) && !is_hour &&
-		   (dates__at(p, 1)->ndigits == 2 || dates__at(p, 1)->ndigits == 4)) {
-			int yy = dates__at(p, 1)->num;
-			p->year = dates__at(p, 1)->ndigits == 2 ? 2000 + yy : yy;
-			p->pos += 2;
-		} else if(sep == '.' && dates__punct(p, 0, '.')) {
-			p->pos++;
-		}
-		/* Day first unless told otherwise; a first number above 12 can
-		 * only be a day. */
-		p->day = x;
-		p->month = y;
-		p->numeric = true;
-		return true;
-	}
-	/* 3 dec, 3 decembre 2026, 3rd december, 1er mai */
-	if(a->kind == TOK_NUM && a->ndigits <= 2) {
-		int off = 1;
-		if(dates__ordinal(dates__at(p, 1)))
-			off = 2;
-		if(dates__word(p, off, "of"))
-			off++;
-		const struct tok *mw = dates__at(p, off);
-		int mon = mw->kind == TOK_WORD ? dates__month_word(mw->text) : 0;
-		if(mon) {
-			p->day = a->num;
-			p->month = mon;
-			p->pos += off + 1;
-			dates__skip_dot(p);
-			if(dates__num(p, 0) && dates__at(p, 0)->ndigits == 4) {
-				p->year = dates__at(p, 0)->num;
-				p->pos++;
-			}
-			return true;
-		}
-		return false;
-	}
-	/* dec 3, december 3rd, december 3, 2026 */
-	if(a->kind == TOK_WORD) {
-		int mon = dates__month_word(a->text);
-		if(!mon)
-			return false;
-		int save = p->pos;
-		p->pos++;
-		dates__skip_dot(p);
-		if(!dates__num(p, 0) || dates__at(p, 0)->ndigits > 2) {
-			p->pos = save;
-			return false;
-		}
-		/* "dec 3 7pm" vs "dec 7pm": a number followed by am/pm or h is
-		 * a time. */
-		const struct tok *after = dates__at(p, 1);
-		if(after->kind == TOK_WORD && (dates__is_pm(after->text) || dates__is_am(after->text) ||
-		   !strcmp(after->text, "h"))) {
-			p->pos = save;
-			return false;
-		}
-		p->month = mon;
-		p->day = dates__at(p, 0)->num;
-		p->pos++;
-		const struct tok *sfx = dates__at(p, 0);
-		if(sfx->kind == TOK_WORD && (!strcmp(sfx->text, "st") || !strcmp(sfx->text, "nd") ||
-		   !strcmp(sfx->text, "rd") || !strcmp(sfx->text, "th")))
-			p->pos++;
-		if(dates__punct(p, 0, ',') && dates__num(p, 1) && dates__at(p, 1)->ndigits == 4) {
-			p->year = dates__at(p, 1)->num;
-			p->pos += 2;
-		} else if(dates__num(p, 0) && dates__at(p, 0)->ndigits == 4) {
-			p->year = dates__at(p, 0)->num;
-			p->pos++;
-		}
-		return true;
-	}
+	   dates__num(p, 2) && dates__at(p, 2)->ndigits <= 2)
+		return dates__numeric_date(p);
+	if(a->kind == TOK_NUM && a->ndigits <= 2)
+		return dates__day_then_month(p);
+	if(a->kind == TOK_WORD)
+		return dates__month_then_day(p);
 	return false;
 }
 
@@ -623,6 +647,78 @@ static bool dates__rel_day(struct parse *p)
 	return false;
 }
 
+/* Reads what follows "a" or "at" at pos (dates__at_time() said it is a
+ * time): an hour or a range, or a number alone, read as a bare hour.  A
+ * number alone from 1 to 11 could be morning or evening: the text is
+ * refused with the question unless a part of the day or am/pm settles it
+ * ("Thursday at 7 in the evening").  Returns whether a time was read; pos
+ * is past "at" either way. */
+static bool dates__after_at(struct parse *p)
+{
+	bool english = dates__word(p, 0, "at");
+	int at = ++p->pos;
+	if(dates__time_or_range(p)) {
+		/* "at 7:30" is no clearer than "at 7" in English; "07:30" is
+		 * the 24-hour clock and "7h30" French usage, both the morning. */
+		if(english && !p->meridiem && p->end_hour < 0 && (p->t[at].ndigits == 1 || p->t[at].num >= 10) &&
+		   at + 1 < p->n && p->t[at + 1].kind == TOK_PUNCT && p->t[at + 1].text[0] == ':')
+			p->bare_hour = true;
+		return true;
+	}
+	if(dates__num(p, 0) && dates__at(p, 0)->ndigits <= 2) {
+		p->hour = dates__at(p, 0)->num;
+		p->minute = 0;
+		p->bare_hour = true;
+		p->pos++;
+		return true;
+	}
+	return false;
+}
+
+/* True for a word that says nothing of the day or the time. */
+static bool dates__filler(const char *w)
+{
+	return !strcmp(w, "le") || !strcmp(w, "the") || !strcmp(w, "on") || !strcmp(w, "at") || !strcmp(w, "a") ||
+	       !strcmp(w, "vers") || !strcmp(w, "around");
+}
+
+/* Reads a weekday at pos, when none was read yet, with what may surround
+ * it: "next" or "ce", "this" before it (read alone, the weekday coming
+ * next), "prochain", "next", "en huit" or "en quinze" after it.  Returns
+ * false, reading nothing, when pos holds none of these. */
+static bool dates__weekday(struct parse *p)
+{
+	const char *w = dates__at(p, 0)->text;
+	bool weekday_next = dates__at(p, 1)->kind == TOK_WORD && dates__weekday_word(dates__at(p, 1)->text) >= 0;
+	int wd;
+	if(!strcmp(w, "next") && weekday_next) {
+		p->next = true;
+		p->pos++;
+		return true;
+	}
+	/* "ce vendredi", "this Friday": the coming one. */
+	if((!strcmp(w, "ce") || !strcmp(w, "this")) && weekday_next) {
+		p->pos++;
+		return true;
+	}
+	if((wd = dates__weekday_word(w)) < 0)
+		return false;
+	p->weekday = wd;
+	p->pos++;
+	dates__skip_dot(p);
+	if(dates__word(p, 0, "prochain") || dates__word(p, 0, "next")) {
+		p->next = true;
+		p->pos++;
+	}
+	/* "vendredi en huit": a week after the coming Friday; "en quinze",
+	 * two. */
+	if(dates__word(p, 0, "en") && (dates__word(p, 1, "huit") || dates__word(p, 1, "quinze"))) {
+		p->weeks_on = dates__word(p, 1, "huit") ? 1 : 2;
+		p->pos += 2;
+	}
+	return true;
+}
+
 /* Reads the whole text.  Returns DATE_OK or DATE_SYNTAX (other errors are
  * found when the fields are checked). */
 static enum date_err dates__read(struct parse *p)
@@ -636,40 +732,17 @@ static enum date_err dates__read(struct parse *p)
 		}
 		if(t->kind == TOK_WORD) {
 			const char *w = t->text;
-			/* "at 7", "a 19": a number alone after "at" is an hour.  From
-			 * 1 to 11 it could be morning or evening: the text is refused
-			 * with the question unless a part of the day or am/pm settles
-			 * it ("Thursday at 7 in the evening").  "jeudi 7h" is 7:00, as
-			 * French has it. */
+			/* "at 7", "a 19": a number alone after "at" is an hour;
+			 * "jeudi 7h" is 7:00, as French has it. */
 			if(!have_time && dates__at_time(p)) {
-				bool english = dates__word(p, 0, "at");
-				int at = ++p->pos;
-				if(dates__time_or_range(p)) {
-					/* "at 7:30" is no clearer than "at 7" in English;
-					 * "07:30" is the 24-hour clock and "7h30" French
-					 * usage, both the morning. */
-					if(english && !p->meridiem && p->end_hour < 0 && (p->t[at].ndigits == 1 || p->t[at].num >= 10) &&
-					   at + 1 < p->n && p->t[at + 1].kind == TOK_PUNCT && p->t[at + 1].text[0] == ':')
-						p->bare_hour = true;
+				if(dates__after_at(p))
 					have_time = true;
-					continue;
-				}
-				if(dates__num(p, 0) && dates__at(p, 0)->ndigits <= 2) {
-					p->hour = dates__at(p, 0)->num;
-					p->minute = 0;
-					p->bare_hour = true;
-					p->pos++;
-					have_time = true;
-				}
 				continue;
 			}
-			/* Filler words. */
-			if(!strcmp(w, "le") || !strcmp(w, "the") || !strcmp(w, "on") || !strcmp(w, "at") ||
-			   !strcmp(w, "a") || !strcmp(w, "vers") || !strcmp(w, "around")) {
+			if(dates__filler(w)) {
 				p->pos++;
 				continue;
 			}
-			int wd;
 			if(!have_day && dates__rel_day(p)) {
 				have_day = true;
 				continue;
@@ -681,34 +754,8 @@ static enum date_err dates__read(struct parse *p)
 			}
 			if(dates__part_of_day(p))
 				continue;
-			if(!strcmp(w, "next") && dates__at(p, 1)->kind == TOK_WORD &&
-			   dates__weekday_word(dates__at(p, 1)->text) >= 0 && p->weekday < 0) {
-				p->next = true;
-				p->pos++;
+			if(p->weekday < 0 && dates__weekday(p))
 				continue;
-			}
-			/* "ce vendredi", "this Friday": the coming one. */
-			if((!strcmp(w, "ce") || !strcmp(w, "this")) && dates__at(p, 1)->kind == TOK_WORD &&
-			   dates__weekday_word(dates__at(p, 1)->text) >= 0 && p->weekday < 0) {
-				p->pos++;
-				continue;
-			}
-			if((wd = dates__weekday_word(w)) >= 0 && p->weekday < 0) {
-				p->weekday = wd;
-				p->pos++;
-				dates__skip_dot(p);
-				if(dates__word(p, 0, "prochain") || dates__word(p, 0, "next")) {
-					p->next = true;
-					p->pos++;
-				}
-				/* "vendredi en huit": a week after the coming Friday;
-				 * "en quinze", two. */
-				if(dates__word(p, 0, "en") && (dates__word(p, 1, "huit") || dates__word(p, 1, "quinze"))) {
-					p->weeks_on = dates__word(p, 1, "huit") ? 1 : 2;
-					p->pos += 2;
-				}
-				continue;
-			}
 			if(!have_day && dates__date(p)) {
 				have_day = true;
 				continue;
@@ -871,6 +918,121 @@ static enum date_err dates__which_day(const struct parse *p, const struct tm *no
 	return DATE_OK;
 }
 
+/* Folds text and cuts it into p's tokens, p being made empty first.
+ * Returns DATE_OK, DATE_EMPTY or DATE_SYNTAX. */
+static enum date_err dates__scan(struct parse *p, const char *text)
+{
+	struct strbuf folded = STRBUF_INIT;
+	enum date_err err = DATE_OK;
+	memset(p, 0, sizeof(*p));
+	p->weekday = -1;
+	p->hour = p->minute = p->end_hour = p->end_minute = -1;
+	if(!text || text_fold(&folded, text))
+		err = DATE_SYNTAX;
+	else if(!folded.len)
+		err = DATE_EMPTY;
+	else if(dates__tokenize(p, folded.buf))
+		err = DATE_SYNTAX;
+	strbuf_release(&folded);
+	return err;
+}
+
+/* Checks the numbers of the day and the month, before anything else: "le
+ * 40" has no day 40, whether a time was given or not.  "x/y" becomes
+ * month/day where the chat says so.  Returns DATE_OK, or the reason with
+ * why filled in. */
+static enum date_err dates__check_day(const struct date_ctx *ctx, struct parse *p, struct date_why *why)
+{
+	if(p->month) {
+		/* "x/y" is day/month, or month/day where the chat says so; a
+		 * number above 12 can only be the day. */
+		if(p->numeric && p->day <= 12 && (ctx->month_first || p->month > 12)) {
+			int t = p->day;
+			p->day = p->month;
+			p->month = t;
+		}
+		if(p->month < 1 || p->month > 12) {
+			why->month = p->month;
+			return DATE_NO_MONTH;
+		}
+	}
+	if((p->month || p->month_day) && (p->day < 1 || p->day > 31)) {
+		why->day = p->day;
+		return DATE_NO_DAY;
+	}
+	return DATE_OK;
+}
+
+/* The instant of "dans 2h", from now to the minute, into out.  Returns
+ * DATE_OK, or DATE_PAST with why filled in. */
+static enum date_err dates__from_now(const struct date_ctx *ctx, const struct parse *p, struct date_slot *out,
+                                     struct date_why *why)
+{
+	time_t start = (ctx->now / 60 + p->rel_min) * 60;
+	if(!ctx->allow_past && start < ctx->now) {
+		why->when = start;
+		return DATE_PAST;
+	}
+	out->start = start;
+	out->duration_min = 0;
+	return DATE_OK;
+}
+
+/* Settles p's time on the 24-hour clock: the chat's default time when
+ * none was given, the evening's hours after "soir".  Returns DATE_OK, or
+ * the reason (DATE_AMPM with why filled in). */
+static enum date_err dates__settle_time(const struct date_ctx *ctx, struct parse *p, struct date_why *why)
+{
+	if(p->bad_time)
+		return DATE_BAD_TIME;
+	if(p->hour < 0) {
+		if(ctx->default_time < 0)
+			return DATE_NO_TIME;
+		p->hour = ctx->default_time / 60;
+		p->minute = ctx->default_time % 60;
+	}
+	if(p->hour > 23 || p->minute > 59 || p->end_hour > 23 || p->end_minute > 59)
+		return DATE_BAD_TIME;
+	/* "at 7" alone could be 7:00 or 19:00. */
+	if(p->bare_hour && p->hour >= 1 && p->hour < 12 && !p->later_half && !p->earlier_half) {
+		why->hour = p->hour;
+		why->minute = p->minute;
+		return DATE_AMPM;
+	}
+	/* "jeudi soir 8h": 20h; "soir 8h-10h": 20h-22h (an end past midnight,
+	 * "soir 10h-1h", stays as it is). */
+	if(p->later_half && !p->meridiem && p->hour >= 1 && p->hour < 12) {
+		if(p->end_hour > p->hour && p->end_hour < 12)
+			p->end_hour += 12;
+		p->hour += 12;
+	}
+	return DATE_OK;
+}
+
+/* The length in minutes, into *duration, of p's range starting at start on
+ * y-m-d (0 without a range); an end before the start is the next day's.
+ * Returns DATE_OK or the reason. */
+static enum date_err dates__duration(const struct date_ctx *ctx, const struct parse *p, int y, int m, int d,
+                                     time_t start, int *duration)
+{
+	enum date_err err;
+	*duration = 0;
+	if(p->end_hour < 0)
+		return DATE_OK;
+	int s_min = p->hour * 60 + p->minute, e_min = p->end_hour * 60 + p->end_minute;
+	if(e_min == s_min)
+		return DATE_BAD_RANGE;
+	if(e_min < s_min)  /* past midnight */
+		dates__add_days(&y, &m, &d, 1);
+	time_t end;
+	if((err = dates__instant(ctx->tz, y, m, d, p->end_hour, p->end_minute, &end)) != DATE_OK)
+		return err;
+	if(end <= start)
+		return DATE_BAD_RANGE;
+	*duration = (int)((end - start) / 60);
+	return DATE_OK;
+}
+
 /* date_parse, with a number after a weekday read as a day of the month
  * ("jeudi 3") or not ("vendredi 19 a 21h": a range) as no_month_day says;
  * *weekday_day (unless NULL) tells whether the first reading was used.
@@ -878,27 +1040,11 @@ static enum date_err dates__which_day(const struct parse *p, const struct tm *no
 static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, struct date_slot *out,
                                   bool no_month_day, bool *weekday_day, struct date_why *why)
 {
-	struct strbuf folded = STRBUF_INIT;
 	struct parse p;
 	enum date_err err;
-	memset(&p, 0, sizeof(p));
+	if((err = dates__scan(&p, text)) != DATE_OK)
+		return err;
 	p.no_month_day = no_month_day;
-	p.weekday = -1;
-	p.hour = p.minute = p.end_hour = p.end_minute = -1;
-
-	if(!text || text_fold(&folded, text)) {
-		strbuf_release(&folded);
-		return DATE_SYNTAX;
-	}
-	if(!folded.len) {
-		strbuf_release(&folded);
-		return DATE_EMPTY;
-	}
-	if(dates__tokenize(&p, folded.buf)) {
-		strbuf_release(&folded);
-		return DATE_SYNTAX;
-	}
-	strbuf_release(&folded);
 	err = dates__read(&p);
 	if(weekday_day)
 		*weekday_day = p.weekday_day;
@@ -911,63 +1057,12 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 	struct tm now;
 	if(tz_localtime(ctx->tz, ctx->now, &now))
 		return DATE_SYNTAX;
-
-	/* The numbers of the day and the month, before anything else: "le
-	 * 40" has no day 40, whether a time was given or not. */
-	if(p.month) {
-		/* "x/y" is day/month, or month/day where the chat says so; a
-		 * number above 12 can only be the day. */
-		if(p.numeric && p.day <= 12 && (ctx->month_first || p.month > 12)) {
-			int t = p.day;
-			p.day = p.month;
-			p.month = t;
-		}
-		if(p.month < 1 || p.month > 12) {
-			why->month = p.month;
-			return DATE_NO_MONTH;
-		}
-	}
-	if((p.month || p.month_day) && (p.day < 1 || p.day > 31)) {
-		why->day = p.day;
-		return DATE_NO_DAY;
-	}
-
-	/* "dans 2h": from now, to the minute. */
-	if(p.rel_time) {
-		time_t start = (ctx->now / 60 + p.rel_min) * 60;
-		if(!ctx->allow_past && start < ctx->now) {
-			why->when = start;
-			return DATE_PAST;
-		}
-		out->start = start;
-		out->duration_min = 0;
-		return DATE_OK;
-	}
-
-	/* The time. */
-	if(p.bad_time)
-		return DATE_BAD_TIME;
-	if(p.hour < 0) {
-		if(ctx->default_time < 0)
-			return DATE_NO_TIME;
-		p.hour = ctx->default_time / 60;
-		p.minute = ctx->default_time % 60;
-	}
-	if(p.hour > 23 || p.minute > 59 || p.end_hour > 23 || p.end_minute > 59)
-		return DATE_BAD_TIME;
-	/* "at 7" alone could be 7:00 or 19:00. */
-	if(p.bare_hour && p.hour >= 1 && p.hour < 12 && !p.later_half && !p.earlier_half) {
-		why->hour = p.hour;
-		why->minute = p.minute;
-		return DATE_AMPM;
-	}
-	/* "jeudi soir 8h": 20h; "soir 8h-10h": 20h-22h (an end past midnight,
-	 * "soir 10h-1h", stays as it is). */
-	if(p.later_half && !p.meridiem && p.hour >= 1 && p.hour < 12) {
-		if(p.end_hour > p.hour && p.end_hour < 12)
-			p.end_hour += 12;
-		p.hour += 12;
-	}
+	if((err = dates__check_day(ctx, &p, why)) != DATE_OK)
+		return err;
+	if(p.rel_time)
+		return dates__from_now(ctx, &p, out, why);
+	if((err = dates__settle_time(ctx, &p, why)) != DATE_OK)
+		return err;
 
 	int y, m, d;
 	bool far;
@@ -980,21 +1075,9 @@ static enum date_err dates__parse(const struct date_ctx *ctx, const char *text, 
 		why->when = start;
 		return DATE_NEED_YEAR;
 	}
-	int duration = 0;
-	if(p.end_hour >= 0) {
-		int ey = y, em = m, ed = d;
-		int s_min = p.hour * 60 + p.minute, e_min = p.end_hour * 60 + p.end_minute;
-		if(e_min == s_min)
-			return DATE_BAD_RANGE;
-		if(e_min < s_min)  /* past midnight */
-			dates__add_days(&ey, &em, &ed, 1);
-		time_t end;
-		if((err = dates__instant(ctx->tz, ey, em, ed, p.end_hour, p.end_minute, &end)) != DATE_OK)
-			return err;
-		if(end <= start)
-			return DATE_BAD_RANGE;
-		duration = (int)((end - start) / 60);
-	}
+	int duration;
+	if((err = dates__duration(ctx, &p, y, m, d, start, &duration)) != DATE_OK)
+		return err;
 	if(!ctx->allow_past && start < ctx->now) {
 		why->when = start;
 		return DATE_PAST;
