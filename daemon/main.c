@@ -290,16 +290,115 @@ static bool main__wanted(const struct main_opts *o, const struct config *cfg, co
 	return ops == &console_adapter_ops ? o->console : ops->configured(cfg);
 }
 
+/* Whether anything is to run: the console, or an adapter the
+ * configuration names.  Says so on standard error when nothing is. */
+static bool main__anything(const struct main_opts *o, const struct config *cfg)
+{
+	bool any = false;
+	for(int i = 0; adapter_at(i); i++)
+		any |= main__wanted(o, cfg, adapter_at(i));
+	if(!any)
+		fprintf(stderr, "ensemble: nothing to run: use --console, or configure an adapter (see --help)\n");
+	return any;
+}
+
+/* Sets the clock as --clock and --now ask: simulated, or real time shifted
+ * to start at --now, or real time untouched.  Returns 0, or -1 after
+ * saying on standard error that --now cannot be read. */
+static int main__clock(struct main_opts *o, const struct config *cfg)
+{
+	if(o->now && !o->real)
+		o->sim = true;
+	if(!o->sim && !o->now)
+		return 0;
+	int64_t start = clock_now_ms();
+	if(o->now && main__parse_now(o->now, cfg->timezone, &start)) {
+		fprintf(stderr, "ensemble: --now takes YYYY-MM-DDTHH:MM (a local time that exists), not '%s'\n", o->now);
+		return -1;
+	}
+	if(o->sim)
+		clock_use_sim(start);
+	else
+		clock_use_shifted(start);
+	return 0;
+}
+
+/* Opens (creating it if need be) the database cfg names into *db and sets
+ * the defaults of new chats in it.  Returns 0, or -1 after saying why on
+ * standard error; *db, opened or NULL, is the caller's to close either
+ * way. */
+static int main__open_db(struct db **db, const struct config *cfg)
+{
+	struct strbuf errors = STRBUF_INIT;
+	int rc = -1;
+	if(db_open(db, cfg->db_path, &errors)) {
+		fprintf(stderr, "ensemble: %s\n", errors.buf);
+		goto out;
+	}
+	if(main__chat_defaults(*db, cfg)) {
+		fprintf(stderr, "ensemble: general.remind cannot be read: '%s'\n", cfg->remind);
+		goto out;
+	}
+	rc = 0;
+out:
+	strbuf_release(&errors);
+	return rc;
+}
+
+/* Runs the bot over db on a loop of its own, with the HTTP listener and
+ * every adapter wanted, until it stops; then releases the loop and what ran
+ * on it.  db and cfg stay the caller's.  Returns the exit status: the
+ * bot's, or 1 when something could not start. */
+static int main__serve(struct main_opts *o, struct config *cfg, struct db *db)
+{
+	uv_loop_t loop;
+	struct daemon d;
+	int rc = 1;
+
+	if(uv_loop_init(&loop)) {
+		fprintf(stderr, "ensemble: cannot create the event loop\n");
+		return 1;
+	}
+	if(daemon_init(&d, &loop, cfg, db))
+		goto close;
+	if(o->config) {
+		d.reload = main__reload;
+		d.reload_user = o;
+	}
+	/* The listener first: an adapter may add routes to it (webhooks). */
+	if(daemon_start_http(&d))
+		goto stop;
+	for(int i = 0; adapter_at(i); i++) {
+		const struct adapter_ops *ops = adapter_at(i);
+		if(main__wanted(o, cfg, ops) && daemon_add_adapter(&d, ops))
+			goto stop;
+	}
+	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg->db_path);
+	bot_run(&d.bot);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = d.bot.exit_code;
+	goto shutdown;
+stop:
+	bot_stop(&d.bot, 1);
+	rc = 1;
+shutdown:
+	uv_run(&loop, UV_RUN_DEFAULT);  /* let closing handles finish */
+	daemon_release(&d);
+close:
+	if(uv_loop_close(&loop))
+		log_warn("the event loop still had open handles at exit");
+	return rc;
+}
+
+/* Runs the bot as the parsed options o say: the configuration, then what
+ * it names, until it stops.  Returns the exit status: 0 after a clean stop,
+ * 1 for a configuration or start-up error. */
 static int main__run(struct main_opts *o)
 {
 	struct config cfg;
 	struct strbuf errors = STRBUF_INIT;
 	struct strbuf warnings = STRBUF_INIT;
 	struct db *db = NULL;
-	uv_loop_t loop;
-	bool loop_ok = false;
-	struct daemon d;
-	bool d_ok = false;
 	int rc = 1;
 
 	if(config_init(&cfg))
@@ -316,78 +415,20 @@ static int main__run(struct main_opts *o)
 
 	/* What runs is decided, and refused, before anything touches the disk:
 	 * a mistake on the command line leaves no database behind. */
-	bool any = false;
-	for(int i = 0; adapter_at(i); i++)
-		any |= main__wanted(o, &cfg, adapter_at(i));
-	if(!any) {
-		fprintf(stderr, "ensemble: nothing to run: use --console, or configure an adapter (see --help)\n");
+	if(!main__anything(o, &cfg))
 		goto out;
-	}
 	if(main__networked(&cfg))
 		main__tls_init();
-
-	if(o->now && !o->real)
-		o->sim = true;
-	if(o->sim || o->now) {
-		int64_t start = clock_now_ms();
-		if(o->now && main__parse_now(o->now, cfg.timezone, &start)) {
-			fprintf(stderr, "ensemble: --now takes YYYY-MM-DDTHH:MM (a local time that exists), not '%s'\n",
-			        o->now);
-			goto out;
-		}
-		if(o->sim)
-			clock_use_sim(start);
-		else
-			clock_use_shifted(start);
-	}
-
-	if(db_open(&db, cfg.db_path, &errors)) {
-		fprintf(stderr, "ensemble: %s\n", errors.buf);
+	if(main__clock(o, &cfg))
 		goto out;
-	}
-	if(main__chat_defaults(db, &cfg)) {
-		fprintf(stderr, "ensemble: general.remind cannot be read: '%s'\n", cfg.remind);
+	if(main__open_db(&db, &cfg))
 		goto out;
-	}
-	if(uv_loop_init(&loop)) {
-		fprintf(stderr, "ensemble: cannot create the event loop\n");
-		goto out;
-	}
-	loop_ok = true;
-	if(daemon_init(&d, &loop, &cfg, db))
-		goto out;
-	d_ok = true;
-	if(o->config) {
-		d.reload = main__reload;
-		d.reload_user = o;
-	}
-	/* The listener first: an adapter may add routes to it (webhooks). */
-	if(daemon_start_http(&d))
-		goto stop;
-	for(int i = 0; adapter_at(i); i++) {
-		const struct adapter_ops *ops = adapter_at(i);
-		if(main__wanted(o, &cfg, ops) && daemon_add_adapter(&d, ops))
-			goto stop;
-	}
-	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg.db_path);
-	bot_run(&d.bot);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	rc = d.bot.exit_code;
-	goto shutdown;
-stop:
-	bot_stop(&d.bot, 1);
-	rc = 1;
-shutdown:
-	uv_run(&loop, UV_RUN_DEFAULT);  /* let closing handles finish */
+	rc = main__serve(o, &cfg, db);
 	goto out;
 bad_config:
 	fputs(errors.buf, stderr);
 	rc = 1;
 out:
-	if(d_ok)
-		daemon_release(&d);
-	if(loop_ok && uv_loop_close(&loop))
-		log_warn("the event loop still had open handles at exit");
 	db_close(db);
 	strbuf_release(&warnings);
 	strbuf_release(&errors);
