@@ -211,8 +211,9 @@ int cmd_config(struct cmd_ctx *ctx)
 		snprintf(cur, sizeof(cur), "%d", ctx->chat->interest_threshold);
 		return cmd_reply(ctx, "config.threshold", cur, NULL);
 	}
-	if(!ctx->is_admin)
-		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL);
+	int may = cmd_permit(ctx, NULL);
+	if(may <= 0)
+		return may;
 	char *end;
 	long n = strtol(value, &end, 10);
 	if(*end || n < 2 || n > 100 || cmd_next_word(&args))
@@ -262,13 +263,6 @@ static size_t cg__count(const struct db_people *p, bool waiting)
 	for(size_t i = 0; i < p->n; i++)
 		n += p->v[i].waiting == waiting;
 	return n;
-}
-
-/* Contact persons and the chat's admins may manage a group. */
-static bool cg__may_manage(struct cmd_ctx *ctx, const struct db_people *members)
-{
-	const struct db_person *me = cg__find_person(members, ctx->user_id);
-	return ctx->is_admin || (me && me->answer == 1);
 }
 
 /* Reads "NAME [--topic TEXT] [--max N] [--interest TOPIC]". */
@@ -356,7 +350,7 @@ out:
 	return rc;
 }
 
-static int cg__join(struct cmd_ctx *ctx, const char *name)
+static int cg__join(struct cmd_ctx *ctx, char *name)
 {
 	struct db_group g;
 	struct db_people m = { 0 };
@@ -408,7 +402,7 @@ static int cg__promote(struct cmd_ctx *ctx, const struct db_group *g, const stru
 	return 0;
 }
 
-static int cg__leave(struct cmd_ctx *ctx, const char *name)
+static int cg__leave(struct cmd_ctx *ctx, char *name)
 {
 	struct db_group g;
 	struct db_people m = { 0 };
@@ -524,7 +518,7 @@ static void cg__names(struct strbuf *sb, const struct db_people *m, int which)
 	}
 }
 
-static int cg__info(struct cmd_ctx *ctx, const char *name)
+static int cg__info(struct cmd_ctx *ctx, char *name)
 {
 	struct db_group g;
 	struct db_people m = { 0 };
@@ -610,8 +604,10 @@ static int cg__contact(struct cmd_ctx *ctx, char *args)
 		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
 	}
-	if(!cg__may_manage(ctx, &m)) {
-		rc = cmd_reply(ctx, "group.perm", g.name, NULL);
+	struct cmd_object obj = { .group = &g, .members = &m };
+	int may = cmd_permit(ctx, &obj);
+	if(may <= 0) {
+		rc = may < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
 	}
 	int64_t uid;
@@ -658,7 +654,7 @@ out:
 	return rc;
 }
 
-static int cg__close(struct cmd_ctx *ctx, const char *name)
+static int cg__close(struct cmd_ctx *ctx, char *name)
 {
 	struct db_group g;
 	struct db_people m = { 0 };
@@ -667,8 +663,10 @@ static int cg__close(struct cmd_ctx *ctx, const char *name)
 		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
 	}
-	if(!cg__may_manage(ctx, &m))
-		rc = cmd_reply(ctx, "group.perm", g.name, NULL);
+	struct cmd_object obj = { .group = &g, .members = &m };
+	int may = cmd_permit(ctx, &obj);
+	if(may <= 0)
+		rc = may < 0 ? CMD_ERROR : CMD_OK;
 	else
 		rc = db_group_close(ctx->bot->db, g.id) ? CMD_ERROR : cmd_reply(ctx, "group.closed", g.name, NULL);
 out:
@@ -677,7 +675,7 @@ out:
 }
 
 /* Proposes a second group made of the waiting list. */
-static int cg__split(struct cmd_ctx *ctx, const char *name)
+static int cg__split(struct cmd_ctx *ctx, char *name)
 {
 	struct db *db = ctx->bot->db;
 	struct db_group g;
@@ -688,8 +686,10 @@ static int cg__split(struct cmd_ctx *ctx, const char *name)
 		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
 	}
-	if(!cg__may_manage(ctx, &m)) {
-		rc = cmd_reply(ctx, "group.perm", g.name, NULL);
+	struct cmd_object obj = { .group = &g, .members = &m };
+	int may = cmd_permit(ctx, &obj);
+	if(may <= 0) {
+		rc = may < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
 	}
 	size_t waiting = 0;
@@ -745,6 +745,34 @@ out:
 	return rc;
 }
 
+static int cg__list_sub(struct cmd_ctx *ctx, char *args)
+{
+	struct page pg;
+	char *word = cmd_next_word(&args);
+	if(page_parse(word, &pg) || cmd_next_word(&args))
+		return CMD_USAGE;
+	return cg__list(ctx, &pg);
+}
+
+#define NAMES(...) (const char *const[]){ __VA_ARGS__, NULL }
+
+/* /group's sub-commands: those that manage a group are checked by
+ * cmd_permit once the handler has found the group and its members. */
+static const struct subcommand cg__subs[] = {
+	{ .name = "list", .aliases = NAMES("liste"), .perm = PERM_ANYONE, .handler = cg__list_sub },
+	{ .name = "new", .aliases = NAMES("nouveau", "creer", "create"), .min_words = 1, .perm = PERM_ANYONE,
+	  .handler = cg__new },
+	{ .name = "join", .aliases = NAMES("rejoindre"), .min_words = 1, .perm = PERM_ANYONE, .handler = cg__join },
+	{ .name = "leave", .aliases = NAMES("quitter"), .min_words = 1, .perm = PERM_ANYONE, .handler = cg__leave },
+	{ .name = "info", .aliases = NAMES("infos"), .min_words = 1, .perm = PERM_ANYONE, .handler = cg__info },
+	{ .name = "contact", .min_words = 1, .perm = PERM_GROUP_CONTACT, .handler = cg__contact },
+	{ .name = "close", .aliases = NAMES("fermer"), .min_words = 1, .perm = PERM_GROUP_CONTACT,
+	  .handler = cg__close },
+	{ .name = "split", .aliases = NAMES("diviser"), .min_words = 1, .perm = PERM_GROUP_CONTACT,
+	  .handler = cg__split },
+	{ .name = NULL },
+};
+
 int cmd_group(struct cmd_ctx *ctx)
 {
 	char *args = ctx->args;
@@ -752,30 +780,10 @@ int cmd_group(struct cmd_ctx *ctx)
 	if(!sub)
 		return CMD_USAGE;
 	args = cg__trim(args);
-	if(cg__is(sub, "list", "liste")) {
-		struct page pg;
-		char *word = cmd_next_word(&args);
-		if(page_parse(word, &pg) || cmd_next_word(&args))
-			return CMD_USAGE;
-		return cg__list(ctx, &pg);
-	}
-	if(!*args)
+	ctx->sub = dispatch_find_sub(cg__subs, sub);
+	if(!ctx->sub || (ctx->sub->min_words && !*args))
 		return CMD_USAGE;
-	if(cg__is(sub, "new", "nouveau") || cg__is(sub, "creer", "create"))
-		return cg__new(ctx, args);
-	if(cg__is(sub, "join", "rejoindre"))
-		return cg__join(ctx, args);
-	if(cg__is(sub, "leave", "quitter"))
-		return cg__leave(ctx, args);
-	if(cg__is(sub, "info", "infos"))
-		return cg__info(ctx, args);
-	if(cg__is(sub, "contact", NULL))
-		return cg__contact(ctx, args);
-	if(cg__is(sub, "close", "fermer"))
-		return cg__close(ctx, args);
-	if(cg__is(sub, "split", "diviser"))
-		return cg__split(ctx, args);
-	return CMD_USAGE;
+	return ctx->sub->handler(ctx, args);
 }
 
 /* "/mygroups [PAGE]". */

@@ -152,32 +152,6 @@ static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hin
 	return rc ? -1 : 0;
 }
 
-/* The creator, the chat's admins (and later a group's contact persons) may
- * change a meetup.  Replies with who may when the sender may not. */
-static int cm__may_change(struct cmd_ctx *ctx, const struct db_meetup *m, const char *verb_key)
-{
-	if(ctx->is_admin || m->creator == ctx->user_id)
-		return 1;
-	if(m->group_id) {
-		struct db_people members = { 0 };
-		if(db_group_members(ctx->bot->db, m->group_id, &members))
-			return -1;
-		bool contact = false;
-		for(size_t i = 0; i < members.n; i++)
-			contact |= members.v[i].user_id == ctx->user_id && members.v[i].answer == 1;
-		db_people_release(&members);
-		if(contact)
-			return 1;
-	}
-	char n[16];
-	snprintf(n, sizeof(n), "%d", m->num);
-	const char *verb = i18n_lookup(cmd_lang(ctx), verb_key);
-	/* A meetup whose creator was forgotten is the admins' (and its
-	 * group's contact persons') alone. */
-	return cmd_reply(ctx, m->creator ? "meetup.perm" : "meetup.perm_admins", m->creator_name, verb, n,
-	                 NULL) ? -1 : 0;
-}
-
 /* ---- proposing ---- */
 
 /* Parses "TITLE; SLOT; ...; key: value" into m.  Problems are appended
@@ -784,7 +758,8 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 		rc = cm__wrong_state(ctx, m, v[verb].verb_key);
 		goto out;
 	}
-	int may = cm__may_change(ctx, m, v[verb].verb_key);
+	struct cmd_object obj = { .meetup = m, .verb_key = v[verb].verb_key };
+	int may = cmd_permit(ctx, &obj);
 	if(may <= 0) {
 		rc = may < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
@@ -896,7 +871,8 @@ static int cm__series(struct cmd_ctx *ctx, char *args)
 		rc = cmd_reply(ctx, "series.none", n, NULL);
 		goto out;
 	}
-	int may = cm__may_change(ctx, m, "meetup.verb.edit");
+	struct cmd_object obj = { .meetup = m, .verb_key = "meetup.verb.edit" };
+	int may = cmd_permit(ctx, &obj);
 	if(may <= 0) {
 		rc = may < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
@@ -909,6 +885,38 @@ out:
 	return rc;
 }
 
+static int cm__list_sub(struct cmd_ctx *ctx, char *args)
+{
+	struct page pg;
+	char *word = cmd_next_word(&args);
+	if(page_parse(word, &pg) || cmd_next_word(&args))
+		return CMD_USAGE;
+	return cm__list(ctx, &pg);
+}
+
+static int cm__info_sub(struct cmd_ctx *ctx, char *args) { return cm__info(ctx, args, "meetup.hint.info"); }
+static int cm__close(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_CLOSE, args); }
+static int cm__cancel(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_CANCEL, args); }
+static int cm__confirm(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_CONFIRM, args); }
+static int cm__move(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_MOVE, args); }
+static int cm__edit(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_EDIT, args); }
+
+/* /meetup's sub-commands: who may run each is checked by cmd_permit once
+ * the handler has found the meetup and its state allows the change. */
+static const struct subcommand cm__subs[] = {
+	{ .name = "list", .aliases = WORDS("liste", "ls"), .perm = PERM_ANYONE, .handler = cm__list_sub },
+	{ .name = "info", .aliases = WORDS("infos", "show", "voir"), .perm = PERM_ANYONE, .handler = cm__info_sub },
+	{ .name = "close", .aliases = WORDS("clore", "fermer", "cloturer"), .perm = PERM_MEETUP_OWNER,
+	  .handler = cm__close },
+	{ .name = "cancel", .aliases = WORDS("annuler"), .perm = PERM_MEETUP_OWNER, .handler = cm__cancel },
+	{ .name = "confirm", .aliases = WORDS("confirmer", "fix", "fixer"), .perm = PERM_MEETUP_OWNER,
+	  .handler = cm__confirm },
+	{ .name = "move", .aliases = WORDS("deplacer", "reporter"), .perm = PERM_MEETUP_OWNER, .handler = cm__move },
+	{ .name = "edit", .aliases = WORDS("modifier", "changer"), .perm = PERM_MEETUP_OWNER, .handler = cm__edit },
+	{ .name = "series", .aliases = WORDS("serie"), .perm = PERM_MEETUP_OWNER, .handler = cm__series },
+	{ .name = NULL },
+};
+
 int cmd_meetup(struct cmd_ctx *ctx)
 {
 	char *args = ctx->args;
@@ -918,27 +926,9 @@ int cmd_meetup(struct cmd_ctx *ctx)
 		return cm__propose(ctx, args);
 	char *rest = args;
 	char *sub = cmd_next_word(&rest);
-	if(cm__is(sub, WORDS("list", "liste", "ls"))) {
-		struct page pg;
-		char *word = cmd_next_word(&rest);
-		if(page_parse(word, &pg) || cmd_next_word(&rest))
-			return CMD_USAGE;
-		return cm__list(ctx, &pg);
-	}
-	if(cm__is(sub, WORDS("info", "infos", "show", "voir")))
-		return cm__info(ctx, rest, "meetup.hint.info");
-	if(cm__is(sub, WORDS("close", "clore", "fermer", "cloturer")))
-		return cm__change(ctx, VERB_CLOSE, rest);
-	if(cm__is(sub, WORDS("cancel", "annuler")))
-		return cm__change(ctx, VERB_CANCEL, rest);
-	if(cm__is(sub, WORDS("confirm", "confirmer", "fix", "fixer")))
-		return cm__change(ctx, VERB_CONFIRM, rest);
-	if(cm__is(sub, WORDS("move", "deplacer", "reporter")))
-		return cm__change(ctx, VERB_MOVE, rest);
-	if(cm__is(sub, WORDS("edit", "modifier", "changer")))
-		return cm__change(ctx, VERB_EDIT, rest);
-	if(cm__is(sub, WORDS("series", "serie")))
-		return cm__series(ctx, rest);
+	ctx->sub = dispatch_find_sub(cm__subs, sub);
+	if(ctx->sub)
+		return ctx->sub->handler(ctx, rest);
 	/* A title alone starts the dialogue at the dates. */
 	if(rest > sub + strlen(sub))
 		sub[strlen(sub)] = ' ';

@@ -42,6 +42,11 @@ static int cr__show(struct cmd_ctx *ctx, const char *key, const char *num, const
 	return rc;
 }
 
+/* The row of /remind's meetup form ("/remind #N OFFSETS"): who may change
+ * a meetup's reminders is not who may change the chat's (the command's
+ * row).  The handler is cmd_remind itself, which tells the forms apart. */
+static const struct subcommand cr__meetup_form = { .name = "#", .perm = PERM_MEETUP_CREATOR };
+
 /* Re-plans the reminders of every confirmed meetup of the chat that follows
  * the chat's offsets. */
 static int cr__replan_chat(struct cmd_ctx *ctx)
@@ -115,11 +120,13 @@ int cmd_remind(struct cmd_ctx *ctx)
 			rc = cr__show(ctx, "remind.meetup", n, m->has_remind ? m->remind : ctx->chat->remind);
 			goto meetup_out;
 		}
-		if(!ctx->is_admin && m->creator != ctx->user_id) {
-			/* A meetup whose creator was forgotten is the admins' alone. */
-			rc = cmd_reply(ctx, m->creator ? "meetup.perm" : "meetup.perm_admins", m->creator_name,
-			               i18n_lookup(cmd_lang(ctx), "meetup.verb.edit"),
-			               n, NULL);
+		/* A meetup's reminders are its creator's (or, when the creator
+		 * was forgotten, the admins') to change. */
+		ctx->sub = &cr__meetup_form;
+		struct cmd_object obj = { .meetup = m, .verb_key = "meetup.verb.edit" };
+		int may = cmd_permit(ctx, &obj);
+		if(may <= 0) {
+			rc = may < 0 ? CMD_ERROR : CMD_OK;
 			goto meetup_out;
 		}
 		if(cr__is(args, "off", "non"))
@@ -139,8 +146,9 @@ meetup_out:
 		return rc;
 	}
 	/* /remind OFFSETS|off for the whole chat: admins only. */
-	if(!ctx->is_admin)
-		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL);
+	int may = cmd_permit(ctx, NULL);
+	if(may <= 0)
+		return may;
 	cr__rejoin(first, args);
 	if(cr__is(ctx->args, "off", "non"))
 		offsets[0] = '\0';
@@ -167,8 +175,9 @@ int cmd_nudge(struct cmd_ctx *ctx)
 		on = false;
 	else
 		return CMD_USAGE;
-	if(!ctx->is_admin)
-		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL);
+	int may = cmd_permit(ctx, NULL);
+	if(may <= 0)
+		return may;
 	if(db_chat_set_nudge(ctx->bot->db, ctx->chat->id, on))
 		return CMD_ERROR;
 	ctx->chat->nudge = on;

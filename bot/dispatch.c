@@ -139,6 +139,86 @@ const struct command *dispatch_find(const char *name)
 	return found;
 }
 
+const struct subcommand *dispatch_find_sub(const struct subcommand *subs, const char *word)
+{
+	struct strbuf folded = STRBUF_INIT;
+	const struct subcommand *found = NULL;
+	text_fold(&folded, word);
+	for(const struct subcommand *s = subs; s->name && !found; s++) {
+		if(!strcmp(s->name, folded.buf))
+			found = s;
+		for(const char *const *a = s->aliases; a && *a && !found; a++)
+			if(!strcmp(*a, folded.buf))
+				found = s;
+	}
+	strbuf_release(&folded);
+	return found;
+}
+
+/* Whether the sender is a contact person among members. */
+static bool dispatch__is_contact(const struct cmd_ctx *ctx, const struct db_people *members)
+{
+	for(size_t i = 0; i < members->n; i++)
+		if(members->v[i].user_id == ctx->user_id && members->v[i].answer == 1)
+			return true;
+	return false;
+}
+
+/* Whether the sender is a contact person of the meetup's group (none
+ * when it has no group).  1, 0 or -1. */
+static int dispatch__meetup_contact(const struct cmd_ctx *ctx, const struct db_meetup *m)
+{
+	if(!m->group_id)
+		return 0;
+	struct db_people members = { 0 };
+	if(db_group_members(ctx->bot->db, m->group_id, &members))
+		return -1;
+	bool contact = dispatch__is_contact(ctx, &members);
+	db_people_release(&members);
+	return contact;
+}
+
+/* The refusal of a change to a meetup: who may make it.  A meetup whose
+ * creator was forgotten is the admins' (and its group's contact persons')
+ * alone.  0 or -1. */
+static int dispatch__refuse_meetup(struct cmd_ctx *ctx, const struct cmd_object *obj)
+{
+	const struct db_meetup *m = obj->meetup;
+	char n[16];
+	snprintf(n, sizeof(n), "%d", m->num);
+	const char *verb = i18n_lookup(cmd_lang(ctx), obj->verb_key);
+	return cmd_reply(ctx, m->creator ? "meetup.perm" : "meetup.perm_admins", m->creator_name, verb, n, NULL);
+}
+
+int cmd_permit(struct cmd_ctx *ctx, const struct cmd_object *obj)
+{
+	enum cmd_perm perm = ctx->sub ? ctx->sub->perm : ctx->cmd->perm;
+	int may = 1;
+	if(ctx->is_admin || perm == PERM_ANYONE)
+		return 1;
+	switch(perm) {
+	case PERM_ANYONE:
+		break;
+	case PERM_ADMIN:
+	case PERM_ADMIN_TO_SET:
+		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL)
+		       ? -1 : 0;
+	case PERM_MEETUP_CREATOR:
+	case PERM_MEETUP_OWNER:
+		if(obj->meetup->creator == ctx->user_id)
+			return 1;
+		may = perm == PERM_MEETUP_OWNER ? dispatch__meetup_contact(ctx, obj->meetup) : 0;
+		if(may)
+			return may;
+		return dispatch__refuse_meetup(ctx, obj) ? -1 : 0;
+	case PERM_GROUP_CONTACT:
+		if(dispatch__is_contact(ctx, obj->members))
+			return 1;
+		return cmd_reply(ctx, "group.perm", obj->group->name, NULL) ? -1 : 0;
+	}
+	return may;
+}
+
 /* The name closest to what was typed, for "did you mean"; NULL when none is
  * close enough (at most 2 edits, or 1 for short names). */
 static const char *dispatch__closest(const char *typed)
@@ -265,10 +345,8 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 		goto out;
 	}
 	ctx->cmd = cmd;
-	if(cmd->perm == PERM_ADMIN && !ctx->is_admin) {
-		rc = cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), cmd), NULL);
+	if(cmd->perm == PERM_ADMIN && (rc = cmd_permit(ctx, NULL)) <= 0)
 		goto out;
-	}
 	if((cmd->flags & CMD_PERSONAL) && ctx->ev->anonymous) {
 		rc = cmd_reply(ctx, "dispatch.anonymous", dispatch_display_name(cmd_lang(ctx), cmd), NULL);
 		goto out;

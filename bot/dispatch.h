@@ -25,9 +25,22 @@ struct bot;
 /* The longest text the core reads, in bytes; longer commands are refused. */
 #define DISPATCH_MAX_TEXT 4096
 
+/*
+ * Who may run a command or a sub-command.  The table (commands.c, and the
+ * sub-command tables of cmd_meetup.c and cmd_group.c) declares it; the
+ * dispatcher refuses PERM_ADMIN before the handler runs; the others depend
+ * on what the command names (a meetup, a group) or on whether it changes a
+ * setting, so the handler calls cmd_permit() once it has resolved that,
+ * after the replies that come first (not found, wrong state).  The
+ * refusal texts are all in cmd_permit().
+ */
 enum cmd_perm {
-	PERM_ANYONE,   /* every member of the chat */
-	PERM_ADMIN,    /* the chat's admins (platform roles, or the first user) */
+	PERM_ANYONE,         /* every member of the chat */
+	PERM_ADMIN,          /* the chat's admins (platform roles, or the first user) */
+	PERM_ADMIN_TO_SET,   /* anyone reads the setting; the admins change it */
+	PERM_MEETUP_CREATOR, /* the meetup's creator, or an admin */
+	PERM_MEETUP_OWNER,   /* the creator, the meetup's group's contact persons, or an admin */
+	PERM_GROUP_CONTACT,  /* the group's contact persons, or an admin */
 };
 
 enum cmd_result {
@@ -41,6 +54,11 @@ enum cmd_result {
                              answer): refused to a sender who stands for
                              several people (event.anonymous) */
 
+struct subcommand;
+struct db_meetup;
+struct db_group;
+struct db_people;
+
 struct cmd_ctx {
 	struct bot *bot;
 	const struct event *ev;
@@ -48,6 +66,7 @@ struct cmd_ctx {
 	int64_t user_id;          /* the sender's row in users */
 	bool is_admin;
 	const struct command *cmd;
+	const struct subcommand *sub; /* the sub-command running, or NULL */
 	char *args;               /* the text after the command word, trimmed */
 	struct outbox *out;
 };
@@ -56,10 +75,32 @@ struct command {
 	const char *name;               /* canonical (English) name */
 	const char *const *aliases;     /* other names, French and English */
 	int min_words;                  /* words args must hold at least */
-	enum cmd_perm perm;             /* who may run it (subcommands may be
-	                                   stricter: the handler checks) */
+	enum cmd_perm perm;             /* who may run it; a sub-command's row
+	                                   says it for that sub-command */
 	int (*handler)(struct cmd_ctx *ctx);
 	unsigned flags;
+};
+
+/* A row of a command's sub-command table ("/meetup cancel", "/group
+ * close"), Redis-style: its name, its other names (compared folded), the
+ * words it needs after its name, who may run it and its handler, which
+ * receives the text after the sub-command's name. */
+struct subcommand {
+	const char *name;
+	const char *const *aliases;
+	int min_words;
+	enum cmd_perm perm;
+	int (*handler)(struct cmd_ctx *ctx, char *args);
+};
+
+/* What a permission is checked against: the meetup (and the verb the
+ * refusal names, a catalogue key), or the group and its members.  Only
+ * the fields the permission needs are read. */
+struct cmd_object {
+	const struct db_meetup *meetup;
+	const char *verb_key;
+	const struct db_group *group;
+	const struct db_people *members;
 };
 
 extern const struct command commands[];
@@ -71,6 +112,17 @@ const struct command *dispatch_find(const char *name);
 /* The name cmd goes by in lang: the catalogue's cmd.NAME.name (the French
  * say /aide), or its canonical name. */
 const char *dispatch_display_name(const char *lang, const struct command *cmd);
+
+/* Finds the row of subs (ended by a row without a name) that word names,
+ * folded (the rows' names and aliases are written folded); NULL when none
+ * does. */
+const struct subcommand *dispatch_find_sub(const struct subcommand *subs, const char *word);
+
+/* Checks the permission the table declares for what runs (ctx->sub's row,
+ * else ctx->cmd's) against obj (NULL when the permission needs none).
+ * Returns 1 when the sender may, 0 when not (the refusal is queued as a
+ * reply), -1 on a storage or memory error. */
+int cmd_permit(struct cmd_ctx *ctx, const struct cmd_object *obj);
 
 /* Runs the event through the dispatcher, appending replies to out.
  * Returns 0, or -1 on a storage error (the caller rolls back). */
