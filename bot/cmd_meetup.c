@@ -154,159 +154,185 @@ static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hin
 
 /* ---- proposing ---- */
 
-/* Parses "TITLE; SLOT; ...; key: value" into m.  Problems are appended
- * to errors (one line each); merged tells how many slots were duplicates.
- * Returns 0 when m is complete, 1 when errors were found, -1 on failure. */
 struct cm_repeat {
 	char rule[32];         /* "" when the meetup does not repeat */
 	bool poll;
 };
 
-static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup *m,
-                              struct strbuf *errors, int *merged, struct cm_repeat *rep)
-{
-	const char *lang = cmd_lang(ctx);
-	struct date_ctx dctx = cm__dctx(ctx);
+/* A proposal being read: what the parts said, before the dates are read,
+ * and where problems go (one line each). */
+struct cm_proposal {
+	struct cmd_ctx *ctx;
+	struct db_meetup *m;
+	struct cm_repeat *rep;
+	struct strbuf *errors;
 	char *slot_text[MEETUP_MAX_SLOTS + 1];
-	int nslot_text = 0, too_many = 0;
-	char *deadline_text = NULL;
-	int group_max = 0;
-	bool poll_part = false;
-	long v;
-	memset(m, 0, sizeof(*m));
-	memset(rep, 0, sizeof(*rep));
-	m->duration_min = MEETUP_DEFAULT_DURATION;
-	*merged = 0;
+	int nslot_text, too_many;
+	char *deadline_text;
+	int group_max;          /* the cap of the group named, 0 when none */
+	bool poll_part;         /* a part said "poll" alone */
+};
 
-	/* Split on ";" keeping empty fields: "; tomorrow 7pm" has no title. */
-	char *rest = text;
-	char *part = strsep(&rest, ";");
-	char *title = cm__trim(part);
-	while((part = strsep(&rest, ";")) != NULL) {
-		part = cm__trim(part);
-		if(!*part)
-			continue;
-		char *colon = strchr(part, ':');
-		char *key = NULL, *val = NULL;
-		if(colon) {
-			*colon = '\0';
-			key = cm__trim(part);
-			val = cm__trim(colon + 1);
-			if(!cm__is(key, WORDS("lieu", "place", "where", "ou", "limite", "deadline", "quorum",
-			                      "max", "duree", "duration", "group", "groupe"))) {
-				*colon = ':';  /* "19:00" is part of a slot */
-				key = NULL;
-			}
-		}
-		if(!key && (!strncmp(part, "--group ", 8) || !strncmp(part, "--groupe ", 9))) {
-			key = "group";
-			val = cm__trim(part + (part[7] == ' ' ? 8 : 9));
-		}
-		/* "every month; poll": the poll of a repetition, as a part of
-		 * its own. */
-		if(!key && cm__is(part, WORDS("sondage", "poll"))) {
-			poll_part = true;
-			continue;
-		}
-		int every = key ? 0 : series_parse(part, rep->rule, sizeof(rep->rule), &rep->poll);
-		if(every < 0) {
-			strbuf_addc(errors, '\n');
-			i18n_fmt(errors, lang, "meetup.err.every", part, NULL);
-		} else if(every > 0) {
-			continue;
-		} else if(!key) {
-			if(nslot_text < MEETUP_MAX_SLOTS)
-				slot_text[nslot_text++] = part;
-			else
-				too_many++;
-		} else if(cm__is(key, WORDS("lieu", "place", "where", "ou"))) {
-			if(utf8_length(val) > MEETUP_PLACE_MAX) {
-				char max[16];
-				snprintf(max, sizeof(max), "%d", MEETUP_PLACE_MAX);
-				strbuf_addc(errors, '\n');
-				i18n_fmt(errors, lang, "meetup.err.place_long", max, NULL);
-			} else {
-				snprintf(m->place, sizeof(m->place), "%s", val);
-			}
-		} else if(cm__is(key, WORDS("limite", "deadline"))) {
-			deadline_text = val;
-		} else if(cm__is(key, WORDS("group", "groupe"))) {
-			struct strbuf gk = STRBUF_INIT;
-			struct db_group g;
-			text_fold(&gk, val);
-			int found = db_group_find(ctx->bot->db, ctx->chat->id, gk.buf, &g);
-			strbuf_release(&gk);
-			if(found < 0)
-				return -1;
-			if(!found) {
-				strbuf_addc(errors, '\n');
-				i18n_fmt(errors, lang, "meetup.err.group", val, NULL);
-			} else {
-				m->group_id = g.id;
-				group_max = g.max_members;
-			}
-		} else if(cm__is(key, WORDS("quorum"))) {
-			if(cm__int(val, 1, MEETUP_PEOPLE_MAX, &v)) {
-				strbuf_addc(errors, '\n');
-				i18n_fmt(errors, lang, "meetup.err.number", "quorum", val, "1", "1000", NULL);
-			} else {
-				m->quorum = (int)v;
-			}
-		} else if(cm__is(key, WORDS("max"))) {
-			if(cm__int(val, 1, MEETUP_PEOPLE_MAX, &v)) {
-				strbuf_addc(errors, '\n');
-				i18n_fmt(errors, lang, "meetup.err.number", "max", val, "1", "1000", NULL);
-			} else {
-				m->max_people = (int)v;
-			}
-		} else {
-			int minutes;
-			if(date_parse_duration(val, &minutes) || minutes > 7 * 24 * 60) {
-				strbuf_addc(errors, '\n');
-				i18n_fmt(errors, lang, "meetup.err.duration", val, NULL);
-			} else {
-				m->duration_min = minutes;
-			}
+/* Starts a new line of errors, for the message appended next. */
+static struct strbuf *cm__error_line(struct cm_proposal *p)
+{
+	strbuf_addc(p->errors, '\n');
+	return p->errors;
+}
+
+/* Tells whether part is "key: value" with a key of ours, or "--group
+ * NAME"; then sets *key and *val (inside part, which is cut).  A colon
+ * that is no key's ("19:00") is left in place. */
+static bool cm__split_key(char *part, char **key, char **val)
+{
+	char *colon = strchr(part, ':');
+	*key = *val = NULL;
+	if(colon) {
+		*colon = '\0';
+		*key = cm__trim(part);
+		*val = cm__trim(colon + 1);
+		if(!cm__is(*key, WORDS("lieu", "place", "where", "ou", "limite", "deadline", "quorum",
+		                       "max", "duree", "duration", "group", "groupe"))) {
+			*colon = ':';  /* "19:00" is part of a slot */
+			*key = NULL;
 		}
 	}
-	if(poll_part && rep->rule[0]) {
-		rep->poll = true;
-	} else if(poll_part) {
-		strbuf_addc(errors, '\n');
-		i18n_fmt(errors, lang, "meetup.err.poll_alone", NULL);
+	if(!*key && (!strncmp(part, "--group ", 8) || !strncmp(part, "--groupe ", 9))) {
+		*key = "group";
+		*val = cm__trim(part + (part[7] == ' ' ? 8 : 9));
 	}
-	if(!*title) {
-		strbuf_addc(errors, '\n');
-		i18n_fmt(errors, lang, "meetup.err.no_title", NULL);
-	} else if(utf8_length(title) > MEETUP_TITLE_MAX) {
-		char max[16];
-		snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
-		strbuf_addc(errors, '\n');
-		i18n_fmt(errors, lang, "meetup.err.title_long", max, NULL);
+	return *key != NULL;
+}
+
+/* Reads "group: NAME": the open group of the chat it names.  0 or -1. */
+static int cm__read_group(struct cm_proposal *p, const char *val)
+{
+	struct cmd_ctx *ctx = p->ctx;
+	struct strbuf gk = STRBUF_INIT;
+	struct db_group g;
+	text_fold(&gk, val);
+	int found = db_group_find(ctx->bot->db, ctx->chat->id, gk.buf, &g);
+	strbuf_release(&gk);
+	if(found < 0)
+		return -1;
+	if(!found) {
+		i18n_fmt(cm__error_line(p), cmd_lang(ctx), "meetup.err.group", val, NULL);
 	} else {
-		snprintf(m->title, sizeof(m->title), "%s", title);
+		p->m->group_id = g.id;
+		p->group_max = g.max_members;
 	}
-	if(too_many) {
-		char max[16];
+	return 0;
+}
+
+/* Reads a number of people (quorum, max) into *out, or notes the error. */
+static void cm__read_people(struct cm_proposal *p, const char *key, const char *val, int *out)
+{
+	long v;
+	if(cm__int(val, 1, MEETUP_PEOPLE_MAX, &v))
+		i18n_fmt(cm__error_line(p), cmd_lang(p->ctx), "meetup.err.number", key, val, "1", "1000", NULL);
+	else
+		*out = (int)v;
+}
+
+/* Reads the value of one of our keys (see cm__split_key).  0 or -1. */
+static int cm__read_key(struct cm_proposal *p, const char *key, char *val)
+{
+	const char *lang = cmd_lang(p->ctx);
+	struct db_meetup *m = p->m;
+	if(cm__is(key, WORDS("lieu", "place", "where", "ou"))) {
+		if(utf8_length(val) > MEETUP_PLACE_MAX) {
+			char max[16];
+			snprintf(max, sizeof(max), "%d", MEETUP_PLACE_MAX);
+			i18n_fmt(cm__error_line(p), lang, "meetup.err.place_long", max, NULL);
+		} else {
+			snprintf(m->place, sizeof(m->place), "%s", val);
+		}
+	} else if(cm__is(key, WORDS("limite", "deadline"))) {
+		p->deadline_text = val;
+	} else if(cm__is(key, WORDS("group", "groupe"))) {
+		return cm__read_group(p, val);
+	} else if(cm__is(key, WORDS("quorum"))) {
+		cm__read_people(p, "quorum", val, &m->quorum);
+	} else if(cm__is(key, WORDS("max"))) {
+		cm__read_people(p, "max", val, &m->max_people);
+	} else {
+		int minutes;
+		if(date_parse_duration(val, &minutes) || minutes > 7 * 24 * 60)
+			i18n_fmt(cm__error_line(p), lang, "meetup.err.duration", val, NULL);
+		else
+			m->duration_min = minutes;
+	}
+	return 0;
+}
+
+/* Reads one part after the title: a key, "poll", a repetition, or else a
+ * date, kept to be read once the duration is known.  0 or -1. */
+static int cm__read_part(struct cm_proposal *p, char *part)
+{
+	char *key, *val;
+	if(cm__split_key(part, &key, &val))
+		return cm__read_key(p, key, val);
+	/* "every month; poll": the poll of a repetition, as a part of its
+	 * own. */
+	if(cm__is(part, WORDS("sondage", "poll"))) {
+		p->poll_part = true;
+		return 0;
+	}
+	int every = series_parse(part, p->rep->rule, sizeof(p->rep->rule), &p->rep->poll);
+	if(every < 0)
+		i18n_fmt(cm__error_line(p), cmd_lang(p->ctx), "meetup.err.every", part, NULL);
+	else if(every > 0)
+		return 0;
+	else if(p->nslot_text < MEETUP_MAX_SLOTS)
+		p->slot_text[p->nslot_text++] = part;
+	else
+		p->too_many++;
+	return 0;
+}
+
+/* Checks what the parts said as a whole: "poll" needs a repetition, the
+ * title, and the number of dates. */
+static void cm__check_parts(struct cm_proposal *p, const char *title)
+{
+	const char *lang = cmd_lang(p->ctx);
+	char max[16];
+	if(p->poll_part && p->rep->rule[0])
+		p->rep->poll = true;
+	else if(p->poll_part)
+		i18n_fmt(cm__error_line(p), lang, "meetup.err.poll_alone", NULL);
+	if(!*title) {
+		i18n_fmt(cm__error_line(p), lang, "meetup.err.no_title", NULL);
+	} else if(utf8_length(title) > MEETUP_TITLE_MAX) {
+		snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
+		i18n_fmt(cm__error_line(p), lang, "meetup.err.title_long", max, NULL);
+	} else {
+		snprintf(p->m->title, sizeof(p->m->title), "%s", title);
+	}
+	if(p->too_many) {
 		snprintf(max, sizeof(max), "%d", MEETUP_MAX_SLOTS);
-		strbuf_addc(errors, '\n');
-		i18n_fmt(errors, lang, "meetup.err.too_many", max, NULL);
+		i18n_fmt(cm__error_line(p), lang, "meetup.err.too_many", max, NULL);
 	}
-	if(!nslot_text && !too_many) {
-		strbuf_addc(errors, '\n');
-		i18n_fmt(errors, lang, "meetup.err.no_slot", NULL);
-	}
-	for(int i = 0; i < nslot_text; i++) {
+	if(!p->nslot_text && !p->too_many)
+		i18n_fmt(cm__error_line(p), lang, "meetup.err.no_slot", NULL);
+}
+
+/* Reads the dates kept by cm__read_part into m's slots, duplicates merged
+ * (counted in *merged), in time order, numbered from 1. */
+static void cm__read_slots(struct cm_proposal *p, struct date_ctx *dctx, int *merged)
+{
+	const char *lang = cmd_lang(p->ctx);
+	struct db_meetup *m = p->m;
+	for(int i = 0; i < p->nslot_text; i++) {
 		struct date_slot ds;
 		struct date_why why;
-		enum date_err e = date_parse_why(&dctx, slot_text[i], &ds, &why);
+		enum date_err e = date_parse_why(dctx, p->slot_text[i], &ds, &why);
 		if(e != DATE_OK) {
 			char n[16];
 			struct strbuf reason = STRBUF_INIT;
 			snprintf(n, sizeof(n), "%d", i + 1);
-			strbuf_addc(errors, '\n');
-			date_err_write(&reason, lang, &dctx, e, &why);
-			i18n_fmt_raw(errors, lang, "meetup.err.slot", 0x4, n, slot_text[i], reason.buf, NULL);
+			cm__error_line(p);
+			date_err_write(&reason, lang, dctx, e, &why);
+			i18n_fmt_raw(p->errors, lang, "meetup.err.slot", 0x4, n, p->slot_text[i], reason.buf, NULL);
 			strbuf_release(&reason);
 			continue;
 		}
@@ -322,7 +348,6 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 		m->slots[m->nslots].duration_min = dur;
 		m->nslots++;
 	}
-	/* Slots are shown in time order, numbered from 1. */
 	for(int i = 1; i < m->nslots; i++)
 		for(int k = i; k > 0 && m->slots[k].start < m->slots[k - 1].start; k--) {
 			struct db_slot t = m->slots[k];
@@ -331,34 +356,69 @@ static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup 
 		}
 	for(int i = 0; i < m->nslots; i++)
 		m->slots[i].idx = i + 1;
-	if(deadline_text) {
-		struct date_ctx ddl = dctx;
-		struct date_slot ds;
-		struct date_why why;
-		ddl.default_time = 23 * 60 + 59;
-		enum date_err e = date_parse_why(&ddl, deadline_text, &ds, &why);
-		if(e != DATE_OK) {
-			struct strbuf reason = STRBUF_INIT;
-			strbuf_addc(errors, '\n');
-			date_err_write(&reason, lang, &ddl, e, &why);
-			i18n_fmt_raw(errors, lang, "meetup.err.deadline", 0x2, deadline_text, reason.buf, NULL);
-			strbuf_release(&reason);
-		} else if(m->nslots && ds.start >= m->slots[0].start) {
-			/* Both dates written out: "dans 3 jours" says little by itself. */
-			struct strbuf when = STRBUF_INIT, first = STRBUF_INIT;
-			date_format_when(&when, lang, ddl.tz, ddl.now, ds.start);
-			date_format_when(&first, lang, ddl.tz, ddl.now, m->slots[0].start);
-			strbuf_addc(errors, '\n');
-			i18n_fmt(errors, lang, "meetup.err.deadline_late", deadline_text, when.buf, first.buf, NULL);
-			strbuf_release(&when);
-			strbuf_release(&first);
-		} else {
-			m->deadline = ds.start;
-		}
+}
+
+/* Reads the deadline, if one was given: a date (by default at 23:59)
+ * before the first slot. */
+static void cm__read_deadline(struct cm_proposal *p, const struct date_ctx *dctx)
+{
+	const char *lang = cmd_lang(p->ctx);
+	struct db_meetup *m = p->m;
+	struct date_ctx ddl = *dctx;
+	struct date_slot ds;
+	struct date_why why;
+	if(!p->deadline_text)
+		return;
+	ddl.default_time = 23 * 60 + 59;
+	enum date_err e = date_parse_why(&ddl, p->deadline_text, &ds, &why);
+	if(e != DATE_OK) {
+		struct strbuf reason = STRBUF_INIT;
+		cm__error_line(p);
+		date_err_write(&reason, lang, &ddl, e, &why);
+		i18n_fmt_raw(p->errors, lang, "meetup.err.deadline", 0x2, p->deadline_text, reason.buf, NULL);
+		strbuf_release(&reason);
+	} else if(m->nslots && ds.start >= m->slots[0].start) {
+		/* Both dates written out: "dans 3 jours" says little by itself. */
+		struct strbuf when = STRBUF_INIT, first = STRBUF_INIT;
+		date_format_when(&when, lang, ddl.tz, ddl.now, ds.start);
+		date_format_when(&first, lang, ddl.tz, ddl.now, m->slots[0].start);
+		i18n_fmt(cm__error_line(p), lang, "meetup.err.deadline_late", p->deadline_text, when.buf, first.buf,
+		         NULL);
+		strbuf_release(&when);
+		strbuf_release(&first);
+	} else {
+		m->deadline = ds.start;
 	}
+}
+
+/* Parses "TITLE; SLOT; ...; key: value" into m.  Problems are appended
+ * to errors (one line each); merged tells how many slots were duplicates.
+ * Returns 0 when m is complete, 1 when errors were found, -1 on failure. */
+static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup *m,
+                              struct strbuf *errors, int *merged, struct cm_repeat *rep)
+{
+	struct cm_proposal p = { .ctx = ctx, .m = m, .rep = rep, .errors = errors };
+	struct date_ctx dctx = cm__dctx(ctx);
+	memset(m, 0, sizeof(*m));
+	memset(rep, 0, sizeof(*rep));
+	m->duration_min = MEETUP_DEFAULT_DURATION;
+	*merged = 0;
+
+	/* Split on ";" keeping empty fields: "; tomorrow 7pm" has no title. */
+	char *rest = text;
+	char *part = strsep(&rest, ";");
+	char *title = cm__trim(part);
+	while((part = strsep(&rest, ";")) != NULL) {
+		part = cm__trim(part);
+		if(*part && cm__read_part(&p, part))
+			return -1;
+	}
+	cm__check_parts(&p, title);
+	cm__read_slots(&p, &dctx, merged);
+	cm__read_deadline(&p, &dctx);
 	/* A group's meetup takes the group's cap unless it has its own. */
 	if(m->group_id && !m->max_people)
-		m->max_people = group_max;
+		m->max_people = p.group_max;
 	m->creator = ctx->user_id;
 	return errors->oom ? -1 : errors->len ? 1 : 0;
 }
