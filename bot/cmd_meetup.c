@@ -760,46 +760,154 @@ out:
 /* close, cancel, confirm, move, edit share their beginning. */
 enum cm_verb { VERB_CLOSE, VERB_CANCEL, VERB_CONFIRM, VERB_MOVE, VERB_EDIT };
 
+static const struct { unsigned mask; const char *hint; const char *verb_key; } cm__verbs[] = {
+	[VERB_CLOSE] = { MASK_POLL, "meetup.hint.close", "meetup.verb.close" },
+	[VERB_CANCEL] = { MASK_POLL | MASK_CONFIRMED, "meetup.hint.cancel", "meetup.verb.cancel" },
+	[VERB_CONFIRM] = { MASK_POLL | MASK_NO_QUORUM, "meetup.hint.confirm", "meetup.verb.confirm" },
+	[VERB_MOVE] = { MASK_CONFIRMED, "meetup.hint.move", "meetup.verb.move" },
+	[VERB_EDIT] = { MASK_POLL | MASK_CONFIRMED, "meetup.hint.edit", "meetup.verb.edit" },
+};
+
+/* Reads "[ID] REST" of a change into *num and *args.  A confirmation's
+ * number may be no meetup's id: it starts a date ("/rencontre confirmer 5
+ * déc. 14h", whole is the text untouched), or names the slot of the only
+ * meetup ("/meetup confirm 3", written into n).  Returns CMD_OK, or
+ * CMD_ERROR. */
+static int cm__change_args(struct cmd_ctx *ctx, enum cm_verb verb, struct strbuf *whole, char n[16], int *num,
+                           char **args)
+{
+	long slot_num;
+	*num = cm__opt_num(args);
+	*args = cm__trim(*args);
+	if(verb != VERB_CONFIRM || !*num)
+		return CMD_OK;
+	if(**args && cm__int(*args, 1, 1000000, &slot_num) && !whole->oom && cm__is_date(ctx, whole->buf) &&
+	   !cm__is_date(ctx, *args)) {
+		*num = 0;
+		*args = whole->buf;
+	}
+	if(*num && !**args) {
+		int nums[2], count;
+		if(db_meetup_list(ctx->bot->db, ctx->chat->id, cm__verbs[verb].mask, clock_now(), nums, 2, &count))
+			return CMD_ERROR;
+		if(count == 1) {
+			snprintf(n, 16, "%d", *num);
+			*args = n;
+			*num = 0;
+		}
+	}
+	return CMD_OK;
+}
+
+/* /meetup move: m moves to the date args names.  A cmd_result. */
+static int cm__move_to(struct cmd_ctx *ctx, struct db_meetup *m, const char *args)
+{
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	struct date_ctx dctx = cm__dctx(ctx);
+	struct date_slot ds;
+	struct date_why why;
+	enum date_err e = date_parse_why(&dctx, args, &ds, &why);
+	if(e == DATE_OK)
+		return meetup_move(&mctx, m, ds.start, ds.duration_min, ctx->user_id);
+	struct strbuf reason = STRBUF_INIT;
+	date_err_write(&reason, cmd_lang(ctx), &dctx, e, &why);
+	int rc = reason.oom ? CMD_ERROR : cmd_reply_raw(ctx, "meetup.err.when", 0x2, args, reason.buf, NULL);
+	strbuf_release(&reason);
+	return rc;
+}
+
+/* Sets m's field (place, title, duration) to value, or tells why not.
+ * Returns CMD_OK when it was set and told, 1 when the user was told why
+ * not, CMD_ERROR. */
+static int cm__edit_field(struct cmd_ctx *ctx, struct db_meetup *m, const char *field, const char *value)
+{
+	char n[16], max[16];
+	snprintf(n, sizeof(n), "%d", m->num);
+	if(cm__is(field, WORDS("place", "lieu"))) {
+		if(utf8_length(value) > MEETUP_PLACE_MAX) {
+			snprintf(max, sizeof(max), "%d", MEETUP_PLACE_MAX);
+			return cmd_reply(ctx, "meetup.err.place_long", max, NULL) ? CMD_ERROR : 1;
+		}
+		snprintf(m->place, sizeof(m->place), "%s", strcmp(value, "-") ? value : "");
+		return db_meetup_update(ctx->bot->db, m) ? CMD_ERROR : cm__place_changed(ctx, m);
+	}
+	if(cm__is(field, WORDS("title", "titre"))) {
+		if(utf8_length(value) > MEETUP_TITLE_MAX || strchr(value, ';')) {
+			snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
+			return cmd_reply(ctx, "meetup.err.title_long", max, NULL) ? CMD_ERROR : 1;
+		}
+		snprintf(m->title, sizeof(m->title), "%s", value);
+		return db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
+		       : cmd_reply(ctx, "meetup.edited.title", n, m->title, NULL);
+	}
+	if(cm__is(field, WORDS("duration", "duree"))) {
+		int minutes;
+		if(date_parse_duration(value, &minutes) || minutes > 7 * 24 * 60)
+			return cmd_reply(ctx, "meetup.err.duration", value, NULL) ? CMD_ERROR : 1;
+		m->duration_min = minutes;
+		for(int i = 0; i < m->nslots; i++)
+			m->slots[i].duration_min = minutes;
+		struct strbuf d = STRBUF_INIT;
+		date_format_duration(&d, cmd_lang(ctx), minutes);
+		int rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
+		         : cmd_reply(ctx, "meetup.edited.duration", n, d.buf, NULL);
+		strbuf_release(&d);
+		return rc;
+	}
+	return cmd_reply(ctx, "meetup.edit.fields", field, NULL) ? CMD_ERROR : 1;
+}
+
+/* /meetup edit: "FIELD VALUE" changes m, and its announcement (or its
+ * poll's message) shows the change.  A cmd_result. */
+static int cm__edit_meetup(struct cmd_ctx *ctx, struct db_meetup *m, char *args)
+{
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	char *field = cmd_next_word(&args);
+	char *value = field ? cm__trim(args) : NULL;
+	if(!field || !*value)
+		return CMD_USAGE;
+	int rc = cm__edit_field(ctx, m, field, value);
+	if(rc)
+		return rc < 0 ? CMD_ERROR : CMD_OK;
+	if(m->state == MEETUP_CONFIRMED ? meetup_card_edit(&mctx, m) : meetup_poll_edit(&mctx, m))
+		return CMD_ERROR;
+	return CMD_OK;
+}
+
+/* Does verb to m, found, in a state that allows it, by someone who may.
+ * A cmd_result. */
+static int cm__apply(struct cmd_ctx *ctx, enum cm_verb verb, struct db_meetup *m, char *args)
+{
+	struct meetup_ctx mctx = cm__mctx(ctx);
+	switch(verb) {
+	case VERB_CLOSE:
+		return meetup_close(&mctx, m, false);
+	case VERB_CANCEL:
+		return meetup_cancel(&mctx, m);
+	case VERB_CONFIRM: {
+		int idx = cm__pick_slot(ctx, m, args);
+		return idx < 0 ? CMD_ERROR : idx ? meetup_confirm(&mctx, m, idx) : CMD_OK;
+	}
+	case VERB_MOVE:
+		return cm__move_to(ctx, m, args);
+	case VERB_EDIT:
+		return cm__edit_meetup(ctx, m, args);
+	}
+	return CMD_ERROR;
+}
+
 static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 {
-	static const struct { unsigned mask; const char *hint; const char *verb_key; } v[] = {
-		[VERB_CLOSE] = { MASK_POLL, "meetup.hint.close", "meetup.verb.close" },
-		[VERB_CANCEL] = { MASK_POLL | MASK_CONFIRMED, "meetup.hint.cancel", "meetup.verb.cancel" },
-		[VERB_CONFIRM] = { MASK_POLL | MASK_NO_QUORUM, "meetup.hint.confirm", "meetup.verb.confirm" },
-		[VERB_MOVE] = { MASK_CONFIRMED, "meetup.hint.move", "meetup.verb.move" },
-		[VERB_EDIT] = { MASK_POLL | MASK_CONFIRMED, "meetup.hint.edit", "meetup.verb.edit" },
-	};
 	struct db_meetup *m = malloc(sizeof(*m));
-	struct meetup_ctx mctx = cm__mctx(ctx);
-	const char *lang = cmd_lang(ctx);
 	struct strbuf whole = STRBUF_INIT;
-	long slot_num;
 	char n[16];
-	int rc = CMD_ERROR;
+	int num, rc = CMD_ERROR;
 	if(!m)
 		goto out;
 	strbuf_adds(&whole, args);
 	strbuf_trim(&whole);
-	int num = cm__opt_num(&args);
-	args = cm__trim(args);
-	/* "/rencontre confirmer 5 déc. 14h": the number starts the date, not a
-	 * meetup's id, when the rest alone is no date but the whole is one. */
-	if(verb == VERB_CONFIRM && num && *args && cm__int(args, 1, 1000000, &slot_num) && !whole.oom &&
-	   cm__is_date(ctx, whole.buf) && !cm__is_date(ctx, args)) {
-		num = 0;
-		args = whole.buf;
-	}
-	/* "/meetup confirm 3" alone names the slot of the only meetup. */
-	if(verb == VERB_CONFIRM && num && !*args) {
-		int nums[2], count;
-		if(db_meetup_list(ctx->bot->db, ctx->chat->id, v[verb].mask, clock_now(), nums, 2, &count))
-			goto out;
-		if(count == 1) {
-			snprintf(n, sizeof(n), "%d", num);
-			args = n;
-			num = 0;
-		}
-	}
+	if(cm__change_args(ctx, verb, &whole, n, &num, &args))
+		goto out;
 	if((verb == VERB_CLOSE || verb == VERB_CANCEL) && *args) {
 		rc = CMD_USAGE;
 		goto out;
@@ -808,99 +916,22 @@ static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
 		rc = CMD_USAGE;
 		goto out;
 	}
-	int found = cm__find(ctx, num, v[verb].mask, v[verb].hint, m);
+	int found = cm__find(ctx, num, cm__verbs[verb].mask, cm__verbs[verb].hint, m);
 	if(found <= 0) {
 		rc = found < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
 	}
-	snprintf(n, sizeof(n), "%d", m->num);
-	if(!(v[verb].mask & (1u << m->state))) {
-		rc = cm__wrong_state(ctx, m, v[verb].verb_key);
+	if(!(cm__verbs[verb].mask & (1u << m->state))) {
+		rc = cm__wrong_state(ctx, m, cm__verbs[verb].verb_key);
 		goto out;
 	}
-	struct cmd_object obj = { .meetup = m, .verb_key = v[verb].verb_key };
+	struct cmd_object obj = { .meetup = m, .verb_key = cm__verbs[verb].verb_key };
 	int may = cmd_permit(ctx, &obj);
 	if(may <= 0) {
 		rc = may < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
 	}
-	switch(verb) {
-	case VERB_CLOSE:
-		rc = meetup_close(&mctx, m, false);
-		break;
-	case VERB_CANCEL:
-		rc = meetup_cancel(&mctx, m);
-		break;
-	case VERB_CONFIRM: {
-		int idx = cm__pick_slot(ctx, m, args);
-		rc = idx < 0 ? CMD_ERROR : idx ? meetup_confirm(&mctx, m, idx) : CMD_OK;
-		break;
-	}
-	case VERB_MOVE: {
-		struct date_ctx dctx = cm__dctx(ctx);
-		struct date_slot ds;
-		struct date_why why;
-		enum date_err e = date_parse_why(&dctx, args, &ds, &why);
-		if(e != DATE_OK) {
-			struct strbuf reason = STRBUF_INIT;
-			date_err_write(&reason, lang, &dctx, e, &why);
-			rc = reason.oom ? CMD_ERROR : cmd_reply_raw(ctx, "meetup.err.when", 0x2, args, reason.buf, NULL);
-			strbuf_release(&reason);
-			break;
-		}
-		rc = meetup_move(&mctx, m, ds.start, ds.duration_min, ctx->user_id);
-		break;
-	}
-	case VERB_EDIT: {
-		char *field = cmd_next_word(&args);
-		char *value = field ? cm__trim(args) : NULL;
-		if(!field || !*value) {
-			rc = CMD_USAGE;
-			break;
-		}
-		if(cm__is(field, WORDS("place", "lieu"))) {
-			if(utf8_length(value) > MEETUP_PLACE_MAX) {
-				char max[16];
-				snprintf(max, sizeof(max), "%d", MEETUP_PLACE_MAX);
-				rc = cmd_reply(ctx, "meetup.err.place_long", max, NULL);
-				break;
-			}
-			snprintf(m->place, sizeof(m->place), "%s", strcmp(value, "-") ? value : "");
-			rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR : cm__place_changed(ctx, m);
-		} else if(cm__is(field, WORDS("title", "titre"))) {
-			if(utf8_length(value) > MEETUP_TITLE_MAX || strchr(value, ';')) {
-				char max[16];
-				snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
-				rc = cmd_reply(ctx, "meetup.err.title_long", max, NULL);
-				break;
-			}
-			snprintf(m->title, sizeof(m->title), "%s", value);
-			rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
-			     : cmd_reply(ctx, "meetup.edited.title", n, m->title, NULL);
-		} else if(cm__is(field, WORDS("duration", "duree"))) {
-			int minutes;
-			if(date_parse_duration(value, &minutes) || minutes > 7 * 24 * 60) {
-				rc = cmd_reply(ctx, "meetup.err.duration", value, NULL);
-				break;
-			}
-			m->duration_min = minutes;
-			for(int i = 0; i < m->nslots; i++)
-				m->slots[i].duration_min = minutes;
-			struct strbuf d = STRBUF_INIT;
-			date_format_duration(&d, lang, minutes);
-			rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
-			     : cmd_reply(ctx, "meetup.edited.duration", n, d.buf, NULL);
-			strbuf_release(&d);
-		} else {
-			rc = cmd_reply(ctx, "meetup.edit.fields", field, NULL);
-			break;
-		}
-		/* The announcement (or the poll's message) shows the change. */
-		if(rc == CMD_OK && (m->state == MEETUP_CONFIRMED ? meetup_card_edit(&mctx, m) : meetup_poll_edit(&mctx, m)))
-			rc = CMD_ERROR;
-		break;
-	}
-	}
+	rc = cm__apply(ctx, verb, m, args);
 out:
 	strbuf_release(&whole);
 	free(m);
