@@ -154,46 +154,35 @@ int remind_plan_nudge(struct meetup_ctx *ctx, const struct db_meetup *m)
 	return db_job_add(ctx->bot->db, due, JOB_NUDGE, m->id, 0);
 }
 
-int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
+/* Whether the reminder job of m is still worth sending at now (ms): m is
+ * confirmed, has not started, and no later reminder of it is due too
+ * (after a stop, only the last one missed is sent).  1, 0 (logged), -1. */
+static int remind__worth_sending(struct db *db, const struct db_meetup *m, int64_t now)
 {
-	struct db *db = ctx->bot->db;
-	bool *privately = NULL;  /* per RSVP: wants reminders in private */
-	struct db_meetup *m = malloc(sizeof(*m));
-	struct db_people r = { 0 };
-	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT, when = STRBUF_INIT, in = STRBUF_INIT;
-	const char *lang = ctx->chat->lang;
-	int rc = -1;
-	if(!m)
-		goto out;
-	int found = db_meetup_get_by_id(db, job->meetup_id, m);
-	if(found <= 0) {
-		rc = found;
-		goto out;
-	}
-	int64_t now = clock_now_ms();
-	if(m->state != MEETUP_CONFIRMED) {
-		rc = 0;
-		goto out;
-	}
+	if(m->state != MEETUP_CONFIRMED)
+		return 0;
 	if(now >= (int64_t)m->start * 1000) {
-		log_info("reminder of meetup %lld dropped: it started while the bot was down",
-		         (long long)m->id);
-		rc = 0;
-		goto out;
+		log_info("reminder of meetup %lld dropped: it started while the bot was down", (long long)m->id);
+		return 0;
 	}
-	/* Several reminders missed while the bot was down: only the last one
-	 * (still pending behind this one) is worth sending. */
 	int later = db_jobs_due_count(db, m->id, JOB_REMINDER, now);
 	if(later < 0)
-		goto out;
+		return -1;
 	if(later > 1) {  /* this job is counted too */
 		log_info("reminder of meetup %lld skipped: a later one is due too", (long long)m->id);
-		rc = 0;
-		goto out;
+		return 0;
 	}
-	if(db_rsvps(db, m->id, &r))
-		goto out;
-	char num[16], n[24], left[24];
+	return 1;
+}
+
+/* Appends the reminder's title (how soon, late or not), its date and its
+ * place to sb. */
+static void remind__head(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_job *job,
+                         int64_t now, struct strbuf *sb)
+{
+	const char *lang = ctx->chat->lang;
+	struct strbuf when = STRBUF_INIT, in = STRBUF_INIT;
+	char num[16];
 	snprintf(num, sizeof(num), "%d", m->num);
 	int minutes = (int)(((int64_t)m->start * 1000 - now + 59999) / 60000);
 	date_format_offset(&in, lang, minutes);
@@ -204,105 +193,187 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 	bool late = now - ((int64_t)m->start * 1000 - job->arg * 60000) > REMIND_LATE_MS;
 	/* "Tomorrow" reads better than "in 1 day" (or "in 22 hours"). */
 	if(minutes >= REMIND_TOMORROW_MIN && remind__is_tomorrow(ctx->chat->tz, (time_t)(now / 1000), m->start))
-		i18n_fmt(&sb, lang, late ? "remind.title_tomorrow_late" : "remind.title_tomorrow", num, m->title, NULL);
+		i18n_fmt(sb, lang, late ? "remind.title_tomorrow_late" : "remind.title_tomorrow", num, m->title, NULL);
 	else
-		i18n_fmt(&sb, lang, late ? "remind.title_late" : "remind.title", num, m->title, in.buf, NULL);
-	strbuf_addc(&sb, '\n');
-	i18n_fmt(&sb, lang, "meetup.when", when.buf, NULL);
+		i18n_fmt(sb, lang, late ? "remind.title_late" : "remind.title", num, m->title, in.buf, NULL);
+	strbuf_addc(sb, '\n');
+	i18n_fmt(sb, lang, "meetup.when", when.buf, NULL);
 	if(m->place[0]) {
-		strbuf_addc(&sb, '\n');
-		i18n_fmt(&sb, lang, "meetup.place", m->place, NULL);
+		strbuf_addc(sb, '\n');
+		i18n_fmt(sb, lang, "meetup.place", m->place, NULL);
 	}
-	/* Those coming are called by name; who asked for private reminders is
-	 * only named here, and reminded privately below. */
+	strbuf_release(&when);
+	strbuf_release(&in);
+}
+
+/* Appends those coming (of the answers r) to sb: called by name, or only
+ * named for who asked for private reminders, marked in privately (one
+ * per answer).  Returns how many come, or -1. */
+static long remind__coming(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_people *r,
+                           bool *privately, struct strbuf *sb)
+{
+	const char *lang = ctx->chat->lang;
+	struct strbuf who = STRBUF_INIT;
 	size_t coming = 0;
-	if(r.n && !(privately = calloc(r.n, sizeof(*privately))))
-		goto out;
-	for(size_t i = 0; i < r.n; i++) {
-		if(r.v[i].answer != 2 || r.v[i].waiting)
+	char n[24];
+	for(size_t i = 0; i < r->n; i++) {
+		if(r->v[i].answer != 2 || r->v[i].waiting)
 			continue;
-		int private = db_private_reminder_get(db, m->chat_id, r.v[i].user_id);
-		if(private < 0)
-			goto out;
+		int private = db_private_reminder_get(ctx->bot->db, m->chat_id, r->v[i].user_id);
+		if(private < 0) {
+			strbuf_release(&who);
+			return -1;
+		}
 		privately[i] = private;
 		if(coming++)
 			strbuf_adds(&who, ", ");
 		if(private)
-			strbuf_add_html(&who, r.v[i].name);
+			strbuf_add_html(&who, r->v[i].name);
 		else
-			meetup_mention(&who, &r.v[i]);
+			meetup_mention(&who, &r->v[i]);
 	}
 	snprintf(n, sizeof(n), "%zu", coming);
-	strbuf_addc(&sb, '\n');
+	strbuf_addc(sb, '\n');
 	if(!coming)
-		i18n_fmt(&sb, lang, "remind.nobody", NULL);
+		i18n_fmt(sb, lang, "remind.nobody", NULL);
 	else
-		i18n_fmt_raw(&sb, lang, "meetup.info.coming", 0x2, n, who.buf, NULL);
-	/* A group's meetup also calls the members who have not answered. */
-	if(m->group_id) {
-		struct db_people members = { 0 };
-		struct strbuf silent = STRBUF_INIT;
-		if(db_group_members(db, m->group_id, &members))
-			goto out;
-		size_t k = 0;
-		for(size_t i = 0; i < members.n; i++) {
-			bool answered = members.v[i].waiting;
-			for(size_t j = 0; j < r.n && !answered; j++)
-				answered = r.v[j].user_id == members.v[i].user_id;
-			if(answered)
-				continue;
-			if(k++)
-				strbuf_adds(&silent, ", ");
-			meetup_mention(&silent, &members.v[i]);
-		}
-		if(k) {
-			strbuf_addc(&sb, '\n');
-			i18n_fmt_raw(&sb, lang, "remind.group_silent", 0x1, silent.buf, NULL);
-		}
-		strbuf_release(&silent);
-		db_people_release(&members);
+		i18n_fmt_raw(sb, lang, "meetup.info.coming", 0x2, n, who.buf, NULL);
+	strbuf_release(&who);
+	return (long)coming;
+}
+
+/* A group's meetup also calls the members who have not answered (r):
+ * appended to sb.  0 or -1. */
+static int remind__group_silent(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_people *r,
+                                struct strbuf *sb)
+{
+	struct db_people members = { 0 };
+	struct strbuf silent = STRBUF_INIT;
+	if(!m->group_id)
+		return 0;
+	if(db_group_members(ctx->bot->db, m->group_id, &members))
+		return -1;
+	size_t k = 0;
+	for(size_t i = 0; i < members.n; i++) {
+		bool answered = members.v[i].waiting;
+		for(size_t j = 0; j < r->n && !answered; j++)
+			answered = r->v[j].user_id == members.v[i].user_id;
+		if(answered)
+			continue;
+		if(k++)
+			strbuf_adds(&silent, ", ");
+		meetup_mention(&silent, &members.v[i]);
 	}
-	if(m->max_people) {
-		long places = m->max_people - (long)coming;
-		snprintf(left, sizeof(left), "%ld", places > 0 ? places : 0);
-		strbuf_addc(&sb, '\n');
-		i18n_fmt(&sb, lang, places > 0 ? "remind.places" : "remind.full", left, NULL);
+	if(k) {
+		strbuf_addc(sb, '\n');
+		i18n_fmt_raw(sb, ctx->chat->lang, "remind.group_silent", 0x1, silent.buf, NULL);
 	}
-	/* Those coming who asked for it get it privately, saying which chat
-	 * it is from, with buttons and a command that answer it there. */
+	strbuf_release(&silent);
+	db_people_release(&members);
+	return 0;
+}
+
+/* Posts the reminder sb in the chat, and privately to those of r marked
+ * in privately, saying which chat it is from, with buttons and a command
+ * that answer it there.  0 or -1. */
+static int remind__post(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_people *r,
+                        const bool *privately, struct strbuf *sb)
+{
+	const char *lang = ctx->chat->lang;
 	struct strbuf dm = STRBUF_INIT, where = STRBUF_INIT;
+	char num[16];
+	snprintf(num, sizeof(num), "%d", m->num);
 	meetup_chat_name(ctx->bot, ctx->chat, &where);
 	i18n_fmt_raw(&dm, lang, "remind.private.where", 0x1, where.buf, NULL);
 	strbuf_addc(&dm, '\n');
-	strbuf_add(&dm, sb.buf, sb.len);
+	strbuf_add(&dm, sb->buf, sb->len);
 	strbuf_addc(&dm, '\n');
 	i18n_fmt(&dm, lang, "remind.private.how", num, NULL);
 	strbuf_release(&where);
-	strbuf_addc(&sb, '\n');
-	i18n_fmt(&sb, lang, "remind.how", num, NULL);
+	strbuf_addc(sb, '\n');
+	i18n_fmt(sb, lang, "remind.how", num, NULL);
 	struct action *a;
-	int bad = sb.oom || dm.oom || meetup_post(ctx, sb.buf, &a) || meetup_buttons(a, lang, m);
-	for(size_t i = 0; i < r.n && !bad; i++) {
+	int bad = sb->oom || dm.oom || meetup_post(ctx, sb->buf, &a) || meetup_buttons(a, lang, m);
+	for(size_t i = 0; i < r->n && !bad; i++) {
 		if(!privately[i])
 			continue;
-		a = outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->chat->platform, r.v[i].ext_id, dm.buf);
+		a = outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->chat->platform, r->v[i].ext_id, dm.buf);
 		char key[96];
 		snprintf(key, sizeof(key), "%s.p%zu", ctx->key_base ? ctx->key_base : "remind", i);
 		bad = !a || action_set(&a->key, key) || meetup_buttons(a, lang, m);
 	}
 	strbuf_release(&dm);
-	if(bad)
+	return bad ? -1 : 0;
+}
+
+int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
+{
+	struct db *db = ctx->bot->db;
+	bool *privately = NULL;  /* per RSVP: wants reminders in private */
+	struct db_meetup *m = malloc(sizeof(*m));
+	struct db_people r = { 0 };
+	struct strbuf sb = STRBUF_INIT;
+	int64_t now;
+	int rc = -1;
+	if(!m)
 		goto out;
-	rc = 0;
+	int found = db_meetup_get_by_id(db, job->meetup_id, m);
+	if(found <= 0) {
+		rc = found;
+		goto out;
+	}
+	now = clock_now_ms();
+	int worth = remind__worth_sending(db, m, now);
+	if(worth <= 0) {
+		rc = worth;
+		goto out;
+	}
+	if(db_rsvps(db, m->id, &r) || (r.n && !(privately = calloc(r.n, sizeof(*privately)))))
+		goto out;
+	remind__head(ctx, m, job, now, &sb);
+	long coming = remind__coming(ctx, m, &r, privately, &sb);
+	if(coming < 0 || remind__group_silent(ctx, m, &r, &sb))
+		goto out;
+	if(m->max_people) {
+		long places = m->max_people - coming;
+		char left[24];
+		snprintf(left, sizeof(left), "%ld", places > 0 ? places : 0);
+		strbuf_addc(&sb, '\n');
+		i18n_fmt(&sb, ctx->chat->lang, places > 0 ? "remind.places" : "remind.full", left, NULL);
+	}
+	rc = remind__post(ctx, m, &r, privately, &sb);
 out:
 	free(privately);
 	free(m);
 	db_people_release(&r);
 	strbuf_release(&sb);
-	strbuf_release(&who);
-	strbuf_release(&when);
-	strbuf_release(&in);
 	return rc < 0 ? -1 : 0;
+}
+
+/* The leader so far of m's poll among the dates still to come (one that
+ * has started cannot win): most yes, then most if-need-be, then earliest.
+ * Returns its index with its yes count in *yes, or -1 when none has a
+ * yes. */
+static int remind__leader(const struct db_meetup *m, const struct db_people *votes, int *yes)
+{
+	int best = -1, by = 0, bm = 0;
+	for(int i = 0; i < m->nslots; i++) {
+		int y = 0, mb = 0;
+		if(m->slots[i].start <= clock_now())
+			continue;
+		for(size_t v = 0; v < votes->n; v++) {
+			y += votes->v[v].answers[i] == 'y';
+			mb += votes->v[v].answers[i] == 'm';
+		}
+		if(best < 0 || y > by || (y == by && mb > bm) ||
+		   (y == by && mb == bm && m->slots[i].start < m->slots[best].start)) {
+			best = i;
+			by = y;
+			bm = mb;
+		}
+	}
+	*yes = by;
+	return best >= 0 && by > 0 ? best : -1;
 }
 
 int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
@@ -343,25 +414,8 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 	i18n_fmt(&sb, lang, "nudge.title", num, m->title, when.buf, NULL);
 	strbuf_addc(&sb, '\n');
 	i18n_fmt_raw(&sb, lang, "nudge.who", 0x1, who.buf, NULL);
-	/* The leader so far among the dates still to come (one that has
-	 * started cannot win): most yes, then most if-need-be, then earliest. */
-	int best = -1, by = 0, bm = 0;
-	for(int i = 0; i < m->nslots; i++) {
-		int y = 0, mb = 0;
-		if(m->slots[i].start <= clock_now())
-			continue;
-		for(size_t v = 0; v < votes.n; v++) {
-			y += votes.v[v].answers[i] == 'y';
-			mb += votes.v[v].answers[i] == 'm';
-		}
-		if(best < 0 || y > by || (y == by && mb > bm) ||
-		   (y == by && mb == bm && m->slots[i].start < m->slots[best].start)) {
-			best = i;
-			by = y;
-			bm = mb;
-		}
-	}
-	if(best >= 0 && by > 0) {
+	int by, best = remind__leader(m, &votes, &by);
+	if(best >= 0) {
 		struct strbuf slot = STRBUF_INIT;
 		char y[16];
 		snprintf(y, sizeof(y), "%d", by);
