@@ -209,11 +209,81 @@ int series_plan(struct meetup_ctx *ctx, const struct db_meetup *m)
 	return db_job_add(db, end, JOB_SERIES, m->id, m->series_id);
 }
 
+/* The next session's date after prev, by the series' rule: the first one
+ * still ahead (sessions missed while the bot was down are skipped).
+ * Returns 0, or -1 when the rule cannot be read (logged). */
+static int series__next_date(struct meetup_ctx *ctx, const struct db_series *s, const struct db_meetup *prev,
+                             time_t *when)
+{
+	/* The nominal date of a poll is its middle candidate. */
+	time_t base = prev->state == MEETUP_CONFIRMED ? prev->start : prev->slots[prev->nslots / 2].start;
+	if(series_next(s->rule, ctx->chat->tz, base, when)) {
+		log_error("series %lld has a rule I cannot read: '%s'", (long long)s->id, s->rule);
+		return -1;
+	}
+	for(int guard = 0; *when <= clock_now() && guard < 1000; guard++)
+		if(series_next(s->rule, ctx->chat->tz, *when, when))
+			break;
+	return 0;
+}
+
+/* Fills next as the session after prev in series s: the same title,
+ * place, creator, duration, numbers, reminders and group, no date yet. */
+static void series__copy(struct db_meetup *next, const struct db_meetup *prev, const struct db_series *s)
+{
+	memset(next, 0, sizeof(*next));
+	snprintf(next->title, sizeof(next->title), "%s", prev->title);
+	snprintf(next->place, sizeof(next->place), "%s", prev->place);
+	next->creator = prev->creator;
+	next->duration_min = prev->duration_min;
+	next->quorum = prev->quorum;
+	next->max_people = prev->max_people;
+	next->has_remind = prev->has_remind;
+	snprintf(next->remind, sizeof(next->remind), "%s", prev->remind);
+	next->series_id = s->id;
+	next->group_id = prev->group_id;
+}
+
+/* "About every two weeks": next's candidates are the nominal date when
+ * and the days around it, at the same wall time, those still ahead;
+ * voted on until two days before the earliest.  0 or -1. */
+static int series__poll_slots(struct meetup_ctx *ctx, struct db_meetup *next, time_t when)
+{
+	struct tm nominal;
+	if(tz_localtime(ctx->chat->tz, when, &nominal))
+		return -1;
+	for(int k = -2; k <= 2; k++) {
+		/* The calendar day k days away, at the same wall time. */
+		struct tm day = { .tm_year = nominal.tm_year, .tm_mon = nominal.tm_mon,
+		                  .tm_mday = nominal.tm_mday + k, .tm_hour = 12 };
+		time_t noon = timegm(&day);
+		gmtime_r(&noon, &day);
+		day.tm_hour = nominal.tm_hour;
+		day.tm_min = nominal.tm_min;
+		time_t t;
+		enum tz_result r = tz_mktime(ctx->chat->tz, &day, &t);
+		if((r != TZ_OK && r != TZ_AMBIGUOUS) || t <= clock_now())
+			continue;
+		struct db_slot *sl = &next->slots[next->nslots];
+		sl->idx = next->nslots + 1;
+		sl->start = t;
+		sl->duration_min = next->duration_min;
+		next->nslots++;
+	}
+	if(next->nslots > 1) {
+		time_t deadline = next->slots[0].start - 2 * 86400;
+		if(deadline > clock_now() + 3600)
+			next->deadline = deadline;
+	}
+	return 0;
+}
+
 int series_job(struct meetup_ctx *ctx, const struct db_job *job)
 {
 	struct db *db = ctx->bot->db;
 	struct db_meetup *prev = malloc(sizeof(*prev)), *next = malloc(sizeof(*next));
 	struct db_series s;
+	time_t when;
 	int rc = -1;
 	if(!prev || !next)
 		goto out;
@@ -227,68 +297,18 @@ int series_job(struct meetup_ctx *ctx, const struct db_job *job)
 		rc = found < 0 ? -1 : 0;
 		goto out;
 	}
-	/* The nominal date of a poll is its middle candidate. */
-	time_t base = prev->state == MEETUP_CONFIRMED ? prev->start : prev->slots[prev->nslots / 2].start;
-	time_t when;
-	if(series_next(s.rule, ctx->chat->tz, base, &when)) {
-		log_error("series %lld has a rule I cannot read: '%s'", (long long)s.id, s.rule);
+	if(series__next_date(ctx, &s, prev, &when)) {
 		rc = 0;
 		goto out;
 	}
-	/* A session missed while the bot was down: skip to the first one
-	 * still ahead. */
-	for(int guard = 0; when <= clock_now() && guard < 1000; guard++)
-		if(series_next(s.rule, ctx->chat->tz, when, &when))
-			break;
-	memset(next, 0, sizeof(*next));
-	snprintf(next->title, sizeof(next->title), "%s", prev->title);
-	snprintf(next->place, sizeof(next->place), "%s", prev->place);
-	next->creator = prev->creator;
-	next->duration_min = prev->duration_min;
-	next->quorum = prev->quorum;
-	next->max_people = prev->max_people;
-	next->has_remind = prev->has_remind;
-	snprintf(next->remind, sizeof(next->remind), "%s", prev->remind);
-	next->series_id = s.id;
-	next->group_id = prev->group_id;
-	if(s.poll) {
-		/* "About every two weeks": the nominal date and the days around
-		 * it, voted on until two days before the earliest. */
-		struct tm nominal;
-		if(tz_localtime(ctx->chat->tz, when, &nominal))
-			goto out;
-		for(int k = -2; k <= 2; k++) {
-			/* The calendar day k days away, at the same wall time. */
-			struct tm day = { .tm_year = nominal.tm_year, .tm_mon = nominal.tm_mon,
-			                  .tm_mday = nominal.tm_mday + k, .tm_hour = 12 };
-			time_t noon = timegm(&day);
-			gmtime_r(&noon, &day);
-			day.tm_hour = nominal.tm_hour;
-			day.tm_min = nominal.tm_min;
-			time_t t;
-			enum tz_result r = tz_mktime(ctx->chat->tz, &day, &t);
-			if((r != TZ_OK && r != TZ_AMBIGUOUS) || t <= clock_now())
-				continue;
-			struct db_slot *sl = &next->slots[next->nslots];
-			sl->idx = next->nslots + 1;
-			sl->start = t;
-			sl->duration_min = prev->duration_min;
-			next->nslots++;
-		}
-		if(next->nslots > 1) {
-			time_t deadline = next->slots[0].start - 2 * 86400;
-			if(deadline > clock_now() + 3600)
-				next->deadline = deadline;
-		}
-	} else {
+	series__copy(next, prev, &s);
+	if(!s.poll) {
 		next->nslots = 1;
 		next->slots[0] = (struct db_slot){ .idx = 1, .start = when, .duration_min = prev->duration_min };
-	}
-	if(!next->nslots) {
-		rc = 0;
+	} else if(series__poll_slots(ctx, next, when)) {
 		goto out;
 	}
-	rc = meetup_create(ctx, next, NULL);
+	rc = next->nslots ? meetup_create(ctx, next, NULL) : 0;
 out:
 	free(prev);
 	free(next);
