@@ -73,79 +73,83 @@ out:
 	return rc;
 }
 
-int cmd_remind(struct cmd_ctx *ctx)
+/* "/remind me [off]": the sender's private reminders in this chat. */
+static int cr__me(struct cmd_ctx *ctx, char *args)
 {
-	struct db *db = ctx->bot->db;
-	char *args = ctx->args;
-	char *first = cmd_next_word(&args);
+	char *w = cmd_next_word(&args);
+	bool off = w && cr__is(w, "off", "non");
+	if(w && !off)
+		return CMD_USAGE;
+	if(db_private_reminder_set(ctx->bot->db, ctx->chat->id, ctx->user_id, !off))
+		return CMD_ERROR;
+	return cmd_reply(ctx, off ? "remind.me_off" : "remind.me_on", NULL);
+}
+
+/* Tells that meetup num is not found, or, for "/rappel 10 ans" (no
+ * meetup #10, and no reminder time either), that the time could not be
+ * read.  A cmd_result. */
+static int cr__no_meetup(struct cmd_ctx *ctx, char *first, char *args, const char *n)
+{
+	char probe[64];
+	if(first[0] != '#' && *args && !cr__is(args, "off", "non") &&
+	   remind_parse_offsets(args, probe, sizeof(probe))) {
+		cr__rejoin(first, args);
+		return cmd_reply(ctx, "remind.bad", ctx->args, NULL);
+	}
+	return cmd_reply(ctx, "meetup.not_found", n, NULL);
+}
+
+/* Sets m's reminder offsets to args ("off": none), by someone who may
+ * (its creator's, or when the creator was forgotten, the admins'), and
+ * plans them.  A cmd_result. */
+static int cr__meetup_set(struct cmd_ctx *ctx, struct db_meetup *m, const char *n, char *args)
+{
 	char offsets[64];
-	if(!first)
-		return cr__show(ctx, "remind.chat", NULL, ctx->chat->remind);
-	/* /remind me [off] */
-	if(cr__is(first, "me", "moi")) {
-		char *w = cmd_next_word(&args);
-		bool off = w && cr__is(w, "off", "non");
-		if(w && !off)
-			return CMD_USAGE;
-		if(db_private_reminder_set(db, ctx->chat->id, ctx->user_id, !off))
-			return CMD_ERROR;
-		return cmd_reply(ctx, off ? "remind.me_off" : "remind.me_on", NULL);
-	}
-	/* /remind #ID [offsets|off] */
-	if(first[0] == '#' || (first[0] >= '0' && first[0] <= '9' && !strpbrk(first, "hmdjwHMDJW"))) {
-		int num = atoi(first[0] == '#' ? first + 1 : first);
-		struct db_meetup *m = malloc(sizeof(*m));
-		int rc = CMD_ERROR;
-		char n[16];
-		snprintf(n, sizeof(n), "%d", num);
-		if(!m)
-			return CMD_ERROR;
-		int found = db_meetup_get(db, ctx->chat->id, num, m);
-		if(found < 0)
-			goto meetup_out;
-		if(!found) {
-			/* "/rappel 10 ans": no meetup #10, and no reminder time
-			 * either: the time is what could not be read. */
-			char probe[64];
-			if(first[0] != '#' && *args && !cr__is(args, "off", "non") &&
-			   remind_parse_offsets(args, probe, sizeof(probe))) {
-				cr__rejoin(first, args);
-				rc = cmd_reply(ctx, "remind.bad", ctx->args, NULL);
-			} else {
-				rc = cmd_reply(ctx, "meetup.not_found", n, NULL);
-			}
-			goto meetup_out;
-		}
-		if(!*args) {
-			rc = cr__show(ctx, "remind.meetup", n, m->has_remind ? m->remind : ctx->chat->remind);
-			goto meetup_out;
-		}
-		/* A meetup's reminders are its creator's (or, when the creator
-		 * was forgotten, the admins') to change. */
-		ctx->sub = &cr__meetup_form;
-		struct cmd_object obj = { .meetup = m, .verb_key = "meetup.verb.edit" };
-		int may = cmd_permit(ctx, &obj);
-		if(may <= 0) {
-			rc = may < 0 ? CMD_ERROR : CMD_OK;
-			goto meetup_out;
-		}
-		if(cr__is(args, "off", "non"))
-			offsets[0] = '\0';
-		else if(remind_parse_offsets(args, offsets, sizeof(offsets))) {
-			rc = cmd_reply(ctx, "remind.bad", args, NULL);
-			goto meetup_out;
-		}
-		snprintf(m->remind, sizeof(m->remind), "%s", offsets);
-		m->has_remind = true;
-		struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out };
-		if(db_meetup_update(db, m) || remind_plan(&mctx, m))
-			goto meetup_out;
-		rc = cr__show(ctx, "remind.meetup", n, offsets);
-meetup_out:
-		free(m);
-		return rc;
-	}
-	/* /remind OFFSETS|off for the whole chat: admins only. */
+	ctx->sub = &cr__meetup_form;
+	struct cmd_object obj = { .meetup = m, .verb_key = "meetup.verb.edit" };
+	int may = cmd_permit(ctx, &obj);
+	if(may <= 0)
+		return may < 0 ? CMD_ERROR : CMD_OK;
+	if(cr__is(args, "off", "non"))
+		offsets[0] = '\0';
+	else if(remind_parse_offsets(args, offsets, sizeof(offsets)))
+		return cmd_reply(ctx, "remind.bad", args, NULL);
+	snprintf(m->remind, sizeof(m->remind), "%s", offsets);
+	m->has_remind = true;
+	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out };
+	if(db_meetup_update(ctx->bot->db, m) || remind_plan(&mctx, m))
+		return CMD_ERROR;
+	return cr__show(ctx, "remind.meetup", n, offsets);
+}
+
+/* "/remind #ID [offsets|off]": shows or sets the reminders of a meetup. */
+static int cr__meetup(struct cmd_ctx *ctx, char *first, char *args)
+{
+	int num = atoi(first[0] == '#' ? first + 1 : first);
+	struct db_meetup *m = malloc(sizeof(*m));
+	int rc = CMD_ERROR;
+	char n[16];
+	snprintf(n, sizeof(n), "%d", num);
+	if(!m)
+		return CMD_ERROR;
+	int found = db_meetup_get(ctx->bot->db, ctx->chat->id, num, m);
+	if(found < 0)
+		rc = CMD_ERROR;
+	else if(!found)
+		rc = cr__no_meetup(ctx, first, args, n);
+	else if(!*args)
+		rc = cr__show(ctx, "remind.meetup", n, m->has_remind ? m->remind : ctx->chat->remind);
+	else
+		rc = cr__meetup_set(ctx, m, n, args);
+	free(m);
+	return rc;
+}
+
+/* "/remind OFFSETS|off" for the whole chat: admins only.  first and args
+ * are put back together. */
+static int cr__chat(struct cmd_ctx *ctx, char *first, char *args)
+{
+	char offsets[64];
 	int may = cmd_permit(ctx, NULL);
 	if(may <= 0)
 		return may;
@@ -154,12 +158,25 @@ meetup_out:
 		offsets[0] = '\0';
 	else if(remind_parse_offsets(ctx->args, offsets, sizeof(offsets)))
 		return cmd_reply(ctx, "remind.bad", ctx->args, NULL);
-	if(db_chat_set_remind(db, ctx->chat->id, offsets))
+	if(db_chat_set_remind(ctx->bot->db, ctx->chat->id, offsets))
 		return CMD_ERROR;
 	snprintf(ctx->chat->remind, sizeof(ctx->chat->remind), "%s", offsets);
 	if(cr__replan_chat(ctx))
 		return CMD_ERROR;
 	return cr__show(ctx, "remind.chat", NULL, offsets);
+}
+
+int cmd_remind(struct cmd_ctx *ctx)
+{
+	char *args = ctx->args;
+	char *first = cmd_next_word(&args);
+	if(!first)
+		return cr__show(ctx, "remind.chat", NULL, ctx->chat->remind);
+	if(cr__is(first, "me", "moi"))
+		return cr__me(ctx, args);
+	if(first[0] == '#' || (first[0] >= '0' && first[0] <= '9' && !strpbrk(first, "hmdjwHMDJW")))
+		return cr__meetup(ctx, first, args);
+	return cr__chat(ctx, first, args);
 }
 
 int cmd_nudge(struct cmd_ctx *ctx)
