@@ -1039,33 +1039,81 @@ int cmd_poll(struct cmd_ctx *ctx)
 
 /* ---- /vote ---- */
 
+/* Reads one word of a vote ("2", "1-3", "all", each with "?" or "~" for
+ * if-need-be) into answers, one mark per slot of m.  Returns 1 when read,
+ * 0 when the user was told it cannot be, -1 on failure. */
+static int cm__vote_word(struct cmd_ctx *ctx, const struct db_meetup *m, char *w, char *answers)
+{
+	size_t len = strlen(w);
+	char mark = 'y';
+	if(len > 1 && (w[len - 1] == '?' || w[len - 1] == '~')) {
+		mark = 'm';
+		w[--len] = '\0';
+	}
+	long lo, hi;
+	char *dash = strchr(w, '-');
+	if(cm__is(w, WORDS("all", "tout", "toutes", "tous"))) {
+		lo = 1;  /* "/vote all", "/vote toutes?" */
+		hi = m->nslots;
+	} else if(dash && dash != w) {
+		*dash = '\0';
+		if(cm__int(w, 1, 100, &lo) || cm__int(dash + 1, 1, 100, &hi) || hi < lo) {
+			*dash = '-';
+			return cmd_reply(ctx, "meetup.vote.bad", w, NULL) ? -1 : 0;
+		}
+	} else if(cm__int(w, 0, 1000000, &lo)) {
+		return cmd_reply(ctx, "meetup.vote.bad", w, NULL) ? -1 : 0;
+	} else {
+		hi = lo;
+	}
+	if(lo < 1 || hi > m->nslots) {
+		char bad[16], n[16], max[16];
+		snprintf(bad, sizeof(bad), "%ld", lo < 1 ? lo : hi);
+		snprintf(n, sizeof(n), "%d", m->num);
+		snprintf(max, sizeof(max), "%d", m->nslots);
+		return cmd_reply(ctx, "meetup.vote.bad_slot", bad, n, max, NULL) ? -1 : 0;
+	}
+	for(long i = lo; i <= hi; i++)
+		answers[i - 1] = mark;
+	return 1;
+}
+
+/* Reads "[#ID] FIRST ..." of a vote: the meetup's number into *num (0
+ * when none is named) and the first word of the answers into *first.
+ * A cmd_result: CMD_USAGE when no answer is given. */
+static int cm__vote_args(struct cmd_ctx *ctx, char **args, int *num, char **first)
+{
+	*num = 0;
+	for(char *p = *args; *p; p++)
+		if(*p == ',')
+			*p = ' ';
+	*first = cmd_next_word(args);
+	if(!*first)
+		return CMD_USAGE;
+	if((*first)[0] == '#') {
+		if(cm__meetup_num(*first, num)) {
+			int rc = cmd_reply(ctx, "meetup.vote.bad", *first, NULL);
+			*first = NULL;
+			return rc;
+		}
+		*first = cmd_next_word(args);
+		if(!*first)
+			return CMD_USAGE;
+	}
+	return CMD_OK;
+}
+
 int cmd_vote(struct cmd_ctx *ctx)
 {
 	struct db_meetup *m = malloc(sizeof(*m));
-	char *args = ctx->args;
-	int rc = CMD_ERROR;
+	char *args = ctx->args, *first;
+	char answers[MEETUP_MAX_SLOTS + 1];
+	int num, rc = CMD_ERROR;
 	if(!m)
 		goto out;
-	int num = 0;
-	for(char *p = args; *p; p++)
-		if(*p == ',')
-			*p = ' ';
-	char *first = cmd_next_word(&args);
-	if(!first) {
-		rc = CMD_USAGE;
+	rc = cm__vote_args(ctx, &args, &num, &first);
+	if(rc || !first)
 		goto out;
-	}
-	if(first[0] == '#') {
-		if(cm__meetup_num(first, &num)) {
-			rc = cmd_reply(ctx, "meetup.vote.bad", first, NULL);
-			goto out;
-		}
-		first = cmd_next_word(&args);
-		if(!first) {
-			rc = CMD_USAGE;
-			goto out;
-		}
-	}
 	int found = cm__find(ctx, num, MASK_POLL, "meetup.hint.vote", m);
 	if(found <= 0) {
 		/* A named meetup that is not a poll any more is said so below. */
@@ -1077,45 +1125,14 @@ int cmd_vote(struct cmd_ctx *ctx)
 		rc = cmd_next_word(&args) ? CMD_USAGE : meetup_vote(&mctx, m, ctx->user_id, NULL, false);
 		goto out;
 	}
-	char answers[MEETUP_MAX_SLOTS + 1];
 	memset(answers, 'n', (size_t)m->nslots);
 	answers[m->nslots] = '\0';
-	char n[16], max[16];
-	snprintf(n, sizeof(n), "%d", m->num);
-	snprintf(max, sizeof(max), "%d", m->nslots);
 	for(char *w = first; w; w = cmd_next_word(&args)) {
-		size_t len = strlen(w);
-		char mark = 'y';
-		if(len > 1 && (w[len - 1] == '?' || w[len - 1] == '~')) {
-			mark = 'm';
-			w[--len] = '\0';
-		}
-		long lo, hi;
-		char *dash = strchr(w, '-');
-		if(cm__is(w, WORDS("all", "tout", "toutes", "tous"))) {
-			lo = 1;  /* "/vote all", "/vote toutes?" */
-			hi = m->nslots;
-		} else if(dash && dash != w) {
-			*dash = '\0';
-			if(cm__int(w, 1, 100, &lo) || cm__int(dash + 1, 1, 100, &hi) || hi < lo) {
-				*dash = '-';
-				rc = cmd_reply(ctx, "meetup.vote.bad", w, NULL);
-				goto out;
-			}
-		} else if(cm__int(w, 0, 1000000, &lo)) {
-			rc = cmd_reply(ctx, "meetup.vote.bad", w, NULL);
-			goto out;
-		} else {
-			hi = lo;
-		}
-		if(lo < 1 || hi > m->nslots) {
-			char bad[16];
-			snprintf(bad, sizeof(bad), "%ld", lo < 1 ? lo : hi);
-			rc = cmd_reply(ctx, "meetup.vote.bad_slot", bad, n, max, NULL);
+		int read = cm__vote_word(ctx, m, w, answers);
+		if(read <= 0) {
+			rc = read < 0 ? CMD_ERROR : CMD_OK;
 			goto out;
 		}
-		for(long i = lo; i <= hi; i++)
-			answers[i - 1] = mark;
 	}
 	rc = meetup_vote(&mctx, m, ctx->user_id, answers, false);
 out:
