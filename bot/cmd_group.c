@@ -69,9 +69,52 @@ static int cg__near_topic(const struct db_topic *t, int n, const char *key)
 	return best;
 }
 
-int cmd_interest(struct cmd_ctx *ctx)
+/* The threshold, once per topic: mentions everyone interested in the
+ * topic mine (counted in count) and offers the one command that makes
+ * the group.  0 or -1. */
+static int cg__interest_alert(struct cmd_ctx *ctx, const struct db_topic *mine, const char *count)
 {
 	struct db *db = ctx->bot->db;
+	struct db_people people = { 0 };
+	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
+	int rc = -1;
+	int first = db_interest_alert(db, ctx->chat->id, mine->key);
+	if(first <= 0) {
+		rc = first;
+		goto out;
+	}
+	if(db_interest_people(db, ctx->chat->id, mine->key, &people))
+		goto out;
+	for(size_t i = 0; i < people.n; i++) {
+		if(i)
+			strbuf_adds(&who, ", ");
+		meetup_mention(&who, &people.v[i]);
+	}
+	i18n_fmt_raw(&sb, cmd_lang(ctx), "interest.threshold", 0x4, mine->topic, count, who.buf, NULL);
+	rc = sb.oom || cmd_send_text(ctx, sb.buf) ? -1 : 0;
+out:
+	db_people_release(&people);
+	strbuf_release(&sb);
+	strbuf_release(&who);
+	return rc;
+}
+
+/* Every topic of the chat, in *topics (malloc'd, the caller frees it),
+ * *n of them.  0 or -1. */
+static int cg__all_topics(struct cmd_ctx *ctx, struct db_topic **topics, int *n)
+{
+	struct db *db = ctx->bot->db;
+	int total;
+	*topics = NULL;
+	if(db_interest_topics(db, ctx->chat->id, 0, NULL, 0, n, &total) ||
+	   !(*topics = malloc((size_t)(total ? total : 1) * sizeof(**topics))) ||
+	   db_interest_topics(db, ctx->chat->id, 0, *topics, total, n, &total))
+		return -1;
+	return 0;
+}
+
+int cmd_interest(struct cmd_ctx *ctx)
+{
 	const char *lang = cmd_lang(ctx);
 	char *args = ctx->args;
 	bool withdraw = false;
@@ -89,14 +132,11 @@ int cmd_interest(struct cmd_ctx *ctx)
 	struct strbuf key = STRBUF_INIT;
 	text_fold(&key, args);
 	struct db_topic *topics = NULL;
-	struct db_people people = { 0 };
-	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
-	int n, total, rc = CMD_ERROR;
-	int changed = db_interest_set(db, ctx->chat->id, key.buf, args, ctx->user_id, !withdraw);
+	struct strbuf sb = STRBUF_INIT;
+	int n, rc = CMD_ERROR;
+	int changed = db_interest_set(ctx->bot->db, ctx->chat->id, key.buf, args, ctx->user_id, !withdraw);
 	/* Every topic: the user's own count, and the near ones to suggest. */
-	if(changed < 0 || db_interest_topics(db, ctx->chat->id, 0, NULL, 0, &n, &total) ||
-	   !(topics = malloc((size_t)(total ? total : 1) * sizeof(*topics))) ||
-	   db_interest_topics(db, ctx->chat->id, 0, topics, total, &n, &total))
+	if(changed < 0 || cg__all_topics(ctx, &topics, &n))
 		goto out;
 	const struct db_topic *mine = NULL;
 	for(int i = 0; i < n; i++)
@@ -120,33 +160,13 @@ int cmd_interest(struct cmd_ctx *ctx)
 	}
 	if(sb.oom || cmd_reply_text(ctx, sb.buf))
 		goto out;
-	/* The threshold, once per topic: mention everyone and offer the one
-	 * command that makes the group. */
-	if(changed && mine && mine->count >= ctx->chat->interest_threshold) {
-		int first = db_interest_alert(db, ctx->chat->id, key.buf);
-		if(first < 0)
-			goto out;
-		if(first) {
-			if(db_interest_people(db, ctx->chat->id, key.buf, &people))
-				goto out;
-			for(size_t i = 0; i < people.n; i++) {
-				if(i)
-					strbuf_adds(&who, ", ");
-				meetup_mention(&who, &people.v[i]);
-			}
-			strbuf_reset(&sb);
-			i18n_fmt_raw(&sb, lang, "interest.threshold", 0x4, mine->topic, count, who.buf, NULL);
-			if(sb.oom || cmd_send_text(ctx, sb.buf))
-				goto out;
-		}
-	}
+	if(changed && mine && mine->count >= ctx->chat->interest_threshold && cg__interest_alert(ctx, mine, count))
+		goto out;
 	rc = CMD_OK;
 out:
 	free(topics);
-	db_people_release(&people);
 	strbuf_release(&key);
 	strbuf_release(&sb);
-	strbuf_release(&who);
 	return rc;
 }
 
@@ -265,36 +285,85 @@ static size_t cg__count(const struct db_people *p, bool waiting)
 	return n;
 }
 
+/* The options of "/group new NAME --topic TEXT --max N --interest TOPIC". */
+struct cg_new_opts {
+	char *topic, *interest;
+	long max;               /* 0: no cap */
+};
+
+/* Reads the options starting at opts (" --...", cut off the name).
+ * Returns true when read; false when not, with the cmd_result in *rc
+ * (CMD_USAGE, or the refusal of a bad --max sent). */
+static bool cg__new_options(struct cmd_ctx *ctx, char *opts, struct cg_new_opts *o, int *rc)
+{
+	*opts = '\0';
+	char *p = opts + 1;
+	while(p && *p) {
+		char *next = strstr(p + 2, " --");
+		if(next)
+			*next = '\0';
+		if(!strncmp(p, "--topic ", 8) || !strncmp(p, "--sujet ", 8)) {
+			o->topic = cg__trim(p + 8);
+		} else if(!strncmp(p, "--max ", 6)) {
+			char *end;
+			o->max = strtol(p + 6, &end, 10);
+			if(*cg__trim(end) || o->max < 1 || o->max > GROUP_MAX_MEMBERS) {
+				*rc = cmd_reply(ctx, "group.bad_max", cg__trim(p + 6), "1000", NULL);
+				return false;
+			}
+		} else if(!strncmp(p, "--interest ", 11) || !strncmp(p, "--envie ", 8)) {
+			o->interest = cg__trim(p + (p[2] == 'i' ? 11 : 8));
+		} else {
+			*rc = CMD_USAGE;
+			return false;
+		}
+		p = next ? next + 1 : NULL;
+	}
+	return true;
+}
+
+/* Everyone interested in interest joins the new group g (up to its cap;
+ * the rest wait), its creator aside; counted in *added and *waiting.
+ * 0 or -1. */
+static int cg__add_interested(struct cmd_ctx *ctx, const struct db_group *g, const char *interest,
+                              size_t *added, size_t *waiting)
+{
+	struct db *db = ctx->bot->db;
+	struct strbuf ikey = STRBUF_INIT;
+	struct db_people people = { 0 };
+	int rc = -1;
+	text_fold(&ikey, interest);
+	if(db_interest_people(db, ctx->chat->id, ikey.buf, &people))
+		goto out;
+	size_t in = 1;
+	for(size_t i = 0; i < people.n; i++) {
+		if(people.v[i].user_id == ctx->user_id)
+			continue;
+		bool wait = g->max_members && in >= (size_t)g->max_members;
+		in += !wait;
+		if(db_group_member_set(db, g->id, people.v[i].user_id, false, wait))
+			goto out;
+		*added += !wait;
+		*waiting += wait;
+	}
+	rc = 0;
+out:
+	strbuf_release(&ikey);
+	db_people_release(&people);
+	return rc;
+}
+
 /* Reads "NAME [--topic TEXT] [--max N] [--interest TOPIC]". */
 static int cg__new(struct cmd_ctx *ctx, char *args)
 {
 	struct db *db = ctx->bot->db;
 	char *opts = strstr(args, " --");
-	char *topic = NULL, *interest = NULL;
-	long max = 0;
+	struct cg_new_opts o = { 0 };
+	int rc = CMD_ERROR;
 	if(!strncmp(args, "--", 2))
 		return CMD_USAGE;
-	if(opts) {
-		*opts = '\0';
-		char *p = opts + 1;
-		while(p && *p) {
-			char *next = strstr(p + 2, " --");
-			if(next)
-				*next = '\0';
-			if(!strncmp(p, "--topic ", 8) || !strncmp(p, "--sujet ", 8))
-				topic = cg__trim(p + 8);
-			else if(!strncmp(p, "--max ", 6)) {
-				char *end;
-				max = strtol(p + 6, &end, 10);
-				if(*cg__trim(end) || max < 1 || max > GROUP_MAX_MEMBERS)
-					return cmd_reply(ctx, "group.bad_max", cg__trim(p + 6), "1000", NULL);
-			} else if(!strncmp(p, "--interest ", 11) || !strncmp(p, "--envie ", 8))
-				interest = cg__trim(p + (p[2] == 'i' ? 11 : 8));
-			else
-				return CMD_USAGE;
-			p = next ? next + 1 : NULL;
-		}
-	}
+	if(opts && !cg__new_options(ctx, opts, &o, &rc))
+		return rc;
 	char *name = cg__trim(args);
 	if(!*name)
 		return CMD_USAGE;
@@ -303,10 +372,8 @@ static int cg__new(struct cmd_ctx *ctx, char *args)
 		snprintf(m, sizeof(m), "%d", GROUP_NAME_MAX);
 		return cmd_reply(ctx, "group.name_long", m, NULL);
 	}
-	struct strbuf key = STRBUF_INIT, ikey = STRBUF_INIT;
-	struct db_people people = { 0 };
-	struct db_group g = { .chat_id = ctx->chat->id, .max_members = (int)max };
-	int rc = CMD_ERROR;
+	struct strbuf key = STRBUF_INIT;
+	struct db_group g = { .chat_id = ctx->chat->id, .max_members = (int)o.max };
 	text_fold(&key, name);
 	struct db_group other;
 	int taken = db_group_find(db, ctx->chat->id, key.buf, &other);
@@ -317,27 +384,12 @@ static int cg__new(struct cmd_ctx *ctx, char *args)
 		goto out;
 	}
 	snprintf(g.name, sizeof(g.name), "%s", name);
-	snprintf(g.topic, sizeof(g.topic), "%s", topic ? topic : interest ? interest : "");
+	snprintf(g.topic, sizeof(g.topic), "%s", o.topic ? o.topic : o.interest ? o.interest : "");
 	if(db_group_insert(db, &g, key.buf) || db_group_member_set(db, g.id, ctx->user_id, true, false))
 		goto out;
 	size_t added = 0, waiting = 0;
-	if(interest) {
-		/* Everyone interested joins (up to the cap; the rest wait). */
-		text_fold(&ikey, interest);
-		if(db_interest_people(db, ctx->chat->id, ikey.buf, &people))
-			goto out;
-		size_t in = 1;
-		for(size_t i = 0; i < people.n; i++) {
-			if(people.v[i].user_id == ctx->user_id)
-				continue;
-			bool wait = g.max_members && in >= (size_t)g.max_members;
-			in += !wait;
-			if(db_group_member_set(db, g.id, people.v[i].user_id, false, wait))
-				goto out;
-			added += !wait;
-			waiting += wait;
-		}
-	}
+	if(o.interest && cg__add_interested(ctx, &g, o.interest, &added, &waiting))
+		goto out;
 	char n[24], w[24];
 	snprintf(n, sizeof(n), "%zu", added + 1);
 	snprintf(w, sizeof(w), "%zu", waiting);
@@ -345,8 +397,6 @@ static int cg__new(struct cmd_ctx *ctx, char *args)
 	             : cmd_reply(ctx, "group.created", g.name, n, NULL);
 out:
 	strbuf_release(&key);
-	strbuf_release(&ikey);
-	db_people_release(&people);
 	return rc;
 }
 
