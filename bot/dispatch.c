@@ -298,6 +298,26 @@ static int dispatch__check_text(struct cmd_ctx *ctx, const char *text)
 	return 1;
 }
 
+/* Answers a command word that names no command (typed after prefix):
+ * the nearest name, if one is near.  0 or -1. */
+static int dispatch__unknown(struct cmd_ctx *ctx, char prefix, const char *name)
+{
+	const char *near = dispatch__closest(name);
+	/* The typed word goes back escaped (it is user text), with the prefix
+	 * typed: "!foo" is not called "/foo". */
+	struct strbuf typed = STRBUF_INIT;
+	int rc;
+	strbuf_addf(&typed, "%c%s", prefix, name);
+	if(typed.oom)
+		rc = -1;
+	else if(near)
+		rc = cmd_reply(ctx, "dispatch.unknown_near", typed.buf, near, NULL);
+	else
+		rc = cmd_reply(ctx, "dispatch.unknown", typed.buf, NULL);
+	strbuf_release(&typed);
+	return rc;
+}
+
 static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 {
 	struct bot *b = ctx->bot;
@@ -330,18 +350,7 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 		goto out;
 	const struct command *cmd = dispatch_find(name.buf);
 	if(!cmd) {
-		const char *near = dispatch__closest(name.buf);
-		/* The typed word goes back escaped (it is user text), with the
-		 * prefix typed: "!foo" is not called "/foo". */
-		struct strbuf typed = STRBUF_INIT;
-		strbuf_addf(&typed, "%c%s", clean.buf[0], name.buf);
-		if(typed.oom)
-			rc = -1;
-		else if(near)
-			rc = cmd_reply(ctx, "dispatch.unknown_near", typed.buf, near, NULL);
-		else
-			rc = cmd_reply(ctx, "dispatch.unknown", typed.buf, NULL);
-		strbuf_release(&typed);
+		rc = dispatch__unknown(ctx, clean.buf[0], name.buf);
 		goto out;
 	}
 	ctx->cmd = cmd;
@@ -351,15 +360,9 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 		rc = cmd_reply(ctx, "dispatch.anonymous", dispatch_display_name(cmd_lang(ctx), cmd), NULL);
 		goto out;
 	}
-	ctx->args = strdup(rest);
-	if(!ctx->args) {
-		rc = -1;
-		goto out;
-	}
 	struct strbuf trimmed = STRBUF_INIT;
-	strbuf_adds(&trimmed, ctx->args);
+	strbuf_adds(&trimmed, rest);
 	strbuf_trim(&trimmed);
-	free(ctx->args);
 	ctx->args = strbuf_detach(&trimmed);
 	if(!ctx->args) {
 		rc = -1;
