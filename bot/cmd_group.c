@@ -631,35 +631,39 @@ out:
 	return rc;
 }
 
-/* "/group contact NAME @user" adds, "-@user" removes. */
-static int cg__contact(struct cmd_ctx *ctx, char *args)
+/* The resolver of "/group contact NAME [-]@user": the group NAME and its
+ * members; *args is left at "[-]@user". */
+static int cg__contact_find(struct cmd_ctx *ctx, char **args, struct cmd_object *obj)
 {
-	char *at = strrchr(args, ' ');
+	char *at = strrchr(*args, ' ');
 	if(!at)
 		return CMD_USAGE;
 	*at = '\0';
 	char *who = at + 1;
-	bool remove = *who == '-';
-	if(remove)
+	char *name = cg__trim(*args);
+	*args = who;
+	if(*who == '-')
 		who++;
 	if(*who == '@')
 		who++;
-	char *name = cg__trim(args);
 	if(!*who || !*name)
 		return CMD_USAGE;
-	struct db_group g;
-	struct db_people m = { 0 };
-	int rc = CMD_ERROR, found = cg__load(ctx, name, &g, &m);
-	if(found <= 0) {
-		rc = found < 0 ? CMD_ERROR : CMD_OK;
-		goto out;
-	}
-	struct cmd_object obj = { .group = &g, .members = &m };
-	int may = cmd_permit(ctx, &obj);
-	if(may <= 0) {
-		rc = may < 0 ? CMD_ERROR : CMD_OK;
-		goto out;
-	}
+	int found = cg__load(ctx, name, &obj->group, &obj->members);
+	obj->found = found > 0;
+	return found < 0 ? CMD_ERROR : CMD_OK;
+}
+
+/* "/group contact NAME @user" adds, "-@user" removes, once the group is
+ * found and the sender may (args: "[-]@user"). */
+static int cg__contact(struct cmd_ctx *ctx, char *args)
+{
+	const struct db_group *g = &ctx->obj->group;
+	const struct db_people *m = &ctx->obj->members;
+	bool remove = *args == '-';
+	char *who = args + remove;
+	if(*who == '@')
+		who++;
+	int rc = CMD_ERROR;
 	int64_t uid;
 	char uname[128];
 	int known = db_user_find(ctx->bot->db, ctx->ev->platform, who, &uid, uname, sizeof(uname));
@@ -669,95 +673,81 @@ static int cg__contact(struct cmd_ctx *ctx, char *args)
 		rc = cmd_reply(ctx, "group.unknown_user", who, NULL);
 		goto out;
 	}
-	const struct db_person *p = cg__find_person(&m, uid);
+	const struct db_person *p = cg__find_person(m, uid);
 	if(remove) {
 		if(!p || p->answer != 1) {
-			rc = cmd_reply(ctx, "group.not_contact", uname, g.name, NULL);
+			rc = cmd_reply(ctx, "group.not_contact", uname, g->name, NULL);
 			goto out;
 		}
 		size_t contacts = 0;
-		for(size_t i = 0; i < m.n; i++)
-			contacts += m.v[i].answer == 1;
+		for(size_t i = 0; i < m->n; i++)
+			contacts += m->v[i].answer == 1;
 		if(contacts == 1) {
-			rc = cmd_reply(ctx, "group.last_contact", uname, g.name, NULL);
+			rc = cmd_reply(ctx, "group.last_contact", uname, g->name, NULL);
 			goto out;
 		}
-		rc = db_group_member_set(ctx->bot->db, g.id, uid, false, p->waiting) ? CMD_ERROR
-		     : cmd_reply(ctx, "group.contact_removed", uname, g.name, NULL);
+		rc = db_group_member_set(ctx->bot->db, g->id, uid, false, p->waiting) ? CMD_ERROR
+		     : cmd_reply(ctx, "group.contact_removed", uname, g->name, NULL);
 		goto out;
 	}
 	/* A contact person speaks for the group, so they must be in it: naming
 	 * someone never makes them a member (they may have left on purpose),
 	 * and someone waiting for a place is not in it yet. */
 	if(!p || p->waiting) {
-		rc = cmd_reply(ctx, p ? "group.contact_waiting" : "group.contact_not_member", uname, g.name, NULL);
+		rc = cmd_reply(ctx, p ? "group.contact_waiting" : "group.contact_not_member", uname, g->name, NULL);
 		goto out;
 	}
 	if(p->answer == 1) {
-		rc = cmd_reply(ctx, "group.already_contact", uname, g.name, NULL);
+		rc = cmd_reply(ctx, "group.already_contact", uname, g->name, NULL);
 		goto out;
 	}
-	rc = db_group_member_set(ctx->bot->db, g.id, uid, true, false) ? CMD_ERROR
-	     : cmd_reply(ctx, "group.contact_added", uname, g.name, NULL);
+	rc = db_group_member_set(ctx->bot->db, g->id, uid, true, false) ? CMD_ERROR
+	     : cmd_reply(ctx, "group.contact_added", uname, g->name, NULL);
 out:
-	db_people_release(&m);
 	return rc;
+}
+
+/* The resolver of the sub-commands that name a group by all their words
+ * (close, split): the open group and its members. */
+static int cg__named_find(struct cmd_ctx *ctx, char **args, struct cmd_object *obj)
+{
+	int found = cg__load(ctx, *args, &obj->group, &obj->members);
+	obj->found = found > 0;
+	return found < 0 ? CMD_ERROR : CMD_OK;
 }
 
 static int cg__close(struct cmd_ctx *ctx, char *name)
 {
-	struct db_group g;
-	struct db_people m = { 0 };
-	int rc = CMD_ERROR, found = cg__load(ctx, name, &g, &m);
-	if(found <= 0) {
-		rc = found < 0 ? CMD_ERROR : CMD_OK;
-		goto out;
-	}
-	struct cmd_object obj = { .group = &g, .members = &m };
-	int may = cmd_permit(ctx, &obj);
-	if(may <= 0)
-		rc = may < 0 ? CMD_ERROR : CMD_OK;
-	else
-		rc = db_group_close(ctx->bot->db, g.id) ? CMD_ERROR : cmd_reply(ctx, "group.closed", g.name, NULL);
-out:
-	db_people_release(&m);
-	return rc;
+	const struct db_group *g = &ctx->obj->group;
+	(void)name;
+	return db_group_close(ctx->bot->db, g->id) ? CMD_ERROR : cmd_reply(ctx, "group.closed", g->name, NULL);
 }
 
 /* Proposes a second group made of the waiting list. */
 static int cg__split(struct cmd_ctx *ctx, char *name)
 {
 	struct db *db = ctx->bot->db;
-	struct db_group g;
-	struct db_people m = { 0 };
+	const struct db_group *g = &ctx->obj->group;
+	const struct db_people *m = &ctx->obj->members;
 	struct strbuf key = STRBUF_INIT, who = STRBUF_INIT, sb = STRBUF_INIT;
-	int rc = CMD_ERROR, found = cg__load(ctx, name, &g, &m);
-	if(found <= 0) {
-		rc = found < 0 ? CMD_ERROR : CMD_OK;
-		goto out;
-	}
-	struct cmd_object obj = { .group = &g, .members = &m };
-	int may = cmd_permit(ctx, &obj);
-	if(may <= 0) {
-		rc = may < 0 ? CMD_ERROR : CMD_OK;
-		goto out;
-	}
+	int rc = CMD_ERROR;
+	(void)name;
 	size_t waiting = 0;
-	for(size_t i = 0; i < m.n; i++)
-		waiting += m.v[i].waiting;
+	for(size_t i = 0; i < m->n; i++)
+		waiting += m->v[i].waiting;
 	if(waiting < 2) {
-		rc = cmd_reply(ctx, "group.split_few", g.name, NULL);
+		rc = cmd_reply(ctx, "group.split_few", g->name, NULL);
 		goto out;
 	}
 	/* The new group: "NAME 2" (or 3, ...), same topic and cap. */
-	struct db_group ng = { .chat_id = g.chat_id, .max_members = g.max_members };
-	snprintf(ng.topic, sizeof(ng.topic), "%s", g.topic);
+	struct db_group ng = { .chat_id = g->chat_id, .max_members = g->max_members };
+	snprintf(ng.topic, sizeof(ng.topic), "%s", g->topic);
 	for(int k = 2; k < 100; k++) {
-		snprintf(ng.name, sizeof(ng.name), "%.200s %d", g.name, k);
+		snprintf(ng.name, sizeof(ng.name), "%.200s %d", g->name, k);
 		strbuf_reset(&key);
 		text_fold(&key, ng.name);
 		struct db_group other;
-		int taken = db_group_find(db, g.chat_id, key.buf, &other);
+		int taken = db_group_find(db, g->chat_id, key.buf, &other);
 		if(taken < 0)
 			goto out;
 		if(!taken)
@@ -767,28 +757,27 @@ static int cg__split(struct cmd_ctx *ctx, char *name)
 		goto out;
 	bool first = true;
 	size_t moved = 0;
-	for(size_t i = 0; i < m.n; i++) {
+	for(size_t i = 0; i < m->n; i++) {
 		/* Everyone waiting moves, a contact person too: earlier versions
 		 * could put one on the waiting list (/group contact), and
 		 * leaving them there would keep them out for good. */
-		if(!m.v[i].waiting)
+		if(!m->v[i].waiting)
 			continue;
 		bool wait = ng.max_members && moved >= (size_t)ng.max_members;
 		/* The first one moved becomes its contact person. */
-		if(db_group_member_remove(db, g.id, m.v[i].user_id) ||
-		   db_group_member_set(db, ng.id, m.v[i].user_id, first, wait))
+		if(db_group_member_remove(db, g->id, m->v[i].user_id) ||
+		   db_group_member_set(db, ng.id, m->v[i].user_id, first, wait))
 			goto out;
 		if(moved++)
 			strbuf_adds(&who, ", ");
-		meetup_mention(&who, &m.v[i]);
+		meetup_mention(&who, &m->v[i]);
 		first = false;
 	}
 	char n[16];
 	snprintf(n, sizeof(n), "%zu", moved);
-	i18n_fmt_raw(&sb, cmd_lang(ctx), "group.split", 0x8, g.name, ng.name, n, who.buf, NULL);
+	i18n_fmt_raw(&sb, cmd_lang(ctx), "group.split", 0x8, g->name, ng.name, n, who.buf, NULL);
 	rc = sb.oom ? CMD_ERROR : cmd_send_text(ctx, sb.buf);
 out:
-	db_people_release(&m);
 	strbuf_release(&key);
 	strbuf_release(&who);
 	strbuf_release(&sb);
@@ -806,8 +795,9 @@ static int cg__list_sub(struct cmd_ctx *ctx, char *args)
 
 #define NAMES(...) (const char *const[]){ __VA_ARGS__, NULL }
 
-/* /group's sub-commands: those that manage a group are checked by
- * cmd_permit once the handler has found the group and its members. */
+/* /group's sub-commands.  Those that manage a group are its contact
+ * persons' and the admins': their resolver finds the group and its
+ * members before the dispatcher checks who may. */
 static const struct subcommand cg__subs[] = {
 	{ .name = "list", .aliases = NAMES("liste"), .perm = PERM_ANYONE, .handler = cg__list_sub },
 	{ .name = "new", .aliases = NAMES("nouveau", "creer", "create"), .min_words = 1, .perm = PERM_ANYONE,
@@ -815,11 +805,12 @@ static const struct subcommand cg__subs[] = {
 	{ .name = "join", .aliases = NAMES("rejoindre"), .min_words = 1, .perm = PERM_ANYONE, .handler = cg__join },
 	{ .name = "leave", .aliases = NAMES("quitter"), .min_words = 1, .perm = PERM_ANYONE, .handler = cg__leave },
 	{ .name = "info", .aliases = NAMES("infos"), .min_words = 1, .perm = PERM_ANYONE, .handler = cg__info },
-	{ .name = "contact", .min_words = 1, .perm = PERM_GROUP_CONTACT, .handler = cg__contact },
+	{ .name = "contact", .min_words = 1, .perm = PERM_GROUP_CONTACT, .resolve = cg__contact_find,
+	  .handler = cg__contact },
 	{ .name = "close", .aliases = NAMES("fermer"), .min_words = 1, .perm = PERM_GROUP_CONTACT,
-	  .handler = cg__close },
+	  .resolve = cg__named_find, .handler = cg__close },
 	{ .name = "split", .aliases = NAMES("diviser"), .min_words = 1, .perm = PERM_GROUP_CONTACT,
-	  .handler = cg__split },
+	  .resolve = cg__named_find, .handler = cg__split },
 	{ .name = NULL },
 };
 
@@ -830,10 +821,10 @@ int cmd_group(struct cmd_ctx *ctx)
 	if(!sub)
 		return CMD_USAGE;
 	args = cg__trim(args);
-	ctx->sub = dispatch_find_sub(cg__subs, sub);
-	if(!ctx->sub || (ctx->sub->min_words && !*args))
+	const struct subcommand *row = dispatch_find_sub(cg__subs, sub);
+	if(!row || (row->min_words && !*args))
 		return CMD_USAGE;
-	return ctx->sub->handler(ctx, args);
+	return dispatch_run_sub(ctx, row, args);
 }
 
 /* "/mygroups [PAGE]". */

@@ -770,11 +770,10 @@ static const struct { unsigned mask; const char *hint; const char *verb_key; } c
 
 /* Reads "[ID] REST" of a change into *num and *args.  A confirmation's
  * number may be no meetup's id: it starts a date ("/rencontre confirmer 5
- * déc. 14h", whole is the text untouched), or names the slot of the only
- * meetup ("/meetup confirm 3", written into n).  Returns CMD_OK, or
- * CMD_ERROR. */
-static int cm__change_args(struct cmd_ctx *ctx, enum cm_verb verb, struct strbuf *whole, char n[16], int *num,
-                           char **args)
+ * déc. 14h", whole holds the text untouched), or names the slot of the
+ * only meetup ("/meetup confirm 3", then written into whole).  *args may
+ * point into whole.  Returns CMD_OK, or CMD_ERROR. */
+static int cm__change_args(struct cmd_ctx *ctx, enum cm_verb verb, struct strbuf *whole, int *num, char **args)
 {
 	long slot_num;
 	*num = cm__opt_num(args);
@@ -791,8 +790,12 @@ static int cm__change_args(struct cmd_ctx *ctx, enum cm_verb verb, struct strbuf
 		if(db_meetup_list(ctx->bot->db, ctx->chat->id, cm__verbs[verb].mask, clock_now(), nums, 2, &count))
 			return CMD_ERROR;
 		if(count == 1) {
-			snprintf(n, 16, "%d", *num);
-			*args = n;
+			/* *args is not whole's text here: this reuses it. */
+			strbuf_reset(whole);
+			strbuf_addf(whole, "%d", *num);
+			if(whole->oom)
+				return CMD_ERROR;
+			*args = whole->buf;
 			*num = 0;
 		}
 	}
@@ -896,84 +899,73 @@ static int cm__apply(struct cmd_ctx *ctx, enum cm_verb verb, struct db_meetup *m
 	return CMD_ERROR;
 }
 
-static int cm__change(struct cmd_ctx *ctx, enum cm_verb verb, char *args)
+/* The resolver of /meetup's changes (the verb is the row's arg): the
+ * meetup named (or the only one it can be), in a state that allows the
+ * change; usage and refusals replied here.  See struct subcommand. */
+static int cm__change_find(struct cmd_ctx *ctx, char **args, struct cmd_object *obj)
 {
-	struct db_meetup *m = malloc(sizeof(*m));
-	struct strbuf whole = STRBUF_INIT;
-	char n[16];
-	int num, rc = CMD_ERROR;
-	if(!m)
-		goto out;
-	strbuf_adds(&whole, args);
-	strbuf_trim(&whole);
-	if(cm__change_args(ctx, verb, &whole, n, &num, &args))
-		goto out;
-	if((verb == VERB_CLOSE || verb == VERB_CANCEL) && *args) {
-		rc = CMD_USAGE;
-		goto out;
+	enum cm_verb verb = (enum cm_verb)ctx->sub->arg;
+	int num;
+	obj->verb_key = cm__verbs[verb].verb_key;
+	if(!(obj->meetup = malloc(sizeof(*obj->meetup))))
+		return CMD_ERROR;
+	strbuf_adds(&obj->text, *args);
+	strbuf_trim(&obj->text);
+	if(cm__change_args(ctx, verb, &obj->text, &num, args))
+		return CMD_ERROR;
+	if((verb == VERB_CLOSE || verb == VERB_CANCEL) && **args)
+		return CMD_USAGE;
+	if((verb == VERB_MOVE || verb == VERB_CONFIRM || verb == VERB_EDIT) && !**args)
+		return CMD_USAGE;
+	int found = cm__find(ctx, num, cm__verbs[verb].mask, cm__verbs[verb].hint, obj->meetup);
+	if(found <= 0)
+		return found < 0 ? CMD_ERROR : CMD_OK;
+	if(!(cm__verbs[verb].mask & (1u << obj->meetup->state)))
+		return cm__wrong_state(ctx, obj->meetup, obj->verb_key);
+	obj->found = true;
+	return CMD_OK;
+}
+
+/* /meetup close, cancel, confirm, move, edit, once cm__change_find found
+ * the meetup and the sender may. */
+static int cm__change(struct cmd_ctx *ctx, char *args)
+{
+	return cm__apply(ctx, (enum cm_verb)ctx->sub->arg, ctx->obj->meetup, args);
+}
+
+/* The resolver of "/meetup series ID stop": the meetup, when it is part of
+ * a series. */
+static int cm__series_find(struct cmd_ctx *ctx, char **args, struct cmd_object *obj)
+{
+	obj->verb_key = "meetup.verb.edit";
+	if(!(obj->meetup = malloc(sizeof(*obj->meetup))))
+		return CMD_ERROR;
+	int num = cm__opt_num(args);
+	char *verb = cmd_next_word(args);
+	if(!verb || !cm__is(verb, WORDS("stop", "arreter", "fin", "end")) || cmd_next_word(args))
+		return CMD_USAGE;
+	int found = cm__find(ctx, num, MASK_POLL | MASK_CONFIRMED, "meetup.hint.series", obj->meetup);
+	if(found <= 0)
+		return found < 0 ? CMD_ERROR : CMD_OK;
+	if(!obj->meetup->series_id) {
+		char n[16];
+		snprintf(n, sizeof(n), "%d", obj->meetup->num);
+		return cmd_reply(ctx, "series.none", n, NULL);
 	}
-	if((verb == VERB_MOVE || verb == VERB_CONFIRM || verb == VERB_EDIT) && !*args) {
-		rc = CMD_USAGE;
-		goto out;
-	}
-	int found = cm__find(ctx, num, cm__verbs[verb].mask, cm__verbs[verb].hint, m);
-	if(found <= 0) {
-		rc = found < 0 ? CMD_ERROR : CMD_OK;
-		goto out;
-	}
-	if(!(cm__verbs[verb].mask & (1u << m->state))) {
-		rc = cm__wrong_state(ctx, m, cm__verbs[verb].verb_key);
-		goto out;
-	}
-	struct cmd_object obj = { .meetup = m, .verb_key = cm__verbs[verb].verb_key };
-	int may = cmd_permit(ctx, &obj);
-	if(may <= 0) {
-		rc = may < 0 ? CMD_ERROR : CMD_OK;
-		goto out;
-	}
-	rc = cm__apply(ctx, verb, m, args);
-out:
-	strbuf_release(&whole);
-	free(m);
-	return rc;
+	obj->found = true;
+	return CMD_OK;
 }
 
 /* /meetup series ID stop: the series of meetup ID makes no new session. */
 static int cm__series(struct cmd_ctx *ctx, char *args)
 {
-	struct db_meetup *m = malloc(sizeof(*m));
-	int rc = CMD_ERROR;
-	if(!m)
-		return CMD_ERROR;
-	int num = cm__opt_num(&args);
-	char *verb = cmd_next_word(&args);
-	if(!verb || !cm__is(verb, WORDS("stop", "arreter", "fin", "end")) || cmd_next_word(&args)) {
-		rc = CMD_USAGE;
-		goto out;
-	}
-	int found = cm__find(ctx, num, MASK_POLL | MASK_CONFIRMED, "meetup.hint.series", m);
-	if(found <= 0) {
-		rc = found < 0 ? CMD_ERROR : CMD_OK;
-		goto out;
-	}
+	const struct db_meetup *m = ctx->obj->meetup;
 	char n[16];
+	(void)args;
 	snprintf(n, sizeof(n), "%d", m->num);
-	if(!m->series_id) {
-		rc = cmd_reply(ctx, "series.none", n, NULL);
-		goto out;
-	}
-	struct cmd_object obj = { .meetup = m, .verb_key = "meetup.verb.edit" };
-	int may = cmd_permit(ctx, &obj);
-	if(may <= 0) {
-		rc = may < 0 ? CMD_ERROR : CMD_OK;
-		goto out;
-	}
 	if(db_series_stop(ctx->bot->db, m->series_id) || db_jobs_cancel(ctx->bot->db, m->id, JOB_SERIES))
-		goto out;
-	rc = cmd_reply(ctx, "series.stopped", n, m->title, NULL);
-out:
-	free(m);
-	return rc;
+		return CMD_ERROR;
+	return cmd_reply(ctx, "series.stopped", n, m->title, NULL);
 }
 
 static int cm__list_sub(struct cmd_ctx *ctx, char *args)
@@ -986,25 +978,24 @@ static int cm__list_sub(struct cmd_ctx *ctx, char *args)
 }
 
 static int cm__info_sub(struct cmd_ctx *ctx, char *args) { return cm__info(ctx, args, "meetup.hint.info"); }
-static int cm__close(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_CLOSE, args); }
-static int cm__cancel(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_CANCEL, args); }
-static int cm__confirm(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_CONFIRM, args); }
-static int cm__move(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_MOVE, args); }
-static int cm__edit(struct cmd_ctx *ctx, char *args) { return cm__change(ctx, VERB_EDIT, args); }
-
-/* /meetup's sub-commands: who may run each is checked by cmd_permit once
- * the handler has found the meetup and its state allows the change. */
+/* /meetup's sub-commands.  Those that change a meetup are its creator's,
+ * its group's contact persons' and the admins': their resolver finds the
+ * meetup before the dispatcher checks who may. */
 static const struct subcommand cm__subs[] = {
 	{ .name = "list", .aliases = WORDS("liste", "ls"), .perm = PERM_ANYONE, .handler = cm__list_sub },
 	{ .name = "info", .aliases = WORDS("infos", "show", "voir"), .perm = PERM_ANYONE, .handler = cm__info_sub },
 	{ .name = "close", .aliases = WORDS("clore", "fermer", "cloturer"), .perm = PERM_MEETUP_OWNER,
-	  .handler = cm__close },
-	{ .name = "cancel", .aliases = WORDS("annuler"), .perm = PERM_MEETUP_OWNER, .handler = cm__cancel },
+	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_CLOSE },
+	{ .name = "cancel", .aliases = WORDS("annuler"), .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_CANCEL },
 	{ .name = "confirm", .aliases = WORDS("confirmer", "fix", "fixer"), .perm = PERM_MEETUP_OWNER,
-	  .handler = cm__confirm },
-	{ .name = "move", .aliases = WORDS("deplacer", "reporter"), .perm = PERM_MEETUP_OWNER, .handler = cm__move },
-	{ .name = "edit", .aliases = WORDS("modifier", "changer"), .perm = PERM_MEETUP_OWNER, .handler = cm__edit },
-	{ .name = "series", .aliases = WORDS("serie"), .perm = PERM_MEETUP_OWNER, .handler = cm__series },
+	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_CONFIRM },
+	{ .name = "move", .aliases = WORDS("deplacer", "reporter"), .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_MOVE },
+	{ .name = "edit", .aliases = WORDS("modifier", "changer"), .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_EDIT },
+	{ .name = "series", .aliases = WORDS("serie"), .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__series_find, .handler = cm__series },
 	{ .name = NULL },
 };
 
@@ -1017,9 +1008,9 @@ int cmd_meetup(struct cmd_ctx *ctx)
 		return cm__propose(ctx, args);
 	char *rest = args;
 	char *sub = cmd_next_word(&rest);
-	ctx->sub = dispatch_find_sub(cm__subs, sub);
-	if(ctx->sub)
-		return ctx->sub->handler(ctx, rest);
+	const struct subcommand *row = dispatch_find_sub(cm__subs, sub);
+	if(row)
+		return dispatch_run_sub(ctx, row, rest);
 	/* A title alone starts the dialogue at the dates. */
 	if(rest > sub + strlen(sub))
 		sub[strlen(sub)] = ' ';

@@ -190,6 +190,31 @@ static int dispatch__refuse_meetup(struct cmd_ctx *ctx, const struct cmd_object 
 	return cmd_reply(ctx, m->creator ? "meetup.perm" : "meetup.perm_admins", m->creator_name, verb, n, NULL);
 }
 
+int dispatch_run_sub(struct cmd_ctx *ctx, const struct subcommand *sub, char *args)
+{
+	struct cmd_object obj = { .text = STRBUF_INIT };
+	int rc = CMD_OK;
+	ctx->sub = sub;
+	if(sub->resolve) {
+		rc = sub->resolve(ctx, &args, &obj);
+		if(rc != CMD_OK || !obj.found)
+			goto out;
+	}
+	int may = sub->perm == PERM_ANYONE ? 1 : cmd_permit(ctx, &obj);
+	if(may <= 0) {
+		rc = may < 0 ? CMD_ERROR : CMD_OK;
+		goto out;
+	}
+	ctx->obj = &obj;
+	rc = sub->handler(ctx, args);
+	ctx->obj = NULL;
+out:
+	free(obj.meetup);
+	db_people_release(&obj.members);
+	strbuf_release(&obj.text);
+	return rc;
+}
+
 int cmd_permit(struct cmd_ctx *ctx, const struct cmd_object *obj)
 {
 	enum cmd_perm perm = ctx->sub ? ctx->sub->perm : ctx->cmd->perm;
@@ -212,9 +237,9 @@ int cmd_permit(struct cmd_ctx *ctx, const struct cmd_object *obj)
 			return may;
 		return dispatch__refuse_meetup(ctx, obj) ? -1 : 0;
 	case PERM_GROUP_CONTACT:
-		if(dispatch__is_contact(ctx, obj->members))
+		if(dispatch__is_contact(ctx, &obj->members))
 			return 1;
-		return cmd_reply(ctx, "group.perm", obj->group->name, NULL) ? -1 : 0;
+		return cmd_reply(ctx, "group.perm", obj->group.name, NULL) ? -1 : 0;
 	}
 	return may;
 }

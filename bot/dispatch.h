@@ -18,6 +18,7 @@
 
 #include "bot/action.h"
 #include "bot/event.h"
+#include "lib/strbuf.h"
 #include "storage/db.h"
 
 struct bot;
@@ -27,12 +28,15 @@ struct bot;
 
 /*
  * Who may run a command or a sub-command.  The table (commands.c, and the
- * sub-command tables of cmd_meetup.c and cmd_group.c) declares it; the
- * dispatcher refuses PERM_ADMIN before the handler runs; the others depend
- * on what the command names (a meetup, a group) or on whether it changes a
- * setting, so the handler calls cmd_permit() once it has resolved that,
- * after the replies that come first (not found, wrong state).  The
- * refusal texts are all in cmd_permit().
+ * sub-command tables of cmd_meetup.c and cmd_group.c) declares it, and
+ * cmd_permit() checks it, with every refusal text.  The dispatcher checks
+ * a command's PERM_ADMIN before its handler runs, and a sub-command's
+ * permission before its handler runs (dispatch_run_sub), once the row's
+ * resolver has found the object it is about (the meetup, the group).
+ * Where the permission covers only a change and reading is anyone's
+ * (PERM_ADMIN_TO_SET: "/tz" shows, "/tz Europe/Paris" sets; and "/remind
+ * #ID OFFSETS", PERM_MEETUP_CREATOR), whether the words change something
+ * is the handler's to read: it calls cmd_permit() then.
  */
 enum cmd_perm {
 	PERM_ANYONE,         /* every member of the chat */
@@ -55,9 +59,7 @@ enum cmd_result {
                              several people (event.anonymous) */
 
 struct subcommand;
-struct db_meetup;
-struct db_group;
-struct db_people;
+struct cmd_object;
 
 struct cmd_ctx {
 	struct bot *bot;
@@ -67,6 +69,7 @@ struct cmd_ctx {
 	bool is_admin;
 	const struct command *cmd;
 	const struct subcommand *sub; /* the sub-command running, or NULL */
+	struct cmd_object *obj;   /* what its resolver found, or NULL */
 	char *args;               /* the text after the command word, trimmed */
 	struct outbox *out;
 };
@@ -81,26 +84,42 @@ struct command {
 	unsigned flags;
 };
 
+/* What a permission is checked against, and what a sub-command's
+ * handler then works on: the meetup (and the verb a refusal names, a
+ * catalogue key), or the group and its members.  Only the fields the
+ * permission needs are read.  A resolver (below) fills it, found set,
+ * and the object owns what it holds then (meetup is malloc'd; text holds
+ * what the arguments left to the handler may point into), freed by
+ * dispatch_run_sub. */
+struct cmd_object {
+	struct db_meetup *meetup;
+	const char *verb_key;
+	struct db_group group;
+	struct db_people members;
+	struct strbuf text;
+	bool found;
+};
+
 /* A row of a command's sub-command table ("/meetup cancel", "/group
- * close"), Redis-style: its name, its other names (compared folded), the
- * words it needs after its name, who may run it and its handler, which
- * receives the text after the sub-command's name. */
+ * close"), Redis-style: its name, its other names (written folded), the
+ * words it needs after its name, who may run it, the object its
+ * permission is about, its handler, and a number both read (the verb of
+ * /meetup's changes).
+ *
+ * resolve (NULL when the permission needs no object) reads the object
+ * from *args, leaving in *args what the handler reads, and replies itself
+ * when there is none or it cannot be changed now (not found, wrong
+ * state).  It returns a cmd_result; obj->found tells whether the
+ * sub-command goes on.  handler receives the words after the sub-command's
+ * name (or what the resolver left) and finds the object in ctx->obj. */
 struct subcommand {
 	const char *name;
 	const char *const *aliases;
 	int min_words;
 	enum cmd_perm perm;
+	int (*resolve)(struct cmd_ctx *ctx, char **args, struct cmd_object *obj);
 	int (*handler)(struct cmd_ctx *ctx, char *args);
-};
-
-/* What a permission is checked against: the meetup (and the verb the
- * refusal names, a catalogue key), or the group and its members.  Only
- * the fields the permission needs are read. */
-struct cmd_object {
-	const struct db_meetup *meetup;
-	const char *verb_key;
-	const struct db_group *group;
-	const struct db_people *members;
+	int arg;
 };
 
 extern const struct command commands[];
@@ -117,6 +136,11 @@ const char *dispatch_display_name(const char *lang, const struct command *cmd);
  * folded (the rows' names and aliases are written folded); NULL when none
  * does. */
 const struct subcommand *dispatch_find_sub(const struct subcommand *subs, const char *word);
+
+/* Runs the sub-command sub with args: its resolver, its permission
+ * (refused with the reply of cmd_permit), its handler.  Returns the
+ * handler's cmd_result, or the resolver's. */
+int dispatch_run_sub(struct cmd_ctx *ctx, const struct subcommand *sub, char *args);
 
 /* Checks the permission the table declares for what runs (ctx->sub's row,
  * else ctx->cmd's) against obj (NULL when the permission needs none).
