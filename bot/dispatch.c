@@ -178,16 +178,49 @@ static int dispatch__meetup_contact(const struct cmd_ctx *ctx, const struct db_m
 	return contact;
 }
 
-/* The refusal of a change to a meetup: who may make it.  A meetup whose
- * creator was forgotten is the admins' (and its group's contact persons')
- * alone.  0 or -1. */
-static int dispatch__refuse_meetup(struct cmd_ctx *ctx, const struct cmd_object *obj)
+/* Whether the sender holds perm over obj, the chat's admins aside.
+ * 1, 0 or -1. */
+static int dispatch__holds(const struct cmd_ctx *ctx, enum cmd_perm perm, const struct cmd_object *obj)
 {
-	const struct db_meetup *m = obj->meetup;
+	switch(perm) {
+	case PERM_ANYONE:
+		return 1;
+	case PERM_ADMIN:
+	case PERM_ADMIN_TO_SET:
+		return 0;
+	case PERM_MEETUP_CREATOR:
+		return obj->meetup->creator == ctx->user_id;
+	case PERM_MEETUP_OWNER:
+		return obj->meetup->creator == ctx->user_id ? 1 : dispatch__meetup_contact(ctx, obj->meetup);
+	case PERM_GROUP_CONTACT:
+		return dispatch__is_contact(ctx, &obj->members);
+	}
+	return 0;
+}
+
+/* The refusal of perm, saying who may: every refusal text is here.
+ * 0 or -1. */
+static int dispatch__refuse(struct cmd_ctx *ctx, enum cmd_perm perm, const struct cmd_object *obj)
+{
+	const char *lang = cmd_lang(ctx);
 	char n[16];
-	snprintf(n, sizeof(n), "%d", m->num);
-	const char *verb = i18n_lookup(cmd_lang(ctx), obj->verb_key);
-	return cmd_reply(ctx, m->creator ? "meetup.perm" : "meetup.perm_admins", m->creator_name, verb, n, NULL);
+	switch(perm) {
+	case PERM_ANYONE:
+		break;
+	case PERM_ADMIN:
+	case PERM_ADMIN_TO_SET:
+		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(lang, ctx->cmd), NULL);
+	case PERM_MEETUP_CREATOR:
+	case PERM_MEETUP_OWNER:
+		/* A meetup whose creator was forgotten is the admins' (and its
+		 * group's contact persons') alone. */
+		snprintf(n, sizeof(n), "%d", obj->meetup->num);
+		return cmd_reply(ctx, obj->meetup->creator ? "meetup.perm" : "meetup.perm_admins",
+		                 obj->meetup->creator_name, i18n_lookup(lang, obj->verb_key), n, NULL);
+	case PERM_GROUP_CONTACT:
+		return cmd_reply(ctx, "group.perm", obj->group.name, NULL);
+	}
+	return 0;
 }
 
 int dispatch_run_sub(struct cmd_ctx *ctx, const struct subcommand *sub, char *args)
@@ -200,7 +233,7 @@ int dispatch_run_sub(struct cmd_ctx *ctx, const struct subcommand *sub, char *ar
 		if(rc != CMD_OK || !obj.found)
 			goto out;
 	}
-	int may = sub->perm == PERM_ANYONE ? 1 : cmd_permit(ctx, &obj);
+	int may = cmd_permit(ctx, &obj);
 	if(may <= 0) {
 		rc = may < 0 ? CMD_ERROR : CMD_OK;
 		goto out;
@@ -218,30 +251,10 @@ out:
 int cmd_permit(struct cmd_ctx *ctx, const struct cmd_object *obj)
 {
 	enum cmd_perm perm = ctx->sub ? ctx->sub->perm : ctx->cmd->perm;
-	int may = 1;
-	if(ctx->is_admin || perm == PERM_ANYONE)
-		return 1;
-	switch(perm) {
-	case PERM_ANYONE:
-		break;
-	case PERM_ADMIN:
-	case PERM_ADMIN_TO_SET:
-		return cmd_reply(ctx, "dispatch.admin_only", dispatch_display_name(cmd_lang(ctx), ctx->cmd), NULL)
-		       ? -1 : 0;
-	case PERM_MEETUP_CREATOR:
-	case PERM_MEETUP_OWNER:
-		if(obj->meetup->creator == ctx->user_id)
-			return 1;
-		may = perm == PERM_MEETUP_OWNER ? dispatch__meetup_contact(ctx, obj->meetup) : 0;
-		if(may)
-			return may;
-		return dispatch__refuse_meetup(ctx, obj) ? -1 : 0;
-	case PERM_GROUP_CONTACT:
-		if(dispatch__is_contact(ctx, &obj->members))
-			return 1;
-		return cmd_reply(ctx, "group.perm", obj->group.name, NULL) ? -1 : 0;
-	}
-	return may;
+	int holds = ctx->is_admin ? 1 : dispatch__holds(ctx, perm, obj);
+	if(holds)
+		return holds;
+	return dispatch__refuse(ctx, perm, obj) ? -1 : 0;
 }
 
 /* The name closest to what was typed, for "did you mean"; NULL when none is
