@@ -4,6 +4,7 @@
 
 #include "adapters/http_client.h"
 #include "bot/bot.h"
+#include "config/config.h"
 #include "lib/log.h"
 
 #define LOG_MODULE "adapter"
@@ -27,6 +28,14 @@ const struct adapter_ops *adapter_find(const char *name)
 const struct adapter_ops *adapter_at(int i)
 {
 	return i >= 0 && i < ADAPTER_COUNT ? adapter__registry[i] : NULL;
+}
+
+int adapter_config_register(void)
+{
+	for(int i = 0; i < ADAPTER_COUNT; i++)
+		if(adapter__registry[i]->config && config_add_section(adapter__registry[i]->config))
+			return -1;
+	return 0;
 }
 
 struct http_client *adapter_http(struct adapter *a)

@@ -17,6 +17,7 @@
 struct action;
 struct bot;
 struct config;
+struct config_section;
 struct http_client;
 struct http_server;
 
@@ -36,6 +37,12 @@ struct adapter {
 
 struct adapter_ops {
 	const char *name;
+	/* Optional: the adapter's section of the configuration ([telegram]):
+	 * its keys, defaults, secrets, live keys and checks, a static table of
+	 * the adapter's, named as the adapter is.  adapter_config_register()
+	 * hands it to config/, which then reads, checks and reloads it; the
+	 * adapter reads its values with config_values(cfg, name). */
+	const struct config_section *config;
 	/* True when the configuration asks for this adapter. */
 	bool (*configured)(const struct config *cfg);
 	/* Allocates priv and starts receiving on the bot's loop. 0 or -1. */
@@ -71,6 +78,13 @@ struct adapter_ops {
  * (1.6 MB of resident memory).  NULL when it cannot be made (logged) or once
  * the bot is stopping. */
 struct http_client *adapter_http(struct adapter *a);
+
+/* Registers every adapter's configuration section with config/
+ * (config_add_section), so that configurations initialised from now on
+ * read them.  Called once at start-up, before the first config_init();
+ * calling it again does nothing.  Returns 0, or -1 when config/ refuses a
+ * section (a name taken twice: a bug). */
+int adapter_config_register(void);
 
 /* The adapter called name, or NULL. */
 const struct adapter_ops *adapter_find(const char *name);

@@ -18,6 +18,7 @@
 #include "adapters/adapter.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,28 @@
  * the dispatcher benchmark (random votes dirty pages all over the file). */
 #define CONSOLE_BATCH 2048
 
+/* The values of [console], owned by the configuration (config_values). */
+struct console_config {
+	char *chat;             /* the chat of "USER: TEXT" lines; "console" */
+	int marks;              /* 1: "#done N" after each input line; 0 */
+};
+
+static const struct config_key console__config_keys[] = {
+	{ .name = "chat", .type = CONFIG_STR, .offset = offsetof(struct console_config, chat),
+	  .def = "console", .check = config_check_word },
+	{ .name = "marks", .type = CONFIG_INT, .offset = offsetof(struct console_config, marks),
+	  .def = "0", .min = 0, .max = 1 },
+};
+
+/* The console's section of the configuration, [console]: an adapter
+ * declares its keys as this, and reads them with config_values(). */
+static const struct config_section console__config_section = {
+	.name = "console",
+	.size = sizeof(struct console_config),
+	.keys = console__config_keys,
+	.nkeys = sizeof(console__config_keys) / sizeof(console__config_keys[0]),
+};
+
 struct console_msg {
 	char *user, *chat, *text;  /* one allocation, at user */
 	char id[24];
@@ -52,6 +75,7 @@ struct console_msg {
 
 struct console {
 	struct adapter *a;
+	const struct console_config *cfg; /* [console], borrowed from the bot's */
 	union {
 		uv_tty_t tty;
 		uv_pipe_t pipe;
@@ -167,7 +191,6 @@ static void console__flush(struct console *c)
 
 static void console__message_line(struct console *c, char *line)
 {
-	struct bot *b = c->a->bot;
 	char *colon = strstr(line, ": ");
 	if(!colon && (colon = strchr(line, ':')) && colon[1])
 		colon = NULL;  /* "a:b" is not "USER: TEXT"; "USER:" alone is */
@@ -178,7 +201,7 @@ static void console__message_line(struct console *c, char *line)
 	*colon = '\0';
 	const char *text = colon[1] ? colon + 2 : "";
 	const char *user = line;
-	const char *chat = b->cfg->console_chat;
+	const char *chat = c->cfg->chat;
 	char *at = strchr(line, '@');
 	if(at) {
 		*at = '\0';
@@ -225,7 +248,7 @@ static void console__mark(struct console *c)
 static void console__line(struct console *c)
 {
 	char *line = c->line.buf;
-	if(c->a->bot->cfg->console_marks && !c->lineno)
+	if(c->cfg->marks && !c->lineno)
 		console__mark(c);  /* "#done 0": the start-up has printed */
 	c->lineno++;
 	if(c->overlong)
@@ -239,7 +262,7 @@ static void console__line(struct console *c)
 	} else if(len && line[0] != '#') {
 		console__message_line(c, line);
 	}
-	if(c->a->bot->cfg->console_marks)
+	if(c->cfg->marks)
 		console__mark(c);
 }
 
@@ -326,6 +349,8 @@ static int console__start(struct adapter *a)
 	a->priv = c;
 	c->a = a;
 	strbuf_init(&c->line);
+	if(!(c->cfg = config_values(a->bot->cfg, console__config_section.name)))
+		return -1;
 	uv_loop_t *loop = a->bot->loop;
 	int rc;
 	switch(uv_guess_handle(STDIN_FILENO)) {
@@ -443,6 +468,7 @@ static void console__release(struct adapter *a)
 
 const struct adapter_ops console_adapter_ops = {
 	.name = "console",
+	.config = &console__config_section,
 	.configured = console__configured,
 	.start = console__start,
 	.deliver = console__deliver,

@@ -52,7 +52,8 @@ static void mx__process(struct mx *m);
 
 static bool mx__configured(const struct config *cfg)
 {
-	return cfg->matrix_homeserver && *cfg->matrix_homeserver;
+	const struct matrix_config *mc = matrix_config(cfg);
+	return mc && *mc->homeserver;
 }
 
 /* ---- HTTP ---- */
@@ -219,7 +220,7 @@ static enum event_role mx__role(struct mx *m, struct mx_room_state *r, const cha
 	if(!json_is_integer(lvl))
 		lvl = json_object_get(r->pl, "users_default");
 	long level = json_is_integer(lvl) ? (long)json_integer_value(lvl) : 0;
-	return level >= m->cfg->matrix_admin_level ? ROLE_ADMIN : ROLE_MEMBER;
+	return level >= m->mcfg->admin_level ? ROLE_ADMIN : ROLE_MEMBER;
 }
 
 /* Queues a kv write for the next batch's transaction; value NULL deletes.
@@ -496,7 +497,7 @@ static int mx__rsvp_code(const char *key)
 
 static bool mx__invite_allowed(const struct mx *m, const char *inviter)
 {
-	const char *list = m->cfg->matrix_invite_from;
+	const char *list = m->mcfg->invite_from;
 	if(!list || !*list)
 		return true;
 	const char *server = strchr(inviter, ':');
@@ -1428,7 +1429,7 @@ void mx__sync(struct mx *m)
 		return;
 	struct strbuf path = STRBUF_INIT;
 	/* The very first sync waits for nothing: it only learns where now is. */
-	long timeout_ms = m->first_sync ? 0 : (long)m->cfg->matrix_sync_timeout * 1000;
+	long timeout_ms = m->first_sync ? 0 : (long)m->mcfg->sync_timeout * 1000;
 	strbuf_addf(&path, "v3/sync?timeout=%ld", timeout_ms);
 	if(m->filter_id[0]) {
 		strbuf_adds(&path, "&filter=");
@@ -1571,7 +1572,7 @@ void mx__login(struct mx *m)
 	if(m->logging_in || m->stopping)
 		return;
 	m->ready = false;
-	const char *password = m->cfg->matrix_password;
+	const char *password = m->mcfg->password;
 	if(!password || !*password) {
 		log_error("the homeserver refuses the access token of %s: set a new [matrix] access_token", m->user);
 		bot_stop(m->b, 1);
@@ -1606,17 +1607,18 @@ static int mx__start(struct adapter *a)
 	m->a = a;
 	m->b = b;
 	m->cfg = b->cfg;
-	const char *hs = b->cfg->matrix_homeserver;
+	m->mcfg = matrix_config(b->cfg);
+	const char *hs = m->mcfg->homeserver;
 	size_t len = strlen(hs);
 	while(len && hs[len - 1] == '/')
 		len--;
 	m->hs = strndup(hs, len);
-	snprintf(m->user, sizeof(m->user), "%s", b->cfg->matrix_user);
+	snprintf(m->user, sizeof(m->user), "%s", m->mcfg->user);
 	mx__name(m->localpart, sizeof(m->localpart), m->user);
 	if(!m->hs)
 		return -1;
-	log_add_secret(b->cfg->matrix_password);
-	log_add_secret(b->cfg->matrix_access_token);
+	log_add_secret(m->mcfg->password);
+	log_add_secret(m->mcfg->access_token);
 	struct strbuf v = STRBUF_INIT;
 	if(db_kv_get(b->db, "matrix.device", &v) == 1)
 		snprintf(m->device, sizeof(m->device), "%s", v.buf);
@@ -1625,8 +1627,8 @@ static int mx__start(struct adapter *a)
 		m->since = strbuf_detach(&v);
 	m->first_sync = !m->since;
 	strbuf_reset(&v);
-	if(*b->cfg->matrix_access_token) {
-		m->token = strdup(b->cfg->matrix_access_token);
+	if(*m->mcfg->access_token) {
+		m->token = strdup(m->mcfg->access_token);
 	} else if(db_kv_get(b->db, "matrix.token", &v) == 1 && v.len) {
 		m->token = strbuf_detach(&v);
 		log_add_secret(m->token);
@@ -1716,6 +1718,7 @@ static void mx__release(struct adapter *a)
 
 const struct adapter_ops matrix_adapter_ops = {
 	.name = "matrix",
+	.config = &matrix_config_section,
 	.configured = mx__configured,
 	.start = mx__start,
 	.deliver = mx__deliver,

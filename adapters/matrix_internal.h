@@ -13,6 +13,7 @@
 
 #include "adapters/adapter.h"
 #include "adapters/http_client.h"
+#include "adapters/matrix_config.h"
 #include "adapters/matrix_parse.h"
 #include "lib/strbuf.h"
 
@@ -96,6 +97,7 @@ struct mx {
 	struct adapter *a;
 	struct bot *b;
 	const struct config *cfg;
+	const struct matrix_config *mcfg; /* [matrix], borrowed from cfg */
 	char *hs;              /* homeserver base URL, without a final '/' */
 	char *token;           /* never logged */
 	char device[128];

@@ -396,8 +396,8 @@ static struct mx_send *mx__pick(struct mx *m, int64_t now, int64_t *soonest)
 		}
 		int64_t at = s->not_before_ms;
 		struct mx_room_state *r = s->room ? mx__room(m, s->room) : NULL;
-		if(r && r->last_send_ms + m->cfg->matrix_room_interval_ms > at)
-			at = r->last_send_ms + m->cfg->matrix_room_interval_ms;
+		if(r && r->last_send_ms + m->mcfg->room_interval_ms > at)
+			at = r->last_send_ms + m->mcfg->room_interval_ms;
 		if(at <= now)
 			return s;
 		if(at < *soonest)

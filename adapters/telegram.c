@@ -56,7 +56,8 @@ static void tg__fetch_admins(struct tg *t);
 
 static bool tg__configured(const struct config *cfg)
 {
-	return cfg->telegram_token && *cfg->telegram_token;
+	const struct telegram_config *tc = telegram_config(cfg);
+	return tc && *tc->token;
 }
 
 static char *tg__url(struct tg *t, const char *method)
@@ -500,7 +501,7 @@ static void tg__fetch_admins(struct tg *t)
 		 * over a minute old is read again first, so a new admin is one. */
 		bool refusable = u->kind == TG_MESSAGE && u->text && u->text[0] == '/' && !u->anonymous &&
 		                 tg__role(t, u->chat_id, u->sender_id) != ROLE_ADMIN;
-		int64_t ttl = 1000LL * (refusable ? t->b->cfg->telegram_admin_recheck_s : t->b->cfg->telegram_admin_cache_s);
+		int64_t ttl = 1000LL * (refusable ? t->cfg->admin_recheck_s : t->cfg->admin_cache_s);
 		if(a->fetched_ms && now - a->fetched_ms < ttl)
 			continue;
 		a->fetched_ms = now;  /* asked: not again for this batch */
@@ -524,7 +525,7 @@ void tg__poll(struct tg *t)
 {
 	if(t->stopping || t->poll_req || t->parse_job || t->throttled)
 		return;
-	int timeout = t->b->cfg->telegram_poll_timeout;
+	int timeout = t->cfg->poll_timeout;
 	json_t *body = json_pack("{s:I,s:i,s:i,s:[s,s,s,s,s,s]}", "offset", (json_int_t)t->offset,
 	                         "timeout", timeout, "limit", 100, "allowed_updates", "message", "edited_message",
 	                         "callback_query", "poll", "poll_answer", "my_chat_member");
@@ -658,14 +659,14 @@ static void tg__webhook_set(void *user, const struct http_result *res)
 		return;
 	}
 	t->webhook_set = true;
-	log_info("webhook set: Telegram posts to %s", t->b->cfg->telegram_webhook_url);
+	log_info("webhook set: Telegram posts to %s", t->cfg->webhook_url);
 	tg__webhook_next(t);
 }
 
 /* setWebhook with this run's secret (an earlier run's no longer works). */
 static void tg__set_webhook(struct tg *t)
 {
-	json_t *body = json_pack("{s:s,s:s,s:[s,s,s,s,s,s],s:b}", "url", t->b->cfg->telegram_webhook_url,
+	json_t *body = json_pack("{s:s,s:s,s:[s,s,s,s,s,s],s:b}", "url", t->cfg->webhook_url,
 	                         "secret_token", t->secret, "allowed_updates", "message", "edited_message",
 	                         "callback_query", "poll", "poll_answer", "my_chat_member",
 	                         "drop_pending_updates", 0);
@@ -765,18 +766,19 @@ static int tg__start(struct adapter *a)
 	a->priv = t;
 	t->a = a;
 	t->b = b;
+	t->cfg = telegram_config(b->cfg);
 	struct strbuf base = STRBUF_INIT;
-	const char *url = b->cfg->telegram_api_url;
-	strbuf_addf(&base, "%s%sbot%s/", url, url[strlen(url) - 1] == '/' ? "" : "/", b->cfg->telegram_token);
+	const char *url = t->cfg->api_url;
+	strbuf_addf(&base, "%s%sbot%s/", url, url[strlen(url) - 1] == '/' ? "" : "/", t->cfg->token);
 	t->base = strbuf_detach(&base);
 	if(!t->base)
 		return -1;
-	log_add_secret(b->cfg->telegram_token);
+	log_add_secret(t->cfg->token);
 	struct strbuf off = STRBUF_INIT;
 	if(db_kv_get(b->db, "telegram.offset", &off) == 1)
 		t->offset = atoll(off.buf);
 	strbuf_release(&off);
-	if(!strcmp(b->cfg->telegram_mode, "webhook")) {
+	if(!strcmp(t->cfg->mode, "webhook")) {
 		/* A fresh secret each run, of the characters the Bot API allows. */
 		static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 		unsigned char rnd[40];
@@ -789,7 +791,7 @@ static int tg__start(struct adapter *a)
 		t->secret[sizeof(rnd)] = 0;
 		log_add_secret(t->secret);
 		t->webhook = true;
-		if(http_server_route(a->host->listener, "POST", b->cfg->telegram_webhook_path, tg__on_webhook, t))
+		if(http_server_route(a->host->listener, "POST", t->cfg->webhook_path, tg__on_webhook, t))
 			return -1;
 		if(db_kv_each(b->db, "telegram.inbox.", tg__inbox_load_one, t))
 			log_error("webhook: cannot read the stored updates");
@@ -858,6 +860,7 @@ static void tg__resume_op(struct adapter *a)
 
 const struct adapter_ops telegram_adapter_ops = {
 	.name = "telegram",
+	.config = &telegram_config_section,
 	.configured = tg__configured,
 	.start = tg__start,
 	.deliver = tg__deliver,

@@ -13,6 +13,7 @@
 
 #include "adapters/adapter.h"
 #include "adapters/http_client.h"
+#include "adapters/telegram_config.h"
 #include "adapters/telegram_parse.h"
 
 struct action;
@@ -68,6 +69,7 @@ struct tg_chat_clock {
 struct tg {
 	struct adapter *a;
 	struct bot *b;
+	const struct telegram_config *cfg; /* [telegram], borrowed from b->cfg */
 	char *base;            /* api_url/bot<TOKEN>/ : never logged as is */
 	char username[64];
 	bool ready;            /* getMe answered */

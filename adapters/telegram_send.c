@@ -438,21 +438,21 @@ void tg__resume(struct tg *t)
 /* True when a chat's sends are limited (the chat clocks are kept). */
 static bool tg__chat_limits(const struct tg *t)
 {
-	return t->b->cfg->telegram_chat_interval_ms > 0 || t->b->cfg->telegram_group_per_minute > 0;
+	return t->cfg->chat_interval_ms > 0 || t->cfg->group_per_minute > 0;
 }
 
 /* When s may leave: its own retry time, its chat's interval and, in a
  * group, the per-minute limit. */
 static int64_t tg__ready_at(struct tg *t, struct tg_send *s)
 {
-	const struct config *cfg = t->b->cfg;
+	const struct telegram_config *cfg = t->cfg;
 	int64_t at = s->not_before_ms;
 	if(!s->chat[0] || !tg__chat_limits(t))
 		return at;
 	struct tg_chat_clock *cc = tg__chat_clock(t, s->chat);
-	if(cc->last_ms + cfg->telegram_chat_interval_ms > at)
-		at = cc->last_ms + cfg->telegram_chat_interval_ms;
-	unsigned per_min = (unsigned)cfg->telegram_group_per_minute;
+	if(cc->last_ms + cfg->chat_interval_ms > at)
+		at = cc->last_ms + cfg->chat_interval_ms;
+	unsigned per_min = (unsigned)cfg->group_per_minute;
 	if(s->chat[0] == '-' && per_min && per_min <= TG_GROUP_WINDOW && cc->nrecent >= per_min) {
 		/* The per_min-th send back must be a minute old. */
 		int64_t old = cc->recent[(cc->nrecent - per_min) % TG_GROUP_WINDOW];
@@ -471,7 +471,7 @@ static struct tg_send *tg__pick(struct tg *t, int64_t now, int64_t *soonest)
 {
 	/* The spacing is rounded up, so that no one-second window ever holds
 	 * more than global_per_second messages; 0 turns the limit off. */
-	int per_s = t->b->cfg->telegram_global_per_second;
+	int per_s = t->cfg->global_per_second;
 	int64_t global = per_s ? t->last_send_ms + (1000 + per_s - 1) / per_s : 0;
 	*soonest = INT64_MAX;
 	/* Most often the first message of the queue (the first of its chat)
@@ -665,7 +665,7 @@ int tg__deliver(struct adapter *a, const struct action *act)
 	case ACTION_SEND_POLL: {
 		/* The details in a message, then the native poll (2 to 10 options
 		 * of at most 100 characters). */
-		if(!t->b->cfg->telegram_native_polls)
+		if(!t->cfg->native_polls)
 			return tg__send_text(t, act, act->stored_id) ? -1 : 1;
 		if(tg__send_text(t, act, 0))
 			return -1;

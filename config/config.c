@@ -13,24 +13,6 @@
 
 #include "lib/tz.h"
 
-enum config_type { CONFIG_STR, CONFIG_INT };
-
-struct config_key {
-	const char *section;
-	const char *name;
-	enum config_type type;
-	size_t offset;
-	const char *def;
-	const char *env;      /* environment variable that may set it */
-	bool secret;
-	long min, max;        /* CONFIG_INT bounds */
-	/* Checks a string value; returns 0, or -1 with a message. */
-	int (*check)(const char *value, char *msg, size_t msglen);
-	/* Read where it is used, each time: a new value may take effect while
-	 * the bot runs (config_update). */
-	bool live;
-};
-
 static int config__check_level(const char *v, char *msg, size_t msglen)
 {
 	static const char *const levels[] = { "error", "warn", "info", "debug" };
@@ -67,7 +49,7 @@ static int config__check_remind(const char *v, char *msg, size_t msglen)
 	return config__checks && config__checks->remind ? config__checks->remind(v, msg, msglen) : 0;
 }
 
-static int config__check_word(const char *v, char *msg, size_t msglen)
+int config_check_word(const char *v, char *msg, size_t msglen)
 {
 	if(*v && !strpbrk(v, ": \t@"))
 		return 0;
@@ -75,7 +57,7 @@ static int config__check_word(const char *v, char *msg, size_t msglen)
 	return -1;
 }
 
-static int config__check_nonempty(const char *v, char *msg, size_t msglen)
+int config_check_nonempty(const char *v, char *msg, size_t msglen)
 {
 	if(*v)
 		return 0;
@@ -83,7 +65,7 @@ static int config__check_nonempty(const char *v, char *msg, size_t msglen)
 	return -1;
 }
 
-static int config__check_url(const char *v, char *msg, size_t msglen)
+int config_check_url(const char *v, char *msg, size_t msglen)
 {
 	if(!strncmp(v, "https://", 8) || !strncmp(v, "http://", 7))
 		return 0;
@@ -120,118 +102,148 @@ bad:
 	return -1;
 }
 
-static int config__check_url_opt(const char *v, char *msg, size_t msglen)
+int config_check_url_opt(const char *v, char *msg, size_t msglen)
 {
-	return *v ? config__check_url(v, msg, msglen) : 0;
+	return *v ? config_check_url(v, msg, msglen) : 0;
 }
 
-static int config__check_https_opt(const char *v, char *msg, size_t msglen)
-{
-	if(!*v || !strncmp(v, "https://", 8))
-		return 0;
-	snprintf(msg, msglen, "must start with https:// (Telegram posts only there), not '%s'", v);
-	return -1;
-}
 
-static int config__check_mxid(const char *v, char *msg, size_t msglen)
-{
-	const char *colon = strchr(v, ':');
-	if(!*v || (v[0] == '@' && colon && colon > v + 1 && colon[1] && !strpbrk(v, " \t")))
-		return 0;
-	snprintf(msg, msglen, "must be a full Matrix id like @ensemble:example.org, not '%s'", v);
-	return -1;
-}
+/* The keys config/ knows itself, [general] and [http]: their values are
+ * struct config's own fields. */
+#define CONFIG_STR_KEY(key, field, d, chk, is_live) \
+	{ .name = key, .type = CONFIG_STR, .offset = offsetof(struct config, field), .def = d, \
+	  .check = chk, .live = is_live }
 
-static int config__check_mode(const char *v, char *msg, size_t msglen)
-{
-	if(!strcmp(v, "polling") || !strcmp(v, "webhook"))
-		return 0;
-	snprintf(msg, msglen, "must be polling or webhook, not '%s'", v);
-	return -1;
-}
-
-static int config__check_path(const char *v, char *msg, size_t msglen)
-{
-	if(v[0] == '/' && !strpbrk(v, " \t?#"))
-		return 0;
-	snprintf(msg, msglen, "must start with '/' and hold no space, '?' or '#', not '%s'", v);
-	return -1;
-}
-
-#define STR(sec, key, field, d, chk) { sec, key, CONFIG_STR, offsetof(struct config, field), d, NULL, false, 0, 0, chk, false }
-#define INT(sec, key, field, d, lo, hi) { sec, key, CONFIG_INT, offsetof(struct config, field), d, NULL, false, lo, hi, NULL, false }
-#define SECRET(sec, key, field, envname) { sec, key, CONFIG_STR, offsetof(struct config, field), "", envname, true, 0, 0, NULL, false }
-#define LIVE_STR(sec, key, field, d, chk) { sec, key, CONFIG_STR, offsetof(struct config, field), d, NULL, false, 0, 0, chk, true }
-#define LIVE_INT(sec, key, field, d, lo, hi) { sec, key, CONFIG_INT, offsetof(struct config, field), d, NULL, false, lo, hi, NULL, true }
-
-static const struct config_key config__keys[] = {
-	STR("general", "db", db_path, "ensemble.db", config__check_nonempty),
-	STR("general", "lang", lang, "fr", config__check_lang),
-	STR("general", "timezone", timezone, "Europe/Paris", config__check_tz),
-	LIVE_STR("general", "log_level", log_level, "info", config__check_level),
-	LIVE_STR("general", "remind", remind, "1d 1h", config__check_remind),
-	STR("general", "bot_name", bot_name, "Ensemble", config__check_word),
-	STR("console", "chat", console_chat, "console", config__check_word),
-	INT("console", "marks", console_marks, "0", 0, 1),
-	STR("http", "listen", http_listen, "", config__check_listen),
-	INT("http", "max_body", http_max_body, "1048576", 1024, 64L * 1024 * 1024),
-	STR("http", "tls_cert", http_tls_cert, "", NULL),
-	STR("http", "tls_key", http_tls_key, "", NULL),
-	SECRET("telegram", "token", telegram_token, "ENSEMBLE_TELEGRAM_TOKEN"),
-	STR("telegram", "api_url", telegram_api_url, "https://api.telegram.org", config__check_url),
-	INT("telegram", "poll_timeout", telegram_poll_timeout, "50", 0, 50),
-	LIVE_INT("telegram", "chat_interval_ms", telegram_chat_interval_ms, "1000", 0, 60000),
-	LIVE_INT("telegram", "global_per_second", telegram_global_per_second, "30", 0, 1000),
-	LIVE_INT("telegram", "group_per_minute", telegram_group_per_minute, "20", 0, 1000),
-	INT("telegram", "native_polls", telegram_native_polls, "1", 0, 1),
-	LIVE_INT("telegram", "admin_cache_s", telegram_admin_cache_s, "300", 0, 86400),
-	LIVE_INT("telegram", "admin_recheck_s", telegram_admin_recheck_s, "60", 0, 86400),
-	STR("telegram", "mode", telegram_mode, "polling", config__check_mode),
-	STR("telegram", "webhook_url", telegram_webhook_url, "", config__check_https_opt),
-	STR("telegram", "webhook_path", telegram_webhook_path, "/telegram", config__check_path),
-	STR("matrix", "homeserver", matrix_homeserver, "", config__check_url_opt),
-	STR("matrix", "user", matrix_user, "", config__check_mxid),
-	SECRET("matrix", "password", matrix_password, "ENSEMBLE_MATRIX_PASSWORD"),
-	SECRET("matrix", "access_token", matrix_access_token, "ENSEMBLE_MATRIX_ACCESS_TOKEN"),
-	LIVE_INT("matrix", "admin_level", matrix_admin_level, "50", 0, 100),
-	LIVE_STR("matrix", "invite_from", matrix_invite_from, "", NULL),
-	INT("matrix", "sync_timeout", matrix_sync_timeout, "30", 0, 60),
-	LIVE_INT("matrix", "room_interval_ms", matrix_room_interval_ms, "200", 0, 60000),
+static const struct config_key config__general_keys[] = {
+	CONFIG_STR_KEY("db", db_path, "ensemble.db", config_check_nonempty, false),
+	CONFIG_STR_KEY("lang", lang, "fr", config__check_lang, false),
+	CONFIG_STR_KEY("timezone", timezone, "Europe/Paris", config__check_tz, false),
+	CONFIG_STR_KEY("log_level", log_level, "info", config__check_level, true),
+	CONFIG_STR_KEY("remind", remind, "1d 1h", config__check_remind, true),
+	CONFIG_STR_KEY("bot_name", bot_name, "Ensemble", config_check_word, false),
 };
-#define CONFIG_NKEYS (sizeof(config__keys) / sizeof(config__keys[0]))
+
+static const struct config_key config__http_keys[] = {
+	CONFIG_STR_KEY("listen", http_listen, "", config__check_listen, false),
+	{ .name = "max_body", .type = CONFIG_INT, .offset = offsetof(struct config, http_max_body),
+	  .def = "1048576", .min = 1024, .max = 64L * 1024 * 1024 },
+	CONFIG_STR_KEY("tls_cert", http_tls_cert, "", NULL, false),
+	CONFIG_STR_KEY("tls_key", http_tls_key, "", NULL, false),
+};
+
+static int config__validate_http(const void *values, const struct config *cfg, struct strbuf *errors)
+{
+	(void)values;
+	if(!*cfg->http_tls_cert == !*cfg->http_tls_key)
+		return 0;
+	strbuf_adds(errors, "http.tls_cert and http.tls_key go together\n");
+	return -1;
+}
+
+#define CONFIG_COUNT(keys) (sizeof(keys) / sizeof((keys)[0]))
+
+/* The sections every configuration has, before the registered ones. */
+static const struct config_section config__builtin[] = {
+	{ .name = "general", .size = sizeof(struct config), .keys = config__general_keys,
+	  .nkeys = CONFIG_COUNT(config__general_keys) },
+	{ .name = "http", .size = sizeof(struct config), .keys = config__http_keys,
+	  .nkeys = CONFIG_COUNT(config__http_keys), .validate = config__validate_http },
+};
+#define CONFIG_NBUILTIN CONFIG_COUNT(config__builtin)
+
+/* The most keys a section has: the reader notes the line of each. */
+#define CONFIG_MAX_KEYS 32
+
+/* The registered sections, in the order of registration; borrowed. */
+static const struct config_section *config__registered[CONFIG_MAX_SECTIONS - CONFIG_NBUILTIN];
+static size_t config__nregistered;
+
+/* The s-th section known now ([general], [http], then the registered
+ * ones), or NULL past the end. */
+static const struct config_section *config__known(size_t s)
+{
+	if(s < CONFIG_NBUILTIN)
+		return &config__builtin[s];
+	s -= CONFIG_NBUILTIN;
+	return s < config__nregistered ? config__registered[s] : NULL;
+}
+
+/* How many sections cfg has: those registered before its config_init(). */
+static size_t config__count(const struct config *cfg)
+{
+	return CONFIG_NBUILTIN + cfg->nvalues;
+}
+
+/* Where the value of key k of cfg's s-th section is: a field of cfg
+ * itself for [general] and [http], else of the section's struct.  It is
+ * written only through a cfg that is not const. */
+static void *config__field(const struct config *cfg, size_t s, const struct config_key *k)
+{
+	const char *base = s < CONFIG_NBUILTIN ? (const char *)cfg : cfg->values[s - CONFIG_NBUILTIN];
+	return (void *)(base + k->offset);
+}
+
+static char **config__str(const struct config *cfg, size_t s, const struct config_key *k)
+{
+	return config__field(cfg, s, k);
+}
+
+static int *config__int(const struct config *cfg, size_t s, const struct config_key *k)
+{
+	return config__field(cfg, s, k);
+}
+
+int config_add_section(const struct config_section *section)
+{
+	for(size_t s = 0; config__known(s); s++) {
+		if(config__known(s) == section)
+			return 0;
+		if(!strcmp(config__known(s)->name, section->name))
+			return -1;
+	}
+	if(config__nregistered == CONFIG_COUNT(config__registered) || section->nkeys > CONFIG_MAX_KEYS)
+		return -1;
+	config__registered[config__nregistered++] = section;
+	return 0;
+}
+
+const void *config_values(const struct config *cfg, const char *name)
+{
+	for(size_t i = 0; i < cfg->nvalues; i++)
+		if(!strcmp(config__registered[i]->name, name))
+			return cfg->values[i];
+	return NULL;
+}
 
 const char *config_key_name(int i, const char **section)
 {
-	if(i < 0 || (size_t)i >= CONFIG_NKEYS)
-		return NULL;
-	*section = config__keys[i].section;
-	return config__keys[i].name;
+	const struct config_section *sec;
+	for(size_t s = 0; i >= 0 && (sec = config__known(s)); s++) {
+		if((size_t)i < sec->nkeys) {
+			*section = sec->name;
+			return sec->keys[i].name;
+		}
+		i -= (int)sec->nkeys;
+	}
+	return NULL;
 }
 
-static char **config__str(struct config *cfg, const struct config_key *k)
+void config_each_secret(const struct config *cfg, void (*fn)(const char *value))
 {
-	return (char **)((char *)cfg + k->offset);
+	for(size_t s = 0; s < config__count(cfg); s++) {
+		const struct config_section *sec = config__known(s);
+		for(size_t i = 0; i < sec->nkeys; i++) {
+			const struct config_key *k = &sec->keys[i];
+			if(k->secret && **config__str(cfg, s, k))
+				fn(*config__str(cfg, s, k));
+		}
+	}
 }
 
-static int *config__int(struct config *cfg, const struct config_key *k)
-{
-	return (int *)((char *)cfg + k->offset);
-}
-
-/* The same two, to read a configuration that is not to change. */
-static const char *config__get_str(const struct config *cfg, const struct config_key *k)
-{
-	return *(char *const *)((const char *)cfg + k->offset);
-}
-
-static int config__get_int(const struct config *cfg, const struct config_key *k)
-{
-	return *(const int *)((const char *)cfg + k->offset);
-}
-
-/* Stores value into k's field.  Returns 0, or -1 with a message that names
- * the key as section.key (the spelling --set takes), whatever the check. */
-static int config__assign(struct config *cfg, const struct config_key *k, const char *value,
+/* Stores value into the field of key k of cfg's s-th section.  Returns 0,
+ * or -1 with a message that names the key as section.key (the spelling
+ * --set takes), whatever the check. */
+static int config__assign(struct config *cfg, size_t s, const struct config_key *k, const char *value,
                           char *msg, size_t msglen)
 {
 	char why[200];
@@ -244,7 +256,7 @@ static int config__assign(struct config *cfg, const struct config_key *k, const 
 			         k->min, k->max, value);
 			goto bad;
 		}
-		*config__int(cfg, k) = (int)v;
+		*config__int(cfg, s, k) = (int)v;
 		return 0;
 	}
 	if(k->check && k->check(value, why, sizeof(why)))
@@ -254,46 +266,71 @@ static int config__assign(struct config *cfg, const struct config_key *k, const 
 		snprintf(why, sizeof(why), "cannot be stored (out of memory)");
 		goto bad;
 	}
-	char **field = config__str(cfg, k);
+	char **field = config__str(cfg, s, k);
 	free(*field);
 	*field = copy;
 	return 0;
 bad:
-	snprintf(msg, msglen, "%s.%s %s", k->section, k->name, why);
+	snprintf(msg, msglen, "%s.%s %s", config__known(s)->name, k->name, why);
 	return -1;
 }
 
 int config_init(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
+	for(size_t i = 0; i < config__nregistered; i++) {
+		if(!(cfg->values[i] = calloc(1, config__registered[i]->size)))
+			goto fail;
+		cfg->nvalues++;
+	}
 	/* Defaults are valid by construction and are not checked: the checks
 	 * need the catalogues, which may not be loaded yet. */
-	for(size_t i = 0; i < CONFIG_NKEYS; i++) {
-		const struct config_key *k = &config__keys[i];
-		if(k->type == CONFIG_INT) {
-			*config__int(cfg, k) = atoi(k->def);
-		} else if(!(*config__str(cfg, k) = strdup(k->def))) {
-			config_release(cfg);
-			return -1;
+	for(size_t s = 0; s < config__count(cfg); s++) {
+		const struct config_section *sec = config__known(s);
+		for(size_t i = 0; i < sec->nkeys; i++) {
+			const struct config_key *k = &sec->keys[i];
+			if(k->type == CONFIG_INT)
+				*config__int(cfg, s, k) = atoi(k->def);
+			else if(!(*config__str(cfg, s, k) = strdup(k->def)))
+				goto fail;
 		}
 	}
 	return 0;
+fail:
+	config_release(cfg);
+	return -1;
 }
 
 void config_release(struct config *cfg)
 {
-	for(size_t i = 0; i < CONFIG_NKEYS; i++)
-		if(config__keys[i].type == CONFIG_STR)
-			free(*config__str(cfg, &config__keys[i]));
+	for(size_t s = 0; s < config__count(cfg); s++) {
+		const struct config_section *sec = config__known(s);
+		for(size_t i = 0; i < sec->nkeys; i++)
+			if(sec->keys[i].type == CONFIG_STR)
+				free(*config__str(cfg, s, &sec->keys[i]));
+	}
+	for(size_t i = 0; i < cfg->nvalues; i++)
+		free(cfg->values[i]);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-static const struct config_key *config__find(const char *section, const char *name)
+/* The index of cfg's section called name, or -1. */
+static int config__find_section(const struct config *cfg, const char *name)
 {
-	for(size_t i = 0; i < CONFIG_NKEYS; i++)
-		if(!strcmp(config__keys[i].section, section) && !strcmp(config__keys[i].name, name))
-			return &config__keys[i];
+	for(size_t s = 0; s < config__count(cfg); s++)
+		if(!strcmp(config__known(s)->name, name))
+			return (int)s;
+	return -1;
+}
+
+/* The key name of cfg's s-th section, or NULL. */
+static const struct config_key *config__find(size_t s, const char *name)
+{
+	const struct config_section *sec = config__known(s);
+	for(size_t i = 0; i < sec->nkeys; i++)
+		if(!strcmp(sec->keys[i].name, name))
+			return &sec->keys[i];
 	return NULL;
 }
 
@@ -307,7 +344,7 @@ struct config__reader {
 	struct strbuf *errors;
 	struct strbuf *warnings;     /* may be NULL */
 	int nerrors;
-	int seen[CONFIG_NKEYS];      /* the line that set each key, or 0 */
+	int seen[CONFIG_MAX_SECTIONS][CONFIG_MAX_KEYS]; /* the line that set each key, or 0 */
 	bool indented;               /* the current line starts with a blank */
 	const struct config_key *last; /* the key of the handler's last call */
 };
@@ -323,6 +360,24 @@ static char *config__read_line(char *str, int num, void *stream)
 	return s;
 }
 
+/* Notes that key k of section s is on the current line, and warns when it
+ * was given before: the last one counts, as inih reads them, but a key
+ * given twice is most often an edit that forgot the first.  An indented
+ * line right after a key is inih's continuation of it, which comes here as
+ * the same key again. */
+static void config__note_line(struct config__reader *r, size_t s, const struct config_key *k)
+{
+	int *seen = &r->seen[s][k - config__known(s)->keys];
+	bool continued = r->indented && r->last == k;
+	r->last = k;
+	if(continued)
+		return;
+	if(*seen && r->warnings)
+		strbuf_addf(r->warnings, "%s:%d: warning: %s.%s is given twice (lines %d and %d); line %d counts\n",
+		            r->path, r->line, config__known(s)->name, k->name, *seen, r->line, r->line);
+	*seen = r->line;
+}
+
 static int config__handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct config__reader *r = user;
@@ -330,33 +385,19 @@ static int config__handler(void *user, const char *section, const char *name, co
 		r->last = NULL;
 		return 1;
 	}
-	const struct config_key *k = config__find(section, name);
+	int s = config__find_section(r->cfg, section);
+	const struct config_key *k = s < 0 ? NULL : config__find((size_t)s, name);
 	char msg[320];
 	if(!k) {
 		r->last = NULL;
-		bool known_section = false;
-		for(size_t i = 0; i < CONFIG_NKEYS; i++)
-			known_section |= !strcmp(config__keys[i].section, section);
-		if(known_section)
+		if(s >= 0)
 			snprintf(msg, sizeof(msg), "unknown key '%s' in section [%s]", name, section);
 		else
 			snprintf(msg, sizeof(msg), "unknown section [%s]", section);
 		goto bad;
 	}
-	/* The last one counts, as inih reads them, but a key given twice is
-	 * most often an edit that forgot the first: say where both are.  An
-	 * indented line right after a key is inih's continuation of it, which
-	 * comes here as the same key again. */
-	int *seen = &r->seen[k - config__keys];
-	bool continued = r->indented && r->last == k;
-	r->last = k;
-	if(!continued) {
-		if(*seen && r->warnings)
-			strbuf_addf(r->warnings, "%s:%d: warning: %s.%s is given twice (lines %d and %d); line %d counts\n",
-			            r->path, r->line, k->section, k->name, *seen, r->line, r->line);
-		*seen = r->line;
-	}
-	if(config__assign(r->cfg, k, value, msg, sizeof(msg)))
+	config__note_line(r, (size_t)s, k);
+	if(config__assign(r->cfg, (size_t)s, k, value, msg, sizeof(msg)))
 		goto bad;
 	if(k->secret && *value)
 		r->cfg->file_has_secret = true;
@@ -370,10 +411,13 @@ bad:
 int config_load_env(struct config *cfg)
 {
 	char msg[320];
-	for(size_t i = 0; i < CONFIG_NKEYS; i++) {
-		const char *v = config__keys[i].env ? getenv(config__keys[i].env) : NULL;
-		if(v && *v && config__assign(cfg, &config__keys[i], v, msg, sizeof(msg)))
-			return -1;
+	for(size_t s = 0; s < config__count(cfg); s++) {
+		const struct config_section *sec = config__known(s);
+		for(size_t i = 0; i < sec->nkeys; i++) {
+			const char *v = sec->keys[i].env ? getenv(sec->keys[i].env) : NULL;
+			if(v && *v && config__assign(cfg, s, &sec->keys[i], v, msg, sizeof(msg)))
+				return -1;
+		}
 	}
 	return 0;
 }
@@ -420,44 +464,60 @@ int config_set(struct config *cfg, const char *dotted, const char *value, struct
 		snprintf(section, sizeof(section), "%.*s", (int)(dot - dotted), dotted);
 		name = dot + 1;
 	}
-	const struct config_key *k = config__find(section, name);
+	int s = config__find_section(cfg, section);
+	const struct config_key *k = s < 0 ? NULL : config__find((size_t)s, name);
 	char msg[320];
 	if(!k) {
 		strbuf_addf(errors, "unknown configuration key '%s'\n", dotted);
 		return -1;
 	}
-	if(config__assign(cfg, k, value, msg, sizeof(msg))) {
+	if(config__assign(cfg, (size_t)s, k, value, msg, sizeof(msg))) {
 		strbuf_addf(errors, "%s\n", msg);
 		return -1;
 	}
 	return 0;
 }
 
+/* Brings key k of section s from next to cfg, as config_update() says.
+ * Returns 0, or -1 out of memory. */
+static int config__update_key(struct config *cfg, const struct config *next, size_t s,
+                              const struct config_key *k, struct strbuf *applied, struct strbuf *restart)
+{
+	const char *section = config__known(s)->name;
+	bool same = k->type == CONFIG_INT ? *config__int(cfg, s, k) == *config__int(next, s, k)
+	                                  : !strcmp(*config__str(cfg, s, k), *config__str(next, s, k));
+	if(same)
+		return 0;
+	if(!k->live) {
+		strbuf_addf(restart, "%s.%s\n", section, k->name);
+		return 0;
+	}
+	if(k->type == CONFIG_INT) {
+		*config__int(cfg, s, k) = *config__int(next, s, k);
+		strbuf_addf(applied, "%s.%s = %d\n", section, k->name, *config__int(cfg, s, k));
+		return 0;
+	}
+	char *copy = strdup(*config__str(next, s, k));
+	if(!copy)
+		return -1;
+	char **field = config__str(cfg, s, k);
+	free(*field);
+	*field = copy;
+	strbuf_addf(applied, "%s.%s = %s\n", section, k->name, copy);
+	return 0;
+}
+
 int config_update(struct config *cfg, const struct config *next, struct strbuf *applied,
                   struct strbuf *restart)
 {
-	for(size_t i = 0; i < CONFIG_NKEYS; i++) {
-		const struct config_key *k = &config__keys[i];
-		bool same = k->type == CONFIG_INT ? config__get_int(cfg, k) == config__get_int(next, k)
-		                                  : !strcmp(config__get_str(cfg, k), config__get_str(next, k));
-		if(same)
-			continue;
-		if(!k->live) {
-			strbuf_addf(restart, "%s.%s\n", k->section, k->name);
-			continue;
-		}
-		if(k->type == CONFIG_INT) {
-			*config__int(cfg, k) = config__get_int(next, k);
-			strbuf_addf(applied, "%s.%s = %d\n", k->section, k->name, *config__int(cfg, k));
-			continue;
-		}
-		char *copy = strdup(config__get_str(next, k));
-		if(!copy)
-			return -1;
-		char **field = config__str(cfg, k);
-		free(*field);
-		*field = copy;
-		strbuf_addf(applied, "%s.%s = %s\n", k->section, k->name, copy);
+	/* Both were initialised after the same registrations (at start-up):
+	 * they have the same sections. */
+	size_t n = config__count(cfg) < config__count(next) ? config__count(cfg) : config__count(next);
+	for(size_t s = 0; s < n; s++) {
+		const struct config_section *sec = config__known(s);
+		for(size_t i = 0; i < sec->nkeys; i++)
+			if(config__update_key(cfg, next, s, &sec->keys[i], applied, restart))
+				return -1;
 	}
 	return applied->oom || restart->oom ? -1 : 0;
 }
@@ -465,31 +525,13 @@ int config_update(struct config *cfg, const struct config *next, struct strbuf *
 int config_validate(const struct config *cfg, struct strbuf *errors)
 {
 	/* Values are checked one by one as they are set; what remains are
-	 * checks across keys. */
+	 * checks across keys, each section's own. */
 	int rc = 0;
-	if(cfg->telegram_token && *cfg->telegram_token && !strcmp(cfg->telegram_mode, "webhook")) {
-		if(!*cfg->telegram_webhook_url) {
-			strbuf_adds(errors, "telegram.mode = webhook needs telegram.webhook_url (the public https URL)\n");
+	for(size_t s = 0; s < config__count(cfg); s++) {
+		const struct config_section *sec = config__known(s);
+		const void *values = s < CONFIG_NBUILTIN ? (const void *)cfg : cfg->values[s - CONFIG_NBUILTIN];
+		if(sec->validate && sec->validate(values, cfg, errors))
 			rc = -1;
-		}
-		if(!*cfg->http_listen) {
-			strbuf_adds(errors, "telegram.mode = webhook needs http.listen (the listener that receives it)\n");
-			rc = -1;
-		}
-	}
-	if(!*cfg->http_tls_cert != !*cfg->http_tls_key) {
-		strbuf_adds(errors, "http.tls_cert and http.tls_key go together\n");
-		rc = -1;
-	}
-	if(*cfg->matrix_homeserver) {
-		if(!*cfg->matrix_user) {
-			strbuf_adds(errors, "matrix.homeserver is set but matrix.user is not\n");
-			rc = -1;
-		}
-		if(!*cfg->matrix_password && !*cfg->matrix_access_token) {
-			strbuf_adds(errors, "matrix needs a password or an access_token (or ENSEMBLE_MATRIX_PASSWORD)\n");
-			rc = -1;
-		}
 	}
 	return rc;
 }

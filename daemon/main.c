@@ -408,9 +408,7 @@ static int main__run(struct main_opts *o)
 	if(bad)
 		goto bad_config;
 	main__log_level(o, &cfg);
-	log_add_secret(cfg.telegram_token);
-	log_add_secret(cfg.matrix_password);
-	log_add_secret(cfg.matrix_access_token);
+	config_each_secret(&cfg, log_add_secret);
 	i18n_set_default(cfg.lang);
 
 	/* What runs is decided, and refused, before anything touches the disk:
@@ -469,6 +467,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	config_set_checks(&bot_config_checks);
+	if(adapter_config_register()) {
+		fprintf(stderr, "ensemble: two adapters declare the same configuration section\n");
+		i18n_free();
+		return 1;
+	}
 	int rc = o.check ? main__check_config(o.check) : main__run(&o);
 	i18n_free();
 	log_forget_secrets();

@@ -1,4 +1,4 @@
-/* libFuzzer target: the configuration file reader (inih and the key table),
+/* libFuzzer target: the configuration file reader (inih and the key tables, the adapters' sections included),
  * through a real file as --check-config reads it. */
 #include <stdint.h>
 #include <stdio.h>
@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "adapters/adapter.h"
 #include "bot/bot.h"
 #include "bot/i18n.h"
 #include "config/config.h"
@@ -25,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if(!path[0]) {
 		i18n_init();
 		config_set_checks(&bot_config_checks);
+		adapter_config_register();
 		const char *tmp = getenv("TMPDIR");
 		snprintf(path, sizeof(path), "%s/ensemble-fuzz-config-%d.conf", tmp && *tmp ? tmp : "/tmp",
 		         (int)getpid());

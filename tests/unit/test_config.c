@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "adapters/adapter.h"
+#include "adapters/matrix_config.h"
+#include "adapters/telegram_config.h"
 #include "bot/bot.h"
 #include "bot/i18n.h"
 #include "config/config.h"
@@ -29,6 +32,7 @@ int main(void)
 	if(!mkdtemp(dir) || i18n_init())
 		return 1;
 	config_set_checks(&bot_config_checks);
+	CHECK_INT(adapter_config_register(), 0);
 	struct config cfg;
 	struct strbuf err = STRBUF_INIT;
 
@@ -166,11 +170,11 @@ int main(void)
 	CHECK_STR(restart.buf, "general.db\ntelegram.token\n");
 	CHECK_STR(cfg.log_level, "debug");
 	CHECK_STR(cfg.remind, "2d 3h");
-	CHECK_INT(cfg.telegram_chat_interval_ms, 250);
-	CHECK_INT(cfg.matrix_admin_level, 100);
-	CHECK_STR(cfg.matrix_invite_from, "@ann:a.org");
+	CHECK_INT(telegram_config(&cfg)->chat_interval_ms, 250);
+	CHECK_INT(matrix_config(&cfg)->admin_level, 100);
+	CHECK_STR(matrix_config(&cfg)->invite_from, "@ann:a.org");
 	CHECK_STR(cfg.db_path, "ensemble.db");
-	CHECK_STR(cfg.telegram_token, "");
+	CHECK_STR(telegram_config(&cfg)->token, "");
 	/* Once equal, nothing more to say. */
 	strbuf_reset(&applied);
 	strbuf_reset(&restart);
@@ -196,7 +200,7 @@ int main(void)
 	strbuf_reset(&err);
 	config_init(&cfg);
 	CHECK_INT(config_load(&cfg, p, &err, NULL), 0);
-	CHECK_STR(cfg.telegram_token, "123:ABCDEF");
+	CHECK_STR(telegram_config(&cfg)->token, "123:ABCDEF");
 	config_release(&cfg);
 	/* Without a secret, a readable file is fine. */
 	p = write_conf("public.conf", "[general]\nlang = en\n", 0644);
@@ -209,7 +213,7 @@ int main(void)
 	setenv("ENSEMBLE_MATRIX_PASSWORD", "hunter22", 1);
 	config_init(&cfg);
 	CHECK_INT(config_load_env(&cfg), 0);
-	CHECK_STR(cfg.matrix_password, "hunter22");
+	CHECK_STR(matrix_config(&cfg)->password, "hunter22");
 	config_release(&cfg);
 	unsetenv("ENSEMBLE_MATRIX_PASSWORD");
 
