@@ -33,6 +33,11 @@ int main(void)
 		return 1;
 	config_set_checks(&bot_config_checks);
 	CHECK_INT(adapter_config_register(), 0);
+	/* Registering again does nothing; another section of a taken name is
+	 * refused. */
+	CHECK_INT(adapter_config_register(), 0);
+	static const struct config_section twin = { .name = "telegram" };
+	CHECK_INT(config_add_section(&twin), -1);
 	struct config cfg;
 	struct strbuf err = STRBUF_INIT;
 
