@@ -47,6 +47,20 @@ void outbox_pop(struct outbox *ob)
 		action__release(&ob->v[--ob->n]);
 }
 
+void outbox_remove(struct outbox *ob, const size_t *idx, size_t n)
+{
+	size_t to = 0, k = 0;
+	for(size_t i = 0; i < ob->n; i++) {
+		if(k < n && idx[k] == i) {
+			action__release(&ob->v[i]);
+			k++;
+		} else {
+			ob->v[to++] = ob->v[i];
+		}
+	}
+	ob->n = to;
+}
+
 int outbox_move(struct outbox *to, struct outbox *from)
 {
 	if(!from->n)

@@ -69,6 +69,9 @@ struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char 
 /* Drops the last action appended (one that turned out not to be needed:
  * an edit that changes nothing). */
 void outbox_pop(struct outbox *ob);
+/* Drops the n actions whose indices idx lists, in increasing order; the
+ * others keep theirs. */
+void outbox_remove(struct outbox *ob, const size_t *idx, size_t n);
 /* Appends every action of from to to, in order; from is left empty.  On
  * -1 (out of memory) both are unchanged. */
 int outbox_move(struct outbox *to, struct outbox *from);

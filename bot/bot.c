@@ -8,6 +8,7 @@
 
 #include "bot/dispatch.h"
 #include "bot/i18n.h"
+#include "bot/meetup.h"
 #include "bot/remind.h"
 #include "config/config.h"
 #include "lib/clock.h"
@@ -74,10 +75,11 @@ void bot_action_done(struct bot *b, int64_t stored_id)
 	db_outbox_done(b->db, stored_id, clock_mono_ms());
 }
 
-/* Stores the actions of ob from index from on (see bot_store_actions). */
-static int bot__store_from(struct bot *b, struct outbox *ob, size_t from)
+/* Stores the actions of ob from index from up to to, excluded (see
+ * bot_store_actions). */
+static int bot__store_from(struct bot *b, struct outbox *ob, size_t from, size_t to)
 {
-	for(size_t i = from; i < ob->n; i++) {
+	for(size_t i = from; i < to; i++) {
 		/* Every stored action has a key, so that a platform that makes
 		 * sends idempotent (Matrix's transaction ids) never posts it
 		 * twice: one not derived from an event gets the start time and a
@@ -102,7 +104,7 @@ int bot_store_actions(struct bot *b, struct outbox *ob)
 {
 	if(db_outbox_forget(b->db))
 		return -1;
-	return bot__store_from(b, ob, 0);
+	return bot__store_from(b, ob, 0, ob->n);
 }
 
 void bot_deliver(struct bot *b, struct outbox *ob)
@@ -193,6 +195,8 @@ struct bot_batch {
 	void (*done)(void *user, int rc);
 	void *user;
 	struct outbox ob;            /* the replies, stored once committed */
+	struct meetup_edits edits;   /* a batch of several events: the edits
+	                                made once at its end (meetup.h) */
 	enum { BATCH_WAITING, BATCH_OPEN, BATCH_COMMITTING, BATCH_ENDED } state;
 	bool spread;                 /* run over turns (bot_submit_batch) */
 	size_t stored;               /* replies stored in the outbox so far */
@@ -208,6 +212,8 @@ static void bot__batch_open(struct bot *b, struct bot_batch *bb)
 {
 	if(!db_begin(b->db)) {
 		bb->state = BATCH_OPEN;
+		if(bb->n > 1)
+			meetup_edits_init(&bb->edits, &bb->ob);
 		return;
 	}
 	if(!bb->state_fn) {
@@ -227,26 +233,32 @@ static void bot__batch_open(struct bot *b, struct bot_batch *bb)
  * spread over turns also stores the event's replies there: storing a
  * hundred at its end took 0.5 ms, in which no answered send could be
  * followed by the next.  A batch run in one go stores them at its end,
- * which is a little faster. */
+ * which is a little faster.  Replies from the first edit the batch defers
+ * on wait for its end (meetup_edits_hold): the edits are made there. */
 static void bot__batch_step(struct bot *b, struct bot_batch *bb)
 {
-	if(bb->pos < bb->n && !bb->failed &&
-	   (dispatch_event(b, &bb->evs[bb->pos++], &bb->ob) ||
-	    (bb->spread && bot__store_from(b, &bb->ob, bb->stored))))
+	if(bb->pos >= bb->n || bb->failed)
+		return;
+	b->edits = bb->edits.out ? &bb->edits : NULL;
+	int rc = dispatch_event(b, &bb->evs[bb->pos++], &bb->ob);
+	b->edits = NULL;
+	size_t hold = meetup_edits_hold(&bb->edits, bb->ob.n);
+	if(rc || (bb->spread && bot__store_from(b, &bb->ob, bb->stored, hold)))
 		bb->failed = true;
 	if(bb->spread)
-		bb->stored = bb->ob.n;
+		bb->stored = hold;
 }
 
 static void bot__batch_run(struct bot *b, struct bot_batch *bb);
 
 /* Stores what a batch whose events have all run leaves: the adapter's
- * state and the replies, in the batch's transaction.  0, or -1 when an
- * event failed or the state or the replies could not be stored. */
+ * state, the edits it deferred and the replies, in the batch's
+ * transaction.  0, or -1 when an event failed or the state, the edits or
+ * the replies could not be stored. */
 static int bot__batch_store(struct bot *b, struct bot_batch *bb)
 {
 	if(bb->failed || (bb->state_fn && bb->state_fn(bb->user, b->db)) || db_outbox_forget(b->db) ||
-	   bot__store_from(b, &bb->ob, bb->stored))
+	   meetup_edits_flush(b, &bb->edits) || bot__store_from(b, &bb->ob, bb->stored, bb->ob.n))
 		return -1;
 	return 0;
 }
@@ -258,6 +270,7 @@ static int bot__batch_store(struct bot *b, struct bot_batch *bb)
 static void bot__batch_ended(struct bot *b, struct bot_batch *bb, int rc)
 {
 	bb->state = BATCH_ENDED;
+	meetup_edits_release(&bb->edits);
 	if(!rc) {
 		sched_rearm(&b->sched);
 		bb->rc = 0;

@@ -26,6 +26,7 @@ struct config;
 struct config_checks;
 struct db;
 struct bot_batch;
+struct meetup_edits;
 
 /* The core's way out to the platforms.  Each function gets the port's user
  * pointer (bot_init); all are called from the loop. */
@@ -72,6 +73,10 @@ struct bot {
 	struct bot_batch *batches_tail;
 	uv_idle_t step;              /* runs while batches wait: one event of
 	                                the first per turn of the loop */
+	struct meetup_edits *edits;  /* while an event of a batch of several
+	                                runs, the batch's: its announcements
+	                                are edited once, at its end (meetup.h);
+	                                NULL otherwise */
 	int64_t started_ms;          /* clock_now_ms() at start, for /about */
 	int64_t key_epoch;           /* real time at start, ms: with key_seq,
 	                                the keys of actions that have none */

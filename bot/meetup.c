@@ -313,7 +313,10 @@ out:
 	return rc;
 }
 
-int meetup_poll_edit(struct meetup_ctx *ctx, struct db_meetup *m)
+static int meetup__defer(struct meetup_ctx *ctx, const struct db_meetup *m, bool poll);
+
+/* Edits the poll's message now (see meetup_poll_edit). */
+static int meetup__poll_edit(struct meetup_ctx *ctx, struct db_meetup *m)
 {
 	struct strbuf sb = STRBUF_INIT;
 	struct action *a;
@@ -326,6 +329,12 @@ int meetup_poll_edit(struct meetup_ctx *ctx, struct db_meetup *m)
 out:
 	strbuf_release(&sb);
 	return rc;
+}
+
+int meetup_poll_edit(struct meetup_ctx *ctx, struct db_meetup *m)
+{
+	int rc = meetup__defer(ctx, m, true);
+	return rc ? (rc < 0 ? -1 : 0) : meetup__poll_edit(ctx, m);
 }
 
 int meetup_create(struct meetup_ctx *ctx, struct db_meetup *m, const char *merged_note)
@@ -911,7 +920,136 @@ out:
 
 int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m)
 {
-	return meetup__card(ctx, m, ACTION_EDIT);
+	int rc = meetup__defer(ctx, m, false);
+	return rc ? (rc < 0 ? -1 : 0) : meetup__card(ctx, m, ACTION_EDIT);
+}
+
+/* ---- the edits a batch defers ---- */
+
+/* One edit waiting in a batch: its placeholder is out's action slot. */
+struct meetup_edit {
+	int64_t meetup_id;
+	bool poll;             /* the poll's message, not the announcement */
+	bool superseded;       /* a later change of the same message asked */
+	size_t slot;
+	struct db_chat *chat;  /* owned: the chat as the change saw it */
+};
+
+void meetup_edits_init(struct meetup_edits *e, struct outbox *out)
+{
+	*e = (struct meetup_edits){ .out = out, .first = SIZE_MAX };
+}
+
+void meetup_edits_release(struct meetup_edits *e)
+{
+	for(size_t i = 0; i < e->n; i++)
+		free(e->v[i].chat);
+	free(e->v);
+	*e = (struct meetup_edits){ .first = SIZE_MAX };
+}
+
+size_t meetup_edits_hold(const struct meetup_edits *e, size_t n)
+{
+	return e->out && e->first < n ? e->first : n;
+}
+
+/* When ctx's actions go to the open batch's edits (bot->edits), leaves a
+ * placeholder for the edit of m's message (its poll's when poll) there,
+ * superseding the one an earlier change of it left: 1.  0 when the edit is
+ * to be made now, -1 on failure. */
+static int meetup__defer(struct meetup_ctx *ctx, const struct db_meetup *m, bool poll)
+{
+	struct meetup_edits *e = ctx->bot->edits;
+	if(!e || e->out != ctx->out)
+		return 0;
+	if(e->n == e->alloc) {
+		size_t na = e->alloc ? e->alloc * 2 : 16;
+		struct meetup_edit *nv = realloc(e->v, na * sizeof(*nv));
+		if(!nv)
+			return -1;
+		e->v = nv;
+		e->alloc = na;
+	}
+	struct db_chat *chat = malloc(sizeof(*chat));
+	if(!chat || meetup__push(ctx, ACTION_EDIT, "", NULL)) {
+		free(chat);
+		return -1;
+	}
+	*chat = *ctx->chat;
+	/* At most one edit of a message is live: the last one. */
+	for(size_t i = e->n; i-- > 0;) {
+		struct meetup_edit *d = &e->v[i];
+		if(d->meetup_id == m->id && d->poll == poll && !d->superseded) {
+			d->superseded = true;
+			break;
+		}
+	}
+	e->v[e->n++] = (struct meetup_edit){ .meetup_id = m->id, .poll = poll, .slot = ctx->out->n - 1,
+	                                     .chat = chat };
+	if(e->first == SIZE_MAX)
+		e->first = ctx->out->n - 1;
+	return 1;
+}
+
+/* Renders edit d into its placeholder, or marks it to be dropped (the
+ * meetup is gone, or its message shows that already).  0 or -1. */
+static int meetup__edit_fill(struct bot *b, struct meetup_edits *e, struct meetup_edit *d)
+{
+	struct db_meetup m;
+	struct outbox made;
+	int rc = -1;
+	outbox_init(&made);
+	int found = db_meetup_get_by_id(b->db, d->meetup_id, &m);
+	if(found <= 0) {
+		d->superseded = true;
+		rc = found;
+		goto out;
+	}
+	struct meetup_ctx ctx = { .bot = b, .chat = d->chat, .out = &made };
+	if(d->poll ? meetup__poll_edit(&ctx, &m) : meetup__card(&ctx, &m, ACTION_EDIT))
+		goto out;
+	if(!made.n) {
+		d->superseded = true;  /* nothing the message shows changed */
+		rc = 0;
+		goto out;
+	}
+	/* The edit takes the placeholder's place, and its key. */
+	struct action *p = &e->out->v[d->slot];
+	char *key = p->key;
+	p->key = made.v[0].key;
+	made.v[0].key = key;
+	struct action t = *p;
+	*p = made.v[0];
+	made.v[0] = t;
+	rc = 0;
+out:
+	outbox_release(&made);
+	return rc;
+}
+
+int meetup_edits_flush(struct bot *b, struct meetup_edits *e)
+{
+	if(!e->out || !e->n)
+		return 0;
+	size_t *drop = malloc(e->n * sizeof(*drop)), ndrop = 0;
+	if(!drop)
+		return -1;
+	for(size_t i = 0; i < e->n; i++) {
+		if(!e->v[i].superseded && meetup__edit_fill(b, e, &e->v[i])) {
+			free(drop);
+			return -1;
+		}
+		/* The placeholders are in the order of their slots. */
+		if(e->v[i].superseded)
+			drop[ndrop++] = e->v[i].slot;
+		free(e->v[i].chat);
+		e->v[i].chat = NULL;
+	}
+	outbox_remove(e->out, drop, ndrop);
+	free(drop);
+	e->n = 0;
+	e->first = SIZE_MAX;
+	return 0;
 }
 
 /* ---- RSVPs ---- */

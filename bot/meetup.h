@@ -65,6 +65,35 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx);
  * message does is not made, so each change edits it at most once. */
 int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m);
 
+/* The edits of announcements and poll messages that the events of one
+ * batch (bot.c) ask for.  Each one the batch changes is edited once, with
+ * what it shows at the batch's end, where its last change asked: the
+ * earlier edits would only be overwritten.  meetup_card_edit and
+ * meetup_poll_edit leave a placeholder in out (text "", the key and the
+ * place the edit would have had) and meetup_edits_flush, before the
+ * batch's replies are stored, fills it or, when the message already shows
+ * that, drops it.  While the batch runs, out's actions from
+ * meetup_edits_hold() on are not final: none of them may be stored. */
+struct meetup_edit;
+struct meetup_edits {
+	struct outbox *out;        /* borrowed: the batch's replies; NULL: off */
+	struct meetup_edit *v;     /* owned: in the order of their placeholders */
+	size_t n, alloc;
+	size_t first;              /* the first placeholder, SIZE_MAX: none */
+};
+
+/* Starts collecting the edits whose actions go to out (borrowed). */
+void meetup_edits_init(struct meetup_edits *e, struct outbox *out);
+/* Inside the batch's transaction: makes each edit waiting in e (rendered
+ * with the meetup as it is now, dropped when nothing changed or the meetup
+ * is gone) and takes the placeholders out of e->out.  0 or -1. */
+int meetup_edits_flush(struct bot *b, struct meetup_edits *e);
+/* The index of e->out from which its actions may still change (n, the
+ * number of actions, when none). */
+size_t meetup_edits_hold(const struct meetup_edits *e, size_t n);
+/* Frees what e holds (not out); e is off (out NULL) and reusable. */
+void meetup_edits_release(struct meetup_edits *e);
+
 /* Gives the places of m that no answer freed (someone who asked to be
  * forgotten left theirs) to the first ones waiting, each told as by
  * meetup_rsvp; the announcement then shows the new counts. */
