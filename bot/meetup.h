@@ -62,7 +62,9 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx);
 /* Edits the announcement of a confirmed (or cancelled) meetup to show what
  * it is now: when, where, who comes (for platforms that edit; the console
  * prints it).  An edit that would show the same text and buttons as the
- * message does is not made, so each change edits it at most once. */
+ * message does is not made, so each change edits it at most once.  Inside
+ * a batch of several events the edit waits for the batch's end (struct
+ * meetup_edits), so the batch edits it at most once. */
 int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m);
 
 /* The edits of announcements and poll messages that the events of one
@@ -101,7 +103,8 @@ int meetup_fill_places(struct meetup_ctx *ctx, struct db_meetup *m);
 
 /* Edits the text of a poll's message (sent beside the native poll, which
  * keeps its question and options) to show its title, place and dates as
- * they are now; not when it would show the same. */
+ * they are now; not when it would show the same.  Deferred in a batch as
+ * meetup_card_edit is. */
 int meetup_poll_edit(struct meetup_ctx *ctx, struct db_meetup *m);
 
 /* Adds the RSVP buttons (yes, maybe, no) to a: their data,
