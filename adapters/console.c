@@ -12,7 +12,10 @@
  *   # comment           ignored, as are empty lines
  * Output: "[CHAT] bot: TEXT", continuation lines indented by two spaces.
  * With [console] marks = 1, "#done 0" follows what the bot printed as it
- * started, and "#done N" everything input line N caused (console__mark).
+ * started, and "#done N" everything input line N caused (console__mark);
+ * "#edit REF" comes before each edit, naming the message it changes, so
+ * that the transcript runner knows which edits a batch of several lines
+ * would make once (tests/run_transcript.py).
  * At the end of input, pending work finishes and the bot exits 0.
  */
 #include "adapters/adapter.h"
@@ -411,7 +414,7 @@ static void console__print(const char *chat, const char *label, const char *html
 
 static int console__deliver(struct adapter *a, const struct action *act)
 {
-	(void)a;
+	struct console *c = a->priv;
 	switch(act->kind) {
 	case ACTION_SEND_TEXT:
 	case ACTION_REPLY:
@@ -420,6 +423,8 @@ static int console__deliver(struct adapter *a, const struct action *act)
 		console__print(act->chat_id, "bot", act->text);
 		break;
 	case ACTION_EDIT:
+		if(c->cfg->marks)
+			printf("#edit %s\n", act->ref ? act->ref : "");
 		console__print(act->chat_id, "bot (edited)", act->text);
 		break;
 	case ACTION_CLOSE_POLL:

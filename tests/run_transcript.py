@@ -33,7 +33,14 @@ directory shows as <tmp>.
 Each transcript is played twice, and both must print exactly what it
 expects:
   - as a file is piped in: the messages between two clock lines run as one
-    batch; the output must be the transcript's "> " lines, in order;
+    batch; the output must be the transcript's "> " lines, in order, except
+    for the edits that a batch makes once: when several of its lines change
+    the same message, the batch shows only its last edit, where the edits
+    fall among the batch's other output being the batch's own business.  So
+    the output less its edits must be the transcript's lines less theirs, in
+    order, and its edits must be, run by run, the last edit of each message
+    in each batch (the marked run names the message of each edit with
+    "#edit REF", which the transcript omits);
   - with console.marks=1: each line runs alone and is followed by a mark,
     which puts each output line under the input line that caused it; the
     transcript rebuilt from that must be NAME.chat, byte for byte.
@@ -61,6 +68,15 @@ DIRECTIVE = b"#!"
 # printed by then.  "#done 0" comes before the first line, once the start-up
 # has printed what it had to.
 MARK = re.compile(rb"#done ([0-9]+)")
+# Before each edit in a marked run: the message it changes.
+EDIT = re.compile(rb"#edit (.*)")
+CLOCK = b"~"
+# The first line of an edit, as the console prints it.
+EDITED = re.compile(rb"\[[^]]*\] bot \(edited\): ")
+# The console reads its input 64 KiB at a time, each read a batch of its
+# own: a run whose input is longer would be cut into batches this runner
+# does not know.
+CONSOLE_READ = 65536
 SANITIZER = re.compile(rb"runtime error|AddressSanitizer|LeakSanitizer")
 
 
@@ -133,25 +149,109 @@ def play(binary, transcript, marks, problems):
     return outputs, errors
 
 
+class Line(bytes):
+    """An output line of a marked run; ref names the message when the line
+    is part of an edit (None otherwise)."""
+
+    def __new__(cls, text, ref=None):
+        line = super().__new__(cls, text)
+        line.ref = ref
+        return line
+
+
 def split_marks(output, n, run, problems):
     """Splits the output of a marked run of n input lines into n + 1 lists
     of lines: what the start printed, then what each line caused.  What
     comes after the last mark (as the input ends) goes with the last line."""
     parts = [[] for _ in range(n + 1)]
     done = -1  # the last mark read: the output that follows is line done + 1's
+    ref = None  # the message of the edit being read, if one is
+    fresh = False  # "#edit" was just read: the next line begins the edit
     for line in lines_of(output):
         mark = MARK.fullmatch(line)
+        edit = EDIT.fullmatch(line)
         if mark and int(mark.group(1)) == done + 1 and done < n:
             done += 1
+            ref, fresh = None, False
         elif mark:
             problems.append("run %d: mark %s after mark %d" % (run, mark.group(1).decode(), done))
+        elif edit:
+            ref, fresh = edit.group(1), True
         else:
-            parts[min(done + 1, n)].append(line)
+            if not fresh and not line.startswith(b"  "):
+                ref = None  # the edit's text has ended: a new message begins
+            fresh = False
+            parts[min(done + 1, n)].append(Line(line, ref))
     if n and done != n:
         problems.append("run %d: the bot stopped before input line %d was done" % (run, done + 1))
     if output and not output.endswith(b"\n"):
         problems.append("run %d: the output does not end with a newline" % run)
     return parts
+
+
+def once_per_batch(transcript, parts, problems):
+    """What the runs read in one go must print, as (the output less its
+    edits, the edits), both bytes: the marked runs' output, batch by batch
+    (the start-up's output, each clock line's, and the lines between two
+    clock lines together), where only the last edit of each message in a
+    batch is kept; the edits of a run are sorted, since a batch may show
+    its edits anywhere among its output."""
+    rest, edits = [], []
+    for run, ((_, lines), run_parts) in enumerate(zip(transcript.runs, parts)):
+        if sum(len(line) + 1 for line in lines) > CONSOLE_READ:
+            problems.append("run %d: more than %d bytes of input, which the console reads in "
+                            "several batches" % (run, CONSOLE_READ))
+        batches = [run_parts[0]]
+        batch = None
+        for line, caused in zip(lines, run_parts[1:]):
+            if line.startswith(CLOCK):
+                batches.append(caused)
+                batch = None
+            else:
+                if batch is None:
+                    batch = []
+                    batches.append(batch)
+                batch.extend(caused)
+        run_edits = []
+        for batch in batches:
+            last = {}
+            for block in blocks(batch):
+                if block[0].ref is None:
+                    rest.extend(block)
+                else:
+                    last[block[0].ref] = block
+            run_edits += [b"".join(o + b"\n" for o in block) for block in last.values()]
+        edits += sorted(run_edits)
+    return b"".join(o + b"\n" for o in rest), b"".join(edits)
+
+
+def blocks(lines):
+    """lines cut into messages: each starts with a line that is not a
+    continuation (two spaces) or, in a marked run, where an edit begins."""
+    out = []
+    for line in lines:
+        starts = not line.startswith(b"  ") or (getattr(line, "ref", None) is not None and
+                                               out and out[-1][-1].ref != line.ref)
+        if starts or not out:
+            out.append([line])
+        else:
+            out[-1].append(line)
+    return out
+
+
+def split_edits(output):
+    """The output of runs read in one go, as (the output less its edits,
+    its edits sorted run by run), both bytes."""
+    rest, edits = [], []
+    for run in output:
+        run_edits = []
+        for block in blocks(lines_of(run)):
+            if EDITED.match(block[0]):
+                run_edits.append(b"".join(o + b"\n" for o in block))
+            else:
+                rest.extend(block)
+        edits += sorted(run_edits)
+    return b"".join(o + b"\n" for o in rest), b"".join(edits)
 
 
 def quoted(output):
@@ -222,13 +322,14 @@ def check(binary, path, update=False):
         show_diff("--- the transcript, as expected (-) and as the bot answered (+):",
                   data, actual, (name, name + " (actual)"))
         failed = True
-    expected_flat = b"".join(o + b"\n" for o in transcript.expected)
-    marked_flat = b"".join(o + b"\n" for run in parts for line in run for o in line)
-    plain_flat = b"".join(plain)
-    if plain_flat != expected_flat:
-        if plain_flat != marked_flat:  # else the transcript's diff shows it
-            show_diff("--- read in one go (each batch up to a clock line), the bot printed otherwise:",
-                      expected_flat, plain_flat, (name + " (expected output)", "output"))
+    expected_rest, expected_edits = once_per_batch(transcript, parts, problems)
+    plain_rest, plain_edits = split_edits(plain)
+    if (plain_rest, plain_edits) != (expected_rest, expected_edits):
+        if actual == data:  # else the transcript's diff shows it
+            show_diff("--- read in one go (each batch up to a clock line), the bot printed otherwise "
+                      "(its output less the edits, then the edits of each run, sorted):",
+                      expected_rest + expected_edits, plain_rest + plain_edits,
+                      (name + " (expected output)", "output"))
         failed = True
     for p in problems:
         print(p, file=sys.stderr)
