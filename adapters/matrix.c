@@ -148,6 +148,14 @@ struct mx_room_state *mx__room(struct mx *m, const char *id)
 	return oldest;
 }
 
+static int mx__room_save(struct db *db, const struct mx_room_state *r);
+
+/* db_transact's step that saves one room, user. */
+static int mx__room_save_one(struct db *db, void *user)
+{
+	return mx__room_save(db, user);
+}
+
 static int mx__room_save(struct db *db, const struct mx_room_state *r)
 {
 	json_t *o = json_pack("{s:b,s:b,s:I}", "enc", r->encrypted, "warned", r->warned, "joined",
@@ -809,7 +817,7 @@ static void mx__process(struct mx *m)
 	}
 	if(reading) {
 		reading = false;
-		if(db_commit(m->b->db))
+		if(db_end_read(m->b->db))
 			goto out;
 	}
 	m->batches++;
@@ -849,7 +857,7 @@ static void mx__process(struct mx *m)
 	m->first_sync = false;
 out:
 	if(reading)
-		db_rollback(m->b->db);
+		db_end_read(m->b->db);
 	for(size_t i = 0; sc && i < s->n + m->njoined + 1; i++) {
 		strbuf_release(&sc[i].text);
 		strbuf_release(&sc[i].msg_ref);
@@ -1112,8 +1120,7 @@ static void mx__members_got(void *user, const struct http_result *res)
 	json_object_foreach(joined, uid, v)
 		json_object_set_new(r->members, uid, json_string("join"));
 	mx__count(r, NULL);
-	if(!db_begin(m->b->db) && (mx__room_save(m->b->db, r) || db_commit(m->b->db)))
-		db_rollback(m->b->db);
+	db_transact(m->b->db, mx__room_save_one, r);
 	if(mx__alone(m, r))
 		mx__leave(m, q->room);
 out:
@@ -1525,6 +1532,20 @@ static void mx__have_token(struct mx *m)
 		mx__make_filter(m);
 }
 
+/* A login as the homeserver gave it, to keep for the next start. */
+struct mx_login {
+	const char *token, *device;
+};
+
+/* db_transact's step that stores the login, user. */
+static int mx__login_save(struct db *db, void *user)
+{
+	const struct mx_login *l = user;
+	if(db_kv_set(db, "matrix.token", l->token) || db_kv_set(db, "matrix.device", l->device))
+		return -1;
+	return 0;
+}
+
 static void mx__logged_in(void *user, const struct http_result *res)
 {
 	struct mx *m = user;
@@ -1555,11 +1576,8 @@ static void mx__logged_in(void *user, const struct http_result *res)
 	free(m->token);
 	m->token = strdup(token);
 	snprintf(m->device, sizeof(m->device), "%s", device);
-	struct db *db = m->b->db;
-	if(!db_begin(db)) {
-		if(db_kv_set(db, "matrix.token", token) || db_kv_set(db, "matrix.device", device) || db_commit(db))
-			db_rollback(db);
-	}
+	struct mx_login login = { .token = token, .device = device };
+	db_transact(m->b->db, mx__login_save, &login);
 	json_decref(o);
 	log_info("logged in as %s (device %s)", m->user, m->device);
 	mx__have_token(m);

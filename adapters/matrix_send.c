@@ -197,6 +197,27 @@ static void mx__add_rsvp_answers(struct mx *m, const struct mx_send *s, const ch
 /* At most this many sends wait for mx__settle. */
 #define MX_HELD_MAX 64
 
+/* The answers mx__settle stores, for its transaction's step. */
+struct mx_held {
+	struct mx *m;
+	struct mx_send *list;
+};
+
+/* db_transact's step that records what each held answer sent: -1 when one
+ * of them could not be. */
+static int mx__store_held(struct db *db, void *user)
+{
+	struct mx_held *h = user;
+	struct mx *m = h->m;
+	(void)db;
+	m->storing = true;
+	m->store_failed = false;
+	for(struct mx_send *s = h->list; s; s = s->next_held)
+		mx__store_sent(m, s, s->held_eid);
+	m->storing = false;
+	return m->store_failed ? -1 : 0;
+}
+
 int mx__settle(struct mx *m)
 {
 	struct mx_send *list = m->held_answers;
@@ -205,21 +226,8 @@ int mx__settle(struct mx *m)
 		return 0;
 	m->held_answers = NULL;
 	m->nheld = 0;
-	struct db *db = m->b->db;
-	int rc = -1;
-	if(db_begin(db))
-		goto out;
-	m->storing = true;
-	m->store_failed = false;
-	for(struct mx_send *s = list; s; s = s->next_held)
-		mx__store_sent(m, s, s->held_eid);
-	m->storing = false;
-	if(m->store_failed) {
-		db_rollback(db);
-		goto out;
-	}
-	rc = db_commit(db);
-out:
+	struct mx_held held = { .m = m, .list = list };
+	int rc = db_transact(m->b->db, mx__store_held, &held);
 	if(rc)
 		log_warn("%zu sent event(s) could not be recorded (polls, messages kept for edits): they are sent again at the next start", n);
 	while(list) {
@@ -244,14 +252,7 @@ void mx__held_free(struct mx *m)
 
 static void mx__room_inactive(struct mx *m, const char *room)
 {
-	struct db *db = m->b->db;
-	struct db_chat chat;
-	if(db_begin(db))
-		return;
-	if(db_chat_get(db, "matrix", room, m->cfg->lang, m->cfg->timezone, &chat) >= 0 &&
-	   !db_chat_set_active(db, chat.id, false) && !db_commit(db))
-		return;
-	db_rollback(db);
+	db_chat_deactivate(m->b->db, "matrix", room, m->cfg->lang, m->cfg->timezone);
 }
 
 static void mx__sent(void *user, const struct http_result *res)

@@ -607,15 +607,13 @@ static int tg__on_webhook(void *user, const struct http_request *req, struct htt
 	 * ours to keep across a crash. */
 	char key[48];
 	int rc = -1;
-	if(n && !db_begin(t->b->db)) {
+	if(n) {
 		snprintf(key, sizeof(key), "telegram.inbox.%020lld", (long long)u[0].update_id);
 		char *copy = strndup(body, blen);
-		if(copy && !db_kv_set(t->b->db, key, copy) && !db_commit(t->b->db))
+		if(copy && !db_kv_put(t->b->db, key, copy))
 			rc = 0;
-		else
-			db_rollback(t->b->db);
 		free(copy);
-	} else if(!n) {
+	} else {
 		rc = 0;
 	}
 	if(rc || tg__inbox_add(t, u, n)) {

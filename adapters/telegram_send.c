@@ -111,6 +111,27 @@ static void tg__on_send_timer(uv_timer_t *h)
 struct tg_acks;
 static int tg__acks_add(struct tg_acks *acks, int64_t id);
 
+/* A sent poll: its id, for its answers; its message, for its closing. */
+struct tg_poll_map {
+	const struct tg_send *s;
+	const char *poll_id;
+	long long message_id;
+};
+
+/* Stores the poll map, user, in the open transaction (it is db_transact's
+ * step when the poll has none).  0 or -1. */
+static int tg__poll_store(struct db *db, void *user)
+{
+	const struct tg_poll_map *p = user;
+	char key[160], value[160];
+	snprintf(key, sizeof(key), "telegram.poll.%s", p->poll_id);
+	snprintf(value, sizeof(value), "%s\t%lld\t%s", p->s->chat, p->message_id, p->s->poll_ref);
+	int rc = db_kv_set(db, key, value);
+	snprintf(key, sizeof(key), "telegram.ref.%s", p->s->poll_ref);
+	snprintf(value, sizeof(value), "%s\t%lld", p->s->chat, p->message_id);
+	return rc || db_kv_set(db, key, value) ? -1 : 0;
+}
+
 static void tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
 {
 	json_t *poll = json_object_get(result, "poll");
@@ -118,29 +139,30 @@ static void tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
 	json_t *mid = json_object_get(result, "message_id");
 	if(!poll_id || !json_is_integer(mid))
 		return;
-	char key[160], value[160];
-	bool own = !t->acks;  /* else in tg__resume's transaction */
-	if(own && db_begin(t->b->db))
-		return;
-	snprintf(key, sizeof(key), "telegram.poll.%s", poll_id);
-	snprintf(value, sizeof(value), "%s\t%lld\t%s", s->chat, (long long)json_integer_value(mid), s->poll_ref);
-	int rc = db_kv_set(t->b->db, key, value);
-	snprintf(key, sizeof(key), "telegram.ref.%s", s->poll_ref);
-	snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
-	rc = rc || db_kv_set(t->b->db, key, value);
-	if(own && (rc || db_commit(t->b->db)))
-		db_rollback(t->b->db);
-	else if(!own && rc)
+	struct tg_poll_map map = { .s = s, .poll_id = poll_id, .message_id = json_integer_value(mid) };
+	if(!t->acks)
+		db_transact(t->b->db, tg__poll_store, &map);
+	else if(tg__poll_store(t->b->db, &map))  /* in tg__resume's transaction */
 		log_error("the poll of %s in chat %s could not be stored: its votes will be ignored", s->poll_ref, s->chat);
+}
+
+/* A chat's move to a new id, as Telegram announced it. */
+struct tg_move {
+	const char *from, *to;
+};
+
+/* db_transact's step that moves the chat's rows.  0 or -1. */
+static int tg__move_rows(struct db *db, void *user)
+{
+	const struct tg_move *mv = user;
+	return db_chat_migrate(db, "telegram", mv->from, mv->to);
 }
 
 /* Moves a chat: its rows in the database, and every queued message. */
 static void tg__migrate(struct tg *t, const char *from, const char *to)
 {
-	if(!db_begin(t->b->db)) {
-		if(db_chat_migrate(t->b->db, "telegram", from, to) || db_commit(t->b->db))
-			db_rollback(t->b->db);
-	}
+	struct tg_move move = { .from = from, .to = to };
+	db_transact(t->b->db, tg__move_rows, &move);
 	char old[TG_CHAT_MAX];
 	snprintf(old, sizeof(old), "%s", from);
 	for(struct tg_send *q = t->queue; q; q = q->next) {
@@ -280,14 +302,7 @@ static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result
 		done = false;
 	} else if(code == 403) {
 		log_warn("chat %s refuses the bot (403): marked inactive", s->chat);
-		struct db_chat chat;
-		if(!db_begin(t->b->db)) {
-			if(db_chat_get(t->b->db, "telegram", s->chat, "fr", "UTC", &chat) >= 0 &&
-			   !db_chat_set_active(t->b->db, chat.id, false))
-				db_commit(t->b->db);
-			else
-				db_rollback(t->b->db);
-		}
+		db_chat_deactivate(t->b->db, "telegram", s->chat, "fr", "UTC");
 	} else if(res->status == 0 || res->status >= 500 || (!o && res->status)) {
 		if(++s->attempts < TG_MAX_ATTEMPTS) {
 			int64_t wait = 500LL << s->attempts;

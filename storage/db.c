@@ -517,6 +517,22 @@ int db_begin_read(struct db *db)
 	return db__begin_with(db, "BEGIN DEFERRED");
 }
 
+int db_end_read(struct db *db)
+{
+	return db_commit(db);
+}
+
+int db_transact(struct db *db, int (*fn)(struct db *db, void *user), void *user)
+{
+	if(db_begin(db))
+		return -1;
+	if(fn(db, user) || db_commit(db)) {
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
 /* The seq columns order votes, RSVPs, group members and interests by when
  * they last changed.  Taking max(seq) + 1 within the meetup (or group)
  * read every row of it on each vote: a meetup with 300 votes cost 4 us a

@@ -6,8 +6,31 @@
  * newer Ensemble is refused.  All SQL lives in storage/ and runs through
  * statements prepared once and reset after each use.
  *
- * Transactions: the bot wraps the effects of one incoming event (or batch)
- * in db_begin()/db_commit(); functions here never commit on their own.
+ * Transactions, the one rule:
+ *
+ * - The core (bot/) owns the batch transaction.  It begins it with
+ *   db_begin(), runs the handlers of one event or batch inside it, and
+ *   ends it with db_commit(), db_commit_start() or db_rollback().  Storage
+ *   functions never begin or commit on their own, except those whose
+ *   contract says "in a transaction of its own" (db_kv_put,
+ *   db_chat_deactivate, db_transact, db_outbox_forget_start, ...).
+ * - An adapter never calls db_begin, db_commit or db_rollback.  It calls
+ *   narrow storage functions: either one that is its own transaction, or,
+ *   from inside a handler the core runs, one that writes in the core's open
+ *   batch.  An adapter that must group several writes passes them to
+ *   db_transact(), and one that reads much at once brackets the reads with
+ *   db_begin_read() and db_end_read().
+ * - Beginning while the core's batch is open ends that batch first: db_begin
+ *   (and so db_transact and every "transaction of its own") calls the yield
+ *   function the core set with db_set_yield, which commits the open batch
+ *   there and then.  Whoever calls one of them from the loop may thus see
+ *   the core's batch committed before its own writes; that is the only way
+ *   a batch ends inside someone else's call, and it is why the core keeps
+ *   no pointer into a batch across a call out of bot/.
+ * - Threads: everything here runs on the loop's thread, except the COMMIT
+ *   of db_commit_start (and db_outbox_forget_start), which runs on a thread
+ *   of the loop's pool (storage/db_async.c).  Any use of db from the loop
+ *   meanwhile first waits for that commit; db_busy tells whether it would.
  */
 #ifndef ENSEMBLE_DB_H
 #define ENSEMBLE_DB_H
@@ -41,6 +64,15 @@ int db_begin(struct db *db);
  * WAL mode readers are not blocked).  -1 when a transaction is already open
  * (the reads then run in it) or it cannot begin. */
 int db_begin_read(struct db *db);
+/* Ends the reads begun with db_begin_read (it commits: nothing was
+ * written).  0 or -1. */
+int db_end_read(struct db *db);
+/* Runs fn(db, user) in a transaction of its own, for an adapter's writes
+ * that belong together: begins it (db_begin, so the core's open batch is
+ * committed first, see the rule above), commits when fn returns 0 and rolls
+ * back when it does not.  0 when committed; -1 when the transaction could
+ * not begin, fn failed or the commit failed (then nothing of fn is kept). */
+int db_transact(struct db *db, int (*fn)(struct db *db, void *user), void *user);
 /* Sets or, with fn NULL, clears the yield function of db_begin. */
 void db_set_yield(struct db *db, void (*fn)(void *user), void *user);
 int db_commit(struct db *db);
@@ -101,6 +133,10 @@ int db_chat_set_lang(struct db *db, int64_t chat_id, const char *lang);
 int db_chat_set_tz(struct db *db, int64_t chat_id, const char *tz);
 int db_chat_set_admin(struct db *db, int64_t chat_id, const char *user_ext_id);
 int db_chat_set_active(struct db *db, int64_t chat_id, bool active);
+/* Marks the chat ext_id of platform inactive (the platform says the bot
+ * is no longer in it), creating its row with lang and tz when it has none,
+ * in a transaction of its own.  0 or -1. */
+int db_chat_deactivate(struct db *db, const char *platform, const char *ext_id, const char *lang, const char *tz);
 /* The chat's name as its platform shows it (a Matrix room's name), for
  * lists that span chats: set (""  when it has none: 0 or -1), and read
  * into out (1, 0 when it has none, -1). */

@@ -209,6 +209,26 @@ int db_chat_set_active(struct db *db, int64_t chat_id, bool active)
 	return db__exec_stmt(db, st, "chat update");
 }
 
+struct db_chat__where {
+	const char *platform, *ext_id, *lang, *tz;
+};
+
+/* db_transact's step of db_chat_deactivate. */
+static int db_chat__deactivate(struct db *db, void *user)
+{
+	const struct db_chat__where *w = user;
+	struct db_chat chat;
+	if(db_chat_get(db, w->platform, w->ext_id, w->lang, w->tz, &chat) < 0)
+		return -1;
+	return db_chat_set_active(db, chat.id, false);
+}
+
+int db_chat_deactivate(struct db *db, const char *platform, const char *ext_id, const char *lang, const char *tz)
+{
+	struct db_chat__where w = { .platform = platform, .ext_id = ext_id, .lang = lang, .tz = tz };
+	return db_transact(db, db_chat__deactivate, &w);
+}
+
 int db_chat_set_title(struct db *db, int64_t chat_id, const char *title)
 {
 	/* A table of its own, read only by db_chat_title: the cache of chats
