@@ -377,6 +377,7 @@ static void tg__sent(void *user, const struct http_result *res)
  * acknowledged once it committed. */
 #define TG_THREAD_MIN_ANSWERS 4
 struct tg_acks {
+	struct tg *t;
 	struct bot *b;
 	size_t n, alloc;
 	int64_t *ids;
@@ -410,6 +411,37 @@ static void tg__acks_done(void *user, int rc)
 	free(acks);
 }
 
+/* Settles every held answer, in the transaction of t->acks when there is
+ * one, else each in its own. */
+static void tg__held_settle(struct tg *t)
+{
+	while(t->held_answers) {
+		struct tg_send *s = t->held_answers;
+		t->held_answers = s->next_held;
+		struct http_result res = { .status = 200, .body = s->held_body, .body_len = s->held_len,
+		                           .retry_after = -1 };
+		char *body = s->held_body;
+		s->held_body = NULL;
+		s->inflight = false;
+		tg__settle(t, s, &res);
+		free(body);
+	}
+}
+
+/* db_transact_start's step: settles the held answers in its transaction,
+ * gathering their acknowledgements in acks, user.  1 (commit on a thread),
+ * or 0 for a few answers, which commit at once: a thread would cost more. */
+static int tg__held_store(struct db *db, void *user)
+{
+	struct tg_acks *acks = user;
+	struct tg *t = acks->t;
+	(void)db;
+	t->acks = acks;
+	tg__held_settle(t);
+	t->acks = NULL;
+	return acks->n < TG_THREAD_MIN_ANSWERS ? 0 : 1;
+}
+
 /* Answers to store (held while a batch was open, or just come) are settled
  * together, in one transaction that a thread commits: a commit of its own
  * each cost about 100 us before the next send could leave, and ten polls
@@ -422,28 +454,13 @@ void tg__resume(struct tg *t)
 	 * database to be free again (the bot calls this then). */
 	if(t->held_answers && !bot_batch_open(t->b) && !db_busy(t->b->db)) {
 		struct tg_acks *acks = calloc(1, sizeof(*acks));
-		if(acks && !db_begin(t->b->db)) {
+		if(acks) {
+			acks->t = t;
 			acks->b = t->b;
-			t->acks = acks;
 		}
-		while(t->held_answers) {
-			struct tg_send *s = t->held_answers;
-			t->held_answers = s->next_held;
-			struct http_result res = { .status = 200, .body = s->held_body, .body_len = s->held_len,
-			                           .retry_after = -1 };
-			char *body = s->held_body;
-			s->held_body = NULL;
-			s->inflight = false;
-			tg__settle(t, s, &res);
-			free(body);
-		}
-		if(t->acks) {
-			t->acks = NULL;
-			/* A few answers commit at once: a thread would cost more. */
-			if(acks->n < TG_THREAD_MIN_ANSWERS || db_commit_start(t->b->db, t->b->loop, tg__acks_done, acks))
-				tg__acks_done(acks, db_commit(t->b->db));
-		} else {
+		if(!acks || db_transact_start(t->b->db, t->b->loop, tg__held_store, tg__acks_done, acks)) {
 			free(acks);
+			tg__held_settle(t);
 		}
 	}
 	if(!t->stopping)

@@ -13,24 +13,28 @@
  *   ends it with db_commit(), db_commit_start() or db_rollback().  Storage
  *   functions never begin or commit on their own, except those whose
  *   contract says "in a transaction of its own" (db_kv_put,
- *   db_chat_deactivate, db_transact, db_outbox_forget_start, ...).
+ *   db_chat_deactivate, db_transact, db_transact_start,
+ *   db_outbox_forget_start, ...).
  * - An adapter never calls db_begin, db_commit or db_rollback.  It calls
  *   narrow storage functions: either one that is its own transaction, or,
  *   from inside a handler the core runs, one that writes in the core's open
  *   batch.  An adapter that must group several writes passes them to
- *   db_transact(), and one that reads much at once brackets the reads with
+ *   db_transact() (db_transact_start() when their commit is better done on
+ *   a thread), and one that reads much at once brackets the reads with
  *   db_begin_read() and db_end_read().
- * - Beginning while the core's batch is open ends that batch first: db_begin
- *   (and so db_transact and every "transaction of its own") calls the yield
- *   function the core set with db_set_yield, which commits the open batch
- *   there and then.  Whoever calls one of them from the loop may thus see
- *   the core's batch committed before its own writes; that is the only way
- *   a batch ends inside someone else's call, and it is why the core keeps
- *   no pointer into a batch across a call out of bot/.
+ * - Beginning while the core's batch is open finishes that batch first:
+ *   db_begin (and so db_transact, db_transact_start and every "transaction
+ *   of its own") calls the yield function the core set with db_set_yield
+ *   (bot__yield), which dispatches the batch's remaining events and commits
+ *   it there and then; its replies still wait for a later turn of the loop.
+ *   This is the only way a batch ends inside someone else's call.  An
+ *   adapter that would rather not finish a batch early asks
+ *   bot_batch_open() first and waits (tg__resume does).
  * - Threads: everything here runs on the loop's thread, except the COMMIT
- *   of db_commit_start (and db_outbox_forget_start), which runs on a thread
- *   of the loop's pool (storage/db_async.c).  Any use of db from the loop
- *   meanwhile first waits for that commit; db_busy tells whether it would.
+ *   of db_commit_start (and of db_transact_start, db_outbox_forget_start),
+ *   which runs on a thread of the loop's pool (storage/db_async.c).  Any
+ *   use of db from the loop meanwhile first waits for that commit; db_busy
+ *   tells whether it would.
  */
 #ifndef ENSEMBLE_DB_H
 #define ENSEMBLE_DB_H
@@ -92,6 +96,17 @@ struct uv_loop_s;
  * when it could not (the transaction is still open: commit it with
  * db_commit or roll it back). */
 int db_commit_start(struct db *db, struct uv_loop_s *loop, void (*done)(void *user, int rc), void *user);
+/* As db_transact, for writes many enough that their commit is better
+ * done on a thread: begins the transaction (the core's open batch is
+ * committed first) and runs fn(db, user), which returns 1 to have the
+ * transaction committed as db_commit_start does, 0 to have it committed
+ * here, or -1 to have it rolled back.  done(user, rc) is then called with
+ * the commit's result (-1 when rolled back): from the loop on a later turn
+ * when committed on a thread, before returning otherwise.  Returns 0 when
+ * fn ran; -1 when the transaction could not begin (fn and done were not
+ * called: the caller goes on without a transaction). */
+int db_transact_start(struct db *db, struct uv_loop_s *loop, int (*fn)(struct db *db, void *user),
+                      void (*done)(void *user, int rc), void *user);
 /* True while a commit started here may still be running: using db now
  * would wait for it.  An owner that would rather not wait tries again when
  * the function set with db_set_free_fn is called: from the loop, each time

@@ -223,6 +223,21 @@ int db_commit_start(struct db *db, uv_loop_t *loop, void (*done)(void *user, int
 	return db__async_start(db, loop, NULL, 0, done, user);
 }
 
+int db_transact_start(struct db *db, uv_loop_t *loop, int (*fn)(struct db *db, void *user),
+                      void (*done)(void *user, int rc), void *user)
+{
+	if(db_begin(db))
+		return -1;
+	int how = fn(db, user);
+	if(how < 0) {
+		db_rollback(db);
+		done(user, -1);
+	} else if(how == 0 || db_commit_start(db, loop, done, user)) {
+		done(user, db_commit(db));
+	}
+	return 0;
+}
+
 int db_outbox_forget_start(struct db *db, uv_loop_t *loop)
 {
 	if(db->in_tx || db__async_busy(db) || db->acks_applied == db->nacks)
