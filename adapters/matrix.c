@@ -576,30 +576,12 @@ static void mx__leave(struct mx *m, const char *room);
 static void mx__recount(struct mx *m, const char *room);
 static void mx__ask_members(struct mx *m, struct mx_room_state *r);
 
-/* Turns the held sync into core events and runs them as one batch. */
-static void mx__process(struct mx *m)
+/* Marks early[i] for each timeline event of a room the bot has just joined
+ * that came before its arrival: what was said before is not addressed to
+ * it (members and state still count).  Going backwards, since a room's
+ * events are contiguous in the sync. */
+static void mx__mark_early(const struct mx *m, const struct mx_sync *s, bool *early)
 {
-	struct mx_sync *s = &m->held;
-	struct event *evs = calloc(s->n + m->njoined + 1, sizeof(*evs));
-	struct mx_scratch *sc = calloc(s->n + m->njoined + 1, sizeof(*sc));
-	size_t ne = 0;
-	struct mx_batch bt = { .m = m, .s = s, .next_batch = s->next_batch };
-	bool *early = NULL;
-	bool reading = false;
-	if(!evs || !sc) {
-		log_error("out of memory for a sync of %zu events: retrying", s->n);
-		goto out;
-	}
-	/* A room the bot has just joined comes with its recent history: what
-	 * was said before the bot's own arrival in that room's timeline is not
-	 * addressed to it (members and state still count).  Going backwards,
-	 * a room's events before that join are marked early.  A room's events
-	 * are contiguous in the sync. */
-	early = calloc(s->n + 1, 1);
-	if(!early) {
-		log_error("out of memory for a sync of %zu events: retrying", s->n);
-		goto out;
-	}
 	for(size_t i = s->n, cut = 0; i-- > 0;) {
 		const struct mx_event *e = &s->ev[i];
 		if(cut && strcmp(s->ev[cut - 1].room, e->room))
@@ -609,9 +591,13 @@ static void mx__process(struct mx *m)
 		if(!e->is_state && mx__arrival(m, e))
 			cut = i + 1;
 	}
-	/* The member list of a room starts again from the full state that
-	 * comes with the bot's arrival (or with the very first sync): its state
-	 * block, then its timeline. */
+}
+
+/* Empties the member list of each room the bot arrives in (or of every
+ * room at the very first sync): it starts again from the full state that
+ * comes with the arrival, its state block, then its timeline. */
+static void mx__reset_arrived(struct mx *m, const struct mx_sync *s)
+{
 	for(size_t i = 0; i < s->nrooms; i++) {
 		struct mx_room *room = &s->rooms[i];
 		if((m->first_sync && !room->invited) || mx__arrived(m, room)) {
@@ -621,11 +607,186 @@ static void mx__process(struct mx *m)
 			r->dirty = true;
 		}
 	}
-	/* What answered sends are (a poll voted on, a message reacted to). */
-	mx__settle(m);
-	/* The reads below (an event seen before? the sender's name, a poll, a
-	 * reaction) share one transaction (db_begin_read). */
-	reading = !db_begin_read(m->b->db);
+}
+
+/* Applies a room state event e to r (also from the backlog and from the
+ * bot's own events).  True when e was one: it makes no core event. */
+static bool mx__apply_state(struct mx *m, struct mx_room_state *r, const struct mx_event *e)
+{
+	switch(e->kind) {
+	case MX_POWER_LEVELS: {
+		json_error_t jerr;
+		json_t *pl = json_loads(e->content_json, 0, &jerr);
+		if(json_is_object(pl)) {
+			json_decref(r->pl);
+			r->pl = pl;
+			r->dirty = true;
+		} else {
+			json_decref(pl);
+		}
+		return true;
+	}
+	case MX_ROOM_NAME:
+		snprintf(r->title, sizeof(r->title), "%s", e->body);
+		r->titled = r->dirty = true;
+		return true;
+	case MX_ENCRYPTION:
+		if(!r->encrypted)
+			r->encrypted = r->dirty = true;
+		if(!m->first_sync)
+			mx__warn_encrypted(m, r);
+		return true;
+	case MX_ENCRYPTED:
+		if(!e->is_state && !m->first_sync && strcmp(e->sender, m->user))
+			mx__warn_encrypted(m, r);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Fills ev from a member event e.  1 when it is a join or a departure of
+ * someone else than the bot, 0 when it makes no core event. */
+static int mx__member_event(struct mx *m, const struct mx_event *e, struct event *ev, struct mx_scratch *x)
+{
+	if(!strcmp(e->state_key, m->user))
+		return 0;
+	if(e->displayname && *e->displayname) {
+		snprintf(x->name, sizeof(x->name), "%s", e->displayname);
+		mx__remember_name(m, e->state_key, x->name);
+	}
+	ev->sender_id = e->state_key;
+	if(!strcmp(e->membership, "join"))
+		ev->kind = EVENT_MEMBER_JOINED;
+	else if(!strcmp(e->membership, "leave") || !strcmp(e->membership, "ban"))
+		ev->kind = EVENT_MEMBER_LEFT;
+	else
+		return 0;
+	ev->role = ROLE_MEMBER;
+	return 1;
+}
+
+/* Fills ev from a text message e.  1 when filled, 0 when it is no text
+ * (m.notice from bots, images, emotes), -1 when out of memory. */
+static int mx__message_event(struct mx *m, const struct mx_event *e, struct event *ev, struct mx_scratch *x)
+{
+	if(strcmp(e->msgtype, "m.text"))
+		return 0;
+	if(mx_command_text(&x->text, e->body, e->mentions_me, m->localpart, m->cfg->bot_name) == 1)
+		ev->text = x->text.buf;
+	else if(ev->is_private && mx__names_command(e->body)) {
+		strbuf_addf(&x->text, "!%s", e->body + strspn(e->body, " \t\n"));
+		ev->text = x->text.buf;
+	} else
+		ev->text = e->body;
+	/* A command in a thread is answered in the thread: the reference the
+	 * core hands back as the answers' reply_to (opaque to it) carries the
+	 * thread's root. */
+	if(e->in_thread) {
+		strbuf_addf(&x->msg_ref, "%s %s", e->event_id, e->relates_to);
+		ev->message_id = x->msg_ref.buf;
+	}
+	if(x->text.oom || x->msg_ref.oom)
+		return -1;
+	ev->kind = EVENT_MESSAGE;
+	return 1;
+}
+
+/* Fills ev from a reaction e under an RSVP message: 1 when it is an
+ * answer, 0 when not. */
+static int mx__reaction_event(struct mx *m, const struct mx_event *e, struct event *ev, struct mx_scratch *x)
+{
+	struct strbuf v = STRBUF_INIT;
+	int made = 0;
+	int code = mx__rsvp_code(e->key);
+	if(code && mx__kv_get(m, "matrix.rsvp.", e->relates_to, &v) == 1) {
+		snprintf(x->data, sizeof(x->data), "rsvp:%s:%c", v.buf, code);
+		ev->kind = EVENT_BUTTON;
+		ev->button_data = x->data;
+		ev->button_message = e->relates_to;
+		made = 1;
+		mx__react_add(m, e, code, x->data);
+	}
+	strbuf_release(&v);
+	return made;
+}
+
+/* Fills ev from a redaction e of an RSVP reaction: the person's answer is
+ * the one of their reactions still under that message, or none.  1 when
+ * it is such an answer, 0 when not. */
+static int mx__redaction_event(struct mx *m, const struct mx_event *e, struct event *ev, struct mx_scratch *x)
+{
+	struct strbuf v = STRBUF_INIT;
+	char data[48], who[256], target[256] = "";
+	int made = 0;
+	if(mx__kv_get(m, "matrix.react.", e->redacts, &v) == 1 &&
+	   sscanf(v.buf, "%47[^\t]\t%255[^\t]\t%255s", data, who, target) >= 2 && !strcmp(who, e->sender)) {
+		size_t dl = strlen(data);
+		if(dl) {
+			data[dl - 1] = (char)mx__react_remove(m, e->room, target, who, e->redacts);
+			snprintf(x->data, sizeof(x->data), "%s", data);
+			ev->kind = EVENT_BUTTON;
+			ev->button_data = x->data;
+			/* The message it was under, for a reply there. */
+			if(target[0] && strlen(target) < sizeof(x->ref)) {
+				memcpy(x->ref, target, strlen(target) + 1);
+				ev->button_message = x->ref;
+			}
+			made = 1;
+		}
+		struct strbuf k = STRBUF_INIT;
+		strbuf_addf(&k, "matrix.react.%s", e->redacts);
+		if(!k.oom)
+			mx__kv_later(m, k.buf, NULL);
+		strbuf_release(&k);
+	}
+	strbuf_release(&v);
+	return made;
+}
+
+/* Turns e, a new event of room r and not state, into the core event ev
+ * (its strings in x).  1 when ev was made, 0 when e makes none (the bot's
+ * own, the backlog, a kind the core does not hear), -1 when out of memory. */
+static int mx__to_event(struct mx *m, const struct mx_event *e, bool early, struct mx_room_state *r,
+                        struct event *ev, struct mx_scratch *x)
+{
+	if(!strcmp(e->sender, m->user) && e->kind != MX_MEMBER)
+		return 0;  /* never the bot's own */
+	if((m->first_sync || early) && e->kind != MX_MEMBER)
+		return 0;  /* the backlog before the first start, or the bot's arrival */
+	if(e->kind == MX_MEMBER)
+		mx__name(x->name, sizeof(x->name), e->state_key);
+	else
+		mx__display_name(m, e->sender, x->name, sizeof(x->name));
+	*ev = (struct event){
+		.platform = "matrix", .chat_id = e->room, .sender_id = e->sender, .sender_name = x->name,
+		.message_id = e->event_id, .reply_to = e->reply_to,
+		.time = e->ts ? (time_t)(e->ts / 1000) : clock_now(),
+		.role = mx__role(m, r, e->sender), .is_private = r->joined == 2,
+		.bot_username = m->localpart,
+	};
+	switch(e->kind) {
+	case MX_MEMBER:
+		return mx__member_event(m, e, ev, x);
+	case MX_MESSAGE:
+		return mx__message_event(m, e, ev, x);
+	case MX_POLL_RESPONSE:
+		return mx__poll_vote(m, e, ev, x) ? 1 : 0;
+	case MX_REACTION:
+		return mx__reaction_event(m, e, ev, x);
+	case MX_REDACTION:
+		return mx__redaction_event(m, e, ev, x);
+	default:
+		return 0;
+	}
+}
+
+/* Turns the held sync's events into core events, appended to evs (their
+ * strings in sc) from *ne on, after the state they carry is applied.
+ * 0, or -1 on a database error or out of memory (the sync is retried). */
+static int mx__read_events(struct mx *m, const bool *early, struct event *evs, struct mx_scratch *sc, size_t *ne)
+{
+	const struct mx_sync *s = &m->held;
 	for(size_t i = 0; i < s->n; i++) {
 		const struct mx_event *e = &s->ev[i];
 		if(e->kind == MX_INVITE)
@@ -639,162 +800,35 @@ static void mx__process(struct mx *m)
 		if(e->event_id) {
 			int seen = db_seen_check(m->b->db, "matrix", e->event_id);
 			if(seen < 0)
-				goto out;
+				return -1;
 			if(seen)
 				continue;  /* a replay: done before */
 		}
-		/* State, also from the backlog and from the bot's own events. */
-		switch(e->kind) {
-		case MX_POWER_LEVELS: {
-			json_error_t jerr;
-			json_t *pl = json_loads(e->content_json, 0, &jerr);
-			if(json_is_object(pl)) {
-				json_decref(r->pl);
-				r->pl = pl;
-				r->dirty = true;
-			} else {
-				json_decref(pl);
-			}
+		if(mx__apply_state(m, r, e))
 			continue;
-		}
-		case MX_ROOM_NAME:
-			snprintf(r->title, sizeof(r->title), "%s", e->body);
-			r->titled = r->dirty = true;
-			continue;
-		case MX_ENCRYPTION:
-			if(!r->encrypted)
-				r->encrypted = r->dirty = true;
-			if(!m->first_sync)
-				mx__warn_encrypted(m, r);
-			continue;
-		case MX_ENCRYPTED:
-			if(!e->is_state && !m->first_sync && strcmp(e->sender, m->user))
-				mx__warn_encrypted(m, r);
-			continue;
-		default:
-			break;
-		}
-		if(!strcmp(e->sender, m->user) && e->kind != MX_MEMBER)
-			continue;  /* never the bot's own */
-		if((m->first_sync || early[i]) && e->kind != MX_MEMBER)
-			continue;  /* the backlog before the first start, or the bot's arrival */
-		struct event *ev = &evs[ne];
-		struct mx_scratch *x = &sc[ne];
-		if(e->kind == MX_MEMBER)
-			mx__name(x->name, sizeof(x->name), e->state_key);
-		else
-			mx__display_name(m, e->sender, x->name, sizeof(x->name));
-		*ev = (struct event){
-			.platform = "matrix", .chat_id = e->room, .sender_id = e->sender, .sender_name = x->name,
-			.message_id = e->event_id, .reply_to = e->reply_to,
-			.time = e->ts ? (time_t)(e->ts / 1000) : clock_now(),
-			.role = mx__role(m, r, e->sender), .is_private = r->joined == 2,
-			.bot_username = m->localpart,
-		};
-		switch(e->kind) {
-		case MX_MEMBER:
-			if(!strcmp(e->state_key, m->user))
-				continue;
-			if(e->displayname && *e->displayname) {
-				snprintf(x->name, sizeof(x->name), "%s", e->displayname);
-				mx__remember_name(m, e->state_key, x->name);
-			}
-			ev->sender_id = e->state_key;
-			if(!strcmp(e->membership, "join"))
-				ev->kind = EVENT_MEMBER_JOINED;
-			else if(!strcmp(e->membership, "leave") || !strcmp(e->membership, "ban"))
-				ev->kind = EVENT_MEMBER_LEFT;
-			else
-				continue;
-			ev->role = ROLE_MEMBER;
-			ne++;
-			break;
-		case MX_MESSAGE:
-			if(strcmp(e->msgtype, "m.text"))
-				continue;  /* m.notice (bots), images, emotes */
-			if(mx_command_text(&x->text, e->body, e->mentions_me, m->localpart, m->cfg->bot_name) == 1)
-				ev->text = x->text.buf;
-			else if(ev->is_private && mx__names_command(e->body)) {
-				strbuf_addf(&x->text, "!%s", e->body + strspn(e->body, " \t\n"));
-				ev->text = x->text.buf;
-			} else
-				ev->text = e->body;
-			/* A command in a thread is answered in the thread: the
-			 * reference the core hands back as the answers' reply_to
-			 * (opaque to it) carries the thread's root. */
-			if(e->in_thread) {
-				strbuf_addf(&x->msg_ref, "%s %s", e->event_id, e->relates_to);
-				ev->message_id = x->msg_ref.buf;
-			}
-			if(x->text.oom || x->msg_ref.oom)
-				goto out;
-			ev->kind = EVENT_MESSAGE;
-			ne++;
-			break;
-		case MX_POLL_RESPONSE:
-			if(mx__poll_vote(m, e, ev, x))
-				ne++;
-			break;
-		case MX_REACTION: {
-			struct strbuf v = STRBUF_INIT;
-			int code = mx__rsvp_code(e->key);
-			if(code && mx__kv_get(m, "matrix.rsvp.", e->relates_to, &v) == 1) {
-				snprintf(x->data, sizeof(x->data), "rsvp:%s:%c", v.buf, code);
-				ev->kind = EVENT_BUTTON;
-				ev->button_data = x->data;
-				ev->button_message = e->relates_to;
-				ne++;
-				mx__react_add(m, e, code, x->data);
-			}
-			strbuf_release(&v);
-			break;
-		}
-		case MX_REDACTION: {
-			/* A reaction taken back: the person's answer is the one of
-			 * their reactions still under that message, or none. */
-			struct strbuf v = STRBUF_INIT;
-			char data[48], who[256], target[256] = "";
-			if(mx__kv_get(m, "matrix.react.", e->redacts, &v) == 1 &&
-			   sscanf(v.buf, "%47[^\t]\t%255[^\t]\t%255s", data, who, target) >= 2 && !strcmp(who, e->sender)) {
-				size_t dl = strlen(data);
-				if(dl) {
-					data[dl - 1] = (char)mx__react_remove(m, e->room, target, who, e->redacts);
-					snprintf(x->data, sizeof(x->data), "%s", data);
-					ev->kind = EVENT_BUTTON;
-					ev->button_data = x->data;
-					/* The message it was under, for a reply there. */
-					if(target[0] && strlen(target) < sizeof(x->ref)) {
-						memcpy(x->ref, target, strlen(target) + 1);
-						ev->button_message = x->ref;
-					}
-					ne++;
-				}
-				struct strbuf k = STRBUF_INIT;
-				strbuf_addf(&k, "matrix.react.%s", e->redacts);
-				if(!k.oom)
-					mx__kv_later(m, k.buf, NULL);
-				strbuf_release(&k);
-			}
-			strbuf_release(&v);
-			break;
-		}
-		default:
-			break;
-		}
+		int made = mx__to_event(m, e, early[i], r, &evs[*ne], &sc[*ne]);
+		if(made < 0)
+			return -1;
+		*ne += (size_t)made;
 	}
-	/* The rooms just joined are greeted with /start's text, as if the
-	 * person who invited the bot had asked for it (the bot itself must not
-	 * become a member of its own lists). */
+	return 0;
+}
+
+/* Appends to evs a /start from the inviter of each room just joined, so
+ * that it is greeted with /start's text (the bot itself must not become a
+ * member of its own lists); an encrypted room hears instead that the bot
+ * cannot read it. */
+static void mx__greet_joined(struct mx *m, struct event *evs, struct mx_scratch *sc, size_t *ne)
+{
+	const struct mx_sync *s = &m->held;
 	for(size_t j = 0; j < m->njoined; j++) {
-		struct mx_scratch *x = &sc[ne];
+		struct mx_scratch *x = &sc[*ne];
 		const char *inviter = NULL;
 		for(size_t i = 0; i < s->n && !inviter; i++)
 			if(s->ev[i].kind == MX_INVITE && !strcmp(s->ev[i].room, m->joined[j]))
 				inviter = s->ev[i].sender;
 		if(!inviter)
 			continue;
-		/* An encrypted room hears first that the bot cannot read it, and
-		 * no list of commands it could not read. */
 		struct mx_room_state *r = mx__room(m, m->joined[j]);
 		if(r->encrypted) {
 			mx__warn_encrypted(m, r);
@@ -802,11 +836,17 @@ static void mx__process(struct mx *m)
 		}
 		strbuf_adds(&x->text, "!start");
 		mx__display_name(m, inviter, x->name, sizeof(x->name));
-		evs[ne] = (struct event){ .kind = EVENT_MESSAGE, .platform = "matrix", .chat_id = m->joined[j],
-		                          .sender_id = inviter, .sender_name = x->name, .text = x->text.buf,
-		                          .time = clock_now(), .role = ROLE_MEMBER, .bot_username = m->localpart };
-		ne++;
+		evs[*ne] = (struct event){ .kind = EVENT_MESSAGE, .platform = "matrix", .chat_id = m->joined[j],
+		                           .sender_id = inviter, .sender_name = x->name, .text = x->text.buf,
+		                           .time = clock_now(), .role = ROLE_MEMBER, .bot_username = m->localpart };
+		(*ne)++;
 	}
+}
+
+/* Takes the joined member counts of the sync's rooms whose member list is
+ * not known. */
+static void mx__take_counts(struct mx *m, const struct mx_sync *s)
+{
 	for(size_t i = 0; i < s->nrooms; i++) {
 		struct mx_room *room = &s->rooms[i];
 		if(room->invited || room->joined_members < 0)
@@ -815,33 +855,34 @@ static void mx__process(struct mx *m)
 		if(!r->members && r->joined != room->joined_members)
 			r->joined = room->joined_members, r->dirty = true;
 	}
-	if(reading) {
-		reading = false;
-		if(db_end_read(m->b->db))
-			goto out;
-	}
-	m->batches++;
-	if(bot_handle_batch(m->b, evs, ne, mx__batch_state, &bt))
-		log_warn("a sync of %zu event(s) was not handled whole", ne);
-	/* next_batch moves on only if the database has it: a sync whose
-	 * transaction failed (a locked or full disk) is fetched again. */
+}
+
+/* Moves m->since on to the sync's next_batch when the database has it
+ * (0); a sync whose transaction failed (a locked or full disk) is fetched
+ * again after a growing wait (-1). */
+static int mx__take_since(struct mx *m, const struct mx_sync *s)
+{
 	struct strbuf since = STRBUF_INIT;
 	if(db_kv_get(m->b->db, "matrix.since", &since) == 1 && !strcmp(since.buf, s->next_batch)) {
 		free(m->since);
 		m->since = strbuf_detach(&since);
-	} else {
-		log_warn("a sync was not stored: it will be fetched again");
-		m->sync_backoff_ms = m->sync_backoff_ms ? m->sync_backoff_ms * 2 : 1000;
-		if(m->sync_backoff_ms > 60000)
-			m->sync_backoff_ms = 60000;
-		m->retry_sync_ms = m->sync_backoff_ms;
-		strbuf_release(&since);
-		goto out;
+		return 0;
 	}
+	log_warn("a sync was not stored: it will be fetched again");
+	m->sync_backoff_ms = m->sync_backoff_ms ? m->sync_backoff_ms * 2 : 1000;
+	if(m->sync_backoff_ms > 60000)
+		m->sync_backoff_ms = 60000;
+	m->retry_sync_ms = m->sync_backoff_ms;
 	strbuf_release(&since);
+	return -1;
+}
+
+/* After the batch: a room left alone is left; a gap means a recount; a
+ * room whose members are not known asks for them. */
+static void mx__after_batch(struct mx *m, const struct mx_sync *s)
+{
 	for(int i = 0; i < MX_ROOMS; i++)
 		m->rooms[i].dirty = m->rooms[i].titled = false;
-	/* After the batch: a room left alone is left; a gap means a recount. */
 	for(size_t i = 0; i < s->nrooms; i++) {
 		struct mx_room *room = &s->rooms[i];
 		if(room->invited)
@@ -855,10 +896,49 @@ static void mx__process(struct mx *m)
 			mx__recount(m, room->id);
 	}
 	m->first_sync = false;
+}
+
+/* Turns the held sync into core events and runs them as one batch. */
+static void mx__process(struct mx *m)
+{
+	struct mx_sync *s = &m->held;
+	size_t cap = s->n + m->njoined + 1;
+	struct event *evs = calloc(cap, sizeof(*evs));
+	struct mx_scratch *sc = calloc(cap, sizeof(*sc));
+	bool *early = calloc(s->n + 1, 1);
+	size_t ne = 0;
+	struct mx_batch bt = { .m = m, .s = s, .next_batch = s->next_batch };
+	bool reading = false;
+	if(!evs || !sc || !early) {
+		log_error("out of memory for a sync of %zu events: retrying", s->n);
+		goto out;
+	}
+	mx__mark_early(m, s, early);
+	mx__reset_arrived(m, s);
+	/* What answered sends are (a poll voted on, a message reacted to). */
+	mx__settle(m);
+	/* The reads below (an event seen before? the sender's name, a poll, a
+	 * reaction) share one transaction (db_begin_read). */
+	reading = !db_begin_read(m->b->db);
+	if(mx__read_events(m, early, evs, sc, &ne))
+		goto out;
+	mx__greet_joined(m, evs, sc, &ne);
+	mx__take_counts(m, s);
+	if(reading) {
+		reading = false;
+		if(db_end_read(m->b->db))
+			goto out;
+	}
+	m->batches++;
+	if(bot_handle_batch(m->b, evs, ne, mx__batch_state, &bt))
+		log_warn("a sync of %zu event(s) was not handled whole", ne);
+	if(mx__take_since(m, s))
+		goto out;
+	mx__after_batch(m, s);
 out:
 	if(reading)
 		db_end_read(m->b->db);
-	for(size_t i = 0; sc && i < s->n + m->njoined + 1; i++) {
+	for(size_t i = 0; sc && i < cap; i++) {
 		strbuf_release(&sc[i].text);
 		strbuf_release(&sc[i].msg_ref);
 	}
