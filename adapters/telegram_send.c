@@ -238,86 +238,118 @@ out:
 	return rc;
 }
 
-/* What an answer means for its message: delivered (acknowledged), sent
- * again later, moved, or given up. */
-static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result *res)
+/* Reads Telegram's answer to s into *o (NULL when not parsed), and for a
+ * refusal its error code and retry_after (-1 when absent).  True when the
+ * send succeeded.  The Bot API's answer to a send is {"ok":true,"result":
+ * <the message>}; when nothing in the message is needed, that beginning is
+ * enough and the message is not parsed.  Any other answer is. */
+static bool tg__answer(const struct tg_send *s, const struct http_result *res, json_t **o, int *code, long *retry)
 {
-	int code = -1;
-	long retry = -1;
 	json_error_t jerr;
-	/* The Bot API's answer to a send is {"ok":true,"result":<the
-	 * message>}; when nothing in the message is needed, that beginning is
-	 * enough and the message is not parsed.  Any other answer is. */
 	bool plain_ok = res->status == 200 && !s->poll_ref && !s->msg_ref && res->body_len > 10 &&
 	                !memcmp(res->body, "{\"ok\":true,", 11);
-	json_t *o = res->status && !plain_ok ? tg_json_load(res->body, res->body_len, &jerr) : NULL;
-	bool ok = plain_ok || json_is_true(json_object_get(o, "ok"));
-	if(!ok && o) {
-		json_t *c = json_object_get(o, "error_code");
-		json_t *ra = json_object_get(json_object_get(o, "parameters"), "retry_after");
-		code = json_is_integer(c) ? (int)json_integer_value(c) : (int)res->status;
-		retry = json_is_integer(ra) ? (long)json_integer_value(ra) : res->retry_after;
+	*o = res->status && !plain_ok ? tg_json_load(res->body, res->body_len, &jerr) : NULL;
+	*code = -1;
+	*retry = -1;
+	bool ok = plain_ok || json_is_true(json_object_get(*o, "ok"));
+	if(!ok && *o) {
+		json_t *c = json_object_get(*o, "error_code");
+		json_t *ra = json_object_get(json_object_get(*o, "parameters"), "retry_after");
+		*code = json_is_integer(c) ? (int)json_integer_value(c) : (int)res->status;
+		*retry = json_is_integer(ra) ? (long)json_integer_value(ra) : res->retry_after;
 	}
+	return ok;
+}
+
+/* Records what the sent s is, from its message in the answer o: the poll
+ * for its votes, the message kept for edits. */
+static void tg__sent_ok(struct tg *t, struct tg_send *s, json_t *o)
+{
+	if(s->poll_ref)
+		tg__map_poll(t, s, json_object_get(o, "result"));
+	json_t *mid = json_object_get(json_object_get(o, "result"), "message_id");
+	if(s->msg_ref && json_is_integer(mid)) {
+		char key[160], value[64];
+		snprintf(key, sizeof(key), "telegram.msg.%s", s->msg_ref);
+		snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
+		if(t->acks)
+			db_kv_set(t->b->db, key, value);
+		else
+			db_kv_put(t->b->db, key, value);
+	}
+}
+
+/* Schedules s again after a failure of the network or of the server, with
+ * an exponential backoff and jitter.  True when it gave up on s. */
+static bool tg__back_off(struct tg_send *s, const struct http_result *res)
+{
+	if(++s->attempts >= TG_MAX_ATTEMPTS) {
+		log_error("%s to chat %s failed %d times: given up", s->method, s->chat, s->attempts);
+		return true;
+	}
+	int64_t wait = 500LL << s->attempts;
+	wait += rand() % (wait / 2 + 1);
+	s->not_before_ms = clock_now_ms() + wait;
+	log_warn("%s to chat %s failed (%s); retry %d in %lld ms", s->method, s->chat,
+	         res->status ? "server error" : res->error, s->attempts, (long long)wait);
+	return false;
+}
+
+/* Handles a send s that did not succeed: the answer o with its code and
+ * retry_after.  True when s is done with (refused for good, the chat gone,
+ * given up), false when it stays queued to be sent again. */
+static bool tg__refused(struct tg *t, struct tg_send *s, const struct http_result *res, json_t *o, int code, long retry)
+{
 	json_t *migrate = json_object_get(json_object_get(o, "parameters"), "migrate_to_chat_id");
-	bool done = true;
-	if(!ok && code == 400 && json_is_integer(migrate) && !t->stopping) {
+	const char *d = json_string_value(json_object_get(o, "description"));
+	if(code == 400 && json_is_integer(migrate) && !t->stopping) {
 		/* The group became a supergroup: its data and its queued messages
 		 * follow it, and this one is sent again there. */
 		char to[24];
 		snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(migrate));
 		log_info("chat %s moved to %s", s->chat, to);
 		tg__migrate(t, s->chat, to);
-		done = false;
-	} else if(ok) {
-		if(s->poll_ref)
-			tg__map_poll(t, s, json_object_get(o, "result"));
-		json_t *mid = json_object_get(json_object_get(o, "result"), "message_id");
-		if(s->msg_ref && json_is_integer(mid)) {
-			char key[160], value[64];
-			snprintf(key, sizeof(key), "telegram.msg.%s", s->msg_ref);
-			snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
-			if(t->acks)
-				db_kv_set(t->b->db, key, value);
-			else
-				db_kv_put(t->b->db, key, value);
-		}
+		return false;
 	} else if(code == 400 && tg__unparsable(o) && !t->stopping && !tg__to_plain(s)) {
 		/* Telegram could not read the HTML: the text goes as plain
 		 * text rather than being lost. */
-		const char *d = json_string_value(json_object_get(o, "description"));
 		const char *at = d ? strstr(d, "offset ") : NULL;
 		log_warn("%s to chat %s: Telegram cannot parse its HTML at byte offset %ld (%s): sent again as plain text",
 		         s->method, s->chat, at ? strtol(at + 7, NULL, 10) : -1L, d);
-		done = false;
+		return false;
 	} else if(code == 400 && !strcmp(s->method, "editMessageText")) {
 		/* "message is not modified", or gone: nothing to retry. */
-		const char *d = json_string_value(json_object_get(o, "description"));
 		log_debug("editMessageText in chat %s: %s", s->chat, d ? d : "refused");
 	} else if(t->stopping) {
 		/* Left in the outbox: sent again at the next start. */
-		done = false;
+		return false;
 	} else if(code == 429 || res->status == 429) {
 		s->not_before_ms = clock_now_ms() + (retry > 0 ? retry : 1) * 1000;
 		log_warn("%s to chat %s: rate limited, retrying in %ld s", s->method, s->chat, retry > 0 ? retry : 1);
-		done = false;
+		return false;
 	} else if(code == 403) {
 		log_warn("chat %s refuses the bot (403): marked inactive", s->chat);
 		db_chat_deactivate(t->b->db, "telegram", s->chat, "fr", "UTC");
 	} else if(res->status == 0 || res->status >= 500 || (!o && res->status)) {
-		if(++s->attempts < TG_MAX_ATTEMPTS) {
-			int64_t wait = 500LL << s->attempts;
-			wait += rand() % (wait / 2 + 1);
-			s->not_before_ms = clock_now_ms() + wait;
-			log_warn("%s to chat %s failed (%s); retry %d in %lld ms", s->method, s->chat,
-			         res->status ? "server error" : res->error, s->attempts, (long long)wait);
-			done = false;
-		} else {
-			log_error("%s to chat %s failed %d times: given up", s->method, s->chat, s->attempts);
-		}
+		return tg__back_off(s, res);
 	} else {
-		const char *d = json_string_value(json_object_get(o, "description"));
 		log_error("%s to chat %s refused (%d): %s", s->method, s->chat, code, d ? d : "?");
 	}
+	return true;
+}
+
+/* What an answer means for its message: delivered (acknowledged), sent
+ * again later, moved, or given up. */
+static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result *res)
+{
+	json_t *o;
+	int code;
+	long retry;
+	bool done = true;
+	if(tg__answer(s, res, &o, &code, &retry))
+		tg__sent_ok(t, s, o);
+	else
+		done = tg__refused(t, s, res, o, code, retry);
 	json_decref(o);
 	if(done) {
 		/* Also while stopping: a message the platform has is acknowledged,
