@@ -718,6 +718,95 @@ static int tg__send_text(struct tg *t, const struct action *act, int64_t stored_
 	return rc;
 }
 
+/* Sends a poll: the details in a message, then the native poll (2 to 10
+ * options of at most 100 characters).  As tg__deliver. */
+static int tg__deliver_poll(struct tg *t, const struct action *act)
+{
+	if(!t->cfg->native_polls)
+		return tg__send_text(t, act, act->stored_id) ? -1 : 1;
+	if(tg__send_text(t, act, 0))
+		return -1;
+	if(act->n_options < 2)
+		return 0;
+	json_t *options = json_array();
+	for(size_t i = 0; i < act->n_options && i < 10; i++) {
+		char opt[101 * 4];
+		snprintf(opt, sizeof(opt), "%.*s", (int)utf8_prefix(act->options[i], 100), act->options[i]);
+		json_array_append_new(options, json_pack("{s:s}", "text", opt));
+	}
+	char q[301 * 4];
+	const char *question = act->question ? act->question : "?";
+	snprintf(q, sizeof(q), "%.*s", (int)utf8_prefix(question, 300), question);
+	json_t *body = tg__to(act->chat_id);
+	json_t *rest = json_pack("{s:s,s:o,s:b,s:b}", "question", q, "options", options, "is_anonymous", 0,
+	                         "allows_multiple_answers", 1);
+	int bad = !body || !rest || json_object_update(body, rest);
+	json_decref(rest);
+	if(bad) {
+		json_decref(body);
+		return -1;
+	}
+	return tg__enqueue(t, "sendPoll", body, act->chat_id, act->stored_id, act->ref) ? -1 : 1;
+}
+
+/* Closes the native poll of act->ref, when one was sent.  As tg__deliver. */
+static int tg__deliver_close(struct tg *t, const struct action *act)
+{
+	struct strbuf v = STRBUF_INIT;
+	char key[160], chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
+	long long mid;
+	snprintf(key, sizeof(key), "telegram.ref.%s", act->ref ? act->ref : "");
+	int found = db_kv_get(t->b->db, key, &v);
+	int ok = found == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
+	strbuf_release(&v);
+	if(!ok)
+		return 0;  /* no native poll was sent: nothing to close */
+	tg_chat_split(chat, base, sizeof(base));
+	json_t *body = json_pack("{s:s,s:I}", "chat_id", base, "message_id", (json_int_t)mid);
+	return tg__enqueue(t, "stopPoll", body, chat, act->stored_id, NULL) ? -1 : 1;
+}
+
+/* Answers a press with a toast: plain text, at most 200 characters.  As
+ * tg__deliver. */
+static int tg__deliver_answer(struct tg *t, const struct action *act)
+{
+	char *plain = action_plain_text(act->text ? act->text : "");
+	char toast[201 * 4];
+	snprintf(toast, sizeof(toast), "%.*s", plain ? (int)utf8_prefix(plain, 200) : 0, plain ? plain : "");
+	free(plain);
+	json_t *body = json_pack("{s:s,s:s}", "callback_query_id", act->reply_to ? act->reply_to : "", "text", toast);
+	return body && !tg__enqueue(t, "answerCallbackQuery", body, NULL, act->stored_id, NULL) ? 1 : -1;
+}
+
+/* Edits in place, with its buttons, the message that shows act->ref.  As
+ * tg__deliver. */
+static int tg__deliver_edit(struct tg *t, const struct action *act)
+{
+	struct strbuf v = STRBUF_INIT;
+	char key[160], chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
+	long long mid;
+	snprintf(key, sizeof(key), "telegram.msg.%s", act->ref ? act->ref : "");
+	int found = db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
+	strbuf_release(&v);
+	if(!found)
+		return 0;  /* never sent here (or before this version): nothing to edit */
+	struct strbuf html = STRBUF_INIT, text = STRBUF_INIT;
+	/* An edit that would be too long says what it leaves out. */
+	if(tg_render_html(&html, act->text ? act->text : "") || tg__shorten(t, chat, html.buf, &text)) {
+		strbuf_release(&html);
+		strbuf_release(&text);
+		return -1;
+	}
+	tg_chat_split(chat, base, sizeof(base));
+	json_t *body = json_pack("{s:s,s:I,s:s,s:s}", "chat_id", base, "message_id", (json_int_t)mid, "text",
+	                         text.buf, "parse_mode", "HTML");
+	strbuf_release(&html);
+	strbuf_release(&text);
+	if(body && act->n_buttons)
+		json_object_set_new(body, "reply_markup", tg__keyboard(act));
+	return body && !tg__enqueue(t, "editMessageText", body, chat, act->stored_id, NULL) ? 1 : -1;
+}
+
 int tg__deliver(struct adapter *a, const struct action *act)
 {
 	struct tg *t = a->priv;
@@ -726,85 +815,14 @@ int tg__deliver(struct adapter *a, const struct action *act)
 	case ACTION_REPLY:
 	case ACTION_SEND_PRIVATE:
 		return tg__send_text(t, act, act->stored_id) ? -1 : 1;
-	case ACTION_SEND_POLL: {
-		/* The details in a message, then the native poll (2 to 10 options
-		 * of at most 100 characters). */
-		if(!t->cfg->native_polls)
-			return tg__send_text(t, act, act->stored_id) ? -1 : 1;
-		if(tg__send_text(t, act, 0))
-			return -1;
-		if(act->n_options < 2)
-			return 0;
-		json_t *options = json_array();
-		for(size_t i = 0; i < act->n_options && i < 10; i++) {
-			char opt[101 * 4];
-			snprintf(opt, sizeof(opt), "%.*s", (int)utf8_prefix(act->options[i], 100), act->options[i]);
-			json_array_append_new(options, json_pack("{s:s}", "text", opt));
-		}
-		char q[301 * 4];
-		const char *question = act->question ? act->question : "?";
-		snprintf(q, sizeof(q), "%.*s", (int)utf8_prefix(question, 300), question);
-		json_t *body = tg__to(act->chat_id);
-		json_t *rest = json_pack("{s:s,s:o,s:b,s:b}", "question", q, "options", options, "is_anonymous", 0,
-		                         "allows_multiple_answers", 1);
-		int bad = !body || !rest || json_object_update(body, rest);
-		json_decref(rest);
-		if(bad) {
-			json_decref(body);
-			return -1;
-		}
-		return tg__enqueue(t, "sendPoll", body, act->chat_id, act->stored_id, act->ref) ? -1 : 1;
-	}
-	case ACTION_CLOSE_POLL: {
-		struct strbuf v = STRBUF_INIT;
-		char key[160], chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
-		long long mid;
-		snprintf(key, sizeof(key), "telegram.ref.%s", act->ref ? act->ref : "");
-		int found = db_kv_get(t->b->db, key, &v);
-		int ok = found == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
-		strbuf_release(&v);
-		if(!ok)
-			return 0;  /* no native poll was sent: nothing to close */
-		tg_chat_split(chat, base, sizeof(base));
-		json_t *body = json_pack("{s:s,s:I}", "chat_id", base, "message_id", (json_int_t)mid);
-		return tg__enqueue(t, "stopPoll", body, chat, act->stored_id, NULL) ? -1 : 1;
-	}
-	case ACTION_ANSWER: {
-		/* A press's toast: plain text, at most 200 characters. */
-		char *plain = action_plain_text(act->text ? act->text : "");
-		char toast[201 * 4];
-		snprintf(toast, sizeof(toast), "%.*s", plain ? (int)utf8_prefix(plain, 200) : 0, plain ? plain : "");
-		free(plain);
-		json_t *body = json_pack("{s:s,s:s}", "callback_query_id", act->reply_to ? act->reply_to : "", "text", toast);
-		return body && !tg__enqueue(t, "answerCallbackQuery", body, NULL, act->stored_id, NULL) ? 1 : -1;
-	}
-	case ACTION_EDIT: {
-		/* The message that shows act->ref, edited in place, with its
-		 * buttons. */
-		struct strbuf v = STRBUF_INIT;
-		char key[160], chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
-		long long mid;
-		snprintf(key, sizeof(key), "telegram.msg.%s", act->ref ? act->ref : "");
-		int found = db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
-		strbuf_release(&v);
-		if(!found)
-			return 0;  /* never sent here (or before this version): nothing to edit */
-		struct strbuf html = STRBUF_INIT, text = STRBUF_INIT;
-		/* An edit that would be too long says what it leaves out. */
-		if(tg_render_html(&html, act->text ? act->text : "") || tg__shorten(t, chat, html.buf, &text)) {
-			strbuf_release(&html);
-			strbuf_release(&text);
-			return -1;
-		}
-		tg_chat_split(chat, base, sizeof(base));
-		json_t *body = json_pack("{s:s,s:I,s:s,s:s}", "chat_id", base, "message_id", (json_int_t)mid, "text",
-		                         text.buf, "parse_mode", "HTML");
-		strbuf_release(&html);
-		strbuf_release(&text);
-		if(body && act->n_buttons)
-			json_object_set_new(body, "reply_markup", tg__keyboard(act));
-		return body && !tg__enqueue(t, "editMessageText", body, chat, act->stored_id, NULL) ? 1 : -1;
-	}
+	case ACTION_SEND_POLL:
+		return tg__deliver_poll(t, act);
+	case ACTION_CLOSE_POLL:
+		return tg__deliver_close(t, act);
+	case ACTION_ANSWER:
+		return tg__deliver_answer(t, act);
+	case ACTION_EDIT:
+		return tg__deliver_edit(t, act);
 	}
 	return 0;
 }
