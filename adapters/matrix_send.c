@@ -581,6 +581,81 @@ static int mx__send_edit(struct mx *m, const struct action *act, const char *txn
 	return mx__enqueue(m, room, NULL, "m.room.message", txn, c, act->stored_id, MX_AFTER_NONE, NULL, 0) ? -1 : 1;
 }
 
+/* Sends a poll: the details in a message, then the native poll (MSC3381)
+ * with a text fallback.  As mx__deliver. */
+static int mx__deliver_poll(struct mx *m, const struct action *act, const char *txn)
+{
+	char ttxn[210];
+	snprintf(ttxn, sizeof(ttxn), "%s.t", txn);
+	if(mx__send_text(m, act, ttxn, 0))
+		return -1;
+	if(act->n_options < 2 || !act->ref)
+		return 0;
+	size_t n = act->n_options < MX_MAX_ANSWERS ? act->n_options : MX_MAX_ANSWERS;
+	const char *question = act->question ? act->question : "?";
+	json_t *answers = json_array();
+	struct strbuf fallback = STRBUF_INIT;
+	strbuf_adds(&fallback, question);
+	for(size_t i = 0; i < n; i++) {
+		char aid[16];
+		snprintf(aid, sizeof(aid), "a%zu", i);
+		json_array_append_new(answers, json_pack("{s:s,s:s}", "id", aid, "org.matrix.msc1767.text",
+		                                         act->options[i]));
+		strbuf_addf(&fallback, "\n%zu. %s", i + 1, act->options[i]);
+	}
+	json_t *c = fallback.oom ? NULL : json_pack(
+		"{s:s,s:{s:s,s:i,s:{s:s,s:s,s:s},s:o}}", "org.matrix.msc1767.text", fallback.buf,
+		"org.matrix.msc3381.poll.start", "kind", "org.matrix.msc3381.poll.disclosed", "max_selections",
+		(int)n, "question", "org.matrix.msc1767.text", question, "body", question, "msgtype", "m.text",
+		"answers", answers);
+	strbuf_release(&fallback);
+	if(!c)
+		return -1;
+	return mx__enqueue(m, act->chat_id, NULL, "org.matrix.msc3381.poll.start", txn, c, act->stored_id,
+	                   MX_AFTER_POLL, act->ref, (int)n) ? -1 : 1;
+}
+
+/* Closes the native poll of act->ref, when one was sent: responses after
+ * this moment no longer count.  As mx__deliver. */
+static int mx__deliver_close(struct mx *m, const struct action *act, const char *txn)
+{
+	struct strbuf v = STRBUF_INIT, pv = STRBUF_INIT, k = STRBUF_INIT;
+	char room[256], start[256];
+	int rc = 0;
+	if(mx__kv_get(m, "matrix.ref.", act->ref ? act->ref : "", &v) != 1 ||
+	   sscanf(v.buf, "%255[^\t]\t%255s", room, start) != 2)
+		goto out;  /* no native poll was sent: nothing to close */
+	if(mx__kv_get(m, "matrix.poll.", start, &pv) == 1) {
+		char ref[128];
+		int n;
+		if(sscanf(pv.buf, "%127[^\t]\t%d", ref, &n) == 2) {
+			strbuf_reset(&v);
+			strbuf_addf(&v, "%s\t%d\t%lld\t%s", ref, n, (long long)clock_now_ms(), room);
+			strbuf_addf(&k, "matrix.poll.%s", start);
+			if(!k.oom && !v.oom)
+				mx__kv_now(m, k.buf, v.buf);
+		}
+	}
+	mx__polls_edit(m, room, start, false);
+	struct db_chat chat;
+	const char *lang = i18n_default();
+	if(db_chat_get(m->b->db, "matrix", room, m->cfg->lang, m->cfg->timezone, &chat) == 1)
+		lang = chat.lang;
+	const char *text = act->text && *act->text ? act->text : i18n_lookup(lang, "matrix.poll_closed");
+	char *plain = action_plain_text(text);
+	json_t *c = json_pack("{s:{s:s,s:s},s:{},s:s}", "m.relates_to", "rel_type", "m.reference", "event_id",
+	                      start, "org.matrix.msc3381.poll.end", "org.matrix.msc1767.text",
+	                      plain ? plain : "");
+	free(plain);
+	rc = c && !mx__enqueue(m, room, NULL, "org.matrix.msc3381.poll.end", txn, c, act->stored_id,
+	                       MX_AFTER_NONE, NULL, 0) ? 1 : -1;
+out:
+	strbuf_release(&v);
+	strbuf_release(&pv);
+	strbuf_release(&k);
+	return rc;
+}
+
 int mx__deliver(struct adapter *a, const struct action *act)
 {
 	struct mx *m = a->priv;
@@ -597,74 +672,10 @@ int mx__deliver(struct adapter *a, const struct action *act)
 	case ACTION_REPLY:
 	case ACTION_SEND_PRIVATE:
 		return mx__send_text(m, act, txn, act->stored_id) ? -1 : 1;
-	case ACTION_SEND_POLL: {
-		char ttxn[210];
-		snprintf(ttxn, sizeof(ttxn), "%s.t", txn);
-		if(mx__send_text(m, act, ttxn, 0))
-			return -1;
-		if(act->n_options < 2 || !act->ref)
-			return 0;
-		size_t n = act->n_options < MX_MAX_ANSWERS ? act->n_options : MX_MAX_ANSWERS;
-		const char *question = act->question ? act->question : "?";
-		json_t *answers = json_array();
-		struct strbuf fallback = STRBUF_INIT;
-		strbuf_adds(&fallback, question);
-		for(size_t i = 0; i < n; i++) {
-			char aid[16];
-			snprintf(aid, sizeof(aid), "a%zu", i);
-			json_array_append_new(answers, json_pack("{s:s,s:s}", "id", aid, "org.matrix.msc1767.text",
-			                                         act->options[i]));
-			strbuf_addf(&fallback, "\n%zu. %s", i + 1, act->options[i]);
-		}
-		json_t *c = fallback.oom ? NULL : json_pack(
-			"{s:s,s:{s:s,s:i,s:{s:s,s:s,s:s},s:o}}", "org.matrix.msc1767.text", fallback.buf,
-			"org.matrix.msc3381.poll.start", "kind", "org.matrix.msc3381.poll.disclosed", "max_selections",
-			(int)n, "question", "org.matrix.msc1767.text", question, "body", question, "msgtype", "m.text",
-			"answers", answers);
-		strbuf_release(&fallback);
-		if(!c)
-			return -1;
-		return mx__enqueue(m, act->chat_id, NULL, "org.matrix.msc3381.poll.start", txn, c, act->stored_id,
-		                   MX_AFTER_POLL, act->ref, (int)n) ? -1 : 1;
-	}
-	case ACTION_CLOSE_POLL: {
-		struct strbuf v = STRBUF_INIT, pv = STRBUF_INIT, k = STRBUF_INIT;
-		char room[256], start[256];
-		int rc = 0;
-		if(mx__kv_get(m, "matrix.ref.", act->ref ? act->ref : "", &v) != 1 ||
-		   sscanf(v.buf, "%255[^\t]\t%255s", room, start) != 2)
-			goto close_out;  /* no native poll was sent: nothing to close */
-		/* Responses after this moment no longer count. */
-		if(mx__kv_get(m, "matrix.poll.", start, &pv) == 1) {
-			char ref[128];
-			int n;
-			if(sscanf(pv.buf, "%127[^\t]\t%d", ref, &n) == 2) {
-				strbuf_reset(&v);
-				strbuf_addf(&v, "%s\t%d\t%lld\t%s", ref, n, (long long)clock_now_ms(), room);
-				strbuf_addf(&k, "matrix.poll.%s", start);
-				if(!k.oom && !v.oom)
-					mx__kv_now(m, k.buf, v.buf);
-			}
-		}
-		mx__polls_edit(m, room, start, false);
-		struct db_chat chat;
-		const char *lang = i18n_default();
-		if(db_chat_get(m->b->db, "matrix", room, m->cfg->lang, m->cfg->timezone, &chat) == 1)
-			lang = chat.lang;
-		const char *text = act->text && *act->text ? act->text : i18n_lookup(lang, "matrix.poll_closed");
-		char *plain = action_plain_text(text);
-		json_t *c = json_pack("{s:{s:s,s:s},s:{},s:s}", "m.relates_to", "rel_type", "m.reference", "event_id",
-		                      start, "org.matrix.msc3381.poll.end", "org.matrix.msc1767.text",
-		                      plain ? plain : "");
-		free(plain);
-		rc = c && !mx__enqueue(m, room, NULL, "org.matrix.msc3381.poll.end", txn, c, act->stored_id,
-		                       MX_AFTER_NONE, NULL, 0) ? 1 : -1;
-	close_out:
-		strbuf_release(&v);
-		strbuf_release(&pv);
-		strbuf_release(&k);
-		return rc;
-	}
+	case ACTION_SEND_POLL:
+		return mx__deliver_poll(m, act, txn);
+	case ACTION_CLOSE_POLL:
+		return mx__deliver_close(m, act, txn);
 	case ACTION_EDIT:
 		return mx__send_edit(m, act, txn);
 	case ACTION_ANSWER:
