@@ -272,6 +272,85 @@ static void http__check_done(struct http_client *c)
 	}
 }
 
+/* Sets the options of r's transfer that do not depend on its body or
+ * headers: the URL, the timeout, the callbacks that fill r. */
+static void http__set_options(struct http_req *r, const struct http_call *call)
+{
+	CURL *e = r->easy;
+	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "Ensemble/" ENSEMBLE_VERSION);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? call->timeout_ms : 30000L);
+	/* No separate connect timeout: curl arms its timer for it at the start
+	 * of every transfer, even on a reused connection, which woke the idle
+	 * bot ten seconds into each long poll.  The whole transfer's timeout
+	 * bounds a connect that hangs. */
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http__write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http__header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, http__close_socket);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, r->c);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if(call->method && strcmp(call->method, "GET") && strcmp(call->method, "POST"))
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
+}
+
+/* Gives r's transfer a copy of call's body (owned by r) and its
+ * Content-Type, or an empty body to a POST without one.  0 or -1. */
+static int http__set_body(struct http_req *r, const struct http_call *call)
+{
+	CURL *e = r->easy;
+	if(call->body) {
+		if(!(r->body = malloc(call->body_len + 1)))
+			return -1;
+		memcpy(r->body, call->body, call->body_len);
+		r->body[call->body_len] = '\0';
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+		struct strbuf h = STRBUF_INIT;
+		strbuf_addf(&h, "Content-Type: %s", call->content_type ? call->content_type : "application/json");
+		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
+		strbuf_release(&h);
+		if(!nl)
+			return -1;
+		r->headers = nl;
+	} else if(call->method && !strcmp(call->method, "POST")) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+	}
+	return 0;
+}
+
+/* Adds call's headers to r's list (owned by r) and hands it to the
+ * transfer.  0 or -1. */
+static int http__set_headers(struct http_req *r, const struct http_call *call)
+{
+	if(call->auth_bearer) {
+		struct strbuf h = STRBUF_INIT;
+		strbuf_addf(&h, "Authorization: Bearer %s", call->auth_bearer);
+		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
+		strbuf_release(&h);
+		if(!nl)
+			return -1;
+		r->headers = nl;
+	}
+	for(const char *const *h = call->headers; h && *h; h++) {
+		struct curl_slist *more = curl_slist_append(r->headers, *h);
+		if(!more)
+			return -1;
+		r->headers = more;
+	}
+	/* No "Expect: 100-continue" round trip for small bodies. */
+	struct curl_slist *nl = curl_slist_append(r->headers, "Expect:");
+	if(!nl)
+		return -1;
+	r->headers = nl;
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	return 0;
+}
+
 long http_client_start(struct http_client *c, const struct http_call *call, http_done_fn done, void *user)
 {
 	if(c->closing)
@@ -288,69 +367,14 @@ long http_client_start(struct http_client *c, const struct http_call *call, http
 	r->easy = curl_easy_init();
 	if(!r->easy)
 		goto fail;
-	CURL *e = r->easy;
-	curl_easy_setopt(e, CURLOPT_URL, call->url);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "Ensemble/" ENSEMBLE_VERSION);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? call->timeout_ms : 30000L);
-	/* No separate connect timeout: curl arms its timer for it at the start
-	 * of every transfer, even on a reused connection, which woke the idle
-	 * bot ten seconds into each long poll.  The whole transfer's timeout
-	 * bounds a connect that hangs. */
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http__write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http__header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, http__close_socket);
-	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	if(call->method && strcmp(call->method, "GET") && strcmp(call->method, "POST"))
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
-	if(call->body) {
-		if(!(r->body = malloc(call->body_len + 1)))
-			goto fail;
-		memcpy(r->body, call->body, call->body_len);
-		r->body[call->body_len] = '\0';
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-		struct strbuf h = STRBUF_INIT;
-		strbuf_addf(&h, "Content-Type: %s", call->content_type ? call->content_type : "application/json");
-		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
-		strbuf_release(&h);
-		if(!nl)
-			goto fail;
-		r->headers = nl;
-	} else if(call->method && !strcmp(call->method, "POST")) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-	}
-	if(call->auth_bearer) {
-		struct strbuf h = STRBUF_INIT;
-		strbuf_addf(&h, "Authorization: Bearer %s", call->auth_bearer);
-		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
-		strbuf_release(&h);
-		if(!nl)
-			goto fail;
-		r->headers = nl;
-	}
-	for(const char *const *h = call->headers; h && *h; h++) {
-		struct curl_slist *more = curl_slist_append(r->headers, *h);
-		if(!more)
-			goto fail;
-		r->headers = more;
-	}
-	/* No "Expect: 100-continue" round trip for small bodies. */
-	struct curl_slist *nl = curl_slist_append(r->headers, "Expect:");
-	if(!nl)
+	http__set_options(r, call);
+	if(http__set_body(r, call) || http__set_headers(r, call))
 		goto fail;
-	r->headers = nl;
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	r->id = ++c->next_id;
 	r->next = c->reqs;
 	c->reqs = r;
 	c->pending++;
-	if(curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+	if(curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
 		c->reqs = r->next;
 		c->pending--;
 		goto fail;

@@ -128,6 +128,47 @@ static void mx__read_poll_start(struct mx_event *e, json_t *content)
 	}
 }
 
+/* Reads the text message o's content into e.  False when it is none the
+ * bot reads (an edit: ignored, as on Telegram) or out of memory. */
+static bool mx__read_message(struct mx_builder *bld, struct mx_event *e, json_t *content, json_t *rel,
+                             const char *rel_type)
+{
+	const char *body = json_string_value(json_object_get(content, "body"));
+	if(!body || (rel_type && !strcmp(rel_type, "m.replace")))
+		return false;
+	e->kind = MX_MESSAGE;
+	e->msgtype = mx__dup(json_object_get(content, "msgtype"));
+	e->reply_to = mx__dup(json_object_get(json_object_get(rel, "m.in_reply_to"), "event_id"));
+	e->in_thread = rel_type && !strcmp(rel_type, "m.thread") && e->relates_to;
+	e->body = e->reply_to ? mx__strip_fallback(body) : strdup(body);
+	if(!e->body || !e->msgtype)
+		return false;
+	json_t *ids = json_object_get(json_object_get(content, "m.mentions"), "user_ids");
+	size_t i;
+	json_t *v;
+	json_array_foreach(ids, i, v)
+		if(bld->me && json_is_string(v) && !strcmp(json_string_value(v), bld->me))
+			e->mentions_me = true;
+	return true;
+}
+
+/* Reads the member event o (its content, content) into e: whose, the
+ * membership, and whether they were joined before.  False when it lacks
+ * one of them or out of memory. */
+static bool mx__read_member(struct mx_event *e, json_t *o, json_t *content)
+{
+	e->state_key = mx__dup(json_object_get(o, "state_key"));
+	e->membership = mx__dup(json_object_get(content, "membership"));
+	e->displayname = mx__dup(json_object_get(content, "displayname"));
+	if(!e->state_key || !e->membership)
+		return false;
+	json_t *prev = json_object_get(json_object_get(o, "unsigned"), "prev_content");
+	const char *was = json_string_value(json_object_get(prev, "membership"));
+	e->was_joined = was && !strcmp(was, "join");
+	e->kind = MX_MEMBER;
+	return true;
+}
+
 /* Fills e from one client event; returns false to skip it. */
 static bool mx__read_event(struct mx_builder *bld, struct mx_event *e, json_t *o, const char *room, bool state)
 {
@@ -151,22 +192,8 @@ static bool mx__read_event(struct mx_builder *bld, struct mx_event *e, json_t *o
 	e->relates_to = mx__dup(json_object_get(rel, "event_id"));
 
 	if(!strcmp(type, "m.room.message")) {
-		const char *body = json_string_value(json_object_get(content, "body"));
-		if(!body || (rel_type && !strcmp(rel_type, "m.replace")))
-			goto skip;  /* edits are ignored, as on Telegram */
-		e->kind = MX_MESSAGE;
-		e->msgtype = mx__dup(json_object_get(content, "msgtype"));
-		e->reply_to = mx__dup(json_object_get(json_object_get(rel, "m.in_reply_to"), "event_id"));
-		e->in_thread = rel_type && !strcmp(rel_type, "m.thread") && e->relates_to;
-		e->body = e->reply_to ? mx__strip_fallback(body) : strdup(body);
-		if(!e->body || !e->msgtype)
+		if(!mx__read_message(bld, e, content, rel, rel_type))
 			goto skip;
-		json_t *ids = json_object_get(json_object_get(content, "m.mentions"), "user_ids");
-		size_t i;
-		json_t *v;
-		json_array_foreach(ids, i, v)
-			if(bld->me && json_is_string(v) && !strcmp(json_string_value(v), bld->me))
-				e->mentions_me = true;
 	} else if(mx__type_is(type, "org.matrix.msc3381.poll.start", "m.poll.start")) {
 		e->kind = MX_POLL_START;
 		mx__read_poll_start(e, content);
@@ -193,15 +220,8 @@ static bool mx__read_event(struct mx_builder *bld, struct mx_event *e, json_t *o
 			goto skip;
 		e->kind = MX_REDACTION;
 	} else if(!strcmp(type, "m.room.member")) {
-		e->state_key = mx__dup(json_object_get(o, "state_key"));
-		e->membership = mx__dup(json_object_get(content, "membership"));
-		e->displayname = mx__dup(json_object_get(content, "displayname"));
-		if(!e->state_key || !e->membership)
+		if(!mx__read_member(e, o, content))
 			goto skip;
-		json_t *prev = json_object_get(json_object_get(o, "unsigned"), "prev_content");
-		const char *was = json_string_value(json_object_get(prev, "membership"));
-		e->was_joined = was && !strcmp(was, "join");
-		e->kind = MX_MEMBER;
 	} else if(!strcmp(type, "m.room.power_levels")) {
 		e->content_json = json_dumps(content, JSON_COMPACT);
 		if(!e->content_json)
