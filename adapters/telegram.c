@@ -191,6 +191,28 @@ static void tg__batch_done(void *user, int rc)
 	tg__continue(t);
 }
 
+/* Makes ev the vote of the poll answer u.  poll_answer names only the
+ * poll: its chat and ref are read into chat and ref (TG_CHAT_MAX and 64
+ * bytes, which ev points to).  True when the poll is one the bot sent. */
+static bool tg__poll_vote(struct tg *t, const struct tg_update *u, struct event *ev, char *chat, char *ref)
+{
+	char key[160];
+	struct strbuf v = STRBUF_INIT;
+	bool found = false;
+	snprintf(key, sizeof(key), "telegram.poll.%s", u->poll_id);
+	long long mid;
+	if(db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%47[^\t]\t%lld\t%63s", chat, &mid, ref) == 3) {
+		ev->kind = EVENT_POLL_VOTE;
+		ev->chat_id = chat;
+		ev->poll_ref = ref;
+		ev->options = u->options;
+		ev->n_options = u->n_options;
+		found = true;
+	}
+	strbuf_release(&v);
+	return found;
+}
+
 /* Turns the updates (taken over) into events and gives them to the core as
  * one batch; tg__batch_done follows. */
 static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
@@ -247,24 +269,10 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 			ev->button_answer = u[i].callback_id;
 			ne++;
 			break;
-		case TG_POLL_ANSWER: {
-			/* poll_answer names only the poll: find its chat and ref. */
-			char key[160];
-			struct strbuf v = STRBUF_INIT;
-			snprintf(key, sizeof(key), "telegram.poll.%s", u[i].poll_id);
-			long long mid;
-			if(db_kv_get(t->b->db, key, &v) == 1 &&
-			   sscanf(v.buf, "%47[^\t]\t%lld\t%63s", chats[ne], &mid, refs[ne]) == 3) {
-				ev->kind = EVENT_POLL_VOTE;
-				ev->chat_id = chats[ne];
-				ev->poll_ref = refs[ne];
-				ev->options = u[i].options;
-				ev->n_options = u[i].n_options;
+		case TG_POLL_ANSWER:
+			if(tg__poll_vote(t, &u[i], ev, chats[ne], refs[ne]))
 				ne++;
-			}
-			strbuf_release(&v);
 			break;
-		}
 		case TG_UNREADABLE:
 			log_warn("update %lld cannot be read (%s): skipped", (long long)u[i].update_id,
 			         u[i].text ? u[i].text : "out of memory");

@@ -72,6 +72,86 @@ static void tg__topic(json_t *msg, struct tg_update *u)
 	}
 }
 
+/* Fills u from the message msg: its chat, its sender, and its kind when
+ * it is a text or a chat's move. */
+static void tg__read_message(json_t *msg, struct tg_update *u)
+{
+	json_t *chat = json_object_get(msg, "chat");
+	tg__id(json_object_get(chat, "id"), u->chat_id, sizeof(u->chat_id));
+	tg__topic(msg, u);
+	const char *type = json_string_value(json_object_get(chat, "type"));
+	u->is_private = type && !strcmp(type, "private");
+	const char *chat_title = json_string_value(json_object_get(chat, "title"));
+	if(chat_title)
+		snprintf(u->chat_title, sizeof(u->chat_title), "%.*s", (int)utf8_prefix(chat_title, 128), chat_title);
+	tg__id(json_object_get(msg, "message_id"), u->message_id, sizeof(u->message_id));
+	tg__id(json_object_get(json_object_get(msg, "reply_to_message"), "message_id"), u->reply_to,
+	       sizeof(u->reply_to));
+	json_t *date = json_object_get(msg, "date");
+	u->date = json_is_integer(date) ? (long long)json_integer_value(date) : 0;
+	tg__sender(json_object_get(msg, "from"), u);
+	/* Telegram's rule: a message whose sender_chat is the group itself
+	 * comes from one of its anonymous administrators (one posted for a
+	 * linked channel names that channel).  It goes by the group's
+	 * name. */
+	json_t *as = json_object_get(msg, "sender_chat");
+	json_t *as_id = json_object_get(as, "id");
+	json_t *cid = json_object_get(chat, "id");
+	if(json_is_integer(as_id) && json_is_integer(cid) && json_integer_value(as_id) == json_integer_value(cid)) {
+		const char *title = json_string_value(json_object_get(as, "title"));
+		u->anonymous = true;
+		if(title && *title) {
+			free(u->sender_name);
+			u->sender_name = strdup(title);
+		}
+	}
+	json_t *migrate = json_object_get(msg, "migrate_to_chat_id");
+	if(json_is_integer(migrate)) {
+		u->kind = TG_MIGRATE;
+		tg__id(migrate, u->migrate_to, sizeof(u->migrate_to));
+	} else if(json_is_string(json_object_get(msg, "text")) && u->chat_id[0] && u->sender_id[0]) {
+		u->kind = TG_MESSAGE;
+		u->text = tg__dup(json_object_get(msg, "text"));
+	}
+}
+
+/* Fills u from the callback query cb (a button pressed under a message). */
+static void tg__read_callback(json_t *cb, struct tg_update *u)
+{
+	json_t *m = json_object_get(cb, "message");
+	tg__id(json_object_get(json_object_get(m, "chat"), "id"), u->chat_id, sizeof(u->chat_id));
+	tg__topic(m, u);
+	/* A press in a private chat may answer a meetup of a group (the
+	 * buttons of a private reminder). */
+	const char *type = json_string_value(json_object_get(json_object_get(m, "chat"), "type"));
+	u->is_private = type && !strcmp(type, "private");
+	tg__id(json_object_get(m, "message_id"), u->message_id, sizeof(u->message_id));
+	tg__sender(json_object_get(cb, "from"), u);
+	const char *cid = json_string_value(json_object_get(cb, "id"));
+	snprintf(u->callback_id, sizeof(u->callback_id), "%s", cid ? cid : "");
+	u->callback_data = tg__dup(json_object_get(cb, "data"));
+	if(u->callback_id[0] && u->chat_id[0] && u->sender_id[0])
+		u->kind = TG_CALLBACK;
+}
+
+/* Fills u from the poll answer pa: the poll, who answered and the options
+ * chosen. */
+static void tg__read_poll_answer(json_t *pa, struct tg_update *u)
+{
+	const char *pid = json_string_value(json_object_get(pa, "poll_id"));
+	snprintf(u->poll_id, sizeof(u->poll_id), "%s", pid ? pid : "");
+	tg__sender(json_object_get(pa, "user"), u);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(pa, "option_ids"), i, v) {
+		if(json_is_integer(v) && u->n_options < TG_MAX_OPTIONS && json_integer_value(v) >= 0 &&
+		   json_integer_value(v) < TG_MAX_OPTIONS)
+			u->options[u->n_options++] = (int)json_integer_value(v);
+	}
+	if(u->poll_id[0] && u->sender_id[0])
+		u->kind = TG_POLL_ANSWER;
+}
+
 /* Fills u from one update object.  Returns 0, or -1 when it has no
  * update_id (it is then skipped whole). */
 static int tg__one(json_t *o, struct tg_update *u)
@@ -84,73 +164,12 @@ static int tg__one(json_t *o, struct tg_update *u)
 	json_t *msg = json_object_get(o, "message");
 	json_t *cb = json_object_get(o, "callback_query");
 	json_t *pa = json_object_get(o, "poll_answer");
-	if(json_is_object(msg)) {
-		json_t *chat = json_object_get(msg, "chat");
-		tg__id(json_object_get(chat, "id"), u->chat_id, sizeof(u->chat_id));
-		tg__topic(msg, u);
-		const char *type = json_string_value(json_object_get(chat, "type"));
-		u->is_private = type && !strcmp(type, "private");
-		const char *chat_title = json_string_value(json_object_get(chat, "title"));
-		if(chat_title)
-			snprintf(u->chat_title, sizeof(u->chat_title), "%.*s", (int)utf8_prefix(chat_title, 128), chat_title);
-		tg__id(json_object_get(msg, "message_id"), u->message_id, sizeof(u->message_id));
-		tg__id(json_object_get(json_object_get(msg, "reply_to_message"), "message_id"), u->reply_to,
-		       sizeof(u->reply_to));
-		json_t *date = json_object_get(msg, "date");
-		u->date = json_is_integer(date) ? (long long)json_integer_value(date) : 0;
-		tg__sender(json_object_get(msg, "from"), u);
-		/* Telegram's rule: a message whose sender_chat is the group itself
-		 * comes from one of its anonymous administrators (one posted for a
-		 * linked channel names that channel).  It goes by the group's
-		 * name. */
-		json_t *as = json_object_get(msg, "sender_chat");
-		json_t *as_id = json_object_get(as, "id");
-		json_t *cid = json_object_get(chat, "id");
-		if(json_is_integer(as_id) && json_is_integer(cid) && json_integer_value(as_id) == json_integer_value(cid)) {
-			const char *title = json_string_value(json_object_get(as, "title"));
-			u->anonymous = true;
-			if(title && *title) {
-				free(u->sender_name);
-				u->sender_name = strdup(title);
-			}
-		}
-		json_t *migrate = json_object_get(msg, "migrate_to_chat_id");
-		if(json_is_integer(migrate)) {
-			u->kind = TG_MIGRATE;
-			tg__id(migrate, u->migrate_to, sizeof(u->migrate_to));
-		} else if(json_is_string(json_object_get(msg, "text")) && u->chat_id[0] && u->sender_id[0]) {
-			u->kind = TG_MESSAGE;
-			u->text = tg__dup(json_object_get(msg, "text"));
-		}
-	} else if(json_is_object(cb)) {
-		json_t *m = json_object_get(cb, "message");
-		tg__id(json_object_get(json_object_get(m, "chat"), "id"), u->chat_id, sizeof(u->chat_id));
-		tg__topic(m, u);
-		/* A press in a private chat may answer a meetup of a group (the
-		 * buttons of a private reminder). */
-		const char *type = json_string_value(json_object_get(json_object_get(m, "chat"), "type"));
-		u->is_private = type && !strcmp(type, "private");
-		tg__id(json_object_get(m, "message_id"), u->message_id, sizeof(u->message_id));
-		tg__sender(json_object_get(cb, "from"), u);
-		const char *cid = json_string_value(json_object_get(cb, "id"));
-		snprintf(u->callback_id, sizeof(u->callback_id), "%s", cid ? cid : "");
-		u->callback_data = tg__dup(json_object_get(cb, "data"));
-		if(u->callback_id[0] && u->chat_id[0] && u->sender_id[0])
-			u->kind = TG_CALLBACK;
-	} else if(json_is_object(pa)) {
-		const char *pid = json_string_value(json_object_get(pa, "poll_id"));
-		snprintf(u->poll_id, sizeof(u->poll_id), "%s", pid ? pid : "");
-		tg__sender(json_object_get(pa, "user"), u);
-		size_t i;
-		json_t *v;
-		json_array_foreach(json_object_get(pa, "option_ids"), i, v) {
-			if(json_is_integer(v) && u->n_options < TG_MAX_OPTIONS && json_integer_value(v) >= 0 &&
-			   json_integer_value(v) < TG_MAX_OPTIONS)
-				u->options[u->n_options++] = (int)json_integer_value(v);
-		}
-		if(u->poll_id[0] && u->sender_id[0])
-			u->kind = TG_POLL_ANSWER;
-	}
+	if(json_is_object(msg))
+		tg__read_message(msg, u);
+	else if(json_is_object(cb))
+		tg__read_callback(cb, u);
+	else if(json_is_object(pa))
+		tg__read_poll_answer(pa, u);
 	/* Text the core will read must be valid UTF-8 (jansson checks). */
 	if(u->text && !utf8_valid(u->text, strlen(u->text)))
 		u->kind = TG_OTHER;
