@@ -74,8 +74,8 @@ struct adapter_ops {
 };
 
 /* The HTTP client the network adapters share (the host's), made at its
- * first use: a bot that only talks on the console never loads curl's TLS
- * (1.6 MB of resident memory).  NULL when it cannot be made (logged) or once
+ * first use: a bot that only talks on the console never loads curl's TLS,
+ * and its memory.  NULL when it cannot be made (logged) or once
  * the bot is stopping. */
 struct http_client *adapter_http(struct adapter *a);
 

@@ -173,9 +173,10 @@ static void bot__apologise(struct bot *b, const struct event *ev, struct outbox 
 
 /* ---- batches ----
  *
- * A batch of 100 updates takes about 2 ms to dispatch.  Run in one go, it
- * holds back every reply that could leave meanwhile, while the platform,
- * which answers a send in some 50 us, waits idle for the next one.  So a
+ * A batch of a hundred updates takes far longer to dispatch than the
+ * platform takes to answer one send.  Run in one go, it holds back every
+ * reply that could leave meanwhile, while the platform waits idle for the
+ * next one (docs/performance.md has the measurements).  So a
  * batch given to bot_submit_batch() is dispatched one event per turn of the
  * loop, inside one transaction that stays open across the turns: what the
  * loop does between two events (a send answered, the next one started)
@@ -238,8 +239,8 @@ static void bot__batch_open(struct bot *b, struct bot_batch *bb)
 
 /* Dispatches the batch's next event in its open transaction.  A batch
  * spread over turns also stores the event's replies there: storing a
- * hundred at its end took 0.5 ms, in which no answered send could be
- * followed by the next.  A batch run in one go stores them at its end,
+ * hundred at its end would be one long block in which no answered send
+ * could be followed by the next.  A batch run in one go stores them at its end,
  * which is a little faster.  Replies from the first edit the batch defers
  * on wait for its end (meetup_edits_hold): the edits are made there. */
 static void bot__batch_step(struct bot *b, struct bot_batch *bb)

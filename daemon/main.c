@@ -273,11 +273,11 @@ static bool main__networked(const struct config *cfg)
 }
 
 /* Before curl or libwebsockets initialise OpenSSL: its error strings
- * (about 0.6 MB of libcrypto and libssl pages) are never shown, since the
+ * (libcrypto and libssl pages that stay resident) are never shown, since the
  * HTTP client reports curl_easy_strerror(); at worst a libwebsockets TLS
  * warning carries the bare code, which `openssl errstr` decodes.  The
  * configuration file, engines and algorithms load as before.  A bot on the
- * console alone initialises none of it (curl neither: bot_http). */
+ * console alone initialises none of it (curl neither: adapter_http). */
 static void main__tls_init(void)
 {
 	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
@@ -437,8 +437,8 @@ out:
 /* libgnutls comes in as a dependency of libcurl's librtmp and libldap, for
  * protocols this daemon never enables (its transfers are http and https,
  * over OpenSSL).  Its library constructor would initialise it all the same:
- * about 0.8 MB of resident memory (gnutls, p11-kit, libtasn1 trees on the
- * heap) that nothing uses.  This is gnutls's own opt-out (the
+ * resident memory (gnutls, p11-kit, libtasn1 trees on the heap) that
+ * nothing uses.  This is gnutls's own opt-out (the
  * GNUTLS_SKIP_GLOBAL_INIT macro of <gnutls/gnutls.h>, written out here so
  * as not to need its headers): a library that does use gnutls calls
  * gnutls_global_init() itself. */

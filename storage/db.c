@@ -443,12 +443,11 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 			strbuf_addf(err, " (is the disk full or failing?)");
 		goto fail;
 	}
-	/* A checkpoint every 4,000 pages (16 MB of WAL) rather than 1,000:
-	 * under load they cost a tenth of the time, and fsync each time
-	 * (dispatcher benchmark 27,200 -> 29,300 commands/s).  A 2.8 MB page
-	 * cache rather than SQLite's 2 MB: the dispatcher benchmark's file is
-	 * 5 MB and random votes missed the cache on every other command
-	 * (about +5 %, for 0.8 MB of peak RSS). */
+	/* A checkpoint every 4,000 pages rather than SQLite's 1,000: under
+	 * load each checkpoint writes and syncs, and fewer of them cost less.
+	 * A page cache somewhat larger than SQLite's default, because a busy
+	 * bot's votes touch pages all over a file a few megabytes large.
+	 * docs/performance.md has the runs behind both numbers. */
 	if(db__exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA cache_size = -2800;", err))
 		goto fail;
 	if(db__migrate(db, err) || db__exec(db, "PRAGMA foreign_keys = ON;", err) || db__outbox_open_journal(db, err))

@@ -87,8 +87,8 @@ bool db_in_transaction(const struct db *db);
 
 struct uv_loop_s;
 /* Commits the open transaction on a thread of loop's pool, so that the
- * loop goes on while the pages are written (a batch of 100 updates writes
- * a few hundred, about 0.6 ms).  Until the commit ends the transaction
+ * loop goes on while the pages are written (a batch of a hundred updates
+ * writes a few hundred).  Until the commit ends the transaction
  * counts as open, and any use of db from the loop's thread first waits for
  * the commit to end.  done(user, rc) is then called from the loop, on a
  * later turn: rc 0 when committed; -1 when the commit failed (logged) and

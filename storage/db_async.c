@@ -1,8 +1,8 @@
 /*
  * db_async: a commit written by a thread of the loop's pool.
  *
- * The commit of a batch of 100 updates writes a few hundred WAL frames,
- * about 0.6 ms during which the loop could start no send: on Telegram,
+ * The commit of a batch of a hundred updates writes a few hundred WAL
+ * frames, a block during which the loop could start no send: on Telegram,
  * where one send is out at a time, that stalled every batch.  So the bot
  * hands the COMMIT to a thread (db_commit_start) and the loop goes on with
  * what needs no database: sends, their answers, the delivery journal.  The
