@@ -3,8 +3,9 @@
  * webhook).
  *
  * Receiving: getUpdates long-polls (poll_timeout seconds, an explicit
- * allowed_updates); each batch runs through bot_handle_batch() with the next
- * offset stored in the same transaction, so a crash replays at most one
+ * allowed_updates); each batch goes to bot_submit_batch(), which spreads it
+ * over the loop's turns (bot_handle_batch() runs it at once when that is
+ * refused), with the next offset stored in the same transaction, so a crash replays at most one
  * batch, and already-handled update ids are skipped; a batch whose
  * transaction failed is fetched again.  Sending and rendering live in
  * telegram_send.c; telegram_internal.h is what the two files share.
