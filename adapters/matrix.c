@@ -1237,7 +1237,7 @@ static void mx__run_held(struct mx *m)
 	free(m->joined);
 	m->joined = NULL;
 	m->njoined = 0;
-	if(m->nqueue > MX_QUEUE_HIGH) {
+	if(m->queue.n > MX_QUEUE_HIGH) {
 		/* Replies lag behind: memory stays bounded, and the server keeps
 		 * the events until the queue is down. */
 		m->throttled = true;
@@ -1752,7 +1752,7 @@ static bool mx__reachable(struct adapter *a)
 static bool mx__idle(struct adapter *a)
 {
 	struct mx *m = a->priv;
-	return !m->queue && !m->sending;
+	return !m->queue.head && !m->sending;
 }
 
 /* A batch (another platform's) or a commit on a thread has ended: the
@@ -1760,7 +1760,7 @@ static bool mx__idle(struct adapter *a)
 static void mx__resume(struct adapter *a)
 {
 	struct mx *m = a->priv;
-	if(m && !m->stopping && !m->queue)
+	if(m && !m->stopping && !m->queue.head)
 		mx__settle(m);
 }
 
@@ -1792,8 +1792,8 @@ static void mx__release(struct adapter *a)
 		return;
 	/* Not acknowledged: sent again at the next start, with the same
 	 * transaction ids. */
-	while(m->queue)
-		mx__pop(m, m->queue, false);
+	while(m->queue.head)
+		mx__pop(m, (struct mx_send *)m->queue.head, false);
 	mx__held_free(m);
 	for(int i = 0; i < MX_ROOMS; i++) {
 		json_decref(m->rooms[i].pl);

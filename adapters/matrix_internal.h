@@ -15,6 +15,7 @@
 #include "adapters/http_client.h"
 #include "adapters/matrix_config.h"
 #include "adapters/matrix_parse.h"
+#include "adapters/send_queue.h"
 #include "lib/strbuf.h"
 
 struct action;
@@ -68,9 +69,8 @@ struct mx_fill {
 };
 
 struct mx_send {
-	struct mx_send *next;
+	struct sq_entry entry;  /* first: the queue's link (send_queue.h) */
 	struct mx *owner;
-	bool inflight;         /* its request is out */
 	char *room;            /* NULL while a direct chat is being made */
 	char *dm_user;         /* ACTION_SEND_PRIVATE: the person */
 	char type[48];
@@ -83,7 +83,6 @@ struct mx_send {
 	                          (matrix.msg.<ref>) for later edits */
 	int n_answers;
 	int attempts;
-	int64_t not_before_ms;
 	char *held_eid;        /* answered: its event id, to store (mx__settle) */
 	struct mx_send *next_held;
 };
@@ -122,9 +121,8 @@ struct mx {
 	struct mx_fill *fills; /* ... and read */
 	char (*joined)[256];   /* rooms joined for the held sync: greet them */
 	size_t njoined;
-	struct mx_send *queue, *queue_tail;
+	struct send_queue queue;
 	int sending;           /* requests out, each for a different room */
-	size_t nqueue;         /* sends in the queue */
 	bool throttled;        /* syncing paused: the queue is long */
 	struct mx_room_state rooms[MX_ROOMS];
 	struct mx_kv *kv;      /* writes for the next batch's transaction */

@@ -67,12 +67,7 @@ int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char 
 	s->stored_id = stored_id;
 	s->after = after;
 	s->n_answers = n_answers;
-	if(m->queue_tail)
-		m->queue_tail->next = s;
-	else
-		m->queue = s;
-	m->queue_tail = s;
-	m->nqueue++;
+	sq_append(&m->queue, &s->entry);
 	mx__pump(m);
 	return 0;
 }
@@ -85,19 +80,10 @@ static void mx__on_send_timer(uv_timer_t *h)
 /* Takes s out of the queue (it may sit anywhere in it). */
 static void mx__unlink(struct mx *m, struct mx_send *s)
 {
-	struct mx_send **pp = &m->queue, *prev = NULL;
-	while(*pp && *pp != s) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	if(!*pp)
+	if(sq_unlink(&m->queue, &s->entry) < 0)
 		return;
-	*pp = s->next;
-	if(m->queue_tail == s)
-		m->queue_tail = prev;
-	m->nqueue--;
 	/* Syncing goes on once the replies have caught up. */
-	if(m->throttled && m->nqueue <= MX_QUEUE_LOW && !m->stopping) {
+	if(m->throttled && m->queue.n <= MX_QUEUE_LOW && !m->stopping) {
 		m->throttled = false;
 		mx__sync(m);
 	}
@@ -260,7 +246,7 @@ static void mx__sent(void *user, const struct http_result *res)
 	struct mx_send *s = user;
 	struct mx *m = s->owner;
 	m->sending--;
-	s->inflight = false;
+	s->entry.inflight = false;
 	if(m->stopping && res->status != 200)
 		return;  /* left in the outbox: sent again at the next start */
 	char errcode[64];
@@ -299,7 +285,7 @@ static void mx__sent(void *user, const struct http_result *res)
 		/* An empty queue records them, unless another platform's batch
 		 * holds the database (recording would end it early, or wait for
 		 * its commit): the bot's resume op comes after it. */
-		if((!m->queue && !bot_batch_open(m->b) && !db_busy(m->b->db)) || m->stopping || m->nheld >= MX_HELD_MAX)
+		if((!m->queue.head && !bot_batch_open(m->b) && !db_busy(m->b->db)) || m->stopping || m->nheld >= MX_HELD_MAX)
 			mx__settle(m);
 		break;
 	}
@@ -307,7 +293,7 @@ static void mx__sent(void *user, const struct http_result *res)
 		if(res->status == 429 || ++s->attempts < MX_MAX_ATTEMPTS) {
 			if(res->status == 429)
 				s->attempts++;
-			s->not_before_ms = clock_now_ms() + wait;
+			s->entry.not_before_ms = clock_now_ms() + wait;
 			log_warn("send to %s: %s; retrying in %ld ms", s->room,
 			         res->status == 429 ? "rate limited" : res->status ? "server error" : res->error, wait);
 		} else {
@@ -336,7 +322,7 @@ static void mx__dm_made(void *user, const struct http_result *res)
 	struct mx_send *s = user;
 	struct mx *m = s->owner;
 	m->sending--;
-	s->inflight = false;
+	s->entry.inflight = false;
 	if(m->stopping)
 		return;
 	json_error_t jerr;
@@ -348,11 +334,11 @@ static void mx__dm_made(void *user, const struct http_result *res)
 		if(!k.oom)
 			mx__kv_now_about(m, k.buf, room, NULL, s->dm_user);
 		strbuf_release(&k);
-		for(struct mx_send *q = s; q; q = q->next)
+		for(struct mx_send *q = s; q; q = (struct mx_send *)q->entry.next)
 			if(!q->room && q->dm_user && !strcmp(q->dm_user, s->dm_user))
 				q->room = strdup(room);
 	} else if(res->status == 429 || res->status == 0 || res->status >= 500) {
-		s->not_before_ms = clock_now_ms() + (1000L << (s->attempts < 6 ? s->attempts : 6));
+		s->entry.not_before_ms = clock_now_ms() + (1000L << (s->attempts < 6 ? s->attempts : 6));
 		s->attempts++;
 	} else {
 		log_error("cannot open a direct chat with %s (%ld): message dropped", s->dm_user, res->status);
@@ -362,57 +348,47 @@ static void mx__dm_made(void *user, const struct http_result *res)
 	mx__pump(m);
 }
 
-/* The lane of a send: its room, or the person of a direct chat not made
- * yet.  A lane's sends keep their order, one request out at a time. */
-static const char *mx__lane(const struct mx_send *s)
+/* The queue's view of a send (send_queue.h).  Its lane is its room, or the
+ * person of a direct chat not made yet; a lane's sends keep their order,
+ * one request out at a time. */
+static const char *mx__lane(const struct sq_entry *e)
 {
+	const struct mx_send *s = (const struct mx_send *)e;
 	return s->room ? s->room : s->dm_user ? s->dm_user : "";
 }
 
-/* The first send that may leave now: the first of its lane, not out, whose
- * room interval allows; NULL with *soonest set when none may go yet. */
-static struct mx_send *mx__pick(struct mx *m, int64_t now, int64_t *soonest)
+/* When a send may leave: its own retry time and its room's interval.  A
+ * direct chat's send learns here the room made for it before, if any. */
+static int64_t mx__ready_at(void *owner, struct sq_entry *e)
 {
-	const char *seen[64];
-	size_t nseen = 0;
-	*soonest = INT64_MAX;
-	for(struct mx_send *s = m->queue; s; s = s->next) {
-		const char *lane = mx__lane(s);
-		bool met = false;
-		for(size_t i = 0; i < nseen && !met; i++)
-			met = !strcmp(seen[i], lane);
-		if(met)
-			continue;
-		if(nseen == 64)
-			break;  /* enough choice for one pump */
-		seen[nseen++] = lane;
-		if(s->inflight)
-			continue;
-		if(!s->room && s->dm_user) {
-			/* A direct chat: the one made before, or a new one. */
-			struct strbuf v = STRBUF_INIT;
-			if(mx__kv_get(m, "matrix.dm.", s->dm_user, &v) == 1)
-				s->room = strbuf_detach(&v);
-			strbuf_release(&v);
-		}
-		int64_t at = s->not_before_ms;
-		struct mx_room_state *r = s->room ? mx__room(m, s->room) : NULL;
-		if(r && r->last_send_ms + m->mcfg->room_interval_ms > at)
-			at = r->last_send_ms + m->mcfg->room_interval_ms;
-		if(at <= now)
-			return s;
-		if(at < *soonest)
-			*soonest = at;
+	struct mx *m = owner;
+	struct mx_send *s = (struct mx_send *)e;
+	if(!s->room && s->dm_user) {
+		/* A direct chat: the one made before, or a new one. */
+		struct strbuf v = STRBUF_INIT;
+		if(mx__kv_get(m, "matrix.dm.", s->dm_user, &v) == 1)
+			s->room = strbuf_detach(&v);
+		strbuf_release(&v);
 	}
-	return NULL;
+	int64_t at = s->entry.not_before_ms;
+	struct mx_room_state *r = s->room ? mx__room(m, s->room) : NULL;
+	if(r && r->last_send_ms + m->mcfg->room_interval_ms > at)
+		at = r->last_send_ms + m->mcfg->room_interval_ms;
+	return at;
 }
+
+static const struct send_policy mx__policy = {
+	.lanes = 64,
+	.lane = mx__lane,
+	.ready_at = mx__ready_at,
+};
 
 /* Sends what may leave now, up to MX_MAX_INFLIGHT requests at once. */
 void mx__pump(struct mx *m)
 {
-	while(!m->stopping && m->ready && m->queue && m->sending < MX_MAX_INFLIGHT) {
+	while(!m->stopping && m->ready && m->queue.head && m->sending < MX_MAX_INFLIGHT) {
 		int64_t now = clock_now_ms(), soonest;
-		struct mx_send *s = mx__pick(m, now, &soonest);
+		struct mx_send *s = (struct mx_send *)sq_pick(&m->queue, &mx__policy, m, now, 0, &soonest);
 		if(!s) {
 			if(soonest != INT64_MAX)
 				uv_timer_start(&m->send_timer, mx__on_send_timer, (uint64_t)(soonest - now), 0);
@@ -421,7 +397,7 @@ void mx__pump(struct mx *m)
 		struct strbuf path = STRBUF_INIT;
 		long id;
 		s->owner = m;
-		s->inflight = true;
+		s->entry.inflight = true;
 		m->sending++;
 		if(!s->room) {
 			json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",
@@ -443,8 +419,8 @@ void mx__pump(struct mx *m)
 		strbuf_release(&path);
 		if(id < 0) {
 			m->sending--;
-			s->inflight = false;
-			s->not_before_ms = now + 1000;
+			s->entry.inflight = false;
+			s->entry.not_before_ms = now + 1000;
 			uv_timer_start(&m->send_timer, mx__on_send_timer, 1000, 0);
 			return;
 		}
@@ -545,7 +521,7 @@ static int mx__send_text(struct mx *m, const struct action *act, const char *txn
 	if(mx__enqueue(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, "m.room.message", txn, c, stored_id,
 	               after, after ? meetup : NULL, 0))
 		return -1;
-	if(act->ref && !dm && m->queue_tail && !(m->queue_tail->msg_ref = strdup(act->ref)))
+	if(act->ref && !dm && m->queue.tail && !(((struct mx_send *)m->queue.tail)->msg_ref = strdup(act->ref)))
 		return -1;
 	return 0;
 }

@@ -440,7 +440,7 @@ static void tg__continue(struct tg *t)
 {
 	if(t->stopping)
 		return;
-	if(t->nqueue > TG_QUEUE_HIGH && !t->webhook) {
+	if(t->queue.n > TG_QUEUE_HIGH && !t->webhook) {
 		/* Replies lag behind: memory stays bounded, and Telegram keeps
 		 * the updates until the queue is down. */
 		t->throttled = true;
@@ -816,7 +816,7 @@ static int tg__start(struct adapter *a)
 static bool tg__idle(struct adapter *a)
 {
 	struct tg *t = a->priv;
-	return !t->queue && !t->sending;
+	return !t->queue.head && !t->sending;
 }
 
 static void tg__timer_closed(uv_handle_t *h)
@@ -844,9 +844,9 @@ static void tg__release(struct adapter *a)
 	struct tg *t = a->priv;
 	if(!t)
 		return;
-	while(t->queue) {
-		struct tg_send *s = t->queue;
-		t->queue = s->next;
+	while(t->queue.head) {
+		struct tg_send *s = (struct tg_send *)t->queue.head;
+		t->queue.head = s->entry.next;
 		tg__send_free(s);
 	}
 	for(int i = 0; i < TG_CHATS; i++)

@@ -13,6 +13,7 @@
 
 #include "adapters/adapter.h"
 #include "adapters/http_client.h"
+#include "adapters/send_queue.h"
 #include "adapters/telegram_config.h"
 #include "adapters/telegram_parse.h"
 
@@ -38,9 +39,8 @@ struct tg_admins {
 struct tg;
 
 struct tg_send {
-	struct tg_send *next;
+	struct sq_entry entry;  /* first: the queue's link (send_queue.h) */
 	struct tg *owner;
-	bool inflight;         /* its request is out */
 	char method[24];
 	char *body;            /* JSON, owned */
 	char chat[TG_CHAT_MAX];
@@ -49,7 +49,6 @@ struct tg_send {
 	char *msg_ref;         /* sendMessage: the core's ref of what it shows,
 	                          remembered for later edits */
 	int attempts;
-	int64_t not_before_ms;
 	/* A 200 answer that must be stored (a poll's id), kept while a
 	 * batch's transaction is open (tg__resume): its body, owned. */
 	char *held_body;
@@ -79,9 +78,8 @@ struct tg {
 	int64_t offset;
 	int poll_backoff_ms;
 	long retry_poll_ms;        /* > 0: wait this long before the next poll */
-	struct tg_send *queue, *queue_tail;
+	struct send_queue queue;
 	int sending;               /* requests out (each for a different chat) */
-	size_t nqueue;             /* messages in the queue */
 	bool throttled;            /* polling paused: the queue is long */
 	int64_t last_send_ms;
 	struct tg_chat_clock chats[TG_CHATS];

@@ -68,12 +68,7 @@ static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const
 	snprintf(s->chat, sizeof(s->chat), "%s", chat ? chat : "");
 	s->body = text;
 	s->stored_id = stored_id;
-	if(t->queue_tail)
-		t->queue_tail->next = s;
-	else
-		t->queue = s;
-	t->queue_tail = s;
-	t->nqueue++;
+	sq_append(&t->queue, &s->entry);
 	tg__pump(t);
 	return 0;
 }
@@ -165,7 +160,7 @@ static void tg__migrate(struct tg *t, const char *from, const char *to)
 	db_transact(t->b->db, tg__move_rows, &move);
 	char old[TG_CHAT_MAX];
 	snprintf(old, sizeof(old), "%s", from);
-	for(struct tg_send *q = t->queue; q; q = q->next) {
+	for(struct tg_send *q = (struct tg_send *)t->queue.head; q; q = (struct tg_send *)q->entry.next) {
 		if(strcmp(q->chat, old))
 			continue;
 		json_error_t jerr;
@@ -185,19 +180,10 @@ static void tg__migrate(struct tg *t, const char *from, const char *to)
 /* Takes s out of the queue (it may sit anywhere in it). */
 static void tg__unlink(struct tg *t, struct tg_send *s)
 {
-	struct tg_send **pp = &t->queue, *prev = NULL;
-	while(*pp && *pp != s) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	if(!*pp)
+	if(sq_unlink(&t->queue, &s->entry) < 0)
 		return;
-	*pp = s->next;
-	if(t->queue_tail == s)
-		t->queue_tail = prev;
-	t->nqueue--;
 	/* Updates are taken again once the replies have caught up. */
-	if(t->throttled && t->nqueue <= TG_QUEUE_LOW && !t->stopping) {
+	if(t->throttled && t->queue.n <= TG_QUEUE_LOW && !t->stopping) {
 		t->throttled = false;
 		if(!t->webhook)
 			tg__poll(t);
@@ -289,7 +275,7 @@ static bool tg__back_off(struct tg_send *s, const struct http_result *res)
 	}
 	int64_t wait = 500LL << s->attempts;
 	wait += rand() % (wait / 2 + 1);
-	s->not_before_ms = clock_now_ms() + wait;
+	s->entry.not_before_ms = clock_now_ms() + wait;
 	log_warn("%s to chat %s failed (%s); retry %d in %lld ms", s->method, s->chat,
 	         res->status ? "server error" : res->error, s->attempts, (long long)wait);
 	return false;
@@ -324,7 +310,7 @@ static bool tg__refused(struct tg *t, struct tg_send *s, const struct http_resul
 		/* Left in the outbox: sent again at the next start. */
 		return false;
 	} else if(code == 429 || res->status == 429) {
-		s->not_before_ms = clock_now_ms() + (retry > 0 ? retry : 1) * 1000;
+		s->entry.not_before_ms = clock_now_ms() + (retry > 0 ? retry : 1) * 1000;
 		log_warn("%s to chat %s: rate limited, retrying in %ld s", s->method, s->chat, retry > 0 ? retry : 1);
 		return false;
 	} else if(code == 403) {
@@ -401,7 +387,7 @@ static void tg__sent(void *user, const struct http_result *res)
 			tg__resume(t);
 		return;
 	}
-	s->inflight = false;
+	s->entry.inflight = false;
 	tg__settle(t, s, res);
 }
 
@@ -454,7 +440,7 @@ static void tg__held_settle(struct tg *t)
 		                           .retry_after = -1 };
 		char *body = s->held_body;
 		s->held_body = NULL;
-		s->inflight = false;
+		s->entry.inflight = false;
 		tg__settle(t, s, &res);
 		free(body);
 	}
@@ -505,12 +491,27 @@ static bool tg__chat_limits(const struct tg *t)
 	return t->cfg->chat_interval_ms > 0 || t->cfg->group_per_minute > 0;
 }
 
-/* When s may leave: its own retry time, its chat's interval and, in a
- * group, the per-minute limit. */
-static int64_t tg__ready_at(struct tg *t, struct tg_send *s)
+/* The queue's view of a message (send_queue.h): its lane is its chat, none
+ * for a call to no chat; it waits while its answer could not be stored. */
+static const char *tg__lane(const struct sq_entry *e)
 {
+	const struct tg_send *s = (const struct tg_send *)e;
+	return s->chat[0] ? s->chat : NULL;
+}
+
+static bool tg__held(void *owner, const struct sq_entry *e)
+{
+	return tg__waits_for_batch(owner, (const struct tg_send *)e);  /* after the batch (tg__resume) */
+}
+
+/* When a message may leave: its own retry time, its chat's interval and,
+ * in a group, the per-minute limit. */
+static int64_t tg__ready_at(void *owner, struct sq_entry *e)
+{
+	struct tg *t = owner;
+	struct tg_send *s = (struct tg_send *)e;
 	const struct telegram_config *cfg = t->cfg;
-	int64_t at = s->not_before_ms;
+	int64_t at = s->entry.not_before_ms;
 	if(!s->chat[0] || !tg__chat_limits(t))
 		return at;
 	struct tg_chat_clock *cc = tg__chat_clock(t, s->chat);
@@ -526,67 +527,28 @@ static int64_t tg__ready_at(struct tg *t, struct tg_send *s)
 	return at;
 }
 
-/* Picks the first message that may leave now: the first of its chat (a
- * chat's messages keep their order, and a chat with a request out waits for
- * it) whose chat and the global rate allow.  A message waiting to be
- * retried holds back its own chat only.  NULL, with *soonest set, when none
- * may go yet. */
+static const struct send_policy tg__policy = {
+	.lanes = 512,
+	.lane = tg__lane,
+	.held = tg__held,
+	.ready_at = tg__ready_at,
+};
+
+/* Picks the first message that may leave now (sq_pick) under the chats'
+ * limits and the global rate; NULL, with *soonest set, when none may. */
 static struct tg_send *tg__pick(struct tg *t, int64_t now, int64_t *soonest)
 {
 	/* The spacing is rounded up, so that no one-second window ever holds
 	 * more than global_per_second messages; 0 turns the limit off. */
 	int per_s = t->cfg->global_per_second;
 	int64_t global = per_s ? t->last_send_ms + (1000 + per_s - 1) / per_s : 0;
-	*soonest = INT64_MAX;
-	/* Most often the first message of the queue (the first of its chat)
-	 * may go: no scan then. */
-	struct tg_send *head = t->queue;
-	if(head && !head->inflight && !tg__waits_for_batch(t, head)) {
-		int64_t at = tg__ready_at(t, head);
-		if(at <= now && global <= now)
-			return head;
-	}
-	/* The chats met so far in this scan (an open-addressing set of their
-	 * queue entries): only a chat's first message may go. */
-	enum { SEEN = 1024 };
-	const char *seen[SEEN];
-	size_t nseen = 0;
-	memset(seen, 0, sizeof(seen));
-	for(struct tg_send *s = t->queue; s; s = s->next) {
-		if(s->chat[0]) {
-			uint32_t h = 2166136261u;
-			for(const char *c = s->chat; *c; c++)
-				h = (h ^ (unsigned char)*c) * 16777619u;
-			size_t k = h % SEEN;
-			bool met = false;
-			while(seen[k] && !(met = !strcmp(seen[k], s->chat)))
-				k = (k + 1) % SEEN;
-			if(met)
-				continue;
-			if(nseen == SEEN / 2)
-				break;  /* enough choice for one pump */
-			seen[k] = s->chat;
-			nseen++;
-		}
-		if(s->inflight)
-			continue;
-		if(tg__waits_for_batch(t, s))
-			continue;  /* after the batch (tg__resume) */
-		int64_t at = tg__ready_at(t, s);
-		if(at < global)
-			at = global;
-		if(at <= now)
-			return s;
-		if(at < *soonest)
-			*soonest = at;
-	}
-	return NULL;
+	return (struct tg_send *)sq_pick(&t->queue, &tg__policy, t, now, global, soonest);
 }
 
 /* Sends what may leave now, up to TG_MAX_INFLIGHT requests at once. */
 void tg__pump(struct tg *t)
 {
-	while(!t->stopping && t->ready && t->queue && t->sending < TG_MAX_INFLIGHT) {
+	while(!t->stopping && t->ready && t->queue.head && t->sending < TG_MAX_INFLIGHT) {
 		int64_t now = clock_now_ms(), soonest;
 		struct tg_send *pick = tg__pick(t, now, &soonest);
 		if(!pick) {
@@ -601,12 +563,12 @@ void tg__pump(struct tg *t)
 			cc->recent[cc->nrecent++ % TG_GROUP_WINDOW] = now;
 		}
 		pick->owner = t;
-		pick->inflight = true;
+		pick->entry.inflight = true;
 		t->sending++;
 		if(tg__call(t, pick->method, pick->body, 30000, tg__sent, pick) < 0) {
 			t->sending--;
-			pick->inflight = false;
-			pick->not_before_ms = now + 1000;
+			pick->entry.inflight = false;
+			pick->entry.not_before_ms = now + 1000;
 			uv_timer_start(&t->send_timer, tg__on_send_timer, 1000, 0);
 			return;
 		}

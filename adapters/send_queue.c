@@ -1,0 +1,105 @@
+/*
+ * send_queue: one FIFO of sends, served lane by lane in order (see
+ * send_queue.h for the contract).
+ */
+#include "adapters/send_queue.h"
+
+#include <string.h>
+
+void sq_append(struct send_queue *q, struct sq_entry *e)
+{
+	e->next = NULL;
+	if(q->tail)
+		q->tail->next = e;
+	else
+		q->head = e;
+	q->tail = e;
+	q->n++;
+}
+
+int sq_unlink(struct send_queue *q, struct sq_entry *e)
+{
+	struct sq_entry **pp = &q->head, *prev = NULL;
+	while(*pp && *pp != e) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if(!*pp)
+		return -1;
+	*pp = e->next;
+	if(q->tail == e)
+		q->tail = prev;
+	q->n--;
+	return 0;
+}
+
+/* The lanes met so far in one scan: an open-addressing set of strings
+ * borrowed from the queue's entries, twice as many slots as lanes. */
+struct sq__seen {
+	const char *slot[2 * SEND_QUEUE_LANES_MAX];
+	size_t nslots, n;
+};
+
+/* 1 when lane was met before, 0 when it is added now, -1 when the set
+ * holds limit lanes already (lane not added). */
+static int sq__meet(struct sq__seen *seen, const char *lane, size_t limit)
+{
+	uint32_t h = 2166136261u;
+	for(const char *c = lane; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	size_t k = h % seen->nslots;
+	while(seen->slot[k]) {
+		if(!strcmp(seen->slot[k], lane))
+			return 1;
+		k = (k + 1) % seen->nslots;
+	}
+	if(seen->n == limit)
+		return -1;
+	seen->slot[k] = lane;
+	seen->n++;
+	return 0;
+}
+
+/* True when e may be considered at all: not out and not held. */
+static bool sq__candidate(const struct send_policy *p, void *owner, const struct sq_entry *e)
+{
+	return !e->inflight && !(p->held && p->held(owner, e));
+}
+
+struct sq_entry *sq_pick(const struct send_queue *q, const struct send_policy *p, void *owner, int64_t now,
+                         int64_t floor, int64_t *soonest)
+{
+	size_t lanes = p->lanes < SEND_QUEUE_LANES_MAX ? p->lanes : SEND_QUEUE_LANES_MAX;
+	*soonest = INT64_MAX;
+	/* Most often the head (the first of its lane) may go: no scan then. */
+	struct sq_entry *head = q->head;
+	if(head && sq__candidate(p, owner, head)) {
+		int64_t at = p->ready_at(owner, head);
+		if(at <= now && floor <= now)
+			return head;
+	}
+	struct sq__seen seen;
+	seen.nslots = 2 * (lanes ? lanes : 1);
+	seen.n = 0;
+	memset(seen.slot, 0, seen.nslots * sizeof(seen.slot[0]));
+	for(struct sq_entry *e = q->head; e; e = e->next) {
+		const char *lane = p->lane(e);
+		if(lane) {
+			int met = sq__meet(&seen, lane, lanes);
+			if(met > 0)
+				continue;
+			if(met < 0)
+				break;  /* enough choice for one pump */
+		}
+		if(!sq__candidate(p, owner, e))
+			continue;
+		int64_t at = p->ready_at(owner, e);
+		if(at < floor)
+			at = floor;
+		if(at <= now)
+			return e;
+		if(at < *soonest)
+			*soonest = at;
+	}
+	return NULL;
+}

@@ -1,0 +1,65 @@
+/*
+ * send_queue: the part of a platform's send queue that does not depend on
+ * the platform.  One FIFO of sends; a lane (a chat, a room) is served in
+ * the order its sends were queued, and only a lane's first send may leave;
+ * a send waiting for a retry holds back its own lane only.  The platform
+ * says, through a const struct send_policy, what a send's lane is and when
+ * a send may leave (its rate windows); the queue chooses the next send.
+ *
+ * A platform's send struct holds a struct sq_entry as its FIRST member, so
+ * that a struct sq_entry * and the platform's pointer convert both ways.
+ * The queue owns nothing: entries are allocated and freed by the platform.
+ * Single-threaded (the bot's loop).
+ */
+#ifndef ENSEMBLE_SEND_QUEUE_H
+#define ENSEMBLE_SEND_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One send's place in the queue. */
+struct sq_entry {
+	struct sq_entry *next;
+	bool inflight;          /* its request is out */
+	int64_t not_before_ms;  /* a retry's time: not before this */
+};
+
+struct send_queue {
+	struct sq_entry *head, *tail;
+	size_t n;               /* entries queued, out or not */
+};
+
+#define SEND_QUEUE_LANES_MAX 512
+
+/* What a platform tells the queue.  owner is the pointer given to sq_pick. */
+struct send_policy {
+	/* Lanes looked at in one sq_pick, at most SEND_QUEUE_LANES_MAX:
+	 * enough choice for one pump, a bound on its cost. */
+	size_t lanes;
+	/* e's lane, borrowed from e; NULL when e has none (then it holds back
+	 * nothing and nothing holds it back). */
+	const char *(*lane)(const struct sq_entry *e);
+	/* Optional: true when e must not leave yet for a reason of the
+	 * platform's other than time (it is then passed over, its lane held). */
+	bool (*held)(void *owner, const struct sq_entry *e);
+	/* The earliest time e may leave: its not_before_ms and the platform's
+	 * rate windows for its lane.  Called once per candidate and pick; may
+	 * update what e is (a lane found late), not the queue. */
+	int64_t (*ready_at)(void *owner, struct sq_entry *e);
+};
+
+/* Appends e (not queued, e->next ignored) at the tail. */
+void sq_append(struct send_queue *q, struct sq_entry *e);
+
+/* Takes e out of q, wherever it sits.  0, or -1 when e is not in q. */
+int sq_unlink(struct send_queue *q, struct sq_entry *e);
+
+/* The first entry that may leave at now: the first of its lane, not out,
+ * not held, whose ready_at and floor (a limit over all lanes, 0 for none)
+ * are both <= now.  NULL when none may, with *soonest the earliest time one
+ * of the candidates may (INT64_MAX when none waits for a time). */
+struct sq_entry *sq_pick(const struct send_queue *q, const struct send_policy *p, void *owner, int64_t now,
+                         int64_t floor, int64_t *soonest);
+
+#endif
