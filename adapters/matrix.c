@@ -1752,7 +1752,7 @@ static bool mx__reachable(struct adapter *a)
 static bool mx__idle(struct adapter *a)
 {
 	struct mx *m = a->priv;
-	return !m->queue.head && !m->sending;
+	return !m->queue.head && !m->queue.out;
 }
 
 /* A batch (another platform's) or a commit on a thread has ended: the

@@ -122,7 +122,6 @@ struct mx {
 	char (*joined)[256];   /* rooms joined for the held sync: greet them */
 	size_t njoined;
 	struct send_queue queue;
-	int sending;           /* requests out, each for a different room */
 	bool throttled;        /* syncing paused: the queue is long */
 	struct mx_room_state rooms[MX_ROOMS];
 	struct mx_kv *kv;      /* writes for the next batch's transaction */

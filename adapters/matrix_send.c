@@ -245,7 +245,7 @@ static void mx__sent(void *user, const struct http_result *res)
 {
 	struct mx_send *s = user;
 	struct mx *m = s->owner;
-	m->sending--;
+	m->queue.out--;
 	s->entry.inflight = false;
 	if(m->stopping && res->status != 200)
 		return;  /* left in the outbox: sent again at the next start */
@@ -321,7 +321,7 @@ static void mx__dm_made(void *user, const struct http_result *res)
 {
 	struct mx_send *s = user;
 	struct mx *m = s->owner;
-	m->sending--;
+	m->queue.out--;
 	s->entry.inflight = false;
 	if(m->stopping)
 		return;
@@ -377,54 +377,58 @@ static int64_t mx__ready_at(void *owner, struct sq_entry *e)
 	return at;
 }
 
+static bool mx__open(void *owner)
+{
+	const struct mx *m = owner;
+	return !m->stopping && m->ready;
+}
+
+/* Posts a send leaving at now: the room of a direct chat not made yet
+ * first (its answer comes to mx__dm_made), else the event, whose room's
+ * interval starts now (its answer comes to mx__sent). */
+static int mx__start(void *owner, struct sq_entry *e, int64_t now)
+{
+	struct mx *m = owner;
+	struct mx_send *s = (struct mx_send *)e;
+	struct strbuf path = STRBUF_INIT;
+	long id;
+	s->owner = m;
+	if(!s->room) {
+		json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",
+		                         "trusted_private_chat");
+		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+		id = text ? mx__call(m, "POST", "v3/createRoom", text, 30000, mx__dm_made, s) : -1;
+		free(text);
+	} else {
+		mx__room(m, s->room)->last_send_ms = now;
+		strbuf_adds(&path, "v3/rooms/");
+		mx_urlencode(&path, s->room);
+		strbuf_adds(&path, "/send/");
+		mx_urlencode(&path, s->type);
+		strbuf_addc(&path, '/');
+		mx_urlencode(&path, s->txn);
+		id = path.oom ? -1 : mx__call(m, "PUT", path.buf, s->content, 30000, mx__sent, s);
+	}
+	strbuf_release(&path);
+	return id < 0 ? -1 : 0;
+}
+
 static const struct send_policy mx__policy = {
 	.lanes = 64,
 	.lane = mx__lane,
 	.ready_at = mx__ready_at,
+	.max_inflight = MX_MAX_INFLIGHT,
+	.open = mx__open,
+	.start = mx__start,
 };
 
-/* Sends what may leave now, up to MX_MAX_INFLIGHT requests at once. */
+/* Sends what may leave now (sq_pump), and wakes up when more may. */
 void mx__pump(struct mx *m)
 {
-	while(!m->stopping && m->ready && m->queue.head && m->sending < MX_MAX_INFLIGHT) {
-		int64_t now = clock_now_ms(), soonest;
-		struct mx_send *s = (struct mx_send *)sq_pick(&m->queue, &mx__policy, m, now, 0, &soonest);
-		if(!s) {
-			if(soonest != INT64_MAX)
-				uv_timer_start(&m->send_timer, mx__on_send_timer, (uint64_t)(soonest - now), 0);
-			return;
-		}
-		struct strbuf path = STRBUF_INIT;
-		long id;
-		s->owner = m;
-		s->entry.inflight = true;
-		m->sending++;
-		if(!s->room) {
-			json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",
-			                         "trusted_private_chat");
-			char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-			json_decref(body);
-			id = text ? mx__call(m, "POST", "v3/createRoom", text, 30000, mx__dm_made, s) : -1;
-			free(text);
-		} else {
-			mx__room(m, s->room)->last_send_ms = now;
-			strbuf_adds(&path, "v3/rooms/");
-			mx_urlencode(&path, s->room);
-			strbuf_adds(&path, "/send/");
-			mx_urlencode(&path, s->type);
-			strbuf_addc(&path, '/');
-			mx_urlencode(&path, s->txn);
-			id = path.oom ? -1 : mx__call(m, "PUT", path.buf, s->content, 30000, mx__sent, s);
-		}
-		strbuf_release(&path);
-		if(id < 0) {
-			m->sending--;
-			s->entry.inflight = false;
-			s->entry.not_before_ms = now + 1000;
-			uv_timer_start(&m->send_timer, mx__on_send_timer, 1000, 0);
-			return;
-		}
-	}
+	int64_t wait = sq_pump(&m->queue, &mx__policy, m);
+	if(wait >= 0)
+		uv_timer_start(&m->send_timer, mx__on_send_timer, (uint64_t)wait, 0);
 }
 
 /* ---- rendering ---- */

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "lib/clock.h"
+
 void sq_append(struct send_queue *q, struct sq_entry *e)
 {
 	e->next = NULL;
@@ -102,4 +104,23 @@ struct sq_entry *sq_pick(const struct send_queue *q, const struct send_policy *p
 			*soonest = at;
 	}
 	return NULL;
+}
+
+int64_t sq_pump(struct send_queue *q, const struct send_policy *p, void *owner)
+{
+	while(p->open(owner) && q->head && q->out < p->max_inflight) {
+		int64_t now = clock_now_ms(), soonest;
+		struct sq_entry *e = sq_pick(q, p, owner, now, p->floor ? p->floor(owner) : 0, &soonest);
+		if(!e)
+			return soonest != INT64_MAX ? soonest - now : -1;
+		e->inflight = true;
+		q->out++;
+		if(p->start(owner, e, now) < 0) {
+			q->out--;
+			e->inflight = false;
+			e->not_before_ms = now + 1000;
+			return 1000;
+		}
+	}
+	return -1;
 }

@@ -28,6 +28,8 @@ struct sq_entry {
 struct send_queue {
 	struct sq_entry *head, *tail;
 	size_t n;               /* entries queued, out or not */
+	int out;                /* requests out: counted up by sq_pump, down by
+	                           the platform when their answers come */
 };
 
 #define SEND_QUEUE_LANES_MAX 512
@@ -47,6 +49,17 @@ struct send_policy {
 	 * rate windows for its lane.  Called once per candidate and pick; may
 	 * update what e is (a lane found late), not the queue. */
 	int64_t (*ready_at)(void *owner, struct sq_entry *e);
+	/* For sq_pump.  Requests out at once, at most. */
+	int max_inflight;
+	/* True while the platform may send at all (started, not stopping). */
+	bool (*open)(void *owner);
+	/* Optional: the earliest time any send may leave (a limit over all
+	 * lanes, such as a global rate); 0 for none. */
+	int64_t (*floor)(void *owner);
+	/* Records that e leaves at now (the rate windows) and starts its
+	 * request, whose answer will count q->out down and clear e->inflight.
+	 * 0, or -1 when the request could not start (nothing was sent). */
+	int (*start)(void *owner, struct sq_entry *e, int64_t now);
 };
 
 /* Appends e (not queued, e->next ignored) at the tail. */
@@ -61,5 +74,11 @@ int sq_unlink(struct send_queue *q, struct sq_entry *e);
  * of the candidates may (INT64_MAX when none waits for a time). */
 struct sq_entry *sq_pick(const struct send_queue *q, const struct send_policy *p, void *owner, int64_t now,
                          int64_t floor, int64_t *soonest);
+
+/* Starts the requests of the sends that may leave now, while fewer than
+ * p->max_inflight are out.  Returns the milliseconds after which to call it
+ * again (a send waits for a time, or a request could not start: that send
+ * is retried in a second), or -1 when nothing waits for a time. */
+int64_t sq_pump(struct send_queue *q, const struct send_policy *p, void *owner);
 
 #endif

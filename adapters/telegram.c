@@ -816,7 +816,7 @@ static int tg__start(struct adapter *a)
 static bool tg__idle(struct adapter *a)
 {
 	struct tg *t = a->priv;
-	return !t->queue.head && !t->sending;
+	return !t->queue.head && !t->queue.out;
 }
 
 static void tg__timer_closed(uv_handle_t *h)

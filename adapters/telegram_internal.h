@@ -79,7 +79,6 @@ struct tg {
 	int poll_backoff_ms;
 	long retry_poll_ms;        /* > 0: wait this long before the next poll */
 	struct send_queue queue;
-	int sending;               /* requests out (each for a different chat) */
 	bool throttled;            /* polling paused: the queue is long */
 	int64_t last_send_ms;
 	struct tg_chat_clock chats[TG_CHATS];

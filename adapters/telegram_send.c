@@ -361,7 +361,7 @@ static void tg__sent(void *user, const struct http_result *res)
 {
 	struct tg_send *s = user;
 	struct tg *t = s->owner;
-	t->sending--;
+	t->queue.out--;
 	if(res->status == 200 && (s->poll_ref || s->msg_ref) && !t->stopping &&
 	   (s->held_body = malloc(res->body_len + 1))) {
 		/* An answer to store (the poll's id).  While a batch is open,
@@ -527,52 +527,54 @@ static int64_t tg__ready_at(void *owner, struct sq_entry *e)
 	return at;
 }
 
+static bool tg__open(void *owner)
+{
+	const struct tg *t = owner;
+	return !t->stopping && t->ready;
+}
+
+/* The global rate: the spacing is rounded up, so that no one-second window
+ * ever holds more than global_per_second messages; 0 turns the limit off. */
+static int64_t tg__floor(void *owner)
+{
+	const struct tg *t = owner;
+	int per_s = t->cfg->global_per_second;
+	return per_s ? t->last_send_ms + (1000 + per_s - 1) / per_s : 0;
+}
+
+/* Counts a message leaving at now in the global rate and its chat's
+ * clock, and posts it; its answer comes to tg__sent. */
+static int tg__start(void *owner, struct sq_entry *e, int64_t now)
+{
+	struct tg *t = owner;
+	struct tg_send *s = (struct tg_send *)e;
+	t->last_send_ms = now;
+	if(s->chat[0] && tg__chat_limits(t)) {
+		struct tg_chat_clock *cc = tg__chat_clock(t, s->chat);
+		cc->last_ms = now;
+		cc->recent[cc->nrecent++ % TG_GROUP_WINDOW] = now;
+	}
+	s->owner = t;
+	return tg__call(t, s->method, s->body, 30000, tg__sent, s) < 0 ? -1 : 0;
+}
+
 static const struct send_policy tg__policy = {
 	.lanes = 512,
 	.lane = tg__lane,
 	.held = tg__held,
 	.ready_at = tg__ready_at,
+	.max_inflight = TG_MAX_INFLIGHT,
+	.open = tg__open,
+	.floor = tg__floor,
+	.start = tg__start,
 };
 
-/* Picks the first message that may leave now (sq_pick) under the chats'
- * limits and the global rate; NULL, with *soonest set, when none may. */
-static struct tg_send *tg__pick(struct tg *t, int64_t now, int64_t *soonest)
-{
-	/* The spacing is rounded up, so that no one-second window ever holds
-	 * more than global_per_second messages; 0 turns the limit off. */
-	int per_s = t->cfg->global_per_second;
-	int64_t global = per_s ? t->last_send_ms + (1000 + per_s - 1) / per_s : 0;
-	return (struct tg_send *)sq_pick(&t->queue, &tg__policy, t, now, global, soonest);
-}
-
-/* Sends what may leave now, up to TG_MAX_INFLIGHT requests at once. */
+/* Sends what may leave now (sq_pump), and wakes up when more may. */
 void tg__pump(struct tg *t)
 {
-	while(!t->stopping && t->ready && t->queue.head && t->sending < TG_MAX_INFLIGHT) {
-		int64_t now = clock_now_ms(), soonest;
-		struct tg_send *pick = tg__pick(t, now, &soonest);
-		if(!pick) {
-			if(soonest != INT64_MAX)
-				uv_timer_start(&t->send_timer, tg__on_send_timer, (uint64_t)(soonest - now), 0);
-			return;
-		}
-		t->last_send_ms = now;
-		if(pick->chat[0] && tg__chat_limits(t)) {
-			struct tg_chat_clock *cc = tg__chat_clock(t, pick->chat);
-			cc->last_ms = now;
-			cc->recent[cc->nrecent++ % TG_GROUP_WINDOW] = now;
-		}
-		pick->owner = t;
-		pick->entry.inflight = true;
-		t->sending++;
-		if(tg__call(t, pick->method, pick->body, 30000, tg__sent, pick) < 0) {
-			t->sending--;
-			pick->entry.inflight = false;
-			pick->entry.not_before_ms = now + 1000;
-			uv_timer_start(&t->send_timer, tg__on_send_timer, 1000, 0);
-			return;
-		}
-	}
+	int64_t wait = sq_pump(&t->queue, &tg__policy, t);
+	if(wait >= 0)
+		uv_timer_start(&t->send_timer, tg__on_send_timer, (uint64_t)wait, 0);
 }
 
 /* ---- rendering ---- */
