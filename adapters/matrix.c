@@ -98,8 +98,7 @@ enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int at
 	if(res->status == 403)
 		return MX_FORBIDDEN;
 	if(res->status == 0 || res->status >= 500 || (res->status != 200 && !errcode[0])) {
-		long w = 500L << (attempts < 8 ? attempts : 8);
-		*wait_ms = w + rand() % (w / 2 + 1);
+		*wait_ms = (long)sq_backoff_ms(attempts, 8);
 		return MX_RETRY;
 	}
 	return MX_FAILED;

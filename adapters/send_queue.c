@@ -4,6 +4,7 @@
  */
 #include "adapters/send_queue.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/clock.h"
@@ -104,6 +105,12 @@ struct sq_entry *sq_pick(const struct send_queue *q, const struct send_policy *p
 			*soonest = at;
 	}
 	return NULL;
+}
+
+int64_t sq_backoff_ms(int attempts, int max_doublings)
+{
+	int64_t wait = 500LL << (attempts < max_doublings ? attempts : max_doublings);
+	return wait + rand() % (wait / 2 + 1);
 }
 
 int64_t sq_pump(struct send_queue *q, const struct send_policy *p, void *owner)

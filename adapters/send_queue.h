@@ -75,6 +75,12 @@ int sq_unlink(struct send_queue *q, struct sq_entry *e);
 struct sq_entry *sq_pick(const struct send_queue *q, const struct send_policy *p, void *owner, int64_t now,
                          int64_t floor, int64_t *soonest);
 
+/* The wait before a send's retry number attempts after a network or
+ * server failure: 500 ms doubled attempts times (at most max_doublings),
+ * plus a random part of up to half of that, so that the sends failed
+ * together do not come back together. */
+int64_t sq_backoff_ms(int attempts, int max_doublings);
+
 /* Starts the requests of the sends that may leave now, while fewer than
  * p->max_inflight are out.  Returns the milliseconds after which to call it
  * again (a send waits for a time, or a request could not start: that send

@@ -273,8 +273,7 @@ static bool tg__back_off(struct tg_send *s, const struct http_result *res)
 		log_error("%s to chat %s failed %d times: given up", s->method, s->chat, s->attempts);
 		return true;
 	}
-	int64_t wait = 500LL << s->attempts;
-	wait += rand() % (wait / 2 + 1);
+	int64_t wait = sq_backoff_ms(s->attempts, TG_MAX_ATTEMPTS);
 	s->entry.not_before_ms = clock_now_ms() + wait;
 	log_warn("%s to chat %s failed (%s); retry %d in %lld ms", s->method, s->chat,
 	         res->status ? "server error" : res->error, s->attempts, (long long)wait);
