@@ -314,7 +314,7 @@ static bool tg__refused(struct tg *t, struct tg_send *s, const struct http_resul
 		return false;
 	} else if(code == 403) {
 		log_warn("chat %s refuses the bot (403): marked inactive", s->chat);
-		db_chat_deactivate(t->b->db, "telegram", s->chat, "fr", "UTC");
+		db_chat_deactivate(t->b->db, "telegram", s->chat, t->b->cfg->lang, t->b->cfg->timezone);
 	} else if(res->status == 0 || res->status >= 500 || (!o && res->status)) {
 		return tg__back_off(s, res);
 	} else {
