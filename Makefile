@@ -1,6 +1,7 @@
 # The two commands of the README, and a few helpers around CMake.
 #   make run    install what is missing, build, chat with the bot in the terminal
 #   make test   install what is missing, build with sanitizers, run every test
+#   make format lay out every C file git tracks as .clang-format says
 BUILD      ?= build
 TESTBUILD  ?= build-test
 FUZZBUILD  ?= build-fuzz
@@ -9,7 +10,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 DB         ?= ensemble.db
 
-.PHONY: all deps build run test install bench fuzz fuzz-build clean
+.PHONY: all deps build run test install bench fuzz fuzz-build format clean
 
 all: build
 
@@ -45,6 +46,11 @@ install: build
 
 bench: build
 	bash bench/run.sh $(BUILD)/ensemble
+
+# The files git tracks, so that build directories are left alone; the
+# check is tests/scripts/test_format.sh.
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD) $(TESTBUILD) $(FUZZBUILD)

@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
-sqlite3 tzdata curl python3 clang libclang-rt-14-dev gdb openssl iproute2"
+sqlite3 tzdata curl python3 clang libclang-rt-14-dev clang-format gdb openssl iproute2"
 # Node.js and npm run the end-to-end tests against telegram-test-api and
 # with matrix-js-sdk (which needs Node.js 20 or later); a machine that
 # already has them (from elsewhere than Debian) keeps its own.
