@@ -54,12 +54,14 @@ struct console_config {
 	int marks;              /* 1: "#done N" after each input line; 0 */
 };
 
+/* clang-format off: a table reads best one row to a line */
 static const struct config_key console__config_keys[] = {
 	{ .name = "chat", .type = CONFIG_STR, .offset = offsetof(struct console_config, chat),
 	  .def = "console", .check = config_check_word },
 	{ .name = "marks", .type = CONFIG_INT, .offset = offsetof(struct console_config, marks),
 	  .def = "0", .min = 0, .max = 1 },
 };
+/* clang-format on */
 
 /* The console's section of the configuration, [console]: an adapter
  * declares its keys as this, and reads them with config_values(). */

@@ -45,6 +45,7 @@ static int mx_config__validate(const void *values, const struct config *cfg, str
 	{ .name = key, .type = CONFIG_INT, .offset = offsetof(struct matrix_config, field), .def = d, \
 	  .min = lo, .max = hi, .live = is_live }
 
+/* clang-format off: a table reads best one row to a line */
 static const struct config_key mx_config__keys[] = {
 	MX_STR("homeserver", homeserver, "", config_check_url_opt, false),
 	MX_STR("user", user, "", mx_config__check_mxid, false),
@@ -55,6 +56,7 @@ static const struct config_key mx_config__keys[] = {
 	MX_INT("sync_timeout", sync_timeout, "30", 0, 60, false),
 	MX_INT("room_interval_ms", room_interval_ms, "200", 0, 60000, true),
 };
+/* clang-format on */
 
 const struct config_section matrix_config_section = {
 	.name = "matrix",

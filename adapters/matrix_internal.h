@@ -132,8 +132,11 @@ struct mx {
 	size_t nheld;
 	bool storing;          /* mx__settle's transaction is open */
 	bool store_failed;     /* ... and a write in it failed */
-	struct { char user[256]; char name[128]; } names[64]; /* display names
-	                          seen in member events, newest first over */
+	/* Display names seen in member events, newest first over. */
+	struct {
+		char user[256];
+		char name[128];
+	} names[64];
 	unsigned nnames;
 	uv_timer_t sync_timer, send_timer;
 	int open_timers;

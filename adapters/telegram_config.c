@@ -57,6 +57,7 @@ static int tg_config__validate(const void *values, const struct config *cfg, str
 	{ .name = key, .type = CONFIG_INT, .offset = offsetof(struct telegram_config, field), .def = d, \
 	  .min = lo, .max = hi, .live = is_live }
 
+/* clang-format off: a table reads best one row to a line */
 static const struct config_key tg_config__keys[] = {
 	{ .name = "token", .type = CONFIG_STR, .offset = offsetof(struct telegram_config, token), .def = "",
 	  .env = "ENSEMBLE_TELEGRAM_TOKEN", .secret = true },
@@ -72,6 +73,7 @@ static const struct config_key tg_config__keys[] = {
 	TG_STR("webhook_url", webhook_url, "", tg_config__check_https_opt),
 	TG_STR("webhook_path", webhook_path, "/telegram", tg_config__check_path),
 };
+/* clang-format on */
 
 const struct config_section telegram_config_section = {
 	.name = "telegram",

@@ -798,6 +798,7 @@ static int cg__list_sub(struct cmd_ctx *ctx, char *args)
 /* /group's sub-commands.  Those that manage a group are its contact
  * persons' and the admins': their resolver finds the group and its
  * members before the dispatcher checks who may. */
+/* clang-format off: a table reads best one row to a line */
 static const struct subcommand cg__subs[] = {
 	{ .name = "list", .aliases = NAMES("liste"), .perm = PERM_ANYONE, .handler = cg__list_sub },
 	{ .name = "new", .aliases = NAMES("nouveau", "creer", "create"), .min_words = 1, .perm = PERM_ANYONE,
@@ -813,6 +814,7 @@ static const struct subcommand cg__subs[] = {
 	  .resolve = cg__named_find, .handler = cg__split },
 	{ .name = NULL },
 };
+/* clang-format on */
 
 int cmd_group(struct cmd_ctx *ctx)
 {

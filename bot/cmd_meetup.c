@@ -981,6 +981,7 @@ static int cm__info_sub(struct cmd_ctx *ctx, char *args) { return cm__info(ctx, 
 /* /meetup's sub-commands.  Those that change a meetup are its creator's,
  * its group's contact persons' and the admins': their resolver finds the
  * meetup before the dispatcher checks who may. */
+/* clang-format off: a table reads best one row to a line */
 static const struct subcommand cm__subs[] = {
 	{ .name = "list", .aliases = WORDS("liste", "ls"), .perm = PERM_ANYONE, .handler = cm__list_sub },
 	{ .name = "info", .aliases = WORDS("infos", "show", "voir"), .perm = PERM_ANYONE, .handler = cm__info_sub },
@@ -998,6 +999,7 @@ static const struct subcommand cm__subs[] = {
 	  .resolve = cm__series_find, .handler = cm__series },
 	{ .name = NULL },
 };
+/* clang-format on */
 
 int cmd_meetup(struct cmd_ctx *ctx)
 {

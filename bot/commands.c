@@ -4,6 +4,7 @@
  */
 #include "bot/commands.h"
 
+/* clang-format off: a table reads best one row to a line */
 #define ALIASES(...) (const char *const[]){ __VA_ARGS__, NULL }
 
 const struct command commands[] = {
@@ -46,5 +47,6 @@ const struct command commands[] = {
 	{ .name = "about", .aliases = ALIASES("apropos", "version"), .min_words = 0,
 	  .perm = PERM_ANYONE, .handler = cmd_about },
 };
+/* clang-format on */
 
 const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));

@@ -110,6 +110,7 @@ int config_check_url_opt(const char *v, char *msg, size_t msglen)
 
 /* The keys config/ knows itself, [general] and [http]: their values are
  * struct config's own fields. */
+/* clang-format off: a table reads best one row to a line */
 #define CONFIG_STR_KEY(key, field, d, chk, is_live) \
 	{ .name = key, .type = CONFIG_STR, .offset = offsetof(struct config, field), .def = d, \
 	  .check = chk, .live = is_live }
@@ -122,7 +123,9 @@ static const struct config_key config__general_keys[] = {
 	CONFIG_STR_KEY("remind", remind, "1d 1h", config__check_remind, true),
 	CONFIG_STR_KEY("bot_name", bot_name, "Ensemble", config_check_word, false),
 };
+/* clang-format on */
 
+/* clang-format off: a table reads best one row to a line */
 static const struct config_key config__http_keys[] = {
 	CONFIG_STR_KEY("listen", http_listen, "", config__check_listen, false),
 	{ .name = "max_body", .type = CONFIG_INT, .offset = offsetof(struct config, http_max_body),
@@ -130,6 +133,7 @@ static const struct config_key config__http_keys[] = {
 	CONFIG_STR_KEY("tls_cert", http_tls_cert, "", NULL, false),
 	CONFIG_STR_KEY("tls_key", http_tls_key, "", NULL, false),
 };
+/* clang-format on */
 
 static int config__validate_http(const void *values, const struct config *cfg, struct strbuf *errors)
 {
@@ -143,12 +147,14 @@ static int config__validate_http(const void *values, const struct config *cfg, s
 #define CONFIG_COUNT(keys) (sizeof(keys) / sizeof((keys)[0]))
 
 /* The sections every configuration has, before the registered ones. */
+/* clang-format off: a table reads best one row to a line */
 static const struct config_section config__builtin[] = {
 	{ .name = "general", .size = sizeof(struct config), .keys = config__general_keys,
 	  .nkeys = CONFIG_COUNT(config__general_keys) },
 	{ .name = "http", .size = sizeof(struct config), .keys = config__http_keys,
 	  .nkeys = CONFIG_COUNT(config__http_keys), .validate = config__validate_http },
 };
+/* clang-format on */
 #define CONFIG_NBUILTIN CONFIG_COUNT(config__builtin)
 
 /* The most keys a section has: the reader notes the line of each. */

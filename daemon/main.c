@@ -58,6 +58,7 @@ struct main_opts {
 static int main__parse(int argc, char **argv, struct main_opts *o)
 {
 	enum { OPT_CONSOLE = 256, OPT_DB, OPT_CLOCK, OPT_NOW };
+	/* clang-format off: a table reads best one row to a line */
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "console", no_argument, NULL, OPT_CONSOLE },
@@ -72,6 +73,7 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* clang-format on */
 	int ch;
 	while((ch = getopt_long(argc, argv, "c:n:s:vqVh", longopts, NULL)) != -1) {
 		switch(ch) {
