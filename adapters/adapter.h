@@ -30,9 +30,9 @@ struct adapter_host {
 
 struct adapter {
 	const struct adapter_ops *ops;
-	struct bot *bot;             /* the core it feeds: loop, cfg, db; borrowed */
-	struct adapter_host *host;   /* borrowed */
-	void *priv;                  /* the adapter's own state, owned by it */
+	struct bot *bot;           /* the core it feeds: loop, cfg, db; borrowed */
+	struct adapter_host *host; /* borrowed */
+	void *priv;                /* the adapter's own state, owned by it */
 };
 
 struct adapter_ops {

@@ -50,16 +50,23 @@
 
 /* The values of [console], owned by the configuration (config_values). */
 struct console_config {
-	char *chat;             /* the chat of "USER: TEXT" lines; "console" */
-	int marks;              /* 1: "#done N" after each input line; 0 */
+	char *chat; /* the chat of "USER: TEXT" lines; "console" */
+	int marks;  /* 1: "#done N" after each input line; 0 */
 };
 
 /* clang-format off: a table reads best one row to a line */
 static const struct config_key console__config_keys[] = {
-	{ .name = "chat", .type = CONFIG_STR, .offset = offsetof(struct console_config, chat),
-	  .def = "console", .check = config_check_word },
-	{ .name = "marks", .type = CONFIG_INT, .offset = offsetof(struct console_config, marks),
-	  .def = "0", .min = 0, .max = 1 },
+	{ .name = "chat",
+	  .type = CONFIG_STR,
+	  .offset = offsetof(struct console_config, chat),
+	  .def = "console",
+	  .check = config_check_word },
+	{ .name = "marks",
+	  .type = CONFIG_INT,
+	  .offset = offsetof(struct console_config, marks),
+	  .def = "0",
+	  .min = 0,
+	  .max = 1 },
 };
 /* clang-format on */
 
@@ -73,7 +80,7 @@ static const struct config_section console__config_section = {
 };
 
 struct console_msg {
-	char *user, *chat, *text;  /* one allocation, at user */
+	char *user, *chat, *text; /* one allocation, at user */
 	char id[24];
 	time_t time;
 };
@@ -84,17 +91,17 @@ struct console {
 	union {
 		uv_tty_t tty;
 		uv_pipe_t pipe;
-		uv_idle_t idle;     /* regular files and /dev/null: read() */
+		uv_idle_t idle; /* regular files and /dev/null: read() */
 	} in;
 	enum { CONSOLE_TTY, CONSOLE_PIPE, CONSOLE_FILE } mode;
 	bool reading;
-	bool closed;            /* the input handle is closing or closed */
-	bool overlong;          /* the current line was cut */
+	bool closed;   /* the input handle is closing or closed */
+	bool overlong; /* the current line was cut */
 	struct strbuf line;
 	unsigned long lineno;
-	unsigned long seq;      /* message ids */
+	unsigned long seq; /* message ids */
 	struct console_msg pending[CONSOLE_BATCH];
-	struct event evs[CONSOLE_BATCH];  /* the pending messages as events */
+	struct event evs[CONSOLE_BATCH]; /* the pending messages as events */
 	size_t npending;
 	char readbuf[65536];
 };
@@ -102,7 +109,7 @@ struct console {
 static bool console__configured(const struct config *cfg)
 {
 	(void)cfg;
-	return false;  /* only --console starts it */
+	return false; /* only --console starts it */
 }
 
 /* "~ +2h" or "~ 2026-12-03T19:00": moves the simulated clock. */
@@ -142,8 +149,8 @@ static void console__clock_line(struct console *c, const char *arg)
 		struct tm check = tm;
 		time_t as_utc = timegm(&check);
 		gmtime_r(&as_utc, &check);
-		if(mo < 1 || mo > 12 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-		   check.tm_mday != d || check.tm_mon != mo - 1) {
+		if(mo < 1 || mo > 12 || h < 0 || h > 23 || mi < 0 || mi > 59 || check.tm_mday != d ||
+		   check.tm_mon != mo - 1) {
 			log_warn("line %lu: %.16s is not a date and time; the clock stays", c->lineno, arg);
 			return;
 		}
@@ -198,7 +205,7 @@ static void console__message_line(struct console *c, char *line)
 {
 	char *colon = strstr(line, ": ");
 	if(!colon && (colon = strchr(line, ':')) && colon[1])
-		colon = NULL;  /* "a:b" is not "USER: TEXT"; "USER:" alone is */
+		colon = NULL; /* "a:b" is not "USER: TEXT"; "USER:" alone is */
 	if(!colon || colon == line) {
 		log_warn("line %lu: expected 'USER: TEXT' or 'USER@CHAT: TEXT'", c->lineno);
 		return;
@@ -254,7 +261,7 @@ static void console__line(struct console *c)
 {
 	char *line = c->line.buf;
 	if(c->cfg->marks && !c->lineno)
-		console__mark(c);  /* "#done 0": the start-up has printed */
+		console__mark(c); /* "#done 0": the start-up has printed */
 	c->lineno++;
 	if(c->overlong)
 		log_warn("line %lu was longer than %d bytes and was cut", c->lineno, CONSOLE_MAX_LINE);
@@ -262,7 +269,7 @@ static void console__line(struct console *c)
 	if(len && line[len - 1] == '\r')
 		line[--len] = '\0';
 	if(line[0] == '~') {
-		console__flush(c);  /* what was said came before time moved */
+		console__flush(c); /* what was said came before time moved */
 		console__clock_line(c, line + 1);
 	} else if(len && line[0] != '#') {
 		console__message_line(c, line);
@@ -378,7 +385,7 @@ static int console__start(struct adapter *a)
 		log_error("cannot read standard input: %s", uv_strerror(rc));
 		return -1;
 	}
-	c->in.idle.data = c;  /* every member of the union starts with the handle */
+	c->in.idle.data = c; /* every member of the union starts with the handle */
 	if(c->mode == CONSOLE_FILE)
 		rc = uv_idle_start(&c->in.idle, console__on_idle);
 	else
@@ -401,7 +408,7 @@ static void console__print(const char *chat, const char *label, const char *html
 	if(!plain)
 		return;
 	printf("[%s] %s: ", chat, label);
-	for(const char *p = plain; *p; ) {
+	for(const char *p = plain; *p;) {
 		size_t n = strcspn(p, "\n");
 		fwrite(p, 1, n, stdout);
 		p += n;
@@ -449,7 +456,7 @@ static int console__deliver(struct adapter *a, const struct action *act)
 static bool console__idle(struct adapter *a)
 {
 	(void)a;
-	return true;  /* it prints synchronously */
+	return true; /* it prints synchronously */
 }
 
 static void console__stop(struct adapter *a)

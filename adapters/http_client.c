@@ -17,7 +17,7 @@ struct http_req {
 	CURL *easy;
 	struct curl_slist *headers;
 	long id;
-	char *body;              /* the request body, owned */
+	char *body; /* the request body, owned */
 	struct strbuf resp;
 	size_t max_response;
 	long retry_after;
@@ -34,8 +34,8 @@ struct http_client {
 	long next_id;
 	size_t pending;
 	bool closing;
-	int open_handles;        /* the timer and the socket polls */
-	struct http_sock *idle;  /* polls of open sockets curl does not watch */
+	int open_handles;       /* the timer and the socket polls */
+	struct http_sock *idle; /* polls of open sockets curl does not watch */
 };
 
 /* One per socket curl watches.  Between two transfers on a kept-alive
@@ -57,9 +57,9 @@ struct http_client {
 struct http_sock {
 	uv_poll_t poll;
 	curl_socket_t fd;
-	int events;              /* what the handle polls for; 0 when stopped */
+	int events; /* what the handle polls for; 0 when stopped */
 	struct http_client *c;
-	struct http_sock *next;  /* on the idle list */
+	struct http_sock *next; /* on the idle list */
 };
 
 static void http__check_done(struct http_client *c);
@@ -192,7 +192,7 @@ static size_t http__write_cb(char *data, size_t size, size_t n, void *userp)
 	struct http_req *r = userp;
 	size_t len = size * n;
 	if(r->resp.len + len > r->max_response || strbuf_add(&r->resp, data, len))
-		return 0;  /* curl fails the transfer with a write error */
+		return 0; /* curl fails the transfer with a write error */
 	return len;
 }
 
@@ -400,7 +400,10 @@ void http_client_cancel(struct http_client *c, long id)
 		}
 }
 
-size_t http_client_pending(const struct http_client *c) { return c->pending; }
+size_t http_client_pending(const struct http_client *c)
+{
+	return c->pending;
+}
 
 void http_client_close(struct http_client *c)
 {
@@ -412,7 +415,7 @@ void http_client_close(struct http_client *c)
 	/* Removing the handles may have closed socket polls through the
 	 * socket callback; the multi handle goes last. */
 	curl_multi_cleanup(c->multi);
-	while(c->idle) {  /* curl closed its sockets: none should be left */
+	while(c->idle) { /* curl closed its sockets: none should be left */
 		struct http_sock *s = c->idle;
 		c->idle = s->next;
 		uv_close((uv_handle_t *)&s->poll, http__handle_closed);

@@ -14,27 +14,27 @@
 struct http_client;
 
 struct http_result {
-	long status;            /* HTTP status; 0 when the transfer failed */
-	const char *body;       /* NUL-terminated; "" when none */
+	long status;      /* HTTP status; 0 when the transfer failed */
+	const char *body; /* NUL-terminated; "" when none */
 	size_t body_len;
-	const char *error;      /* curl's reason when status is 0, else NULL */
-	long retry_after;       /* the Retry-After header in seconds, or -1 */
+	const char *error; /* curl's reason when status is 0, else NULL */
+	long retry_after;  /* the Retry-After header in seconds, or -1 */
 };
 
 /* Called once per request, with the result (borrowed for the call). */
 typedef void (*http_done_fn)(void *user, const struct http_result *res);
 
 struct http_call {
-	const char *method;     /* "GET", "POST", "PUT" */
-	const char *url;        /* may hold a token: it is never logged as is */
-	const char *body;       /* copied; NULL for none */
+	const char *method; /* "GET", "POST", "PUT" */
+	const char *url;    /* may hold a token: it is never logged as is */
+	const char *body;   /* copied; NULL for none */
 	size_t body_len;
-	const char *content_type; /* default "application/json" with a body */
-	const char *auth_bearer;  /* "Authorization: Bearer ..." when set */
+	const char *content_type;   /* default "application/json" with a body */
+	const char *auth_bearer;    /* "Authorization: Bearer ..." when set */
 	const char *const *headers; /* more "Name: value" lines, NULL-ended */
-	long timeout_ms;        /* the whole transfer; long polls set it above
-	                           the server's wait */
-	size_t max_response;    /* larger bodies fail; 0: 16 MiB */
+	long timeout_ms;            /* the whole transfer; long polls set it above
+	                               the server's wait */
+	size_t max_response;        /* larger bodies fail; 0: 16 MiB */
 };
 
 int http_client_new(struct http_client **out, uv_loop_t *loop);

@@ -48,8 +48,8 @@ struct http_server {
 	int fd;
 	uv_poll_t poll;
 	uv_timer_t pause;
-	bool handles;     /* poll and pause are initialised */
-	char bound[INET6_ADDRSTRLEN + 8];  /* "127.0.0.1:8080", "[::1]:8080" */
+	bool handles;                     /* poll and pause are initialised */
+	char bound[INET6_ADDRSTRLEN + 8]; /* "127.0.0.1:8080", "[::1]:8080" */
 };
 
 struct http_request {
@@ -58,11 +58,17 @@ struct http_request {
 	char path[256];
 	struct strbuf body;
 	bool too_big;
-	bool started;     /* the request line was read */
+	bool started; /* the request line was read */
 };
 
-const char *http_request_method(const struct http_request *req) { return req->method; }
-const char *http_request_path(const struct http_request *req) { return req->path; }
+const char *http_request_method(const struct http_request *req)
+{
+	return req->method;
+}
+const char *http_request_path(const struct http_request *req)
+{
+	return req->path;
+}
 
 const char *http_request_body(const struct http_request *req, size_t *len)
 {
@@ -167,17 +173,20 @@ static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		snprintf(req->path, sizeof(req->path), "%s", (const char *)in);
 		bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
 		bool put = lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0;
-		snprintf(req->method, sizeof(req->method), "%s", post ? "POST" : put ? "PUT" :
-		         lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ? "GET" : "OTHER");
+		snprintf(req->method, sizeof(req->method), "%s",
+		         post                                               ? "POST"
+		         : put                                              ? "PUT"
+		         : lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ? "GET"
+		                                                            : "OTHER");
 		if(!post && !put)
 			return http__dispatch(srv, req);
 		if(lws_hdr_copy(wsi, num, sizeof(num), WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
 			return http__respond(wsi, 411, NULL, "length required\n", 16);
 		if(lws_hdr_copy(wsi, num, sizeof(num), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-			return http__dispatch(srv, req);  /* no body callbacks will come */
+			return http__dispatch(srv, req); /* no body callbacks will come */
 		if(strtoull(num, NULL, 10) > srv->max_body)
 			return http__respond(wsi, 413, NULL, "request body too large\n", 23);
-		return 0;  /* the body follows */
+		return 0; /* the body follows */
 	}
 	case LWS_CALLBACK_HTTP_BODY:
 		if(req->body.len + len > srv->max_body)
@@ -326,8 +335,10 @@ int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http
 	srv->max_body = opt->max_body ? opt->max_body : 1024 * 1024;
 	srv->healthz = opt->healthz;
 	srv->protocols[0] = (struct lws_protocols){
-		.name = "http", .callback = http__callback,
-		.per_session_data_size = sizeof(struct http_request), .rx_buffer_size = 0,
+		.name = "http",
+		.callback = http__callback,
+		.per_session_data_size = sizeof(struct http_request),
+		.rx_buffer_size = 0,
 	};
 	/* The socket first: an address that cannot be bound costs nothing
 	 * more, and lws never binds anything itself (its own listener binds
@@ -359,7 +370,7 @@ int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http
 	*out = srv;
 	struct lws_context_creation_info vi;
 	memset(&vi, 0, sizeof(vi));
-	vi.port = CONTEXT_PORT_NO_LISTEN_SERVER;  /* serves the sockets it adopts */
+	vi.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* serves the sockets it adopts */
 	vi.protocols = srv->protocols;
 	vi.vhost_name = "ensemble";
 	vi.user = srv;
@@ -387,10 +398,12 @@ int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http
 	return 0;
 }
 
-int http_server_port(const struct http_server *srv) { return srv->port; }
+int http_server_port(const struct http_server *srv)
+{
+	return srv->port;
+}
 
-int http_server_route(struct http_server *srv, const char *method, const char *path,
-                      http_handler_fn fn, void *user)
+int http_server_route(struct http_server *srv, const char *method, const char *path, http_handler_fn fn, void *user)
 {
 	if(srv->nroutes == HTTP_MAX_ROUTES)
 		return -1;
@@ -412,7 +425,7 @@ void http_server_stop(struct http_server *srv)
 		uv_close((uv_handle_t *)&srv->poll, NULL);
 		uv_close((uv_handle_t *)&srv->pause, NULL);
 	}
-	lws_context_destroy(srv->ctx);  /* first call: starts closing handles */
+	lws_context_destroy(srv->ctx); /* first call: starts closing handles */
 }
 
 void http_server_free(struct http_server *srv)
@@ -421,7 +434,7 @@ void http_server_free(struct http_server *srv)
 		return;
 	if(!srv->stopped)
 		http_server_stop(srv);
-	lws_context_destroy(srv->ctx);  /* second call: frees, handles closed */
+	lws_context_destroy(srv->ctx); /* second call: frees, handles closed */
 	if(srv->fd >= 0)
 		close(srv->fd);
 	free(srv);

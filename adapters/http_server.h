@@ -23,18 +23,18 @@ struct http_server;
 struct http_request;
 
 struct http_server_options {
-	const char *address;       /* bound exactly: "127.0.0.1", "0.0.0.0", "::1", "::" (IPv6 only) */
-	int port;                  /* 0: the kernel picks; see http_server_port */
-	const char *cert_file;     /* TLS certificate (PEM), or NULL for plain HTTP */
+	const char *address;   /* bound exactly: "127.0.0.1", "0.0.0.0", "::1", "::" (IPv6 only) */
+	int port;              /* 0: the kernel picks; see http_server_port */
+	const char *cert_file; /* TLS certificate (PEM), or NULL for plain HTTP */
 	const char *key_file;
-	size_t max_body;           /* larger request bodies get 413; 0: 1 MiB */
-	bool healthz;              /* serve GET /healthz */
+	size_t max_body; /* larger request bodies get 413; 0: 1 MiB */
+	bool healthz;    /* serve GET /healthz */
 };
 
 struct http_response {
 	int status;
-	const char *content_type;  /* default "text/plain; charset=utf-8" */
-	char *body;                /* owned by the server once set (malloc'd) */
+	const char *content_type; /* default "text/plain; charset=utf-8" */
+	char *body;               /* owned by the server once set (malloc'd) */
 	size_t body_len;
 };
 
@@ -51,8 +51,7 @@ int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http
 /* The port it listens on (the chosen one when options asked for 0). */
 int http_server_port(const struct http_server *srv);
 /* Adds a route; path is matched exactly.  0 or -1. */
-int http_server_route(struct http_server *srv, const char *method, const char *path,
-                      http_handler_fn fn, void *user);
+int http_server_route(struct http_server *srv, const char *method, const char *path, http_handler_fn fn, void *user);
 void http_server_stop(struct http_server *srv);
 void http_server_free(struct http_server *srv);
 

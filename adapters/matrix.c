@@ -60,24 +60,26 @@ static bool mx__configured(const struct config *cfg)
 
 /* Starts a client-server API call: path is what follows /_matrix/client/
  * and is already encoded. */
-long mx__call(struct mx *m, const char *method, const char *path, const char *body, long timeout_ms,
-                     http_done_fn done, void *user)
+long mx__call(struct mx *m, const char *method, const char *path, const char *body, long timeout_ms, http_done_fn done,
+              void *user)
 {
 	struct strbuf url = STRBUF_INIT;
 	strbuf_addf(&url, "%s/_matrix/client/%s", m->hs, path);
 	if(url.oom)
 		return -1;
-	struct http_call call = { .method = method, .url = url.buf, .body = body, .body_len = body ? strlen(body) : 0,
-	                          .timeout_ms = timeout_ms, .auth_bearer = m->token };
+	struct http_call call = { .method = method,
+		                  .url = url.buf,
+		                  .body = body,
+		                  .body_len = body ? strlen(body) : 0,
+		                  .timeout_ms = timeout_ms,
+		                  .auth_bearer = m->token };
 	struct http_client *client = adapter_http(m->a);
 	long id = client ? http_client_start(client, &call, done, user) : -1;
 	strbuf_release(&url);
 	return id;
 }
 
-
-enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int attempts, char *errcode,
-                                   size_t errlen)
+enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int attempts, char *errcode, size_t errlen)
 {
 	errcode[0] = 0;
 	*wait_ms = 0;
@@ -157,8 +159,8 @@ static int mx__room_save_one(struct db *db, void *user)
 
 static int mx__room_save(struct db *db, const struct mx_room_state *r)
 {
-	json_t *o = json_pack("{s:b,s:b,s:I}", "enc", r->encrypted, "warned", r->warned, "joined",
-	                      (json_int_t)r->joined);
+	json_t *o =
+		json_pack("{s:b,s:b,s:I}", "enc", r->encrypted, "warned", r->warned, "joined", (json_int_t)r->joined);
 	if(o && r->pl)
 		json_object_set(o, "pl", r->pl);
 	if(o && r->members)
@@ -180,7 +182,8 @@ static void mx__count(struct mx_room_state *r, long *invited)
 	const char *user;
 	json_t *v;
 	long j = 0, inv = 0;
-	json_object_foreach(r->members, user, v) {
+	json_object_foreach(r->members, user, v)
+	{
 		const char *ms = json_string_value(v);
 		j += ms && !strcmp(ms, "join");
 		inv += ms && !strcmp(ms, "invite");
@@ -232,8 +235,7 @@ static enum event_role mx__role(struct mx *m, struct mx_room_state *r, const cha
 
 /* Queues a kv write for the next batch's transaction; value NULL deletes.
  * A value that names user in room says so, for /forget me. */
-static void mx__kv_later_about(struct mx *m, const char *key, const char *value, const char *room,
-                               const char *user)
+static void mx__kv_later_about(struct mx *m, const char *key, const char *value, const char *room, const char *user)
 {
 	struct mx_kv *nv = realloc(m->kv, (m->nkv + 1) * sizeof(*nv));
 	if(!nv)
@@ -311,7 +313,7 @@ int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *
 
 struct mx_scratch {
 	struct strbuf text;
-	struct strbuf msg_ref;     /* "EVENT ROOT" for a command in a thread */
+	struct strbuf msg_ref; /* "EVENT ROOT" for a command in a thread */
 	char name[128];
 	char data[48];
 	char ref[128];
@@ -321,7 +323,7 @@ struct mx_scratch {
 struct mx_batch {
 	struct mx *m;
 	const struct mx_sync *s;
-	const char *next_batch;   /* NULL: a recount, no sync state */
+	const char *next_batch; /* NULL: a recount, no sync state */
 };
 
 /* In the batch's transaction: next_batch, the events seen, the rooms'
@@ -400,9 +402,9 @@ static bool mx__poll_vote(struct mx *m, const struct mx_event *e, struct event *
 	          sscanf(v.buf, "%127[^\t]\t%d\t%lld\t%255s", ref, &n, &ended, room) >= 3;
 	strbuf_release(&v);
 	if(!ok || (room[0] && strcmp(room, e->room)))
-		return false;  /* not one of ours */
+		return false; /* not one of ours */
 	if(ended && e->ts > ended)
-		return false;  /* after the end: ignored */
+		return false; /* after the end: ignored */
 	snprintf(sc->ref, sizeof(sc->ref), "%s", ref);
 	size_t k = 0;
 	bool spoiled = e->key && !strcmp(e->key, "spoiled");
@@ -410,13 +412,13 @@ static bool mx__poll_vote(struct mx *m, const struct mx_event *e, struct event *
 		int idx;
 		char end;
 		if(sscanf(e->answers[i], "a%d%c", &idx, &end) != 1 || idx < 0 || idx >= n) {
-			spoiled = true;  /* an unknown answer spoils the response */
+			spoiled = true; /* an unknown answer spoils the response */
 			break;
 		}
 		bool dup = false;
 		for(size_t j = 0; j < k; j++)
 			dup |= sc->opts[j] == idx;
-		if(!dup && k < (size_t)n)   /* beyond max_selections: cut */
+		if(!dup && k < (size_t)n) /* beyond max_selections: cut */
 			sc->opts[k++] = idx;
 	}
 	ev->kind = EVENT_POLL_VOTE;
@@ -452,13 +454,12 @@ static void mx__react_add(struct mx *m, const struct mx_event *e, int code, cons
 
 /* Takes reaction out of who's reactions under target, in room.  Returns the code
  * of the latest one still standing, or '-' (no answer) when none. */
-static int mx__react_remove(struct mx *m, const char *room, const char *target, const char *who,
-                            const char *reaction)
+static int mx__react_remove(struct mx *m, const char *room, const char *target, const char *who, const char *reaction)
 {
 	struct strbuf k = STRBUF_INIT, list = STRBUF_INIT, rest = STRBUF_INIT;
 	int code = '-';
 	if(!*target)
-		goto out;  /* recorded before the list was kept */
+		goto out; /* recorded before the list was kept */
 	strbuf_addf(&k, "%s %s", target, who);
 	mx__kv_get(m, "matrix.reacts.", k.buf, &list);
 	for(char *line = list.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
@@ -487,7 +488,8 @@ out:
 
 static int mx__rsvp_code(const char *key)
 {
-	static const char *const yes[] = { "\xe2\x9c\x85", "\xe2\x9c\x94\xef\xb8\x8f", "\xe2\x9c\x94", "\xf0\x9f\x91\x8d" };
+	static const char *const yes[] = { "\xe2\x9c\x85", "\xe2\x9c\x94\xef\xb8\x8f", "\xe2\x9c\x94",
+		                           "\xf0\x9f\x91\x8d" };
 	static const char *const maybe[] = { "\xe2\x9d\x94", "\xe2\x9d\x93", "\xf0\x9f\xa4\x94" };
 	static const char *const no[] = { "\xe2\x9d\x8c", "\xf0\x9f\x91\x8e" };
 	for(size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
@@ -746,22 +748,27 @@ static int mx__redaction_event(struct mx *m, const struct mx_event *e, struct ev
 /* Turns e, a new event of room r and not state, into the core event ev
  * (its strings in x).  1 when ev was made, 0 when e makes none (the bot's
  * own, the backlog, a kind the core does not hear), -1 when out of memory. */
-static int mx__to_event(struct mx *m, const struct mx_event *e, bool early, struct mx_room_state *r,
-                        struct event *ev, struct mx_scratch *x)
+static int mx__to_event(struct mx *m, const struct mx_event *e, bool early, struct mx_room_state *r, struct event *ev,
+                        struct mx_scratch *x)
 {
 	if(!strcmp(e->sender, m->user) && e->kind != MX_MEMBER)
-		return 0;  /* never the bot's own */
+		return 0; /* never the bot's own */
 	if((m->first_sync || early) && e->kind != MX_MEMBER)
-		return 0;  /* the backlog before the first start, or the bot's arrival */
+		return 0; /* the backlog before the first start, or the bot's arrival */
 	if(e->kind == MX_MEMBER)
 		mx__name(x->name, sizeof(x->name), e->state_key);
 	else
 		mx__display_name(m, e->sender, x->name, sizeof(x->name));
 	*ev = (struct event){
-		.platform = "matrix", .chat_id = e->room, .sender_id = e->sender, .sender_name = x->name,
-		.message_id = e->event_id, .reply_to = e->reply_to,
+		.platform = "matrix",
+		.chat_id = e->room,
+		.sender_id = e->sender,
+		.sender_name = x->name,
+		.message_id = e->event_id,
+		.reply_to = e->reply_to,
 		.time = e->ts ? (time_t)(e->ts / 1000) : clock_now(),
-		.role = mx__role(m, r, e->sender), .is_private = r->joined == 2,
+		.role = mx__role(m, r, e->sender),
+		.is_private = r->joined == 2,
 		.bot_username = m->localpart,
 	};
 	switch(e->kind) {
@@ -801,7 +808,7 @@ static int mx__read_events(struct mx *m, const bool *early, struct event *evs, s
 			if(seen < 0)
 				return -1;
 			if(seen)
-				continue;  /* a replay: done before */
+				continue; /* a replay: done before */
 		}
 		if(mx__apply_state(m, r, e))
 			continue;
@@ -835,9 +842,15 @@ static void mx__greet_joined(struct mx *m, struct event *evs, struct mx_scratch 
 		}
 		strbuf_adds(&x->text, "!start");
 		mx__display_name(m, inviter, x->name, sizeof(x->name));
-		evs[*ne] = (struct event){ .kind = EVENT_MESSAGE, .platform = "matrix", .chat_id = m->joined[j],
-		                           .sender_id = inviter, .sender_name = x->name, .text = x->text.buf,
-		                           .time = clock_now(), .role = ROLE_MEMBER, .bot_username = m->localpart };
+		evs[*ne] = (struct event){ .kind = EVENT_MESSAGE,
+			                   .platform = "matrix",
+			                   .chat_id = m->joined[j],
+			                   .sender_id = inviter,
+			                   .sender_name = x->name,
+			                   .text = x->text.buf,
+			                   .time = clock_now(),
+			                   .role = ROLE_MEMBER,
+			                   .bot_username = m->localpart };
 		(*ne)++;
 	}
 }
@@ -952,9 +965,12 @@ out:
 static json_t *mx__types(void)
 {
 	static const char *const types[] = {
-		"m.room.message", "m.room.member", "m.room.encrypted", "m.room.encryption", "m.room.power_levels",
-		"m.reaction", "m.room.redaction", "org.matrix.msc3381.poll.response", "m.poll.response",
-		"org.matrix.msc3381.poll.end", "m.poll.end", "m.room.name",
+		"m.room.message",      "m.room.member",
+		"m.room.encrypted",    "m.room.encryption",
+		"m.room.power_levels", "m.reaction",
+		"m.room.redaction",    "org.matrix.msc3381.poll.response",
+		"m.poll.response",     "org.matrix.msc3381.poll.end",
+		"m.poll.end",          "m.room.name",
 	};
 	json_t *a = json_array();
 	for(size_t i = 0; a && i < sizeof(types) / sizeof(*types); i++)
@@ -1058,7 +1074,8 @@ static void mx__fill_got(void *user, const struct http_result *res)
 			break;
 		if(e->ts && e->ts < oldest) {
 			log_info("the gap in %s reaches back more than a day: %zu event(s) older than that skipped, "
-			         "and any before them", room, page.n - i);
+			         "and any before them",
+			         room, page.n - i);
 			met = true;
 			break;
 		}
@@ -1196,8 +1213,7 @@ static void mx__members_got(void *user, const struct http_result *res)
 	r->members = json_object();
 	const char *uid;
 	json_t *v;
-	json_object_foreach(joined, uid, v)
-		json_object_set_new(r->members, uid, json_string("join"));
+	json_object_foreach(joined, uid, v) json_object_set_new(r->members, uid, json_string("join"));
 	mx__count(r, NULL);
 	db_transact(m->b->db, mx__room_save_one, r);
 	if(mx__alone(m, r))
@@ -1258,7 +1274,7 @@ static void mx__join_done(void *user, const struct http_result *res)
 	if(!m->stopping) {
 		if(res->status == 200) {
 			log_info("joined %s", q->room);
-			char (*nv)[256] = realloc(m->joined, (m->njoined + 1) * sizeof(*nv));
+			char(*nv)[256] = realloc(m->joined, (m->njoined + 1) * sizeof(*nv));
 			if(nv) {
 				m->joined = nv;
 				snprintf(nv[m->njoined++], sizeof(nv[0]), "%s", q->room);
@@ -1301,7 +1317,7 @@ static void mx__recount_done(struct mx *m, struct mx_room_req *q)
 	size_t ne = 0;
 	if(!evs || !sc)
 		goto out;
-	mx__settle(m);  /* the poll, if just sent */
+	mx__settle(m); /* the poll, if just sent */
 	for(size_t i = 0; i < q->nresp; i++) {
 		const struct mx_event *e = &q->resp[i];
 		if(e->kind != MX_POLL_RESPONSE || !strcmp(e->sender, m->user))
@@ -1316,9 +1332,14 @@ static void mx__recount_done(struct mx *m, struct mx_room_req *q)
 			continue;
 		struct event *ev = &evs[ne];
 		mx__display_name(m, e->sender, sc[ne].name, sizeof(sc[ne].name));
-		*ev = (struct event){ .platform = "matrix", .chat_id = q->room, .sender_id = e->sender,
-		                      .sender_name = sc[ne].name, .message_id = e->event_id,
-		                      .time = (time_t)(e->ts / 1000), .role = ROLE_MEMBER, .bot_username = m->localpart };
+		*ev = (struct event){ .platform = "matrix",
+			              .chat_id = q->room,
+			              .sender_id = e->sender,
+			              .sender_name = sc[ne].name,
+			              .message_id = e->event_id,
+			              .time = (time_t)(e->ts / 1000),
+			              .role = ROLE_MEMBER,
+			              .bot_username = m->localpart };
 		if(mx__poll_vote(m, e, ev, &sc[ne]))
 			ne++;
 	}
@@ -1404,7 +1425,7 @@ static void mx__recount_page(struct mx *m, struct mx_room_req *q, const char *fr
 static void mx__recount(struct mx *m, const char *room)
 {
 	struct strbuf list = STRBUF_INIT;
-	mx__settle(m);  /* the room's open polls, if just sent */
+	mx__settle(m); /* the room's open polls, if just sent */
 	if(mx__kv_get(m, "matrix.polls.", room, &list) != 1) {
 		strbuf_release(&list);
 		return;
@@ -1480,7 +1501,8 @@ static void mx__synced(void *user, const struct http_result *res)
 				if(room->id == e->room && room->encrypted && !(r = mx__room(m, room->id))->encrypted)
 					r->encrypted = r->dirty = true;
 			}
-			log_info("invited to %s by %s: %s", e->room, e->sender, ok ? "joining" : "declined (invite_from)");
+			log_info("invited to %s by %s: %s", e->room, e->sender,
+			         ok ? "joining" : "declined (invite_from)");
 			mx__join(m, e->room, ok);
 		}
 		mx__fill_start(m);
@@ -1505,7 +1527,10 @@ static void mx__synced(void *user, const struct http_result *res)
 		m->sync_backoff_ms = 60000;
 	wait = m->sync_backoff_ms + rand() % (m->sync_backoff_ms / 2 + 1);
 	log_warn("/sync failed (%ld %s%s); retrying in %ld ms", res->status, errcode,
-	         res->status ? "" : res->error ? res->error : "", wait);
+	         res->status  ? ""
+	         : res->error ? res->error
+	                      : "",
+	         wait);
 	mx__retry_sync(m, wait);
 }
 
@@ -1576,13 +1601,10 @@ static void mx__filter_made(void *user, const struct http_result *res)
 /* The filter: only the events the bot reads (see protocols.md). */
 static void mx__make_filter(struct mx *m)
 {
-	json_t *f = json_pack(
-		"{s:{s:{s:o,s:i},s:{s:[s,s,s,s]},s:{s:[]},s:{s:[]}},s:{s:[]},s:{s:[]}}",
-		"room",
-		"timeline", "types", mx__types(), "limit", 100,
-		"state", "types", "m.room.member", "m.room.power_levels", "m.room.encryption", "m.room.name",
-		"ephemeral", "types", "account_data", "types",
-		"presence", "types", "account_data", "types");
+	json_t *f = json_pack("{s:{s:{s:o,s:i},s:{s:[s,s,s,s]},s:{s:[]},s:{s:[]}},s:{s:[]},s:{s:[]}}", "room",
+	                      "timeline", "types", mx__types(), "limit", 100, "state", "types", "m.room.member",
+	                      "m.room.power_levels", "m.room.encryption", "m.room.name", "ephemeral", "types",
+	                      "account_data", "types", "presence", "types", "account_data", "types");
 	char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
 	json_decref(f);
 	struct strbuf path = STRBUF_INIT;
@@ -1646,8 +1668,8 @@ static void mx__logged_in(void *user, const struct http_result *res)
 			mx__retry_sync(m, wait > 0 ? wait : 5000);
 			return;
 		}
-		log_error("the homeserver refuses the login of %s (%ld %s): check [matrix] user and password",
-		          m->user, res->status, errcode);
+		log_error("the homeserver refuses the login of %s (%ld %s): check [matrix] user and password", m->user,
+		          res->status, errcode);
 		bot_stop(m->b, 1);
 		return;
 	}
@@ -1676,9 +1698,9 @@ void mx__login(struct mx *m)
 		return;
 	}
 	m->logging_in = true;
-	json_t *body = json_pack("{s:s,s:{s:s,s:s},s:s,s:s}", "type", "m.login.password", "identifier", "type",
-	                         "m.id.user", "user", m->user, "password", password, "initial_device_display_name",
-	                         "Ensemble");
+	json_t *body =
+		json_pack("{s:s,s:{s:s,s:s},s:s,s:s}", "type", "m.login.password", "identifier", "type", "m.id.user",
+	                  "user", m->user, "password", password, "initial_device_display_name", "Ensemble");
 	if(body && m->device[0])
 		json_object_set_new(body, "device_id", json_string(m->device));
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -36,14 +36,20 @@ static int mx_config__validate(const void *values, const struct config *cfg, str
 }
 
 #define MX_STR(key, field, d, chk, is_live) \
-	{ .name = key, .type = CONFIG_STR, .offset = offsetof(struct matrix_config, field), .def = d, \
-	  .check = chk, .live = is_live }
+	{ \
+		.name = key, .type = CONFIG_STR, .offset = offsetof(struct matrix_config, field), .def = d, \
+		.check = chk, .live = is_live \
+	}
 #define MX_SECRET(key, field, envname) \
-	{ .name = key, .type = CONFIG_STR, .offset = offsetof(struct matrix_config, field), .def = "", \
-	  .env = envname, .secret = true }
+	{ \
+		.name = key, .type = CONFIG_STR, .offset = offsetof(struct matrix_config, field), .def = "", \
+		.env = envname, .secret = true \
+	}
 #define MX_INT(key, field, d, lo, hi, is_live) \
-	{ .name = key, .type = CONFIG_INT, .offset = offsetof(struct matrix_config, field), .def = d, \
-	  .min = lo, .max = hi, .live = is_live }
+	{ \
+		.name = key, .type = CONFIG_INT, .offset = offsetof(struct matrix_config, field), .def = d, .min = lo, \
+		.max = hi, .live = is_live \
+	}
 
 /* clang-format off: a table reads best one row to a line */
 static const struct config_key mx_config__keys[] = {

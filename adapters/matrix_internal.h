@@ -26,34 +26,34 @@ struct db;
 #define MX_ROOMS 256
 #define MX_FILTER_VERSION "2"
 #define MX_SEEN_DAYS 7
-#define MX_MAX_INFLIGHT 4      /* sends out at once, never two for one room */
-#define MX_QUEUE_HIGH 1000     /* more queued: stop syncing ... */
-#define MX_QUEUE_LOW 200       /* ... until the queue is down to this */
-#define MX_FILL_PAGES 10       /* a gap is read back at most this many pages */
-#define MX_FILL_PAGE 100       /* ... of this many events */
+#define MX_MAX_INFLIGHT 4                       /* sends out at once, never two for one room */
+#define MX_QUEUE_HIGH 1000                      /* more queued: stop syncing ... */
+#define MX_QUEUE_LOW 200                        /* ... until the queue is down to this */
+#define MX_FILL_PAGES 10                        /* a gap is read back at most this many pages */
+#define MX_FILL_PAGE 100                        /* ... of this many events */
 #define MX_FILL_MAX_AGE_MS (24LL * 3600 * 1000) /* ... and no further back */
 
 /* What the bot knows of a room between syncs; also kept in kv
  * matrix.room.<id> so that it survives restarts. */
 struct mx_room_state {
 	char id[256];
-	json_t *pl;            /* m.room.power_levels content, or NULL */
+	json_t *pl; /* m.room.power_levels content, or NULL */
 	bool encrypted, warned, dirty;
-	long joined;           /* joined members, -1 unknown */
-	json_t *members;       /* user id -> "join" or "invite", from the
-	                          member events (the summary comes only with
-	                          lazily loaded members); NULL: not known */
-	bool asking;           /* /joined_members is out for it */
-	char title[256];       /* m.room.name, to store as the chat's title */
-	bool titled;           /* ... in the next batch's transaction */
+	long joined;     /* joined members, -1 unknown */
+	json_t *members; /* user id -> "join" or "invite", from the
+	                    member events (the summary comes only with
+	                    lazily loaded members); NULL: not known */
+	bool asking;     /* /joined_members is out for it */
+	char title[256]; /* m.room.name, to store as the chat's title */
+	bool titled;     /* ... in the next batch's transaction */
 	int64_t used_ms;
 	int64_t last_send_ms;
 };
 
 enum mx_after {
 	MX_AFTER_NONE,
-	MX_AFTER_POLL,         /* a poll start: map its event to the ref */
-	MX_AFTER_RSVP,         /* a message with RSVP buttons: react under it */
+	MX_AFTER_POLL, /* a poll start: map its event to the ref */
+	MX_AFTER_RSVP, /* a message with RSVP buttons: react under it */
 };
 
 struct mx;
@@ -62,34 +62,34 @@ struct mx;
 struct mx_fill {
 	struct mx_fill *next;
 	struct mx *m;
-	size_t room;           /* its index in the held sync's rooms */
-	struct mx_event *ev;   /* newest first, owned; room set at the merge */
+	size_t room;         /* its index in the held sync's rooms */
+	struct mx_event *ev; /* newest first, owned; room set at the merge */
 	size_t n;
 	int pages;
 };
 
 struct mx_send {
-	struct sq_entry entry;  /* first: the queue's link (send_queue.h) */
+	struct sq_entry entry; /* first: the queue's link (send_queue.h) */
 	struct mx *owner;
-	char *room;            /* NULL while a direct chat is being made */
-	char *dm_user;         /* ACTION_SEND_PRIVATE: the person */
+	char *room;    /* NULL while a direct chat is being made */
+	char *dm_user; /* ACTION_SEND_PRIVATE: the person */
 	char type[48];
 	char *txn;
-	char *content;         /* JSON */
-	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
+	char *content;     /* JSON */
+	int64_t stored_id; /* outbox row to acknowledge, 0 for none */
 	enum mx_after after;
-	char *ref;             /* MX_AFTER_POLL: the core's ref; RSVP: meetup id */
-	char *msg_ref;         /* the core's ref of what a message shows, kept
-	                          (matrix.msg.<ref>) for later edits */
+	char *ref;     /* MX_AFTER_POLL: the core's ref; RSVP: meetup id */
+	char *msg_ref; /* the core's ref of what a message shows, kept
+	                  (matrix.msg.<ref>) for later edits */
 	int n_answers;
 	int attempts;
-	char *held_eid;        /* answered: its event id, to store (mx__settle) */
+	char *held_eid; /* answered: its event id, to store (mx__settle) */
 	struct mx_send *next_held;
 };
 
 struct mx_kv {
-	char *key, *value;     /* value NULL: delete */
-	char *room, *user;     /* whom it names, where (db_kv_set_about) */
+	char *key, *value; /* value NULL: delete */
+	char *room, *user; /* whom it names, where (db_kv_set_about) */
 };
 
 struct mx {
@@ -97,24 +97,24 @@ struct mx {
 	struct bot *b;
 	const struct config *cfg;
 	const struct matrix_config *mcfg; /* [matrix], borrowed from cfg */
-	char *hs;              /* homeserver base URL, without a final '/' */
-	char *token;           /* never logged */
+	char *hs;                         /* homeserver base URL, without a final '/' */
+	char *token;                      /* never logged */
 	char device[128];
 	char user[256];
 	char localpart[128];
 	char filter_id[128];
-	char *since;           /* next_batch of the last handled sync */
-	bool first_sync;       /* no since yet: skip the backlog */
-	bool ready;            /* logged in, filter made */
+	char *since;     /* next_batch of the last handled sync */
+	bool first_sync; /* no since yet: skip the backlog */
+	bool ready;      /* logged in, filter made */
 	bool stopping;
 	bool logging_in;
-	bool unreachable;      /* the last sync or send met a network error or
-	                          a 5xx: the scheduler holds this platform's
-	                          jobs until a request goes through */
+	bool unreachable; /* the last sync or send met a network error or
+	                     a 5xx: the scheduler holds this platform's
+	                     jobs until a request goes through */
 	long sync_req;
 	int sync_backoff_ms;
-	long retry_sync_ms;    /* > 0: wait this long before the next sync */
-	struct mx_sync held;   /* a sync waiting for its joins */
+	long retry_sync_ms;  /* > 0: wait this long before the next sync */
+	struct mx_sync held; /* a sync waiting for its joins */
 	bool holding;
 	int joins;             /* joins in flight for the held sync */
 	int fills_out;         /* gaps being read for it */
@@ -122,16 +122,16 @@ struct mx {
 	char (*joined)[256];   /* rooms joined for the held sync: greet them */
 	size_t njoined;
 	struct send_queue queue;
-	bool throttled;        /* syncing paused: the queue is long */
+	bool throttled; /* syncing paused: the queue is long */
 	struct mx_room_state rooms[MX_ROOMS];
-	struct mx_kv *kv;      /* writes for the next batch's transaction */
+	struct mx_kv *kv; /* writes for the next batch's transaction */
 	size_t nkv;
 	struct mx_send *held_answers; /* sent, off the queue: what their event
 	                          ids are waits for mx__settle, and so does
 	                          their acknowledgement */
 	size_t nheld;
-	bool storing;          /* mx__settle's transaction is open */
-	bool store_failed;     /* ... and a write in it failed */
+	bool storing;      /* mx__settle's transaction is open */
+	bool store_failed; /* ... and a write in it failed */
 	/* Display names seen in member events, newest first over. */
 	struct {
 		char user[256];
@@ -149,11 +149,10 @@ enum mx_verdict { MX_OK, MX_RETRY, MX_RELOGIN, MX_FORBIDDEN, MX_FAILED };
 /* matrix.c */
 /* Starts a client-server API call: path is what follows /_matrix/client/
  * and is already encoded.  A request id, or -1. */
-long mx__call(struct mx *m, const char *method, const char *path, const char *body, long timeout_ms,
-              http_done_fn done, void *user);
+long mx__call(struct mx *m, const char *method, const char *path, const char *body, long timeout_ms, http_done_fn done,
+              void *user);
 /* Reads a failed answer: what to do, and how long to wait first. */
-enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int attempts, char *errcode,
-                            size_t errlen);
+enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int attempts, char *errcode, size_t errlen);
 /* The state kept of room id (loaded from kv on first use); never NULL. */
 struct mx_room_state *mx__room(struct mx *m, const char *id);
 /* One kv write, value NULL deleting: in mx__settle's transaction while it
@@ -172,8 +171,8 @@ void mx__sync(struct mx *m);
 /* matrix_send.c */
 /* Queues one event for room (or, room NULL, for a direct chat with
  * dm_user).  Takes content.  0 or -1. */
-int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
-                json_t *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers);
+int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn, json_t *content,
+                int64_t stored_id, enum mx_after after, const char *ref, int n_answers);
 /* Sends what may leave now. */
 void mx__pump(struct mx *m);
 /* Takes s out of the queue and frees it; ack: tell the bot it is done. */

@@ -99,7 +99,8 @@ static void mx__read_answers(struct mx_event *e, json_t *content)
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if(!json_is_string(v)) {
 			e->key = strdup("spoiled");
 			return;
@@ -119,7 +120,8 @@ static void mx__read_poll_start(struct mx_event *e, json_t *content)
 	json_t *arr = json_object_get(p, "answers");
 	size_t i;
 	json_t *a;
-	json_array_foreach(arr, i, a) {
+	json_array_foreach(arr, i, a)
+	{
 		json_t *id = json_object_get(a, "id");
 		if(!id)
 			id = json_object_get(a, "m.id");
@@ -146,9 +148,8 @@ static bool mx__read_message(struct mx_builder *bld, struct mx_event *e, json_t 
 	json_t *ids = json_object_get(json_object_get(content, "m.mentions"), "user_ids");
 	size_t i;
 	json_t *v;
-	json_array_foreach(ids, i, v)
-		if(bld->me && json_is_string(v) && !strcmp(json_string_value(v), bld->me))
-			e->mentions_me = true;
+	json_array_foreach(ids, i, v) if(bld->me && json_is_string(v) && !strcmp(json_string_value(v), bld->me))
+		e->mentions_me = true;
 	return true;
 }
 
@@ -263,7 +264,8 @@ static int mx__read_list(struct mx_builder *bld, json_t *events, const char *roo
 {
 	size_t i;
 	json_t *o;
-	json_array_foreach(events, i, o) {
+	json_array_foreach(events, i, o)
+	{
 		struct mx_event *e = mx__slot(bld);
 		if(!e)
 			return -1;
@@ -296,7 +298,8 @@ static int mx__read_invite(struct mx_builder *bld, struct mx_room *r, json_t *ro
 	size_t i;
 	json_t *o;
 	bool found = false;
-	json_array_foreach(events, i, o) {
+	json_array_foreach(events, i, o)
+	{
 		json_t *content = json_object_get(o, "content");
 		const char *type = json_string_value(json_object_get(o, "type"));
 		const char *sk = json_string_value(json_object_get(o, "state_key"));
@@ -346,7 +349,8 @@ int mx_parse_sync(const char *json, size_t len, const char *me, struct mx_sync *
 	json_t *rooms = json_object_get(o, "rooms");
 	const char *id;
 	json_t *room;
-	json_object_foreach(json_object_get(rooms, "join"), id, room) {
+	json_object_foreach(json_object_get(rooms, "join"), id, room)
+	{
 		if(!json_is_object(room))
 			continue;
 		struct mx_room *r = mx__add_room(out, id);
@@ -367,7 +371,8 @@ int mx_parse_sync(const char *json, size_t len, const char *me, struct mx_sync *
 		   mx__read_list(&bld, json_object_get(tl, "events"), r->id, false))
 			goto oom;
 	}
-	json_object_foreach(json_object_get(rooms, "invite"), id, room) {
+	json_object_foreach(json_object_get(rooms, "invite"), id, room)
+	{
 		if(!json_is_object(room))
 			continue;
 		struct mx_room *r = mx__add_room(out, id);
@@ -415,14 +420,12 @@ fail:
 	return -1;
 }
 
-int mx_parse_relations(const char *json, size_t len, const char *room, struct mx_sync *out, char *err,
-                       size_t errlen)
+int mx_parse_relations(const char *json, size_t len, const char *room, struct mx_sync *out, char *err, size_t errlen)
 {
 	return mx__parse_page(json, len, room, "next_batch", out, err, errlen);
 }
 
-int mx_parse_messages(const char *json, size_t len, const char *room, struct mx_sync *out, char *err,
-                      size_t errlen)
+int mx_parse_messages(const char *json, size_t len, const char *room, struct mx_sync *out, char *err, size_t errlen)
 {
 	return mx__parse_page(json, len, room, "end", out, err, errlen);
 }
@@ -487,9 +490,9 @@ static size_t mx__name_at(const char *s, const char *localpart, const char *disp
 		return 0;
 	p += strlen(localpart);
 	if(s[0] == '@' && *p == ':' && p[1] && p[1] != ' ')
-		p += strcspn(p + 1, " ,") + 1;  /* @local:server */
+		p += strcspn(p + 1, " ,") + 1; /* @local:server */
 	if(p > s && p[-1] == ':')
-		p--;                            /* "@local:server:" ends on ':' */
+		p--; /* "@local:server:" ends on ':' */
 	return (size_t)(p - s);
 }
 
@@ -502,7 +505,7 @@ int mx_command_text(struct strbuf *out, const char *body, bool mentions_me, cons
 		return 1;
 	}
 	if(*p != '@' && !mentions_me)
-		return 0;  /* "Name, ..." without a mention is conversation */
+		return 0; /* "Name, ..." without a mention is conversation */
 	size_t n = mx__name_at(p, localpart, displayname);
 	if(!n || (p[n] != ':' && p[n] != ',' && p[n] != ' '))
 		return 0;
@@ -522,8 +525,8 @@ int mx_urlencode(struct strbuf *out, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for(const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		   *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+		if((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		   *p == '.' || *p == '_' || *p == '~') {
 			strbuf_addc(out, (char)*p);
 		} else {
 			strbuf_addc(out, '%');

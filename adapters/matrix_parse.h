@@ -18,72 +18,72 @@
 
 #include "lib/strbuf.h"
 
-#define MX_MAX_ANSWERS 20      /* a poll has at most 20 answers */
+#define MX_MAX_ANSWERS 20 /* a poll has at most 20 answers */
 
 enum mx_kind {
-	MX_OTHER = 0,       /* an event the bot does not use */
-	MX_MESSAGE,         /* m.room.message with a text body */
-	MX_POLL_START,      /* a poll start (unstable or stable) */
-	MX_POLL_RESPONSE,   /* a poll response: answers[] */
-	MX_POLL_END,        /* a poll end */
-	MX_REACTION,        /* m.reaction: relates_to + key */
-	MX_REDACTION,       /* m.room.redaction: redacts */
-	MX_MEMBER,          /* m.room.member: state_key + membership */
-	MX_POWER_LEVELS,    /* m.room.power_levels: content kept as JSON */
-	MX_ENCRYPTION,      /* m.room.encryption state: the room is encrypted */
-	MX_ENCRYPTED,       /* m.room.encrypted: a message the bot cannot read */
-	MX_INVITE,          /* the bot is invited (from rooms.invite) */
-	MX_ROOM_NAME,       /* m.room.name: body is the name ("" for none) */
+	MX_OTHER = 0,     /* an event the bot does not use */
+	MX_MESSAGE,       /* m.room.message with a text body */
+	MX_POLL_START,    /* a poll start (unstable or stable) */
+	MX_POLL_RESPONSE, /* a poll response: answers[] */
+	MX_POLL_END,      /* a poll end */
+	MX_REACTION,      /* m.reaction: relates_to + key */
+	MX_REDACTION,     /* m.room.redaction: redacts */
+	MX_MEMBER,        /* m.room.member: state_key + membership */
+	MX_POWER_LEVELS,  /* m.room.power_levels: content kept as JSON */
+	MX_ENCRYPTION,    /* m.room.encryption state: the room is encrypted */
+	MX_ENCRYPTED,     /* m.room.encrypted: a message the bot cannot read */
+	MX_INVITE,        /* the bot is invited (from rooms.invite) */
+	MX_ROOM_NAME,     /* m.room.name: body is the name ("" for none) */
 };
 
 /* One event; every string is owned by the mx_sync it belongs to. */
 struct mx_event {
 	enum mx_kind kind;
-	const char *room;          /* borrowed from the room it sits in */
-	char *event_id;            /* NULL for stripped invite state */
+	const char *room; /* borrowed from the room it sits in */
+	char *event_id;   /* NULL for stripped invite state */
 	char *sender;
 	char *type;
-	int64_t ts;                /* origin_server_ts, ms */
-	bool is_state;             /* from the state block, not the timeline */
+	int64_t ts;    /* origin_server_ts, ms */
+	bool is_state; /* from the state block, not the timeline */
 	/* MX_MESSAGE */
-	char *msgtype;             /* m.text, m.notice, m.emote, ... */
-	char *body;                /* with any reply fallback stripped */
-	bool mentions_me;          /* m.mentions.user_ids names the bot */
-	char *reply_to;            /* m.in_reply_to's event id, or NULL */
-	bool in_thread;            /* rel_type m.thread: relates_to is the root */
+	char *msgtype;    /* m.text, m.notice, m.emote, ... */
+	char *body;       /* with any reply fallback stripped */
+	bool mentions_me; /* m.mentions.user_ids names the bot */
+	char *reply_to;   /* m.in_reply_to's event id, or NULL */
+	bool in_thread;   /* rel_type m.thread: relates_to is the root */
 	/* MX_POLL_*, MX_REACTION: the related event; MX_REACTION: its key */
 	char *relates_to;
 	char *key;
 	/* MX_POLL_RESPONSE: the chosen answer ids; MX_POLL_START: its ids */
 	char *answers[MX_MAX_ANSWERS];
 	size_t n_answers;
-	int max_selections;        /* MX_POLL_START */
+	int max_selections; /* MX_POLL_START */
 	/* MX_REDACTION */
 	char *redacts;
 	/* MX_MEMBER */
 	char *state_key;
 	char *membership;
 	char *displayname;
-	bool was_joined;           /* unsigned.prev_content: already joined before
-	                              (a name change, not an arrival) */
+	bool was_joined; /* unsigned.prev_content: already joined before
+	                    (a name change, not an arrival) */
 	/* MX_POWER_LEVELS: the content, as compact JSON */
 	char *content_json;
 };
 
 struct mx_room {
 	char *id;
-	bool invited;              /* from rooms.invite */
-	bool encrypted;            /* its invite state has m.room.encryption */
-	bool limited;              /* the timeline has a gap before it */
-	char *prev_batch;          /* where /messages reads the gap from, or NULL */
-	long joined_members;       /* summary's m.joined_member_count, or -1 */
-	long invited_members;      /* summary's m.invited_member_count, or -1 */
+	bool invited;         /* from rooms.invite */
+	bool encrypted;       /* its invite state has m.room.encryption */
+	bool limited;         /* the timeline has a gap before it */
+	char *prev_batch;     /* where /messages reads the gap from, or NULL */
+	long joined_members;  /* summary's m.joined_member_count, or -1 */
+	long invited_members; /* summary's m.invited_member_count, or -1 */
 };
 
 struct mx_sync {
-	char *next_batch;          /* /sync: next_batch; /relations: next_batch,
-	                              /messages: end (the next page), NULL at
-	                              the end */
+	char *next_batch; /* /sync: next_batch; /relations: next_batch,
+	                     /messages: end (the next page), NULL at
+	                     the end */
 	struct mx_room *rooms;
 	size_t nrooms;
 	struct mx_event *ev;
@@ -97,14 +97,12 @@ struct mx_sync {
 int mx_parse_sync(const char *json, size_t len, const char *me, struct mx_sync *out, char *err, size_t errlen);
 
 /* Reads a /relations page (its "chunk" of events) for room.  0 or -1. */
-int mx_parse_relations(const char *json, size_t len, const char *room, struct mx_sync *out, char *err,
-                       size_t errlen);
+int mx_parse_relations(const char *json, size_t len, const char *room, struct mx_sync *out, char *err, size_t errlen);
 
 /* Reads a /messages page for room: its "chunk" of events in the order
  * given (newest first when read backwards) and its "end" as next_batch.
  * 0 or -1. */
-int mx_parse_messages(const char *json, size_t len, const char *room, struct mx_sync *out, char *err,
-                      size_t errlen);
+int mx_parse_messages(const char *json, size_t len, const char *room, struct mx_sync *out, char *err, size_t errlen);
 
 void mx_sync_release(struct mx_sync *s);
 /* Frees the strings of one event taken out of an mx_sync. */

@@ -49,8 +49,8 @@ static void mx__send_free(struct mx_send *s)
 	free(s);
 }
 
-int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
-                       json_t *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers)
+int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn, json_t *content,
+                int64_t stored_id, enum mx_after after, const char *ref, int n_answers)
 {
 	struct mx_send *s = calloc(1, sizeof(*s));
 	char *text = json_dumps(content, JSON_COMPACT);
@@ -170,8 +170,8 @@ static void mx__add_rsvp_answers(struct mx *m, const struct mx_send *s, const ch
 	for(int i = 0; i < 3; i++) {
 		strbuf_reset(&v);
 		strbuf_addf(&v, "%s.r%d", s->txn, i);
-		json_t *c = json_pack("{s:{s:s,s:s,s:s}}", "m.relates_to", "rel_type", "m.annotation",
-		                      "event_id", event_id, "key", mx__rsvp_keys[i]);
+		json_t *c = json_pack("{s:{s:s,s:s,s:s}}", "m.relates_to", "rel_type", "m.annotation", "event_id",
+		                      event_id, "key", mx__rsvp_keys[i]);
 		if(!v.oom && c)
 			mx__enqueue(m, s->room, NULL, "m.reaction", v.buf, c, 0, MX_AFTER_NONE, NULL, 0);
 		else
@@ -215,7 +215,9 @@ int mx__settle(struct mx *m)
 	struct mx_held held = { .m = m, .list = list };
 	int rc = db_transact(m->b->db, mx__store_held, &held);
 	if(rc)
-		log_warn("%zu sent event(s) could not be recorded (polls, messages kept for edits): they are sent again at the next start", n);
+		log_warn(
+			"%zu sent event(s) could not be recorded (polls, messages kept for edits): they are sent again at the next start",
+			n);
 	while(list) {
 		struct mx_send *s = list;
 		list = s->next_held;
@@ -248,7 +250,7 @@ static void mx__sent(void *user, const struct http_result *res)
 	m->queue.out--;
 	s->entry.inflight = false;
 	if(m->stopping && res->status != 200)
-		return;  /* left in the outbox: sent again at the next start */
+		return; /* left in the outbox: sent again at the next start */
 	char errcode[64];
 	long wait;
 	m->unreachable = res->status == 0 || res->status >= 500;
@@ -270,7 +272,7 @@ static void mx__sent(void *user, const struct http_result *res)
 			 * homeserver answers with the same event. */
 			struct mx_send **pp = &m->held_answers;
 			while(*pp)
-				pp = &(*pp)->next_held;  /* in order: a later one wins */
+				pp = &(*pp)->next_held; /* in order: a later one wins */
 			s->next_held = NULL;
 			*pp = s;
 			m->nheld++;
@@ -285,7 +287,8 @@ static void mx__sent(void *user, const struct http_result *res)
 		/* An empty queue records them, unless another platform's batch
 		 * holds the database (recording would end it early, or wait for
 		 * its commit): the bot's resume op comes after it. */
-		if((!m->queue.head && !bot_batch_open(m->b) && !db_busy(m->b->db)) || m->stopping || m->nheld >= MX_HELD_MAX)
+		if((!m->queue.head && !bot_batch_open(m->b) && !db_busy(m->b->db)) || m->stopping ||
+		   m->nheld >= MX_HELD_MAX)
 			mx__settle(m);
 		break;
 	}
@@ -295,7 +298,10 @@ static void mx__sent(void *user, const struct http_result *res)
 				s->attempts++;
 			s->entry.not_before_ms = clock_now_ms() + wait;
 			log_warn("send to %s: %s; retrying in %ld ms", s->room,
-			         res->status == 429 ? "rate limited" : res->status ? "server error" : res->error, wait);
+			         res->status == 429 ? "rate limited"
+			         : res->status      ? "server error"
+			                            : res->error,
+			         wait);
 		} else {
 			log_error("send to %s failed %d times: given up", s->room, s->attempts);
 			mx__pop(m, s, true);
@@ -493,9 +499,9 @@ static json_t *mx__message(const char *light, const char *reply_to)
 	if(c && sp) {
 		char event[256];
 		snprintf(event, sizeof(event), "%.*s", (int)(sp - reply_to), reply_to);
-		json_object_set_new(c, "m.relates_to", json_pack("{s:s,s:s,s:b,s:{s:s}}", "rel_type", "m.thread",
-		                                                 "event_id", sp + 1, "is_falling_back", 0,
-		                                                 "m.in_reply_to", "event_id", event));
+		json_object_set_new(c, "m.relates_to",
+		                    json_pack("{s:s,s:s,s:b,s:{s:s}}", "rel_type", "m.thread", "event_id", sp + 1,
+		                              "is_falling_back", 0, "m.in_reply_to", "event_id", event));
 	} else if(c && reply_to) {
 		json_object_set_new(c, "m.relates_to", json_pack("{s:{s:s}}", "m.in_reply_to", "event_id", reply_to));
 	}
@@ -517,8 +523,7 @@ static int mx__send_text(struct mx *m, const struct action *act, const char *txn
 	char meetup[32] = "";
 	long long id;
 	char code;
-	if(act->n_buttons && act->buttons[0].data &&
-	   sscanf(act->buttons[0].data, "rsvp:%lld:%c", &id, &code) == 2) {
+	if(act->n_buttons && act->buttons[0].data && sscanf(act->buttons[0].data, "rsvp:%lld:%c", &id, &code) == 2) {
 		after = MX_AFTER_RSVP;
 		snprintf(meetup, sizeof(meetup), "%lld", id);
 	}
@@ -540,7 +545,7 @@ static int mx__send_edit(struct mx *m, const struct action *act, const char *txn
 	            sscanf(v.buf, "%255[^\t]\t%255s", room, target) == 2;
 	strbuf_release(&v);
 	if(!found)
-		return 0;  /* never sent here: nothing to edit */
+		return 0; /* never sent here: nothing to edit */
 	json_t *fresh = mx__message(act->text, NULL);
 	if(!fresh)
 		return -1;
@@ -550,10 +555,11 @@ static int mx__send_edit(struct mx *m, const struct action *act, const char *txn
 	/* The edit's own m.mentions name only those it newly mentions (the
 	 * specification's rule, so that an edit pings nobody twice): none, as
 	 * the bot edits counts, not who is named. */
-	json_t *c = body.oom || html.oom ? NULL : json_pack(
-		"{s:s,s:s,s:s,s:s,s:{},s:o,s:{s:s,s:s}}", "msgtype", "m.notice", "body", body.buf, "format",
-		"org.matrix.custom.html", "formatted_body", html.buf, "m.mentions",
-		"m.new_content", fresh, "m.relates_to", "rel_type", "m.replace", "event_id", target);
+	json_t *c = body.oom || html.oom ? NULL
+	                                 : json_pack("{s:s,s:s,s:s,s:s,s:{},s:o,s:{s:s,s:s}}", "msgtype", "m.notice",
+	                                             "body", body.buf, "format", "org.matrix.custom.html",
+	                                             "formatted_body", html.buf, "m.mentions", "m.new_content", fresh,
+	                                             "m.relates_to", "rel_type", "m.replace", "event_id", target);
 	strbuf_release(&body);
 	strbuf_release(&html);
 	if(!c)
@@ -579,20 +585,23 @@ static int mx__deliver_poll(struct mx *m, const struct action *act, const char *
 	for(size_t i = 0; i < n; i++) {
 		char aid[16];
 		snprintf(aid, sizeof(aid), "a%zu", i);
-		json_array_append_new(answers, json_pack("{s:s,s:s}", "id", aid, "org.matrix.msc1767.text",
-		                                         act->options[i]));
+		json_array_append_new(answers,
+		                      json_pack("{s:s,s:s}", "id", aid, "org.matrix.msc1767.text", act->options[i]));
 		strbuf_addf(&fallback, "\n%zu. %s", i + 1, act->options[i]);
 	}
-	json_t *c = fallback.oom ? NULL : json_pack(
-		"{s:s,s:{s:s,s:i,s:{s:s,s:s,s:s},s:o}}", "org.matrix.msc1767.text", fallback.buf,
-		"org.matrix.msc3381.poll.start", "kind", "org.matrix.msc3381.poll.disclosed", "max_selections",
-		(int)n, "question", "org.matrix.msc1767.text", question, "body", question, "msgtype", "m.text",
-		"answers", answers);
+	json_t *c = fallback.oom ? NULL
+	                         : json_pack("{s:s,s:{s:s,s:i,s:{s:s,s:s,s:s},s:o}}", "org.matrix.msc1767.text",
+	                                     fallback.buf, "org.matrix.msc3381.poll.start", "kind",
+	                                     "org.matrix.msc3381.poll.disclosed", "max_selections", (int)n, "question",
+	                                     "org.matrix.msc1767.text", question, "body", question, "msgtype", "m.text",
+	                                     "answers", answers);
 	strbuf_release(&fallback);
 	if(!c)
 		return -1;
 	return mx__enqueue(m, act->chat_id, NULL, "org.matrix.msc3381.poll.start", txn, c, act->stored_id,
-	                   MX_AFTER_POLL, act->ref, (int)n) ? -1 : 1;
+	                   MX_AFTER_POLL, act->ref, (int)n)
+	               ? -1
+	               : 1;
 }
 
 /* Closes the native poll of act->ref, when one was sent: responses after
@@ -604,7 +613,7 @@ static int mx__deliver_close(struct mx *m, const struct action *act, const char 
 	int rc = 0;
 	if(mx__kv_get(m, "matrix.ref.", act->ref ? act->ref : "", &v) != 1 ||
 	   sscanf(v.buf, "%255[^\t]\t%255s", room, start) != 2)
-		goto out;  /* no native poll was sent: nothing to close */
+		goto out; /* no native poll was sent: nothing to close */
 	if(mx__kv_get(m, "matrix.poll.", start, &pv) == 1) {
 		char ref[128];
 		int n;
@@ -623,12 +632,13 @@ static int mx__deliver_close(struct mx *m, const struct action *act, const char 
 		lang = chat.lang;
 	const char *text = act->text && *act->text ? act->text : i18n_lookup(lang, "matrix.poll_closed");
 	char *plain = action_plain_text(text);
-	json_t *c = json_pack("{s:{s:s,s:s},s:{},s:s}", "m.relates_to", "rel_type", "m.reference", "event_id",
-	                      start, "org.matrix.msc3381.poll.end", "org.matrix.msc1767.text",
-	                      plain ? plain : "");
+	json_t *c = json_pack("{s:{s:s,s:s},s:{},s:s}", "m.relates_to", "rel_type", "m.reference", "event_id", start,
+	                      "org.matrix.msc3381.poll.end", "org.matrix.msc1767.text", plain ? plain : "");
 	free(plain);
-	rc = c && !mx__enqueue(m, room, NULL, "org.matrix.msc3381.poll.end", txn, c, act->stored_id,
-	                       MX_AFTER_NONE, NULL, 0) ? 1 : -1;
+	rc = c && !mx__enqueue(m, room, NULL, "org.matrix.msc3381.poll.end", txn, c, act->stored_id, MX_AFTER_NONE,
+	                       NULL, 0)
+	             ? 1
+	             : -1;
 out:
 	strbuf_release(&v);
 	strbuf_release(&pv);
@@ -659,8 +669,7 @@ int mx__deliver(struct adapter *a, const struct action *act)
 	case ACTION_EDIT:
 		return mx__send_edit(m, act, txn);
 	case ACTION_ANSWER:
-		return 0;  /* reactions have no private answer: the core never asks */
+		return 0; /* reactions have no private answer: the core never asks */
 	}
 	return 0;
 }
-

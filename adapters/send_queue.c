@@ -92,7 +92,7 @@ struct sq_entry *sq_pick(const struct send_queue *q, const struct send_policy *p
 			if(met > 0)
 				continue;
 			if(met < 0)
-				break;  /* enough choice for one pump */
+				break; /* enough choice for one pump */
 		}
 		if(!sq__candidate(p, owner, e))
 			continue;

@@ -21,15 +21,15 @@
 /* One send's place in the queue. */
 struct sq_entry {
 	struct sq_entry *next;
-	bool inflight;          /* its request is out */
-	int64_t not_before_ms;  /* a retry's time: not before this */
+	bool inflight;         /* its request is out */
+	int64_t not_before_ms; /* a retry's time: not before this */
 };
 
 struct send_queue {
 	struct sq_entry *head, *tail;
-	size_t n;               /* entries queued, out or not */
-	int out;                /* requests out: counted up by sq_pump, down by
-	                           the platform when their answers come */
+	size_t n; /* entries queued, out or not */
+	int out;  /* requests out: counted up by sq_pump, down by
+	             the platform when their answers come */
 };
 
 #define SEND_QUEUE_LANES_MAX 512

@@ -29,9 +29,9 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <uv.h>
 
 #include "adapters/http_client.h"
@@ -71,14 +71,14 @@ static char *tg__url(struct tg *t, const char *method)
 }
 
 /* Starts a Bot API call with a JSON body. */
-long tg__call(struct tg *t, const char *method, const char *body, long timeout_ms, http_done_fn done,
-                     void *user)
+long tg__call(struct tg *t, const char *method, const char *body, long timeout_ms, http_done_fn done, void *user)
 {
 	char *url = tg__url(t, method);
 	if(!url)
 		return -1;
-	struct http_call call = { .method = "POST", .url = url, .body = body, .body_len = strlen(body),
-	                          .timeout_ms = timeout_ms };
+	struct http_call call = {
+		.method = "POST", .url = url, .body = body, .body_len = strlen(body), .timeout_ms = timeout_ms
+	};
 	struct http_client *client = adapter_http(t->a);
 	long id = client ? http_client_start(client, &call, done, user) : -1;
 	free(url);
@@ -226,8 +226,8 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 	}
 	*bt = (struct tg_batch){ .t = t, .next_offset = t->offset, .u = u, .n = n };
 	struct event *evs = bt->evs = calloc(n ? n : 1, sizeof(*evs));
-	char (*chats)[TG_CHAT_MAX] = bt->chats = calloc(n ? n : 1, sizeof(*chats));
-	char (*refs)[64] = bt->refs = calloc(n ? n : 1, sizeof(*refs));
+	char(*chats)[TG_CHAT_MAX] = bt->chats = calloc(n ? n : 1, sizeof(*chats));
+	char(*refs)[64] = bt->refs = calloc(n ? n : 1, sizeof(*refs));
 	size_t ne = 0;
 	if(!evs || !chats || !refs) {
 		/* Not stored: the offset stays, and the batch comes again. */
@@ -239,15 +239,20 @@ static void tg__handle(struct tg *t, struct tg_update *u, size_t n)
 		if(u[i].update_id + 1 > bt->next_offset)
 			bt->next_offset = u[i].update_id + 1;
 		if(u[i].update_id < t->offset)
-			continue;  /* handled before a restart */
+			continue; /* handled before a restart */
 		struct event *ev = &evs[ne];
 		*ev = (struct event){
-			.platform = "telegram", .chat_id = u[i].chat_id, .sender_id = u[i].sender_id,
-			.sender_name = u[i].sender_name, .sender_lang = u[i].lang[0] ? u[i].lang : NULL,
+			.platform = "telegram",
+			.chat_id = u[i].chat_id,
+			.sender_id = u[i].sender_id,
+			.sender_name = u[i].sender_name,
+			.sender_lang = u[i].lang[0] ? u[i].lang : NULL,
 			.message_id = u[i].message_id[0] ? u[i].message_id : NULL,
-			.reply_to = u[i].reply_to[0] ? u[i].reply_to : NULL, .time = (time_t)u[i].date,
+			.reply_to = u[i].reply_to[0] ? u[i].reply_to : NULL,
+			.time = (time_t)u[i].date,
 			/* Only a group's administrators may post as the group. */
-			.role = u[i].is_private || u[i].anonymous ? ROLE_ADMIN : tg__role(t, u[i].chat_id, u[i].sender_id),
+			.role = u[i].is_private || u[i].anonymous ? ROLE_ADMIN
+			                                          : tg__role(t, u[i].chat_id, u[i].sender_id),
 			.is_private = u[i].is_private,
 			.anonymous = u[i].anonymous,
 			.bot_username = t->username,
@@ -350,7 +355,7 @@ static void tg__poll_result(struct tg *t, long status, int rc, struct tg_update 
 #define TG_THREAD_MIN_BODY 16384
 struct tg_parse_job {
 	uv_work_t work;
-	struct tg *t;            /* NULL once the adapter is released */
+	struct tg *t; /* NULL once the adapter is released */
 	char *body;
 	size_t len;
 	struct tg_update *u;
@@ -370,7 +375,7 @@ static void tg__parse_work(uv_work_t *w)
 static void tg__parse_after(uv_work_t *w, int status)
 {
 	struct tg_parse_job *j = w->data;
-	(void)status;  /* never cancelled */
+	(void)status; /* never cancelled */
 	struct tg *t = j->t;
 	if(t) {
 		t->parse_job = NULL;
@@ -482,14 +487,15 @@ static void tg__admins_done(void *user, const struct http_result *res)
 		a->ids = calloc(json_array_size(list) + 1, sizeof(*a->ids));
 		size_t i;
 		json_t *m;
-		json_array_foreach(list, i, m) {
+		json_array_foreach(list, i, m)
+		{
 			json_t *id = json_object_get(json_object_get(m, "user"), "id");
 			if(a->ids && json_is_integer(id))
 				snprintf(a->ids[a->n++], sizeof(a->ids[0]), "%lld", (long long)json_integer_value(id));
 		}
 	} else {
-		log_warn("cannot read the administrators of chat %s (%ld): nobody is admin there for now",
-		         req->chat, res->status);
+		log_warn("cannot read the administrators of chat %s (%ld): nobody is admin there for now", req->chat,
+		         res->status);
 	}
 	json_decref(o);
 	free(req);
@@ -513,7 +519,7 @@ static void tg__fetch_admins(struct tg *t)
 		int64_t ttl = 1000LL * (refusable ? t->cfg->admin_recheck_s : t->cfg->admin_cache_s);
 		if(a->fetched_ms && now - a->fetched_ms < ttl)
 			continue;
-		a->fetched_ms = now;  /* asked: not again for this batch */
+		a->fetched_ms = now; /* asked: not again for this batch */
 		struct tg_admin_req *req = calloc(1, sizeof(*req));
 		if(!req)
 			continue;
@@ -535,9 +541,9 @@ void tg__poll(struct tg *t)
 	if(t->stopping || t->poll_req || t->parse_job || t->throttled)
 		return;
 	int timeout = t->cfg->poll_timeout;
-	json_t *body = json_pack("{s:I,s:i,s:i,s:[s,s,s,s,s,s]}", "offset", (json_int_t)t->offset,
-	                         "timeout", timeout, "limit", 100, "allowed_updates", "message", "edited_message",
-	                         "callback_query", "poll", "poll_answer", "my_chat_member");
+	json_t *body = json_pack("{s:I,s:i,s:i,s:[s,s,s,s,s,s]}", "offset", (json_int_t)t->offset, "timeout", timeout,
+	                         "limit", 100, "allowed_updates", "message", "edited_message", "callback_query", "poll",
+	                         "poll_answer", "my_chat_member");
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if(!text) {
@@ -585,7 +591,7 @@ static int tg__inbox_add(struct tg *t, struct tg_update *u, size_t n)
 	memcpy(nv + t->ninbox, u, n * sizeof(*u));
 	t->inbox = nv;
 	t->ninbox += n;
-	free(u);  /* the array only: its strings moved */
+	free(u); /* the array only: its strings moved */
 	return 0;
 }
 
@@ -673,10 +679,9 @@ static void tg__webhook_set(void *user, const struct http_result *res)
 /* setWebhook with this run's secret (an earlier run's no longer works). */
 static void tg__set_webhook(struct tg *t)
 {
-	json_t *body = json_pack("{s:s,s:s,s:[s,s,s,s,s,s],s:b}", "url", t->cfg->webhook_url,
-	                         "secret_token", t->secret, "allowed_updates", "message", "edited_message",
-	                         "callback_query", "poll", "poll_answer", "my_chat_member",
-	                         "drop_pending_updates", 0);
+	json_t *body = json_pack("{s:s,s:s,s:[s,s,s,s,s,s],s:b}", "url", t->cfg->webhook_url, "secret_token", t->secret,
+	                         "allowed_updates", "message", "edited_message", "callback_query", "poll",
+	                         "poll_answer", "my_chat_member", "drop_pending_updates", 0);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if(!text || tg__call(t, "setWebhook", text, 30000, tg__webhook_set, t) < 0)
@@ -853,7 +858,7 @@ static void tg__release(struct adapter *a)
 		free(t->admins[i].ids);
 	tg_updates_free(t->held, t->nheld);
 	tg_updates_free(t->inbox, t->ninbox);
-	if(t->parse_job)  /* its end frees it */
+	if(t->parse_job) /* its end frees it */
 		t->parse_job->t = NULL;
 	free(t->base);
 	free(t);

@@ -51,16 +51,24 @@ static int tg_config__validate(const void *values, const struct config *cfg, str
 }
 
 #define TG_STR(key, field, d, chk) \
-	{ .name = key, .type = CONFIG_STR, .offset = offsetof(struct telegram_config, field), .def = d, \
-	  .check = chk }
+	{ \
+		.name = key, .type = CONFIG_STR, .offset = offsetof(struct telegram_config, field), .def = d, \
+		.check = chk \
+	}
 #define TG_INT(key, field, d, lo, hi, is_live) \
-	{ .name = key, .type = CONFIG_INT, .offset = offsetof(struct telegram_config, field), .def = d, \
-	  .min = lo, .max = hi, .live = is_live }
+	{ \
+		.name = key, .type = CONFIG_INT, .offset = offsetof(struct telegram_config, field), .def = d, \
+		.min = lo, .max = hi, .live = is_live \
+	}
 
 /* clang-format off: a table reads best one row to a line */
 static const struct config_key tg_config__keys[] = {
-	{ .name = "token", .type = CONFIG_STR, .offset = offsetof(struct telegram_config, token), .def = "",
-	  .env = "ENSEMBLE_TELEGRAM_TOKEN", .secret = true },
+	{ .name = "token",
+	  .type = CONFIG_STR,
+	  .offset = offsetof(struct telegram_config, token),
+	  .def = "",
+	  .env = "ENSEMBLE_TELEGRAM_TOKEN",
+	  .secret = true },
 	TG_STR("api_url", api_url, "https://api.telegram.org", config_check_url),
 	TG_INT("poll_timeout", poll_timeout, "50", 0, 50, false),
 	TG_INT("chat_interval_ms", chat_interval_ms, "1000", 0, 60000, true),

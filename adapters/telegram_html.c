@@ -13,10 +13,10 @@ enum tg__atom_kind { TG__TEXT, TG__OPEN, TG__CLOSE };
  * as is, or as an entity). */
 struct tg__atom {
 	enum tg__atom_kind kind;
-	size_t len;           /* its bytes in the HTML */
-	unsigned units;       /* the UTF-16 code units it shows as (0: a tag) */
-	uint32_t cp;          /* TG__TEXT: the character shown */
-	const char *name;     /* a tag: its name, name_len bytes */
+	size_t len;       /* its bytes in the HTML */
+	unsigned units;   /* the UTF-16 code units it shows as (0: a tag) */
+	uint32_t cp;      /* TG__TEXT: the character shown */
+	const char *name; /* a tag: its name, name_len bytes */
 	size_t name_len;
 };
 
@@ -48,7 +48,7 @@ static size_t tg__char(const char *p, uint32_t *cp)
 		return 1;
 	}
 	for(size_t i = 1; i < n; i++) {
-		if((s[i] & 0xC0) != 0x80) {  /* also stops at the terminating NUL */
+		if((s[i] & 0xC0) != 0x80) { /* also stops at the terminating NUL */
 			*cp = 0xFFFD;
 			return 1;
 		}
@@ -238,7 +238,7 @@ static const char *tg__cut(const char *p, size_t depth, size_t max, const char *
 	*shows = seen;
 	if(!*q || (!cut && seen)) {
 		*next = q;
-		return q;  /* the end, or between two characters */
+		return q; /* the end, or between two characters */
 	}
 	if(cut) {
 		*next = cut + 1;
@@ -249,7 +249,7 @@ static const char *tg__cut(const char *p, size_t depth, size_t max, const char *
 		*next = q + a.len;
 		return *next;
 	}
-	*next = q;  /* nothing but white space: left out */
+	*next = q; /* nothing but white space: left out */
 	return q;
 }
 
@@ -368,16 +368,16 @@ fail:
 struct tg__line {
 	const char *start, *end;
 	size_t units;
-	size_t first, nsep;   /* its separators in the shortening's arrays */
-	size_t keep;          /* items kept: nsep + 1 for all */
-	size_t shown;         /* its units as shortened */
+	size_t first, nsep; /* its separators in the shortening's arrays */
+	size_t keep;        /* items kept: nsep + 1 for all */
+	size_t shown;       /* its units as shortened */
 };
 
 struct tg__short {
 	struct tg__line *lines;
 	size_t nlines;
-	const char **sep;     /* each separator's ',' */
-	size_t *sep_units;    /* the units of its line before it */
+	const char **sep;  /* each separator's ',' */
+	size_t *sep_units; /* the units of its line before it */
 	size_t nsep;
 	tg_more_fn more;
 	void *user;

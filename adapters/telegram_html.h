@@ -18,7 +18,7 @@
 
 #include "lib/strbuf.h"
 
-#define TG_MAX_TEXT 4096        /* UTF-16 code units of parsed text in one message */
+#define TG_MAX_TEXT 4096 /* UTF-16 code units of parsed text in one message */
 
 /* Appends light HTML as Telegram HTML: the same tags, and mentions
  * (href="mention:ID") as tg://user?id=ID links. */

@@ -25,13 +25,13 @@ struct action;
  * repeat what was out, and one message is the most that may be.  (Its
  * limits, 30 messages a second, leave nothing for parallel sends to gain.) */
 #define TG_MAX_INFLIGHT 1
-#define TG_QUEUE_HIGH 1000     /* more queued: stop taking updates ... */
-#define TG_QUEUE_LOW 200       /* ... until the queue is down to this */
+#define TG_QUEUE_HIGH 1000 /* more queued: stop taking updates ... */
+#define TG_QUEUE_LOW 200   /* ... until the queue is down to this */
 
 /* A group's administrators, as getChatAdministrators last said. */
 struct tg_admins {
 	char chat[TG_CHAT_MAX];
-	int64_t fetched_ms;    /* 0: never */
+	int64_t fetched_ms; /* 0: never */
 	char (*ids)[24];
 	size_t n;
 };
@@ -39,15 +39,15 @@ struct tg_admins {
 struct tg;
 
 struct tg_send {
-	struct sq_entry entry;  /* first: the queue's link (send_queue.h) */
+	struct sq_entry entry; /* first: the queue's link (send_queue.h) */
 	struct tg *owner;
 	char method[24];
-	char *body;            /* JSON, owned */
+	char *body; /* JSON, owned */
 	char chat[TG_CHAT_MAX];
-	int64_t stored_id;     /* outbox row to acknowledge, 0 for none */
-	char *poll_ref;        /* sendPoll: the core's ref to map */
-	char *msg_ref;         /* sendMessage: the core's ref of what it shows,
-	                          remembered for later edits */
+	int64_t stored_id; /* outbox row to acknowledge, 0 for none */
+	char *poll_ref;    /* sendPoll: the core's ref to map */
+	char *msg_ref;     /* sendMessage: the core's ref of what it shows,
+	                      remembered for later edits */
 	int attempts;
 	/* A 200 answer that must be stored (a poll's id), kept while a
 	 * batch's transaction is open (tg__resume): its body, owned. */
@@ -56,7 +56,7 @@ struct tg_send {
 	struct tg_send *next_held;
 };
 
-#define TG_GROUP_WINDOW 64   /* sends remembered per chat, for the per-minute limit */
+#define TG_GROUP_WINDOW 64 /* sends remembered per chat, for the per-minute limit */
 
 struct tg_chat_clock {
 	char chat[TG_CHAT_MAX];
@@ -69,33 +69,33 @@ struct tg {
 	struct adapter *a;
 	struct bot *b;
 	const struct telegram_config *cfg; /* [telegram], borrowed from b->cfg */
-	char *base;            /* api_url/bot<TOKEN>/ : never logged as is */
+	char *base;                        /* api_url/bot<TOKEN>/ : never logged as is */
 	char username[64];
-	bool ready;            /* getMe answered */
+	bool ready; /* getMe answered */
 	bool stopping;
-	long poll_req;         /* the getUpdates in flight, or 0 */
-	struct tg_parse_job *parse_job;  /* its answer, being parsed */
+	long poll_req;                  /* the getUpdates in flight, or 0 */
+	struct tg_parse_job *parse_job; /* its answer, being parsed */
 	int64_t offset;
 	int poll_backoff_ms;
-	long retry_poll_ms;        /* > 0: wait this long before the next poll */
+	long retry_poll_ms; /* > 0: wait this long before the next poll */
 	struct send_queue queue;
-	bool throttled;            /* polling paused: the queue is long */
+	bool throttled; /* polling paused: the queue is long */
 	int64_t last_send_ms;
 	struct tg_chat_clock chats[TG_CHATS];
 	struct tg_admins admins[TG_CHATS];
-	struct tg_update *held;    /* a batch waiting for admin lists */
+	struct tg_update *held; /* a batch waiting for admin lists */
 	size_t nheld;
-	struct tg_send *held_answers;  /* answered while a batch was open */
-	struct tg_acks *acks;      /* while tg__resume settles them */
-	bool in_batch;             /* a batch is with the core (until
-	                              tg__batch_done) */
-	int admin_fetches;         /* getChatAdministrators in flight */
+	struct tg_send *held_answers; /* answered while a batch was open */
+	struct tg_acks *acks;         /* while tg__resume settles them */
+	bool in_batch;                /* a batch is with the core (until
+	                                 tg__batch_done) */
+	int admin_fetches;            /* getChatAdministrators in flight */
 	uv_timer_t poll_timer, send_timer;
 	int open_timers;
-	bool webhook;              /* mode = webhook */
-	bool webhook_set;          /* setWebhook answered: updates may come */
-	char secret[48];           /* this run's secret_token */
-	struct tg_update *inbox;   /* webhook updates waiting for a batch */
+	bool webhook;            /* mode = webhook */
+	bool webhook_set;        /* setWebhook answered: updates may come */
+	char secret[48];         /* this run's secret_token */
+	struct tg_update *inbox; /* webhook updates waiting for a batch */
 	size_t ninbox;
 };
 

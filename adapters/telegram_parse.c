@@ -143,7 +143,8 @@ static void tg__read_poll_answer(json_t *pa, struct tg_update *u)
 	tg__sender(json_object_get(pa, "user"), u);
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(pa, "option_ids"), i, v) {
+	json_array_foreach(json_object_get(pa, "option_ids"), i, v)
+	{
 		if(json_is_integer(v) && u->n_options < TG_MAX_OPTIONS && json_integer_value(v) >= 0 &&
 		   json_integer_value(v) < TG_MAX_OPTIONS)
 			u->options[u->n_options++] = (int)json_integer_value(v);
@@ -184,8 +185,10 @@ static bool tg__hex4(const char *p, const char *end, unsigned *v)
 		return false;
 	for(int i = 0; i < 4; i++) {
 		char c = p[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-		        c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                               : -1;
 		if(d < 0)
 			return false;
 		*v = *v << 4 | (unsigned)d;
@@ -389,8 +392,8 @@ fail:
 	return -1;
 }
 
-int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update **out, size_t *n,
-                     int *error_code, long *retry_after, char *err, size_t errlen)
+int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update **out, size_t *n, int *error_code,
+                     long *retry_after, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root = tg_json_load(json, len, &jerr);

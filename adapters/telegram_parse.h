@@ -22,40 +22,40 @@
 #define TG_CHAT_MAX 48
 
 enum tg_kind {
-	TG_OTHER = 0,      /* an update the bot does not use (kept for its id) */
-	TG_MESSAGE,        /* a text message (or a command) */
-	TG_CALLBACK,       /* an inline button pressed */
-	TG_POLL_ANSWER,    /* a vote in a non-anonymous poll */
-	TG_MIGRATE,        /* the group became a supergroup: migrate_to */
-	TG_UNREADABLE,     /* not JSON even with what cannot be decoded
-	                      replaced: skipped, its id still counts; text
-	                      says why */
+	TG_OTHER = 0,   /* an update the bot does not use (kept for its id) */
+	TG_MESSAGE,     /* a text message (or a command) */
+	TG_CALLBACK,    /* an inline button pressed */
+	TG_POLL_ANSWER, /* a vote in a non-anonymous poll */
+	TG_MIGRATE,     /* the group became a supergroup: migrate_to */
+	TG_UNREADABLE,  /* not JSON even with what cannot be decoded
+	                   replaced: skipped, its id still counts; text
+	                   says why */
 };
 
 /* One update; the strings are owned by the array (tg_updates_free). */
 struct tg_update {
 	int64_t update_id;
 	enum tg_kind kind;
-	char chat_id[TG_CHAT_MAX]; /* 64-bit id as text, ":THREAD" in a topic */
+	char chat_id[TG_CHAT_MAX];     /* 64-bit id as text, ":THREAD" in a topic */
 	char parent_chat[TG_CHAT_MAX]; /* in a topic: the group's id; else "" */
 	bool is_private;
-	char chat_title[512];      /* a group's title (128 characters at most), or "" */
+	char chat_title[512]; /* a group's title (128 characters at most), or "" */
 	char sender_id[24];
-	char *sender_name;         /* first and last name */
-	char lang[8];              /* the sender client's language_code */
+	char *sender_name; /* first and last name */
+	char lang[8];      /* the sender client's language_code */
 	char message_id[24];
-	char reply_to[24];         /* the message answered, or "" */
-	bool anonymous;            /* sent as the group itself: one of its
-	                              anonymous administrators, who all share
-	                              one sender (from is GroupAnonymousBot) */
-	char *text;                /* TG_MESSAGE; TG_UNREADABLE: why */
+	char reply_to[24]; /* the message answered, or "" */
+	bool anonymous;    /* sent as the group itself: one of its
+	                      anonymous administrators, who all share
+	                      one sender (from is GroupAnonymousBot) */
+	char *text;        /* TG_MESSAGE; TG_UNREADABLE: why */
 	long long date;
-	char callback_id[72];      /* TG_CALLBACK */
+	char callback_id[72]; /* TG_CALLBACK */
 	char *callback_data;
-	char poll_id[72];          /* TG_POLL_ANSWER */
+	char poll_id[72]; /* TG_POLL_ANSWER */
 	int options[TG_MAX_OPTIONS];
 	size_t n_options;
-	char migrate_to[24];       /* TG_MIGRATE */
+	char migrate_to[24]; /* TG_MIGRATE */
 };
 
 /* Decodes a Bot API answer as Telegram writes it, which jansson alone
@@ -74,8 +74,8 @@ json_t *tg_json_load(const char *json, size_t len, json_error_t *err);
  * others.  Returns 0 with *out (caller frees with tg_updates_free) and *n,
  * or -1 with a reason in err: not JSON, "ok" false (then *error_code and
  * *retry_after are set when present, -1 otherwise). */
-int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update **out, size_t *n,
-                     int *error_code, long *retry_after, char *err, size_t errlen);
+int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update **out, size_t *n, int *error_code,
+                     long *retry_after, char *err, size_t errlen);
 void tg_updates_free(struct tg_update *u, size_t n);
 
 /* Splits a chat as the core knows it into Telegram's chat id (copied to

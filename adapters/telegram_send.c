@@ -17,9 +17,9 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <uv.h>
 
 #include "adapters/http_client.h"
@@ -74,7 +74,7 @@ static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const
 }
 
 int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
-                       const char *poll_ref)
+                const char *poll_ref)
 {
 	return tg__enqueue_ref(t, method, body, chat, stored_id, poll_ref, NULL);
 }
@@ -137,8 +137,9 @@ static void tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
 	struct tg_poll_map map = { .s = s, .poll_id = poll_id, .message_id = json_integer_value(mid) };
 	if(!t->acks)
 		db_transact(t->b->db, tg__poll_store, &map);
-	else if(tg__poll_store(t->b->db, &map))  /* in tg__resume's transaction */
-		log_error("the poll of %s in chat %s could not be stored: its votes will be ignored", s->poll_ref, s->chat);
+	else if(tg__poll_store(t->b->db, &map)) /* in tg__resume's transaction */
+		log_error("the poll of %s in chat %s could not be stored: its votes will be ignored", s->poll_ref,
+		          s->chat);
 }
 
 /* A chat's move to a new id, as Telegram announced it. */
@@ -299,8 +300,9 @@ static bool tg__refused(struct tg *t, struct tg_send *s, const struct http_resul
 		/* Telegram could not read the HTML: the text goes as plain
 		 * text rather than being lost. */
 		const char *at = d ? strstr(d, "offset ") : NULL;
-		log_warn("%s to chat %s: Telegram cannot parse its HTML at byte offset %ld (%s): sent again as plain text",
-		         s->method, s->chat, at ? strtol(at + 7, NULL, 10) : -1L, d);
+		log_warn(
+			"%s to chat %s: Telegram cannot parse its HTML at byte offset %ld (%s): sent again as plain text",
+			s->method, s->chat, at ? strtol(at + 7, NULL, 10) : -1L, d);
 		return false;
 	} else if(code == 400 && !strcmp(s->method, "editMessageText")) {
 		/* "message is not modified", or gone: nothing to retry. */
@@ -421,7 +423,7 @@ static int tg__acks_add(struct tg_acks *acks, int64_t id)
 static void tg__acks_done(void *user, int rc)
 {
 	struct tg_acks *acks = user;
-	(void)rc;  /* the messages were sent either way (a failure is logged) */
+	(void)rc; /* the messages were sent either way (a failure is logged) */
 	for(size_t i = 0; i < acks->n; i++)
 		bot_action_done(acks->b, acks->ids[i]);
 	free(acks->ids);
@@ -435,8 +437,9 @@ static void tg__held_settle(struct tg *t)
 	while(t->held_answers) {
 		struct tg_send *s = t->held_answers;
 		t->held_answers = s->next_held;
-		struct http_result res = { .status = 200, .body = s->held_body, .body_len = s->held_len,
-		                           .retry_after = -1 };
+		struct http_result res = {
+			.status = 200, .body = s->held_body, .body_len = s->held_len, .retry_after = -1
+		};
 		char *body = s->held_body;
 		s->held_body = NULL;
 		s->entry.inflight = false;
@@ -500,7 +503,7 @@ static const char *tg__lane(const struct sq_entry *e)
 
 static bool tg__held(void *owner, const struct sq_entry *e)
 {
-	return tg__waits_for_batch(owner, (const struct tg_send *)e);  /* after the batch (tg__resume) */
+	return tg__waits_for_batch(owner, (const struct tg_send *)e); /* after the batch (tg__resume) */
 }
 
 /* When a message may leave: its own retry time, its chat's interval and,
@@ -582,8 +585,8 @@ static json_t *tg__keyboard(const struct action *act)
 {
 	json_t *row = json_array();
 	for(size_t i = 0; i < act->n_buttons; i++)
-		json_array_append_new(row, json_pack("{s:s,s:s}", "text", act->buttons[i].label,
-		                                     "callback_data", act->buttons[i].data));
+		json_array_append_new(row, json_pack("{s:s,s:s}", "text", act->buttons[i].label, "callback_data",
+		                                     act->buttons[i].data));
 	return json_pack("{s:[o]}", "inline_keyboard", row);
 }
 
@@ -618,7 +621,8 @@ static int tg__shorten(struct tg *t, const char *chat, const char *html, struct 
 	struct db_chat c;
 	if(tg_html_units(html) <= TG_MAX_TEXT)
 		return strbuf_adds(out, html);
-	const char *lang = db_chat_get(t->b->db, "telegram", chat, cfg->lang, cfg->timezone, &c) >= 0 ? c.lang : cfg->lang;
+	const char *lang =
+		db_chat_get(t->b->db, "telegram", chat, cfg->lang, cfg->timezone, &c) >= 0 ? c.lang : cfg->lang;
 	return tg_shorten(out, html, TG_MAX_TEXT, tg__more, (void *)lang);
 }
 
@@ -723,7 +727,7 @@ static int tg__deliver_close(struct tg *t, const struct action *act)
 	int ok = found == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
 	strbuf_release(&v);
 	if(!ok)
-		return 0;  /* no native poll was sent: nothing to close */
+		return 0; /* no native poll was sent: nothing to close */
 	tg_chat_split(chat, base, sizeof(base));
 	json_t *body = json_pack("{s:s,s:I}", "chat_id", base, "message_id", (json_int_t)mid);
 	return tg__enqueue(t, "stopPoll", body, chat, act->stored_id, NULL) ? -1 : 1;
@@ -752,7 +756,7 @@ static int tg__deliver_edit(struct tg *t, const struct action *act)
 	int found = db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
 	strbuf_release(&v);
 	if(!found)
-		return 0;  /* never sent here (or before this version): nothing to edit */
+		return 0; /* never sent here (or before this version): nothing to edit */
 	struct strbuf html = STRBUF_INIT, text = STRBUF_INIT;
 	/* An edit that would be too long says what it leaves out. */
 	if(tg_render_html(&html, act->text ? act->text : "") || tg__shorten(t, chat, html.buf, &text)) {
@@ -761,8 +765,8 @@ static int tg__deliver_edit(struct tg *t, const struct action *act)
 		return -1;
 	}
 	tg_chat_split(chat, base, sizeof(base));
-	json_t *body = json_pack("{s:s,s:I,s:s,s:s}", "chat_id", base, "message_id", (json_int_t)mid, "text",
-	                         text.buf, "parse_mode", "HTML");
+	json_t *body = json_pack("{s:s,s:I,s:s,s:s}", "chat_id", base, "message_id", (json_int_t)mid, "text", text.buf,
+	                         "parse_mode", "HTML");
 	strbuf_release(&html);
 	strbuf_release(&text);
 	if(body && act->n_buttons)
@@ -789,4 +793,3 @@ int tg__deliver(struct adapter *a, const struct action *act)
 	}
 	return 0;
 }
-

@@ -28,8 +28,7 @@ static size_t ceiling__discard(char *p, size_t size, size_t n, void *user)
 	return size * n;
 }
 
-static int ceiling__request(CURL *h, const char *method, const char *url, const char *body,
-                            struct curl_slist *headers)
+static int ceiling__request(CURL *h, const char *method, const char *url, const char *body, struct curl_slist *headers)
 {
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	if(body) {
@@ -180,7 +179,8 @@ int main(int argc, char **argv)
 	int rc = 0;
 	for(long b = 0; b < batches && !rc; b++) {
 		if(matrix) {
-			snprintf(url, sizeof(url), "%s/_matrix/client/v3/sync?timeout=0&filter=1&since=s%ld", base, b * 100);
+			snprintf(url, sizeof(url), "%s/_matrix/client/v3/sync?timeout=0&filter=1&since=s%ld", base,
+			         b * 100);
 			rc = ceiling__request(h, "GET", url, NULL, headers);
 		} else {
 			snprintf(url, sizeof(url), "%s/bot123456:BENCH/getUpdates", base);

@@ -96,8 +96,8 @@ int action_set(char **field, const char *s)
 	return 0;
 }
 
-struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char *platform,
-                           const char *chat_id, const char *text)
+struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char *platform, const char *chat_id,
+                           const char *text)
 {
 	if(ob->n == ob->alloc) {
 		size_t na = ob->alloc ? ob->alloc * 2 : 4;
@@ -110,8 +110,7 @@ struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char 
 	struct action *a = &ob->v[ob->n];
 	memset(a, 0, sizeof(*a));
 	a->kind = kind;
-	if(action_set(&a->platform, platform) || action_set(&a->chat_id, chat_id) ||
-	   action_set(&a->text, text)) {
+	if(action_set(&a->platform, platform) || action_set(&a->chat_id, chat_id) || action_set(&a->text, text)) {
 		action__release(a);
 		return NULL;
 	}
@@ -152,7 +151,10 @@ int action_add_button(struct action *a, const char *label, const char *data)
 /* Decodes the entity at s (after '&'); returns bytes consumed, 0 if none. */
 static size_t action__entity(const char *s, struct strbuf *out)
 {
-	static const struct { const char *name; char c; } ents[] = {
+	static const struct {
+		const char *name;
+		char c;
+	} ents[] = {
 		{ "amp;", '&' }, { "lt;", '<' }, { "gt;", '>' }, { "quot;", '"' }, { "#39;", '\'' },
 	};
 	for(size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
@@ -202,14 +204,13 @@ char *action_plain_text(const char *html)
 				}
 			} else if(!strncmp(s, "</a>", 4) && href.len) {
 				/* Show the target unless the text already is it. */
-				if(out.len - link_start != href.len ||
-				   memcmp(out.buf + link_start, href.buf, href.len))
+				if(out.len - link_start != href.len || memcmp(out.buf + link_start, href.buf, href.len))
 					strbuf_addf(&out, " (%s)", href.buf);
 				strbuf_reset(&href);
 			}
 			s = end + 1;
 		} else {
-			size_t n = strcspn(s, "&<");  /* plain text up to the next markup */
+			size_t n = strcspn(s, "&<"); /* plain text up to the next markup */
 			strbuf_add(&out, s, n);
 			s += n;
 		}
@@ -240,10 +241,18 @@ static int action__json_str(struct strbuf *sb, const char *s)
 		strbuf_add(sb, run, (size_t)(p - run));
 		run = p + 1;
 		switch(c) {
-		case '"': strbuf_adds(sb, "\\\""); break;
-		case '\\': strbuf_adds(sb, "\\\\"); break;
-		case '\n': strbuf_adds(sb, "\\n"); break;
-		case '\t': strbuf_adds(sb, "\\t"); break;
+		case '"':
+			strbuf_adds(sb, "\\\"");
+			break;
+		case '\\':
+			strbuf_adds(sb, "\\\\");
+			break;
+		case '\n':
+			strbuf_adds(sb, "\\n");
+			break;
+		case '\t':
+			strbuf_adds(sb, "\\t");
+			break;
 		default: {
 			char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
 			strbuf_adds(sb, u);
@@ -268,7 +277,7 @@ char *action_to_json(const struct action *a)
 	const char *values[] = { a->chat_id, a->text, a->reply_to, a->key, a->ref, a->question };
 	for(size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		if(!values[i])
-			continue;  /* absent, as jansson's writer left it */
+			continue; /* absent, as jansson's writer left it */
 		strbuf_addf(&sb, ",\"%s\":", names[i]);
 		bad |= action__json_str(&sb, values[i]);
 	}
@@ -310,18 +319,17 @@ int action_from_json(struct outbox *ob, const char *json)
 	if(!json_is_integer(kind) || json_integer_value(kind) < ACTION_SEND_TEXT ||
 	   json_integer_value(kind) > ACTION_ANSWER || !platform || !chat)
 		goto out;
-	struct action *a = outbox_push(ob, (enum action_kind)json_integer_value(kind), platform, chat,
-	                               action__get(o, "text"));
-	if(!a || action_set(&a->reply_to, action__get(o, "reply_to")) ||
-	   action_set(&a->key, action__get(o, "key")) || action_set(&a->ref, action__get(o, "ref")) ||
-	   action_set(&a->question, action__get(o, "question")))
+	struct action *a =
+		outbox_push(ob, (enum action_kind)json_integer_value(kind), platform, chat, action__get(o, "text"));
+	if(!a || action_set(&a->reply_to, action__get(o, "reply_to")) || action_set(&a->key, action__get(o, "key")) ||
+	   action_set(&a->ref, action__get(o, "ref")) || action_set(&a->question, action__get(o, "question")))
 		goto out;
 	size_t i;
 	json_t *v;
-	json_array_foreach(json_object_get(o, "options"), i, v)
-		if(json_is_string(v) && action_add_option(a, json_string_value(v)))
-			goto out;
-	json_array_foreach(json_object_get(o, "buttons"), i, v) {
+	json_array_foreach(json_object_get(o, "options"), i,
+	                   v) if(json_is_string(v) && action_add_option(a, json_string_value(v))) goto out;
+	json_array_foreach(json_object_get(o, "buttons"), i, v)
+	{
 		const char *label = action__get(v, "label"), *data = action__get(v, "data");
 		if(label && data && action_add_button(a, label, data))
 			goto out;

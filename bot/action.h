@@ -17,40 +17,40 @@
 #include <stdint.h>
 
 enum action_kind {
-	ACTION_SEND_TEXT,   /* post text in a chat */
-	ACTION_REPLY,       /* post text as a reply to reply_to */
-	ACTION_SEND_POLL,   /* post a native poll (question + options) */
-	ACTION_CLOSE_POLL,  /* close the native poll of a meetup */
-	ACTION_EDIT,        /* replace the text of a message the bot sent */
-	ACTION_SEND_PRIVATE,/* post text to one person privately; chat_id is
-	                       the person's platform id */
-	ACTION_ANSWER,      /* answer a button press privately (a toast):
-	                       reply_to is the press's button_answer, text
-	                       the answer; posts nothing in the chat */
+	ACTION_SEND_TEXT,    /* post text in a chat */
+	ACTION_REPLY,        /* post text as a reply to reply_to */
+	ACTION_SEND_POLL,    /* post a native poll (question + options) */
+	ACTION_CLOSE_POLL,   /* close the native poll of a meetup */
+	ACTION_EDIT,         /* replace the text of a message the bot sent */
+	ACTION_SEND_PRIVATE, /* post text to one person privately; chat_id is
+	                        the person's platform id */
+	ACTION_ANSWER,       /* answer a button press privately (a toast):
+	                        reply_to is the press's button_answer, text
+	                        the answer; posts nothing in the chat */
 };
 
 struct action_button {
-	char *label;        /* plain text */
-	char *data;         /* at most 64 bytes, handed back in EVENT_BUTTON */
+	char *label; /* plain text */
+	char *data;  /* at most 64 bytes, handed back in EVENT_BUTTON */
 };
 
 struct action {
 	enum action_kind kind;
-	char *platform;     /* the adapter that renders it */
-	char *chat_id;      /* the platform's chat id */
-	char *text;         /* light HTML; the poll's fallback text for polls */
-	char *reply_to;     /* ACTION_REPLY: the platform message id;
-	                       ACTION_ANSWER: the press answered */
-	char *key;          /* idempotency key: the same action retried after a
-	                       crash has the same key (Matrix txn ids) */
-	char *ref;          /* the core's name for what the message shows, e.g.
-	                       "meetup:42:poll"; adapters map it to their ids */
-	char *question;     /* ACTION_SEND_POLL */
+	char *platform; /* the adapter that renders it */
+	char *chat_id;  /* the platform's chat id */
+	char *text;     /* light HTML; the poll's fallback text for polls */
+	char *reply_to; /* ACTION_REPLY: the platform message id;
+	                   ACTION_ANSWER: the press answered */
+	char *key;      /* idempotency key: the same action retried after a
+	                   crash has the same key (Matrix txn ids) */
+	char *ref;      /* the core's name for what the message shows, e.g.
+	                   "meetup:42:poll"; adapters map it to their ids */
+	char *question; /* ACTION_SEND_POLL */
 	char **options;
 	size_t n_options;
 	struct action_button *buttons;
 	size_t n_buttons;
-	int64_t stored_id;  /* its row in the durable outbox, 0 when none */
+	int64_t stored_id; /* its row in the durable outbox, 0 when none */
 };
 
 struct outbox {
@@ -64,8 +64,8 @@ void outbox_release(struct outbox *ob);
 /* Appends an action.  Copies every string (NULL stays NULL).  Returns a
  * pointer to the stored action (valid until the next push), or NULL when out
  * of memory. */
-struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char *platform,
-                           const char *chat_id, const char *text);
+struct action *outbox_push(struct outbox *ob, enum action_kind kind, const char *platform, const char *chat_id,
+                           const char *text);
 /* Drops the last action appended (one that turned out not to be needed:
  * an edit that changes nothing). */
 void outbox_pop(struct outbox *ob);

@@ -31,8 +31,8 @@ static void bot__on_prepare(uv_prepare_t *h)
 	bot__flush_delivered(h->data, false);
 }
 
-int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db,
-             const struct bot_port *port, void *port_user)
+int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db, const struct bot_port *port,
+             void *port_user)
 {
 	memset(b, 0, sizeof(*b));
 	b->loop = loop;
@@ -164,8 +164,8 @@ static void bot__apologise(struct bot *b, const struct event *ev, struct outbox 
 		lang = chat.lang;
 	struct strbuf sb = STRBUF_INIT;
 	i18n_fmt(&sb, lang, "dispatch.error", NULL);
-	struct action *a = outbox_push(out, ev->message_id ? ACTION_REPLY : ACTION_SEND_TEXT,
-	                               ev->platform, ev->chat_id, sb.buf);
+	struct action *a =
+		outbox_push(out, ev->message_id ? ACTION_REPLY : ACTION_SEND_TEXT, ev->platform, ev->chat_id, sb.buf);
 	if(a && ev->message_id)
 		action_set(&a->reply_to, ev->message_id);
 	strbuf_release(&sb);
@@ -197,19 +197,19 @@ static void bot__apologise(struct bot *b, const struct event *ev, struct outbox 
 
 struct bot_batch {
 	struct bot_batch *next;
-	const struct event *evs;     /* borrowed until done */
+	const struct event *evs; /* borrowed until done */
 	size_t n, pos;
 	int (*state_fn)(void *user, struct db *db);
 	void (*done)(void *user, int rc);
 	void *user;
-	struct outbox ob;            /* the replies, stored once committed */
-	struct meetup_edits edits;   /* a batch of several events: the edits
-	                                made once at its end (meetup.h) */
+	struct outbox ob;          /* the replies, stored once committed */
+	struct meetup_edits edits; /* a batch of several events: the edits
+	                              made once at its end (meetup.h) */
 	enum { BATCH_WAITING, BATCH_OPEN, BATCH_COMMITTING, BATCH_ENDED } state;
-	bool spread;                 /* run over turns (bot_submit_batch) */
-	size_t stored;               /* replies stored in the outbox so far */
-	size_t delivered;            /* replies handed to the platforms so far */
-	bool failed;                 /* an event failed: the rest is not run */
+	bool spread;      /* run over turns (bot_submit_batch) */
+	size_t stored;    /* replies stored in the outbox so far */
+	size_t delivered; /* replies handed to the platforms so far */
+	bool failed;      /* an event failed: the rest is not run */
 	int rc;
 };
 
@@ -301,7 +301,7 @@ static void bot__batch_ended(struct bot *b, struct bot_batch *bb, int rc)
 		bot__batch_run(b, &one);
 		bb->rc |= one.rc;
 		if(outbox_move(&bb->ob, &one.ob))
-			outbox_release(&one.ob);  /* stored: sent at the next start */
+			outbox_release(&one.ob); /* stored: sent at the next start */
 	}
 	if(bb->state_fn && (db_begin(b->db) || bb->state_fn(bb->user, b->db) || db_commit(b->db))) {
 		db_rollback(b->db);
@@ -439,8 +439,8 @@ static void bot__on_step(uv_idle_t *h)
 		bot__batch_finish(b);
 }
 
-int bot_submit_batch(struct bot *b, const struct event *evs, size_t n,
-                     int (*state_fn)(void *user, struct db *db), void (*done)(void *user, int rc), void *user)
+int bot_submit_batch(struct bot *b, const struct event *evs, size_t n, int (*state_fn)(void *user, struct db *db),
+                     void (*done)(void *user, int rc), void *user)
 {
 	if(b->stopping)
 		return -1;
@@ -477,8 +477,8 @@ static void bot__batches_drain(struct bot *b)
 	}
 }
 
-int bot_handle_batch(struct bot *b, const struct event *evs, size_t n,
-                     int (*state_fn)(void *user, struct db *db), void *user)
+int bot_handle_batch(struct bot *b, const struct event *evs, size_t n, int (*state_fn)(void *user, struct db *db),
+                     void *user)
 {
 	struct bot_batch bb = { .evs = evs, .n = n, .state_fn = state_fn, .user = user };
 	outbox_init(&bb.ob);

@@ -62,24 +62,24 @@ struct bot {
 	struct db *db;               /* borrowed */
 	const struct bot_port *port; /* borrowed */
 	void *port_user;
-	uv_timer_t drain;            /* at a clean stop: waits (a few seconds at
-	                                most) for the sends in flight */
+	uv_timer_t drain; /* at a clean stop: waits (a few seconds at
+	                     most) for the sends in flight */
 	int64_t drain_deadline;
-	uv_prepare_t flush;          /* before the loop sleeps: deletes the
-	                                outbox rows of deliveries when enough
-	                                wait in the journal */
+	uv_prepare_t flush; /* before the loop sleeps: deletes the
+	                       outbox rows of deliveries when enough
+	                       wait in the journal */
 	struct sched sched;
-	struct bot_batch *batches;   /* owned: bot_submit_batch's, in order */
+	struct bot_batch *batches; /* owned: bot_submit_batch's, in order */
 	struct bot_batch *batches_tail;
-	uv_idle_t step;              /* runs while batches wait: one event of
-	                                the first per turn of the loop */
-	struct meetup_edits *edits;  /* while an event of a batch of several
-	                                runs, the batch's: its announcements
-	                                are edited once, at its end (meetup.h);
-	                                NULL otherwise */
-	int64_t started_ms;          /* clock_now_ms() at start, for /about */
-	int64_t key_epoch;           /* real time at start, ms: with key_seq,
-	                                the keys of actions that have none */
+	uv_idle_t step;             /* runs while batches wait: one event of
+	                               the first per turn of the loop */
+	struct meetup_edits *edits; /* while an event of a batch of several
+	                               runs, the batch's: its announcements
+	                               are edited once, at its end (meetup.h);
+	                               NULL otherwise */
+	int64_t started_ms;         /* clock_now_ms() at start, for /about */
+	int64_t key_epoch;          /* real time at start, ms: with key_seq,
+	                               the keys of actions that have none */
 	uint64_t key_seq;
 	bool stopping;
 	int exit_code;
@@ -91,8 +91,8 @@ extern const struct config_checks bot_config_checks;
 
 /* Prepares b on loop with the configuration, the database and the port
  * (all borrowed: they must outlive b), which port_user is handed to. */
-int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db,
-             const struct bot_port *port, void *port_user);
+int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db, const struct bot_port *port,
+             void *port_user);
 
 /* Runs one event: opens a transaction, dispatches, commits, then hands the
  * resulting actions to the platforms.  On a storage error the transaction is
@@ -105,8 +105,8 @@ int bot_handle_event(struct bot *b, const struct event *ev);
  * then the replies leave.  If one event fails, the batch is rolled back and
  * each event runs alone, then the state alone, so a bad event costs only
  * itself.  Returns 0, or -1 when some event could not be handled. */
-int bot_handle_batch(struct bot *b, const struct event *evs, size_t n,
-                     int (*state_fn)(void *user, struct db *db), void *user);
+int bot_handle_batch(struct bot *b, const struct event *evs, size_t n, int (*state_fn)(void *user, struct db *db),
+                     void *user);
 
 /* Runs n events as bot_handle_batch() does, but spread over turns of the
  * loop, one event per turn, in a transaction left open across them, so
@@ -117,8 +117,8 @@ int bot_handle_batch(struct bot *b, const struct event *evs, size_t n,
  * from inside this call; rc is what bot_handle_batch() would return.
  * Returns 0, or -1 (out of memory, or stopping) when the batch was not
  * taken: then done is never called. */
-int bot_submit_batch(struct bot *b, const struct event *evs, size_t n,
-                     int (*state_fn)(void *user, struct db *db), void (*done)(void *user, int rc), void *user);
+int bot_submit_batch(struct bot *b, const struct event *evs, size_t n, int (*state_fn)(void *user, struct db *db),
+                     void (*done)(void *user, int rc), void *user);
 
 /* True while a submitted batch's transaction is open or committing.  A send
  * whose answer must be stored (a poll's id) waits until it is not: storing

@@ -54,9 +54,8 @@ static int cmd__help_one(struct cmd_ctx *ctx, const struct command *c)
 	char key[64];
 	snprintf(key, sizeof(key), "cmd.%s.details", c->name);
 	const char *details = i18n_lookup(lang, key);
-	i18n_fmt_raw(&sb, lang, "help.one", 0x1 | 0x2 | 0x4 | 0x8, names.buf,
-	             cmd__msg(ctx, c, "summary"), cmd__msg(ctx, c, "usage"),
-	             cmd__msg(ctx, c, "example"), NULL);
+	i18n_fmt_raw(&sb, lang, "help.one", 0x1 | 0x2 | 0x4 | 0x8, names.buf, cmd__msg(ctx, c, "summary"),
+	             cmd__msg(ctx, c, "usage"), cmd__msg(ctx, c, "example"), NULL);
 	if(details) {
 		strbuf_addc(&sb, '\n');
 		strbuf_adds(&sb, details);

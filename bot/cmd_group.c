@@ -23,7 +23,7 @@
 
 #define LOG_MODULE "group"
 
-#define TOPIC_MAX 100          /* characters */
+#define TOPIC_MAX 100 /* characters */
 #define GROUP_NAME_MAX 60
 #define GROUP_MAX_MEMBERS 1000
 #define FORGET_TTL_MS (5LL * 60 * 1000)
@@ -288,7 +288,7 @@ static size_t cg__count(const struct db_people *p, bool waiting)
 /* The options of "/group new NAME --topic TEXT --max N --interest TOPIC". */
 struct cg_new_opts {
 	char *topic, *interest;
-	long max;               /* 0: no cap */
+	long max; /* 0: no cap */
 };
 
 /* Reads the options starting at opts (" --...", cut off the name).
@@ -325,8 +325,8 @@ static bool cg__new_options(struct cmd_ctx *ctx, char *opts, struct cg_new_opts 
 /* Everyone interested in interest joins the new group g (up to its cap;
  * the rest wait), its creator aside; counted in *added and *waiting.
  * 0 or -1. */
-static int cg__add_interested(struct cmd_ctx *ctx, const struct db_group *g, const char *interest,
-                              size_t *added, size_t *waiting)
+static int cg__add_interested(struct cmd_ctx *ctx, const struct db_group *g, const char *interest, size_t *added,
+                              size_t *waiting)
 {
 	struct db *db = ctx->bot->db;
 	struct strbuf ikey = STRBUF_INIT;
@@ -686,8 +686,9 @@ static int cg__contact(struct cmd_ctx *ctx, char *args)
 			rc = cmd_reply(ctx, "group.last_contact", uname, g->name, NULL);
 			goto out;
 		}
-		rc = db_group_member_set(ctx->bot->db, g->id, uid, false, p->waiting) ? CMD_ERROR
-		     : cmd_reply(ctx, "group.contact_removed", uname, g->name, NULL);
+		rc = db_group_member_set(ctx->bot->db, g->id, uid, false, p->waiting)
+		             ? CMD_ERROR
+		             : cmd_reply(ctx, "group.contact_removed", uname, g->name, NULL);
 		goto out;
 	}
 	/* A contact person speaks for the group, so they must be in it: naming
@@ -701,8 +702,9 @@ static int cg__contact(struct cmd_ctx *ctx, char *args)
 		rc = cmd_reply(ctx, "group.already_contact", uname, g->name, NULL);
 		goto out;
 	}
-	rc = db_group_member_set(ctx->bot->db, g->id, uid, true, false) ? CMD_ERROR
-	     : cmd_reply(ctx, "group.contact_added", uname, g->name, NULL);
+	rc = db_group_member_set(ctx->bot->db, g->id, uid, true, false)
+	             ? CMD_ERROR
+	             : cmd_reply(ctx, "group.contact_added", uname, g->name, NULL);
 out:
 	return rc;
 }
@@ -793,7 +795,11 @@ static int cg__list_sub(struct cmd_ctx *ctx, char *args)
 	return cg__list(ctx, &pg);
 }
 
-#define NAMES(...) (const char *const[]){ __VA_ARGS__, NULL }
+#define NAMES(...) \
+	(const char *const[]) \
+	{ \
+		__VA_ARGS__, NULL \
+	}
 
 /* /group's sub-commands.  Those that manage a group are its contact
  * persons' and the admins': their resolver finds the group and its
@@ -801,17 +807,31 @@ static int cg__list_sub(struct cmd_ctx *ctx, char *args)
 /* clang-format off: a table reads best one row to a line */
 static const struct subcommand cg__subs[] = {
 	{ .name = "list", .aliases = NAMES("liste"), .perm = PERM_ANYONE, .handler = cg__list_sub },
-	{ .name = "new", .aliases = NAMES("nouveau", "creer", "create"), .min_words = 1, .perm = PERM_ANYONE,
+	{ .name = "new",
+	  .aliases = NAMES("nouveau", "creer", "create"),
+	  .min_words = 1,
+	  .perm = PERM_ANYONE,
 	  .handler = cg__new },
 	{ .name = "join", .aliases = NAMES("rejoindre"), .min_words = 1, .perm = PERM_ANYONE, .handler = cg__join },
 	{ .name = "leave", .aliases = NAMES("quitter"), .min_words = 1, .perm = PERM_ANYONE, .handler = cg__leave },
 	{ .name = "info", .aliases = NAMES("infos"), .min_words = 1, .perm = PERM_ANYONE, .handler = cg__info },
-	{ .name = "contact", .min_words = 1, .perm = PERM_GROUP_CONTACT, .resolve = cg__contact_find,
+	{ .name = "contact",
+	  .min_words = 1,
+	  .perm = PERM_GROUP_CONTACT,
+	  .resolve = cg__contact_find,
 	  .handler = cg__contact },
-	{ .name = "close", .aliases = NAMES("fermer"), .min_words = 1, .perm = PERM_GROUP_CONTACT,
-	  .resolve = cg__named_find, .handler = cg__close },
-	{ .name = "split", .aliases = NAMES("diviser"), .min_words = 1, .perm = PERM_GROUP_CONTACT,
-	  .resolve = cg__named_find, .handler = cg__split },
+	{ .name = "close",
+	  .aliases = NAMES("fermer"),
+	  .min_words = 1,
+	  .perm = PERM_GROUP_CONTACT,
+	  .resolve = cg__named_find,
+	  .handler = cg__close },
+	{ .name = "split",
+	  .aliases = NAMES("diviser"),
+	  .min_words = 1,
+	  .perm = PERM_GROUP_CONTACT,
+	  .resolve = cg__named_find,
+	  .handler = cg__split },
 	{ .name = NULL },
 };
 /* clang-format on */
@@ -961,15 +981,17 @@ static int cg__forget(struct cmd_ctx *ctx)
 	   db_outbox_remove_to(db, ACTION_SEND_PRIVATE, ctx->ev->platform, ctx->ev->sender_id, &dms))
 		goto out;
 	if(dms)
-		log_info("chat %s: %d private message(s) waiting for someone forgotten were dropped", ctx->ev->chat_id, dms);
+		log_info("chat %s: %d private message(s) waiting for someone forgotten were dropped", ctx->ev->chat_id,
+		         dms);
 	char n[DB_FORGET_COUNTS][16];
 	for(int i = 0; i < DB_FORGET_COUNTS; i++)
 		snprintf(n[i], sizeof(n[i]), "%d", c[i]);
 	if(cmd_reply(ctx, "forget.done", n[0], n[1], n[2], n[3], n[4], NULL) || cg__fill_groups(ctx))
 		goto out;
 	/* The places they had in meetups still to come go to those waiting. */
-	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out,
-	                           .key_base = ctx->ev->message_id };
+	struct meetup_ctx mctx = {
+		.bot = ctx->bot, .chat = ctx->chat, .out = ctx->out, .key_base = ctx->ev->message_id
+	};
 	for(size_t i = 0; i < places.n; i++) {
 		int found = db_meetup_get(db, ctx->chat->id, places.nums[i], mt);
 		if(found < 0)
@@ -1030,7 +1052,7 @@ static int cg__export_row(void *user, const struct db_export_row *r)
 	switch(e->kind) {
 	case DB_EXPORT_MEMBER:
 	case DB_EXPORT_PRIVATE_REMINDERS:
-		return -1;  /* single values, read by cg__export_one */
+		return -1; /* single values, read by cg__export_one */
 	case DB_EXPORT_INTERESTS:
 		v = json_string(r->text);
 		break;
@@ -1043,7 +1065,10 @@ static int cg__export_row(void *user, const struct db_export_row *r)
 		break;
 	case DB_EXPORT_RSVPS:
 		v = json_pack("{s:I,s:s,s:b}", "meetup", (json_int_t)r->num, "answer",
-		              r->answer == 2 ? "yes" : r->answer == 1 ? "maybe" : "no", "waiting", r->waiting);
+		              r->answer == 2   ? "yes"
+		              : r->answer == 1 ? "maybe"
+		                               : "no",
+		              "waiting", r->waiting);
 		break;
 	case DB_EXPORT_MEETUPS:
 		v = json_pack("{s:I,s:s}", "meetup", (json_int_t)r->num, "title", r->text);
@@ -1099,8 +1124,7 @@ int cmd_export(struct cmd_ctx *ctx)
 	   db_export_each(db, DB_EXPORT_MEMBER, ctx->chat->id, ctx->user_id, cg__export_one, o) ||
 	   db_export_each(db, DB_EXPORT_PRIVATE_REMINDERS, ctx->chat->id, ctx->user_id, cg__export_one, o) ||
 	   cg__export_list(ctx, o, "interests", DB_EXPORT_INTERESTS) ||
-	   cg__export_list(ctx, o, "groups", DB_EXPORT_GROUPS) ||
-	   cg__export_list(ctx, o, "votes", DB_EXPORT_VOTES) ||
+	   cg__export_list(ctx, o, "groups", DB_EXPORT_GROUPS) || cg__export_list(ctx, o, "votes", DB_EXPORT_VOTES) ||
 	   cg__export_list(ctx, o, "rsvps", DB_EXPORT_RSVPS) ||
 	   cg__export_list(ctx, o, "meetups_proposed", DB_EXPORT_MEETUPS))
 		goto out;

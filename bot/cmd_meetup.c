@@ -22,7 +22,7 @@
 
 #define LOG_MODULE "meetup"
 
-#define MEETUP_TITLE_MAX 200   /* characters */
+#define MEETUP_TITLE_MAX 200 /* characters */
 #define MEETUP_PLACE_MAX 300
 #define MEETUP_PEOPLE_MAX 1000
 #define MEETUP_DEFAULT_DURATION 120
@@ -33,8 +33,11 @@ enum { DIALOG_TITLE = 1, DIALOG_DATES = 2, DIALOG_PLACE = 3 };
 static struct meetup_ctx cm__mctx(struct cmd_ctx *ctx)
 {
 	struct meetup_ctx m = {
-		.bot = ctx->bot, .chat = ctx->chat, .out = ctx->out,
-		.reply_to = ctx->ev->message_id, .key_base = ctx->ev->message_id,
+		.bot = ctx->bot,
+		.chat = ctx->chat,
+		.out = ctx->out,
+		.reply_to = ctx->ev->message_id,
+		.key_base = ctx->ev->message_id,
 	};
 	return m;
 }
@@ -42,8 +45,11 @@ static struct meetup_ctx cm__mctx(struct cmd_ctx *ctx)
 static struct date_ctx cm__dctx(struct cmd_ctx *ctx)
 {
 	struct date_ctx d = {
-		.tz = ctx->chat->tz, .now = clock_now(), .month_first = false,
-		.default_time = -1, .allow_past = false,
+		.tz = ctx->chat->tz,
+		.now = clock_now(),
+		.month_first = false,
+		.default_time = -1,
+		.allow_past = false,
 	};
 	return d;
 }
@@ -70,7 +76,11 @@ static bool cm__is(const char *s, const char *const *words)
 	return yes;
 }
 
-#define WORDS(...) (const char *const[]){ __VA_ARGS__, NULL }
+#define WORDS(...) \
+	(const char *const[]) \
+	{ \
+		__VA_ARGS__, NULL \
+	}
 
 /* Reads a whole number in [lo, hi] from s; 0 or -1. */
 static int cm__int(const char *s, long lo, long hi, long *out)
@@ -108,8 +118,7 @@ static int cm__meetup_num(const char *s, int *num)
  * user was told why not, -1 on failure.  hint_key is the catalogue's
  * example of the command with a meetup named ("/rencontre clore #{1}"), so
  * that the example is written in the chat's language. */
-static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hint_key,
-                    struct db_meetup *m)
+static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hint_key, struct db_meetup *m)
 {
 	char n[16];
 	if(num) {
@@ -128,9 +137,13 @@ static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hin
 	if(count == 1)
 		return db_meetup_get(ctx->bot->db, ctx->chat->id, one, m);
 	if(count == 0)
-		return cmd_reply(ctx, mask == MASK_POLL ? "meetup.none_poll" :
-		                      mask == MASK_CONFIRMED ? "meetup.none_confirmed" : "meetup.none_open",
-		                 NULL) ? -1 : 0;
+		return cmd_reply(ctx,
+		                 mask == MASK_POLL        ? "meetup.none_poll"
+		                 : mask == MASK_CONFIRMED ? "meetup.none_confirmed"
+		                                          : "meetup.none_open",
+		                 NULL)
+		               ? -1
+		               : 0;
 	/* Every one of them is named: a list cut short would hide the one
 	 * meant. */
 	int *nums = malloc((size_t)count * sizeof(*nums)), max = count;
@@ -143,9 +156,10 @@ static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hin
 		strbuf_addf(&list, i ? ", #%d" : "#%d", nums[i]);
 	snprintf(n, sizeof(n), "%d", nums[0]);
 	i18n_fmt(&hint, cmd_lang(ctx), hint_key, n, NULL);
-	int rc = hint.oom || list.oom ? -1
-	         : cmd_reply_raw(ctx, mask == MASK_POLL ? "meetup.several_polls" : "meetup.several", 0x2, list.buf,
-	                         hint.buf, NULL);
+	int rc = hint.oom || list.oom
+	                 ? -1
+	                 : cmd_reply_raw(ctx, mask == MASK_POLL ? "meetup.several_polls" : "meetup.several", 0x2,
+	                                 list.buf, hint.buf, NULL);
 	strbuf_release(&list);
 	strbuf_release(&hint);
 	free(nums);
@@ -155,7 +169,7 @@ static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hin
 /* ---- proposing ---- */
 
 struct cm_repeat {
-	char rule[32];         /* "" when the meetup does not repeat */
+	char rule[32]; /* "" when the meetup does not repeat */
 	bool poll;
 };
 
@@ -169,8 +183,8 @@ struct cm_proposal {
 	char *slot_text[MEETUP_MAX_SLOTS + 1];
 	int nslot_text, too_many;
 	char *deadline_text;
-	int group_max;          /* the cap of the group named, 0 when none */
-	bool poll_part;         /* a part said "poll" alone */
+	int group_max;  /* the cap of the group named, 0 when none */
+	bool poll_part; /* a part said "poll" alone */
 };
 
 /* Starts a new line of errors, for the message appended next. */
@@ -191,9 +205,9 @@ static bool cm__split_key(char *part, char **key, char **val)
 		*colon = '\0';
 		*key = cm__trim(part);
 		*val = cm__trim(colon + 1);
-		if(!cm__is(*key, WORDS("lieu", "place", "where", "ou", "limite", "deadline", "quorum",
-		                       "max", "duree", "duration", "group", "groupe"))) {
-			*colon = ':';  /* "19:00" is part of a slot */
+		if(!cm__is(*key, WORDS("lieu", "place", "where", "ou", "limite", "deadline", "quorum", "max", "duree",
+		                       "duration", "group", "groupe"))) {
+			*colon = ':'; /* "19:00" is part of a slot */
 			*key = NULL;
 		}
 	}
@@ -394,8 +408,8 @@ static void cm__read_deadline(struct cm_proposal *p, const struct date_ctx *dctx
 /* Parses "TITLE; SLOT; ...; key: value" into m.  Problems are appended
  * to errors (one line each); merged tells how many slots were duplicates.
  * Returns 0 when m is complete, 1 when errors were found, -1 on failure. */
-static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup *m,
-                              struct strbuf *errors, int *merged, struct cm_repeat *rep)
+static int cm__parse_proposal(struct cmd_ctx *ctx, char *text, struct db_meetup *m, struct strbuf *errors, int *merged,
+                              struct cm_repeat *rep)
 {
 	struct cm_proposal p = { .ctx = ctx, .m = m, .rep = rep, .errors = errors };
 	struct date_ctx dctx = cm__dctx(ctx);
@@ -760,7 +774,11 @@ out:
 /* close, cancel, confirm, move, edit share their beginning. */
 enum cm_verb { VERB_CLOSE, VERB_CANCEL, VERB_CONFIRM, VERB_MOVE, VERB_EDIT };
 
-static const struct { unsigned mask; const char *hint; const char *verb_key; } cm__verbs[] = {
+static const struct {
+	unsigned mask;
+	const char *hint;
+	const char *verb_key;
+} cm__verbs[] = {
 	[VERB_CLOSE] = { MASK_POLL, "meetup.hint.close", "meetup.verb.close" },
 	[VERB_CANCEL] = { MASK_POLL | MASK_CONFIRMED, "meetup.hint.cancel", "meetup.verb.cancel" },
 	[VERB_CONFIRM] = { MASK_POLL | MASK_NO_QUORUM, "meetup.hint.confirm", "meetup.verb.confirm" },
@@ -841,7 +859,7 @@ static int cm__edit_field(struct cmd_ctx *ctx, struct db_meetup *m, const char *
 		}
 		snprintf(m->title, sizeof(m->title), "%s", value);
 		return db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
-		       : cmd_reply(ctx, "meetup.edited.title", n, m->title, NULL);
+		                                         : cmd_reply(ctx, "meetup.edited.title", n, m->title, NULL);
 	}
 	if(cm__is(field, WORDS("duration", "duree"))) {
 		int minutes;
@@ -853,7 +871,7 @@ static int cm__edit_field(struct cmd_ctx *ctx, struct db_meetup *m, const char *
 		struct strbuf d = STRBUF_INIT;
 		date_format_duration(&d, cmd_lang(ctx), minutes);
 		int rc = db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
-		         : cmd_reply(ctx, "meetup.edited.duration", n, d.buf, NULL);
+		                                           : cmd_reply(ctx, "meetup.edited.duration", n, d.buf, NULL);
 		strbuf_release(&d);
 		return rc;
 	}
@@ -977,7 +995,10 @@ static int cm__list_sub(struct cmd_ctx *ctx, char *args)
 	return cm__list(ctx, &pg);
 }
 
-static int cm__info_sub(struct cmd_ctx *ctx, char *args) { return cm__info(ctx, args, "meetup.hint.info"); }
+static int cm__info_sub(struct cmd_ctx *ctx, char *args)
+{
+	return cm__info(ctx, args, "meetup.hint.info");
+}
 /* /meetup's sub-commands.  Those that change a meetup are its creator's,
  * its group's contact persons' and the admins': their resolver finds the
  * meetup before the dispatcher checks who may. */
@@ -985,18 +1006,41 @@ static int cm__info_sub(struct cmd_ctx *ctx, char *args) { return cm__info(ctx, 
 static const struct subcommand cm__subs[] = {
 	{ .name = "list", .aliases = WORDS("liste", "ls"), .perm = PERM_ANYONE, .handler = cm__list_sub },
 	{ .name = "info", .aliases = WORDS("infos", "show", "voir"), .perm = PERM_ANYONE, .handler = cm__info_sub },
-	{ .name = "close", .aliases = WORDS("clore", "fermer", "cloturer"), .perm = PERM_MEETUP_OWNER,
-	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_CLOSE },
-	{ .name = "cancel", .aliases = WORDS("annuler"), .perm = PERM_MEETUP_OWNER,
-	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_CANCEL },
-	{ .name = "confirm", .aliases = WORDS("confirmer", "fix", "fixer"), .perm = PERM_MEETUP_OWNER,
-	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_CONFIRM },
-	{ .name = "move", .aliases = WORDS("deplacer", "reporter"), .perm = PERM_MEETUP_OWNER,
-	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_MOVE },
-	{ .name = "edit", .aliases = WORDS("modifier", "changer"), .perm = PERM_MEETUP_OWNER,
-	  .resolve = cm__change_find, .handler = cm__change, .arg = VERB_EDIT },
-	{ .name = "series", .aliases = WORDS("serie"), .perm = PERM_MEETUP_OWNER,
-	  .resolve = cm__series_find, .handler = cm__series },
+	{ .name = "close",
+	  .aliases = WORDS("clore", "fermer", "cloturer"),
+	  .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__change_find,
+	  .handler = cm__change,
+	  .arg = VERB_CLOSE },
+	{ .name = "cancel",
+	  .aliases = WORDS("annuler"),
+	  .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__change_find,
+	  .handler = cm__change,
+	  .arg = VERB_CANCEL },
+	{ .name = "confirm",
+	  .aliases = WORDS("confirmer", "fix", "fixer"),
+	  .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__change_find,
+	  .handler = cm__change,
+	  .arg = VERB_CONFIRM },
+	{ .name = "move",
+	  .aliases = WORDS("deplacer", "reporter"),
+	  .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__change_find,
+	  .handler = cm__change,
+	  .arg = VERB_MOVE },
+	{ .name = "edit",
+	  .aliases = WORDS("modifier", "changer"),
+	  .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__change_find,
+	  .handler = cm__change,
+	  .arg = VERB_EDIT },
+	{ .name = "series",
+	  .aliases = WORDS("serie"),
+	  .perm = PERM_MEETUP_OWNER,
+	  .resolve = cm__series_find,
+	  .handler = cm__series },
 	{ .name = NULL },
 };
 /* clang-format on */
@@ -1046,7 +1090,7 @@ static int cm__vote_word(struct cmd_ctx *ctx, const struct db_meetup *m, char *w
 	long lo, hi;
 	char *dash = strchr(w, '-');
 	if(cm__is(w, WORDS("all", "tout", "toutes", "tous"))) {
-		lo = 1;  /* "/vote all", "/vote toutes?" */
+		lo = 1; /* "/vote all", "/vote toutes?" */
 		hi = m->nslots;
 	} else if(dash && dash != w) {
 		*dash = '\0';
@@ -1153,7 +1197,8 @@ static int cm__rsvp_elsewhere(struct cmd_ctx *ctx, int num, int answer)
 	if(!m || !home || db_meetups_of_user(db, ctx->user_id, num, clock_now(), ids, 8, &count))
 		goto out;
 	if(!count) {
-		rc = num ? cmd_reply(ctx, "meetup.rsvp.private_none_num", n, NULL) : cmd_reply(ctx, "meetup.rsvp.private_none", NULL);
+		rc = num ? cmd_reply(ctx, "meetup.rsvp.private_none_num", n, NULL)
+		         : cmd_reply(ctx, "meetup.rsvp.private_none", NULL);
 		goto out;
 	}
 	if(count > 1)
@@ -1164,8 +1209,9 @@ static int cm__rsvp_elsewhere(struct cmd_ctx *ctx, int num, int answer)
 		strbuf_reset(&where);
 		meetup_chat_name(ctx->bot, home, &where);
 		if(count == 1) {
-			struct meetup_ctx mctx = { .bot = ctx->bot, .chat = home, .out = ctx->out,
-			                           .key_base = ctx->ev->message_id };
+			struct meetup_ctx mctx = {
+				.bot = ctx->bot, .chat = home, .out = ctx->out, .key_base = ctx->ev->message_id
+			};
 			if(meetup_rsvp(&mctx, m, ctx->user_id, answer, &done))
 				goto out;
 			i18n_fmt_raw(&sb, lang, "meetup.rsvp.elsewhere", 0x3, where.buf, done.buf, NULL);

@@ -23,9 +23,9 @@ enum tok_kind { TOK_NUM, TOK_WORD, TOK_PUNCT, TOK_END };
 
 struct tok {
 	enum tok_kind kind;
-	int num;          /* TOK_NUM: its value (capped) */
-	int ndigits;      /* TOK_NUM: how many digits */
-	char text[24];    /* TOK_WORD: the word; TOK_PUNCT: the mark */
+	int num;       /* TOK_NUM: its value (capped) */
+	int ndigits;   /* TOK_NUM: how many digits */
+	char text[24]; /* TOK_WORD: the word; TOK_PUNCT: the mark */
 };
 
 #define DATES_MAX_TOKS 48
@@ -34,37 +34,39 @@ struct parse {
 	struct tok t[DATES_MAX_TOKS];
 	int n, pos;
 	/* The day. */
-	int year, month, day;         /* absolute; 0 when not given */
-	bool numeric;                 /* day and month came as "x/y" */
-	bool month_day;               /* a day of the month alone: "le 15" */
-	bool weekday_day;             /* ... known as one by a weekday alone */
-	bool no_month_day;            /* read "jeudi 19" as no day of the month */
-	int weekday;                  /* 0 = Sunday .. 6; -1 when not given */
-	bool next;                    /* "prochain", "next" */
-	int weeks_on;                 /* "vendredi en huit": 1; "en quinze": 2 */
-	bool rel;                     /* a day counted from today: */
-	int rel_days;                 /* "demain" 1, "hier" -1, "dans 3 jours" 3 */
-	bool rel_time;                /* an instant counted from now: */
-	int rel_min;                  /* "dans 2h" 120 */
+	int year, month, day; /* absolute; 0 when not given */
+	bool numeric;         /* day and month came as "x/y" */
+	bool month_day;       /* a day of the month alone: "le 15" */
+	bool weekday_day;     /* ... known as one by a weekday alone */
+	bool no_month_day;    /* read "jeudi 19" as no day of the month */
+	int weekday;          /* 0 = Sunday .. 6; -1 when not given */
+	bool next;            /* "prochain", "next" */
+	int weeks_on;         /* "vendredi en huit": 1; "en quinze": 2 */
+	bool rel;             /* a day counted from today: */
+	int rel_days;         /* "demain" 1, "hier" -1, "dans 3 jours" 3 */
+	bool rel_time;        /* an instant counted from now: */
+	int rel_min;          /* "dans 2h" 120 */
 	/* The time. */
-	int hour, minute;             /* -1 when not given */
-	int end_hour, end_minute;     /* a range's end; -1 when none */
+	int hour, minute;         /* -1 when not given */
+	int end_hour, end_minute; /* a range's end; -1 when none */
 	bool bad_time;
-	bool meridiem;                /* am or pm was given */
-	bool bare_hour;               /* "at 7": no h, no am or pm */
-	bool later_half;              /* "soir", "apres-midi", "evening": a
-	                                 bare 8h is 20h */
-	bool earlier_half;            /* "matin", "morning" */
+	bool meridiem;     /* am or pm was given */
+	bool bare_hour;    /* "at 7": no h, no am or pm */
+	bool later_half;   /* "soir", "apres-midi", "evening": a
+	                      bare 8h is 20h */
+	bool earlier_half; /* "matin", "morning" */
 };
 
 static const char *const dates__wd_fr[] = { "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi" };
-static const char *const dates__wd_en[] = { "sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday" };
+static const char *const dates__wd_en[] = {
+	"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"
+};
 static const char *const dates__wd_abbr[] = { "dim", "lun", "mar", "mer", "jeu", "ven", "sam" };
 static const char *const dates__wd_abbr_en[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
-static const char *const dates__mon_fr[] = { "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet",
-                                             "aout", "septembre", "octobre", "novembre", "decembre" };
-static const char *const dates__mon_en[] = { "january", "february", "march", "april", "may", "june", "july",
-                                             "august", "september", "october", "november", "december" };
+static const char *const dates__mon_fr[] = { "janvier", "fevrier", "mars",      "avril",   "mai",      "juin",
+	                                     "juillet", "aout",    "septembre", "octobre", "novembre", "decembre" };
+static const char *const dates__mon_en[] = { "january", "february", "march",     "april",   "may",      "june",
+	                                     "july",    "august",   "september", "october", "november", "december" };
 
 /* ---- tokens ---- */
 
@@ -176,14 +178,23 @@ static int dates__weekday_word(const char *w)
 		   !strcmp(w, dates__wd_abbr_en[i]))
 			return i;
 	}
-	if(!strcmp(w, "tues")) return 2;
-	if(!strcmp(w, "wednes") || !strcmp(w, "weds")) return 3;
-	if(!strcmp(w, "thur") || !strcmp(w, "thurs")) return 4;
+	if(!strcmp(w, "tues"))
+		return 2;
+	if(!strcmp(w, "wednes") || !strcmp(w, "weds"))
+		return 3;
+	if(!strcmp(w, "thur") || !strcmp(w, "thurs"))
+		return 4;
 	return -1;
 }
 
-static bool dates__is_pm(const char *w) { return !strcmp(w, "pm"); }
-static bool dates__is_am(const char *w) { return !strcmp(w, "am"); }
+static bool dates__is_pm(const char *w)
+{
+	return !strcmp(w, "pm");
+}
+static bool dates__is_am(const char *w)
+{
+	return !strcmp(w, "am");
+}
 
 /* True when t is an ordinal's ending: 1er, 3rd, 15th. */
 static bool dates__ordinal(const struct tok *t)
@@ -232,18 +243,20 @@ static bool dates__time(struct parse *p, int *h, int *m, char *meridiem, bool ba
 			*m = dates__at(p, 0)->num;
 			p->pos++;
 		}
-	} else if((dates__punct(p, 0, ':') || (dates__punct(p, 0, '.') && dates__num(p, 1) &&
-	           dates__at(p, 1)->ndigits == 2 && dates__at(p, 2)->kind == TOK_WORD &&
-	           (dates__is_pm(dates__at(p, 2)->text) || dates__is_am(dates__at(p, 2)->text)))) &&
+	} else if((dates__punct(p, 0, ':') ||
+	           (dates__punct(p, 0, '.') && dates__num(p, 1) && dates__at(p, 1)->ndigits == 2 &&
+	            dates__at(p, 2)->kind == TOK_WORD &&
+	            (dates__is_pm(dates__at(p, 2)->text) || dates__is_am(dates__at(p, 2)->text)))) &&
 	          dates__num(p, 1) && dates__at(p, 1)->ndigits == 2) {
 		*m = dates__at(p, 1)->num;
 		p->pos += 2;
 		explicit = true;
 	}
-	if(dates__at(p, 0)->kind == TOK_WORD && (dates__is_pm(dates__at(p, 0)->text) || dates__is_am(dates__at(p, 0)->text))) {
+	if(dates__at(p, 0)->kind == TOK_WORD &&
+	   (dates__is_pm(dates__at(p, 0)->text) || dates__is_am(dates__at(p, 0)->text))) {
 		*meridiem = dates__is_pm(dates__at(p, 0)->text) ? 'p' : 'a';
 		p->pos++;
-		if(dates__punct(p, 0, '.'))  /* "p.m." is rare; "pm." happens */
+		if(dates__punct(p, 0, '.')) /* "p.m." is rare; "pm." happens */
 			p->pos++;
 		explicit = true;
 	}
@@ -295,8 +308,8 @@ static bool dates__time_or_range(struct parse *p)
 		}
 	}
 	int after_first = p->pos;
-	if(dates__punct(p, 0, '-') || dates__word(p, 0, "a") || dates__word(p, 0, "to") ||
-	   dates__word(p, 0, "au") || (from && (dates__word(p, 0, "et") || dates__word(p, 0, "and")))) {
+	if(dates__punct(p, 0, '-') || dates__word(p, 0, "a") || dates__word(p, 0, "to") || dates__word(p, 0, "au") ||
+	   (from && (dates__word(p, 0, "et") || dates__word(p, 0, "and")))) {
 		p->pos++;
 		if(!dates__time(p, &h2, &m2, &mer2, true)) {
 			p->pos = after_first;
@@ -352,8 +365,9 @@ static bool dates__numeric_date(struct parse *p)
 	/* A year follows the same separator, unless the number is the
 	 * hour of a time ("3.12. 19h"). */
 	const struct tok *after = dates__at(p, 2);
-	bool is_hour = (after->kind == TOK_WORD && (!strcmp(after->text, "h") || dates__is_pm(after->text) ||
-	                dates__is_am(after->text))) || (after->kind == TOK_PUNCT && after->text[0] == ':');
+	bool is_hour = (after->kind == TOK_WORD &&
+	                (!strcmp(after->text, "h") || dates__is_pm(after->text) || dates__is_am(after->text))) ||
+	               (after->kind == TOK_PUNCT && after->text[0] == ':');
 	if(dates__punct(p, 0, sep) && dates__num(p, 1) && !is_hour &&
 	   (dates__at(p, 1)->ndigits == 2 || dates__at(p, 1)->ndigits == 4)) {
 		int yy = dates__at(p, 1)->num;
@@ -413,8 +427,8 @@ static bool dates__month_then_day(struct parse *p)
 	/* "dec 3 7pm" vs "dec 7pm": a number followed by am/pm or h is
 	 * a time. */
 	const struct tok *after = dates__at(p, 1);
-	if(after->kind == TOK_WORD && (dates__is_pm(after->text) || dates__is_am(after->text) ||
-	   !strcmp(after->text, "h"))) {
+	if(after->kind == TOK_WORD &&
+	   (dates__is_pm(after->text) || dates__is_am(after->text) || !strcmp(after->text, "h"))) {
 		p->pos = save;
 		return false;
 	}
@@ -422,8 +436,8 @@ static bool dates__month_then_day(struct parse *p)
 	p->day = dates__at(p, 0)->num;
 	p->pos++;
 	const struct tok *sfx = dates__at(p, 0);
-	if(sfx->kind == TOK_WORD && (!strcmp(sfx->text, "st") || !strcmp(sfx->text, "nd") ||
-	   !strcmp(sfx->text, "rd") || !strcmp(sfx->text, "th")))
+	if(sfx->kind == TOK_WORD && (!strcmp(sfx->text, "st") || !strcmp(sfx->text, "nd") || !strcmp(sfx->text, "rd") ||
+	                             !strcmp(sfx->text, "th")))
 		p->pos++;
 	if(dates__punct(p, 0, ',') && dates__num(p, 1) && dates__at(p, 1)->ndigits == 4) {
 		p->year = dates__at(p, 1)->num;
@@ -477,10 +491,10 @@ static bool dates__month_day(struct parse *p)
 	int off = ordinal ? 2 : 1;
 	int back = p->pos - 1;
 	if(back >= 0 && p->t[back].kind == TOK_PUNCT && p->t[back].text[0] == '.')
-		back--;  /* "jeu. 3" */
+		back--; /* "jeu. 3" */
 	const struct tok *prev = back >= 0 ? &p->t[back] : NULL;
-	bool marked = prev && prev->kind == TOK_WORD && (!strcmp(prev->text, "le") || !strcmp(prev->text, "the") ||
-	              dates__weekday_word(prev->text) >= 0);
+	bool marked = prev && prev->kind == TOK_WORD &&
+	              (!strcmp(prev->text, "le") || !strcmp(prev->text, "the") || dates__weekday_word(prev->text) >= 0);
 	bool by_weekday = marked && dates__weekday_word(prev->text) >= 0;
 	/* "15 a 18h30": "a" is "at" there, as in "le 15 a 18h30"; a range
 	 * says "de 15 a 18h30" or "15h a 18h30". */
@@ -492,8 +506,9 @@ static bool dates__month_day(struct parse *p)
 	if((!ordinal && !marked) || (p->no_month_day && !ordinal && by_weekday))
 		return false;
 	const struct tok *next = dates__at(p, off);
-	if((next->kind == TOK_WORD && (!strcmp(next->text, "h") || !strcmp(next->text, "heure") ||
-	    !strcmp(next->text, "heures") || dates__is_pm(next->text) || dates__is_am(next->text))) ||
+	if((next->kind == TOK_WORD &&
+	    (!strcmp(next->text, "h") || !strcmp(next->text, "heure") || !strcmp(next->text, "heures") ||
+	     dates__is_pm(next->text) || dates__is_am(next->text))) ||
 	   (next->kind == TOK_PUNCT && (next->text[0] == ':' || next->text[0] == '-')))
 		return false;
 	p->day = a->num;
@@ -514,7 +529,11 @@ static bool dates__one_of(const struct tok *t, const char *const *words)
 	return false;
 }
 
-#define DATES_WORDS(...) (const char *const[]){ __VA_ARGS__, NULL }
+#define DATES_WORDS(...) \
+	(const char *const[]) \
+	{ \
+		__VA_ARGS__, NULL \
+	}
 #define DATES_HOURS DATES_WORDS("h", "heure", "heures", "hour", "hours", "hr", "hrs")
 #define DATES_MINUTES DATES_WORDS("min", "mins", "minute", "minutes", "mn")
 
@@ -529,8 +548,8 @@ static bool dates__in(struct parse *p)
 	if(!dates__word(p, 0, "dans") && !dates__word(p, 0, "in"))
 		return false;
 	if((dates__word(p, 1, "une") && dates__word(p, 2, "demi") && dates__punct(p, 3, '-') &&
-	    dates__word(p, 4, "heure")) || (dates__word(p, 1, "half") && dates__word(p, 2, "an") &&
-	    dates__word(p, 3, "hour"))) {
+	    dates__word(p, 4, "heure")) ||
+	   (dates__word(p, 1, "half") && dates__word(p, 2, "an") && dates__word(p, 3, "hour"))) {
 		p->rel_time = true;
 		p->rel_min = 30;
 		p->pos += dates__word(p, 1, "half") ? 4 : 5;
@@ -599,8 +618,8 @@ static bool dates__part_of_day(struct parse *p)
 			p->pos += off + 1;
 			return true;
 		}
-	if(off == 0 && dates__word(p, 0, "apres") && (dates__word(p, 1, "midi") ||
-	   (dates__punct(p, 1, '-') && dates__word(p, 2, "midi")))) {
+	if(off == 0 && dates__word(p, 0, "apres") &&
+	   (dates__word(p, 1, "midi") || (dates__punct(p, 1, '-') && dates__word(p, 2, "midi")))) {
 		p->later_half = true;
 		p->pos += dates__word(p, 1, "midi") ? 2 : 3;
 		return true;
@@ -614,12 +633,16 @@ static bool dates__part_of_day(struct parse *p)
  * date. */
 static bool dates__rel_day(struct parse *p)
 {
-	static const struct { const char *w1, *w2; int days, ntok; bool evening; } rel[] = {
+	static const struct {
+		const char *w1, *w2;
+		int days, ntok;
+		bool evening;
+	} rel[] = {
 		{ "aujourdhui", NULL, 0, 1, false }, { "today", NULL, 0, 1, false },
-		{ "demain", NULL, 1, 1, false }, { "tomorrow", NULL, 1, 1, false },
-		{ "apres", "demain", 2, 2, false }, { "hier", NULL, -1, 1, false },
+		{ "demain", NULL, 1, 1, false },     { "tomorrow", NULL, 1, 1, false },
+		{ "apres", "demain", 2, 2, false },  { "hier", NULL, -1, 1, false },
 		{ "yesterday", NULL, -1, 1, false }, { "avant", "hier", -2, 2, false },
-		{ "ce", "soir", 0, 2, true }, { "tonight", NULL, 0, 1, true },
+		{ "ce", "soir", 0, 2, true },        { "tonight", NULL, 0, 1, true },
 	};
 	if(dates__word(p, 0, "aujourd") && dates__punct(p, 1, '\'') && dates__word(p, 2, "hui")) {
 		p->rel = true;
@@ -727,7 +750,7 @@ static enum date_err dates__read(struct parse *p)
 	while(p->pos < p->n) {
 		const struct tok *t = dates__at(p, 0);
 		if(t->kind == TOK_PUNCT && (t->text[0] == ',' || t->text[0] == '-')) {
-			p->pos++;  /* "Thursday, December 3", "jeudi - 19h" */
+			p->pos++; /* "Thursday, December 3", "jeudi - 19h" */
 			continue;
 		}
 		if(t->kind == TOK_WORD) {
@@ -786,7 +809,10 @@ static enum date_err dates__read(struct parse *p)
 
 /* ---- the calendar ---- */
 
-static bool dates__leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static bool dates__leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 static int dates__mdays(int y, int m)
 {
@@ -860,8 +886,8 @@ static enum date_err dates__no_such_day(struct date_why *why, int y, int m)
  * in *far whether it is a day and month without a year that lies
  * DATES_AHEAD_MONTHS or more ahead.  Returns DATE_OK, or the reason with
  * why filled in. */
-static enum date_err dates__which_day(const struct parse *p, const struct tm *now, int *y, int *m, int *d,
-                                      bool *far, struct date_why *why)
+static enum date_err dates__which_day(const struct parse *p, const struct tm *now, int *y, int *m, int *d, bool *far,
+                                      struct date_why *why)
 {
 	int ty = now->tm_year + 1900, tm_ = now->tm_mon + 1, td = now->tm_mday;
 	*far = false;
@@ -913,7 +939,7 @@ static enum date_err dates__which_day(const struct parse *p, const struct tm *no
 		}
 		dates__add_days(y, m, d, delta + 7 * p->weeks_on);
 	} else {
-		*y = ty, *m = tm_, *d = td;  /* a time alone: today */
+		*y = ty, *m = tm_, *d = td; /* a time alone: today */
 	}
 	return DATE_OK;
 }
@@ -1022,7 +1048,7 @@ static enum date_err dates__duration(const struct date_ctx *ctx, const struct pa
 	int s_min = p->hour * 60 + p->minute, e_min = p->end_hour * 60 + p->end_minute;
 	if(e_min == s_min)
 		return DATE_BAD_RANGE;
-	if(e_min < s_min)  /* past midnight */
+	if(e_min < s_min) /* past midnight */
 		dates__add_days(&y, &m, &d, 1);
 	time_t end;
 	if((err = dates__instant(ctx->tz, y, m, d, p->end_hour, p->end_minute, &end)) != DATE_OK)
@@ -1092,8 +1118,7 @@ enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct da
 	return date_parse_why(ctx, text, out, NULL);
 }
 
-enum date_err date_parse_why(const struct date_ctx *ctx, const char *text, struct date_slot *out,
-                             struct date_why *why)
+enum date_err date_parse_why(const struct date_ctx *ctx, const char *text, struct date_slot *out, struct date_why *why)
 {
 	struct date_why first = { 0 }, second = { 0 };
 	bool weekday_day = false;
@@ -1185,42 +1210,64 @@ int date_parse_duration(const char *text, int *minutes)
 const char *date_err_key(enum date_err err)
 {
 	switch(err) {
-	case DATE_OK: return "date.err.syntax";
-	case DATE_EMPTY: return "date.err.empty";
-	case DATE_SYNTAX: return "date.err.syntax";
-	case DATE_NO_TIME: return "date.err.no_time";
-	case DATE_IMPOSSIBLE: return "date.err.impossible";
-	case DATE_BAD_TIME: return "date.err.bad_time";
-	case DATE_GAP: return "date.err.gap";
-	case DATE_PAST: return "date.err.past";
-	case DATE_BAD_RANGE: return "date.err.bad_range";
-	case DATE_WEEKDAY: return "date.err.weekday";
-	case DATE_NO_DAY: return "date.err.no_day";
-	case DATE_NO_MONTH: return "date.err.no_month";
-	case DATE_AMPM: return "date.err.ampm";
-	case DATE_NEED_YEAR: return "date.err.need_year";
+	case DATE_OK:
+		return "date.err.syntax";
+	case DATE_EMPTY:
+		return "date.err.empty";
+	case DATE_SYNTAX:
+		return "date.err.syntax";
+	case DATE_NO_TIME:
+		return "date.err.no_time";
+	case DATE_IMPOSSIBLE:
+		return "date.err.impossible";
+	case DATE_BAD_TIME:
+		return "date.err.bad_time";
+	case DATE_GAP:
+		return "date.err.gap";
+	case DATE_PAST:
+		return "date.err.past";
+	case DATE_BAD_RANGE:
+		return "date.err.bad_range";
+	case DATE_WEEKDAY:
+		return "date.err.weekday";
+	case DATE_NO_DAY:
+		return "date.err.no_day";
+	case DATE_NO_MONTH:
+		return "date.err.no_month";
+	case DATE_AMPM:
+		return "date.err.ampm";
+	case DATE_NEED_YEAR:
+		return "date.err.need_year";
 	}
 	return "date.err.syntax";
 }
 
 /* ---- formatting ---- */
 
-static const char *const dates__wd_fr_out[] = { "dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi" };
-static const char *const dates__wd_en_out[] = { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" };
-static const char *const dates__mon_fr_out[] = { "janvier", "février", "mars", "avril", "mai", "juin", "juillet",
-                                                 "août", "septembre", "octobre", "novembre", "décembre" };
-static const char *const dates__mon_en_out[] = { "January", "February", "March", "April", "May", "June", "July",
-                                                 "August", "September", "October", "November", "December" };
+static const char *const dates__wd_fr_out[] = {
+	"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"
+};
+static const char *const dates__wd_en_out[] = { "Sunday",   "Monday", "Tuesday", "Wednesday",
+	                                        "Thursday", "Friday", "Saturday" };
+static const char *const dates__mon_fr_out[] = { "janvier", "février", "mars",      "avril",   "mai",      "juin",
+	                                         "juillet", "août",    "septembre", "octobre", "novembre", "décembre" };
+static const char *const dates__mon_en_out[] = {
+	"January", "February", "March",     "April",   "May",      "June",
+	"July",    "August",   "September", "October", "November", "December"
+};
 
-static bool dates__fr(const char *lang) { return lang && !strcmp(lang, "fr"); }
+static bool dates__fr(const char *lang)
+{
+	return lang && !strcmp(lang, "fr");
+}
 
 /* "jeudi 3 décembre" / "Thursday 3 December", with the year when it is not
  * the current one. */
 static void dates__day(struct strbuf *out, const char *lang, const struct tm *tm, int this_year)
 {
 	if(dates__fr(lang)) {
-		strbuf_addf(out, "%s %d%s %s", dates__wd_fr_out[tm->tm_wday], tm->tm_mday,
-		            tm->tm_mday == 1 ? "er" : "", dates__mon_fr_out[tm->tm_mon]);
+		strbuf_addf(out, "%s %d%s %s", dates__wd_fr_out[tm->tm_wday], tm->tm_mday, tm->tm_mday == 1 ? "er" : "",
+		            dates__mon_fr_out[tm->tm_mon]);
 	} else {
 		strbuf_addf(out, "%s %d %s", dates__wd_en_out[tm->tm_wday], tm->tm_mday, dates__mon_en_out[tm->tm_mon]);
 	}
@@ -1247,8 +1294,7 @@ static int dates__this_year(const char *tz, time_t now)
 	return tm.tm_year + 1900;
 }
 
-int date_format_slot(struct strbuf *out, const char *lang, const char *tz,
-                     time_t now, time_t start, int duration_min)
+int date_format_slot(struct strbuf *out, const char *lang, const char *tz, time_t now, time_t start, int duration_min)
 {
 	struct tm s, e;
 	if(tz_localtime(tz, start, &s))
@@ -1337,7 +1383,7 @@ int date_err_write(struct strbuf *out, const char *lang, const struct date_ctx *
                    const struct date_why *why)
 {
 	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
-	const char *key = NULL;  /* the detailed reason's, with {1} = a, {2} = b */
+	const char *key = NULL; /* the detailed reason's, with {1} = a, {2} = b */
 	bool fr = dates__fr(lang);
 	int year = dates__this_year(ctx->tz, ctx->now), rc;
 	/* A month or a weekday out of range is never looked up in the tables:
@@ -1383,7 +1429,8 @@ int date_err_write(struct strbuf *out, const char *lang, const struct date_ctx *
 		key = "date.err.ampm.why";
 		break;
 	case DATE_NEED_YEAR:
-		if(!tz_localtime(ctx->tz, why->when, &tm) && !date_format_when(&a, lang, ctx->tz, ctx->now, why->when)) {
+		if(!tz_localtime(ctx->tz, why->when, &tm) &&
+		   !date_format_when(&a, lang, ctx->tz, ctx->now, why->when)) {
 			dates__day_month(&b, lang, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, year, true);
 			key = "date.err.need_year.why";
 		}

@@ -19,48 +19,48 @@
 #include "lib/strbuf.h"
 
 struct date_ctx {
-	const char *tz;        /* IANA zone of the chat */
-	time_t now;            /* the reference "now" (tests fix it) */
-	bool month_first;      /* numeric dates read 12/03 as 3 December (the
-	                          bot reads day/month in every language) */
-	int default_time;      /* minutes after midnight used when a text gives a
-	                          day but no time; -1: a time is required */
-	bool allow_past;       /* accept instants before now */
+	const char *tz;   /* IANA zone of the chat */
+	time_t now;       /* the reference "now" (tests fix it) */
+	bool month_first; /* numeric dates read 12/03 as 3 December (the
+	                     bot reads day/month in every language) */
+	int default_time; /* minutes after midnight used when a text gives a
+	                     day but no time; -1: a time is required */
+	bool allow_past;  /* accept instants before now */
 };
 
 struct date_slot {
 	time_t start;
-	int duration_min;      /* from a range like 19h-21h; 0 when none given */
+	int duration_min; /* from a range like 19h-21h; 0 when none given */
 };
 
 enum date_err {
 	DATE_OK = 0,
-	DATE_EMPTY,            /* nothing typed */
-	DATE_SYNTAX,           /* not a date */
-	DATE_NO_TIME,          /* a day without a time where one is required */
-	DATE_IMPOSSIBLE,       /* no such day (31/02, 29/02/2027) */
-	DATE_BAD_TIME,         /* 25h, 19:75 */
-	DATE_GAP,              /* the wall time does not exist in the zone (DST) */
-	DATE_PAST,             /* before ctx->now */
-	DATE_BAD_RANGE,        /* range end not after its start */
-	DATE_WEEKDAY,          /* a weekday the day contradicts ("lundi 12",
-	                          the 12th being a Saturday) */
-	DATE_NO_DAY,           /* a day number no month has ("le 40", 0/12) */
-	DATE_NO_MONTH,         /* a month number above 12 ("2026-13-01") */
-	DATE_AMPM,             /* "Thursday at 7": morning or evening unsaid */
-	DATE_NEED_YEAR,        /* a day and month without a year, six months
-	                          ahead or more ("12/10" typed in December) */
+	DATE_EMPTY,      /* nothing typed */
+	DATE_SYNTAX,     /* not a date */
+	DATE_NO_TIME,    /* a day without a time where one is required */
+	DATE_IMPOSSIBLE, /* no such day (31/02, 29/02/2027) */
+	DATE_BAD_TIME,   /* 25h, 19:75 */
+	DATE_GAP,        /* the wall time does not exist in the zone (DST) */
+	DATE_PAST,       /* before ctx->now */
+	DATE_BAD_RANGE,  /* range end not after its start */
+	DATE_WEEKDAY,    /* a weekday the day contradicts ("lundi 12",
+	                    the 12th being a Saturday) */
+	DATE_NO_DAY,     /* a day number no month has ("le 40", 0/12) */
+	DATE_NO_MONTH,   /* a month number above 12 ("2026-13-01") */
+	DATE_AMPM,       /* "Thursday at 7": morning or evening unsaid */
+	DATE_NEED_YEAR,  /* a day and month without a year, six months
+	                    ahead or more ("12/10" typed in December) */
 };
 
 /* What a refused text was found to mean, for a reply that gives the real
  * reason.  Only the fields of the error returned are set. */
 struct date_why {
-	int year, month, day;  /* DATE_WEEKDAY: the day meant; DATE_IMPOSSIBLE:
-	                          its year and month; DATE_NO_DAY: day;
-	                          DATE_NO_MONTH: month */
-	int weekday;           /* DATE_WEEKDAY: the day's own (0 = Sunday) */
-	int hour, minute;      /* DATE_AMPM: the hour and minutes written */
-	time_t when;           /* DATE_PAST, DATE_NEED_YEAR: the instant read */
+	int year, month, day; /* DATE_WEEKDAY: the day meant; DATE_IMPOSSIBLE:
+	                         its year and month; DATE_NO_DAY: day;
+	                         DATE_NO_MONTH: month */
+	int weekday;          /* DATE_WEEKDAY: the day's own (0 = Sunday) */
+	int hour, minute;     /* DATE_AMPM: the hour and minutes written */
+	time_t when;          /* DATE_PAST, DATE_NEED_YEAR: the instant read */
 };
 
 /* Parses text (UTF-8, any case, accents optional) into out.  Returns
@@ -69,8 +69,7 @@ enum date_err date_parse(const struct date_ctx *ctx, const char *text, struct da
 
 /* date_parse, and on an error what the text was found to mean, in why,
  * for date_err_write. */
-enum date_err date_parse_why(const struct date_ctx *ctx, const char *text, struct date_slot *out,
-                             struct date_why *why);
+enum date_err date_parse_why(const struct date_ctx *ctx, const char *text, struct date_slot *out, struct date_why *why);
 
 /* Parses a duration: "2h", "1h30", "1 h 30", "90m", "90 min", "45mn",
  * "2 heures", "1 hour 30 minutes", "3d", "2 jours", "1 week".  Stores minutes
@@ -95,13 +94,11 @@ int date_err_write(struct strbuf *out, const char *lang, const struct date_ctx *
  * The year is added when it is not the year of now ("jeudi 3 décembre
  * 2027, ..."); duration_min 0 writes the start only.  An end on another day
  * is written in full after the dash. */
-int date_format_slot(struct strbuf *out, const char *lang, const char *tz,
-                     time_t now, time_t start, int duration_min);
+int date_format_slot(struct strbuf *out, const char *lang, const char *tz, time_t now, time_t start, int duration_min);
 
 /* Writes an instant: fr "jeudi 3 décembre à 19 h 00",
  * en "Thursday 3 December at 7:00 PM" (year added as above). */
-int date_format_when(struct strbuf *out, const char *lang, const char *tz,
-                     time_t now, time_t t);
+int date_format_when(struct strbuf *out, const char *lang, const char *tz, time_t now, time_t t);
 
 /* Writes a duration in words: fr "2 h", "1 h 30", "45 min", "2 jours";
  * en "2 h", "1 h 30 min", "45 min", "2 days". */

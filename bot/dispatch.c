@@ -17,14 +17,17 @@
 
 #define LOG_MODULE "dispatch"
 
-const char *cmd_lang(const struct cmd_ctx *ctx) { return ctx->chat->lang; }
+const char *cmd_lang(const struct cmd_ctx *ctx)
+{
+	return ctx->chat->lang;
+}
 
 static int dispatch__push(struct cmd_ctx *ctx, const char *html, bool reply)
 {
 	const struct event *ev = ctx->ev;
 	bool as_reply = reply && ev->message_id;
-	struct action *a = outbox_push(ctx->out, as_reply ? ACTION_REPLY : ACTION_SEND_TEXT,
-	                               ev->platform, ev->chat_id, html);
+	struct action *a =
+		outbox_push(ctx->out, as_reply ? ACTION_REPLY : ACTION_SEND_TEXT, ev->platform, ev->chat_id, html);
 	if(!a || (as_reply && action_set(&a->reply_to, ev->message_id)))
 		return -1;
 	/* The key makes a retried send idempotent: the answered message and
@@ -40,8 +43,14 @@ static int dispatch__push(struct cmd_ctx *ctx, const char *html, bool reply)
 	return 0;
 }
 
-int cmd_reply_text(struct cmd_ctx *ctx, const char *html) { return dispatch__push(ctx, html, true); }
-int cmd_send_text(struct cmd_ctx *ctx, const char *html) { return dispatch__push(ctx, html, false); }
+int cmd_reply_text(struct cmd_ctx *ctx, const char *html)
+{
+	return dispatch__push(ctx, html, true);
+}
+int cmd_send_text(struct cmd_ctx *ctx, const char *html)
+{
+	return dispatch__push(ctx, html, false);
+}
 
 int cmd_reply_raw(struct cmd_ctx *ctx, const char *key, unsigned raw, ...)
 {
@@ -292,8 +301,7 @@ static const char *dispatch__closest(const char *typed)
 /* Reads the command word at text (after the prefix): fills name (folded
  * later) and tells whether it was addressed to another bot.  Returns the
  * rest of the line, or NULL when text holds no command word. */
-static const char *dispatch__command_word(const char *text, const char *bot_name,
-                                          struct strbuf *name, bool *other_bot)
+static const char *dispatch__command_word(const char *text, const char *bot_name, struct strbuf *name, bool *other_bot)
 {
 	const char *p = text;
 	while(*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '@')
@@ -452,8 +460,9 @@ static int dispatch__poll_vote(struct cmd_ctx *ctx)
 		rc = found;
 		goto out;
 	}
-	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out,
-	                           .key_base = ctx->ev->message_id };
+	struct meetup_ctx mctx = {
+		.bot = ctx->bot, .chat = ctx->chat, .out = ctx->out, .key_base = ctx->ev->message_id
+	};
 	rc = meetup_vote_options(&mctx, m, ctx->user_id, ctx->ev->options, ctx->ev->n_options);
 out:
 	free(m);
@@ -494,7 +503,8 @@ static int dispatch__answer_press(struct cmd_ctx *ctx, size_t slot, const char *
 	if(!say)
 		return 0;
 	bool reply = ev->button_message != NULL;
-	struct action *a = outbox_push(ctx->out, reply ? ACTION_REPLY : ACTION_SEND_TEXT, ev->platform, ev->chat_id, html);
+	struct action *a =
+		outbox_push(ctx->out, reply ? ACTION_REPLY : ACTION_SEND_TEXT, ev->platform, ev->chat_id, html);
 	if(!a || (reply && action_set(&a->reply_to, ev->button_message)))
 		return -1;
 	if(ev->message_id) {
@@ -553,14 +563,16 @@ static int dispatch__button(struct cmd_ctx *ctx)
 		}
 		lang = home->lang;
 	}
-	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = home ? home : ctx->chat, .out = ctx->out,
-	                           .key_base = ev->message_id };
+	struct meetup_ctx mctx = {
+		.bot = ctx->bot, .chat = home ? home : ctx->chat, .out = ctx->out, .key_base = ev->message_id
+	};
 	snprintf(num, sizeof(num), "%d", m->num);
 	if(m->state == MEETUP_CANCELLED) {
 		i18n_fmt(&toast, lang, "meetup.press.cancelled", num, m->title, NULL);
 		say = true;
 	} else if(m->state != MEETUP_CONFIRMED || (time_t)(m->start + m->duration_min * 60) <= clock_now()) {
-		i18n_fmt(&toast, lang, m->state == MEETUP_POLL ? "meetup.rsvp.not_confirmed" : "meetup.rsvp.over", num, NULL);
+		i18n_fmt(&toast, lang, m->state == MEETUP_POLL ? "meetup.rsvp.not_confirmed" : "meetup.rsvp.over", num,
+		         NULL);
 		say = true;
 	} else {
 		int code = answer == 'y' ? 2 : answer == 'm' ? 1 : answer == 'n' ? 0 : -1;

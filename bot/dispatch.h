@@ -53,10 +53,11 @@ enum cmd_result {
 	CMD_ERROR = -1, /* storage or memory failure: the transaction rolls back */
 };
 
-#define CMD_HIDDEN 0x1  /* not listed by /help */
-#define CMD_PERSONAL 0x2  /* records the sender's own choice (a vote, an
-                             answer): refused to a sender who stands for
-                             several people (event.anonymous) */
+#define CMD_HIDDEN 0x1 /* not listed by /help */
+#define CMD_PERSONAL \
+	0x2 /* records the sender's own choice (a vote, an \
+	       answer): refused to a sender who stands for \
+	       several people (event.anonymous) */
 
 struct subcommand;
 struct cmd_object;
@@ -65,21 +66,21 @@ struct cmd_ctx {
 	struct bot *bot;
 	const struct event *ev;
 	struct db_chat *chat;
-	int64_t user_id;          /* the sender's row in users */
+	int64_t user_id; /* the sender's row in users */
 	bool is_admin;
 	const struct command *cmd;
 	const struct subcommand *sub; /* the sub-command running, or NULL */
-	struct cmd_object *obj;   /* what its resolver found, or NULL */
-	char *args;               /* the text after the command word, trimmed */
+	struct cmd_object *obj;       /* what its resolver found, or NULL */
+	char *args;                   /* the text after the command word, trimmed */
 	struct outbox *out;
 };
 
 struct command {
-	const char *name;               /* canonical (English) name */
-	const char *const *aliases;     /* other names, French and English */
-	int min_words;                  /* words args must hold at least */
-	enum cmd_perm perm;             /* who may run it; a sub-command's row
-	                                   says it for that sub-command */
+	const char *name;           /* canonical (English) name */
+	const char *const *aliases; /* other names, French and English */
+	int min_words;              /* words args must hold at least */
+	enum cmd_perm perm;         /* who may run it; a sub-command's row
+	                               says it for that sub-command */
 	int (*handler)(struct cmd_ctx *ctx);
 	unsigned flags;
 };

@@ -22,25 +22,25 @@ enum event_kind {
 
 /* What the platform says of the sender's rights in this chat. */
 enum event_role {
-	ROLE_UNKNOWN = 0,    /* the platform has no roles: the core decides */
+	ROLE_UNKNOWN = 0, /* the platform has no roles: the core decides */
 	ROLE_MEMBER,
 	ROLE_ADMIN,
 };
 
 struct event {
 	enum event_kind kind;
-	const char *platform;     /* the adapter's name: "console", "telegram" */
-	const char *chat_id;      /* the platform's chat id, as text */
-	const char *sender_id;    /* the platform's user id, as text */
-	const char *sender_name;  /* display name, may be NULL */
-	const char *sender_lang;  /* the sender client's language, or NULL */
-	const char *message_id;   /* the platform's reference to this message, or
-	                             NULL: the answers' reply_to, and the base of
-	                             their keys; opaque to the core (Matrix adds
-	                             the root of a thread) */
-	const char *reply_to;     /* id of the message this one answers, or NULL */
-	const char *text;         /* EVENT_MESSAGE: the text as received */
-	time_t time;              /* when it was sent */
+	const char *platform;    /* the adapter's name: "console", "telegram" */
+	const char *chat_id;     /* the platform's chat id, as text */
+	const char *sender_id;   /* the platform's user id, as text */
+	const char *sender_name; /* display name, may be NULL */
+	const char *sender_lang; /* the sender client's language, or NULL */
+	const char *message_id;  /* the platform's reference to this message, or
+	                            NULL: the answers' reply_to, and the base of
+	                            their keys; opaque to the core (Matrix adds
+	                            the root of a thread) */
+	const char *reply_to;    /* id of the message this one answers, or NULL */
+	const char *text;        /* EVENT_MESSAGE: the text as received */
+	time_t time;             /* when it was sent */
 	enum event_role role;
 	bool is_private;          /* a one-to-one chat with the bot */
 	bool anonymous;           /* the sender stands for several people the

@@ -16,7 +16,7 @@ struct i18n_entry {
 
 struct i18n_lang {
 	const char *code;
-	struct i18n_entry *entries;  /* sorted by key */
+	struct i18n_entry *entries; /* sorted by key */
 	size_t n;
 };
 
@@ -150,10 +150,22 @@ void i18n_set_default(const char *code)
 		snprintf(i18n__default, sizeof(i18n__default), "%s", code);
 }
 
-const char *i18n_default(void) { return i18n__default; }
-bool i18n_has_lang(const char *code) { return i18n__find(code) != NULL; }
-size_t i18n_lang_count(void) { return i18n__nlangs; }
-const char *i18n_lang_code(size_t i) { return i < i18n__nlangs ? i18n__langs[i].code : NULL; }
+const char *i18n_default(void)
+{
+	return i18n__default;
+}
+bool i18n_has_lang(const char *code)
+{
+	return i18n__find(code) != NULL;
+}
+size_t i18n_lang_count(void)
+{
+	return i18n__nlangs;
+}
+const char *i18n_lang_code(size_t i)
+{
+	return i < i18n__nlangs ? i18n__langs[i].code : NULL;
+}
 
 int i18n_lang_list(struct strbuf *out)
 {
@@ -234,7 +246,6 @@ static bool i18n__one(const char *code, const char *count)
 	return n == 1;
 }
 
-
 int i18n_vfmt(struct strbuf *out, const char *lang, const char *key, unsigned raw, va_list ap)
 {
 	const char *args[9] = { 0 };
@@ -270,7 +281,7 @@ int i18n_vfmt(struct strbuf *out, const char *lang, const char *key, unsigned ra
 			const char *one = p + 3, *bar = strchr(one, '|');
 			const char *close = bar ? strchr(bar + 1, '}') : NULL;
 			if(!close)
-				continue;  /* not a plural: copied as it is */
+				continue; /* not a plural: copied as it is */
 			strbuf_add(out, run, (size_t)(p - run));
 			if(i < nargs && i18n__one(from, args[i]))
 				strbuf_add(out, one, (size_t)(bar - one));

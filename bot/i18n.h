@@ -53,8 +53,8 @@ const char *i18n_key_at(const char *lang, size_t i);
 
 /* Appends key's text with {1}..{9} replaced by the NULL-terminated string
  * arguments, each HTML-escaped, and each {N|one|other} by the form that
- * argument N's count takes in the text's language ("{2} {2|membre|membres}").  An unknown key appends the key itself (and
- * logs a warning), so a missing message is visible rather than silent. */
+ * argument N's count takes in the text's language ("{2} {2|membre|membres}").  An unknown key appends the key itself
+ * (and logs a warning), so a missing message is visible rather than silent. */
 int i18n_fmt(struct strbuf *out, const char *lang, const char *key, ...);
 /* Same, but argument i (1-based) is copied unescaped when bit i-1 of raw is
  * set: for arguments that are light HTML built by the caller. */

@@ -21,10 +21,12 @@
 
 #define LOG_MODULE "meetup"
 
-static const char *meetup__lang(const struct meetup_ctx *ctx) { return ctx->chat->lang; }
+static const char *meetup__lang(const struct meetup_ctx *ctx)
+{
+	return ctx->chat->lang;
+}
 
-static int meetup__push(struct meetup_ctx *ctx, enum action_kind kind, const char *html,
-                        struct action **out)
+static int meetup__push(struct meetup_ctx *ctx, enum action_kind kind, const char *html, struct action **out)
 {
 	bool reply = kind == ACTION_REPLY;
 	if(reply && !ctx->reply_to)
@@ -67,7 +69,10 @@ int meetup_sayf(struct meetup_ctx *ctx, bool reply, const char *key, ...)
 	return rc;
 }
 
-static void meetup__num(char *buf, size_t n, long v) { snprintf(buf, n, "%ld", v); }
+static void meetup__num(char *buf, size_t n, long v)
+{
+	snprintf(buf, n, "%ld", v);
+}
 
 void meetup_mention(struct strbuf *sb, const struct db_person *p)
 {
@@ -85,7 +90,7 @@ void meetup_chat_name(struct bot *b, const struct db_chat *chat, struct strbuf *
 	strbuf_add_html(out, named == 1 && title[0] ? title : chat->ext_id);
 }
 
-#define MEETUP_MAX_NAMED 20  /* a longer list of non-voters ends "and N more" */
+#define MEETUP_MAX_NAMED 20 /* a longer list of non-voters ends "and N more" */
 
 /* The non-voters, the first MEETUP_MAX_NAMED of them unless ctx asks for
  * all; a cut list ends with how many more there are and the command that
@@ -138,8 +143,7 @@ static void meetup__slot_text(struct meetup_ctx *ctx, struct strbuf *sb, time_t 
 	date_format_slot(sb, meetup__lang(ctx), ctx->chat->tz, clock_now(), start, duration);
 }
 
-static void meetup__line(struct meetup_ctx *ctx, struct strbuf *sb, const char *key, const char *arg,
-                         bool raw)
+static void meetup__line(struct meetup_ctx *ctx, struct strbuf *sb, const char *key, const char *arg, bool raw)
 {
 	strbuf_addc(sb, '\n');
 	i18n_fmt_raw(sb, meetup__lang(ctx), key, raw ? 1 : 0, arg, NULL);
@@ -211,7 +215,7 @@ static int meetup__series_line(struct meetup_ctx *ctx, const struct db_meetup *m
  * would post an event for nothing). */
 static void meetup__fingerprint(const struct action *a, char *out, size_t n)
 {
-	uint64_t h = 14695981039346656037ULL;  /* FNV-1a */
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
 	for(const unsigned char *p = (const unsigned char *)a->text; p && *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
 	for(size_t i = 0; i < a->n_buttons; i++)
@@ -378,8 +382,7 @@ static void meetup__answer_list(struct strbuf *sb, const char *answers, char whi
 	}
 }
 
-int meetup_vote(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
-                const char *answers, bool quiet)
+int meetup_vote(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, const char *answers, bool quiet)
 {
 	char num[24];
 	meetup__num(num, sizeof(num), m->num);
@@ -410,8 +413,7 @@ int meetup_vote(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
 	return rc;
 }
 
-int meetup_vote_options(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
-                        const int *options, size_t n)
+int meetup_vote_options(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, const int *options, size_t n)
 {
 	if(!n)
 		return meetup_vote(ctx, m, user_id, NULL, true);
@@ -456,9 +458,12 @@ static int meetup__rank(const struct db_meetup *m, const struct meetup_tally *t,
 		for(int j = i; j > 0; j--) {
 			int a = order[j - 1], b = order[j];
 			bool pa = meetup__passed(m, a), pb = meetup__passed(m, b);
-			bool better = (pa && !pb) || (pa == pb && (t->yes[b] > t->yes[a] ||
-			              (t->yes[b] == t->yes[a] && (t->maybe[b] > t->maybe[a] ||
-			              (t->maybe[b] == t->maybe[a] && m->slots[b].start < m->slots[a].start)))));
+			bool better = (pa && !pb) ||
+			              (pa == pb &&
+			               (t->yes[b] > t->yes[a] ||
+			                (t->yes[b] == t->yes[a] &&
+			                 (t->maybe[b] > t->maybe[a] ||
+			                  (t->maybe[b] == t->maybe[a] && m->slots[b].start < m->slots[a].start)))));
 			if(!better)
 				break;
 			order[j - 1] = b;
@@ -542,7 +547,7 @@ out:
 struct meetup_rsvps {
 	const struct db_person **in, **waiting, **maybe, **no;
 	size_t nin, nwaiting, nmaybe, nno;
-	const struct db_person *slot[];  /* each RSVP once: the four lists */
+	const struct db_person *slot[]; /* each RSVP once: the four lists */
 };
 
 /* Splits r (which must outlive the result); free() the result.  NULL when
@@ -620,7 +625,10 @@ static void meetup__coming_line(struct meetup_ctx *ctx, const struct db_meetup *
 int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb)
 {
 	static const char *const state_keys[] = {
-		"meetup.state.poll", "meetup.state.confirmed", "meetup.state.cancelled", "meetup.state.no_quorum",
+		"meetup.state.poll",
+		"meetup.state.confirmed",
+		"meetup.state.cancelled",
+		"meetup.state.no_quorum",
 	};
 	const char *lang = meetup__lang(ctx);
 	meetup__head(ctx, sb, "meetup.info.title", m);
@@ -638,7 +646,7 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 		meetup__line(ctx, sb, "meetup.place", m->place, false);
 	if(meetup__series_line(ctx, m, sb))
 		return -1;
-	if(m->creator)  /* 0: they asked to be forgotten */
+	if(m->creator) /* 0: they asked to be forgotten */
 		meetup__line(ctx, sb, "meetup.info.by", m->creator_name, false);
 	if(m->state == MEETUP_POLL)
 		return meetup__info_poll(ctx, m, sb);
@@ -737,7 +745,7 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 	if(db_jobs_cancel(ctx->bot->db, m->id, JOB_DEADLINE) || db_jobs_cancel(ctx->bot->db, m->id, JOB_NUDGE))
 		goto out;
 	struct meetup_tally t;
-	int order[MEETUP_MAX_SLOTS] = { 0 };  /* a poll has at least one date; this quiets -Wmaybe-uninitialized */
+	int order[MEETUP_MAX_SLOTS] = { 0 }; /* a poll has at least one date; this quiets -Wmaybe-uninitialized */
 	meetup__count(m, &votes, &t);
 	int open = meetup__rank(m, &t, order);
 	int best = order[0];
@@ -761,7 +769,7 @@ int meetup_close(struct meetup_ctx *ctx, struct db_meetup *m, bool by_deadline)
 			if(meetup_say(ctx, sb.buf, false))
 				goto out;
 		}
-		rc = meetup_confirm(ctx, m, m->slots[best].idx);  /* closes the native poll */
+		rc = meetup_confirm(ctx, m, m->slots[best].idx); /* closes the native poll */
 		goto out;
 	}
 	/* Short of the quorum: no date is fixed; offer the best slots still
@@ -878,8 +886,8 @@ int meetup_confirm(struct meetup_ctx *ctx, struct db_meetup *m, int idx)
 	m->chosen = idx;
 	m->start = m->slots[i].start;
 	m->duration_min = m->slots[i].duration_min;
-	if(db_meetup_update(db, m) || db_jobs_cancel(db, m->id, JOB_DEADLINE) ||
-	   db_jobs_cancel(db, m->id, JOB_NUDGE) || remind_plan(ctx, m) || series_plan(ctx, m))
+	if(db_meetup_update(db, m) || db_jobs_cancel(db, m->id, JOB_DEADLINE) || db_jobs_cancel(db, m->id, JOB_NUDGE) ||
+	   remind_plan(ctx, m) || series_plan(ctx, m))
 		goto out;
 	/* Voters carry over: "yes" to the chosen date is coming (up to the
 	 * cap, in the order they voted), "if need be" is a maybe. */
@@ -929,10 +937,10 @@ int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m)
 /* One edit waiting in a batch: its placeholder is out's action slot. */
 struct meetup_edit {
 	int64_t meetup_id;
-	bool poll;             /* the poll's message, not the announcement */
-	bool superseded;       /* a later change of the same message asked */
+	bool poll;       /* the poll's message, not the announcement */
+	bool superseded; /* a later change of the same message asked */
 	size_t slot;
-	struct db_chat *chat;  /* owned: the chat as the change saw it */
+	struct db_chat *chat; /* owned: the chat as the change saw it */
 };
 
 void meetup_edits_init(struct meetup_edits *e, struct outbox *out)
@@ -984,8 +992,7 @@ static int meetup__defer(struct meetup_ctx *ctx, const struct db_meetup *m, bool
 			break;
 		}
 	}
-	e->v[e->n++] = (struct meetup_edit){ .meetup_id = m->id, .poll = poll, .slot = ctx->out->n - 1,
-	                                     .chat = chat };
+	e->v[e->n++] = (struct meetup_edit){ .meetup_id = m->id, .poll = poll, .slot = ctx->out->n - 1, .chat = chat };
 	if(e->first == SIZE_MAX)
 		e->first = ctx->out->n - 1;
 	return 1;
@@ -1009,7 +1016,7 @@ static int meetup__edit_fill(struct bot *b, struct meetup_edits *e, struct meetu
 	if(d->poll ? meetup__poll_edit(&ctx, &m) : meetup__card(&ctx, &m, ACTION_EDIT))
 		goto out;
 	if(!made.n) {
-		d->superseded = true;  /* nothing the message shows changed */
+		d->superseded = true; /* nothing the message shows changed */
 		rc = 0;
 		goto out;
 	}
@@ -1117,18 +1124,19 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 			rc = meetup__tell(ctx, toast, "meetup.rsvp.none", name, num, NULL);
 			goto out;
 		}
-		if(db_rsvp_delete(db, m->id, user_id) || meetup__tell(ctx, toast, "meetup.rsvp.withdrawn", name, num, NULL))
+		if(db_rsvp_delete(db, m->id, user_id) ||
+		   meetup__tell(ctx, toast, "meetup.rsvp.withdrawn", name, num, NULL))
 			goto out;
 	} else if(answer == 2 && was_in) {
 		/* A confirmation after a move, or a repeated yes. */
 		if(db_rsvp_clear_reconfirm(db, m->id, user_id) ||
-		   meetup__tell(ctx, toast, me->reconfirm ? "meetup.rsvp.reconfirmed" : "meetup.rsvp.already", name, num,
-		                NULL))
+		   meetup__tell(ctx, toast, me->reconfirm ? "meetup.rsvp.reconfirmed" : "meetup.rsvp.already", name,
+		                num, NULL))
 			goto out;
 	} else if(answer == 2 && me && me->answer == 2 && me->waiting) {
 		meetup__num(n, sizeof(n), (long)s->my_place);
 		rc = meetup__tell(ctx, toast, "meetup.rsvp.waiting", name, num, n, NULL);
-		goto out;  /* nothing changed */
+		goto out; /* nothing changed */
 	} else {
 		bool full = answer == 2 && m->max_people && s->nin >= m->max_people;
 		if(db_rsvp_set(db, m->id, user_id, answer, full))
@@ -1143,7 +1151,8 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 			bad = m->max_people ? meetup__tell(ctx, toast, "meetup.rsvp.yes_max", name, num, n, max, NULL)
 			                    : meetup__tell(ctx, toast, "meetup.rsvp.yes", name, num, n, NULL);
 		else
-			bad = meetup__tell(ctx, toast, answer == 1 ? "meetup.rsvp.maybe" : "meetup.rsvp.no", name, num, NULL);
+			bad = meetup__tell(ctx, toast, answer == 1 ? "meetup.rsvp.maybe" : "meetup.rsvp.no", name, num,
+			                   NULL);
 		if(bad)
 			goto out;
 	}
@@ -1207,7 +1216,8 @@ static int meetup__mention_participants(struct meetup_ctx *ctx, const struct db_
 		return -1;
 	size_t k = 0;
 	for(size_t i = 0; i < r.n; i++) {
-		if(r.v[i].answer == 0 || (yes_only && (r.v[i].answer != 2 || r.v[i].waiting)) || r.v[i].user_id == exclude)
+		if(r.v[i].answer == 0 || (yes_only && (r.v[i].answer != 2 || r.v[i].waiting)) ||
+		   r.v[i].user_id == exclude)
 			continue;
 		if(k++)
 			strbuf_adds(sb, ", ");
@@ -1273,8 +1283,8 @@ int meetup_move(struct meetup_ctx *ctx, struct db_meetup *m, time_t start, int d
 	}
 	/* Those coming are asked to confirm the new time, but for whoever
 	 * moved it: they chose it. */
-	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id) || (by && db_rsvp_clear_reconfirm(db, m->id, by)) ||
-	   remind_plan(ctx, m) || series_plan(ctx, m))
+	if(db_meetup_update(db, m) || db_rsvp_mark_reconfirm(db, m->id) ||
+	   (by && db_rsvp_clear_reconfirm(db, m->id, by)) || remind_plan(ctx, m) || series_plan(ctx, m))
 		goto out;
 	char num[24];
 	meetup__num(num, sizeof(num), m->num);

@@ -23,9 +23,9 @@ struct meetup_ctx {
 	struct bot *bot;
 	struct db_chat *chat;
 	struct outbox *out;
-	const char *reply_to;  /* the command message to answer, or NULL */
-	const char *key_base;  /* idempotency base: the event or the job */
-	bool all_non_voters;   /* name every non-voter, not the first 20 */
+	const char *reply_to; /* the command message to answer, or NULL */
+	const char *key_base; /* idempotency base: the event or the job */
+	bool all_non_voters;  /* name every non-voter, not the first 20 */
 };
 
 /* Posts html in the chat (as a reply when ctx has a command message). */
@@ -43,12 +43,10 @@ int meetup_create(struct meetup_ctx *ctx, struct db_meetup *m, const char *merge
 /* The core vote function.  answers holds 'y', 'm' or 'n' per slot, or is
  * NULL to withdraw.  Native polls pass their yes-list through
  * meetup_vote_options().  Replies with a confirmation when quiet is false. */
-int meetup_vote(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
-                const char *answers, bool quiet);
+int meetup_vote(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, const char *answers, bool quiet);
 /* A native poll's answer: the chosen options (0-based) are "yes", the rest
  * "no"; none withdraws. */
-int meetup_vote_options(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id,
-                        const int *options, size_t n);
+int meetup_vote_options(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, const int *options, size_t n);
 
 /* Closes the poll: picks the winner among the dates still to come (most
  * yes, then most if-need-be, then the earliest), confirms it or, short of
@@ -78,10 +76,10 @@ int meetup_card_edit(struct meetup_ctx *ctx, struct db_meetup *m);
  * meetup_edits_hold() on are not final: none of them may be stored. */
 struct meetup_edit;
 struct meetup_edits {
-	struct outbox *out;        /* borrowed: the batch's replies; NULL: off */
-	struct meetup_edit *v;     /* owned: in the order of their placeholders */
+	struct outbox *out;    /* borrowed: the batch's replies; NULL: off */
+	struct meetup_edit *v; /* owned: in the order of their placeholders */
 	size_t n, alloc;
-	size_t first;              /* the first placeholder, SIZE_MAX: none */
+	size_t first; /* the first placeholder, SIZE_MAX: none */
 };
 
 /* Starts collecting the edits whose actions go to out (borrowed). */

@@ -43,8 +43,7 @@ void page_no_page(struct strbuf *sb, const char *lang, const struct page *p, int
 	i18n_fmt(sb, lang, "page.no_page", n, pages, NULL);
 }
 
-void page_footer(struct strbuf *sb, const char *lang, const char *more, const struct page *p, int shown,
-                 int total)
+void page_footer(struct strbuf *sb, const char *lang, const char *more, const struct page *p, int shown, int total)
 {
 	int pages = page_count(p, total);
 	if(pages <= 1)

@@ -8,11 +8,11 @@
 
 #include "lib/strbuf.h"
 
-#define PAGE_SIZE 20  /* lines of a page: a screen of a phone, give or take */
+#define PAGE_SIZE 20 /* lines of a page: a screen of a phone, give or take */
 
 struct page {
-	int number;   /* 1-based */
-	int offset;   /* of its first line in the whole list */
+	int number; /* 1-based */
+	int offset; /* of its first line in the whole list */
 	int size;
 };
 
@@ -33,7 +33,6 @@ void page_no_page(struct strbuf *sb, const char *lang, const struct page *p, int
  * page's number ("Page 1 of 3; 45 more groups: /group list 2"); on the last
  * page of several, page.last ("Page 3 of 3."); nothing when the list fits
  * on one page. */
-void page_footer(struct strbuf *sb, const char *lang, const char *more, const struct page *p, int shown,
-                 int total);
+void page_footer(struct strbuf *sb, const char *lang, const char *more, const struct page *p, int shown, int total);
 
 #endif

@@ -57,7 +57,7 @@ int remind_parse_offsets(const char *text, char *out, size_t outlen)
 	}
 	if(!n)
 		return -1;
-	for(int i = 1; i < n; i++)  /* largest first */
+	for(int i = 1; i < n; i++) /* largest first */
 		for(int k = i; k > 0 && v[k] > v[k - 1]; k--) {
 			int t = v[k];
 			v[k] = v[k - 1];
@@ -75,8 +75,10 @@ int remind_check_config(const char *text, char *msg, size_t msglen)
 	char offsets[64];
 	if(!strcmp(text, "off") || !remind_parse_offsets(text, offsets, sizeof(offsets)))
 		return 0;
-	snprintf(msg, msglen, "must be off or up to %d times before a meetup like 1d 2h 30m "
-	         "(each from 1 minute to 30 days), not '%s'", REMIND_MAX_OFFSETS, text);
+	snprintf(msg, msglen,
+	         "must be off or up to %d times before a meetup like 1d 2h 30m "
+	         "(each from 1 minute to 30 days), not '%s'",
+	         REMIND_MAX_OFFSETS, text);
 	return -1;
 }
 
@@ -168,7 +170,7 @@ static int remind__worth_sending(struct db *db, const struct db_meetup *m, int64
 	int later = db_jobs_due_count(db, m->id, JOB_REMINDER, now);
 	if(later < 0)
 		return -1;
-	if(later > 1) {  /* this job is counted too */
+	if(later > 1) { /* this job is counted too */
 		log_info("reminder of meetup %lld skipped: a later one is due too", (long long)m->id);
 		return 0;
 	}
@@ -177,8 +179,8 @@ static int remind__worth_sending(struct db *db, const struct db_meetup *m, int64
 
 /* Appends the reminder's title (how soon, late or not), its date and its
  * place to sb. */
-static void remind__head(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_job *job,
-                         int64_t now, struct strbuf *sb)
+static void remind__head(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_job *job, int64_t now,
+                         struct strbuf *sb)
 {
 	const char *lang = ctx->chat->lang;
 	struct strbuf when = STRBUF_INIT, in = STRBUF_INIT;
@@ -309,7 +311,7 @@ static int remind__post(struct meetup_ctx *ctx, const struct db_meetup *m, const
 int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 {
 	struct db *db = ctx->bot->db;
-	bool *privately = NULL;  /* per RSVP: wants reminders in private */
+	bool *privately = NULL; /* per RSVP: wants reminders in private */
 	struct db_meetup *m = malloc(sizeof(*m));
 	struct db_people r = { 0 };
 	struct strbuf sb = STRBUF_INIT;

@@ -152,7 +152,7 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 		db_rollback(b->db);
 		outbox_release(&ob);
 		if(found >= 0)
-			return -2;  /* the database refused the commit: try later */
+			return -2; /* the database refused the commit: try later */
 		if(max == 1 && n == 0) {
 			log_error("job %lld failed; retrying in a minute", (long long)job.id);
 			if(db_begin(b->db))
@@ -217,7 +217,7 @@ void sched_advance(struct sched *s, int64_t target_ms)
 			break;
 		}
 		if(r < 0 && batch == 1)
-			continue;  /* postponed: the loop moves on */
+			continue; /* postponed: the loop moves on */
 		batch = r < 0 ? 1 : SCHED_BATCH;
 	}
 	clock_set_ms(target_ms);

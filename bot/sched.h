@@ -23,17 +23,17 @@
 struct bot;
 
 enum job_kind {
-	JOB_DEADLINE = 1,     /* a poll's deadline: close it */
-	JOB_REMINDER = 2,     /* a reminder; arg = minutes before the start */
-	JOB_NUDGE = 3,        /* remind those who have not voted */
-	JOB_SERIES = 4,       /* a session of a series ended: create the next */
+	JOB_DEADLINE = 1, /* a poll's deadline: close it */
+	JOB_REMINDER = 2, /* a reminder; arg = minutes before the start */
+	JOB_NUDGE = 3,    /* remind those who have not voted */
+	JOB_SERIES = 4,   /* a session of a series ended: create the next */
 };
 
 struct sched {
 	struct bot *bot;
 	uv_timer_t timer;
 	bool started;
-	bool running;         /* inside sched_run_due: no re-entry */
+	bool running; /* inside sched_run_due: no re-entry */
 };
 
 int sched_init(struct sched *s, struct bot *b);

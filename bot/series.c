@@ -19,8 +19,8 @@
 
 static const char *const series__wd[][4] = {
 	{ "dimanche", "sunday", NULL, NULL }, { "lundi", "monday", NULL, NULL },
-	{ "mardi", "tuesday", NULL, NULL }, { "mercredi", "wednesday", NULL, NULL },
-	{ "jeudi", "thursday", NULL, NULL }, { "vendredi", "friday", NULL, NULL },
+	{ "mardi", "tuesday", NULL, NULL },   { "mercredi", "wednesday", NULL, NULL },
+	{ "jeudi", "thursday", NULL, NULL },  { "vendredi", "friday", NULL, NULL },
 	{ "samedi", "saturday", NULL, NULL },
 };
 
@@ -34,12 +34,14 @@ static int series__weekday(const char *w)
 
 static int series__ordinal(const char *w)
 {
-	static const struct { const char *w; int n; } o[] = {
-		{ "premier", 1 }, { "1er", 1 }, { "first", 1 }, { "1st", 1 },
-		{ "deuxieme", 2 }, { "second", 2 }, { "2e", 2 }, { "2nd", 2 },
-		{ "troisieme", 3 }, { "third", 3 }, { "3e", 3 }, { "3rd", 3 },
-		{ "quatrieme", 4 }, { "fourth", 4 }, { "4e", 4 }, { "4th", 4 },
-		{ "dernier", -1 }, { "last", -1 },
+	static const struct {
+		const char *w;
+		int n;
+	} o[] = {
+		{ "premier", 1 }, { "1er", 1 },      { "first", 1 },     { "1st", 1 },       { "deuxieme", 2 },
+		{ "second", 2 },  { "2e", 2 },       { "2nd", 2 },       { "troisieme", 3 }, { "third", 3 },
+		{ "3e", 3 },      { "3rd", 3 },      { "quatrieme", 4 }, { "fourth", 4 },    { "4e", 4 },
+		{ "4th", 4 },     { "dernier", -1 }, { "last", -1 },
 	};
 	for(size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
 		if(!strcmp(w, o[i].w))
@@ -69,21 +71,23 @@ int series_parse(const char *text, char *rule, size_t rulelen, bool *poll)
 	if(i < n && (!strcmp(words[i], "--every") || !strcmp(words[i], "every") || !strcmp(words[i], "repeat") ||
 	             !strcmp(words[i], "chaque") || !strcmp(words[i], "--chaque"))) {
 		i++;
-	} else if(i + 1 < n && (!strcmp(words[i], "toutes") || !strcmp(words[i], "tous")) && !strcmp(words[i + 1], "les")) {
+	} else if(i + 1 < n && (!strcmp(words[i], "toutes") || !strcmp(words[i], "tous")) &&
+	          !strcmp(words[i + 1], "les")) {
 		i += 2;
 	} else if(i < n && (!strcmp(words[i], "weekly") || !strcmp(words[i], "hebdomadaire"))) {
 		snprintf(rule, rulelen, "week");
 		rc = i + 1 == n ? 1 : -1;
 		goto out;
-	} else if(i < n && (!strcmp(words[i], "monthly") || !strcmp(words[i], "mensuel") || !strcmp(words[i], "mensuelle"))) {
+	} else if(i < n &&
+	          (!strcmp(words[i], "monthly") || !strcmp(words[i], "mensuel") || !strcmp(words[i], "mensuelle"))) {
 		snprintf(rule, rulelen, "month");
 		rc = i + 1 == n ? 1 : -1;
 		goto out;
 	} else if(i + 2 < n && !strcmp(words[i], "le") && series__ordinal(words[i + 1]) &&
 	          series__weekday(words[i + 2]) >= 0) {
-		i++;  /* "le premier mardi du mois"; "le 3 décembre", "le 1er à 19h" are dates */
+		i++; /* "le premier mardi du mois"; "le 3 décembre", "le 1er à 19h" are dates */
 	} else {
-		goto out;  /* not a repetition */
+		goto out; /* not a repetition */
 	}
 	rc = -1;
 	if(i < n && !strcmp(words[i], "the"))
@@ -145,7 +149,9 @@ int series_next(const char *rule, const char *tz, time_t start, time_t *next)
 	int y = lt.tm_year + 1900, m = lt.tm_mon + 1, d = lt.tm_mday;
 	int nth, wd;
 	if(!strcmp(rule, "week") || !strcmp(rule, "2weeks")) {
-		struct tm c = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d + (rule[0] == '2' ? 14 : 7), .tm_hour = 12 };
+		struct tm c = {
+			.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d + (rule[0] == '2' ? 14 : 7), .tm_hour = 12
+		};
 		time_t t = timegm(&c);
 		gmtime_r(&t, &c);
 		y = c.tm_year + 1900, m = c.tm_mon + 1, d = c.tm_mday;
@@ -169,7 +175,9 @@ int series_next(const char *rule, const char *tz, time_t start, time_t *next)
 	} else {
 		return -1;
 	}
-	struct tm want = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = lt.tm_hour, .tm_min = lt.tm_min };
+	struct tm want = {
+		.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = lt.tm_hour, .tm_min = lt.tm_min
+	};
 	enum tz_result r = tz_mktime(tz, &want, next);
 	if(r == TZ_GAP) {
 		/* The wall time does not exist that night: an hour later. */
@@ -254,8 +262,10 @@ static int series__poll_slots(struct meetup_ctx *ctx, struct db_meetup *next, ti
 		return -1;
 	for(int k = -2; k <= 2; k++) {
 		/* The calendar day k days away, at the same wall time. */
-		struct tm day = { .tm_year = nominal.tm_year, .tm_mon = nominal.tm_mon,
-		                  .tm_mday = nominal.tm_mday + k, .tm_hour = 12 };
+		struct tm day = { .tm_year = nominal.tm_year,
+			          .tm_mon = nominal.tm_mon,
+			          .tm_mday = nominal.tm_mday + k,
+			          .tm_hour = 12 };
 		time_t noon = timegm(&day);
 		gmtime_r(&noon, &day);
 		day.tm_hour = nominal.tm_hour;

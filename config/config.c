@@ -97,8 +97,10 @@ static int config__check_listen(const char *v, char *msg, size_t msglen)
 			return 0;
 	}
 bad:
-	snprintf(msg, msglen, "must be ADDRESS:PORT, the address an IPv4 one or an IPv6 one in brackets "
-	         "(127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080, [::]:8080), not '%s'", v);
+	snprintf(msg, msglen,
+	         "must be ADDRESS:PORT, the address an IPv4 one or an IPv6 one in brackets "
+	         "(127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080, [::]:8080), not '%s'",
+	         v);
 	return -1;
 }
 
@@ -107,13 +109,14 @@ int config_check_url_opt(const char *v, char *msg, size_t msglen)
 	return *v ? config_check_url(v, msg, msglen) : 0;
 }
 
-
 /* The keys config/ knows itself, [general] and [http]: their values are
  * struct config's own fields. */
 /* clang-format off: a table reads best one row to a line */
 #define CONFIG_STR_KEY(key, field, d, chk, is_live) \
-	{ .name = key, .type = CONFIG_STR, .offset = offsetof(struct config, field), .def = d, \
-	  .check = chk, .live = is_live }
+	{ \
+		.name = key, .type = CONFIG_STR, .offset = offsetof(struct config, field), .def = d, .check = chk, \
+		.live = is_live \
+	}
 
 static const struct config_key config__general_keys[] = {
 	CONFIG_STR_KEY("db", db_path, "ensemble.db", config_check_nonempty, false),
@@ -128,8 +131,12 @@ static const struct config_key config__general_keys[] = {
 /* clang-format off: a table reads best one row to a line */
 static const struct config_key config__http_keys[] = {
 	CONFIG_STR_KEY("listen", http_listen, "", config__check_listen, false),
-	{ .name = "max_body", .type = CONFIG_INT, .offset = offsetof(struct config, http_max_body),
-	  .def = "1048576", .min = 1024, .max = 64L * 1024 * 1024 },
+	{ .name = "max_body",
+	  .type = CONFIG_INT,
+	  .offset = offsetof(struct config, http_max_body),
+	  .def = "1048576",
+	  .min = 1024,
+	  .max = 64L * 1024 * 1024 },
 	CONFIG_STR_KEY("tls_cert", http_tls_cert, "", NULL, false),
 	CONFIG_STR_KEY("tls_key", http_tls_key, "", NULL, false),
 };
@@ -149,10 +156,15 @@ static int config__validate_http(const void *values, const struct config *cfg, s
 /* The sections every configuration has, before the registered ones. */
 /* clang-format off: a table reads best one row to a line */
 static const struct config_section config__builtin[] = {
-	{ .name = "general", .size = sizeof(struct config), .keys = config__general_keys,
+	{ .name = "general",
+	  .size = sizeof(struct config),
+	  .keys = config__general_keys,
 	  .nkeys = CONFIG_COUNT(config__general_keys) },
-	{ .name = "http", .size = sizeof(struct config), .keys = config__http_keys,
-	  .nkeys = CONFIG_COUNT(config__http_keys), .validate = config__validate_http },
+	{ .name = "http",
+	  .size = sizeof(struct config),
+	  .keys = config__http_keys,
+	  .nkeys = CONFIG_COUNT(config__http_keys),
+	  .validate = config__validate_http },
 };
 /* clang-format on */
 #define CONFIG_NBUILTIN CONFIG_COUNT(config__builtin)
@@ -249,8 +261,8 @@ void config_each_secret(const struct config *cfg, void (*fn)(const char *value))
 /* Stores value into the field of key k of cfg's s-th section.  Returns 0,
  * or -1 with a message that names the key as section.key (the spelling
  * --set takes), whatever the check. */
-static int config__assign(struct config *cfg, size_t s, const struct config_key *k, const char *value,
-                          char *msg, size_t msglen)
+static int config__assign(struct config *cfg, size_t s, const struct config_key *k, const char *value, char *msg,
+                          size_t msglen)
 {
 	char why[200];
 	if(k->type == CONFIG_INT) {
@@ -258,8 +270,8 @@ static int config__assign(struct config *cfg, size_t s, const struct config_key 
 		errno = 0;
 		long v = strtol(value, &end, 10);
 		if(errno || end == value || *end || v < k->min || v > k->max) {
-			snprintf(why, sizeof(why), "must be a whole number from %ld to %ld, not '%s'",
-			         k->min, k->max, value);
+			snprintf(why, sizeof(why), "must be a whole number from %ld to %ld, not '%s'", k->min, k->max,
+			         value);
 			goto bad;
 		}
 		*config__int(cfg, s, k) = (int)v;
@@ -348,11 +360,11 @@ struct config__reader {
 	const char *path;
 	struct config *cfg;
 	struct strbuf *errors;
-	struct strbuf *warnings;     /* may be NULL */
+	struct strbuf *warnings; /* may be NULL */
 	int nerrors;
 	int seen[CONFIG_MAX_SECTIONS][CONFIG_MAX_KEYS]; /* the line that set each key, or 0 */
-	bool indented;               /* the current line starts with a blank */
-	const struct config_key *last; /* the key of the handler's last call */
+	bool indented;                                  /* the current line starts with a blank */
+	const struct config_key *last;                  /* the key of the handler's last call */
 };
 
 static char *config__read_line(char *str, int num, void *stream)
@@ -387,7 +399,7 @@ static void config__note_line(struct config__reader *r, size_t s, const struct c
 static int config__handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct config__reader *r = user;
-	if(!name) {  /* a section header alone */
+	if(!name) { /* a section header alone */
 		r->last = NULL;
 		return 1;
 	}
@@ -450,8 +462,8 @@ int config_load(struct config *cfg, const char *path, struct strbuf *errors, str
 		r.nerrors++;
 	}
 	if(cfg->file_has_secret && (st.st_mode & 077)) {
-		strbuf_addf(errors, "%s: holds a secret but group or others may read it; run: chmod 600 %s\n",
-		            path, path);
+		strbuf_addf(errors, "%s: holds a secret but group or others may read it; run: chmod 600 %s\n", path,
+		            path);
 		r.nerrors++;
 	}
 	free(cfg->path);
@@ -486,8 +498,8 @@ int config_set(struct config *cfg, const char *dotted, const char *value, struct
 
 /* Brings key k of section s from next to cfg, as config_update() says.
  * Returns 0, or -1 out of memory. */
-static int config__update_key(struct config *cfg, const struct config *next, size_t s,
-                              const struct config_key *k, struct strbuf *applied, struct strbuf *restart)
+static int config__update_key(struct config *cfg, const struct config *next, size_t s, const struct config_key *k,
+                              struct strbuf *applied, struct strbuf *restart)
 {
 	const char *section = config__known(s)->name;
 	bool same = k->type == CONFIG_INT ? *config__int(cfg, s, k) == *config__int(next, s, k)
@@ -513,8 +525,7 @@ static int config__update_key(struct config *cfg, const struct config *next, siz
 	return 0;
 }
 
-int config_update(struct config *cfg, const struct config *next, struct strbuf *applied,
-                  struct strbuf *restart)
+int config_update(struct config *cfg, const struct config *next, struct strbuf *applied, struct strbuf *restart)
 {
 	/* Both were initialised after the same registrations (at start-up):
 	 * they have the same sections. */

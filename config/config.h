@@ -30,18 +30,18 @@
 
 struct config {
 	/* [general] */
-	char *db_path;          /* SQLite file; "ensemble.db" */
-	char *lang;             /* default language of new chats; "fr" */
-	char *timezone;         /* default IANA zone of new chats; "Europe/Paris" */
-	char *log_level;        /* error|warn|info|debug; "info" */
-	char *remind;           /* reminder times of new chats, as /remind
-	                           takes them; "1d 1h"; "off" for none */
-	char *bot_name;         /* the name /cmd@NAME must carry; "Ensemble" */
+	char *db_path;   /* SQLite file; "ensemble.db" */
+	char *lang;      /* default language of new chats; "fr" */
+	char *timezone;  /* default IANA zone of new chats; "Europe/Paris" */
+	char *log_level; /* error|warn|info|debug; "info" */
+	char *remind;    /* reminder times of new chats, as /remind
+	                    takes them; "1d 1h"; "off" for none */
+	char *bot_name;  /* the name /cmd@NAME must carry; "Ensemble" */
 	/* [http] */
-	char *http_listen;      /* "ADDR:PORT" or "[IPV6]:PORT" of the HTTP listener; "" = off */
-	int http_max_body;      /* bytes; 1048576 */
-	char *http_tls_cert;    /* PEM certificate for TLS on the listener; "" */
-	char *http_tls_key;     /* its private key */
+	char *http_listen;   /* "ADDR:PORT" or "[IPV6]:PORT" of the HTTP listener; "" = off */
+	int http_max_body;   /* bytes; 1048576 */
+	char *http_tls_cert; /* PEM certificate for TLS on the listener; "" */
+	char *http_tls_key;  /* its private key */
 
 	/* The registered sections' values, in the order of registration, as
 	 * config_init() found them: values[i] is the owner's struct for the
@@ -49,8 +49,8 @@ struct config {
 	void *values[CONFIG_MAX_SECTIONS];
 	size_t nvalues;
 
-	char *path;             /* the file it was read from, or NULL */
-	bool file_has_secret;   /* a secret was set in the file itself */
+	char *path;           /* the file it was read from, or NULL */
+	bool file_has_secret; /* a secret was set in the file itself */
 };
 
 /* Checks one string value.  Returns 0, or -1 with msg completing the
@@ -64,8 +64,8 @@ int config_check_url(const char *value, char *msg, size_t msglen);      /* http:
 int config_check_url_opt(const char *value, char *msg, size_t msglen);  /* the same, or "" */
 
 enum config_type {
-	CONFIG_STR,             /* a char * the configuration owns */
-	CONFIG_INT,             /* an int from min to max (a boolean: 0 to 1) */
+	CONFIG_STR, /* a char * the configuration owns */
+	CONFIG_INT, /* an int from min to max (a boolean: 0 to 1) */
 };
 
 /* One key of a section, filled with designated initialisers. */
@@ -87,7 +87,7 @@ struct config_key {
  * for good. */
 struct config_section {
 	const char *name;
-	size_t size;            /* of the struct the keys' offsets point into */
+	size_t size; /* of the struct the keys' offsets point into */
 	const struct config_key *keys;
 	size_t nkeys;
 	/* Optional: checks across keys, once every key is read (a mode that
@@ -122,8 +122,8 @@ void config_each_secret(const struct config *cfg, void (*fn)(const char *value))
  * daemon at start: bot_config_checks).  Until then such a value is taken
  * as it is. */
 struct config_checks {
-	config_check_fn *lang;      /* general.lang */
-	config_check_fn *remind;    /* general.remind */
+	config_check_fn *lang;   /* general.lang */
+	config_check_fn *remind; /* general.remind */
 };
 
 /* Sets the core's checks for every configuration read from now on.
@@ -159,8 +159,7 @@ int config_set(struct config *cfg, const char *dotted, const char *value, struct
  * value and is appended to restart as "section.key\n" (no secret's value is
  * ever written).  next is only read; the caller keeps it.  Returns 0, or -1
  * out of memory (cfg may then hold some of the new values). */
-int config_update(struct config *cfg, const struct config *next, struct strbuf *applied,
-                  struct strbuf *restart);
+int config_update(struct config *cfg, const struct config *next, struct strbuf *applied, struct strbuf *restart);
 
 /* Checks across keys, once every value is set: [http]'s, then each
  * registered section's validate().  Appends each problem to errors;

@@ -30,8 +30,8 @@ static int daemon__deliver(void *user, const struct action *act)
 	struct adapter *a = daemon__adapter(d, act->platform);
 	if(!a) {
 		/* Kept in the outbox for when that adapter runs again. */
-		log_warn("no %s adapter running: a message for chat %s waits in the outbox",
-		         act->platform, act->chat_id);
+		log_warn("no %s adapter running: a message for chat %s waits in the outbox", act->platform,
+		         act->chat_id);
 		return 1;
 	}
 	/* Delivered, or failed for good (logged): nothing more to do. */
@@ -152,7 +152,9 @@ int daemon_start_http(struct daemon *d)
 	else
 		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - listen), listen);
 	struct http_server_options opt = {
-		.address = addr, .port = atoi(colon + 1), .max_body = (size_t)cfg->http_max_body,
+		.address = addr,
+		.port = atoi(colon + 1),
+		.max_body = (size_t)cfg->http_max_body,
 		.healthz = true,
 		.cert_file = *cfg->http_tls_cert ? cfg->http_tls_cert : NULL,
 		.key_file = *cfg->http_tls_key ? cfg->http_tls_key : NULL,

@@ -20,7 +20,7 @@ struct db;
 
 struct daemon {
 	struct bot bot;
-	struct adapter_host host;    /* owned: the client and the listener */
+	struct adapter_host host; /* owned: the client and the listener */
 	struct adapter adapters[DAEMON_MAX_ADAPTERS];
 	int nadapters;
 	uv_signal_t sig_int, sig_term, sig_hup;

@@ -4,12 +4,12 @@
  * signal or the end of the console's input.
  */
 #include <getopt.h>
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <openssl/ssl.h>
 #include <uv.h>
 
 #include "adapters/adapter.h"
@@ -49,8 +49,8 @@ struct main_opts {
 	const char *now;
 	bool console;
 	bool sim;
-	bool real;          /* --clock=real given */
-	int verbosity;  /* -1 quiet, 0 default, 1 verbose */
+	bool real;     /* --clock=real given */
+	int verbosity; /* -1 quiet, 0 default, 1 verbose */
 	char **sets;
 	int nsets;
 };
@@ -60,28 +60,32 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 	enum { OPT_CONSOLE = 256, OPT_DB, OPT_CLOCK, OPT_NOW };
 	/* clang-format off: a table reads best one row to a line */
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "console", no_argument, NULL, OPT_CONSOLE },
-		{ "db", required_argument, NULL, OPT_DB },
-		{ "clock", required_argument, NULL, OPT_CLOCK },
-		{ "now", required_argument, NULL, OPT_NOW },
-		{ "check-config", required_argument, NULL, 'n' },
-		{ "set", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },  { "console", no_argument, NULL, OPT_CONSOLE },
+		{ "db", required_argument, NULL, OPT_DB },   { "clock", required_argument, NULL, OPT_CLOCK },
+		{ "now", required_argument, NULL, OPT_NOW }, { "check-config", required_argument, NULL, 'n' },
+		{ "set", required_argument, NULL, 's' },     { "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },         { "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
 	/* clang-format on */
 	int ch;
 	while((ch = getopt_long(argc, argv, "c:n:s:vqVh", longopts, NULL)) != -1) {
 		switch(ch) {
-		case 'c': o->config = optarg; break;
-		case 'n': o->check = optarg; break;
-		case OPT_CONSOLE: o->console = true; break;
-		case OPT_DB: o->db = optarg; break;
-		case OPT_NOW: o->now = optarg; break;
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'n':
+			o->check = optarg;
+			break;
+		case OPT_CONSOLE:
+			o->console = true;
+			break;
+		case OPT_DB:
+			o->db = optarg;
+			break;
+		case OPT_NOW:
+			o->now = optarg;
+			break;
 		case OPT_CLOCK:
 			if(!strcmp(optarg, "sim"))
 				o->sim = true;
@@ -92,12 +96,24 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 				return -1;
 			}
 			break;
-		case 's': o->sets[o->nsets++] = optarg; break;
-		case 'v': o->verbosity = 1; break;
-		case 'q': o->verbosity = -1; break;
-		case 'V': printf("ensemble %s\n", ENSEMBLE_VERSION); exit(0);
-		case 'h': fputs(main__usage, stdout); exit(0);
-		default: fputs(main__usage, stderr); return -1;
+		case 's':
+			o->sets[o->nsets++] = optarg;
+			break;
+		case 'v':
+			o->verbosity = 1;
+			break;
+		case 'q':
+			o->verbosity = -1;
+			break;
+		case 'V':
+			printf("ensemble %s\n", ENSEMBLE_VERSION);
+			exit(0);
+		case 'h':
+			fputs(main__usage, stdout);
+			exit(0);
+		default:
+			fputs(main__usage, stderr);
+			return -1;
 		}
 	}
 	if(optind < argc) {
@@ -181,8 +197,7 @@ static int main__check_config(const char *path)
  * across keys.  The same at start and at each SIGHUP, so that flags keep
  * overriding the file.  Problems are appended to errors, a key given twice
  * to warnings.  Returns 0 or -1. */
-static int main__config(const struct main_opts *o, struct config *cfg, struct strbuf *errors,
-                        struct strbuf *warnings)
+static int main__config(const struct main_opts *o, struct config *cfg, struct strbuf *errors, struct strbuf *warnings)
 {
 	if(o->config ? config_load(cfg, o->config, errors, warnings) : config_load_env(cfg))
 		return -1;
@@ -247,7 +262,8 @@ static void main__reload(struct daemon *d, void *user)
 		goto out;
 	}
 	if(config_update(b->cfg, &next, &applied, &restart) || main__chat_defaults(b->db, b->cfg))
-		log_error("the new configuration could not all be applied (out of memory): some changes may be missing");
+		log_error(
+			"the new configuration could not all be applied (out of memory): some changes may be missing");
 	main__log_lines(LOG_WARN, restart.buf, " changed: it takes effect at the next restart");
 	main__log_lines(LOG_INFO, applied.buf, ": in effect now");
 	if(!applied.len && !restart.len)
@@ -315,7 +331,8 @@ static int main__clock(struct main_opts *o, const struct config *cfg)
 		return 0;
 	int64_t start = clock_now_ms();
 	if(o->now && main__parse_now(o->now, cfg->timezone, &start)) {
-		fprintf(stderr, "ensemble: --now takes YYYY-MM-DDTHH:MM (a local time that exists), not '%s'\n", o->now);
+		fprintf(stderr, "ensemble: --now takes YYYY-MM-DDTHH:MM (a local time that exists), not '%s'\n",
+		        o->now);
 		return -1;
 	}
 	if(o->sim)
@@ -384,7 +401,7 @@ stop:
 	bot_stop(&d.bot, 1);
 	rc = 1;
 shutdown:
-	uv_run(&loop, UV_RUN_DEFAULT);  /* let closing handles finish */
+	uv_run(&loop, UV_RUN_DEFAULT); /* let closing handles finish */
 	daemon_release(&d);
 close:
 	if(uv_loop_close(&loop))
@@ -445,7 +462,10 @@ out:
  * as not to need its headers): a library that does use gnutls calls
  * gnutls_global_init() itself. */
 int _gnutls_global_init_skip(void);
-int _gnutls_global_init_skip(void) { return 1; }
+int _gnutls_global_init_skip(void)
+{
+	return 1;
+}
 
 int main(int argc, char **argv)
 {

@@ -57,9 +57,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if(data[0] & 0x80)
 		bot_advance_to(&bot, clock_now_ms() + (int64_t)(data[0] & 0x3f) * 3600 * 1000);
 	struct event ev = {
-		.kind = EVENT_MESSAGE, .platform = "fuzz", .chat_id = (data[0] & 0x40) ? "room2" : "room",
-		.sender_id = users[data[0] & 3], .sender_name = users[data[0] & 3], .message_id = "m",
-		.text = text, .time = clock_now(),
+		.kind = EVENT_MESSAGE,
+		.platform = "fuzz",
+		.chat_id = (data[0] & 0x40) ? "room2" : "room",
+		.sender_id = users[data[0] & 3],
+		.sender_name = users[data[0] & 3],
+		.message_id = "m",
+		.text = text,
+		.time = clock_now(),
 	};
 	bot_handle_event(&bot, &ev);
 	free(text);

@@ -31,8 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	static const char *const zones[] = { "Europe/Paris", "America/New_York" };
-	struct date_ctx ctx = { .tz = zones[size & 1], .now = 1796115600, .month_first = size & 2,
-	                        .default_time = (size & 4) ? 23 * 60 + 59 : -1, .allow_past = size & 8 };
+	struct date_ctx ctx = { .tz = zones[size & 1],
+		                .now = 1796115600,
+		                .month_first = size & 2,
+		                .default_time = (size & 4) ? 23 * 60 + 59 : -1,
+		                .allow_past = size & 8 };
 	struct date_slot s;
 	struct date_why why;
 	enum date_err err = date_parse_why(&ctx, text, &s, &why);

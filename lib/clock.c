@@ -20,7 +20,10 @@ void clock_use_shifted(int64_t start_ms)
 	clock__offset_ms = start_ms - clock_now_ms();
 }
 
-time_t clock_now(void) { return (time_t)(clock_now_ms() / 1000); }
+time_t clock_now(void)
+{
+	return (time_t)(clock_now_ms() / 1000);
+}
 
 void clock_use_sim(int64_t start_ms)
 {
@@ -28,8 +31,14 @@ void clock_use_sim(int64_t start_ms)
 	clock__sim_ms = start_ms;
 }
 
-void clock_use_real(void) { clock__sim = false; }
-bool clock_is_sim(void) { return clock__sim; }
+void clock_use_real(void)
+{
+	clock__sim = false;
+}
+bool clock_is_sim(void)
+{
+	return clock__sim;
+}
 
 int clock_set_ms(int64_t ms)
 {

@@ -14,8 +14,14 @@ static int log__nsecrets;
 
 static const char *const log__names[] = { "error", "warn ", "info ", "debug" };
 
-void log_set_level(enum log_level level) { log__level = level; }
-enum log_level log_get_level(void) { return log__level; }
+void log_set_level(enum log_level level)
+{
+	log__level = level;
+}
+enum log_level log_get_level(void)
+{
+	return log__level;
+}
 
 void log_add_secret(const char *secret)
 {

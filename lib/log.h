@@ -19,12 +19,11 @@ void log_add_secret(const char *secret);
 /* Frees the copies of the secrets (at exit). */
 void log_forget_secrets(void);
 
-void log_msg(enum log_level level, const char *module, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void log_msg(enum log_level level, const char *module, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_msg(LOG_ERROR, LOG_MODULE, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_WARN, LOG_MODULE, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_INFO, LOG_MODULE, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, LOG_MODULE, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, LOG_MODULE, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, LOG_MODULE, __VA_ARGS__)
 
 #endif

@@ -75,7 +75,10 @@ int strbuf_add(struct strbuf *sb, const void *data, size_t len)
 	return 0;
 }
 
-int strbuf_adds(struct strbuf *sb, const char *s) { return strbuf_add(sb, s, strlen(s)); }
+int strbuf_adds(struct strbuf *sb, const char *s)
+{
+	return strbuf_add(sb, s, strlen(s));
+}
 
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {
@@ -111,11 +114,20 @@ int strbuf_add_html(struct strbuf *sb, const char *s)
 	for(; *s; s++) {
 		const char *rep = NULL;
 		switch(*s) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		default: continue;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		default:
+			continue;
 		}
 		strbuf_add(sb, run, (size_t)(s - run));
 		strbuf_adds(sb, rep);
@@ -137,10 +149,12 @@ void strbuf_setlen(struct strbuf *sb, size_t len)
 void strbuf_trim(struct strbuf *sb)
 {
 	size_t start = 0;
-	while(start < sb->len && (sb->buf[start] == ' ' || sb->buf[start] == '\t' || sb->buf[start] == '\n' || sb->buf[start] == '\r'))
+	while(start < sb->len &&
+	      (sb->buf[start] == ' ' || sb->buf[start] == '\t' || sb->buf[start] == '\n' || sb->buf[start] == '\r'))
 		start++;
 	size_t end = sb->len;
-	while(end > start && (sb->buf[end - 1] == ' ' || sb->buf[end - 1] == '\t' || sb->buf[end - 1] == '\n' || sb->buf[end - 1] == '\r'))
+	while(end > start && (sb->buf[end - 1] == ' ' || sb->buf[end - 1] == '\t' || sb->buf[end - 1] == '\n' ||
+	                      sb->buf[end - 1] == '\r'))
 		end--;
 	if(!sb->alloc)
 		return;

@@ -12,13 +12,16 @@
 #include <stddef.h>
 
 struct strbuf {
-	char *buf;      /* never NULL after strbuf_init; "" when empty */
+	char *buf; /* never NULL after strbuf_init; "" when empty */
 	size_t len;
 	size_t alloc;
 	bool oom;
 };
 
-#define STRBUF_INIT { .buf = strbuf__empty, .len = 0, .alloc = 0, .oom = false }
+#define STRBUF_INIT \
+	{ \
+		.buf = strbuf__empty, .len = 0, .alloc = 0, .oom = false \
+	}
 extern char strbuf__empty[];
 
 void strbuf_init(struct strbuf *sb);
@@ -42,8 +45,7 @@ static inline int strbuf_addc(struct strbuf *sb, char c)
 	}
 	return strbuf_add(sb, &c, 1);
 }
-int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s with &, <, > and " escaped for HTML text and attributes. */
 int strbuf_add_html(struct strbuf *sb, const char *s);
 void strbuf_setlen(struct strbuf *sb, size_t len);

@@ -7,14 +7,20 @@
 /* Decodes one code point at s (valid UTF-8 assumed); returns its length. */
 static size_t text__decode(const unsigned char *s, uint32_t *cp)
 {
-	if(s[0] < 0x80) { *cp = s[0]; return 1; }
-	if(s[0] < 0xE0) { *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F); return 2; }
+	if(s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if(s[0] < 0xE0) {
+		*cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+		return 2;
+	}
 	if(s[0] < 0xF0) {
 		*cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
 		return 3;
 	}
-	*cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) |
-	      ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+	*cp = ((uint32_t)(s[0] & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6) |
+	      (s[3] & 0x3F);
 	return 4;
 }
 
@@ -26,11 +32,20 @@ bool utf8_valid(const char *str, size_t len)
 		unsigned char c = s[i];
 		size_t n;
 		uint32_t min;
-		if(c < 0x80) { i++; continue; }
-		else if(c >= 0xC2 && c <= 0xDF) { n = 2; min = 0x80; }
-		else if(c >= 0xE0 && c <= 0xEF) { n = 3; min = 0x800; }
-		else if(c >= 0xF0 && c <= 0xF4) { n = 4; min = 0x10000; }
-		else return false;
+		if(c < 0x80) {
+			i++;
+			continue;
+		} else if(c >= 0xC2 && c <= 0xDF) {
+			n = 2;
+			min = 0x80;
+		} else if(c >= 0xE0 && c <= 0xEF) {
+			n = 3;
+			min = 0x800;
+		} else if(c >= 0xF0 && c <= 0xF4) {
+			n = 4;
+			min = 0x10000;
+		} else
+			return false;
 		if(len - i < n)
 			return false;
 		for(size_t k = 1; k < n; k++)
@@ -92,24 +107,29 @@ int text_clean(struct strbuf *out, const char *str)
 static const char *text__fold_latin(uint32_t cp)
 {
 	static const char *const l1[64] = {
-		"a","a","a","a","a","a","ae","c","e","e","e","e","i","i","i","i",
-		"d","n","o","o","o","o","o",NULL,"o","u","u","u","u","y","th","ss",
-		"a","a","a","a","a","a","ae","c","e","e","e","e","i","i","i","i",
-		"d","n","o","o","o","o","o",NULL,"o","u","u","u","u","y","th","y",
+		"a", "a", "a", "a", "a", "a", "ae", "c",  "e", "e", "e", "e", "i", "i", "i",  "i",
+		"d", "n", "o", "o", "o", "o", "o",  NULL, "o", "u", "u", "u", "u", "y", "th", "ss",
+		"a", "a", "a", "a", "a", "a", "ae", "c",  "e", "e", "e", "e", "i", "i", "i",  "i",
+		"d", "n", "o", "o", "o", "o", "o",  NULL, "o", "u", "u", "u", "u", "y", "th", "y",
 	};
 	if(cp >= 0xC0 && cp <= 0xFF)
 		return l1[cp - 0xC0];
-	if(cp == 0x152 || cp == 0x153) return "oe";
-	if(cp == 0x178) return "y";
+	if(cp == 0x152 || cp == 0x153)
+		return "oe";
+	if(cp == 0x178)
+		return "y";
 	if(cp >= 0x100 && cp <= 0x17F) {
 		/* Latin Extended-A pairs upper/lower by parity; map the common
 		 * ones by range to their base letter. */
-		static const struct { uint16_t from, to; const char *base; } r[] = {
-			{0x100,0x105,"a"},{0x106,0x10D,"c"},{0x10E,0x111,"d"},{0x112,0x11B,"e"},
-			{0x11C,0x123,"g"},{0x124,0x127,"h"},{0x128,0x131,"i"},{0x134,0x135,"j"},
-			{0x136,0x138,"k"},{0x139,0x142,"l"},{0x143,0x14B,"n"},{0x14C,0x151,"o"},
-			{0x154,0x159,"r"},{0x15A,0x161,"s"},{0x162,0x167,"t"},{0x168,0x173,"u"},
-			{0x174,0x175,"w"},{0x176,0x177,"y"},{0x179,0x17E,"z"},
+		static const struct {
+			uint16_t from, to;
+			const char *base;
+		} r[] = {
+			{ 0x100, 0x105, "a" }, { 0x106, 0x10D, "c" }, { 0x10E, 0x111, "d" }, { 0x112, 0x11B, "e" },
+			{ 0x11C, 0x123, "g" }, { 0x124, 0x127, "h" }, { 0x128, 0x131, "i" }, { 0x134, 0x135, "j" },
+			{ 0x136, 0x138, "k" }, { 0x139, 0x142, "l" }, { 0x143, 0x14B, "n" }, { 0x14C, 0x151, "o" },
+			{ 0x154, 0x159, "r" }, { 0x15A, 0x161, "s" }, { 0x162, 0x167, "t" }, { 0x168, 0x173, "u" },
+			{ 0x174, 0x175, "w" }, { 0x176, 0x177, "y" }, { 0x179, 0x17E, "z" },
 		};
 		for(size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
 			if(cp >= r[i].from && cp <= r[i].to)
@@ -166,11 +186,14 @@ size_t text_distance(const char *a, const char *b, size_t cap)
 			size_t up = row[j];
 			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
 			size_t v = diag + cost;
-			if(row[j] + 1 < v) v = row[j] + 1;
-			if(row[j - 1] + 1 < v) v = row[j - 1] + 1;
+			if(row[j] + 1 < v)
+				v = row[j] + 1;
+			if(row[j - 1] + 1 < v)
+				v = row[j - 1] + 1;
 			row[j] = v;
 			diag = up;
-			if(v < best) best = v;
+			if(v < best)
+				best = v;
 		}
 		if(best > cap) {
 			free(row);
@@ -182,7 +205,10 @@ size_t text_distance(const char *a, const char *b, size_t cap)
 	return d > cap ? cap + 1 : d;
 }
 
-static int text__lower(int c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
+static int text__lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
 
 bool text_ieq(const char *a, const char *b)
 {

@@ -20,8 +20,8 @@ bool tz_valid(const char *zone)
 		return false;
 	for(const char *p = zone; *p; p++) {
 		char c = *p;
-		if(!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		     c == '_' || c == '+' || c == '-' || c == '/'))
+		if(!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+		     c == '+' || c == '-' || c == '/'))
 			return false;
 	}
 	char path[256];

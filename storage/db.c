@@ -254,7 +254,7 @@ static size_t db__slot(const char *sql)
 
 sqlite3_stmt *db__stmt(struct db *db, const char *sql)
 {
-	if(db->async)  /* spares a call per statement when no thread ever ran */
+	if(db->async) /* spares a call per statement when no thread ever ran */
 		db__async_settle(db);
 	size_t i = db__slot(sql);
 	while(db->stmt_sql[i] && db->stmt_sql[i] != sql)
@@ -380,9 +380,10 @@ static int db__migrate(struct db *db, struct strbuf *err)
 	if(db__pragma_int(db, "PRAGMA user_version", &version, err))
 		return -1;
 	if(version > DB_SCHEMA_VERSION) {
-		strbuf_addf(err, "%s was written by a newer Ensemble (schema version %d; this build knows "
-		            "up to %d): upgrade Ensemble or use another --db file", db->path, version,
-		            DB_SCHEMA_VERSION);
+		strbuf_addf(err,
+		            "%s was written by a newer Ensemble (schema version %d; this build knows "
+		            "up to %d): upgrade Ensemble or use another --db file",
+		            db->path, version, DB_SCHEMA_VERSION);
 		return -1;
 	}
 	int from = version;
@@ -421,22 +422,23 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 	 * is harmless. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* One connection, used by one thread at a time: no per-call mutex. */
-	if(sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                   NULL) != SQLITE_OK) {
-		strbuf_addf(err, "cannot open %s: %s", path,
-		            db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+	if(sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	   SQLITE_OK) {
+		strbuf_addf(err, "cannot open %s: %s", path, db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
 		goto fail;
 	}
 	if(sqlite3_db_readonly(db->sql, "main") == 1) {
-		strbuf_addf(err, "%s is read-only: Ensemble needs to write its database "
-		            "(check the file's and the directory's permissions)", path);
+		strbuf_addf(err,
+		            "%s is read-only: Ensemble needs to write its database "
+		            "(check the file's and the directory's permissions)",
+		            path);
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->sql, 5000);
 	sqlite3_extended_result_codes(db->sql, 1);
 	/* The first read tells a corrupt or foreign file from a database. */
 	if(db__pragma_int(db, "PRAGMA user_version", &mode, err)) {
-		int code = sqlite3_errcode(db->sql) & 0xff;  /* the primary code */
+		int code = sqlite3_errcode(db->sql) & 0xff; /* the primary code */
 		if(code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
 			strbuf_addf(err, " (is it an SQLite database?)");
 		else if(code == SQLITE_FULL || code == SQLITE_IOERR)
@@ -448,7 +450,10 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 	 * A page cache somewhat larger than SQLite's default, because a busy
 	 * bot's votes touch pages all over a file a few megabytes large.
 	 * docs/performance.md has the runs behind both numbers. */
-	if(db__exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA cache_size = -2800;", err))
+	if(db__exec(
+		   db,
+		   "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA cache_size = -2800;",
+		   err))
 		goto fail;
 	if(db__migrate(db, err) || db__exec(db, "PRAGMA foreign_keys = ON;", err) || db__outbox_open_journal(db, err))
 		goto fail;
@@ -476,7 +481,10 @@ void db_close(struct db *db)
 	free(db);
 }
 
-const char *db_path(const struct db *db) { return db->path; }
+const char *db_path(const struct db *db)
+{
+	return db->path;
+}
 
 int db_schema_version(struct db *db)
 {
@@ -558,9 +566,8 @@ int db__next_seq(struct db *db, int64_t *out)
 	return 0;
 }
 
-const char db__seq_write_sql[] =
-	"INSERT INTO kv (key, value) VALUES ('db.seq', ?1) "
-	"ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+const char db__seq_write_sql[] = "INSERT INTO kv (key, value) VALUES ('db.seq', ?1) "
+				 "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 int db_commit(struct db *db)
 {
@@ -600,7 +607,10 @@ int db_rollback(struct db *db)
 	return st ? db__exec_stmt(db, st, "rollback") : -1;
 }
 
-bool db_in_transaction(const struct db *db) { return db->in_tx; }
+bool db_in_transaction(const struct db *db)
+{
+	return db->in_tx;
+}
 
 void db_set_yield(struct db *db, void (*fn)(void *user), void *user)
 {

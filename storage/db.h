@@ -123,22 +123,22 @@ int db_commit_wait(struct db *db);
 struct db_chat {
 	int64_t id;
 	char platform[16];
-	char ext_id[256];      /* the platform's chat id */
+	char ext_id[256]; /* the platform's chat id */
 	char lang[8];
 	char tz[64];
-	char admin[256];       /* ext id of the user who is its admin when the
-	                          platform has no roles (the first user) */
+	char admin[256]; /* ext id of the user who is its admin when the
+	                    platform has no roles (the first user) */
 	bool active;
-	char remind[64];       /* reminder offsets in minutes, "1440,60"; "" off */
-	bool nudge;            /* nudge non-voters before a poll's deadline */
-	int interest_threshold;/* people on a topic before a group is offered */
+	char remind[64];        /* reminder offsets in minutes, "1440,60"; "" off */
+	bool nudge;             /* nudge non-voters before a poll's deadline */
+	int interest_threshold; /* people on a topic before a group is offered */
 };
 
 /* Finds the chat (platform, ext_id), creating it with lang and tz (and the
  * reminder offsets of db_set_chat_remind) when it does not exist.  Returns
  * 1 when found, 0 when created, -1 on error. */
-int db_chat_get(struct db *db, const char *platform, const char *ext_id,
-                const char *lang, const char *tz, struct db_chat *out);
+int db_chat_get(struct db *db, const char *platform, const char *ext_id, const char *lang, const char *tz,
+                struct db_chat *out);
 /* The reminder offsets ("1440,60", the default; "" for none) of the chats
  * db_chat_get creates from now on; copied.  0, or -1 when too long. */
 int db_set_chat_remind(struct db *db, const char *offsets);
@@ -201,8 +201,8 @@ int db_outbox_forget_start(struct db *db, struct uv_loop_s *loop);
 
 /* Records that user (platform, ext_id) called name was seen in chat at
  * time t; creates the user.  Stores the user's row id in *user_id. */
-int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id,
-                 const char *name, time_t t, int64_t *user_id);
+int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id, const char *name, time_t t,
+                 int64_t *user_id);
 /* Takes a user out of chat's members (those around, those asked to vote):
  * for a sender who stands for several people.  0 or -1. */
 int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id);
@@ -220,8 +220,8 @@ int db_kv_set(struct db *db, const char *key, const char *value);
 int db_kv_set_about(struct db *db, const char *key, const char *value, const char *chat, const char *person);
 /* Calls fn for every key starting with prefix, in key order; fn returns 0
  * to go on.  0, or -1 (an error, or fn's non-zero). */
-int db_kv_each(struct db *db, const char *prefix,
-               int (*fn)(void *user, const char *key, const char *value), void *user);
+int db_kv_each(struct db *db, const char *prefix, int (*fn)(void *user, const char *key, const char *value),
+               void *user);
 /* Sets key to value (NULL: removes it) in a transaction of its own, for
  * state learnt outside a batch (what a send returned).  0 or -1. */
 int db_kv_put(struct db *db, const char *key, const char *value);
@@ -242,10 +242,10 @@ struct db_person {
 	int64_t user_id;
 	char ext_id[256];
 	char name[128];
-	int answer;      /* what the list is about: an RSVP answer, ... */
-	bool waiting;    /* RSVPs: on the waiting list */
-	bool reconfirm;  /* RSVPs: asked to confirm again after a move */
-	char answers[16];/* votes: one of 'y', 'm', 'n' per slot */
+	int answer;       /* what the list is about: an RSVP answer, ... */
+	bool waiting;     /* RSVPs: on the waiting list */
+	bool reconfirm;   /* RSVPs: asked to confirm again after a move */
+	char answers[16]; /* votes: one of 'y', 'm', 'n' per slot */
 };
 
 struct db_people {
@@ -262,14 +262,14 @@ int db_chat_members(struct db *db, int64_t chat_id, struct db_people *out);
 #define MEETUP_MAX_SLOTS 10
 
 enum meetup_state {
-	MEETUP_POLL = 0,       /* the date poll is open */
-	MEETUP_CONFIRMED = 1,  /* a date is fixed */
+	MEETUP_POLL = 0,      /* the date poll is open */
+	MEETUP_CONFIRMED = 1, /* a date is fixed */
 	MEETUP_CANCELLED = 2,
-	MEETUP_NO_QUORUM = 3,  /* the poll closed without enough "yes" */
+	MEETUP_NO_QUORUM = 3, /* the poll closed without enough "yes" */
 };
 
 struct db_slot {
-	int idx;               /* 1-based, as shown */
+	int idx; /* 1-based, as shown */
 	time_t start;
 	int duration_min;
 };
@@ -277,24 +277,24 @@ struct db_slot {
 struct db_meetup {
 	int64_t id;
 	int64_t chat_id;
-	int num;               /* the short id in its chat: #num */
+	int num; /* the short id in its chat: #num */
 	char title[1024];
 	char place[1024];
-	int64_t creator;       /* 0 once its creator asked to be forgotten */
+	int64_t creator; /* 0 once its creator asked to be forgotten */
 	char creator_ext[256];
 	char creator_name[128];
 	enum meetup_state state;
 	int duration_min;
-	time_t deadline;       /* 0: none */
-	int quorum;            /* 0: none */
-	int max_people;        /* 0: no cap */
-	int chosen;            /* slot idx once confirmed, 0 before */
-	time_t start;          /* confirmed start, 0 before */
+	time_t deadline; /* 0: none */
+	int quorum;      /* 0: none */
+	int max_people;  /* 0: no cap */
+	int chosen;      /* slot idx once confirmed, 0 before */
+	time_t start;    /* confirmed start, 0 before */
 	time_t created;
-	char remind[64];       /* its own reminder offsets, when has_remind */
+	char remind[64]; /* its own reminder offsets, when has_remind */
 	bool has_remind;
-	int64_t series_id;     /* the series it belongs to, 0 when none */
-	int64_t group_id;      /* the group it belongs to, 0 when none */
+	int64_t series_id; /* the series it belongs to, 0 when none */
+	int64_t group_id;  /* the group it belongs to, 0 when none */
 	int nslots;
 	struct db_slot slots[MEETUP_MAX_SLOTS];
 };
@@ -315,19 +315,18 @@ int db_meetup_update(struct db *db, const struct db_meetup *m);
 int db_meetups_of_user(struct db *db, int64_t user_id, int num, time_t now, int64_t *ids, int max, int *count);
 /* 1 when user_id is a known member of chat_id, 0 when not, -1. */
 int db_member_of(struct db *db, int64_t chat_id, int64_t user_id);
-int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t now,
-                   int *nums, int max, int *count);
+int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t now, int *nums, int max, int *count);
 /* What a line of /meetup list shows of a meetup, read for all of them in
  * one query rather than a meetup and a count at a time. */
 struct db_meetup_line {
 	int num;
 	enum meetup_state state;
 	char title[1024];
-	time_t start;          /* confirmed start, 0 before */
+	time_t start; /* confirmed start, 0 before */
 	int duration_min;
-	int64_t series_id;     /* 0 when none */
-	int64_t group_id;      /* 0 when none */
-	int count;             /* a poll's votes, a meetup's confirmed places */
+	int64_t series_id; /* 0 when none */
+	int64_t group_id;  /* 0 when none */
+	int count;         /* a poll's votes, a meetup's confirmed places */
 };
 /* Like db_meetup_list, for the open polls and the confirmed meetups not
  * over at now, of group_id only unless it is 0: *out (owned by the
@@ -344,8 +343,8 @@ int db_votes(struct db *db, int64_t meetup_id, struct db_people *out);
  * group_id but those waiting (in the group's order) or, when group_id is
  * 0, the known members of chat_id (in the order first seen).  Reads the first limit of
  * them into out and stores how many there are in *total.  0 or -1. */
-int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t group_id, int limit,
-                  struct db_people *out, int *total);
+int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t group_id, int limit, struct db_people *out,
+                  int *total);
 
 /* RSVPs: answer 2 yes, 1 maybe, 0 no.  Listed in the order they came. */
 int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, bool waiting);
@@ -358,10 +357,10 @@ int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out);
  * how many wait, and the user's own answer with their place in the
  * waiting list.  An RSVP costs the same with 10 or 500 answers. */
 struct db_rsvp_summary {
-	int nin, nwaiting;       /* yes with a place; yes on the waiting list */
-	bool have_me;            /* the user has answered */
-	struct db_person me;     /* when have_me: name, answer, waiting */
-	int my_place;            /* when waiting: 1 for the first in line */
+	int nin, nwaiting;   /* yes with a place; yes on the waiting list */
+	bool have_me;        /* the user has answered */
+	struct db_person me; /* when have_me: name, answer, waiting */
+	int my_place;        /* when waiting: 1 for the first in line */
 };
 int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db_rsvp_summary *out);
 /* The first one on the waiting list: 1 (*out filled), 0 when nobody
@@ -384,8 +383,7 @@ int db_interest_set(struct db *db, int64_t chat_id, const char *key, const char 
 /* The chat's topics, most wanted first: fills out with at most max of
  * them from the offset-th on (*n), and stores how many there are in all
  * in *total.  0 or -1. */
-int db_interest_topics(struct db *db, int64_t chat_id, int offset, struct db_topic *out, int max, int *n,
-                       int *total);
+int db_interest_topics(struct db *db, int64_t chat_id, int offset, struct db_topic *out, int max, int *n, int *total);
 int db_interest_people(struct db *db, int64_t chat_id, const char *key, struct db_people *out);
 /* Marks a topic as announced; 1 when it was not yet, 0 when it was, -1. */
 int db_interest_alert(struct db *db, int64_t chat_id, const char *key);
@@ -395,7 +393,7 @@ struct db_group {
 	int64_t chat_id;
 	char name[256];
 	char topic[512];
-	int max_members;       /* 0: no cap */
+	int max_members; /* 0: no cap */
 	bool closed;
 };
 
@@ -436,17 +434,17 @@ int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[D
 /* What a chat keeps of one person (/export me), by kind.  Each row is
  * (num, text, answer, waiting, closed), as the kind says. */
 enum db_export_kind {
-	DB_EXPORT_MEMBER,      /* one row at most: num last seen, text the name */
-	DB_EXPORT_INTERESTS,   /* text the topic */
-	DB_EXPORT_GROUPS,      /* text the name; answer 1 contact person; waiting, closed */
-	DB_EXPORT_VOTES,       /* num the meetup's #num; text the answers (y, m, n a date) */
-	DB_EXPORT_RSVPS,       /* num; answer 2 yes, 1 maybe, 0 no; waiting */
-	DB_EXPORT_MEETUPS,     /* the meetups they proposed: num, text the title */
-	DB_EXPORT_PRIVATE_REMINDERS,  /* one row when they asked for them */
+	DB_EXPORT_MEMBER,            /* one row at most: num last seen, text the name */
+	DB_EXPORT_INTERESTS,         /* text the topic */
+	DB_EXPORT_GROUPS,            /* text the name; answer 1 contact person; waiting, closed */
+	DB_EXPORT_VOTES,             /* num the meetup's #num; text the answers (y, m, n a date) */
+	DB_EXPORT_RSVPS,             /* num; answer 2 yes, 1 maybe, 0 no; waiting */
+	DB_EXPORT_MEETUPS,           /* the meetups they proposed: num, text the title */
+	DB_EXPORT_PRIVATE_REMINDERS, /* one row when they asked for them */
 };
 struct db_export_row {
 	int64_t num;
-	const char *text;      /* valid during the call only */
+	const char *text; /* valid during the call only */
 	int answer;
 	bool waiting, closed;
 };
@@ -460,8 +458,8 @@ int db_export_each(struct db *db, enum db_export_kind kind, int64_t chat_id, int
 struct db_series {
 	int64_t id;
 	int64_t chat_id;
-	char rule[32];         /* "week", "2weeks", "month", "nth:N:WEEKDAY" */
-	bool poll;             /* each next session is a date poll */
+	char rule[32]; /* "week", "2weeks", "month", "nth:N:WEEKDAY" */
+	bool poll;     /* each next session is a date poll */
 	bool active;
 };
 
@@ -476,7 +474,7 @@ struct db_job {
 	int64_t id;
 	int64_t due_ms;
 	int kind;
-	int64_t meetup_id;     /* 0: none */
+	int64_t meetup_id; /* 0: none */
 	int64_t arg;
 };
 
@@ -496,10 +494,8 @@ int db_jobs_cancel(struct db *db, int64_t meetup_id, int kind);
 
 /* The dialogue of user in chat, if any: 1 with step and data (JSON text)
  * appended, 0 when none, -1. */
-int db_dialog_get(struct db *db, int64_t chat_id, int64_t user_id, int *step,
-                  struct strbuf *data, int64_t *updated_ms);
-int db_dialog_set(struct db *db, int64_t chat_id, int64_t user_id, int step,
-                  const char *data, int64_t now_ms);
+int db_dialog_get(struct db *db, int64_t chat_id, int64_t user_id, int *step, struct strbuf *data, int64_t *updated_ms);
+int db_dialog_set(struct db *db, int64_t chat_id, int64_t user_id, int step, const char *data, int64_t now_ms);
 int db_dialog_clear(struct db *db, int64_t chat_id, int64_t user_id);
 
 #endif

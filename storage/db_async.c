@@ -37,20 +37,20 @@
 
 struct db_async {
 	uv_work_t work;
-	struct db *db;           /* NULL once the database is closed */
-	int64_t *forget;         /* outbox rows to delete first (their ids) */
+	struct db *db;   /* NULL once the database is closed */
+	int64_t *forget; /* outbox rows to delete first (their ids) */
 	size_t nforget;
-	sqlite3_stmt *del;       /* the outbox row delete, when nforget */
-	sqlite3_stmt *seq;       /* the seq write, bound; NULL when not needed */
+	sqlite3_stmt *del; /* the outbox row delete, when nforget */
+	sqlite3_stmt *seq; /* the seq write, bound; NULL when not needed */
 	sqlite3_stmt *commit;
 	sqlite3_stmt *rollback;
 	uv_mutex_t lock;
 	uv_cond_t cond;
-	bool finished;           /* under lock: the thread is done with db */
-	bool settled;            /* the loop's thread applied the result */
-	bool detached;           /* done is not to be called */
+	bool finished; /* under lock: the thread is done with db */
+	bool settled;  /* the loop's thread applied the result */
+	bool detached; /* done is not to be called */
 	int rc;
-	char err[256];           /* SQLite's message when the commit failed */
+	char err[256]; /* SQLite's message when the commit failed */
 	void (*done)(void *user, int rc);
 	void *user;
 };
@@ -137,7 +137,7 @@ void db__async_settle(struct db *db)
 static void db__async_after(uv_work_t *w, int status)
 {
 	struct db_async *a = w->data;
-	(void)status;  /* never cancelled */
+	(void)status; /* never cancelled */
 	struct db *db = a->db;
 	if(db) {
 		db__async_settle(db);
@@ -252,7 +252,7 @@ int db_outbox_forget_start(struct db *db, uv_loop_t *loop)
 		return -1;
 	}
 	size_t applied = db->acks_applied;
-	db->acks_applied = db->nacks;  /* as db_outbox_forget: deleted in this transaction */
+	db->acks_applied = db->nacks; /* as db_outbox_forget: deleted in this transaction */
 	if(db__async_start(db, loop, ids, n, NULL, NULL)) {
 		db->acks_applied = applied;
 		db_rollback(db);

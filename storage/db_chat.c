@@ -23,7 +23,7 @@ struct db_chat_slot {
 
 /* Users whose ids and names fit; longer ones are simply not cached. */
 struct db_user_slot {
-	int64_t id;            /* 0: empty */
+	int64_t id; /* 0: empty */
 	char platform[16];
 	char ext_id[64];
 	char name[64];
@@ -31,7 +31,7 @@ struct db_user_slot {
 
 static uint32_t db_chat__hash(const char *platform, const char *ext_id)
 {
-	uint32_t h = 2166136261u;  /* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 	for(const char *p = platform; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	h = (h ^ 0xff) * 16777619u;
@@ -96,8 +96,8 @@ static int db_chat__read(sqlite3_stmt *st, struct db_chat *out)
 	return 0;
 }
 
-int db_chat_get(struct db *db, const char *platform, const char *ext_id,
-                const char *lang, const char *tz, struct db_chat *out)
+int db_chat_get(struct db *db, const char *platform, const char *ext_id, const char *lang, const char *tz,
+                struct db_chat *out)
 {
 	static const char get_sql[] =
 		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge, interest_threshold FROM chats "
@@ -156,7 +156,8 @@ int db_set_chat_remind(struct db *db, const char *offsets)
 
 int db_chat_by_id(struct db *db, int64_t chat_id, struct db_chat *out)
 {
-	sqlite3_stmt *st = db__stmt(db,
+	sqlite3_stmt *st = db__stmt(
+		db,
 		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge, interest_threshold FROM chats WHERE id = ?1");
 	if(!st)
 		return -1;
@@ -233,9 +234,9 @@ int db_chat_set_title(struct db *db, int64_t chat_id, const char *title)
 {
 	/* A table of its own, read only by db_chat_title: the cache of chats
 	 * holds no title.  An unchanged title writes nothing. */
-	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO chat_titles (chat_id, title) VALUES (?2, ?1) "
-		"ON CONFLICT (chat_id) DO UPDATE SET title = excluded.title WHERE title != excluded.title");
+	sqlite3_stmt *st = db__stmt(
+		db, "INSERT INTO chat_titles (chat_id, title) VALUES (?2, ?1) "
+		    "ON CONFLICT (chat_id) DO UPDATE SET title = excluded.title WHERE title != excluded.title");
 	if(!st)
 		return -1;
 	sqlite3_bind_text(st, 1, title, -1, SQLITE_STATIC);
@@ -318,9 +319,9 @@ int db_private_reminder_get(struct db *db, int64_t chat_id, int64_t user_id)
 
 int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, bool on)
 {
-	sqlite3_stmt *st = db__stmt(db, on
-		? "INSERT OR IGNORE INTO private_reminders (chat_id, user_id) VALUES (?1, ?2)"
-		: "DELETE FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2");
+	sqlite3_stmt *st =
+		db__stmt(db, on ? "INSERT OR IGNORE INTO private_reminders (chat_id, user_id) VALUES (?1, ?2)"
+	                        : "DELETE FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -328,8 +329,8 @@ int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, boo
 	return db__exec_stmt(db, st, "private reminder");
 }
 
-int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id,
-                 const char *name, time_t t, int64_t *user_id)
+int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id, const char *name, time_t t,
+                 int64_t *user_id)
 {
 	/* Every event comes through here: the cache, or a read, and a write
 	 * only of what changed. */
@@ -388,10 +389,9 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 		slot->id = 0;
 	}
 	/* last_seen is refreshed at most hourly: it only says who is around. */
-	st = db__stmt(db,
-		"INSERT INTO members (chat_id, user_id, last_seen) VALUES (?1, ?2, ?3) "
-		"ON CONFLICT (chat_id, user_id) DO UPDATE SET last_seen = excluded.last_seen "
-		"WHERE excluded.last_seen > last_seen + 3600");
+	st = db__stmt(db, "INSERT INTO members (chat_id, user_id, last_seen) VALUES (?1, ?2, ?3) "
+	                  "ON CONFLICT (chat_id, user_id) DO UPDATE SET last_seen = excluded.last_seen "
+	                  "WHERE excluded.last_seen > last_seen + 3600");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -438,10 +438,9 @@ int db_kv_set(struct db *db, const char *key, const char *value)
 
 int db_kv_set_about(struct db *db, const char *key, const char *value, const char *chat, const char *person)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO kv (key, value, chat, person) VALUES (?1, ?2, ?3, ?4) "
-		"ON CONFLICT (key) DO UPDATE SET value = excluded.value, chat = excluded.chat, "
-		"person = excluded.person");
+	sqlite3_stmt *st = db__stmt(db, "INSERT INTO kv (key, value, chat, person) VALUES (?1, ?2, ?3, ?4) "
+	                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, chat = excluded.chat, "
+	                                "person = excluded.person");
 	if(!st)
 		return -1;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);

@@ -12,17 +12,15 @@
 /* One statement per kind, each returning (num, text, answer, waiting,
  * closed) for chat ?1 and user ?2, in a stable order. */
 static const char *const db_export__sql[] = {
-	[DB_EXPORT_MEMBER] =
-		"SELECT m.last_seen, u.name, 0, 0, 0 FROM members m JOIN users u ON u.id = m.user_id "
-		"WHERE m.chat_id = ?1 AND m.user_id = ?2",
+	[DB_EXPORT_MEMBER] = "SELECT m.last_seen, u.name, 0, 0, 0 FROM members m JOIN users u ON u.id = m.user_id "
+			     "WHERE m.chat_id = ?1 AND m.user_id = ?2",
 	[DB_EXPORT_INTERESTS] =
 		"SELECT 0, topic, 0, 0, 0 FROM interests WHERE chat_id = ?1 AND user_id = ?2 ORDER BY seq",
 	[DB_EXPORT_GROUPS] =
 		"SELECT 0, g.name, m.contact, m.waiting, g.closed FROM group_members m JOIN groups g ON g.id = m.group_id "
 		"WHERE g.chat_id = ?1 AND m.user_id = ?2 ORDER BY g.closed, g.name_key, g.id",
-	[DB_EXPORT_VOTES] =
-		"SELECT m.num, v.answers, 0, 0, 0 FROM votes v JOIN meetups m ON m.id = v.meetup_id "
-		"WHERE m.chat_id = ?1 AND v.user_id = ?2 ORDER BY m.num",
+	[DB_EXPORT_VOTES] = "SELECT m.num, v.answers, 0, 0, 0 FROM votes v JOIN meetups m ON m.id = v.meetup_id "
+			    "WHERE m.chat_id = ?1 AND v.user_id = ?2 ORDER BY m.num",
 	[DB_EXPORT_RSVPS] =
 		"SELECT m.num, '', r.answer, r.waiting, 0 FROM rsvps r JOIN meetups m ON m.id = r.meetup_id "
 		"WHERE m.chat_id = ?1 AND r.user_id = ?2 ORDER BY m.num",

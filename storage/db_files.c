@@ -29,8 +29,8 @@ static const char *const db_files__suffixes[] = { "", "-wal", "-shm", "-journal"
  * made of harmless characters only, in single quotes otherwise. */
 static void db_files__add_word(struct strbuf *sb, const char *path)
 {
-	if(*path && strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./+-:@,%=")
-	            == strlen(path)) {
+	if(*path &&
+	   strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./+-:@,%=") == strlen(path)) {
 		strbuf_addf(sb, " %s", path);
 		return;
 	}
@@ -59,7 +59,8 @@ static void db_files__warn_readable(const char *path)
 	}
 	if(files.len && !files.oom)
 		log_warn("%s: holds the Matrix access token and the chats' data but group or others may read it; "
-		         "run: chmod 600%s", path, files.buf);
+		         "run: chmod 600%s",
+		         path, files.buf);
 	strbuf_release(&files);
 }
 

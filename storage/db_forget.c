@@ -50,10 +50,9 @@ _Static_assert(sizeof(db_forget__sql) / sizeof(db_forget__sql[0]) > DB_FORGET_CO
 /* The adapter's state about someone that belongs to no chat (their
  * private room) goes with their user row, when nothing else of theirs is
  * kept on that platform.  ?1 platform, ?2 their id there. */
-static const char db_forget__unchatted[] =
-	"DELETE FROM kv WHERE chat IS NULL AND person = ?2 "
-	"AND substr(key, 1, length(?1) + 1) = ?1 || '.' "
-	"AND NOT EXISTS (SELECT 1 FROM users WHERE platform = ?1 AND ext_id = ?2)";
+static const char db_forget__unchatted[] = "DELETE FROM kv WHERE chat IS NULL AND person = ?2 "
+					   "AND substr(key, 1, length(?1) + 1) = ?1 || '.' "
+					   "AND NOT EXISTS (SELECT 1 FROM users WHERE platform = ?1 AND ext_id = ?2)";
 
 int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[DB_FORGET_COUNTS])
 {

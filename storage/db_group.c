@@ -19,11 +19,12 @@ int db_interest_set(struct db *db, int64_t chat_id, const char *key, const char 
 	int64_t seq = 0;
 	if(on && db__next_seq(db, &seq))
 		return -1;
-	sqlite3_stmt *st = db__stmt(db, on
-		? "INSERT OR IGNORE INTO interests (chat_id, topic_key, user_id, topic, seq) VALUES (?1, ?2, ?3, "
-		  "coalesce((SELECT topic FROM interests WHERE chat_id = ?1 AND topic_key = ?2 LIMIT 1), ?4), "
-		  "?5)"
-		: "DELETE FROM interests WHERE chat_id = ?1 AND topic_key = ?2 AND user_id = ?3");
+	sqlite3_stmt *st = db__stmt(
+		db,
+		on ? "INSERT OR IGNORE INTO interests (chat_id, topic_key, user_id, topic, seq) VALUES (?1, ?2, ?3, "
+		     "coalesce((SELECT topic FROM interests WHERE chat_id = ?1 AND topic_key = ?2 LIMIT 1), ?4), "
+		     "?5)"
+		   : "DELETE FROM interests WHERE chat_id = ?1 AND topic_key = ?2 AND user_id = ?3");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -38,8 +39,7 @@ int db_interest_set(struct db *db, int64_t chat_id, const char *key, const char 
 	return sqlite3_changes(db->sql) > 0;
 }
 
-int db_interest_topics(struct db *db, int64_t chat_id, int offset, struct db_topic *out, int max, int *n,
-                       int *total)
+int db_interest_topics(struct db *db, int64_t chat_id, int offset, struct db_topic *out, int max, int *n, int *total)
 {
 	sqlite3_stmt *st = db__stmt(db, "SELECT count(DISTINCT topic_key) FROM interests WHERE chat_id = ?1");
 	*n = 0;
@@ -47,9 +47,8 @@ int db_interest_topics(struct db *db, int64_t chat_id, int offset, struct db_top
 		return -1;
 	if(max <= 0 || offset >= *total)
 		return 0;
-	st = db__stmt(db,
-		"SELECT topic_key, min(topic), count(*) FROM interests WHERE chat_id = ?1 "
-		"GROUP BY topic_key ORDER BY count(*) DESC, min(seq) LIMIT ?2 OFFSET ?3");
+	st = db__stmt(db, "SELECT topic_key, min(topic), count(*) FROM interests WHERE chat_id = ?1 "
+	                  "GROUP BY topic_key ORDER BY count(*) DESC, min(seq) LIMIT ?2 OFFSET ?3");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -72,9 +71,9 @@ int db_interest_topics(struct db *db, int64_t chat_id, int offset, struct db_top
 
 int db_interest_people(struct db *db, int64_t chat_id, const char *key, struct db_people *out)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT u.id, u.ext_id, u.name FROM interests i JOIN users u ON u.id = i.user_id "
-		"WHERE i.chat_id = ?1 AND i.topic_key = ?2 ORDER BY i.seq");
+	sqlite3_stmt *st =
+		db__stmt(db, "SELECT u.id, u.ext_id, u.name FROM interests i JOIN users u ON u.id = i.user_id "
+	                     "WHERE i.chat_id = ?1 AND i.topic_key = ?2 ORDER BY i.seq");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -119,9 +118,8 @@ static int db_group__one(struct db *db, sqlite3_stmt *st, struct db_group *out)
 
 int db_group_insert(struct db *db, struct db_group *g, const char *name_key)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO groups (chat_id, name, name_key, topic, max_members, created_at) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now'))");
+	sqlite3_stmt *st = db__stmt(db, "INSERT INTO groups (chat_id, name, name_key, topic, max_members, created_at) "
+	                                "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now'))");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, g->chat_id);
@@ -137,9 +135,8 @@ int db_group_insert(struct db *db, struct db_group *g, const char *name_key)
 
 int db_group_find(struct db *db, int64_t chat_id, const char *name_key, struct db_group *out)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT id, chat_id, name, topic, max_members, closed FROM groups "
-		"WHERE chat_id = ?1 AND name_key = ?2 AND closed = 0");
+	sqlite3_stmt *st = db__stmt(db, "SELECT id, chat_id, name, topic, max_members, closed FROM groups "
+	                                "WHERE chat_id = ?1 AND name_key = ?2 AND closed = 0");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -149,7 +146,8 @@ int db_group_find(struct db *db, int64_t chat_id, const char *name_key, struct d
 
 int db_group_get(struct db *db, int64_t id, struct db_group *out)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT id, chat_id, name, topic, max_members, closed FROM groups WHERE id = ?1");
+	sqlite3_stmt *st =
+		db__stmt(db, "SELECT id, chat_id, name, topic, max_members, closed FROM groups WHERE id = ?1");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
@@ -171,7 +169,7 @@ static int db_group__many(struct db *db, sqlite3_stmt *st, struct db_group *out,
 	*n = 0;
 	while((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
 		db_group__read(st, &out[(*n)++]);
-	if(rc == SQLITE_ROW)  /* a row past max: the list grew meanwhile */
+	if(rc == SQLITE_ROW) /* a row past max: the list grew meanwhile */
 		rc = SQLITE_DONE;
 	sqlite3_reset(st);
 	if(rc != SQLITE_DONE) {
@@ -189,9 +187,8 @@ int db_group_list(struct db *db, int64_t chat_id, int offset, struct db_group *o
 		return -1;
 	if(max <= 0 || offset >= *total)
 		return 0;
-	st = db__stmt(db,
-		"SELECT id, chat_id, name, topic, max_members, closed FROM groups "
-		"WHERE chat_id = ?1 AND closed = 0 ORDER BY name_key LIMIT ?2 OFFSET ?3");
+	st = db__stmt(db, "SELECT id, chat_id, name, topic, max_members, closed FROM groups "
+	                  "WHERE chat_id = ?1 AND closed = 0 ORDER BY name_key LIMIT ?2 OFFSET ?3");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -202,18 +199,16 @@ int db_group_list(struct db *db, int64_t chat_id, int offset, struct db_group *o
 
 int db_user_groups(struct db *db, int64_t user_id, int offset, struct db_group *out, int max, int *n, int *total)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT count(*) FROM groups g JOIN group_members m ON m.group_id = g.id "
-		"WHERE m.user_id = ?1 AND g.closed = 0");
+	sqlite3_stmt *st = db__stmt(db, "SELECT count(*) FROM groups g JOIN group_members m ON m.group_id = g.id "
+	                                "WHERE m.user_id = ?1 AND g.closed = 0");
 	*n = 0;
 	if(!st || db__count(db, st, user_id, total))
 		return -1;
 	if(max <= 0 || offset >= *total)
 		return 0;
-	st = db__stmt(db,
-		"SELECT g.id, g.chat_id, g.name, g.topic, g.max_members, g.closed FROM groups g "
-		"JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ?1 AND g.closed = 0 "
-		"ORDER BY g.chat_id, g.name_key LIMIT ?2 OFFSET ?3");
+	st = db__stmt(db, "SELECT g.id, g.chat_id, g.name, g.topic, g.max_members, g.closed FROM groups g "
+	                  "JOIN group_members m ON m.group_id = g.id WHERE m.user_id = ?1 AND g.closed = 0 "
+	                  "ORDER BY g.chat_id, g.name_key LIMIT ?2 OFFSET ?3");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, user_id);
@@ -225,9 +220,8 @@ int db_user_groups(struct db *db, int64_t user_id, int offset, struct db_group *
 int db_group_next_meetup(struct db *db, const struct db_group *g, time_t now, int *num)
 {
 	/* By the chat first: its meetups are found by index. */
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT num FROM meetups WHERE chat_id = ?1 AND group_id = ?2 AND state = 1 "
-		"AND start_at + duration_min * 60 > ?3 ORDER BY start_at, num LIMIT 1");
+	sqlite3_stmt *st = db__stmt(db, "SELECT num FROM meetups WHERE chat_id = ?1 AND group_id = ?2 AND state = 1 "
+	                                "AND start_at + duration_min * 60 > ?3 ORDER BY start_at, num LIMIT 1");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, g->chat_id);
@@ -246,9 +240,8 @@ int db_group_next_meetup(struct db *db, const struct db_group *g, time_t now, in
 
 int db_group_members(struct db *db, int64_t group_id, struct db_people *out)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT u.id, u.ext_id, u.name, m.contact, m.waiting FROM group_members m "
-		"JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY m.seq");
+	sqlite3_stmt *st = db__stmt(db, "SELECT u.id, u.ext_id, u.name, m.contact, m.waiting FROM group_members m "
+	                                "JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1 ORDER BY m.seq");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, group_id);
@@ -261,7 +254,8 @@ int db_group_member_set(struct db *db, int64_t group_id, int64_t user_id, bool c
 	int64_t seq;
 	if(db__next_seq(db, &seq))
 		return -1;
-	sqlite3_stmt *st = db__stmt(db,
+	sqlite3_stmt *st = db__stmt(
+		db,
 		"INSERT INTO group_members (group_id, user_id, contact, waiting, seq) VALUES (?1, ?2, ?3, ?4, ?5) "
 		"ON CONFLICT (group_id, user_id) DO UPDATE SET contact = excluded.contact, waiting = excluded.waiting");
 	if(!st)
@@ -321,4 +315,3 @@ int db_user_name(struct db *db, int64_t user_id, char *name, size_t namelen)
 	}
 	return rc == SQLITE_ROW;
 }
-

@@ -9,7 +9,7 @@
 
 #include "storage/db.h"
 
-#define DB_STMT_SLOTS 256  /* a power of two above the number of statements */
+#define DB_STMT_SLOTS 256 /* a power of two above the number of statements */
 
 struct db {
 	sqlite3 *sql;
@@ -26,7 +26,7 @@ struct db {
 	/* Deliveries recorded but whose rows are not deleted yet (see
 	 * db_outbox.c): the first acks_applied were deleted in the open
 	 * transaction. */
-	int ack_fd;                 /* the journal, DB-acks; -1 when broken */
+	int ack_fd; /* the journal, DB-acks; -1 when broken */
 	int64_t *acks;
 	size_t nacks, acks_alloc, acks_applied;
 	int64_t oldest_ack_ms;

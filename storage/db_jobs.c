@@ -38,9 +38,8 @@ int db_job_next_due(struct db *db, int64_t *due_ms)
 
 int db_job_take(struct db *db, int64_t now_ms, struct db_job *out)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT id, due_ms, kind, coalesce(meetup_id, 0), arg FROM jobs "
-		"WHERE state = 0 AND due_ms <= ?1 ORDER BY due_ms, id LIMIT 1");
+	sqlite3_stmt *st = db__stmt(db, "SELECT id, due_ms, kind, coalesce(meetup_id, 0), arg FROM jobs "
+	                                "WHERE state = 0 AND due_ms <= ?1 ORDER BY due_ms, id LIMIT 1");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, now_ms);
@@ -81,8 +80,8 @@ int db_job_postpone(struct db *db, int64_t id, int64_t due_ms)
 
 int db_jobs_cancel(struct db *db, int64_t meetup_id, int kind)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"DELETE FROM jobs WHERE meetup_id = ?1 AND state = 0 AND (?2 < 0 OR kind = ?2)");
+	sqlite3_stmt *st =
+		db__stmt(db, "DELETE FROM jobs WHERE meetup_id = ?1 AND state = 0 AND (?2 < 0 OR kind = ?2)");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);
@@ -90,11 +89,10 @@ int db_jobs_cancel(struct db *db, int64_t meetup_id, int kind)
 	return db__exec_stmt(db, st, "jobs cancel");
 }
 
-int db_dialog_get(struct db *db, int64_t chat_id, int64_t user_id, int *step,
-                  struct strbuf *data, int64_t *updated_ms)
+int db_dialog_get(struct db *db, int64_t chat_id, int64_t user_id, int *step, struct strbuf *data, int64_t *updated_ms)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT step, data, updated_ms FROM dialogs WHERE chat_id = ?1 AND user_id = ?2");
+	sqlite3_stmt *st =
+		db__stmt(db, "SELECT step, data, updated_ms FROM dialogs WHERE chat_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -113,13 +111,12 @@ int db_dialog_get(struct db *db, int64_t chat_id, int64_t user_id, int *step,
 	return rc == SQLITE_ROW;
 }
 
-int db_dialog_set(struct db *db, int64_t chat_id, int64_t user_id, int step,
-                  const char *data, int64_t now_ms)
+int db_dialog_set(struct db *db, int64_t chat_id, int64_t user_id, int step, const char *data, int64_t now_ms)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO dialogs (chat_id, user_id, step, data, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
-		"ON CONFLICT (chat_id, user_id) DO UPDATE SET step = excluded.step, data = excluded.data, "
-		"updated_ms = excluded.updated_ms");
+	sqlite3_stmt *st = db__stmt(
+		db, "INSERT INTO dialogs (chat_id, user_id, step, data, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+		    "ON CONFLICT (chat_id, user_id) DO UPDATE SET step = excluded.step, data = excluded.data, "
+		    "updated_ms = excluded.updated_ms");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -142,8 +139,8 @@ int db_dialog_clear(struct db *db, int64_t chat_id, int64_t user_id)
 
 int db_jobs_due_count(struct db *db, int64_t meetup_id, int kind, int64_t now_ms)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT count(*) FROM jobs WHERE meetup_id = ?1 AND kind = ?2 AND state = 0 AND due_ms <= ?3");
+	sqlite3_stmt *st = db__stmt(
+		db, "SELECT count(*) FROM jobs WHERE meetup_id = ?1 AND kind = ?2 AND state = 0 AND due_ms <= ?3");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);

@@ -30,7 +30,7 @@ static struct db_person *db__people_add(struct db_people *p)
 }
 
 int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
-                           void (*fill)(sqlite3_stmt *, struct db_person *))
+                    void (*fill)(sqlite3_stmt *, struct db_person *))
 {
 	int rc;
 	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -55,15 +55,13 @@ int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
 
 int db_chat_members(struct db *db, int64_t chat_id, struct db_people *out)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT u.id, u.ext_id, u.name FROM members m JOIN users u ON u.id = m.user_id "
-		"WHERE m.chat_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id");
+	sqlite3_stmt *st = db__stmt(db, "SELECT u.id, u.ext_id, u.name FROM members m JOIN users u ON u.id = m.user_id "
+	                                "WHERE m.chat_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
 	return db__read_people(db, st, out, NULL);
 }
-
 
 static int db__meetup_read(struct db *db, sqlite3_stmt *st, struct db_meetup *m)
 {
@@ -167,11 +165,11 @@ static int db__slots_write(struct db *db, const struct db_meetup *m)
 
 int db_meetup_insert(struct db *db, struct db_meetup *m)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO meetups (chat_id, num, title, place, creator, state, duration_min, deadline, "
-		"quorum, max_people, chosen, start_at, created_at, remind, series_id, group_id) "
-		"VALUES (?1, (SELECT coalesce(max(num), 0) + 1 FROM meetups WHERE chat_id = ?1), "
-		"?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id, num");
+	sqlite3_stmt *st =
+		db__stmt(db, "INSERT INTO meetups (chat_id, num, title, place, creator, state, duration_min, deadline, "
+	                     "quorum, max_people, chosen, start_at, created_at, remind, series_id, group_id) "
+	                     "VALUES (?1, (SELECT coalesce(max(num), 0) + 1 FROM meetups WHERE chat_id = ?1), "
+	                     "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id, num");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, m->chat_id);
@@ -216,9 +214,9 @@ int db_meetup_insert(struct db *db, struct db_meetup *m)
 
 int db_meetup_update(struct db *db, const struct db_meetup *m)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"UPDATE meetups SET title = ?2, place = ?3, state = ?4, duration_min = ?5, deadline = ?6, "
-		"chosen = ?7, start_at = ?8, remind = ?9 WHERE id = ?1");
+	sqlite3_stmt *st =
+		db__stmt(db, "UPDATE meetups SET title = ?2, place = ?3, state = ?4, duration_min = ?5, deadline = ?6, "
+	                     "chosen = ?7, start_at = ?8, remind = ?9 WHERE id = ?1");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, m->id);
@@ -236,14 +234,12 @@ int db_meetup_update(struct db *db, const struct db_meetup *m)
 	return db__exec_stmt(db, st, "meetup update");
 }
 
-int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t now,
-                   int *nums, int max, int *count)
+int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t now, int *nums, int max, int *count)
 {
 	/* A poll is listed until it closes; a confirmed meetup until it ends. */
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT num, state FROM meetups WHERE chat_id = ?1 AND "
-		"(state <> 1 OR start_at + duration_min * 60 > ?2) "
-		"ORDER BY state = 1, start_at, num");
+	sqlite3_stmt *st = db__stmt(db, "SELECT num, state FROM meetups WHERE chat_id = ?1 AND "
+	                                "(state <> 1 OR start_at + duration_min * 60 > ?2) "
+	                                "ORDER BY state = 1, start_at, num");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
@@ -268,10 +264,10 @@ int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t n
 
 int db_meetups_of_user(struct db *db, int64_t user_id, int num, time_t now, int64_t *ids, int max, int *count)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT m.id FROM members b JOIN meetups m ON m.chat_id = b.chat_id "
-		"WHERE b.user_id = ?1 AND m.state = 1 AND m.start_at + m.duration_min * 60 > ?2 "
-		"AND (?3 = 0 OR m.num = ?3) ORDER BY m.start_at, m.id");
+	sqlite3_stmt *st =
+		db__stmt(db, "SELECT m.id FROM members b JOIN meetups m ON m.chat_id = b.chat_id "
+	                     "WHERE b.user_id = ?1 AND m.state = 1 AND m.start_at + m.duration_min * 60 > ?2 "
+	                     "AND (?3 = 0 OR m.num = ?3) ORDER BY m.start_at, m.id");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, user_id);
@@ -313,15 +309,14 @@ int db_meetup_lines(struct db *db, int64_t chat_id, int64_t group_id, time_t now
 {
 	/* The same order and the same "not over" rule as db_meetup_list. */
 #define DB_MEETUP_LINES_WHERE \
-		"WHERE m.chat_id = ?1 AND m.state IN (0, 1) AND (m.state <> 1 OR m.start_at + m.duration_min * 60 > ?2) " \
-		"AND (?3 = 0 OR m.group_id = ?3) "
+	"WHERE m.chat_id = ?1 AND m.state IN (0, 1) AND (m.state <> 1 OR m.start_at + m.duration_min * 60 > ?2) " \
+	"AND (?3 = 0 OR m.group_id = ?3) "
 	static const char count_sql[] = "SELECT count(*) FROM meetups m " DB_MEETUP_LINES_WHERE;
 	static const char lines_sql[] =
 		"SELECT m.num, m.state, m.title, m.start_at, m.duration_min, coalesce(m.series_id, 0), "
 		"coalesce(m.group_id, 0), CASE m.state WHEN 0 THEN (SELECT count(*) FROM votes v WHERE v.meetup_id = m.id) "
 		"ELSE (SELECT count(*) FROM rsvps r WHERE r.meetup_id = m.id AND r.answer = 2 AND r.waiting = 0) END "
-		"FROM meetups m " DB_MEETUP_LINES_WHERE
-		"ORDER BY m.state = 1, m.start_at, m.num LIMIT ?4 OFFSET ?5";
+		"FROM meetups m " DB_MEETUP_LINES_WHERE "ORDER BY m.state = 1, m.start_at, m.num LIMIT ?4 OFFSET ?5";
 #undef DB_MEETUP_LINES_WHERE
 	*out = NULL;
 	*n = 0;
@@ -364,7 +359,7 @@ int db_meetup_lines(struct db *db, int64_t chat_id, int64_t group_id, time_t now
 		l->group_id = sqlite3_column_int64(st, 6);
 		l->count = sqlite3_column_int(st, 7);
 	}
-	if(rc == SQLITE_ROW)  /* a row past max: the list grew meanwhile */
+	if(rc == SQLITE_ROW) /* a row past max: the list grew meanwhile */
 		rc = SQLITE_DONE;
 	sqlite3_reset(st);
 	if(rc != SQLITE_DONE) {
@@ -392,10 +387,9 @@ int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *a
 	int64_t seq;
 	if(db__next_seq(db, &seq))
 		return -1;
-	st = db__stmt(db,
-		"INSERT INTO votes (meetup_id, user_id, answers, voted_at, seq) VALUES (?1, ?2, ?3, ?4, ?5) "
-		"ON CONFLICT (meetup_id, user_id) DO UPDATE SET answers = excluded.answers, "
-		"voted_at = excluded.voted_at, seq = excluded.seq");
+	st = db__stmt(db, "INSERT INTO votes (meetup_id, user_id, answers, voted_at, seq) VALUES (?1, ?2, ?3, ?4, ?5) "
+	                  "ON CONFLICT (meetup_id, user_id) DO UPDATE SET answers = excluded.answers, "
+	                  "voted_at = excluded.voted_at, seq = excluded.seq");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);
@@ -413,17 +407,17 @@ static void db__fill_vote(sqlite3_stmt *st, struct db_person *p)
 
 int db_votes(struct db *db, int64_t meetup_id, struct db_people *out)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT u.id, u.ext_id, u.name, v.answers FROM votes v JOIN users u ON u.id = v.user_id "
-		"WHERE v.meetup_id = ?1 ORDER BY v.seq");
+	sqlite3_stmt *st =
+		db__stmt(db, "SELECT u.id, u.ext_id, u.name, v.answers FROM votes v JOIN users u ON u.id = v.user_id "
+	                     "WHERE v.meetup_id = ?1 ORDER BY v.seq");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);
 	return db__read_people(db, st, out, db__fill_vote);
 }
 
-int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t group_id, int limit,
-                  struct db_people *out, int *total)
+int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t group_id, int limit, struct db_people *out,
+                  int *total)
 {
 	/* Counted and named in SQL: a poll in a room of 500 reads 20 names,
 	 * not 500 people to compare with the voters.  A chat's members are
@@ -476,7 +470,8 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 	int64_t seq;
 	if(db__next_seq(db, &seq))
 		return -1;
-	sqlite3_stmt *st = db__stmt(db,
+	sqlite3_stmt *st = db__stmt(
+		db,
 		"INSERT INTO rsvps (meetup_id, user_id, answer, waiting, reconfirm, seq) VALUES (?1, ?2, ?3, ?4, 0, ?5) "
 		"ON CONFLICT (meetup_id, user_id) DO UPDATE SET "
 		"seq = CASE WHEN answer = excluded.answer THEN seq ELSE excluded.seq END, "
@@ -529,9 +524,8 @@ static void db__fill_rsvp(sqlite3_stmt *st, struct db_person *p)
 
 int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "
-		"JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 ORDER BY r.seq");
+	sqlite3_stmt *st = db__stmt(db, "SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "
+	                                "JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 ORDER BY r.seq");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);
@@ -541,9 +535,9 @@ int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
 int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db_rsvp_summary *out)
 {
 	memset(out, 0, sizeof(*out));
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT coalesce(sum(waiting = 0), 0), coalesce(sum(waiting != 0), 0) FROM rsvps "
-		"WHERE meetup_id = ?1 AND answer = 2");
+	sqlite3_stmt *st =
+		db__stmt(db, "SELECT coalesce(sum(waiting = 0), 0), coalesce(sum(waiting != 0), 0) FROM rsvps "
+	                     "WHERE meetup_id = ?1 AND answer = 2");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);
@@ -555,9 +549,8 @@ int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db
 	sqlite3_reset(st);
 	if(rc != SQLITE_ROW)
 		goto fail;
-	st = db__stmt(db,
-		"SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm, r.seq FROM rsvps r "
-		"JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 AND r.user_id = ?2");
+	st = db__stmt(db, "SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm, r.seq FROM rsvps r "
+	                  "JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 AND r.user_id = ?2");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);
@@ -578,7 +571,7 @@ int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db
 	if(!out->have_me || out->me.answer != 2 || !out->me.waiting)
 		return 0;
 	st = db__stmt(db,
-		"SELECT count(*) FROM rsvps WHERE meetup_id = ?1 AND answer = 2 AND waiting != 0 AND seq <= ?2");
+	              "SELECT count(*) FROM rsvps WHERE meetup_id = ?1 AND answer = 2 AND waiting != 0 AND seq <= ?2");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);
@@ -597,10 +590,10 @@ fail:
 int db_rsvp_first_waiting(struct db *db, int64_t meetup_id, struct db_person *out)
 {
 	struct db_people r = { 0 };
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "
-		"JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 AND r.answer = 2 AND r.waiting != 0 "
-		"ORDER BY r.seq LIMIT 1");
+	sqlite3_stmt *st = db__stmt(
+		db, "SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "
+		    "JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 AND r.answer = 2 AND r.waiting != 0 "
+		    "ORDER BY r.seq LIMIT 1");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, meetup_id);

@@ -61,9 +61,9 @@ int db_outbox_remove_to(struct db *db, int kind, const char *platform, const cha
 {
 	/* The rows are the JSON of action_to_json; the outbox is short (what
 	 * is in flight or waits for its adapter), so a scan is cheap. */
-	sqlite3_stmt *st = db__stmt(db,
-		"DELETE FROM outbox WHERE CASE WHEN json_valid(action) THEN json_extract(action, '$.kind') = ?1 "
-		"AND json_extract(action, '$.platform') = ?2 AND json_extract(action, '$.chat') = ?3 END");
+	sqlite3_stmt *st = db__stmt(
+		db, "DELETE FROM outbox WHERE CASE WHEN json_valid(action) THEN json_extract(action, '$.kind') = ?1 "
+		    "AND json_extract(action, '$.platform') = ?2 AND json_extract(action, '$.chat') = ?3 END");
 	if(!st)
 		return -1;
 	sqlite3_bind_int(st, 1, kind);
@@ -78,7 +78,10 @@ int db_outbox_remove_to(struct db *db, int kind, const char *platform, const cha
 int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *json), void *user)
 {
 	/* Read every row first: fn may write to the database. */
-	struct row { int64_t id; char *json; } *rows = NULL;
+	struct row {
+		int64_t id;
+		char *json;
+	} *rows = NULL;
 	size_t n = 0, alloc = 0;
 	int rc = 0;
 	sqlite3_stmt *st = db__stmt(db, "SELECT id, action FROM outbox ORDER BY id");
@@ -133,8 +136,8 @@ static int db_outbox__remember(struct db *db, int64_t id, int64_t now_ms)
  * in memory only, and forgotten at every chance, as before the journal. */
 static void db_outbox__journal_broken(struct db *db, const char *what)
 {
-	log_warn("delivery journal %s: %s; deliveries are now recorded in the database one by one",
-	         what, strerror(errno));
+	log_warn("delivery journal %s: %s; deliveries are now recorded in the database one by one", what,
+	         strerror(errno));
 	close(db->ack_fd);
 	db->ack_fd = -1;
 }
@@ -142,7 +145,7 @@ static void db_outbox__journal_broken(struct db *db, const char *what)
 void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
 {
 	if(!id || db_outbox__remember(db, id, now_ms))
-		return;  /* the row stays: it is sent again after a restart */
+		return; /* the row stays: it is sent again after a restart */
 	if(db->ack_fd < 0)
 		return;
 	ssize_t n;
@@ -240,7 +243,7 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err)
 			strbuf_addf(err, "cannot apply the delivery journal %s", path);
 			goto out;
 		}
-	} else if(ftruncate(db->ack_fd, 0)) {  /* a torn record alone */
+	} else if(ftruncate(db->ack_fd, 0)) { /* a torn record alone */
 		strbuf_addf(err, "cannot truncate %s: %s", path, strerror(errno));
 		goto out;
 	}

@@ -33,11 +33,9 @@ int db_kv_put_about(struct db *db, const char *key, const char *value, const cha
 	return 0;
 }
 
-int db_kv_each(struct db *db, const char *prefix,
-               int (*fn)(void *user, const char *key, const char *value), void *user)
+int db_kv_each(struct db *db, const char *prefix, int (*fn)(void *user, const char *key, const char *value), void *user)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key");
+	sqlite3_stmt *st = db__stmt(db, "SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key");
 	if(!st)
 		return -1;
 	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
@@ -75,9 +73,8 @@ int db_seen_check(struct db *db, const char *platform, const char *ext_id)
 
 int db_seen_mark(struct db *db, const char *platform, const char *ext_id, int64_t at_ms)
 {
-	sqlite3_stmt *st = db__stmt(db,
-		"INSERT INTO seen_events (platform, ext_id, at_ms) VALUES (?1, ?2, ?3) "
-		"ON CONFLICT DO NOTHING");
+	sqlite3_stmt *st = db__stmt(db, "INSERT INTO seen_events (platform, ext_id, at_ms) VALUES (?1, ?2, ?3) "
+	                                "ON CONFLICT DO NOTHING");
 	if(!st)
 		return -1;
 	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);

@@ -50,8 +50,9 @@ int main(void)
 
 	/* A good file. */
 	const char *p = write_conf("good.conf",
-		"; comment\n[general]\ndb = /var/lib/ensemble/e.db\nlang = en\n"
-		"timezone = America/Montreal\n\n[http]\nlisten = 127.0.0.1:8080\nmax_body = 2048\n", 0600);
+	                           "; comment\n[general]\ndb = /var/lib/ensemble/e.db\nlang = en\n"
+	                           "timezone = America/Montreal\n\n[http]\nlisten = 127.0.0.1:8080\nmax_body = 2048\n",
+	                           0600);
 	config_init(&cfg);
 	CHECK_INT(config_load(&cfg, p, &err, NULL), 0);
 	CHECK_STR(err.buf, "");
@@ -77,20 +78,21 @@ int main(void)
 
 	/* Every error, each with its line. */
 	p = write_conf("bad.conf",
-		"[general]\n"                 /* 1 */
-		"lang = de\n"                 /* 2 */
-		"timezone = Mars/Olympus\n"   /* 3 */
-		"colour = blue\n"             /* 4 */
-		"[nowhere]\n"                 /* 5 */
-		"x = 1\n"                     /* 6 */
-		"[http]\n"                    /* 7 */
-		"max_body = lots\n"           /* 8 */
-		"this line is wrong\n",       /* 9 */
-		0600);
+	               "[general]\n"               /* 1 */
+	               "lang = de\n"               /* 2 */
+	               "timezone = Mars/Olympus\n" /* 3 */
+	               "colour = blue\n"           /* 4 */
+	               "[nowhere]\n"               /* 5 */
+	               "x = 1\n"                   /* 6 */
+	               "[http]\n"                  /* 7 */
+	               "max_body = lots\n"         /* 8 */
+	               "this line is wrong\n",     /* 9 */
+	               0600);
 	strbuf_reset(&err);
 	config_init(&cfg);
 	CHECK_INT(config_load(&cfg, p, &err, NULL), -1);
-	CHECK(strstr(err.buf, "bad.conf:2: general.lang must name a language with a catalogue (en, fr), not 'de'") != NULL);
+	CHECK(strstr(err.buf, "bad.conf:2: general.lang must name a language with a catalogue (en, fr), not 'de'") !=
+	      NULL);
 	CHECK(strstr(err.buf, "bad.conf:3: general.timezone must be a zone") != NULL);
 	CHECK(strstr(err.buf, "bad.conf:4: unknown key 'colour' in section [general]") != NULL);
 	CHECK(strstr(err.buf, "bad.conf:6: unknown section [nowhere]") != NULL);
@@ -101,23 +103,24 @@ int main(void)
 	/* Each message names the key that is wrong, as section.key, whatever
 	 * check refused it (they once shared "api_url must start with"). */
 	p = write_conf("names.conf",
-		"[matrix]\n"                        /* 1 */
-		"homeserver = not a url\n"          /* 2 */
-		"user = ensemble\n"                 /* 3 */
-		"[telegram]\n"                      /* 4 */
-		"api_url = ftp://x\n"               /* 5 */
-		"webhook_url = http://x/telegram\n" /* 6 */
-		"mode = push\n"                     /* 7 */
-		"[general]\n"                       /* 8 */
-		"log_level = loud\n"                /* 9 */
-		"bot_name = two words\n"            /* 10 */
-		"[http]\n"                          /* 11 */
-		"listen = 8080\n",                  /* 12 */
-		0600);
+	               "[matrix]\n"                        /* 1 */
+	               "homeserver = not a url\n"          /* 2 */
+	               "user = ensemble\n"                 /* 3 */
+	               "[telegram]\n"                      /* 4 */
+	               "api_url = ftp://x\n"               /* 5 */
+	               "webhook_url = http://x/telegram\n" /* 6 */
+	               "mode = push\n"                     /* 7 */
+	               "[general]\n"                       /* 8 */
+	               "log_level = loud\n"                /* 9 */
+	               "bot_name = two words\n"            /* 10 */
+	               "[http]\n"                          /* 11 */
+	               "listen = 8080\n",                  /* 12 */
+	               0600);
 	strbuf_reset(&err);
 	config_init(&cfg);
 	CHECK_INT(config_load(&cfg, p, &err, NULL), -1);
-	CHECK(strstr(err.buf, "names.conf:2: matrix.homeserver must start with https:// or http://, not 'not a url'") != NULL);
+	CHECK(strstr(err.buf, "names.conf:2: matrix.homeserver must start with https:// or http://, not 'not a url'") !=
+	      NULL);
 	CHECK(strstr(err.buf, "names.conf:3: matrix.user must be a full Matrix id") != NULL);
 	CHECK(strstr(err.buf, "names.conf:5: telegram.api_url must start with https://") != NULL);
 	CHECK(strstr(err.buf, "names.conf:6: telegram.webhook_url must start with https://") != NULL);
@@ -131,23 +134,24 @@ int main(void)
 	 * last one counts.  An indented line continuing a value (inih's
 	 * multi-line values) is not a second key. */
 	p = write_conf("twice.conf",
-		"[general]\n"           /* 1 */
-		"lang = fr\n"           /* 2 */
-		"timezone = UTC\n"      /* 3 */
-		"[http]\n"              /* 4 */
-		"max_body = 2048\n"     /* 5 */
-		"[general]\n"           /* 6 */
-		"lang = en\n"           /* 7 */
-		"[matrix]\n"            /* 8 */
-		"invite_from = :a.org\n" /* 9 */
-		"  :b.org\n",           /* 10 */
-		0600);
+	               "[general]\n"            /* 1 */
+	               "lang = fr\n"            /* 2 */
+	               "timezone = UTC\n"       /* 3 */
+	               "[http]\n"               /* 4 */
+	               "max_body = 2048\n"      /* 5 */
+	               "[general]\n"            /* 6 */
+	               "lang = en\n"            /* 7 */
+	               "[matrix]\n"             /* 8 */
+	               "invite_from = :a.org\n" /* 9 */
+	               "  :b.org\n",            /* 10 */
+	               0600);
 	strbuf_reset(&err);
 	struct strbuf warn = STRBUF_INIT;
 	config_init(&cfg);
 	CHECK_INT(config_load(&cfg, p, &err, &warn), 0);
 	CHECK_STR(err.buf, "");
-	CHECK(strstr(warn.buf, "twice.conf:7: warning: general.lang is given twice (lines 2 and 7); line 7 counts\n") != NULL);
+	CHECK(strstr(warn.buf, "twice.conf:7: warning: general.lang is given twice (lines 2 and 7); line 7 counts\n") !=
+	      NULL);
 	CHECK(strstr(warn.buf, "timezone") == NULL);
 	CHECK(strstr(warn.buf, "invite_from") == NULL);
 	CHECK_STR(cfg.lang, "en");

@@ -20,8 +20,8 @@ static time_t at(const char *tz, int y, int mo, int d, int h, int mi)
 
 struct dcase {
 	const char *text;
-	int y, mo, d, h, mi;     /* expected local start (y = 0: expect err) */
-	int duration;            /* expected duration in minutes */
+	int y, mo, d, h, mi; /* expected local start (y = 0: expect err) */
+	int duration;        /* expected duration in minutes */
 	enum date_err err;
 };
 
@@ -48,15 +48,19 @@ static void run(const char *tz, time_t now, bool month_first, const struct dcase
 			struct tm got;
 			tz_localtime(tz, s.start, &got);
 			check__failed++;
-			fprintf(stderr, "[%s] \"%s\": err %d, got %04d-%02d-%02d %02d:%02d (%d min), want %04d-%02d-%02d %02d:%02d (%d min)\n",
-			        tz, c->text, e, got.tm_year + 1900, got.tm_mon + 1, got.tm_mday, got.tm_hour, got.tm_min,
-			        s.duration_min, c->y, c->mo, c->d, c->h, c->mi, c->duration);
+			fprintf(stderr,
+			        "[%s] \"%s\": err %d, got %04d-%02d-%02d %02d:%02d (%d min), want %04d-%02d-%02d %02d:%02d (%d min)\n",
+			        tz, c->text, e, got.tm_year + 1900, got.tm_mon + 1, got.tm_mday, got.tm_hour,
+			        got.tm_min, s.duration_min, c->y, c->mo, c->d, c->h, c->mi, c->duration);
 		}
 	}
 }
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
-#define ERR(text, e) { text, 0, 0, 0, 0, 0, 0, e }
+#define ERR(text, e) \
+	{ \
+		text, 0, 0, 0, 0, 0, 0, e \
+	}
 
 static const struct dcase paris[] = {
 	/* Absolute, both languages. */
@@ -109,7 +113,7 @@ static const struct dcase paris[] = {
 	/* Leap days. */
 	{ "29/02/2028 10h", 2028, 2, 29, 10, 0, 0, 0 },
 	ERR("29/02/2027 10h", DATE_IMPOSSIBLE),
-	ERR("29/02 10h", DATE_IMPOSSIBLE),          /* 2027 is not leap */
+	ERR("29/02 10h", DATE_IMPOSSIBLE), /* 2027 is not leap */
 	{ "29 février 2032 10h", 2032, 2, 29, 10, 0, 0, 0 },
 	/* Relative days. */
 	{ "aujourd'hui 18h", 2026, 12, 1, 18, 0, 0, 0 },
@@ -148,13 +152,13 @@ static const struct dcase paris[] = {
 	{ "ce vendredi 19h", 2026, 12, 4, 19, 0, 0, 0 },
 	{ "this Friday 7pm", 2026, 12, 4, 19, 0, 0, 0 },
 	{ "vendredi en huit 19h", 2026, 12, 11, 19, 0, 0, 0 },
-	{ "mardi en quinze 19h", 2026, 12, 15, 19, 0, 0, 0 },   /* today is Tuesday: the 1st + 14 */
+	{ "mardi en quinze 19h", 2026, 12, 15, 19, 0, 0, 0 }, /* today is Tuesday: the 1st + 14 */
 	{ "Saturday noon", 2026, 12, 5, 12, 0, 0, 0 },
 	{ "Wednesday 6pm", 2026, 12, 2, 18, 0, 0, 0 },
 	{ "vendredi 20h", 2026, 12, 4, 20, 0, 0, 0 },
-	ERR("vendredi 3 décembre 19h", DATE_WEEKDAY),   /* the 3rd is a Thursday */
+	ERR("vendredi 3 décembre 19h", DATE_WEEKDAY), /* the 3rd is a Thursday */
 	ERR("Friday 3 December 7pm", DATE_WEEKDAY),
-	ERR("dimanche 25 octobre 2027 2h30", DATE_WEEKDAY),   /* a Monday */
+	ERR("dimanche 25 octobre 2027 2h30", DATE_WEEKDAY), /* a Monday */
 	ERR("Sunday 25 October 2027 2:30", DATE_WEEKDAY),
 	/* A day of the month alone: after "le", "the" or a weekday, or with
 	 * an ordinal; this month's, or the next month's when it is behind. */
@@ -169,7 +173,7 @@ static const struct dcase paris[] = {
 	{ "le premier à 19h", 2026, 12, 1, 19, 0, 0, 0 },
 	{ "the first of January at 7pm", 2027, 1, 1, 19, 0, 0, 0 },
 	{ "the 1st of January at 7pm", 2027, 1, 1, 19, 0, 0, 0 },
-	{ "mardi 1er à 19h", 2026, 12, 1, 19, 0, 0, 0 },      /* today is Tuesday the 1st */
+	{ "mardi 1er à 19h", 2026, 12, 1, 19, 0, 0, 0 }, /* today is Tuesday the 1st */
 	{ "Tuesday the 1st at 7pm", 2026, 12, 1, 19, 0, 0, 0 },
 	/* A number that starts the text, then "à" and a time: that day. */
 	{ "15 à 18h30", 2026, 12, 15, 18, 30, 0, 0 },
@@ -194,7 +198,7 @@ static const struct dcase paris[] = {
 	{ "demain 19 à 21h", 2026, 12, 2, 19, 0, 120, 0 },
 	ERR("jeudi 19", DATE_NO_TIME),
 	/* ... a longer range is the day misnamed, and said so. */
-	ERR("lundi 12 à 19h", DATE_WEEKDAY),      /* the 12th is a Saturday */
+	ERR("lundi 12 à 19h", DATE_WEEKDAY), /* the 12th is a Saturday */
 	ERR("Monday 12 at 7pm", DATE_WEEKDAY),
 	ERR("vendredi 9 à 21h", DATE_WEEKDAY),
 	/* "at 7": morning or evening is asked, unless something says which;
@@ -243,13 +247,13 @@ static const struct dcase paris[] = {
 	{ "Thursday evening 8pm", 2026, 12, 3, 20, 0, 0, 0 },
 	{ "tomorrow morning 9am", 2026, 12, 2, 9, 0, 0, 0 },
 	{ "Friday 8:00 in the evening", 2026, 12, 4, 20, 0, 0, 0 },
-	{ "jeudi soir 9am", 2026, 12, 3, 9, 0, 0, 0 },        /* said outright: kept */
+	{ "jeudi soir 9am", 2026, 12, 3, 9, 0, 0, 0 }, /* said outright: kept */
 	{ "samedi midi", 2026, 12, 5, 12, 0, 0, 0 },
-	ERR("vendredi 3 à 19h", DATE_WEEKDAY),      /* the 3rd misnamed, not 3:00-19:00 */
+	ERR("vendredi 3 à 19h", DATE_WEEKDAY), /* the 3rd misnamed, not 3:00-19:00 */
 	ERR("le 32 à 10h", DATE_NO_DAY),
-	ERR("le 40", DATE_NO_DAY),                  /* before the missing time */
+	ERR("le 40", DATE_NO_DAY), /* before the missing time */
 	ERR("the 40th", DATE_NO_DAY),
-	ERR("demain jeudi 19h", DATE_WEEKDAY),          /* tomorrow is Wednesday */
+	ERR("demain jeudi 19h", DATE_WEEKDAY), /* tomorrow is Wednesday */
 	ERR("tomorrow Thursday 7pm", DATE_WEEKDAY),
 	/* Relative times: an instant from now. */
 	{ "dans 2h", 2026, 12, 1, 12, 0, 0, 0 },
@@ -331,9 +335,9 @@ static const struct dcase paris_dst[] = {
 	{ "2027-03-28 01:59", 2027, 3, 28, 1, 59, 0, 0 },
 	{ "2027-03-27 19:00", 2027, 3, 27, 19, 0, 0, 0 },
 	{ "2027-03-28 19:00", 2027, 3, 28, 19, 0, 0, 0 },
-	{ "27/03/2027 23h-4h", 2027, 3, 27, 23, 0, 240, 0 },  /* 4 h of wall time, 4 h real? no: see below */
+	{ "27/03/2027 23h-4h", 2027, 3, 27, 23, 0, 240, 0 }, /* 4 h of wall time, 4 h real? no: see below */
 	{ "2027-10-31 02:30", 2027, 10, 31, 2, 30, 0, 0 },
-	{ "31/10/2027 1h-3h", 2027, 10, 31, 1, 0, 180, 0 },  /* an hour longer: the clocks go back */
+	{ "31/10/2027 1h-3h", 2027, 10, 31, 1, 0, 180, 0 }, /* an hour longer: the clocks go back */
 };
 
 /* Days of the month from the 20th: behind us means next month's, and a
@@ -344,7 +348,7 @@ static const struct dcase late_month[] = {
 	{ "the 20th 6pm", 2026, 12, 20, 18, 0, 0, 0 },
 };
 static const struct dcase november[] = {
-	ERR("le 31 à 10h", DATE_IMPOSSIBLE),   /* November has 30 days */
+	ERR("le 31 à 10h", DATE_IMPOSSIBLE), /* November has 30 days */
 	{ "le 2 à 10h", 2026, 12, 2, 10, 0, 0, 0 },
 };
 
@@ -358,13 +362,13 @@ static const struct dcase may[] = {
 
 /* Sunday 6 December 2026, the day of the examples. */
 static const struct dcase december6[] = {
-	ERR("12/10 7pm", DATE_NEED_YEAR),           /* not 12 October 2027 unasked */
-	ERR("mardi 1er à 19h", DATE_WEEKDAY),       /* 1 January 2027 is a Friday */
+	ERR("12/10 7pm", DATE_NEED_YEAR),     /* not 12 October 2027 unasked */
+	ERR("mardi 1er à 19h", DATE_WEEKDAY), /* 1 January 2027 is a Friday */
 	{ "vendredi 1er à 19h", 2027, 1, 1, 19, 0, 0, 0 },
 	{ "le 1er à 19h", 2027, 1, 1, 19, 0, 0, 0 },
 	{ "15 à 18h30", 2026, 12, 15, 18, 30, 0, 0 },
 	ERR("lundi 12 à 19h", DATE_WEEKDAY),
-	{ "5/06 19h", 2027, 6, 5, 19, 0, 0, 0 },    /* less than six months ahead */
+	{ "5/06 19h", 2027, 6, 5, 19, 0, 0, 0 }, /* less than six months ahead */
 	ERR("6/06 19h", DATE_NEED_YEAR),
 };
 
@@ -380,7 +384,7 @@ static const struct dcase newyork[] = {
 static const struct dcase month_first[] = {
 	{ "12/03 7pm", 2026, 12, 3, 19, 0, 0, 0 },
 	{ "12/3/2026 7pm", 2026, 12, 3, 19, 0, 0, 0 },
-	{ "25/12 10am", 2026, 12, 25, 10, 0, 0, 0 },   /* 25 cannot be a month */
+	{ "25/12 10am", 2026, 12, 25, 10, 0, 0, 0 }, /* 25 cannot be a month */
 	{ "1/15 10am", 2027, 1, 15, 10, 0, 0, 0 },
 };
 
@@ -446,7 +450,9 @@ int main(void)
 
 	/* The reasons, as the replies write them. */
 	time_t dec6 = at(P, 2026, 12, 6, 10, 0);
-	const struct { const char *lang, *text, *want; } why[] = {
+	const struct {
+		const char *lang, *text, *want;
+	} why[] = {
 		{ "fr", "lundi 12 à 19h", "le 12 décembre est un samedi" },
 		{ "en", "Monday 12 at 7pm", "12 December is a Saturday" },
 		{ "fr", "dimanche 25 octobre 2027 2h30", "le 25 octobre 2027 est un lundi" },
@@ -465,12 +471,15 @@ int main(void)
 		{ "en", "29/02/2027 10am", "February 2027 has only 28 days" },
 		{ "fr", "jeudi à 7", "7 h du matin ou du soir ? Écrivez 7h ou 19h" },
 		{ "en", "Thursday at 7", "7 in the morning or in the evening? Write 7am or 7pm (or 19:00)" },
-		{ "en", "Thursday at 7:30", "7:30 in the morning or in the evening? Write 7:30am or 7:30pm (or 19:30)" },
+		{ "en", "Thursday at 7:30",
+		  "7:30 in the morning or in the evening? Write 7:30am or 7:30pm (or 19:30)" },
 		{ "fr", "Thursday at 7:30", "7h30 du matin ou du soir ? Écrivez 7h30 ou 19h30" },
-		{ "fr", "12/10 19h", "sans année, ce serait le mardi 12 octobre 2027 à 19 h 00, dans plus de six mois ; "
-		                     "si c'est bien cette date, précisez l'année (12 octobre 2027)" },
-		{ "en", "12/10 7pm", "without a year this would be Tuesday 12 October 2027 at 7:00 PM, more than six months "
-		                     "away; if that is the date you mean, give the year (12 October 2027)" },
+		{ "fr", "12/10 19h",
+		  "sans année, ce serait le mardi 12 octobre 2027 à 19 h 00, dans plus de six mois ; "
+		  "si c'est bien cette date, précisez l'année (12 octobre 2027)" },
+		{ "en", "12/10 7pm",
+		  "without a year this would be Tuesday 12 October 2027 at 7:00 PM, more than six months "
+		  "away; if that is the date you mean, give the year (12 October 2027)" },
 		{ "fr", "blabla", "ce n'est pas une date que je sais lire" },
 		{ "en", "jeudi", "a time is missing" },
 	};
@@ -537,21 +546,35 @@ int main(void)
 	strbuf_reset(&sb);
 	date_format_when(&sb, "en", P, now, at(P, 2026, 12, 3, 19, 0));
 	CHECK_STR(sb.buf, "Thursday 3 December at 7:00 PM");
-	const struct { const char *lang; int min; const char *want; } d[] = {
-		{ "fr", 120, "2 h" }, { "fr", 90, "1 h 30" }, { "fr", 45, "45 min" }, { "fr", 2880, "2 jours" },
-		{ "fr", 1440, "1 jour" }, { "en", 120, "2 h" }, { "en", 90, "1 h 30 min" }, { "en", 45, "45 min" },
-		{ "en", 2880, "2 days" }, { "en", 1440, "1 day" },
+	const struct {
+		const char *lang;
+		int min;
+		const char *want;
+	} d[] = {
+		{ "fr", 120, "2 h" },       { "fr", 90, "1 h 30" },   { "fr", 45, "45 min" },
+		{ "fr", 2880, "2 jours" },  { "fr", 1440, "1 jour" }, { "en", 120, "2 h" },
+		{ "en", 90, "1 h 30 min" }, { "en", 45, "45 min" },   { "en", 2880, "2 days" },
+		{ "en", 1440, "1 day" },
 	};
 	for(size_t i = 0; i < N(d); i++) {
 		strbuf_reset(&sb);
 		date_format_duration(&sb, d[i].lang, d[i].min);
 		CHECK_STR(sb.buf, d[i].want);
 	}
-	const struct { const char *lang; int min; const char *want; } o[] = {
-		{ "fr", 2 * 1440 + 210, "2 jours, 3 heures et 30 minutes" }, { "fr", 60, "1 heure" },
-		{ "fr", 30, "30 minutes" }, { "fr", 1500, "1 jour et 1 heure" }, { "fr", 1, "1 minute" },
-		{ "en", 2 * 1440 + 210, "2 days, 3 hours and 30 minutes" }, { "en", 60, "1 hour" },
-		{ "en", 1500, "1 day and 1 hour" }, { "en", 1440, "1 day" },
+	const struct {
+		const char *lang;
+		int min;
+		const char *want;
+	} o[] = {
+		{ "fr", 2 * 1440 + 210, "2 jours, 3 heures et 30 minutes" },
+		{ "fr", 60, "1 heure" },
+		{ "fr", 30, "30 minutes" },
+		{ "fr", 1500, "1 jour et 1 heure" },
+		{ "fr", 1, "1 minute" },
+		{ "en", 2 * 1440 + 210, "2 days, 3 hours and 30 minutes" },
+		{ "en", 60, "1 hour" },
+		{ "en", 1500, "1 day and 1 hour" },
+		{ "en", 1440, "1 day" },
 	};
 	for(size_t i = 0; i < N(o); i++) {
 		strbuf_reset(&sb);

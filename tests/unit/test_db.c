@@ -25,7 +25,6 @@ static void write_file(const char *path, const char *data, size_t len)
 	fclose(f);
 }
 
-
 /* Rows naming a person anywhere in the database: every table is read
  * (enumerated from sqlite_master, so a table added later is covered too),
  * each column that refers to users (by foreign key, or named like a user
@@ -36,15 +35,16 @@ static long rows_naming(sqlite3 *raw, int64_t uid, const char *ext_id, const cha
 {
 	long found = 0;
 	sqlite3_stmt *tables, *st;
-	sqlite3_prepare_v2(raw, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-	                   -1, &tables, NULL);
+	sqlite3_prepare_v2(raw, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", -1,
+	                   &tables, NULL);
 	while(sqlite3_step(tables) == SQLITE_ROW) {
 		char table[128], sql[512];
 		snprintf(table, sizeof(table), "%s", (const char *)sqlite3_column_text(tables, 0));
 		/* The columns that refer to users. */
 		char refs[16][64];
 		int nrefs = 0;
-		snprintf(sql, sizeof(sql), "SELECT \"from\" FROM pragma_foreign_key_list('%s') WHERE \"table\" = 'users'", table);
+		snprintf(sql, sizeof(sql),
+		         "SELECT \"from\" FROM pragma_foreign_key_list('%s') WHERE \"table\" = 'users'", table);
 		sqlite3_prepare_v2(raw, sql, -1, &st, NULL);
 		while(sqlite3_step(st) == SQLITE_ROW && nrefs < 16)
 			snprintf(refs[nrefs++], sizeof(refs[0]), "%s", (const char *)sqlite3_column_text(st, 0));
@@ -58,8 +58,10 @@ static long rows_naming(sqlite3 *raw, int64_t uid, const char *ext_id, const cha
 			for(int i = 0; i < nrefs; i++)
 				is_ref |= !strcmp(refs[i], col);
 			char q[512];
-			snprintf(q, sizeof(q), "SELECT count(*) FROM \"%s\" WHERE (?1 AND \"%s\" = ?2) OR "
-			         "instr(CAST(\"%s\" AS TEXT), ?3) OR instr(CAST(\"%s\" AS TEXT), ?4)", table, col, col, col);
+			snprintf(q, sizeof(q),
+			         "SELECT count(*) FROM \"%s\" WHERE (?1 AND \"%s\" = ?2) OR "
+			         "instr(CAST(\"%s\" AS TEXT), ?3) OR instr(CAST(\"%s\" AS TEXT), ?4)",
+			         table, col, col, col);
 			sqlite3_stmt *c;
 			sqlite3_prepare_v2(raw, q, -1, &c, NULL);
 			sqlite3_bind_int(c, 1, is_ref);
@@ -68,7 +70,8 @@ static long rows_naming(sqlite3 *raw, int64_t uid, const char *ext_id, const cha
 			sqlite3_bind_text(c, 4, name, -1, SQLITE_STATIC);
 			if(sqlite3_step(c) == SQLITE_ROW && sqlite3_column_int(c, 0)) {
 				if(report)
-					fprintf(stderr, "  %s.%s names %s: %d row(s)\n", table, col, ext_id, sqlite3_column_int(c, 0));
+					fprintf(stderr, "  %s.%s names %s: %d row(s)\n", table, col, ext_id,
+					        sqlite3_column_int(c, 0));
 				found += sqlite3_column_int(c, 0);
 			}
 			sqlite3_finalize(c);
@@ -100,8 +103,12 @@ static long count_of(sqlite3 *raw, const char *sql, int64_t arg)
 static void leave_traces(struct db *db, const struct db_chat *chat, int64_t uid, int64_t other_meetup,
                          const char *ext_id, const char *topic)
 {
-	struct db_meetup m = { .chat_id = chat->id, .creator = uid, .state = MEETUP_POLL, .duration_min = 60,
-	                       .created = 1000, .nslots = 2 };
+	struct db_meetup m = { .chat_id = chat->id,
+		               .creator = uid,
+		               .state = MEETUP_POLL,
+		               .duration_min = 60,
+		               .created = 1000,
+		               .nslots = 2 };
 	snprintf(m.title, sizeof(m.title), "%s's picnic", topic);
 	m.slots[0] = (struct db_slot){ .idx = 1, .start = 2000000000, .duration_min = 60 };
 	m.slots[1] = (struct db_slot){ .idx = 2, .start = 2000090000, .duration_min = 60 };
@@ -119,7 +126,8 @@ static void leave_traces(struct db *db, const struct db_chat *chat, int64_t uid,
 	CHECK_INT(db_private_reminder_set(db, chat->id, uid, true), 0);
 	CHECK_INT(db_dialog_set(db, chat->id, uid, 1, "{}", 1000), 0);
 	char json[256];
-	snprintf(json, sizeof(json), "{\"kind\":5,\"platform\":\"console\",\"chat\":\"%s\",\"text\":\"your data\"}", ext_id);
+	snprintf(json, sizeof(json), "{\"kind\":5,\"platform\":\"console\",\"chat\":\"%s\",\"text\":\"your data\"}",
+	         ext_id);
 	CHECK_INT(db_outbox_add(db, json, 1000, &(int64_t){ 0 }), 0);
 	/* The adapter's state about them: a reaction and the list of their
 	 * reactions under a message of this chat, and their private room. */
@@ -155,8 +163,14 @@ static void test_forget(void)
 	CHECK_INT(db_user_seen(db, b.id, "console", "bob-1", "Bob", 1000, &bob), 0);
 	CHECK_INT(db_chat_set_admin(db, a.id, "zoe-4471"), 0);
 	/* Bob's meetups in each chat, which the others vote on. */
-	struct db_meetup ma = { .chat_id = a.id, .creator = bob, .state = MEETUP_CONFIRMED, .duration_min = 60,
-	                        .created = 1000, .nslots = 1, .chosen = 1, .start = 2000000000 };
+	struct db_meetup ma = { .chat_id = a.id,
+		                .creator = bob,
+		                .state = MEETUP_CONFIRMED,
+		                .duration_min = 60,
+		                .created = 1000,
+		                .nslots = 1,
+		                .chosen = 1,
+		                .start = 2000000000 };
 	ma.slots[0] = (struct db_slot){ .idx = 1, .start = 2000000000, .duration_min = 60 };
 	struct db_meetup mb = ma;
 	mb.chat_id = b.id;
@@ -170,21 +184,25 @@ static void test_forget(void)
 	leave_traces(db, &a, yann, ma.id, "yann-9", "go");
 	leave_traces(db, &b, yann, mb.id, "yann-9", "go");
 	CHECK_INT(db_interest_set(db, a.id, "chess", "chess", bob, true), 1);
-	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"room-a\",\"text\":\"hello\"}", 1000,
-	                        &(int64_t){ 0 }), 0);
+	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"room-a\",\"text\":\"hello\"}",
+	                        1000, &(int64_t){ 0 }),
+	          0);
 	CHECK_INT(db_commit(db), 0);
 
 	sqlite3 *raw;
 	sqlite3_open(path, &raw);
 	long bob_before = rows_naming(raw, bob, "bob-1", "Bob", false);
-	long yann_in_b = count_of(raw, "SELECT (SELECT count(*) FROM members WHERE chat_id = ?1) + "
-	                          "(SELECT count(*) FROM interests WHERE chat_id = ?1) + "
-	                          "(SELECT count(*) FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.chat_id = ?1) + "
-	                          "(SELECT count(*) FROM votes v JOIN meetups m ON m.id = v.meetup_id WHERE m.chat_id = ?1) + "
-	                          "(SELECT count(*) FROM rsvps r JOIN meetups m ON m.id = r.meetup_id WHERE m.chat_id = ?1) + "
-	                          "(SELECT count(*) FROM meetups WHERE chat_id = ?1 AND creator IS NOT NULL) + "
-	                          "(SELECT count(*) FROM private_reminders WHERE chat_id = ?1) + "
-	                          "(SELECT count(*) FROM dialogs WHERE chat_id = ?1)", b.id);
+	long yann_in_b = count_of(
+		raw,
+		"SELECT (SELECT count(*) FROM members WHERE chat_id = ?1) + "
+		"(SELECT count(*) FROM interests WHERE chat_id = ?1) + "
+		"(SELECT count(*) FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.chat_id = ?1) + "
+		"(SELECT count(*) FROM votes v JOIN meetups m ON m.id = v.meetup_id WHERE m.chat_id = ?1) + "
+		"(SELECT count(*) FROM rsvps r JOIN meetups m ON m.id = r.meetup_id WHERE m.chat_id = ?1) + "
+		"(SELECT count(*) FROM meetups WHERE chat_id = ?1 AND creator IS NOT NULL) + "
+		"(SELECT count(*) FROM private_reminders WHERE chat_id = ?1) + "
+		"(SELECT count(*) FROM dialogs WHERE chat_id = ?1)",
+		b.id);
 	CHECK(rows_naming(raw, zoe, "zoe-4471", "Zoé Oubliée", false) > 10);
 
 	/* Zoé is only in chat A: every trace of her goes, her user row too. */
@@ -193,18 +211,24 @@ static void test_forget(void)
 	CHECK_INT(db_forget_user(db, a.id, zoe, counts), 0);
 	CHECK_INT(db_outbox_remove_to(db, 5, "console", "zoe-4471", &dms), 0);
 	CHECK_INT(db_commit(db), 0);
-	CHECK_INT(counts[0], 1);  /* interests */
-	CHECK_INT(counts[1], 2);  /* group memberships, the waiting list's too */
-	CHECK_INT(counts[2], 1);  /* votes */
-	CHECK_INT(counts[3], 1);  /* RSVPs */
-	CHECK_INT(counts[4], 1);  /* private reminders */
+	CHECK_INT(counts[0], 1); /* interests */
+	CHECK_INT(counts[1], 2); /* group memberships, the waiting list's too */
+	CHECK_INT(counts[2], 1); /* votes */
+	CHECK_INT(counts[3], 1); /* RSVPs */
+	CHECK_INT(counts[4], 1); /* private reminders */
 	CHECK_INT(dms, 1);
 	CHECK_INT(rows_naming(raw, zoe, "zoe-4471", "Zoé Oubliée", true), 0);
 	/* Her meetup stays the chat's, with its slots, without a creator. */
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM meetups WHERE title = 'chess''s picnic' AND creator IS NULL "
-	                   "AND chat_id = ?1", a.id), 1);
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM slots s JOIN meetups m ON m.id = s.meetup_id "
-	                   "WHERE m.title = 'chess''s picnic' AND ?1", 1), 2);
+	CHECK_INT(count_of(raw,
+	                   "SELECT count(*) FROM meetups WHERE title = 'chess''s picnic' AND creator IS NULL "
+	                   "AND chat_id = ?1",
+	                   a.id),
+	          1);
+	CHECK_INT(count_of(raw,
+	                   "SELECT count(*) FROM slots s JOIN meetups m ON m.id = s.meetup_id "
+	                   "WHERE m.title = 'chess''s picnic' AND ?1",
+	                   1),
+	          2);
 	struct db_meetup got;
 	CHECK_INT(db_meetup_get(db, a.id, 2, &got), 1);
 	CHECK_INT(got.creator, 0);
@@ -231,22 +255,35 @@ static void test_forget(void)
 	CHECK_INT(db_commit(db), 0);
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM users WHERE id = ?1", yann), 1);
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM members WHERE user_id = ?1", yann), 1);
-	CHECK_INT(count_of(raw, "SELECT (SELECT count(*) FROM interests WHERE user_id = ?1) + "
-	                   "(SELECT count(*) FROM group_members WHERE user_id = ?1) + "
-	                   "(SELECT count(*) FROM votes WHERE user_id = ?1) + (SELECT count(*) FROM rsvps WHERE user_id = ?1) + "
-	                   "(SELECT count(*) FROM meetups WHERE creator = ?1) + "
-	                   "(SELECT count(*) FROM private_reminders WHERE user_id = ?1) + "
-	                   "(SELECT count(*) FROM dialogs WHERE user_id = ?1)", yann), 8);
-	CHECK_INT(count_of(raw, "SELECT (SELECT count(*) FROM members WHERE chat_id = ?1) + "
-	                   "(SELECT count(*) FROM interests WHERE chat_id = ?1) + "
-	                   "(SELECT count(*) FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.chat_id = ?1) + "
-	                   "(SELECT count(*) FROM votes v JOIN meetups m ON m.id = v.meetup_id WHERE m.chat_id = ?1) + "
-	                   "(SELECT count(*) FROM rsvps r JOIN meetups m ON m.id = r.meetup_id WHERE m.chat_id = ?1) + "
-	                   "(SELECT count(*) FROM meetups WHERE chat_id = ?1 AND creator IS NOT NULL) + "
-	                   "(SELECT count(*) FROM private_reminders WHERE chat_id = ?1) + "
-	                   "(SELECT count(*) FROM dialogs WHERE chat_id = ?1)", b.id), yann_in_b);
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM members WHERE chat_id = ?1 AND user_id = "
-	                   "(SELECT id FROM users WHERE ext_id = 'yann-9')", a.id), 0);
+	CHECK_INT(
+		count_of(
+			raw,
+			"SELECT (SELECT count(*) FROM interests WHERE user_id = ?1) + "
+			"(SELECT count(*) FROM group_members WHERE user_id = ?1) + "
+			"(SELECT count(*) FROM votes WHERE user_id = ?1) + (SELECT count(*) FROM rsvps WHERE user_id = ?1) + "
+			"(SELECT count(*) FROM meetups WHERE creator = ?1) + "
+			"(SELECT count(*) FROM private_reminders WHERE user_id = ?1) + "
+			"(SELECT count(*) FROM dialogs WHERE user_id = ?1)",
+			yann),
+		8);
+	CHECK_INT(
+		count_of(
+			raw,
+			"SELECT (SELECT count(*) FROM members WHERE chat_id = ?1) + "
+			"(SELECT count(*) FROM interests WHERE chat_id = ?1) + "
+			"(SELECT count(*) FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.chat_id = ?1) + "
+			"(SELECT count(*) FROM votes v JOIN meetups m ON m.id = v.meetup_id WHERE m.chat_id = ?1) + "
+			"(SELECT count(*) FROM rsvps r JOIN meetups m ON m.id = r.meetup_id WHERE m.chat_id = ?1) + "
+			"(SELECT count(*) FROM meetups WHERE chat_id = ?1 AND creator IS NOT NULL) + "
+			"(SELECT count(*) FROM private_reminders WHERE chat_id = ?1) + "
+			"(SELECT count(*) FROM dialogs WHERE chat_id = ?1)",
+			b.id),
+		yann_in_b);
+	CHECK_INT(count_of(raw,
+	                   "SELECT count(*) FROM members WHERE chat_id = ?1 AND user_id = "
+	                   "(SELECT id FROM users WHERE ext_id = 'yann-9')",
+	                   a.id),
+	          0);
 	/* The adapter's state: his in chat A goes; chat B's and his private
 	 * room, which B's reminders use, stay. */
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE instr(key, 'yann-9') AND chat = 'room-a' AND ?1", 1), 0);
@@ -258,21 +295,25 @@ static void test_forget(void)
 	/* A database of schema 8, whose meetups' creator could not be NULL,
 	 * keeps every meetup, slot and vote through the migration. */
 	sqlite3_open(path, &raw);
-	CHECK_INT(sqlite3_exec(raw,
-		"PRAGMA foreign_keys = OFF; BEGIN;"
-		"CREATE TABLE old_meetups AS SELECT * FROM meetups WHERE creator IS NOT NULL;"
-		"DELETE FROM meetups WHERE creator IS NULL;"
-		"DROP TABLE meetups;"
-		"CREATE TABLE meetups (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
-		" num INTEGER NOT NULL, title TEXT NOT NULL, place TEXT NOT NULL DEFAULT '',"
-		" creator INTEGER NOT NULL REFERENCES users(id), state INTEGER NOT NULL, duration_min INTEGER NOT NULL,"
-		" deadline INTEGER NOT NULL DEFAULT 0, quorum INTEGER NOT NULL DEFAULT 0, max_people INTEGER NOT NULL DEFAULT 0,"
-		" chosen INTEGER NOT NULL DEFAULT 0, start_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
-		" remind TEXT, series_id INTEGER REFERENCES series(id), group_id INTEGER REFERENCES groups(id),"
-		" UNIQUE (chat_id, num));"
-		"INSERT INTO meetups SELECT * FROM old_meetups; DROP TABLE old_meetups;"
-		"DELETE FROM slots WHERE meetup_id NOT IN (SELECT id FROM meetups);"
-		"PRAGMA user_version = 8; COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(
+		sqlite3_exec(
+			raw,
+			"PRAGMA foreign_keys = OFF; BEGIN;"
+			"CREATE TABLE old_meetups AS SELECT * FROM meetups WHERE creator IS NOT NULL;"
+			"DELETE FROM meetups WHERE creator IS NULL;"
+			"DROP TABLE meetups;"
+			"CREATE TABLE meetups (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,"
+			" num INTEGER NOT NULL, title TEXT NOT NULL, place TEXT NOT NULL DEFAULT '',"
+			" creator INTEGER NOT NULL REFERENCES users(id), state INTEGER NOT NULL, duration_min INTEGER NOT NULL,"
+			" deadline INTEGER NOT NULL DEFAULT 0, quorum INTEGER NOT NULL DEFAULT 0, max_people INTEGER NOT NULL DEFAULT 0,"
+			" chosen INTEGER NOT NULL DEFAULT 0, start_at INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+			" remind TEXT, series_id INTEGER REFERENCES series(id), group_id INTEGER REFERENCES groups(id),"
+			" UNIQUE (chat_id, num));"
+			"INSERT INTO meetups SELECT * FROM old_meetups; DROP TABLE old_meetups;"
+			"DELETE FROM slots WHERE meetup_id NOT IN (SELECT id FROM meetups);"
+			"PRAGMA user_version = 8; COMMIT;",
+			NULL, NULL, NULL),
+		SQLITE_OK);
 	long meetups = count_of(raw, "SELECT count(*) FROM meetups WHERE ?1", 1);
 	long slots = count_of(raw, "SELECT count(*) FROM slots WHERE ?1", 1);
 	long votes = count_of(raw, "SELECT count(*) FROM votes WHERE ?1", 1);
@@ -285,7 +326,9 @@ static void test_forget(void)
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM meetups WHERE creator IS NOT NULL AND ?1", 1), meetups);
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM slots WHERE ?1", 1), slots);
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM votes WHERE ?1", 1), votes);
-	CHECK_INT(count_of(raw, "SELECT \"notnull\" FROM pragma_table_info('meetups') WHERE name = 'creator' AND ?1", 1), 0);
+	CHECK_INT(
+		count_of(raw, "SELECT \"notnull\" FROM pragma_table_info('meetups') WHERE name = 'creator' AND ?1", 1),
+		0);
 	sqlite3_close(raw);
 	strbuf_release(&err);
 }
@@ -425,8 +468,8 @@ int main(void)
 			snprintf(side, sizeof(side), "%s%s", path, suffixes[i]);
 			CHECK_INT(stat(side, &fst), 0);
 			if((fst.st_mode & 0777) != 0600)
-				fprintf(stderr, "%s: mode %03o under umask %03o\n", side, (unsigned)(fst.st_mode & 0777),
-				        (unsigned)masks[m]);
+				fprintf(stderr, "%s: mode %03o under umask %03o\n", side,
+				        (unsigned)(fst.st_mode & 0777), (unsigned)masks[m]);
 			CHECK_INT(fst.st_mode & 0777, 0600);
 		}
 		db_close(db);
@@ -465,9 +508,9 @@ int main(void)
 	db_rollback(db);
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_chat_get(db, "telegram", "-200", "en", "UTC", &c2), 0);
-	CHECK_INT(db_chat_get(db, "telegram", "-100", "fr", "Europe/Paris", &c1), 0);  /* created again */
+	CHECK_INT(db_chat_get(db, "telegram", "-100", "fr", "Europe/Paris", &c1), 0); /* created again */
 	CHECK_INT(db_user_seen(db, c2.id, "telegram", "7", "Bo", 1000, &u2), 0);
-	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana", 1000, &u1), 0);    /* member of a real chat */
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana", 1000, &u1), 0); /* member of a real chat */
 	CHECK(u1 != u2);
 	CHECK_INT(db_commit(db), 0);
 	CHECK_INT(db_begin(db), 0);
@@ -503,14 +546,18 @@ int main(void)
 	CHECK_INT(db_open(&db, path, &err), 0);
 	db_close(db);
 	sqlite3_open(path, &raw);
-	CHECK_INT(sqlite3_exec(raw,
-		"DELETE FROM kv WHERE key = 'db.seq';"
-		"INSERT INTO chats (id, platform, ext_id, lang, tz) VALUES (1, 'console', 'c', 'fr', 'Europe/Paris');"
-		"INSERT INTO users (id, platform, ext_id, name) VALUES (1, 'console', 'u', 'u'), (2, 'console', 'v', 'v');"
-		"INSERT INTO meetups (id, chat_id, num, title, creator, state, duration_min, created_at) "
-		"  VALUES (1, 1, 1, 'm', 1, 0, 120, 0);"
-		"INSERT INTO votes (meetup_id, user_id, answers, voted_at, seq) VALUES (1, 1, '1', 0, 41);"
-		"PRAGMA user_version = 6", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(
+		sqlite3_exec(
+			raw,
+			"DELETE FROM kv WHERE key = 'db.seq';"
+			"INSERT INTO chats (id, platform, ext_id, lang, tz) VALUES (1, 'console', 'c', 'fr', 'Europe/Paris');"
+			"INSERT INTO users (id, platform, ext_id, name) VALUES (1, 'console', 'u', 'u'), (2, 'console', 'v', 'v');"
+			"INSERT INTO meetups (id, chat_id, num, title, creator, state, duration_min, created_at) "
+			"  VALUES (1, 1, 1, 'm', 1, 0, 120, 0);"
+			"INSERT INTO votes (meetup_id, user_id, answers, voted_at, seq) VALUES (1, 1, '1', 0, 41);"
+			"PRAGMA user_version = 6",
+			NULL, NULL, NULL),
+		SQLITE_OK);
 	sqlite3_close(raw);
 	CHECK_INT(db_open(&db, path, &err), 0);
 	CHECK_INT(db_begin(db), 0);
@@ -546,8 +593,9 @@ int main(void)
 		sqlite3 *other;
 		CHECK_INT(db_kv_set(db, "read.k", "v1"), 0);
 		sqlite3_open(path, &other);
-		CHECK_INT(sqlite3_exec(other, "BEGIN EXCLUSIVE; UPDATE kv SET value = 'v2' WHERE key = 'read.k'",
-		                       NULL, NULL, NULL), SQLITE_OK);
+		CHECK_INT(sqlite3_exec(other, "BEGIN EXCLUSIVE; UPDATE kv SET value = 'v2' WHERE key = 'read.k'", NULL,
+		                       NULL, NULL),
+		          SQLITE_OK);
 		int64_t t0 = clock_mono_ms();
 		CHECK_INT(db_begin_read(db), 0);
 		CHECK(db_in_transaction(db));

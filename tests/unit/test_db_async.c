@@ -112,7 +112,7 @@ int main(void)
 	CHECK(db_busy(db));
 	CHECK(db_in_transaction(db));
 	CHECK_INT(done_calls, 0);
-	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), -1);  /* one at a time */
+	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), -1); /* one at a time */
 	until_done(&loop);
 	CHECK_INT(done_calls, 1);
 	CHECK_INT(done_rc, 0);
@@ -137,7 +137,7 @@ int main(void)
 	}
 	CHECK(!db_in_transaction(db));
 	CHECK_INT(peek(path, "b", value, sizeof(value)), 1);
-	CHECK_INT(done_calls, 0);  /* still reported by the loop */
+	CHECK_INT(done_calls, 0); /* still reported by the loop */
 	/* A transaction of its own meanwhile is not disturbed. */
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_kv_set(db, "c", "3"), 0);
@@ -152,9 +152,11 @@ int main(void)
 	done_calls = 0;
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_kv_set(db, "d", "4"), 0);
-	CHECK_INT(sqlite3_exec(db->sql, "PRAGMA defer_foreign_keys = ON; "
+	CHECK_INT(sqlite3_exec(db->sql,
+	                       "PRAGMA defer_foreign_keys = ON; "
 	                       "INSERT INTO members (chat_id, user_id, last_seen) VALUES (999, 999, 0)",
-	                       NULL, NULL, NULL), SQLITE_OK);
+	                       NULL, NULL, NULL),
+	          SQLITE_OK);
 	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), 0);
 	until_done(&loop);
 	CHECK_INT(done_calls, 1);
@@ -173,7 +175,7 @@ int main(void)
 	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), 0);
 	CHECK_INT(db_commit_wait(db), 0);
 	CHECK_INT(peek(path, "f", value, sizeof(value)), 1);
-	CHECK_INT(db_commit_wait(db), 0);  /* none left */
+	CHECK_INT(db_commit_wait(db), 0); /* none left */
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK_INT(done_calls, 0);
 
@@ -184,15 +186,15 @@ int main(void)
 	for(int i = 0; i < 3; i++)
 		CHECK_INT(db_outbox_add(db, "{}", 0, &ids[i]), 0);
 	CHECK_INT(db_commit(db), 0);
-	CHECK_INT(db_outbox_forget_start(db, &loop), -1);  /* nothing delivered yet */
+	CHECK_INT(db_outbox_forget_start(db, &loop), -1); /* nothing delivered yet */
 	db_outbox_done(db, ids[0], 1);
 	db_outbox_done(db, ids[1], 1);
 	CHECK_INT(db_outbox_forget_start(db, &loop), 0);
-	CHECK_INT(db_outbox_forget_start(db, &loop), -1);  /* one at a time */
+	CHECK_INT(db_outbox_forget_start(db, &loop), -1); /* one at a time */
 	db_outbox_done(db, ids[2], 2);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK_INT(count_outbox(path), 1);
-	CHECK(db_outbox_should_forget(db, INT64_MAX));  /* ids[2] still waits */
+	CHECK(db_outbox_should_forget(db, INT64_MAX)); /* ids[2] still waits */
 	CHECK_INT(db_outbox_forget_start(db, &loop), 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	CHECK_INT(count_outbox(path), 0);

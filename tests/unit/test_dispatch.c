@@ -33,11 +33,16 @@ static bool batch_committed(const char *path)
 	return found;
 }
 
-static bool unreachable;  /* what the recording adapter says of its server */
+static bool unreachable; /* what the recording adapter says of its server */
 
 /* The recording port: the platform "test", whose deliveries are kept in
  * sent; an action for another platform waits in the outbox. */
-static bool rec_reachable(void *user, const char *platform) { (void)user; (void)platform; return !unreachable; }
+static bool rec_reachable(void *user, const char *platform)
+{
+	(void)user;
+	(void)platform;
+	return !unreachable;
+}
 static int rec_deliver(void *user, const struct action *act)
 {
 	(void)user;
@@ -59,7 +64,8 @@ static int rec_deliver(void *user, const struct action *act)
 }
 
 static const struct bot_port rec_port = {
-	.deliver = rec_deliver, .reachable = rec_reachable,
+	.deliver = rec_deliver,
+	.reachable = rec_reachable,
 };
 
 static struct bot bot;
@@ -70,8 +76,14 @@ static void say(const char *user, const char *text)
 	char id[16];
 	snprintf(id, sizeof(id), "m%d", ++msg_seq);
 	struct event ev = {
-		.kind = EVENT_MESSAGE, .platform = "test", .chat_id = "room", .sender_id = user,
-		.sender_name = user, .message_id = id, .text = text, .time = clock_now(),
+		.kind = EVENT_MESSAGE,
+		.platform = "test",
+		.chat_id = "room",
+		.sender_id = user,
+		.sender_name = user,
+		.message_id = id,
+		.text = text,
+		.time = clock_now(),
 	};
 	outbox_release(&sent);
 	bot_handle_event(&bot, &ev);
@@ -84,8 +96,15 @@ static void say_as_group(const char *text)
 	char id[16];
 	snprintf(id, sizeof(id), "m%d", ++msg_seq);
 	struct event ev = {
-		.kind = EVENT_MESSAGE, .platform = "test", .chat_id = "room", .sender_id = "room",
-		.sender_name = "The group", .message_id = id, .text = text, .time = clock_now(), .anonymous = true,
+		.kind = EVENT_MESSAGE,
+		.platform = "test",
+		.chat_id = "room",
+		.sender_id = "room",
+		.sender_name = "The group",
+		.message_id = id,
+		.text = text,
+		.time = clock_now(),
+		.anonymous = true,
 	};
 	outbox_release(&sent);
 	bot_handle_event(&bot, &ev);
@@ -130,8 +149,14 @@ static void make_batch_of(int n)
 	for(int i = 0; i < n; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "m%d", ++msg_seq);
 		batch_evs[i] = (struct event){
-			.kind = EVENT_MESSAGE, .platform = "test", .chat_id = "room", .sender_id = who[i % 3],
-			.sender_name = who[i % 3], .message_id = ids[i], .text = "/start", .time = clock_now(),
+			.kind = EVENT_MESSAGE,
+			.platform = "test",
+			.chat_id = "room",
+			.sender_id = who[i % 3],
+			.sender_name = who[i % 3],
+			.message_id = ids[i],
+			.text = "/start",
+			.time = clock_now(),
 		};
 	}
 	done_calls = 0;
@@ -196,7 +221,7 @@ int main(void)
 	uv_loop_t loop;
 	config_init(&cfg);
 	config_set(&cfg, "lang", "en", &err);
-	clock_use_sim((int64_t)1796115600 * 1000);  /* 2026-12-01T09:00Z */
+	clock_use_sim((int64_t)1796115600 * 1000); /* 2026-12-01T09:00Z */
 	CHECK_INT(db_open(&db, path, &err), 0);
 	uv_loop_init(&loop);
 	CHECK_INT(bot_init(&bot, &loop, &cfg, db, &rec_port, NULL), 0);
@@ -296,13 +321,20 @@ int main(void)
 	{
 		int opts[] = { 1 };
 		struct event ev = {
-			.kind = EVENT_POLL_VOTE, .platform = "test", .chat_id = "room", .sender_id = "dave",
-			.sender_name = "dave", .message_id = "pv1", .time = clock_now(),
-			.poll_ref = "meetup:1:poll", .options = opts, .n_options = 1,
+			.kind = EVENT_POLL_VOTE,
+			.platform = "test",
+			.chat_id = "room",
+			.sender_id = "dave",
+			.sender_name = "dave",
+			.message_id = "pv1",
+			.time = clock_now(),
+			.poll_ref = "meetup:1:poll",
+			.options = opts,
+			.n_options = 1,
 		};
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
-		CHECK_INT(sent.n, 0);  /* native votes are silent */
+		CHECK_INT(sent.n, 0); /* native votes are silent */
 		CHECK_INT(db_votes(db, m.id, &votes), 0);
 		CHECK_INT(votes.n, 2);
 		if(votes.n == 2) {
@@ -319,7 +351,7 @@ int main(void)
 		ev.message_id = "pv2";
 		bot_handle_event(&bot, &ev);
 		CHECK_INT(db_votes(db, m.id, &votes), 0);
-		CHECK_INT(votes.n, 2);  /* dave withdrew */
+		CHECK_INT(votes.n, 2); /* dave withdrew */
 		db_people_release(&votes);
 		/* A poll of another chat is ignored. */
 		ev.chat_id = "elsewhere";
@@ -338,15 +370,21 @@ int main(void)
 		char data[48];
 		snprintf(data, sizeof(data), "rsvp:%lld:y", (long long)m.id);
 		struct event ev = {
-			.kind = EVENT_BUTTON, .platform = "test", .chat_id = "room", .sender_id = "frank",
-			.sender_name = "frank", .message_id = "b1", .time = clock_now(), .button_data = data,
+			.kind = EVENT_BUTTON,
+			.platform = "test",
+			.chat_id = "room",
+			.sender_id = "frank",
+			.sender_name = "frank",
+			.message_id = "b1",
+			.time = clock_now(),
+			.button_data = data,
 		};
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
 		/* A reaction (no private answer): the announcement edited with
 		 * the new count, and nothing posted. */
-		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_EDIT && sent.v[0].n_buttons == 3 &&
-		      sent.v[0].ref && !strcmp(sent.v[0].ref + strlen(sent.v[0].ref) - 10, ":confirmed") &&
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_EDIT && sent.v[0].n_buttons == 3 && sent.v[0].ref &&
+		      !strcmp(sent.v[0].ref + strlen(sent.v[0].ref) - 10, ":confirmed") &&
 		      strstr(sent.v[0].text, "frank") != NULL);
 		/* A button: its toast first, then the edit. */
 		ev.button_answer = "cb1";
@@ -364,11 +402,13 @@ int main(void)
 		ev.button_data = "rsvp:nonsense";
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
-		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER && strstr(sent.v[0].text, "no longer valid") != NULL);
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER &&
+		      strstr(sent.v[0].text, "no longer valid") != NULL);
 		ev.button_data = "rsvp:999999:y";
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
-		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER && strstr(sent.v[0].text, "no longer valid") != NULL);
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER &&
+		      strstr(sent.v[0].text, "no longer valid") != NULL);
 		/* Without a way to answer privately, nothing at all. */
 		ev.button_answer = NULL;
 		ev.button_data = "rsvp:nonsense";
@@ -386,8 +426,14 @@ int main(void)
 		snprintf(yes, sizeof(yes), "rsvp:%lld:y", (long long)small.id);
 		snprintf(no, sizeof(no), "rsvp:%lld:n", (long long)small.id);
 		struct event ev = {
-			.kind = EVENT_BUTTON, .platform = "test", .chat_id = "room", .sender_id = "hugo",
-			.sender_name = "hugo", .message_id = "b9", .time = clock_now(), .button_data = yes,
+			.kind = EVENT_BUTTON,
+			.platform = "test",
+			.chat_id = "room",
+			.sender_id = "hugo",
+			.sender_name = "hugo",
+			.message_id = "b9",
+			.time = clock_now(),
+			.button_data = yes,
 			.button_answer = "cb9",
 		};
 		bot_handle_event(&bot, &ev);
@@ -409,7 +455,8 @@ int main(void)
 		ev.button_message = "ann2";
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
-		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER && strstr(sent.v[0].text, "was cancelled") != NULL);
+		CHECK(sent.n == 1 && sent.v[0].kind == ACTION_ANSWER &&
+		      strstr(sent.v[0].text, "was cancelled") != NULL);
 		ev.button_answer = NULL;
 		outbox_release(&sent);
 		bot_handle_event(&bot, &ev);
@@ -422,7 +469,7 @@ int main(void)
 	 * when it was written), then says it is late and the time really
 	 * left. */
 	say("alice", "/meetup Late; 2026-12-20 12:00");
-	clock_set_ms((int64_t)1797760800 * 1000);  /* 2026-12-20T10:00Z: an hour before, in Paris */
+	clock_set_ms((int64_t)1797760800 * 1000); /* 2026-12-20T10:00Z: an hour before, in Paris */
 	unreachable = true;
 	outbox_release(&sent);
 	sched_run_due(&bot.sched);
@@ -451,7 +498,7 @@ int main(void)
 		CHECK(bot_batch_open(&bot));
 		CHECK_INT(sent.n, 0);
 	}
-	uv_run(&loop, UV_RUN_NOWAIT);  /* the last event, and the commit */
+	uv_run(&loop, UV_RUN_NOWAIT); /* the last event, and the commit */
 	CHECK(!bot_batch_open(&bot));
 	CHECK(batch_committed(path));
 	CHECK_INT(sent.n, 0);
@@ -511,7 +558,7 @@ int main(void)
 	for(int i = 0; i < 19; i++)
 		uv_run(&loop, UV_RUN_NOWAIT);
 	CHECK(bot_batch_open(&bot));
-	uv_run(&loop, UV_RUN_NOWAIT);  /* the commit starts (and may end, see above) */
+	uv_run(&loop, UV_RUN_NOWAIT); /* the commit starts (and may end, see above) */
 	{
 		struct strbuf v = STRBUF_INIT;
 		CHECK_INT(db_kv_get(db, "test.batch", &v), 1);
@@ -536,7 +583,7 @@ int main(void)
 	CHECK(!bot_batch_open(&bot));
 	{
 		struct strbuf v = STRBUF_INIT;
-		CHECK_INT(db_kv_get(db, "test.batch", &v), 1);  /* committed with it */
+		CHECK_INT(db_kv_get(db, "test.batch", &v), 1); /* committed with it */
 		strbuf_release(&v);
 	}
 	CHECK_INT(db_commit(db), 0);
@@ -566,7 +613,7 @@ int main(void)
 	bot_stop(&bot, 0);
 	CHECK_INT(done_calls, 1);
 	CHECK_INT(sent.n, 3);
-	CHECK_INT(bot_submit_batch(&bot, batch_evs, 3, NULL, on_done, NULL), -1);  /* stopping */
+	CHECK_INT(bot_submit_batch(&bot, batch_evs, 3, NULL, on_done, NULL), -1); /* stopping */
 	outbox_release(&sent);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	bot_release(&bot);

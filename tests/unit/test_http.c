@@ -18,9 +18,9 @@ static char base[64];
 
 struct expect {
 	const char *name;
-	long status;          /* -1: expect a transport error */
-	const char *body;     /* NULL: do not check */
-	long retry_after;     /* -2: do not check */
+	long status;      /* -1: expect a transport error */
+	const char *body; /* NULL: do not check */
+	long retry_after; /* -2: do not check */
 };
 
 static void done(void *user, const struct http_result *res)
@@ -35,7 +35,8 @@ static void done(void *user, const struct http_result *res)
 		}
 	} else if(res->status != e->status) {
 		check__failed++;
-		fprintf(stderr, "%s: status %ld (%s), want %ld\n", e->name, res->status, res->error ? res->error : "", e->status);
+		fprintf(stderr, "%s: status %ld (%s), want %ld\n", e->name, res->status, res->error ? res->error : "",
+		        e->status);
 	} else if(e->body && strcmp(res->body, e->body)) {
 		check__failed++;
 		fprintf(stderr, "%s: body \"%s\", want \"%s\"\n", e->name, res->body, e->body);
@@ -58,8 +59,8 @@ static int echo(void *user, const struct http_request *req, struct http_response
 	if(http_request_header(req, "X-Telegram-Bot-Api-Secret-Token", tag, sizeof(tag)) < 0)
 		strcpy(tag, "-");
 	res->body = malloc(len + 80);
-	res->body_len = (size_t)sprintf(res->body, "%s %s %s %.*s", http_request_method(req),
-	                                http_request_path(req), tag, (int)len, body);
+	res->body_len = (size_t)sprintf(res->body, "%s %s %s %.*s", http_request_method(req), http_request_path(req),
+	                                tag, (int)len, body);
 	res->content_type = "text/plain";
 	return 0;
 }
@@ -69,8 +70,12 @@ static void start(const char *method, const char *path, const char *body, long t
 {
 	char url[128];
 	snprintf(url, sizeof(url), "%s%s", base, path);
-	struct http_call call = { .method = method, .url = url, .body = body, .body_len = body ? strlen(body) : 0,
-	                          .timeout_ms = timeout, .max_response = max };
+	struct http_call call = { .method = method,
+		                  .url = url,
+		                  .body = body,
+		                  .body_len = body ? strlen(body) : 0,
+		                  .timeout_ms = timeout,
+		                  .max_response = max };
 	outstanding++;
 	if(http_client_start(client, &call, done, (void *)e) < 0) {
 		outstanding--;
@@ -157,7 +162,7 @@ int main(void)
 	for(int i = 0; i < 20; i++)
 		start("GET", "/healthz", NULL, 5000, 0, &health);
 	run_until_done();
-	CHECK_INT(echo_calls, 2);  /* not for the 413 */
+	CHECK_INT(echo_calls, 2); /* not for the 413 */
 
 	/* A header the handler reads (the Telegram webhook's secret). */
 	{
@@ -165,8 +170,9 @@ int main(void)
 		snprintf(url, sizeof(url), "%s/echo", base);
 		static const struct expect with_header = { "header", 200, "POST /echo s3cret {}", -2 };
 		static const char *const hdrs[] = { "X-Telegram-Bot-Api-Secret-Token: s3cret", NULL };
-		struct http_call call = { .method = "POST", .url = url, .body = "{}", .body_len = 2,
-		                          .timeout_ms = 5000, .headers = hdrs };
+		struct http_call call = {
+			.method = "POST", .url = url, .body = "{}", .body_len = 2, .timeout_ms = 5000, .headers = hdrs
+		};
 		outstanding++;
 		CHECK(http_client_start(client, &call, done, (void *)&with_header) > 0);
 		run_until_done();

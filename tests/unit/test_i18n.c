@@ -67,7 +67,10 @@ static int command_in(const char *lang, const char *word, size_t n)
 
 /* Subcommand words of the other language: a text that writes "/rencontre
  * close" names a command a French speaker would not type. */
-static const struct { const char *lang, *command; const char *words[8]; } foreign_sub[] = {
+static const struct {
+	const char *lang, *command;
+	const char *words[8];
+} foreign_sub[] = {
 	{ "fr", "/rencontre ", { "list", "close", "confirm", "cancel", "move", "edit", "series", NULL } },
 	{ "fr", "/groupe ", { "new", "join", "leave", "list", "split", "close", NULL } },
 	{ "fr", "/rappel ", { "me", NULL } },
@@ -93,8 +96,8 @@ static int foreign_commands(const char *lang, const char *key, const char *text)
 		while(p[n] && (strchr("abcdefghijklmnopqrstuvwxyz_-", p[n]) || (unsigned char)p[n] >= 0x80))
 			n++;
 		if(n > 1 && !command_in(lang, p + 1, n - 1)) {
-			fprintf(stderr, "%s: %s names /%.*s, which is not a command in %s\n", lang, key, (int)(n - 1), p + 1,
-			        lang);
+			fprintf(stderr, "%s: %s names /%.*s, which is not a command in %s\n", lang, key, (int)(n - 1),
+			        p + 1, lang);
 			bad++;
 		}
 	}
@@ -102,12 +105,13 @@ static int foreign_commands(const char *lang, const char *key, const char *text)
 		if(strcmp(foreign_sub[i].lang, lang))
 			continue;
 		size_t cl = strlen(foreign_sub[i].command);
-		for(const char *p = strstr(text, foreign_sub[i].command); p; p = strstr(p + 1, foreign_sub[i].command)) {
+		for(const char *p = strstr(text, foreign_sub[i].command); p;
+		    p = strstr(p + 1, foreign_sub[i].command)) {
 			for(const char *const *w = foreign_sub[i].words; *w; w++) {
 				size_t wl = strlen(*w);
 				if(!strncmp(p + cl, *w, wl) && strchr(" .,;)\n", p[cl + wl])) {
-					fprintf(stderr, "%s: %s writes %s%s, a subcommand of the other language\n", lang, key,
-					        foreign_sub[i].command, *w);
+					fprintf(stderr, "%s: %s writes %s%s, a subcommand of the other language\n",
+					        lang, key, foreign_sub[i].command, *w);
 					bad++;
 				}
 			}
@@ -149,7 +153,8 @@ int main(void)
 					fprintf(stderr, "message %s exists in %s but not in %s\n", key, la, lb);
 					check__failed++;
 				} else if(placeholders(ta) != placeholders(tb)) {
-					fprintf(stderr, "message %s has other placeholders in %s and %s\n", key, la, lb);
+					fprintf(stderr, "message %s has other placeholders in %s and %s\n", key, la,
+					        lb);
 					check__failed++;
 				} else {
 					check__passed++;
@@ -170,7 +175,9 @@ int main(void)
 	CHECK_STR(sb.buf, "Utilisation : /x\nExemple : /x 1");
 	/* Plural forms follow the count and the language: 0 and 1 are singular
 	 * in French, only 1 in English; what is not a number takes the plural. */
-	static const struct { const char *lang, *n, *want; } plural[] = {
+	static const struct {
+		const char *lang, *n, *want;
+	} plural[] = {
 		{ "fr", "0", "Groupe Café créé avec 0 membre. Vous en êtes la personne contact." },
 		{ "fr", "1", "Groupe Café créé avec 1 membre. Vous en êtes la personne contact." },
 		{ "fr", "2", "Groupe Café créé avec 2 membres. Vous en êtes la personne contact." },

@@ -17,7 +17,7 @@ int main(void)
 		return 1;
 	log_add_secret("123456:ABCDEF-token");
 	log_add_secret("hunter22");
-	log_add_secret("ab");  /* too short to redact */
+	log_add_secret("ab"); /* too short to redact */
 	log_set_level(LOG_INFO);
 	log_info("GET https://api.telegram.org/bot123456:ABCDEF-token/getUpdates?offset=1");
 	log_warn("login with hunter22 and hunter22 again");

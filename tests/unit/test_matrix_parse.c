@@ -126,7 +126,8 @@ static void test_sync(void)
 
 static void test_relations_and_errors(void)
 {
-	static const char page[] = "{\"chunk\":[{\"type\":\"org.matrix.msc3381.poll.response\",\"sender\":\"@a:x\","
+	static const char page[] =
+		"{\"chunk\":[{\"type\":\"org.matrix.msc3381.poll.response\",\"sender\":\"@a:x\","
 		"\"event_id\":\"$1\",\"origin_server_ts\":5,\"content\":{\"m.relates_to\":{\"rel_type\":\"m.reference\","
 		"\"event_id\":\"$p\"},\"org.matrix.msc3381.poll.response\":{\"answers\":[]}}}],\"next_batch\":\"50\"}";
 	struct mx_sync s;
@@ -136,13 +137,14 @@ static void test_relations_and_errors(void)
 	CHECK_STR(s.next_batch, "50");
 	CHECK_STR(s.ev[0].room, "!r:x");
 	CHECK_INT(s.ev[0].n_answers, 0);
-	CHECK(!s.ev[0].key);  /* an empty list withdraws, it does not spoil */
+	CHECK(!s.ev[0].key); /* an empty list withdraws, it does not spoil */
 	mx_sync_release(&s);
 	CHECK_INT(mx_parse_relations("{}", 2, "!r:x", &s, err, sizeof(err)), -1);
 
 	/* A /messages page read backwards: newest first, "end" leads on; the
 	 * last page has no "end". */
-	static const char msgs[] = "{\"chunk\":["
+	static const char msgs[] =
+		"{\"chunk\":["
 		"{\"type\":\"m.room.message\",\"sender\":\"@a:x\",\"event_id\":\"$2\",\"origin_server_ts\":9,"
 		"\"content\":{\"msgtype\":\"m.text\",\"body\":\"!about\"}},"
 		"{\"type\":\"m.room.message\",\"sender\":\"@b:x\",\"event_id\":\"$1\",\"origin_server_ts\":8,"
@@ -172,8 +174,11 @@ static void test_relations_and_errors(void)
 static void test_render(void)
 {
 	struct strbuf out = STRBUF_INIT, ids = STRBUF_INIT;
-	CHECK_INT(mx_render_html(&out, "<b>#1</b> &amp; co\n<a href=\"mention:@bob:x.org\">Bob &lt;3</a>, "
-	                               "<a href=\"mention:@c:x.org\">C</a>", &ids), 0);
+	CHECK_INT(mx_render_html(&out,
+	                         "<b>#1</b> &amp; co\n<a href=\"mention:@bob:x.org\">Bob &lt;3</a>, "
+	                         "<a href=\"mention:@c:x.org\">C</a>",
+	                         &ids),
+	          0);
 	CHECK_STR(out.buf, "<b>#1</b> &amp; co<br><a href=\"https://matrix.to/#/@bob:x.org\">Bob &lt;3</a>, "
 	                   "<a href=\"https://matrix.to/#/@c:x.org\">C</a>");
 	CHECK_STR(ids.buf, "@bob:x.org\n@c:x.org\n");
@@ -214,14 +219,18 @@ static void test_thread(void)
 
 static void test_commands(void)
 {
-	static const struct { const char *body; bool mention; const char *want; } cases[] = {
+	static const struct {
+		const char *body;
+		bool mention;
+		const char *want;
+	} cases[] = {
 		{ "!meetup Apéro; demain 19h", false, "!meetup Apéro; demain 19h" },
 		{ "  /help", false, "/help" },
 		{ "Ensemble: help", true, "!help" },
 		{ "ensemble, vote 1", true, "!vote 1" },
 		{ "@ensemble:example.org: !about", false, "!about" },
 		{ "@ensemble tz", false, "!tz" },
-		{ "Ensemble: help", false, NULL },     /* a name without a mention */
+		{ "Ensemble: help", false, NULL }, /* a name without a mention */
 		{ "hello everyone", false, NULL },
 		{ "Ensemble:", true, NULL },
 		{ "Ensembles are nice", true, NULL },

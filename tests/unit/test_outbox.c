@@ -116,7 +116,8 @@ int main(void)
 	int64_t id1, id2;
 	db_begin(db);
 	CHECK_INT(db_outbox_add(db, json, 1000, &id1), 0);
-	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"hi\"}", 1001, &id2), 0);
+	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"hi\"}", 1001, &id2),
+	          0);
 	CHECK_INT(db_commit(db), 0);
 	/* A rolled-back one never existed. */
 	int64_t id3;
@@ -149,10 +150,10 @@ int main(void)
 	 * transaction (here: closing without one) does not send it again. */
 	int64_t id4, id5;
 	db_begin(db);
-	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"4\"}", 1003,
-	                        &id4), 0);
-	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"5\"}", 1004,
-	                        &id5), 0);
+	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"4\"}", 1003, &id4),
+	          0);
+	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"5\"}", 1004, &id5),
+	          0);
 	CHECK_INT(db_commit(db), 0);
 	db_outbox_done(db, id2, 0);
 	db_outbox_done(db, id4, 0);
@@ -194,8 +195,8 @@ int main(void)
 	 * journal plays the crash). */
 	int64_t id6, id7;
 	db_begin(db);
-	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"6\"}", 1005,
-	                        &id6), 0);
+	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"6\"}", 1005, &id6),
+	          0);
 	CHECK_INT(db_commit(db), 0);
 	db_outbox_done(db, id6, 0);
 	char saved[340], cmd[800];
@@ -203,9 +204,9 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "cp %s %s", journal, saved);
 	CHECK_INT(system(cmd), 0);
 	db_begin(db);
-	CHECK_INT(db_outbox_forget(db), 0);  /* the outbox is empty now */
-	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"7\"}", 1006,
-	                        &id7), 0);
+	CHECK_INT(db_outbox_forget(db), 0); /* the outbox is empty now */
+	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"7\"}", 1006, &id7),
+	          0);
 	CHECK_INT(db_commit(db), 0);
 	CHECK(id7 != id6);
 	db_close(db);

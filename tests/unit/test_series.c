@@ -64,7 +64,7 @@ int main(void)
 	parse("chaque jour de pluie", -1, NULL, false);
 	parse("jeudi 19h", 0, NULL, false);
 	parse("Café du Coin", 0, NULL, false);
-	parse("le 3 décembre à 19h", 0, NULL, false);  /* a date, not a rule */
+	parse("le 3 décembre à 19h", 0, NULL, false); /* a date, not a rule */
 	parse("le 1er à 19h", 0, NULL, false);
 	parse("le 1er janvier à 19h", 0, NULL, false);
 	parse("le premier à 19h", 0, NULL, false);
@@ -84,7 +84,7 @@ int main(void)
 	 * February 2027 is the 26th. */
 	next("nth:1:2", at(P, 2026, 12, 1, 19, 0), at(P, 2027, 1, 5, 19, 0));
 	next("nth:-1:5", at(P, 2027, 1, 29, 20, 0), at(P, 2027, 2, 26, 20, 0));
-	next("nth:1:2", at(P, 2027, 3, 2, 19, 0), at(P, 2027, 4, 6, 19, 0));  /* across March's change */
+	next("nth:1:2", at(P, 2027, 3, 2, 19, 0), at(P, 2027, 4, 6, 19, 0)); /* across March's change */
 	/* A session at 2:30 that would fall in the spring gap moves an hour. */
 	next("week", at(P, 2027, 3, 21, 2, 30), at(P, 2027, 3, 28, 3, 30));
 	time_t t;

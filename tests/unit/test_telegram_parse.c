@@ -48,8 +48,9 @@ static const char updates[] =
  * in UTF-16 code units returned, or -1 when Telegram would refuse it. */
 static long tg_check(const char *html, struct strbuf *text)
 {
-	static const char *const known[] = { "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a",
-	                                     "code", "pre", "blockquote", "tg-spoiler", "span", NULL };
+	static const char *const known[] = { "b",          "strong",     "i",    "em", "u",    "ins",
+		                             "s",          "strike",     "del",  "a",  "code", "pre",
+		                             "blockquote", "tg-spoiler", "span", NULL };
 	char stack[32][16];
 	int depth = 0;
 	long units = 0;
@@ -259,8 +260,8 @@ static void test_shorten(void)
 		for(const char *p = out.buf; (p = strstr(p, "Participant ")) != NULL; p++)
 			kept++;
 		CHECK_INT(atoi(mark + strlen(" … and ")), 80 - kept);
-		CHECK(strstr(mark, " more\nMaybe: Zoé, Lou\nComing or not? /rsvp 3 yes") == mark + strlen(" … and ") +
-		      (size_t)snprintf(NULL, 0, "%d", 80 - kept));
+		CHECK(strstr(mark, " more\nMaybe: Zoé, Lou\nComing or not? /rsvp 3 yes") ==
+		      mark + strlen(" … and ") + (size_t)snprintf(NULL, 0, "%d", 80 - kept));
 	}
 	/* What fits is left alone. */
 	strbuf_reset(&out);
@@ -305,7 +306,8 @@ static void test_lenient_json(void)
 	CHECK_INT(n, 6);
 	if(n == 6) {
 		CHECK_INT(u[0].kind, TG_MESSAGE);
-		CHECK_STR(u[0].text, "/vote 1\xEF\xBF\xBD" "2");
+		CHECK_STR(u[0].text, "/vote 1\xEF\xBF\xBD"
+		                     "2");
 		CHECK_INT(u[1].kind, TG_MESSAGE);
 		CHECK_STR(u[1].text, "/poll \xEF\xBF\xBDx");
 		CHECK_INT(u[2].kind, TG_MESSAGE);
@@ -331,7 +333,8 @@ static void test_lenient_json(void)
 	}
 	tg_updates_free(u, n);
 	/* A body cut short is still an error (the batch is fetched again). */
-	static const char cut[] = "{\"ok\":true,\"result\":[{\"update_id\":5,\"message\":{\"text\":\"\\q\"}},{\"update_id\":";
+	static const char cut[] =
+		"{\"ok\":true,\"result\":[{\"update_id\":5,\"message\":{\"text\":\"\\q\"}},{\"update_id\":";
 	CHECK_INT(tg_parse_updates(cut, strlen(cut), false, &u, &n, &code, &retry, err, sizeof(err)), -1);
 	json_error_t jerr;
 	json_t *o = tg_json_load("{\"a\":\"\\udfff\"}", 14, &jerr);
@@ -414,7 +417,7 @@ int main(void)
 
 	/* One webhook update. */
 	const char one[] = "{\"update_id\":5,\"message\":{\"message_id\":1,\"chat\":{\"id\":1,\"type\":\"private\"},"
-	                   "\"from\":{\"id\":1,\"first_name\":\"X\"},\"text\":\"/start\"}}";
+			   "\"from\":{\"id\":1,\"first_name\":\"X\"},\"text\":\"/start\"}}";
 	CHECK_INT(tg_parse_updates(one, strlen(one), true, &u, &n, NULL, NULL, err, sizeof(err)), 0);
 	CHECK_INT(n, 1);
 	tg_updates_free(u, n);
@@ -422,7 +425,8 @@ int main(void)
 	/* A forum: a message in a topic belongs to "CHAT:THREAD"; one in the
 	 * General topic (no is_topic_message) and a reply in a plain group do
 	 * not, even with a message_thread_id. */
-	const char forum[] = "{\"ok\":true,\"result\":["
+	const char forum[] =
+		"{\"ok\":true,\"result\":["
 		"{\"update_id\":6,\"message\":{\"message_id\":9,\"message_thread_id\":7,\"is_topic_message\":true,"
 		"\"chat\":{\"id\":-1005550007,\"type\":\"supergroup\",\"is_forum\":true},"
 		"\"from\":{\"id\":2,\"first_name\":\"Bob\"},\"text\":\"/poll\"}},"
@@ -451,18 +455,20 @@ int main(void)
 
 	/* Errors in the Bot API's shape, and what is not JSON. */
 	const char limited[] = "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after 7\","
-	                       "\"parameters\":{\"retry_after\":7}}";
+			       "\"parameters\":{\"retry_after\":7}}";
 	CHECK_INT(tg_parse_updates(limited, strlen(limited), false, &u, &n, &code, &retry, err, sizeof(err)), -1);
 	CHECK_INT(code, 429);
 	CHECK_INT(retry, 7);
 	CHECK(strstr(err, "Too Many Requests") != NULL);
-	const char conflict[] = "{\"ok\":false,\"error_code\":409,\"description\":\"Conflict: terminated by other getUpdates request\"}";
+	const char conflict[] =
+		"{\"ok\":false,\"error_code\":409,\"description\":\"Conflict: terminated by other getUpdates request\"}";
 	CHECK_INT(tg_parse_updates(conflict, strlen(conflict), false, &u, &n, &code, &retry, err, sizeof(err)), -1);
 	CHECK_INT(code, 409);
 	CHECK_INT(retry, -1);
 	CHECK_INT(tg_parse_updates("<html>502</html>", 16, false, &u, &n, &code, &retry, err, sizeof(err)), -1);
 	CHECK_INT(tg_parse_updates("{\"ok\":true,\"res", 15, false, &u, &n, &code, &retry, err, sizeof(err)), -1);
-	CHECK_INT(tg_parse_updates("{\"ok\":true,\"result\":{}}", 23, false, &u, &n, &code, &retry, err, sizeof(err)), -1);
+	CHECK_INT(tg_parse_updates("{\"ok\":true,\"result\":{}}", 23, false, &u, &n, &code, &retry, err, sizeof(err)),
+	          -1);
 
 	/* Mentions become tg://user links; the rest is already Telegram HTML. */
 	struct strbuf sb = STRBUF_INIT;

@@ -25,16 +25,19 @@ int main(void)
 	CHECK(utf8_valid("héllo", strlen("héllo")));
 	CHECK(utf8_valid("", 0));
 	CHECK(!utf8_valid("\xff", 1));
-	CHECK(!utf8_valid("\xc3", 1));              /* truncated */
-	CHECK(!utf8_valid("\xc0\xaf", 2));          /* overlong */
-	CHECK(!utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
-	CHECK(!utf8_valid("\xf4\x90\x80\x80", 4));  /* beyond U+10FFFF */
-	CHECK(utf8_valid("\xf0\x9f\x98\x80", 4));   /* emoji */
+	CHECK(!utf8_valid("\xc3", 1));             /* truncated */
+	CHECK(!utf8_valid("\xc0\xaf", 2));         /* overlong */
+	CHECK(!utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* beyond U+10FFFF */
+	CHECK(utf8_valid("\xf0\x9f\x98\x80", 4));  /* emoji */
 	CHECK_INT(utf8_length("été"), 3);
 	CHECK_INT(utf8_prefix("été", 2), 3);
 
 	struct strbuf sb = STRBUF_INIT;
-	text_clean(&sb, "a\x01" "b\r\nc\x7f" "d\xc2\x85" "e\tf");
+	text_clean(&sb, "a\x01"
+	                "b\r\nc\x7f"
+	                "d\xc2\x85"
+	                "e\tf");
 	CHECK_STR(sb.buf, "a b\nc d e\tf");
 	strbuf_release(&sb);
 

@@ -18,8 +18,8 @@ int main(void)
 	CHECK(!tz_valid(NULL));
 	CHECK(!tz_valid("../../etc/passwd"));
 	CHECK(!tz_valid("/etc/localtime"));
-	CHECK(!tz_valid("Europe"));          /* a directory */
-	CHECK(!tz_valid("CET-1CEST"));       /* a POSIX string, not a zone file */
+	CHECK(!tz_valid("Europe"));    /* a directory */
+	CHECK(!tz_valid("CET-1CEST")); /* a POSIX string, not a zone file */
 	CHECK(!tz_valid("Europe/Paris;rm"));
 
 	time_t t;
