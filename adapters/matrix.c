@@ -900,7 +900,7 @@ static void mx__after_batch(struct mx *m, const struct mx_sync *s)
 		if(room->invited)
 			continue;
 		struct mx_room_state *r = mx__room(m, room->id);
-		if(!r->members && !r->asking)
+		if(!r->members && !r->asking && !r->unreadable)
 			mx__ask_members(m, r);
 		if(mx__alone(m, r))
 			mx__leave(m, room->id);
@@ -1206,8 +1206,10 @@ static void mx__members_got(void *user, const struct http_result *res)
 	struct mx_room_state *r = mx__room(m, q->room);
 	r->asking = false;
 	if(!json_is_object(joined) || r->members) {
-		if(!r->members)
+		if(!r->members) {
 			log_warn("cannot read the members of %s (%ld)", q->room, res->status);
+			r->unreadable = true;
+		}
 		goto out;
 	}
 	r->members = json_object();

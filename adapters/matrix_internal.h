@@ -44,6 +44,7 @@ struct mx_room_state {
 	                    member events (the summary comes only with
 	                    lazily loaded members); NULL: not known */
 	bool asking;     /* /joined_members is out for it */
+	bool unreadable; /* ... and failed: not asked again while cached */
 	char title[256]; /* m.room.name, to store as the chat's title */
 	bool titled;     /* ... in the next batch's transaction */
 	int64_t used_ms;
