@@ -243,6 +243,9 @@ static void mx__room_inactive(struct mx *m, const char *room)
 	db_chat_deactivate(m->b->db, "matrix", room, m->cfg->lang, m->cfg->timezone);
 }
 
+/* The queue's view of a send, defined below with its hooks. */
+static const struct send_policy mx__policy;
+
 static void mx__sent(void *user, const struct http_result *res)
 {
 	struct mx_send *s = user;
@@ -293,19 +296,20 @@ static void mx__sent(void *user, const struct http_result *res)
 		break;
 	}
 	case MX_RETRY:
-		if(res->status == 429 || ++s->attempts < MX_MAX_ATTEMPTS) {
-			if(res->status == 429)
-				s->attempts++;
-			s->entry.not_before_ms = clock_now_ms() + wait;
-			log_warn("send to %s: %s; retrying in %ld ms", s->room,
-			         res->status == 429 ? "rate limited"
-			         : res->status      ? "server error"
-			                            : res->error,
-			         wait);
-		} else {
-			log_error("send to %s failed %d times: given up", s->room, s->attempts);
+		/* A rate limit is counted (it lengthens the next wait) but
+		 * never gives the send up. */
+		if(res->status == 429)
+			s->attempts++;
+		else if(sq_gave_up(&mx__policy, &s->attempts, "send to %s", s->room)) {
 			mx__pop(m, s, true);
+			break;
 		}
+		s->entry.not_before_ms = clock_now_ms() + wait;
+		log_warn("send to %s: %s; retrying in %ld ms", s->room,
+		         res->status == 429 ? "rate limited"
+		         : res->status      ? "server error"
+		                            : res->error,
+		         wait);
 		break;
 	case MX_RELOGIN:
 		mx__login(m);
@@ -427,6 +431,8 @@ static const struct send_policy mx__policy = {
 	.max_inflight = MX_MAX_INFLIGHT,
 	.open = mx__open,
 	.start = mx__start,
+	.max_attempts = MX_MAX_ATTEMPTS,
+	.module = LOG_MODULE,
 };
 
 /* Sends what may leave now (sq_pump), and wakes up when more may. */

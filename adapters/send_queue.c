@@ -4,10 +4,13 @@
  */
 #include "adapters/send_queue.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/clock.h"
+#include "lib/log.h"
 
 void sq_append(struct send_queue *q, struct sq_entry *e)
 {
@@ -111,6 +114,19 @@ int64_t sq_backoff_ms(int attempts, int max_doublings)
 {
 	int64_t wait = 500LL << (attempts < max_doublings ? attempts : max_doublings);
 	return wait + rand() % (wait / 2 + 1);
+}
+
+bool sq_gave_up(const struct send_policy *p, int *attempts, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+	if(++*attempts < p->max_attempts)
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERROR, p->module, "%s failed %d times: given up", what, *attempts);
+	return true;
 }
 
 int64_t sq_pump(struct send_queue *q, const struct send_policy *p, void *owner)

@@ -60,6 +60,10 @@ struct send_policy {
 	 * request, whose answer will count q->out down and clear e->inflight.
 	 * 0, or -1 when the request could not start (nothing was sent). */
 	int (*start)(void *owner, struct sq_entry *e, int64_t now);
+	/* For sq_gave_up: the failed attempts after which a send is given up,
+	 * and the platform's log module, which its log line names. */
+	int max_attempts;
+	const char *module;
 };
 
 /* Appends e (not queued, e->next ignored) at the tail. */
@@ -80,6 +84,13 @@ struct sq_entry *sq_pick(const struct send_queue *q, const struct send_policy *p
  * plus a random part of up to half of that, so that the sends failed
  * together do not come back together. */
 int64_t sq_backoff_ms(int attempts, int max_doublings);
+
+/* Counts one more failed attempt of a send in *attempts.  True when that
+ * makes p->max_attempts: the send is to be given up (the caller takes it
+ * off the queue), which is logged under p->module as "<what> failed N
+ * times: given up", what being fmt's text (at most 511 bytes kept).
+ * False when the caller is to schedule its retry. */
+bool sq_gave_up(const struct send_policy *p, int *attempts, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Starts the requests of the sends that may leave now, while fewer than
  * p->max_inflight are out.  Returns the milliseconds after which to call it

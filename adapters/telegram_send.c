@@ -266,14 +266,15 @@ static void tg__sent_ok(struct tg *t, struct tg_send *s, json_t *o)
 	}
 }
 
+/* The queue's view of a send, defined below with its hooks. */
+static const struct send_policy tg__policy;
+
 /* Schedules s again after a failure of the network or of the server, with
  * an exponential backoff and jitter.  True when it gave up on s. */
 static bool tg__back_off(struct tg_send *s, const struct http_result *res)
 {
-	if(++s->attempts >= TG_MAX_ATTEMPTS) {
-		log_error("%s to chat %s failed %d times: given up", s->method, s->chat, s->attempts);
+	if(sq_gave_up(&tg__policy, &s->attempts, "%s to chat %s", s->method, s->chat))
 		return true;
-	}
 	int64_t wait = sq_backoff_ms(s->attempts, TG_MAX_ATTEMPTS);
 	s->entry.not_before_ms = clock_now_ms() + wait;
 	log_warn("%s to chat %s failed (%s); retry %d in %lld ms", s->method, s->chat,
@@ -569,6 +570,8 @@ static const struct send_policy tg__policy = {
 	.open = tg__open,
 	.floor = tg__floor,
 	.start = tg__start,
+	.max_attempts = TG_MAX_ATTEMPTS,
+	.module = LOG_MODULE,
 };
 
 /* Sends what may leave now (sq_pump), and wakes up when more may. */
