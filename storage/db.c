@@ -286,6 +286,17 @@ int db__exec_stmt(struct db *db, sqlite3_stmt *st, const char *what)
 	return 0;
 }
 
+int db__exists(struct db *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		db__log_error(db, what);
+		return -1;
+	}
+	return rc == SQLITE_ROW;
+}
+
 void db__copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);

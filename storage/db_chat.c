@@ -308,13 +308,7 @@ int db_private_reminder_get(struct db *db, int64_t chat_id, int64_t user_id)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
 	sqlite3_bind_int64(st, 2, user_id);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		db__log_error(db, "private reminder");
-		return -1;
-	}
-	return rc == SQLITE_ROW;
+	return db__exists(db, st, "private reminder");
 }
 
 int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, bool on)

@@ -70,6 +70,9 @@ sqlite3_stmt *db__stmt(struct db *db, const char *sql);
 void db__log_error(struct db *db, const char *what);
 /* Steps a statement that returns no row and resets it; 0 or -1 (logged). */
 int db__exec_stmt(struct db *db, sqlite3_stmt *st, const char *what);
+/* Steps st, a lookup with its parameters bound, and resets it: 1 when it
+ * found a row, 0 when none, -1 on error (logged). */
+int db__exists(struct db *db, sqlite3_stmt *st, const char *what);
 /* Steps st, a count with one parameter bound to id, into *out; resets it.
  * 0 or -1 (logged). */
 int db__count(struct db *db, sqlite3_stmt *st, int64_t id, int *out);
