@@ -121,8 +121,6 @@ int cmd_lang_handler(struct cmd_ctx *ctx)
 		rc = cmd_reply(ctx, "lang.current", i18n_lookup(ctx->chat->lang, "lang.name"), langs.buf, NULL);
 		goto out;
 	}
-	if((rc = cmd_permit(ctx, NULL)) <= 0)
-		goto out;
 	struct strbuf code = STRBUF_INIT;
 	text_fold(&code, word);
 	if(rest && *rest) {
@@ -153,9 +151,6 @@ int cmd_tz(struct cmd_ctx *ctx)
 	char *zone = cmd_next_word(&rest);
 	if(zone && rest && *rest)
 		return CMD_USAGE;
-	int may = zone ? cmd_permit(ctx, NULL) : 1;
-	if(may <= 0)
-		return may;
 	if(zone && !tz_valid(zone))
 		return cmd_reply(ctx, "tz.unknown", zone, NULL);
 	if(zone) {

@@ -231,9 +231,6 @@ int cmd_config(struct cmd_ctx *ctx)
 		snprintf(cur, sizeof(cur), "%d", ctx->chat->interest_threshold);
 		return cmd_reply(ctx, "config.threshold", cur, NULL);
 	}
-	int may = cmd_permit(ctx, NULL);
-	if(may <= 0)
-		return may;
 	char *end;
 	long n = strtol(value, &end, 10);
 	if(*end || n < 2 || n > 100 || cmd_next_word(&args))

@@ -42,11 +42,6 @@ static int cr__show(struct cmd_ctx *ctx, const char *key, const char *num, const
 	return rc;
 }
 
-/* The row of /remind's meetup form ("/remind #N OFFSETS"): who may change
- * a meetup's reminders is not who may change the chat's (the command's
- * row).  The handler is cmd_remind itself, which tells the forms apart. */
-static const struct subcommand cr__meetup_form = { .name = "#", .perm = PERM_MEETUP_CREATOR };
-
 /* Re-plans the reminders of every confirmed meetup of the chat that follows
  * the chat's offsets. */
 static int cr__replan_chat(struct cmd_ctx *ctx)
@@ -99,17 +94,24 @@ static int cr__no_meetup(struct cmd_ctx *ctx, char *first, char *args, const cha
 	return cmd_reply(ctx, "meetup.not_found", n, NULL);
 }
 
-/* Sets m's reminder offsets to args ("off": none), by someone who may
- * (its creator's, or when the creator was forgotten, the admins'), and
- * plans them.  A cmd_result. */
-static int cr__meetup_set(struct cmd_ctx *ctx, struct db_meetup *m, const char *n, char *args)
+/* "/remind #ID": anyone may read a meetup's reminders.  The resolver
+ * found the meetup. */
+static int cr__meetup_show(struct cmd_ctx *ctx, char *args)
 {
-	char offsets[64];
-	ctx->sub = &cr__meetup_form;
-	struct cmd_object obj = { .meetup = m, .verb_key = "meetup.verb.edit" };
-	int may = cmd_permit(ctx, &obj);
-	if(may <= 0)
-		return may < 0 ? CMD_ERROR : CMD_OK;
+	const struct db_meetup *m = ctx->obj->meetup;
+	char n[16];
+	(void)args;
+	snprintf(n, sizeof(n), "%d", m->num);
+	return cr__show(ctx, "remind.meetup", n, m->has_remind ? m->remind : ctx->chat->remind);
+}
+
+/* "/remind #ID OFFSETS|off": sets the meetup's reminder offsets (its row
+ * says who may) and plans them. */
+static int cr__meetup_set(struct cmd_ctx *ctx, char *args)
+{
+	struct db_meetup *m = ctx->obj->meetup;
+	char offsets[64], n[16];
+	snprintf(n, sizeof(n), "%d", m->num);
 	if(cr__is(args, "off", "non"))
 		offsets[0] = '\0';
 	else if(remind_parse_offsets(args, offsets, sizeof(offsets)))
@@ -122,42 +124,35 @@ static int cr__meetup_set(struct cmd_ctx *ctx, struct db_meetup *m, const char *
 	return cr__show(ctx, "remind.meetup", n, offsets);
 }
 
-/* "/remind #ID [offsets|off]": shows or sets the reminders of a meetup. */
-static int cr__meetup(struct cmd_ctx *ctx, char *first, char *args)
+/* The resolver of the meetup forms: reads "#ID" (or "ID") off *args and
+ * finds that meetup, or replies that there is none (or, for "/rappel 10
+ * ans", that the time could not be read).  A cmd_result. */
+static int cr__resolve(struct cmd_ctx *ctx, char **args, struct cmd_object *obj)
 {
+	char *first = cmd_next_word(args);
 	int num = atoi(first[0] == '#' ? first + 1 : first);
-	struct db_meetup *m = malloc(sizeof(*m));
-	int rc = CMD_ERROR;
 	char n[16];
 	snprintf(n, sizeof(n), "%d", num);
-	if(!m)
+	if(!(obj->meetup = malloc(sizeof(*obj->meetup))))
 		return CMD_ERROR;
-	int found = db_meetup_get(ctx->bot->db, ctx->chat->id, num, m);
+	obj->verb_key = "meetup.verb.edit";
+	int found = db_meetup_get(ctx->bot->db, ctx->chat->id, num, obj->meetup);
 	if(found < 0)
-		rc = CMD_ERROR;
-	else if(!found)
-		rc = cr__no_meetup(ctx, first, args, n);
-	else if(!*args)
-		rc = cr__show(ctx, "remind.meetup", n, m->has_remind ? m->remind : ctx->chat->remind);
-	else
-		rc = cr__meetup_set(ctx, m, n, args);
-	free(m);
-	return rc;
+		return CMD_ERROR;
+	if(!found)
+		return cr__no_meetup(ctx, first, *args, n);
+	obj->found = true;
+	return CMD_OK;
 }
 
-/* "/remind OFFSETS|off" for the whole chat: admins only.  first and args
- * are put back together. */
-static int cr__chat(struct cmd_ctx *ctx, char *first, char *args)
+/* "/remind OFFSETS|off" for the whole chat, args whole. */
+static int cr__chat(struct cmd_ctx *ctx, char *args)
 {
 	char offsets[64];
-	int may = cmd_permit(ctx, NULL);
-	if(may <= 0)
-		return may;
-	cr__rejoin(first, args);
-	if(cr__is(ctx->args, "off", "non"))
+	if(cr__is(args, "off", "non"))
 		offsets[0] = '\0';
-	else if(remind_parse_offsets(ctx->args, offsets, sizeof(offsets)))
-		return cmd_reply(ctx, "remind.bad", ctx->args, NULL);
+	else if(remind_parse_offsets(args, offsets, sizeof(offsets)))
+		return cmd_reply(ctx, "remind.bad", args, NULL);
 	if(db_chat_set_remind(ctx->bot->db, ctx->chat->id, offsets))
 		return CMD_ERROR;
 	snprintf(ctx->chat->remind, sizeof(ctx->chat->remind), "%s", offsets);
@@ -166,6 +161,19 @@ static int cr__chat(struct cmd_ctx *ctx, char *first, char *args)
 	return cr__show(ctx, "remind.chat", NULL, offsets);
 }
 
+/* /remind's forms, each with who may use it: cmd_remind tells them apart
+ * by their words, and dispatch_run_sub checks the permission.  A meetup's
+ * reminders are its creator's to change, the chat's the admins'. */
+enum { CR_ME, CR_MEETUP_SHOW, CR_MEETUP_SET, CR_CHAT };
+/* clang-format off */
+static const struct subcommand cr__forms[] = {
+	[CR_ME]          = { .name = "me",     .perm = PERM_ANYONE,         .handler = cr__me },
+	[CR_MEETUP_SHOW] = { .name = "#",      .perm = PERM_ANYONE,         .resolve = cr__resolve, .handler = cr__meetup_show },
+	[CR_MEETUP_SET]  = { .name = "#",      .perm = PERM_MEETUP_CREATOR, .resolve = cr__resolve, .handler = cr__meetup_set },
+	[CR_CHAT]        = { .name = "chat",   .perm = PERM_ADMIN,          .handler = cr__chat },
+};
+/* clang-format on */
+
 int cmd_remind(struct cmd_ctx *ctx)
 {
 	char *args = ctx->args;
@@ -173,10 +181,11 @@ int cmd_remind(struct cmd_ctx *ctx)
 	if(!first)
 		return cr__show(ctx, "remind.chat", NULL, ctx->chat->remind);
 	if(cr__is(first, "me", "moi"))
-		return cr__me(ctx, args);
-	if(first[0] == '#' || (first[0] >= '0' && first[0] <= '9' && !strpbrk(first, "hmdjwHMDJW")))
-		return cr__meetup(ctx, first, args);
-	return cr__chat(ctx, first, args);
+		return dispatch_run_sub(ctx, &cr__forms[CR_ME], args);
+	bool meetup = first[0] == '#' || (first[0] >= '0' && first[0] <= '9' && !strpbrk(first, "hmdjwHMDJW"));
+	int form = !meetup ? CR_CHAT : *args ? CR_MEETUP_SET : CR_MEETUP_SHOW;
+	cr__rejoin(first, args);
+	return dispatch_run_sub(ctx, &cr__forms[form], ctx->args);
 }
 
 int cmd_nudge(struct cmd_ctx *ctx)
@@ -192,9 +201,6 @@ int cmd_nudge(struct cmd_ctx *ctx)
 		on = false;
 	else
 		return CMD_USAGE;
-	int may = cmd_permit(ctx, NULL);
-	if(may <= 0)
-		return may;
 	if(db_chat_set_nudge(ctx->bot->db, ctx->chat->id, on))
 		return CMD_ERROR;
 	ctx->chat->nudge = on;

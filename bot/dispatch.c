@@ -414,10 +414,13 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 		rc = -1;
 		goto out;
 	}
-	if(dispatch__count_words(ctx->args) < cmd->min_words) {
+	int words = dispatch__count_words(ctx->args);
+	if(words < cmd->min_words) {
 		rc = cmd_usage(ctx, cmd);
 		goto out;
 	}
+	if(cmd->perm == PERM_ADMIN_TO_SET && words > cmd->read_words && (rc = cmd_permit(ctx, NULL)) <= 0)
+		goto out;
 	log_debug("chat %s: /%s from %s", ctx->ev->chat_id, cmd->name, ctx->ev->sender_id);
 	rc = cmd->handler(ctx);
 	if(rc == CMD_USAGE)

@@ -34,9 +34,12 @@ struct bot;
  * permission before its handler runs (dispatch_run_sub), once the row's
  * resolver has found the object it is about (the meetup, the group).
  * Where the permission covers only a change and reading is anyone's
- * (PERM_ADMIN_TO_SET: "/tz" shows, "/tz Europe/Paris" sets; and "/remind
- * #ID OFFSETS", PERM_MEETUP_CREATOR), whether the words change something
- * is the handler's to read: it calls cmd_permit() then.
+ * (PERM_ADMIN_TO_SET: "/tz" shows, "/tz Europe/Paris" sets), the row says
+ * how many words only read (read_words); with more, the dispatcher checks
+ * the permission before the handler runs.  No handler calls cmd_permit():
+ * a command whose forms need different permissions ("/remind me", "/remind
+ * #ID OFFSETS", "/remind OFFSETS") gives each form a sub-command row, and
+ * its handler only tells the forms apart.
  */
 enum cmd_perm {
 	PERM_ANYONE,         /* every member of the chat */
@@ -81,6 +84,8 @@ struct command {
 	int min_words;              /* words args must hold at least */
 	enum cmd_perm perm;         /* who may run it; a sub-command's row
 	                               says it for that sub-command */
+	int read_words;             /* PERM_ADMIN_TO_SET: the words that only
+	                               read the setting; more ask a change */
 	int (*handler)(struct cmd_ctx *ctx);
 	unsigned flags;
 };
