@@ -841,7 +841,7 @@ int cmd_group(struct cmd_ctx *ctx)
 		return CMD_USAGE;
 	args = cg__trim(args);
 	const struct subcommand *row = dispatch_find_sub(cg__subs, sub);
-	if(!row || (row->min_words && !*args))
+	if(!row)
 		return CMD_USAGE;
 	return dispatch_run_sub(ctx, row, args);
 }

@@ -237,6 +237,8 @@ int dispatch_run_sub(struct cmd_ctx *ctx, const struct subcommand *sub, char *ar
 	struct cmd_object obj = { .text = STRBUF_INIT };
 	int rc = CMD_OK;
 	ctx->sub = sub;
+	if(dispatch__count_words(args) < sub->min_words)
+		return CMD_USAGE;
 	if(sub->resolve) {
 		rc = sub->resolve(ctx, &args, &obj);
 		if(rc != CMD_OK || !obj.found)

@@ -143,9 +143,10 @@ const char *dispatch_display_name(const char *lang, const struct command *cmd);
  * does. */
 const struct subcommand *dispatch_find_sub(const struct subcommand *subs, const char *word);
 
-/* Runs the sub-command sub with args: its resolver, its permission
- * (refused with the reply of cmd_permit), its handler.  Returns the
- * handler's cmd_result, or the resolver's. */
+/* Runs the sub-command sub with args: CMD_USAGE when args holds fewer
+ * than its min_words, else its resolver, its permission (refused with the
+ * reply of cmd_permit), its handler.  Returns the handler's cmd_result,
+ * or the resolver's. */
 int dispatch_run_sub(struct cmd_ctx *ctx, const struct subcommand *sub, char *args);
 
 /* Checks the permission the table declares for what runs (ctx->sub's row,
