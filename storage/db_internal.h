@@ -98,6 +98,14 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
 void db__outbox_close(struct db *db);
+/* Reads the delivery records of the journal open at fd, from its current
+ * offset to its end, into db's deliveries (to be applied by
+ * db__outbox_apply), adding how many it read to *found.  0, or -1 with
+ * errno set. */
+int db__outbox_read_journal(struct db *db, int fd, size_t *found);
+/* Deletes the outbox rows of db's deliveries in a transaction of its own,
+ * as db_open does with what the last run's journal held.  0 or -1. */
+int db__outbox_apply(struct db *db);
 /* Before SQLite opens path (db_files.c): creates the database file with
  * mode 0600 when there is none, and logs a warning, with the chmod to run,
  * when the database or a file beside it may be read by group or others.

@@ -197,6 +197,34 @@ void db__outbox_rolled_back(struct db *db)
 	db->acks_applied = 0;
 }
 
+int db__outbox_read_journal(struct db *db, int fd, size_t *found)
+{
+	/* A torn last record (not possible with 8-byte writes to a file, but
+	 * cheap to handle) is ignored: at worst that message is sent once
+	 * more. */
+	int64_t buf[512];
+	ssize_t n;
+	while((n = read(fd, buf, sizeof(buf))) > 0) {
+		for(size_t i = 0; i < (size_t)n / sizeof(buf[0]); i++) {
+			if(buf[i] > 0 && db_outbox__remember(db, buf[i], 0)) {
+				errno = ENOMEM;
+				return -1;
+			}
+			(*found)++;
+		}
+	}
+	return n < 0 ? -1 : 0;
+}
+
+int db__outbox_apply(struct db *db)
+{
+	if(db_begin(db) || db_outbox_forget(db) || db_commit(db)) {
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
 int db__outbox_open_journal(struct db *db, struct strbuf *err)
 {
 	/* An in-memory database (the fuzz targets') survives no crash: it has
@@ -217,29 +245,15 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err)
 		strbuf_addf(err, "cannot open %s: %s", path, strerror(errno));
 		goto out;
 	}
-	/* Deliveries a crash left unapplied.  A torn last record (not
-	 * possible with 8-byte writes to a file, but cheap to handle) is
-	 * ignored: at worst that message is sent once more. */
-	int64_t buf[512];
-	ssize_t n;
+	/* Deliveries a crash left unapplied. */
 	size_t found = 0;
-	while((n = read(db->ack_fd, buf, sizeof(buf))) > 0) {
-		for(size_t i = 0; i < (size_t)n / sizeof(buf[0]); i++) {
-			if(buf[i] > 0 && db_outbox__remember(db, buf[i], 0)) {
-				strbuf_addf(err, "out of memory");
-				goto out;
-			}
-			found++;
-		}
-	}
-	if(n < 0) {
+	if(db__outbox_read_journal(db, db->ack_fd, &found)) {
 		strbuf_addf(err, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if(found) {
 		log_info("applying %zu delivery record(s) left by the last run", found);
-		if(db_begin(db) || db_outbox_forget(db) || db_commit(db)) {
-			db_rollback(db);
+		if(db__outbox_apply(db)) {
 			strbuf_addf(err, "cannot apply the delivery journal %s", path);
 			goto out;
 		}
