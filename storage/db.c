@@ -398,6 +398,11 @@ static int db__migrate(struct db *db, struct strbuf *err)
 		return -1;
 	}
 	int from = version;
+	/* A migration cannot be undone: the file as it was is kept first.  A
+	 * version 0 file is a new one (or not Ensemble's), with nothing to
+	 * keep. */
+	if(from > 0 && from < DB_SCHEMA_VERSION && db__backup_before_migrate(db, from, err))
+		return -1;
 	for(; version < DB_SCHEMA_VERSION; version++) {
 		if(db__migrate_step(db, version, err))
 			return -1;

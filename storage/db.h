@@ -56,6 +56,34 @@ void db_close(struct db *db);
 const char *db_path(const struct db *db);
 int db_schema_version(struct db *db);
 
+/* ---- backups and checks (db_backup.c) ---- */
+
+/* What db_backup copied. */
+struct db_backup_info {
+	int64_t bytes; /* the copy's size */
+	int version;   /* its schema version: the original's, never migrated */
+	int delivered; /* outbox rows the journal said were delivered, taken out */
+};
+/* Copies the database at path, which a running bot may be using, to dest:
+ * a consistent copy made with SQLite's online backup API, which neither
+ * writes path nor holds the bot up, and into which the deliveries of
+ * path's journal (DB-acks) are folded as db_open applies them, so that the
+ * copy alone is complete.  The copy keeps the original's schema version.
+ * dest is created 0600 and appears whole or not at all; an existing dest
+ * is refused, never overwritten.  Fills *info.  Returns 0, or -1 with a
+ * sentence appended to err (dest then does not exist). */
+int db_backup(const char *path, const char *dest, struct db_backup_info *info, struct strbuf *err);
+/* Checks the database at path without writing it (opened read-only, never
+ * migrated): SQLite's integrity and foreign key checks, then the bot's own
+ * rules, which the schema does not enforce, when path is at this build's
+ * schema version.  Calls report(user, problem) for each problem found, a
+ * sentence valid during the call, and stores the schema version in
+ * *version.  Returns 0 when the checks ran (whatever they found); -1 with
+ * a sentence appended to err when they could not, path being unreadable,
+ * not a database or written by a newer Ensemble. */
+int db_check(const char *path, void (*report)(void *user, const char *problem), void *user, int *version,
+             struct strbuf *err);
+
 /* Opens a transaction (BEGIN IMMEDIATE).  When one is already open and a
  * yield function is set, that function is called first: it is the owner's
  * chance to end the open transaction (the bot commits the batch it spreads

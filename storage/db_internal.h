@@ -106,6 +106,12 @@ int db__outbox_read_journal(struct db *db, int fd, size_t *found);
 /* Deletes the outbox rows of db's deliveries in a transaction of its own,
  * as db_open does with what the last run's journal held.  0 or -1. */
 int db__outbox_apply(struct db *db);
+/* Before db__migrate moves db on from schema version `version` (> 0):
+ * copies the database beside itself as "<path>.pre-v<version>"
+ * (db_backup.c), or keeps that file when an earlier attempt left it.
+ * Returns 0, or -1 with a sentence appended to err: then db must not be
+ * migrated. */
+int db__backup_before_migrate(struct db *db, int version, struct strbuf *err);
 /* Before SQLite opens path (db_files.c): creates the database file with
  * mode 0600 when there is none, and logs a warning, with the chmod to run,
  * when the database or a file beside it may be read by group or others.
