@@ -36,6 +36,8 @@ static const char main__usage[] =
 	"                           general.timezone; a trailing Z means UTC); implies\n"
 	"                           --clock=sim, unless --clock=real: then real time runs from there\n"
 	"  -n, --check-config FILE  check FILE, print each problem with its line and key, and exit\n"
+	"      --backup FILE        copy the database (of a running bot or not) to FILE, a new file, and exit\n"
+	"      --check-db FILE      check the database FILE without writing it, print each problem, and exit\n"
 	"  -s, --set KEY=VALUE      set a configuration key (section.key, or key of [general])\n"
 	"  -v, --verbose            log debug messages\n"
 	"  -q, --quiet              log errors only\n"
@@ -45,6 +47,8 @@ static const char main__usage[] =
 struct main_opts {
 	const char *config;
 	const char *check;
+	const char *backup;   /* --backup FILE */
+	const char *check_db; /* --check-db FILE */
 	const char *db;
 	const char *now;
 	bool console;
@@ -57,15 +61,23 @@ struct main_opts {
 
 static int main__parse(int argc, char **argv, struct main_opts *o)
 {
-	enum { OPT_CONSOLE = 256, OPT_DB, OPT_CLOCK, OPT_NOW };
+	enum { OPT_CONSOLE = 256, OPT_DB, OPT_CLOCK, OPT_NOW, OPT_BACKUP, OPT_CHECK_DB };
 	/* clang-format off: a table reads best one row to a line */
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },  { "console", no_argument, NULL, OPT_CONSOLE },
-		{ "db", required_argument, NULL, OPT_DB },   { "clock", required_argument, NULL, OPT_CLOCK },
-		{ "now", required_argument, NULL, OPT_NOW }, { "check-config", required_argument, NULL, 'n' },
-		{ "set", required_argument, NULL, 's' },     { "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },         { "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "console", no_argument, NULL, OPT_CONSOLE },
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "clock", required_argument, NULL, OPT_CLOCK },
+		{ "now", required_argument, NULL, OPT_NOW },
+		{ "check-config", required_argument, NULL, 'n' },
+		{ "backup", required_argument, NULL, OPT_BACKUP },
+		{ "check-db", required_argument, NULL, OPT_CHECK_DB },
+		{ "set", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	/* clang-format on */
 	int ch;
@@ -85,6 +97,10 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 			break;
 		case OPT_NOW:
 			o->now = optarg;
+			break;
+		case OPT_BACKUP:
+		case OPT_CHECK_DB:
+			*(ch == OPT_BACKUP ? &o->backup : &o->check_db) = optarg;
 			break;
 		case OPT_CLOCK:
 			if(!strcmp(optarg, "sim"))
@@ -190,6 +206,33 @@ static int main__check_config(const char *path)
 	strbuf_release(&errors);
 	config_release(&cfg);
 	return rc ? 1 : 0;
+}
+
+/* --check-db: each problem on standard error, the verdict on standard
+ * output, as --check-config. */
+static void main__db_problem(void *user, const char *problem)
+{
+	(*(int *)user)++;
+	fprintf(stderr, "%s\n", problem);
+}
+
+static int main__check_db(const char *path)
+{
+	struct strbuf err = STRBUF_INIT;
+	int problems = 0, version;
+	int rc = db_check(path, main__db_problem, &problems, &version, &err);
+	if(rc)
+		fprintf(stderr, "ensemble: %s\n", err.oom ? "out of memory" : err.buf);
+	else if(!problems && version < DB_SCHEMA_VERSION)
+		printf("ok (schema version %d, which this build migrates to %d when it opens it; the bot's own checks "
+		       "need %d)\n",
+		       version, DB_SCHEMA_VERSION, DB_SCHEMA_VERSION);
+	else if(!problems)
+		printf("ok\n");
+	else
+		printf("%d problem%s found in %s\n", problems, problems == 1 ? "" : "s", path);
+	strbuf_release(&err);
+	return rc || problems ? 1 : 0;
 }
 
 /* Builds cfg, fresh from config_init(), as the command line asks: the file
@@ -364,6 +407,23 @@ out:
 	return rc;
 }
 
+/* --backup: copies the database cfg names to o->backup. */
+static int main__backup(const struct main_opts *o, const struct config *cfg)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct db_backup_info info;
+	int rc = db_backup(cfg->db_path, o->backup, &info, &err);
+	if(rc)
+		fprintf(stderr, "ensemble: %s\n", err.oom ? "out of memory" : err.buf);
+	else
+		printf("copied %s to %s: %lld bytes, schema version %d, %d delivered message%s taken out of its "
+		       "outbox\n",
+		       cfg->db_path, o->backup, (long long)info.bytes, info.version, info.delivered,
+		       info.delivered == 1 ? "" : "s");
+	strbuf_release(&err);
+	return rc ? 1 : 0;
+}
+
 /* Runs the bot over db on a loop of its own, with the HTTP listener and
  * every adapter wanted, until it stops; then releases the loop and what ran
  * on it.  db and cfg stay the caller's.  Returns the exit status: the
@@ -429,6 +489,10 @@ static int main__run(struct main_opts *o)
 	main__log_level(o, &cfg);
 	config_each_secret(&cfg, log_add_secret);
 	i18n_set_default(cfg.lang);
+	if(o->backup) {
+		rc = main__backup(o, &cfg);
+		goto out;
+	}
 
 	/* What runs is decided, and refused, before anything touches the disk:
 	 * a mistake on the command line leaves no database behind. */
@@ -494,7 +558,7 @@ int main(int argc, char **argv)
 		i18n_free();
 		return 1;
 	}
-	int rc = o.check ? main__check_config(o.check) : main__run(&o);
+	int rc = o.check ? main__check_config(o.check) : o.check_db ? main__check_db(o.check_db) : main__run(&o);
 	i18n_free();
 	log_forget_secrets();
 	return rc;
