@@ -219,8 +219,26 @@ static void backup__sync_dir(const char *path)
 	free(dir);
 }
 
-/* Closes the copy, and gives it its name: link(2) fails rather than
- * replace a file that appeared meanwhile.  Fills *info.  0 or -1. */
+/* Gives the finished copy tmp its name dest: link(2), which fails rather
+ * than replace a file that appeared meanwhile.  A file system without hard
+ * links (FAT, on a USB stick) has tmp renamed instead once dest is seen
+ * absent, which leaves a moment for another writer to lose its file.  0,
+ * or -1 with errno set (EEXIST: dest exists). */
+static int backup__link(const char *tmp, const char *dest)
+{
+	struct stat st;
+	if(!link(tmp, dest))
+		return 0;
+	if(errno == EEXIST || (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP))
+		return -1;
+	if(!lstat(dest, &st)) {
+		errno = EEXIST;
+		return -1;
+	}
+	return rename(tmp, dest);
+}
+
+/* Closes the copy, and gives it its name.  Fills *info.  0 or -1. */
 static int backup__publish(struct backup *b, struct db_backup_info *info, struct strbuf *err)
 {
 	struct stat st;
@@ -232,7 +250,7 @@ static int backup__publish(struct backup *b, struct db_backup_info *info, struct
 		return -1;
 	}
 	info->bytes = (int64_t)st.st_size;
-	if(link(b->tmp, b->dest)) {
+	if(backup__link(b->tmp, b->dest)) {
 		strbuf_addf(err, errno == EEXIST ? "%s exists: a backup never replaces a file" : "cannot create %s: %s",
 		            b->dest, strerror(errno));
 		return -1;
