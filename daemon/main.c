@@ -416,10 +416,11 @@ static int main__backup(const struct main_opts *o, const struct config *cfg)
 	if(rc)
 		fprintf(stderr, "ensemble: %s\n", err.oom ? "out of memory" : err.buf);
 	else
-		printf("copied %s to %s: %lld bytes, schema version %d, %d delivered message%s taken out of its "
+		printf("copied %s to %s: %lld bytes, schema version %d%s, %d delivered message%s taken out of its "
 		       "outbox\n",
-		       cfg->db_path, o->backup, (long long)info.bytes, info.version, info.delivered,
-		       info.delivered == 1 ? "" : "s");
+		       cfg->db_path, o->backup, (long long)info.bytes, info.version,
+		       info.version < DB_SCHEMA_VERSION ? " (older than this build's: copied as it is)" : "",
+		       info.delivered, info.delivered == 1 ? "" : "s");
 	strbuf_release(&err);
 	return rc ? 1 : 0;
 }

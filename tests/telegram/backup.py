@@ -95,6 +95,16 @@ con.close()
 check(len(pending) == 2 and all(str(a.get("chat")) == str(HELD) for a in pending),
       "the copy's outbox holds HELD's two answers and nothing delivered: %r" % [a.get("chat") for a in pending])
 check(reminders == 1, "the copy holds the reminder, pending")
+# --check-db names a problem planted in a copy of the copy, and exits 1.
+bad = os.path.join(tmp, "bad.db")
+shutil.copyfile(copy, bad)
+con = sqlite3.connect(bad)
+con.execute("INSERT INTO outbox (action, created_ms) VALUES ('{not json', 0)")
+con.commit()
+con.close()
+c = run("--check-db", bad)
+check(c.returncode == 1 and "is not valid JSON" in c.stderr and "1 problem found" in c.stdout,
+      "--check-db names a planted problem and exits 1: %r %r" % (c.stdout, c.stderr))
 r2 = run("--config", conf, "--backup", copy)
 check(r2.returncode != 0 and "exists" in r2.stderr, "a second --backup to the same file is refused: %r" % r2.stderr)
 

@@ -135,6 +135,15 @@ static void test_copy_before_migrating(void)
 	 * columns: a database at version 10. */
 	CHECK_INT(exec_in(path, "PRAGMA user_version = 10"), SQLITE_OK);
 
+	/* --backup copies it as it is. */
+	char copy[256];
+	struct db_backup_info info;
+	path_of(copy, sizeof(copy), "old-copy.db");
+	CHECK_INT(db_backup(path, copy, &info, &err), 0);
+	CHECK_INT(info.version, 10);
+	CHECK_INT(number_in(copy, "PRAGMA user_version"), 10);
+	CHECK_INT(number_in(path, "PRAGMA user_version"), 10);
+
 	CHECK_INT(db_open(&db, path, &err), 0);
 	CHECK_INT(db_schema_version(db), DB_SCHEMA_VERSION);
 	db_close(db);
