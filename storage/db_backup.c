@@ -64,7 +64,8 @@ static void backup__pause(void)
 	nanosleep(&ts, NULL);
 }
 
-/* Appends "<base><suffix>" to a new string; NULL without memory. */
+/* "<base><suffix>" in a new string, the caller's to free; NULL without
+ * memory. */
 static char *backup__name(const char *base, const char *suffix)
 {
 	size_t len = strlen(base) + strlen(suffix) + 1;
@@ -251,8 +252,10 @@ static int backup__publish(struct backup *b, struct db_backup_info *info, struct
 	}
 	info->bytes = (int64_t)st.st_size;
 	if(backup__link(b->tmp, b->dest)) {
-		strbuf_addf(err, errno == EEXIST ? "%s exists: a backup never replaces a file" : "cannot create %s: %s",
-		            b->dest, strerror(errno));
+		if(errno == EEXIST)
+			strbuf_addf(err, "%s exists: a backup never replaces a file", b->dest);
+		else
+			strbuf_addf(err, "cannot create %s: %s", b->dest, strerror(errno));
 		return -1;
 	}
 	backup__sync_dir(b->dest);
@@ -279,14 +282,14 @@ static void backup__discard(struct backup *b)
  * (err); the temporary file is gone either way. */
 static int backup__run(struct backup *b, struct db_backup_info *info, struct strbuf *err)
 {
-	int rc = -1;
+	int rc = -1, before;
 	if(backup__create(b, err) || backup__snapshot(b, err) || backup__pages(b, err))
 		goto out;
 	sqlite3_exec(b->src, "COMMIT", NULL, NULL, NULL);
 	b->in_read = false;
 	if(b->watch && backup__read_journal(b, err))
 		goto out;
-	int before = sqlite3_total_changes(b->copy->sql);
+	before = sqlite3_total_changes(b->copy->sql);
 	if(b->copy->nacks && db__outbox_apply(b->copy)) {
 		strbuf_addf(err, "cannot apply the delivery journal of %s to its copy: %s", b->path,
 		            sqlite3_errmsg(b->copy->sql));
@@ -404,8 +407,8 @@ static const char *const check__rules[] = {
 	"SELECT printf('job %d is pending for meetup %d (#%d of chat %d), which is cancelled', j.id, m.id, m.num, "
 	"m.chat_id) FROM jobs j JOIN meetups m ON m.id = j.meetup_id WHERE j.state = 0 AND m.state = ?2",
 	/* The outbox is replayed at each start from its JSON: a row that is
-	 * not JSON is never sent and never goes. */
-	"SELECT printf('outbox row %d is not valid JSON: it can never be sent', id) FROM outbox "
+	 * not JSON is dropped there, its message lost. */
+	"SELECT printf('outbox row %d is not valid JSON: its message cannot be sent', id) FROM outbox "
 	"WHERE NOT json_valid(action)",
 	/* Votes, RSVPs, group members and interests take their order from
 	 * one counter (db__next_seq): behind the numbers in use, it would
