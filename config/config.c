@@ -461,9 +461,11 @@ int config_load(struct config *cfg, const char *path, struct strbuf *errors, str
 		strbuf_addf(errors, "%s: cannot parse (out of memory)\n", path);
 		r.nerrors++;
 	}
-	if(cfg->file_has_secret && (st.st_mode & 077)) {
-		strbuf_addf(errors, "%s: holds a secret but group or others may read it; run: chmod 600 %s\n", path,
-		            path);
+	/* Group read is the packaged layout (0640 root:ensemble: the bot reads
+	 * the file and cannot change it); others' read is the mistake a umask
+	 * of 022 or 002 makes. */
+	if(cfg->file_has_secret && (st.st_mode & 007)) {
+		strbuf_addf(errors, "%s: holds a secret but others may read it; run: chmod 600 %s\n", path, path);
 		r.nerrors++;
 	}
 	free(cfg->path);

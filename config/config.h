@@ -139,8 +139,8 @@ void config_release(struct config *cfg);
 /* Reads path over the current values, then the environment's secrets.
  * Each problem is appended to errors as "FILE:LINE: message\n", the message
  * naming the key as section.key, and the function returns -1 if there was
- * any; 0 otherwise.  A file holding a secret that group or others may read
- * is refused with the chmod to run.  What is worth a look without being
+ * any; 0 otherwise.  A file holding a secret that others (not owner, not
+ * group) may read is refused with the chmod to run.  What is worth a look without being
  * wrong (a key given twice: the last one counts) is appended to warnings,
  * when not NULL, as "FILE:LINE: warning: message\n". */
 int config_load(struct config *cfg, const char *path, struct strbuf *errors, struct strbuf *warnings);

@@ -211,6 +211,12 @@ int main(void)
 	CHECK_INT(config_load(&cfg, p, &err, NULL), 0);
 	CHECK_STR(telegram_config(&cfg)->token, "123:ABCDEF");
 	config_release(&cfg);
+	/* ... and so is 0640, the package's root:ensemble file. */
+	chmod(p, 0640);
+	strbuf_reset(&err);
+	config_init(&cfg);
+	CHECK_INT(config_load(&cfg, p, &err, NULL), 0);
+	config_release(&cfg);
 	/* Without a secret, a readable file is fine. */
 	p = write_conf("public.conf", "[general]\nlang = en\n", 0644);
 	strbuf_reset(&err);
