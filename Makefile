@@ -1,30 +1,37 @@
 # The two commands of the README, and a few helpers around CMake.
-#   make run    install what is missing, build, chat with the bot in the terminal
-#   make test   install what is missing, build with sanitizers, run every test
-#   make format lay out every C file git tracks as .clang-format says
+#   make run     install what is missing, build, chat with the bot in the terminal
+#   make test    install what is missing, build with sanitizers, run every test
+#   make deps    install the Debian and npm packages the build and the tests need
+#   make build   build the release binary (nothing is installed)
+#   make install build, then install the binary, man pages, units and configuration
+#   make deb     build the Debian package into $(DEBBUILD)
+#   make format  lay out every C file git tracks as .clang-format says
+# Only run and test install packages (make deps); the others expect them.
 BUILD      ?= build
 TESTBUILD  ?= build-test
 FUZZBUILD  ?= build-fuzz
+DEBBUILD   ?= build-deb
 FUZZ_SECONDS ?= 30
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 DB         ?= ensemble.db
 
-.PHONY: all deps build run test install bench fuzz fuzz-build format clean
+.PHONY: all deps build run test install deb bench fuzz fuzz-build format clean
 
 all: build
 
 deps:
 	@bash scripts/deps.sh
 
-build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	  -DENSEMBLE_TESTS=OFF >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+run: deps build
 	./$(BUILD)/ensemble --console --db $(DB)
 
-fuzz-build: deps
+fuzz-build:
 	cmake -S fuzz -B $(FUZZBUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build $(FUZZBUILD) -j $(JOBS)
 
@@ -44,6 +51,9 @@ test: deps build fuzz-build
 install: build
 	cmake --install $(BUILD)
 
+deb:
+	JOBS=$(JOBS) bash scripts/deb.sh $(DEBBUILD)
+
 bench: build
 	bash bench/run.sh $(BUILD)/ensemble
 
@@ -53,4 +63,4 @@ format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(TESTBUILD) $(FUZZBUILD)
+	rm -rf $(BUILD) $(TESTBUILD) $(FUZZBUILD) $(DEBBUILD)
