@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""The installed package's bot, started by hand as the service would start
+it: /usr/bin/ensemble as the user "ensemble", with a copy of the installed
+/etc/ensemble/ensemble.conf (0640 root:ensemble, its database in
+/var/lib/ensemble) where only the Telegram keys are set, pointed at the fake
+Bot API.  A message in a group is answered; SIGTERM stops the bot with exit
+0, and the database it made is the user's own and private.  Prints "N
+passed, N failed".
+
+Usage: run_installed.py CONF_COPY   (root; CONF_COPY in a directory the
+user "ensemble" may enter)"""
+import grp, os, pwd, shutil, signal, subprocess, sys, time, urllib.request, json
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(here))  # harness.py
+import harness
+from harness import check, free_port, post_json, start_fake
+
+conf = sys.argv[1]
+TOKEN = "123456:TEST-token-package"
+port = free_port()
+start_fake([sys.executable, os.path.join(here, "..", "telegram", "fake_botapi.py"), str(port), TOKEN])
+base = "http://127.0.0.1:%d" % port
+
+# The installed file with the Telegram keys uncommented: the rest (the
+# database in the state directory) is the package's.
+text = open("/etc/ensemble/ensemble.conf").read()
+for key, value in (("token", TOKEN), ("api_url", base), ("poll_timeout", "2")):
+    lines = text.split("\n")
+    hits = [i for i, l in enumerate(lines) if l.startswith(";%s =" % key)]
+    check(len(hits) == 1, "one commented-out %s in the installed configuration" % key)
+    if hits:
+        lines[hits[0]] = "%s = %s" % (key, value)
+    text = "\n".join(lines)
+with open(conf, "w") as f:
+    f.write(text)
+os.chown(conf, 0, grp.getgrnam("ensemble").gr_gid)
+os.chmod(conf, 0o640)
+
+def calls(method):
+    with urllib.request.urlopen(base + "/control/calls", timeout=10) as r:
+        return [b for m, b in json.loads(r.read()) if m == method]
+
+log_path = conf + ".log"
+log = open(log_path, "w")
+env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+# NOTIFY_SOCKET: the check of READY=1, STOPPING=1 and WATCHDOG=1 goes here:
+# bind a datagram socket, pass its path as env["NOTIFY_SOCKET"] (and
+# WATCHDOG_USEC), and read it while the bot runs and after SIGTERM.
+bot = subprocess.Popen(["setpriv", "--reuid", "ensemble", "--regid", "ensemble", "--init-groups",
+                        "/usr/bin/ensemble", "--config", conf],
+                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/")
+harness.wait_for(lambda: calls("getUpdates"), "the installed bot's first getUpdates", 20)
+GROUP = -1001234567890
+post_json(base + "/control/update", {"message": {
+    "message_id": 1, "date": int(time.time()), "chat": {"id": GROUP, "type": "supergroup"},
+    "from": {"id": 42, "is_bot": False, "first_name": "Alice", "language_code": "en"},
+    "text": "/help", "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}})
+sent = harness.wait_for(lambda: [b for b in calls("sendMessage") if str(b["chat_id"]) == str(GROUP)],
+                        "the answer to /help", 20)
+check(bool(sent) and "/meetup" in sent[0]["text"], "the installed bot answers /help with its commands")
+bot.send_signal(signal.SIGTERM)
+try:
+    rc = bot.wait(timeout=20)
+except subprocess.TimeoutExpired:
+    bot.kill()
+    rc = "none (killed after 20 s)"
+check(rc == 0, "SIGTERM stops the installed bot with exit 0, not %s" % rc)
+db = "/var/lib/ensemble/ensemble.db"
+check(os.path.exists(db), "the database is in the state directory")
+if os.path.exists(db):
+    st = os.stat(db)
+    check(pwd.getpwuid(st.st_uid).pw_name == "ensemble" and st.st_mode & 0o777 == 0o600,
+          "the database is ensemble's, 0600 (%s, %o)" % (pwd.getpwuid(st.st_uid).pw_name, st.st_mode & 0o777))
+log.close()
+harness.finish(open(log_path).read())
