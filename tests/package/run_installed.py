@@ -2,14 +2,15 @@
 """The installed package's bot, started by hand as the service would start
 it: /usr/bin/ensemble as the user "ensemble", with a copy of the installed
 /etc/ensemble/ensemble.conf (0640 root:ensemble, its database in
-/var/lib/ensemble) where only the Telegram keys are set, pointed at the fake
-Bot API.  A message in a group is answered; SIGTERM stops the bot with exit
+/var/lib/ensemble) where only the Telegram keys and the HTTP listener are
+set, pointed at the fake Bot API, under the kernel's memory-deny-write-execute.  A message in a
+group is answered; SIGTERM stops the bot with exit
 0, and the database it made is the user's own and private.  Prints "N
 passed, N failed".
 
 Usage: run_installed.py CONF_COPY   (root; CONF_COPY in a directory the
 user "ensemble" may enter)"""
-import grp, os, pwd, shutil, signal, subprocess, sys, time, urllib.request, json
+import ctypes, grp, json, os, pwd, signal, subprocess, sys, time, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # harness.py
 import harness
@@ -21,10 +22,12 @@ port = free_port()
 start_fake([sys.executable, os.path.join(here, "..", "telegram", "fake_botapi.py"), str(port), TOKEN])
 base = "http://127.0.0.1:%d" % port
 
-# The installed file with the Telegram keys uncommented: the rest (the
-# database in the state directory) is the package's.
+# The installed file with the Telegram keys and the listener uncommented:
+# the rest (the database in the state directory) is the package's.
 text = open("/etc/ensemble/ensemble.conf").read()
-for key, value in (("token", TOKEN), ("api_url", base), ("poll_timeout", "2")):
+http_port = free_port()
+for key, value in (("token", TOKEN), ("api_url", base), ("poll_timeout", "2"),
+                   ("listen", "127.0.0.1:%d" % http_port)):
     lines = text.split("\n")
     hits = [i for i, l in enumerate(lines) if l.startswith(";%s =" % key)]
     check(len(hits) == 1, "one commented-out %s in the installed configuration" % key)
@@ -46,9 +49,18 @@ env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 # NOTIFY_SOCKET: the check of READY=1, STOPPING=1 and WATCHDOG=1 goes here:
 # bind a datagram socket, pass its path as env["NOTIFY_SOCKET"] (and
 # WATCHDOG_USEC), and read it while the bot runs and after SIGTERM.
+# The unit's MemoryDenyWriteExecute= is a seccomp filter; the kernel's own
+# (prctl PR_SET_MDWE, Linux 6.3 and later, inherited across exec) refuses
+# the same: a mapping both writable and executable, or made executable
+# later.  The bot must run under it, its libwebsockets plugin loaded.
+libc = ctypes.CDLL(None, use_errno=True)
+def deny_write_execute():
+    if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+        os.write(2, b"(this kernel has no PR_SET_MDWE: the bot runs without it)\n")
 bot = subprocess.Popen(["setpriv", "--reuid", "ensemble", "--regid", "ensemble", "--init-groups",
                         "/usr/bin/ensemble", "--config", conf],
-                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/")
+                       stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/",
+                       preexec_fn=deny_write_execute)
 harness.wait_for(lambda: calls("getUpdates"), "the installed bot's first getUpdates", 20)
 GROUP = -1001234567890
 post_json(base + "/control/update", {"message": {
@@ -58,6 +70,12 @@ post_json(base + "/control/update", {"message": {
 sent = harness.wait_for(lambda: [b for b in calls("sendMessage") if str(b["chat_id"]) == str(GROUP)],
                         "the answer to /help", 20)
 check(bool(sent) and "/meetup" in sent[0]["text"], "the installed bot answers /help with its commands")
+try:
+    with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % http_port, timeout=10) as r:
+        health = r.status
+except Exception as e:
+    health = e
+check(health == 200, "the listener (libwebsockets and its libuv plugin) answers /healthz: %s" % health)
 bot.send_signal(signal.SIGTERM)
 try:
     rc = bot.wait(timeout=20)
