@@ -33,8 +33,19 @@ fi
 user_was_there=0
 getent passwd ensemble > /dev/null && user_was_there=1
 tmp=$(mktemp -d)
+# dpkg with its arguments, output in $tmp/out, waiting (up to ten minutes)
+# while another apt-get or dpkg holds the lock (as apt-get does with
+# DPkg::Lock::Timeout).
+dpkg_wait() {
+	local tries=0
+	until dpkg "$@" > "$tmp/out" 2>&1; do
+		grep -q "lock" "$tmp/out" && [ "$tries" -lt 300 ] || return 1
+		tries=$((tries + 1))
+		sleep 2
+	done
+}
 cleanup() {
-	dpkg -P ensemble > /dev/null 2>&1
+	dpkg-query -W ensemble > /dev/null 2>&1 && dpkg_wait -P ensemble
 	if [ "$user_was_there" = 0 ] && getent passwd ensemble > /dev/null; then
 		userdel ensemble 2> /dev/null
 		getent group ensemble > /dev/null && groupdel ensemble 2> /dev/null
@@ -124,13 +135,13 @@ chmod 755 "$tmp/run"
 if python3 "$src/tests/package/run_installed.py" "$tmp/run/ensemble.conf"; then ok; else fail "the installed bot (above)"; fi
 
 # Remove: the program goes, the data, the configuration and the user stay.
-dpkg -r ensemble > "$tmp/out" 2>&1 || fail "dpkg -r: $(cat "$tmp/out")"
+dpkg_wait -r ensemble || fail "dpkg -r: $(cat "$tmp/out")"
 if [ ! -e /usr/bin/ensemble ]; then ok; else fail "dpkg -r left /usr/bin/ensemble"; fi
 if [ -f /var/lib/ensemble/ensemble.db ]; then ok; else fail "dpkg -r removed the database"; fi
 if [ -f /etc/ensemble/ensemble.conf ]; then ok; else fail "dpkg -r removed the configuration"; fi
 if getent passwd ensemble > /dev/null; then ok; else fail "dpkg -r removed the user"; fi
 # Purge: the state directory goes, and it says so.
-dpkg -P ensemble > "$tmp/out" 2>&1 || fail "dpkg -P: $(cat "$tmp/out")"
+dpkg_wait -P ensemble || fail "dpkg -P: $(cat "$tmp/out")"
 if grep -q "Removing /var/lib/ensemble" "$tmp/out"; then ok; else fail "dpkg -P did not say it removes /var/lib/ensemble:"; cat "$tmp/out" >&2; fi
 if [ ! -e /var/lib/ensemble ]; then ok; else fail "dpkg -P left /var/lib/ensemble"; fi
 if [ ! -e /etc/ensemble ]; then ok; else fail "dpkg -P left /etc/ensemble: $(ls -A /etc/ensemble)"; fi
