@@ -53,5 +53,10 @@ for unit in ensemble.service ensemble-backup.service; do
 		grep "✗" "$tmp/out" >&2
 	fi
 done
+# The README gives ensemble.service's figure.
+systemd-analyze security --offline=true "$tmp/units/ensemble.service" > "$tmp/out" 2>&1
+level=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p' "$tmp/out")
+if grep -qF "exposure level $level" "$src/README.md"; then ok; else fail "README.md does not give the exposure level $level"; fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
