@@ -5,7 +5,7 @@
 # installed with apt-get, its files, owners, modes, user and state
 # directory checked, its units verified; the installed bot run by hand as
 # the user "ensemble" against the fake Bot API (tests/package/
-# run_installed.py); then removed (the data and the user stay) and purged
+# run_installed.py), and its backup script; then removed (the data and the user stay) and purged
 # (the state directory goes, and it says so).  The machine is left as it was
 # found, whatever fails: the package purged, the user deleted if the test
 # made it.  It needs root, and fails without it (CI runs as root).
@@ -133,6 +133,31 @@ mkdir "$tmp/run"
 chmod 711 "$tmp"
 chmod 755 "$tmp/run"
 if python3 "$src/tests/package/run_installed.py" "$tmp/run/ensemble.conf"; then ok; else fail "the installed bot (above)"; fi
+
+# ensemble-backup.service's work, as the service runs it: a copy of the
+# database, 0600, that --check-db finds sound; copies older than KEEP_DAYS
+# deleted, younger ones kept.
+as_ensemble() { setpriv --reuid ensemble --regid ensemble --init-groups "$@"; }
+backups=/var/lib/ensemble/backups
+as_ensemble mkdir -m 700 $backups
+as_ensemble touch -d "20 days ago" $backups/ensemble-2000-01-01T000000.db
+as_ensemble touch -d "2 days ago" $backups/ensemble-2000-01-02T000000.db
+if (cd / && KEEP_DAYS=14 as_ensemble /usr/libexec/ensemble/backup /etc/ensemble/ensemble.conf $backups) \
+	> "$tmp/out" 2>&1; then
+	ok
+else
+	fail "the backup script:"
+	cat "$tmp/out" >&2
+fi
+copy=$(ls $backups | grep -v '^ensemble-2000' | head -1)
+if [ -n "$copy" ]; then
+	is "the backup" "ensemble:ensemble 600" "$(mode "$backups/$copy")"
+	is "--check-db on the backup" ok "$(/usr/bin/ensemble --check-db "$backups/$copy" 2>&1)"
+else
+	fail "no backup in $backups: $(ls $backups)"
+fi
+if [ ! -e $backups/ensemble-2000-01-01T000000.db ]; then ok; else fail "a 20-day-old backup was kept"; fi
+if [ -e $backups/ensemble-2000-01-02T000000.db ]; then ok; else fail "a 2-day-old backup was deleted"; fi
 
 # Remove: the program goes, the data, the configuration and the user stay.
 dpkg_wait -r ensemble || fail "dpkg -r: $(cat "$tmp/out")"
