@@ -1,10 +1,13 @@
 #include "lib/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LOG_MAX_SECRETS 16
 
@@ -13,6 +16,9 @@ static char *log__secrets[LOG_MAX_SECRETS];
 static int log__nsecrets;
 
 static const char *const log__names[] = { "error", "warn ", "info ", "debug" };
+/* sd-daemon(3)'s prefixes, SD_ERR, SD_WARNING, SD_INFO and SD_DEBUG: the
+ * journal takes a line's priority from them. */
+static const char *const log__priorities[] = { "<3>", "<4>", "<6>", "<7>" };
 
 void log_set_level(enum log_level level)
 {
@@ -56,6 +62,25 @@ static void log__redact(char *line)
 	}
 }
 
+/* True when standard error is systemd's journal: JOURNAL_STREAM, which
+ * systemd sets for a service whose output goes there, names its device and
+ * inode ("DEV:INODE", systemd.exec(5)).  A process started from such a
+ * service with its standard error elsewhere keeps the variable, hence the
+ * comparison.  Looked at once. */
+static bool log__journal(void)
+{
+	static int journal = -1;
+	if(journal >= 0)
+		return journal;
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+	journal = stream && sscanf(stream, "%llu:%llu%n", &dev, &ino, &n) == 2 && !stream[n] &&
+	          !fstat(STDERR_FILENO, &st) && st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
+	return journal;
+}
+
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 {
 	if(level > log__level)
@@ -67,6 +92,11 @@ void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	va_end(ap);
 	log__redact(line);
 
+	/* The journal has its own time for each line, and shows the priority. */
+	if(log__journal()) {
+		fprintf(stderr, "%s%s [%s] %s\n", log__priorities[level], log__names[level], module, line);
+		return;
+	}
 	/* Wall-clock time even under a simulated clock: logs are for operators. */
 	char stamp[32];
 	time_t now = time(NULL);

@@ -1,6 +1,10 @@
 /*
  * log: the one logging module.  Lines go to stderr as
  *   2026-11-28T18:22:28Z info  [module] text
+ * or, when stderr is systemd's journal (JOURNAL_STREAM names it), which
+ * dates each line itself, with sd-daemon(3)'s priority prefix instead of
+ * the time:
+ *   <6>info  [module] text
  * Every registered secret (tokens, passwords) is replaced by "***" in each
  * line before it is written, wherever it appears, so a URL that carries a
  * token can be logged as it is.
