@@ -55,6 +55,16 @@ int db_open(struct db **out, const char *path, struct strbuf *err);
 void db_close(struct db *db);
 const char *db_path(const struct db *db);
 int db_schema_version(struct db *db);
+/* Whether the database file at path answers a query, as a restart would
+ * find it: opened anew, read-only, and its schema read.  This fails when
+ * the file was removed or moved away, can no longer be read (permissions,
+ * a failing disk), is no database, or stays locked for over a second; it
+ * writes nothing and creates nothing.  It opens a
+ * connection of its own, closed before it returns, so it may run on any
+ * thread while the loop uses the database (GET /healthz runs it on the
+ * loop's pool).  Returns 0, or -1 with SQLite's reason in why (whylen
+ * bytes, NUL-terminated). */
+int db_probe(const char *path, char *why, size_t whylen);
 
 /* ---- backups and checks (db_backup.c) ---- */
 

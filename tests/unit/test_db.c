@@ -333,10 +333,55 @@ static void test_forget(void)
 	strbuf_release(&err);
 }
 
+/* db_probe opens the path anew: a database answers while the bot's own
+ * connection is open; a file moved away does not, though the open
+ * connection still works, and nothing is created where it was. */
+static void test_probe(void)
+{
+	char path[256], away[300], why[160] = "";
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	path_of(path, sizeof(path), "probe.db");
+	snprintf(away, sizeof(away), "%s.away", path);
+	CHECK_INT(db_open(&db, path, &err), 0);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "k", "v"), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_probe(path, why, sizeof(why)), 0);
+	/* Inside the bot's open transaction too (WAL: readers do not wait). */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, "k", "w"), 0);
+	CHECK_INT(db_probe(path, why, sizeof(why)), 0);
+	CHECK_INT(db_commit(db), 0);
+
+	CHECK_INT(rename(path, away), 0);
+	CHECK_INT(db_probe(path, why, sizeof(why)), -1);
+	CHECK_STR(why, "unable to open database file");
+	CHECK(access(path, F_OK) != 0);
+	struct strbuf v = STRBUF_INIT;
+	CHECK_INT(db_kv_get(db, "k", &v), 1);
+	strbuf_release(&v);
+	CHECK_INT(rename(away, path), 0);
+	CHECK_INT(db_probe(path, why, sizeof(why)), 0);
+	db_close(db);
+	strbuf_release(&err);
+
+	/* A file that is no database does not answer.  (Beside a running
+	 * bot, the WAL may still hold the pages a probe reads: the file at
+	 * the path is read for what the WAL does not hold.) */
+	char junk[1024];
+	memset(junk, 'x', sizeof(junk));
+	path_of(path, sizeof(path), "junk.db");
+	write_file(path, junk, sizeof(junk));
+	CHECK_INT(db_probe(path, why, sizeof(why)), -1);
+	CHECK_STR(why, "file is not a database");
+}
+
 int main(void)
 {
 	if(!mkdtemp(dir))
 		return 1;
+	test_probe();
 	char path[256];
 	struct strbuf err = STRBUF_INIT;
 	struct db *db;
