@@ -13,6 +13,7 @@
 #define ENSEMBLE_ADAPTER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct action;
 struct bot;
@@ -28,11 +29,27 @@ struct adapter_host {
 	struct http_server *listener; /* NULL when [http] listen is empty */
 };
 
+/* How much longer than its long-poll window a platform may stay silent
+ * before GET /healthz says so: a long poll's HTTP timeout sits 15 s above
+ * the server's wait, and the answer, the batch it brings and the next
+ * request take a moment between two polls. */
+#define ADAPTER_QUIET_MARGIN_MS 15000
+
 struct adapter {
 	const struct adapter_ops *ops;
 	struct bot *bot;           /* the core it feeds: loop, cfg, db; borrowed */
 	struct adapter_host *host; /* borrowed */
 	void *priv;                /* the adapter's own state, owned by it */
+	/* Whether the platform answers, for GET /healthz; clock_mono_ms()
+	 * times.  started_ms is set by the daemon before start.  The adapter
+	 * sets heard_ms each time its platform answers (a call answered 2xx, a
+	 * webhook delivery; 0 until the first), and quiet_ms in start: how
+	 * long the platform may stay silent while all is well, its long-poll
+	 * window plus ADAPTER_QUIET_MARGIN_MS (0: no platform to hear from,
+	 * as on the console). */
+	int64_t started_ms;
+	int64_t heard_ms;
+	int64_t quiet_ms;
 };
 
 struct adapter_ops {

@@ -58,15 +58,38 @@ static bool mx__configured(const struct config *cfg)
 
 /* ---- HTTP ---- */
 
+/* A client-server API call in flight: its caller's callback, and the
+ * adapter whose homeserver answers it. */
+struct mx_call {
+	struct adapter *a;
+	http_done_fn done;
+	void *user;
+};
+
+/* Every answer of the homeserver passes here: a 2xx is the platform heard
+ * (struct adapter's heard_ms, which GET /healthz reads), whatever the
+ * call; then the caller's callback has it. */
+static void mx__answered(void *user, const struct http_result *res)
+{
+	struct mx_call call = *(struct mx_call *)user;
+	free(user);
+	if(res->status >= 200 && res->status < 300)
+		call.a->heard_ms = clock_mono_ms();
+	call.done(call.user, res);
+}
+
 /* Starts a client-server API call: path is what follows /_matrix/client/
  * and is already encoded. */
 long mx__call(struct mx *m, const char *method, const char *path, const char *body, long timeout_ms, http_done_fn done,
               void *user)
 {
 	struct strbuf url = STRBUF_INIT;
+	struct mx_call *c = malloc(sizeof(*c));
+	long id = -1;
 	strbuf_addf(&url, "%s/_matrix/client/%s", m->hs, path);
-	if(url.oom)
-		return -1;
+	if(url.oom || !c)
+		goto out;
+	*c = (struct mx_call){ .a = m->a, .done = done, .user = user };
 	struct http_call call = { .method = method,
 		                  .url = url.buf,
 		                  .body = body,
@@ -74,7 +97,10 @@ long mx__call(struct mx *m, const char *method, const char *path, const char *bo
 		                  .timeout_ms = timeout_ms,
 		                  .auth_bearer = m->token };
 	struct http_client *client = adapter_http(m->a);
-	long id = client ? http_client_start(client, &call, done, user) : -1;
+	if(client && (id = http_client_start(client, &call, mx__answered, c)) > 0)
+		c = NULL; /* mx__answered frees it */
+out:
+	free(c);
 	strbuf_release(&url);
 	return id;
 }
@@ -1729,6 +1755,7 @@ static int mx__start(struct adapter *a)
 	m->b = b;
 	m->cfg = b->cfg;
 	m->mcfg = matrix_config(b->cfg);
+	a->quiet_ms = (int64_t)m->mcfg->sync_timeout * 1000 + ADAPTER_QUIET_MARGIN_MS;
 	const char *hs = m->mcfg->homeserver;
 	size_t len = strlen(hs);
 	while(len && hs[len - 1] == '/')

@@ -51,6 +51,9 @@
 #include "adapters/telegram_internal.h"
 
 #define LOG_MODULE "telegram"
+/* How often webhook mode asks getWebhookInfo, to hear from the platform
+ * while nothing is posted (tg__check_webhook). */
+#define TG_WEBHOOK_CHECK_MS 30000
 
 static void tg__webhook_next(struct tg *t);
 static void tg__fetch_admins(struct tg *t);
@@ -70,17 +73,43 @@ static char *tg__url(struct tg *t, const char *method)
 	return u;
 }
 
+/* A Bot API call in flight: its caller's callback, and the adapter whose
+ * platform answers it. */
+struct tg_call {
+	struct adapter *a;
+	http_done_fn done;
+	void *user;
+};
+
+/* Every answer of the Bot API passes here: a 2xx is the platform heard
+ * (struct adapter's heard_ms, which GET /healthz reads), whatever the
+ * call; then the caller's callback has it. */
+static void tg__answered(void *user, const struct http_result *res)
+{
+	struct tg_call call = *(struct tg_call *)user;
+	free(user);
+	if(res->status >= 200 && res->status < 300)
+		call.a->heard_ms = clock_mono_ms();
+	call.done(call.user, res);
+}
+
 /* Starts a Bot API call with a JSON body. */
 long tg__call(struct tg *t, const char *method, const char *body, long timeout_ms, http_done_fn done, void *user)
 {
 	char *url = tg__url(t, method);
-	if(!url)
-		return -1;
+	struct tg_call *c = malloc(sizeof(*c));
+	long id = -1;
+	if(!url || !c)
+		goto out;
+	*c = (struct tg_call){ .a = t->a, .done = done, .user = user };
 	struct http_call call = {
 		.method = "POST", .url = url, .body = body, .body_len = strlen(body), .timeout_ms = timeout_ms
 	};
 	struct http_client *client = adapter_http(t->a);
-	long id = client ? http_client_start(client, &call, done, user) : -1;
+	if(client && (id = http_client_start(client, &call, tg__answered, c)) > 0)
+		c = NULL; /* tg__answered frees it */
+out:
+	free(c);
 	free(url);
 	return id;
 }
@@ -297,13 +326,17 @@ static void tg__get_me(struct tg *t);
 
 static void tg__set_webhook(struct tg *t);
 
+static void tg__check_webhook(struct tg *t);
+
 static void tg__on_poll_timer(uv_timer_t *h)
 {
 	struct tg *t = h->data;
 	if(!t->ready)
 		tg__get_me(t);
-	else if(t->webhook)
+	else if(t->webhook && !t->webhook_set)
 		tg__set_webhook(t);
+	else if(t->webhook)
+		tg__check_webhook(t);
 	else
 		tg__poll(t);
 }
@@ -639,6 +672,7 @@ static int tg__on_webhook(void *user, const struct http_request *req, struct htt
 		return 0;
 	}
 	res->status = 200;
+	t->a->heard_ms = clock_mono_ms();
 	tg__webhook_next(t);
 	return 0;
 }
@@ -673,7 +707,29 @@ static void tg__webhook_set(void *user, const struct http_result *res)
 	}
 	t->webhook_set = true;
 	log_info("webhook set: Telegram posts to %s", t->cfg->webhook_url);
+	uv_timer_start(&t->poll_timer, tg__on_poll_timer, TG_WEBHOOK_CHECK_MS, 0);
 	tg__webhook_next(t);
+}
+
+static void tg__webhook_checked(void *user, const struct http_result *res)
+{
+	struct tg *t = user;
+	if(t->stopping)
+		return;
+	/* What it answered matters less than that it did (tg__answered). */
+	if(res->status != 200)
+		log_debug("getWebhookInfo failed (%ld)", res->status);
+	uv_timer_start(&t->poll_timer, tg__on_poll_timer, TG_WEBHOOK_CHECK_MS, 0);
+}
+
+/* In webhook mode Telegram calls only when there is something to post: a
+ * quiet group would leave the bot without a word from the platform for
+ * hours, which GET /healthz would take for an outage.  getWebhookInfo
+ * every TG_WEBHOOK_CHECK_MS is that word. */
+static void tg__check_webhook(struct tg *t)
+{
+	if(tg__call(t, "getWebhookInfo", "{}", 30000, tg__webhook_checked, t) < 0)
+		uv_timer_start(&t->poll_timer, tg__on_poll_timer, TG_WEBHOOK_CHECK_MS, 0);
 }
 
 /* setWebhook with this run's secret (an earlier run's no longer works). */
@@ -790,6 +846,7 @@ static int tg__start(struct adapter *a)
 	if(db_kv_get(b->db, "telegram.offset", &off) == 1)
 		t->offset = atoll(off.buf);
 	strbuf_release(&off);
+	a->quiet_ms = (int64_t)t->cfg->poll_timeout * 1000 + ADAPTER_QUIET_MARGIN_MS;
 	if(!strcmp(t->cfg->mode, "webhook")) {
 		/* A fresh secret each run, of the characters the Bot API allows. */
 		static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
@@ -803,6 +860,7 @@ static int tg__start(struct adapter *a)
 		t->secret[sizeof(rnd)] = 0;
 		log_add_secret(t->secret);
 		t->webhook = true;
+		a->quiet_ms = TG_WEBHOOK_CHECK_MS + ADAPTER_QUIET_MARGIN_MS;
 		if(http_server_route(a->host->listener, "POST", t->cfg->webhook_path, tg__on_webhook, t))
 			return -1;
 		if(db_kv_each(b->db, "telegram.inbox.", tg__inbox_load_one, t))

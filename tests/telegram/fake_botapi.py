@@ -226,6 +226,10 @@ def handle(method, body):
         with lock:
             webhook[0] = ""
         return 200, {"ok": True, "result": True, "description": "Webhook was deleted"}
+    if method == "getWebhookInfo":
+        with lock:
+            return 200, {"ok": True, "result": {"url": webhook[0], "has_custom_certificate": False,
+                                                "pending_update_count": len(updates)}}
     if method in ("answerCallbackQuery", "setMyCommands"):
         return 200, {"ok": True, "result": True}
     return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
