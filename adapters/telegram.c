@@ -51,9 +51,6 @@
 #include "adapters/telegram_internal.h"
 
 #define LOG_MODULE "telegram"
-/* How often webhook mode asks getWebhookInfo, to hear from the platform
- * while nothing is posted (tg__check_webhook). */
-#define TG_WEBHOOK_CHECK_MS 30000
 
 static void tg__webhook_next(struct tg *t);
 static void tg__fetch_admins(struct tg *t);
@@ -695,6 +692,14 @@ static int tg__inbox_load_one(void *user, const char *key, const char *value)
 	return 0;
 }
 
+/* How often webhook mode asks getWebhookInfo (tg__check_webhook), in
+ * milliseconds: poll_timeout, as long as a long poll may stay silent, and
+ * at least a second. */
+static uint64_t tg__check_every(const struct tg *t)
+{
+	return t->cfg->poll_timeout > 0 ? (uint64_t)t->cfg->poll_timeout * 1000 : 1000;
+}
+
 static void tg__webhook_set(void *user, const struct http_result *res)
 {
 	struct tg *t = user;
@@ -707,7 +712,7 @@ static void tg__webhook_set(void *user, const struct http_result *res)
 	}
 	t->webhook_set = true;
 	log_info("webhook set: Telegram posts to %s", t->cfg->webhook_url);
-	uv_timer_start(&t->poll_timer, tg__on_poll_timer, TG_WEBHOOK_CHECK_MS, 0);
+	uv_timer_start(&t->poll_timer, tg__on_poll_timer, tg__check_every(t), 0);
 	tg__webhook_next(t);
 }
 
@@ -719,17 +724,17 @@ static void tg__webhook_checked(void *user, const struct http_result *res)
 	/* What it answered matters less than that it did (tg__answered). */
 	if(res->status != 200)
 		log_debug("getWebhookInfo failed (%ld)", res->status);
-	uv_timer_start(&t->poll_timer, tg__on_poll_timer, TG_WEBHOOK_CHECK_MS, 0);
+	uv_timer_start(&t->poll_timer, tg__on_poll_timer, tg__check_every(t), 0);
 }
 
 /* In webhook mode Telegram calls only when there is something to post: a
  * quiet group would leave the bot without a word from the platform for
  * hours, which GET /healthz would take for an outage.  getWebhookInfo
- * every TG_WEBHOOK_CHECK_MS is that word. */
+ * every tg__check_every is that word. */
 static void tg__check_webhook(struct tg *t)
 {
 	if(tg__call(t, "getWebhookInfo", "{}", 30000, tg__webhook_checked, t) < 0)
-		uv_timer_start(&t->poll_timer, tg__on_poll_timer, TG_WEBHOOK_CHECK_MS, 0);
+		uv_timer_start(&t->poll_timer, tg__on_poll_timer, tg__check_every(t), 0);
 }
 
 /* setWebhook with this run's secret (an earlier run's no longer works). */
@@ -846,7 +851,9 @@ static int tg__start(struct adapter *a)
 	if(db_kv_get(b->db, "telegram.offset", &off) == 1)
 		t->offset = atoll(off.buf);
 	strbuf_release(&off);
-	a->quiet_ms = (int64_t)t->cfg->poll_timeout * 1000 + ADAPTER_QUIET_MARGIN_MS;
+	/* The long poll's wait, or in webhook mode the time between two
+	 * getWebhookInfo. */
+	a->quiet_ms = (int64_t)tg__check_every(t) + ADAPTER_QUIET_MARGIN_MS;
 	if(!strcmp(t->cfg->mode, "webhook")) {
 		/* A fresh secret each run, of the characters the Bot API allows. */
 		static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
@@ -860,7 +867,6 @@ static int tg__start(struct adapter *a)
 		t->secret[sizeof(rnd)] = 0;
 		log_add_secret(t->secret);
 		t->webhook = true;
-		a->quiet_ms = TG_WEBHOOK_CHECK_MS + ADAPTER_QUIET_MARGIN_MS;
 		if(http_server_route(a->host->listener, "POST", t->cfg->webhook_path, tg__on_webhook, t))
 			return -1;
 		if(db_kv_each(b->db, "telegram.inbox.", tg__inbox_load_one, t))

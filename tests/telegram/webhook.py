@@ -103,6 +103,11 @@ check(post(None, secret, raw=b'{"update_id": %d, "message": {"text": "\\q"}}' % 
       "an update that is no JSON, with its update_id: 200")
 with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hook_port, timeout=5) as r:
     check(r.status == 200, "the listener's health check")
+# Telegram posts only when there is something to post: the bot asks
+# getWebhookInfo every poll_timeout (1 s here) to hear from the Bot API,
+# which /healthz reads.
+check(wait_for(lambda: len(calls("getWebhookInfo")) >= 2, "getWebhookInfo, twice"),
+      "webhook mode asks getWebhookInfo")
 
 # Accepted, then the bot is killed at once: the update is handled after
 # the restart (it was stored before the 200).
