@@ -39,7 +39,6 @@ struct http_server {
 	struct http_route routes[HTTP_MAX_ROUTES];
 	int nroutes;
 	size_t max_body;
-	bool healthz;
 	int port;
 	bool stopped;
 	/* The listening socket is ours, not lws's: it is bound to exactly the
@@ -123,11 +122,6 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 {
 	if(req->too_big)
 		return http__respond(req->wsi, 413, NULL, "request body too large\n", 23);
-	if(srv->healthz && !strcmp(req->path, "/healthz")) {
-		if(strcmp(req->method, "GET"))
-			return http__respond(req->wsi, 405, NULL, "method not allowed\n", 19);
-		return http__respond(req->wsi, 200, NULL, "ok\n", 3);
-	}
 	bool path_known = false;
 	for(int i = 0; i < srv->nroutes; i++) {
 		struct http_route *r = &srv->routes[i];
@@ -333,7 +327,6 @@ int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http
 		return -1;
 	srv->fd = -1;
 	srv->max_body = opt->max_body ? opt->max_body : 1024 * 1024;
-	srv->healthz = opt->healthz;
 	srv->protocols[0] = (struct lws_protocols){
 		.name = "http",
 		.callback = http__callback,

@@ -3,9 +3,9 @@
  * libwebsockets (a foreign loop: lws installs no signal handlers and is never
  * serviced by hand).  The listening socket is its own, bound to exactly the
  * configured address; lws serves each connection accepted there (HTTP, or
- * TLS with a certificate).  It serves GET /healthz and the routes adapters
- * add (the Telegram webhook).  Handlers are synchronous: they get the whole
- * request and fill the response.
+ * TLS with a certificate).  It serves the routes added to it: the daemon's
+ * GET /healthz and /readyz, the adapters' (the Telegram webhook).  Handlers
+ * are synchronous: they get the whole request and fill the response.
  *
  * Shutdown, in this order (see ../shared/eventloop.md):
  *   http_server_stop(srv);      starts closing lws's handles
@@ -28,7 +28,6 @@ struct http_server_options {
 	const char *cert_file; /* TLS certificate (PEM), or NULL for plain HTTP */
 	const char *key_file;
 	size_t max_body; /* larger request bodies get 413; 0: 1 MiB */
-	bool healthz;    /* serve GET /healthz */
 };
 
 struct http_response {

@@ -9,7 +9,11 @@
 #include "adapters/http_server.h"
 #include "bot/action.h"
 #include "config/config.h"
+#include "daemon/notify.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/strbuf.h"
+#include "storage/db.h"
 
 /* The daemon speaks as the bot in the log. */
 #define LOG_MODULE "bot"
@@ -63,6 +67,7 @@ static size_t daemon__in_flight(void *user)
 static void daemon__stop(void *user)
 {
 	struct daemon *d = user;
+	notify_send("STOPPING=1\nSTATUS=stopping");
 	for(int i = 0; i < d->nadapters; i++)
 		if(d->adapters[i].ops->stop)
 			d->adapters[i].ops->stop(&d->adapters[i]);
@@ -79,6 +84,10 @@ static void daemon__close(void *user)
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+	if(d->watchdog_on)
+		uv_close((uv_handle_t *)&d->watchdog, NULL);
+	d->watchdog_on = false;
+	health_stop(&d->health);
 }
 
 static const struct bot_port daemon__port = {
@@ -89,6 +98,19 @@ static const struct bot_port daemon__port = {
 	.stop = daemon__stop,
 	.close = daemon__close,
 };
+
+/* ---- systemd ---- */
+
+/* Sends state (READY=1 after a start or a reload) with a STATUS= line
+ * that names the adapters running. */
+static void daemon__status(struct daemon *d, const char *state)
+{
+	struct strbuf names = STRBUF_INIT;
+	for(int i = 0; i < d->nadapters; i++)
+		strbuf_addf(&names, "%s%s", i ? ", " : "", d->adapters[i].ops->name);
+	notify_send("%sSTATUS=running: %s", state, names.oom ? "?" : names.buf);
+	strbuf_release(&names);
+}
 
 /* ---- signals ---- */
 
@@ -113,7 +135,38 @@ static void daemon__on_hup(uv_signal_t *h, int signum)
 		return;
 	}
 	log_info("received SIGHUP, reading the configuration again");
+	/* MONOTONIC_USEC dates the reload for systemd (Type=notify-reload
+	 * needs it; Type=notify takes it as it comes). */
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reading the configuration again",
+	            (long long)clock_mono_ms() * 1000);
 	d->reload(d, d->reload_user);
+	daemon__status(d, "READY=1\n");
+}
+
+/* ---- systemd's watchdog ---- */
+
+static void daemon__on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	notify_send("WATCHDOG=1");
+}
+
+/* Pings at half the interval systemd gives, as sd_watchdog_enabled(3)
+ * advises; none when it gives none. */
+static void daemon__watchdog_start(struct daemon *d, uv_loop_t *loop)
+{
+	uint64_t usec = notify_watchdog_usec();
+	if(!usec)
+		return;
+	uint64_t every = usec / 2000 ? usec / 2000 : 1;
+	if(uv_timer_init(loop, &d->watchdog)) {
+		log_error("cannot start the watchdog's pings: systemd will restart the bot");
+		return;
+	}
+	d->watchdog_on = true;
+	uv_timer_start(&d->watchdog, daemon__on_watchdog, every, every);
+	uv_unref((uv_handle_t *)&d->watchdog);
+	log_info("systemd's watchdog: a ping every %llu ms", (unsigned long long)every);
 }
 
 int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db *db)
@@ -134,7 +187,39 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db
 	uv_unref((uv_handle_t *)&d->sig_int);
 	uv_unref((uv_handle_t *)&d->sig_term);
 	uv_unref((uv_handle_t *)&d->sig_hup);
-	return bot_init(&d->bot, loop, cfg, db, &daemon__port, d);
+	if(bot_init(&d->bot, loop, cfg, db, &daemon__port, d))
+		return -1;
+	daemon__watchdog_start(d, loop);
+	return 0;
+}
+
+/* ---- GET /healthz and GET /readyz ---- */
+
+static int daemon__health(struct daemon *d, struct http_response *res, bool platforms)
+{
+	struct strbuf body = STRBUF_INIT;
+	int status = health_answer(&d->health.db, d->adapters, d->nadapters, platforms, clock_mono_ms(), &body);
+	if(status < 0) {
+		strbuf_release(&body);
+		return -1;
+	}
+	res->status = status;
+	res->content_type = "application/json";
+	res->body_len = body.len;
+	res->body = strbuf_detach(&body);
+	return res->body ? 0 : -1;
+}
+
+static int daemon__healthz(void *user, const struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	return daemon__health(user, res, true);
+}
+
+static int daemon__readyz(void *user, const struct http_request *req, struct http_response *res)
+{
+	(void)req;
+	return daemon__health(user, res, false);
 }
 
 int daemon_start_http(struct daemon *d)
@@ -155,12 +240,14 @@ int daemon_start_http(struct daemon *d)
 		.address = addr,
 		.port = atoi(colon + 1),
 		.max_body = (size_t)cfg->http_max_body,
-		.healthz = true,
 		.cert_file = *cfg->http_tls_cert ? cfg->http_tls_cert : NULL,
 		.key_file = *cfg->http_tls_key ? cfg->http_tls_key : NULL,
 	};
-	if(http_server_new(&d->host.listener, d->bot.loop, &opt))
+	if(http_server_new(&d->host.listener, d->bot.loop, &opt) ||
+	   http_server_route(d->host.listener, "GET", "/healthz", daemon__healthz, d) ||
+	   http_server_route(d->host.listener, "GET", "/readyz", daemon__readyz, d))
 		return -1;
+	health_start(&d->health, d->bot.loop, db_path(d->bot.db));
 	return 0;
 }
 
@@ -175,6 +262,7 @@ int daemon_add_adapter(struct daemon *d, const struct adapter_ops *ops)
 	a->ops = ops;
 	a->bot = &d->bot;
 	a->host = &d->host;
+	a->started_ms = clock_mono_ms();
 	if(ops->start(a)) {
 		log_error("the %s adapter could not start", ops->name);
 		if(ops->release)
@@ -184,6 +272,14 @@ int daemon_add_adapter(struct daemon *d, const struct adapter_ops *ops)
 	d->nadapters++;
 	log_info("%s adapter started", ops->name);
 	return 0;
+}
+
+void daemon_ready(struct daemon *d)
+{
+	if(notify_wanted() && !notify_built_in())
+		log_warn("NOTIFY_SOCKET is set, but this build has no systemd support (libsystemd-dev was missing): "
+		         "systemd will not hear that the bot is ready");
+	daemon__status(d, "READY=1\n");
 }
 
 void daemon_release(struct daemon *d)

@@ -18,6 +18,7 @@
 #include "bot/remind.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
+#include "daemon/notify.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/tz.h"
@@ -122,7 +123,8 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 			o->verbosity = -1;
 			break;
 		case 'V':
-			printf("ensemble %s\n", ENSEMBLE_VERSION);
+			printf("ensemble %s\nsystemd notification (sd_notify): %s\n", ENSEMBLE_VERSION,
+			       notify_built_in() ? "built in" : "not built in");
 			exit(0);
 		case 'h':
 			fputs(main__usage, stdout);
@@ -454,6 +456,7 @@ static int main__serve(struct main_opts *o, struct config *cfg, struct db *db)
 			goto stop;
 	}
 	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg->db_path);
+	daemon_ready(&d);
 	bot_run(&d.bot);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = d.bot.exit_code;

@@ -132,7 +132,9 @@ pid=$!
 exec 3> "$tmp/fifo"
 body=""
 for _ in $(seq 50); do body=$(curl -s "http://127.0.0.1:$port/healthz") && [ -n "$body" ] && break; sleep 0.1; done
-if [ "$body" = ok ]; then ok; else fail "healthz answered '$body'"; fi
+if [ "$body" = '{"status":"ok","database":"ok","adapters":{"console":"ok"}}' ]; then ok; else fail "healthz answered '$body'"; fi
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
+if [ "$code" = 200 ]; then ok; else fail "readyz gave $code"; fi
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nothing")
 if [ "$code" = 404 ]; then ok; else fail "unknown path gave $code"; fi
 echo "alice: /start" >&3

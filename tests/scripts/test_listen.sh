@@ -67,7 +67,7 @@ check_listen() {
 		if [ "$got" = "$want:$port" ]; then ok; else fail "$spec: ss shows '$got', wanted '$want:$port'"; fi
 		for a in $open; do
 			got=$(curl -s -g --max-time 3 "http://$(bracket "$a"):$port/healthz")
-			if [ "$got" = ok ]; then ok; else fail "$spec: /healthz on $a answered '$got'"; fi
+			if [ "$got" = "$healthy" ]; then ok; else fail "$spec: /healthz on $a answered '$got'"; fi
 		done
 		for a in $refused; do
 			got=$(connect "$a" "$port")
@@ -81,6 +81,7 @@ check_listen() {
 	if [ "$rc" = 0 ]; then ok; else fail "$spec: exit $rc"; cat "$tmp/log" >&2; fi
 }
 bracket() { case $1 in *:*) echo "[$1]" ;; *) echo "$1" ;; esac; }
+healthy='{"status":"ok","database":"ok","adapters":{"console":"ok"}}'
 
 if [ -n "$has_ipv6" ]; then
 	check_listen 127.0.0.1 127.0.0.1 "127.0.0.1" "127.0.0.2 ::1 $own4 $own6"

@@ -65,6 +65,15 @@ static int echo(void *user, const struct http_request *req, struct http_response
 	return 0;
 }
 
+static int pong(void *user, const struct http_request *req, struct http_response *res)
+{
+	(void)user;
+	(void)req;
+	res->body = strdup("pong\n");
+	res->body_len = 5;
+	return 0;
+}
+
 static void start(const char *method, const char *path, const char *body, long timeout, size_t max,
                   const struct expect *e)
 {
@@ -133,14 +142,15 @@ static void run_until_done(void)
 int main(void)
 {
 	uv_loop_init(&loop);
-	struct http_server_options opt = { .address = "127.0.0.1", .port = 0, .max_body = 1024, .healthz = true };
+	struct http_server_options opt = { .address = "127.0.0.1", .port = 0, .max_body = 1024 };
 	CHECK_INT(http_server_new(&server, &loop, &opt), 0);
 	CHECK(http_server_port(server) > 0);
 	CHECK_INT(http_server_route(server, "POST", "/echo", echo, NULL), 0);
+	CHECK_INT(http_server_route(server, "GET", "/ping", pong, NULL), 0);
 	CHECK_INT(http_client_new(&client, &loop), 0);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(server));
 
-	static const struct expect health = { "healthz", 200, "ok\n", -1 };
+	static const struct expect ponged = { "GET route", 200, "pong\n", -1 };
 	static const struct expect echoed = { "echo", 200, "POST /echo - {\"a\":1}", -2 };
 	static const struct expect notfound = { "404", 404, NULL, -2 };
 	static const struct expect wrongmethod = { "405", 405, NULL, -2 };
@@ -150,7 +160,7 @@ int main(void)
 	static const struct expect capped = { "response cap", -1, NULL, -2 };
 	static const struct expect limited = { "429", 429, "slow", 3 };
 
-	start("GET", "/healthz", NULL, 5000, 0, &health);
+	start("GET", "/ping", NULL, 5000, 0, &ponged);
 	start("POST", "/echo", "{\"a\":1}", 5000, 0, &echoed);
 	start("GET", "/nope", NULL, 5000, 0, &notfound);
 	start("GET", "/echo", NULL, 5000, 0, &wrongmethod);
@@ -160,7 +170,7 @@ int main(void)
 	start("POST", "/echo", big, 5000, 0, &toobig);
 	start("POST", "/echo", "0123456789abcdefghij", 5000, 10, &capped);
 	for(int i = 0; i < 20; i++)
-		start("GET", "/healthz", NULL, 5000, 0, &health);
+		start("GET", "/ping", NULL, 5000, 0, &ponged);
 	run_until_done();
 	CHECK_INT(echo_calls, 2); /* not for the 413 */
 
