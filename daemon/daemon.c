@@ -277,7 +277,7 @@ int daemon_add_adapter(struct daemon *d, const struct adapter_ops *ops)
 void daemon_ready(struct daemon *d)
 {
 	if(notify_wanted() && !notify_built_in())
-		log_warn("NOTIFY_SOCKET is set, but this build has no systemd support (libsystemd-dev was missing): "
+		log_warn("NOTIFY_SOCKET is set, but this build has no systemd support (built without libsystemd): "
 		         "systemd will not hear that the bot is ready");
 	daemon__status(d, "READY=1\n");
 }
