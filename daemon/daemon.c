@@ -112,6 +112,30 @@ static void daemon__status(struct daemon *d, const char *state)
 	strbuf_release(&names);
 }
 
+static void daemon__on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	notify_send("WATCHDOG=1");
+}
+
+/* Pings at half the interval systemd gives, as sd_watchdog_enabled(3)
+ * advises; none when it gives none. */
+static void daemon__watchdog_start(struct daemon *d, uv_loop_t *loop)
+{
+	uint64_t usec = notify_watchdog_usec();
+	if(!usec)
+		return;
+	uint64_t every = usec / 2000 ? usec / 2000 : 1;
+	if(uv_timer_init(loop, &d->watchdog)) {
+		log_error("cannot start the watchdog's pings: systemd will restart the bot");
+		return;
+	}
+	d->watchdog_on = true;
+	uv_timer_start(&d->watchdog, daemon__on_watchdog, every, every);
+	uv_unref((uv_handle_t *)&d->watchdog);
+	log_info("systemd's watchdog: a ping every %llu ms", (unsigned long long)every);
+}
+
 /* ---- signals ---- */
 
 static void daemon__on_signal(uv_signal_t *h, int signum)
@@ -135,38 +159,13 @@ static void daemon__on_hup(uv_signal_t *h, int signum)
 		return;
 	}
 	log_info("received SIGHUP, reading the configuration again");
-	/* MONOTONIC_USEC dates the reload for systemd (Type=notify-reload
-	 * needs it; Type=notify takes it as it comes). */
-	notify_send("RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reading the configuration again",
-	            (long long)clock_mono_ms() * 1000);
+	/* MONOTONIC_USEC dates the reload for systemd, to the microsecond of
+	 * CLOCK_MONOTONIC (uv_hrtime's clock): Type=notify-reload needs it,
+	 * Type=notify takes it as it comes. */
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reading the configuration again",
+	            (unsigned long long)(uv_hrtime() / 1000));
 	d->reload(d, d->reload_user);
 	daemon__status(d, "READY=1\n");
-}
-
-/* ---- systemd's watchdog ---- */
-
-static void daemon__on_watchdog(uv_timer_t *t)
-{
-	(void)t;
-	notify_send("WATCHDOG=1");
-}
-
-/* Pings at half the interval systemd gives, as sd_watchdog_enabled(3)
- * advises; none when it gives none. */
-static void daemon__watchdog_start(struct daemon *d, uv_loop_t *loop)
-{
-	uint64_t usec = notify_watchdog_usec();
-	if(!usec)
-		return;
-	uint64_t every = usec / 2000 ? usec / 2000 : 1;
-	if(uv_timer_init(loop, &d->watchdog)) {
-		log_error("cannot start the watchdog's pings: systemd will restart the bot");
-		return;
-	}
-	d->watchdog_on = true;
-	uv_timer_start(&d->watchdog, daemon__on_watchdog, every, every);
-	uv_unref((uv_handle_t *)&d->watchdog);
-	log_info("systemd's watchdog: a ping every %llu ms", (unsigned long long)every);
 }
 
 int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db *db)
