@@ -89,7 +89,7 @@ waited = time.monotonic() - stopped
 check(down and down.get("status") == "unhealthy" and down.get("database") == "ok" and
       re.fullmatch(r"no answer from the platform for [0-9]+ s", down.get("adapters", {}).get("telegram", "")),
       "/healthz names the silent platform: %s" % (down,))
-check(15 <= waited <= 25, "unhealthy after the long poll's window and the margin: %.1f s" % waited)
+check(14 <= waited <= 25, "unhealthy after the long poll's window and the margin: %.1f s" % waited)
 check(readyz_during and all(s == 200 for s in readyz_during), "/readyz stays 200 while the platform is down")
 fake.send_signal(signal.SIGCONT)
 check(harness.wait_for(lambda: get("/healthz")[0] == 200, "/healthz 200 once the platform answers", timeout=40),
@@ -111,7 +111,7 @@ check(harness.wait_for(lambda: get("/healthz")[0] == 200, "/healthz 200 with the
 pings = sock.seen("WATCHDOG")
 gaps = [b - a for a, b in zip(pings, pings[1:])]
 check(len(pings) >= 20, "WATCHDOG=1 all along: %d pings" % len(pings))
-check(gaps and all(0.6 <= g <= 1.5 for g in gaps), "a ping about every second (2 s / 2): %s" %
+check(gaps and all(0.6 <= g <= 1.8 for g in gaps), "a ping about every second (2 s / 2): %s" %
       ", ".join("%.2f" % g for g in gaps))
 
 # SIGTERM: STOPPING=1, and a clean exit.
