@@ -6,7 +6,8 @@ file its standard error goes to.  Checks READY=1 once /healthz answers,
 WATCHDOG=1 at half the interval, RELOADING=1 then READY=1 on SIGHUP,
 STOPPING=1 and exit 0 on SIGTERM, log lines with the journal's priority
 prefixes and no timestamp; /healthz 503 while the fake platform does not
-answer (/readyz staying 200) and 200 once it does again; /healthz and
+answer (/readyz staying 200) and 200 once it does again, on Telegram and
+on Matrix (a second bot against the fake homeserver); /healthz and
 /readyz 503 while the database file is moved away, 200 once it is back.
 Prints "N passed, N failed".
 
@@ -29,6 +30,17 @@ check("systemd notification (sd_notify): built in" in out,
 
 api_port, http_port = free_port(), free_port()
 fake = start_fake([sys.executable, os.path.join(here, "telegram", "fake_botapi.py"), str(api_port), TOKEN])
+# A second bot, on Matrix, for its side of /healthz.
+hs_port, mx_http_port = free_port(), free_port()
+hs = start_fake([sys.executable, os.path.join(here, "matrix", "fake_homeserver.py"), str(hs_port)])
+mconf = os.path.join(tmp, "matrix.conf")
+with open(mconf, "w") as f:
+    f.write("[general]\ndb = %s\nlang = en\n[http]\nlisten = 127.0.0.1:%d\n[matrix]\nhomeserver = "
+            "http://127.0.0.1:%d\nuser = @ensemble:test.local\npassword = bot-pass\nsync_timeout = 1\n"
+            % (os.path.join(tmp, "m.db"), mx_http_port, hs_port))
+os.chmod(mconf, 0o600)
+mlog = open(os.path.join(tmp, "matrix.log"), "w")
+mbot = subprocess.Popen([binary, "--config", mconf], stdin=subprocess.DEVNULL, stdout=mlog, stderr=mlog)
 db = os.path.join(tmp, "s.db")
 conf = os.path.join(tmp, "ensemble.conf")
 with open(conf, "w") as f:
@@ -37,11 +49,11 @@ with open(conf, "w") as f:
             % (db, http_port, TOKEN, api_port))
 os.chmod(conf, 0o600)
 
-def get(path):
+def get(path, port=http_port):
     """(status, parsed JSON body) of GET path on the listener; (None, None)
     when nothing answers."""
     try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (http_port, path), timeout=5) as r:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
@@ -74,10 +86,14 @@ check(reloading is not None and re.fullmatch(r"[0-9]+", reloading[1].get("MONOTO
 i = sock.index("RELOADING", after=n)
 check(i >= 0 and sock.wait_for("READY", after=i + 1, timeout=5) is not None, "READY=1 after the reload")
 
-# The platform stops answering (the fake is frozen): /healthz turns 503
+# The platforms stop answering (the fakes are frozen): /healthz turns 503
 # once poll_timeout (1 s) and the margin (15 s) have passed without a word,
-# naming Telegram, while /readyz stays 200; it answers again: 200.
+# naming Telegram, while /readyz stays 200; they answer again: 200.  The
+# same on Matrix, with sync_timeout.
+check(harness.wait_for(lambda: get("/healthz", mx_http_port)[0] == 200, "the Matrix bot's /healthz"),
+      "the Matrix bot is healthy")
 fake.send_signal(signal.SIGSTOP)
+hs.send_signal(signal.SIGSTOP)
 stopped = time.monotonic()
 readyz_during = []
 def platform_down():
@@ -91,9 +107,20 @@ check(down and down.get("status") == "unhealthy" and down.get("database") == "ok
       "/healthz names the silent platform: %s" % (down,))
 check(14 <= waited <= 25, "unhealthy after the long poll's window and the margin: %.1f s" % waited)
 check(readyz_during and all(s == 200 for s in readyz_during), "/readyz stays 200 while the platform is down")
+mx_status, mx_body = harness.wait_for(lambda: get("/healthz", mx_http_port)[0] == 503 and
+                                     get("/healthz", mx_http_port), "the Matrix bot's /healthz 503") or (None, {})
+check(mx_status == 503 and re.fullmatch(r"no answer from the platform for [0-9]+ s",
+                                        mx_body.get("adapters", {}).get("matrix", "")),
+      "the Matrix bot's /healthz names the silent homeserver: %s %s" % (mx_status, mx_body))
 fake.send_signal(signal.SIGCONT)
+hs.send_signal(signal.SIGCONT)
 check(harness.wait_for(lambda: get("/healthz")[0] == 200, "/healthz 200 once the platform answers", timeout=40),
       "/healthz healthy again")
+check(harness.wait_for(lambda: get("/healthz", mx_http_port)[0] == 200, "the Matrix bot's /healthz 200 again",
+                       timeout=40), "the Matrix bot healthy again")
+mbot.send_signal(signal.SIGTERM)
+check(mbot.wait(timeout=15) == 0, "the Matrix bot: exit 0 after SIGTERM")
+mlog.close()
 
 # The database file moved away (a restart would find none): both 503
 # within a probe's period, naming the database; back in place: 200.
@@ -134,4 +161,5 @@ check(any(l.startswith("<4>warn  [telegram] getUpdates failed") for l in lines) 
       any(l.startswith("<3>error [health] the database does not answer") for l in lines), "warnings and errors too")
 check(TOKEN not in text, "the token is not logged")
 fake.kill()
+hs.kill()
 harness.finish(text[-4000:])
