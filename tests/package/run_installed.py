@@ -3,10 +3,12 @@
 it: /usr/bin/ensemble as the user "ensemble", with a copy of the installed
 /etc/ensemble/ensemble.conf (0640 root:ensemble, its database in
 /var/lib/ensemble) where only the Telegram keys and the HTTP listener are
-set, pointed at the fake Bot API, under the kernel's memory-deny-write-execute.  A message in a
-group is answered; SIGTERM stops the bot with exit
-0, and the database it made is the user's own and private.  Prints "N
-passed, N failed".
+set, pointed at the fake Bot API, under the kernel's memory-deny-write-execute,
+with NOTIFY_SOCKET and WATCHDOG_USEC as systemd gives them
+(tests/notify_socket.py).  READY=1 comes; a message in a group is answered;
+WATCHDOG=1 comes about every second; SIGTERM brings STOPPING=1 and stops
+the bot with exit 0, and the database it made is the user's own and
+private.  Prints "N passed, N failed".
 
 Usage: run_installed.py CONF_COPY   (root; CONF_COPY in a directory the
 user "ensemble" may enter)"""
@@ -15,6 +17,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # harness.py
 import harness
 from harness import check, free_port, post_json, start_fake
+from notify_socket import NotifySocket
 
 conf = sys.argv[1]
 TOKEN = "123456:TEST-token-package"
@@ -45,10 +48,10 @@ def calls(method):
 
 log_path = conf + ".log"
 log = open(log_path, "w")
-env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-# NOTIFY_SOCKET: the check of READY=1, STOPPING=1 and WATCHDOG=1 goes here:
-# bind a datagram socket, pass its path as env["NOTIFY_SOCKET"] (and
-# WATCHDOG_USEC), and read it while the bot runs and after SIGTERM.
+# systemd's side of the notifications (Type=notify, WatchdogSec=): a socket
+# beside the configuration, where the user "ensemble" may reach it.
+sock = NotifySocket(os.path.dirname(os.path.abspath(conf)))
+env = dict({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, **sock.environment(watchdog_usec=2000000))
 # The unit's MemoryDenyWriteExecute= is a seccomp filter; the kernel's own
 # (prctl PR_SET_MDWE, Linux 6.3 and later, inherited across exec) refuses
 # the same: a mapping both writable and executable, or made executable
@@ -61,6 +64,8 @@ bot = subprocess.Popen(["setpriv", "--reuid", "ensemble", "--regid", "ensemble",
                         "/usr/bin/ensemble", "--config", conf],
                        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/",
                        preexec_fn=deny_write_execute)
+ready = sock.wait_for("READY", timeout=20)
+check(ready is not None, "the installed bot notifies READY=1")
 harness.wait_for(lambda: calls("getUpdates"), "the installed bot's first getUpdates", 20)
 GROUP = -1001234567890
 post_json(base + "/control/update", {"message": {
@@ -76,6 +81,14 @@ try:
 except Exception as e:
     health = e
 check(health == 200, "the listener (libwebsockets and its libuv plugin) answers /healthz: %s" % health)
+# WATCHDOG_USEC is 2 s: a ping about every second, from READY=1 on.
+if ready:
+    time.sleep(max(0.0, ready[0] + 3.5 - time.monotonic()))
+pings = sock.seen("WATCHDOG")
+gaps = [b - a for a, b in zip(pings, pings[1:])]
+check(len(pings) >= 3 and all(0.6 <= g <= 1.8 for g in gaps),
+      "WATCHDOG=1 about every second: %s" % ", ".join("%.2f" % g for g in gaps))
+n = sock.count()
 bot.send_signal(signal.SIGTERM)
 try:
     rc = bot.wait(timeout=20)
@@ -83,6 +96,8 @@ except subprocess.TimeoutExpired:
     bot.kill()
     rc = "none (killed after 20 s)"
 check(rc == 0, "SIGTERM stops the installed bot with exit 0, not %s" % rc)
+check(sock.wait_for("STOPPING", after=n, timeout=1) is not None, "the installed bot notifies STOPPING=1")
+sock.close()
 db = "/var/lib/ensemble/ensemble.db"
 check(os.path.exists(db), "the database is in the state directory")
 if os.path.exists(db):
