@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/cidr.h"
 #include "lib/tz.h"
 
 static int config__check_level(const char *v, char *msg, size_t msglen)
@@ -104,6 +105,28 @@ bad:
 	return -1;
 }
 
+static int config__check_on_off(const char *v, char *msg, size_t msglen)
+{
+	if(!strcmp(v, "on") || !strcmp(v, "off"))
+		return 0;
+	snprintf(msg, msglen, "must be on or off, not '%s'", v);
+	return -1;
+}
+
+/* Addresses and prefixes, as lib/cidr.h reads them. */
+static int config__check_allow(const char *v, char *msg, size_t msglen)
+{
+	struct cidr_list list;
+	char why[160];
+	if(!cidr_parse(&list, v, why, sizeof(why)))
+		return 0;
+	snprintf(msg, msglen,
+	         "must be IPv4 or IPv6 addresses and prefixes separated by spaces (127.0.0.0/8 ::1 "
+	         "192.168.1.0/24), not %s",
+	         why);
+	return -1;
+}
+
 int config_check_url_opt(const char *v, char *msg, size_t msglen)
 {
 	return *v ? config_check_url(v, msg, msglen) : 0;
@@ -139,16 +162,24 @@ static const struct config_key config__http_keys[] = {
 	  .max = 64L * 1024 * 1024 },
 	CONFIG_STR_KEY("tls_cert", http_tls_cert, "", NULL, false),
 	CONFIG_STR_KEY("tls_key", http_tls_key, "", NULL, false),
+	CONFIG_STR_KEY("metrics", http_metrics, "off", config__check_on_off, false),
+	CONFIG_STR_KEY("metrics_allow", http_metrics_allow, "127.0.0.0/8 ::1", config__check_allow, false),
 };
 /* clang-format on */
 
 static int config__validate_http(const void *values, const struct config *cfg, struct strbuf *errors)
 {
 	(void)values;
-	if(!*cfg->http_tls_cert == !*cfg->http_tls_key)
-		return 0;
-	strbuf_adds(errors, "http.tls_cert and http.tls_key go together\n");
-	return -1;
+	int rc = 0;
+	if(!*cfg->http_tls_cert != !*cfg->http_tls_key) {
+		strbuf_adds(errors, "http.tls_cert and http.tls_key go together\n");
+		rc = -1;
+	}
+	if(!strcmp(cfg->http_metrics, "on") && !*cfg->http_listen) {
+		strbuf_adds(errors, "http.metrics = on needs http.listen (the listener that serves /metrics)\n");
+		rc = -1;
+	}
+	return rc;
 }
 
 #define CONFIG_COUNT(keys) (sizeof(keys) / sizeof((keys)[0]))

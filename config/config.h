@@ -38,10 +38,13 @@ struct config {
 	                    takes them; "1d 1h"; "off" for none */
 	char *bot_name;  /* the name /cmd@NAME must carry; "Ensemble" */
 	/* [http] */
-	char *http_listen;   /* "ADDR:PORT" or "[IPV6]:PORT" of the HTTP listener; "" = off */
-	int http_max_body;   /* bytes; 1048576 */
-	char *http_tls_cert; /* PEM certificate for TLS on the listener; "" */
-	char *http_tls_key;  /* its private key */
+	char *http_listen;        /* "ADDR:PORT" or "[IPV6]:PORT" of the HTTP listener; "" = off */
+	int http_max_body;        /* bytes; 1048576 */
+	char *http_tls_cert;      /* PEM certificate for TLS on the listener; "" */
+	char *http_tls_key;       /* its private key */
+	char *http_metrics;       /* "on": serve GET /metrics; "off" */
+	char *http_metrics_allow; /* who may read /metrics: addresses and
+	                             prefixes; "127.0.0.0/8 ::1" */
 
 	/* The registered sections' values, in the order of registration, as
 	 * config_init() found them: values[i] is the owner's struct for the

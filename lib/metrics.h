@@ -63,7 +63,7 @@ struct metrics_family {
 	atomic_bool registered;
 };
 
-/* clang-format off: the initialisers read best one field to a line */
+/* The initialisers of the four kinds of family. */
 #define METRICS_COUNTER(n, h, l1, l2) \
 	{ \
 		.name = (n), .help = (h), .type = METRICS_COUNTER, .label = {(l1), (l2) } \
@@ -80,7 +80,6 @@ struct metrics_family {
 	{ \
 		.name = (n), .help = (h), .type = (t), .read = (fn), .user = (u) \
 	}
-/* clang-format on */
 
 /* Adds f to the registry, where it stays (f is borrowed) until
  * metrics_release; families render in the order they were registered.

@@ -76,6 +76,28 @@ int main(void)
 	CHECK_INT(config_set(&cfg, "nope.key", "1", &err), -1);
 	config_release(&cfg);
 
+	/* /metrics: off by default, for loopback alone; a bad entry of the
+	 * allow list is named, and metrics need the listener. */
+	config_init(&cfg);
+	CHECK_STR(cfg.http_metrics, "off");
+	CHECK_STR(cfg.http_metrics_allow, "127.0.0.0/8 ::1");
+	strbuf_reset(&err);
+	CHECK_INT(config_set(&cfg, "http.metrics", "yes", &err), -1);
+	CHECK_STR(err.buf, "http.metrics must be on or off, not 'yes'\n");
+	strbuf_reset(&err);
+	CHECK_INT(config_set(&cfg, "http.metrics_allow", "10.0.0.0/8 10.1.2.3/33", &err), -1);
+	CHECK_STR(err.buf, "http.metrics_allow must be IPv4 or IPv6 addresses and prefixes separated by spaces "
+	                   "(127.0.0.0/8 ::1 192.168.1.0/24), not '10.1.2.3/33': the prefix length must be 0 to 32\n");
+	CHECK_INT(config_set(&cfg, "http.metrics_allow", "192.168.1.0/24, fd00::/8", &err), 0);
+	CHECK_INT(config_set(&cfg, "http.metrics", "on", &err), 0);
+	strbuf_reset(&err);
+	CHECK_INT(config_validate(&cfg, &err), -1);
+	CHECK_STR(err.buf, "http.metrics = on needs http.listen (the listener that serves /metrics)\n");
+	CHECK_INT(config_set(&cfg, "http.listen", "127.0.0.1:0", &err), 0);
+	strbuf_reset(&err);
+	CHECK_INT(config_validate(&cfg, &err), 0);
+	config_release(&cfg);
+
 	/* Every error, each with its line. */
 	p = write_conf("bad.conf",
 	               "[general]\n"               /* 1 */
