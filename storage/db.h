@@ -237,6 +237,26 @@ int db_outbox_forget(struct db *db);
  * not start: call db_outbox_forget in a transaction of yours). */
 int db_outbox_forget_start(struct db *db, struct uv_loop_s *loop);
 
+/* The database's figures for /metrics.  They are read off the loop's
+ * thread, with a read-only connection of their own (in WAL mode it neither
+ * waits for the bot's writes nor holds them up), so that counting a
+ * million pending jobs never stalls the loop: db_stats_begin, on the
+ * loop's thread, copies what the read needs of db (its path, and the
+ * deliveries whose rows are not deleted yet, which are not waiting
+ * anymore); db_stats_read then runs on any thread, as often as wanted;
+ * db_stats_end frees.  begin returns NULL out of memory; read returns 0,
+ * or -1 (logged) when the database could not be read. */
+struct db_stats {
+	int64_t outbox;           /* messages stored and not delivered yet */
+	int64_t outbox_oldest_ms; /* when the oldest of them was stored; 0: none */
+	int64_t jobs;             /* pending jobs (reminders, deadlines, nudges, series) */
+	int64_t size_bytes;       /* the database's pages times their size */
+};
+struct db_stats_read;
+struct db_stats_read *db_stats_begin(const struct db *db);
+int db_stats_read(struct db_stats_read *r, struct db_stats *out);
+void db_stats_end(struct db_stats_read *r);
+
 /* Records that user (platform, ext_id) called name was seen in chat at
  * time t; creates the user.  Stores the user's row id in *user_id. */
 int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id, const char *name, time_t t,
