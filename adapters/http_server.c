@@ -95,6 +95,13 @@ int http_request_header(const struct http_request *req, const char *name, char *
 	return lws_hdr_custom_copy(req->wsi, buf, (int)buflen, key, (int)n + 1);
 }
 
+int http_request_peer(const struct http_request *req, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof(*ss);
+	int fd = lws_get_socket_fd(req->wsi);
+	return fd >= 0 && !getpeername(fd, (struct sockaddr *)ss, &len) ? 0 : -1;
+}
+
 /* Writes a whole response: status line, headers, body.  Returns what the
  * lws callback must return. */
 static int http__respond(struct lws *wsi, int status, const char *type, const char *body, size_t len)

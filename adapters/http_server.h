@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 struct http_server;
@@ -62,5 +63,8 @@ const char *http_request_body(const struct http_request *req, size_t *len);
  * "x-telegram-bot-api-secret-token") into buf; returns its length, or -1
  * when the request has no such header. */
 int http_request_header(const struct http_request *req, const char *name, char *buf, size_t buflen);
+/* Copies the address of the peer that sent req into ss.  0, or -1 when
+ * the socket cannot say. */
+int http_request_peer(const struct http_request *req, struct sockaddr_storage *ss);
 
 #endif

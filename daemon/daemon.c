@@ -9,6 +9,7 @@
 #include "adapters/http_server.h"
 #include "bot/action.h"
 #include "config/config.h"
+#include "daemon/exporter.h"
 #include "daemon/notify.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -81,6 +82,7 @@ static void daemon__close(void *user)
 		http_client_close(d->host.client);
 		d->host.client = NULL;
 	}
+	exporter_close(d->exporter);
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -247,6 +249,8 @@ int daemon_start_http(struct daemon *d)
 	   http_server_route(d->host.listener, "GET", "/readyz", daemon__readyz, d))
 		return -1;
 	health_start(&d->health, d->bot.loop, db_path(d->bot.db));
+	if(!strcmp(cfg->http_metrics, "on"))
+		return exporter_start(&d->exporter, d->bot.loop, d->host.listener, cfg, d->bot.db);
 	return 0;
 }
 
@@ -291,4 +295,6 @@ void daemon_release(struct daemon *d)
 	/* The listener's handles have closed by now: free its context. */
 	http_server_free(d->host.listener);
 	d->host.listener = NULL;
+	exporter_free(d->exporter);
+	d->exporter = NULL;
 }

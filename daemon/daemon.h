@@ -16,12 +16,14 @@
 
 struct config;
 struct db;
+struct exporter;
 
 #define DAEMON_MAX_ADAPTERS 4
 
 struct daemon {
 	struct bot bot;
-	struct adapter_host host; /* owned: the client and the listener */
+	struct adapter_host host;  /* owned: the client and the listener */
+	struct exporter *exporter; /* owned: GET /metrics, or NULL */
 	struct adapter adapters[DAEMON_MAX_ADAPTERS];
 	int nadapters;
 	uv_signal_t sig_int, sig_term, sig_hup;
@@ -47,7 +49,8 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db
 
 /* Starts the HTTP listener when the configuration asks for one, before the
  * adapters (they add their routes to it), with GET /healthz and GET
- * /readyz (daemon/health.h).  0 or -1. */
+ * /readyz (daemon/health.h), and GET /metrics when [http] metrics is on
+ * (daemon/exporter.h).  0 or -1. */
 int daemon_start_http(struct daemon *d);
 
 /* Adds and starts an adapter.  0 or -1 (logged). */

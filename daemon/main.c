@@ -21,6 +21,7 @@
 #include "daemon/notify.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/tz.h"
 #include "storage/db.h"
 
@@ -564,6 +565,7 @@ int main(int argc, char **argv)
 	}
 	int rc = o.check ? main__check_config(o.check) : o.check_db ? main__check_db(o.check_db) : main__run(&o);
 	i18n_free();
+	metrics_release();
 	log_forget_secrets();
 	return rc;
 }
