@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "storage/db.h"
 
 #define LOG_MODULE "bot"
@@ -25,6 +26,20 @@ const struct config_checks bot_config_checks = {
 static void bot__flush_delivered(struct bot *b, bool all);
 static void bot__yield(void *user);
 static void bot__db_free(void *user);
+
+/* The events the platforms hand to the core, by platform. */
+static struct metrics_family bot__updates =
+	METRICS_COUNTER("ensemble_updates_received_total",
+                        "Events the platforms handed to the core (messages, poll answers, button presses, members "
+                        "joining or leaving), by platform.",
+                        "platform", NULL);
+
+/* Counts the n events of a batch, which all come from one adapter. */
+static void bot__count_updates(const struct event *evs, size_t n)
+{
+	if(n)
+		metrics_add(metrics_at(&bot__updates, evs[0].platform, NULL), n);
+}
 
 static void bot__on_prepare(uv_prepare_t *h)
 {
@@ -51,6 +66,7 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db, 
 	b->step.data = b;
 	db_set_yield(db, bot__yield, b);
 	db_set_free_fn(db, bot__db_free, b);
+	metrics_register(&bot__updates);
 	b->flush.data = b;
 	uv_prepare_start(&b->flush, bot__on_prepare);
 	uv_unref((uv_handle_t *)&b->flush);
@@ -447,6 +463,7 @@ int bot_submit_batch(struct bot *b, const struct event *evs, size_t n, int (*sta
 	struct bot_batch *bb = calloc(1, sizeof(*bb));
 	if(!bb)
 		return -1;
+	bot__count_updates(evs, n);
 	bb->evs = evs;
 	bb->n = n;
 	bb->spread = true;
@@ -481,6 +498,7 @@ int bot_handle_batch(struct bot *b, const struct event *evs, size_t n, int (*sta
                      void *user)
 {
 	struct bot_batch bb = { .evs = evs, .n = n, .state_fn = state_fn, .user = user };
+	bot__count_updates(evs, n);
 	outbox_init(&bb.ob);
 	bot__batch_run(b, &bb);
 	bot_deliver(b, &bb.ob);

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/text.h"
 
 #define LOG_MODULE "dispatch"
@@ -366,6 +367,32 @@ static int dispatch__unknown(struct cmd_ctx *ctx, char prefix, const char *name)
 	return rc;
 }
 
+/* Commands run, by name: the table's canonical names, a bounded set
+ * whatever people type. */
+static struct metrics_family dispatch__commands =
+	METRICS_COUNTER("ensemble_commands_total",
+                        "Commands run, by canonical name (whatever their outcome: done, refused, usage shown; "
+                        "a batch rolled back and run again counts them again).",
+                        "command", NULL);
+
+/* Each command's series of ensemble_commands_total, found once: a lookup
+ * among the series (a string comparison each) would cost more than the
+ * increment itself, on the dispatcher's path. */
+#define DISPATCH_COUNTED 64
+static struct metric *dispatch__counted[DISPATCH_COUNTED];
+
+static void dispatch__count(const struct command *cmd)
+{
+	size_t i = (size_t)(cmd - commands);
+	if(i >= DISPATCH_COUNTED) {
+		metrics_inc(metrics_at(&dispatch__commands, cmd->name, NULL));
+		return;
+	}
+	if(!dispatch__counted[i])
+		dispatch__counted[i] = metrics_at(&dispatch__commands, cmd->name, NULL);
+	metrics_inc(dispatch__counted[i]);
+}
+
 static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 {
 	struct bot *b = ctx->bot;
@@ -402,6 +429,7 @@ static int dispatch__run(struct cmd_ctx *ctx, const char *text)
 		goto out;
 	}
 	ctx->cmd = cmd;
+	dispatch__count(cmd);
 	if(cmd->perm == PERM_ADMIN && (rc = cmd_permit(ctx, NULL)) <= 0)
 		goto out;
 	if((cmd->flags & CMD_PERSONAL) && ctx->ev->anonymous) {

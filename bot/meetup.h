@@ -17,15 +17,17 @@
 #include "storage/db.h"
 
 struct bot;
+struct remind_tally;
 
 /* Where the messages of one operation go. */
 struct meetup_ctx {
 	struct bot *bot;
 	struct db_chat *chat;
 	struct outbox *out;
-	const char *reply_to; /* the command message to answer, or NULL */
-	const char *key_base; /* idempotency base: the event or the job */
-	bool all_non_voters;  /* name every non-voter, not the first 20 */
+	const char *reply_to;       /* the command message to answer, or NULL */
+	const char *key_base;       /* idempotency base: the event or the job */
+	bool all_non_voters;        /* name every non-voter, not the first 20 */
+	struct remind_tally *tally; /* the reminders counted (remind.h), or NULL */
 };
 
 /* Posts html in the chat (as a reply when ctx has a command message). */

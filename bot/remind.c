@@ -159,12 +159,15 @@ int remind_plan_nudge(struct meetup_ctx *ctx, const struct db_meetup *m)
 /* Whether the reminder job of m is still worth sending at now (ms): m is
  * confirmed, has not started, and no later reminder of it is due too
  * (after a stop, only the last one missed is sent).  1, 0 (logged), -1. */
-static int remind__worth_sending(struct db *db, const struct db_meetup *m, int64_t now)
+static int remind__worth_sending(struct meetup_ctx *ctx, const struct db_meetup *m, int64_t now)
 {
+	struct db *db = ctx->bot->db;
 	if(m->state != MEETUP_CONFIRMED)
 		return 0;
 	if(now >= (int64_t)m->start * 1000) {
 		log_info("reminder of meetup %lld dropped: it started while the bot was down", (long long)m->id);
+		if(ctx->tally)
+			ctx->tally->dropped++;
 		return 0;
 	}
 	int later = db_jobs_due_count(db, m->id, JOB_REMINDER, now);
@@ -178,8 +181,8 @@ static int remind__worth_sending(struct db *db, const struct db_meetup *m, int64
 }
 
 /* Appends the reminder's title (how soon, late or not), its date and its
- * place to sb. */
-static void remind__head(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_job *job, int64_t now,
+ * place to sb.  Returns whether it is late. */
+static bool remind__head(struct meetup_ctx *ctx, const struct db_meetup *m, const struct db_job *job, int64_t now,
                          struct strbuf *sb)
 {
 	const char *lang = ctx->chat->lang;
@@ -206,6 +209,7 @@ static void remind__head(struct meetup_ctx *ctx, const struct db_meetup *m, cons
 	}
 	strbuf_release(&when);
 	strbuf_release(&in);
+	return late;
 }
 
 /* Appends those coming (of the answers r) to sb: called by name, or only
@@ -325,14 +329,14 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 		goto out;
 	}
 	now = clock_now_ms();
-	int worth = remind__worth_sending(db, m, now);
+	int worth = remind__worth_sending(ctx, m, now);
 	if(worth <= 0) {
 		rc = worth;
 		goto out;
 	}
 	if(db_rsvps(db, m->id, &r) || (r.n && !(privately = calloc(r.n, sizeof(*privately)))))
 		goto out;
-	remind__head(ctx, m, job, now, &sb);
+	bool late = remind__head(ctx, m, job, now, &sb);
 	long coming = remind__coming(ctx, m, &r, privately, &sb);
 	if(coming < 0 || remind__group_silent(ctx, m, &r, &sb))
 		goto out;
@@ -344,6 +348,10 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 		i18n_fmt(&sb, ctx->chat->lang, places > 0 ? "remind.places" : "remind.full", left, NULL);
 	}
 	rc = remind__post(ctx, m, &r, privately, &sb);
+	if(!rc && ctx->tally) {
+		ctx->tally->sent++;
+		ctx->tally->late += late;
+	}
 out:
 	free(privately);
 	free(m);

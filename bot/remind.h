@@ -35,6 +35,15 @@ int remind_plan(struct meetup_ctx *ctx, const struct db_meetup *m);
 /* Plans the nudge of a poll with a deadline, if the chat wants nudges. */
 int remind_plan_nudge(struct meetup_ctx *ctx, const struct db_meetup *m);
 
+/* What reminder jobs did, for the metrics: remind_job counts into
+ * ctx->tally, when set; the scheduler adds it to the metrics once the
+ * jobs' transaction has committed, so a batch rolled back counts nothing. */
+struct remind_tally {
+	unsigned sent;    /* reminders posted (in the chat; private copies apart) */
+	unsigned late;    /* of those, posted over a minute after their time */
+	unsigned dropped; /* not posted: the meetup had started (the bot was down) */
+};
+
 /* The scheduler's handlers. */
 int remind_job(struct meetup_ctx *ctx, const struct db_job *job);
 int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job);

@@ -10,12 +10,46 @@
 #include "config/config.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #define LOG_MODULE "sched"
+
+/* Jobs due together run in transactions of this many: one commit for many
+ * reminders, yet a failing one only costs its batch a second pass. */
+#define SCHED_BATCH 64
 
 /* libuv timers take a 64-bit millisecond delay, but a very long one only
  * needs to wake us to look again. */
 #define SCHED_MAX_DELAY_MS (24LL * 3600 * 1000)
+
+/* The scheduler's metrics: reminders, and how late jobs run. */
+static struct metrics_family sched__sent =
+	METRICS_COUNTER("ensemble_reminders_sent_total", "Reminders posted in their chats.", NULL, NULL);
+static struct metrics_family sched__late = METRICS_COUNTER(
+	"ensemble_reminders_late_total",
+	"Reminders posted over a minute after their time, marked late (the bot or the platform was down).", NULL, NULL);
+static struct metrics_family sched__dropped =
+	METRICS_COUNTER("ensemble_reminders_dropped_total",
+                        "Reminders not posted because their meetup had started when they could run.", NULL, NULL);
+static const double sched__lag_bounds[] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600
+};
+static struct metrics_family sched__lag =
+	METRICS_HISTOGRAM("ensemble_scheduler_lag_seconds",
+                          "From a job's due time (a reminder, a deadline, a nudge) to its run, in seconds.",
+                          sched__lag_bounds, sizeof(sched__lag_bounds) / sizeof(sched__lag_bounds[0]));
+
+/* Adds what a committed batch did to the metrics: its reminders, and the
+ * lag of each of its n jobs (lag_ms). */
+static void sched__count(struct sched *s, const int64_t *lag_ms, int n)
+{
+	metrics_add(metrics_at(&sched__sent, NULL, NULL), s->tally.sent);
+	metrics_add(metrics_at(&sched__late, NULL, NULL), s->tally.late);
+	metrics_add(metrics_at(&sched__dropped, NULL, NULL), s->tally.dropped);
+	struct metric *lag = metrics_at(&sched__lag, NULL, NULL);
+	for(int i = 0; i < n; i++)
+		metrics_observe(lag, (double)lag_ms[i] / 1000);
+}
 
 static void sched__on_timer(uv_timer_t *t)
 {
@@ -31,6 +65,7 @@ int sched_init(struct sched *s, struct bot *b)
 		return -1;
 	s->timer.data = s;
 	s->started = true;
+	sched__count(s, NULL, 0); /* the series appear at 0 */
 	return 0;
 }
 
@@ -94,7 +129,11 @@ static int sched__handle(struct sched *s, const struct db_job *job, struct outbo
 	 * dropped, a deadline still closes its poll (without a message). */
 	struct outbox quiet;
 	outbox_init(&quiet);
-	struct meetup_ctx mctx = { .bot = b, .chat = &chat, .out = chat.active ? ob : &quiet, .key_base = key };
+	struct meetup_ctx mctx = { .bot = b,
+		                   .chat = &chat,
+		                   .out = chat.active ? ob : &quiet,
+		                   .key_base = key,
+		                   .tally = chat.active ? &s->tally : NULL };
 	if(!chat.active)
 		log_info("job %lld: chat %s is inactive, nothing sent", (long long)job->id, chat.ext_id);
 	rc = sched__dispatch(&mctx, job);
@@ -131,11 +170,13 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 	struct bot *b = s->bot;
 	struct db_job job;
 	struct outbox ob;
+	int64_t lag_ms[SCHED_BATCH];
 	int n = 0, found = 0;
 	outbox_init(&ob);
+	memset(&s->tally, 0, sizeof(s->tally));
 	if(db_begin(b->db))
 		return -2;
-	while(n < max && (found = db_job_take(b->db, now_ms, &job)) == 1) {
+	while(n < max && n < SCHED_BATCH && (found = db_job_take(b->db, now_ms, &job)) == 1) {
 		int rc = sched__handle(s, &job, &ob);
 		if(rc == 1) {
 			log_debug("job %lld waits: its platform cannot be reached", (long long)job.id);
@@ -146,7 +187,7 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 			found = -1;
 			break;
 		}
-		n++;
+		lag_ms[n++] = now_ms - job.due_ms;
 	}
 	if(found < 0 || bot_store_actions(b, &ob) || db_commit(b->db)) {
 		db_rollback(b->db);
@@ -164,14 +205,12 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 		}
 		return -1;
 	}
+	sched__count(s, lag_ms, n);
 	bot_deliver(b, &ob);
 	outbox_release(&ob);
 	return n;
 }
 
-/* Jobs due together run in transactions of this many: one commit for many
- * reminders, yet a failing one only costs its batch a second pass. */
-#define SCHED_BATCH 64
 #define SCHED_STORAGE_RETRY_MS 5000
 
 void sched_run_due(struct sched *s)

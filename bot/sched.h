@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "bot/action.h"
+#include "bot/remind.h"
 #include "storage/db.h"
 
 struct bot;
@@ -34,6 +35,9 @@ struct sched {
 	uv_timer_t timer;
 	bool started;
 	bool running; /* inside sched_run_due: no re-entry */
+	/* What the reminders of the batch running did, counted in the
+	 * metrics once it commits. */
+	struct remind_tally tally;
 };
 
 int sched_init(struct sched *s, struct bot *b);
