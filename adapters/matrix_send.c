@@ -257,6 +257,7 @@ static void mx__sent(void *user, const struct http_result *res)
 	char errcode[64];
 	long wait;
 	m->unreachable = res->status == 0 || res->status >= 500;
+	sq_answered(&mx__policy, res->status, res->status == 200); /* mx__verdict's MX_OK */
 	switch(mx__verdict(res, &wait, s->attempts, errcode, sizeof(errcode))) {
 	case MX_OK: {
 		json_error_t jerr;
@@ -296,8 +297,7 @@ static void mx__sent(void *user, const struct http_result *res)
 		break;
 	}
 	case MX_RETRY:
-		/* A rate limit is counted (it lengthens the next wait) but
-		 * never gives the send up. */
+		/* A rate limit is counted (it lengthens the next wait) but never gives the send up. */
 		if(res->status == 429)
 			s->attempts++;
 		else if(sq_gave_up(&mx__policy, &s->attempts, "send to %s", s->room)) {

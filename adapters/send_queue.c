@@ -11,6 +11,7 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 void sq_append(struct send_queue *q, struct sq_entry *e)
 {
@@ -116,12 +117,46 @@ int64_t sq_backoff_ms(int attempts, int max_doublings)
 	return wait + rand() % (wait / 2 + 1);
 }
 
+/* The send side's metrics, by platform. */
+static struct metrics_family sq__sent =
+	METRICS_COUNTER("ensemble_replies_sent_total", "Messages (replies, posts, edits, polls) the platform accepted.",
+                        "platform", NULL);
+static struct metrics_family sq__failed =
+	METRICS_COUNTER("ensemble_send_failures_total",
+                        "Failed attempts to send a message, by class of the answer (4xx, 5xx, network: none, "
+                        "other), 429s included.",
+                        "platform", "class");
+static struct metrics_family sq__limited = METRICS_COUNTER(
+	"ensemble_rate_limited_total", "Sends the platform refused with 429 (too many requests).", "platform", NULL);
+static struct metrics_family sq__retries =
+	METRICS_COUNTER("ensemble_send_retries_total",
+                        "Sends tried again after a rate limit, a server error or a network error.", "platform", NULL);
+
+void sq_answered(const struct send_policy *p, long status, bool ok)
+{
+	if(ok) {
+		metrics_inc(metrics_at(&sq__sent, p->module, NULL));
+		return;
+	}
+	const char *class = status == 0                     ? "network"
+	                    : status >= 400 && status < 500 ? "4xx"
+	                    : status >= 500 && status < 600 ? "5xx"
+	                                                    : "other";
+	metrics_inc(metrics_at(&sq__failed, p->module, class));
+	if(status == 429) {
+		metrics_inc(metrics_at(&sq__limited, p->module, NULL));
+		metrics_inc(metrics_at(&sq__retries, p->module, NULL));
+	}
+}
+
 bool sq_gave_up(const struct send_policy *p, int *attempts, const char *fmt, ...)
 {
 	char what[512];
 	va_list ap;
-	if(++*attempts < p->max_attempts)
+	if(++*attempts < p->max_attempts) {
+		metrics_inc(metrics_at(&sq__retries, p->module, NULL));
 		return false;
+	}
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);

@@ -89,8 +89,16 @@ int64_t sq_backoff_ms(int attempts, int max_doublings);
  * makes p->max_attempts: the send is to be given up (the caller takes it
  * off the queue), which is logged under p->module as "<what> failed N
  * times: given up", what being fmt's text (at most 511 bytes kept).
- * False when the caller is to schedule its retry. */
+ * False when the caller is to schedule its retry (counted in the
+ * metrics). */
 bool sq_gave_up(const struct send_policy *p, int *attempts, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Counts the answer to one attempt of a send of p's platform (p->module
+ * names it) in the metrics: accepted (ok), or failed with HTTP status
+ * status (0: no answer, a network error), by class (4xx, 5xx, network,
+ * other).  A 429 is also counted as a rate limit, and as a retry: every
+ * platform waits and sends it again.  Called once per answer. */
+void sq_answered(const struct send_policy *p, long status, bool ok);
 
 /* Starts the requests of the sends that may leave now, while fewer than
  * p->max_inflight are out.  Returns the milliseconds after which to call it

@@ -333,8 +333,9 @@ static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result
 	json_t *o;
 	int code;
 	long retry;
-	bool done = true;
-	if(tg__answer(s, res, &o, &code, &retry))
+	bool done = true, ok = tg__answer(s, res, &o, &code, &retry);
+	sq_answered(&tg__policy, res->status, ok);
+	if(ok)
 		tg__sent_ok(t, s, o);
 	else
 		done = tg__refused(t, s, res, o, code, retry);
