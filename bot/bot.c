@@ -67,6 +67,7 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db, 
 	db_set_yield(db, bot__yield, b);
 	db_set_free_fn(db, bot__db_free, b);
 	metrics_register(&bot__updates);
+	dispatch_metrics_init();
 	b->flush.data = b;
 	uv_prepare_start(&b->flush, bot__on_prepare);
 	uv_unref((uv_handle_t *)&b->flush);

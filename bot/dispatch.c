@@ -381,6 +381,13 @@ static struct metrics_family dispatch__commands =
 #define DISPATCH_COUNTED 64
 static struct metric *dispatch__counted[DISPATCH_COUNTED];
 
+void dispatch_metrics_init(void)
+{
+	for(int i = 0; i < ncommands && i < DISPATCH_COUNTED; i++)
+		if(!dispatch__counted[i])
+			dispatch__counted[i] = metrics_at(&dispatch__commands, commands[i].name, NULL);
+}
+
 static void dispatch__count(const struct command *cmd)
 {
 	size_t i = (size_t)(cmd - commands);

@@ -155,6 +155,11 @@ int dispatch_run_sub(struct cmd_ctx *ctx, const struct subcommand *sub, char *ar
  * reply), -1 on a storage or memory error. */
 int cmd_permit(struct cmd_ctx *ctx, const struct cmd_object *obj);
 
+/* Makes the series of ensemble_commands_total (lib/metrics.h) of every
+ * command of the table, at 0, so that each shows before its first use.
+ * Called at start-up (bot_init); calling it again does nothing. */
+void dispatch_metrics_init(void);
+
 /* Runs the event through the dispatcher, appending replies to out.
  * Returns 0, or -1 on a storage error (the caller rolls back). */
 int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out);
