@@ -2,12 +2,13 @@
 # Installs the Debian packages Ensemble builds and runs with, when missing,
 # and those its tests use: systemd (systemd-analyze, for the units),
 # mandoc and man-db (the man pages), debhelper, dpkg-dev and lintian (the
-# package test builds, checks and installs the package).
+# package test builds, checks and installs the package),
+# python3-prometheus-client (its text parser reads /metrics).
 # Runs as root on a fresh Debian 12; as another user it only reports.
 set -eu
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
-sqlite3 tzdata curl python3 clang libclang-rt-14-dev clang-format gdb openssl iproute2
+sqlite3 tzdata curl python3 python3-prometheus-client clang libclang-rt-14-dev clang-format gdb openssl iproute2
 libsystemd-dev systemd mandoc man-db debhelper dpkg-dev lintian"
 # Node.js and npm run the end-to-end tests against telegram-test-api and
 # with matrix-js-sdk (which needs Node.js 20 or later); a machine that
