@@ -8,6 +8,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/thread.h"
 #include "storage/db.h"
 
 #define LOG_MODULE "metrics"
@@ -53,6 +54,7 @@ static struct metrics_family exporter__size =
 static void exporter__read_work(uv_work_t *w)
 {
 	struct exporter *e = w->data;
+	thread_background();
 	e->rc = db_stats_read(e->read, &e->stats);
 }
 
