@@ -12,6 +12,14 @@
 
 #define LOG_MODULE "db"
 
+/* A trigger of schema 12: what it fires on changes the feeds of chat
+ * (an SQL expression), whose counter grows and takes the time. */
+#define DB_WEB_CHANGED(name, on, chat) \
+	"CREATE TRIGGER IF NOT EXISTS " name " " on " BEGIN " \
+	"  INSERT INTO web_changes (chat_id, rev, changed) " \
+	"    SELECT " chat ", 1, CAST(strftime('%s', 'now') AS INTEGER) WHERE " chat " IS NOT NULL " \
+	"    ON CONFLICT (chat_id) DO UPDATE SET rev = rev + 1, changed = excluded.changed; END;"
+
 /* migrations[i] brings a database from version i to version i + 1.  Never
  * edit a migration that has shipped: add the next one. */
 static const char *const db__migrations[] = {
@@ -234,6 +242,56 @@ static const char *const db__migrations[] = {
 	"INSERT INTO kv_v11 (key, value) SELECT key, value FROM kv;"
 	"DROP TABLE kv;"
 	"ALTER TABLE kv_v11 RENAME TO kv;",
+
+	/* 11 -> 12: the calendar feeds (web/).  A link is a capability: its
+	 * token is never stored, only its SHA-256 (hash) and the random salt
+	 * web/ derives it from; a chat, a group and a person have one link
+	 * each at most.  meetup_seqs holds each meetup's SEQUENCE, which grows
+	 * at each change of what a calendar shows of it; web_changes a chat's
+	 * change counter (rev), which grows, and the time of the change, at
+	 * each change its feeds show, so that a feed's ETag and Last-Modified
+	 * cost one lookup.  Triggers keep both, so that no writer can forget
+	 * to.  Tables of their own rather than columns, and IF NOT EXISTS
+	 * throughout, so that the step also runs where they exist already. */
+	"CREATE TABLE IF NOT EXISTS web_links ("
+	"  hash BLOB PRIMARY KEY,"
+	"  kind INTEGER NOT NULL,"
+	"  chat_id INTEGER REFERENCES chats(id) ON DELETE CASCADE,"
+	"  group_id INTEGER REFERENCES groups(id) ON DELETE CASCADE,"
+	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+	"  salt BLOB NOT NULL,"
+	"  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE UNIQUE INDEX IF NOT EXISTS web_links_of ON web_links "
+	"  (kind, coalesce(chat_id, 0), coalesce(group_id, 0), coalesce(user_id, 0));"
+	"CREATE INDEX IF NOT EXISTS web_links_chat ON web_links (chat_id) WHERE chat_id IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS web_links_user ON web_links (user_id) WHERE user_id IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS meetup_seqs ("
+	"  meetup_id INTEGER PRIMARY KEY REFERENCES meetups(id) ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS web_changes ("
+	"  chat_id INTEGER PRIMARY KEY REFERENCES chats(id) ON DELETE CASCADE,"
+	"  rev INTEGER NOT NULL,"
+	"  changed INTEGER NOT NULL);"
+	"CREATE TRIGGER IF NOT EXISTS meetups_seq AFTER UPDATE OF title, place, start_at, duration_min, state "
+	"  ON meetups WHEN old.title IS NOT new.title OR old.place IS NOT new.place "
+	"    OR old.start_at IS NOT new.start_at OR old.duration_min IS NOT new.duration_min "
+	"    OR old.state IS NOT new.state BEGIN "
+	"  INSERT INTO meetup_seqs (meetup_id, seq) VALUES (new.id, 1) "
+	"    ON CONFLICT (meetup_id) DO UPDATE SET seq = seq + 1; END;" DB_WEB_CHANGED(
+		"web_meetup_insert", "AFTER INSERT ON meetups",
+		"new.chat_id") DB_WEB_CHANGED("web_meetup_update", "AFTER UPDATE ON meetups", "new.chat_id")
+		DB_WEB_CHANGED("web_meetup_delete", "AFTER DELETE ON meetups",
+	                       "old.chat_id") DB_WEB_CHANGED("web_rsvp_insert", "AFTER INSERT ON rsvps",
+	                                                     "(SELECT chat_id FROM meetups WHERE id = new.meetup_id)")
+			DB_WEB_CHANGED("web_rsvp_update", "AFTER UPDATE ON rsvps",
+	                               "(SELECT chat_id FROM meetups WHERE id = new.meetup_id)")
+				DB_WEB_CHANGED("web_rsvp_delete", "AFTER DELETE ON rsvps",
+	                                       "(SELECT chat_id FROM meetups WHERE id = old.meetup_id)")
+					DB_WEB_CHANGED("web_chat_update", "AFTER UPDATE OF lang, tz ON chats", "new.id")
+						DB_WEB_CHANGED("web_title_insert", "AFTER INSERT ON chat_titles",
+	                                                       "new.chat_id")
+							DB_WEB_CHANGED("web_title_update",
+	                                                               "AFTER UPDATE ON chat_titles", "new.chat_id"),
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

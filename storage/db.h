@@ -45,7 +45,7 @@
 
 #include "lib/strbuf.h"
 
-#define DB_SCHEMA_VERSION 11
+#define DB_SCHEMA_VERSION 12
 
 struct db;
 
@@ -525,6 +525,67 @@ int db_series_insert(struct db *db, struct db_series *s);
 /* 1, 0 when there is none, -1. */
 int db_series_get(struct db *db, int64_t id, struct db_series *out);
 int db_series_stop(struct db *db, int64_t id);
+
+/* ---- the web side: calendar links and feeds (storage/db_web.c) ---- */
+
+/* A link is a capability to read a feed: the chat's, a group's, or a
+ * person's (every meetup they come to, across chats).  Its token is never
+ * stored: web/ derives it from the salt, and the row keeps its SHA-256. */
+enum db_web_kind {
+	DB_WEB_CHAT = 1,
+	DB_WEB_GROUP = 2,
+	DB_WEB_PERSON = 3,
+};
+#define DB_WEB_SALT 16
+#define DB_WEB_HASH 32
+
+struct db_web_link {
+	enum db_web_kind kind;
+	int64_t chat_id;  /* the chat's (a group's chat too); 0 for a person's */
+	int64_t group_id; /* DB_WEB_GROUP's group, else 0 */
+	int64_t user_id;  /* DB_WEB_PERSON's person, else 0 */
+	unsigned char salt[DB_WEB_SALT];
+	unsigned char hash[DB_WEB_HASH];
+	/* Read by db_web_link_find: how far the feed's data has changed, a
+	 * number that only grows (the chat's counter; for a person, summed over
+	 * their chats with their count), and the last change's Unix time. */
+	int64_t rev;
+	int64_t changed;
+};
+
+/* The link of (kind, chat_id, group_id, user_id) as l gives them, into l's
+ * salt and hash: 1, 0 when it has none, -1. */
+int db_web_link_get(struct db *db, struct db_web_link *l);
+/* Stores l (salt and hash set) as the link of its (kind, chat, group,
+ * person), replacing the one it had.  0 or -1. */
+int db_web_link_put(struct db *db, const struct db_web_link *l, int64_t now_ms);
+/* The link whose token hashes to hash, with its rev and changed, in one
+ * statement: 1 (*out filled), 0 when there is none, -1. */
+int db_web_link_find(struct db *db, const unsigned char hash[DB_WEB_HASH], struct db_web_link *out);
+/* Revokes the links of chat_id's feeds (the chat's and its groups').  0 or
+ * -1.  A person's link goes with /forget me (db_forget_user). */
+int db_web_links_drop(struct db *db, int64_t chat_id);
+
+/* A meetup as a calendar shows it. */
+struct db_web_event {
+	int64_t id;
+	int64_t chat_id;
+	int num;
+	char title[1024];
+	char place[1024];
+	enum meetup_state state; /* MEETUP_CONFIRMED or MEETUP_CANCELLED */
+	time_t start;
+	int duration_min;
+	int max_people; /* 0: no cap */
+	int64_t group_id;
+	int seq; /* grows at each change of title, place, time or state */
+};
+/* Calls fn for each meetup the feed of l shows: confirmed or cancelled
+ * with a date, ending at or after since, soonest first; those of l's chat,
+ * of its group, or those its person comes to (a place, not waiting).  fn
+ * returns 0 to go on.  0, or -1 (an error, or fn's non-zero). */
+int db_web_events(struct db *db, const struct db_web_link *l, time_t since,
+                  int (*fn)(void *user, const struct db_web_event *e), void *user);
 
 /* ---- the scheduler's jobs ---- */
 

@@ -24,6 +24,8 @@ static const char *const db_forget__sql[] = {
 	"DELETE FROM rsvps WHERE user_id = ?2 AND meetup_id IN (SELECT id FROM meetups WHERE chat_id = ?1)",
 	"DELETE FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2",
 	"DELETE FROM dialogs WHERE chat_id = ?1 AND user_id = ?2",
+	/* Their personal calendar link, which spans their chats: revoked. */
+	"DELETE FROM web_links WHERE user_id = ?2",
 	"DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2",
 	"UPDATE meetups SET creator = NULL WHERE chat_id = ?1 AND creator = ?2",
 	"UPDATE chats SET admin = NULL WHERE id = ?1 AND admin = "

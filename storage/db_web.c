@@ -1,0 +1,169 @@
+/*
+ * db_web: the calendar links and what their feeds show (web/).
+ *
+ * A link row keeps the SHA-256 of its token and the salt web/ derives the
+ * token from, never the token.  db_web_link_find is the one lookup a feed
+ * request costs before it knows whether anything changed: the link and
+ * its feed's change counter in one statement.
+ */
+#include "storage/db_internal.h"
+
+#include <string.h>
+
+#include "lib/log.h"
+
+#define LOG_MODULE "db"
+
+/* Binds ?1 kind, ?2 chat, ?3 group, ?4 person, 0 standing for none. */
+static void db_web__bind_of(sqlite3_stmt *st, const struct db_web_link *l)
+{
+	sqlite3_bind_int(st, 1, (int)l->kind);
+	sqlite3_bind_int64(st, 2, l->chat_id);
+	sqlite3_bind_int64(st, 3, l->group_id);
+	sqlite3_bind_int64(st, 4, l->user_id);
+}
+
+/* Copies a blob column of exactly len bytes into out; -1 when it is not. */
+static int db_web__blob(sqlite3_stmt *st, int col, unsigned char *out, int len)
+{
+	if(sqlite3_column_bytes(st, col) != len)
+		return -1;
+	memcpy(out, sqlite3_column_blob(st, col), (size_t)len);
+	return 0;
+}
+
+int db_web_link_get(struct db *db, struct db_web_link *l)
+{
+	sqlite3_stmt *st =
+		db__stmt(db, "SELECT salt, hash FROM web_links WHERE kind = ?1 AND coalesce(chat_id, 0) = ?2 "
+	                     "AND coalesce(group_id, 0) = ?3 AND coalesce(user_id, 0) = ?4");
+	if(!st)
+		return -1;
+	db_web__bind_of(st, l);
+	int rc = sqlite3_step(st), found = 0;
+	if(rc == SQLITE_ROW)
+		found = db_web__blob(st, 0, l->salt, DB_WEB_SALT) || db_web__blob(st, 1, l->hash, DB_WEB_HASH) ? -1 : 1;
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE)
+		found = -1;
+	if(found < 0)
+		db__log_error(db, "web link get");
+	return found;
+}
+
+int db_web_link_put(struct db *db, const struct db_web_link *l, int64_t now_ms)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM web_links WHERE kind = ?1 AND coalesce(chat_id, 0) = ?2 "
+	                                "AND coalesce(group_id, 0) = ?3 AND coalesce(user_id, 0) = ?4");
+	if(!st)
+		return -1;
+	db_web__bind_of(st, l);
+	if(db__exec_stmt(db, st, "web link put"))
+		return -1;
+	st = db__stmt(db, "INSERT INTO web_links (kind, chat_id, group_id, user_id, salt, hash, created_ms) "
+	                  "VALUES (?1, nullif(?2, 0), nullif(?3, 0), nullif(?4, 0), ?5, ?6, ?7)");
+	if(!st)
+		return -1;
+	db_web__bind_of(st, l);
+	sqlite3_bind_blob(st, 5, l->salt, DB_WEB_SALT, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 6, l->hash, DB_WEB_HASH, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, now_ms);
+	return db__exec_stmt(db, st, "web link put");
+}
+
+/* A person's feed changes with any of their chats: the sum of those
+ * chats' counters, times a thousand plus their number (so that joining a
+ * chat whose counter is 0 changes it too), and the latest change. */
+static const char db_web__find_sql[] =
+	"SELECT l.kind, coalesce(l.chat_id, 0), coalesce(l.group_id, 0), coalesce(l.user_id, 0), l.salt, l.hash, "
+	"  CASE WHEN l.user_id IS NULL THEN coalesce(c.rev, 0) ELSE "
+	"    (SELECT coalesce(sum(x.rev), 0) * 1000 + count(*) FROM members mb "
+	"     LEFT JOIN web_changes x ON x.chat_id = mb.chat_id WHERE mb.user_id = l.user_id) END, "
+	"  CASE WHEN l.user_id IS NULL THEN coalesce(c.changed, 0) ELSE "
+	"    (SELECT coalesce(max(x.changed), 0) FROM members mb "
+	"     JOIN web_changes x ON x.chat_id = mb.chat_id WHERE mb.user_id = l.user_id) END "
+	"FROM web_links l LEFT JOIN web_changes c ON c.chat_id = l.chat_id WHERE l.hash = ?1";
+
+int db_web_link_find(struct db *db, const unsigned char hash[DB_WEB_HASH], struct db_web_link *out)
+{
+	sqlite3_stmt *st = db__stmt(db, db_web__find_sql);
+	if(!st)
+		return -1;
+	sqlite3_bind_blob(st, 1, hash, DB_WEB_HASH, SQLITE_STATIC);
+	int rc = sqlite3_step(st), found = 0;
+	if(rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		out->kind = (enum db_web_kind)sqlite3_column_int(st, 0);
+		out->chat_id = sqlite3_column_int64(st, 1);
+		out->group_id = sqlite3_column_int64(st, 2);
+		out->user_id = sqlite3_column_int64(st, 3);
+		out->rev = sqlite3_column_int64(st, 6);
+		out->changed = sqlite3_column_int64(st, 7);
+		found = db_web__blob(st, 4, out->salt, DB_WEB_SALT) || db_web__blob(st, 5, out->hash, DB_WEB_HASH) ? -1
+		                                                                                                   : 1;
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE)
+		found = -1;
+	if(found < 0)
+		db__log_error(db, "web link find");
+	return found;
+}
+
+int db_web_links_drop(struct db *db, int64_t chat_id)
+{
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM web_links WHERE chat_id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, chat_id);
+	return db__exec_stmt(db, st, "web links drop");
+}
+
+/* The meetups of a feed: ?1 the chat (0: any), ?2 the group (0: any), ?3
+ * the person who comes (0: anyone), ?4 the earliest end. */
+static const char db_web__events_sql[] =
+	"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.state, m.start_at, m.duration_min, m.max_people, "
+	"  coalesce(m.group_id, 0), coalesce((SELECT seq FROM meetup_seqs WHERE meetup_id = m.id), 0) FROM meetups m "
+	"WHERE m.state IN (1, 2) AND m.start_at > 0 AND m.start_at + m.duration_min * 60 >= ?4 "
+	"  AND (?1 = 0 OR m.chat_id = ?1) AND (?2 = 0 OR m.group_id = ?2) "
+	"  AND (?3 = 0 OR EXISTS (SELECT 1 FROM rsvps r WHERE r.meetup_id = m.id AND r.user_id = ?3 "
+	"    AND r.answer = 2 AND r.waiting = 0)) "
+	"ORDER BY m.start_at, m.id";
+
+int db_web_events(struct db *db, const struct db_web_link *l, time_t since,
+                  int (*fn)(void *user, const struct db_web_event *e), void *user)
+{
+	sqlite3_stmt *st = db__stmt(db, db_web__events_sql);
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, l->kind == DB_WEB_PERSON ? 0 : l->chat_id);
+	sqlite3_bind_int64(st, 2, l->kind == DB_WEB_GROUP ? l->group_id : 0);
+	sqlite3_bind_int64(st, 3, l->kind == DB_WEB_PERSON ? l->user_id : 0);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)since);
+	struct db_web_event e;
+	int rc;
+	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&e, 0, sizeof(e));
+		e.id = sqlite3_column_int64(st, 0);
+		e.chat_id = sqlite3_column_int64(st, 1);
+		e.num = sqlite3_column_int(st, 2);
+		db__copy_text(st, 3, e.title, sizeof(e.title));
+		db__copy_text(st, 4, e.place, sizeof(e.place));
+		e.state = (enum meetup_state)sqlite3_column_int(st, 5);
+		e.start = (time_t)sqlite3_column_int64(st, 6);
+		e.duration_min = sqlite3_column_int(st, 7);
+		e.max_people = sqlite3_column_int(st, 8);
+		e.group_id = sqlite3_column_int64(st, 9);
+		e.seq = sqlite3_column_int(st, 10);
+		if(fn(user, &e)) {
+			sqlite3_reset(st);
+			return -1;
+		}
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_DONE) {
+		db__log_error(db, "web events");
+		return -1;
+	}
+	return 0;
+}
