@@ -127,6 +127,22 @@ static int config__check_allow(const char *v, char *msg, size_t msglen)
 	return -1;
 }
 
+/* The web side's public address: "" (off), or an http(s) URL with a host
+ * and no query, fragment or credentials, since links are built on it. */
+static int config__check_public_url(const char *v, char *msg, size_t msglen)
+{
+	if(!*v)
+		return 0;
+	const char *host = !strncmp(v, "https://", 8) ? v + 8 : !strncmp(v, "http://", 7) ? v + 7 : NULL;
+	if(host && *host && *host != '/' && !strpbrk(v, "?#@ \t\"<>") && strlen(v) < 200)
+		return 0;
+	snprintf(msg, msglen,
+	         "must be an http:// or https:// URL with a host and no query, such as "
+	         "https://bot.example.org, not '%s'",
+	         v);
+	return -1;
+}
+
 int config_check_url_opt(const char *v, char *msg, size_t msglen)
 {
 	return *v ? config_check_url(v, msg, msglen) : 0;
@@ -167,6 +183,12 @@ static const struct config_key config__http_keys[] = {
 };
 /* clang-format on */
 
+/* clang-format off: a table reads best one row to a line */
+static const struct config_key config__web_keys[] = {
+	CONFIG_STR_KEY("public_url", web_public_url, "", config__check_public_url, false),
+};
+/* clang-format on */
+
 static int config__validate_http(const void *values, const struct config *cfg, struct strbuf *errors)
 {
 	(void)values;
@@ -196,6 +218,10 @@ static const struct config_section config__builtin[] = {
 	  .keys = config__http_keys,
 	  .nkeys = CONFIG_COUNT(config__http_keys),
 	  .validate = config__validate_http },
+	{ .name = "web",
+	  .size = sizeof(struct config),
+	  .keys = config__web_keys,
+	  .nkeys = CONFIG_COUNT(config__web_keys) },
 };
 /* clang-format on */
 #define CONFIG_NBUILTIN CONFIG_COUNT(config__builtin)

@@ -45,6 +45,9 @@ struct config {
 	char *http_metrics;       /* "on": serve GET /metrics; "off" */
 	char *http_metrics_allow; /* who may read /metrics: addresses and
 	                             prefixes; "127.0.0.0/8 ::1" */
+	/* [web] */
+	char *web_public_url; /* the address people reach the listener at, as
+	                         http(s)://HOST[/PATH], no query; "" = off */
 
 	/* The registered sections' values, in the order of registration, as
 	 * config_init() found them: values[i] is the owner's struct for the
