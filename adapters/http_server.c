@@ -87,6 +87,16 @@ int http_request_header(const struct http_request *req, const char *name, char *
 		key[i] = (char)tolower((unsigned char)name[i]);
 	key[n] = ':';
 	key[n + 1] = '\0';
+	/* The headers lws knows have a token of their own. */
+	for(int t = 0; t < WSI_TOKEN_COUNT; t++) {
+		const char *known = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+		if(!known || strcmp(known, key))
+			continue;
+		int got = lws_hdr_total_length(req->wsi, (enum lws_token_indexes)t);
+		if(got <= 0 || (size_t)got >= buflen)
+			return -1;
+		return lws_hdr_copy(req->wsi, buf, (int)buflen, (enum lws_token_indexes)t);
+	}
 	int len = lws_hdr_custom_length(req->wsi, key, (int)n + 1);
 	if(len < 0)
 		return -1;
@@ -102,15 +112,33 @@ int http_request_peer(const struct http_request *req, struct sockaddr_storage *s
 	return fd >= 0 && !getpeername(fd, (struct sockaddr *)ss, &len) ? 0 : -1;
 }
 
-/* Writes a whole response: status line, headers, body.  Returns what the
- * lws callback must return. */
-static int http__respond(struct lws *wsi, int status, const char *type, const char *body, size_t len)
+int http_response_header(struct http_response *res, const char *name, const char *value)
 {
-	unsigned char head[LWS_PRE + 512];
+	if(res->nheaders == HTTP_MAX_HEADERS || strlen(name) + 2 > sizeof(res->headers[0].name) ||
+	   strlen(value) >= sizeof(res->headers[0].value))
+		return -1;
+	snprintf(res->headers[res->nheaders].name, sizeof(res->headers[0].name), "%s:", name);
+	snprintf(res->headers[res->nheaders].value, sizeof(res->headers[0].value), "%s", value);
+	res->nheaders++;
+	return 0;
+}
+
+/* Writes a whole response: status line, headers (res's more headers when
+ * res is not NULL), body.  Returns what the lws callback must return. */
+static int http__respond_with(struct lws *wsi, int status, const char *type, const char *body, size_t len,
+                              const struct http_response *res)
+{
+	unsigned char head[LWS_PRE + 2048];
 	unsigned char *start = head + LWS_PRE, *p = start, *end = head + sizeof(head) - 1;
 	if(lws_add_http_common_headers(wsi, (unsigned int)status, type ? type : "text/plain; charset=utf-8",
-	                               (lws_filepos_t)len, &p, end) ||
-	   lws_finalize_write_http_header(wsi, start, &p, end))
+	                               (lws_filepos_t)len, &p, end))
+		return -1;
+	for(int i = 0; res && i < res->nheaders; i++)
+		if(lws_add_http_header_by_name(wsi, (const unsigned char *)res->headers[i].name,
+		                               (const unsigned char *)res->headers[i].value,
+		                               (int)strlen(res->headers[i].value), &p, end))
+			return -1;
+	if(lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if(len) {
 		unsigned char *buf = malloc(LWS_PRE + len);
@@ -125,6 +153,19 @@ static int http__respond(struct lws *wsi, int status, const char *type, const ch
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+static int http__respond(struct lws *wsi, int status, const char *type, const char *body, size_t len)
+{
+	return http__respond_with(wsi, status, type, body, len, NULL);
+}
+
+/* Whether route path r serves path p: the same, or r ends with '*' and p
+ * starts with what comes before it. */
+static bool http__matches(const char *r, const char *p)
+{
+	size_t n = strlen(r);
+	return n && r[n - 1] == '*' ? !strncmp(r, p, n - 1) : !strcmp(r, p);
+}
+
 static int http__dispatch(struct http_server *srv, struct http_request *req)
 {
 	if(req->too_big)
@@ -132,7 +173,7 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 	bool path_known = false;
 	for(int i = 0; i < srv->nroutes; i++) {
 		struct http_route *r = &srv->routes[i];
-		if(strcmp(r->path, req->path))
+		if(!http__matches(r->path, req->path))
 			continue;
 		path_known = true;
 		if(strcmp(r->method, req->method))
@@ -140,8 +181,8 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 		struct http_response res = { .status = 200 };
 		int rc = r->fn(r->user, req, &res);
 		int out = rc ? http__respond(req->wsi, 500, NULL, "internal error\n", 15)
-		             : http__respond(req->wsi, res.status, res.content_type, res.body ? res.body : "",
-		                             res.body ? res.body_len : 0);
+		             : http__respond_with(req->wsi, res.status, res.content_type, res.body ? res.body : "",
+		                                  res.body ? res.body_len : 0, &res);
 		free(res.body);
 		return out;
 	}

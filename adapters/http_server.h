@@ -31,11 +31,19 @@ struct http_server_options {
 	size_t max_body; /* larger request bodies get 413; 0: 1 MiB */
 };
 
+#define HTTP_MAX_HEADERS 8
+
 struct http_response {
 	int status;
 	const char *content_type; /* default "text/plain; charset=utf-8" */
 	char *body;               /* owned by the server once set (malloc'd) */
 	size_t body_len;
+	/* More headers, added with http_response_header. */
+	struct {
+		char name[32];
+		char value[128];
+	} headers[HTTP_MAX_HEADERS];
+	int nheaders;
 };
 
 /* A route handler: fills res (status 200 and no body when untouched).
@@ -50,7 +58,9 @@ typedef int (*http_handler_fn)(void *user, const struct http_request *req, struc
 int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http_server_options *opt);
 /* The port it listens on (the chosen one when options asked for 0). */
 int http_server_port(const struct http_server *srv);
-/* Adds a route; path is matched exactly.  0 or -1. */
+/* Adds a route; path is matched exactly, or as a prefix when it ends with
+ * an asterisk (the rest of the request's path is the handler's to read).
+ * 0 or -1. */
 int http_server_route(struct http_server *srv, const char *method, const char *path, http_handler_fn fn, void *user);
 void http_server_stop(struct http_server *srv);
 void http_server_free(struct http_server *srv);
@@ -60,11 +70,14 @@ const char *http_request_method(const struct http_request *req);
 const char *http_request_path(const struct http_request *req);
 const char *http_request_body(const struct http_request *req, size_t *len);
 /* Copies the value of header name (case-insensitive, e.g.
- * "x-telegram-bot-api-secret-token") into buf; returns its length, or -1
- * when the request has no such header. */
+ * "x-telegram-bot-api-secret-token", "if-none-match") into buf; returns
+ * its length, or -1 when the request has no such header. */
 int http_request_header(const struct http_request *req, const char *name, char *buf, size_t buflen);
 /* Copies the address of the peer that sent req into ss.  0, or -1 when
  * the socket cannot say. */
 int http_request_peer(const struct http_request *req, struct sockaddr_storage *ss);
+/* Adds the header "name: value" to res (both copied; a value too long, or
+ * one header too many, is refused).  0 or -1. */
+int http_response_header(struct http_response *res, const char *name, const char *value);
 
 #endif
