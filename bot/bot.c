@@ -46,6 +46,12 @@ static void bot__on_prepare(uv_prepare_t *h)
 	bot__flush_delivered(h->data, false);
 }
 
+void bot_set_web(struct bot *b, const struct bot_web *web, void *user)
+{
+	b->web = web;
+	b->web_user = user;
+}
+
 int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db, const struct bot_port *port,
              void *port_user)
 {

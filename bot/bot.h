@@ -21,6 +21,7 @@
 #include "bot/action.h"
 #include "bot/event.h"
 #include "bot/sched.h"
+#include "lib/strbuf.h"
 
 struct config;
 struct config_checks;
@@ -83,6 +84,29 @@ struct bot {
 	uint64_t key_seq;
 	bool stopping;
 	int exit_code;
+	const struct bot_web *web; /* borrowed; NULL: the web side is off */
+	void *web_user;
+};
+
+/* The calendar links, which the web side (web/) makes and serves: the
+ * core asks for them (/agenda, the meetups' cards) and never builds one.
+ * Lent by whoever runs the web side (the daemon, when [web] public_url
+ * and [http] listen are both set) with bot_set_web; without it the web is
+ * off.  Called from the loop, inside the core's open transaction. */
+enum bot_link {
+	BOT_LINK_CHAT,   /* the chat's feed */
+	BOT_LINK_GROUP,  /* the feed of group id */
+	BOT_LINK_PERSON, /* the feed of user id: every meetup they come to */
+	BOT_LINK_EVENT,  /* meetup #id of the chat alone, as one .ics */
+};
+struct bot_web {
+	/* Appends to out the address (https://...) of the link of kind for
+	 * chat_id and id, made first when there is none (written in the open
+	 * transaction).  0 or -1. */
+	int (*link)(void *user, enum bot_link kind, int64_t chat_id, int64_t id, struct strbuf *out);
+	/* Revokes the links of chat_id's feeds (its own and its groups'): the
+	 * next ones asked for are new.  0 or -1. */
+	int (*revoke)(void *user, int64_t chat_id);
 };
 
 /* The core's checks of configuration values, for config_set_checks(): a
@@ -93,6 +117,10 @@ extern const struct config_checks bot_config_checks;
  * (all borrowed: they must outlive b), which port_user is handed to. */
 int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db, const struct bot_port *port,
              void *port_user);
+
+/* Lends b the web side's links (web borrowed for good, user handed to
+ * its functions); NULL turns it off. */
+void bot_set_web(struct bot *b, const struct bot_web *web, void *user);
 
 /* Runs one event: opens a transaction, dispatches, commits, then hands the
  * resulting actions to the platforms.  On a storage error the transaction is

@@ -31,6 +31,8 @@ int cmd_mygroups(struct cmd_ctx *ctx);
 int cmd_config(struct cmd_ctx *ctx);
 int cmd_forget(struct cmd_ctx *ctx);
 int cmd_export(struct cmd_ctx *ctx);
+/* cmd_agenda.c */
+int cmd_agenda(struct cmd_ctx *ctx);
 /* A plain message from someone in a guided dialogue: the next answer. */
 int cmd_dialog_answer(struct cmd_ctx *ctx, const char *text);
 

@@ -622,6 +622,23 @@ static void meetup__coming_line(struct meetup_ctx *ctx, const struct db_meetup *
 	strbuf_release(&names);
 }
 
+/* Appends "Add to my calendar: LINK", the meetup's own .ics, when the web
+ * side runs (without it, nothing: the cards read as they always have). */
+static int meetup__calendar_line(struct meetup_ctx *ctx, const struct db_meetup *m, struct strbuf *sb)
+{
+	struct bot *b = ctx->bot;
+	if(!b->web)
+		return 0;
+	struct strbuf url = STRBUF_INIT;
+	int rc = b->web->link(b->web_user, BOT_LINK_EVENT, m->chat_id, m->num, &url);
+	if(!rc) {
+		strbuf_addc(sb, '\n');
+		i18n_fmt(sb, meetup__lang(ctx), "meetup.calendar", url.buf, NULL);
+	}
+	strbuf_release(&url);
+	return rc || url.oom ? -1 : 0;
+}
+
 int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbuf *sb)
 {
 	static const char *const state_keys[] = {
@@ -666,6 +683,8 @@ int meetup_format_info(struct meetup_ctx *ctx, struct db_meetup *m, struct strbu
 		i18n_fmt(sb, lang, "meetup.rsvp.how", num, NULL);
 		free(s);
 		db_people_release(&r);
+		if(meetup__calendar_line(ctx, m, sb))
+			return -1;
 	}
 	return sb->oom ? -1 : 0;
 }
@@ -853,6 +872,8 @@ static int meetup__card(struct meetup_ctx *ctx, struct db_meetup *m, enum action
 	if(!cancelled) {
 		strbuf_addc(&sb, '\n');
 		i18n_fmt(&sb, lang, "meetup.rsvp.how", num, NULL);
+		if(meetup__calendar_line(ctx, m, &sb))
+			goto out;
 	}
 	struct action *a;
 	if(sb.oom || meetup__push(ctx, kind, sb.buf, &a))
