@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/strbuf.h"
 #include "storage/db.h"
+#include "web/web.h"
 
 /* The daemon speaks as the bot in the log. */
 #define LOG_MODULE "bot"
@@ -228,7 +229,7 @@ int daemon_start_http(struct daemon *d)
 	const struct config *cfg = d->bot.cfg;
 	const char *listen = cfg->http_listen;
 	if(!*listen)
-		return 0;
+		return web_start(&d->web, &d->bot, NULL); /* off: says why when asked for */
 	/* "ADDRESS:PORT" or "[ADDRESS]:PORT", checked when the configuration
 	 * was read; the listener takes the address without its brackets. */
 	const char *colon = strrchr(listen, ':');
@@ -249,9 +250,10 @@ int daemon_start_http(struct daemon *d)
 	   http_server_route(d->host.listener, "GET", "/readyz", daemon__readyz, d))
 		return -1;
 	health_start(&d->health, d->bot.loop, db_path(d->bot.db));
-	if(!strcmp(cfg->http_metrics, "on"))
-		return exporter_start(&d->exporter, d->bot.loop, d->host.listener, cfg, d->bot.db);
-	return 0;
+	if(!strcmp(cfg->http_metrics, "on") &&
+	   exporter_start(&d->exporter, d->bot.loop, d->host.listener, cfg, d->bot.db))
+		return -1;
+	return web_start(&d->web, &d->bot, d->host.listener);
 }
 
 int daemon_add_adapter(struct daemon *d, const struct adapter_ops *ops)
@@ -287,6 +289,8 @@ void daemon_ready(struct daemon *d)
 
 void daemon_release(struct daemon *d)
 {
+	web_free(d->web);
+	d->web = NULL;
 	bot_release(&d->bot);
 	for(int i = 0; i < d->nadapters; i++)
 		if(d->adapters[i].ops->release)

@@ -17,6 +17,7 @@
 struct config;
 struct db;
 struct exporter;
+struct web;
 
 #define DAEMON_MAX_ADAPTERS 4
 
@@ -24,6 +25,7 @@ struct daemon {
 	struct bot bot;
 	struct adapter_host host;  /* owned: the client and the listener */
 	struct exporter *exporter; /* owned: GET /metrics, or NULL */
+	struct web *web;           /* owned: the calendars, or NULL when off */
 	struct adapter adapters[DAEMON_MAX_ADAPTERS];
 	int nadapters;
 	uv_signal_t sig_int, sig_term, sig_hup;
@@ -50,7 +52,8 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db
 /* Starts the HTTP listener when the configuration asks for one, before the
  * adapters (they add their routes to it), with GET /healthz and GET
  * /readyz (daemon/health.h), and GET /metrics when [http] metrics is on
- * (daemon/exporter.h).  0 or -1. */
+ * (daemon/exporter.h), and the web side on it when [web] public_url is
+ * set too (web/web.h).  0 or -1. */
 int daemon_start_http(struct daemon *d);
 
 /* Adds and starts an adapter.  0 or -1 (logged). */

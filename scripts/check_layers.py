@@ -18,7 +18,11 @@ import sys
 
 # The layers, lowest first: the order is written here and nowhere else
 # (README's Layout section describes it).
-LAYERS = ["lib", "config", "storage", "bot", "adapters", "daemon"]
+LAYERS = ["lib", "config", "storage", "bot", "adapters", "web", "daemon"]
+
+# A layer that may use only some headers of a layer below it: web/ serves
+# on the listener and knows no adapter.
+ONLY = {("web", "adapters"): {"adapters/http_server.h"}}
 
 # Folders that hold C sources without being layers.
 NOT_LAYERS = {"tests", "fuzz", "bench", "build", ".git"}
@@ -64,6 +68,9 @@ def check(root):
                                     % (where, layer, " <- ".join(LAYERS)))
                 elif target != layer and header.endswith("_internal.h"):
                     problems.append("%s, private to %s/" % (where, target))
+                elif header not in ONLY.get((layer, target), {header}):
+                    problems.append("%s: %s/ uses only %s of %s/" % (where, layer,
+                                    ", ".join(sorted(ONLY[(layer, target)])), target))
     return problems
 
 

@@ -8,6 +8,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
+libical-dev libssl-dev python3-icalendar
 sqlite3 tzdata curl python3 python3-prometheus-client clang libclang-rt-14-dev clang-format gdb openssl iproute2
 libsystemd-dev systemd mandoc man-db debhelper dpkg-dev lintian"
 # Node.js and npm run the end-to-end tests against telegram-test-api and
@@ -60,7 +61,7 @@ fi
 
 # npm packages, exactly as the lock files pin them.
 tests="$(dirname "$0")/../tests"
-for pkg in telegram/tta:telegram-test-api matrix/sdk:matrix-js-sdk; do
+for pkg in telegram/tta:telegram-test-api matrix/sdk:matrix-js-sdk web:ical.js; do
 	dir="$tests/${pkg%%:*}" name="${pkg#*:}"
 	[ "$name" = matrix-js-sdk ] && [ "$sdk" = 0 ] && continue
 	if [ ! -d "$dir/node_modules/$name" ]; then

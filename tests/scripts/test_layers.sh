@@ -12,10 +12,11 @@ trap 'rm -rf "$tmp"' EXIT
 failed=0
 fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 
-mkdir -p "$tmp/lib" "$tmp/bot" "$tmp/adapters" "$tmp/daemon"
+mkdir -p "$tmp/lib" "$tmp/bot" "$tmp/adapters" "$tmp/web" "$tmp/daemon"
 printf '#include "lib/log.h"\n#include "adapters/adapter.h"\n' > "$tmp/bot/up.c"
 printf '#include "adapters/telegram_internal.h"\n' > "$tmp/daemon/private.c"
 printf '#include "adapters/telegram_internal.h"\n#include "bot/bot.h"\n' > "$tmp/adapters/telegram.c"
+printf '#include "adapters/http_server.h"\n#include "adapters/adapter.h"\n' > "$tmp/web/feed.c"
 out=$(python3 "$check" "$tmp")
 rc=$?
 [ "$rc" = 1 ] || fail "a tree with wrong includes passes the check (exit $rc)"
@@ -23,7 +24,9 @@ grep -q '^bot/up.c:2: includes "adapters/adapter.h", a layer above bot/' <<< "$o
 	fail "the include upward is not reported: $out"
 grep -q '^daemon/private.c:1: includes "adapters/telegram_internal.h", private to adapters/' <<< "$out" ||
 	fail "the private header is not reported: $out"
-[ "$(wc -l <<< "$out")" = 2 ] || fail "what is allowed is reported too: $out"
+grep -q '^web/feed.c:2: includes "adapters/adapter.h": web/ uses only adapters/http_server.h of adapters/' <<< "$out" ||
+	fail "web/ using an adapter is not reported: $out"
+[ "$(wc -l <<< "$out")" = 3 ] || fail "what is allowed is reported too: $out"
 
 out=$(python3 "$check" "$src")
 rc=$?
