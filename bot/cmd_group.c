@@ -1125,6 +1125,12 @@ int cmd_export(struct cmd_ctx *ctx)
 	   cg__export_list(ctx, o, "rsvps", DB_EXPORT_RSVPS) ||
 	   cg__export_list(ctx, o, "meetups_proposed", DB_EXPORT_MEETUPS))
 		goto out;
+	/* Their personal calendar link, which /forget me revokes: said when
+	 * there is one (the token itself is kept nowhere to be exported). */
+	struct db_web_link cal = { .kind = DB_WEB_PERSON, .user_id = ctx->user_id };
+	int has_cal = db_web_link_get(db, &cal);
+	if(has_cal < 0 || (has_cal && json_object_set_new(o, "personal_calendar_link", json_true())))
+		goto out;
 	text = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
 	if(!text)
 		goto out;

@@ -130,6 +130,8 @@ chat = link(say("alice: /agenda"), "/agenda")
 mine = say("bob: /agenda me")
 check("[@bob] bot:" in mine and "privately" in mine, "/agenda me in the group answers privately: " + mine)
 bob_link = link(mine, "/agenda me")
+check('"personal_calendar_link": true' in say("bob: /export me"), "/export me says bob has a calendar link")
+check("personal_calendar_link" not in say("carol: /export me"), "/export me: carol has none")
 
 status, headers, body = get(chat)
 check(status == 200, "the chat's feed: %d" % status)
