@@ -261,10 +261,10 @@ static const char *const db__migrations[] = {
 	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
 	"  salt BLOB NOT NULL,"
 	"  created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	/* One index finds a link by what it opens, the links of a chat (its
+	 * first column) and a person's (the first two, chat 0). */
 	"CREATE UNIQUE INDEX IF NOT EXISTS web_links_of ON web_links "
-	"  (kind, coalesce(chat_id, 0), coalesce(group_id, 0), coalesce(user_id, 0));"
-	"CREATE INDEX IF NOT EXISTS web_links_chat ON web_links (chat_id) WHERE chat_id IS NOT NULL;"
-	"CREATE INDEX IF NOT EXISTS web_links_user ON web_links (user_id) WHERE user_id IS NOT NULL;"
+	"  (coalesce(chat_id, 0), coalesce(user_id, 0), kind, coalesce(group_id, 0));"
 	"CREATE TABLE IF NOT EXISTS meetup_seqs ("
 	"  meetup_id INTEGER PRIMARY KEY REFERENCES meetups(id) ON DELETE CASCADE,"
 	"  seq INTEGER NOT NULL);"

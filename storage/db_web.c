@@ -34,9 +34,8 @@ static int db_web__blob(sqlite3_stmt *st, int col, unsigned char *out, int len)
 
 int db_web_link_get(struct db *db, struct db_web_link *l)
 {
-	sqlite3_stmt *st =
-		db__stmt(db, "SELECT salt, hash FROM web_links WHERE kind = ?1 AND coalesce(chat_id, 0) = ?2 "
-	                     "AND coalesce(group_id, 0) = ?3 AND coalesce(user_id, 0) = ?4");
+	sqlite3_stmt *st = db__stmt(db, "SELECT salt, hash FROM web_links WHERE coalesce(chat_id, 0) = ?2 "
+	                                "AND coalesce(user_id, 0) = ?4 AND kind = ?1 AND coalesce(group_id, 0) = ?3");
 	if(!st)
 		return -1;
 	db_web__bind_of(st, l);
@@ -53,8 +52,8 @@ int db_web_link_get(struct db *db, struct db_web_link *l)
 
 int db_web_link_put(struct db *db, const struct db_web_link *l, int64_t now_ms)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM web_links WHERE kind = ?1 AND coalesce(chat_id, 0) = ?2 "
-	                                "AND coalesce(group_id, 0) = ?3 AND coalesce(user_id, 0) = ?4");
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM web_links WHERE coalesce(chat_id, 0) = ?2 "
+	                                "AND coalesce(user_id, 0) = ?4 AND kind = ?1 AND coalesce(group_id, 0) = ?3");
 	if(!st)
 		return -1;
 	db_web__bind_of(st, l);
@@ -112,7 +111,7 @@ int db_web_link_find(struct db *db, const unsigned char hash[DB_WEB_HASH], struc
 
 int db_web_links_drop(struct db *db, int64_t chat_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM web_links WHERE chat_id = ?1");
+	sqlite3_stmt *st = db__stmt(db, "DELETE FROM web_links WHERE coalesce(chat_id, 0) = ?1");
 	if(!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, chat_id);
