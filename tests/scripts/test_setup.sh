@@ -17,7 +17,7 @@ has() { # has DESCRIPTION FILE TEXT
 }
 
 # A copy of the tree's scripts, without node_modules.
-mkdir -p "$tmp/tree/scripts" "$tmp/tree/tests/telegram/tta" "$tmp/tree/tests/matrix/sdk" "$tmp/bin"
+mkdir -p "$tmp/tree/scripts" "$tmp/tree/tests/telegram/tta" "$tmp/tree/tests/matrix/sdk" "$tmp/tree/tests/web" "$tmp/bin"
 cp "$src/scripts/deps.sh" "$tmp/tree/scripts/"
 cp -r "$src/tests/scripts" "$tmp/tree/tests/"
 
@@ -76,6 +76,7 @@ has "install line" "$tmp/apt.log" "install -y -qq --no-install-recommends libini
 # and installs only what can run.
 has "node 18" "$tmp/out" "Node.js v18.19.0: matrix-js-sdk needs Node.js 20 or later"
 has "node 18: tta" "$tmp/npm.log" "telegram/tta ci"
+has "node 18: ical.js" "$tmp/npm.log" "tests/web ci"
 if grep -q "matrix/sdk" "$tmp/npm.log"; then fail "matrix-js-sdk installed for Node.js 18"; else ok; fi
 
 # Any other apt-get error fails at once, shown.
