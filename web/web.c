@@ -133,7 +133,11 @@ static int web__not_found(struct http_response *res)
 	return res->body ? 0 : -1;
 }
 
-/* The calendar itself, read in one read transaction. */
+/* The calendar itself, its reads bracketed by db_begin_read and
+ * db_end_read as the rule of transactions says (storage/db.h).  While the
+ * core's batch is open across turns of the loop, db_begin_read refuses and
+ * the reads run in that batch: a feed may then show what the batch has
+ * done so far, as its replies will once it commits. */
 static int web__body(struct web *w, const struct db_web_link *l, const struct web_path *p, time_t now, time_t modified,
                      struct http_response *res)
 {
