@@ -8,8 +8,8 @@ Mozilla's ical.js (npm, pinned in tests/web).  What a subscriber would
 notice is checked: which meetups a feed holds, their time as a UTC instant
 (the week of the change to summer time included), a move's higher SEQUENCE
 and new time, a cancellation's STATUS:CANCELLED, a personal feed with only
-the person's meetups and an alarm, the conditional requests' 304s, and a
-forged, revoked or forgotten link's 404.
+the person's meetups (across chats and zones) and an alarm, the
+conditional requests' 304s, and a forged, revoked or forgotten link's 404.
 
     feeds.py ENSEMBLE ICS_CHECK
 """
@@ -23,7 +23,7 @@ import icalendar  # noqa: E402  (Debian's python3-icalendar)
 BIN, ICS_CHECK = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
 PUBLIC = "https://cal.example.org"
-tmp = os.environ.get("CAL_KEEP") or tempdir("ensemble-cal-")
+tmp = tempdir("ensemble-cal-")
 port = free_port()
 errlog = open(os.path.join(tmp, "stderr"), "w+")
 bot = subprocess.Popen(
@@ -126,6 +126,11 @@ check("Add to my calendar: " + PUBLIC + "/cal/" in card, "the announcement links
 say("alice: /meetup Chess; 24/3 6pm")
 say("alice: /meetup confirm 2 1")
 say("alice: /meetup Picnic; 26/3 noon; 27/3 noon")  # an open poll: no event
+# Another chat, in New York (summer time there since 14 March), where bob
+# comes too: his own feed spans both chats and both zones.
+say("dave@ny: /tz America/New_York")
+say("dave@ny: /meetup Brunch; 30/3 11am")
+say("bob@ny: /rsvp 1 yes")
 chat = link(say("alice: /agenda"), "/agenda")
 mine = say("bob: /agenda me")
 check("[@bob] bot:" in mine and "privately" in mine, "/agenda me in the group answers privately: " + mine)
@@ -172,8 +177,11 @@ check(get(chat[:-len(".ics")] + "/3.ics")[0] == 404, "an open poll has no .ics")
 # The personal feed: bob comes to the book club, not to chess.
 status, _, body = get(bob_link)
 mine, calname = parse3(body, "bob's feed")
-check(status == 200 and [e["summary"] for e in mine.values()] == ["Book club"], "bob's meetups only: %r"
-      % [e["summary"] for e in mine.values()])
+check(status == 200 and sorted(e["summary"] for e in mine.values()) == ["Book club", "Brunch"],
+      "bob's meetups only, in both his chats: %r" % [e["summary"] for e in mine.values()])
+brunch = by_title(mine, "Brunch")
+check(brunch and brunch[0]["start"] == utc("2027-03-30T15:00") and brunch[0]["tzid"] == "America/New_York",
+      "the other chat's meetup in its own zone: %r" % brunch)
 check(all(e["alarms"] == 1 for e in mine.values()), "the personal feed has an alarm")
 check(calname == "Ensemble — bob", "named after the person: %r" % calname)
 
