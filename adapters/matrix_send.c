@@ -257,7 +257,7 @@ static void mx__sent(void *user, const struct http_result *res)
 	char errcode[64];
 	long wait;
 	m->unreachable = res->status == 0 || res->status >= 500;
-	sq_answered(&mx__policy, res->status, res->status == 200); /* mx__verdict's MX_OK */
+	sq_count(&mx__policy, res->status, res->status == 200); /* mx__verdict's MX_OK */
 	switch(mx__verdict(res, &wait, s->attempts, errcode, sizeof(errcode))) {
 	case MX_OK: {
 		json_error_t jerr;

@@ -1,6 +1,7 @@
 /*
- * send_queue: one FIFO of sends, served lane by lane in order (see
- * send_queue.h for the contract).
+ * send_queue: one FIFO of sends, served lane by lane in order, the answers
+ * acted on and settled after their commit (see send_queue.h for the
+ * contract).
  */
 #include "adapters/send_queue.h"
 
@@ -9,13 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapters/http_client.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "storage/db.h"
 
 void sq_append(struct send_queue *q, struct sq_entry *e)
 {
 	e->next = NULL;
+	e->queued = true;
 	if(q->tail)
 		q->tail->next = e;
 	else
@@ -37,6 +41,7 @@ int sq_unlink(struct send_queue *q, struct sq_entry *e)
 	if(q->tail == e)
 		q->tail = prev;
 	q->n--;
+	e->queued = false;
 	return 0;
 }
 
@@ -118,7 +123,7 @@ int64_t sq_backoff_ms(int attempts, int max_doublings)
 }
 
 /* The send side's metrics, by platform. */
-static struct metrics_family sq__sent =
+static struct metrics_family sq__accepted =
 	METRICS_COUNTER("ensemble_replies_sent_total", "Messages (replies, posts, edits, polls) the platform accepted.",
                         "platform", NULL);
 static struct metrics_family sq__failed =
@@ -132,10 +137,10 @@ static struct metrics_family sq__retries =
 	METRICS_COUNTER("ensemble_send_retries_total",
                         "Sends tried again after a rate limit, a server error or a network error.", "platform", NULL);
 
-void sq_answered(const struct send_policy *p, long status, bool ok)
+void sq_count(const struct send_policy *p, long status, bool ok)
 {
 	if(ok) {
-		metrics_inc(metrics_at(&sq__sent, p->module, NULL));
+		metrics_inc(metrics_at(&sq__accepted, p->module, NULL));
 		return;
 	}
 	const char *class = status == 0                     ? "network"
@@ -181,4 +186,232 @@ int64_t sq_pump(struct send_queue *q, const struct send_policy *p, void *owner)
 		}
 	}
 	return -1;
+}
+
+/* ---- answers ---- */
+
+/* Takes e out of the queue, if it is in it, and tells the platform. */
+static void sq__leave(struct send_queue *q, const struct send_policy *p, void *owner, struct sq_entry *e)
+{
+	if(e->queued && !sq_unlink(q, e) && p->left)
+		p->left(owner);
+}
+
+/* e is done with (sent, refused for good, given up): off the queue,
+ * acknowledged, released. */
+static void sq__drop(struct send_queue *q, const struct send_policy *p, void *owner, struct sq_entry *e)
+{
+	sq__leave(q, p, owner, e);
+	if(e->stored_id)
+		p->ack(owner, e->stored_id);
+	p->release(e);
+}
+
+/* True when the held answers are to be stored now (see sq_answered). */
+static bool sq__settle_due(const struct send_queue *q, const struct send_policy *p, void *owner)
+{
+	if(!q->held)
+		return false;
+	if(p->stopping(owner) || q->nheld >= SQ_HELD_MAX)
+		return true;
+	/* A platform whose answered sends keep their lanes stores as soon as
+	 * it may; one whose sends have left waits for the queue to empty,
+	 * storing more answers in one transaction. */
+	return p->db_free(owner) && (!p->idempotent || !q->head);
+}
+
+/* e was delivered: released, or held when its answer must be stored. */
+static void sq__sent(struct send_queue *q, const struct send_policy *p, void *owner, struct sq_entry *e, bool store,
+                     const char *what)
+{
+	/* A non-idempotent send keeps its lane until its answer is stored: a
+	 * crash meanwhile repeats it, as it would any send in flight, and
+	 * nothing after it in its chat. */
+	bool keep_lane = store && !p->idempotent;
+	if(!keep_lane) {
+		e->inflight = false;
+		sq__leave(q, p, owner, e); /* first: what follows may queue more */
+	}
+	if(p->sent)
+		p->sent(owner, e);
+	if(!store) {
+		sq__drop(q, p, owner, e);
+		return;
+	}
+	e->next_held = NULL;
+	if(!q->held)
+		q->held_tail = &q->held;
+	*q->held_tail = e;
+	q->held_tail = &e->next_held;
+	q->nheld++;
+	if(sq__settle_due(q, p, owner))
+		sq_settle(q, p, owner);
+	else if(keep_lane)
+		log_msg(LOG_DEBUG, p->module, "%s answered while the database is busy: settled after", what);
+}
+
+/* The log's words for a failure: the HTTP status, or the network's. */
+static const char *sq__why(const struct http_result *res, char *buf, size_t len)
+{
+	if(!res->status)
+		return res->error ? res->error : "no answer";
+	snprintf(buf, len, "HTTP %ld", res->status);
+	return buf;
+}
+
+void sq_answered(struct send_queue *q, const struct send_policy *p, void *owner, struct sq_entry *e,
+                 const struct http_result *res)
+{
+	struct sq_answer a = { .code = (int)res->status };
+	char what[256], why[32];
+	int64_t wait;
+	q->out--;
+	if(p->stopping(owner) && res->status != 200) {
+		sq_count(p, res->status, false);
+		e->inflight = false;
+		return; /* left in the outbox: sent again at the next start */
+	}
+	enum sq_verdict v = p->classify(owner, e, res, &a);
+	if(v != SQ_AGAIN || res->status != 200) /* not a step of a send, such as a direct chat made */
+		sq_count(p, res->status, v == SQ_SENT);
+	p->describe(e, what, sizeof(what));
+	if(v != SQ_SENT)
+		e->inflight = false;
+	switch(v) {
+	case SQ_SENT:
+		sq__sent(q, p, owner, e, a.store, what);
+		break;
+	case SQ_RETRY_AT:
+		wait = a.wait_ms > 0 ? a.wait_ms : 1000;
+		e->not_before_ms = clock_now_ms() + wait;
+		log_msg(LOG_WARN, p->module, "%s: rate limited, retrying in %lld ms", what, (long long)wait);
+		break;
+	case SQ_BACK_OFF:
+		if(sq_gave_up(p, &e->attempts, "%s", what)) {
+			sq__drop(q, p, owner, e);
+			break;
+		}
+		wait = sq_backoff_ms(e->attempts, SQ_MAX_DOUBLINGS);
+		e->not_before_ms = clock_now_ms() + wait;
+		log_msg(LOG_WARN, p->module, "%s failed (%s); retrying in %lld ms (attempt %d)", what,
+		        sq__why(res, why, sizeof(why)), (long long)wait, e->attempts);
+		break;
+	case SQ_REFUSED:
+		log_msg(a.quiet ? LOG_DEBUG : LOG_ERROR, p->module, "%s refused (%d): %s", what, a.code,
+		        a.detail[0] ? a.detail : "?");
+		sq__drop(q, p, owner, e);
+		break;
+	case SQ_GONE:
+		log_msg(LOG_WARN, p->module, "%s refused (%d%s%s): the chat refuses the bot, marked inactive", what,
+		        a.code, a.detail[0] ? " " : "", a.detail);
+		p->inactive(owner, p->lane(e));
+		sq__drop(q, p, owner, e);
+		break;
+	case SQ_AGAIN:
+		break;
+	}
+}
+
+/* ---- settling ---- */
+
+/* The held answers sq_settle stores: the sends, then the outbox rows to
+ * acknowledge once committed. */
+struct sq__settling {
+	struct send_queue *q; /* NULL once the step has run */
+	const struct send_policy *p;
+	void *owner;
+	struct sq_entry *list;
+	size_t n, nids;
+	bool thread;
+	int64_t ids[];
+};
+
+/* Releases the settled sends, keeping their outbox rows in st->ids. */
+static void sq__settled(struct sq__settling *st)
+{
+	while(st->list) {
+		struct sq_entry *e = st->list;
+		st->list = e->next_held;
+		sq__leave(st->q, st->p, st->owner, e);
+		if(e->stored_id)
+			st->ids[st->nids++] = e->stored_id;
+		st->p->release(e);
+	}
+	st->q = NULL;
+}
+
+/* db_transact_start's step: stores every held answer, then releases their
+ * sends (their lanes go on while the commit runs).  1 to commit on a
+ * thread, 0 here, -1 to roll back when a write failed. */
+static int sq__store_step(struct db *db, void *user)
+{
+	struct sq__settling *st = user;
+	int rc = 0;
+	(void)db;
+	for(struct sq_entry *e = st->list; e; e = e->next_held)
+		if(st->p->store(st->owner, e))
+			rc = -1;
+	sq__settled(st);
+	return rc ? -1 : st->thread ? 1 : 0;
+}
+
+/* After the commit (rc 0) or the rollback: acknowledges the sends, unless
+ * they are better sent again (see send_policy.idempotent). */
+static void sq__store_done(void *user, int rc)
+{
+	struct sq__settling *st = user;
+	const struct send_policy *p = st->p;
+	if(rc)
+		log_msg(LOG_WARN, p->module, "%zu answer(s) could not be recorded (polls, messages kept for edits): %s",
+		        st->n,
+		        p->idempotent ? "they are sent again at the next start"
+		                      : "acknowledged all the same, as sending them again would post them twice");
+	for(size_t i = 0; i < st->nids; i++)
+		if(!rc || !p->idempotent)
+			p->ack(st->owner, st->ids[i]);
+	free(st);
+}
+
+void sq_settle(struct send_queue *q, const struct send_policy *p, void *owner)
+{
+	if(!q->held)
+		return;
+	struct sq__settling *st = malloc(sizeof(*st) + q->nheld * sizeof(st->ids[0]));
+	if(!st)
+		return; /* they wait for the next settle */
+	*st = (struct sq__settling){ .q = q, .p = p, .owner = owner, .list = q->held, .n = q->nheld };
+	st->thread = p->commit_on_thread && st->n >= SQ_THREAD_MIN && !p->stopping(owner);
+	q->held = NULL;
+	q->nheld = 0;
+	if(db_transact_start(q->db, q->loop, sq__store_step, sq__store_done, st)) {
+		/* No transaction: nothing was stored. */
+		sq__settled(st);
+		sq__store_done(st, -1);
+	}
+}
+
+void sq_resume(struct send_queue *q, const struct send_policy *p, void *owner)
+{
+	if(sq__settle_due(q, p, owner))
+		sq_settle(q, p, owner);
+}
+
+void sq_release(struct send_queue *q, const struct send_policy *p)
+{
+	/* The held sends that left the queue first (an idempotent platform's);
+	 * the others are in it. */
+	while(q->held) {
+		struct sq_entry *e = q->held;
+		q->held = e->next_held;
+		if(!e->queued)
+			p->release(e);
+	}
+	q->nheld = 0;
+	while(q->head) {
+		struct sq_entry *e = q->head;
+		q->head = e->next;
+		p->release(e);
+	}
+	q->tail = NULL;
+	q->n = 0;
 }

@@ -334,7 +334,7 @@ static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result
 	int code;
 	long retry;
 	bool done = true, ok = tg__answer(s, res, &o, &code, &retry);
-	sq_answered(&tg__policy, res->status, ok);
+	sq_count(&tg__policy, res->status, ok);
 	if(ok)
 		tg__sent_ok(t, s, o);
 	else
