@@ -839,6 +839,8 @@ static int tg__start(struct adapter *a)
 	a->priv = t;
 	t->a = a;
 	t->b = b;
+	t->queue.db = b->db;
+	t->queue.loop = b->loop;
 	t->cfg = telegram_config(b->cfg);
 	struct strbuf base = STRBUF_INIT;
 	const char *url = t->cfg->api_url;
@@ -913,11 +915,7 @@ static void tg__release(struct adapter *a)
 	struct tg *t = a->priv;
 	if(!t)
 		return;
-	while(t->queue.head) {
-		struct tg_send *s = (struct tg_send *)t->queue.head;
-		t->queue.head = s->entry.next;
-		tg__send_free(s);
-	}
+	tg__queue_release(t);
 	for(int i = 0; i < TG_CHATS; i++)
 		free(t->admins[i].ids);
 	tg_updates_free(t->held, t->nheld);

@@ -44,16 +44,10 @@ struct tg_send {
 	char method[24];
 	char *body; /* JSON, owned */
 	char chat[TG_CHAT_MAX];
-	int64_t stored_id; /* outbox row to acknowledge, 0 for none */
-	char *poll_ref;    /* sendPoll: the core's ref to map */
-	char *msg_ref;     /* sendMessage: the core's ref of what it shows,
-	                      remembered for later edits */
-	int attempts;
-	/* A 200 answer that must be stored (a poll's id), kept while a
-	 * batch's transaction is open (tg__resume): its body, owned. */
-	char *held_body;
-	size_t held_len;
-	struct tg_send *next_held;
+	char *poll_ref; /* sendPoll: the core's ref to map */
+	char *msg_ref;  /* sendMessage: the core's ref of what it shows,
+	                   remembered for later edits */
+	json_t *answer; /* answered, to be stored (tg__store): owned */
 };
 
 #define TG_GROUP_WINDOW 64 /* sends remembered per chat, for the per-minute limit */
@@ -85,11 +79,9 @@ struct tg {
 	struct tg_admins admins[TG_CHATS];
 	struct tg_update *held; /* a batch waiting for admin lists */
 	size_t nheld;
-	struct tg_send *held_answers; /* answered while a batch was open */
-	struct tg_acks *acks;         /* while tg__resume settles them */
-	bool in_batch;                /* a batch is with the core (until
-	                                 tg__batch_done) */
-	int admin_fetches;            /* getChatAdministrators in flight */
+	bool in_batch;     /* a batch is with the core (until
+	                      tg__batch_done) */
+	int admin_fetches; /* getChatAdministrators in flight */
 	uv_timer_t poll_timer, send_timer;
 	int open_timers;
 	bool webhook;            /* mode = webhook */
@@ -112,10 +104,12 @@ int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat
                 const char *poll_ref);
 /* Sends what may leave now. */
 void tg__pump(struct tg *t);
-/* After a batch of the core: the answers held meanwhile, then the sends
- * held back (adapter_ops.resume). */
+/* After a batch of the core, or a commit on a thread: the answers held
+ * meanwhile are stored, then the sends held back go (adapter_ops.resume). */
 void tg__resume(struct tg *t);
-void tg__send_free(struct tg_send *s);
+/* Frees every queued message without acknowledging it (at release): they
+ * are sent again at the next start. */
+void tg__queue_release(struct tg *t);
 /* The adapter's deliver(). */
 int tg__deliver(struct adapter *a, const struct action *act);
 

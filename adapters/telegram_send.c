@@ -42,9 +42,9 @@
 
 /* ---- the send queue ---- */
 
-void tg__send_free(struct tg_send *s)
+static void tg__send_free(struct tg_send *s)
 {
-	free(s->held_body);
+	json_decref(s->answer);
 	free(s->body);
 	free(s->poll_ref);
 	free(s->msg_ref);
@@ -67,7 +67,7 @@ static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const
 	snprintf(s->method, sizeof(s->method), "%s", method);
 	snprintf(s->chat, sizeof(s->chat), "%s", chat ? chat : "");
 	s->body = text;
-	s->stored_id = stored_id;
+	s->entry.stored_id = stored_id;
 	sq_append(&t->queue, &s->entry);
 	tg__pump(t);
 	return 0;
@@ -102,10 +102,6 @@ static void tg__on_send_timer(uv_timer_t *h)
 	tg__pump(h->data);
 }
 
-/* Stores what a sent poll is, for its answers and its closing. */
-struct tg_acks;
-static int tg__acks_add(struct tg_acks *acks, int64_t id);
-
 /* A sent poll: its id, for its answers; its message, for its closing. */
 struct tg_poll_map {
 	const struct tg_send *s;
@@ -113,11 +109,9 @@ struct tg_poll_map {
 	long long message_id;
 };
 
-/* Stores the poll map, user, in the open transaction (it is db_transact's
- * step when the poll has none).  0 or -1. */
-static int tg__poll_store(struct db *db, void *user)
+/* Stores the poll map p in the open transaction.  0 or -1. */
+static int tg__poll_store(struct db *db, const struct tg_poll_map *p)
 {
-	const struct tg_poll_map *p = user;
 	char key[160], value[160];
 	snprintf(key, sizeof(key), "telegram.poll.%s", p->poll_id);
 	snprintf(value, sizeof(value), "%s\t%lld\t%s", p->s->chat, p->message_id, p->s->poll_ref);
@@ -127,19 +121,20 @@ static int tg__poll_store(struct db *db, void *user)
 	return rc || db_kv_set(db, key, value) ? -1 : 0;
 }
 
-static void tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
+/* Stores what the sent poll s is, from its message result.  0, or -1 when
+ * it could not be (logged). */
+static int tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
 {
 	json_t *poll = json_object_get(result, "poll");
 	const char *poll_id = json_string_value(json_object_get(poll, "id"));
 	json_t *mid = json_object_get(result, "message_id");
 	if(!poll_id || !json_is_integer(mid))
-		return;
+		return 0;
 	struct tg_poll_map map = { .s = s, .poll_id = poll_id, .message_id = json_integer_value(mid) };
-	if(!t->acks)
-		db_transact(t->b->db, tg__poll_store, &map);
-	else if(tg__poll_store(t->b->db, &map)) /* in tg__resume's transaction */
-		log_error("the poll of %s in chat %s could not be stored: its votes will be ignored", s->poll_ref,
-		          s->chat);
+	if(!tg__poll_store(t->b->db, &map))
+		return 0;
+	log_error("the poll of %s in chat %s could not be stored: its votes will be ignored", s->poll_ref, s->chat);
+	return -1;
 }
 
 /* A chat's move to a new id, as Telegram announced it. */
@@ -175,19 +170,6 @@ static void tg__migrate(struct tg *t, const char *from, const char *to)
 			q->body = text;
 			snprintf(q->chat, sizeof(q->chat), "%s", to);
 		}
-	}
-}
-
-/* Takes s out of the queue (it may sit anywhere in it). */
-static void tg__unlink(struct tg *t, struct tg_send *s)
-{
-	if(sq_unlink(&t->queue, &s->entry) < 0)
-		return;
-	/* Updates are taken again once the replies have caught up. */
-	if(t->throttled && t->queue.n <= TG_QUEUE_LOW && !t->stopping) {
-		t->throttled = false;
-		if(!t->webhook)
-			tg__poll(t);
 	}
 }
 
@@ -248,264 +230,70 @@ static bool tg__answer(const struct tg_send *s, const struct http_result *res, j
 	return ok;
 }
 
-/* Records what the sent s is, from its message in the answer o: the poll
- * for its votes, the message kept for edits. */
-static void tg__sent_ok(struct tg *t, struct tg_send *s, json_t *o)
-{
-	if(s->poll_ref)
-		tg__map_poll(t, s, json_object_get(o, "result"));
-	json_t *mid = json_object_get(json_object_get(o, "result"), "message_id");
-	if(s->msg_ref && json_is_integer(mid)) {
-		char key[160], value[64];
-		snprintf(key, sizeof(key), "telegram.msg.%s", s->msg_ref);
-		snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
-		if(t->acks)
-			db_kv_set(t->b->db, key, value);
-		else
-			db_kv_put(t->b->db, key, value);
-	}
-}
-
-/* The queue's view of a send, defined below with its hooks. */
-static const struct send_policy tg__policy;
-
-/* Schedules s again after a failure of the network or of the server, with
- * an exponential backoff and jitter.  True when it gave up on s. */
-static bool tg__back_off(struct tg_send *s, const struct http_result *res)
-{
-	if(sq_gave_up(&tg__policy, &s->attempts, "%s to chat %s", s->method, s->chat))
-		return true;
-	int64_t wait = sq_backoff_ms(s->attempts, TG_MAX_ATTEMPTS);
-	s->entry.not_before_ms = clock_now_ms() + wait;
-	log_warn("%s to chat %s failed (%s); retry %d in %lld ms", s->method, s->chat,
-	         res->status ? "server error" : res->error, s->attempts, (long long)wait);
-	return false;
-}
-
-/* Handles a send s that did not succeed: the answer o with its code and
- * retry_after.  True when s is done with (refused for good, the chat gone,
- * given up), false when it stays queued to be sent again. */
-static bool tg__refused(struct tg *t, struct tg_send *s, const struct http_result *res, json_t *o, int code, long retry)
+/* What a refusal o (NULL when unreadable) of s means, with its code and
+ * retry_after: a group that became a supergroup (its data and queued
+ * messages follow it, and s goes again there), HTML Telegram cannot read
+ * (s goes again as plain text rather than being lost), an edit that
+ * changes nothing, or one of the common cases. */
+static enum sq_verdict tg__refusal(struct tg *t, struct tg_send *s, const struct http_result *res, json_t *o, int code,
+                                   long retry, struct sq_answer *a)
 {
 	json_t *migrate = json_object_get(json_object_get(o, "parameters"), "migrate_to_chat_id");
 	const char *d = json_string_value(json_object_get(o, "description"));
-	if(code == 400 && json_is_integer(migrate) && !t->stopping) {
-		/* The group became a supergroup: its data and its queued messages
-		 * follow it, and this one is sent again there. */
+	if(o)
+		a->code = code;
+	snprintf(a->detail, sizeof(a->detail), "%s", d ? d : "");
+	if(code == 400 && json_is_integer(migrate)) {
 		char to[24];
 		snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(migrate));
 		log_info("chat %s moved to %s", s->chat, to);
 		tg__migrate(t, s->chat, to);
-		return false;
-	} else if(code == 400 && tg__unparsable(o) && !t->stopping && !tg__to_plain(s)) {
-		/* Telegram could not read the HTML: the text goes as plain
-		 * text rather than being lost. */
+		return SQ_AGAIN;
+	}
+	if(code == 400 && tg__unparsable(o) && !tg__to_plain(s)) {
 		const char *at = d ? strstr(d, "offset ") : NULL;
 		log_warn(
 			"%s to chat %s: Telegram cannot parse its HTML at byte offset %ld (%s): sent again as plain text",
 			s->method, s->chat, at ? strtol(at + 7, NULL, 10) : -1L, d);
-		return false;
-	} else if(code == 400 && !strcmp(s->method, "editMessageText")) {
-		/* "message is not modified", or gone: nothing to retry. */
-		log_debug("editMessageText in chat %s: %s", s->chat, d ? d : "refused");
-	} else if(t->stopping) {
-		/* Left in the outbox: sent again at the next start. */
-		return false;
-	} else if(code == 429 || res->status == 429) {
-		s->entry.not_before_ms = clock_now_ms() + (retry > 0 ? retry : 1) * 1000;
-		log_warn("%s to chat %s: rate limited, retrying in %ld s", s->method, s->chat, retry > 0 ? retry : 1);
-		return false;
-	} else if(code == 403) {
-		log_warn("chat %s refuses the bot (403): marked inactive", s->chat);
-		db_chat_deactivate(t->b->db, "telegram", s->chat, t->b->cfg->lang, t->b->cfg->timezone);
-	} else if(res->status == 0 || res->status >= 500 || (!o && res->status)) {
-		return tg__back_off(s, res);
-	} else {
-		log_error("%s to chat %s refused (%d): %s", s->method, s->chat, code, d ? d : "?");
+		return SQ_AGAIN;
 	}
-	return true;
-}
-
-/* What an answer means for its message: delivered (acknowledged), sent
- * again later, moved, or given up. */
-static void tg__settle(struct tg *t, struct tg_send *s, const struct http_result *res)
-{
-	json_t *o;
-	int code;
-	long retry;
-	bool done = true, ok = tg__answer(s, res, &o, &code, &retry);
-	sq_count(&tg__policy, res->status, ok);
-	if(ok)
-		tg__sent_ok(t, s, o);
-	else
-		done = tg__refused(t, s, res, o, code, retry);
-	json_decref(o);
-	if(done) {
-		/* Also while stopping: a message the platform has is acknowledged,
-		 * so that the next start does not send it again. */
-		tg__unlink(t, s);
-		if(s->stored_id && tg__acks_add(t->acks, s->stored_id))
-			bot_action_done(t->b, s->stored_id);
-		tg__send_free(s);
+	if(code == 400 && !strcmp(s->method, "editMessageText")) {
+		a->quiet = true; /* "message is not modified", or gone */
+		return SQ_REFUSED;
 	}
-	if(!t->stopping)
-		tg__pump(t);
-}
-
-/* True when s's answer must be stored (a poll's id, a message kept for
- * edits) and a batch's transaction is open: storing it would end the batch
- * early, so s neither leaves nor settles until the batch ends. */
-static bool tg__waits_for_batch(const struct tg *t, const struct tg_send *s)
-{
-	return (s->poll_ref || s->msg_ref) && bot_batch_open(t->b);
-}
-
-static void tg__sent(void *user, const struct http_result *res)
-{
-	struct tg_send *s = user;
-	struct tg *t = s->owner;
-	t->queue.out--;
-	if(res->status == 200 && (s->poll_ref || s->msg_ref) && !t->stopping &&
-	   (s->held_body = malloc(res->body_len + 1))) {
-		/* An answer to store (the poll's id).  While a batch is open,
-		 * storing it would end the batch early: it is kept until the
-		 * batch ends (tg__resume).  The message stays in flight for its
-		 * chat, whose next messages wait; other chats go on.  A crash
-		 * meanwhile sends it again, as it would any message in flight.
-		 * Otherwise it is stored now, the same way. */
-		bool wait = tg__waits_for_batch(t, s);
-		if(wait)
-			log_debug("%s to chat %s answered while a batch is open: settled after it", s->method, s->chat);
-		memcpy(s->held_body, res->body, res->body_len);
-		s->held_body[res->body_len] = '\0';
-		s->held_len = res->body_len;
-		struct tg_send **pp = &t->held_answers;
-		while(*pp)
-			pp = &(*pp)->next_held;
-		s->next_held = NULL;
-		*pp = s;
-		if(wait)
-			tg__pump(t);
-		else
-			tg__resume(t);
-		return;
+	if(code == 429 || res->status == 429) {
+		a->wait_ms = (retry > 0 ? retry : 1) * 1000LL;
+		return SQ_RETRY_AT;
 	}
-	s->entry.inflight = false;
-	tg__settle(t, s, res);
-}
-
-/* Messages whose answers were stored in tg__resume's transaction:
- * acknowledged once it committed. */
-#define TG_THREAD_MIN_ANSWERS 4
-struct tg_acks {
-	struct tg *t;
-	struct bot *b;
-	size_t n, alloc;
-	int64_t *ids;
-};
-
-/* 0 when id was added to acks, -1 when there is none (or no memory): then
- * the caller acknowledges it at once. */
-static int tg__acks_add(struct tg_acks *acks, int64_t id)
-{
-	if(!acks)
-		return -1;
-	if(acks->n == acks->alloc) {
-		size_t alloc = acks->alloc ? acks->alloc * 2 : 16;
-		int64_t *v = realloc(acks->ids, alloc * sizeof(*v));
-		if(!v)
-			return -1;
-		acks->ids = v;
-		acks->alloc = alloc;
-	}
-	acks->ids[acks->n++] = id;
-	return 0;
-}
-
-static void tg__acks_done(void *user, int rc)
-{
-	struct tg_acks *acks = user;
-	(void)rc; /* the messages were sent either way (a failure is logged) */
-	for(size_t i = 0; i < acks->n; i++)
-		bot_action_done(acks->b, acks->ids[i]);
-	free(acks->ids);
-	free(acks);
-}
-
-/* Settles every held answer, in the transaction of t->acks when there is
- * one, else each in its own. */
-static void tg__held_settle(struct tg *t)
-{
-	while(t->held_answers) {
-		struct tg_send *s = t->held_answers;
-		t->held_answers = s->next_held;
-		struct http_result res = {
-			.status = 200, .body = s->held_body, .body_len = s->held_len, .retry_after = -1
-		};
-		char *body = s->held_body;
-		s->held_body = NULL;
-		s->entry.inflight = false;
-		tg__settle(t, s, &res);
-		free(body);
-	}
-}
-
-/* db_transact_start's step: settles the held answers in its transaction,
- * gathering their acknowledgements in acks, user.  1 (commit on a thread),
- * or 0 for a few answers, which commit at once: a thread would cost more. */
-static int tg__held_store(struct db *db, void *user)
-{
-	struct tg_acks *acks = user;
-	struct tg *t = acks->t;
-	(void)db;
-	t->acks = acks;
-	tg__held_settle(t);
-	t->acks = NULL;
-	return acks->n < TG_THREAD_MIN_ANSWERS ? 0 : 1;
-}
-
-/* Answers to store (held while a batch was open, or just come) are settled
- * together, in one transaction that a thread commits: a commit of its own
- * each cost about 100 us before the next send could leave, and ten polls
- * of a batch a millisecond.  Their messages are acknowledged once it has
- * committed: a crash before sends them again rather than losing the polls'
- * ids. */
-void tg__resume(struct tg *t)
-{
-	/* Nor while a commit runs on a thread: the answers wait for the
-	 * database to be free again (the bot calls this then). */
-	if(t->held_answers && !bot_batch_open(t->b) && !db_busy(t->b->db)) {
-		struct tg_acks *acks = calloc(1, sizeof(*acks));
-		if(acks) {
-			acks->t = t;
-			acks->b = t->b;
-		}
-		if(!acks || db_transact_start(t->b->db, t->b->loop, tg__held_store, tg__acks_done, acks)) {
-			free(acks);
-			tg__held_settle(t);
-		}
-	}
-	if(!t->stopping)
-		tg__pump(t);
-}
-
-/* True when a chat's sends are limited (the chat clocks are kept). */
-static bool tg__chat_limits(const struct tg *t)
-{
-	return t->cfg->chat_interval_ms > 0 || t->cfg->group_per_minute > 0;
+	if(code == 403)
+		return SQ_GONE;
+	if(res->status == 0 || res->status >= 500 || !o)
+		return SQ_BACK_OFF;
+	return SQ_REFUSED;
 }
 
 /* The queue's view of a message (send_queue.h): its lane is its chat, none
- * for a call to no chat; it waits while its answer could not be stored. */
+ * for a call to no chat. */
 static const char *tg__lane(const struct sq_entry *e)
 {
 	const struct tg_send *s = (const struct tg_send *)e;
 	return s->chat[0] ? s->chat : NULL;
 }
 
+/* True when s's answer must be stored (a poll's id, a message kept for
+ * edits) and a batch's transaction is open: storing it would end the batch
+ * early, so s does not leave until the batch ends (tg__resume). */
 static bool tg__held(void *owner, const struct sq_entry *e)
 {
-	return tg__waits_for_batch(owner, (const struct tg_send *)e); /* after the batch (tg__resume) */
+	const struct tg *t = owner;
+	const struct tg_send *s = (const struct tg_send *)e;
+	return (s->poll_ref || s->msg_ref) && bot_batch_open(t->b);
+}
+
+/* True when a chat's sends are limited (the chat clocks are kept). */
+static bool tg__chat_limits(const struct tg *t)
+{
+	return t->cfg->chat_interval_ms > 0 || t->cfg->group_per_minute > 0;
 }
 
 /* When a message may leave: its own retry time, its chat's interval and,
@@ -546,6 +334,8 @@ static int64_t tg__floor(void *owner)
 	return per_s ? t->last_send_ms + (1000 + per_s - 1) / per_s : 0;
 }
 
+static void tg__sent(void *user, const struct http_result *res);
+
 /* Counts a message leaving at now in the global rate and its chat's
  * clock, and posts it; its answer comes to tg__sent. */
 static int tg__start(void *owner, struct sq_entry *e, int64_t now)
@@ -562,6 +352,98 @@ static int tg__start(void *owner, struct sq_entry *e, int64_t now)
 	return tg__call(t, s->method, s->body, 30000, tg__sent, s) < 0 ? -1 : 0;
 }
 
+static bool tg__stopping(void *owner)
+{
+	const struct tg *t = owner;
+	return t->stopping;
+}
+
+static void tg__describe(const struct sq_entry *e, char *buf, size_t len)
+{
+	const struct tg_send *s = (const struct tg_send *)e;
+	snprintf(buf, len, "%s to chat %s", s->method, s->chat);
+}
+
+/* What Telegram's answer to a message means.  A sent poll, or a message
+ * kept for edits, keeps its parsed answer for tg__store. */
+static enum sq_verdict tg__classify(void *owner, struct sq_entry *e, const struct http_result *res, struct sq_answer *a)
+{
+	struct tg_send *s = (struct tg_send *)e;
+	json_t *o;
+	int code;
+	long retry;
+	enum sq_verdict v = SQ_SENT;
+	if(tg__answer(s, res, &o, &code, &retry)) {
+		a->store = s->poll_ref || s->msg_ref;
+		if(a->store) {
+			s->answer = o;
+			o = NULL;
+		}
+	} else {
+		v = tg__refusal(owner, s, res, o, code, retry, a);
+	}
+	json_decref(o);
+	return v;
+}
+
+/* Records what the sent s is, in sq_settle's transaction: the poll for
+ * its votes, the message kept for edits. */
+static int tg__store(void *owner, struct sq_entry *e)
+{
+	struct tg *t = owner;
+	struct tg_send *s = (struct tg_send *)e;
+	json_t *result = json_object_get(s->answer, "result");
+	json_t *mid = json_object_get(result, "message_id");
+	int rc = s->poll_ref ? tg__map_poll(t, s, result) : 0;
+	if(s->msg_ref && json_is_integer(mid)) {
+		char key[160], value[64];
+		snprintf(key, sizeof(key), "telegram.msg.%s", s->msg_ref);
+		snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
+		if(db_kv_set(t->b->db, key, value))
+			rc = -1;
+	}
+	return rc;
+}
+
+static void tg__inactive(void *owner, const char *chat)
+{
+	struct tg *t = owner;
+	db_chat_deactivate(t->b->db, "telegram", chat, t->b->cfg->lang, t->b->cfg->timezone);
+}
+
+/* Nor while a commit runs on a thread: the answers wait for the database
+ * to be free again (the bot calls tg__resume then). */
+static bool tg__db_free(void *owner)
+{
+	const struct tg *t = owner;
+	return !bot_batch_open(t->b) && !db_busy(t->b->db);
+}
+
+static void tg__ack(void *owner, int64_t stored_id)
+{
+	struct tg *t = owner;
+	bot_action_done(t->b, stored_id);
+}
+
+/* Updates are taken again once the replies have caught up. */
+static void tg__left(void *owner)
+{
+	struct tg *t = owner;
+	if(t->throttled && t->queue.n <= TG_QUEUE_LOW && !t->stopping) {
+		t->throttled = false;
+		if(!t->webhook)
+			tg__poll(t);
+	}
+}
+
+static void tg__release_send(struct sq_entry *e)
+{
+	tg__send_free((struct tg_send *)e);
+}
+
+/* Answers to store are settled together, in one transaction that a thread
+ * commits: a commit of its own each cost a wait before the next send could
+ * leave.  Their messages are acknowledged once it has committed. */
 static const struct send_policy tg__policy = {
 	.lanes = 512,
 	.lane = tg__lane,
@@ -573,7 +455,39 @@ static const struct send_policy tg__policy = {
 	.start = tg__start,
 	.max_attempts = TG_MAX_ATTEMPTS,
 	.module = LOG_MODULE,
+	.idempotent = false,
+	.commit_on_thread = true,
+	.stopping = tg__stopping,
+	.describe = tg__describe,
+	.classify = tg__classify,
+	.store = tg__store,
+	.inactive = tg__inactive,
+	.db_free = tg__db_free,
+	.ack = tg__ack,
+	.left = tg__left,
+	.release = tg__release_send,
 };
+
+static void tg__sent(void *user, const struct http_result *res)
+{
+	struct tg_send *s = user;
+	struct tg *t = s->owner;
+	sq_answered(&t->queue, &tg__policy, t, &s->entry, res);
+	if(!t->stopping)
+		tg__pump(t);
+}
+
+void tg__resume(struct tg *t)
+{
+	sq_resume(&t->queue, &tg__policy, t);
+	if(!t->stopping)
+		tg__pump(t);
+}
+
+void tg__queue_release(struct tg *t)
+{
+	sq_release(&t->queue, &tg__policy);
+}
 
 /* Sends what may leave now (sq_pump), and wakes up when more may. */
 void tg__pump(struct tg *t)
