@@ -1753,6 +1753,8 @@ static int mx__start(struct adapter *a)
 	a->priv = m;
 	m->a = a;
 	m->b = b;
+	m->queue.db = b->db;
+	m->queue.loop = b->loop;
 	m->cfg = b->cfg;
 	m->mcfg = matrix_config(b->cfg);
 	a->quiet_ms = (int64_t)m->mcfg->sync_timeout * 1000 + ADAPTER_QUIET_MARGIN_MS;
@@ -1810,8 +1812,8 @@ static bool mx__idle(struct adapter *a)
 static void mx__resume(struct adapter *a)
 {
 	struct mx *m = a->priv;
-	if(m && !m->stopping && !m->queue.head)
-		mx__settle(m);
+	if(m && !m->stopping)
+		mx__resume_sends(m);
 }
 
 static void mx__timer_closed(uv_handle_t *h)
@@ -1840,11 +1842,7 @@ static void mx__release(struct adapter *a)
 	struct mx *m = a->priv;
 	if(!m)
 		return;
-	/* Not acknowledged: sent again at the next start, with the same
-	 * transaction ids. */
-	while(m->queue.head)
-		mx__pop(m, (struct mx_send *)m->queue.head, false);
-	mx__held_free(m);
+	mx__queue_release(m);
 	for(int i = 0; i < MX_ROOMS; i++) {
 		json_decref(m->rooms[i].pl);
 		json_decref(m->rooms[i].members);

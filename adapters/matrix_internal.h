@@ -76,16 +76,13 @@ struct mx_send {
 	char *dm_user; /* ACTION_SEND_PRIVATE: the person */
 	char type[48];
 	char *txn;
-	char *content;     /* JSON */
-	int64_t stored_id; /* outbox row to acknowledge, 0 for none */
+	char *content; /* JSON */
 	enum mx_after after;
 	char *ref;     /* MX_AFTER_POLL: the core's ref; RSVP: meetup id */
 	char *msg_ref; /* the core's ref of what a message shows, kept
 	                  (matrix.msg.<ref>) for later edits */
 	int n_answers;
-	int attempts;
-	char *held_eid; /* answered: its event id, to store (mx__settle) */
-	struct mx_send *next_held;
+	char *held_eid; /* answered: its event id, to store (mx__store) */
 };
 
 struct mx_kv {
@@ -127,10 +124,6 @@ struct mx {
 	struct mx_room_state rooms[MX_ROOMS];
 	struct mx_kv *kv; /* writes for the next batch's transaction */
 	size_t nkv;
-	struct mx_send *held_answers; /* sent, off the queue: what their event
-	                          ids are waits for mx__settle, and so does
-	                          their acknowledgement */
-	size_t nheld;
 	bool storing;      /* mx__settle's transaction is open */
 	bool store_failed; /* ... and a write in it failed */
 	/* Display names seen in member events, newest first over. */
@@ -176,17 +169,18 @@ int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char 
                 int64_t stored_id, enum mx_after after, const char *ref, int n_answers);
 /* Sends what may leave now. */
 void mx__pump(struct mx *m);
-/* Takes s out of the queue and frees it; ack: tell the bot it is done. */
-void mx__pop(struct mx *m, struct mx_send *s, bool ack);
-/* Stores what the sends held in m->held_answers are (a poll, a message
+/* Stores what the answered sends held in the queue are (a poll, a message
  * kept for edits, an RSVP message) in one transaction, then acknowledges
- * them.  Called before anything reads what they store, and when the queue
- * has emptied (once the database is free); 0, or -1 when the database refused (they are then sent
- * again at the next start, and the homeserver answers with the same
- * events). */
-int mx__settle(struct mx *m);
-/* Frees the held sends without acknowledging them (at release). */
-void mx__held_free(struct mx *m);
+ * them (sq_settle): before anything reads what they store, and when the
+ * queue has emptied.  When the database refuses, they are sent again at
+ * the next start, and the homeserver answers with the same events. */
+void mx__settle(struct mx *m);
+/* The database may be free again: the held answers are stored if due. */
+void mx__resume_sends(struct mx *m);
+/* Frees the queued and held sends without acknowledging them (at
+ * release): they are sent again at the next start, with the same
+ * transaction ids. */
+void mx__queue_release(struct mx *m);
 /* The adapter's deliver(). */
 int mx__deliver(struct adapter *a, const struct action *act);
 

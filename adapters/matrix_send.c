@@ -64,7 +64,7 @@ int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char 
 	}
 	snprintf(s->type, sizeof(s->type), "%s", type);
 	s->content = text;
-	s->stored_id = stored_id;
+	s->entry.stored_id = stored_id;
 	s->after = after;
 	s->n_answers = n_answers;
 	sq_append(&m->queue, &s->entry);
@@ -75,26 +75,6 @@ int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char 
 static void mx__on_send_timer(uv_timer_t *h)
 {
 	mx__pump(h->data);
-}
-
-/* Takes s out of the queue (it may sit anywhere in it). */
-static void mx__unlink(struct mx *m, struct mx_send *s)
-{
-	if(sq_unlink(&m->queue, &s->entry) < 0)
-		return;
-	/* Syncing goes on once the replies have caught up. */
-	if(m->throttled && m->queue.n <= MX_QUEUE_LOW && !m->stopping) {
-		m->throttled = false;
-		mx__sync(m);
-	}
-}
-
-void mx__pop(struct mx *m, struct mx_send *s, bool ack)
-{
-	mx__unlink(m, s);
-	if(ack && s->stored_id)
-		bot_action_done(m->b, s->stored_id);
-	mx__send_free(s);
 }
 
 /* Adds start to, or removes it from, the open polls of room (kv
@@ -120,7 +100,7 @@ static void mx__polls_edit(struct mx *m, const char *room, const char *start, bo
 	strbuf_release(&key);
 }
 
-/* What a sent event is, in mx__settle's transaction: the message kept for
+/* What a sent event is, in sq_settle's transaction: the message kept for
  * edits, the poll and its ref, the RSVP message. */
 static void mx__store_sent(struct mx *m, const struct mx_send *s, const char *event_id)
 {
@@ -180,164 +160,56 @@ static void mx__add_rsvp_answers(struct mx *m, const struct mx_send *s, const ch
 	strbuf_release(&v);
 }
 
-/* At most this many sends wait for mx__settle. */
-#define MX_HELD_MAX 64
-
-/* The answers mx__settle stores, for its transaction's step. */
-struct mx_held {
-	struct mx *m;
-	struct mx_send *list;
-};
-
-/* db_transact's step that records what each held answer sent: -1 when one
- * of them could not be. */
-static int mx__store_held(struct db *db, void *user)
+/* What the answer to an event's PUT means.  A sent event whose id must be
+ * stored (a poll, an RSVP message, a message kept for edits) keeps it in
+ * held_eid, for mx__store: a commit each cost more than the send.  Whatever
+ * reads it (an edit, a vote on the poll, a reaction, a recount) settles
+ * first.  Acknowledged once stored: a crash before sends it again with the
+ * same transaction id, and the homeserver answers with the same event. */
+static enum sq_verdict mx__event_verdict(struct mx *m, struct mx_send *s, const struct http_result *res,
+                                         struct sq_answer *a)
 {
-	struct mx_held *h = user;
-	struct mx *m = h->m;
-	(void)db;
-	m->storing = true;
-	m->store_failed = false;
-	for(struct mx_send *s = h->list; s; s = s->next_held)
-		mx__store_sent(m, s, s->held_eid);
-	m->storing = false;
-	return m->store_failed ? -1 : 0;
-}
-
-int mx__settle(struct mx *m)
-{
-	struct mx_send *list = m->held_answers;
-	size_t n = m->nheld;
-	if(!list)
-		return 0;
-	m->held_answers = NULL;
-	m->nheld = 0;
-	struct mx_held held = { .m = m, .list = list };
-	int rc = db_transact(m->b->db, mx__store_held, &held);
-	if(rc)
-		log_warn(
-			"%zu sent event(s) could not be recorded (polls, messages kept for edits): they are sent again at the next start",
-			n);
-	while(list) {
-		struct mx_send *s = list;
-		list = s->next_held;
-		if(!rc && s->stored_id)
-			bot_action_done(m->b, s->stored_id);
-		mx__send_free(s);
-	}
-	return rc;
-}
-
-void mx__held_free(struct mx *m)
-{
-	while(m->held_answers) {
-		struct mx_send *s = m->held_answers;
-		m->held_answers = s->next_held;
-		mx__send_free(s);
-	}
-	m->nheld = 0;
-}
-
-static void mx__room_inactive(struct mx *m, const char *room)
-{
-	db_chat_deactivate(m->b->db, "matrix", room, m->cfg->lang, m->cfg->timezone);
-}
-
-/* The queue's view of a send, defined below with its hooks. */
-static const struct send_policy mx__policy;
-
-static void mx__sent(void *user, const struct http_result *res)
-{
-	struct mx_send *s = user;
-	struct mx *m = s->owner;
-	m->queue.out--;
-	s->entry.inflight = false;
-	if(m->stopping && res->status != 200)
-		return; /* left in the outbox: sent again at the next start */
 	char errcode[64];
 	long wait;
 	m->unreachable = res->status == 0 || res->status >= 500;
-	sq_count(&mx__policy, res->status, res->status == 200); /* mx__verdict's MX_OK */
-	switch(mx__verdict(res, &wait, s->attempts, errcode, sizeof(errcode))) {
+	switch(mx__verdict(res, &wait, 0, errcode, sizeof(errcode))) {
 	case MX_OK: {
 		json_error_t jerr;
 		json_t *o = json_loadb(res->body, res->body_len, 0, &jerr);
 		const char *eid = json_string_value(json_object_get(o, "event_id"));
-		/* Off the queue first: what follows may queue more. */
-		mx__unlink(m, s);
-		if(eid && s->after == MX_AFTER_RSVP)
-			mx__add_rsvp_answers(m, s, eid);
-		if(eid && (s->msg_ref || s->after != MX_AFTER_NONE) && (s->held_eid = strdup(eid))) {
-			/* What it is is stored with others (mx__settle): a commit
-			 * each cost more than the send.  Whatever reads it (an edit,
-			 * a vote on the poll, a reaction, a recount) settles first;
-			 * so does an empty queue.  Acknowledged once stored: a crash
-			 * before sends it again with the same transaction id, and the
-			 * homeserver answers with the same event. */
-			struct mx_send **pp = &m->held_answers;
-			while(*pp)
-				pp = &(*pp)->next_held; /* in order: a later one wins */
-			s->next_held = NULL;
-			*pp = s;
-			m->nheld++;
-		} else {
-			if(!eid)
-				log_warn("a send to %s was accepted without an event id", s->room);
-			if(s->stored_id)
-				bot_action_done(m->b, s->stored_id);
-			mx__send_free(s);
-		}
+		if(!eid)
+			log_warn("a send to %s was accepted without an event id", s->room);
+		else if(s->msg_ref || s->after != MX_AFTER_NONE)
+			a->store = (s->held_eid = strdup(eid)) != NULL;
 		json_decref(o);
-		/* An empty queue records them, unless another platform's batch
-		 * holds the database (recording would end it early, or wait for
-		 * its commit): the bot's resume op comes after it. */
-		if((!m->queue.head && !bot_batch_open(m->b) && !db_busy(m->b->db)) || m->stopping ||
-		   m->nheld >= MX_HELD_MAX)
-			mx__settle(m);
-		break;
+		return SQ_SENT;
 	}
 	case MX_RETRY:
-		/* A rate limit is counted (it lengthens the next wait) but never gives the send up. */
-		if(res->status == 429)
-			s->attempts++;
-		else if(sq_gave_up(&mx__policy, &s->attempts, "send to %s", s->room)) {
-			mx__pop(m, s, true);
-			break;
-		}
-		s->entry.not_before_ms = clock_now_ms() + wait;
-		log_warn("send to %s: %s; retrying in %ld ms", s->room,
-		         res->status == 429 ? "rate limited"
-		         : res->status      ? "server error"
-		                            : res->error,
-		         wait);
-		break;
+		a->wait_ms = wait;
+		return res->status == 429 ? SQ_RETRY_AT : SQ_BACK_OFF;
 	case MX_RELOGIN:
 		mx__login(m);
-		break;
+		return SQ_AGAIN;
 	case MX_FORBIDDEN:
-		log_warn("room %s refuses the bot (403 %s): marked inactive", s->room, errcode);
-		mx__room_inactive(m, s->room);
-		mx__pop(m, s, true);
-		break;
+		snprintf(a->detail, sizeof(a->detail), "%s", errcode);
+		return SQ_GONE;
 	case MX_FAILED:
-		log_error("send to %s refused (%ld %s)", s->room, res->status, errcode);
-		mx__pop(m, s, true);
 		break;
 	}
-	mx__pump(m);
+	snprintf(a->detail, sizeof(a->detail), "%s", errcode);
+	return SQ_REFUSED;
 }
 
-static void mx__dm_made(void *user, const struct http_result *res)
+/* What the answer to a direct chat's creation means: the room made is
+ * remembered and given to every send waiting for it, this one going again
+ * at once. */
+static enum sq_verdict mx__dm_verdict(struct mx *m, struct mx_send *s, const struct http_result *res,
+                                      struct sq_answer *a)
 {
-	struct mx_send *s = user;
-	struct mx *m = s->owner;
-	m->queue.out--;
-	s->entry.inflight = false;
-	if(m->stopping)
-		return;
 	json_error_t jerr;
 	json_t *o = res->status == 200 ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
 	const char *room = json_string_value(json_object_get(o, "room_id"));
+	enum sq_verdict v = SQ_AGAIN;
 	if(room) {
 		struct strbuf k = STRBUF_INIT;
 		strbuf_addf(&k, "matrix.dm.%s", s->dm_user);
@@ -347,15 +219,94 @@ static void mx__dm_made(void *user, const struct http_result *res)
 		for(struct mx_send *q = s; q; q = (struct mx_send *)q->entry.next)
 			if(!q->room && q->dm_user && !strcmp(q->dm_user, s->dm_user))
 				q->room = strdup(room);
-	} else if(res->status == 429 || res->status == 0 || res->status >= 500) {
-		s->entry.not_before_ms = clock_now_ms() + (1000L << (s->attempts < 6 ? s->attempts : 6));
-		s->attempts++;
+	} else if(res->status == 429) {
+		a->wait_ms = res->retry_after > 0 ? res->retry_after * 1000LL : 0;
+		v = SQ_RETRY_AT;
+	} else if(res->status == 0 || res->status >= 500) {
+		v = SQ_BACK_OFF;
 	} else {
-		log_error("cannot open a direct chat with %s (%ld): message dropped", s->dm_user, res->status);
-		mx__pop(m, s, true);
+		snprintf(a->detail, sizeof(a->detail), "the direct chat cannot be opened: message dropped");
+		v = SQ_REFUSED;
 	}
 	json_decref(o);
-	mx__pump(m);
+	return v;
+}
+
+static enum sq_verdict mx__classify(void *owner, struct sq_entry *e, const struct http_result *res, struct sq_answer *a)
+{
+	struct mx_send *s = (struct mx_send *)e;
+	return s->room ? mx__event_verdict(owner, s, res, a) : mx__dm_verdict(owner, s, res, a);
+}
+
+/* An RSVP message just sent gets its three answers at once. */
+static void mx__sent_hook(void *owner, struct sq_entry *e)
+{
+	struct mx_send *s = (struct mx_send *)e;
+	if(s->held_eid && s->after == MX_AFTER_RSVP)
+		mx__add_rsvp_answers(owner, s, s->held_eid);
+}
+
+/* sq_settle's step for one event: -1 when a write failed. */
+static int mx__store(void *owner, struct sq_entry *e)
+{
+	struct mx *m = owner;
+	struct mx_send *s = (struct mx_send *)e;
+	m->storing = true;
+	m->store_failed = false;
+	mx__store_sent(m, s, s->held_eid);
+	m->storing = false;
+	return m->store_failed ? -1 : 0;
+}
+
+static void mx__room_inactive(void *owner, const char *room)
+{
+	struct mx *m = owner;
+	db_chat_deactivate(m->b->db, "matrix", room, m->cfg->lang, m->cfg->timezone);
+}
+
+/* Unless another platform's batch holds the database (recording would end
+ * it early) or a commit runs (recording would wait for it): the bot's
+ * resume op comes after it. */
+static bool mx__db_free(void *owner)
+{
+	const struct mx *m = owner;
+	return !bot_batch_open(m->b) && !db_busy(m->b->db);
+}
+
+static void mx__ack(void *owner, int64_t stored_id)
+{
+	struct mx *m = owner;
+	bot_action_done(m->b, stored_id);
+}
+
+/* Syncing goes on once the replies have caught up. */
+static void mx__left(void *owner)
+{
+	struct mx *m = owner;
+	if(m->throttled && m->queue.n <= MX_QUEUE_LOW && !m->stopping) {
+		m->throttled = false;
+		mx__sync(m);
+	}
+}
+
+static void mx__release_send(struct sq_entry *e)
+{
+	mx__send_free((struct mx_send *)e);
+}
+
+static bool mx__stopping(void *owner)
+{
+	const struct mx *m = owner;
+	return m->stopping;
+}
+
+static void mx__describe(const struct sq_entry *e, char *buf, size_t len)
+{
+	const struct mx_send *s = (const struct mx_send *)e;
+	if(s->room)
+		snprintf(buf, len, "send to %s", s->room);
+	else
+		snprintf(buf, len, "direct chat with %s", s->dm_user);
 }
 
 /* The queue's view of a send (send_queue.h).  Its lane is its room, or the
@@ -393,9 +344,11 @@ static bool mx__open(void *owner)
 	return !m->stopping && m->ready;
 }
 
+static void mx__sent(void *user, const struct http_result *res);
+
 /* Posts a send leaving at now: the room of a direct chat not made yet
- * first (its answer comes to mx__dm_made), else the event, whose room's
- * interval starts now (its answer comes to mx__sent). */
+ * first, else the event, whose room's interval starts now; both answers
+ * come to mx__sent. */
 static int mx__start(void *owner, struct sq_entry *e, int64_t now)
 {
 	struct mx *m = owner;
@@ -408,7 +361,7 @@ static int mx__start(void *owner, struct sq_entry *e, int64_t now)
 		                         "trusted_private_chat");
 		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 		json_decref(body);
-		id = text ? mx__call(m, "POST", "v3/createRoom", text, 30000, mx__dm_made, s) : -1;
+		id = text ? mx__call(m, "POST", "v3/createRoom", text, 30000, mx__sent, s) : -1;
 		free(text);
 	} else {
 		mx__room(m, s->room)->last_send_ms = now;
@@ -424,6 +377,8 @@ static int mx__start(void *owner, struct sq_entry *e, int64_t now)
 	return id < 0 ? -1 : 0;
 }
 
+/* Up to MX_MAX_INFLIGHT out at once; the events' ids are stored together,
+ * synchronously, once the queue has emptied. */
 static const struct send_policy mx__policy = {
 	.lanes = 64,
 	.lane = mx__lane,
@@ -433,7 +388,43 @@ static const struct send_policy mx__policy = {
 	.start = mx__start,
 	.max_attempts = MX_MAX_ATTEMPTS,
 	.module = LOG_MODULE,
+	.idempotent = true,
+	.commit_on_thread = false,
+	.stopping = mx__stopping,
+	.describe = mx__describe,
+	.classify = mx__classify,
+	.sent = mx__sent_hook,
+	.store = mx__store,
+	.inactive = mx__room_inactive,
+	.db_free = mx__db_free,
+	.ack = mx__ack,
+	.left = mx__left,
+	.release = mx__release_send,
 };
+
+static void mx__sent(void *user, const struct http_result *res)
+{
+	struct mx_send *s = user;
+	struct mx *m = s->owner;
+	sq_answered(&m->queue, &mx__policy, m, &s->entry, res);
+	if(!m->stopping)
+		mx__pump(m);
+}
+
+void mx__settle(struct mx *m)
+{
+	sq_settle(&m->queue, &mx__policy, m);
+}
+
+void mx__resume_sends(struct mx *m)
+{
+	sq_resume(&m->queue, &mx__policy, m);
+}
+
+void mx__queue_release(struct mx *m)
+{
+	sq_release(&m->queue, &mx__policy);
+}
 
 /* Sends what may leave now (sq_pump), and wakes up when more may. */
 void mx__pump(struct mx *m)
