@@ -221,8 +221,7 @@ static bool sq__settle_due(const struct send_queue *q, const struct send_policy 
 }
 
 /* e was delivered: released, or held when its answer must be stored. */
-static void sq__sent(struct send_queue *q, const struct send_policy *p, void *owner, struct sq_entry *e, bool store,
-                     const char *what)
+static void sq__sent(struct send_queue *q, const struct send_policy *p, void *owner, struct sq_entry *e, bool store)
 {
 	/* A non-idempotent send keeps its lane until its answer is stored: a
 	 * crash meanwhile repeats it, as it would any send in flight, and
@@ -244,10 +243,13 @@ static void sq__sent(struct send_queue *q, const struct send_policy *p, void *ow
 	*q->held_tail = e;
 	q->held_tail = &e->next_held;
 	q->nheld++;
-	if(sq__settle_due(q, p, owner))
+	if(sq__settle_due(q, p, owner)) {
 		sq_settle(q, p, owner);
-	else if(keep_lane)
+	} else if(keep_lane) {
+		char what[256];
+		p->describe(e, what, sizeof(what));
 		log_msg(LOG_DEBUG, p->module, "%s answered while the database is busy: settled after", what);
+	}
 }
 
 /* The log's words for a failure: the HTTP status, or the network's. */
@@ -274,12 +276,14 @@ void sq_answered(struct send_queue *q, const struct send_policy *p, void *owner,
 	enum sq_verdict v = p->classify(owner, e, res, &a);
 	if(v != SQ_AGAIN || res->status != 200) /* not a step of a send, such as a direct chat made */
 		sq_count(p, res->status, v == SQ_SENT);
+	if(v == SQ_SENT) {
+		sq__sent(q, p, owner, e, a.store);
+		return;
+	}
+	e->inflight = false;
 	p->describe(e, what, sizeof(what));
-	if(v != SQ_SENT)
-		e->inflight = false;
 	switch(v) {
 	case SQ_SENT:
-		sq__sent(q, p, owner, e, a.store, what);
 		break;
 	case SQ_RETRY_AT:
 		wait = a.wait_ms > 0 ? a.wait_ms : 1000;
@@ -392,7 +396,10 @@ void sq_settle(struct send_queue *q, const struct send_policy *p, void *owner)
 
 void sq_resume(struct send_queue *q, const struct send_policy *p, void *owner)
 {
-	if(sq__settle_due(q, p, owner))
+	/* An idempotent platform's answers wait for nothing but the queue to
+	 * empty here: a batch has just ended, and storing them may end the
+	 * next one, already open, early. */
+	if(sq__settle_due(q, p, owner) || (p->idempotent && q->held && !q->head))
 		sq_settle(q, p, owner);
 }
 

@@ -238,9 +238,11 @@ void sq_answered(struct send_queue *q, const struct send_policy *p, void *owner,
  * Nothing happens without held answers. */
 void sq_settle(struct send_queue *q, const struct send_policy *p, void *owner);
 
-/* The database may be free again (adapter_ops.resume): stores the held
- * answers when they are due (as sq_answered says).  The caller pumps
- * afterwards. */
+/* A batch of the core, or a commit on a thread, has ended (adapter_ops.
+ * resume): stores the held answers when they are due as sq_answered says,
+ * and, for an idempotent platform, whenever its queue is empty (even if
+ * the core's next batch is open already: that ends it early).  The caller
+ * pumps afterwards. */
 void sq_resume(struct send_queue *q, const struct send_policy *p, void *owner);
 
 /* Releases every send, queued or held, without acknowledging any: they

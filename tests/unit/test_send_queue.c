@@ -235,6 +235,19 @@ static void test_settle_idempotent(struct send_queue *q, struct fake *f)
 	CHECK_INT(stored(f->db, "sent.30"), 1);
 	CHECK_INT(stored(f->db, "sent.31"), 1);
 
+	/* Answered while the database was busy: stored at the resume that
+	 * follows, the queue being empty. */
+	f->nacked = 0;
+	f->db_free = false;
+	struct fake_send *d = queue(q, "D", 33);
+	d->store = true;
+	CHECK(answer(q, f, d, SQ_SENT));
+	CHECK_INT(f->nacked, 0);
+	sq_resume(q, &policy, f);
+	CHECK_INT(f->nacked, 1);
+	CHECK_INT(stored(f->db, "sent.33"), 1);
+	f->db_free = true;
+
 	f->nacked = 0;
 	f->store_fails = true;
 	struct fake_send *c = queue(q, "C", 32);
