@@ -137,7 +137,12 @@ static struct metrics_family sq__retries =
 	METRICS_COUNTER("ensemble_send_retries_total",
                         "Sends tried again after a rate limit, a server error or a network error.", "platform", NULL);
 
-void sq_count(const struct send_policy *p, long status, bool ok)
+/* Counts the answer to one attempt of a send of p's platform (p->module
+ * names it): accepted (ok), or failed with HTTP status status (0: no
+ * answer, a network error), by class (4xx, 5xx, network, other).  A 429
+ * is also counted as a rate limit, and as a retry: every platform waits
+ * and sends it again. */
+static void sq__count(const struct send_policy *p, long status, bool ok)
 {
 	if(ok) {
 		metrics_inc(metrics_at(&sq__accepted, p->module, NULL));
@@ -269,13 +274,13 @@ void sq_answered(struct send_queue *q, const struct send_policy *p, void *owner,
 	int64_t wait;
 	q->out--;
 	if(p->stopping(owner) && res->status != 200) {
-		sq_count(p, res->status, false);
+		sq__count(p, res->status, false);
 		e->inflight = false;
 		return; /* left in the outbox: sent again at the next start */
 	}
 	enum sq_verdict v = p->classify(owner, e, res, &a);
 	if(v != SQ_AGAIN || res->status != 200) /* not a step of a send, such as a direct chat made */
-		sq_count(p, res->status, v == SQ_SENT);
+		sq__count(p, res->status, v == SQ_SENT);
 	if(v == SQ_SENT) {
 		sq__sent(q, p, owner, e, a.store);
 		return;

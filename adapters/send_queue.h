@@ -204,14 +204,6 @@ int64_t sq_backoff_ms(int attempts, int max_doublings);
  * metrics). */
 bool sq_gave_up(const struct send_policy *p, int *attempts, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Counts the answer to one attempt of a send of p's platform (p->module
- * names it) in the metrics: accepted (ok), or failed with HTTP status
- * status (0: no answer, a network error), by class (4xx, 5xx, network,
- * other).  A 429 is also counted as a rate limit, and as a retry: every
- * platform waits and sends it again.  Called once per answer (by
- * sq_answered, for a platform that hands it its answers). */
-void sq_count(const struct send_policy *p, long status, bool ok);
-
 /* Starts the requests of the sends that may leave now, while fewer than
  * p->max_inflight are out.  Returns the milliseconds after which to call it
  * again (a send waits for a time, or a request could not start: that send
@@ -226,7 +218,10 @@ int64_t sq_pump(struct send_queue *q, const struct send_policy *p, void *owner);
  * SQ_BACK_OFF: e waits in its lane until its time (or is given up:
  * dropped).  SQ_REFUSED and SQ_GONE: e is dropped (acknowledged and
  * released).  SQ_AGAIN: e stays as it is.  While p->stopping, an answer
- * other than a 200 leaves e queued.  The caller pumps afterwards. */
+ * other than a 200 leaves e queued.  Every answer but a step of a send
+ * (a 200 for SQ_AGAIN: a direct chat made) is counted in the metrics:
+ * accepted, or failed by class of its status; a 429 also as a rate limit
+ * and a retry, and a back-off as a retry.  The caller pumps afterwards. */
 void sq_answered(struct send_queue *q, const struct send_policy *p, void *owner, struct sq_entry *e,
                  const struct http_result *res);
 
