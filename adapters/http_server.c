@@ -129,7 +129,7 @@ int http_response_header(struct http_response *res, const char *name, const char
 static int http__respond_with(struct lws *wsi, int status, const char *type, const char *body, size_t len,
                               const struct http_response *res)
 {
-	unsigned char head[LWS_PRE + 2048];
+	unsigned char head[LWS_PRE + 4096];
 	unsigned char *start = head + LWS_PRE, *p = start, *end = head + sizeof(head) - 1;
 	if(lws_add_http_common_headers(wsi, (unsigned int)status, type ? type : "text/plain; charset=utf-8",
 	                               (lws_filepos_t)len, &p, end))

@@ -41,7 +41,7 @@ struct http_response {
 	/* More headers, added with http_response_header. */
 	struct {
 		char name[32];
-		char value[128];
+		char value[256];
 	} headers[HTTP_MAX_HEADERS];
 	int nheaders;
 };

@@ -98,6 +98,9 @@ enum bot_link {
 	BOT_LINK_GROUP,  /* the feed of group id */
 	BOT_LINK_PERSON, /* the feed of user id: every meetup they come to */
 	BOT_LINK_EVENT,  /* meetup #id of the chat alone, as one .ics */
+	BOT_LINK_PAGE,   /* the chat's web page: its meetups, polls, groups */
+	BOT_LINK_VOTE,   /* user id's own link to vote on the chat's page: a
+	                    new one at each call, for 7 days */
 };
 struct bot_web {
 	/* Appends to out the address (https://...) of the link of kind for

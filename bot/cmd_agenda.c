@@ -31,22 +31,29 @@ static void ca__webcal(struct strbuf *out, const char *url)
 }
 
 /* Replies with catalogue key, its arguments the link of kind (and its
- * webcal:// form) after name when name is not NULL. */
+ * webcal:// form) after name when name is not NULL; the chat's feed comes
+ * with the chat's web page. */
 static int ca__reply_link(struct cmd_ctx *ctx, const char *key, enum bot_link kind, int64_t id, const char *name)
 {
 	struct bot *b = ctx->bot;
-	struct strbuf url = STRBUF_INIT, webcal = STRBUF_INIT;
+	struct strbuf url = STRBUF_INIT, webcal = STRBUF_INIT, page = STRBUF_INIT;
 	int rc = CMD_ERROR;
-	if(b->web->link(b->web_user, kind, ctx->chat->id, id, &url))
+	if(b->web->link(b->web_user, kind, ctx->chat->id, id, &url) ||
+	   (kind == BOT_LINK_CHAT && b->web->link(b->web_user, BOT_LINK_PAGE, ctx->chat->id, 0, &page)))
 		goto out;
 	ca__webcal(&webcal, url.buf);
-	if(url.oom || webcal.oom)
+	if(url.oom || webcal.oom || page.oom)
 		goto out;
-	rc = name ? cmd_reply(ctx, key, name, url.buf, webcal.buf, NULL)
-	          : cmd_reply(ctx, key, url.buf, webcal.buf, NULL);
+	if(name)
+		rc = cmd_reply(ctx, key, name, url.buf, webcal.buf, NULL);
+	else if(kind == BOT_LINK_CHAT)
+		rc = cmd_reply(ctx, key, url.buf, webcal.buf, page.buf, NULL);
+	else
+		rc = cmd_reply(ctx, key, url.buf, webcal.buf, NULL);
 out:
 	strbuf_release(&url);
 	strbuf_release(&webcal);
+	strbuf_release(&page);
 	return rc;
 }
 

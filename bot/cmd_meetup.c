@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bot/bot.h"
 #include "bot/dates.h"
@@ -1140,8 +1141,45 @@ static int cm__vote_args(struct cmd_ctx *ctx, char **args, int *num, char **firs
 	return CMD_OK;
 }
 
+/* "/vote web": the sender's own link to vote on the chat's web page, for
+ * a week, sent privately (it is theirs alone: whoever has it votes as
+ * them); the chat hears that it went. */
+static int cm__vote_web(struct cmd_ctx *ctx)
+{
+	struct bot *b = ctx->bot;
+	if(!b->web)
+		return cmd_reply(ctx, "agenda.off", NULL);
+	if(ctx->ev->is_private)
+		return cmd_reply(ctx, "meetup.vote.web_private", NULL);
+	struct strbuf url = STRBUF_INIT, where = STRBUF_INIT, body = STRBUF_INIT;
+	int rc = CMD_ERROR;
+	if(b->web->link(b->web_user, BOT_LINK_VOTE, ctx->chat->id, ctx->user_id, &url))
+		goto out;
+	meetup_chat_name(b, ctx->chat, &where);
+	i18n_fmt_raw(&body, cmd_lang(ctx), "meetup.vote.web", 0x2, url.buf, where.buf, NULL);
+	if(url.oom || where.oom || body.oom ||
+	   !outbox_push(ctx->out, ACTION_SEND_PRIVATE, ctx->ev->platform, ctx->ev->sender_id, body.buf))
+		goto out;
+	rc = cmd_reply(ctx, "meetup.vote.web_sent", NULL);
+out:
+	strbuf_release(&url);
+	strbuf_release(&where);
+	strbuf_release(&body);
+	return rc;
+}
+
+/* Whether args is the one word "web". */
+static bool cm__is_web(const char *args)
+{
+	args += strspn(args, " \t");
+	size_t n = strcspn(args, " \t");
+	return n == 3 && !strncasecmp(args, "web", 3) && !args[n + strspn(args + n, " \t")];
+}
+
 int cmd_vote(struct cmd_ctx *ctx)
 {
+	if(cm__is_web(ctx->args))
+		return cm__vote_web(ctx);
 	struct db_meetup *m = malloc(sizeof(*m));
 	char *args = ctx->args, *first;
 	char answers[MEETUP_MAX_SLOTS + 1];

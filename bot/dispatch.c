@@ -509,6 +509,30 @@ out:
 	return rc < 0 ? -1 : 0;
 }
 
+/* A vote given on the web page: the same vote as /vote's, through the
+ * core's vote function, with no confirmation in the chat (the page shows
+ * it).  A poll that is gone or closed records nothing. */
+static int dispatch__vote(struct cmd_ctx *ctx)
+{
+	struct db_meetup *m = malloc(sizeof(*m));
+	int rc = -1;
+	if(!m)
+		return -1;
+	const char *answers = ctx->ev->vote_answers;
+	int found = db_meetup_get(ctx->bot->db, ctx->chat->id, ctx->ev->vote_num, m);
+	if(found <= 0 || (answers && strlen(answers) != (size_t)m->nslots)) {
+		rc = found < 0 ? -1 : 0;
+		goto out;
+	}
+	struct meetup_ctx mctx = {
+		.bot = ctx->bot, .chat = ctx->chat, .out = ctx->out, .key_base = ctx->ev->message_id
+	};
+	rc = meetup_vote(&mctx, m, ctx->user_id, answers, true);
+out:
+	free(m);
+	return rc < 0 ? -1 : 0;
+}
+
 /* Where a press can be answered privately (a toast), the answer is the
  * first action of the event, so that it is not held behind the edits: its
  * text is filled in once known.  Returns the answer's index in the
@@ -717,6 +741,8 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 		return dispatch__poll_vote(&ctx);
 	case EVENT_BUTTON:
 		return dispatch__button(&ctx);
+	case EVENT_VOTE:
+		return dispatch__vote(&ctx);
 	case EVENT_MEMBER_JOINED:
 	case EVENT_MEMBER_LEFT:
 		/* Seeing the member was enough: they are in the members list. */

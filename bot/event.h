@@ -18,6 +18,8 @@ enum event_kind {
 	EVENT_BUTTON,        /* an inline button pressed, or a reaction */
 	EVENT_MEMBER_JOINED, /* someone joined the chat */
 	EVENT_MEMBER_LEFT,   /* someone left the chat */
+	EVENT_VOTE,          /* a vote given outside the chat (the web page's
+	                        form): vote_num's answers */
 };
 
 /* What the platform says of the sender's rights in this chat. */
@@ -69,6 +71,13 @@ struct event {
 	const char *button_data;
 	const char *button_message;
 	const char *button_answer;
+
+	/* EVENT_VOTE: the poll's #num in the chat and the sender's answers,
+	 * one of 'y', 'm', 'n' per date as /vote records them; NULL withdraws
+	 * the vote.  It is recorded as /vote records it, and the chat hears
+	 * no confirmation. */
+	int vote_num;
+	const char *vote_answers;
 
 	/* The chat's name as the platform shows it (a group's title), or
 	 * NULL when the event does not carry it. */

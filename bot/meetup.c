@@ -270,6 +270,10 @@ static int meetup__poll_text(struct meetup_ctx *ctx, const struct db_meetup *m, 
 	}
 	strbuf_addc(sb, '\n');
 	i18n_fmt(sb, lang, "meetup.poll.how", num, NULL);
+	if(ctx->bot->web) {
+		strbuf_addc(sb, '\n');
+		i18n_fmt(sb, lang, "meetup.poll.web", NULL);
+	}
 	if(m->deadline) {
 		struct strbuf when = STRBUF_INIT;
 		date_format_when(&when, lang, ctx->chat->tz, clock_now(), m->deadline);

@@ -113,6 +113,14 @@ static int config__check_on_off(const char *v, char *msg, size_t msglen)
 	return -1;
 }
 
+static int config__check_yes_no(const char *v, char *msg, size_t msglen)
+{
+	if(!strcmp(v, "yes") || !strcmp(v, "no"))
+		return 0;
+	snprintf(msg, msglen, "must be yes or no, not '%s'", v);
+	return -1;
+}
+
 /* Addresses and prefixes, as lib/cidr.h reads them. */
 static int config__check_allow(const char *v, char *msg, size_t msglen)
 {
@@ -186,6 +194,7 @@ static const struct config_key config__http_keys[] = {
 /* clang-format off: a table reads best one row to a line */
 static const struct config_key config__web_keys[] = {
 	CONFIG_STR_KEY("public_url", web_public_url, "", config__check_public_url, false),
+	CONFIG_STR_KEY("show_names", web_show_names, "yes", config__check_yes_no, false),
 };
 /* clang-format on */
 

@@ -48,6 +48,8 @@ struct config {
 	/* [web] */
 	char *web_public_url; /* the address people reach the listener at, as
 	                         http(s)://HOST[/PATH], no query; "" = off */
+	char *web_show_names; /* "yes": the web page shows display names;
+	                         "no": their initials */
 
 	/* The registered sections' values, in the order of registration, as
 	 * config_init() found them: values[i] is the owner's struct for the

@@ -292,6 +292,26 @@ static const char *const db__migrations[] = {
 	                                                       "new.chat_id")
 							DB_WEB_CHANGED("web_title_update",
 	                                                               "AFTER UPDATE ON chat_titles", "new.chat_id"),
+
+	/* 12 -> 13: the personal links to vote on the web page (web/), which
+	 * end: a link's expiry, Unix ms (0: it does not end).  The table is
+	 * made anew (its rows carry over) rather than altered, so that the
+	 * step also runs on a table that has the column already. */
+	"CREATE TABLE web_links_v13 ("
+	"  hash BLOB PRIMARY KEY,"
+	"  kind INTEGER NOT NULL,"
+	"  chat_id INTEGER REFERENCES chats(id) ON DELETE CASCADE,"
+	"  group_id INTEGER REFERENCES groups(id) ON DELETE CASCADE,"
+	"  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+	"  salt BLOB NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  expires_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"INSERT INTO web_links_v13 (hash, kind, chat_id, group_id, user_id, salt, created_ms) "
+	"  SELECT hash, kind, chat_id, group_id, user_id, salt, created_ms FROM web_links;"
+	"DROP TABLE web_links;"
+	"ALTER TABLE web_links_v13 RENAME TO web_links;"
+	"CREATE UNIQUE INDEX web_links_of ON web_links "
+	"  (coalesce(chat_id, 0), coalesce(user_id, 0), kind, coalesce(group_id, 0));",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

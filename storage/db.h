@@ -45,7 +45,7 @@
 
 #include "lib/strbuf.h"
 
-#define DB_SCHEMA_VERSION 12
+#define DB_SCHEMA_VERSION 13
 
 struct db;
 
@@ -528,22 +528,26 @@ int db_series_stop(struct db *db, int64_t id);
 
 /* ---- the web side: calendar links and feeds (storage/db_web.c) ---- */
 
-/* A link is a capability to read a feed: the chat's, a group's, or a
- * person's (every meetup they come to, across chats).  Its token is never
- * stored: web/ derives it from the salt, and the row keeps its SHA-256. */
+/* A link is a capability to read a feed: the chat's (and its web page),
+ * a group's, or a person's (every meetup they come to, across chats); or
+ * to vote on the chat's polls as one of its members, on the web page, for
+ * a week.  Its token is never stored: web/ derives it from the salt, and
+ * the row keeps its SHA-256. */
 enum db_web_kind {
 	DB_WEB_CHAT = 1,
 	DB_WEB_GROUP = 2,
 	DB_WEB_PERSON = 3,
+	DB_WEB_VOTE = 4,
 };
 #define DB_WEB_SALT 16
 #define DB_WEB_HASH 32
 
 struct db_web_link {
 	enum db_web_kind kind;
-	int64_t chat_id;  /* the chat's (a group's chat too); 0 for a person's */
-	int64_t group_id; /* DB_WEB_GROUP's group, else 0 */
-	int64_t user_id;  /* DB_WEB_PERSON's person, else 0 */
+	int64_t chat_id;    /* the chat's (a group's chat too); 0 for a person's */
+	int64_t group_id;   /* DB_WEB_GROUP's group, else 0 */
+	int64_t user_id;    /* DB_WEB_PERSON's and DB_WEB_VOTE's person, else 0 */
+	int64_t expires_ms; /* when it stops opening anything; 0: never */
 	unsigned char salt[DB_WEB_SALT];
 	unsigned char hash[DB_WEB_HASH];
 	/* Read by db_web_link_find: how far the feed's data has changed, a
@@ -562,9 +566,13 @@ int db_web_link_put(struct db *db, const struct db_web_link *l, int64_t now_ms);
 /* The link whose token hashes to hash, with its rev and changed, in one
  * statement: 1 (*out filled), 0 when there is none, -1. */
 int db_web_link_find(struct db *db, const unsigned char hash[DB_WEB_HASH], struct db_web_link *out);
-/* Revokes the links of chat_id's feeds (the chat's and its groups').  0 or
- * -1.  A person's link goes with /forget me (db_forget_user). */
+/* Revokes the links of chat_id's feeds (the chat's and its groups') and
+ * its members' links to vote.  0 or -1.  A person's links go with /forget
+ * me (db_forget_user). */
 int db_web_links_drop(struct db *db, int64_t chat_id);
+/* The platform's id and the name of user_id, as the chat shows it: 1, 0
+ * when there is no such user, -1. */
+int db_web_user(struct db *db, int64_t user_id, char *ext_id, size_t extlen, char *name, size_t namelen);
 
 /* A meetup as a calendar shows it. */
 struct db_web_event {

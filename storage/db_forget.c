@@ -26,6 +26,8 @@ static const char *const db_forget__sql[] = {
 	"DELETE FROM dialogs WHERE chat_id = ?1 AND user_id = ?2",
 	/* Their personal calendar link, which spans their chats: revoked. */
 	"DELETE FROM web_links WHERE coalesce(chat_id, 0) = 0 AND coalesce(user_id, 0) = ?2",
+	/* And their link to vote on this chat's web page. */
+	"DELETE FROM web_links WHERE coalesce(chat_id, 0) = ?1 AND coalesce(user_id, 0) = ?2",
 	"DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2",
 	"UPDATE meetups SET creator = NULL WHERE chat_id = ?1 AND creator = ?2",
 	"UPDATE chats SET admin = NULL WHERE id = ?1 AND admin = "

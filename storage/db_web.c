@@ -59,14 +59,16 @@ int db_web_link_put(struct db *db, const struct db_web_link *l, int64_t now_ms)
 	db_web__bind_of(st, l);
 	if(db__exec_stmt(db, st, "web link put"))
 		return -1;
-	st = db__stmt(db, "INSERT INTO web_links (kind, chat_id, group_id, user_id, salt, hash, created_ms) "
-	                  "VALUES (?1, nullif(?2, 0), nullif(?3, 0), nullif(?4, 0), ?5, ?6, ?7)");
+	st = db__stmt(db,
+	              "INSERT INTO web_links (kind, chat_id, group_id, user_id, salt, hash, created_ms, expires_ms) "
+	              "VALUES (?1, nullif(?2, 0), nullif(?3, 0), nullif(?4, 0), ?5, ?6, ?7, ?8)");
 	if(!st)
 		return -1;
 	db_web__bind_of(st, l);
 	sqlite3_bind_blob(st, 5, l->salt, DB_WEB_SALT, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 6, l->hash, DB_WEB_HASH, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, now_ms);
+	sqlite3_bind_int64(st, 8, l->expires_ms);
 	return db__exec_stmt(db, st, "web link put");
 }
 
@@ -75,12 +77,12 @@ int db_web_link_put(struct db *db, const struct db_web_link *l, int64_t now_ms)
  * chat whose counter is 0 changes it too), and the latest change. */
 static const char db_web__find_sql[] =
 	"SELECT l.kind, coalesce(l.chat_id, 0), coalesce(l.group_id, 0), coalesce(l.user_id, 0), l.salt, l.hash, "
-	"  CASE WHEN l.user_id IS NULL THEN coalesce(c.rev, 0) ELSE "
+	"  CASE WHEN l.kind <> 3 THEN coalesce(c.rev, 0) ELSE "
 	"    (SELECT coalesce(sum(x.rev), 0) * 1000 + count(*) FROM members mb "
 	"     LEFT JOIN web_changes x ON x.chat_id = mb.chat_id WHERE mb.user_id = l.user_id) END, "
-	"  CASE WHEN l.user_id IS NULL THEN coalesce(c.changed, 0) ELSE "
+	"  CASE WHEN l.kind <> 3 THEN coalesce(c.changed, 0) ELSE "
 	"    (SELECT coalesce(max(x.changed), 0) FROM members mb "
-	"     JOIN web_changes x ON x.chat_id = mb.chat_id WHERE mb.user_id = l.user_id) END "
+	"     JOIN web_changes x ON x.chat_id = mb.chat_id WHERE mb.user_id = l.user_id) END, l.expires_ms "
 	"FROM web_links l LEFT JOIN web_changes c ON c.chat_id = l.chat_id WHERE l.hash = ?1";
 
 int db_web_link_find(struct db *db, const unsigned char hash[DB_WEB_HASH], struct db_web_link *out)
@@ -98,6 +100,7 @@ int db_web_link_find(struct db *db, const unsigned char hash[DB_WEB_HASH], struc
 		out->user_id = sqlite3_column_int64(st, 3);
 		out->rev = sqlite3_column_int64(st, 6);
 		out->changed = sqlite3_column_int64(st, 7);
+		out->expires_ms = sqlite3_column_int64(st, 8);
 		found = db_web__blob(st, 4, out->salt, DB_WEB_SALT) || db_web__blob(st, 5, out->hash, DB_WEB_HASH) ? -1
 		                                                                                                   : 1;
 	}
@@ -165,4 +168,23 @@ int db_web_events(struct db *db, const struct db_web_link *l, time_t since,
 		return -1;
 	}
 	return 0;
+}
+
+int db_web_user(struct db *db, int64_t user_id, char *ext_id, size_t extlen, char *name, size_t namelen)
+{
+	sqlite3_stmt *st = db__stmt(db, "SELECT ext_id, name FROM users WHERE id = ?1");
+	if(!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, user_id);
+	int rc = sqlite3_step(st);
+	if(rc == SQLITE_ROW) {
+		db__copy_text(st, 0, ext_id, extlen);
+		db__copy_text(st, 1, name, namelen);
+	}
+	sqlite3_reset(st);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db__log_error(db, "web user");
+		return -1;
+	}
+	return rc == SQLITE_ROW;
 }

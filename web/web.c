@@ -25,6 +25,8 @@
 
 /* How long a past or cancelled meetup stays in the feeds. */
 #define WEB_KEEP_S (30 * 86400)
+/* How long a personal link to vote opens the page. */
+#define WEB_VOTE_MS (7 * 86400 * INT64_C(1000))
 
 /* ---- the links the core asks for ---- */
 
@@ -37,9 +39,17 @@ static int web__link(void *user, enum bot_link kind, int64_t chat_id, int64_t id
 		l.group_id = id;
 	} else if(kind == BOT_LINK_PERSON) {
 		l = (struct db_web_link){ .kind = DB_WEB_PERSON, .user_id = id };
+	} else if(kind == BOT_LINK_VOTE) {
+		/* A new link at each ask, for a week: the old one stops. */
+		l = (struct db_web_link){ .kind = DB_WEB_VOTE, .chat_id = chat_id, .user_id = id };
+		l.expires_ms = clock_now_ms() + WEB_VOTE_MS;
+		return web_link_url(w, &l, "/vote/", true, out);
 	}
-	if(web_link_url(w, &l, out))
+	/* The chat's page opens with its feed's token. */
+	if(web_link_url(w, &l, kind == BOT_LINK_PAGE ? "/agenda/" : "/cal/", false, out))
 		return -1;
+	if(kind == BOT_LINK_PAGE)
+		return out->oom ? -1 : 0;
 	if(kind == BOT_LINK_EVENT)
 		strbuf_addf(out, "/%lld", (long long)id);
 	strbuf_adds(out, ".ics");
@@ -178,7 +188,7 @@ static int web__serve(void *user, const struct http_request *req, struct http_re
 	int found = web_link_find(w, parsed ? p.token : "", parsed ? p.len : 0, &l);
 	if(found < 0)
 		return -1;
-	if(!found || !parsed)
+	if(!found || !parsed || l.kind == DB_WEB_VOTE)
 		return web__not_found(res);
 	web__validators(&l, p.only, now, etag, sizeof(etag), &modified, date, sizeof(date));
 	if(http_response_header(res, "ETag", etag) || http_response_header(res, "Last-Modified", date))
@@ -221,13 +231,13 @@ int web_start(struct web **out, struct bot *bot, struct http_server *listener)
 	w->db = bot->db;
 	web__base(w, cfg->web_public_url);
 	if(snprintf(path, sizeof(path), "%s.webkey", db_path(w->db)) >= (int)sizeof(path) || web_key_load(w, path) ||
-	   http_server_route(listener, "GET", "/cal/*", web__serve, w)) {
+	   http_server_route(listener, "GET", "/cal/*", web__serve, w) || web_site_start(w, listener)) {
 		log_error("cannot start the web side");
 		free(w);
 		return -1;
 	}
 	bot_set_web(bot, &web__ops, w);
-	log_info("calendars served at %s/cal/", w->base);
+	log_info("calendars served at %s/cal/, pages at %s/agenda/ and %s/vote/", w->base, w->base, w->base);
 	*out = w;
 	return 0;
 }

@@ -23,6 +23,7 @@ struct web {
 	unsigned char key[WEB_KEY_LEN];
 	char base[256]; /* public_url without a trailing '/' */
 	char host[256]; /* its host, for the events' UIDs */
+	char csp[256];  /* the pages' Content-Security-Policy */
 };
 
 /* web_links.c: the links. */
@@ -30,9 +31,10 @@ struct web {
 /* Reads the key from path, making the file (0600) with a new random key
  * when there is none.  0 or -1 (logged). */
 int web_key_load(struct web *w, const char *path);
-/* Appends the address of l's feed to out ("BASE/cal/TOKEN"), making the
- * link first when l has none (in the open transaction).  0 or -1. */
-int web_link_url(struct web *w, struct db_web_link *l, struct strbuf *out);
+/* Appends the address of l's feed to out ("BASE" path "TOKEN", path
+ * "/cal/" for instance), making the link first when l has none or fresh
+ * is set (in the open transaction).  0 or -1. */
+int web_link_url(struct web *w, struct db_web_link *l, const char *path, bool fresh, struct strbuf *out);
 /* The link whose token is the base64url text (len bytes): 1 with *out
  * filled (its rev and changed too), 0 when there is none, -1.  Costs the
  * same for a bad text as for a good one. */
@@ -47,5 +49,38 @@ int web_link_find(struct web *w, const char *text, size_t len, struct db_web_lin
  * events.  0 or -1. */
 int web_feed(struct web *w, const struct db_web_link *l, const char *self, int64_t only, time_t since, time_t stamp,
              struct strbuf *out, int *n);
+
+/* web_site.c: the pages' routes. */
+
+/* Adds the routes of the chat's page (GET /agenda/TOKEN) and of the page
+ * to vote (GET and POST /vote/TOKEN) to listener.  0 or -1. */
+struct http_server;
+int web_site_start(struct web *w, struct http_server *listener);
+
+/* web_page.c: the chat's web page. */
+
+/* The page's inline style, which the Content-Security-Policy names by its
+ * hash. */
+extern const char web_page_css[];
+
+/* A page being made. */
+struct web_page {
+	struct web *w;
+	struct strbuf *out;  /* the page, appended to */
+	struct db_chat chat; /* whose page it is */
+	time_t now;
+	int64_t voter;     /* whose row is a form (a link to vote), or 0 */
+	const char *token; /* the link's token, for the forms */
+	const char *note;  /* a catalogue key said at the top, or NULL */
+	bool names;        /* display names, not initials */
+	struct strbuf tmp; /* scratch */
+};
+
+/* Appends text to out with &, <, >, " and ' escaped: the one path by
+ * which a text that is not the page's own enters it. */
+void web_html(struct strbuf *out, const char *text);
+/* Appends pg's page, reading the domain in the caller's transaction (or
+ * read).  0 or -1. */
+int web_page(struct web_page *pg);
 
 #endif

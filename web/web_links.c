@@ -147,10 +147,10 @@ static int web__decode(const char *text, size_t len, unsigned char *t)
 	return bad || n != WEB_TOKEN_LEN ? -1 : 0;
 }
 
-int web_link_url(struct web *w, struct db_web_link *l, struct strbuf *out)
+int web_link_url(struct web *w, struct db_web_link *l, const char *path, bool fresh, struct strbuf *out)
 {
 	unsigned char token[WEB_TOKEN_LEN], hash[DB_WEB_HASH];
-	int found = db_web_link_get(w->db, l);
+	int found = fresh ? 0 : db_web_link_get(w->db, l);
 	if(found < 0)
 		return -1;
 	/* A link made under another key (its file was removed) is made anew. */
@@ -162,7 +162,7 @@ int web_link_url(struct web *w, struct db_web_link *l, struct strbuf *out)
 			return -1;
 	}
 	strbuf_adds(out, w->base);
-	strbuf_adds(out, "/cal/");
+	strbuf_adds(out, path);
 	web__encode(out, token);
 	OPENSSL_cleanse(token, sizeof(token));
 	return out->oom ? -1 : 0;
@@ -176,6 +176,9 @@ int web_link_find(struct web *w, const char *text, size_t len, struct db_web_lin
 	SHA256(token, WEB_TOKEN_LEN, hash);
 	int found = db_web_link_find(w->db, hash, out);
 	if(found == 1 && (CRYPTO_memcmp(hash, out->hash, DB_WEB_HASH) | bad))
+		found = 0;
+	/* A link past its end is no link, found at the same cost. */
+	if(found == 1 && out->expires_ms && out->expires_ms <= clock_now_ms())
 		found = 0;
 	return found;
 }
