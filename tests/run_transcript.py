@@ -28,9 +28,9 @@ FLAGS are split at white space.  Every run gets --console --clock=sim
 one also --now=2026-12-01T10:00 (a Tuesday); FLAGS come after them.  What
 the bot prints as a run starts, before it reads any input, stands above
 the run's first input line (below its directives).  The temporary
-directory shows as <tmp>, and the random token of each calendar link
-("/cal/TOKEN") as <tokenN>, N counting the distinct ones in the order
-they first appear in the run.
+directory shows as <tmp>, and the random token of each web link
+("/cal/TOKEN", "/agenda/TOKEN", "/vote/TOKEN") as <tokenN>, N counting
+the distinct ones in the order they first appear in the run.
 
 Each transcript is played twice, and both must print exactly what it
 expects:
@@ -80,15 +80,15 @@ EDITED = re.compile(rb"\[[^]]*\] bot \(edited\): ")
 # does not know.
 CONSOLE_READ = 65536
 SANITIZER = re.compile(rb"runtime error|AddressSanitizer|LeakSanitizer")
-# A calendar link's token (web/): 22 base64url characters, drawn at random.
-TOKEN = re.compile(rb"/cal/([A-Za-z0-9_-]{22})")
+# A web link's token (web/): 22 base64url characters, drawn at random.
+TOKEN = re.compile(rb"/(cal|agenda|vote)/([A-Za-z0-9_-]{22})")
 
 
 def name_tokens(out):
     """out with each distinct calendar token named <tokenN>, in the order
     they first appear."""
     seen = {}
-    return TOKEN.sub(lambda m: b"/cal/<token%d>" % seen.setdefault(m.group(1), len(seen) + 1), out)
+    return TOKEN.sub(lambda m: b"/%s/<token%d>" % (m.group(1), seen.setdefault(m.group(2), len(seen) + 1)), out)
 
 
 class Transcript:
