@@ -3,14 +3,15 @@
 # and those its tests use: systemd (systemd-analyze, for the units),
 # mandoc and man-db (the man pages), debhelper, dpkg-dev and lintian (the
 # package test builds, checks and installs the package),
-# python3-prometheus-client (its text parser reads /metrics).
+# python3-prometheus-client (its text parser reads /metrics), chromium
+# (the web page's test opens it there, headless).
 # Runs as root on a fresh Debian 12; as another user it only reports.
 set -eu
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
 libical-dev libssl-dev python3-icalendar
 sqlite3 tzdata curl python3 python3-prometheus-client clang libclang-rt-14-dev clang-format gdb openssl iproute2
-libsystemd-dev systemd mandoc man-db debhelper dpkg-dev lintian"
+libsystemd-dev systemd mandoc man-db debhelper dpkg-dev lintian chromium"
 # Node.js and npm run the end-to-end tests against telegram-test-api and
 # with matrix-js-sdk (which needs Node.js 20 or later); a machine that
 # already has them (from elsewhere than Debian) keeps its own.
@@ -61,7 +62,7 @@ fi
 
 # npm packages, exactly as the lock files pin them.
 tests="$(dirname "$0")/../tests"
-for pkg in telegram/tta:telegram-test-api matrix/sdk:matrix-js-sdk web:ical.js; do
+for pkg in telegram/tta:telegram-test-api matrix/sdk:matrix-js-sdk web:ical.js web:playwright-core web:axe-core; do
 	dir="$tests/${pkg%%:*}" name="${pkg#*:}"
 	[ "$name" = matrix-js-sdk ] && [ "$sdk" = 0 ] && continue
 	if [ ! -d "$dir/node_modules/$name" ]; then
