@@ -122,12 +122,17 @@ int db_web_links_drop(struct db *db, int64_t chat_id)
 }
 
 /* The meetups of a feed: ?1 the chat (0: any), ?2 the group (0: any), ?3
- * the person who comes (0: anyone), ?4 the earliest end. */
+ * the person who comes (0: anyone), ?4 the earliest end.  The chat is a
+ * range, one chat or all of them, rather than "?1 = 0 OR chat_id = ?1",
+ * which no index serves: a chat's feed reads its own meetups through the
+ * index of (chat_id, num), not every chat's (3.2 ms a feed among 10,000
+ * chats, bench/web.py). */
 static const char db_web__events_sql[] =
 	"SELECT m.id, m.chat_id, m.num, m.title, m.place, m.state, m.start_at, m.duration_min, m.max_people, "
 	"  coalesce(m.group_id, 0), coalesce((SELECT seq FROM meetup_seqs WHERE meetup_id = m.id), 0) FROM meetups m "
 	"WHERE m.state IN (1, 2) AND m.start_at > 0 AND m.start_at + m.duration_min * 60 >= ?4 "
-	"  AND (?1 = 0 OR m.chat_id = ?1) AND (?2 = 0 OR m.group_id = ?2) "
+	"  AND m.chat_id BETWEEN (CASE WHEN ?1 = 0 THEN -9223372036854775807 ELSE ?1 END) "
+	"    AND (CASE WHEN ?1 = 0 THEN 9223372036854775807 ELSE ?1 END) AND (?2 = 0 OR m.group_id = ?2) "
 	"  AND (?3 = 0 OR EXISTS (SELECT 1 FROM rsvps r WHERE r.meetup_id = m.id AND r.user_id = ?3 "
 	"    AND r.answer = 2 AND r.waiting = 0)) "
 	"ORDER BY m.start_at, m.id";
