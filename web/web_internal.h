@@ -52,8 +52,9 @@ int web_feed(struct web *w, const struct db_web_link *l, const char *self, int64
 
 /* web_site.c: the pages' routes. */
 
-/* Adds the routes of the chat's page (GET /agenda/TOKEN) and of the page
- * to vote (GET and POST /vote/TOKEN) to listener.  0 or -1. */
+/* Adds the routes of the chat's page (GET /agenda/TOKEN), of the page to
+ * vote (GET and POST /vote/TOKEN) and GET /robots.txt to listener.  0 or
+ * -1. */
 struct http_server;
 int web_site_start(struct web *w, struct http_server *listener);
 

@@ -49,12 +49,23 @@ void web_html(struct strbuf *out, const char *text)
 {
 	for(const char *p = text; *p; p++) {
 		switch(*p) {
-		case '&': strbuf_adds(out, "&amp;"); break;
-		case '<': strbuf_adds(out, "&lt;"); break;
-		case '>': strbuf_adds(out, "&gt;"); break;
-		case '"': strbuf_adds(out, "&quot;"); break;
-		case '\'': strbuf_adds(out, "&#39;"); break;
-		default: strbuf_addc(out, *p);
+		case '&':
+			strbuf_adds(out, "&amp;");
+			break;
+		case '<':
+			strbuf_adds(out, "&lt;");
+			break;
+		case '>':
+			strbuf_adds(out, "&gt;");
+			break;
+		case '"':
+			strbuf_adds(out, "&quot;");
+			break;
+		case '\'':
+			strbuf_adds(out, "&#39;");
+			break;
+		default:
+			strbuf_addc(out, *p);
 		}
 	}
 }
@@ -226,7 +237,9 @@ static void web__grid_head(struct web_page *pg, const struct db_meetup *m, const
 	for(int i = 0; i < m->nslots; i++) {
 		bool past = m->slots[i].start <= pg->now;
 		strbuf_addf(pg->out, "<th scope=\"col\" id=\"d%d-%d\"%s>", m->num, i + 1,
-		            past ? " class=\"past\"" : i == t->lead ? " class=\"lead\"" : "");
+		            past           ? " class=\"past\""
+		            : i == t->lead ? " class=\"lead\""
+		                           : "");
 		strbuf_reset(&d);
 		date_format_slot(&d, pg->chat.lang, pg->chat.tz, pg->now, m->slots[i].start, m->slots[i].duration_min);
 		strbuf_addf(pg->out, "%d. ", i + 1);
@@ -339,8 +352,9 @@ static int web__poll(struct web_page *pg, const struct db_meetup *m)
 		strbuf_adds(pg->out, "</p>\n");
 	}
 	if(pg->voter)
-		strbuf_addf(pg->out, "<form method=\"post\"><input type=\"hidden\" name=\"t\" value=\"%s\">"
-		                     "<input type=\"hidden\" name=\"p\" value=\"%d\">\n",
+		strbuf_addf(pg->out,
+		            "<form method=\"post\"><input type=\"hidden\" name=\"t\" value=\"%s\">"
+		            "<input type=\"hidden\" name=\"p\" value=\"%d\">\n",
 		            pg->token, m->num);
 	web__grid_table(pg, m, &votes);
 	if(pg->voter) {

@@ -128,7 +128,10 @@ static int web_site__vote_page(void *user, const struct http_request *req, struc
 
 static int web_site__hex(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
 }
 
 /* Decodes len bytes of application/x-www-form-urlencoded text (a name or
@@ -276,6 +279,16 @@ static int web_site__vote(void *user, const struct http_request *req, struct htt
 	return web_site__page(w, &l, token, len, done ? "web.saved" : "web.closed", res);
 }
 
+/* GET /robots.txt: no robot has anything to read here (the pages say so
+ * too, X-Robots-Tag).  A fixed answer that touches nothing: bench/web.py
+ * takes it as the listener's own cost, the baseline of the feeds'. */
+static int web_site__robots(void *user, const struct http_request *req, struct http_response *res)
+{
+	(void)user;
+	(void)req;
+	return web_site__status(res, 200, "User-agent: *\nDisallow: /\n");
+}
+
 /* The policy names the style by its SHA-256, so that no other style, and
  * no script at all, runs on the page. */
 static int web_site__csp(struct web *w)
@@ -296,5 +309,6 @@ int web_site_start(struct web *w, struct http_server *listener)
 {
 	return web_site__csp(w) || http_server_route(listener, "GET", "/agenda/*", web_site__agenda, w) ||
 	       http_server_route(listener, "GET", "/vote/*", web_site__vote_page, w) ||
-	       http_server_route(listener, "POST", "/vote/*", web_site__vote, w);
+	       http_server_route(listener, "POST", "/vote/*", web_site__vote, w) ||
+	       http_server_route(listener, "GET", "/robots.txt", web_site__robots, w);
 }

@@ -183,6 +183,9 @@ for body, want in (("t=%s&p=1&d1=%%FF" % token, 400), ("t=%s&p=1&d1=x" % token, 
     check(status == want, "POST %s...: %d, not %d" % (body[:40], status, want))
 check(request(vote, b"t=%s&p=1&d1=y" % token.encode(), "text/plain")[0] == 415, "a POST that is no form: 415")
 
+status, _, body = request("/robots.txt")
+check(status == 200 and body == b"User-agent: *\nDisallow: /\n", "robots.txt turns robots away: %d %r" % (status, body))
+
 # Forged, replaced, forgotten and expired links get a plain 404.
 forged = ("B" if token[0] == "A" else "A") + token[1:]
 for path in ("/vote/" + forged, "/agenda/" + forged, "/agenda/" + token, "/vote/" + page[len("/agenda/"):],
