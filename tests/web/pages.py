@@ -220,6 +220,21 @@ for name, v in verdicts.items():
 bot.stdin.close()
 rc = bot.wait(timeout=30)
 check(rc == 0, "the bot stops cleanly: %d" % rc)
+
+# [web] show_names = no: initials in the grid, no name.
+bot = subprocess.Popen(
+    [BIN, "--console", "--clock=sim", "--now=2027-03-25T10:00", "--db", os.path.join(tmp, "t.db"),
+     "--set", "console.marks=1", "--set", "http.listen=127.0.0.1:%d" % port, "--set", "web.public_url=" + PUBLIC,
+     "--set", "web.show_names=no"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog, text=True)
+typed = 0
+say("~ +1m")  # the listener is up once the console has answered
+status, _, body = request(fresh)
+body = body.decode()
+check(status == 200 and '<th scope="row">d.</th>' in body and '<th scope="row">b.</th>' in body
+      and "bob" not in body and "dave" not in body, "show_names = no: initials only: %d" % status)
+bot.stdin.close()
+rc = bot.wait(timeout=30)
+check(rc == 0, "the bot stops cleanly again: %d" % rc)
 errlog.seek(0)
 log = errlog.read()
 check(not re.search(r"runtime error|AddressSanitizer|LeakSanitizer", log), "no sanitizer report")
