@@ -70,7 +70,8 @@ void web_html(struct strbuf *out, const char *text)
 	}
 }
 
-/* Appends catalogue key, escaped, its arguments (NULL-ended) escaped. */
+/* Appends catalogue key with its arguments a1 and a2 (NULL: none) escaped
+ * by web_html. */
 static void web__t(struct strbuf *out, const char *lang, const char *key, const char *a1, const char *a2)
 {
 	struct strbuf a = STRBUF_INIT, b = STRBUF_INIT;
