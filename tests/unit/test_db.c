@@ -149,6 +149,13 @@ static void leave_traces(struct db *db, const struct db_chat *chat, int64_t uid,
 	memset(l.salt, (int)uid, sizeof(l.salt));
 	memset(l.hash, (int)uid, sizeof(l.hash));
 	CHECK_INT(db_web_link_put(db, &l, 1000), 0);
+	/* Their link to vote on this chat's page (/vote web), for a week. */
+	struct db_web_link v = { .kind = DB_WEB_VOTE, .chat_id = chat->id, .user_id = uid, .expires_ms = 605000 };
+	memset(v.salt, 0xEE, sizeof(v.salt));
+	memset(v.hash, 0xEE, sizeof(v.hash));
+	v.hash[0] = (unsigned char)chat->id;
+	v.hash[1] = (unsigned char)uid;
+	CHECK_INT(db_web_link_put(db, &v, 5000), 0);
 }
 
 /* /forget me in one chat: nothing names the person there afterwards, and
@@ -265,8 +272,11 @@ static void test_forget(void)
 	CHECK_INT(db_commit(db), 0);
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM users WHERE id = ?1", yann), 1);
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM members WHERE user_id = ?1", yann), 1);
-	/* His personal calendar link, which spans his chats, is revoked. */
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM web_links WHERE user_id = ?1", yann), 0);
+	/* His personal calendar link, which spans his chats, is revoked, and
+	 * his link to vote on chat A's page; chat B's stays his. */
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM web_links WHERE user_id = ?1 AND chat_id IS NULL", yann), 0);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM web_links WHERE user_id = ?1", yann), 1);
+	CHECK_INT(count_of(raw, "SELECT expires_ms FROM web_links WHERE user_id = ?1", yann), 605000);
 	CHECK_INT(
 		count_of(
 			raw,
