@@ -4,8 +4,15 @@ RSVPs 20 %, meetup proposals 10 %, lists and info 10 %) from 2,000 users in
 200 chats, piped through the console adapter of the release build into a
 real SQLite file.  Reports the median of RUNS runs.
 
+Against the floor: the SQL the bot runs for these commands, recorded once
+(ENSEMBLE_SQL_TRACE) and replayed alone by bench/floor.c (the same
+statements, prepared once, in the same transactions).  The bot's runs and
+the floor's alternate; the ratio is of CPU time (user and system, all
+threads), with the wall time's beside it.
+
 Usage: dispatcher.py ENSEMBLE [RUNS]"""
-import os, random, statistics, subprocess, sys, tempfile, time
+import os, random, resource, statistics, subprocess, sys, tempfile, time
+import table
 
 binary = sys.argv[1]
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -35,19 +42,51 @@ tmp = tempfile.mkdtemp(prefix="ensemble-bench-")
 commands = os.path.join(tmp, "commands.txt")
 with open(commands, "w") as f:
     f.write("\n".join(setup + lines) + "\n")
-results = []
-for _ in range(runs):
-    db = os.path.join(tmp, "d.db")
-    for e in ("", "-wal", "-shm"):
+
+def fresh(db):
+    for e in ("", "-wal", "-shm", "-acks"):
         if os.path.exists(db + e):
             os.remove(db + e)
-    t = time.perf_counter()
+    return db
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+def bot(env=None):
+    """One run of the bot: wall seconds, CPU seconds, peak RSS in KiB."""
+    db = fresh(os.path.join(tmp, "d.db"))
+    t, c = time.perf_counter(), children_cpu()
     with open(commands) as stdin:
         p = subprocess.run(["/usr/bin/time", "-f", "%M", binary, "--console", "--db", db, "-q", "--now=2026-12-01T10:00"],
-                           stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
-    wall = time.perf_counter() - t
-    results.append((wall, int(p.stderr.decode().strip().splitlines()[-1])))
+                           stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, env=env)
+    return time.perf_counter() - t, children_cpu() - c, int(p.stderr.decode().strip().splitlines()[-1])
+
+def floor():
+    """One replay of the recorded SQL: wall and CPU seconds."""
+    out = subprocess.run([floor_bin, trace, fresh(os.path.join(tmp, "f.db"))], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return float(out[out.index("wall") + 1]), float(out[out.index("cpu") + 1])
+
+floor_bin, trace = os.path.join(tmp, "floor"), os.path.join(tmp, "sql.trace")
+subprocess.run(["cc", "-O2", "-o", floor_bin, os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor.c"),
+                "-lsqlite3"], check=True)
+bot(dict(os.environ, ENSEMBLE_SQL_TRACE=trace))
+results, floors = [], []
+for _ in range(runs):
+    results.append(bot())
+    floors.append(floor())
 n = len(setup) + len(lines)
 wall = statistics.median(r[0] for r in results)
+cpu = statistics.median(r[1] for r in results)
+rss = statistics.median(r[2] for r in results) / 1024
+f_wall = statistics.median(f[0] for f in floors)
+f_cpu = statistics.median(f[1] for f in floors)
 print("dispatcher: %d commands in %.2f s: %.0f commands/s, %.1f us/command, peak RSS %.1f MB (median of %d)"
-      % (n, wall, n / wall, wall / n * 1e6, statistics.median(r[1] for r in results) / 1024, runs))
+      % (n, wall, n / wall, wall / n * 1e6, rss, runs))
+print("dispatcher against its floor: CPU %.1f us/command against %.1f us: bot/floor %.2f; wall %.1f against %.1f us: %.2f"
+      % (cpu / n * 1e6, f_cpu / n * 1e6, cpu / f_cpu, wall / n * 1e6, f_wall / n * 1e6, wall / f_wall))
+table.add("dispatcher: CPU a command (%d commands through the console)" % n, "%.1f µs" % (cpu / n * 1e6),
+          "floor (its SQL alone): %.1f µs" % (f_cpu / n * 1e6), "%.2f" % (cpu / f_cpu), "≤ 2")
+table.add("dispatcher: wall time a command", "%.1f µs (%.0f/s)" % (wall / n * 1e6, n / wall),
+          "floor: %.1f µs" % (f_wall / n * 1e6), "%.2f" % (wall / f_wall), "")

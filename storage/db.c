@@ -1,6 +1,7 @@
 #include "storage/db_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,6 +399,43 @@ int db__count(struct db *db, sqlite3_stmt *st, int64_t id, int *out)
 	return 0;
 }
 
+/* Records a statement as it starts, for bench/floor.c to replay: its SQL
+ * text as prepared and the same with its parameters' values written in,
+ * each preceded by its length.  Statements of triggers (text starting
+ * with "--") are part of the statement that fired them. */
+static int db__trace_stmt(unsigned type, void *user, void *p, void *x)
+{
+	struct db *db = user;
+	(void)type;
+	if(!strncmp(x, "--", 2))
+		return 0;
+	char *expanded = sqlite3_expanded_sql(p);
+	const char *sql = sqlite3_sql(p);
+	if(expanded && sql)
+		fprintf(db->trace, "%zu %zu\n%s%s\n", strlen(sql), strlen(expanded), sql, expanded);
+	sqlite3_free(expanded);
+	return 0;
+}
+
+/* ENSEMBLE_SQL_TRACE=FILE records every statement into FILE (created
+ * 0600, emptied), the benchmark's floor: read once here, so that a bot
+ * without it pays nothing.  A file that cannot be opened is logged and
+ * ignored. */
+static void db__trace_open(struct db *db)
+{
+	const char *file = getenv("ENSEMBLE_SQL_TRACE");
+	if(!file || !*file)
+		return;
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if(fd < 0 || !(db->trace = fdopen(fd, "w"))) {
+		log_warn("cannot record the SQL into %s: %s", file, strerror(errno));
+		if(fd >= 0)
+			close(fd);
+		return;
+	}
+	sqlite3_trace_v2(db->sql, SQLITE_TRACE_STMT, db__trace_stmt, db);
+}
+
 /* Runs SQL text that returns no rows (schema, pragmas). */
 static int db__exec(struct db *db, const char *sql, struct strbuf *err)
 {
@@ -528,6 +566,7 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 	}
 	sqlite3_busy_timeout(db->sql, 5000);
 	sqlite3_extended_result_codes(db->sql, 1);
+	db__trace_open(db);
 	/* The first read tells a corrupt or foreign file from a database. */
 	if(db__pragma_int(db, "PRAGMA user_version", &mode, err)) {
 		int code = sqlite3_errcode(db->sql) & 0xff; /* the primary code */
@@ -569,6 +608,8 @@ void db_close(struct db *db)
 			sqlite3_finalize(db->stmt[i]);
 	if(db->sql)
 		sqlite3_close(db->sql);
+	if(db->trace)
+		fclose(db->trace);
 	free(db->path);
 	free(db);
 }

@@ -6,6 +6,7 @@
 #define ENSEMBLE_DB_INTERNAL_H
 
 #include <sqlite3.h>
+#include <stdio.h>
 
 #include "storage/db.h"
 
@@ -48,6 +49,9 @@ struct db {
 	/* Called when such a commit's end has been reported (db_set_free_fn). */
 	void (*free_fn)(void *user);
 	void *free_user;
+	/* Where every statement run is recorded, for bench/floor.c, when
+	 * ENSEMBLE_SQL_TRACE named a file at db_open; NULL otherwise. */
+	FILE *trace;
 };
 
 /* The statement that writes the seq counter before a commit, and the one
