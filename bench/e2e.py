@@ -16,11 +16,18 @@ limiter on, against the fake enforcing Telegram's limits (1/s per chat,
 20/min per group, 30/s overall): the 429s counted and the throughput compared
 with the allowed 30/s.
 
-Usage: e2e.py ENSEMBLE [RUNS] [--limits] [--updates N] [--telegram | --matrix]
+Against a peer (--peer, Telegram): the same updates handled by an idiomatic
+grammY bot storing the same effects with better-sqlite3 (bench/peer/, its
+packages pinned and installed with `npm ci`), run alternately with Ensemble
+on the same fake: updates/s, CPU an update (all threads), peak RSS, and the
+RSS after the load, once both have been idle for IDLE_S seconds.
+
+Usage: e2e.py ENSEMBLE [RUNS] [--limits] [--updates N] [--telegram | --matrix] [--peer]
 BENCH_PERF=FILE in the environment records a perf profile of the bot (on
 CLOCK_MONOTONIC, like the trace); BENCH_TRACE=DIR has the fake time every
 request and writes DIR/bot.trace and DIR/ceiling.trace for bench/gaps.py."""
 import json, os, resource, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import table
 
 binary = sys.argv[1]
 args = sys.argv[2:]
@@ -90,7 +97,26 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-def run_bot(platform, tg_file, mx_file, limits, expect):
+IDLE_S = 5
+
+def rss_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        return [int(l.split()[1]) for l in f if l.startswith(field)][0]
+
+def start_peer(base):
+    """Starts bench/peer/peer.js on a new database, its packages installed
+    from its lock file when missing."""
+    peer = os.path.join(here, "peer")
+    if not os.path.isdir(os.path.join(peer, "node_modules")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=peer, check=True, stdout=subprocess.DEVNULL)
+    db = os.path.join(tmp, "peer.db")
+    for e in ("", "-wal", "-shm"):
+        if os.path.exists(db + e):
+            os.remove(db + e)
+    return subprocess.Popen([node, os.path.join(peer, "peer.js"), base, db], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL)
+
+def run_bot(platform, tg_file, mx_file, limits, expect, peer=False):
     port = free_port()
     fake = subprocess.Popen([node, os.path.join(here, "fast_fake.js"), str(port), tg_file, mx_file]
                             + (["telegram"] if limits else []), stdout=subprocess.PIPE, text=True, env=fake_env)
@@ -111,8 +137,11 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
             f.write("[matrix]\nhomeserver = %s\nuser = @ensemble:test.local\npassword = x\nsync_timeout = 5\n"
                     "room_interval_ms = 0\n" % base)
     os.chmod(conf, 0o600)
-    bot = subprocess.Popen([binary, "--config", conf, "-q", "--now=2026-12-01T10:00", "--clock=real"],
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if peer:
+        bot = start_peer(base)
+    else:
+        bot = subprocess.Popen([binary, "--config", conf, "-q", "--now=2026-12-01T10:00", "--clock=real"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # BENCH_PERF=FILE records a profile of the bot (perf, DWARF call graphs).
     prof = None
     if os.environ.get("BENCH_PERF"):
@@ -132,16 +161,18 @@ def run_bot(platform, tg_file, mx_file, limits, expect):
             break
         if bot.poll() is not None:
             raise SystemExit("the bot died")
-    with open("/proc/%d/status" % bot.pid) as f:
-        hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM")][0]
+    hwm = rss_kib(bot.pid, "VmHWM")
     st["bot_cpu"], st["fake_cpu"] = cpu_seconds(bot.pid), cpu_seconds(fake.pid)
     if prof:
         prof.send_signal(signal.SIGINT)
         prof.wait()
+    if not limits:
+        time.sleep(IDLE_S)
+        st["idle_rss"] = rss_kib(bot.pid, "VmRSS")
     bot.send_signal(signal.SIGTERM)
     bot.wait(timeout=30)
     sends = get(base + "/sends") if limits else None
-    if not limits:
+    if not limits and not peer:
         save_trace(base, "bot.trace")
         with urllib.request.urlopen(base + "/requests", timeout=60) as r, \
                 open(os.path.join(tmp, "requests.txt"), "wb") as f:
@@ -195,8 +226,9 @@ only = [p for p in ("telegram", "matrix") if "--" + p in args] or ["telegram", "
 tg_file, mx_file = os.path.join(tmp, "tg.jsonl"), os.path.join(tmp, "mx.jsonl")
 write_telegram(tg_file, cmds)
 write_matrix(mx_file, cmds)
+with_peer = "--peer" in args
 for platform in only:
-    rows = []
+    rows, peers = [], []
     for _ in range(runs):
         st, hwm, _ = run_bot(platform, tg_file if platform == "telegram" else empty,
                              mx_file if platform == "matrix" else empty, False, total)
@@ -205,16 +237,41 @@ for platform in only:
         c, loop_cpu, ceil_fake_cpu = ceiling(platform, tg_file if platform == "telegram" else empty,
                                              mx_file if platform == "matrix" else empty, total)
         rows.append((total / secs, total / c, st[key + "_replies"], hwm,
-                     st["bot_cpu"], st["fake_cpu"], loop_cpu, ceil_fake_cpu))
-    bot_rate = statistics.median(r[0] for r in rows)
-    ceil_rate = statistics.median(r[1] for r in rows)
+                     st["bot_cpu"], st["fake_cpu"], loop_cpu, ceil_fake_cpu, st["idle_rss"]))
+        if with_peer and platform == "telegram":
+            pst, phwm, _ = run_bot(platform, tg_file, empty, False, total, peer=True)
+            peers.append((total / ((pst["last_ms"] - pst["first_ms"]) / 1000.0), pst["tg_replies"], phwm,
+                          pst["bot_cpu"], pst["idle_rss"]))
+    med = lambda v, i: statistics.median(r[i] for r in v)
+    bot_rate, ceil_rate = med(rows, 0), med(rows, 1)
     ratio = statistics.median(r[0] / r[1] for r in rows)
     print("%s end to end: %d updates, %d replies: %.0f updates/s; bare libcurl ceiling %.0f updates/s; "
-          "ratio %.2f; peak RSS %.1f MB (median of %d)"
-          % (platform, total, rows[0][2], bot_rate, ceil_rate, ratio,
-             statistics.median(r[3] for r in rows) / 1024, runs))
+          "ratio %.2f; peak RSS %.1f MB, after the load %.1f MB (median of %d)"
+          % (platform, total, rows[0][2], bot_rate, ceil_rate, ratio, med(rows, 3) / 1024, med(rows, 8) / 1024, runs))
     # Where the CPU went, in microseconds an update: the bot against the
     # bare loop, and the fake in each run (two cores for all of it).
-    us = lambda i: statistics.median(r[i] for r in rows) * 1e6 / total
+    us = lambda i: med(rows, i) * 1e6 / total
     print("%s CPU per update: bot %.1f us, its fake %.1f us; bare loop %.1f us, its fake %.1f us"
           % (platform, us(4), us(5), us(6), us(7)))
+    name = "Telegram" if platform == "telegram" else "Matrix"
+    table.add("%s end to end: CPU an update (%d updates)" % (name, total), "%.1f µs" % us(4),
+              "bare libcurl loop, same requests: %.1f µs" % us(6), "%.2f" % (us(4) / us(6)),
+              "≤ 2" if platform == "matrix" else "")
+    table.add("%s end to end: updates/s" % name, "%.0f" % bot_rate, "bare libcurl loop: %.0f" % ceil_rate,
+              "%.2f" % ratio, "")
+    if peers:
+        pus = med(peers, 3) * 1e6 / total
+        print("telegram peer (grammY, better-sqlite3): %d replies: %.0f updates/s; CPU per update %.1f us; "
+              "peak RSS %.1f MB, after the load %.1f MB (median of %d)"
+              % (peers[0][1], med(peers, 0), pus, med(peers, 2) / 1024, med(peers, 4) / 1024, runs))
+        print("ensemble/peer: CPU per update %.2f, peak RSS %.2f, RSS after the load %.2f, updates/s %.2f"
+              % (us(4) / pus, med(rows, 3) / med(peers, 2), med(rows, 8) / med(peers, 4),
+                 bot_rate / med(peers, 0)))
+        table.add("Telegram against a grammY peer: CPU an update", "%.1f µs" % us(4), "%.1f µs" % pus,
+                  "%.2f" % (us(4) / pus), "≤ 0.33")
+        table.add("Telegram against the peer: peak RSS", "%.1f MB" % (med(rows, 3) / 1024),
+                  "%.1f MB" % (med(peers, 2) / 1024), "%.2f" % (med(rows, 3) / med(peers, 2)), "≤ 0.25")
+        table.add("Telegram against the peer: RSS %d s after the load" % IDLE_S, "%.1f MB" % (med(rows, 8) / 1024),
+                  "%.1f MB" % (med(peers, 4) / 1024), "%.2f" % (med(rows, 8) / med(peers, 4)), "")
+        table.add("Telegram against the peer: updates/s", "%.0f" % bot_rate, "%.0f" % med(peers, 0),
+                  "%.2f" % (bot_rate / med(peers, 0)), "")
