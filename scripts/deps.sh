@@ -70,3 +70,10 @@ for pkg in telegram/tta:telegram-test-api matrix/sdk:matrix-js-sdk web:ical.js w
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
 done
+# The benchmark's peer (bench/peer/, grammY and better-sqlite3), which
+# script/test_bench starts.
+peer="$(dirname "$0")/../bench/peer"
+if [ ! -d "$peer/node_modules/grammy" ]; then
+	echo "installing grammy and better-sqlite3 (npm ci in bench/peer)"
+	(cd "$peer" && npm ci --no-audit --no-fund --loglevel=error)
+fi
