@@ -376,8 +376,14 @@ int db__exists(struct db *db, sqlite3_stmt *st, const char *what)
 
 void db__copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-	snprintf(out, outlen, "%s", t ? (const char *)t : "");
+	const char *t = (const char *)sqlite3_column_text(st, col);
+	if(!outlen)
+		return;
+	/* Cut as snprintf would, without its format parsing (a profile's
+	 * largest share of the dispatcher's own work was here). */
+	size_t n = t ? strnlen(t, outlen - 1) : 0;
+	memcpy(out, t ? t : "", n);
+	out[n] = '\0';
 }
 
 const char *db__text(sqlite3_stmt *st, int col)
