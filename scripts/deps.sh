@@ -70,10 +70,10 @@ for pkg in telegram/tta:telegram-test-api matrix/sdk:matrix-js-sdk web:ical.js w
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
 done
-# The benchmark's peer (bench/peer/, grammY and better-sqlite3), which
-# script/test_bench starts.
+# The benchmark's peer (bench/peer/, grammY and better-sqlite3 12, which
+# needs Node.js 20 too), which script/test_bench_peer starts.
 peer="$(dirname "$0")/../bench/peer"
-if [ ! -d "$peer/node_modules/grammy" ]; then
+if [ "$sdk" = 1 ] && [ -f "$peer/package.json" ] && [ ! -d "$peer/node_modules/grammy" ]; then
 	echo "installing grammy and better-sqlite3 (npm ci in bench/peer)"
 	(cd "$peer" && npm ci --no-audit --no-fund --loglevel=error)
 fi

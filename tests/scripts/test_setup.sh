@@ -19,6 +19,8 @@ has() { # has DESCRIPTION FILE TEXT
 # A copy of the tree's scripts, without node_modules.
 mkdir -p "$tmp/tree/scripts" "$tmp/tree/tests/telegram/tta" "$tmp/tree/tests/matrix/sdk" "$tmp/tree/tests/web" "$tmp/bin"
 cp "$src/scripts/deps.sh" "$tmp/tree/scripts/"
+mkdir -p "$tmp/tree/bench/peer"
+cp "$src/bench/peer/package.json" "$tmp/tree/bench/peer/"
 cp -r "$src/tests/scripts" "$tmp/tree/tests/"
 
 # The stand-ins.  apt-get logs its arguments and, for `update`, says the
@@ -78,6 +80,7 @@ has "node 18" "$tmp/out" "Node.js v18.19.0: matrix-js-sdk needs Node.js 20 or la
 has "node 18: tta" "$tmp/npm.log" "telegram/tta ci"
 has "node 18: ical.js" "$tmp/npm.log" "tests/web ci"
 if grep -q "matrix/sdk" "$tmp/npm.log"; then fail "matrix-js-sdk installed for Node.js 18"; else ok; fi
+if grep -q "bench/peer" "$tmp/npm.log"; then fail "the benchmark's peer installed for Node.js 18"; else ok; fi
 
 # Any other apt-get error fails at once, shown.
 start=$(date +%s)
@@ -92,6 +95,7 @@ run_deps v20.11.1 0 0
 rc=$?
 if [ "$rc" = 0 ]; then ok; else fail "deps.sh with Node.js 20: exit $rc"; cat "$tmp/out" >&2; fi
 has "node 20: sdk" "$tmp/npm.log" "matrix/sdk ci"
+has "node 20: the benchmark's peer" "$tmp/npm.log" "bench/peer ci"
 if grep -q "needs Node.js 20" "$tmp/out"; then fail "Node.js 20 said to be too old"; else ok; fi
 
 # matrix-js-sdk's test with Node.js 18 (or none) is a skip with its reason.
