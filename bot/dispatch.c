@@ -23,6 +23,21 @@ const char *cmd_lang(const struct cmd_ctx *ctx)
 	return ctx->chat->lang;
 }
 
+/* Gives a, the last action pushed for the event, its key, which makes a
+ * retried send idempotent: the answered message and the action's rank
+ * among the actions of this event.  Nothing when the event has no message
+ * id.  0 or -1. */
+static int dispatch__key(struct cmd_ctx *ctx, struct action *a)
+{
+	if(!ctx->ev->message_id)
+		return 0;
+	struct strbuf key = STRBUF_INIT;
+	strbuf_addf(&key, "%s.%zu", ctx->ev->message_id, ctx->out->n);
+	int rc = key.oom ? -1 : action_set(&a->key, key.buf);
+	strbuf_release(&key);
+	return rc;
+}
+
 static int dispatch__push(struct cmd_ctx *ctx, const char *html, bool reply)
 {
 	const struct event *ev = ctx->ev;
@@ -31,17 +46,7 @@ static int dispatch__push(struct cmd_ctx *ctx, const char *html, bool reply)
 		outbox_push(ctx->out, as_reply ? ACTION_REPLY : ACTION_SEND_TEXT, ev->platform, ev->chat_id, html);
 	if(!a || (as_reply && action_set(&a->reply_to, ev->message_id)))
 		return -1;
-	/* The key makes a retried send idempotent: the answered message and
-	 * the reply's rank among the actions of this event. */
-	if(ev->message_id) {
-		struct strbuf key = STRBUF_INIT;
-		strbuf_addf(&key, "%s.%zu", ev->message_id, ctx->out->n);
-		int rc = action_set(&a->key, key.buf);
-		strbuf_release(&key);
-		if(rc)
-			return -1;
-	}
-	return 0;
+	return dispatch__key(ctx, a);
 }
 
 int cmd_reply_text(struct cmd_ctx *ctx, const char *html)
@@ -539,14 +544,8 @@ static int dispatch__press_slot(struct cmd_ctx *ctx, size_t *slot)
 	if(!ev->button_answer)
 		return 0;
 	struct action *a = outbox_push(ctx->out, ACTION_ANSWER, ev->platform, ev->chat_id, "");
-	if(!a || action_set(&a->reply_to, ev->button_answer))
+	if(!a || action_set(&a->reply_to, ev->button_answer) || dispatch__key(ctx, a))
 		return -1;
-	if(ev->message_id) {
-		char key[160];
-		snprintf(key, sizeof(key), "%s.%zu", ev->message_id, ctx->out->n);
-		if(action_set(&a->key, key))
-			return -1;
-	}
 	*slot = ctx->out->n - 1;
 	return 0;
 }
@@ -566,13 +565,7 @@ static int dispatch__answer_press(struct cmd_ctx *ctx, size_t slot, const char *
 		outbox_push(ctx->out, reply ? ACTION_REPLY : ACTION_SEND_TEXT, ev->platform, ev->chat_id, html);
 	if(!a || (reply && action_set(&a->reply_to, ev->button_message)))
 		return -1;
-	if(ev->message_id) {
-		char key[160];
-		snprintf(key, sizeof(key), "%s.%zu", ev->message_id, ctx->out->n);
-		if(action_set(&a->key, key))
-			return -1;
-	}
-	return 0;
+	return dispatch__key(ctx, a);
 }
 
 /* A button pressed, or a reaction: "rsvp:MEETUP_ID:y|m|n" (or "-", no

@@ -1,5 +1,7 @@
 #include "lib/strbuf.h"
 
+#include <stdbool.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +110,9 @@ int strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 	return 0;
 }
 
-int strbuf_add_html(struct strbuf *sb, const char *s)
+/* Appends s with &, <, > and " escaped, and the apostrophe too when
+ * apos is set. */
+static int strbuf__add_html(struct strbuf *sb, const char *s, bool apos)
 {
 	const char *run = s;
 	for(; *s; s++) {
@@ -126,6 +130,11 @@ int strbuf_add_html(struct strbuf *sb, const char *s)
 		case '"':
 			rep = "&quot;";
 			break;
+		case '\'':
+			if(!apos)
+				continue;
+			rep = "&#39;";
+			break;
 		default:
 			continue;
 		}
@@ -134,6 +143,16 @@ int strbuf_add_html(struct strbuf *sb, const char *s)
 		run = s + 1;
 	}
 	return strbuf_adds(sb, run);
+}
+
+int strbuf_add_html(struct strbuf *sb, const char *s)
+{
+	return strbuf__add_html(sb, s, false);
+}
+
+int strbuf_add_html_all(struct strbuf *sb, const char *s)
+{
+	return strbuf__add_html(sb, s, true);
 }
 
 void strbuf_setlen(struct strbuf *sb, size_t len)

@@ -48,6 +48,9 @@ static inline int strbuf_addc(struct strbuf *sb, char c)
 int strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s with &, <, > and " escaped for HTML text and attributes. */
 int strbuf_add_html(struct strbuf *sb, const char *s);
+/* The same, and the apostrophe as &#39; too: safe in an attribute quoted
+ * either way (the web pages).  Telegram's HTML keeps strbuf_add_html. */
+int strbuf_add_html_all(struct strbuf *sb, const char *s);
 void strbuf_setlen(struct strbuf *sb, size_t len);
 void strbuf_trim(struct strbuf *sb);
 

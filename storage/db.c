@@ -354,13 +354,7 @@ sqlite3_stmt *db__stmt(struct db *db, const char *sql)
 
 int db__exec_stmt(struct db *db, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		db__log_error(db, what);
-		return -1;
-	}
-	return 0;
+	return db__exists(db, st, what) < 0 ? -1 : 0;
 }
 
 int db__exists(struct db *db, sqlite3_stmt *st, const char *what)

@@ -48,27 +48,7 @@ const char web_page_css[] =
 
 void web_html(struct strbuf *out, const char *text)
 {
-	for(const char *p = text; *p; p++) {
-		switch(*p) {
-		case '&':
-			strbuf_adds(out, "&amp;");
-			break;
-		case '<':
-			strbuf_adds(out, "&lt;");
-			break;
-		case '>':
-			strbuf_adds(out, "&gt;");
-			break;
-		case '"':
-			strbuf_adds(out, "&quot;");
-			break;
-		case '\'':
-			strbuf_adds(out, "&#39;");
-			break;
-		default:
-			strbuf_addc(out, *p);
-		}
-	}
+	strbuf_add_html_all(out, text);
 }
 
 /* Appends catalogue key with its arguments a1 and a2 (NULL: none) escaped

@@ -57,6 +57,13 @@ int main(void)
 	struct strbuf h = STRBUF_INIT;
 	strbuf_add_html(&h, "<a href=\"x\">&</a>");
 	CHECK_STR(h.buf, "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;");
+	strbuf_reset(&h);
+	/* Telegram's HTML keeps the apostrophe; the web pages escape it. */
+	strbuf_add_html(&h, "l'<b>");
+	CHECK_STR(h.buf, "l'&lt;b&gt;");
+	strbuf_reset(&h);
+	strbuf_add_html_all(&h, "l'<b> & \"x\"");
+	CHECK_STR(h.buf, "l&#39;&lt;b&gt; &amp; &quot;x&quot;");
 	strbuf_release(&h);
 
 	char *plain = action_plain_text("<b>Hi</b> &lt;you&gt; &amp; <a href=\"https://x.org/?a=1&amp;b=2\">site</a>");
