@@ -4,12 +4,14 @@
 # mandoc and man-db (the man pages), debhelper, dpkg-dev and lintian (the
 # package test builds, checks and installs the package),
 # python3-prometheus-client (its text parser reads /metrics), chromium
-# (the web page's test opens it there, headless).
+# (the web page's test opens it there, headless), postgresql-15 (the
+# PostgreSQL engine's tests start a throwaway cluster of their own,
+# tests/pg/cluster.sh, never the system's service).
 # Runs as root on a fresh Debian 12; as another user it only reports.
 set -eu
 pkgs="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libuv1-dev libinih-dev
-libical-dev libssl-dev python3-icalendar
+libical-dev libssl-dev libpq-dev python3-icalendar postgresql-15
 sqlite3 tzdata curl python3 python3-prometheus-client clang libclang-rt-14-dev clang-format gdb openssl iproute2
 libsystemd-dev systemd mandoc man-db debhelper dpkg-dev lintian chromium"
 # Node.js and npm run the end-to-end tests against telegram-test-api and
