@@ -66,6 +66,39 @@ int db_schema_version(struct db *db);
  * bytes, NUL-terminated). */
 int db_probe(const char *path, char *why, size_t whylen);
 
+/* ---- engines and leadership (db_lead.c) ----
+ *
+ * db_open's target is an SQLite file's path or a PostgreSQL database
+ * (sql_is_postgres in storage/sql.h tells them apart).  Several instances
+ * may share one PostgreSQL database; exactly one of them leads: it alone
+ * writes, runs the scheduler and talks to the platforms.  Leadership is a
+ * session-level advisory lock taken on the very connection that writes,
+ * so that a write can only commit while the lock is held (the server
+ * releases it when the session ends, a dead instance's included).  On
+ * SQLite an instance always leads.
+ *
+ * db_open on PostgreSQL connects, refuses a database of a newer schema,
+ * and tries the lock once: taken, it migrates the schema and the instance
+ * leads; held by another instance, it returns 0 with the instance standing
+ * by (db_leads false; nothing migrated, nothing written). */
+
+/* Tries to take the leadership, for an instance standing by (call it
+ * about every second).  1 when this instance now leads (the schema was
+ * migrated as db_open does), 0 when another instance still leads, -1 when
+ * the database cannot be reached (logged; try again later).  1 at once on
+ * SQLite or when already leading. */
+int db_lead_try(struct db *db);
+/* Whether this instance leads.  Always true on SQLite. */
+bool db_leads(const struct db *db);
+/* Sets the function called, from the loop's thread, when this instance
+ * loses the leadership: its session ended (a lost connection) and the new
+ * one could not take the lock again, another instance having taken it.
+ * From then on every write fails; the owner stops talking to the
+ * platforms at once (the daemon exits, to come back standing by). */
+void db_set_lost_fn(struct db *db, void (*fn)(void *user), void *user);
+/* The engine db runs on (an enum sql_engine of storage/sql.h). */
+int db_engine(const struct db *db);
+
 /* ---- backups and checks (db_backup.c) ---- */
 
 /* What db_backup copied. */
