@@ -1,5 +1,7 @@
 #include "storage/db_internal.h"
 
+#include <sqlite3.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -318,7 +320,7 @@ _Static_assert(DB_NMIGRATIONS == DB_SCHEMA_VERSION, "one migration per schema ve
 
 void db__log_error(struct db *db, const char *what)
 {
-	log_error("%s: %s (%s)", what, sqlite3_errmsg(db->sql), db->path);
+	log_error("%s: %s (%s)", what, sql_errmsg(db->sql), db->path);
 }
 
 static size_t db__slot(const char *sql)
@@ -329,7 +331,7 @@ static size_t db__slot(const char *sql)
 	return (size_t)(h >> 7) & (DB_STMT_SLOTS - 1);
 }
 
-sqlite3_stmt *db__stmt(struct db *db, const char *sql)
+struct sql_stmt *db__stmt(struct db *db, const char *sql)
 {
 	if(db->async) /* spares a call per statement when no thread ever ran */
 		db__async_settle(db);
@@ -337,12 +339,12 @@ sqlite3_stmt *db__stmt(struct db *db, const char *sql)
 	while(db->stmt_sql[i] && db->stmt_sql[i] != sql)
 		i = (i + 1) & (DB_STMT_SLOTS - 1);
 	if(db->stmt_sql[i]) {
-		sqlite3_reset(db->stmt[i]);
-		sqlite3_clear_bindings(db->stmt[i]);
+		sql_reset(db->stmt[i]);
+		sql_clear(db->stmt[i]);
 		return db->stmt[i];
 	}
-	sqlite3_stmt *st;
-	if(sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+	struct sql_stmt *st;
+	if(sql_prepare(db->sql, sql, &st)) {
 		db__log_error(db, "prepare");
 		log_error("statement: %s", sql);
 		return NULL;
@@ -352,47 +354,59 @@ sqlite3_stmt *db__stmt(struct db *db, const char *sql)
 	return st;
 }
 
-int db__exec_stmt(struct db *db, sqlite3_stmt *st, const char *what)
+int db__exec_stmt(struct db *db, struct sql_stmt *st, const char *what)
 {
 	return db__exists(db, st, what) < 0 ? -1 : 0;
 }
 
-int db__exists(struct db *db, sqlite3_stmt *st, const char *what)
+int db__insert_id(struct db *db, struct sql_stmt *st, const char *what, int64_t *id)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	int rc = sql_step(st);
+	if(rc == SQL_ROW)
+		*id = sql_column_int64(st, 0);
+	sql_reset(st);
+	if(rc != SQL_ROW) {
 		db__log_error(db, what);
 		return -1;
 	}
-	return rc == SQLITE_ROW;
+	return 0;
 }
 
-void db__copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen)
+int db__exists(struct db *db, struct sql_stmt *st, const char *what)
 {
-	const char *t = (const char *)sqlite3_column_text(st, col);
+	int rc = sql_step(st);
+	sql_reset(st);
+	if(rc != SQL_DONE && rc != SQL_ROW) {
+		db__log_error(db, what);
+		return -1;
+	}
+	return rc == SQL_ROW;
+}
+
+void db__copy_text(struct sql_stmt *st, int col, char *out, size_t outlen)
+{
+	const char *t = sql_column_text(st, col);
 	if(!outlen)
 		return;
 	/* Cut as snprintf would, without its format parsing (a profile's
 	 * largest share of the dispatcher's own work was here). */
-	size_t n = t ? strnlen(t, outlen - 1) : 0;
-	memcpy(out, t ? t : "", n);
+	size_t n = strnlen(t, outlen - 1);
+	memcpy(out, t, n);
 	out[n] = '\0';
 }
 
-const char *db__text(sqlite3_stmt *st, int col)
+const char *db__text(struct sql_stmt *st, int col)
 {
-	const unsigned char *t = sqlite3_column_text(st, col);
-	return t ? (const char *)t : "";
+	return sql_column_text(st, col);
 }
 
-int db__count(struct db *db, sqlite3_stmt *st, int64_t id, int *out)
+int db__count(struct db *db, struct sql_stmt *st, int64_t id, int *out)
 {
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW) {
+	sql_bind_int64(st, 1, id);
+	int rc = sql_step(st);
+	*out = rc == SQL_ROW ? sql_column_int(st, 0) : 0;
+	sql_reset(st);
+	if(rc != SQL_ROW) {
 		db__log_error(db, "count");
 		return -1;
 	}
@@ -433,36 +447,32 @@ static void db__trace_open(struct db *db)
 			close(fd);
 		return;
 	}
-	sqlite3_trace_v2(db->sql, SQLITE_TRACE_STMT, db__trace_stmt, db);
+	sqlite3_trace_v2(sql_sqlite_handle(db->sql), SQLITE_TRACE_STMT, db__trace_stmt, db);
 }
 
 /* Runs SQL text that returns no rows (schema, pragmas). */
 static int db__exec(struct db *db, const char *sql, struct strbuf *err)
 {
-	char *msg = NULL;
-	if(sqlite3_exec(db->sql, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		strbuf_addf(err, "%s: %s", db->path, msg ? msg : sqlite3_errmsg(db->sql));
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
+	struct strbuf why = STRBUF_INIT;
+	int rc = sql_exec(db->sql, sql, &why);
+	if(rc)
+		strbuf_addf(err, "%s: %s", db->path, why.buf);
+	strbuf_release(&why);
+	return rc;
 }
 
 static int db__pragma_int(struct db *db, const char *sql, int *out, struct strbuf *err)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db->sql, sql, -1, &st, NULL);
-	if(rc == SQLITE_OK) {
-		rc = sqlite3_step(st);
-		if(rc == SQLITE_ROW) {
-			*out = sqlite3_column_int(st, 0);
-			rc = SQLITE_OK;
-		}
+	struct sql_stmt *st = NULL;
+	int rc = -1;
+	if(!sql_prepare(db->sql, sql, &st) && sql_step(st) == SQL_ROW) {
+		*out = sql_column_int(st, 0);
+		rc = 0;
 	}
-	if(rc != SQLITE_OK)
-		strbuf_addf(err, "%s: %s", db->path, sqlite3_errmsg(db->sql));
-	sqlite3_finalize(st);
-	return rc == SQLITE_OK ? 0 : -1;
+	if(rc)
+		strbuf_addf(err, "%s: %s", db->path, sql_errmsg(db->sql));
+	sql_finalize(st);
+	return rc;
 }
 
 /* Runs one step of the migrations and checks, before it commits, that
@@ -476,13 +486,13 @@ static int db__migrate_step(struct db *db, int version, struct strbuf *err)
 	int broken = 0;
 	if(db__exec(db, db__migrations[version], err) || db__exec(db, pragma, err))
 		goto fail;
-	sqlite3_stmt *st;
-	if(sqlite3_prepare_v2(db->sql, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK) {
-		strbuf_addf(err, "%s: %s", db->path, sqlite3_errmsg(db->sql));
+	struct sql_stmt *st;
+	if(sql_prepare(db->sql, "PRAGMA foreign_key_check", &st)) {
+		strbuf_addf(err, "%s: %s", db->path, sql_errmsg(db->sql));
 		goto fail;
 	}
-	broken = sqlite3_step(st) != SQLITE_DONE;
-	sqlite3_finalize(st);
+	broken = sql_step(st) != SQL_DONE;
+	sql_finalize(st);
 	if(broken) {
 		strbuf_addf(err, "%s: migrating to schema version %d would leave references without their row",
 		            db->path, version + 1);
@@ -490,7 +500,9 @@ static int db__migrate_step(struct db *db, int version, struct strbuf *err)
 	}
 	return db__exec(db, "COMMIT", err);
 fail:
-	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	struct strbuf ignored = STRBUF_INIT;
+	sql_exec(db->sql, "ROLLBACK", &ignored);
+	strbuf_release(&ignored);
 	return -1;
 }
 
@@ -552,24 +564,22 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 	 * is harmless. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* One connection, used by one thread at a time: no per-call mutex. */
-	if(sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-	   SQLITE_OK) {
-		strbuf_addf(err, "cannot open %s: %s", path, db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+	if(sql_sqlite_open(&db->sql, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, err))
 		goto fail;
-	}
-	if(sqlite3_db_readonly(db->sql, "main") == 1) {
+	sqlite3 *lite = sql_sqlite_handle(db->sql);
+	if(sqlite3_db_readonly(lite, "main") == 1) {
 		strbuf_addf(err,
 		            "%s is read-only: Ensemble needs to write its database "
 		            "(check the file's and the directory's permissions)",
 		            path);
 		goto fail;
 	}
-	sqlite3_busy_timeout(db->sql, 5000);
-	sqlite3_extended_result_codes(db->sql, 1);
+	sqlite3_busy_timeout(lite, 5000);
+	sqlite3_extended_result_codes(lite, 1);
 	db__trace_open(db);
 	/* The first read tells a corrupt or foreign file from a database. */
 	if(db__pragma_int(db, "PRAGMA user_version", &mode, err)) {
-		int code = sqlite3_errcode(db->sql) & 0xff; /* the primary code */
+		int code = sqlite3_errcode(lite) & 0xff; /* the primary code */
 		if(code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
 			strbuf_addf(err, " (is it an SQLite database?)");
 		else if(code == SQLITE_FULL || code == SQLITE_IOERR)
@@ -605,9 +615,8 @@ void db_close(struct db *db)
 	db__cache_free(db);
 	for(size_t i = 0; i < DB_STMT_SLOTS; i++)
 		if(db->stmt[i])
-			sqlite3_finalize(db->stmt[i]);
-	if(db->sql)
-		sqlite3_close(db->sql);
+			sql_finalize(db->stmt[i]);
+	sql_close(db->sql);
 	if(db->trace)
 		fclose(db->trace);
 	free(db->path);
@@ -631,7 +640,7 @@ int db_schema_version(struct db *db)
 
 static int db__begin_with(struct db *db, const char *sql)
 {
-	sqlite3_stmt *st = db__stmt(db, sql);
+	struct sql_stmt *st = db__stmt(db, sql);
 	if(!st || db__exec_stmt(db, st, "begin"))
 		return -1;
 	db->in_tx = true;
@@ -682,13 +691,13 @@ int db_transact(struct db *db, int (*fn)(struct db *db, void *user), void *user)
 int db__next_seq(struct db *db, int64_t *out)
 {
 	if(!db->seq_loaded) {
-		sqlite3_stmt *st = db__stmt(db, "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'db.seq'");
+		struct sql_stmt *st = db__stmt(db, "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'db.seq'");
 		if(!st)
 			return -1;
-		int rc = sqlite3_step(st);
-		db->seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		sqlite3_reset(st);
-		if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		int rc = sql_step(st);
+		db->seq = rc == SQL_ROW ? sql_column_int64(st, 0) : 0;
+		sql_reset(st);
+		if(rc != SQL_ROW && rc != SQL_DONE) {
 			db__log_error(db, "seq read");
 			return -1;
 		}
@@ -706,16 +715,16 @@ int db_commit(struct db *db)
 {
 	db__async_settle(db);
 	if(db->seq_dirty) {
-		sqlite3_stmt *up = db__stmt(db, db__seq_write_sql);
+		struct sql_stmt *up = db__stmt(db, db__seq_write_sql);
 		if(up)
-			sqlite3_bind_int64(up, 1, db->seq);
+			sql_bind_int64(up, 1, db->seq);
 		if(!up || db__exec_stmt(db, up, "seq write")) {
 			db_rollback(db);
 			return -1;
 		}
 		db->seq_dirty = false;
 	}
-	sqlite3_stmt *st = db__stmt(db, "COMMIT");
+	struct sql_stmt *st = db__stmt(db, "COMMIT");
 	if(!st || db__exec_stmt(db, st, "commit")) {
 		db_rollback(db);
 		return -1;
@@ -734,9 +743,9 @@ int db_rollback(struct db *db)
 	 * transaction went with its rows. */
 	db->seq_loaded = db->seq_dirty = false;
 	db__cache_clear(db);
-	if(sqlite3_get_autocommit(db->sql))
+	if(!sql_in_transaction(db->sql))
 		return 0;
-	sqlite3_stmt *st = db__stmt(db, "ROLLBACK");
+	struct sql_stmt *st = db__stmt(db, "ROLLBACK");
 	return st ? db__exec_stmt(db, st, "rollback") : -1;
 }
 

@@ -40,10 +40,10 @@ struct db_async {
 	struct db *db;   /* NULL once the database is closed */
 	int64_t *forget; /* outbox rows to delete first (their ids) */
 	size_t nforget;
-	sqlite3_stmt *del; /* the outbox row delete, when nforget */
-	sqlite3_stmt *seq; /* the seq write, bound; NULL when not needed */
-	sqlite3_stmt *commit;
-	sqlite3_stmt *rollback;
+	struct sql_stmt *del; /* the outbox row delete, when nforget */
+	struct sql_stmt *seq; /* the seq write, bound; NULL when not needed */
+	struct sql_stmt *commit;
+	struct sql_stmt *rollback;
 	uv_mutex_t lock;
 	uv_cond_t cond;
 	bool finished; /* under lock: the thread is done with db */
@@ -62,34 +62,34 @@ static void db__async_work(uv_work_t *w)
 {
 	struct db_async *a = w->data;
 	thread_background();
-	int rc = SQLITE_DONE;
-	for(size_t i = 0; i < a->nforget && rc == SQLITE_DONE; i++) {
-		sqlite3_bind_int64(a->del, 1, a->forget[i]);
-		rc = sqlite3_step(a->del);
-		if(rc != SQLITE_DONE)
-			snprintf(a->err, sizeof(a->err), "%s", sqlite3_errmsg(a->db->sql));
-		sqlite3_reset(a->del);
+	int rc = SQL_DONE;
+	for(size_t i = 0; i < a->nforget && rc == SQL_DONE; i++) {
+		sql_bind_int64(a->del, 1, a->forget[i]);
+		rc = sql_step(a->del);
+		if(rc != SQL_DONE)
+			snprintf(a->err, sizeof(a->err), "%s", sql_errmsg(a->db->sql));
+		sql_reset(a->del);
 	}
-	if(a->seq && rc == SQLITE_DONE) {
-		rc = sqlite3_step(a->seq);
-		if(rc != SQLITE_DONE)
-			snprintf(a->err, sizeof(a->err), "%s", sqlite3_errmsg(a->db->sql));
-		sqlite3_reset(a->seq);
+	if(a->seq && rc == SQL_DONE) {
+		rc = sql_step(a->seq);
+		if(rc != SQL_DONE)
+			snprintf(a->err, sizeof(a->err), "%s", sql_errmsg(a->db->sql));
+		sql_reset(a->seq);
 	}
-	if(rc == SQLITE_DONE) {
-		rc = sqlite3_step(a->commit);
-		if(rc != SQLITE_DONE)
-			snprintf(a->err, sizeof(a->err), "%s", sqlite3_errmsg(a->db->sql));
-		sqlite3_reset(a->commit);
+	if(rc == SQL_DONE) {
+		rc = sql_step(a->commit);
+		if(rc != SQL_DONE)
+			snprintf(a->err, sizeof(a->err), "%s", sql_errmsg(a->db->sql));
+		sql_reset(a->commit);
 	}
 	/* A failed COMMIT may leave the transaction open: it is rolled back
 	 * here, so that nothing the loop runs afterwards joins it. */
-	if(rc != SQLITE_DONE && !sqlite3_get_autocommit(a->db->sql)) {
-		sqlite3_step(a->rollback);
-		sqlite3_reset(a->rollback);
+	if(rc != SQL_DONE && !!sql_in_transaction(a->db->sql)) {
+		sql_step(a->rollback);
+		sql_reset(a->rollback);
 	}
 	uv_mutex_lock(&a->lock);
-	a->rc = rc == SQLITE_DONE ? 0 : -1;
+	a->rc = rc == SQL_DONE ? 0 : -1;
 	a->finished = true;
 	uv_cond_signal(&a->cond);
 	uv_mutex_unlock(&a->lock);
@@ -195,7 +195,7 @@ static int db__async_start(struct db *db, uv_loop_t *loop, int64_t *forget, size
 		a->seq = db__stmt(db, db__seq_write_sql);
 		if(!a->seq)
 			goto fail;
-		sqlite3_bind_int64(a->seq, 1, db->seq);
+		sql_bind_int64(a->seq, 1, db->seq);
 	}
 	a->commit = db__stmt(db, "COMMIT");
 	a->rollback = db__stmt(db, "ROLLBACK");

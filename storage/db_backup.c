@@ -23,6 +23,8 @@
  */
 #include "storage/db_internal.h"
 
+#include <sqlite3.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -148,9 +150,9 @@ static int backup__snapshot(struct backup *b, struct strbuf *err)
  * pausing while the copy is locked.  0 or -1. */
 static int backup__pages(struct backup *b, struct strbuf *err)
 {
-	sqlite3_backup *bk = sqlite3_backup_init(b->copy->sql, "main", b->src, "main");
+	sqlite3_backup *bk = sqlite3_backup_init(sql_sqlite_handle(b->copy->sql), "main", b->src, "main");
 	if(!bk) {
-		strbuf_addf(err, "cannot copy %s: %s", b->path, sqlite3_errmsg(b->copy->sql));
+		strbuf_addf(err, "cannot copy %s: %s", b->path, sqlite3_errmsg(sql_sqlite_handle(b->copy->sql)));
 		return -1;
 	}
 	int rc, busy = 0;
@@ -196,12 +198,9 @@ static int backup__create(struct backup *b, struct strbuf *err)
 		strbuf_addf(err, "out of memory");
 		return -1;
 	}
-	if(sqlite3_open_v2(b->tmp, &b->copy->sql, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		strbuf_addf(err, "cannot open %s: %s", b->tmp,
-		            b->copy->sql ? sqlite3_errmsg(b->copy->sql) : "out of memory");
+	if(sql_sqlite_open(&b->copy->sql, b->tmp, SQLITE_OPEN_READWRITE, err))
 		return -1;
-	}
-	sqlite3_busy_timeout(b->copy->sql, 5000);
+	sqlite3_busy_timeout(sql_sqlite_handle(b->copy->sql), 5000);
 	return 0;
 }
 
@@ -289,13 +288,13 @@ static int backup__run(struct backup *b, struct db_backup_info *info, struct str
 	b->in_read = false;
 	if(b->watch && backup__read_journal(b, err))
 		goto out;
-	before = sqlite3_total_changes(b->copy->sql);
+	before = sqlite3_total_changes(sql_sqlite_handle(b->copy->sql));
 	if(b->copy->nacks && db__outbox_apply(b->copy)) {
 		strbuf_addf(err, "cannot apply the delivery journal of %s to its copy: %s", b->path,
-		            sqlite3_errmsg(b->copy->sql));
+		            sqlite3_errmsg(sql_sqlite_handle(b->copy->sql)));
 		goto out;
 	}
-	info->delivered = sqlite3_total_changes(b->copy->sql) - before;
+	info->delivered = sqlite3_total_changes(sql_sqlite_handle(b->copy->sql)) - before;
 	rc = backup__publish(b, info, err);
 out:
 	if(b->in_read)
@@ -360,7 +359,7 @@ int db__backup_before_migrate(struct db *db, int version, struct strbuf *err)
 	char suffix[32];
 	snprintf(suffix, sizeof(suffix), ".pre-v%d", version);
 	char *dest = backup__name(db->path, suffix);
-	struct backup b = { .src = db->sql, .path = db->path, .dest = dest };
+	struct backup b = { .src = sql_sqlite_handle(db->sql), .path = db->path, .dest = dest };
 	struct db_backup_info info;
 	struct strbuf why = STRBUF_INIT;
 	struct stat st;
@@ -429,6 +428,13 @@ static const char *const check__rules[] = {
 /* Runs sql on the checked database and reports each row: its first
  * column, or with fk the four of PRAGMA foreign_key_check.  Skips
  * integrity_check's one "ok".  0, or -1 (err). */
+/* A text column, "" for NULL. */
+static const char *check__text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return t ? (const char *)t : "";
+}
+
 static int check__query(sqlite3 *sql, const char *query, bool fk, void (*report)(void *, const char *), void *user,
                         struct strbuf *err)
 {
@@ -441,10 +447,10 @@ static int check__query(sqlite3 *sql, const char *query, bool fk, void (*report)
 	}
 	while(rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = SQLITE_OK;
-		const char *text = db__text(st, 0);
+		const char *text = check__text(st, 0);
 		if(fk)
 			snprintf(line, sizeof(line), "row %lld of table %s refers to a missing row of %s",
-			         (long long)sqlite3_column_int64(st, 1), text, db__text(st, 2));
+			         (long long)sqlite3_column_int64(st, 1), text, check__text(st, 2));
 		else if(strcmp(text, "ok"))
 			snprintf(line, sizeof(line), "%s", text);
 		else

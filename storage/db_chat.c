@@ -81,18 +81,18 @@ void db__cache_free(struct db *db)
 	db->user_cache = NULL;
 }
 
-static int db_chat__read(sqlite3_stmt *st, struct db_chat *out)
+static int db_chat__read(struct sql_stmt *st, struct db_chat *out)
 {
-	out->id = sqlite3_column_int64(st, 0);
+	out->id = sql_column_int64(st, 0);
 	db__copy_text(st, 1, out->platform, sizeof(out->platform));
 	db__copy_text(st, 2, out->ext_id, sizeof(out->ext_id));
 	db__copy_text(st, 3, out->lang, sizeof(out->lang));
 	db__copy_text(st, 4, out->tz, sizeof(out->tz));
 	db__copy_text(st, 5, out->admin, sizeof(out->admin));
-	out->active = sqlite3_column_int(st, 6) != 0;
+	out->active = sql_column_int(st, 6) != 0;
 	db__copy_text(st, 7, out->remind, sizeof(out->remind));
-	out->nudge = sqlite3_column_int(st, 8) != 0;
-	out->interest_threshold = sqlite3_column_int(st, 9);
+	out->nudge = sql_column_int(st, 8) != 0;
+	out->interest_threshold = sql_column_int(st, 9);
 	return 0;
 }
 
@@ -110,15 +110,15 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id, const c
 		return 1;
 	}
 	for(int attempt = 0; attempt < 2; attempt++) {
-		sqlite3_stmt *st = db__stmt(db, get_sql);
+		struct sql_stmt *st = db__stmt(db, get_sql);
 		if(!st)
 			return -1;
-		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
-		if(rc == SQLITE_ROW) {
+		sql_bind_text(st, 1, platform, -1);
+		sql_bind_text(st, 2, ext_id, -1);
+		int rc = sql_step(st);
+		if(rc == SQL_ROW) {
 			db_chat__read(st, out);
-			sqlite3_reset(st);
+			sql_reset(st);
 			/* Kept only when the copy is exact (not cut to fit). */
 			if(slot && !strcmp(out->platform, platform) && !strcmp(out->ext_id, ext_id)) {
 				slot->used = true;
@@ -126,19 +126,19 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id, const c
 			}
 			return attempt == 0 ? 1 : 0;
 		}
-		sqlite3_reset(st);
-		if(rc != SQLITE_DONE || attempt) {
+		sql_reset(st);
+		if(rc != SQL_DONE || attempt) {
 			db__log_error(db, "chat lookup");
 			return -1;
 		}
 		st = db__stmt(db, insert_sql);
 		if(!st)
 			return -1;
-		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, lang, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, tz, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, db->chat_remind_set ? db->chat_remind : "1440,60", -1, SQLITE_STATIC);
+		sql_bind_text(st, 1, platform, -1);
+		sql_bind_text(st, 2, ext_id, -1);
+		sql_bind_text(st, 3, lang, -1);
+		sql_bind_text(st, 4, tz, -1);
+		sql_bind_text(st, 5, db->chat_remind_set ? db->chat_remind : "1440,60", -1);
 		if(db__exec_stmt(db, st, "chat insert"))
 			return -1;
 	}
@@ -156,30 +156,30 @@ int db_set_chat_remind(struct db *db, const char *offsets)
 
 int db_chat_by_id(struct db *db, int64_t chat_id, struct db_chat *out)
 {
-	sqlite3_stmt *st = db__stmt(
+	struct sql_stmt *st = db__stmt(
 		db,
 		"SELECT id, platform, ext_id, lang, tz, admin, active, remind, nudge, interest_threshold FROM chats WHERE id = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	int rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW)
+	sql_bind_int64(st, 1, chat_id);
+	int rc = sql_step(st);
+	if(rc == SQL_ROW)
 		db_chat__read(st, out);
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE) {
 		db__log_error(db, "chat lookup");
 		return -1;
 	}
-	return rc == SQLITE_ROW;
+	return rc == SQL_ROW;
 }
 
 static int db_chat__set_text(struct db *db, const char *sql, int64_t chat_id, const char *value)
 {
-	sqlite3_stmt *st = db__stmt(db, sql);
+	struct sql_stmt *st = db__stmt(db, sql);
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, chat_id);
+	sql_bind_text(st, 1, value, -1);
+	sql_bind_int64(st, 2, chat_id);
 	db_chat__forget(db, chat_id);
 	return db__exec_stmt(db, st, "chat update");
 }
@@ -201,11 +201,11 @@ int db_chat_set_admin(struct db *db, int64_t chat_id, const char *user_ext_id)
 
 int db_chat_set_active(struct db *db, int64_t chat_id, bool active)
 {
-	sqlite3_stmt *st = db__stmt(db, "UPDATE chats SET active = ?1 WHERE id = ?2");
+	struct sql_stmt *st = db__stmt(db, "UPDATE chats SET active = ?1 WHERE id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int(st, 1, active);
-	sqlite3_bind_int64(st, 2, chat_id);
+	sql_bind_int(st, 1, active);
+	sql_bind_int64(st, 2, chat_id);
 	db_chat__forget(db, chat_id);
 	return db__exec_stmt(db, st, "chat update");
 }
@@ -234,28 +234,28 @@ int db_chat_set_title(struct db *db, int64_t chat_id, const char *title)
 {
 	/* A table of its own, read only by db_chat_title: the cache of chats
 	 * holds no title.  An unchanged title writes nothing. */
-	sqlite3_stmt *st = db__stmt(
+	struct sql_stmt *st = db__stmt(
 		db, "INSERT INTO chat_titles (chat_id, title) VALUES (?2, ?1) "
 		    "ON CONFLICT (chat_id) DO UPDATE SET title = excluded.title WHERE title != excluded.title");
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, title, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, chat_id);
+	sql_bind_text(st, 1, title, -1);
+	sql_bind_int64(st, 2, chat_id);
 	return db__exec_stmt(db, st, "chat title");
 }
 
 int db_chat_title(struct db *db, int64_t chat_id, char *out, size_t outlen)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT title FROM chat_titles WHERE chat_id = ?1");
+	struct sql_stmt *st = db__stmt(db, "SELECT title FROM chat_titles WHERE chat_id = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	int rc = sqlite3_step(st);
+	sql_bind_int64(st, 1, chat_id);
+	int rc = sql_step(st);
 	out[0] = 0;
-	if(rc == SQLITE_ROW)
+	if(rc == SQL_ROW)
 		snprintf(out, outlen, "%s", db__text(st, 0));
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE) {
 		db__log_error(db, "chat title");
 		return -1;
 	}
@@ -264,12 +264,12 @@ int db_chat_title(struct db *db, int64_t chat_id, char *out, size_t outlen)
 
 int db_chat_migrate(struct db *db, const char *platform, const char *old_id, const char *new_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "UPDATE chats SET ext_id = ?3 WHERE platform = ?1 AND ext_id = ?2");
+	struct sql_stmt *st = db__stmt(db, "UPDATE chats SET ext_id = ?3 WHERE platform = ?1 AND ext_id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, old_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, new_id, -1, SQLITE_STATIC);
+	sql_bind_text(st, 1, platform, -1);
+	sql_bind_text(st, 2, old_id, -1);
+	sql_bind_text(st, 3, new_id, -1);
 	db__cache_clear(db);
 	return db__exec_stmt(db, st, "chat migrate");
 }
@@ -281,45 +281,45 @@ int db_chat_set_remind(struct db *db, int64_t chat_id, const char *offsets)
 
 int db_chat_set_nudge(struct db *db, int64_t chat_id, bool on)
 {
-	sqlite3_stmt *st = db__stmt(db, "UPDATE chats SET nudge = ?1 WHERE id = ?2");
+	struct sql_stmt *st = db__stmt(db, "UPDATE chats SET nudge = ?1 WHERE id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int(st, 1, on);
-	sqlite3_bind_int64(st, 2, chat_id);
+	sql_bind_int(st, 1, on);
+	sql_bind_int64(st, 2, chat_id);
 	db_chat__forget(db, chat_id);
 	return db__exec_stmt(db, st, "chat update");
 }
 
 int db_chat_set_interest_threshold(struct db *db, int64_t chat_id, int n)
 {
-	sqlite3_stmt *st = db__stmt(db, "UPDATE chats SET interest_threshold = ?1 WHERE id = ?2");
+	struct sql_stmt *st = db__stmt(db, "UPDATE chats SET interest_threshold = ?1 WHERE id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int(st, 1, n);
-	sqlite3_bind_int64(st, 2, chat_id);
+	sql_bind_int(st, 1, n);
+	sql_bind_int64(st, 2, chat_id);
 	db_chat__forget(db, chat_id);
 	return db__exec_stmt(db, st, "chat update");
 }
 
 int db_private_reminder_get(struct db *db, int64_t chat_id, int64_t user_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT 1 FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2");
+	struct sql_stmt *st = db__stmt(db, "SELECT 1 FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int64(st, 2, user_id);
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, user_id);
 	return db__exists(db, st, "private reminder");
 }
 
 int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, bool on)
 {
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 		db__stmt(db, on ? "INSERT OR IGNORE INTO private_reminders (chat_id, user_id) VALUES (?1, ?2)"
 	                        : "DELETE FROM private_reminders WHERE chat_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int64(st, 2, user_id);
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, user_id);
 	return db__exec_stmt(db, st, "private reminder");
 }
 
@@ -336,40 +336,40 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 		id = slot->id;
 		same_name = !strcmp(slot->name, shown);
 	} else {
-		sqlite3_stmt *st = db__stmt(db, "SELECT id, name = ?3 FROM users WHERE platform = ?1 AND ext_id = ?2");
+		struct sql_stmt *st =
+			db__stmt(db, "SELECT id, name = ?3 FROM users WHERE platform = ?1 AND ext_id = ?2");
 		if(!st)
 			return -1;
-		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, shown, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
-		if(rc == SQLITE_ROW) {
-			id = sqlite3_column_int64(st, 0);
-			same_name = sqlite3_column_int(st, 1) != 0;
+		sql_bind_text(st, 1, platform, -1);
+		sql_bind_text(st, 2, ext_id, -1);
+		sql_bind_text(st, 3, shown, -1);
+		int rc = sql_step(st);
+		if(rc == SQL_ROW) {
+			id = sql_column_int64(st, 0);
+			same_name = sql_column_int(st, 1) != 0;
 		}
-		sqlite3_reset(st);
-		if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sql_reset(st);
+		if(rc != SQL_ROW && rc != SQL_DONE) {
 			db__log_error(db, "user lookup");
 			return -1;
 		}
 	}
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	if(!id) {
-		st = db__stmt(db, "INSERT INTO users (platform, ext_id, name) VALUES (?1, ?2, ?3)");
+		st = db__stmt(db, "INSERT INTO users (platform, ext_id, name) VALUES (?1, ?2, ?3) RETURNING id");
 		if(!st)
 			return -1;
-		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, shown, -1, SQLITE_STATIC);
-		if(db__exec_stmt(db, st, "user insert"))
+		sql_bind_text(st, 1, platform, -1);
+		sql_bind_text(st, 2, ext_id, -1);
+		sql_bind_text(st, 3, shown, -1);
+		if(db__insert_id(db, st, "user insert", &id))
 			return -1;
-		id = sqlite3_last_insert_rowid(db->sql);
 	} else if(!same_name) {
 		st = db__stmt(db, "UPDATE users SET name = ?2 WHERE id = ?1");
 		if(!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_text(st, 2, shown, -1, SQLITE_STATIC);
+		sql_bind_int64(st, 1, id);
+		sql_bind_text(st, 2, shown, -1);
 		if(db__exec_stmt(db, st, "user rename"))
 			return -1;
 	}
@@ -388,9 +388,9 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 	                  "WHERE excluded.last_seen > last_seen + 3600");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int64(st, 2, id);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)t);
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, id);
+	sql_bind_int64(st, 3, (int64_t)t);
 	if(db__exec_stmt(db, st, "member upsert"))
 		return -1;
 	if(user_id)
@@ -400,29 +400,29 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 
 int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2");
+	struct sql_stmt *st = db__stmt(db, "DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int64(st, 2, user_id);
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, user_id);
 	return db__exec_stmt(db, st, "member drop");
 }
 
 int db_kv_get(struct db *db, const char *key, struct strbuf *out)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT value FROM kv WHERE key = ?1");
+	struct sql_stmt *st = db__stmt(db, "SELECT value FROM kv WHERE key = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW)
+	sql_bind_text(st, 1, key, -1);
+	int rc = sql_step(st);
+	if(rc == SQL_ROW)
 		strbuf_adds(out, db__text(st, 0));
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE) {
 		db__log_error(db, "kv get");
 		return -1;
 	}
-	return rc == SQLITE_ROW ? 1 : 0;
+	return rc == SQL_ROW ? 1 : 0;
 }
 
 int db_kv_set(struct db *db, const char *key, const char *value)
@@ -432,14 +432,15 @@ int db_kv_set(struct db *db, const char *key, const char *value)
 
 int db_kv_set_about(struct db *db, const char *key, const char *value, const char *chat, const char *person)
 {
-	sqlite3_stmt *st = db__stmt(db, "INSERT INTO kv (key, value, chat, person) VALUES (?1, ?2, ?3, ?4) "
-	                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, chat = excluded.chat, "
-	                                "person = excluded.person");
+	struct sql_stmt *st =
+		db__stmt(db, "INSERT INTO kv (key, value, chat, person) VALUES (?1, ?2, ?3, ?4) "
+	                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, chat = excluded.chat, "
+	                     "person = excluded.person");
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, chat, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, person, -1, SQLITE_STATIC);
+	sql_bind_text(st, 1, key, -1);
+	sql_bind_text(st, 2, value, -1);
+	sql_bind_text(st, 3, chat, -1);
+	sql_bind_text(st, 4, person, -1);
 	return db__exec_stmt(db, st, "kv set");
 }

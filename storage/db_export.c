@@ -35,26 +35,26 @@ int db_export_each(struct db *db, enum db_export_kind kind, int64_t chat_id, int
 {
 	if((size_t)kind >= sizeof(db_export__sql) / sizeof(db_export__sql[0]))
 		return -1;
-	sqlite3_stmt *st = db__stmt(db, db_export__sql[kind]);
+	struct sql_stmt *st = db__stmt(db, db_export__sql[kind]);
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int64(st, 2, user_id);
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, user_id);
 	int rc, failed = 0;
-	while(!failed && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while(!failed && (rc = sql_step(st)) == SQL_ROW) {
 		struct db_export_row row = {
-			.num = sqlite3_column_int64(st, 0),
+			.num = sql_column_int64(st, 0),
 			.text = db__text(st, 1),
-			.answer = sqlite3_column_int(st, 2),
-			.waiting = sqlite3_column_int(st, 3) != 0,
-			.closed = sqlite3_column_int(st, 4) != 0,
+			.answer = sql_column_int(st, 2),
+			.waiting = sql_column_int(st, 3) != 0,
+			.closed = sql_column_int(st, 4) != 0,
 		};
 		failed = fn(user, &row) != 0;
 	}
-	sqlite3_reset(st);
+	sql_reset(st);
 	if(failed)
 		return -1;
-	if(rc != SQLITE_DONE) {
+	if(rc != SQL_DONE) {
 		db__log_error(db, "export");
 		return -1;
 	}

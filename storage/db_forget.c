@@ -62,17 +62,17 @@ int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[D
 {
 	/* Who they are on their platform, read before their row may go. */
 	char platform[32] = "", ext_id[256] = "";
-	sqlite3_stmt *st = db__stmt(db, "SELECT platform, ext_id FROM users WHERE id = ?1");
+	struct sql_stmt *st = db__stmt(db, "SELECT platform, ext_id FROM users WHERE id = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, user_id);
-	int step = sqlite3_step(st);
-	if(step == SQLITE_ROW) {
+	sql_bind_int64(st, 1, user_id);
+	int step = sql_step(st);
+	if(step == SQL_ROW) {
 		snprintf(platform, sizeof(platform), "%s", db__text(st, 0));
 		snprintf(ext_id, sizeof(ext_id), "%s", db__text(st, 1));
 	}
-	sqlite3_reset(st);
-	if(step != SQLITE_ROW && step != SQLITE_DONE) {
+	sql_reset(st);
+	if(step != SQL_ROW && step != SQL_DONE) {
 		db__log_error(db, "forget");
 		return -1;
 	}
@@ -80,19 +80,19 @@ int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[D
 		st = db__stmt(db, db_forget__sql[i]);
 		if(!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, chat_id);
-		sqlite3_bind_int64(st, 2, user_id);
+		sql_bind_int64(st, 1, chat_id);
+		sql_bind_int64(st, 2, user_id);
 		if(db__exec_stmt(db, st, "forget"))
 			return -1;
 		if(i < DB_FORGET_COUNTS)
-			counts[i] = sqlite3_changes(db->sql);
+			counts[i] = sql_changes(db->sql);
 	}
 	if(platform[0]) {
 		st = db__stmt(db, db_forget__unchatted);
 		if(!st)
 			return -1;
-		sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
+		sql_bind_text(st, 1, platform, -1);
+		sql_bind_text(st, 2, ext_id, -1);
 		if(db__exec_stmt(db, st, "forget"))
 			return -1;
 	}

@@ -5,21 +5,22 @@
 #ifndef ENSEMBLE_DB_INTERNAL_H
 #define ENSEMBLE_DB_INTERNAL_H
 
-#include <sqlite3.h>
 #include <stdio.h>
 
 #include "storage/db.h"
+#include "storage/sql.h"
 
 #define DB_STMT_SLOTS 256 /* a power of two above the number of statements */
 
 struct db {
-	sqlite3 *sql;
+	/* The connection, on either engine (storage/sql.h). */
+	struct sql *sql;
 	char *path;
 	/* Prepared statements, found by the address of their SQL text: each
 	 * statement is a string constant in one file of storage/, prepared on
 	 * first use and kept until db_close. */
 	const char *stmt_sql[DB_STMT_SLOTS];
-	sqlite3_stmt *stmt[DB_STMT_SLOTS];
+	struct sql_stmt *stmt[DB_STMT_SLOTS];
 	bool in_tx;
 	/* Called by db_begin when a transaction is open (db_set_yield). */
 	void (*yield_fn)(void *user);
@@ -69,25 +70,28 @@ void db__async_close(struct db *db);
 
 /* The prepared statement of sql (a string constant), reset and with its
  * bindings cleared, or NULL (logged) when it cannot be prepared. */
-sqlite3_stmt *db__stmt(struct db *db, const char *sql);
+struct sql_stmt *db__stmt(struct db *db, const char *sql);
 /* Logs the database's last error with the context given. */
 void db__log_error(struct db *db, const char *what);
 /* Steps a statement that returns no row and resets it; 0 or -1 (logged). */
-int db__exec_stmt(struct db *db, sqlite3_stmt *st, const char *what);
+int db__exec_stmt(struct db *db, struct sql_stmt *st, const char *what);
+/* Steps st, an INSERT ... RETURNING id with its parameters bound, into
+ * *id, and resets it.  0 or -1 (logged). */
+int db__insert_id(struct db *db, struct sql_stmt *st, const char *what, int64_t *id);
 /* Steps st, a lookup with its parameters bound, and resets it: 1 when it
  * found a row, 0 when none, -1 on error (logged). */
-int db__exists(struct db *db, sqlite3_stmt *st, const char *what);
+int db__exists(struct db *db, struct sql_stmt *st, const char *what);
 /* Steps st, a count with one parameter bound to id, into *out; resets it.
  * 0 or -1 (logged). */
-int db__count(struct db *db, sqlite3_stmt *st, int64_t id, int *out);
+int db__count(struct db *db, struct sql_stmt *st, int64_t id, int *out);
 /* Copies a text column into a fixed buffer (truncating), "" for NULL. */
-void db__copy_text(sqlite3_stmt *st, int col, char *out, size_t outlen);
+void db__copy_text(struct sql_stmt *st, int col, char *out, size_t outlen);
 /* Reads rows of (user_id, ext_id, name, ...) into out; fill, when given,
  * reads the columns from 3 on.  The statement is reset.  0 or -1. */
-int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
-                    void (*fill)(sqlite3_stmt *, struct db_person *));
+int db__read_people(struct db *db, struct sql_stmt *st, struct db_people *out,
+                    void (*fill)(struct sql_stmt *, struct db_person *));
 /* A text column as a string, "" for NULL; valid until the next step. */
-const char *db__text(sqlite3_stmt *st, int col);
+const char *db__text(struct sql_stmt *st, int col);
 
 /* The next number of the seq columns (votes, RSVPs, group members,
  * interests), inside the open transaction.  0 or -1 (logged). */

@@ -29,24 +29,24 @@ static struct db_person *db__people_add(struct db_people *p)
 	return r;
 }
 
-int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
-                    void (*fill)(sqlite3_stmt *, struct db_person *))
+int db__read_people(struct db *db, struct sql_stmt *st, struct db_people *out,
+                    void (*fill)(struct sql_stmt *, struct db_person *))
 {
 	int rc;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while((rc = sql_step(st)) == SQL_ROW) {
 		struct db_person *p = db__people_add(out);
 		if(!p) {
-			sqlite3_reset(st);
+			sql_reset(st);
 			return -1;
 		}
-		p->user_id = sqlite3_column_int64(st, 0);
+		p->user_id = sql_column_int64(st, 0);
 		db__copy_text(st, 1, p->ext_id, sizeof(p->ext_id));
 		db__copy_text(st, 2, p->name, sizeof(p->name));
 		if(fill)
 			fill(st, p);
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_DONE) {
 		db__log_error(db, "list people");
 		return -1;
 	}
@@ -55,59 +55,60 @@ int db__read_people(struct db *db, sqlite3_stmt *st, struct db_people *out,
 
 int db_chat_members(struct db *db, int64_t chat_id, struct db_people *out)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT u.id, u.ext_id, u.name FROM members m JOIN users u ON u.id = m.user_id "
-	                                "WHERE m.chat_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id");
+	struct sql_stmt *st =
+		db__stmt(db, "SELECT u.id, u.ext_id, u.name FROM members m JOIN users u ON u.id = m.user_id "
+	                     "WHERE m.chat_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 1, chat_id);
 	return db__read_people(db, st, out, NULL);
 }
 
-static int db__meetup_read(struct db *db, sqlite3_stmt *st, struct db_meetup *m)
+static int db__meetup_read(struct db *db, struct sql_stmt *st, struct db_meetup *m)
 {
-	int rc = sqlite3_step(st);
-	if(rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		if(rc == SQLITE_DONE)
+	int rc = sql_step(st);
+	if(rc != SQL_ROW) {
+		sql_reset(st);
+		if(rc == SQL_DONE)
 			return 0;
 		db__log_error(db, "meetup lookup");
 		return -1;
 	}
 	memset(m, 0, sizeof(*m));
-	m->id = sqlite3_column_int64(st, 0);
-	m->chat_id = sqlite3_column_int64(st, 1);
-	m->num = sqlite3_column_int(st, 2);
+	m->id = sql_column_int64(st, 0);
+	m->chat_id = sql_column_int64(st, 1);
+	m->num = sql_column_int(st, 2);
 	db__copy_text(st, 3, m->title, sizeof(m->title));
 	db__copy_text(st, 4, m->place, sizeof(m->place));
-	m->creator = sqlite3_column_int64(st, 5);
+	m->creator = sql_column_int64(st, 5);
 	db__copy_text(st, 6, m->creator_ext, sizeof(m->creator_ext));
 	db__copy_text(st, 7, m->creator_name, sizeof(m->creator_name));
-	m->state = (enum meetup_state)sqlite3_column_int(st, 8);
-	m->duration_min = sqlite3_column_int(st, 9);
-	m->deadline = (time_t)sqlite3_column_int64(st, 10);
-	m->quorum = sqlite3_column_int(st, 11);
-	m->max_people = sqlite3_column_int(st, 12);
-	m->chosen = sqlite3_column_int(st, 13);
-	m->start = (time_t)sqlite3_column_int64(st, 14);
-	m->created = (time_t)sqlite3_column_int64(st, 15);
-	m->has_remind = sqlite3_column_type(st, 16) != SQLITE_NULL;
+	m->state = (enum meetup_state)sql_column_int(st, 8);
+	m->duration_min = sql_column_int(st, 9);
+	m->deadline = (time_t)sql_column_int64(st, 10);
+	m->quorum = sql_column_int(st, 11);
+	m->max_people = sql_column_int(st, 12);
+	m->chosen = sql_column_int(st, 13);
+	m->start = (time_t)sql_column_int64(st, 14);
+	m->created = (time_t)sql_column_int64(st, 15);
+	m->has_remind = !sql_column_null(st, 16);
 	db__copy_text(st, 16, m->remind, sizeof(m->remind));
-	m->series_id = sqlite3_column_int64(st, 17);
-	m->group_id = sqlite3_column_int64(st, 18);
-	sqlite3_reset(st);
+	m->series_id = sql_column_int64(st, 17);
+	m->group_id = sql_column_int64(st, 18);
+	sql_reset(st);
 
 	st = db__stmt(db, "SELECT idx, start_at, duration_min FROM slots WHERE meetup_id = ?1 ORDER BY idx");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, m->id);
-	while((rc = sqlite3_step(st)) == SQLITE_ROW && m->nslots < MEETUP_MAX_SLOTS) {
+	sql_bind_int64(st, 1, m->id);
+	while((rc = sql_step(st)) == SQL_ROW && m->nslots < MEETUP_MAX_SLOTS) {
 		struct db_slot *s = &m->slots[m->nslots++];
-		s->idx = sqlite3_column_int(st, 0);
-		s->start = (time_t)sqlite3_column_int64(st, 1);
-		s->duration_min = sqlite3_column_int(st, 2);
+		s->idx = sql_column_int(st, 0);
+		s->start = (time_t)sql_column_int64(st, 1);
+		s->duration_min = sql_column_int(st, 2);
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	sql_reset(st);
+	if(rc != SQL_DONE && rc != SQL_ROW) {
 		db__log_error(db, "slots lookup");
 		return -1;
 	}
@@ -120,11 +121,11 @@ int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out
 		"SELECT m.id, m.chat_id, m.num, m.title, m.place, coalesce(m.creator, 0), u.ext_id, u.name, m.state, "
 		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0), coalesce(m.group_id, 0) "
 		"FROM meetups m LEFT JOIN users u ON u.id = m.creator WHERE m.chat_id = ?1 AND m.num = ?2";
-	sqlite3_stmt *st = db__stmt(db, sql);
+	struct sql_stmt *st = db__stmt(db, sql);
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int(st, 2, num);
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int(st, 2, num);
 	return db__meetup_read(db, st, out);
 }
 
@@ -134,29 +135,29 @@ int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
 		"SELECT m.id, m.chat_id, m.num, m.title, m.place, coalesce(m.creator, 0), u.ext_id, u.name, m.state, "
 		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0), coalesce(m.group_id, 0) "
 		"FROM meetups m LEFT JOIN users u ON u.id = m.creator WHERE m.id = ?1";
-	sqlite3_stmt *st = db__stmt(db, sql);
+	struct sql_stmt *st = db__stmt(db, sql);
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	sql_bind_int64(st, 1, id);
 	return db__meetup_read(db, st, out);
 }
 
 static int db__slots_write(struct db *db, const struct db_meetup *m)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM slots WHERE meetup_id = ?1");
+	struct sql_stmt *st = db__stmt(db, "DELETE FROM slots WHERE meetup_id = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, m->id);
+	sql_bind_int64(st, 1, m->id);
 	if(db__exec_stmt(db, st, "slots delete"))
 		return -1;
 	for(int i = 0; i < m->nslots; i++) {
 		st = db__stmt(db, "INSERT INTO slots (meetup_id, idx, start_at, duration_min) VALUES (?1, ?2, ?3, ?4)");
 		if(!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, m->id);
-		sqlite3_bind_int(st, 2, m->slots[i].idx);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)m->slots[i].start);
-		sqlite3_bind_int(st, 4, m->slots[i].duration_min);
+		sql_bind_int64(st, 1, m->id);
+		sql_bind_int(st, 2, m->slots[i].idx);
+		sql_bind_int64(st, 3, (int64_t)m->slots[i].start);
+		sql_bind_int(st, 4, m->slots[i].duration_min);
 		if(db__exec_stmt(db, st, "slot insert"))
 			return -1;
 	}
@@ -165,47 +166,47 @@ static int db__slots_write(struct db *db, const struct db_meetup *m)
 
 int db_meetup_insert(struct db *db, struct db_meetup *m)
 {
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 		db__stmt(db, "INSERT INTO meetups (chat_id, num, title, place, creator, state, duration_min, deadline, "
 	                     "quorum, max_people, chosen, start_at, created_at, remind, series_id, group_id) "
 	                     "VALUES (?1, (SELECT coalesce(max(num), 0) + 1 FROM meetups WHERE chat_id = ?1), "
 	                     "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id, num");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, m->chat_id);
-	sqlite3_bind_text(st, 2, m->title, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, m->place, -1, SQLITE_STATIC);
+	sql_bind_int64(st, 1, m->chat_id);
+	sql_bind_text(st, 2, m->title, -1);
+	sql_bind_text(st, 3, m->place, -1);
 	if(m->creator)
-		sqlite3_bind_int64(st, 4, m->creator);
+		sql_bind_int64(st, 4, m->creator);
 	else
-		sqlite3_bind_null(st, 4);
-	sqlite3_bind_int(st, 5, (int)m->state);
-	sqlite3_bind_int(st, 6, m->duration_min);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)m->deadline);
-	sqlite3_bind_int(st, 8, m->quorum);
-	sqlite3_bind_int(st, 9, m->max_people);
-	sqlite3_bind_int(st, 10, m->chosen);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)m->start);
-	sqlite3_bind_int64(st, 12, (sqlite3_int64)m->created);
+		sql_bind_null(st, 4);
+	sql_bind_int(st, 5, (int)m->state);
+	sql_bind_int(st, 6, m->duration_min);
+	sql_bind_int64(st, 7, (int64_t)m->deadline);
+	sql_bind_int(st, 8, m->quorum);
+	sql_bind_int(st, 9, m->max_people);
+	sql_bind_int(st, 10, m->chosen);
+	sql_bind_int64(st, 11, (int64_t)m->start);
+	sql_bind_int64(st, 12, (int64_t)m->created);
 	if(m->has_remind)
-		sqlite3_bind_text(st, 13, m->remind, -1, SQLITE_STATIC);
+		sql_bind_text(st, 13, m->remind, -1);
 	else
-		sqlite3_bind_null(st, 13);
+		sql_bind_null(st, 13);
 	if(m->series_id)
-		sqlite3_bind_int64(st, 14, m->series_id);
+		sql_bind_int64(st, 14, m->series_id);
 	else
-		sqlite3_bind_null(st, 14);
+		sql_bind_null(st, 14);
 	if(m->group_id)
-		sqlite3_bind_int64(st, 15, m->group_id);
+		sql_bind_int64(st, 15, m->group_id);
 	else
-		sqlite3_bind_null(st, 15);
-	int rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW) {
-		m->id = sqlite3_column_int64(st, 0);
-		m->num = sqlite3_column_int(st, 1);
+		sql_bind_null(st, 15);
+	int rc = sql_step(st);
+	if(rc == SQL_ROW) {
+		m->id = sql_column_int64(st, 0);
+		m->num = sql_column_int(st, 1);
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW) {
+	sql_reset(st);
+	if(rc != SQL_ROW) {
 		db__log_error(db, "meetup insert");
 		return -1;
 	}
@@ -214,48 +215,48 @@ int db_meetup_insert(struct db *db, struct db_meetup *m)
 
 int db_meetup_update(struct db *db, const struct db_meetup *m)
 {
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 		db__stmt(db, "UPDATE meetups SET title = ?2, place = ?3, state = ?4, duration_min = ?5, deadline = ?6, "
 	                     "chosen = ?7, start_at = ?8, remind = ?9 WHERE id = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, m->id);
-	sqlite3_bind_text(st, 2, m->title, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, m->place, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, (int)m->state);
-	sqlite3_bind_int(st, 5, m->duration_min);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)m->deadline);
-	sqlite3_bind_int(st, 7, m->chosen);
-	sqlite3_bind_int64(st, 8, (sqlite3_int64)m->start);
+	sql_bind_int64(st, 1, m->id);
+	sql_bind_text(st, 2, m->title, -1);
+	sql_bind_text(st, 3, m->place, -1);
+	sql_bind_int(st, 4, (int)m->state);
+	sql_bind_int(st, 5, m->duration_min);
+	sql_bind_int64(st, 6, (int64_t)m->deadline);
+	sql_bind_int(st, 7, m->chosen);
+	sql_bind_int64(st, 8, (int64_t)m->start);
 	if(m->has_remind)
-		sqlite3_bind_text(st, 9, m->remind, -1, SQLITE_STATIC);
+		sql_bind_text(st, 9, m->remind, -1);
 	else
-		sqlite3_bind_null(st, 9);
+		sql_bind_null(st, 9);
 	return db__exec_stmt(db, st, "meetup update");
 }
 
 int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t now, int *nums, int max, int *count)
 {
 	/* A poll is listed until it closes; a confirmed meetup until it ends. */
-	sqlite3_stmt *st = db__stmt(db, "SELECT num, state FROM meetups WHERE chat_id = ?1 AND "
-	                                "(state <> 1 OR start_at + duration_min * 60 > ?2) "
-	                                "ORDER BY state = 1, start_at, num");
+	struct sql_stmt *st = db__stmt(db, "SELECT num, state FROM meetups WHERE chat_id = ?1 AND "
+	                                   "(state <> 1 OR start_at + duration_min * 60 > ?2) "
+	                                   "ORDER BY state = 1, start_at, num");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, (int64_t)now);
 	int rc;
 	*count = 0;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int state = sqlite3_column_int(st, 1);
+	while((rc = sql_step(st)) == SQL_ROW) {
+		int state = sql_column_int(st, 1);
 		if(!(state_mask & (1u << state)))
 			continue;
 		if(*count < max)
-			nums[*count] = sqlite3_column_int(st, 0);
+			nums[*count] = sql_column_int(st, 0);
 		(*count)++;
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_DONE) {
 		db__log_error(db, "meetup list");
 		return -1;
 	}
@@ -264,24 +265,24 @@ int db_meetup_list(struct db *db, int64_t chat_id, unsigned state_mask, time_t n
 
 int db_meetups_of_user(struct db *db, int64_t user_id, int num, time_t now, int64_t *ids, int max, int *count)
 {
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 		db__stmt(db, "SELECT m.id FROM members b JOIN meetups m ON m.chat_id = b.chat_id "
 	                     "WHERE b.user_id = ?1 AND m.state = 1 AND m.start_at + m.duration_min * 60 > ?2 "
 	                     "AND (?3 = 0 OR m.num = ?3) ORDER BY m.start_at, m.id");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, user_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	sqlite3_bind_int(st, 3, num);
+	sql_bind_int64(st, 1, user_id);
+	sql_bind_int64(st, 2, (int64_t)now);
+	sql_bind_int(st, 3, num);
 	int rc;
 	*count = 0;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while((rc = sql_step(st)) == SQL_ROW) {
 		if(*count < max)
-			ids[*count] = sqlite3_column_int64(st, 0);
+			ids[*count] = sql_column_int64(st, 0);
 		(*count)++;
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_DONE) {
 		db__log_error(db, "meetups of a user");
 		return -1;
 	}
@@ -290,11 +291,11 @@ int db_meetups_of_user(struct db *db, int64_t user_id, int num, time_t now, int6
 
 int db_member_of(struct db *db, int64_t chat_id, int64_t user_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT 1 FROM members WHERE chat_id = ?1 AND user_id = ?2");
+	struct sql_stmt *st = db__stmt(db, "SELECT 1 FROM members WHERE chat_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int64(st, 2, user_id);
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, user_id);
 	return db__exists(db, st, "member check");
 }
 
@@ -314,16 +315,16 @@ int db_meetup_lines(struct db *db, int64_t chat_id, int64_t group_id, time_t now
 #undef DB_MEETUP_LINES_WHERE
 	*out = NULL;
 	*n = 0;
-	sqlite3_stmt *st = db__stmt(db, count_sql);
+	struct sql_stmt *st = db__stmt(db, count_sql);
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	sqlite3_bind_int64(st, 3, group_id);
-	int rc = sqlite3_step(st);
-	*total = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW) {
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, (int64_t)now);
+	sql_bind_int64(st, 3, group_id);
+	int rc = sql_step(st);
+	*total = rc == SQL_ROW ? sql_column_int(st, 0) : 0;
+	sql_reset(st);
+	if(rc != SQL_ROW) {
 		db__log_error(db, "meetup lines");
 		return -1;
 	}
@@ -337,26 +338,26 @@ int db_meetup_lines(struct db *db, int64_t chat_id, int64_t group_id, time_t now
 	struct db_meetup_line *v = calloc((size_t)max, sizeof(*v));
 	if(!v)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	sqlite3_bind_int64(st, 3, group_id);
-	sqlite3_bind_int(st, 4, max);
-	sqlite3_bind_int(st, 5, offset);
-	while((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, (int64_t)now);
+	sql_bind_int64(st, 3, group_id);
+	sql_bind_int(st, 4, max);
+	sql_bind_int(st, 5, offset);
+	while((rc = sql_step(st)) == SQL_ROW && *n < max) {
 		struct db_meetup_line *l = &v[(*n)++];
-		l->num = sqlite3_column_int(st, 0);
-		l->state = (enum meetup_state)sqlite3_column_int(st, 1);
+		l->num = sql_column_int(st, 0);
+		l->state = (enum meetup_state)sql_column_int(st, 1);
 		db__copy_text(st, 2, l->title, sizeof(l->title));
-		l->start = (time_t)sqlite3_column_int64(st, 3);
-		l->duration_min = sqlite3_column_int(st, 4);
-		l->series_id = sqlite3_column_int64(st, 5);
-		l->group_id = sqlite3_column_int64(st, 6);
-		l->count = sqlite3_column_int(st, 7);
+		l->start = (time_t)sql_column_int64(st, 3);
+		l->duration_min = sql_column_int(st, 4);
+		l->series_id = sql_column_int64(st, 5);
+		l->group_id = sql_column_int64(st, 6);
+		l->count = sql_column_int(st, 7);
 	}
-	if(rc == SQLITE_ROW) /* a row past max: the list grew meanwhile */
-		rc = SQLITE_DONE;
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE) {
+	if(rc == SQL_ROW) /* a row past max: the list grew meanwhile */
+		rc = SQL_DONE;
+	sql_reset(st);
+	if(rc != SQL_DONE) {
 		db__log_error(db, "meetup lines");
 		free(v);
 		*n = 0;
@@ -368,13 +369,13 @@ int db_meetup_lines(struct db *db, int64_t chat_id, int64_t group_id, time_t now
 
 int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *answers, time_t t)
 {
-	sqlite3_stmt *st;
+	struct sql_stmt *st;
 	if(!answers) {
 		st = db__stmt(db, "DELETE FROM votes WHERE meetup_id = ?1 AND user_id = ?2");
 		if(!st)
 			return -1;
-		sqlite3_bind_int64(st, 1, meetup_id);
-		sqlite3_bind_int64(st, 2, user_id);
+		sql_bind_int64(st, 1, meetup_id);
+		sql_bind_int64(st, 2, user_id);
 		return db__exec_stmt(db, st, "vote delete");
 	}
 	/* seq orders voters by their latest vote. */
@@ -386,27 +387,27 @@ int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *a
 	                  "voted_at = excluded.voted_at, seq = excluded.seq");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
-	sqlite3_bind_int64(st, 2, user_id);
-	sqlite3_bind_text(st, 3, answers, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)t);
-	sqlite3_bind_int64(st, 5, seq);
+	sql_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 2, user_id);
+	sql_bind_text(st, 3, answers, -1);
+	sql_bind_int64(st, 4, (int64_t)t);
+	sql_bind_int64(st, 5, seq);
 	return db__exec_stmt(db, st, "vote set");
 }
 
-static void db__fill_vote(sqlite3_stmt *st, struct db_person *p)
+static void db__fill_vote(struct sql_stmt *st, struct db_person *p)
 {
 	db__copy_text(st, 3, p->answers, sizeof(p->answers));
 }
 
 int db_votes(struct db *db, int64_t meetup_id, struct db_people *out)
 {
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 		db__stmt(db, "SELECT u.id, u.ext_id, u.name, v.answers FROM votes v JOIN users u ON u.id = v.user_id "
 	                     "WHERE v.meetup_id = ?1 ORDER BY v.seq");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 1, meetup_id);
 	return db__read_people(db, st, out, db__fill_vote);
 }
 
@@ -434,15 +435,15 @@ int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t gro
 		"AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.meetup_id = ?2 AND v.user_id = m.user_id) "
 		"ORDER BY m.seq LIMIT ?3";
 	int64_t audience = group_id ? group_id : chat_id;
-	sqlite3_stmt *st = db__stmt(db, group_id ? group_count : chat_count);
+	struct sql_stmt *st = db__stmt(db, group_id ? group_count : chat_count);
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, audience);
-	sqlite3_bind_int64(st, 2, meetup_id);
-	int rc = sqlite3_step(st);
-	*total = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW) {
+	sql_bind_int64(st, 1, audience);
+	sql_bind_int64(st, 2, meetup_id);
+	int rc = sql_step(st);
+	*total = rc == SQL_ROW ? sql_column_int(st, 0) : 0;
+	sql_reset(st);
+	if(rc != SQL_ROW) {
 		db__log_error(db, "non-voters");
 		return -1;
 	}
@@ -451,9 +452,9 @@ int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t gro
 	st = db__stmt(db, group_id ? group_names : chat_names);
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, audience);
-	sqlite3_bind_int64(st, 2, meetup_id);
-	sqlite3_bind_int(st, 3, limit);
+	sql_bind_int64(st, 1, audience);
+	sql_bind_int64(st, 2, meetup_id);
+	sql_bind_int(st, 3, limit);
 	return db__read_people(db, st, out, NULL);
 }
 
@@ -464,7 +465,7 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 	int64_t seq;
 	if(db__next_seq(db, &seq))
 		return -1;
-	sqlite3_stmt *st = db__stmt(
+	struct sql_stmt *st = db__stmt(
 		db,
 		"INSERT INTO rsvps (meetup_id, user_id, answer, waiting, reconfirm, seq) VALUES (?1, ?2, ?3, ?4, 0, ?5) "
 		"ON CONFLICT (meetup_id, user_id) DO UPDATE SET "
@@ -472,95 +473,96 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 		"answer = excluded.answer, waiting = excluded.waiting, reconfirm = 0");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
-	sqlite3_bind_int64(st, 2, user_id);
-	sqlite3_bind_int(st, 3, answer);
-	sqlite3_bind_int(st, 4, waiting);
-	sqlite3_bind_int64(st, 5, seq);
+	sql_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 2, user_id);
+	sql_bind_int(st, 3, answer);
+	sql_bind_int(st, 4, waiting);
+	sql_bind_int64(st, 5, seq);
 	return db__exec_stmt(db, st, "rsvp set");
 }
 
 int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "UPDATE rsvps SET reconfirm = 0 WHERE meetup_id = ?1 AND user_id = ?2");
+	struct sql_stmt *st = db__stmt(db, "UPDATE rsvps SET reconfirm = 0 WHERE meetup_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
-	sqlite3_bind_int64(st, 2, user_id);
+	sql_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 2, user_id);
 	return db__exec_stmt(db, st, "rsvp update");
 }
 
 int db_rsvp_delete(struct db *db, int64_t meetup_id, int64_t user_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM rsvps WHERE meetup_id = ?1 AND user_id = ?2");
+	struct sql_stmt *st = db__stmt(db, "DELETE FROM rsvps WHERE meetup_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
-	sqlite3_bind_int64(st, 2, user_id);
+	sql_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 2, user_id);
 	return db__exec_stmt(db, st, "rsvp delete");
 }
 
 int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "UPDATE rsvps SET reconfirm = 1 WHERE meetup_id = ?1 AND answer = 2");
+	struct sql_stmt *st = db__stmt(db, "UPDATE rsvps SET reconfirm = 1 WHERE meetup_id = ?1 AND answer = 2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 1, meetup_id);
 	return db__exec_stmt(db, st, "rsvp update");
 }
 
-static void db__fill_rsvp(sqlite3_stmt *st, struct db_person *p)
+static void db__fill_rsvp(struct sql_stmt *st, struct db_person *p)
 {
-	p->answer = sqlite3_column_int(st, 3);
-	p->waiting = sqlite3_column_int(st, 4) != 0;
-	p->reconfirm = sqlite3_column_int(st, 5) != 0;
+	p->answer = sql_column_int(st, 3);
+	p->waiting = sql_column_int(st, 4) != 0;
+	p->reconfirm = sql_column_int(st, 5) != 0;
 }
 
 int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "
-	                                "JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 ORDER BY r.seq");
+	struct sql_stmt *st =
+		db__stmt(db, "SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "
+	                     "JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 ORDER BY r.seq");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 1, meetup_id);
 	return db__read_people(db, st, out, db__fill_rsvp);
 }
 
 int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db_rsvp_summary *out)
 {
 	memset(out, 0, sizeof(*out));
-	sqlite3_stmt *st =
+	struct sql_stmt *st =
 		db__stmt(db, "SELECT coalesce(sum(waiting = 0), 0), coalesce(sum(waiting != 0), 0) FROM rsvps "
 	                     "WHERE meetup_id = ?1 AND answer = 2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
-	int rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW) {
-		out->nin = sqlite3_column_int(st, 0);
-		out->nwaiting = sqlite3_column_int(st, 1);
+	sql_bind_int64(st, 1, meetup_id);
+	int rc = sql_step(st);
+	if(rc == SQL_ROW) {
+		out->nin = sql_column_int(st, 0);
+		out->nwaiting = sql_column_int(st, 1);
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW)
+	sql_reset(st);
+	if(rc != SQL_ROW)
 		goto fail;
 	st = db__stmt(db, "SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm, r.seq FROM rsvps r "
 	                  "JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 AND r.user_id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
-	sqlite3_bind_int64(st, 2, user_id);
+	sql_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 2, user_id);
 	int64_t seq = 0;
-	rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW) {
+	rc = sql_step(st);
+	if(rc == SQL_ROW) {
 		out->have_me = true;
-		out->me.user_id = sqlite3_column_int64(st, 0);
+		out->me.user_id = sql_column_int64(st, 0);
 		db__copy_text(st, 1, out->me.ext_id, sizeof(out->me.ext_id));
 		db__copy_text(st, 2, out->me.name, sizeof(out->me.name));
 		db__fill_rsvp(st, &out->me);
-		seq = sqlite3_column_int64(st, 6);
+		seq = sql_column_int64(st, 6);
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE)
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE)
 		goto fail;
 	if(!out->have_me || out->me.answer != 2 || !out->me.waiting)
 		return 0;
@@ -568,13 +570,13 @@ int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db
 	              "SELECT count(*) FROM rsvps WHERE meetup_id = ?1 AND answer = 2 AND waiting != 0 AND seq <= ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
-	sqlite3_bind_int64(st, 2, seq);
-	rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW)
-		out->my_place = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	if(rc == SQLITE_ROW)
+	sql_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 2, seq);
+	rc = sql_step(st);
+	if(rc == SQL_ROW)
+		out->my_place = sql_column_int(st, 0);
+	sql_reset(st);
+	if(rc == SQL_ROW)
 		return 0;
 fail:
 	db__log_error(db, "rsvp summary");
@@ -584,13 +586,13 @@ fail:
 int db_rsvp_first_waiting(struct db *db, int64_t meetup_id, struct db_person *out)
 {
 	struct db_people r = { 0 };
-	sqlite3_stmt *st = db__stmt(
+	struct sql_stmt *st = db__stmt(
 		db, "SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "
 		    "JOIN users u ON u.id = r.user_id WHERE r.meetup_id = ?1 AND r.answer = 2 AND r.waiting != 0 "
 		    "ORDER BY r.seq LIMIT 1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, meetup_id);
+	sql_bind_int64(st, 1, meetup_id);
 	if(db__read_people(db, st, &r, db__fill_rsvp))
 		return -1;
 	int found = r.n > 0;
@@ -602,46 +604,46 @@ int db_rsvp_first_waiting(struct db *db, int64_t meetup_id, struct db_person *ou
 
 int db_series_insert(struct db *db, struct db_series *s)
 {
-	sqlite3_stmt *st = db__stmt(db, "INSERT INTO series (chat_id, rule, poll, active) VALUES (?1, ?2, ?3, 1)");
+	struct sql_stmt *st =
+		db__stmt(db, "INSERT INTO series (chat_id, rule, poll, active) VALUES (?1, ?2, ?3, 1) RETURNING id");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, s->chat_id);
-	sqlite3_bind_text(st, 2, s->rule, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, s->poll);
-	if(db__exec_stmt(db, st, "series insert"))
+	sql_bind_int64(st, 1, s->chat_id);
+	sql_bind_text(st, 2, s->rule, -1);
+	sql_bind_int(st, 3, s->poll);
+	if(db__insert_id(db, st, "series insert", &s->id))
 		return -1;
-	s->id = sqlite3_last_insert_rowid(db->sql);
 	s->active = true;
 	return 0;
 }
 
 int db_series_get(struct db *db, int64_t id, struct db_series *out)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT id, chat_id, rule, poll, active FROM series WHERE id = ?1");
+	struct sql_stmt *st = db__stmt(db, "SELECT id, chat_id, rule, poll, active FROM series WHERE id = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	int rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(st, 0);
-		out->chat_id = sqlite3_column_int64(st, 1);
+	sql_bind_int64(st, 1, id);
+	int rc = sql_step(st);
+	if(rc == SQL_ROW) {
+		out->id = sql_column_int64(st, 0);
+		out->chat_id = sql_column_int64(st, 1);
 		db__copy_text(st, 2, out->rule, sizeof(out->rule));
-		out->poll = sqlite3_column_int(st, 3) != 0;
-		out->active = sqlite3_column_int(st, 4) != 0;
+		out->poll = sql_column_int(st, 3) != 0;
+		out->active = sql_column_int(st, 4) != 0;
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE) {
 		db__log_error(db, "series get");
 		return -1;
 	}
-	return rc == SQLITE_ROW;
+	return rc == SQL_ROW;
 }
 
 int db_series_stop(struct db *db, int64_t id)
 {
-	sqlite3_stmt *st = db__stmt(db, "UPDATE series SET active = 0 WHERE id = ?1");
+	struct sql_stmt *st = db__stmt(db, "UPDATE series SET active = 0 WHERE id = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	sql_bind_int64(st, 1, id);
 	return db__exec_stmt(db, st, "series stop");
 }

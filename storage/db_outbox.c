@@ -17,6 +17,8 @@
  */
 #include "storage/db_internal.h"
 
+#include <sqlite3.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,25 +37,22 @@
 
 int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_t *id)
 {
-	sqlite3_stmt *st = db__stmt(db, "INSERT INTO outbox (action, created_ms) VALUES (?1, ?2)");
+	struct sql_stmt *st = db__stmt(db, "INSERT INTO outbox (action, created_ms) VALUES (?1, ?2) RETURNING id");
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, action_json, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now_ms);
-	if(db__exec_stmt(db, st, "outbox add"))
-		return -1;
-	*id = sqlite3_last_insert_rowid(db->sql);
-	return 0;
+	sql_bind_text(st, 1, action_json, -1);
+	sql_bind_int64(st, 2, now_ms);
+	return db__insert_id(db, st, "outbox add", id);
 }
 
 const char db__outbox_delete_sql[] = "DELETE FROM outbox WHERE id = ?1";
 
 int db_outbox_remove(struct db *db, int64_t id)
 {
-	sqlite3_stmt *st = db__stmt(db, db__outbox_delete_sql);
+	struct sql_stmt *st = db__stmt(db, db__outbox_delete_sql);
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, id);
+	sql_bind_int64(st, 1, id);
 	return db__exec_stmt(db, st, "outbox remove");
 }
 
@@ -61,17 +60,17 @@ int db_outbox_remove_to(struct db *db, int kind, const char *platform, const cha
 {
 	/* The rows are the JSON of action_to_json; the outbox is short (what
 	 * is in flight or waits for its adapter), so a scan is cheap. */
-	sqlite3_stmt *st = db__stmt(
+	struct sql_stmt *st = db__stmt(
 		db, "DELETE FROM outbox WHERE CASE WHEN json_valid(action) THEN json_extract(action, '$.kind') = ?1 "
 		    "AND json_extract(action, '$.platform') = ?2 AND json_extract(action, '$.chat') = ?3 END");
 	if(!st)
 		return -1;
-	sqlite3_bind_int(st, 1, kind);
-	sqlite3_bind_text(st, 2, platform, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, chat_id, -1, SQLITE_STATIC);
+	sql_bind_int(st, 1, kind);
+	sql_bind_text(st, 2, platform, -1);
+	sql_bind_text(st, 3, chat_id, -1);
 	if(db__exec_stmt(db, st, "outbox remove to"))
 		return -1;
-	*n = sqlite3_changes(db->sql);
+	*n = sql_changes(db->sql);
 	return 0;
 }
 
@@ -84,10 +83,10 @@ int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *
 	} *rows = NULL;
 	size_t n = 0, alloc = 0;
 	int rc = 0;
-	sqlite3_stmt *st = db__stmt(db, "SELECT id, action FROM outbox ORDER BY id");
+	struct sql_stmt *st = db__stmt(db, "SELECT id, action FROM outbox ORDER BY id");
 	if(!st)
 		return -1;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while((rc = sql_step(st)) == SQL_ROW) {
 		if(n == alloc) {
 			alloc = alloc ? alloc * 2 : 16;
 			struct row *nr = realloc(rows, alloc * sizeof(*nr));
@@ -95,14 +94,14 @@ int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *
 				break;
 			rows = nr;
 		}
-		rows[n].id = sqlite3_column_int64(st, 0);
+		rows[n].id = sql_column_int64(st, 0);
 		rows[n].json = strdup(db__text(st, 1));
 		if(!rows[n].json)
 			break;
 		n++;
 	}
-	sqlite3_reset(st);
-	int result = rc == SQLITE_DONE ? 0 : -1;
+	sql_reset(st);
+	int result = rc == SQL_DONE ? 0 : -1;
 	if(result)
 		db__log_error(db, "outbox read");
 	for(size_t i = 0; i < n; i++) {
@@ -229,7 +228,7 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err)
 {
 	/* An in-memory database (the fuzz targets') survives no crash: it has
 	 * no journal, and no "-acks" file appears in the working directory. */
-	const char *file = sqlite3_db_filename(db->sql, "main");
+	const char *file = sqlite3_db_filename(sql_sqlite_handle(db->sql), "main");
 	if(!file || !*file)
 		return 0;
 	int rc = -1;

@@ -12,6 +12,8 @@
  */
 #include "storage/db_internal.h"
 
+#include <sqlite3.h>
+
 #include <stdio.h>
 
 /* How long the probe waits for a lock held elsewhere (a recovery of the

@@ -10,10 +10,10 @@
 
 int db_kv_delete(struct db *db, const char *key)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM kv WHERE key = ?1");
+	struct sql_stmt *st = db__stmt(db, "DELETE FROM kv WHERE key = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sql_bind_text(st, 1, key, -1);
 	return db__exec_stmt(db, st, "kv delete");
 }
 
@@ -35,19 +35,20 @@ int db_kv_put_about(struct db *db, const char *key, const char *value, const cha
 
 int db_kv_each(struct db *db, const char *prefix, int (*fn)(void *user, const char *key, const char *value), void *user)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key");
+	struct sql_stmt *st =
+		db__stmt(db, "SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key");
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	sql_bind_text(st, 1, prefix, -1);
 	int rc;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while((rc = sql_step(st)) == SQL_ROW) {
 		if(fn(user, db__text(st, 0), db__text(st, 1))) {
-			sqlite3_reset(st);
+			sql_reset(st);
 			return -1;
 		}
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_DONE) {
 		db__log_error(db, "kv each");
 		return -1;
 	}
@@ -56,16 +57,16 @@ int db_kv_each(struct db *db, const char *prefix, int (*fn)(void *user, const ch
 
 int db_seen_check(struct db *db, const char *platform, const char *ext_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT 1 FROM seen_events WHERE platform = ?1 AND ext_id = ?2");
+	struct sql_stmt *st = db__stmt(db, "SELECT 1 FROM seen_events WHERE platform = ?1 AND ext_id = ?2");
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if(rc == SQLITE_ROW)
+	sql_bind_text(st, 1, platform, -1);
+	sql_bind_text(st, 2, ext_id, -1);
+	int rc = sql_step(st);
+	sql_reset(st);
+	if(rc == SQL_ROW)
 		return 1;
-	if(rc == SQLITE_DONE)
+	if(rc == SQL_DONE)
 		return 0;
 	db__log_error(db, "seen check");
 	return -1;
@@ -73,21 +74,21 @@ int db_seen_check(struct db *db, const char *platform, const char *ext_id)
 
 int db_seen_mark(struct db *db, const char *platform, const char *ext_id, int64_t at_ms)
 {
-	sqlite3_stmt *st = db__stmt(db, "INSERT INTO seen_events (platform, ext_id, at_ms) VALUES (?1, ?2, ?3) "
-	                                "ON CONFLICT DO NOTHING");
+	struct sql_stmt *st = db__stmt(db, "INSERT INTO seen_events (platform, ext_id, at_ms) VALUES (?1, ?2, ?3) "
+	                                   "ON CONFLICT DO NOTHING");
 	if(!st)
 		return -1;
-	sqlite3_bind_text(st, 1, platform, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ext_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, at_ms);
+	sql_bind_text(st, 1, platform, -1);
+	sql_bind_text(st, 2, ext_id, -1);
+	sql_bind_int64(st, 3, at_ms);
 	return db__exec_stmt(db, st, "seen mark");
 }
 
 int db_seen_prune(struct db *db, int64_t before_ms)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM seen_events WHERE at_ms < ?1");
+	struct sql_stmt *st = db__stmt(db, "DELETE FROM seen_events WHERE at_ms < ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, before_ms);
+	sql_bind_int64(st, 1, before_ms);
 	return db__exec_stmt(db, st, "seen prune");
 }

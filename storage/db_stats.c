@@ -4,6 +4,8 @@
  */
 #include "storage/db_internal.h"
 
+#include <sqlite3.h>
+
 #include <stdlib.h>
 #include <string.h>
 

@@ -15,35 +15,36 @@
 #define LOG_MODULE "db"
 
 /* Binds ?1 kind, ?2 chat, ?3 group, ?4 person, 0 standing for none. */
-static void db_web__bind_of(sqlite3_stmt *st, const struct db_web_link *l)
+static void db_web__bind_of(struct sql_stmt *st, const struct db_web_link *l)
 {
-	sqlite3_bind_int(st, 1, (int)l->kind);
-	sqlite3_bind_int64(st, 2, l->chat_id);
-	sqlite3_bind_int64(st, 3, l->group_id);
-	sqlite3_bind_int64(st, 4, l->user_id);
+	sql_bind_int(st, 1, (int)l->kind);
+	sql_bind_int64(st, 2, l->chat_id);
+	sql_bind_int64(st, 3, l->group_id);
+	sql_bind_int64(st, 4, l->user_id);
 }
 
 /* Copies a blob column of exactly len bytes into out; -1 when it is not. */
-static int db_web__blob(sqlite3_stmt *st, int col, unsigned char *out, int len)
+static int db_web__blob(struct sql_stmt *st, int col, unsigned char *out, int len)
 {
-	if(sqlite3_column_bytes(st, col) != len)
+	if(sql_column_bytes(st, col) != len)
 		return -1;
-	memcpy(out, sqlite3_column_blob(st, col), (size_t)len);
+	memcpy(out, sql_column_blob(st, col), (size_t)len);
 	return 0;
 }
 
 int db_web_link_get(struct db *db, struct db_web_link *l)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT salt, hash FROM web_links WHERE coalesce(chat_id, 0) = ?2 "
-	                                "AND coalesce(user_id, 0) = ?4 AND kind = ?1 AND coalesce(group_id, 0) = ?3");
+	struct sql_stmt *st =
+		db__stmt(db, "SELECT salt, hash FROM web_links WHERE coalesce(chat_id, 0) = ?2 "
+	                     "AND coalesce(user_id, 0) = ?4 AND kind = ?1 AND coalesce(group_id, 0) = ?3");
 	if(!st)
 		return -1;
 	db_web__bind_of(st, l);
-	int rc = sqlite3_step(st), found = 0;
-	if(rc == SQLITE_ROW)
+	int rc = sql_step(st), found = 0;
+	if(rc == SQL_ROW)
 		found = db_web__blob(st, 0, l->salt, DB_WEB_SALT) || db_web__blob(st, 1, l->hash, DB_WEB_HASH) ? -1 : 1;
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE)
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE)
 		found = -1;
 	if(found < 0)
 		db__log_error(db, "web link get");
@@ -52,8 +53,9 @@ int db_web_link_get(struct db *db, struct db_web_link *l)
 
 int db_web_link_put(struct db *db, const struct db_web_link *l, int64_t now_ms)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM web_links WHERE coalesce(chat_id, 0) = ?2 "
-	                                "AND coalesce(user_id, 0) = ?4 AND kind = ?1 AND coalesce(group_id, 0) = ?3");
+	struct sql_stmt *st =
+		db__stmt(db, "DELETE FROM web_links WHERE coalesce(chat_id, 0) = ?2 "
+	                     "AND coalesce(user_id, 0) = ?4 AND kind = ?1 AND coalesce(group_id, 0) = ?3");
 	if(!st)
 		return -1;
 	db_web__bind_of(st, l);
@@ -65,10 +67,10 @@ int db_web_link_put(struct db *db, const struct db_web_link *l, int64_t now_ms)
 	if(!st)
 		return -1;
 	db_web__bind_of(st, l);
-	sqlite3_bind_blob(st, 5, l->salt, DB_WEB_SALT, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 6, l->hash, DB_WEB_HASH, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, now_ms);
-	sqlite3_bind_int64(st, 8, l->expires_ms);
+	sql_bind_blob(st, 5, l->salt, DB_WEB_SALT);
+	sql_bind_blob(st, 6, l->hash, DB_WEB_HASH);
+	sql_bind_int64(st, 7, now_ms);
+	sql_bind_int64(st, 8, l->expires_ms);
 	return db__exec_stmt(db, st, "web link put");
 }
 
@@ -87,25 +89,25 @@ static const char db_web__find_sql[] =
 
 int db_web_link_find(struct db *db, const unsigned char hash[DB_WEB_HASH], struct db_web_link *out)
 {
-	sqlite3_stmt *st = db__stmt(db, db_web__find_sql);
+	struct sql_stmt *st = db__stmt(db, db_web__find_sql);
 	if(!st)
 		return -1;
-	sqlite3_bind_blob(st, 1, hash, DB_WEB_HASH, SQLITE_STATIC);
-	int rc = sqlite3_step(st), found = 0;
-	if(rc == SQLITE_ROW) {
+	sql_bind_blob(st, 1, hash, DB_WEB_HASH);
+	int rc = sql_step(st), found = 0;
+	if(rc == SQL_ROW) {
 		memset(out, 0, sizeof(*out));
-		out->kind = (enum db_web_kind)sqlite3_column_int(st, 0);
-		out->chat_id = sqlite3_column_int64(st, 1);
-		out->group_id = sqlite3_column_int64(st, 2);
-		out->user_id = sqlite3_column_int64(st, 3);
-		out->rev = sqlite3_column_int64(st, 6);
-		out->changed = sqlite3_column_int64(st, 7);
-		out->expires_ms = sqlite3_column_int64(st, 8);
+		out->kind = (enum db_web_kind)sql_column_int(st, 0);
+		out->chat_id = sql_column_int64(st, 1);
+		out->group_id = sql_column_int64(st, 2);
+		out->user_id = sql_column_int64(st, 3);
+		out->rev = sql_column_int64(st, 6);
+		out->changed = sql_column_int64(st, 7);
+		out->expires_ms = sql_column_int64(st, 8);
 		found = db_web__blob(st, 4, out->salt, DB_WEB_SALT) || db_web__blob(st, 5, out->hash, DB_WEB_HASH) ? -1
 		                                                                                                   : 1;
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE)
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE)
 		found = -1;
 	if(found < 0)
 		db__log_error(db, "web link find");
@@ -114,10 +116,10 @@ int db_web_link_find(struct db *db, const unsigned char hash[DB_WEB_HASH], struc
 
 int db_web_links_drop(struct db *db, int64_t chat_id)
 {
-	sqlite3_stmt *st = db__stmt(db, "DELETE FROM web_links WHERE coalesce(chat_id, 0) = ?1");
+	struct sql_stmt *st = db__stmt(db, "DELETE FROM web_links WHERE coalesce(chat_id, 0) = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 1, chat_id);
 	return db__exec_stmt(db, st, "web links drop");
 }
 
@@ -140,35 +142,35 @@ static const char db_web__events_sql[] =
 int db_web_events(struct db *db, const struct db_web_link *l, time_t since,
                   int (*fn)(void *user, const struct db_web_event *e), void *user)
 {
-	sqlite3_stmt *st = db__stmt(db, db_web__events_sql);
+	struct sql_stmt *st = db__stmt(db, db_web__events_sql);
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, l->kind == DB_WEB_PERSON ? 0 : l->chat_id);
-	sqlite3_bind_int64(st, 2, l->kind == DB_WEB_GROUP ? l->group_id : 0);
-	sqlite3_bind_int64(st, 3, l->kind == DB_WEB_PERSON ? l->user_id : 0);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)since);
+	sql_bind_int64(st, 1, l->kind == DB_WEB_PERSON ? 0 : l->chat_id);
+	sql_bind_int64(st, 2, l->kind == DB_WEB_GROUP ? l->group_id : 0);
+	sql_bind_int64(st, 3, l->kind == DB_WEB_PERSON ? l->user_id : 0);
+	sql_bind_int64(st, 4, (int64_t)since);
 	struct db_web_event e;
 	int rc;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while((rc = sql_step(st)) == SQL_ROW) {
 		memset(&e, 0, sizeof(e));
-		e.id = sqlite3_column_int64(st, 0);
-		e.chat_id = sqlite3_column_int64(st, 1);
-		e.num = sqlite3_column_int(st, 2);
+		e.id = sql_column_int64(st, 0);
+		e.chat_id = sql_column_int64(st, 1);
+		e.num = sql_column_int(st, 2);
 		db__copy_text(st, 3, e.title, sizeof(e.title));
 		db__copy_text(st, 4, e.place, sizeof(e.place));
-		e.state = (enum meetup_state)sqlite3_column_int(st, 5);
-		e.start = (time_t)sqlite3_column_int64(st, 6);
-		e.duration_min = sqlite3_column_int(st, 7);
-		e.max_people = sqlite3_column_int(st, 8);
-		e.group_id = sqlite3_column_int64(st, 9);
-		e.seq = sqlite3_column_int(st, 10);
+		e.state = (enum meetup_state)sql_column_int(st, 5);
+		e.start = (time_t)sql_column_int64(st, 6);
+		e.duration_min = sql_column_int(st, 7);
+		e.max_people = sql_column_int(st, 8);
+		e.group_id = sql_column_int64(st, 9);
+		e.seq = sql_column_int(st, 10);
 		if(fn(user, &e)) {
-			sqlite3_reset(st);
+			sql_reset(st);
 			return -1;
 		}
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_DONE) {
 		db__log_error(db, "web events");
 		return -1;
 	}
@@ -177,19 +179,19 @@ int db_web_events(struct db *db, const struct db_web_link *l, time_t since,
 
 int db_web_user(struct db *db, int64_t user_id, char *ext_id, size_t extlen, char *name, size_t namelen)
 {
-	sqlite3_stmt *st = db__stmt(db, "SELECT ext_id, name FROM users WHERE id = ?1");
+	struct sql_stmt *st = db__stmt(db, "SELECT ext_id, name FROM users WHERE id = ?1");
 	if(!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, user_id);
-	int rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW) {
+	sql_bind_int64(st, 1, user_id);
+	int rc = sql_step(st);
+	if(rc == SQL_ROW) {
 		db__copy_text(st, 0, ext_id, extlen);
 		db__copy_text(st, 1, name, namelen);
 	}
-	sqlite3_reset(st);
-	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE) {
 		db__log_error(db, "web user");
 		return -1;
 	}
-	return rc == SQLITE_ROW;
+	return rc == SQL_ROW;
 }

@@ -31,8 +31,8 @@
 /* What sql_step returns: SQLite's own codes, so that the SQLite engine
  * passes them through.  Any other value is an error, whose message
  * sql_errmsg gives. */
-#define SQL_OK   0
-#define SQL_ROW  100
+#define SQL_OK 0
+#define SQL_ROW 100
 #define SQL_DONE 101
 
 enum sql_engine {

@@ -152,7 +152,7 @@ int main(void)
 	done_calls = 0;
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_kv_set(db, "d", "4"), 0);
-	CHECK_INT(sqlite3_exec(db->sql,
+	CHECK_INT(sqlite3_exec(sql_sqlite_handle(db->sql),
 	                       "PRAGMA defer_foreign_keys = ON; "
 	                       "INSERT INTO members (chat_id, user_id, last_seen) VALUES (999, 999, 0)",
 	                       NULL, NULL, NULL),
