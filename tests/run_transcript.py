@@ -24,7 +24,8 @@ directives, which the runner reads and the binary never sees:
                          same database (with FLAGS, e.g. a later --now)
 
 FLAGS are split at white space.  Every run gets --console --clock=sim
---db TMP/t.db -q and --set lang=en --set timezone=Europe/Paris, the first
+--db TMP/t.db (with ENSEMBLE_TEST_PG set, a PostgreSQL database made for
+the transcript instead: tests/dbtarget.py) -q and --set lang=en --set timezone=Europe/Paris, the first
 one also --now=2026-12-01T10:00 (a Tuesday); FLAGS come after them.  What
 the bot prints as a run starts, before it reads any input, stands above
 the run's first input line (below its directives).  The temporary
@@ -57,6 +58,9 @@ import re
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dbtarget  # noqa: E402
 
 BASE_FLAGS = ["--console", "--clock=sim", "--db", None, "-q"]  # None: the database
 RUN_FLAGS = ["--set", "lang=en", "--set", "timezone=Europe/Paris"]
@@ -143,8 +147,8 @@ def play(binary, transcript, marks, problems):
     other than 0 is added to problems."""
     outputs = []
     errors = b""
-    with tempfile.TemporaryDirectory() as tmp:
-        base = [os.path.join(tmp, "t.db") if f is None else f for f in BASE_FLAGS]
+    with tempfile.TemporaryDirectory() as tmp, dbtarget.database(tmp, "t.db") as db:
+        base = [db if f is None else f for f in BASE_FLAGS]
         for i, (flags, lines) in enumerate(transcript.runs):
             args = [binary] + base + (FIRST_RUN_FLAGS if i == 0 else []) + RUN_FLAGS
             args += (MARK_FLAGS if marks else []) + [os.fsdecode(f) for f in flags]

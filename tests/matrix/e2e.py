@@ -12,14 +12,15 @@ without a duplicate message; the reminder, once.  Prints "N passed, N
 failed".
 
 Usage: e2e.py ENSEMBLE"""
-import datetime, json, os, signal, sqlite3, subprocess, sys, time, urllib.request
+import datetime, json, os, signal, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
-import harness
+import dbtarget, harness
 from harness import check, free_port, post_json, start_fake, wait_for
 
 binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 tmp = harness.tempdir("ensemble-mx-")
+DB = dbtarget.fresh(tmp, "m.db")
 BOT = "@ensemble:test.local"
 ALICE, BOB, CHLOE, DAN, ERIN = ("@%s:test.local" % n for n in ("alice", "bob", "chloe", "dan", "erin"))
 
@@ -70,7 +71,7 @@ with open(conf, "w") as f:
     f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
             "[matrix]\nhomeserver = %s/\nuser = %s\npassword = bot-pass\nsync_timeout = 2\nroom_interval_ms = 0\n"
             "invite_from = @alice:test.local, :friends.example\n"
-            % (os.path.join(tmp, "m.db"), base, BOT))
+            % (DB, base, BOT))
 os.chmod(conf, 0o600)
 log = open(os.path.join(tmp, "bot.log"), "w")
 # The bot's clock runs from 17:59:20 on 1 December, Paris time: the
@@ -394,12 +395,9 @@ if conf_ev:
     react(room, DAN, conf_ev, "❔")
     time.sleep(1.5)
     def traces_of(user):
-        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(tmp, "m.db"), uri=True)
-        try:
-            return db.execute("SELECT key FROM kv WHERE (instr(key, ?1) OR instr(value, ?1)) "
-                              "AND key NOT LIKE 'matrix.room.%'", (user,)).fetchall()
-        finally:
-            db.close()
+        assert "'" not in user and "%" not in user
+        return dbtarget.query(DB, "SELECT key FROM kv WHERE (key LIKE '%%%s%%' OR value LIKE '%%%s%%') "
+                                  "AND key NOT LIKE 'matrix.room.%%'" % (user, user))
     check(len(traces_of(DAN)) >= 2, "the reaction is recorded with who made it: %r" % traces_of(DAN))
     ask = say(room, DAN, "!forget me")
     wait_for(lambda: replies_to(room, ask), "the question of !forget me")

@@ -12,9 +12,9 @@ and a message refused as HTML sent again as plain text.  Prints "N passed,
 N failed".
 
 Usage: e2e.py ENSEMBLE"""
-import json, re, sqlite3, os, signal, subprocess, sys, time, urllib.request
+import json, re, os, signal, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
-import harness
+import dbtarget, harness
 from harness import check, free_port, post_json, start_fake
 
 def wait_for(pred, what, timeout=10):
@@ -24,6 +24,7 @@ binary = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "123456:TEST-token-abcdef"
 tmp = harness.tempdir("ensemble-tg-")
+DB = dbtarget.fresh(tmp, "t.db")
 
 port = free_port()
 fake = start_fake([sys.executable, os.path.join(here, "fake_botapi.py"), str(port), TOKEN])
@@ -64,7 +65,7 @@ def texts_to(chat, since=0):
 conf = os.path.join(tmp, "ensemble.conf")
 with open(conf, "w") as f:
     f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n[telegram]\ntoken = %s\napi_url = %s\n"
-            "poll_timeout = 2\nchat_interval_ms = 20\n" % (os.path.join(tmp, "t.db"), TOKEN, base))
+            "poll_timeout = 2\nchat_interval_ms = 20\n" % (DB, TOKEN, base))
 os.chmod(conf, 0o600)
 log = open(os.path.join(tmp, "bot.log"), "w")
 def start_bot(*extra):
@@ -413,9 +414,7 @@ time.sleep(1.5)
 check(len(calls("sendPoll")) == n_polls + 24, "one poll for each of the 24 proposals of the bursts")
 check(len(calls("sendMessage")) == n_msgs + 120, "one message for each proposal and each of the 96 other commands (%d)"
       % (len(calls("sendMessage")) - n_msgs))
-raw = sqlite3.connect(os.path.join(tmp, "t.db"))
-stored = raw.execute("SELECT count(*) FROM kv WHERE key LIKE 'telegram.poll.%'").fetchone()[0]
-raw.close()
+stored = int(dbtarget.query(DB, "SELECT count(*) FROM kv WHERE key LIKE 'telegram.poll.%'")[0][0])
 check(stored >= n_polls + 24, "every poll's id stored (%d)" % stored)
 last_poll = str(5000000000000000 + len(calls("sendPoll")) - 1)
 n = len(calls("sendMessage"))
