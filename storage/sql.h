@@ -115,6 +115,10 @@ int sql_pg_connect(struct sql **out, const char *target, struct strbuf *err);
  * statements on c.  When it returns -1, c refuses every statement from
  * then on; 0 lets them run.  fn NULL: none. */
 void sql_pg_set_reconnect_hook(struct sql *c, int (*fn)(struct sql *c, void *user), void *user);
+/* What c, a PostgreSQL connection, connects to, for the operator:
+ * 'database "D" at H:P' or 'database "D" on the socket in DIR', never a
+ * password.  Valid while c is open. */
+const char *sql_pg_where(struct sql *c);
 /* Whether target names a PostgreSQL database rather than an SQLite file:
  * it starts with "postgresql://" or "postgres://", or is a libpq
  * key/value string (its first word is "host=", "dbname=", "service=" ...). */

@@ -529,6 +529,11 @@ void sql_pg_set_reconnect_hook(struct sql *base, int (*fn)(struct sql *c, void *
 	c->hook_user = user;
 }
 
+const char *sql_pg_where(struct sql *base)
+{
+	return sql_pg__conn(base)->where;
+}
+
 /* ---- statements ---- */
 
 static int sql_pg_prepare(struct sql *base, const char *text, struct sql_stmt **out)

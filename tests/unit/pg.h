@@ -1,5 +1,6 @@
 /*
- * pg: the unit tests' PostgreSQL databases.  ENSEMBLE_TEST_PG names the
+ * pg: the unit tests' PostgreSQL databases, and the target of a fresh
+ * database on either engine (pg_test_target).  ENSEMBLE_TEST_PG names the
  * throwaway cluster that ctest's fixture "pg" started for the run
  * (tests/pg/cluster.sh, in the build directory); each call of
  * pg_test_fresh makes a new, empty database on it, so that no test sees
@@ -8,6 +9,7 @@
 #ifndef ENSEMBLE_TEST_PG_H
 #define ENSEMBLE_TEST_PG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -57,6 +59,23 @@ out:
 	sql_close(c);
 	strbuf_release(&err);
 	return rc;
+}
+
+/* Whether this run's databases are on the cluster. */
+static inline bool pg_test_on(void)
+{
+	return pg_test_cluster() != NULL;
+}
+
+/* The target of a fresh database for a test that runs on both engines:
+ * with ENSEMBLE_TEST_PG set, a new database on that cluster; otherwise
+ * the file name in dir (which the test made and removes).  0 or -1. */
+static inline int pg_test_target(char *out, size_t outlen, const char *dir, const char *name)
+{
+	if(pg_test_on())
+		return pg_test_fresh(out, outlen, NULL, 0);
+	snprintf(out, outlen, "%s/%s", dir, name);
+	return 0;
 }
 
 #endif
