@@ -662,15 +662,21 @@ static int db__begin_with(struct db *db, const char *sql)
 
 /* BEGIN IMMEDIATE takes the write lock at once, so a busy database is seen
  * before any work is done rather than at commit.  A commit on a thread is
- * waited for first: it decides whether a transaction is still open. */
+ * waited for first: it decides whether a transaction is still open.  An
+ * instance that does not lead writes nothing (db_lead.c). */
 int db_begin(struct db *db)
 {
 	db__async_settle(db);
-	if(!db->leads && db__lead_check(db))
-		return -1;
+	if(!db->leads)
+		return db__lead_check(db);
 	if(db->in_tx && db->yield_fn)
 		db->yield_fn(db->yield_user);
-	return db__begin_with(db, "BEGIN IMMEDIATE");
+	int rc = db__begin_with(db, "BEGIN IMMEDIATE");
+	/* The leadership may have been lost in the attempt (a reconnection
+	 * that found another instance leading). */
+	if(rc && !db->leads)
+		db__lead_check(db);
+	return rc;
 }
 
 int db_begin_read(struct db *db)

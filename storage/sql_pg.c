@@ -384,7 +384,7 @@ static int sql_pg__dial(struct sql_pg *c)
 static int sql_pg__ready(struct sql_pg *c)
 {
 	if(c->refused) {
-		sql_pg__set_err(c, "the session on %s was refused after a reconnection (leadership lost)", c->where);
+		sql_pg__set_err(c, "the session on %s is refused: the leadership was lost on reconnecting", c->where);
 		return -1;
 	}
 	if(!c->lost)
@@ -414,7 +414,7 @@ static int sql_pg__ready(struct sql_pg *c)
 		c->in_hook = false;
 		if(rc < 0) {
 			c->refused = true;
-			sql_pg__set_err(c, "the session on %s was refused after a reconnection (leadership lost)",
+			sql_pg__set_err(c, "the session on %s is refused: the leadership was lost on reconnecting",
 			                c->where);
 			return -1;
 		}
