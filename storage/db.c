@@ -712,7 +712,7 @@ int db_transact(struct db *db, int (*fn)(struct db *db, void *user), void *user)
 int db__next_seq(struct db *db, int64_t *out)
 {
 	if(!db->seq_loaded) {
-		struct sql_stmt *st = db__stmt(db, "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'db.seq'");
+		struct sql_stmt *st = db__stmt(db, "SELECT CAST(value AS BIGINT) FROM kv WHERE key = 'db.seq'");
 		if(!st)
 			return -1;
 		int rc = sql_step(st);

@@ -79,10 +79,16 @@ int db_outbox_remove(struct db *db, int64_t id)
 int db_outbox_remove_to(struct db *db, int kind, const char *platform, const char *chat_id, int *n)
 {
 	/* The rows are the JSON of action_to_json; the outbox is short (what
-	 * is in flight or waits for its adapter), so a scan is cheap. */
-	struct sql_stmt *st = db__stmt(
-		db, "DELETE FROM outbox WHERE CASE WHEN json_valid(action) THEN json_extract(action, '$.kind') = ?1 "
-		    "AND json_extract(action, '$.platform') = ?2 AND json_extract(action, '$.chat') = ?3 END");
+	 * is in flight or waits for its adapter), so a scan is cheap.  The
+	 * engines read JSON each its own way (PostgreSQL's ensemble_json is
+	 * NULL for a row that is no JSON, as json_valid says on SQLite). */
+	static const char lite[] =
+		"DELETE FROM outbox WHERE CASE WHEN json_valid(action) THEN json_extract(action, '$.kind') = ?1 "
+		"AND json_extract(action, '$.platform') = ?2 AND json_extract(action, '$.chat') = ?3 END";
+	static const char pg[] =
+		"DELETE FROM outbox WHERE ensemble_json(action) ->> 'kind' = CAST(?1 AS text) "
+		"AND ensemble_json(action) ->> 'platform' = ?2 AND ensemble_json(action) ->> 'chat' = ?3";
+	struct sql_stmt *st = db__stmt(db, db_engine(db) == SQL_POSTGRES ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_int(st, 1, kind);

@@ -225,6 +225,9 @@ static const char *const db__pg_steps[] = {
 	"  FOR EACH ROW EXECUTE FUNCTION ensemble_web_chat();"
 	"CREATE TRIGGER web_title AFTER INSERT OR UPDATE ON chat_titles "
 	"  FOR EACH ROW EXECUTE FUNCTION ensemble_web_title();"
+	/* A text as JSON, NULL when it is none (SQLite's json_valid). */
+	"CREATE FUNCTION ensemble_json(t text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN "
+	"  RETURN CAST(t AS jsonb); EXCEPTION WHEN others THEN RETURN NULL; END $$;"
 	"INSERT INTO ensemble_schema (version) VALUES (13);",
 };
 /* clang-format on */
