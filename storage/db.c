@@ -320,7 +320,7 @@ _Static_assert(DB_NMIGRATIONS == DB_SCHEMA_VERSION, "one migration per schema ve
 
 void db__log_error(struct db *db, const char *what)
 {
-	log_error("%s: %s (%s)", what, sql_errmsg(db->sql), db->path);
+	log_error("%s: %s (%s)", what, sql_errmsg(db->sql), db->name);
 }
 
 static size_t db__slot(const char *sql)
@@ -456,7 +456,7 @@ static int db__exec(struct db *db, const char *sql, struct strbuf *err)
 	struct strbuf why = STRBUF_INIT;
 	int rc = sql_exec(db->sql, sql, &why);
 	if(rc)
-		strbuf_addf(err, "%s: %s", db->path, why.buf);
+		strbuf_addf(err, "%s: %s", db->name, why.buf);
 	strbuf_release(&why);
 	return rc;
 }
@@ -541,23 +541,18 @@ static int db__migrate(struct db *db, struct strbuf *err)
 	return 0;
 }
 
-int db_open(struct db **out, const char *path, struct strbuf *err)
+/* db_open on SQLite: the file at db->path. */
+static int db__open_sqlite(struct db *db, struct strbuf *err)
 {
-	struct db *db = calloc(1, sizeof(*db));
+	const char *path = db->path;
 	int mode;
-	if(db)
-		db->ack_fd = -1;
-	if(!db || !(db->path = strdup(path))) {
-		strbuf_addf(err, "out of memory");
-		goto fail;
-	}
 	struct stat st;
 	if(stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		strbuf_addf(err, "%s is not a regular file", path);
-		goto fail;
+		return -1;
 	}
 	if(db__files_prepare(path, err))
-		goto fail;
+		return -1;
 	/* Memory statistics take a global mutex on every allocation inside
 	 * SQLite, and nothing here reads them.  The call only works before
 	 * SQLite initialises itself, so later opens get SQLITE_MISUSE, which
@@ -565,14 +560,14 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* One connection, used by one thread at a time: no per-call mutex. */
 	if(sql_sqlite_open(&db->sql, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, err))
-		goto fail;
+		return -1;
 	sqlite3 *lite = sql_sqlite_handle(db->sql);
 	if(sqlite3_db_readonly(lite, "main") == 1) {
 		strbuf_addf(err,
 		            "%s is read-only: Ensemble needs to write its database "
 		            "(check the file's and the directory's permissions)",
 		            path);
-		goto fail;
+		return -1;
 	}
 	sqlite3_busy_timeout(lite, 5000);
 	sqlite3_extended_result_codes(lite, 1);
@@ -584,7 +579,7 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 			strbuf_addf(err, " (is it an SQLite database?)");
 		else if(code == SQLITE_FULL || code == SQLITE_IOERR)
 			strbuf_addf(err, " (is the disk full or failing?)");
-		goto fail;
+		return -1;
 	}
 	/* A checkpoint every 4,000 pages rather than SQLite's 1,000: under
 	 * load each checkpoint writes and syncs, and fewer of them cost less.
@@ -595,8 +590,24 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 		   db,
 		   "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000; PRAGMA cache_size = -2800;",
 		   err))
-		goto fail;
+		return -1;
 	if(db__migrate(db, err) || db__exec(db, "PRAGMA foreign_keys = ON;", err) || db__outbox_open_journal(db, err))
+		return -1;
+	return 0;
+}
+
+int db_open(struct db **out, const char *path, struct strbuf *err)
+{
+	struct db *db = calloc(1, sizeof(*db));
+	bool pg = sql_is_postgres(path);
+	if(db)
+		db->ack_fd = -1;
+	if(!db || !(db->path = strdup(path)) || (!pg && !(db->name = strdup(path)))) {
+		strbuf_addf(err, "out of memory");
+		goto fail;
+	}
+	db->leads = !pg;
+	if(pg ? db__lead_open(db, path, err) : db__open_sqlite(db, err))
 		goto fail;
 	*out = db;
 	return 0;
@@ -620,6 +631,7 @@ void db_close(struct db *db)
 	if(db->trace)
 		fclose(db->trace);
 	free(db->path);
+	free(db->name);
 	free(db);
 }
 
@@ -632,7 +644,8 @@ int db_schema_version(struct db *db)
 {
 	struct strbuf err = STRBUF_INIT;
 	int v = -1;
-	if(db__pragma_int(db, "PRAGMA user_version", &v, &err))
+	if(db_engine(db) == SQL_POSTGRES ? db__pg_version(db->sql, &v, &err)
+	                                 : db__pragma_int(db, "PRAGMA user_version", &v, &err))
 		v = -1;
 	strbuf_release(&err);
 	return v;
@@ -649,13 +662,21 @@ static int db__begin_with(struct db *db, const char *sql)
 
 /* BEGIN IMMEDIATE takes the write lock at once, so a busy database is seen
  * before any work is done rather than at commit.  A commit on a thread is
- * waited for first: it decides whether a transaction is still open. */
+ * waited for first: it decides whether a transaction is still open.  An
+ * instance that does not lead writes nothing (db_lead.c). */
 int db_begin(struct db *db)
 {
 	db__async_settle(db);
+	if(!db->leads)
+		return db__lead_check(db);
 	if(db->in_tx && db->yield_fn)
 		db->yield_fn(db->yield_user);
-	return db__begin_with(db, "BEGIN IMMEDIATE");
+	int rc = db__begin_with(db, "BEGIN IMMEDIATE");
+	/* The leadership may have been lost in the attempt (a reconnection
+	 * that found another instance leading). */
+	if(rc && !db->leads)
+		db__lead_check(db);
+	return rc;
 }
 
 int db_begin_read(struct db *db)
@@ -691,7 +712,7 @@ int db_transact(struct db *db, int (*fn)(struct db *db, void *user), void *user)
 int db__next_seq(struct db *db, int64_t *out)
 {
 	if(!db->seq_loaded) {
-		struct sql_stmt *st = db__stmt(db, "SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'db.seq'");
+		struct sql_stmt *st = db__stmt(db, "SELECT CAST(value AS BIGINT) FROM kv WHERE key = 'db.seq'");
 		if(!st)
 			return -1;
 		int rc = sql_step(st);

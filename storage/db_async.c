@@ -126,7 +126,7 @@ void db__async_settle(struct db *db)
 		db->seq_dirty = false;
 		db__outbox_committed(db);
 	} else {
-		log_error("commit: %s (%s)", a->err, db->path);
+		log_error("commit: %s (%s)", a->err, db->name);
 		db__outbox_rolled_back(db);
 		db->seq_loaded = db->seq_dirty = false;
 		db__cache_clear(db);
@@ -189,7 +189,7 @@ static int db__async_start(struct db *db, uv_loop_t *loop, int64_t *forget, size
 	a->work.data = a;
 	/* Prepared (and bound) here: preparing touches the statement cache,
 	 * which the thread must not. */
-	if(nforget && !(a->del = db__stmt(db, db__outbox_delete_sql)))
+	if(nforget && !(a->del = db__stmt(db, db__outbox_delete_sql(db))))
 		goto fail;
 	if(db->seq_dirty) {
 		a->seq = db__stmt(db, db__seq_write_sql);

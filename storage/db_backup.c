@@ -194,7 +194,8 @@ static int backup__create(struct backup *b, struct strbuf *err)
 		strbuf_addf(err, "cannot make %s private: %s", b->tmp, strerror(errno));
 		return -1;
 	}
-	if(!(b->copy->path = strdup(b->tmp))) {
+	b->copy->leads = true; /* an SQLite file's only writer */
+	if(!(b->copy->path = strdup(b->tmp)) || !(b->copy->name = strdup(b->tmp))) {
 		strbuf_addf(err, "out of memory");
 		return -1;
 	}
@@ -330,6 +331,13 @@ int db_backup(const char *path, const char *dest, struct db_backup_info *info, s
 	struct backup b = { .path = path, .dest = dest };
 	struct stat st;
 	int version, rc = -1;
+
+	if(sql_is_postgres(path)) {
+		strbuf_adds(err,
+		            "--backup copies an SQLite database: back a PostgreSQL database up with pg_dump "
+		            "(pg_dump --format=custom --file=ensemble.dump, with the target's connection options)");
+		return -1;
+	}
 
 	/* Said before anything is read; backup__publish still refuses a file
 	 * that appears meanwhile. */
@@ -469,6 +477,11 @@ int db_check(const char *path, void (*report)(void *user, const char *problem), 
 {
 	sqlite3 *sql = NULL;
 	int rc = -1;
+	if(sql_is_postgres(path)) {
+		strbuf_adds(err, "--check-db checks an SQLite database: on PostgreSQL the server enforces the schema's "
+		                 "constraints itself, and pg_dump (to /dev/null) reads every row");
+		return -1;
+	}
 	if(access(path, R_OK)) {
 		strbuf_addf(err, "%s: %s", path, strerror(errno));
 		return -1;

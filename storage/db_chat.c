@@ -235,8 +235,9 @@ int db_chat_set_title(struct db *db, int64_t chat_id, const char *title)
 	/* A table of its own, read only by db_chat_title: the cache of chats
 	 * holds no title.  An unchanged title writes nothing. */
 	struct sql_stmt *st = db__stmt(
-		db, "INSERT INTO chat_titles (chat_id, title) VALUES (?2, ?1) "
-		    "ON CONFLICT (chat_id) DO UPDATE SET title = excluded.title WHERE title != excluded.title");
+		db,
+		"INSERT INTO chat_titles (chat_id, title) VALUES (?2, ?1) "
+		"ON CONFLICT (chat_id) DO UPDATE SET title = excluded.title WHERE chat_titles.title != excluded.title");
 	if(!st)
 		return -1;
 	sql_bind_text(st, 1, title, -1);
@@ -385,7 +386,7 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 	/* last_seen is refreshed at most hourly: it only says who is around. */
 	st = db__stmt(db, "INSERT INTO members (chat_id, user_id, last_seen) VALUES (?1, ?2, ?3) "
 	                  "ON CONFLICT (chat_id, user_id) DO UPDATE SET last_seen = excluded.last_seen "
-	                  "WHERE excluded.last_seen > last_seen + 3600");
+	                  "WHERE excluded.last_seen > members.last_seen + 3600");
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, chat_id);

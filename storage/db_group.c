@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #define LOG_MODULE "db"
@@ -121,13 +122,14 @@ int db_group_insert(struct db *db, struct db_group *g, const char *name_key)
 {
 	struct sql_stmt *st =
 		db__stmt(db, "INSERT INTO groups (chat_id, name, name_key, topic, max_members, created_at) "
-	                     "VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s', 'now')) RETURNING id");
+	                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, g->chat_id);
 	sql_bind_text(st, 2, g->name, -1);
 	sql_bind_text(st, 3, name_key, -1);
 	sql_bind_text(st, 4, g->topic, -1);
+	sql_bind_int64(st, 6, clock_now());
 	sql_bind_int(st, 5, g->max_members);
 	return db__insert_id(db, st, "group insert", &g->id);
 }

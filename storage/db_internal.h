@@ -15,7 +15,16 @@
 struct db {
 	/* The connection, on either engine (storage/sql.h). */
 	struct sql *sql;
-	char *path;
+	char *path; /* the target db_open was given */
+	/* The database for the operator's messages: the path, or on
+	 * PostgreSQL what sql_pg_where says (never the password). */
+	char *name;
+	/* Leadership (db_lead.c): whether this instance leads (always on
+	 * SQLite); whether it lost the leadership, and whether lost_fn was
+	 * called for it. */
+	bool leads, lead_lost, lost_reported;
+	void (*lost_fn)(void *user);
+	void *lost_user;
 	/* Prepared statements, found by the address of their SQL text: each
 	 * statement is a string constant in one file of storage/, prepared on
 	 * first use and kept until db_close. */
@@ -29,6 +38,11 @@ struct db {
 	 * db_outbox.c): the first acks_applied were deleted in the open
 	 * transaction. */
 	int ack_fd; /* the journal, DB-acks; -1 when broken */
+	/* On PostgreSQL, the connection that records deliveries as rows of
+	 * outbox_acks, each in a transaction of its own, and its statement;
+	 * NULL until the first delivery (db_outbox.c). */
+	struct sql *ack_sql;
+	struct sql_stmt *ack_st;
 	int64_t *acks;
 	size_t nacks, acks_alloc, acks_applied;
 	int64_t oldest_ack_ms;
@@ -55,10 +69,11 @@ struct db {
 	FILE *trace;
 };
 
-/* The statement that writes the seq counter before a commit, and the one
- * that deletes an outbox row. */
+/* The statement that writes the seq counter before a commit. */
 extern const char db__seq_write_sql[];
-extern const char db__outbox_delete_sql[];
+/* The statement that deletes an outbox row (and on PostgreSQL its
+ * delivery record too), with its id as ?1. */
+const char *db__outbox_delete_sql(const struct db *db);
 
 /* A commit on a thread (db_async.c).  busy: the thread may still be using
  * the connection.  settle: waits for it and applies its result; every way
@@ -106,6 +121,11 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
 void db__outbox_close(struct db *db);
+/* On PostgreSQL, when this instance starts leading: deletes, in a
+ * transaction of its own, the outbox rows whose delivery a leader before
+ * it recorded (outbox_acks), so that nothing delivered is sent again.
+ * 0, or -1 with a sentence appended to err. */
+int db__outbox_apply_rows(struct db *db, struct strbuf *err);
 /* Reads the delivery records of the journal open at fd, from its current
  * offset to its end, into db's deliveries (to be applied by
  * db__outbox_apply), adding how many it read to *found.  0, or -1 with
@@ -120,6 +140,21 @@ int db__outbox_apply(struct db *db);
  * Returns 0, or -1 with a sentence appended to err: then db must not be
  * migrated. */
 int db__backup_before_migrate(struct db *db, int version, struct strbuf *err);
+/* PostgreSQL's schema (db_schema_pg.c): the version of the database on
+ * c (0 when it has none of Ensemble's tables), and its migration to
+ * DB_SCHEMA_VERSION, one transaction per step; where names the database
+ * in the messages.  0, or -1 with a sentence appended to err. */
+int db__pg_version(struct sql *c, int *out, struct strbuf *err);
+int db__pg_migrate(struct sql *c, const char *where, struct strbuf *err);
+/* db_open on PostgreSQL (db_lead.c): connects db to target, refuses a
+ * newer schema, and tries the leadership once (migrating when it takes
+ * it).  0, or -1 with a sentence appended to err. */
+int db__lead_open(struct db *db, const char *target, struct strbuf *err);
+/* Whether db may write: it leads.  Otherwise -1, and the owner's lost
+ * function called once, from the loop's thread, when the leadership was
+ * lost rather than never held. */
+int db__lead_check(struct db *db);
+
 /* Before SQLite opens path (db_files.c): creates the database file with
  * mode 0600 when there is none, and logs a warning, with the chmod to run,
  * when the database or a file beside it may be read by group or others.

@@ -469,7 +469,7 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 		db,
 		"INSERT INTO rsvps (meetup_id, user_id, answer, waiting, reconfirm, seq) VALUES (?1, ?2, ?3, ?4, 0, ?5) "
 		"ON CONFLICT (meetup_id, user_id) DO UPDATE SET "
-		"seq = CASE WHEN answer = excluded.answer THEN seq ELSE excluded.seq END, "
+		"seq = CASE WHEN rsvps.answer = excluded.answer THEN rsvps.seq ELSE excluded.seq END, "
 		"answer = excluded.answer, waiting = excluded.waiting, reconfirm = 0");
 	if(!st)
 		return -1;
@@ -531,9 +531,9 @@ int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
 int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db_rsvp_summary *out)
 {
 	memset(out, 0, sizeof(*out));
-	struct sql_stmt *st =
-		db__stmt(db, "SELECT coalesce(sum(waiting = 0), 0), coalesce(sum(waiting != 0), 0) FROM rsvps "
-	                     "WHERE meetup_id = ?1 AND answer = 2");
+	struct sql_stmt *st = db__stmt(db, "SELECT coalesce(sum(CASE WHEN waiting = 0 THEN 1 ELSE 0 END), 0), "
+	                                   "coalesce(sum(CASE WHEN waiting != 0 THEN 1 ELSE 0 END), 0) FROM rsvps "
+	                                   "WHERE meetup_id = ?1 AND answer = 2");
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, meetup_id);

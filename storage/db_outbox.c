@@ -14,6 +14,19 @@
  *
  * Like synchronous = NORMAL, the journal is not synced: a power cut may
  * cost a few repeated messages, never a lost one.
+ *
+ * On PostgreSQL the journal is a table, outbox_acks, and a delivery one of
+ * its rows, inserted on a connection of its own (ack_sql) in a transaction
+ * of its own: the bot's connection may be in the middle of a batch, whose
+ * commit is not the delivery's.  The table has no reference to the outbox,
+ * so that the insert never waits for a lock the batch holds (the loop
+ * would wait for itself).  Its commit is asynchronous (synchronous_commit
+ * off, that connection only), the journal's write(): once the server has
+ * it, a crash of the bot cannot undo it, and a crash of the server may
+ * cost a few repeated messages, never a lost one.  The rows of the outbox
+ * and of outbox_acks go together, many at a time, as on SQLite; an
+ * instance that starts leading deletes what a crashed leader recorded
+ * (db__outbox_apply_rows) before it reads the outbox.
  */
 #include "storage/db_internal.h"
 
@@ -45,11 +58,18 @@ int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_
 	return db__insert_id(db, st, "outbox add", id);
 }
 
-const char db__outbox_delete_sql[] = "DELETE FROM outbox WHERE id = ?1";
+static const char db_outbox__delete_sql[] = "DELETE FROM outbox WHERE id = ?1";
+static const char db_outbox__delete_pg_sql[] =
+	"WITH acked AS (DELETE FROM outbox_acks WHERE id = ?1) DELETE FROM outbox WHERE id = ?1";
+
+const char *db__outbox_delete_sql(const struct db *db)
+{
+	return db_engine(db) == SQL_POSTGRES ? db_outbox__delete_pg_sql : db_outbox__delete_sql;
+}
 
 int db_outbox_remove(struct db *db, int64_t id)
 {
-	struct sql_stmt *st = db__stmt(db, db__outbox_delete_sql);
+	struct sql_stmt *st = db__stmt(db, db__outbox_delete_sql(db));
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, id);
@@ -59,10 +79,16 @@ int db_outbox_remove(struct db *db, int64_t id)
 int db_outbox_remove_to(struct db *db, int kind, const char *platform, const char *chat_id, int *n)
 {
 	/* The rows are the JSON of action_to_json; the outbox is short (what
-	 * is in flight or waits for its adapter), so a scan is cheap. */
-	struct sql_stmt *st = db__stmt(
-		db, "DELETE FROM outbox WHERE CASE WHEN json_valid(action) THEN json_extract(action, '$.kind') = ?1 "
-		    "AND json_extract(action, '$.platform') = ?2 AND json_extract(action, '$.chat') = ?3 END");
+	 * is in flight or waits for its adapter), so a scan is cheap.  The
+	 * engines read JSON each its own way (PostgreSQL's ensemble_json is
+	 * NULL for a row that is no JSON, as json_valid says on SQLite). */
+	static const char lite[] =
+		"DELETE FROM outbox WHERE CASE WHEN json_valid(action) THEN json_extract(action, '$.kind') = ?1 "
+		"AND json_extract(action, '$.platform') = ?2 AND json_extract(action, '$.chat') = ?3 END";
+	static const char pg[] =
+		"DELETE FROM outbox WHERE ensemble_json(action) ->> 'kind' = CAST(?1 AS text) "
+		"AND ensemble_json(action) ->> 'platform' = ?2 AND ensemble_json(action) ->> 'chat' = ?3";
+	struct sql_stmt *st = db__stmt(db, db_engine(db) == SQL_POSTGRES ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_int(st, 1, kind);
@@ -141,10 +167,56 @@ static void db_outbox__journal_broken(struct db *db, const char *what)
 	db->ack_fd = -1;
 }
 
+/* On PostgreSQL: the connection that records deliveries, opened at the
+ * first, and set up again on each new session. */
+static int db_outbox__ack_session(struct sql *c, void *user)
+{
+	struct strbuf err = STRBUF_INIT;
+	int rc = sql_exec(c, "SET synchronous_commit = off; SET lock_timeout = '2s'", &err);
+	if(rc)
+		log_warn("delivery records: %s", err.buf);
+	strbuf_release(&err);
+	return 0;
+}
+
+/* Records the delivery of id as a row of outbox_acks (top of this file).
+ * 0 or -1 (logged; the delivery is then in memory only). */
+static int db_outbox__ack_row(struct db *db, int64_t id)
+{
+	struct strbuf err = STRBUF_INIT;
+	if(!db->ack_sql) {
+		if(sql_pg_connect(&db->ack_sql, db->path, &err) ||
+		   sql_prepare(db->ack_sql, "INSERT INTO outbox_acks (id) VALUES (?1) ON CONFLICT DO NOTHING",
+		               &db->ack_st)) {
+			log_warn("cannot record deliveries in %s: %s", db->name,
+			         err.len ? err.buf : sql_errmsg(db->ack_sql));
+			strbuf_release(&err);
+			sql_close(db->ack_sql);
+			db->ack_sql = NULL;
+			return -1;
+		}
+		db_outbox__ack_session(db->ack_sql, NULL);
+		sql_pg_set_reconnect_hook(db->ack_sql, db_outbox__ack_session, NULL);
+	}
+	sql_bind_int64(db->ack_st, 1, id);
+	int rc = sql_step(db->ack_st);
+	sql_reset(db->ack_st);
+	if(rc != SQL_DONE) {
+		log_warn("cannot record the delivery of outbox row %lld: %s", (long long)id, sql_errmsg(db->ack_sql));
+		return -1;
+	}
+	return 0;
+}
+
 void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
 {
 	if(!id || db_outbox__remember(db, id, now_ms))
 		return; /* the row stays: it is sent again after a restart */
+	if(db_engine(db) == SQL_POSTGRES) {
+		if(db->leads)
+			db_outbox__ack_row(db, id);
+		return;
+	}
 	if(db->ack_fd < 0)
 		return;
 	ssize_t n;
@@ -159,7 +231,8 @@ bool db_outbox_should_forget(const struct db *db, int64_t now_ms)
 {
 	if(!db->nacks)
 		return false;
-	return db->ack_fd < 0 || db->nacks >= DB_ACK_BATCH || now_ms - db->oldest_ack_ms >= DB_ACK_MAX_AGE_MS;
+	bool durable = db->ack_fd >= 0 || db->ack_sql;
+	return !durable || db->nacks >= DB_ACK_BATCH || now_ms - db->oldest_ack_ms >= DB_ACK_MAX_AGE_MS;
 }
 
 int db_outbox_forget(struct db *db)
@@ -228,6 +301,8 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err)
 {
 	/* An in-memory database (the fuzz targets') survives no crash: it has
 	 * no journal, and no "-acks" file appears in the working directory. */
+	if(db_engine(db) == SQL_POSTGRES)
+		return 0; /* rows of outbox_acks instead */
 	const char *file = sqlite3_db_filename(sql_sqlite_handle(db->sql), "main");
 	if(!file || !*file)
 		return 0;
@@ -271,7 +346,28 @@ void db__outbox_close(struct db *db)
 	if(db->ack_fd >= 0)
 		close(db->ack_fd);
 	db->ack_fd = -1;
+	sql_finalize(db->ack_st);
+	sql_close(db->ack_sql);
+	db->ack_st = NULL;
+	db->ack_sql = NULL;
 	free(db->acks);
 	db->acks = NULL;
 	db->nacks = db->acks_alloc = db->acks_applied = 0;
+}
+
+int db__outbox_apply_rows(struct db *db, struct strbuf *err)
+{
+	struct strbuf why = STRBUF_INIT;
+	int rc = sql_exec(db->sql,
+	                  "BEGIN; DELETE FROM outbox WHERE id IN (SELECT id FROM outbox_acks); "
+	                  "DELETE FROM outbox_acks; COMMIT",
+	                  &why);
+	if(rc) {
+		strbuf_addf(err, "cannot apply the deliveries recorded in %s: %s", db->name, why.buf);
+		struct strbuf ignored = STRBUF_INIT;
+		sql_exec(db->sql, "ROLLBACK", &ignored);
+		strbuf_release(&ignored);
+	}
+	strbuf_release(&why);
+	return rc;
 }

@@ -21,8 +21,26 @@
  * refused. */
 #define DB_PROBE_WAIT_MS 1000
 
+/* On PostgreSQL: a connection anew, as a restart would make, and the
+ * schema's version read. */
+static int db_probe__pg(const char *target, char *why, size_t whylen)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct sql *c = NULL;
+	int version, rc = -1;
+	if(sql_pg_connect(&c, target, &err) == 0 && db__pg_version(c, &version, &err) == 0)
+		rc = 0;
+	if(rc)
+		snprintf(why, whylen, "%s", err.buf);
+	sql_close(c);
+	strbuf_release(&err);
+	return rc;
+}
+
 int db_probe(const char *path, char *why, size_t whylen)
 {
+	if(sql_is_postgres(path))
+		return db_probe__pg(path, why, whylen);
 	sqlite3 *sql = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_open_v2(path, &sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);

@@ -52,58 +52,89 @@ void db_stats_end(struct db_stats_read *r)
 	free(r);
 }
 
-/* The one integer the statement sql gives, into *v.  0 or -1. */
-static int db_stats__int(sqlite3 *sql, const char *q, int64_t *v)
+/* The one integer the statement q gives, into *v.  0 or -1. */
+static int db_stats__int(struct sql *c, const char *q, int64_t *v)
 {
-	sqlite3_stmt *st;
-	if(sqlite3_prepare_v2(sql, q, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	int rc = sqlite3_step(st);
-	if(rc == SQLITE_ROW)
-		*v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	struct sql_stmt *st = NULL;
+	int rc = -1;
+	if(sql_prepare(c, q, &st) == 0 && sql_step(st) == SQL_ROW) {
+		*v = sql_column_int64(st, 0);
+		rc = 0;
+	}
+	sql_finalize(st);
+	return rc;
 }
 
 /* Counts the outbox rows not delivered, and finds the oldest.  The outbox
- * is short (what is in flight or waits for its adapter): a scan. */
-static int db_stats__outbox(const struct db_stats_read *r, sqlite3 *sql, struct db_stats *out)
+ * is short (what is in flight or waits for its adapter): a scan.  On
+ * PostgreSQL the deliveries recorded are rows of outbox_acks. */
+static int db_stats__outbox(const struct db_stats_read *r, struct sql *c, struct db_stats *out)
 {
-	sqlite3_stmt *st;
-	int rc;
-	if(sqlite3_prepare_v2(sql, "SELECT id, created_ms FROM outbox", -1, &st, NULL) != SQLITE_OK)
+	struct sql_stmt *st = NULL;
+	int rc = -1;
+	const char *q = c->ops->engine == SQL_POSTGRES
+	                        ? "SELECT id, created_ms FROM outbox WHERE id NOT IN (SELECT id FROM outbox_acks)"
+	                        : "SELECT id, created_ms FROM outbox";
+	if(sql_prepare(c, q, &st))
 		return -1;
-	while((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0), at = sqlite3_column_int64(st, 1);
+	while((rc = sql_step(st)) == SQL_ROW) {
+		int64_t id = sql_column_int64(st, 0), at = sql_column_int64(st, 1);
 		if(r->ndelivered && bsearch(&id, r->delivered, r->ndelivered, sizeof(id), db_stats__cmp))
 			continue;
 		out->outbox++;
 		if(!out->outbox_oldest_ms || at < out->outbox_oldest_ms)
 			out->outbox_oldest_ms = at;
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sql_finalize(st);
+	return rc == SQL_DONE ? 0 : -1;
+}
+
+/* The database's size: its pages on SQLite, pg_database_size on
+ * PostgreSQL.  0 or -1. */
+static int db_stats__size(struct sql *c, int64_t *out)
+{
+	int64_t pages = 0, page_size = 0;
+	if(c->ops->engine == SQL_POSTGRES)
+		return db_stats__int(c, "SELECT pg_database_size(current_database())", out);
+	if(db_stats__int(c, "PRAGMA page_count", &pages) || db_stats__int(c, "PRAGMA page_size", &page_size))
+		return -1;
+	*out = pages * page_size;
+	return 0;
+}
+
+/* A connection of the read's own: read-only on SQLite. */
+static int db_stats__connect(const char *path, struct sql **c, struct strbuf *err)
+{
+	if(sql_is_postgres(path))
+		return sql_pg_connect(c, path, err);
+	if(sql_sqlite_open(c, path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, err))
+		return -1;
+	sqlite3_busy_timeout(sql_sqlite_handle(*c), 1000);
+	return 0;
 }
 
 int db_stats_read(struct db_stats_read *r, struct db_stats *out)
 {
-	sqlite3 *sql = NULL;
-	int64_t pages = 0, page_size = 0;
+	struct sql *c = NULL;
+	struct strbuf err = STRBUF_INIT;
 	int rc = -1;
 	memset(out, 0, sizeof(*out));
-	if(sqlite3_open_v2(r->path, &sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+	if(db_stats__connect(r->path, &c, &err))
 		goto out;
-	sqlite3_busy_timeout(sql, 1000);
 	/* One read transaction: every figure from the same moment. */
-	if(sqlite3_exec(sql, "BEGIN", NULL, NULL, NULL) != SQLITE_OK || db_stats__outbox(r, sql, out) ||
-	   db_stats__int(sql, "SELECT count(*) FROM jobs WHERE state = 0", &out->jobs) ||
-	   db_stats__int(sql, "PRAGMA page_count", &pages) || db_stats__int(sql, "PRAGMA page_size", &page_size))
+	if(sql_exec(c, c->ops->engine == SQL_POSTGRES ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN",
+	            &err) ||
+	   db_stats__outbox(r, c, out) || db_stats__int(c, "SELECT count(*) FROM jobs WHERE state = 0", &out->jobs) ||
+	   db_stats__size(c, &out->size_bytes))
 		goto out;
-	out->size_bytes = pages * page_size;
 	rc = 0;
 out:
 	if(rc)
-		log_warn("cannot read the figures of %s: %s", r->path, sql ? sqlite3_errmsg(sql) : "out of memory");
-	sqlite3_close(sql);
+		log_warn("cannot read the figures of %s: %s", sql_is_postgres(r->path) ? "the database" : r->path,
+		         err.len ? err.buf
+		         : c     ? sql_errmsg(c)
+		                 : "out of memory");
+	sql_close(c);
+	strbuf_release(&err);
 	return rc;
 }

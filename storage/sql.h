@@ -109,6 +109,16 @@ struct sqlite3 *sql_sqlite_handle(struct sql *c);
  * finds it.  0, or -1 with a sentence for the operator appended to err,
  * which never holds the password. */
 int sql_pg_connect(struct sql **out, const char *target, struct strbuf *err);
+/* Sets the function run on each new session of c, a PostgreSQL connection,
+ * right after it reconnected and before any other statement runs on it
+ * (the leadership is taken again there, storage/db_lead.c).  It may run
+ * statements on c.  When it returns -1, c refuses every statement from
+ * then on; 0 lets them run.  fn NULL: none. */
+void sql_pg_set_reconnect_hook(struct sql *c, int (*fn)(struct sql *c, void *user), void *user);
+/* What c, a PostgreSQL connection, connects to, for the operator:
+ * 'database "D" at H:P' or 'database "D" on the socket in DIR', never a
+ * password.  Valid while c is open. */
+const char *sql_pg_where(struct sql *c);
 /* Whether target names a PostgreSQL database rather than an SQLite file:
  * it starts with "postgresql://" or "postgres://", or is a libpq
  * key/value string (its first word is "host=", "dbname=", "service=" ...). */

@@ -10,12 +10,16 @@
 #include "lib/clock.h"
 #include "storage/db.h"
 #include "tests/unit/check.h"
+#include "tests/unit/pg.h"
 
 static char dir[] = "/tmp/ensemble-test-db-XXXXXX";
 
+/* A new database's target: a file of dir, or on PostgreSQL (label pg) a
+ * database of its own. */
 static void path_of(char *out, size_t n, const char *name)
 {
-	snprintf(out, n, "%s/%s", dir, name);
+	if(pg_test_target(out, n, dir, name))
+		exit(1);
 }
 
 static void write_file(const char *path, const char *data, size_t len)
@@ -30,65 +34,123 @@ static void write_file(const char *path, const char *data, size_t len)
  * to rename a table over triggers that name a table gone). */
 #define NOT_YET_12 "DROP TRIGGER web_rsvp_insert; DROP TRIGGER web_rsvp_update; DROP TRIGGER web_rsvp_delete;"
 
-/* Rows naming a person anywhere in the database: every table is read
- * (enumerated from sqlite_master, so a table added later is covered too),
- * each column that refers to users (by foreign key, or named like a user
- * column) compared with uid, the users table by its id, and every column
- * searched for the person's platform id and name.  With report, each
- * column that names them is printed. */
-static long rows_naming(sqlite3 *raw, int64_t uid, const char *ext_id, const char *name, bool report)
+/* A connection of the test's own to the database at target, on its
+ * engine, for what the storage API does not say. */
+static struct sql *raw_open(const char *target)
 {
+	struct sql *c = NULL;
+	struct strbuf err = STRBUF_INIT;
+	int rc = pg_test_on() ? sql_pg_connect(&c, target, &err)
+	                      : sql_sqlite_open(&c, target, SQLITE_OPEN_READWRITE, &err);
+	if(rc)
+		fprintf(stderr, "%s: %s\n", target, err.buf);
+	strbuf_release(&err);
+	return c;
+}
+
+/* The first column of each row q gives, into out (at most 32).  How many. */
+static int raw_names(struct sql *raw, const char *q, char out[][64])
+{
+	struct sql_stmt *st = NULL;
+	int n = 0;
+	if(sql_prepare(raw, q, &st))
+		return 0;
+	while(n < 32 && sql_step(st) == SQL_ROW)
+		snprintf(out[n++], 64, "%s", sql_column_text(st, 0));
+	sql_finalize(st);
+	return n;
+}
+
+/* Rows naming a person anywhere in the database: every table is read
+ * (enumerated from the engine's catalogue, so a table added later is
+ * covered too), each column that refers to users (by foreign key, or
+ * named like a user column) compared with uid, the users table by its id,
+ * and every column searched for the person's platform id and name.  With
+ * report, each column that names them is printed. */
+static long rows_naming(struct sql *raw, int64_t uid, const char *ext_id, const char *name, bool report)
+{
+	bool pg = pg_test_on();
 	long found = 0;
-	sqlite3_stmt *tables, *st;
-	sqlite3_prepare_v2(raw, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", -1,
-	                   &tables, NULL);
-	while(sqlite3_step(tables) == SQLITE_ROW) {
-		char table[128], sql[512];
-		snprintf(table, sizeof(table), "%s", (const char *)sqlite3_column_text(tables, 0));
+	char tables[32][64], refs[32][64], cols[32][64], q[800];
+	int ntables = raw_names(raw,
+	                        pg ? "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+	                             "current_schema() AND table_type = 'BASE TABLE'"
+	                           : "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+	                        tables);
+	for(int t = 0; t < ntables; t++) {
+		const char *table = tables[t];
 		/* The columns that refer to users. */
-		char refs[16][64];
-		int nrefs = 0;
-		snprintf(sql, sizeof(sql),
-		         "SELECT \"from\" FROM pragma_foreign_key_list('%s') WHERE \"table\" = 'users'", table);
-		sqlite3_prepare_v2(raw, sql, -1, &st, NULL);
-		while(sqlite3_step(st) == SQLITE_ROW && nrefs < 16)
-			snprintf(refs[nrefs++], sizeof(refs[0]), "%s", (const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
-		snprintf(sql, sizeof(sql), "SELECT name FROM pragma_table_info('%s')", table);
-		sqlite3_prepare_v2(raw, sql, -1, &st, NULL);
-		while(sqlite3_step(st) == SQLITE_ROW) {
-			const char *col = (const char *)sqlite3_column_text(st, 0);
+		if(pg)
+			snprintf(
+				q, sizeof(q),
+				"SELECT a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid "
+				"AND a.attnum = ANY (c.conkey) WHERE c.contype = 'f' AND c.conrelid = CAST('%s' AS regclass) "
+				"AND c.confrelid = CAST('users' AS regclass)",
+				table);
+		else
+			snprintf(q, sizeof(q),
+			         "SELECT \"from\" FROM pragma_foreign_key_list('%s') WHERE \"table\" = 'users'", table);
+		int nrefs = raw_names(raw, q, refs);
+		if(pg)
+			snprintf(
+				q, sizeof(q),
+				"SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+				"AND table_name = '%s'",
+				table);
+		else
+			snprintf(q, sizeof(q), "SELECT name FROM pragma_table_info('%s')", table);
+		int ncols = raw_names(raw, q, cols);
+		for(int k = 0; k < ncols; k++) {
+			const char *col = cols[k], *find = pg ? "strpos" : "instr";
 			bool is_ref = (!strcmp(table, "users") && !strcmp(col, "id")) || strstr(col, "user") ||
 			              !strcmp(col, "creator");
 			for(int i = 0; i < nrefs; i++)
 				is_ref |= !strcmp(refs[i], col);
-			char q[512];
-			snprintf(q, sizeof(q),
-			         "SELECT count(*) FROM \"%s\" WHERE (?1 AND \"%s\" = ?2) OR "
-			         "instr(CAST(\"%s\" AS TEXT), ?3) OR instr(CAST(\"%s\" AS TEXT), ?4)",
-			         table, col, col, col);
-			sqlite3_stmt *c;
-			sqlite3_prepare_v2(raw, q, -1, &c, NULL);
-			sqlite3_bind_int(c, 1, is_ref);
-			sqlite3_bind_int64(c, 2, uid);
-			sqlite3_bind_text(c, 3, ext_id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(c, 4, name, -1, SQLITE_STATIC);
-			if(sqlite3_step(c) == SQLITE_ROW && sqlite3_column_int(c, 0)) {
+			snprintf(
+				q, sizeof(q),
+				"SELECT count(*) FROM \"%s\" WHERE (?1 = 1 AND CAST(\"%s\" AS TEXT) = CAST(?2 AS TEXT)) "
+				"OR %s(CAST(\"%s\" AS TEXT), ?3) > 0 OR %s(CAST(\"%s\" AS TEXT), ?4) > 0",
+				table, col, find, col, find, col);
+			struct sql_stmt *c = NULL;
+			if(sql_prepare(raw, q, &c)) {
+				fprintf(stderr, "%s: %s\n", q, sql_errmsg(raw));
+				found++;
+				continue;
+			}
+			sql_bind_int(c, 1, is_ref);
+			sql_bind_int64(c, 2, uid);
+			sql_bind_text(c, 3, ext_id, -1);
+			sql_bind_text(c, 4, name, -1);
+			if(sql_step(c) == SQL_ROW && sql_column_int(c, 0)) {
 				if(report)
 					fprintf(stderr, "  %s.%s names %s: %d row(s)\n", table, col, ext_id,
-					        sqlite3_column_int(c, 0));
-				found += sqlite3_column_int(c, 0);
+					        sql_column_int(c, 0));
+				found += sql_column_int(c, 0);
 			}
-			sqlite3_finalize(c);
+			sql_finalize(c);
 		}
-		sqlite3_finalize(st);
 	}
-	sqlite3_finalize(tables);
 	return found;
 }
 
-/* A count from raw SQL with one integer parameter. */
-static long count_of(sqlite3 *raw, const char *sql, int64_t arg)
+/* A count from raw SQL with one integer parameter, ?1 (when it has one). */
+static long count_of(struct sql *raw, const char *q, int64_t arg)
+{
+	struct sql_stmt *st = NULL;
+	long n = -1;
+	if(sql_prepare(raw, q, &st))
+		return -1;
+	sql_bind_int64(st, 1, arg);
+	if(sql_step(st) == SQL_ROW)
+		n = sql_column_int64(st, 0);
+	else
+		fprintf(stderr, "%s: %s\n", q, sql_errmsg(raw));
+	sql_finalize(st);
+	return n;
+}
+
+/* The same on an SQLite file, for what only SQLite has. */
+static long lite_count(sqlite3 *raw, const char *sql, int64_t arg)
 {
 	sqlite3_stmt *st;
 	long n = -1;
@@ -206,8 +268,7 @@ static void test_forget(void)
 	          0);
 	CHECK_INT(db_commit(db), 0);
 
-	sqlite3 *raw;
-	sqlite3_open(path, &raw);
+	struct sql *raw = raw_open(path);
 	long bob_before = rows_naming(raw, bob, "bob-1", "Bob", false);
 	long yann_in_b = count_of(
 		raw,
@@ -243,7 +304,7 @@ static void test_forget(void)
 	          1);
 	CHECK_INT(count_of(raw,
 	                   "SELECT count(*) FROM slots s JOIN meetups m ON m.id = s.meetup_id "
-	                   "WHERE m.title = 'chess''s picnic' AND ?1",
+	                   "WHERE m.title = 'chess''s picnic'",
 	                   1),
 	          2);
 	struct db_meetup got;
@@ -255,7 +316,7 @@ static void test_forget(void)
 	CHECK_STR(again.admin, "");
 	/* Nothing of Bob's moved, nor the chat's message. */
 	CHECK_INT(rows_naming(raw, bob, "bob-1", "Bob", false), bob_before);
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM outbox WHERE instr(action, 'hello') AND ?1", 1), 1);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM outbox WHERE action LIKE '%hello%'", 1), 1);
 
 	/* When she speaks again she is someone new. */
 	int64_t zoe2;
@@ -308,18 +369,23 @@ static void test_forget(void)
 	          0);
 	/* The adapter's state: his in chat A goes; chat B's and his private
 	 * room, which B's reminders use, stay. */
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE instr(key, 'yann-9') AND chat = 'room-a' AND ?1", 1), 0);
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE instr(key, 'yann-9') AND chat = 'room-b' AND ?1", 1), 2);
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE key = 'console.dm.yann-9' AND ?1", 1), 1);
-	sqlite3_close(raw);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE key LIKE '%yann-9%' AND chat = 'room-a'", 1), 0);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE key LIKE '%yann-9%' AND chat = 'room-b'", 1), 2);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM kv WHERE key = 'console.dm.yann-9'", 1), 1);
+	sql_close(raw);
 	db_close(db);
+	if(pg_test_on()) {
+		strbuf_release(&err);
+		return;
+	}
 
 	/* A database of schema 8, whose meetups' creator could not be NULL,
 	 * keeps every meetup, slot and vote through the migration. */
-	sqlite3_open(path, &raw);
+	sqlite3 *lite;
+	sqlite3_open(path, &lite);
 	CHECK_INT(
 		sqlite3_exec(
-			raw,
+			lite,
 			"PRAGMA foreign_keys = OFF; BEGIN;"
 			"CREATE TABLE old_meetups AS SELECT * FROM meetups WHERE creator IS NOT NULL;"
 			"DELETE FROM meetups WHERE creator IS NULL;"
@@ -336,22 +402,22 @@ static void test_forget(void)
 			"PRAGMA user_version = 8; COMMIT;",
 			NULL, NULL, NULL),
 		SQLITE_OK);
-	long meetups = count_of(raw, "SELECT count(*) FROM meetups WHERE ?1", 1);
-	long slots = count_of(raw, "SELECT count(*) FROM slots WHERE ?1", 1);
-	long votes = count_of(raw, "SELECT count(*) FROM votes WHERE ?1", 1);
+	long meetups = lite_count(lite, "SELECT count(*) FROM meetups WHERE ?1", 1);
+	long slots = lite_count(lite, "SELECT count(*) FROM slots WHERE ?1", 1);
+	long votes = lite_count(lite, "SELECT count(*) FROM votes WHERE ?1", 1);
 	CHECK(meetups >= 3 && slots >= 4 && votes >= 2);
-	sqlite3_close(raw);
+	sqlite3_close(lite);
 	CHECK_INT(db_open(&db, path, &err), 0);
 	CHECK_INT(db_schema_version(db), DB_SCHEMA_VERSION);
 	db_close(db);
-	sqlite3_open(path, &raw);
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM meetups WHERE creator IS NOT NULL AND ?1", 1), meetups);
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM slots WHERE ?1", 1), slots);
-	CHECK_INT(count_of(raw, "SELECT count(*) FROM votes WHERE ?1", 1), votes);
-	CHECK_INT(
-		count_of(raw, "SELECT \"notnull\" FROM pragma_table_info('meetups') WHERE name = 'creator' AND ?1", 1),
-		0);
-	sqlite3_close(raw);
+	sqlite3_open(path, &lite);
+	CHECK_INT(lite_count(lite, "SELECT count(*) FROM meetups WHERE creator IS NOT NULL AND ?1", 1), meetups);
+	CHECK_INT(lite_count(lite, "SELECT count(*) FROM slots WHERE ?1", 1), slots);
+	CHECK_INT(lite_count(lite, "SELECT count(*) FROM votes WHERE ?1", 1), votes);
+	CHECK_INT(lite_count(lite, "SELECT \"notnull\" FROM pragma_table_info('meetups') WHERE name = 'creator' AND ?1",
+	                     1),
+	          0);
+	sqlite3_close(lite);
 	strbuf_release(&err);
 }
 
@@ -399,11 +465,41 @@ static void test_probe(void)
 	CHECK_STR(why, "file is not a database");
 }
 
+/* On PostgreSQL: a database of a newer schema is refused with the same
+ * sentence, and left as it was; the probe answers for a database that
+ * exists, and not for one that does not. */
+static void test_pg_only(const char *target)
+{
+	struct strbuf err = STRBUF_INIT;
+	struct sql *c = NULL;
+	struct db *db = NULL;
+	char why[300] = "", missing[600];
+	CHECK_INT(db_probe(target, why, sizeof(why)), 0);
+	snprintf(missing, sizeof(missing), "%s dbname=nothing_here", pg_test_cluster());
+	CHECK_INT(db_probe(missing, why, sizeof(why)), -1);
+	CHECK(strstr(why, "PostgreSQL has no database \"nothing_here\"") != NULL);
+	CHECK_INT(sql_pg_connect(&c, target, &err), 0);
+	CHECK_INT(sql_exec(c, "UPDATE ensemble_schema SET version = 999", &err), 0);
+	CHECK_INT(db_open(&db, target, &err), -1);
+	CHECK(strstr(err.buf, "newer Ensemble") != NULL);
+	CHECK(strstr(err.buf, "999") != NULL);
+	CHECK(strstr(err.buf, "dbname") == NULL); /* named, not quoted */
+	struct sql_stmt *st = NULL;
+	CHECK_INT(sql_prepare(c, "SELECT version FROM ensemble_schema", &st), 0);
+	CHECK_INT(sql_step(st), SQL_ROW);
+	CHECK_INT(sql_column_int64(st, 0), 999);
+	sql_finalize(st);
+	sql_close(c);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
+	bool pg = pg_test_on();
 	if(!mkdtemp(dir))
 		return 1;
-	test_probe();
+	if(!pg)
+		test_probe();
 	char path[256];
 	struct strbuf err = STRBUF_INIT;
 	struct db *db;
@@ -474,6 +570,11 @@ int main(void)
 	CHECK_INT(db_kv_get(db, "nothing", &v), 0);
 	strbuf_release(&v);
 	db_close(db);
+	/* What follows, to the cache, is about SQLite's files. */
+	if(pg) {
+		test_pg_only(path);
+		goto cache;
+	}
 
 	/* The journal is WAL and foreign keys are on. */
 	sqlite3 *raw;
@@ -562,6 +663,7 @@ int main(void)
 	CHECK_INT(db_schema_version(db), DB_SCHEMA_VERSION);
 	db_close(db);
 
+cache:
 	/* Chats and users are cached, and the cache follows the database:
 	 * what a rolled-back transaction created is created again, a new
 	 * name and a new language show at once. */
@@ -606,6 +708,8 @@ int main(void)
 	CHECK_STR(uname, "Nobody");
 	db_close(db);
 
+	if(pg)
+		goto forget; /* SQLite's migrations, and its locks */
 	/* 6 -> 7: votes, RSVPs and members take their order from one counter,
 	 * which starts above the numbers already used: a vote cast after the
 	 * upgrade comes after the older ones. */
@@ -687,6 +791,7 @@ int main(void)
 	}
 	db_close(db);
 
+forget:
 	test_forget();
 
 	strbuf_release(&err);

@@ -17,6 +17,7 @@
 #include "storage/db.h"
 #include "storage/db_internal.h"
 #include "tests/unit/check.h"
+#include "tests/unit/pg.h"
 
 static int done_calls, done_rc, free_calls, done_before_free;
 
@@ -34,37 +35,45 @@ static void on_done(void *user, int rc)
 	done_rc = rc;
 }
 
-/* What another connection, as another process would, reads of key:
- * 1 with value, 0 when absent, -1. */
+/* A connection of the test's own, as another process would open: read
+ * only on SQLite. */
+static struct sql *other(const char *path)
+{
+	struct sql *c = NULL;
+	struct strbuf err = STRBUF_INIT;
+	if(pg_test_on() ? sql_pg_connect(&c, path, &err) : sql_sqlite_open(&c, path, SQLITE_OPEN_READONLY, &err))
+		fprintf(stderr, "%s\n", err.buf);
+	strbuf_release(&err);
+	return c;
+}
+
+/* What another connection reads of key: 1 with value, 0 when absent, -1. */
 static int peek(const char *path, const char *key, char *value, size_t len)
 {
-	sqlite3 *raw;
-	sqlite3_stmt *st = NULL;
+	struct sql *raw = other(path);
+	struct sql_stmt *st = NULL;
 	int found = -1;
-	if(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	   sqlite3_prepare_v2(raw, "SELECT value FROM kv WHERE key = ?1", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
-		found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	if(raw && sql_prepare(raw, "SELECT value FROM kv WHERE key = ?1", &st) == 0) {
+		sql_bind_text(st, 1, key, -1);
+		int rc = sql_step(st);
+		found = rc == SQL_ROW ? 1 : rc == SQL_DONE ? 0 : -1;
 		if(found == 1)
-			snprintf(value, len, "%s", (const char *)sqlite3_column_text(st, 0));
+			snprintf(value, len, "%s", sql_column_text(st, 0));
 	}
-	sqlite3_finalize(st);
-	sqlite3_close(raw);
+	sql_finalize(st);
+	sql_close(raw);
 	return found;
 }
 
 static int count_outbox(const char *path)
 {
-	sqlite3 *raw;
-	sqlite3_stmt *st = NULL;
+	struct sql *raw = other(path);
+	struct sql_stmt *st = NULL;
 	int n = -1;
-	if(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	   sqlite3_prepare_v2(raw, "SELECT count(*) FROM outbox", -1, &st, NULL) == SQLITE_OK &&
-	   sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(raw);
+	if(raw && sql_prepare(raw, "SELECT count(*) FROM outbox", &st) == 0 && sql_step(st) == SQL_ROW)
+		n = sql_column_int(st, 0);
+	sql_finalize(st);
+	sql_close(raw);
 	return n;
 }
 
@@ -91,7 +100,8 @@ int main(void)
 	char value[64];
 	if(!mkdtemp(dir))
 		return 1;
-	snprintf(path, sizeof(path), "%s/t.db", dir);
+	if(pg_test_target(path, sizeof(path), dir, "t.db"))
+		return 1;
 	struct strbuf err = STRBUF_INIT;
 	struct db *db;
 	uv_loop_t loop;
@@ -152,11 +162,20 @@ int main(void)
 	done_calls = 0;
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_kv_set(db, "d", "4"), 0);
-	CHECK_INT(sqlite3_exec(sql_sqlite_handle(db->sql),
-	                       "PRAGMA defer_foreign_keys = ON; "
-	                       "INSERT INTO members (chat_id, user_id, last_seen) VALUES (999, 999, 0)",
-	                       NULL, NULL, NULL),
-	          SQLITE_OK);
+	if(pg_test_on())
+		CHECK_INT(sql_exec(db->sql,
+		                   "CREATE TEMP TABLE boom (x int); CREATE FUNCTION pg_temp.boom() RETURNS trigger "
+		                   "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$; "
+		                   "CREATE CONSTRAINT TRIGGER boom AFTER INSERT ON boom DEFERRABLE INITIALLY DEFERRED "
+		                   "FOR EACH ROW EXECUTE FUNCTION pg_temp.boom(); INSERT INTO boom VALUES (1)",
+		                   &err),
+		          0);
+	else
+		CHECK_INT(sqlite3_exec(sql_sqlite_handle(db->sql),
+		                       "PRAGMA defer_foreign_keys = ON; "
+		                       "INSERT INTO members (chat_id, user_id, last_seen) VALUES (999, 999, 0)",
+		                       NULL, NULL, NULL),
+		          SQLITE_OK);
 	CHECK_INT(db_commit_start(db, &loop, on_done, NULL), 0);
 	until_done(&loop);
 	CHECK_INT(done_calls, 1);

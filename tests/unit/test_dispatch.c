@@ -13,6 +13,7 @@
 #include "lib/clock.h"
 #include "storage/db.h"
 #include "tests/unit/check.h"
+#include "tests/unit/pg.h"
 
 static struct outbox sent;
 /* When set, every delivery checks, from a connection of its own (as another
@@ -22,14 +23,17 @@ static int sent_uncommitted;
 
 static bool batch_committed(const char *path)
 {
-	sqlite3 *raw;
-	sqlite3_stmt *st = NULL;
+	struct sql *raw = NULL;
+	struct sql_stmt *st = NULL;
+	struct strbuf err = STRBUF_INIT;
 	bool found = false;
-	if(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	   sqlite3_prepare_v2(raw, "SELECT 1 FROM kv WHERE key = 'test.batch'", -1, &st, NULL) == SQLITE_OK)
-		found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	sqlite3_close(raw);
+	int rc = pg_test_on() ? sql_pg_connect(&raw, path, &err)
+	                      : sql_sqlite_open(&raw, path, SQLITE_OPEN_READONLY, &err);
+	if(rc == 0 && sql_prepare(raw, "SELECT 1 FROM kv WHERE key = 'test.batch'", &st) == 0)
+		found = sql_step(st) == SQL_ROW;
+	sql_finalize(st);
+	sql_close(raw);
+	strbuf_release(&err);
 	return found;
 }
 
@@ -175,7 +179,8 @@ int main(void)
 	char path[300];
 	if(!mkdtemp(dir) || i18n_init())
 		return 1;
-	snprintf(path, sizeof(path), "%s/t.db", dir);
+	if(pg_test_target(path, sizeof(path), dir, "t.db"))
+		return 1;
 
 	/* Table: every command has its help in every language; no alias is
 	 * shared by two commands; lookups ignore case and accents. */

@@ -8,6 +8,7 @@
 #include "bot/action.h"
 #include "storage/db.h"
 #include "tests/unit/check.h"
+#include "tests/unit/pg.h"
 
 struct seen {
 	int n;
@@ -44,7 +45,10 @@ int main(void)
 	char path[300];
 	if(!mkdtemp(dir))
 		return 1;
-	snprintf(path, sizeof(path), "%s/t.db", dir);
+	if(pg_test_target(path, sizeof(path), dir, "t.db"))
+		return 1;
+	/* On PostgreSQL the journal is rows of outbox_acks, not a file. */
+	bool pg = pg_test_on();
 
 	struct outbox ob;
 	outbox_init(&ob);
@@ -159,7 +163,8 @@ int main(void)
 	db_outbox_done(db, id4, 0);
 	char journal[320];
 	snprintf(journal, sizeof(journal), "%s-acks", path);
-	CHECK_INT(file_size(journal), 16);
+	if(!pg)
+		CHECK_INT(file_size(journal), 16);
 	/* One delivery is not worth a transaction yet; a second-old one is. */
 	CHECK(!db_outbox_should_forget(db, 500));
 	CHECK(db_outbox_should_forget(db, 1000));
@@ -171,7 +176,8 @@ int main(void)
 	CHECK_INT(s.ids[0], id5);
 	for(int i = 0; i < s.n; i++)
 		free(s.json[i]);
-	CHECK_INT(file_size(journal), 0);
+	if(!pg)
+		CHECK_INT(file_size(journal), 0);
 	/* Rows forgotten in a transaction that rolls back are forgotten again
 	 * by the next one; the journal empties when one commits. */
 	db_outbox_done(db, id5, 0);
@@ -186,7 +192,12 @@ int main(void)
 	memset(&s, 0, sizeof(s));
 	CHECK_INT(db_outbox_each(db, collect, &s), 0);
 	CHECK_INT(s.n, 0);
-	CHECK_INT(file_size(journal), 0);
+	if(!pg)
+		CHECK_INT(file_size(journal), 0);
+	if(pg) {
+		db_close(db);
+		goto out;
+	}
 
 	/* A crash between a commit that deleted a delivered row and the
 	 * journal's truncation leaves that record behind, applied at the next
@@ -221,6 +232,7 @@ int main(void)
 		free(s.json[i]);
 	db_close(db);
 
+out:
 	free(json);
 	outbox_release(&ob);
 	outbox_release(&back);

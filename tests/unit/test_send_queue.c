@@ -14,6 +14,7 @@
 #include "lib/clock.h"
 #include "storage/db.h"
 #include "tests/unit/check.h"
+#include "tests/unit/pg.h"
 
 /* A fake platform's send: the verdict its answer gets. */
 struct fake_send {
@@ -318,7 +319,8 @@ int main(void)
 	char path[300];
 	if(!mkdtemp(dir))
 		return 1;
-	snprintf(path, sizeof(path), "%s/t.db", dir);
+	if(pg_test_target(path, sizeof(path), dir, "t.db"))
+		return 1;
 	struct strbuf err = STRBUF_INIT;
 	uv_loop_t loop;
 	struct fake f = { 0 };
