@@ -1,10 +1,29 @@
 /*
- * db: everything Ensemble stores, in one SQLite file.
+ * db: everything Ensemble stores, in one SQLite file or one PostgreSQL
+ * database (storage/sql.h runs the same statements on either engine).
  *
- * The file is opened in WAL mode with foreign keys on; its schema version is
- * PRAGMA user_version and is migrated forward on open.  A file written by a
- * newer Ensemble is refused.  All SQL lives in storage/ and runs through
- * statements prepared once and reset after each use.
+ * An SQLite file is opened in WAL mode with foreign keys on; its schema
+ * version is PRAGMA user_version.  A PostgreSQL database keeps its version
+ * in the table ensemble_schema (storage/db_schema_pg.c).  Either is
+ * migrated forward on open (on PostgreSQL by the leading instance only),
+ * and one written by a newer Ensemble is refused.  All SQL lives in
+ * storage/ and runs through statements prepared once per connection and
+ * reset after each use.
+ *
+ * Round trips and the loop.  On SQLite a statement is a function call on
+ * the loop's thread: microseconds, no wait.  On PostgreSQL each statement
+ * is a round trip to the server, and in this version the handlers' reads
+ * and writes still run on the loop's thread, one round trip each (tens of
+ * microseconds on a local socket; the loop waits for them); what takes
+ * long, the COMMIT that makes a batch durable, runs on a thread of the
+ * loop's pool (db_commit_start below), as on SQLite.  Why not more:
+ * storage's functions answer synchronously, and the handlers, the
+ * scheduler and the adapters call them from the loop.  Moving the batch to
+ * a worker thread with its own connection needs every use of db from the
+ * loop to be deferred while the worker holds it (as tg__resume already
+ * does for the commit); libpq's asynchronous API would need the callers
+ * rewritten as continuations.  The first is the way on: see the README's
+ * "PostgreSQL" section for what it costs today.
  *
  * Transactions, the one rule:
  *
