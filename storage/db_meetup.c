@@ -57,7 +57,7 @@ int db_chat_members(struct db *db, int64_t chat_id, struct db_people *out)
 {
 	struct sql_stmt *st =
 		db__stmt(db, "SELECT u.id, u.ext_id, u.name FROM members m JOIN users u ON u.id = m.user_id "
-	                     "WHERE m.chat_id = ?1 ORDER BY u.name COLLATE NOCASE, u.id");
+	                     "WHERE m.chat_id = ?1 ORDER BY lower(u.name), u.id");
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, chat_id);
