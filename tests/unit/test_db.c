@@ -475,6 +475,26 @@ static void test_pg_only(const char *target)
 	struct db *db = NULL;
 	char why[300] = "", missing[600];
 	CHECK_INT(db_probe(target, why, sizeof(why)), 0);
+	/* The figures for /metrics, from a connection of their own: a
+	 * delivery recorded is no longer waiting. */
+	int64_t ids[2];
+	struct db_stats stats;
+	CHECK_INT(db_open(&db, target, &err), 0);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_outbox_add(db, "{}", 1000, &ids[0]), 0);
+	CHECK_INT(db_outbox_add(db, "{}", 2000, &ids[1]), 0);
+	CHECK_INT(db_commit(db), 0);
+	db_outbox_done(db, ids[0], 3000);
+	db_close(db); /* the delivery is a row of its own, not in memory */
+	CHECK_INT(db_open(&db, target, &err), 0);
+	struct db_stats_read *r = db_stats_begin(db);
+	CHECK_INT(db_stats_read(r, &stats), 0);
+	CHECK_INT(stats.outbox, 1);
+	CHECK_INT(stats.outbox_oldest_ms, 2000);
+	CHECK(stats.size_bytes > 1000000); /* pg_database_size */
+	db_stats_end(r);
+	db_close(db);
+	db = NULL;
 	snprintf(missing, sizeof(missing), "%s dbname=nothing_here", pg_test_cluster());
 	CHECK_INT(db_probe(missing, why, sizeof(why)), -1);
 	CHECK(strstr(why, "PostgreSQL has no database \"nothing_here\"") != NULL);
