@@ -84,21 +84,21 @@ static long rows_naming(struct sql *raw, int64_t uid, const char *ext_id, const 
 			snprintf(
 				q, sizeof(q),
 				"SELECT a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid "
-				"AND a.attnum = ANY (c.conkey) WHERE c.contype = 'f' AND c.conrelid = CAST('%s' AS regclass) "
+				"AND a.attnum = ANY (c.conkey) WHERE c.contype = 'f' AND c.conrelid = CAST('%.63s' AS regclass) "
 				"AND c.confrelid = CAST('users' AS regclass)",
 				table);
 		else
 			snprintf(q, sizeof(q),
-			         "SELECT \"from\" FROM pragma_foreign_key_list('%s') WHERE \"table\" = 'users'", table);
+			         "SELECT \"from\" FROM pragma_foreign_key_list('%.63s') WHERE \"table\" = 'users'", table);
 		int nrefs = raw_names(raw, q, refs);
 		if(pg)
 			snprintf(
 				q, sizeof(q),
 				"SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-				"AND table_name = '%s'",
+				"AND table_name = '%.63s'",
 				table);
 		else
-			snprintf(q, sizeof(q), "SELECT name FROM pragma_table_info('%s')", table);
+			snprintf(q, sizeof(q), "SELECT name FROM pragma_table_info('%.63s')", table);
 		int ncols = raw_names(raw, q, cols);
 		for(int k = 0; k < ncols; k++) {
 			const char *col = cols[k], *find = pg ? "strpos" : "instr";
@@ -108,8 +108,8 @@ static long rows_naming(struct sql *raw, int64_t uid, const char *ext_id, const 
 				is_ref |= !strcmp(refs[i], col);
 			snprintf(
 				q, sizeof(q),
-				"SELECT count(*) FROM \"%s\" WHERE (?1 = 1 AND CAST(\"%s\" AS TEXT) = CAST(?2 AS TEXT)) "
-				"OR %s(CAST(\"%s\" AS TEXT), ?3) > 0 OR %s(CAST(\"%s\" AS TEXT), ?4) > 0",
+				"SELECT count(*) FROM \"%.63s\" WHERE (?1 = 1 AND CAST(\"%.63s\" AS TEXT) = CAST(?2 AS TEXT)) "
+				"OR %s(CAST(\"%.63s\" AS TEXT), ?3) > 0 OR %s(CAST(\"%.63s\" AS TEXT), ?4) > 0",
 				table, col, find, col, find, col);
 			struct sql_stmt *c = NULL;
 			if(sql_prepare(raw, q, &c)) {
