@@ -934,14 +934,16 @@ static bool sql_pg__has_password(PQconninfoOption *opts)
 	return false;
 }
 
-/* The parameters c connects with: libpq's defaults made explicit, the
- * password of the environment when the target has none, then the target,
- * whose own words win. */
+/* The parameters c connects with: defaults of its own, the password of
+ * the environment when the target has none, then the target, whose own
+ * words win.  A connection attempt waits 3 s at most (libpq waits for
+ * ever by default): it runs on the loop's thread, when the bot starts and
+ * when it connects again. */
 static void sql_pg__params(struct sql_pg *c, bool has_password)
 {
 	int n = 0;
 	c->keys[n] = "connect_timeout";
-	c->values[n++] = "10";
+	c->values[n++] = "3";
 	c->keys[n] = "fallback_application_name";
 	c->values[n++] = "ensemble";
 	const char *env = getenv("ENSEMBLE_DB_PASSWORD");
