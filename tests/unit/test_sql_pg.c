@@ -365,6 +365,72 @@ static void test_bad_targets(void)
 	CHECK(!sql_is_postgres(":memory:"));
 }
 
+/* The text of the first column of the first row of q, into out. */
+static void first_text(struct sql *c, const char *q, char *out, size_t len)
+{
+	struct sql_stmt *st = NULL;
+	*out = '\0';
+	if(sql_prepare(c, q, &st) == 0 && sql_step(st) == SQL_ROW)
+		snprintf(out, len, "%s", sql_column_text(st, 0));
+	sql_finalize(st);
+}
+
+/* A role that must give its password (scram-sha-256, a rule put first in
+ * the cluster's pg_hba.conf for it alone): without one, or with a wrong
+ * one, a clear refusal that never shows it; ENSEMBLE_DB_PASSWORD gives
+ * it when the target has none. */
+static void test_password(void)
+{
+	struct sql *admin = connect_or_die(pg_test_cluster()), *c = NULL;
+	struct strbuf err = STRBUF_INIT;
+	char hba[512], t[600], *old = NULL;
+	size_t n = 0;
+	run(admin, "DROP ROLE IF EXISTS pwuser");
+	run(admin, "CREATE ROLE pwuser LOGIN PASSWORD 'pw-s3cret'");
+	first_text(admin, "SHOW hba_file", hba, sizeof(hba));
+	FILE *f = fopen(hba, "r");
+	CHECK(f != NULL);
+	if(!f)
+		return;
+	old = calloc(1, 1 << 16);
+	n = fread(old, 1, (1 << 16) - 1, f);
+	fclose(f);
+	f = fopen(hba, "w");
+	fprintf(f, "local all pwuser scram-sha-256\n%.*s", (int)n, old);
+	fclose(f);
+	run(admin, "SELECT pg_reload_conf()");
+	usleep(300 * 1000);
+
+	snprintf(t, sizeof(t), "%s user=pwuser", pg_test_cluster());
+	unsetenv("ENSEMBLE_DB_PASSWORD");
+	CHECK_INT(sql_pg_connect(&c, t, &err), -1);
+	CHECK(strstr(err.buf, "PostgreSQL refused user \"pwuser\"") != NULL);
+	strbuf_reset(&err);
+	setenv("ENSEMBLE_DB_PASSWORD", "pw-wrong", 1);
+	CHECK_INT(sql_pg_connect(&c, t, &err), -1);
+	CHECK(strstr(err.buf, "password authentication failed for user \"pwuser\"") != NULL);
+	CHECK(strstr(err.buf, "pw-wrong") == NULL);
+	strbuf_reset(&err);
+	setenv("ENSEMBLE_DB_PASSWORD", "pw-s3cret", 1);
+	CHECK_INT(sql_pg_connect(&c, t, &err), 0);
+	CHECK_STR(err.buf, "");
+	sql_close(c);
+	c = NULL;
+	/* The target's own password wins over the environment's. */
+	snprintf(t, sizeof(t), "%s user=pwuser password=pw-wrong", pg_test_cluster());
+	CHECK_INT(sql_pg_connect(&c, t, &err), -1);
+	CHECK(strstr(err.buf, "pw-wrong") == NULL);
+	unsetenv("ENSEMBLE_DB_PASSWORD");
+
+	f = fopen(hba, "w");
+	fwrite(old, 1, n, f);
+	fclose(f);
+	run(admin, "SELECT pg_reload_conf()");
+	free(old);
+	sql_close(admin);
+	strbuf_release(&err);
+}
+
 int main(void)
 {
 	if(pg_test_fresh(target, sizeof(target), dbname, sizeof(dbname)) < 0)
@@ -379,5 +445,6 @@ int main(void)
 	sql_close(c);
 	test_backoff();
 	test_bad_targets();
+	test_password();
 	return check_done();
 }
