@@ -89,7 +89,8 @@ static long rows_naming(struct sql *raw, int64_t uid, const char *ext_id, const 
 				table);
 		else
 			snprintf(q, sizeof(q),
-			         "SELECT \"from\" FROM pragma_foreign_key_list('%.63s') WHERE \"table\" = 'users'", table);
+			         "SELECT \"from\" FROM pragma_foreign_key_list('%.63s') WHERE \"table\" = 'users'",
+			         table);
 		int nrefs = raw_names(raw, q, refs);
 		if(pg)
 			snprintf(
