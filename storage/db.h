@@ -272,9 +272,10 @@ int db_outbox_remove_to(struct db *db, int kind, const char *platform, const cha
 int db_outbox_each(struct db *db, int (*fn)(void *user, int64_t id, const char *json), void *user);
 /* Records that the action stored as id was delivered (or failed for good).
  * The record is durable when this returns (a write to the journal DB-acks,
- * which survives a crash of the process); the row itself is deleted by a
- * later db_outbox_forget.  Cannot fail: without memory or a working
- * journal, the row is sent again after a restart or deleted sooner. */
+ * or on PostgreSQL a row of outbox_acks, which survives a crash of the
+ * process); the row itself is deleted by a later db_outbox_forget.  Cannot
+ * fail: without memory or a working journal, the row is sent again after
+ * a restart or deleted sooner. */
 void db_outbox_done(struct db *db, int64_t id, int64_t now_ms);
 /* Whether enough deliveries (or old enough ones) wait to be worth a
  * transaction of their own; always when the journal does not work. */
