@@ -350,6 +350,9 @@ static void test_bad_targets(void)
 	bad_target("host=/tmp password=s3cret dbname", "is neither a postgresql:// URL nor a libpq key/value");
 	bad_target("host=/nonexistent/ensemble password=s3cret dbname=x",
 	           "cannot connect to PostgreSQL for database \"x\" on the socket in /nonexistent/ensemble");
+	/* Over TCP too (the keepalive options are libpq's: it takes them). */
+	bad_target("postgresql://ensemble:s3cret@127.0.0.1:1/x",
+	           "cannot connect to PostgreSQL for database \"x\" at 127.0.0.1:1 (is the server running there?)");
 	snprintf(t, sizeof(t), "%s user=nobody password=s3cret", pg_test_cluster());
 	bad_target(t, "PostgreSQL refused user \"nobody\" on database \"ensemble\" on the socket in");
 	snprintf(t, sizeof(t), "%s dbname=nothing_here", pg_test_cluster());
