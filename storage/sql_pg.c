@@ -316,6 +316,18 @@ static int sql_pg__result_error(struct sql_pg *c, const PGresult *res)
 	return SQL_PG__ERROR;
 }
 
+/* Whether res is the server's answer to a COMMIT of a transaction that
+ * had failed: "ROLLBACK", and no error.  Nothing was committed; SQLite,
+ * whose failed statement leaves the others to commit, never answers so, and
+ * a caller would take it for a commit.  It is an error here. */
+static bool sql_pg__commit_refused(struct sql_pg *c, enum sql_pg_kind kind, PGresult *res)
+{
+	if(kind == SQL_PG__ROLLBACK || PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "ROLLBACK"))
+		return false;
+	sql_pg__set_err(c, "the transaction had failed: it was rolled back, nothing of it committed");
+	return true;
+}
+
 /* Names the database c connects to, for the operator: libpq answers what
  * it used (or would have), defaults included, even when it failed. */
 static void sql_pg__describe(struct sql_pg *c)
@@ -496,12 +508,12 @@ static int sql_pg_exec(struct sql *base, const char *text, struct strbuf *err)
 	bool was_in_tx = sql_pg__in_server_tx(c);
 	PGresult *res = PQexec(c->pg, sql.buf);
 	ExecStatusType status = PQresultStatus(res);
-	if(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
-		rc = 0;
-	else {
+	if(status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
 		sql_pg__result_error(c, res);
+	else if(!sql_pg__commit_refused(c, kind, res))
+		rc = 0;
+	if(rc)
 		strbuf_adds(err, c->err.buf);
-	}
 	PQclear(res);
 	if(sql_pg__check_lost(c, was_in_tx) && kind == SQL_PG__ROLLBACK) {
 		c->tx_lost = false;
@@ -732,6 +744,10 @@ static int sql_pg__take(struct sql_pg *c, struct sql_pg_stmt *st, PGresult *res)
 		int rc = sql_pg__result_error(c, res);
 		PQclear(res);
 		return rc;
+	}
+	if(sql_pg__commit_refused(c, st->kind, res)) {
+		PQclear(res);
+		return SQL_PG__ERROR;
 	}
 	const char *cmd = PQcmdStatus(res);
 	if(!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6) ||

@@ -225,6 +225,26 @@ static void test_errors(struct sql *c)
 	sql_finalize(st);
 	CHECK_INT(sql_exec(c, "SELECT * FROM nowhere", &err), -1);
 	CHECK(strstr(err.buf, "relation \"nowhere\" does not exist") != NULL);
+	/* A transaction in which a statement failed commits nothing, and
+	 * says so (the server answers its COMMIT "ROLLBACK", no error). */
+	struct sql_stmt *commit = NULL;
+	CHECK_INT(sql_prepare(c, "COMMIT", &commit), 0);
+	for(int way = 0; way < 2; way++) {
+		run(c, "BEGIN IMMEDIATE");
+		run(c, "INSERT INTO t (id, v) VALUES (100, 'kept?')");
+		CHECK(sql_exec(c, "INSERT INTO t (id, v) VALUES (1, 'again')", &err) < 0);
+		strbuf_reset(&err);
+		if(way == 0)
+			CHECK(sql_step(commit) != SQL_DONE);
+		else
+			CHECK_INT(sql_exec(c, "COMMIT", &err), -1);
+		CHECK(strstr(sql_errmsg(c), "rolled back, nothing of it committed") != NULL);
+		sql_reset(commit);
+		strbuf_reset(&err);
+		CHECK(!sql_in_transaction(c));
+		CHECK_INT(one_int(c, "SELECT count(*) FROM t WHERE id = 100"), 0);
+	}
+	sql_finalize(commit);
 	strbuf_release(&err);
 }
 
