@@ -37,6 +37,9 @@
  * Errors are SQLite's codes where the owner may act on them: a constraint
  * violated (SQLSTATE class 23) is 19 (SQLITE_CONSTRAINT), a serialization
  * failure or a deadlock 5 (SQLITE_BUSY); anything else 1 (SQLITE_ERROR).
+ * One difference stays: after a failed statement PostgreSQL refuses the
+ * rest of the transaction, where SQLite goes on; a COMMIT then commits
+ * nothing, and is an error here too (sql_pg__commit_refused).
  */
 #include "storage/sql.h"
 
