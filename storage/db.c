@@ -313,6 +313,29 @@ static const char *const db__migrations[] = {
 	"ALTER TABLE web_links_v13 RENAME TO web_links;"
 	"CREATE UNIQUE INDEX web_links_of ON web_links "
 	"  (coalesce(chat_id, 0), coalesce(user_id, 0), kind, coalesce(group_id, 0));",
+
+	/* 13 -> 14: job ids are never used twice.  The scheduler runs a job,
+	 * then deletes it by id; a deadline's job that confirms its meetup
+	 * cancels the meetup's jobs (its own row among them) and plans the
+	 * reminders, and with ids reused (a rowid is max + 1) the first
+	 * reminder took the id just freed, so that deleting the finished job
+	 * deleted the reminder: a meetup confirmed by its deadline lost its
+	 * first reminder.  (PostgreSQL's identity columns never reuse an id;
+	 * its run of the transcripts showed it.)  The table is made anew, as
+	 * the outbox's was (7 -> 8). */
+	"CREATE TABLE jobs_v14 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  due_ms INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  meetup_id INTEGER REFERENCES meetups(id) ON DELETE CASCADE,"
+	"  arg INTEGER NOT NULL DEFAULT 0,"
+	"  state INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO jobs_v14 (id, due_ms, kind, meetup_id, arg, state) "
+	"  SELECT id, due_ms, kind, meetup_id, arg, state FROM jobs;"
+	"DROP TABLE jobs;"
+	"ALTER TABLE jobs_v14 RENAME TO jobs;"
+	"CREATE INDEX jobs_pending ON jobs (due_ms, id) WHERE state = 0;"
+	"CREATE INDEX jobs_meetup ON jobs (meetup_id, kind, due_ms) WHERE state = 0;",
 };
 #define DB_NMIGRATIONS ((int)(sizeof(db__migrations) / sizeof(db__migrations[0])))
 

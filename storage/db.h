@@ -64,7 +64,7 @@
 
 #include "lib/strbuf.h"
 
-#define DB_SCHEMA_VERSION 13
+#define DB_SCHEMA_VERSION 14
 
 struct db;
 
@@ -609,6 +609,18 @@ struct db_web_link {
 	int64_t rev;
 	int64_t changed;
 };
+
+/* The key web/ derives the links' tokens from, when the database keeps it
+ * (db_keeps_web_key): on PostgreSQL, where every instance of a standby pair must derive the
+ * same links (on SQLite web/ keeps it in a file of its own, DB.webkey, so
+ * that a copy of the database opens no feed).  db_web_key_get copies the
+ * stored key (exactly len bytes) into key: 1, 0 when none is stored (or
+ * on SQLite), -1.  db_web_key_offer stores key unless one is stored
+ * already, in a transaction of its own: 0 or -1; the caller then reads the
+ * key that won, its own or another instance's. */
+bool db_keeps_web_key(const struct db *db);
+int db_web_key_get(struct db *db, unsigned char *key, int len);
+int db_web_key_offer(struct db *db, const unsigned char *key, int len);
 
 /* The link of (kind, chat_id, group_id, user_id) as l gives them, into l's
  * salt and hash: 1, 0 when it has none, -1. */

@@ -229,6 +229,15 @@ static const char *const db__pg_steps[] = {
 	"CREATE FUNCTION ensemble_json(t text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN "
 	"  RETURN CAST(t AS jsonb); EXCEPTION WHEN others THEN RETURN NULL; END $$;"
 	"INSERT INTO ensemble_schema (version) VALUES (13);",
+
+	/* 13 -> 14: SQLite's jobs ids stop being reused, which an identity
+	 * column never did.  The key of the web links (web/), which SQLite
+	 * keeps in a file beside the database: here every instance of a
+	 * standby pair must derive the same links, and the database is what
+	 * they share.  One row at most. */
+	"CREATE TABLE web_key ("
+	"  id bigint PRIMARY KEY CHECK (id = 1),"
+	"  key bytea NOT NULL);",
 };
 /* clang-format on */
 #define DB_PG_NSTEPS ((int)(sizeof(db__pg_steps) / sizeof(db__pg_steps[0])))
