@@ -32,6 +32,53 @@ static int db_web__blob(struct sql_stmt *st, int col, unsigned char *out, int le
 	return 0;
 }
 
+bool db_keeps_web_key(const struct db *db)
+{
+	return db_engine(db) == SQL_POSTGRES;
+}
+
+int db_web_key_get(struct db *db, unsigned char *key, int len)
+{
+	if(!db_keeps_web_key(db))
+		return 0;
+	struct sql_stmt *st = db__stmt(db, "SELECT key FROM web_key WHERE id = 1");
+	if(!st)
+		return -1;
+	int rc = sql_step(st);
+	int found = rc == SQL_ROW && db_web__blob(st, 0, key, len) == 0;
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE) {
+		db__log_error(db, "web key read");
+		return -1;
+	}
+	if(rc == SQL_ROW && !found) {
+		log_error("the web key stored in the database is not %d bytes long", len);
+		return -1;
+	}
+	return found;
+}
+
+struct db_web_offer {
+	const unsigned char *key;
+	int len;
+};
+
+static int db_web__offer(struct db *db, void *user)
+{
+	const struct db_web_offer *o = user;
+	struct sql_stmt *st = db__stmt(db, "INSERT INTO web_key (id, key) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING");
+	if(!st)
+		return -1;
+	sql_bind_blob(st, 1, o->key, o->len);
+	return db__exec_stmt(db, st, "web key write");
+}
+
+int db_web_key_offer(struct db *db, const unsigned char *key, int len)
+{
+	struct db_web_offer o = { .key = key, .len = len };
+	return db_transact(db, db_web__offer, &o);
+}
+
 int db_web_link_get(struct db *db, struct db_web_link *l)
 {
 	struct sql_stmt *st =

@@ -6,9 +6,13 @@
  *
  * Its links are capabilities.  A link's token is 128 bits derived from a
  * random salt with HMAC-SHA256 under a key of 256 random bits kept in a
- * file of its own beside the database (DB.webkey, 0600), so that the same
- * link can be shown again (in every card of a meetup) while the database
- * keeps only the token's SHA-256: a copy of the database opens no feed.  A
+ * file of its own beside an SQLite database (DB.webkey, 0600), so that the
+ * same link can be shown again (in every card of a meetup) while the
+ * database keeps only the token's SHA-256: a copy of the database opens no
+ * feed.  On PostgreSQL the key is a row of the database (web_key), which
+ * every instance of a standby pair shares, so that they all derive the
+ * same links; a dump of that database (pg_dump) then holds the key, and
+ * is to be kept as secret as the bot's tokens.  A
  * request is looked up by that hash, compared in constant time, and a
  * wrong link is a plain 404 at the same cost.
  *

@@ -28,8 +28,10 @@ struct web {
 
 /* web_links.c: the links. */
 
-/* Reads the key from path, making the file (0600) with a new random key
- * when there is none.  0 or -1 (logged). */
+/* Reads the key: from the database when it keeps it (PostgreSQL: the
+ * first instance to need one stores it there), else from path, making the
+ * file (0600) with a new random key when there is none.  0 or -1
+ * (logged). */
 int web_key_load(struct web *w, const char *path);
 /* Appends the address of l's feed to out ("BASE" path "TOKEN", path
  * "/cal/" for instance), making the link first when l has none or fresh

@@ -82,8 +82,30 @@ static int web__write_key(const char *path, const unsigned char *key, size_t len
 	return 0;
 }
 
+/* The key kept in the database (PostgreSQL): the stored one, or a new one
+ * offered, then whichever was stored first (another instance may have
+ * offered its own meanwhile).  0 or -1 (logged). */
+static int web__db_key(struct web *w)
+{
+	int found = db_web_key_get(w->db, w->key, WEB_KEY_LEN);
+	if(found)
+		return found < 0 ? -1 : 0;
+	if(web__random(w->key, WEB_KEY_LEN)) {
+		log_error("cannot draw a web key: %s", strerror(errno));
+		return -1;
+	}
+	if(db_web_key_offer(w->db, w->key, WEB_KEY_LEN) || db_web_key_get(w->db, w->key, WEB_KEY_LEN) != 1) {
+		log_error("cannot store the web key in the database");
+		return -1;
+	}
+	log_info("made a new web key, kept in the database");
+	return 0;
+}
+
 int web_key_load(struct web *w, const char *path)
 {
+	if(db_keeps_web_key(w->db))
+		return web__db_key(w);
 	int found = web__read_key(path, w->key, WEB_KEY_LEN);
 	if(found)
 		return found < 0 ? -1 : 0;
