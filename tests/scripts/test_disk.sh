@@ -221,9 +221,13 @@ if mount -t tmpfs -o size=704k tmpfs "$full" 2> "$tmp/mount.err"; then
 	# 2a'. A job falls due while the disk is full (a poll's deadline and
 	#      its nudge): the scheduler must not spin on it; the bot answers,
 	#      and the job waits for room.
+	#      The database is made outside the small disk and copied in:
+	#      making one runs every migration, whose WAL holds some 400 KiB
+	#      until the checkpoint at the end, more than is left here.
 	jdb="$full/j.db"
-	echo 'alice: /meetup First; tomorrow 7pm; Friday 7pm; place: Café; deadline: tomorrow 10am' | bot full-soon "$jdb"
+	echo 'alice: /meetup First; tomorrow 7pm; Friday 7pm; place: Café; deadline: tomorrow 10am' | bot full-soon "$tmp/j.db"
 	has "full-job: a poll with a deadline" "$tmp/full-soon.out" "· First"
+	cp "$tmp/j.db" "$jdb"
 	fill 48
 	echo 'alice: /about' | bot full-job "$jdb" --now=2026-12-03T10:00
 	no_crash full-job
