@@ -428,10 +428,32 @@ static int main__backup(const struct main_opts *o, const struct config *cfg)
 	return rc ? 1 : 0;
 }
 
-/* Runs the bot over db on a loop of its own, with the HTTP listener and
- * every adapter wanted, until it stops; then releases the loop and what ran
- * on it.  db and cfg stay the caller's.  Returns the exit status: the
- * bot's, or 1 when something could not start. */
+/* Starts what the leading instance runs over the listener that
+ * daemon_start_http started: the web side, every adapter wanted, the
+ * scheduler.  At start when this instance leads, or once it does after
+ * standing by (daemon_stand_by).  0 or -1 (logged). */
+static int main__lead(struct daemon *d, void *user)
+{
+	struct main_opts *o = user;
+	/* The listener first: an adapter may add routes to it (webhooks). */
+	if(daemon_start_web(d))
+		return -1;
+	for(int i = 0; adapter_at(i); i++) {
+		const struct adapter_ops *ops = adapter_at(i);
+		if(main__wanted(o, d->bot.cfg, ops) && daemon_add_adapter(d, ops))
+			return -1;
+	}
+	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, d->bot.cfg->db_path);
+	daemon_ready(d);
+	bot_run(&d->bot);
+	return 0;
+}
+
+/* Runs the bot over db on a loop of its own, with the HTTP listener and,
+ * once this instance leads, every adapter wanted, until it stops; then
+ * releases the loop and what ran on it.  db and cfg stay the caller's.
+ * Returns the exit status: the bot's, or 1 when something could not
+ * start. */
 static int main__serve(struct main_opts *o, struct config *cfg, struct db *db)
 {
 	uv_loop_t loop;
@@ -448,17 +470,10 @@ static int main__serve(struct main_opts *o, struct config *cfg, struct db *db)
 		d.reload = main__reload;
 		d.reload_user = o;
 	}
-	/* The listener first: an adapter may add routes to it (webhooks). */
 	if(daemon_start_http(&d))
 		goto stop;
-	for(int i = 0; adapter_at(i); i++) {
-		const struct adapter_ops *ops = adapter_at(i);
-		if(main__wanted(o, cfg, ops) && daemon_add_adapter(&d, ops))
-			goto stop;
-	}
-	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg->db_path);
-	daemon_ready(&d);
-	bot_run(&d.bot);
+	if(db_leads(db) ? main__lead(&d, o) : daemon_stand_by(&d, main__lead, o))
+		goto stop;
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = d.bot.exit_code;
 	goto shutdown;
