@@ -24,6 +24,7 @@
 #include "lib/metrics.h"
 #include "lib/tz.h"
 #include "storage/db.h"
+#include "storage/db_copy.h"
 
 #define LOG_MODULE "main"
 
@@ -40,6 +41,8 @@ static const char main__usage[] =
 	"  -n, --check-config FILE  check FILE, print each problem with its line and key, and exit\n"
 	"      --backup FILE        copy the database (of a running bot or not) to FILE, a new file, and exit\n"
 	"      --check-db FILE      check the database FILE without writing it, print each problem, and exit\n"
+	"      --copy-db FROM TO    copy every table of the database FROM into TO, an empty one (SQLite to\n"
+	"                           PostgreSQL or back), check the row counts, and exit\n"
 	"  -s, --set KEY=VALUE      set a configuration key (section.key, or key of [general])\n"
 	"  -v, --verbose            log debug messages\n"
 	"  -q, --quiet              log errors only\n"
@@ -49,8 +52,9 @@ static const char main__usage[] =
 struct main_opts {
 	const char *config;
 	const char *check;
-	const char *backup;   /* --backup FILE */
-	const char *check_db; /* --check-db FILE */
+	const char *backup;              /* --backup FILE */
+	const char *check_db;            /* --check-db FILE */
+	const char *copy_from, *copy_to; /* --copy-db FROM TO */
 	const char *db;
 	const char *now;
 	bool console;
@@ -61,9 +65,26 @@ struct main_opts {
 	int nsets;
 };
 
+/* The arguments after the options, from optind on: --copy-db's TO, the one
+ * there may be.  0, or -1 after saying what is wrong. */
+static int main__operands(int argc, char **argv, struct main_opts *o)
+{
+	if(o->copy_from && optind < argc)
+		o->copy_to = argv[optind++];
+	if(o->copy_from && !o->copy_to) {
+		fprintf(stderr, "ensemble: --copy-db takes two arguments, FROM and TO\n%s", main__usage);
+		return -1;
+	}
+	if(optind < argc) {
+		fprintf(stderr, "ensemble: unexpected argument '%s'\n%s", argv[optind], main__usage);
+		return -1;
+	}
+	return 0;
+}
+
 static int main__parse(int argc, char **argv, struct main_opts *o)
 {
-	enum { OPT_CONSOLE = 256, OPT_DB, OPT_CLOCK, OPT_NOW, OPT_BACKUP, OPT_CHECK_DB };
+	enum { OPT_CONSOLE = 256, OPT_DB, OPT_CLOCK, OPT_NOW, OPT_BACKUP, OPT_CHECK_DB, OPT_COPY_DB };
 	/* clang-format off: a table reads best one row to a line */
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -74,6 +95,7 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 		{ "check-config", required_argument, NULL, 'n' },
 		{ "backup", required_argument, NULL, OPT_BACKUP },
 		{ "check-db", required_argument, NULL, OPT_CHECK_DB },
+		{ "copy-db", required_argument, NULL, OPT_COPY_DB },
 		{ "set", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -103,6 +125,9 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 		case OPT_BACKUP:
 		case OPT_CHECK_DB:
 			*(ch == OPT_BACKUP ? &o->backup : &o->check_db) = optarg;
+			break;
+		case OPT_COPY_DB:
+			o->copy_from = optarg;
 			break;
 		case OPT_CLOCK:
 			if(!strcmp(optarg, "sim"))
@@ -135,11 +160,7 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 			return -1;
 		}
 	}
-	if(optind < argc) {
-		fprintf(stderr, "ensemble: unexpected argument '%s'\n%s", argv[optind], main__usage);
-		return -1;
-	}
-	return 0;
+	return main__operands(argc, argv, o);
 }
 
 /* Reads --now: local time of zone, or UTC with a trailing Z. */
@@ -236,6 +257,27 @@ static int main__check_db(const char *path)
 		printf("%d problem%s found in %s\n", problems, problems == 1 ? "" : "s", path);
 	strbuf_release(&err);
 	return rc || problems ? 1 : 0;
+}
+
+/* --copy-db: what was copied on standard output, a table to a line, then
+ * the total; the reason it was not on standard error. */
+static void main__copied(void *user, const char *table, int64_t rows)
+{
+	*(int64_t *)user += rows;
+	printf("%-18s %10lld row%s\n", table, (long long)rows, rows == 1 ? "" : "s");
+}
+
+static int main__copy_db(const struct main_opts *o)
+{
+	struct strbuf err = STRBUF_INIT;
+	int64_t total = 0;
+	int rc = db_copy(o->copy_from, o->copy_to, main__copied, &total, &err);
+	if(rc)
+		fprintf(stderr, "ensemble: --copy-db: %s\n", err.oom ? "out of memory" : err.buf);
+	else
+		printf("copied %lld row%s; every table's count checked\n", (long long)total, total == 1 ? "" : "s");
+	strbuf_release(&err);
+	return rc ? 1 : 0;
 }
 
 /* Builds cfg, fresh from config_init(), as the command line asks: the file
@@ -578,7 +620,10 @@ int main(int argc, char **argv)
 		i18n_free();
 		return 1;
 	}
-	int rc = o.check ? main__check_config(o.check) : o.check_db ? main__check_db(o.check_db) : main__run(&o);
+	int rc = o.check       ? main__check_config(o.check)
+	         : o.check_db  ? main__check_db(o.check_db)
+	         : o.copy_from ? main__copy_db(&o)
+	                       : main__run(&o);
 	i18n_free();
 	metrics_release();
 	log_forget_secrets();
