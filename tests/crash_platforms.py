@@ -25,7 +25,7 @@ started again, to stand by.  The same guarantees as above.
 
 Usage: crash_platforms.py ENSEMBLE [KILLS [SEED]] [--standby]
 (prints "N passed, N failed")"""
-import argparse, datetime, json, os, random, signal, statistics, subprocess, sys, threading, time
+import argparse, atexit, datetime, json, os, random, signal, statistics, subprocess, sys, threading, time
 import urllib.error, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py
 import dbtarget, harness
@@ -100,8 +100,10 @@ real0 = time.time()
 def start_bot(i=0):
     now = VSTART + datetime.timedelta(seconds=int(time.time() - real0))
     listen = ["--set", "http.listen=127.0.0.1:%d" % ports[i]] if ports[i] else []
-    return subprocess.Popen([binary, "--config", conf, "--clock=real", "--now", now.strftime("%Y-%m-%dT%H:%M:%S")]
-                            + listen, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    p = subprocess.Popen([binary, "--config", conf, "--clock=real", "--now", now.strftime("%Y-%m-%dT%H:%M:%S")]
+                         + listen, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    atexit.register(p.kill)  # a failing run leaves no bot behind
+    return p
 
 def probe(i, path):
     """(status, JSON body) of GET path on instance i's listener; (None, None)

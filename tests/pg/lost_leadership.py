@@ -16,7 +16,7 @@ fake Bot API.
   by the new leader.
 
 Usage: lost_leadership.py ENSEMBLE   (prints "N passed, N failed")"""
-import json, os, re, signal, subprocess, sys, time, urllib.error, urllib.request
+import atexit, json, os, re, signal, subprocess, sys, time, urllib.error, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py, notify_socket.py
 import dbtarget, harness
@@ -44,9 +44,11 @@ ports = [free_port(), free_port()]
 logs = [os.path.join(tmp, "a.log"), os.path.join(tmp, "b.log")]
 
 def start(i, env=None):
-    return subprocess.Popen([binary, "--config", conf, "--set", "http.listen=127.0.0.1:%d" % ports[i]],
-                            stdin=subprocess.DEVNULL, stdout=open(logs[i], "a"), stderr=subprocess.STDOUT,
-                            env=env)
+    """Starts instance i, killed when the script exits, however it exits."""
+    p = subprocess.Popen([binary, "--config", conf, "--set", "http.listen=127.0.0.1:%d" % ports[i]],
+                         stdin=subprocess.DEVNULL, stdout=open(logs[i], "a"), stderr=subprocess.STDOUT, env=env)
+    atexit.register(p.kill)
+    return p
 
 def get(i, path):
     """(status, body) of GET path on instance i; JSON bodies parsed."""
