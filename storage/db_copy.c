@@ -83,10 +83,19 @@ static int db_copy__int(struct db *db, const char *text, const char *arg, int64_
 	return rc == SQL_ROW ? 0 : -1;
 }
 
+/* What is not copied of table on db: on PostgreSQL, the outbox rows
+ * whose delivery a running leader recorded in outbox_acks but has not yet
+ * deleted (the journal SQLite's db_open folds in), which a copy must not
+ * send again.  A WHERE clause, or "". */
+static const char *db_copy__filter(const struct db *db, const char *table)
+{
+	return db_copy__pg(db) && !strcmp(table, "outbox") ? " WHERE id NOT IN (SELECT id FROM outbox_acks)" : "";
+}
+
 static int db_copy__count(struct db *db, const char *table, int64_t *out, struct strbuf *err)
 {
-	char text[128];
-	snprintf(text, sizeof(text), "SELECT count(*) FROM \"%s\"", table);
+	char text[160];
+	snprintf(text, sizeof(text), "SELECT count(*) FROM \"%s\"%s", table, db_copy__filter(db, table));
 	return db_copy__int(db, text, NULL, out, err);
 }
 
@@ -158,7 +167,7 @@ static int db_copy__table(struct db *from, struct db *to, const char *table, int
 		goto out;
 	strbuf_adds(&sel, "SELECT ");
 	db_copy__list(&sel, &cols, false);
-	strbuf_addf(&sel, " FROM \"%s\"", table);
+	strbuf_addf(&sel, " FROM \"%s\"%s", table, db_copy__filter(from, table));
 	strbuf_addf(&ins, "INSERT INTO \"%s\" (", table);
 	db_copy__list(&ins, &cols, false);
 	strbuf_adds(&ins, ") VALUES (");

@@ -11,8 +11,10 @@
  * read from one snapshot of FROM and written in one transaction on TO,
  * which commits only when each table's row count on TO is FROM's.  On
  * PostgreSQL the identity sequences are then set past the ids copied, so
- * that the next row gets a new one.  FROM is never written to (but for
- * the migration db_open makes).
+ * that the next row gets a new one.  A message whose delivery was
+ * recorded but not yet folded into the outbox (a row of PostgreSQL's
+ * outbox_acks, while a bot runs on FROM) is not copied as waiting.  FROM
+ * is never written to (but for the migration db_open makes).
  */
 #ifndef ENSEMBLE_DB_COPY_H
 #define ENSEMBLE_DB_COPY_H

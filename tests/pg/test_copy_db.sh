@@ -69,9 +69,24 @@ check "... said: $(cat "$tmp/err2")" grep -q "the destination is not empty (its 
 check "... nothing added" [ "$(pg "SELECT count(*) FROM chats")" = "$(sqlite3 "$tmp/a.db" "SELECT count(*) FROM chats")" ]
 check "the password is not printed" bash -c "! grep -q hunter2 '$tmp/out2' '$tmp/err2'"
 
-# PostgreSQL -> SQLite: every row as it was.
+# PostgreSQL -> SQLite, from a database a bot is running on: every row as
+# it was, and a message whose delivery the bot recorded (a row of
+# outbox_acks, which it has not yet folded in) is not copied as waiting.
+mkfifo "$tmp/input"
+"$bin" --console --db "$pgdb" -q <"$tmp/input" >/dev/null 2>&1 &
+running=$!
+exec 3>"$tmp/input" # the bot's input, open until the end of its input below
+for _ in $(seq 100); do
+	[ "$(pg "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
+	sleep 0.1
+done
+id=$(pg "INSERT INTO outbox (action, created_ms) VALUES ('{}', 0) RETURNING id")
+pg "INSERT INTO outbox_acks (id) VALUES ($id)"
 "$bin" --copy-db "$pgdb" "$tmp/b.db" >"$tmp/out" 2>"$tmp/err"
-check "PostgreSQL to SQLite: exit 0 ($(cat "$tmp/err"))" [ $? = 0 ]
+check "PostgreSQL to SQLite, a bot running on it: exit 0 ($(cat "$tmp/err"))" [ $? = 0 ]
+exec 3>&-
+wait "$running"
+check "the bot running on it stopped cleanly" [ $? = 0 ]
 check "the copy is its owner's alone" [ "$(stat -c %a "$tmp/b.db")" = 600 ]
 for t in $tables; do
 	check "$t: the same rows after the round trip" \
