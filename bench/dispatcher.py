@@ -10,12 +10,18 @@ statements, prepared once, in the same transactions).  The bot's runs and
 the floor's alternate; the ratio is of CPU time (user and system, all
 threads), with the wall time's beside it.
 
-Usage: dispatcher.py ENSEMBLE [RUNS]"""
-import os, random, resource, statistics, subprocess, sys, tempfile, time
+On PostgreSQL (--pg TARGET, the libpq target of a server: bench/run.sh
+starts a throwaway one on this machine): the same commands into a new
+database on that server, run alternately with the SQLite runs; the ratio is
+of commands/s, PostgreSQL's over SQLite's (the floor is SQLite's alone).
+
+Usage: dispatcher.py ENSEMBLE [RUNS] [--pg TARGET]"""
+import os, random, re, resource, statistics, subprocess, sys, tempfile, time
 import table
 
 binary = sys.argv[1]
-runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+runs = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 3
+pg = sys.argv[sys.argv.index("--pg") + 1] if "--pg" in sys.argv else None
 rng = random.Random(1)
 chats = ["c%d" % i for i in range(200)]
 users = ["u%d" % i for i in range(2000)]
@@ -53,9 +59,36 @@ def children_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
-def bot(env=None):
-    """One run of the bot: wall seconds, CPU seconds, peak RSS in KiB."""
-    db = fresh(os.path.join(tmp, "d.db"))
+def pg_fresh(target):
+    """A new, empty database on the server of target, in place of the
+    last one: its target."""
+    name = "bench_dispatcher_%d" % os.getpid()
+    for sql in ("DROP DATABASE IF EXISTS %s" % name, "CREATE DATABASE %s" % name):
+        subprocess.run(["psql", target, "-qAtc", sql], check=True)
+    return re.sub(r"dbname=\S+", "dbname=" + name, target)
+
+def server_cpu(target):
+    """CPU seconds the PostgreSQL server of target (a cluster of
+    tests/pg/cluster.sh: its socket's directory holds data/) has used: its
+    postmaster, the backends that ended (counted into the postmaster's
+    children) and those still running."""
+    data = os.path.join(re.search(r"host=(\S+)", target).group(1), "data")
+    hz, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink("/proc/%s/cwd" % pid) != data:
+                continue
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return total / hz
+
+def bot(env=None, target=None):
+    """One run of the bot (on target, a PostgreSQL database, when given):
+    wall seconds, CPU seconds, peak RSS in KiB."""
+    db = target or fresh(os.path.join(tmp, "d.db"))
     t, c = time.perf_counter(), children_cpu()
     with open(commands) as stdin:
         p = subprocess.run(["/usr/bin/time", "-f", "%M", binary, "--console", "--db", db, "-q", "--now=2026-12-01T10:00"],
@@ -68,6 +101,37 @@ def floor():
                          check=True).stdout.split()
     return float(out[out.index("wall") + 1]), float(out[out.index("cpu") + 1])
 
+n = len(setup) + len(lines)
+if pg:
+    lite, post, server = [], [], []
+    for _ in range(runs):
+        lite.append(bot())
+        db = pg_fresh(pg)
+        before = server_cpu(pg)
+        post.append(bot(target=db))
+        server.append(server_cpu(pg) - before)
+    lite_mb = sum(os.path.getsize(os.path.join(tmp, "d.db" + e)) for e in ("", "-wal")
+                  if os.path.exists(os.path.join(tmp, "d.db" + e))) / 1e6
+    pg_mb = int(subprocess.run(["psql", db, "-qAtc", "SELECT pg_database_size(current_database())"],
+                               capture_output=True, text=True, check=True).stdout) / 1e6
+    l_rate = n / statistics.median(r[0] for r in lite)
+    p_rate = n / statistics.median(r[0] for r in post)
+    p_cpu = statistics.median(r[1] for r in post)
+    s_cpu = statistics.median(server)
+    print("dispatcher on PostgreSQL: %d commands: %.0f commands/s (CPU a command: bot %.1f us, server %.1f us), "
+          "SQLite %.0f commands/s (bot %.1f us): PostgreSQL/SQLite %.2f (median of %d)"
+          % (n, p_rate, p_cpu / n * 1e6, s_cpu / n * 1e6, l_rate, statistics.median(r[1] for r in lite) / n * 1e6,
+             p_rate / l_rate, runs))
+    print("the database after the run: SQLite %.1f MB, PostgreSQL %.1f MB (%s)"
+          % (lite_mb, pg_mb, subprocess.run(["psql", db, "-qAtc", "SELECT (SELECT count(*) FROM chats) || ' chats, ' "
+                                             "|| (SELECT count(*) FROM users) || ' users, ' || (SELECT count(*) FROM "
+                                             "meetups) || ' meetups, ' || (SELECT count(*) FROM votes) || ' votes'"],
+                                            capture_output=True, text=True).stdout.strip()))
+    table.add("dispatcher on PostgreSQL: the server's CPU a command", "%.1f µs" % (s_cpu / n * 1e6), "", "", "")
+    table.add("dispatcher on PostgreSQL (the server on this machine): commands/s", "%.0f/s" % p_rate,
+              "SQLite, same run: %.0f/s" % l_rate, "%.2f" % (p_rate / l_rate), "≥ 0.33")
+    sys.exit(0)
+
 floor_bin, trace = os.path.join(tmp, "floor"), os.path.join(tmp, "sql.trace")
 subprocess.run(["cc", "-O2", "-o", floor_bin, os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor.c"),
                 "-lsqlite3"], check=True)
@@ -76,7 +140,6 @@ results, floors = [], []
 for _ in range(runs):
     results.append(bot())
     floors.append(floor())
-n = len(setup) + len(lines)
 wall = statistics.median(r[0] for r in results)
 cpu = statistics.median(r[1] for r in results)
 rss = statistics.median(r[2] for r in results) / 1024

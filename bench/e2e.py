@@ -22,17 +22,23 @@ packages pinned and installed with `npm ci`), run alternately with Ensemble
 on the same fake: updates/s, CPU an update (all threads), peak RSS, and the
 RSS after the load, once both have been idle for IDLE_S seconds.
 
-Usage: e2e.py ENSEMBLE [RUNS] [--limits] [--updates N] [--telegram | --matrix] [--peer]
+On PostgreSQL (--pg TARGET, the libpq target of a server: bench/run.sh
+starts a throwaway one on this machine): Telegram's throughput with the
+bot's database on that server, run alternately with SQLite; the ratio is of
+updates/s, PostgreSQL's over SQLite's.
+
+Usage: e2e.py ENSEMBLE [RUNS] [--limits] [--updates N] [--telegram | --matrix] [--peer] [--pg TARGET]
 BENCH_PERF=FILE in the environment records a perf profile of the bot (on
 CLOCK_MONOTONIC, like the trace); BENCH_TRACE=DIR has the fake time every
 request and writes DIR/bot.trace and DIR/ceiling.trace for bench/gaps.py."""
-import json, os, resource, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, resource, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 import table
 
 binary = sys.argv[1]
 args = sys.argv[2:]
 runs = int(args[0]) if args and args[0].isdigit() else 3
 limits_only = "--limits" in args
+pg = args[args.index("--pg") + 1] if "--pg" in args else None
 total = int(args[args.index("--updates") + 1]) if "--updates" in args else 100000
 here = os.path.dirname(os.path.abspath(__file__))
 tmp = tempfile.mkdtemp(prefix="ensemble-e2e-")
@@ -116,7 +122,15 @@ def start_peer(base):
     return subprocess.Popen([node, os.path.join(peer, "peer.js"), base, db], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL)
 
-def run_bot(platform, tg_file, mx_file, limits, expect, peer=False):
+def pg_fresh(target):
+    """A new, empty database on the server of target, in place of the
+    last one: its target."""
+    name = "bench_e2e_%d" % os.getpid()
+    for sql in ("DROP DATABASE IF EXISTS %s" % name, "CREATE DATABASE %s" % name):
+        subprocess.run(["psql", target, "-qAtc", sql], check=True)
+    return re.sub(r"dbname=\S+", "dbname=" + name, target)
+
+def run_bot(platform, tg_file, mx_file, limits, expect, peer=False, target=None):
     port = free_port()
     fake = subprocess.Popen([node, os.path.join(here, "fast_fake.js"), str(port), tg_file, mx_file]
                             + (["telegram"] if limits else []), stdout=subprocess.PIPE, text=True, env=fake_env)
@@ -128,7 +142,7 @@ def run_bot(platform, tg_file, mx_file, limits, expect, peer=False):
             os.remove(db + e)
     conf = os.path.join(tmp, "b.conf")
     with open(conf, "w") as f:
-        f.write("[general]\ndb = %s\nlang = en\n" % db)
+        f.write("[general]\ndb = %s\nlang = en\n" % (target or db))
         if platform == "telegram":
             f.write("[telegram]\ntoken = 123456:BENCH\napi_url = %s\npoll_timeout = 5\n" % base)
             if not limits:
@@ -224,6 +238,22 @@ if limits_only:
     sys.exit(0)
 
 cmds = mix(total, list(range(200)), list(range(2000)), rng)
+if pg:
+    tg_file = os.path.join(tmp, "tg.jsonl")
+    write_telegram(tg_file, cmds)
+    lite, post = [], []
+    for _ in range(runs):
+        for out, target in ((lite, None), (post, pg_fresh(pg))):
+            st, hwm, _ = run_bot("telegram", tg_file, empty, False, total, target=target)
+            out.append((total / ((st["last_ms"] - st["first_ms"]) / 1000.0), st["bot_cpu"] * 1e6 / total))
+    l_rate, p_rate = statistics.median(r[0] for r in lite), statistics.median(r[0] for r in post)
+    print("telegram end to end on PostgreSQL: %d updates: %.0f updates/s (bot CPU %.1f us an update), SQLite %.0f "
+          "updates/s (%.1f us): PostgreSQL/SQLite %.2f (median of %d)"
+          % (total, p_rate, statistics.median(r[1] for r in post), l_rate, statistics.median(r[1] for r in lite),
+             p_rate / l_rate, runs))
+    table.add("Telegram end to end on PostgreSQL (the server on this machine): updates/s", "%.0f" % p_rate,
+              "SQLite, same run: %.0f" % l_rate, "%.2f" % (p_rate / l_rate), "≥ 0.33")
+    sys.exit(0)
 only = [p for p in ("telegram", "matrix") if "--" + p in args] or ["telegram", "matrix"]
 tg_file, mx_file = os.path.join(tmp, "tg.jsonl"), os.path.join(tmp, "mx.jsonl")
 write_telegram(tg_file, cmds)

@@ -34,6 +34,8 @@ static int daemon__deliver(void *user, const struct action *act)
 {
 	struct daemon *d = user;
 	struct adapter *a = daemon__adapter(d, act->platform);
+	if(d->halted)
+		return 1; /* the instance that leads now sends it */
 	if(!a) {
 		/* Kept in the outbox for when that adapter runs again. */
 		log_warn("no %s adapter running: a message for chat %s waits in the outbox", act->platform,
@@ -87,10 +89,12 @@ static void daemon__close(void *user)
 	uv_close((uv_handle_t *)&d->sig_int, NULL);
 	uv_close((uv_handle_t *)&d->sig_term, NULL);
 	uv_close((uv_handle_t *)&d->sig_hup, NULL);
+	uv_close((uv_handle_t *)&d->halt, NULL);
 	if(d->watchdog_on)
 		uv_close((uv_handle_t *)&d->watchdog, NULL);
 	d->watchdog_on = false;
 	health_stop(&d->health);
+	standby_stop(&d->standby);
 }
 
 static const struct bot_port daemon__port = {
@@ -105,14 +109,27 @@ static const struct bot_port daemon__port = {
 /* ---- systemd ---- */
 
 /* Sends state (READY=1 after a start or a reload) with a STATUS= line
- * that names the adapters running. */
+ * that names the adapters running, or says that the instance stands by. */
 static void daemon__status(struct daemon *d, const char *state)
 {
+	if(d->standing_by) {
+		notify_send("%sSTATUS=standing by: another instance leads", state);
+		return;
+	}
 	struct strbuf names = STRBUF_INIT;
 	for(int i = 0; i < d->nadapters; i++)
 		strbuf_addf(&names, "%s%s", i ? ", " : "", d->adapters[i].ops->name);
 	notify_send("%sSTATUS=running: %s", state, names.oom ? "?" : names.buf);
 	strbuf_release(&names);
+}
+
+/* Says in the log when systemd waits for READY=1 and this build cannot
+ * give it. */
+static void daemon__notify_check(void)
+{
+	if(notify_wanted() && !notify_built_in())
+		log_warn("NOTIFY_SOCKET is set, but this build has no systemd support (built without libsystemd): "
+		         "systemd will not hear that the bot is ready");
 }
 
 static void daemon__on_watchdog(uv_timer_t *t)
@@ -171,6 +188,62 @@ static void daemon__on_hup(uv_signal_t *h, int signum)
 	daemon__status(d, "READY=1\n");
 }
 
+/* ---- leadership ---- */
+
+static void daemon__on_halt(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	bot_stop(&d->bot, DAEMON_EXIT_LOST);
+}
+
+/* The database's word that another instance took the leadership: this one
+ * must not send anything more.  Whatever is handed over from now on stays
+ * with the new leader (the outbox and the platforms' offsets it reads);
+ * the bot stops at the next turn of the loop, not here: the word comes
+ * from inside a storage call, in the middle of the core's work. */
+static void daemon__on_lost(void *user)
+{
+	struct daemon *d = user;
+	if(d->halted)
+		return;
+	d->halted = true;
+	log_error("lost the leadership: another instance leads now; stopping at once (exit status %d), to start "
+	          "again standing by",
+	          DAEMON_EXIT_LOST);
+	uv_timer_start(&d->halt, daemon__on_halt, 0, 0);
+}
+
+static int daemon__try_lead(void *user)
+{
+	struct daemon *d = user;
+	return db_lead_try(d->bot.db);
+}
+
+static void daemon__on_lead(void *user)
+{
+	struct daemon *d = user;
+	d->standing_by = false;
+	if(d->bot.stopping)
+		return;
+	if(d->lead(d, d->lead_user)) {
+		log_error("this instance leads but could not start: stopping");
+		bot_stop(&d->bot, 1);
+	}
+}
+
+int daemon_stand_by(struct daemon *d, int (*lead)(struct daemon *d, void *user), void *user)
+{
+	d->lead = lead;
+	d->lead_user = user;
+	if(standby_start(&d->standby, d->bot.loop, STANDBY_TRY_MS, daemon__try_lead, daemon__on_lead, d))
+		return -1;
+	d->standing_by = true;
+	log_info("standing by: another instance leads; asking for the leadership every %d ms", STANDBY_TRY_MS);
+	daemon__notify_check();
+	daemon__status(d, "READY=1\n");
+	return 0;
+}
+
 int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db *db)
 {
 	memset(d, 0, sizeof(*d));
@@ -178,7 +251,8 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db
 	uv_signal_init(loop, &d->sig_int);
 	uv_signal_init(loop, &d->sig_term);
 	uv_signal_init(loop, &d->sig_hup);
-	d->sig_int.data = d->sig_term.data = d->sig_hup.data = d;
+	uv_timer_init(loop, &d->halt);
+	d->sig_int.data = d->sig_term.data = d->sig_hup.data = d->halt.data = d;
 	if(uv_signal_start(&d->sig_int, daemon__on_signal, SIGINT) ||
 	   uv_signal_start(&d->sig_term, daemon__on_signal, SIGTERM) ||
 	   uv_signal_start(&d->sig_hup, daemon__on_hup, SIGHUP)) {
@@ -191,6 +265,7 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db
 	uv_unref((uv_handle_t *)&d->sig_hup);
 	if(bot_init(&d->bot, loop, cfg, db, &daemon__port, d))
 		return -1;
+	db_set_lost_fn(db, daemon__on_lost, d);
 	daemon__watchdog_start(d, loop);
 	return 0;
 }
@@ -200,7 +275,8 @@ int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db
 static int daemon__health(struct daemon *d, struct http_response *res, bool platforms)
 {
 	struct strbuf body = STRBUF_INIT;
-	int status = health_answer(&d->health.db, d->adapters, d->nadapters, platforms, clock_mono_ms(), &body);
+	int status = health_answer(&d->health.db, d->adapters, d->nadapters, platforms, d->standing_by, clock_mono_ms(),
+	                           &body);
 	if(status < 0) {
 		strbuf_release(&body);
 		return -1;
@@ -229,7 +305,7 @@ int daemon_start_http(struct daemon *d)
 	const struct config *cfg = d->bot.cfg;
 	const char *listen = cfg->http_listen;
 	if(!*listen)
-		return web_start(&d->web, &d->bot, NULL); /* off: says why when asked for */
+		return 0;
 	/* "ADDRESS:PORT" or "[ADDRESS]:PORT", checked when the configuration
 	 * was read; the listener takes the address without its brackets. */
 	const char *colon = strrchr(listen, ':');
@@ -250,9 +326,14 @@ int daemon_start_http(struct daemon *d)
 	   http_server_route(d->host.listener, "GET", "/readyz", daemon__readyz, d))
 		return -1;
 	health_start(&d->health, d->bot.loop, db_path(d->bot.db));
-	if(!strcmp(cfg->http_metrics, "on") &&
-	   exporter_start(&d->exporter, d->bot.loop, d->host.listener, cfg, d->bot.db))
-		return -1;
+	return !strcmp(cfg->http_metrics, "on")
+	               ? exporter_start(&d->exporter, d->bot.loop, d->host.listener, cfg, d->bot.db)
+	               : 0;
+}
+
+int daemon_start_web(struct daemon *d)
+{
+	/* Without a listener, web_start says why the web is off when asked for. */
 	return web_start(&d->web, &d->bot, d->host.listener);
 }
 
@@ -281,14 +362,15 @@ int daemon_add_adapter(struct daemon *d, const struct adapter_ops *ops)
 
 void daemon_ready(struct daemon *d)
 {
-	if(notify_wanted() && !notify_built_in())
-		log_warn("NOTIFY_SOCKET is set, but this build has no systemd support (built without libsystemd): "
-		         "systemd will not hear that the bot is ready");
+	standby_set_leader(true);
+	if(!d->lead) /* or it was said when standing by */
+		daemon__notify_check();
 	daemon__status(d, "READY=1\n");
 }
 
 void daemon_release(struct daemon *d)
 {
+	db_set_lost_fn(d->bot.db, NULL, NULL);
 	web_free(d->web);
 	d->web = NULL;
 	bot_release(&d->bot);

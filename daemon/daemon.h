@@ -13,6 +13,7 @@
 #include "adapters/adapter.h"
 #include "bot/bot.h"
 #include "daemon/health.h"
+#include "daemon/standby.h"
 
 struct config;
 struct db;
@@ -20,6 +21,11 @@ struct exporter;
 struct web;
 
 #define DAEMON_MAX_ADAPTERS 4
+
+/* The exit status of an instance that lost the leadership to another
+ * (storage/db.h's db_set_lost_fn): not a clean stop, so that the service
+ * manager starts it again (Restart=on-failure), and it then stands by. */
+#define DAEMON_EXIT_LOST 3
 
 struct daemon {
 	struct bot bot;
@@ -39,6 +45,16 @@ struct daemon {
 	 * when there is no file to read (SIGHUP is then only logged). */
 	void (*reload)(struct daemon *d, void *user);
 	void *reload_user;
+	/* While another instance leads (daemon_stand_by): the wait, and what
+	 * to start once this one leads. */
+	struct standby standby;
+	bool standing_by;
+	int (*lead)(struct daemon *d, void *user);
+	void *lead_user;
+	/* The leadership was lost: nothing more goes to the platforms, and the
+	 * bot stops at the next turn of the loop (halt). */
+	bool halted;
+	uv_timer_t halt;
 };
 
 /* Prepares d and its core on loop with the configuration and database
@@ -46,15 +62,22 @@ struct daemon {
  * handlers (a clean stop) and SIGHUP's (d->reload), and starts the
  * watchdog's pings when systemd asks for them (WatchdogSec=): WATCHDOG=1
  * from a timer of the loop, at half the interval, so that they prove the
- * loop turns.  0 or -1. */
+ * loop turns.  Losing the leadership (db_set_lost_fn) stops the bot at
+ * once: nothing more is handed to the platforms, the adapters stop, and
+ * the exit status is DAEMON_EXIT_LOST.  0 or -1. */
 int daemon_init(struct daemon *d, uv_loop_t *loop, struct config *cfg, struct db *db);
 
 /* Starts the HTTP listener when the configuration asks for one, before the
  * adapters (they add their routes to it), with GET /healthz and GET
  * /readyz (daemon/health.h), and GET /metrics when [http] metrics is on
- * (daemon/exporter.h), and the web side on it when [web] public_url is
- * set too (web/web.h).  0 or -1. */
+ * (daemon/exporter.h): what an instance standing by serves too.  0 or
+ * -1. */
 int daemon_start_http(struct daemon *d);
+
+/* Starts the web side (web/web.h) on the listener when [web] public_url
+ * is set too: the leading instance's alone, since it writes (its links).
+ * After daemon_start_http.  0 or -1. */
+int daemon_start_web(struct daemon *d);
 
 /* Adds and starts an adapter.  0 or -1 (logged). */
 int daemon_add_adapter(struct daemon *d, const struct adapter_ops *ops);
@@ -67,6 +90,16 @@ int daemon_add_adapter(struct daemon *d, const struct adapter_ops *ops);
  * better than wait; /healthz says whether they answer.  Says in the log
  * when systemd waits for the word and this build cannot give it. */
 void daemon_ready(struct daemon *d);
+
+/* For an instance that does not lead (db_leads false), after
+ * daemon_start_http and instead of starting the adapters: says so (the log;
+ * READY=1 with STATUS=standing by to systemd, since the instance serves
+ * what it should), then asks for the leadership every second
+ * (daemon/standby.h).  Once it leads, calls lead(d, user), which starts
+ * what a leading instance runs (the web side, the adapters, the
+ * scheduler: bot_run) and calls daemon_ready; when lead fails, the bot
+ * stops with exit status 1.  0, or -1 when the wait cannot start. */
+int daemon_stand_by(struct daemon *d, int (*lead)(struct daemon *d, void *user), void *user);
 
 /* Frees what daemon_init, the listener and the adapters allocated, after
  * uv_run returned. */

@@ -104,8 +104,8 @@ static bool health__adapter(const struct adapter *a, int64_t now_ms, char *text,
 	return false;
 }
 
-int health_answer(const struct health_db *db, const struct adapter *adapters, int n, bool platforms, int64_t now_ms,
-                  struct strbuf *out)
+int health_answer(const struct health_db *db, const struct adapter *adapters, int n, bool platforms, bool standby,
+                  int64_t now_ms, struct strbuf *out)
 {
 	char text[200];
 	json_t *parts = NULL, *o = NULL;
@@ -122,12 +122,12 @@ int health_answer(const struct health_db *db, const struct adapter *adapters, in
 				goto out;
 		}
 	}
-	const char *status = well ? "ok" : platforms ? "unhealthy" : "not ready";
+	const char *status = !well ? (platforms ? "unhealthy" : "not ready") : standby ? "standby" : "ok";
 	o = parts ? json_pack("{s:s,s:s,s:O}", "status", status, "database", text, "adapters", parts)
 	          : json_pack("{s:s,s:s}", "status", status, "database", text);
 	if(!o || !(json = json_dumps(o, JSON_COMPACT)) || strbuf_adds(out, json) || strbuf_addc(out, '\n'))
 		goto out;
-	rc = well ? 200 : 503;
+	rc = well && (platforms || !standby) ? 200 : 503;
 out:
 	free(json);
 	json_decref(o);

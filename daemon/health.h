@@ -12,6 +12,13 @@
  *   {"status":"unhealthy","database":"ok",
  *    "adapters":{"telegram":"no answer from the platform for 95 s"}}
  *
+ * An instance standing by while another leads (daemon/standby.h) runs no
+ * adapter and takes no work: its /readyz answers 503, so that a load
+ * balancer sends a webhook's posts to the active instance alone, and its
+ * /healthz 200 while its database answers:
+ *
+ *   {"status":"standby","database":"ok","adapters":{}}
+ *
  * The database is asked by a thread of the loop's pool every
  * HEALTH_PROBE_MS (db_probe: the file at its path opened anew, as a restart
  * would find it), so that a slow or hung disk never holds the loop; a
@@ -60,9 +67,13 @@ void health_stop(struct health *h);
 
 /* Writes the answer to GET /healthz (platforms true) or GET /readyz
  * (false) into out: a JSON object and a newline, from db's last answer and
- * the n adapters running, at now_ms (clock_mono_ms(); a test's time).
- * Returns the HTTP status, 200 or 503; -1 when memory ran out. */
-int health_answer(const struct health_db *db, const struct adapter *adapters, int n, bool platforms, int64_t now_ms,
-                  struct strbuf *out);
+ * the n adapters running, at now_ms (clock_mono_ms(); a test's time).  An
+ * instance standing by (standby true) is ready for nothing: its /readyz
+ * is 503 with the status "standby" ("not ready" when the database does not
+ * answer), and its /healthz, when all is well, 200 with the status
+ * "standby".  Returns the HTTP status, 200 or 503; -1 when
+ * memory ran out. */
+int health_answer(const struct health_db *db, const struct adapter *adapters, int n, bool platforms, bool standby,
+                  int64_t now_ms, struct strbuf *out);
 
 #endif

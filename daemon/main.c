@@ -24,6 +24,7 @@
 #include "lib/metrics.h"
 #include "lib/tz.h"
 #include "storage/db.h"
+#include "storage/db_copy.h"
 
 #define LOG_MODULE "main"
 
@@ -32,7 +33,8 @@ static const char main__usage[] =
 	"\n"
 	"  -c, --config FILE        read the configuration from FILE and run every adapter it configures\n"
 	"      --console            chat with the bot in the terminal (the console adapter)\n"
-	"      --db PATH            the SQLite database file (default: ensemble.db, or general.db)\n"
+	"      --db PATH            the database: an SQLite file (default: ensemble.db, or general.db) or a\n"
+	"                           PostgreSQL URL or key/value string\n"
 	"      --clock=real|sim     real time (default) or simulated time, moved by '~' lines\n"
 	"      --now=YYYY-MM-DDTHH:MM[:SS]  start simulated time there (local time of\n"
 	"                           general.timezone; a trailing Z means UTC); implies\n"
@@ -40,6 +42,8 @@ static const char main__usage[] =
 	"  -n, --check-config FILE  check FILE, print each problem with its line and key, and exit\n"
 	"      --backup FILE        copy the database (of a running bot or not) to FILE, a new file, and exit\n"
 	"      --check-db FILE      check the database FILE without writing it, print each problem, and exit\n"
+	"      --copy-db FROM TO    copy every table of the database FROM into TO, an empty one (SQLite to\n"
+	"                           PostgreSQL or back), check the row counts, and exit\n"
 	"  -s, --set KEY=VALUE      set a configuration key (section.key, or key of [general])\n"
 	"  -v, --verbose            log debug messages\n"
 	"  -q, --quiet              log errors only\n"
@@ -49,8 +53,9 @@ static const char main__usage[] =
 struct main_opts {
 	const char *config;
 	const char *check;
-	const char *backup;   /* --backup FILE */
-	const char *check_db; /* --check-db FILE */
+	const char *backup;              /* --backup FILE */
+	const char *check_db;            /* --check-db FILE */
+	const char *copy_from, *copy_to; /* --copy-db FROM TO */
 	const char *db;
 	const char *now;
 	bool console;
@@ -61,9 +66,26 @@ struct main_opts {
 	int nsets;
 };
 
+/* The arguments after the options, from optind on: --copy-db's TO, the one
+ * there may be.  0, or -1 after saying what is wrong. */
+static int main__operands(int argc, char **argv, struct main_opts *o)
+{
+	if(o->copy_from && optind < argc)
+		o->copy_to = argv[optind++];
+	if(o->copy_from && !o->copy_to) {
+		fprintf(stderr, "ensemble: --copy-db takes two arguments, FROM and TO\n%s", main__usage);
+		return -1;
+	}
+	if(optind < argc) {
+		fprintf(stderr, "ensemble: unexpected argument '%s'\n%s", argv[optind], main__usage);
+		return -1;
+	}
+	return 0;
+}
+
 static int main__parse(int argc, char **argv, struct main_opts *o)
 {
-	enum { OPT_CONSOLE = 256, OPT_DB, OPT_CLOCK, OPT_NOW, OPT_BACKUP, OPT_CHECK_DB };
+	enum { OPT_CONSOLE = 256, OPT_DB, OPT_CLOCK, OPT_NOW, OPT_BACKUP, OPT_CHECK_DB, OPT_COPY_DB };
 	/* clang-format off: a table reads best one row to a line */
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -74,6 +96,7 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 		{ "check-config", required_argument, NULL, 'n' },
 		{ "backup", required_argument, NULL, OPT_BACKUP },
 		{ "check-db", required_argument, NULL, OPT_CHECK_DB },
+		{ "copy-db", required_argument, NULL, OPT_COPY_DB },
 		{ "set", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -103,6 +126,9 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 		case OPT_BACKUP:
 		case OPT_CHECK_DB:
 			*(ch == OPT_BACKUP ? &o->backup : &o->check_db) = optarg;
+			break;
+		case OPT_COPY_DB:
+			o->copy_from = optarg;
 			break;
 		case OPT_CLOCK:
 			if(!strcmp(optarg, "sim"))
@@ -135,11 +161,7 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
 			return -1;
 		}
 	}
-	if(optind < argc) {
-		fprintf(stderr, "ensemble: unexpected argument '%s'\n%s", argv[optind], main__usage);
-		return -1;
-	}
-	return 0;
+	return main__operands(argc, argv, o);
 }
 
 /* Reads --now: local time of zone, or UTC with a trailing Z. */
@@ -236,6 +258,27 @@ static int main__check_db(const char *path)
 		printf("%d problem%s found in %s\n", problems, problems == 1 ? "" : "s", path);
 	strbuf_release(&err);
 	return rc || problems ? 1 : 0;
+}
+
+/* --copy-db: what was copied on standard output, a table to a line, then
+ * the total; the reason it was not on standard error. */
+static void main__copied(void *user, const char *table, int64_t rows)
+{
+	*(int64_t *)user += rows;
+	printf("%-18s %10lld row%s\n", table, (long long)rows, rows == 1 ? "" : "s");
+}
+
+static int main__copy_db(const struct main_opts *o)
+{
+	struct strbuf err = STRBUF_INIT;
+	int64_t total = 0;
+	int rc = db_copy(o->copy_from, o->copy_to, main__copied, &total, &err);
+	if(rc)
+		fprintf(stderr, "ensemble: --copy-db: %s\n", err.oom ? "out of memory" : err.buf);
+	else
+		printf("copied %lld row%s; every table's count checked\n", (long long)total, total == 1 ? "" : "s");
+	strbuf_release(&err);
+	return rc ? 1 : 0;
 }
 
 /* Builds cfg, fresh from config_init(), as the command line asks: the file
@@ -428,10 +471,32 @@ static int main__backup(const struct main_opts *o, const struct config *cfg)
 	return rc ? 1 : 0;
 }
 
-/* Runs the bot over db on a loop of its own, with the HTTP listener and
- * every adapter wanted, until it stops; then releases the loop and what ran
- * on it.  db and cfg stay the caller's.  Returns the exit status: the
- * bot's, or 1 when something could not start. */
+/* Starts what the leading instance runs over the listener that
+ * daemon_start_http started: the web side, every adapter wanted, the
+ * scheduler.  At start when this instance leads, or once it does after
+ * standing by (daemon_stand_by).  0 or -1 (logged). */
+static int main__lead(struct daemon *d, void *user)
+{
+	struct main_opts *o = user;
+	/* The listener first: an adapter may add routes to it (webhooks). */
+	if(daemon_start_web(d))
+		return -1;
+	for(int i = 0; adapter_at(i); i++) {
+		const struct adapter_ops *ops = adapter_at(i);
+		if(main__wanted(o, d->bot.cfg, ops) && daemon_add_adapter(d, ops))
+			return -1;
+	}
+	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, d->bot.cfg->db_path);
+	daemon_ready(d);
+	bot_run(&d->bot);
+	return 0;
+}
+
+/* Runs the bot over db on a loop of its own, with the HTTP listener and,
+ * once this instance leads, every adapter wanted, until it stops; then
+ * releases the loop and what ran on it.  db and cfg stay the caller's.
+ * Returns the exit status: the bot's, or 1 when something could not
+ * start. */
 static int main__serve(struct main_opts *o, struct config *cfg, struct db *db)
 {
 	uv_loop_t loop;
@@ -448,17 +513,10 @@ static int main__serve(struct main_opts *o, struct config *cfg, struct db *db)
 		d.reload = main__reload;
 		d.reload_user = o;
 	}
-	/* The listener first: an adapter may add routes to it (webhooks). */
 	if(daemon_start_http(&d))
 		goto stop;
-	for(int i = 0; adapter_at(i); i++) {
-		const struct adapter_ops *ops = adapter_at(i);
-		if(main__wanted(o, cfg, ops) && daemon_add_adapter(&d, ops))
-			goto stop;
-	}
-	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, cfg->db_path);
-	daemon_ready(&d);
-	bot_run(&d.bot);
+	if(db_leads(db) ? main__lead(&d, o) : daemon_stand_by(&d, main__lead, o))
+		goto stop;
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = d.bot.exit_code;
 	goto shutdown;
@@ -563,7 +621,10 @@ int main(int argc, char **argv)
 		i18n_free();
 		return 1;
 	}
-	int rc = o.check ? main__check_config(o.check) : o.check_db ? main__check_db(o.check_db) : main__run(&o);
+	int rc = o.check       ? main__check_config(o.check)
+	         : o.check_db  ? main__check_db(o.check_db)
+	         : o.copy_from ? main__copy_db(&o)
+	                       : main__run(&o);
 	i18n_free();
 	metrics_release();
 	log_forget_secrets();

@@ -10,21 +10,42 @@ database:
 - 0 duplicate messages on Matrix (transaction ids make retries idempotent);
 - on Telegram at most one duplicate per crash (the message in flight);
 - every command answered, every due reminder delivered (Matrix: once);
-- PRAGMA integrity_check ok.
+- PRAGMA integrity_check ok (SQLite).
 
-Usage: crash_platforms.py ENSEMBLE [KILLS [SEED]]   (prints "N passed, N failed")"""
-import datetime, json, os, random, signal, sqlite3, subprocess, sys, threading, time
-import urllib.request
+The database is an SQLite file, or with ENSEMBLE_TEST_PG set (the libpq
+target of a PostgreSQL server: CTest's fixture pg) a database of its own on
+that server (tests/dbtarget.py), dropped at the end.
+
+With --standby (PostgreSQL), the failover test: two instances share the
+database, one leads and the other stands by (storage/db.h); each kill aims
+at the one that leads (its /readyz answers 200), the other must take over
+(its /readyz 200, timed from the kill: the median and the worst are
+printed, and each must be within TAKEOVER_MAX s), and the killed one is
+started again, to stand by.  The same guarantees as above.
+
+Usage: crash_platforms.py ENSEMBLE [KILLS [SEED]] [--standby]
+(prints "N passed, N failed")"""
+import argparse, atexit, datetime, json, os, random, signal, statistics, subprocess, sys, threading, time
+import urllib.error, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # harness.py
-import harness
+import dbtarget, harness
 from harness import check, free_port, post_json, start_fake
 
 def wait_for(pred, what, timeout=20):
     return harness.wait_for(pred, what, timeout)
 
-binary = sys.argv[1]
-kills = int(sys.argv[2]) if len(sys.argv) > 2 else 15
-rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+ap = argparse.ArgumentParser()
+ap.add_argument("binary")
+ap.add_argument("kills", nargs="?", type=int, default=15)
+ap.add_argument("seed", nargs="?", type=int, default=1)
+ap.add_argument("--standby", action="store_true", help="two instances, kills aimed at the leader (PostgreSQL)")
+args = ap.parse_args()
+if args.standby and not dbtarget.PG:
+    ap.error("--standby needs a PostgreSQL server: set ENSEMBLE_TEST_PG")
+binary = args.binary
+kills = args.kills
+rng = random.Random(args.seed)
+TAKEOVER_MAX = 10.0
 root = os.path.dirname(os.path.abspath(__file__))
 tmp = harness.tempdir("ensemble-crash2-")
 TOKEN = "123456:CRASH-token"
@@ -59,7 +80,7 @@ def mx_events():
     return [e for e in post(MX, "/control/events", {"room": room})["events"] if e["sender"] == BOT]
 
 conf = os.path.join(tmp, "c.conf")
-db_path = os.path.join(tmp, "c.db")
+db_path = dbtarget.fresh(tmp, "c.db")
 with open(conf, "w") as f:
     f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
             "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 0\n"
@@ -68,17 +89,41 @@ with open(conf, "w") as f:
             % (db_path, TOKEN, TG, MX, BOT))
 os.chmod(conf, 0o600)
 log = open(os.path.join(tmp, "bot.log"), "w")
+# With --standby, each instance has its listener (for /readyz), the same
+# configuration otherwise.
+ports = [free_port(), free_port()] if args.standby else [None]
 # The bot's clock: 09:00:45 on 1 December when the test starts, running on
 # in real time across restarts; meetups at 10:01 (and 10:02 for long runs)
 # have their one-hour reminders fall due during the kills.
 VSTART = datetime.datetime(2026, 12, 1, 9, 0, 45)
 real0 = time.time()
-def start_bot():
+def start_bot(i=0):
     now = VSTART + datetime.timedelta(seconds=int(time.time() - real0))
-    return subprocess.Popen([binary, "--config", conf, "--clock=real", "--now", now.strftime("%Y-%m-%dT%H:%M:%S")],
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    listen = ["--set", "http.listen=127.0.0.1:%d" % ports[i]] if ports[i] else []
+    p = subprocess.Popen([binary, "--config", conf, "--clock=real", "--now", now.strftime("%Y-%m-%dT%H:%M:%S")]
+                         + listen, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    atexit.register(p.kill)  # a failing run leaves no bot behind
+    return p
+
+def probe(i, path):
+    """(status, JSON body) of GET path on instance i's listener; (None, None)
+    when nothing answers."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (ports[i], path), timeout=2) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+    except (OSError, ValueError):
+        return None, None
 
 bot = start_bot()
+bots = [bot]
+if args.standby:
+    wait_for(lambda: probe(0, "/readyz")[0] == 200, "the first instance leading")
+    bots.append(start_bot(1))
+    check(wait_for(lambda: probe(1, "/healthz") == (200, {"status": "standby", "database": "ok", "adapters": {}}),
+                   "the second instance standing by") and probe(1, "/readyz")[0] == 503,
+          "the second instance stands by: /healthz 200, /readyz 503")
 wait_for(lambda: any(r[1].endswith("/sync") for r in post(MX, "/control/requests")["requests"]), "Matrix syncing")
 time.sleep(1.5)
 # Meetups, confirmed at once (one date each): the RSVPs go to them.
@@ -111,11 +156,32 @@ def traffic():
         time.sleep(rng.uniform(0.05, 0.25))
 th = threading.Thread(target=traffic)
 th.start()
+def failover(leader):
+    """Kills the instance that leads, times the other's taking over, starts
+    the killed one again and waits for it to stand by.  Returns the new
+    leader's index and the time to take over (None when it did not)."""
+    other = 1 - leader
+    bots[leader].send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    bots[leader].wait()
+    took = wait_for(lambda: probe(other, "/readyz")[0] == 200, "instance %d taking over" % other, TAKEOVER_MAX * 3)
+    took = took and time.monotonic() - killed
+    bots[leader] = start_bot(leader)
+    wait_for(lambda: probe(leader, "/healthz")[1] == {"status": "standby", "database": "ok", "adapters": {}},
+             "instance %d standing by again" % leader)
+    return other, took
+
+takeovers = []
+leader = 0
 for i in range(kills):
     time.sleep(rng.uniform(0.2, 1.2))
+    if args.standby:
+        leader, took = failover(leader)
+        takeovers.append(took)
+        continue
     bot.send_signal(signal.SIGKILL)
     bot.wait()
-    bot = start_bot()
+    bot = bots[0] = start_bot()
 stop.set()
 th.join()
 # Past the last reminder, then every command answered.
@@ -140,8 +206,9 @@ def mx_replies():
 wait_for(lambda: all(c in tg_replies() for u, c, k in sent["tg"]), "every Telegram command answered", 60)
 wait_for(lambda: all(c in mx_replies() for u, c, k in sent["mx"]), "every Matrix command answered", 60)
 time.sleep(2)
-bot.send_signal(signal.SIGTERM)
-check(bot.wait(timeout=20) == 0, "a clean stop at the end")
+for i, b in enumerate(bots):
+    b.send_signal(signal.SIGTERM)
+    check(b.wait(timeout=20) == 0, "instance %d: a clean stop at the end" % i)
 log.close()
 
 tr, mr = tg_replies(), mx_replies()
@@ -157,16 +224,25 @@ check(len(mx_rem) == len(slots), "every Matrix reminder delivered once (%d of %d
 tg_all_dups = tg_dups + max(0, len(tg_rem) - len(slots))
 check(tg_all_dups <= kills, "Telegram duplicates within one per crash (%d for %d kills)" % (tg_all_dups, kills))
 
-db = sqlite3.connect(db_path)
-check(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "integrity_check ok")
 def stored(platform, users, table):
-    q = ("SELECT count(*) FROM %s t JOIN users u ON u.id = t.user_id WHERE u.platform = ? AND u.ext_id = ?" % table)
-    return sum(db.execute(q, (platform, str(u))).fetchone()[0] > 0 for u in users)
+    """How many of users (ids on platform) have a row in table."""
+    have = {r[0] for r in dbtarget.query(db_path, "SELECT u.ext_id FROM %s t JOIN users u ON u.id = t.user_id "
+                                                  "WHERE u.platform = '%s'" % (table, platform))}
+    return sum(str(u) in have for u in users)
+if not dbtarget.PG:
+    check(dbtarget.query(db_path, "PRAGMA integrity_check") == [["ok"]], "integrity_check ok")
 for plat, key in (("telegram", "tg"), ("matrix", "mx")):
     rsvps = [u for u, c, k in sent[key] if k == "rsvp"]
     votes = [u for u, c, k in sent[key] if k == "vote"]
     check(stored(plat, rsvps, "rsvps") == len(rsvps), "%s: every RSVP stored (%d of %d)" % (plat, stored(plat, rsvps, "rsvps"), len(rsvps)))
     check(stored(plat, votes, "votes") == len(votes), "%s: every vote stored (%d of %d)" % (plat, stored(plat, votes, "votes"), len(votes)))
+if args.standby:
+    done = [t for t in takeovers if t]
+    check(len(done) == kills, "a take-over after each kill (%d of %d)" % (len(done), kills))
+    check(done and max(done) <= TAKEOVER_MAX, "each take-over within %g s" % TAKEOVER_MAX)
+    if done:
+        print("take-over after %d kills of the leader: median %.2f s, worst %.2f s, best %.2f s"
+              % (len(done), statistics.median(done), max(done), min(done)))
 print("kills %d; commands: Telegram %d, Matrix %d; duplicates: Telegram %d, Matrix %d; reminders: Telegram %d, Matrix %d"
       % (kills, len(sent["tg"]), len(sent["mx"]), tg_all_dups, mx_dups, len(tg_rem), len(mx_rem)))
 harness.finish(open(os.path.join(tmp, "bot.log")).read()[-3000:])

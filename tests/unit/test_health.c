@@ -12,14 +12,21 @@ static const struct adapter_ops console_ops = { .name = "console" };
 static const struct adapter_ops telegram_ops = { .name = "telegram" };
 static const struct adapter_ops matrix_ops = { .name = "matrix" };
 
-/* Checks the status and body answered at now_ms. */
+/* Checks the status and body answered at now_ms, by an instance that
+ * leads (expect) or stands by (expect_standby). */
+static void expect_as(const struct health_db *db, const struct adapter *a, int n, bool platforms, bool standby,
+                      int64_t now_ms, int status, const char *body)
+{
+	struct strbuf out = STRBUF_INIT;
+	CHECK_INT(health_answer(db, a, n, platforms, standby, now_ms, &out), status);
+	CHECK_STR(out.buf, body);
+	strbuf_release(&out);
+}
+
 static void expect(const struct health_db *db, const struct adapter *a, int n, bool platforms, int64_t now_ms,
                    int status, const char *body)
 {
-	struct strbuf out = STRBUF_INIT;
-	CHECK_INT(health_answer(db, a, n, platforms, now_ms, &out), status);
-	CHECK_STR(out.buf, body);
-	strbuf_release(&out);
+	expect_as(db, a, n, platforms, false, now_ms, status, body);
 }
 
 /* The platforms: each within its quiet time, counted from its last answer
@@ -80,9 +87,26 @@ static void test_database(void)
 	       "{\"status\":\"unhealthy\",\"database\":\"no answer for 42 s\",\"adapters\":{\"console\":\"ok\"}}\n");
 }
 
+/* An instance standing by runs no adapter: healthy while its database
+ * answers, never ready, so that a load balancer sends it nothing. */
+static void test_standby(void)
+{
+	struct health_db db = { .ok = true };
+	expect_as(&db, NULL, 0, true, true, 5000, 200,
+	          "{\"status\":\"standby\",\"database\":\"ok\",\"adapters\":{}}\n");
+	expect_as(&db, NULL, 0, false, true, 5000, 503, "{\"status\":\"standby\",\"database\":\"ok\"}\n");
+	db.ok = false;
+	snprintf(db.why, sizeof(db.why), "connection refused");
+	expect_as(&db, NULL, 0, true, true, 5000, 503,
+	          "{\"status\":\"unhealthy\",\"database\":\"connection refused\",\"adapters\":{}}\n");
+	expect_as(&db, NULL, 0, false, true, 5000, 503,
+	          "{\"status\":\"not ready\",\"database\":\"connection refused\"}\n");
+}
+
 int main(void)
 {
 	test_platforms();
 	test_database();
+	test_standby();
 	return check_done();
 }
