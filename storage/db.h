@@ -594,6 +594,7 @@ enum db_web_kind {
 };
 #define DB_WEB_SALT 16
 #define DB_WEB_HASH 32
+#define DB_WEB_KEY 32 /* the links' HMAC key, bytes */
 
 struct db_web_link {
 	enum db_web_kind kind;

@@ -1,5 +1,7 @@
 #include "storage/db_copy.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,11 +9,11 @@
 
 #include "storage/db_internal.h"
 
-/* Every table of schema 13, parents before the tables that refer to them,
+/* Every table of schema 14, parents before the tables that refer to them,
  * so that each row inserted finds the rows its foreign keys name.  A
  * migration that adds a table adds it here too: a table this list does not
  * name is refused (db_copy__unknown), never left behind. */
-_Static_assert(DB_SCHEMA_VERSION == 13, "a new schema version: check db_copy__tables");
+_Static_assert(DB_SCHEMA_VERSION == 14, "a new schema version: check db_copy__tables");
 static const char *const db_copy__tables[] = {
 	"chats",
 	"users",
@@ -350,14 +352,68 @@ static int db_copy__all(struct db *from, struct db *to, int64_t *rows, struct st
 	return 0;
 }
 
+/* The links' key (web/) travels with the rows, or every calendar and vote
+ * link changes with the copy: SQLite keeps it in a file beside the
+ * database (DB.webkey), PostgreSQL in its table web_key
+ * (db_keeps_web_key).  Reads db's into key: 1, 0 when it has none (no
+ * link was ever made), -1 (err says why). */
+static int db_copy__key_read(struct db *db, const char *path, unsigned char key[DB_WEB_KEY], struct strbuf *err)
+{
+	char file[4096];
+	if(db_keeps_web_key(db)) {
+		int found = db_web_key_get(db, key, DB_WEB_KEY);
+		if(found < 0)
+			strbuf_adds(err, "cannot read the web key of the source");
+		return found;
+	}
+	snprintf(file, sizeof(file), "%s.webkey", path);
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if(fd < 0 && errno == ENOENT)
+		return 0;
+	unsigned char extra;
+	bool exact = fd >= 0 && read(fd, key, DB_WEB_KEY) == DB_WEB_KEY && read(fd, &extra, 1) == 0;
+	if(fd >= 0)
+		close(fd);
+	if(!exact)
+		strbuf_addf(err, "cannot read the web key %s (%s)", file, fd < 0 ? strerror(errno) : "not a key");
+	return exact ? 1 : -1;
+}
+
+/* Gives db the key read from the source: a row of web_key, or the file
+ * DB.webkey, made 0600 and refused when one is there already.  0 or -1. */
+static int db_copy__key_write(struct db *db, const char *path, const unsigned char *key, struct strbuf *err)
+{
+	char file[4096];
+	if(db_keeps_web_key(db)) {
+		if(db_web_key_offer(db, key, DB_WEB_KEY)) {
+			strbuf_adds(err,
+			            "the rows were copied, but the web key could not be stored in the destination");
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(file, sizeof(file), "%s.webkey", path);
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	bool ok = fd >= 0 && write(fd, key, DB_WEB_KEY) == DB_WEB_KEY && !fsync(fd);
+	if(fd >= 0 && close(fd))
+		ok = false;
+	if(!ok) {
+		strbuf_addf(err, "the rows were copied, but not the web key: cannot make %s (%s)", file,
+		            strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int db_copy(const char *from, const char *to, void (*report)(void *user, const char *table, int64_t rows), void *user,
             struct strbuf *err)
 {
 	struct db *src = NULL, *dst = NULL;
 	struct strbuf scratch = STRBUF_INIT;
 	int64_t rows[DB_COPY_NTABLES];
-	int rc = -1;
-	if(db_copy__open(from, to, &src, &dst, err))
+	unsigned char key[DB_WEB_KEY];
+	int rc = -1, has_key = 0;
+	if(db_copy__open(from, to, &src, &dst, err) || (has_key = db_copy__key_read(src, from, key, err)) < 0)
 		goto out;
 	/* One snapshot of the source: a bot running on it may go on writing. */
 	if(sql_exec(src->sql, db_copy__pg(src) ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", err))
@@ -374,6 +430,8 @@ int db_copy(const char *from, const char *to, void (*report)(void *user, const c
 		strbuf_adds(err, "the destination's transaction could not commit: nothing was copied");
 		goto end_read;
 	}
+	if(has_key && db_copy__key_write(dst, to, key, err))
+		goto end_read;
 	for(size_t i = 0; i < DB_COPY_NTABLES; i++)
 		report(user, db_copy__tables[i], rows[i]);
 	rc = 0;
@@ -382,6 +440,7 @@ end_read:
 	sql_exec(src->sql, "COMMIT", &scratch); /* read only: nothing to lose */
 out:
 	strbuf_release(&scratch);
+	explicit_bzero(key, sizeof(key));
 	db_close(dst);
 	db_close(src);
 	return rc;

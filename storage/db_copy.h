@@ -13,8 +13,11 @@
  * PostgreSQL the identity sequences are then set past the ids copied, so
  * that the next row gets a new one.  A message whose delivery was
  * recorded but not yet folded into the outbox (a row of PostgreSQL's
- * outbox_acks, while a bot runs on FROM) is not copied as waiting.  FROM
- * is never written to (but for the migration db_open makes).
+ * outbox_acks, while a bot runs on FROM) is not copied as waiting.  The
+ * key of the web links goes too (SQLite's FROM.webkey file into
+ * PostgreSQL's web_key row, or back into TO.webkey, 0600), so that every
+ * calendar and vote link given out still opens.  FROM is never written to
+ * (but for the migration db_open makes).
  */
 #ifndef ENSEMBLE_DB_COPY_H
 #define ENSEMBLE_DB_COPY_H

@@ -13,7 +13,7 @@
 #include "storage/db.h"
 #include "web/web.h"
 
-#define WEB_KEY_LEN 32    /* the HMAC key, bytes */
+#define WEB_KEY_LEN DB_WEB_KEY /* the HMAC key, bytes */
 #define WEB_TOKEN_LEN 16  /* a link's token: 128 bits */
 #define WEB_TOKEN_TEXT 22 /* its base64url form, without padding */
 

@@ -62,6 +62,13 @@ for t in $tables; do
 	check "$t: its line says $n" grep -Eq "^$t +$n rows?$" "$tmp/out"
 done
 
+# The links' key went too, or every calendar and vote link given out
+# would change with the copy.
+hex() { od -An -v -tx1 | tr -d ' \n'; }
+check "the source has a web key file" [ -s "$tmp/a.db.webkey" ]
+check "the web key is in PostgreSQL's web_key, the same bytes" \
+	[ "$(pg "SELECT encode(key, 'hex') FROM web_key")" = "$(hex <"$tmp/a.db.webkey")" ]
+
 # A destination with rows is refused, and left as it was.
 "$bin" --copy-db "$tmp/a.db" "$pgdb password=hunter2" >"$tmp/out2" 2>"$tmp/err2"
 check "a destination that has rows: exit 1" [ $? = 1 ]
@@ -88,6 +95,8 @@ exec 3>&-
 wait "$running"
 check "the bot running on it stopped cleanly" [ $? = 0 ]
 check "the copy is its owner's alone" [ "$(stat -c %a "$tmp/b.db")" = 600 ]
+check "the web key came back into b.db.webkey, 0600" [ "$(stat -c %a "$tmp/b.db.webkey")" = 600 ]
+check "... the same bytes" [ "$(hex <"$tmp/b.db.webkey")" = "$(hex <"$tmp/a.db.webkey")" ]
 for t in $tables; do
 	check "$t: the same rows after the round trip" \
 		[ "$(lite "$tmp/a.db" "SELECT * FROM $t" | sort | md5sum)" = "$(lite "$tmp/b.db" "SELECT * FROM $t" | sort | md5sum)" ]
