@@ -14,8 +14,8 @@
 #include "web/web.h"
 
 #define WEB_KEY_LEN DB_WEB_KEY /* the HMAC key, bytes */
-#define WEB_TOKEN_LEN 16  /* a link's token: 128 bits */
-#define WEB_TOKEN_TEXT 22 /* its base64url form, without padding */
+#define WEB_TOKEN_LEN 16       /* a link's token: 128 bits */
+#define WEB_TOKEN_TEXT 22      /* its base64url form, without padding */
 
 struct web {
 	struct bot *bot; /* borrowed */
