@@ -76,7 +76,7 @@ refused() {
 run "postgresql://bob@127.0.0.1:$port/bobdb" ENSEMBLE_DB_PASSWORD=right-pass-42
 check "the right password from ENSEMBLE_DB_PASSWORD: exit 0 ($(tail -1 "$tmp/err"))" [ "$rc" = 0 ]
 bobdb="host=$dir port=$port user=ensemble dbname=bobdb"
-check "... the schema made" [ "$(psql "$bobdb" -Atc "SELECT version FROM ensemble_schema")" = 13 ]
+check "... the schema made" [ "$(psql "$bobdb" -Atc "SELECT version FROM ensemble_schema")" = 14 ]
 run "postgresql://bob:right-pass-42@127.0.0.1:$port/bobdb"
 check "the right password in the URL: exit 0" [ "$rc" = 0 ]
 check "... and it is not logged" bash -c "! grep -q right-pass '$tmp/err'"
