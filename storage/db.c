@@ -503,6 +503,7 @@ static int db__pragma_int(struct db *db, const char *sql, int *out, struct strbu
 static int db__migrate_step(struct db *db, int version, struct strbuf *err)
 {
 	char pragma[48];
+	struct strbuf ignored = STRBUF_INIT; /* a failed ROLLBACK's reason */
 	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
 	if(db__exec(db, "BEGIN IMMEDIATE", err))
 		return -1;
@@ -523,8 +524,7 @@ static int db__migrate_step(struct db *db, int version, struct strbuf *err)
 	}
 	return db__exec(db, "COMMIT", err);
 fail:
-	struct strbuf ignored = STRBUF_INIT;
-	sql_exec(db->sql, "ROLLBACK", &ignored);
+	db__exec(db, "ROLLBACK", &ignored);
 	strbuf_release(&ignored);
 	return -1;
 }
