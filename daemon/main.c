@@ -486,7 +486,7 @@ static int main__lead(struct daemon *d, void *user)
 		if(main__wanted(o, d->bot.cfg, ops) && daemon_add_adapter(d, ops))
 			return -1;
 	}
-	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, d->bot.cfg->db_path);
+	log_info("ensemble %s running on %s", ENSEMBLE_VERSION, db_name(d->bot.db));
 	daemon_ready(d);
 	bot_run(&d->bot);
 	return 0;

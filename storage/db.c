@@ -663,6 +663,11 @@ const char *db_path(const struct db *db)
 	return db->path;
 }
 
+const char *db_name(const struct db *db)
+{
+	return db->name ? db->name : db->path;
+}
+
 int db_schema_version(struct db *db)
 {
 	struct strbuf err = STRBUF_INIT;

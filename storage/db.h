@@ -73,6 +73,10 @@ struct db;
 int db_open(struct db **out, const char *path, struct strbuf *err);
 void db_close(struct db *db);
 const char *db_path(const struct db *db);
+/* The database as the operator's messages name it: the SQLite file's
+ * path, or on PostgreSQL its name, host or socket (never the target
+ * string, which may hold a password).  Valid until db_close. */
+const char *db_name(const struct db *db);
 int db_schema_version(struct db *db);
 /* Whether the database file at path answers a query, as a restart would
  * find it: opened anew, read-only, and its schema read.  This fails when

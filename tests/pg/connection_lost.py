@@ -103,6 +103,8 @@ text = open(log).read()
 check("lost the connection to PostgreSQL" in text and "connected again to PostgreSQL" in text,
       "the lost and the new connections are logged")
 check("Sanitizer" not in text, "no sanitizer report")
+check(db not in text and "user=ensemble" not in text,
+      "the log names the database, never its target string (which may hold a password)")
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=20) == 0, "the bot stops cleanly")
 fake.kill()
