@@ -24,6 +24,7 @@ struct db;
 
 #define MX_MAX_ATTEMPTS 8
 #define MX_ROOMS 256
+#define MX_ROOM_SLOTS (2 * MX_ROOMS) /* the index of the rooms by id */
 #define MX_FILTER_VERSION "2"
 #define MX_SEEN_DAYS 7
 #define MX_MAX_INFLIGHT 4                       /* sends out at once, never two for one room */
@@ -122,7 +123,8 @@ struct mx {
 	struct send_queue queue;
 	bool throttled; /* syncing paused: the queue is long */
 	struct mx_room_state rooms[MX_ROOMS];
-	struct mx_kv *kv; /* writes for the next batch's transaction */
+	unsigned short room_slot[MX_ROOM_SLOTS]; /* rooms by id: index + 1, 0 free */
+	struct mx_kv *kv;                        /* writes for the next batch's transaction */
 	size_t nkv;
 	bool storing;      /* mx__settle's transaction is open */
 	bool store_failed; /* ... and a write in it failed */
