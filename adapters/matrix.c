@@ -596,14 +596,14 @@ static void mx__warn_encrypted(struct mx *m, struct mx_room_state *r)
 	const char *lang = m->cfg->lang;
 	if(db_chat_get(m->b->db, "matrix", r->id, m->cfg->lang, m->cfg->timezone, &chat) == 1)
 		lang = chat.lang;
-	json_t *c = json_pack("{s:s,s:s,s:{}}", "msgtype", "m.notice", "body", i18n_lookup(lang, "matrix.encrypted"),
-	                      "m.mentions");
-	struct strbuf txn = STRBUF_INIT;
+	struct strbuf c = STRBUF_INIT, txn = STRBUF_INIT;
+	strbuf_adds(&c, "{\"msgtype\":\"m.notice\",\"body\":");
+	int bad = strbuf_add_json(&c, i18n_lookup(lang, "matrix.encrypted"));
+	strbuf_adds(&c, ",\"m.mentions\":{}}");
 	strbuf_addf(&txn, "ens.enc.%s", r->id);
-	if(c && !txn.oom)
-		mx__enqueue(m, r->id, NULL, "m.room.message", txn.buf, c, 0, MX_AFTER_NONE, NULL, 0);
-	else
-		json_decref(c);
+	if(!bad && !txn.oom)
+		mx__enqueue(m, r->id, NULL, "m.room.message", txn.buf, &c, 0, MX_AFTER_NONE, NULL, 0);
+	strbuf_release(&c);
 	strbuf_release(&txn);
 }
 

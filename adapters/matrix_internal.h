@@ -166,9 +166,11 @@ void mx__sync(struct mx *m);
 
 /* matrix_send.c */
 /* Queues one event for room (or, room NULL, for a direct chat with
- * dm_user).  Takes content.  0 or -1. */
-int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn, json_t *content,
-                int64_t stored_id, enum mx_after after, const char *ref, int n_answers);
+ * dm_user).  content is the event's content as JSON: its buffer is taken
+ * (content is left empty), or, when it ran out of memory, refused.  0 or
+ * -1. */
+int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
+                struct strbuf *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers);
 /* Sends what may leave now. */
 void mx__pump(struct mx *m);
 /* Stores what the answered sends held in the queue are (a poll, a message
