@@ -175,14 +175,13 @@ static enum sq_verdict mx__event_verdict(struct mx *m, struct mx_send *s, const 
 	m->unreachable = res->status == 0 || res->status >= 500;
 	switch(mx__verdict(res, &wait, 0, errcode, sizeof(errcode))) {
 	case MX_OK: {
-		json_error_t jerr;
-		json_t *o = json_loadb(res->body, res->body_len, 0, &jerr);
-		const char *eid = json_string_value(json_object_get(o, "event_id"));
-		if(!eid)
+		struct strbuf eid = STRBUF_INIT;
+		int found = mx_parse_event_id(res->body, res->body_len, &eid);
+		if(found == 0)
 			log_warn("a send to %s was accepted without an event id", s->room);
-		else if(s->msg_ref || s->after != MX_AFTER_NONE)
-			a->store = (s->held_eid = strdup(eid)) != NULL;
-		json_decref(o);
+		else if(found > 0 && (s->msg_ref || s->after != MX_AFTER_NONE))
+			a->store = (s->held_eid = strbuf_detach(&eid)) != NULL;
+		strbuf_release(&eid);
 		return SQ_SENT;
 	}
 	case MX_RETRY:
