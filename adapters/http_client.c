@@ -340,7 +340,8 @@ static int http__set_body(struct http_req *r, const struct http_call *call)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
 		struct strbuf h = STRBUF_INIT;
-		strbuf_addf(&h, "Content-Type: %s", call->content_type ? call->content_type : "application/json");
+		strbuf_adds(&h, "Content-Type: ");
+		strbuf_adds(&h, call->content_type ? call->content_type : "application/json");
 		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
 		strbuf_release(&h);
 		if(!nl)
@@ -359,7 +360,8 @@ static int http__set_headers(struct http_req *r, const struct http_call *call)
 {
 	if(call->auth_bearer) {
 		struct strbuf h = STRBUF_INIT;
-		strbuf_addf(&h, "Authorization: Bearer %s", call->auth_bearer);
+		strbuf_adds(&h, "Authorization: Bearer ");
+		strbuf_adds(&h, call->auth_bearer);
 		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
 		strbuf_release(&h);
 		if(!nl)

@@ -86,7 +86,9 @@ long mx__call(struct mx *m, const char *method, const char *path, const char *bo
 	struct strbuf url = STRBUF_INIT;
 	struct mx_call *c = malloc(sizeof(*c));
 	long id = -1;
-	strbuf_addf(&url, "%s/_matrix/client/%s", m->hs, path);
+	strbuf_adds(&url, m->hs);
+	strbuf_adds(&url, "/_matrix/client/");
+	strbuf_adds(&url, path);
 	if(url.oom || !c)
 		goto out;
 	*c = (struct mx_call){ .a = m->a, .done = done, .user = user };
