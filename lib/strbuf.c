@@ -162,16 +162,31 @@ int strbuf_add_json(struct strbuf *sb, const char *s)
 	static const char hex[] = "0123456789ABCDEF";
 	if(!s)
 		return strbuf_add(sb, "null", 4);
-	if(!utf8_valid(s, strlen(s)))
-		return -1;
+	/* One pass: the UTF-8 checked as it is copied (the text is taken back
+	 * when it is not). */
+	size_t mark = sb->len;
 	strbuf_addc(sb, '"');
 	const char *run = s;
-	for(const char *p = s; *p; p++) {
+	for(const char *p = s; *p;) {
 		unsigned char c = (unsigned char)*p;
-		if(c >= 0x20 && c != '"' && c != '\\')
+		if(c >= 0x80) {
+			size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+			           : c >= 0xE0 && c <= 0xEF ? 3
+			           : c >= 0xF0 && c <= 0xF4 ? 4
+			                                    : 0;
+			if(!n || strnlen(p, n) < n || !utf8_valid(p, n)) {
+				strbuf_setlen(sb, mark);
+				return -1;
+			}
+			p += n;
 			continue;
+		}
+		if(c >= 0x20 && c != '"' && c != '\\') {
+			p++;
+			continue;
+		}
 		strbuf_add(sb, run, (size_t)(p - run));
-		run = p + 1;
+		run = ++p;
 		char esc[7] = { '\\', (char)c, 0 };
 		switch(c) {
 		case '"':
