@@ -286,7 +286,7 @@ static void http__check_done(struct http_client *c)
 }
 
 /* A new easy handle with the options every request shares: no signals,
- * the user agent, the callbacks that fill a request (its data set by
+ * the callbacks that fill a request (its data set by
  * http__set_options), the protocols, any encoding.  NULL when out of
  * memory. */
 static CURL *http__easy_new(struct http_client *c)
@@ -295,7 +295,6 @@ static CURL *http__easy_new(struct http_client *c)
 	if(!e)
 		return NULL;
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "Ensemble/" ENSEMBLE_VERSION);
 	/* No separate connect timeout: curl arms its timer for it at the start
 	 * of every transfer, even on a reused connection, which woke the idle
 	 * bot ten seconds into each long poll.  The whole transfer's timeout
@@ -374,11 +373,16 @@ static int http__set_headers(struct http_req *r, const struct http_call *call)
 			return -1;
 		r->headers = more;
 	}
-	/* No "Expect: 100-continue" round trip for small bodies. */
-	struct curl_slist *nl = curl_slist_append(r->headers, "Expect:");
-	if(!nl)
-		return -1;
-	r->headers = nl;
+	/* No "Expect: 100-continue" round trip for small bodies.  The user
+	 * agent is a header of the list too: set as an option, curl printed
+	 * its line again at each request. */
+	static const char *const fixed[] = { "Expect:", "User-Agent: Ensemble/" ENSEMBLE_VERSION };
+	for(size_t i = 0; i < 2; i++) {
+		struct curl_slist *nl = curl_slist_append(r->headers, fixed[i]);
+		if(!nl)
+			return -1;
+		r->headers = nl;
+	}
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	return 0;
 }
