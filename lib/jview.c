@@ -159,16 +159,21 @@ static const char *jview__check_number(const char *p, const char *end)
 static const char *jview__check_scalar(const char *p, const char *end)
 {
 	static const char *const words[] = { "true", "false", "null" };
+	const char *after = NULL;
 	if(*p == '"')
 		return jview__check_string(p, end);
 	if(*p == '-' || (*p >= '0' && *p <= '9'))
-		return jview__check_number(p, end);
-	for(size_t i = 0; i < 3; i++) {
+		after = jview__check_number(p, end);
+	for(size_t i = 0; !after && i < 3; i++) {
 		size_t n = strlen(words[i]);
 		if((size_t)(end - p) >= n && !memcmp(p, words[i], n))
-			return p + n;
+			after = p + n;
 	}
-	return NULL;
+	/* jansson reads one byte past a number or a word and puts it back;
+	 * a NUL put back so is skipped by its reader.  So is it here. */
+	if(after && after < end && *after == '\0')
+		after++;
+	return after;
 }
 
 /* A member's key and its colon at p: the byte after the colon and the
@@ -253,13 +258,17 @@ const char *jview_end(const char *v)
 	if(*v != '{' && *v != '[') {
 		while(!strchr(",}] \t\n\r", *v))
 			v++;
-		return v;
+		return *v ? v : v + 1; /* the NUL jansson skips (jview_check) */
 	}
 	/* Checked text: the brackets close before its end, and no NUL comes
 	 * first, so strcspn finds them. */
 	int depth = 0;
 	for(;;) {
 		v += strcspn(v, "\"{}[]");
+		if(!*v) { /* the NUL after a number or a word */
+			v++;
+			continue;
+		}
 		if(*v == '"') {
 			v = jview__string_end(v);
 			continue;

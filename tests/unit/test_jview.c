@@ -157,6 +157,11 @@ int main(void)
 {
 	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		compare(cases[i], strlen(cases[i]));
+	/* A NUL just after a number or a word: jansson skips one. */
+	static const char nul1[] = "[6\0,7,true\0,{\"a\":-1e2\0}]", nul2[] = "[6\0\0]", nul3[] = "[\"a\"\0]";
+	compare(nul1, sizeof(nul1) - 1);
+	compare(nul2, sizeof(nul2) - 1);
+	compare(nul3, sizeof(nul3) - 1);
 	/* Depth: jansson's limit is 2048 levels. */
 	char deep[2 * 2049 + 1];
 	for(int d = 2047; d <= 2049; d++) {
