@@ -440,30 +440,28 @@ void mx__pump(struct mx *m)
  * '/' for its own commands, so Matrix users type '!'. */
 static void mx__bang(struct strbuf *out, const char *text)
 {
-	const char *p = text;
-	char prev = ' ';
-	while(*p) {
-		if(*p == '/' && strchr(" \n(>\"'", prev)) {
-			size_t n = 1;
+	/* Only a '/' may change: the text between two is copied whole. */
+	const char *run = text;
+	for(const char *p = text; (p = strchr(p, '/'));) {
+		char prev = p > text ? p[-1] : ' ';
+		size_t n = 1;
+		if(strchr(" \n(>\"'", prev))
 			while(p[n] && (strchr("abcdefghijklmnopqrstuvwxyz_-", p[n]) || (unsigned char)p[n] >= 0x80))
 				n++;
-			if(n > 1) {
-				struct strbuf w = STRBUF_INIT;
-				strbuf_add(&w, p + 1, n - 1);
-				bool cmd = !w.oom && dispatch_find(w.buf);
-				strbuf_release(&w);
-				if(cmd) {
-					strbuf_addc(out, '!');
-					strbuf_add(out, p + 1, n - 1);
-					prev = p[n - 1];
-					p += n;
-					continue;
-				}
+		if(n > 1) {
+			struct strbuf w = STRBUF_INIT;
+			strbuf_add(&w, p + 1, n - 1);
+			bool cmd = !w.oom && dispatch_find(w.buf);
+			strbuf_release(&w);
+			if(cmd) {
+				strbuf_add(out, run, (size_t)(p - run));
+				strbuf_addc(out, '!');
+				run = p + 1;
 			}
 		}
-		prev = *p;
-		strbuf_addc(out, *p++);
+		p += n;
 	}
+	strbuf_adds(out, run);
 }
 
 /* A message's texts, rendered once: its plain fallback, its HTML, and the
