@@ -11,6 +11,7 @@
 
 #define LOG_MODULE "http"
 #define HTTP_DEFAULT_MAX (16u * 1024 * 1024)
+#define HTTP_SPARE 8 /* easy handles kept for the next requests */
 
 struct http_req {
 	struct http_client *c;
@@ -36,6 +37,11 @@ struct http_client {
 	bool closing;
 	int open_handles;       /* the timer and the socket polls */
 	struct http_sock *idle; /* polls of open sockets curl does not watch */
+	/* Easy handles of finished transfers, their constant options set
+	 * (http__easy_new): making one and cleaning it up cost more than the
+	 * rest of a request's setting up. */
+	CURL *spare[HTTP_SPARE];
+	int nspare;
 };
 
 /* One per socket curl watches.  Between two transfers on a kept-alive
@@ -250,7 +256,14 @@ static void http__finish(struct http_client *c, struct http_req *r, CURLcode cod
 	c->pending--;
 	curl_multi_remove_handle(c->multi, r->easy);
 	r->done(r->user, &res);
-	curl_easy_cleanup(r->easy);
+	if(c->nspare < HTTP_SPARE && !c->closing) {
+		/* It points at r's headers and body no more (the next request
+		 * sets its own). */
+		curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, NULL);
+		c->spare[c->nspare++] = r->easy;
+	} else {
+		curl_easy_cleanup(r->easy);
+	}
 	curl_slist_free_all(r->headers);
 	strbuf_release(&r->resp);
 	free(r->body);
@@ -272,30 +285,45 @@ static void http__check_done(struct http_client *c)
 	}
 }
 
-/* Sets the options of r's transfer that do not depend on its body or
- * headers: the URL, the timeout, the callbacks that fill r. */
-static void http__set_options(struct http_req *r, const struct http_call *call)
+/* A new easy handle with the options every request shares: no signals,
+ * the callbacks that fill a request (its data set by
+ * http__set_options), the protocols, any encoding.  NULL when out of
+ * memory. */
+static CURL *http__easy_new(struct http_client *c)
 {
-	CURL *e = r->easy;
-	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	CURL *e = curl_easy_init();
+	if(!e)
+		return NULL;
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "Ensemble/" ENSEMBLE_VERSION);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? call->timeout_ms : 30000L);
 	/* No separate connect timeout: curl arms its timer for it at the start
 	 * of every transfer, even on a reused connection, which woke the idle
 	 * bot ten seconds into each long poll.  The whole transfer's timeout
 	 * bounds a connect that hangs. */
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http__write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http__header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, http__close_socket);
-	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, r->c);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	if(call->method && strcmp(call->method, "GET") && strcmp(call->method, "POST"))
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, call->method);
+	return e;
+}
+
+/* Sets the options of r's transfer that are its own, on a new handle or
+ * one a finished transfer left: the URL, the timeout, the request that
+ * the callbacks fill, the method (a GET set again, as a body set before
+ * makes a POST). */
+static void http__set_options(struct http_req *r, const struct http_call *call)
+{
+	CURL *e = r->easy;
+	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? call->timeout_ms : 30000L);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	bool get = !call->method || !strcmp(call->method, "GET");
+	if(get)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, get || !strcmp(call->method, "POST") ? NULL : call->method);
 }
 
 /* Gives r's transfer a copy of call's body (owned by r) and its
@@ -311,7 +339,8 @@ static int http__set_body(struct http_req *r, const struct http_call *call)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
 		struct strbuf h = STRBUF_INIT;
-		strbuf_addf(&h, "Content-Type: %s", call->content_type ? call->content_type : "application/json");
+		strbuf_adds(&h, "Content-Type: ");
+		strbuf_adds(&h, call->content_type ? call->content_type : "application/json");
 		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
 		strbuf_release(&h);
 		if(!nl)
@@ -319,6 +348,7 @@ static int http__set_body(struct http_req *r, const struct http_call *call)
 		r->headers = nl;
 	} else if(call->method && !strcmp(call->method, "POST")) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	}
 	return 0;
 }
@@ -329,7 +359,8 @@ static int http__set_headers(struct http_req *r, const struct http_call *call)
 {
 	if(call->auth_bearer) {
 		struct strbuf h = STRBUF_INIT;
-		strbuf_addf(&h, "Authorization: Bearer %s", call->auth_bearer);
+		strbuf_adds(&h, "Authorization: Bearer ");
+		strbuf_adds(&h, call->auth_bearer);
 		struct curl_slist *nl = curl_slist_append(r->headers, h.buf);
 		strbuf_release(&h);
 		if(!nl)
@@ -342,11 +373,16 @@ static int http__set_headers(struct http_req *r, const struct http_call *call)
 			return -1;
 		r->headers = more;
 	}
-	/* No "Expect: 100-continue" round trip for small bodies. */
-	struct curl_slist *nl = curl_slist_append(r->headers, "Expect:");
-	if(!nl)
-		return -1;
-	r->headers = nl;
+	/* No "Expect: 100-continue" round trip for small bodies.  The user
+	 * agent is a header of the list too: set as an option, curl printed
+	 * its line again at each request. */
+	static const char *const fixed[] = { "Expect:", "User-Agent: Ensemble/" ENSEMBLE_VERSION };
+	for(size_t i = 0; i < 2; i++) {
+		struct curl_slist *nl = curl_slist_append(r->headers, fixed[i]);
+		if(!nl)
+			return -1;
+		r->headers = nl;
+	}
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	return 0;
 }
@@ -364,7 +400,7 @@ long http_client_start(struct http_client *c, const struct http_call *call, http
 	r->user = user;
 	r->retry_after = -1;
 	r->max_response = call->max_response ? call->max_response : HTTP_DEFAULT_MAX;
-	r->easy = curl_easy_init();
+	r->easy = c->nspare ? c->spare[--c->nspare] : http__easy_new(c);
 	if(!r->easy)
 		goto fail;
 	http__set_options(r, call);
@@ -414,6 +450,8 @@ void http_client_close(struct http_client *c)
 		http__finish(c, c->reqs, CURLE_ABORTED_BY_CALLBACK);
 	/* Removing the handles may have closed socket polls through the
 	 * socket callback; the multi handle goes last. */
+	while(c->nspare)
+		curl_easy_cleanup(c->spare[--c->nspare]);
 	curl_multi_cleanup(c->multi);
 	while(c->idle) { /* curl closed its sockets: none should be left */
 		struct http_sock *s = c->idle;

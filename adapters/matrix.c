@@ -86,7 +86,9 @@ long mx__call(struct mx *m, const char *method, const char *path, const char *bo
 	struct strbuf url = STRBUF_INIT;
 	struct mx_call *c = malloc(sizeof(*c));
 	long id = -1;
-	strbuf_addf(&url, "%s/_matrix/client/%s", m->hs, path);
+	strbuf_adds(&url, m->hs);
+	strbuf_adds(&url, "/_matrix/client/");
+	strbuf_adds(&url, path);
 	if(url.oom || !c)
 		goto out;
 	*c = (struct mx_call){ .a = m->a, .done = done, .user = user };
@@ -134,23 +136,62 @@ enum mx_verdict mx__verdict(const struct http_result *res, long *wait_ms, int at
 
 /* ---- rooms ---- */
 
+static uint32_t mx__room_hash(const char *id)
+{
+	uint32_t h = 2166136261u;
+	for(const char *c = id; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return h;
+}
+
+/* Puts room i in the index of the rooms by id. */
+static void mx__room_index(struct mx *m, int i)
+{
+	size_t k = mx__room_hash(m->rooms[i].id) % MX_ROOM_SLOTS;
+	while(m->room_slot[k])
+		k = (k + 1) % MX_ROOM_SLOTS;
+	m->room_slot[k] = (unsigned short)(i + 1);
+}
+
+/* The room of the index whose id is id, or NULL. */
+static struct mx_room_state *mx__room_find(struct mx *m, const char *id)
+{
+	for(size_t k = mx__room_hash(id) % MX_ROOM_SLOTS; m->room_slot[k]; k = (k + 1) % MX_ROOM_SLOTS)
+		if(!strcmp(m->rooms[m->room_slot[k] - 1].id, id))
+			return &m->rooms[m->room_slot[k] - 1];
+	return NULL;
+}
+
+/* Every event and send looks its room up, so the rooms are indexed by id;
+ * a room not among them takes the place of the one unused longest (its
+ * state saved already: not dirty), and the index is made again when that
+ * one had an id. */
 struct mx_room_state *mx__room(struct mx *m, const char *id)
 {
+	struct mx_room_state *r = mx__room_find(m, id);
+	if(r) {
+		r->used_ms = clock_now_ms();
+		return r;
+	}
 	struct mx_room_state *oldest = &m->rooms[0];
-	for(int i = 0; i < MX_ROOMS; i++) {
-		if(!strcmp(m->rooms[i].id, id)) {
-			m->rooms[i].used_ms = clock_now_ms();
-			return &m->rooms[i];
-		}
+	for(int i = 0; i < MX_ROOMS; i++)
 		if(!m->rooms[i].dirty && m->rooms[i].used_ms < oldest->used_ms)
 			oldest = &m->rooms[i];
-	}
+	bool evicted = oldest->id[0] != 0;
 	json_decref(oldest->pl);
 	json_decref(oldest->members);
 	memset(oldest, 0, sizeof(*oldest));
 	snprintf(oldest->id, sizeof(oldest->id), "%s", id);
 	oldest->joined = -1;
 	oldest->used_ms = clock_now_ms();
+	if(evicted) {
+		memset(m->room_slot, 0, sizeof(m->room_slot));
+		for(int i = 0; i < MX_ROOMS; i++)
+			if(m->rooms[i].id[0])
+				mx__room_index(m, i);
+	} else {
+		mx__room_index(m, (int)(oldest - m->rooms));
+	}
 	/* What the last run knew of it. */
 	struct strbuf key = STRBUF_INIT, v = STRBUF_INIT;
 	strbuf_addf(&key, "matrix.room.%s", id);
@@ -557,14 +598,14 @@ static void mx__warn_encrypted(struct mx *m, struct mx_room_state *r)
 	const char *lang = m->cfg->lang;
 	if(db_chat_get(m->b->db, "matrix", r->id, m->cfg->lang, m->cfg->timezone, &chat) == 1)
 		lang = chat.lang;
-	json_t *c = json_pack("{s:s,s:s,s:{}}", "msgtype", "m.notice", "body", i18n_lookup(lang, "matrix.encrypted"),
-	                      "m.mentions");
-	struct strbuf txn = STRBUF_INIT;
+	struct strbuf c = STRBUF_INIT, txn = STRBUF_INIT;
+	strbuf_adds(&c, "{\"msgtype\":\"m.notice\",\"body\":");
+	int bad = strbuf_add_json(&c, i18n_lookup(lang, "matrix.encrypted"));
+	strbuf_adds(&c, ",\"m.mentions\":{}}");
 	strbuf_addf(&txn, "ens.enc.%s", r->id);
-	if(c && !txn.oom)
-		mx__enqueue(m, r->id, NULL, "m.room.message", txn.buf, c, 0, MX_AFTER_NONE, NULL, 0);
-	else
-		json_decref(c);
+	if(!bad && !txn.oom)
+		mx__enqueue(m, r->id, NULL, "m.room.message", txn.buf, &c, 0, MX_AFTER_NONE, NULL, 0);
+	strbuf_release(&c);
 	strbuf_release(&txn);
 }
 

@@ -24,6 +24,7 @@ struct db;
 
 #define MX_MAX_ATTEMPTS 8
 #define MX_ROOMS 256
+#define MX_ROOM_SLOTS (2 * MX_ROOMS) /* the index of the rooms by id */
 #define MX_FILTER_VERSION "2"
 #define MX_SEEN_DAYS 7
 #define MX_MAX_INFLIGHT 4                       /* sends out at once, never two for one room */
@@ -122,7 +123,8 @@ struct mx {
 	struct send_queue queue;
 	bool throttled; /* syncing paused: the queue is long */
 	struct mx_room_state rooms[MX_ROOMS];
-	struct mx_kv *kv; /* writes for the next batch's transaction */
+	unsigned short room_slot[MX_ROOM_SLOTS]; /* rooms by id: index + 1, 0 free */
+	struct mx_kv *kv;                        /* writes for the next batch's transaction */
 	size_t nkv;
 	bool storing;      /* mx__settle's transaction is open */
 	bool store_failed; /* ... and a write in it failed */
@@ -164,9 +166,11 @@ void mx__sync(struct mx *m);
 
 /* matrix_send.c */
 /* Queues one event for room (or, room NULL, for a direct chat with
- * dm_user).  Takes content.  0 or -1. */
-int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn, json_t *content,
-                int64_t stored_id, enum mx_after after, const char *ref, int n_answers);
+ * dm_user).  content is the event's content as JSON: its buffer is taken
+ * (content is left empty), or, when it ran out of memory, refused.  0 or
+ * -1. */
+int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
+                struct strbuf *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers);
 /* Sends what may leave now. */
 void mx__pump(struct mx *m);
 /* Stores what the answered sends held in the queue are (a poll, a message

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/jview.h"
 #include "lib/text.h"
 
 /* Every event of a room passes through here; n grows by one per event
@@ -15,10 +16,10 @@ struct mx_builder {
 	const char *me;
 };
 
-static char *mx__dup(json_t *v)
+/* The string v, decoded, newly allocated; NULL when v is no string. */
+static char *mx__dup(const char *v)
 {
-	const char *s = json_string_value(v);
-	return s ? strdup(s) : NULL;
+	return jview_strdup(v);
 }
 
 static void mx__event_release(struct mx_event *e)
@@ -86,22 +87,19 @@ static bool mx__type_is(const char *type, const char *unstable, const char *stab
 /* The answer ids of a poll response, in either form.  An answers value that
  * is not an array of strings spoils the response: n_answers stays 0 and
  * spoiled is set through key = "spoiled". */
-static void mx__read_answers(struct mx_event *e, json_t *content)
+static void mx__read_answers(struct mx_event *e, const char *content)
 {
-	json_t *arr = json_object_get(json_object_get(content, "org.matrix.msc3381.poll.response"), "answers");
+	const char *arr = jview_get(jview_get(content, "org.matrix.msc3381.poll.response"), "answers");
 	if(!arr)
-		arr = json_object_get(json_object_get(content, "m.poll.response"), "answers");
+		arr = jview_get(jview_get(content, "m.poll.response"), "answers");
 	if(!arr)
-		arr = json_object_get(content, "m.selections");
-	if(!json_is_array(arr)) {
+		arr = jview_get(content, "m.selections");
+	if(!jview_is_array(arr)) {
 		e->key = strdup("spoiled");
 		return;
 	}
-	size_t i;
-	json_t *v;
-	json_array_foreach(arr, i, v)
-	{
-		if(!json_is_string(v)) {
+	for(const char *v = jview_first(arr); v; v = jview_next(v)) {
+		if(*v != '"') {
 			e->key = strdup("spoiled");
 			return;
 		}
@@ -110,138 +108,173 @@ static void mx__read_answers(struct mx_event *e, json_t *content)
 	}
 }
 
-static void mx__read_poll_start(struct mx_event *e, json_t *content)
+static void mx__read_poll_start(struct mx_event *e, const char *content)
 {
-	json_t *p = json_object_get(content, "org.matrix.msc3381.poll.start");
+	const char *p = jview_get(content, "org.matrix.msc3381.poll.start");
 	if(!p)
-		p = json_object_get(content, "m.poll");
-	json_t *ms = json_object_get(p, "max_selections");
-	e->max_selections = json_is_integer(ms) ? (int)json_integer_value(ms) : 1;
-	json_t *arr = json_object_get(p, "answers");
-	size_t i;
-	json_t *a;
-	json_array_foreach(arr, i, a)
-	{
-		json_t *id = json_object_get(a, "id");
+		p = jview_get(content, "m.poll");
+	long long ms;
+	e->max_selections = jview_integer(jview_get(p, "max_selections"), &ms) ? (int)ms : 1;
+	for(const char *a = jview_first(jview_get(p, "answers")); a; a = jview_next(a)) {
+		const char *id = jview_get(a, "id");
 		if(!id)
-			id = json_object_get(a, "m.id");
-		if(json_is_string(id) && e->n_answers < MX_MAX_ANSWERS && (e->answers[e->n_answers] = mx__dup(id)))
+			id = jview_get(a, "m.id");
+		if(id && *id == '"' && e->n_answers < MX_MAX_ANSWERS && (e->answers[e->n_answers] = mx__dup(id)))
 			e->n_answers++;
 	}
 }
 
-/* Reads the text message o's content into e.  False when it is none the
- * bot reads (an edit: ignored, as on Telegram) or out of memory. */
-static bool mx__read_message(struct mx_builder *bld, struct mx_event *e, json_t *content, json_t *rel,
-                             const char *rel_type)
+/* The members of an event that its reading looks at, found in one pass
+ * over the event and one over its content (each a value, or NULL). */
+struct mx_fields {
+	const char *o, *content, *type, *sender, *event_id, *ts, *state_key, *redacts, *unsigned_;
+	const char *body, *msgtype, *rel, *mentions, *membership, *displayname, *name, *content_redacts;
+	const char *rel_type, *rel_event, *rel_key, *in_reply_to;
+};
+
+static void mx__fields(struct mx_fields *f, const char *o)
 {
-	const char *body = json_string_value(json_object_get(content, "body"));
-	if(!body || (rel_type && !strcmp(rel_type, "m.replace")))
+	static const char *const top[] = { "content",          "type",      "sender",  "event_id",
+		                           "origin_server_ts", "state_key", "redacts", "unsigned" };
+	static const char *const inner[] = { "body",       "msgtype",     "m.relates_to", "m.mentions",
+		                             "membership", "displayname", "name",         "redacts" };
+	static const char *const rel[] = { "rel_type", "event_id", "key", "m.in_reply_to" };
+	const char *v[8];
+	f->o = o;
+	jview_pick(o, top, 8, v);
+	f->content = v[0], f->type = v[1], f->sender = v[2], f->event_id = v[3];
+	f->ts = v[4], f->state_key = v[5], f->redacts = v[6], f->unsigned_ = v[7];
+	jview_pick(f->content, inner, 8, v);
+	f->body = v[0], f->msgtype = v[1], f->rel = v[2], f->mentions = v[3];
+	f->membership = v[4], f->displayname = v[5], f->name = v[6], f->content_redacts = v[7];
+	jview_pick(f->rel, rel, 4, v);
+	f->rel_type = v[0], f->rel_event = v[1], f->rel_key = v[2], f->in_reply_to = v[3];
+}
+
+/* Reads the text message f into e.  False when it is none the bot reads
+ * (an edit: ignored, as on Telegram) or out of memory. */
+static bool mx__read_message(struct mx_builder *bld, struct mx_event *e, const struct mx_fields *f)
+{
+	char *body = mx__dup(f->body);
+	if(!body || jview_streq(f->rel_type, "m.replace")) {
+		free(body);
 		return false;
+	}
 	e->kind = MX_MESSAGE;
-	e->msgtype = mx__dup(json_object_get(content, "msgtype"));
-	e->reply_to = mx__dup(json_object_get(json_object_get(rel, "m.in_reply_to"), "event_id"));
-	e->in_thread = rel_type && !strcmp(rel_type, "m.thread") && e->relates_to;
-	e->body = e->reply_to ? mx__strip_fallback(body) : strdup(body);
+	e->msgtype = mx__dup(f->msgtype);
+	e->reply_to = mx__dup(jview_get(f->in_reply_to, "event_id"));
+	e->in_thread = jview_streq(f->rel_type, "m.thread") && e->relates_to;
+	if(e->reply_to) {
+		e->body = mx__strip_fallback(body);
+		free(body);
+	} else {
+		e->body = body;
+	}
 	if(!e->body || !e->msgtype)
 		return false;
-	json_t *ids = json_object_get(json_object_get(content, "m.mentions"), "user_ids");
-	size_t i;
-	json_t *v;
-	json_array_foreach(ids, i, v) if(bld->me && json_is_string(v) && !strcmp(json_string_value(v), bld->me))
-		e->mentions_me = true;
+	for(const char *v = jview_first(jview_get(f->mentions, "user_ids")); v; v = jview_next(v))
+		if(bld->me && jview_streq(v, bld->me))
+			e->mentions_me = true;
 	return true;
 }
 
-/* Reads the member event o (its content, content) into e: whose, the
- * membership, and whether they were joined before.  False when it lacks
- * one of them or out of memory. */
-static bool mx__read_member(struct mx_event *e, json_t *o, json_t *content)
+/* Reads the member event f into e: whose, the membership, and whether
+ * they were joined before.  False when it lacks one of them or out of
+ * memory. */
+static bool mx__read_member(struct mx_event *e, const struct mx_fields *f)
 {
-	e->state_key = mx__dup(json_object_get(o, "state_key"));
-	e->membership = mx__dup(json_object_get(content, "membership"));
-	e->displayname = mx__dup(json_object_get(content, "displayname"));
+	e->state_key = mx__dup(f->state_key);
+	e->membership = mx__dup(f->membership);
+	e->displayname = mx__dup(f->displayname);
 	if(!e->state_key || !e->membership)
 		return false;
-	json_t *prev = json_object_get(json_object_get(o, "unsigned"), "prev_content");
-	const char *was = json_string_value(json_object_get(prev, "membership"));
-	e->was_joined = was && !strcmp(was, "join");
+	const char *prev = jview_get(f->unsigned_, "prev_content");
+	e->was_joined = jview_streq(jview_get(prev, "membership"), "join");
 	e->kind = MX_MEMBER;
 	return true;
 }
 
-/* Fills e from one client event; returns false to skip it. */
-static bool mx__read_event(struct mx_builder *bld, struct mx_event *e, json_t *o, const char *room, bool state)
+/* Reads the events of a room's state that the bot keeps: false to skip
+ * it. */
+static bool mx__read_state(struct mx_event *e, const struct mx_fields *f)
 {
-	json_t *content = json_object_get(o, "content");
-	const char *type = json_string_value(json_object_get(o, "type"));
-	const char *sender = json_string_value(json_object_get(o, "sender"));
-	if(!type || !sender || !json_is_object(content))
-		return false;
-	memset(e, 0, sizeof(*e));
-	e->room = room;
-	e->is_state = state;
-	e->event_id = mx__dup(json_object_get(o, "event_id"));
-	e->sender = strdup(sender);
-	e->type = strdup(type);
-	json_t *ts = json_object_get(o, "origin_server_ts");
-	e->ts = json_is_integer(ts) ? (int64_t)json_integer_value(ts) : 0;
-	if(!e->sender || !e->type)
-		goto skip;
-	json_t *rel = json_object_get(content, "m.relates_to");
-	const char *rel_type = json_string_value(json_object_get(rel, "rel_type"));
-	e->relates_to = mx__dup(json_object_get(rel, "event_id"));
-
-	if(!strcmp(type, "m.room.message")) {
-		if(!mx__read_message(bld, e, content, rel, rel_type))
-			goto skip;
-	} else if(mx__type_is(type, "org.matrix.msc3381.poll.start", "m.poll.start")) {
-		e->kind = MX_POLL_START;
-		mx__read_poll_start(e, content);
-	} else if(mx__type_is(type, "org.matrix.msc3381.poll.response", "m.poll.response")) {
-		if(!e->relates_to)
-			goto skip;
-		e->kind = MX_POLL_RESPONSE;
-		mx__read_answers(e, content);
-	} else if(mx__type_is(type, "org.matrix.msc3381.poll.end", "m.poll.end")) {
-		if(!e->relates_to)
-			goto skip;
-		e->kind = MX_POLL_END;
-	} else if(!strcmp(type, "m.reaction")) {
-		e->key = mx__dup(json_object_get(rel, "key"));
-		if(!e->relates_to || !e->key || !rel_type || strcmp(rel_type, "m.annotation"))
-			goto skip;
-		e->kind = MX_REACTION;
-	} else if(!strcmp(type, "m.room.redaction")) {
-		/* Rooms v11 carry it in the content, older rooms at the top. */
-		e->redacts = mx__dup(json_object_get(content, "redacts"));
-		if(!e->redacts)
-			e->redacts = mx__dup(json_object_get(o, "redacts"));
-		if(!e->redacts)
-			goto skip;
-		e->kind = MX_REDACTION;
-	} else if(!strcmp(type, "m.room.member")) {
-		if(!mx__read_member(e, o, content))
-			goto skip;
+	const char *type = e->type;
+	if(!strcmp(type, "m.room.member")) {
+		return mx__read_member(e, f);
 	} else if(!strcmp(type, "m.room.power_levels")) {
-		e->content_json = json_dumps(content, JSON_COMPACT);
-		if(!e->content_json)
-			goto skip;
+		/* The content's own text: JSON that reads back as the content. */
+		if(!(e->content_json = strndup(f->content, (size_t)(jview_end(f->content) - f->content))))
+			return false;
 		e->kind = MX_POWER_LEVELS;
 	} else if(!strcmp(type, "m.room.name")) {
-		const char *name = json_string_value(json_object_get(content, "name"));
-		if(!(e->body = strdup(name ? name : "")))
-			goto skip;
+		if(!(e->body = f->name && *f->name == '"' ? mx__dup(f->name) : strdup("")))
+			return false;
 		e->kind = MX_ROOM_NAME;
 	} else if(!strcmp(type, "m.room.encryption")) {
 		e->kind = MX_ENCRYPTION;
 	} else if(!strcmp(type, "m.room.encrypted")) {
 		e->kind = MX_ENCRYPTED;
 	} else {
-		goto skip;
+		return false;
 	}
 	return true;
-skip:
+}
+
+/* Reads what e's type tells of its content: false to skip it. */
+static bool mx__read_kind(struct mx_builder *bld, struct mx_event *e, const struct mx_fields *f)
+{
+	const char *type = e->type;
+	if(!strcmp(type, "m.room.message"))
+		return mx__read_message(bld, e, f);
+	if(mx__type_is(type, "org.matrix.msc3381.poll.start", "m.poll.start")) {
+		e->kind = MX_POLL_START;
+		mx__read_poll_start(e, f->content);
+	} else if(mx__type_is(type, "org.matrix.msc3381.poll.response", "m.poll.response")) {
+		if(!e->relates_to)
+			return false;
+		e->kind = MX_POLL_RESPONSE;
+		mx__read_answers(e, f->content);
+	} else if(mx__type_is(type, "org.matrix.msc3381.poll.end", "m.poll.end")) {
+		if(!e->relates_to)
+			return false;
+		e->kind = MX_POLL_END;
+	} else if(!strcmp(type, "m.reaction")) {
+		e->key = mx__dup(f->rel_key);
+		if(!e->relates_to || !e->key || !jview_streq(f->rel_type, "m.annotation"))
+			return false;
+		e->kind = MX_REACTION;
+	} else if(!strcmp(type, "m.room.redaction")) {
+		/* Rooms v11 carry it in the content, older rooms at the top. */
+		e->redacts = mx__dup(f->content_redacts);
+		if(!e->redacts)
+			e->redacts = mx__dup(f->redacts);
+		if(!e->redacts)
+			return false;
+		e->kind = MX_REDACTION;
+	} else {
+		return mx__read_state(e, f);
+	}
+	return true;
+}
+
+/* Fills e from one client event; returns false to skip it. */
+static bool mx__read_event(struct mx_builder *bld, struct mx_event *e, const char *o, const char *room, bool state)
+{
+	struct mx_fields f;
+	mx__fields(&f, o);
+	if(!f.type || *f.type != '"' || !f.sender || *f.sender != '"' || !jview_is_object(f.content))
+		return false;
+	memset(e, 0, sizeof(*e));
+	e->room = room;
+	e->is_state = state;
+	e->event_id = mx__dup(f.event_id);
+	e->sender = mx__dup(f.sender);
+	e->type = mx__dup(f.type);
+	long long ts;
+	e->ts = jview_integer(f.ts, &ts) ? (int64_t)ts : 0;
+	e->relates_to = mx__dup(f.rel_event);
+	if(e->sender && e->type && mx__read_kind(bld, e, &f))
+		return true;
 	mx__event_release(e);
 	return false;
 }
@@ -260,12 +293,9 @@ static struct mx_event *mx__slot(struct mx_builder *bld)
 	return &s->ev[s->n];
 }
 
-static int mx__read_list(struct mx_builder *bld, json_t *events, const char *room, bool state)
+static int mx__read_list(struct mx_builder *bld, const char *events, const char *room, bool state)
 {
-	size_t i;
-	json_t *o;
-	json_array_foreach(events, i, o)
-	{
+	for(const char *o = jview_first(events); o; o = jview_next(o)) {
 		struct mx_event *e = mx__slot(bld);
 		if(!e)
 			return -1;
@@ -291,24 +321,52 @@ static struct mx_room *mx__add_room(struct mx_sync *s, const char *id)
 	return r;
 }
 
-/* The invite meant for the bot, in a room's stripped invite state. */
-static int mx__read_invite(struct mx_builder *bld, struct mx_room *r, json_t *room)
+static const char *mx__space(const char *p, const char *end)
 {
-	json_t *events = json_object_get(json_object_get(room, "invite_state"), "events");
-	size_t i;
-	json_t *o;
+	while(p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* The answer's only member, "event_id", read where it is when it has the
+ * form every homeserver gives it (no escape in the id): each send has one,
+ * and a jansson tree for it cost more than its request's own handling.
+ * Any other form is read by jansson. */
+int mx_parse_event_id(const char *json, size_t len, struct strbuf *out)
+{
+	static const char key[] = "\"event_id\"";
+	const char *end = json + len, *p = mx__space(json, end);
+	if(p < end && *p == '{' && (p = mx__space(p + 1, end)) + sizeof(key) - 1 <= end &&
+	   !memcmp(p, key, sizeof(key) - 1) && (p = mx__space(p + sizeof(key) - 1, end)) < end && *p == ':' &&
+	   (p = mx__space(p + 1, end)) < end && *p == '"') {
+		const char *id = ++p;
+		while(p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			p++;
+		const char *q = p < end && *p == '"' ? mx__space(p + 1, end) : end;
+		if(q < end && *q == '}' && mx__space(q + 1, end) == end && utf8_valid(id, (size_t)(p - id)))
+			return strbuf_add(out, id, (size_t)(p - id)) ? -1 : 1;
+	}
+	json_error_t jerr;
+	json_t *o = json_loadb(json, len, 0, &jerr);
+	const char *eid = json_string_value(json_object_get(o, "event_id"));
+	int rc = eid ? (strbuf_adds(out, eid) ? -1 : 1) : 0;
+	json_decref(o);
+	return rc;
+}
+
+/* The invite meant for the bot, in a room's stripped invite state. */
+static int mx__read_invite(struct mx_builder *bld, struct mx_room *r, const char *room)
+{
+	const char *events = jview_get(jview_get(room, "invite_state"), "events");
 	bool found = false;
-	json_array_foreach(events, i, o)
-	{
-		json_t *content = json_object_get(o, "content");
-		const char *type = json_string_value(json_object_get(o, "type"));
-		const char *sk = json_string_value(json_object_get(o, "state_key"));
-		const char *ms = json_string_value(json_object_get(content, "membership"));
-		const char *sender = json_string_value(json_object_get(o, "sender"));
-		if(type && !strcmp(type, "m.room.encryption"))
+	for(const char *o = jview_first(events); o; o = jview_next(o)) {
+		const char *type = jview_get(o, "type"), *sender = jview_get(o, "sender");
+		if(jview_streq(type, "m.room.encryption"))
 			r->encrypted = true;
-		if(found || !type || strcmp(type, "m.room.member") || !sk || !bld->me || strcmp(sk, bld->me) || !ms ||
-		   strcmp(ms, "invite") || !sender)
+		if(found || !jview_streq(type, "m.room.member") || !bld->me ||
+		   !jview_streq(jview_get(o, "state_key"), bld->me) ||
+		   !jview_streq(jview_get(jview_get(o, "content"), "membership"), "invite") || !sender ||
+		   *sender != '"')
 			continue;
 		struct mx_event *e = mx__slot(bld);
 		if(!e)
@@ -317,8 +375,8 @@ static int mx__read_invite(struct mx_builder *bld, struct mx_room *r, json_t *ro
 		e->kind = MX_INVITE;
 		e->room = r->id;
 		e->is_state = true;
-		e->sender = strdup(sender);
-		e->type = strdup(type);
+		e->sender = mx__dup(sender);
+		e->type = strdup("m.room.member");
 		if(!e->sender || !e->type) {
 			mx__event_release(e);
 			return -1;
@@ -329,65 +387,103 @@ static int mx__read_invite(struct mx_builder *bld, struct mx_room *r, json_t *ro
 	return 0;
 }
 
+/* A joined room's timeline and state (its value, room) into the sync.  0,
+ * or -1 when out of memory. */
+static int mx__read_joined(struct mx_builder *bld, const char *id, const char *room)
+{
+	struct mx_room *r = mx__add_room(bld->s, id);
+	if(!r)
+		return -1;
+	static const char *const parts[] = { "timeline", "summary", "state" };
+	static const char *const timeline[] = { "limited", "prev_batch", "events" };
+	static const char *const counts[] = { "m.joined_member_count", "m.invited_member_count" };
+	const char *p[3], *tl[3], *c[2];
+	jview_pick(room, parts, 3, p);
+	jview_pick(p[0], timeline, 3, tl);
+	jview_pick(p[1], counts, 2, c);
+	r->limited = jview_is_true(tl[0]);
+	if(tl[1] && *tl[1] == '"' && !(r->prev_batch = mx__dup(tl[1])))
+		return -1;
+	long long count;
+	if(jview_integer(c[0], &count))
+		r->joined_members = (long)count;
+	if(jview_integer(c[1], &count))
+		r->invited_members = (long)count;
+	return mx__read_list(bld, jview_get(p[2], "events"), r->id, true) || mx__read_list(bld, tl[2], r->id, false)
+	               ? -1
+	               : 0;
+}
+
+/* The rooms of one block of a sync (rooms.join or rooms.invite), in
+ * jansson's order (jview_members).  0, or -1 when out of memory. */
+static int mx__read_rooms(struct mx_builder *bld, const char *block, bool invited)
+{
+	struct jview_member *rooms;
+	size_t n;
+	struct strbuf id = STRBUF_INIT;
+	int rc = jview_members(block, &rooms, &n);
+	for(size_t i = 0; !rc && i < n; i++) {
+		if(!jview_is_object(rooms[i].value))
+			continue;
+		strbuf_reset(&id);
+		if(jview_string(rooms[i].key, &id)) {
+			rc = -1;
+		} else if(!invited) {
+			rc = mx__read_joined(bld, id.buf, rooms[i].value);
+		} else {
+			struct mx_room *r = mx__add_room(bld->s, id.buf);
+			if(r)
+				r->invited = true;
+			rc = !r || mx__read_invite(bld, r, rooms[i].value) ? -1 : 0;
+		}
+	}
+	free(rooms);
+	strbuf_release(&id);
+	return rc;
+}
+
+/* The answer's top value when the text is JSON as jansson reads it, else
+ * NULL; then jansson's reading of the text says why, in err (prefix: what
+ * the caller expected). */
+static const char *mx__top(const char *json, size_t len, const char *prefix, char *err, size_t errlen)
+{
+	if(!jview_check(json, len))
+		return mx__space(json, json + len);
+	json_error_t jerr;
+	json_t *o = json_loadb(json, len, 0, &jerr);
+	snprintf(err, errlen, "%s (%s)", prefix, o ? "another value" : jerr.text);
+	json_decref(o);
+	return NULL;
+}
+
+/* Read in place (lib/jview) rather than through a jansson tree: the tree
+ * of a sync, made then freed, cost more than the rest of its reading. */
 int mx_parse_sync(const char *json, size_t len, const char *me, struct mx_sync *out, char *err, size_t errlen)
 {
-	json_error_t jerr;
 	memset(out, 0, sizeof(*out));
-	json_t *o = json_loadb(json, len, 0, &jerr);
 	struct mx_builder bld = { .s = out, .me = me };
-	if(!json_is_object(o)) {
-		snprintf(err, errlen, "not a JSON object (%s)", o ? "another value" : jerr.text);
+	const char *o = mx__top(json, len, "not a JSON object", err, errlen);
+	if(!o)
+		goto fail;
+	if(!jview_is_object(o)) {
+		snprintf(err, errlen, "not a JSON object (another value)");
 		goto fail;
 	}
-	const char *nb = json_string_value(json_object_get(o, "next_batch"));
-	if(!nb) {
+	static const char *const top[] = { "next_batch", "rooms" }, *const blocks[] = { "join", "invite" };
+	const char *v[2], *b[2];
+	jview_pick(o, top, 2, v);
+	if(!v[0] || *v[0] != '"') {
 		snprintf(err, errlen, "no next_batch");
 		goto fail;
 	}
-	if(!(out->next_batch = strdup(nb)))
-		goto oom;
-	json_t *rooms = json_object_get(o, "rooms");
-	const char *id;
-	json_t *room;
-	json_object_foreach(json_object_get(rooms, "join"), id, room)
-	{
-		if(!json_is_object(room))
-			continue;
-		struct mx_room *r = mx__add_room(out, id);
-		if(!r)
-			goto oom;
-		json_t *tl = json_object_get(room, "timeline");
-		r->limited = json_is_true(json_object_get(tl, "limited"));
-		const char *pb = json_string_value(json_object_get(tl, "prev_batch"));
-		if(pb && !(r->prev_batch = strdup(pb)))
-			goto oom;
-		json_t *jm = json_object_get(json_object_get(room, "summary"), "m.joined_member_count");
-		if(json_is_integer(jm))
-			r->joined_members = (long)json_integer_value(jm);
-		json_t *im = json_object_get(json_object_get(room, "summary"), "m.invited_member_count");
-		if(json_is_integer(im))
-			r->invited_members = (long)json_integer_value(im);
-		if(mx__read_list(&bld, json_object_get(json_object_get(room, "state"), "events"), r->id, true) ||
-		   mx__read_list(&bld, json_object_get(tl, "events"), r->id, false))
-			goto oom;
+	jview_pick(v[1], blocks, 2, b);
+	if(!(out->next_batch = mx__dup(v[0])) || mx__read_rooms(&bld, b[0], false) ||
+	   mx__read_rooms(&bld, b[1], true)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
-	json_object_foreach(json_object_get(rooms, "invite"), id, room)
-	{
-		if(!json_is_object(room))
-			continue;
-		struct mx_room *r = mx__add_room(out, id);
-		if(!r)
-			goto oom;
-		r->invited = true;
-		if(mx__read_invite(&bld, r, room))
-			goto oom;
-	}
-	json_decref(o);
 	return 0;
-oom:
-	snprintf(err, errlen, "out of memory");
 fail:
-	json_decref(o);
 	mx_sync_release(out);
 	return -1;
 }
@@ -397,25 +493,22 @@ fail:
 static int mx__parse_page(const char *json, size_t len, const char *room, const char *next, struct mx_sync *out,
                           char *err, size_t errlen)
 {
-	json_error_t jerr;
 	memset(out, 0, sizeof(*out));
-	json_t *o = json_loadb(json, len, 0, &jerr);
 	struct mx_builder bld = { .s = out };
-	json_t *chunk = json_object_get(o, "chunk");
-	if(!json_is_array(chunk)) {
+	const char *o = jview_check(json, len) ? NULL : mx__space(json, json + len);
+	const char *chunk = jview_get(o, "chunk");
+	if(!jview_is_array(chunk)) {
 		snprintf(err, errlen, "no chunk in the answer");
 		goto fail;
 	}
 	struct mx_room *r = mx__add_room(out, room);
-	const char *nb = json_string_value(json_object_get(o, next));
-	if(!r || (nb && !(out->next_batch = strdup(nb))) || mx__read_list(&bld, chunk, r->id, false)) {
+	const char *nb = jview_get(o, next);
+	if(!r || (nb && *nb == '"' && !(out->next_batch = mx__dup(nb))) || mx__read_list(&bld, chunk, r->id, false)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	json_decref(o);
 	return 0;
 fail:
-	json_decref(o);
 	mx_sync_release(out);
 	return -1;
 }

@@ -108,6 +108,11 @@ void mx_sync_release(struct mx_sync *s);
 /* Frees the strings of one event taken out of an mx_sync. */
 void mx_event_release(struct mx_event *e);
 
+/* Reads the answer to a send, {"event_id": "..."}: appends the event id to
+ * out and returns 1, or 0 when the answer has none, -1 when out of
+ * memory. */
+int mx_parse_event_id(const char *json, size_t len, struct strbuf *out);
+
 /* Reads an error answer {"errcode":...,"error":...,"retry_after_ms":...}:
  * copies errcode (or "") and returns retry_after_ms, or -1. */
 long mx_parse_error(const char *json, size_t len, char *errcode, size_t errlen);

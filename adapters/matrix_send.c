@@ -49,12 +49,11 @@ static void mx__send_free(struct mx_send *s)
 	free(s);
 }
 
-int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn, json_t *content,
-                int64_t stored_id, enum mx_after after, const char *ref, int n_answers)
+int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
+                struct strbuf *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers)
 {
 	struct mx_send *s = calloc(1, sizeof(*s));
-	char *text = json_dumps(content, JSON_COMPACT);
-	json_decref(content);
+	char *text = strbuf_detach(content);
 	if(!s || !text || !(s->txn = strdup(txn)) || (room && !(s->room = strdup(room))) ||
 	   (dm_user && !(s->dm_user = strdup(dm_user))) || (ref && !(s->ref = strdup(ref)))) {
 		free(text);
@@ -146,16 +145,18 @@ static void mx__store_sent(struct mx *m, const struct mx_send *s, const char *ev
  * press. */
 static void mx__add_rsvp_answers(struct mx *m, const struct mx_send *s, const char *event_id)
 {
-	struct strbuf v = STRBUF_INIT;
+	struct strbuf v = STRBUF_INIT, c = STRBUF_INIT;
 	for(int i = 0; i < 3; i++) {
 		strbuf_reset(&v);
 		strbuf_addf(&v, "%s.r%d", s->txn, i);
-		json_t *c = json_pack("{s:{s:s,s:s,s:s}}", "m.relates_to", "rel_type", "m.annotation", "event_id",
-		                      event_id, "key", mx__rsvp_keys[i]);
-		if(!v.oom && c)
-			mx__enqueue(m, s->room, NULL, "m.reaction", v.buf, c, 0, MX_AFTER_NONE, NULL, 0);
-		else
-			json_decref(c);
+		strbuf_adds(&c, "{\"m.relates_to\":{\"rel_type\":\"m.annotation\",\"event_id\":");
+		int bad = strbuf_add_json(&c, event_id);
+		strbuf_adds(&c, ",\"key\":\"");
+		strbuf_adds(&c, mx__rsvp_keys[i]);
+		strbuf_adds(&c, "\"}}");
+		if(!v.oom && !bad)
+			mx__enqueue(m, s->room, NULL, "m.reaction", v.buf, &c, 0, MX_AFTER_NONE, NULL, 0);
+		strbuf_release(&c);
 	}
 	strbuf_release(&v);
 }
@@ -174,14 +175,13 @@ static enum sq_verdict mx__event_verdict(struct mx *m, struct mx_send *s, const 
 	m->unreachable = res->status == 0 || res->status >= 500;
 	switch(mx__verdict(res, &wait, 0, errcode, sizeof(errcode))) {
 	case MX_OK: {
-		json_error_t jerr;
-		json_t *o = json_loadb(res->body, res->body_len, 0, &jerr);
-		const char *eid = json_string_value(json_object_get(o, "event_id"));
-		if(!eid)
+		struct strbuf eid = STRBUF_INIT;
+		int found = mx_parse_event_id(res->body, res->body_len, &eid);
+		if(found == 0)
 			log_warn("a send to %s was accepted without an event id", s->room);
-		else if(s->msg_ref || s->after != MX_AFTER_NONE)
-			a->store = (s->held_eid = strdup(eid)) != NULL;
-		json_decref(o);
+		else if(found > 0 && (s->msg_ref || s->after != MX_AFTER_NONE))
+			a->store = (s->held_eid = strbuf_detach(&eid)) != NULL;
+		strbuf_release(&eid);
 		return SQ_SENT;
 	}
 	case MX_RETRY:
@@ -440,82 +440,128 @@ void mx__pump(struct mx *m)
  * '/' for its own commands, so Matrix users type '!'. */
 static void mx__bang(struct strbuf *out, const char *text)
 {
-	const char *p = text;
-	char prev = ' ';
-	while(*p) {
-		if(*p == '/' && strchr(" \n(>\"'", prev)) {
-			size_t n = 1;
+	/* Only a '/' may change: the text between two is copied whole. */
+	const char *run = text;
+	for(const char *p = text; (p = strchr(p, '/'));) {
+		char prev = p > text ? p[-1] : ' ';
+		size_t n = 1;
+		if(strchr(" \n(>\"'", prev))
 			while(p[n] && (strchr("abcdefghijklmnopqrstuvwxyz_-", p[n]) || (unsigned char)p[n] >= 0x80))
 				n++;
-			if(n > 1) {
-				struct strbuf w = STRBUF_INIT;
-				strbuf_add(&w, p + 1, n - 1);
-				bool cmd = !w.oom && dispatch_find(w.buf);
-				strbuf_release(&w);
-				if(cmd) {
-					strbuf_addc(out, '!');
-					strbuf_add(out, p + 1, n - 1);
-					prev = p[n - 1];
-					p += n;
-					continue;
-				}
+		if(n > 1) {
+			struct strbuf w = STRBUF_INIT;
+			strbuf_add(&w, p + 1, n - 1);
+			bool cmd = !w.oom && dispatch_find(w.buf);
+			strbuf_release(&w);
+			if(cmd) {
+				strbuf_add(out, run, (size_t)(p - run));
+				strbuf_addc(out, '!');
+				run = p + 1;
 			}
 		}
-		prev = *p;
-		strbuf_addc(out, *p++);
+		p += n;
 	}
+	strbuf_adds(out, run);
 }
 
-/* A message with HTML, its plain fallback and m.mentions.  It is an
- * m.notice, which clients never answer and, by the specification's
- * predefined push rules (.m.rule.suppress_notices comes before
- * .m.rule.is_user_mention), never notify; a message that mentions people
- * (a reminder, a nudge, a freed place) is there to reach them, so it is an
- * m.text and their clients notify them. */
-static json_t *mx__message(const char *light, const char *reply_to)
+/* A message's texts, rendered once: its plain fallback, its HTML, and the
+ * ids of those it mentions as a JSON array. */
+struct mx_text {
+	char *plain;
+	struct strbuf html;
+	struct strbuf mentions;
+	size_t n_mentions;
+};
+
+static void mx__text_release(struct mx_text *t)
 {
-	struct strbuf bang = STRBUF_INIT, html = STRBUF_INIT, ids = STRBUF_INIT;
-	json_t *c = NULL;
+	free(t->plain);
+	strbuf_release(&t->html);
+	strbuf_release(&t->mentions);
+}
+
+/* Renders light ("/command" written "!command") into t.  0, or -1 (out of
+ * memory, or text that is not UTF-8); t is to be released either way. */
+static int mx__render(struct mx_text *t, const char *light)
+{
+	struct strbuf bang = STRBUF_INIT, ids = STRBUF_INIT;
+	int rc = -1;
+	t->plain = NULL;
+	strbuf_init(&t->html);
+	strbuf_init(&t->mentions);
+	t->n_mentions = 0;
 	mx__bang(&bang, light ? light : "");
-	char *plain = bang.oom ? NULL : action_plain_text(bang.buf);
-	if(!plain || mx_render_html(&html, bang.buf, &ids))
+	if(bang.oom || !(t->plain = action_plain_text(bang.buf)) || mx_render_html(&t->html, bang.buf, &ids))
 		goto out;
-	json_t *uids = json_array();
+	/* The ids come one a line; one that is not UTF-8 is left out, as
+	 * jansson's array left it out. */
+	strbuf_addc(&t->mentions, '[');
 	for(char *line = ids.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		size_t mark = t->mentions.len;
 		nl = strchr(line, '\n');
 		if(nl)
 			*nl = 0;
-		json_array_append_new(uids, json_string(line));
+		if(t->n_mentions)
+			strbuf_addc(&t->mentions, ',');
+		if(strbuf_add_json(&t->mentions, line))
+			strbuf_setlen(&t->mentions, mark);
+		else
+			t->n_mentions++;
 	}
-	const char *msgtype = json_array_size(uids) ? "m.text" : "m.notice";
-	c = json_pack("{s:s,s:s,s:s,s:s,s:{s:o}}", "msgtype", msgtype, "body", plain, "format",
-	              "org.matrix.custom.html", "formatted_body", html.buf, "m.mentions", "user_ids", uids);
-	/* reply_to is the command's event id, or "EVENT ROOT" for a command in
-	 * a thread: then the answer goes in the thread, as a reply to it. */
+	strbuf_addc(&t->mentions, ']');
+	rc = t->html.oom || t->mentions.oom || ids.oom ? -1 : 0;
+out:
+	strbuf_release(&bang);
+	strbuf_release(&ids);
+	return rc;
+}
+
+/* Appends the content of a message that shows t, with HTML, its plain
+ * fallback and m.mentions, written by hand as the outbox's JSON is (a
+ * jansson tree cost more than the rest of the send).  It is an m.notice,
+ * which clients never answer and, by the specification's predefined push
+ * rules (.m.rule.suppress_notices comes before .m.rule.is_user_mention),
+ * never notify; a message that mentions people (a reminder, a nudge, a
+ * freed place) is there to reach them, so it is an m.text and their
+ * clients notify them.  reply_to is the command's event id, or "EVENT
+ * ROOT" for a command in a thread (the answer then goes in the thread, as
+ * a reply to it), or NULL.  0, or -1 when a string is not UTF-8. */
+static int mx__add_message(struct strbuf *out, const struct mx_text *t, const char *reply_to)
+{
+	int bad = 0;
+	strbuf_adds(out, t->n_mentions ? "{\"msgtype\":\"m.text\",\"body\":" : "{\"msgtype\":\"m.notice\",\"body\":");
+	bad |= strbuf_add_json(out, t->plain);
+	strbuf_adds(out, ",\"format\":\"org.matrix.custom.html\",\"formatted_body\":");
+	bad |= strbuf_add_json(out, t->html.buf);
+	strbuf_adds(out, ",\"m.mentions\":{\"user_ids\":");
+	strbuf_add(out, t->mentions.buf, t->mentions.len);
+	strbuf_addc(out, '}');
 	const char *sp = reply_to ? strchr(reply_to, ' ') : NULL;
-	if(c && sp) {
+	if(sp) {
 		char event[256];
 		snprintf(event, sizeof(event), "%.*s", (int)(sp - reply_to), reply_to);
-		json_object_set_new(c, "m.relates_to",
-		                    json_pack("{s:s,s:s,s:b,s:{s:s}}", "rel_type", "m.thread", "event_id", sp + 1,
-		                              "is_falling_back", 0, "m.in_reply_to", "event_id", event));
-	} else if(c && reply_to) {
-		json_object_set_new(c, "m.relates_to", json_pack("{s:{s:s}}", "m.in_reply_to", "event_id", reply_to));
+		strbuf_adds(out, ",\"m.relates_to\":{\"rel_type\":\"m.thread\",\"event_id\":");
+		bad |= strbuf_add_json(out, sp + 1);
+		strbuf_adds(out, ",\"is_falling_back\":false,\"m.in_reply_to\":{\"event_id\":");
+		bad |= strbuf_add_json(out, event);
+		strbuf_adds(out, "}}");
+	} else if(reply_to) {
+		strbuf_adds(out, ",\"m.relates_to\":{\"m.in_reply_to\":{\"event_id\":");
+		bad |= strbuf_add_json(out, reply_to);
+		strbuf_adds(out, "}}");
 	}
-out:
-	free(plain);
-	strbuf_release(&bang);
-	strbuf_release(&html);
-	strbuf_release(&ids);
-	return c;
+	strbuf_addc(out, '}');
+	return bad ? -1 : 0;
 }
 
 static int mx__send_text(struct mx *m, const struct action *act, const char *txn, int64_t stored_id)
 {
 	bool dm = act->kind == ACTION_SEND_PRIVATE;
-	json_t *c = mx__message(act->text, act->kind == ACTION_REPLY ? act->reply_to : NULL);
-	if(!c)
-		return -1;
+	struct mx_text t;
+	struct strbuf c = STRBUF_INIT;
+	int rc = -1;
+	if(mx__render(&t, act->text) || mx__add_message(&c, &t, act->kind == ACTION_REPLY ? act->reply_to : NULL))
+		goto out;
 	enum mx_after after = MX_AFTER_NONE;
 	char meetup[32] = "";
 	long long id;
@@ -524,12 +570,27 @@ static int mx__send_text(struct mx *m, const struct action *act, const char *txn
 		after = MX_AFTER_RSVP;
 		snprintf(meetup, sizeof(meetup), "%lld", id);
 	}
-	if(mx__enqueue(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, "m.room.message", txn, c, stored_id,
+	if(mx__enqueue(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, "m.room.message", txn, &c, stored_id,
 	               after, after ? meetup : NULL, 0))
-		return -1;
+		goto out;
 	if(act->ref && !dm && m->queue.tail && !(((struct mx_send *)m->queue.tail)->msg_ref = strdup(act->ref)))
-		return -1;
-	return 0;
+		goto out;
+	rc = 0;
+out:
+	mx__text_release(&t);
+	strbuf_release(&c);
+	return rc;
+}
+
+/* Appends s after "* " as a JSON string: an edit's fallback.  0 or -1. */
+static int mx__add_starred(struct strbuf *out, const char *s)
+{
+	struct strbuf star = STRBUF_INIT;
+	strbuf_adds(&star, "* ");
+	strbuf_adds(&star, s);
+	int rc = star.oom ? -1 : strbuf_add_json(out, star.buf);
+	strbuf_release(&star);
+	return rc;
 }
 
 /* An edit (m.replace) of the message that shows act->ref: the new content,
@@ -543,25 +604,57 @@ static int mx__send_edit(struct mx *m, const struct action *act, const char *txn
 	strbuf_release(&v);
 	if(!found)
 		return 0; /* never sent here: nothing to edit */
-	json_t *fresh = mx__message(act->text, NULL);
-	if(!fresh)
-		return -1;
-	struct strbuf body = STRBUF_INIT, html = STRBUF_INIT;
-	strbuf_addf(&body, "* %s", json_string_value(json_object_get(fresh, "body")));
-	strbuf_addf(&html, "* %s", json_string_value(json_object_get(fresh, "formatted_body")));
+	struct mx_text t;
+	struct strbuf c = STRBUF_INIT;
+	int rc = -1;
+	if(mx__render(&t, act->text))
+		goto out;
 	/* The edit's own m.mentions name only those it newly mentions (the
 	 * specification's rule, so that an edit pings nobody twice): none, as
 	 * the bot edits counts, not who is named. */
-	json_t *c = body.oom || html.oom ? NULL
-	                                 : json_pack("{s:s,s:s,s:s,s:s,s:{},s:o,s:{s:s,s:s}}", "msgtype", "m.notice",
-	                                             "body", body.buf, "format", "org.matrix.custom.html",
-	                                             "formatted_body", html.buf, "m.mentions", "m.new_content", fresh,
-	                                             "m.relates_to", "rel_type", "m.replace", "event_id", target);
-	strbuf_release(&body);
-	strbuf_release(&html);
-	if(!c)
-		return -1;
-	return mx__enqueue(m, room, NULL, "m.room.message", txn, c, act->stored_id, MX_AFTER_NONE, NULL, 0) ? -1 : 1;
+	strbuf_adds(&c, "{\"msgtype\":\"m.notice\",\"body\":");
+	int bad = mx__add_starred(&c, t.plain);
+	strbuf_adds(&c, ",\"format\":\"org.matrix.custom.html\",\"formatted_body\":");
+	bad |= mx__add_starred(&c, t.html.buf);
+	strbuf_adds(&c, ",\"m.mentions\":{},\"m.new_content\":");
+	bad |= mx__add_message(&c, &t, NULL);
+	strbuf_adds(&c, ",\"m.relates_to\":{\"rel_type\":\"m.replace\",\"event_id\":");
+	bad |= strbuf_add_json(&c, target);
+	strbuf_adds(&c, "}}");
+	if(!bad && !mx__enqueue(m, room, NULL, "m.room.message", txn, &c, act->stored_id, MX_AFTER_NONE, NULL, 0))
+		rc = 1;
+out:
+	mx__text_release(&t);
+	strbuf_release(&c);
+	return rc;
+}
+
+/* Appends a native poll's content (MSC3381) with a text fallback: the
+ * question and its n answers.  0, or -1 when a string is not UTF-8. */
+static int mx__add_poll(struct strbuf *out, const char *question, const char *const *options, size_t n)
+{
+	struct strbuf fallback = STRBUF_INIT;
+	strbuf_adds(&fallback, question);
+	for(size_t i = 0; i < n; i++)
+		strbuf_addf(&fallback, "\n%zu. %s", i + 1, options[i]);
+	strbuf_adds(out, "{\"org.matrix.msc1767.text\":");
+	int bad = fallback.oom ? -1 : strbuf_add_json(out, fallback.buf);
+	strbuf_release(&fallback);
+	strbuf_addf(out,
+	            ",\"org.matrix.msc3381.poll.start\":{\"kind\":\"org.matrix.msc3381.poll.disclosed\","
+	            "\"max_selections\":%d,\"question\":{\"org.matrix.msc1767.text\":",
+	            (int)n);
+	bad |= strbuf_add_json(out, question);
+	strbuf_adds(out, ",\"body\":");
+	bad |= strbuf_add_json(out, question);
+	strbuf_adds(out, ",\"msgtype\":\"m.text\"},\"answers\":[");
+	for(size_t i = 0; i < n; i++) {
+		strbuf_addf(out, "%s{\"id\":\"a%zu\",\"org.matrix.msc1767.text\":", i ? "," : "", i);
+		bad |= strbuf_add_json(out, options[i]);
+		strbuf_addc(out, '}');
+	}
+	strbuf_adds(out, "]}}");
+	return bad ? -1 : 0;
 }
 
 /* Sends a poll: the details in a message, then the native poll (MSC3381)
@@ -575,37 +668,21 @@ static int mx__deliver_poll(struct mx *m, const struct action *act, const char *
 	if(act->n_options < 2 || !act->ref)
 		return 0;
 	size_t n = act->n_options < MX_MAX_ANSWERS ? act->n_options : MX_MAX_ANSWERS;
-	const char *question = act->question ? act->question : "?";
-	json_t *answers = json_array();
-	struct strbuf fallback = STRBUF_INIT;
-	strbuf_adds(&fallback, question);
-	for(size_t i = 0; i < n; i++) {
-		char aid[16];
-		snprintf(aid, sizeof(aid), "a%zu", i);
-		json_array_append_new(answers,
-		                      json_pack("{s:s,s:s}", "id", aid, "org.matrix.msc1767.text", act->options[i]));
-		strbuf_addf(&fallback, "\n%zu. %s", i + 1, act->options[i]);
-	}
-	json_t *c = fallback.oom ? NULL
-	                         : json_pack("{s:s,s:{s:s,s:i,s:{s:s,s:s,s:s},s:o}}", "org.matrix.msc1767.text",
-	                                     fallback.buf, "org.matrix.msc3381.poll.start", "kind",
-	                                     "org.matrix.msc3381.poll.disclosed", "max_selections", (int)n, "question",
-	                                     "org.matrix.msc1767.text", question, "body", question, "msgtype", "m.text",
-	                                     "answers", answers);
-	strbuf_release(&fallback);
-	if(!c)
-		return -1;
-	return mx__enqueue(m, act->chat_id, NULL, "org.matrix.msc3381.poll.start", txn, c, act->stored_id,
-	                   MX_AFTER_POLL, act->ref, (int)n)
-	               ? -1
-	               : 1;
+	struct strbuf c = STRBUF_INIT;
+	int rc = -1;
+	if(!mx__add_poll(&c, act->question ? act->question : "?", (const char *const *)act->options, n) &&
+	   !mx__enqueue(m, act->chat_id, NULL, "org.matrix.msc3381.poll.start", txn, &c, act->stored_id, MX_AFTER_POLL,
+	                act->ref, (int)n))
+		rc = 1;
+	strbuf_release(&c);
+	return rc;
 }
 
 /* Closes the native poll of act->ref, when one was sent: responses after
  * this moment no longer count.  As mx__deliver. */
 static int mx__deliver_close(struct mx *m, const struct action *act, const char *txn)
 {
-	struct strbuf v = STRBUF_INIT, pv = STRBUF_INIT, k = STRBUF_INIT;
+	struct strbuf v = STRBUF_INIT, pv = STRBUF_INIT, k = STRBUF_INIT, c = STRBUF_INIT;
 	char room[256], start[256];
 	int rc = 0;
 	if(mx__kv_get(m, "matrix.ref.", act->ref ? act->ref : "", &v) != 1 ||
@@ -629,17 +706,21 @@ static int mx__deliver_close(struct mx *m, const struct action *act, const char 
 		lang = chat.lang;
 	const char *text = act->text && *act->text ? act->text : i18n_lookup(lang, "matrix.poll_closed");
 	char *plain = action_plain_text(text);
-	json_t *c = json_pack("{s:{s:s,s:s},s:{},s:s}", "m.relates_to", "rel_type", "m.reference", "event_id", start,
-	                      "org.matrix.msc3381.poll.end", "org.matrix.msc1767.text", plain ? plain : "");
+	strbuf_adds(&c, "{\"m.relates_to\":{\"rel_type\":\"m.reference\",\"event_id\":");
+	int bad = strbuf_add_json(&c, start);
+	strbuf_adds(&c, "},\"org.matrix.msc3381.poll.end\":{},\"org.matrix.msc1767.text\":");
+	bad |= strbuf_add_json(&c, plain ? plain : "");
+	strbuf_addc(&c, '}');
 	free(plain);
-	rc = c && !mx__enqueue(m, room, NULL, "org.matrix.msc3381.poll.end", txn, c, act->stored_id, MX_AFTER_NONE,
-	                       NULL, 0)
+	rc = !bad && !mx__enqueue(m, room, NULL, "org.matrix.msc3381.poll.end", txn, &c, act->stored_id, MX_AFTER_NONE,
+	                          NULL, 0)
 	             ? 1
 	             : -1;
 out:
 	strbuf_release(&v);
 	strbuf_release(&pv);
 	strbuf_release(&k);
+	strbuf_release(&c);
 	return rc;
 }
 

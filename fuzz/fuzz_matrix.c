@@ -1,9 +1,13 @@
 /* libFuzzer target: Matrix /sync answers, /relations and /messages pages,
- * and the command finder and HTML writer on the bodies they carry. */
+ * and the command finder and HTML writer on the bodies they carry.  Also
+ * lib/jview against jansson: a text one accepts and the other refuses is a
+ * crash (the answers are read by jview on the promise that they agree). */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "adapters/matrix_parse.h"
+#include "lib/jview.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -14,6 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if(size > 1 << 20)
 		return 0;
 	mx_parse_error((const char *)data, size, code, sizeof(code));
+	json_error_t jerr;
+	json_t *tree = json_loadb((const char *)data, size, 0, &jerr);
+	if((jview_check((const char *)data, size) == 0) != (tree != NULL))
+		abort();
+	json_decref(tree);
 	int rc;
 	if(size && (data[0] & 3) == 3)
 		rc = mx_parse_messages((const char *)data, size, "!r:x", &s, err, sizeof(err));

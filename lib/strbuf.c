@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/text.h"
+
 char strbuf__empty[1];
 
 void strbuf_init(struct strbuf *sb)
@@ -153,6 +155,67 @@ int strbuf_add_html(struct strbuf *sb, const char *s)
 int strbuf_add_html_all(struct strbuf *sb, const char *s)
 {
 	return strbuf__add_html(sb, s, true);
+}
+
+int strbuf_add_json(struct strbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if(!s)
+		return strbuf_add(sb, "null", 4);
+	/* One pass: the UTF-8 checked as it is copied (the text is taken back
+	 * when it is not). */
+	size_t mark = sb->len;
+	strbuf_addc(sb, '"');
+	const char *run = s;
+	for(const char *p = s; *p;) {
+		unsigned char c = (unsigned char)*p;
+		if(c >= 0x80) {
+			size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+			           : c >= 0xE0 && c <= 0xEF ? 3
+			           : c >= 0xF0 && c <= 0xF4 ? 4
+			                                    : 0;
+			if(!n || strnlen(p, n) < n || !utf8_valid(p, n)) {
+				strbuf_setlen(sb, mark);
+				return -1;
+			}
+			p += n;
+			continue;
+		}
+		if(c >= 0x20 && c != '"' && c != '\\') {
+			p++;
+			continue;
+		}
+		strbuf_add(sb, run, (size_t)(p - run));
+		run = ++p;
+		char esc[7] = { '\\', (char)c, 0 };
+		switch(c) {
+		case '"':
+		case '\\':
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+		}
+		strbuf_adds(sb, esc);
+	}
+	strbuf_adds(sb, run);
+	return strbuf_addc(sb, '"');
 }
 
 void strbuf_setlen(struct strbuf *sb, size_t len)

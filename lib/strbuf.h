@@ -51,6 +51,12 @@ int strbuf_add_html(struct strbuf *sb, const char *s);
 /* The same, and the apostrophe as &#39; too: safe in an attribute quoted
  * either way (the web pages).  Telegram's HTML keeps strbuf_add_html. */
 int strbuf_add_html_all(struct strbuf *sb, const char *s);
+/* Appends s as a JSON string between quotes ("null" for NULL), escaped as
+ * jansson's writer escapes it: quotes, backslashes and control characters
+ * (\b \f \n \r \t, the others as \u00XX); other bytes as they are.  Text
+ * that is not valid UTF-8 appends nothing and returns -1, as jansson
+ * refuses such a string. */
+int strbuf_add_json(struct strbuf *sb, const char *s);
 void strbuf_setlen(struct strbuf *sb, size_t len);
 void strbuf_trim(struct strbuf *sb);
 

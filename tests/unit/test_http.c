@@ -65,6 +65,17 @@ static int echo(void *user, const struct http_request *req, struct http_response
 	return 0;
 }
 
+/* The User-Agent the client sent, as the body. */
+static int agent(void *user, const struct http_request *req, struct http_response *res)
+{
+	(void)user;
+	char ua[128] = "";
+	http_request_header(req, "User-Agent", ua, sizeof(ua));
+	res->body = strdup(ua);
+	res->body_len = strlen(ua);
+	return 0;
+}
+
 static int pong(void *user, const struct http_request *req, struct http_response *res)
 {
 	(void)user;
@@ -147,6 +158,7 @@ int main(void)
 	CHECK(http_server_port(server) > 0);
 	CHECK_INT(http_server_route(server, "POST", "/echo", echo, NULL), 0);
 	CHECK_INT(http_server_route(server, "GET", "/ping", pong, NULL), 0);
+	CHECK_INT(http_server_route(server, "GET", "/ua", agent, NULL), 0);
 	CHECK_INT(http_client_new(&client, &loop), 0);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(server));
 
@@ -173,6 +185,13 @@ int main(void)
 		start("GET", "/ping", NULL, 5000, 0, &ponged);
 	run_until_done();
 	CHECK_INT(echo_calls, 2); /* not for the 413 */
+
+	/* The client names itself, on a new handle and on one used before. */
+	static const struct expect named = { "user agent", 200, "Ensemble/" ENSEMBLE_VERSION, -2 };
+	for(int i = 0; i < 2; i++) {
+		start("GET", "/ua", NULL, 5000, 0, &named);
+		run_until_done();
+	}
 
 	/* A header the handler reads (the Telegram webhook's secret). */
 	{

@@ -169,6 +169,30 @@ static void test_relations_and_errors(void)
 	CHECK_STR(code, "M_LIMIT_EXCEEDED");
 	CHECK_INT(mx_parse_error("<html>", 6, code, sizeof(code)), -1);
 	CHECK_STR(code, "");
+
+	/* A send's answer: its event id, in the usual form or any other. */
+	static const char *const answers[][2] = {
+		{ "{\"event_id\":\"$abc:x.org\"}", "$abc:x.org" },
+		{ " { \"event_id\" :\n \"$a\" } \n", "$a" },
+		{ "{\"event_id\":\"$\\u00e9\\\"q\"}", "$\xc3\xa9\"q" },
+		{ "{\"event_id\":\"$a\",\"x\":1}", "$a" },
+		{ "{\"x\":1,\"event_id\":\"$b\"}", "$b" },
+		{ "{\"event_id\":\"$a\",\"event_id\":\"$c\"}", "$c" },
+	};
+	struct strbuf id = STRBUF_INIT;
+	for(size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		strbuf_reset(&id);
+		CHECK_INT(mx_parse_event_id(answers[i][0], strlen(answers[i][0]), &id), 1);
+		CHECK_STR(id.buf, answers[i][1]);
+	}
+	static const char *const none[] = { "{}", "{\"event_id\":3}",        "<html>", "{\"event_id\":\"$a\"",
+		                            "",   "{\"event_id\":\"$\xff\"}" };
+	for(size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		strbuf_reset(&id);
+		CHECK_INT(mx_parse_event_id(none[i], strlen(none[i]), &id), 0);
+		CHECK_STR(id.buf, "");
+	}
+	strbuf_release(&id);
 }
 
 static void test_render(void)

@@ -1,4 +1,5 @@
 /* UTF-8 checks, cleaning, folding, distance and the strbuf/action helpers. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,25 @@ int main(void)
 	strbuf_reset(&h);
 	strbuf_add_html_all(&h, "l'<b> & \"x\"");
 	CHECK_STR(h.buf, "l&#39;&lt;b&gt; &amp; &quot;x&quot;");
+	strbuf_reset(&h);
+
+	/* JSON strings as jansson writes them (the Matrix sends were jansson's
+	 * before they were written by hand). */
+	static const char *const js[] = { "plain", "a \"q\" \\ b", "l\n2\tt\r\b\f", "c\x01\x1f\x7f", "été ✅ /x", "" };
+	for(size_t i = 0; i < sizeof(js) / sizeof(js[0]); i++) {
+		json_t *v = json_string(js[i]);
+		char *want = json_dumps(v, JSON_ENCODE_ANY);
+		CHECK_INT(strbuf_add_json(&h, js[i]), 0);
+		CHECK_STR(h.buf, want);
+		strbuf_reset(&h);
+		free(want);
+		json_decref(v);
+	}
+	CHECK_INT(strbuf_add_json(&h, NULL), 0);
+	CHECK_STR(h.buf, "null");
+	strbuf_reset(&h);
+	CHECK_INT(strbuf_add_json(&h, "a\xff"), -1); /* not UTF-8: refused, nothing appended */
+	CHECK_STR(h.buf, "");
 	strbuf_release(&h);
 
 	char *plain = action_plain_text("<b>Hi</b> &lt;you&gt; &amp; <a href=\"https://x.org/?a=1&amp;b=2\">site</a>");
