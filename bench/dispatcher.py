@@ -72,7 +72,7 @@ def server_cpu(target):
     tests/pg/cluster.sh: its socket's directory holds data/) has used: its
     postmaster, the backends that ended (counted into the postmaster's
     children) and those still running."""
-    data = os.path.join(re.search(r"host=(\S+)", target).group(1), "data")
+    data = os.path.realpath(os.path.join(re.search(r"host=(\S+)", target).group(1), "data"))
     hz, total = os.sysconf("SC_CLK_TCK"), 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:

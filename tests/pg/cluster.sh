@@ -24,6 +24,17 @@ if [ -z "$cmd" ] || [ -z "$dir" ]; then
 fi
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+# The server runs as postgres, which must reach DIR: a build under a
+# directory only root may enter (a clone in /root) would refuse it.  Then
+# DIR becomes a link to a directory of /tmp, where the data and the socket
+# live; clients (root) follow the link, the server's commands are given
+# the real path.
+if [ "$(id -u)" = 0 ] && [ "$cmd" = start ] && [ ! -L "$dir" ] && ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+	real=$(mktemp -d /tmp/ensemble-pg.XXXXXX)
+	rmdir "$dir" 2>/dev/null || { echo "$dir is not empty and postgres cannot reach it" >&2; exit 1; }
+	ln -s "$real" "$dir"
+fi
+real=$(readlink -f "$dir")
 
 as_owner() {
 	if [ "$(id -u)" = 0 ]; then
@@ -39,25 +50,25 @@ start)
 		echo "$bin/initdb is missing: apt-get install postgresql-15 (scripts/deps.sh does)" >&2
 		exit 1
 	fi
-	[ "$(id -u)" = 0 ] && chown postgres: "$dir"
-	if [ ! -f "$dir/data/PG_VERSION" ]; then
-		as_owner "$bin/initdb" -D "$dir/data" -U ensemble -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
-			{ cat "$dir/initdb.log" >&2; exit 1; }
+	[ "$(id -u)" = 0 ] && chown postgres: "$real"
+	if [ ! -f "$real/data/PG_VERSION" ]; then
+		as_owner "$bin/initdb" -D "$real/data" -U ensemble -A trust -E UTF8 --locale=C.UTF-8 >"$real/initdb.log" 2>&1 ||
+			{ cat "$real/initdb.log" >&2; exit 1; }
 	fi
 	# No TCP listener; the socket in DIR; fsync kept on (the crash tests
 	# rely on what a commit promises).
-	as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-		-o "-c listen_addresses='' -c unix_socket_directories='$dir' -c max_connections=200" start >/dev/null ||
-		{ cat "$dir/server.log" >&2; exit 1; }
-	if ! as_owner "$bin/psql" -h "$dir" -U ensemble -d postgres -Atqc \
+	as_owner "$bin/pg_ctl" -D "$real/data" -l "$real/server.log" -w -t 30 \
+		-o "-c listen_addresses='' -c unix_socket_directories='$real' -c max_connections=200" start >/dev/null ||
+		{ cat "$real/server.log" >&2; exit 1; }
+	if ! as_owner "$bin/psql" -h "$real" -U ensemble -d postgres -Atqc \
 		"SELECT 1 FROM pg_database WHERE datname = 'ensemble'" | grep -q 1; then
-		as_owner "$bin/createdb" -h "$dir" -U ensemble ensemble
+		as_owner "$bin/createdb" -h "$real" -U ensemble ensemble
 	fi
 	echo "host=$dir user=ensemble dbname=ensemble"
 	;;
 stop)
-	if [ -f "$dir/data/postmaster.pid" ]; then
-		as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+	if [ -f "$real/data/postmaster.pid" ]; then
+		as_owner "$bin/pg_ctl" -D "$real/data" -m fast -w stop >/dev/null
 	fi
 	;;
 url)

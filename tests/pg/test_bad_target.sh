@@ -23,6 +23,7 @@ tmp=$(mktemp -d)
 cleanup() {
 	[ -f "$dir/data/postmaster.pid" ] && runuser -u postgres -- "$pgbin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1
 	rm -rf "$dir" "$tmp"
+	[ -L "${link:-}" ] && rm -f "$link"
 }
 trap cleanup EXIT
 passed=0
@@ -45,6 +46,10 @@ bash "$src/tests/pg/cluster.sh" stop "$dir" >/dev/null 2>&1
 rm -rf "$dir"
 bash "$src/tests/pg/cluster.sh" start "$dir" >/dev/null || { echo "FAIL: cannot start a cluster"; exit 1; }
 bash "$src/tests/pg/cluster.sh" stop "$dir"
+# The cluster's own directory (cluster.sh makes the build's a link to one
+# in /tmp when postgres cannot enter the build directory).
+link=$dir
+dir=$(readlink -f "$dir")
 port=$(free_port)
 printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' >"$dir/data/pg_hba.conf"
 chown postgres: "$dir/data/pg_hba.conf"
