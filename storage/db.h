@@ -13,8 +13,11 @@
  * Round trips and the loop.  On SQLite a statement is a function call on
  * the loop's thread: microseconds, no wait.  On PostgreSQL each statement
  * is a round trip to the server, and in this version the handlers' reads
- * and writes still run on the loop's thread, one round trip each (tens of
- * microseconds on a local socket; the loop waits for them); what takes
+ * and writes still run on the loop's thread: a read is a round trip of its
+ * own (tens of microseconds on a local socket; the loop waits for it), and
+ * the writes inside a transaction are sent ahead without waiting, their
+ * answers read with the next read's or the COMMIT's (the pipeline of
+ * storage/sql_pg.c); what takes
  * long, the COMMIT that makes a batch durable, runs on a thread of the
  * loop's pool (db_commit_start below), as on SQLite.  Why not more:
  * storage's functions answer synchronously, and the handlers, the

@@ -34,6 +34,27 @@
  * the owner rolls back, so that nothing it believed written is
  * acknowledged.
  *
+ * Writes inside a transaction do not wait for their answers.  A
+ * statement stepped between BEGIN and COMMIT that returns no rows (an
+ * INSERT, UPDATE or DELETE without RETURNING, behind a WITH or not) is sent
+ * in libpq's pipeline mode and reported SQL_DONE at once; the answers of
+ * the writes so sent are read, and their errors raised, by the next
+ * statement that is not such a write (a read, the COMMIT, the ROLLBACK),
+ * sent behind them in the same round trip, or by changes(), exec() and
+ * finalize(), which need them read first.  A bot's command is a few reads
+ * and several writes, each a round trip on its own before: the pipeline
+ * takes some 40 % of them away.  A failure thus surfaces one call or more
+ * after the write that failed, as the error of a later statement (with the
+ * write's code and message), and that changes no outcome: on PostgreSQL a
+ * failed statement already dooms its transaction (every later statement
+ * fails, the COMMIT commits nothing and is an error, below), so the batch
+ * fails and is rolled back either way, and nothing the caller did after
+ * the write, believing it done, is kept.  What a caller can no longer do
+ * is act on a write's own failure inside the transaction, which
+ * PostgreSQL does not allow anyway.  Outside a transaction nothing is
+ * deferred: each statement is its own commit, and its caller learns at
+ * once whether it was made.
+ *
  * Errors are SQLite's codes where the owner may act on them: a constraint
  * violated (SQLSTATE class 23) is 19 (SQLITE_CONSTRAINT), a serialization
  * failure or a deadlock 5 (SQLITE_BUSY); anything else 1 (SQLITE_ERROR).
@@ -70,6 +91,11 @@
 #define SQL_PG__BACKOFF_MIN_MS 250
 #define SQL_PG__BACKOFF_MAX_MS 4000
 #define SQL_PG__MAX_PARAMS 999 /* SQLite's own default limit */
+/* Writes sent ahead before their results are read, at most: their answers
+ * (some 40 bytes each) must fit in the socket's buffer, or the server
+ * would wait for the engine to read while the engine waits for the server
+ * to read. */
+#define SQL_PG__MAX_PENDING 256
 
 enum sql_pg_kind {
 	SQL_PG__OTHER,
@@ -92,6 +118,14 @@ struct sql_pg {
 	unsigned next_name;
 	int changes;
 	struct strbuf err;
+	/* The writes sent in pipeline mode whose results are still to read
+	 * (sql_pg__defer); the connection is in pipeline mode exactly while
+	 * there are.  failed: the error the first of them that failed gave,
+	 * once read and until reported (its message in failed_err); 0 when
+	 * none. */
+	int npending;
+	int failed;
+	struct strbuf failed_err;
 	bool lost;    /* the session ended: connect again at retry_ms */
 	bool tx_lost; /* a transaction was open when it did */
 	bool refused; /* the reconnect hook refused the new session */
@@ -128,6 +162,7 @@ struct sql_pg_stmt {
 	char *text; /* translated */
 	int nparams;
 	enum sql_pg_kind kind;
+	bool write; /* an INSERT, UPDATE or DELETE that returns no rows */
 	char name[16];
 	uint64_t generation; /* the session it is prepared on; 0: none */
 	struct sql_pg_param *params;
@@ -227,16 +262,35 @@ static const char *sql_pg__head(const char *text, struct strbuf *out, enum sql_p
 	return p;
 }
 
-/* Translates text, a statement in SQLite's dialect, into out (see the top
- * of this file), with the highest parameter number in *nparams and what
- * kind of statement it is in *kind.  0, or -1 (a parameter number out of
- * range, or out of memory). */
-static int sql_pg__translate(const char *text, struct strbuf *out, int *nparams, enum sql_pg_kind *kind)
+/* Whether the word at p, a statement's first word or a word of its top
+ * level, names what the statement does: 1 a write (INSERT, UPDATE,
+ * DELETE), 0 anything else that does (SELECT, VALUES ...), -1 a word that
+ * does not say (WITH, a name, a keyword of a clause). */
+static int sql_pg__verb(const char *p)
 {
-	bool ignore, conflict_added = false;
+	if(sql_pg__word(p, "INSERT") || sql_pg__word(p, "UPDATE") || sql_pg__word(p, "DELETE"))
+		return 1;
+	if(sql_pg__word(p, "SELECT") || sql_pg__word(p, "VALUES") || sql_pg__word(p, "TABLE"))
+		return 0;
+	return -1;
+}
+
+/* Translates text, a statement in SQLite's dialect, into out (see the top
+ * of this file), with the highest parameter number in *nparams, what kind
+ * of statement it is in *kind, and whether it is a write that returns no
+ * rows (an INSERT, UPDATE or DELETE, behind a WITH or not, without
+ * RETURNING) in *write.  0, or -1 (a parameter number out of range, or
+ * out of memory). */
+static int sql_pg__translate(const char *text, struct strbuf *out, int *nparams, enum sql_pg_kind *kind, bool *write)
+{
+	bool ignore, conflict_added = false, returning = false;
 	int depth = 0;
 	char prev = ' ';
 	*nparams = 0;
+	const char *start = sql_pg__skip_space(text);
+	int verb = sql_pg__word(start, "WITH") ? -1 : sql_pg__verb(start);
+	if(verb < 0 && !sql_pg__word(start, "WITH"))
+		verb = 0;
 	const char *p = sql_pg__head(text, out, kind, &ignore);
 	while(*p) {
 		const char *next = sql_pg__copy_quoted(p, out);
@@ -257,6 +311,11 @@ static int sql_pg__translate(const char *text, struct strbuf *out, int *nparams,
 			continue;
 		}
 		depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+		if(depth == 0 && !sql_pg__ident(prev) && sql_pg__ident(*p)) {
+			if(verb < 0)
+				verb = sql_pg__verb(p);
+			returning = returning || sql_pg__word(p, "RETURNING");
+		}
 		if(ignore && !conflict_added && depth == 0 && !sql_pg__ident(prev) && sql_pg__word(p, "RETURNING")) {
 			strbuf_adds(out, "ON CONFLICT DO NOTHING ");
 			conflict_added = true;
@@ -269,6 +328,7 @@ static int sql_pg__translate(const char *text, struct strbuf *out, int *nparams,
 			strbuf_setlen(out, out->len - 1);
 		strbuf_adds(out, " ON CONFLICT DO NOTHING");
 	}
+	*write = verb == 1 && !returning;
 	return out->oom ? -1 : 0;
 }
 
@@ -439,15 +499,20 @@ static int sql_pg__ready(struct sql_pg *c)
 
 /* After a call that went to the server: when it found the session ended,
  * marks c lost (to connect again at the next call) and, when a
- * transaction was open, the transaction too.  Whether it was. */
+ * transaction was open, the transaction too.  Whether it was (or had been
+ * found so already during the call). */
 static bool sql_pg__check_lost(struct sql_pg *c, bool was_in_tx)
 {
+	if(c->lost)
+		return true;
 	if(PQstatus(c->pg) != CONNECTION_BAD)
 		return false;
 	log_warn("lost the connection to PostgreSQL (%s)%s", c->where,
 	         was_in_tx ? ", and the transaction open on it" : "");
 	c->lost = true;
 	c->tx_lost = c->tx_lost || was_in_tx;
+	c->npending = 0;
+	c->failed = 0;
 	c->retry_ms = clock_mono_ms();
 	c->backoff_ms = SQL_PG__BACKOFF_MIN_MS;
 	return true;
@@ -467,12 +532,158 @@ static int sql_pg__admit(struct sql_pg *c, enum sql_pg_kind kind)
 	if(c->tx_lost && !c->in_hook) {
 		if(kind == SQL_PG__ROLLBACK) {
 			c->tx_lost = false;
+			c->failed = 0;
 			return 1;
 		}
 		sql_pg__set_err(c, "the transaction was lost with the connection to PostgreSQL (%s)", c->where);
 		return -1;
 	}
 	return sql_pg__ready(c);
+}
+
+/* ---- the pipeline ----
+ *
+ * A write inside a transaction is sent and not waited for (sql_pg__defer):
+ * the connection enters libpq's pipeline mode, and the results of the
+ * writes sent so far are read together by sql_pg__drain, after the next
+ * statement that is not such a write has been sent behind them, or alone
+ * when changes(), exec() or finalize() need the connection to themselves.
+ * One round trip then carries them all. */
+
+/* Marks c lost when the pipeline cannot go on (libpq refused a call on
+ * it): the session is dropped at the next call, with the transaction. */
+static void sql_pg__pipeline_broken(struct sql_pg *c, bool was_in_tx)
+{
+	sql_pg__set_err(c, "the pipeline to PostgreSQL (%s) failed: %s", c->where, PQerrorMessage(c->pg));
+	log_warn("%s", c->err.buf);
+	c->lost = true;
+	c->tx_lost = c->tx_lost || was_in_tx;
+	c->npending = 0;
+	c->retry_ms = clock_mono_ms();
+	c->backoff_ms = SQL_PG__BACKOFF_MIN_MS;
+}
+
+/* Counts, from res, the rows an INSERT, UPDATE or DELETE changed. */
+static void sql_pg__count_changes(struct sql_pg *c, PGresult *res)
+{
+	const char *cmd = PQcmdStatus(res);
+	if(!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6) ||
+	   !strncmp(cmd, "MERGE", 5))
+		c->changes = atoi(PQcmdTuples(res));
+}
+
+/* The first result of the next statement of the pipeline, the others it
+ * may have read and dropped; NULL when the session ended. */
+static PGresult *sql_pg__next_result(struct sql_pg *c)
+{
+	PGresult *first = PQgetResult(c->pg), *more;
+	while(first && (more = PQgetResult(c->pg)))
+		PQclear(more);
+	return first;
+}
+
+/* Syncs the pipeline and reads the results of the writes pending, then,
+ * when last is given, the result of the statement sent behind them, into
+ * *last (the caller's, to clear).  Leaves pipeline mode.  0 when every
+ * write succeeded; otherwise the first failure's code (sql_errmsg set),
+ * the statements after it being skipped by the server. */
+static int sql_pg__drain(struct sql_pg *c, PGresult **last)
+{
+	int rc = 0, n = c->npending;
+	bool was_in_tx = sql_pg__in_server_tx(c);
+	if(last)
+		*last = NULL;
+	if(!PQpipelineSync(c->pg)) {
+		sql_pg__pipeline_broken(c, was_in_tx);
+		return SQL_PG__ERROR;
+	}
+	c->npending = 0;
+	for(int i = 0; i < n; i++) {
+		PGresult *res = sql_pg__next_result(c);
+		if(PQresultStatus(res) == PGRES_COMMAND_OK)
+			sql_pg__count_changes(c, res);
+		else if(!rc && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+			rc = sql_pg__result_error(c, res);
+		PQclear(res);
+	}
+	if(last)
+		*last = sql_pg__next_result(c);
+	PGresult *sync = PQgetResult(c->pg); /* PGRES_PIPELINE_SYNC */
+	PQclear(sync);
+	if(!sync || !PQexitPipelineMode(c->pg)) {
+		if(!sql_pg__check_lost(c, was_in_tx))
+			sql_pg__pipeline_broken(c, was_in_tx);
+		if(!rc)
+			rc = sql_pg__result_error(c, NULL);
+	}
+	return rc;
+}
+
+/* Reads what the pipeline holds, when the connection is needed alone:
+ * a failure is kept in c->failed, to be reported by the next statement
+ * (a lost session is reported as such instead, sql_pg__admit). */
+static void sql_pg__flush(struct sql_pg *c)
+{
+	if(!c->npending)
+		return;
+	int rc = sql_pg__drain(c, NULL);
+	if(rc && !c->failed && !c->lost) {
+		c->failed = rc;
+		strbuf_reset(&c->failed_err);
+		strbuf_add(&c->failed_err, c->err.buf, c->err.len);
+	}
+}
+
+/* Reports the failure of a write kept by sql_pg__flush: its code, with
+ * its message in sql_errmsg, once. */
+static int sql_pg__report_failed(struct sql_pg *c)
+{
+	int rc = c->failed;
+	strbuf_reset(&c->err);
+	strbuf_add(&c->err, c->failed_err.buf, c->failed_err.len);
+	c->failed = 0;
+	return rc;
+}
+
+/* Whether st, prepared on this session, may be sent without waiting for
+ * its result: a write that returns no rows, inside a transaction that has
+ * not failed, with room left in the pipeline. */
+static bool sql_pg__deferrable(struct sql_pg *c, const struct sql_pg_stmt *st)
+{
+	if(!st->write || c->in_hook || st->generation != c->generation || c->npending >= SQL_PG__MAX_PENDING)
+		return false;
+	return c->npending || PQtransactionStatus(c->pg) == PQTRANS_INTRANS;
+}
+
+/* Sends st, a deferrable write, into the pipeline: SQL_DONE, or an error
+ * code when libpq refused it (then the session is dropped). */
+static int sql_pg__defer(struct sql_pg *c, struct sql_pg_stmt *st)
+{
+	bool was_in_tx = sql_pg__in_server_tx(c);
+	if((!c->npending && !PQenterPipelineMode(c->pg)) ||
+	   !PQsendQueryPrepared(c->pg, st->name, st->nparams, st->values, NULL, NULL, 0)) {
+		sql_pg__pipeline_broken(c, was_in_tx);
+		return SQL_PG__ERROR;
+	}
+	c->npending++;
+	return SQL_DONE;
+}
+
+/* Runs st, prepared on this session, behind the writes pending: their
+ * first failure if any, else st's own result, into *res. */
+static int sql_pg__behind(struct sql_pg *c, struct sql_pg_stmt *st, PGresult **res)
+{
+	*res = NULL;
+	if(!PQsendQueryPrepared(c->pg, st->name, st->nparams, st->values, NULL, NULL, 0)) {
+		sql_pg__pipeline_broken(c, sql_pg__in_server_tx(c));
+		return SQL_PG__ERROR;
+	}
+	int rc = sql_pg__drain(c, res);
+	if(rc) {
+		PQclear(*res);
+		*res = NULL;
+	}
+	return rc;
 }
 
 static bool sql_pg_in_transaction(struct sql *base)
@@ -483,7 +694,9 @@ static bool sql_pg_in_transaction(struct sql *base)
 
 static int sql_pg_changes(struct sql *base)
 {
-	return sql_pg__conn(base)->changes;
+	struct sql_pg *c = sql_pg__conn(base);
+	sql_pg__flush(c);
+	return c->changes;
 }
 
 static const char *sql_pg_errmsg(struct sql *base)
@@ -497,10 +710,18 @@ static int sql_pg_exec(struct sql *base, const char *text, struct strbuf *err)
 	struct strbuf sql = STRBUF_INIT;
 	enum sql_pg_kind kind;
 	int nparams, rc = -1;
-	if(sql_pg__translate(text, &sql, &nparams, &kind) < 0 || nparams) {
+	bool write;
+	if(sql_pg__translate(text, &sql, &nparams, &kind, &write) < 0 || nparams) {
 		strbuf_adds(err, "a statement with parameters cannot be run without them");
 		goto out;
 	}
+	sql_pg__flush(c);
+	if(c->failed && kind != SQL_PG__ROLLBACK) {
+		strbuf_adds(err, c->failed_err.buf);
+		sql_pg__report_failed(c);
+		goto out;
+	}
+	c->failed = 0;
 	int admit = sql_pg__admit(c, kind);
 	if(admit) {
 		rc = admit > 0 ? 0 : -1;
@@ -534,6 +755,7 @@ static void sql_pg_close(struct sql *base)
 	free(c->target);
 	free(c->password);
 	strbuf_release(&c->err);
+	strbuf_release(&c->failed_err);
 	free(c);
 }
 
@@ -557,7 +779,7 @@ static int sql_pg_prepare(struct sql *base, const char *text, struct sql_stmt **
 	struct sql_pg_stmt *st = calloc(1, sizeof(*st));
 	struct strbuf sql = STRBUF_INIT;
 	*out = NULL;
-	if(!st || sql_pg__translate(text, &sql, &st->nparams, &st->kind) < 0) {
+	if(!st || sql_pg__translate(text, &sql, &st->nparams, &st->kind, &st->write) < 0) {
 		sql_pg__set_err(c, "cannot prepare a statement (out of memory, or a parameter number over %d)",
 		                SQL_PG__MAX_PARAMS);
 		goto fail;
@@ -611,6 +833,7 @@ static void sql_pg_finalize(struct sql_stmt *base)
 	struct sql_pg_stmt *st = sql_pg__stmt(base);
 	struct sql_pg *c = sql_pg__conn(base->conn);
 	sql_pg__drop_result(st);
+	sql_pg__flush(c);
 	/* The server keeps a prepared statement until its session ends:
 	 * one finalized before is forgotten there too, unless the session's
 	 * transaction has failed (it would refuse) or ended. */
@@ -752,10 +975,7 @@ static int sql_pg__take(struct sql_pg *c, struct sql_pg_stmt *st, PGresult *res)
 		PQclear(res);
 		return SQL_PG__ERROR;
 	}
-	const char *cmd = PQcmdStatus(res);
-	if(!strncmp(cmd, "INSERT", 6) || !strncmp(cmd, "UPDATE", 6) || !strncmp(cmd, "DELETE", 6) ||
-	   !strncmp(cmd, "MERGE", 5))
-		c->changes = atoi(PQcmdTuples(res));
+	sql_pg__count_changes(c, res);
 	if(status == PGRES_COMMAND_OK || PQntuples(res) == 0) {
 		PQclear(res);
 		return SQL_DONE;
@@ -778,6 +998,33 @@ static int sql_pg__take(struct sql_pg *c, struct sql_pg_stmt *st, PGresult *res)
 	return SQL_ROW;
 }
 
+/* Sends st to the server and takes its answer: deferred when it is a
+ * write that may be (the pipeline, above), behind the writes pending when
+ * there are, or alone. */
+static int sql_pg__send(struct sql_pg *c, struct sql_pg_stmt *st)
+{
+	PGresult *res;
+	/* A statement's first run on a session prepares it, which libpq
+	 * does not do in pipeline mode; a ROLLBACK that followed a failed
+	 * write would be skipped by the server as the statements behind it. */
+	if(c->npending && (st->generation != c->generation || st->kind == SQL_PG__ROLLBACK)) {
+		sql_pg__flush(c);
+		if(c->lost)
+			return SQL_PG__ERROR;
+	}
+	if(c->failed && st->kind != SQL_PG__ROLLBACK)
+		return sql_pg__report_failed(c);
+	c->failed = 0;
+	if(st->generation != c->generation && sql_pg__server_prepare(c, st) < 0)
+		return SQL_PG__ERROR;
+	if(sql_pg__deferrable(c, st))
+		return sql_pg__defer(c, st);
+	if(!c->npending)
+		return sql_pg__take(c, st, PQexecPrepared(c->pg, st->name, st->nparams, st->values, NULL, NULL, 0));
+	int rc = sql_pg__behind(c, st, &res);
+	return rc ? rc : sql_pg__take(c, st, res);
+}
+
 /* Runs st from the start: its first row, or its end. */
 static int sql_pg__run(struct sql_pg *c, struct sql_pg_stmt *st)
 {
@@ -789,9 +1036,7 @@ static int sql_pg__run(struct sql_pg *c, struct sql_pg_stmt *st)
 		return SQL_PG__ERROR;
 	}
 	bool was_in_tx = sql_pg__in_server_tx(c);
-	int rc = SQL_PG__ERROR;
-	if(st->generation == c->generation || sql_pg__server_prepare(c, st) == 0)
-		rc = sql_pg__take(c, st, PQexecPrepared(c->pg, st->name, st->nparams, st->values, NULL, NULL, 0));
+	int rc = sql_pg__send(c, st);
 	/* A ROLLBACK has nothing left to do when the session ended: the
 	 * server rolled the transaction back. */
 	if(sql_pg__check_lost(c, was_in_tx) && st->kind == SQL_PG__ROLLBACK) {
@@ -1003,6 +1248,7 @@ int sql_pg_connect(struct sql **out, const char *target, struct strbuf *err)
 	}
 	c->base.ops = &sql_pg_ops;
 	strbuf_init(&c->err);
+	strbuf_init(&c->failed_err);
 	c->backoff_ms = SQL_PG__BACKOFF_MIN_MS;
 	sql_pg__params(c, sql_pg__has_password(opts));
 	if(sql_pg__dial(c) < 0) {

@@ -1,7 +1,8 @@
 /*
  * The PostgreSQL engine (storage/sql_pg.c) against a throwaway cluster:
  * SQLite's dialect translated, every type bound and read back, rows and
- * their end, a lost session and the statements prepared again on the new
+ * their end, writes sent ahead in a transaction (the pipeline) and their
+ * failures, a lost session and the statements prepared again on the new
  * one, a transaction lost with it, the reconnect hook, and the sentences
  * for a bad target.  Registered under label pg (ENSEMBLE_TEST_PG set by
  * the fixture).
@@ -248,6 +249,88 @@ static void test_errors(struct sql *c)
 	strbuf_release(&err);
 }
 
+static void step_write(struct sql_stmt *st, int64_t id, const char *v)
+{
+	sql_bind_int64(st, 1, id);
+	sql_bind_text(st, 2, v, -1);
+	CHECK_INT(sql_step(st), SQL_DONE);
+	sql_reset(st);
+}
+
+/* Writes inside a transaction are sent without waiting for their answers
+ * (the pipeline of sql_pg.c): what they do, and how they fail, shows as
+ * if each had been waited for, at the latest at the COMMIT. */
+static void test_pipeline(struct sql *c)
+{
+	struct sql_stmt *ins = NULL, *upd = NULL, *get = NULL, *commit = NULL;
+	CHECK_INT(sql_prepare(c, "INSERT INTO t (id, v) VALUES (?1, ?2)", &ins), 0);
+	CHECK_INT(sql_prepare(c, "UPDATE t SET v = ?2 WHERE id >= ?1", &upd), 0);
+	CHECK_INT(sql_prepare(c, "SELECT count(*), min(v), max(v) FROM t WHERE id >= 200", &get), 0);
+	CHECK_INT(sql_prepare(c, "COMMIT", &commit), 0);
+
+	/* changes() and a read after writes pending see every one of them. */
+	run(c, "BEGIN IMMEDIATE");
+	for(int i = 0; i < 3; i++)
+		step_write(ins, 200 + i, "p");
+	step_write(upd, 201, "q");
+	CHECK_INT(sql_changes(c), 2);
+	step_write(ins, 203, "r");
+	step_write(upd, 203, "s");
+	CHECK_INT(sql_step(get), SQL_ROW);
+	CHECK_INT(sql_column_int64(get, 0), 4);
+	CHECK_STR(sql_column_text(get, 1), "p");
+	CHECK_STR(sql_column_text(get, 2), "s");
+	sql_reset(get);
+	CHECK_INT(sql_changes(c), 1);
+	step_write(upd, 200, "t");
+	CHECK_INT(sql_step(commit), SQL_DONE);
+	sql_reset(commit);
+	CHECK(!sql_in_transaction(c));
+	CHECK_INT(one_int(c, "SELECT count(*) FROM t WHERE id >= 200 AND v = 't'"), 4);
+
+	/* A write that fails among others: the COMMIT fails with its error,
+	 * and nothing of the transaction is kept. */
+	run(c, "BEGIN IMMEDIATE");
+	step_write(ins, 300, "kept?");
+	sql_bind_int64(ins, 1, 1); /* t has a row 1 */
+	sql_step(ins);
+	sql_reset(ins);
+	step_write(upd, 300, "after");
+	CHECK_INT(sql_step(commit), 19); /* SQLITE_CONSTRAINT */
+	CHECK(strstr(sql_errmsg(c), "duplicate key value violates unique constraint \"t_pkey\"") != NULL);
+	sql_reset(commit);
+	CHECK(sql_in_transaction(c));
+	run(c, "ROLLBACK");
+	CHECK(!sql_in_transaction(c));
+	CHECK_INT(one_int(c, "SELECT count(*) FROM t WHERE id >= 300"), 0);
+
+	/* Found by changes(): the next statement reports it, once; the
+	 * COMMIT still commits nothing. */
+	run(c, "BEGIN IMMEDIATE");
+	step_write(ins, 301, "kept?");
+	sql_bind_int64(ins, 1, 1);
+	sql_step(ins);
+	sql_reset(ins);
+	sql_changes(c);
+	CHECK_INT(sql_step(get), 19);
+	CHECK(strstr(sql_errmsg(c), "duplicate key value") != NULL);
+	sql_reset(get);
+	CHECK(sql_step(commit) != SQL_DONE);
+	sql_reset(commit);
+	CHECK(!sql_in_transaction(c));
+	CHECK_INT(one_int(c, "SELECT count(*) FROM t WHERE id >= 300"), 0);
+
+	/* Outside a transaction a write is waited for: it fails at once. */
+	sql_bind_int64(ins, 1, 1);
+	CHECK_INT(sql_step(ins), 19);
+	sql_reset(ins);
+	run(c, "DELETE FROM t WHERE id >= 200");
+	sql_finalize(ins);
+	sql_finalize(upd);
+	sql_finalize(get);
+	sql_finalize(commit);
+}
+
 static int hook_calls, hook_answer;
 static int64_t hook_pid;
 
@@ -282,17 +365,24 @@ static void test_reconnect(struct sql *c)
 	CHECK_INT(one_int(c, "SELECT pg_backend_pid()"), hook_pid);
 
 	/* A transaction open when the session ends is lost: its calls fail
-	 * until the owner rolls back, and nothing of it was kept. */
-	struct sql_stmt *ins = NULL;
+	 * until the owner rolls back, and nothing of it was kept.  A write
+	 * is sent without waiting for its answer (the pipeline): the end of
+	 * the session shows at the latest at the next statement that waits,
+	 * here the COMMIT. */
+	struct sql_stmt *ins = NULL, *commit = NULL;
 	CHECK_INT(sql_prepare(c, "INSERT INTO t (id, v) VALUES (?1, 'lost')", &ins), 0);
+	CHECK_INT(sql_prepare(c, "COMMIT", &commit), 0);
 	run(c, "BEGIN IMMEDIATE");
 	sql_bind_int64(ins, 1, 10);
 	CHECK_INT(sql_step(ins), SQL_DONE);
 	sql_reset(ins);
 	terminate(hook_pid);
 	sql_bind_int64(ins, 1, 11);
-	CHECK(sql_step(ins) != SQL_DONE);
+	sql_step(ins);
 	sql_reset(ins);
+	CHECK(sql_step(commit) != SQL_DONE);
+	sql_reset(commit);
+	sql_finalize(commit);
 	CHECK(sql_step(ins) != SQL_DONE);
 	CHECK(strstr(sql_errmsg(c), "transaction was lost") != NULL);
 	sql_reset(ins);
@@ -464,6 +554,7 @@ int main(void)
 	test_types(c);
 	test_rows(c);
 	test_errors(c);
+	test_pipeline(c);
 	test_reconnect(c);
 	sql_close(c);
 	test_backoff();
