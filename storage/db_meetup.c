@@ -64,16 +64,20 @@ int db_chat_members(struct db *db, int64_t chat_id, struct db_people *out)
 	return db__read_people(db, st, out, NULL);
 }
 
-static int db__meetup_read(struct db *db, struct sql_stmt *st, struct db_meetup *m)
+/* A meetup is read with its slots.  On SQLite these are two statements,
+ * which cost less there than one that joins them; on PostgreSQL, where
+ * each is a round trip, one: the meetup's columns then the slot's, a row
+ * a slot (one row with NULL slot columns when the meetup has none). */
+#define DB_MEETUP_COLUMNS \
+	"SELECT m.id, m.chat_id, m.num, m.title, m.place, coalesce(m.creator, 0), u.ext_id, u.name, m.state, " \
+	"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, " \
+	"coalesce(m.series_id, 0), coalesce(m.group_id, 0) "
+#define DB_MEETUP_FROM "FROM meetups m LEFT JOIN users u ON u.id = m.creator "
+#define DB_MEETUP_WITH_SLOTS \
+	", s.idx, s.start_at, s.duration_min " DB_MEETUP_FROM "LEFT JOIN slots s ON s.meetup_id = m.id "
+
+static void db__meetup_columns(struct sql_stmt *st, struct db_meetup *m)
 {
-	int rc = sql_step(st);
-	if(rc != SQL_ROW) {
-		sql_reset(st);
-		if(rc == SQL_DONE)
-			return 0;
-		db__log_error(db, "meetup lookup");
-		return -1;
-	}
 	memset(m, 0, sizeof(*m));
 	m->id = sql_column_int64(st, 0);
 	m->chat_id = sql_column_int64(st, 1);
@@ -95,33 +99,62 @@ static int db__meetup_read(struct db *db, struct sql_stmt *st, struct db_meetup 
 	db__copy_text(st, 16, m->remind, sizeof(m->remind));
 	m->series_id = sql_column_int64(st, 17);
 	m->group_id = sql_column_int64(st, 18);
-	sql_reset(st);
+}
 
-	st = db__stmt(db, "SELECT idx, start_at, duration_min FROM slots WHERE meetup_id = ?1 ORDER BY idx");
-	if(!st)
-		return -1;
-	sql_bind_int64(st, 1, m->id);
-	while((rc = sql_step(st)) == SQL_ROW && m->nslots < MEETUP_MAX_SLOTS) {
+/* Reads the slots of st's rows from column col on, from its current row
+ * (when stepped already) or its next, into m, and resets st.  0 or -1
+ * (logged). */
+static int db__meetup_slots(struct db *db, struct sql_stmt *st, int col, int rc, struct db_meetup *m)
+{
+	if(rc != SQL_ROW)
+		rc = sql_step(st);
+	/* A row of the join with NULL slot columns: a meetup without slots
+	 * (on SQLite's own statement, col 0, never). */
+	while(rc == SQL_ROW && m->nslots < MEETUP_MAX_SLOTS && (col == 0 || !sql_column_null(st, col))) {
 		struct db_slot *s = &m->slots[m->nslots++];
-		s->idx = sql_column_int(st, 0);
-		s->start = (time_t)sql_column_int64(st, 1);
-		s->duration_min = sql_column_int(st, 2);
+		s->idx = sql_column_int(st, col);
+		s->start = (time_t)sql_column_int64(st, col + 1);
+		s->duration_min = sql_column_int(st, col + 2);
+		rc = sql_step(st);
 	}
 	sql_reset(st);
 	if(rc != SQL_DONE && rc != SQL_ROW) {
 		db__log_error(db, "slots lookup");
 		return -1;
 	}
-	return 1;
+	return 0;
+}
+
+/* Reads a meetup from st, its statement for this engine with its
+ * parameters bound (see above).  1 when found, 0 when not, -1 on error
+ * (logged). */
+static int db__meetup_read(struct db *db, struct sql_stmt *st, struct db_meetup *m)
+{
+	int rc = sql_step(st);
+	if(rc != SQL_ROW) {
+		sql_reset(st);
+		if(rc == SQL_DONE)
+			return 0;
+		db__log_error(db, "meetup lookup");
+		return -1;
+	}
+	db__meetup_columns(st, m);
+	if(db_engine(db) == SQL_POSTGRES)
+		return db__meetup_slots(db, st, 19, rc, m) ? -1 : 1;
+	sql_reset(st);
+	st = db__stmt(db, "SELECT idx, start_at, duration_min FROM slots WHERE meetup_id = ?1 ORDER BY idx");
+	if(!st)
+		return -1;
+	sql_bind_int64(st, 1, m->id);
+	return db__meetup_slots(db, st, 0, SQL_DONE, m) ? -1 : 1;
 }
 
 int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out)
 {
-	static const char sql[] =
-		"SELECT m.id, m.chat_id, m.num, m.title, m.place, coalesce(m.creator, 0), u.ext_id, u.name, m.state, "
-		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0), coalesce(m.group_id, 0) "
-		"FROM meetups m LEFT JOIN users u ON u.id = m.creator WHERE m.chat_id = ?1 AND m.num = ?2";
-	struct sql_stmt *st = db__stmt(db, sql);
+	static const char lite[] = DB_MEETUP_COLUMNS DB_MEETUP_FROM "WHERE m.chat_id = ?1 AND m.num = ?2";
+	static const char pg[] =
+		DB_MEETUP_COLUMNS DB_MEETUP_WITH_SLOTS "WHERE m.chat_id = ?1 AND m.num = ?2 ORDER BY s.idx";
+	struct sql_stmt *st = db__stmt(db, db_engine(db) == SQL_POSTGRES ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, chat_id);
@@ -131,11 +164,9 @@ int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out
 
 int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
 {
-	static const char sql[] =
-		"SELECT m.id, m.chat_id, m.num, m.title, m.place, coalesce(m.creator, 0), u.ext_id, u.name, m.state, "
-		"m.duration_min, m.deadline, m.quorum, m.max_people, m.chosen, m.start_at, m.created_at, m.remind, coalesce(m.series_id, 0), coalesce(m.group_id, 0) "
-		"FROM meetups m LEFT JOIN users u ON u.id = m.creator WHERE m.id = ?1";
-	struct sql_stmt *st = db__stmt(db, sql);
+	static const char lite[] = DB_MEETUP_COLUMNS DB_MEETUP_FROM "WHERE m.id = ?1";
+	static const char pg[] = DB_MEETUP_COLUMNS DB_MEETUP_WITH_SLOTS "WHERE m.id = ?1 ORDER BY s.idx";
+	struct sql_stmt *st = db__stmt(db, db_engine(db) == SQL_POSTGRES ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, id);
