@@ -11,6 +11,8 @@
 #include "storage/sql.h"
 
 #define DB_STMT_SLOTS 256 /* a power of two above the number of statements */
+#define DB_OUTBOX_IDS 64  /* outbox ids taken at a time on PostgreSQL */
+#define DB_OUTBOX_IDS_SQL "64"
 
 struct db {
 	/* The connection, on either engine (storage/sql.h). */
@@ -43,6 +45,11 @@ struct db {
 	 * NULL until the first delivery (db_outbox.c). */
 	struct sql *ack_sql;
 	struct sql_stmt *ack_st;
+	/* On PostgreSQL, outbox ids taken ahead from the table's sequence
+	 * (db_outbox.c): outbox_ids[outbox_ids_next ... outbox_ids_n) are
+	 * still to use. */
+	int64_t outbox_ids[DB_OUTBOX_IDS];
+	int outbox_ids_next, outbox_ids_n;
 	int64_t *acks;
 	size_t nacks, acks_alloc, acks_applied;
 	int64_t oldest_ack_ms;

@@ -48,8 +48,49 @@
 /* ... or this old. */
 #define DB_ACK_MAX_AGE_MS 1000
 
+/* On PostgreSQL, the next id of the outbox: taken from the table's
+ * sequence DB_OUTBOX_IDS at a time, so that the insert, which then
+ * returns nothing, need not wait for its answer (storage/sql_pg.c's
+ * pipeline).  The ids an instance took and did not use are never used:
+ * the sequence goes on past them, and the outbox's order stays that of
+ * the inserts.  0 or -1 (logged). */
+static int db_outbox__next_id(struct db *db, int64_t *id)
+{
+	if(db->outbox_ids_next == db->outbox_ids_n) {
+		struct sql_stmt *st = db__stmt(db, "SELECT nextval(pg_get_serial_sequence('outbox', 'id')) "
+		                                   "FROM generate_series(1, " DB_OUTBOX_IDS_SQL ") ORDER BY 1");
+		if(!st)
+			return -1;
+		int rc, n = 0;
+		while((rc = sql_step(st)) == SQL_ROW && n < DB_OUTBOX_IDS)
+			db->outbox_ids[n++] = sql_column_int64(st, 0);
+		sql_reset(st);
+		if((rc != SQL_DONE && rc != SQL_ROW) || !n) {
+			db__log_error(db, "outbox ids");
+			return -1;
+		}
+		db->outbox_ids_next = 0;
+		db->outbox_ids_n = n;
+	}
+	*id = db->outbox_ids[db->outbox_ids_next++];
+	return 0;
+}
+
 int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_t *id)
 {
+	if(db_engine(db) == SQL_POSTGRES) {
+		struct sql_stmt *st = db__stmt(db, "INSERT INTO outbox (id, action, created_ms) VALUES (?1, ?2, ?3)");
+		int64_t next;
+		if(!st || db_outbox__next_id(db, &next))
+			return -1;
+		sql_bind_int64(st, 1, next);
+		sql_bind_text(st, 2, action_json, -1);
+		sql_bind_int64(st, 3, now_ms);
+		if(db__exec_stmt(db, st, "outbox add"))
+			return -1;
+		*id = next;
+		return 0;
+	}
 	struct sql_stmt *st = db__stmt(db, "INSERT INTO outbox (action, created_ms) VALUES (?1, ?2) RETURNING id");
 	if(!st)
 		return -1;

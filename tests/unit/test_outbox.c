@@ -159,6 +159,10 @@ int main(void)
 	CHECK_INT(db_outbox_add(db, "{\"kind\":0,\"platform\":\"console\",\"chat\":\"c\",\"text\":\"5\"}", 1004, &id5),
 	          0);
 	CHECK_INT(db_commit(db), 0);
+	/* Stored by the instance that opened it again, they come after those
+	 * stored before, in the order they were stored (the order they are
+	 * sent again in). */
+	CHECK(id2 < id4 && id4 < id5);
 	db_outbox_done(db, id2, 0);
 	db_outbox_done(db, id4, 0);
 	char journal[320];
