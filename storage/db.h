@@ -17,9 +17,9 @@
  * own (tens of microseconds on a local socket; the loop waits for it), and
  * the writes inside a transaction are sent ahead without waiting, their
  * answers read with the next read's or the COMMIT's (the pipeline of
- * storage/sql_pg.c); what takes
- * long, the COMMIT that makes a batch durable, runs on a thread of the
- * loop's pool (db_commit_start below), as on SQLite.  Why not more:
+ * storage/sql_pg.c); what takes long, the COMMIT that makes a batch
+ * durable, runs on a thread of the loop's pool (db_commit_start below), as
+ * on SQLite.  Why not more:
  * storage's functions answer synchronously, and the handlers, the
  * scheduler and the adapters call them from the loop.  Moving the batch to
  * a worker thread with its own connection needs every use of db from the
