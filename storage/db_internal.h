@@ -76,6 +76,13 @@ struct db {
 	FILE *trace;
 };
 
+/* Whether db runs on PostgreSQL: db_engine, inline for the paths every
+ * command takes. */
+static inline bool db__on_pg(const struct db *db)
+{
+	return db->sql->ops->engine == SQL_POSTGRES;
+}
+
 /* The statement that writes the seq counter before a commit. */
 extern const char db__seq_write_sql[];
 /* The statement that deletes an outbox row (and on PostgreSQL its

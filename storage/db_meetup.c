@@ -101,20 +101,17 @@ static void db__meetup_columns(struct sql_stmt *st, struct db_meetup *m)
 	m->group_id = sql_column_int64(st, 18);
 }
 
-/* Reads the slots of st's rows from column col on, from its current row
- * (when stepped already) or its next, into m, and resets st.  0 or -1
- * (logged). */
-static int db__meetup_slots(struct db *db, struct sql_stmt *st, int col, int rc, struct db_meetup *m)
+/* Reads the slots of the join on PostgreSQL (columns 19 to 21) from the
+ * current row of st on, into m, and resets st.  1, or -1 (logged). */
+static int db__meetup_joined_slots(struct db *db, struct sql_stmt *st, struct db_meetup *m)
 {
-	if(rc != SQL_ROW)
-		rc = sql_step(st);
-	/* A row of the join with NULL slot columns: a meetup without slots
-	 * (on SQLite's own statement, col 0, never). */
-	while(rc == SQL_ROW && m->nslots < MEETUP_MAX_SLOTS && (col == 0 || !sql_column_null(st, col))) {
+	int rc = SQL_ROW;
+	/* A row with NULL slot columns: a meetup without slots. */
+	while(rc == SQL_ROW && !sql_column_null(st, 19) && m->nslots < MEETUP_MAX_SLOTS) {
 		struct db_slot *s = &m->slots[m->nslots++];
-		s->idx = sql_column_int(st, col);
-		s->start = (time_t)sql_column_int64(st, col + 1);
-		s->duration_min = sql_column_int(st, col + 2);
+		s->idx = sql_column_int(st, 19);
+		s->start = (time_t)sql_column_int64(st, 20);
+		s->duration_min = sql_column_int(st, 21);
 		rc = sql_step(st);
 	}
 	sql_reset(st);
@@ -122,7 +119,7 @@ static int db__meetup_slots(struct db *db, struct sql_stmt *st, int col, int rc,
 		db__log_error(db, "slots lookup");
 		return -1;
 	}
-	return 0;
+	return 1;
 }
 
 /* Reads a meetup from st, its statement for this engine with its
@@ -139,14 +136,25 @@ static int db__meetup_read(struct db *db, struct sql_stmt *st, struct db_meetup 
 		return -1;
 	}
 	db__meetup_columns(st, m);
-	if(db_engine(db) == SQL_POSTGRES)
-		return db__meetup_slots(db, st, 19, rc, m) ? -1 : 1;
+	if(db__on_pg(db))
+		return db__meetup_joined_slots(db, st, m);
 	sql_reset(st);
 	st = db__stmt(db, "SELECT idx, start_at, duration_min FROM slots WHERE meetup_id = ?1 ORDER BY idx");
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, m->id);
-	return db__meetup_slots(db, st, 0, SQL_DONE, m) ? -1 : 1;
+	while((rc = sql_step(st)) == SQL_ROW && m->nslots < MEETUP_MAX_SLOTS) {
+		struct db_slot *s = &m->slots[m->nslots++];
+		s->idx = sql_column_int(st, 0);
+		s->start = (time_t)sql_column_int64(st, 1);
+		s->duration_min = sql_column_int(st, 2);
+	}
+	sql_reset(st);
+	if(rc != SQL_DONE && rc != SQL_ROW) {
+		db__log_error(db, "slots lookup");
+		return -1;
+	}
+	return 1;
 }
 
 int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out)
@@ -154,7 +162,7 @@ int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out
 	static const char lite[] = DB_MEETUP_COLUMNS DB_MEETUP_FROM "WHERE m.chat_id = ?1 AND m.num = ?2";
 	static const char pg[] =
 		DB_MEETUP_COLUMNS DB_MEETUP_WITH_SLOTS "WHERE m.chat_id = ?1 AND m.num = ?2 ORDER BY s.idx";
-	struct sql_stmt *st = db__stmt(db, db_engine(db) == SQL_POSTGRES ? pg : lite);
+	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, chat_id);
@@ -166,7 +174,7 @@ int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
 {
 	static const char lite[] = DB_MEETUP_COLUMNS DB_MEETUP_FROM "WHERE m.id = ?1";
 	static const char pg[] = DB_MEETUP_COLUMNS DB_MEETUP_WITH_SLOTS "WHERE m.id = ?1 ORDER BY s.idx";
-	struct sql_stmt *st = db__stmt(db, db_engine(db) == SQL_POSTGRES ? pg : lite);
+	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, id);

@@ -78,7 +78,7 @@ static int db_outbox__next_id(struct db *db, int64_t *id)
 
 int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_t *id)
 {
-	if(db_engine(db) == SQL_POSTGRES) {
+	if(db__on_pg(db)) {
 		struct sql_stmt *st = db__stmt(db, "INSERT INTO outbox (id, action, created_ms) VALUES (?1, ?2, ?3)");
 		int64_t next;
 		if(!st || db_outbox__next_id(db, &next))
@@ -105,7 +105,7 @@ static const char db_outbox__delete_pg_sql[] =
 
 const char *db__outbox_delete_sql(const struct db *db)
 {
-	return db_engine(db) == SQL_POSTGRES ? db_outbox__delete_pg_sql : db_outbox__delete_sql;
+	return db__on_pg(db) ? db_outbox__delete_pg_sql : db_outbox__delete_sql;
 }
 
 int db_outbox_remove(struct db *db, int64_t id)
@@ -129,7 +129,7 @@ int db_outbox_remove_to(struct db *db, int kind, const char *platform, const cha
 	static const char pg[] =
 		"DELETE FROM outbox WHERE ensemble_json(action) ->> 'kind' = CAST(?1 AS text) "
 		"AND ensemble_json(action) ->> 'platform' = ?2 AND ensemble_json(action) ->> 'chat' = ?3";
-	struct sql_stmt *st = db__stmt(db, db_engine(db) == SQL_POSTGRES ? pg : lite);
+	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_int(st, 1, kind);
@@ -253,7 +253,7 @@ void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
 {
 	if(!id || db_outbox__remember(db, id, now_ms))
 		return; /* the row stays: it is sent again after a restart */
-	if(db_engine(db) == SQL_POSTGRES) {
+	if(db__on_pg(db)) {
 		if(db->leads)
 			db_outbox__ack_row(db, id);
 		return;
@@ -342,7 +342,7 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err)
 {
 	/* An in-memory database (the fuzz targets') survives no crash: it has
 	 * no journal, and no "-acks" file appears in the working directory. */
-	if(db_engine(db) == SQL_POSTGRES)
+	if(db__on_pg(db))
 		return 0; /* rows of outbox_acks instead */
 	const char *file = sqlite3_db_filename(sql_sqlite_handle(db->sql), "main");
 	if(!file || !*file)
