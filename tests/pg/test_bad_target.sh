@@ -99,6 +99,13 @@ run "postgresql://bob:wrong-pass-42@127.0.0.1:$port/bobdb"
 refused "a wrong password in the URL" "password authentication failed for user \"bob\""
 run "postgresql://bob@127.0.0.1:$port/bobdb" HOME="$tmp"
 refused "no password at all" "database \"bobdb\" at 127.0.0.1:$port.*password"
+# The password from the bot user's ~/.pgpass, libpq's own file (0600).
+mkdir -p "$tmp/home"
+printf '127.0.0.1:%s:bobdb:bob:right-pass-42\n' "$port" >"$tmp/home/.pgpass"
+chmod 600 "$tmp/home/.pgpass"
+run "postgresql://bob@127.0.0.1:$port/bobdb" HOME="$tmp/home"
+check "the right password from ~/.pgpass: exit 0 ($(tail -1 "$tmp/err"))" [ "$rc" = 0 ]
+check "... and it is not logged" bash -c "! grep -q right-pass '$tmp/err' '$tmp/out'"
 
 # A database a newer Ensemble wrote: refused, and left as it is.
 psql "$bobdb" -qc "UPDATE ensemble_schema SET version = 99"
