@@ -51,13 +51,21 @@ bash "$src/tests/pg/cluster.sh" stop "$dir"
 link=$dir
 dir=$(readlink -f "$dir")
 port=$(free_port)
-printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' >"$dir/data/pg_hba.conf"
-chown postgres: "$dir/data/pg_hba.conf"
+# TLS too, with a certificate of its own: carol may connect only over it.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout "$dir/data/server.key" \
+	-out "$dir/data/server.crt" >/dev/null 2>&1 || { echo "FAIL: cannot make a certificate"; exit 1; }
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other -keyout "$tmp/other.key" \
+	-out "$tmp/other.crt" >/dev/null 2>&1
+printf '%s\n' 'local all all trust' 'hostnossl all carol 127.0.0.1/32 reject' \
+	'host all all 127.0.0.1/32 scram-sha-256' >"$dir/data/pg_hba.conf"
+chmod 600 "$dir/data/server.key"
+chown postgres: "$dir/data/pg_hba.conf" "$dir/data/server.key" "$dir/data/server.crt"
 runuser -u postgres -- "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-	-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir'" start >/dev/null ||
+	-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c ssl=on" start >/dev/null ||
 	{ cat "$dir/server.log"; exit 1; }
 admin="host=$dir port=$port user=ensemble dbname=ensemble"
-psql "$admin" -qc "CREATE ROLE bob LOGIN PASSWORD 'right-pass-42'" -c "CREATE DATABASE bobdb OWNER bob"
+psql "$admin" -qc "CREATE ROLE bob LOGIN PASSWORD 'right-pass-42'" -c "CREATE DATABASE bobdb OWNER bob" \
+	-c "CREATE ROLE carol LOGIN PASSWORD 'right-pass-42'" -c "CREATE DATABASE caroldb OWNER carol"
 
 # run TARGET [ENV...]: ensemble --config with db = TARGET, the console on
 # an empty input; its exit status in $rc, its standard error in $tmp/err.
@@ -106,6 +114,16 @@ chmod 600 "$tmp/home/.pgpass"
 run "postgresql://bob@127.0.0.1:$port/bobdb" HOME="$tmp/home"
 check "the right password from ~/.pgpass: exit 0 ($(tail -1 "$tmp/err"))" [ "$rc" = 0 ]
 check "... and it is not logged" bash -c "! grep -q right-pass '$tmp/err' '$tmp/out'"
+
+# sslmode as libpq takes it, in the URL: carol's server accepts her over
+# TLS only.
+run "postgresql://carol@127.0.0.1:$port/caroldb?sslmode=require" ENSEMBLE_DB_PASSWORD=right-pass-42
+check "sslmode=require: over TLS, exit 0 ($(tail -1 "$tmp/err"))" [ "$rc" = 0 ]
+run "postgresql://carol@127.0.0.1:$port/caroldb?sslmode=disable" ENSEMBLE_DB_PASSWORD=right-pass-42
+refused "sslmode=disable where TLS is required" "database \"caroldb\" at 127.0.0.1:$port"
+run "postgresql://carol@127.0.0.1:$port/caroldb?sslmode=verify-full&sslrootcert=$tmp/other.crt" \
+	ENSEMBLE_DB_PASSWORD=right-pass-42
+refused "sslmode=verify-full against another authority" "certificate verify failed"
 
 # A database a newer Ensemble wrote: refused, and left as it is.
 psql "$bobdb" -qc "UPDATE ensemble_schema SET version = 99"
