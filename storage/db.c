@@ -484,18 +484,27 @@ static int db__exec(struct db *db, const char *sql, struct strbuf *err)
 	return rc;
 }
 
-static int db__pragma_int(struct db *db, const char *sql, int *out, struct strbuf *err)
+int db__sql_int(struct sql *c, const char *q, int64_t *out)
 {
 	struct sql_stmt *st = NULL;
 	int rc = -1;
-	if(!sql_prepare(db->sql, sql, &st) && sql_step(st) == SQL_ROW) {
-		*out = sql_column_int(st, 0);
+	if(!sql_prepare(c, q, &st) && sql_step(st) == SQL_ROW) {
+		*out = sql_column_int64(st, 0);
 		rc = 0;
 	}
-	if(rc)
-		strbuf_addf(err, "%s: %s", db->path, sql_errmsg(db->sql));
 	sql_finalize(st);
 	return rc;
+}
+
+static int db__pragma_int(struct db *db, const char *sql, int *out, struct strbuf *err)
+{
+	int64_t v;
+	if(db__sql_int(db->sql, sql, &v)) {
+		strbuf_addf(err, "%s: %s", db->path, sql_errmsg(db->sql));
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
 }
 
 /* Runs one step of the migrations and checks, before it commits, that

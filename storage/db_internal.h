@@ -104,6 +104,10 @@ struct sql_stmt *db__stmt(struct db *db, const char *sql);
 void db__log_error(struct db *db, const char *what);
 /* Steps a statement that returns no row and resets it; 0 or -1 (logged). */
 int db__exec_stmt(struct db *db, struct sql_stmt *st, const char *what);
+/* The one integer the statement q (no parameters) gives on c, into *out,
+ * prepared and finalized here: for statements run once (versions, sizes,
+ * counts).  0, or -1 with the engine's reason in sql_errmsg(c). */
+int db__sql_int(struct sql *c, const char *q, int64_t *out);
 /* Steps st, an INSERT ... RETURNING id with its parameters bound, into
  * *id, and resets it.  0 or -1 (logged). */
 int db__insert_id(struct db *db, struct sql_stmt *st, const char *what, int64_t *id);

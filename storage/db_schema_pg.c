@@ -248,31 +248,19 @@ static const char *const db__pg_steps[] = {
 _Static_assert(DB_PG_FIRST_VERSION + DB_PG_NSTEPS - 1 == DB_SCHEMA_VERSION,
                "one PostgreSQL migration per schema version after 13");
 
-/* The one integer q gives, into *out.  0, or -1 with sql_errmsg set. */
-static int db__pg_int(struct sql *c, const char *q, int *out)
-{
-	struct sql_stmt *st = NULL;
-	int rc = -1;
-	if(sql_prepare(c, q, &st) == 0 && sql_step(st) == SQL_ROW) {
-		*out = sql_column_int(st, 0);
-		rc = 0;
-	}
-	sql_finalize(st);
-	return rc;
-}
-
 int db__pg_version(struct sql *c, int *out, struct strbuf *err)
 {
-	int exists;
-	*out = 0;
+	int64_t exists, version = 0;
 	/* A database without the table is new (or not Ensemble's): 0.  The
 	 * table is named only once it exists (a statement naming a table
 	 * that does not exist is refused whole). */
-	if(db__pg_int(c, "SELECT to_regclass('ensemble_schema') IS NOT NULL", &exists) ||
-	   (exists && db__pg_int(c, "SELECT coalesce(max(version), 0) FROM ensemble_schema", out))) {
+	if(db__sql_int(c, "SELECT to_regclass('ensemble_schema') IS NOT NULL", &exists) ||
+	   (exists && db__sql_int(c, "SELECT coalesce(max(version), 0) FROM ensemble_schema", &version))) {
 		strbuf_addf(err, "cannot read the schema version: %s", sql_errmsg(c));
+		*out = 0;
 		return -1;
 	}
+	*out = (int)version;
 	return 0;
 }
 

@@ -52,19 +52,6 @@ void db_stats_end(struct db_stats_read *r)
 	free(r);
 }
 
-/* The one integer the statement q gives, into *v.  0 or -1. */
-static int db_stats__int(struct sql *c, const char *q, int64_t *v)
-{
-	struct sql_stmt *st = NULL;
-	int rc = -1;
-	if(sql_prepare(c, q, &st) == 0 && sql_step(st) == SQL_ROW) {
-		*v = sql_column_int64(st, 0);
-		rc = 0;
-	}
-	sql_finalize(st);
-	return rc;
-}
-
 /* Counts the outbox rows not delivered, and finds the oldest.  The outbox
  * is short (what is in flight or waits for its adapter): a scan.  On
  * PostgreSQL the deliveries recorded are rows of outbox_acks. */
@@ -95,8 +82,8 @@ static int db_stats__size(struct sql *c, int64_t *out)
 {
 	int64_t pages = 0, page_size = 0;
 	if(c->ops->engine == SQL_POSTGRES)
-		return db_stats__int(c, "SELECT pg_database_size(current_database())", out);
-	if(db_stats__int(c, "PRAGMA page_count", &pages) || db_stats__int(c, "PRAGMA page_size", &page_size))
+		return db__sql_int(c, "SELECT pg_database_size(current_database())", out);
+	if(db__sql_int(c, "PRAGMA page_count", &pages) || db__sql_int(c, "PRAGMA page_size", &page_size))
 		return -1;
 	*out = pages * page_size;
 	return 0;
@@ -124,7 +111,7 @@ int db_stats_read(struct db_stats_read *r, struct db_stats *out)
 	/* One read transaction: every figure from the same moment. */
 	if(sql_exec(c, c->ops->engine == SQL_POSTGRES ? "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" : "BEGIN",
 	            &err) ||
-	   db_stats__outbox(r, c, out) || db_stats__int(c, "SELECT count(*) FROM jobs WHERE state = 0", &out->jobs) ||
+	   db_stats__outbox(r, c, out) || db__sql_int(c, "SELECT count(*) FROM jobs WHERE state = 0", &out->jobs) ||
 	   db_stats__size(c, &out->size_bytes))
 		goto out;
 	rc = 0;
