@@ -1,10 +1,14 @@
 /*
  * tz: local time in IANA zones from the system's zoneinfo.  The process's
- * TZ is switched only when the zone changes between calls: the bot is
- * single-threaded, and glibc caches the zone it loaded.
+ * TZ is switched only when the zone changes between calls: glibc caches the
+ * zone it loaded.  TZ is the process's, and on PostgreSQL the core's
+ * handlers run on a thread of the loop's pool while the loop may render a
+ * web page: so each call switches and reads under one lock, and no two
+ * threads ever see each other's zone (or setenv and getenv at once).
  */
 #include "lib/tz.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,17 @@
 #define TZ_DIR "/usr/share/zoneinfo"
 
 static char tz__current[128];
+static pthread_mutex_t tz__lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void tz__enter(void)
+{
+	pthread_mutex_lock(&tz__lock);
+}
+
+static void tz__leave(void)
+{
+	pthread_mutex_unlock(&tz__lock);
+}
 
 bool tz_valid(const char *zone)
 {
@@ -56,9 +71,10 @@ static int tz__use(const char *zone)
 
 int tz_localtime(const char *zone, time_t t, struct tm *out)
 {
-	if(tz__use(zone) || !localtime_r(&t, out))
-		return -1;
-	return 0;
+	tz__enter();
+	int rc = tz__use(zone) || !localtime_r(&t, out) ? -1 : 0;
+	tz__leave();
+	return rc;
 }
 
 /* True when t shows as the wall time of want in the current zone. */
@@ -71,7 +87,8 @@ static bool tz__shows(time_t t, const struct tm *want)
 	       got.tm_hour == want->tm_hour && got.tm_min == want->tm_min && got.tm_sec == want->tm_sec;
 }
 
-enum tz_result tz_mktime(const char *zone, const struct tm *local, time_t *out)
+/* tz_mktime's work, under the lock. */
+static enum tz_result tz__mktime(const char *zone, const struct tm *local, time_t *out)
 {
 	if(tz__use(zone))
 		return TZ_BADZONE;
@@ -105,6 +122,14 @@ enum tz_result tz_mktime(const char *zone, const struct tm *local, time_t *out)
 	}
 	*out = found[0];
 	return TZ_OK;
+}
+
+enum tz_result tz_mktime(const char *zone, const struct tm *local, time_t *out)
+{
+	tz__enter();
+	enum tz_result rc = tz__mktime(zone, local, out);
+	tz__leave();
+	return rc;
 }
 
 long tz_offset(const char *zone, time_t t)

@@ -1,7 +1,9 @@
 /*
  * tz: local time in a named IANA zone, read from the system's zoneinfo
- * (tzdata).  The bot is single-threaded; this module switches the process's
- * TZ only when the zone changes between calls, and restores nothing.
+ * (tzdata).  This module switches the process's TZ only when the zone
+ * changes between calls, and restores nothing; its calls may come from any
+ * thread (each runs under one lock), but nothing else in the process may
+ * read or set TZ meanwhile.
  */
 #ifndef ENSEMBLE_TZ_H
 #define ENSEMBLE_TZ_H
