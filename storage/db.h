@@ -124,6 +124,9 @@ bool db_leads(const struct db *db);
 void db_set_lost_fn(struct db *db, void (*fn)(void *user), void *user);
 /* The engine db runs on (an enum sql_engine of storage/sql.h). */
 int db_engine(const struct db *db);
+/* True when each statement is a round trip to a server (PostgreSQL):
+ * then the core's batches run on a thread (db_run_start). */
+bool db_round_trips(const struct db *db);
 
 /* ---- backups and checks (db_backup.c) ---- */
 
@@ -204,6 +207,18 @@ int db_commit_start(struct db *db, struct uv_loop_s *loop, void (*done)(void *us
  * called: the caller goes on without a transaction). */
 int db_transact_start(struct db *db, struct uv_loop_s *loop, int (*fn)(struct db *db, void *user),
                       void (*done)(void *user, int rc), void *user);
+/* Runs fn(db, user) on a thread of the loop's pool, which owns db until
+ * fn returns: fn begins, writes, commits and rolls back there as it would
+ * on the loop's thread (it must not call anything that needs the loop).
+ * Meanwhile db_busy is true, every use of db from the loop's thread first
+ * waits for fn to return, except db_outbox_done, which keeps the delivery
+ * aside (storage/db_async.c); done(user) is then called from the loop, on
+ * a later turn, unless db_commit_wait waited for the run first.  For
+ * PostgreSQL, where each statement is a round trip (bot/bot.c).  Returns 0
+ * when the run started; -1 when it could not (a transaction is open, or
+ * no memory): fn and done are not called. */
+int db_run_start(struct db *db, struct uv_loop_s *loop, void (*fn)(struct db *db, void *user), void (*done)(void *user),
+                 void *user);
 /* True while a commit started here may still be running: using db now
  * would wait for it.  An owner that would rather not wait tries again when
  * the function set with db_set_free_fn is called: from the loop, each time
@@ -211,9 +226,10 @@ int db_transact_start(struct db *db, struct uv_loop_s *loop, int (*fn)(struct db
  * other runs. */
 bool db_busy(const struct db *db);
 void db_set_free_fn(struct db *db, void (*fn)(void *user), void *user);
-/* Waits for the commit started by db_commit_start, if its done function
- * has not been called yet, and returns its result (0 or -1); that function
- * is then never called.  Returns 0 when there is none. */
+/* Waits for the commit started by db_commit_start (or the run of
+ * db_run_start), if its done function has not been called yet, and returns
+ * its result (0 or -1; 0 for a run); that function is then never called.
+ * Returns 0 when there is none. */
 int db_commit_wait(struct db *db);
 
 /* A chat as the core knows it. */

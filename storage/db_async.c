@@ -22,6 +22,16 @@
  * The result is applied to the struct db (transaction flag, delivery
  * journal, caches) on the loop's thread, by whichever comes first: a wait,
  * or the end of the work (db__async_after), which then calls done.
+ *
+ * A run (db_run_start) goes further: the thread runs a function of the
+ * owner's, which begins, writes and commits as the loop's thread would, so
+ * that on PostgreSQL the loop waits for none of its round trips.  The rule
+ * is the same, widened: while it runs the thread owns the struct db and
+ * its connection, every way in from the loop's thread waits for it (a
+ * thread-local mark lets the run's own calls through), and the one call
+ * the loop makes meanwhile without waiting, db_outbox_done for a send
+ * answered, keeps its delivery aside (db->acks_later), applied once the
+ * run has been settled.
  */
 #include "storage/db_internal.h"
 
@@ -53,7 +63,14 @@ struct db_async {
 	char err[256]; /* SQLite's message when the commit failed */
 	void (*done)(void *user, int rc);
 	void *user;
+	/* A run's function (db_run_start), NULL for a commit; and its end. */
+	void (*run)(struct db *db, void *user);
+	void (*run_done)(void *user);
 };
+
+/* The database whose run this thread executes, if any: its calls do not
+ * wait for themselves. */
+static _Thread_local const struct db *db__running;
 
 static void db__async_free(struct db_async *a);
 
@@ -62,6 +79,16 @@ static void db__async_work(uv_work_t *w)
 {
 	struct db_async *a = w->data;
 	thread_background();
+	if(a->run) {
+		db__running = a->db;
+		a->run(a->db, a->user);
+		db__running = NULL;
+		uv_mutex_lock(&a->lock);
+		a->finished = true;
+		uv_cond_signal(&a->cond);
+		uv_mutex_unlock(&a->lock);
+		return;
+	}
 	int rc = SQL_DONE;
 	for(size_t i = 0; i < a->nforget && rc == SQL_DONE; i++) {
 		sql_bind_int64(a->del, 1, a->forget[i]);
@@ -100,6 +127,16 @@ bool db__async_busy(const struct db *db)
 	return db->async && !db->async->settled;
 }
 
+bool db__async_here(const struct db *db)
+{
+	return db__running == db;
+}
+
+bool db__async_running(const struct db *db)
+{
+	return db->async && db->async->run && !db->async->settled;
+}
+
 bool db_busy(const struct db *db)
 {
 	return db__async_busy(db);
@@ -114,13 +151,19 @@ void db_set_free_fn(struct db *db, void (*fn)(void *user), void *user)
 void db__async_settle(struct db *db)
 {
 	struct db_async *a = db->async;
-	if(!a || a->settled)
+	if(!a || a->settled || db__running == db)
 		return;
 	uv_mutex_lock(&a->lock);
 	while(!a->finished)
 		uv_cond_wait(&a->cond, &a->lock);
 	uv_mutex_unlock(&a->lock);
 	a->settled = true;
+	if(a->run) {
+		/* The run committed or rolled back as it went. */
+		db__outbox_take_later(db);
+		db__lead_report(db);
+		return;
+	}
 	db->in_tx = false;
 	if(!a->rc) {
 		db->seq_dirty = false;
@@ -145,9 +188,30 @@ static void db__async_after(uv_work_t *w, int status)
 	}
 	if(!a->detached && a->done)
 		a->done(a->user, a->rc);
+	if(!a->detached && a->run_done)
+		a->run_done(a->user);
 	db__async_free(a);
 	if(db && !db->async && db->free_fn)
 		db->free_fn(db->free_user);
+}
+
+/* A job with its lock and condition, or NULL. */
+static struct db_async *db__async_new(void)
+{
+	struct db_async *a = calloc(1, sizeof(*a));
+	if(!a)
+		return NULL;
+	if(uv_mutex_init(&a->lock)) {
+		free(a);
+		return NULL;
+	}
+	if(uv_cond_init(&a->cond)) {
+		uv_mutex_destroy(&a->lock);
+		free(a);
+		return NULL;
+	}
+	a->work.data = a;
+	return a;
 }
 
 static void db__async_free(struct db_async *a)
@@ -167,26 +231,14 @@ static int db__async_start(struct db *db, uv_loop_t *loop, int64_t *forget, size
 	struct db_async *a = NULL;
 	if(!db->in_tx || (db->async && !db->async->settled))
 		goto fail;
-	if(!(a = calloc(1, sizeof(*a))))
+	if(!(a = db__async_new()))
 		goto fail;
-	if(uv_mutex_init(&a->lock)) {
-		free(a);
-		a = NULL;
-		goto fail;
-	}
-	if(uv_cond_init(&a->cond)) {
-		uv_mutex_destroy(&a->lock);
-		free(a);
-		a = NULL;
-		goto fail;
-	}
 	a->forget = forget;
 	a->nforget = nforget;
 	forget = NULL;
 	a->db = db;
 	a->done = done;
 	a->user = user;
-	a->work.data = a;
 	/* Prepared (and bound) here: preparing touches the statement cache,
 	 * which the thread must not. */
 	if(nforget && !(a->del = db__stmt(db, db__outbox_delete_sql(db))))
@@ -221,6 +273,30 @@ fail:
 int db_commit_start(struct db *db, uv_loop_t *loop, void (*done)(void *user, int rc), void *user)
 {
 	return db__async_start(db, loop, NULL, 0, done, user);
+}
+
+int db_run_start(struct db *db, uv_loop_t *loop, void (*fn)(struct db *db, void *user), void (*done)(void *user),
+                 void *user)
+{
+	db__async_settle(db);
+	if(db->in_tx)
+		return -1;
+	struct db_async *a = db__async_new();
+	if(!a)
+		return -1;
+	a->db = db;
+	a->run = fn;
+	a->run_done = done;
+	a->user = user;
+	if(db->async)
+		db->async->db = NULL;
+	db->async = a;
+	if(uv_queue_work(loop, &a->work, db__async_work, db__async_after)) {
+		db->async = NULL;
+		db__async_free(a);
+		return -1;
+	}
+	return 0;
 }
 
 int db_transact_start(struct db *db, uv_loop_t *loop, int (*fn)(struct db *db, void *user),

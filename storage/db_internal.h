@@ -52,6 +52,10 @@ struct db {
 	int outbox_ids_next, outbox_ids_n;
 	int64_t *acks;
 	size_t nacks, acks_alloc, acks_applied;
+	/* Deliveries answered while a run owned db (db_async.c), with the
+	 * time of each: the loop's only, added to acks once it is settled. */
+	int64_t *acks_later, *acks_later_ms;
+	size_t nlater, later_alloc;
 	int64_t oldest_ack_ms;
 	/* Chats and users by their platform ids, as last read or written in
 	 * a committed or open transaction (db_chat.c); emptied by a rollback.
@@ -94,6 +98,10 @@ const char *db__outbox_delete_sql(const struct db *db);
  * in from the loop's thread calls it first.  close: settles and forgets
  * the job (db_close). */
 bool db__async_busy(const struct db *db);
+/* True while a run (db_run_start) owns db: not yet settled. */
+bool db__async_running(const struct db *db);
+/* True on the thread that runs db's run, inside it. */
+bool db__async_here(const struct db *db);
 void db__async_settle(struct db *db);
 void db__async_close(struct db *db);
 
@@ -138,6 +146,9 @@ void db__cache_free(struct db *db);
 int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
+/* Records the deliveries kept aside while a run owned db, once it is
+ * settled (db_async.c). */
+void db__outbox_take_later(struct db *db);
 void db__outbox_close(struct db *db);
 /* On PostgreSQL, when this instance starts leading: deletes, in a
  * transaction of its own, the outbox rows whose delivery a leader before
@@ -172,6 +183,9 @@ int db__lead_open(struct db *db, const char *target, struct strbuf *err);
  * function called once, from the loop's thread, when the leadership was
  * lost rather than never held. */
 int db__lead_check(struct db *db);
+/* Calls the owner's lost function, once, when the leadership was lost and
+ * this is the loop's thread (a run's settle reports what its thread met). */
+void db__lead_report(struct db *db);
 
 /* Before SQLite opens path (db_files.c): creates the database file with
  * mode 0600 when there is none, and logs a warning, with the chmod to run,

@@ -39,6 +39,11 @@ int db_engine(const struct db *db)
 	return db->sql->ops->engine;
 }
 
+bool db_round_trips(const struct db *db)
+{
+	return db__on_pg(db);
+}
+
 bool db_leads(const struct db *db)
 {
 	return db->leads;
@@ -87,15 +92,21 @@ static int db_lead__hook(struct sql *c, void *user)
 	return -1;
 }
 
-int db__lead_check(struct db *db)
+void db__lead_report(struct db *db)
 {
-	if(db->leads)
-		return 0;
-	if(db->lead_lost && !db->lost_reported) {
+	/* A run's thread leaves it to the loop's: its settle reports. */
+	if(db->lead_lost && !db->lost_reported && !db__async_here(db)) {
 		db->lost_reported = true;
 		if(db->lost_fn)
 			db->lost_fn(db->lost_user);
 	}
+}
+
+int db__lead_check(struct db *db)
+{
+	if(db->leads)
+		return 0;
+	db__lead_report(db);
 	log_error("cannot write to %s: this instance does not lead", db->name);
 	return -1;
 }

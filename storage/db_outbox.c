@@ -249,9 +249,52 @@ static int db_outbox__ack_row(struct db *db, int64_t id)
 	return 0;
 }
 
+/* Keeps the delivery of id aside while a run owns db (db_async.c); on
+ * PostgreSQL its record is written at once, on the connection that only
+ * the loop's thread uses.  The run may have lost the leadership
+ * meanwhile: the record is true all the same (the message was delivered),
+ * and only a leader acts on it. */
+static void db_outbox__later(struct db *db, int64_t id, int64_t now_ms)
+{
+	if(db->nlater == db->later_alloc) {
+		size_t na = db->later_alloc ? db->later_alloc * 2 : 16;
+		int64_t *ids = realloc(db->acks_later, na * sizeof(*ids));
+		if(ids)
+			db->acks_later = ids;
+		int64_t *ms = ids ? realloc(db->acks_later_ms, na * sizeof(*ms)) : NULL;
+		if(!ms)
+			return; /* the row stays: it is sent again after a restart */
+		db->acks_later_ms = ms;
+		db->later_alloc = na;
+	}
+	db->acks_later[db->nlater] = id;
+	db->acks_later_ms[db->nlater++] = now_ms;
+	if(db__on_pg(db))
+		db_outbox__ack_row(db, id);
+}
+
+void db__outbox_take_later(struct db *db)
+{
+	size_t n = db->nlater;
+	db->nlater = 0;
+	for(size_t i = 0; i < n; i++) {
+		if(db_outbox__remember(db, db->acks_later[i], db->acks_later_ms[i]))
+			continue;
+		if(!db__on_pg(db) && db->ack_fd >= 0 &&
+		   write(db->ack_fd, &db->acks_later[i], sizeof(int64_t)) != (ssize_t)sizeof(int64_t))
+			db_outbox__journal_broken(db, "write");
+	}
+}
+
 void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
 {
-	if(!id || db_outbox__remember(db, id, now_ms))
+	if(!id)
+		return;
+	if(db__async_running(db)) {
+		db_outbox__later(db, id, now_ms);
+		return;
+	}
+	if(db_outbox__remember(db, id, now_ms))
 		return; /* the row stays: it is sent again after a restart */
 	if(db__on_pg(db)) {
 		if(db->leads)
@@ -394,6 +437,10 @@ void db__outbox_close(struct db *db)
 	free(db->acks);
 	db->acks = NULL;
 	db->nacks = db->acks_alloc = db->acks_applied = 0;
+	free(db->acks_later);
+	free(db->acks_later_ms);
+	db->acks_later = db->acks_later_ms = NULL;
+	db->nlater = db->later_alloc = 0;
 }
 
 int db__outbox_apply_rows(struct db *db, struct strbuf *err)
