@@ -167,7 +167,7 @@ static void bot__resend_outbox(struct bot *b)
  * would hold back), unless the bot is stopping. */
 static void bot__flush_delivered(struct bot *b, bool all)
 {
-	if(db_in_transaction(b->db))
+	if((!all && db_busy(b->db)) || db_in_transaction(b->db))
 		return;
 	if(!db_outbox_should_forget(b->db, all ? INT64_MAX : clock_mono_ms()))
 		return;
@@ -216,7 +216,17 @@ static void bot__apologise(struct bot *b, const struct event *ev, struct outbox 
  * at 20,000 RSVPs, an edit per RSVP cost twice what the RSVPs did.  The
  * edits are made before the replies are stored, in the batch's
  * transaction, so the outbox holds them with the changes they show.  A
- * batch of one event edits as the event asks, at once. */
+ * batch of one event edits as the event asks, at once.
+ *
+ * On PostgreSQL every statement is a round trip to the server, which the
+ * loop would wait for: there a batch given to bot_submit_batch() runs on a
+ * thread of the loop's pool instead, from its BEGIN to its COMMIT, the
+ * retries one event at a time included (db_run_start).  The thread then
+ * owns the database and the core's state (the dispatcher, the batch, the
+ * key counter); the loop meanwhile sends, receives and holds what needs
+ * the database (bot_batch_open is true, db_busy too), and delivers the
+ * replies over the following turns once the run has ended.  The scheduler
+ * is armed from the loop with the next due time the run read. */
 
 struct bot_batch {
 	struct bot_batch *next;
@@ -303,7 +313,12 @@ static void bot__batch_ended(struct bot *b, struct bot_batch *bb, int rc)
 	bb->state = BATCH_ENDED;
 	meetup_edits_release(&bb->edits);
 	if(!rc) {
-		sched_rearm(&b->sched);
+		if(b->on_thread) {
+			b->due_found = db_job_next_due(b->db, &b->due_ms);
+			b->rearm = true;
+		} else {
+			sched_rearm(&b->sched);
+		}
 		bb->rc = 0;
 		return;
 	}
@@ -338,9 +353,16 @@ static void bot__batch_close(struct bot *b, struct bot_batch *bb)
 	bot__batch_ended(b, bb, bot__batch_store(b, bb) || db_commit(b->db) ? -1 : 0);
 }
 
+static void bot__run_ended(struct bot *b);
+
 /* Runs what is left of a batch at once, up to its end (not its delivery). */
 static void bot__batch_run(struct bot *b, struct bot_batch *bb)
 {
+	if(b->running == bb && !b->on_thread) {
+		db_commit_wait(b->db); /* its done function is not called now */
+		bot__run_ended(b);
+		return;
+	}
 	if(bb->state == BATCH_COMMITTING) {
 		bot__batch_ended(b, bb, db_commit_wait(b->db));
 		return;
@@ -360,7 +382,7 @@ static void bot__batch_run(struct bot *b, struct bot_batch *bb)
 static void bot__yield(void *user)
 {
 	struct bot *b = user;
-	if(b->batches && b->batches->state == BATCH_OPEN)
+	if(!b->running && b->batches && b->batches->state == BATCH_OPEN)
 		bot__batch_run(b, b->batches);
 }
 
@@ -410,7 +432,51 @@ static void bot__db_free(void *user)
 	struct bot *b = user;
 	if(b->batches && b->batches->state != BATCH_COMMITTING)
 		uv_idle_start(&b->step, bot__on_step);
+	sched_resume(&b->sched);
 	bot__resume(b);
+}
+
+/* The run of a batch on a thread is over (its done function, or a wait
+ * for it): the loop owns the core again, and arms the scheduler. */
+static void bot__run_ended(struct bot *b)
+{
+	b->running = NULL;
+	if(b->rearm) {
+		b->rearm = false;
+		sched_arm(&b->sched, b->due_found, b->due_ms);
+	}
+}
+
+/* On the pool's thread: the first batch, up to its end. */
+static void bot__run_work(struct db *db, void *user)
+{
+	struct bot *b = user;
+	(void)db;
+	b->on_thread = true;
+	bot__batch_run(b, b->running);
+	b->on_thread = false;
+}
+
+/* From the loop, once the run ended: its replies go from the next turn. */
+static void bot__run_done(void *user)
+{
+	struct bot *b = user;
+	bot__run_ended(b);
+	uv_idle_start(&b->step, bot__on_step);
+}
+
+/* Starts the first batch on a thread when its statements are round trips
+ * (PostgreSQL).  True when it started: the turns stop until it ends. */
+static bool bot__run_start(struct bot *b, struct bot_batch *bb)
+{
+	if(!db_round_trips(b->db) || b->stopping)
+		return false;
+	b->running = bb;
+	if(db_run_start(b->db, b->loop, bot__run_work, bot__run_done, b)) {
+		b->running = NULL;
+		return false;
+	}
+	return true;
 }
 
 /* Replies delivered per turn of the loop (bot__batch_deliver). */
@@ -439,7 +505,11 @@ static void bot__on_step(uv_idle_t *h)
 	struct bot_batch *bb = b->batches;
 	/* A batch does not open while a commit runs on a thread (a batch's, or
 	 * an adapter's): it would wait for it.  bot__db_free resumes. */
-	if(!bb || bb->state == BATCH_COMMITTING || (bb->state == BATCH_WAITING && db_busy(b->db))) {
+	if(!bb || b->running || bb->state == BATCH_COMMITTING || (bb->state == BATCH_WAITING && db_busy(b->db))) {
+		uv_idle_stop(h);
+		return;
+	}
+	if(bb->state == BATCH_WAITING && bot__run_start(b, bb)) {
 		uv_idle_stop(h);
 		return;
 	}
@@ -489,6 +559,8 @@ int bot_submit_batch(struct bot *b, const struct event *evs, size_t n, int (*sta
 
 bool bot_batch_open(const struct bot *b)
 {
+	if(b->running)
+		return true;
 	return b->batches && (b->batches->state == BATCH_OPEN || b->batches->state == BATCH_COMMITTING);
 }
 

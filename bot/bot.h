@@ -82,6 +82,14 @@ struct bot {
 	int64_t key_epoch;          /* real time at start, ms: with key_seq,
 	                               the keys of actions that have none */
 	uint64_t key_seq;
+	/* On PostgreSQL, the batch running on a thread of the loop's pool
+	 * (bot.c, "batches"), set and cleared by the loop's thread only;
+	 * NULL when none.  While it runs the thread owns the core's state. */
+	struct bot_batch *running;
+	bool on_thread; /* the thread's own: inside the run */
+	bool rearm;     /* the run committed: the scheduler is armed */
+	int due_found;  /* for the next job: db_job_next_due's result */
+	int64_t due_ms; /* and its time */
 	bool stopping;
 	int exit_code;
 	const struct bot_web *web; /* borrowed; NULL: the web side is off */

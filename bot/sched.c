@@ -75,6 +75,13 @@ void sched_rearm(struct sched *s)
 		return;
 	int64_t due;
 	int found = db_job_next_due(s->bot->db, &due);
+	sched_arm(s, found, due);
+}
+
+void sched_arm(struct sched *s, int found, int64_t due)
+{
+	if(!s->started || s->bot->stopping || clock_is_sim())
+		return;
 	if(found <= 0) {
 		uv_timer_stop(&s->timer);
 		return;
@@ -217,6 +224,13 @@ void sched_run_due(struct sched *s)
 {
 	if(s->running)
 		return;
+	/* A batch or a commit holds the database on a thread: the jobs run
+	 * when it is free (sched_resume) rather than the loop wait for it. */
+	if(db_busy(s->bot->db)) {
+		s->deferred = true;
+		return;
+	}
+	s->deferred = false;
 	s->running = true;
 	int64_t now = clock_now_ms();
 	int batch = SCHED_BATCH, r;
@@ -237,6 +251,12 @@ void sched_run_due(struct sched *s)
 	}
 	s->running = false;
 	sched_rearm(s);
+}
+
+void sched_resume(struct sched *s)
+{
+	if(s->deferred && s->started)
+		sched_run_due(s);
 }
 
 void sched_advance(struct sched *s, int64_t target_ms)

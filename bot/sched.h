@@ -34,7 +34,8 @@ struct sched {
 	struct bot *bot;
 	uv_timer_t timer;
 	bool started;
-	bool running; /* inside sched_run_due: no re-entry */
+	bool running;  /* inside sched_run_due: no re-entry */
+	bool deferred; /* due jobs wait for the database (sched_resume) */
 	/* What the reminders of the batch running did, counted in the
 	 * metrics once it commits. */
 	struct remind_tally tally;
@@ -44,8 +45,16 @@ int sched_init(struct sched *s, struct bot *b);
 /* Re-arms the timer for the earliest pending job; call after any commit
  * that may have added or removed jobs. */
 void sched_rearm(struct sched *s);
-/* Runs every job due at the current time, earliest first. */
+/* Arms the timer for a job due at due_ms when found is 1 (the result of
+ * db_job_next_due, read by whoever owned the database then); stops it
+ * when found is 0 or -1. */
+void sched_arm(struct sched *s, int found, int64_t due_ms);
+/* Runs every job due at the current time, earliest first.  While the
+ * database is busy on a thread (db_busy) nothing runs: sched_resume runs
+ * the jobs once it is free. */
 void sched_run_due(struct sched *s);
+/* The database is free again: runs what sched_run_due put off. */
+void sched_resume(struct sched *s);
 /* Simulated time: moves the clock to target_ms, running each job that
  * falls due on the way at its own due time. */
 void sched_advance(struct sched *s, int64_t target_ms);
