@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""A bot on PostgreSQL whose server is slow to answer: the loop must not
+wait for it.  The real binary, one instance, against the fake Bot API, on a
+database of its own (tests/dbtarget.py, ENSEMBLE_TEST_PG).
+
+Another session holds a lock on the table every batch writes (kv, where
+the getUpdates offset is stored) for a few seconds, and someone writes to
+the bot meanwhile.  The batch that handles the message runs on a thread of
+the loop's pool (bot/bot.c, storage/db_async.c), so while its statement
+waits for the lock the loop goes on: the HTTP listener answers /healthz at
+once, and the replies of the commands handled before the lock keep
+leaving, one after another at the chat's pace.  The new command's reply
+leaves only once its transaction has committed, after the lock is gone, and
+exactly once.  Were the batch run on the loop's thread, /healthz would not
+answer until the lock was released (checked: it then fails).
+
+Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
+import atexit, json, os, re, signal, subprocess, sys, threading, time, urllib.request
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
+import dbtarget, harness
+from harness import check, free_port, post_json, start_fake
+
+binary = sys.argv[1]
+if not dbtarget.PG:
+    print("set ENSEMBLE_TEST_PG to a cluster's target (ctest runs this with the fixture pg)")
+    sys.exit(1)
+TOKEN = "123456:SLOWSERVER-token"
+GROUP = -1001000000778
+LOCK_S = 4
+tmp = harness.tempdir("ensemble-slow-")
+db = dbtarget.fresh(tmp, "slow")
+api_port, http_port = free_port(), free_port()
+fake = start_fake([sys.executable, os.path.join(os.path.dirname(here), "telegram", "fake_botapi.py"), str(api_port),
+                   TOKEN])
+API = "http://127.0.0.1:%d" % api_port
+conf = os.path.join(tmp, "ensemble.conf")
+with open(conf, "w") as f:
+    # One message every 400 ms in the group: the replies to a burst leave
+    # over a few seconds, during the lock.
+    f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
+            "[http]\nlisten = 127.0.0.1:%d\n"
+            "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 400\n"
+            "group_per_minute = 1000\n" % (db, http_port, TOKEN, API))
+os.chmod(conf, 0o600)
+log = os.path.join(tmp, "bot.log")
+bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("VERBOSE") else []),
+                       stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+atexit.register(bot.kill)
+
+msg = [0]
+def say(user, name, text):
+    msg[0] += 1
+    post_json(API + "/control/update", {"message": {"message_id": msg[0], "date": int(time.time()),
+        "chat": {"id": GROUP, "type": "supergroup", "title": "Club"},
+        "from": {"id": user, "is_bot": False, "first_name": name},
+        "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
+    return msg[0]
+
+def calls():
+    with urllib.request.urlopen(API + "/control/ok", timeout=10) as r:
+        return json.loads(r.read())
+
+def replies_to(mid):
+    return [b for m, b in calls() if m == "sendMessage" and b.get("reply_parameters", {}).get("message_id") == mid]
+
+def sent_count():
+    return sum(1 for m, _ in calls() if m == "sendMessage")
+
+def healthz():
+    """Seconds /healthz took to answer, or None when it did not within 1 s."""
+    t = time.monotonic()
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % http_port, timeout=1) as r:
+            r.read()
+        return time.monotonic() - t
+    except Exception:
+        return None
+
+first = say(1, "Ann", "/help")
+check(harness.wait_for(lambda: replies_to(first), "the answer to /help", 20), "the bot answers at first")
+check(harness.wait_for(lambda: healthz() is not None, "/healthz", 10), "/healthz answers")
+
+# A burst whose replies leave one every 400 ms: several are still to leave
+# seconds after the lock is taken.
+burst = [say(10 + i, "User%d" % i, "/help") for i in range(12)]
+check(harness.wait_for(lambda: replies_to(burst[0]), "the burst's first reply", 20), "the burst is handled")
+
+locked = threading.Event()
+def hold_lock():
+    p = subprocess.Popen(["psql", db, "-v", "ON_ERROR_STOP=1", "-Atq"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.communicate("BEGIN; LOCK TABLE kv IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%d); COMMIT;\n" % LOCK_S)
+holder = threading.Thread(target=hold_lock)
+holder.start()
+check(harness.wait_for(lambda: dbtarget.psql(db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = "
+                                                  "l.relation WHERE c.relname = 'kv' AND l.granted AND l.mode = "
+                                                  "'AccessExclusiveLock'").strip() == "1", "the lock", 5),
+      "another session locks the table kv")
+t_lock = time.monotonic()
+slow = say(2, "Bob", "/help")
+
+# While the lock is held: the loop answers and keeps sending.
+waits = []
+mid = None  # the sends counted a second into the lock: the batch is blocked by then
+while time.monotonic() - t_lock < LOCK_S - 1.5:
+    waits.append(healthz())
+    if mid is None and time.monotonic() - t_lock >= 1:
+        mid = sent_count()
+    time.sleep(0.2)
+during, t_during = sent_count(), time.monotonic() - t_lock
+check(waits and all(w is not None and w < 0.5 for w in waits),
+      "/healthz answers at once while the database waits for the lock (%s)" %
+      ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits))
+check(mid is not None and during > mid and t_during < LOCK_S - 0.3,
+      "the replies handled before keep leaving while the database waits (%s sent a second into the lock, %d at "
+      "%.1f s, the lock ending at %d s)" % (mid, during, t_during, LOCK_S))
+check(not replies_to(slow), "the reply to the command in the blocked batch waits for its commit")
+holder.join()
+check(harness.wait_for(lambda: replies_to(slow), "the blocked command's answer", 20),
+      "the command is answered once the lock is gone")
+time.sleep(1)
+check(len(replies_to(slow)) == 1, "it is answered exactly once (%d)" % len(replies_to(slow)))
+check(all(len(replies_to(m)) == 1 for m in burst), "each command of the burst is answered exactly once")
+check(bot.poll() is None, "the bot is still running")
+text = open(log).read()
+check("Sanitizer" not in text, "no sanitizer report")
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=20) == 0, "the bot stops cleanly")
+fake.kill()
+harness.finish(text[-4000:])
