@@ -48,7 +48,7 @@
 #define LOG_MODULE "matrix"
 
 static void mx__retry_sync(struct mx *m, long ms);
-static void mx__process(struct mx *m);
+static int mx__process(struct mx *m);
 
 static bool mx__configured(const struct config *cfg)
 {
@@ -224,7 +224,8 @@ static int mx__room_save_one(struct db *db, void *user)
 	return mx__room_save(db, user);
 }
 
-static int mx__room_save(struct db *db, const struct mx_room_state *r)
+/* r's state as stored, a new string (NULL when out of memory). */
+static char *mx__room_text(const struct mx_room_state *r)
 {
 	json_t *o =
 		json_pack("{s:b,s:b,s:I}", "enc", r->encrypted, "warned", r->warned, "joined", (json_int_t)r->joined);
@@ -234,6 +235,12 @@ static int mx__room_save(struct db *db, const struct mx_room_state *r)
 		json_object_set(o, "members", r->members);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
+	return text;
+}
+
+static int mx__room_save(struct db *db, const struct mx_room_state *r)
+{
+	char *text = mx__room_text(r);
 	struct strbuf key = STRBUF_INIT;
 	strbuf_addf(&key, "matrix.room.%s", r->id);
 	int rc = text && !key.oom ? db_kv_set(db, key.buf, text) : -1;
@@ -387,42 +394,128 @@ struct mx_scratch {
 	int opts[MX_MAX_ANSWERS];
 };
 
+/* A room whose state or name the batch stores, copied when it is
+ * submitted. */
+struct mx_saved {
+	char *key, *text; /* "matrix.room.ID" and its state; NULL: unchanged */
+	char id[256];
+	char title[256];
+	bool titled; /* the name is stored as the chat's title */
+};
+
+/* A sync's batch, from its submission to its end (mx__batch_done): its
+ * events and their scratch, and what it stores beside the events'
+ * effects.  That is copied from the adapter when the batch is submitted:
+ * on PostgreSQL the batch runs on a thread (bot/bot.c) while the loop may
+ * change the rooms' state (a member list answered), which the next batch
+ * stores then. */
 struct mx_batch {
 	struct mx *m;
-	const struct mx_sync *s;
-	const char *next_batch; /* NULL: a recount, no sync state */
+	const struct mx_sync *s; /* m->held, kept until the end */
+	const char *next_batch;  /* NULL: a recount, no sync state */
+	struct event *evs;
+	struct mx_scratch *sc;
+	size_t cap, ne;
+	struct mx_kv *kv; /* the adapter's writes, taken from m->kv */
+	size_t nkv;
+	struct mx_saved *rooms;
+	size_t nrooms;
+	bool prune; /* the seen events of long ago are deleted too */
 };
 
 /* In the batch's transaction: next_batch, the events seen, the rooms'
- * state and the adapter's other writes. */
+ * state and the adapter's other writes.  On the batch's thread on
+ * PostgreSQL: it reads nothing of the adapter's but what bt copied. */
 static int mx__batch_state(void *user, struct db *db)
 {
 	struct mx_batch *bt = user;
-	struct mx *m = bt->m;
+	const struct mx *m = bt->m;
 	int64_t now = clock_now_ms();
 	if(!bt->next_batch)
 		return 0;
 	for(size_t i = 0; i < bt->s->n; i++)
 		if(bt->s->ev[i].event_id && db_seen_mark(db, "matrix", bt->s->ev[i].event_id, now))
 			return -1;
-	for(int i = 0; i < MX_ROOMS; i++)
-		if(m->rooms[i].dirty && mx__room_save(db, &m->rooms[i]))
-			return -1;
-	/* The rooms' names, for the lists that span chats (/mygroups). */
-	for(int i = 0; i < MX_ROOMS; i++) {
-		struct mx_room_state *r = &m->rooms[i];
+	for(size_t i = 0; i < bt->nrooms; i++) {
+		struct mx_saved *r = &bt->rooms[i];
 		struct db_chat chat;
+		if(r->text && db_kv_set(db, r->key, r->text))
+			return -1;
+		/* The rooms' names, for the lists that span chats (/mygroups). */
 		if(r->titled && (db_chat_get(db, "matrix", r->id, m->cfg->lang, m->cfg->timezone, &chat) < 0 ||
 		                 db_chat_set_title(db, chat.id, r->title)))
 			return -1;
 	}
-	for(size_t i = 0; i < m->nkv; i++)
-		if(m->kv[i].value ? db_kv_set_about(db, m->kv[i].key, m->kv[i].value, m->kv[i].room, m->kv[i].user)
-		                  : db_kv_delete(db, m->kv[i].key))
+	for(size_t i = 0; i < bt->nkv; i++)
+		if(bt->kv[i].value ? db_kv_set_about(db, bt->kv[i].key, bt->kv[i].value, bt->kv[i].room, bt->kv[i].user)
+		                   : db_kv_delete(db, bt->kv[i].key))
 			return -1;
-	if(m->batches % 1000 == 0 && db_seen_prune(db, now - MX_SEEN_DAYS * 86400000LL))
+	if(bt->prune && db_seen_prune(db, now - MX_SEEN_DAYS * 86400000LL))
 		return -1;
 	return db_kv_set(db, "matrix.since", bt->next_batch);
+}
+
+/* Copies into bt what its transaction stores of the adapter's state: the
+ * rooms changed or named since the last batch (then marked clean), and
+ * the kv writes (taken).  0, or -1 when out of memory (nothing taken). */
+static int mx__batch_copy(struct mx *m, struct mx_batch *bt)
+{
+	size_t n = 0;
+	for(int i = 0; i < MX_ROOMS; i++)
+		n += m->rooms[i].dirty || m->rooms[i].titled;
+	bt->rooms = calloc(n ? n : 1, sizeof(*bt->rooms));
+	if(!bt->rooms)
+		return -1;
+	for(int i = 0; i < MX_ROOMS; i++) {
+		struct mx_room_state *r = &m->rooms[i];
+		if(!r->dirty && !r->titled)
+			continue;
+		struct mx_saved *c = &bt->rooms[bt->nrooms++];
+		snprintf(c->id, sizeof(c->id), "%s", r->id);
+		snprintf(c->title, sizeof(c->title), "%s", r->title);
+		c->titled = r->titled;
+		if(r->dirty) {
+			struct strbuf key = STRBUF_INIT;
+			strbuf_addf(&key, "matrix.room.%s", r->id);
+			c->key = strbuf_detach(&key);
+			c->text = mx__room_text(r);
+			if(!c->key || !c->text)
+				return -1;
+		}
+	}
+	for(int i = 0; i < MX_ROOMS; i++)
+		m->rooms[i].dirty = m->rooms[i].titled = false;
+	bt->kv = m->kv;
+	bt->nkv = m->nkv;
+	m->kv = NULL;
+	m->nkv = 0;
+	bt->prune = m->batches % 1000 == 0;
+	return 0;
+}
+
+static void mx__batch_free(struct mx_batch *bt)
+{
+	if(!bt)
+		return;
+	for(size_t i = 0; bt->sc && i < bt->cap; i++) {
+		strbuf_release(&bt->sc[i].text);
+		strbuf_release(&bt->sc[i].msg_ref);
+	}
+	for(size_t i = 0; i < bt->nrooms; i++) {
+		free(bt->rooms[i].key);
+		free(bt->rooms[i].text);
+	}
+	for(size_t i = 0; i < bt->nkv; i++) {
+		free(bt->kv[i].key);
+		free(bt->kv[i].value);
+		free(bt->kv[i].room);
+		free(bt->kv[i].user);
+	}
+	free(bt->kv);
+	free(bt->rooms);
+	free(bt->sc);
+	free(bt->evs);
+	free(bt);
 }
 
 /* The sender's display name if a member event told it, else the localpart. */
@@ -937,11 +1030,19 @@ static void mx__take_counts(struct mx *m, const struct mx_sync *s)
 }
 
 /* Moves m->since on to the sync's next_batch when the database has it
- * (0); a sync whose transaction failed (a locked or full disk) is fetched
- * again after a growing wait (-1). */
-static int mx__take_since(struct mx *m, const struct mx_sync *s)
+ * (0): surely when its batch was handled whole (rc 0), which committed
+ * it; otherwise as the database says.  A sync whose transaction
+ * failed (a locked or full disk) is fetched again after a growing wait
+ * (-1). */
+static int mx__take_since(struct mx *m, const struct mx_sync *s, int rc)
 {
 	struct strbuf since = STRBUF_INIT;
+	if(!rc && !strbuf_adds(&since, s->next_batch)) {
+		free(m->since);
+		m->since = strbuf_detach(&since);
+		return 0;
+	}
+	strbuf_release(&since);
 	if(db_kv_get(m->b->db, "matrix.since", &since) == 1 && !strcmp(since.buf, s->next_batch)) {
 		free(m->since);
 		m->since = strbuf_detach(&since);
@@ -960,8 +1061,6 @@ static int mx__take_since(struct mx *m, const struct mx_sync *s)
  * room whose members are not known asks for them. */
 static void mx__after_batch(struct mx *m, const struct mx_sync *s)
 {
-	for(int i = 0; i < MX_ROOMS; i++)
-		m->rooms[i].dirty = m->rooms[i].titled = false;
 	for(size_t i = 0; i < s->nrooms; i++) {
 		struct mx_room *room = &s->rooms[i];
 		if(room->invited)
@@ -977,20 +1076,42 @@ static void mx__after_batch(struct mx *m, const struct mx_sync *s)
 	m->first_sync = false;
 }
 
-/* Turns the held sync into core events and runs them as one batch. */
-static void mx__process(struct mx *m)
+static void mx__held_done(struct mx *m);
+
+/* The core is done with a sync's batch (rc as bot_handle_batch returns
+ * it): the sync's next_batch is taken when the database has it, and the
+ * next sync starts. */
+static void mx__batch_done(void *user, int rc)
+{
+	struct mx_batch *bt = user;
+	struct mx *m = bt->m;
+	if(rc)
+		log_warn("a sync of %zu event(s) was not handled whole", bt->ne);
+	if(!mx__take_since(m, bt->s, rc))
+		mx__after_batch(m, bt->s);
+	mx__batch_free(bt);
+	m->in_batch = false;
+	mx__held_done(m);
+}
+
+/* Turns the held sync into core events and gives them to the core as one
+ * batch; mx__batch_done follows.  0, or -1 when nothing was given (out of
+ * memory, or the reads failed: the sync is fetched again). */
+static int mx__process(struct mx *m)
 {
 	struct mx_sync *s = &m->held;
-	size_t cap = s->n + m->njoined + 1;
-	struct event *evs = calloc(cap, sizeof(*evs));
-	struct mx_scratch *sc = calloc(cap, sizeof(*sc));
+	size_t cap = s->n + m->njoined + 1, ne = 0;
+	struct mx_batch *bt = calloc(1, sizeof(*bt));
 	bool *early = calloc(s->n + 1, 1);
-	size_t ne = 0;
-	struct mx_batch bt = { .m = m, .s = s, .next_batch = s->next_batch };
 	bool reading = false;
-	if(!evs || !sc || !early) {
+	if(bt) {
+		*bt = (struct mx_batch){ .m = m, .s = s, .next_batch = s->next_batch, .cap = cap };
+		bt->evs = calloc(cap, sizeof(*bt->evs));
+		bt->sc = calloc(cap, sizeof(*bt->sc));
+	}
+	if(!bt || !bt->evs || !bt->sc || !early) {
 		log_error("out of memory for a sync of %zu events: retrying", s->n);
-		goto out;
+		goto fail;
 	}
 	mx__mark_early(m, s, early);
 	mx__reset_arrived(m, s);
@@ -999,32 +1120,31 @@ static void mx__process(struct mx *m)
 	/* The reads below (an event seen before? the sender's name, a poll, a
 	 * reaction) share one transaction (db_begin_read). */
 	reading = !db_begin_read(m->b->db);
-	if(mx__read_events(m, early, evs, sc, &ne))
-		goto out;
-	mx__greet_joined(m, evs, sc, &ne);
+	if(mx__read_events(m, early, bt->evs, bt->sc, &ne))
+		goto fail;
+	mx__greet_joined(m, bt->evs, bt->sc, &ne);
 	mx__take_counts(m, s);
 	if(reading) {
 		reading = false;
 		if(db_end_read(m->b->db))
-			goto out;
+			goto fail;
 	}
 	m->batches++;
-	if(bot_handle_batch(m->b, evs, ne, mx__batch_state, &bt))
-		log_warn("a sync of %zu event(s) was not handled whole", ne);
-	if(mx__take_since(m, s))
-		goto out;
-	mx__after_batch(m, s);
-out:
+	if(mx__batch_copy(m, bt))
+		goto fail;
+	free(early);
+	bt->ne = ne;
+	m->in_batch = true;
+	if(bot_submit_batch(m->b, bt->evs, ne, mx__batch_state, mx__batch_done, bt))
+		mx__batch_done(bt, bot_handle_batch(m->b, bt->evs, ne, mx__batch_state, bt));
+	return 0;
+fail:
 	if(reading)
 		db_end_read(m->b->db);
-	for(size_t i = 0; sc && i < cap; i++) {
-		strbuf_release(&sc[i].text);
-		strbuf_release(&sc[i].msg_ref);
-	}
 	free(early);
-	free(sc);
-	free(evs);
+	mx__batch_free(bt);
 	mx__kv_clear(m);
+	return -1;
 }
 
 /* The timeline's event types the bot reads, as a new JSON array: the sync
@@ -1312,10 +1432,17 @@ static void mx__ask_members(struct mx *m, struct mx_room_state *r)
 
 static void mx__run_held(struct mx *m)
 {
-	if(m->joins || m->fills_out || m->stopping || !m->holding)
+	if(m->joins || m->fills_out || m->stopping || !m->holding || m->in_batch)
 		return;
 	mx__fill_merge(m);
-	mx__process(m);
+	if(mx__process(m))
+		mx__held_done(m);
+}
+
+/* The held sync is done with (its batch ended, or it could not be
+ * given): the next sync starts, unless replies lag behind. */
+static void mx__held_done(struct mx *m)
+{
 	mx_sync_release(&m->held);
 	m->holding = false;
 	free(m->joined);

@@ -7,6 +7,7 @@
 #define ENSEMBLE_MATRIX_INTERNAL_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -107,14 +108,17 @@ struct mx {
 	bool ready;      /* logged in, filter made */
 	bool stopping;
 	bool logging_in;
-	bool unreachable; /* the last sync or send met a network error or
-	                     a 5xx: the scheduler holds this platform's
-	                     jobs until a request goes through */
+	atomic_bool unreachable; /* the last sync or send met a network
+	                            error or a 5xx: the scheduler holds this
+	                            platform's jobs until a request goes
+	                            through (read from the scheduler's
+	                            thread on PostgreSQL: atomic) */
 	long sync_req;
 	int sync_backoff_ms;
 	long retry_sync_ms;  /* > 0: wait this long before the next sync */
 	struct mx_sync held; /* a sync waiting for its joins */
 	bool holding;
+	bool in_batch;         /* the held sync's batch is with the core (mx__batch_done ends it) */
 	int joins;             /* joins in flight for the held sync */
 	int fills_out;         /* gaps being read for it */
 	struct mx_fill *fills; /* ... and read */
