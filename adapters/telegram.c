@@ -198,12 +198,17 @@ static void tg__batch_done(void *user, int rc)
 		log_warn("a batch of %zu update(s) was not handled whole", bt->ne);
 	/* The offset moves on only as far as the database says it did: a
 	 * batch whose transaction failed (a locked or full disk) is fetched
-	 * again, not confirmed to Telegram and lost. */
-	struct strbuf off = STRBUF_INIT;
+	 * again, not confirmed to Telegram and lost.  A batch handled whole
+	 * committed its state (bot_submit_batch): no need to ask. */
 	int64_t stored = t->offset;
-	if(db_kv_get(t->b->db, "telegram.offset", &off) == 1)
-		stored = atoll(off.buf);
-	strbuf_release(&off);
+	if(!rc) {
+		stored = bt->next_offset;
+	} else {
+		struct strbuf off = STRBUF_INIT;
+		if(db_kv_get(t->b->db, "telegram.offset", &off) == 1)
+			stored = atoll(off.buf);
+		strbuf_release(&off);
+	}
 	if(stored < bt->next_offset) {
 		log_warn("updates up to %lld were not stored: they will be fetched again",
 		         (long long)bt->next_offset - 1);
