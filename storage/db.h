@@ -12,21 +12,30 @@
  *
  * Round trips and the loop.  On SQLite a statement is a function call on
  * the loop's thread: microseconds, no wait.  On PostgreSQL each statement
- * is a round trip to the server, and in this version the handlers' reads
- * and writes still run on the loop's thread: a read is a round trip of its
- * own (tens of microseconds on a local socket; the loop waits for it), and
- * the writes inside a transaction are sent ahead without waiting, their
- * answers read with the next read's or the COMMIT's (the pipeline of
- * storage/sql_pg.c); what takes long, the COMMIT that makes a batch
- * durable, runs on a thread of the loop's pool (db_commit_start below), as
- * on SQLite.  Why not more:
- * storage's functions answer synchronously, and the handlers, the
- * scheduler and the adapters call them from the loop.  Moving the batch to
- * a worker thread with its own connection needs every use of db from the
- * loop to be deferred while the worker holds it (as tg__resume already
- * does for the commit); libpq's asynchronous API would need the callers
- * rewritten as continuations.  The first is the way on: see the README's
- * "PostgreSQL" section for what it costs today.
+ * is a round trip to the server, which the loop must not wait for: it has
+ * sends to start and answers to read meanwhile.  Of the two ways libpq
+ * offers, Ensemble takes a worker thread rather than the asynchronous API
+ * polled by the loop, because storage's functions answer synchronously and
+ * the handlers are written against them: continuations would mean
+ * rewriting every handler, while a thread runs them unchanged.  So on
+ * PostgreSQL (db_round_trips true) the core runs each batch of events, and
+ * each run of due jobs, on a thread of the loop's pool from its BEGIN to
+ * its COMMIT (db_run_start; bot/bot.c, bot/sched.c); that thread owns the
+ * connection and the core's state meanwhile, and the loop sends, receives,
+ * holds what needs the database (db_busy, bot_batch_open) and delivers the
+ * replies once the run has ended.  What still runs on the loop's thread,
+ * each a round trip it waits for (tens of microseconds on a local socket):
+ * the adapters' reads before a batch (on Matrix the one read transaction
+ * of a sync: events seen, names, polls; on Telegram a poll answer's poll),
+ * the answers of sends that must be stored (their transaction begins and
+ * writes there, its COMMIT runs on a thread), the delivery records (on a
+ * connection of their own), the web side's pages, the console's batches,
+ * and what runs once at start.  Inside a transaction the writes are sent
+ * ahead without waiting, their answers read with the next read's or the
+ * COMMIT's (the pipeline of storage/sql_pg.c).  A use of db from the
+ * loop while a thread holds it waits for the thread (db__async_settle);
+ * the platforms' adapters and the scheduler ask db_busy first and come back
+ * when it is free.
  *
  * Transactions, the one rule:
  *
@@ -54,9 +63,10 @@
  *   bot_batch_open() first and waits (tg__resume does).
  * - Threads: everything here runs on the loop's thread, except the COMMIT
  *   of db_commit_start (and of db_transact_start, db_outbox_forget_start),
- *   which runs on a thread of the loop's pool (storage/db_async.c).  Any
- *   use of db from the loop meanwhile first waits for that commit; db_busy
- *   tells whether it would.
+ *   and the whole function given to db_run_start, which run on a thread of
+ *   the loop's pool (storage/db_async.c).  Any use of db from the loop
+ *   meanwhile first waits for that thread; db_busy tells whether it
+ *   would.
  */
 #ifndef ENSEMBLE_DB_H
 #define ENSEMBLE_DB_H
