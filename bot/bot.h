@@ -30,7 +30,7 @@ struct bot_batch;
 struct meetup_edits;
 
 /* The core's way out to the platforms.  Each function gets the port's user
- * pointer (bot_init); all are called from the loop. */
+ * pointer (bot_init); all are called from the loop, but reachable. */
 struct bot_port {
 	/* Hands act to the platform act->platform, which copies what it
 	 * keeps.  Returns 0 when the action needs nothing more (delivered, or
@@ -39,7 +39,10 @@ struct bot_port {
 	 * of that name runs (it is sent at a later start). */
 	int (*deliver)(void *user, const struct action *act);
 	/* Optional: false while platform's server cannot be reached; the
-	 * scheduler then holds the jobs of its chats.  Absent: reachable. */
+	 * scheduler then holds the jobs of its chats.  Absent: reachable.
+	 * The one function called from another thread: on PostgreSQL the
+	 * scheduler's jobs run on a thread of the loop's pool (sched.c), so it
+	 * reads only what may be read from there (an atomic flag). */
 	bool (*reachable)(void *user, const char *platform);
 	/* Optional: a batch of bot_submit_batch() has ended and its replies
 	 * were handed over, or a commit that ran on a thread has ended: what

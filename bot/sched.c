@@ -213,12 +213,86 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 		return -1;
 	}
 	sched__count(s, lag_ms, n);
-	bot_deliver(b, &ob);
+	if(s->on_thread) {
+		/* Delivered by the loop once the run has ended (sched__run_done). */
+		if(outbox_move(&s->out, &ob))
+			log_error("out of memory: %zu reminder message(s) wait in the outbox for the next start", ob.n);
+	} else {
+		bot_deliver(b, &ob);
+	}
 	outbox_release(&ob);
 	return n;
 }
 
 #define SCHED_STORAGE_RETRY_MS 5000
+
+/* Runs batches of the jobs due at now until none is left: 0, or -2 when
+ * the database refused to store them (they stay due). */
+static int sched__run_all(struct sched *s, int64_t now)
+{
+	int batch = SCHED_BATCH, r;
+	while(!s->bot->stopping && (r = sched__run_batch(s, now, batch)) != 0) {
+		if(r == -2)
+			return -2;
+		/* After a failure, go one by one so the culprit is found and
+		 * postponed; back to batches once a single one went through. */
+		batch = r < 0 ? 1 : SCHED_BATCH;
+	}
+	return 0;
+}
+
+/* The jobs could not be stored: they are tried again in a few seconds,
+ * while the loop goes on serving everything else. */
+static void sched__retry_later(struct sched *s)
+{
+	log_warn("due jobs could not be stored; trying again in %d s", SCHED_STORAGE_RETRY_MS / 1000);
+	if(s->started)
+		uv_timer_start(&s->timer, sched__on_timer, SCHED_STORAGE_RETRY_MS, 0);
+}
+
+/* On the pool's thread (db_run_start): the due jobs, then the next one's
+ * time, read for the loop to arm its timer. */
+static void sched__run_work(struct db *db, void *user)
+{
+	struct sched *s = user;
+	s->on_thread = true;
+	s->run_rc = sched__run_all(s, s->run_now);
+	if(!s->run_rc)
+		s->due_found = db_job_next_due(db, &s->due_ms);
+	s->on_thread = false;
+}
+
+/* From the loop once the run ended: its messages leave, the timer is armed. */
+static void sched__run_done(void *user)
+{
+	struct sched *s = user;
+	s->running = false;
+	s->run_now = 0;
+	bot_deliver(s->bot, &s->out);
+	outbox_release(&s->out);
+	if(s->run_rc)
+		sched__retry_later(s);
+	else
+		sched_arm(s, s->due_found, s->due_ms);
+}
+
+/* On PostgreSQL, where each statement is a round trip the loop would wait
+ * for, the due jobs run on a thread of the loop's pool as the core's
+ * batches do (bot/bot.c).  True when the run started. */
+static bool sched__run_start(struct sched *s)
+{
+	struct bot *b = s->bot;
+	if(!db_round_trips(b->db) || !s->started || b->stopping || clock_is_sim())
+		return false;
+	s->running = true;
+	s->run_now = clock_now_ms();
+	outbox_init(&s->out);
+	if(db_run_start(b->db, b->loop, sched__run_work, sched__run_done, s)) {
+		s->running = false;
+		return false;
+	}
+	return true;
+}
 
 void sched_run_due(struct sched *s)
 {
@@ -231,26 +305,15 @@ void sched_run_due(struct sched *s)
 		return;
 	}
 	s->deferred = false;
+	if(sched__run_start(s))
+		return;
 	s->running = true;
-	int64_t now = clock_now_ms();
-	int batch = SCHED_BATCH, r;
-	while(!s->bot->stopping && (r = sched__run_batch(s, now, batch)) != 0) {
-		if(r == -2) {
-			/* The database refuses to store (full, locked, read-only):
-			 * the jobs stay due and are tried again in a few seconds,
-			 * while the loop goes on serving everything else. */
-			log_warn("due jobs could not be stored; trying again in %d s", SCHED_STORAGE_RETRY_MS / 1000);
-			s->running = false;
-			if(s->started)
-				uv_timer_start(&s->timer, sched__on_timer, SCHED_STORAGE_RETRY_MS, 0);
-			return;
-		}
-		/* After a failure, go one by one so the culprit is found and
-		 * postponed; back to batches once a single one went through. */
-		batch = r < 0 ? 1 : SCHED_BATCH;
-	}
+	int rc = sched__run_all(s, clock_now_ms());
 	s->running = false;
-	sched_rearm(s);
+	if(rc)
+		sched__retry_later(s);
+	else
+		sched_rearm(s);
 }
 
 void sched_resume(struct sched *s)
@@ -286,6 +349,13 @@ void sched_close(struct sched *s)
 {
 	if(!s->started)
 		return;
+	if(s->running && s->run_now) {
+		/* A run on a thread: waited for; its messages are in the outbox,
+		 * sent at the next start. */
+		db_commit_wait(s->bot->db);
+		outbox_release(&s->out);
+		s->running = false;
+	}
 	uv_timer_stop(&s->timer);
 	uv_close((uv_handle_t *)&s->timer, NULL);
 	s->started = false;

@@ -36,6 +36,14 @@ struct sched {
 	bool started;
 	bool running;  /* inside sched_run_due: no re-entry */
 	bool deferred; /* due jobs wait for the database (sched_resume) */
+	/* On PostgreSQL the due jobs run on a thread (sched.c): what the
+	 * run needs and leaves for the loop. */
+	bool on_thread; /* the thread's own: inside the run */
+	int64_t run_now;
+	int run_rc;
+	int due_found;
+	int64_t due_ms;
+	struct outbox out; /* the jobs' messages, delivered by the loop */
 	/* What the reminders of the batch running did, counted in the
 	 * metrics once it commits. */
 	struct remind_tally tally;
