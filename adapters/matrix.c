@@ -526,21 +526,21 @@ static void mx__name(char *out, size_t outlen, const char *user)
 	snprintf(out, outlen, "%.*s", (int)(n < outlen ? n : outlen - 1), p);
 }
 
-/* The display name of user: from a member event seen lately, else the
- * name stored for them, else their id's localpart. */
-static void mx__display_name(struct mx *m, const char *user, char *out, size_t outlen)
+/* The display name of user from a member event seen lately, else their
+ * id's localpart: true when it is only that guess, which the core stores
+ * for a new sender and drops for one whose name it has (the name stored
+ * from an earlier member event wins, read with the sender's row). */
+static bool mx__display_name(struct mx *m, const char *user, char *out, size_t outlen)
 {
 	for(unsigned i = 0; i < 64 && i < m->nnames; i++) {
 		unsigned k = (m->nnames - 1 - i) % 64;
 		if(!strcmp(m->names[k].user, user)) {
 			snprintf(out, outlen, "%s", m->names[k].name);
-			return;
+			return false;
 		}
 	}
-	int64_t id;
-	if(db_user_find(m->b->db, "matrix", user, &id, out, outlen) == 1 && out[0])
-		return;
 	mx__name(out, outlen, user);
+	return true;
 }
 
 static void mx__remember_name(struct mx *m, const char *user, const char *name)
@@ -915,15 +915,17 @@ static int mx__to_event(struct mx *m, const struct mx_event *e, bool early, stru
 		return 0; /* never the bot's own */
 	if((m->first_sync || early) && e->kind != MX_MEMBER)
 		return 0; /* the backlog before the first start, or the bot's arrival */
+	bool guess = false;
 	if(e->kind == MX_MEMBER)
 		mx__name(x->name, sizeof(x->name), e->state_key);
 	else
-		mx__display_name(m, e->sender, x->name, sizeof(x->name));
+		guess = mx__display_name(m, e->sender, x->name, sizeof(x->name));
 	*ev = (struct event){
 		.platform = "matrix",
 		.chat_id = e->room,
 		.sender_id = e->sender,
 		.sender_name = x->name,
+		.sender_name_guess = guess,
 		.message_id = e->event_id,
 		.reply_to = e->reply_to,
 		.time = e->ts ? (time_t)(e->ts / 1000) : clock_now(),
@@ -1001,12 +1003,13 @@ static void mx__greet_joined(struct mx *m, struct event *evs, struct mx_scratch 
 			continue;
 		}
 		strbuf_adds(&x->text, "!start");
-		mx__display_name(m, inviter, x->name, sizeof(x->name));
+		bool guess = mx__display_name(m, inviter, x->name, sizeof(x->name));
 		evs[*ne] = (struct event){ .kind = EVENT_MESSAGE,
 			                   .platform = "matrix",
 			                   .chat_id = m->joined[j],
 			                   .sender_id = inviter,
 			                   .sender_name = x->name,
+			                   .sender_name_guess = guess,
 			                   .text = x->text.buf,
 			                   .time = clock_now(),
 			                   .role = ROLE_MEMBER,
@@ -1117,7 +1120,7 @@ static int mx__process(struct mx *m)
 	mx__reset_arrived(m, s);
 	/* What answered sends are (a poll voted on, a message reacted to). */
 	mx__settle(m);
-	/* The reads below (an event seen before? the sender's name, a poll, a
+	/* The reads below (an event seen before? a poll, a
 	 * reaction) share one transaction (db_begin_read). */
 	reading = !db_begin_read(m->b->db);
 	if(mx__read_events(m, early, bt->evs, bt->sc, &ne))
@@ -1527,11 +1530,12 @@ static void mx__recount_done(struct mx *m, struct mx_room_req *q)
 		if(later)
 			continue;
 		struct event *ev = &evs[ne];
-		mx__display_name(m, e->sender, sc[ne].name, sizeof(sc[ne].name));
+		bool guess = mx__display_name(m, e->sender, sc[ne].name, sizeof(sc[ne].name));
 		*ev = (struct event){ .platform = "matrix",
 			              .chat_id = q->room,
 			              .sender_id = e->sender,
 			              .sender_name = sc[ne].name,
+			              .sender_name_guess = guess,
 			              .message_id = e->event_id,
 			              .time = (time_t)(e->ts / 1000),
 			              .role = ROLE_MEMBER,

@@ -706,7 +706,8 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 		return -1;
 	struct cmd_ctx ctx = { .bot = b, .ev = ev, .chat = &chat, .out = out };
 	if(ev->sender_id) {
-		if(db_user_seen(b->db, chat.id, ev->platform, ev->sender_id, ev->sender_name, ev->time, &ctx.user_id))
+		if(db_user_seen(b->db, chat.id, ev->platform, ev->sender_id, ev->sender_name, ev->sender_name_guess,
+		                ev->time, &ctx.user_id))
 			return -1;
 		/* A sender who stands for several people is nobody to ask for a
 		 * vote: it may not give one. */

@@ -35,6 +35,9 @@ struct event {
 	const char *chat_id;     /* the platform's chat id, as text */
 	const char *sender_id;   /* the platform's user id, as text */
 	const char *sender_name; /* display name, may be NULL */
+	bool sender_name_guess;  /* sender_name is only made from the id (a
+	                            Matrix localpart): a name stored for the
+	                            sender is kept */
 	const char *sender_lang; /* the sender client's language, or NULL */
 	const char *message_id;  /* the platform's reference to this message, or
 	                            NULL: the answers' reply_to, and the base of

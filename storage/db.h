@@ -343,10 +343,13 @@ struct db_stats_read *db_stats_begin(const struct db *db);
 int db_stats_read(struct db_stats_read *r, struct db_stats *out);
 void db_stats_end(struct db_stats_read *r);
 
-/* Records that user (platform, ext_id) called name was seen in chat at
- * time t; creates the user.  Stores the user's row id in *user_id. */
-int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id, const char *name, time_t t,
-                 int64_t *user_id);
+/* Records that user (platform, ext_id) called name (the ext_id when NULL
+ * or "") was seen in chat at time t; creates the user.  When name_is_guess
+ * (the platform did not say the name: Matrix's localpart), a user already
+ * stored keeps the stored name and a new one is stored under name.
+ * Stores the user's row id in *user_id. */
+int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id, const char *name,
+                 bool name_is_guess, time_t t, int64_t *user_id);
 /* Takes a user out of chat's members (those around, those asked to vote):
  * for a sender who stands for several people.  0 or -1. */
 int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id);

@@ -324,39 +324,78 @@ int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, boo
 	return db__exec_stmt(db, st, "private reminder");
 }
 
-int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id, const char *name, time_t t,
-                 int64_t *user_id)
+/* Finds the user (platform, ext_id) in the cache, else in the table: 1
+ * with *id set, *same telling whether the stored name is shown, and that
+ * name copied into stored when it fits (storedlen bytes; else stored is
+ * ""), 0 when there is none, -1. */
+static int db_chat__user_find(struct db *db, struct db_user_slot *slot, const char *platform, const char *ext_id,
+                              const char *shown, int64_t *id, bool *same, char *stored, size_t storedlen)
+{
+	stored[0] = '\0';
+	if(slot && slot->id && !strcmp(slot->platform, platform) && !strcmp(slot->ext_id, ext_id)) {
+		*id = slot->id;
+		*same = !strcmp(slot->name, shown);
+		if(strlen(slot->name) < storedlen)
+			memcpy(stored, slot->name, strlen(slot->name) + 1);
+		return 1;
+	}
+	struct sql_stmt *st = db__stmt(db, "SELECT id, name FROM users WHERE platform = ?1 AND ext_id = ?2");
+	if(!st)
+		return -1;
+	sql_bind_text(st, 1, platform, -1);
+	sql_bind_text(st, 2, ext_id, -1);
+	int rc = sql_step(st);
+	if(rc == SQL_ROW) {
+		const char *name = db__text(st, 1);
+		*id = sql_column_int64(st, 0);
+		*same = !strcmp(name, shown);
+		if(strlen(name) < storedlen)
+			memcpy(stored, name, strlen(name) + 1);
+	}
+	sql_reset(st);
+	if(rc != SQL_ROW && rc != SQL_DONE) {
+		db__log_error(db, "user lookup");
+		return -1;
+	}
+	return rc == SQL_ROW;
+}
+
+/* Keeps (id, platform, ext_id, name) in slot, when the name fits: a cut
+ * one would never match. */
+static void db_chat__user_keep(struct db_user_slot *slot, int64_t id, const char *platform, const char *ext_id,
+                               const char *name)
+{
+	if(!slot)
+		return;
+	size_t n = strlen(name);
+	if(n >= sizeof(slot->name)) {
+		if(slot->id == id)
+			slot->id = 0;
+		return;
+	}
+	if(slot->id != id) {
+		slot->id = id;
+		snprintf(slot->platform, sizeof(slot->platform), "%s", platform);
+		snprintf(slot->ext_id, sizeof(slot->ext_id), "%s", ext_id);
+	}
+	memcpy(slot->name, name, n + 1);
+}
+
+int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id, const char *name,
+                 bool name_is_guess, time_t t, int64_t *user_id)
 {
 	/* Every event comes through here: the cache, or a read, and a write
 	 * only of what changed. */
 	const char *shown = name && *name ? name : ext_id;
 	int64_t id = 0;
-	bool same_name = false;
+	char stored[sizeof(((struct db_user_slot *)0)->name)];
+	bool same = false;
 	struct db_user_slot *slot = db_chat__user_slot(db, platform, ext_id);
-	if(slot && slot->id && !strcmp(slot->platform, platform) && !strcmp(slot->ext_id, ext_id)) {
-		id = slot->id;
-		same_name = !strcmp(slot->name, shown);
-	} else {
-		struct sql_stmt *st =
-			db__stmt(db, "SELECT id, name = ?3 FROM users WHERE platform = ?1 AND ext_id = ?2");
-		if(!st)
-			return -1;
-		sql_bind_text(st, 1, platform, -1);
-		sql_bind_text(st, 2, ext_id, -1);
-		sql_bind_text(st, 3, shown, -1);
-		int rc = sql_step(st);
-		if(rc == SQL_ROW) {
-			id = sql_column_int64(st, 0);
-			same_name = sql_column_int(st, 1) != 0;
-		}
-		sql_reset(st);
-		if(rc != SQL_ROW && rc != SQL_DONE) {
-			db__log_error(db, "user lookup");
-			return -1;
-		}
-	}
+	int found = db_chat__user_find(db, slot, platform, ext_id, shown, &id, &same, stored, sizeof(stored));
+	if(found < 0)
+		return -1;
 	struct sql_stmt *st;
-	if(!id) {
+	if(!found) {
 		st = db__stmt(db, "INSERT INTO users (platform, ext_id, name) VALUES (?1, ?2, ?3) RETURNING id");
 		if(!st)
 			return -1;
@@ -365,7 +404,8 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 		sql_bind_text(st, 3, shown, -1);
 		if(db__insert_id(db, st, "user insert", &id))
 			return -1;
-	} else if(!same_name) {
+		db_chat__user_keep(slot, id, platform, ext_id, shown);
+	} else if(!name_is_guess && !same) {
 		st = db__stmt(db, "UPDATE users SET name = ?2 WHERE id = ?1");
 		if(!st)
 			return -1;
@@ -373,16 +413,12 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 		sql_bind_text(st, 2, shown, -1);
 		if(db__exec_stmt(db, st, "user rename"))
 			return -1;
+		db_chat__user_keep(slot, id, platform, ext_id, shown);
+	} else if(stored[0]) {
+		db_chat__user_keep(slot, id, platform, ext_id, stored);
 	}
-	/* The name is cached only when it fits: a cut one would never match. */
-	if(slot && strlen(shown) < sizeof(slot->name)) {
-		slot->id = id;
-		snprintf(slot->platform, sizeof(slot->platform), "%s", platform);
-		snprintf(slot->ext_id, sizeof(slot->ext_id), "%s", ext_id);
-		snprintf(slot->name, sizeof(slot->name), "%s", shown);
-	} else if(slot && slot->id == id) {
-		slot->id = 0;
-	}
+	if(user_id)
+		*user_id = id;
 	/* last_seen is refreshed at most hourly: it only says who is around. */
 	st = db__stmt(db, "INSERT INTO members (chat_id, user_id, last_seen) VALUES (?1, ?2, ?3) "
 	                  "ON CONFLICT (chat_id, user_id) DO UPDATE SET last_seen = excluded.last_seen "
@@ -392,11 +428,7 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 	sql_bind_int64(st, 1, chat_id);
 	sql_bind_int64(st, 2, id);
 	sql_bind_int64(st, 3, (int64_t)t);
-	if(db__exec_stmt(db, st, "member upsert"))
-		return -1;
-	if(user_id)
-		*user_id = id;
-	return 0;
+	return db__exec_stmt(db, st, "member upsert");
 }
 
 int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id)
@@ -404,8 +436,6 @@ int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id)
 	struct sql_stmt *st = db__stmt(db, "DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
-	sql_bind_int64(st, 1, chat_id);
-	sql_bind_int64(st, 2, user_id);
 	return db__exec_stmt(db, st, "member drop");
 }
 

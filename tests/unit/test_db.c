@@ -236,11 +236,11 @@ static void test_forget(void)
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_chat_get(db, "console", "room-a", "en", "UTC", &a), 0);
 	CHECK_INT(db_chat_get(db, "console", "room-b", "en", "UTC", &b), 0);
-	CHECK_INT(db_user_seen(db, a.id, "console", "zoe-4471", "Zoé Oubliée", 1000, &zoe), 0);
-	CHECK_INT(db_user_seen(db, a.id, "console", "bob-1", "Bob", 1000, &bob), 0);
-	CHECK_INT(db_user_seen(db, a.id, "console", "yann-9", "Yann Twochats", 1000, &yann), 0);
-	CHECK_INT(db_user_seen(db, b.id, "console", "yann-9", "Yann Twochats", 1000, &yann), 0);
-	CHECK_INT(db_user_seen(db, b.id, "console", "bob-1", "Bob", 1000, &bob), 0);
+	CHECK_INT(db_user_seen(db, a.id, "console", "zoe-4471", "Zoé Oubliée", false, 1000, &zoe), 0);
+	CHECK_INT(db_user_seen(db, a.id, "console", "bob-1", "Bob", false, 1000, &bob), 0);
+	CHECK_INT(db_user_seen(db, a.id, "console", "yann-9", "Yann Twochats", false, 1000, &yann), 0);
+	CHECK_INT(db_user_seen(db, b.id, "console", "yann-9", "Yann Twochats", false, 1000, &yann), 0);
+	CHECK_INT(db_user_seen(db, b.id, "console", "bob-1", "Bob", false, 1000, &bob), 0);
 	CHECK_INT(db_chat_set_admin(db, a.id, "zoe-4471"), 0);
 	/* Bob's meetups in each chat, which the others vote on. */
 	struct db_meetup ma = { .chat_id = a.id,
@@ -322,7 +322,7 @@ static void test_forget(void)
 	/* When she speaks again she is someone new. */
 	int64_t zoe2;
 	CHECK_INT(db_begin(db), 0);
-	CHECK_INT(db_user_seen(db, a.id, "console", "zoe-4471", "Zoé Oubliée", 5000, &zoe2), 0);
+	CHECK_INT(db_user_seen(db, a.id, "console", "zoe-4471", "Zoé Oubliée", false, 5000, &zoe2), 0);
 	CHECK_INT(db_commit(db), 0);
 	CHECK(zoe2 != zoe);
 	CHECK_INT(count_of(raw, "SELECT count(*) FROM members WHERE user_id = ?1", zoe2), 1);
@@ -419,6 +419,35 @@ static void test_forget(void)
 	                     1),
 	          0);
 	sqlite3_close(lite);
+	strbuf_release(&err);
+}
+
+/* A name that is only a guess (Matrix's localpart) names a new user but
+ * never replaces a stored one. */
+static void test_user_seen(void)
+{
+	char path[256];
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	path_of(path, sizeof(path), "seen.db");
+	CHECK_INT(db_open(&db, path, &err), 0);
+	struct sql *raw = raw_open(path);
+	struct db_chat c;
+	int64_t ana, bo, again;
+	char name[64];
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "matrix", "!r:x", "en", "UTC", &c), 0);
+	CHECK_INT(db_user_seen(db, c.id, "matrix", "@ana:x", "Ana María", false, 1000, &ana), 0);
+	CHECK_INT(db_user_seen(db, c.id, "matrix", "@ana:x", "ana", true, 1100, &again), 0);
+	CHECK_INT(again, ana);
+	CHECK_INT(db_user_seen(db, c.id, "matrix", "@bo:x", "bo", true, 1100, &bo), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_user_find(db, "matrix", "@ana:x", &again, name, sizeof(name)), 1);
+	CHECK_STR(name, "Ana María");
+	CHECK_INT(db_user_find(db, "matrix", "@bo:x", &again, name, sizeof(name)), 1);
+	CHECK_STR(name, "bo");
+	sql_close(raw);
+	db_close(db);
 	strbuf_release(&err);
 }
 
@@ -555,9 +584,9 @@ int main(void)
 	CHECK_INT(db_chat_set_tz(db, chat.id, "America/Montreal"), 0);
 	CHECK_INT(db_chat_set_admin(db, chat.id, "alice"), 0);
 	int64_t uid1, uid2, uid3;
-	CHECK_INT(db_user_seen(db, chat.id, "console", "alice", "Alice", 100, &uid1), 0);
-	CHECK_INT(db_user_seen(db, chat.id, "console", "alice", "Alice", 200, &uid2), 0);
-	CHECK_INT(db_user_seen(db, chat.id, "console", "alice", "Alice B.", 300, &uid3), 0);
+	CHECK_INT(db_user_seen(db, chat.id, "console", "alice", "Alice", false, 100, &uid1), 0);
+	CHECK_INT(db_user_seen(db, chat.id, "console", "alice", "Alice", false, 200, &uid2), 0);
+	CHECK_INT(db_user_seen(db, chat.id, "console", "alice", "Alice B.", false, 300, &uid3), 0);
 	CHECK(uid1 > 0);
 	CHECK_INT(uid1, uid2);
 	CHECK_INT(uid1, uid3);
@@ -694,13 +723,13 @@ cache:
 	int64_t u1 = 0, u2 = 0;
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_chat_get(db, "telegram", "-100", "fr", "Europe/Paris", &c1), 0);
-	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana", 1000, &u1), 0);
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana", false, 1000, &u1), 0);
 	db_rollback(db);
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_chat_get(db, "telegram", "-200", "en", "UTC", &c2), 0);
 	CHECK_INT(db_chat_get(db, "telegram", "-100", "fr", "Europe/Paris", &c1), 0); /* created again */
-	CHECK_INT(db_user_seen(db, c2.id, "telegram", "7", "Bo", 1000, &u2), 0);
-	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana", 1000, &u1), 0); /* member of a real chat */
+	CHECK_INT(db_user_seen(db, c2.id, "telegram", "7", "Bo", false, 1000, &u2), 0);
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana", false, 1000, &u1), 0); /* member of a real chat */
 	CHECK(u1 != u2);
 	CHECK_INT(db_commit(db), 0);
 	CHECK_INT(db_begin(db), 0);
@@ -709,7 +738,7 @@ cache:
 	CHECK_INT(db_chat_get(db, "telegram", "-100", "fr", "Europe/Paris", &c1), 1);
 	CHECK_STR(c1.lang, "en");
 	int64_t again = 0;
-	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana María", 2000, &again), 0);
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Ana María", false, 2000, &again), 0);
 	CHECK_INT(again, u1);
 	char uname[64] = "";
 	CHECK_INT(db_user_name(db, u1, uname, sizeof(uname)), 1);
@@ -718,12 +747,12 @@ cache:
 	/* A rename rolled back leaves the old name, in the cache too: the
 	 * same rename later is stored. */
 	CHECK_INT(db_begin(db), 0);
-	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Nobody", 3000, &again), 0);
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Nobody", false, 3000, &again), 0);
 	db_rollback(db);
 	CHECK_INT(db_user_name(db, u1, uname, sizeof(uname)), 1);
 	CHECK_STR(uname, "Ana María");
 	CHECK_INT(db_begin(db), 0);
-	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Nobody", 4000, &again), 0);
+	CHECK_INT(db_user_seen(db, c1.id, "telegram", "42", "Nobody", false, 4000, &again), 0);
 	CHECK_INT(db_commit(db), 0);
 	CHECK_INT(db_user_name(db, u1, uname, sizeof(uname)), 1);
 	CHECK_STR(uname, "Nobody");
@@ -814,6 +843,7 @@ cache:
 
 forget:
 	test_forget();
+	test_user_seen();
 
 	strbuf_release(&err);
 	char cmd[300];
