@@ -347,7 +347,8 @@ void db_stats_end(struct db_stats_read *r);
  * or "") was seen in chat at time t; creates the user.  When name_is_guess
  * (the platform did not say the name: Matrix's localpart), a user already
  * stored keeps the stored name and a new one is stored under name.
- * Stores the user's row id in *user_id. */
+ * Stores the user's row id in *user_id.  The member row's last_seen is
+ * refreshed at most hourly, and up to two hours late (see db_chat.c). */
 int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id, const char *name,
                  bool name_is_guess, time_t t, int64_t *user_id);
 /* Takes a user out of chat's members (those around, those asked to vote):

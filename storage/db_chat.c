@@ -15,10 +15,17 @@
  * which may undo rows the cache has seen. */
 #define DB_CHAT_SLOTS 128
 #define DB_USER_SLOTS 1024
+#define DB_MEMBER_SLOTS 4096
 
 struct db_chat_slot {
 	bool used;
 	struct db_chat chat;
+};
+
+/* A member row this process wrote: when, by the events' clock. */
+struct db_member_slot {
+	int64_t chat_id, user_id; /* 0: empty */
+	int64_t written;
 };
 
 /* Users whose ids and names fit; longer ones are simply not cached. */
@@ -71,14 +78,18 @@ void db__cache_clear(struct db *db)
 		memset(db->chat_cache, 0, DB_CHAT_SLOTS * sizeof(*db->chat_cache));
 	if(db->user_cache)
 		memset(db->user_cache, 0, DB_USER_SLOTS * sizeof(*db->user_cache));
+	if(db->member_cache)
+		memset(db->member_cache, 0, DB_MEMBER_SLOTS * sizeof(*db->member_cache));
 }
 
 void db__cache_free(struct db *db)
 {
 	free(db->chat_cache);
 	free(db->user_cache);
+	free(db->member_cache);
 	db->chat_cache = NULL;
 	db->user_cache = NULL;
+	db->member_cache = NULL;
 }
 
 static int db_chat__read(struct sql_stmt *st, struct db_chat *out)
@@ -381,6 +392,32 @@ static void db_chat__user_keep(struct db_user_slot *slot, int64_t id, const char
 	memcpy(slot->name, name, n + 1);
 }
 
+static struct db_member_slot *db_chat__member_slot(struct db *db, int64_t chat_id, int64_t user_id)
+{
+	if(!db->member_cache && !(db->member_cache = calloc(DB_MEMBER_SLOTS, sizeof(*db->member_cache))))
+		return NULL;
+	uint64_t h = (uint64_t)chat_id * 0x9e3779b97f4a7c15u ^ (uint64_t)user_id * 0xc2b2ae3d27d4eb4fu;
+	return &db->member_cache[(h >> 40) & (DB_MEMBER_SLOTS - 1)];
+}
+
+/* Whether this process wrote the member row (chat_id, user_id) less than
+ * an hour before t (by the events' clock), and if not, notes that it does
+ * now.  last_seen only says who is around and when (/export me shows it):
+ * refreshed at most hourly, as the upsert's WHERE says, and skipped
+ * without a statement within the hour of the last write this process made
+ * (the row is then at most two hours behind).  The cache is emptied by a
+ * rollback and by anything that deletes member rows. */
+static bool db_chat__member_fresh(struct db *db, int64_t chat_id, int64_t user_id, time_t t)
+{
+	struct db_member_slot *slot = db_chat__member_slot(db, chat_id, user_id);
+	if(!slot)
+		return false;
+	if(slot->chat_id == chat_id && slot->user_id == user_id && (int64_t)t < slot->written + 3600)
+		return true;
+	*slot = (struct db_member_slot){ .chat_id = chat_id, .user_id = user_id, .written = (int64_t)t };
+	return false;
+}
+
 int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const char *ext_id, const char *name,
                  bool name_is_guess, time_t t, int64_t *user_id)
 {
@@ -419,7 +456,8 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 	}
 	if(user_id)
 		*user_id = id;
-	/* last_seen is refreshed at most hourly: it only says who is around. */
+	if(db_chat__member_fresh(db, chat_id, id, t))
+		return 0;
 	st = db__stmt(db, "INSERT INTO members (chat_id, user_id, last_seen) VALUES (?1, ?2, ?3) "
 	                  "ON CONFLICT (chat_id, user_id) DO UPDATE SET last_seen = excluded.last_seen "
 	                  "WHERE excluded.last_seen > members.last_seen + 3600");
@@ -436,6 +474,12 @@ int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id)
 	struct sql_stmt *st = db__stmt(db, "DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
+	/* The row goes: the next sight of them writes it again. */
+	struct db_member_slot *slot = db_chat__member_slot(db, chat_id, user_id);
+	if(slot && slot->chat_id == chat_id && slot->user_id == user_id)
+		*slot = (struct db_member_slot){ 0 };
+	sql_bind_int64(st, 1, chat_id);
+	sql_bind_int64(st, 2, user_id);
 	return db__exec_stmt(db, st, "member drop");
 }
 

@@ -66,6 +66,10 @@ struct db {
 	char chat_remind[64];
 	bool chat_remind_set;
 	struct db_user_slot *user_cache;
+	/* The member rows (chat, user) this process wrote lately, so that
+	 * their last_seen is not written again within the hour (db_chat.c);
+	 * emptied with the caches above. */
+	struct db_member_slot *member_cache;
 	/* The seq counter (db__next_seq), valid while seq_loaded. */
 	int64_t seq;
 	bool seq_loaded, seq_dirty;

@@ -423,7 +423,9 @@ static void test_forget(void)
 }
 
 /* A name that is only a guess (Matrix's localpart) names a new user but
- * never replaces a stored one. */
+ * never replaces a stored one; the member row's last_seen is refreshed
+ * hourly (at most two hours behind), written again after a drop and
+ * after a rollback. */
 static void test_user_seen(void)
 {
 	char path[256];
@@ -446,6 +448,31 @@ static void test_user_seen(void)
 	CHECK_STR(name, "Ana María");
 	CHECK_INT(db_user_find(db, "matrix", "@bo:x", &again, name, sizeof(name)), 1);
 	CHECK_STR(name, "bo");
+	const char *q = "SELECT last_seen FROM members WHERE user_id = ?1";
+	CHECK_INT(count_of(raw, q, ana), 1000);
+	/* Within the hour nothing is written; past it, the time is. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c.id, "matrix", "@ana:x", "ana", true, 4500, &again), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(count_of(raw, q, ana), 1000);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c.id, "matrix", "@ana:x", "ana", true, 4700, &again), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(count_of(raw, q, ana), 4700);
+	/* A rolled-back write is written again. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c.id, "matrix", "@ana:x", "ana", true, 9000, &again), 0);
+	CHECK_INT(db_rollback(db), 0);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c.id, "matrix", "@ana:x", "ana", true, 9001, &again), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(count_of(raw, q, ana), 9001);
+	/* A dropped member is a member again at the next sight. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_member_drop(db, c.id, bo), 0);
+	CHECK_INT(db_user_seen(db, c.id, "matrix", "@bo:x", "bo", true, 1200, &again), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(count_of(raw, q, bo), 1200);
 	sql_close(raw);
 	db_close(db);
 	strbuf_release(&err);
