@@ -80,6 +80,7 @@ void db__cache_clear(struct db *db)
 		memset(db->user_cache, 0, DB_USER_SLOTS * sizeof(*db->user_cache));
 	if(db->member_cache)
 		memset(db->member_cache, 0, DB_MEMBER_SLOTS * sizeof(*db->member_cache));
+	db__meetup_cache_clear(db);
 }
 
 void db__cache_free(struct db *db)
@@ -87,6 +88,7 @@ void db__cache_free(struct db *db)
 	free(db->chat_cache);
 	free(db->user_cache);
 	free(db->member_cache);
+	db__meetup_cache_free(db);
 	db->chat_cache = NULL;
 	db->user_cache = NULL;
 	db->member_cache = NULL;
@@ -450,6 +452,8 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 		sql_bind_text(st, 2, shown, -1);
 		if(db__exec_stmt(db, st, "user rename"))
 			return -1;
+		/* A meetup is read with its creator's name. */
+		db__meetup_cache_clear(db);
 		db_chat__user_keep(slot, id, platform, ext_id, shown);
 	} else if(stored[0]) {
 		db_chat__user_keep(slot, id, platform, ext_id, stored);

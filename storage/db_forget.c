@@ -96,7 +96,8 @@ int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[D
 		if(db__exec_stmt(db, st, "forget"))
 			return -1;
 	}
-	/* The caches may hold the chat's admin and the user's row id. */
+	/* The caches may hold the chat's admin, the user's row id and the
+	 * meetups they proposed. */
 	db__cache_clear(db);
 	return 0;
 }

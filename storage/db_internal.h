@@ -70,6 +70,9 @@ struct db {
 	 * their last_seen is not written again within the hour (db_chat.c);
 	 * emptied with the caches above. */
 	struct db_member_slot *member_cache;
+	/* The meetups last read, with their slots (db_meetup_cache.c);
+	 * allocated on first use. */
+	struct db_meetup_cache *meetup_cache;
 	/* The seq counter (db__next_seq), valid while seq_loaded. */
 	int64_t seq;
 	bool seq_loaded, seq_dirty;
@@ -145,6 +148,18 @@ int db__next_seq(struct db *db, int64_t *out);
  * them (at close). */
 void db__cache_clear(struct db *db);
 void db__cache_free(struct db *db);
+/* The meetups last read (db_meetup_cache.c).  db__meetup_cached copies
+ * into *out the meetup id (by chat_id and num when id is 0) as it was
+ * last kept: 1, or 0 when it is not kept.  db__meetup_keep keeps a copy
+ * of m, as read from the database; db__meetup_forget drops the copy of
+ * meetup id, which is being written.  The cache is emptied with the
+ * others (db__cache_clear), and whenever a write may change what a
+ * meetup's read returns. */
+int db__meetup_cached(struct db *db, int64_t id, int64_t chat_id, int num, struct db_meetup *out);
+void db__meetup_keep(struct db *db, const struct db_meetup *m);
+void db__meetup_forget(struct db *db, int64_t id);
+void db__meetup_cache_clear(struct db *db);
+void db__meetup_cache_free(struct db *db);
 /* The journal of deliveries: opened (and what a crash left applied) by
  * db_open; told of each commit and rollback; closed by db_close. */
 int db__outbox_open_journal(struct db *db, struct strbuf *err);

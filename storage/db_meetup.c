@@ -162,27 +162,38 @@ int db_meetup_get(struct db *db, int64_t chat_id, int num, struct db_meetup *out
 	static const char lite[] = DB_MEETUP_COLUMNS DB_MEETUP_FROM "WHERE m.chat_id = ?1 AND m.num = ?2";
 	static const char pg[] =
 		DB_MEETUP_COLUMNS DB_MEETUP_WITH_SLOTS "WHERE m.chat_id = ?1 AND m.num = ?2 ORDER BY s.idx";
+	if(db__meetup_cached(db, 0, chat_id, num, out))
+		return 1;
 	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, chat_id);
 	sql_bind_int(st, 2, num);
-	return db__meetup_read(db, st, out);
+	int rc = db__meetup_read(db, st, out);
+	if(rc == 1)
+		db__meetup_keep(db, out);
+	return rc;
 }
 
 int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
 {
 	static const char lite[] = DB_MEETUP_COLUMNS DB_MEETUP_FROM "WHERE m.id = ?1";
 	static const char pg[] = DB_MEETUP_COLUMNS DB_MEETUP_WITH_SLOTS "WHERE m.id = ?1 ORDER BY s.idx";
+	if(db__meetup_cached(db, id, 0, 0, out))
+		return 1;
 	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, id);
-	return db__meetup_read(db, st, out);
+	int rc = db__meetup_read(db, st, out);
+	if(rc == 1)
+		db__meetup_keep(db, out);
+	return rc;
 }
 
 static int db__slots_write(struct db *db, const struct db_meetup *m)
 {
+	db__meetup_forget(db, m->id);
 	struct sql_stmt *st = db__stmt(db, "DELETE FROM slots WHERE meetup_id = ?1");
 	if(!st)
 		return -1;
@@ -259,6 +270,7 @@ int db_meetup_update(struct db *db, const struct db_meetup *m)
 	                     "chosen = ?7, start_at = ?8, remind = ?9 WHERE id = ?1");
 	if(!st)
 		return -1;
+	db__meetup_forget(db, m->id);
 	sql_bind_int64(st, 1, m->id);
 	sql_bind_text(st, 2, m->title, -1);
 	sql_bind_text(st, 3, m->place, -1);

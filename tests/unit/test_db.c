@@ -478,6 +478,63 @@ static void test_user_seen(void)
 	strbuf_release(&err);
 }
 
+/* A meetup read again after a write shows the write: its title and
+ * slots changed, its creator renamed, a change rolled back, its creator
+ * forgotten (the reads may be answered from memory). */
+static void test_meetup_reads(void)
+{
+	char path[256];
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	path_of(path, sizeof(path), "reads.db");
+	CHECK_INT(db_open(&db, path, &err), 0);
+	struct db_chat c;
+	int64_t ana;
+	struct db_meetup m, got;
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "console", "room", "en", "UTC", &c), 0);
+	CHECK_INT(db_user_seen(db, c.id, "console", "ana", "Ana", false, 1000, &ana), 0);
+	m = (struct db_meetup){ .chat_id = c.id, .creator = ana, .state = MEETUP_POLL, .created = 1000, .nslots = 1 };
+	snprintf(m.title, sizeof(m.title), "Picnic");
+	m.slots[0] = (struct db_slot){ .idx = 1, .start = 2000000000, .duration_min = 60 };
+	CHECK_INT(db_meetup_insert(db, &m), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_meetup_get(db, c.id, m.num, &got), 1);
+	CHECK_STR(got.title, "Picnic");
+	CHECK_STR(got.creator_name, "Ana");
+	CHECK_INT(db_meetup_get(db, c.id, m.num + 1, &got), 0);
+	/* Changed. */
+	CHECK_INT(db_begin(db), 0);
+	snprintf(m.title, sizeof(m.title), "Picnic by the lake");
+	CHECK_INT(db_meetup_update(db, &m), 0);
+	CHECK_INT(db_meetup_get_by_id(db, m.id, &got), 1);
+	CHECK_STR(got.title, "Picnic by the lake");
+	CHECK_INT(db_user_seen(db, c.id, "console", "ana", "Ana María", false, 1000, &ana), 0);
+	CHECK_INT(db_meetup_get(db, c.id, m.num, &got), 1);
+	CHECK_STR(got.creator_name, "Ana María");
+	CHECK_INT(db_commit(db), 0);
+	/* Rolled back: the reads in the transaction saw the change, the
+	 * next ones do not. */
+	CHECK_INT(db_begin(db), 0);
+	snprintf(m.title, sizeof(m.title), "Cancelled");
+	CHECK_INT(db_meetup_update(db, &m), 0);
+	CHECK_INT(db_meetup_get(db, c.id, m.num, &got), 1);
+	CHECK_STR(got.title, "Cancelled");
+	CHECK_INT(db_rollback(db), 0);
+	CHECK_INT(db_meetup_get_by_id(db, m.id, &got), 1);
+	CHECK_STR(got.title, "Picnic by the lake");
+	/* The creator forgotten: the meetup stays, without them. */
+	int counts[DB_FORGET_COUNTS];
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_forget_user(db, c.id, ana, counts), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_meetup_get(db, c.id, m.num, &got), 1);
+	CHECK_INT(got.creator, 0);
+	CHECK_STR(got.creator_name, "");
+	db_close(db);
+	strbuf_release(&err);
+}
+
 /* db_probe opens the path anew: a database answers while the bot's own
  * connection is open; a file moved away does not, though the open
  * connection still works, and nothing is created where it was. */
@@ -871,6 +928,7 @@ cache:
 forget:
 	test_forget();
 	test_user_seen();
+	test_meetup_reads();
 
 	strbuf_release(&err);
 	char cmd[300];
