@@ -19,6 +19,37 @@
 static char tz__current[128];
 static pthread_mutex_t tz__lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The last answers, by wall time and by instant: the same dates are
+ * converted again and again (each slot of a poll shown, the dates of the
+ * proposals), and glibc's conversions cost thousands of instructions each
+ * (mktime searches with localtime, twice here).  An answer depends on the
+ * zone's rules alone, loaded when the zone is switched to: both tables
+ * are emptied then.  Read and written under the lock, as the zone is. */
+#define TZ_MEMO 64 /* a power of two */
+
+struct tz__wall {
+	bool used;
+	int year, mon, mday, hour, min, sec;
+	enum tz_result rc;
+	time_t t; /* for TZ_OK and TZ_AMBIGUOUS */
+};
+
+struct tz__instant {
+	bool used;
+	time_t t;
+	struct tm tm;
+};
+
+static struct tz__wall tz__walls[TZ_MEMO];
+static struct tz__instant tz__instants[TZ_MEMO];
+
+static unsigned tz__hash(unsigned long long x)
+{
+	x ^= x >> 31;
+	x *= 0x9e3779b97f4a7c15ull;
+	return (unsigned)(x >> 58) & (TZ_MEMO - 1);
+}
+
 static void tz__enter(void)
 {
 	pthread_mutex_lock(&tz__lock);
@@ -66,13 +97,31 @@ static int tz__use(const char *zone)
 		return -1;
 	tzset();
 	snprintf(tz__current, sizeof(tz__current), "%s", zone);
+	memset(tz__walls, 0, sizeof(tz__walls));
+	memset(tz__instants, 0, sizeof(tz__instants));
+	return 0;
+}
+
+/* tz_localtime's work, under the lock. */
+static int tz__localtime(const char *zone, time_t t, struct tm *out)
+{
+	if(tz__use(zone))
+		return -1;
+	struct tz__instant *m = &tz__instants[tz__hash((unsigned long long)t)];
+	if(m->used && m->t == t) {
+		*out = m->tm;
+		return 0;
+	}
+	if(!localtime_r(&t, out))
+		return -1;
+	*m = (struct tz__instant){ .used = true, .t = t, .tm = *out };
 	return 0;
 }
 
 int tz_localtime(const char *zone, time_t t, struct tm *out)
 {
 	tz__enter();
-	int rc = tz__use(zone) || !localtime_r(&t, out) ? -1 : 0;
+	int rc = tz__localtime(zone, t, out);
 	tz__leave();
 	return rc;
 }
@@ -124,10 +173,40 @@ static enum tz_result tz__mktime(const char *zone, const struct tm *local, time_
 	return TZ_OK;
 }
 
+/* tz__mktime's answer for local in zone, from the table or computed and
+ * kept there; under the lock. */
+static enum tz_result tz__mktime_kept(const char *zone, const struct tm *local, time_t *out)
+{
+	if(tz__use(zone))
+		return TZ_BADZONE;
+	struct tz__wall key = { .used = true,
+		                .year = local->tm_year,
+		                .mon = local->tm_mon,
+		                .mday = local->tm_mday,
+		                .hour = local->tm_hour,
+		                .min = local->tm_min,
+		                .sec = local->tm_sec };
+	unsigned long long h = (unsigned long long)(unsigned)key.year << 40 ^
+	                       (unsigned long long)(unsigned)key.mon << 32 ^
+	                       (unsigned long long)(unsigned)key.mday << 24 ^ (unsigned)key.hour << 16 ^
+	                       (unsigned)key.min << 8 ^ (unsigned)key.sec;
+	struct tz__wall *m = &tz__walls[tz__hash(h)];
+	if(!(m->used && m->year == key.year && m->mon == key.mon && m->mday == key.mday && m->hour == key.hour &&
+	     m->min == key.min && m->sec == key.sec)) {
+		key.rc = tz__mktime(zone, local, &key.t);
+		if(key.rc == TZ_BADZONE)
+			return TZ_BADZONE;
+		*m = key;
+	}
+	if(m->rc == TZ_OK || m->rc == TZ_AMBIGUOUS)
+		*out = m->t;
+	return m->rc;
+}
+
 enum tz_result tz_mktime(const char *zone, const struct tm *local, time_t *out)
 {
 	tz__enter();
-	enum tz_result rc = tz__mktime(zone, local, out);
+	enum tz_result rc = tz__mktime_kept(zone, local, out);
 	tz__leave();
 	return rc;
 }

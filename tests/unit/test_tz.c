@@ -45,5 +45,21 @@ int main(void)
 	CHECK_INT(a.tm_hour, 3);
 	CHECK_INT(b.tm_hour, 19);
 	CHECK_INT(tz_localtime("Mars/Olympus", 0, &a), -1);
+	/* The same questions asked again, in turn in each zone, get each
+	 * zone's answers (they are remembered, per zone). */
+	for(int round = 0; round < 3; round++) {
+		CHECK_INT(tz_localtime("Asia/Tokyo", 1796320800, &a), 0);
+		CHECK_INT(a.tm_hour, 3);
+		CHECK_INT(mk("Asia/Tokyo", 2026, 12, 3, 19, 0, &t), TZ_OK);
+		CHECK_INT(t, 1796320800 - 9 * 3600 + 3600);
+		CHECK_INT(tz_localtime("Europe/Paris", 1796320800, &b), 0);
+		CHECK_INT(b.tm_hour, 19);
+		CHECK_INT(mk("Europe/Paris", 2026, 12, 3, 19, 0, &t), TZ_OK);
+		CHECK_INT(t, 1796320800);
+		CHECK_INT(mk("Europe/Paris", 2027, 3, 28, 2, 30, &t), TZ_GAP);
+		CHECK_INT(t, 1796320800); /* left as it was */
+		CHECK_INT(mk("Europe/Paris", 2026, 10, 25, 2, 30, &t), TZ_AMBIGUOUS);
+		CHECK_INT(t, 1792888200);
+	}
 	return check_done();
 }
