@@ -79,6 +79,28 @@ int main(void)
 		free(want);
 		json_decref(v);
 	}
+	/* Each character that needs escaping, and a multibyte one, at each
+	 * place of a longer text (read eight bytes at a time). */
+	static const char *const odd[] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "é", "✅", " " };
+	for(size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+		for(size_t at = 0; at < 20; at++) {
+			char text[64];
+			snprintf(text, sizeof(text), "%.*s%s%.*s", (int)at, "abcdefghijklmnopqrstuvwxyz", odd[k],
+			         (int)(19 - at), "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			json_t *v = json_string(text);
+			char *want = json_dumps(v, JSON_ENCODE_ANY);
+			CHECK_INT(strbuf_add_json(&h, text), 0);
+			CHECK_STR(h.buf, want);
+			strbuf_reset(&h);
+			free(want);
+			json_decref(v);
+			/* Not UTF-8 there: refused. */
+			snprintf(text, sizeof(text), "%.*s\xff%.*s", (int)at, "abcdefghijklmnopqrstuvwxyz",
+			         (int)(19 - at), "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			CHECK_INT(strbuf_add_json(&h, text), -1);
+			CHECK_STR(h.buf, "");
+		}
+	}
 	CHECK_INT(strbuf_add_json(&h, NULL), 0);
 	CHECK_STR(h.buf, "null");
 	strbuf_reset(&h);
