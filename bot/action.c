@@ -219,49 +219,13 @@ char *action_plain_text(const char *html)
 	return strbuf_detach(&out);
 }
 
-/* Appends s as a JSON string ("null" for NULL), escaping quotes,
- * backslashes and control characters.  Text that is not valid UTF-8 (the
+/* Appends s as a JSON string ("null" for NULL), escaped as jansson's
+ * writer escapes it (strbuf_add_json).  Text that is not valid UTF-8 (the
  * dispatcher refuses such input, so it would be a bug) fails the whole
  * serialisation, as jansson's writer did. */
 static int action__json_str(struct strbuf *sb, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	if(!s) {
-		strbuf_adds(sb, "null");
-		return 0;
-	}
-	if(!utf8_valid(s, strlen(s)))
-		return -1;
-	strbuf_addc(sb, '"');
-	const char *run = s;
-	for(const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if(c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		strbuf_add(sb, run, (size_t)(p - run));
-		run = p + 1;
-		switch(c) {
-		case '"':
-			strbuf_adds(sb, "\\\"");
-			break;
-		case '\\':
-			strbuf_adds(sb, "\\\\");
-			break;
-		case '\n':
-			strbuf_adds(sb, "\\n");
-			break;
-		case '\t':
-			strbuf_adds(sb, "\\t");
-			break;
-		default: {
-			char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-			strbuf_adds(sb, u);
-		}
-		}
-	}
-	strbuf_adds(sb, run);
-	strbuf_addc(sb, '"');
-	return 0;
+	return strbuf_add_json(sb, s) ? -1 : 0;
 }
 
 /* Written by hand rather than through a jansson tree: every stored action
