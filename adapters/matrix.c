@@ -423,6 +423,16 @@ struct mx_batch {
 	bool prune; /* the seen events of long ago are deleted too */
 };
 
+/* The event ids of s (NULL for an invite's, when invites is false), in a
+ * new array of s->n, or NULL when out of memory. */
+static const char **mx__event_ids(const struct mx_sync *s, bool invites)
+{
+	const char **ids = calloc(s->n + 1, sizeof(*ids));
+	for(size_t i = 0; ids && i < s->n; i++)
+		ids[i] = invites || s->ev[i].kind != MX_INVITE ? s->ev[i].event_id : NULL;
+	return ids;
+}
+
 /* In the batch's transaction: next_batch, the events seen, the rooms'
  * state and the adapter's other writes.  On the batch's thread on
  * PostgreSQL: it reads nothing of the adapter's but what bt copied. */
@@ -433,9 +443,11 @@ static int mx__batch_state(void *user, struct db *db)
 	int64_t now = clock_now_ms();
 	if(!bt->next_batch)
 		return 0;
-	for(size_t i = 0; i < bt->s->n; i++)
-		if(bt->s->ev[i].event_id && db_seen_mark(db, "matrix", bt->s->ev[i].event_id, now))
-			return -1;
+	const char **ids = mx__event_ids(bt->s, true);
+	int marked = ids ? db_seen_mark_all(db, "matrix", ids, bt->s->n, now) : -1;
+	free(ids);
+	if(marked)
+		return -1;
 	for(size_t i = 0; i < bt->nrooms; i++) {
 		struct mx_saved *r = &bt->rooms[i];
 		struct db_chat chat;
@@ -955,6 +967,12 @@ static int mx__to_event(struct mx *m, const struct mx_event *e, bool early, stru
 static int mx__read_events(struct mx *m, const bool *early, struct event *evs, struct mx_scratch *sc, size_t *ne)
 {
 	const struct mx_sync *s = &m->held;
+	/* Which events were handled before, asked for the whole sync at once. */
+	const char **ids = mx__event_ids(s, false);
+	bool *seen = calloc(s->n + 1, sizeof(*seen));
+	int rc = -1;
+	if(!ids || !seen || db_seen_which(m->b->db, "matrix", ids, s->n, seen))
+		goto out;
 	for(size_t i = 0; i < s->n; i++) {
 		const struct mx_event *e = &s->ev[i];
 		if(e->kind == MX_INVITE)
@@ -965,21 +983,20 @@ static int mx__read_events(struct mx *m, const bool *early, struct event *evs, s
 		 * have seen on an earlier stay). */
 		if(e->kind == MX_MEMBER)
 			mx__member(r, e);
-		if(e->event_id) {
-			int seen = db_seen_check(m->b->db, "matrix", e->event_id);
-			if(seen < 0)
-				return -1;
-			if(seen)
-				continue; /* a replay: done before */
-		}
+		if(seen[i])
+			continue; /* a replay: done before */
 		if(mx__apply_state(m, r, e))
 			continue;
 		int made = mx__to_event(m, e, early[i], r, &evs[*ne], &sc[*ne]);
 		if(made < 0)
-			return -1;
+			goto out;
 		*ne += (size_t)made;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(seen);
+	free(ids);
+	return rc;
 }
 
 /* Appends to evs a /start from the inviter of each room just joined, so

@@ -378,12 +378,15 @@ int db_kv_put_about(struct db *db, const char *key, const char *value, const cha
 int db_kv_delete(struct db *db, const char *key);
 
 /* Platform events already handled (a Matrix event id): db_seen_check
- * returns 1 when ext_id was marked, 0 when not, -1 on error; db_seen_mark
- * records it at at_ms; db_seen_prune forgets marks older than before_ms.
- * 0 or -1. */
+ * returns 1 when ext_id was marked, 0 when not, -1 on error;
+ * db_seen_prune forgets marks older than before_ms (0 or -1).  A batch's
+ * n ids (NULL ones skipped) go in one statement each way: db_seen_which
+ * sets seen[i] for each ids[i] marked (0 or -1); db_seen_mark_all marks
+ * them all at at_ms (0 or -1). */
 int db_seen_check(struct db *db, const char *platform, const char *ext_id);
-int db_seen_mark(struct db *db, const char *platform, const char *ext_id, int64_t at_ms);
 int db_seen_prune(struct db *db, int64_t before_ms);
+int db_seen_which(struct db *db, const char *platform, const char *const *ids, size_t n, bool *seen);
+int db_seen_mark_all(struct db *db, const char *platform, const char *const *ids, size_t n, int64_t at_ms);
 
 /* A person as lists show them. */
 struct db_person {

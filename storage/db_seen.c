@@ -8,6 +8,8 @@
  */
 #include "storage/db_internal.h"
 
+#include <string.h>
+
 int db_kv_delete(struct db *db, const char *key)
 {
 	struct sql_stmt *st = db__stmt(db, "DELETE FROM kv WHERE key = ?1");
@@ -72,16 +74,80 @@ int db_seen_check(struct db *db, const char *platform, const char *ext_id)
 	return -1;
 }
 
-int db_seen_mark(struct db *db, const char *platform, const char *ext_id, int64_t at_ms)
+/* The ids as one JSON array, into out: the statements below take a sync's
+ * ids in one parameter (a statement per id was two SQLite steps, or two
+ * PostgreSQL round trips, an event).  NULL ids are left out.  0, or -1
+ * when out of memory or an id is not UTF-8. */
+static int db_seen__json(struct strbuf *out, const char *const *ids, size_t n)
 {
-	struct sql_stmt *st = db__stmt(db, "INSERT INTO seen_events (platform, ext_id, at_ms) VALUES (?1, ?2, ?3) "
-	                                   "ON CONFLICT DO NOTHING");
-	if(!st)
-		return -1;
+	strbuf_addc(out, '[');
+	bool first = true;
+	for(size_t i = 0; i < n; i++) {
+		if(!ids[i])
+			continue;
+		if(!first)
+			strbuf_addc(out, ',');
+		first = false;
+		if(strbuf_add_json(out, ids[i]))
+			return -1;
+	}
+	strbuf_addc(out, ']');
+	return out->oom ? -1 : 0;
+}
+
+int db_seen_which(struct db *db, const char *platform, const char *const *ids, size_t n, bool *seen)
+{
+	static const char lite[] = "SELECT j.value FROM json_each(?2) AS j WHERE EXISTS "
+				   "(SELECT 1 FROM seen_events s WHERE s.platform = ?1 AND s.ext_id = j.value)";
+	static const char pg[] = "SELECT j.v FROM json_array_elements_text(CAST(?2 AS json)) AS j(v) WHERE EXISTS "
+				 "(SELECT 1 FROM seen_events s WHERE s.platform = ?1 AND s.ext_id = j.v)";
+	struct strbuf json = STRBUF_INIT;
+	int rc = -1;
+	memset(seen, 0, n * sizeof(*seen));
+	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
+	if(!st || db_seen__json(&json, ids, n))
+		goto out;
 	sql_bind_text(st, 1, platform, -1);
-	sql_bind_text(st, 2, ext_id, -1);
+	sql_bind_text(st, 2, json.buf, (int)json.len);
+	int step;
+	/* The marked ids come back, and each is matched to its events (the
+	 * same id twice in a sync is seen twice). */
+	while((step = sql_step(st)) == SQL_ROW) {
+		const char *id = db__text(st, 0);
+		for(size_t i = 0; i < n; i++)
+			if(ids[i] && !strcmp(ids[i], id))
+				seen[i] = true;
+	}
+	sql_reset(st);
+	if(step != SQL_DONE) {
+		db__log_error(db, "seen check");
+		goto out;
+	}
+	rc = 0;
+out:
+	strbuf_release(&json);
+	return rc;
+}
+
+int db_seen_mark_all(struct db *db, const char *platform, const char *const *ids, size_t n, int64_t at_ms)
+{
+	static const char lite[] = "INSERT INTO seen_events (platform, ext_id, at_ms) "
+				   "SELECT ?1, value, ?3 FROM json_each(?2) WHERE true ON CONFLICT DO NOTHING";
+	static const char pg[] = "INSERT INTO seen_events (platform, ext_id, at_ms) "
+				 "SELECT ?1, v, ?3 FROM json_array_elements_text(CAST(?2 AS json)) AS j(v) "
+				 "ON CONFLICT DO NOTHING";
+	struct strbuf json = STRBUF_INIT;
+	int rc = -1;
+	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
+	if(!st || db_seen__json(&json, ids, n))
+		goto out;
+	sql_bind_text(st, 1, platform, -1);
+	sql_bind_text(st, 2, json.buf, (int)json.len);
 	sql_bind_int64(st, 3, at_ms);
-	return db__exec_stmt(db, st, "seen mark");
+	rc = db__exec_stmt(db, st, "seen mark");
+out:
+	strbuf_release(&json);
+	return rc;
 }
 
 int db_seen_prune(struct db *db, int64_t before_ms)

@@ -478,6 +478,41 @@ static void test_user_seen(void)
 	strbuf_release(&err);
 }
 
+/* The events of a batch marked and looked up in one statement each: the
+ * marked ones, any id (quotes, accents), the same id twice, none. */
+static void test_seen(void)
+{
+	char path[256];
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	path_of(path, sizeof(path), "events.db");
+	CHECK_INT(db_open(&db, path, &err), 0);
+	const char *marked[] = { "$a:x", NULL, "$q\"uo\\te:x", "$été:x", "$a:x" };
+	const char *asked[] = { "$b:x", "$a:x", NULL, "$été:x", "$q\"uo\\te:x", "$a:x", "$c:x" };
+	bool seen[7];
+	CHECK_INT(db_seen_which(db, "matrix", asked, 7, seen), 0);
+	for(int i = 0; i < 7; i++)
+		CHECK(!seen[i]);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_seen_mark_all(db, "matrix", marked, 5, 1000), 0);
+	CHECK_INT(db_seen_mark_all(db, "matrix", marked, 0, 1000), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_seen_which(db, "matrix", asked, 7, seen), 0);
+	CHECK(!seen[0] && seen[1] && !seen[2] && seen[3] && seen[4] && seen[5] && !seen[6]);
+	CHECK_INT(db_seen_check(db, "matrix", "$été:x"), 1);
+	CHECK_INT(db_seen_check(db, "telegram", "$été:x"), 0);
+	CHECK_INT(db_seen_which(db, "telegram", asked, 7, seen), 0);
+	CHECK(!seen[1]);
+	/* Marked twice: nothing changes, nothing fails. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_seen_mark_all(db, "matrix", asked, 7, 2000), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_seen_which(db, "matrix", asked, 7, seen), 0);
+	CHECK(seen[0] && seen[1] && !seen[2] && seen[6]);
+	db_close(db);
+	strbuf_release(&err);
+}
+
 /* A meetup read again after a write shows the write: its title and
  * slots changed, its creator renamed, a change rolled back, its creator
  * forgotten (the reads may be answered from memory). */
@@ -929,6 +964,7 @@ forget:
 	test_forget();
 	test_user_seen();
 	test_meetup_reads();
+	test_seen();
 
 	strbuf_release(&err);
 	char cmd[300];
