@@ -427,6 +427,8 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 	 * only of what changed. */
 	const char *shown = name && *name ? name : ext_id;
 	int64_t id = 0;
+	if(db->async) /* as db__stmt: the caches are the owner's */
+		db__async_settle(db);
 	char stored[sizeof(((struct db_user_slot *)0)->name)];
 	bool same = false;
 	struct db_user_slot *slot = db_chat__user_slot(db, platform, ext_id);

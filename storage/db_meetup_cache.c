@@ -37,6 +37,10 @@ static uint32_t db_meetup_cache__at(int64_t chat_id, int num)
 
 int db__meetup_cached(struct db *db, int64_t id, int64_t chat_id, int num, struct db_meetup *out)
 {
+	/* As db__stmt: from the loop, a run on a thread that owns db (and so
+	 * this cache) ends first. */
+	if(db->async)
+		db__async_settle(db);
 	struct db_meetup_cache *c = db->meetup_cache;
 	if(!c)
 		return 0;
