@@ -332,6 +332,8 @@ struct sq__settling {
 	struct sq_entry *list;
 	size_t n, nids;
 	bool thread;
+	bool whole_on_thread; /* the transaction runs on a thread
+	                         (db_transact_run): released after it */
 	int64_t ids[];
 };
 
@@ -360,7 +362,8 @@ static int sq__store_step(struct db *db, void *user)
 	for(struct sq_entry *e = st->list; e; e = e->next_held)
 		if(st->p->store(st->owner, e))
 			rc = -1;
-	sq__settled(st);
+	if(!st->whole_on_thread)
+		sq__settled(st);
 	return rc ? -1 : st->thread ? 1 : 0;
 }
 
@@ -370,6 +373,8 @@ static void sq__store_done(void *user, int rc)
 {
 	struct sq__settling *st = user;
 	const struct send_policy *p = st->p;
+	if(st->q)
+		sq__settled(st);
 	if(rc)
 		log_msg(LOG_WARN, p->module, "%zu answer(s) could not be recorded (polls, messages kept for edits): %s",
 		        st->n,
@@ -392,6 +397,10 @@ void sq_settle(struct send_queue *q, const struct send_policy *p, void *owner)
 	st->thread = p->commit_on_thread && st->n >= SQ_THREAD_MIN && !p->stopping(owner);
 	q->held = NULL;
 	q->nheld = 0;
+	st->whole_on_thread = p->store_on_thread && db_round_trips(q->db) && !p->stopping(owner);
+	if(st->whole_on_thread && !db_transact_run(q->db, q->loop, sq__store_step, sq__store_done, st))
+		return;
+	st->whole_on_thread = false;
 	if(db_transact_start(q->db, q->loop, sq__store_step, sq__store_done, st)) {
 		/* No transaction: nothing was stored. */
 		sq__settled(st);

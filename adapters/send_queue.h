@@ -134,6 +134,11 @@ struct send_policy {
 	/* True to commit the held answers on a thread of the loop's pool
 	 * when they are many enough to be worth it (SQ_THREAD_MIN). */
 	bool commit_on_thread;
+	/* True when store touches only the database and its entry: then,
+	 * where each statement is a round trip (PostgreSQL), the held answers'
+	 * whole transaction runs on a thread of the loop's pool, and their
+	 * sends are released once it has ended. */
+	bool store_on_thread;
 	/* True once the platform is stopping: an answer that is not a 200
 	 * then leaves its send queued (in the outbox, sent again at the next
 	 * start), and held answers are stored at once. */

@@ -457,6 +457,7 @@ static const struct send_policy tg__policy = {
 	.module = LOG_MODULE,
 	.idempotent = false,
 	.commit_on_thread = true,
+	.store_on_thread = true, /* tg__store writes the poll's and message's keys */
 	.stopping = tg__stopping,
 	.describe = tg__describe,
 	.classify = tg__classify,

@@ -171,7 +171,9 @@ static void bot__flush_delivered(struct bot *b, bool all)
 		return;
 	if(!db_outbox_should_forget(b->db, all ? INT64_MAX : clock_mono_ms()))
 		return;
-	if(!all && bot__in_flight(b) && !db_outbox_forget_start(b->db, b->loop))
+	/* On PostgreSQL always on the thread: its BEGIN would be a round trip
+	 * on the loop. */
+	if(!all && (bot__in_flight(b) || db_round_trips(b->db)) && !db_outbox_forget_start(b->db, b->loop))
 		return;
 	if(db_begin(b->db) || db_outbox_forget(b->db) || db_commit(b->db))
 		db_rollback(b->db);

@@ -229,6 +229,16 @@ int db_transact_start(struct db *db, struct uv_loop_s *loop, int (*fn)(struct db
  * no memory): fn and done are not called. */
 int db_run_start(struct db *db, struct uv_loop_s *loop, void (*fn)(struct db *db, void *user), void (*done)(void *user),
                  void *user);
+/* As db_transact_start, but the whole transaction on a thread (through
+ * db_run_start): begins it, runs fn(db, user), which returns -1 to have it
+ * rolled back and anything else to have it committed, and commits.  fn
+ * runs on the thread and must touch nothing the loop uses meanwhile.
+ * done(user, rc) is then called from the loop on a later turn: 0 when
+ * committed, -1 when the transaction could not begin (fn not called) or
+ * was rolled back.  Returns 0 when started; -1 when it could not start
+ * (neither fn nor done is called).  For PostgreSQL (db_round_trips). */
+int db_transact_run(struct db *db, struct uv_loop_s *loop, int (*fn)(struct db *db, void *user),
+                    void (*done)(void *user, int rc), void *user);
 /* True while a commit started here may still be running: using db now
  * would wait for it.  An owner that would rather not wait tries again when
  * the function set with db_set_free_fn is called: from the loop, each time

@@ -314,10 +314,66 @@ int db_transact_start(struct db *db, uv_loop_t *loop, int (*fn)(struct db *db, v
 	return 0;
 }
 
+/* A transaction run whole on a thread (db_transact_run). */
+struct db__transact {
+	int (*fn)(struct db *db, void *user);
+	void (*done)(void *user, int rc);
+	void *user;
+	int rc;
+};
+
+static void db__transact_work(struct db *db, void *user)
+{
+	struct db__transact *t = user;
+	if(db_begin(db)) {
+		t->rc = -1;
+		return;
+	}
+	if(t->fn(db, t->user) < 0) {
+		db_rollback(db);
+		t->rc = -1;
+		return;
+	}
+	t->rc = db_commit(db);
+}
+
+static void db__transact_done(void *user)
+{
+	struct db__transact *t = user;
+	if(t->done)
+		t->done(t->user, t->rc);
+	free(t);
+}
+
+int db_transact_run(struct db *db, uv_loop_t *loop, int (*fn)(struct db *db, void *user),
+                    void (*done)(void *user, int rc), void *user)
+{
+	struct db__transact *t = malloc(sizeof(*t));
+	if(!t)
+		return -1;
+	*t = (struct db__transact){ .fn = fn, .done = done, .user = user };
+	if(db_run_start(db, loop, db__transact_work, db__transact_done, t)) {
+		free(t);
+		return -1;
+	}
+	return 0;
+}
+
+/* The delivered rows' deletion, whole on a thread (PostgreSQL). */
+static void db__forget_work(struct db *db, void *user)
+{
+	(void)user;
+	if(db_begin(db) || db_outbox_forget(db) || db_commit(db))
+		db_rollback(db);
+}
+
 int db_outbox_forget_start(struct db *db, uv_loop_t *loop)
 {
 	if(db->in_tx || db__async_busy(db) || db->acks_applied == db->nacks)
 		return -1;
+	/* On PostgreSQL the BEGIN would be a round trip on the loop. */
+	if(db__on_pg(db))
+		return db_run_start(db, loop, db__forget_work, NULL, NULL);
 	size_t n = db->nacks - db->acks_applied;
 	int64_t *ids = malloc(n * sizeof(*ids));
 	if(!ids)

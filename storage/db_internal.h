@@ -40,11 +40,9 @@ struct db {
 	 * db_outbox.c): the first acks_applied were deleted in the open
 	 * transaction. */
 	int ack_fd; /* the journal, DB-acks; -1 when broken */
-	/* On PostgreSQL, the connection that records deliveries as rows of
-	 * outbox_acks, each in a transaction of its own, and its statement;
-	 * NULL until the first delivery (db_outbox.c). */
-	struct sql *ack_sql;
-	struct sql_stmt *ack_st;
+	/* On PostgreSQL, the thread that records deliveries as rows of
+	 * outbox_acks (db_acks.c); NULL until the first delivery. */
+	struct db_acks *acker;
 	/* On PostgreSQL, outbox ids taken ahead from the table's sequence
 	 * (db_outbox.c): outbox_ids[outbox_ids_next ... outbox_ids_n) are
 	 * still to use. */
@@ -165,6 +163,14 @@ void db__meetup_cache_free(struct db *db);
 int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
+/* On PostgreSQL, the records of deliveries (db_acks.c).  push: queues
+ * the delivery of outbox row id for the thread that writes them (started
+ * at the first); 0, or -1 when it cannot be queued (logged; the delivery
+ * is then in memory only).  on: whether that thread runs.  close: waits
+ * for what is queued to be written, and ends the thread (db_close). */
+int db__acks_push(struct db *db, int64_t id);
+bool db__acks_on(const struct db *db);
+void db__acks_close(struct db *db);
 /* Records the deliveries kept aside while a run owned db, once it is
  * settled (db_async.c). */
 void db__outbox_take_later(struct db *db);

@@ -16,8 +16,8 @@
  * cost a few repeated messages, never a lost one.
  *
  * On PostgreSQL the journal is a table, outbox_acks, and a delivery one of
- * its rows, inserted on a connection of its own (ack_sql) in a transaction
- * of its own: the bot's connection may be in the middle of a batch, whose
+ * its rows, inserted on a connection of its own in a transaction of its
+ * own, by a thread that writes many at a time (db_acks.c): the bot's connection may be in the middle of a batch, whose
  * commit is not the delivery's.  The table has no reference to the outbox,
  * so that the insert never waits for a lock the batch holds (the loop
  * would wait for itself).  Its commit is asynchronous (synchronous_commit
@@ -208,52 +208,11 @@ static void db_outbox__journal_broken(struct db *db, const char *what)
 	db->ack_fd = -1;
 }
 
-/* On PostgreSQL: the connection that records deliveries, opened at the
- * first, and set up again on each new session. */
-static int db_outbox__ack_session(struct sql *c, void *user)
-{
-	struct strbuf err = STRBUF_INIT;
-	int rc = sql_exec(c, "SET synchronous_commit = off; SET lock_timeout = '2s'", &err);
-	if(rc)
-		log_warn("delivery records: %s", err.buf);
-	strbuf_release(&err);
-	return 0;
-}
-
-/* Records the delivery of id as a row of outbox_acks (top of this file).
- * 0 or -1 (logged; the delivery is then in memory only). */
-static int db_outbox__ack_row(struct db *db, int64_t id)
-{
-	struct strbuf err = STRBUF_INIT;
-	if(!db->ack_sql) {
-		if(sql_pg_connect(&db->ack_sql, db->path, &err) ||
-		   sql_prepare(db->ack_sql, "INSERT INTO outbox_acks (id) VALUES (?1) ON CONFLICT DO NOTHING",
-		               &db->ack_st)) {
-			log_warn("cannot record deliveries in %s: %s", db->name,
-			         err.len ? err.buf : sql_errmsg(db->ack_sql));
-			strbuf_release(&err);
-			sql_close(db->ack_sql);
-			db->ack_sql = NULL;
-			return -1;
-		}
-		db_outbox__ack_session(db->ack_sql, NULL);
-		sql_pg_set_reconnect_hook(db->ack_sql, db_outbox__ack_session, NULL);
-	}
-	sql_bind_int64(db->ack_st, 1, id);
-	int rc = sql_step(db->ack_st);
-	sql_reset(db->ack_st);
-	if(rc != SQL_DONE) {
-		log_warn("cannot record the delivery of outbox row %lld: %s", (long long)id, sql_errmsg(db->ack_sql));
-		return -1;
-	}
-	return 0;
-}
-
 /* Keeps the delivery of id aside while a run owns db (db_async.c); on
- * PostgreSQL its record is written at once, on the connection that only
- * the loop's thread uses.  The run may have lost the leadership
- * meanwhile: the record is true all the same (the message was delivered),
- * and only a leader acts on it. */
+ * PostgreSQL its record is queued at once for the thread that writes them
+ * (db_acks.c).  The run may have lost the leadership meanwhile: the record
+ * is true all the same (the message was delivered), and only a leader
+ * acts on it. */
 static void db_outbox__later(struct db *db, int64_t id, int64_t now_ms)
 {
 	if(db->nlater == db->later_alloc) {
@@ -270,7 +229,7 @@ static void db_outbox__later(struct db *db, int64_t id, int64_t now_ms)
 	db->acks_later[db->nlater] = id;
 	db->acks_later_ms[db->nlater++] = now_ms;
 	if(db__on_pg(db))
-		db_outbox__ack_row(db, id);
+		db__acks_push(db, id);
 }
 
 void db__outbox_take_later(struct db *db)
@@ -298,7 +257,7 @@ void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
 		return; /* the row stays: it is sent again after a restart */
 	if(db__on_pg(db)) {
 		if(db->leads)
-			db_outbox__ack_row(db, id);
+			db__acks_push(db, id);
 		return;
 	}
 	if(db->ack_fd < 0)
@@ -315,7 +274,7 @@ bool db_outbox_should_forget(const struct db *db, int64_t now_ms)
 {
 	if(!db->nacks)
 		return false;
-	bool durable = db->ack_fd >= 0 || db->ack_sql;
+	bool durable = db->ack_fd >= 0 || db__acks_on(db);
 	return !durable || db->nacks >= DB_ACK_BATCH || now_ms - db->oldest_ack_ms >= DB_ACK_MAX_AGE_MS;
 }
 
@@ -430,10 +389,7 @@ void db__outbox_close(struct db *db)
 	if(db->ack_fd >= 0)
 		close(db->ack_fd);
 	db->ack_fd = -1;
-	sql_finalize(db->ack_st);
-	sql_close(db->ack_sql);
-	db->ack_st = NULL;
-	db->ack_sql = NULL;
+	db__acks_close(db);
 	free(db->acks);
 	db->acks = NULL;
 	db->nacks = db->acks_alloc = db->acks_applied = 0;
