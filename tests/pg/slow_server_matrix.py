@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""tests/pg/slow_server.py on Matrix: a bot on PostgreSQL whose server is
+slow to answer, against the fake homeserver (tests/matrix/fake_homeserver.py).
+
+Another session holds a lock on the table every sync's batch writes (kv,
+where next_batch is stored) for a few seconds while someone writes to the
+bot.  The sync's batch runs on a thread of the loop's pool, its stored
+state copied when it was given to the core (adapters/matrix.c), so the
+loop goes on meanwhile: /healthz answers at once and the replies of the
+commands handled before the lock keep leaving at the room's pace.  The new
+command is answered once its transaction has committed, after the lock,
+exactly once.  With the batch on the loop's thread both checks fail.
+
+Usage: slow_server_matrix.py ENSEMBLE   (prints "N passed, N failed")"""
+import atexit, os, signal, subprocess, sys, threading, time, urllib.request
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
+import dbtarget, harness
+from harness import check, free_port, post_json, start_fake, wait_for
+
+binary = sys.argv[1]
+if not dbtarget.PG:
+    print("set ENSEMBLE_TEST_PG to a cluster's target (ctest runs this with the fixture pg)")
+    sys.exit(1)
+LOCK_S = 4
+BOT = "@ensemble:test.local"
+USERS = ["@user%d:test.local" % i for i in range(14)]
+tmp = harness.tempdir("ensemble-slowmx-")
+db = dbtarget.fresh(tmp, "slowmx")
+port, http_port = free_port(), free_port()
+fake = start_fake([sys.executable, os.path.join(os.path.dirname(here), "matrix", "fake_homeserver.py"), str(port)])
+base = "http://127.0.0.1:%d" % port
+
+def control(path, payload=None):
+    return post_json(base + path, payload, timeout=10)
+
+def say(room, sender, body):
+    return control("/control/send", {"room": room, "sender": sender, "type": "m.room.message",
+                                     "content": {"msgtype": "m.text", "body": body}})["event_id"]
+
+def bot_messages(room):
+    return [e for e in control("/control/events", {"room": room})["events"]
+            if e["sender"] == BOT and e["type"] == "m.room.message"]
+
+def replies_to(room, event_id):
+    return [e for e in bot_messages(room)
+            if e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id]
+
+def healthz():
+    """Seconds /healthz took to answer, or None when it did not within 1 s."""
+    t = time.monotonic()
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % http_port, timeout=1) as r:
+            r.read()
+        return time.monotonic() - t
+    except Exception:
+        return None
+
+conf = os.path.join(tmp, "ensemble.conf")
+with open(conf, "w") as f:
+    # One message every 400 ms in the room: the replies to a burst leave
+    # over a few seconds, during the lock.
+    f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n[http]\nlisten = 127.0.0.1:%d\n"
+            "[matrix]\nhomeserver = %s/\nuser = %s\npassword = bot-pass\nsync_timeout = 1\nroom_interval_ms = 400\n"
+            "invite_from = %s\n" % (db, http_port, base, BOT, USERS[0]))
+os.chmod(conf, 0o600)
+log = os.path.join(tmp, "bot.log")
+bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("VERBOSE") else []),
+                       stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+atexit.register(bot.kill)
+
+room = control("/control/room", {"creator": USERS[0], "members": USERS[1:]})["room_id"]
+wait_for(lambda: any(r[1].endswith("/sync") for r in control("/control/requests")["requests"]), "the first sync")
+control("/control/invite", {"room": room, "sender": USERS[0], "target": BOT})
+check(wait_for(lambda: bot_messages(room), "the greeting after the invite", 20), "the bot joins and greets")
+first = say(room, USERS[0], "!help")
+check(wait_for(lambda: replies_to(room, first), "the answer to !help", 20), "the bot answers at first")
+check(wait_for(lambda: healthz() is not None, "/healthz", 10), "/healthz answers")
+
+burst = [say(room, USERS[1 + i], "!help") for i in range(12)]
+check(wait_for(lambda: replies_to(room, burst[0]), "the burst's first reply", 20), "the burst is handled")
+
+def hold_lock():
+    p = subprocess.Popen(["psql", db, "-v", "ON_ERROR_STOP=1", "-Atq"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.communicate("BEGIN; LOCK TABLE kv IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%d); COMMIT;\n" % LOCK_S)
+holder = threading.Thread(target=hold_lock)
+holder.start()
+check(wait_for(lambda: dbtarget.psql(db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                                          "WHERE c.relname = 'kv' AND l.granted AND l.mode = "
+                                          "'AccessExclusiveLock'").strip() == "1", "the lock", 5),
+      "another session locks the table kv")
+t_lock = time.monotonic()
+slow = say(room, USERS[13], "!help")
+
+waits, mid = [], None
+sent = lambda: len(bot_messages(room))
+while time.monotonic() - t_lock < LOCK_S - 1.5:
+    waits.append(healthz())
+    if mid is None and time.monotonic() - t_lock >= 1:
+        mid = sent()
+    time.sleep(0.2)
+during, t_during = sent(), time.monotonic() - t_lock
+check(waits and all(w is not None and w < 0.5 for w in waits),
+      "/healthz answers at once while the database waits for the lock (%s)" %
+      ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits))
+check(mid is not None and during > mid and t_during < LOCK_S - 0.3,
+      "the replies handled before keep leaving while the database waits (%s sent a second into the lock, %d at "
+      "%.1f s, the lock ending at %d s)" % (mid, during, t_during, LOCK_S))
+check(not replies_to(room, slow), "the reply to the command in the blocked batch waits for its commit")
+holder.join()
+check(wait_for(lambda: replies_to(room, slow), "the blocked command's answer", 20),
+      "the command is answered once the lock is gone")
+time.sleep(1)
+check(len(replies_to(room, slow)) == 1, "it is answered exactly once (%d)" % len(replies_to(room, slow)))
+check(all(len(replies_to(room, m)) == 1 for m in burst), "each command of the burst is answered exactly once")
+check(bot.poll() is None, "the bot is still running")
+text = open(log).read()
+check("Sanitizer" not in text, "no sanitizer report")
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=20) == 0, "the bot stops cleanly")
+fake.kill()
+harness.finish(text[-4000:])
