@@ -157,7 +157,8 @@ static struct db_acks *db_acks__start(struct db *db)
 		return NULL;
 	}
 	if(uv_thread_create(&k->thread, db_acks__run, k)) {
-		log_warn("cannot start the thread that records deliveries in %s: they are kept in memory only", db->name);
+		log_warn("cannot start the thread that records deliveries in %s: they are kept in memory only",
+		         db->name);
 		uv_cond_destroy(&k->cond);
 		uv_mutex_destroy(&k->lock);
 		free(k);
