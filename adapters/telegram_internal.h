@@ -59,6 +59,19 @@ struct tg_chat_clock {
 	unsigned nrecent;
 };
 
+/* Polls remembered by the adapter (tg__poll_vote), the newest over the
+ * oldest: one a meetup proposed, so a few hundred cover the weeks in
+ * which people vote. */
+#define TG_POLLS 256
+
+/* A poll the bot sent, as its answer told: what telegram.poll.ID holds in
+ * the database, kept so that a vote on it needs no read on the loop. */
+struct tg_poll_seen {
+	char id[64];
+	char chat[TG_CHAT_MAX];
+	char ref[64];
+};
+
 struct tg {
 	struct adapter *a;
 	struct bot *b;
@@ -89,6 +102,8 @@ struct tg {
 	char secret[48];         /* this run's secret_token */
 	struct tg_update *inbox; /* webhook updates waiting for a batch */
 	size_t ninbox;
+	struct tg_poll_seen polls[TG_POLLS]; /* the polls sent by this run */
+	unsigned npolls;                     /* how many so far (a ring) */
 };
 
 /* telegram.c */
@@ -96,6 +111,10 @@ struct tg {
 long tg__call(struct tg *t, const char *method, const char *body, long timeout_ms, http_done_fn done, void *user);
 /* Starts the next getUpdates unless one is out or polling is paused. */
 void tg__poll(struct tg *t);
+
+/* Remembers the poll id that the bot sent in chat for ref (on the loop's
+ * thread, when Telegram's answer comes). */
+void tg__poll_remember(struct tg *t, const char *id, const char *chat, const char *ref);
 
 /* telegram_send.c */
 /* Queues a call for chat (NULL: none), taking body; stored_id is the outbox

@@ -375,6 +375,10 @@ static enum sq_verdict tg__classify(void *owner, struct sq_entry *e, const struc
 	enum sq_verdict v = SQ_SENT;
 	if(tg__answer(s, res, &o, &code, &retry)) {
 		a->store = s->poll_ref || s->msg_ref;
+		const char *poll_id =
+			json_string_value(json_object_get(json_object_get(json_object_get(o, "result"), "poll"), "id"));
+		if(s->poll_ref && poll_id)
+			tg__poll_remember(owner, poll_id, s->chat, s->poll_ref);
 		if(a->store) {
 			s->answer = o;
 			o = NULL;

@@ -4,8 +4,9 @@ wait for it.  The real binary, one instance, against the fake Bot API, on a
 database of its own (tests/dbtarget.py, ENSEMBLE_TEST_PG).
 
 Another session holds a lock on the table every batch writes (kv, where
-the getUpdates offset is stored) for a few seconds, and someone writes to
-the bot meanwhile.  The batch that handles the message runs on a thread of
+the getUpdates offset is stored) for a few seconds, and someone votes on a
+meetup's native poll and writes to the bot meanwhile (the vote names only
+the poll, which the adapter remembers: no read of kv on the loop).  The batch that handles the message runs on a thread of
 the loop's pool (bot/bot.c, storage/db_async.c), so while its statement
 waits for the lock the loop goes on: the HTTP listener answers /healthz at
 once, and the replies of the commands handled before the lock keep
@@ -79,6 +80,11 @@ def healthz():
 
 first = say(1, "Ann", "/help")
 check(harness.wait_for(lambda: replies_to(first), "the answer to /help", 20), "the bot answers at first")
+# A meetup whose native poll is voted on during the lock: the vote names
+# only the poll, which the adapter remembers (no read on the loop).
+say(1, "Ann", "/meetup Picnic; 2026-12-24 12:00; 2026-12-26 12:00")
+check(harness.wait_for(lambda: any(m == "sendPoll" for m, _ in calls()), "the poll", 20), "the meetup's poll is sent")
+POLL_ID = "5000000000000000"  # the fake's first poll
 check(harness.wait_for(lambda: healthz() is not None, "/healthz", 10), "/healthz answers")
 
 # A burst whose replies leave one every 400 ms: several are still to leave
@@ -98,6 +104,8 @@ check(harness.wait_for(lambda: dbtarget.psql(db, "SELECT count(*) FROM pg_locks 
                                                   "'AccessExclusiveLock'").strip() == "1", "the lock", 5),
       "another session locks the table kv")
 t_lock = time.monotonic()
+post_json(API + "/control/update", {"poll_answer": {"poll_id": POLL_ID, "option_ids": [0],
+                                                    "user": {"id": 3, "is_bot": False, "first_name": "Cleo"}}})
 slow = say(2, "Bob", "/help")
 
 # While the lock is held: the loop answers and keeps sending.
@@ -122,6 +130,7 @@ check(harness.wait_for(lambda: replies_to(slow), "the blocked command's answer",
 time.sleep(1)
 check(len(replies_to(slow)) == 1, "it is answered exactly once (%d)" % len(replies_to(slow)))
 check(all(len(replies_to(m)) == 1 for m in burst), "each command of the burst is answered exactly once")
+check(dbtarget.query(db, "SELECT count(*) FROM votes") == [["1"]], "the vote on the poll, given during the lock, is stored")
 check(bot.poll() is None, "the bot is still running")
 text = open(log).read()
 check("Sanitizer" not in text, "no sanitizer report")
