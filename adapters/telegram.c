@@ -223,54 +223,23 @@ static void tg__batch_done(void *user, int rc)
 	tg__continue(t);
 }
 
-void tg__poll_remember(struct tg *t, const char *id, const char *chat, const char *ref)
-{
-	struct tg_poll_seen *p = &t->polls[t->npolls++ % TG_POLLS];
-	snprintf(p->id, sizeof(p->id), "%s", id);
-	snprintf(p->chat, sizeof(p->chat), "%s", chat);
-	snprintf(p->ref, sizeof(p->ref), "%s", ref);
-}
-
-/* The poll id as this run remembers it, into chat and ref; false when it
- * does not (sent by an earlier run, or long ago). */
-static bool tg__poll_recall(const struct tg *t, const char *id, char *chat, char *ref)
-{
-	unsigned n = t->npolls < TG_POLLS ? t->npolls : TG_POLLS;
-	for(unsigned i = 0; i < n; i++) {
-		const struct tg_poll_seen *p = &t->polls[(t->npolls - 1 - i) % TG_POLLS];
-		if(!strcmp(p->id, id)) {
-			memcpy(chat, p->chat, sizeof(p->chat));
-			memcpy(ref, p->ref, sizeof(p->ref));
-			return true;
-		}
-	}
-	return false;
-}
-
 /* Makes ev the vote of the poll answer u.  poll_answer names only the
  * poll: its chat and ref are read into chat and ref (TG_CHAT_MAX and 64
- * bytes, which ev points to).  True when the poll is one the bot sent.  A
- * poll this run sent is remembered; another is read from the database,
- * where its answer was stored (on PostgreSQL a round trip the loop waits
- * for, hence the memory). */
+ * bytes, which ev points to).  True when the poll is one the bot sent.
+ * What a poll is comes from the adapter's memory (tg__sent_find), read
+ * from the database only once a run: on PostgreSQL a read is a round trip
+ * the loop would wait for. */
 static bool tg__poll_vote(struct tg *t, const struct tg_update *u, struct event *ev, char *chat, char *ref)
 {
-	char key[160];
-	struct strbuf v = STRBUF_INIT;
-	bool found = tg__poll_recall(t, u->poll_id, chat, ref);
-	snprintf(key, sizeof(key), "telegram.poll.%s", u->poll_id);
 	long long mid;
-	if(!found && db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%47[^\t]\t%lld\t%63s", chat, &mid, ref) == 3)
-		found = true;
-	if(found) {
-		ev->kind = EVENT_POLL_VOTE;
-		ev->chat_id = chat;
-		ev->poll_ref = ref;
-		ev->options = u->options;
-		ev->n_options = u->n_options;
-	}
-	strbuf_release(&v);
-	return found;
+	if(!tg__sent_find(t, 'p', u->poll_id, chat, ref, &mid))
+		return false;
+	ev->kind = EVENT_POLL_VOTE;
+	ev->chat_id = chat;
+	ev->poll_ref = ref;
+	ev->options = u->options;
+	ev->n_options = u->n_options;
+	return true;
 }
 
 /* Turns the updates (taken over) into events and gives them to the core as

@@ -59,17 +59,20 @@ struct tg_chat_clock {
 	unsigned nrecent;
 };
 
-/* Polls remembered by the adapter (tg__poll_vote), the newest over the
- * oldest: one a meetup proposed, so a few hundred cover the weeks in
- * which people vote. */
-#define TG_POLLS 256
+/* What the sends of this run became, remembered by the adapter: the
+ * newest over the oldest.  A few hundred cover the weeks in which people
+ * vote on a poll and answer a meetup's card. */
+#define TG_SENT 512
 
-/* A poll the bot sent, as its answer told: what telegram.poll.ID holds in
- * the database, kept so that a vote on it needs no read on the loop. */
-struct tg_poll_seen {
-	char id[64];
+/* A sent poll or kept message, as Telegram's answer told: what the keys
+ * telegram.poll.ID, telegram.ref.REF and telegram.msg.REF hold in the
+ * database, kept so that a vote, a poll's closing or a card's edit needs
+ * no read on the loop (on PostgreSQL a round trip). */
+struct tg_sent {
+	char key[80]; /* "p" and the poll's id, "r" or "m" and the ref */
 	char chat[TG_CHAT_MAX];
-	char ref[64];
+	char ref[64]; /* "p": the poll's ref */
+	long long message_id;
 };
 
 struct tg {
@@ -102,8 +105,8 @@ struct tg {
 	char secret[48];         /* this run's secret_token */
 	struct tg_update *inbox; /* webhook updates waiting for a batch */
 	size_t ninbox;
-	struct tg_poll_seen polls[TG_POLLS]; /* the polls sent by this run */
-	unsigned npolls;                     /* how many so far (a ring) */
+	struct tg_sent sent[TG_SENT]; /* what this run's sends became */
+	unsigned nsent;               /* how many so far (a ring) */
 };
 
 /* telegram.c */
@@ -112,9 +115,16 @@ long tg__call(struct tg *t, const char *method, const char *body, long timeout_m
 /* Starts the next getUpdates unless one is out or polling is paused. */
 void tg__poll(struct tg *t);
 
-/* Remembers the poll id that the bot sent in chat for ref (on the loop's
- * thread, when Telegram's answer comes). */
-void tg__poll_remember(struct tg *t, const char *id, const char *chat, const char *ref);
+/* The memory of what this run's sends became (struct tg_sent), on the
+ * loop's thread.  remember: kind 'p' (a poll's id), 'r' (a poll's ref) or
+ * 'm' (a kept message's ref) and key, with its chat, ref (or NULL) and
+ * message id (-1: known not to exist).  find: what kind and key became,
+ * from the memory, else read from the database once (then remembered):
+ * true when sent, with chat (TG_CHAT_MAX bytes), ref (64 bytes, when not
+ * NULL) and *message_id filled. */
+void tg__sent_remember(struct tg *t, char kind, const char *key, const char *chat, const char *ref,
+                       long long message_id);
+bool tg__sent_find(struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id);
 
 /* telegram_send.c */
 /* Queues a call for chat (NULL: none), taking body; stored_id is the outbox

@@ -364,6 +364,78 @@ static void tg__describe(const struct sq_entry *e, char *buf, size_t len)
 	snprintf(buf, len, "%s to chat %s", s->method, s->chat);
 }
 
+void tg__sent_remember(struct tg *t, char kind, const char *key, const char *chat, const char *ref,
+                       long long message_id)
+{
+	struct tg_sent *m = &t->sent[t->nsent++ % TG_SENT];
+	snprintf(m->key, sizeof(m->key), "%c%s", kind, key);
+	snprintf(m->chat, sizeof(m->chat), "%s", chat);
+	snprintf(m->ref, sizeof(m->ref), "%s", ref ? ref : "");
+	m->message_id = message_id;
+}
+
+/* What the memory says of kind and key: 1 sent (chat, ref when given and
+ * *message_id filled), 0 known not to be, -1 not remembered. */
+static int tg__sent_recall(const struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id)
+{
+	unsigned n = t->nsent < TG_SENT ? t->nsent : TG_SENT;
+	for(unsigned i = 0; i < n; i++) {
+		const struct tg_sent *m = &t->sent[(t->nsent - 1 - i) % TG_SENT];
+		if(m->key[0] != kind || strcmp(m->key + 1, key))
+			continue;
+		if(m->message_id < 0)
+			return 0;
+		memcpy(chat, m->chat, sizeof(m->chat));
+		if(ref)
+			memcpy(ref, m->ref, sizeof(m->ref));
+		*message_id = m->message_id;
+		return 1;
+	}
+	return -1;
+}
+
+bool tg__sent_find(struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id)
+{
+	int known = tg__sent_recall(t, kind, key, chat, ref, message_id);
+	if(known >= 0)
+		return known == 1;
+	static const char *const prefix[] = {
+		['p'] = "telegram.poll.", ['r'] = "telegram.ref.", ['m'] = "telegram.msg."
+	};
+	char dbkey[160], r[64] = "";
+	struct strbuf v = STRBUF_INIT;
+	snprintf(dbkey, sizeof(dbkey), "%s%s", prefix[(unsigned char)kind], key);
+	int got = db_kv_get(t->b->db, dbkey, &v);
+	bool found = got == 1 && (kind == 'p' ? sscanf(v.buf, "%47[^\t]\t%lld\t%63s", chat, message_id, r) == 3
+	                                      : sscanf(v.buf, "%47[^\t]\t%lld", chat, message_id) == 2);
+	strbuf_release(&v);
+	if(found && ref)
+		memcpy(ref, r, sizeof(r));
+	/* Only this run writes these keys from now on (tg__store, which
+	 * remembers them first): what the database said stays true.  An error
+	 * is not remembered. */
+	if(got >= 0)
+		tg__sent_remember(t, kind, key, found ? chat : "", found ? r : NULL, found ? *message_id : -1);
+	return found;
+}
+
+/* Remembers what the sent s became, from its answer's result: as tg__store
+ * stores it (a poll's id and ref, a kept message's ref). */
+static void tg__sent_learn(struct tg *t, const struct tg_send *s, json_t *result)
+{
+	json_t *mid = json_object_get(result, "message_id");
+	const char *poll_id = json_string_value(json_object_get(json_object_get(result, "poll"), "id"));
+	if(!json_is_integer(mid))
+		return;
+	long long m = (long long)json_integer_value(mid);
+	if(s->poll_ref && poll_id) {
+		tg__sent_remember(t, 'p', poll_id, s->chat, s->poll_ref, m);
+		tg__sent_remember(t, 'r', s->poll_ref, s->chat, NULL, m);
+	}
+	if(s->msg_ref)
+		tg__sent_remember(t, 'm', s->msg_ref, s->chat, NULL, m);
+}
+
 /* What Telegram's answer to a message means.  A sent poll, or a message
  * kept for edits, keeps its parsed answer for tg__store. */
 static enum sq_verdict tg__classify(void *owner, struct sq_entry *e, const struct http_result *res, struct sq_answer *a)
@@ -375,10 +447,8 @@ static enum sq_verdict tg__classify(void *owner, struct sq_entry *e, const struc
 	enum sq_verdict v = SQ_SENT;
 	if(tg__answer(s, res, &o, &code, &retry)) {
 		a->store = s->poll_ref || s->msg_ref;
-		const char *poll_id =
-			json_string_value(json_object_get(json_object_get(json_object_get(o, "result"), "poll"), "id"));
-		if(s->poll_ref && poll_id)
-			tg__poll_remember(owner, poll_id, s->chat, s->poll_ref);
+		if(a->store)
+			tg__sent_learn(owner, s, json_object_get(o, "result"));
 		if(a->store) {
 			s->answer = o;
 			o = NULL;
@@ -642,13 +712,9 @@ static int tg__deliver_poll(struct tg *t, const struct action *act)
 /* Closes the native poll of act->ref, when one was sent.  As tg__deliver. */
 static int tg__deliver_close(struct tg *t, const struct action *act)
 {
-	struct strbuf v = STRBUF_INIT;
-	char key[160], chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
+	char chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
 	long long mid;
-	snprintf(key, sizeof(key), "telegram.ref.%s", act->ref ? act->ref : "");
-	int found = db_kv_get(t->b->db, key, &v);
-	int ok = found == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
-	strbuf_release(&v);
+	bool ok = tg__sent_find(t, 'r', act->ref ? act->ref : "", chat, NULL, &mid);
 	if(!ok)
 		return 0; /* no native poll was sent: nothing to close */
 	tg_chat_split(chat, base, sizeof(base));
@@ -672,12 +738,9 @@ static int tg__deliver_answer(struct tg *t, const struct action *act)
  * tg__deliver. */
 static int tg__deliver_edit(struct tg *t, const struct action *act)
 {
-	struct strbuf v = STRBUF_INIT;
-	char key[160], chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
+	char chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
 	long long mid;
-	snprintf(key, sizeof(key), "telegram.msg.%s", act->ref ? act->ref : "");
-	int found = db_kv_get(t->b->db, key, &v) == 1 && sscanf(v.buf, "%47[^\t]\t%lld", chat, &mid) == 2;
-	strbuf_release(&v);
+	bool found = tg__sent_find(t, 'm', act->ref ? act->ref : "", chat, NULL, &mid);
 	if(!found)
 		return 0; /* never sent here (or before this version): nothing to edit */
 	struct strbuf html = STRBUF_INIT, text = STRBUF_INIT;
