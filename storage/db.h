@@ -30,11 +30,12 @@
  * loop's thread, each a round trip it waits for (tens of microseconds on a
  * local socket): the adapters' reads before a batch (on Matrix the one
  * read transaction of a sync: the events seen, polls, reactions; on
- * Telegram a poll answer's poll), Matrix's answered sends (their store
- * starts requests, which only the loop may), the web side's pages, the
- * console's batches, and what runs once at start: on the Telegram
- * end-to-end benchmark 0.18 reads of the server's answers on the loop an
- * update, against 5.35 when everything ran there.  Inside a transaction the writes are sent
+ * Telegram what a poll or a kept message became, read once a run and then
+ * remembered), Matrix's answered sends (their store starts requests, which
+ * only the loop may), the web side's pages, the console's batches, and
+ * what runs once at start: on the Telegram end-to-end benchmark 0.085
+ * reads of the server's answers on the loop an update, against 5.35 when
+ * everything ran there.  Inside a transaction the writes are sent
  * ahead without waiting, their answers read with the next read's or the
  * COMMIT's (the pipeline of storage/sql_pg.c).  A use of db from the
  * loop while a thread holds it waits for the thread (db__async_settle);
