@@ -191,17 +191,16 @@ int db_meetup_get_by_id(struct db *db, int64_t id, struct db_meetup *out)
 	return rc;
 }
 
-static int db__slots_write(struct db *db, const struct db_meetup *m)
+/* Writes the slots of m, a meetup just inserted, and forgets whatever the
+ * cache kept under its id: there are no slots to replace (a meetup's id
+ * names no slot before it, as the slots of a deleted meetup go with it,
+ * ON DELETE CASCADE). */
+static int db__slots_insert(struct db *db, const struct db_meetup *m)
 {
 	db__meetup_forget(db, m->id);
-	struct sql_stmt *st = db__stmt(db, "DELETE FROM slots WHERE meetup_id = ?1");
-	if(!st)
-		return -1;
-	sql_bind_int64(st, 1, m->id);
-	if(db__exec_stmt(db, st, "slots delete"))
-		return -1;
 	for(int i = 0; i < m->nslots; i++) {
-		st = db__stmt(db, "INSERT INTO slots (meetup_id, idx, start_at, duration_min) VALUES (?1, ?2, ?3, ?4)");
+		struct sql_stmt *st = db__stmt(
+			db, "INSERT INTO slots (meetup_id, idx, start_at, duration_min) VALUES (?1, ?2, ?3, ?4)");
 		if(!st)
 			return -1;
 		sql_bind_int64(st, 1, m->id);
@@ -260,7 +259,7 @@ int db_meetup_insert(struct db *db, struct db_meetup *m)
 		db__log_error(db, "meetup insert");
 		return -1;
 	}
-	return db__slots_write(db, m);
+	return db__slots_insert(db, m);
 }
 
 int db_meetup_update(struct db *db, const struct db_meetup *m)
