@@ -711,6 +711,22 @@ int main(void)
 	CHECK_INT(uid1, uid3);
 	CHECK_INT(db_kv_set(db, "telegram.offset", "42"), 0);
 	CHECK_INT(db_kv_set(db, "telegram.offset", "43"), 0);
+	/* A meetup's slots come back in the order of their numbers, however
+	 * they were stored. */
+	struct db_meetup poll = {
+		.chat_id = chat.id, .creator = uid1, .duration_min = 60, .created = 100, .nslots = 3
+	};
+	snprintf(poll.title, sizeof(poll.title), "Order");
+	for(int i = 0; i < 3; i++)
+		poll.slots[i] = (struct db_slot){ .idx = (i + 2) % 3 + 1, .start = 2000000000 + 3600 * ((i + 2) % 3) };
+	CHECK_INT(db_meetup_insert(db, &poll), 0);
+	struct db_meetup back;
+	CHECK_INT(db_meetup_get_by_id(db, poll.id, &back), 1);
+	CHECK_INT(back.nslots, 3);
+	for(int i = 0; i < 3; i++) {
+		CHECK_INT(back.slots[i].idx, i + 1);
+		CHECK_INT(back.slots[i].start, 2000000000 + 3600 * i);
+	}
 	CHECK_INT(db_commit(db), 0);
 
 	/* A rolled-back transaction leaves nothing behind. */
