@@ -41,6 +41,14 @@ static void bot__count_updates(const struct event *evs, size_t n)
 		metrics_add(metrics_at(&bot__updates, evs[0].platform, NULL), n);
 }
 
+/* True on the loop's thread; false on the thread that runs a batch
+ * (bot__run_work), where the batch's end is the loop's to act on. */
+static bool bot__on_loop(const struct bot *b)
+{
+	uv_thread_t me = uv_thread_self();
+	return uv_thread_equal(&me, &b->loop_thread);
+}
+
 static void bot__on_prepare(uv_prepare_t *h)
 {
 	bot__flush_delivered(h->data, false);
@@ -62,6 +70,7 @@ int bot_init(struct bot *b, uv_loop_t *loop, struct config *cfg, struct db *db, 
 	b->port = port;
 	b->port_user = port_user;
 	b->started_ms = clock_now_ms();
+	b->loop_thread = uv_thread_self();
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	b->key_epoch = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -315,7 +324,7 @@ static void bot__batch_ended(struct bot *b, struct bot_batch *bb, int rc)
 	bb->state = BATCH_ENDED;
 	meetup_edits_release(&bb->edits);
 	if(!rc) {
-		if(b->on_thread) {
+		if(!bot__on_loop(b)) {
 			b->due_found = db_job_next_due(b->db, &b->due_ms);
 			b->rearm = true;
 		} else {
@@ -360,7 +369,7 @@ static void bot__run_ended(struct bot *b);
 /* Runs what is left of a batch at once, up to its end (not its delivery). */
 static void bot__batch_run(struct bot *b, struct bot_batch *bb)
 {
-	if(b->running == bb && !b->on_thread) {
+	if(b->running == bb && bot__on_loop(b)) {
 		db_commit_wait(b->db); /* its done function is not called now */
 		bot__run_ended(b);
 		return;
@@ -454,9 +463,7 @@ static void bot__run_work(struct db *db, void *user)
 {
 	struct bot *b = user;
 	(void)db;
-	b->on_thread = true;
 	bot__batch_run(b, b->running);
-	b->on_thread = false;
 }
 
 /* From the loop, once the run ended: its replies go from the next turn. */

@@ -89,10 +89,10 @@ struct bot {
 	 * (bot.c, "batches"), set and cleared by the loop's thread only;
 	 * NULL when none.  While it runs the thread owns the core's state. */
 	struct bot_batch *running;
-	bool on_thread; /* the thread's own: inside the run */
-	bool rearm;     /* the run committed: the scheduler is armed */
-	int due_found;  /* for the next job: db_job_next_due's result */
-	int64_t due_ms; /* and its time */
+	uv_thread_t loop_thread; /* the loop's, to tell the run's thread from it */
+	bool rearm;              /* the run committed: the scheduler is armed */
+	int due_found;           /* for the next job: db_job_next_due's result */
+	int64_t due_ms;          /* and its time */
 	bool stopping;
 	int exit_code;
 	const struct bot_web *web; /* borrowed; NULL: the web side is off */

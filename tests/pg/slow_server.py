@@ -132,9 +132,25 @@ check(len(replies_to(slow)) == 1, "it is answered exactly once (%d)" % len(repli
 check(all(len(replies_to(m)) == 1 for m in burst), "each command of the burst is answered exactly once")
 check(dbtarget.query(db, "SELECT count(*) FROM votes") == [["1"]], "the vote on the poll, given during the lock, is stored")
 check(bot.poll() is None, "the bot is still running")
+
+# A stop asked while a batch waits on its thread: the batch ends first, on
+# its thread, once; the bot then stops cleanly and the reply still leaves.
+holder = threading.Thread(target=hold_lock)
+holder.start()
+check(harness.wait_for(lambda: dbtarget.psql(db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = "
+                                                  "l.relation WHERE c.relname = 'kv' AND l.granted AND l.mode = "
+                                                  "'AccessExclusiveLock'").strip() == "1", "the lock", 5),
+      "the table is locked again")
+last = say(4, "Dan", "/help")
+time.sleep(1.5)  # taken, its batch waiting for the lock on the thread
+bot.send_signal(signal.SIGTERM)
+try:
+    rc = bot.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    rc = None
+holder.join()
+check(rc == 0, "a stop during a blocked batch ends cleanly once the batch has committed (exit %s)" % rc)
+check(len(replies_to(last)) == 1, "the blocked command's reply leaves exactly once (%d)" % len(replies_to(last)))
 text = open(log).read()
 check("Sanitizer" not in text, "no sanitizer report")
-bot.send_signal(signal.SIGTERM)
-check(bot.wait(timeout=20) == 0, "the bot stops cleanly")
-fake.kill()
 harness.finish(text[-4000:])
