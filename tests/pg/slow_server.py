@@ -16,10 +16,10 @@ exactly once.  Were the batch run on the loop's thread, /healthz would not
 answer until the lock was released (checked: it then fails).
 
 Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, json, os, re, signal, subprocess, sys, threading, time, urllib.request
+import atexit, json, os, re, signal, subprocess, sys, time, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
-import dbtarget, harness
+import dbtarget, harness, slowlock
 from harness import check, free_port, post_json, start_fake
 
 binary = sys.argv[1]
@@ -92,37 +92,14 @@ check(harness.wait_for(lambda: healthz() is not None, "/healthz", 10), "/healthz
 burst = [say(10 + i, "User%d" % i, "/help") for i in range(12)]
 check(harness.wait_for(lambda: replies_to(burst[0]), "the burst's first reply", 20), "the burst is handled")
 
-locked = threading.Event()
-def hold_lock():
-    p = subprocess.Popen(["psql", db, "-v", "ON_ERROR_STOP=1", "-Atq"], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    p.communicate("BEGIN; LOCK TABLE kv IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%d); COMMIT;\n" % LOCK_S)
-holder = threading.Thread(target=hold_lock)
-holder.start()
-check(harness.wait_for(lambda: dbtarget.psql(db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = "
-                                                  "l.relation WHERE c.relname = 'kv' AND l.granted AND l.mode = "
-                                                  "'AccessExclusiveLock'").strip() == "1", "the lock", 5),
-      "another session locks the table kv")
+holder = slowlock.lock(db, "kv", LOCK_S)
 t_lock = time.monotonic()
 post_json(API + "/control/update", {"poll_answer": {"poll_id": POLL_ID, "option_ids": [0],
                                                     "user": {"id": 3, "is_bot": False, "first_name": "Cleo"}}})
 slow = say(2, "Bob", "/help")
 
 # While the lock is held: the loop answers and keeps sending.
-waits = []
-mid = None  # the sends counted a second into the lock: the batch is blocked by then
-while time.monotonic() - t_lock < LOCK_S - 1.5:
-    waits.append(healthz())
-    if mid is None and time.monotonic() - t_lock >= 1:
-        mid = sent_count()
-    time.sleep(0.2)
-during, t_during = sent_count(), time.monotonic() - t_lock
-check(waits and all(w is not None and w < 0.5 for w in waits),
-      "/healthz answers at once while the database waits for the lock (%s)" %
-      ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits))
-check(mid is not None and during > mid and t_during < LOCK_S - 0.3,
-      "the replies handled before keep leaving while the database waits (%s sent a second into the lock, %d at "
-      "%.1f s, the lock ending at %d s)" % (mid, during, t_during, LOCK_S))
+slowlock.watch(t_lock, LOCK_S, healthz, sent_count)
 check(not replies_to(slow), "the reply to the command in the blocked batch waits for its commit")
 holder.join()
 check(harness.wait_for(lambda: replies_to(slow), "the blocked command's answer", 20),
@@ -135,12 +112,7 @@ check(bot.poll() is None, "the bot is still running")
 
 # A stop asked while a batch waits on its thread: the batch ends first, on
 # its thread, once; the bot then stops cleanly and the reply still leaves.
-holder = threading.Thread(target=hold_lock)
-holder.start()
-check(harness.wait_for(lambda: dbtarget.psql(db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = "
-                                                  "l.relation WHERE c.relname = 'kv' AND l.granted AND l.mode = "
-                                                  "'AccessExclusiveLock'").strip() == "1", "the lock", 5),
-      "the table is locked again")
+holder = slowlock.lock(db, "kv", LOCK_S)
 last = say(4, "Dan", "/help")
 time.sleep(1.5)  # taken, its batch waiting for the lock on the thread
 bot.send_signal(signal.SIGTERM)

@@ -12,10 +12,10 @@ command is answered once its transaction has committed, after the lock,
 exactly once.  With the batch on the loop's thread both checks fail.
 
 Usage: slow_server_matrix.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, os, signal, subprocess, sys, threading, time, urllib.request
+import atexit, os, signal, subprocess, sys, time, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
-import dbtarget, harness
+import dbtarget, harness, slowlock
 from harness import check, free_port, post_json, start_fake, wait_for
 
 binary = sys.argv[1]
@@ -80,33 +80,11 @@ check(wait_for(lambda: healthz() is not None, "/healthz", 10), "/healthz answers
 burst = [say(room, USERS[1 + i], "!help") for i in range(12)]
 check(wait_for(lambda: replies_to(room, burst[0]), "the burst's first reply", 20), "the burst is handled")
 
-def hold_lock():
-    p = subprocess.Popen(["psql", db, "-v", "ON_ERROR_STOP=1", "-Atq"], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    p.communicate("BEGIN; LOCK TABLE kv IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%d); COMMIT;\n" % LOCK_S)
-holder = threading.Thread(target=hold_lock)
-holder.start()
-check(wait_for(lambda: dbtarget.psql(db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                                          "WHERE c.relname = 'kv' AND l.granted AND l.mode = "
-                                          "'AccessExclusiveLock'").strip() == "1", "the lock", 5),
-      "another session locks the table kv")
+holder = slowlock.lock(db, "kv", LOCK_S)
 t_lock = time.monotonic()
 slow = say(room, USERS[13], "!help")
 
-waits, mid = [], None
-sent = lambda: len(bot_messages(room))
-while time.monotonic() - t_lock < LOCK_S - 1.5:
-    waits.append(healthz())
-    if mid is None and time.monotonic() - t_lock >= 1:
-        mid = sent()
-    time.sleep(0.2)
-during, t_during = sent(), time.monotonic() - t_lock
-check(waits and all(w is not None and w < 0.5 for w in waits),
-      "/healthz answers at once while the database waits for the lock (%s)" %
-      ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits))
-check(mid is not None and during > mid and t_during < LOCK_S - 0.3,
-      "the replies handled before keep leaving while the database waits (%s sent a second into the lock, %d at "
-      "%.1f s, the lock ending at %d s)" % (mid, during, t_during, LOCK_S))
+slowlock.watch(t_lock, LOCK_S, healthz, lambda: len(bot_messages(room)))
 check(not replies_to(room, slow), "the reply to the command in the blocked batch waits for its commit")
 holder.join()
 check(wait_for(lambda: replies_to(room, slow), "the blocked command's answer", 20),

@@ -173,6 +173,27 @@ static void make_batch(void)
 	make_batch_of(3);
 }
 
+/* Turns the loop until the batch of 20 submitted is done: its replies
+ * must leave over several turns (not all in one), in the order of its
+ * events. */
+static void check_delivered_over_turns(uv_loop_t *loop)
+{
+	size_t last = 0;
+	bool spread = false, ordered = true;
+	for(int turns = 0; !done_calls && turns < 1000; turns++) {
+		uv_run(loop, UV_RUN_ONCE);
+		if(sent.n > last && sent.n < 20)
+			spread = true;
+		last = sent.n;
+	}
+	for(size_t i = 0; i < sent.n; i++)
+		if(strcmp(sent.v[i].reply_to, batch_evs[i].message_id))
+			ordered = false;
+	CHECK_INT(sent.n, 20);
+	CHECK(spread);
+	CHECK(ordered);
+}
+
 /* On SQLite a submitted batch runs one event per turn of the loop. */
 static void check_batches_on_loop(uv_loop_t *loop, struct db *db, const char *path)
 {
@@ -221,22 +242,7 @@ static void check_batches_on_loop(uv_loop_t *loop, struct db *db, const char *pa
 	uv_run(loop, UV_RUN_NOWAIT);
 	CHECK(bot_batch_open(&bot) || batch_committed(path));
 	CHECK_INT(sent.n, 0);
-	{
-		size_t last = 0;
-		bool spread = false, ordered = true;
-		for(int turns = 0; !done_calls && turns < 1000; turns++) {
-			uv_run(loop, UV_RUN_ONCE);
-			if(sent.n > last && sent.n < 20)
-				spread = true;
-			last = sent.n;
-		}
-		for(size_t i = 0; i < sent.n; i++)
-			if(strcmp(sent.v[i].reply_to, batch_evs[i].message_id))
-				ordered = false;
-		CHECK_INT(sent.n, 20);
-		CHECK(spread);
-		CHECK(ordered);
-	}
+	check_delivered_over_turns(loop);
 	watch_path = NULL;
 	CHECK_INT(done_calls, 1);
 	CHECK_INT(done_rc, 0);
@@ -301,22 +307,7 @@ static void check_batches_on_thread(uv_loop_t *loop, struct db *db, const char *
 	CHECK(bot_batch_open(&bot));
 	CHECK(db_busy(db) || batch_committed(path));
 	CHECK_INT(sent.n, 0);
-	{
-		size_t last = 0;
-		bool spread = false, ordered = true;
-		for(int turns = 0; !done_calls && turns < 1000; turns++) {
-			uv_run(loop, UV_RUN_ONCE);
-			if(sent.n > last && sent.n < 20)
-				spread = true;
-			last = sent.n;
-		}
-		for(size_t i = 0; i < sent.n; i++)
-			if(strcmp(sent.v[i].reply_to, batch_evs[i].message_id))
-				ordered = false;
-		CHECK_INT(sent.n, 20);
-		CHECK(spread);
-		CHECK(ordered);
-	}
+	check_delivered_over_turns(loop);
 	watch_path = NULL;
 	CHECK_INT(done_calls, 1);
 	CHECK_INT(done_rc, 0);
