@@ -118,8 +118,8 @@ void tg__poll(struct tg *t);
 /* The memory of what this run's sends became (struct tg_sent), on the
  * loop's thread.  remember: kind 'p' (a poll's id), 'r' (a poll's ref) or
  * 'm' (a kept message's ref) and key, with its chat, ref (or NULL) and
- * message id (-1: known not to exist).  find: what kind and key became,
- * from the memory, else read from the database once (then remembered):
+ * message id.  find: what kind and key became, from the memory, else
+ * read from the database (and remembered when found):
  * true when sent, with chat (TG_CHAT_MAX bytes), ref (64 bytes, when not
  * NULL) and *message_id filled. */
 void tg__sent_remember(struct tg *t, char kind, const char *key, const char *chat, const char *ref,

@@ -375,7 +375,7 @@ void tg__sent_remember(struct tg *t, char kind, const char *key, const char *cha
 }
 
 /* What the memory says of kind and key: 1 sent (chat, ref when given and
- * *message_id filled), 0 known not to be, -1 not remembered. */
+ * *message_id filled), -1 not remembered. */
 static int tg__sent_recall(const struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id)
 {
 	unsigned n = t->nsent < TG_SENT ? t->nsent : TG_SENT;
@@ -383,8 +383,6 @@ static int tg__sent_recall(const struct tg *t, char kind, const char *key, char 
 		const struct tg_sent *m = &t->sent[(t->nsent - 1 - i) % TG_SENT];
 		if(m->key[0] != kind || strcmp(m->key + 1, key))
 			continue;
-		if(m->message_id < 0)
-			return 0;
 		memcpy(chat, m->chat, sizeof(m->chat));
 		if(ref)
 			memcpy(ref, m->ref, sizeof(m->ref));
@@ -396,9 +394,8 @@ static int tg__sent_recall(const struct tg *t, char kind, const char *key, char 
 
 bool tg__sent_find(struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id)
 {
-	int known = tg__sent_recall(t, kind, key, chat, ref, message_id);
-	if(known >= 0)
-		return known == 1;
+	if(tg__sent_recall(t, kind, key, chat, ref, message_id) == 1)
+		return true;
 	static const char *const prefix[] = {
 		['p'] = "telegram.poll.", ['r'] = "telegram.ref.", ['m'] = "telegram.msg."
 	};
@@ -411,11 +408,12 @@ bool tg__sent_find(struct tg *t, char kind, const char *key, char *chat, char *r
 	strbuf_release(&v);
 	if(found && ref)
 		memcpy(ref, r, sizeof(r));
-	/* Only this run writes these keys from now on (tg__store, which
-	 * remembers them first): what the database said stays true.  An error
-	 * is not remembered. */
-	if(got >= 0)
-		tg__sent_remember(t, kind, key, found ? chat : "", found ? r : NULL, found ? *message_id : -1);
+	/* Only this run writes these keys from now on, learning them first
+	 * (tg__sent_learn): what was found stays true.  What was not is not
+	 * remembered: the send that makes it may be on its way (an edit asked
+	 * before the message it edits was answered), and is read again. */
+	if(found)
+		tg__sent_remember(t, kind, key, chat, r, *message_id);
 	return found;
 }
 
