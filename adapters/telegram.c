@@ -227,8 +227,8 @@ static void tg__batch_done(void *user, int rc)
  * poll: its chat and ref are read into chat and ref (TG_CHAT_MAX and 64
  * bytes, which ev points to).  True when the poll is one the bot sent.
  * What a poll is comes from the adapter's memory (tg__sent_find), read
- * from the database only once a run: on PostgreSQL a read is a round trip
- * the loop would wait for. */
+ * from the database only until found: on PostgreSQL a read is a round
+ * trip the loop would wait for. */
 static bool tg__poll_vote(struct tg *t, const struct tg_update *u, struct event *ev, char *chat, char *ref)
 {
 	long long mid;

@@ -30,8 +30,8 @@
  * loop's thread, each a round trip it waits for (tens of microseconds on a
  * local socket): the adapters' reads before a batch (on Matrix the one
  * read transaction of a sync: the events seen, polls, reactions; on
- * Telegram what a poll or a kept message became, read once a run and then
- * remembered), Matrix's answered sends (their store starts requests, which
+ * Telegram what a poll or a kept message became, read until found and
+ * then remembered), Matrix's answered sends (their store starts requests, which
  * only the loop may), the web side's pages, the console's batches, and
  * what runs once at start: on the Telegram end-to-end benchmark 0.085
  * reads of the server's answers on the loop an update, against 5.35 when
