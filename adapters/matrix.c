@@ -335,15 +335,21 @@ static void mx__kv_later(struct mx *m, const char *key, const char *value)
 	mx__kv_later_about(m, key, value, NULL, NULL);
 }
 
+/* Frees the n writes of kv and the array. */
+static void mx__kv_free(struct mx_kv *kv, size_t n)
+{
+	for(size_t i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+		free(kv[i].room);
+		free(kv[i].user);
+	}
+	free(kv);
+}
+
 static void mx__kv_clear(struct mx *m)
 {
-	for(size_t i = 0; i < m->nkv; i++) {
-		free(m->kv[i].key);
-		free(m->kv[i].value);
-		free(m->kv[i].room);
-		free(m->kv[i].user);
-	}
-	free(m->kv);
+	mx__kv_free(m->kv, m->nkv);
 	m->kv = NULL;
 	m->nkv = 0;
 }
@@ -517,13 +523,7 @@ static void mx__batch_free(struct mx_batch *bt)
 		free(bt->rooms[i].key);
 		free(bt->rooms[i].text);
 	}
-	for(size_t i = 0; i < bt->nkv; i++) {
-		free(bt->kv[i].key);
-		free(bt->kv[i].value);
-		free(bt->kv[i].room);
-		free(bt->kv[i].user);
-	}
-	free(bt->kv);
+	mx__kv_free(bt->kv, bt->nkv);
 	free(bt->rooms);
 	free(bt->sc);
 	free(bt->evs);
@@ -1057,16 +1057,14 @@ static void mx__take_counts(struct mx *m, const struct mx_sync *s)
 static int mx__take_since(struct mx *m, const struct mx_sync *s, int rc)
 {
 	struct strbuf since = STRBUF_INIT;
-	if(!rc && !strbuf_adds(&since, s->next_batch)) {
-		free(m->since);
-		m->since = strbuf_detach(&since);
-		return 0;
-	}
-	strbuf_release(&since);
-	if(db_kv_get(m->b->db, "matrix.since", &since) == 1 && !strcmp(since.buf, s->next_batch)) {
-		free(m->since);
-		m->since = strbuf_detach(&since);
-		return 0;
+	if(!rc || (db_kv_get(m->b->db, "matrix.since", &since) == 1 && !strcmp(since.buf, s->next_batch))) {
+		char *next = strdup(s->next_batch);
+		strbuf_release(&since);
+		if(next) {
+			free(m->since);
+			m->since = next;
+			return 0;
+		}
 	}
 	log_warn("a sync was not stored: it will be fetched again");
 	m->sync_backoff_ms = m->sync_backoff_ms ? m->sync_backoff_ms * 2 : 1000;

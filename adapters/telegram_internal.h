@@ -115,15 +115,12 @@ long tg__call(struct tg *t, const char *method, const char *body, long timeout_m
 /* Starts the next getUpdates unless one is out or polling is paused. */
 void tg__poll(struct tg *t);
 
-/* The memory of what this run's sends became (struct tg_sent), on the
- * loop's thread.  remember: kind 'p' (a poll's id), 'r' (a poll's ref) or
- * 'm' (a kept message's ref) and key, with its chat, ref (or NULL) and
- * message id.  find: what kind and key became, from the memory, else
- * read from the database (and remembered when found):
- * true when sent, with chat (TG_CHAT_MAX bytes), ref (64 bytes, when not
- * NULL) and *message_id filled. */
-void tg__sent_remember(struct tg *t, char kind, const char *key, const char *chat, const char *ref,
-                       long long message_id);
+/* What kind and key became, from the memory of this run's sends (struct
+ * tg_sent, on the loop's thread): kind 'p' (a poll's id), 'r' (a poll's
+ * ref) or 'm' (a kept message's ref).  What the memory does not hold is
+ * read from the database, and remembered when found.  True when sent,
+ * with chat (TG_CHAT_MAX bytes), ref (64 bytes, when not NULL) and
+ * *message_id filled. */
 bool tg__sent_find(struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id);
 
 /* telegram_send.c */

@@ -364,8 +364,10 @@ static void tg__describe(const struct sq_entry *e, char *buf, size_t len)
 	snprintf(buf, len, "%s to chat %s", s->method, s->chat);
 }
 
-void tg__sent_remember(struct tg *t, char kind, const char *key, const char *chat, const char *ref,
-                       long long message_id)
+/* Remembers what kind ('p', 'r' or 'm') and key became: chat, ref (or
+ * NULL) and the message's id, over the oldest memory. */
+static void tg__sent_remember(struct tg *t, char kind, const char *key, const char *chat, const char *ref,
+                              long long message_id)
 {
 	struct tg_sent *m = &t->sent[t->nsent++ % TG_SENT];
 	snprintf(m->key, sizeof(m->key), "%c%s", kind, key);
@@ -374,9 +376,10 @@ void tg__sent_remember(struct tg *t, char kind, const char *key, const char *cha
 	m->message_id = message_id;
 }
 
-/* What the memory says of kind and key: 1 sent (chat, ref when given and
- * *message_id filled), -1 not remembered. */
-static int tg__sent_recall(const struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id)
+/* True when the memory holds kind and key: chat, ref (when given) and
+ * *message_id are filled. */
+static bool tg__sent_recall(const struct tg *t, char kind, const char *key, char *chat, char *ref,
+                            long long *message_id)
 {
 	unsigned n = t->nsent < TG_SENT ? t->nsent : TG_SENT;
 	for(unsigned i = 0; i < n; i++) {
@@ -387,21 +390,25 @@ static int tg__sent_recall(const struct tg *t, char kind, const char *key, char 
 		if(ref)
 			memcpy(ref, m->ref, sizeof(m->ref));
 		*message_id = m->message_id;
-		return 1;
+		return true;
 	}
-	return -1;
+	return false;
+}
+
+/* The database key's prefix of what kind remembers (tg__poll_store's and
+ * tg__store's keys). */
+static const char *tg__sent_prefix(char kind)
+{
+	return kind == 'p' ? "telegram.poll." : kind == 'r' ? "telegram.ref." : "telegram.msg.";
 }
 
 bool tg__sent_find(struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id)
 {
-	if(tg__sent_recall(t, kind, key, chat, ref, message_id) == 1)
+	if(tg__sent_recall(t, kind, key, chat, ref, message_id))
 		return true;
-	static const char *const prefix[] = {
-		['p'] = "telegram.poll.", ['r'] = "telegram.ref.", ['m'] = "telegram.msg."
-	};
 	char dbkey[160], r[64] = "";
 	struct strbuf v = STRBUF_INIT;
-	snprintf(dbkey, sizeof(dbkey), "%s%s", prefix[(unsigned char)kind], key);
+	snprintf(dbkey, sizeof(dbkey), "%s%s", tg__sent_prefix(kind), key);
 	int got = db_kv_get(t->b->db, dbkey, &v);
 	bool found = got == 1 && (kind == 'p' ? sscanf(v.buf, "%47[^\t]\t%lld\t%63s", chat, message_id, r) == 3
 	                                      : sscanf(v.buf, "%47[^\t]\t%lld", chat, message_id) == 2);

@@ -41,9 +41,7 @@ static void bot__count_updates(const struct event *evs, size_t n)
 		metrics_add(metrics_at(&bot__updates, evs[0].platform, NULL), n);
 }
 
-/* True on the loop's thread; false on the thread that runs a batch
- * (bot__run_work), where the batch's end is the loop's to act on. */
-static bool bot__on_loop(const struct bot *b)
+bool bot_on_loop(const struct bot *b)
 {
 	uv_thread_t me = uv_thread_self();
 	return uv_thread_equal(&me, &b->loop_thread);
@@ -324,7 +322,7 @@ static void bot__batch_ended(struct bot *b, struct bot_batch *bb, int rc)
 	bb->state = BATCH_ENDED;
 	meetup_edits_release(&bb->edits);
 	if(!rc) {
-		if(!bot__on_loop(b)) {
+		if(!bot_on_loop(b)) {
 			b->due_found = db_job_next_due(b->db, &b->due_ms);
 			b->rearm = true;
 		} else {
@@ -369,7 +367,7 @@ static void bot__run_ended(struct bot *b);
 /* Runs what is left of a batch at once, up to its end (not its delivery). */
 static void bot__batch_run(struct bot *b, struct bot_batch *bb)
 {
-	if(b->running == bb && bot__on_loop(b)) {
+	if(b->running == bb && bot_on_loop(b)) {
 		db_commit_wait(b->db); /* its done function is not called now */
 		bot__run_ended(b);
 		return;

@@ -175,6 +175,11 @@ int bot_store_actions(struct bot *b, struct outbox *ob);
 /* After the commit: hands each action of ob to its platform (the port). */
 void bot_deliver(struct bot *b, struct outbox *ob);
 
+/* True on the loop's thread; false on a thread of the pool that runs a
+ * batch or the scheduler's jobs for the core (PostgreSQL), where what must
+ * happen on the loop (delivering, arming a timer) is left for it. */
+bool bot_on_loop(const struct bot *b);
+
 /* False while the port says platform's server cannot be reached; true
  * otherwise, and when no such platform runs. */
 bool bot_reachable(struct bot *b, const char *platform);

@@ -213,7 +213,7 @@ static int sched__run_batch(struct sched *s, int64_t now_ms, int max)
 		return -1;
 	}
 	sched__count(s, lag_ms, n);
-	if(s->on_thread) {
+	if(!bot_on_loop(b)) {
 		/* Delivered by the loop once the run has ended (sched__run_done). */
 		if(outbox_move(&s->out, &ob))
 			log_error("out of memory: %zu reminder message(s) wait in the outbox for the next start", ob.n);
@@ -255,11 +255,9 @@ static void sched__retry_later(struct sched *s)
 static void sched__run_work(struct db *db, void *user)
 {
 	struct sched *s = user;
-	s->on_thread = true;
 	s->run_rc = sched__run_all(s, s->run_now);
 	if(!s->run_rc)
 		s->due_found = db_job_next_due(db, &s->due_ms);
-	s->on_thread = false;
 }
 
 /* From the loop once the run ended: its messages leave, the timer is armed. */

@@ -38,7 +38,6 @@ struct sched {
 	bool deferred; /* due jobs wait for the database (sched_resume) */
 	/* On PostgreSQL the due jobs run on a thread (sched.c): what the
 	 * run needs and leaves for the loop. */
-	bool on_thread; /* the thread's own: inside the run */
 	int64_t run_now;
 	int run_rc;
 	int due_found;

@@ -90,10 +90,7 @@ static int db_acks__connect(struct db_acks *k)
 static void db_acks__write(struct db_acks *k, const int64_t *ids, size_t n)
 {
 	struct strbuf list = STRBUF_INIT;
-	strbuf_addc(&list, '{');
-	for(size_t i = 0; i < n; i++)
-		strbuf_addf(&list, i ? ",%lld" : "%lld", (long long)ids[i]);
-	strbuf_addc(&list, '}');
+	db__id_array(&list, ids, n);
 	int rc = -1;
 	if(!list.oom && (k->sql || !db_acks__connect(k))) {
 		sql_bind_text(k->st, 1, list.buf, (int)list.len);

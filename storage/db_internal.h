@@ -52,7 +52,9 @@ struct db {
 	size_t nacks, acks_alloc, acks_applied;
 	/* Deliveries answered while a run owned db (db_async.c), with the
 	 * time of each: the loop's only, added to acks once it is settled. */
-	int64_t *acks_later, *acks_later_ms;
+	struct db_ack_later {
+		int64_t id, ms;
+	} * acks_later;
 	size_t nlater, later_alloc;
 	int64_t oldest_ack_ms;
 	/* Chats and users by their platform ids, as last read or written in
@@ -163,6 +165,9 @@ void db__meetup_cache_free(struct db *db);
 int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
+/* Appends the n ids as PostgreSQL's text of a bigint array, "{1,2,3}",
+ * to bind where a statement casts it (CAST(?1 AS BIGINT[])). */
+void db__id_array(struct strbuf *out, const int64_t *ids, size_t n);
 /* On PostgreSQL, the records of deliveries (db_acks.c).  push: queues
  * the delivery of outbox row id for the thread that writes them (started
  * at the first); 0, or -1 when it cannot be queued (logged; the delivery

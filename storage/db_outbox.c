@@ -17,8 +17,9 @@
  *
  * On PostgreSQL the journal is a table, outbox_acks, and a delivery one of
  * its rows, inserted on a connection of its own in a transaction of its
- * own, by a thread that writes many at a time (db_acks.c): the bot's connection may be in the middle of a batch, whose
- * commit is not the delivery's.  The table has no reference to the outbox,
+ * own, by a thread that writes many at a time (db_acks.c): the bot's
+ * connection may be in the middle of a batch, whose commit is not the
+ * delivery's.  The table has no reference to the outbox,
  * so that the insert never waits for a lock the batch holds (the loop
  * would wait for itself).  Its commit is asynchronous (synchronous_commit
  * off, that connection only), the journal's write(): once the server has
@@ -215,6 +216,20 @@ static void db_outbox__journal_broken(struct db *db, const char *what)
 	db->ack_fd = -1;
 }
 
+/* Appends id to the journal beside an SQLite database; a failed write
+ * leaves the journal broken (the deliveries are then in memory only). */
+static void db_outbox__journal_write(struct db *db, int64_t id)
+{
+	if(db->ack_fd < 0)
+		return;
+	ssize_t n;
+	do
+		n = write(db->ack_fd, &id, sizeof(id));
+	while(n < 0 && errno == EINTR);
+	if(n != (ssize_t)sizeof(id))
+		db_outbox__journal_broken(db, "write");
+}
+
 /* Keeps the delivery of id aside while a run owns db (db_async.c); on
  * PostgreSQL its record is queued at once for the thread that writes them
  * (db_acks.c).  The run may have lost the leadership meanwhile: the record
@@ -224,17 +239,13 @@ static void db_outbox__later(struct db *db, int64_t id, int64_t now_ms)
 {
 	if(db->nlater == db->later_alloc) {
 		size_t na = db->later_alloc ? db->later_alloc * 2 : 16;
-		int64_t *ids = realloc(db->acks_later, na * sizeof(*ids));
-		if(ids)
-			db->acks_later = ids;
-		int64_t *ms = ids ? realloc(db->acks_later_ms, na * sizeof(*ms)) : NULL;
-		if(!ms)
+		struct db_ack_later *nv = realloc(db->acks_later, na * sizeof(*nv));
+		if(!nv)
 			return; /* the row stays: it is sent again after a restart */
-		db->acks_later_ms = ms;
+		db->acks_later = nv;
 		db->later_alloc = na;
 	}
-	db->acks_later[db->nlater] = id;
-	db->acks_later_ms[db->nlater++] = now_ms;
+	db->acks_later[db->nlater++] = (struct db_ack_later){ .id = id, .ms = now_ms };
 	if(db__on_pg(db))
 		db__acks_push(db, id);
 }
@@ -243,13 +254,9 @@ void db__outbox_take_later(struct db *db)
 {
 	size_t n = db->nlater;
 	db->nlater = 0;
-	for(size_t i = 0; i < n; i++) {
-		if(db_outbox__remember(db, db->acks_later[i], db->acks_later_ms[i]))
-			continue;
-		if(!db__on_pg(db) && db->ack_fd >= 0 &&
-		   write(db->ack_fd, &db->acks_later[i], sizeof(int64_t)) != (ssize_t)sizeof(int64_t))
-			db_outbox__journal_broken(db, "write");
-	}
+	for(size_t i = 0; i < n; i++)
+		if(!db_outbox__remember(db, db->acks_later[i].id, db->acks_later[i].ms) && !db__on_pg(db))
+			db_outbox__journal_write(db, db->acks_later[i].id);
 }
 
 void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
@@ -262,19 +269,10 @@ void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
 	}
 	if(db_outbox__remember(db, id, now_ms))
 		return; /* the row stays: it is sent again after a restart */
-	if(db__on_pg(db)) {
-		if(db->leads)
-			db__acks_push(db, id);
-		return;
-	}
-	if(db->ack_fd < 0)
-		return;
-	ssize_t n;
-	do
-		n = write(db->ack_fd, &id, sizeof(id));
-	while(n < 0 && errno == EINTR);
-	if(n != (ssize_t)sizeof(id))
-		db_outbox__journal_broken(db, "write");
+	if(!db__on_pg(db))
+		db_outbox__journal_write(db, id);
+	else if(db->leads)
+		db__acks_push(db, id);
 }
 
 bool db_outbox_should_forget(const struct db *db, int64_t now_ms)
@@ -283,6 +281,14 @@ bool db_outbox_should_forget(const struct db *db, int64_t now_ms)
 		return false;
 	bool durable = db->ack_fd >= 0 || db__acks_on(db);
 	return !durable || db->nacks >= DB_ACK_BATCH || now_ms - db->oldest_ack_ms >= DB_ACK_MAX_AGE_MS;
+}
+
+void db__id_array(struct strbuf *out, const int64_t *ids, size_t n)
+{
+	strbuf_addc(out, '{');
+	for(size_t i = 0; i < n; i++)
+		strbuf_addf(out, i ? ",%lld" : "%lld", (long long)ids[i]);
+	strbuf_addc(out, '}');
 }
 
 /* On PostgreSQL, the rows of n deliveries (ids) and their records go in one
@@ -308,9 +314,7 @@ static int db_outbox__delete(struct db *db, const int64_t *ids, size_t n)
 	int rc = 0;
 	for(size_t i = 0; i < n && !rc; i += DB_OUTBOX_DELETE_MAX) {
 		strbuf_reset(&list);
-		for(size_t j = i; j < n && j < i + DB_OUTBOX_DELETE_MAX; j++)
-			strbuf_addf(&list, "%c%lld", j == i ? '{' : ',', (long long)ids[j]);
-		strbuf_addc(&list, '}');
+		db__id_array(&list, ids + i, n - i < DB_OUTBOX_DELETE_MAX ? n - i : DB_OUTBOX_DELETE_MAX);
 		if(list.oom) {
 			rc = -1;
 			break;
@@ -438,8 +442,7 @@ void db__outbox_close(struct db *db)
 	db->acks = NULL;
 	db->nacks = db->acks_alloc = db->acks_applied = 0;
 	free(db->acks_later);
-	free(db->acks_later_ms);
-	db->acks_later = db->acks_later_ms = NULL;
+	db->acks_later = NULL;
 	db->nlater = db->later_alloc = 0;
 }
 
