@@ -174,6 +174,8 @@ bool sq_gave_up(const struct send_policy *p, int *attempts, const char *fmt, ...
 	return true;
 }
 
+static void sq__drop(struct send_queue *q, const struct send_policy *p, void *owner, struct sq_entry *e);
+
 int64_t sq_pump(struct send_queue *q, const struct send_policy *p, void *owner)
 {
 	while(p->open(owner) && q->head && q->out < p->max_inflight) {
@@ -183,9 +185,14 @@ int64_t sq_pump(struct send_queue *q, const struct send_policy *p, void *owner)
 			return soonest != INT64_MAX ? soonest - now : -1;
 		e->inflight = true;
 		q->out++;
-		if(p->start(owner, e, now) < 0) {
+		int started = p->start(owner, e, now);
+		if(started) {
 			q->out--;
 			e->inflight = false;
+		}
+		if(started > 0) {
+			sq__drop(q, p, owner, e);
+		} else if(started < 0) {
 			e->not_before_ms = now + 1000;
 			return 1000;
 		}

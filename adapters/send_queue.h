@@ -113,7 +113,9 @@ struct send_policy {
 	int64_t (*floor)(void *owner);
 	/* Records that e leaves at now (the rate windows) and starts its
 	 * request, whose answer will count q->out down and clear e->inflight.
-	 * 0, or -1 when the request could not start (nothing was sent). */
+	 * 0; 1 when e turned out to have nothing left to send (it is then
+	 * dropped: acknowledged and released); -1 when the request could not
+	 * start (nothing was sent; e is tried again a second later). */
 	int (*start)(void *owner, struct sq_entry *e, int64_t now);
 	/* For sq_gave_up: the failed attempts after which a send is given up,
 	 * and the platform's log module, which its log lines name. */

@@ -47,6 +47,9 @@ struct tg_send {
 	char *poll_ref; /* sendPoll: the core's ref to map */
 	char *msg_ref;  /* sendMessage: the core's ref of what it shows,
 	                   remembered for later edits */
+	char *edit_ref; /* editMessageText asked while the message of this
+	                   ref was still on its way: its message_id is
+	                   filled in when the edit leaves (tg__start) */
 	json_t *answer; /* answered, to be stored (tg__store): owned */
 };
 

@@ -48,17 +48,21 @@ static void tg__send_free(struct tg_send *s)
 	free(s->body);
 	free(s->poll_ref);
 	free(s->msg_ref);
+	free(s->edit_ref);
 	free(s);
 }
 
+/* Queues a call of method with body (taken) to chat, acknowledging the
+ * outbox row stored_id (0: none) once answered; poll_ref, msg_ref and
+ * edit_ref (each NULL when none) are copied, as struct tg_send says. */
 static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
-                           const char *poll_ref, const char *msg_ref)
+                           const char *poll_ref, const char *msg_ref, const char *edit_ref)
 {
 	struct tg_send *s = calloc(1, sizeof(*s));
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if(!s || !text || (poll_ref && !(s->poll_ref = strdup(poll_ref))) ||
-	   (msg_ref && !(s->msg_ref = strdup(msg_ref)))) {
+	   (msg_ref && !(s->msg_ref = strdup(msg_ref))) || (edit_ref && !(s->edit_ref = strdup(edit_ref)))) {
 		free(text);
 		if(s)
 			tg__send_free(s);
@@ -76,7 +80,7 @@ static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const
 int tg__enqueue(struct tg *t, const char *method, json_t *body, const char *chat, int64_t stored_id,
                 const char *poll_ref)
 {
-	return tg__enqueue_ref(t, method, body, chat, stored_id, poll_ref, NULL);
+	return tg__enqueue_ref(t, method, body, chat, stored_id, poll_ref, NULL, NULL);
 }
 
 /* A chat's clock, for Telegram's limits: a forum's topics share their
@@ -336,12 +340,44 @@ static int64_t tg__floor(void *owner)
 
 static void tg__sent(void *user, const struct http_result *res);
 
+/* Fills in the edit s the chat and id of the message it edits, now that
+ * the send of that message has been answered (it went first in its chat,
+ * which it kept until its answer was stored).  0; 1 when that send came to
+ * nothing (refused or given up): nothing to edit; -1 out of memory. */
+static int tg__edit_resolve(struct tg *t, struct tg_send *s)
+{
+	char chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
+	long long mid;
+	if(!tg__sent_find(t, 'm', s->edit_ref, chat, NULL, &mid)) {
+		log_debug("%s to chat %s: the message it edits was never sent, nothing to edit", s->method, s->chat);
+		return 1;
+	}
+	json_error_t jerr;
+	json_t *body = json_loads(s->body, 0, &jerr);
+	char *text = NULL;
+	tg_chat_split(chat, base, sizeof(base));
+	if(body && !json_object_set_new(body, "chat_id", json_string(base)) &&
+	   !json_object_set_new(body, "message_id", json_integer(mid)))
+		text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if(!text)
+		return -1;
+	free(s->body);
+	s->body = text;
+	free(s->edit_ref);
+	s->edit_ref = NULL;
+	return 0;
+}
+
 /* Counts a message leaving at now in the global rate and its chat's
  * clock, and posts it; its answer comes to tg__sent. */
 static int tg__start(void *owner, struct sq_entry *e, int64_t now)
 {
 	struct tg *t = owner;
 	struct tg_send *s = (struct tg_send *)e;
+	int found = s->edit_ref ? tg__edit_resolve(t, s) : 0;
+	if(found)
+		return found;
 	t->last_send_ms = now;
 	if(s->chat[0] && tg__chat_limits(t)) {
 		struct tg_chat_clock *cc = tg__chat_clock(t, s->chat);
@@ -675,7 +711,7 @@ static int tg__send_text(struct tg *t, const struct action *act, int64_t stored_
 		if(last && act->n_buttons)
 			json_object_set_new(body, "reply_markup", tg__keyboard(act));
 		if(tg__enqueue_ref(t, "sendMessage", body, act->chat_id, last ? stored_id : 0, NULL,
-		                   last ? act->ref : NULL))
+		                   last ? act->ref : NULL, NULL))
 			rc = -1;
 		free(parts[i]);
 	}
@@ -739,14 +775,33 @@ static int tg__deliver_answer(struct tg *t, const struct action *act)
 	return body && !tg__enqueue(t, "answerCallbackQuery", body, NULL, act->stored_id, NULL) ? 1 : -1;
 }
 
-/* Edits in place, with its buttons, the message that shows act->ref.  As
- * tg__deliver. */
+/* True when the message that shows ref is in the queue, not yet answered
+ * (sent, or about to be): its chat is copied to chat. */
+static bool tg__on_its_way(const struct tg *t, const char *ref, char *chat)
+{
+	for(const struct sq_entry *e = t->queue.head; e; e = e->next) {
+		const struct tg_send *s = (const struct tg_send *)e;
+		if(s->msg_ref && !strcmp(s->msg_ref, ref)) {
+			memcpy(chat, s->chat, sizeof(s->chat));
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Edits in place, with its buttons, the message that shows act->ref.  An
+ * edit asked before Telegram answered the message's own send (a button
+ * pressed at once) follows that send in its chat, and learns then which
+ * message it edits (tg__edit_resolve): a user's answer must not vanish
+ * from the count for that.  As tg__deliver. */
 static int tg__deliver_edit(struct tg *t, const struct action *act)
 {
 	char chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
-	long long mid;
-	bool found = tg__sent_find(t, 'm', act->ref ? act->ref : "", chat, NULL, &mid);
-	if(!found)
+	long long mid = 0;
+	const char *ref = act->ref ? act->ref : "";
+	bool found = tg__sent_find(t, 'm', ref, chat, NULL, &mid);
+	bool waits = !found && tg__on_its_way(t, ref, chat);
+	if(!found && !waits)
 		return 0; /* never sent here (or before this version): nothing to edit */
 	struct strbuf html = STRBUF_INIT, text = STRBUF_INIT;
 	/* An edit that would be too long says what it leaves out. */
@@ -762,7 +817,10 @@ static int tg__deliver_edit(struct tg *t, const struct action *act)
 	strbuf_release(&text);
 	if(body && act->n_buttons)
 		json_object_set_new(body, "reply_markup", tg__keyboard(act));
-	return body && !tg__enqueue(t, "editMessageText", body, chat, act->stored_id, NULL) ? 1 : -1;
+	return body && !tg__enqueue_ref(t, "editMessageText", body, chat, act->stored_id, NULL, NULL,
+	                                waits ? ref : NULL)
+	               ? 1
+	               : -1;
 }
 
 int tg__deliver(struct adapter *a, const struct action *act)

@@ -192,7 +192,11 @@ t = wait_for(lambda: texts_to(GA, n), "the linked channel's refusal")
 check(t and "Seuls les admins" in t[0], "a linked channel is no administrator")
 
 # Closing: stopPoll on the poll's message, the announcement with buttons.
+# Its answer reaches the bot 1.5 s after it was posted, and a member
+# presses a button meanwhile: the press's edit waits for that answer, which
+# says which message to edit, rather than being lost.
 n = len(calls("sendMessage"))
+control("/control/slow", {"method": "sendMessage", "seconds": 1.5})
 say(1, "Alice", "/rencontre clore")
 sp = wait_for(lambda: calls("stopPoll"), "stopPoll")
 check(sp and str(sp[0]["chat_id"]) == str(GROUP), "stopPoll names the chat and message")
@@ -215,6 +219,11 @@ if ann:
     ed = wait_for(lambda: calls("editMessageText")[n_edits:], "the announcement edited")
     check(ed and "Eve" in ed[0]["text"] and ed[0].get("reply_markup", {}).get("inline_keyboard"),
           "the announcement is edited to show the new count, keeping its buttons")
+    posted = [m for m in control("/control/sent") if m.get("reply_markup") and str(m["chat"]["id"]) == str(GROUP)]
+    check(ed and posted and ed[0]["message_id"] == posted[-1]["message_id"] and
+          str(ed[0]["chat_id"]) == str(GROUP),
+          "the edit names the announcement, though the press came before Telegram's answer to its send: %r"
+          % ((ed[0].get("message_id"), posted[-1]["message_id"]) if ed and posted else None,))
     time.sleep(0.5)
     check(len(calls("editMessageText")) == n_edits + 1, "one press, one edit")
     check(len(calls("sendMessage")) == n, "a press posts nothing in the group")

@@ -13,7 +13,11 @@ The test drives it through /control/*: POST /control/update queues an update
 getUpdates also "replay" (the last confirmed updates again) and "reverse"
 (the batch in reverse order); a "description" replaces the forced
 failure's.  An update posted with its own update_id is queued as given (a
-repeat).
+repeat).  POST /control/slow {"method", "seconds", "times"} answers the next
+calls of a method that much later, as a busy Bot API does: the call takes
+effect (a message is posted, and seen by the chat's members) at once, its
+answer reaches the bot afterwards.  GET /control/sent lists the messages
+posted, as Telegram keeps them (message_id, chat, text, reply_markup).
 
 Text is checked as Telegram checks it: with parse_mode HTML it is parsed as
 Telegram parses it (parse_html: the tags Telegram knows, closed in order, no
@@ -40,6 +44,8 @@ next_update = 1000
 calls = []            # (method, body)
 ok_calls = []         # (method, body) of the calls answered with success
 fails = {}            # method -> [(code, retry_after)]
+slow = {}             # method -> [seconds before the answer]
+sent = []             # every message posted
 next_message = 100
 polls = {}            # poll id -> poll
 admins = {}           # chat id (text) -> [user ids]
@@ -56,7 +62,10 @@ def message(chat_id, extra, body=None):
     if thread is not None:
         m["chat"]["is_forum"] = True
         m.update({"message_thread_id": thread, "is_topic_message": True})
+    if body and "reply_markup" in body:
+        m["reply_markup"] = body["reply_markup"]
     m.update(extra)
+    sent.append(m)
     return m
 
 TAGS = {"a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "blockquote",
@@ -267,6 +276,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control/calls":
             with lock:
                 return self.reply(200, [[m, b] for m, b in calls])
+        if self.path == "/control/sent":
+            with lock:
+                return self.reply(200, sent)
         if self.path == "/control/pending":  # forced failures not yet used
             with lock:
                 return self.reply(200, {"pending": sum(len(v) for v in fails.values())})
@@ -312,6 +324,11 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 admins[str(b["chat_id"])] = b["user_ids"]
             return self.reply(200, {})
+        if self.path == "/control/slow":
+            b = self.body()
+            with lock:
+                slow.setdefault(b["method"], []).extend([b["seconds"]] * b.get("times", 1))
+            return self.reply(200, {})
         if self.path == "/control/fail":
             b = self.body()
             with lock:
@@ -327,7 +344,11 @@ class Handler(BaseHTTPRequestHandler):
             body = self.body()
         except ValueError:
             return self.reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: can't parse JSON"})
+        with lock:
+            delay = slow[parts[2]].pop(0) if slow.get(parts[2]) else 0
         status, payload = handle(parts[2], body)
+        if delay:
+            time.sleep(delay)
         if status == 200 and not (isinstance(payload, dict) and "__mode__" in payload):
             with lock:
                 ok_calls.append((parts[2], body))

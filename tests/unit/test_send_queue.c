@@ -3,7 +3,9 @@
  * database is busy and acknowledged only once its transaction committed
  * (on a thread too), a 429 is sent again at the time it asked, a server
  * failure backs off then is given up, a 403 marks the lane inactive, and a
- * failure while stopping leaves the send in the outbox. */
+ * failure while stopping leaves the send in the outbox; a send that finds
+ * at its start it has nothing left to send is dropped and acknowledged,
+ * one that cannot start is tried again a second later. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@ struct fake_send {
 	enum sq_verdict verdict;
 	int64_t wait_ms;
 	bool store;
+	int start_rc; /* what its start returns */
+	int starts;
 };
 
 /* The fake platform: what the queue told it. */
@@ -52,10 +56,11 @@ static bool fake_open(void *owner)
 
 static int fake_start(void *owner, struct sq_entry *e, int64_t now)
 {
+	struct fake_send *s = (struct fake_send *)e;
 	(void)owner;
-	(void)e;
 	(void)now;
-	return 0;
+	s->starts++;
+	return s->start_rc;
 }
 
 static bool fake_stopping(void *owner)
@@ -313,6 +318,41 @@ static void test_failures(struct send_queue *q, struct fake *f)
 	f->stopping = false;
 }
 
+/* A send's start may find it has nothing left to send (an edit of a
+ * message that was never posted): it is then dropped and acknowledged, and
+ * what follows in its lane goes in the same pump.  A start that fails is
+ * tried again a second later, nothing acknowledged. */
+static void test_start_outcomes(struct send_queue *q, struct fake *f)
+{
+	int64_t now = clock_now_ms(), soonest;
+	f->nacked = 0;
+	struct fake_send *gone = queue(q, "E", 50);
+	struct fake_send *next = queue(q, "E", 51);
+	gone->start_rc = 1;
+	CHECK_INT(sq_pump(q, &policy, f), -1);
+	CHECK_INT(f->nacked, 1);
+	CHECK_INT(f->acked[0], 50);
+	CHECK(q->head == &next->entry && next->entry.inflight && next->starts == 1);
+	CHECK_INT(q->out, 1);
+	CHECK(answer(q, f, next, SQ_SENT));
+	CHECK(q->head == NULL && q->out == 0);
+	CHECK_INT(f->nacked, 2);
+
+	struct fake_send *busy = queue(q, "F", 52);
+	busy->start_rc = -1;
+	CHECK_INT(sq_pump(q, &policy, f), 1000);
+	CHECK(q->head == &busy->entry && !busy->entry.inflight && q->out == 0);
+	CHECK_INT(busy->entry.not_before_ms, now + 1000);
+	CHECK(sq_pick(q, &policy, f, now + 999, 0, &soonest) == NULL);
+	CHECK_INT(f->nacked, 2);
+	busy->start_rc = 0;
+	busy->entry.not_before_ms = 0;
+	CHECK(answer(q, f, busy, SQ_SENT));
+	CHECK(q->head == NULL);
+	CHECK_INT(f->nacked, 3);
+	CHECK_INT(f->acked[2], 52);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ensemble-test-sq-XXXXXX";
@@ -334,6 +374,7 @@ int main(void)
 	test_settle_in_lane(&q, &f, &loop);
 	test_settle_idempotent(&q, &f);
 	test_failures(&q, &f);
+	test_start_outcomes(&q, &f);
 
 	db_close(f.db);
 	CHECK_INT(uv_loop_close(&loop), 0);
