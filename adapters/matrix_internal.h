@@ -85,6 +85,9 @@ struct mx_send {
 	                  (matrix.msg.<ref>) for later edits */
 	int n_answers;
 	char *held_eid; /* answered: its event id, to store (mx__store) */
+	char *edit_ref; /* an edit asked while the message of this ref was
+	                   still on its way: the event it replaces is filled
+	                   in when the edit leaves (mx__start) */
 };
 
 struct mx_kv {

@@ -46,6 +46,7 @@ static void mx__send_free(struct mx_send *s)
 	free(s->ref);
 	free(s->msg_ref);
 	free(s->held_eid);
+	free(s->edit_ref);
 	free(s);
 }
 
@@ -346,6 +347,43 @@ static bool mx__open(void *owner)
 
 static void mx__sent(void *user, const struct http_result *res);
 
+/* Fills in the edit s the event it replaces, now that the send of the
+ * message it edits has been answered (it went first in its room): from
+ * the answers not stored yet, else from what was stored.  0; 1 when that
+ * send came to nothing (refused or given up): nothing to edit; -1 out of
+ * memory. */
+static int mx__edit_resolve(struct mx *m, struct mx_send *s)
+{
+	struct strbuf v = STRBUF_INIT;
+	char room[256], target[256] = "";
+	for(const struct sq_entry *e = m->queue.held; e && !target[0]; e = e->next_held) {
+		const struct mx_send *h = (const struct mx_send *)e;
+		if(h->msg_ref && h->held_eid && !strcmp(h->msg_ref, s->edit_ref))
+			snprintf(target, sizeof(target), "%s", h->held_eid);
+	}
+	if(!target[0] &&
+	   (mx__kv_get(m, "matrix.msg.", s->edit_ref, &v) != 1 || sscanf(v.buf, "%255[^\t]\t%255s", room, target) != 2))
+		target[0] = '\0';
+	strbuf_release(&v);
+	if(!target[0]) {
+		log_debug("an edit in %s: the message it edits was never sent, nothing to edit", s->room);
+		return 1;
+	}
+	json_error_t jerr;
+	json_t *c = json_loads(s->content, 0, &jerr);
+	char *text = NULL;
+	if(c && !json_object_set_new(json_object_get(c, "m.relates_to"), "event_id", json_string(target)))
+		text = json_dumps(c, JSON_COMPACT);
+	json_decref(c);
+	if(!text)
+		return -1;
+	free(s->content);
+	s->content = text;
+	free(s->edit_ref);
+	s->edit_ref = NULL;
+	return 0;
+}
+
 /* Posts a send leaving at now: the room of a direct chat not made yet
  * first, else the event, whose room's interval starts now; both answers
  * come to mx__sent. */
@@ -355,6 +393,9 @@ static int mx__start(void *owner, struct sq_entry *e, int64_t now)
 	struct mx_send *s = (struct mx_send *)e;
 	struct strbuf path = STRBUF_INIT;
 	long id;
+	int found = s->edit_ref ? mx__edit_resolve(m, s) : 0;
+	if(found)
+		return found;
 	s->owner = m;
 	if(!s->room) {
 		json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",
@@ -593,16 +634,34 @@ static int mx__add_starred(struct strbuf *out, const char *s)
 	return rc;
 }
 
+/* True when the message that shows ref is in the queue, not yet answered
+ * (sent, or about to be): its room is copied to room (256 bytes). */
+static bool mx__on_its_way(const struct mx *m, const char *ref, char *room)
+{
+	for(const struct sq_entry *e = m->queue.head; e; e = e->next) {
+		const struct mx_send *s = (const struct mx_send *)e;
+		if(s->msg_ref && s->room && !strcmp(s->msg_ref, ref)) {
+			snprintf(room, 256, "%s", s->room);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* An edit (m.replace) of the message that shows act->ref: the new content,
- * and a "* " fallback for clients that do not read edits. */
+ * and a "* " fallback for clients that do not read edits.  An edit asked
+ * before the homeserver answered the message's own send (a !rsvp typed at
+ * once) follows that send in its room, and learns then which event it
+ * replaces (mx__edit_resolve). */
 static int mx__send_edit(struct mx *m, const struct action *act, const char *txn)
 {
 	struct strbuf v = STRBUF_INIT;
-	char room[256], target[256];
-	int found = mx__kv_get(m, "matrix.msg.", act->ref ? act->ref : "", &v) == 1 &&
-	            sscanf(v.buf, "%255[^\t]\t%255s", room, target) == 2;
+	char room[256], target[256] = "";
+	const char *ref = act->ref ? act->ref : "";
+	int found = mx__kv_get(m, "matrix.msg.", ref, &v) == 1 && sscanf(v.buf, "%255[^\t]\t%255s", room, target) == 2;
 	strbuf_release(&v);
-	if(!found)
+	bool waits = !found && mx__on_its_way(m, ref, room);
+	if(!found && !waits)
 		return 0; /* never sent here: nothing to edit */
 	struct mx_text t;
 	struct strbuf c = STRBUF_INIT;
@@ -621,8 +680,13 @@ static int mx__send_edit(struct mx *m, const struct action *act, const char *txn
 	strbuf_adds(&c, ",\"m.relates_to\":{\"rel_type\":\"m.replace\",\"event_id\":");
 	bad |= strbuf_add_json(&c, target);
 	strbuf_adds(&c, "}}");
-	if(!bad && !mx__enqueue(m, room, NULL, "m.room.message", txn, &c, act->stored_id, MX_AFTER_NONE, NULL, 0))
-		rc = 1;
+	if(bad || mx__enqueue(m, room, NULL, "m.room.message", txn, &c, act->stored_id, MX_AFTER_NONE, NULL, 0))
+		goto out;
+	/* The edit cannot have left yet: the send it waits for is ahead of it
+	 * in its room, unanswered. */
+	if(waits && !(((struct mx_send *)m->queue.tail)->edit_ref = strdup(ref)))
+		goto out;
+	rc = 1;
 out:
 	mx__text_release(&t);
 	strbuf_release(&c);

@@ -12,7 +12,7 @@ without a duplicate message; the reminder, once.  Prints "N passed, N
 failed".
 
 Usage: e2e.py ENSEMBLE"""
-import datetime, json, os, signal, subprocess, sys, time, urllib.request
+import datetime, json, os, re, signal, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
 import dbtarget, harness
 from harness import check, free_port, post_json, start_fake, wait_for
@@ -267,6 +267,27 @@ if conf_ev:
     wait_for(lambda: replies_to(room, chl), "Chloé's !rsvp")
     time.sleep(0.8)
     check(len(edits(room, conf_ev)) == ne6, "a !rsvp that changes nothing edits nothing")
+
+# A meetup fixed at once while the homeserver is slow to answer: its
+# announcement is in the room, seen by all, 1.5 s before the bot learns its
+# event id, and Dan answers with !rsvp meanwhile.  The edit waits for that
+# answer and replaces the announcement, rather than being lost.
+park = control("/control/room", {"creator": ALICE, "members": [BOT, DAN], "room_id": "!park:test.local"})["room_id"]
+time.sleep(0.5)
+control("/control/fail", {"path": r"park.*/send/m\.room\.message/", "method": "PUT", "mode": "slow",
+                          "seconds": 1.5, "times": 2})
+picnic = say(park, ALICE, "!meetup Picnic; 2026-12-20 12:00")
+pa = wait_for(lambda: [e for e in messages(park) if "Picnic" in e["content"]["body"]
+                       and "will take place" in e["content"]["body"]], "the picnic's announcement")
+num = re.search(r"!rsvp (\d+)", pa[-1]["content"]["body"]) if pa else None
+if pa and num:
+    dan = say(park, DAN, "!rsvp %s yes" % num.group(1))
+    pe = wait_for(lambda: edits(park, pa[-1]["event_id"]), "the picnic's announcement edited after Dan's !rsvp")
+    check(pe and "Dan" in pe[-1]["content"]["m.new_content"]["body"],
+          "an !rsvp typed before the homeserver answered the announcement's send edits it: %r"
+          % (pe[-1]["content"]["m.new_content"]["body"] if pe else None))
+else:
+    check(False, "the picnic's announcement names its !rsvp: %r" % (pa[-1]["content"]["body"] if pa else None))
 
 # A vote on a poll the bot sent a moment ago, while another room's reply
 # is still out (its PUT hangs for 3 s): what the poll is waits to be stored

@@ -42,7 +42,8 @@ bot, /control/events reads a room's timeline, /control/repeat sends an
 event again, /control/expire invalidates
 the bot's tokens, /control/gap makes the next sync of a room limited,
 /control/fail makes the next matching requests fail (status, errcode,
-retry_after_ms, times, or "hang"/"garbage"/"truncate"; with seconds_window,
+retry_after_ms, times, or "hang"/"garbage"/"truncate", or "slow": answered
+as usual but "seconds" later, the request taking effect at once; with seconds_window,
 only for that long: a server that is down), /control/user gives
 a user a password, so that a real client can log in as them.
 
@@ -298,7 +299,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    delay = 0  # seconds before the answer ("slow")
+
     def reply(self, status, body, headers=None):
+        if self.delay:
+            time.sleep(self.delay)
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -339,7 +344,8 @@ class Handler(BaseHTTPRequestHandler):
                     break
             else:
                 fl = None
-        if fl:
+        self.delay = fl.get("seconds", 0) if fl and fl.get("mode") == "slow" else 0
+        if fl and fl.get("mode") != "slow":
             mode = fl.get("mode")
             if mode == "hang":
                 time.sleep(fl.get("seconds", 40))
