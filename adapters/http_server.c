@@ -25,12 +25,15 @@
 /* How long accepting pauses when the process is out of file descriptors:
  * the pending connection stays queued, and polling again at once would spin. */
 #define HTTP_ACCEPT_PAUSE_MS 1000
+/* How often the requests waiting for their route to be ready ask again. */
+#define HTTP_WAIT_POLL_MS 2
 
 struct http_route {
 	char method[8];
 	char path[128];
 	http_handler_fn fn;
 	void *user;
+	bool (*ready)(void *user); /* NULL: always */
 };
 
 struct http_server {
@@ -48,7 +51,9 @@ struct http_server {
 	int fd;
 	uv_poll_t poll;
 	uv_timer_t pause;
-	bool handles;                     /* poll and pause are initialised */
+	uv_timer_t wait;                  /* asks the waiting requests' routes again */
+	struct http_request *waiting;     /* the requests whose route was not ready */
+	bool handles;                     /* poll, pause and wait are initialised */
 	char bound[INET6_ADDRSTRLEN + 8]; /* "127.0.0.1:8080", "[::1]:8080" */
 };
 
@@ -59,6 +64,10 @@ struct http_request {
 	struct strbuf body;
 	bool too_big;
 	bool started; /* the request line was read */
+	/* In srv->waiting: its route was not ready.  woken: it was asked to
+	 * be served at its connection's next writeable callback. */
+	bool waits, woken;
+	struct http_request *next_waiting;
 };
 
 const char *http_request_method(const struct http_request *req)
@@ -167,6 +176,44 @@ static bool http__matches(const char *r, const char *p)
 	return n && r[n - 1] == '*' ? !strncmp(r, p, n - 1) : !strcmp(r, p);
 }
 
+/* The route that serves req's method and path, or NULL. */
+static const struct http_route *http__route_of(const struct http_server *srv, const struct http_request *req)
+{
+	for(int i = 0; i < srv->nroutes; i++) {
+		const struct http_route *r = &srv->routes[i];
+		if(http__matches(r->path, req->path) && !strcmp(r->method, req->method))
+			return r;
+	}
+	return NULL;
+}
+
+static void http__on_wait(uv_timer_t *h);
+
+/* Takes req out of the waiting requests, when it is there. */
+static void http__unwait(struct http_server *srv, struct http_request *req)
+{
+	for(struct http_request **p = &srv->waiting; *p; p = &(*p)->next_waiting) {
+		if(*p == req) {
+			*p = req->next_waiting;
+			break;
+		}
+	}
+	req->waits = req->woken = false;
+	req->next_waiting = NULL;
+}
+
+/* Puts req among the waiting requests, its answer left for later. */
+static int http__wait(struct http_server *srv, struct http_request *req)
+{
+	req->waits = true;
+	req->woken = false;
+	req->next_waiting = srv->waiting;
+	srv->waiting = req;
+	if(!uv_is_active((uv_handle_t *)&srv->wait))
+		uv_timer_start(&srv->wait, http__on_wait, HTTP_WAIT_POLL_MS, HTTP_WAIT_POLL_MS);
+	return 0;
+}
+
 static int http__dispatch(struct http_server *srv, struct http_request *req)
 {
 	if(req->too_big)
@@ -179,6 +226,8 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 		path_known = true;
 		if(strcmp(r->method, req->method))
 			continue;
+		if(r->ready && !r->ready(r->user))
+			return http__wait(srv, req);
 		struct http_response res = { .status = 200 };
 		int rc = r->fn(r->user, req, &res);
 		int out = rc ? http__respond(req->wsi, 500, NULL, "internal error\n", 15)
@@ -190,6 +239,28 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 	if(path_known)
 		return http__respond(req->wsi, 405, NULL, "method not allowed\n", 19);
 	return http__respond(req->wsi, 404, NULL, "not found\n", 10);
+}
+
+/* The waiting requests' routes asked again: each request whose route is
+ * ready now is served from its connection's writeable callback (lws
+ * writes only there, outside the callback of its arrival). */
+static void http__on_wait(uv_timer_t *h)
+{
+	struct http_server *srv = h->data;
+	bool left = false;
+	for(struct http_request *req = srv->waiting; req; req = req->next_waiting) {
+		if(req->woken)
+			continue;
+		const struct http_route *r = http__route_of(srv, req);
+		if(r && r->ready && !r->ready(r->user)) {
+			left = true;
+			continue;
+		}
+		req->woken = true;
+		lws_callback_on_writable(req->wsi);
+	}
+	if(!left)
+		uv_timer_stop(&srv->wait);
 }
 
 static void http__release(struct http_request *req)
@@ -209,6 +280,8 @@ static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 
 	switch(reason) {
 	case LWS_CALLBACK_HTTP: {
+		if(req->waits && srv)
+			http__unwait(srv, req);
 		memset(req, 0, sizeof(*req));
 		req->wsi = wsi;
 		req->started = true;
@@ -241,8 +314,15 @@ static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		if(req->body.oom)
 			return http__respond(wsi, 500, NULL, "out of memory\n", 14);
 		return http__dispatch(srv, req);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if(!req || !req->waits || !req->woken)
+			return 0;
+		http__unwait(srv, req);
+		return http__dispatch(srv, req); /* it may wait again */
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
+		if(req && req->waits && srv)
+			http__unwait(srv, req);
 		http__release(req);
 		return 0;
 	default:
@@ -438,8 +518,10 @@ int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http
 		return -1;
 	}
 	uv_timer_init(loop, &srv->pause);
+	uv_timer_init(loop, &srv->wait);
 	srv->poll.data = srv;
 	srv->pause.data = srv;
+	srv->wait.data = srv;
 	srv->handles = true;
 	uv_poll_start(&srv->poll, UV_READABLE, http__on_accept);
 	log_info("HTTP listener on %s%s", srv->bound, opt->cert_file ? " (TLS)" : "");
@@ -451,7 +533,8 @@ int http_server_port(const struct http_server *srv)
 	return srv->port;
 }
 
-int http_server_route(struct http_server *srv, const char *method, const char *path, http_handler_fn fn, void *user)
+int http_server_route_when(struct http_server *srv, const char *method, const char *path, http_handler_fn fn,
+                           void *user, bool (*ready)(void *user))
 {
 	if(srv->nroutes == HTTP_MAX_ROUTES)
 		return -1;
@@ -460,7 +543,13 @@ int http_server_route(struct http_server *srv, const char *method, const char *p
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	r->fn = fn;
 	r->user = user;
+	r->ready = ready;
 	return 0;
+}
+
+int http_server_route(struct http_server *srv, const char *method, const char *path, http_handler_fn fn, void *user)
+{
+	return http_server_route_when(srv, method, path, fn, user, NULL);
 }
 
 void http_server_stop(struct http_server *srv)
@@ -472,6 +561,7 @@ void http_server_stop(struct http_server *srv)
 	if(srv->handles) {
 		uv_close((uv_handle_t *)&srv->poll, NULL);
 		uv_close((uv_handle_t *)&srv->pause, NULL);
+		uv_close((uv_handle_t *)&srv->wait, NULL);
 	}
 	lws_context_destroy(srv->ctx); /* first call: starts closing handles */
 }

@@ -5,7 +5,10 @@
  * configured address; lws serves each connection accepted there (HTTP, or
  * TLS with a certificate).  It serves the routes added to it: the daemon's
  * GET /healthz and /readyz, the adapters' (the Telegram webhook).  Handlers
- * are synchronous: they get the whole request and fill the response.
+ * are synchronous: they get the whole request and fill the response.  A
+ * route added with a readiness test (http_server_route_when) is served only
+ * when the test says so: until then its requests wait, the loop going on
+ * (a page that reads the database while a thread holds it).
  *
  * Shutdown, in this order (see ../shared/eventloop.md):
  *   http_server_stop(srv);      starts closing lws's handles
@@ -62,6 +65,13 @@ int http_server_port(const struct http_server *srv);
  * an asterisk (the rest of the request's path is the handler's to read).
  * 0 or -1. */
 int http_server_route(struct http_server *srv, const char *method, const char *path, http_handler_fn fn, void *user);
+/* As http_server_route, but a request is handed to fn only when
+ * ready(user) is true; until then it waits, and the server asks again
+ * every few milliseconds, without holding the loop.  A client that goes
+ * away meanwhile is forgotten.  For handlers that would otherwise wait for
+ * something the loop must not wait for. */
+int http_server_route_when(struct http_server *srv, const char *method, const char *path, http_handler_fn fn,
+                           void *user, bool (*ready)(void *user));
 void http_server_stop(struct http_server *srv);
 void http_server_free(struct http_server *srv);
 

@@ -627,6 +627,15 @@ static int tg__inbox_add(struct tg *t, struct tg_update *u, size_t n)
 	return 0;
 }
 
+/* A posted update is stored before it is answered: not while a thread
+ * holds the database, which the loop would wait for (the post waits
+ * instead, its connection open). */
+static bool tg__webhook_ready(void *user)
+{
+	const struct tg *t = user;
+	return !db_busy(t->b->db);
+}
+
 /* POST webhook_path: one update, as Telegram posts it. */
 static int tg__on_webhook(void *user, const struct http_request *req, struct http_response *res)
 {
@@ -871,7 +880,8 @@ static int tg__start(struct adapter *a)
 		t->secret[sizeof(rnd)] = 0;
 		log_add_secret(t->secret);
 		t->webhook = true;
-		if(http_server_route(a->host->listener, "POST", t->cfg->webhook_path, tg__on_webhook, t))
+		if(http_server_route_when(a->host->listener, "POST", t->cfg->webhook_path, tg__on_webhook, t,
+		                          tg__webhook_ready))
 			return -1;
 		if(db_kv_each(b->db, "telegram.inbox.", tg__inbox_load_one, t))
 			log_error("webhook: cannot read the stored updates");

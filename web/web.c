@@ -202,6 +202,12 @@ static int web__serve(void *user, const struct http_request *req, struct http_re
 
 /* ---- start and end ---- */
 
+bool web_db_free(void *user)
+{
+	const struct web *w = user;
+	return !db_busy(w->db);
+}
+
 /* Fills w->base and w->host from the configured public address. */
 static void web__base(struct web *w, const char *url)
 {
@@ -231,7 +237,8 @@ int web_start(struct web **out, struct bot *bot, struct http_server *listener)
 	w->db = bot->db;
 	web__base(w, cfg->web_public_url);
 	if(snprintf(path, sizeof(path), "%s.webkey", db_path(w->db)) >= (int)sizeof(path) || web_key_load(w, path) ||
-	   http_server_route(listener, "GET", "/cal/*", web__serve, w) || web_site_start(w, listener)) {
+	   http_server_route_when(listener, "GET", "/cal/*", web__serve, w, web_db_free) ||
+	   web_site_start(w, listener)) {
 		log_error("cannot start the web side");
 		free(w);
 		return -1;

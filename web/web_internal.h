@@ -26,6 +26,12 @@ struct web {
 	char csp[256];  /* the pages' Content-Security-Policy */
 };
 
+/* True when the database can be used at once: no thread holds it (a
+ * batch or a commit running there on PostgreSQL, a commit on SQLite).  The
+ * routes that read it are served only then (http_server_route_when), so
+ * that a page never holds the loop while it waits for that thread. */
+bool web_db_free(void *user);
+
 /* web_links.c: the links. */
 
 /* Reads the key: from the database when it keeps it (PostgreSQL: the

@@ -307,8 +307,9 @@ static int web_site__csp(struct web *w)
 
 int web_site_start(struct web *w, struct http_server *listener)
 {
-	return web_site__csp(w) || http_server_route(listener, "GET", "/agenda/*", web_site__agenda, w) ||
-	       http_server_route(listener, "GET", "/vote/*", web_site__vote_page, w) ||
-	       http_server_route(listener, "POST", "/vote/*", web_site__vote, w) ||
+	return web_site__csp(w) ||
+	       http_server_route_when(listener, "GET", "/agenda/*", web_site__agenda, w, web_db_free) ||
+	       http_server_route_when(listener, "GET", "/vote/*", web_site__vote_page, w, web_db_free) ||
+	       http_server_route_when(listener, "POST", "/vote/*", web_site__vote, w, web_db_free) ||
 	       http_server_route(listener, "GET", "/robots.txt", web_site__robots, w);
 }

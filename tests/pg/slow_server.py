@@ -13,10 +13,13 @@ once, and the replies of the commands handled before the lock keep
 leaving, one after another at the chat's pace.  The new command's reply
 leaves only once its transaction has committed, after the lock is gone, and
 exactly once.  Were the batch run on the loop's thread, /healthz would not
-answer until the lock was released (checked: it then fails).
+answer until the lock was released (checked: it then fails).  A calendar
+feed asked for during the lock waits for the database without holding the
+loop (its route is served only when no thread holds the database), and is
+served once the lock is gone.
 
 Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, json, os, re, signal, subprocess, sys, time, urllib.request
+import atexit, json, os, re, signal, subprocess, sys, threading, time, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
 import dbtarget, harness, slowlock
@@ -40,9 +43,9 @@ with open(conf, "w") as f:
     # One message every 400 ms in the group: the replies to a burst leave
     # over a few seconds, during the lock.
     f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
-            "[http]\nlisten = 127.0.0.1:%d\n"
+            "[http]\nlisten = 127.0.0.1:%d\n[web]\npublic_url = http://127.0.0.1:%d\n"
             "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 400\n"
-            "group_per_minute = 1000\n" % (db, http_port, TOKEN, API))
+            "group_per_minute = 1000\n" % (db, http_port, http_port, TOKEN, API))
 os.chmod(conf, 0o600)
 log = os.path.join(tmp, "bot.log")
 bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("VERBOSE") else []),
@@ -86,6 +89,20 @@ say(1, "Ann", "/meetup Picnic; 2026-12-24 12:00; 2026-12-26 12:00")
 check(harness.wait_for(lambda: any(m == "sendPoll" for m, _ in calls()), "the poll", 20), "the meetup's poll is sent")
 POLL_ID = "5000000000000000"  # the fake's first poll
 check(harness.wait_for(lambda: healthz() is not None, "/healthz", 10), "/healthz answers")
+ask = say(1, "Ann", "/agenda")
+feed = harness.wait_for(lambda: [u for b in replies_to(ask) for u in re.findall(r"http://[^\s\"<]+\.ics", b["text"])],
+                        "the calendar's link", 20)
+check(feed, "/agenda gives the calendar's link")
+
+def fetch(url, out):
+    """GETs url into out: its status, type and the seconds it took."""
+    t = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            out.update(status=r.status, type=r.headers.get("Content-Type", ""), body=r.read().decode())
+    except Exception as e:
+        out.update(status=None, error=str(e))
+    out["took"] = time.monotonic() - t
 
 # A burst whose replies leave one every 400 ms: several are still to leave
 # seconds after the lock is taken.
@@ -97,13 +114,23 @@ t_lock = time.monotonic()
 post_json(API + "/control/update", {"poll_answer": {"poll_id": POLL_ID, "option_ids": [0],
                                                     "user": {"id": 3, "is_bot": False, "first_name": "Cleo"}}})
 slow = say(2, "Bob", "/help")
+time.sleep(0.5)  # its batch is waiting for the lock on the thread
+page = {}
+reader = threading.Thread(target=fetch, args=(feed[0] if feed else "http://127.0.0.1:%d/cal/x.ics" % http_port, page))
+reader.start()
 
-# While the lock is held: the loop answers and keeps sending.
+# While the lock is held: the loop answers and keeps sending, a calendar's
+# request waiting meanwhile.
 slowlock.watch(t_lock, LOCK_S, healthz, sent_count)
+check("status" not in page, "the calendar waits for the database, not the loop: %r" % page)
 check(not replies_to(slow), "the reply to the command in the blocked batch waits for its commit")
 holder.join()
 check(harness.wait_for(lambda: replies_to(slow), "the blocked command's answer", 20),
       "the command is answered once the lock is gone")
+reader.join(30)
+check(page.get("status") == 200 and page.get("type", "").startswith("text/calendar")
+      and "BEGIN:VCALENDAR" in page.get("body", ""), "the calendar is served once the lock is gone: %r"
+      % {k: v for k, v in page.items() if k != "body"})
 time.sleep(1)
 check(len(replies_to(slow)) == 1, "it is answered exactly once (%d)" % len(replies_to(slow)))
 check(all(len(replies_to(m)) == 1 for m in burst), "each command of the burst is answered exactly once")

@@ -1,6 +1,8 @@
 /* The HTTP client (curl multi on libuv) against the HTTP listener
  * (libwebsockets on the same loop) and two raw TCP peers: one that never
- * answers and one that answers 429 with Retry-After. */
+ * answers and one that answers 429 with Retry-After.  A route served only
+ * when ready waits without holding the loop, its request (headers, body)
+ * intact when it is served, and a client gone meanwhile is forgotten. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +152,74 @@ static void run_until_done(void)
 		;
 }
 
+static void on_elapsed(uv_timer_t *t)
+{
+	uv_timer_stop(t);
+}
+
+/* Runs the loop for ms milliseconds. */
+static void run_for(uint64_t ms)
+{
+	uv_timer_t t;
+	uv_timer_init(&loop, &t);
+	uv_timer_start(&t, on_elapsed, ms, 0);
+	while(uv_is_active((uv_handle_t *)&t) && uv_run(&loop, UV_RUN_ONCE))
+		;
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* The readiness of the gated route (a database a thread holds, in the
+ * bot). */
+static bool gate_open;
+static bool gate(void *user)
+{
+	(void)user;
+	return gate_open;
+}
+
+/* A request to a route that is not ready waits, the loop serving others
+ * meanwhile; once ready, it is served with its headers and body. */
+static void test_gated(void)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "%s/gated", base);
+	static const struct expect later = { "gated, served once ready", 200, "POST /gated later {\"b\":2}", -2 };
+	static const struct expect ponged = { "GET route, while one waits", 200, "pong\n", -1 };
+	static const struct expect gone = { "gated, its client gone", -1, NULL, -2 };
+	static const char *const hdrs[] = { "X-Telegram-Bot-Api-Secret-Token: later", NULL };
+	struct http_call call = {
+		.method = "POST", .url = url, .body = "{\"b\":2}", .body_len = 7, .timeout_ms = 5000, .headers = hdrs
+	};
+	gate_open = false;
+	int calls = echo_calls;
+	outstanding++;
+	CHECK(http_client_start(client, &call, done, (void *)&later) > 0);
+	start("GET", "/ping", NULL, 5000, 0, &ponged);
+	run_for(150);
+	CHECK_INT(outstanding, 1); /* the ping answered, the gated one waits */
+	CHECK_INT(echo_calls, calls);
+	gate_open = true;
+	run_until_done();
+	CHECK_INT(echo_calls, calls + 1);
+
+	/* Its client gives up while it waits: forgotten, nothing answered. */
+	gate_open = false;
+	call.timeout_ms = 100;
+	outstanding++;
+	CHECK(http_client_start(client, &call, done, (void *)&gone) > 0);
+	run_until_done();
+	run_for(50);
+	gate_open = true;
+	run_for(50);
+	CHECK_INT(echo_calls, calls + 1);
+	call.timeout_ms = 5000;
+	outstanding++;
+	CHECK(http_client_start(client, &call, done, (void *)&later) > 0);
+	run_until_done();
+	CHECK_INT(echo_calls, calls + 2);
+}
+
 int main(void)
 {
 	uv_loop_init(&loop);
@@ -159,6 +229,7 @@ int main(void)
 	CHECK_INT(http_server_route(server, "POST", "/echo", echo, NULL), 0);
 	CHECK_INT(http_server_route(server, "GET", "/ping", pong, NULL), 0);
 	CHECK_INT(http_server_route(server, "GET", "/ua", agent, NULL), 0);
+	CHECK_INT(http_server_route_when(server, "POST", "/gated", echo, NULL, gate), 0);
 	CHECK_INT(http_client_new(&client, &loop), 0);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(server));
 
@@ -206,6 +277,8 @@ int main(void)
 		CHECK(http_client_start(client, &call, done, (void *)&with_header) > 0);
 		run_until_done();
 	}
+
+	test_gated();
 
 	/* Transport failures: a closed port, a peer that never answers. */
 	int silent_port = listen_tcp(&silent);
