@@ -1448,9 +1448,13 @@ static void mx__ask_members(struct mx *m, struct mx_room_state *r)
 	strbuf_release(&path);
 }
 
+/* Turns the held sync into a batch, once nothing it waits for is out: its
+ * joins, its gaps' fills, the previous batch, and a thread that holds the
+ * database (reading it now would hold the loop until that thread is done:
+ * mx__resume comes back when it is free). */
 static void mx__run_held(struct mx *m)
 {
-	if(m->joins || m->fills_out || m->stopping || !m->holding || m->in_batch)
+	if(m->joins || m->fills_out || m->stopping || !m->holding || m->in_batch || db_busy(m->b->db))
 		return;
 	mx__fill_merge(m);
 	if(mx__process(m))
@@ -1999,8 +2003,10 @@ static bool mx__idle(struct adapter *a)
 static void mx__resume(struct adapter *a)
 {
 	struct mx *m = a->priv;
-	if(m && !m->stopping)
+	if(m && !m->stopping) {
 		mx__resume_sends(m);
+		mx__run_held(m);
+	}
 }
 
 static void mx__timer_closed(uv_handle_t *h)

@@ -11,6 +11,15 @@ commands handled before the lock keep leaving at the room's pace.  The new
 command is answered once its transaction has committed, after the lock,
 exactly once.  With the batch on the loop's thread both checks fail.
 
+Then the thread holds the database for another reason than a sync's
+batch: a reminder falls due while another session locks the jobs table, and
+the scheduler's run (bot/sched.c) waits for that lock on the thread.  A sync
+that arrives meanwhile waits for the database to be free, the loop going on
+(adapters/matrix.c, mx__run_held); were it read at once, the loop would
+wait for that thread and /healthz with it (checked: it then fails).  The
+bot's clock starts at a set time (--now, real time running from there), so
+that the reminder falls due DUE_S seconds after the start.
+
 Usage: slow_server_matrix.py ENSEMBLE   (prints "N passed, N failed")"""
 import atexit, os, signal, subprocess, sys, time, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
@@ -23,6 +32,7 @@ if not dbtarget.PG:
     print("set ENSEMBLE_TEST_PG to a cluster's target (ctest runs this with the fixture pg)")
     sys.exit(1)
 LOCK_S = 4
+DUE_S = 50  # the reminder of the meetup below, an hour before 12:00
 BOT = "@ensemble:test.local"
 USERS = ["@user%d:test.local" % i for i in range(14)]
 tmp = harness.tempdir("ensemble-slowmx-")
@@ -59,13 +69,17 @@ def healthz():
 conf = os.path.join(tmp, "ensemble.conf")
 with open(conf, "w") as f:
     # One message every 400 ms in the room: the replies to a burst leave
-    # over a few seconds, during the lock.
+    # over a few seconds, during the lock.  A sync waits up to 5 s for
+    # events: one is out when the reminder falls due, and returns with the
+    # message said during the second lock.
     f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n[http]\nlisten = 127.0.0.1:%d\n"
-            "[matrix]\nhomeserver = %s/\nuser = %s\npassword = bot-pass\nsync_timeout = 1\nroom_interval_ms = 400\n"
+            "[matrix]\nhomeserver = %s/\nuser = %s\npassword = bot-pass\nsync_timeout = 5\nroom_interval_ms = 400\n"
             "invite_from = %s\n" % (db, http_port, base, BOT, USERS[0]))
 os.chmod(conf, 0o600)
 log = os.path.join(tmp, "bot.log")
-bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("VERBOSE") else []),
+t_start = time.monotonic()
+bot = subprocess.Popen([binary, "--config", conf, "--now=2026-12-01T10:59:%02d" % (60 - DUE_S), "--clock=real"] +
+                       (["-v"] if os.environ.get("VERBOSE") else []),
                        stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 atexit.register(bot.kill)
 
@@ -75,6 +89,12 @@ control("/control/invite", {"room": room, "sender": USERS[0], "target": BOT})
 check(wait_for(lambda: bot_messages(room), "the greeting after the invite", 20), "the bot joins and greets")
 first = say(room, USERS[0], "!help")
 check(wait_for(lambda: replies_to(room, first), "the answer to !help", 20), "the bot answers at first")
+apero = say(room, USERS[0], "!meetup Apéro; 2026-12-01 12:00")
+check(wait_for(lambda: [e for e in bot_messages(room) if "Apéro" in e["content"].get("body", "")],
+              "the meetup's announcement", 20), "a meetup is fixed at noon")
+n_apero = len([e for e in bot_messages(room) if "Apéro" in e["content"].get("body", "")])
+def reminders():
+    return [e for e in bot_messages(room) if "Apéro" in e["content"].get("body", "")][n_apero:]
 check(wait_for(lambda: healthz() is not None, "/healthz", 10), "/healthz answers")
 
 burst = [say(room, USERS[1 + i], "!help") for i in range(12)]
@@ -92,6 +112,27 @@ check(wait_for(lambda: replies_to(room, slow), "the blocked command's answer", 2
 time.sleep(1)
 check(len(replies_to(room, slow)) == 1, "it is answered exactly once (%d)" % len(replies_to(room, slow)))
 check(all(len(replies_to(room, m)) == 1 for m in burst), "each command of the burst is answered exactly once")
+
+check(not reminders(), "the reminder is not due yet")
+time.sleep(max(0, t_start + DUE_S - 2 - time.monotonic()))
+holder = slowlock.lock(db, "jobs", LOCK_S + 3)
+time.sleep(max(0, t_start + DUE_S + 1.5 - time.monotonic()))  # due: the scheduler's run waits for the lock
+slow = say(room, USERS[13], "!about")
+waits = []
+for _ in range(4):  # over the 3 s after the sync's arrival, the lock still held
+    time.sleep(0.75)
+    waits.append(healthz())
+check(all(w is not None and w < 0.5 for w in waits),
+      "/healthz answers at once while a sync waits for the scheduler's thread (%s)"
+      % ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits))
+check(not replies_to(room, slow) and not reminders(), "the sync and the reminder wait for the lock")
+holder.join()
+check(wait_for(lambda: reminders(), "the reminder", 20), "the reminder is posted once the lock is gone")
+check(wait_for(lambda: replies_to(room, slow), "the answer to the command of the waiting sync", 20),
+      "a sync that waited for the database is handled once it is free")
+time.sleep(1)
+check(len(replies_to(room, slow)) == 1, "its command is answered exactly once (%d)" % len(replies_to(room, slow)))
+check(len(reminders()) == 1, "the reminder is posted exactly once (%d)" % len(reminders()))
 check(bot.poll() is None, "the bot is still running")
 text = open(log).read()
 check("Sanitizer" not in text, "no sanitizer report")
