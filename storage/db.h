@@ -32,10 +32,16 @@
  * read transaction of a sync: the events seen, polls, reactions; on
  * Telegram what a poll or a kept message became, read until found and
  * then remembered), Matrix's answered sends (their store starts requests, which
- * only the loop may), the web side's pages, the console's batches, and
- * what runs once at start: on the Telegram end-to-end benchmark 0.085
- * reads of the server's answers on the loop an update, against 5.35 when
- * everything ran there.  Inside a transaction the writes are sent
+ * only the loop may), the web side's pages, Telegram's webhook posts, the
+ * console's batches, and what runs once at start: on the Telegram
+ * end-to-end benchmark 0.085 reads of the server's answers on the loop an
+ * update, against 5.35 when everything ran there.  None of these waits for
+ * a thread that holds the database: a Matrix sync is turned into a batch,
+ * and a page or a webhook post served (http_server_route_when), only once
+ * db_busy is false; until then they wait, the loop going on (a calendar
+ * fetched during a batch blocked on a lock would otherwise hold the loop,
+ * /healthz and every send with it, until the lock is gone).  Inside a
+ * transaction the writes are sent
  * ahead without waiting, their answers read with the next read's or the
  * COMMIT's (the pipeline of storage/sql_pg.c).  A use of db from the
  * loop while a thread holds it waits for the thread (db__async_settle);
