@@ -50,8 +50,12 @@ static void mx__send_free(struct mx_send *s)
 	free(s);
 }
 
-int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
-                struct strbuf *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers)
+/* A send as mx__enqueue describes it, not queued yet (the caller's, freed
+ * with mx__send_free), or NULL out of memory (content's buffer is taken
+ * either way). */
+static struct mx_send *mx__send_new(const char *room, const char *dm_user, const char *type, const char *txn,
+                                    struct strbuf *content, int64_t stored_id, enum mx_after after, const char *ref,
+                                    int n_answers)
 {
 	struct mx_send *s = calloc(1, sizeof(*s));
 	char *text = strbuf_detach(content);
@@ -60,15 +64,47 @@ int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char 
 		free(text);
 		if(s)
 			mx__send_free(s);
-		return -1;
+		return NULL;
 	}
 	snprintf(s->type, sizeof(s->type), "%s", type);
 	s->content = text;
 	s->entry.stored_id = stored_id;
 	s->after = after;
 	s->n_answers = n_answers;
+	return s;
+}
+
+/* Queues s (taken) and sends what may leave. */
+static void mx__send_push(struct mx *m, struct mx_send *s)
+{
 	sq_append(&m->queue, &s->entry);
 	mx__pump(m);
+}
+
+/* As mx__send_new, then kept: what a message shows (msg_ref, for later
+ * edits) and, for an edit of a message still on its way, that message's
+ * ref (edit_ref); each NULL when none.  0 or -1, nothing queued. */
+static int mx__enqueue_kept(struct mx *m, const char *room, const char *dm_user, const char *txn,
+                            struct strbuf *content, int64_t stored_id, enum mx_after after, const char *ref,
+                            const char *msg_ref, const char *edit_ref)
+{
+	struct mx_send *s = mx__send_new(room, dm_user, "m.room.message", txn, content, stored_id, after, ref, 0);
+	if(!s || (msg_ref && !(s->msg_ref = strdup(msg_ref))) || (edit_ref && !(s->edit_ref = strdup(edit_ref)))) {
+		if(s)
+			mx__send_free(s);
+		return -1;
+	}
+	mx__send_push(m, s);
+	return 0;
+}
+
+int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
+                struct strbuf *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers)
+{
+	struct mx_send *s = mx__send_new(room, dm_user, type, txn, content, stored_id, after, ref, n_answers);
+	if(!s)
+		return -1;
+	mx__send_push(m, s);
 	return 0;
 }
 
@@ -611,10 +647,8 @@ static int mx__send_text(struct mx *m, const struct action *act, const char *txn
 		after = MX_AFTER_RSVP;
 		snprintf(meetup, sizeof(meetup), "%lld", id);
 	}
-	if(mx__enqueue(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, "m.room.message", txn, &c, stored_id,
-	               after, after ? meetup : NULL, 0))
-		goto out;
-	if(act->ref && !dm && m->queue.tail && !(((struct mx_send *)m->queue.tail)->msg_ref = strdup(act->ref)))
+	if(mx__enqueue_kept(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, txn, &c, stored_id, after,
+	                    after ? meetup : NULL, dm ? NULL : act->ref, NULL))
 		goto out;
 	rc = 0;
 out:
@@ -680,13 +714,9 @@ static int mx__send_edit(struct mx *m, const struct action *act, const char *txn
 	strbuf_adds(&c, ",\"m.relates_to\":{\"rel_type\":\"m.replace\",\"event_id\":");
 	bad |= strbuf_add_json(&c, target);
 	strbuf_adds(&c, "}}");
-	if(bad || mx__enqueue(m, room, NULL, "m.room.message", txn, &c, act->stored_id, MX_AFTER_NONE, NULL, 0))
-		goto out;
-	/* The edit cannot have left yet: the send it waits for is ahead of it
-	 * in its room, unanswered. */
-	if(waits && !(((struct mx_send *)m->queue.tail)->edit_ref = strdup(ref)))
-		goto out;
-	rc = 1;
+	if(!bad &&
+	   !mx__enqueue_kept(m, room, NULL, txn, &c, act->stored_id, MX_AFTER_NONE, NULL, NULL, waits ? ref : NULL))
+		rc = 1;
 out:
 	mx__text_release(&t);
 	strbuf_release(&c);
