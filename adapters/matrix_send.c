@@ -429,9 +429,10 @@ static int mx__start(void *owner, struct sq_entry *e, int64_t now)
 	struct mx_send *s = (struct mx_send *)e;
 	struct strbuf path = STRBUF_INIT;
 	long id;
-	int found = s->edit_ref ? mx__edit_resolve(m, s) : 0;
-	if(found)
-		return found;
+	/* An edit that waited for its message: 1, nothing left to edit. */
+	int unresolved = s->edit_ref ? mx__edit_resolve(m, s) : 0;
+	if(unresolved)
+		return unresolved;
 	s->owner = m;
 	if(!s->room) {
 		json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",

@@ -375,9 +375,10 @@ static int tg__start(void *owner, struct sq_entry *e, int64_t now)
 {
 	struct tg *t = owner;
 	struct tg_send *s = (struct tg_send *)e;
-	int found = s->edit_ref ? tg__edit_resolve(t, s) : 0;
-	if(found)
-		return found;
+	/* An edit that waited for its message: 1, nothing left to edit. */
+	int unresolved = s->edit_ref ? tg__edit_resolve(t, s) : 0;
+	if(unresolved)
+		return unresolved;
 	t->last_send_ms = now;
 	if(s->chat[0] && tg__chat_limits(t)) {
 		struct tg_chat_clock *cc = tg__chat_clock(t, s->chat);
