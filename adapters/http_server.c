@@ -25,8 +25,12 @@
 /* How long accepting pauses when the process is out of file descriptors:
  * the pending connection stays queued, and polling again at once would spin. */
 #define HTTP_ACCEPT_PAUSE_MS 1000
-/* How often the requests waiting for their route to be ready ask again. */
+/* How often the requests waiting for their route to be ready ask again,
+ * and how long one waits at most by default: then it is answered 503, to
+ * be asked again later (a database stuck on a lock must not pile up
+ * connections). */
 #define HTTP_WAIT_POLL_MS 2
+#define HTTP_WAIT_MAX_MS 30000
 
 struct http_route {
 	char method[8];
@@ -43,6 +47,7 @@ struct http_server {
 	struct http_route routes[HTTP_MAX_ROUTES];
 	int nroutes;
 	size_t max_body;
+	uint64_t wait_max_ms;
 	int port;
 	bool stopped;
 	/* The listening socket is ours, not lws's: it is bound to exactly the
@@ -65,8 +70,10 @@ struct http_request {
 	bool too_big;
 	bool started; /* the request line was read */
 	/* In srv->waiting: its route was not ready.  woken: it was asked to
-	 * be served at its connection's next writeable callback. */
-	bool waits, woken;
+	 * be served (or, given_up, answered 503) at its connection's next
+	 * writeable callback. */
+	bool waits, woken, given_up;
+	uint64_t waits_since; /* the loop's time when it began to wait */
 	struct http_request *next_waiting;
 };
 
@@ -206,7 +213,8 @@ static void http__unwait(struct http_server *srv, struct http_request *req)
 static int http__wait(struct http_server *srv, struct http_request *req)
 {
 	req->waits = true;
-	req->woken = false;
+	req->woken = req->given_up = false;
+	req->waits_since = uv_now(srv->wait.loop);
 	req->next_waiting = srv->waiting;
 	srv->waiting = req;
 	if(!uv_is_active((uv_handle_t *)&srv->wait))
@@ -248,14 +256,16 @@ static void http__on_wait(uv_timer_t *h)
 {
 	struct http_server *srv = h->data;
 	bool left = false;
+	uint64_t now = uv_now(h->loop);
 	for(struct http_request *req = srv->waiting; req; req = req->next_waiting) {
 		if(req->woken)
 			continue;
 		const struct http_route *r = http__route_of(srv, req);
-		if(r && r->ready && !r->ready(r->user)) {
+		if(r && r->ready && !r->ready(r->user) && now - req->waits_since < srv->wait_max_ms) {
 			left = true;
 			continue;
 		}
+		req->given_up = r && r->ready && !r->ready(r->user);
 		req->woken = true;
 		lws_callback_on_writable(req->wsi);
 	}
@@ -314,11 +324,21 @@ static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		if(req->body.oom)
 			return http__respond(wsi, 500, NULL, "out of memory\n", 14);
 		return http__dispatch(srv, req);
-	case LWS_CALLBACK_HTTP_WRITEABLE:
+	case LWS_CALLBACK_HTTP_WRITEABLE: {
 		if(!req || !req->waits || !req->woken)
 			return 0;
+		bool given_up = req->given_up;
 		http__unwait(srv, req);
+		if(given_up) {
+			log_warn("%s %s waited %llu ms for its route: answered 503", req->method, req->path,
+			         (unsigned long long)srv->wait_max_ms);
+			struct http_response busy = { .status = 503 };
+			return http_response_header(&busy, "Retry-After", "5")
+			               ? -1
+			               : http__respond_with(wsi, 503, NULL, "busy, try again\n", 16, &busy);
+		}
 		return http__dispatch(srv, req); /* it may wait again */
+	}
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if(req && req->waits && srv)
@@ -462,6 +482,7 @@ int http_server_new(struct http_server **out, uv_loop_t *loop, const struct http
 		return -1;
 	srv->fd = -1;
 	srv->max_body = opt->max_body ? opt->max_body : 1024 * 1024;
+	srv->wait_max_ms = opt->wait_max_ms > 0 ? (uint64_t)opt->wait_max_ms : HTTP_WAIT_MAX_MS;
 	srv->protocols[0] = (struct lws_protocols){
 		.name = "http",
 		.callback = http__callback,
@@ -557,6 +578,14 @@ void http_server_stop(struct http_server *srv)
 	if(!srv || srv->stopped)
 		return;
 	srv->stopped = true;
+	/* The requests still waiting are dropped, their connections closed now:
+	 * lws would otherwise keep them, and the loop, until their clients
+	 * gave up. */
+	while(srv->waiting) {
+		struct http_request *req = srv->waiting;
+		http__unwait(srv, req);
+		lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+	}
 	/* No new connection from here; the socket closes once its watcher has. */
 	if(srv->handles) {
 		uv_close((uv_handle_t *)&srv->poll, NULL);

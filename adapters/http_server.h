@@ -32,6 +32,9 @@ struct http_server_options {
 	const char *cert_file; /* TLS certificate (PEM), or NULL for plain HTTP */
 	const char *key_file;
 	size_t max_body; /* larger request bodies get 413; 0: 1 MiB */
+	int wait_max_ms; /* a request waits this long at most for its route
+	                    to be ready (http_server_route_when), then gets
+	                    503 with Retry-After; 0: 30 s */
 };
 
 #define HTTP_MAX_HEADERS 8

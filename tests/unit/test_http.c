@@ -218,12 +218,24 @@ static void test_gated(void)
 	CHECK(http_client_start(client, &call, done, (void *)&later) > 0);
 	run_until_done();
 	CHECK_INT(echo_calls, calls + 2);
+
+	/* A route that stays unready: after wait_max_ms, 503 with Retry-After,
+	 * the handler never called. */
+	static const struct expect busy = { "gated, never ready", 503, "busy, try again\n", 5 };
+	gate_open = false;
+	uint64_t t0 = uv_now(&loop);
+	outstanding++;
+	CHECK(http_client_start(client, &call, done, (void *)&busy) > 0);
+	run_until_done();
+	uint64_t waited = uv_now(&loop) - t0;
+	CHECK(waited >= 950 && waited < 3000);
+	CHECK_INT(echo_calls, calls + 2);
 }
 
 int main(void)
 {
 	uv_loop_init(&loop);
-	struct http_server_options opt = { .address = "127.0.0.1", .port = 0, .max_body = 1024 };
+	struct http_server_options opt = { .address = "127.0.0.1", .port = 0, .max_body = 1024, .wait_max_ms = 1000 };
 	CHECK_INT(http_server_new(&server, &loop, &opt), 0);
 	CHECK(http_server_port(server) > 0);
 	CHECK_INT(http_server_route(server, "POST", "/echo", echo, NULL), 0);
@@ -297,6 +309,16 @@ int main(void)
 	CHECK(waited >= 250 && waited < 3000);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", canned_port);
 	start("GET", "/", NULL, 2000, 0, &limited);
+	run_until_done();
+
+	/* A stop while a request waits for its route: its connection closes,
+	 * the request forgotten (nothing left for a sanitizer to find). */
+	static const struct expect dropped = { "gated, the server stopped", -1, NULL, -2 };
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(server));
+	gate_open = false;
+	start("POST", "/gated", "{}", 5000, 0, &dropped);
+	run_for(50);
+	http_server_stop(server);
 	run_until_done();
 
 	/* Shutdown in the documented order; the loop must end with nothing
