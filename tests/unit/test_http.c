@@ -318,8 +318,10 @@ int main(void)
 	gate_open = false;
 	start("POST", "/gated", "{}", 5000, 0, &dropped);
 	run_for(50);
+	uint64_t stopped = uv_now(&loop);
 	http_server_stop(server);
 	run_until_done();
+	CHECK(uv_now(&loop) - stopped < 2000); /* closed, not left to the client's 5 s */
 
 	/* Shutdown in the documented order; the loop must end with nothing
 	 * open. */
