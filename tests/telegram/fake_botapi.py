@@ -55,8 +55,10 @@ def message(chat_id, extra, body=None):
     """A sent message; in a forum topic (message_thread_id in the request)
     it carries the topic, as Telegram's do."""
     global next_message
-    next_message += 1
-    m = {"message_id": next_message, "date": int(time.time()),
+    with lock:  # concurrent sends get distinct ids
+        next_message += 1
+        mid = next_message
+    m = {"message_id": mid, "date": int(time.time()),
          "chat": {"id": chat_id, "type": "private" if int(chat_id) > 0 else "supergroup"}}
     thread = (body or {}).get("message_thread_id")
     if thread is not None:
@@ -65,7 +67,8 @@ def message(chat_id, extra, body=None):
     if body and "reply_markup" in body:
         m["reply_markup"] = body["reply_markup"]
     m.update(extra)
-    sent.append(m)
+    with lock:
+        sent.append(m)
     return m
 
 TAGS = {"a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "blockquote",
