@@ -535,6 +535,13 @@ static void bot__on_step(uv_idle_t *h)
 		bot__batch_ended(b, bb, rc || db_commit(b->db) ? -1 : 0);
 		return;
 	}
+	/* An adapter may read the database to deliver (what message an edit
+	 * changes): not while a thread holds it, which on PostgreSQL may wait
+	 * on the server (a due job's run).  bot__db_free resumes. */
+	if(db_round_trips(b->db) && db_busy(b->db)) {
+		uv_idle_stop(h);
+		return;
+	}
 	if(bot__batch_deliver(b, bb, BOT_DELIVER_STEP))
 		bot__batch_finish(b);
 }

@@ -293,6 +293,54 @@ static void check_batches_on_loop(uv_loop_t *loop, struct db *db, const char *pa
 	CHECK_INT(sent.n, 3);
 }
 
+/* A run that holds the database on a thread until it is let go. */
+static uv_sem_t hold_sem;
+static int hold_done_calls;
+static void hold_work(struct db *db, void *user)
+{
+	(void)db;
+	(void)user;
+	uv_sem_wait(&hold_sem);
+}
+static void hold_done(void *user)
+{
+	(void)user;
+	hold_done_calls++;
+}
+
+/* On PostgreSQL, an ended batch's replies are handed to the adapters only
+ * while no thread holds the database (an adapter may read it to deliver):
+ * a run started between two turns of its deliveries holds them back, and
+ * they go on, in order, once it is over. */
+static void check_deliveries_wait_for_thread(uv_loop_t *loop)
+{
+	make_batch_of(20);
+	CHECK_INT(bot_submit_batch(&bot, batch_evs, 20, batch_state, on_done, NULL), 0);
+	for(int turns = 0; sent.n == 0 && turns < 1000; turns++)
+		uv_run(loop, UV_RUN_ONCE);
+	CHECK(sent.n > 0 && sent.n < 20);
+	size_t before = sent.n;
+	CHECK_INT(uv_sem_init(&hold_sem, 0), 0);
+	hold_done_calls = 0;
+	CHECK_INT(db_run_start(bot.db, loop, hold_work, hold_done, NULL), 0);
+	for(int i = 0; i < 5; i++)
+		uv_run(loop, UV_RUN_NOWAIT);
+	CHECK_INT(sent.n, before);
+	CHECK_INT(done_calls, 0);
+	uv_sem_post(&hold_sem);
+	for(int turns = 0; !done_calls && turns < 1000; turns++)
+		uv_run(loop, UV_RUN_ONCE);
+	CHECK_INT(hold_done_calls, 1);
+	CHECK_INT(done_calls, 1);
+	CHECK_INT(sent.n, 20);
+	bool ordered = true;
+	for(size_t i = 0; i < sent.n; i++)
+		if(strcmp(sent.v[i].reply_to, batch_evs[i].message_id))
+			ordered = false;
+	CHECK(ordered);
+	uv_sem_destroy(&hold_sem);
+}
+
 /* On PostgreSQL a submitted batch runs on a thread of the loop's pool,
  * from its BEGIN to its COMMIT (bot/bot.c): it counts as open from the turn
  * it starts until its run ended, the database is busy meanwhile, nothing
@@ -331,6 +379,9 @@ static void check_batches_on_thread(uv_loop_t *loop, struct db *db, const char *
 		uv_run(loop, UV_RUN_ONCE);
 	CHECK_INT(done_calls, 1);
 	CHECK_INT(sent.n, 20);
+	CHECK_INT(db_kv_delete(db, "test.batch"), 0);
+
+	check_deliveries_wait_for_thread(loop);
 	CHECK_INT(db_kv_delete(db, "test.batch"), 0);
 	outbox_release(&sent);
 	done_calls = 0;
