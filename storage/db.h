@@ -37,8 +37,8 @@
  * end-to-end benchmark 0.085 reads of the server's answers on the loop an
  * update, against 5.35 when everything ran there.  None of these waits for
  * a thread that holds the database: a Matrix sync is turned into a batch,
- * and a page or a webhook post served (http_server_route_when), only once
- * db_busy is false; until then they wait, the loop going on (a calendar
+ * a page or a webhook post served (http_server_route_when), and an ended
+ * batch's replies handed to the adapters, only once db_busy is false; until then they wait, the loop going on (a calendar
  * fetched during a batch blocked on a lock would otherwise hold the loop,
  * /healthz and every send with it, until the lock is gone).  Inside a
  * transaction the writes are sent
