@@ -38,12 +38,12 @@
  * update, against 5.35 when everything ran there.  None of these waits for
  * a thread that holds the database: a Matrix sync is turned into a batch,
  * a page or a webhook post served (http_server_route_when), and an ended
- * batch's replies handed to the adapters, only once db_busy is false; until then they wait, the loop going on (a calendar
- * fetched during a batch blocked on a lock would otherwise hold the loop,
- * /healthz and every send with it, until the lock is gone).  Inside a
- * transaction the writes are sent
- * ahead without waiting, their answers read with the next read's or the
- * COMMIT's (the pipeline of storage/sql_pg.c).  A use of db from the
+ * batch's replies handed to the adapters, only once db_busy is false;
+ * until then they wait, the loop going on (a calendar fetched during a
+ * batch blocked on a lock would otherwise hold the loop, /healthz and every
+ * send with it, until the lock is gone).  Inside a transaction the writes
+ * are sent ahead without waiting, their answers read with the next read's
+ * or the COMMIT's (the pipeline of storage/sql_pg.c).  A use of db from the
  * loop while a thread holds it waits for the thread (db__async_settle);
  * the platforms' adapters and the scheduler ask db_busy first and come back
  * when it is free.
