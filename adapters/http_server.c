@@ -73,7 +73,8 @@ struct http_request {
 	 * be served (or, given_up, answered 503) at its connection's next
 	 * writeable callback. */
 	bool waits, woken, given_up;
-	uint64_t waits_since; /* the loop's time when it began to wait */
+	const struct http_route *route; /* what it waits for */
+	uint64_t waits_since;           /* the loop's time when it began to wait */
 	struct http_request *next_waiting;
 };
 
@@ -183,17 +184,6 @@ static bool http__matches(const char *r, const char *p)
 	return n && r[n - 1] == '*' ? !strncmp(r, p, n - 1) : !strcmp(r, p);
 }
 
-/* The route that serves req's method and path, or NULL. */
-static const struct http_route *http__route_of(const struct http_server *srv, const struct http_request *req)
-{
-	for(int i = 0; i < srv->nroutes; i++) {
-		const struct http_route *r = &srv->routes[i];
-		if(http__matches(r->path, req->path) && !strcmp(r->method, req->method))
-			return r;
-	}
-	return NULL;
-}
-
 static void http__on_wait(uv_timer_t *h);
 
 /* Takes req out of the waiting requests, when it is there. */
@@ -209,11 +199,13 @@ static void http__unwait(struct http_server *srv, struct http_request *req)
 	req->next_waiting = NULL;
 }
 
-/* Puts req among the waiting requests, its answer left for later. */
-static int http__wait(struct http_server *srv, struct http_request *req)
+/* Puts req among the waiting requests, its answer left for later, until
+ * route r is ready. */
+static int http__wait(struct http_server *srv, struct http_request *req, const struct http_route *r)
 {
 	req->waits = true;
 	req->woken = req->given_up = false;
+	req->route = r;
 	req->waits_since = uv_now(srv->wait.loop);
 	req->next_waiting = srv->waiting;
 	srv->waiting = req;
@@ -235,7 +227,7 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 		if(strcmp(r->method, req->method))
 			continue;
 		if(r->ready && !r->ready(r->user))
-			return http__wait(srv, req);
+			return http__wait(srv, req, r);
 		struct http_response res = { .status = 200 };
 		int rc = r->fn(r->user, req, &res);
 		int out = rc ? http__respond(req->wsi, 500, NULL, "internal error\n", 15)
@@ -260,12 +252,12 @@ static void http__on_wait(uv_timer_t *h)
 	for(struct http_request *req = srv->waiting; req; req = req->next_waiting) {
 		if(req->woken)
 			continue;
-		const struct http_route *r = http__route_of(srv, req);
-		if(r && r->ready && !r->ready(r->user) && now - req->waits_since < srv->wait_max_ms) {
+		bool ready = req->route->ready(req->route->user);
+		if(!ready && now - req->waits_since < srv->wait_max_ms) {
 			left = true;
 			continue;
 		}
-		req->given_up = r && r->ready && !r->ready(r->user);
+		req->given_up = !ready;
 		req->woken = true;
 		lws_callback_on_writable(req->wsi);
 	}

@@ -383,6 +383,25 @@ static bool mx__open(void *owner)
 
 static void mx__sent(void *user, const struct http_result *res);
 
+/* The room and event (256 bytes each) of the message that shows ref,
+ * answered: from the answers not stored yet, else from what was stored
+ * (matrix.msg.<ref>).  True when found. */
+static bool mx__msg_find(struct mx *m, const char *ref, char *room, char *target)
+{
+	for(const struct sq_entry *e = m->queue.held; e; e = e->next_held) {
+		const struct mx_send *h = (const struct mx_send *)e;
+		if(h->msg_ref && h->held_eid && !strcmp(h->msg_ref, ref)) {
+			snprintf(room, 256, "%s", h->room);
+			snprintf(target, 256, "%s", h->held_eid);
+			return true;
+		}
+	}
+	struct strbuf v = STRBUF_INIT;
+	bool found = mx__kv_get(m, "matrix.msg.", ref, &v) == 1 && sscanf(v.buf, "%255[^\t]\t%255s", room, target) == 2;
+	strbuf_release(&v);
+	return found;
+}
+
 /* Fills in the edit s the event it replaces, now that the send of the
  * message it edits has been answered (it went first in its room): from
  * the answers not stored yet, else from what was stored.  0; 1 when that
@@ -390,18 +409,8 @@ static void mx__sent(void *user, const struct http_result *res);
  * memory. */
 static int mx__edit_resolve(struct mx *m, struct mx_send *s)
 {
-	struct strbuf v = STRBUF_INIT;
-	char room[256], target[256] = "";
-	for(const struct sq_entry *e = m->queue.held; e && !target[0]; e = e->next_held) {
-		const struct mx_send *h = (const struct mx_send *)e;
-		if(h->msg_ref && h->held_eid && !strcmp(h->msg_ref, s->edit_ref))
-			snprintf(target, sizeof(target), "%s", h->held_eid);
-	}
-	if(!target[0] &&
-	   (mx__kv_get(m, "matrix.msg.", s->edit_ref, &v) != 1 || sscanf(v.buf, "%255[^\t]\t%255s", room, target) != 2))
-		target[0] = '\0';
-	strbuf_release(&v);
-	if(!target[0]) {
+	char room[256], target[256];
+	if(!mx__msg_find(m, s->edit_ref, room, target)) {
 		log_debug("an edit in %s: the message it edits was never sent, nothing to edit", s->room);
 		return 1;
 	}
@@ -690,13 +699,11 @@ static bool mx__on_its_way(const struct mx *m, const char *ref, char *room)
  * replaces (mx__edit_resolve). */
 static int mx__send_edit(struct mx *m, const struct action *act, const char *txn)
 {
-	struct strbuf v = STRBUF_INIT;
 	char room[256], target[256] = "";
 	const char *ref = act->ref ? act->ref : "";
-	int found = mx__kv_get(m, "matrix.msg.", ref, &v) == 1 && sscanf(v.buf, "%255[^\t]\t%255s", room, target) == 2;
-	strbuf_release(&v);
-	bool waits = !found && mx__on_its_way(m, ref, room);
-	if(!found && !waits)
+	/* A message on its way is not read from the database for nothing. */
+	bool waits = mx__on_its_way(m, ref, room);
+	if(!waits && !mx__msg_find(m, ref, room, target))
 		return 0; /* never sent here: nothing to edit */
 	struct mx_text t;
 	struct strbuf c = STRBUF_INIT;

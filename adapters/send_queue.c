@@ -185,17 +185,17 @@ int64_t sq_pump(struct send_queue *q, const struct send_policy *p, void *owner)
 			return soonest != INT64_MAX ? soonest - now : -1;
 		e->inflight = true;
 		q->out++;
-		int started = p->start(owner, e, now);
-		if(started) {
-			q->out--;
-			e->inflight = false;
+		int rc = p->start(owner, e, now);
+		if(!rc)
+			continue;
+		q->out--;
+		e->inflight = false;
+		if(rc > 0) {
+			sq__drop(q, p, owner, e); /* nothing left to send */
+			continue;
 		}
-		if(started > 0) {
-			sq__drop(q, p, owner, e);
-		} else if(started < 0) {
-			e->not_before_ms = now + 1000;
-			return 1000;
-		}
+		e->not_before_ms = now + 1000;
+		return 1000;
 	}
 	return -1;
 }

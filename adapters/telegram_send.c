@@ -800,8 +800,12 @@ static int tg__deliver_edit(struct tg *t, const struct action *act)
 	char chat[TG_CHAT_MAX], base[TG_CHAT_MAX];
 	long long mid = 0;
 	const char *ref = act->ref ? act->ref : "";
-	bool found = tg__sent_find(t, 'm', ref, chat, NULL, &mid);
-	bool waits = !found && tg__on_its_way(t, ref, chat);
+	/* The memory, then the queue, and only then the database: a message
+	 * on its way is not read there for nothing. */
+	bool waits = false;
+	bool found = tg__sent_recall(t, 'm', ref, chat, NULL, &mid);
+	if(!found && !(waits = tg__on_its_way(t, ref, chat)))
+		found = tg__sent_find(t, 'm', ref, chat, NULL, &mid);
 	if(!found && !waits)
 		return 0; /* never sent here (or before this version): nothing to edit */
 	struct strbuf html = STRBUF_INIT, text = STRBUF_INIT;
