@@ -322,6 +322,8 @@ static void mx__kv_later_about(struct mx *m, const char *key, const char *value,
 	w->user = user ? strdup(user) : NULL;
 	if(w->key && (!value || w->value) && (!room || w->room) && (!user || w->user)) {
 		m->nkv++;
+		if(mx__memo_kept(key))
+			mx__memo_put(m, key, value);
 		return;
 	}
 	free(w->key);
@@ -335,8 +337,7 @@ static void mx__kv_later(struct mx *m, const char *key, const char *value)
 	mx__kv_later_about(m, key, value, NULL, NULL);
 }
 
-/* Frees the n writes of kv and the array. */
-static void mx__kv_free(struct mx_kv *kv, size_t n)
+void mx__kv_free(struct mx_kv *kv, size_t n)
 {
 	for(size_t i = 0; i < n; i++) {
 		free(kv[i].key);
@@ -354,8 +355,8 @@ static void mx__kv_clear(struct mx *m)
 	m->nkv = 0;
 }
 
-/* One kv write (state learnt from a send): in mx__settle's transaction, or
- * in one of its own. */
+/* One kv write (state learnt from a send or a poll's closing), in a
+ * transaction of its own, or in the core's open batch. */
 void mx__kv_now(struct mx *m, const char *key, const char *value)
 {
 	mx__kv_now_about(m, key, value, NULL, NULL);
@@ -363,10 +364,9 @@ void mx__kv_now(struct mx *m, const char *key, const char *value)
 
 void mx__kv_now_about(struct mx *m, const char *key, const char *value, const char *room, const char *user)
 {
-	if(!m->storing)
-		db_kv_put_about(m->b->db, key, value, room, user);
-	else if(value ? db_kv_set_about(m->b->db, key, value, room, user) : db_kv_delete(m->b->db, key))
-		m->store_failed = true;
+	if(mx__memo_kept(key))
+		mx__memo_put(m, key, value);
+	db_kv_put_about(m->b->db, key, value, room, user);
 }
 
 int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out)
@@ -383,8 +383,18 @@ int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *
 		if(rc)
 			strbuf_adds(out, m->kv[i].value);
 	}
-	if(rc == 2)
+	bool kept = rc == 2 && mx__memo_kept(key.buf);
+	if(kept)
+		rc = mx__memo_get(m, key.buf, out);
+	/* Evicted from the memory, but not stored yet. */
+	if(kept && rc == 2)
+		rc = mx__held_get(m, key.buf, out);
+	if(rc == 2) {
+		size_t at = out->len;
 		rc = db_kv_get(m->b->db, key.buf, out);
+		if(kept && rc >= 0)
+			mx__memo_put(m, key.buf, rc ? out->buf + at : NULL);
+	}
 	strbuf_release(&key);
 	return rc;
 }
@@ -967,12 +977,18 @@ static int mx__to_event(struct mx *m, const struct mx_event *e, bool early, stru
 static int mx__read_events(struct mx *m, const bool *early, struct event *evs, struct mx_scratch *sc, size_t *ne)
 {
 	const struct mx_sync *s = &m->held;
-	/* Which events were handled before, asked for the whole sync at once. */
-	const char **ids = mx__event_ids(s, false);
-	bool *seen = calloc(s->n + 1, sizeof(*seen));
+	/* Which events were handled before: read ahead on a thread
+	 * (mx__seen_start), else asked here for the whole sync at once. */
+	bool *seen = m->seen;
+	const char **ids = NULL;
 	int rc = -1;
-	if(!ids || !seen || db_seen_which(m->b->db, "matrix", ids, s->n, seen))
-		goto out;
+	m->seen = NULL;
+	if(!seen) {
+		ids = mx__event_ids(s, false);
+		seen = calloc(s->n + 1, sizeof(*seen));
+		if(!ids || !seen || db_seen_which(m->b->db, "matrix", ids, s->n, seen))
+			goto out;
+	}
 	for(size_t i = 0; i < s->n; i++) {
 		const struct mx_event *e = &s->ev[i];
 		if(e->kind == MX_INVITE)
@@ -1133,11 +1149,12 @@ static int mx__process(struct mx *m)
 	}
 	mx__mark_early(m, s, early);
 	mx__reset_arrived(m, s);
-	/* What answered sends are (a poll voted on, a message reacted to). */
-	mx__settle(m);
-	/* The reads below (an event seen before? a poll, a
-	 * reaction) share one transaction (db_begin_read). */
-	reading = !db_begin_read(m->b->db);
+	/* The reads below (an event seen before? a poll, a reaction) share
+	 * one transaction (db_begin_read), but where each read is a round
+	 * trip: there the events seen were read ahead on a thread, and what
+	 * is left (a room's state or a reaction's target never read before)
+	 * is rare enough to go alone. */
+	reading = !db_round_trips(m->b->db) && !db_begin_read(m->b->db);
 	if(mx__read_events(m, early, bt->evs, bt->sc, &ne))
 		goto fail;
 	mx__greet_joined(m, bt->evs, bt->sc, &ne);
@@ -1448,15 +1465,79 @@ static void mx__ask_members(struct mx *m, struct mx_room_state *r)
 	strbuf_release(&path);
 }
 
+/* The read ahead of which events of the held sync were handled before
+ * (mx__seen_start): ids point into m->held, which does not change while it
+ * runs. */
+struct mx_seen_read {
+	struct mx *m;
+	const char **ids;
+	bool *seen;
+	size_t n;
+	int rc;
+};
+
+/* On a thread of the loop's pool: touches nothing but r and the database. */
+static void mx__seen_run(struct db *db, void *user)
+{
+	struct mx_seen_read *r = user;
+	r->rc = db_seen_which(db, "matrix", r->ids, r->n, r->seen);
+}
+
+/* Back on the loop: the held sync goes on with what was read, or, when the
+ * read failed, reads again itself (and retries the sync if that fails). */
+static void mx__seen_done(void *user)
+{
+	struct mx_seen_read *r = user;
+	struct mx *m = r->m;
+	m->seen_reading = false;
+	if(r->rc)
+		m->seen_failed = true;
+	else
+		m->seen = r->seen, r->seen = NULL;
+	free(r->seen);
+	free(r->ids);
+	free(r);
+	if(!m->stopping)
+		mx__run_held(m);
+}
+
+/* Where each read is a round trip (PostgreSQL), starts reading on a
+ * thread which events of the held sync were handled before, so that the
+ * loop does not wait for the server: 0 when started (mx__seen_done goes
+ * on), -1 when the loop is to read them itself. */
+static int mx__seen_start(struct mx *m)
+{
+	if(!db_round_trips(m->b->db) || m->seen || m->seen_failed)
+		return -1;
+	struct mx_seen_read *r = calloc(1, sizeof(*r));
+	if(!r)
+		return -1;
+	*r = (struct mx_seen_read){ .m = m, .n = m->held.n };
+	r->ids = mx__event_ids(&m->held, false);
+	r->seen = calloc(m->held.n + 1, sizeof(*r->seen));
+	if(r->ids && r->seen && !db_run_start(m->b->db, m->b->loop, mx__seen_run, mx__seen_done, r)) {
+		m->seen_reading = true;
+		return 0;
+	}
+	free(r->ids);
+	free(r->seen);
+	free(r);
+	return -1;
+}
+
 /* Turns the held sync into a batch, once nothing it waits for is out: its
- * joins, its gaps' fills, the previous batch, and a thread that holds the
- * database (reading it now would hold the loop until that thread is done:
- * mx__resume comes back when it is free). */
+ * joins, its gaps' fills, the previous batch, the read ahead of its events
+ * seen, and a thread that holds the database (reading it now would hold
+ * the loop until that thread is done: mx__resume comes back when it is
+ * free). */
 static void mx__run_held(struct mx *m)
 {
-	if(m->joins || m->fills_out || m->stopping || !m->holding || m->in_batch || db_busy(m->b->db))
+	if(m->joins || m->fills_out || m->stopping || !m->holding || m->in_batch || m->seen_reading ||
+	   db_busy(m->b->db))
 		return;
 	mx__fill_merge(m);
+	if(!mx__seen_start(m))
+		return;
 	if(mx__process(m))
 		mx__held_done(m);
 }
@@ -1466,6 +1547,9 @@ static void mx__run_held(struct mx *m)
 static void mx__held_done(struct mx *m)
 {
 	mx_sync_release(&m->held);
+	free(m->seen);
+	m->seen = NULL;
+	m->seen_failed = false;
 	m->holding = false;
 	free(m->joined);
 	m->joined = NULL;
@@ -1535,7 +1619,6 @@ static void mx__recount_done(struct mx *m, struct mx_room_req *q)
 	size_t ne = 0;
 	if(!evs || !sc)
 		goto out;
-	mx__settle(m); /* the poll, if just sent */
 	for(size_t i = 0; i < q->nresp; i++) {
 		const struct mx_event *e = &q->resp[i];
 		if(e->kind != MX_POLL_RESPONSE || !strcmp(e->sender, m->user))
@@ -1644,7 +1727,6 @@ static void mx__recount_page(struct mx *m, struct mx_room_req *q, const char *fr
 static void mx__recount(struct mx *m, const char *room)
 {
 	struct strbuf list = STRBUF_INIT;
-	mx__settle(m); /* the room's open polls, if just sent */
 	if(mx__kv_get(m, "matrix.polls.", room, &list) != 1) {
 		strbuf_release(&list);
 		return;
@@ -2047,6 +2129,8 @@ static void mx__release(struct adapter *a)
 	}
 	mx_sync_release(&m->held);
 	mx__kv_clear(m);
+	mx__memo_release(m);
+	free(m->seen);
 	free(m->joined);
 	free(m->since);
 	free(m->token);

@@ -34,6 +34,7 @@ struct db;
 #define MX_FILL_PAGES 10                        /* a gap is read back at most this many pages */
 #define MX_FILL_PAGE 100                        /* ... of this many events */
 #define MX_FILL_MAX_AGE_MS (24LL * 3600 * 1000) /* ... and no further back */
+#define MX_MEMO 4096                            /* slots of what sends became (matrix_memo.c) */
 
 /* What the bot knows of a room between syncs; also kept in kv
  * matrix.room.<id> so that it survives restarts. */
@@ -61,6 +62,17 @@ enum mx_after {
 
 struct mx;
 
+struct mx_kv {
+	char *key, *value; /* value NULL: delete */
+	char *room, *user; /* whom it names, where (db_kv_set_about) */
+};
+
+/* One slot of the memory of what sends became (matrix_memo.c): value
+ * NULL with a key says the key is absent. */
+struct mx_memo {
+	char *key, *value;
+};
+
 /* The gap before a limited timeline, read back from /messages. */
 struct mx_fill {
 	struct mx_fill *next;
@@ -84,15 +96,16 @@ struct mx_send {
 	char *msg_ref; /* the core's ref of what a message shows, kept
 	                  (matrix.msg.<ref>) for later edits */
 	int n_answers;
-	char *held_eid; /* answered: its event id, to store (mx__store) */
-	char *edit_ref; /* an edit asked while the message of this ref was
-	                   still on its way: the event it replaces is filled
-	                   in when the edit leaves (mx__start) */
-};
-
-struct mx_kv {
-	char *key, *value; /* value NULL: delete */
-	char *room, *user; /* whom it names, where (db_kv_set_about) */
+	char *held_eid;       /* answered: its event id, to store (mx__store) */
+	char *edit_ref;       /* an edit asked while the message of this ref was
+	                         still on its way: the event it replaces is filled
+	                         in when the edit leaves (mx__start) */
+	struct mx_kv *writes; /* answered: the kv writes that store what it
+	                         became, made on the loop when the answer
+	                         came (mx__store writes them, on a thread
+	                         on PostgreSQL) */
+	size_t nwrites;
+	bool failed; /* ... which could not be made (out of memory) */
 };
 
 struct mx {
@@ -133,8 +146,12 @@ struct mx {
 	unsigned short room_slot[MX_ROOM_SLOTS]; /* rooms by id: index + 1, 0 free */
 	struct mx_kv *kv;                        /* writes for the next batch's transaction */
 	size_t nkv;
-	bool storing;      /* mx__settle's transaction is open */
-	bool store_failed; /* ... and a write in it failed */
+	struct mx_memo memo[MX_MEMO]; /* what sends became (matrix_memo.c) */
+	/* Which of the held sync's events were handled before, read on a
+	 * thread where each read is a round trip (PostgreSQL): */
+	bool *seen;        /* ... the answer, one per event, or NULL */
+	bool seen_reading; /* ... being read */
+	bool seen_failed;  /* ... could not be: read on the loop then */
 	/* Display names seen in member events, newest first over. */
 	struct {
 		char user[256];
@@ -164,12 +181,29 @@ void mx__kv_now(struct mx *m, const char *key, const char *value);
 /* As mx__kv_now, for state that names user (in room, or NULL: in none),
  * which /forget me takes out. */
 void mx__kv_now_about(struct mx *m, const char *key, const char *value, const char *room, const char *user);
-/* kv value of prefix+id appended to out: 1, 0 when absent, -1. */
+/* kv value of prefix+id appended to out: 1, 0 when absent, -1.  From the
+ * writes waiting for the next batch, else what sends became (the memory,
+ * then the answers not stored yet), else the database: what the adapter
+ * wrote is read without waiting for it to be stored. */
 int mx__kv_get(struct mx *m, const char *prefix, const char *id, struct strbuf *out);
+/* Frees the n writes of kv and the array. */
+void mx__kv_free(struct mx_kv *kv, size_t n);
 /* Logs in again with the password, or stops the bot without one. */
 void mx__login(struct mx *m);
 /* Starts the next /sync unless one is out, held, or paused. */
 void mx__sync(struct mx *m);
+
+/* matrix_memo.c: what the adapter's own sends became, kept in memory so
+ * that reading it needs no round trip on the loop (see the file). */
+/* True when key is one the memory keeps. */
+bool mx__memo_kept(const char *key);
+/* key's value appended to out: 1, 0 when known absent, 2 when the memory
+ * does not hold key, -1 when out of memory. */
+int mx__memo_get(const struct mx *m, const char *key, struct strbuf *out);
+/* Remembers key's value (copied; NULL: absent) over what its slot held. */
+void mx__memo_put(struct mx *m, const char *key, const char *value);
+/* Frees what the memory holds. */
+void mx__memo_release(struct mx *m);
 
 /* matrix_send.c */
 /* Queues one event for room (or, room NULL, for a direct chat with
@@ -178,6 +212,10 @@ void mx__sync(struct mx *m);
  * -1. */
 int mx__enqueue(struct mx *m, const char *room, const char *dm_user, const char *type, const char *txn,
                 struct strbuf *content, int64_t stored_id, enum mx_after after, const char *ref, int n_answers);
+/* key's value among the writes of the answered sends not stored yet (the
+ * latest), appended to out: 1, 0 when one deletes it, 2 when none
+ * writes it, -1 when out of memory. */
+int mx__held_get(const struct mx *m, const char *key, struct strbuf *out);
 /* Sends what may leave now. */
 void mx__pump(struct mx *m);
 /* Stores what the answered sends held in the queue are (a poll, a message

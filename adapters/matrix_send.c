@@ -47,6 +47,7 @@ static void mx__send_free(struct mx_send *s)
 	free(s->msg_ref);
 	free(s->held_eid);
 	free(s->edit_ref);
+	mx__kv_free(s->writes, s->nwrites);
 	free(s);
 }
 
@@ -113,11 +114,38 @@ static void mx__on_send_timer(uv_timer_t *h)
 	mx__pump(h->data);
 }
 
+/* One kv write of what an answered send became: remembered at once, and
+ * kept in s->writes for mx__store (NULL s: written now, mx__kv_now).  -1
+ * when out of memory. */
+static int mx__learn(struct mx *m, struct mx_send *s, const char *key, const char *value)
+{
+	if(!s) {
+		mx__kv_now(m, key, value);
+		return 0;
+	}
+	struct mx_kv *nv = realloc(s->writes, (s->nwrites + 1) * sizeof(*nv));
+	if(!nv)
+		return -1;
+	s->writes = nv;
+	struct mx_kv *w = &nv[s->nwrites];
+	*w = (struct mx_kv){ .key = strdup(key), .value = value ? strdup(value) : NULL };
+	if(!w->key || (value && !w->value)) {
+		free(w->key);
+		free(w->value);
+		return -1;
+	}
+	s->nwrites++;
+	mx__memo_put(m, key, value);
+	return 0;
+}
+
 /* Adds start to, or removes it from, the open polls of room (kv
- * matrix.polls.<room>, one start event id per line), read after a gap. */
-static void mx__polls_edit(struct mx *m, const char *room, const char *start, bool add)
+ * matrix.polls.<room>, one start event id per line), read after a gap.
+ * The write goes with s's answer (mx__learn).  -1 when out of memory. */
+static int mx__polls_edit(struct mx *m, struct mx_send *s, const char *room, const char *start, bool add)
 {
 	struct strbuf list = STRBUF_INIT, out = STRBUF_INIT, key = STRBUF_INIT;
+	int rc = -1;
 	mx__kv_get(m, "matrix.polls.", room, &list);
 	for(char *line = list.buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
@@ -130,52 +158,49 @@ static void mx__polls_edit(struct mx *m, const char *room, const char *start, bo
 		strbuf_addf(&out, "%s\n", start);
 	strbuf_addf(&key, "matrix.polls.%s", room);
 	if(!out.oom && !key.oom)
-		mx__kv_now(m, key.buf, out.len ? out.buf : NULL);
+		rc = mx__learn(m, s, key.buf, out.len ? out.buf : NULL);
 	strbuf_release(&list);
 	strbuf_release(&out);
 	strbuf_release(&key);
+	return rc;
 }
 
-/* What a sent event is, in sq_settle's transaction: the message kept for
- * edits, the poll and its ref, the RSVP message. */
-static void mx__store_sent(struct mx *m, const struct mx_send *s, const char *event_id)
+/* What the answered send s became, learnt when its answer comes (on the
+ * loop): the message kept for edits, the poll and its ref, the RSVP
+ * message.  Remembered at once (matrix_memo.c), so that an edit, a vote
+ * or a reaction reads it from memory, and kept in s->writes for
+ * mx__store.  -1 when out of memory: then nothing is stored, and the
+ * send goes again at the next start (the homeserver answers with the same
+ * event). */
+static int mx__learn_sent(struct mx *m, struct mx_send *s)
 {
+	const char *event_id = s->held_eid;
 	struct strbuf k = STRBUF_INIT, v = STRBUF_INIT;
+	int rc = 0;
 	if(s->msg_ref) {
 		strbuf_addf(&k, "matrix.msg.%s", s->msg_ref);
 		strbuf_addf(&v, "%s\t%s", s->room, event_id);
-		if(k.oom || v.oom)
-			m->store_failed = true;
-		else
-			mx__kv_now(m, k.buf, v.buf);
+		rc |= k.oom || v.oom ? -1 : mx__learn(m, s, k.buf, v.buf);
 		strbuf_reset(&k);
 		strbuf_reset(&v);
 	}
 	if(s->after == MX_AFTER_POLL) {
 		strbuf_addf(&k, "matrix.poll.%s", event_id);
 		strbuf_addf(&v, "%s\t%d\t0\t%s", s->ref, s->n_answers, s->room);
-		if(k.oom || v.oom)
-			m->store_failed = true;
-		else
-			mx__kv_now(m, k.buf, v.buf);
+		rc |= k.oom || v.oom ? -1 : mx__learn(m, s, k.buf, v.buf);
 		strbuf_reset(&k);
 		strbuf_reset(&v);
 		strbuf_addf(&k, "matrix.ref.%s", s->ref);
 		strbuf_addf(&v, "%s\t%s", s->room, event_id);
-		if(k.oom || v.oom)
-			m->store_failed = true;
-		else
-			mx__kv_now(m, k.buf, v.buf);
-		mx__polls_edit(m, s->room, event_id, true);
+		rc |= k.oom || v.oom ? -1 : mx__learn(m, s, k.buf, v.buf);
+		rc |= mx__polls_edit(m, s, s->room, event_id, true);
 	} else if(s->after == MX_AFTER_RSVP) {
 		strbuf_addf(&k, "matrix.rsvp.%s", event_id);
-		if(k.oom)
-			m->store_failed = true;
-		else
-			mx__kv_now(m, k.buf, s->ref);
+		rc |= k.oom ? -1 : mx__learn(m, s, k.buf, s->ref);
 	}
 	strbuf_release(&k);
 	strbuf_release(&v);
+	return rc ? -1 : 0;
 }
 
 /* Under an RSVP message just sent: the three answers, for members to
@@ -275,24 +300,38 @@ static enum sq_verdict mx__classify(void *owner, struct sq_entry *e, const struc
 	return s->room ? mx__event_verdict(owner, s, res, a) : mx__dm_verdict(owner, s, res, a);
 }
 
-/* An RSVP message just sent gets its three answers at once. */
+/* An answered send: what it became is learnt (mx__learn_sent), and an
+ * RSVP message gets its three answers at once. */
 static void mx__sent_hook(void *owner, struct sq_entry *e)
 {
+	struct mx *m = owner;
 	struct mx_send *s = (struct mx_send *)e;
-	if(s->held_eid && s->after == MX_AFTER_RSVP)
-		mx__add_rsvp_answers(owner, s, s->held_eid);
+	if(!s->held_eid)
+		return;
+	if(mx__learn_sent(m, s)) {
+		log_warn("out of memory: what a send to %s became is not stored (it goes again at the next start)",
+		         s->room);
+		mx__kv_free(s->writes, s->nwrites);
+		s->writes = NULL;
+		s->nwrites = 0;
+		s->failed = true;
+	}
+	if(s->after == MX_AFTER_RSVP)
+		mx__add_rsvp_answers(m, s, s->held_eid);
 }
 
-/* sq_settle's step for one event: -1 when a write failed. */
+/* sq_settle's step for one event: writes what mx__learn_sent made of its
+ * answer, and nothing of the adapter's (on PostgreSQL it runs on a thread,
+ * store_on_thread).  -1 when a write failed. */
 static int mx__store(void *owner, struct sq_entry *e)
 {
 	struct mx *m = owner;
 	struct mx_send *s = (struct mx_send *)e;
-	m->storing = true;
-	m->store_failed = false;
-	mx__store_sent(m, s, s->held_eid);
-	m->storing = false;
-	return m->store_failed ? -1 : 0;
+	int rc = s->failed ? -1 : 0;
+	for(size_t i = 0; i < s->nwrites && !rc; i++)
+		rc = s->writes[i].value ? db_kv_set(m->b->db, s->writes[i].key, s->writes[i].value)
+		                        : db_kv_delete(m->b->db, s->writes[i].key);
+	return rc;
 }
 
 static void mx__room_inactive(void *owner, const char *room)
@@ -384,22 +423,30 @@ static bool mx__open(void *owner)
 static void mx__sent(void *user, const struct http_result *res);
 
 /* The room and event (256 bytes each) of the message that shows ref,
- * answered: from the answers not stored yet, else from what was stored
- * (matrix.msg.<ref>).  True when found. */
+ * answered (matrix.msg.<ref>, mx__kv_get).  True when found. */
 static bool mx__msg_find(struct mx *m, const char *ref, char *room, char *target)
 {
-	for(const struct sq_entry *e = m->queue.held; e; e = e->next_held) {
-		const struct mx_send *h = (const struct mx_send *)e;
-		if(h->msg_ref && h->held_eid && !strcmp(h->msg_ref, ref)) {
-			snprintf(room, 256, "%s", h->room);
-			snprintf(target, 256, "%s", h->held_eid);
-			return true;
-		}
-	}
 	struct strbuf v = STRBUF_INIT;
 	bool found = mx__kv_get(m, "matrix.msg.", ref, &v) == 1 && sscanf(v.buf, "%255[^\t]\t%255s", room, target) == 2;
 	strbuf_release(&v);
 	return found;
+}
+
+int mx__held_get(const struct mx *m, const char *key, struct strbuf *out)
+{
+	const struct mx_kv *last = NULL;
+	for(const struct sq_entry *e = m->queue.held; e; e = e->next_held) {
+		const struct mx_send *h = (const struct mx_send *)e;
+		for(size_t i = 0; i < h->nwrites; i++)
+			if(!strcmp(h->writes[i].key, key))
+				last = &h->writes[i];
+	}
+	if(!last)
+		return 2;
+	if(!last->value)
+		return 0;
+	strbuf_adds(out, last->value);
+	return out->oom ? -1 : 1;
 }
 
 /* Fills in the edit s the event it replaces, now that the send of the
@@ -477,6 +524,7 @@ static const struct send_policy mx__policy = {
 	.module = LOG_MODULE,
 	.idempotent = true,
 	.commit_on_thread = false,
+	.store_on_thread = true, /* mx__store writes what mx__learn_sent made */
 	.stopping = mx__stopping,
 	.describe = mx__describe,
 	.classify = mx__classify,
@@ -801,7 +849,7 @@ static int mx__deliver_close(struct mx *m, const struct action *act, const char 
 				mx__kv_now(m, k.buf, v.buf);
 		}
 	}
-	mx__polls_edit(m, room, start, false);
+	mx__polls_edit(m, NULL, room, start, false);
 	struct db_chat chat;
 	const char *lang = i18n_default();
 	if(db_chat_get(m->b->db, "matrix", room, m->cfg->lang, m->cfg->timezone, &chat) == 1)
@@ -830,9 +878,6 @@ int mx__deliver(struct adapter *a, const struct action *act)
 {
 	struct mx *m = a->priv;
 	char txn[200];
-	/* An edit, or a poll's closing, reads what sent events are. */
-	if(act->kind == ACTION_EDIT || act->kind == ACTION_CLOSE_POLL)
-		mx__settle(m);
 	/* The action's key is stable across a crash: the txn id too. */
 	snprintf(txn, sizeof(txn), "ens.%s", act->key ? act->key : "none");
 	if(!act->key)
