@@ -20,8 +20,15 @@ wait for that thread and /healthz with it (checked: it then fails).  The
 bot's clock starts at a set time (--now, real time running from there), so
 that the reminder falls due DUE_S seconds after the start.
 
+Last, the adapter's own reads and writes of the database on PostgreSQL:
+which events of a sync were handled before is read on a thread (the table
+of events seen locked, /healthz still answers), and what an answered send
+became (a native poll) is remembered when its answer comes and stored by a
+thread (the row of the room's open polls held by another session, the
+same).  Each check fails with that read, or that store, on the loop.
+
 Usage: slow_server_matrix.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, os, signal, subprocess, sys, time, urllib.request
+import atexit, os, signal, subprocess, sys, threading, time, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
 import dbtarget, harness, slowlock
@@ -133,6 +140,79 @@ check(wait_for(lambda: replies_to(room, slow), "the answer to the command of the
 time.sleep(1)
 check(len(replies_to(room, slow)) == 1, "its command is answered exactly once (%d)" % len(replies_to(room, slow)))
 check(len(reminders()) == 1, "the reminder is posted exactly once (%d)" % len(reminders()))
+
+def healthy_while(t_lock, seconds):
+    """/healthz every 0.25 s until a second before the lock taken at
+    t_lock ends: the answers' times (None: no answer within 1 s)."""
+    waits = []
+    while time.monotonic() - t_lock < seconds - 1:
+        time.sleep(0.25)
+        waits.append(healthz())
+    return waits
+
+def shown(waits):
+    return ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits)
+
+# Which events of a sync were handled before is read on a thread
+# (mx__seen_start): with the table of events seen locked, a sync waits for
+# it, the loop going on.  Read on the loop, /healthz fails.
+holder = slowlock.lock(db, "seen_events", LOCK_S)
+t_lock = time.monotonic()
+about = say(room, USERS[12], "!about")
+waits = healthy_while(t_lock, LOCK_S)
+check(waits and all(w is not None and w < 0.5 for w in waits),
+      "/healthz answers at once while a sync's events seen wait for the lock (%s)" % shown(waits))
+check(not replies_to(room, about), "the sync's command waits for the lock")
+holder.join()
+check(wait_for(lambda: replies_to(room, about), "the answer to the command of the sync", 20),
+      "a sync whose events seen waited for a lock is handled once it is gone")
+
+# What an answered send became (here a native poll: its start event, its
+# ref, the room's open polls) is remembered when its answer comes and
+# stored by a thread.  Another session holds the row of the room's open
+# polls, which the sync's batches do not write: the poll's store waits for
+# it, the loop going on.  The poll's answer is made slow, so that it comes
+# while the row is held; stored on the loop, /healthz fails.
+def polls_row():
+    return dbtarget.psql(db, "SELECT value FROM kv WHERE key = 'matrix.polls.%s'" % room).strip()
+
+def poll_starts():
+    return [e for e in control("/control/events", {"room": room})["events"]
+            if e["sender"] == BOT and e["type"] == "org.matrix.msc3381.poll.start"]
+
+def lock_row(key, seconds):
+    """Holds kv's row key from another session for seconds, once granted;
+    returns the thread to join."""
+    p = subprocess.Popen(["psql", db, "-v", "ON_ERROR_STOP=1", "-Atq"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    p.stdin.write("BEGIN;\nSELECT 'held' FROM kv WHERE key = '%s' FOR UPDATE;\n" % key)
+    p.stdin.flush()
+    check(p.stdout.readline().strip() == "held", "another session holds the row %s" % key)
+    def hold():
+        time.sleep(seconds)
+        p.stdin.write("COMMIT;\n")
+        p.stdin.close()
+        p.wait()
+    holder = threading.Thread(target=hold)
+    holder.start()
+    return holder
+
+say(room, USERS[11], "!meetup Quiz; 2026-12-05 19:00; 2026-12-06 19:00")
+check(wait_for(lambda: polls_row() and poll_starts(), "the first poll stored", 20), "a first poll is stored")
+control("/control/fail", {"path": r"/send/org\.matrix\.msc3381\.poll\.start/", "method": "PUT", "mode": "slow",
+                          "seconds": 1.5, "times": 1})
+say(room, USERS[11], "!meetup Quiz 2; 2026-12-07 19:00; 2026-12-08 19:00")
+check(wait_for(lambda: len(poll_starts()) == 2, "the second poll", 20), "a second poll is posted (its answer slow)")
+second = poll_starts()[-1]["event_id"]
+holder = lock_row("matrix.polls.%s" % room, LOCK_S + 3)
+t_lock = time.monotonic()
+waits = healthy_while(t_lock, LOCK_S + 3)
+check(waits and all(w is not None and w < 0.5 for w in waits),
+      "/healthz answers at once while what a send became waits for a row (%s)" % shown(waits))
+check(second not in polls_row(), "the second poll's store waits for the row")
+holder.join()
+check(wait_for(lambda: second in polls_row(), "the second poll stored", 20),
+      "what the second poll became is stored once the row is free")
 check(bot.poll() is None, "the bot is still running")
 text = open(log).read()
 check("Sanitizer" not in text, "no sanitizer report")
