@@ -17,13 +17,13 @@ echo "== a reminder on the real clock"
 python3 "$here/ontime.py" "$bin"
 echo "== end to end on Telegram and Matrix, against a bare libcurl loop and (Telegram) a grammY peer"
 python3 "$here/e2e.py" "$bin" "${BENCH_RUNS:-3}" --peer
-echo "== the dispatcher and Telegram end to end on PostgreSQL, against SQLite (a throwaway cluster on this machine)"
+echo "== the dispatcher, Telegram and Matrix end to end on PostgreSQL, against SQLite (a throwaway cluster on this machine)"
 pgdir=$(dirname "$bin")/bench-pg
 trap 'bash "$here/../tests/pg/cluster.sh" stop "$pgdir"; rm -rf "$pgdir"; rm -f "$BENCH_TABLE"' EXIT
 rm -rf "$pgdir"
 pg=$(bash "$here/../tests/pg/cluster.sh" start "$pgdir")
 python3 "$here/dispatcher.py" "$bin" "${BENCH_RUNS:-3}" --pg "$pg"
-python3 "$here/e2e.py" "$bin" "${BENCH_RUNS:-3}" --pg "$pg"
+python3 "$here/e2e.py" "$bin" "${BENCH_RUNS:-3}" --telegram --matrix --pg "$pg"
 bash "$here/../tests/pg/cluster.sh" stop "$pgdir"
 echo "== the rate limiter against Telegram's limits (about three minutes)"
 python3 "$here/e2e.py" "$bin" 1 --limits

@@ -24,20 +24,22 @@
  * connection and the core's state meanwhile, and the loop sends, receives,
  * holds what needs the database (db_busy, bot_batch_open) and delivers the
  * replies once the run has ended.  The other writes go to threads too:
- * Telegram's answered sends are stored by db_transact_run, the delivered
- * rows deleted by db_outbox_forget_start, and the delivery records
- * written by a thread of their own (db_acks.c).  What still runs on the
- * loop's thread, each a round trip it waits for (tens of microseconds on a
- * local socket): the adapters' reads before a batch (on Matrix the one
- * read transaction of a sync: the events seen, polls, reactions; on
- * Telegram what a poll or a kept message became, read until found and
- * then remembered), Matrix's answered sends (their store starts requests, which
- * only the loop may), the web side's pages, Telegram's webhook posts, the
- * console's batches, and what runs once at start: on the Telegram
- * end-to-end benchmark 0.085 reads of the server's answers on the loop an
- * update, against 5.35 when everything ran there.  None of these waits for
- * a thread that holds the database: a Matrix sync is turned into a batch,
- * a page or a webhook post served (http_server_route_when), and an ended
+ * both platforms' answered sends are stored by db_transact_run (what they
+ * became is learnt on the loop when the answer comes, and remembered by
+ * the adapter), the delivered rows deleted by db_outbox_forget_start, and
+ * the delivery records written by a thread of their own (db_acks.c); a
+ * Matrix sync's events seen are read by db_run_start before its batch.
+ * What still runs on the loop's thread, each a round trip it waits for
+ * (tens of microseconds on a local socket): the adapters' reads of what
+ * they do not remember yet (what a poll or a kept message became, read
+ * once and then remembered; a Matrix room's state at its first sight, a
+ * reaction's target), the web side's pages, Telegram's webhook posts, the
+ * console's batches, and what runs once at start: on the end-to-end
+ * benchmarks 0.085 reads of the server's answers on the loop an update
+ * on Telegram and 0.059 on Matrix, against 5.35 and 0.46 before.  None
+ * of these waits for a thread that holds the database: a Matrix sync is
+ * turned into a batch, a page or a webhook post served
+ * (http_server_route_when), and an ended
  * batch's replies handed to the adapters, only once db_busy is false;
  * until then they wait, the loop going on (a calendar fetched during a
  * batch blocked on a lock would otherwise hold the loop, /healthz and every
