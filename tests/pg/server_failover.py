@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""The database server fails over under a bot: a primary with a synchronous
+streaming replica, two throwaway clusters of Debian's PostgreSQL 15 started
+here (tests/pg/cluster.sh, pg_basebackup -R), as docs/scale.md describes
+for a highly available setup.  The bot's target lists both servers with
+target_session_attrs=read-write, so libpq connects to whichever is the
+primary.
+
+During a burst of votes on Telegram (the fake Bot API) the primary dies
+(pg_ctl stop -m immediate: no shutdown checkpoint, every session cut, as a
+crash), and the replica is promoted a moment later (pg_ctl promote), as an
+operator or a failover manager would.  The bot loses its connection, retries
+with backoff while nothing is confirmed to Telegram, finds the new primary,
+takes the leadership there (the advisory lock does not survive a failover),
+and goes on: every vote answered exactly once and stored on the new
+primary, no exit.  The times from the crash and from the promotion to the
+first answer after are printed (docs/scale.md reports them).
+
+Usage: server_failover.py ENSEMBLE   (prints "N passed, N failed")"""
+import atexit, json, os, signal, subprocess, sys, time, urllib.request
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
+import dbtarget, harness
+from harness import check, free_port, post_json, start_fake
+
+binary = sys.argv[1]
+PGBIN = "/usr/lib/postgresql/15/bin"
+TOKEN = "123456:FAILOVER-token"
+GROUP = -1001000000888
+tmp = harness.tempdir("ensemble-srvfail-")
+cluster = os.path.join(here, "cluster.sh")
+primary, replica = os.path.join(tmp, "primary"), os.path.join(tmp, "replica")
+
+
+def as_owner(*cmd):
+    """Runs a server command as the clusters' owner (postgres when root)."""
+    if os.getuid() == 0:
+        cmd = ("runuser", "-u", "postgres", "--") + cmd
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def stop_all():
+    for d in (primary, replica):
+        subprocess.run(["bash", cluster, "stop", d], capture_output=True)
+
+
+atexit.register(stop_all)
+p_target = subprocess.run(["bash", cluster, "start", primary], check=True, capture_output=True,
+                          text=True).stdout.strip()
+p_real = os.path.realpath(primary)
+# The replica: a base backup of the primary, streaming from it (-R writes
+# primary_conninfo and standby.signal), in a directory of its own.
+os.makedirs(replica)
+r_real = os.path.realpath(replica)
+if os.getuid() == 0 and not subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", replica]).returncode == 0:
+    r_real = subprocess.run(["mktemp", "-d", "/tmp/ensemble-pg.XXXXXX"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    os.rmdir(replica)
+    os.symlink(r_real, replica)
+if os.getuid() == 0:
+    subprocess.run(["chown", "postgres:", r_real], check=True)
+as_owner(PGBIN + "/pg_basebackup", "-h", p_real, "-U", "ensemble", "-D", os.path.join(r_real, "data"), "-R", "-X",
+         "stream")
+r_target = subprocess.run(["bash", cluster, "start", replica], check=True, capture_output=True,
+                          text=True).stdout.strip()
+# Synchronous: a commit the bot confirms to Telegram is on both servers.
+dbtarget.psql(p_target, "ALTER SYSTEM SET synchronous_standby_names = '*'")
+dbtarget.psql(p_target, "SELECT pg_reload_conf()")
+check(harness.wait_for(lambda: dbtarget.psql(p_target, "SELECT sync_state FROM pg_stat_replication").strip() == "sync",
+                       "the replica in sync", 20), "a primary with a synchronous streaming replica")
+
+target = "host=%s,%s user=ensemble dbname=ensemble target_session_attrs=read-write" % (primary, replica)
+api_port = free_port()
+fake = start_fake([sys.executable, os.path.join(os.path.dirname(here), "telegram", "fake_botapi.py"), str(api_port),
+                   TOKEN])
+API = "http://127.0.0.1:%d" % api_port
+conf = os.path.join(tmp, "ensemble.conf")
+with open(conf, "w") as f:
+    f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
+            "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 20\ngroup_per_minute = 1000\n"
+            % (target, TOKEN, API))
+os.chmod(conf, 0o600)
+log = os.path.join(tmp, "bot.log")
+bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("VERBOSE") else []),
+                       stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+atexit.register(bot.kill)
+
+msg = [0]
+
+
+def say(user, name, text):
+    msg[0] += 1
+    post_json(API + "/control/update", {"message": {"message_id": msg[0], "date": int(time.time()),
+        "chat": {"id": GROUP, "type": "supergroup", "title": "Club"},
+        "from": {"id": user, "is_bot": False, "first_name": name},
+        "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
+    return msg[0]
+
+
+def calls():
+    with urllib.request.urlopen(API + "/control/ok", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def answers():
+    """How many answers each message got (the bot answers a vote in reply
+    to it)."""
+    n = {}
+    for method, body in calls():
+        mid = body.get("reply_parameters", {}).get("message_id") if method == "sendMessage" else None
+        if mid:
+            n[mid] = n.get(mid, 0) + 1
+    return n
+
+
+say(1, "Ann", "/meetup Picnic; 2026-12-24 12:00; 2026-12-26 12:00")
+check(harness.wait_for(lambda: any(m == "sendPoll" for m, _ in calls()), "the proposal's poll", 30),
+      "the bot answers at first, on the primary")
+sent = []
+for user in range(2, 8):
+    sent.append(say(user, "User%d" % user, "/vote 1 1"))
+check(harness.wait_for(lambda: all(answers().get(m) for m in sent), "the first votes' answers", 30),
+      "the first votes are answered")
+
+# The primary crashes during a burst; the replica is promoted 1 s later.
+for user in range(2, 8):
+    sent.append(say(user, "User%d" % user, "/vote 1 2"))
+t_crash = time.monotonic()
+as_owner(PGBIN + "/pg_ctl", "-D", os.path.join(p_real, "data"), "-m", "immediate", "-w", "stop")
+for user in range(8, 12):
+    sent.append(say(user, "User%d" % user, "/vote 1 1"))
+time.sleep(1)
+t_promote = time.monotonic()
+as_owner(PGBIN + "/pg_ctl", "-D", os.path.join(r_real, "data"), "-w", "promote")
+after = say(12, "Zoe", "/vote 1 2")
+sent.append(after)
+check(harness.wait_for(lambda: answers().get(after), "the answer after the failover", 60),
+      "the bot answers on the promoted replica")
+t_back = time.monotonic()
+print("server failover: the first answer %.2f s after the crash, %.2f s after the promotion"
+      % (t_back - t_crash, t_back - t_promote))
+check(harness.wait_for(lambda: all(answers().get(m) for m in sent), "every vote's answer", 30),
+      "every vote is answered")
+time.sleep(2)
+counts = answers()
+twice = [m for m in sent if counts.get(m, 0) != 1]
+check(not twice, "each of the %d votes answered exactly once (%s)" % (len(sent), {m: counts.get(m, 0) for m in twice}))
+votes = dbtarget.query(r_target, "SELECT count(*) FROM votes")
+check(votes == [["11"]], "the eleven voters' votes stored on the new primary (%s)" % votes)
+polls = sum(1 for m, _ in calls() if m == "sendPoll")
+check(polls == 1, "the proposal's poll sent once (%d)" % polls)
+check(bot.poll() is None, "the bot is still running")
+text = open(log).read()
+check("lost the connection to PostgreSQL" in text and "connected again to PostgreSQL" in text,
+      "the lost and the new connections are logged")
+check("Sanitizer" not in text, "no sanitizer report")
+bot.send_signal(signal.SIGTERM)
+check(bot.wait(timeout=20) == 0, "the bot stops cleanly")
+fake.kill()
+harness.finish(text[-4000:])
