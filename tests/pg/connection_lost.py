@@ -13,11 +13,11 @@ confirmed to Telegram, are read again), every vote stored, no exit, no
 crash, the reconnections logged.
 
 Usage: connection_lost.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, json, os, re, signal, subprocess, sys, time, urllib.request
+import atexit, os, re, signal, subprocess, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
-import dbtarget, harness
-from harness import check, free_port, post_json, start_fake
+import dbtarget, harness, tggroup
+from harness import check
 
 binary = sys.argv[1]
 if not dbtarget.PG:
@@ -28,10 +28,8 @@ GROUP = -1001000000777
 tmp = harness.tempdir("ensemble-conn-")
 db = dbtarget.fresh(tmp, "conn")
 dbname = re.search(r"dbname=(\S+)", db).group(1)
-api_port = free_port()
-fake = start_fake([sys.executable, os.path.join(os.path.dirname(here), "telegram", "fake_botapi.py"), str(api_port),
-                   TOKEN])
-API = "http://127.0.0.1:%d" % api_port
+group = tggroup.Group(TOKEN, GROUP)
+API = group.api
 conf = os.path.join(tmp, "ensemble.conf")
 with open(conf, "w") as f:
     f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
@@ -42,28 +40,7 @@ bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("V
                        stderr=subprocess.STDOUT)
 atexit.register(bot.kill)
 
-msg = [0]
-def say(user, name, text):
-    msg[0] += 1
-    post_json(API + "/control/update", {"message": {"message_id": msg[0], "date": int(time.time()),
-        "chat": {"id": GROUP, "type": "supergroup", "title": "Club"},
-        "from": {"id": user, "is_bot": False, "first_name": name},
-        "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
-    return msg[0]
-
-def calls():
-    with urllib.request.urlopen(API + "/control/ok", timeout=10) as r:
-        return json.loads(r.read())
-
-def answers():
-    """How many answers each message got (the bot answers a vote in
-    reply to it)."""
-    n = {}
-    for method, body in calls():
-        mid = body.get("reply_parameters", {}).get("message_id") if method == "sendMessage" else None
-        if mid:
-            n[mid] = n.get(mid, 0) + 1
-    return n
+say, calls, answers = group.say, group.calls, group.answers
 
 def end_sessions():
     """Ends every session of the bot on its database; how many."""
@@ -107,5 +84,5 @@ check(db not in text and "user=ensemble" not in text,
       "the log names the database, never its target string (which may hold a password)")
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=20) == 0, "the bot stops cleanly")
-fake.kill()
+group.kill()
 harness.finish(text[-4000:])

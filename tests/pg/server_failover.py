@@ -17,11 +17,11 @@ primary, no exit.  The times from the crash and from the promotion to the
 first answer after are printed (docs/scale.md reports them).
 
 Usage: server_failover.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, json, os, signal, subprocess, sys, time, urllib.request
+import atexit, os, signal, subprocess, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
-import dbtarget, harness
-from harness import check, free_port, post_json, start_fake
+import dbtarget, harness, tggroup
+from harness import check
 
 binary = sys.argv[1]
 PGBIN = "/usr/lib/postgresql/15/bin"
@@ -70,10 +70,8 @@ check(harness.wait_for(lambda: dbtarget.psql(p_target, "SELECT sync_state FROM p
                        "the replica in sync", 20), "a primary with a synchronous streaming replica")
 
 target = "host=%s,%s user=ensemble dbname=ensemble target_session_attrs=read-write" % (primary, replica)
-api_port = free_port()
-fake = start_fake([sys.executable, os.path.join(os.path.dirname(here), "telegram", "fake_botapi.py"), str(api_port),
-                   TOKEN])
-API = "http://127.0.0.1:%d" % api_port
+group = tggroup.Group(TOKEN, GROUP)
+API = group.api
 conf = os.path.join(tmp, "ensemble.conf")
 with open(conf, "w") as f:
     f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
@@ -85,32 +83,7 @@ bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("V
                        stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 atexit.register(bot.kill)
 
-msg = [0]
-
-
-def say(user, name, text):
-    msg[0] += 1
-    post_json(API + "/control/update", {"message": {"message_id": msg[0], "date": int(time.time()),
-        "chat": {"id": GROUP, "type": "supergroup", "title": "Club"},
-        "from": {"id": user, "is_bot": False, "first_name": name},
-        "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
-    return msg[0]
-
-
-def calls():
-    with urllib.request.urlopen(API + "/control/ok", timeout=10) as r:
-        return json.loads(r.read())
-
-
-def answers():
-    """How many answers each message got (the bot answers a vote in reply
-    to it)."""
-    n = {}
-    for method, body in calls():
-        mid = body.get("reply_parameters", {}).get("message_id") if method == "sendMessage" else None
-        if mid:
-            n[mid] = n.get(mid, 0) + 1
-    return n
+say, calls, answers = group.say, group.calls, group.answers
 
 
 say(1, "Ann", "/meetup Picnic; 2026-12-24 12:00; 2026-12-26 12:00")
@@ -156,5 +129,5 @@ check("lost the connection to PostgreSQL" in text and "connected again to Postgr
 check("Sanitizer" not in text, "no sanitizer report")
 bot.send_signal(signal.SIGTERM)
 check(bot.wait(timeout=20) == 0, "the bot stops cleanly")
-fake.kill()
+group.kill()
 harness.finish(text[-4000:])

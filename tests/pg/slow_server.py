@@ -19,11 +19,11 @@ loop (its route is served only when no thread holds the database), and is
 served once the lock is gone.
 
 Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, json, os, re, signal, subprocess, sys, threading, time, urllib.request
+import atexit, os, re, signal, subprocess, sys, threading, time, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
-import dbtarget, harness, slowlock
-from harness import check, free_port, post_json, start_fake
+import dbtarget, harness, slowlock, tggroup
+from harness import check, free_port, post_json
 
 binary = sys.argv[1]
 if not dbtarget.PG:
@@ -34,10 +34,9 @@ GROUP = -1001000000778
 LOCK_S = 4
 tmp = harness.tempdir("ensemble-slow-")
 db = dbtarget.fresh(tmp, "slow")
-api_port, http_port = free_port(), free_port()
-fake = start_fake([sys.executable, os.path.join(os.path.dirname(here), "telegram", "fake_botapi.py"), str(api_port),
-                   TOKEN])
-API = "http://127.0.0.1:%d" % api_port
+http_port = free_port()
+group = tggroup.Group(TOKEN, GROUP)
+API = group.api
 conf = os.path.join(tmp, "ensemble.conf")
 with open(conf, "w") as f:
     # One message every 400 ms in the group: the replies to a burst leave
@@ -52,21 +51,7 @@ bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("V
                        stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 atexit.register(bot.kill)
 
-msg = [0]
-def say(user, name, text):
-    msg[0] += 1
-    post_json(API + "/control/update", {"message": {"message_id": msg[0], "date": int(time.time()),
-        "chat": {"id": GROUP, "type": "supergroup", "title": "Club"},
-        "from": {"id": user, "is_bot": False, "first_name": name},
-        "text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]}})
-    return msg[0]
-
-def calls():
-    with urllib.request.urlopen(API + "/control/ok", timeout=10) as r:
-        return json.loads(r.read())
-
-def replies_to(mid):
-    return [b for m, b in calls() if m == "sendMessage" and b.get("reply_parameters", {}).get("message_id") == mid]
+say, calls, replies_to = group.say, group.calls, group.replies_to
 
 def sent_count():
     return sum(1 for m, _ in calls() if m == "sendMessage")
