@@ -234,16 +234,24 @@ static int meetup__shown(struct meetup_ctx *ctx, const struct action *a)
 	int rc = -1;
 	meetup__fingerprint(a, hash, sizeof(hash));
 	strbuf_addf(&key, "meetup.shown.%s", a->ref ? a->ref : "");
-	int found = key.oom ? -1 : db_kv_get(ctx->bot->db, key.buf, &last);
+	if(key.oom)
+		goto out;
+	/* A new message shows what it shows: only an edit reads what was
+	 * shown before (a new meetup's message has nothing before it). */
+	if(a->kind != ACTION_EDIT) {
+		rc = db_kv_set(ctx->bot->db, key.buf, hash);
+		goto out;
+	}
+	int found = db_kv_get(ctx->bot->db, key.buf, &last);
 	if(found < 0)
 		goto out;
-	if(a->kind == ACTION_EDIT && found && !strcmp(last.buf, hash)) {
+	if(found && !strcmp(last.buf, hash)) {
 		/* Nothing the message shows has changed: no edit. */
 		outbox_pop(ctx->out);
 		rc = 0;
 		goto out;
 	}
-	rc = found && !strcmp(last.buf, hash) ? 0 : db_kv_set(ctx->bot->db, key.buf, hash);
+	rc = db_kv_set(ctx->bot->db, key.buf, hash);
 out:
 	strbuf_release(&key);
 	strbuf_release(&last);

@@ -85,6 +85,7 @@ void db__cache_clear(struct db *db)
 	if(db->member_cache)
 		memset(db->member_cache, 0, DB_MEMBER_SLOTS * sizeof(*db->member_cache));
 	db__meetup_cache_clear(db);
+	db__shown_clear(db);
 }
 
 void db__cache_free(struct db *db)
@@ -93,6 +94,7 @@ void db__cache_free(struct db *db)
 	free(db->user_cache);
 	free(db->member_cache);
 	db__meetup_cache_free(db);
+	db__shown_free(db);
 	db->chat_cache = NULL;
 	db->user_cache = NULL;
 	db->member_cache = NULL;
@@ -495,6 +497,11 @@ int db_member_drop(struct db *db, int64_t chat_id, int64_t user_id)
 
 int db_kv_get(struct db *db, const char *key, struct strbuf *out)
 {
+	if(db->async) /* as db__stmt: the cache is the owner's */
+		db__async_settle(db);
+	int held = db__shown_get(db, key, out);
+	if(held != 2)
+		return held;
 	struct sql_stmt *st = db__stmt(db, "SELECT value FROM kv WHERE key = ?1");
 	if(!st)
 		return -1;
@@ -502,8 +509,10 @@ int db_kv_get(struct db *db, const char *key, struct strbuf *out)
 	int rc = sql_step(st);
 	if(rc == SQL_ROW)
 		strbuf_adds(out, db__text(st, 0));
+	db__shown_put(db, key, rc == SQL_ROW ? db__text(st, 0) : NULL);
 	sql_reset(st);
 	if(rc != SQL_ROW && rc != SQL_DONE) {
+		db__shown_forget(db, key);
 		db__log_error(db, "kv get");
 		return -1;
 	}
@@ -527,5 +536,10 @@ int db_kv_set_about(struct db *db, const char *key, const char *value, const cha
 	sql_bind_text(st, 2, value, -1);
 	sql_bind_text(st, 3, chat, -1);
 	sql_bind_text(st, 4, person, -1);
-	return db__exec_stmt(db, st, "kv set");
+	int rc = db__exec_stmt(db, st, "kv set");
+	if(rc)
+		db__shown_forget(db, key);
+	else
+		db__shown_put(db, key, value);
+	return rc;
 }

@@ -73,6 +73,9 @@ struct db {
 	/* The meetups last read, with their slots (db_meetup_cache.c);
 	 * allocated on first use. */
 	struct db_meetup_cache *meetup_cache;
+	/* The kv rows "meetup.shown.REF" (db_kv_shown.c); allocated on first
+	 * use, emptied with the caches above. */
+	struct db_shown_slot *shown_cache;
 	/* The seq counter (db__next_seq), valid while seq_loaded. */
 	int64_t seq;
 	bool seq_loaded, seq_dirty;
@@ -148,6 +151,18 @@ int db__next_seq(struct db *db, int64_t *out);
  * them (at close). */
 void db__cache_clear(struct db *db);
 void db__cache_free(struct db *db);
+/* The kv rows "meetup.shown.REF" as last read or written (db_kv_shown.c),
+ * for db_kv_get, db_kv_set_about and db_kv_delete, which call these after
+ * settling a thread's run (the cache is the owner's).  db__shown_get: 1
+ * with the value appended to out, 0 when known absent, 2 when not held,
+ * -1 out of memory.  db__shown_put remembers key's value (NULL: absent);
+ * db__shown_forget drops what is held of key (a write that failed).  Keys
+ * of other prefixes are ignored. */
+int db__shown_get(struct db *db, const char *key, struct strbuf *out);
+void db__shown_put(struct db *db, const char *key, const char *value);
+void db__shown_forget(struct db *db, const char *key);
+void db__shown_clear(struct db *db);
+void db__shown_free(struct db *db);
 /* The meetups last read (db_meetup_cache.c).  db__meetup_cached copies
  * into *out the meetup id (by chat_id and num when id is 0) as it was
  * last kept: 1, or 0 when it is not kept.  db__meetup_keep keeps a copy

@@ -16,7 +16,12 @@ int db_kv_delete(struct db *db, const char *key)
 	if(!st)
 		return -1;
 	sql_bind_text(st, 1, key, -1);
-	return db__exec_stmt(db, st, "kv delete");
+	int rc = db__exec_stmt(db, st, "kv delete");
+	if(rc)
+		db__shown_forget(db, key);
+	else
+		db__shown_put(db, key, NULL);
+	return rc;
 }
 
 int db_kv_put(struct db *db, const char *key, const char *value)

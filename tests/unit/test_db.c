@@ -662,6 +662,46 @@ static void test_pg_only(const char *target)
 	strbuf_release(&err);
 }
 
+/* Reads back what db_kv_get gives for key: its value, or "(absent)". */
+static const char *kv_now(struct db *db, const char *key, char *buf, size_t n)
+{
+	struct strbuf v = STRBUF_INIT;
+	int rc = db_kv_get(db, key, &v);
+	snprintf(buf, n, "%s", rc == 1 ? v.buf : rc == 0 ? "(absent)" : "(error)");
+	strbuf_release(&v);
+	return buf;
+}
+
+/* The fingerprints of what editable messages show (kv meetup.shown.REF,
+ * bot/meetup.c) are kept in memory (storage/db_kv_shown.c): a write rolled
+ * back must not be read back, or the next edit of that message, showing
+ * what the rolled-back one would have, would be skipped as unchanged. */
+static void test_shown(struct db *db)
+{
+	char buf[64];
+	const char *key = "meetup.shown.m7";
+	CHECK_STR(kv_now(db, key, buf, sizeof(buf)), "(absent)");
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, key, "0123456789abcdef"), 0);
+	CHECK_STR(kv_now(db, key, buf, sizeof(buf)), "0123456789abcdef");
+	CHECK_INT(db_rollback(db), 0);
+	CHECK_STR(kv_now(db, key, buf, sizeof(buf)), "(absent)");
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, key, "0123456789abcdef"), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_STR(kv_now(db, key, buf, sizeof(buf)), "0123456789abcdef");
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_kv_set(db, key, "fedcba9876543210"), 0);
+	CHECK_STR(kv_now(db, key, buf, sizeof(buf)), "fedcba9876543210");
+	CHECK_INT(db_rollback(db), 0);
+	CHECK_STR(kv_now(db, key, buf, sizeof(buf)), "0123456789abcdef");
+	/* A value longer than a fingerprint is read from the table. */
+	CHECK_INT(db_kv_set(db, key, "not a fingerprint but a longer text"), 0);
+	CHECK_STR(kv_now(db, key, buf, sizeof(buf)), "not a fingerprint but a longer text");
+	CHECK_INT(db_kv_delete(db, key), 0);
+	CHECK_STR(kv_now(db, key, buf, sizeof(buf)), "(absent)");
+}
+
 int main(void)
 {
 	bool pg = pg_test_on();
@@ -733,6 +773,7 @@ int main(void)
 	CHECK_INT(db_begin(db), 0);
 	CHECK_INT(db_kv_set(db, "telegram.offset", "99"), 0);
 	CHECK_INT(db_rollback(db), 0);
+	test_shown(db);
 	db_close(db);
 
 	/* Reopening continues where it stopped. */
