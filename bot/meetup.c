@@ -1148,8 +1148,6 @@ int meetup_rsvp(struct meetup_ctx *ctx, struct db_meetup *m, int64_t user_id, in
 		goto out;
 	const struct db_person *me = s->have_me ? &s->me : NULL;
 	bool was_in = me && me->answer == 2 && !me->waiting;
-	if(!me && db_user_name(db, user_id, s->me.name, sizeof(s->me.name)) < 0)
-		goto out;
 	const char *name = s->me.name;
 	if(answer < 0) {
 		/* No answer any more (a reaction taken back). */

@@ -533,7 +533,8 @@ int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out);
 struct db_rsvp_summary {
 	int nin, nwaiting;   /* yes with a place; yes on the waiting list */
 	bool have_me;        /* the user has answered */
-	struct db_person me; /* when have_me: name, answer, waiting */
+	struct db_person me; /* the user's name (empty when unknown); when
+	                        have_me, their answer and place */
 	int my_place;        /* when waiting: 1 for the first in line */
 };
 int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db_rsvp_summary *out);

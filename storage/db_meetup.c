@@ -636,7 +636,7 @@ static int db__rsvp_summary_pg(struct db *db, int64_t meetup_id, int64_t user_id
 		"FROM (SELECT coalesce(sum(CASE WHEN waiting = 0 THEN 1 ELSE 0 END), 0) AS nin, "
 		"coalesce(sum(CASE WHEN waiting != 0 THEN 1 ELSE 0 END), 0) AS nwaiting "
 		"FROM rsvps WHERE meetup_id = ?1 AND answer = 2) s "
-		"LEFT JOIN rsvps r ON r.meetup_id = ?1 AND r.user_id = ?2 LEFT JOIN users u ON u.id = r.user_id");
+		"LEFT JOIN rsvps r ON r.meetup_id = ?1 AND r.user_id = ?2 LEFT JOIN users u ON u.id = ?2");
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, meetup_id);
@@ -646,10 +646,12 @@ static int db__rsvp_summary_pg(struct db *db, int64_t meetup_id, int64_t user_id
 		out->nin = sql_column_int(st, 0);
 		out->nwaiting = sql_column_int(st, 1);
 		if(!sql_column_null(st, 2)) {
-			out->have_me = true;
 			out->me.user_id = sql_column_int64(st, 2);
 			db__copy_text(st, 3, out->me.ext_id, sizeof(out->me.ext_id));
 			db__copy_text(st, 4, out->me.name, sizeof(out->me.name));
+		}
+		if(!sql_column_null(st, 5)) {
+			out->have_me = true;
 			out->me.answer = sql_column_int(st, 5);
 			out->me.waiting = sql_column_int(st, 6) != 0;
 			out->me.reconfirm = sql_column_int(st, 7) != 0;
@@ -702,7 +704,9 @@ int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db
 	sql_reset(st);
 	if(rc != SQL_ROW && rc != SQL_DONE)
 		goto fail;
-	if(!out->have_me || out->me.answer != 2 || !out->me.waiting)
+	if(!out->have_me)
+		return user_id && db_user_name(db, user_id, out->me.name, sizeof(out->me.name)) < 0 ? -1 : 0;
+	if(out->me.answer != 2 || !out->me.waiting)
 		return 0;
 	st = db__stmt(db,
 	              "SELECT count(*) FROM rsvps WHERE meetup_id = ?1 AND answer = 2 AND waiting != 0 AND seq <= ?2");
