@@ -322,8 +322,7 @@ static void mx__kv_later_about(struct mx *m, const char *key, const char *value,
 	w->user = user ? strdup(user) : NULL;
 	if(w->key && (!value || w->value) && (!room || w->room) && (!user || w->user)) {
 		m->nkv++;
-		if(mx__memo_kept(key))
-			mx__memo_put(m, key, value);
+		mx__memo_put(m, key, value);
 		return;
 	}
 	free(w->key);
@@ -364,8 +363,7 @@ void mx__kv_now(struct mx *m, const char *key, const char *value)
 
 void mx__kv_now_about(struct mx *m, const char *key, const char *value, const char *room, const char *user)
 {
-	if(mx__memo_kept(key))
-		mx__memo_put(m, key, value);
+	mx__memo_put(m, key, value);
 	db_kv_put_about(m->b->db, key, value, room, user);
 }
 

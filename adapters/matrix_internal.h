@@ -200,7 +200,8 @@ bool mx__memo_kept(const char *key);
 /* key's value appended to out: 1, 0 when known absent, 2 when the memory
  * does not hold key, -1 when out of memory. */
 int mx__memo_get(const struct mx *m, const char *key, struct strbuf *out);
-/* Remembers key's value (copied; NULL: absent) over what its slot held. */
+/* Remembers key's value (copied; NULL: absent) over what its slot held;
+ * a key the memory does not keep is ignored. */
 void mx__memo_put(struct mx *m, const char *key, const char *value);
 /* Frees what the memory holds. */
 void mx__memo_release(struct mx *m);

@@ -56,6 +56,8 @@ int mx__memo_get(const struct mx *m, const char *key, struct strbuf *out)
 
 void mx__memo_put(struct mx *m, const char *key, const char *value)
 {
+	if(!mx__memo_kept(key))
+		return;
 	struct mx_memo *s = &m->memo[mx__memo_slot(key)];
 	char *k = strdup(key);
 	char *v = value ? strdup(value) : NULL;

@@ -509,10 +509,9 @@ int db_kv_get(struct db *db, const char *key, struct strbuf *out)
 	int rc = sql_step(st);
 	if(rc == SQL_ROW)
 		strbuf_adds(out, db__text(st, 0));
-	db__shown_put(db, key, rc == SQL_ROW ? db__text(st, 0) : NULL);
+	db__shown_wrote(db, key, rc == SQL_ROW ? db__text(st, 0) : NULL, rc == SQL_ROW || rc == SQL_DONE ? 0 : -1);
 	sql_reset(st);
 	if(rc != SQL_ROW && rc != SQL_DONE) {
-		db__shown_forget(db, key);
 		db__log_error(db, "kv get");
 		return -1;
 	}
@@ -537,9 +536,6 @@ int db_kv_set_about(struct db *db, const char *key, const char *value, const cha
 	sql_bind_text(st, 3, chat, -1);
 	sql_bind_text(st, 4, person, -1);
 	int rc = db__exec_stmt(db, st, "kv set");
-	if(rc)
-		db__shown_forget(db, key);
-	else
-		db__shown_put(db, key, value);
+	db__shown_wrote(db, key, value, rc);
 	return rc;
 }

@@ -155,12 +155,11 @@ void db__cache_free(struct db *db);
  * for db_kv_get, db_kv_set_about and db_kv_delete, which call these after
  * settling a thread's run (the cache is the owner's).  db__shown_get: 1
  * with the value appended to out, 0 when known absent, 2 when not held,
- * -1 out of memory.  db__shown_put remembers key's value (NULL: absent);
- * db__shown_forget drops what is held of key (a write that failed).  Keys
- * of other prefixes are ignored. */
+ * -1 out of memory.  db__shown_wrote: a statement on key's row ended with
+ * rc; when 0 the row holds value (NULL: absent), otherwise what is held of
+ * key is dropped.  Keys of other prefixes are ignored. */
 int db__shown_get(struct db *db, const char *key, struct strbuf *out);
-void db__shown_put(struct db *db, const char *key, const char *value);
-void db__shown_forget(struct db *db, const char *key);
+void db__shown_wrote(struct db *db, const char *key, const char *value, int rc);
 void db__shown_clear(struct db *db);
 void db__shown_free(struct db *db);
 /* The meetups last read (db_meetup_cache.c).  db__meetup_cached copies

@@ -54,25 +54,18 @@ int db__shown_get(struct db *db, const char *key, struct strbuf *out)
 	return out->oom ? -1 : 1;
 }
 
-void db__shown_put(struct db *db, const char *key, const char *value)
+void db__shown_wrote(struct db *db, const char *key, const char *value, int rc)
 {
-	struct db_shown_slot *s = db_shown__slot(db, key, true);
+	struct db_shown_slot *s = db_shown__slot(db, key, !rc);
 	if(!s)
 		return;
-	if(value && strlen(value) >= sizeof(s->value)) {
-		s->key[0] = '\0'; /* not a fingerprint: read it again */
+	if(rc || (value && strlen(value) >= sizeof(s->value))) {
+		s->key[0] = '\0'; /* not known, or not a fingerprint: read again */
 		return;
 	}
 	snprintf(s->key, sizeof(s->key), "%s", key + sizeof(DB_SHOWN_PREFIX) - 1);
 	snprintf(s->value, sizeof(s->value), "%s", value ? value : "");
 	s->present = value != NULL;
-}
-
-void db__shown_forget(struct db *db, const char *key)
-{
-	struct db_shown_slot *s = db_shown__slot(db, key, false);
-	if(s)
-		s->key[0] = '\0';
 }
 
 void db__shown_clear(struct db *db)

@@ -17,10 +17,7 @@ int db_kv_delete(struct db *db, const char *key)
 		return -1;
 	sql_bind_text(st, 1, key, -1);
 	int rc = db__exec_stmt(db, st, "kv delete");
-	if(rc)
-		db__shown_forget(db, key);
-	else
-		db__shown_put(db, key, NULL);
+	db__shown_wrote(db, key, NULL, rc);
 	return rc;
 }
 

@@ -7,7 +7,14 @@
 #                                   a Unix socket in DIR (no TCP port);
 #                                   prints the libpq target to use:
 #                                   "host=DIR user=ensemble dbname=ensemble"
+#   tests/pg/cluster.sh start DIR PRIMARY
+#                                   the same, the cluster made (if not there
+#                                   yet) as a streaming replica of the one
+#                                   in PRIMARY (pg_basebackup -R)
 #   tests/pg/cluster.sh stop DIR    stops it (fast shutdown); DIR is kept
+#   tests/pg/cluster.sh crash DIR   stops it as a crash would (immediate
+#                                   shutdown: no checkpoint, sessions cut)
+#   tests/pg/cluster.sh promote DIR makes the replica in DIR a primary
 #   tests/pg/cluster.sh url DIR     prints the target again
 #
 # The server refuses to run as root, so as root it runs as the system user
@@ -19,9 +26,10 @@ bin=/usr/lib/postgresql/15/bin
 cmd=${1:-}
 dir=${2:-}
 if [ -z "$cmd" ] || [ -z "$dir" ]; then
-	echo "usage: $0 start|stop|url DIR" >&2
+	echo "usage: $0 start|stop|crash|promote|url DIR [PRIMARY]" >&2
 	exit 2
 fi
+primary=${3:-}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 # The server runs as postgres, which must reach DIR: a build under a
@@ -51,7 +59,10 @@ start)
 		exit 1
 	fi
 	[ "$(id -u)" = 0 ] && chown postgres: "$real"
-	if [ ! -f "$real/data/PG_VERSION" ]; then
+	if [ ! -f "$real/data/PG_VERSION" ] && [ -n "$primary" ]; then
+		as_owner "$bin/pg_basebackup" -h "$(readlink -f "$primary")" -U ensemble -D "$real/data" -R -X stream \
+			>"$real/initdb.log" 2>&1 || { cat "$real/initdb.log" >&2; exit 1; }
+	elif [ ! -f "$real/data/PG_VERSION" ]; then
 		as_owner "$bin/initdb" -D "$real/data" -U ensemble -A trust -E UTF8 --locale=C.UTF-8 >"$real/initdb.log" 2>&1 ||
 			{ cat "$real/initdb.log" >&2; exit 1; }
 	fi
@@ -71,11 +82,17 @@ stop)
 		as_owner "$bin/pg_ctl" -D "$real/data" -m fast -w stop >/dev/null
 	fi
 	;;
+crash)
+	as_owner "$bin/pg_ctl" -D "$real/data" -m immediate -w stop >/dev/null
+	;;
+promote)
+	as_owner "$bin/pg_ctl" -D "$real/data" -w promote >/dev/null
+	;;
 url)
 	echo "host=$dir user=ensemble dbname=ensemble"
 	;;
 *)
-	echo "usage: $0 start|stop|url DIR" >&2
+	echo "usage: $0 start|stop|crash|promote|url DIR [PRIMARY]" >&2
 	exit 2
 	;;
 esac

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """The database server fails over under a bot: a primary with a synchronous
 streaming replica, two throwaway clusters of Debian's PostgreSQL 15 started
-here (tests/pg/cluster.sh, pg_basebackup -R), as docs/scale.md describes
+here (tests/pg/cluster.sh start, the replica's with pg_basebackup -R), as
+docs/scale.md describes
 for a highly available setup.  The bot's target lists both servers with
 target_session_attrs=read-write, so libpq connects to whichever is the
 primary.
 
 During a burst of votes on Telegram (the fake Bot API) the primary dies
-(pg_ctl stop -m immediate: no shutdown checkpoint, every session cut, as a
-crash), and the replica is promoted a moment later (pg_ctl promote), as an
+(cluster.sh crash: an immediate shutdown, no checkpoint, every session
+cut), and the replica is promoted a moment later (cluster.sh promote), as an
 operator or a failover manager would.  The bot loses its connection, retries
 with backoff while nothing is confirmed to Telegram, finds the new primary,
 takes the leadership there (the advisory lock does not survive a failover),
@@ -24,45 +25,27 @@ import dbtarget, harness, tggroup
 from harness import check
 
 binary = sys.argv[1]
-PGBIN = "/usr/lib/postgresql/15/bin"
 TOKEN = "123456:FAILOVER-token"
 GROUP = -1001000000888
 tmp = harness.tempdir("ensemble-srvfail-")
-cluster = os.path.join(here, "cluster.sh")
 primary, replica = os.path.join(tmp, "primary"), os.path.join(tmp, "replica")
 
 
-def as_owner(*cmd):
-    """Runs a server command as the clusters' owner (postgres when root)."""
-    if os.getuid() == 0:
-        cmd = ("runuser", "-u", "postgres", "--") + cmd
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+def cluster(*args):
+    """tests/pg/cluster.sh with args; what it prints."""
+    return subprocess.run(["bash", os.path.join(here, "cluster.sh")] + list(args), check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def stop_all():
     for d in (primary, replica):
-        subprocess.run(["bash", cluster, "stop", d], capture_output=True)
+        subprocess.run(["bash", os.path.join(here, "cluster.sh"), "stop", d], capture_output=True)
 
 
 atexit.register(stop_all)
-p_target = subprocess.run(["bash", cluster, "start", primary], check=True, capture_output=True,
-                          text=True).stdout.strip()
-p_real = os.path.realpath(primary)
-# The replica: a base backup of the primary, streaming from it (-R writes
-# primary_conninfo and standby.signal), in a directory of its own.
-os.makedirs(replica)
-r_real = os.path.realpath(replica)
-if os.getuid() == 0 and not subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", replica]).returncode == 0:
-    r_real = subprocess.run(["mktemp", "-d", "/tmp/ensemble-pg.XXXXXX"], check=True, capture_output=True,
-                            text=True).stdout.strip()
-    os.rmdir(replica)
-    os.symlink(r_real, replica)
-if os.getuid() == 0:
-    subprocess.run(["chown", "postgres:", r_real], check=True)
-as_owner(PGBIN + "/pg_basebackup", "-h", p_real, "-U", "ensemble", "-D", os.path.join(r_real, "data"), "-R", "-X",
-         "stream")
-r_target = subprocess.run(["bash", cluster, "start", replica], check=True, capture_output=True,
-                          text=True).stdout.strip()
+p_target = cluster("start", primary)
+# The replica: a base backup of the primary, streaming from it.
+r_target = cluster("start", replica, primary)
 # Synchronous: a commit the bot confirms to Telegram is on both servers.
 dbtarget.psql(p_target, "ALTER SYSTEM SET synchronous_standby_names = '*'")
 dbtarget.psql(p_target, "SELECT pg_reload_conf()")
@@ -99,12 +82,12 @@ check(harness.wait_for(lambda: all(answers().get(m) for m in sent), "the first v
 for user in range(2, 8):
     sent.append(say(user, "User%d" % user, "/vote 1 2"))
 t_crash = time.monotonic()
-as_owner(PGBIN + "/pg_ctl", "-D", os.path.join(p_real, "data"), "-m", "immediate", "-w", "stop")
+cluster("crash", primary)
 for user in range(8, 12):
     sent.append(say(user, "User%d" % user, "/vote 1 1"))
 time.sleep(1)
 t_promote = time.monotonic()
-as_owner(PGBIN + "/pg_ctl", "-D", os.path.join(r_real, "data"), "-w", "promote")
+cluster("promote", replica)
 after = say(12, "Zoe", "/vote 1 2")
 sent.append(after)
 check(harness.wait_for(lambda: answers().get(after), "the answer after the failover", 60),
