@@ -10,20 +10,19 @@
 
 /* Every event looks up its chat and its sender: two index lookups that
  * found the same rows again and again (a tenth of the time of a vote).
- * Each is kept in a direct-mapped cache, filled by lookups and writes
- * here, the only code that writes these tables, and emptied by a rollback,
- * which may undo rows the cache has seen.  Sized for a bot in a few
- * hundred chats with a few thousand people: with 128 and 1,024 slots, the
- * benchmark's 200 chats and 2,000 users missed half the time, for lack of
- * room (the slots are touched, and so resident, only once used: at most
- * 350 kB and 620 kB). */
+ * Each is kept in a cache of DB_WAYS slots a set (db_internal.h), filled
+ * by lookups and writes here, the only code that writes these tables, and
+ * emptied by a rollback, which may undo rows the cache has seen.  Sized
+ * for a bot in a few hundred chats with a few thousand people (the slots
+ * are touched, and so resident, only once used: at most 350 kB and
+ * 640 kB). */
 #define DB_CHAT_SLOTS 512
 #define DB_USER_SLOTS 4096
 #define DB_MEMBER_SLOTS 4096
 
-struct db_chat_slot {
-	bool used;
-	struct db_chat chat;
+struct db_chat_cache {
+	struct db_chat e[DB_CHAT_SLOTS];
+	uint32_t used[DB_CHAT_SLOTS]; /* 0: empty */
 };
 
 /* A member row this process wrote: when, by the events' clock. */
@@ -34,11 +33,32 @@ struct db_member_slot {
 
 /* Users whose ids and names fit; longer ones are simply not cached. */
 struct db_user_slot {
-	int64_t id; /* 0: empty */
+	int64_t id;
 	char platform[16];
 	char ext_id[64];
 	char name[64];
 };
+
+struct db_user_cache {
+	struct db_user_slot e[DB_USER_SLOTS];
+	uint32_t used[DB_USER_SLOTS]; /* 0: empty */
+};
+
+uint32_t db__cache_use(struct db *db)
+{
+	if(++db->cache_tick == 0)
+		db->cache_tick = 1;
+	return db->cache_tick;
+}
+
+unsigned db__cache_victim(const uint32_t *used)
+{
+	unsigned way = 0;
+	for(unsigned i = 1; i < DB_WAYS; i++)
+		if(used[i] < used[way])
+			way = i;
+	return way;
+}
 
 static uint32_t db_chat__hash(const char *platform, const char *ext_id)
 {
@@ -51,37 +71,86 @@ static uint32_t db_chat__hash(const char *platform, const char *ext_id)
 	return h;
 }
 
-static struct db_chat_slot *db_chat__slot(struct db *db, const char *platform, const char *ext_id)
+/* The first slot of the set of (platform, ext_id) in a cache of n slots. */
+static size_t db_chat__set(const char *platform, const char *ext_id, size_t n)
 {
-	if(!db->chat_cache && !(db->chat_cache = calloc(DB_CHAT_SLOTS, sizeof(*db->chat_cache))))
-		return NULL;
-	return &db->chat_cache[db_chat__hash(platform, ext_id) & (DB_CHAT_SLOTS - 1)];
+	return (db_chat__hash(platform, ext_id) & (n / DB_WAYS - 1)) * DB_WAYS;
 }
 
+/* The cached chat (platform, ext_id), marked used; NULL when there is
+ * none. */
+static const struct db_chat *db_chat__cached(struct db *db, const char *platform, const char *ext_id)
+{
+	struct db_chat_cache *c = db->chat_cache;
+	if(!c)
+		return NULL;
+	size_t set = db_chat__set(platform, ext_id, DB_CHAT_SLOTS);
+	for(size_t i = set; i < set + DB_WAYS; i++)
+		if(c->used[i] && !strcmp(c->e[i].ext_id, ext_id) && !strcmp(c->e[i].platform, platform)) {
+			c->used[i] = db__cache_use(db);
+			return &c->e[i];
+		}
+	return NULL;
+}
+
+/* Keeps a copy of chat, read from the table, in its set. */
+static void db_chat__keep(struct db *db, const struct db_chat *chat)
+{
+	if(!db->chat_cache && !(db->chat_cache = calloc(1, sizeof(*db->chat_cache))))
+		return;
+	struct db_chat_cache *c = db->chat_cache;
+	size_t set = db_chat__set(chat->platform, chat->ext_id, DB_CHAT_SLOTS);
+	size_t i = set + db__cache_victim(&c->used[set]);
+	c->e[i] = *chat;
+	c->used[i] = db__cache_use(db);
+}
+
+/* The slot of the user (platform, ext_id): the cached one, marked used, or
+ * the one of its set to fill (empty, or the least recently used: its id
+ * then tells that it holds someone else).  NULL when the ids do not fit a
+ * slot or the cache cannot be made. */
 static struct db_user_slot *db_chat__user_slot(struct db *db, const char *platform, const char *ext_id)
 {
 	if(strlen(platform) >= sizeof(((struct db_user_slot *)0)->platform) ||
 	   strlen(ext_id) >= sizeof(((struct db_user_slot *)0)->ext_id))
 		return NULL;
-	if(!db->user_cache && !(db->user_cache = calloc(DB_USER_SLOTS, sizeof(*db->user_cache))))
+	if(!db->user_cache && !(db->user_cache = calloc(1, sizeof(*db->user_cache))))
 		return NULL;
-	return &db->user_cache[db_chat__hash(platform, ext_id) & (DB_USER_SLOTS - 1)];
+	struct db_user_cache *c = db->user_cache;
+	size_t set = db_chat__set(platform, ext_id, DB_USER_SLOTS);
+	for(size_t i = set; i < set + DB_WAYS; i++)
+		if(c->used[i] && !strcmp(c->e[i].ext_id, ext_id) && !strcmp(c->e[i].platform, platform)) {
+			c->used[i] = db__cache_use(db);
+			return &c->e[i];
+		}
+	size_t i = set + db__cache_victim(&c->used[set]);
+	c->used[i] = 0;
+	c->e[i].id = 0;
+	return &c->e[i];
+}
+
+/* Marks slot, of the user cache, used once it holds a user. */
+static void db_chat__user_used(struct db *db, struct db_user_slot *slot)
+{
+	struct db_user_cache *c = db->user_cache;
+	size_t i = (size_t)(slot - c->e);
+	c->used[i] = slot->id ? db__cache_use(db) : 0;
 }
 
 /* A chat changed: its cached copy goes. */
 static void db_chat__forget(struct db *db, int64_t chat_id)
 {
 	for(size_t i = 0; db->chat_cache && i < DB_CHAT_SLOTS; i++)
-		if(db->chat_cache[i].used && db->chat_cache[i].chat.id == chat_id)
-			db->chat_cache[i].used = false;
+		if(db->chat_cache->used[i] && db->chat_cache->e[i].id == chat_id)
+			db->chat_cache->used[i] = 0;
 }
 
 void db__cache_clear(struct db *db)
 {
 	if(db->chat_cache)
-		memset(db->chat_cache, 0, DB_CHAT_SLOTS * sizeof(*db->chat_cache));
+		memset(db->chat_cache->used, 0, sizeof(db->chat_cache->used));
 	if(db->user_cache)
-		memset(db->user_cache, 0, DB_USER_SLOTS * sizeof(*db->user_cache));
+		memset(db->user_cache->used, 0, sizeof(db->user_cache->used));
 	if(db->member_cache)
 		memset(db->member_cache, 0, DB_MEMBER_SLOTS * sizeof(*db->member_cache));
 	db__meetup_cache_clear(db);
@@ -123,9 +192,9 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id, const c
 		"WHERE platform = ?1 AND ext_id = ?2";
 	static const char insert_sql[] =
 		"INSERT INTO chats (platform, ext_id, lang, tz, remind) VALUES (?1, ?2, ?3, ?4, ?5)";
-	struct db_chat_slot *slot = db_chat__slot(db, platform, ext_id);
-	if(slot && slot->used && !strcmp(slot->chat.platform, platform) && !strcmp(slot->chat.ext_id, ext_id)) {
-		*out = slot->chat;
+	const struct db_chat *cached = db_chat__cached(db, platform, ext_id);
+	if(cached) {
+		*out = *cached;
 		return 1;
 	}
 	for(int attempt = 0; attempt < 2; attempt++) {
@@ -139,10 +208,8 @@ int db_chat_get(struct db *db, const char *platform, const char *ext_id, const c
 			db_chat__read(st, out);
 			sql_reset(st);
 			/* Kept only when the copy is exact (not cut to fit). */
-			if(slot && !strcmp(out->platform, platform) && !strcmp(out->ext_id, ext_id)) {
-				slot->used = true;
-				slot->chat = *out;
-			}
+			if(!strcmp(out->platform, platform) && !strcmp(out->ext_id, ext_id))
+				db_chat__keep(db, out);
 			return attempt == 0 ? 1 : 0;
 		}
 		sql_reset(st);
@@ -379,25 +446,25 @@ static int db_chat__user_find(struct db *db, struct db_user_slot *slot, const ch
 	return rc == SQL_ROW;
 }
 
-/* Keeps (id, platform, ext_id, name) in slot, when the name fits: a cut
- * one would never match. */
-static void db_chat__user_keep(struct db_user_slot *slot, int64_t id, const char *platform, const char *ext_id,
-                               const char *name)
+/* Keeps (id, platform, ext_id, name) in slot (of db_chat__user_slot),
+ * when the name fits: a cut one would never match. */
+static void db_chat__user_keep(struct db *db, struct db_user_slot *slot, int64_t id, const char *platform,
+                               const char *ext_id, const char *name)
 {
 	if(!slot)
 		return;
 	size_t n = strlen(name);
 	if(n >= sizeof(slot->name)) {
-		if(slot->id == id)
-			slot->id = 0;
-		return;
+		slot->id = 0;
+	} else {
+		if(slot->id != id) {
+			slot->id = id;
+			snprintf(slot->platform, sizeof(slot->platform), "%s", platform);
+			snprintf(slot->ext_id, sizeof(slot->ext_id), "%s", ext_id);
+		}
+		memcpy(slot->name, name, n + 1);
 	}
-	if(slot->id != id) {
-		slot->id = id;
-		snprintf(slot->platform, sizeof(slot->platform), "%s", platform);
-		snprintf(slot->ext_id, sizeof(slot->ext_id), "%s", ext_id);
-	}
-	memcpy(slot->name, name, n + 1);
+	db_chat__user_used(db, slot);
 }
 
 static struct db_member_slot *db_chat__member_slot(struct db *db, int64_t chat_id, int64_t user_id)
@@ -451,7 +518,7 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 		sql_bind_text(st, 3, shown, -1);
 		if(db__insert_id(db, st, "user insert", &id))
 			return -1;
-		db_chat__user_keep(slot, id, platform, ext_id, shown);
+		db_chat__user_keep(db, slot, id, platform, ext_id, shown);
 	} else if(!name_is_guess && !same) {
 		st = db__stmt(db, "UPDATE users SET name = ?2 WHERE id = ?1");
 		if(!st)
@@ -462,9 +529,9 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 			return -1;
 		/* A meetup is read with its creator's name. */
 		db__meetup_cache_clear(db);
-		db_chat__user_keep(slot, id, platform, ext_id, shown);
+		db_chat__user_keep(db, slot, id, platform, ext_id, shown);
 	} else if(stored[0]) {
-		db_chat__user_keep(slot, id, platform, ext_id, stored);
+		db_chat__user_keep(db, slot, id, platform, ext_id, stored);
 	}
 	if(user_id)
 		*user_id = id;

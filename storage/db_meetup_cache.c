@@ -3,7 +3,8 @@
  * RSVP reads its meetup (two statements on SQLite, a round trip on
  * PostgreSQL), and the announcement edited at the batch's end reads it
  * again: a meetup is read far more often than it is written.  The copies
- * are kept in a direct-mapped table by (chat, num), with an index by id.
+ * are kept by (chat, num) in sets of DB_WAYS slots (db_internal.h), with
+ * an index by id.
  * Each is what db_meetup.c's reads would return: forgotten when its
  * meetup or its slots are written (db_meetup_insert, db_meetup_update),
  * and all are emptied with the other caches (a rollback, /forget me, a
@@ -16,23 +17,34 @@
 #include <string.h>
 
 #define DB_MEETUP_SLOTS 1024 /* a power of two, under 65,536 */
+/* The index by id is direct-mapped, and larger than the table so that two
+ * ids seldom meet in it (2 bytes a slot). */
+#define DB_MEETUP_IDS (4 * DB_MEETUP_SLOTS)
 
 struct db_meetup_cache {
 	struct db_meetup e[DB_MEETUP_SLOTS]; /* id 0: empty */
-	uint16_t by_id[DB_MEETUP_SLOTS];     /* 1 + the index in e; 0: none */
+	uint32_t used[DB_MEETUP_SLOTS];      /* use stamps (db__cache_use) */
+	uint16_t by_id[DB_MEETUP_IDS];       /* 1 + the index in e; 0: none */
 };
 
-static uint32_t db_meetup_cache__mix(uint64_t x)
+static uint64_t db_meetup_cache__mix(uint64_t x)
 {
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdu;
 	x ^= x >> 33;
-	return (uint32_t)x & (DB_MEETUP_SLOTS - 1);
+	return x;
 }
 
-static uint32_t db_meetup_cache__at(int64_t chat_id, int num)
+/* The first slot of the set of (chat_id, num). */
+static uint32_t db_meetup_cache__set(int64_t chat_id, int num)
 {
-	return db_meetup_cache__mix((uint64_t)chat_id * 1000003u + (uint64_t)(uint32_t)num);
+	uint64_t h = db_meetup_cache__mix((uint64_t)chat_id * 1000003u + (uint64_t)(uint32_t)num);
+	return (uint32_t)(h & (DB_MEETUP_SLOTS / DB_WAYS - 1)) * DB_WAYS;
+}
+
+static uint32_t db_meetup_cache__id_at(int64_t id)
+{
+	return (uint32_t)(db_meetup_cache__mix((uint64_t)id) & (DB_MEETUP_IDS - 1));
 }
 
 int db__meetup_cached(struct db *db, int64_t id, int64_t chat_id, int num, struct db_meetup *out)
@@ -44,20 +56,22 @@ int db__meetup_cached(struct db *db, int64_t id, int64_t chat_id, int num, struc
 	struct db_meetup_cache *c = db->meetup_cache;
 	if(!c)
 		return 0;
-	const struct db_meetup *m;
+	uint32_t i;
 	if(id) {
-		uint16_t k = c->by_id[db_meetup_cache__mix((uint64_t)id)];
-		if(!k)
+		uint16_t k = c->by_id[db_meetup_cache__id_at(id)];
+		if(!k || c->e[k - 1].id != id)
 			return 0;
-		m = &c->e[k - 1];
-		if(m->id != id)
-			return 0;
+		i = k - 1u;
 	} else {
-		m = &c->e[db_meetup_cache__at(chat_id, num)];
-		if(!m->id || m->chat_id != chat_id || m->num != num)
+		uint32_t set = db_meetup_cache__set(chat_id, num);
+		for(i = set; i < set + DB_WAYS; i++)
+			if(c->e[i].id && c->e[i].chat_id == chat_id && c->e[i].num == num)
+				break;
+		if(i == set + DB_WAYS)
 			return 0;
 	}
-	memcpy(out, m, sizeof(*out));
+	c->used[i] = db__cache_use(db);
+	memcpy(out, &c->e[i], sizeof(*out));
 	return 1;
 }
 
@@ -66,9 +80,17 @@ void db__meetup_keep(struct db *db, const struct db_meetup *m)
 	if(!db->meetup_cache && !(db->meetup_cache = calloc(1, sizeof(*db->meetup_cache))))
 		return;
 	struct db_meetup_cache *c = db->meetup_cache;
-	uint32_t i = db_meetup_cache__at(m->chat_id, m->num);
+	uint32_t set = db_meetup_cache__set(m->chat_id, m->num), i;
+	/* Its own slot when it is there already (a meetup is never twice in a
+	 * set), else an empty one or the least recently used. */
+	for(i = set; i < set + DB_WAYS; i++)
+		if(c->e[i].id && c->e[i].chat_id == m->chat_id && c->e[i].num == m->num)
+			break;
+	if(i == set + DB_WAYS)
+		i = set + db__cache_victim(&c->used[set]);
 	memcpy(&c->e[i], m, sizeof(*m));
-	c->by_id[db_meetup_cache__mix((uint64_t)m->id)] = (uint16_t)(i + 1);
+	c->used[i] = db__cache_use(db);
+	c->by_id[db_meetup_cache__id_at(m->id)] = (uint16_t)(i + 1);
 }
 
 void db__meetup_forget(struct db *db, int64_t id)
@@ -78,8 +100,10 @@ void db__meetup_forget(struct db *db, int64_t id)
 	 * Meetups are written seldom. */
 	struct db_meetup_cache *c = db->meetup_cache;
 	for(size_t i = 0; c && i < DB_MEETUP_SLOTS; i++)
-		if(c->e[i].id == id)
+		if(c->e[i].id == id) {
 			c->e[i].id = 0;
+			c->used[i] = 0;
+		}
 }
 
 void db__meetup_cache_clear(struct db *db)
@@ -89,6 +113,7 @@ void db__meetup_cache_clear(struct db *db)
 		return;
 	for(size_t i = 0; i < DB_MEETUP_SLOTS; i++)
 		c->e[i].id = 0;
+	memset(c->used, 0, sizeof(c->used));
 }
 
 void db__meetup_cache_free(struct db *db)

@@ -570,6 +570,139 @@ static void test_meetup_reads(void)
 	strbuf_release(&err);
 }
 
+/* How many statements of the trace at path (ENSEMBLE_SQL_TRACE's format:
+ * the lengths of the text and of the expanded text, then both), between
+ * the first one whose expanded text holds from and the first after it
+ * whose expanded text holds to, have a text holding what. */
+static long traced_between(const char *path, const char *from, const char *to, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	long count = 0;
+	bool after = false;
+	size_t n, m;
+	while(f && fscanf(f, "%zu %zu\n", &n, &m) == 2) {
+		char *text = calloc(1, n + m + 2);
+		if(fread(text, 1, n + m + 1, f) != n + m + 1) {
+			free(text);
+			break;
+		}
+		text[n + m] = '\0';
+		bool end = after && strstr(text + n, to);
+		if(after && !end && strstr(text, what) && strstr(text, what) < text + n)
+			count++;
+		if(strstr(text + n, from))
+			after = true;
+		free(text);
+		if(end)
+			break;
+	}
+	if(f)
+		fclose(f);
+	return count;
+}
+
+/* The chats, users and meetups that every command looks up are answered
+ * from memory, not read again, when they are as many as the benchmark's
+ * (200 chats, 2,000 people, 600 meetups voted on): direct-mapped caches
+ * read a fifth of them again at each pass, and a vote cost a round trip
+ * more on PostgreSQL.  Rows beyond the caches' room are still found right.
+ * SQLite only: the count comes from its statement trace. */
+static void test_caches(void)
+{
+	char path[256], trace[300];
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	path_of(path, sizeof(path), "caches.db");
+	snprintf(trace, sizeof(trace), "%s/caches.trace", dir);
+	setenv("ENSEMBLE_SQL_TRACE", trace, 1);
+	CHECK_INT(db_open(&db, path, &err), 0);
+	unsetenv("ENSEMBLE_SQL_TRACE");
+	enum { CHATS = 200, USERS = 2000, MORE = 6000 };
+	static int64_t chat_ids[CHATS], user_ids[MORE], meetup_ids[CHATS][3];
+	char ext[32];
+	struct db_chat c;
+	struct db_meetup m, got;
+	CHECK_INT(db_begin(db), 0);
+	for(int i = 0; i < CHATS; i++) {
+		snprintf(ext, sizeof(ext), "c%d", i);
+		CHECK_INT(db_chat_get(db, "console", ext, "en", "UTC", &c), 0);
+		chat_ids[i] = c.id;
+	}
+	for(int i = 0; i < MORE; i++) {
+		snprintf(ext, sizeof(ext), "u%d", i);
+		CHECK_INT(db_user_seen(db, chat_ids[i % CHATS], "console", ext, ext, false, 1000, &user_ids[i]), 0);
+	}
+	for(int i = 0; i < CHATS; i++)
+		for(int k = 0; k < 3; k++) {
+			m = (struct db_meetup){
+				.chat_id = chat_ids[i], .state = MEETUP_POLL, .created = 1000, .nslots = 1
+			};
+			snprintf(m.title, sizeof(m.title), "Meetup %d of c%d", k + 1, i);
+			m.slots[0] = (struct db_slot){ .idx = 1, .start = 2000000000, .duration_min = 60 };
+			CHECK_INT(db_meetup_insert(db, &m), 0);
+			meetup_ids[i][k] = m.id;
+		}
+	CHECK_INT(db_commit(db), 0);
+	/* The first pass fills the caches in order; the second looks up
+	 * people, their chats and meetups at random, as commands do. */
+	uint32_t seed = 1;
+	for(int pass = 0; pass < 2; pass++) {
+		if(pass) {
+			struct strbuf none = STRBUF_INIT;
+			CHECK_INT(db_kv_get(db, "test.caches.second", &none), 0);
+			strbuf_release(&none);
+		}
+		CHECK_INT(db_begin(db), 0);
+		for(int step = 0; step < USERS; step++) {
+			int i = step, k = step % 3;
+			if(pass) {
+				seed = seed * 1103515245u + 12345u;
+				i = (int)((seed >> 8) % USERS);
+				k = (int)((seed >> 4) % 3);
+			}
+			int64_t id;
+			snprintf(ext, sizeof(ext), "c%d", i % CHATS);
+			CHECK_INT(db_chat_get(db, "console", ext, "en", "UTC", &c), 1);
+			CHECK_INT(c.id, chat_ids[i % CHATS]);
+			snprintf(ext, sizeof(ext), "u%d", i);
+			CHECK_INT(db_user_seen(db, c.id, "console", ext, ext, false, 1000, &id), 0);
+			CHECK_INT(id, user_ids[i]);
+			CHECK_INT(db_meetup_get(db, c.id, k + 1, &got), 1);
+			CHECK_INT(got.id, meetup_ids[i % CHATS][k]);
+		}
+		for(int i = 0; !pass && i < CHATS; i++)
+			for(int k = 0; k < 3; k++)
+				CHECK_INT(db_meetup_get_by_id(db, meetup_ids[i][k], &got), 1);
+		CHECK_INT(db_commit(db), 0);
+	}
+	/* More people than the cache holds: each still has their own id. */
+	struct strbuf none = STRBUF_INIT;
+	CHECK_INT(db_kv_get(db, "test.caches.third", &none), 0);
+	strbuf_release(&none);
+	CHECK_INT(db_begin(db), 0);
+	for(int i = MORE - 1; i >= 0; i--) {
+		int64_t id;
+		snprintf(ext, sizeof(ext), "u%d", i);
+		CHECK_INT(db_user_seen(db, chat_ids[i % CHATS], "console", ext, ext, false, 1000, &id), 0);
+		CHECK_INT(id, user_ids[i]);
+	}
+	CHECK_INT(db_commit(db), 0);
+	db_close(db);
+	const char *second = "test.caches.second", *third = "test.caches.third";
+	long users = traced_between(trace, second, third, "FROM users WHERE platform");
+	long chats = traced_between(trace, second, third, "FROM chats WHERE platform");
+	long meetups = traced_between(trace, second, third, "FROM meetups m");
+	long more = traced_between(trace, third, "(none)", "FROM users WHERE platform");
+	/* Printed, so that a failure says by how much. */
+	printf("# read again in %d commands: users %ld, chats %ld, meetups %ld; then %ld of %d people\n", USERS, users,
+	       chats, meetups, more, MORE);
+	CHECK(users <= USERS / 100);
+	CHECK(chats == 0);
+	CHECK(meetups <= 3 * USERS / 100);
+	CHECK(more > 0);
+	strbuf_release(&err);
+}
+
 /* db_probe opens the path anew: a database answers while the bot's own
  * connection is open; a file moved away does not, though the open
  * connection still works, and nothing is created where it was. */
@@ -1021,6 +1154,8 @@ forget:
 	test_forget();
 	test_user_seen();
 	test_meetup_reads();
+	if(!pg)
+		test_caches();
 	test_seen();
 
 	strbuf_release(&err);
