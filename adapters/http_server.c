@@ -58,6 +58,7 @@ struct http_server {
 	uv_timer_t pause;
 	uv_timer_t wait;                  /* asks the waiting requests' routes again */
 	struct http_request *waiting;     /* the requests whose route was not ready */
+	struct http_later *laters;        /* the answers handlers are to give later */
 	bool handles;                     /* poll, pause and wait are initialised */
 	char bound[INET6_ADDRSTRLEN + 8]; /* "127.0.0.1:8080", "[::1]:8080" */
 };
@@ -76,6 +77,19 @@ struct http_request {
 	const struct http_route *route; /* what it waits for */
 	uint64_t waits_since;           /* the loop's time when it began to wait */
 	struct http_request *next_waiting;
+	/* Its handler answers later (http_request_later): the server it came
+	 * to, the promise, and once given the answer, written at its
+	 * connection's next writeable callback. */
+	struct http_server *srv;
+	struct http_later *later;
+	struct http_response *answer;
+};
+
+/* An answer promised by a handler (http_request_later). */
+struct http_later {
+	struct http_request *req; /* NULL once its client went or the server stopped */
+	struct http_server *srv;  /* NULL once the server stopped */
+	struct http_later *next;  /* in srv->laters */
 };
 
 const char *http_request_method(const struct http_request *req)
@@ -229,7 +243,19 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 		if(r->ready && !r->ready(r->user))
 			return http__wait(srv, req, r);
 		struct http_response res = { .status = 200 };
+		req->srv = srv;
 		int rc = r->fn(r->user, req, &res);
+		if(req->later) {
+			/* Promised: its answer comes with http_later_answer, or, the
+			 * handler having failed, a 500 now and the promise void. */
+			if(rc)
+				req->later->req = NULL;
+			req->later = rc ? NULL : req->later;
+		}
+		if(req->later) {
+			free(res.body);
+			return 0;
+		}
 		int out = rc ? http__respond(req->wsi, 500, NULL, "internal error\n", 15)
 		             : http__respond_with(req->wsi, res.status, res.content_type, res.body ? res.body : "",
 		                                  res.body ? res.body_len : 0, &res);
@@ -271,6 +297,64 @@ static void http__release(struct http_request *req)
 		strbuf_release(&req->body);
 		req->started = false;
 	}
+}
+
+/* The connection of req is closing: its promised answer, if any, will
+ * have no one to go to, and one given but not written yet goes. */
+static void http__forget_later(struct http_request *req)
+{
+	if(!req)
+		return;
+	if(req->later) {
+		req->later->req = NULL;
+		req->later = NULL;
+	}
+	if(req->answer) {
+		free(req->answer->body);
+		free(req->answer);
+		req->answer = NULL;
+	}
+}
+
+struct http_later *http_request_later(const struct http_request *creq)
+{
+	struct http_request *req = (struct http_request *)creq; /* the server's own */
+	if(req->later || !req->srv || req->srv->stopped)
+		return NULL;
+	struct http_later *l = calloc(1, sizeof(*l));
+	if(!l)
+		return NULL;
+	l->req = req;
+	l->srv = req->srv;
+	l->next = req->srv->laters;
+	req->srv->laters = l;
+	req->later = l;
+	return l;
+}
+
+void http_later_answer(struct http_later *l, struct http_response *res)
+{
+	struct http_request *req = l->req;
+	struct http_response *a = req ? malloc(sizeof(*a)) : NULL;
+	if(a) {
+		*a = *res;
+		req->answer = a;
+		req->later = NULL;
+		lws_callback_on_writable(req->wsi);
+	} else {
+		free(res->body);
+		if(req) { /* no memory: the client gets no answer, as if we had crashed */
+			req->later = NULL;
+			lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
+	}
+	res->body = NULL;
+	for(struct http_later **p = l->srv ? &l->srv->laters : NULL; p && *p; p = &(*p)->next)
+		if(*p == l) {
+			*p = l->next;
+			break;
+		}
+	free(l);
 }
 
 static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -317,6 +401,15 @@ static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 			return http__respond(wsi, 500, NULL, "out of memory\n", 14);
 		return http__dispatch(srv, req);
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
+		if(req && req->answer) {
+			struct http_response *a = req->answer;
+			req->answer = NULL;
+			int out = http__respond_with(wsi, a->status, a->content_type, a->body ? a->body : "",
+			                             a->body ? a->body_len : 0, a);
+			free(a->body);
+			free(a);
+			return out;
+		}
 		if(!req || !req->waits || !req->woken)
 			return 0;
 		bool given_up = req->given_up;
@@ -335,6 +428,7 @@ static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if(req && req->waits && srv)
 			http__unwait(srv, req);
+		http__forget_later(req);
 		http__release(req);
 		return 0;
 	default:
@@ -577,6 +671,16 @@ void http_server_stop(struct http_server *srv)
 		struct http_request *req = srv->waiting;
 		http__unwait(srv, req);
 		lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+	}
+	/* The promised answers go nowhere now: their connections close with
+	 * the context. */
+	while(srv->laters) {
+		struct http_later *l = srv->laters;
+		srv->laters = l->next;
+		if(l->req)
+			l->req->later = NULL;
+		l->req = NULL;
+		l->srv = NULL;
 	}
 	/* No new connection from here; the socket closes once its watcher has. */
 	if(srv->handles) {

@@ -5,7 +5,8 @@
  * configured address; lws serves each connection accepted there (HTTP, or
  * TLS with a certificate).  It serves the routes added to it: the daemon's
  * GET /healthz and /readyz, the adapters' (the Telegram webhook).  Handlers
- * are synchronous: they get the whole request and fill the response.  A
+ * get the whole request and fill the response, or promise it
+ * (http_request_later) and give it from the loop once they have it.  A
  * route added with a readiness test (http_server_route_when) is served only
  * when the test says so: until then its requests wait, the loop going on
  * (a page that reads the database while a thread holds it).
@@ -77,6 +78,21 @@ int http_server_route_when(struct http_server *srv, const char *method, const ch
                            void *user, bool (*ready)(void *user));
 void http_server_stop(struct http_server *srv);
 void http_server_free(struct http_server *srv);
+
+/* A promised answer.  A handler that cannot answer at once (it waits for
+ * a transaction committed on a thread) calls http_request_later(req),
+ * leaves res untouched and returns 0: the request then waits, the loop
+ * going on, until http_later_answer(promise, res) gives its answer, from
+ * the loop's thread.  http_request_later returns NULL when it cannot
+ * promise (no memory, the server stopping, a promise made already): the
+ * handler then answers now.  A handler that promised and returns -1
+ * answers 500 now, the promise void.  http_later_answer must be called
+ * once for each promise, whatever happened meanwhile: it takes res's body,
+ * and frees the promise; when the client went away or the server stopped
+ * (or was freed) meanwhile, the answer is dropped. */
+struct http_later;
+struct http_later *http_request_later(const struct http_request *req);
+void http_later_answer(struct http_later *promise, struct http_response *res);
 
 /* What a handler may read of the request (valid during the call only). */
 const char *http_request_method(const struct http_request *req);

@@ -636,6 +636,89 @@ static bool tg__webhook_ready(void *user)
 	return !db_busy(t->b->db);
 }
 
+/* A posted update whose store is committed on a thread, its post
+ * answered once it has: on PostgreSQL, where the loop would otherwise wait
+ * for the server's round trips and its flush to disk at every post. */
+struct tg_hook {
+	struct tg *t; /* NULL once the adapter is released */
+	struct http_later *promise;
+	struct tg_update *u;
+	size_t n;
+	char key[48];
+	char *body;
+	struct tg_hook *next; /* in t->hooks */
+};
+
+/* db_transact_run's step, on a thread: the update stored as posted. */
+static int tg__hook_store(struct db *db, void *user)
+{
+	struct tg_hook *h = user;
+	return db_kv_set(db, h->key, h->body);
+}
+
+/* The update accepted (200) once stored, and on to a batch; refused (500:
+ * Telegram posts it again) when it could not be. */
+static void tg__hook_stored(void *user, int rc)
+{
+	struct tg_hook *h = user;
+	struct tg *t = h->t;
+	struct http_response res = { .status = 200 };
+	for(struct tg_hook **p = t ? &t->hooks : NULL; p && *p; p = &(*p)->next)
+		if(*p == h) {
+			*p = h->next;
+			break;
+		}
+	/* Released meanwhile (a stop), the stored update is handled at the
+	 * next start, which loads the inbox. */
+	bool kept = !rc && t && !tg__inbox_add(t, h->u, h->n);
+	if(!kept) {
+		tg_updates_free(h->u, h->n);
+		if(rc || t) {
+			log_error("webhook: cannot store an update: Telegram will send it again (500)");
+			res.status = 500;
+		}
+	} else {
+		t->a->heard_ms = clock_mono_ms();
+	}
+	http_later_answer(h->promise, &res);
+	if(kept)
+		tg__webhook_next(t);
+	free(h->body);
+	free(h);
+}
+
+/* Stores the n updates u posted as body (blen bytes) on a thread and
+ * answers later: 0 when that started (u is then the hook's), -1 when it
+ * could not (nothing changed: the caller stores them itself). */
+static int tg__hook_start(struct tg *t, const struct http_request *req, const char *body, size_t blen,
+                          struct tg_update *u, size_t n)
+{
+	struct tg_hook *h = calloc(1, sizeof(*h));
+	if(!h || !(h->body = strndup(body, blen)))
+		goto fail;
+	h->t = t;
+	h->u = u;
+	h->n = n;
+	snprintf(h->key, sizeof(h->key), "telegram.inbox.%020lld", (long long)u[0].update_id);
+	if(!(h->promise = http_request_later(req)))
+		goto fail;
+	if(db_transact_run(t->b->db, t->b->loop, tg__hook_store, tg__hook_stored, h)) {
+		/* Not started: the promise voided, answered now by the caller. */
+		struct http_response none = { .status = 200 };
+		http_later_answer(h->promise, &none);
+		log_warn("webhook: cannot store an update on a thread: stored here");
+		goto fail;
+	}
+	h->next = t->hooks;
+	t->hooks = h;
+	return 0;
+fail:
+	if(h)
+		free(h->body);
+	free(h);
+	return -1;
+}
+
 /* POST webhook_path: one update, as Telegram posts it. */
 static int tg__on_webhook(void *user, const struct http_request *req, struct http_response *res)
 {
@@ -660,7 +743,10 @@ static int tg__on_webhook(void *user, const struct http_request *req, struct htt
 		return 0;
 	}
 	/* Stored before the answer: once Telegram has its 200, the update is
-	 * ours to keep across a crash. */
+	 * ours to keep across a crash.  On PostgreSQL on a thread, the answer
+	 * promised until it has committed. */
+	if(n && db_round_trips(t->b->db) && !tg__hook_start(t, req, body, blen, u, n))
+		return 0;
 	char key[48];
 	int rc = -1;
 	if(n) {
@@ -673,8 +759,7 @@ static int tg__on_webhook(void *user, const struct http_request *req, struct htt
 		rc = 0;
 	}
 	if(rc || tg__inbox_add(t, u, n)) {
-		if(rc)
-			tg_updates_free(u, n);
+		tg_updates_free(u, n);
 		log_error("webhook: cannot store an update: Telegram will send it again (500)");
 		res->status = 500;
 		return 0;
@@ -934,6 +1019,8 @@ static void tg__release(struct adapter *a)
 	tg_updates_free(t->inbox, t->ninbox);
 	if(t->parse_job) /* its end frees it */
 		t->parse_job->t = NULL;
+	for(struct tg_hook *h = t->hooks; h; h = h->next) /* their ends free them */
+		h->t = NULL;
 	free(t->base);
 	free(t);
 	a->priv = NULL;

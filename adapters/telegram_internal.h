@@ -108,6 +108,7 @@ struct tg {
 	char secret[48];         /* this run's secret_token */
 	struct tg_update *inbox; /* webhook updates waiting for a batch */
 	size_t ninbox;
+	struct tg_hook *hooks;        /* posted updates being stored on a thread */
 	struct tg_sent sent[TG_SENT]; /* what this run's sends became */
 	unsigned nsent;               /* how many so far (a ring) */
 };

@@ -6,12 +6,18 @@ the allowed characters, allowed_updates), 401 for a missing or wrong
 secret with nothing processed, 400 for malformed JSON, 413 for an oversized
 body, an accepted update answered through the Bot API, an update accepted
 just before a SIGKILL handled after the restart, and deleteWebhook when the
-configuration goes back to polling.  Prints "N passed, N failed".
+configuration goes back to polling.  On PostgreSQL (tests/dbtarget.py) the
+update's store is committed on a thread and the post answered once it
+has: with the table it is stored in locked by another session, the post
+waits while the listener goes on answering /healthz at once, and is
+answered 200 once the lock is gone (were the store done on the loop's
+thread, /healthz would not answer until then).  Prints "N passed, N
+failed".
 
 Usage: webhook.py ENSEMBLE"""
 import json, os, signal, subprocess, sys, time, urllib.error, urllib.request
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py
-import harness
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # harness.py, dbtarget.py
+import dbtarget, harness
 from harness import check, free_port, start_fake
 
 def wait_for(pred, what, timeout=10):
@@ -26,6 +32,7 @@ api_port, hook_port = free_port(), free_port()
 fake = start_fake([sys.executable, os.path.join(here, "fake_botapi.py"), str(api_port), TOKEN])
 api = "http://127.0.0.1:%d" % api_port
 hook = "http://127.0.0.1:%d/tg/hook" % hook_port
+db = dbtarget.fresh(tmp, "w.db")
 
 def calls(method=None):
     with urllib.request.urlopen(api + "/control/calls", timeout=10) as r:
@@ -51,7 +58,7 @@ def write_conf(mode):
         f.write("[general]\ndb = %s\nlang = en\n[http]\nlisten = 127.0.0.1:%d\nmax_body = 65536\n"
                 "[telegram]\ntoken = %s\napi_url = %s\nmode = %s\nwebhook_url = https://bot.example.org/tg/hook\n"
                 "webhook_path = /tg/hook\npoll_timeout = 1\nchat_interval_ms = 0\n"
-                % (os.path.join(tmp, "w.db"), hook_port, TOKEN, api, mode))
+                % (db, hook_port, TOKEN, api, mode))
     os.chmod(conf, 0o600)
 log = open(os.path.join(tmp, "bot.log"), "w")
 def start_bot():
@@ -108,6 +115,44 @@ with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hook_port, timeout=5
 # which /healthz reads.
 check(wait_for(lambda: len(calls("getWebhookInfo")) >= 2, "getWebhookInfo, twice"),
       "webhook mode asks getWebhookInfo")
+
+def healthz():
+    """Seconds /healthz took to answer, or None when it did not within 1 s."""
+    t0 = time.monotonic()
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hook_port, timeout=1) as r:
+            r.read()
+        return time.monotonic() - t0
+    except Exception:
+        return None
+
+if dbtarget.PG:
+    # The table the update is stored in, locked for 4 s by another session:
+    # the post waits for its store, the loop does not.
+    import threading
+    sys.path.insert(0, os.path.join(os.path.dirname(here), "pg"))
+    import slowlock
+    n = len(texts())
+    holder = slowlock.lock(db, "kv", 4)
+    t_lock, got = time.monotonic(), {}
+    poster = threading.Thread(target=lambda: got.update(status=post(update("/about"), secret),
+                                                        after=time.monotonic() - t_lock))
+    poster.start()
+    time.sleep(0.3)
+    waits = []
+    while time.monotonic() - t_lock < 3:
+        waits.append(healthz())
+        time.sleep(0.2)
+    check(waits and all(w is not None and w < 0.5 for w in waits),
+          "/healthz answers at once while a post's store waits for the lock (%s)" %
+          ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits))
+    check("status" not in got, "the post is not answered before its update is stored (%r)" % got)
+    holder.join()
+    poster.join(15)
+    check(got.get("status") == 200 and got.get("after", 0) >= 3.5,
+          "the post is answered 200 once its update is stored, after the lock (%r)" % got)
+    check(wait_for(lambda: [x for x in texts()[n:] if "Ensemble 0.1" in x], "the answer to the waiting post"),
+          "and the update is handled")
 
 # Accepted, then the bot is killed at once: the update is handled after
 # the restart (it was stored before the 200).

@@ -2,7 +2,9 @@
  * (libwebsockets on the same loop) and two raw TCP peers: one that never
  * answers and one that answers 429 with Retry-After.  A route served only
  * when ready waits without holding the loop, its request (headers, body)
- * intact when it is served, and a client gone meanwhile is forgotten. */
+ * intact when it is served, and a client gone meanwhile is forgotten; so
+ * does a request whose handler promised its answer (http_request_later),
+ * answered when the handler gives it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +234,84 @@ static void test_gated(void)
 	CHECK_INT(echo_calls, calls + 2);
 }
 
+/* A handler that promises its answer and gives it from a timer, as the
+ * Telegram webhook does once its update is committed on a thread. */
+struct promised {
+	uv_timer_t timer;
+	struct http_later *promise;
+	char body[64];
+};
+static int promised_open;
+
+static void promised_give(uv_timer_t *t)
+{
+	struct promised *p = t->data;
+	struct http_response res = { .status = 202, .body = strdup(p->body) };
+	res.body_len = strlen(res.body);
+	CHECK_INT(http_response_header(&res, "X-Promised", "kept"), 0);
+	http_later_answer(p->promise, &res);
+	CHECK(res.body == NULL); /* taken */
+	uv_close((uv_handle_t *)&p->timer, (uv_close_cb)free);
+	promised_open--;
+}
+
+static int promise(void *user, const struct http_request *req, struct http_response *res)
+{
+	(void)res;
+	struct promised *p = calloc(1, sizeof(*p));
+	p->promise = http_request_later(req);
+	CHECK(p->promise != NULL);
+	CHECK(http_request_later(req) == NULL); /* one promise a request */
+	snprintf(p->body, sizeof(p->body), "later %s", http_request_path(req));
+	uv_timer_init(&loop, &p->timer);
+	p->timer.data = p;
+	uv_timer_start(&p->timer, promised_give, (uint64_t)(uintptr_t)user, 0);
+	promised_open++;
+	return 0;
+}
+
+/* A promise broken by its handler's failure: 500 now. */
+static int promise_fails(void *user, const struct http_request *req, struct http_response *res)
+{
+	(void)res;
+	(void)user;
+	struct http_later *l = http_request_later(req);
+	CHECK(l != NULL);
+	struct http_response none = { .status = 200 };
+	http_later_answer(l, &none); /* the promise void: dropped */
+	return -1;
+}
+
+/* A promised answer comes when given, the loop serving others meanwhile;
+ * one given after its client left goes nowhere. */
+static void test_promised(void)
+{
+	static const struct expect kept = { "promised, given 300 ms later", 202, "later /later", -2 };
+	static const struct expect ponged = { "GET route, while one is promised", 200, "pong\n", -1 };
+	static const struct expect failed = { "promised, its handler failed", 500, NULL, -2 };
+	static const struct expect gone = { "promised, its client gone", -1, NULL, -2 };
+	uint64_t t0 = uv_now(&loop);
+	start("GET", "/later", NULL, 5000, 0, &kept);
+	run_for(100);
+	start("GET", "/ping", NULL, 5000, 0, &ponged);
+	run_for(100);
+	CHECK_INT(outstanding, 1); /* the ping answered, the promise not yet */
+	run_until_done();
+	CHECK(uv_now(&loop) - t0 >= 290);
+	CHECK_INT(promised_open, 0);
+	start("GET", "/fails", NULL, 5000, 0, &failed);
+	run_until_done();
+	/* Its client gives up before the answer is given: dropped. */
+	start("GET", "/later", NULL, 100, 0, &gone);
+	run_until_done();
+	CHECK_INT(promised_open, 1);
+	run_for(300);
+	CHECK_INT(promised_open, 0);
+	/* The server goes on. */
+	start("GET", "/ping", NULL, 5000, 0, &ponged);
+	run_until_done();
+}
+
 int main(void)
 {
 	uv_loop_init(&loop);
@@ -242,6 +322,8 @@ int main(void)
 	CHECK_INT(http_server_route(server, "GET", "/ping", pong, NULL), 0);
 	CHECK_INT(http_server_route(server, "GET", "/ua", agent, NULL), 0);
 	CHECK_INT(http_server_route_when(server, "POST", "/gated", echo, NULL, gate), 0);
+	CHECK_INT(http_server_route(server, "GET", "/later", promise, (void *)(uintptr_t)300), 0);
+	CHECK_INT(http_server_route(server, "GET", "/fails", promise_fails, NULL), 0);
 	CHECK_INT(http_client_new(&client, &loop), 0);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(server));
 
@@ -291,6 +373,7 @@ int main(void)
 	}
 
 	test_gated();
+	test_promised();
 
 	/* Transport failures: a closed port, a peer that never answers. */
 	int silent_port = listen_tcp(&silent);
