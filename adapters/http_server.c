@@ -83,6 +83,10 @@ struct http_request {
 	struct http_server *srv;
 	struct http_later *later;
 	struct http_response *answer;
+	/* A copy (http_request_copy): no connection, the headers it kept as
+	 * "name:value" lines, names in lower case. */
+	bool copy;
+	struct strbuf headers;
 };
 
 /* An answer promised by a handler (http_request_later). */
@@ -91,6 +95,8 @@ struct http_later {
 	struct http_server *srv;  /* NULL once the server stopped */
 	struct http_later *next;  /* in srv->laters */
 };
+
+static void http__forget_later(struct http_request *req);
 
 const char *http_request_method(const struct http_request *req)
 {
@@ -108,6 +114,26 @@ const char *http_request_body(const struct http_request *req, size_t *len)
 	return req->body.buf;
 }
 
+/* The value of the header "key" (a lower-case name and its colon) that a
+ * copy kept, into buf: as http_request_header. */
+static int http__copied_header(const struct http_request *req, const char *key, char *buf, size_t buflen)
+{
+	size_t klen = strlen(key);
+	for(const char *line = req->headers.buf; line && *line;) {
+		const char *end = strchr(line, '\n');
+		if(!strncmp(line, key, klen)) {
+			size_t vlen = (size_t)(end - line) - klen;
+			if(vlen >= buflen)
+				return -1;
+			memcpy(buf, line + klen, vlen);
+			buf[vlen] = '\0';
+			return (int)vlen;
+		}
+		line = end + 1;
+	}
+	return -1;
+}
+
 int http_request_header(const struct http_request *req, const char *name, char *buf, size_t buflen)
 {
 	/* lws keeps custom headers as "name:" in lower case. */
@@ -119,6 +145,8 @@ int http_request_header(const struct http_request *req, const char *name, char *
 		key[i] = (char)tolower((unsigned char)name[i]);
 	key[n] = ':';
 	key[n + 1] = '\0';
+	if(req->copy)
+		return http__copied_header(req, key, buf, buflen);
 	/* The headers lws knows have a token of their own. */
 	for(int t = 0; t < WSI_TOKEN_COUNT; t++) {
 		const char *known = (const char *)lws_token_to_string((enum lws_token_indexes)t);
@@ -137,8 +165,48 @@ int http_request_header(const struct http_request *req, const char *name, char *
 	return lws_hdr_custom_copy(req->wsi, buf, (int)buflen, key, (int)n + 1);
 }
 
+struct http_request *http_request_copy(const struct http_request *req, const char *const *names)
+{
+	struct http_request *c = calloc(1, sizeof(*c));
+	char value[1024], key[128];
+	if(!c)
+		return NULL;
+	c->copy = true;
+	c->started = true;
+	memcpy(c->method, req->method, sizeof(c->method));
+	memcpy(c->path, req->path, sizeof(c->path));
+	strbuf_init(&c->body);
+	strbuf_init(&c->headers);
+	strbuf_add(&c->body, req->body.buf ? req->body.buf : "", req->body.len);
+	for(int i = 0; names && names[i]; i++) {
+		int len = http_request_header(req, names[i], value, sizeof(value));
+		size_t n = strlen(names[i]);
+		if(len < 0 || n + 2 > sizeof(key) || memchr(value, '\n', (size_t)len))
+			continue; /* absent, or too long to keep: absent from the copy */
+		for(size_t k = 0; k < n; k++)
+			key[k] = (char)tolower((unsigned char)names[i][k]);
+		strbuf_addf(&c->headers, "%.*s:%.*s\n", (int)n, key, len, value);
+	}
+	if(c->body.oom || c->headers.oom) {
+		http_request_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void http_request_free(struct http_request *copy)
+{
+	if(!copy || !copy->copy)
+		return;
+	strbuf_release(&copy->body);
+	strbuf_release(&copy->headers);
+	free(copy);
+}
+
 int http_request_peer(const struct http_request *req, struct sockaddr_storage *ss)
 {
+	if(req->copy)
+		return -1;
 	socklen_t len = sizeof(*ss);
 	int fd = lws_get_socket_fd(req->wsi);
 	return fd >= 0 && !getpeername(fd, (struct sockaddr *)ss, &len) ? 0 : -1;
@@ -245,17 +313,20 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 		struct http_response res = { .status = 200 };
 		req->srv = srv;
 		int rc = r->fn(r->user, req, &res);
-		if(req->later) {
-			/* Promised: its answer comes with http_later_answer, or, the
-			 * handler having failed, a 500 now and the promise void. */
-			if(rc)
-				req->later->req = NULL;
-			req->later = rc ? NULL : req->later;
-		}
-		if(req->later) {
+		if(req->later && !rc) {
+			/* Promised: its answer comes with http_later_answer. */
 			free(res.body);
 			return 0;
 		}
+		if(req->answer && !rc) {
+			/* Promised and given at once. */
+			free(res.body);
+			res = *req->answer;
+			free(req->answer);
+			req->answer = NULL;
+		}
+		/* The handler failed: a 500 now, its promise void. */
+		http__forget_later(req);
 		int out = rc ? http__respond(req->wsi, 500, NULL, "internal error\n", 15)
 		             : http__respond_with(req->wsi, res.status, res.content_type, res.body ? res.body : "",
 		                                  res.body ? res.body_len : 0, &res);
@@ -332,6 +403,18 @@ struct http_later *http_request_later(const struct http_request *creq)
 	return l;
 }
 
+void http_later_void(struct http_later *l)
+{
+	if(l->req)
+		l->req->later = NULL;
+	for(struct http_later **p = l->srv ? &l->srv->laters : NULL; p && *p; p = &(*p)->next)
+		if(*p == l) {
+			*p = l->next;
+			break;
+		}
+	free(l);
+}
+
 void http_later_answer(struct http_later *l, struct http_response *res)
 {
 	struct http_request *req = l->req;
@@ -349,12 +432,8 @@ void http_later_answer(struct http_later *l, struct http_response *res)
 		}
 	}
 	res->body = NULL;
-	for(struct http_later **p = l->srv ? &l->srv->laters : NULL; p && *p; p = &(*p)->next)
-		if(*p == l) {
-			*p = l->next;
-			break;
-		}
-	free(l);
+	l->req = NULL; /* answered: only its place in the server's list is left */
+	http_later_void(l);
 }
 
 static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)

@@ -93,6 +93,18 @@ void http_server_free(struct http_server *srv);
 struct http_later;
 struct http_later *http_request_later(const struct http_request *req);
 void http_later_answer(struct http_later *promise, struct http_response *res);
+/* Withdraws a promise, from within the handler that made it, which then
+ * answers through res as if it had never promised; the promise is freed. */
+void http_later_void(struct http_later *promise);
+
+/* A copy of req that outlives the handler's call, for work done elsewhere
+ * (on a thread) once the handler has promised: its method, path and body,
+ * and of its headers those named in names (NULL-terminated; a value over
+ * 1 KiB is left out), which http_request_header then reads (any other:
+ * -1).  http_request_peer fails on a copy.  NULL without memory.  The
+ * caller owns it: http_request_free. */
+struct http_request *http_request_copy(const struct http_request *req, const char *const *names);
+void http_request_free(struct http_request *copy);
 
 /* What a handler may read of the request (valid during the call only). */
 const char *http_request_method(const struct http_request *req);

@@ -703,9 +703,8 @@ static int tg__hook_start(struct tg *t, const struct http_request *req, const ch
 	if(!(h->promise = http_request_later(req)))
 		goto fail;
 	if(db_transact_run(t->b->db, t->b->loop, tg__hook_store, tg__hook_stored, h)) {
-		/* Not started: the promise voided, answered now by the caller. */
-		struct http_response none = { .status = 200 };
-		http_later_answer(h->promise, &none);
+		/* Not started: the promise withdrawn, answered now by the caller. */
+		http_later_void(h->promise);
 		log_warn("webhook: cannot store an update on a thread: stored here");
 		goto fail;
 	}

@@ -200,6 +200,67 @@ static int web__serve(void *user, const struct http_request *req, struct http_re
 	return web__body(w, &l, &p, now, modified, res);
 }
 
+/* ---- pages off the loop ---- */
+
+/* A page being made on a thread. */
+struct web_run {
+	struct web *w;
+	int (*fn)(void *w, const struct http_request *req, struct http_response *res);
+	struct http_request *req; /* a copy */
+	struct http_later *promise;
+	struct http_response res;
+	int rc;
+};
+
+static void web__run_work(struct db *db, void *user)
+{
+	struct web_run *r = user;
+	(void)db; /* the thread owns it meanwhile: fn reads w->db */
+	r->rc = r->fn(r->w, r->req, &r->res);
+}
+
+static void web__run_done(void *user)
+{
+	struct web_run *r = user;
+	if(r->rc) {
+		free(r->res.body);
+		r->res = (struct http_response){ .status = 500, .body = strdup("internal error\n") };
+		r->res.body_len = r->res.body ? strlen(r->res.body) : 0;
+	}
+	http_later_answer(r->promise, &r->res);
+	http_request_free(r->req);
+	free(r);
+}
+
+int web_offload(struct web *w, int (*fn)(void *w, const struct http_request *req, struct http_response *res),
+                const struct http_request *req, struct http_response *res)
+{
+	static const char *const read[] = { "if-none-match", "if-modified-since", NULL };
+	if(!db_round_trips(w->db))
+		return fn(w, req, res);
+	struct web_run *r = calloc(1, sizeof(*r));
+	if(!r)
+		return fn(w, req, res);
+	*r = (struct web_run){ .w = w, .fn = fn, .res = { .status = 200 } };
+	if(!(r->req = http_request_copy(req, read)) || !(r->promise = http_request_later(req)))
+		goto here;
+	if(!db_run_start(w->db, w->bot->loop, web__run_work, web__run_done, r))
+		return 0;
+	http_later_void(r->promise);
+here:
+	/* Without memory, or a run in flight (the route's readiness says
+	 * there is none): served here, as on SQLite. */
+	http_request_free(r->req);
+	free(r);
+	return fn(w, req, res);
+}
+
+/* GET /cal/...: a feed, off the loop on PostgreSQL. */
+static int web__serve_route(void *user, const struct http_request *req, struct http_response *res)
+{
+	return web_offload(user, web__serve, req, res);
+}
+
 /* ---- start and end ---- */
 
 bool web_db_free(void *user)
@@ -237,7 +298,7 @@ int web_start(struct web **out, struct bot *bot, struct http_server *listener)
 	w->db = bot->db;
 	web__base(w, cfg->web_public_url);
 	if(snprintf(path, sizeof(path), "%s.webkey", db_path(w->db)) >= (int)sizeof(path) || web_key_load(w, path) ||
-	   http_server_route_when(listener, "GET", "/cal/*", web__serve, w, web_db_free) ||
+	   http_server_route_when(listener, "GET", "/cal/*", web__serve_route, w, web_db_free) ||
 	   web_site_start(w, listener)) {
 		log_error("cannot start the web side");
 		free(w);

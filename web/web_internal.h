@@ -32,6 +32,18 @@ struct web {
  * that a page never holds the loop while it waits for that thread. */
 bool web_db_free(void *user);
 
+/* Serves req with fn(w, req, res), a handler that only reads the
+ * database: at once on SQLite; on PostgreSQL, where each read is a round
+ * trip, on a thread of the loop's pool (db_run_start) on a copy of req,
+ * the answer promised (http_request_later) and given once fn has run, so
+ * that a page whose reads wait (a table locked by someone else) holds
+ * neither the loop nor /healthz.  fn reads no header but If-None-Match and
+ * If-Modified-Since.  Returns what a handler returns. */
+struct http_request;
+struct http_response;
+int web_offload(struct web *w, int (*fn)(void *w, const struct http_request *req, struct http_response *res),
+                const struct http_request *req, struct http_response *res);
+
 /* web_links.c: the links. */
 
 /* Reads the key: from the database when it keeps it (PostgreSQL: the

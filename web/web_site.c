@@ -114,7 +114,7 @@ static int web_site__get(void *user, const struct http_request *req, struct http
 	return web_site__page(w, &l, token, len, NULL, res);
 }
 
-static int web_site__agenda(void *user, const struct http_request *req, struct http_response *res)
+static int web_site__agenda_page(void *user, const struct http_request *req, struct http_response *res)
 {
 	return web_site__get(user, req, res, "/agenda/", DB_WEB_CHAT);
 }
@@ -122,6 +122,18 @@ static int web_site__agenda(void *user, const struct http_request *req, struct h
 static int web_site__vote_page(void *user, const struct http_request *req, struct http_response *res)
 {
 	return web_site__get(user, req, res, "/vote/", DB_WEB_VOTE);
+}
+
+/* GET /agenda/TOKEN and /vote/TOKEN, off the loop on PostgreSQL.  (POST
+ * /vote/TOKEN stays on it: a vote runs the core, which is the loop's.) */
+static int web_site__agenda(void *user, const struct http_request *req, struct http_response *res)
+{
+	return web_offload(user, web_site__agenda_page, req, res);
+}
+
+static int web_site__vote_get(void *user, const struct http_request *req, struct http_response *res)
+{
+	return web_offload(user, web_site__vote_page, req, res);
 }
 
 /* ---- the form ---- */
@@ -309,7 +321,7 @@ int web_site_start(struct web *w, struct http_server *listener)
 {
 	return web_site__csp(w) ||
 	       http_server_route_when(listener, "GET", "/agenda/*", web_site__agenda, w, web_db_free) ||
-	       http_server_route_when(listener, "GET", "/vote/*", web_site__vote_page, w, web_db_free) ||
+	       http_server_route_when(listener, "GET", "/vote/*", web_site__vote_get, w, web_db_free) ||
 	       http_server_route_when(listener, "POST", "/vote/*", web_site__vote, w, web_db_free) ||
 	       http_server_route(listener, "GET", "/robots.txt", web_site__robots, w);
 }

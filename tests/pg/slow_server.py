@@ -16,7 +16,8 @@ exactly once.  Were the batch run on the loop's thread, /healthz would not
 answer until the lock was released (checked: it then fails).  A calendar
 feed asked for during the lock waits for the database without holding the
 loop (its route is served only when no thread holds the database), and is
-served once the lock is gone.
+served once the lock is gone; so is one whose own reads wait for a lock,
+made on a thread while the loop goes on.
 
 Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
 import atexit, os, re, signal, subprocess, sys, threading, time, urllib.request
@@ -78,6 +79,8 @@ ask = say(1, "Ann", "/agenda")
 feed = harness.wait_for(lambda: [u for b in replies_to(ask) for u in re.findall(r"http://[^\s\"<]+\.ics", b["text"])],
                         "the calendar's link", 20)
 check(feed, "/agenda gives the calendar's link")
+agenda = [u for b in replies_to(ask) for u in re.findall(r"http://[^\s\"<]+/agenda/[A-Za-z0-9_-]+", b["text"])]
+check(agenda, "/agenda gives the chat's page")
 
 def fetch(url, out):
     """GETs url into out: its status, type and the seconds it took."""
@@ -121,6 +124,33 @@ check(len(replies_to(slow)) == 1, "it is answered exactly once (%d)" % len(repli
 check(all(len(replies_to(m)) == 1 for m in burst), "each command of the burst is answered exactly once")
 check(dbtarget.query(db, "SELECT count(*) FROM votes") == [["1"]], "the vote on the poll, given during the lock, is stored")
 check(bot.poll() is None, "the bot is still running")
+
+# A calendar whose own reads wait for a lock (on the table of meetups,
+# which every feed reads) is made on a thread: the loop answers meanwhile,
+# and the calendar comes once the lock is gone.  (Made on the loop's
+# thread, it held /healthz until the lock's end: checked, it then fails.)
+holder = slowlock.lock(db, "meetups", LOCK_S)
+t_lock, cal = time.monotonic(), {}
+reader = threading.Thread(target=fetch, args=(feed[0] if feed else "http://127.0.0.1:%d/cal/x.ics" % http_port, cal))
+reader.start()
+time.sleep(0.3)
+waits = []
+while time.monotonic() - t_lock < LOCK_S - 1:
+    waits.append(healthz())
+    time.sleep(0.2)
+check(waits and all(w is not None and w < 0.5 for w in waits),
+      "/healthz answers at once while a calendar's reads wait for a lock (%s)" %
+      ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits))
+check("status" not in cal, "the calendar waits for the lock: %r" % cal)
+holder.join()
+reader.join(30)
+check(cal.get("status") == 200 and "BEGIN:VCALENDAR" in cal.get("body", "") and cal.get("took", 0) >= LOCK_S - 1,
+      "the calendar is served once the lock is gone: %r" % {k: v for k, v in cal.items() if k != "body"})
+# The chat's page, made on a thread too.
+html = {}
+fetch(agenda[0] if agenda else "http://127.0.0.1:%d/agenda/x" % http_port, html)
+check(html.get("status") == 200 and html.get("type", "").startswith("text/html") and "Picnic" in html.get("body", ""),
+      "the chat's page is served, with its meetup: %r" % {k: v for k, v in html.items() if k != "body"})
 
 # A stop asked while a batch waits on its thread: the batch ends first, on
 # its thread, once; the bot then stops cleanly and the reply still leaves.

@@ -270,16 +270,44 @@ static int promise(void *user, const struct http_request *req, struct http_respo
 	return 0;
 }
 
-/* A promise broken by its handler's failure: 500 now. */
+/* A promise broken by its handler's failure: 500 now, and the promise,
+ * void, still the handler's to free. */
+static struct http_later *broken;
 static int promise_fails(void *user, const struct http_request *req, struct http_response *res)
 {
 	(void)res;
 	(void)user;
+	broken = http_request_later(req);
+	CHECK(broken != NULL);
+	return -1;
+}
+
+/* A promise withdrawn: the handler answers now, through res; and one kept
+ * at once, within the call.  The copy of the request keeps the headers
+ * asked for, and only those. */
+static int promise_withdrawn(void *user, const struct http_request *req, struct http_response *res)
+{
+	(void)user;
+	struct http_request *copy = http_request_copy(req, (const char *const[]){ "User-Agent", "X-None", NULL });
+	char ua[128] = "", host[128];
+	CHECK(copy != NULL);
+	CHECK(http_request_header(copy, "user-agent", ua, sizeof(ua)) > 0);
+	CHECK(http_request_header(copy, "Host", host, sizeof(host)) < 0); /* not asked for */
+	CHECK(http_request_header(copy, "X-None", host, sizeof(host)) < 0);
+	CHECK(!strcmp(http_request_path(copy), http_request_path(req)));
 	struct http_later *l = http_request_later(req);
 	CHECK(l != NULL);
-	struct http_response none = { .status = 200 };
-	http_later_answer(l, &none); /* the promise void: dropped */
-	return -1;
+	if(!strcmp(http_request_path(req), "/withdrawn")) {
+		http_later_void(l);
+		res->body = strdup(ua);
+		res->body_len = strlen(ua);
+	} else {
+		struct http_response now = { .status = 201, .body = strdup("at once") };
+		now.body_len = strlen(now.body);
+		http_later_answer(l, &now);
+	}
+	http_request_free(copy);
+	return 0;
 }
 
 /* A promised answer comes when given, the loop serving others meanwhile;
@@ -300,6 +328,12 @@ static void test_promised(void)
 	CHECK(uv_now(&loop) - t0 >= 290);
 	CHECK_INT(promised_open, 0);
 	start("GET", "/fails", NULL, 5000, 0, &failed);
+	run_until_done();
+	http_later_void(broken);
+	static const struct expect withdrawn = { "promised, then withdrawn", 200, "Ensemble/" ENSEMBLE_VERSION, -2 };
+	static const struct expect at_once = { "promised and kept at once", 201, "at once", -2 };
+	start("GET", "/withdrawn", NULL, 5000, 0, &withdrawn);
+	start("GET", "/at-once", NULL, 5000, 0, &at_once);
 	run_until_done();
 	/* Its client gives up before the answer is given: dropped. */
 	start("GET", "/later", NULL, 100, 0, &gone);
@@ -324,6 +358,8 @@ int main(void)
 	CHECK_INT(http_server_route_when(server, "POST", "/gated", echo, NULL, gate), 0);
 	CHECK_INT(http_server_route(server, "GET", "/later", promise, (void *)(uintptr_t)300), 0);
 	CHECK_INT(http_server_route(server, "GET", "/fails", promise_fails, NULL), 0);
+	CHECK_INT(http_server_route(server, "GET", "/withdrawn", promise_withdrawn, NULL), 0);
+	CHECK_INT(http_server_route(server, "GET", "/at-once", promise_withdrawn, NULL), 0);
 	CHECK_INT(http_client_new(&client, &loop), 0);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(server));
 
