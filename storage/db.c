@@ -382,6 +382,27 @@ int db__exec_stmt(struct db *db, struct sql_stmt *st, const char *what)
 	return db__exists(db, st, what) < 0 ? -1 : 0;
 }
 
+int db__next_id(struct db *db, struct db_ids *ids, const char *sql, int64_t *id)
+{
+	if(ids->next == ids->n) {
+		struct sql_stmt *st = db__stmt(db, sql);
+		if(!st)
+			return -1;
+		int rc, n = 0;
+		while((rc = sql_step(st)) == SQL_ROW && n < DB_IDS)
+			ids->ids[n++] = sql_column_int64(st, 0);
+		sql_reset(st);
+		if((rc != SQL_DONE && rc != SQL_ROW) || !n) {
+			db__log_error(db, "ids ahead");
+			return -1;
+		}
+		ids->next = 0;
+		ids->n = n;
+	}
+	*id = ids->ids[ids->next++];
+	return 0;
+}
+
 int db__insert_id(struct db *db, struct sql_stmt *st, const char *what, int64_t *id)
 {
 	int rc = sql_step(st);

@@ -11,8 +11,20 @@
 #include "storage/sql.h"
 
 #define DB_STMT_SLOTS 256 /* a power of two above the number of statements */
-#define DB_OUTBOX_IDS 64  /* outbox ids taken at a time on PostgreSQL */
-#define DB_OUTBOX_IDS_SQL "64"
+#define DB_IDS 64         /* ids taken at a time from a sequence on PostgreSQL */
+/* The statement that takes them from the sequence of table's id (a
+ * literal): named once, not at each row, as the name's lookup
+ * (pg_get_serial_sequence and the cast) costs more than nextval. */
+#define DB_IDS_SQL(table) \
+	"SELECT nextval(s.id) FROM (SELECT CAST(pg_get_serial_sequence('" table "', 'id') AS regclass) AS id " \
+	"OFFSET 0) s CROSS JOIN generate_series(1, 64) ORDER BY 1"
+
+/* On PostgreSQL, ids taken ahead from a table's sequence (db__next_id):
+ * ids[next ... n) are still to use. */
+struct db_ids {
+	int64_t ids[DB_IDS];
+	int next, n;
+};
 
 struct db {
 	/* The connection, on either engine (storage/sql.h). */
@@ -43,11 +55,9 @@ struct db {
 	/* On PostgreSQL, the thread that records deliveries as rows of
 	 * outbox_acks (db_acks.c); NULL until the first delivery. */
 	struct db_acks *acker;
-	/* On PostgreSQL, outbox ids taken ahead from the table's sequence
-	 * (db_outbox.c): outbox_ids[outbox_ids_next ... outbox_ids_n) are
-	 * still to use. */
-	int64_t outbox_ids[DB_OUTBOX_IDS];
-	int outbox_ids_next, outbox_ids_n;
+	/* On PostgreSQL, the ids of the outbox's rows and of meetups, taken
+	 * ahead from their sequences (db__next_id). */
+	struct db_ids outbox_ids, meetup_ids;
 	int64_t *acks;
 	size_t nacks, acks_alloc, acks_applied;
 	/* Deliveries answered while a run owned db (db_async.c), with the
@@ -98,6 +108,14 @@ static inline bool db__on_pg(const struct db *db)
 {
 	return db->sql->ops->engine == SQL_POSTGRES;
 }
+
+/* On PostgreSQL, the next id for a row of a table, from ids, which takes
+ * DB_IDS at a time from the table's sequence with sql (DB_IDS_SQL), so
+ * that the row's insert returns nothing and need not be waited for
+ * (storage/sql_pg.c's pipeline).  The ids an instance took and did not
+ * use are never used: the sequence goes on past them, and the order of
+ * the ids stays that of the inserts.  0 or -1 (logged). */
+int db__next_id(struct db *db, struct db_ids *ids, const char *sql, int64_t *id);
 
 /* The statement that writes the seq counter before a commit. */
 extern const char db__seq_write_sql[];
@@ -190,6 +208,11 @@ void db__shown_free(struct db *db);
  * others (db__cache_clear), and whenever a write may change what a
  * meetup's read returns. */
 int db__meetup_cached(struct db *db, int64_t id, int64_t chat_id, int num, struct db_meetup *out);
+/* The highest #num of chat_id's meetups, as last read or inserted:
+ * db__meetup_num_cached gives 1 with it in *num, or 0 when it is not
+ * kept; db__meetup_num_keep keeps it.  Emptied with the meetups. */
+int db__meetup_num_cached(struct db *db, int64_t chat_id, int *num);
+void db__meetup_num_keep(struct db *db, int64_t chat_id, int num);
 void db__meetup_keep(struct db *db, const struct db_meetup *m);
 void db__meetup_forget(struct db *db, int64_t id);
 void db__meetup_cache_clear(struct db *db);

@@ -235,16 +235,9 @@ static int db__slots_insert(struct db *db, const struct db_meetup *m)
 	return 0;
 }
 
-int db_meetup_insert(struct db *db, struct db_meetup *m)
+/* Binds m's columns to ?2 ... ?15 of a meetup's insert. */
+static void db_meetup__bind(struct sql_stmt *st, const struct db_meetup *m)
 {
-	struct sql_stmt *st =
-		db__stmt(db, "INSERT INTO meetups (chat_id, num, title, place, creator, state, duration_min, deadline, "
-	                     "quorum, max_people, chosen, start_at, created_at, remind, series_id, group_id) "
-	                     "VALUES (?1, (SELECT coalesce(max(num), 0) + 1 FROM meetups WHERE chat_id = ?1), "
-	                     "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id, num");
-	if(!st)
-		return -1;
-	sql_bind_int64(st, 1, m->chat_id);
 	sql_bind_text(st, 2, m->title, -1);
 	sql_bind_text(st, 3, m->place, -1);
 	if(m->creator)
@@ -271,6 +264,64 @@ int db_meetup_insert(struct db *db, struct db_meetup *m)
 		sql_bind_int64(st, 15, m->group_id);
 	else
 		sql_bind_null(st, 15);
+}
+
+/* On PostgreSQL a meetup's id and #num are known before its insert, which
+ * then returns nothing and is not waited for (storage/sql_pg.c's
+ * pipeline): a proposal costs no round trip.  The id comes from the
+ * table's sequence (db__next_id), the number from the chat's highest,
+ * read once and then counted here: only the leading instance writes
+ * (storage/db_lead.c), and a rollback empties the count with the caches. */
+static int db_meetup__insert_pg(struct db *db, struct db_meetup *m)
+{
+	int64_t id;
+	int num;
+	if(db__next_id(db, &db->meetup_ids, DB_IDS_SQL("meetups"), &id))
+		return -1;
+	if(!db__meetup_num_cached(db, m->chat_id, &num)) {
+		struct sql_stmt *st = db__stmt(db, "SELECT coalesce(max(num), 0) FROM meetups WHERE chat_id = ?1");
+		if(!st)
+			return -1;
+		sql_bind_int64(st, 1, m->chat_id);
+		int rc = sql_step(st);
+		num = rc == SQL_ROW ? sql_column_int(st, 0) : 0;
+		sql_reset(st);
+		if(rc != SQL_ROW) {
+			db__log_error(db, "meetup number");
+			return -1;
+		}
+	}
+	struct sql_stmt *st = db__stmt(
+		db, "INSERT INTO meetups (id, chat_id, num, title, place, creator, state, duration_min, deadline, "
+		    "quorum, max_people, chosen, start_at, created_at, remind, series_id, group_id) "
+		    "VALUES (?16, ?1, ?17, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+	if(!st)
+		return -1;
+	sql_bind_int64(st, 1, m->chat_id);
+	db_meetup__bind(st, m);
+	sql_bind_int64(st, 16, id);
+	sql_bind_int(st, 17, num + 1);
+	if(db__exec_stmt(db, st, "meetup insert"))
+		return -1;
+	m->id = id;
+	m->num = num + 1;
+	db__meetup_num_keep(db, m->chat_id, m->num);
+	return db__slots_insert(db, m);
+}
+
+int db_meetup_insert(struct db *db, struct db_meetup *m)
+{
+	if(db__on_pg(db))
+		return db_meetup__insert_pg(db, m);
+	struct sql_stmt *st =
+		db__stmt(db, "INSERT INTO meetups (chat_id, num, title, place, creator, state, duration_min, deadline, "
+	                     "quorum, max_people, chosen, start_at, created_at, remind, series_id, group_id) "
+	                     "VALUES (?1, (SELECT coalesce(max(num), 0) + 1 FROM meetups WHERE chat_id = ?1), "
+	                     "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id, num");
+	if(!st)
+		return -1;
+	sql_bind_int64(st, 1, m->chat_id);
+	db_meetup__bind(st, m);
 	int rc = sql_step(st);
 	if(rc == SQL_ROW) {
 		m->id = sql_column_int64(st, 0);

@@ -9,7 +9,8 @@
  * meetup or its slots are written (db_meetup_insert, db_meetup_update),
  * and all are emptied with the other caches (a rollback, /forget me, a
  * chat moved) and when a user's name changes (a meetup is read with its
- * creator's name).
+ * creator's name).  Beside them, each chat's highest #num, which a new
+ * meetup's insert on PostgreSQL counts from.
  */
 #include "storage/db_internal.h"
 
@@ -21,10 +22,18 @@
  * ids seldom meet in it (2 bytes a slot). */
 #define DB_MEETUP_IDS (4 * DB_MEETUP_SLOTS)
 
+/* The chats whose highest #num is kept (PostgreSQL's inserts). */
+#define DB_MEETUP_NUMS 512
+
 struct db_meetup_cache {
 	struct db_meetup e[DB_MEETUP_SLOTS]; /* id 0: empty */
 	uint32_t used[DB_MEETUP_SLOTS];      /* use stamps (db__cache_use) */
 	uint16_t by_id[DB_MEETUP_IDS];       /* 1 + the index in e; 0: none */
+	struct {
+		int64_t chat_id;
+		int num;
+	} nums[DB_MEETUP_NUMS];
+	uint32_t nums_used[DB_MEETUP_NUMS]; /* use stamps; 0: empty */
 };
 
 static uint64_t db_meetup_cache__mix(uint64_t x)
@@ -93,6 +102,43 @@ void db__meetup_keep(struct db *db, const struct db_meetup *m)
 	c->by_id[db_meetup_cache__id_at(m->id)] = (uint16_t)(i + 1);
 }
 
+/* The first slot of chat_id's set in nums. */
+static uint32_t db_meetup_cache__num_set(int64_t chat_id)
+{
+	return (uint32_t)(db_meetup_cache__mix((uint64_t)chat_id) & (DB_MEETUP_NUMS / DB_WAYS - 1)) * DB_WAYS;
+}
+
+int db__meetup_num_cached(struct db *db, int64_t chat_id, int *num)
+{
+	struct db_meetup_cache *c = db->meetup_cache;
+	if(!c)
+		return 0;
+	uint32_t set = db_meetup_cache__num_set(chat_id);
+	for(uint32_t i = set; i < set + DB_WAYS; i++)
+		if(c->nums_used[i] && c->nums[i].chat_id == chat_id) {
+			c->nums_used[i] = db__cache_use(db);
+			*num = c->nums[i].num;
+			return 1;
+		}
+	return 0;
+}
+
+void db__meetup_num_keep(struct db *db, int64_t chat_id, int num)
+{
+	if(!db->meetup_cache && !(db->meetup_cache = calloc(1, sizeof(*db->meetup_cache))))
+		return;
+	struct db_meetup_cache *c = db->meetup_cache;
+	uint32_t set = db_meetup_cache__num_set(chat_id), i;
+	for(i = set; i < set + DB_WAYS; i++)
+		if(c->nums_used[i] && c->nums[i].chat_id == chat_id)
+			break;
+	if(i == set + DB_WAYS)
+		i = set + db__cache_victim(&c->nums_used[set]);
+	c->nums[i].chat_id = chat_id;
+	c->nums[i].num = num;
+	c->nums_used[i] = db__cache_use(db);
+}
+
 void db__meetup_forget(struct db *db, int64_t id)
 {
 	/* Every entry is looked at: the index by id may have lost it to
@@ -114,6 +160,7 @@ void db__meetup_cache_clear(struct db *db)
 	for(size_t i = 0; i < DB_MEETUP_SLOTS; i++)
 		c->e[i].id = 0;
 	memset(c->used, 0, sizeof(c->used));
+	memset(c->nums_used, 0, sizeof(c->nums_used));
 }
 
 void db__meetup_cache_free(struct db *db)

@@ -52,44 +52,12 @@
  * text, some 5 KB). */
 #define DB_OUTBOX_DELETE_MAX 256
 
-/* On PostgreSQL, the next id of the outbox: taken from the table's
- * sequence DB_OUTBOX_IDS at a time, so that the insert, which then
- * returns nothing, need not wait for its answer (storage/sql_pg.c's
- * pipeline).  The ids an instance took and did not use are never used:
- * the sequence goes on past them, and the outbox's order stays that of
- * the inserts.  0 or -1 (logged). */
-static int db_outbox__next_id(struct db *db, int64_t *id)
-{
-	if(db->outbox_ids_next == db->outbox_ids_n) {
-		/* The sequence is named once, not at each row: the name's lookup
-		 * (pg_get_serial_sequence and the cast) cost more than nextval. */
-		struct sql_stmt *st =
-			db__stmt(db, "SELECT nextval(s.id) FROM (SELECT CAST(pg_get_serial_sequence('outbox', 'id') "
-		                     "AS regclass) AS id OFFSET 0) s CROSS JOIN generate_series(1, " DB_OUTBOX_IDS_SQL
-		                     ") ORDER BY 1");
-		if(!st)
-			return -1;
-		int rc, n = 0;
-		while((rc = sql_step(st)) == SQL_ROW && n < DB_OUTBOX_IDS)
-			db->outbox_ids[n++] = sql_column_int64(st, 0);
-		sql_reset(st);
-		if((rc != SQL_DONE && rc != SQL_ROW) || !n) {
-			db__log_error(db, "outbox ids");
-			return -1;
-		}
-		db->outbox_ids_next = 0;
-		db->outbox_ids_n = n;
-	}
-	*id = db->outbox_ids[db->outbox_ids_next++];
-	return 0;
-}
-
 int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_t *id)
 {
 	if(db__on_pg(db)) {
 		struct sql_stmt *st = db__stmt(db, "INSERT INTO outbox (id, action, created_ms) VALUES (?1, ?2, ?3)");
 		int64_t next;
-		if(!st || db_outbox__next_id(db, &next))
+		if(!st || db__next_id(db, &db->outbox_ids, DB_IDS_SQL("outbox"), &next))
 			return -1;
 		sql_bind_int64(st, 1, next);
 		sql_bind_text(st, 2, action_json, -1);

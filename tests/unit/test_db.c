@@ -558,6 +558,31 @@ static void test_meetup_reads(void)
 	CHECK_INT(db_rollback(db), 0);
 	CHECK_INT(db_meetup_get_by_id(db, m.id, &got), 1);
 	CHECK_STR(got.title, "Picnic by the lake");
+	/* A meetup inserted and rolled back leaves its number to the next one
+	 * (on PostgreSQL the numbers are counted in memory); another chat
+	 * counts from 1. */
+	struct db_meetup extra = m, other = m;
+	struct db_chat c2;
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_meetup_insert(db, &extra), 0);
+	CHECK_INT(extra.num, m.num + 1);
+	CHECK_INT(db_rollback(db), 0);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_meetup_insert(db, &extra), 0);
+	CHECK_INT(extra.num, m.num + 1);
+	CHECK(extra.id != m.id);
+	CHECK_INT(db_chat_get(db, "console", "room 2", "en", "UTC", &c2), 0);
+	other.chat_id = c2.id;
+	CHECK_INT(db_meetup_insert(db, &other), 0);
+	CHECK_INT(other.num, 1);
+	CHECK_INT(db_meetup_insert(db, &other), 0);
+	CHECK_INT(other.num, 2);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(db_meetup_get(db, c.id, m.num + 1, &got), 1);
+	CHECK_INT(got.id, extra.id);
+	CHECK_INT(got.nslots, 1);
+	CHECK_INT(db_meetup_get(db, c2.id, 2, &got), 1);
+	CHECK_INT(got.id, other.id);
 	/* The creator forgotten: the meetup stays, without them. */
 	int counts[DB_FORGET_COUNTS];
 	CHECK_INT(db_begin(db), 0);
