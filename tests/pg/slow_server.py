@@ -58,14 +58,7 @@ def sent_count():
     return sum(1 for m, _ in calls() if m == "sendMessage")
 
 def healthz():
-    """Seconds /healthz took to answer, or None when it did not within 1 s."""
-    t = time.monotonic()
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % http_port, timeout=1) as r:
-            r.read()
-        return time.monotonic() - t
-    except Exception:
-        return None
+    return slowlock.healthz(http_port)
 
 first = say(1, "Ann", "/help")
 check(harness.wait_for(lambda: replies_to(first), "the answer to /help", 20), "the bot answers at first")
@@ -133,14 +126,7 @@ holder = slowlock.lock(db, "meetups", LOCK_S)
 t_lock, cal = time.monotonic(), {}
 reader = threading.Thread(target=fetch, args=(feed[0] if feed else "http://127.0.0.1:%d/cal/x.ics" % http_port, cal))
 reader.start()
-time.sleep(0.3)
-waits = []
-while time.monotonic() - t_lock < LOCK_S - 1:
-    waits.append(healthz())
-    time.sleep(0.2)
-check(waits and all(w is not None and w < 0.5 for w in waits),
-      "/healthz answers at once while a calendar's reads wait for a lock (%s)" %
-      ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits))
+slowlock.check_healthy(slowlock.healthy_while(t_lock, LOCK_S, http_port), "a calendar's reads wait for a lock")
 check("status" not in cal, "the calendar waits for the lock: %r" % cal)
 holder.join()
 reader.join(30)

@@ -28,7 +28,7 @@ thread (the row of the room's open polls held by another session, the
 same).  Each check fails with that read, or that store, on the loop.
 
 Usage: slow_server_matrix.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, os, signal, subprocess, sys, threading, time, urllib.request
+import atexit, os, signal, subprocess, sys, threading, time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
 import dbtarget, harness, slowlock
@@ -64,14 +64,7 @@ def replies_to(room, event_id):
             if e["content"].get("m.relates_to", {}).get("m.in_reply_to", {}).get("event_id") == event_id]
 
 def healthz():
-    """Seconds /healthz took to answer, or None when it did not within 1 s."""
-    t = time.monotonic()
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % http_port, timeout=1) as r:
-            r.read()
-        return time.monotonic() - t
-    except Exception:
-        return None
+    return slowlock.healthz(http_port)
 
 conf = os.path.join(tmp, "ensemble.conf")
 with open(conf, "w") as f:
@@ -141,27 +134,14 @@ time.sleep(1)
 check(len(replies_to(room, slow)) == 1, "its command is answered exactly once (%d)" % len(replies_to(room, slow)))
 check(len(reminders()) == 1, "the reminder is posted exactly once (%d)" % len(reminders()))
 
-def healthy_while(t_lock, seconds):
-    """/healthz every 0.25 s until a second before the lock taken at
-    t_lock ends: the answers' times (None: no answer within 1 s)."""
-    waits = []
-    while time.monotonic() - t_lock < seconds - 1:
-        time.sleep(0.25)
-        waits.append(healthz())
-    return waits
-
-def shown(waits):
-    return ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits)
-
 # Which events of a sync were handled before is read on a thread
 # (mx__seen_start): with the table of events seen locked, a sync waits for
 # it, the loop going on.  Read on the loop, /healthz fails.
 holder = slowlock.lock(db, "seen_events", LOCK_S)
 t_lock = time.monotonic()
 about = say(room, USERS[12], "!about")
-waits = healthy_while(t_lock, LOCK_S)
-check(waits and all(w is not None and w < 0.5 for w in waits),
-      "/healthz answers at once while a sync's events seen wait for the lock (%s)" % shown(waits))
+waits = slowlock.healthy_while(t_lock, LOCK_S, http_port)
+slowlock.check_healthy(waits, "a sync's events seen wait for the lock")
 check(not replies_to(room, about), "the sync's command waits for the lock")
 holder.join()
 check(wait_for(lambda: replies_to(room, about), "the answer to the command of the sync", 20),
@@ -206,9 +186,8 @@ check(wait_for(lambda: len(poll_starts()) == 2, "the second poll", 20), "a secon
 second = poll_starts()[-1]["event_id"]
 holder = lock_row("matrix.polls.%s" % room, LOCK_S + 3)
 t_lock = time.monotonic()
-waits = healthy_while(t_lock, LOCK_S + 3)
-check(waits and all(w is not None and w < 0.5 for w in waits),
-      "/healthz answers at once while what a send became waits for a row (%s)" % shown(waits))
+waits = slowlock.healthy_while(t_lock, LOCK_S + 3, http_port)
+slowlock.check_healthy(waits, "what a send became waits for a row")
 check(second not in polls_row(), "the second poll's store waits for the row")
 holder.join()
 check(wait_for(lambda: second in polls_row(), "the second poll stored", 20),

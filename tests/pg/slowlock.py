@@ -1,7 +1,7 @@
 """What tests/pg/slow_server.py and slow_server_matrix.py share: a table of
 the bot's database locked by another session for a few seconds, and the
 watch over the bot's loop while it is."""
-import subprocess, threading, time
+import subprocess, threading, time, urllib.request
 import dbtarget, harness
 from harness import check
 
@@ -43,3 +43,36 @@ def watch(t_lock, seconds, healthz, sent):
     check(mid is not None and during > mid and t_during < seconds - 0.3,
           "the replies handled before keep leaving while the database waits (%s sent a second into the lock, "
           "%d at %.1f s, the lock ending at %d s)" % (mid, during, t_during, seconds))
+
+
+def healthz(port):
+    """Seconds the listener on port took to answer /healthz, or None when
+    it did not within 1 s."""
+    t = time.monotonic()
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=1) as r:
+            r.read()
+        return time.monotonic() - t
+    except Exception:
+        return None
+
+
+def healthy_while(t_lock, seconds, port):
+    """/healthz every 0.25 s until a second before the lock taken at
+    t_lock (time.monotonic()) for seconds ends: the answers' times."""
+    waits = []
+    while time.monotonic() - t_lock < seconds - 1:
+        time.sleep(0.25)
+        waits.append(healthz(port))
+    return waits
+
+
+def shown(waits):
+    return ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits)
+
+
+def check_healthy(waits, what):
+    """Checks that every /healthz of waits answered within 0.5 s while
+    what (a text: "a sync waits for the lock") went on."""
+    check(waits and all(w is not None and w < 0.5 for w in waits),
+          "/healthz answers at once while %s (%s)" % (what, shown(waits)))

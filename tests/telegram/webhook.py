@@ -116,16 +116,6 @@ with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hook_port, timeout=5
 check(wait_for(lambda: len(calls("getWebhookInfo")) >= 2, "getWebhookInfo, twice"),
       "webhook mode asks getWebhookInfo")
 
-def healthz():
-    """Seconds /healthz took to answer, or None when it did not within 1 s."""
-    t0 = time.monotonic()
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % hook_port, timeout=1) as r:
-            r.read()
-        return time.monotonic() - t0
-    except Exception:
-        return None
-
 if dbtarget.PG:
     # The table the update is stored in, locked for 4 s by another session:
     # the post waits for its store, the loop does not.
@@ -138,14 +128,7 @@ if dbtarget.PG:
     poster = threading.Thread(target=lambda: got.update(status=post(update("/about"), secret),
                                                         after=time.monotonic() - t_lock))
     poster.start()
-    time.sleep(0.3)
-    waits = []
-    while time.monotonic() - t_lock < 3:
-        waits.append(healthz())
-        time.sleep(0.2)
-    check(waits and all(w is not None and w < 0.5 for w in waits),
-          "/healthz answers at once while a post's store waits for the lock (%s)" %
-          ", ".join("-" if w is None else "%.0f ms" % (w * 1000) for w in waits))
+    slowlock.check_healthy(slowlock.healthy_while(t_lock, 4, hook_port), "a post's store waits for the lock")
     check("status" not in got, "the post is not answered before its update is stored (%r)" % got)
     holder.join()
     poster.join(15)
