@@ -400,6 +400,11 @@ struct http_later *http_request_later(const struct http_request *creq)
 	l->next = req->srv->laters;
 	req->srv->laters = l;
 	req->later = l;
+	/* lws would cut a request left unanswered after its own few seconds
+	 * (timeout_secs, 5 by default), while the work promised (a
+	 * transaction waiting on a lock) goes on: the client's own timeout is
+	 * the limit. */
+	lws_set_timeout(req->wsi, NO_PENDING_TIMEOUT, 0);
 	return l;
 }
 

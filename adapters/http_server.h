@@ -89,7 +89,9 @@ void http_server_free(struct http_server *srv);
  * answers 500 now, the promise void.  http_later_answer must be called
  * once for each promise, whatever happened meanwhile: it takes res's body,
  * and frees the promise; when the client went away or the server stopped
- * (or was freed) meanwhile, the answer is dropped. */
+ * (or was freed) meanwhile, the answer is dropped.  The server sets no
+ * limit on how long a promise may take (the work promised goes on
+ * anyway): the client's own timeout is the limit. */
 struct http_later;
 struct http_later *http_request_later(const struct http_request *req);
 void http_later_answer(struct http_later *promise, struct http_response *res);
