@@ -253,6 +253,16 @@ static int http__respond_with(struct lws *wsi, int status, const char *type, con
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* Writes res (a handler's answer) and frees its body. */
+static int http__respond_res(struct lws *wsi, struct http_response *res)
+{
+	int out = http__respond_with(wsi, res->status, res->content_type, res->body ? res->body : "",
+	                             res->body ? res->body_len : 0, res);
+	free(res->body);
+	res->body = NULL;
+	return out;
+}
+
 static int http__respond(struct lws *wsi, int status, const char *type, const char *body, size_t len)
 {
 	return http__respond_with(wsi, status, type, body, len, NULL);
@@ -325,13 +335,12 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 			free(req->answer);
 			req->answer = NULL;
 		}
-		/* The handler failed: a 500 now, its promise void. */
+		/* A handler that failed answers 500, anything it promised void. */
 		http__forget_later(req);
-		int out = rc ? http__respond(req->wsi, 500, NULL, "internal error\n", 15)
-		             : http__respond_with(req->wsi, res.status, res.content_type, res.body ? res.body : "",
-		                                  res.body ? res.body_len : 0, &res);
+		if(!rc)
+			return http__respond_res(req->wsi, &res);
 		free(res.body);
-		return out;
+		return http__respond(req->wsi, 500, NULL, "internal error\n", 15);
 	}
 	if(path_known)
 		return http__respond(req->wsi, 405, NULL, "method not allowed\n", 19);
@@ -488,9 +497,7 @@ static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		if(req && req->answer) {
 			struct http_response *a = req->answer;
 			req->answer = NULL;
-			int out = http__respond_with(wsi, a->status, a->content_type, a->body ? a->body : "",
-			                             a->body ? a->body_len : 0, a);
-			free(a->body);
+			int out = http__respond_res(wsi, a);
 			free(a);
 			return out;
 		}

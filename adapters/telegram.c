@@ -137,6 +137,13 @@ static void tg__batch_free(struct tg_batch *bt)
 	free(bt);
 }
 
+/* The kv key of an update accepted from the webhook and not yet handled:
+ * zero-padded, so that the keys sort as the updates came. */
+static void tg__inbox_key(char *key, size_t len, int64_t update_id)
+{
+	snprintf(key, len, "telegram.inbox.%020lld", (long long)update_id);
+}
+
 /* In the batch's transaction: the next offset, and chats that moved. */
 static int tg__batch_state(void *user, struct db *db)
 {
@@ -147,7 +154,7 @@ static int tg__batch_state(void *user, struct db *db)
 			return -1;
 	for(size_t i = 0; bt->t->webhook && i < bt->n; i++) {
 		char key[48];
-		snprintf(key, sizeof(key), "telegram.inbox.%020lld", (long long)bt->u[i].update_id);
+		tg__inbox_key(key, sizeof(key), bt->u[i].update_id);
 		if(db_kv_delete(db, key))
 			return -1;
 	}
@@ -699,7 +706,7 @@ static int tg__hook_start(struct tg *t, const struct http_request *req, const ch
 	h->t = t;
 	h->u = u;
 	h->n = n;
-	snprintf(h->key, sizeof(h->key), "telegram.inbox.%020lld", (long long)u[0].update_id);
+	tg__inbox_key(h->key, sizeof(h->key), u[0].update_id);
 	if(!(h->promise = http_request_later(req)))
 		goto fail;
 	if(db_transact_run(t->b->db, t->b->loop, tg__hook_store, tg__hook_stored, h)) {
@@ -749,7 +756,7 @@ static int tg__on_webhook(void *user, const struct http_request *req, struct htt
 	char key[48];
 	int rc = -1;
 	if(n) {
-		snprintf(key, sizeof(key), "telegram.inbox.%020lld", (long long)u[0].update_id);
+		tg__inbox_key(key, sizeof(key), u[0].update_id);
 		char *copy = strndup(body, blen);
 		if(copy && !db_kv_put(t->b->db, key, copy))
 			rc = 0;

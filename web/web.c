@@ -205,7 +205,7 @@ static int web__serve(void *user, const struct http_request *req, struct http_re
 /* A page being made on a thread. */
 struct web_run {
 	struct web *w;
-	int (*fn)(void *w, const struct http_request *req, struct http_response *res);
+	http_handler_fn fn;
 	struct http_request *req; /* a copy */
 	struct http_later *promise;
 	struct http_response res;
@@ -232,8 +232,7 @@ static void web__run_done(void *user)
 	free(r);
 }
 
-int web_offload(struct web *w, int (*fn)(void *w, const struct http_request *req, struct http_response *res),
-                const struct http_request *req, struct http_response *res)
+int web_offload(struct web *w, http_handler_fn fn, const struct http_request *req, struct http_response *res)
 {
 	static const char *const read[] = { "if-none-match", "if-modified-since", NULL };
 	if(!db_round_trips(w->db))

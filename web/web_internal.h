@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "adapters/http_server.h"
 #include "lib/strbuf.h"
 #include "storage/db.h"
 #include "web/web.h"
@@ -39,10 +40,7 @@ bool web_db_free(void *user);
  * that a page whose reads wait (a table locked by someone else) holds
  * neither the loop nor /healthz.  fn reads no header but If-None-Match and
  * If-Modified-Since.  Returns what a handler returns. */
-struct http_request;
-struct http_response;
-int web_offload(struct web *w, int (*fn)(void *w, const struct http_request *req, struct http_response *res),
-                const struct http_request *req, struct http_response *res);
+int web_offload(struct web *w, http_handler_fn fn, const struct http_request *req, struct http_response *res);
 
 /* web_links.c: the links. */
 
@@ -75,7 +73,6 @@ int web_feed(struct web *w, const struct db_web_link *l, const char *self, int64
 /* Adds the routes of the chat's page (GET /agenda/TOKEN), of the page to
  * vote (GET and POST /vote/TOKEN) and GET /robots.txt to listener.  0 or
  * -1. */
-struct http_server;
 int web_site_start(struct web *w, struct http_server *listener);
 
 /* web_page.c: the chat's web page. */

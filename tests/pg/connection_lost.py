@@ -13,7 +13,7 @@ confirmed to Telegram, are read again), every vote stored, no exit, no
 crash, the reconnections logged.
 
 Usage: connection_lost.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, os, re, signal, subprocess, sys, time
+import os, re, signal, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
 import dbtarget, harness, tggroup
@@ -30,15 +30,8 @@ db = dbtarget.fresh(tmp, "conn")
 dbname = re.search(r"dbname=(\S+)", db).group(1)
 group = tggroup.Group(TOKEN, GROUP)
 API = group.api
-conf = os.path.join(tmp, "ensemble.conf")
-with open(conf, "w") as f:
-    f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
-            "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 20\ngroup_per_minute = 1000\n" % (db, TOKEN, API))
-os.chmod(conf, 0o600)
-log = os.path.join(tmp, "bot.log")
-bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("VERBOSE") else []), stdin=subprocess.DEVNULL, stdout=open(log, "w"),
-                       stderr=subprocess.STDOUT)
-atexit.register(bot.kill)
+bot, log = tggroup.start_bot(binary, tmp, "[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
+                                             "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 20\ngroup_per_minute = 1000\n" % (db, TOKEN, API))
 
 say, calls, answers = group.say, group.calls, group.answers
 
@@ -68,9 +61,7 @@ sent.append(last)
 check(harness.wait_for(lambda: all(answers().get(m) for m in sent), "every command's answer", 40),
       "every command is answered after the sessions ended")
 time.sleep(2)
-counts = answers()
-twice = [m for m in sent if counts.get(m, 0) != 1]
-check(not twice, "each of the %d votes answered exactly once (%s)" % (len(sent), {m: counts.get(m, 0) for m in twice}))
+tggroup.check_each_once(answers(), sent)
 polls = sum(1 for m, _ in calls() if m == "sendPoll")
 check(polls == 1, "the proposal's poll sent once (%d)" % polls)
 votes = dbtarget.query(db, "SELECT count(*) FROM votes")

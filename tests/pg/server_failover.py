@@ -55,16 +55,9 @@ check(harness.wait_for(lambda: dbtarget.psql(p_target, "SELECT sync_state FROM p
 target = "host=%s,%s user=ensemble dbname=ensemble target_session_attrs=read-write" % (primary, replica)
 group = tggroup.Group(TOKEN, GROUP)
 API = group.api
-conf = os.path.join(tmp, "ensemble.conf")
-with open(conf, "w") as f:
-    f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
-            "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 20\ngroup_per_minute = 1000\n"
-            % (target, TOKEN, API))
-os.chmod(conf, 0o600)
-log = os.path.join(tmp, "bot.log")
-bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("VERBOSE") else []),
-                       stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
-atexit.register(bot.kill)
+bot, log = tggroup.start_bot(binary, tmp, "[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
+                                             "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 20\ngroup_per_minute = 1000\n"
+                                             % (target, TOKEN, API))
 
 say, calls, answers = group.say, group.calls, group.answers
 
@@ -98,9 +91,7 @@ print("server failover: the first answer %.2f s after the crash, %.2f s after th
 check(harness.wait_for(lambda: all(answers().get(m) for m in sent), "every vote's answer", 30),
       "every vote is answered")
 time.sleep(2)
-counts = answers()
-twice = [m for m in sent if counts.get(m, 0) != 1]
-check(not twice, "each of the %d votes answered exactly once (%s)" % (len(sent), {m: counts.get(m, 0) for m in twice}))
+tggroup.check_each_once(answers(), sent)
 votes = dbtarget.query(r_target, "SELECT count(*) FROM votes")
 check(votes == [["11"]], "the eleven voters' votes stored on the new primary (%s)" % votes)
 polls = sum(1 for m, _ in calls() if m == "sendPoll")

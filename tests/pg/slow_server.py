@@ -20,7 +20,7 @@ served once the lock is gone; so is one whose own reads wait for a lock,
 made on a thread while the loop goes on.
 
 Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
-import atexit, os, re, signal, subprocess, sys, threading, time, urllib.request
+import os, re, signal, subprocess, sys, threading, time, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
 import dbtarget, harness, slowlock, tggroup
@@ -38,19 +38,12 @@ db = dbtarget.fresh(tmp, "slow")
 http_port = free_port()
 group = tggroup.Group(TOKEN, GROUP)
 API = group.api
-conf = os.path.join(tmp, "ensemble.conf")
-with open(conf, "w") as f:
-    # One message every 400 ms in the group: the replies to a burst leave
-    # over a few seconds, during the lock.
-    f.write("[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
-            "[http]\nlisten = 127.0.0.1:%d\n[web]\npublic_url = http://127.0.0.1:%d\n"
-            "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 400\n"
-            "group_per_minute = 1000\n" % (db, http_port, http_port, TOKEN, API))
-os.chmod(conf, 0o600)
-log = os.path.join(tmp, "bot.log")
-bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("VERBOSE") else []),
-                       stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
-atexit.register(bot.kill)
+# One message every 400 ms in the group: the replies to a burst leave
+# over a few seconds, during the lock.
+bot, log = tggroup.start_bot(binary, tmp, "[general]\ndb = %s\nlang = en\ntimezone = Europe/Paris\n"
+                                             "[http]\nlisten = 127.0.0.1:%d\n[web]\npublic_url = http://127.0.0.1:%d\n"
+                                             "[telegram]\ntoken = %s\napi_url = %s\npoll_timeout = 1\nchat_interval_ms = 400\n"
+                                             "group_per_minute = 1000\n" % (db, http_port, http_port, TOKEN, API))
 
 say, calls, replies_to = group.say, group.calls, group.replies_to
 

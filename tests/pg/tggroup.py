@@ -1,8 +1,8 @@
 """What the PostgreSQL scripts on Telegram share (connection_lost.py,
 slow_server.py, server_failover.py): the fake Bot API started for a token,
 one supergroup in which people write to the bot, and what the bot sent."""
-import json, os, sys, time, urllib.request
-from harness import free_port, post_json, start_fake
+import atexit, json, os, subprocess, sys, time, urllib.request
+from harness import check, free_port, post_json, start_fake
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,3 +48,26 @@ class Group:
 
     def kill(self):
         self.fake.kill()
+
+
+def start_bot(binary, tmp, conf_text):
+    """Writes conf_text as tmp/ensemble.conf (0600, as the bot requires)
+    and starts binary on it (-v with VERBOSE set), killed at exit: the
+    process and the path of its log."""
+    conf = os.path.join(tmp, "ensemble.conf")
+    with open(conf, "w") as f:
+        f.write(conf_text)
+    os.chmod(conf, 0o600)
+    log = os.path.join(tmp, "bot.log")
+    bot = subprocess.Popen([binary, "--config", conf] + (["-v"] if os.environ.get("VERBOSE") else []),
+                           stdin=subprocess.DEVNULL, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    atexit.register(bot.kill)
+    return bot, log
+
+
+def check_each_once(answers, sent):
+    """Checks that each message of sent got exactly one reply (answers:
+    Group.answers' counts)."""
+    twice = [m for m in sent if answers.get(m, 0) != 1]
+    check(not twice, "each of the %d votes answered exactly once (%s)"
+          % (len(sent), {m: answers.get(m, 0) for m in twice}))
