@@ -49,7 +49,8 @@ struct http_server {
 	size_t max_body;
 	uint64_t wait_max_ms;
 	int port;
-	bool stopped;
+	bool stopped; /* http_server_stop: no new connection or request */
+	bool closed;  /* http_server_close: the context is being destroyed */
 	/* The listening socket is ours, not lws's: it is bound to exactly the
 	 * configured address, and each connection accepted on it is handed to
 	 * the vhost (lws_adopt_socket_vhost). */
@@ -310,6 +311,14 @@ static int http__dispatch(struct http_server *srv, struct http_request *req)
 {
 	if(req->too_big)
 		return http__respond(req->wsi, 413, NULL, "request body too large\n", 23);
+	if(srv->stopped) {
+		/* A kept-alive connection asks while the bot stops: nothing new
+		 * is taken then, and the client may ask again (another instance). */
+		struct http_response busy = { .status = 503 };
+		return http_response_header(&busy, "Retry-After", "5")
+		               ? -1
+		               : http__respond_with(req->wsi, 503, NULL, "stopping\n", 9, &busy);
+	}
 	bool path_known = false;
 	for(int i = 0; i < srv->nroutes; i++) {
 		struct http_route *r = &srv->routes[i];
@@ -763,6 +772,35 @@ void http_server_stop(struct http_server *srv)
 		http__unwait(srv, req);
 		lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 	}
+	/* No new connection from here: the socket is closed, so a client (a
+	 * load balancer) is refused at once and tries another instance.  The
+	 * watcher goes first: libuv must not poll a closed descriptor. */
+	if(srv->handles) {
+		uv_close((uv_handle_t *)&srv->poll, NULL);
+		uv_close((uv_handle_t *)&srv->pause, NULL);
+		uv_close((uv_handle_t *)&srv->wait, NULL);
+	}
+	if(srv->fd >= 0)
+		close(srv->fd);
+	srv->fd = -1;
+}
+
+/*
+ * Why the context is destroyed here, apart from the stop: libwebsockets 4.1
+ * (Debian's) closes the descriptor of its event pipe twice on a foreign
+ * loop.  lws_context_destroy closes it at once, and the close callback of
+ * the pipe's libuv handle closes the same number again, at the end of the
+ * loop's turn.  A descriptor opened in between (a socket of the HTTP client,
+ * sending a reply while the bot drains) would get that number and be
+ * closed under its owner, and libuv aborts on it.  So the context goes
+ * last, once nothing else opens descriptors on the loop.
+ */
+void http_server_close(struct http_server *srv)
+{
+	if(!srv || srv->closed)
+		return;
+	http_server_stop(srv);
+	srv->closed = true;
 	/* The promised answers go nowhere now: their connections close with
 	 * the context. */
 	while(srv->laters) {
@@ -773,12 +811,6 @@ void http_server_stop(struct http_server *srv)
 		l->req = NULL;
 		l->srv = NULL;
 	}
-	/* No new connection from here; the socket closes once its watcher has. */
-	if(srv->handles) {
-		uv_close((uv_handle_t *)&srv->poll, NULL);
-		uv_close((uv_handle_t *)&srv->pause, NULL);
-		uv_close((uv_handle_t *)&srv->wait, NULL);
-	}
 	lws_context_destroy(srv->ctx); /* first call: starts closing handles */
 }
 
@@ -786,8 +818,7 @@ void http_server_free(struct http_server *srv)
 {
 	if(!srv)
 		return;
-	if(!srv->stopped)
-		http_server_stop(srv);
+	http_server_close(srv);
 	lws_context_destroy(srv->ctx); /* second call: frees, handles closed */
 	if(srv->fd >= 0)
 		close(srv->fd);

@@ -12,7 +12,10 @@
  * (a page that reads the database while a thread holds it).
  *
  * Shutdown, in this order (see ../shared/eventloop.md):
- *   http_server_stop(srv);      starts closing lws's handles
+ *   http_server_stop(srv);      no new connection; a request on one kept
+ *                               alive gets 503; promises may still be kept
+ *   ... let what is in flight end, close what opens descriptors ...
+ *   http_server_close(srv);     promises dropped; starts closing lws's handles
  *   ... close your own handles, let uv_run() return ...
  *   http_server_free(srv);      frees the context once its handles closed
  */
@@ -76,7 +79,19 @@ int http_server_route(struct http_server *srv, const char *method, const char *p
  * something the loop must not wait for. */
 int http_server_route_when(struct http_server *srv, const char *method, const char *path, http_handler_fn fn,
                            void *user, bool (*ready)(void *user));
+/* Stops taking work: the listening socket is closed (a new connection is
+ * refused), the requests waiting for their route are dropped, and a request
+ * arriving on a connection kept alive is answered 503 with Retry-After.
+ * Promised answers may still be given (a webhook's update committed while
+ * the bot drains is answered 200, and not posted again).  Idempotent. */
 void http_server_stop(struct http_server *srv);
+/* Stops (if not yet) and starts closing every connection and lws's handles
+ * on the loop; promised answers not given go nowhere.  Call it last, once
+ * nothing else on the loop opens descriptors (libwebsockets 4.1 closes one
+ * of its own twice: see http_server.c).  Idempotent. */
+void http_server_close(struct http_server *srv);
+/* Frees the server once the loop has closed its handles (closing it first
+ * if not done: then its handles must be drained by the caller). */
 void http_server_free(struct http_server *srv);
 
 /* A promised answer.  A handler that cannot answer at once (it waits for

@@ -67,7 +67,8 @@ static size_t daemon__in_flight(void *user)
 }
 
 /* The adapters stop receiving and sending anything new; so does the
- * listener.  The client stays: its requests in flight may be answered. */
+ * listener (what it promised may still be answered).  The client stays:
+ * its requests in flight may be answered. */
 static void daemon__stop(void *user)
 {
 	struct daemon *d = user;
@@ -95,6 +96,9 @@ static void daemon__close(void *user)
 	d->watchdog_on = false;
 	health_stop(&d->health);
 	standby_stop(&d->standby);
+	/* Last: nothing on the loop opens a descriptor from here on (see
+	 * http_server_close). */
+	http_server_close(d->host.listener);
 }
 
 static const struct bot_port daemon__port = {

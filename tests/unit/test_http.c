@@ -5,9 +5,15 @@
  * intact when it is served, and a client gone meanwhile is forgotten; so
  * does a request whose handler promised its answer (http_request_later),
  * answered when the handler gives it. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "adapters/http_client.h"
@@ -318,15 +324,20 @@ static void test_promised(void)
 	static const struct expect ponged = { "GET route, while one is promised", 200, "pong\n", -1 };
 	static const struct expect failed = { "promised, its handler failed", 500, NULL, -2 };
 	static const struct expect gone = { "promised, its client gone", -1, NULL, -2 };
+	static const struct expect slow = { "promised, given after lws's own 5 s", 202, "later /later-slow", -2 };
 	uint64_t t0 = uv_now(&loop);
+	/* A promise longer than the few seconds lws gives a request by itself
+	 * (a webhook's store waiting on a lock): its client is the judge. */
+	start("GET", "/later-slow", NULL, 15000, 0, &slow);
 	start("GET", "/later", NULL, 5000, 0, &kept);
 	run_for(100);
 	start("GET", "/ping", NULL, 5000, 0, &ponged);
 	run_for(100);
-	CHECK_INT(outstanding, 1); /* the ping answered, the promise not yet */
-	run_until_done();
+	CHECK_INT(outstanding, 2); /* the ping answered, the promises not yet */
+	while(outstanding > 1)
+		uv_run(&loop, UV_RUN_ONCE);
 	CHECK(uv_now(&loop) - t0 >= 290);
-	CHECK_INT(promised_open, 0);
+	CHECK_INT(promised_open, 1);
 	start("GET", "/fails", NULL, 5000, 0, &failed);
 	run_until_done();
 	http_later_void(broken);
@@ -343,7 +354,11 @@ static void test_promised(void)
 	CHECK_INT(promised_open, 0);
 	/* The server goes on. */
 	start("GET", "/ping", NULL, 5000, 0, &ponged);
-	run_until_done();
+	while(outstanding > 1)
+		uv_run(&loop, UV_RUN_ONCE);
+	run_until_done(); /* the slow promise */
+	CHECK(uv_now(&loop) - t0 >= 6400);
+	CHECK_INT(promised_open, 0);
 }
 
 int main(void)
@@ -357,6 +372,7 @@ int main(void)
 	CHECK_INT(http_server_route(server, "GET", "/ua", agent, NULL), 0);
 	CHECK_INT(http_server_route_when(server, "POST", "/gated", echo, NULL, gate), 0);
 	CHECK_INT(http_server_route(server, "GET", "/later", promise, (void *)(uintptr_t)300), 0);
+	CHECK_INT(http_server_route(server, "GET", "/later-slow", promise, (void *)(uintptr_t)6500), 0);
 	CHECK_INT(http_server_route(server, "GET", "/fails", promise_fails, NULL), 0);
 	CHECK_INT(http_server_route(server, "GET", "/withdrawn", promise_withdrawn, NULL), 0);
 	CHECK_INT(http_server_route(server, "GET", "/at-once", promise_withdrawn, NULL), 0);
@@ -431,21 +447,46 @@ int main(void)
 	run_until_done();
 
 	/* A stop while a request waits for its route: its connection closes,
-	 * the request forgotten (nothing left for a sanitizer to find). */
+	 * the request forgotten (nothing left for a sanitizer to find).  A
+	 * promise made before the stop is still kept (a webhook's update
+	 * committed while the bot drains). */
 	static const struct expect dropped = { "gated, the server stopped", -1, NULL, -2 };
+	static const struct expect kept = { "promised, given after the stop", 202, "later /later", -2 };
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(server));
 	gate_open = false;
 	start("POST", "/gated", "{}", 5000, 0, &dropped);
+	start("GET", "/later", NULL, 5000, 0, &kept);
 	run_for(50);
 	uint64_t stopped = uv_now(&loop);
 	http_server_stop(server);
+	/* The loop goes on after a stop (the bot drains its replies): the
+	 * descriptors opened now stay their owners'.  libwebsockets 4.1 closes
+	 * one of its own twice when its context is destroyed, so a context
+	 * destroyed at the stop closed one of these under us. */
+	int held[16];
+	for(int i = 0; i < 16; i++)
+		held[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	run_until_done();
 	CHECK(uv_now(&loop) - stopped < 2000); /* closed, not left to the client's 5 s */
+	for(int i = 0; i < 16; i++) {
+		CHECK(held[i] >= 0 && fcntl(held[i], F_GETFD) != -1);
+		close(held[i]);
+	}
+	/* A new connection is refused at once (a load balancer tries another
+	 * instance); one kept alive is answered 503. */
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)http_server_port(server)) };
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&to, sizeof(to)) == -1 && errno == ECONNREFUSED);
+	close(fd);
+	static const struct expect stopping = { "kept alive, the server stopped", 503, "stopping\n", 5 };
+	start("GET", "/ping", NULL, 5000, 0, &stopping);
+	run_until_done();
 
 	/* Shutdown in the documented order; the loop must end with nothing
 	 * open. */
 	http_client_close(client);
-	http_server_stop(server);
+	http_server_close(server);
 	uv_close((uv_handle_t *)&silent, NULL);
 	uv_close((uv_handle_t *)&canned, NULL);
 	for(int i = 0; i < nconns; i++)
