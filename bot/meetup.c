@@ -1067,6 +1067,22 @@ out:
 	return rc;
 }
 
+/* The lists the edits of e will be rendered from, the RSVPs of the cards
+ * and the votes of the polls, each kind read in one go (on PostgreSQL, one
+ * round trip instead of one a meetup).  Failing, each is read in turn. */
+static void meetup__edits_ahead(struct bot *b, const struct meetup_edits *e)
+{
+	int64_t *ids = malloc(e->n * sizeof(*ids));
+	for(int poll = 0; ids && poll < 2; poll++) {
+		size_t n = 0;
+		for(size_t i = 0; i < e->n; i++)
+			if(!e->v[i].superseded && e->v[i].poll == (poll != 0))
+				ids[n++] = e->v[i].meetup_id;
+		db_read_ahead(b->db, poll ? DB_LIST_VOTES : DB_LIST_RSVPS, ids, n);
+	}
+	free(ids);
+}
+
 int meetup_edits_flush(struct bot *b, struct meetup_edits *e)
 {
 	if(!e->out || !e->n)
@@ -1074,8 +1090,10 @@ int meetup_edits_flush(struct bot *b, struct meetup_edits *e)
 	size_t *drop = malloc(e->n * sizeof(*drop)), ndrop = 0;
 	if(!drop)
 		return -1;
+	meetup__edits_ahead(b, e);
 	for(size_t i = 0; i < e->n; i++) {
 		if(!e->v[i].superseded && meetup__edit_fill(b, e, &e->v[i])) {
+			db_read_ahead_drop(b->db);
 			free(drop);
 			return -1;
 		}
@@ -1085,6 +1103,7 @@ int meetup_edits_flush(struct bot *b, struct meetup_edits *e)
 		free(e->v[i].chat);
 		e->v[i].chat = NULL;
 	}
+	db_read_ahead_drop(b->db);
 	outbox_remove(e->out, drop, ndrop);
 	free(drop);
 	e->n = 0;

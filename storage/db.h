@@ -530,6 +530,21 @@ int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id);
 int db_rsvp_delete(struct db *db, int64_t meetup_id, int64_t user_id);
 int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id);
 int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out);
+
+/* Lists read ahead.  At a batch's end the core renders the card or poll of
+ * each meetup the batch changed from its RSVPs or votes: on PostgreSQL a
+ * round trip each, which the loop waits for.  db_read_ahead reads the
+ * lists of the n meetups ids (repeats allowed) in one statement; db_rsvps
+ * (db_votes for DB_LIST_VOTES) then takes a meetup's list from what is
+ * held, once, instead of reading it.  What is held is dropped by any write
+ * that changes such a list (an RSVP, a vote, a person renamed or
+ * forgotten), by a rollback, and by db_read_ahead_drop, which the caller
+ * calls when done.  On SQLite, where a read costs no round trip, nothing
+ * is read ahead.  0, or -1 (logged: each list is then read when asked
+ * for, as without it). */
+enum db_list { DB_LIST_RSVPS, DB_LIST_VOTES, DB_LIST_COUNT };
+int db_read_ahead(struct db *db, enum db_list list, const int64_t *ids, size_t n);
+void db_read_ahead_drop(struct db *db);
 /* What answering needs, without reading the whole list: how many come and
  * how many wait, and the user's own answer with their place in the
  * waiting list.  An RSVP costs the same with 10 or 500 answers. */

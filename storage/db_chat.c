@@ -155,6 +155,7 @@ void db__cache_clear(struct db *db)
 		memset(db->member_cache, 0, DB_MEMBER_SLOTS * sizeof(*db->member_cache));
 	db__meetup_cache_clear(db);
 	db__shown_clear(db);
+	db_read_ahead_drop(db);
 }
 
 void db__cache_free(struct db *db)
@@ -164,6 +165,7 @@ void db__cache_free(struct db *db)
 	free(db->member_cache);
 	db__meetup_cache_free(db);
 	db__shown_free(db);
+	db_read_ahead_drop(db);
 	db->chat_cache = NULL;
 	db->user_cache = NULL;
 	db->member_cache = NULL;
@@ -413,7 +415,9 @@ int db_private_reminder_set(struct db *db, int64_t chat_id, int64_t user_id, boo
 /* Finds the user (platform, ext_id) in the cache, else in the table: 1
  * with *id set, *same telling whether the stored name is shown, and that
  * name copied into stored when it fits (storedlen bytes; else stored is
- * ""), 0 when there is none, -1. */
+ * ""), 0 when there is none, -1.  On PostgreSQL one not there is inserted
+ * (named shown) by the same statement, a round trip saved at each first
+ * sight of someone: 2 then, with *id set. */
 static int db_chat__user_find(struct db *db, struct db_user_slot *slot, const char *platform, const char *ext_id,
                               const char *shown, int64_t *id, bool *same, char *stored, size_t storedlen)
 {
@@ -425,25 +429,37 @@ static int db_chat__user_find(struct db *db, struct db_user_slot *slot, const ch
 			memcpy(stored, slot->name, strlen(slot->name) + 1);
 		return 1;
 	}
-	struct sql_stmt *st = db__stmt(db, "SELECT id, name FROM users WHERE platform = ?1 AND ext_id = ?2");
+	/* The WITH's SELECT sees the table as it was before the insert: the
+	 * row comes from one side or the other, flagged 1 when inserted. */
+	static const char lite[] = "SELECT id, name, 0 FROM users WHERE platform = ?1 AND ext_id = ?2";
+	static const char pg[] = "WITH ins AS (INSERT INTO users (platform, ext_id, name) VALUES (?1, ?2, ?3) "
+				 "ON CONFLICT (platform, ext_id) DO NOTHING RETURNING id, name) "
+				 "SELECT id, name, 1 FROM ins UNION ALL "
+				 "SELECT id, name, 0 FROM users WHERE platform = ?1 AND ext_id = ?2";
+	bool on_pg = db__on_pg(db);
+	struct sql_stmt *st = db__stmt(db, on_pg ? pg : lite);
 	if(!st)
 		return -1;
 	sql_bind_text(st, 1, platform, -1);
 	sql_bind_text(st, 2, ext_id, -1);
-	int rc = sql_step(st);
+	if(on_pg)
+		sql_bind_text(st, 3, shown, -1);
+	int rc = sql_step(st), found = 0;
 	if(rc == SQL_ROW) {
 		const char *name = db__text(st, 1);
 		*id = sql_column_int64(st, 0);
 		*same = !strcmp(name, shown);
 		if(strlen(name) < storedlen)
 			memcpy(stored, name, strlen(name) + 1);
+		found = sql_column_int(st, 2) ? 2 : 1;
+		rc = SQL_DONE;
 	}
 	sql_reset(st);
-	if(rc != SQL_ROW && rc != SQL_DONE) {
+	if(rc != SQL_DONE) {
 		db__log_error(db, "user lookup");
 		return -1;
 	}
-	return rc == SQL_ROW;
+	return found;
 }
 
 /* Keeps (id, platform, ext_id, name) in slot (of db_chat__user_slot),
@@ -509,7 +525,9 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 	if(found < 0)
 		return -1;
 	struct sql_stmt *st;
-	if(!found) {
+	if(found == 2) {
+		db_chat__user_keep(db, slot, id, platform, ext_id, shown);
+	} else if(!found) {
 		st = db__stmt(db, "INSERT INTO users (platform, ext_id, name) VALUES (?1, ?2, ?3) RETURNING id");
 		if(!st)
 			return -1;
@@ -527,8 +545,9 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 		sql_bind_text(st, 2, shown, -1);
 		if(db__exec_stmt(db, st, "user rename"))
 			return -1;
-		/* A meetup is read with its creator's name. */
+		/* A meetup is read with its creator's name, a list with everyone's. */
 		db__meetup_cache_clear(db);
+		db_read_ahead_drop(db);
 		db_chat__user_keep(db, slot, id, platform, ext_id, shown);
 	} else if(stored[0]) {
 		db_chat__user_keep(db, slot, id, platform, ext_id, stored);

@@ -60,6 +60,7 @@ static const char db_forget__unchatted[] = "DELETE FROM kv WHERE chat IS NULL AN
 
 int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[DB_FORGET_COUNTS])
 {
+	db_read_ahead_drop(db); /* their votes and answers go */
 	/* Who they are on their platform, read before their row may go. */
 	char platform[32] = "", ext_id[256] = "";
 	struct sql_stmt *st = db__stmt(db, "SELECT platform, ext_id FROM users WHERE id = ?1");

@@ -14,7 +14,7 @@ void db_people_release(struct db_people *p)
 	p->n = p->alloc = 0;
 }
 
-static struct db_person *db__people_add(struct db_people *p)
+struct db_person *db__people_add(struct db_people *p)
 {
 	if(p->n == p->alloc) {
 		size_t na = p->alloc ? p->alloc * 2 : 8;
@@ -29,6 +29,15 @@ static struct db_person *db__people_add(struct db_people *p)
 	return r;
 }
 
+void db__person_read(struct sql_stmt *st, struct db_person *p, void (*fill)(struct sql_stmt *, struct db_person *))
+{
+	p->user_id = sql_column_int64(st, 0);
+	db__copy_text(st, 1, p->ext_id, sizeof(p->ext_id));
+	db__copy_text(st, 2, p->name, sizeof(p->name));
+	if(fill)
+		fill(st, p);
+}
+
 int db__read_people(struct db *db, struct sql_stmt *st, struct db_people *out,
                     void (*fill)(struct sql_stmt *, struct db_person *))
 {
@@ -39,11 +48,7 @@ int db__read_people(struct db *db, struct sql_stmt *st, struct db_people *out,
 			sql_reset(st);
 			return -1;
 		}
-		p->user_id = sql_column_int64(st, 0);
-		db__copy_text(st, 1, p->ext_id, sizeof(p->ext_id));
-		db__copy_text(st, 2, p->name, sizeof(p->name));
-		if(fill)
-			fill(st, p);
+		db__person_read(st, p, fill);
 	}
 	sql_reset(st);
 	if(rc != SQL_DONE) {
@@ -493,6 +498,7 @@ int db_meetup_lines(struct db *db, int64_t chat_id, int64_t group_id, time_t now
 int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *answers, time_t t)
 {
 	struct sql_stmt *st;
+	db_read_ahead_drop(db); /* what it held is not what is stored now */
 	if(!answers) {
 		st = db__stmt(db, "DELETE FROM votes WHERE meetup_id = ?1 AND user_id = ?2");
 		if(!st)
@@ -518,18 +524,7 @@ int db_vote_set(struct db *db, int64_t meetup_id, int64_t user_id, const char *a
 	return db__exec_stmt(db, st, "vote set");
 }
 
-/* The lists of who voted or answered join users for the names.  Given
- * that join, PostgreSQL's planner takes a hash join that reads and hashes
- * every user at each call (a sequential scan: 1.9 M instructions for a
- * list of 20 among 2,000 users, and more with every user), where an index
- * lookup per row costs 0.43 M; so on PostgreSQL each row looks its user
- * up in a LATERAL subquery that OFFSET 0 keeps from being flattened back
- * into a join, which leaves the lookup per row as the only plan.  SQLite
- * has no LATERAL, and looks each row up already. */
-#define DB_PG_USER_OF(id) \
-	"CROSS JOIN LATERAL (SELECT u.id, u.ext_id, u.name FROM users u WHERE u.id = " id " OFFSET 0) u "
-
-static void db__fill_vote(struct sql_stmt *st, struct db_person *p)
+void db__fill_vote(struct sql_stmt *st, struct db_person *p)
 {
 	db__copy_text(st, 3, p->answers, sizeof(p->answers));
 }
@@ -544,6 +539,9 @@ int db_votes(struct db *db, int64_t meetup_id, struct db_people *out)
 	                         DB_PG_USER_OF("v.user_id")
 	                         "WHERE v.meetup_id = ?1 ORDER BY v.seq";
 	/* clang-format on */
+	int held = db__ahead_take(db, DB_LIST_VOTES, meetup_id, out);
+	if(held)
+		return held > 0 ? 0 : -1;
 	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
 	if(!st)
 		return -1;
@@ -600,6 +598,7 @@ int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t gro
 
 int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, bool waiting)
 {
+	db_read_ahead_drop(db);
 	/* A changed answer goes to the end of the order; the same answer keeps
 	 * its place (a waiting list must not reorder on a repeated "yes"). */
 	int64_t seq;
@@ -623,6 +622,7 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 
 int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id)
 {
+	db_read_ahead_drop(db);
 	struct sql_stmt *st = db__stmt(db, "UPDATE rsvps SET reconfirm = 0 WHERE meetup_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
@@ -633,6 +633,7 @@ int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id)
 
 int db_rsvp_delete(struct db *db, int64_t meetup_id, int64_t user_id)
 {
+	db_read_ahead_drop(db);
 	struct sql_stmt *st = db__stmt(db, "DELETE FROM rsvps WHERE meetup_id = ?1 AND user_id = ?2");
 	if(!st)
 		return -1;
@@ -643,6 +644,7 @@ int db_rsvp_delete(struct db *db, int64_t meetup_id, int64_t user_id)
 
 int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id)
 {
+	db_read_ahead_drop(db);
 	struct sql_stmt *st = db__stmt(db, "UPDATE rsvps SET reconfirm = 1 WHERE meetup_id = ?1 AND answer = 2");
 	if(!st)
 		return -1;
@@ -650,7 +652,7 @@ int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id)
 	return db__exec_stmt(db, st, "rsvp update");
 }
 
-static void db__fill_rsvp(struct sql_stmt *st, struct db_person *p)
+void db__fill_rsvp(struct sql_stmt *st, struct db_person *p)
 {
 	p->answer = sql_column_int(st, 3);
 	p->waiting = sql_column_int(st, 4) != 0;
@@ -666,6 +668,9 @@ int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
 	                         DB_PG_USER_OF("r.user_id")
 	                         "WHERE r.meetup_id = ?1 ORDER BY r.seq";
 	/* clang-format on */
+	int held = db__ahead_take(db, DB_LIST_RSVPS, meetup_id, out);
+	if(held)
+		return held > 0 ? 0 : -1;
 	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
 	if(!st)
 		return -1;

@@ -595,6 +595,141 @@ static void test_meetup_reads(void)
 	strbuf_release(&err);
 }
 
+/* A list of people as "name:answer" (RSVPs) or "name:answers" (votes),
+ * in order, into out. */
+static void people_text(const struct db_people *p, bool votes, char *out, size_t n)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for(size_t i = 0; i < p->n && len < n; i++) {
+		int w = votes ? snprintf(out + len, n - len, "%s%s:%s", i ? " " : "", p->v[i].name, p->v[i].answers)
+		              : snprintf(out + len, n - len, "%s%s:%d", i ? " " : "", p->v[i].name, p->v[i].answer);
+		len += w > 0 ? (size_t)w : 0;
+	}
+}
+
+/* The lists of RSVPs and votes read ahead for a batch's cards and polls
+ * (one statement for them all on PostgreSQL) are the lists read one by
+ * one: the same people in the same order, an empty list for a meetup
+ * without any.  Each is taken once; a write of an RSVP, a vote or a name,
+ * or a rollback, drops what is held, so no read shows a list older than
+ * what is stored.  On PostgreSQL, where the lists are held, a change made
+ * by another session meanwhile is not seen until then (which shows that
+ * they came from memory); on SQLite, which reads each list when asked, it
+ * is.  And someone the table holds whom this instance has not seen yet (a
+ * standby that took over) keeps their id and name: on PostgreSQL the
+ * first sight inserts in the same statement as the lookup. */
+static void test_read_ahead(void)
+{
+	char path[256], got[256];
+	struct strbuf err = STRBUF_INIT;
+	struct db *db, *other;
+	bool pg = pg_test_on();
+	path_of(path, sizeof(path), "ahead.db");
+	CHECK_INT(db_open(&db, path, &err), 0);
+	struct sql *raw = raw_open(path);
+	struct db_chat c;
+	int64_t ana, bo, id;
+	struct db_meetup m[3];
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "console", "room", "en", "UTC", &c), 0);
+	CHECK_INT(db_user_seen(db, c.id, "console", "ana", "Ana", false, 1000, &ana), 0);
+	CHECK_INT(db_user_seen(db, c.id, "console", "bo", "Bo", false, 1000, &bo), 0);
+	for(int i = 0; i < 3; i++) {
+		m[i] = (struct db_meetup){ .chat_id = c.id, .creator = ana, .state = MEETUP_CONFIRMED, .nslots = 1 };
+		snprintf(m[i].title, sizeof(m[i].title), "M%d", i);
+		m[i].slots[0] = (struct db_slot){ .idx = 1, .start = 2000000000, .duration_min = 60 };
+		CHECK_INT(db_meetup_insert(db, &m[i]), 0);
+	}
+	CHECK_INT(db_rsvp_set(db, m[0].id, bo, 1, false), 0);
+	CHECK_INT(db_rsvp_set(db, m[0].id, ana, 2, false), 0);
+	CHECK_INT(db_rsvp_set(db, m[1].id, bo, 2, false), 0);
+	CHECK_INT(db_vote_set(db, m[0].id, ana, "yn", 1000), 0);
+	CHECK_INT(db_vote_set(db, m[2].id, bo, "ny", 1000), 0);
+	CHECK_INT(db_commit(db), 0);
+
+	int64_t ids[] = { m[1].id, m[0].id, m[2].id, m[0].id };
+	struct db_people p = { 0 };
+	struct strbuf e2 = STRBUF_INIT;
+	CHECK_INT(db_read_ahead(db, DB_LIST_RSVPS, ids, 4), 0);
+	CHECK_INT(db_read_ahead(db, DB_LIST_VOTES, ids, 3), 0);
+	/* Renamed by another session: not in what is held. */
+	CHECK_INT(sql_exec(raw, "UPDATE users SET name = 'Bob' WHERE ext_id = 'bo'", &e2), 0);
+	db_people_release(&p);
+	CHECK_INT(db_rsvps(db, m[0].id, &p), 0);
+	people_text(&p, false, got, sizeof(got));
+	CHECK_STR(got, pg ? "Bo:1 Ana:2" : "Bob:1 Ana:2");
+	db_people_release(&p);
+	CHECK_INT(db_rsvps(db, m[2].id, &p), 0);
+	CHECK_INT((int)p.n, 0);
+	db_people_release(&p);
+	CHECK_INT(db_votes(db, m[2].id, &p), 0);
+	people_text(&p, true, got, sizeof(got));
+	CHECK_STR(got, pg ? "Bo:ny" : "Bob:ny");
+	db_people_release(&p);
+	CHECK_INT(db_votes(db, m[0].id, &p), 0);
+	people_text(&p, true, got, sizeof(got));
+	CHECK_STR(got, "Ana:yn");
+	/* Taken once: read again, it is what is stored. */
+	db_people_release(&p);
+	CHECK_INT(db_rsvps(db, m[0].id, &p), 0);
+	people_text(&p, false, got, sizeof(got));
+	CHECK_STR(got, "Bob:1 Ana:2");
+	/* A write drops what is held: m[1]'s list, not taken yet, is read. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_rsvp_set(db, m[0].id, bo, 2, false), 0);
+	db_people_release(&p);
+	CHECK_INT(db_rsvps(db, m[1].id, &p), 0);
+	people_text(&p, false, got, sizeof(got));
+	CHECK_STR(got, "Bob:2");
+	db_people_release(&p);
+	CHECK_INT(db_rsvps(db, m[0].id, &p), 0);
+	people_text(&p, false, got, sizeof(got));
+	CHECK_STR(got, "Ana:2 Bob:2");
+	/* So does a vote. */
+	CHECK_INT(db_read_ahead(db, DB_LIST_VOTES, ids, 3), 0);
+	CHECK_INT(db_vote_set(db, m[2].id, ana, "yy", 1001), 0);
+	db_people_release(&p);
+	CHECK_INT(db_votes(db, m[2].id, &p), 0);
+	people_text(&p, true, got, sizeof(got));
+	CHECK_STR(got, "Bob:ny Ana:yy");
+	CHECK_INT(db_commit(db), 0);
+	/* And a rollback. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_read_ahead(db, DB_LIST_RSVPS, ids, 4), 0);
+	CHECK_INT(db_rollback(db), 0);
+	CHECK_INT(sql_exec(raw, "UPDATE users SET name = 'Bo' WHERE ext_id = 'bo'", &e2), 0);
+	db_people_release(&p);
+	CHECK_INT(db_rsvps(db, m[0].id, &p), 0);
+	people_text(&p, false, got, sizeof(got));
+	CHECK_STR(got, "Ana:2 Bo:2");
+	db_read_ahead_drop(db);
+	db_people_release(&p);
+	strbuf_release(&e2);
+
+	/* Another instance on the same database, which has not seen them:
+	 * the one that took over from this one. */
+	db_close(db);
+	CHECK_INT(db_open(&other, path, &err), 0);
+	CHECK_INT(db_begin(other), 0);
+	CHECK_INT(db_user_seen(other, c.id, "console", "bo", "Bo", true, 2000, &id), 0);
+	CHECK_INT(id, bo);
+	CHECK_INT(db_user_seen(other, c.id, "console", "cy", "Cy", false, 2000, &id), 0);
+	CHECK(id != ana && id != bo && id > 0);
+	CHECK_INT(db_commit(other), 0);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM users WHERE id <> ?1", 0), 3);
+	char name[64];
+	int64_t found;
+	CHECK_INT(db_user_find(other, "console", "cy", &found, name, sizeof(name)), 1);
+	CHECK_STR(name, "Cy");
+	CHECK_INT(found, id);
+	CHECK_INT(db_user_find(other, "console", "bo", &found, name, sizeof(name)), 1);
+	CHECK_STR(name, "Bo");
+	db_close(other);
+	sql_close(raw);
+	strbuf_release(&err);
+}
+
 /* How many statements of the trace at path (ENSEMBLE_SQL_TRACE's format:
  * the lengths of the text and of the expanded text, then both), between
  * the first one whose expanded text holds from and the first after it
@@ -1179,6 +1314,7 @@ forget:
 	test_forget();
 	test_user_seen();
 	test_meetup_reads();
+	test_read_ahead();
 	if(!pg)
 		test_caches();
 	test_seen();
