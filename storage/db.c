@@ -361,20 +361,24 @@ struct sql_stmt *db__stmt(struct db *db, const char *sql)
 	size_t i = db__slot(sql);
 	while(db->stmt_sql[i] && db->stmt_sql[i] != sql)
 		i = (i + 1) & (DB_STMT_SLOTS - 1);
-	if(db->stmt_sql[i]) {
-		sql_reset(db->stmt[i]);
-		sql_clear(db->stmt[i]);
-		return db->stmt[i];
+	if(!db->stmt_sql[i]) {
+		struct sql_stmt *st;
+		if(sql_prepare(db->sql, sql, &st)) {
+			db__log_error(db, "prepare");
+			log_error("statement: %s", sql);
+			return NULL;
+		}
+		db->stmt_sql[i] = sql;
+		db->stmt[i] = st;
+		db->stmt_rows[i] = (unsigned char)db__rows_touched(sql);
 	}
-	struct sql_stmt *st;
-	if(sql_prepare(db->sql, sql, &st)) {
-		db__log_error(db, "prepare");
-		log_error("statement: %s", sql);
+	/* The rows kept for a table go before a statement that names it.  The
+	 * slot is taken already: the statements this prepares find others. */
+	if((db->rows_pending & db->stmt_rows[i]) && db__rows_flush(db, db->stmt_rows[i]))
 		return NULL;
-	}
-	db->stmt_sql[i] = sql;
-	db->stmt[i] = st;
-	return st;
+	sql_reset(db->stmt[i]);
+	sql_clear(db->stmt[i]);
+	return db->stmt[i];
 }
 
 int db__exec_stmt(struct db *db, struct sql_stmt *st, const char *what)
@@ -677,6 +681,7 @@ void db_close(struct db *db)
 	db__async_close(db);
 	db__outbox_close(db);
 	db__cache_free(db);
+	db__rows_free(db);
 	for(size_t i = 0; i < DB_STMT_SLOTS; i++)
 		if(db->stmt[i])
 			sql_finalize(db->stmt[i]);
@@ -793,6 +798,10 @@ const char db__seq_write_sql[] = "INSERT INTO kv (key, value) VALUES ('db.seq', 
 int db_commit(struct db *db)
 {
 	db__async_settle(db);
+	if(db->rows_pending && db__rows_flush(db, DB_ROWS_ALL)) {
+		db_rollback(db);
+		return -1;
+	}
 	if(db->seq_dirty) {
 		struct sql_stmt *up = db__stmt(db, db__seq_write_sql);
 		if(up)
@@ -817,6 +826,7 @@ int db_rollback(struct db *db)
 {
 	db__async_settle(db);
 	db->in_tx = false;
+	db__rows_discard(db);
 	db__outbox_rolled_back(db);
 	/* The counter is read again: the numbers handed out in the rolled-back
 	 * transaction went with its rows. */

@@ -231,6 +231,9 @@ static int db__async_start(struct db *db, uv_loop_t *loop, int64_t *forget, size
 	struct db_async *a = NULL;
 	if(!db->in_tx || (db->async && !db->async->settled))
 		goto fail;
+	/* The rows kept are sent from here: the thread must not touch them. */
+	if(db->rows_pending && db__rows_flush(db, DB_ROWS_ALL))
+		goto fail;
 	if(!(a = db__async_new()))
 		goto fail;
 	a->forget = forget;

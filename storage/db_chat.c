@@ -556,6 +556,8 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 		*user_id = id;
 	if(db_chat__member_fresh(db, chat_id, id, t))
 		return 0;
+	if(db__on_pg(db) && db->in_tx) /* sent with the others (db_rows.c) */
+		return db__rows_member(db, chat_id, id, (int64_t)t);
 	st = db__stmt(db, "INSERT INTO members (chat_id, user_id, last_seen) VALUES (?1, ?2, ?3) "
 	                  "ON CONFLICT (chat_id, user_id) DO UPDATE SET last_seen = excluded.last_seen "
 	                  "WHERE excluded.last_seen > members.last_seen + 3600");

@@ -44,6 +44,13 @@ struct db {
 	 * first use and kept until db_close. */
 	const char *stmt_sql[DB_STMT_SLOTS];
 	struct sql_stmt *stmt[DB_STMT_SLOTS];
+	/* For each, the tables of rows kept (db_rows.c) that it names: those
+	 * rows are sent before it runs. */
+	unsigned char stmt_rows[DB_STMT_SLOTS];
+	/* On PostgreSQL, the member and outbox rows of the open transaction
+	 * not sent yet (db_rows.c), and a bit a table that has some. */
+	struct db_row_buffers *rows;
+	unsigned rows_pending;
 	bool in_tx;
 	/* Called by db_begin when a transaction is open (db_set_yield). */
 	void (*yield_fn)(void *user);
@@ -160,6 +167,23 @@ int db__exists(struct db *db, struct sql_stmt *st, const char *what);
 int db__count(struct db *db, struct sql_stmt *st, int64_t id, int *out);
 /* Copies a text column into a fixed buffer (truncating), "" for NULL. */
 void db__copy_text(struct sql_stmt *st, int col, char *out, size_t outlen);
+/* Rows inserted together on PostgreSQL (db_rows.c): inside a transaction
+ * a member row or an outbox row is kept, and sent with the others of its
+ * table as one INSERT before any statement that names the table (db__stmt
+ * sees to it), before the commit, or once there are enough.  Each 0 or -1
+ * (logged).  db__rows_touched says which tables' rows a statement must
+ * come after (a bit a table); db__rows_flush sends those of the tables in
+ * mask; db__rows_discard forgets them all (a rollback); db__rows_free at
+ * close. */
+enum db_rows_table { DB_ROWS_MEMBERS, DB_ROWS_OUTBOX, DB_ROWS_TABLES };
+#define DB_ROWS_ALL ((1u << DB_ROWS_TABLES) - 1)
+int db__rows_member(struct db *db, int64_t chat_id, int64_t user_id, int64_t t);
+int db__rows_outbox(struct db *db, int64_t id, const char *action, int64_t created_ms);
+unsigned db__rows_touched(const char *sql);
+int db__rows_flush(struct db *db, unsigned mask);
+void db__rows_discard(struct db *db);
+void db__rows_free(struct db *db);
+
 /* Reads rows of (user_id, ext_id, name, ...) into out; fill, when given,
  * reads the columns from 3 on.  The statement is reset.  0 or -1. */
 int db__read_people(struct db *db, struct sql_stmt *st, struct db_people *out,

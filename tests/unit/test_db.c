@@ -730,6 +730,112 @@ static void test_read_ahead(void)
 	strbuf_release(&err);
 }
 
+/* The outbox's rows as read back: their ids and texts. */
+struct outbox_seen {
+	int n;
+	int64_t first, last;
+	bool texts_ok;
+};
+
+/* The text of the outbox's row i in test_rows_together: JSON holding
+ * quotes, backslashes, braces, commas and accents. */
+static void rows_action(char *out, size_t n, int i)
+{
+	snprintf(out, n, "%s%d\"}", "{\"kind\":1,\"text\":\"«\\\"Café\\\"», {a,b} \\\\ \\n", i);
+}
+
+static int outbox_seen_row(void *user, int64_t id, const char *json)
+{
+	struct outbox_seen *o = user;
+	char want[512];
+	rows_action(want, sizeof(want), o->n);
+	if(strcmp(json, want)) {
+		fprintf(stderr, "outbox row %d: %s\n  want: %s\n", o->n, json, want);
+		o->texts_ok = false;
+	}
+	if(!o->n)
+		o->first = id;
+	o->last = id;
+	o->n++;
+	return 0;
+}
+
+/* The member and outbox rows of a transaction (on PostgreSQL kept and
+ * sent together, db_rows.c) are there for every statement that reads or
+ * deletes them after, in the order written, their texts exact whatever
+ * they hold (quotes, backslashes, braces, commas, accents, new lines);
+ * more of them than are sent at once; none after a rollback; a person seen
+ * again an hour later in the same transaction has the later time; and a
+ * person forgotten right after their first sight goes with their member
+ * row. */
+static void test_rows_together(void)
+{
+	char path[256];
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	path_of(path, sizeof(path), "rows.db");
+	CHECK_INT(db_open(&db, path, &err), 0);
+	struct sql *raw = raw_open(path);
+	struct db_chat c;
+	int64_t uid[300], id;
+	char ext[32];
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "console", "room", "en", "UTC", &c), 0);
+	for(int i = 0; i < 300; i++) {
+		snprintf(ext, sizeof(ext), "p%d", i);
+		CHECK_INT(db_user_seen(db, c.id, "console", ext, ext, false, 1000, &uid[i]), 0);
+	}
+	char action[512];
+	for(int i = 0; i < 600; i++) {
+		rows_action(action, sizeof(action), i);
+		CHECK_INT(db_outbox_add(db, action, 5000 + i, &id), 0);
+	}
+	/* Read in the same transaction: all there. */
+	struct db_people p = { 0 };
+	CHECK_INT(db_chat_members(db, c.id, &p), 0);
+	CHECK_INT((int)p.n, 300);
+	db_people_release(&p);
+	struct outbox_seen o = { .texts_ok = true };
+	CHECK_INT(db_outbox_each(db, outbox_seen_row, &o), 0);
+	CHECK_INT(o.n, 600);
+	CHECK(o.texts_ok);
+	CHECK_INT(o.last, id);
+	/* One of them deleted in the same transaction: gone. */
+	CHECK_INT(db_outbox_add(db, "{\"kind\":1}", 6000, &id), 0);
+	CHECK_INT(db_outbox_remove(db, id), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM members WHERE chat_id = ?1", c.id), 300);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM outbox WHERE id <> ?1", 0), 600);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM outbox WHERE id = ?1", id), 0);
+
+	/* Rolled back: none of them. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c.id, "console", "late", "Late", false, 1000, &id), 0);
+	CHECK_INT(db_outbox_add(db, "{\"kind\":2}", 7000, &id), 0);
+	CHECK_INT(db_rollback(db), 0);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM members WHERE chat_id = ?1", c.id), 300);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM outbox WHERE id <> ?1", 0), 600);
+
+	/* Seen again past the hour, in one transaction: the later time. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c.id, "console", "late", "Late", false, 1000, &id), 0);
+	CHECK_INT(db_user_seen(db, c.id, "console", "late", "Late", false, 4601, &id), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(count_of(raw, "SELECT last_seen FROM members WHERE user_id = ?1", id), 4601);
+
+	/* First seen, then forgotten, in one transaction. */
+	int counts[DB_FORGET_COUNTS];
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c.id, "console", "brief", "Brief", false, 1000, &id), 0);
+	CHECK_INT(db_forget_user(db, c.id, id, counts), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM members WHERE user_id = ?1", id), 0);
+	CHECK_INT(count_of(raw, "SELECT count(*) FROM users WHERE id = ?1", id), 0);
+	sql_close(raw);
+	db_close(db);
+	strbuf_release(&err);
+}
+
 /* How many statements of the trace at path (ENSEMBLE_SQL_TRACE's format:
  * the lengths of the text and of the expanded text, then both), between
  * the first one whose expanded text holds from and the first after it
@@ -1315,6 +1421,7 @@ forget:
 	test_user_seen();
 	test_meetup_reads();
 	test_read_ahead();
+	test_rows_together();
 	if(!pg)
 		test_caches();
 	test_seen();
