@@ -30,14 +30,15 @@
  * the delivery records written by a thread of their own (db_acks.c); a
  * Matrix sync's events seen are read by db_run_start before its batch,
  * an update Telegram posts to the webhook is stored by db_transact_run,
- * its post answered once that has committed (http_request_later), and the
- * web side's calendars and pages are made by db_run_start (web_offload).
+ * its post answered once that has committed (http_request_later), the
+ * web side's calendars and pages are made by db_run_start (web_offload),
+ * and a vote sent from the web page has its reads and its page made
+ * there, the vote itself a batch of the core (web/web_site.c).
  * What still runs on the loop's thread, each a round trip it waits for
  * (tens of microseconds on a local socket): the adapters' reads of what
  * they do not remember yet (what a poll or a kept message became, read
  * once and then remembered; a Matrix room's state at its first sight, a
- * reaction's target), a vote sent from the web page (it runs the core),
- * the console's batches, and what runs once at start: on the end-to-end
+ * reaction's target), the console's batches, and what runs once at start: on the end-to-end
  * benchmarks 0.085 reads of the server's answers on the loop an update
  * on Telegram and 0.059 on Matrix, against 5.35 and 0.46 before.  None
  * of these waits for a thread that holds the database: a Matrix sync is

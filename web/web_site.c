@@ -124,8 +124,8 @@ static int web_site__vote_page(void *user, const struct http_request *req, struc
 	return web_site__get(user, req, res, "/vote/", DB_WEB_VOTE);
 }
 
-/* GET /agenda/TOKEN and /vote/TOKEN, off the loop on PostgreSQL.  (POST
- * /vote/TOKEN stays on it: a vote runs the core, which is the loop's.) */
+/* GET /agenda/TOKEN and /vote/TOKEN, off the loop on PostgreSQL (and so
+ * is POST /vote/TOKEN, below). */
 static int web_site__agenda(void *user, const struct http_request *req, struct http_response *res)
 {
 	return web_offload(user, web_site__agenda_page, req, res);
@@ -222,56 +222,41 @@ static int web_site__form(const char *body, size_t len, struct web_form *f)
 
 /* ---- the vote ---- */
 
-/* Hands the core the vote of l's person on poll num, answers one per
- * date (nslots of them), as an event of their chat.  1 when it was
- * recorded, 0 when the poll is not open any more, -1. */
-static int web_site__submit(struct web *w, const struct db_web_link *l, const struct web_form *f)
-{
-	struct db_chat chat;
-	struct db_meetup *m = malloc(sizeof(*m));
-	char ext[256], name[128], answers[MEETUP_MAX_SLOTS + 1];
-	int rc = -1;
-	if(!m)
-		return -1;
-	int found = db_chat_by_id(w->db, l->chat_id, &chat);
-	if(found > 0)
-		found = db_web_user(w->db, l->user_id, ext, sizeof(ext), name, sizeof(name));
-	if(found > 0)
-		found = db_meetup_get(w->db, l->chat_id, f->num, m);
-	if(found <= 0 || m->state != MEETUP_POLL) {
-		rc = found < 0 ? -1 : 0;
-		goto out;
-	}
-	for(int i = 0; i < m->nslots; i++)
-		answers[i] = f->answers[i] ? f->answers[i] : 'n';
-	answers[m->nslots] = '\0';
-	struct event ev = { .kind = EVENT_VOTE,
-		            .platform = chat.platform,
-		            .chat_id = chat.ext_id,
-		            .sender_id = ext,
-		            .sender_name = name,
-		            .time = (time_t)(clock_now_ms() / 1000),
-		            .role = ROLE_MEMBER,
-		            .vote_num = f->num,
-		            .vote_answers = answers };
-	rc = bot_handle_event(w->bot, &ev) ? -1 : 1;
-out:
-	free(m);
-	return rc;
-}
-
-static int web_site__vote(void *user, const struct http_request *req, struct http_response *res)
-{
-	struct web *w = user;
+/* A vote sent from the page: what it is, as far as it can be known
+ * without the core, and the event that hands it to the core. */
+struct web_vote {
+	struct web *w;
 	struct db_web_link l;
 	struct web_form f;
+	struct db_chat chat;
+	char ext[256], name[128], answers[MEETUP_MAX_SLOTS + 1];
+	struct event ev;
+	/* On PostgreSQL (web_site__vote_later): the request's copy, the
+	 * answer promised and the one being made, and whether it failed. */
+	struct http_request *req;
+	struct http_later *promise;
+	struct http_response res;
+	int rc;
+	uv_timer_t wait; /* the page waits for the database (wait.data set) */
+};
+
+/* Reads what v's vote needs, from the form of req on: its link, its
+ * checks, then l's chat, person and poll.  1 with v->ev ready to hand to
+ * the core (a vote of l's person on poll num, an answer a date, as an
+ * event of their chat); 0 when res holds the answer already (a refusal, or
+ * the page saying that the poll is closed); -1.  Only reads. */
+static int web_site__vote_read(struct web_vote *v, const struct http_request *req, struct http_response *res)
+{
+	struct web *w = v->w;
+	struct db_meetup *m = NULL;
 	const char *token;
 	char type[128];
 	size_t len, blen = 0;
+	int rc = -1;
 	const char *body = http_request_body(req, &blen);
 	if(web_site__headers(w, res))
 		return -1;
-	int found = web_site__link(w, req, "/vote/", DB_WEB_VOTE, &l, &token, &len);
+	int found = web_site__link(w, req, "/vote/", DB_WEB_VOTE, &v->l, &token, &len);
 	if(found <= 0)
 		return found < 0 ? -1 : web_site__status(res, 404, "not found\n");
 	if(blen > WEB_FORM_MAX)
@@ -279,16 +264,185 @@ static int web_site__vote(void *user, const struct http_request *req, struct htt
 	if(http_request_header(req, "content-type", type, sizeof(type)) < 0 ||
 	   strncasecmp(type, "application/x-www-form-urlencoded", 33))
 		return web_site__status(res, 415, "not a form\n");
-	if(web_site__form(body ? body : "", blen, &f))
+	if(web_site__form(body ? body : "", blen, &v->f))
 		return web_site__status(res, 400, "bad form\n");
 	/* The form's token is the address's: a form copied under another
 	 * address is no vote. */
-	if(len != WEB_TOKEN_TEXT || CRYPTO_memcmp(f.token, token, WEB_TOKEN_TEXT))
+	if(len != WEB_TOKEN_TEXT || CRYPTO_memcmp(v->f.token, token, WEB_TOKEN_TEXT))
 		return web_site__status(res, 404, "not found\n");
-	int done = web_site__submit(w, &l, &f);
-	if(done < 0)
+	if(!(m = malloc(sizeof(*m))))
 		return -1;
-	return web_site__page(w, &l, token, len, done ? "web.saved" : "web.closed", res);
+	found = db_chat_by_id(w->db, v->l.chat_id, &v->chat);
+	if(found > 0)
+		found = db_web_user(w->db, v->l.user_id, v->ext, sizeof(v->ext), v->name, sizeof(v->name));
+	if(found > 0)
+		found = db_meetup_get(w->db, v->l.chat_id, v->f.num, m);
+	if(found <= 0 || m->state != MEETUP_POLL) {
+		rc = found < 0 ? -1 : web_site__page(w, &v->l, token, len, "web.closed", res);
+		goto out;
+	}
+	for(int i = 0; i < m->nslots; i++)
+		v->answers[i] = v->f.answers[i] ? v->f.answers[i] : 'n';
+	v->answers[m->nslots] = '\0';
+	v->ev = (struct event){ .kind = EVENT_VOTE,
+		                .platform = v->chat.platform,
+		                .chat_id = v->chat.ext_id,
+		                .sender_id = v->ext,
+		                .sender_name = v->name,
+		                .time = (time_t)(clock_now_ms() / 1000),
+		                .role = ROLE_MEMBER,
+		                .vote_num = v->f.num,
+		                .vote_answers = v->answers };
+	rc = 1;
+out:
+	free(m);
+	return rc;
+}
+
+/* The page once v's vote is recorded. */
+static int web_site__vote_saved(struct web_vote *v, struct http_response *res)
+{
+	return web_site__page(v->w, &v->l, v->f.token, WEB_TOKEN_TEXT, "web.saved", res);
+}
+
+/*
+ * On PostgreSQL a vote from the page goes the way of a platform's: nothing
+ * of it holds the loop while the server answers.  Its reads run on a
+ * thread (db_run_start), the vote in a batch of the core (bot_submit_batch:
+ * its transaction on a thread too), and the page after it on a thread
+ * again; the answer is promised all along (http_request_later).
+ */
+
+static void web_site__vote_free(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* The end: v's answer given (500 when it failed), v freed. */
+static void web_site__vote_answer(struct web_vote *v)
+{
+	if(v->rc < 0) {
+		free(v->res.body);
+		v->res = (struct http_response){ .status = 500, .body = strdup("internal error\n") };
+		v->res.body_len = v->res.body ? strlen(v->res.body) : 0;
+	}
+	http_later_answer(v->promise, &v->res);
+	http_request_free(v->req);
+	if(v->wait.data)
+		uv_close((uv_handle_t *)&v->wait, web_site__vote_free);
+	else
+		free(v);
+}
+
+static void web_site__saved_work(struct db *db, void *user)
+{
+	struct web_vote *v = user;
+	(void)db; /* the thread owns it meanwhile: the page reads v->w->db */
+	v->rc = web_site__vote_saved(v, &v->res) ? -1 : 0;
+}
+
+static void web_site__saved_done(void *user)
+{
+	web_site__vote_answer(user);
+}
+
+/* Makes the page of v's recorded vote on a thread, once no other holds
+ * the database (a batch may run there): asked again every few
+ * milliseconds until then, as a route's request waits. */
+static void web_site__saved_page(uv_timer_t *t)
+{
+	struct web_vote *v = t->data;
+	struct web *w = v->w;
+	if(!web_db_free(w))
+		return;
+	uv_timer_stop(t);
+	if(db_run_start(w->db, w->bot->loop, web_site__saved_work, web_site__saved_done, v)) {
+		/* A transaction open on the loop (a batch spread over its turns):
+		 * the page is made here, as on SQLite. */
+		web_site__saved_work(w->db, v);
+		web_site__vote_answer(v);
+	}
+}
+
+/* The core has run v's vote: rc as bot_handle_event's. */
+static void web_site__voted(void *user, int rc)
+{
+	struct web_vote *v = user;
+	if(rc) {
+		v->rc = -1;
+		web_site__vote_answer(v);
+		return;
+	}
+	uv_timer_init(v->w->bot->loop, &v->wait);
+	v->wait.data = v;
+	uv_timer_start(&v->wait, web_site__saved_page, 0, 5);
+}
+
+static void web_site__read_work(struct db *db, void *user)
+{
+	struct web_vote *v = user;
+	(void)db;
+	v->rc = web_site__vote_read(v, v->req, &v->res);
+}
+
+/* v's reads are done: the vote goes to the core, or the answer they made
+ * goes out. */
+static void web_site__read_done(void *user)
+{
+	struct web_vote *v = user;
+	if(v->rc == 1) {
+		if(!bot_submit_batch(v->w->bot, &v->ev, 1, NULL, web_site__voted, v))
+			return;
+		/* The bot is stopping: nothing is recorded, the client may ask
+		 * again (another instance). */
+		v->rc = 0;
+		free(v->res.body);
+		v->res = (struct http_response){ .status = 503 };
+		if(http_response_header(&v->res, "Retry-After", "5") ||
+		   web_site__status(&v->res, 503, "stopping, try again\n"))
+			v->rc = -1;
+	}
+	web_site__vote_answer(v);
+}
+
+/* Starts req's vote off the loop: 0 when it did (the answer promised),
+ * -1 when it could not (then serve it here). */
+static int web_site__vote_later(struct web *w, const struct http_request *req)
+{
+	static const char *const kept[] = { "content-type", NULL };
+	struct web_vote *v = calloc(1, sizeof(*v));
+	if(!v)
+		return -1;
+	v->w = w;
+	v->res.status = 200;
+	if(!(v->req = http_request_copy(req, kept)) || !(v->promise = http_request_later(req)))
+		goto fail;
+	if(!db_run_start(w->db, w->bot->loop, web_site__read_work, web_site__read_done, v))
+		return 0;
+	http_later_void(v->promise);
+fail:
+	http_request_free(v->req);
+	free(v);
+	return -1;
+}
+
+/* POST /vote/TOKEN: the vote of the link's person, then the page again.
+ * On SQLite here, the core's transaction with it; on PostgreSQL off the
+ * loop (web_site__vote_later), here only when that could not start. */
+static int web_site__vote(void *user, const struct http_request *req, struct http_response *res)
+{
+	struct web *w = user;
+	if(db_round_trips(w->db) && !web_site__vote_later(w, req))
+		return 0;
+	struct web_vote *v = calloc(1, sizeof(*v));
+	if(!v)
+		return -1;
+	v->w = w;
+	int rc = web_site__vote_read(v, req, res);
+	if(rc == 1)
+		rc = bot_handle_event(w->bot, &v->ev) ? -1 : web_site__vote_saved(v, res);
+	free(v);
+	return rc < 0 ? -1 : 0;
 }
 
 /* GET /robots.txt: no robot has anything to read here (the pages say so

@@ -17,7 +17,8 @@ answer until the lock was released (checked: it then fails).  A calendar
 feed asked for during the lock waits for the database without holding the
 loop (its route is served only when no thread holds the database), and is
 served once the lock is gone; so is one whose own reads wait for a lock,
-made on a thread while the loop goes on.
+made on a thread while the loop goes on; and so is a vote sent from the
+web page while the table of votes is locked.
 
 Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
 import os, re, signal, subprocess, sys, threading, time, urllib.request
@@ -130,6 +131,46 @@ html = {}
 fetch(agenda[0] if agenda else "http://127.0.0.1:%d/agenda/x" % http_port, html)
 check(html.get("status") == 200 and html.get("type", "").startswith("text/html") and "Picnic" in html.get("body", ""),
       "the chat's page is served, with its meetup: %r" % {k: v for k, v in html.items() if k != "body"})
+
+# A vote sent from the web page while the table of votes is locked: its
+# reads, the vote (a batch of the core) and the page after it are made on
+# threads, the answer promised: the loop answers meanwhile, and the page
+# comes, saying that the vote is saved, once the lock is gone.  (Run on the
+# loop's thread, it held /healthz until the lock's end: checked, it then
+# fails.)
+ask = say(5, "Eve", "/vote web")
+vote = harness.wait_for(lambda: [u for m, b in calls() if m == "sendMessage"
+                                 for u in re.findall(r"http://[^\s\"<]+/vote/[A-Za-z0-9_-]{22}", b.get("text", ""))],
+                        "the link to vote on the page", 20)
+check(vote, "/vote web sends a link to vote on the page")
+token = vote[0].rsplit("/", 1)[1] if vote else "x"
+voted = {}
+
+def post_vote():
+    t = time.monotonic()
+    req = urllib.request.Request(vote[0] if vote else "http://127.0.0.1:%d/vote/x" % http_port,
+                                 data=("t=%s&p=1&d1=y&d2=n" % token).encode(),
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            voted.update(status=r.status, body=r.read().decode())
+    except Exception as e:
+        voted.update(status=None, error=str(e))
+    voted["took"] = time.monotonic() - t
+
+holder = slowlock.lock(db, "votes", LOCK_S)
+t_lock = time.monotonic()
+poster = threading.Thread(target=post_vote)
+poster.start()
+slowlock.check_healthy(slowlock.healthy_while(t_lock, LOCK_S, http_port), "a vote from the page waits for a lock")
+check("status" not in voted, "the vote waits for the lock: %r" % voted)
+holder.join()
+poster.join(30)
+check(voted.get("status") == 200 and "Your vote is saved" in voted.get("body", "") and voted.get("took", 0) >= LOCK_S - 1,
+      "the vote is saved once the lock is gone, and the page says so: %r"
+      % {k: v for k, v in voted.items() if k != "body"})
+check(dbtarget.query(db, "SELECT v.answers FROM votes v JOIN users u ON u.id = v.user_id WHERE u.name = 'Eve'")
+      == [["yn"]], "Eve's vote from the page is stored")
 
 # A stop asked while a batch waits on its thread: the batch ends first, on
 # its thread, once; the bot then stops cleanly and the reply still leaves.
