@@ -69,11 +69,14 @@ check(feed, "/agenda gives the calendar's link")
 agenda = [u for b in replies_to(ask) for u in re.findall(r"http://[^\s\"<]+/agenda/[A-Za-z0-9_-]+", b["text"])]
 check(agenda, "/agenda gives the chat's page")
 
-def fetch(url, out):
-    """GETs url into out: its status, type and the seconds it took."""
+def fetch(url, out, form=None):
+    """GETs url (POSTs form, a urlencoded text, when given) into out: its
+    status, type and the seconds it took."""
     t = time.monotonic()
+    req = urllib.request.Request(url, data=form.encode() if form else None,
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"} if form else {})
     try:
-        with urllib.request.urlopen(url, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=30) as r:
             out.update(status=r.status, type=r.headers.get("Content-Type", ""), body=r.read().decode())
     except Exception as e:
         out.update(status=None, error=str(e))
@@ -116,14 +119,22 @@ check(bot.poll() is None, "the bot is still running")
 # which every feed reads) is made on a thread: the loop answers meanwhile,
 # and the calendar comes once the lock is gone.  (Made on the loop's
 # thread, it held /healthz until the lock's end: checked, it then fails.)
-holder = slowlock.lock(db, "meetups", LOCK_S)
-t_lock, cal = time.monotonic(), {}
-reader = threading.Thread(target=fetch, args=(feed[0] if feed else "http://127.0.0.1:%d/cal/x.ics" % http_port, cal))
-reader.start()
-slowlock.check_healthy(slowlock.healthy_while(t_lock, LOCK_S, http_port), "a calendar's reads wait for a lock")
-check("status" not in cal, "the calendar waits for the lock: %r" % cal)
-holder.join()
-reader.join(30)
+def during_lock(table, url, what, form=None):
+    """Asks url (fetch) while another session locks table for LOCK_S
+    seconds: /healthz answers at once meanwhile, and the request waits for
+    the lock.  Its answer, once the lock is gone."""
+    holder = slowlock.lock(db, table, LOCK_S)
+    t_lock, out = time.monotonic(), {}
+    reader = threading.Thread(target=fetch, args=(url, out, form))
+    reader.start()
+    slowlock.check_healthy(slowlock.healthy_while(t_lock, LOCK_S, http_port), what)
+    check("status" not in out, "it waits for the lock while %s: %r" % (what, out))
+    holder.join()
+    reader.join(30)
+    return out
+
+cal = during_lock("meetups", feed[0] if feed else "http://127.0.0.1:%d/cal/x.ics" % http_port,
+                  "a calendar's reads wait for a lock")
 check(cal.get("status") == 200 and "BEGIN:VCALENDAR" in cal.get("body", "") and cal.get("took", 0) >= LOCK_S - 1,
       "the calendar is served once the lock is gone: %r" % {k: v for k, v in cal.items() if k != "body"})
 # The chat's page, made on a thread too.
@@ -144,28 +155,8 @@ vote = harness.wait_for(lambda: [u for m, b in calls() if m == "sendMessage"
                         "the link to vote on the page", 20)
 check(vote, "/vote web sends a link to vote on the page")
 token = vote[0].rsplit("/", 1)[1] if vote else "x"
-voted = {}
-
-def post_vote():
-    t = time.monotonic()
-    req = urllib.request.Request(vote[0] if vote else "http://127.0.0.1:%d/vote/x" % http_port,
-                                 data=("t=%s&p=1&d1=y&d2=n" % token).encode(),
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            voted.update(status=r.status, body=r.read().decode())
-    except Exception as e:
-        voted.update(status=None, error=str(e))
-    voted["took"] = time.monotonic() - t
-
-holder = slowlock.lock(db, "votes", LOCK_S)
-t_lock = time.monotonic()
-poster = threading.Thread(target=post_vote)
-poster.start()
-slowlock.check_healthy(slowlock.healthy_while(t_lock, LOCK_S, http_port), "a vote from the page waits for a lock")
-check("status" not in voted, "the vote waits for the lock: %r" % voted)
-holder.join()
-poster.join(30)
+voted = during_lock("votes", vote[0] if vote else "http://127.0.0.1:%d/vote/x" % http_port,
+                    "a vote from the page waits for a lock", "t=%s&p=1&d1=y&d2=n" % token)
 check(voted.get("status") == 200 and "Your vote is saved" in voted.get("body", "") and voted.get("took", 0) >= LOCK_S - 1,
       "the vote is saved once the lock is gone, and the page says so: %r"
       % {k: v for k, v in voted.items() if k != "body"})
