@@ -85,6 +85,21 @@ def server_cpu(target):
         total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return total / hz
 
+def sessions_ended(target, timeout=10):
+    """Waits until no session is left on target's database: a backend that
+    has exited but not yet been reaped by the postmaster is counted
+    nowhere by server_cpu (its /proc entry has no cwd any more), which made
+    some runs' figure for the server a few microseconds a command."""
+    name = re.search(r"dbname=(\S+)", target).group(1)
+    q = "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND pid <> pg_backend_pid()" % name
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        out = subprocess.run(["psql", target, "-qAtc", q], capture_output=True, text=True).stdout.strip()
+        if out == "0":
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)  # and the postmaster has reaped it
+
 def bot(env=None, target=None):
     """One run of the bot (on target, a PostgreSQL database, when given):
     wall seconds, CPU seconds, peak RSS in KiB."""
@@ -109,6 +124,7 @@ if pg:
         db = pg_fresh(pg)
         before = server_cpu(pg)
         post.append(bot(target=db))
+        sessions_ended(db)
         server.append(server_cpu(pg) - before)
     lite_mb = sum(os.path.getsize(os.path.join(tmp, "d.db" + e)) for e in ("", "-wal")
                   if os.path.exists(os.path.join(tmp, "d.db" + e))) / 1e6
