@@ -162,6 +162,42 @@ static struct mx_room_state *mx__room_find(struct mx *m, const char *id)
 	return NULL;
 }
 
+/* A room's kv row read ahead (mx__seen_start). */
+struct mx_room_ahead {
+	char *id;
+	int found; /* 1: text holds the row; 0: there is none; -1: not read */
+	struct strbuf text;
+};
+
+static void mx__room_ahead_free(struct mx *m)
+{
+	for(size_t i = 0; i < m->nroom_ahead; i++) {
+		free(m->room_ahead[i].id);
+		strbuf_release(&m->room_ahead[i].text);
+	}
+	free(m->room_ahead);
+	m->room_ahead = NULL;
+	m->nroom_ahead = 0;
+}
+
+/* Takes the row of room id read ahead into v: 1, 0 when it has none, -1
+ * when it was not read ahead (then read it). */
+static int mx__room_ahead_take(struct mx *m, const char *id, struct strbuf *v)
+{
+	for(size_t i = 0; i < m->nroom_ahead; i++) {
+		struct mx_room_ahead *a = &m->room_ahead[i];
+		if(!a->id || strcmp(a->id, id) || a->found < 0)
+			continue;
+		int found = a->found;
+		strbuf_release(v);
+		*v = a->text;
+		strbuf_init(&a->text);
+		a->found = -1; /* taken: a later first sight reads it again */
+		return found;
+	}
+	return -1;
+}
+
 /* Every event and send looks its room up, so the rooms are indexed by id;
  * a room not among them takes the place of the one unused longest (its
  * state saved already: not dirty), and the index is made again when that
@@ -192,10 +228,14 @@ struct mx_room_state *mx__room(struct mx *m, const char *id)
 	} else {
 		mx__room_index(m, (int)(oldest - m->rooms));
 	}
-	/* What the last run knew of it. */
+	/* What the last run knew of it: read ahead on a thread with the sync's
+	 * events seen (mx__seen_start), or here. */
 	struct strbuf key = STRBUF_INIT, v = STRBUF_INIT;
 	strbuf_addf(&key, "matrix.room.%s", id);
-	if(!key.oom && db_kv_get(m->b->db, key.buf, &v) == 1) {
+	int known = mx__room_ahead_take(m, id, &v);
+	if(known < 0 && !key.oom)
+		known = db_kv_get(m->b->db, key.buf, &v);
+	if(known == 1) {
 		json_error_t jerr;
 		json_t *o = json_loads(v.buf, 0, &jerr);
 		json_t *pl = json_object_get(o, "pl");
@@ -1472,6 +1512,9 @@ struct mx_seen_read {
 	bool *seen;
 	size_t n;
 	int rc;
+	/* The rooms of the sync not in m->rooms, their rows to read. */
+	struct mx_room_ahead *rooms;
+	size_t nrooms;
 };
 
 /* On a thread of the loop's pool: touches nothing but r and the database. */
@@ -1479,6 +1522,31 @@ static void mx__seen_run(struct db *db, void *user)
 {
 	struct mx_seen_read *r = user;
 	r->rc = db_seen_which(db, "matrix", r->ids, r->n, r->seen);
+	for(size_t i = 0; !r->rc && i < r->nrooms; i++) {
+		struct strbuf key = STRBUF_INIT;
+		strbuf_addf(&key, "matrix.room.%s", r->rooms[i].id);
+		r->rooms[i].found = key.oom ? -1 : db_kv_get(db, key.buf, &r->rooms[i].text);
+		strbuf_release(&key);
+	}
+}
+
+/* The rooms of s that m->rooms does not hold, once each, for a read
+ * ahead: r->rooms.  Without memory, fewer (those are read when seen). */
+static void mx__seen_rooms(struct mx *m, const struct mx_sync *s, struct mx_seen_read *r)
+{
+	if(!(r->rooms = calloc(s->nrooms + 1, sizeof(*r->rooms))))
+		return;
+	for(size_t i = 0; i < s->nrooms; i++) {
+		const char *id = s->rooms[i].id;
+		bool again = mx__room_find(m, id) != NULL;
+		for(size_t k = 0; k < r->nrooms && !again; k++)
+			again = !strcmp(r->rooms[k].id, id);
+		if(again || !(r->rooms[r->nrooms].id = strdup(id)))
+			continue;
+		r->rooms[r->nrooms].found = -1;
+		strbuf_init(&r->rooms[r->nrooms].text);
+		r->nrooms++;
+	}
 }
 
 /* Back on the loop: the held sync goes on with what was read, or, when the
@@ -1492,6 +1560,9 @@ static void mx__seen_done(void *user)
 		m->seen_failed = true;
 	else
 		m->seen = r->seen, r->seen = NULL;
+	mx__room_ahead_free(m);
+	m->room_ahead = r->rooms;
+	m->nroom_ahead = r->nrooms;
 	free(r->seen);
 	free(r->ids);
 	free(r);
@@ -1513,10 +1584,16 @@ static int mx__seen_start(struct mx *m)
 	*r = (struct mx_seen_read){ .m = m, .n = m->held.n };
 	r->ids = mx__event_ids(&m->held, false);
 	r->seen = calloc(m->held.n + 1, sizeof(*r->seen));
+	mx__seen_rooms(m, &m->held, r);
 	if(r->ids && r->seen && !db_run_start(m->b->db, m->b->loop, mx__seen_run, mx__seen_done, r)) {
 		m->seen_reading = true;
 		return 0;
 	}
+	for(size_t i = 0; i < r->nrooms; i++) {
+		free(r->rooms[i].id);
+		strbuf_release(&r->rooms[i].text);
+	}
+	free(r->rooms);
 	free(r->ids);
 	free(r->seen);
 	free(r);
@@ -1548,6 +1625,7 @@ static void mx__held_done(struct mx *m)
 	free(m->seen);
 	m->seen = NULL;
 	m->seen_failed = false;
+	mx__room_ahead_free(m);
 	m->holding = false;
 	free(m->joined);
 	m->joined = NULL;
@@ -2128,6 +2206,7 @@ static void mx__release(struct adapter *a)
 	mx_sync_release(&m->held);
 	mx__kv_clear(m);
 	mx__memo_release(m);
+	mx__room_ahead_free(m);
 	free(m->seen);
 	free(m->joined);
 	free(m->since);

@@ -152,6 +152,10 @@ struct mx {
 	bool *seen;        /* ... the answer, one per event, or NULL */
 	bool seen_reading; /* ... being read */
 	bool seen_failed;  /* ... could not be: read on the loop then */
+	/* ... and with them, what the last run knew of its rooms not seen yet
+	 * in this one (their kv rows), for mx__room to take. */
+	struct mx_room_ahead *room_ahead;
+	size_t nroom_ahead;
 	/* Display names seen in member events, newest first over. */
 	struct {
 		char user[256];

@@ -22,7 +22,9 @@ that the reminder falls due DUE_S seconds after the start.
 
 Last, the adapter's own reads and writes of the database on PostgreSQL:
 which events of a sync were handled before is read on a thread (the table
-of events seen locked, /healthz still answers), and what an answered send
+of events seen locked, /healthz still answers), and so is what the last
+run knew of a room the sync brings for the first time (kv locked, a room
+the bot is invited to), and what an answered send
 became (a native poll) is remembered when its answer comes and stored by a
 thread (the row of the room's open polls held by another session, the
 same).  Each check fails with that read, or that store, on the loop.
@@ -146,6 +148,20 @@ check(not replies_to(room, about), "the sync's command waits for the lock")
 holder.join()
 check(wait_for(lambda: replies_to(room, about), "the answer to the command of the sync", 20),
       "a sync whose events seen waited for a lock is handled once it is gone")
+
+# A room's state as the last run left it (kv's row of the room) is read
+# at its first sight in a run, on a thread with the sync's events seen:
+# with kv locked, the sync of a room the bot is invited to waits for it,
+# the loop going on.  Read on the loop, /healthz fails.
+room2 = control("/control/room", {"creator": USERS[0], "members": USERS[1:3]})["room_id"]
+holder = slowlock.lock(db, "kv", LOCK_S)
+t_lock = time.monotonic()
+control("/control/invite", {"room": room2, "sender": USERS[0], "target": BOT})
+waits = slowlock.healthy_while(t_lock, LOCK_S, http_port)
+slowlock.check_healthy(waits, "a new room's state waits for the lock")
+holder.join()
+check(wait_for(lambda: bot_messages(room2), "the greeting in the new room", 20),
+      "the bot joins the new room and greets it once the lock is gone")
 
 # What an answered send became (here a native poll: its start event, its
 # ref, the room's open polls) is remembered when its answer comes and
