@@ -92,8 +92,8 @@ struct http_request {
 
 /* An answer promised by a handler (http_request_later). */
 struct http_later {
-	struct http_request *req; /* NULL once its client went or the server stopped */
-	struct http_server *srv;  /* NULL once the server stopped */
+	struct http_request *req; /* NULL once its client went or the server closed */
+	struct http_server *srv;  /* NULL once the server closed */
 	struct http_later *next;  /* in srv->laters */
 };
 
@@ -818,9 +818,7 @@ void http_server_free(struct http_server *srv)
 {
 	if(!srv)
 		return;
-	http_server_close(srv);
+	http_server_close(srv);        /* closes the socket too */
 	lws_context_destroy(srv->ctx); /* second call: frees, handles closed */
-	if(srv->fd >= 0)
-		close(srv->fd);
 	free(srv);
 }

@@ -487,7 +487,7 @@ static struct db_member_slot *db_chat__member_slot(struct db *db, int64_t chat_i
 {
 	if(!db->member_cache && !(db->member_cache = calloc(DB_MEMBER_SLOTS, sizeof(*db->member_cache))))
 		return NULL;
-	uint64_t h = (uint64_t)chat_id * 0x9e3779b97f4a7c15u ^ (uint64_t)user_id * 0xc2b2ae3d27d4eb4fu;
+	uint64_t h = db__member_hash(chat_id, user_id);
 	return &db->member_cache[(h >> 40) & (DB_MEMBER_SLOTS - 1)];
 }
 

@@ -12,12 +12,14 @@
 
 #define DB_STMT_SLOTS 256 /* a power of two above the number of statements */
 #define DB_IDS 64         /* ids taken at a time from a sequence on PostgreSQL */
+#define DB__TEXT(x) #x
+#define DB__NUMBER(x) DB__TEXT(x) /* a macro's value as a literal */
 /* The statement that takes them from the sequence of table's id (a
  * literal): named once, not at each row, as the name's lookup
  * (pg_get_serial_sequence and the cast) costs more than nextval. */
 #define DB_IDS_SQL(table) \
 	"SELECT nextval(s.id) FROM (SELECT CAST(pg_get_serial_sequence('" table "', 'id') AS regclass) AS id " \
-	"OFFSET 0) s CROSS JOIN generate_series(1, 64) ORDER BY 1"
+	"OFFSET 0) s CROSS JOIN generate_series(1, " DB__NUMBER(DB_IDS) ") ORDER BY 1"
 
 /* On PostgreSQL, ids taken ahead from a table's sequence (db__next_id):
  * ids[next ... n) are still to use. */
@@ -111,6 +113,14 @@ struct db {
 	 * ENSEMBLE_SQL_TRACE named a file at db_open; NULL otherwise. */
 	FILE *trace;
 };
+
+/* The hash of a member row's key (chat, user), for the tables of them
+ * kept in memory (db_chat.c's recent writes, db_rows.c's rows to send):
+ * its high bits are the well mixed ones. */
+static inline uint64_t db__member_hash(int64_t chat_id, int64_t user_id)
+{
+	return (uint64_t)chat_id * 0x9e3779b97f4a7c15u ^ (uint64_t)user_id * 0xc2b2ae3d27d4eb4fu;
+}
 
 /* Whether db runs on PostgreSQL: db_engine, inline for the paths every
  * command takes. */

@@ -56,15 +56,16 @@ int db_outbox_add(struct db *db, const char *action_json, int64_t now_ms, int64_
 {
 	if(db__on_pg(db)) {
 		int64_t next;
+		if(db__next_id(db, &db->outbox_ids, DB_IDS_SQL("outbox"), &next))
+			return -1;
 		if(db->in_tx) { /* sent with the others (db_rows.c) */
-			if(db__next_id(db, &db->outbox_ids, DB_IDS_SQL("outbox"), &next) ||
-			   db__rows_outbox(db, next, action_json, now_ms))
+			if(db__rows_outbox(db, next, action_json, now_ms))
 				return -1;
 			*id = next;
 			return 0;
 		}
 		struct sql_stmt *st = db__stmt(db, "INSERT INTO outbox (id, action, created_ms) VALUES (?1, ?2, ?3)");
-		if(!st || db__next_id(db, &db->outbox_ids, DB_IDS_SQL("outbox"), &next))
+		if(!st)
 			return -1;
 		sql_bind_int64(st, 1, next);
 		sql_bind_text(st, 2, action_json, -1);

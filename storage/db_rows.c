@@ -121,7 +121,7 @@ int db__rows_member(struct db *db, int64_t chat_id, int64_t user_id, int64_t t)
 	struct db_row_buffers *b = db_rows__get(db);
 	if(!b)
 		return -1;
-	uint64_t h = (uint64_t)chat_id * 0x9e3779b97f4a7c15u ^ (uint64_t)user_id * 0xc2b2ae3d27d4eb4fu;
+	uint64_t h = db__member_hash(chat_id, user_id);
 	size_t i = (size_t)(h >> 40) & (DB_ROWS_SLOTS - 1);
 	while(b->used[i]) {
 		if(b->members[i].chat_id == chat_id && b->members[i].user_id == user_id) {

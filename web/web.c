@@ -219,15 +219,20 @@ static void web__run_work(struct db *db, void *user)
 	r->rc = r->fn(r->w, r->req, &r->res);
 }
 
+void web_later_answer(struct http_later *promise, struct http_response *res, bool failed)
+{
+	if(failed) {
+		free(res->body);
+		*res = (struct http_response){ .status = 500, .body = strdup("internal error\n") };
+		res->body_len = res->body ? strlen(res->body) : 0;
+	}
+	http_later_answer(promise, res);
+}
+
 static void web__run_done(void *user)
 {
 	struct web_run *r = user;
-	if(r->rc) {
-		free(r->res.body);
-		r->res = (struct http_response){ .status = 500, .body = strdup("internal error\n") };
-		r->res.body_len = r->res.body ? strlen(r->res.body) : 0;
-	}
-	http_later_answer(r->promise, &r->res);
+	web_later_answer(r->promise, &r->res, r->rc != 0);
 	http_request_free(r->req);
 	free(r);
 }

@@ -41,6 +41,9 @@ bool web_db_free(void *user);
  * neither the loop nor /healthz.  fn reads no header but If-None-Match and
  * If-Modified-Since.  Returns what a handler returns. */
 int web_offload(struct web *w, http_handler_fn fn, const struct http_request *req, struct http_response *res);
+/* Gives a promised answer: res (its body taken), or, when the work
+ * failed, 500 as a handler's -1 gives. */
+void web_later_answer(struct http_later *promise, struct http_response *res, bool failed);
 
 /* web_links.c: the links. */
 

@@ -321,12 +321,7 @@ static void web_site__vote_free(uv_handle_t *h)
 /* The end: v's answer given (500 when it failed), v freed. */
 static void web_site__vote_answer(struct web_vote *v)
 {
-	if(v->rc < 0) {
-		free(v->res.body);
-		v->res = (struct http_response){ .status = 500, .body = strdup("internal error\n") };
-		v->res.body_len = v->res.body ? strlen(v->res.body) : 0;
-	}
-	http_later_answer(v->promise, &v->res);
+	web_later_answer(v->promise, &v->res, v->rc < 0);
 	http_request_free(v->req);
 	if(v->wait.data)
 		uv_close((uv_handle_t *)&v->wait, web_site__vote_free);
