@@ -109,6 +109,8 @@ int db_read_ahead(struct db *db, enum db_list list, const int64_t *ids, size_t n
 	for(size_t i = 0; i < n; i++) {
 		if(a->n && a->v[a->n - 1].meetup_id == a->v[i].meetup_id)
 			continue;
+		if(list == DB_LIST_RSVPS && db__rsvps_held(db, a->v[i].meetup_id))
+			continue; /* kept already (db_rsvp_cache.c) */
 		a->v[a->n] = a->v[i];
 		strbuf_addf(&arr, "%s%lld", a->n ? "," : "", (long long)a->v[a->n].meetup_id);
 		a->n++;
@@ -116,6 +118,10 @@ int db_read_ahead(struct db *db, enum db_list list, const int64_t *ids, size_t n
 	strbuf_addc(&arr, '}');
 	if(arr.oom)
 		goto out;
+	if(!a->n) {
+		rc = 0;
+		goto out;
+	}
 	struct sql_stmt *st = db__stmt(db, db_ahead__sql[list]);
 	if(!st)
 		goto out;

@@ -42,6 +42,9 @@ struct db_user_slot {
 struct db_user_cache {
 	struct db_user_slot e[DB_USER_SLOTS];
 	uint32_t used[DB_USER_SLOTS]; /* 0: empty */
+	/* By id, direct-mapped (db__user_cached): 1 + the index in e, 0 for
+	 * none.  Twice the slots, so that two ids seldom meet. */
+	uint16_t by_id[2 * DB_USER_SLOTS];
 };
 
 uint32_t db__cache_use(struct db *db)
@@ -154,6 +157,7 @@ void db__cache_clear(struct db *db)
 	if(db->member_cache)
 		memset(db->member_cache, 0, DB_MEMBER_SLOTS * sizeof(*db->member_cache));
 	db__meetup_cache_clear(db);
+	db__rsvps_clear(db);
 	db__shown_clear(db);
 	db_read_ahead_drop(db);
 }
@@ -164,6 +168,7 @@ void db__cache_free(struct db *db)
 	free(db->user_cache);
 	free(db->member_cache);
 	db__meetup_cache_free(db);
+	db__rsvps_free(db);
 	db__shown_free(db);
 	db_read_ahead_drop(db);
 	db->chat_cache = NULL;
@@ -464,6 +469,11 @@ static int db_chat__user_find(struct db *db, struct db_user_slot *slot, const ch
 
 /* Keeps (id, platform, ext_id, name) in slot (of db_chat__user_slot),
  * when the name fits: a cut one would never match. */
+static uint32_t db_chat__user_id_at(int64_t id)
+{
+	return (uint32_t)((((uint64_t)id * 0x9e3779b97f4a7c15u) >> 32) & (2 * DB_USER_SLOTS - 1));
+}
+
 static void db_chat__user_keep(struct db *db, struct db_user_slot *slot, int64_t id, const char *platform,
                                const char *ext_id, const char *name)
 {
@@ -479,8 +489,20 @@ static void db_chat__user_keep(struct db *db, struct db_user_slot *slot, int64_t
 			snprintf(slot->ext_id, sizeof(slot->ext_id), "%s", ext_id);
 		}
 		memcpy(slot->name, name, n + 1);
+		db->user_cache->by_id[db_chat__user_id_at(id)] = (uint16_t)(slot - db->user_cache->e + 1);
 	}
 	db_chat__user_used(db, slot);
+}
+
+int db__user_cached(struct db *db, int64_t id, const char **ext_id, const char **name)
+{
+	struct db_user_cache *c = db->user_cache;
+	uint16_t k = c ? c->by_id[db_chat__user_id_at(id)] : 0;
+	if(!k || !c->used[k - 1] || c->e[k - 1].id != id)
+		return 0;
+	*ext_id = c->e[k - 1].ext_id;
+	*name = c->e[k - 1].name;
+	return 1;
 }
 
 static struct db_member_slot *db_chat__member_slot(struct db *db, int64_t chat_id, int64_t user_id)
@@ -547,6 +569,7 @@ int db_user_seen(struct db *db, int64_t chat_id, const char *platform, const cha
 			return -1;
 		/* A meetup is read with its creator's name, a list with everyone's. */
 		db__meetup_cache_clear(db);
+		db__rsvps_clear(db);
 		db_read_ahead_drop(db);
 		db_chat__user_keep(db, slot, id, platform, ext_id, shown);
 	} else if(stored[0]) {

@@ -92,6 +92,9 @@ struct db {
 	/* The meetups last read, with their slots (db_meetup_cache.c);
 	 * allocated on first use. */
 	struct db_meetup_cache *meetup_cache;
+	/* The RSVP lists last read, kept as this process writes them
+	 * (db_rsvp_cache.c); allocated on first use. */
+	struct db_rsvp_cache *rsvp_cache;
 	/* The kv rows "meetup.shown.REF" (db_kv_shown.c); allocated on first
 	 * use, emptied with the caches above. */
 	struct db_shown_slot *shown_cache;
@@ -277,6 +280,37 @@ void db__meetup_keep(struct db *db, const struct db_meetup *m);
 void db__meetup_forget(struct db *db, int64_t id);
 void db__meetup_cache_clear(struct db *db);
 void db__meetup_cache_free(struct db *db);
+/* The user id as the user cache holds it (db_chat.c): 1 with *ext_id and
+ * *name pointing into the cache (valid until the next call into db), 0
+ * when it is not held. */
+int db__user_cached(struct db *db, int64_t id, const char **ext_id, const char **name);
+/* The RSVP lists last read (db_rsvp_cache.c), each what db_rsvps would
+ * read, kept up to date by this process's own writes of RSVPs.
+ * db__rsvps_cached appends meetup_id's list to out: 1, 0 when it is not
+ * kept, -1 without memory.  db__rsvps_keep keeps the n people of a list
+ * just read, in its order; db__rsvps_held says whether one is kept.
+ * db__rsvps_summary answers as db_rsvp_summary does (1) from a kept list,
+ * except for the name of a user who has not answered, which it leaves
+ * empty; 0 when the list is not kept.  db__rsvps_first_waiting: 1 with
+ * *out filled, 2 when nobody waits, 0 when the list is not kept.  db__rsvps_wrote applies a write that has just
+ * been made, an enum db_rsvp_write with its user (0 for all) and answer;
+ * a list it cannot update is dropped.  The lists are emptied with the
+ * other caches (db__cache_clear) and when a user's name changes. */
+enum db_rsvp_write {
+	DB_RSVP_SET,         /* db_rsvp_set, not waiting */
+	DB_RSVP_SET_WAITING, /* db_rsvp_set, on the waiting list */
+	DB_RSVP_DELETE,      /* db_rsvp_delete */
+	DB_RSVP_CONFIRMED,   /* db_rsvp_clear_reconfirm */
+	DB_RSVP_MOVED        /* db_rsvp_mark_reconfirm (user_id 0) */
+};
+int db__rsvps_cached(struct db *db, int64_t meetup_id, struct db_people *out);
+void db__rsvps_keep(struct db *db, int64_t meetup_id, const struct db_person *v, size_t n);
+bool db__rsvps_held(struct db *db, int64_t meetup_id);
+int db__rsvps_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db_rsvp_summary *out);
+int db__rsvps_first_waiting(struct db *db, int64_t meetup_id, struct db_person *out);
+void db__rsvps_wrote(struct db *db, int64_t meetup_id, enum db_rsvp_write what, int64_t user_id, int answer);
+void db__rsvps_clear(struct db *db);
+void db__rsvps_free(struct db *db);
 /* The journal of deliveries: opened (and what a crash left applied) by
  * db_open; told of each commit and rollback; closed by db_close. */
 int db__outbox_open_journal(struct db *db, struct strbuf *err);

@@ -596,6 +596,19 @@ int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t gro
 	return db__read_people(db, st, out, NULL);
 }
 
+/* After a write of meetup_id's RSVPs that ended with rc: the list kept is
+ * updated (db__rsvps_wrote), or, when the write failed, all are dropped
+ * (the transaction will not commit).  Returns rc. */
+static int db_rsvp__wrote(struct db *db, int rc, int64_t meetup_id, enum db_rsvp_write what, int64_t user_id,
+                          int answer)
+{
+	if(rc)
+		db__rsvps_clear(db);
+	else
+		db__rsvps_wrote(db, meetup_id, what, user_id, answer);
+	return rc;
+}
+
 int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, bool waiting)
 {
 	db_read_ahead_drop(db);
@@ -617,7 +630,8 @@ int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, b
 	sql_bind_int(st, 3, answer);
 	sql_bind_int(st, 4, waiting);
 	sql_bind_int64(st, 5, seq);
-	return db__exec_stmt(db, st, "rsvp set");
+	return db_rsvp__wrote(db, db__exec_stmt(db, st, "rsvp set"), meetup_id,
+	                      waiting ? DB_RSVP_SET_WAITING : DB_RSVP_SET, user_id, answer);
 }
 
 int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id)
@@ -628,7 +642,7 @@ int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id)
 		return -1;
 	sql_bind_int64(st, 1, meetup_id);
 	sql_bind_int64(st, 2, user_id);
-	return db__exec_stmt(db, st, "rsvp update");
+	return db_rsvp__wrote(db, db__exec_stmt(db, st, "rsvp update"), meetup_id, DB_RSVP_CONFIRMED, user_id, 0);
 }
 
 int db_rsvp_delete(struct db *db, int64_t meetup_id, int64_t user_id)
@@ -639,7 +653,7 @@ int db_rsvp_delete(struct db *db, int64_t meetup_id, int64_t user_id)
 		return -1;
 	sql_bind_int64(st, 1, meetup_id);
 	sql_bind_int64(st, 2, user_id);
-	return db__exec_stmt(db, st, "rsvp delete");
+	return db_rsvp__wrote(db, db__exec_stmt(db, st, "rsvp delete"), meetup_id, DB_RSVP_DELETE, user_id, 0);
 }
 
 int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id)
@@ -649,7 +663,7 @@ int db_rsvp_mark_reconfirm(struct db *db, int64_t meetup_id)
 	if(!st)
 		return -1;
 	sql_bind_int64(st, 1, meetup_id);
-	return db__exec_stmt(db, st, "rsvp update");
+	return db_rsvp__wrote(db, db__exec_stmt(db, st, "rsvp update"), meetup_id, DB_RSVP_MOVED, 0, 0);
 }
 
 void db__fill_rsvp(struct sql_stmt *st, struct db_person *p)
@@ -668,14 +682,20 @@ int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
 	                         DB_PG_USER_OF("r.user_id")
 	                         "WHERE r.meetup_id = ?1 ORDER BY r.seq";
 	/* clang-format on */
-	int held = db__ahead_take(db, DB_LIST_RSVPS, meetup_id, out);
+	int held = db__rsvps_cached(db, meetup_id, out);
 	if(held)
 		return held > 0 ? 0 : -1;
-	struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
-	if(!st)
+	size_t from = out->n;
+	held = db__ahead_take(db, DB_LIST_RSVPS, meetup_id, out);
+	if(held < 0)
 		return -1;
-	sql_bind_int64(st, 1, meetup_id);
-	return db__read_people(db, st, out, db__fill_rsvp);
+	if(!held) {
+		struct sql_stmt *st = db__stmt(db, db__on_pg(db) ? pg : lite);
+		if(!st || (sql_bind_int64(st, 1, meetup_id), db__read_people(db, st, out, db__fill_rsvp)))
+			return -1;
+	}
+	db__rsvps_keep(db, meetup_id, out->v + from, out->n - from);
+	return 0;
 }
 
 /* db_rsvp_summary on PostgreSQL: the counts, the user's answer and their
@@ -725,6 +745,18 @@ static int db__rsvp_summary_pg(struct db *db, int64_t meetup_id, int64_t user_id
 int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db_rsvp_summary *out)
 {
 	memset(out, 0, sizeof(*out));
+	if(db__rsvps_summary(db, meetup_id, user_id, out)) {
+		/* The name of someone who has not answered yet: the sender,
+		 * whom the user cache holds. */
+		const char *ext_id, *name;
+		if(out->have_me || !user_id)
+			return 0;
+		if(db__user_cached(db, user_id, &ext_id, &name)) {
+			snprintf(out->me.name, sizeof(out->me.name), "%s", name);
+			return 0;
+		}
+		return db_user_name(db, user_id, out->me.name, sizeof(out->me.name)) < 0 ? -1 : 0;
+	}
 	if(db__on_pg(db))
 		return db__rsvp_summary_pg(db, meetup_id, user_id, out);
 	struct sql_stmt *st = db__stmt(db, "SELECT coalesce(sum(CASE WHEN waiting = 0 THEN 1 ELSE 0 END), 0), "
@@ -783,6 +815,9 @@ fail:
 
 int db_rsvp_first_waiting(struct db *db, int64_t meetup_id, struct db_person *out)
 {
+	int held = db__rsvps_first_waiting(db, meetup_id, out);
+	if(held)
+		return held == 1;
 	struct db_people r = { 0 };
 	struct sql_stmt *st = db__stmt(
 		db, "SELECT u.id, u.ext_id, u.name, r.answer, r.waiting, r.reconfirm FROM rsvps r "

@@ -617,6 +617,146 @@ static const char *listed(struct db *db, bool votes, int64_t meetup_id)
 	return out;
 }
 
+/* Empties what db keeps of its rows (a rollback does), so that the next
+ * reads are the database's. */
+static void drop_kept(struct db *db)
+{
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_rollback(db), 0);
+}
+
+/* A meetup's RSVPs, their counts, a person's place in line and the first
+ * who waits, as db gives them now, then as stored (what db keeps
+ * dropped): each the same. */
+static void check_rsvps_stored(struct db *db, int64_t meetup_id, const int64_t *users, size_t n, const char *want)
+{
+	char kept[256];
+	struct db_rsvp_summary a[8], b[8];
+	struct db_person fa, fb;
+	int ha, hb;
+	snprintf(kept, sizeof(kept), "%s", listed(db, false, meetup_id));
+	for(size_t i = 0; i < n; i++)
+		CHECK_INT(db_rsvp_summary(db, meetup_id, users[i], &a[i]), 0);
+	ha = db_rsvp_first_waiting(db, meetup_id, &fa);
+	drop_kept(db);
+	CHECK_STR(kept, want);
+	CHECK_STR(listed(db, false, meetup_id), want);
+	for(size_t i = 0; i < n; i++) {
+		CHECK_INT(db_rsvp_summary(db, meetup_id, users[i], &b[i]), 0);
+		CHECK_INT(a[i].nin, b[i].nin);
+		CHECK_INT(a[i].nwaiting, b[i].nwaiting);
+		CHECK_INT(a[i].have_me, b[i].have_me);
+		CHECK_STR(a[i].me.name, b[i].me.name);
+		CHECK_INT(a[i].my_place, b[i].my_place);
+		if(b[i].have_me) {
+			CHECK_INT(a[i].me.answer, b[i].me.answer);
+			CHECK_INT(a[i].me.waiting, b[i].me.waiting);
+			CHECK_INT(a[i].me.reconfirm, b[i].me.reconfirm);
+			CHECK_STR(a[i].me.ext_id, b[i].me.ext_id);
+		}
+	}
+	hb = db_rsvp_first_waiting(db, meetup_id, &fb);
+	CHECK_INT(ha, hb);
+	if(ha == 1 && hb == 1)
+		CHECK_STR(fa.name, fb.name);
+	/* Read again, so that the next writes update a kept list. */
+	CHECK_STR(listed(db, false, meetup_id), want);
+}
+
+/* The RSVP lists kept as this process writes them (db_rsvp_cache.c) are
+ * what the database holds after each kind of write: a new person, the
+ * same answer again (their place kept), a changed answer (to the end),
+ * the waiting list and its order, a confirmation asked and given, an
+ * answer withdrawn, and someone this process has not seen.  They are kept
+ * (another session's change is not seen), dropped when a name changes
+ * here and by a rollback. */
+static void test_rsvps_kept(void)
+{
+	char path[256];
+	struct strbuf err = STRBUF_INIT, e2 = STRBUF_INIT;
+	struct db *db;
+	path_of(path, sizeof(path), "kept.db");
+	CHECK_INT(db_open(&db, path, &err), 0);
+	struct sql *raw = raw_open(path);
+	struct db_chat c;
+	int64_t u[5];
+	const char *names[] = { "ana", "bo", "cy", "dee" };
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "console", "room", "en", "UTC", &c), 0);
+	for(int i = 0; i < 4; i++)
+		CHECK_INT(db_user_seen(db, c.id, "console", names[i], names[i], false, 1000, &u[i]), 0);
+	struct db_meetup m = {
+		.chat_id = c.id, .creator = u[0], .state = MEETUP_CONFIRMED, .nslots = 1, .max_people = 1
+	};
+	snprintf(m.title, sizeof(m.title), "Kept");
+	m.slots[0] = (struct db_slot){ .idx = 1, .start = 2000000000, .duration_min = 60 };
+	CHECK_INT(db_meetup_insert(db, &m), 0);
+	CHECK_INT(db_rsvp_set(db, m.id, u[0], 2, false), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_STR(listed(db, false, m.id), "ana:2");
+
+	struct {
+		int who, answer; /* answer -1: withdrawn; -2: confirmation asked; -3: given */
+		bool waiting;
+		const char *want;
+	} steps[] = {
+		{ 1, 2, true, "ana:2 bo:2" },              /* someone new, waiting */
+		{ 2, 1, false, "ana:2 bo:2 cy:1" },        /* a maybe */
+		{ 3, 2, true, "ana:2 bo:2 cy:1 dee:2" },   /* second in line */
+		{ 1, 2, true, "ana:2 bo:2 cy:1 dee:2" },   /* the same answer: same place */
+		{ 0, 0, false, "bo:2 cy:1 dee:2 ana:0" },  /* changed: to the end */
+		{ 1, 2, false, "bo:2 cy:1 dee:2 ana:0" },  /* off the waiting list */
+		{ 0, -2, false, "bo:2 cy:1 dee:2 ana:0" }, /* the meetup moved */
+		{ 1, -3, false, "bo:2 cy:1 dee:2 ana:0" }, /* bo confirms */
+		{ 2, -1, false, "bo:2 dee:2 ana:0" },      /* cy withdraws */
+		{ 2, 2, true, "bo:2 dee:2 ana:0 cy:2" },   /* and comes back, waiting */
+	};
+	for(size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int64_t who = u[steps[i].who];
+		CHECK_INT(db_begin(db), 0);
+		if(steps[i].answer == -1)
+			CHECK_INT(db_rsvp_delete(db, m.id, who), 0);
+		else if(steps[i].answer == -2)
+			CHECK_INT(db_rsvp_mark_reconfirm(db, m.id), 0);
+		else if(steps[i].answer == -3)
+			CHECK_INT(db_rsvp_clear_reconfirm(db, m.id, who), 0);
+		else
+			CHECK_INT(db_rsvp_set(db, m.id, who, steps[i].answer, steps[i].waiting), 0);
+		CHECK_INT(db_commit(db), 0);
+		check_rsvps_stored(db, m.id, u, 4, steps[i].want);
+	}
+
+	/* Someone this process has not seen (another session added them):
+	 * the list is read again, with their name. */
+	CHECK_INT(sql_exec(raw, "INSERT INTO users (platform, ext_id, name) VALUES ('console', 'eve', 'Eve')", &e2), 0);
+	CHECK_INT(count_of(raw, "SELECT max(id) FROM users WHERE id <> ?1", 0) > 0, 1);
+	u[4] = count_of(raw, "SELECT max(id) FROM users WHERE id <> ?1", 0);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_rsvp_set(db, m.id, u[4], 1, false), 0);
+	CHECK_INT(db_commit(db), 0);
+	check_rsvps_stored(db, m.id, u, 5, "bo:2 dee:2 ana:0 cy:2 Eve:1");
+
+	/* Kept: a name another session changes is not read. */
+	CHECK_INT(sql_exec(raw, "UPDATE users SET name = 'Bob' WHERE ext_id = 'bo'", &e2), 0);
+	CHECK_STR(listed(db, false, m.id), "bo:2 dee:2 ana:0 cy:2 Eve:1");
+	/* A name changed here drops the lists. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, c.id, "console", "cy", "Cyril", false, 1000, &u[2]), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_STR(listed(db, false, m.id), "Bob:2 dee:2 ana:0 Cyril:2 Eve:1");
+	/* So does a rollback: what it undid is not shown. */
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_rsvp_delete(db, m.id, u[3]), 0);
+	CHECK_STR(listed(db, false, m.id), "Bob:2 ana:0 Cyril:2 Eve:1");
+	CHECK_INT(db_rollback(db), 0);
+	CHECK_STR(listed(db, false, m.id), "Bob:2 dee:2 ana:0 Cyril:2 Eve:1");
+
+	db_close(db);
+	sql_close(raw);
+	strbuf_release(&e2);
+	strbuf_release(&err);
+}
+
 /* The lists of RSVPs and votes read ahead for a batch's cards and polls
  * (one statement for them all on PostgreSQL) are the lists read one by
  * one: the same people in the same order, an empty list for a meetup
@@ -667,7 +807,9 @@ static void test_read_ahead(void)
 	CHECK_STR(listed(db, false, m[2].id), "");
 	CHECK_STR(listed(db, true, m[2].id), pg ? "Bo:ny" : "Bob:ny");
 	CHECK_STR(listed(db, true, m[0].id), "Ana:yn");
-	/* Taken once: read again, it is what is stored. */
+	/* Taken once, then kept as this process writes it (db_rsvp_cache.c):
+	 * forgotten, it is read again as stored. */
+	drop_kept(db);
 	CHECK_STR(listed(db, false, m[0].id), "Bob:1 Ana:2");
 	/* A write drops what is held: m[1]'s list, not taken yet, is read. */
 	CHECK_INT(db_begin(db), 0);
@@ -1402,6 +1544,7 @@ forget:
 	test_user_seen();
 	test_meetup_reads();
 	test_read_ahead();
+	test_rsvps_kept();
 	test_rows_together();
 	if(!pg)
 		test_caches();
