@@ -18,10 +18,12 @@ feed asked for during the lock waits for the database without holding the
 loop (its route is served only when no thread holds the database), and is
 served once the lock is gone; so is one whose own reads wait for a lock,
 made on a thread while the loop goes on; and so is a vote sent from the
-web page while the table of votes is locked.
+web page while the table of votes is locked.  The page's refusals (a
+broken form, an unknown link, a body too long, no form, a closed poll)
+are the same on this engine as on SQLite.
 
 Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
-import os, re, signal, subprocess, sys, threading, time, urllib.request
+import os, re, signal, subprocess, sys, threading, time, urllib.error, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
 import dbtarget, harness, slowlock, tggroup
@@ -162,6 +164,45 @@ check(voted.get("status") == 200 and "Your vote is saved" in voted.get("body", "
       % {k: v for k, v in voted.items() if k != "body"})
 check(dbtarget.query(db, "SELECT v.answers FROM votes v JOIN users u ON u.id = v.user_id WHERE u.name = 'Eve'")
       == [["yn"]], "Eve's vote from the page is stored")
+
+# The page's refusals on this engine too (web/pages covers them on
+# SQLite, where the same function runs in place): a broken form, an
+# unknown link, a body too long, a POST that is no form; then, the poll
+# closed, a vote that comes too late is not recorded and the page says so.
+vote_url = vote[0] if vote else "http://127.0.0.1:%d/vote/x" % http_port
+
+def post(body, ctype="application/x-www-form-urlencoded"):
+    req = urllib.request.Request(vote_url, data=body.encode(), headers={"Content-Type": ctype})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except Exception as e:
+        return None, str(e)
+
+for body, want in (("t=%s&p=1&d1=%%FF" % token, 400), ("t=%s&p=1&d99=y" % token, 400), ("p=1&d1=y", 400),
+                   ("t=%s&p=1&d1=y" % ("A" * 22), 404), ("t=%s&p=1&d1=y&x=%s" % (token, "a" * 5000), 413)):
+    got = post(body)[0]
+    check(got == want, "POST %s...: %s, not %d" % (body[:40], got, want))
+check(post("t=%s&p=1&d1=y" % token, "text/plain")[0] == 415, "a POST that is no form: 415")
+say(1, "Ann", "/meetup close 1")
+check(harness.wait_for(lambda: any(m == "stopPoll" for m, _ in calls()), "the poll's closing", 20),
+      "Ann closes the poll")
+late = post("t=%s&p=1&d1=n&d2=y" % token)
+check(late[0] == 200 and "This poll is closed: your vote was not recorded." in late[1],
+      "a vote after the poll closed is refused by the page: %r" % (late[0], ))
+check(dbtarget.query(db, "SELECT v.answers FROM votes v JOIN users u ON u.id = v.user_id WHERE u.name = 'Eve'")
+      == [["yn"]], "Eve's vote stays as it was")
+
+def sends_settled():
+    """Whether nothing more left for a while: the closing's messages, at
+    the chat's pace, are all out before the stop below."""
+    n = sent_count()
+    time.sleep(1.5)
+    return sent_count() == n
+
+harness.wait_for(sends_settled, "the closing's messages to leave", 30)
 
 # A stop asked while a batch waits on its thread: the batch ends first, on
 # its thread, once; the bot then stops cleanly and the reply still leaves.
