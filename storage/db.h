@@ -525,7 +525,13 @@ int db_votes(struct db *db, int64_t meetup_id, struct db_people *out);
 int db_non_voters(struct db *db, int64_t meetup_id, int64_t chat_id, int64_t group_id, int limit, struct db_people *out,
                   int *total);
 
-/* RSVPs: answer 2 yes, 1 maybe, 0 no.  Listed in the order they came. */
+/* RSVPs: answer 2 yes, 1 maybe, 0 no.  Listed in the order they came.
+ * A meetup's list, once read, is kept in memory and updated by these
+ * writes (db_rsvp_cache.c): db_rsvps, db_rsvp_summary and
+ * db_rsvp_first_waiting then read no row.  That holds because only this
+ * process writes RSVPs (the leading instance, on PostgreSQL); a change
+ * made by another program while the bot runs is not seen until a
+ * rollback, a rename or /forget me empties the caches. */
 int db_rsvp_set(struct db *db, int64_t meetup_id, int64_t user_id, int answer, bool waiting);
 int db_rsvp_clear_reconfirm(struct db *db, int64_t meetup_id, int64_t user_id);
 /* Removes user_id's answer to meetup_id (no answer at all).  0 or -1. */
