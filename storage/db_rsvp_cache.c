@@ -94,8 +94,8 @@ static void db_rsvp_cache__drop(struct db *db, struct db_rsvp_list *l)
 
 /* Appends a row for user_id to l, its ext id and name copied: 0, or -1
  * when it would make the list too long, or without memory. */
-static int db_rsvp_list__add(struct db_rsvp_list *l, int64_t user_id, const char *ext_id, const char *name,
-                             int answer, bool waiting, bool reconfirm)
+static int db_rsvp_list__add(struct db_rsvp_list *l, int64_t user_id, const char *ext_id, const char *name, int answer,
+                             bool waiting, bool reconfirm)
 {
 	size_t e = strlen(ext_id) + 1, nm = strlen(name) + 1;
 	if(l->n == DB_RSVP_ROWS_MAX || l->text_len + e + nm > DB_RSVP_TEXT_MAX)
@@ -118,8 +118,11 @@ static int db_rsvp_list__add(struct db_rsvp_list *l, int64_t user_id, const char
 		l->text = text;
 		l->text_alloc = alloc;
 	}
-	l->v[l->n++] = (struct db_rsvp_row){ .user_id = user_id, .text = (uint32_t)l->text_len, .answer = (uint8_t)answer,
-		                             .waiting = waiting, .reconfirm = reconfirm };
+	l->v[l->n++] = (struct db_rsvp_row){ .user_id = user_id,
+		                             .text = (uint32_t)l->text_len,
+		                             .answer = (uint8_t)answer,
+		                             .waiting = waiting,
+		                             .reconfirm = reconfirm };
 	memcpy(l->text + l->text_len, ext_id, e);
 	memcpy(l->text + l->text_len + e, name, nm);
 	l->text_len += e + nm;
@@ -172,7 +175,7 @@ void db__rsvps_keep(struct db *db, int64_t meetup_id, const struct db_person *v,
 	for(size_t i = 0; i < n; i++)
 		if(db_rsvp_list__add(l, v[i].user_id, v[i].ext_id, v[i].name, v[i].answer, v[i].waiting,
 		                     v[i].reconfirm)) {
-			db_rsvp_list__empty(l);
+			db_rsvp_cache__drop(db, l); /* too long to keep */
 			return;
 		}
 	l->meetup_id = meetup_id;

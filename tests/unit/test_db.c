@@ -669,7 +669,7 @@ static void check_rsvps_stored(struct db *db, int64_t meetup_id, const int64_t *
  * the waiting list and its order, a confirmation asked and given, an
  * answer withdrawn, and someone this process has not seen.  They are kept
  * (another session's change is not seen), dropped when a name changes
- * here and by a rollback. */
+ * here and by a rollback; a list too long to keep is read each time. */
 static void test_rsvps_kept(void)
 {
 	char path[256];
@@ -750,6 +750,35 @@ static void test_rsvps_kept(void)
 	CHECK_STR(listed(db, false, m.id), "Bob:2 ana:0 Cyril:2 Eve:1");
 	CHECK_INT(db_rollback(db), 0);
 	CHECK_STR(listed(db, false, m.id), "Bob:2 dee:2 ana:0 Cyril:2 Eve:1");
+
+	/* A list too long to keep (over 1,024 answers) is read whole each
+	 * time: another session's rename shows at once. */
+	struct db_meetup big = m;
+	big.id = 0;
+	snprintf(big.title, sizeof(big.title), "Big");
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_meetup_insert(db, &big), 0);
+	for(int i = 0; i < 1030; i++) {
+		char ext[16];
+		int64_t id;
+		snprintf(ext, sizeof(ext), "p%d", i);
+		CHECK_INT(db_user_seen(db, c.id, "console", ext, ext, false, 1000, &id), 0);
+		CHECK_INT(db_rsvp_set(db, big.id, id, 2, i >= 20), 0);
+	}
+	CHECK_INT(db_commit(db), 0);
+	struct db_people p = { 0 };
+	CHECK_INT(db_rsvps(db, big.id, &p), 0);
+	CHECK_INT(p.n, 1030);
+	CHECK_STR(p.n == 1030 ? p.v[1029].name : "", "p1029");
+	db_people_release(&p);
+	CHECK_INT(sql_exec(raw, "UPDATE users SET name = 'Last' WHERE ext_id = 'p1029'", &e2), 0);
+	CHECK_INT(db_rsvps(db, big.id, &p), 0);
+	CHECK_STR(p.n == 1030 ? p.v[1029].name : "", "Last");
+	db_people_release(&p);
+	struct db_rsvp_summary sum;
+	CHECK_INT(db_rsvp_summary(db, big.id, 0, &sum), 0);
+	CHECK_INT(sum.nin, 20);
+	CHECK_INT(sum.nwaiting, 1010);
 
 	db_close(db);
 	sql_close(raw);
