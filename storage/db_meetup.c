@@ -694,7 +694,8 @@ int db_rsvps(struct db *db, int64_t meetup_id, struct db_people *out)
 		if(!st || (sql_bind_int64(st, 1, meetup_id), db__read_people(db, st, out, db__fill_rsvp)))
 			return -1;
 	}
-	db__rsvps_keep(db, meetup_id, out->v + from, out->n - from);
+	/* (An empty list may have no array at all: no offset from NULL.) */
+	db__rsvps_keep(db, meetup_id, out->n > from ? out->v + from : NULL, out->n - from);
 	return 0;
 }
 
