@@ -230,6 +230,19 @@ static void tg__batch_done(void *user, int rc)
 	tg__continue(t);
 }
 
+/* The polls that the held batch's answers name and this run does not
+ * remember (a poll sent before a restart), read on a thread where each
+ * read is a round trip (PostgreSQL), so that the loop does not wait for
+ * the server: their kv rows (telegram.poll.ID), found[i] as db_kv_get
+ * returns.  Kept in t->poll_read until the batch's events are made. */
+struct tg_poll_read {
+	struct tg *t; /* NULL once the adapter is released */
+	size_t n;
+	char (*ids)[sizeof(((struct tg_update *)0)->poll_id)];
+	struct strbuf *values;
+	int *found;
+};
+
 /* Makes ev the vote of the poll answer u.  poll_answer names only the
  * poll: its chat and ref are read into chat and ref (TG_CHAT_MAX and 64
  * bytes, which ev points to).  True when the poll is one the bot sent.
@@ -239,7 +252,18 @@ static void tg__batch_done(void *user, int rc)
 static bool tg__poll_vote(struct tg *t, const struct tg_update *u, struct event *ev, char *chat, char *ref)
 {
 	long long mid;
-	if(!tg__sent_find(t, 'p', u->poll_id, chat, ref, &mid))
+	const struct tg_poll_read *r = t->poll_read;
+	size_t k = 0;
+	while(r && k < r->n && strcmp(r->ids[k], u->poll_id))
+		k++;
+	bool found;
+	if(tg__sent_recall(t, 'p', u->poll_id, chat, ref, &mid))
+		found = true;
+	else if(r && k < r->n) /* read ahead (tg__polls_start): no read here */
+		found = r->found[k] == 1 && tg__sent_stored(t, 'p', u->poll_id, r->values[k].buf, chat, ref, &mid);
+	else
+		found = tg__sent_find(t, 'p', u->poll_id, chat, ref, &mid);
+	if(!found)
 		return false;
 	ev->kind = EVENT_POLL_VOTE;
 	ev->chat_id = chat;
@@ -462,10 +486,91 @@ static void tg__polled(void *user, const struct http_result *res)
 	tg__poll_result(t, res->status, rc, u, n, retry, err);
 }
 
-/* Runs the held batch once every admin list it needs has come. */
+static void tg__poll_read_free(struct tg_poll_read *r)
+{
+	if(!r)
+		return;
+	for(size_t i = 0; r->values && i < r->n; i++)
+		strbuf_release(&r->values[i]);
+	free(r->values);
+	free(r->found);
+	free(r->ids);
+	free(r);
+}
+
+/* On a thread of the loop's pool: touches nothing but r and the database. */
+static void tg__polls_run(struct db *db, void *user)
+{
+	struct tg_poll_read *r = user;
+	for(size_t i = 0; i < r->n; i++) {
+		char key[160];
+		r->found[i] = db_kv_get(db, tg__sent_key('p', r->ids[i], key, sizeof(key)), &r->values[i]);
+	}
+}
+
+static void tg__run_held(struct tg *t);
+
+/* Back on the loop: the held batch goes on with what was read. */
+static void tg__polls_done(void *user)
+{
+	struct tg_poll_read *r = user;
+	struct tg *t = r->t;
+	if(!t) {
+		tg__poll_read_free(r);
+		return;
+	}
+	t->polls_reading = false;
+	tg__run_held(t);
+}
+
+/* Where each read is a round trip, starts reading on a thread the polls
+ * of the held batch's answers that this run does not remember: 0 when
+ * started (tg__polls_done runs the batch), -1 when the batch goes on now
+ * (nothing to read, SQLite, or the database held by a thread, which the
+ * read would wait for: then tg__poll_vote reads on the loop, as before). */
+static int tg__polls_start(struct tg *t)
+{
+	struct tg_poll_read *r = NULL;
+	if(!db_round_trips(t->b->db) || db_busy(t->b->db))
+		return -1;
+	for(size_t i = 0; i < t->nheld; i++) {
+		const struct tg_update *u = &t->held[i];
+		char chat[TG_CHAT_MAX], ref[64];
+		long long mid;
+		if(u->kind != TG_POLL_ANSWER || tg__sent_recall(t, 'p', u->poll_id, chat, ref, &mid))
+			continue;
+		if(!r && (!(r = calloc(1, sizeof(*r))) || !(r->ids = calloc(t->nheld, sizeof(*r->ids)))))
+			goto fail;
+		size_t k = 0;
+		while(k < r->n && strcmp(r->ids[k], u->poll_id))
+			k++;
+		if(k == r->n)
+			memcpy(r->ids[r->n++], u->poll_id, sizeof(r->ids[0]));
+	}
+	if(!r)
+		return -1;
+	r->t = t;
+	if(!(r->values = calloc(r->n, sizeof(*r->values))) || !(r->found = calloc(r->n, sizeof(*r->found))))
+		goto fail;
+	for(size_t i = 0; i < r->n; i++)
+		strbuf_init(&r->values[i]);
+	if(db_run_start(t->b->db, t->b->loop, tg__polls_run, tg__polls_done, r))
+		goto fail;
+	t->poll_read = r;
+	t->polls_reading = true;
+	return 0;
+fail:
+	tg__poll_read_free(r);
+	return -1;
+}
+
+/* Runs the held batch once every admin list it needs has come, and the
+ * polls it names have been read (tg__polls_start). */
 static void tg__run_held(struct tg *t)
 {
-	if(t->admin_fetches || t->stopping)
+	if(t->admin_fetches || t->stopping || t->polls_reading)
+		return;
+	if(t->nheld && !t->poll_read && !tg__polls_start(t))
 		return;
 	struct tg_update *u = t->held;
 	size_t n = t->nheld;
@@ -473,6 +578,9 @@ static void tg__run_held(struct tg *t)
 	t->nheld = 0;
 	if(n) {
 		tg__handle(t, u, n);
+		/* Its events are made: what was read for them goes. */
+		tg__poll_read_free(t->poll_read);
+		t->poll_read = NULL;
 		return;
 	}
 	tg_updates_free(u, n);
@@ -1025,6 +1133,10 @@ static void tg__release(struct adapter *a)
 	tg_updates_free(t->inbox, t->ninbox);
 	if(t->parse_job) /* its end frees it */
 		t->parse_job->t = NULL;
+	if(t->polls_reading) /* its end frees it */
+		t->poll_read->t = NULL;
+	else
+		tg__poll_read_free(t->poll_read);
 	for(struct tg_hook *h = t->hooks; h; h = h->next) /* their ends free them */
 		h->t = NULL;
 	free(t->base);

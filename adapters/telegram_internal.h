@@ -88,6 +88,11 @@ struct tg {
 	bool stopping;
 	long poll_req;                  /* the getUpdates in flight, or 0 */
 	struct tg_parse_job *parse_job; /* its answer, being parsed */
+	/* The polls the held batch's answers name, read on a thread
+	 * (tg__polls_start): reading while running, then kept for the
+	 * batch's events. */
+	struct tg_poll_read *poll_read;
+	bool polls_reading;
 	int64_t offset;
 	int poll_backoff_ms;
 	long retry_poll_ms; /* > 0: wait this long before the next poll */
@@ -126,6 +131,15 @@ void tg__poll(struct tg *t);
  * with chat (TG_CHAT_MAX bytes), ref (64 bytes, when not NULL) and
  * *message_id filled. */
 bool tg__sent_find(struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id);
+/* As tg__sent_find, from the memory alone (no read). */
+bool tg__sent_recall(const struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id);
+/* As tg__sent_find, from value, what the database holds for kind and key
+ * (read elsewhere, on a thread): parsed into chat, ref and *message_id and
+ * remembered.  False when it does not parse. */
+bool tg__sent_stored(struct tg *t, char kind, const char *key, const char *value, char *chat, char *ref,
+                     long long *message_id);
+/* The database's key of kind and key, into out; out. */
+const char *tg__sent_key(char kind, const char *key, char *out, size_t outlen);
 
 /* telegram_send.c */
 /* Queues a call for chat (NULL: none), taking body; stored_id is the outbox

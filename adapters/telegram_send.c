@@ -413,10 +413,7 @@ static void tg__sent_remember(struct tg *t, char kind, const char *key, const ch
 	m->message_id = message_id;
 }
 
-/* True when the memory holds kind and key: chat, ref (when given) and
- * *message_id are filled. */
-static bool tg__sent_recall(const struct tg *t, char kind, const char *key, char *chat, char *ref,
-                            long long *message_id)
+bool tg__sent_recall(const struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id)
 {
 	unsigned n = t->nsent < TG_SENT ? t->nsent : TG_SENT;
 	for(unsigned i = 0; i < n; i++) {
@@ -439,25 +436,40 @@ static const char *tg__sent_prefix(char kind)
 	return kind == 'p' ? "telegram.poll." : kind == 'r' ? "telegram.ref." : "telegram.msg.";
 }
 
+bool tg__sent_stored(struct tg *t, char kind, const char *key, const char *value, char *chat, char *ref,
+                     long long *message_id)
+{
+	char r[64] = "";
+	bool found = kind == 'p' ? sscanf(value, "%47[^\t]\t%lld\t%63s", chat, message_id, r) == 3
+	                         : sscanf(value, "%47[^\t]\t%lld", chat, message_id) == 2;
+	if(!found)
+		return false;
+	if(ref)
+		memcpy(ref, r, sizeof(r));
+	/* Only this run writes these keys from now on, learning them first
+	 * (tg__sent_learn): what was found stays true. */
+	tg__sent_remember(t, kind, key, chat, r, *message_id);
+	return true;
+}
+
+const char *tg__sent_key(char kind, const char *key, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s%s", tg__sent_prefix(kind), key);
+	return out;
+}
+
 bool tg__sent_find(struct tg *t, char kind, const char *key, char *chat, char *ref, long long *message_id)
 {
 	if(tg__sent_recall(t, kind, key, chat, ref, message_id))
 		return true;
-	char dbkey[160], r[64] = "";
+	char dbkey[160];
 	struct strbuf v = STRBUF_INIT;
-	snprintf(dbkey, sizeof(dbkey), "%s%s", tg__sent_prefix(kind), key);
-	int got = db_kv_get(t->b->db, dbkey, &v);
-	bool found = got == 1 && (kind == 'p' ? sscanf(v.buf, "%47[^\t]\t%lld\t%63s", chat, message_id, r) == 3
-	                                      : sscanf(v.buf, "%47[^\t]\t%lld", chat, message_id) == 2);
+	/* What is not found is not remembered: the send that makes it may be
+	 * on its way (an edit asked before the message it edits was
+	 * answered), and is read again. */
+	bool found = db_kv_get(t->b->db, tg__sent_key(kind, key, dbkey, sizeof(dbkey)), &v) == 1 &&
+	             tg__sent_stored(t, kind, key, v.buf, chat, ref, message_id);
 	strbuf_release(&v);
-	if(found && ref)
-		memcpy(ref, r, sizeof(r));
-	/* Only this run writes these keys from now on, learning them first
-	 * (tg__sent_learn): what was found stays true.  What was not is not
-	 * remembered: the send that makes it may be on its way (an edit asked
-	 * before the message it edits was answered), and is read again. */
-	if(found)
-		tg__sent_remember(t, kind, key, chat, r, *message_id);
 	return found;
 }
 

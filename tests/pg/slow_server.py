@@ -20,7 +20,9 @@ served once the lock is gone; so is one whose own reads wait for a lock,
 made on a thread while the loop goes on; and so is a vote sent from the
 web page while the table of votes is locked.  The page's refusals (a
 broken form, an unknown link, a body too long, no form, a closed poll)
-are the same on this engine as on SQLite.
+are the same on this engine as on SQLite.  After a restart, a vote on a
+poll the new run does not remember has its poll read on a thread while
+kv is locked, the loop answering meanwhile.
 
 Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
 import os, re, signal, subprocess, sys, threading, time, urllib.error, urllib.request
@@ -204,6 +206,13 @@ def sends_settled():
 
 harness.wait_for(sends_settled, "the closing's messages to leave", 30)
 
+# A second poll, voted on after a restart (below).
+say(1, "Ann", "/meetup Dinner; 2026-12-27 19:00; 2026-12-28 19:00")
+check(harness.wait_for(lambda: sum(1 for m, _ in calls() if m == "sendPoll") == 2, "the second poll", 20),
+      "the second meetup's poll is sent")
+DINNER_POLL = str(5000000000000000 + 1)  # the fake's second poll
+harness.wait_for(sends_settled, "the new meetup's messages to leave", 30)
+
 # A stop asked while a batch waits on its thread: the batch ends first, on
 # its thread, once; the bot then stops cleanly and the reply still leaves.
 holder = slowlock.lock(db, "kv", LOCK_S)
@@ -219,4 +228,33 @@ check(rc == 0, "a stop during a blocked batch ends cleanly once the batch has co
 check(len(replies_to(last)) == 1, "the blocked command's reply leaves exactly once (%d)" % len(replies_to(last)))
 text = open(log).read()
 check("Sanitizer" not in text, "no sanitizer report")
+
+# A vote on a poll the new run does not remember (sent before the
+# restart): its poll is read on a thread before the batch is made, so
+# while kv is locked the loop answers; the vote is stored once the lock is
+# gone.  (Read on the loop's thread, as before, /healthz did not answer
+# during the lock: checked, it then fails.)
+bot, log = tggroup.start_bot(binary, tmp, open(os.path.join(tmp, "ensemble.conf")).read())
+check(harness.wait_for(lambda: healthz() is not None, "/healthz after the restart", 20), "the bot starts again")
+hello = say(6, "Fay", "/help")
+check(harness.wait_for(lambda: replies_to(hello), "the restarted bot's answer", 20), "the restarted bot answers")
+holder = slowlock.lock(db, "kv", LOCK_S)
+t_lock = time.monotonic()
+post_json(API + "/control/update", {"poll_answer": {"poll_id": DINNER_POLL, "option_ids": [1],
+                                                    "user": {"id": 6, "is_bot": False, "first_name": "Fay"}}})
+slowlock.check_healthy(slowlock.healthy_while(t_lock, LOCK_S, http_port),
+                       "a vote's poll, not remembered since the restart, waits for a lock")
+holder.join()
+fay = "SELECT v.answers FROM votes v JOIN users u ON u.id = v.user_id JOIN meetups m ON m.id = v.meetup_id " \
+      "WHERE u.name = 'Fay' AND m.title = 'Dinner'"
+check(harness.wait_for(lambda: dbtarget.query(db, fay) == [["ny"]], "Fay's vote", 20),
+      "the vote on the poll sent before the restart is stored once the lock is gone: %r" % dbtarget.query(db, fay))
+bot.send_signal(signal.SIGTERM)
+try:
+    rc = bot.wait(timeout=30)
+except subprocess.TimeoutExpired:
+    rc = None
+check(rc == 0, "the restarted bot stops cleanly (exit %s)" % rc)
+text += open(log).read()
+check("Sanitizer" not in text, "no sanitizer report after the restart")
 harness.finish(text[-4000:])
