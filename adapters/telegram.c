@@ -243,6 +243,16 @@ struct tg_poll_read {
 	int *found;
 };
 
+/* The index of poll_id among what r read, r->n when it is not there (or
+ * r is NULL: 0). */
+static size_t tg__poll_read_at(const struct tg_poll_read *r, const char *poll_id)
+{
+	size_t k = 0;
+	while(r && k < r->n && strcmp(r->ids[k], poll_id))
+		k++;
+	return k;
+}
+
 /* Makes ev the vote of the poll answer u.  poll_answer names only the
  * poll: its chat and ref are read into chat and ref (TG_CHAT_MAX and 64
  * bytes, which ev points to).  True when the poll is one the bot sent.
@@ -253,13 +263,11 @@ static bool tg__poll_vote(struct tg *t, const struct tg_update *u, struct event 
 {
 	long long mid;
 	const struct tg_poll_read *r = t->poll_read;
-	size_t k = 0;
-	while(r && k < r->n && strcmp(r->ids[k], u->poll_id))
-		k++;
+	size_t k;
 	bool found;
 	if(tg__sent_recall(t, 'p', u->poll_id, chat, ref, &mid))
 		found = true;
-	else if(r && k < r->n) /* read ahead (tg__polls_start): no read here */
+	else if(r && (k = tg__poll_read_at(r, u->poll_id)) < r->n) /* read ahead: no read here */
 		found = r->found[k] == 1 && tg__sent_stored(t, 'p', u->poll_id, r->values[k].buf, chat, ref, &mid);
 	else
 		found = tg__sent_find(t, 'p', u->poll_id, chat, ref, &mid);
@@ -541,10 +549,7 @@ static int tg__polls_start(struct tg *t)
 			continue;
 		if(!r && (!(r = calloc(1, sizeof(*r))) || !(r->ids = calloc(t->nheld, sizeof(*r->ids)))))
 			goto fail;
-		size_t k = 0;
-		while(k < r->n && strcmp(r->ids[k], u->poll_id))
-			k++;
-		if(k == r->n)
+		if(tg__poll_read_at(r, u->poll_id) == r->n) /* once each */
 			memcpy(r->ids[r->n++], u->poll_id, sizeof(r->ids[0]));
 	}
 	if(!r)

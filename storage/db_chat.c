@@ -467,13 +467,14 @@ static int db_chat__user_find(struct db *db, struct db_user_slot *slot, const ch
 	return found;
 }
 
-/* Keeps (id, platform, ext_id, name) in slot (of db_chat__user_slot),
- * when the name fits: a cut one would never match. */
+/* The place of user id in the cache's index by id. */
 static uint32_t db_chat__user_id_at(int64_t id)
 {
 	return (uint32_t)((((uint64_t)id * 0x9e3779b97f4a7c15u) >> 32) & (2 * DB_USER_SLOTS - 1));
 }
 
+/* Keeps (id, platform, ext_id, name) in slot (of db_chat__user_slot),
+ * when the name fits: a cut one would never match. */
 static void db_chat__user_keep(struct db *db, struct db_user_slot *slot, int64_t id, const char *platform,
                                const char *ext_id, const char *name)
 {

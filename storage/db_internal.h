@@ -292,9 +292,10 @@ int db__user_cached(struct db *db, int64_t id, const char **ext_id, const char *
  * db__rsvps_summary answers as db_rsvp_summary does (1) from a kept list,
  * except for the name of a user who has not answered, which it leaves
  * empty; 0 when the list is not kept.  db__rsvps_first_waiting: 1 with
- * *out filled, 2 when nobody waits, 0 when the list is not kept.  db__rsvps_wrote applies a write that has just
- * been made, an enum db_rsvp_write with its user (0 for all) and answer;
- * a list it cannot update is dropped.  The lists are emptied with the
+ * *out filled, 2 when nobody waits, 0 when the list is not kept.
+ * db__rsvps_wrote applies a write that has just been made, an enum
+ * db_rsvp_write with its user (0 for all) and answer; a list it cannot
+ * update is dropped.  The lists are emptied with the
  * other caches (db__cache_clear) and when a user's name changes. */
 enum db_rsvp_write {
 	DB_RSVP_SET,         /* db_rsvp_set, not waiting */

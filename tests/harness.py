@@ -3,7 +3,7 @@ failed"), a temporary directory (removed on any exit), a free loopback port,
 waiting for a condition, starting a fake server (killed on any exit, so a
 failing script never leaves one holding the test runner's pipe), and a JSON
 POST to it."""
-import atexit, json, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import atexit, json, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 passed = failed = 0
 
@@ -39,6 +39,16 @@ def wait_for(pred, what, timeout=15):
         time.sleep(0.05)
     check(False, "timed out waiting for " + what)
     return None
+
+def stop(proc, timeout=30):
+    """Asks proc to stop (SIGTERM) and waits up to timeout seconds: its exit
+    status, or None when it did not stop in time."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
 
 def start_fake(cmd):
     """Starts a fake server that prints one line once it listens."""

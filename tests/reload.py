@@ -89,11 +89,7 @@ bot.send_signal(signal.SIGHUP)
 wait_for(lambda: text_of(log_path).count("general.lang changed") > n, "the third SIGHUP")
 check("general.remind = 2h: in effect now" not in text_of(log_path).split("has errors")[-1],
       "an unchanged live key is not applied again")
-bot.send_signal(signal.SIGTERM)
-try:
-    rc = bot.wait(timeout=20)
-except subprocess.TimeoutExpired:
-    rc = None
+rc = harness.stop(bot, 20)
 check(rc == 0, "SIGTERM after SIGHUPs: exit 0 (got %s)" % rc)
 
 # Without --config there is no file to read: SIGHUP is logged, nothing more.
@@ -148,11 +144,7 @@ r2 = control("/control/room", {"creator": BOB, "members": []})["room_id"]
 control("/control/invite", {"room": r2, "sender": BOB, "target": BOT})
 wait_for(lambda: "invited to %s by %s: joining" % (r2, BOB) in text_of(mlog), "Bob's invite accepted")
 
-bot.send_signal(signal.SIGTERM)
-try:
-    rc = bot.wait(timeout=20)
-except subprocess.TimeoutExpired:
-    rc = None
+rc = harness.stop(bot, 20)
 check(rc == 0, "Matrix: SIGTERM after SIGHUP, exit 0 (got %s)" % rc)
 text = text_of(mlog)
 check("bot-pass" not in text, "no password in the log")

@@ -25,7 +25,7 @@ poll the new run does not remember has its poll read on a thread while
 kv is locked, the loop answering meanwhile.
 
 Usage: slow_server.py ENSEMBLE   (prints "N passed, N failed")"""
-import os, re, signal, subprocess, sys, threading, time, urllib.error, urllib.request
+import os, re, sys, threading, time, urllib.error, urllib.request
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))  # tests/: harness.py, dbtarget.py
 import dbtarget, harness, slowlock, tggroup
@@ -73,15 +73,17 @@ check(feed, "/agenda gives the calendar's link")
 agenda = [u for b in replies_to(ask) for u in re.findall(r"http://[^\s\"<]+/agenda/[A-Za-z0-9_-]+", b["text"])]
 check(agenda, "/agenda gives the chat's page")
 
-def fetch(url, out, form=None):
-    """GETs url (POSTs form, a urlencoded text, when given) into out: its
-    status, type and the seconds it took."""
+def fetch(url, out, form=None, ctype="application/x-www-form-urlencoded"):
+    """GETs url (POSTs form, a text of type ctype, when given) into out:
+    its status (a refusal's too), type, body and the seconds it took."""
     t = time.monotonic()
     req = urllib.request.Request(url, data=form.encode() if form else None,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"} if form else {})
+                                 headers={"Content-Type": ctype} if form else {})
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             out.update(status=r.status, type=r.headers.get("Content-Type", ""), body=r.read().decode())
+    except urllib.error.HTTPError as e:
+        out.update(status=e.code, type=e.headers.get("Content-Type", ""), body=e.read().decode())
     except Exception as e:
         out.update(status=None, error=str(e))
     out["took"] = time.monotonic() - t
@@ -174,14 +176,9 @@ check(dbtarget.query(db, "SELECT v.answers FROM votes v JOIN users u ON u.id = v
 vote_url = vote[0] if vote else "http://127.0.0.1:%d/vote/x" % http_port
 
 def post(body, ctype="application/x-www-form-urlencoded"):
-    req = urllib.request.Request(vote_url, data=body.encode(), headers={"Content-Type": ctype})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except Exception as e:
-        return None, str(e)
+    out = {}
+    fetch(vote_url, out, body, ctype)
+    return out.get("status"), out.get("body", "")
 
 for body, want in (("t=%s&p=1&d1=%%FF" % token, 400), ("t=%s&p=1&d99=y" % token, 400), ("p=1&d1=y", 400),
                    ("t=%s&p=1&d1=y" % ("A" * 22), 404), ("t=%s&p=1&d1=y&x=%s" % (token, "a" * 5000), 413)):
@@ -218,11 +215,7 @@ harness.wait_for(sends_settled, "the new meetup's messages to leave", 30)
 holder = slowlock.lock(db, "kv", LOCK_S)
 last = say(4, "Dan", "/help")
 time.sleep(1.5)  # taken, its batch waiting for the lock on the thread
-bot.send_signal(signal.SIGTERM)
-try:
-    rc = bot.wait(timeout=30)
-except subprocess.TimeoutExpired:
-    rc = None
+rc = harness.stop(bot)
 holder.join()
 check(rc == 0, "a stop during a blocked batch ends cleanly once the batch has committed (exit %s)" % rc)
 check(len(replies_to(last)) == 1, "the blocked command's reply leaves exactly once (%d)" % len(replies_to(last)))
@@ -249,11 +242,7 @@ fay = "SELECT v.answers FROM votes v JOIN users u ON u.id = v.user_id JOIN meetu
       "WHERE u.name = 'Fay' AND m.title = 'Dinner'"
 check(harness.wait_for(lambda: dbtarget.query(db, fay) == [["ny"]], "Fay's vote", 20),
       "the vote on the poll sent before the restart is stored once the lock is gone: %r" % dbtarget.query(db, fay))
-bot.send_signal(signal.SIGTERM)
-try:
-    rc = bot.wait(timeout=30)
-except subprocess.TimeoutExpired:
-    rc = None
+rc = harness.stop(bot)
 check(rc == 0, "the restarted bot stops cleanly (exit %s)" % rc)
 text += open(log).read()
 check("Sanitizer" not in text, "no sanitizer report after the restart")
