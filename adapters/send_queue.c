@@ -404,6 +404,16 @@ void sq_settle(struct send_queue *q, const struct send_policy *p, void *owner)
 	st->thread = p->commit_on_thread && st->n >= SQ_THREAD_MIN && !p->stopping(owner);
 	q->held = NULL;
 	q->nheld = 0;
+	if(p->store_journaled) {
+		bool thread = st->thread;
+		st->thread = false;
+		int rc = db_journal_run(q->db, sq__store_step, st);
+		if(rc != 1) {
+			sq__store_done(st, rc);
+			return;
+		}
+		st->thread = thread; /* no journal: a transaction */
+	}
 	st->whole_on_thread = p->store_on_thread && db_round_trips(q->db) && !p->stopping(owner);
 	if(st->whole_on_thread && !db_transact_run(q->db, q->loop, sq__store_step, sq__store_done, st))
 		return;

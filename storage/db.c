@@ -739,6 +739,12 @@ int db_begin(struct db *db)
 	 * that found another instance leading). */
 	if(rc && !db->leads)
 		db__lead_check(db);
+	/* The kv rows of db_journal_run go to their table first, so that
+	 * every statement of the transaction finds them there. */
+	if(!rc && db->nkv_later > db->kv_applied && db__kv_later_apply(db)) {
+		db_rollback(db);
+		rc = -1;
+	}
 	return rc;
 }
 

@@ -237,6 +237,22 @@ int db_commit_start(struct db *db, struct uv_loop_s *loop, void (*done)(void *us
  * called: the caller goes on without a transaction). */
 int db_transact_start(struct db *db, struct uv_loop_s *loop, int (*fn)(struct db *db, void *user),
                       void (*done)(void *user, int rc), void *user);
+/* Runs fn(db, user) with no transaction, its kv writes (db_kv_set,
+ * db_kv_set_about) journaled rather than committed: for the few rows an
+ * answered send leaves (what a message or a poll became), which must
+ * survive a crash from the moment they are set, without a commit each.
+ * On SQLite with a delivery journal (DB-acks, see db_outbox.c) each such
+ * write appends the row to the journal, one write() that a SIGKILL cannot
+ * undo, and keeps it in memory, where db_kv_get finds it, until the next
+ * transaction writes it to kv (db_begin does, before anything else); a
+ * crash before that has db_open write it, as it applies the journal's
+ * deliveries.  fn must write nothing but kv.  Returns 0 when fn ran and
+ * returned 0; -1 when fn failed or a write could not be journaled (logged;
+ * the rows are kept in memory, written by the next transaction); 1 when
+ * the database cannot journal (PostgreSQL, an in-memory database, a broken
+ * journal, a transaction open or committing): fn did not run, and the
+ * caller uses a transaction. */
+int db_journal_run(struct db *db, int (*fn)(struct db *db, void *user), void *user);
 /* Runs fn(db, user) on a thread of the loop's pool, which owns db until
  * fn returns: fn begins, writes, commits and rolls back there as it would
  * on the loop's thread (it must not call anything that needs the loop).

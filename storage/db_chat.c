@@ -611,7 +611,9 @@ int db_kv_get(struct db *db, const char *key, struct strbuf *out)
 {
 	if(db->async) /* as db__stmt: the cache is the owner's */
 		db__async_settle(db);
-	int held = db__shown_get(db, key, out);
+	int held = db->nkv_later > db->kv_applied ? db__kv_later_get(db, key, out) : 2;
+	if(held == 2)
+		held = db__shown_get(db, key, out);
 	if(held != 2)
 		return held;
 	struct sql_stmt *st = db__stmt(db, "SELECT value FROM kv WHERE key = ?1");
@@ -637,6 +639,8 @@ int db_kv_set(struct db *db, const char *key, const char *value)
 
 int db_kv_set_about(struct db *db, const char *key, const char *value, const char *chat, const char *person)
 {
+	if(db->journaling)
+		return db__kv_journal(db, key, value, chat, person);
 	struct sql_stmt *st =
 		db__stmt(db, "INSERT INTO kv (key, value, chat, person) VALUES (?1, ?2, ?3, ?4) "
 	                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, chat = excluded.chat, "

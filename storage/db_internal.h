@@ -76,6 +76,14 @@ struct db {
 	} * acks_later;
 	size_t nlater, later_alloc;
 	int64_t oldest_ack_ms;
+	/* kv rows set inside db_journal_run (db_outbox.c): each in the
+	 * journal, and kept here until a transaction writes it to kv (every
+	 * db_begin does); the first kv_applied were written in the open
+	 * transaction.  journaling: db_kv_set_about journals, as db_journal_run
+	 * runs its function. */
+	struct db_kv_later *kv_later;
+	size_t nkv_later, kv_later_alloc, kv_applied;
+	bool journaling;
 	/* Chats and users by their platform ids, as last read or written in
 	 * a committed or open transaction (db_chat.c); emptied by a rollback.
 	 * Allocated on first use. */
@@ -317,6 +325,16 @@ void db__rsvps_free(struct db *db);
 int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
+/* The kv rows of db_journal_run (db_outbox.c).  journal: keeps the row
+ * (key, value, chat, person) and appends it to the journal; 0, or -1 when
+ * it could not be written there (logged; the row is kept in memory all
+ * the same, when memory allows).  get: the value of key among the rows no
+ * transaction has written yet, as db_kv_get answers (1 found, appended to
+ * out), or 2 when none is key's.  apply: writes those rows to kv, in the
+ * open transaction; 0 or -1. */
+int db__kv_journal(struct db *db, const char *key, const char *value, const char *chat, const char *person);
+int db__kv_later_get(const struct db *db, const char *key, struct strbuf *out);
+int db__kv_later_apply(struct db *db);
 /* Appends the n ids as PostgreSQL's text of a bigint array, "{1,2,3}",
  * to bind where a statement casts it (CAST(?1 AS BIGINT[])). */
 void db__id_array(struct strbuf *out, const int64_t *ids, size_t n);

@@ -15,6 +15,22 @@
  * Like synchronous = NORMAL, the journal is not synced: a power cut may
  * cost a few repeated messages, never a lost one.
  *
+ * The journal also holds the kv rows of db_journal_run: what an answered
+ * send became (a Telegram message's or poll's id), which edits and votes
+ * need from the moment it is known.  A commit of its own for each answer
+ * was some 9 % of the Telegram bot's CPU; a record here is one write(),
+ * made before the delivery's own record, so that a crash in between costs
+ * at most that message a second sending, as before.  The rows are written
+ * to kv by the next transaction (db_begin), and dropped from the journal
+ * with the deliveries when it commits.
+ *
+ * The records: a delivery is its outbox id, a positive int64.  A kv row is
+ * a negative int64, minus the length of what follows (a multiple of 8):
+ * a byte of flags (1: chat is set, 2: person is set), then the key, the
+ * value, the chat and the person, each NUL-terminated (an unset one
+ * empty), then zeros to the length.  Journals of earlier versions hold
+ * deliveries only.
+ *
  * On PostgreSQL the journal is a table, outbox_acks, and a delivery one of
  * its rows, inserted on a connection of its own in a transaction of its
  * own, by a thread that writes many at a time (db_acks.c): the bot's
@@ -251,6 +267,126 @@ void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
 		db__acks_push(db, id);
 }
 
+/* ---- kv rows in the journal (db_journal_run) ---- */
+
+#define DB_KV_CHAT 1
+#define DB_KV_PERSON 2
+
+struct db_kv_later {
+	char *key, *value, *chat, *person; /* one allocation, from key; chat and person may be NULL */
+	size_t len;                        /* of the record, header included */
+};
+
+/* The record of row r, appended to out. */
+static void db_outbox__kv_record(struct strbuf *out, const struct db_kv_later *r)
+{
+	size_t body = r->len - sizeof(int64_t);
+	int64_t head = -(int64_t)body;
+	size_t start = out->len;
+	strbuf_add(out, &head, sizeof(head));
+	strbuf_addc(out, (char)((r->chat ? DB_KV_CHAT : 0) | (r->person ? DB_KV_PERSON : 0)));
+	strbuf_add(out, r->key, strlen(r->key) + 1);
+	strbuf_add(out, r->value, strlen(r->value) + 1);
+	strbuf_add(out, r->chat ? r->chat : "", r->chat ? strlen(r->chat) + 1 : 1);
+	strbuf_add(out, r->person ? r->person : "", r->person ? strlen(r->person) + 1 : 1);
+	while(out->len - start < r->len)
+		strbuf_addc(out, '\0');
+}
+
+/* Keeps the row in db->kv_later (copied).  0, or -1 out of memory. */
+static int db_outbox__kv_keep(struct db *db, const char *key, const char *value, const char *chat, const char *person)
+{
+	if(db->nkv_later == db->kv_later_alloc) {
+		size_t na = db->kv_later_alloc ? db->kv_later_alloc * 2 : 16;
+		struct db_kv_later *nv = realloc(db->kv_later, na * sizeof(*nv));
+		if(!nv)
+			return -1;
+		db->kv_later = nv;
+		db->kv_later_alloc = na;
+	}
+	size_t lk = strlen(key) + 1, lv = strlen(value) + 1;
+	size_t lc = chat ? strlen(chat) + 1 : 0, lp = person ? strlen(person) + 1 : 0;
+	char *m = malloc(lk + lv + lc + lp);
+	if(!m)
+		return -1;
+	struct db_kv_later *r = &db->kv_later[db->nkv_later];
+	r->key = memcpy(m, key, lk);
+	r->value = memcpy(m + lk, value, lv);
+	r->chat = chat ? memcpy(m + lk + lv, chat, lc) : NULL;
+	r->person = person ? memcpy(m + lk + lv + lc, person, lp) : NULL;
+	size_t body = 1 + lk + lv + (lc ? lc : 1) + (lp ? lp : 1);
+	r->len = sizeof(int64_t) + (body + 7) / 8 * 8;
+	db->nkv_later++;
+	return 0;
+}
+
+/* Frees the first n rows of db->kv_later, keeping the others in order. */
+static void db_outbox__kv_drop(struct db *db, size_t n)
+{
+	if(!n)
+		return;
+	for(size_t i = 0; i < n; i++)
+		free(db->kv_later[i].key);
+	memmove(db->kv_later, db->kv_later + n, (db->nkv_later - n) * sizeof(*db->kv_later));
+	db->nkv_later -= n;
+}
+
+int db__kv_journal(struct db *db, const char *key, const char *value, const char *chat, const char *person)
+{
+	if(db_outbox__kv_keep(db, key, value, chat, person)) {
+		log_error("kv %s: out of memory", key);
+		return -1;
+	}
+	if(db->ack_fd < 0)
+		return -1; /* kept in memory only (the journal broke before: logged) */
+	struct strbuf rec = STRBUF_INIT;
+	db_outbox__kv_record(&rec, &db->kv_later[db->nkv_later - 1]);
+	ssize_t n = -1;
+	if(!rec.oom)
+		do
+			n = write(db->ack_fd, rec.buf, rec.len);
+		while(n < 0 && errno == EINTR);
+	bool ok = !rec.oom && n == (ssize_t)rec.len;
+	strbuf_release(&rec);
+	if(!ok) {
+		db_outbox__journal_broken(db, "write");
+		return -1;
+	}
+	return 0;
+}
+
+int db__kv_later_get(const struct db *db, const char *key, struct strbuf *out)
+{
+	/* The latest first: a key set twice has its second value. */
+	for(size_t i = db->nkv_later; i > db->kv_applied; i--)
+		if(!strcmp(db->kv_later[i - 1].key, key)) {
+			strbuf_adds(out, db->kv_later[i - 1].value);
+			return 1;
+		}
+	return 2;
+}
+
+int db__kv_later_apply(struct db *db)
+{
+	for(size_t i = db->kv_applied; i < db->nkv_later; i++) {
+		const struct db_kv_later *r = &db->kv_later[i];
+		if(db_kv_set_about(db, r->key, r->value, r->chat, r->person))
+			return -1;
+	}
+	db->kv_applied = db->nkv_later;
+	return 0;
+}
+
+int db_journal_run(struct db *db, int (*fn)(struct db *db, void *user), void *user)
+{
+	if(db__on_pg(db) || db->ack_fd < 0 || db->in_tx || db__async_running(db) || db->journaling)
+		return 1;
+	db->journaling = true;
+	int rc = fn(db, user);
+	db->journaling = false;
+	return rc ? -1 : 0;
+}
+
 bool db_outbox_should_forget(const struct db *db, int64_t now_ms)
 {
 	if(!db->nacks)
@@ -313,46 +449,99 @@ int db_outbox_forget(struct db *db)
 
 void db__outbox_committed(struct db *db)
 {
-	if(!db->acks_applied)
+	if(!db->acks_applied && !db->kv_applied)
 		return;
 	size_t rest = db->nacks - db->acks_applied;
-	memmove(db->acks, db->acks + db->acks_applied, rest * sizeof(*db->acks));
+	if(rest)
+		memmove(db->acks, db->acks + db->acks_applied, rest * sizeof(*db->acks));
 	db->nacks = rest;
 	db->acks_applied = 0;
+	db_outbox__kv_drop(db, db->kv_applied);
+	db->kv_applied = 0;
 	if(db->ack_fd < 0)
 		return;
 	/* What the journal still has to say is rewritten; in practice nothing
-	 * is, since no delivery happens inside a transaction. */
-	if(ftruncate(db->ack_fd, 0)) {
+	 * is, since no delivery happens inside a transaction, and every
+	 * transaction writes the kv rows kept. */
+	struct strbuf left = STRBUF_INIT;
+	if(rest)
+		strbuf_add(&left, db->acks, rest * sizeof(*db->acks));
+	for(size_t i = 0; i < db->nkv_later; i++)
+		db_outbox__kv_record(&left, &db->kv_later[i]);
+	if(left.oom || ftruncate(db->ack_fd, 0))
 		db_outbox__journal_broken(db, "truncate");
-		return;
-	}
-	if(rest && write(db->ack_fd, db->acks, rest * sizeof(*db->acks)) != (ssize_t)(rest * sizeof(*db->acks)))
+	else if(left.len && write(db->ack_fd, left.buf, left.len) != (ssize_t)left.len)
 		db_outbox__journal_broken(db, "write");
+	strbuf_release(&left);
 }
 
 void db__outbox_rolled_back(struct db *db)
 {
 	db->acks_applied = 0;
+	db->kv_applied = 0;
+}
+
+/* Takes the kv record of len bytes at p (after its header) into
+ * db->kv_later.  1 when taken, 0 when it is no record (the journal's
+ * torn end), -1 out of memory. */
+static int db_outbox__kv_read(struct db *db, const char *p, size_t len)
+{
+	const char *f[4], *end = p + len;
+	const char *at = p + 1;
+	if(!len)
+		return 0;
+	for(int i = 0; i < 4; i++) {
+		const char *nul = memchr(at, '\0', (size_t)(end - at));
+		if(!nul)
+			return 0;
+		f[i] = at;
+		at = nul + 1;
+	}
+	if(db_outbox__kv_keep(db, f[0], f[1], (p[0] & DB_KV_CHAT) ? f[2] : NULL, (p[0] & DB_KV_PERSON) ? f[3] : NULL))
+		return -1;
+	return 1;
 }
 
 int db__outbox_read_journal(struct db *db, int fd, size_t *found)
 {
-	/* A torn last record (not possible with 8-byte writes to a file, but
-	 * cheap to handle) is ignored: at worst that message is sent once
-	 * more. */
-	int64_t buf[512];
+	/* Read whole: it holds what happened since the last commit, a few
+	 * kilobytes.  A torn last record (not possible with one write() to a
+	 * file, but cheap to handle) is ignored: at worst that message is
+	 * sent once more. */
+	struct strbuf all = STRBUF_INIT;
+	char buf[4096];
 	ssize_t n;
-	while((n = read(fd, buf, sizeof(buf))) > 0) {
-		for(size_t i = 0; i < (size_t)n / sizeof(buf[0]); i++) {
-			if(buf[i] > 0 && db_outbox__remember(db, buf[i], 0)) {
-				errno = ENOMEM;
-				return -1;
-			}
+	while((n = read(fd, buf, sizeof(buf))) > 0)
+		strbuf_add(&all, buf, (size_t)n);
+	int rc = n < 0 ? -1 : 0;
+	if(!rc && all.oom) {
+		errno = ENOMEM;
+		rc = -1;
+	}
+	size_t at = 0;
+	while(!rc && at + sizeof(int64_t) <= all.len) {
+		int64_t v;
+		memcpy(&v, all.buf + at, sizeof(v));
+		at += sizeof(v);
+		int took = 1;
+		if(v > 0)
+			took = db_outbox__remember(db, v, 0) ? -1 : 1;
+		else if(v < 0) {
+			if(v < -(int64_t)(all.len - at))
+				break; /* torn */
+			if(!(took = db_outbox__kv_read(db, all.buf + at, (size_t)-v)))
+				break;
+			at += (size_t)-v;
+		}
+		if(took < 0) {
+			errno = ENOMEM;
+			rc = -1;
+		} else {
 			(*found)++;
 		}
 	}
-	return n < 0 ? -1 : 0;
+	strbuf_release(&all);
+	return rc;
 }
 
 int db__outbox_apply(struct db *db)
@@ -420,6 +609,10 @@ void db__outbox_close(struct db *db)
 	free(db->acks_later);
 	db->acks_later = NULL;
 	db->nlater = db->later_alloc = 0;
+	db_outbox__kv_drop(db, db->nkv_later);
+	free(db->kv_later);
+	db->kv_later = NULL;
+	db->kv_later_alloc = db->kv_applied = 0;
 }
 
 int db__outbox_apply_rows(struct db *db, struct strbuf *err)
