@@ -582,7 +582,7 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err)
 		goto out;
 	}
 	if(found) {
-		log_info("applying %zu delivery record(s) left by the last run", found);
+		log_info("applying %zu journal record(s) left by the last run", found);
 		if(db__outbox_apply(db)) {
 			strbuf_addf(err, "cannot apply the delivery journal %s", path);
 			goto out;
