@@ -401,19 +401,16 @@ void sq_settle(struct send_queue *q, const struct send_policy *p, void *owner)
 	if(!st)
 		return; /* they wait for the next settle */
 	*st = (struct sq__settling){ .q = q, .p = p, .owner = owner, .list = q->held, .n = q->nheld };
-	st->thread = p->commit_on_thread && st->n >= SQ_THREAD_MIN && !p->stopping(owner);
 	q->held = NULL;
 	q->nheld = 0;
-	if(p->store_journaled) {
-		bool thread = st->thread;
-		st->thread = false;
-		int rc = db_journal_run(q->db, sq__store_step, st);
-		if(rc != 1) {
-			sq__store_done(st, rc);
-			return;
-		}
-		st->thread = thread; /* no journal: a transaction */
+	/* Where the database journals them, a write() each (st->thread still
+	 * false: nothing to commit); else a transaction. */
+	int journaled = p->store_journaled ? db_journal_run(q->db, sq__store_step, st) : 1;
+	if(journaled != 1) {
+		sq__store_done(st, journaled);
+		return;
 	}
+	st->thread = p->commit_on_thread && st->n >= SQ_THREAD_MIN && !p->stopping(owner);
 	st->whole_on_thread = p->store_on_thread && db_round_trips(q->db) && !p->stopping(owner);
 	if(st->whole_on_thread && !db_transact_run(q->db, q->loop, sq__store_step, sq__store_done, st))
 		return;

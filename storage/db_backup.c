@@ -102,20 +102,6 @@ static int backup__read_journal(struct backup *b, struct strbuf *err)
 	return rc;
 }
 
-/* The rows of db's outbox (an SQLite copy), 0 when they cannot be
- * counted. */
-static int backup__outbox_rows(struct db *db)
-{
-	sqlite3_stmt *st;
-	int n = 0;
-	if(sqlite3_prepare_v2(sql_sqlite_handle(db->sql), "SELECT count(*) FROM outbox", -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	if(sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 static int backup__exec(sqlite3 *sql, const char *what, const char *path, struct strbuf *err)
 {
 	if(sqlite3_exec(sql, what, NULL, NULL, NULL) == SQLITE_OK)
@@ -296,22 +282,25 @@ static void backup__discard(struct backup *b)
  * (err); the temporary file is gone either way. */
 static int backup__run(struct backup *b, struct db_backup_info *info, struct strbuf *err)
 {
-	int rc = -1, before;
+	int rc = -1;
+	int64_t before, after;
 	if(backup__create(b, err) || backup__snapshot(b, err) || backup__pages(b, err))
 		goto out;
 	sqlite3_exec(b->src, "COMMIT", NULL, NULL, NULL);
 	b->in_read = false;
 	if(b->watch && backup__read_journal(b, err))
 		goto out;
-	before = backup__outbox_rows(b->copy);
-	if((b->copy->nacks || b->copy->nkv_later) && db__outbox_apply(b->copy)) {
+	/* The journal's kv rows (what Telegram sends became) are no
+	 * deliveries: the outbox's rows are counted. */
+	static const char rows[] = "SELECT count(*) FROM outbox";
+	if(db__sql_int(b->copy->sql, rows, &before) ||
+	   ((b->copy->nacks || b->copy->nkv_later) && db__outbox_apply(b->copy)) ||
+	   db__sql_int(b->copy->sql, rows, &after)) {
 		strbuf_addf(err, "cannot apply the delivery journal of %s to its copy: %s", b->path,
 		            sqlite3_errmsg(sql_sqlite_handle(b->copy->sql)));
 		goto out;
 	}
-	/* The journal's kv rows (what Telegram sends became) are no
-	 * deliveries: the outbox's rows counted. */
-	info->delivered = before - backup__outbox_rows(b->copy);
+	info->delivered = (int)(before - after);
 	rc = backup__publish(b, info, err);
 out:
 	if(b->in_read)

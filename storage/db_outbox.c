@@ -208,18 +208,28 @@ static void db_outbox__journal_broken(struct db *db, const char *what)
 	db->ack_fd = -1;
 }
 
+/* Appends the len bytes at p to the journal, as one write(): 0, or -1
+ * when the journal is broken, or breaks now (logged). */
+static int db_outbox__journal_append(struct db *db, const void *p, size_t len)
+{
+	if(db->ack_fd < 0)
+		return -1;
+	ssize_t n;
+	do
+		n = write(db->ack_fd, p, len);
+	while(n < 0 && errno == EINTR);
+	if(n != (ssize_t)len) {
+		db_outbox__journal_broken(db, "write");
+		return -1;
+	}
+	return 0;
+}
+
 /* Appends id to the journal beside an SQLite database; a failed write
  * leaves the journal broken (the deliveries are then in memory only). */
 static void db_outbox__journal_write(struct db *db, int64_t id)
 {
-	if(db->ack_fd < 0)
-		return;
-	ssize_t n;
-	do
-		n = write(db->ack_fd, &id, sizeof(id));
-	while(n < 0 && errno == EINTR);
-	if(n != (ssize_t)sizeof(id))
-		db_outbox__journal_broken(db, "write");
+	db_outbox__journal_append(db, &id, sizeof(id));
 }
 
 /* Keeps the delivery of id aside while a run owns db (db_async.c); on
@@ -337,22 +347,12 @@ int db__kv_journal(struct db *db, const char *key, const char *value, const char
 		log_error("kv %s: out of memory", key);
 		return -1;
 	}
-	if(db->ack_fd < 0)
-		return -1; /* kept in memory only (the journal broke before: logged) */
+	/* Kept in memory only when the journal is broken (logged). */
 	struct strbuf rec = STRBUF_INIT;
 	db_outbox__kv_record(&rec, &db->kv_later[db->nkv_later - 1]);
-	ssize_t n = -1;
-	if(!rec.oom)
-		do
-			n = write(db->ack_fd, rec.buf, rec.len);
-		while(n < 0 && errno == EINTR);
-	bool ok = !rec.oom && n == (ssize_t)rec.len;
+	int rc = rec.oom ? -1 : db_outbox__journal_append(db, rec.buf, rec.len);
 	strbuf_release(&rec);
-	if(!ok) {
-		db_outbox__journal_broken(db, "write");
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 int db__kv_later_get(const struct db *db, const char *key, struct strbuf *out)
@@ -468,10 +468,12 @@ void db__outbox_committed(struct db *db)
 		strbuf_add(&left, db->acks, rest * sizeof(*db->acks));
 	for(size_t i = 0; i < db->nkv_later; i++)
 		db_outbox__kv_record(&left, &db->kv_later[i]);
+	if(left.oom)
+		errno = ENOMEM;
 	if(left.oom || ftruncate(db->ack_fd, 0))
-		db_outbox__journal_broken(db, "truncate");
-	else if(left.len && write(db->ack_fd, left.buf, left.len) != (ssize_t)left.len)
-		db_outbox__journal_broken(db, "write");
+		db_outbox__journal_broken(db, "rewrite");
+	else if(left.len)
+		db_outbox__journal_append(db, left.buf, left.len);
 	strbuf_release(&left);
 }
 
