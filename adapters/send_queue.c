@@ -334,6 +334,7 @@ void sq_answered(struct send_queue *q, const struct send_policy *p, void *owner,
  * acknowledge once committed. */
 struct sq__settling {
 	struct send_queue *q; /* NULL once the step has run */
+	struct db *db;
 	const struct send_policy *p;
 	void *owner;
 	struct sq_entry *list;
@@ -387,9 +388,13 @@ static void sq__store_done(void *user, int rc)
 		        st->n,
 		        p->idempotent ? "they are sent again at the next start"
 		                      : "acknowledged all the same, as sending them again would post them twice");
+	/* The deliveries' records in one write(): nothing is sent between
+	 * them. */
+	db_journal_hold(st->db);
 	for(size_t i = 0; i < st->nids; i++)
 		if(!rc || !p->idempotent)
 			p->ack(st->owner, st->ids[i]);
+	db_journal_flush(st->db);
 	free(st);
 }
 
@@ -400,15 +405,20 @@ void sq_settle(struct send_queue *q, const struct send_policy *p, void *owner)
 	struct sq__settling *st = malloc(sizeof(*st) + q->nheld * sizeof(st->ids[0]));
 	if(!st)
 		return; /* they wait for the next settle */
-	*st = (struct sq__settling){ .q = q, .p = p, .owner = owner, .list = q->held, .n = q->nheld };
+	*st = (struct sq__settling){ .q = q, .db = q->db, .p = p, .owner = owner, .list = q->held, .n = q->nheld };
 	q->held = NULL;
 	q->nheld = 0;
-	/* Where the database journals them, a write() each (st->thread still
+	/* Where the database journals them, their records go with the
+	 * deliveries' in sq__store_done's one write() (st->thread still
 	 * false: nothing to commit); else a transaction. */
-	int journaled = p->store_journaled ? db_journal_run(q->db, sq__store_step, st) : 1;
-	if(journaled != 1) {
-		sq__store_done(st, journaled);
-		return;
+	if(p->store_journaled) {
+		db_journal_hold(st->db);
+		int journaled = db_journal_run(st->db, sq__store_step, st);
+		if(journaled != 1) {
+			sq__store_done(st, journaled);
+			return;
+		}
+		db_journal_flush(st->db);
 	}
 	st->thread = p->commit_on_thread && st->n >= SQ_THREAD_MIN && !p->stopping(owner);
 	st->whole_on_thread = p->store_on_thread && db_round_trips(q->db) && !p->stopping(owner);

@@ -657,8 +657,10 @@ int db_open(struct db **out, const char *path, struct strbuf *err)
 {
 	struct db *db = calloc(1, sizeof(*db));
 	bool pg = sql_is_postgres(path);
-	if(db)
+	if(db) {
 		db->ack_fd = -1;
+		strbuf_init(&db->journal_gathered);
+	}
 	if(!db || !(db->path = strdup(path)) || (!pg && !(db->name = strdup(path)))) {
 		strbuf_addf(err, "out of memory");
 		goto fail;

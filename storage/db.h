@@ -253,6 +253,19 @@ int db_transact_start(struct db *db, struct uv_loop_s *loop, int (*fn)(struct db
  * journal, a transaction open or committing): fn did not run, and the
  * caller uses a transaction. */
 int db_journal_run(struct db *db, int (*fn)(struct db *db, void *user), void *user);
+/* Between db_journal_hold and db_journal_flush, the journal's records (a
+ * delivery's, from db_outbox_done; a kv row's, from db_journal_run) are
+ * gathered in memory and appended by the flush, all in one write(), rather
+ * than one write() each.  For records made with nothing sent in between,
+ * as the answers one settle stores and acknowledges (adapters/send_queue.c):
+ * they become durable together, before anything else goes out, which is
+ * all the journal promises (at most the message out at a crash is sent
+ * again).  A transaction's commit rewrites the journal from memory, which
+ * holds every gathered record, and so drops them.  Nothing on PostgreSQL,
+ * where deliveries are rows (db_acks.c).  A hold without its flush is
+ * flushed by db_close. */
+void db_journal_hold(struct db *db);
+void db_journal_flush(struct db *db);
 /* Runs fn(db, user) on a thread of the loop's pool, which owns db until
  * fn returns: fn begins, writes, commits and rolls back there as it would
  * on the loop's thread (it must not call anything that needs the loop).

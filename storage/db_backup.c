@@ -180,6 +180,7 @@ static int backup__create(struct backup *b, struct strbuf *err)
 		return -1;
 	}
 	b->copy->ack_fd = -1;
+	strbuf_init(&b->copy->journal_gathered);
 	int fd = mkstemp(b->tmp);
 	if(fd < 0) {
 		strbuf_addf(err, "cannot create a file beside %s: %s", b->dest, strerror(errno));

@@ -61,6 +61,9 @@ struct db {
 	 * db_outbox.c): the first acks_applied were deleted in the open
 	 * transaction. */
 	int ack_fd; /* the journal, DB-acks; -1 when broken */
+	/* Records gathered between db_journal_hold and db_journal_flush. */
+	bool journal_held;
+	struct strbuf journal_gathered;
 	/* On PostgreSQL, the thread that records deliveries as rows of
 	 * outbox_acks (db_acks.c); NULL until the first delivery. */
 	struct db_acks *acker;

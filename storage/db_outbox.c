@@ -206,14 +206,29 @@ static void db_outbox__journal_broken(struct db *db, const char *what)
 	         strerror(errno));
 	close(db->ack_fd);
 	db->ack_fd = -1;
+	strbuf_release(&db->journal_gathered);
 }
 
-/* Appends the len bytes at p to the journal, as one write(): 0, or -1
- * when the journal is broken, or breaks now (logged). */
+/* Appends the len bytes at p to the journal, as one write(), or gathers
+ * them while a hold lasts (db_journal_hold): 0, or -1 when the journal is
+ * broken, or breaks now (logged).  Out of memory while gathering, what was
+ * gathered is written at once, and p with it. */
 static int db_outbox__journal_append(struct db *db, const void *p, size_t len)
 {
 	if(db->ack_fd < 0)
 		return -1;
+	if(db->journal_held) {
+		size_t before = db->journal_gathered.len;
+		if(!strbuf_add(&db->journal_gathered, p, len))
+			return 0;
+		db->journal_held = false;
+		strbuf_setlen(&db->journal_gathered, before);
+		db->journal_gathered.oom = false;
+		db_journal_flush(db);
+		db->journal_held = true;
+		if(db->ack_fd < 0)
+			return -1;
+	}
 	ssize_t n;
 	do
 		n = write(db->ack_fd, p, len);
@@ -377,6 +392,21 @@ int db__kv_later_apply(struct db *db)
 	return 0;
 }
 
+void db_journal_hold(struct db *db)
+{
+	if(!db__on_pg(db))
+		db->journal_held = true;
+}
+
+void db_journal_flush(struct db *db)
+{
+	db->journal_held = false;
+	struct strbuf *g = &db->journal_gathered;
+	if(g->len && db->ack_fd >= 0)
+		db_outbox__journal_append(db, g->buf, g->len);
+	strbuf_reset(g);
+}
+
 int db_journal_run(struct db *db, int (*fn)(struct db *db, void *user), void *user)
 {
 	if(db__on_pg(db) || db->ack_fd < 0 || db->in_tx || db__async_running(db) || db->journaling)
@@ -458,6 +488,9 @@ void db__outbox_committed(struct db *db)
 	db->acks_applied = 0;
 	db_outbox__kv_drop(db, db->kv_applied);
 	db->kv_applied = 0;
+	/* Gathered records are in acks and kv_later: the rewrite below has
+	 * those still needed. */
+	strbuf_reset(&db->journal_gathered);
 	if(db->ack_fd < 0)
 		return;
 	/* What the journal still has to say is rewritten; in practice nothing
@@ -601,6 +634,8 @@ out:
 
 void db__outbox_close(struct db *db)
 {
+	db_journal_flush(db);
+	strbuf_release(&db->journal_gathered);
 	if(db->ack_fd >= 0)
 		close(db->ack_fd);
 	db->ack_fd = -1;
