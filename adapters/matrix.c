@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "adapters/http_client.h"
+#include "adapters/json_text.h"
 #include "adapters/matrix_parse.h"
 #include "bot/action.h"
 #include "bot/bot.h"
@@ -273,7 +274,7 @@ static char *mx__room_text(const struct mx_room_state *r)
 		json_object_set(o, "pl", r->pl);
 	if(o && r->members)
 		json_object_set(o, "members", r->members);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *text = o ? json_text(o) : NULL;
 	json_decref(o);
 	return text;
 }
@@ -1365,7 +1366,7 @@ static void mx__fill_page(struct mx *m, struct mx_fill *f, const char *from)
 {
 	struct strbuf path = STRBUF_INIT;
 	json_t *filter = json_pack("{s:o}", "types", mx__types());
-	char *text = filter ? json_dumps(filter, JSON_COMPACT) : NULL;
+	char *text = filter ? json_text(filter) : NULL;
 	json_decref(filter);
 	strbuf_adds(&path, "v3/rooms/");
 	mx_urlencode(&path, m->held.rooms[f->room].id);
@@ -1982,7 +1983,7 @@ static void mx__make_filter(struct mx *m)
 	                      "timeline", "types", mx__types(), "limit", 100, "state", "types", "m.room.member",
 	                      "m.room.power_levels", "m.room.encryption", "m.room.name", "ephemeral", "types",
 	                      "account_data", "types", "presence", "types", "account_data", "types");
-	char *text = f ? json_dumps(f, JSON_COMPACT) : NULL;
+	char *text = f ? json_text(f) : NULL;
 	json_decref(f);
 	struct strbuf path = STRBUF_INIT;
 	strbuf_adds(&path, "v3/user/");
@@ -2080,7 +2081,7 @@ void mx__login(struct mx *m)
 	                  "user", m->user, "password", password, "initial_device_display_name", "Ensemble");
 	if(body && m->device[0])
 		json_object_set_new(body, "device_id", json_string(m->device));
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *text = body ? json_text(body) : NULL;
 	json_decref(body);
 	free(m->token);
 	m->token = NULL;

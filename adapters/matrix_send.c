@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "adapters/http_client.h"
+#include "adapters/json_text.h"
 #include "adapters/matrix_parse.h"
 #include "bot/action.h"
 #include "bot/bot.h"
@@ -465,7 +466,7 @@ static int mx__edit_resolve(struct mx *m, struct mx_send *s)
 	json_t *c = json_loads(s->content, 0, &jerr);
 	char *text = NULL;
 	if(c && !json_object_set_new(json_object_get(c, "m.relates_to"), "event_id", json_string(target)))
-		text = json_dumps(c, JSON_COMPACT);
+		text = json_text(c);
 	json_decref(c);
 	if(!text)
 		return -1;
@@ -493,7 +494,7 @@ static int mx__start(void *owner, struct sq_entry *e, int64_t now)
 	if(!s->room) {
 		json_t *body = json_pack("{s:b,s:[s],s:s}", "is_direct", 1, "invite", s->dm_user, "preset",
 		                         "trusted_private_chat");
-		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		char *text = body ? json_text(body) : NULL;
 		json_decref(body);
 		id = text ? mx__call(m, "POST", "v3/createRoom", text, 30000, mx__sent, s) : -1;
 		free(text);
