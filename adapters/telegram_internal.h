@@ -31,6 +31,7 @@ struct action;
 /* A group's administrators, as getChatAdministrators last said. */
 struct tg_admins {
 	char chat[TG_CHAT_MAX];
+	uint32_t hash;      /* of chat (tg__admins): compared before it */
 	int64_t fetched_ms; /* 0: never */
 	char (*ids)[24];
 	size_t n;
@@ -50,7 +51,11 @@ struct tg_send {
 	char *edit_ref; /* editMessageText asked while the message of this
 	                   ref was still on its way: its message_id is
 	                   filled in when the edit leaves (tg__start) */
-	json_t *answer; /* answered, to be stored (tg__store): owned */
+	/* Answered, what is to be stored (tg__store): the message's id, and
+	 * a poll's id ("" for none). */
+	long long sent_id;
+	bool has_sent_id;
+	char sent_poll[72];
 };
 
 #define TG_GROUP_WINDOW 64 /* sends remembered per chat, for the per-minute limit */

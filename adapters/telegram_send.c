@@ -24,6 +24,7 @@
 
 #include "adapters/http_client.h"
 #include "adapters/http_server.h"
+#include "adapters/json_text.h"
 #include "adapters/telegram_html.h"
 #include "adapters/telegram_parse.h"
 #include "bot/action.h"
@@ -32,6 +33,7 @@
 #include "bot/i18n.h"
 #include "config/config.h"
 #include "lib/clock.h"
+#include "lib/jview.h"
 #include "lib/log.h"
 #include "lib/text.h"
 #include "storage/db.h"
@@ -44,7 +46,6 @@
 
 static void tg__send_free(struct tg_send *s)
 {
-	json_decref(s->answer);
 	free(s->body);
 	free(s->poll_ref);
 	free(s->msg_ref);
@@ -59,7 +60,7 @@ static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const
                            const char *poll_ref, const char *msg_ref, const char *edit_ref)
 {
 	struct tg_send *s = calloc(1, sizeof(*s));
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = json_text(body);
 	json_decref(body);
 	if(!s || !text || (poll_ref && !(s->poll_ref = strdup(poll_ref))) ||
 	   (msg_ref && !(s->msg_ref = strdup(msg_ref))) || (edit_ref && !(s->edit_ref = strdup(edit_ref)))) {
@@ -125,16 +126,13 @@ static int tg__poll_store(struct db *db, const struct tg_poll_map *p)
 	return rc || db_kv_set(db, key, value) ? -1 : 0;
 }
 
-/* Stores what the sent poll s is, from its message result.  0, or -1 when
- * it could not be (logged). */
-static int tg__map_poll(struct tg *t, const struct tg_send *s, json_t *result)
+/* Stores what the sent poll s is, as its answer said.  0, or -1 when it
+ * could not be (logged). */
+static int tg__map_poll(struct tg *t, const struct tg_send *s)
 {
-	json_t *poll = json_object_get(result, "poll");
-	const char *poll_id = json_string_value(json_object_get(poll, "id"));
-	json_t *mid = json_object_get(result, "message_id");
-	if(!poll_id || !json_is_integer(mid))
+	if(!s->sent_poll[0] || !s->has_sent_id)
 		return 0;
-	struct tg_poll_map map = { .s = s, .poll_id = poll_id, .message_id = json_integer_value(mid) };
+	struct tg_poll_map map = { .s = s, .poll_id = s->sent_poll, .message_id = s->sent_id };
 	if(!tg__poll_store(t->b->db, &map))
 		return 0;
 	log_error("the poll of %s in chat %s could not be stored: its votes will be ignored", s->poll_ref, s->chat);
@@ -167,7 +165,7 @@ static void tg__migrate(struct tg *t, const char *from, const char *to)
 		json_t *body = json_loads(q->body, 0, &jerr);
 		char *text = NULL;
 		if(body && !json_object_set_new(body, "chat_id", json_string(to)))
-			text = json_dumps(body, JSON_COMPACT);
+			text = json_text(body);
 		json_decref(body);
 		if(text) {
 			free(q->body);
@@ -200,7 +198,7 @@ static int tg__to_plain(struct tg_send *s)
 	if(!html || !json_object_get(body, "parse_mode") || tg_html_plain(&plain, html))
 		goto out;
 	if(json_object_set_new(body, "text", json_string(plain.buf)) || json_object_del(body, "parse_mode") ||
-	   !(text = json_dumps(body, JSON_COMPACT)))
+	   !(text = json_text(body)))
 		goto out;
 	free(s->body);
 	s->body = text;
@@ -211,16 +209,58 @@ out:
 	return rc;
 }
 
+/* From the message m (the result of a send), what s needs stored: its
+ * message_id, and its poll's id.  m is a jansson value, or with view set
+ * a jview value (lib/jview.h) of text jview_check accepted. */
+static void tg__sent_ids(struct tg_send *s, const void *m, bool view)
+{
+	const char *v;
+	s->has_sent_id = false;
+	s->sent_poll[0] = '\0';
+	if(view) {
+		const char *keys[] = { "message_id", "poll" }, *got[2];
+		jview_pick(m, keys, 2, got);
+		s->has_sent_id = jview_integer(got[0], &s->sent_id);
+		struct strbuf id = STRBUF_INIT;
+		if(got[1] && !jview_string(jview_get(got[1], "id"), &id) && id.len < sizeof(s->sent_poll))
+			memcpy(s->sent_poll, id.buf, id.len + 1);
+		strbuf_release(&id);
+		return;
+	}
+	json_t *mid = json_object_get(m, "message_id");
+	if(json_is_integer(mid)) {
+		s->has_sent_id = true;
+		s->sent_id = (long long)json_integer_value(mid);
+	}
+	v = json_string_value(json_object_get(json_object_get(m, "poll"), "id"));
+	if(v && strlen(v) < sizeof(s->sent_poll))
+		strcpy(s->sent_poll, v);
+}
+
 /* Reads Telegram's answer to s into *o (NULL when not parsed), and for a
  * refusal its error code and retry_after (-1 when absent).  True when the
- * send succeeded.  The Bot API's answer to a send is {"ok":true,"result":
- * <the message>}; when nothing in the message is needed, that beginning is
- * enough and the message is not parsed.  Any other answer is. */
-static bool tg__answer(const struct tg_send *s, const struct http_result *res, json_t **o, int *code, long *retry)
+ * send succeeded, then with what is to be stored of it in s (sent_id,
+ * sent_poll).  The Bot API's answer to a send is {"ok":true,"result":
+ * <the message>}.  When nothing in the message is needed, that beginning
+ * is enough and the message is not parsed; when its ids are, they are
+ * read where they lie (jview: a send's answer repeats the whole message,
+ * and a tree of it was some 3.5 % of the bot's instructions).  Any other answer, and
+ * one jview_check refuses, is parsed. */
+static bool tg__answer(struct tg_send *s, const struct http_result *res, json_t **o, int *code, long *retry)
 {
 	json_error_t jerr;
-	bool plain_ok = res->status == 200 && !s->poll_ref && !s->msg_ref && res->body_len > 10 &&
-	                !memcmp(res->body, "{\"ok\":true,", 11);
+	bool ok_start = res->status == 200 && res->body_len > 10 && !memcmp(res->body, "{\"ok\":true,", 11);
+	bool plain_ok = ok_start && !s->poll_ref && !s->msg_ref;
+	if(ok_start && !plain_ok && !jview_check(res->body, res->body_len)) {
+		const char *result = jview_get(res->body, "result");
+		if(jview_is_true(jview_get(res->body, "ok")) && jview_is_object(result)) {
+			tg__sent_ids(s, result, true);
+			*o = NULL;
+			*code = -1;
+			*retry = -1;
+			return true;
+		}
+	}
 	*o = res->status && !plain_ok ? tg_json_load(res->body, res->body_len, &jerr) : NULL;
 	*code = -1;
 	*retry = -1;
@@ -231,6 +271,8 @@ static bool tg__answer(const struct tg_send *s, const struct http_result *res, j
 		*code = json_is_integer(c) ? (int)json_integer_value(c) : (int)res->status;
 		*retry = json_is_integer(ra) ? (long)json_integer_value(ra) : res->retry_after;
 	}
+	if(ok && *o)
+		tg__sent_ids(s, json_object_get(*o, "result"), false);
 	return ok;
 }
 
@@ -358,7 +400,7 @@ static int tg__edit_resolve(struct tg *t, struct tg_send *s)
 	tg_chat_split(chat, base, sizeof(base));
 	if(body && !json_object_set_new(body, "chat_id", json_string(base)) &&
 	   !json_object_set_new(body, "message_id", json_integer(mid)))
-		text = json_dumps(body, JSON_COMPACT);
+		text = json_text(body);
 	json_decref(body);
 	if(!text)
 		return -1;
@@ -475,15 +517,13 @@ bool tg__sent_find(struct tg *t, char kind, const char *key, char *chat, char *r
 
 /* Remembers what the sent s became, from its answer's result: as tg__store
  * stores it (a poll's id and ref, a kept message's ref). */
-static void tg__sent_learn(struct tg *t, const struct tg_send *s, json_t *result)
+static void tg__sent_learn(struct tg *t, const struct tg_send *s)
 {
-	json_t *mid = json_object_get(result, "message_id");
-	const char *poll_id = json_string_value(json_object_get(json_object_get(result, "poll"), "id"));
-	if(!json_is_integer(mid))
+	if(!s->has_sent_id)
 		return;
-	long long m = (long long)json_integer_value(mid);
-	if(s->poll_ref && poll_id) {
-		tg__sent_remember(t, 'p', poll_id, s->chat, s->poll_ref, m);
+	long long m = s->sent_id;
+	if(s->poll_ref && s->sent_poll[0]) {
+		tg__sent_remember(t, 'p', s->sent_poll, s->chat, s->poll_ref, m);
 		tg__sent_remember(t, 'r', s->poll_ref, s->chat, NULL, m);
 	}
 	if(s->msg_ref)
@@ -491,7 +531,7 @@ static void tg__sent_learn(struct tg *t, const struct tg_send *s, json_t *result
 }
 
 /* What Telegram's answer to a message means.  A sent poll, or a message
- * kept for edits, keeps its parsed answer for tg__store. */
+ * kept for edits, keeps the ids its answer gave for tg__store. */
 static enum sq_verdict tg__classify(void *owner, struct sq_entry *e, const struct http_result *res, struct sq_answer *a)
 {
 	struct tg_send *s = (struct tg_send *)e;
@@ -502,11 +542,7 @@ static enum sq_verdict tg__classify(void *owner, struct sq_entry *e, const struc
 	if(tg__answer(s, res, &o, &code, &retry)) {
 		a->store = s->poll_ref || s->msg_ref;
 		if(a->store)
-			tg__sent_learn(owner, s, json_object_get(o, "result"));
-		if(a->store) {
-			s->answer = o;
-			o = NULL;
-		}
+			tg__sent_learn(owner, s);
 	} else {
 		v = tg__refusal(owner, s, res, o, code, retry, a);
 	}
@@ -520,13 +556,11 @@ static int tg__store(void *owner, struct sq_entry *e)
 {
 	struct tg *t = owner;
 	struct tg_send *s = (struct tg_send *)e;
-	json_t *result = json_object_get(s->answer, "result");
-	json_t *mid = json_object_get(result, "message_id");
-	int rc = s->poll_ref ? tg__map_poll(t, s, result) : 0;
-	if(s->msg_ref && json_is_integer(mid)) {
+	int rc = s->poll_ref ? tg__map_poll(t, s) : 0;
+	if(s->msg_ref && s->has_sent_id) {
 		char key[160], value[64];
 		snprintf(key, sizeof(key), "telegram.msg.%s", s->msg_ref);
-		snprintf(value, sizeof(value), "%s\t%lld", s->chat, (long long)json_integer_value(mid));
+		snprintf(value, sizeof(value), "%s\t%lld", s->chat, s->sent_id);
 		if(db_kv_set(t->b->db, key, value))
 			rc = -1;
 	}
