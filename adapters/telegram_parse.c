@@ -5,53 +5,64 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/jview.h"
 #include "lib/strbuf.h"
 #include "lib/text.h"
 
+/*
+ * The updates are read with jview (lib/jview.h), where they lie in the
+ * answer's text: a tree of each (jansson) was a sixth of the bot's
+ * instructions an update.  An answer jview_check refuses (a user's text
+ * with \u0000 or a lone surrogate, which Telegram does send) is decoded by
+ * tg_json_load and written again as text jview accepts (tg__viewable).
+ */
+
 /* Copies a JSON integer id (64-bit) as text; "" when absent. */
-static void tg__id(json_t *v, char *out, size_t outlen)
+static void tg__id(const char *v, char *out, size_t outlen)
 {
-	if(json_is_integer(v))
-		snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
+	long long x;
+	if(jview_integer(v, &x))
+		snprintf(out, outlen, "%lld", x);
 	else
 		out[0] = '\0';
 }
 
-/* A copy of a JSON string; a NUL in it (JSON_ALLOW_NUL reads \u0000)
- * becomes U+FFFD, so that nothing after it is lost. */
-static char *tg__dup(json_t *v)
+/* Copies the string v, decoded, into out (cut to fit); "" when v is no
+ * string.  True when it is one. */
+static bool tg__str(const char *v, char *out, size_t outlen)
 {
-	if(!json_is_string(v))
-		return NULL;
-	const char *s = json_string_value(v);
-	size_t len = json_string_length(v);
-	if(strlen(s) == len)
-		return strdup(s);
 	struct strbuf sb = STRBUF_INIT;
-	for(size_t i = 0; i < len; i++) {
-		if(s[i])
-			strbuf_addc(&sb, s[i]);
-		else
-			strbuf_adds(&sb, "\xEF\xBF\xBD");
-	}
-	return strbuf_detach(&sb);
+	bool ok = !jview_string(v, &sb);
+	snprintf(out, outlen, "%s", ok ? sb.buf : "");
+	strbuf_release(&sb);
+	return ok;
 }
 
-static void tg__sender(json_t *from, struct tg_update *u)
+/* Each object is read in one pass over its members (jview_pick): a
+ * jview_get per member would walk it again each time. */
+static void tg__sender(const char *from, struct tg_update *u)
 {
-	tg__id(json_object_get(from, "id"), u->sender_id, sizeof(u->sender_id));
-	const char *first = json_string_value(json_object_get(from, "first_name"));
-	const char *last = json_string_value(json_object_get(from, "last_name"));
-	struct strbuf name = STRBUF_INIT;
-	strbuf_adds(&name, first ? first : "");
-	if(last && *last) {
+	enum { ID, FIRST, LAST, LANG, N };
+	static const char *const keys[N] = { "id", "first_name", "last_name", "language_code" };
+	const char *f[N];
+	jview_pick(from, keys, N, f);
+	tg__id(f[ID], u->sender_id, sizeof(u->sender_id));
+	struct strbuf name = STRBUF_INIT, last = STRBUF_INIT;
+	jview_string(f[FIRST], &name);
+	if(!jview_string(f[LAST], &last) && last.len) {
 		strbuf_addc(&name, ' ');
-		strbuf_adds(&name, last);
+		strbuf_add(&name, last.buf, last.len);
 	}
+	strbuf_release(&last);
 	u->sender_name = strbuf_detach(&name);
-	const char *lang = json_string_value(json_object_get(from, "language_code"));
-	snprintf(u->lang, sizeof(u->lang), "%.2s", lang ? lang : "");
+	char lang[sizeof(u->lang)];
+	tg__str(f[LANG], lang, sizeof(lang));
+	snprintf(u->lang, sizeof(u->lang), "%.2s", lang);
 }
+
+/* The members of a chat the bot reads. */
+enum { TG_CHAT_ID, TG_CHAT_TYPE, TG_CHAT_TITLE, TG_CHAT_N };
+static const char *const tg__chat_keys[TG_CHAT_N] = { "id", "type", "title" };
 
 long long tg_chat_split(const char *chat, char *base, size_t n)
 {
@@ -61,119 +72,199 @@ long long tg_chat_split(const char *chat, char *base, size_t n)
 	return colon ? atoll(colon + 1) : 0;
 }
 
-/* A message in a forum topic belongs to the chat "CHAT:THREAD". */
-static void tg__topic(json_t *msg, struct tg_update *u)
+/* A message in a forum topic belongs to the chat "CHAT:THREAD": its
+ * is_topic_message and message_thread_id. */
+static void tg__topic(const char *is_topic, const char *thread_id, struct tg_update *u)
 {
-	json_t *thread = json_object_get(msg, "message_thread_id");
-	if(u->chat_id[0] && json_is_true(json_object_get(msg, "is_topic_message")) && json_is_integer(thread)) {
+	long long thread;
+	if(u->chat_id[0] && jview_is_true(is_topic) && jview_integer(thread_id, &thread)) {
 		memcpy(u->parent_chat, u->chat_id, sizeof(u->parent_chat));
 		size_t len = strlen(u->chat_id);
-		snprintf(u->chat_id + len, sizeof(u->chat_id) - len, ":%lld", (long long)json_integer_value(thread));
+		snprintf(u->chat_id + len, sizeof(u->chat_id) - len, ":%lld", thread);
 	}
 }
 
 /* Fills u from the message msg: its chat, its sender, and its kind when
  * it is a text or a chat's move. */
-static void tg__read_message(json_t *msg, struct tg_update *u)
+static void tg__read_message(const char *msg, struct tg_update *u)
 {
-	json_t *chat = json_object_get(msg, "chat");
-	tg__id(json_object_get(chat, "id"), u->chat_id, sizeof(u->chat_id));
-	tg__topic(msg, u);
-	const char *type = json_string_value(json_object_get(chat, "type"));
-	u->is_private = type && !strcmp(type, "private");
-	const char *chat_title = json_string_value(json_object_get(chat, "title"));
-	if(chat_title)
-		snprintf(u->chat_title, sizeof(u->chat_title), "%.*s", (int)utf8_prefix(chat_title, 128), chat_title);
-	tg__id(json_object_get(msg, "message_id"), u->message_id, sizeof(u->message_id));
-	tg__id(json_object_get(json_object_get(msg, "reply_to_message"), "message_id"), u->reply_to,
-	       sizeof(u->reply_to));
-	json_t *date = json_object_get(msg, "date");
-	u->date = json_is_integer(date) ? (long long)json_integer_value(date) : 0;
-	tg__sender(json_object_get(msg, "from"), u);
+	enum { CHAT, TOPIC, THREAD, MID, REPLY, DATE, FROM, AS, MIGRATE, TEXT, N };
+	static const char *const keys[N] = { "chat",       "is_topic_message", "message_thread_id",
+		                             "message_id", "reply_to_message", "date",
+		                             "from",       "sender_chat",      "migrate_to_chat_id",
+		                             "text" };
+	const char *f[N], *chat[TG_CHAT_N];
+	jview_pick(msg, keys, N, f);
+	jview_pick(f[CHAT], tg__chat_keys, TG_CHAT_N, chat);
+	tg__id(chat[TG_CHAT_ID], u->chat_id, sizeof(u->chat_id));
+	tg__topic(f[TOPIC], f[THREAD], u);
+	u->is_private = jview_streq(chat[TG_CHAT_TYPE], "private");
+	struct strbuf title = STRBUF_INIT;
+	if(!jview_string(chat[TG_CHAT_TITLE], &title))
+		snprintf(u->chat_title, sizeof(u->chat_title), "%.*s", (int)utf8_prefix(title.buf, 128), title.buf);
+	strbuf_release(&title);
+	tg__id(f[MID], u->message_id, sizeof(u->message_id));
+	tg__id(jview_get(f[REPLY], "message_id"), u->reply_to, sizeof(u->reply_to));
+	if(!jview_integer(f[DATE], &u->date))
+		u->date = 0;
+	tg__sender(f[FROM], u);
 	/* Telegram's rule: a message whose sender_chat is the group itself
 	 * comes from one of its anonymous administrators (one posted for a
 	 * linked channel names that channel).  It goes by the group's
 	 * name. */
-	json_t *as = json_object_get(msg, "sender_chat");
-	json_t *as_id = json_object_get(as, "id");
-	json_t *cid = json_object_get(chat, "id");
-	if(json_is_integer(as_id) && json_is_integer(cid) && json_integer_value(as_id) == json_integer_value(cid)) {
-		const char *title = json_string_value(json_object_get(as, "title"));
+	const char *as[TG_CHAT_N];
+	jview_pick(f[AS], tg__chat_keys, TG_CHAT_N, as);
+	long long as_id, cid;
+	if(jview_integer(as[TG_CHAT_ID], &as_id) && jview_integer(chat[TG_CHAT_ID], &cid) && as_id == cid) {
 		u->anonymous = true;
-		if(title && *title) {
+		char *name = jview_strdup(as[TG_CHAT_TITLE]);
+		if(name && *name) {
 			free(u->sender_name);
-			u->sender_name = strdup(title);
+			u->sender_name = name;
+		} else {
+			free(name);
 		}
 	}
-	json_t *migrate = json_object_get(msg, "migrate_to_chat_id");
-	if(json_is_integer(migrate)) {
+	long long to;
+	char *text;
+	if(jview_integer(f[MIGRATE], &to)) {
 		u->kind = TG_MIGRATE;
-		tg__id(migrate, u->migrate_to, sizeof(u->migrate_to));
-	} else if(json_is_string(json_object_get(msg, "text")) && u->chat_id[0] && u->sender_id[0]) {
-		u->kind = TG_MESSAGE;
-		u->text = tg__dup(json_object_get(msg, "text"));
+		tg__id(f[MIGRATE], u->migrate_to, sizeof(u->migrate_to));
+	} else if((text = jview_strdup(f[TEXT]))) {
+		if(u->chat_id[0] && u->sender_id[0]) {
+			u->kind = TG_MESSAGE;
+			u->text = text;
+		} else {
+			free(text);
+		}
 	}
 }
 
 /* Fills u from the callback query cb (a button pressed under a message). */
-static void tg__read_callback(json_t *cb, struct tg_update *u)
+static void tg__read_callback(const char *cb, struct tg_update *u)
 {
-	json_t *m = json_object_get(cb, "message");
-	tg__id(json_object_get(json_object_get(m, "chat"), "id"), u->chat_id, sizeof(u->chat_id));
-	tg__topic(m, u);
+	enum { MSG, FROM, ID, DATA, N };
+	static const char *const keys[N] = { "message", "from", "id", "data" };
+	enum { CHAT, TOPIC, THREAD, MID, MN };
+	static const char *const mkeys[MN] = { "chat", "is_topic_message", "message_thread_id", "message_id" };
+	const char *f[N], *m[MN], *chat[TG_CHAT_N];
+	jview_pick(cb, keys, N, f);
+	jview_pick(f[MSG], mkeys, MN, m);
+	jview_pick(m[CHAT], tg__chat_keys, TG_CHAT_N, chat);
+	tg__id(chat[TG_CHAT_ID], u->chat_id, sizeof(u->chat_id));
+	tg__topic(m[TOPIC], m[THREAD], u);
 	/* A press in a private chat may answer a meetup of a group (the
 	 * buttons of a private reminder). */
-	const char *type = json_string_value(json_object_get(json_object_get(m, "chat"), "type"));
-	u->is_private = type && !strcmp(type, "private");
-	tg__id(json_object_get(m, "message_id"), u->message_id, sizeof(u->message_id));
-	tg__sender(json_object_get(cb, "from"), u);
-	const char *cid = json_string_value(json_object_get(cb, "id"));
-	snprintf(u->callback_id, sizeof(u->callback_id), "%s", cid ? cid : "");
-	u->callback_data = tg__dup(json_object_get(cb, "data"));
+	u->is_private = jview_streq(chat[TG_CHAT_TYPE], "private");
+	tg__id(m[MID], u->message_id, sizeof(u->message_id));
+	tg__sender(f[FROM], u);
+	tg__str(f[ID], u->callback_id, sizeof(u->callback_id));
+	u->callback_data = jview_strdup(f[DATA]);
 	if(u->callback_id[0] && u->chat_id[0] && u->sender_id[0])
 		u->kind = TG_CALLBACK;
 }
 
 /* Fills u from the poll answer pa: the poll, who answered and the options
  * chosen. */
-static void tg__read_poll_answer(json_t *pa, struct tg_update *u)
+static void tg__read_poll_answer(const char *pa, struct tg_update *u)
 {
-	const char *pid = json_string_value(json_object_get(pa, "poll_id"));
-	snprintf(u->poll_id, sizeof(u->poll_id), "%s", pid ? pid : "");
-	tg__sender(json_object_get(pa, "user"), u);
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(pa, "option_ids"), i, v)
-	{
-		if(json_is_integer(v) && u->n_options < TG_MAX_OPTIONS && json_integer_value(v) >= 0 &&
-		   json_integer_value(v) < TG_MAX_OPTIONS)
-			u->options[u->n_options++] = (int)json_integer_value(v);
+	enum { POLL, USER, OPTIONS, N };
+	static const char *const keys[N] = { "poll_id", "user", "option_ids" };
+	const char *f[N];
+	jview_pick(pa, keys, N, f);
+	tg__str(f[POLL], u->poll_id, sizeof(u->poll_id));
+	tg__sender(f[USER], u);
+	for(const char *v = jview_first(f[OPTIONS]); v; v = jview_next(v)) {
+		long long o;
+		if(jview_integer(v, &o) && u->n_options < TG_MAX_OPTIONS && o >= 0 && o < TG_MAX_OPTIONS)
+			u->options[u->n_options++] = (int)o;
 	}
 	if(u->poll_id[0] && u->sender_id[0])
 		u->kind = TG_POLL_ANSWER;
 }
 
-/* Fills u from one update object.  Returns 0, or -1 when it has no
+/* Fills u from one update object o.  Returns 0, or -1 when it has no
  * update_id (it is then skipped whole). */
-static int tg__one(json_t *o, struct tg_update *u)
+static int tg__one(const char *o, struct tg_update *u)
 {
+	enum { ID, MSG, CB, PA, N };
+	static const char *const keys[N] = { "update_id", "message", "callback_query", "poll_answer" };
+	const char *f[N];
+	long long id;
 	memset(u, 0, sizeof(*u));
-	json_t *id = json_object_get(o, "update_id");
-	if(!json_is_integer(id))
+	jview_pick(o, keys, N, f);
+	if(!jview_integer(f[ID], &id))
 		return -1;
-	u->update_id = json_integer_value(id);
-	json_t *msg = json_object_get(o, "message");
-	json_t *cb = json_object_get(o, "callback_query");
-	json_t *pa = json_object_get(o, "poll_answer");
-	if(json_is_object(msg))
-		tg__read_message(msg, u);
-	else if(json_is_object(cb))
-		tg__read_callback(cb, u);
-	else if(json_is_object(pa))
-		tg__read_poll_answer(pa, u);
-	/* Text the core will read must be valid UTF-8 (jansson checks). */
+	u->update_id = id;
+	if(jview_is_object(f[MSG]))
+		tg__read_message(f[MSG], u);
+	else if(jview_is_object(f[CB]))
+		tg__read_callback(f[CB], u);
+	else if(jview_is_object(f[PA]))
+		tg__read_poll_answer(f[PA], u);
+	/* Text the core will read must be valid UTF-8 (jview_check saw to
+	 * it; kept as the core's guard). */
 	if(u->text && !utf8_valid(u->text, strlen(u->text)))
 		u->kind = TG_OTHER;
+	return 0;
+}
+
+/* Replaces, in every string of v, a NUL (JSON_ALLOW_NUL reads \u0000) by
+ * U+FFFD, so that nothing after it is lost.  0, or -1 out of memory. */
+static int tg__no_nul(json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+	if(json_is_object(v)) {
+		json_object_foreach(v, key, item)
+		{
+			if(tg__no_nul(item))
+				return -1;
+		}
+	} else if(json_is_array(v)) {
+		json_array_foreach(v, i, item)
+		{
+			if(tg__no_nul(item))
+				return -1;
+		}
+	} else if(json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v)) {
+		const char *s = json_string_value(v);
+		struct strbuf sb = STRBUF_INIT;
+		for(i = 0; i < json_string_length(v); i++) {
+			if(s[i])
+				strbuf_addc(&sb, s[i]);
+			else
+				strbuf_adds(&sb, "\xEF\xBF\xBD");
+		}
+		int rc = sb.oom || json_string_setn(v, sb.buf, sb.len) ? -1 : 0;
+		strbuf_release(&sb);
+		return rc;
+	}
+	return 0;
+}
+
+/* The text [json, json + len) as jview reads it: NULL when jview_check
+ * accepts it as it is; else decoded by tg_json_load and written again, in
+ * a new allocation the caller frees (*fixed_len its length).  -1, with err
+ * set, when it is not JSON even so, or memory ran out. */
+static int tg__viewable(const char *json, size_t len, char **fixed, size_t *fixed_len, json_error_t *err)
+{
+	*fixed = NULL;
+	if(!jview_check(json, len))
+		return 0;
+	json_t *o = tg_json_load(json, len, err);
+	if(!o)
+		return -1;
+	if(!tg__no_nul(o))
+		*fixed = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if(!*fixed || jview_check(*fixed, *fixed_len = strlen(*fixed))) {
+		snprintf(err->text, sizeof(err->text), "%s", *fixed ? "not a JSON object or array" : "out of memory");
+		free(*fixed);
+		*fixed = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -320,11 +411,11 @@ static const char *tg__value_end(const char *p, const char *end)
 static int tg__one_text(const char *p, const char *end, struct tg_update *u)
 {
 	json_error_t jerr;
-	json_t *o = tg_json_load(p, (size_t)(end - p), &jerr);
-	int rc = -1;
-	if(o) {
-		rc = tg__one(o, u);
-		json_decref(o);
+	char *fixed;
+	size_t flen;
+	if(!tg__viewable(p, (size_t)(end - p), &fixed, &flen, &jerr)) {
+		int rc = tg__one(fixed ? fixed : p, u);
+		free(fixed);
 		return rc;
 	}
 	memset(u, 0, sizeof(*u));
@@ -396,7 +487,8 @@ int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update
                      long *retry_after, char *err, size_t errlen)
 {
 	json_error_t jerr;
-	json_t *root = tg_json_load(json, len, &jerr);
+	char *fixed = NULL;
+	size_t flen;
 	int rc = -1;
 	*out = NULL;
 	*n = 0;
@@ -404,52 +496,67 @@ int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update
 		*error_code = -1;
 	if(retry_after)
 		*retry_after = -1;
-	if(!root && !tg__parse_each(json, len, single, out, n))
-		return 0;
-	if(!json_is_object(root)) {
-		snprintf(err, errlen, "not a JSON object: %s", root ? "wrong type" : jerr.text);
+	if(tg__viewable(json, len, &fixed, &flen, &jerr)) {
+		if(!tg__parse_each(json, len, single, out, n))
+			return 0;
+		snprintf(err, errlen, "not a JSON object: %s", jerr.text);
+		return -1;
+	}
+	const char *root = fixed ? fixed : json;
+	if(!jview_is_object(root)) {
+		snprintf(err, errlen, "not a JSON object: wrong type");
 		goto done;
 	}
-	json_t *list;
-	if(single) {
-		list = json_array();
-		json_array_append(list, root);
-	} else {
-		if(!json_is_true(json_object_get(root, "ok"))) {
-			json_t *code = json_object_get(root, "error_code");
-			json_t *ra = json_object_get(json_object_get(root, "parameters"), "retry_after");
-			if(error_code && json_is_integer(code))
-				*error_code = (int)json_integer_value(code);
-			if(retry_after && json_is_integer(ra))
-				*retry_after = (long)json_integer_value(ra);
-			const char *d = json_string_value(json_object_get(root, "description"));
-			snprintf(err, errlen, "refused: %s", d ? d : "no description");
+	const char *list = NULL;
+	size_t count = 1;
+	if(!single) {
+		if(!jview_is_true(jview_get(root, "ok"))) {
+			long long code, ra;
+			if(error_code && jview_integer(jview_get(root, "error_code"), &code))
+				*error_code = (int)code;
+			if(retry_after && jview_integer(jview_get(jview_get(root, "parameters"), "retry_after"), &ra))
+				*retry_after = (long)ra;
+			struct strbuf d = STRBUF_INIT;
+			bool described = !jview_string(jview_get(root, "description"), &d);
+			snprintf(err, errlen, "refused: %s", described ? d.buf : "no description");
+			strbuf_release(&d);
 			goto done;
 		}
-		list = json_incref(json_object_get(root, "result"));
-		if(!json_is_array(list)) {
-			json_decref(list);
+		list = jview_get(root, "result");
+		if(!jview_is_array(list)) {
 			snprintf(err, errlen, "no result array");
 			goto done;
 		}
+		/* Room for a full batch (getUpdates' limit is 100): counting
+		 * first would walk the text once more. */
+		count = 100;
 	}
-	size_t count = json_array_size(list);
-	struct tg_update *u = count ? calloc(count, sizeof(*u)) : NULL;
-	if(count && !u) {
-		json_decref(list);
-		snprintf(err, errlen, "out of memory");
-		goto done;
-	}
+	struct tg_update *u = calloc(count, sizeof(*u));
 	size_t k = 0;
-	for(size_t i = 0; i < count; i++)
-		if(!tg__one(json_array_get(list, i), &u[k]))
+	if(!u)
+		goto oom;
+	if(single)
+		k = !tg__one(root, &u[0]);
+	for(const char *v = jview_first(list); v; v = jview_next(v)) {
+		if(k == count) {
+			struct tg_update *nu = realloc(u, 2 * count * sizeof(*u));
+			if(!nu)
+				goto oom;
+			u = nu;
+			count *= 2;
+		}
+		if(!tg__one(v, &u[k]))
 			k++;
-	json_decref(list);
+	}
 	*out = u;
 	*n = k;
 	rc = 0;
+	goto done;
+oom:
+	tg_updates_free(u, k);
+	snprintf(err, errlen, "out of memory");
 done:
-	json_decref(root);
+	free(fixed);
 	return rc;
 }
 
