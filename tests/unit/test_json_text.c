@@ -32,8 +32,15 @@ int main(void)
 {
 	/* Strings: every escape jansson writes, and UTF-8 left as it is. */
 	const char *texts[] = {
-		"", "plain", "quote \" and backslash \\", "slash / stays", "\b\f\n\r\t",
-		"\x01\x02\x1f control", "\x7f del", "é à ç – “curly” 📅 ✅", "<b>#1 · Poll</b>\nWhen: Sunday",
+		"",
+		"plain",
+		"quote \" and backslash \\",
+		"slash / stays",
+		"\b\f\n\r\t",
+		"\x01\x02\x1f control",
+		"\x7f del",
+		"é à ç – “curly” 📅 ✅",
+		"<b>#1 · Poll</b>\nWhen: Sunday",
 	};
 	for(size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		json_t *o = json_object();
@@ -56,7 +63,8 @@ int main(void)
 	for(int r = 0; r < 3; r++) {
 		json_t *row = json_array();
 		for(int c = 0; c < 2; c++)
-			json_array_append_new(row, json_pack("{s:s, s:s}", "text", "✅ Yes", "callback_data", "rsvp:12:y"));
+			json_array_append_new(row,
+			                      json_pack("{s:s, s:s}", "text", "✅ Yes", "callback_data", "rsvp:12:y"));
 		json_array_append_new(rows, row);
 	}
 	json_object_set_new(o, "reply_markup", json_pack("{s:o}", "inline_keyboard", rows));
