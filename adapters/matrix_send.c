@@ -526,6 +526,7 @@ static const struct send_policy mx__policy = {
 	.idempotent = true,
 	.commit_on_thread = false,
 	.store_on_thread = true, /* mx__store writes what mx__learn_sent made */
+	.store_journaled = true, /* and nothing but kv */
 	.stopping = mx__stopping,
 	.describe = mx__describe,
 	.classify = mx__classify,

@@ -238,7 +238,7 @@ int db_commit_start(struct db *db, struct uv_loop_s *loop, void (*done)(void *us
 int db_transact_start(struct db *db, struct uv_loop_s *loop, int (*fn)(struct db *db, void *user),
                       void (*done)(void *user, int rc), void *user);
 /* Runs fn(db, user) with no transaction, its kv writes (db_kv_set,
- * db_kv_set_about) journaled rather than committed: for the few rows an
+ * db_kv_set_about, db_kv_delete) journaled rather than committed: for the few rows an
  * answered send leaves (what a message or a poll became), which must
  * survive a crash from the moment they are set, without a commit each.
  * On SQLite with a delivery journal (DB-acks, see db_outbox.c) each such

@@ -329,11 +329,12 @@ int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
 /* The kv rows of db_journal_run (db_outbox.c).  journal: keeps the row
- * (key, value, chat, person) and appends it to the journal; 0, or -1 when
+ * (key, value, chat, person; a NULL value: the row deleted) and appends
+ * it to the journal; 0, or -1 when
  * it could not be written there (logged; the row is kept in memory all
  * the same, when memory allows).  get: the value of key among the rows no
  * transaction has written yet, as db_kv_get answers (1 found, appended to
- * out), or 2 when none is key's.  apply: writes those rows to kv, in the
+ * out; 0 deleted), or 2 when none is key's.  apply: writes those rows to kv, in the
  * open transaction; 0 or -1. */
 int db__kv_journal(struct db *db, const char *key, const char *value, const char *chat, const char *person);
 int db__kv_later_get(const struct db *db, const char *key, struct strbuf *out);

@@ -26,7 +26,8 @@
  *
  * The records: a delivery is its outbox id, a positive int64.  A kv row is
  * a negative int64, minus the length of what follows (a multiple of 8):
- * a byte of flags (1: chat is set, 2: person is set), then the key, the
+ * a byte of flags (1: chat is set, 2: person is set, 4: the row is
+ * deleted, its value empty), then the key, the
  * value, the chat and the person, each NUL-terminated (an unset one
  * empty), then zeros to the length.  Journals of earlier versions hold
  * deliveries only.
@@ -296,10 +297,12 @@ void db_outbox_done(struct db *db, int64_t id, int64_t now_ms)
 
 #define DB_KV_CHAT 1
 #define DB_KV_PERSON 2
+#define DB_KV_DELETED 4 /* the row is deleted (db_kv_delete); its value "" */
 
 struct db_kv_later {
 	char *key, *value, *chat, *person; /* one allocation, from key; chat and person may be NULL */
 	size_t len;                        /* of the record, header included */
+	bool deleted;
 };
 
 /* The record of row r, appended to out. */
@@ -309,7 +312,8 @@ static void db_outbox__kv_record(struct strbuf *out, const struct db_kv_later *r
 	int64_t head = -(int64_t)body;
 	size_t start = out->len;
 	strbuf_add(out, &head, sizeof(head));
-	strbuf_addc(out, (char)((r->chat ? DB_KV_CHAT : 0) | (r->person ? DB_KV_PERSON : 0)));
+	strbuf_addc(out, (char)((r->chat ? DB_KV_CHAT : 0) | (r->person ? DB_KV_PERSON : 0) |
+	                        (r->deleted ? DB_KV_DELETED : 0)));
 	strbuf_add(out, r->key, strlen(r->key) + 1);
 	strbuf_add(out, r->value, strlen(r->value) + 1);
 	strbuf_add(out, r->chat ? r->chat : "", r->chat ? strlen(r->chat) + 1 : 1);
@@ -318,9 +322,13 @@ static void db_outbox__kv_record(struct strbuf *out, const struct db_kv_later *r
 		strbuf_addc(out, '\0');
 }
 
-/* Keeps the row in db->kv_later (copied).  0, or -1 out of memory. */
+/* Keeps the row in db->kv_later (copied); a NULL value keeps its
+ * deletion.  0, or -1 out of memory. */
 static int db_outbox__kv_keep(struct db *db, const char *key, const char *value, const char *chat, const char *person)
 {
+	bool deleted = !value;
+	if(deleted)
+		value = "";
 	if(db->nkv_later == db->kv_later_alloc) {
 		size_t na = db->kv_later_alloc ? db->kv_later_alloc * 2 : 16;
 		struct db_kv_later *nv = realloc(db->kv_later, na * sizeof(*nv));
@@ -341,6 +349,7 @@ static int db_outbox__kv_keep(struct db *db, const char *key, const char *value,
 	r->person = person ? memcpy(m + lk + lv + lc, person, lp) : NULL;
 	size_t body = 1 + lk + lv + (lc ? lc : 1) + (lp ? lp : 1);
 	r->len = sizeof(int64_t) + (body + 7) / 8 * 8;
+	r->deleted = deleted;
 	db->nkv_later++;
 	return 0;
 }
@@ -372,9 +381,12 @@ int db__kv_journal(struct db *db, const char *key, const char *value, const char
 
 int db__kv_later_get(const struct db *db, const char *key, struct strbuf *out)
 {
-	/* The latest first: a key set twice has its second value. */
+	/* The latest first: a key set twice has its second value, one set
+	 * then deleted none. */
 	for(size_t i = db->nkv_later; i > db->kv_applied; i--)
 		if(!strcmp(db->kv_later[i - 1].key, key)) {
+			if(db->kv_later[i - 1].deleted)
+				return 0;
 			strbuf_adds(out, db->kv_later[i - 1].value);
 			return 1;
 		}
@@ -385,7 +397,7 @@ int db__kv_later_apply(struct db *db)
 {
 	for(size_t i = db->kv_applied; i < db->nkv_later; i++) {
 		const struct db_kv_later *r = &db->kv_later[i];
-		if(db_kv_set_about(db, r->key, r->value, r->chat, r->person))
+		if(r->deleted ? db_kv_delete(db, r->key) : db_kv_set_about(db, r->key, r->value, r->chat, r->person))
 			return -1;
 	}
 	db->kv_applied = db->nkv_later;
@@ -532,7 +544,8 @@ static int db_outbox__kv_read(struct db *db, const char *p, size_t len)
 		f[i] = at;
 		at = nul + 1;
 	}
-	if(db_outbox__kv_keep(db, f[0], f[1], (p[0] & DB_KV_CHAT) ? f[2] : NULL, (p[0] & DB_KV_PERSON) ? f[3] : NULL))
+	if(db_outbox__kv_keep(db, f[0], (p[0] & DB_KV_DELETED) ? NULL : f[1], (p[0] & DB_KV_CHAT) ? f[2] : NULL,
+	                      (p[0] & DB_KV_PERSON) ? f[3] : NULL))
 		return -1;
 	return 1;
 }

@@ -12,6 +12,8 @@
 
 int db_kv_delete(struct db *db, const char *key)
 {
+	if(db->journaling)
+		return db__kv_journal(db, key, NULL, NULL, NULL);
 	struct sql_stmt *st = db__stmt(db, "DELETE FROM kv WHERE key = ?1");
 	if(!st)
 		return -1;
