@@ -141,10 +141,11 @@ struct send_policy {
 	 * whole transaction runs on a thread of the loop's pool, and their
 	 * sends are released once it has ended. */
 	bool store_on_thread;
-	/* True when store writes nothing but kv rows (db_kv_set): then, where
-	 * the database can journal them (db_journal_run: SQLite), the held
-	 * answers are stored with a write() to its journal each, not a
-	 * transaction, and acknowledged at once. */
+	/* True when store writes nothing but kv rows (db_kv_set,
+	 * db_kv_delete): then, where the database can journal them
+	 * (db_journal_run: SQLite), the held answers' rows and deliveries go
+	 * to its journal in one write(), not a transaction, and they are
+	 * acknowledged at once. */
 	bool store_journaled;
 	/* True once the platform is stopping: an answer that is not a 200
 	 * then leaves its send queued (in the outbox, sent again at the next

@@ -244,11 +244,11 @@ static int tg__no_nul(json_t *v)
 	return 0;
 }
 
-/* The text [json, json + len) as jview reads it: NULL when jview_check
- * accepts it as it is; else decoded by tg_json_load and written again, in
- * a new allocation the caller frees (*fixed_len its length).  -1, with err
+/* The text [json, json + len) as jview reads it, in *fixed: NULL when
+ * jview_check accepts it as it is; else decoded by tg_json_load and
+ * written again, in a new allocation the caller frees.  0; -1, with err
  * set, when it is not JSON even so, or memory ran out. */
-static int tg__viewable(const char *json, size_t len, char **fixed, size_t *fixed_len, json_error_t *err)
+static int tg__viewable(const char *json, size_t len, char **fixed, json_error_t *err)
 {
 	*fixed = NULL;
 	if(!jview_check(json, len))
@@ -259,7 +259,7 @@ static int tg__viewable(const char *json, size_t len, char **fixed, size_t *fixe
 	if(!tg__no_nul(o))
 		*fixed = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if(!*fixed || jview_check(*fixed, *fixed_len = strlen(*fixed))) {
+	if(!*fixed || jview_check(*fixed, strlen(*fixed))) {
 		snprintf(err->text, sizeof(err->text), "%s", *fixed ? "not a JSON object or array" : "out of memory");
 		free(*fixed);
 		*fixed = NULL;
@@ -412,8 +412,7 @@ static int tg__one_text(const char *p, const char *end, struct tg_update *u)
 {
 	json_error_t jerr;
 	char *fixed;
-	size_t flen;
-	if(!tg__viewable(p, (size_t)(end - p), &fixed, &flen, &jerr)) {
+	if(!tg__viewable(p, (size_t)(end - p), &fixed, &jerr)) {
 		int rc = tg__one(fixed ? fixed : p, u);
 		free(fixed);
 		return rc;
@@ -488,7 +487,6 @@ int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update
 {
 	json_error_t jerr;
 	char *fixed = NULL;
-	size_t flen;
 	int rc = -1;
 	*out = NULL;
 	*n = 0;
@@ -496,7 +494,7 @@ int tg_parse_updates(const char *json, size_t len, bool single, struct tg_update
 		*error_code = -1;
 	if(retry_after)
 		*retry_after = -1;
-	if(tg__viewable(json, len, &fixed, &flen, &jerr)) {
+	if(tg__viewable(json, len, &fixed, &jerr)) {
 		if(!tg__parse_each(json, len, single, out, n))
 			return 0;
 		snprintf(err, errlen, "not a JSON object: %s", jerr.text);

@@ -210,26 +210,10 @@ static void db_outbox__journal_broken(struct db *db, const char *what)
 	strbuf_release(&db->journal_gathered);
 }
 
-/* Appends the len bytes at p to the journal, as one write(), or gathers
- * them while a hold lasts (db_journal_hold): 0, or -1 when the journal is
- * broken, or breaks now (logged).  Out of memory while gathering, what was
- * gathered is written at once, and p with it. */
-static int db_outbox__journal_append(struct db *db, const void *p, size_t len)
+/* Writes the len bytes at p at the journal's end, as one write(): 0, or
+ * -1 when that breaks the journal (logged). */
+static int db_outbox__journal_put(struct db *db, const void *p, size_t len)
 {
-	if(db->ack_fd < 0)
-		return -1;
-	if(db->journal_held) {
-		size_t before = db->journal_gathered.len;
-		if(!strbuf_add(&db->journal_gathered, p, len))
-			return 0;
-		db->journal_held = false;
-		strbuf_setlen(&db->journal_gathered, before);
-		db->journal_gathered.oom = false;
-		db_journal_flush(db);
-		db->journal_held = true;
-		if(db->ack_fd < 0)
-			return -1;
-	}
 	ssize_t n;
 	do
 		n = write(db->ack_fd, p, len);
@@ -239,6 +223,28 @@ static int db_outbox__journal_append(struct db *db, const void *p, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/* Appends the len bytes at p to the journal, as one write(), or gathers
+ * them while a hold lasts (db_journal_hold): 0, or -1 when the journal is
+ * broken, or breaks now (logged).  Out of memory while gathering, what was
+ * gathered is written at once, and p after it. */
+static int db_outbox__journal_append(struct db *db, const void *p, size_t len)
+{
+	struct strbuf *g = &db->journal_gathered;
+	if(db->ack_fd < 0)
+		return -1;
+	if(db->journal_held) {
+		size_t before = g->len;
+		if(!strbuf_add(g, p, len))
+			return 0;
+		strbuf_setlen(g, before);
+		g->oom = false;
+		if(g->len && db_outbox__journal_put(db, g->buf, g->len))
+			return -1;
+		strbuf_reset(g);
+	}
+	return db_outbox__journal_put(db, p, len);
 }
 
 /* Appends id to the journal beside an SQLite database; a failed write
@@ -415,7 +421,7 @@ void db_journal_flush(struct db *db)
 	db->journal_held = false;
 	struct strbuf *g = &db->journal_gathered;
 	if(g->len && db->ack_fd >= 0)
-		db_outbox__journal_append(db, g->buf, g->len);
+		db_outbox__journal_put(db, g->buf, g->len);
 	strbuf_reset(g);
 }
 
