@@ -16,6 +16,7 @@
 
 #include "lib/log.h"
 #include "lib/strbuf.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "http"
 #define HTTP_MAX_ROUTES 16
@@ -219,7 +220,7 @@ int http_response_header(struct http_response *res, const char *name, const char
 	   strlen(value) >= sizeof(res->headers[0].value))
 		return -1;
 	snprintf(res->headers[res->nheaders].name, sizeof(res->headers[0].name), "%s:", name);
-	snprintf(res->headers[res->nheaders].value, sizeof(res->headers[0].value), "%s", value);
+	text_copy(res->headers[res->nheaders].value, sizeof(res->headers[0].value), value);
 	res->nheaders++;
 	return 0;
 }
@@ -474,7 +475,7 @@ static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		req->wsi = wsi;
 		req->started = true;
 		strbuf_init(&req->body);
-		snprintf(req->path, sizeof(req->path), "%s", (const char *)in);
+		text_copy(req->path, sizeof(req->path), (const char *)in);
 		bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
 		bool put = lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0;
 		snprintf(req->method, sizeof(req->method), "%s",
@@ -539,7 +540,7 @@ static int http__callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 static void http__lws_log(int level, const char *line)
 {
 	char copy[256];
-	snprintf(copy, sizeof(copy), "%s", line);
+	text_copy(copy, sizeof(copy), line);
 	copy[strcspn(copy, "\n")] = '\0';
 	if(level & LLL_ERR)
 		log_error("libwebsockets: %s", copy);
@@ -746,8 +747,8 @@ int http_server_route_when(struct http_server *srv, const char *method, const ch
 	if(srv->nroutes == HTTP_MAX_ROUTES)
 		return -1;
 	struct http_route *r = &srv->routes[srv->nroutes++];
-	snprintf(r->method, sizeof(r->method), "%s", method);
-	snprintf(r->path, sizeof(r->path), "%s", path);
+	text_copy(r->method, sizeof(r->method), method);
+	text_copy(r->path, sizeof(r->path), path);
 	r->fn = fn;
 	r->user = user;
 	r->ready = ready;

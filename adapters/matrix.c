@@ -218,7 +218,7 @@ struct mx_room_state *mx__room(struct mx *m, const char *id)
 	json_decref(oldest->pl);
 	json_decref(oldest->members);
 	memset(oldest, 0, sizeof(*oldest));
-	snprintf(oldest->id, sizeof(oldest->id), "%s", id);
+	text_copy(oldest->id, sizeof(oldest->id), id);
 	oldest->joined = -1;
 	oldest->used_ms = clock_now_ms();
 	if(evicted) {
@@ -538,8 +538,8 @@ static int mx__batch_copy(struct mx *m, struct mx_batch *bt)
 		if(!r->dirty && !r->titled)
 			continue;
 		struct mx_saved *c = &bt->rooms[bt->nrooms++];
-		snprintf(c->id, sizeof(c->id), "%s", r->id);
-		snprintf(c->title, sizeof(c->title), "%s", r->title);
+		text_copy(c->id, sizeof(c->id), r->id);
+		text_copy(c->title, sizeof(c->title), r->title);
 		c->titled = r->titled;
 		if(r->dirty) {
 			struct strbuf key = STRBUF_INIT;
@@ -596,7 +596,7 @@ static bool mx__display_name(struct mx *m, const char *user, char *out, size_t o
 	for(unsigned i = 0; i < 64 && i < m->nnames; i++) {
 		unsigned k = (m->nnames - 1 - i) % 64;
 		if(!strcmp(m->names[k].user, user)) {
-			snprintf(out, outlen, "%s", m->names[k].name);
+			text_copy(out, outlen, m->names[k].name);
 			return false;
 		}
 	}
@@ -607,8 +607,8 @@ static bool mx__display_name(struct mx *m, const char *user, char *out, size_t o
 static void mx__remember_name(struct mx *m, const char *user, const char *name)
 {
 	unsigned k = m->nnames++ % 64;
-	snprintf(m->names[k].user, sizeof(m->names[k].user), "%s", user);
-	snprintf(m->names[k].name, sizeof(m->names[k].name), "%s", name);
+	text_copy(m->names[k].user, sizeof(m->names[k].user), user);
+	text_copy(m->names[k].name, sizeof(m->names[k].name), name);
 }
 
 /* A poll response as the voter's yes-list (by MSC3381's rules), or false
@@ -626,7 +626,7 @@ static bool mx__poll_vote(struct mx *m, const struct mx_event *e, struct event *
 		return false; /* not one of ours */
 	if(ended && e->ts > ended)
 		return false; /* after the end: ignored */
-	snprintf(sc->ref, sizeof(sc->ref), "%s", ref);
+	text_copy(sc->ref, sizeof(sc->ref), ref);
 	size_t k = 0;
 	bool spoiled = e->key && !strcmp(e->key, "spoiled");
 	for(size_t i = 0; i < e->n_answers && !spoiled; i++) {
@@ -849,7 +849,7 @@ static bool mx__apply_state(struct mx *m, struct mx_room_state *r, const struct 
 		return true;
 	}
 	case MX_ROOM_NAME:
-		snprintf(r->title, sizeof(r->title), "%s", e->body);
+		text_copy(r->title, sizeof(r->title), e->body);
 		r->titled = r->dirty = true;
 		return true;
 	case MX_ENCRYPTION:
@@ -874,7 +874,7 @@ static int mx__member_event(struct mx *m, const struct mx_event *e, struct event
 	if(!strcmp(e->state_key, m->user))
 		return 0;
 	if(e->displayname && *e->displayname) {
-		snprintf(x->name, sizeof(x->name), "%s", e->displayname);
+		text_copy(x->name, sizeof(x->name), e->displayname);
 		mx__remember_name(m, e->state_key, x->name);
 	}
 	ev->sender_id = e->state_key;
@@ -946,7 +946,7 @@ static int mx__redaction_event(struct mx *m, const struct mx_event *e, struct ev
 		size_t dl = strlen(data);
 		if(dl) {
 			data[dl - 1] = (char)mx__react_remove(m, e->room, target, who, e->redacts);
-			snprintf(x->data, sizeof(x->data), "%s", data);
+			text_copy(x->data, sizeof(x->data), data);
 			ev->kind = EVENT_BUTTON;
 			ev->button_data = x->data;
 			/* The message it was under, for a reply there. */
@@ -1264,7 +1264,7 @@ static void mx__leave(struct mx *m, const char *room)
 	if(!q)
 		return;
 	q->m = m;
-	snprintf(q->room, sizeof(q->room), "%s", room);
+	text_copy(q->room, sizeof(q->room), room);
 	strbuf_adds(&path, "v3/rooms/");
 	mx_urlencode(&path, room);
 	strbuf_adds(&path, "/leave");
@@ -1493,7 +1493,7 @@ static void mx__ask_members(struct mx *m, struct mx_room_state *r)
 	if(!q)
 		return;
 	q->m = m;
-	snprintf(q->room, sizeof(q->room), "%s", r->id);
+	text_copy(q->room, sizeof(q->room), r->id);
 	strbuf_adds(&path, "v3/rooms/");
 	mx_urlencode(&path, r->id);
 	strbuf_adds(&path, "/joined_members");
@@ -1656,7 +1656,7 @@ static void mx__join_done(void *user, const struct http_result *res)
 			char(*nv)[256] = realloc(m->joined, (m->njoined + 1) * sizeof(*nv));
 			if(nv) {
 				m->joined = nv;
-				snprintf(nv[m->njoined++], sizeof(nv[0]), "%s", q->room);
+				text_copy(nv[m->njoined++], sizeof(nv[0]), q->room);
 			}
 		} else {
 			log_warn("could not join %s (%ld): invite ignored", q->room, res->status);
@@ -1673,7 +1673,7 @@ static void mx__join(struct mx *m, const char *room, bool accept)
 	if(!q)
 		return;
 	q->m = m;
-	snprintf(q->room, sizeof(q->room), "%s", room);
+	text_copy(q->room, sizeof(q->room), room);
 	strbuf_adds(&path, "v3/rooms/");
 	mx_urlencode(&path, room);
 	strbuf_adds(&path, accept ? "/join" : "/leave");
@@ -1821,8 +1821,8 @@ static void mx__recount(struct mx *m, const char *room)
 		   sscanf(v.buf, "%127[^\t]\t%d\t%lld", ref, &n, &ended) == 3 && !ended &&
 		   (q = calloc(1, sizeof(*q)))) {
 			q->m = m;
-			snprintf(q->room, sizeof(q->room), "%s", room);
-			snprintf(q->start, sizeof(q->start), "%s", line);
+			text_copy(q->room, sizeof(q->room), room);
+			text_copy(q->start, sizeof(q->start), line);
 			mx__recount_page(m, q, NULL);
 		}
 		strbuf_release(&v);
@@ -1960,7 +1960,7 @@ static void mx__filter_made(void *user, const struct http_result *res)
 	json_t *o = v == MX_OK ? json_loadb(res->body, res->body_len, 0, &jerr) : NULL;
 	const char *id = json_string_value(json_object_get(o, "filter_id"));
 	if(id) {
-		snprintf(m->filter_id, sizeof(m->filter_id), "%s", id);
+		text_copy(m->filter_id, sizeof(m->filter_id), id);
 		char value[160];
 		snprintf(value, sizeof(value), "%s\t%s", MX_FILTER_VERSION, id);
 		mx__kv_now(m, "matrix.filter", value);
@@ -2003,7 +2003,7 @@ static void mx__have_token(struct mx *m)
 	char ver[16], id[128];
 	if(!m->filter_id[0] && db_kv_get(m->b->db, "matrix.filter", &v) == 1 &&
 	   sscanf(v.buf, "%15[^\t]\t%127s", ver, id) == 2 && !strcmp(ver, MX_FILTER_VERSION))
-		snprintf(m->filter_id, sizeof(m->filter_id), "%s", id);
+		text_copy(m->filter_id, sizeof(m->filter_id), id);
 	strbuf_release(&v);
 	if(m->filter_id[0])
 		mx__ready(m);
@@ -2054,7 +2054,7 @@ static void mx__logged_in(void *user, const struct http_result *res)
 	log_add_secret(token);
 	free(m->token);
 	m->token = strdup(token);
-	snprintf(m->device, sizeof(m->device), "%s", device);
+	text_copy(m->device, sizeof(m->device), device);
 	struct mx_login login = { .token = token, .device = device };
 	db_transact(m->b->db, mx__login_save, &login);
 	json_decref(o);
@@ -2113,7 +2113,7 @@ static int mx__start(struct adapter *a)
 	while(len && hs[len - 1] == '/')
 		len--;
 	m->hs = strndup(hs, len);
-	snprintf(m->user, sizeof(m->user), "%s", m->mcfg->user);
+	text_copy(m->user, sizeof(m->user), m->mcfg->user);
 	mx__name(m->localpart, sizeof(m->localpart), m->user);
 	if(!m->hs)
 		return -1;
@@ -2121,7 +2121,7 @@ static int mx__start(struct adapter *a)
 	log_add_secret(m->mcfg->access_token);
 	struct strbuf v = STRBUF_INIT;
 	if(db_kv_get(b->db, "matrix.device", &v) == 1)
-		snprintf(m->device, sizeof(m->device), "%s", v.buf);
+		text_copy(m->device, sizeof(m->device), v.buf);
 	strbuf_reset(&v);
 	if(db_kv_get(b->db, "matrix.since", &v) == 1 && v.len)
 		m->since = strbuf_detach(&v);

@@ -528,7 +528,7 @@ long mx_parse_error(const char *json, size_t len, char *errcode, size_t errlen)
 	json_error_t jerr;
 	json_t *o = json_loadb(json, len, 0, &jerr);
 	const char *code = json_string_value(json_object_get(o, "errcode"));
-	snprintf(errcode, errlen, "%s", code ? code : "");
+	text_copy(errcode, errlen, code ? code : "");
 	json_t *ra = json_object_get(o, "retry_after_ms");
 	long retry = json_is_integer(ra) && json_integer_value(ra) >= 0 ? (long)json_integer_value(ra) : -1;
 	json_decref(o);

@@ -68,7 +68,7 @@ static struct mx_send *mx__send_new(const char *room, const char *dm_user, const
 			mx__send_free(s);
 		return NULL;
 	}
-	snprintf(s->type, sizeof(s->type), "%s", type);
+	text_copy(s->type, sizeof(s->type), type);
 	s->content = text;
 	s->entry.stored_id = stored_id;
 	s->after = after;
@@ -254,12 +254,12 @@ static enum sq_verdict mx__event_verdict(struct mx *m, struct mx_send *s, const 
 		mx__login(m);
 		return SQ_AGAIN;
 	case MX_FORBIDDEN:
-		snprintf(a->detail, sizeof(a->detail), "%s", errcode);
+		text_copy(a->detail, sizeof(a->detail), errcode);
 		return SQ_GONE;
 	case MX_FAILED:
 		break;
 	}
-	snprintf(a->detail, sizeof(a->detail), "%s", errcode);
+	text_copy(a->detail, sizeof(a->detail), errcode);
 	return SQ_REFUSED;
 }
 
@@ -705,7 +705,7 @@ static int mx__send_text(struct mx *m, const struct action *act, const char *txn
 	char code;
 	if(act->n_buttons && act->buttons[0].data && sscanf(act->buttons[0].data, "rsvp:%lld:%c", &id, &code) == 2) {
 		after = MX_AFTER_RSVP;
-		snprintf(meetup, sizeof(meetup), "%lld", id);
+		text_int(meetup, sizeof(meetup), id);
 	}
 	if(mx__enqueue_kept(m, dm ? NULL : act->chat_id, dm ? act->chat_id : NULL, txn, &c, stored_id, after,
 	                    after ? meetup : NULL, dm ? NULL : act->ref, NULL))
@@ -735,7 +735,7 @@ static bool mx__on_its_way(const struct mx *m, const char *ref, char *room)
 	for(const struct sq_entry *e = m->queue.head; e; e = e->next) {
 		const struct mx_send *s = (const struct mx_send *)e;
 		if(s->msg_ref && s->room && !strcmp(s->msg_ref, ref)) {
-			snprintf(room, 256, "%s", s->room);
+			text_copy(room, 256, s->room);
 			return true;
 		}
 	}

@@ -160,7 +160,7 @@ static int tg__batch_state(void *user, struct db *db)
 			return -1;
 	}
 	char off[32];
-	snprintf(off, sizeof(off), "%lld", (long long)bt->next_offset);
+	text_int(off, sizeof(off), (long long)bt->next_offset);
 	return db_kv_set(db, "telegram.offset", off);
 }
 
@@ -186,7 +186,7 @@ static struct tg_admins *tg__admins(struct tg *t, const char *topic_chat, bool c
 			oldest = &t->admins[i];
 	free(oldest->ids);
 	memset(oldest, 0, sizeof(*oldest));
-	snprintf(oldest->chat, sizeof(oldest->chat), "%s", chat);
+	text_copy(oldest->chat, sizeof(oldest->chat), chat);
 	oldest->hash = h;
 	return oldest;
 }
@@ -498,7 +498,7 @@ static void tg__polled(void *user, const struct http_result *res)
 	if(res->status)
 		rc = tg_parse_updates(res->body, res->body_len, false, &u, &n, &code, &retry, err, sizeof(err));
 	else
-		snprintf(err, sizeof(err), "%s", res->error ? res->error : "transport error");
+		text_copy(err, sizeof(err), res->error ? res->error : "transport error");
 	tg__poll_result(t, res->status, rc, u, n, retry, err);
 }
 
@@ -651,7 +651,7 @@ static void tg__admins_done(void *user, const struct http_result *res)
 		{
 			json_t *id = json_object_get(json_object_get(m, "user"), "id");
 			if(a->ids && json_is_integer(id))
-				snprintf(a->ids[a->n++], sizeof(a->ids[0]), "%lld", (long long)json_integer_value(id));
+				text_int(a->ids[a->n++], sizeof(a->ids[0]), (long long)json_integer_value(id));
 		}
 	} else {
 		log_warn("cannot read the administrators of chat %s (%ld): nobody is admin there for now", req->chat,
@@ -1032,7 +1032,7 @@ static void tg__got_me(void *user, const struct http_result *res)
 		uv_timer_start(&t->poll_timer, tg__on_poll_timer, 5000, 0);
 		return;
 	}
-	snprintf(t->username, sizeof(t->username), "%s", name);
+	text_copy(t->username, sizeof(t->username), name);
 	json_decref(o);
 	t->ready = true;
 	log_info("connected as @%s", t->username);

@@ -22,7 +22,7 @@ static void tg__id(const char *v, char *out, size_t outlen)
 {
 	long long x;
 	if(jview_integer(v, &x))
-		snprintf(out, outlen, "%lld", x);
+		text_int(out, outlen, x);
 	else
 		out[0] = '\0';
 }
@@ -33,7 +33,7 @@ static bool tg__str(const char *v, char *out, size_t outlen)
 {
 	struct strbuf sb = STRBUF_INIT;
 	bool ok = !jview_string(v, &sb);
-	snprintf(out, outlen, "%s", ok ? sb.buf : "");
+	text_copy(out, outlen, ok ? sb.buf : "");
 	strbuf_release(&sb);
 	return ok;
 }
@@ -260,7 +260,7 @@ static int tg__viewable(const char *json, size_t len, char **fixed, json_error_t
 		*fixed = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if(!*fixed || jview_check(*fixed, strlen(*fixed))) {
-		snprintf(err->text, sizeof(err->text), "%s", *fixed ? "not a JSON object or array" : "out of memory");
+		text_copy(err->text, sizeof(err->text), *fixed ? "not a JSON object or array" : "out of memory");
 		free(*fixed);
 		*fixed = NULL;
 		return -1;

@@ -69,8 +69,8 @@ static int tg__enqueue_ref(struct tg *t, const char *method, json_t *body, const
 			tg__send_free(s);
 		return -1;
 	}
-	snprintf(s->method, sizeof(s->method), "%s", method);
-	snprintf(s->chat, sizeof(s->chat), "%s", chat ? chat : "");
+	text_copy(s->method, sizeof(s->method), method);
+	text_copy(s->chat, sizeof(s->chat), chat ? chat : "");
 	s->body = text;
 	s->entry.stored_id = stored_id;
 	sq_append(&t->queue, &s->entry);
@@ -98,7 +98,7 @@ static struct tg_chat_clock *tg__chat_clock(struct tg *t, const char *topic_chat
 			oldest = &t->chats[i];
 	}
 	memset(oldest, 0, sizeof(*oldest));
-	snprintf(oldest->chat, sizeof(oldest->chat), "%s", chat);
+	text_copy(oldest->chat, sizeof(oldest->chat), chat);
 	return oldest;
 }
 
@@ -157,7 +157,7 @@ static void tg__migrate(struct tg *t, const char *from, const char *to)
 	struct tg_move move = { .from = from, .to = to };
 	db_transact(t->b->db, tg__move_rows, &move);
 	char old[TG_CHAT_MAX];
-	snprintf(old, sizeof(old), "%s", from);
+	text_copy(old, sizeof(old), from);
 	for(struct tg_send *q = (struct tg_send *)t->queue.head; q; q = (struct tg_send *)q->entry.next) {
 		if(strcmp(q->chat, old))
 			continue;
@@ -170,7 +170,7 @@ static void tg__migrate(struct tg *t, const char *from, const char *to)
 		if(text) {
 			free(q->body);
 			q->body = text;
-			snprintf(q->chat, sizeof(q->chat), "%s", to);
+			text_copy(q->chat, sizeof(q->chat), to);
 		}
 	}
 }
@@ -288,10 +288,10 @@ static enum sq_verdict tg__refusal(struct tg *t, struct tg_send *s, const struct
 	const char *d = json_string_value(json_object_get(o, "description"));
 	if(o)
 		a->code = code;
-	snprintf(a->detail, sizeof(a->detail), "%s", d ? d : "");
+	text_copy(a->detail, sizeof(a->detail), d ? d : "");
 	if(code == 400 && json_is_integer(migrate)) {
 		char to[24];
-		snprintf(to, sizeof(to), "%lld", (long long)json_integer_value(migrate));
+		text_int(to, sizeof(to), (long long)json_integer_value(migrate));
 		log_info("chat %s moved to %s", s->chat, to);
 		tg__migrate(t, s->chat, to);
 		return SQ_AGAIN;
@@ -450,8 +450,8 @@ static void tg__sent_remember(struct tg *t, char kind, const char *key, const ch
 {
 	struct tg_sent *m = &t->sent[t->nsent++ % TG_SENT];
 	snprintf(m->key, sizeof(m->key), "%c%s", kind, key);
-	snprintf(m->chat, sizeof(m->chat), "%s", chat);
-	snprintf(m->ref, sizeof(m->ref), "%s", ref ? ref : "");
+	text_copy(m->chat, sizeof(m->chat), chat);
+	text_copy(m->ref, sizeof(m->ref), ref ? ref : "");
 	m->message_id = message_id;
 }
 
@@ -694,7 +694,7 @@ static json_t *tg__to(const char *topic_chat)
 static int tg__more(struct strbuf *out, long n, void *user)
 {
 	char num[24];
-	snprintf(num, sizeof(num), "%ld", n);
+	text_int(num, sizeof(num), n);
 	return i18n_fmt(out, user, "telegram.more", num, NULL);
 }
 

@@ -135,7 +135,7 @@ int cmd_lang_handler(struct cmd_ctx *ctx)
 	}
 	rc = db_chat_set_lang(ctx->bot->db, ctx->chat->id, code.buf);
 	if(!rc) {
-		snprintf(ctx->chat->lang, sizeof(ctx->chat->lang), "%s", code.buf);
+		text_copy(ctx->chat->lang, sizeof(ctx->chat->lang), code.buf);
 		rc = cmd_reply(ctx, "lang.set", NULL);
 	}
 	strbuf_release(&code);
@@ -156,7 +156,7 @@ int cmd_tz(struct cmd_ctx *ctx)
 	if(zone) {
 		if(db_chat_set_tz(ctx->bot->db, ctx->chat->id, zone))
 			return CMD_ERROR;
-		snprintf(ctx->chat->tz, sizeof(ctx->chat->tz), "%s", zone);
+		text_copy(ctx->chat->tz, sizeof(ctx->chat->tz), zone);
 	}
 	struct strbuf when = STRBUF_INIT;
 	time_t now = clock_now();

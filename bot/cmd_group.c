@@ -126,7 +126,7 @@ int cmd_interest(struct cmd_ctx *ctx)
 		return CMD_USAGE;
 	if(utf8_length(args) > TOPIC_MAX) {
 		char max[16];
-		snprintf(max, sizeof(max), "%d", TOPIC_MAX);
+		text_int(max, sizeof(max), TOPIC_MAX);
 		return cmd_reply(ctx, "interest.too_long", max, NULL);
 	}
 	struct strbuf key = STRBUF_INIT;
@@ -143,7 +143,7 @@ int cmd_interest(struct cmd_ctx *ctx)
 		if(!strcmp(topics[i].key, key.buf))
 			mine = &topics[i];
 	char count[16];
-	snprintf(count, sizeof(count), "%d", mine ? mine->count : 0);
+	text_int(count, sizeof(count), mine ? mine->count : 0);
 	const char *shown = mine ? mine->topic : args;
 	if(withdraw) {
 		rc = cmd_reply(ctx, changed ? "interest.withdrawn" : "interest.not_in", shown, NULL);
@@ -154,7 +154,7 @@ int cmd_interest(struct cmd_ctx *ctx)
 	int near = mine && mine->count == 1 ? cg__near_topic(topics, n, key.buf) : -1;
 	if(near >= 0) {
 		char c2[16];
-		snprintf(c2, sizeof(c2), "%d", topics[near].count);
+		text_int(c2, sizeof(c2), topics[near].count);
 		strbuf_addc(&sb, '\n');
 		i18n_fmt(&sb, lang, "interest.near", topics[near].topic, c2, shown, NULL);
 	}
@@ -200,7 +200,7 @@ int cmd_interests(struct cmd_ctx *ctx)
 			goto out;
 		struct strbuf names = STRBUF_INIT;
 		char count[16];
-		snprintf(count, sizeof(count), "%d", topics[i].count);
+		text_int(count, sizeof(count), topics[i].count);
 		for(size_t k = 0; k < people.n; k++) {
 			if(k)
 				strbuf_adds(&names, ", ");
@@ -228,7 +228,7 @@ int cmd_config(struct cmd_ctx *ctx)
 		return CMD_USAGE;
 	char cur[16];
 	if(!value) {
-		snprintf(cur, sizeof(cur), "%d", ctx->chat->interest_threshold);
+		text_int(cur, sizeof(cur), ctx->chat->interest_threshold);
 		return cmd_reply(ctx, "config.threshold", cur, NULL);
 	}
 	char *end;
@@ -238,7 +238,7 @@ int cmd_config(struct cmd_ctx *ctx)
 	if(db_chat_set_interest_threshold(ctx->bot->db, ctx->chat->id, (int)n))
 		return CMD_ERROR;
 	ctx->chat->interest_threshold = (int)n;
-	snprintf(cur, sizeof(cur), "%ld", n);
+	text_int(cur, sizeof(cur), n);
 	return cmd_reply(ctx, "config.threshold", cur, NULL);
 }
 
@@ -366,7 +366,7 @@ static int cg__new(struct cmd_ctx *ctx, char *args)
 		return CMD_USAGE;
 	if(utf8_length(name) > GROUP_NAME_MAX) {
 		char m[16];
-		snprintf(m, sizeof(m), "%d", GROUP_NAME_MAX);
+		text_int(m, sizeof(m), GROUP_NAME_MAX);
 		return cmd_reply(ctx, "group.name_long", m, NULL);
 	}
 	struct strbuf key = STRBUF_INIT;
@@ -380,8 +380,8 @@ static int cg__new(struct cmd_ctx *ctx, char *args)
 		rc = cmd_reply(ctx, "group.taken", other.name, NULL);
 		goto out;
 	}
-	snprintf(g.name, sizeof(g.name), "%s", name);
-	snprintf(g.topic, sizeof(g.topic), "%s", o.topic ? o.topic : o.interest ? o.interest : "");
+	text_copy(g.name, sizeof(g.name), name);
+	text_copy(g.topic, sizeof(g.topic), o.topic ? o.topic : o.interest ? o.interest : "");
 	if(db_group_insert(db, &g, key.buf) || db_group_member_set(db, g.id, ctx->user_id, true, false))
 		goto out;
 	size_t added = 0, waiting = 0;
@@ -421,7 +421,7 @@ static int cg__join(struct cmd_ctx *ctx, char *name)
 		rc = cmd_reply(ctx, "group.waiting", g.name, n, NULL);
 	} else {
 		snprintf(n, sizeof(n), "%zu", in + 1);
-		snprintf(max, sizeof(max), "%d", g.max_members);
+		text_int(max, sizeof(max), g.max_members);
 		rc = g.max_members ? cmd_reply(ctx, "group.joined_max", g.name, n, max, NULL)
 		                   : cmd_reply(ctx, "group.joined", g.name, n, NULL);
 	}
@@ -585,7 +585,7 @@ static int cg__info(struct cmd_ctx *ctx, char *name)
 	}
 	char n[24], max[16];
 	snprintf(n, sizeof(n), "%zu", cg__count(&m, false));
-	snprintf(max, sizeof(max), "%d", g.max_members);
+	text_int(max, sizeof(max), g.max_members);
 	cg__names(&names, &m, 0);
 	strbuf_addc(&sb, '\n');
 	if(g.max_members)
@@ -740,7 +740,7 @@ static int cg__split(struct cmd_ctx *ctx, char *name)
 	}
 	/* The new group: "NAME 2" (or 3, ...), same topic and cap. */
 	struct db_group ng = { .chat_id = g->chat_id, .max_members = g->max_members };
-	snprintf(ng.topic, sizeof(ng.topic), "%s", g->topic);
+	text_copy(ng.topic, sizeof(ng.topic), g->topic);
 	for(int k = 2; k < 100; k++) {
 		snprintf(ng.name, sizeof(ng.name), "%.200s %d", g->name, k);
 		strbuf_reset(&key);
@@ -982,7 +982,7 @@ static int cg__forget(struct cmd_ctx *ctx)
 		         dms);
 	char n[DB_FORGET_COUNTS][16];
 	for(int i = 0; i < DB_FORGET_COUNTS; i++)
-		snprintf(n[i], sizeof(n[i]), "%d", c[i]);
+		text_int(n[i], sizeof(n[i]), c[i]);
 	if(cmd_reply(ctx, "forget.done", n[0], n[1], n[2], n[3], n[4], NULL) || cg__fill_groups(ctx))
 		goto out;
 	/* The places they had in meetups still to come go to those waiting. */

@@ -127,7 +127,7 @@ static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hin
 		if(found < 0)
 			return -1;
 		if(!found) {
-			snprintf(n, sizeof(n), "%d", num);
+			text_int(n, sizeof(n), num);
 			return cmd_reply(ctx, "meetup.not_found", n, NULL) ? -1 : 0;
 		}
 		return 1;
@@ -155,7 +155,7 @@ static int cm__find(struct cmd_ctx *ctx, int num, unsigned mask, const char *hin
 	struct strbuf list = STRBUF_INIT, hint = STRBUF_INIT;
 	for(int i = 0; i < count && i < max; i++)
 		strbuf_addf(&list, i ? ", #%d" : "#%d", nums[i]);
-	snprintf(n, sizeof(n), "%d", nums[0]);
+	text_int(n, sizeof(n), nums[0]);
 	i18n_fmt(&hint, cmd_lang(ctx), hint_key, n, NULL);
 	int rc = hint.oom || list.oom
 	                 ? -1
@@ -257,10 +257,10 @@ static int cm__read_key(struct cm_proposal *p, const char *key, char *val)
 	if(cm__is(key, WORDS("lieu", "place", "where", "ou"))) {
 		if(utf8_length(val) > MEETUP_PLACE_MAX) {
 			char max[16];
-			snprintf(max, sizeof(max), "%d", MEETUP_PLACE_MAX);
+			text_int(max, sizeof(max), MEETUP_PLACE_MAX);
 			i18n_fmt(cm__error_line(p), lang, "meetup.err.place_long", max, NULL);
 		} else {
-			snprintf(m->place, sizeof(m->place), "%s", val);
+			text_copy(m->place, sizeof(m->place), val);
 		}
 	} else if(cm__is(key, WORDS("limite", "deadline"))) {
 		p->deadline_text = val;
@@ -318,13 +318,13 @@ static void cm__check_parts(struct cm_proposal *p, const char *title)
 	if(!*title) {
 		i18n_fmt(cm__error_line(p), lang, "meetup.err.no_title", NULL);
 	} else if(utf8_length(title) > MEETUP_TITLE_MAX) {
-		snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
+		text_int(max, sizeof(max), MEETUP_TITLE_MAX);
 		i18n_fmt(cm__error_line(p), lang, "meetup.err.title_long", max, NULL);
 	} else {
-		snprintf(p->m->title, sizeof(p->m->title), "%s", title);
+		text_copy(p->m->title, sizeof(p->m->title), title);
 	}
 	if(p->too_many) {
-		snprintf(max, sizeof(max), "%d", MEETUP_MAX_SLOTS);
+		text_int(max, sizeof(max), MEETUP_MAX_SLOTS);
 		i18n_fmt(cm__error_line(p), lang, "meetup.err.too_many", max, NULL);
 	}
 	if(!p->nslot_text && !p->too_many)
@@ -344,7 +344,7 @@ static void cm__read_slots(struct cm_proposal *p, struct date_ctx *dctx, int *me
 		if(e != DATE_OK) {
 			char n[16];
 			struct strbuf reason = STRBUF_INIT;
-			snprintf(n, sizeof(n), "%d", i + 1);
+			text_int(n, sizeof(n), i + 1);
 			cm__error_line(p);
 			date_err_write(&reason, lang, dctx, e, &why);
 			i18n_fmt_raw(p->errors, lang, "meetup.err.slot", 0x4, n, p->slot_text[i], reason.buf, NULL);
@@ -463,7 +463,7 @@ static int cm__propose(struct cmd_ctx *ctx, char *text)
 		i18n_fmt(&sb, cmd_lang(ctx), "meetup.merged", NULL), note = sb.buf;
 	if(rep.rule[0]) {
 		struct db_series s = { .chat_id = ctx->chat->id, .poll = rep.poll };
-		snprintf(s.rule, sizeof(s.rule), "%s", rep.rule);
+		text_copy(s.rule, sizeof(s.rule), rep.rule);
 		if(db_series_insert(ctx->bot->db, &s))
 			goto out;
 		m->series_id = s.id;
@@ -672,7 +672,7 @@ static int cm__wrong_state(struct cmd_ctx *ctx, const struct db_meetup *m, const
 {
 	const char *lang = cmd_lang(ctx);
 	char n[16];
-	snprintf(n, sizeof(n), "%d", m->num);
+	text_int(n, sizeof(n), m->num);
 	switch(m->state) {
 	case MEETUP_CONFIRMED: {
 		struct strbuf when = STRBUF_INIT;
@@ -703,7 +703,7 @@ static int cm__pick_slot(struct cmd_ctx *ctx, const struct db_meetup *m, const c
 	char n[16];
 	long idx = 0;
 	int rc = -1;
-	snprintf(n, sizeof(n), "%d", m->num);
+	text_int(n, sizeof(n), m->num);
 	if(*args >= '0' && *args <= '9' && !cm__int(args, 0, 1000000, &idx)) {
 		if(idx < 1 || idx > m->nslots) {
 			i18n_fmt(&sb, lang, "meetup.confirm.no_slot", args, n, NULL);
@@ -729,7 +729,7 @@ static int cm__pick_slot(struct cmd_ctx *ctx, const struct db_meetup *m, const c
 	if(idx && m->slots[idx - 1].start <= clock_now()) {
 		struct strbuf when = STRBUF_INIT;
 		char k[16];
-		snprintf(k, sizeof(k), "%ld", idx);
+		text_int(k, sizeof(k), idx);
 		date_format_slot(&when, lang, ctx->chat->tz, clock_now(), m->slots[idx - 1].start, 0);
 		i18n_fmt(&sb, lang, "meetup.confirm.passed", k, n, when.buf, NULL);
 		strbuf_release(&when);
@@ -756,7 +756,7 @@ static int cm__place_changed(struct cmd_ctx *ctx, const struct db_meetup *m)
 	struct strbuf sb = STRBUF_INIT, who = STRBUF_INIT;
 	char n[16];
 	int rc = CMD_ERROR;
-	snprintf(n, sizeof(n), "%d", m->num);
+	text_int(n, sizeof(n), m->num);
 	i18n_fmt(&sb, cmd_lang(ctx), "meetup.edited.place", n, m->place[0] ? m->place : "—", NULL);
 	int k = meetup_mention_coming(&mctx, m, &who, ctx->user_id);
 	if(k < 0)
@@ -844,21 +844,21 @@ static int cm__move_to(struct cmd_ctx *ctx, struct db_meetup *m, const char *arg
 static int cm__edit_field(struct cmd_ctx *ctx, struct db_meetup *m, const char *field, const char *value)
 {
 	char n[16], max[16];
-	snprintf(n, sizeof(n), "%d", m->num);
+	text_int(n, sizeof(n), m->num);
 	if(cm__is(field, WORDS("place", "lieu"))) {
 		if(utf8_length(value) > MEETUP_PLACE_MAX) {
-			snprintf(max, sizeof(max), "%d", MEETUP_PLACE_MAX);
+			text_int(max, sizeof(max), MEETUP_PLACE_MAX);
 			return cmd_reply(ctx, "meetup.err.place_long", max, NULL) ? CMD_ERROR : 1;
 		}
-		snprintf(m->place, sizeof(m->place), "%s", strcmp(value, "-") ? value : "");
+		text_copy(m->place, sizeof(m->place), strcmp(value, "-") ? value : "");
 		return db_meetup_update(ctx->bot->db, m) ? CMD_ERROR : cm__place_changed(ctx, m);
 	}
 	if(cm__is(field, WORDS("title", "titre"))) {
 		if(utf8_length(value) > MEETUP_TITLE_MAX || strchr(value, ';')) {
-			snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
+			text_int(max, sizeof(max), MEETUP_TITLE_MAX);
 			return cmd_reply(ctx, "meetup.err.title_long", max, NULL) ? CMD_ERROR : 1;
 		}
-		snprintf(m->title, sizeof(m->title), "%s", value);
+		text_copy(m->title, sizeof(m->title), value);
 		return db_meetup_update(ctx->bot->db, m) ? CMD_ERROR
 		                                         : cmd_reply(ctx, "meetup.edited.title", n, m->title, NULL);
 	}
@@ -968,7 +968,7 @@ static int cm__series_find(struct cmd_ctx *ctx, char **args, struct cmd_object *
 		return found < 0 ? CMD_ERROR : CMD_OK;
 	if(!obj->meetup->series_id) {
 		char n[16];
-		snprintf(n, sizeof(n), "%d", obj->meetup->num);
+		text_int(n, sizeof(n), obj->meetup->num);
 		return cmd_reply(ctx, "series.none", n, NULL);
 	}
 	obj->found = true;
@@ -981,7 +981,7 @@ static int cm__series(struct cmd_ctx *ctx, char *args)
 	const struct db_meetup *m = ctx->obj->meetup;
 	char n[16];
 	(void)args;
-	snprintf(n, sizeof(n), "%d", m->num);
+	text_int(n, sizeof(n), m->num);
 	if(db_series_stop(ctx->bot->db, m->series_id) || db_jobs_cancel(ctx->bot->db, m->id, JOB_SERIES))
 		return CMD_ERROR;
 	return cmd_reply(ctx, "series.stopped", n, m->title, NULL);
@@ -1064,7 +1064,7 @@ int cmd_meetup(struct cmd_ctx *ctx)
 	char *title = cm__trim(args);
 	if(utf8_length(title) > MEETUP_TITLE_MAX) {
 		char max[16];
-		snprintf(max, sizeof(max), "%d", MEETUP_TITLE_MAX);
+		text_int(max, sizeof(max), MEETUP_TITLE_MAX);
 		return cmd_reply(ctx, "meetup.err.title_long", max, NULL);
 	}
 	return cm__dialog_start(ctx, title);
@@ -1106,9 +1106,9 @@ static int cm__vote_word(struct cmd_ctx *ctx, const struct db_meetup *m, char *w
 	}
 	if(lo < 1 || hi > m->nslots) {
 		char bad[16], n[16], max[16];
-		snprintf(bad, sizeof(bad), "%ld", lo < 1 ? lo : hi);
-		snprintf(n, sizeof(n), "%d", m->num);
-		snprintf(max, sizeof(max), "%d", m->nslots);
+		text_int(bad, sizeof(bad), lo < 1 ? lo : hi);
+		text_int(n, sizeof(n), m->num);
+		text_int(max, sizeof(max), m->nslots);
 		return cmd_reply(ctx, "meetup.vote.bad_slot", bad, n, max, NULL) ? -1 : 0;
 	}
 	for(long i = lo; i <= hi; i++)
@@ -1231,7 +1231,7 @@ static int cm__rsvp_elsewhere(struct cmd_ctx *ctx, int num, int answer)
 	int64_t ids[8];
 	int count, rc = CMD_ERROR;
 	char n[16];
-	snprintf(n, sizeof(n), "%d", num);
+	text_int(n, sizeof(n), num);
 	if(!m || !home || db_meetups_of_user(db, ctx->user_id, num, clock_now(), ids, 8, &count))
 		goto out;
 	if(!count) {
@@ -1256,7 +1256,7 @@ static int cm__rsvp_elsewhere(struct cmd_ctx *ctx, int num, int answer)
 			break;
 		}
 		char k[16];
-		snprintf(k, sizeof(k), "%d", m->num);
+		text_int(k, sizeof(k), m->num);
 		strbuf_reset(&when);
 		date_format_slot(&when, lang, home->tz, clock_now(), m->start, m->duration_min);
 		strbuf_adds(&sb, "\n• ");
@@ -1320,7 +1320,7 @@ int cmd_rsvp(struct cmd_ctx *ctx)
 		goto out;
 	}
 	char n[16];
-	snprintf(n, sizeof(n), "%d", m->num);
+	text_int(n, sizeof(n), m->num);
 	if(m->state == MEETUP_POLL) {
 		rc = cmd_reply(ctx, "meetup.rsvp.not_confirmed", n, NULL);
 		goto out;

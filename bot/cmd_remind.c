@@ -101,7 +101,7 @@ static int cr__meetup_show(struct cmd_ctx *ctx, char *args)
 	const struct db_meetup *m = ctx->obj->meetup;
 	char n[16];
 	(void)args;
-	snprintf(n, sizeof(n), "%d", m->num);
+	text_int(n, sizeof(n), m->num);
 	return cr__show(ctx, "remind.meetup", n, m->has_remind ? m->remind : ctx->chat->remind);
 }
 
@@ -111,12 +111,12 @@ static int cr__meetup_set(struct cmd_ctx *ctx, char *args)
 {
 	struct db_meetup *m = ctx->obj->meetup;
 	char offsets[64], n[16];
-	snprintf(n, sizeof(n), "%d", m->num);
+	text_int(n, sizeof(n), m->num);
 	if(cr__is(args, "off", "non"))
 		offsets[0] = '\0';
 	else if(remind_parse_offsets(args, offsets, sizeof(offsets)))
 		return cmd_reply(ctx, "remind.bad", args, NULL);
-	snprintf(m->remind, sizeof(m->remind), "%s", offsets);
+	text_copy(m->remind, sizeof(m->remind), offsets);
 	m->has_remind = true;
 	struct meetup_ctx mctx = { .bot = ctx->bot, .chat = ctx->chat, .out = ctx->out };
 	if(db_meetup_update(ctx->bot->db, m) || remind_plan(&mctx, m))
@@ -132,7 +132,7 @@ static int cr__resolve(struct cmd_ctx *ctx, char **args, struct cmd_object *obj)
 	char *first = cmd_next_word(args);
 	int num = atoi(first[0] == '#' ? first + 1 : first);
 	char n[16];
-	snprintf(n, sizeof(n), "%d", num);
+	text_int(n, sizeof(n), num);
 	if(!(obj->meetup = malloc(sizeof(*obj->meetup))))
 		return CMD_ERROR;
 	obj->verb_key = "meetup.verb.edit";
@@ -155,7 +155,7 @@ static int cr__chat(struct cmd_ctx *ctx, char *args)
 		return cmd_reply(ctx, "remind.bad", args, NULL);
 	if(db_chat_set_remind(ctx->bot->db, ctx->chat->id, offsets))
 		return CMD_ERROR;
-	snprintf(ctx->chat->remind, sizeof(ctx->chat->remind), "%s", offsets);
+	text_copy(ctx->chat->remind, sizeof(ctx->chat->remind), offsets);
 	if(cr__replan_chat(ctx))
 		return CMD_ERROR;
 	return cr__show(ctx, "remind.chat", NULL, offsets);

@@ -224,7 +224,7 @@ static int dispatch__refuse(struct cmd_ctx *ctx, enum cmd_perm perm, const struc
 	case PERM_MEETUP_OWNER:
 		/* A meetup whose creator was forgotten is the admins' (and its
 		 * group's contact persons') alone. */
-		snprintf(n, sizeof(n), "%d", obj->meetup->num);
+		text_int(n, sizeof(n), obj->meetup->num);
 		return cmd_reply(ctx, obj->meetup->creator ? "meetup.perm" : "meetup.perm_admins",
 		                 obj->meetup->creator_name, i18n_lookup(lang, obj->verb_key), n, NULL);
 	case PERM_GROUP_CONTACT:
@@ -339,7 +339,7 @@ static int dispatch__check_text(struct cmd_ctx *ctx, const char *text)
 		log_info("dropped a message of %zu bytes (chat %s)", len, ctx->ev->chat_id);
 		if(is_cmd) {
 			char max[16];
-			snprintf(max, sizeof(max), "%d", DISPATCH_MAX_TEXT);
+			text_int(max, sizeof(max), DISPATCH_MAX_TEXT);
 			cmd_reply(ctx, "dispatch.too_long", max, NULL);
 		}
 		return 0;
@@ -618,7 +618,7 @@ static int dispatch__button(struct cmd_ctx *ctx)
 	struct meetup_ctx mctx = {
 		.bot = ctx->bot, .chat = home ? home : ctx->chat, .out = ctx->out, .key_base = ev->message_id
 	};
-	snprintf(num, sizeof(num), "%d", m->num);
+	text_int(num, sizeof(num), m->num);
 	if(m->state == MEETUP_CANCELLED) {
 		i18n_fmt(&toast, lang, "meetup.press.cancelled", num, m->title, NULL);
 		say = true;
@@ -691,7 +691,7 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 		/* A new chat speaks the language of its first user's client. */
 		if(db_chat_set_lang(b->db, chat.id, ev->sender_lang))
 			return -1;
-		snprintf(chat.lang, sizeof(chat.lang), "%s", ev->sender_lang);
+		text_copy(chat.lang, sizeof(chat.lang), ev->sender_lang);
 	}
 	if(found && !chat.active) {
 		/* A chat that had removed the bot speaks to it again. */
@@ -718,7 +718,7 @@ int dispatch_event(struct bot *b, const struct event *ev, struct outbox *out)
 		if(ev->role == ROLE_UNKNOWN && !chat.admin[0]) {
 			if(db_chat_set_admin(b->db, chat.id, ev->sender_id))
 				return -1;
-			snprintf(chat.admin, sizeof(chat.admin), "%s", ev->sender_id);
+			text_copy(chat.admin, sizeof(chat.admin), ev->sender_id);
 		}
 		ctx.is_admin = ev->is_private || ev->role == ROLE_ADMIN ||
 		               (ev->role == ROLE_UNKNOWN && !strcmp(chat.admin, ev->sender_id));

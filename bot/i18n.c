@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "i18n"
 
@@ -147,7 +148,7 @@ static const struct i18n_lang *i18n__find(const char *code)
 void i18n_set_default(const char *code)
 {
 	if(i18n__find(code))
-		snprintf(i18n__default, sizeof(i18n__default), "%s", code);
+		text_copy(i18n__default, sizeof(i18n__default), code);
 }
 
 const char *i18n_default(void)

@@ -18,6 +18,7 @@
 #include "bot/series.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "meetup"
 
@@ -71,7 +72,7 @@ int meetup_sayf(struct meetup_ctx *ctx, bool reply, const char *key, ...)
 
 static void meetup__num(char *buf, size_t n, long v)
 {
-	snprintf(buf, n, "%ld", v);
+	text_int(buf, n, v);
 }
 
 void meetup_mention(struct strbuf *sb, const struct db_person *p)
@@ -115,7 +116,7 @@ int meetup_non_voters(struct meetup_ctx *ctx, const struct db_meetup *m, struct 
 	}
 	if(missing > limit) {
 		char more[24], num[24];
-		snprintf(more, sizeof(more), "%d", missing - limit);
+		text_int(more, sizeof(more), missing - limit);
 		meetup__num(num, sizeof(num), m->num);
 		strbuf_addc(out, ' ');
 		i18n_fmt(out, meetup__lang(ctx), "meetup.info.and_more", more, num, NULL);

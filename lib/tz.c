@@ -7,6 +7,7 @@
  * threads ever see each other's zone (or setenv and getenv at once).
  */
 #include "lib/tz.h"
+#include "lib/text.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -96,7 +97,7 @@ static int tz__use(const char *zone)
 	if(setenv("TZ", env, 1))
 		return -1;
 	tzset();
-	snprintf(tz__current, sizeof(tz__current), "%s", zone);
+	text_copy(tz__current, sizeof(tz__current), zone);
 	memset(tz__walls, 0, sizeof(tz__walls));
 	memset(tz__instants, 0, sizeof(tz__instants));
 	return 0;

@@ -41,6 +41,7 @@
 #include <uv.h>
 
 #include "lib/log.h"
+#include "lib/text.h"
 #include "lib/thread.h"
 
 #define LOG_MODULE "db"
@@ -94,19 +95,19 @@ static void db__async_work(uv_work_t *w)
 		sql_bind_int64(a->del, 1, a->forget[i]);
 		rc = sql_step(a->del);
 		if(rc != SQL_DONE)
-			snprintf(a->err, sizeof(a->err), "%s", sql_errmsg(a->db->sql));
+			text_copy(a->err, sizeof(a->err), sql_errmsg(a->db->sql));
 		sql_reset(a->del);
 	}
 	if(a->seq && rc == SQL_DONE) {
 		rc = sql_step(a->seq);
 		if(rc != SQL_DONE)
-			snprintf(a->err, sizeof(a->err), "%s", sql_errmsg(a->db->sql));
+			text_copy(a->err, sizeof(a->err), sql_errmsg(a->db->sql));
 		sql_reset(a->seq);
 	}
 	if(rc == SQL_DONE) {
 		rc = sql_step(a->commit);
 		if(rc != SQL_DONE)
-			snprintf(a->err, sizeof(a->err), "%s", sql_errmsg(a->db->sql));
+			text_copy(a->err, sizeof(a->err), sql_errmsg(a->db->sql));
 		sql_reset(a->commit);
 	}
 	/* A failed COMMIT may leave the transaction open: it is rolled back

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "db"
 
@@ -466,7 +467,7 @@ static int check__query(sqlite3 *sql, const char *query, bool fk, void (*report)
 			snprintf(line, sizeof(line), "row %lld of table %s refers to a missing row of %s",
 			         (long long)sqlite3_column_int64(st, 1), text, check__text(st, 2));
 		else if(strcmp(text, "ok"))
-			snprintf(line, sizeof(line), "%s", text);
+			text_copy(line, sizeof(line), text);
 		else
 			continue;
 		report(user, line);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "db"
 
@@ -242,7 +243,7 @@ int db_set_chat_remind(struct db *db, const char *offsets)
 {
 	if(strlen(offsets) >= sizeof(db->chat_remind))
 		return -1;
-	snprintf(db->chat_remind, sizeof(db->chat_remind), "%s", offsets);
+	text_copy(db->chat_remind, sizeof(db->chat_remind), offsets);
 	db->chat_remind_set = true;
 	return 0;
 }
@@ -347,7 +348,7 @@ int db_chat_title(struct db *db, int64_t chat_id, char *out, size_t outlen)
 	int rc = sql_step(st);
 	out[0] = 0;
 	if(rc == SQL_ROW)
-		snprintf(out, outlen, "%s", db__text(st, 0));
+		text_copy(out, outlen, db__text(st, 0));
 	sql_reset(st);
 	if(rc != SQL_ROW && rc != SQL_DONE) {
 		db__log_error(db, "chat title");
@@ -486,8 +487,8 @@ static void db_chat__user_keep(struct db *db, struct db_user_slot *slot, int64_t
 	} else {
 		if(slot->id != id) {
 			slot->id = id;
-			snprintf(slot->platform, sizeof(slot->platform), "%s", platform);
-			snprintf(slot->ext_id, sizeof(slot->ext_id), "%s", ext_id);
+			text_copy(slot->platform, sizeof(slot->platform), platform);
+			text_copy(slot->ext_id, sizeof(slot->ext_id), ext_id);
 		}
 		memcpy(slot->name, name, n + 1);
 		db->user_cache->by_id[db_chat__user_id_at(id)] = (uint16_t)(slot - db->user_cache->e + 1);

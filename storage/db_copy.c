@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/text.h"
 #include "storage/db_internal.h"
 
 /* Every table of schema 14, parents before the tables that refer to them,
@@ -116,7 +117,7 @@ static int db_copy__columns(struct db *db, const char *table, struct db_copy_col
 	cols->n = 0;
 	while((rc = sql_step(st)) == SQL_ROW && cols->n < DB_COPY_MAXCOLS) {
 		const char *type = sql_column_text(st, 1);
-		snprintf(cols->name[cols->n], sizeof(cols->name[0]), "%s", sql_column_text(st, 0));
+		text_copy(cols->name[cols->n], sizeof(cols->name[0]), sql_column_text(st, 0));
 		cols->kind[cols->n++] = strstr(type, "int") || strstr(type, "INT")        ? DB_COPY_INT
 		                        : !strcmp(type, "bytea") || !strcmp(type, "BLOB") ? DB_COPY_BLOB
 		                                                                          : DB_COPY_TEXT;

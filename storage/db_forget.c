@@ -8,6 +8,7 @@
 #include "storage/db_internal.h"
 
 #include "lib/log.h"
+#include "lib/text.h"
 
 #include <stdio.h>
 
@@ -69,8 +70,8 @@ int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[D
 	sql_bind_int64(st, 1, user_id);
 	int step = sql_step(st);
 	if(step == SQL_ROW) {
-		snprintf(platform, sizeof(platform), "%s", db__text(st, 0));
-		snprintf(ext_id, sizeof(ext_id), "%s", db__text(st, 1));
+		text_copy(platform, sizeof(platform), db__text(st, 0));
+		text_copy(ext_id, sizeof(ext_id), db__text(st, 1));
 	}
 	sql_reset(st);
 	if(step != SQL_ROW && step != SQL_DONE) {

@@ -12,6 +12,7 @@
  * (db__cache_clear).  Direct-mapped: a key evicts another of its slot,
  * which is read again when asked for.
  */
+#include "lib/text.h"
 #include "storage/db_internal.h"
 
 #include <stdlib.h>
@@ -63,8 +64,8 @@ void db__shown_wrote(struct db *db, const char *key, const char *value, int rc)
 		s->key[0] = '\0'; /* not known, or not a fingerprint: read again */
 		return;
 	}
-	snprintf(s->key, sizeof(s->key), "%s", key + sizeof(DB_SHOWN_PREFIX) - 1);
-	snprintf(s->value, sizeof(s->value), "%s", value ? value : "");
+	text_copy(s->key, sizeof(s->key), key + sizeof(DB_SHOWN_PREFIX) - 1);
+	text_copy(s->value, sizeof(s->value), value ? value : "");
 	s->present = value != NULL;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "db"
 
@@ -753,7 +754,7 @@ int db_rsvp_summary(struct db *db, int64_t meetup_id, int64_t user_id, struct db
 		if(out->have_me || !user_id)
 			return 0;
 		if(db__user_cached(db, user_id, &ext_id, &name)) {
-			snprintf(out->me.name, sizeof(out->me.name), "%s", name);
+			text_copy(out->me.name, sizeof(out->me.name), name);
 			return 0;
 		}
 		return db_user_name(db, user_id, out->me.name, sizeof(out->me.name)) < 0 ? -1 : 0;

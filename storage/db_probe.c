@@ -10,6 +10,7 @@
  * creates the file nor writes to it; its connection, opened without
  * SQLite's mutex, belongs to the one thread that runs the probe.
  */
+#include "lib/text.h"
 #include "storage/db_internal.h"
 
 #include <sqlite3.h>
@@ -31,7 +32,7 @@ static int db_probe__pg(const char *target, char *why, size_t whylen)
 	if(sql_pg_connect(&c, target, &err) == 0 && db__pg_version(c, &version, &err) == 0)
 		rc = 0;
 	if(rc)
-		snprintf(why, whylen, "%s", err.buf);
+		text_copy(why, whylen, err.buf);
 	sql_close(c);
 	strbuf_release(&err);
 	return rc;
@@ -54,7 +55,7 @@ int db_probe(const char *path, char *why, size_t whylen)
 	if(rc == SQLITE_OK && sqlite3_step(st) != SQLITE_ROW)
 		rc = sqlite3_errcode(sql);
 	if(rc != SQLITE_OK)
-		snprintf(why, whylen, "%s", sql ? sqlite3_errmsg(sql) : sqlite3_errstr(rc));
+		text_copy(why, whylen, sql ? sqlite3_errmsg(sql) : sqlite3_errstr(rc));
 	sqlite3_finalize(st);
 	sqlite3_close(sql);
 	return rc == SQLITE_OK ? 0 : -1;

@@ -26,6 +26,7 @@
  * rollback and a failed commit, /forget me, a chat moved
  * (db__cache_clear), and a user renamed (db_chat.c).
  */
+#include "lib/text.h"
 #include "storage/db_internal.h"
 
 #include <stdlib.h>
@@ -135,8 +136,8 @@ static void db_rsvp_list__person(const struct db_rsvp_list *l, const struct db_r
 	const char *ext_id = l->text + r->text;
 	memset(p, 0, sizeof(*p));
 	p->user_id = r->user_id;
-	snprintf(p->ext_id, sizeof(p->ext_id), "%s", ext_id);
-	snprintf(p->name, sizeof(p->name), "%s", ext_id + strlen(ext_id) + 1);
+	text_copy(p->ext_id, sizeof(p->ext_id), ext_id);
+	text_copy(p->name, sizeof(p->name), ext_id + strlen(ext_id) + 1);
 	p->answer = r->answer;
 	p->waiting = r->waiting;
 	p->reconfirm = r->reconfirm;

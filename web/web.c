@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "web"
 
@@ -276,7 +277,7 @@ bool web_db_free(void *user)
 /* Fills w->base and w->host from the configured public address. */
 static void web__base(struct web *w, const char *url)
 {
-	snprintf(w->base, sizeof(w->base), "%s", url);
+	text_copy(w->base, sizeof(w->base), url);
 	size_t n = strlen(w->base);
 	while(n && w->base[n - 1] == '/')
 		w->base[--n] = '\0';

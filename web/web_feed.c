@@ -14,6 +14,7 @@
 #include "bot/i18n.h"
 #include "config/config.h"
 #include "lib/log.h"
+#include "lib/text.h"
 
 #define LOG_MODULE "web"
 
@@ -97,7 +98,7 @@ static icaltimezone *web__zone(struct web_cal *wc)
 	                                icaltime_from_timet_with_zone(wc->since, 0, icaltimezone_get_utc_timezone()),
 	                                icaltime_null_time(), 0);
 	icalcomponent_add_component(wc->cal, copy);
-	snprintf(wc->zones[wc->nzones++], sizeof(wc->zones[0]), "%s", name);
+	text_copy(wc->zones[wc->nzones++], sizeof(wc->zones[0]), name);
 	return z;
 }
 
@@ -132,14 +133,14 @@ static int web__description(struct web_cal *wc, const struct db_web_event *e, st
 		strbuf_adds(&names, in++ ? ", " : "");
 		strbuf_adds(&names, r.v[i].name);
 	}
-	snprintf(n, sizeof(n), "%d", in);
+	text_int(n, sizeof(n), in);
 	if(in)
 		i18n_fmt_raw(out, lang, "web.ics.coming", 0x3, n, names.buf, NULL);
 	else
 		i18n_fmt_raw(out, lang, "web.ics.nobody", 0, NULL);
 	if(e->max_people) {
 		strbuf_addc(out, '\n');
-		snprintf(n, sizeof(n), "%d", e->max_people > in ? e->max_people - in : 0);
+		text_int(n, sizeof(n), e->max_people > in ? e->max_people - in : 0);
 		i18n_fmt_raw(out, lang, e->max_people > in ? "web.ics.places" : "web.ics.full", 0x1, n, NULL);
 	}
 	strbuf_addc(out, '\n');

@@ -23,6 +23,7 @@
 #include "bot/i18n.h"
 #include "config/config.h"
 #include "lib/clock.h"
+#include "lib/text.h"
 
 /* The most meetups, polls and groups a page lists. */
 #define WEB_PAGE_MAX 50
@@ -142,7 +143,7 @@ static int web__meetup(struct web_page *pg, const struct db_meetup *m)
 	strbuf_adds(&pg->tmp, coming ? n : "—");
 	web__pair(pg, "web.coming", pg->tmp.buf);
 	if(m->max_people) {
-		snprintf(n, sizeof(n), "%d", m->max_people > coming ? m->max_people - coming : 0);
+		text_int(n, sizeof(n), m->max_people > coming ? m->max_people - coming : 0);
 		web__pair(pg, "web.left", n);
 	}
 	strbuf_reset(&pg->tmp);
@@ -427,7 +428,7 @@ int web_page(struct web_page *pg)
 	if(found < 0)
 		return -1;
 	if(!found || !name[0])
-		snprintf(name, sizeof(name), "%s", pg->chat.ext_id);
+		text_copy(name, sizeof(name), pg->chat.ext_id);
 	pg->names = !!strcmp(pg->w->bot->cfg->web_show_names, "no");
 	web__head(pg, name);
 	if(pg->note) {

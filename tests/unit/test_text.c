@@ -1,5 +1,7 @@
 /* UTF-8 checks, cleaning, folding, distance and the strbuf/action helpers. */
 #include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +116,33 @@ int main(void)
 	plain = action_plain_text("<a href=\"https://x.org\">https://x.org</a>");
 	CHECK_STR(plain, "https://x.org");
 	free(plain);
+
+	/* text_copy and text_int cut and end their text as snprintf does. */
+	char small[6], want[6];
+	const char *copies[] = { "", "abc", "abcde", "abcdef", "abcdefghij", "été" };
+	for(size_t i = 0; i < sizeof(copies) / sizeof(copies[0]); i++) {
+		for(size_t size = 1; size <= sizeof(small); size++) {
+			memset(small, 'x', sizeof(small));
+			memset(want, 'x', sizeof(want));
+			CHECK_INT((int)text_copy(small, size, copies[i]), snprintf(want, size, "%s", copies[i]));
+			CHECK(!memcmp(small, want, sizeof(small)));
+		}
+	}
+	CHECK_INT((int)text_copy(small, sizeof(small), NULL), 0);
+	CHECK_STR(small, "");
+	char overlap[] = "xxabc";
+	text_copy(overlap, sizeof(overlap), overlap + 2);
+	CHECK_STR(overlap, "abc");
+	const long long ints[] = { 0, 7, -7, 42, 99999, -12345, 1234567, LLONG_MAX, LLONG_MIN };
+	char num[32], num_want[32];
+	for(size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		for(size_t size = 1; size <= sizeof(num); size += 3) {
+			memset(num, 'x', sizeof(num));
+			memset(num_want, 'x', sizeof(num_want));
+			CHECK_INT((int)text_int(num, size, ints[i]), snprintf(num_want, size, "%lld", ints[i]));
+			CHECK(!memcmp(num, num_want, sizeof(num)));
+		}
+	}
 
 	struct outbox ob;
 	outbox_init(&ob);
