@@ -46,11 +46,14 @@ int sq_unlink(struct send_queue *q, struct sq_entry *e)
 }
 
 /* The lanes met so far in one scan: an open-addressing set of strings
- * borrowed from the queue's entries, twice as many slots as lanes. */
+ * borrowed from the queue's entries, at least twice as many slots as the
+ * lanes it may hold, a power of two (mask is their number less one). */
 struct sq__seen {
 	const char *slot[2 * SEND_QUEUE_LANES_MAX];
-	size_t nslots, n;
+	size_t mask, n;
 };
+
+_Static_assert((SEND_QUEUE_LANES_MAX & (SEND_QUEUE_LANES_MAX - 1)) == 0, "a power of two");
 
 /* 1 when lane was met before, 0 when it is added now, -1 when the set
  * holds limit lanes already (lane not added). */
@@ -59,13 +62,15 @@ static int sq__meet(struct sq__seen *seen, const char *lane, size_t limit)
 	uint32_t h = 2166136261u;
 	for(const char *c = lane; *c; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;
-	size_t k = h % seen->nslots;
+	size_t k = h & seen->mask;
 	while(seen->slot[k]) {
 		if(!strcmp(seen->slot[k], lane))
 			return 1;
-		k = (k + 1) % seen->nslots;
+		k = (k + 1) & seen->mask;
 	}
-	if(seen->n == limit)
+	/* Half full at most, so that a probe always ends on an empty slot
+	 * whatever the queue's count says. */
+	if(seen->n == limit || 2 * (seen->n + 1) > seen->mask + 1)
 		return -1;
 	seen->slot[k] = lane;
 	seen->n++;
@@ -90,10 +95,17 @@ struct sq_entry *sq_pick(const struct send_queue *q, const struct send_policy *p
 		if(at <= now && floor <= now)
 			return head;
 	}
+	/* A scan meets no more lanes than the queue holds entries: the set is
+	 * sized (and cleared) for that, not for every lane allowed.  Cleared
+	 * whole at every pick, it cost more than the scan while a batch held
+	 * the cards' sends back. */
+	size_t most = lanes && lanes < q->n ? lanes : q->n, nslots = 16;
+	while(nslots < 2 * most)
+		nslots *= 2;
 	struct sq__seen seen;
-	seen.nslots = 2 * (lanes ? lanes : 1);
+	seen.mask = nslots - 1;
 	seen.n = 0;
-	memset(seen.slot, 0, seen.nslots * sizeof(seen.slot[0]));
+	memset(seen.slot, 0, nslots * sizeof(seen.slot[0]));
 	for(struct sq_entry *e = q->head; e; e = e->next) {
 		const char *lane = p->lane(e);
 		if(lane) {

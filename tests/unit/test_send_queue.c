@@ -27,6 +27,7 @@ struct fake_send {
 	bool store;
 	int start_rc; /* what its start returns */
 	int starts;
+	bool held; /* held back (test_pick_lanes) */
 };
 
 /* The fake platform: what the queue told it. */
@@ -353,6 +354,56 @@ static void test_start_outcomes(struct send_queue *q, struct fake *f)
 	CHECK_INT(f->acked[2], 52);
 }
 
+/* A lane whose first send is held back (a card while a batch is open)
+ * holds back its later sends and no other lane; a pick looks at
+ * policy.lanes lanes at most, and finds what may go past a queue longer
+ * than the set of lanes it clears for each pick. */
+static bool fake_held(void *owner, const struct sq_entry *e)
+{
+	(void)owner;
+	return ((const struct fake_send *)e)->held;
+}
+
+static void test_pick_lanes(struct fake *f)
+{
+	struct send_queue q = { 0 };
+	struct send_policy held = policy;
+	held.held = fake_held;
+	int64_t now = clock_now_ms(), soonest;
+	struct fake_send *a1 = queue(&q, "A", 0);
+	a1->held = true;
+	struct fake_send *a2 = queue(&q, "A", 0);
+	struct fake_send *b = queue(&q, "B", 0);
+	CHECK(sq_pick(&q, &held, f, now, 0, &soonest) == &b->entry);
+	CHECK_INT(sq_unlink(&q, &b->entry), 0);
+	free(b);
+	CHECK(sq_pick(&q, &held, f, now, 0, &soonest) == NULL); /* a2 waits behind A's first */
+	a1->held = false;
+	CHECK(sq_pick(&q, &held, f, now, 0, &soonest) == &a1->entry);
+	a1->held = true;
+	(void)a2;
+
+	/* 40 lanes held, then a free one: found when 64 lanes may be looked
+	 * at, not when 16 may. */
+	char lane[16];
+	for(int i = 0; i < 40; i++) {
+		snprintf(lane, sizeof(lane), "H%d", i);
+		queue(&q, lane, 0)->held = true;
+	}
+	struct fake_send *free_one = queue(&q, "free", 0);
+	held.lanes = 16;
+	CHECK(sq_pick(&q, &held, f, now, 0, &soonest) == NULL);
+	held.lanes = 64;
+	CHECK(sq_pick(&q, &held, f, now, 0, &soonest) == &free_one->entry);
+	held.lanes = SEND_QUEUE_LANES_MAX;
+	CHECK(sq_pick(&q, &held, f, now, 0, &soonest) == &free_one->entry);
+	while(q.head) {
+		struct sq_entry *e = q.head;
+		sq_unlink(&q, e);
+		free(e);
+	}
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ensemble-test-sq-XXXXXX";
@@ -375,6 +426,7 @@ int main(void)
 	test_settle_idempotent(&q, &f);
 	test_failures(&q, &f);
 	test_start_outcomes(&q, &f);
+	test_pick_lanes(&f);
 
 	db_close(f.db);
 	CHECK_INT(uv_loop_close(&loop), 0);
