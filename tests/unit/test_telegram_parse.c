@@ -452,6 +452,9 @@ int main(void)
 	CHECK_STR(base, "-1005550007");
 	CHECK_INT(tg_chat_split("42", base, sizeof(base)), 0);
 	CHECK_STR(base, "42");
+	char small[5];
+	CHECK_INT(tg_chat_split("-1005550007:7", small, sizeof(small)), 7); /* cut to fit */
+	CHECK_STR(small, "-100");
 
 	/* Errors in the Bot API's shape, and what is not JSON. */
 	const char limited[] = "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after 7\","
