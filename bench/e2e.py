@@ -11,6 +11,13 @@ and the loop replays them); the ratio is measured in the same run.  Medians
 of RUNS runs.  Also the CPU time an update of the bot, of the bare loop and
 of the fake in each run, which says whether a side ran out of core.
 
+The SQL alone: one more run of the bot records the SQL it executes
+(ENSEMBLE_SQL_TRACE), which bench/floor.c replays RUNS times, prepared once,
+in the same transactions, into a new SQLite file: the bare loop's CPU and
+this replay's are what the bot cannot do without (the requests, and what it
+stores), and what it spends beyond their sum is its own (parsing,
+rendering, the outbox, the loop).
+
 Rate limiter (--limits): 5,000 replies to 200 Telegram groups with the
 limiter on, against the fake enforcing Telegram's limits (1/s per chat,
 20/min per group, 30/s overall): the 429s counted and the throughput compared
@@ -217,6 +224,32 @@ def ceiling(platform, tg_file, mx_file, updates):
 subprocess.run(["cc", "-O2", "-o", os.path.join(tmp, "ceiling"), os.path.join(here, "ceiling.c")]
                + subprocess.run(["pkg-config", "--cflags", "--libs", "libcurl"], capture_output=True, text=True,
                                 check=True).stdout.split(), check=True)
+floor_bin = os.path.join(tmp, "floor")
+subprocess.run(["cc", "-O2", "-o", floor_bin, os.path.join(here, "floor.c"), "-lsqlite3"], check=True)
+
+def sql_alone(platform, tg_file, mx_file):
+    """One more run of the bot on platform with its SQL recorded, the
+    recording replayed alone RUNS times: the statements, and the median
+    CPU seconds of a replay."""
+    trace = os.path.join(tmp, "sql.trace")
+    os.environ["ENSEMBLE_SQL_TRACE"] = trace
+    try:
+        run_bot(platform, tg_file, mx_file, False, total)
+    finally:
+        del os.environ["ENSEMBLE_SQL_TRACE"]
+    cpus, statements = [], 0
+    for _ in range(runs):
+        db = os.path.join(tmp, "floor.db")
+        for e in ("", "-wal", "-shm"):
+            if os.path.exists(db + e):
+                os.remove(db + e)
+        out = subprocess.run([floor_bin, trace, db], capture_output=True, text=True, check=True).stdout.split()
+        if out[4] != "0":
+            raise SystemExit("the replay of %s's SQL failed: %s" % (platform, " ".join(out)))
+        statements = int(out[0])
+        cpus.append(float(out[out.index("cpu") + 1]))
+    os.remove(trace)
+    return statements, statistics.median(cpus)
 rng = random.Random(1)
 empty = os.path.join(tmp, "empty.jsonl")
 open(empty, "w").close()
@@ -295,6 +328,15 @@ for platform in only:
     table.add("%s end to end: CPU an update (%d updates)" % (name, total), "%.1f µs" % us(4),
               "bare libcurl loop, same requests: %.1f µs" % us(6), "%.2f" % (us(4) / us(6)),
               "≤ 2" if platform == "matrix" else "")
+    statements, sql_cpu = sql_alone(platform, tg_file if platform == "telegram" else empty,
+                                    mx_file if platform == "matrix" else empty)
+    sql_us = sql_cpu * 1e6 / total
+    print("%s SQL alone (recorded, replayed by bench/floor.c): %d statements, %.1f us an update; the bot "
+          "beyond the bare loop and its SQL: %.1f us an update, %.2f of their sum (median of %d)"
+          % (platform, statements, sql_us, us(4) - us(6) - sql_us, us(4) / (us(6) + sql_us), runs))
+    table.add("%s end to end: CPU an update, against the bare loop and the SQL alone" % name, "%.1f µs" % us(4),
+              "loop %.1f + SQL %.1f µs (%.1f statements)" % (us(6), sql_us, statements / total),
+              "%.2f" % (us(4) / (us(6) + sql_us)), "")
     table.add("%s end to end: updates/s" % name, "%.0f" % bot_rate, "bare libcurl loop: %.0f" % ceil_rate,
               "%.2f" % ratio, "")
     if peers:

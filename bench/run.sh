@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmarks, on the release build: `make bench`.  Each figure is
 # measured beside what it is compared with, in the same run (the floor:
-# the bot's SQL alone; the bare libcurl loop; the grammY peer), and the run
+# the bot's SQL alone; the bare libcurl loop, alone and with the SQL of the
+# same run; the grammY peer), and the run
 # ends with one table of them and their ratios (bench/table.py).
 set -eu
 bin=${1:-build/ensemble}
@@ -15,7 +16,7 @@ echo "== reminders at scale"
 python3 "$here/reminders.py" "$bin" "${BENCH_RUNS:-5}"
 echo "== a reminder on the real clock"
 python3 "$here/ontime.py" "$bin"
-echo "== end to end on Telegram and Matrix, against a bare libcurl loop and (Telegram) a grammY peer"
+echo "== end to end on Telegram and Matrix, against a bare libcurl loop, the loop and the SQL alone, and (Telegram) a grammY peer"
 python3 "$here/e2e.py" "$bin" "${BENCH_RUNS:-3}" --peer
 echo "== the dispatcher, Telegram and Matrix end to end on PostgreSQL, against SQLite (a throwaway cluster on this machine)"
 pgdir=$(dirname "$bin")/bench-pg
