@@ -68,11 +68,7 @@ long long tg_chat_split(const char *chat, char *base, size_t n)
 {
 	const char *colon = strchr(chat, ':');
 	size_t len = colon ? (size_t)(colon - chat) : strlen(chat);
-	if(n) {
-		size_t keep = len < n - 1 ? len : n - 1; /* cut to fit, as snprintf */
-		memcpy(base, chat, keep);
-		base[keep] = '\0';
-	}
+	text_copyn(base, n, chat, len);
 	return colon ? atoll(colon + 1) : 0;
 }
 

@@ -244,7 +244,7 @@ def sql_alone(platform, tg_file, mx_file):
             if os.path.exists(db + e):
                 os.remove(db + e)
         out = subprocess.run([floor_bin, trace, db], capture_output=True, text=True, check=True).stdout.split()
-        if out[4] != "0":
+        if out[out.index("failed,") - 1] != "0":
             raise SystemExit("the replay of %s's SQL failed: %s" % (platform, " ".join(out)))
         statements = int(out[0])
         cpus.append(float(out[out.index("cpu") + 1]))

@@ -226,17 +226,21 @@ bool text_istarts(const char *s, const char *prefix)
 	return true;
 }
 
-size_t text_copy(char *dst, size_t size, const char *src)
+size_t text_copyn(char *dst, size_t size, const char *src, size_t len)
 {
-	if(!src)
-		src = "";
-	size_t len = strlen(src);
 	if(size) {
 		size_t n = len < size - 1 ? len : size - 1;
 		memmove(dst, src, n);
 		dst[n] = '\0';
 	}
 	return len;
+}
+
+size_t text_copy(char *dst, size_t size, const char *src)
+{
+	if(!src)
+		src = "";
+	return text_copyn(dst, size, src, strlen(src));
 }
 
 size_t text_int(char *dst, size_t size, long long v)

@@ -43,6 +43,10 @@ size_t text_distance(const char *a, const char *b, size_t cap);
  * Returns strlen(src), so a result >= size means it was cut. */
 size_t text_copy(char *dst, size_t size, const char *src);
 
+/* The same for the first len bytes of src (which holds at least len):
+ * snprintf(dst, size, "%.*s", (int)len, src).  Returns len. */
+size_t text_copyn(char *dst, size_t size, const char *src, size_t len);
+
 /* Writes v in decimal into dst as text_copy copies: snprintf(dst, size,
  * "%lld", v).  Returns the length of the whole number. */
 size_t text_int(char *dst, size_t size, long long v);

@@ -7,13 +7,14 @@
  * threads ever see each other's zone (or setenv and getenv at once).
  */
 #include "lib/tz.h"
-#include "lib/text.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "lib/text.h"
 
 #define TZ_DIR "/usr/share/zoneinfo"
 

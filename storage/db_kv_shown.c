@@ -12,11 +12,12 @@
  * (db__cache_clear).  Direct-mapped: a key evicts another of its slot,
  * which is read again when asked for.
  */
-#include "lib/text.h"
 #include "storage/db_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/text.h"
 
 #define DB_SHOWN_SLOTS 1024
 #define DB_SHOWN_PREFIX "meetup.shown."

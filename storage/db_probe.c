@@ -10,12 +10,13 @@
  * creates the file nor writes to it; its connection, opened without
  * SQLite's mutex, belongs to the one thread that runs the probe.
  */
-#include "lib/text.h"
 #include "storage/db_internal.h"
 
 #include <sqlite3.h>
 
 #include <stdio.h>
+
+#include "lib/text.h"
 
 /* How long the probe waits for a lock held elsewhere (a recovery of the
  * WAL, another process's exclusive lock) before calling it an answer

@@ -26,11 +26,12 @@
  * rollback and a failed commit, /forget me, a chat moved
  * (db__cache_clear), and a user renamed (db_chat.c).
  */
-#include "lib/text.h"
 #include "storage/db_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/text.h"
 
 #define DB_RSVP_LISTS 256 /* a multiple of DB_WAYS, the sets a power of two */
 #define DB_RSVP_ROWS_MAX 1024

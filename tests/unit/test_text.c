@@ -128,6 +128,12 @@ int main(void)
 			CHECK(!memcmp(small, want, sizeof(small)));
 		}
 	}
+	for(size_t size = 1; size <= sizeof(small); size++) { /* the first 4 bytes of "abcdefghij" */
+		memset(small, 'x', sizeof(small));
+		memset(want, 'x', sizeof(want));
+		CHECK_INT((int)text_copyn(small, size, "abcdefghij", 4), snprintf(want, size, "%.*s", 4, "abcdefghij"));
+		CHECK(!memcmp(small, want, sizeof(small)));
+	}
 	CHECK_INT((int)text_copy(small, sizeof(small), NULL), 0);
 	CHECK_STR(small, "");
 	char overlap[] = "xxabc";
