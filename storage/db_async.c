@@ -169,6 +169,7 @@ void db__async_settle(struct db *db)
 	if(!a->rc) {
 		db->seq_dirty = false;
 		db__outbox_committed(db);
+		db__erase_committed(db);
 	} else {
 		log_error("commit: %s (%s)", a->err, db->name);
 		db__outbox_rolled_back(db);

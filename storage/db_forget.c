@@ -7,6 +7,8 @@
  */
 #include "storage/db_internal.h"
 
+#include <sqlite3.h>
+
 #include "lib/log.h"
 #include "lib/text.h"
 
@@ -101,5 +103,38 @@ int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[D
 	/* The caches may hold the chat's admin, the user's row id and the
 	 * meetups they proposed. */
 	db__cache_clear(db);
+	db->erase_due = !db__on_pg(db);
 	return 0;
+}
+
+/*
+ * A forget is not done when its rows are deleted.  On SQLite the pages
+ * that held them are overwritten with zeros as they are freed (PRAGMA
+ * secure_delete, set at open: Debian's SQLite has it on, others off), but
+ * the write-ahead log still holds those pages as they were before, in the
+ * frames of earlier transactions, until SQLite happens to write over them:
+ * a copy of DB-wal taken then gives the person back.  So the first commit
+ * after a forget copies the whole log into the database and truncates it
+ * to nothing (a TRUNCATE checkpoint).  It must not keep the loop waiting:
+ * a reader that holds an older snapshot (a backup being copied, a health
+ * check) makes it fail at once instead, and the next commit tries again.
+ * On PostgreSQL the deleted rows stay in the server's files until its
+ * vacuum reuses their space, which Ensemble does not control (README).
+ */
+void db__erase_committed(struct db *db)
+{
+	if(!db->erase_due || db__on_pg(db))
+		return;
+	sqlite3 *lite = sql_sqlite_handle(db->sql);
+	sqlite3_busy_timeout(lite, 0);
+	int rc = sqlite3_wal_checkpoint_v2(lite, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(lite, DB_BUSY_TIMEOUT_MS);
+	if(rc == SQLITE_OK) {
+		db->erase_due = false;
+		log_debug("the write-ahead log was emptied after a forget (%s)", db->name);
+	} else {
+		log_info("the write-ahead log could not be emptied after a forget yet (%s: %s); the next commit tries "
+		         "again",
+		         db->name, sqlite3_errstr(rc));
+	}
 }

@@ -10,8 +10,9 @@
 #include "storage/db.h"
 #include "storage/sql.h"
 
-#define DB_STMT_SLOTS 256 /* a power of two above the number of statements */
-#define DB_IDS 64         /* ids taken at a time from a sequence on PostgreSQL */
+#define DB_STMT_SLOTS 256       /* a power of two above the number of statements */
+#define DB_IDS 64               /* ids taken at a time from a sequence on PostgreSQL */
+#define DB_BUSY_TIMEOUT_MS 5000 /* how long SQLite waits for a lock another connection holds */
 #define DB__TEXT(x) #x
 #define DB__NUMBER(x) DB__TEXT(x) /* a macro's value as a literal */
 /* The statement that takes them from the sequence of table's id (a
@@ -114,6 +115,9 @@ struct db {
 	struct db_ahead *ahead[DB_LIST_COUNT];
 	/* The last use stamp given to a slot of the caches (db__cache_use). */
 	uint32_t cache_tick;
+	/* Set by db_forget_user on SQLite, cleared once a commit has emptied
+	 * the WAL of what the forget deleted (db__erase_committed). */
+	bool erase_due;
 	/* The seq counter (db__next_seq), valid while seq_loaded. */
 	int64_t seq;
 	bool seq_loaded, seq_dirty;
@@ -327,6 +331,11 @@ void db__rsvps_free(struct db *db);
  * db_open; told of each commit and rollback; closed by db_close. */
 int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
+
+/* After a commit, on the thread that may use db (db_forget.c): when a
+ * /forget me is waiting to be erased from the files, checkpoints the WAL
+ * into the database and truncates it, without waiting for a reader. */
+void db__erase_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
 /* The kv rows of db_journal_run (db_outbox.c).  journal: keeps the row
  * (key, value, chat, person; a NULL value: the row deleted) and appends

@@ -29,6 +29,33 @@ static void write_file(const char *path, const char *data, size_t len)
 	fclose(f);
 }
 
+/* How many times needle is in the file at path (0 when there is no file):
+ * what anyone who copies the file could read, whatever SQLite says. */
+static int file_holds(const char *path, const char *needle)
+{
+	int found = 0;
+	FILE *f = fopen(path, "rb");
+	if(!f)
+		return 0;
+	size_t n = strlen(needle), len = 0, alloc = 0;
+	char *data = NULL, chunk[65536];
+	size_t got;
+	while((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if(len + got > alloc) {
+			alloc = (len + got) * 2;
+			data = realloc(data, alloc);
+			CHECK(data != NULL);
+		}
+		memcpy(data + len, chunk, got);
+		len += got;
+	}
+	fclose(f);
+	for(size_t i = 0; i + n <= len; i++)
+		found += !memcmp(data + i, needle, n);
+	free(data);
+	return found;
+}
+
 /* What a file faked as older than schema 12 must lose: the triggers on
  * rsvps name meetups, which the step 8 -> 9 makes anew (SQLite refuses
  * to rename a table over triggers that name a table gone). */
@@ -268,6 +295,10 @@ static void test_forget(void)
 	                        1000, &(int64_t){ 0 }),
 	          0);
 	CHECK_INT(db_commit(db), 0);
+	char wal[300];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	/* Her rows are in the write-ahead log's frames (on SQLite). */
+	CHECK(pg_test_on() || file_holds(wal, "zoe-4471") > 0);
 
 	struct sql *raw = raw_open(path);
 	long bob_before = rows_naming(raw, bob, "bob-1", "Bob", false);
@@ -297,6 +328,15 @@ static void test_forget(void)
 	CHECK_INT(counts[4], 1); /* private reminders */
 	CHECK_INT(dms, 1);
 	CHECK_INT(rows_naming(raw, zoe, "zoe-4471", "Zoé Oubliée", true), 0);
+	if(!pg_test_on()) {
+		/* Nor in the files: the write-ahead log held her, in the frames
+		 * of the transaction that wrote her rows, until the forget's
+		 * commit emptied it; the database's freed pages are zeros. */
+		CHECK_INT(file_holds(wal, "zoe-4471") + file_holds(path, "zoe-4471"), 0);
+		CHECK_INT(file_holds(wal, "Zoé Oubliée") + file_holds(path, "Zoé Oubliée"), 0);
+		/* Bob, whom nothing forgot, is still there to be found. */
+		CHECK(file_holds(wal, "bob-1") + file_holds(path, "bob-1") > 0);
+	}
 	/* Her meetup stays the chat's, with its slots, without a creator. */
 	CHECK_INT(count_of(raw,
 	                   "SELECT count(*) FROM meetups WHERE title = 'chess''s picnic' AND creator IS NULL "
@@ -419,6 +459,48 @@ static void test_forget(void)
 	                     1),
 	          0);
 	sqlite3_close(lite);
+	strbuf_release(&err);
+}
+
+/* A reader holding an older snapshot (a backup being copied) keeps the
+ * write-ahead log from being emptied after a forget: the commit does not
+ * wait for it (SQLite's lock timeout is 5 s), and the next commit after
+ * the reader is done empties it. */
+static void test_forget_reader(void)
+{
+	char path[256], wal[300];
+	struct strbuf err = STRBUF_INIT;
+	struct db *db;
+	struct db_chat a;
+	int64_t xav, other;
+	int counts[DB_FORGET_COUNTS];
+	path_of(path, sizeof(path), "forget-reader.db");
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	CHECK_INT(db_open(&db, path, &err), 0);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_chat_get(db, "console", "room-x", "en", "UTC", &a), 0);
+	CHECK_INT(db_user_seen(db, a.id, "console", "xavier-77", "Xavier Gardé", false, 1000, &xav), 0);
+	CHECK_INT(db_interest_set(db, a.id, "go", "go", xav, true), 1);
+	CHECK_INT(db_commit(db), 0);
+
+	sqlite3 *reader;
+	CHECK_INT(sqlite3_open(path, &reader), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM users;", NULL, NULL, NULL), SQLITE_OK);
+	int64_t start = clock_mono_ms();
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_forget_user(db, a.id, xav, counts), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK(clock_mono_ms() - start < 2000);
+	CHECK(file_holds(wal, "xavier-77") > 0);
+
+	CHECK_INT(sqlite3_exec(reader, "COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(reader);
+	CHECK_INT(db_begin(db), 0);
+	CHECK_INT(db_user_seen(db, a.id, "console", "someone-else", "Someone", false, 2000, &other), 0);
+	CHECK_INT(db_commit(db), 0);
+	CHECK_INT(file_holds(wal, "xavier-77") + file_holds(path, "xavier-77"), 0);
+	CHECK(file_holds(wal, "someone-else") + file_holds(path, "someone-else") > 0);
+	db_close(db);
 	strbuf_release(&err);
 }
 
@@ -1570,6 +1652,8 @@ cache:
 
 forget:
 	test_forget();
+	if(!pg)
+		test_forget_reader();
 	test_user_seen();
 	test_meetup_reads();
 	test_read_ahead();
