@@ -15,7 +15,15 @@ starts a throwaway one on this machine): the same commands into a new
 database on that server, run alternately with the SQLite runs; the ratio is
 of commands/s, PostgreSQL's over SQLite's (the floor is SQLite's alone).
 
-Usage: dispatcher.py ENSEMBLE [RUNS] [--pg TARGET]"""
+With --statements (and --pg, on a cluster started with ENSEMBLE_PG_STATS=1
+tests/pg/cluster.sh start DIR, which loads pg_stat_statements): one run on
+PostgreSQL alone, then where the server's time went, statement by
+statement: calls, total and mean execution time, rows.  The statements a
+statement runs inside (the checks of foreign keys, the triggers') are
+counted in its time.  The extension's own cost makes this run slower than
+the benchmark's; its shares, not its rate, are the point.
+
+Usage: dispatcher.py ENSEMBLE [RUNS] [--pg TARGET [--statements]]"""
 import os, random, re, resource, statistics, subprocess, sys, tempfile, time
 import table
 
@@ -117,6 +125,30 @@ def floor():
     return float(out[out.index("wall") + 1]), float(out[out.index("cpu") + 1])
 
 n = len(setup) + len(lines)
+if pg and "--statements" in sys.argv:
+    db = pg_fresh(pg)
+    ext = subprocess.run(["psql", db, "-qAtc", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; "
+                          "SELECT pg_stat_statements_reset()"], capture_output=True, text=True)
+    if ext.returncode:
+        sys.exit("pg_stat_statements is not loaded on that server: start it with "
+                 "ENSEMBLE_PG_STATS=1 tests/pg/cluster.sh start DIR (%s)" % ext.stderr.strip())
+    bot(target=db)
+    sessions_ended(db)
+    out = subprocess.run(["psql", db, "-qAt", "-F", "\t", "-c",
+                          "SELECT calls, round(total_exec_time::numeric), round((mean_exec_time * 1000)::numeric, 1), "
+                          "rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_statements "
+                          "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                          "AND query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC"],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    rows = [r.split("\t") for r in out]
+    total = sum(float(r[1]) for r in rows)
+    print("the server's execution time for %d commands: %.0f ms, %.1f us a command (pg_stat_statements, "
+          "track = top)" % (n, total, total / n * 1e3))
+    print("%8s %8s %6s %9s %8s  %s" % ("calls", "ms", "share", "us each", "rows", "statement"))
+    for r in rows[:15]:
+        print("%8s %8s %5.1f%% %9s %8s  %s" % (r[0], r[1], float(r[1]) / total * 100 if total else 0, r[2], r[3],
+                                                r[4]))
+    sys.exit(0)
 if pg:
     lite, post, server = [], [], []
     for _ in range(runs):

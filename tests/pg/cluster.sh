@@ -17,6 +17,11 @@
 #   tests/pg/cluster.sh promote DIR makes the replica in DIR a primary
 #   tests/pg/cluster.sh url DIR     prints the target again
 #
+# With ENSEMBLE_PG_STATS=1 in the environment, start loads
+# pg_stat_statements (for bench/dispatcher.py --statements); the tests and
+# the benchmark's figures run without it, which costs a little on every
+# statement.
+#
 # The server refuses to run as root, so as root it runs as the system user
 # postgres (made by Debian's postgresql-15 package), which then owns DIR.
 # The superuser role is "ensemble", trusted on the socket; database
@@ -68,8 +73,12 @@ start)
 	fi
 	# No TCP listener; the socket in DIR; fsync kept on (the crash tests
 	# rely on what a commit promises).
+	stats=
+	if [ "${ENSEMBLE_PG_STATS:-}" = 1 ]; then
+		stats=" -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top"
+	fi
 	as_owner "$bin/pg_ctl" -D "$real/data" -l "$real/server.log" -w -t 30 \
-		-o "-c listen_addresses='' -c unix_socket_directories='$real' -c max_connections=200" start >/dev/null ||
+		-o "-c listen_addresses='' -c unix_socket_directories='$real' -c max_connections=200$stats" start >/dev/null ||
 		{ cat "$real/server.log" >&2; exit 1; }
 	if ! as_owner "$bin/psql" -h "$real" -U ensemble -d postgres -Atqc \
 		"SELECT 1 FROM pg_database WHERE datname = 'ensemble'" | grep -q 1; then
