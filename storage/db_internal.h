@@ -331,11 +331,6 @@ void db__rsvps_free(struct db *db);
  * db_open; told of each commit and rollback; closed by db_close. */
 int db__outbox_open_journal(struct db *db, struct strbuf *err);
 void db__outbox_committed(struct db *db);
-
-/* After a commit, on the thread that may use db (db_forget.c): when a
- * /forget me is waiting to be erased from the files, checkpoints the WAL
- * into the database and truncates it, without waiting for a reader. */
-void db__erase_committed(struct db *db);
 void db__outbox_rolled_back(struct db *db);
 /* The kv rows of db_journal_run (db_outbox.c).  journal: keeps the row
  * (key, value, chat, person; a NULL value: the row deleted) and appends
@@ -405,5 +400,10 @@ void db__lead_report(struct db *db);
  * when the database or a file beside it may be read by group or others.
  * Returns 0, or -1 with a sentence appended to err. */
 int db__files_prepare(const char *path, struct strbuf *err);
+
+/* After a commit, on the thread that may use db (db_forget.c): when a
+ * /forget me is waiting to be erased from the files, checkpoints the WAL
+ * into the database and truncates it, without waiting for a reader. */
+void db__erase_committed(struct db *db);
 
 #endif
