@@ -123,7 +123,7 @@ int db_forget_user(struct db *db, int64_t chat_id, int64_t user_id, int counts[D
  */
 void db__erase_committed(struct db *db)
 {
-	if(!db->erase_due || db__on_pg(db))
+	if(!db->erase_due) /* never set on PostgreSQL */
 		return;
 	sqlite3 *lite = sql_sqlite_handle(db->sql);
 	sqlite3_busy_timeout(lite, 0);

@@ -34,21 +34,15 @@ static void write_file(const char *path, const char *data, size_t len)
 static int file_holds(const char *path, const char *needle)
 {
 	int found = 0;
+	size_t n = strlen(needle), len = 0;
+	struct stat st;
 	FILE *f = fopen(path, "rb");
 	if(!f)
 		return 0;
-	size_t n = strlen(needle), len = 0, alloc = 0;
-	char *data = NULL, chunk[65536];
-	size_t got;
-	while((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if(len + got > alloc) {
-			alloc = (len + got) * 2;
-			data = realloc(data, alloc);
-			CHECK(data != NULL);
-		}
-		memcpy(data + len, chunk, got);
-		len += got;
-	}
+	char *data = fstat(fileno(f), &st) == 0 ? malloc((size_t)st.st_size + 1) : NULL;
+	CHECK(data != NULL);
+	if(data)
+		len = fread(data, 1, (size_t)st.st_size, f);
 	fclose(f);
 	for(size_t i = 0; i + n <= len; i++)
 		found += !memcmp(data + i, needle, n);
